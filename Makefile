@@ -1,0 +1,143 @@
+# cairn: plain Makefile. `make`, `make check`, `make install`, `make deps`.
+#   make DEVELOPER=1                 strict warnings, -Werror
+#   make SANITIZE=address,undefined  sanitizer build (CI runs the tests so)
+#   make fuzz                        libFuzzer targets (clang)
+
+VERSION      = 0.1.0
+PREFIX      ?= /usr/local
+BINDIR       = $(PREFIX)/bin
+MANDIR       = $(PREFIX)/share/man
+DATADIR      = $(PREFIX)/share/cairn
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+
+# Debian packages the build and the tests need (installed by `make deps`).
+DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev libssl-dev \
+               libyaml-dev libsqlite3-dev libpq-dev
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps clang \
+               libclang-rt-14-dev
+
+CFLAGS      ?= -O2 -g
+CFLAGS      += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter
+CFLAGS      += -DCAIRN_VERSION='"$(VERSION)"' -DCAIRN_TEMPLATE_DIR='"$(DATADIR)/templates"'
+ifdef DEVELOPER
+CFLAGS      += -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+               -Wpointer-arith -Wvla -Wno-format-nonliteral
+endif
+ifdef SANITIZE
+CFLAGS      += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS     += -fsanitize=$(SANITIZE)
+endif
+
+# pkg-config module -> Debian package, for the message when one is missing.
+PKG_libgit2    = libgit2-dev
+PKG_libarchive = libarchive-dev
+PKG_openssl    = libssl-dev
+PKG_yaml-0.1   = libyaml-dev
+PKG_sqlite3    = libsqlite3-dev
+PKG_libpq      = libpq-dev
+
+define need_pkg
+$(if $(shell $(PKG_CONFIG) --exists $(1) && echo ok),,$(error missing library $(1): install the Debian package $(PKG_$(1)) (apt-get install $(PKG_$(1))), or run 'make deps'))
+endef
+
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+$(foreach p,libgit2 libarchive openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(p)))
+endif
+
+CAIRN_PKGS   = libgit2 libarchive openssl yaml-0.1
+APPLY_PKGS   = libarchive openssl yaml-0.1 sqlite3 libpq
+CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
+CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null)
+APPLY_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(APPLY_PKGS) 2>/dev/null)
+APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null)
+
+BUILD        = build
+# Code both programs link: no libgit2, no signing in here.
+LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c
+CMD_SRC      = cmd/common.c
+# cairn only: the project model and its git access.
+PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
+               project/check.c
+CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
+APPLY_SRC    = cmd/cairn-apply.c
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(PROJECT_SRC) $(CAIRN_SRC))
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(APPLY_SRC))
+
+UNIT_SRC     = $(wildcard tests/unit/test-*.c)
+UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC     = $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_REPLAY  = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%-replay,$(FUZZ_SRC))
+FUZZ_BIN     = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+all: bin/cairn bin/cairn-apply
+
+bin/cairn: $(CAIRN_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(CAIRN_LIBS)
+
+bin/cairn-apply: $(APPLY_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(APPLY_LIBS)
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Rebuild everything when the flags change (a SANITIZE build after a plain one).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Unit tests link everything but the mains.
+TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC))
+$(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
+
+# Fuzz targets, replayed over their corpus by a standalone driver.
+$(BUILD)/tests/fuzz-%-replay: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
+
+check: all $(UNIT_BIN) $(FUZZ_REPLAY)
+	@sh tests/run-tests.sh
+
+test: check
+
+# The README's first command: the example, end to end, on a real git repository.
+demo: all
+	@sh examples/demo.sh
+
+fuzz: FORCE
+	$(MAKE) CC=clang SANITIZE=fuzzer,address,undefined BUILD=build-fuzz fuzz-bins
+
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_TEST)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/hooks
+	install -m 755 bin/cairn bin/cairn-apply $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/*.1 $(DESTDIR)$(MANDIR)/man1/
+	-install -m 644 docs/*.5 $(DESTDIR)$(MANDIR)/man5/ 2>/dev/null
+	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
+	-cp -R hooks/. $(DESTDIR)$(DATADIR)/hooks/ 2>/dev/null
+
+clean:
+	rm -rf $(BUILD) build-fuzz bin tests/trash.*
+
+.PHONY: all check test demo fuzz fuzz-bins deps install clean FORCE
+FORCE:

@@ -1,0 +1,84 @@
+/* cairn-apply: the applier. Verifies a bundle, checks the environment's
+ * policy, applies it. Links no libgit2 and holds no signing code. */
+#include <archive.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <yaml.h>
+#include <libpq-fe.h>
+
+#include "cmd.h"
+
+const char *progname = "cairn-apply";
+
+static const struct cmd *const apply_commands[] = {
+	NULL,
+};
+
+static void print_version(void)
+{
+	int pq = PQlibVersion();
+
+	printf("cairn-apply %s\n", CAIRN_VERSION);
+	printf("%s, %s, libyaml %s, SQLite %s, libpq %d.%d\n", archive_version_string(),
+	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string(), sqlite3_libversion(),
+	       pq / 10000, pq % 10000);
+}
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cairn-apply COMMAND [ARGS]\n"
+		"       cairn-apply --version\n"
+		"       cairn-apply help COMMAND\n"
+		"\n"
+		"Verifies a cairn bundle, checks the environment's policy, and applies it.\n"
+		"\n"
+		"Commands:\n");
+	print_command_list(apply_commands, out);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"   -h, --help   show this help; 'cairn-apply COMMAND --help' for a command's\n"
+		"   --version    show the version and the linked libraries\n"
+		"\n"
+		"Exit codes are listed in cairn-apply(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		print_version();
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		print_usage(stdout);
+		return EXIT_OK;
+	}
+	if (argv[1][0] == '-') {
+		error_msg("unknown option '%s'", argv[1]);
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "help")) {
+		const struct cmd *c;
+
+		if (argc < 3) {
+			print_usage(stdout);
+			return EXIT_OK;
+		}
+		c = cmd_lookup(apply_commands, argv[2]);
+		if (!c) {
+			error_msg("no help for '%s': not a cairn-apply command", argv[2]);
+			return EXIT_USAGE;
+		}
+		print_help(c, stdout);
+		return EXIT_OK;
+	}
+	return cmd_dispatch(apply_commands, argc - 1, argv + 1);
+}

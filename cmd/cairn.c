@@ -1,0 +1,94 @@
+/* cairn: the compiler side. Reads migrations from git, checks them, builds
+ * sealed bundles. One file per verb; this table lists them. */
+#include <archive.h>
+#include <git2.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "cairn.h"
+
+const char *progname = "cairn";
+
+static const struct cmd *const cairn_commands[] = {
+	&cmd_init_desc,
+	&cmd_new_desc,
+	&cmd_list_desc,
+	&cmd_check_desc,
+	NULL,
+};
+
+static void print_version(void)
+{
+	printf("cairn %s\n", CAIRN_VERSION);
+	printf("libgit2 %s, %s, %s, libyaml %s\n", libgit2_version(),
+	       archive_version_string(), OpenSSL_version(OPENSSL_VERSION),
+	       yaml_get_version_string());
+}
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cairn [-C DIR] COMMAND [ARGS]\n"
+		"       cairn --version\n"
+		"       cairn help COMMAND\n"
+		"\n"
+		"Checks database migrations against git history and builds signed bundles.\n"
+		"\n"
+		"Commands:\n");
+	print_command_list(cairn_commands, out);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"   -C DIR       run as if started in DIR\n"
+		"   -h, --help   show this help; 'cairn COMMAND --help' for a command's\n"
+		"   --version    show the version and the linked libraries\n"
+		"\n"
+		"Exit codes are listed in cairn(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1, rc;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--version")) {
+			print_version();
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			print_usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+			opt_chdir = argv[i + 1];
+			i += 2;
+		} else {
+			error_msg("unknown option '%s'", argv[i]);
+			print_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[i], "help")) {
+		const struct cmd *c;
+
+		if (i + 1 >= argc) {
+			print_usage(stdout);
+			return EXIT_OK;
+		}
+		c = cmd_lookup(cairn_commands, argv[i + 1]);
+		if (!c) {
+			error_msg("no help for '%s': not a cairn command", argv[i + 1]);
+			return EXIT_USAGE;
+		}
+		print_help(c, stdout);
+		return EXIT_OK;
+	}
+	git_libgit2_init();
+	rc = cmd_dispatch(cairn_commands, argc - i, argv + i);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -1,0 +1,39 @@
+/* cairn's verbs and what they share: opening the project through git. */
+#ifndef CAIRN_CAIRN_H
+#define CAIRN_CAIRN_H
+
+#include <git2.h>
+
+#include "../project/project.h"
+#include "cmd.h"
+
+/* Set by the global -C option. */
+extern const char *opt_chdir;
+
+struct project_ctx {
+	char *root;           /* the directory holding cairn.yaml */
+	git_repository *repo; /* NULL when the project is not in git */
+	char *prefix;         /* the project's path inside the repository */
+	struct source *src;
+	struct project *proj;
+	struct findings findings;
+};
+
+/* Finds cairn.yaml from the current directory upwards and opens its git
+ * repository (needed unless allow_no_git). Prints its own errors and
+ * returns an exit code, or 0. */
+int project_ctx_open(struct project_ctx *c, int need_git);
+/* Loads the project from the work tree, the index (staged) or rev. */
+int project_ctx_load(struct project_ctx *c, int staged, const char *rev);
+void project_ctx_release(struct project_ctx *c);
+
+const char *libgit2_version(void);
+
+#define CAIRN_VERB(name) int cmd_##name(int argc, char **argv); \
+	extern const struct cmd cmd_##name##_desc
+CAIRN_VERB(init);
+CAIRN_VERB(new);
+CAIRN_VERB(list);
+CAIRN_VERB(check);
+
+#endif

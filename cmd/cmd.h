@@ -1,0 +1,40 @@
+/* The command tables of both programs and the helpers their verb files
+ * share: message output, option errors, help. No libgit2 here: the applier
+ * links this too. */
+#ifndef CAIRN_CMD_H
+#define CAIRN_CMD_H
+
+#include <stdio.h>
+
+#include "../lib/exitcodes.h"
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary; /* one line for 'cairn --help' */
+	const char *usage;   /* synopsis lines, each starting with the program name */
+	const char *help;    /* options and details */
+};
+
+extern const char *progname; /* "cairn" or "cairn-apply" */
+
+/* "cairn: message" on stderr. */
+void error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warning_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "PROG CMD: message" and the usage to stderr; returns EXIT_USAGE. */
+int usage_error(const struct cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void print_help(const struct cmd *c, FILE *out);
+/* table: NULL-terminated array of commands. */
+const struct cmd *cmd_lookup(const struct cmd *const *table, const char *name);
+/* Prints the program's command list, for --help. */
+void print_command_list(const struct cmd *const *table, FILE *out);
+/* Runs the verb named by argv[0] from table, handling --help; returns the
+ * exit code. */
+int cmd_dispatch(const struct cmd *const *table, int argc, char **argv);
+/* Handles -h/--help as the first option scan would; returns 1 when printed. */
+int wants_help(int argc, char **argv);
+/* getopt_long wrapper state reset (verbs call getopt_long themselves). */
+void getopt_reset(void);
+
+
+#endif

@@ -1,0 +1,126 @@
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "cmd.h"
+
+
+static void vmsg(const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s", progname, kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void error_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+void warning_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void print_help(const struct cmd *c, FILE *out)
+{
+	fprintf(out, "usage: %s", c->usage);
+	if (c->usage[strlen(c->usage) - 1] != '\n')
+		fputc('\n', out);
+	fprintf(out, "\n%s\n", c->summary);
+	if (c->help && *c->help)
+		fprintf(out, "\n%s", c->help);
+}
+
+int usage_error(const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s %s: ", progname, c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: %s", c->usage);
+	if (c->usage[strlen(c->usage) - 1] != '\n')
+		fputc('\n', stderr);
+	fprintf(stderr, "Run '%s %s --help' for the options.\n", progname, c->name);
+	return EXIT_USAGE;
+}
+
+const struct cmd *cmd_lookup(const struct cmd *const *table, const char *name)
+{
+	for (; *table; table++)
+		if (!strcmp((*table)->name, name))
+			return *table;
+	return NULL;
+}
+
+void print_command_list(const struct cmd *const *table, FILE *out)
+{
+	for (; *table; table++)
+		fprintf(out, "   %-10s %s\n", (*table)->name, (*table)->summary);
+}
+
+int cmd_dispatch(const struct cmd *const *table, int argc, char **argv)
+{
+	const struct cmd *c = cmd_lookup(table, argv[0]);
+	int rc;
+
+	if (!c) {
+		const char *names[64];
+		const char *hint;
+		size_t n = 0;
+
+		for (; table[n] && n < 63; n++)
+			names[n] = table[n]->name;
+		names[n] = NULL;
+		hint = did_you_mean(argv[0], names);
+		if (hint)
+			error_msg("'%s' is not a %s command; did you mean '%s'?", argv[0], progname, hint);
+		else
+			error_msg("'%s' is not a %s command; see '%s --help'", argv[0], progname, progname);
+		return EXIT_USAGE;
+	}
+	if (wants_help(argc, argv)) {
+		print_help(c, stdout);
+		return fflush(stdout) ? EXIT_ENVIRONMENT : EXIT_OK;
+	}
+	getopt_reset();
+	rc = c->fn(argc, argv);
+	if (fflush(stdout) != 0 && rc == EXIT_OK) {
+		error_msg("cannot write the output");
+		rc = EXIT_ENVIRONMENT;
+	}
+	return rc;
+}
+
+int wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	}
+	return 0;
+}
+
+void getopt_reset(void)
+{
+	optind = 0; /* glibc: 0 also resets its internal state */
+	opterr = 0;
+}
+

@@ -1,0 +1,127 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "cairn.h"
+
+const char *opt_chdir;
+
+static char *find_root(void)
+{
+	char cwd[PATH_MAX];
+	char *dir;
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	dir = xstrdup(cwd);
+	for (;;) {
+		char *cfg = path_join(dir, CONFIG_FILE);
+		int found = path_exists(cfg);
+		char *slash;
+
+		free(cfg);
+		if (found)
+			return dir;
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir) {
+			free(dir);
+			return NULL;
+		}
+		*slash = '\0';
+	}
+}
+
+int project_ctx_open(struct project_ctx *c, int need_git)
+{
+	const char *workdir;
+	char real_root[PATH_MAX], real_work[PATH_MAX];
+
+	memset(c, 0, sizeof(*c));
+	if (opt_chdir && chdir(opt_chdir) < 0) {
+		error_msg("cannot change to '%s': %s", opt_chdir, strerror(errno));
+		return EXIT_ENVIRONMENT;
+	}
+	c->root = find_root();
+	if (!c->root) {
+		error_msg("not in a cairn project: no %s here or in any parent directory (run 'cairn init')",
+			  CONFIG_FILE);
+		return EXIT_ENVIRONMENT;
+	}
+	if (git_repository_open_ext(&c->repo, c->root, 0, NULL) < 0) {
+		c->repo = NULL;
+		if (need_git) {
+			error_msg("'%s' is not in a git repository (run 'git init' there)", c->root);
+			return EXIT_ENVIRONMENT;
+		}
+		c->prefix = xstrdup("");
+		return 0;
+	}
+	workdir = git_repository_workdir(c->repo);
+	if (!workdir) {
+		error_msg("'%s' is in a bare repository; cairn reads a project from a work tree, or use --ref",
+			  c->root);
+		return EXIT_ENVIRONMENT;
+	}
+	if (!realpath(c->root, real_root) || !realpath(workdir, real_work)) {
+		error_msg("cannot resolve '%s': %s", c->root, strerror(errno));
+		return EXIT_ENVIRONMENT;
+	}
+	if (!strcmp(real_root, real_work))
+		c->prefix = xstrdup("");
+	else if (starts_with(real_root, real_work))
+		c->prefix = xasprintf("%s/", real_root + strlen(real_work) + (ends_with(real_work, "/") ? 0 : 1));
+	else
+		c->prefix = xstrdup("");
+	return 0;
+}
+
+int project_ctx_load(struct project_ctx *c, int staged, const char *rev)
+{
+	int rc;
+
+	if ((staged || rev) && !c->repo) {
+		error_msg("%s needs a git repository, and '%s' is not in one",
+			  staged ? "--staged" : "--ref", c->root);
+		return EXIT_ENVIRONMENT;
+	}
+	if (staged)
+		rc = source_open_index(&c->src, c->repo, c->prefix);
+	else if (rev)
+		rc = source_open_commit(&c->src, c->repo, c->prefix, rev);
+	else
+		rc = source_open_worktree(&c->src, c->root, c->repo, c->prefix);
+	if (rc < 0) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
+	if (project_load(&c->proj, c->src, &c->findings) < 0) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
+	return 0;
+}
+
+void project_ctx_release(struct project_ctx *c)
+{
+	project_free(c->proj);
+	source_free(c->src);
+	findings_release(&c->findings);
+	git_repository_free(c->repo);
+	free(c->root);
+	free(c->prefix);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *libgit2_version(void)
+{
+	static char v[32];
+	int major, minor, rev;
+
+	git_libgit2_version(&major, &minor, &rev);
+	snprintf(v, sizeof(v), "%d.%d.%d", major, minor, rev);
+	return v;
+}

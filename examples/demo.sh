@@ -1,0 +1,64 @@
+#!/bin/sh
+# The README's first command ends here: build a real git repository from
+# examples/shop the way a team would have grown it (commits, a release tag,
+# a feature branch), then run cairn on it.
+#
+#   examples/demo.sh [WORKDIR]      (default: build/demo)
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${1:-$SRC/build/demo}
+PATH="$SRC/bin:$PATH"
+export CAIRN_TEMPLATE_DIR="$SRC/templates"
+export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-Demo Developer}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-dev@example.com}"
+export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-Demo Developer}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-dev@example.com}"
+
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n== %s\n' "$*"; }
+fi
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+git init -q -b main shop
+cd shop
+
+step "a new project: cairn init, then the first two migrations"
+cp "$SRC/examples/shop/cairn.yaml" .
+mkdir -p migrations
+cp -R "$SRC/examples/shop/migrations/20261101090000_create_customers" migrations/
+cp -R "$SRC/examples/shop/migrations/20261102090000_create_products" migrations/
+git add -A && git commit -q -m "customers and products"
+cairn check
+
+step "release v1.0"
+git tag v1.0
+
+step "a feature branch adds orders and an index"
+git checkout -q -b feature/orders
+cp -R "$SRC/examples/shop/migrations/20261110090000_create_orders" migrations/
+cp -R "$SRC/examples/shop/migrations/20261115090000_index_orders_by_customer" migrations/
+git add -A
+cairn check --staged
+git commit -q -m "orders, indexed by customer"
+git checkout -q main
+git merge -q --no-ff -m "merge feature/orders" feature/orders
+
+step "cairn new: the next migration's directory"
+dir=$(cairn new "add customer phone")
+echo "$dir"
+echo "ALTER TABLE customers ADD COLUMN phone TEXT;" >"$dir/up.sql"
+echo "ALTER TABLE customers DROP COLUMN phone;" >"$dir/down.sql"
+git add -A && git commit -q -m "customer phone"
+
+step "cairn check (the work tree)"
+cairn check
+
+step "cairn list: apply order"
+cairn list
+
+step "cairn list --ref v1.0: what was released"
+cairn list --ref v1.0
+
+printf '\nThe demo repository is in %s/shop\n' "$WORK"

@@ -1,0 +1,82 @@
+#include <openssl/evp.h>
+
+#include "error.h"
+#include "sha256.h"
+
+int sha256_init(struct sha256_ctx *c)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	c->md = md;
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		sha256_release(c);
+		cairn_error_set("cannot initialise sha256");
+		return -1;
+	}
+	return 0;
+}
+
+int sha256_update(struct sha256_ctx *c, const void *data, size_t len)
+{
+	if (!EVP_DigestUpdate(c->md, data, len)) {
+		cairn_error_set("sha256 update failed");
+		return -1;
+	}
+	return 0;
+}
+
+int sha256_final_raw(struct sha256_ctx *c, unsigned char raw[32])
+{
+	unsigned int n = 0;
+	int ok = EVP_DigestFinal_ex(c->md, raw, &n);
+
+	sha256_release(c);
+	if (!ok || n != 32) {
+		cairn_error_set("sha256 final failed");
+		return -1;
+	}
+	return 0;
+}
+
+int sha256_final_hex(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1])
+{
+	unsigned char raw[32];
+
+	if (sha256_final_raw(c, raw) < 0)
+		return -1;
+	hex_encode(raw, 32, hex);
+	return 0;
+}
+
+void sha256_release(struct sha256_ctx *c)
+{
+	if (c && c->md) {
+		EVP_MD_CTX_free(c->md);
+		c->md = NULL;
+	}
+}
+
+int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
+{
+	struct sha256_ctx c;
+
+	if (sha256_init(&c) < 0)
+		return -1;
+	if (sha256_update(&c, data, len) < 0) {
+		sha256_release(&c);
+		return -1;
+	}
+	return sha256_final_hex(&c, hex);
+}
+
+void hex_encode(const unsigned char *raw, size_t len, char *hex_out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		hex_out[2 * i] = digits[raw[i] >> 4];
+		hex_out[2 * i + 1] = digits[raw[i] & 15];
+	}
+	hex_out[2 * len] = '\0';
+}

@@ -1,0 +1,24 @@
+/* SHA-256 through OpenSSL's EVP interface (it uses the CPU's SHA
+ * instructions where present). */
+#ifndef CAIRN_SHA256_H
+#define CAIRN_SHA256_H
+
+#include <stddef.h>
+
+#define SHA256_HEX_LEN 64
+
+struct sha256_ctx {
+	void *md; /* EVP_MD_CTX */
+};
+
+int sha256_init(struct sha256_ctx *c);
+int sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+/* Writes 64 hex digits and a NUL; frees the context. */
+int sha256_final_hex(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1]);
+int sha256_final_raw(struct sha256_ctx *c, unsigned char raw[32]);
+void sha256_release(struct sha256_ctx *c);
+
+int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
+void hex_encode(const unsigned char *raw, size_t len, char *hex_out);
+
+#endif

@@ -1,0 +1,343 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "util.h"
+
+int read_file(const char *path, size_t cap, struct buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char chunk[65536];
+	int rc = -1;
+
+	if (fd < 0) {
+		cairn_error_set("cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		cairn_error_set("cannot stat '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		cairn_error_set("cannot read '%s': is a directory", path);
+		goto out;
+	}
+	if (cap && (unsigned long long)st.st_size > cap) {
+		cairn_error_set("'%s' is %lld bytes, over the limit of %zu", path,
+				(long long)st.st_size, cap);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			cairn_error_set("cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (!n)
+			break;
+		if (cap && out->len + (size_t)n > cap) {
+			cairn_error_set("'%s' is over the limit of %zu bytes", path, cap);
+			goto out;
+		}
+		if (buf_put(out, chunk, (size_t)n) < 0)
+			goto out;
+	}
+	if (!out->ptr)
+		buf_put(out, "", 0);
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int write_file_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+	if (fd < 0) {
+		cairn_error_set("cannot create '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		cairn_error_set("cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		cairn_error_set("cannot write '%s': %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int rc = -1;
+
+	unlink(tmp);
+	if (write_file_new(tmp, data, len, mode) < 0)
+		goto out;
+	if (rename(tmp, path) < 0) {
+		cairn_error_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	return rc;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path), *s;
+	int rc = -1;
+
+	for (s = p + 1; ; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			cairn_error_set("cannot create directory '%s': %s", p, strerror(errno));
+			goto out;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	if (!is_dir(path)) {
+		cairn_error_set("cannot create directory '%s': a file is in the way", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
+char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	if (!la || !strcmp(a, "."))
+		return xstrdup(b);
+	if (a[la - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+int path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int utf8_check(const char *data, size_t len, size_t *bad)
+{
+	const unsigned char *s = (const unsigned char *)data;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n, k;
+		unsigned int cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			goto fail;
+		}
+		for (k = 1; k <= n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+				goto fail;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			goto fail;
+		i += n + 1;
+	}
+	return 0;
+fail:
+	if (bad)
+		*bad = i;
+	return -1;
+}
+
+int line_of_offset(const char *data, size_t len, size_t off)
+{
+	int line = 1;
+	size_t i;
+
+	for (i = 0; i < off && i < len; i++)
+		if (data[i] == '\n')
+			line++;
+	return line;
+}
+
+size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t *row = xmalloc((lb + 1) * sizeof(*row)), res;
+
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t prev = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t best = prev + cost;
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	res = row[lb];
+	free(row);
+	return res;
+}
+
+const char *did_you_mean(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1, limit = strlen(word) / 3 + 1;
+
+	if (limit > 3)
+		limit = 3;
+	for (; *candidates; candidates++) {
+		size_t d = edit_distance(word, *candidates);
+
+		if (d < best_d) {
+			best_d = d;
+			best = *candidates;
+		}
+	}
+	return best_d <= limit ? best : NULL;
+}
+
+int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	errno = 0;
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	while (*end == ' ')
+		end++;
+	if (!*end || !strcasecmp(end, "b"))
+		mult = 1;
+	else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
+		mult = 1ULL << 10;
+	else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
+		mult = 1ULL << 20;
+	else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
+		mult = 1ULL << 30;
+	else
+		return -1;
+	if (v > ULLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+int parse_duration_ms(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v, mult;
+
+	errno = 0;
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (!*end || !strcmp(end, "s"))
+		mult = 1000;
+	else if (!strcmp(end, "ms"))
+		mult = 1;
+	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+		mult = 60000;
+	else if (!strcmp(end, "h"))
+		mult = 3600000;
+	else
+		return -1;
+	if (v > ULLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+int starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+int ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !memcmp(s + ls - lx, suffix, lx);
+}

@@ -1,0 +1,40 @@
+/* Small helpers shared by both programs: files, text checks, suggestions. */
+#ifndef CAIRN_UTIL_H
+#define CAIRN_UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+/* Reads a whole file into out, refusing files over cap bytes (0 = no cap). */
+int read_file(const char *path, size_t cap, struct buf *out);
+/* Writes data to path through a temporary file and rename, with mode. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Creates path exclusively (O_EXCL): fails when it exists. */
+int write_file_new(const char *path, const void *data, size_t len, mode_t mode);
+int mkdir_p(const char *path, mode_t mode);
+char *path_join(const char *a, const char *b);
+int path_exists(const char *path);
+int is_dir(const char *path);
+
+/* 0 when data is valid UTF-8; otherwise -1 with *bad the offset of the
+ * first bad byte. */
+int utf8_check(const char *data, size_t len, size_t *bad);
+/* 1-based line of byte offset off in data. */
+int line_of_offset(const char *data, size_t len, size_t off);
+
+/* The closest of candidates (NULL-terminated) to word, or NULL when none is
+ * close enough to be worth suggesting. */
+const char *did_you_mean(const char *word, const char *const *candidates);
+size_t edit_distance(const char *a, const char *b);
+
+/* Parses "64MiB", "10k", "1048576" into bytes. */
+int parse_size(const char *s, unsigned long long *out);
+/* Parses "30s", "5m", "1h", "250ms", "10" (seconds) into milliseconds. */
+int parse_duration_ms(const char *s, unsigned long long *out);
+
+int starts_with(const char *s, const char *prefix);
+int ends_with(const char *s, const char *suffix);
+
+#endif

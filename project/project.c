@@ -1,0 +1,585 @@
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "../lib/yaml.h"
+#include "project.h"
+
+const char *const known_drivers[] = { "sqlite", "postgres", NULL };
+
+void strlist_push(struct strlist *l, const char *s)
+{
+	ALLOC_GROW(l->items, l->n + 1, l->alloc);
+	l->items[l->n++] = xstrdup(s);
+}
+
+void strlist_release(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+int strlist_has(const struct strlist *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!strcmp(l->items[i], s))
+			return 1;
+	return 0;
+}
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->migrations_dir = xstrdup("migrations");
+	c->style = STYLE_TIMESTAMP;
+	c->ordering = ORDER_STRICT;
+	c->max_file_size = DEFAULT_MAX_FILE_SIZE;
+}
+
+void config_release(struct config *c)
+{
+	free(c->name);
+	free(c->migrations_dir);
+	strlist_release(&c->drivers);
+	strlist_release(&c->release_refs);
+	memset(c, 0, sizeof(*c));
+}
+
+static const char *const config_keys[] = {
+	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
+	"max_file_size", NULL,
+};
+
+static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
+			const char *const *keys)
+{
+	const char *hint = did_you_mean(k->str, keys);
+
+	if (hint)
+		findings_add(f, SEV_ERROR, path, k->line, k->col, "unknown-key",
+			     "unknown key '%s'; did you mean '%s'?", k->str, hint);
+	else
+		findings_add(f, SEV_ERROR, path, k->line, k->col, "unknown-key",
+			     "unknown key '%s' (known keys are listed in cairn(1))", k->str);
+}
+
+static void wrong_type(struct findings *f, const char *path, const char *key,
+		       const struct ynode *v, const char *expected)
+{
+	findings_add(f, SEV_ERROR, path, v->line, v->col, "bad-value",
+		     "'%s' must be %s, not %s%s%s%s", key, expected,
+		     v->type == YNODE_SCALAR ? "'" : "",
+		     v->type == YNODE_SCALAR ? v->str : ynode_type_name(v->type),
+		     v->type == YNODE_SCALAR ? "'" : "", "");
+}
+
+/* A list of strings; a single string is taken as a list of one. */
+static int string_list(struct strlist *out, int **lines, struct findings *f, const char *path,
+		       const char *key, const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type == YNODE_SCALAR && !ynode_is_null(v)) {
+		strlist_push(out, v->str);
+		if (lines) {
+			*lines = xrealloc(*lines, sizeof(int));
+			(*lines)[0] = v->line;
+		}
+		return 0;
+	}
+	if (ynode_is_null(v))
+		return 0;
+	if (v->type != YNODE_SEQ) {
+		wrong_type(f, path, key, v, "a list of strings");
+		return -1;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *it = v->items[i];
+
+		if (it->type != YNODE_SCALAR || !it->len) {
+			wrong_type(f, path, key, it, "a list of strings");
+			return -1;
+		}
+		strlist_push(out, it->str);
+		if (lines) {
+			*lines = xrealloc(*lines, out->n * sizeof(int));
+			(*lines)[out->n - 1] = it->line;
+		}
+	}
+	return 0;
+}
+
+static void yaml_finding(struct findings *f, const char *path)
+{
+	int line, col;
+
+	yaml_last_error_mark(&line, &col);
+	findings_add(f, SEV_ERROR, path, line, col, "yaml-syntax", "%s",
+		     yaml_strip_mark(cairn_error_last()));
+}
+
+int config_parse(struct config *c, const char *data, size_t len, struct findings *f)
+{
+	struct ynode *root = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (yaml_load(&root, data, len, CONFIG_FILE) < 0) {
+		yaml_finding(f, CONFIG_FILE);
+		return 0;
+	}
+	if (!root)
+		return 0; /* empty: all defaults */
+	if (root->type != YNODE_MAP) {
+		findings_add(f, SEV_ERROR, CONFIG_FILE, root->line, root->col, "not-a-mapping",
+			     "expected a mapping of settings (key: value), found %s",
+			     ynode_type_name(root->type));
+		goto out;
+	}
+	for (i = 0; i < root->n; i++) {
+		const struct ynode *k = ynode_key(root, i), *v = ynode_val(root, i);
+
+		if (!strcmp(k->str, "name")) {
+			if (v->type != YNODE_SCALAR || !v->len)
+				wrong_type(f, CONFIG_FILE, k->str, v, "a string");
+			else {
+				free(c->name);
+				c->name = xstrdup(v->str);
+			}
+		} else if (!strcmp(k->str, "migrations")) {
+			if (v->type != YNODE_SCALAR || !v->len || v->str[0] == '/' ||
+			    strstr(v->str, "..")) {
+				wrong_type(f, CONFIG_FILE, k->str, v,
+					   "a directory relative to the project, without '..'");
+			} else {
+				free(c->migrations_dir);
+				c->migrations_dir = xstrdup(v->str);
+				/* drop a trailing '/' */
+				while (strlen(c->migrations_dir) > 1 &&
+				       ends_with(c->migrations_dir, "/"))
+					c->migrations_dir[strlen(c->migrations_dir) - 1] = '\0';
+			}
+		} else if (!strcmp(k->str, "version_style")) {
+			if (v->type == YNODE_SCALAR && !strcmp(v->str, "timestamp"))
+				c->style = STYLE_TIMESTAMP;
+			else if (v->type == YNODE_SCALAR && !strcmp(v->str, "sequence"))
+				c->style = STYLE_SEQUENCE;
+			else
+				wrong_type(f, CONFIG_FILE, k->str, v, "'timestamp' or 'sequence'");
+		} else if (!strcmp(k->str, "drivers")) {
+			struct strlist l = { NULL, 0, 0 };
+			size_t j;
+
+			if (string_list(&l, NULL, f, CONFIG_FILE, k->str, v) == 0) {
+				for (j = 0; j < l.n; j++) {
+					size_t d;
+					int ok = 0;
+
+					for (d = 0; known_drivers[d]; d++)
+						ok |= !strcmp(known_drivers[d], l.items[j]);
+					if (!ok)
+						findings_add(f, SEV_ERROR, CONFIG_FILE, v->line, v->col,
+							     "unknown-driver",
+							     "unknown driver '%s' (cairn knows sqlite and postgres)",
+							     l.items[j]);
+				}
+				strlist_release(&c->drivers);
+				c->drivers = l;
+			}
+		} else if (!strcmp(k->str, "release_refs")) {
+			strlist_release(&c->release_refs);
+			if (string_list(&c->release_refs, NULL, f, CONFIG_FILE, k->str, v) == 0)
+				c->release_refs_set = 1;
+		} else if (!strcmp(k->str, "ordering")) {
+			if (v->type == YNODE_SCALAR && !strcmp(v->str, "strict"))
+				c->ordering = ORDER_STRICT;
+			else if (v->type == YNODE_SCALAR && !strcmp(v->str, "allow-out-of-order"))
+				c->ordering = ORDER_ALLOW_OUT_OF_ORDER;
+			else
+				wrong_type(f, CONFIG_FILE, k->str, v,
+					   "'strict' or 'allow-out-of-order'");
+		} else if (!strcmp(k->str, "max_file_size")) {
+			unsigned long long sz;
+
+			if (v->type != YNODE_SCALAR || parse_size(v->str, &sz) < 0 || !sz)
+				wrong_type(f, CONFIG_FILE, k->str, v, "a size such as 16MiB");
+			else
+				c->max_file_size = sz;
+		} else {
+			unknown_key(f, CONFIG_FILE, k, config_keys);
+		}
+	}
+out:
+	ynode_free(root);
+	return rc;
+}
+
+int version_cmp(const char *a, const char *b)
+{
+	size_t la, lb;
+	int c;
+
+	while (*a == '0' && a[1])
+		a++;
+	while (*b == '0' && b[1])
+		b++;
+	la = strlen(a);
+	lb = strlen(b);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	c = strcmp(a, b);
+	return c < 0 ? -1 : c > 0;
+}
+
+const struct mig_file *migration_file(const struct migration *m, enum mig_role role,
+				      const char *driver)
+{
+	const struct mig_file *generic = NULL;
+	size_t i;
+
+	for (i = 0; i < m->nfiles; i++) {
+		const struct mig_file *fl = &m->files[i];
+
+		if (fl->role != role)
+			continue;
+		if (driver && fl->driver && !strcmp(fl->driver, driver))
+			return fl;
+		if (!fl->driver)
+			generic = fl;
+	}
+	return generic;
+}
+
+struct migration *project_find(const struct project *p, const char *name)
+{
+	size_t i;
+	int digits = 1;
+	const char *s;
+
+	for (s = name; *s; s++)
+		digits &= isdigit((unsigned char)*s) != 0;
+	for (i = 0; i < p->n; i++) {
+		struct migration *m = p->migs[i];
+
+		if (!strcmp(m->dir, name) || (digits && *name && !version_cmp(m->version, name)))
+			return m;
+	}
+	return NULL;
+}
+
+static void migration_free(struct migration *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->nfiles; i++) {
+		free(m->files[i].name);
+		free(m->files[i].path);
+		free(m->files[i].driver);
+	}
+	free(m->files);
+	free(m->dir);
+	free(m->path);
+	free(m->version);
+	free(m->slug);
+	free(m->description);
+	strlist_release(&m->requires);
+	free(m->requires_line);
+	strlist_release(&m->environments);
+	free(m->deps);
+	free(m);
+}
+
+void project_free(struct project *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->n; i++)
+		migration_free(p->migs[i]);
+	free(p->migs);
+	free(p->order);
+	config_release(&p->cfg);
+	free(p);
+}
+
+/* Splits "VERSION_slug" and says what is wrong with a name, or NULL. */
+static const char *parse_dir_name(const char *name, char **version, char **slug)
+{
+	const char *s = name, *u;
+
+	*version = *slug = NULL;
+	while (isdigit((unsigned char)*s))
+		s++;
+	if (s == name)
+		return "does not start with a version number";
+	if (*s != '_' || !s[1])
+		return "needs '_' and a name after the version";
+	for (u = s + 1; *u; u++) {
+		if (isupper((unsigned char)*u))
+			return "has upper-case letters in its name (use lower case)";
+		if (!(islower((unsigned char)*u) || isdigit((unsigned char)*u) || *u == '_' ||
+		      *u == '-'))
+			return "may only use a-z, 0-9, '_' and '-' in its name";
+	}
+	*version = xstrndup(name, (size_t)(s - name));
+	*slug = xstrdup(s + 1);
+	return NULL;
+}
+
+static const char *const meta_keys[] = {
+	"description", "requires", "transaction", "irreversible", "destructive",
+	"environments", "kind", "timeout", "lock_timeout", NULL,
+};
+
+static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
+			   const struct ynode *v, int *out)
+{
+	if (ynode_bool(v, out) < 0)
+		wrong_type(f, path, k->str, v, "true or false");
+}
+
+static void parse_duration_key(struct findings *f, const char *path, const struct ynode *k,
+			       const struct ynode *v, unsigned long long *out)
+{
+	if (v->type != YNODE_SCALAR || parse_duration_ms(v->str, out) < 0)
+		wrong_type(f, path, k->str, v, "a duration such as 30s, 5m or 500ms");
+}
+
+static void parse_meta(struct migration *m, struct source *src, const struct mig_file *mf,
+		       const struct config *cfg, struct findings *f)
+{
+	struct buf b = BUF_INIT;
+	struct ynode *root = NULL;
+	size_t i;
+	int r = source_read(src, mf->path, cfg->max_file_size, &b);
+
+	if (r != 0) {
+		if (r < 0)
+			findings_add(f, SEV_ERROR, mf->path, 0, 0, "unreadable", "%s",
+				     cairn_error_last());
+		goto out;
+	}
+	if (yaml_load(&root, b.ptr, b.len, mf->path) < 0) {
+		yaml_finding(f, mf->path);
+		goto out;
+	}
+	m->has_meta = 1;
+	if (!root)
+		goto out;
+	if (root->type != YNODE_MAP) {
+		findings_add(f, SEV_ERROR, mf->path, root->line, root->col, "not-a-mapping",
+			     "expected a mapping (key: value), found %s; see cairn(1) for the keys",
+			     ynode_type_name(root->type));
+		goto out;
+	}
+	for (i = 0; i < root->n; i++) {
+		const struct ynode *k = ynode_key(root, i), *v = ynode_val(root, i);
+
+		if (!strcmp(k->str, "description")) {
+			if (v->type != YNODE_SCALAR)
+				wrong_type(f, mf->path, k->str, v, "a string");
+			else
+				m->description = xstrdup(v->str);
+		} else if (!strcmp(k->str, "requires")) {
+			string_list(&m->requires, &m->requires_line, f, mf->path, k->str, v);
+		} else if (!strcmp(k->str, "transaction")) {
+			parse_bool_key(f, mf->path, k, v, &m->transaction);
+		} else if (!strcmp(k->str, "irreversible")) {
+			parse_bool_key(f, mf->path, k, v, &m->irreversible);
+		} else if (!strcmp(k->str, "destructive")) {
+			parse_bool_key(f, mf->path, k, v, &m->destructive);
+		} else if (!strcmp(k->str, "environments")) {
+			string_list(&m->environments, NULL, f, mf->path, k->str, v);
+		} else if (!strcmp(k->str, "kind")) {
+			if (v->type == YNODE_SCALAR && !strcmp(v->str, "batch"))
+				m->batch = 1;
+			else if (v->type == YNODE_SCALAR && !strcmp(v->str, "schema"))
+				m->batch = 0;
+			else
+				wrong_type(f, mf->path, k->str, v, "'schema' or 'batch'");
+		} else if (!strcmp(k->str, "timeout")) {
+			parse_duration_key(f, mf->path, k, v, &m->timeout_ms);
+		} else if (!strcmp(k->str, "lock_timeout")) {
+			parse_duration_key(f, mf->path, k, v, &m->lock_timeout_ms);
+		} else {
+			unknown_key(f, mf->path, k, meta_keys);
+		}
+	}
+out:
+	ynode_free(root);
+	buf_release(&b);
+}
+
+static void classify(struct mig_file *mf)
+{
+	static const char *const bases[] = { "up", "down", "verify" };
+	size_t i;
+
+	mf->role = ROLE_OTHER;
+	if (starts_with(mf->name, "data/")) {
+		mf->role = ROLE_DATA;
+		return;
+	}
+	if (!strcmp(mf->name, "migration.yaml")) {
+		mf->role = ROLE_META;
+		return;
+	}
+	if (strchr(mf->name, '/') || !ends_with(mf->name, ".sql"))
+		return;
+	for (i = 0; i < 3; i++) {
+		size_t bl = strlen(bases[i]), nl = strlen(mf->name);
+
+		if (strncmp(mf->name, bases[i], bl))
+			continue;
+		if (!strcmp(mf->name + bl, ".sql")) {
+			mf->role = (enum mig_role)i;
+			return;
+		}
+		/* up.DRIVER.sql */
+		if (mf->name[bl] == '.' && nl > bl + 5) {
+			mf->role = (enum mig_role)i;
+			mf->driver = xstrndup(mf->name + bl + 1, nl - bl - 5);
+			return;
+		}
+	}
+}
+
+static int cmp_mig(const void *a, const void *b)
+{
+	const struct migration *x = *(struct migration *const *)a;
+	const struct migration *y = *(struct migration *const *)b;
+	int c = version_cmp(x->version, y->version);
+
+	return c ? c : strcmp(x->dir, y->dir);
+}
+
+int project_load(struct project **out, struct source *src, struct findings *f)
+{
+	struct project *p = xcalloc(1, sizeof(*p));
+	struct buf b = BUF_INIT;
+	struct source_entry *ents = NULL;
+	size_t nents = 0, i, alloc = 0;
+	size_t dlen;
+	char *last_bad = NULL;
+	int r;
+
+	*out = NULL;
+	config_init(&p->cfg);
+	p->src = src;
+	r = source_read(src, CONFIG_FILE, 1 << 20, &b);
+	if (r > 0) {
+		cairn_error_set("no %s in the %s (run 'cairn init' to create one)", CONFIG_FILE,
+				src->label);
+		goto fail;
+	}
+	if (r < 0)
+		goto fail;
+	config_parse(&p->cfg, b.ptr, b.len, f);
+	buf_release(&b);
+
+	if (source_walk(src, p->cfg.migrations_dir, &ents, &nents) < 0)
+		goto fail;
+	dlen = strlen(p->cfg.migrations_dir);
+	for (i = 0; i < nents; i++) {
+		const struct source_entry *e = &ents[i];
+		const char *rel = e->path + dlen + 1; /* below migrations/ */
+		const char *slash = strchr(rel, '/');
+		struct migration *m = NULL;
+		struct mig_file *mf;
+		const char *why;
+		char *dirname;
+
+		if (!slash && e->type != ENTRY_DIR) {
+			/* a file directly in migrations/ */
+			if (e->type == ENTRY_SYMLINK)
+				findings_add(f, SEV_ERROR, e->path, 0, 0, "symlink",
+					     "symbolic links are refused in %s/ (a bundle must hold the file itself); replace it with the file",
+					     p->cfg.migrations_dir);
+			else if (ends_with(rel, ".sql"))
+				findings_add(f, SEV_ERROR, e->path, 0, 0, "bad-name",
+					     "SQL files belong in a migration directory: move it to %s/VERSION_name/up.sql ('cairn new NAME' makes one)",
+					     p->cfg.migrations_dir);
+			else if (strcmp(rel, ".gitkeep") && strcmp(rel, "README.md") &&
+				 strcmp(rel, "README"))
+				findings_add(f, SEV_WARNING, e->path, 0, 0, "stray-file",
+					     "not a migration directory; cairn ignores it");
+			continue;
+		}
+		/* the work tree lists the directory itself before its files */
+		dirname = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup(rel);
+		if (last_bad && !strcmp(last_bad, dirname)) {
+			free(dirname);
+			continue;
+		}
+		if (p->n && !strcmp(p->migs[p->n - 1]->dir, dirname)) {
+			m = p->migs[p->n - 1];
+			free(dirname);
+		} else {
+			char *version, *slug;
+
+			why = parse_dir_name(dirname, &version, &slug);
+			if (why) {
+				char *dpath = xasprintf("%s/%s", p->cfg.migrations_dir, dirname);
+
+				findings_add(f, SEV_ERROR, dpath, 0, 0, "bad-name",
+					     "migration directory '%s' %s; rename it to VERSION_name, e.g. %s",
+					     dirname, why,
+					     p->cfg.style == STYLE_SEQUENCE ? "0001_create_users"
+									   : "20261122093000_create_users");
+				free(dpath);
+				free(last_bad);
+				last_bad = dirname;
+				continue;
+			}
+			m = xcalloc(1, sizeof(*m));
+			m->dir = dirname;
+			m->path = xasprintf("%s/%s", p->cfg.migrations_dir, dirname);
+			m->version = version;
+			m->slug = slug;
+			m->transaction = 1;
+			ALLOC_GROW(p->migs, p->n + 1, alloc);
+			p->migs[p->n++] = m;
+		}
+		if (e->type == ENTRY_DIR)
+			continue;
+		ALLOC_GROW(m->files, m->nfiles + 1, m->files_alloc);
+		mf = &m->files[m->nfiles++];
+		memset(mf, 0, sizeof(*mf));
+		mf->name = xstrdup(slash + 1);
+		mf->path = xstrdup(e->path);
+		mf->type = e->type;
+		mf->size = e->size;
+		mf->oid = e->oid;
+		mf->has_oid = e->has_oid;
+		classify(mf);
+	}
+	for (i = 0; i < p->n; i++) {
+		const struct mig_file *meta = migration_file(p->migs[i], ROLE_META, NULL);
+
+		if (meta && meta->type == ENTRY_FILE)
+			parse_meta(p->migs[i], src, meta, &p->cfg, f);
+	}
+	if (p->n)
+		qsort(p->migs, p->n, sizeof(*p->migs), cmp_mig);
+	free(last_bad);
+	source_entries_free(ents, nents);
+	*out = p;
+	return 0;
+fail:
+	free(last_bad);
+	buf_release(&b);
+	source_entries_free(ents, nents);
+	project_free(p);
+	return -1;
+}

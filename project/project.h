@@ -1,0 +1,115 @@
+/* The project model: cairn.yaml and the migrations under it, read from one
+ * source (work tree, index or commit). Loading never fails on a bad
+ * migration: what is wrong becomes a finding, so the checker can report
+ * every problem in one run. */
+#ifndef CAIRN_PROJECT_H
+#define CAIRN_PROJECT_H
+
+#include <stddef.h>
+
+#include "findings.h"
+#include "source.h"
+
+#define CONFIG_FILE "cairn.yaml"
+#define DEFAULT_MAX_FILE_SIZE (16ULL << 20)
+
+enum version_style { STYLE_TIMESTAMP, STYLE_SEQUENCE };
+enum ordering { ORDER_STRICT, ORDER_ALLOW_OUT_OF_ORDER };
+
+struct strlist {
+	char **items;
+	size_t n, alloc;
+};
+
+void strlist_push(struct strlist *l, const char *s);
+void strlist_release(struct strlist *l);
+int strlist_has(const struct strlist *l, const char *s);
+
+struct config {
+	char *name;               /* project name (bundle names); default: directory name */
+	char *migrations_dir;     /* relative to the project root */
+	enum version_style style;
+	struct strlist drivers;   /* known driver names the project targets */
+	struct strlist release_refs; /* patterns, e.g. refs/heads/main, refs/tags/v* */
+	int release_refs_set;
+	enum ordering ordering;
+	unsigned long long max_file_size;
+};
+
+/* The drivers cairn knows; a variant file for any other is an error. */
+extern const char *const known_drivers[];
+
+void config_init(struct config *c);
+void config_release(struct config *c);
+/* Parses cairn.yaml; problems go to f (path = CONFIG_FILE). Returns -1 only
+ * when the file cannot be used at all. */
+int config_parse(struct config *c, const char *data, size_t len, struct findings *f);
+
+enum mig_role { ROLE_UP, ROLE_DOWN, ROLE_VERIFY, ROLE_META, ROLE_DATA, ROLE_OTHER };
+
+struct mig_file {
+	char *name;     /* path inside the migration directory: "up.sql", "data/x.csv" */
+	char *path;     /* relative to the project root */
+	enum mig_role role;
+	char *driver;   /* "postgres" for up.postgres.sql; NULL for the generic file */
+	enum entry_type type;
+	long long size; /* -1 until read */
+	git_oid oid;
+	int has_oid;
+};
+
+struct migration {
+	char *dir;      /* directory name: "20261122093000_create_users" */
+	char *path;     /* "migrations/20261122093000_create_users" */
+	char *version;  /* "20261122093000" */
+	char *slug;     /* "create_users" */
+	struct mig_file *files;
+	size_t nfiles, files_alloc;
+
+	/* migration.yaml */
+	int has_meta;
+	char *description;
+	struct strlist requires;
+	int *requires_line;
+	int transaction;  /* default 1 */
+	int irreversible;
+	int destructive;
+	int batch;        /* kind: batch */
+	struct strlist environments;
+	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
+
+	/* filled by project_order */
+	struct migration **deps;
+	size_t ndeps;
+	int order_index;
+};
+
+struct project {
+	struct config cfg;
+	struct source *src;       /* borrowed */
+	struct migration **migs;  /* sorted by version, then name */
+	size_t n;
+	struct migration **order; /* apply order, after project_order; n entries */
+	int ordered;
+};
+
+/* Reads cairn.yaml and the migrations from src. Returns -1 (error set) when
+ * there is no usable project at all; otherwise 0, with problems in f. */
+int project_load(struct project **out, struct source *src, struct findings *f);
+void project_free(struct project *p);
+
+/* Resolves requires and computes the apply order (topological by requires,
+ * ties by version). Unknown, later-versioned and cyclic dependencies become
+ * findings; the order still holds every migration. */
+int project_order(struct project *p, struct findings *f);
+
+/* Static checks on one tree: names, versions, files, metadata, SQL text. */
+int check_static(struct project *p, struct findings *f);
+
+/* Compares two numeric version strings (leading zeros ignored). */
+int version_cmp(const char *a, const char *b);
+const struct mig_file *migration_file(const struct migration *m, enum mig_role role,
+				      const char *driver);
+struct migration *project_find(const struct project *p, const char *name_or_version);
+
+#endif

@@ -1,0 +1,156 @@
+/* Unit tests for the pure helpers: YAML tree, versions, UTF-8, sizes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/buf.h"
+#include "../../lib/error.h"
+#include "../../lib/sha256.h"
+#include "../../lib/util.h"
+#include "../../lib/yaml.h"
+#include "../../project/project.h"
+#include "unit.h"
+
+static int loads(const char *s, struct ynode **out)
+{
+	return yaml_load(out, s, strlen(s), "t.yaml");
+}
+
+static void test_yaml(void)
+{
+	struct ynode *n = NULL;
+	int b = -1, line, col;
+	unsigned long long u = 0;
+
+	CHECK(loads("a: 1\nb: [x, y]\nc: {d: true}\n", &n) == 0);
+	CHECK(n && n->type == YNODE_MAP && n->n == 3);
+	CHECK_STR(ynode_get(n, "a")->str, "1");
+	CHECK(ynode_get(n, "b")->type == YNODE_SEQ && ynode_get(n, "b")->n == 2);
+	CHECK(ynode_bool(ynode_get(ynode_get(n, "c"), "d"), &b) == 0 && b == 1);
+	CHECK(ynode_uint(ynode_get(n, "a"), &u) == 0 && u == 1);
+	CHECK(ynode_get(n, "b")->line == 2 && ynode_get(n, "b")->col == 4);
+	ynode_free(n);
+
+	CHECK(loads("", &n) == 0 && n == NULL);
+	CHECK(loads("a: &x 1\nb: *x\n", &n) < 0);
+	CHECK(strstr(cairn_error_last(), "anchors are not allowed") != NULL);
+	CHECK(loads("a: [1, 2\n", &n) < 0);
+	yaml_last_error_mark(&line, &col);
+	CHECK(line == 2);
+	CHECK(strstr(cairn_error_last(), "t.yaml:") == cairn_error_last());
+	CHECK(loads("a: 1\na: 2\n", &n) < 0);
+	CHECK(strstr(cairn_error_last(), "duplicate key 'a' (first at line 1)") != NULL);
+	CHECK(loads("a: 1\n---\nb: 2\n", &n) < 0);
+	CHECK(strstr(cairn_error_last(), "more than one YAML document") != NULL);
+	CHECK(loads("? [a]\n: 1\n", &n) < 0);
+	CHECK(loads("\"quoted\": yes\n", &n) == 0);
+	CHECK(ynode_bool(ynode_get(n, "quoted"), &b) == 0 && b == 1);
+	ynode_free(n);
+	CHECK(loads("x: \"true\"\n", &n) == 0);
+	CHECK(ynode_bool(ynode_get(n, "x"), &b) < 0); /* a quoted string is no bool */
+	ynode_free(n);
+
+	/* deep nesting is refused, not a stack overflow */
+	{
+		struct buf deep = BUF_INIT;
+		int i;
+
+		for (i = 0; i < 200; i++)
+			buf_putc(&deep, '[');
+		CHECK(yaml_load(&n, deep.ptr, deep.len, "deep") < 0);
+		CHECK(strstr(cairn_error_last(), "deeper than") != NULL);
+		buf_release(&deep);
+	}
+}
+
+static void test_yaml_scalar(void)
+{
+	static const char *const cases[] = {
+		"plain", "with space", "true", "no", "0123", "-x", "a:b", "#c", "quote\"d",
+		"back\\slash", "new\nline", "", "sha256:abc", "refs/tags/v*", "ünï", NULL,
+	};
+	size_t i;
+
+	for (i = 0; cases[i]; i++) {
+		struct buf b = BUF_INIT;
+		struct ynode *n = NULL;
+
+		buf_puts(&b, "k: ");
+		yaml_put_scalar(&b, cases[i]);
+		buf_putc(&b, '\n');
+		CHECK(yaml_load(&n, b.ptr, b.len, "rt") == 0 && n);
+		CHECK_STR(n ? ynode_get(n, "k")->str : NULL, cases[i]);
+		ynode_free(n);
+		buf_release(&b);
+	}
+}
+
+static void test_versions(void)
+{
+	CHECK(version_cmp("0001", "1") == 0);
+	CHECK(version_cmp("0002", "0010") < 0);
+	CHECK(version_cmp("20261122093000", "9999") > 0);
+	CHECK(version_cmp("10", "9") > 0);
+	CHECK(version_cmp("0", "000") == 0);
+}
+
+static void test_utf8(void)
+{
+	size_t bad = 0;
+
+	CHECK(utf8_check("plain", 5, &bad) == 0);
+	CHECK(utf8_check("\xc3\xa9t\xc3\xa9", 6, &bad) == 0);
+	CHECK(utf8_check("ab\xff", 3, &bad) < 0 && bad == 2);
+	CHECK(utf8_check("\xc0\xaf", 2, &bad) < 0 && bad == 0);  /* overlong */
+	CHECK(utf8_check("\xed\xa0\x80", 3, &bad) < 0);           /* surrogate */
+	CHECK(utf8_check("x\xe2\x82", 3, &bad) < 0 && bad == 1);  /* truncated */
+	CHECK(utf8_check("\xf0\x9f\x98\x80", 4, &bad) == 0);      /* emoji */
+	CHECK(line_of_offset("a\nb\nc", 5, 4) == 3);
+}
+
+static void test_sizes(void)
+{
+	unsigned long long v = 0;
+
+	CHECK(parse_size("16MiB", &v) == 0 && v == 16ULL << 20);
+	CHECK(parse_size("10k", &v) == 0 && v == 10240);
+	CHECK(parse_size("12", &v) == 0 && v == 12);
+	CHECK(parse_size("12 parsecs", &v) < 0);
+	CHECK(parse_size("99999999999999999999G", &v) < 0);
+	CHECK(parse_duration_ms("30s", &v) == 0 && v == 30000);
+	CHECK(parse_duration_ms("250ms", &v) == 0 && v == 250);
+	CHECK(parse_duration_ms("5m", &v) == 0 && v == 300000);
+	CHECK(parse_duration_ms("soon", &v) < 0);
+}
+
+static void test_misc(void)
+{
+	static const char *const words[] = { "description", "requires", "transaction", NULL };
+	char hex[65];
+	struct buf b;
+
+	CHECK_STR(did_you_mean("requries", words), "requires");
+	CHECK_STR(did_you_mean("transacton", words), "transaction");
+	CHECK(did_you_mean("zzz", words) == NULL);
+	CHECK(sha256_hex("abc", 3, hex) == 0);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	buf_init(&b, 4);
+	CHECK(buf_puts(&b, "abcd") == 0);
+	CHECK(buf_puts(&b, "e") < 0);
+	CHECK(strstr(cairn_error_last(), "too big") != NULL);
+	buf_release(&b);
+	buf_init(&b, 0);
+	buf_put_json_string(&b, "a\"b\n\x01");
+	CHECK_STR(b.ptr, "\"a\\\"b\\n\\u0001\"");
+	buf_release(&b);
+}
+
+int main(void)
+{
+	test_yaml();
+	test_yaml_scalar();
+	test_versions();
+	test_utf8();
+	test_sizes();
+	test_misc();
+	return unit_done();
+}
