@@ -43,10 +43,8 @@ int cmd_check(int argc, char **argv)
 			rev = optarg;
 			break;
 		case 'f':
-			if (!strcmp(optarg, "json"))
-				json = 1;
-			else if (strcmp(optarg, "text"))
-				return usage_error(&cmd_check_desc, "--format must be text or json, not '%s'", optarg);
+			if (parse_format(&cmd_check_desc, optarg, &json))
+				return EXIT_USAGE;
 			break;
 		default:
 			return usage_error(&cmd_check_desc, "unknown option '%s'", argv[optind - 1]);

@@ -31,6 +31,9 @@ void print_command_list(const struct cmd *const *table, FILE *out);
 /* Runs the verb named by argv[0] from table, handling --help; returns the
  * exit code. */
 int cmd_dispatch(const struct cmd *const *table, int argc, char **argv);
+/* Parses a --format value: text or json. Returns 0 and sets *json, or
+ * prints the usage error and returns EXIT_USAGE. */
+int parse_format(const struct cmd *c, const char *arg, int *json);
 /* Handles -h/--help as the first option scan would; returns 1 when printed. */
 int wants_help(int argc, char **argv);
 /* getopt_long wrapper state reset (verbs call getopt_long themselves). */

@@ -105,6 +105,15 @@ int cmd_dispatch(const struct cmd *const *table, int argc, char **argv)
 	return rc;
 }
 
+int parse_format(const struct cmd *c, const char *arg, int *json)
+{
+	if (!strcmp(arg, "json") || !strcmp(arg, "text")) {
+		*json = !strcmp(arg, "json");
+		return 0;
+	}
+	return usage_error(c, "--format must be text or json, not '%s'", arg);
+}
+
 int wants_help(int argc, char **argv)
 {
 	int i;

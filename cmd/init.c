@@ -63,20 +63,14 @@ int cmd_init(int argc, char **argv)
 			}
 			style = optarg;
 			break;
-		case 'd': {
-			size_t k;
-			int known = 0;
-
-			for (k = 0; known_drivers[k]; k++)
-				known |= !strcmp(known_drivers[k], optarg);
-			if (!known) {
+		case 'd':
+			if (!driver_is_known(optarg)) {
 				rc = usage_error(&cmd_init_desc, "unknown driver '%s' (cairn knows sqlite and postgres)", optarg);
 				goto out;
 			}
 			if (!strlist_has(&drivers, optarg))
 				strlist_push(&drivers, optarg);
 			break;
-		}
 		case 'n':
 			name = optarg;
 			break;

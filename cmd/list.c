@@ -96,10 +96,8 @@ int cmd_list(int argc, char **argv)
 			rev = optarg;
 			break;
 		case 'f':
-			if (!strcmp(optarg, "json"))
-				json = 1;
-			else if (strcmp(optarg, "text"))
-				return usage_error(&cmd_list_desc, "--format must be text or json, not '%s'", optarg);
+			if (parse_format(&cmd_list_desc, optarg, &json))
+				return EXIT_USAGE;
 			break;
 		default:
 			return usage_error(&cmd_list_desc, "unknown option '%s'", argv[optind - 1]);

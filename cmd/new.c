@@ -274,12 +274,7 @@ int cmd_new(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (driver) {
-		size_t k;
-		int known = 0;
-
-		for (k = 0; known_drivers[k]; k++)
-			known |= !strcmp(known_drivers[k], driver);
-		if (!known) {
+		if (!driver_is_known(driver)) {
 			rc = usage_error(&cmd_new_desc, "unknown driver '%s' (cairn knows sqlite and postgres)", driver);
 			goto out;
 		}

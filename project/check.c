@@ -145,7 +145,7 @@ static void check_required(struct project *p, struct migration *m, enum mig_role
 
 static void check_migration(struct project *p, struct migration *m, struct findings *f)
 {
-	size_t i, d;
+	size_t i;
 
 	if (p->cfg.style == STYLE_TIMESTAMP && !valid_timestamp(m->version))
 		findings_add(f, SEV_ERROR, m->path, 0, 0, "version-style",
@@ -178,11 +178,7 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 			continue;
 		}
 		if (mf->driver) {
-			int known = 0;
-
-			for (d = 0; known_drivers[d]; d++)
-				known |= !strcmp(known_drivers[d], mf->driver);
-			if (!known) {
+			if (!driver_is_known(mf->driver)) {
 				const char *hint = did_you_mean(mf->driver, known_drivers);
 
 				findings_add(f, SEV_ERROR, mf->path, 0, 0, "unknown-driver",

@@ -9,6 +9,16 @@
 
 const char *const known_drivers[] = { "sqlite", "postgres", NULL };
 
+int driver_is_known(const char *name)
+{
+	size_t i;
+
+	for (i = 0; known_drivers[i]; i++)
+		if (!strcmp(known_drivers[i], name))
+			return 1;
+	return 0;
+}
+
 void strlist_push(struct strlist *l, const char *s)
 {
 	ALLOC_GROW(l->items, l->n + 1, l->alloc);
@@ -180,12 +190,7 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 
 			if (string_list(&l, NULL, f, CONFIG_FILE, k->str, v) == 0) {
 				for (j = 0; j < l.n; j++) {
-					size_t d;
-					int ok = 0;
-
-					for (d = 0; known_drivers[d]; d++)
-						ok |= !strcmp(known_drivers[d], l.items[j]);
-					if (!ok)
+					if (!driver_is_known(l.items[j]))
 						findings_add(f, SEV_ERROR, CONFIG_FILE, v->line, v->col,
 							     "unknown-driver",
 							     "unknown driver '%s' (cairn knows sqlite and postgres)",

@@ -38,6 +38,7 @@ struct config {
 
 /* The drivers cairn knows; a variant file for any other is an error. */
 extern const char *const known_drivers[];
+int driver_is_known(const char *name);
 
 void config_init(struct config *c);
 void config_release(struct config *c);
