@@ -300,6 +300,9 @@ static void migration_free(struct migration *m)
 	strlist_release(&m->requires);
 	free(m->requires_line);
 	strlist_release(&m->environments);
+	free(m->prov_commit);
+	free(m->prov_author);
+	free(m->prov_date);
 	free(m->deps);
 	free(m);
 }

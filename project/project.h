@@ -79,6 +79,12 @@ struct migration {
 	struct strlist environments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
 
+	/* provenance: the commit that introduced the migration (filled by the
+	 * history walk of issue #3; NULL until then) */
+	char *prov_commit;  /* 40 hex digits */
+	char *prov_author;  /* "Name <email>" */
+	char *prov_date;    /* ISO 8601 UTC, e.g. 2026-11-22T09:30:00Z */
+
 	/* filled by project_order */
 	struct migration **deps;
 	size_t ndeps;
