@@ -1,0 +1,94 @@
+/* Reading and checking a bundle: the contract between verify/ (which
+ * implements it, issue #4) and the applier (which consumes it, #5 and #6).
+ * Shared by `cairn verify` and `cairn-apply verify`, so the two can never
+ * disagree.
+ *
+ * bundle_open() authenticates before it parses: it checks the manifest's
+ * signature(s) against the trusted keys first, hashes every member while
+ * reading it and compares with SHA256SUMS/manifest, and only then parses the
+ * manifest YAML. A bundle that fails any check is never returned. Members
+ * up to the manifest's size cap for SQL are kept in memory after the check;
+ * large data files are streamed again on demand and re-hashed
+ * (bundle_stream), so memory stays bounded whatever the bundle carries. */
+#ifndef CAIRN_BUNDLE_H
+#define CAIRN_BUNDLE_H
+
+#include <stddef.h>
+
+#include "../lib/buf.h"
+
+struct bundle_file {
+	char *name;            /* inside the migration directory: "up.sql", "data/x.csv" */
+	char *member;          /* inside the bundle: "migrations/<dir>/up.sql" */
+	char sha256[65];
+	unsigned long long size;
+};
+
+struct bundle_migration {
+	char *version;         /* "20261122093000" */
+	char *name;            /* directory name: "20261122093000_create_users" */
+	char *description;
+	char *checksum;        /* "sha256:<hex>" over the migration's files, canonical order */
+	char **requires;       /* directory names */
+	size_t nrequires;
+	int transaction;       /* 1 unless migration.yaml says false */
+	int irreversible, destructive, batch;
+	char **environments;   /* empty = every environment */
+	size_t nenvironments;
+	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
+	char *prov_commit, *prov_author, *prov_date;    /* may be NULL */
+	struct bundle_file *files;
+	size_t nfiles;
+};
+
+struct bundle_statement {
+	char *type;            /* build | approval | receipt | override */
+	char *environment;     /* NULL for build */
+	char *signer, *key_id, *time, *comment;
+	char *member;          /* "signatures/<keyid>.yaml", or a file beside the bundle */
+	int valid;             /* signature checked against the statement's key */
+	int trusted;           /* that key is one the caller trusts for this type */
+};
+
+struct bundle {
+	char *path;
+	char id[7 + 64 + 1];   /* "sha256:" + hex of manifest.yaml */
+	char *name;            /* top directory: "<project>-<version>" */
+	char *source_repo, *source_commit, *source_tree, *source_ref;
+	char *build_time, *tool_version;
+	char **drivers;
+	size_t ndrivers;
+	struct bundle_migration *migs; /* in apply order */
+	size_t nmigs;
+	struct bundle_statement *statements;
+	size_t nstatements;
+	void *priv;            /* implementation state */
+};
+
+/* Keys the caller trusts (PEM public keys), by role. */
+struct trust;
+struct trust *trust_new(void);
+int trust_add_builder_key(struct trust *t, const char *pem_path);
+void trust_free(struct trust *t);
+
+/* Opens and verifies path. With trust == NULL nothing is trusted and the
+ * bundle is refused (no build signature by a trusted key). Returns 0, or -1
+ * with the error set to a one-line message naming the member and the rule;
+ * *out is NULL then. */
+int bundle_open(struct bundle **out, const char *path, const struct trust *trust);
+void bundle_free(struct bundle *b);
+
+/* The migration's file for role ("up", "down", "verify") on driver: the
+ * driver's variant (up.postgres.sql) when present, else the generic file,
+ * else NULL. */
+const struct bundle_file *bundle_migration_file(const struct bundle_migration *m,
+						const char *role, const char *driver);
+/* A verified member's bytes (SQL, YAML: small files kept after the check). */
+int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out);
+/* Streams a member (a large data file) through cb in chunks, re-hashing as it
+ * goes; returns -1 when the bytes no longer match the manifest (the caller
+ * rolls back) or cb returns non-zero. */
+int bundle_stream(struct bundle *b, const struct bundle_file *f,
+		  int (*cb)(void *ctx, const void *data, size_t len), void *ctx);
+
+#endif
