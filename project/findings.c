@@ -112,6 +112,8 @@ int findings_format_json(const struct findings *f, const char *extra_json, struc
 			buf_printf(out, ",\"line\":%d", x->line);
 		else
 			buf_puts(out, ",\"line\":null");
+		if (x->col > 0)
+			buf_printf(out, ",\"column\":%d", x->col);
 		buf_printf(out, ",\"severity\":\"%s\",\"rule\":", sev_name(x->sev));
 		buf_put_json_string(out, x->rule);
 		buf_puts(out, ",\"message\":");

@@ -132,8 +132,12 @@ static void yaml_finding(struct findings *f, const char *path)
 	int line, col;
 
 	yaml_last_error_mark(&line, &col);
-	findings_add(f, SEV_ERROR, path, line, col, "yaml-syntax", "%s",
-		     yaml_strip_mark(cairn_error_last()));
+	if (col > 0)
+		findings_add(f, SEV_ERROR, path, line, col, "yaml-syntax", "%s (column %d)",
+			     yaml_strip_mark(cairn_error_last()), col);
+	else
+		findings_add(f, SEV_ERROR, path, line, col, "yaml-syntax", "%s",
+			     yaml_strip_mark(cairn_error_last()));
 }
 
 int config_parse(struct config *c, const char *data, size_t len, struct findings *f)
@@ -280,7 +284,7 @@ struct migration *project_find(const struct project *p, const char *name)
 	return NULL;
 }
 
-static void migration_free(struct migration *m)
+void migration_free(struct migration *m)
 {
 	size_t i;
 
@@ -368,25 +372,30 @@ static void parse_meta(struct migration *m, struct source *src, const struct mig
 		       const struct config *cfg, struct findings *f)
 {
 	struct buf b = BUF_INIT;
-	struct ynode *root = NULL;
-	size_t i;
 	int r = source_read(src, mf->path, cfg->max_file_size, &b);
 
-	if (r != 0) {
-		if (r < 0)
-			findings_add(f, SEV_ERROR, mf->path, 0, 0, "unreadable", "%s",
-				     cairn_error_last());
-		goto out;
-	}
-	if (yaml_load(&root, b.ptr, b.len, mf->path) < 0) {
-		yaml_finding(f, mf->path);
+	if (r < 0)
+		findings_add(f, SEV_ERROR, mf->path, 0, 0, "unreadable", "%s", cairn_error_last());
+	else if (r == 0)
+		migration_meta_parse(m, b.ptr, b.len, mf->path, f);
+	buf_release(&b);
+}
+
+void migration_meta_parse(struct migration *m, const char *data, size_t len, const char *path,
+			  struct findings *f)
+{
+	struct ynode *root = NULL;
+	size_t i;
+
+	if (yaml_load(&root, data, len, path) < 0) {
+		yaml_finding(f, path);
 		goto out;
 	}
 	m->has_meta = 1;
 	if (!root)
 		goto out;
 	if (root->type != YNODE_MAP) {
-		findings_add(f, SEV_ERROR, mf->path, root->line, root->col, "not-a-mapping",
+		findings_add(f, SEV_ERROR, path, root->line, root->col, "not-a-mapping",
 			     "expected a mapping (key: value), found %s; see cairn(1) for the keys",
 			     ynode_type_name(root->type));
 		goto out;
@@ -396,37 +405,36 @@ static void parse_meta(struct migration *m, struct source *src, const struct mig
 
 		if (!strcmp(k->str, "description")) {
 			if (v->type != YNODE_SCALAR)
-				wrong_type(f, mf->path, k->str, v, "a string");
+				wrong_type(f, path, k->str, v, "a string");
 			else
 				m->description = xstrdup(v->str);
 		} else if (!strcmp(k->str, "requires")) {
-			string_list(&m->requires, &m->requires_line, f, mf->path, k->str, v);
+			string_list(&m->requires, &m->requires_line, f, path, k->str, v);
 		} else if (!strcmp(k->str, "transaction")) {
-			parse_bool_key(f, mf->path, k, v, &m->transaction);
+			parse_bool_key(f, path, k, v, &m->transaction);
 		} else if (!strcmp(k->str, "irreversible")) {
-			parse_bool_key(f, mf->path, k, v, &m->irreversible);
+			parse_bool_key(f, path, k, v, &m->irreversible);
 		} else if (!strcmp(k->str, "destructive")) {
-			parse_bool_key(f, mf->path, k, v, &m->destructive);
+			parse_bool_key(f, path, k, v, &m->destructive);
 		} else if (!strcmp(k->str, "environments")) {
-			string_list(&m->environments, NULL, f, mf->path, k->str, v);
+			string_list(&m->environments, NULL, f, path, k->str, v);
 		} else if (!strcmp(k->str, "kind")) {
 			if (v->type == YNODE_SCALAR && !strcmp(v->str, "batch"))
 				m->batch = 1;
 			else if (v->type == YNODE_SCALAR && !strcmp(v->str, "schema"))
 				m->batch = 0;
 			else
-				wrong_type(f, mf->path, k->str, v, "'schema' or 'batch'");
+				wrong_type(f, path, k->str, v, "'schema' or 'batch'");
 		} else if (!strcmp(k->str, "timeout")) {
-			parse_duration_key(f, mf->path, k, v, &m->timeout_ms);
+			parse_duration_key(f, path, k, v, &m->timeout_ms);
 		} else if (!strcmp(k->str, "lock_timeout")) {
-			parse_duration_key(f, mf->path, k, v, &m->lock_timeout_ms);
+			parse_duration_key(f, path, k, v, &m->lock_timeout_ms);
 		} else {
-			unknown_key(f, mf->path, k, meta_keys);
+			unknown_key(f, path, k, meta_keys);
 		}
 	}
 out:
 	ynode_free(root);
-	buf_release(&b);
 }
 
 static void classify(struct mig_file *mf)

@@ -105,6 +105,12 @@ struct project {
 int project_load(struct project **out, struct source *src, struct findings *f);
 void project_free(struct project *p);
 
+/* Parses migration.yaml's bytes into m; problems go to f under path. */
+void migration_meta_parse(struct migration *m, const char *data, size_t len, const char *path,
+			  struct findings *f);
+/* Frees a migration made outside project_load (tests, fuzzers). */
+void migration_free(struct migration *m);
+
 /* Resolves requires and computes the apply order (topological by requires,
  * ties by version). Unknown, later-versioned and cyclic dependencies become
  * findings; the order still holds every migration. */
