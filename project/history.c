@@ -897,13 +897,18 @@ int history_check(struct history *h, struct project *p, struct findings *f)
 
 		for (k = 0; k < h->nrefs; k++) {
 			struct history_snap *s;
+			size_t e, extra = 0;
 
-			if (!diverged(h, &h->refs[k]))
-				continue;
 			if (ref_snap(h, &h->refs[k], &s) < 0) {
 				free(dsnap);
 				goto out;
 			}
+			/* only a ref holding migrations the base lacks can add a rule;
+			 * the (costly) ancestry test runs for those alone */
+			for (e = 0; e < s->n && !extra; e++)
+				extra = !snap_find(B, s->e[e].name);
+			if (!extra || !diverged(h, &h->refs[k]))
+				continue;
 			dsnap[k] = s;
 			nd++;
 		}
