@@ -36,7 +36,7 @@ for i in range(commits):
         data(b"initial")
         out.write(b"M 100644 inline cairn.yaml\n")
         data(cfg)
-    elif i % every == 0 and mig < migrations:
+    elif i % every == 1 and mig < migrations:
         mig += 1
         d = b"migrations/%08d_change_%d" % (mig, mig)
         data(b"migration %d" % mig)

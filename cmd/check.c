@@ -1,7 +1,9 @@
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
@@ -160,6 +162,10 @@ static int server_open(struct server *s)
 	git_config *cfg = NULL;
 	git_buf val = { NULL, 0, 0 };
 
+	if (opt_chdir && chdir(opt_chdir) < 0) {
+		error_msg("cannot change to '%s': %s", opt_chdir, strerror(errno));
+		return EXIT_ENVIRONMENT;
+	}
 	if (git_repository_open_ext(&s->repo, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL) < 0) {
 		error_msg("not in a git repository: %s (run the check inside the repository, or set GIT_DIR)",
 			  git_error_last() ? git_error_last()->message : "not found");
