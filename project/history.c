@@ -388,6 +388,8 @@ int history_default_base(struct history *h, int is_commit, const char *tip_name)
 	return 0;
 }
 
+static int cmp_tree_entries(const git_tree_entry *a, const git_tree_entry *b);
+
 /* ---- tree ids of a migration as the checked source holds it ---- */
 
 struct tent {
@@ -458,7 +460,7 @@ static int build_tree(struct mig_file **files, size_t n, size_t off, git_oid *ou
 	}
 	qsort(t, nt, sizeof(*t), cmp_tent);
 	for (k = 0; k < nt; k++) {
-		buf_printf(&b, "%o ", t[k].mode);
+		buf_puts(&b, t[k].mode == 040000 ? "40000 " : t[k].mode == 0120000 ? "120000 " : "100644 ");
 		buf_put(&b, t[k].name, t[k].len);
 		buf_putc(&b, '\0');
 		buf_put(&b, t[k].oid.id, GIT_OID_RAWSZ);
@@ -647,6 +649,57 @@ out:
 	return rc;
 }
 
+/* 1 when release ref r's migrations/ holds a migration directory that the
+ * base's lacks; both trees are in git's order, so one merge walk over them
+ * answers without building a snapshot. */
+static int ref_has_extra(struct history *h, const struct history_ref *r)
+{
+	const struct history_snap *B = h->base_snap;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	git_oid mt;
+	size_t a, b = 0, na, nb;
+	int rc = -1, r2;
+
+	if (git_commit_lookup(&c, h->repo, &r->commit) < 0)
+		return git_fail("cannot read a commit");
+	r2 = commit_subtree_id(h->repo, c, h->mdir, &mt);
+	if (r2 != 0) {
+		rc = r2 < 0 ? -1 : 0;
+		goto out;
+	}
+	if (B && B->tree && git_oid_equal(&mt, git_tree_id(B->tree))) {
+		rc = 0;
+		goto out;
+	}
+	if (git_tree_lookup(&t, h->repo, &mt) < 0) {
+		git_fail("cannot read a tree");
+		goto out;
+	}
+	na = git_tree_entrycount(t);
+	nb = B && B->tree ? git_tree_entrycount(B->tree) : 0;
+	rc = 0;
+	for (a = 0; a < na && !rc; a++) {
+		const git_tree_entry *ea = git_tree_entry_byindex(t, a);
+		int cmp = 1;
+		char *v;
+
+		if (git_tree_entry_type(ea) != GIT_OBJECT_TREE)
+			continue;
+		while (b < nb && (cmp = cmp_tree_entries(git_tree_entry_byindex(B->tree, b), ea)) < 0)
+			b++;
+		if (b < nb && cmp == 0)
+			continue;
+		v = dir_version(git_tree_entry_name(ea));
+		rc = v != NULL;
+		free(v);
+	}
+out:
+	git_tree_free(t);
+	git_commit_free(c);
+	return rc;
+}
+
 static int ref_snap(struct history *h, struct history_ref *r, struct history_snap **out)
 {
 	if (!r->snap && snap_load(h, &r->commit, &r->snap) < 0)
@@ -804,6 +857,7 @@ int history_check(struct history *h, struct project *p, struct findings *f)
 	struct buf where = BUF_INIT, diff = BUF_INIT;
 	const struct snap_ent *bmax;
 	char base_hex[13] = "";
+	git_time_t base_time = 0;
 	int skip_same, rc = -1;
 	size_t i, k;
 
@@ -888,6 +942,16 @@ int history_check(struct history *h, struct project *p, struct findings *f)
 		free(bpath);
 	}
 
+	if (h->has_base) {
+		git_commit *bc = NULL;
+
+		if (git_commit_lookup(&bc, h->repo, &h->base) < 0) {
+			git_fail("cannot read the base commit");
+			goto out;
+		}
+		base_time = git_commit_time(bc);
+		git_commit_free(bc);
+	}
 	/* new migrations: not in a diverged release ref under another content,
 	 * no version someone else released, and above every released one */
 	bmax = snap_max(B);
@@ -897,18 +961,29 @@ int history_check(struct history *h, struct project *p, struct findings *f)
 
 		for (k = 0; k < h->nrefs; k++) {
 			struct history_snap *s;
-			size_t e, extra = 0;
+			int extra;
 
+			/* a tag does not move: one on a commit older than the base
+			 * either is in the base's history or was a release of a line
+			 * the base left (a maintenance release), judged when it was
+			 * pushed; reading it again would cost a tree per tag */
+			if (starts_with(h->refs[k].name, "refs/tags/") && h->has_base &&
+			    h->refs[k].time < base_time)
+				continue;
+			extra = ref_has_extra(h, &h->refs[k]);
+
+			/* only a ref holding migrations the base lacks can add a rule;
+			 * the (costly) ancestry test runs for those alone */
+			if (extra < 0) {
+				free(dsnap);
+				goto out;
+			}
+			if (!extra || !diverged(h, &h->refs[k]))
+				continue;
 			if (ref_snap(h, &h->refs[k], &s) < 0) {
 				free(dsnap);
 				goto out;
 			}
-			/* only a ref holding migrations the base lacks can add a rule;
-			 * the (costly) ancestry test runs for those alone */
-			for (e = 0; e < s->n && !extra; e++)
-				extra = !snap_find(B, s->e[e].name);
-			if (!extra || !diverged(h, &h->refs[k]))
-				continue;
 			dsnap[k] = s;
 			nd++;
 		}
