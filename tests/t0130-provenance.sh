@@ -73,6 +73,32 @@ test_expect_success 'deleted and added again: the newest introduction counts' '
 	test_grep "20260102000000  b  introduced [0-9a-f]* by Back Again <back.again@example.com> on 2026-01-08T00:00:00Z" out
 '
 
+test_expect_success 'one commit adding several, removing one: each added one is found' '
+	test_migration p 20260109000000_e && test_migration p 20260109000001_f &&
+	test_migration p 20260109000002_g && commit_as "Multi" "2026-01-09T00:00:00Z" efg &&
+	git -C p rm -q -r $M/20260109000001_f &&
+	test_migration p 20260109000003_h && test_migration p 20260100000000_early &&
+	commit_as "Mixed" "2026-01-10T00:00:00Z" mixed &&
+	(cd p && cairn list >../out) &&
+	test_grep "20260109000000  e  introduced [0-9a-f]* by Multi" out &&
+	test_grep "20260109000002  g  introduced [0-9a-f]* by Multi" out &&
+	test_grep "20260109000003  h  introduced [0-9a-f]* by Mixed" out &&
+	test_grep "20260100000000  early  introduced [0-9a-f]* by Mixed" out &&
+	test_grep ! "_f\|  f  " out
+'
+
+test_expect_success 'a migration that only a merge commit adds is introduced by the merge' '
+	git -C p checkout -q -b side && test_migration p 20260111000000_side && commit_as "Side" "2026-01-11T00:00:00Z" side &&
+	git -C p checkout -q main &&
+	git -C p merge -q --no-ff --no-commit side &&
+	test_migration p 20260112000000_evil &&
+	git -C p add -A && GIT_AUTHOR_NAME="Merger" GIT_AUTHOR_DATE="2026-01-12T00:00:00Z" git -C p commit -q -m "merge with an extra" &&
+	merge=$(git -C p rev-parse --short=12 HEAD) &&
+	(cd p && cairn list >../out) &&
+	test_grep "20260112000000  evil  introduced $merge by Merger" out &&
+	test_grep "20260111000000  side  introduced [0-9a-f]* by Side" out
+'
+
 test_expect_success 'a project in a subdirectory' '
 	git init -q mono && mkdir mono/db && (cd mono/db && cairn init >/dev/null) &&
 	test_migration mono/db 20260101000000_a && test_commit mono a &&
