@@ -93,6 +93,13 @@ test_expect_success 'pre-receive in a bare repository; pre-commit is refused the
 	test_grep "install --pre-receive here" err
 '
 
+test_expect_success 'the very first commit of a repository passes the hook' '
+	git init -q first && (cd first && cairn init >/dev/null && cairn hooks install >/dev/null) &&
+	test_migration first 20260101000000_a &&
+	git -C first add -A && git -C first commit -q -m first 2>err &&
+	test "$(git -C first rev-list --count HEAD)" = 1
+'
+
 test_expect_success 'no project: install says how to make one' '
 	git init -q bare-dir &&
 	(cd bare-dir && test_expect_code 6 cairn hooks install 2>../err) &&
