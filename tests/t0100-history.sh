@@ -211,6 +211,13 @@ test_expect_success 'release_refs in cairn.yaml: only those refs release' '
 	test_grep "released-edited: .*released in refs/tags/rel-1" out
 '
 
+test_expect_success 'a release_refs entry that is not a full ref name is an error' '
+	sed -i "s|^release_refs: .*|release_refs: [main, refs/tags/rel-*]|" fresh/cairn.yaml &&
+	(cd fresh && test_must_fail cairn check >../out) &&
+	test_grep "^cairn.yaml:[0-9]*: error: bad-value: release_refs entry .main. is not a full ref name, so it would match nothing; write refs/heads/main" out &&
+	git -C fresh checkout -q -f cairn.yaml
+'
+
 test_expect_success 'the default branch may be master' '
 	git init -q -b master old && (cd old && cairn init >/dev/null) &&
 	sed -i "/^release_refs:$/,/^$/d" old/cairn.yaml &&
