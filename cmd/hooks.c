@@ -17,8 +17,10 @@ const struct cmd cmd_hooks_desc = {
 	"install the git hooks that run cairn check",
 	"cairn hooks install [--pre-commit] [--pre-receive] [--force]\n"
 	"       cairn hooks uninstall [--pre-commit] [--pre-receive]",
-	"Writes git hooks that run cairn: pre-commit runs 'cairn check --staged'\n"
-	"(a commit that breaks a rule is refused), pre-receive runs 'cairn check\n"
+	"Writes git hooks that run cairn: pre-commit and pre-merge-commit run\n"
+	"'cairn check --staged' (a commit or a merge that breaks a rule is refused:\n"
+	"git reports no conflict when two branches add the same version, cairn\n"
+	"does), pre-receive runs 'cairn check\n"
 	"--pre-receive' on a server (a push that edits a released migration is\n"
 	"refused). Without a hook option: pre-commit in a repository with a work\n"
 	"tree, pre-receive in a bare one. Hooks go where git looks for them:\n"
@@ -31,7 +33,7 @@ const struct cmd cmd_hooks_desc = {
 	"framework.\n"
 	"\n"
 	"Options:\n"
-	"   --pre-commit    the pre-commit hook\n"
+	"   --pre-commit    the pre-commit and pre-merge-commit hooks\n"
 	"   --pre-receive   the pre-receive hook\n"
 	"   --force         replace a hook cairn did not write\n",
 };
@@ -42,7 +44,7 @@ const struct cmd cmd_hooks_desc = {
  * cairn and the project's directory in. */
 static const char pre_commit_fmt[] =
 	"#!/bin/sh\n"
-	HOOK_MARKER " pre-commit, written by 'cairn hooks install'.\n"
+	HOOK_MARKER " %s, written by 'cairn hooks install'.\n"
 	"# Refuses a commit whose staged migrations break a cairn rule: static rules,\n"
 	"# and against git history (released migrations never change; new ones come\n"
 	"# last). See 'man cairn'. To skip it once: git commit --no-verify.\n"
@@ -183,7 +185,7 @@ static int install_one(const char *dir, const char *name, const char *text, int 
 			if (!force) {
 				error_msg("not replacing '%s': cairn did not write it; add '%s' to it yourself, or use --force (the old hook is kept as %s.cairn-backup)",
 					  path,
-					  !strcmp(name, "pre-commit") ? "cairn check --staged" : "cairn check --pre-receive",
+					  strcmp(name, "pre-receive") ? "cairn check --staged" : "cairn check --pre-receive",
 					  name);
 				rc = EXIT_FAILED;
 				goto out;
@@ -304,11 +306,19 @@ int cmd_hooks(int argc, char **argv)
 			char *text;
 
 			qproj = sh_quote(proj);
-			text = xasprintf(pre_commit_fmt, qself, qproj);
+			text = xasprintf(pre_commit_fmt, "pre-commit", qself, qproj);
 			rc = install_one(dir, "pre-commit", text, force);
 			free(text);
+			if (rc == EXIT_OK) {
+				/* git merge runs this one, not pre-commit */
+				text = xasprintf(pre_commit_fmt, "pre-merge-commit", qself, qproj);
+				rc = install_one(dir, "pre-merge-commit", text, force);
+				free(text);
+			}
 		} else {
 			rc = uninstall_one(dir, "pre-commit");
+			if (rc == EXIT_OK)
+				rc = uninstall_one(dir, "pre-merge-commit");
 		}
 	}
 	if (pre_receive && rc == EXIT_OK) {

@@ -23,9 +23,16 @@ test_expect_success 'the installed hook is the shipped script, with this cairn f
 	test_grep "CAIRN:-$SRC_DIR/bin/cairn" p/.git/hooks/pre-commit
 '
 
+test_expect_success 'and the same for git merge (pre-merge-commit)' '
+	test -x p/.git/hooks/pre-merge-commit &&
+	sed -e "s|^cairn=\"\${CAIRN:-.*}\"|cairn=\"\${CAIRN:-cairn}\"|" p/.git/hooks/pre-merge-commit >got &&
+	test_cmp "$SRC_DIR/hooks/pre-merge-commit" got
+'
+
 test_expect_success 'installing again is harmless' '
 	(cd p && cairn hooks install >../out) &&
-	test_grep "pre-commit: up to date" out
+	test_grep "pre-commit: up to date" out &&
+	test_grep "pre-merge-commit: up to date" out
 '
 
 test_expect_success 'git commit is refused by the hook, naming the rule' '
@@ -41,6 +48,18 @@ test_expect_success 'passing neighbour: a good commit goes through the hook' '
 	test_migration p 20260102000000_orders &&
 	git -C p add -A && git -C p commit -q -m orders 2>err &&
 	test "$(git -C p rev-list --count HEAD)" = 2
+'
+
+test_expect_success 'git merge of two branches adding the same version is refused by the hook' '
+	git -C p checkout -q -b one && test_migration p 20260110000000_one &&
+	git -C p add -A && git -C p commit -q -m one &&
+	git -C p checkout -q -b two main && test_migration p 20260110000000_two &&
+	git -C p add -A && git -C p commit -q -m two &&
+	git -C p checkout -q main && git -C p merge -q --no-ff -m "merge one" one &&
+	test_must_fail git -C p merge --no-ff -m "merge two" two >out 2>err &&
+	test_grep "20260110000000_two: error: version-collision" err &&
+	test "$(git -C p log -1 --format=%s)" = "merge one" &&
+	git -C p merge --abort
 '
 
 test_expect_success 'a hook cairn did not write is never replaced without --force' '
@@ -67,6 +86,7 @@ test_expect_success 'core.hooksPath is honoured, relative to the work tree' '
 test_expect_success 'uninstall removes only hooks cairn wrote' '
 	(cd p && cairn hooks uninstall >../out) &&
 	test_grep "removed" out && test ! -e p/.githooks/pre-commit &&
+	test ! -e p/.githooks/pre-merge-commit &&
 	git -C p config --unset core.hooksPath &&
 	printf "#!/bin/sh\n" >p/.git/hooks/pre-commit &&
 	(cd p && test_must_fail cairn hooks uninstall 2>../err) &&
