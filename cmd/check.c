@@ -100,8 +100,14 @@ static int check_tree(int staged, const char *rev, const char *base, int full, i
 		if (rev) {
 			history_set_tip(&h, git_commit_id(ctx.src->commit));
 		} else {
+			git_reference *hr = NULL;
+
 			r = git_reference_name_to_id(&head, ctx.repo, "HEAD");
 			history_set_tip(&h, r == 0 ? &head : NULL);
+			if (r == 0 && git_repository_head(&hr, ctx.repo) == 0 &&
+			    git_reference_is_branch(hr))
+				h.tip_ref = xstrdup(git_reference_name(hr));
+			git_reference_free(hr);
 		}
 		if (base ? history_set_base(&h, base) < 0
 			 : history_default_base(&h, rev != NULL, rev ? rev : "HEAD") < 0)

@@ -289,6 +289,7 @@ void history_release(struct history *h)
 	free(h->refs);
 	free(h->mdir);
 	free(h->base_how);
+	free(h->tip_ref);
 	snap_free(h->base_snap);
 	memset(h, 0, sizeof(*h));
 }
@@ -344,6 +345,12 @@ static const struct history_ref *first_release_ref(const struct history *h)
 int history_default_base(struct history *h, int is_commit, const char *tip_name)
 {
 	const struct history_ref *r = first_release_ref(h);
+	size_t i;
+
+	/* on a release branch (release/1.x), what that branch holds is released */
+	for (i = 0; h->tip_ref && i < h->nrefs; i++)
+		if (!strcmp(h->refs[i].name, h->tip_ref))
+			r = &h->refs[i];
 	git_oid mb;
 	int e;
 

@@ -34,6 +34,7 @@ struct history {
 	int has_tip;
 	git_oid tip;              /* the commit the checked tree is, or grows from (HEAD) */
 	int skip_same;            /* mark migrations identical to the base's (content rules skip them) */
+	char *tip_ref;            /* the branch HEAD is on, when it is a release ref itself */
 	struct history_snap *base_snap;
 };
 
@@ -57,7 +58,7 @@ void history_set_tip(struct history *h, const git_oid *tip);
 /* --base REV: everything reachable from REV counts as released. */
 int history_set_base(struct history *h, const char *rev);
 /* The default base: the merge base of the tip with the first release ref
- * that exists. When the checked tree is a commit already in that ref, its
+ * that exists (the release ref the tip is on, tip_ref, when it is one). When the checked tree is a commit already in that ref, its
  * first parent, so the commit is checked as the change it made. Leaves no
  * base (and says why in base_how) when there is nothing to compare with. */
 int history_default_base(struct history *h, int is_commit, const char *tip_name);

@@ -218,6 +218,23 @@ test_expect_success 'a release_refs entry that is not a full ref name is an erro
 	git -C fresh checkout -q -f cairn.yaml
 '
 
+test_expect_success 'on a release branch, what that branch holds is released' '
+	git init -q -b main rb && (cd rb && cairn init >/dev/null) &&
+	sed -i "s|^  - refs/tags/v\*|  - refs/heads/release/*|" rb/cairn.yaml &&
+	test_migration rb 20260101000000_a && test_commit rb a &&
+	git -C rb checkout -q -b release/1 &&
+	test_migration rb 20260102000000_fix && test_commit rb fix &&
+	echo "-- edit" >>rb/$M/20260102000000_fix/up.sql &&
+	(cd rb && test_must_fail cairn check >../out 2>../err) &&
+	test_grep "base: [0-9a-f]* (merge base of HEAD and refs/heads/release/1)" err &&
+	test_grep "20260102000000_fix: error: released-edited: .*released in refs/heads/release/1" out &&
+	git -C rb checkout -q -f -b topic main &&
+	test_migration rb 20260103000000_topic && test_commit rb topic &&
+	echo "-- edit" >>rb/$M/20260103000000_topic/up.sql &&
+	(cd rb && cairn check 2>../err) &&
+	test_grep "merge base of HEAD and refs/heads/main" err
+'
+
 test_expect_success 'the default branch may be master' '
 	git init -q -b master old && (cd old && cairn init >/dev/null) &&
 	sed -i "/^release_refs:$/,/^$/d" old/cairn.yaml &&
