@@ -854,269 +854,274 @@ static int diverged(struct history *h, const struct history_ref *r)
 	return 1;
 }
 
-int history_check(struct history *h, struct project *p, struct findings *f)
-{
-	const char *prefix = p->src->prefix ? p->src->prefix : "";
-	const char *mdir = p->cfg.migrations_dir;
-	struct mref *byname = NULL;
-	unsigned char *state = NULL; /* per p->migs: 1 in the base, 2 renamed from it, 4 released elsewhere */
-	struct history_snap *B = NULL;
-	struct buf where = BUF_INIT, diff = BUF_INIT;
+/* The state of one history_check run. */
+struct hcheck {
+	struct history *h;
+	struct project *p;
+	struct findings *f;
+	const char *prefix, *mdir;
+	struct mref *byname;      /* p->migs sorted by directory name */
+	unsigned char *state;     /* per p->migs: 1 in the base, 2 renamed from it, 4 released elsewhere */
+	struct history_snap *B;   /* the base's migrations; NULL without a base */
+	struct history_snap **moved; /* per release ref: its migrations when it moved on, else NULL */
 	const struct snap_ent *bmax;
-	char base_hex[13] = "";
-	git_time_t base_time = 0;
-	int skip_same, rc = -1;
-	size_t i, k;
+	char base_hex[13];
+	struct buf where, diff;
+};
 
-	byname = xcalloc(p->n ? p->n : 1, sizeof(*byname));
-	state = xcalloc(p->n ? p->n : 1, 1);
-	for (i = 0; i < p->n; i++) {
-		byname[i].m = p->migs[i];
-		byname[i].i = i;
-	}
-	qsort(byname, p->n, sizeof(*byname), cmp_mref);
-	if (h->has_base) {
-		if (!h->base_snap && snap_load(h, &h->base, &h->base_snap) < 0)
-			goto out;
-		B = h->base_snap;
-	}
-	skip_same = h->skip_same && B && config_same_as_base(h, p, prefix);
-	if (B)
-		short_id(base_hex, &B->commit);
+/* Every released migration of the base that is still there is unchanged. */
+static int check_kept(struct hcheck *x, int skip_same)
+{
+	size_t k;
 
-	/* every released migration of the base is still there, unchanged */
-	for (k = 0; B && k < B->n; k++) {
-		const struct snap_ent *b = &B->e[k];
-		const struct mref *mr = find_mig(byname, p->n, b->name);
+	for (k = 0; x->B && k < x->B->n; k++) {
+		const struct snap_ent *b = &x->B->e[k];
+		const struct mref *mr = find_mig(x->byname, x->p->n, b->name);
 		struct migration *m;
 		int r;
 
 		if (!mr)
 			continue;
 		m = mr->m;
-		state[mr->i] |= 1;
-		buf_reset(&diff);
-		r = same_content(h, prefix, m, &b->oid, &diff);
+		x->state[mr->i] |= 1;
+		buf_reset(&x->diff);
+		r = same_content(x->h, x->prefix, m, &b->oid, &x->diff);
 		if (r < 0)
-			goto out;
+			return -1;
 		if (r) {
 			m->same_as_base = skip_same;
 			continue;
 		}
-		buf_reset(&where);
-		if (released_where(h, b->name, &where) < 0)
-			goto out;
-		findings_add(f, SEV_ERROR, m->path, 0, 0, "released-edited",
+		buf_reset(&x->where);
+		if (released_where(x->h, b->name, &x->where) < 0)
+			return -1;
+		findings_add(x->f, SEV_ERROR, m->path, 0, 0, "released-edited",
 			     "migration '%s' was released in %s and must not change (%s); restore it with 'git checkout %s -- %s%s' and put the change in a new migration ('cairn new NAME')",
-			     m->dir, where.ptr, diff.ptr, base_hex, prefix, m->path);
+			     m->dir, x->where.ptr, x->diff.ptr, x->base_hex, x->prefix, m->path);
 	}
-	for (k = 0; B && k < B->n; k++) {
-		const struct snap_ent *b = &B->e[k];
+	return 0;
+}
+
+/* A released migration of the base that is gone was renamed (a new one
+ * has its version or its exact contents) or deleted. */
+static int check_gone(struct hcheck *x)
+{
+	struct project *p = x->p;
+	size_t i, k;
+
+	for (k = 0; x->B && k < x->B->n; k++) {
+		const struct snap_ent *b = &x->B->e[k];
 		struct migration *to = NULL;
 		size_t to_i = 0;
 		char *bpath;
 
-		if (find_mig(byname, p->n, b->name))
+		if (find_mig(x->byname, p->n, b->name))
 			continue;
-		/* gone: renamed (same version or same contents under a new name) or deleted */
 		for (i = 0; i < p->n && !to; i++) {
 			struct migration *m = p->migs[i];
 			git_oid id;
 
-			if (state[i] & 3)
+			if (x->state[i] & 3)
 				continue;
 			if (!version_cmp(m->version, b->version) ||
-			    (history_migration_tree_id(h->repo, prefix, m, &id) == 0 &&
+			    (history_migration_tree_id(x->h->repo, x->prefix, m, &id) == 0 &&
 			     git_oid_equal(&id, &b->oid))) {
 				to = m;
 				to_i = i;
 			}
 		}
-		buf_reset(&where);
-		if (released_where(h, b->name, &where) < 0)
-			goto out;
-		bpath = xasprintf("%s/%s", mdir, b->name);
+		buf_reset(&x->where);
+		if (released_where(x->h, b->name, &x->where) < 0)
+			return -1;
+		bpath = xasprintf("%s/%s", x->mdir, b->name);
 		if (to) {
-			state[to_i] |= 2;
-			findings_add(f, SEV_ERROR, bpath, 0, 0, "released-renamed",
+			x->state[to_i] |= 2;
+			findings_add(x->f, SEV_ERROR, bpath, 0, 0, "released-renamed",
 				     "migration '%s' was released in %s and must not be renamed (now '%s'): databases know it by its name; rename it back with 'git mv %s%s %s%s'",
-				     b->name, where.ptr, to->dir, prefix, to->path, prefix, bpath);
+				     b->name, x->where.ptr, to->dir, x->prefix, to->path, x->prefix, bpath);
 		} else {
-			findings_add(f, SEV_ERROR, bpath, 0, 0, "released-deleted",
+			findings_add(x->f, SEV_ERROR, bpath, 0, 0, "released-deleted",
 				     "migration '%s' was released in %s and must not be deleted: databases have applied it; restore it with 'git checkout %s -- %s%s', and undo its effect with a new migration",
-				     b->name, where.ptr, base_hex, prefix, bpath);
+				     b->name, x->where.ptr, x->base_hex, x->prefix, bpath);
 		}
 		free(bpath);
 	}
+	return 0;
+}
+
+/* Loads the release refs that moved on since the base (x->moved). */
+static int load_moved_on(struct hcheck *x)
+{
+	struct history *h = x->h;
+	git_time_t base_time = 0;
+	size_t k;
 
 	if (h->has_base) {
 		git_commit *bc = NULL;
 
-		if (git_commit_lookup(&bc, h->repo, &h->base) < 0) {
-			git_fail("cannot read the base commit");
-			goto out;
-		}
+		if (git_commit_lookup(&bc, h->repo, &h->base) < 0)
+			return git_fail("cannot read the base commit");
 		base_time = git_commit_time(bc);
 		git_commit_free(bc);
 	}
-	/* new migrations: not in a diverged release ref under another content,
-	 * no version someone else released, and above every released one */
-	bmax = snap_max(B);
-	{
-		struct history_snap **dsnap = xcalloc(h->nrefs ? h->nrefs : 1, sizeof(*dsnap));
-		size_t nd = 0;
+	for (k = 0; k < h->nrefs; k++) {
+		int extra;
 
-		for (k = 0; k < h->nrefs; k++) {
-			struct history_snap *s;
-			int extra;
-
-			/* a tag does not move: one on a commit older than the base
-			 * either is in the base's history or was a release of a line
-			 * the base left (a maintenance release), judged when it was
-			 * pushed; reading it again would cost a tree per tag */
-			if (starts_with(h->refs[k].name, "refs/tags/") && h->has_base &&
-			    h->refs[k].time < base_time)
-				continue;
-			extra = ref_has_extra(h, &h->refs[k]);
-
-			/* only a ref holding migrations the base lacks can add a rule;
-			 * the (costly) ancestry test runs for those alone */
-			if (extra < 0) {
-				free(dsnap);
-				goto out;
-			}
-			if (!extra || !diverged(h, &h->refs[k]))
-				continue;
-			if (ref_snap(h, &h->refs[k], &s) < 0) {
-				free(dsnap);
-				goto out;
-			}
-			dsnap[k] = s;
-			nd++;
-		}
-		for (i = 0; i < p->n; i++) {
-			struct migration *m = p->migs[i];
-			const struct snap_ent *hit = NULL;
-			const struct history_ref *hit_ref = NULL;
-			int done = 0;
-
-			if (state[i] & 3)
-				continue;
-			/* the same migration released on a ref that moved on (a squash
-			 * or cherry-pick of this branch): it must be identical there */
-			for (k = 0; nd && k < h->nrefs && !done; k++) {
-				const struct snap_ent *e = dsnap[k] ? snap_find(dsnap[k], m->dir) : NULL;
-				int r;
-
-				if (!e)
-					continue;
-				buf_reset(&diff);
-				r = same_content(h, prefix, m, &e->oid, &diff);
-				if (r < 0) {
-					free(dsnap);
-					goto out;
-				}
-				if (!r) {
-					git_oid at;
-					char hex[13];
-
-					if (entered_line(h, &h->refs[k].commit, m->dir, &at) < 0) {
-						free(dsnap);
-						goto out;
-					}
-					short_id(hex, &at);
-					findings_add(f, SEV_ERROR, m->path, 0, 0, "released-edited",
-						     "migration '%s' was released in %s (commit %s) and must not change (%s); restore it with 'git checkout %s -- %s%s' and put the change in a new migration ('cairn new NAME')",
-						     m->dir, h->refs[k].name, hex, diff.ptr, h->refs[k].name,
-						     prefix, m->path);
-				}
-				state[i] |= 4;
-				done = 1;
-			}
-			if (done)
-				continue;
-			/* the same version added elsewhere */
-			hit = snap_find_version(B, m->version, m->dir);
-			for (k = 0; !hit && k < h->nrefs; k++) {
-				if (dsnap[k] && (hit = snap_find_version(dsnap[k], m->version, m->dir)))
-					hit_ref = &h->refs[k];
-			}
-			if (hit) {
-				char *nv = suggest_version(p, hit_ref || !bmax ? hit->version : bmax->version);
-
-				buf_reset(&where);
-				if (hit_ref) {
-					git_oid at;
-					char hex[13];
-
-					if (entered_line(h, &hit_ref->commit, hit->name, &at) < 0) {
-						free(nv);
-						free(dsnap);
-						goto out;
-					}
-					short_id(hex, &at);
-					buf_printf(&where, "%s (commit %s)", hit_ref->name, hex);
-				} else if (released_where(h, hit->name, &where) < 0) {
-					free(nv);
-					free(dsnap);
-					goto out;
-				}
-				findings_add(f, SEV_ERROR, m->path, 0, 0, "version-collision",
-					     "new migration '%s' uses version %s, which '%s' already has in %s: two branches added the same version; give this one a new version with 'git mv %s%s %s%s/%s_%s'",
-					     m->dir, m->version, hit->name, where.ptr, prefix, m->path,
-					     prefix, mdir, nv, m->slug);
-				free(nv);
-				continue;
-			}
-			/* append-only */
-			{
-				const struct snap_ent *above = NULL;
-				const struct history_ref *above_ref = NULL;
-
-				if (bmax && version_cmp(m->version, bmax->version) < 0)
-					above = bmax;
-				for (k = 0; k < h->nrefs; k++) {
-					const struct snap_ent *e = dsnap[k] ? snap_max(dsnap[k]) : NULL;
-
-					if (e && version_cmp(m->version, e->version) < 0 &&
-					    (!above || version_cmp(e->version, above->version) > 0)) {
-						above = e;
-						above_ref = &h->refs[k];
-					}
-				}
-				if (above) {
-					char *nv = suggest_version(p, above->version);
-					int allow = p->cfg.ordering == ORDER_ALLOW_OUT_OF_ORDER;
-
-					buf_reset(&where);
-					if (above_ref)
-						buf_printf(&where, "%s", above_ref->name);
-					else if (released_where(h, above->name, &where) < 0) {
-						free(nv);
-						free(dsnap);
-						goto out;
-					}
-					if (allow)
-						findings_add(f, SEV_WARNING, m->path, 0, 0, "out-of-order",
-							     "new migration '%s' (version %s) is older than '%s' (version %s) in %s: databases that ran that one will apply this one out of order (ordering: allow-out-of-order)",
-							     m->dir, m->version, above->name, above->version, where.ptr);
-					else
-						findings_add(f, SEV_ERROR, m->path, 0, 0, "out-of-order",
-							     "new migration '%s' (version %s) is not above '%s' (version %s) in %s: databases that ran that one would skip this one; give it a later version with 'git mv %s%s %s%s/%s_%s', or set ordering: allow-out-of-order in %s",
-							     m->dir, m->version, above->name, above->version, where.ptr,
-							     prefix, m->path, prefix, mdir, nv, m->slug, CONFIG_FILE);
-					free(nv);
-				}
-			}
-		}
-		free(dsnap);
+		/* a tag does not move: one on a commit older than the base
+		 * either is in the base's history or was a release of a line
+		 * the base left (a maintenance release), judged when it was
+		 * pushed; reading it again would cost a tree per tag */
+		if (starts_with(h->refs[k].name, "refs/tags/") && h->has_base &&
+		    h->refs[k].time < base_time)
+			continue;
+		/* only a ref holding migrations the base lacks can add a rule;
+		 * the (costly) ancestry test runs for those alone */
+		extra = ref_has_extra(h, &h->refs[k]);
+		if (extra < 0)
+			return -1;
+		if (!extra || !diverged(h, &h->refs[k]))
+			continue;
+		if (ref_snap(h, &h->refs[k], &x->moved[k]) < 0)
+			return -1;
 	}
+	return 0;
+}
+
+/* "REF (commit 1a2b3c4d5e6f)": where name entered release ref r. */
+static int where_in_ref(struct hcheck *x, const struct history_ref *r, const char *name)
+{
+	git_oid at;
+	char hex[13];
+
+	if (entered_line(x->h, &r->commit, name, &at) < 0)
+		return -1;
+	short_id(hex, &at);
+	return buf_printf(&x->where, "%s (commit %s)", r->name, hex);
+}
+
+/* A migration the base lacks: identical where a ref that moved on holds it
+ * too (a squash or cherry-pick of this branch), no version released
+ * elsewhere, and above every released one. */
+static int check_new(struct hcheck *x, struct migration *m, size_t i)
+{
+	struct history *h = x->h;
+	const struct snap_ent *hit, *above = NULL;
+	const struct history_ref *hit_ref = NULL, *above_ref = NULL;
+	size_t k;
+	char *nv;
+
+	for (k = 0; k < h->nrefs; k++) {
+		const struct snap_ent *e = x->moved[k] ? snap_find(x->moved[k], m->dir) : NULL;
+		int r;
+
+		if (!e)
+			continue;
+		buf_reset(&x->diff);
+		r = same_content(h, x->prefix, m, &e->oid, &x->diff);
+		if (r < 0)
+			return -1;
+		x->state[i] |= 4;
+		if (r)
+			return 0;
+		buf_reset(&x->where);
+		if (where_in_ref(x, &h->refs[k], m->dir) < 0)
+			return -1;
+		findings_add(x->f, SEV_ERROR, m->path, 0, 0, "released-edited",
+			     "migration '%s' was released in %s and must not change (%s); restore it with 'git checkout %s -- %s%s' and put the change in a new migration ('cairn new NAME')",
+			     m->dir, x->where.ptr, x->diff.ptr, h->refs[k].name, x->prefix, m->path);
+		return 0;
+	}
+	hit = snap_find_version(x->B, m->version, m->dir);
+	for (k = 0; !hit && k < h->nrefs; k++)
+		if (x->moved[k] && (hit = snap_find_version(x->moved[k], m->version, m->dir)))
+			hit_ref = &h->refs[k];
+	if (hit) {
+		buf_reset(&x->where);
+		if (hit_ref ? where_in_ref(x, hit_ref, hit->name) < 0
+			    : released_where(h, hit->name, &x->where) < 0)
+			return -1;
+		nv = suggest_version(x->p, hit_ref || !x->bmax ? hit->version : x->bmax->version);
+		findings_add(x->f, SEV_ERROR, m->path, 0, 0, "version-collision",
+			     "new migration '%s' uses version %s, which '%s' already has in %s: two branches added the same version; give this one a new version with 'git mv %s%s %s%s/%s_%s'",
+			     m->dir, m->version, hit->name, x->where.ptr, x->prefix, m->path,
+			     x->prefix, x->mdir, nv, m->slug);
+		free(nv);
+		return 0;
+	}
+	/* append-only */
+	if (x->bmax && version_cmp(m->version, x->bmax->version) < 0)
+		above = x->bmax;
+	for (k = 0; k < h->nrefs; k++) {
+		const struct snap_ent *e = x->moved[k] ? snap_max(x->moved[k]) : NULL;
+
+		if (e && version_cmp(m->version, e->version) < 0 &&
+		    (!above || version_cmp(e->version, above->version) > 0)) {
+			above = e;
+			above_ref = &h->refs[k];
+		}
+	}
+	if (!above)
+		return 0;
+	buf_reset(&x->where);
+	if (above_ref)
+		buf_printf(&x->where, "%s", above_ref->name);
+	else if (released_where(h, above->name, &x->where) < 0)
+		return -1;
+	if (x->p->cfg.ordering == ORDER_ALLOW_OUT_OF_ORDER) {
+		findings_add(x->f, SEV_WARNING, m->path, 0, 0, "out-of-order",
+			     "new migration '%s' (version %s) is older than '%s' (version %s) in %s: databases that ran that one will apply this one out of order (ordering: allow-out-of-order)",
+			     m->dir, m->version, above->name, above->version, x->where.ptr);
+		return 0;
+	}
+	nv = suggest_version(x->p, above->version);
+	findings_add(x->f, SEV_ERROR, m->path, 0, 0, "out-of-order",
+		     "new migration '%s' (version %s) is not above '%s' (version %s) in %s: databases that ran that one would skip this one; give it a later version with 'git mv %s%s %s%s/%s_%s', or set ordering: allow-out-of-order in %s",
+		     m->dir, m->version, above->name, above->version, x->where.ptr, x->prefix,
+		     m->path, x->prefix, x->mdir, nv, m->slug, CONFIG_FILE);
+	free(nv);
+	return 0;
+}
+
+int history_check(struct history *h, struct project *p, struct findings *f)
+{
+	struct hcheck x;
+	size_t i;
+	int rc = -1;
+
+	memset(&x, 0, sizeof(x));
+	x.h = h;
+	x.p = p;
+	x.f = f;
+	x.prefix = p->src->prefix ? p->src->prefix : "";
+	x.mdir = p->cfg.migrations_dir;
+	x.byname = xcalloc(p->n ? p->n : 1, sizeof(*x.byname));
+	x.state = xcalloc(p->n ? p->n : 1, 1);
+	x.moved = xcalloc(h->nrefs ? h->nrefs : 1, sizeof(*x.moved));
+	for (i = 0; i < p->n; i++) {
+		x.byname[i].m = p->migs[i];
+		x.byname[i].i = i;
+	}
+	qsort(x.byname, p->n, sizeof(*x.byname), cmp_mref);
+	if (h->has_base) {
+		if (!h->base_snap && snap_load(h, &h->base, &h->base_snap) < 0)
+			goto out;
+		x.B = h->base_snap;
+		short_id(x.base_hex, &x.B->commit);
+	}
+	x.bmax = snap_max(x.B);
+	if (check_kept(&x, h->skip_same && x.B && config_same_as_base(h, p, x.prefix)) < 0 ||
+	    check_gone(&x) < 0 || load_moved_on(&x) < 0)
+		goto out;
+	for (i = 0; i < p->n; i++)
+		if (!(x.state[i] & 3) && check_new(&x, p->migs[i], i) < 0)
+			goto out;
 	rc = 0;
 out:
-	buf_release(&where);
-	buf_release(&diff);
-	free(byname);
-	free(state);
+	buf_release(&x.where);
+	buf_release(&x.diff);
+	free(x.byname);
+	free(x.state);
+	free(x.moved);
 	return rc;
 }
 
