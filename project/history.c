@@ -6,11 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "history.h"
+
+/* The index's stat data, to take a work-tree file's blob id from the index
+ * when the file is unchanged since it was staged (git's stat cache), rather
+ * than reading and hashing every file. */
+struct stat_cache {
+	git_index *index;
+	time_t index_mtime;
+};
 
 /* One migration directory as a commit holds it. */
 struct snap_ent {
@@ -290,6 +299,10 @@ void history_release(struct history *h)
 	free(h->mdir);
 	free(h->base_how);
 	free(h->tip_ref);
+	if (h->stat_cache) {
+		git_index_free(h->stat_cache->index);
+		free(h->stat_cache);
+	}
 	snap_free(h->base_snap);
 	memset(h, 0, sizeof(*h));
 }
@@ -483,21 +496,52 @@ out:
 	return rc;
 }
 
+/* 1 and *out when the index entry for rel describes the file st as it is:
+ * same size, inode and modification time, and modified before the index
+ * was written (else it may have changed within the index's timestamp
+ * granularity: git's "racy" case, which is hashed). */
+static int stat_cached(const struct stat_cache *sc, const char *rel, const struct stat *st,
+		       git_oid *out)
+{
+	const git_index_entry *e;
+
+	if (!sc || !sc->index || !S_ISREG(st->st_mode))
+		return 0;
+	e = git_index_get_bypath(sc->index, rel, 0);
+	if (!e || e->file_size != (uint32_t)st->st_size || e->ino != (uint32_t)st->st_ino ||
+	    e->mtime.seconds != (int32_t)st->st_mtim.tv_sec ||
+	    e->mtime.nanoseconds != (uint32_t)st->st_mtim.tv_nsec ||
+	    st->st_mtim.tv_sec >= sc->index_mtime)
+		return 0;
+	git_oid_cpy(out, &e->id);
+	return 1;
+}
+
 /* Work-tree files have no blob id until hashed (with the repository's
- * filters, as git add would store them). */
-static int fill_blob_ids(git_repository *repo, const char *prefix, struct migration *m)
+ * filters, as git add would store them), or found unchanged in the index. */
+static int fill_blob_ids(git_repository *repo, const char *prefix, struct migration *m,
+			 const struct stat_cache *sc)
 {
 	size_t i;
 
 	for (i = 0; i < m->nfiles; i++) {
 		struct mig_file *mf = &m->files[i];
+		struct stat st;
 		char *rel;
-		int r;
+		int r = 0;
 
 		if (mf->has_oid || mf->type != ENTRY_FILE || !repo)
 			continue;
 		rel = xasprintf("%s%s", prefix, mf->path);
-		r = git_repository_hashfile(&mf->oid, repo, rel, GIT_OBJECT_BLOB, NULL);
+		if (sc && sc->index && git_repository_workdir(repo)) {
+			char *abs = path_join(git_repository_workdir(repo), rel);
+
+			if (lstat(abs, &st) == 0 && stat_cached(sc, rel, &st, &mf->oid))
+				r = 1;
+			free(abs);
+		}
+		if (!r)
+			r = git_repository_hashfile(&mf->oid, repo, rel, GIT_OBJECT_BLOB, NULL) < 0 ? -1 : 1;
 		free(rel);
 		if (r < 0)
 			return git_fail(mf->path);
@@ -506,14 +550,14 @@ static int fill_blob_ids(git_repository *repo, const char *prefix, struct migrat
 	return 0;
 }
 
-int history_migration_tree_id(git_repository *repo, const char *prefix, struct migration *m,
-			      git_oid *out)
+static int tree_id(git_repository *repo, const char *prefix, struct migration *m,
+		   const struct stat_cache *sc, git_oid *out)
 {
 	struct mig_file **files;
 	size_t i;
 	int rc;
 
-	if (fill_blob_ids(repo, prefix ? prefix : "", m) < 0)
+	if (fill_blob_ids(repo, prefix ? prefix : "", m, sc) < 0)
 		return -1;
 	files = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*files));
 	for (i = 0; i < m->nfiles; i++)
@@ -522,6 +566,12 @@ int history_migration_tree_id(git_repository *repo, const char *prefix, struct m
 	rc = build_tree(files, m->nfiles, 0, out);
 	free(files);
 	return rc;
+}
+
+int history_migration_tree_id(git_repository *repo, const char *prefix, struct migration *m,
+			      git_oid *out)
+{
+	return tree_id(repo, prefix, m, NULL, out);
 }
 
 /* ---- comparing a checked migration with a released tree ---- */
@@ -570,7 +620,7 @@ static int same_content(struct history *h, const char *prefix, struct migration 
 	size_t i, j;
 	int rc = -1, nd = 0;
 
-	if (history_migration_tree_id(h->repo, prefix, m, &mine) == 0 &&
+	if (tree_id(h->repo, prefix, m, h->stat_cache, &mine) == 0 &&
 	    git_oid_equal(&mine, released))
 		return 1;
 	if (git_tree_lookup(&t, h->repo, released) < 0)
@@ -924,7 +974,7 @@ static int check_gone(struct hcheck *x)
 			if (x->state[i] & 3)
 				continue;
 			if (!version_cmp(m->version, b->version) ||
-			    (history_migration_tree_id(x->h->repo, x->prefix, m, &id) == 0 &&
+			    (tree_id(x->h->repo, x->prefix, m, x->h->stat_cache, &id) == 0 &&
 			     git_oid_equal(&id, &b->oid))) {
 				to = m;
 				to_i = i;
@@ -1102,6 +1152,17 @@ int history_check(struct history *h, struct project *p, struct findings *f)
 		x.byname[i].i = i;
 	}
 	qsort(x.byname, p->n, sizeof(*x.byname), cmp_mref);
+	if (p->src->kind == SOURCE_WORKTREE && !h->stat_cache && h->repo &&
+	    git_repository_workdir(h->repo)) {
+		struct stat_cache *sc = xcalloc(1, sizeof(*sc));
+		char *ipath = path_join(git_repository_path(h->repo), "index");
+		struct stat st;
+
+		if (stat(ipath, &st) == 0 && git_repository_index(&sc->index, h->repo) == 0)
+			sc->index_mtime = st.st_mtim.tv_sec;
+		free(ipath);
+		h->stat_cache = sc;
+	}
 	if (h->has_base) {
 		if (!h->base_snap && snap_load(h, &h->base, &h->base_snap) < 0)
 			goto out;

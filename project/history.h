@@ -14,6 +14,7 @@
 #include "project.h"
 
 struct history_snap;
+struct stat_cache;
 
 struct history_ref {
 	char *name;         /* "refs/tags/v1.0" */
@@ -35,6 +36,7 @@ struct history {
 	git_oid tip;              /* the commit the checked tree is, or grows from (HEAD) */
 	int skip_same;            /* mark migrations identical to the base's (content rules skip them) */
 	char *tip_ref;            /* the branch HEAD is on, when it is a release ref itself */
+	struct stat_cache *stat_cache; /* the index's stat data, for work-tree files */
 	struct history_snap *base_snap;
 };
 

@@ -284,6 +284,27 @@ test_expect_success 'a project in a subdirectory of the repository' '
 	test_grep "released-edited" out
 '
 
+test_expect_success 'the work tree check takes unchanged files from the index, and still sees edits' '
+	git init -q -b main st && (cd st && cairn init >/dev/null) &&
+	test_migration st 20260101000000_a "CREATE TABLE a (id int);" &&
+	test_commit st a &&
+	find st/$M -type f -exec touch -d "2020-01-01 00:00:00" {} + &&
+	git -C st update-index --refresh -q >/dev/null; sleep 1 && git -C st update-index --really-refresh -q >/dev/null;
+	(cd st && cairn check) &&
+	echo "CREATE TABLE b (id int);" >st/$M/20260101000000_a/up.sql &&
+	(cd st && test_must_fail cairn check >../out) &&
+	test_grep "released-edited: .*(up.sql changed)" out
+'
+
+test_expect_success 'a same-size edit in the second the index was written is hashed, not trusted' '
+	git -C st checkout -q -f . && git -C st update-index --really-refresh -q >/dev/null;
+	echo "CREATE TABLE z (id int);" >st/$M/20260101000000_a/up.sql &&
+	git -C st update-index --really-refresh -q >/dev/null;
+	echo "CREATE TABLE y (id int);" >st/$M/20260101000000_a/up.sql &&
+	(cd st && test_must_fail cairn check >../out) &&
+	test_grep "released-edited" out
+'
+
 test_expect_success 'usage errors' '
 	(cd p && test_expect_code 2 cairn check --ref-update a b 2>../err) &&
 	test_grep "three arguments" err &&
