@@ -217,6 +217,29 @@ static void trusted_config(struct server *s, const char *fallback_rev, struct co
 	}
 }
 
+/* Replaces *id (a commit or a tag) by the commit it peels to. */
+static int peel_commit(git_repository *repo, git_oid *id)
+{
+	git_object *obj = NULL, *c = NULL;
+	int rc = -1;
+
+	if (git_object_lookup(&obj, repo, id, GIT_OBJECT_ANY) < 0) {
+		cairn_error_set("object %s is not in the repository", git_oid_tostr_s(id));
+		goto out;
+	}
+	if (git_object_peel(&c, obj, GIT_OBJECT_COMMIT) < 0) {
+		cairn_error_set("%s does not lead to a commit (a release ref must name one)",
+				git_oid_tostr_s(id));
+		goto out;
+	}
+	git_oid_cpy(id, git_object_id(c));
+	rc = 0;
+out:
+	git_object_free(c);
+	git_object_free(obj);
+	return rc;
+}
+
 static int is_zero(const char *hex)
 {
 	return strspn(hex, "0") == strlen(hex);
@@ -274,6 +297,13 @@ static void check_update(struct server *s, const char *old, const char *new, con
 	    (!creating && git_oid_fromstr(&old_id, old) < 0)) {
 		error_msg("bad ref update line '%s %s %s': expected OLD NEW REF with full object ids",
 			  old, new, ref);
+		s->env_error = 1;
+		goto out;
+	}
+	/* an annotated tag names a tag object: what is released is its commit */
+	if ((!deleting && peel_commit(s->repo, &new_id) < 0) ||
+	    (!creating && peel_commit(s->repo, &old_id) < 0)) {
+		error_msg("cannot check %s: %s", ref, cairn_error_last());
 		s->env_error = 1;
 		goto out;
 	}

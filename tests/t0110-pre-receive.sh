@@ -110,6 +110,16 @@ test_expect_success 'a new release tag is checked as a ref creation' '
 	test_grep "remote: $M/20260101000000_users: error: released-edited" push.out
 '
 
+test_expect_success 'annotated release tags are checked through to their commit' '
+	git -C work tag -a -m "release 1.2" v1.2 main &&
+	push origin v1.2 &&
+	test_grep "remote: cairn: checking refs/tags/v1.2 (new)" push.out &&
+	test_grep "remote: cairn: refs/tags/v1.2: [0-9]* migrations checked" push.out &&
+	git -C work tag -a -m "bad" v-bad-annotated topic &&
+	test_must_fail push origin v-bad-annotated &&
+	test_grep "remote: $M/20260101000000_users: error: released-edited" push.out
+'
+
 test_expect_success 'deleting a release tag whose migrations main still holds is accepted' '
 	push origin :refs/tags/v1.1 &&
 	test_must_fail git -C server.git rev-parse --verify -q refs/tags/v1.1
