@@ -59,7 +59,9 @@ CMD_SRC      = cmd/common.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
+PROJECT_SRC += project/history.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
+CAIRN_SRC   += cmd/hooks.c
 APPLY_SRC    = cmd/cairn-apply.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))

@@ -16,6 +16,7 @@ static const struct cmd *const cairn_commands[] = {
 	&cmd_new_desc,
 	&cmd_list_desc,
 	&cmd_check_desc,
+	&cmd_hooks_desc,
 	NULL,
 };
 
@@ -88,6 +89,10 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	git_libgit2_init();
+	/* keep big trees (a migrations/ of thousands of directories) in
+	 * libgit2's object cache: by default trees over 4 KiB are re-read and
+	 * re-parsed for every path looked up through them */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)16 << 20);
 	rc = cmd_dispatch(cairn_commands, argc - i, argv + i);
 	git_libgit2_shutdown();
 	return rc;

@@ -35,5 +35,6 @@ CAIRN_VERB(init);
 CAIRN_VERB(new);
 CAIRN_VERB(list);
 CAIRN_VERB(check);
+CAIRN_VERB(hooks);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../project/history.h"
 #include "cairn.h"
 
 const struct cmd cmd_list_desc = {
@@ -11,14 +12,16 @@ const struct cmd cmd_list_desc = {
 	"list the migrations in apply order",
 	"cairn list [--ref REV] [--format text|json]",
 	"Lists the migrations in the order they apply: topological by requires,\n"
-	"ties broken by version, with their description and dependencies.\n"
+	"ties broken by version, with their description, dependencies and\n"
+	"provenance: the commit that introduced each one, its author and date\n"
+	"(\"uncommitted\" for a migration the commit does not hold yet).\n"
 	"\n"
 	"Options:\n"
 	"   --ref REV       read the migrations from commit REV instead of the work tree\n"
 	"   --format F      text (default) or json\n",
 };
 
-static void print_text(const struct project *p)
+static void print_text(const struct project *p, int prov)
 {
 	size_t i, j;
 
@@ -40,11 +43,16 @@ static void print_text(const struct project *p)
 			printf("  [irreversible]");
 		if (m->batch)
 			printf("  [batch]");
+		if (prov && m->prov_commit)
+			printf("  introduced %.12s by %s on %s", m->prov_commit, m->prov_author,
+			       m->prov_date);
+		else if (prov)
+			printf("  uncommitted");
 		putchar('\n');
 	}
 }
 
-static void print_json(const struct project *p, const char *source)
+static void print_json(const struct project *p, const char *source, int prov)
 {
 	struct buf b = BUF_INIT;
 	size_t i, j;
@@ -69,9 +77,21 @@ static void print_json(const struct project *p, const char *source)
 				buf_putc(&b, ',');
 			buf_put_json_string(&b, m->deps[j]->dir);
 		}
-		buf_printf(&b, "],\"transaction\":%s,\"irreversible\":%s,\"kind\":\"%s\"}",
+		buf_printf(&b, "],\"transaction\":%s,\"irreversible\":%s,\"kind\":\"%s\"",
 			   m->transaction ? "true" : "false", m->irreversible ? "true" : "false",
 			   m->batch ? "batch" : "schema");
+		if (prov && m->prov_commit) {
+			buf_puts(&b, ",\"provenance\":{\"commit\":");
+			buf_put_json_string(&b, m->prov_commit);
+			buf_puts(&b, ",\"author\":");
+			buf_put_json_string(&b, m->prov_author);
+			buf_puts(&b, ",\"date\":");
+			buf_put_json_string(&b, m->prov_date);
+			buf_putc(&b, '}');
+		} else {
+			buf_puts(&b, ",\"provenance\":null");
+		}
+		buf_putc(&b, '}');
 	}
 	buf_puts(&b, "]}\n");
 	fwrite(b.ptr, 1, b.len, stdout);
@@ -111,10 +131,25 @@ int cmd_list(int argc, char **argv)
 	if (rc)
 		goto out;
 	project_order(ctx.proj, &ctx.findings);
+	if (ctx.repo) {
+		git_oid head;
+		const git_oid *tip = NULL;
+
+		if (rev)
+			tip = git_commit_id(ctx.src->commit);
+		else if (git_reference_name_to_id(&head, ctx.repo, "HEAD") == 0)
+			tip = &head;
+		if (history_provenance(ctx.proj, ctx.repo, tip) < 0) {
+			error_msg("cannot find where the migrations were introduced: %s",
+				  cairn_error_last());
+			rc = EXIT_ENVIRONMENT;
+			goto out;
+		}
+	}
 	if (json)
-		print_json(ctx.proj, ctx.src->label);
+		print_json(ctx.proj, ctx.src->label, ctx.repo != NULL);
 	else
-		print_text(ctx.proj);
+		print_text(ctx.proj, ctx.repo != NULL);
 	if (ctx.findings.errors) {
 		struct buf b = BUF_INIT;
 

@@ -192,7 +192,8 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 					     "a variant for driver '%s', which is not in the drivers of %s; add it there or remove the file",
 					     mf->driver, CONFIG_FILE);
 		}
-		if (mf->role == ROLE_UP || mf->role == ROLE_DOWN || mf->role == ROLE_VERIFY)
+		if ((mf->role == ROLE_UP || mf->role == ROLE_DOWN || mf->role == ROLE_VERIFY) &&
+		    !m->same_as_base)
 			check_sql_text(p, m, mf, f);
 	}
 	check_required(p, m, ROLE_UP, f);

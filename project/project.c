@@ -204,9 +204,18 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 				c->drivers = l;
 			}
 		} else if (!strcmp(k->str, "release_refs")) {
+			size_t j;
+
 			strlist_release(&c->release_refs);
 			if (string_list(&c->release_refs, NULL, f, CONFIG_FILE, k->str, v) == 0)
 				c->release_refs_set = 1;
+			/* "main" would silently match nothing and protect nothing */
+			for (j = 0; j < c->release_refs.n; j++)
+				if (!starts_with(c->release_refs.items[j], "refs/"))
+					findings_add(f, SEV_ERROR, CONFIG_FILE, v->line, v->col, "bad-value",
+						     "release_refs entry '%s' is not a full ref name, so it would match nothing; write refs/heads/%s or refs/tags/%s",
+						     c->release_refs.items[j], c->release_refs.items[j],
+						     c->release_refs.items[j]);
 		} else if (!strcmp(k->str, "ordering")) {
 			if (v->type == YNODE_SCALAR && !strcmp(v->str, "strict"))
 				c->ordering = ORDER_STRICT;

@@ -85,6 +85,11 @@ struct migration {
 	char *prov_author;  /* "Name <email>" */
 	char *prov_date;    /* ISO 8601 UTC, e.g. 2026-11-22T09:30:00Z */
 
+	/* set by history_check when asked (--staged, pre-receive): the
+	 * migration's tree and cairn.yaml are identical to the base's, so the
+	 * content rules would only repeat the base's findings */
+	int same_as_base;
+
 	/* filled by project_order */
 	struct migration **deps;
 	size_t ndeps;
