@@ -8,11 +8,13 @@
 #include <yaml.h>
 #include <libpq-fe.h>
 
+#include "apply-config.h"
 #include "cmd.h"
 
 const char *progname = "cairn-apply";
 
 static const struct cmd *const apply_commands[] = {
+	&cmd_config_desc,
 	NULL,
 };
 
