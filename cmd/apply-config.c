@@ -181,7 +181,7 @@ static void print_text(const struct apply_config *ac)
 	} else {
 		buf_puts(&v, "none: pass --db DSN or set CAIRN_DB");
 	}
-	text_line("database", buf_cstr(&v), r->db_src.origin ? &r->db_src : NULL);
+	text_line("database", buf_cstr(&v), db ? &r->db_src : NULL);
 	format_duration(r->lock_timeout_ms, dur, sizeof(dur));
 	text_line("lock_timeout", dur, &r->lock_timeout_src);
 	buf_reset(&v);

@@ -110,7 +110,7 @@ static void wrong_type(struct policy_config *c, const char *key, const struct yn
 	if (v->type == YNODE_SCALAR)
 		diag(c, 0, v->line, v->col, "'%s' must be %s, not '%s'", key, expected, v->str);
 	else
-		diag(c, 0, v->line, v->col, "'%s' must be %s, not a %s", key, expected,
+		diag(c, 0, v->line, v->col, "'%s' must be %s, not %s", key, expected,
 		     ynode_type_name(v->type));
 }
 
@@ -641,7 +641,7 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 		return;
 	if (map->type != YNODE_MAP) {
 		diag(c, 0, map->line, map->col, "'%s' must be a mapping of settings, not %s%s%s",
-		     where, map->type == YNODE_SCALAR ? "'" : "a ",
+		     where, map->type == YNODE_SCALAR ? "'" : "",
 		     map->type == YNODE_SCALAR ? map->str : ynode_type_name(map->type),
 		     map->type == YNODE_SCALAR ? "'" : "");
 		return;
@@ -893,7 +893,7 @@ int policy_config_parse(struct policy_config *c, const char *data, size_t len, c
 	}
 	if (root->type != YNODE_MAP) {
 		diag(c, 0, root->line, root->col,
-		     "expected a mapping with 'environments:', found a %s",
+		     "expected a mapping with 'environments:', found %s",
 		     ynode_type_name(root->type));
 		goto out;
 	}
