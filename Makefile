@@ -62,7 +62,7 @@ PROJECT_SRC  = project/findings.c project/source.c project/project.c project/ord
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
-POLICY_SRC   = verify/policy-config.c
+POLICY_SRC   = verify/policy-config.c verify/policy.c
 APPLY_SRC   += cmd/apply-config.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))

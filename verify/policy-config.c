@@ -750,6 +750,29 @@ static void effective_approvals(const struct policy_config *c, const struct poli
 	}
 }
 
+const struct policy_keylist *policy_env_list(const struct policy_config *c,
+					     const struct policy_env *e, const char *which)
+{
+	if (!strcmp(which, "builders"))
+		return eff_list(&e->builders, &c->defaults.builders);
+	if (!strcmp(which, "approvers"))
+		return eff_list(&e->approvers, &c->defaults.approvers);
+	if (!strcmp(which, "receipts_from"))
+		return eff_list(&e->receipts_from, &c->defaults.receipts_from);
+	if (!strcmp(which, "admins"))
+		return eff_list(&e->admins, &c->defaults.admins);
+	return NULL;
+}
+
+unsigned long long policy_env_approvals(const struct policy_config *c, const struct policy_env *e)
+{
+	unsigned long long m;
+	int line, col;
+
+	effective_approvals(c, e, &m, &line, &col);
+	return m;
+}
+
 static void validate(struct policy_config *c, int flags)
 {
 	size_t i;

@@ -101,6 +101,13 @@ const struct policy_env *policy_config_env(const struct policy_config *c, const 
 void policy_config_unknown_env(const struct policy_config *c, const char *name,
 			       struct buf *msg);
 
+/* The effective settings of an environment: its own, else defaults'.
+ * which: "builders", "approvers", "receipts_from", "admins". */
+const struct policy_keylist *policy_env_list(const struct policy_config *c,
+					     const struct policy_env *e, const char *which);
+unsigned long long policy_env_approvals(const struct policy_config *c,
+					const struct policy_env *e);
+
 /* Where a merged value came from. */
 enum policy_source { POLICY_SRC_DEFAULT, POLICY_SRC_FILE, POLICY_SRC_ENV, POLICY_SRC_FLAG };
 const char *policy_source_name(enum policy_source s);
