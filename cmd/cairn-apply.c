@@ -9,10 +9,12 @@
 #include <libpq-fe.h>
 
 #include "cmd.h"
+#include "verify.h"
 
 const char *progname = "cairn-apply";
 
 static const struct cmd *const apply_commands[] = {
+	&cmd_apply_verify_desc,
 	NULL,
 };
 
