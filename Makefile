@@ -55,11 +55,16 @@ APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null)
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
 LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c
-CMD_SRC      = cmd/common.c
+CMD_SRC      = cmd/common.c cmd/verify.c
+# Reading and checking bundles: both programs (no signing, no libgit2).
+VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
-CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
+# Writing and signing bundles, key generation: cairn only.
+BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
+CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
+               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/inspect.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = verify/policy-config.c verify/policy.c
@@ -67,8 +72,8 @@ APPLY_SRC   += cmd/apply-config.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
-CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(PROJECT_SRC) $(CAIRN_SRC))
-APPLY_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPLY_SRC))
+CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(POLICY_SRC) $(CAIRN_SRC))
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPLY_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -98,7 +103,7 @@ $(BUILD)/.flags: FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Unit tests link everything but the mains.
-TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(POLICY_SRC))
+TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(POLICY_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

@@ -10,10 +10,12 @@
 
 #include "apply-config.h"
 #include "cmd.h"
+#include "verify.h"
 
 const char *progname = "cairn-apply";
 
 static const struct cmd *const apply_commands[] = {
+	&cmd_apply_verify_desc,
 	&cmd_config_desc,
 	NULL,
 };
