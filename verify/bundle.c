@@ -172,6 +172,7 @@ static void statement_free_fields(struct bundle_statement *s)
 	free(s->database);
 	free(s->ticket);
 	free(s->problem);
+	free(s->allow);
 }
 
 void bundle_free(struct bundle *b)
@@ -374,6 +375,7 @@ static void collect_statements(struct bundle *b, const struct trust *trust)
 		struct statement st;
 		unsigned char raw[KEY_RAW_LEN], sig[SIG_RAW_LEN];
 		struct pubkey *k = NULL;
+		char *want = NULL;
 
 		s->member = xasprintf("%s.yaml", pr->base);
 		if (statement_parse(&st, pr->yaml.ptr, pr->yaml.len, s->member) < 0) {
@@ -393,16 +395,18 @@ static void collect_statements(struct bundle *b, const struct trust *trust)
 		s->expires = st.expires;
 		s->database = st.database;
 		s->ticket = st.ticket;
+		s->allow = st.allow;
+		/* its name says what it is (statement_member_base) */
+		want = statement_member_base(st.type, st.environment, st.key);
 		if (strcmp(st.key, pair_key_id(pr)))
 			s->problem = xasprintf("signed with key %s but named for key %s", st.key,
 					       pair_key_id(pr));
 		else if (pair_is_build(pr) != !strcmp(st.type, "build"))
 			s->problem = xasprintf("a %s statement under %s", st.type,
 					       pair_is_build(pr) ? "signatures/" : "approvals/");
-		else if (!pair_is_build(pr) &&
-			 (strlen(pr->base) - 10 - KEY_ID_LEN - 1 != strlen(st.environment) ||
-			  strncmp(pr->base + 10, st.environment, strlen(st.environment))))
-			s->problem = xasprintf("for environment '%s' but named for another", st.environment);
+		else if (!pair_is_build(pr) && strcmp(want, pr->base))
+			s->problem = xasprintf("a %s for environment '%s' must be named %s.yaml",
+					       st.type, st.environment, want);
 		else if (strcmp(st.bundle, b->id))
 			s->problem = xasprintf("for another bundle (%s)", st.bundle);
 		else if (sig_decode(pr->sig.ptr, pr->sig.len, sig) < 0)
@@ -416,6 +420,7 @@ static void collect_statements(struct bundle *b, const struct trust *trust)
 			s->valid = 1;
 		pubkey_free(k);
 		k = NULL;
+		free(want);
 		if (s->valid) {
 			const struct pubkey *tk = trust_find(trust, s->key_id, trust_role_of_type(s->type));
 

@@ -54,6 +54,7 @@ struct bundle_statement {
 	char *public_key;      /* base64 raw key, as in the statement */
 	char *expires, *database, *ticket; /* optional statement keys */
 	char *problem;         /* why it is not valid, or NULL */
+	char *allow;           /* override: what it allows, comma-separated (#7) */
 };
 
 struct bundle {

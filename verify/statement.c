@@ -59,6 +59,7 @@ void statement_release(struct statement *s)
 	free(s->database);
 	free(s->comment);
 	free(s->ticket);
+	free(s->allow);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -75,6 +76,7 @@ static char **field(struct statement *s, const char *key)
 	if (!strcmp(key, "database")) return &s->database;
 	if (!strcmp(key, "comment")) return &s->comment;
 	if (!strcmp(key, "ticket")) return &s->ticket;
+	if (!strcmp(key, "allow")) return &s->allow;
 	return NULL;
 }
 
@@ -151,6 +153,14 @@ int statement_parse(struct statement *out, const char *data, size_t len, const c
 		cairn_error_set("%s: an %s statement needs an 'environment'", name, out->type);
 		goto out;
 	}
+	if (out->allow && strcmp(out->type, "override")) {
+		cairn_error_set("%s: only an override statement has 'allow'", name);
+		goto out;
+	}
+	if (!strcmp(out->type, "override") && (!out->allow || !*out->allow)) {
+		cairn_error_set("%s: an override statement needs 'allow' (what it allows)", name);
+		goto out;
+	}
 	if (!strcmp(out->type, "build") && out->environment) {
 		cairn_error_set("%s: a build statement has no 'environment'", name);
 		goto out;
@@ -179,7 +189,16 @@ int statement_format(const struct statement *s, struct buf *out)
 	    put_field(out, "key", s->key) || put_field(out, "public_key", s->public_key) ||
 	    put_field(out, "time", s->time) || put_field(out, "expires", s->expires) ||
 	    put_field(out, "database", s->database) || put_field(out, "comment", s->comment) ||
-	    put_field(out, "ticket", s->ticket))
+	    put_field(out, "ticket", s->ticket) || put_field(out, "allow", s->allow))
 		return -1;
 	return 0;
+}
+
+char *statement_member_base(const char *type, const char *environment, const char *key)
+{
+	if (!strcmp(type, "build"))
+		return xasprintf("signatures/%s", key);
+	if (!strcmp(type, "approval"))
+		return xasprintf("approvals/%s-%s", environment, key);
+	return xasprintf("approvals/%s-%s-%s", environment, type, key);
 }

@@ -24,6 +24,8 @@ struct statement {
 	char *expires;      /* optional, same form */
 	char *database;     /* optional (receipts): an identifier, never a DSN */
 	char *comment, *ticket; /* optional */
+	char *allow;        /* override: the operations it allows, comma-separated
+			     * (older-bundle, no-receipt, repair, force) */
 };
 
 int statement_type_valid(const char *type);
@@ -35,5 +37,11 @@ int statement_parse(struct statement *out, const char *data, size_t len, const c
 /* Writes the canonical form (the bytes that get signed). */
 int statement_format(const struct statement *s, struct buf *out);
 void statement_release(struct statement *s);
+
+/* Where a statement sits in a bundle, without ".yaml"/".sig":
+ * signatures/<key> for a build, approvals/<env>-<key> for an approval,
+ * approvals/<env>-<type>-<key> for a receipt or an override (so one key may
+ * approve and also sign a receipt or an override for one environment). */
+char *statement_member_base(const char *type, const char *environment, const char *key);
 
 #endif
