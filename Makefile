@@ -60,12 +60,17 @@ CMD_SRC      = cmd/common.c
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
-APPLY_SRC    = cmd/cairn-apply.c
+APPLY_SRC    = cmd/cairn-apply.c cmd/apply-common.c cmd/rollback.c cmd/history.c \
+               cmd/baseline.c cmd/repair.c
+# cairn-apply only: the database drivers (drivers/driver.h) and the apply
+# engine (apply/), which knows databases only through that interface.
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c
+ENGINE_SRC   = apply/engine.c apply/audit.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(PROJECT_SRC) $(CAIRN_SRC))
-APPLY_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(APPLY_SRC))
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(DRIVER_SRC) $(ENGINE_SRC) $(APPLY_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -95,7 +100,7 @@ $(BUILD)/.flags: FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Unit tests link everything but the mains.
-TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC))
+TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(DRIVER_SRC) $(ENGINE_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

@@ -8,11 +8,15 @@
 #include <yaml.h>
 #include <libpq-fe.h>
 
-#include "cmd.h"
+#include "cairn-apply.h"
 
 const char *progname = "cairn-apply";
 
 static const struct cmd *const apply_commands[] = {
+	&cmd_rollback_desc,
+	&cmd_history_desc,
+	&cmd_baseline_desc,
+	&cmd_repair_desc,
 	NULL,
 };
 
