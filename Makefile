@@ -69,11 +69,19 @@ APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = verify/policy-config.c verify/policy.c
 APPLY_SRC   += cmd/apply-config.c
+# cairn-apply's verbs (one file each) and what they share.
+APPLY_VERB_SRC = cmd/apply-common.c cmd/apply-bundle.c cmd/apply.c cmd/plan.c cmd/status.c \
+               cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
+# cairn-apply only: the database drivers (drivers/driver.h) and the apply
+# engine (apply/), which knows databases only through that interface.
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c
+ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(POLICY_SRC) $(CAIRN_SRC))
-APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPLY_SRC))
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
+               $(APPLY_SRC) $(APPLY_VERB_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -103,7 +111,8 @@ $(BUILD)/.flags: FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Unit tests link everything but the mains.
-TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(POLICY_SRC))
+TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(DRIVER_SRC) \
+               $(ENGINE_SRC) $(POLICY_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

@@ -9,7 +9,7 @@
 #include <libpq-fe.h>
 
 #include "apply-config.h"
-#include "cmd.h"
+#include "cairn-apply.h"
 #include "verify.h"
 
 const char *progname = "cairn-apply";
@@ -17,6 +17,13 @@ const char *progname = "cairn-apply";
 static const struct cmd *const apply_commands[] = {
 	&cmd_apply_verify_desc,
 	&cmd_config_desc,
+	&cmd_plan_desc,
+	&cmd_apply_desc,
+	&cmd_status_desc,
+	&cmd_rollback_desc,
+	&cmd_history_desc,
+	&cmd_baseline_desc,
+	&cmd_repair_desc,
 	NULL,
 };
 
