@@ -69,6 +69,11 @@ APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = verify/policy-config.c verify/policy.c
 APPLY_SRC   += cmd/apply-config.c
+# Adding signed statements to a bundle (no key material: both programs),
+# cairn's promote/override verbs, and the applier's receipt signer.
+APPEND_SRC   = bundle/write.c bundle/append.c
+CAIRN_SRC   += cmd/promote.c cmd/override.c
+RECEIPT_SRC  = receipt/receipt.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/apply-common.c cmd/apply-bundle.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
@@ -79,8 +84,8 @@ ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
-CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(POLICY_SRC) $(CAIRN_SRC))
-APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
+CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(POLICY_SRC) bundle/append.c $(CAIRN_SRC))
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPEND_SRC) $(RECEIPT_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
                $(APPLY_SRC) $(APPLY_VERB_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
@@ -112,7 +117,7 @@ $(BUILD)/.flags: FORCE
 
 # Unit tests link everything but the mains.
 TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(DRIVER_SRC) \
-               $(ENGINE_SRC) $(POLICY_SRC))
+               $(ENGINE_SRC) $(POLICY_SRC) bundle/append.c)
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

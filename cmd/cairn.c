@@ -21,6 +21,8 @@ static const struct cmd *const cairn_commands[] = {
 	&cmd_build_desc,
 	&cmd_sign_desc,
 	&cmd_inspect_desc,
+	&cmd_promote_desc,
+	&cmd_override_desc,
 	&cmd_verify_desc,
 	NULL,
 };

@@ -39,6 +39,8 @@ CAIRN_VERB(keygen);
 CAIRN_VERB(build);
 CAIRN_VERB(sign);
 CAIRN_VERB(inspect);
+CAIRN_VERB(promote);
+CAIRN_VERB(override);
 
 /* cmd/build.c: private keys named on the command line, loaded with their
  * passphrase (cmd/passphrase.c). */
