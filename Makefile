@@ -68,7 +68,7 @@ CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = verify/policy-config.c verify/policy.c
-APPLY_SRC   += cmd/apply-config.c
+CMD_SRC     += cmd/apply-config.c cmd/policy-check.c
 # Adding signed statements to a bundle (no key material: both programs),
 # cairn's promote/override verbs, and the applier's receipt signer.
 APPEND_SRC   = bundle/write.c bundle/append.c

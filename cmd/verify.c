@@ -11,12 +11,13 @@
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "cmd.h"
+#include "policy-check.h"
 #include "verify.h"
 
 const struct cmd cmd_verify_desc = {
 	"verify", cmd_verify,
 	"check a bundle's integrity and its build signature",
-	"cairn verify BUNDLE [--key PUB]...",
+	"cairn verify BUNDLE [--key PUB]... [--config FILE --env ENV]",
 	"Checks BUNDLE as cairn-apply does, with the same code: the build\n"
 	"signature first (by one of the --key public keys), then every member's\n"
 	"sha256 against SHA256SUMS and manifest.yaml while reading it, and only\n"
@@ -25,21 +26,33 @@ const struct cmd cmd_verify_desc = {
 	"listed as valid or not: nothing says who built the bundle.\n"
 	"\n"
 	"Options:\n"
-	"   --key PUB    trust builds signed by public key PUB (repeatable)\n",
+	"   --key PUB      trust builds signed by public key PUB (repeatable)\n"
+	"   --env ENV      check ENV's policy from the applier's config instead: its\n"
+	"                  builders, approvals, 'after', receipts (see cairn-apply(1))\n"
+	"   --config FILE  the applier's config (else $CAIRN_APPLY_CONFIG, else\n"
+	"                  ./cairn-apply.yaml)\n",
 };
 
 const struct cmd cmd_apply_verify_desc = {
 	"verify", cmd_apply_verify,
 	"check a bundle's integrity and its build signature",
-	"cairn-apply verify BUNDLE --key PUB...",
-	"Checks BUNDLE before anything is applied: a build signature by one of the\n"
-	"--key public keys over a statement naming the manifest's sha256, then\n"
-	"every member's sha256 while reading it, and only then the manifest's\n"
-	"contents. A bundle that fails is refused with exit 3 and a message naming\n"
-	"the member and the rule. Nothing is written.\n"
+	"cairn-apply verify BUNDLE (--env ENV [--config FILE] | --key PUB...)",
+	"Checks BUNDLE before anything is applied: a build signature by a trusted\n"
+	"key over a statement naming the manifest's sha256, then every member's\n"
+	"sha256 while reading it, and only then the manifest's contents. With\n"
+	"--env, the trusted keys and the rest of the policy come from ENV's entry\n"
+	"in the applier's config: builders, m approvals by distinct approvers,\n"
+	"the 'after' environment's approvals, a receipt from a receipts_from key,\n"
+	"no revoked key, no expired approval, no statement for another bundle.\n"
+	"A bundle that fails is refused with exit 3 and a message naming the rule\n"
+	"and the member. Nothing is written.\n"
 	"\n"
 	"Options:\n"
-	"   --key PUB    trust builds signed by public key PUB (repeatable; required)\n",
+	"   --env ENV      check ENV's policy (else $CAIRN_ENV)\n"
+	"   --config FILE  the applier's config (else $CAIRN_APPLY_CONFIG, else\n"
+	"                  ./cairn-apply.yaml)\n"
+	"   --key PUB      trust builds signed by public key PUB instead (repeatable;\n"
+	"                  no policy: integrity and the build signature only)\n",
 };
 
 int bundle_error_exit(const char *path)
@@ -68,12 +81,44 @@ int load_trust(const struct cmd *c, char **keys, size_t n, struct trust **out)
 	return 0;
 }
 
+/* --env: the environment's policy from the applier's config decides. */
+static int verify_policy(const struct cmd *desc, const char *path,
+			 const struct apply_config_flags *flags)
+{
+	struct apply_config ac;
+	struct policy_bundle pb;
+	size_t i;
+	int rc;
+
+	memset(&pb, 0, sizeof(pb));
+	rc = apply_config_open(&ac, desc, flags);
+	if (rc)
+		goto out;
+	rc = policy_bundle_check(&pb, &ac, path, 0, NULL);
+	if (rc)
+		goto out;
+	printf("%s: ok for '%s': %s, %zu migration%s\n", path, ac.env.env_name, pb.b->id,
+	       pb.b->nmigs, pb.b->nmigs == 1 ? "" : "s");
+	for (i = 0; i < pb.v.nused; i++)
+		printf("%s: %s by %s (%s): counts\n", pb.v.used[i]->name, pb.v.used[i]->type,
+		       pb.v.used[i]->key_id, pb.v.used[i]->signer ? pb.v.used[i]->signer : "?");
+	for (i = 0; i < pb.v.nnotes; i++)
+		printf("note: %s\n", pb.v.notes[i]);
+out:
+	policy_bundle_release(&pb);
+	apply_config_release(&ac);
+	return rc;
+}
+
 static int verify_main(const struct cmd *desc, int argc, char **argv, int need_key)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct apply_config_flags flags;
 	struct trust *trust = NULL;
 	struct bundle *b = NULL;
 	struct bundle_open_opts o;
@@ -83,11 +128,18 @@ static int verify_main(const struct cmd *desc, int argc, char **argv, int need_k
 	int c, rc;
 
 	memset(&o, 0, sizeof(o));
+	memset(&flags, 0, sizeof(flags));
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			ALLOC_GROW(keys, nkeys + 1, alloc);
 			keys[nkeys++] = optarg;
+			break;
+		case 'e':
+			flags.env = optarg;
+			break;
+		case 'c':
+			flags.config = optarg;
 			break;
 		default:
 			free(keys);
@@ -101,9 +153,19 @@ static int verify_main(const struct cmd *desc, int argc, char **argv, int need_k
 		return usage_error(desc, "missing BUNDLE");
 	}
 	path = argv[optind];
+	if (nkeys && (flags.env || flags.config)) {
+		free(keys);
+		return usage_error(desc, "--key and --env/--config are exclusive: the config's "
+				   "builders are the trusted keys");
+	}
+	if (flags.env || flags.config || (need_key && !nkeys && getenv("CAIRN_ENV"))) {
+		free(keys);
+		return verify_policy(desc, path, &flags);
+	}
 	if (need_key && !nkeys) {
 		free(keys);
-		return usage_error(desc, "which builds do you trust? pass --key PUB");
+		return usage_error(desc, "which builds do you trust? pass --env ENV (the "
+				   "applier's config decides) or --key PUB");
 	}
 	rc = load_trust(desc, keys, nkeys, &trust);
 	if (rc)

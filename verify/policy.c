@@ -147,6 +147,18 @@ static void key_label(const struct policy_config *c, const char *key_id, char *o
 		out[n - 1] = '\0';
 }
 
+/* The config's key that signed s, matched by id and, when the statement
+ * carries it, by the raw key (an id is only 64 bits of a hash). */
+static const struct policy_key *signed_by(const struct policy_keylist *l,
+					  const struct policy_stmt *s)
+{
+	const struct policy_key *k = policy_keylist_find(l, s->key_id);
+
+	if (k && s->raw && memcmp(k->raw, s->raw, 32))
+		return NULL;
+	return k;
+}
+
 static int is_type(const struct policy_stmt *s, const char *type)
 {
 	return s->type && !strcmp(s->type, type);
@@ -206,7 +218,7 @@ static size_t count_approvals(struct policy_verdict *v, const struct policy_conf
 		if (!ss[i].ok || !is_type(s, "approval") || !is_env(s, env->name))
 			continue;
 		key_label(c, s->key_id, label, sizeof(label));
-		if (!policy_keylist_find(approvers, s->key_id)) {
+		if (!signed_by(approvers, s)) {
 			note(v, why, "'%s' is signed by %s, not an approver of '%s'", s->name, label,
 			     env->name);
 			continue;
@@ -265,18 +277,18 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 
 		ss[i].s = s;
 		key_label(c, s->key_id, label, sizeof(label));
-		if (!s->valid) {
-			reason(v, "bad-signature",
-			       "'%s': the signature does not match the %s statement and key %s; it "
-			       "was altered or forged: remove it and sign again",
-			       s->name, s->type ? s->type : "", label);
-			continue;
-		}
-		if (!s->bundle || strcmp(s->bundle, req->bundle_id)) {
+		if (s->bundle && strcmp(s->bundle, req->bundle_id)) {
 			reason(v, "wrong-bundle",
 			       "'%s' names bundle %.23s..., not this bundle (%.23s...): it was made "
 			       "for another build; remove it, and sign one for this bundle",
-			       s->name, s->bundle ? s->bundle : "(none)", req->bundle_id);
+			       s->name, s->bundle, req->bundle_id);
+			continue;
+		}
+		if (!s->valid) {
+			reason(v, "bad-signature",
+			       "'%s' (%s by %s): %s; it was altered or forged: remove it and sign "
+			       "again", s->name, s->type ? s->type : "statement", label,
+			       s->problem ? s->problem : "the signature does not match");
 			continue;
 		}
 		if (parse_rfc3339(s->time, &ss[i].t) < 0) {
@@ -316,7 +328,7 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 				     s->environment ? s->environment : "", e->name);
 				continue;
 			}
-			if (!policy_keylist_find(admins, s->key_id)) {
+			if (!signed_by(admins, s)) {
 				reason(v, "override-not-admin",
 				       "'%s' is an override signed by %s, not an admin of '%s' (admins: "
 				       "%s)", s->name, label, e->name,
@@ -355,7 +367,7 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 
 			if (!ss[i].ok || !is_type(s, "build"))
 				continue;
-			if (policy_keylist_find(builders, s->key_id)) {
+			if (signed_by(builders, s)) {
 				built = 1;
 				use(v, s);
 			} else {
@@ -427,7 +439,7 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 				if (!ss[i].ok || !is_type(s, "receipt"))
 					continue;
 				key_label(c, s->key_id, label, sizeof(label));
-				if (!policy_keylist_find(rf, s->key_id)) {
+				if (!signed_by(rf, s)) {
 					note(v, &why, "'%s' is a receipt by %s, not a receipts_from key",
 					     s->name, label);
 					continue;

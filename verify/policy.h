@@ -27,6 +27,9 @@ struct policy_stmt {
 	const char *const *allow; /* override: the operations it allows */
 	size_t nallow;
 	int valid;               /* the signature checks against key_id's key */
+	const char *problem;     /* why not valid, when the verifier said */
+	const unsigned char *raw; /* the 32-byte key it names, or NULL: when set, a
+				   * config key counts only if its bytes match too */
 };
 
 /* Operations only an admin's override statement allows. */

@@ -241,7 +241,7 @@ static void test_approvals(struct policy_config *c)
 	prod_ready();
 	st[3].valid = 0;
 	CHECK(check(&v, c, "prod", 0, NULL) == 0 && !v.ok);
-	CHECK(has_reason(&v, "bad-signature", "'approvals/prod-alice.yaml': the signature does not match"));
+	CHECK(has_reason(&v, "bad-signature", "'approvals/prod-alice.yaml' (approval by keys/alice.pub (alice)): the signature does not match; it was altered or forged"));
 	policy_verdict_release(&v);
 }
 
