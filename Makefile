@@ -73,7 +73,7 @@ CMD_SRC     += cmd/apply-config.c cmd/policy-check.c
 # cairn's promote/override verbs, and the applier's receipt signer.
 APPEND_SRC   = bundle/write.c bundle/append.c
 CAIRN_SRC   += cmd/promote.c cmd/override.c
-RECEIPT_SRC  = receipt/receipt.c
+RECEIPT_SRC  = receipt/receipt.c cmd/apply-policy.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/apply-common.c cmd/apply-bundle.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c

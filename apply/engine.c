@@ -360,7 +360,7 @@ static int audit_add(struct run *r, const char *action, const char *version,
 		     struct bk_row *anchor)
 {
 	struct audit_row a;
-	char at[32];
+	char at[32], *evidence = NULL;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -375,6 +375,9 @@ static int audit_add(struct run *r, const char *action, const char *version,
 	a.bundle_id = (char *)(bundle_id ? bundle_id : "");
 	a.environment = (char *)(r->o->env ? r->o->env : "");
 	a.detail = (char *)(detail ? detail : "");
+	if (r->o->evidence && *r->o->evidence)
+		a.detail = evidence = xasprintf("%s%s%s", a.detail, *a.detail ? "; " : "",
+						r->o->evidence);
 	a.prev_hash = r->tx_head;
 	audit_hash(&a);
 	if (anchor) {
@@ -387,6 +390,7 @@ static int audit_add(struct run *r, const char *action, const char *version,
 		snprintf(r->tx_head, sizeof(r->tx_head), "%s", a.hash);
 	}
 	free(a.hash);
+	free(evidence);
 	return rc;
 }
 

@@ -109,6 +109,8 @@ struct apply_opts {
 	int atomic;
 	unsigned long long lock_timeout_ms;
 	const char *actor;               /* user@host; NULL: worked out */
+	const char *evidence;            /* the policy's statements used (#7): added to
+					  * every audit row's detail; NULL: none */
 	apply_event_fn event;
 	void *ctx;
 };

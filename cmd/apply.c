@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "apply-policy.h"
 #include "cairn-apply.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 15000ull
@@ -10,8 +11,9 @@
 const struct cmd cmd_apply_desc = {
 	"apply", cmd_apply,
 	"verify a bundle and apply its pending migrations",
-	"cairn-apply apply BUNDLE --env ENV --db DSN [--to VERSION] [--dry-run] [--atomic]\n"
-	"       cairn-apply apply BUNDLE --env ENV --db DSN [--lock-timeout D] [--key PUB]... [--log-format text|json]",
+	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic]\n"
+	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
+	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]",
 	"Verifies BUNDLE (a bundle that fails verification is refused before the\n"
 	"database is opened), takes the database's lock, reads the bookkeeping\n"
 	"(cairn_migrations, cairn_audit: created on first use) and applies every\n"
@@ -24,15 +26,27 @@ const struct cmd cmd_apply_desc = {
 	"Drift (an applied migration whose checksum differs from the bundle's)\n"
 	"and failed or unfinished migrations stop the run before anything runs.\n"
 	"\n"
+	"Without --key, the environment's entry in the applier's config decides: it\n"
+	"names the database, and the bundle must meet its policy (builders,\n"
+	"approvals, 'after', receipts, revocations, no older bundle than the\n"
+	"database has) before the database is opened; refusals exit 3, naming the\n"
+	"rule and the statement. The audit rows record the statements used.\n"
+	"\n"
 	"Options:\n"
-	"   --env ENV          the environment; migrations whose environments: do not\n"
-	"                      list it are skipped\n"
-	"   --db DSN           the database: sqlite:PATH\n"
+	"   --env ENV          the environment (else $CAIRN_ENV); migrations whose\n"
+	"                      environments: do not list it are skipped\n"
+	"   --config FILE      the applier's config (else $CAIRN_APPLY_CONFIG, else\n"
+	"                      ./cairn-apply.yaml)\n"
+	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
+	"   --receipt-key KEY  after a successful run, sign a receipt (this bundle ran\n"
+	"                      in ENV, now, on this database) with the private key KEY\n"
+	"                      and add it to BUNDLE: proof for the next environment\n"
 	"   --to VERSION       apply up to and including VERSION only\n"
 	"   --dry-run          print the plan (as 'cairn-apply plan') and change nothing\n"
 	"   --atomic           all pending migrations in one transaction: all or nothing\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s; 0: do not wait)\n"
-	"   --key PUB          trust builds signed by this public key (repeatable)\n"
+	"   --key PUB          trust builds signed by this public key (repeatable); no\n"
+	"                      config, no policy: for a developer's own database\n"
 	"   --log-format F     text (default; progress on a terminal) or json: one object\n"
 	"                      per event, with version, migration, environment, duration\n"
 	"\n"
@@ -125,9 +139,13 @@ int cmd_apply(int argc, char **argv)
 		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "log-format", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "receipt-key", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = NULL, *dsn = NULL, *to = NULL;
+	const char *config = NULL, *receipt_key = NULL, *lock_flag = NULL;
+	struct apply_policy ap;
 	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
 	size_t nkeys = 0;
 	int json = 0, dry = 0, atomic = 0, c, rc = EXIT_OK;
@@ -140,6 +158,7 @@ int cmd_apply(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&set, 0, sizeof(set));
 	memset(&res, 0, sizeof(res));
+	memset(&ap, 0, sizeof(ap));
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e': env = optarg; break;
@@ -148,7 +167,12 @@ int cmd_apply(int argc, char **argv)
 		case 'n': dry = 1; break;
 		case 'a': atomic = 1; break;
 		case 'k': keys[nkeys++] = optarg; break;
-		case 'l': rc = parse_lock_timeout(&cmd_apply_desc, optarg, &lock_ms); break;
+		case 'l':
+			lock_flag = optarg;
+			rc = parse_lock_timeout(&cmd_apply_desc, optarg, &lock_ms);
+			break;
+		case 'C': config = optarg; break;
+		case 'R': receipt_key = optarg; break;
 		case 'f': rc = parse_format(&cmd_apply_desc, optarg, &json); break;
 		default:
 			rc = usage_error(&cmd_apply_desc, "unknown option '%s'", argv[optind - 1]);
@@ -158,6 +182,9 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	if (optind + 1 != argc)
 		rc = usage_error(&cmd_apply_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
+	else if ((rc = apply_policy_begin(&ap, &cmd_apply_desc, config, &env, &dsn, lock_flag,
+					  &lock_ms, nkeys)) != EXIT_OK)
+		;
 	else if (!env)
 		rc = usage_error(&cmd_apply_desc, "missing --env ENV");
 	else if (!dsn)
@@ -172,10 +199,13 @@ int cmd_apply(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	rc = apply_ctx_load_bundle(&ctx, argv[optind], keys, nkeys, &set);
+	rc = apply_policy_load_bundle(&ap, &ctx, argv[optind], 0, keys, nkeys, &set);
 	if (rc != EXIT_OK)
 		goto out;
 	rc = apply_ctx_open(&ctx, &cmd_apply_desc, dsn, dry, json);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = apply_policy_check_db(&ap, &ctx, argv[optind], 0);
 	if (rc != EXIT_OK)
 		goto out;
 	if (dry) {
@@ -189,6 +219,7 @@ int cmd_apply(int argc, char **argv)
 	o.lock_timeout_ms = lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
+	o.evidence = apply_policy_evidence(&ap);
 	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
 	if (rc == EXIT_OK) {
 		if (!json) {
@@ -204,12 +235,19 @@ int cmd_apply(int argc, char **argv)
 	} else if (rc == EXIT_USAGE) {
 		rc = usage_error(&cmd_apply_desc, "%s", cairn_error_last());
 	} else {
-		report(&ctx, rc, &res, &set, dsn);
+		char *shown = dsn_mask(dsn); /* a DSN from dsn_env/dsn_file may hold a password */
+
+		report(&ctx, rc, &res, &set, shown);
+		free(shown);
 	}
+	/* proof for the next environment that this bundle ran here */
+	if (rc == EXIT_OK && receipt_key)
+		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, receipt_key);
 out:
 	apply_result_release(&res);
 	apply_set_release(&set);
 	apply_ctx_close(&ctx);
+	apply_policy_release(&ap);
 	free(keys);
 	return rc;
 }

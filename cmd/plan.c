@@ -4,12 +4,13 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "apply-policy.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_plan_desc = {
 	"plan", cmd_plan,
 	"show what apply would do, in order, with the SQL; change nothing",
-	"cairn-apply plan BUNDLE --env ENV --db DSN [--to VERSION] [--key PUB]... [--format text|json]",
+	"cairn-apply plan BUNDLE --env ENV [--db DSN] [--config FILE] [--to VERSION] [--key PUB]... [--format text|json]",
 	"Verifies BUNDLE, reads the database's bookkeeping without writing to it,\n"
 	"and prints every migration in apply order: what would run, with its SQL,\n"
 	"and what would be skipped and why (already applied, not for ENV, after\n"
@@ -222,9 +223,11 @@ int cmd_plan(int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *env = NULL, *dsn = NULL, *to = NULL, *bundle;
+	const char *env = NULL, *dsn = NULL, *to = NULL, *bundle, *config = NULL;
+	struct apply_policy ap;
 	const char **keys = NULL;
 	size_t nkeys = 0;
 	int json = 0, c, rc;
@@ -233,6 +236,7 @@ int cmd_plan(int argc, char **argv)
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&set, 0, sizeof(set));
+	memset(&ap, 0, sizeof(ap));
 	keys = xcalloc((size_t)argc, sizeof(*keys));
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -240,6 +244,7 @@ int cmd_plan(int argc, char **argv)
 		case 'd': dsn = optarg; break;
 		case 't': to = optarg; break;
 		case 'k': keys[nkeys++] = optarg; break;
+		case 'C': config = optarg; break;
 		case 'f':
 			if (parse_format(&cmd_plan_desc, optarg, &json)) {
 				free(keys);
@@ -254,6 +259,9 @@ int cmd_plan(int argc, char **argv)
 	rc = EXIT_USAGE;
 	if (optind + 1 != argc)
 		rc = usage_error(&cmd_plan_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
+	else if ((rc = apply_policy_begin(&ap, &cmd_plan_desc, config, &env, &dsn, NULL, NULL,
+					  nkeys)) != EXIT_OK)
+		;
 	else if (!env)
 		rc = usage_error(&cmd_plan_desc, "missing --env ENV");
 	else if (!dsn)
@@ -266,13 +274,17 @@ int cmd_plan(int argc, char **argv)
 	rc = apply_ctx_open(&ctx, &cmd_plan_desc, dsn, 1, json);
 	if (rc)
 		goto out;
-	rc = apply_ctx_load_bundle(&ctx, bundle, keys, nkeys, &set);
+	rc = apply_policy_load_bundle(&ap, &ctx, bundle, 0, keys, nkeys, &set);
+	if (rc)
+		goto out;
+	rc = apply_policy_check_db(&ap, &ctx, bundle, 0);
 	if (rc)
 		goto out;
 	rc = plan_show(&ctx, &set, env, to);
 out:
 	apply_set_release(&set);
 	apply_ctx_close(&ctx);
+	apply_policy_release(&ap);
 	free(keys);
 	return rc;
 }
