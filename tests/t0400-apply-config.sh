@@ -101,7 +101,7 @@ test_expect_success 'precedence: flags beat CAIRN_* variables, which beat the fi
 	test_grep "^lock_timeout  *250ms  (flag --lock-timeout)$" out &&
 	printf "environments:\n  dev: {builders: [site/keys/ci.pub]}\n" >bare.yaml &&
 	cairn-apply config --config bare.yaml --env dev >out &&
-	test_grep "^lock_timeout  *30s  (default built-in)$" out &&
+	test_grep "^lock_timeout  *15s  (default built-in)$" out &&
 	test_grep "^database  *none: pass --db DSN or set CAIRN_DB$" out
 '
 

@@ -240,4 +240,25 @@ test_expect_success '--key and --config are exclusive; --key mode skips the poli
 	test_grep "applied 3 migrations" out
 '
 
+test_expect_success 'repair under the policy needs an admin override on the bundle' '
+	test_create_project q &&
+	test_migration q 20260201000000_half &&
+	printf "transaction: false\n" >q/migrations/20260201000000_half/migration.yaml &&
+	printf "CREATE TABLE half (id integer);\nINSERT INTO nowhere VALUES (1);\n" >q/migrations/20260201000000_half/up.sql &&
+	test_commit q half &&
+	(cd q && cairn build --sign ../keys/ci.key -o ../half.tar.gz >/dev/null 2>&1) &&
+	sed -e "s/dev.db/half.db/" cairn-apply.yaml >half.yaml &&
+	test_expect_code 5 cairn-apply apply half.tar.gz --env dev --config half.yaml >out 2>err &&
+	test_expect_code 2 cairn-apply repair --env dev --config half.yaml 20260201000000 --mark-rolled-back 2>err &&
+	test_grep "missing --bundle BUNDLE" err &&
+	test_expect_code 3 cairn-apply repair --env dev --config half.yaml --bundle half.tar.gz 20260201000000 --mark-rolled-back 2>err &&
+	test_grep "override: .repair. in .dev. needs an override statement allowing repair, signed by an admin (admins: keys/dba.pub)" err &&
+	cairn override half.tar.gz --env dev --key keys/dba.key --allow repair --comment "dropped half by hand" 2>/dev/null >/dev/null &&
+	sqlite3 half.db "DROP TABLE half" &&
+	cairn-apply repair --env dev --config half.yaml --bundle half.tar.gz 20260201000000 --mark-rolled-back >out &&
+	test_grep "repaired 20260201000000: marked rolled back" out &&
+	sqlite3 half.db "SELECT detail FROM cairn_audit WHERE action = '"'"'repair'"'"'" >detail &&
+	test_grep "override approvals/dev-override-[0-9a-f]*.yaml (dba" detail
+'
+
 test_done
