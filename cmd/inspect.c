@@ -91,6 +91,12 @@ static void print_text(const struct bundle *b, size_t nkeys)
 		putchar('\n');
 		if (s->comment)
 			printf("           %s\n", s->comment);
+		if (s->expires)
+			printf("           expires %s\n", s->expires);
+		if (s->database)
+			printf("           on database %s\n", s->database);
+		if (s->allow)
+			printf("           allows %s\n", s->allow);
 	}
 	if (!b->nstatements)
 		printf("  none: unsigned (sign it with 'cairn sign BUNDLE --key KEY')\n");
@@ -186,6 +192,8 @@ static void print_json(const struct bundle *b, size_t nkeys)
 		json_kv(&o, "expires", s->expires, 1);
 		json_kv(&o, "comment", s->comment, 1);
 		json_kv(&o, "ticket", s->ticket, 1);
+		json_kv(&o, "database", s->database, 1);
+		json_kv(&o, "allow", s->allow, 1);
 		buf_printf(&o, ",\"valid\":%s,\"trusted\":%s", s->valid ? "true" : "false",
 			   s->trusted ? "true" : "false");
 		json_kv(&o, "problem", s->problem, 1);
