@@ -164,8 +164,8 @@ static int verify_main(const struct cmd *desc, int argc, char **argv, int need_k
 	}
 	if (need_key && !nkeys) {
 		free(keys);
-		return usage_error(desc, "which builds do you trust? pass --env ENV (the "
-				   "applier's config decides) or --key PUB");
+		return usage_error(desc, "which builds do you trust? pass --key PUB, or "
+				   "--env ENV (the applier's config decides)");
 	}
 	rc = load_trust(desc, keys, nkeys, &trust);
 	if (rc)
