@@ -8,7 +8,7 @@
 const struct cmd cmd_repair_desc = {
 	"repair", cmd_repair,
 	"clear a failed or unfinished migration after fixing it by hand",
-	"cairn-apply repair --db DSN VERSION (--mark-applied | --mark-rolled-back)",
+	"cairn-apply repair --db DSN VERSION (--mark-applied | --mark-rolled-back) [--lock-timeout D]",
 	"A migration that ran outside a transaction (transaction: false) and failed\n"
 	"or was interrupted stays failed or in progress, and apply refuses to run\n"
 	"until an operator has looked. Once the schema is fixed by hand, repair\n"
@@ -20,6 +20,7 @@ const struct cmd cmd_repair_desc = {
 	"   --db DSN             the database: sqlite:PATH\n"
 	"   --mark-applied       the migration is now fully applied\n"
 	"   --mark-rolled-back   the migration is now fully undone\n"
+	"   --lock-timeout D     wait up to D for another runner (default 15s)\n"
 	"\n"
 	"Exit status: 0, 1 when VERSION is not failed or in progress, 4 lock not\n"
 	"obtained, 6 the database cannot be used.\n",
@@ -29,6 +30,7 @@ int cmd_repair(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "mark-applied", no_argument, NULL, 'a' },
 		{ "mark-rolled-back", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
@@ -37,10 +39,15 @@ int cmd_repair(int argc, char **argv)
 	int applied = 0, rolled = 0, c, rc;
 	struct apply_ctx ctx;
 	struct apply_opts o;
+	unsigned long long lock_ms = 15000;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dsn = optarg; break;
+		case 'l':
+			if (parse_lock_timeout(&cmd_repair_desc, optarg, &lock_ms))
+				return EXIT_USAGE;
+			break;
 		case 'a': applied = 1; break;
 		case 'r': rolled = 1; break;
 		default:
@@ -58,7 +65,7 @@ int cmd_repair(int argc, char **argv)
 	if (rc)
 		return rc;
 	memset(&o, 0, sizeof(o));
-	o.lock_timeout_ms = 15000;
+	o.lock_timeout_ms = lock_ms;
 	rc = engine_repair(ctx.db, ctx.drv, argv[optind], applied, &o);
 	if (rc == EXIT_OK)
 		printf("repaired %s: marked %s%s\n", argv[optind], applied ? "applied" : "rolled back",
