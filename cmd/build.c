@@ -114,7 +114,8 @@ int cmd_build(int argc, char **argv)
 	const char *rev = "HEAD", *output = NULL, *signer = NULL, *pass_file = NULL;
 	char commit[GIT_OID_HEXSZ + 1], tree[GIT_OID_HEXSZ + 1];
 	char *url = NULL, *refname = NULL;
-	git_remote *remote = NULL;
+	git_config *cfg = NULL;
+	const char *origin = NULL;
 	git_object *obj = NULL;
 	git_reference *ref = NULL, *resolved = NULL;
 	struct buf out = BUF_INIT;
@@ -179,8 +180,11 @@ int cmd_build(int argc, char **argv)
 	}
 	git_oid_tostr(commit, sizeof(commit), git_commit_id(ctx.src->commit));
 	git_oid_tostr(tree, sizeof(tree), git_commit_tree_id(ctx.src->commit));
-	if (git_remote_lookup(&remote, ctx.repo, "origin") == 0 && git_remote_url(remote))
-		url = clean_url(git_remote_url(remote));
+	/* the config, not git_remote_lookup: that one leaks libpcre2 match
+	 * data in libgit2 1.5 */
+	if (git_repository_config_snapshot(&cfg, ctx.repo) == 0 &&
+	    git_config_get_string(&origin, cfg, "remote.origin.url") == 0)
+		url = clean_url(origin);
 	if (git_revparse_ext(&obj, &ref, ctx.repo, rev) == 0 && ref) {
 		if (git_reference_resolve(&resolved, ref) == 0)
 			refname = xstrdup(git_reference_name(resolved));
@@ -216,7 +220,7 @@ out:
 	free(keys);
 	free(url);
 	free(refname);
-	git_remote_free(remote);
+	git_config_free(cfg);
 	git_object_free(obj);
 	git_reference_free(ref);
 	git_reference_free(resolved);

@@ -1,5 +1,6 @@
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,7 +78,13 @@ int breader_open(struct breader **out, const char *path)
 	archive_read_support_filter_gzip(r->a);
 	archive_read_support_format_tar(r->a);
 	if (archive_read_open_filename(r->a, path, 1 << 16) != ARCHIVE_OK) {
-		cairn_error_set("cannot read '%s': %s", path, archive_error_string(r->a));
+		int e = archive_errno(r->a);
+
+		if (e == ENOENT || e == EACCES || e == EISDIR || e == EPERM)
+			cairn_error_set("cannot read '%s': %s", path, strerror(e));
+		else
+			cairn_error_set("not a bundle: %s (a bundle is a gzip-compressed tarball; "
+					"truncated or damaged archive?)", archive_error_string(r->a));
 		breader_free(r);
 		return -1;
 	}
@@ -145,15 +152,6 @@ int breader_next(struct breader *r, struct bmember *m)
 		cairn_error_set("member '%.60s...': name longer than %d bytes", path, BUNDLE_MAX_NAME);
 		return -1;
 	}
-	if (*path == '/') {
-		cairn_error_set("member '%s': absolute path (a bundle's members are relative)", path);
-		return -1;
-	}
-	if (!member_path_safe(path)) {
-		cairn_error_set("member '%s': unsafe path ('..', '.', an empty component, a backslash "
-				"or a control character)", path);
-		return -1;
-	}
 	type = archive_entry_filetype(e);
 	if (archive_entry_hardlink(e)) {
 		cairn_error_set("member '%s': hard link (a bundle holds regular files only)", path);
@@ -175,6 +173,15 @@ int breader_next(struct breader *r, struct bmember *m)
 	if (type != AE_IFREG || !archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
 	    archive_entry_sparse_count(e) > 0) {
 		cairn_error_set("member '%s': not a plain regular file", path);
+		return -1;
+	}
+	if (*path == '/') {
+		cairn_error_set("member '%s': absolute path (a bundle's members are relative)", path);
+		return -1;
+	}
+	if (!member_path_safe(path)) {
+		cairn_error_set("member '%s': unsafe path ('..', '.', an empty component, a backslash "
+				"or a control character)", path);
 		return -1;
 	}
 	slash = strchr(path, '/');
