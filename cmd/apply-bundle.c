@@ -36,7 +36,8 @@ int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *con
 	}
 	if (bundle_open(&b, path, t)) {
 		msg = xasprintf("refusing bundle '%s': %s%s", path, cairn_error_last(),
-				nkeys ? "" : " (no builder key is trusted: pass --key PUB)");
+				nkeys ? "" : " (no builder key is trusted: pass --key PUB, or name "
+				"the applier's config with --config FILE)");
 		rc = EXIT_REFUSED;
 		goto out;
 	}

@@ -22,6 +22,11 @@ int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char 
 				   "are the trusted keys");
 	if (nkeys)
 		return 0;
+	/* no config anywhere: nothing is trusted but --key, and without one
+	 * the bundle is refused (apply_ctx_load_bundle says how to trust) */
+	if (!config && !(getenv(POLICY_CONFIG_ENV) && *getenv(POLICY_CONFIG_ENV)) &&
+	    !path_exists(POLICY_CONFIG_FILE))
+		return 0;
 	ap->active = 1;
 	memset(&f, 0, sizeof(f));
 	f.config = config;

@@ -17,7 +17,8 @@ struct apply_policy {
 	char *receipt;              /* the member of the receipt added, if any */
 };
 
-/* Picks the mode and resolves env, dsn and the lock timeout (flags beat
+/* Picks the mode (policy when --config, $CAIRN_APPLY_CONFIG or
+ * ./cairn-apply.yaml names a config and no --key is given) and resolves env, dsn and the lock timeout (flags beat
  * CAIRN_* beat the file beat defaults). lock_flag is --lock-timeout as
  * given (NULL: not given); *lock_ms is set in policy mode. Prints; returns
  * an exit code or 0. */

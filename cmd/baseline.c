@@ -8,7 +8,7 @@
 const struct cmd cmd_baseline_desc = {
 	"baseline", cmd_baseline,
 	"mark an existing database as being at a version",
-	"cairn-apply baseline --db DSN --version VERSION [--env ENV] [--description TEXT]",
+	"cairn-apply baseline --db DSN --version VERSION [--env ENV] [--description TEXT] [--lock-timeout D]",
 	"Records that the database already holds every migration up to and\n"
 	"including VERSION (made before cairn managed it): apply then skips them\n"
 	"and starts above VERSION. Refused when the database already records\n"
@@ -19,13 +19,15 @@ const struct cmd cmd_baseline_desc = {
 	"   --db DSN            the database: sqlite:PATH\n"
 	"   --version VERSION   the version the existing schema corresponds to\n"
 	"   --env ENV           the environment, for the audit trail\n"
-	"   --description TEXT  recorded in the audit trail\n",
+	"   --description TEXT  recorded in the audit trail\n"
+	"   --lock-timeout D    wait up to D for another runner (default 15s)\n",
 };
 
 int cmd_baseline(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "version", required_argument, NULL, 'v' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "description", required_argument, NULL, 'm' },
@@ -34,11 +36,16 @@ int cmd_baseline(int argc, char **argv)
 	const char *dsn = NULL, *version = NULL, *env = NULL, *desc = NULL;
 	struct apply_ctx ctx;
 	struct apply_opts o;
+	unsigned long long lock_ms = 15000;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dsn = optarg; break;
+		case 'l':
+			if (parse_lock_timeout(&cmd_baseline_desc, optarg, &lock_ms))
+				return EXIT_USAGE;
+			break;
 		case 'v': version = optarg; break;
 		case 'e': env = optarg; break;
 		case 'm': desc = optarg; break;
@@ -57,7 +64,7 @@ int cmd_baseline(int argc, char **argv)
 		return rc;
 	memset(&o, 0, sizeof(o));
 	o.env = env;
-	o.lock_timeout_ms = 15000;
+	o.lock_timeout_ms = lock_ms;
 	rc = engine_baseline(ctx.db, ctx.drv, version, desc, &o);
 	if (rc == EXIT_OK)
 		printf("baseline: %s is at version %s; apply starts above it\n",

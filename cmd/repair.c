@@ -9,7 +9,7 @@
 const struct cmd cmd_repair_desc = {
 	"repair", cmd_repair,
 	"clear a failed or unfinished migration after fixing it by hand",
-	"cairn-apply repair --db DSN VERSION (--mark-applied | --mark-rolled-back)\n"
+	"cairn-apply repair --db DSN VERSION (--mark-applied | --mark-rolled-back) [--lock-timeout D]\n"
 	"       cairn-apply repair --env ENV --bundle BUNDLE [--config FILE] VERSION (--mark-applied | --mark-rolled-back)",
 	"A migration that ran outside a transaction (transaction: false) and failed\n"
 	"or was interrupted stays failed or in progress, and apply refuses to run\n"
@@ -31,6 +31,7 @@ const struct cmd cmd_repair_desc = {
 	"   --config FILE        the applier's config\n"
 	"   --mark-applied       the migration is now fully applied\n"
 	"   --mark-rolled-back   the migration is now fully undone\n"
+	"   --lock-timeout D     wait up to D for another runner (default 15s)\n"
 	"\n"
 	"Exit status: 0, 1 when VERSION is not failed or in progress, 4 lock not\n"
 	"obtained, 6 the database cannot be used.\n",
@@ -40,6 +41,7 @@ int cmd_repair(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "mark-applied", no_argument, NULL, 'a' },
 		{ "mark-rolled-back", no_argument, NULL, 'r' },
 		{ "env", required_argument, NULL, 'e' },
@@ -47,15 +49,21 @@ int cmd_repair(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL, *env = NULL, *bundle = NULL, *config = NULL;
+	const char *dsn = NULL, *env = NULL, *bundle = NULL, *config = NULL, *lock_flag = NULL;
 	struct apply_policy ap;
 	int applied = 0, rolled = 0, c, rc;
 	struct apply_ctx ctx;
 	struct apply_opts o;
+	unsigned long long lock_ms = 15000;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dsn = optarg; break;
+		case 'l':
+			lock_flag = optarg;
+			if (parse_lock_timeout(&cmd_repair_desc, optarg, &lock_ms))
+				return EXIT_USAGE;
+			break;
 		case 'a': applied = 1; break;
 		case 'r': rolled = 1; break;
 		case 'e': env = optarg; break;
@@ -73,14 +81,14 @@ int cmd_repair(int argc, char **argv)
 	memset(&ap, 0, sizeof(ap));
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&o, 0, sizeof(o));
-	o.lock_timeout_ms = 15000;
+	o.lock_timeout_ms = lock_ms;
 	if (env || config || bundle || (!dsn && getenv("CAIRN_ENV"))) {
 		/* under the policy: an admin's override on the bundle */
 		if (!bundle)
 			return usage_error(&cmd_repair_desc, "missing --bundle BUNDLE: under an "
 					   "environment's policy a repair needs an admin's override "
 					   "statement on the bundle");
-		rc = apply_policy_begin(&ap, &cmd_repair_desc, config, &env, &dsn, NULL,
+		rc = apply_policy_begin(&ap, &cmd_repair_desc, config, &env, &dsn, lock_flag,
 					&o.lock_timeout_ms, 0);
 		if (!rc)
 			rc = policy_bundle_check(&ap.pb, &ap.ac, bundle, POLICY_OVERRIDE_REPAIR, NULL);

@@ -261,4 +261,13 @@ test_expect_success 'repair under the policy needs an admin override on the bund
 	test_grep "override approvals/dev-override-[0-9a-f]*.yaml (dba" detail
 '
 
+test_expect_success 'no config and no --key: nothing is trusted, refused' '
+	mkdir -p nocfg &&
+	(cd nocfg && test_expect_code 3 cairn-apply apply ../v2.tar.gz --env dev --db sqlite:x.db 2>../err) &&
+	test_grep "no builder key is trusted: pass --key PUB, or name the applier.s config with --config FILE" err &&
+	test ! -e nocfg/x.db &&
+	(cd nocfg && CAIRN_APPLY_CONFIG=../cairn-apply.yaml cairn-apply verify ../v2.tar.gz --env dev >../out) &&
+	test_grep "ok for .dev." out
+'
+
 test_done
