@@ -182,6 +182,9 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	if (optind + 1 != argc)
 		rc = usage_error(&cmd_apply_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
+	else if (receipt_key && (to || dry))
+		rc = usage_error(&cmd_apply_desc, "--receipt-key says the whole bundle ran here: "
+				 "it cannot go with %s", to ? "--to" : "--dry-run");
 	else if ((rc = apply_policy_begin(&ap, &cmd_apply_desc, config, &env, &dsn, lock_flag,
 					  &lock_ms, nkeys)) != EXIT_OK)
 		;

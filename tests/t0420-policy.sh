@@ -270,4 +270,11 @@ test_expect_success 'no config and no --key: nothing is trusted, refused' '
 	test_grep "ok for .dev." out
 '
 
+test_expect_success 'a receipt says the whole bundle ran: not with --to or --dry-run' '
+	test_expect_code 2 cairn-apply apply b.tar.gz --env staging --to 20260101000000 --receipt-key keys/stg.key 2>err &&
+	test_grep "\-\-receipt-key says the whole bundle ran here: it cannot go with --to" err &&
+	test_expect_code 2 cairn-apply apply b.tar.gz --env staging --dry-run --receipt-key keys/stg.key 2>err &&
+	test_grep "cannot go with --dry-run" err
+'
+
 test_done
