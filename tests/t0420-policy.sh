@@ -277,4 +277,15 @@ test_expect_success 'a receipt says the whole bundle ran: not with --to or --dry
 	test_grep "cannot go with --dry-run" err
 '
 
+test_expect_success 'cairn verify --config --env runs the same policy' '
+	cairn verify b.tar.gz --config cairn-apply.yaml --env prod >out &&
+	test_grep "^b.tar.gz: ok for .prod." out &&
+	cairn verify fresh.tar.gz --config cairn-apply.yaml --env staging >out &&
+	test_grep "ok for .staging." out &&
+	test_expect_code 3 cairn verify v1.tar.gz --config cairn-apply.yaml --env prod 2>err &&
+	test_grep "^cairn: refusing .v1.tar.gz. for .prod.: approvals:" err &&
+	test_expect_code 2 cairn verify b.tar.gz --env prod --key keys/ci.pub 2>err &&
+	test_grep "exclusive" err
+'
+
 test_done
