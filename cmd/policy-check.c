@@ -66,7 +66,7 @@ static char **split_allow(const char *s, size_t *n)
 static void to_stmts(struct policy_bundle *pb)
 {
 	const struct bundle *b = pb->b;
-	size_t i, j;
+	size_t i;
 
 	pb->nst = b->nstatements;
 	pb->st = xcalloc(pb->nst + 1, sizeof(*pb->st));
@@ -103,7 +103,6 @@ static void to_stmts(struct policy_bundle *pb)
 			pb->latest = xstrdup(v);
 		}
 	}
-	(void)j;
 }
 
 static void make_evidence(struct policy_bundle *pb)
