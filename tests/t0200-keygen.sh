@@ -35,6 +35,8 @@ test_expect_success 'a passphrase from CAIRN_KEY_PASSPHRASE encrypts the key' '
 	grep -q "^-----BEGIN ENCRYPTED PRIVATE KEY-----" enc.key &&
 	test_grep ! "BEGIN PRIVATE KEY" enc.key &&
 	openssl pkey -in enc.key -passin pass:"s3cret phrase" -noout &&
+	openssl asn1parse -in enc.key >asn1 &&
+	test_grep ":scrypt" asn1 && test_grep ":aes-256-cbc" asn1 &&
 	test_must_fail openssl pkey -in enc.key -passin pass:wrong -noout 2>/dev/null
 '
 
