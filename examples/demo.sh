@@ -61,4 +61,19 @@ cairn list
 step "cairn list --ref v1.0: what was released"
 cairn list --ref v1.0
 
+step "cairn keygen: CI's signing key (encrypted; the passphrase comes from the environment)"
+export CAIRN_KEY_PASSPHRASE="demo passphrase"
+cairn keygen "$WORK/ci"
+
+step "cairn build --sign: a reproducible, signed bundle of main, read from git, never the work tree"
+bundle=$(cairn build --sign "$WORK/ci.key" -o "$WORK/shop.tar.gz")
+tar tzvf "$bundle"
+
+step "cairn inspect: what the bundle holds"
+cairn inspect --key "$WORK/ci.pub" "$bundle"
+
+step "cairn-apply verify: what the air-gapped host checks before anything runs"
+cairn-apply verify "$bundle" --key "$WORK/ci.pub"
+unset CAIRN_KEY_PASSPHRASE
+
 printf '\nThe demo repository is in %s/shop\n' "$WORK"
