@@ -102,6 +102,14 @@ test_expect_success '--passphrase-file beats CAIRN_KEY_PASSPHRASE' '
 	cairn verify d.tar.gz --key fromfile.pub
 '
 
+test_expect_success 'the committed encrypted fixture key signs with its passphrase' '
+	cp "$TEST_DIRECTORY/fixtures/keys/test-enc.key" fx.key && chmod 600 fx.key &&
+	printf "correct horse battery staple\n" >fx.pass &&
+	(cd p && cairn build --sign ../fx.key --passphrase-file ../fx.pass -o ../fx.tar.gz 2>/dev/null) &&
+	cairn-apply verify fx.tar.gz --key "$TEST_DIRECTORY/fixtures/keys/test-enc.pub" >out &&
+	test_grep "build by f1f4414348327ca3 (fx): valid, trusted" out
+'
+
 test_expect_success 'a public key is not a private key, and the reverse' '
 	(cd p && test_must_fail cairn build --sign ../ci.pub 2>../err) &&
 	test_grep "ci.pub" err &&
