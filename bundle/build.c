@@ -227,6 +227,7 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	struct sums sums = { NULL, 0, 0 };
 	struct blob *bl = NULL;
 	size_t nbl = 0, blalloc = 0, i, j, nfiles = 0;
+	unsigned long long text_total = 0;
 	char when[21], hex[65];
 	const char *highest;
 	char *path = NULL;
@@ -356,8 +357,15 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 			memcpy(bf->sha256, sf->sha256, 65);
 			bf->size = sf->size;
 			out->bytes += sf->size;
-			if (sf->is_data)
+			if (sf->is_data) {
 				buf_release(&sf->data);
+			} else if ((text_total += sf->size) > BUNDLE_TEXT_TOTAL_CAP) {
+				cairn_error_set("the files other than data/ total more than %llu bytes, the "
+						"most cairn-apply holds in memory; move bulk data to data/",
+						(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
+				free(sorted);
+				goto out;
+			}
 			sums_add(&sums, bf->member, bf->sha256);
 		}
 		free(sorted);
