@@ -35,6 +35,8 @@ test_expect_success 'a passphrase from CAIRN_KEY_PASSPHRASE encrypts the key' '
 	grep -q "^-----BEGIN ENCRYPTED PRIVATE KEY-----" enc.key &&
 	test_grep ! "BEGIN PRIVATE KEY" enc.key &&
 	openssl pkey -in enc.key -passin pass:"s3cret phrase" -noout &&
+	openssl asn1parse -in enc.key >asn1 &&
+	test_grep ":scrypt" asn1 && test_grep ":aes-256-cbc" asn1 &&
 	test_must_fail openssl pkey -in enc.key -passin pass:wrong -noout 2>/dev/null
 '
 
@@ -98,6 +100,14 @@ test_expect_success 'an encrypted key signs with the right passphrase, and not w
 test_expect_success '--passphrase-file beats CAIRN_KEY_PASSPHRASE' '
 	(cd p && CAIRN_KEY_PASSPHRASE=wrong cairn build --passphrase-file ../pass --sign ../fromfile.key -o ../d.tar.gz 2>../err) &&
 	cairn verify d.tar.gz --key fromfile.pub
+'
+
+test_expect_success 'the committed encrypted fixture key signs with its passphrase' '
+	cp "$TEST_DIRECTORY/fixtures/keys/test-enc.key" fx.key && chmod 600 fx.key &&
+	printf "correct horse battery staple\n" >fx.pass &&
+	(cd p && cairn build --sign ../fx.key --passphrase-file ../fx.pass -o ../fx.tar.gz 2>/dev/null) &&
+	cairn-apply verify fx.tar.gz --key "$TEST_DIRECTORY/fixtures/keys/test-enc.pub" >out &&
+	test_grep "build by f1f4414348327ca3 (fx): valid, trusted" out
 '
 
 test_expect_success 'a public key is not a private key, and the reverse' '
