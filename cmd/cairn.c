@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "cairn.h"
+#include "verify.h"
 
 const char *progname = "cairn";
 
@@ -17,6 +18,13 @@ static const struct cmd *const cairn_commands[] = {
 	&cmd_list_desc,
 	&cmd_check_desc,
 	&cmd_hooks_desc,
+	&cmd_keygen_desc,
+	&cmd_build_desc,
+	&cmd_sign_desc,
+	&cmd_inspect_desc,
+	&cmd_promote_desc,
+	&cmd_override_desc,
+	&cmd_verify_desc,
 	NULL,
 };
 
@@ -89,10 +97,10 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	git_libgit2_init();
-	/* keep big trees (a migrations/ of thousands of directories) in
-	 * libgit2's object cache: by default trees over 4 KiB are re-read and
-	 * re-parsed for every path looked up through them */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)16 << 20);
+	/* libgit2 caches no tree over 4 KiB by default, so every path looked up
+	 * in a large migrations/ tree inflated that tree again from the pack:
+	 * quadratic in the number of migrations. Trees are what we look up. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)64 << 20);
 	rc = cmd_dispatch(cairn_commands, argc - i, argv + i);
 	git_libgit2_shutdown();
 	return rc;

@@ -1,0 +1,175 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "../apply/load.h"
+#include "../bundle/append.h"
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "../receipt/receipt.h"
+#include "apply-policy.h"
+#include "verify.h"
+
+int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char *config,
+		       const char **env, const char **dsn, const char *lock_flag,
+		       unsigned long long *lock_ms, size_t nkeys)
+{
+	struct apply_config_flags f;
+	int rc;
+
+	memset(ap, 0, sizeof(*ap));
+	if (nkeys && config)
+		return usage_error(c, "--key and --config are exclusive: the config's builders "
+				   "are the trusted keys");
+	if (nkeys)
+		return 0;
+	/* no config anywhere: nothing is trusted but --key, and without one
+	 * the bundle is refused (apply_ctx_load_bundle says how to trust) */
+	if (!config && !(getenv(POLICY_CONFIG_ENV) && *getenv(POLICY_CONFIG_ENV)) &&
+	    !path_exists(POLICY_CONFIG_FILE))
+		return 0;
+	ap->active = 1;
+	memset(&f, 0, sizeof(f));
+	f.config = config;
+	f.env = *env;
+	f.db = *dsn;
+	f.lock_timeout = lock_flag;
+	rc = apply_config_open(&ap->ac, c, &f);
+	if (rc)
+		return rc;
+	*env = ap->ac.env.env_name;
+	if (policy_database_dsn(&ap->ac.env, &ap->dsn) < 0) {
+		if (ap->ac.env.db_kind == POLICY_DB_NONE)
+			return usage_error(c, "%s", cairn_error_last());
+		error_msg("%s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
+	*dsn = ap->dsn;
+	if (lock_ms)
+		*lock_ms = ap->ac.env.lock_timeout_ms;
+	return 0;
+}
+
+int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const char *path,
+			     unsigned needs, const char *const *keys, size_t nkeys,
+			     struct apply_set *set)
+{
+	int rc;
+
+	if (!ap->active)
+		return apply_ctx_load_bundle(c, path, keys, nkeys, set);
+	memset(set, 0, sizeof(*set));
+	rc = policy_bundle_check(&ap->pb, &ap->ac, path, needs, NULL);
+	if (!rc && apply_set_load(set, ap->pb.b, c->drv->name) < 0) {
+		error_msg("cannot read bundle '%s': %s", path, cairn_error_last());
+		rc = EXIT_REFUSED;
+	}
+	if (rc) {
+		if (c->json)
+			apply_ctx_json_error(c, rc, "refused by the environment's policy", "unchanged",
+					     NULL);
+		error_msg("the database is unchanged");
+	}
+	return rc;
+}
+
+int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const char *path,
+			  unsigned needs)
+{
+	struct bk_row *rows = NULL;
+	size_t n = 0, i;
+	const char *latest = NULL;
+	int exists = 0, rc = 0;
+
+	if (!ap->active)
+		return 0;
+	if (c->drv->bk_exists(c->db, &exists) || (exists && c->drv->bk_read(c->db, &rows, &n))) {
+		error_msg("cannot read the bookkeeping: %s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
+	for (i = 0; i < n; i++)
+		if (!strcmp(rows[i].state, BK_APPLIED) &&
+		    (!latest || policy_version_cmp(rows[i].version, latest) > 0))
+			latest = rows[i].version;
+	if (latest && ap->pb.latest && policy_version_cmp(latest, ap->pb.latest) > 0) {
+		rc = policy_bundle_recheck(&ap->pb, &ap->ac, path, needs, latest);
+		if (rc) {
+			if (c->json)
+				apply_ctx_json_error(c, rc, "refused by the environment's policy",
+						     "unchanged", NULL);
+			error_msg("the database is unchanged");
+		}
+	}
+	bk_rows_free(rows, n);
+	return rc;
+}
+
+const char *apply_policy_evidence(const struct apply_policy *ap)
+{
+	return ap->active ? ap->pb.evidence : NULL;
+}
+
+int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
+			 const char *env, const char *key_path)
+{
+	struct bundle *own = NULL, *b = ap->active ? ap->pb.b : NULL;
+	struct bundle_open_opts o;
+	struct receipt_req r;
+	struct stmt_pair pair;
+	char now[32];
+	int rc = EXIT_ENVIRONMENT;
+
+	memset(&pair, 0, sizeof(pair));
+	if (!b) {
+		/* --key mode: the bundle was verified and freed by the loader */
+		memset(&o, 0, sizeof(o));
+		o.untrusted = 1;
+		if (bundle_open_opts(&own, path, NULL, &o) < 0) {
+			error_msg("cannot add a receipt to '%s': %s", path, cairn_error_last());
+			return bundle_error_exit(path);
+		}
+		b = own;
+	}
+	engine_now(now);
+	memset(&r, 0, sizeof(r));
+	r.key_path = key_path;
+	r.bundle_id = b->id;
+	r.environment = env;
+	r.database = c->drv->display_name(c->db);
+	r.time = now;
+	if (receipt_sign(&r, &pair) < 0) {
+		error_msg("the migrations are applied, but no receipt was signed: %s; run apply "
+			  "again with a usable --receipt-key (nothing is pending, it only signs)",
+			  cairn_error_last());
+		goto out;
+	}
+	if (bundle_append_statements(b, path, &pair, 1) < 0) {
+		error_msg("the migrations are applied, but the receipt could not be added to "
+			  "'%s': %s", path, cairn_error_last());
+		goto out;
+	}
+	free(ap->receipt);
+	ap->receipt = xasprintf("%s.yaml", pair.base);
+	if (!c->json)
+		fprintf(stderr, "cairn-apply: receipt for '%s' added to '%s': %s\n", env, path,
+			ap->receipt);
+	rc = 0;
+out:
+	stmt_pair_release(&pair);
+	bundle_free(own);
+	return rc;
+}
+
+void apply_policy_release(struct apply_policy *ap)
+{
+	if (!ap)
+		return;
+	policy_bundle_release(&ap->pb);
+	if (ap->active)
+		apply_config_release(&ap->ac);
+	if (ap->dsn) {
+		memset(ap->dsn, 0, strlen(ap->dsn));
+		free(ap->dsn);
+	}
+	free(ap->receipt);
+	memset(ap, 0, sizeof(*ap));
+}

@@ -1,0 +1,45 @@
+/* The applier's verbs (plan, apply) under the trust policy: without --key,
+ * the environment's entry in the applier's config names the database, the
+ * lock timeout and the keys, and the bundle must meet the policy before the
+ * database is touched. With --key (no config), only the build signature is
+ * checked: the mode for a developer's own database. */
+#ifndef CAIRN_APPLY_POLICY_H
+#define CAIRN_APPLY_POLICY_H
+
+#include "cairn-apply.h"
+#include "policy-check.h"
+
+struct apply_policy {
+	int active;                 /* the config's policy decides */
+	struct apply_config ac;
+	struct policy_bundle pb;
+	char *dsn;                  /* the resolved DSN (a secret: never printed) */
+	char *receipt;              /* the member of the receipt added, if any */
+};
+
+/* Picks the mode (policy when --config, $CAIRN_APPLY_CONFIG or
+ * ./cairn-apply.yaml names a config and no --key is given) and resolves env, dsn and the lock timeout (flags beat
+ * CAIRN_* beat the file beat defaults). lock_flag is --lock-timeout as
+ * given (NULL: not given); *lock_ms is set in policy mode. Prints; returns
+ * an exit code or 0. */
+int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char *config,
+		       const char **env, const char **dsn, const char *lock_flag,
+		       unsigned long long *lock_ms, size_t nkeys);
+/* Verifies the bundle (and, in policy mode, the policy for needs) and loads
+ * its migrations into set. */
+int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const char *path,
+			     unsigned needs, const char *const *keys, size_t nkeys,
+			     struct apply_set *set);
+/* Rollback protection once the database is open: a bundle older than what
+ * it already has is refused unless an admin's override allows it. */
+int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const char *path,
+			  unsigned needs);
+/* The statements used, for the audit rows (NULL outside policy mode). */
+const char *apply_policy_evidence(const struct apply_policy *ap);
+/* After a successful apply: a receipt signed by key_path, added to the
+ * bundle at path. Prints; returns an exit code or 0. */
+int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
+			 const char *env, const char *key_path);
+void apply_policy_release(struct apply_policy *ap);
+
+#endif

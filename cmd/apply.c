@@ -1,0 +1,256 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "apply-policy.h"
+#include "cairn-apply.h"
+
+#define DEFAULT_LOCK_TIMEOUT_MS 15000ull
+
+const struct cmd cmd_apply_desc = {
+	"apply", cmd_apply,
+	"verify a bundle and apply its pending migrations",
+	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic]\n"
+	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
+	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]",
+	"Verifies BUNDLE (a bundle that fails verification is refused before the\n"
+	"database is opened), takes the database's lock, reads the bookkeeping\n"
+	"(cairn_migrations, cairn_audit: created on first use) and applies every\n"
+	"pending migration in the bundle's order. Each migration commits in one\n"
+	"transaction with its bookkeeping row and audit row, after its verify.sql\n"
+	"(when present) returned true in that transaction. A migration with\n"
+	"transaction: false is marked in progress first and runs statement by\n"
+	"statement; kind: batch repeats its statement, one transaction per batch,\n"
+	"until it changes no row, and resumes where it stopped after a crash.\n"
+	"Drift (an applied migration whose checksum differs from the bundle's)\n"
+	"and failed or unfinished migrations stop the run before anything runs.\n"
+	"\n"
+	"Without --key, the environment's entry in the applier's config decides: it\n"
+	"names the database, and the bundle must meet its policy (builders,\n"
+	"approvals, 'after', receipts, revocations, no older bundle than the\n"
+	"database has) before the database is opened; refusals exit 3, naming the\n"
+	"rule and the statement. The audit rows record the statements used.\n"
+	"\n"
+	"Options:\n"
+	"   --env ENV          the environment (else $CAIRN_ENV); migrations whose\n"
+	"                      environments: do not list it are skipped\n"
+	"   --config FILE      the applier's config (else $CAIRN_APPLY_CONFIG, else\n"
+	"                      ./cairn-apply.yaml)\n"
+	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
+	"   --receipt-key KEY  after a successful run, sign a receipt (this bundle ran\n"
+	"                      in ENV, now, on this database) with the private key KEY\n"
+	"                      and add it to BUNDLE: proof for the next environment\n"
+	"   --to VERSION       apply up to and including VERSION only\n"
+	"   --dry-run          print the plan (as 'cairn-apply plan') and change nothing\n"
+	"   --atomic           all pending migrations in one transaction: all or nothing\n"
+	"   --lock-timeout D   wait up to D for another runner (default 15s; 0: do not wait)\n"
+	"   --key PUB          trust builds signed by this public key (repeatable); no\n"
+	"                      config, no policy: for a developer's own database\n"
+	"   --log-format F     text (default; progress on a terminal) or json: one object\n"
+	"                      per event, with version, migration, environment, duration\n"
+	"\n"
+	"Exit status: 0 applied (or nothing to do), 1 a migration failed and was\n"
+	"rolled back, 2 usage, 3 bundle refused, 4 lock not obtained, 5 the database\n"
+	"needs an operator (drift, a failed or unfinished migration), 6 the database\n"
+	"or the bundle cannot be read or written.\n",
+};
+
+static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
+		   const struct apply_set *set, const char *dsn)
+{
+	char *msg = xstrdup(cairn_error_last()), *state = NULL, *next = NULL;
+	const char *at = r->to_version ? r->to_version : "none";
+
+	switch (rc) {
+	case EXIT_LOCKED:
+		state = xstrdup("is unchanged by this run");
+		next = xstrdup("wait for the other runner to finish, or raise --lock-timeout");
+		break;
+	case EXIT_STATE:
+		if (r->partial) {
+			state = xasprintf("needs an operator: migration %s ran outside a transaction "
+					  "and may be partly applied; it is marked failed",
+					  r->failed_version);
+			next = xasprintf("inspect the schema, finish or undo %s by hand, then run "
+					 "'cairn-apply repair --db %s %s --mark-applied' (or "
+					 "--mark-rolled-back) and apply again",
+					 r->failed_version, dsn, r->failed_version);
+		} else if (r->needs_repair) {
+			state = xasprintf("is unchanged by this run (at version %s), but needs an "
+					  "operator first", at);
+			next = xasprintf("run 'cairn-apply status --db %s'; inspect the schema, then "
+					 "'cairn-apply repair --db %s VERSION --mark-applied' (finished "
+					 "by hand) or --mark-rolled-back (undone by hand)",
+					 dsn, dsn);
+		} else {
+			state = xasprintf("is unchanged by this run (at version %s)", at);
+			next = xstrdup("applied migrations are immutable: ship a bundle whose migrations "
+				       "match what was applied, or find who changed them ('cairn-apply "
+				       "status BUNDLE --db DSN')");
+		}
+		break;
+	case EXIT_FAILED:
+		if (r->failed_version && set) {
+			size_t i;
+			int batch = 0;
+
+			for (i = 0; i < set->n; i++)
+				if (!strcmp(set->migs[i].version, r->failed_version))
+					batch = set->migs[i].batch;
+			if (batch) {
+				state = xasprintf("has the failing batch of %s rolled back; batches "
+						  "committed before it stay, recorded as progress",
+						  r->failed_version);
+				next = xstrdup("fix the cause, then run apply again: the migration "
+					       "resumes where it stopped");
+				break;
+			}
+		}
+		if (r->failed_version)
+			state = xasprintf("was rolled back to version %s: %s", at,
+					  r->applied ? "migrations committed before the failure stay "
+						       "applied"
+						     : "nothing from this run was applied");
+		else
+			state = xasprintf("is unchanged (at version %s)", at);
+		next = xstrdup("fix the migration, build and ship a new bundle, and run apply "
+			       "again");
+		break;
+	default:
+		state = xstrdup("is in the state the last successful step left it; run "
+				"'cairn-apply status' once it can be reached");
+		break;
+	}
+	apply_ctx_fail(c, rc, msg, state, next);
+	free(msg);
+	free(state);
+	free(next);
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "env", required_argument, NULL, 'e' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "to", required_argument, NULL, 't' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "atomic", no_argument, NULL, 'a' },
+		{ "lock-timeout", required_argument, NULL, 'l' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "log-format", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "receipt-key", required_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = NULL, *dsn = NULL, *to = NULL;
+	const char *config = NULL, *receipt_key = NULL, *lock_flag = NULL;
+	struct apply_policy ap;
+	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
+	size_t nkeys = 0;
+	int json = 0, dry = 0, atomic = 0, c, rc = EXIT_OK;
+	unsigned long long lock_ms = DEFAULT_LOCK_TIMEOUT_MS;
+	struct apply_ctx ctx;
+	struct apply_set set;
+	struct apply_opts o;
+	struct apply_result res;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&set, 0, sizeof(set));
+	memset(&res, 0, sizeof(res));
+	memset(&ap, 0, sizeof(ap));
+	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e': env = optarg; break;
+		case 'd': dsn = optarg; break;
+		case 't': to = optarg; break;
+		case 'n': dry = 1; break;
+		case 'a': atomic = 1; break;
+		case 'k': keys[nkeys++] = optarg; break;
+		case 'l':
+			lock_flag = optarg;
+			rc = parse_lock_timeout(&cmd_apply_desc, optarg, &lock_ms);
+			break;
+		case 'C': config = optarg; break;
+		case 'R': receipt_key = optarg; break;
+		case 'f': rc = parse_format(&cmd_apply_desc, optarg, &json); break;
+		default:
+			rc = usage_error(&cmd_apply_desc, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (rc != EXIT_OK)
+		goto out;
+	if (optind + 1 != argc)
+		rc = usage_error(&cmd_apply_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
+	else if (receipt_key && (to || dry))
+		rc = usage_error(&cmd_apply_desc, "--receipt-key says the whole bundle ran here: "
+				 "it cannot go with %s", to ? "--to" : "--dry-run");
+	else if ((rc = apply_policy_begin(&ap, &cmd_apply_desc, config, &env, &dsn, lock_flag,
+					  &lock_ms, nkeys)) != EXIT_OK)
+		;
+	else if (!env)
+		rc = usage_error(&cmd_apply_desc, "missing --env ENV");
+	else if (!dsn)
+		rc = usage_error(&cmd_apply_desc, "missing --db DSN");
+	if (rc != EXIT_OK)
+		goto out;
+	/* Verify before touching the database: a refused bundle opens nothing. */
+	ctx.json = json;
+	ctx.drv = driver_for_dsn(dsn);
+	if (!ctx.drv) {
+		error_msg("%s", cairn_error_last());
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	rc = apply_policy_load_bundle(&ap, &ctx, argv[optind], 0, keys, nkeys, &set);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = apply_ctx_open(&ctx, &cmd_apply_desc, dsn, dry, json);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = apply_policy_check_db(&ap, &ctx, argv[optind], 0);
+	if (rc != EXIT_OK)
+		goto out;
+	if (dry) {
+		rc = plan_show(&ctx, &set, env, to);
+		goto out;
+	}
+	memset(&o, 0, sizeof(o));
+	o.env = env;
+	o.to = to;
+	o.atomic = atomic;
+	o.lock_timeout_ms = lock_ms;
+	o.event = apply_ctx_event;
+	o.ctx = &ctx;
+	o.evidence = apply_policy_evidence(&ap);
+	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
+	if (rc == EXIT_OK) {
+		if (!json) {
+			if (res.applied)
+				printf("applied %zu migration%s; %s is at version %s\n", res.applied,
+				       res.applied == 1 ? "" : "s", ctx.drv->display_name(ctx.db),
+				       res.to_version ? res.to_version : "none");
+			else
+				printf("nothing to apply: %s is at version %s\n",
+				       ctx.drv->display_name(ctx.db),
+				       res.to_version ? res.to_version : "none");
+		}
+	} else if (rc == EXIT_USAGE) {
+		rc = usage_error(&cmd_apply_desc, "%s", cairn_error_last());
+	} else {
+		char *shown = dsn_mask(dsn); /* a DSN from dsn_env/dsn_file may hold a password */
+
+		report(&ctx, rc, &res, &set, shown);
+		free(shown);
+	}
+	/* proof for the next environment that this bundle ran here */
+	if (rc == EXIT_OK && receipt_key)
+		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, receipt_key);
+out:
+	apply_result_release(&res);
+	apply_set_release(&set);
+	apply_ctx_close(&ctx);
+	apply_policy_release(&ap);
+	free(keys);
+	return rc;
+}

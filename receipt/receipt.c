@@ -1,0 +1,121 @@
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "../verify/keys.h"
+#include "../verify/statement.h"
+#include "receipt.h"
+
+static int pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char *p = getenv("CAIRN_KEY_PASSPHRASE");
+	size_t n;
+
+	(void)rwflag;
+	(void)u;
+	if (!p)
+		return -1;
+	n = strlen(p);
+	if (n > (size_t)size)
+		return -1;
+	memcpy(buf, p, n);
+	return (int)n;
+}
+
+static char *default_signer(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (ends_with(base, ".key"))
+		len -= 4;
+	return xstrndup(base, len);
+}
+
+int receipt_sign(const struct receipt_req *r, struct stmt_pair *out)
+{
+	struct buf pem = BUF_INIT;
+	struct stat st;
+	BIO *bio = NULL;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *md = NULL;
+	unsigned char raw[KEY_RAW_LEN], sig[SIG_RAW_LEN];
+	size_t rawlen = sizeof(raw), siglen = sizeof(sig);
+	char id[KEY_ID_LEN + 1], pub_b64[48], sig_b64[SIG_B64_LEN + 1];
+	struct statement s;
+	char *signer = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (stat(r->key_path, &st) < 0) {
+		cairn_error_set("cannot read receipt key '%s': no such file", r->key_path);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		cairn_error_set("receipt key '%s' is readable by others; run 'chmod 600 %s'",
+				r->key_path, r->key_path);
+		return -1;
+	}
+	buf_init(&pem, 64 << 10);
+	if (read_file(r->key_path, 64 << 10, &pem) < 0)
+		goto out;
+	bio = BIO_new_mem_buf(pem.ptr, (int)pem.len);
+	if (bio)
+		pk = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, NULL);
+	if (!pk) {
+		cairn_error_set("'%s' is not a PEM private key%s", r->key_path,
+				getenv("CAIRN_KEY_PASSPHRASE") ? " (or the passphrase is wrong)"
+				: " (an encrypted key needs CAIRN_KEY_PASSPHRASE)");
+		goto out;
+	}
+	if (EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519 ||
+	    EVP_PKEY_get_raw_public_key(pk, raw, &rawlen) != 1) {
+		cairn_error_set("'%s' is not an Ed25519 key", r->key_path);
+		goto out;
+	}
+	key_id_of_raw(raw, id);
+	base64_encode(raw, KEY_RAW_LEN, pub_b64);
+	signer = r->signer ? xstrdup(r->signer) : default_signer(r->key_path);
+	memset(&s, 0, sizeof(s));
+	s.type = "receipt";
+	s.bundle = (char *)r->bundle_id;
+	s.environment = (char *)r->environment;
+	s.signer = signer;
+	s.key = id;
+	s.public_key = pub_b64;
+	s.time = (char *)r->time;
+	s.database = (char *)r->database;
+	if (statement_format(&s, &out->yaml) < 0)
+		goto out;
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestSignInit(md, NULL, NULL, NULL, pk) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out->yaml.ptr, out->yaml.len) != 1 ||
+	    siglen != SIG_RAW_LEN) {
+		cairn_error_set("cannot sign the receipt with '%s'", r->key_path);
+		goto out;
+	}
+	base64_encode(sig, SIG_RAW_LEN, sig_b64);
+	if (buf_printf(&out->sig, "%s\n", sig_b64) < 0)
+		goto out;
+	out->base = statement_member_base("receipt", r->environment, id);
+	rc = 0;
+out:
+	if (rc)
+		stmt_pair_release(out);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	BIO_free(bio);
+	if (pem.ptr)
+		OPENSSL_cleanse(pem.ptr, pem.alloc);
+	buf_release(&pem);
+	free(signer);
+	return rc;
+}

@@ -1,0 +1,24 @@
+/* The applier's only signing code: a receipt saying that this bundle ran in
+ * this environment, at this time, on this database. Kept apart from bundle/
+ * (where build signatures and approvals are made) so that cairn-apply links
+ * nothing that could make those: the statement type is fixed here, and a
+ * test checks that cairn-apply holds no other signer (nm). */
+#ifndef CAIRN_RECEIPT_H
+#define CAIRN_RECEIPT_H
+
+#include "../bundle/append.h"
+
+struct receipt_req {
+	const char *key_path;     /* PEM PKCS#8 Ed25519 private key, mode 0600 */
+	const char *signer;       /* NULL: the key file's name without .key */
+	const char *bundle_id;
+	const char *environment;
+	const char *database;     /* an identifier, never a DSN (dsn_identity) */
+	const char *time;         /* YYYY-MM-DDTHH:MM:SSZ */
+};
+
+/* Signs the receipt; out->base is approvals/<env>-receipt-<keyid>. The
+ * passphrase of an encrypted key comes from $CAIRN_KEY_PASSPHRASE. */
+int receipt_sign(const struct receipt_req *r, struct stmt_pair *out);
+
+#endif

@@ -1,0 +1,173 @@
+/* The applier's config (cairn-apply.yaml): per environment, the database
+ * and the trust policy (builders, approvers and their quorum, the previous
+ * environment, receipt keys, admins, revoked keys), plus the precedence of
+ * flags over CAIRN_* variables over the file over built-in defaults.
+ *
+ * Linked into both programs (cairn verify --config reads it too); no
+ * signing code and no libgit2 here. Loading reads the public key files the
+ * config names (PEM SubjectPublicKeyInfo, Ed25519) and computes their key
+ * ids; it never reads a secret (dsn_env, dsn_file) except through
+ * policy_database_dsn(), which the applier calls when it connects. */
+#ifndef CAIRN_POLICY_CONFIG_H
+#define CAIRN_POLICY_CONFIG_H
+
+#include <stddef.h>
+
+#include "../lib/buf.h"
+
+#define POLICY_CONFIG_FILE "cairn-apply.yaml"
+#define POLICY_CONFIG_ENV "CAIRN_APPLY_CONFIG"
+#define POLICY_DEFAULT_LOCK_TIMEOUT_MS 15000ULL
+#define POLICY_CONFIG_MAX_SIZE (1U << 20)
+#define POLICY_KEY_MAX_SIZE (64U << 10)
+#define POLICY_KEY_ID_LEN 16
+
+/* A public key the config names. */
+struct policy_key {
+	char *path;        /* as written in the config */
+	char *resolved;    /* against the config's directory */
+	char key_id[POLICY_KEY_ID_LEN + 1]; /* first 16 hex digits of sha256(raw) */
+	unsigned char raw[32];              /* the raw Ed25519 public key */
+	int loaded;        /* raw and key_id are set */
+	int line, col;
+	/* revoked: signatures made at or after since stop counting */
+	char *since;       /* as written ("2026-11-01T00:00:00Z"); NULL = always */
+	long long since_epoch;
+};
+
+struct policy_keylist {
+	struct policy_key *items;
+	size_t n, alloc;
+	int set;           /* written in the file (for the environment or defaults) */
+	int line, col;     /* of the value, when set */
+};
+
+enum policy_db_kind { POLICY_DB_NONE, POLICY_DB_DSN, POLICY_DB_DSN_ENV, POLICY_DB_DSN_FILE };
+
+struct policy_env {
+	char *name;
+	int line, col;
+	enum policy_db_kind db_kind;
+	char *db_value;    /* the DSN, the variable's name, or the file (resolved) */
+	char *db_written;  /* as written, for messages */
+	int db_line, db_col;
+	struct policy_keylist builders, approvers, receipts_from, admins, revoked;
+	unsigned long long approvals; /* m of the approvers */
+	int approvals_set, approvals_line, approvals_col;
+	char *after;       /* an environment whose approval must be on the bundle */
+	int after_line, after_col;
+	unsigned long long lock_timeout_ms;
+	int lock_timeout_set, lock_timeout_line, lock_timeout_col;
+};
+
+/* One diagnostic: "PATH:LINE:COL: error: message". */
+struct policy_diag {
+	char *msg;
+	int warning;
+	int line, col; /* 0 when about the whole file */
+};
+
+struct policy_config {
+	char *path;        /* as given */
+	char *dir;         /* the directory relative paths resolve against */
+	struct policy_env defaults; /* `defaults:` (name "defaults", no database) */
+	struct policy_env *envs;
+	size_t nenvs, envs_alloc;
+	struct policy_diag *diags;
+	size_t ndiags, diags_alloc;
+	size_t errors, warnings;
+};
+
+/* Do not read key files (the fuzz target: a config may name any path). */
+#define POLICY_CONFIG_NO_KEYS 1
+
+void policy_config_init(struct policy_config *c);
+void policy_config_release(struct policy_config *c);
+
+/* Parses a config held in memory; path names it in messages and dir is
+ * where relative paths resolve. Every problem becomes a diagnostic; returns
+ * -1 (error set to the first one) when there is any error, else 0. */
+int policy_config_parse(struct policy_config *c, const char *data, size_t len,
+			const char *path, const char *dir, int flags);
+/* Reads and parses the file at path. */
+int policy_config_load(struct policy_config *c, const char *path, int flags);
+
+/* Which file to read: --config, else $CAIRN_APPLY_CONFIG, else
+ * ./cairn-apply.yaml. *source is "flag", "env" or "default". */
+const char *policy_config_path(const char *flag, const char *env_value, const char **source);
+
+const struct policy_env *policy_config_env(const struct policy_config *c, const char *name);
+/* A one-line message for an unknown environment, with a suggestion. */
+void policy_config_unknown_env(const struct policy_config *c, const char *name,
+			       struct buf *msg);
+
+/* The effective settings of an environment: its own, else defaults'.
+ * which: "builders", "approvers", "receipts_from", "admins". */
+const struct policy_keylist *policy_env_list(const struct policy_config *c,
+					     const struct policy_env *e, const char *which);
+unsigned long long policy_env_approvals(const struct policy_config *c,
+					const struct policy_env *e);
+
+/* Where a merged value came from. */
+enum policy_source { POLICY_SRC_DEFAULT, POLICY_SRC_FILE, POLICY_SRC_ENV, POLICY_SRC_FLAG };
+const char *policy_source_name(enum policy_source s);
+
+/* What the command line and the CAIRN_* variables said (NULL = not said). */
+struct policy_inputs {
+	const char *flag_env, *flag_db, *flag_lock_timeout;
+	const char *env_env, *env_db, *env_lock_timeout; /* CAIRN_ENV, CAIRN_DB, CAIRN_LOCK_TIMEOUT */
+};
+
+struct policy_setting {
+	enum policy_source source;
+	char *origin;      /* "--db", "CAIRN_DB", "cairn-apply.yaml:12:17", "built-in" */
+};
+
+/* The merged settings for one environment. */
+struct policy_resolved {
+	const struct policy_env *env; /* the trust policy: from the file only */
+	char *env_name;
+	struct policy_setting env_name_src;
+	enum policy_db_kind db_kind;  /* POLICY_DB_DSN when a flag or CAIRN_DB names it */
+	char *db_value;
+	struct policy_setting db_src;
+	unsigned long long lock_timeout_ms;
+	struct policy_setting lock_timeout_src;
+	/* the effective lists and quorum (environment, else defaults) */
+	const struct policy_keylist *builders, *approvers, *receipts_from, *admins;
+	struct policy_keylist revoked; /* defaults' and the environment's together */
+	unsigned long long approvals;
+	struct policy_setting approvals_src;
+};
+
+/* Merges for the environment named by the inputs (flag, else CAIRN_ENV).
+ * Returns 0; -1 with the error set when no environment is named, it is not
+ * in the config, or a flag or variable holds a bad value (*usage is 1 then:
+ * the caller's fault, not the config's). */
+int policy_resolve(struct policy_resolved *out, const struct policy_config *c,
+		   const struct policy_inputs *in, int *usage);
+void policy_resolved_release(struct policy_resolved *r);
+
+/* The database's DSN, secrets included: reads the variable or the file.
+ * For the driver only; never print it (use dsn_mask). */
+int policy_database_dsn(const struct policy_resolved *r, char **out);
+
+/* A copy of dsn with its password replaced by "****" (URI user:password@,
+ * a password= query parameter, or a keyword string's password=...). */
+char *dsn_mask(const char *dsn);
+/* 1 when dsn carries a password. */
+int dsn_has_password(const char *dsn);
+
+/* Loads a PEM Ed25519 public key: raw bytes and key id. */
+int policy_key_load(struct policy_key *k, const char *path);
+/* Key id of a raw 32-byte Ed25519 public key. */
+void policy_key_id(const unsigned char raw[32], char out[POLICY_KEY_ID_LEN + 1]);
+/* Finds a key id in a list; NULL when absent. */
+const struct policy_key *policy_keylist_find(const struct policy_keylist *l, const char *key_id);
+
+/* Parses an RFC 3339 UTC time ("2026-11-01T00:00:00Z", also with a
+ * "+00:00" or other numeric offset, or a bare date "2026-11-01") into
+ * seconds since the epoch. */
+int parse_rfc3339(const char *s, long long *out);
+
+#endif
