@@ -8,12 +8,7 @@
 #include "cairn.h"
 #include "passphrase.h"
 
-#if defined(__has_include)
-#if __has_include("../project/history.h")
 #include "../project/history.h"
-#define HAVE_HISTORY 1
-#endif
-#endif
 
 const struct cmd cmd_build_desc = {
 	"build", cmd_build,
@@ -119,8 +114,10 @@ int cmd_build(int argc, char **argv)
 	git_object *obj = NULL;
 	git_reference *ref = NULL, *resolved = NULL;
 	struct buf out = BUF_INIT;
+	struct history hist;
 	int c, rc;
 
+	memset(&hist, 0, sizeof(hist));
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&req, 0, sizeof(req));
 	memset(&res, 0, sizeof(res));
@@ -162,11 +159,16 @@ int cmd_build(int argc, char **argv)
 		goto out;
 	project_order(ctx.proj, &ctx.findings);
 	check_static(ctx.proj, &ctx.findings);
-#ifdef HAVE_HISTORY
-	/* issue #3: the history checks, and each migration's provenance
-	 * (m->prov_commit/author/date), which the manifest records */
-	history_provenance(ctx.proj, ctx.repo, git_commit_id(ctx.src->commit));
-#endif
+	/* the history rules, as 'cairn check --ref REV' runs them, then each
+	 * migration's provenance (m->prov_*), which the manifest records */
+	if (history_open(&hist, ctx.repo, &ctx.proj->cfg, ctx.prefix, NULL) < 0)
+		goto history_failed;
+	history_set_tip(&hist, git_commit_id(ctx.src->commit));
+	if (history_default_base(&hist, 1, rev) < 0 ||
+	    history_check(&hist, ctx.proj, &ctx.findings) < 0 ||
+	    history_provenance(ctx.proj, ctx.repo, git_commit_id(ctx.src->commit)) < 0)
+		goto history_failed;
+	history_release(&hist);
 	if (ctx.findings.n) {
 		findings_sort(&ctx.findings);
 		findings_format_text(&ctx.findings, &out);
@@ -213,7 +215,12 @@ int cmd_build(int argc, char **argv)
 		fprintf(stderr, "%s%s", i ? ", " : ", signed by ", signers[i].key->pub->id);
 	fprintf(stderr, "%s\n", nkeys ? "" : ", unsigned (sign it with 'cairn sign')");
 	rc = EXIT_OK;
+	goto out;
+history_failed:
+	error_msg("cannot build from %s: %s", ctx.src->label, cairn_error_last());
+	rc = EXIT_ENVIRONMENT;
 out:
+	history_release(&hist);
 	buf_release(&out);
 	build_result_release(&res);
 	free_signers(signers, nkeys);
