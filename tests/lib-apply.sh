@@ -10,12 +10,17 @@ apply_key() {
 }
 
 # apply_project DIR: a git repository with a cairn project using sequence
-# versions (0001, 0002...), SQLite only.
+# versions (0001, 0002...), SQLite only. These tests rewrite migrations on
+# main to make drifted or broken bundles, which the history rules rightly
+# refuse; history is tested in t01xx, so nothing counts as released here.
 apply_project() {
 	git init -q "$1" &&
 	(cd "$1" && cairn init >/dev/null) &&
 	sed -i -e 's/^version_style: .*/version_style: sequence/' \
-		-e 's/^drivers: .*/drivers: [sqlite]/' "$1/cairn.yaml"
+		-e 's/^drivers: .*/drivers: [sqlite]/' \
+		-e '/^release_refs:/,/^$/c\
+release_refs: []\
+' "$1/cairn.yaml"
 }
 
 # apply_mig DIR NAME UP [DOWN [MIGRATION_YAML]]: writes a migration; DOWN

@@ -160,11 +160,12 @@ test_expect_success 'a project in a subdirectory of its repository records its p
 '
 
 test_expect_success 'files cairn ignores (and check warns about) are not shipped' '
-	echo "notes" >mono/db/migrations/20260101000000_a/NOTES && test_commit mono notes &&
+	test_migration mono/db 20260301000000_notes &&
+	echo "notes" >mono/db/migrations/20260301000000_notes/NOTES && test_commit mono notes &&
 	(cd mono/db && cairn build -o ../../notes.tar.gz 2>../../err) &&
 	test_grep "NOTES: warning: unknown-file" err &&
 	tar tzf notes.tar.gz >list &&
-	test_grep "20260101000000_a/up.sql" list &&
+	test_grep "20260301000000_notes/up.sql" list &&
 	test_grep ! NOTES list
 '
 

@@ -72,8 +72,9 @@ test_expect_success 'signing again with the same key changes nothing' '
 
 test_expect_success 'names past ustar (pax extended headers) are reproducible too' '
 	long=$(printf "%0150d" 0 | tr 0 x).csv &&
-	mkdir -p one/migrations/20260102000000_index_accounts_email/data &&
-	echo "a,b" >"one/migrations/20260102000000_index_accounts_email/data/$long" &&
+	test_migration one 20260301000000_long_names &&
+	mkdir -p one/migrations/20260301000000_long_names/data &&
+	echo "a,b" >"one/migrations/20260301000000_long_names/data/$long" &&
 	git -C one add -A && git -C one commit -q -m long &&
 	git clone -q one three && git -C three remote set-url origin https://git.example.com/acme/fix.git &&
 	(cd one && at_time 1800000000 cairn build -o ../l1.tar.gz 2>/dev/null) &&
