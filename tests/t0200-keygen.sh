@@ -52,6 +52,24 @@ test_expect_success 'no passphrase source and no terminal: refused with the ways
 	test ! -e nopass.key
 '
 
+# script(1) gives cairn a terminal; the passphrase is typed there, twice,
+# and never echoed.
+test_expect_success 'a passphrase typed on the terminal, twice, not echoed' '
+	(sleep 1; printf "typed secret\n"; sleep 1; printf "typed secret\n") |
+		script -qec "cairn keygen tty" /dev/null >out 2>&1 &&
+	test_grep "passphrase for the new key .tty.key.: " out &&
+	test_grep "again: " out &&
+	test_grep ! "typed secret" out &&
+	openssl pkey -in tty.key -passin pass:"typed secret" -noout
+'
+
+test_expect_success 'two different passphrases on the terminal: nothing written' '
+	(sleep 1; printf "one\n"; sleep 1; printf "two\n") |
+		script -qec "cairn keygen tty2" /dev/null >out 2>&1;
+	test_grep "the passphrases differ; nothing written" out &&
+	test ! -e tty2.key && test ! -e tty2.pub
+'
+
 test_expect_success 'the passphrase is never a flag value' '
 	test_must_fail --exit=2 cairn keygen --password x k 2>err &&
 	test_grep "unknown option" err &&
