@@ -126,7 +126,7 @@ for n in ${*:-1000 5000}; do
 	if test -n "$SQITCH" && test "$n" -le "$SQITCH_MAX"; then
 		set -- "$@" -n sqitch "cd $d/sqitch && sqitch deploy --quiet db:sqlite:$d/x.db"
 	fi
-	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal" --export-markdown "$R.apply" "$@"
+	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal $d/sqitch.db" --export-markdown "$R.apply" "$@"
 	echo "== $n migrations: all in one transaction"
 	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal" --export-markdown "$R.atomic" \
 		-n "sqlite3 CLI, one transaction" "sqlite3 $d/x.db <$d/cli-one.sql" \
