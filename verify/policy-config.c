@@ -306,7 +306,9 @@ char *dsn_mask(const char *dsn)
 		return NULL;
 	if (is_uri(dsn)) {
 		const char *auth = strstr(dsn, "://") + 3;
-		const char *end = auth + strcspn(auth, "/?#");
+		/* up to the query, not the first '/': an unescaped '/' in a
+		 * password must not hide it from the mask */
+		const char *end = auth + strcspn(auth, "?#");
 		const char *at = NULL, *q, *colon;
 
 		for (q = auth; q < end; q++)

@@ -241,6 +241,8 @@ static void test_dsn_mask(void)
 		{ "postgres://db/x?user=a&password=s3cret&sslmode=verify-full",
 		  "postgres://db/x?user=a&password=****&sslmode=verify-full" },
 		{ "postgres://a:b@c@db/x", "postgres://a:****@db/x" },
+		{ "postgres://u:pa/ss@db/x", "postgres://u:****@db/x" },
+		{ "postgres://db:5432/x", "postgres://db:5432/x" },
 		{ "host=db dbname=x password=s3cret", "host=db dbname=x password=****" },
 		{ "password = 's3 \\' cret' host=db", "password = **** host=db" },
 		{ "host=db user=app", "host=db user=app" },
