@@ -61,11 +61,13 @@ PROJECT_SRC  = project/findings.c project/source.c project/project.c project/ord
                project/check.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
 APPLY_SRC    = cmd/cairn-apply.c
+# The PostgreSQL driver (issue #6): only these files include libpq-fe.h.
+PG_SRC       = drivers/pgsplit.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(PROJECT_SRC) $(CAIRN_SRC))
-APPLY_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(APPLY_SRC))
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(APPLY_SRC) $(PG_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -95,7 +97,7 @@ $(BUILD)/.flags: FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Unit tests link everything but the mains.
-TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC))
+TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(PG_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
