@@ -1,0 +1,169 @@
+/* The database driver interface: what the apply engine (apply/) needs from a
+ * database, as a table of function pointers registered by name (libarchive's
+ * format readers). The engine includes this header and never sqlite3.h or
+ * libpq-fe.h; each driver (drivers/sqlite.c, drivers/postgres.c) fills one
+ * struct driver and lists it in drivers/driver.c.
+ *
+ * Conventions, for every function below:
+ * - return 0 on success, -1 on failure with the error slot set once
+ *   (cairn_error_set) to a one-line message that names the database by its
+ *   display name (never a password), DRIVER_BUSY where stated;
+ * - a function that runs caller SQL also fills a struct driver_error, so the
+ *   engine can show the engine's code and map the position into the file;
+ * - nothing prints, nothing exits;
+ * - strings handed back in rows are malloc'ed and owned by the caller
+ *   (free with bk_rows_free / audit_rows_free).
+ *
+ * Transactions: the engine calls begin/commit/rollback around each migration
+ * and its bookkeeping writes (bk_put, audit_append inside the same
+ * transaction). Bookkeeping functions called outside a transaction run in
+ * autocommit. The lock (lock/unlock) is separate from transactions: it is
+ * held for a whole run, dies with the process or session, and never blocks a
+ * migration's own statements (PostgreSQL: a session advisory lock on its own
+ * connection; SQLite: an flock on the database file). */
+#ifndef CAIRN_DRIVER_H
+#define CAIRN_DRIVER_H
+
+#include <stddef.h>
+
+#define DRIVER_BUSY (-2) /* lock(): not obtained within the timeout */
+
+/* Open flags. */
+#define DRIVER_OPEN_READONLY 0x1 /* plan, status, history: create nothing, write nothing;
+				  * a database that does not exist yet reads as empty */
+
+/* exec() flags. */
+#define DRIVER_EXEC_SPLIT 0x1 /* run statement by statement in autocommit (transaction:
+			       * false): the driver splits the script itself, with its
+			       * engine's quoting rules, and calls on_statement first */
+
+struct driver_error {
+	char code[32];      /* SQLSTATE ("42P07") or the engine's code name ("SQLITE_ERROR") */
+	char message[512];  /* the engine's primary message */
+	char detail[512];   /* "" when none */
+	char hint[256];     /* "" when none */
+	long offset;        /* byte offset in the SQL passed to exec/query of the failing
+			     * statement's error (or its start); -1 when unknown */
+};
+
+struct driver_exec {
+	/* in */
+	unsigned flags;
+	/* DRIVER_EXEC_SPLIT only: called before statement index (0-based) that
+	 * starts at byte offset; non-zero stops the script (error set by cb). */
+	int (*on_statement)(void *ctx, unsigned long index, size_t offset);
+	void *ctx;
+	/* out */
+	unsigned long long changes; /* rows changed by the script: the sum over its
+				     * INSERT/UPDATE/DELETE statements (a batch stops at 0) */
+	unsigned long statements;   /* statements completed */
+	struct driver_error err;
+};
+
+/* States of a cairn_migrations row (DESIGN.md). */
+#define BK_PENDING "pending"
+#define BK_IN_PROGRESS "in_progress"
+#define BK_APPLIED "applied"
+#define BK_FAILED "failed"
+#define BK_ROLLED_BACK "rolled_back"
+
+/* One row of cairn_migrations: the bookkeeping of a migration. */
+struct bk_row {
+	char *version;       /* primary key */
+	char *name;          /* directory name */
+	char *checksum;      /* "sha256:<hex>" as in the bundle's manifest */
+	char *state;         /* BK_* */
+	char *bundle_id;     /* bundle that last changed the row */
+	char *environment;
+	char *applied_at;    /* UTC, "2026-11-22T09:30:00Z" (empty when never applied) */
+	char *applied_by;    /* user@host */
+	long long duration_ms;
+	char *down_sql;      /* the down script for this driver, kept at apply time; NULL when none */
+	int irreversible;
+	int transactional;   /* 0 for transaction: false */
+	char *kind;          /* "schema" or "batch" */
+	long long batches;   /* batch progress: batches committed */
+	long long rows_changed;
+	long long statement; /* non-transactional: index of the statement reached (-1 none) */
+	char *error;         /* last failure, NULL when none */
+	char *audit_hash;    /* hash of the audit row that last changed this row: anchors the
+			      * audit chain's head, so a deleted last audit row is found */
+};
+
+/* One row of cairn_audit: an append-only chain. The engine computes hash
+ * (apply/audit.c); drivers store and return the fields verbatim. */
+struct audit_row {
+	long long seq;       /* 1, 2, ...; assigned by the engine */
+	char *at;            /* UTC */
+	char *actor;         /* user@host */
+	char *action;        /* apply, apply-failed, rollback, baseline, repair, ... */
+	char *version;       /* migration concerned ("" for a whole-run event) */
+	char *from_version;  /* highest applied version before */
+	char *to_version;    /* and after */
+	char *bundle_id;     /* "" when none (rollback, repair) */
+	char *environment;
+	char *detail;        /* free text: checksum, error, approvals used */
+	char *prev_hash;     /* hash of row seq-1; 64 zeros for the first */
+	char *hash;          /* sha256 over the fields above */
+};
+
+struct db; /* a driver's connection, opaque to the engine */
+
+struct driver {
+	const char *name;          /* "sqlite", "postgres": also the variant suffix (up.NAME.sql) */
+	int transactional_ddl;     /* DDL rolls back with the transaction */
+
+	/* 1 when dsn is for this driver ("sqlite:", "postgres://", "host=..."). */
+	int (*accepts)(const char *dsn);
+	int (*open)(struct db **out, const char *dsn, unsigned flags);
+	void (*close)(struct db *db); /* accepts NULL; rolls back an open transaction */
+	/* The database for messages and receipts: never a password. */
+	const char *(*display_name)(struct db *db);
+
+	/* One runner at a time. Waits up to timeout_ms (0: try once); returns
+	 * DRIVER_BUSY (error set, naming the holder when known) on timeout. */
+	int (*lock)(struct db *db, unsigned long long timeout_ms);
+	int (*unlock)(struct db *db);
+
+	int (*begin)(struct db *db);
+	int (*commit)(struct db *db);
+	int (*rollback)(struct db *db);
+	/* Timeouts for what runs next: inside a transaction they last until its
+	 * end (PostgreSQL SET LOCAL). 0 = the driver's default. */
+	int (*set_timeouts)(struct db *db, unsigned long long statement_ms,
+			    unsigned long long lock_ms);
+
+	/* Runs a script (len bytes, not necessarily NUL-terminated). */
+	int (*exec)(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+	/* Runs a query (verify.sql) and sets *truth from the first column of its
+	 * first row: NULL, false, 0, '' and no row at all are false. */
+	int (*query_truth)(struct db *db, const char *sql, size_t len, int *truth,
+			   struct driver_error *err);
+
+	/* Bookkeeping. *exists = 0 when the tables are not there yet (a new
+	 * database: no rows, nothing applied). */
+	int (*bk_exists)(struct db *db, int *exists);
+	int (*bk_ensure)(struct db *db);   /* creates cairn_migrations and cairn_audit */
+	/* All rows, ordered by version. */
+	int (*bk_read)(struct db *db, struct bk_row **out, size_t *n);
+	/* Inserts or replaces the row with row->version. */
+	int (*bk_put)(struct db *db, const struct bk_row *row);
+	int (*audit_append)(struct db *db, const struct audit_row *row);
+	/* All rows by seq when last_only == 0; the last row only (n = 0 or 1)
+	 * otherwise. */
+	int (*audit_read)(struct db *db, int last_only, struct audit_row **out, size_t *n);
+};
+
+/* The registry (drivers/driver.c). */
+const struct driver *driver_for_dsn(const char *dsn);      /* NULL, error set */
+const struct driver *driver_by_name(const char *name);     /* NULL when unknown */
+const struct driver *const *driver_list(void);             /* NULL-terminated */
+
+void bk_row_release(struct bk_row *r);
+void bk_rows_free(struct bk_row *rows, size_t n);
+void audit_row_release(struct audit_row *r);
+void audit_rows_free(struct audit_row *rows, size_t n);
+/* "code: message (detail; hint)" into buf of size len. */
+void driver_error_format(const struct driver_error *e, char *buf, size_t len);
+
+#endif
