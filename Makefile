@@ -62,7 +62,7 @@ PROJECT_SRC  = project/findings.c project/source.c project/project.c project/ord
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The PostgreSQL driver (issue #6): only these files include libpq-fe.h.
-PG_SRC       = drivers/pgsplit.c
+PG_SRC       = drivers/pgsplit.c drivers/postgres.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -102,12 +102,18 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
+# Test helpers (git's t/helper): drive a library from the shell tests.
+HELPER_BIN   = $(BUILD)/tests/pg-driver
+$(BUILD)/tests/%: tests/helpers/%.c $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
+
 # Fuzz targets, replayed over their corpus by a standalone driver.
 $(BUILD)/tests/fuzz-%-replay: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
-check: all $(UNIT_BIN) $(FUZZ_REPLAY)
+check: all $(UNIT_BIN) $(FUZZ_REPLAY) $(HELPER_BIN)
 	@sh tests/run-tests.sh
 
 test: check

@@ -274,12 +274,11 @@ static int utf8_lead(unsigned char c)
 	return (c & 0xC0) != 0x80;
 }
 
-int pgsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, long position,
-		   int *line_out, int *col_out)
+int pgsplit_position_offset(const char *sql, size_t len, size_t base, size_t sent_len,
+			    long position, size_t *off_out)
 {
-	size_t i, end, target = 0;
+	size_t i, end;
 	long chars = 0;
-	int found = 0, line = 1, col = 1;
 
 	if (position < 1 || base > len || sent_len > len - base)
 		return -1;
@@ -289,13 +288,21 @@ int pgsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, lo
 	for (i = base; i <= end; i++) {
 		if (i == end || utf8_lead((unsigned char)sql[i])) {
 			if (++chars == position) {
-				target = i;
-				found = 1;
-				break;
+				*off_out = i;
+				return 0;
 			}
 		}
 	}
-	if (!found)
+	return -1;
+}
+
+int pgsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, long position,
+		   int *line_out, int *col_out)
+{
+	size_t i, target = 0;
+	int line = 1, col = 1;
+
+	if (pgsplit_position_offset(sql, len, base, sent_len, position, &target) < 0)
 		return -1;
 	for (i = 0; i < target; i++) {
 		if (sql[i] == '\n') {

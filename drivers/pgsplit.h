@@ -40,5 +40,8 @@ void pgsplit_release(struct pgsplit *s);
  * in sql. Returns 0, or -1 when the position lies outside the text. */
 int pgsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, long position,
 		   int *line_out, int *col_out);
+/* The same position as a byte offset into sql (driver_error.offset). */
+int pgsplit_position_offset(const char *sql, size_t len, size_t base, size_t sent_len,
+			    long position, size_t *off_out);
 
 #endif
