@@ -55,19 +55,32 @@ APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null)
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
 LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c
-CMD_SRC      = cmd/common.c
+CMD_SRC      = cmd/common.c cmd/verify.c
+# Reading and checking bundles: both programs (no signing, no libgit2).
+VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
-CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c
+# Writing and signing bundles, key generation: cairn only.
+BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
+CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
+               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/inspect.c
 APPLY_SRC    = cmd/cairn-apply.c
-# The PostgreSQL driver (issue #6): only these files include libpq-fe.h.
+# cairn-apply's verbs (one file each) and what they share.
+APPLY_VERB_SRC = cmd/apply-common.c cmd/apply-bundle.c cmd/apply.c cmd/plan.c cmd/status.c \
+               cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
+# The PostgreSQL driver (issue #6): only postgres.c includes libpq-fe.h.
 PG_SRC       = drivers/pgsplit.c drivers/postgres.c
+# cairn-apply only: the database drivers (drivers/driver.h) and the apply
+# engine (apply/), which knows databases only through that interface.
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
+ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
-CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(PROJECT_SRC) $(CAIRN_SRC))
-APPLY_OBJ    = $(call obj,$(LIB_SRC) $(CMD_SRC) $(APPLY_SRC) $(PG_SRC))
+CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(CAIRN_SRC))
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
+               $(APPLY_SRC) $(APPLY_VERB_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -97,7 +110,8 @@ $(BUILD)/.flags: FORCE
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Unit tests link everything but the mains.
-TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(PG_SRC))
+TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(DRIVER_SRC) \
+               $(ENGINE_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

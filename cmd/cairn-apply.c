@@ -8,11 +8,20 @@
 #include <yaml.h>
 #include <libpq-fe.h>
 
-#include "cmd.h"
+#include "cairn-apply.h"
+#include "verify.h"
 
 const char *progname = "cairn-apply";
 
 static const struct cmd *const apply_commands[] = {
+	&cmd_apply_verify_desc,
+	&cmd_plan_desc,
+	&cmd_apply_desc,
+	&cmd_status_desc,
+	&cmd_rollback_desc,
+	&cmd_history_desc,
+	&cmd_baseline_desc,
+	&cmd_repair_desc,
 	NULL,
 };
 

@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "cairn.h"
+#include "verify.h"
 
 const char *progname = "cairn";
 
@@ -16,6 +17,11 @@ static const struct cmd *const cairn_commands[] = {
 	&cmd_new_desc,
 	&cmd_list_desc,
 	&cmd_check_desc,
+	&cmd_keygen_desc,
+	&cmd_build_desc,
+	&cmd_sign_desc,
+	&cmd_inspect_desc,
+	&cmd_verify_desc,
 	NULL,
 };
 

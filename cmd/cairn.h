@@ -35,5 +35,17 @@ CAIRN_VERB(init);
 CAIRN_VERB(new);
 CAIRN_VERB(list);
 CAIRN_VERB(check);
+CAIRN_VERB(keygen);
+CAIRN_VERB(build);
+CAIRN_VERB(sign);
+CAIRN_VERB(inspect);
+
+/* cmd/build.c: private keys named on the command line, loaded with their
+ * passphrase (cmd/passphrase.c). */
+struct build_signer;
+char *signer_name_of(const char *key_path, const char *given);
+int load_signers(char **paths, size_t n, const char *signer, const char *pass_file,
+		 struct build_signer **out);
+void free_signers(struct build_signer *s, size_t n);
 
 #endif

@@ -61,4 +61,22 @@ cairn list
 step "cairn list --ref v1.0: what was released"
 cairn list --ref v1.0
 
-printf '\nThe demo repository is in %s/shop\n' "$WORK"
+step "cairn keygen + cairn build --sign: a sealed, signed bundle from HEAD"
+(cd "$WORK" && cairn keygen --no-passphrase ci)
+cairn build --sign "$WORK/ci.key" -o "$WORK/shop.tar.gz"
+
+# What follows runs on the host that reaches the database: it needs only the
+# bundle and the builder's public key, never the repository.
+cd "$WORK"
+
+step "cairn-apply plan: what would run, in order, with the SQL (changes nothing)"
+cairn-apply plan shop.tar.gz --env dev --db sqlite:shop.db --key ci.pub
+
+step "cairn-apply apply: verify, lock, apply each migration in its own transaction"
+cairn-apply apply shop.tar.gz --env dev --db sqlite:shop.db --key ci.pub
+
+step "cairn-apply status and history --verify"
+cairn-apply status shop.tar.gz --db sqlite:shop.db --key ci.pub
+cairn-apply history --db sqlite:shop.db --verify
+
+printf '\nThe demo repository is in %s/shop; the database is %s/shop.db\n' "$WORK" "$WORK"

@@ -9,12 +9,16 @@ static _Thread_local char last_error[CAIRN_ERRMSG_MAX];
 
 void cairn_error_set(const char *fmt, ...)
 {
+	char msg[CAIRN_ERRMSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	/* A message longer than the buffer is cut, never overflowed. */
-	(void)vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	/* A message longer than the buffer is cut, never overflowed. Formatted
+	 * aside first: callers wrap the last error, cairn_error_last() being
+	 * one of the arguments. */
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(last_error, msg, sizeof(msg));
 }
 
 const char *cairn_error_last(void)

@@ -23,7 +23,7 @@ static void set_mark(int line, int col)
 struct loader {
 	yaml_parser_t parser;
 	const char *name;
-	size_t nodes;
+	size_t nodes, max_nodes;
 };
 
 static void ynode_push(struct ynode *parent, size_t at, struct ynode *child)
@@ -87,7 +87,7 @@ static int load_node(struct loader *l, yaml_event_t *ev, int depth, struct ynode
 	*out = NULL;
 	if (depth > YAML_MAX_DEPTH)
 		return fail_at(l, &ev->start_mark, "YAML nested deeper than 64 levels");
-	if (++l->nodes > YAML_MAX_NODES)
+	if (++l->nodes > l->max_nodes)
 		return fail_at(l, &ev->start_mark, "YAML document has too many nodes");
 
 	switch (ev->type) {
@@ -174,6 +174,12 @@ out:
 
 int yaml_load(struct ynode **out, const char *data, size_t len, const char *name)
 {
+	return yaml_load_max(out, data, len, name, YAML_MAX_NODES);
+}
+
+int yaml_load_max(struct ynode **out, const char *data, size_t len, const char *name,
+		  size_t max_nodes)
+{
 	struct loader l;
 	yaml_event_t ev;
 	struct ynode *root = NULL;
@@ -183,6 +189,7 @@ int yaml_load(struct ynode **out, const char *data, size_t len, const char *name
 	set_mark(0, 0);
 	memset(&l, 0, sizeof(l));
 	l.name = name;
+	l.max_nodes = max_nodes;
 	if (!yaml_parser_initialize(&l.parser)) {
 		cairn_error_set("%s: cannot initialise the YAML parser", name);
 		return -1;

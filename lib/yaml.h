@@ -32,6 +32,10 @@ struct ynode {
 /* Parses data (len bytes). On failure returns -1 and sets the error to
  * "NAME:LINE:COL: message". An empty document gives *out == NULL and 0. */
 int yaml_load(struct ynode **out, const char *data, size_t len, const char *name);
+/* The same with another cap on the node count (a bundle manifest lists
+ * thousands of migrations; its size is capped by the reader instead). */
+int yaml_load_max(struct ynode **out, const char *data, size_t len, const char *name,
+		  size_t max_nodes);
 void ynode_free(struct ynode *n);
 /* Line and column of the last yaml_load failure (0 when not known). */
 void yaml_last_error_mark(int *line, int *col);

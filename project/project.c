@@ -52,6 +52,7 @@ void config_init(struct config *c)
 	c->style = STYLE_TIMESTAMP;
 	c->ordering = ORDER_STRICT;
 	c->max_file_size = DEFAULT_MAX_FILE_SIZE;
+	c->max_data_size = DEFAULT_MAX_DATA_SIZE;
 }
 
 void config_release(struct config *c)
@@ -65,7 +66,7 @@ void config_release(struct config *c)
 
 static const char *const config_keys[] = {
 	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
-	"max_file_size", NULL,
+	"max_file_size", "max_data_size", NULL,
 };
 
 static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
@@ -218,6 +219,13 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 				wrong_type(f, CONFIG_FILE, k->str, v, "a size such as 16MiB");
 			else
 				c->max_file_size = sz;
+		} else if (!strcmp(k->str, "max_data_size")) {
+			unsigned long long sz;
+
+			if (v->type != YNODE_SCALAR || parse_size(v->str, &sz) < 0 || !sz)
+				wrong_type(f, CONFIG_FILE, k->str, v, "a size such as 4GiB");
+			else
+				c->max_data_size = sz;
 		} else {
 			unknown_key(f, CONFIG_FILE, k, config_keys);
 		}

@@ -12,6 +12,8 @@
 
 #define CONFIG_FILE "cairn.yaml"
 #define DEFAULT_MAX_FILE_SIZE (16ULL << 20)
+/* data/ files (seed data) are streamed, never held whole: a larger cap */
+#define DEFAULT_MAX_DATA_SIZE (4ULL << 30)
 
 enum version_style { STYLE_TIMESTAMP, STYLE_SEQUENCE };
 enum ordering { ORDER_STRICT, ORDER_ALLOW_OUT_OF_ORDER };
@@ -34,6 +36,7 @@ struct config {
 	int release_refs_set;
 	enum ordering ordering;
 	unsigned long long max_file_size;
+	unsigned long long max_data_size; /* data/ files */
 };
 
 /* The drivers cairn knows; a variant file for any other is an error. */

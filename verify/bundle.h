@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "keys.h"
 
 struct bundle_file {
 	char *name;            /* inside the migration directory: "up.sql", "data/x.csv" */
@@ -48,6 +49,11 @@ struct bundle_statement {
 	char *member;          /* "signatures/<keyid>.yaml", or a file beside the bundle */
 	int valid;             /* signature checked against the statement's key */
 	int trusted;           /* that key is one the caller trusts for this type */
+	/* added: */
+	char *bundle_id;       /* the bundle the statement names */
+	char *public_key;      /* base64 raw key, as in the statement */
+	char *expires, *database, *ticket; /* optional statement keys */
+	char *problem;         /* why it is not valid, or NULL */
 };
 
 struct bundle {
@@ -63,6 +69,10 @@ struct bundle {
 	struct bundle_statement *statements;
 	size_t nstatements;
 	void *priv;            /* implementation state */
+	/* added: */
+	char *project;         /* the project's name (cairn.yaml 'name') */
+	char *source_path;     /* the project's directory in the repository, "" at the top */
+	unsigned long long max_file_size, max_data_size; /* the project's caps at build time */
 };
 
 /* Keys the caller trusts (PEM public keys), by role. */
@@ -70,6 +80,16 @@ struct trust;
 struct trust *trust_new(void);
 int trust_add_builder_key(struct trust *t, const char *pem_path);
 void trust_free(struct trust *t);
+/* added: roles for the statement types (#7 builds on these). */
+#define TRUST_BUILD    1
+#define TRUST_APPROVAL 2
+#define TRUST_RECEIPT  4
+#define TRUST_OVERRIDE 8
+int trust_add_key(struct trust *t, unsigned roles, const char *pem_path);
+/* The key with that id trusted for one of roles, or NULL. */
+const struct pubkey *trust_find(const struct trust *t, const char *key_id, unsigned roles);
+size_t trust_count(const struct trust *t, unsigned roles);
+unsigned trust_role_of_type(const char *statement_type);
 
 /* Opens and verifies path. With trust == NULL nothing is trusted and the
  * bundle is refused (no build signature by a trusted key). Returns 0, or -1
@@ -77,6 +97,25 @@ void trust_free(struct trust *t);
  * *out is NULL then. */
 int bundle_open(struct bundle **out, const char *path, const struct trust *trust);
 void bundle_free(struct bundle *b);
+
+/* added: bundle_open with options. */
+#define BUNDLE_TEXT_CAP (64ULL << 20)   /* any member but data/: kept in memory */
+#define BUNDLE_DATA_CAP (1ULL << 40)    /* a data/ member: streamed */
+struct bundle_open_opts {
+	/* Integrity only: every check but "a build signature by a trusted
+	 * key" (cairn inspect, cairn sign). Statements still say whether
+	 * they are valid and trusted. */
+	int untrusted;
+	unsigned long long text_cap, data_cap; /* 0: the defaults above */
+};
+int bundle_open_opts(struct bundle **out, const char *path, const struct trust *trust,
+		     const struct bundle_open_opts *opts);
+/* The raw bytes of manifest.yaml and of a statement pair kept by the
+ * reader (for cairn sign, which rewrites the tarball). */
+const struct buf *bundle_manifest_bytes(const struct bundle *b);
+const struct buf *bundle_sums_bytes(const struct bundle *b);
+int bundle_statement_bytes(const struct bundle *b, size_t i, const struct buf **yaml,
+			   const struct buf **sig);
 
 /* The migration's file for role ("up", "down", "verify") on driver: the
  * driver's variant (up.postgres.sql) when present, else the generic file,

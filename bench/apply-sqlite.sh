@@ -1,0 +1,159 @@
+#!/bin/sh
+# Applier on SQLite (issue #5): cairn-apply against the sqlite3 CLI running
+# the same SQL, dbmate (npm) and sqitch (Debian), same run, same machine.
+#
+#   bench/apply-sqlite.sh [N...]           (default: 1000 5000)
+#
+# Environment:
+#   BENCH_DIR   work directory (default /tmp/cairn-bench-apply)
+#   RUNS        hyperfine runs per command (default 3)
+#   DBMATE      dbmate binary (default: $BENCH_DIR/tools/node_modules/.bin/dbmate,
+#               installed there with 'npm install dbmate' when npm is present)
+#   SQITCH_MAX  largest N sqitch is run for (default 1000: it needs ~15 ms a change)
+#
+# Every tool writes a new file with SQLite's defaults: rollback journal
+# (journal_mode=DELETE) and synchronous=FULL, which is also what cairn-apply
+# uses on a new file (it never changes a file's journal mode, and it sets
+# synchronous=FULL so a committed migration survives a power cut). So every
+# tool pays the same fsyncs per transaction; nobody is allowed a cheaper
+# durability setting.
+#
+# Workloads, N one-table migrations ("CREATE TABLE t_i (id integer primary
+# key, v text)", down "DROP TABLE t_i"):
+#   apply     new file, one transaction per migration; the sqlite3 baseline adds
+#             one bookkeeping INSERT to each transaction
+#   atomic    cairn-apply --atomic vs the sqlite3 CLI with everything in one transaction
+#   noop      nothing pending with N applied (bundle verification included)
+#   rollback  cairn-apply rollback --to 0 vs the sqlite3 CLI running the down
+#             scripts, one transaction each with one bookkeeping UPDATE
+# Results: hyperfine's markdown tables in $BENCH_DIR/results-N.md, and the
+# peak RSS of each cairn-apply run in $BENCH_DIR/rss-N.txt.
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_DIR=${BENCH_DIR:-/tmp/cairn-bench-apply}
+RUNS=${RUNS:-3}
+SQITCH_MAX=${SQITCH_MAX:-1000}
+PATH="$SRC/bin:$PATH"
+export CAIRN_TEMPLATE_DIR="$SRC/templates"
+export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
+
+command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
+command -v sqlite3 >/dev/null || { echo "bench: needs the sqlite3 CLI" >&2; exit 2; }
+mkdir -p "$BENCH_DIR"
+cd "$BENCH_DIR"
+
+DBMATE=${DBMATE:-$BENCH_DIR/tools/node_modules/.bin/dbmate}
+if ! test -x "$DBMATE" && command -v npm >/dev/null; then
+	mkdir -p tools && (cd tools && npm install --no-audit --no-fund dbmate >npm.log 2>&1) || true
+fi
+test -x "$DBMATE" || DBMATE=
+SQITCH=$(command -v sqitch || true)
+if test -n "$SQITCH" && ! perl -MDBD::SQLite -e 1 2>/dev/null; then
+	echo "bench: sqitch needs DBD::SQLite (apt-get install libdbd-sqlite3-perl); skipping it" >&2
+	SQITCH=
+fi
+test -f ci.key || cairn keygen --no-passphrase ci >/dev/null 2>&1
+
+# make_workload N: project, bundle, and the same SQL for every other tool.
+make_workload() {
+	n=$1
+	d=w$n
+	test -f "$d/bundle.tar.gz" && return 0
+	rm -rf "$d" && mkdir -p "$d" && cd "$d"
+	git init -q p
+	(cd p && cairn init >/dev/null)
+	sed -i -e 's/^version_style: .*/version_style: sequence/' -e 's/^drivers: .*/drivers: [sqlite]/' \
+		p/cairn.yaml
+	mkdir -p dbmate sqitch/deploy sqitch/revert
+	printf '[core]\n\tengine = sqlite\n\tplan_file = sqitch.plan\n\ttop_dir = .\n' >sqitch/sqitch.conf
+	printf '%%syntax-version=1.0.0\n%%project=bench\n\n' >sqitch/sqitch.plan
+	echo "CREATE TABLE bk (version text primary key, name text, checksum text, applied_at text, state text);" >cli-each.sql
+	cp cli-each.sql cli-one.sql
+	echo "BEGIN;" >>cli-one.sql
+	: >cli-down.sql
+	i=1
+	while test $i -le "$n"; do
+		v=$(printf '%05d' $i)
+		up="CREATE TABLE t_$v (id integer primary key, v text);"
+		down="DROP TABLE t_$v;"
+		mkdir -p "p/migrations/${v}_t$v"
+		printf '%s\n' "$up" >"p/migrations/${v}_t$v/up.sql"
+		printf '%s\n' "$down" >"p/migrations/${v}_t$v/down.sql"
+		ins="INSERT INTO bk VALUES ('$v', '${v}_t$v', 'sha256:0000000000000000000000000000000000000000000000000000000000000000', strftime('%Y-%m-%dT%H:%M:%SZ'), 'applied');"
+		printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$up" "$ins" >>cli-each.sql
+		printf '%s\n%s\n' "$up" "$ins" >>cli-one.sql
+		printf 'BEGIN;\n%s\nUPDATE bk SET state = '"'"'rolled_back'"'"' WHERE version = '"'"'%s'"'"';\nCOMMIT;\n' \
+			"$down" "$v" >"down.$v"
+		printf -- '-- migrate:up\n%s\n\n-- migrate:down\n%s\n' "$up" "$down" >"dbmate/${v}_t$v.sql"
+		printf '%s\n' "$up" >"sqitch/deploy/t$v.sql"
+		printf '%s\n' "$down" >"sqitch/revert/t$v.sql"
+		printf 't%s 2026-11-22T00:00:00Z Bench <bench@example.com> # t%s\n' "$v" "$v" >>sqitch/sqitch.plan
+		i=$((i + 1))
+	done
+	echo "COMMIT;" >>cli-one.sql
+	# down scripts newest first
+	ls down.* | sort -r | xargs cat >>cli-down.sql
+	rm -f down.*
+	git -C p add -A && git -C p commit -q -m "$n migrations"
+	(cd p && cairn build --sign ../../ci.key -o ../bundle.tar.gz >/dev/null 2>&1)
+	cd ..
+}
+
+rss() { # rss LABEL CMD...: peak RSS in KiB
+	label=$1
+	shift
+	/usr/bin/time -f "$label %M KiB %e s" "$@" >/dev/null 2>>"$RSSFILE.tmp" || true
+	tail -n 1 "$RSSFILE.tmp" >>"$RSSFILE"
+}
+
+for n in ${*:-1000 5000}; do
+	make_workload "$n"
+	d=$BENCH_DIR/w$n
+	R=$BENCH_DIR/results-$n.md
+	RSSFILE=$BENCH_DIR/rss-$n.txt
+	: >"$R"
+	: >"$RSSFILE"
+	key="--key $BENCH_DIR/ci.pub"
+	echo "== $n migrations: apply to a new file (one transaction each)"
+	set -- -n "sqlite3 CLI" "sqlite3 $d/x.db <$d/cli-each.sql" \
+	       -n "cairn-apply" "cairn-apply apply $d/bundle.tar.gz --env bench --db sqlite:$d/x.db $key"
+	if test -n "$DBMATE"; then
+		set -- "$@" -n dbmate "$DBMATE --url sqlite:$d/x.db --migrations-dir $d/dbmate --no-dump-schema up"
+	fi
+	if test -n "$SQITCH" && test "$n" -le "$SQITCH_MAX"; then
+		set -- "$@" -n sqitch "cd $d/sqitch && sqitch deploy --quiet db:sqlite:$d/x.db"
+	fi
+	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal" --export-markdown "$R.apply" "$@"
+	echo "== $n migrations: all in one transaction"
+	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal" --export-markdown "$R.atomic" \
+		-n "sqlite3 CLI, one transaction" "sqlite3 $d/x.db <$d/cli-one.sql" \
+		-n "cairn-apply --atomic" "cairn-apply apply $d/bundle.tar.gz --atomic --env bench --db sqlite:$d/x.db $key"
+	echo "== $n migrations: nothing pending"
+	rm -f "$d/x.db" && cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key >/dev/null
+	set -- -n "cairn-apply (verifies the bundle)" "cairn-apply apply $d/bundle.tar.gz --env bench --db sqlite:$d/x.db $key"
+	if test -n "$DBMATE"; then
+		rm -f "$d/y.db" && "$DBMATE" --url "sqlite:$d/y.db" --migrations-dir "$d/dbmate" --no-dump-schema up >/dev/null
+		set -- "$@" -n dbmate "$DBMATE --url sqlite:$d/y.db --migrations-dir $d/dbmate --no-dump-schema up"
+	fi
+	hyperfine --warmup 2 --runs 20 --export-markdown "$R.noop" "$@"
+	rss "apply $n (nothing pending):" cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key
+	echo "== $n migrations: roll back all"
+	# both start from a file with everything applied by the same tool
+	rm -f "$d/x.db" && cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key >/dev/null
+	cp "$d/x.db" "$d/applied-cairn.db"
+	rm -f "$d/z.db" && sqlite3 "$d/z.db" <"$d/cli-each.sql"
+	cp "$d/z.db" "$d/applied-cli.db"
+	hyperfine --runs "$RUNS" --export-markdown "$R.rollback" \
+		-n "sqlite3 CLI, down scripts" --prepare "cp $d/applied-cli.db $d/z.db" "sqlite3 $d/z.db <$d/cli-down.sql" \
+		-n "cairn-apply rollback --to 0" --prepare "cp $d/applied-cairn.db $d/x.db" \
+		"cairn-apply rollback --db sqlite:$d/x.db --to 0"
+	rm -f "$d/x.db" && rss "apply $n (new file):" cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key
+	rm -f "$d/x.db" && rss "apply $n --atomic:" cairn-apply apply "$d/bundle.tar.gz" --atomic --env bench --db "sqlite:$d/x.db" $key
+	cp "$d/applied-cairn.db" "$d/x.db" && rss "rollback $n:" cairn-apply rollback --db "sqlite:$d/x.db" --to 0
+	rm -f "$RSSFILE.tmp"
+	cat "$R.apply" "$R.atomic" "$R.noop" "$R.rollback" >"$R"
+	rm -f "$R.apply" "$R.atomic" "$R.noop" "$R.rollback"
+	echo "== results for $n: $R"
+	cat "$R" "$RSSFILE"
+done

@@ -1,0 +1,258 @@
+/* What cairn-apply's verbs share: the database, the event printer, the
+ * closing messages. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "cairn-apply.h"
+
+int parse_log_format(const struct cmd *c, const char *arg, int *json)
+{
+	return parse_format(c, arg, json);
+}
+
+int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
+		   int json)
+{
+	memset(c, 0, sizeof(*c));
+	c->cmd = cmd;
+	c->dsn = dsn;
+	c->json = json;
+	c->tty = isatty(STDOUT_FILENO) && !json;
+	c->drv = driver_for_dsn(dsn);
+	if (!c->drv) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_USAGE;
+	}
+	if (c->drv->open(&c->db, dsn, readonly ? DRIVER_OPEN_READONLY : 0)) {
+		const char *msg = cairn_error_last();
+
+		if (json)
+			apply_ctx_json_error(c, EXIT_ENVIRONMENT, msg, "unchanged", NULL);
+		error_msg("%s", msg);
+		return EXIT_ENVIRONMENT;
+	}
+	return 0;
+}
+
+void apply_ctx_close(struct apply_ctx *c)
+{
+	if (c->drv && c->db)
+		c->drv->close(c->db);
+	c->db = NULL;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *event_name(enum apply_event_type t)
+{
+	switch (t) {
+	case EV_PLAN: return "plan";
+	case EV_START: return "start";
+	case EV_BATCH: return "batch";
+	case EV_APPLIED: return "done";
+	case EV_FAILED: return "failed";
+	case EV_SKIPPED: return "skipped";
+	case EV_DRIFT: return "drift";
+	case EV_MISSING: return "missing";
+	case EV_BLOCKED: return "blocked";
+	case EV_DONE: return "finished";
+	}
+	return "?";
+}
+
+static void json_field(struct buf *b, const char *key, const char *val)
+{
+	if (!val)
+		return;
+	buf_printf(b, ",\"%s\":", key);
+	buf_put_json_string(b, val);
+}
+
+static void print_json_event(const struct apply_event *ev)
+{
+	struct buf b = BUF_INIT;
+	char at[32];
+
+	engine_now(at);
+	buf_puts(&b, "{\"time\":");
+	buf_put_json_string(&b, at);
+	buf_puts(&b, ",\"event\":");
+	buf_put_json_string(&b, event_name(ev->type));
+	json_field(&b, "action", ev->action);
+	json_field(&b, "version", ev->version);
+	json_field(&b, "migration", ev->name);
+	json_field(&b, "environment", ev->environment);
+	json_field(&b, "bundle", ev->bundle_id);
+	if (ev->type == EV_DRIFT) {
+		json_field(&b, "checksum", ev->checksum);
+		json_field(&b, "applied_checksum", ev->row ? ev->row->checksum : NULL);
+		json_field(&b, "applied_by_bundle", ev->row ? ev->row->bundle_id : NULL);
+		json_field(&b, "applied_at", ev->row ? ev->row->applied_at : NULL);
+	}
+	if (ev->type == EV_BLOCKED || ev->type == EV_MISSING) {
+		json_field(&b, "state", ev->row ? ev->row->state : NULL);
+		json_field(&b, "error", ev->row ? ev->row->error : NULL);
+		if (ev->row && ev->row->statement >= 0)
+			buf_printf(&b, ",\"statement\":%lld", ev->row->statement + 1);
+	}
+	json_field(&b, "error", ev->error);
+	json_field(&b, "reason", ev->reason);
+	if (ev->type == EV_START || ev->type == EV_APPLIED || ev->type == EV_FAILED ||
+	    ev->type == EV_BATCH)
+		buf_printf(&b, ",\"index\":%zu,\"total\":%zu", ev->index, ev->total);
+	if (ev->type == EV_PLAN || ev->type == EV_DONE)
+		buf_printf(&b, ",\"count\":%zu", ev->total);
+	if (ev->type == EV_BATCH)
+		buf_printf(&b, ",\"batches\":%lld,\"rows\":%lld", ev->batches, ev->rows);
+	if (ev->type == EV_APPLIED || ev->type == EV_FAILED || ev->type == EV_DONE ||
+	    ev->type == EV_BATCH)
+		buf_printf(&b, ",\"duration_ms\":%lld", ev->duration_ms);
+	buf_puts(&b, "}\n");
+	fwrite(b.ptr, 1, b.len, stdout);
+	buf_release(&b);
+}
+
+static void end_progress(struct apply_ctx *c)
+{
+	if (c->progress_open) {
+		fputs("\r\033[K", stdout);
+		c->progress_open = 0;
+	}
+}
+
+void apply_ctx_event(void *ctx, const struct apply_event *ev)
+{
+	struct apply_ctx *c = ctx;
+	int rb = ev->action && !strcmp(ev->action, "rollback");
+
+	if (c->json) {
+		print_json_event(ev);
+		if (ev->type != EV_START && ev->type != EV_BATCH)
+			fflush(stdout);
+		return;
+	}
+	switch (ev->type) {
+	case EV_PLAN:
+		if (ev->total)
+			printf("%s %zu migration%s on %s%s%s\n", rb ? "rolling back" : "applying",
+			       ev->total, ev->total == 1 ? "" : "s", c->drv->display_name(c->db),
+			       ev->environment ? " for " : "", ev->environment ? ev->environment : "");
+		break;
+	case EV_START:
+		if (c->tty) {
+			printf("\r\033[K[%zu/%zu] %s %s ...", ev->index, ev->total,
+			       rb ? "rolling back" : "applying", ev->name);
+			c->progress_open = 1;
+			fflush(stdout);
+		}
+		break;
+	case EV_BATCH:
+		if (c->tty) {
+			printf("\r\033[K[%zu/%zu] %s: batch %lld, %lld rows so far", ev->index,
+			       ev->total, ev->name, ev->batches, ev->rows);
+			c->progress_open = 1;
+			fflush(stdout);
+		} else if (ev->batches == 1 || wall_ms() - c->last_batch_print >= 1000) {
+			printf("  %s: batch %lld, %lld rows so far\n", ev->name, ev->batches, ev->rows);
+			c->last_batch_print = wall_ms();
+			fflush(stdout);
+		}
+		break;
+	case EV_APPLIED:
+		end_progress(c);
+		printf("%s %s (%lld ms)\n", rb ? "rolled back" : "applied", ev->name, ev->duration_ms);
+		break;
+	case EV_FAILED:
+		end_progress(c);
+		printf("FAILED %s (%lld ms)\n", ev->name, ev->duration_ms);
+		break;
+	case EV_SKIPPED:
+		printf("skipped %s: %s\n", ev->name, ev->reason);
+		break;
+	case EV_DRIFT:
+		fflush(stdout);
+		error_msg("drift: %s was applied with checksum %s (by bundle %s at %s), but "
+			  "the bundle has %s",
+			  ev->name, ev->row->checksum,
+			  *ev->row->bundle_id ? ev->row->bundle_id : "(none recorded)",
+			  *ev->row->applied_at ? ev->row->applied_at : "an unknown time", ev->checksum);
+		break;
+	case EV_MISSING:
+		fflush(stdout);
+		warning_msg("%s is applied in the database (by bundle %s) but is not in this bundle",
+			    ev->row->name,
+			    *ev->row->bundle_id ? ev->row->bundle_id : "(none recorded)");
+		break;
+	case EV_BLOCKED:
+		fflush(stdout);
+		if (!strcmp(ev->row->state, BK_IN_PROGRESS) && ev->row->statement >= 0)
+			error_msg("%s did not finish: a run stopped at statement %lld of its up script, "
+				  "outside a transaction (transaction: false), so nothing rolled it back",
+				  ev->row->name, ev->row->statement + 1);
+		else if (!strcmp(ev->row->state, BK_IN_PROGRESS))
+			error_msg("%s did not finish: a run stopped before its first statement "
+				  "completed (transaction: false)", ev->row->name);
+		else
+			error_msg("%s failed in an earlier run: %s", ev->row->name,
+				  ev->row->error ? ev->row->error : "no error recorded");
+		break;
+	case EV_DONE:
+		end_progress(c);
+		break;
+	}
+	if (!c->tty)
+		fflush(stdout);
+}
+
+void apply_ctx_json_error(struct apply_ctx *c, int code, const char *message, const char *state,
+			  const char *next)
+{
+	struct buf b = BUF_INIT;
+	char at[32];
+
+	(void)c;
+	engine_now(at);
+	buf_puts(&b, "{\"time\":");
+	buf_put_json_string(&b, at);
+	buf_printf(&b, ",\"event\":\"error\",\"exit\":%d,\"message\":", code);
+	buf_put_json_string(&b, message);
+	json_field(&b, "database", state);
+	json_field(&b, "next", next);
+	buf_puts(&b, "}\n");
+	fwrite(b.ptr, 1, b.len, stdout);
+	fflush(stdout);
+	buf_release(&b);
+}
+
+void apply_ctx_fail(struct apply_ctx *c, int code, const char *message, const char *state,
+		    const char *next)
+{
+	end_progress(c);
+	fflush(stdout);
+	if (c->json)
+		apply_ctx_json_error(c, code, message, state, next);
+	error_msg("%s", message);
+	if (state)
+		error_msg("the database %s", state);
+	if (next)
+		error_msg("next: %s", next);
+}
+
+int parse_lock_timeout(const struct cmd *c, const char *arg, unsigned long long *ms)
+{
+	if (parse_duration_ms(arg, ms))
+		return usage_error(c, "--lock-timeout must be a duration such as 30s, 500ms or 2m, "
+				      "not '%s'", arg);
+	return 0;
+}

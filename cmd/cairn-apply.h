@@ -1,0 +1,59 @@
+/* cairn-apply's verbs and what they share: opening the database named by
+ * --db, turning engine events into human or JSON output, and the closing
+ * message that says what state the database is in and what to run next. */
+#ifndef CAIRN_CAIRN_APPLY_H
+#define CAIRN_CAIRN_APPLY_H
+
+#include "../apply/engine.h"
+#include "../drivers/driver.h"
+#include "cmd.h"
+
+struct apply_ctx {
+	const struct cmd *cmd;
+	const struct driver *drv;
+	struct db *db;
+	const char *dsn;
+	int json;          /* --log-format json / --format json */
+	int tty;           /* stdout is a terminal: progress in place */
+	int progress_open; /* a progress line waits for its end */
+	long long last_batch_print;
+};
+
+/* Opens --db (read-only for readonly); prints the error and returns an exit
+ * code, or 0. */
+int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
+		   int json);
+void apply_ctx_close(struct apply_ctx *c);
+/* The engine's event callback (ctx is the struct apply_ctx). */
+void apply_ctx_event(void *ctx, const struct apply_event *ev);
+/* JSON mode: one {"event":"error",...} object for a failure. */
+void apply_ctx_json_error(struct apply_ctx *c, int code, const char *message, const char *state,
+			  const char *next);
+/* Prints message, state and next step (human: three lines on stderr). */
+void apply_ctx_fail(struct apply_ctx *c, int code, const char *message, const char *state,
+		    const char *next);
+/* Verifies the bundle at path against the builder keys (--key), then loads
+ * its migrations with c->drv's SQL into set. Prints the refusal and returns
+ * EXIT_REFUSED (forged, unsigned, untrusted), EXIT_ENVIRONMENT (unreadable),
+ * or 0. */
+int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *const *keys,
+			  size_t nkeys, struct apply_set *set);
+/* Prints the plan of set against the database (plan, apply --dry-run);
+ * returns the exit code (EXIT_STATE when apply would stop). */
+int plan_show(struct apply_ctx *c, const struct apply_set *set, const char *env, const char *to);
+/* Parses a --lock-timeout value; prints the usage error. */
+int parse_lock_timeout(const struct cmd *c, const char *arg, unsigned long long *ms);
+/* Parses --log-format/--format: text or json. */
+int parse_log_format(const struct cmd *c, const char *arg, int *json);
+
+#define APPLY_VERB(name) int cmd_##name(int argc, char **argv); \
+	extern const struct cmd cmd_##name##_desc
+APPLY_VERB(apply);
+APPLY_VERB(plan);
+APPLY_VERB(status);
+APPLY_VERB(rollback);
+APPLY_VERB(history);
+APPLY_VERB(baseline);
+APPLY_VERB(repair);
+
+#endif

@@ -1,0 +1,163 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "cairn-apply.h"
+
+const struct cmd cmd_history_desc = {
+	"history", cmd_history,
+	"show the audit trail, and check that it was not tampered with",
+	"cairn-apply history --db DSN [--verify] [--format text|json]",
+	"Prints cairn_audit, oldest first: every apply, failed apply, rollback,\n"
+	"baseline and repair, with who, when, the version before and after, and\n"
+	"the bundle. Each row holds the hash of the row before it; --verify\n"
+	"recomputes the chain and checks that every bookkeeping row's audit\n"
+	"anchor is present, so an edited, inserted or deleted row is found. The\n"
+	"database is opened read-only.\n"
+	"\n"
+	"Options:\n"
+	"   --db DSN        the database: sqlite:PATH\n"
+	"   --verify        check the hash chain; exit 1 when it is broken\n"
+	"   --format F      text (default) or json\n"
+	"\n"
+	"Exit status: 0, 1 the chain is broken (--verify), 6 the database cannot be\n"
+	"read.\n",
+};
+
+static void print_json(const struct audit_row *a, size_t n, const struct audit_problem *pr,
+		       size_t np, int verify)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	buf_puts(&b, "{\"rows\":[");
+	for (i = 0; i < n; i++) {
+		const struct audit_row *r = &a[i];
+
+		buf_printf(&b, "%s{\"seq\":%lld,\"at\":", i ? "," : "", r->seq);
+		buf_put_json_string(&b, r->at);
+		buf_puts(&b, ",\"actor\":");
+		buf_put_json_string(&b, r->actor);
+		buf_puts(&b, ",\"action\":");
+		buf_put_json_string(&b, r->action);
+		buf_puts(&b, ",\"version\":");
+		buf_put_json_string(&b, r->version);
+		buf_puts(&b, ",\"from_version\":");
+		buf_put_json_string(&b, r->from_version);
+		buf_puts(&b, ",\"to_version\":");
+		buf_put_json_string(&b, r->to_version);
+		buf_puts(&b, ",\"bundle\":");
+		buf_put_json_string(&b, r->bundle_id);
+		buf_puts(&b, ",\"environment\":");
+		buf_put_json_string(&b, r->environment);
+		buf_puts(&b, ",\"detail\":");
+		buf_put_json_string(&b, r->detail);
+		buf_puts(&b, ",\"prev_hash\":");
+		buf_put_json_string(&b, r->prev_hash);
+		buf_puts(&b, ",\"hash\":");
+		buf_put_json_string(&b, r->hash);
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]");
+	if (verify) {
+		buf_printf(&b, ",\"intact\":%s,\"problems\":[", np ? "false" : "true");
+		for (i = 0; i < np; i++) {
+			buf_printf(&b, "%s{\"seq\":%lld,\"message\":", i ? "," : "", pr[i].seq);
+			buf_put_json_string(&b, pr[i].message);
+			buf_putc(&b, '}');
+		}
+		buf_putc(&b, ']');
+	}
+	buf_puts(&b, "}\n");
+	fwrite(b.ptr, 1, b.len, stdout);
+	buf_release(&b);
+}
+
+static void print_text(const struct audit_row *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct audit_row *r = &a[i];
+
+		printf("%4lld %s %-14s %-16s %s -> %s  by %s%s%s%s%s\n", r->seq, r->at, r->action,
+		       *r->version ? r->version : "-", *r->from_version ? r->from_version : "none",
+		       *r->to_version ? r->to_version : "none", r->actor,
+		       *r->environment ? "  env " : "", r->environment,
+		       *r->bundle_id ? "  bundle " : "", *r->bundle_id ? r->bundle_id : "");
+		if (*r->detail)
+			printf("     %s\n", r->detail);
+	}
+}
+
+int cmd_history(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dsn = NULL;
+	int json = 0, verify = 0, c, rc = EXIT_OK;
+	struct apply_ctx ctx;
+	struct audit_row *a = NULL;
+	struct bk_row *rows = NULL;
+	struct audit_problem *pr = NULL;
+	size_t n = 0, nrows = 0, np = 0, i;
+
+	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dsn = optarg; break;
+		case 'v': verify = 1; break;
+		case 'f': rc = parse_format(&cmd_history_desc, optarg, &json); break;
+		default:
+			rc = usage_error(&cmd_history_desc, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (rc != EXIT_OK)
+		return rc;
+	if (optind < argc)
+		return usage_error(&cmd_history_desc, "unexpected argument '%s'", argv[optind]);
+	if (!dsn)
+		return usage_error(&cmd_history_desc, "missing --db DSN");
+	rc = apply_ctx_open(&ctx, &cmd_history_desc, dsn, 1, json);
+	if (rc)
+		return rc;
+	if (ctx.drv->audit_read(ctx.db, 0, &a, &n) ||
+	    (verify && ctx.drv->bk_read(ctx.db, &rows, &nrows))) {
+		apply_ctx_fail(&ctx, EXIT_ENVIRONMENT, cairn_error_last(), NULL, NULL);
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	if (verify)
+		np = audit_verify(a, n, rows, nrows, &pr);
+	if (json) {
+		print_json(a, n, pr, np, verify);
+	} else {
+		print_text(a, n);
+		if (!n)
+			printf("no audit rows: cairn-apply has not changed %s yet\n",
+			       ctx.drv->display_name(ctx.db));
+	}
+	fflush(stdout);
+	if (verify && np) {
+		for (i = 0; i < np; i++)
+			error_msg("audit chain broken: %s", pr[i].message);
+		error_msg("the audit trail of %s was altered outside cairn-apply (%zu problem%s); "
+			  "compare it with a backup or the applier's logs",
+			  ctx.drv->display_name(ctx.db), np, np == 1 ? "" : "s");
+		rc = EXIT_FAILED;
+	} else if (verify && !json) {
+		printf("audit chain intact: %zu row%s, %zu migration%s anchored\n", n,
+		       n == 1 ? "" : "s", nrows, nrows == 1 ? "" : "s");
+	}
+out:
+	audit_problems_free(pr, np);
+	audit_rows_free(a, n);
+	bk_rows_free(rows, nrows);
+	apply_ctx_close(&ctx);
+	return rc;
+}

@@ -1,0 +1,259 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "../verify/bundle.h"
+#include "cairn.h"
+#include "verify.h"
+
+const struct cmd cmd_inspect_desc = {
+	"inspect", cmd_inspect,
+	"show what a bundle holds: id, source, migrations, signatures",
+	"cairn inspect BUNDLE [--key PUB]... [--format text|json]",
+	"Checks BUNDLE's integrity (exit 3 when a member does not match), then shows\n"
+	"its bundle id, the commit it was built from, its migrations in apply order,\n"
+	"and its signatures and approvals, each valid or not. A signature is\n"
+	"'trusted' only when its key was given with --key.\n"
+	"\n"
+	"Options:\n"
+	"   --key PUB    a public key to trust for build signatures (repeatable)\n"
+	"   --format F   text (default) or json\n",
+};
+
+static const char *status_of(const struct bundle_statement *s, size_t nkeys)
+{
+	if (!s->valid)
+		return "NOT VALID";
+	if (s->trusted)
+		return "valid, trusted";
+	return nkeys ? "valid, key not trusted" : "valid (no --key given)";
+}
+
+static void print_text(const struct bundle *b, size_t nkeys)
+{
+	size_t i, j;
+
+	printf("bundle     %s\n", b->name);
+	printf("id         %s\n", b->id);
+	printf("project    %s\n", b->project);
+	printf("source     %s\n", *b->source_repo ? b->source_repo : "(no origin)");
+	printf("commit     %s%s%s%s\n", b->source_commit, *b->source_ref ? " (" : "", b->source_ref,
+	       *b->source_ref ? ")" : "");
+	printf("tree       %s%s%s\n", b->source_tree, *b->source_path ? "  path " : "", b->source_path);
+	printf("built      %s by %s\n", b->build_time, b->tool_version);
+	printf("drivers    ");
+	for (i = 0; i < b->ndrivers; i++)
+		printf("%s%s", i ? ", " : "", b->drivers[i]);
+	printf("%s\n", b->ndrivers ? "" : "(any)");
+	printf("\nmigrations, in apply order (%zu):\n", b->nmigs);
+	for (i = 0; i < b->nmigs; i++) {
+		const struct bundle_migration *m = &b->migs[i];
+
+		printf("  %s", m->name);
+		if (*m->description)
+			printf("  %s", m->description);
+		if (!m->transaction)
+			printf("  [no transaction]");
+		if (m->irreversible)
+			printf("  [irreversible]");
+		if (m->destructive)
+			printf("  [destructive]");
+		if (m->batch)
+			printf("  [batch]");
+		for (j = 0; j < m->nenvironments; j++)
+			printf("%s%s", j ? "," : "  [only ", m->environments[j]);
+		if (m->nenvironments)
+			printf("]");
+		putchar('\n');
+		printf("      %s  files:", m->checksum);
+		for (j = 0; j < m->nfiles; j++)
+			printf(" %s", m->files[j].name);
+		putchar('\n');
+		if (m->prov_commit)
+			printf("      introduced by %.12s%s%s%s%s\n", m->prov_commit,
+			       m->prov_author ? " " : "", m->prov_author ? m->prov_author : "",
+			       m->prov_date ? " " : "", m->prov_date ? m->prov_date : "");
+	}
+	printf("\nsignatures and approvals (%zu):\n", b->nstatements);
+	for (i = 0; i < b->nstatements; i++) {
+		const struct bundle_statement *s = &b->statements[i];
+
+		printf("  %-8s %s  %s", s->type, s->key_id ? s->key_id : "?", s->signer ? s->signer : "?");
+		if (s->environment)
+			printf("  for %s", s->environment);
+		if (s->time)
+			printf("  %s", s->time);
+		printf("  %s", status_of(s, nkeys));
+		if (s->problem)
+			printf(": %s", s->problem);
+		putchar('\n');
+		if (s->comment)
+			printf("           %s\n", s->comment);
+	}
+	if (!b->nstatements)
+		printf("  none: unsigned (sign it with 'cairn sign BUNDLE --key KEY')\n");
+}
+
+static void json_kv(struct buf *o, const char *key, const char *value, int comma)
+{
+	if (comma)
+		buf_putc(o, ',');
+	buf_put_json_string(o, key);
+	buf_putc(o, ':');
+	if (value)
+		buf_put_json_string(o, value);
+	else
+		buf_puts(o, "null");
+}
+
+static void json_list(struct buf *o, const char *key, char **items, size_t n)
+{
+	size_t i;
+
+	buf_putc(o, ',');
+	buf_put_json_string(o, key);
+	buf_puts(o, ":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_putc(o, ',');
+		buf_put_json_string(o, items[i]);
+	}
+	buf_putc(o, ']');
+}
+
+static void print_json(const struct bundle *b, size_t nkeys)
+{
+	struct buf o = BUF_INIT;
+	size_t i, j;
+
+	buf_putc(&o, '{');
+	json_kv(&o, "bundle", b->name, 0);
+	json_kv(&o, "id", b->id, 1);
+	json_kv(&o, "project", b->project, 1);
+	buf_puts(&o, ",\"source\":{");
+	json_kv(&o, "repository", b->source_repo, 0);
+	json_kv(&o, "commit", b->source_commit, 1);
+	json_kv(&o, "tree", b->source_tree, 1);
+	json_kv(&o, "path", b->source_path, 1);
+	json_kv(&o, "ref", b->source_ref, 1);
+	buf_puts(&o, "}");
+	json_kv(&o, "build_time", b->build_time, 1);
+	json_kv(&o, "tool", b->tool_version, 1);
+	json_list(&o, "drivers", b->drivers, b->ndrivers);
+	buf_puts(&o, ",\"migrations\":[");
+	for (i = 0; i < b->nmigs; i++) {
+		const struct bundle_migration *m = &b->migs[i];
+
+		buf_puts(&o, i ? ",{" : "{");
+		json_kv(&o, "version", m->version, 0);
+		json_kv(&o, "name", m->name, 1);
+		json_kv(&o, "description", m->description, 1);
+		json_list(&o, "requires", m->requires, m->nrequires);
+		buf_printf(&o, ",\"transaction\":%s,\"irreversible\":%s,\"destructive\":%s",
+			   m->transaction ? "true" : "false", m->irreversible ? "true" : "false",
+			   m->destructive ? "true" : "false");
+		json_kv(&o, "kind", m->batch ? "batch" : "schema", 1);
+		json_list(&o, "environments", m->environments, m->nenvironments);
+		buf_printf(&o, ",\"timeout_ms\":%llu,\"lock_timeout_ms\":%llu", m->timeout_ms,
+			   m->lock_timeout_ms);
+		json_kv(&o, "checksum", m->checksum, 1);
+		buf_puts(&o, ",\"provenance\":{");
+		json_kv(&o, "commit", m->prov_commit, 0);
+		json_kv(&o, "author", m->prov_author, 1);
+		json_kv(&o, "date", m->prov_date, 1);
+		buf_puts(&o, "},\"files\":[");
+		for (j = 0; j < m->nfiles; j++) {
+			buf_puts(&o, j ? ",{" : "{");
+			json_kv(&o, "name", m->files[j].name, 0);
+			json_kv(&o, "sha256", m->files[j].sha256, 1);
+			buf_printf(&o, ",\"size\":%llu}", m->files[j].size);
+		}
+		buf_puts(&o, "]}");
+	}
+	buf_puts(&o, "],\"statements\":[");
+	for (i = 0; i < b->nstatements; i++) {
+		const struct bundle_statement *s = &b->statements[i];
+
+		buf_puts(&o, i ? ",{" : "{");
+		json_kv(&o, "member", s->member, 0);
+		json_kv(&o, "type", s->type, 1);
+		json_kv(&o, "environment", s->environment, 1);
+		json_kv(&o, "signer", s->signer, 1);
+		json_kv(&o, "key", s->key_id, 1);
+		json_kv(&o, "time", s->time, 1);
+		json_kv(&o, "expires", s->expires, 1);
+		json_kv(&o, "comment", s->comment, 1);
+		json_kv(&o, "ticket", s->ticket, 1);
+		buf_printf(&o, ",\"valid\":%s,\"trusted\":%s", s->valid ? "true" : "false",
+			   s->trusted ? "true" : "false");
+		json_kv(&o, "problem", s->problem, 1);
+		buf_putc(&o, '}');
+	}
+	buf_puts(&o, "]}\n");
+	fwrite(o.ptr, 1, o.len, stdout);
+	buf_release(&o);
+	(void)nkeys;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct trust *trust = NULL;
+	struct bundle *b = NULL;
+	struct bundle_open_opts o;
+	char **keys = NULL;
+	size_t nkeys = 0, alloc = 0;
+	const char *path;
+	int json = 0, c, rc;
+
+	memset(&o, 0, sizeof(o));
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			ALLOC_GROW(keys, nkeys + 1, alloc);
+			keys[nkeys++] = optarg;
+			break;
+		case 'f':
+			if (parse_format(&cmd_inspect_desc, optarg, &json)) {
+				free(keys);
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			free(keys);
+			return usage_error(&cmd_inspect_desc, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind + 1 != argc) {
+		free(keys);
+		if (optind < argc)
+			return usage_error(&cmd_inspect_desc, "unexpected argument '%s'", argv[optind + 1]);
+		return usage_error(&cmd_inspect_desc, "missing BUNDLE");
+	}
+	path = argv[optind];
+	rc = load_trust(&cmd_inspect_desc, keys, nkeys, &trust);
+	if (rc)
+		goto out;
+	o.untrusted = 1;
+	if (bundle_open_opts(&b, path, trust, &o) < 0) {
+		error_msg("cannot inspect '%s': %s", path, cairn_error_last());
+		rc = bundle_error_exit(path);
+		goto out;
+	}
+	if (json)
+		print_json(b, nkeys);
+	else
+		print_text(b, nkeys);
+	rc = EXIT_OK;
+out:
+	bundle_free(b);
+	trust_free(trust);
+	free(keys);
+	return rc;
+}

@@ -1,0 +1,278 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "cairn-apply.h"
+
+const struct cmd cmd_plan_desc = {
+	"plan", cmd_plan,
+	"show what apply would do, in order, with the SQL; change nothing",
+	"cairn-apply plan BUNDLE --env ENV --db DSN [--to VERSION] [--key PUB]... [--format text|json]",
+	"Verifies BUNDLE, reads the database's bookkeeping without writing to it,\n"
+	"and prints every migration in apply order: what would run, with its SQL,\n"
+	"and what would be skipped and why (already applied, not for ENV, after\n"
+	"--to, below the baseline). Drift and failed or unfinished migrations are\n"
+	"reported as apply would report them. The database is opened read-only:\n"
+	"a file that does not exist is not created. Same as 'apply --dry-run'.\n"
+	"\n"
+	"Options:\n"
+	"   --env ENV       the environment (migrations with environments: that do\n"
+	"                   not list it are skipped)\n"
+	"   --db DSN        the database: sqlite:PATH\n"
+	"   --to VERSION    stop after this version\n"
+	"   --key PUB       trust builds signed by this public key (repeatable)\n"
+	"   --format F      text (default) or json\n"
+	"\n"
+	"Exit status: 0, 3 when the bundle is refused, 5 when apply would stop on\n"
+	"drift or on a failed or unfinished migration, 6 when the database cannot be\n"
+	"read.\n",
+};
+
+static const char *skip_reason(const struct plan_step *s, const char *env, char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	switch (s->action) {
+	case STEP_APPLIED:
+		return "already applied";
+	case STEP_BASELINE:
+		return "at or below the baseline";
+	case STEP_AFTER_TO:
+		return "after --to";
+	case STEP_OTHER_ENV:
+		n = (size_t)snprintf(buf, len, "not for environment %s (only ", env ? env : "");
+		for (i = 0; i < s->m->nenvironments && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+					      s->m->environments[i]);
+		if (n < len)
+			snprintf(buf + n, len - n, ")");
+		return buf;
+	case STEP_DRIFT:
+		return "applied with another checksum (drift)";
+	case STEP_BLOCKED:
+		return "failed or unfinished in an earlier run: needs repair";
+	default:
+		return NULL;
+	}
+}
+
+static void print_sql(const char *label, const char *sql)
+{
+	const char *p = sql, *nl;
+
+	printf("      -- %s\n", label);
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (!nl) {
+			printf("      %s\n", p);
+			break;
+		}
+		printf("      %.*s\n", (int)(nl - p), p);
+		p = nl + 1;
+	}
+}
+
+static void plan_text(struct apply_ctx *c, const struct apply_set *set, const struct plan *p,
+		      const char *env)
+{
+	size_t i;
+	char why[512];
+
+	printf("plan: bundle %s (%s) for %s on %s\n", set->bundle_name, set->bundle_id, env,
+	       c->drv->display_name(c->db));
+	if (p->current)
+		printf("the database is at version %s\n", p->current);
+	else
+		printf("the database has no migration applied yet\n");
+	for (i = 0; i < p->n; i++) {
+		const struct plan_step *s = &p->steps[i];
+		const struct apply_mig *m = s->m;
+
+		if (s->action == STEP_APPLY || s->action == STEP_RESUME) {
+			printf("  %-6s %s%s%s%s\n", s->action == STEP_RESUME ? "resume" : "apply",
+			       m->name, m->transaction ? "" : "  [no transaction]",
+			       m->batch ? "  [batch: repeats until it changes no row]" : "",
+			       m->irreversible ? "  [irreversible]" : "");
+			if (s->action == STEP_RESUME)
+				printf("      (resumes after %lld batches, %lld rows)\n",
+				       s->row->batches, s->row->rows_changed);
+			print_sql(m->up_path, m->up);
+			if (m->verify)
+				print_sql("verify.sql (must return true)", m->verify);
+		} else {
+			printf("  %-6s %s: %s\n", s->action == STEP_DRIFT ? "DRIFT"
+						  : s->action == STEP_BLOCKED ? "STOP"
+									      : "skip",
+			       m->name, skip_reason(s, env, why, sizeof(why)));
+		}
+	}
+	for (i = 0; i < p->nmissing; i++)
+		printf("  note   %s is applied in the database but not in this bundle\n",
+		       p->missing[i]->name);
+	printf("%zu to apply, %zu skipped\n", p->napply, p->n - p->napply);
+}
+
+static void plan_json(struct apply_ctx *c, const struct apply_set *set, const struct plan *p,
+		      const char *env)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+	char why[512];
+
+	buf_puts(&b, "{\"bundle\":");
+	buf_put_json_string(&b, set->bundle_id);
+	buf_puts(&b, ",\"bundle_name\":");
+	buf_put_json_string(&b, set->bundle_name);
+	buf_puts(&b, ",\"environment\":");
+	buf_put_json_string(&b, env);
+	buf_puts(&b, ",\"database\":");
+	buf_put_json_string(&b, c->drv->display_name(c->db));
+	buf_puts(&b, ",\"current\":");
+	if (p->current)
+		buf_put_json_string(&b, p->current);
+	else
+		buf_puts(&b, "null");
+	buf_puts(&b, ",\"steps\":[");
+	for (i = 0; i < p->n; i++) {
+		const struct plan_step *s = &p->steps[i];
+		const char *r = skip_reason(s, env, why, sizeof(why));
+
+		buf_puts(&b, i ? ",{\"version\":" : "{\"version\":");
+		buf_put_json_string(&b, s->m->version);
+		buf_puts(&b, ",\"migration\":");
+		buf_put_json_string(&b, s->m->name);
+		buf_puts(&b, ",\"action\":");
+		buf_put_json_string(&b, step_action_name(s->action));
+		buf_printf(&b, ",\"transaction\":%s,\"kind\":\"%s\"",
+			   s->m->transaction ? "true" : "false", s->m->batch ? "batch" : "schema");
+		if (r) {
+			buf_puts(&b, ",\"reason\":");
+			buf_put_json_string(&b, r);
+		}
+		if (s->action == STEP_DRIFT) {
+			buf_puts(&b, ",\"checksum\":");
+			buf_put_json_string(&b, s->m->checksum);
+			buf_puts(&b, ",\"applied_checksum\":");
+			buf_put_json_string(&b, s->row->checksum);
+		}
+		if (s->action == STEP_APPLY || s->action == STEP_RESUME) {
+			buf_puts(&b, ",\"sql\":");
+			buf_put_json_string(&b, s->m->up);
+			if (s->m->verify) {
+				buf_puts(&b, ",\"verify\":");
+				buf_put_json_string(&b, s->m->verify);
+			}
+		}
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "],\"missing\":[");
+	for (i = 0; i < p->nmissing; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		buf_put_json_string(&b, p->missing[i]->name);
+	}
+	buf_printf(&b, "],\"apply\":%zu,\"skip\":%zu}\n", p->napply, p->n - p->napply);
+	fwrite(b.ptr, 1, b.len, stdout);
+	buf_release(&b);
+}
+
+int plan_show(struct apply_ctx *c, const struct apply_set *set, const char *env, const char *to)
+{
+	struct bk_row *rows = NULL;
+	size_t nrows = 0;
+	struct plan p;
+	int rc, exists = 0;
+
+	if (c->drv->bk_exists(c->db, &exists) || (exists && c->drv->bk_read(c->db, &rows, &nrows))) {
+		apply_ctx_fail(c, EXIT_ENVIRONMENT, cairn_error_last(), "is unchanged", NULL);
+		return EXIT_ENVIRONMENT;
+	}
+	rc = plan_build(&p, set, rows, nrows, env, to);
+	if (rc != EXIT_OK) {
+		error_msg("%s", cairn_error_last());
+		bk_rows_free(rows, nrows);
+		return rc;
+	}
+	if (c->json)
+		plan_json(c, set, &p, env);
+	else
+		plan_text(c, set, &p, env);
+	fflush(stdout);
+	if (p.ndrift) {
+		error_msg("apply would stop: %zu applied migration%s differ%s from the bundle (drift)",
+			  p.ndrift, p.ndrift == 1 ? "" : "s", p.ndrift == 1 ? "s" : "");
+		rc = EXIT_STATE;
+	} else if (p.nblocked) {
+		error_msg("apply would stop: a migration failed or did not finish in an earlier "
+			  "run; see 'cairn-apply status' and 'cairn-apply repair'");
+		rc = EXIT_STATE;
+	}
+	plan_release(&p);
+	bk_rows_free(rows, nrows);
+	return rc;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "env", required_argument, NULL, 'e' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "to", required_argument, NULL, 't' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = NULL, *dsn = NULL, *to = NULL, *bundle;
+	const char **keys = NULL;
+	size_t nkeys = 0;
+	int json = 0, c, rc;
+	struct apply_ctx ctx;
+	struct apply_set set;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&set, 0, sizeof(set));
+	keys = xcalloc((size_t)argc, sizeof(*keys));
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e': env = optarg; break;
+		case 'd': dsn = optarg; break;
+		case 't': to = optarg; break;
+		case 'k': keys[nkeys++] = optarg; break;
+		case 'f':
+			if (parse_format(&cmd_plan_desc, optarg, &json)) {
+				free(keys);
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			free(keys);
+			return usage_error(&cmd_plan_desc, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	rc = EXIT_USAGE;
+	if (optind + 1 != argc)
+		rc = usage_error(&cmd_plan_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
+	else if (!env)
+		rc = usage_error(&cmd_plan_desc, "missing --env ENV");
+	else if (!dsn)
+		rc = usage_error(&cmd_plan_desc, "missing --db DSN");
+	else
+		rc = EXIT_OK;
+	if (rc != EXIT_OK)
+		goto out;
+	bundle = argv[optind];
+	rc = apply_ctx_open(&ctx, &cmd_plan_desc, dsn, 1, json);
+	if (rc)
+		goto out;
+	rc = apply_ctx_load_bundle(&ctx, bundle, keys, nkeys, &set);
+	if (rc)
+		goto out;
+	rc = plan_show(&ctx, &set, env, to);
+out:
+	apply_set_release(&set);
+	apply_ctx_close(&ctx);
+	free(keys);
+	return rc;
+}

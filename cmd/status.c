@@ -1,0 +1,321 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "cairn-apply.h"
+
+const struct cmd cmd_status_desc = {
+	"status", cmd_status,
+	"show applied, pending, failed, unfinished and drifted migrations",
+	"cairn-apply status [BUNDLE] --db DSN [--env ENV] [--key PUB]... [--format text|json]",
+	"Reads the bookkeeping (read-only: nothing is created or written) and\n"
+	"lists every migration the database records, with its state, when and by\n"
+	"whom it was applied, and from which bundle. With BUNDLE (verified first),\n"
+	"also what the bundle would apply (pending), what differs from what was\n"
+	"applied (drifted), and what is applied but absent from the bundle.\n"
+	"\n"
+	"Options:\n"
+	"   --db DSN        the database: sqlite:PATH\n"
+	"   --env ENV       with BUNDLE: the environment, for environments: filters\n"
+	"   --key PUB       trust builds signed by this public key (repeatable)\n"
+	"   --format F      text (default) or json\n"
+	"\n"
+	"Exit status: 0, 3 BUNDLE refused, 5 a migration is failed, unfinished or\n"
+	"drifted (the database needs an operator), 6 the database cannot be read.\n",
+};
+
+struct entry {
+	const char *version, *name, *state;
+	const struct bk_row *row;
+	const struct apply_mig *m;
+	const char *bundle_checksum;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	return engine_version_cmp(x->version, y->version);
+}
+
+struct counts {
+	size_t applied, pending, failed, in_progress, drifted, rolled_back, skipped, missing;
+	size_t resumable; /* batch migrations interrupted: the next apply resumes them */
+};
+
+static void count(struct counts *c, const char *state)
+{
+	if (!strcmp(state, "applied"))
+		c->applied++;
+	else if (!strcmp(state, "pending"))
+		c->pending++;
+	else if (!strcmp(state, "failed"))
+		c->failed++;
+	else if (!strcmp(state, "in_progress"))
+		c->in_progress++;
+	else if (!strcmp(state, "drifted"))
+		c->drifted++;
+	else if (!strcmp(state, "rolled_back"))
+		c->rolled_back++;
+	else if (!strcmp(state, "skipped"))
+		c->skipped++;
+}
+
+static void print_text(struct apply_ctx *c, const struct entry *e, size_t n, const struct counts *k,
+		       const char *current, const struct apply_set *set)
+{
+	size_t i;
+
+	printf("database: %s\n", c->drv->display_name(c->db));
+	if (set)
+		printf("bundle:   %s (%s)\n", set->bundle_name, set->bundle_id);
+	printf("version:  %s\n", current ? current : "none (nothing applied)");
+	if (n)
+		printf("\n%-16s %-12s %-20s %-20s %s\n", "VERSION", "STATE", "APPLIED AT", "BY",
+		       "MIGRATION");
+	for (i = 0; i < n; i++) {
+		const struct bk_row *r = e[i].row;
+
+		printf("%-16s %-12s %-20s %-20s %s", e[i].version, e[i].state,
+		       r && *r->applied_at ? r->applied_at : "-",
+		       r && *r->applied_by ? r->applied_by : "-", e[i].name);
+		if (r && !strcmp(r->state, BK_IN_PROGRESS) && r->statement >= 0)
+			printf("  (stopped at statement %lld)", r->statement + 1);
+		if (r && r->kind && !strcmp(r->kind, "batch") && strcmp(r->state, BK_APPLIED))
+			printf("  (%lld batches, %lld rows so far)", r->batches, r->rows_changed);
+		if (r && r->error && strcmp(r->state, BK_APPLIED))
+			printf("\n%-16s error: %s", "", r->error);
+		if (!strcmp(e[i].state, "drifted"))
+			printf("\n%-16s applied %s by bundle %s; this bundle has %s", "", r->checksum,
+			       *r->bundle_id ? r->bundle_id : "(none)", e[i].bundle_checksum);
+		if (set && r && !e[i].m && !strcmp(r->state, BK_APPLIED) &&
+		    strcmp(r->kind ? r->kind : "", "baseline"))
+			printf("  (not in this bundle)");
+		putchar('\n');
+	}
+	printf("\n%zu applied, %zu pending, %zu failed, %zu in progress, %zu drifted, "
+	       "%zu rolled back",
+	       k->applied, k->pending, k->failed, k->in_progress, k->drifted, k->rolled_back);
+	if (k->skipped)
+		printf(", %zu skipped", k->skipped);
+	if (k->resumable)
+		printf(", %zu batch migration%s to resume", k->resumable, k->resumable == 1 ? "" : "s");
+	if (set)
+		printf(", %zu not in the bundle", k->missing);
+	putchar('\n');
+}
+
+static void json_str(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (v)
+		buf_put_json_string(b, v);
+	else
+		buf_puts(b, "null");
+}
+
+static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, const struct counts *k,
+		       const char *current, const struct apply_set *set)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	buf_puts(&b, "{\"database\":");
+	buf_put_json_string(&b, c->drv->display_name(c->db));
+	json_str(&b, "bundle", set ? set->bundle_id : NULL);
+	json_str(&b, "current", current);
+	buf_puts(&b, ",\"migrations\":[");
+	for (i = 0; i < n; i++) {
+		const struct bk_row *r = e[i].row;
+
+		buf_puts(&b, i ? ",{\"version\":" : "{\"version\":");
+		buf_put_json_string(&b, e[i].version);
+		json_str(&b, "migration", e[i].name);
+		json_str(&b, "state", e[i].state);
+		json_str(&b, "checksum", r ? r->checksum : e[i].bundle_checksum);
+		if (e[i].bundle_checksum && r)
+			json_str(&b, "bundle_checksum", e[i].bundle_checksum);
+		if (r) {
+			json_str(&b, "applied_at", *r->applied_at ? r->applied_at : NULL);
+			json_str(&b, "applied_by", *r->applied_by ? r->applied_by : NULL);
+			json_str(&b, "applied_by_bundle", *r->bundle_id ? r->bundle_id : NULL);
+			json_str(&b, "environment", *r->environment ? r->environment : NULL);
+			buf_printf(&b, ",\"duration_ms\":%lld", r->duration_ms);
+			json_str(&b, "kind", r->kind);
+			json_str(&b, "error", r->error);
+			if (r->statement >= 0)
+				buf_printf(&b, ",\"statement\":%lld", r->statement + 1);
+			if (r->kind && !strcmp(r->kind, "batch"))
+				buf_printf(&b, ",\"batches\":%lld,\"rows\":%lld", r->batches,
+					   r->rows_changed);
+			buf_printf(&b, ",\"reversible\":%s",
+				   r->irreversible || !r->down_sql ? "false" : "true");
+		}
+		if (set)
+			buf_printf(&b, ",\"in_bundle\":%s", e[i].m ? "true" : "false");
+		buf_putc(&b, '}');
+	}
+	buf_printf(&b, "],\"summary\":{\"applied\":%zu,\"pending\":%zu,\"failed\":%zu,"
+		       "\"in_progress\":%zu,\"drifted\":%zu,\"rolled_back\":%zu,\"skipped\":%zu,"
+		       "\"resumable\":%zu",
+		   k->applied, k->pending, k->failed, k->in_progress, k->drifted, k->rolled_back,
+		   k->skipped, k->resumable);
+	if (set)
+		buf_printf(&b, ",\"not_in_bundle\":%zu", k->missing);
+	buf_puts(&b, "}}\n");
+	fwrite(b.ptr, 1, b.len, stdout);
+	buf_release(&b);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dsn = NULL, *env = NULL, *bundle = NULL;
+	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
+	size_t nkeys = 0, nrows = 0, n = 0, i;
+	int json = 0, c, rc = EXIT_OK, exists = 0, have_set = 0;
+	struct apply_ctx ctx;
+	struct apply_set set;
+	struct bk_row *rows = NULL;
+	struct entry *e = NULL;
+	struct plan p;
+	struct counts k;
+	char *current = NULL;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&set, 0, sizeof(set));
+	memset(&p, 0, sizeof(p));
+	memset(&k, 0, sizeof(k));
+	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dsn = optarg; break;
+		case 'e': env = optarg; break;
+		case 'k': keys[nkeys++] = optarg; break;
+		case 'f': rc = parse_format(&cmd_status_desc, optarg, &json); break;
+		default:
+			rc = usage_error(&cmd_status_desc, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (rc != EXIT_OK)
+		goto out;
+	if (optind + 1 < argc) {
+		rc = usage_error(&cmd_status_desc, "unexpected argument '%s'", argv[optind + 1]);
+		goto out;
+	}
+	bundle = optind < argc ? argv[optind] : NULL;
+	if (!dsn) {
+		rc = usage_error(&cmd_status_desc, "missing --db DSN");
+		goto out;
+	}
+	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, 1, json);
+	if (rc)
+		goto out;
+	if (bundle) {
+		rc = apply_ctx_load_bundle(&ctx, bundle, keys, nkeys, &set);
+		if (rc)
+			goto out;
+		have_set = 1;
+	}
+	if (ctx.drv->bk_exists(ctx.db, &exists) ||
+	    (exists && ctx.drv->bk_read(ctx.db, &rows, &nrows))) {
+		apply_ctx_fail(&ctx, EXIT_ENVIRONMENT, cairn_error_last(), NULL, NULL);
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	e = xcalloc(nrows + set.n + 1, sizeof(*e));
+	if (have_set) {
+		plan_build(&p, &set, rows, nrows, env, NULL);
+		for (i = 0; i < p.n; i++) {
+			const struct plan_step *s = &p.steps[i];
+			struct entry *x = &e[n++];
+
+			x->version = s->m->version;
+			x->name = s->m->name;
+			x->row = s->row;
+			x->m = s->m;
+			x->bundle_checksum = s->m->checksum;
+			switch (s->action) {
+			case STEP_APPLY: x->state = "pending"; break;
+			case STEP_DRIFT: x->state = "drifted"; break;
+			case STEP_OTHER_ENV: x->state = "skipped"; break;
+			case STEP_BASELINE: x->state = s->row ? s->row->state : "baseline"; break;
+			default: x->state = s->row ? s->row->state : "pending"; break;
+			}
+		}
+		for (i = 0; i < p.nmissing; i++) {
+			struct entry *x = &e[n++];
+
+			x->version = p.missing[i]->version;
+			x->name = p.missing[i]->name;
+			x->row = p.missing[i];
+			x->state = p.missing[i]->state;
+			k.missing++;
+		}
+		/* Rows neither in the bundle nor applied (rolled back, failed...). */
+		for (i = 0; i < nrows; i++) {
+			size_t j;
+			int seen = 0;
+
+			for (j = 0; j < n && !seen; j++)
+				seen = e[j].row == &rows[i];
+			if (!seen) {
+				struct entry *x = &e[n++];
+
+				x->version = rows[i].version;
+				x->name = rows[i].name;
+				x->row = &rows[i];
+				x->state = rows[i].state;
+			}
+		}
+		qsort(e, n, sizeof(*e), cmp_entry);
+	} else {
+		for (i = 0; i < nrows; i++) {
+			struct entry *x = &e[n++];
+
+			x->version = rows[i].version;
+			x->name = rows[i].name;
+			x->row = &rows[i];
+			x->state = rows[i].state;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (e[i].row && e[i].row->kind && !strcmp(e[i].row->kind, "batch") &&
+		    (!strcmp(e[i].state, BK_FAILED) || !strcmp(e[i].state, BK_IN_PROGRESS)))
+			k.resumable++;
+		else
+			count(&k, e[i].state);
+		if (e[i].row && !strcmp(e[i].row->state, BK_APPLIED) &&
+		    (!current || engine_version_cmp(e[i].row->version, current) > 0))
+			current = e[i].row->version;
+	}
+	if (json)
+		print_json(&ctx, e, n, &k, current, have_set ? &set : NULL);
+	else
+		print_text(&ctx, e, n, &k, current, have_set ? &set : NULL);
+	fflush(stdout);
+	if (k.failed || k.in_progress || k.drifted) {
+		if (!json)
+			error_msg("the database needs an operator: %s%s%s; see 'cairn-apply repair "
+				  "--help'",
+				  k.failed ? "a migration failed" : "",
+				  k.in_progress ? (k.failed ? ", one did not finish" : "a migration did not finish") : "",
+				  k.drifted ? (k.failed || k.in_progress ? ", drift" : "drift: applied migrations differ from the bundle") : "");
+		rc = EXIT_STATE;
+	}
+out:
+	free(e);
+	plan_release(&p);
+	bk_rows_free(rows, nrows);
+	apply_set_release(&set);
+	apply_ctx_close(&ctx);
+	free(keys);
+	return rc;
+}

@@ -1,0 +1,732 @@
+/* The SQLite driver (DSN "sqlite:PATH").
+ *
+ * Durability: the driver keeps the database's journal mode (a user's file is
+ * never switched to WAL behind their back) and sets synchronous=FULL, so a
+ * committed migration survives a crash or a power cut in either mode.
+ *
+ * The run lock is an flock() on the database file, taken on a descriptor of
+ * its own: it dies with the process (a SIGKILLed runner leaves no stale lock)
+ * and is independent of SQLite's own fcntl() byte-range locks, so it never
+ * blocks the migrations' statements. That descriptor stays open until the
+ * connection is closed: closing any descriptor of a file drops the process's
+ * fcntl() locks on it, SQLite's included. Each migration then runs under
+ * BEGIN IMMEDIATE, which also keeps out writers that are not cairn. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "driver.h"
+
+struct db {
+	sqlite3 *h;           /* NULL: read-only open of a file that does not exist */
+	char *path;
+	unsigned flags;
+	int lock_fd;
+	unsigned long long deadline_ns; /* statement timeout, 0 = none */
+	sqlite3_stmt *put, *append;     /* cached bookkeeping inserts */
+};
+
+static int sqlite_accepts(const char *dsn)
+{
+	return starts_with(dsn, "sqlite:");
+}
+
+static const char *sqlite_display_name(struct db *db)
+{
+	return db->path;
+}
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+static const char *code_name(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_ERROR: return "SQLITE_ERROR";
+	case SQLITE_PERM: return "SQLITE_PERM";
+	case SQLITE_ABORT: return "SQLITE_ABORT";
+	case SQLITE_BUSY: return "SQLITE_BUSY";
+	case SQLITE_LOCKED: return "SQLITE_LOCKED";
+	case SQLITE_NOMEM: return "SQLITE_NOMEM";
+	case SQLITE_READONLY: return "SQLITE_READONLY";
+	case SQLITE_INTERRUPT: return "SQLITE_INTERRUPT";
+	case SQLITE_IOERR: return "SQLITE_IOERR";
+	case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
+	case SQLITE_FULL: return "SQLITE_FULL";
+	case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
+	case SQLITE_SCHEMA: return "SQLITE_SCHEMA";
+	case SQLITE_TOOBIG: return "SQLITE_TOOBIG";
+	case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
+	case SQLITE_MISMATCH: return "SQLITE_MISMATCH";
+	case SQLITE_MISUSE: return "SQLITE_MISUSE";
+	case SQLITE_RANGE: return "SQLITE_RANGE";
+	case SQLITE_NOTADB: return "SQLITE_NOTADB";
+	default: return "SQLITE";
+	}
+}
+
+/* base: offset of the statement in the caller's script. */
+static void fill_error(struct db *db, struct driver_error *err, long base, int rc)
+{
+	int off;
+
+	memset(err, 0, sizeof(*err));
+	snprintf(err->code, sizeof(err->code), "%s", code_name(sqlite3_extended_errcode(db->h)));
+	snprintf(err->message, sizeof(err->message), "%s", sqlite3_errmsg(db->h));
+	off = sqlite3_error_offset(db->h);
+	err->offset = off >= 0 ? base + off : base;
+	if ((rc & 0xff) == SQLITE_INTERRUPT && db->deadline_ns)
+		snprintf(err->message, sizeof(err->message),
+			 "statement timeout: interrupted after the migration's timeout");
+}
+
+static int simple(struct db *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		cairn_error_set("%s: %s: %s", db->path, sql, msg ? msg : sqlite3_errmsg(db->h));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int progress_cb(void *ctx)
+{
+	struct db *db = ctx;
+
+	return db->deadline_ns && now_ns() > db->deadline_ns;
+}
+
+static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	const char *path = dsn + strlen("sqlite:");
+	int oflags, rc;
+
+	*out = NULL;
+	db->lock_fd = -1;
+	db->flags = flags;
+	if (!*path) {
+		cairn_error_set("sqlite: DSN names no file: use sqlite:PATH");
+		free(db);
+		return -1;
+	}
+	db->path = xstrdup(path);
+	if (flags & DRIVER_OPEN_READONLY) {
+		struct stat st;
+
+		if (stat(path, &st) != 0 && errno == ENOENT) {
+			*out = db; /* a database that does not exist yet: empty */
+			return 0;
+		}
+		oflags = SQLITE_OPEN_READONLY;
+	} else {
+		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	}
+	rc = sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		cairn_error_set("cannot open database '%s': %s", path,
+				db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db->h, 1);
+	sqlite3_progress_handler(db->h, 10000, progress_cb, db);
+	sqlite3_busy_timeout(db->h, 5000);
+	/* Reading the schema here turns "not a database" into an open error. */
+	if (simple(db, (flags & DRIVER_OPEN_READONLY) ? "PRAGMA schema_version"
+						      : "PRAGMA synchronous=FULL"))
+		goto fail;
+	*out = db;
+	return 0;
+fail:
+	sqlite3_close(db->h);
+	free(db->path);
+	free(db);
+	return -1;
+}
+
+static void sqlite_close(struct db *db)
+{
+	if (!db)
+		return;
+	sqlite3_finalize(db->put);
+	sqlite3_finalize(db->append);
+	if (db->h && !sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db->h);
+	if (db->lock_fd >= 0)
+		close(db->lock_fd); /* after sqlite3_close: see the top of the file */
+	free(db->path);
+	free(db);
+}
+
+/* The pid holding an flock on the file, from /proc/locks; 0 when unknown. */
+static long lock_holder(int fd)
+{
+	struct stat st;
+	char line[256];
+	long pid = 0;
+	FILE *f;
+
+	if (fstat(fd, &st) != 0 || !(f = fopen("/proc/locks", "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		long p;
+		unsigned maj, min;
+		unsigned long long ino;
+		char kind[16];
+
+		if (sscanf(line, "%*[^:]: %15s %*s %*s %ld %x:%x:%llu", kind, &p, &maj, &min, &ino) == 5 &&
+		    !strcmp(kind, "FLOCK") && ino == (unsigned long long)st.st_ino && p != getpid()) {
+			pid = p;
+			break;
+		}
+	}
+	fclose(f);
+	return pid;
+}
+
+static int sqlite_lock(struct db *db, unsigned long long timeout_ms)
+{
+	unsigned long long start = now_ns();
+	long pid;
+
+	if (db->lock_fd < 0) {
+		db->lock_fd = open(db->path, O_RDONLY | O_CLOEXEC);
+		if (db->lock_fd < 0) {
+			cairn_error_set("cannot lock '%s': %s", db->path, strerror(errno));
+			return -1;
+		}
+	}
+	for (;;) {
+		struct timespec ts = { 0, 20 * 1000000L };
+
+		if (flock(db->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			cairn_error_set("cannot lock '%s': %s", db->path, strerror(errno));
+			return -1;
+		}
+		if (now_ns() - start >= timeout_ms * 1000000ull) {
+			pid = lock_holder(db->lock_fd);
+			if (pid)
+				cairn_error_set("another runner (pid %ld) holds the lock on '%s'", pid,
+						db->path);
+			else
+				cairn_error_set("another runner holds the lock on '%s'", db->path);
+			return DRIVER_BUSY;
+		}
+		nanosleep(&ts, NULL);
+	}
+	/* Writers that are not cairn wait as long as we were willing to. */
+	sqlite3_busy_timeout(db->h, timeout_ms > 5000 ? (int)(timeout_ms > 600000 ? 600000 : timeout_ms)
+						       : 5000);
+	return 0;
+}
+
+static int sqlite_unlock(struct db *db)
+{
+	if (db->lock_fd >= 0 && flock(db->lock_fd, LOCK_UN) != 0) {
+		cairn_error_set("cannot unlock '%s': %s", db->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_begin(struct db *db)
+{
+	return simple(db, "BEGIN IMMEDIATE");
+}
+
+static int sqlite_commit(struct db *db)
+{
+	int rc = simple(db, "COMMIT");
+
+	db->deadline_ns = 0;
+	return rc;
+}
+
+static int sqlite_rollback(struct db *db)
+{
+	db->deadline_ns = 0;
+	if (sqlite3_get_autocommit(db->h))
+		return 0; /* SQLite already rolled back (some errors do) */
+	return simple(db, "ROLLBACK");
+}
+
+static int sqlite_set_timeouts(struct db *db, unsigned long long statement_ms,
+			       unsigned long long lock_ms)
+{
+	db->deadline_ns = statement_ms ? now_ns() + statement_ms * 1000000ull : 0;
+	if (lock_ms)
+		sqlite3_busy_timeout(db->h, lock_ms > 600000 ? 600000 : (int)lock_ms);
+	return 0;
+}
+
+/* The first byte at or after p that is neither white space nor inside a
+ * comment: where the next statement starts, for error positions. */
+static const char *skip_blank(const char *p, const char *end)
+{
+	while (p < end) {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
+			p++;
+		} else if (*p == '-' && p + 1 < end && p[1] == '-') {
+			while (p < end && *p != '\n')
+				p++;
+		} else if (*p == '/' && p + 1 < end && p[1] == '*') {
+			p += 2;
+			while (p + 1 < end && !(*p == '*' && p[1] == '/'))
+				p++;
+			p = p + 2 <= end ? p + 2 : end;
+		} else {
+			break;
+		}
+	}
+	return p;
+}
+
+/* Steps through every statement of sql. rows_cb, when set, sees the first
+ * row of each statement that returns columns (query_truth). */
+static int run_script(struct db *db, const char *sql, size_t len, struct driver_exec *x,
+		      int (*rows_cb)(void *, sqlite3_stmt *), void *rows_ctx,
+		      struct driver_error *err)
+{
+	const char *p = sql, *end = sql + len, *tail;
+	sqlite3_int64 before = sqlite3_total_changes64(db->h);
+	unsigned long index = 0;
+	int rc;
+
+	while ((p = skip_blank(p, end)) < end) {
+		sqlite3_stmt *st = NULL;
+		int first = 1;
+
+		if (x && (x->flags & DRIVER_EXEC_SPLIT) && x->on_statement &&
+		    x->on_statement(x->ctx, index, (size_t)(p - sql)))
+			return -1;
+		rc = sqlite3_prepare_v2(db->h, p, (int)(end - p), &st, &tail);
+		if (rc != SQLITE_OK) {
+			fill_error(db, err, (long)(p - sql), rc);
+			cairn_error_set("%s", err->message);
+			return -1;
+		}
+		if (!st) { /* whitespace or comments only */
+			p = tail;
+			continue;
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (first && rows_cb)
+				rows_cb(rows_ctx, st);
+			first = 0;
+		}
+		if (rc == SQLITE_DONE && first && rows_cb && sqlite3_column_count(st) > 0)
+			rows_cb(rows_ctx, NULL); /* a query with no row */
+		if (rc != SQLITE_DONE) {
+			/* The error offset of a runtime error is relative to this statement. */
+			fill_error(db, err, (long)(p - sql), rc);
+			sqlite3_finalize(st);
+			cairn_error_set("%s", err->message);
+			return -1;
+		}
+		sqlite3_finalize(st);
+		index++;
+		if (x)
+			x->statements = index;
+		p = tail;
+	}
+	if (x)
+		x->changes = (unsigned long long)(sqlite3_total_changes64(db->h) - before);
+	return 0;
+}
+
+static int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
+{
+	x->changes = 0;
+	x->statements = 0;
+	memset(&x->err, 0, sizeof(x->err));
+	x->err.offset = -1;
+	if (len > 0x7fffffff) {
+		cairn_error_set("script too big for SQLite (%zu bytes)", len);
+		return -1;
+	}
+	return run_script(db, sql, len, x, NULL, NULL, &x->err);
+}
+
+static int value_truth(sqlite3_stmt *st)
+{
+	const char *s;
+
+	if (!st || sqlite3_column_count(st) < 1)
+		return 0;
+	switch (sqlite3_column_type(st, 0)) {
+	case SQLITE_INTEGER:
+		return sqlite3_column_int64(st, 0) != 0;
+	case SQLITE_FLOAT:
+		return sqlite3_column_double(st, 0) != 0.0;
+	case SQLITE_TEXT:
+		s = (const char *)sqlite3_column_text(st, 0);
+		return s && *s && strcmp(s, "0") && strcasecmp(s, "false") && strcasecmp(s, "f") &&
+		       strcasecmp(s, "no");
+	case SQLITE_BLOB:
+		return sqlite3_column_bytes(st, 0) > 0;
+	default:
+		return 0;
+	}
+}
+
+struct truth_ctx {
+	int truth, seen;
+};
+
+static int truth_cb(void *ctx, sqlite3_stmt *st)
+{
+	struct truth_ctx *t = ctx;
+
+	t->truth = value_truth(st); /* the last query of the script decides */
+	t->seen = 1;
+	return 0;
+}
+
+static int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
+			      struct driver_error *err)
+{
+	struct truth_ctx t = { 0, 0 };
+
+	memset(err, 0, sizeof(*err));
+	err->offset = -1;
+	*truth = 0;
+	if (run_script(db, sql, len, NULL, truth_cb, &t, err))
+		return -1;
+	*truth = t.seen && t.truth;
+	return 0;
+}
+
+static const char bk_schema[] =
+	"CREATE TABLE IF NOT EXISTS cairn_migrations (\n"
+	"  version TEXT PRIMARY KEY NOT NULL,\n"
+	"  name TEXT NOT NULL,\n"
+	"  checksum TEXT NOT NULL,\n"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','in_progress','applied','failed','rolled_back')),\n"
+	"  bundle_id TEXT NOT NULL DEFAULT '',\n"
+	"  environment TEXT NOT NULL DEFAULT '',\n"
+	"  applied_at TEXT NOT NULL DEFAULT '',\n"
+	"  applied_by TEXT NOT NULL DEFAULT '',\n"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,\n"
+	"  down_sql TEXT,\n"
+	"  irreversible INTEGER NOT NULL DEFAULT 0,\n"
+	"  transactional INTEGER NOT NULL DEFAULT 1,\n"
+	"  kind TEXT NOT NULL DEFAULT 'schema',\n"
+	"  batches INTEGER NOT NULL DEFAULT 0,\n"
+	"  rows_changed INTEGER NOT NULL DEFAULT 0,\n"
+	"  statement INTEGER NOT NULL DEFAULT -1,\n"
+	"  error TEXT,\n"
+	"  audit_hash TEXT NOT NULL DEFAULT ''\n"
+	");\n"
+	"CREATE TABLE IF NOT EXISTS cairn_audit (\n"
+	"  seq INTEGER PRIMARY KEY NOT NULL,\n"
+	"  at TEXT NOT NULL,\n"
+	"  actor TEXT NOT NULL,\n"
+	"  action TEXT NOT NULL,\n"
+	"  version TEXT NOT NULL,\n"
+	"  from_version TEXT NOT NULL,\n"
+	"  to_version TEXT NOT NULL,\n"
+	"  bundle_id TEXT NOT NULL,\n"
+	"  environment TEXT NOT NULL,\n"
+	"  detail TEXT NOT NULL,\n"
+	"  prev_hash TEXT NOT NULL,\n"
+	"  hash TEXT NOT NULL\n"
+	");\n";
+
+static int sqlite_bk_exists(struct db *db, int *exists)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*exists = 0;
+	if (!db->h)
+		return 0;
+	rc = sqlite3_prepare_v2(db->h,
+				"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+				"name IN ('cairn_migrations', 'cairn_audit')",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		*exists = sqlite3_column_int(st, 0) == 2;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		cairn_error_set("cannot read '%s': %s", db->path, sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_bk_ensure(struct db *db)
+{
+	int in_tx = !sqlite3_get_autocommit(db->h), rc;
+
+	if (!in_tx && simple(db, "BEGIN IMMEDIATE"))
+		return -1;
+	rc = simple(db, bk_schema);
+	if (!in_tx)
+		rc = rc ? (sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL), -1) : simple(db, "COMMIT");
+	return rc;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? xstrdup((const char *)s) : NULL;
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return xstrdup(s ? (const char *)s : "");
+}
+
+static int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
+{
+	struct bk_row *rows = NULL;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *st = NULL;
+	int exists, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite_bk_exists(db, &exists))
+		return -1;
+	if (!exists)
+		return 0;
+	rc = sqlite3_prepare_v2(db->h,
+				"SELECT version, name, checksum, state, bundle_id, environment, "
+				"applied_at, applied_by, duration_ms, down_sql, irreversible, "
+				"transactional, kind, batches, rows_changed, statement, error, "
+				"audit_hash FROM cairn_migrations ORDER BY length(version), version",
+				-1, &st, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		struct bk_row *r;
+
+		ALLOC_GROW(rows, nr + 1, alloc);
+		r = &rows[nr++];
+		memset(r, 0, sizeof(*r));
+		r->version = col_str(st, 0);
+		r->name = col_str(st, 1);
+		r->checksum = col_str(st, 2);
+		r->state = col_str(st, 3);
+		r->bundle_id = col_str(st, 4);
+		r->environment = col_str(st, 5);
+		r->applied_at = col_str(st, 6);
+		r->applied_by = col_str(st, 7);
+		r->duration_ms = sqlite3_column_int64(st, 8);
+		r->down_sql = col_dup(st, 9);
+		r->irreversible = sqlite3_column_int(st, 10);
+		r->transactional = sqlite3_column_int(st, 11);
+		r->kind = col_str(st, 12);
+		r->batches = sqlite3_column_int64(st, 13);
+		r->rows_changed = sqlite3_column_int64(st, 14);
+		r->statement = sqlite3_column_int64(st, 15);
+		r->error = col_dup(st, 16);
+		r->audit_hash = col_str(st, 17);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot read cairn_migrations in '%s': %s", db->path,
+				sqlite3_errmsg(db->h));
+		bk_rows_free(rows, nr);
+		return -1;
+	}
+	*out = rows;
+	*n = nr;
+	return 0;
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static int sqlite_bk_put(struct db *db, const struct bk_row *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!db->put &&
+	    sqlite3_prepare_v3(db->h,
+			       "INSERT OR REPLACE INTO cairn_migrations (version, name, checksum, "
+			       "state, bundle_id, environment, applied_at, applied_by, duration_ms, "
+			       "down_sql, irreversible, transactional, kind, batches, rows_changed, "
+			       "statement, error, audit_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			       "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &db->put, NULL) != SQLITE_OK) {
+		cairn_error_set("cannot write cairn_migrations in '%s': %s", db->path,
+				sqlite3_errmsg(db->h));
+		return -1;
+	}
+	st = db->put;
+	bind_str(st, 1, r->version);
+	bind_str(st, 2, r->name);
+	bind_str(st, 3, r->checksum);
+	bind_str(st, 4, r->state);
+	bind_str(st, 5, r->bundle_id);
+	bind_str(st, 6, r->environment);
+	bind_str(st, 7, r->applied_at);
+	bind_str(st, 8, r->applied_by);
+	sqlite3_bind_int64(st, 9, r->duration_ms);
+	if (r->down_sql)
+		sqlite3_bind_text(st, 10, r->down_sql, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
+	sqlite3_bind_int(st, 11, r->irreversible);
+	sqlite3_bind_int(st, 12, r->transactional);
+	bind_str(st, 13, r->kind ? r->kind : "schema");
+	sqlite3_bind_int64(st, 14, r->batches);
+	sqlite3_bind_int64(st, 15, r->rows_changed);
+	sqlite3_bind_int64(st, 16, r->statement);
+	if (r->error)
+		sqlite3_bind_text(st, 17, r->error, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 17);
+	bind_str(st, 18, r->audit_hash);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot write cairn_migrations in '%s': %s", db->path,
+				sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_audit_append(struct db *db, const struct audit_row *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!db->append &&
+	    sqlite3_prepare_v3(db->h,
+			       "INSERT INTO cairn_audit (seq, at, actor, action, version, from_version, "
+			       "to_version, bundle_id, environment, detail, prev_hash, hash) VALUES "
+			       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &db->append, NULL) != SQLITE_OK) {
+		cairn_error_set("cannot write cairn_audit in '%s': %s", db->path,
+				sqlite3_errmsg(db->h));
+		return -1;
+	}
+	st = db->append;
+	sqlite3_bind_int64(st, 1, r->seq);
+	bind_str(st, 2, r->at);
+	bind_str(st, 3, r->actor);
+	bind_str(st, 4, r->action);
+	bind_str(st, 5, r->version);
+	bind_str(st, 6, r->from_version);
+	bind_str(st, 7, r->to_version);
+	bind_str(st, 8, r->bundle_id);
+	bind_str(st, 9, r->environment);
+	bind_str(st, 10, r->detail);
+	bind_str(st, 11, r->prev_hash);
+	bind_str(st, 12, r->hash);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot write cairn_audit in '%s': %s", db->path,
+				sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n)
+{
+	struct audit_row *rows = NULL;
+	size_t nr = 0, alloc = 0;
+	sqlite3_stmt *st = NULL;
+	int exists, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite_bk_exists(db, &exists))
+		return -1;
+	if (!exists)
+		return 0;
+	rc = sqlite3_prepare_v2(db->h,
+				last_only ? "SELECT seq, at, actor, action, version, from_version, "
+					    "to_version, bundle_id, environment, detail, prev_hash, hash "
+					    "FROM cairn_audit ORDER BY seq DESC LIMIT 1"
+					  : "SELECT seq, at, actor, action, version, from_version, "
+					    "to_version, bundle_id, environment, detail, prev_hash, hash "
+					    "FROM cairn_audit ORDER BY seq",
+				-1, &st, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		struct audit_row *r;
+
+		ALLOC_GROW(rows, nr + 1, alloc);
+		r = &rows[nr++];
+		r->seq = sqlite3_column_int64(st, 0);
+		r->at = col_str(st, 1);
+		r->actor = col_str(st, 2);
+		r->action = col_str(st, 3);
+		r->version = col_str(st, 4);
+		r->from_version = col_str(st, 5);
+		r->to_version = col_str(st, 6);
+		r->bundle_id = col_str(st, 7);
+		r->environment = col_str(st, 8);
+		r->detail = col_str(st, 9);
+		r->prev_hash = col_str(st, 10);
+		r->hash = col_str(st, 11);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot read cairn_audit in '%s': %s", db->path, sqlite3_errmsg(db->h));
+		audit_rows_free(rows, nr);
+		return -1;
+	}
+	*out = rows;
+	*n = nr;
+	return 0;
+}
+
+const struct driver driver_sqlite = {
+	.name = "sqlite",
+	.transactional_ddl = 1,
+	.accepts = sqlite_accepts,
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.display_name = sqlite_display_name,
+	.lock = sqlite_lock,
+	.unlock = sqlite_unlock,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.set_timeouts = sqlite_set_timeouts,
+	.exec = sqlite_exec,
+	.query_truth = sqlite_query_truth,
+	.bk_exists = sqlite_bk_exists,
+	.bk_ensure = sqlite_bk_ensure,
+	.bk_read = sqlite_bk_read,
+	.bk_put = sqlite_bk_put,
+	.audit_append = sqlite_audit_append,
+	.audit_read = sqlite_audit_read,
+};

@@ -1,0 +1,48 @@
+/* Fuzz target: the parsers of a bundle's indexes, on the same bytes:
+ * manifest.yaml (and writing it back, which must parse again), SHA256SUMS
+ * and a statement. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/error.h"
+#include "../../verify/keys.h"
+#include "../../verify/manifest.h"
+#include "../../verify/statement.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct bundle b;
+	struct sums s;
+	struct statement st;
+	unsigned char sig[SIG_RAW_LEN];
+
+	memset(&b, 0, sizeof(b));
+	if (manifest_parse(&b, (const char *)data, size) == 0) {
+		struct buf text = BUF_INIT;
+		struct bundle again;
+
+		/* what parses writes back to something that parses the same */
+		memset(&again, 0, sizeof(again));
+		if (manifest_format(&b, &text) < 0 ||
+		    manifest_parse(&again, text.ptr, text.len) < 0 || again.nmigs != b.nmigs)
+			abort();
+		manifest_release(&again);
+		buf_release(&text);
+	}
+	manifest_release(&b);
+	if (sums_parse(&s, (const char *)data, size) == 0) {
+		struct buf text = BUF_INIT;
+
+		if (sums_format(&s, &text) < 0 || text.len != size || memcmp(text.ptr, data, size))
+			abort(); /* SHA256SUMS has one form */
+		buf_release(&text);
+		sums_release(&s);
+	}
+	if (statement_parse(&st, (const char *)data, size, "fuzz") == 0)
+		statement_release(&st);
+	sig_decode((const char *)data, size, sig);
+	return 0;
+}

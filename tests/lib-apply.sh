@@ -1,0 +1,49 @@
+# Helpers for the applier's end-to-end tests (t03xx): a real git project,
+# a real signing key, real bundles built by 'cairn build', real SQLite files.
+# Source after test-lib.sh.
+
+# apply_key: a passphrase-less signing key pair ci.key / ci.pub in the trash
+# directory, made once per script.
+apply_key() {
+	test -f "$TRASH_DIRECTORY/ci.pub" ||
+	(cd "$TRASH_DIRECTORY" && cairn keygen --no-passphrase ci >/dev/null 2>&1)
+}
+
+# apply_project DIR: a git repository with a cairn project using sequence
+# versions (0001, 0002...), SQLite only.
+apply_project() {
+	git init -q "$1" &&
+	(cd "$1" && cairn init >/dev/null) &&
+	sed -i -e 's/^version_style: .*/version_style: sequence/' \
+		-e 's/^drivers: .*/drivers: [sqlite]/' "$1/cairn.yaml"
+}
+
+# apply_mig DIR NAME UP [DOWN [MIGRATION_YAML]]: writes a migration; DOWN
+# "-" leaves down.sql out.
+apply_mig() {
+	mkdir -p "$1/migrations/$2" &&
+	printf '%s\n' "$3" >"$1/migrations/$2/up.sql" &&
+	if test "${4:--}" != "-"; then printf '%s\n' "$4" >"$1/migrations/$2/down.sql"; fi &&
+	if test -n "$5"; then printf '%s\n' "$5" >"$1/migrations/$2/migration.yaml"; fi
+}
+
+# apply_table DIR NAME: a migration that creates table t_NAME, reversibly.
+apply_table() {
+	apply_mig "$1" "$2" "CREATE TABLE t_$2 (id integer primary key, v text);" "DROP TABLE t_$2;"
+}
+
+# apply_build DIR OUT: commits everything in DIR and builds a signed bundle.
+apply_build() {
+	apply_key &&
+	git -C "$1" add -A &&
+	{ git -C "$1" diff --cached --quiet || git -C "$1" commit -q -m "migrations"; } &&
+	(cd "$1" && cairn build --sign "$TRASH_DIRECTORY/ci.key" -o "$2" >/dev/null 2>&1 ||
+	 cairn build --sign "$TRASH_DIRECTORY/ci.key" -o "$2")
+}
+
+# q DB SQL: one query through the sqlite3 CLI.
+q() {
+	sqlite3 "$1" "$2"
+}
+
+KEY="--key $TRASH_DIRECTORY/ci.pub"

@@ -1,0 +1,110 @@
+#!/bin/sh
+test_description='cairn keygen: Ed25519 key pairs, passphrases, modes, key ids'
+. "$(dirname "$0")/test-lib.sh"
+
+# key_id_of PUB: what DESIGN.md says a key id is, computed with openssl
+key_id_of() {
+	openssl pkey -pubin -in "$1" -outform DER | tail -c 32 | sha256sum | cut -c1-16
+}
+
+test_expect_success 'keygen --no-passphrase writes a 0600 private key and a public key' '
+	cairn keygen --no-passphrase ci >id 2>err &&
+	test -f ci.key && test -f ci.pub &&
+	test "$(stat -c %a ci.key)" = 600 &&
+	grep -q "^-----BEGIN PRIVATE KEY-----" ci.key &&
+	grep -q "^-----BEGIN PUBLIC KEY-----" ci.pub &&
+	openssl pkey -pubin -in ci.pub -noout -text >text &&
+	test_grep "ED25519 Public-Key" text &&
+	test_grep "key id $(cat id)" err
+'
+
+test_expect_success 'the key id is the first 16 hex digits of sha256 of the raw public key' '
+	test "$(cat id)" = "$(key_id_of ci.pub)" &&
+	grep -Eq "^[0-9a-f]{16}$" id
+'
+
+test_expect_success 'an existing key is never overwritten' '
+	cp ci.key before &&
+	test_must_fail --exit=6 cairn keygen --no-passphrase ci 2>err &&
+	test_grep "cairn: .ci.key. exists: cairn never overwrites a key" err &&
+	cmp ci.key before
+'
+
+test_expect_success 'a passphrase from CAIRN_KEY_PASSPHRASE encrypts the key' '
+	CAIRN_KEY_PASSPHRASE="s3cret phrase" cairn keygen enc >/dev/null &&
+	grep -q "^-----BEGIN ENCRYPTED PRIVATE KEY-----" enc.key &&
+	test_grep ! "BEGIN PRIVATE KEY" enc.key &&
+	openssl pkey -in enc.key -passin pass:"s3cret phrase" -noout &&
+	test_must_fail openssl pkey -in enc.key -passin pass:wrong -noout 2>/dev/null
+'
+
+test_expect_success 'a passphrase from --passphrase-file (its first line)' '
+	printf "from a file\n" >pass &&
+	cairn keygen --passphrase-file pass fromfile >/dev/null &&
+	openssl pkey -in fromfile.key -passin pass:"from a file" -noout
+'
+
+test_expect_success 'no passphrase source and no terminal: refused with the ways out' '
+	test_must_fail --exit=2 setsid cairn keygen nopass </dev/null 2>err &&
+	test_grep "no terminal to ask on: set CAIRN_KEY_PASSPHRASE or pass --passphrase-file FILE" err &&
+	test ! -e nopass.key
+'
+
+test_expect_success 'the passphrase is never a flag value' '
+	test_must_fail --exit=2 cairn keygen --password x k 2>err &&
+	test_grep "unknown option" err &&
+	test_must_fail --exit=2 cairn keygen --no-passphrase --passphrase-file pass k 2>err &&
+	test_grep "cannot be used together" err
+'
+
+test_expect_success 'an empty passphrase is refused' '
+	: >empty &&
+	test_must_fail --exit=2 cairn keygen --passphrase-file empty k 2>err &&
+	test_grep "empty passphrase" err
+'
+
+test_expect_success 'usage errors' '
+	test_must_fail --exit=2 cairn keygen 2>err &&
+	test_grep "missing NAME" err &&
+	test_must_fail --exit=2 cairn keygen a b 2>err &&
+	test_grep "unexpected argument .b." err
+'
+
+# A bundle to sign, for the key-loading rules.
+test_expect_success 'setup: a project to build' '
+	test_create_project p &&
+	test_migration p 20260101000000_users &&
+	test_commit p one
+'
+
+test_expect_success 'signing with a private key readable by others is refused with the chmod to run' '
+	cp ci.key loose.key && chmod 644 loose.key &&
+	(cd p && test_must_fail --exit=6 cairn build --sign ../loose.key -o ../b.tar.gz 2>../err) &&
+	test_grep "refusing private key .../loose.key.: readable by others (mode 0644); run .chmod 600 ../loose.key." err &&
+	chmod 640 loose.key &&
+	(cd p && test_must_fail --exit=6 cairn build --sign ../loose.key 2>../err) &&
+	test_grep "readable by its group (mode 0640)" err &&
+	test ! -e b.tar.gz
+'
+
+test_expect_success 'an encrypted key signs with the right passphrase, and not with a wrong one' '
+	(cd p && CAIRN_KEY_PASSPHRASE="s3cret phrase" cairn build --sign ../enc.key -o ../b.tar.gz 2>../err) &&
+	cairn verify b.tar.gz --key enc.pub &&
+	(cd p && CAIRN_KEY_PASSPHRASE=wrong test_must_fail --exit=6 cairn build --sign ../enc.key -o ../c.tar.gz 2>../err) &&
+	test_grep "cannot decrypt private key .../enc.key.: wrong passphrase" err &&
+	test ! -e c.tar.gz
+'
+
+test_expect_success '--passphrase-file beats CAIRN_KEY_PASSPHRASE' '
+	(cd p && CAIRN_KEY_PASSPHRASE=wrong cairn build --passphrase-file ../pass --sign ../fromfile.key -o ../d.tar.gz 2>../err) &&
+	cairn verify d.tar.gz --key fromfile.pub
+'
+
+test_expect_success 'a public key is not a private key, and the reverse' '
+	(cd p && test_must_fail cairn build --sign ../ci.pub 2>../err) &&
+	test_grep "ci.pub" err &&
+	test_must_fail --exit=6 cairn verify b.tar.gz --key ci.key 2>err &&
+	test_grep "is not a PEM public key" err
+'
+
+test_done

@@ -1,0 +1,99 @@
+#!/bin/sh
+test_description='verify: hostile bundles are refused (exit 3) naming the member and the rule, by cairn and cairn-apply alike'
+. "$(dirname "$0")/test-lib.sh"
+
+FIX="$TEST_DIRECTORY/fixtures"
+GOLDEN="$FIX/golden.tar.gz"
+PUB="$FIX/keys/test.pub"
+
+test_expect_success 'the golden bundle verifies, with both programs' '
+	cairn verify "$GOLDEN" --key "$PUB" >out &&
+	test_grep "golden.tar.gz: ok: sha256:[0-9a-f]*, 3 migrations, 12 files" out &&
+	test_grep "signatures/0c4ec30c252bc140.yaml: build by 0c4ec30c252bc140 (test): valid, trusted" out &&
+	cairn-apply verify "$GOLDEN" --key "$PUB" >out2 &&
+	test_cmp out out2
+'
+
+# Every committed hostile fixture, with the refusal EXPECT lists.
+while IFS="	" read -r name why; do
+	case "$name" in "#"*|"") continue ;; esac
+	test_expect_success "hostile: $name" '
+		f="$FIX/hostile/$name.tar.gz" &&
+		test_must_fail --exit=3 cairn verify "$f" --key "$PUB" 2>err &&
+		grep -E -e "^cairn: cannot verify .*$name.tar.gz.: " err >/dev/null &&
+		grep -E -e "$why" err >/dev/null &&
+		test_line_count = 1 err &&
+		test_must_fail --exit=3 cairn-apply verify "$f" --key "$PUB" 2>err2 &&
+		sed -e "s/^cairn-apply: /cairn: /" err2 >err2.cmp &&
+		test_cmp err err2.cmp
+	' || { cat err 2>/dev/null; }
+done <"$FIX/hostile/EXPECT"
+
+test_expect_success 'a signature by an unknown key is refused, naming the key and the trusted ones' '
+	test_must_fail --exit=3 cairn-apply verify "$FIX/other-signed.tar.gz" --key "$PUB" 2>err &&
+	test_grep "cairn-apply: cannot verify .*other-signed.tar.gz.: build signature by unknown key a98772190d6c7b00 (trusted: 0c4ec30c252bc140)" err &&
+	cairn-apply verify "$FIX/other-signed.tar.gz" --key "$PUB" --key "$FIX/keys/other.pub" >out &&
+	test_grep "ok: sha256:" out
+'
+
+test_expect_success 'a byte changed in any member, at any place: refused, naming that member' '
+	python3 - "$GOLDEN" <<-\EOF &&
+	import gzip, io, sys, tarfile
+	src = tarfile.open(sys.argv[1])
+	members = [(m, src.extractfile(m).read()) for m in src.getmembers()]
+	with open("flips", "w") as listing:
+	    for i, (m, data) in enumerate(members):
+	        for at in sorted({0, len(data) // 2, len(data) - 1}):
+	            raw = io.BytesIO()
+	            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+	                for j, (m2, d2) in enumerate(members):
+	                    if j == i:
+	                        d2 = d2[:at] + bytes([d2[at] ^ 0x01]) + d2[at + 1:]
+	                    ti = tarfile.TarInfo(m2.name); ti.size = len(d2); ti.mtime = m2.mtime
+	                    t.addfile(ti, io.BytesIO(d2))
+	            name = "flip-%d-%d.tar.gz" % (i, at)
+	            with gzip.GzipFile(name, "wb", mtime=0) as g:
+	                g.write(raw.getvalue())
+	            listing.write("%s\t%s\n" % (name, m.name.split("/", 1)[1]))
+	EOF
+	test_line_count -ge 30 flips &&
+	while IFS="	" read -r f member; do
+		test_must_fail --exit=3 cairn-apply verify "$f" --key "$PUB" 2>err || return 1
+		grep -F -e "$member" err >/dev/null || { echo "$f ($member):"; cat err; return 1; }
+	done <flips
+'
+
+test_expect_success 'truncated anywhere: refused' '
+	size=$(stat -c %s "$GOLDEN") &&
+	for n in 1 10 100 500 1000 $((size / 2)) $((size - 30)) $((size - 1)); do
+		head -c $n "$GOLDEN" >cut.tar.gz &&
+		test_must_fail --exit=3 cairn verify cut.tar.gz --key "$PUB" 2>err || return 1
+		test_grep "truncated\|damaged\|not a bundle" err || return 1
+	done
+'
+
+test_expect_success 'cairn-apply verify needs a key; cairn verify without one checks integrity and says so' '
+	test_must_fail --exit=2 cairn-apply verify "$GOLDEN" 2>err &&
+	test_grep "pass --key PUB" err &&
+	cairn verify "$GOLDEN" >out 2>err &&
+	test_grep "valid signature, key not checked" out &&
+	test_grep "warning: no --key given: .*intact, but nothing says who built it" err &&
+	test_must_fail --exit=3 cairn verify "$FIX/hostile/changed-sql.tar.gz" 2>err &&
+	test_grep "up.sql.: sha256 does not match" err
+'
+
+test_expect_success 'a missing bundle or key is an environment error (6), not a refusal' '
+	test_must_fail --exit=6 cairn-apply verify nosuch.tar.gz --key "$PUB" 2>err &&
+	test_grep "cannot read .nosuch.tar.gz." err &&
+	test_must_fail --exit=6 cairn-apply verify "$GOLDEN" --key nosuch.pub 2>err &&
+	test_grep "cannot use key .nosuch.pub." err
+'
+
+test_expect_success 'cairn-apply verify --help and usage' '
+	cairn-apply verify --help >out &&
+	test_grep "^usage: cairn-apply verify BUNDLE --key PUB\.\.\.$" out &&
+	test_must_fail --exit=2 cairn-apply verify 2>err &&
+	test_grep "missing BUNDLE" err
+'
+
+test_done

@@ -1,0 +1,95 @@
+#!/bin/sh
+test_description='one runner at a time: the lock, its timeout, concurrent appliers'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+
+test_expect_success 'setup: 40 migrations' '
+	apply_project p &&
+	i=1 && while test $i -le 40; do
+		apply_table p $(printf "%04d_t%d" $i $i) || return 1
+		i=$((i + 1))
+	done &&
+	apply_build p "$TRASH_DIRECTORY/b.tar.gz" &&
+	sqlite3 db "CREATE TABLE app (id integer)"
+'
+
+test_expect_success 'a held lock makes apply wait, then exit 4 naming the holder' '
+	cp db before &&
+	flock -o db sleep 5 &
+	holder=$! &&
+	sleep 0.3 &&
+	start=$(date +%s%N) &&
+	test_expect_code 4 cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY --lock-timeout 700ms >out 2>err &&
+	end=$(date +%s%N) &&
+	kill $holder; wait $holder;
+	test $(( (end - start) / 1000000 )) -ge 650 &&
+	test_grep "another runner (pid [0-9]*) holds the lock on .db." err &&
+	test_grep "the database is unchanged by this run" err &&
+	test_grep "raise --lock-timeout" err &&
+	cmp before db
+'
+
+test_expect_success 'the lock is waited for, then taken' '
+	flock -o db sleep 1 &
+	holder=$! &&
+	sleep 0.2 &&
+	cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY --lock-timeout 10s --to 0005 >out &&
+	wait $holder &&
+	test_grep "applied 5 migrations" out
+'
+
+test_expect_success 'rollback, baseline and repair take the same lock' '
+	flock -o db sleep 3 &
+	holder=$! &&
+	sleep 0.2 &&
+	test_expect_code 4 cairn-apply rollback --db sqlite:db --last 1 --lock-timeout 0 2>err &&
+	test_grep "holds the lock" err &&
+	test_expect_code 4 cairn-apply repair --db sqlite:db 0001 --mark-applied --lock-timeout 0 2>err &&
+	test_grep "holds the lock" err &&
+	kill $holder; wait $holder; true
+'
+
+test_expect_success 'a killed runner leaves no stale lock' '
+	(flock -o db sleep 30 & echo $! >pid; wait) &
+	sleep 0.3 &&
+	kill -9 $(cat pid) && wait &&
+	cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY --lock-timeout 0 --to 0006 >out &&
+	test_grep "applied 1 migration" out
+'
+
+test_expect_success 'status, plan and history do not need the lock' '
+	flock -o db sleep 3 &
+	holder=$! &&
+	sleep 0.2 &&
+	cairn-apply status --db sqlite:db >out &&
+	cairn-apply plan b.tar.gz --env dev --db sqlite:db $KEY >out &&
+	cairn-apply history --db sqlite:db --verify >out &&
+	kill $holder; wait $holder; true
+'
+
+test_expect_success 'six appliers at once: each migration applied exactly once' '
+	for i in 1 2 3 4 5 6; do
+		cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY --lock-timeout 60s >run$i 2>&1 &
+	done &&
+	wait &&
+	cat run* >all &&
+	grep -c "^applied [0-9]*_t" all >n && echo 34 >expect && test_cmp expect n &&
+	grep -c "nothing to apply" all >n && echo 5 >expect && test_cmp expect n &&
+	q db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'" >n &&
+	echo 40 >expect && test_cmp expect n &&
+	q db "SELECT count(*) FROM cairn_audit WHERE action = '"'"'apply'"'"'" >n &&
+	echo 40 >expect && test_cmp expect n &&
+	cairn-apply history --db sqlite:db --verify
+'
+
+test_expect_success 'six appliers on a new file' '
+	for i in 1 2 3 4 5 6; do
+		cairn-apply apply b.tar.gz --env dev --db sqlite:new.db $KEY --lock-timeout 60s >new$i 2>&1 &
+	done &&
+	wait &&
+	cat new* >all &&
+	grep -c "^applied [0-9]*_t" all >n && echo 40 >expect && test_cmp expect n &&
+	q new.db "SELECT count(*) FROM cairn_audit" >n && test_cmp expect n
+'
+
+test_done

@@ -1,0 +1,499 @@
+/* Unit tests for the apply engine over the real SQLite driver: a hand-built
+ * apply_set (no bundle needed) against temporary database files. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../apply/engine.h"
+#include "../../drivers/driver.h"
+#include "../../lib/error.h"
+#include "../../lib/exitcodes.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/cairn-unit-engine-XXXXXX";
+static const struct driver *drv;
+
+static void mig(struct apply_set *s, const char *version, const char *up, const char *down)
+{
+	struct apply_mig *m;
+
+	s->migs = xrealloc(s->migs, (s->n + 1) * sizeof(*s->migs));
+	m = &s->migs[s->n++];
+	memset(m, 0, sizeof(*m));
+	m->version = xstrdup(version);
+	m->name = xasprintf("%s_m", version);
+	m->checksum = xasprintf("sha256:%s-%zu", version, strlen(up));
+	m->description = xstrdup("");
+	m->up = xstrdup(up);
+	m->up_len = strlen(up);
+	m->down = down ? xstrdup(down) : NULL;
+	m->down_len = down ? strlen(down) : 0;
+	m->up_path = xasprintf("migrations/%s_m/up.sql", version);
+	m->transaction = 1;
+	m->environments = xcalloc(1, sizeof(char *));
+}
+
+static void set_init(struct apply_set *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->bundle_id = xstrdup("sha256:feed");
+	s->bundle_name = xstrdup("unit-1");
+	s->bundle_path = xstrdup("unit.tar.gz");
+}
+
+static struct db *open_db(const char *name, char **dsn_out)
+{
+	struct db *db = NULL;
+	char *dsn = xasprintf("sqlite:%s/%s", dir, name);
+
+	if (drv->open(&db, dsn, 0))
+		db = NULL;
+	if (dsn_out)
+		*dsn_out = dsn;
+	else
+		free(dsn);
+	return db;
+}
+
+static long long scalar(const char *name, const char *sql)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_open(path, &h) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	free(path);
+	return v;
+}
+
+static void raw(const char *name, const char *sql)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	sqlite3 *h = NULL;
+
+	if (sqlite3_open(path, &h) == SQLITE_OK)
+		sqlite3_exec(h, sql, NULL, NULL, NULL);
+	sqlite3_close(h);
+	free(path);
+}
+
+static struct apply_opts opts(const char *env)
+{
+	struct apply_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.env = env;
+	o.actor = "tester@unit";
+	o.lock_timeout_ms = 0;
+	return o;
+}
+
+static void test_version_cmp(void)
+{
+	CHECK(engine_version_cmp("2", "10") < 0);
+	CHECK(engine_version_cmp("0010", "9") > 0);
+	CHECK(engine_version_cmp("20261101090000", "20261101090000") == 0);
+	CHECK(engine_version_cmp("0001", "0002") < 0);
+}
+
+static void test_apply_and_rollback(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+	int rc;
+
+	set_init(&s);
+	mig(&s, "0001", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "0002", "CREATE TABLE b (id integer);\nINSERT INTO b VALUES (1);", "DROP TABLE b;");
+	mig(&s, "0003", "CREATE TABLE c (id integer);", "DROP TABLE c;");
+	db = open_db("a.db", NULL);
+	CHECK(db != NULL);
+	rc = engine_apply(db, drv, &s, &o, &r);
+	CHECK(rc == EXIT_OK);
+	CHECK(r.applied == 3);
+	CHECK_STR(r.to_version, "0003");
+	apply_result_release(&r);
+	CHECK(scalar("a.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'applied'") == 3);
+	CHECK(scalar("a.db", "SELECT count(*) FROM cairn_audit") == 3);
+	CHECK(scalar("a.db", "SELECT count(*) FROM b") == 1);
+
+	/* Nothing pending: a second run applies nothing and writes nothing. */
+	rc = engine_apply(db, drv, &s, &o, &r);
+	CHECK(rc == EXIT_OK && r.applied == 0);
+
+	apply_result_release(&r);
+	CHECK(scalar("a.db", "SELECT count(*) FROM cairn_audit") == 3);
+
+	rc = engine_rollback(db, drv, NULL, 2, &o, &r);
+	CHECK(rc == EXIT_OK && r.applied == 2);
+	CHECK_STR(r.to_version, "0001");
+	apply_result_release(&r);
+	CHECK(scalar("a.db", "SELECT count(*) FROM sqlite_master WHERE name IN ('b', 'c')") == 0);
+	CHECK(scalar("a.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'rolled_back'") == 2);
+
+	/* Rolled back migrations are pending again. */
+	rc = engine_apply(db, drv, &s, &o, &r);
+	CHECK(rc == EXIT_OK && r.applied == 2);
+	apply_result_release(&r);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_failure_rolls_back(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "2", "CREATE TABLE b (id integer);\nINSERT INTO nope VALUES (1);", "DROP TABLE b;");
+	db = open_db("f.db", NULL);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_FAILED);
+	CHECK(r.applied == 1 && r.rolled_back);
+	CHECK_STR(r.failed_version, "2");
+	CHECK(strstr(cairn_error_last(), "migrations/2_m/up.sql:2:") != NULL);
+
+	CHECK(strstr(cairn_error_last(), "no such table: nope") != NULL);
+	apply_result_release(&r);
+	CHECK(scalar("f.db", "SELECT count(*) FROM sqlite_master WHERE name = 'b'") == 0);
+	CHECK(scalar("f.db", "SELECT count(*) FROM cairn_migrations") == 1);
+	CHECK(scalar("f.db", "SELECT count(*) FROM cairn_audit WHERE action = 'apply-failed'") == 1);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_atomic(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "2", "CREATE TABLE b (id integer);", "DROP TABLE b;");
+	mig(&s, "3", "SELECT broken syntax here;", NULL);
+	o.atomic = 1;
+	db = open_db("atomic.db", NULL);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_FAILED);
+	CHECK(r.applied == 0 && r.rolled_back);
+	apply_result_release(&r);
+	CHECK(scalar("atomic.db", "SELECT count(*) FROM sqlite_master WHERE name IN ('a', 'b')") == 0);
+	CHECK(scalar("atomic.db", "SELECT count(*) FROM cairn_migrations") == 0);
+	/* One migration that cannot run in a transaction refuses --atomic up front. */
+	free(s.migs[2].up);
+	s.migs[2].up = xstrdup("CREATE TABLE c (id integer);");
+	s.migs[2].up_len = strlen(s.migs[2].up);
+	s.migs[1].transaction = 0;
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_FAILED);
+	CHECK(strstr(cairn_error_last(), "transaction: false") != NULL);
+	apply_result_release(&r);
+	s.migs[1].transaction = 1;
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK && r.applied == 3);
+	apply_result_release(&r);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_verify_and_env_and_to(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("staging");
+	struct apply_result r;
+	struct db *db;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (n integer); INSERT INTO a VALUES (0);", "DROP TABLE a;");
+	s.migs[0].verify = xstrdup("SELECT n FROM a;");
+	s.migs[0].verify_len = strlen(s.migs[0].verify);
+	db = open_db("v.db", NULL);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_FAILED);
+	CHECK(strstr(cairn_error_last(), "verify.sql returned false") != NULL);
+	apply_result_release(&r);
+	CHECK(scalar("v.db", "SELECT count(*) FROM sqlite_master WHERE name = 'a'") == 0);
+	free(s.migs[0].verify);
+	s.migs[0].verify = xstrdup("SELECT count(*) = 1 FROM a;");
+	s.migs[0].verify_len = strlen(s.migs[0].verify);
+	mig(&s, "2", "CREATE TABLE prod_only (id integer);", "DROP TABLE prod_only;");
+	s.migs[1].environments[0] = xstrdup("prod");
+	s.migs[1].nenvironments = 1;
+	mig(&s, "3", "CREATE TABLE c (id integer);", "DROP TABLE c;");
+	mig(&s, "4", "CREATE TABLE d (id integer);", "DROP TABLE d;");
+	o.to = "3";
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK);
+	CHECK(r.applied == 2 && r.skipped == 2);
+	apply_result_release(&r);
+	CHECK(scalar("v.db", "SELECT count(*) FROM sqlite_master WHERE name IN ('prod_only', 'd')") == 0);
+	o.to = "9";
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_USAGE);
+	apply_result_release(&r);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_drift_and_missing(void)
+{
+	struct apply_set s, s2;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+	struct plan p;
+	struct bk_row *rows = NULL;
+	size_t n = 0;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "2", "CREATE TABLE b (id integer);", "DROP TABLE b;");
+	db = open_db("d.db", NULL);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK);
+	apply_result_release(&r);
+	set_init(&s2);
+	mig(&s2, "1", "CREATE TABLE a (id integer, x text);", "DROP TABLE a;");
+	mig(&s2, "3", "CREATE TABLE c (id integer);", "DROP TABLE c;");
+	CHECK(drv->bk_read(db, &rows, &n) == 0 && n == 2);
+	CHECK(plan_build(&p, &s2, rows, n, "dev", NULL) == EXIT_OK);
+	CHECK(p.ndrift == 1 && p.nmissing == 1 && p.napply == 1);
+	CHECK(p.steps[0].action == STEP_DRIFT);
+	CHECK_STR(p.nmissing ? p.missing[0]->version : NULL, "2");
+	plan_release(&p);
+	bk_rows_free(rows, n);
+	CHECK(engine_apply(db, drv, &s2, &o, &r) == EXIT_STATE);
+	CHECK(strstr(cairn_error_last(), "drift") != NULL);
+	apply_result_release(&r);
+	CHECK(scalar("d.db", "SELECT count(*) FROM sqlite_master WHERE name = 'c'") == 0);
+	drv->close(db);
+	apply_set_release(&s);
+	apply_set_release(&s2);
+}
+
+static void test_batch_and_nontx(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+
+	set_init(&s);
+	mig(&s, "1",
+	    "CREATE TABLE t (id integer primary key, done integer);"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250) "
+	    "INSERT INTO t SELECT i, 0 FROM n;",
+	    "DROP TABLE t;");
+	mig(&s, "2", "UPDATE t SET done = 1 WHERE id IN (SELECT id FROM t WHERE done = 0 LIMIT 100);",
+	    NULL);
+	s.migs[1].batch = 1;
+	s.migs[1].irreversible = 1;
+	mig(&s, "3", "CREATE TABLE u (id integer);\nINSERT INTO missing VALUES (1);", "DROP TABLE u;");
+	s.migs[2].transaction = 0;
+	db = open_db("b.db", NULL);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_STATE);
+	CHECK(r.partial && r.needs_repair);
+	apply_result_release(&r);
+	CHECK(scalar("b.db", "SELECT count(*) FROM t WHERE done = 1") == 250);
+	CHECK(scalar("b.db", "SELECT batches FROM cairn_migrations WHERE version = '2'") == 3);
+	CHECK(scalar("b.db", "SELECT rows_changed FROM cairn_migrations WHERE version = '2'") == 250);
+	/* The non-transactional one ran its first statement, then failed. */
+	CHECK(scalar("b.db", "SELECT count(*) FROM sqlite_master WHERE name = 'u'") == 1);
+	CHECK(scalar("b.db", "SELECT state = 'failed' AND statement = 1 FROM cairn_migrations "
+			     "WHERE version = '3'") == 1);
+	/* A later run stops until repair. */
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_STATE);
+	CHECK(!r.partial && r.needs_repair);
+	apply_result_release(&r);
+	CHECK(engine_repair(db, drv, "2", 1, &o) == EXIT_FAILED); /* applied: nothing to repair */
+	CHECK(engine_repair(db, drv, "3", 0, &o) == EXIT_OK);
+	raw("b.db", "DROP TABLE u; CREATE TABLE missing (id integer);");
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK && r.applied == 1);
+	apply_result_release(&r);
+	/* Rollback refuses to pass the irreversible batch before running anything. */
+	CHECK(engine_rollback(db, drv, "0", 0, &o, &r) == EXIT_FAILED);
+	CHECK(strstr(cairn_error_last(), "irreversible") != NULL);
+	apply_result_release(&r);
+	CHECK(scalar("b.db", "SELECT count(*) FROM sqlite_master WHERE name = 'u'") == 1);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_batch_resume(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE t (id integer primary key, done integer); "
+		     "INSERT INTO t VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0);", "DROP TABLE t;");
+	mig(&s, "2", "UPDATE t SET done = 1 WHERE id = (SELECT min(id) FROM t WHERE done = 0);", NULL);
+	s.migs[1].batch = 1;
+	db = open_db("resume.db", NULL);
+	/* An earlier run that stopped after two batches. */
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK);
+	apply_result_release(&r);
+	raw("resume.db", "UPDATE t SET done = 0 WHERE id > 2; "
+			 "UPDATE cairn_migrations SET state = 'in_progress', batches = 2, rows_changed = 2 "
+			 "WHERE version = '2';");
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK && r.applied == 1);
+	apply_result_release(&r);
+	CHECK(scalar("resume.db", "SELECT batches FROM cairn_migrations WHERE version = '2'") == 5);
+	CHECK(scalar("resume.db", "SELECT count(*) FROM t WHERE done = 0") == 0);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_lock(void)
+{
+	struct db *a, *b;
+
+	a = open_db("lock.db", NULL);
+	b = open_db("lock.db", NULL);
+	CHECK(drv->lock(a, 0) == 0);
+	CHECK(drv->lock(b, 100) == DRIVER_BUSY);
+	CHECK(strstr(cairn_error_last(), "holds the lock") != NULL);
+	CHECK(drv->unlock(a) == 0);
+	CHECK(drv->lock(b, 0) == 0);
+	drv->close(a);
+	drv->close(b);
+}
+
+static void test_audit_chain(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+	struct audit_row *a = NULL;
+	struct bk_row *rows = NULL;
+	struct audit_problem *pr = NULL;
+	size_t n = 0, nr = 0, np;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "2", "CREATE TABLE b (id integer);", "DROP TABLE b;");
+	mig(&s, "3", "CREATE TABLE c (id integer);", "DROP TABLE c;");
+	db = open_db("audit.db", NULL);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK);
+	apply_result_release(&r);
+	CHECK(engine_rollback(db, drv, NULL, 1, &o, &r) == EXIT_OK);
+	apply_result_release(&r);
+	CHECK(drv->audit_read(db, 0, &a, &n) == 0 && n == 4);
+	CHECK(drv->bk_read(db, &rows, &nr) == 0 && nr == 3);
+	np = audit_verify(a, n, rows, nr, &pr);
+	CHECK(np == 0);
+	audit_problems_free(pr, np);
+	CHECK_STR(a[0].prev_hash, AUDIT_ZERO_HASH);
+	CHECK_STR(a[1].prev_hash, a[0].hash);
+	CHECK_STR(a[3].action, "rollback");
+
+	/* Edited: the row's hash no longer matches. */
+	free(a[1].actor);
+	a[1].actor = xstrdup("mallory@evil");
+	np = audit_verify(a, n, rows, nr, &pr);
+	CHECK(np == 1 && pr[0].seq == 2 && strstr(pr[0].message, "edited"));
+	audit_problems_free(pr, np);
+	free(a[1].actor);
+	a[1].actor = xstrdup("tester@unit");
+
+	/* Last row deleted: the chain is valid but an anchor is missing. */
+	np = audit_verify(a, n - 1, rows, nr, &pr);
+	CHECK(np == 1 && pr[0].seq == 0 && strstr(pr[0].message, "missing"));
+	audit_problems_free(pr, np);
+
+	/* Middle row deleted: sequence and link break. */
+	audit_row_release(&a[1]);
+	memmove(&a[1], &a[2], 2 * sizeof(*a));
+	np = audit_verify(a, n - 1, rows, nr, &pr);
+	CHECK(np >= 2);
+	audit_problems_free(pr, np);
+	audit_rows_free(a, n - 1);
+	bk_rows_free(rows, nr);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_baseline(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "2", "CREATE TABLE b (id integer);", "DROP TABLE b;");
+	mig(&s, "3", "CREATE TABLE c (id integer);", "DROP TABLE c;");
+	db = open_db("base.db", NULL);
+	raw("base.db", "CREATE TABLE a (id integer); CREATE TABLE b (id integer);");
+	CHECK(engine_baseline(db, drv, "x1", NULL, &o) == EXIT_USAGE);
+	CHECK(engine_baseline(db, drv, "2", NULL, &o) == EXIT_OK);
+	CHECK(engine_baseline(db, drv, "2", NULL, &o) == EXIT_STATE);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_OK);
+	/* 1 is below the baseline; 2 is the baseline row itself (applied). */
+	CHECK(r.applied == 1 && r.skipped == 1);
+	apply_result_release(&r);
+	CHECK(engine_rollback(db, drv, "0", 0, &o, &r) == EXIT_FAILED);
+	CHECK(strstr(cairn_error_last(), "baseline") != NULL);
+	apply_result_release(&r);
+	CHECK(engine_rollback(db, drv, "2", 0, &o, &r) == EXIT_OK && r.applied == 1);
+	apply_result_release(&r);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
+static void test_readonly(void)
+{
+	struct db *db = NULL;
+	char *dsn = xasprintf("sqlite:%s/none.db", dir);
+	char *path = xasprintf("%s/none.db", dir);
+	int exists = 1;
+	struct bk_row *rows = NULL;
+	size_t n = 9;
+
+	CHECK(drv->open(&db, dsn, DRIVER_OPEN_READONLY) == 0);
+	CHECK(drv->bk_exists(db, &exists) == 0 && exists == 0);
+	CHECK(drv->bk_read(db, &rows, &n) == 0 && n == 0);
+	drv->close(db);
+	CHECK(access(path, F_OK) != 0); /* not created */
+	free(dsn);
+	free(path);
+}
+
+int main(void)
+{
+	char *cmd;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!mkdtemp(dir))
+		return 1;
+	drv = driver_by_name("sqlite");
+	CHECK(drv != NULL);
+	CHECK(driver_for_dsn("sqlite:x.db") == drv);
+	CHECK(driver_for_dsn("mysql://x") == NULL);
+	test_version_cmp();
+	test_apply_and_rollback();
+	test_failure_rolls_back();
+	test_atomic();
+	test_verify_and_env_and_to();
+	test_drift_and_missing();
+	test_batch_and_nontx();
+	test_batch_resume();
+	test_lock();
+	test_audit_chain();
+	test_baseline();
+	test_readonly();
+	cmd = xasprintf("rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	free(cmd);
+	return unit_done();
+}

@@ -1,0 +1,821 @@
+/* bundle_open: one pass over the tarball. The canonical member order puts
+ * manifest.yaml, SHA256SUMS and the signatures first, so the reader
+ * authenticates the manifest (a trusted key's signature over a statement
+ * naming its sha256) before it reads any migration, hashes each migration
+ * member while reading it against SHA256SUMS, and parses YAML only after
+ * both checks passed; then it cross-checks the manifest, SHA256SUMS and the
+ * sizes read. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "../lib/sha256.h"
+#include "../lib/util.h"
+#include "archive.h"
+#include "bundle.h"
+#include "keys.h"
+#include "manifest.h"
+#include "statement.h"
+
+/* ---- trust ---- */
+
+struct trust_key {
+	unsigned roles;
+	struct pubkey *k;
+};
+
+struct trust {
+	struct trust_key *keys;
+	size_t n, alloc;
+};
+
+struct trust *trust_new(void)
+{
+	return xcalloc(1, sizeof(struct trust));
+}
+
+int trust_add_key(struct trust *t, unsigned roles, const char *pem_path)
+{
+	struct pubkey *k = NULL;
+	size_t i;
+
+	if (pubkey_load(&k, pem_path) < 0)
+		return -1;
+	for (i = 0; i < t->n; i++) {
+		if (!strcmp(t->keys[i].k->id, k->id)) {
+			t->keys[i].roles |= roles;
+			pubkey_free(k);
+			return 0;
+		}
+	}
+	ALLOC_GROW(t->keys, t->n + 1, t->alloc);
+	t->keys[t->n].roles = roles;
+	t->keys[t->n].k = k;
+	t->n++;
+	return 0;
+}
+
+int trust_add_builder_key(struct trust *t, const char *pem_path)
+{
+	return trust_add_key(t, TRUST_BUILD, pem_path);
+}
+
+const struct pubkey *trust_find(const struct trust *t, const char *key_id, unsigned roles)
+{
+	size_t i;
+
+	if (!t)
+		return NULL;
+	for (i = 0; i < t->n; i++)
+		if ((t->keys[i].roles & roles) && !strcmp(t->keys[i].k->id, key_id))
+			return t->keys[i].k;
+	return NULL;
+}
+
+size_t trust_count(const struct trust *t, unsigned roles)
+{
+	size_t i, n = 0;
+
+	for (i = 0; t && i < t->n; i++)
+		n += (t->keys[i].roles & roles) != 0;
+	return n;
+}
+
+unsigned trust_role_of_type(const char *type)
+{
+	if (!type)
+		return 0;
+	if (!strcmp(type, "build"))
+		return TRUST_BUILD;
+	if (!strcmp(type, "approval"))
+		return TRUST_APPROVAL;
+	if (!strcmp(type, "receipt"))
+		return TRUST_RECEIPT;
+	if (!strcmp(type, "override"))
+		return TRUST_OVERRIDE;
+	return 0;
+}
+
+void trust_free(struct trust *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->n; i++)
+		pubkey_free(t->keys[i].k);
+	free(t->keys);
+	free(t);
+}
+
+/* ---- reader state ---- */
+
+struct kept {
+	char *name;                 /* member name, as in SHA256SUMS */
+	struct buf data;            /* text members: the verified bytes */
+	unsigned long long size;    /* bytes read */
+	int is_data;                /* a data/ member: streamed, not kept */
+};
+
+struct pair {
+	char *base;                 /* "signatures/<keyid>" or "approvals/<env>-<keyid>" */
+	struct buf yaml, sig;
+	int have_yaml, have_sig;
+};
+
+struct bundle_priv {
+	struct buf manifest, sums_raw;
+	struct sums sums;
+	struct kept *members;       /* the migration members, in SHA256SUMS order */
+	size_t nmembers;
+	struct pair *pairs;
+	size_t npairs, pairs_alloc;
+	unsigned long long text_cap, data_cap;
+};
+
+static void priv_free(struct bundle_priv *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	buf_release(&p->manifest);
+	buf_release(&p->sums_raw);
+	sums_release(&p->sums);
+	for (i = 0; i < p->nmembers; i++) {
+		free(p->members[i].name);
+		buf_release(&p->members[i].data);
+	}
+	free(p->members);
+	for (i = 0; i < p->npairs; i++) {
+		free(p->pairs[i].base);
+		buf_release(&p->pairs[i].yaml);
+		buf_release(&p->pairs[i].sig);
+	}
+	free(p->pairs);
+	free(p);
+}
+
+static void statement_free_fields(struct bundle_statement *s)
+{
+	free(s->type);
+	free(s->environment);
+	free(s->signer);
+	free(s->key_id);
+	free(s->time);
+	free(s->comment);
+	free(s->member);
+	free(s->bundle_id);
+	free(s->public_key);
+	free(s->expires);
+	free(s->database);
+	free(s->ticket);
+	free(s->problem);
+}
+
+void bundle_free(struct bundle *b)
+{
+	size_t i;
+
+	if (!b)
+		return;
+	manifest_release(b);
+	for (i = 0; i < b->nstatements; i++)
+		statement_free_fields(&b->statements[i]);
+	free(b->statements);
+	priv_free(b->priv);
+	free(b->path);
+	free(b);
+}
+
+static int is_data_member(const char *name)
+{
+	/* migrations/<dir>/data/... */
+	const char *dir = name + strlen("migrations/");
+	const char *slash = strchr(dir, '/');
+
+	return slash && !strncmp(slash + 1, "data/", 5);
+}
+
+static int read_small(struct breader *r, const struct bmember *m, unsigned long long cap,
+		      const char *what, struct buf *out, char *hex)
+{
+	if (m->size > cap) {
+		cairn_error_set("member '%s': %llu bytes, over the size cap of %llu for %s", m->name,
+				m->size, cap, what);
+		return -1;
+	}
+	buf_init(out, (size_t)cap);
+	return breader_slurp(r, out, hex);
+}
+
+static struct pair *pair_for(struct bundle_priv *p, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	size_t blen;
+	char *base;
+
+	if (!dot || (strcmp(dot, ".yaml") && strcmp(dot, ".sig"))) {
+		cairn_error_set("member '%s': a statement is NAME.yaml with its NAME.sig", name);
+		return NULL;
+	}
+	blen = (size_t)(dot - name);
+	if (p->npairs && strlen(p->pairs[p->npairs - 1].base) == blen &&
+	    !strncmp(p->pairs[p->npairs - 1].base, name, blen))
+		return &p->pairs[p->npairs - 1];
+	base = xstrndup(name, blen);
+	ALLOC_GROW(p->pairs, p->npairs + 1, p->pairs_alloc);
+	memset(&p->pairs[p->npairs], 0, sizeof(*p->pairs));
+	p->pairs[p->npairs].base = base;
+	return &p->pairs[p->npairs++];
+}
+
+/* The key id a statement member's name gives: signatures/<keyid>,
+ * approvals/<env>-<keyid>. */
+static const char *pair_key_id(const struct pair *pr)
+{
+	size_t len = strlen(pr->base);
+
+	if (len < KEY_ID_LEN)
+		return "";
+	return pr->base + len - KEY_ID_LEN;
+}
+
+static int pair_is_build(const struct pair *pr)
+{
+	return !strncmp(pr->base, "signatures/", 11);
+}
+
+static int check_pair_names(const struct pair *pr)
+{
+	const char *id = pair_key_id(pr);
+
+	if (!pr->have_yaml || !pr->have_sig) {
+		cairn_error_set("member '%s.%s': missing (each statement comes with its signature)",
+				pr->base, pr->have_yaml ? "sig" : "yaml");
+		return -1;
+	}
+	if (pair_is_build(pr)) {
+		if (strlen(pr->base) != 11 + KEY_ID_LEN || !key_id_valid(id)) {
+			cairn_error_set("member '%s.yaml': build statements are named signatures/<keyid>.yaml",
+					pr->base);
+			return -1;
+		}
+	} else if (strlen(pr->base) < 10 + 2 + KEY_ID_LEN || pr->base[strlen(pr->base) - KEY_ID_LEN - 1] != '-' ||
+		   !key_id_valid(id)) {
+		cairn_error_set("member '%s.yaml': statements under approvals/ are named <env>-<keyid>.yaml",
+				pr->base);
+		return -1;
+	}
+	return 0;
+}
+
+/* Step 1: a build signature by a trusted key over a statement naming this
+ * manifest. Only raw bytes are examined until the signature checks out. */
+static int authenticate(struct bundle *b, const struct trust *trust)
+{
+	struct bundle_priv *p = b->priv;
+	const char *mismatch = NULL, *badsig = NULL;
+	char unknown[256] = "", trusted_ids[128] = "";
+	size_t i, nsig = 0;
+	int found = 0;
+
+	for (i = 0; i < p->npairs && !found; i++) {
+		const struct pair *pr = &p->pairs[i];
+		const struct pubkey *k;
+		unsigned char sig[SIG_RAW_LEN];
+		struct statement st;
+		int v;
+
+		if (!pair_is_build(pr))
+			continue;
+		nsig++;
+		k = trust_find(trust, pair_key_id(pr), TRUST_BUILD);
+		if (!k) {
+			size_t l = strlen(unknown);
+
+			if (l + KEY_ID_LEN + 3 < sizeof(unknown))
+				snprintf(unknown + l, sizeof(unknown) - l, "%s%s", l ? ", " : "",
+					 pair_key_id(pr));
+			continue;
+		}
+		if (sig_decode(pr->sig.ptr, pr->sig.len, sig) < 0) {
+			badsig = pr->base;
+			continue;
+		}
+		v = sig_verify(k, pr->yaml.ptr, pr->yaml.len, sig);
+		if (v < 0)
+			return -1;
+		if (!v) {
+			badsig = pr->base;
+			continue;
+		}
+		/* authenticated by a trusted key: now it may be parsed */
+		if (statement_parse(&st, pr->yaml.ptr, pr->yaml.len, pr->base) < 0) {
+			cairn_error_set("member '%s.yaml': %s", pr->base, cairn_error_last());
+			return -1;
+		}
+		if (strcmp(st.type, "build") || strcmp(st.key, pair_key_id(pr))) {
+			cairn_error_set("member '%s.yaml': not a build statement by key %s", pr->base,
+					pair_key_id(pr));
+			statement_release(&st);
+			return -1;
+		}
+		if (strcmp(st.bundle, b->id))
+			mismatch = pr->base;
+		else
+			found = 1;
+		statement_release(&st);
+	}
+	if (found)
+		return 0;
+	if (mismatch) {
+		cairn_error_set("member 'manifest.yaml': changed after signing: %s.yaml signs another "
+				"manifest, and this one hashes to %s", mismatch, b->id);
+		return -1;
+	}
+	if (badsig) {
+		cairn_error_set("member '%s.sig': bad signature: it does not match %s.yaml and key %s "
+				"(changed after signing)", badsig, badsig, badsig + 11);
+		return -1;
+	}
+	if (!nsig) {
+		cairn_error_set("no build signature: signatures/ is empty (sign the bundle with "
+				"'cairn sign BUNDLE --key KEY')");
+		return -1;
+	}
+	for (i = 0; trust && i < trust->n; i++) {
+		size_t l = strlen(trusted_ids);
+
+		if ((trust->keys[i].roles & TRUST_BUILD) && l + KEY_ID_LEN + 3 < sizeof(trusted_ids))
+			snprintf(trusted_ids + l, sizeof(trusted_ids) - l, "%s%s", l ? ", " : "",
+				 trust->keys[i].k->id);
+	}
+	if (!*trusted_ids)
+		cairn_error_set("build signature by unknown key %s: no build key is trusted (pass "
+				"--key PUB)", unknown);
+	else
+		cairn_error_set("build signature by unknown key %s (trusted: %s)", unknown, trusted_ids);
+	return -1;
+}
+
+/* Every statement, for inspect and for the policy: valid when its
+ * signature checks against the key it names and it names this bundle. */
+static void collect_statements(struct bundle *b, const struct trust *trust)
+{
+	struct bundle_priv *p = b->priv;
+	size_t i;
+
+	b->statements = xcalloc(p->npairs ? p->npairs : 1, sizeof(*b->statements));
+	for (i = 0; i < p->npairs; i++) {
+		const struct pair *pr = &p->pairs[i];
+		struct bundle_statement *s = &b->statements[b->nstatements++];
+		struct statement st;
+		unsigned char raw[KEY_RAW_LEN], sig[SIG_RAW_LEN];
+		struct pubkey *k = NULL;
+
+		s->member = xasprintf("%s.yaml", pr->base);
+		if (statement_parse(&st, pr->yaml.ptr, pr->yaml.len, s->member) < 0) {
+			s->type = xstrdup("unknown");
+			s->key_id = xstrdup(pair_key_id(pr));
+			s->problem = xstrdup(cairn_error_last());
+			continue;
+		}
+		s->type = st.type;
+		s->environment = st.environment;
+		s->signer = st.signer;
+		s->key_id = st.key;
+		s->time = st.time;
+		s->comment = st.comment;
+		s->bundle_id = st.bundle;
+		s->public_key = st.public_key;
+		s->expires = st.expires;
+		s->database = st.database;
+		s->ticket = st.ticket;
+		if (strcmp(st.key, pair_key_id(pr)))
+			s->problem = xasprintf("signed with key %s but named for key %s", st.key,
+					       pair_key_id(pr));
+		else if (pair_is_build(pr) != !strcmp(st.type, "build"))
+			s->problem = xasprintf("a %s statement under %s", st.type,
+					       pair_is_build(pr) ? "signatures/" : "approvals/");
+		else if (!pair_is_build(pr) &&
+			 (strlen(pr->base) - 10 - KEY_ID_LEN - 1 != strlen(st.environment) ||
+			  strncmp(pr->base + 10, st.environment, strlen(st.environment))))
+			s->problem = xasprintf("for environment '%s' but named for another", st.environment);
+		else if (strcmp(st.bundle, b->id))
+			s->problem = xasprintf("for another bundle (%s)", st.bundle);
+		else if (sig_decode(pr->sig.ptr, pr->sig.len, sig) < 0)
+			s->problem = xstrdup("the .sig file is not a signature");
+		else if (base64_decode_exact(st.public_key, strlen(st.public_key), raw, sizeof(raw)) < 0 ||
+			 pubkey_from_raw(&k, raw) < 0)
+			s->problem = xstrdup("its public_key is not an Ed25519 key");
+		else if (sig_verify(k, pr->yaml.ptr, pr->yaml.len, sig) != 1)
+			s->problem = xstrdup("bad signature");
+		else
+			s->valid = 1;
+		pubkey_free(k);
+		k = NULL;
+		if (s->valid) {
+			const struct pubkey *tk = trust_find(trust, s->key_id, trust_role_of_type(s->type));
+
+			s->trusted = tk && !memcmp(tk->raw, raw, KEY_RAW_LEN);
+		}
+	}
+}
+
+/* Step 3: the manifest agrees with SHA256SUMS, and both with what was read. */
+static int cross_check(struct bundle *b, const char *top)
+{
+	struct bundle_priv *p = b->priv;
+	struct sums want = { NULL, 0, 0 };
+	struct buf text = BUF_INIT;
+	size_t i, j;
+	int rc = -1;
+
+	if (strcmp(b->name, top)) {
+		cairn_error_set("member 'manifest.yaml': names the bundle '%s', but its top directory is '%s'",
+				b->name, top);
+		goto out;
+	}
+	sums_add(&want, "manifest.yaml", b->id + 7);
+	for (i = 0; i < b->nmigs; i++)
+		for (j = 0; j < b->migs[i].nfiles; j++)
+			sums_add(&want, b->migs[i].files[j].member, b->migs[i].files[j].sha256);
+	sums_sort(&want);
+	for (i = 0; i < want.n || i < p->sums.n; i++) {
+		if (i >= p->sums.n || (i < want.n && strcmp(want.items[i].path, p->sums.items[i].path) < 0)) {
+			cairn_error_set("member 'SHA256SUMS': does not list '%s', which manifest.yaml lists",
+					want.items[i].path);
+			goto out;
+		}
+		if (i >= want.n || strcmp(want.items[i].path, p->sums.items[i].path) > 0) {
+			cairn_error_set("member 'SHA256SUMS': lists '%s', which manifest.yaml does not",
+					p->sums.items[i].path);
+			goto out;
+		}
+		if (strcmp(want.items[i].hex, p->sums.items[i].hex)) {
+			cairn_error_set("member 'SHA256SUMS': the sha256 of '%s' differs from manifest.yaml's",
+					want.items[i].path);
+			goto out;
+		}
+	}
+	if (sums_format(&want, &text) < 0)
+		goto out;
+	if (text.len != p->sums_raw.len || memcmp(text.ptr, p->sums_raw.ptr, text.len)) {
+		cairn_error_set("member 'SHA256SUMS': not in the canonical form");
+		goto out;
+	}
+	/* sizes: every member as large as the manifest says */
+	for (i = 0; i < b->nmigs; i++) {
+		for (j = 0; j < b->migs[i].nfiles; j++) {
+			const struct bundle_file *f = &b->migs[i].files[j];
+			size_t lo = 0, hi = p->nmembers;
+
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				int c = strcmp(p->members[mid].name, f->member);
+
+				if (!c) {
+					lo = mid;
+					break;
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo >= p->nmembers || strcmp(p->members[lo].name, f->member) ||
+			    p->members[lo].size != f->size) {
+				cairn_error_set("member '%s': size differs from manifest.yaml's", f->member);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	sums_release(&want);
+	buf_release(&text);
+	return rc;
+}
+
+int bundle_open_opts(struct bundle **out, const char *path, const struct trust *trust,
+		     const struct bundle_open_opts *opts)
+{
+	struct bundle *b = xcalloc(1, sizeof(*b));
+	struct bundle_priv *p = xcalloc(1, sizeof(*p));
+	struct breader *r = NULL;
+	struct bmember m;
+	size_t next = 0; /* the next SHA256SUMS entry a migration member must be */
+	int k, rc = -1, authenticated = 0;
+	char hex[65];
+
+	*out = NULL;
+	b->path = xstrdup(path);
+	b->priv = p;
+	p->text_cap = opts && opts->text_cap ? opts->text_cap : BUNDLE_TEXT_CAP;
+	p->data_cap = opts && opts->data_cap ? opts->data_cap : BUNDLE_DATA_CAP;
+	if (breader_open(&r, path) < 0)
+		goto out;
+
+	/* manifest.yaml, then SHA256SUMS: raw bytes only */
+	if ((k = breader_next(r, &m)) <= 0) {
+		if (!k)
+			cairn_error_set("not a bundle: no members");
+		goto out;
+	}
+	if (m.rank != RANK_MANIFEST) {
+		cairn_error_set("member 'manifest.yaml': missing (the first member is '%s')", m.name);
+		goto out;
+	}
+	if (read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &p->manifest, hex) < 0)
+		goto out;
+	memcpy(b->id, "sha256:", 7);
+	memcpy(b->id + 7, hex, 65);
+	if ((k = breader_next(r, &m)) <= 0 || m.rank != RANK_SUMS) {
+		if (k >= 0)
+			cairn_error_set("member 'SHA256SUMS': missing%s%s%s", k ? " (found '" : "",
+					k ? m.name : "", k ? "' instead)" : "");
+		goto out;
+	}
+	if (read_small(r, &m, SUMS_MAX_SIZE, "SHA256SUMS", &p->sums_raw, NULL) < 0)
+		goto out;
+	if (sums_parse(&p->sums, p->sums_raw.ptr, p->sums_raw.len) < 0) {
+		cairn_error_set("member %s", cairn_error_last());
+		goto out;
+	}
+	if (!p->sums.n || strcmp(p->sums.items[0].path, "manifest.yaml")) {
+		cairn_error_set("member 'SHA256SUMS': does not list manifest.yaml first");
+		goto out;
+	}
+	if (strcmp(p->sums.items[0].hex, hex)) {
+		cairn_error_set("member 'manifest.yaml': sha256 does not match SHA256SUMS (changed after "
+				"the build)");
+		goto out;
+	}
+	next = 1;
+	p->members = xcalloc(p->sums.n, sizeof(*p->members));
+
+	for (;;) {
+		k = breader_next(r, &m);
+		if (k < 0)
+			goto out;
+		if ((k == 0 || m.rank == RANK_MIGRATION) && !authenticated) {
+			size_t i;
+
+			for (i = 0; i < p->npairs; i++)
+				if (check_pair_names(&p->pairs[i]) < 0)
+					goto out;
+			if (!(opts && opts->untrusted) && authenticate(b, trust) < 0)
+				goto out;
+			authenticated = 1;
+		}
+		if (k == 0)
+			break;
+		if (m.rank == RANK_SIGNATURE || m.rank == RANK_APPROVAL) {
+			struct pair *pr = pair_for(p, m.name);
+			int is_sig;
+
+			if (!pr)
+				goto out;
+			is_sig = ends_with(m.name, ".sig");
+			if (read_small(r, &m, is_sig ? SIGFILE_MAX_SIZE : STATEMENT_MAX_SIZE,
+				       is_sig ? "a signature" : "a statement", is_sig ? &pr->sig : &pr->yaml,
+				       NULL) < 0)
+				goto out;
+			if (is_sig)
+				pr->have_sig = 1;
+			else
+				pr->have_yaml = 1;
+			continue;
+		}
+		if (m.rank != RANK_MIGRATION) {
+			cairn_error_set("member '%s': out of order", m.name);
+			goto out;
+		}
+		/* a migration member: the next one SHA256SUMS lists */
+		if (next >= p->sums.n || strcmp(m.name, p->sums.items[next].path) < 0) {
+			cairn_error_set("member '%s': not listed in SHA256SUMS (added after the build)",
+					m.name);
+			goto out;
+		}
+		if (strcmp(m.name, p->sums.items[next].path) > 0) {
+			cairn_error_set("member '%s': missing (listed in SHA256SUMS)",
+					p->sums.items[next].path);
+			goto out;
+		}
+		{
+			struct kept *kp = &p->members[p->nmembers++];
+
+			kp->name = xstrdup(m.name);
+			kp->size = m.size;
+			kp->is_data = is_data_member(m.name);
+			if (kp->is_data) {
+				struct sha256_ctx c;
+				const void *d;
+				size_t len;
+
+				if (m.size > p->data_cap) {
+					cairn_error_set("member '%s': %llu bytes, over the size cap of %llu "
+							"for data files", m.name, m.size, p->data_cap);
+					goto out;
+				}
+				if (sha256_init(&c) < 0)
+					goto out;
+				while ((k = breader_data(r, &d, &len)) > 0)
+					sha256_update(&c, d, len);
+				if (k < 0 || sha256_final_hex(&c, hex) < 0) {
+					sha256_release(&c);
+					goto out;
+				}
+			} else if (read_small(r, &m, p->text_cap, "SQL and YAML files", &kp->data,
+					      hex) < 0) {
+				goto out;
+			}
+			if (strcmp(hex, p->sums.items[next].hex)) {
+				cairn_error_set("member '%s': sha256 does not match SHA256SUMS (changed after "
+						"the build)", m.name);
+				goto out;
+			}
+			next++;
+		}
+	}
+	if (next < p->sums.n) {
+		cairn_error_set("member '%s': missing (listed in SHA256SUMS)", p->sums.items[next].path);
+		goto out;
+	}
+	/* both checks passed: now parse */
+	if (manifest_parse(b, p->manifest.ptr, p->manifest.len) < 0) {
+		cairn_error_set("member %s", cairn_error_last());
+		goto out;
+	}
+	if (cross_check(b, breader_top(r)) < 0)
+		goto out;
+	collect_statements(b, trust);
+	*out = b;
+	b = NULL;
+	rc = 0;
+out:
+	breader_free(r);
+	bundle_free(b);
+	return rc;
+}
+
+int bundle_open(struct bundle **out, const char *path, const struct trust *trust)
+{
+	return bundle_open_opts(out, path, trust, NULL);
+}
+
+const struct bundle_file *bundle_migration_file(const struct bundle_migration *m,
+						const char *role, const char *driver)
+{
+	const struct bundle_file *generic = NULL;
+	size_t i, rl = strlen(role);
+
+	for (i = 0; i < m->nfiles; i++) {
+		const char *n = m->files[i].name;
+
+		if (strncmp(n, role, rl) || n[rl] != '.')
+			continue;
+		if (!strcmp(n + rl + 1, "sql"))
+			generic = &m->files[i];
+		else if (driver && !strncmp(n + rl + 1, driver, strlen(driver)) &&
+			 !strcmp(n + rl + 1 + strlen(driver), ".sql"))
+			return &m->files[i];
+	}
+	return generic;
+}
+
+static struct kept *find_member(struct bundle_priv *p, const char *name)
+{
+	size_t lo = 0, hi = p->nmembers;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(p->members[mid].name, name);
+
+		if (!c)
+			return &p->members[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+struct stream_to_buf {
+	struct buf *out;
+};
+
+static int put_chunk(void *ctx, const void *data, size_t len)
+{
+	return buf_put(((struct stream_to_buf *)ctx)->out, data, len);
+}
+
+int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out)
+{
+	struct kept *k = find_member(b->priv, f->member);
+	struct stream_to_buf ctx = { out };
+
+	if (!k) {
+		cairn_error_set("member '%s': not in the bundle", f->member);
+		return -1;
+	}
+	if (!k->is_data)
+		return buf_put(out, k->data.ptr ? k->data.ptr : "", k->data.len);
+	return bundle_stream(b, f, put_chunk, &ctx);
+}
+
+int bundle_stream(struct bundle *b, const struct bundle_file *f,
+		  int (*cb)(void *ctx, const void *data, size_t len), void *ctx)
+{
+	struct kept *k = find_member(b->priv, f->member);
+	struct breader *r = NULL;
+	struct sha256_ctx c = { NULL };
+	struct bmember m;
+	unsigned long long total = 0;
+	char hex[65];
+	int rc = -1, n;
+
+	if (!k) {
+		cairn_error_set("member '%s': not in the bundle", f->member);
+		return -1;
+	}
+	if (!k->is_data) {
+		const char *d = k->data.ptr ? k->data.ptr : "";
+		size_t off = 0;
+
+		do {
+			size_t len = k->data.len - off > 65536 ? 65536 : k->data.len - off;
+
+			if (cb(ctx, d + off, len)) {
+				cairn_error_set("member '%s': reading stopped", f->member);
+				return -1;
+			}
+			off += len;
+		} while (off < k->data.len);
+		return 0;
+	}
+	/* a data file: read it again, and hash it again, since the file on
+	 * disk may have changed since bundle_open */
+	if (breader_open(&r, b->path) < 0 || sha256_init(&c) < 0)
+		goto out;
+	while ((n = breader_next(r, &m)) > 0 && strcmp(m.name, f->member))
+		;
+	if (n <= 0) {
+		if (!n)
+			cairn_error_set("member '%s': gone from '%s' since it was verified", f->member,
+					b->path);
+		goto out;
+	}
+	for (;;) {
+		const void *d;
+		size_t len;
+
+		n = breader_data(r, &d, &len);
+		if (n < 0)
+			goto out;
+		if (!n)
+			break;
+		total += len;
+		sha256_update(&c, d, len);
+		if (cb(ctx, d, len)) {
+			cairn_error_set("member '%s': reading stopped", f->member);
+			goto out;
+		}
+	}
+	if (sha256_final_hex(&c, hex) < 0)
+		goto out;
+	if (total != f->size || strcmp(hex, f->sha256)) {
+		cairn_error_set("member '%s': changed since it was verified (sha256 differs)", f->member);
+		goto out;
+	}
+	rc = 0;
+out:
+	sha256_release(&c);
+	breader_free(r);
+	return rc;
+}
+
+const struct buf *bundle_manifest_bytes(const struct bundle *b)
+{
+	return &((struct bundle_priv *)b->priv)->manifest;
+}
+
+const struct buf *bundle_sums_bytes(const struct bundle *b)
+{
+	return &((struct bundle_priv *)b->priv)->sums_raw;
+}
+
+int bundle_statement_bytes(const struct bundle *b, size_t i, const struct buf **yaml,
+			   const struct buf **sig)
+{
+	struct bundle_priv *p = b->priv;
+
+	if (i >= p->npairs)
+		return -1;
+	*yaml = &p->pairs[i].yaml;
+	*sig = &p->pairs[i].sig;
+	return 0;
+}

@@ -1,0 +1,550 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "../lib/sha256.h"
+#include "../lib/util.h"
+#include "../lib/yaml.h"
+#include "archive.h"
+#include "manifest.h"
+
+/* ---- SHA256SUMS ---- */
+
+static int hex64_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != 64)
+		return 0;
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+void sums_add(struct sums *s, const char *path, const char *hex)
+{
+	ALLOC_GROW(s->items, s->n + 1, s->alloc);
+	s->items[s->n].path = xstrdup(path);
+	memcpy(s->items[s->n].hex, hex, 64);
+	s->items[s->n].hex[64] = '\0';
+	s->n++;
+}
+
+static int cmp_sums(const void *a, const void *b)
+{
+	return strcmp(((const struct sums_entry *)a)->path, ((const struct sums_entry *)b)->path);
+}
+
+void sums_sort(struct sums *s)
+{
+	if (s->n)
+		qsort(s->items, s->n, sizeof(*s->items), cmp_sums);
+}
+
+void sums_release(struct sums *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n; i++)
+		free(s->items[i].path);
+	free(s->items);
+	memset(s, 0, sizeof(*s));
+}
+
+int sums_parse(struct sums *out, const char *data, size_t len)
+{
+	size_t pos = 0;
+	int line = 0;
+
+	memset(out, 0, sizeof(*out));
+	while (pos < len) {
+		const char *l = data + pos, *nl = memchr(l, '\n', len - pos);
+		size_t ll;
+		char *path;
+
+		line++;
+		if (!nl) {
+			cairn_error_set("SHA256SUMS:%d: line does not end with a newline", line);
+			goto fail;
+		}
+		ll = (size_t)(nl - l);
+		if (ll < 67 || !hex64_valid(l, 64) || l[64] != ' ' || l[65] != ' ') {
+			cairn_error_set("SHA256SUMS:%d: expected '<64 lower-case hex digits>  <path>'", line);
+			goto fail;
+		}
+		path = xstrndup(l + 66, ll - 66);
+		if (strlen(path) != ll - 66 || !member_path_safe(path)) {
+			cairn_error_set("SHA256SUMS:%d: unsafe path", line);
+			free(path);
+			goto fail;
+		}
+		if (out->n && strcmp(out->items[out->n - 1].path, path) >= 0) {
+			cairn_error_set("SHA256SUMS:%d: '%s' %s", line, path,
+					strcmp(out->items[out->n - 1].path, path) ? "out of order" : "listed twice");
+			free(path);
+			goto fail;
+		}
+		ALLOC_GROW(out->items, out->n + 1, out->alloc);
+		out->items[out->n].path = path;
+		memcpy(out->items[out->n].hex, l, 64);
+		out->items[out->n].hex[64] = '\0';
+		out->n++;
+		pos += ll + 1;
+	}
+	return 0;
+fail:
+	sums_release(out);
+	return -1;
+}
+
+int sums_format(const struct sums *s, struct buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (buf_printf(out, "%s  %s\n", s->items[i].hex, s->items[i].path) < 0)
+			return -1;
+	return 0;
+}
+
+void migration_checksum(const struct bundle_file *files, size_t n, char out[7 + 65])
+{
+	struct sha256_ctx c;
+	size_t i;
+
+	memcpy(out, "sha256:", 7);
+	if (sha256_init(&c) < 0) {
+		out[7] = '\0';
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		sha256_update(&c, files[i].sha256, 64);
+		sha256_update(&c, "  ", 2);
+		sha256_update(&c, files[i].name, strlen(files[i].name));
+		sha256_update(&c, "\n", 1);
+	}
+	if (sha256_final_hex(&c, out + 7) < 0)
+		out[7] = '\0';
+}
+
+/* ---- manifest.yaml: writing ---- */
+
+static int put_kv(struct buf *b, const char *indent, const char *key, const char *value)
+{
+	if (buf_printf(b, "%s%s: ", indent, key) < 0 || yaml_put_scalar(b, value ? value : "") < 0)
+		return -1;
+	return buf_putc(b, '\n');
+}
+
+static int put_list(struct buf *b, const char *indent, const char *key, char **items, size_t n)
+{
+	size_t i;
+
+	if (buf_printf(b, "%s%s: [", indent, key) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((i && buf_puts(b, ", ") < 0) || yaml_put_scalar(b, items[i]) < 0)
+			return -1;
+	}
+	return buf_puts(b, "]\n");
+}
+
+static const char *yesno(int v)
+{
+	return v ? "true" : "false";
+}
+
+int manifest_format(const struct bundle *b, struct buf *out)
+{
+	size_t i, j;
+
+	if (buf_puts(out, "format: " MANIFEST_FORMAT "\n") < 0 ||
+	    put_kv(out, "", "name", b->name) < 0 || put_kv(out, "", "project", b->project) < 0 ||
+	    buf_puts(out, "source:\n") < 0 ||
+	    put_kv(out, "  ", "repository", b->source_repo) < 0 ||
+	    put_kv(out, "  ", "commit", b->source_commit) < 0 ||
+	    put_kv(out, "  ", "tree", b->source_tree) < 0 ||
+	    put_kv(out, "  ", "path", b->source_path) < 0 ||
+	    put_kv(out, "  ", "ref", b->source_ref) < 0 || buf_puts(out, "build:\n") < 0 ||
+	    put_kv(out, "  ", "time", b->build_time) < 0 ||
+	    put_kv(out, "  ", "tool", b->tool_version) < 0 ||
+	    put_list(out, "", "drivers", b->drivers, b->ndrivers) < 0 ||
+	    buf_printf(out, "limits:\n  max_file_size: %llu\n  max_data_size: %llu\n",
+		       b->max_file_size, b->max_data_size) < 0 ||
+	    buf_puts(out, b->nmigs ? "migrations:\n" : "migrations: []\n") < 0)
+		return -1;
+	for (i = 0; i < b->nmigs; i++) {
+		const struct bundle_migration *m = &b->migs[i];
+
+		if (put_kv(out, "  - ", "version", m->version) < 0 ||
+		    put_kv(out, "    ", "name", m->name) < 0 ||
+		    put_kv(out, "    ", "description", m->description) < 0 ||
+		    put_list(out, "    ", "requires", m->requires, m->nrequires) < 0 ||
+		    buf_printf(out, "    transaction: %s\n    irreversible: %s\n    destructive: %s\n"
+			       "    kind: %s\n", yesno(m->transaction), yesno(m->irreversible),
+			       yesno(m->destructive), m->batch ? "batch" : "schema") < 0 ||
+		    put_list(out, "    ", "environments", m->environments, m->nenvironments) < 0 ||
+		    buf_printf(out, "    timeout_ms: %llu\n    lock_timeout_ms: %llu\n", m->timeout_ms,
+			       m->lock_timeout_ms) < 0 ||
+		    put_kv(out, "    ", "checksum", m->checksum) < 0)
+			return -1;
+		if (m->prov_commit || m->prov_author || m->prov_date) {
+			if (buf_puts(out, "    provenance:\n") < 0 ||
+			    (m->prov_commit && put_kv(out, "      ", "commit", m->prov_commit) < 0) ||
+			    (m->prov_author && put_kv(out, "      ", "author", m->prov_author) < 0) ||
+			    (m->prov_date && put_kv(out, "      ", "date", m->prov_date) < 0))
+				return -1;
+		}
+		if (buf_puts(out, m->nfiles ? "    files:\n" : "    files: []\n") < 0)
+			return -1;
+		for (j = 0; j < m->nfiles; j++) {
+			if (put_kv(out, "      - ", "name", m->files[j].name) < 0 ||
+			    buf_printf(out, "        sha256: %s\n        size: %llu\n",
+				       m->files[j].sha256, m->files[j].size) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- manifest.yaml: parsing ---- */
+
+static int bad(const struct ynode *n, const char *what)
+{
+	cairn_error_set("manifest.yaml:%d:%d: %s", n ? n->line : 0, n ? n->col : 0, what);
+	return -1;
+}
+
+/* Every key of map must be one of keys. */
+static int only_keys(const struct ynode *map, const char *const *keys)
+{
+	size_t i, j;
+
+	for (i = 0; i < map->n; i++) {
+		const struct ynode *k = ynode_key(map, i);
+
+		for (j = 0; keys[j]; j++)
+			if (k->type == YNODE_SCALAR && !strcmp(k->str, keys[j]))
+				break;
+		if (!keys[j]) {
+			cairn_error_set("manifest.yaml:%d:%d: unknown key '%s'", k->line, k->col,
+					k->type == YNODE_SCALAR ? k->str : "?");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int get_str(const struct ynode *map, const char *key, int optional, char **out)
+{
+	const struct ynode *v = ynode_get(map, key);
+
+	*out = NULL;
+	if (!v) {
+		if (optional)
+			return 0;
+		cairn_error_set("manifest.yaml:%d:%d: '%s' is missing", map->line, map->col, key);
+		return -1;
+	}
+	if (v->type != YNODE_SCALAR || memchr(v->str, '\0', v->len)) {
+		cairn_error_set("manifest.yaml:%d:%d: '%s' must be a string", v->line, v->col, key);
+		return -1;
+	}
+	*out = xstrdup(v->str);
+	return 0;
+}
+
+static int get_bool(const struct ynode *map, const char *key, int *out)
+{
+	const struct ynode *v = ynode_get(map, key);
+
+	if (!v || ynode_bool(v, out) < 0) {
+		cairn_error_set("manifest.yaml:%d:%d: '%s' must be true or false",
+				v ? v->line : map->line, v ? v->col : map->col, key);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_uint(const struct ynode *map, const char *key, unsigned long long *out)
+{
+	const struct ynode *v = ynode_get(map, key);
+
+	if (!v || ynode_uint(v, out) < 0) {
+		cairn_error_set("manifest.yaml:%d:%d: '%s' must be a whole number",
+				v ? v->line : map->line, v ? v->col : map->col, key);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_list(const struct ynode *map, const char *key, char ***out, size_t *n)
+{
+	const struct ynode *v = ynode_get(map, key);
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!v || v->type != YNODE_SEQ) {
+		cairn_error_set("manifest.yaml:%d:%d: '%s' must be a list of strings",
+				v ? v->line : map->line, v ? v->col : map->col, key);
+		return -1;
+	}
+	*out = xcalloc(v->n ? v->n : 1, sizeof(char *));
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *it = v->items[i];
+
+		if (it->type != YNODE_SCALAR || !it->len || memchr(it->str, '\0', it->len)) {
+			cairn_error_set("manifest.yaml:%d:%d: '%s' must be a list of strings",
+					it->line, it->col, key);
+			return -1;
+		}
+		(*out)[(*n)++] = xstrdup(it->str);
+	}
+	return 0;
+}
+
+static int digits_only(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static int parse_file(struct bundle_migration *m, const struct ynode *n, struct bundle_file *f)
+{
+	static const char *const keys[] = { "name", "sha256", "size", NULL };
+	char *hex = NULL;
+
+	if (n->type != YNODE_MAP)
+		return bad(n, "a file entry must be a mapping (name, sha256, size)");
+	if (only_keys(n, keys) < 0 || get_str(n, "name", 0, &f->name) < 0 ||
+	    get_str(n, "sha256", 0, &hex) < 0 || get_uint(n, "size", &f->size) < 0)
+		goto fail;
+	if (!member_path_safe(f->name) || strlen(f->name) > 512) {
+		bad(n, "file name is not a safe relative path");
+		goto fail;
+	}
+	if (!hex64_valid(hex, strlen(hex))) {
+		bad(ynode_get(n, "sha256"), "'sha256' must be 64 lower-case hex digits");
+		goto fail;
+	}
+	memcpy(f->sha256, hex, 65);
+	f->member = xasprintf("migrations/%s/%s", m->name, f->name);
+	free(hex);
+	return 0;
+fail:
+	free(hex);
+	return -1;
+}
+
+static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
+{
+	static const char *const keys[] = {
+		"version", "name", "description", "requires", "transaction", "irreversible",
+		"destructive", "kind", "environments", "timeout_ms", "lock_timeout_ms",
+		"checksum", "provenance", "files", NULL,
+	};
+	static const char *const prov_keys[] = { "commit", "author", "date", NULL };
+	struct bundle_migration *m = &b->migs[idx];
+	const struct ynode *files, *prov, *kind;
+	char want[7 + 65];
+	size_t i, j;
+
+	if (n->type != YNODE_MAP)
+		return bad(n, "a migration entry must be a mapping");
+	if (only_keys(n, keys) < 0 || get_str(n, "version", 0, &m->version) < 0 ||
+	    get_str(n, "name", 0, &m->name) < 0 || get_str(n, "description", 0, &m->description) < 0 ||
+	    get_list(n, "requires", &m->requires, &m->nrequires) < 0 ||
+	    get_bool(n, "transaction", &m->transaction) < 0 ||
+	    get_bool(n, "irreversible", &m->irreversible) < 0 ||
+	    get_bool(n, "destructive", &m->destructive) < 0 ||
+	    get_list(n, "environments", &m->environments, &m->nenvironments) < 0 ||
+	    get_uint(n, "timeout_ms", &m->timeout_ms) < 0 ||
+	    get_uint(n, "lock_timeout_ms", &m->lock_timeout_ms) < 0 ||
+	    get_str(n, "checksum", 0, &m->checksum) < 0)
+		return -1;
+	kind = ynode_get(n, "kind");
+	if (!kind || kind->type != YNODE_SCALAR ||
+	    (strcmp(kind->str, "schema") && strcmp(kind->str, "batch")))
+		return bad(kind ? kind : n, "'kind' must be schema or batch");
+	m->batch = !strcmp(kind->str, "batch");
+	if (!digits_only(m->version) || strlen(m->version) > 32)
+		return bad(ynode_get(n, "version"), "'version' must be digits");
+	if (strncmp(m->name, m->version, strlen(m->version)) || m->name[strlen(m->version)] != '_' ||
+	    !member_path_safe(m->name) || strchr(m->name, '/') || strlen(m->name) > 255)
+		return bad(ynode_get(n, "name"), "'name' must be the migration's directory, VERSION_slug");
+	for (i = 0; i < idx; i++) {
+		if (!strcmp(b->migs[i].name, m->name))
+			return bad(ynode_get(n, "name"), "migration listed twice");
+	}
+	/* apply order: what a migration requires comes before it */
+	for (i = 0; i < m->nrequires; i++) {
+		for (j = 0; j < idx; j++)
+			if (!strcmp(b->migs[j].name, m->requires[i]))
+				break;
+		if (j == idx)
+			return bad(ynode_get(n, "requires"),
+				   "requires a migration that is not listed before it");
+	}
+	prov = ynode_get(n, "provenance");
+	if (prov) {
+		if (prov->type != YNODE_MAP)
+			return bad(prov, "'provenance' must be a mapping (commit, author, date)");
+		if (only_keys(prov, prov_keys) < 0 || get_str(prov, "commit", 1, &m->prov_commit) < 0 ||
+		    get_str(prov, "author", 1, &m->prov_author) < 0 ||
+		    get_str(prov, "date", 1, &m->prov_date) < 0)
+			return -1;
+	}
+	files = ynode_get(n, "files");
+	if (!files || files->type != YNODE_SEQ)
+		return bad(files ? files : n, "'files' must be a list");
+	m->files = xcalloc(files->n ? files->n : 1, sizeof(*m->files));
+	for (i = 0; i < files->n; i++) {
+		if (parse_file(m, files->items[i], &m->files[i]) < 0) {
+			m->nfiles = i + 1;
+			return -1;
+		}
+		m->nfiles = i + 1;
+		if (i && strcmp(m->files[i - 1].name, m->files[i].name) >= 0)
+			return bad(files->items[i], "files must be sorted by name, each listed once");
+	}
+	migration_checksum(m->files, m->nfiles, want);
+	if (strcmp(want, m->checksum))
+		return bad(ynode_get(n, "checksum"),
+			   "'checksum' does not match the migration's files");
+	return 0;
+}
+
+int manifest_parse(struct bundle *b, const char *data, size_t len)
+{
+	static const char *const keys[] = {
+		"format", "name", "project", "source", "build", "drivers", "limits", "migrations", NULL,
+	};
+	static const char *const source_keys[] = { "repository", "commit", "tree", "path", "ref", NULL };
+	static const char *const build_keys[] = { "time", "tool", NULL };
+	static const char *const limit_keys[] = { "max_file_size", "max_data_size", NULL };
+	struct ynode *root = NULL;
+	const struct ynode *src, *bld, *lim, *migs;
+	char *format = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (len > MANIFEST_MAX_SIZE) {
+		cairn_error_set("manifest.yaml: %zu bytes, over the cap", len);
+		return -1;
+	}
+	if (yaml_load_max(&root, data, len, "manifest.yaml", MANIFEST_MAX_NODES) < 0)
+		return -1;
+	if (!root || root->type != YNODE_MAP) {
+		bad(root, "the manifest must be a mapping");
+		goto out;
+	}
+	if (only_keys(root, keys) < 0 || get_str(root, "format", 0, &format) < 0)
+		goto out;
+	if (strcmp(format, MANIFEST_FORMAT)) {
+		bad(ynode_get(root, "format"), "unknown bundle format (this cairn reads " MANIFEST_FORMAT
+		    "; a newer cairn made this bundle?)");
+		goto out;
+	}
+	if (get_str(root, "name", 0, &b->name) < 0 || get_str(root, "project", 0, &b->project) < 0 ||
+	    get_list(root, "drivers", &b->drivers, &b->ndrivers) < 0)
+		goto out;
+	src = ynode_get(root, "source");
+	bld = ynode_get(root, "build");
+	lim = ynode_get(root, "limits");
+	if (!src || src->type != YNODE_MAP) {
+		bad(src ? src : root, "'source' must be a mapping");
+		goto out;
+	}
+	if (!bld || bld->type != YNODE_MAP) {
+		bad(bld ? bld : root, "'build' must be a mapping");
+		goto out;
+	}
+	if (!lim || lim->type != YNODE_MAP) {
+		bad(lim ? lim : root, "'limits' must be a mapping");
+		goto out;
+	}
+	if (only_keys(src, source_keys) < 0 || get_str(src, "repository", 0, &b->source_repo) < 0 ||
+	    get_str(src, "commit", 0, &b->source_commit) < 0 ||
+	    get_str(src, "tree", 0, &b->source_tree) < 0 ||
+	    get_str(src, "path", 0, &b->source_path) < 0 || get_str(src, "ref", 0, &b->source_ref) < 0 ||
+	    only_keys(bld, build_keys) < 0 || get_str(bld, "time", 0, &b->build_time) < 0 ||
+	    get_str(bld, "tool", 0, &b->tool_version) < 0 || only_keys(lim, limit_keys) < 0 ||
+	    get_uint(lim, "max_file_size", &b->max_file_size) < 0 ||
+	    get_uint(lim, "max_data_size", &b->max_data_size) < 0)
+		goto out;
+	migs = ynode_get(root, "migrations");
+	if (!migs || migs->type != YNODE_SEQ) {
+		bad(migs ? migs : root, "'migrations' must be a list");
+		goto out;
+	}
+	b->migs = xcalloc(migs->n ? migs->n : 1, sizeof(*b->migs));
+	for (i = 0; i < migs->n; i++) {
+		b->nmigs = i + 1;
+		b->migs[i].transaction = 1;
+		if (parse_migration(b, i, migs->items[i]) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(format);
+	ynode_free(root);
+	return rc;
+}
+
+static void free_list(char **l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+void manifest_release(struct bundle *b)
+{
+	size_t i, j;
+
+	for (i = 0; i < b->nmigs; i++) {
+		struct bundle_migration *m = &b->migs[i];
+
+		free(m->version);
+		free(m->name);
+		free(m->description);
+		free(m->checksum);
+		free_list(m->requires, m->nrequires);
+		free_list(m->environments, m->nenvironments);
+		free(m->prov_commit);
+		free(m->prov_author);
+		free(m->prov_date);
+		for (j = 0; j < m->nfiles; j++) {
+			free(m->files[j].name);
+			free(m->files[j].member);
+		}
+		free(m->files);
+	}
+	free(b->migs);
+	b->migs = NULL;
+	b->nmigs = 0;
+	free(b->name);
+	free(b->project);
+	free(b->source_repo);
+	free(b->source_commit);
+	free(b->source_tree);
+	free(b->source_path);
+	free(b->source_ref);
+	free(b->build_time);
+	free(b->tool_version);
+	free_list(b->drivers, b->ndrivers);
+	b->name = b->project = b->source_repo = b->source_commit = b->source_tree = NULL;
+	b->source_path = b->source_ref = b->build_time = b->tool_version = NULL;
+	b->drivers = NULL;
+	b->ndrivers = 0;
+}

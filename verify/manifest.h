@@ -1,0 +1,50 @@
+/* manifest.yaml and SHA256SUMS: the two indexes of a bundle. The writer
+ * and the parser live together so that one format has one definition;
+ * cairn-bundle(5) documents it. */
+#ifndef CAIRN_MANIFEST_H
+#define CAIRN_MANIFEST_H
+
+#include <stddef.h>
+
+#include "../lib/buf.h"
+#include "bundle.h"
+
+#define MANIFEST_FORMAT "cairn-bundle/1"
+#define MANIFEST_MAX_SIZE (64ULL << 20)
+#define SUMS_MAX_SIZE (64ULL << 20)
+/* A manifest lists every file of every migration: allow far more nodes
+ * than a hand-written YAML file (its byte size is capped as well). */
+#define MANIFEST_MAX_NODES 4000000
+
+struct sums_entry {
+	char *path;
+	char hex[65];
+};
+
+struct sums {
+	struct sums_entry *items;
+	size_t n, alloc;
+};
+
+/* SHA256SUMS, strictly: "<64 lower-case hex>  <path>\n" per line, paths
+ * safe, sorted by bytes, unique. */
+int sums_parse(struct sums *out, const char *data, size_t len);
+int sums_format(const struct sums *s, struct buf *out);
+void sums_add(struct sums *s, const char *path, const char *hex);
+void sums_sort(struct sums *s);
+void sums_release(struct sums *s);
+
+/* A migration's checksum: "sha256:" + sha256 of the lines
+ * "<sha256>  <name>\n" of its files sorted by name (the sha256sum output
+ * for the migration's directory, in C-locale order). files must be sorted. */
+void migration_checksum(const struct bundle_file *files, size_t n, char out[7 + 65]);
+
+/* Fills b's manifest fields (not path, id, statements, priv) from the
+ * manifest's bytes. Every rule broken names the key and its line. */
+int manifest_parse(struct bundle *b, const char *data, size_t len);
+/* Writes b's manifest fields in the canonical form. */
+int manifest_format(const struct bundle *b, struct buf *out);
+/* Frees what manifest_parse filled. */
+void manifest_release(struct bundle *b);
+
+#endif
