@@ -47,6 +47,7 @@ struct db {
 	struct buf queued;     /* bookkeeping writes: sent with COMMIT */
 	int64_t lock_key;
 	int locked;
+	int bk_seen;           /* the bookkeeping tables were found or created */
 };
 
 /* ---- DSN handling ---------------------------------------------------- */
@@ -1113,7 +1114,23 @@ static int pg_bk_exists(struct db *db, int *exists)
 	if (rc < 0)
 		return -1;
 	*exists = PQgetvalue(r, 0, 0)[0] == 't';
+	db->bk_seen = *exists;
 	PQclear(r);
+	return 0;
+}
+
+/* Reading from a database without the tables yet reads nothing (a new
+ * database); once seen, they are not looked for again. */
+static int bk_missing(struct db *db, int *missing)
+{
+	int exists = 1;
+
+	*missing = 0;
+	if (db->bk_seen)
+		return 0;
+	if (pg_bk_exists(db, &exists) < 0)
+		return -1;
+	*missing = !exists;
 	return 0;
 }
 
@@ -1184,6 +1201,8 @@ static int pg_bk_ensure(struct db *db)
 	}
 	rc = simple_exec(db, db->conn, sql, "creating the bookkeeping tables");
 	free(sql);
+	if (rc == 0)
+		db->bk_seen = 1;
 	return rc;
 }
 
@@ -1207,13 +1226,18 @@ static int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
 			      "transactional, kind, batches, rows_changed, statement, error, "
 			      "audit_hash FROM %s ORDER BY length(version), version",
 			      db->t_mig);
-	int rc = query(db, sql, &r, "reading the bookkeeping");
+	int rc;
 	struct bk_row *rows;
-	int i, nt;
+	int i, nt, missing = 0;
 
-	free(sql);
 	*out = NULL;
 	*n = 0;
+	if (bk_missing(db, &missing) < 0 || missing) {
+		free(sql);
+		return missing ? 0 : -1;
+	}
+	rc = query(db, sql, &r, "reading the bookkeeping");
+	free(sql);
 	if (rc < 0)
 		return -1;
 	nt = PQntuples(r);
@@ -1351,13 +1375,18 @@ static int pg_audit_read(struct db *db, int last_only, struct audit_row **out, s
 			      "bundle_id, environment, detail, prev_hash, hash FROM %s ORDER BY "
 			      "seq %s",
 			      db->t_audit, last_only ? "DESC LIMIT 1" : "");
-	int rc = query(db, sql, &r, "reading the audit trail");
+	int rc;
 	struct audit_row *rows;
-	int i, nt;
+	int i, nt, missing = 0;
 
-	free(sql);
 	*out = NULL;
 	*n = 0;
+	if (bk_missing(db, &missing) < 0 || missing) {
+		free(sql);
+		return missing ? 0 : -1;
+	}
+	rc = query(db, sql, &r, "reading the audit trail");
+	free(sql);
 	if (rc < 0)
 		return -1;
 	nt = PQntuples(r);
