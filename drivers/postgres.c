@@ -877,7 +877,7 @@ static int run_statement(struct db *db, const char *sql, size_t len, const struc
 			int sr;
 
 			PQclear(res);
-			sr = x->stream_data(x->ctx, name, copy_sink_put, &cs);
+			sr = x->stream_data(x->data_ctx, name, copy_sink_put, &cs);
 			if (sr != 0) {
 				char why[CAIRN_ERRMSG_MAX];
 

@@ -85,7 +85,7 @@ static int open_db(struct db **db, const char *dsn, unsigned flags)
 /* Data loads read from the migration's directory, in 64 KiB chunks. */
 static const char *data_dir;
 
-static int stream_file(void *ctx, const char *name,
+static int stream_file(void *data_ctx, const char *name,
 		       int (*sink)(void *sink_ctx, const void *data, size_t len), void *sink_ctx)
 {
 	char *path = path_join(data_dir, name);
@@ -94,7 +94,7 @@ static int stream_file(void *ctx, const char *name,
 	size_t n;
 	int rc = 0;
 
-	(void)ctx;
+	(void)data_ctx;
 	if (!f) {
 		cairn_error_set("cannot open '%s'", path);
 		free(path);
