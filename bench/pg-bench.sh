@@ -3,11 +3,15 @@
 #
 #   make && make build/tests/pg-driver && sh bench/pg-bench.sh [apply|copy|all]
 #
+# The COPY benchmark drives the driver through tests/helpers/pg-driver, which
+# streams the file from disk the way the engine streams it from a bundle.
+#
 # Everything runs against one throwaway server started by tests/lib-pg.sh
 # (Unix socket, fsync off), the same server for every tool in a run.
 #   apply: 1,000 one-table migrations, each in its own transaction with a
-#          bookkeeping insert: the real psql binary (one -f script), cairn's
-#          PostgreSQL driver, and sqitch (Debian, with the real psql binary).
+#          bookkeeping insert: the real psql binary (one -f script),
+#          cairn-apply on a signed bundle (verification included), and
+#          sqitch (Debian, with the real psql binary; BENCH_SQITCH=0 skips).
 #   copy:  loading a CSV file of BENCH_COPY_MIB MiB (default 1024): psql's
 #          \copy against the driver's streamed COPY, with peak RSS.
 # Needs hyperfine. BENCH_N (default 1000), BENCH_RUNS (default 5).
@@ -38,41 +42,35 @@ echo "# server: $("$PSQL" -X -At -c 'show server_version') on $(nproc) CPUs; psq
 
 
 bench_apply() {
-	mkdir -p m
+	# the workload: a cairn project, its signed bundle, and the same SQL for
+	# psql and sqitch
+	PATH="$SRC_DIR/bin:$PATH"
+	export CAIRN_TEMPLATE_DIR="$SRC_DIR/templates"
+	export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
+	export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
+	git init -q p
+	(cd p && cairn init >/dev/null)
+	sed -i -e 's/^version_style: .*/version_style: sequence/' -e 's/^drivers: .*/drivers: [postgres]/' p/cairn.yaml
+	mkdir -p sq/deploy sq/revert
+	printf '%%syntax-version=1.0.0\n%%project=bench\n\n' >sq/sqitch.plan
 	: >psql.sql
 	i=1
 	while test $i -le "$N"; do
 		v=$(printf '%05d' $i)
-		mkdir -p "m/${v}_t"
-		echo "CREATE TABLE t_$v (id integer PRIMARY KEY, name text NOT NULL);" >"m/${v}_t/up.sql"
-		echo "DROP TABLE t_$v;" >"m/${v}_t/down.sql"
-		printf 'BEGIN;\nCREATE TABLE t_%s (id integer PRIMARY KEY, name text NOT NULL);\nINSERT INTO books.migrations (version, name, checksum, applied_at) VALUES ('"'"'%s'"'"', '"'"'%s_t'"'"', '"'"'sha256:%s'"'"', now());\nCOMMIT;\n' \
-			"$v" "$v" "$v" "$(printf '%064d' $i)" >>psql.sql
+		up="CREATE TABLE t_$v (id integer PRIMARY KEY, v text);"
+		mkdir -p "p/migrations/${v}_t$v"
+		echo "$up" >"p/migrations/${v}_t$v/up.sql"
+		echo "DROP TABLE t_$v;" >"p/migrations/${v}_t$v/down.sql"
+		printf 'BEGIN;\n%s\nINSERT INTO books.migrations (version, name, checksum, applied_at) VALUES ('"'"'%s'"'"', '"'"'%s_t%s'"'"', '"'"'sha256:%064d'"'"', now());\nCOMMIT;\n' \
+			"$up" "$v" "$v" "$v" "$i" >>psql.sql
+		echo "$up" >"sq/deploy/t$v.sql"
+		echo "DROP TABLE t_$v;" >"sq/revert/t$v.sql"
+		echo "t$v 2026-11-22T00:00:00Z Bench <bench@example.com> # t$v" >>sq/sqitch.plan
 		i=$((i + 1))
 	done
-	ls -d m/* >list
-	cat >prep-psql.sh <<-EOF
-	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench" &&
-	"$PSQL" -X -q -d bench -c "CREATE SCHEMA books; CREATE TABLE books.migrations (version text PRIMARY KEY, name text, checksum text, applied_at timestamptz)"
-	EOF
-	cat >prep.sh <<-EOF
-	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
-	EOF
-	# sqitch: a plan with N changes, deploy scripts only (as the others)
-	mkdir -p sq/deploy sq/revert sq/verify
-	{
-		echo '%syntax-version=1.0.0'
-		echo '%project=bench'
-		echo
-		i=1
-		while test $i -le "$N"; do
-			v=$(printf '%05d' $i)
-			echo "CREATE TABLE t_$v (id integer PRIMARY KEY, name text NOT NULL);" >"sq/deploy/t_$v.sql"
-			echo "DROP TABLE t_$v;" >"sq/revert/t_$v.sql"
-			echo "t_$v 2026-11-22T00:00:00Z Bench <bench@example.com> # t_$v"
-			i=$((i + 1))
-		done
-	} >sq/sqitch.plan
+	git -C p add -A && git -C p commit -q -m "$N migrations"
+	cairn keygen --no-passphrase ci >/dev/null 2>&1
+	(cd p && cairn build --sign ../ci.key -o ../bundle.tar.gz >/dev/null)
 	cat >sq/sqitch.conf <<-EOF
 	[core]
 		engine = pg
@@ -80,22 +78,29 @@ bench_apply() {
 		target = db:pg:bench
 		client = $PSQL
 	EOF
+	cat >prep-psql.sh <<-EOF
+	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench" &&
+	"$PSQL" -X -q -d bench -c "CREATE SCHEMA books; CREATE TABLE books.migrations (version text PRIMARY KEY, name text, checksum text, applied_at timestamptz)"
+	EOF
+	cat >prep.sh <<-EOF
+	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
+	EOF
+	# one hyperfine call, so the tools alternate under the same load
 	set -- \
-		--command-name "psql ($N transactions + bookkeeping inserts)" --prepare "sh prep-psql.sh" \
+		--command-name "psql, $N transactions + bookkeeping inserts" --prepare "sh prep-psql.sh" \
 		"$PSQL -X -q -v ON_ERROR_STOP=1 -d bench -f psql.sql" \
-		--command-name "cairn postgres driver" --prepare "sh prep.sh" \
-		"$PD migrate dbname=bench $(tr '\n' ' ' <list)"
-	hyperfine -N --runs "$RUNS" --export-markdown apply.md --export-json apply.json "$@" | tee apply.txt
-	if command -v sqitch >/dev/null; then
-		hyperfine -N --runs "${BENCH_SQITCH_RUNS:-2}" --export-markdown sqitch.md \
-			--command-name "sqitch deploy" --prepare "sh prep.sh" \
-			"sh -c 'cd sq && SQITCH_CONFIG=sqitch.conf sqitch --quiet deploy'" | tee sqitch.txt
-	else
-		echo "# sqitch not installed (apt-get install sqitch libdbd-pg-perl): skipped"
+		--command-name "cairn-apply apply (verifies the bundle)" --prepare "sh prep.sh" \
+		"cairn-apply apply bundle.tar.gz --env bench --db dbname=bench --key ci.pub"
+	if command -v sqitch >/dev/null && test "${BENCH_SQITCH:-1}" = 1; then
+		set -- "$@" --command-name "sqitch deploy (Debian, real psql)" --prepare "sh prep.sh" \
+			"sh -c 'cd sq && SQITCH_CONFIG=sqitch.conf sqitch --quiet deploy'"
 	fi
+	hyperfine -N --runs "$RUNS" --export-markdown apply.md "$@" | tee apply.txt
+	sh prep.sh
+	/usr/bin/time -f '%M' -o rss.apply cairn-apply apply bundle.tar.gz --env bench --db dbname=bench --key ci.pub >/dev/null
+	echo "# cairn-apply peak RSS: $(cat rss.apply) KiB"
+	"$PSQL" -X -At -d bench -c "select count(*) from cairn.cairn_migrations where state = 'applied'" | sed 's/^/# rows applied: /'
 	cat apply.md
-	test -f sqitch.md && cat sqitch.md
-	"$PSQL" -X -At -d bench -c "select count(*) from cairn.cairn_migrations where state = 'applied'" 2>/dev/null | sed 's/^/# cairn rows applied in the last run: /' || true
 }
 
 bench_copy() {
