@@ -208,8 +208,6 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 			free(p->current);
 			p->current = xstrdup(rows[i].version);
 		}
-		if (is_blocking(&rows[i]) && !is_batch_row(&rows[i]))
-			p->nblocked++;
 	}
 	qsort(sorted, nrows, sizeof(*sorted), cmp_row_ptr);
 
@@ -246,6 +244,22 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 			p->napply++;
 	}
 
+	/* A failed or unfinished row blocks the run unless it is a batch
+	 * migration of this set, which resumes; one absent from the set cannot. */
+	for (i = 0; i < nrows; i++) {
+		size_t j;
+		int resumes = 0;
+
+		if (!is_blocking(&rows[i]))
+			continue;
+		for (j = 0; j < p->n && !resumes; j++)
+			resumes = p->steps[j].row == &rows[i] && p->steps[j].action == STEP_RESUME;
+		if (!resumes) {
+			p->blocked = xrealloc(p->blocked, (p->nblocked + 1) * sizeof(*p->blocked));
+			p->blocked[p->nblocked++] = &rows[i];
+		}
+	}
+
 	versions = xcalloc(set->n ? set->n : 1, sizeof(*versions));
 	for (i = 0; i < set->n; i++)
 		versions[i] = set->migs[i].version;
@@ -271,6 +285,7 @@ void plan_release(struct plan *p)
 		return;
 	free(p->steps);
 	free(p->missing);
+	free(p->blocked);
 	free(p->current);
 	memset(p, 0, sizeof(*p));
 }
@@ -287,6 +302,14 @@ struct run {
 	long long tx_seq;       /* within the open transaction */
 	char tx_head[65];
 	char *current;          /* highest applied version, as committed */
+	/* --atomic: bookkeeping and audit rows are written after the last
+	 * migration, still inside the one transaction, so the two prepared
+	 * inserts are not re-prepared after every schema change. */
+	struct deferred {
+		struct bk_row row;
+		struct audit_row a;
+	} *dq;
+	size_t ndq, adq;
 };
 
 static void emit(struct run *r, struct apply_event *ev)
@@ -321,10 +344,35 @@ static int run_init(struct run *r, struct db *db, const struct driver *drv,
 	return 0;
 }
 
+static void deferred_clear(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndq; i++) {
+		bk_row_release(&r->dq[i].row);
+		audit_row_release(&r->dq[i].a);
+	}
+	r->ndq = 0;
+}
+
 static void run_release(struct run *r)
 {
+	deferred_clear(r);
+	free(r->dq);
 	free(r->actor);
 	free(r->current);
+}
+
+/* Writes what --atomic deferred; the caller commits or rolls back. */
+static int deferred_flush(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndq; i++)
+		if (r->drv->audit_append(r->db, &r->dq[i].a) || r->drv->bk_put(r->db, &r->dq[i].row))
+			return -1;
+	deferred_clear(r);
+	return 0;
 }
 
 static int tx_begin(struct run *r)
@@ -357,13 +405,13 @@ static void tx_rollback(struct run *r)
 
 /* Appends an audit row in the open transaction (or autocommit); anchor, when
  * set, receives the row's hash before it is written. */
-static int audit_add(struct run *r, const char *action, const char *version,
-		     const char *bundle_id, const char *to_version, const char *detail,
-		     struct bk_row *anchor)
+static int audit_add_to(struct run *r, const char *action, const char *version,
+			const char *bundle_id, const char *to_version, const char *detail,
+			struct bk_row *anchor, struct audit_row *keep)
 {
 	struct audit_row a;
 	char at[32];
-	int rc;
+	int rc = 0;
 
 	memset(&a, 0, sizeof(a));
 	engine_now(at);
@@ -383,13 +431,49 @@ static int audit_add(struct run *r, const char *action, const char *version,
 		free(anchor->audit_hash);
 		anchor->audit_hash = xstrdup(a.hash);
 	}
-	rc = r->drv->audit_append(r->db, &a);
+	if (keep) {
+		keep->seq = a.seq;
+		keep->at = xstrdup(a.at);
+		keep->actor = xstrdup(a.actor);
+		keep->action = xstrdup(a.action);
+		keep->version = xstrdup(a.version);
+		keep->from_version = xstrdup(a.from_version);
+		keep->to_version = xstrdup(a.to_version);
+		keep->bundle_id = xstrdup(a.bundle_id);
+		keep->environment = xstrdup(a.environment);
+		keep->detail = xstrdup(a.detail);
+		keep->prev_hash = xstrdup(a.prev_hash);
+		keep->hash = xstrdup(a.hash);
+	} else {
+		rc = r->drv->audit_append(r->db, &a);
+	}
 	if (!rc) {
 		r->tx_seq = a.seq;
 		snprintf(r->tx_head, sizeof(r->tx_head), "%s", a.hash);
 	}
 	free(a.hash);
 	return rc;
+}
+
+static int audit_add(struct run *r, const char *action, const char *version,
+		     const char *bundle_id, const char *to_version, const char *detail,
+		     struct bk_row *anchor)
+{
+	return audit_add_to(r, action, version, bundle_id, to_version, detail, anchor, NULL);
+}
+
+/* --atomic: the migration's rows, kept for deferred_flush; row is moved. */
+static void defer_record(struct run *r, struct bk_row *row, const char *action,
+			 const char *bundle_id, const char *to, const char *detail)
+{
+	struct deferred *d;
+
+	ALLOC_GROW(r->dq, r->ndq + 1, r->adq);
+	d = &r->dq[r->ndq++];
+	memset(d, 0, sizeof(*d));
+	audit_add_to(r, action, row->version, bundle_id, to, detail, row, &d->a);
+	d->row = *row;
+	memset(row, 0, sizeof(*row));
 }
 
 /* A failure recorded on its own, after the migration's transaction rolled
@@ -553,6 +637,10 @@ static int apply_tx(struct run *r, const struct apply_set *set, const struct app
 		goto fail;
 	fill_row(&row, m, set, r, BK_APPLIED);
 	*duration = row.duration_ms = now_ms() - t0;
+	if (in_atomic) {
+		defer_record(r, &row, "apply", set->bundle_id, m->version, m->checksum);
+		return 0;
+	}
 	if (audit_add(r, "apply", m->version, set->bundle_id, m->version, m->checksum, &row) ||
 	    r->drv->bk_put(r->db, &row)) {
 		*err = xstrdup(cairn_error_last());
@@ -743,10 +831,17 @@ static void report_plan_problems(struct run *r, const struct apply_set *set, con
 	for (i = 0; i < p->n; i++) {
 		const struct plan_step *s = &p->steps[i];
 
-		if (s->action != STEP_DRIFT && s->action != STEP_BLOCKED)
+		if (s->action != STEP_DRIFT)
 			continue;
-		ev_init(&ev, s->action == STEP_DRIFT ? EV_DRIFT : EV_BLOCKED, s->m, set);
+		ev_init(&ev, EV_DRIFT, s->m, set);
 		ev.row = s->row;
+		emit(r, &ev);
+	}
+	for (i = 0; i < p->nblocked; i++) {
+		ev_init(&ev, EV_BLOCKED, NULL, set);
+		ev.version = p->blocked[i]->version;
+		ev.name = p->blocked[i]->name;
+		ev.row = p->blocked[i];
 		emit(r, &ev);
 	}
 }
@@ -888,6 +983,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 			res->failed_version = xstrdup(m->version);
 			if (in_atomic) {
 				tx_rollback(&r);
+				deferred_clear(&r);
 				audit_failure(&r, m->version, set->bundle_id, err);
 				res->applied = 0;
 				set_current(&r, p.current);
@@ -919,7 +1015,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		emit(&r, &ev);
 	}
 	if (in_atomic) {
-		if (tx_commit(&r)) {
+		if (deferred_flush(&r) || tx_commit(&r)) {
 			tx_rollback(&r);
 			res->applied = 0;
 			set_current(&r, p.current);

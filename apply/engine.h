@@ -71,6 +71,7 @@ struct plan {
 	size_t napply, ndrift, nblocked;
 	const struct bk_row **missing; /* applied in the database, absent from the bundle */
 	size_t nmissing;
+	const struct bk_row **blocked; /* failed or in progress, and not a batch this set resumes */
 	const char *baseline;     /* version of the baseline row, or NULL */
 	char *current;            /* highest applied version, or NULL */
 };

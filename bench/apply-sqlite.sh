@@ -10,6 +10,7 @@
 #   DBMATE      dbmate binary (default: $BENCH_DIR/tools/node_modules/.bin/dbmate,
 #               installed there with 'npm install dbmate' when npm is present)
 #   SQITCH_MAX  largest N sqitch is run for (default 1000: it needs ~15 ms a change)
+#   PREPARE=1   only build the workloads (projects, bundles, SQL files)
 #
 # Every tool writes a new file with SQLite's defaults: rollback journal
 # (journal_mode=DELETE) and synchronous=FULL, which is also what cairn-apply
@@ -109,6 +110,7 @@ rss() { # rss LABEL CMD...: peak RSS in KiB
 
 for n in ${*:-1000 5000}; do
 	make_workload "$n"
+	test -n "${PREPARE:-}" && continue
 	d=$BENCH_DIR/w$n
 	R=$BENCH_DIR/results-$n.md
 	RSSFILE=$BENCH_DIR/rss-$n.txt
@@ -124,7 +126,7 @@ for n in ${*:-1000 5000}; do
 	if test -n "$SQITCH" && test "$n" -le "$SQITCH_MAX"; then
 		set -- "$@" -n sqitch "cd $d/sqitch && sqitch deploy --quiet db:sqlite:$d/x.db"
 	fi
-	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal" --export-markdown "$R.apply" "$@"
+	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal $d/sqitch.db" --export-markdown "$R.apply" "$@"
 	echo "== $n migrations: all in one transaction"
 	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal" --export-markdown "$R.atomic" \
 		-n "sqlite3 CLI, one transaction" "sqlite3 $d/x.db <$d/cli-one.sql" \

@@ -138,8 +138,11 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev)
 
 	if (c->json) {
 		print_json_event(ev);
-		if (ev->type != EV_START && ev->type != EV_BATCH)
+		if (ev->type == EV_PLAN || ev->type == EV_FAILED || ev->type == EV_DONE ||
+		    wall_ms() - c->last_flush >= 100) {
 			fflush(stdout);
+			c->last_flush = wall_ms();
+		}
 		return;
 	}
 	switch (ev->type) {
@@ -211,8 +214,13 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev)
 		end_progress(c);
 		break;
 	}
-	if (!c->tty)
+	/* Not a terminal (a CI log, a pipe): lines come out at least every
+	 * 100 ms, without a write per migration when they are fast. */
+	if (!c->tty && (ev->type == EV_PLAN || ev->type == EV_FAILED || ev->type == EV_DONE ||
+			wall_ms() - c->last_flush >= 100)) {
 		fflush(stdout);
+		c->last_flush = wall_ms();
+	}
 }
 
 void apply_ctx_json_error(struct apply_ctx *c, int code, const char *message, const char *state,

@@ -17,6 +17,7 @@ struct apply_ctx {
 	int tty;           /* stdout is a terminal: progress in place */
 	int progress_open; /* a progress line waits for its end */
 	long long last_batch_print;
+	long long last_flush;  /* not a terminal: when stdout was last flushed */
 };
 
 /* Opens --db (read-only for readonly); prints the error and returns an exit

@@ -111,6 +111,17 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 	for (i = 0; i < p->nmissing; i++)
 		printf("  note   %s is applied in the database but not in this bundle\n",
 		       p->missing[i]->name);
+	for (i = 0; i < p->nblocked; i++) {
+		size_t j;
+		int shown = 0;
+
+		for (j = 0; j < p->n && !shown; j++)
+			shown = p->steps[j].row == p->blocked[i];
+		if (!shown)
+			printf("  STOP   %s: %s in an earlier run and not in this bundle: needs repair\n",
+			       p->blocked[i]->name,
+			       strcmp(p->blocked[i]->state, BK_FAILED) ? "unfinished" : "failed");
+	}
 	printf("%zu to apply, %zu skipped\n", p->napply, p->n - p->napply);
 }
 

@@ -180,7 +180,11 @@ test_expect_success '--atomic: all or nothing' '
 	echo 0 >expect && test_cmp expect n &&
 	q a.db "SELECT count(*) FROM cairn_migrations" >n && test_cmp expect n &&
 	cairn-apply apply v6.tar.gz --atomic --env prod --db sqlite:a2.db $KEY >out &&
-	test_grep "applied 6 migrations" out
+	test_grep "applied 6 migrations" out &&
+	q a2.db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'" >n &&
+	echo 6 >expect && test_cmp expect n &&
+	cairn-apply history --db sqlite:a2.db --verify >out &&
+	test_grep "audit chain intact: 6 rows, 6 migrations anchored" out
 '
 
 test_expect_success 'drift: an applied migration changed in the bundle stops the run (exit 5)' '

@@ -270,6 +270,15 @@ static void test_drift_and_missing(void)
 	CHECK(engine_apply(db, drv, &s2, &o, &r) == EXIT_STATE);
 	CHECK(strstr(cairn_error_last(), "drift") != NULL);
 	apply_result_release(&r);
+	/* A failed row of a migration the set lacks blocks too: nothing resumes it. */
+	raw("d.db", "UPDATE cairn_migrations SET state = 'failed' WHERE version = '2'");
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_STATE);
+	apply_result_release(&r);
+	CHECK(drv->bk_read(db, &rows, &n) == 0 && n == 2);
+	CHECK(plan_build(&p, &s2, rows, n, "dev", NULL) == EXIT_OK);
+	CHECK(p.nblocked == 1 && p.nblocked && !strcmp(p.blocked[0]->version, "2"));
+	plan_release(&p);
+	bk_rows_free(rows, n);
 	CHECK(scalar("d.db", "SELECT count(*) FROM sqlite_master WHERE name = 'c'") == 0);
 	drv->close(db);
 	apply_set_release(&s);
