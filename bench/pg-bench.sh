@@ -126,9 +126,45 @@ bench_copy() {
 	cat copy.md
 }
 
+# copy-bundle: the same load end to end, from a signed bundle through
+# cairn-apply (bundle verified at open, the member gunzipped and re-hashed
+# while it streams). BENCH_COPY_MIB sizes the file here too.
+bench_copy_bundle() {
+	mib=${BENCH_COPY_MIB:-1024}
+	PATH="$SRC_DIR/bin:$PATH"
+	export CAIRN_TEMPLATE_DIR="$SRC_DIR/templates"
+	export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
+	export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
+	git init -q cp
+	(cd cp && cairn init >/dev/null)
+	sed -i -e 's/^version_style: .*/version_style: sequence/' -e 's/^drivers: .*/drivers: [postgres]/' cp/cairn.yaml
+	m=cp/migrations/0001_big
+	mkdir -p $m/data
+	rows=$((mib * 1024 * 1024 / 64))
+	awk -v n="$rows" 'BEGIN { for (i = 1; i <= n; i++) printf "%d,name %010d,%d,2026-11-22 10:%02d:%02d,some padding text here\n", i, i, i * 7, i % 60, i % 60 }' >$m/data/big.csv
+	ls -l $m/data/big.csv | awk '{ printf "# CSV: %.0f MiB\n", $5 / 1048576 }'
+	printf 'CREATE TABLE big (id bigint, name text, n bigint, at timestamp, pad text);\nCOPY big FROM '"'"'data/big.csv'"'"' WITH (FORMAT csv);\n' >$m/up.sql
+	echo "DROP TABLE big;" >$m/down.sql
+	git -C cp add -A && git -C cp commit -q -m load
+	cairn keygen --no-passphrase ci >/dev/null 2>&1 || true
+	(cd cp && cairn build --sign ../ci.key -o ../load.tar.gz >/dev/null)
+	ls -l load.tar.gz | awk '{ printf "# bundle: %.0f MiB\n", $5 / 1048576 }'
+	cat >prep.sh <<-EOF
+	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
+	EOF
+	hyperfine -N --runs "${BENCH_COPY_RUNS:-3}" --export-markdown copy-bundle.md --prepare "sh prep.sh" \
+		--command-name "psql \\copy" "$PSQL -X -q -d bench -c \"CREATE TABLE big (id bigint, name text, n bigint, at timestamp, pad text)\" -c \"\\\\copy big from '$m/data/big.csv' with (format csv)\"" \
+		--command-name "cairn-apply apply (bundle)" "cairn-apply apply load.tar.gz --env bench --db dbname=bench --key ci.pub" | tee copy-bundle.txt
+	sh prep.sh
+	/usr/bin/time -f '%M' -o rss.bundle cairn-apply apply load.tar.gz --env bench --db dbname=bench --key ci.pub >/dev/null
+	echo "# cairn-apply peak RSS: $(cat rss.bundle) KiB"
+	cat copy-bundle.md
+}
+
 case "$what" in
 apply) bench_apply ;;
 copy) bench_copy ;;
-all) bench_apply; bench_copy ;;
-*) echo "usage: sh bench/pg-bench.sh [apply|copy|all]" >&2; exit 2 ;;
+copy-bundle) bench_copy_bundle ;;
+all) bench_apply; bench_copy; bench_copy_bundle ;;
+*) echo "usage: sh bench/pg-bench.sh [apply|copy|copy-bundle|all]" >&2; exit 2 ;;
 esac

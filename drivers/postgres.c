@@ -246,7 +246,7 @@ static void set_conn_error(struct db *db, PGconn *c, const char *what)
 {
 	char msg[CAIRN_ERRMSG_MAX];
 	const char *m = c ? PQerrorMessage(c) : "out of memory";
-	size_t n = 0;
+	size_t n = 0, n2;
 
 	for (; *m && n + 2 < sizeof(msg); m++) {
 		if (*m == '\n') {
@@ -257,8 +257,9 @@ static void set_conn_error(struct db *db, PGconn *c, const char *what)
 		}
 	}
 	msg[n] = '\0';
-	cairn_error_set("%s on '%s': %s", what, db->display ? db->display : "PostgreSQL",
-			n ? msg : "unknown error");
+	n2 = strlen(what);
+	cairn_error_set("%s%s '%s': %s", what, n2 > 3 && !strcmp(what + n2 - 3, " to") ? "" : " on",
+			db->display ? db->display : "PostgreSQL", n ? msg : "unknown error");
 }
 
 static void fill_error(struct driver_error *e, const PGresult *r)
@@ -415,7 +416,7 @@ static int pg_open(struct db **out, const char *dsn, unsigned flags)
 	db->conn = connect_db(db);
 	make_display(db, db->conn);
 	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
-		set_conn_error(db, db->conn, "cannot connect");
+		set_conn_error(db, db->conn, "cannot connect to");
 		goto fail;
 	}
 	if (db->readonly &&
@@ -539,7 +540,7 @@ static int pg_lock(struct db *db, unsigned long long timeout_ms)
 	if (!db->lock_conn) {
 		db->lock_conn = connect_db(db);
 		if (!db->lock_conn || PQstatus(db->lock_conn) != CONNECTION_OK) {
-			set_conn_error(db, db->lock_conn, "cannot open the lock connection");
+			set_conn_error(db, db->lock_conn, "cannot open the lock connection to");
 			PQfinish(db->lock_conn);
 			db->lock_conn = NULL;
 			return -1;
