@@ -71,8 +71,8 @@ test_expect_success 'the migrations are byte for byte what was committed' '
 test_expect_success 'the manifest names the source, the build and every file' '
 	m=x/$(ls x)/manifest.yaml &&
 	test_grep "^format: cairn-bundle/1$" $m &&
-	test_grep "^  commit: \"$(git -C p rev-parse HEAD)\"$" $m &&
-	test_grep "^  tree: \"$(git -C p rev-parse HEAD^{tree})\"$" $m &&
+	test_grep "^  commit: \"\?$(git -C p rev-parse HEAD)\"\?$" $m &&
+	test_grep "^  tree: \"\?$(git -C p rev-parse HEAD^{tree})\"\?$" $m &&
 	test_grep "^  ref: refs/heads/main$" $m &&
 	test_grep "^  repository: \"https://git.example.com/acme/p.git\"$" $m &&
 	test_grep ! hunter2 $m &&
