@@ -79,9 +79,11 @@ RECEIPT_SRC  = receipt/receipt.c cmd/apply-policy.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/apply-common.c cmd/apply-bundle.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
+# The PostgreSQL driver (issue #6): only postgres.c includes libpq-fe.h.
+PG_SRC       = drivers/pgsplit.c drivers/postgres.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
 ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -124,12 +126,18 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
+# Test helpers (git's t/helper): drive a library from the shell tests.
+HELPER_BIN   = $(BUILD)/tests/pg-driver
+$(BUILD)/tests/%: tests/helpers/%.c $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
+
 # Fuzz targets, replayed over their corpus by a standalone driver.
 $(BUILD)/tests/fuzz-%-replay: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
-check: all $(UNIT_BIN) $(FUZZ_REPLAY)
+check: all $(UNIT_BIN) $(FUZZ_REPLAY) $(HELPER_BIN)
 	@sh tests/run-tests.sh
 
 test: check

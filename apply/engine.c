@@ -22,6 +22,7 @@
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
 #include "../lib/util.h"
+#include "../verify/bundle.h"
 #include "engine.h"
 
 void apply_set_release(struct apply_set *s)
@@ -46,6 +47,7 @@ void apply_set_release(struct apply_set *s)
 		free(m->environments);
 	}
 	free(s->migs);
+	bundle_free(s->bundle);
 	free(s->bundle_id);
 	free(s->bundle_name);
 	free(s->bundle_path);
@@ -543,6 +545,22 @@ static char *verify_path(const struct apply_mig *m)
 	return xasprintf("%.*s/verify.sql", (int)(slash - m->up_path), m->up_path);
 }
 
+/* A data load asked for by the driver (COPY ... FROM 'data/NAME'): the
+ * migration's file, streamed from the verified bundle and re-hashed on the
+ * way, so a file of any size costs a buffer, not its size. */
+static int stream_data(void *ctx, const char *name,
+		       int (*sink)(void *sink_ctx, const void *data, size_t len), void *sink_ctx)
+{
+	const struct apply_mig *m = ctx;
+	size_t i;
+
+	for (i = 0; i < m->bm->nfiles; i++)
+		if (!strcmp(m->bm->files[i].name, name))
+			return bundle_stream(m->bundle, &m->bm->files[i], sink, sink_ctx);
+	cairn_error_set("migration %s has no file '%s' in the bundle", m->name, name);
+	return -1;
+}
+
 /* Runs up (and verify) inside the open transaction. *err gets the message. */
 static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 		  struct driver_exec *x, char **err,
@@ -552,6 +570,10 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 	x->flags = flags;
 	x->on_statement = on_stmt;
 	x->ctx = ctx;
+	if (m->bundle && m->bm) {
+		x->stream_data = stream_data;
+		x->data_ctx = (void *)m;
+	}
 	if (r->drv->set_timeouts(r->db, m->timeout_ms, m->lock_timeout_ms)) {
 		*err = xstrdup(cairn_error_last());
 		return -1;

@@ -18,8 +18,16 @@
 #include "../drivers/driver.h"
 
 /* A migration ready to apply: the bundle's metadata and this driver's SQL. */
+struct bundle;
+struct bundle_migration;
+
 struct apply_mig {
 	char *version, *name, *checksum, *description;
+	/* The bundle the migration came from, for its data files (COPY ... FROM
+	 * 'data/NAME' on PostgreSQL, streamed with bundle_stream); NULL when the
+	 * set was not loaded from a bundle. Owned by the apply_set. */
+	struct bundle *bundle;
+	const struct bundle_migration *bm;
 	char *up, *down, *verify;  /* NUL-terminated; down/verify NULL when absent */
 	size_t up_len, down_len, verify_len;
 	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages */
@@ -35,6 +43,7 @@ struct apply_set {
 	char *bundle_path;
 	struct apply_mig *migs;    /* in apply order */
 	size_t n;
+	struct bundle *bundle;     /* kept open for data files; freed with the set */
 };
 
 void apply_set_release(struct apply_set *s);

@@ -69,6 +69,13 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver)
 			     &m->verify_len))
 			goto fail;
 	}
+	/* the set keeps the bundle open: data files are streamed from it at
+	 * apply time, never held whole in memory */
+	out->bundle = b;
+	for (i = 0; i < out->n; i++) {
+		out->migs[i].bundle = b;
+		out->migs[i].bm = &b->migs[i];
+	}
 	return 0;
 fail:
 	apply_set_release(out);

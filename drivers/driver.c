@@ -7,10 +7,12 @@
 #include "driver.h"
 
 extern const struct driver driver_sqlite;
+extern const struct driver driver_postgres;
 
 /* A new driver adds one line here (and its source to DRIVER_SRC). */
 static const struct driver *const drivers[] = {
 	&driver_sqlite,
+	&driver_postgres,
 	NULL,
 };
 

@@ -53,6 +53,16 @@ struct driver_exec {
 	 * starts at byte offset; non-zero stops the script (error set by cb). */
 	int (*on_statement)(void *ctx, unsigned long index, size_t offset);
 	void *ctx;
+	/* Data loads (PostgreSQL, issue #6): a statement COPY ... FROM
+	 * 'data/NAME' ... in the script is run as COPY ... FROM STDIN, and the
+	 * driver calls stream_data(data_ctx, "data/NAME", sink, sink_ctx), which
+	 * feeds the migration's file through sink in chunks (bundle_stream) and
+	 * returns 0, or non-zero with the error set (the COPY is then aborted).
+	 * NULL: such a statement fails with "data loads need the bundle". */
+	int (*stream_data)(void *data_ctx, const char *name,
+			   int (*sink)(void *sink_ctx, const void *data, size_t len),
+			   void *sink_ctx);
+	void *data_ctx;
 	/* out */
 	unsigned long long changes; /* rows changed by the script: the sum over its
 				     * INSERT/UPDATE/DELETE statements (a batch stops at 0) */

@@ -153,7 +153,12 @@ test_commit() {
 	git -C "$1" add -A && git -C "$1" commit -q -m "${2:-commit}"
 }
 
+# Commands (such as lib-pg.sh's pg_stop) that must run before the trash
+# directory goes; a helper library prepends to it.
+test_at_done=
+
 test_done() {
+	if test -n "$test_at_done"; then eval "$test_at_done"; test_at_done=; fi
 	say "# $TEST_NAME: $test_success passed, $test_failure failed"
 	echo "$test_success $test_failure" >"$TEST_DIRECTORY/.result.$TEST_NAME"
 	cd "$TEST_DIRECTORY" || exit 1

@@ -1,0 +1,159 @@
+# A throwaway PostgreSQL server for the tests. Source it after test-lib.sh:
+#
+#   . "$(dirname "$0")/test-lib.sh"
+#   . "$TEST_DIRECTORY/lib-pg.sh"
+#   pg_start            # or skip_all when there is no server and CI is unset
+#
+# pg_start runs initdb into "$TRASH_DIRECTORY/pg" and starts a postmaster
+# that listens on a Unix socket in that directory only: listen_addresses=''
+# turns TCP off, so nothing outside this test can reach it. As root, the
+# server runs as an unprivileged user (CAIRN_PG_USER, else cairn-test, created
+# when missing, else postgres, else nobody), and the directory is theirs.
+# It exports PGHOST, PGPORT, PGDATABASE and PGUSER; libpq and psql need no
+# other setting. pg_stop runs at test_done and on a signal.
+#
+# Speed: this server holds nothing worth keeping, so fsync, synchronous_commit
+# and full_page_writes are off (a crash of the host loses the test's data,
+# which the next run recreates anyway). Never copy these settings elsewhere.
+#
+# With CI=true the tests must never be skipped: a server that cannot start
+# fails the script loudly instead.
+
+PG_BINDIR=${PG_BINDIR:-}
+if test -z "$PG_BINDIR"; then
+	for v in $(ls /usr/lib/postgresql 2>/dev/null | sort -rn); do
+		if test -x "/usr/lib/postgresql/$v/bin/initdb"; then
+			PG_BINDIR=/usr/lib/postgresql/$v/bin
+			break
+		fi
+	done
+fi
+# The real psql binary: Debian's /usr/bin/psql is a Perl wrapper (25 ms/start).
+PSQL="$PG_BINDIR/psql"
+export PG_BINDIR PSQL
+
+pg_fail_() {
+	say "not ok - PostgreSQL test server: $*"
+	if test -n "$pg_log" && test -f "$pg_log"; then sed -e 's/^/#   /' "$pg_log" | tail -n 20; fi
+	test_failure=$((test_failure + 1))
+	test_done
+}
+
+# pg_unavailable_ REASON: skip the script, or fail it on CI.
+pg_unavailable_() {
+	if test "${CI:-}" = true; then
+		pg_fail_ "$1 (CI=true: PostgreSQL tests are never skipped)"
+	fi
+	say "# SKIP $TEST_NAME: $1 (run 'make deps' to install PostgreSQL)"
+	test_done
+}
+
+# The user the server runs as, and a prefix that runs a command as that user.
+pg_pick_user_() {
+	if test "$(id -u)" -ne 0; then
+		pg_user=$(id -un)
+		pg_as=
+		return 0
+	fi
+	pg_user=${CAIRN_PG_USER:-}
+	if test -z "$pg_user"; then
+		if id cairn-test >/dev/null 2>&1; then
+			pg_user=cairn-test
+		elif command -v useradd >/dev/null 2>&1 &&
+		     useradd --system --no-create-home --home-dir /nonexistent \
+			     --shell /usr/sbin/nologin cairn-test >/dev/null 2>&1; then
+			pg_user=cairn-test
+		elif id postgres >/dev/null 2>&1; then
+			pg_user=postgres
+		else
+			pg_user=nobody
+		fi
+	fi
+	pg_as="runuser -u $pg_user --"
+}
+
+pg_start() {
+	pg_dir=
+	pg_log=
+	test -n "$PG_BINDIR" && test -x "$PG_BINDIR/initdb" ||
+		pg_unavailable_ "no PostgreSQL server binaries under /usr/lib/postgresql"
+	pg_pick_user_
+	# The data directory and socket live in the trash directory, unless the
+	# server's user cannot reach it or the socket path would pass the
+	# 107-byte limit of sun_path; then in a private directory under /tmp,
+	# linked from the trash directory and removed by pg_stop.
+	pg_dir="$TRASH_DIRECTORY/pg"
+	pg_tmp=
+	if test ${#pg_dir} -gt 80 || ! $pg_as test -x "$TRASH_DIRECTORY" 2>/dev/null; then
+		pg_tmp=$(mktemp -d /tmp/cairn-pg.XXXXXX) || pg_fail_ "mktemp failed"
+		chmod 755 "$pg_tmp"
+		ln -s "$pg_tmp/pg" "$pg_dir"
+		pg_dir="$pg_tmp/pg"
+	fi
+	mkdir -p "$pg_dir" || pg_fail_ "cannot create $pg_dir"
+	chmod 700 "$pg_dir"
+	if test -n "$pg_as"; then chown "$pg_user" "$pg_dir" || pg_fail_ "cannot chown $pg_dir to $pg_user"; fi
+	pg_log="$pg_dir/server.log"
+	$pg_as "$PG_BINDIR/initdb" -D "$pg_dir/data" -U cairn --auth=trust -E UTF8 \
+		--locale=C --no-sync >"$pg_dir/initdb.log" 2>&1 ||
+		{ pg_log="$pg_dir/initdb.log"; pg_fail_ "initdb failed"; }
+	# The role cairn_pw authenticates with a password over the socket (the
+	# password-handling tests use it); everyone else is trusted.
+	$pg_as sh -c "cat >'$pg_dir/data/pg_hba.conf'" <<-EOF || pg_fail_ "cannot write pg_hba.conf"
+	local all cairn_pw scram-sha-256
+	local all all trust
+	EOF
+	$pg_as sh -c "cat >>'$pg_dir/data/postgresql.conf'" <<-EOF || pg_fail_ "cannot write postgresql.conf"
+	listen_addresses = ''
+	unix_socket_directories = '$pg_dir'
+	unix_socket_permissions = 0777
+	port = 5432
+	fsync = off
+	synchronous_commit = off
+	full_page_writes = off
+	max_connections = 60
+	shared_buffers = 64MB
+	max_wal_size = 4GB
+	checkpoint_timeout = 30min
+	log_min_messages = warning
+	log_statement = 'none'
+	log_min_error_statement = panic
+	EOF
+	chmod 755 "$pg_dir"
+	$pg_as "$PG_BINDIR/pg_ctl" -D "$pg_dir/data" -l "$pg_log" -w -t 60 start \
+		>"$pg_dir/pg_ctl.log" 2>&1 || pg_fail_ "the server did not start"
+	pg_running=t
+	trap 'pg_stop; exit 130' INT TERM HUP
+	PGHOST="$pg_dir"
+	PGPORT=5432
+	PGDATABASE=postgres
+	PGUSER=cairn
+	export PGHOST PGPORT PGDATABASE PGUSER
+	unset PGPASSWORD PGSERVICE PGSERVICEFILE PGPASSFILE PGHOSTADDR PGOPTIONS PGSSLMODE
+	"$PSQL" -X -q -c 'select 1' >/dev/null 2>"$pg_dir/psql.log" ||
+		{ pg_log="$pg_dir/psql.log"; pg_fail_ "psql cannot reach the server"; }
+	test_at_done="pg_stop; $test_at_done"
+}
+
+pg_stop() {
+	if test -n "$pg_running"; then
+		$pg_as "$PG_BINDIR/pg_ctl" -D "$pg_dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+			$pg_as "$PG_BINDIR/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1
+		pg_running=
+	fi
+	if test -n "$pg_tmp"; then
+		rm -rf "$pg_tmp"
+		pg_tmp=
+	fi
+}
+
+# psql against the test server: quiet, no psqlrc, stop at the first error,
+# unaligned tuples-only output (easy to compare with test_cmp).
+pg_sql() {
+	"$PSQL" -X -q -v ON_ERROR_STOP=1 -At "$@"
+}
+
+# pg_fresh_db NAME: an empty database, created anew.
+pg_fresh_db() {
+	pg_sql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""
+}
