@@ -47,7 +47,8 @@ void apply_set_release(struct apply_set *s)
 		free(m->environments);
 	}
 	free(s->migs);
-	bundle_free(s->bundle);
+	if (s->owns_bundle)
+		bundle_free(s->bundle);
 	free(s->bundle_id);
 	free(s->bundle_name);
 	free(s->bundle_path);

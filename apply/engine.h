@@ -43,7 +43,9 @@ struct apply_set {
 	char *bundle_path;
 	struct apply_mig *migs;    /* in apply order */
 	size_t n;
-	struct bundle *bundle;     /* kept open for data files; freed with the set */
+	struct bundle *bundle;     /* kept open for data files */
+	int owns_bundle;           /* 1: freed with the set; 0: borrowed (the policy
+				    * context keeps the bundle it checked) */
 };
 
 void apply_set_release(struct apply_set *s);

@@ -70,8 +70,10 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver)
 			goto fail;
 	}
 	/* the set keeps the bundle open: data files are streamed from it at
-	 * apply time, never held whole in memory */
+	 * apply time, never held whole in memory. It borrows it: the caller
+	 * hands it over by setting owns_bundle. */
 	out->bundle = b;
+	out->owns_bundle = 0;
 	for (i = 0; i < out->n; i++) {
 		out->migs[i].bundle = b;
 		out->migs[i].bm = &b->migs[i];

@@ -6,7 +6,8 @@
 
 struct bundle;
 
-/* Reads every migration of b with driver's SQL. 0, or -1 with the error set. */
+/* Reads every migration of b with driver's SQL. 0, or -1 with the error set.
+ * The set borrows b (kept for data files); set owns_bundle to hand it over. */
 int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver);
 
 #endif

@@ -46,6 +46,7 @@ int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *con
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	set->owns_bundle = 1;
 	b = NULL; /* the set owns it now */
 out:
 	if (msg) {
