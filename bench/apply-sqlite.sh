@@ -6,7 +6,7 @@
 #
 # Environment:
 #   BENCH_DIR   work directory (default /tmp/cairn-bench-apply)
-#   RUNS        hyperfine runs per command (default 3)
+#   RUNS        interleaved runs per tool (default 3)
 #   DBMATE      dbmate binary (default: $BENCH_DIR/tools/node_modules/.bin/dbmate,
 #               installed there with 'npm install dbmate' when npm is present)
 #   SQITCH_MAX  largest N sqitch is run for (default 1000: it needs ~15 ms a change)
@@ -27,8 +27,8 @@
 #   noop      nothing pending with N applied (bundle verification included)
 #   rollback  cairn-apply rollback --to 0 vs the sqlite3 CLI running the down
 #             scripts, one transaction each with one bookkeeping UPDATE
-# Results: hyperfine's markdown tables in $BENCH_DIR/results-N.md, and the
-# peak RSS of each cairn-apply run in $BENCH_DIR/rss-N.txt.
+# Results: markdown tables in $BENCH_DIR/results-N.md (wall time, CPU time
+# and peak RSS per tool; nothing pending through hyperfine).
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/cairn-bench-apply}
@@ -101,11 +101,47 @@ make_workload() {
 	cd ..
 }
 
-rss() { # rss LABEL CMD...: peak RSS in KiB
-	label=$1
-	shift
-	/usr/bin/time -f "$label %M KiB %e s" "$@" >/dev/null 2>>"$RSSFILE.tmp" || true
-	tail -n 1 "$RSSFILE.tmp" >>"$RSSFILE"
+# The fsync-bound workloads run interleaved (round 1: every tool, round 2:
+# every tool...) rather than tool by tool, so a burst of disk contention from
+# elsewhere on the machine hits every tool alike; each row reports the
+# median and the best wall time, the median CPU time (user + sys), and the
+# peak RSS.
+T=$BENCH_DIR/.times
+timed() { # timed LABEL PREPARE COMMAND
+	sh -c "$2"
+	if /usr/bin/time -f "%e %U %S %M" -o "$BENCH_DIR/.t" sh -c "$3" >/dev/null 2>"$BENCH_DIR/.err"; then
+		echo "$1|$(cat "$BENCH_DIR/.t")" >>"$T"
+	else
+		echo "bench: failed: $3" >&2
+		cat "$BENCH_DIR/.err" >&2
+		exit 1
+	fi
+}
+
+# summary TITLE: a markdown table from $T, ratios against the first label.
+summary() {
+	echo
+	echo "$1"
+	echo
+	echo "| tool | median wall | best wall | median CPU (user+sys) | peak RSS | median vs first |"
+	echo "|:---|---:|---:|---:|---:|---:|"
+	awk -F'|' '
+	{ split($2, v, " "); label[NR] = $1; w[$1, ++n[$1]] = v[1]; c[$1, n[$1]] = v[2] + v[3];
+	  if (v[4] > rss[$1]) rss[$1] = v[4]; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+	function median(a, l, cnt,   i, j, t, x) {
+		for (i = 1; i <= cnt; i++) x[i] = a[l, i]
+		for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+		return cnt % 2 ? x[(cnt + 1) / 2] : (x[cnt / 2] + x[cnt / 2 + 1]) / 2
+	}
+	END {
+		for (i = 1; i <= k; i++) {
+			l = order[i]; mw = median(w, l, n[l]); mc = median(c, l, n[l]);
+			best = w[l, 1]; for (j = 2; j <= n[l]; j++) if (w[l, j] < best) best = w[l, j];
+			if (i == 1) base = mw;
+			printf "| %s | %.2f s | %.2f s | %.2f s | %.1f MiB | %.2f× |\n", l, mw, best, mc, rss[l] / 1024, mw / base
+		}
+	}' "$T"
+	: >"$T"
 }
 
 for n in ${*:-1000 5000}; do
@@ -113,49 +149,60 @@ for n in ${*:-1000 5000}; do
 	test -n "${PREPARE:-}" && continue
 	d=$BENCH_DIR/w$n
 	R=$BENCH_DIR/results-$n.md
-	RSSFILE=$BENCH_DIR/rss-$n.txt
-	: >"$R"
-	: >"$RSSFILE"
 	key="--key $BENCH_DIR/ci.pub"
-	echo "== $n migrations: apply to a new file (one transaction each)"
-	set -- -n "sqlite3 CLI" "sqlite3 $d/x.db <$d/cli-each.sql" \
-	       -n "cairn-apply" "cairn-apply apply $d/bundle.tar.gz --env bench --db sqlite:$d/x.db $key"
-	if test -n "$DBMATE"; then
-		set -- "$@" -n dbmate "$DBMATE --url sqlite:$d/x.db --migrations-dir $d/dbmate --no-dump-schema up"
-	fi
-	if test -n "$SQITCH" && test "$n" -le "$SQITCH_MAX"; then
-		set -- "$@" -n sqitch "cd $d/sqitch && sqitch deploy --quiet db:sqlite:$d/x.db"
-	fi
-	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal $d/sqitch.db" --export-markdown "$R.apply" "$@"
-	echo "== $n migrations: all in one transaction"
-	hyperfine --runs "$RUNS" --prepare "rm -f $d/x.db $d/x.db-journal" --export-markdown "$R.atomic" \
-		-n "sqlite3 CLI, one transaction" "sqlite3 $d/x.db <$d/cli-one.sql" \
-		-n "cairn-apply --atomic" "cairn-apply apply $d/bundle.tar.gz --atomic --env bench --db sqlite:$d/x.db $key"
-	echo "== $n migrations: nothing pending"
-	rm -f "$d/x.db" && cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key >/dev/null
-	set -- -n "cairn-apply (verifies the bundle)" "cairn-apply apply $d/bundle.tar.gz --env bench --db sqlite:$d/x.db $key"
-	if test -n "$DBMATE"; then
-		rm -f "$d/y.db" && "$DBMATE" --url "sqlite:$d/y.db" --migrations-dir "$d/dbmate" --no-dump-schema up >/dev/null
-		set -- "$@" -n dbmate "$DBMATE --url sqlite:$d/y.db --migrations-dir $d/dbmate --no-dump-schema up"
-	fi
-	hyperfine --warmup 2 --runs 20 --export-markdown "$R.noop" "$@"
-	rss "apply $n (nothing pending):" cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key
-	echo "== $n migrations: roll back all"
-	# both start from a file with everything applied by the same tool
+	fresh="rm -f $d/x.db $d/x.db-journal $d/sqitch.db"
+	: >"$T"
+	{
+	echo "## $n migrations ($RUNS interleaved runs each; $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+	} >"$R"
+	echo "== $n: apply to a new file, one transaction per migration"
+	r=1
+	while test $r -le "$RUNS"; do
+		timed "sqlite3 CLI (same SQL + 1 bookkeeping INSERT per transaction)" "$fresh" "sqlite3 $d/x.db <$d/cli-each.sql"
+		timed "cairn-apply apply" "$fresh" "cairn-apply apply $d/bundle.tar.gz --env bench --db sqlite:$d/x.db $key"
+		if test -n "$DBMATE"; then
+			timed "dbmate up" "$fresh" "$DBMATE --url sqlite:$d/x.db --migrations-dir $d/dbmate --no-dump-schema up"
+		fi
+		if test -n "$SQITCH" && test "$n" -le "$SQITCH_MAX"; then
+			timed "sqitch deploy" "$fresh" "cd $d/sqitch && sqitch deploy --quiet db:sqlite:$d/x.db"
+		fi
+		r=$((r + 1))
+	done
+	summary "### Apply $n one-table migrations to a new file" >>"$R"
+	echo "== $n: everything in one transaction"
+	r=1
+	while test $r -le "$RUNS"; do
+		timed "sqlite3 CLI, one transaction" "$fresh" "sqlite3 $d/x.db <$d/cli-one.sql"
+		timed "cairn-apply apply --atomic" "$fresh" "cairn-apply apply $d/bundle.tar.gz --atomic --env bench --db sqlite:$d/x.db $key"
+		r=$((r + 1))
+	done
+	summary "### --atomic: $n migrations in one transaction" >>"$R"
+	echo "== $n: roll back everything"
 	rm -f "$d/x.db" && cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key >/dev/null
 	cp "$d/x.db" "$d/applied-cairn.db"
 	rm -f "$d/z.db" && sqlite3 "$d/z.db" <"$d/cli-each.sql"
 	cp "$d/z.db" "$d/applied-cli.db"
-	hyperfine --runs "$RUNS" --export-markdown "$R.rollback" \
-		-n "sqlite3 CLI, down scripts" --prepare "cp $d/applied-cli.db $d/z.db" "sqlite3 $d/z.db <$d/cli-down.sql" \
-		-n "cairn-apply rollback --to 0" --prepare "cp $d/applied-cairn.db $d/x.db" \
-		"cairn-apply rollback --db sqlite:$d/x.db --to 0"
-	rm -f "$d/x.db" && rss "apply $n (new file):" cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key
-	rm -f "$d/x.db" && rss "apply $n --atomic:" cairn-apply apply "$d/bundle.tar.gz" --atomic --env bench --db "sqlite:$d/x.db" $key
-	cp "$d/applied-cairn.db" "$d/x.db" && rss "rollback $n:" cairn-apply rollback --db "sqlite:$d/x.db" --to 0
-	rm -f "$RSSFILE.tmp"
-	cat "$R.apply" "$R.atomic" "$R.noop" "$R.rollback" >"$R"
-	rm -f "$R.apply" "$R.atomic" "$R.noop" "$R.rollback"
+	r=1
+	while test $r -le "$RUNS"; do
+		timed "sqlite3 CLI, down scripts (1 transaction + 1 bookkeeping UPDATE each)" "cp $d/applied-cli.db $d/z.db" "sqlite3 $d/z.db <$d/cli-down.sql"
+		timed "cairn-apply rollback --to 0" "cp $d/applied-cairn.db $d/x.db" "cairn-apply rollback --db sqlite:$d/x.db --to 0"
+		r=$((r + 1))
+	done
+	summary "### Roll back all $n" >>"$R"
+	echo "== $n: nothing pending"
+	cp "$d/applied-cairn.db" "$d/x.db"
+	set -- -n "cairn-apply apply, nothing pending (bundle verification included)" \
+		"cairn-apply apply $d/bundle.tar.gz --env bench --db sqlite:$d/x.db $key" \
+		-n "cairn-apply verify (verification alone)" "cairn-apply verify $d/bundle.tar.gz $key"
+	if test -n "$DBMATE"; then
+		rm -f "$d/y.db" && "$DBMATE" --url "sqlite:$d/y.db" --migrations-dir "$d/dbmate" --no-dump-schema up >/dev/null
+		set -- "$@" -n "dbmate up, nothing pending" "$DBMATE --url sqlite:$d/y.db --migrations-dir $d/dbmate --no-dump-schema up"
+	fi
+	hyperfine -N --warmup 2 --runs 20 --export-markdown "$R.noop" "$@" >/dev/null
+	{ echo; echo "### Nothing pending, $n applied (hyperfine, 20 runs)"; echo; cat "$R.noop"; } >>"$R"
+	rm -f "$R.noop"
+	/usr/bin/time -f "%M" -o "$BENCH_DIR/.t" cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key >/dev/null
+	echo "peak RSS, nothing pending: $(( $(cat "$BENCH_DIR/.t") / 1024 )) MiB" >>"$R"
 	echo "== results for $n: $R"
-	cat "$R" "$RSSFILE"
+	cat "$R"
 done

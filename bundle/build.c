@@ -227,6 +227,7 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	struct sums sums = { NULL, 0, 0 };
 	struct blob *bl = NULL;
 	size_t nbl = 0, blalloc = 0, i, j, nfiles = 0;
+	unsigned long long text_total = 0;
 	char when[21], hex[65];
 	const char *highest;
 	char *path = NULL;
@@ -236,7 +237,7 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	memset(&b, 0, sizeof(b));
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.src = p->src;
-	ctx.text_cap = BUNDLE_TEXT_CAP;
+	ctx.text_cap = p->cfg.max_file_size; /* at most BUNDLE_TEXT_CAP: checked below */
 	ctx.data_cap = p->cfg.max_data_size;
 	if (!p->cfg.name || !name_safe(p->cfg.name)) {
 		cairn_error_set(p->cfg.name ? "the project name '%s' in cairn.yaml cannot name a bundle "
@@ -290,6 +291,7 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 		const struct migration *m = p->order[i];
 		struct bundle_migration *bm = &b.migs[b.nmigs++];
 		const struct mig_file **sorted = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*sorted));
+		size_t nsorted;
 
 		bm->version = xstrdup(m->version);
 		bm->name = xstrdup(m->dir);
@@ -311,11 +313,13 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 		bm->prov_author = m->prov_author ? xstrdup(m->prov_author) : NULL;
 		bm->prov_date = m->prov_date ? xstrdup(m->prov_date) : NULL;
 		bm->files = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*bm->files));
-		for (j = 0; j < m->nfiles; j++)
-			sorted[j] = &m->files[j];
-		if (m->nfiles)
-			qsort(sorted, m->nfiles, sizeof(*sorted), cmp_mig_file);
-		for (j = 0; j < m->nfiles; j++) {
+		/* what cairn uses: the files check warns it ignores stay out */
+		for (j = 0, nsorted = 0; j < m->nfiles; j++)
+			if (m->files[j].role != ROLE_OTHER)
+				sorted[nsorted++] = &m->files[j];
+		if (nsorted)
+			qsort(sorted, nsorted, sizeof(*sorted), cmp_mig_file);
+		for (j = 0; j < nsorted; j++) {
 			const struct mig_file *mf = sorted[j];
 			struct bundle_file *bf = &bm->files[bm->nfiles++];
 			struct src_file *sf = &ctx.files[ctx.n++];
@@ -353,8 +357,15 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 			memcpy(bf->sha256, sf->sha256, 65);
 			bf->size = sf->size;
 			out->bytes += sf->size;
-			if (sf->is_data)
+			if (sf->is_data) {
 				buf_release(&sf->data);
+			} else if ((text_total += sf->size) > BUNDLE_TEXT_TOTAL_CAP) {
+				cairn_error_set("the files other than data/ total more than %llu bytes, the "
+						"most cairn-apply holds in memory; move bulk data to data/",
+						(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
+				free(sorted);
+				goto out;
+			}
 			sums_add(&sums, bf->member, bf->sha256);
 		}
 		free(sorted);

@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,8 +67,26 @@ int keygen_write(const char *name, const char *pass, size_t passlen, char key_id
 		cairn_error_set("out of memory");
 		goto out;
 	}
-	if (!PEM_write_bio_PKCS8PrivateKey(sec, pkey, pass ? EVP_aes_256_cbc() : NULL,
-					   (const char *)pass, (int)passlen, NULL, NULL)) {
+	if (pass) {
+		/* PKCS#8 PBES2 with scrypt (N=2^14, r=8, p=1: 16 MiB, within
+		 * OpenSSL's default scrypt memory limit, so openssl(1) reads it)
+		 * and AES-256-CBC, rather than the default PBKDF2 of 2,048
+		 * iterations */
+		X509_ALGOR *pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, 0, NULL,
+							1 << 14, 8, 1);
+		PKCS8_PRIV_KEY_INFO *p8 = pbe ? EVP_PKEY2PKCS8(pkey) : NULL;
+		X509_SIG *enc = p8 ? PKCS8_set0_pbe(pass, (int)passlen, p8, pbe) : NULL;
+		int ok = enc && PEM_write_bio_PKCS8(sec, enc);
+
+		if (!enc)
+			X509_ALGOR_free(pbe);
+		X509_SIG_free(enc);
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		if (!ok) {
+			ssl_fail("cannot encrypt the private key");
+			goto out;
+		}
+	} else if (!PEM_write_bio_PKCS8PrivateKey(sec, pkey, NULL, NULL, 0, NULL, NULL)) {
 		ssl_fail("cannot encode the private key");
 		goto out;
 	}

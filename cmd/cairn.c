@@ -94,6 +94,10 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	git_libgit2_init();
+	/* libgit2 caches no tree over 4 KiB by default, so every path looked up
+	 * in a large migrations/ tree inflated that tree again from the pack:
+	 * quadratic in the number of migrations. Trees are what we look up. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)64 << 20);
 	rc = cmd_dispatch(cairn_commands, argc - i, argv + i);
 	git_libgit2_shutdown();
 	return rc;

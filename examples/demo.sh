@@ -61,9 +61,20 @@ cairn list
 step "cairn list --ref v1.0: what was released"
 cairn list --ref v1.0
 
-step "cairn keygen + cairn build --sign: a sealed, signed bundle from HEAD"
-(cd "$WORK" && cairn keygen --no-passphrase ci)
-cairn build --sign "$WORK/ci.key" -o "$WORK/shop.tar.gz"
+step "cairn keygen: CI's signing key (encrypted; the passphrase comes from the environment)"
+export CAIRN_KEY_PASSPHRASE="demo passphrase"
+cairn keygen "$WORK/ci"
+
+step "cairn build --sign: a reproducible, signed bundle of main, read from git, never the work tree"
+bundle=$(cairn build --sign "$WORK/ci.key" -o "$WORK/shop.tar.gz")
+tar tzvf "$bundle"
+
+step "cairn inspect: what the bundle holds"
+cairn inspect --key "$WORK/ci.pub" "$bundle"
+
+step "cairn-apply verify: what the air-gapped host checks before anything runs"
+cairn-apply verify "$bundle" --key "$WORK/ci.pub"
+unset CAIRN_KEY_PASSPHRASE
 
 # What follows runs on the host that reaches the database: it needs only the
 # bundle and the builder's public key, never the repository.

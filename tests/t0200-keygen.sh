@@ -35,6 +35,8 @@ test_expect_success 'a passphrase from CAIRN_KEY_PASSPHRASE encrypts the key' '
 	grep -q "^-----BEGIN ENCRYPTED PRIVATE KEY-----" enc.key &&
 	test_grep ! "BEGIN PRIVATE KEY" enc.key &&
 	openssl pkey -in enc.key -passin pass:"s3cret phrase" -noout &&
+	openssl asn1parse -in enc.key >asn1 &&
+	test_grep ":scrypt" asn1 && test_grep ":aes-256-cbc" asn1 &&
 	test_must_fail openssl pkey -in enc.key -passin pass:wrong -noout 2>/dev/null
 '
 
@@ -48,6 +50,24 @@ test_expect_success 'no passphrase source and no terminal: refused with the ways
 	test_must_fail --exit=2 setsid cairn keygen nopass </dev/null 2>err &&
 	test_grep "no terminal to ask on: set CAIRN_KEY_PASSPHRASE or pass --passphrase-file FILE" err &&
 	test ! -e nopass.key
+'
+
+# script(1) gives cairn a terminal; the passphrase is typed there, twice,
+# and never echoed.
+test_expect_success 'a passphrase typed on the terminal, twice, not echoed' '
+	(sleep 1; printf "typed secret\n"; sleep 1; printf "typed secret\n") |
+		script -qec "cairn keygen tty" /dev/null >out 2>&1 &&
+	test_grep "passphrase for the new key .tty.key.: " out &&
+	test_grep "again: " out &&
+	test_grep ! "typed secret" out &&
+	openssl pkey -in tty.key -passin pass:"typed secret" -noout
+'
+
+test_expect_success 'two different passphrases on the terminal: nothing written' '
+	(sleep 1; printf "one\n"; sleep 1; printf "two\n") |
+		script -qec "cairn keygen tty2" /dev/null >out 2>&1;
+	test_grep "the passphrases differ; nothing written" out &&
+	test ! -e tty2.key && test ! -e tty2.pub
 '
 
 test_expect_success 'the passphrase is never a flag value' '
@@ -98,6 +118,14 @@ test_expect_success 'an encrypted key signs with the right passphrase, and not w
 test_expect_success '--passphrase-file beats CAIRN_KEY_PASSPHRASE' '
 	(cd p && CAIRN_KEY_PASSPHRASE=wrong cairn build --passphrase-file ../pass --sign ../fromfile.key -o ../d.tar.gz 2>../err) &&
 	cairn verify d.tar.gz --key fromfile.pub
+'
+
+test_expect_success 'the committed encrypted fixture key signs with its passphrase' '
+	cp "$TEST_DIRECTORY/fixtures/keys/test-enc.key" fx.key && chmod 600 fx.key &&
+	printf "correct horse battery staple\n" >fx.pass &&
+	(cd p && cairn build --sign ../fx.key --passphrase-file ../fx.pass -o ../fx.tar.gz 2>/dev/null) &&
+	cairn-apply verify fx.tar.gz --key "$TEST_DIRECTORY/fixtures/keys/test-enc.pub" >out &&
+	test_grep "build by f1f4414348327ca3 (fx): valid, trusted" out
 '
 
 test_expect_success 'a public key is not a private key, and the reverse' '

@@ -151,6 +151,23 @@ test_expect_success 'max_data_size caps data/ files at build time' '
 	git -C p reset -q --hard HEAD~1
 '
 
+test_expect_success 'a project in a subdirectory of its repository records its path' '
+	git init -q mono && mkdir mono/db && (cd mono/db && cairn init --name db >/dev/null) &&
+	test_migration mono/db 20260101000000_a && echo "readme" >mono/README && test_commit mono one &&
+	(cd mono/db && cairn build -o ../../mono.tar.gz 2>/dev/null) &&
+	cairn inspect --format json mono.tar.gz >j &&
+	python3 -c "import json; d=json.load(open(\"j\")); assert d[\"source\"][\"path\"] == \"db\", d[\"source\"]; assert d[\"bundle\"] == \"db-20260101000000\""
+'
+
+test_expect_success 'files cairn ignores (and check warns about) are not shipped' '
+	echo "notes" >mono/db/migrations/20260101000000_a/NOTES && test_commit mono notes &&
+	(cd mono/db && cairn build -o ../../notes.tar.gz 2>../../err) &&
+	test_grep "NOTES: warning: unknown-file" err &&
+	tar tzf notes.tar.gz >list &&
+	test_grep "20260101000000_a/up.sql" list &&
+	test_grep ! NOTES list
+'
+
 test_expect_success 'build outside a repository, and usage errors' '
 	nogit=$(mktemp -d) &&
 	(cd "$nogit" && cairn init >/dev/null && test_must_fail --exit=6 cairn build 2>"$TRASH_DIRECTORY/err") &&

@@ -70,6 +70,26 @@ test_expect_success 'signing again with the same key changes nothing' '
 	cmp again.tar.gz a.tar.gz
 '
 
+test_expect_success 'names past ustar (pax extended headers) are reproducible too' '
+	long=$(printf "%0150d" 0 | tr 0 x).csv &&
+	mkdir -p one/migrations/20260102000000_index_accounts_email/data &&
+	echo "a,b" >"one/migrations/20260102000000_index_accounts_email/data/$long" &&
+	git -C one add -A && git -C one commit -q -m long &&
+	git clone -q one three && git -C three remote set-url origin https://git.example.com/acme/fix.git &&
+	(cd one && at_time 1800000000 cairn build -o ../l1.tar.gz 2>/dev/null) &&
+	(cd three && at_time 1900000000 cairn build -o ../l2.tar.gz 2>/dev/null) &&
+	cmp l1.tar.gz l2.tar.gz &&
+	python3 -c "
+import tarfile
+t = tarfile.open(\"l1.tar.gz\")
+m = [m for m in t.getmembers() if m.name.endswith(\"$long\")][0]
+assert m.pax_headers.get(\"path\", \"\").endswith(\"$long\"), m.pax_headers
+assert set(m.pax_headers) == {\"path\"}, m.pax_headers
+" &&
+	cairn inspect l1.tar.gz >out && test_grep "data/$long" out &&
+	git -C one reset -q --hard HEAD~1
+'
+
 test_expect_success 'a new commit gives a new bundle id; the same migrations at a new commit still differ' '
 	git -C one commit -q --allow-empty -m empty &&
 	(cd one && cairn build -o ../c.tar.gz 2>/dev/null) &&

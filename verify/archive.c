@@ -18,26 +18,40 @@ struct breader {
 	int in_member;
 };
 
-int member_path_safe(const char *name)
+const char *member_path_problem(const char *name)
 {
 	const char *c = name;
 
-	if (!*name || *name == '/')
-		return 0;
+	if (!*name)
+		return "an empty name";
+	if (*name == '/')
+		return "an absolute path";
 	for (;;) {
 		const char *slash = strchr(c, '/');
 		size_t len = slash ? (size_t)(slash - c) : strlen(c);
 
-		if (!len || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
-			return 0;
+		if (!len)
+			return "an empty component";
+		if (len == 1 && c[0] == '.')
+			return "a '.' component";
+		if (len == 2 && c[0] == '.' && c[1] == '.')
+			return "a '..' component";
 		if (!slash)
 			break;
 		c = slash + 1;
 	}
-	for (c = name; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
-			return 0;
-	return 1;
+	for (c = name; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "a control character";
+		if (*c == '\\')
+			return "a backslash";
+	}
+	return NULL;
+}
+
+int member_path_safe(const char *name)
+{
+	return member_path_problem(name) == NULL;
 }
 
 int member_rank(const char *name)
@@ -107,7 +121,7 @@ static int damaged(struct breader *r, const char *what)
 int breader_next(struct breader *r, struct bmember *m)
 {
 	struct archive_entry *e;
-	const char *path, *slash, *rest;
+	const char *path, *shown, *slash, *rest;
 	unsigned int type;
 	int rc;
 
@@ -152,36 +166,40 @@ int breader_next(struct breader *r, struct bmember *m)
 		cairn_error_set("member '%.60s...': name longer than %d bytes", path, BUNDLE_MAX_NAME);
 		return -1;
 	}
+	/* messages name a member inside the top directory, as SHA256SUMS does */
+	shown = path;
+	if (r->top && !strncmp(path, r->top, strlen(r->top)) && path[strlen(r->top)] == '/' &&
+	    path[strlen(r->top) + 1])
+		shown = path + strlen(r->top) + 1;
 	type = archive_entry_filetype(e);
 	if (archive_entry_hardlink(e)) {
-		cairn_error_set("member '%s': hard link (a bundle holds regular files only)", path);
+		cairn_error_set("member '%s': hard link (a bundle holds regular files only)", shown);
 		return -1;
 	}
 	if (type == AE_IFLNK || archive_entry_symlink(e)) {
-		cairn_error_set("member '%s': symbolic link (a bundle holds regular files only)", path);
+		cairn_error_set("member '%s': symbolic link (a bundle holds regular files only)", shown);
 		return -1;
 	}
 	if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO || type == AE_IFSOCK) {
 		cairn_error_set("member '%s': device or special file (a bundle holds regular files only)",
-				path);
+				shown);
 		return -1;
 	}
 	if (type == AE_IFDIR) {
-		cairn_error_set("member '%s': directory entry (a bundle holds regular files only)", path);
+		cairn_error_set("member '%s': directory entry (a bundle holds regular files only)", shown);
 		return -1;
 	}
 	if (type != AE_IFREG || !archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
 	    archive_entry_sparse_count(e) > 0) {
-		cairn_error_set("member '%s': not a plain regular file", path);
+		cairn_error_set("member '%s': not a plain regular file", shown);
 		return -1;
 	}
 	if (*path == '/') {
-		cairn_error_set("member '%s': absolute path (a bundle's members are relative)", path);
+		cairn_error_set("member '%s': absolute path (a bundle's members are relative)", shown);
 		return -1;
 	}
 	if (!member_path_safe(path)) {
-		cairn_error_set("member '%s': unsafe path ('..', '.', an empty component, a backslash "
-				"or a control character)", path);
+		cairn_error_set("member '%s': unsafe path: %s", shown, member_path_problem(path));
 		return -1;
 	}
 	slash = strchr(path, '/');

@@ -29,6 +29,8 @@ int member_cmp(const char *a, const char *b);
 /* 1 when a path (relative, '/'-separated) is safe: no '..', '.', empty
  * component, leading '/', backslash or control character. */
 int member_path_safe(const char *name);
+/* What makes a path unsafe ("a '..' component"), or NULL. */
+const char *member_path_problem(const char *name);
 
 struct bmember {
 	const char *name;     /* inside the top directory: "migrations/x/up.sql" */

@@ -132,6 +132,7 @@ struct bundle_priv {
 	struct pair *pairs;
 	size_t npairs, pairs_alloc;
 	unsigned long long text_cap, data_cap;
+	unsigned long long kept;    /* bytes of text members held */
 };
 
 static void priv_free(struct bundle_priv *p)
@@ -630,6 +631,11 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 				}
 			} else if (read_small(r, &m, p->text_cap, "SQL and YAML files", &kp->data,
 					      hex) < 0) {
+				goto out;
+			} else if ((p->kept += m.size) > BUNDLE_TEXT_TOTAL_CAP) {
+				cairn_error_set("member '%s': the files other than data/ total more than "
+						"%llu bytes, the most a bundle holds in memory", m.name,
+						(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
 				goto out;
 			}
 			if (strcmp(hex, p->sums.items[next].hex)) {

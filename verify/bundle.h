@@ -101,6 +101,7 @@ void bundle_free(struct bundle *b);
 /* added: bundle_open with options. */
 #define BUNDLE_TEXT_CAP (64ULL << 20)   /* any member but data/: kept in memory */
 #define BUNDLE_DATA_CAP (1ULL << 40)    /* a data/ member: streamed */
+#define BUNDLE_TEXT_TOTAL_CAP (1ULL << 30) /* all members but data/, together */
 struct bundle_open_opts {
 	/* Integrity only: every check but "a build signature by a trusted
 	 * key" (cairn inspect, cairn sign). Statements still say whether

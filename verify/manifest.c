@@ -355,7 +355,7 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 	struct bundle_migration *m = &b->migs[idx];
 	const struct ynode *files, *prov, *kind;
 	char want[7 + 65];
-	size_t i, j;
+	size_t i;
 
 	if (n->type != YNODE_MAP)
 		return bad(n, "a migration entry must be a mapping");
@@ -380,19 +380,6 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 	if (strncmp(m->name, m->version, strlen(m->version)) || m->name[strlen(m->version)] != '_' ||
 	    !member_path_safe(m->name) || strchr(m->name, '/') || strlen(m->name) > 255)
 		return bad(ynode_get(n, "name"), "'name' must be the migration's directory, VERSION_slug");
-	for (i = 0; i < idx; i++) {
-		if (!strcmp(b->migs[i].name, m->name))
-			return bad(ynode_get(n, "name"), "migration listed twice");
-	}
-	/* apply order: what a migration requires comes before it */
-	for (i = 0; i < m->nrequires; i++) {
-		for (j = 0; j < idx; j++)
-			if (!strcmp(b->migs[j].name, m->requires[i]))
-				break;
-		if (j == idx)
-			return bad(ynode_get(n, "requires"),
-				   "requires a migration that is not listed before it");
-	}
 	prov = ynode_get(n, "provenance");
 	if (prov) {
 		if (prov->type != YNODE_MAP)
@@ -420,6 +407,55 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 		return bad(ynode_get(n, "checksum"),
 			   "'checksum' does not match the migration's files");
 	return 0;
+}
+
+struct name_at {
+	const char *name;
+	size_t at;
+};
+
+static int cmp_name_at(const void *a, const void *b)
+{
+	return strcmp(((const struct name_at *)a)->name, ((const struct name_at *)b)->name);
+}
+
+/* Names are unique, and what a migration requires is listed before it (the
+ * list is in apply order). Sorted, so thousands of migrations stay cheap. */
+static int check_order(const struct bundle *b, const struct ynode *migs)
+{
+	struct name_at *idx = xcalloc(b->nmigs ? b->nmigs : 1, sizeof(*idx));
+	size_t i, j;
+	int rc = -1;
+
+	for (i = 0; i < b->nmigs; i++) {
+		idx[i].name = b->migs[i].name;
+		idx[i].at = i;
+	}
+	qsort(idx, b->nmigs, sizeof(*idx), cmp_name_at);
+	for (i = 1; i < b->nmigs; i++) {
+		if (!strcmp(idx[i - 1].name, idx[i].name)) {
+			size_t later = idx[i].at > idx[i - 1].at ? idx[i].at : idx[i - 1].at;
+
+			bad(ynode_get(migs->items[later], "name"), "migration listed twice");
+			goto out;
+		}
+	}
+	for (i = 0; i < b->nmigs; i++) {
+		for (j = 0; j < b->migs[i].nrequires; j++) {
+			struct name_at key = { b->migs[i].requires[j], 0 };
+			const struct name_at *hit = bsearch(&key, idx, b->nmigs, sizeof(*idx), cmp_name_at);
+
+			if (!hit || hit->at >= i) {
+				bad(ynode_get(migs->items[i], "requires"),
+				    "requires a migration that is not listed before it");
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(idx);
+	return rc;
 }
 
 int manifest_parse(struct bundle *b, const char *data, size_t len)
@@ -492,6 +528,8 @@ int manifest_parse(struct bundle *b, const char *data, size_t len)
 		if (parse_migration(b, i, migs->items[i]) < 0)
 			goto out;
 	}
+	if (check_order(b, migs) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(format);

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sums_parse(&s, (const char *)data, size) == 0) {
 		struct buf text = BUF_INIT;
 
-		if (sums_format(&s, &text) < 0 || text.len != size || memcmp(text.ptr, data, size))
+		if (sums_format(&s, &text) < 0 || text.len != size || (size && memcmp(text.ptr, data, size)))
 			abort(); /* SHA256SUMS has one form */
 		buf_release(&text);
 		sums_release(&s);

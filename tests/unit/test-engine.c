@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../apply/engine.h"
@@ -360,6 +361,32 @@ static void test_batch_resume(void)
 	apply_set_release(&s);
 }
 
+static void test_timeout(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+	long long t0 = (long long)time(NULL);
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "2", "CREATE TABLE b (n integer);\n"
+		     "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) "
+		     "INSERT INTO b SELECT max(i) FROM c;", "DROP TABLE b;");
+	s.migs[1].timeout_ms = 300;
+	db = open_db("timeout.db", NULL);
+	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_FAILED);
+	CHECK(strstr(cairn_error_last(), "statement timeout") != NULL);
+	CHECK(strstr(cairn_error_last(), "up.sql:2:") != NULL);
+	CHECK((long long)time(NULL) - t0 < 10);
+	CHECK(r.applied == 1 && r.rolled_back);
+	apply_result_release(&r);
+	CHECK(scalar("timeout.db", "SELECT count(*) FROM sqlite_master WHERE name = 'b'") == 0);
+	drv->close(db);
+	apply_set_release(&s);
+}
+
 static void test_lock(void)
 {
 	struct db *a, *b;
@@ -496,6 +523,7 @@ int main(void)
 	test_drift_and_missing();
 	test_batch_and_nontx();
 	test_batch_resume();
+	test_timeout();
 	test_lock();
 	test_audit_chain();
 	test_baseline();
