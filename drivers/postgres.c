@@ -611,8 +611,27 @@ static int flush(struct db *db)
 	return rc;
 }
 
+/* The lock dies with its session: if an administrator ended that session
+ * or the network dropped it, the run no longer holds the lock and must
+ * stop. PQconsumeInput reads what the server sent without waiting, so the
+ * check costs no round trip. */
+static int lock_check(struct db *db)
+{
+	if (!db->locked)
+		return 0;
+	if (!PQconsumeInput(db->lock_conn) || PQstatus(db->lock_conn) != CONNECTION_OK) {
+		cairn_error_set("lost the run lock on '%s' (schema %s): its session ended; "
+				"stopping before the next step",
+				db->display, db->schema);
+		return -1;
+	}
+	return 0;
+}
+
 static int pg_begin(struct db *db)
 {
+	if (lock_check(db) < 0)
+		return -1;
 	if (db->in_tx) {
 		cairn_error_set("a transaction is already open on '%s'", db->display);
 		return -1;
@@ -948,6 +967,10 @@ static int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exe
 	}
 	if ((x->flags & DRIVER_EXEC_SPLIT) || has_copy) {
 		for (i = 0; i < sp.n; i++) {
+			if ((x->flags & DRIVER_EXEC_SPLIT) && lock_check(db) < 0) {
+				copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+				goto out;
+			}
 			if ((x->flags & DRIVER_EXEC_SPLIT) && x->on_statement &&
 			    x->on_statement(x->ctx, (unsigned long)i, sp.stmts[i].offset) != 0)
 				goto out;

@@ -49,6 +49,21 @@ test_expect_success 'a runner killed with SIGKILL leaves no stale lock' '
 	echo locked >want && test_cmp want out
 '
 
+test_expect_success 'a run whose lock session is ended stops before the next migration' '
+	pg_fresh_db lost &&
+	pg_sql -d lost -c "create table applied_log (version text, pid int default pg_backend_pid())" &&
+	{ PG_DRIVER_PAUSE_MS=400 "$PD" migrate "dbname=lost" $(cat list) >lost.out 2>lost.err & } &&
+	pid=$! &&
+	for i in $(seq 1 100); do grep -q "applied 0001" lost.out && break; sleep 0.05; done &&
+	pg_sql -d lost -c "select pg_terminate_backend(pid) from pg_locks where locktype = '"'"'advisory'"'"' and granted" >term &&
+	echo t >want && test_cmp want term &&
+	{ wait $pid; echo $? >rc; } &&
+	test "$(cat rc)" -ne 0 &&
+	test_grep "lost the run lock on .postgres cairn@.*/lost. (schema cairn): its session ended" lost.err &&
+	pg_sql -d lost -c "select count(*) < 40 from applied_log" >few &&
+	echo t >want && test_cmp want few
+'
+
 test_expect_success '8 concurrent appliers: every migration applied exactly once' '
 	for r in 1 2 3 4 5 6 7 8; do
 		{ PG_DRIVER_PAUSE_MS=10 "$PD" migrate "$DSN" --lock-timeout 60000 $(cat list) >out.$r 2>err.$r; echo $? >rc.$r; } &
