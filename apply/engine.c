@@ -65,21 +65,6 @@ void apply_result_release(struct apply_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int engine_version_cmp(const char *a, const char *b)
-{
-	size_t la, lb;
-
-	while (*a == '0' && a[1])
-		a++;
-	while (*b == '0' && b[1])
-		b++;
-	la = strlen(a);
-	lb = strlen(b);
-	if (la != lb && strspn(a, "0123456789") == la && strspn(b, "0123456789") == lb)
-		return la < lb ? -1 : 1;
-	return strcmp(a, b);
-}
-
 char *engine_actor(void)
 {
 	char host[256] = "";
@@ -205,7 +190,7 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 		if (is_baseline_row(&rows[i]) && !strcmp(rows[i].state, BK_APPLIED))
 			p->baseline = rows[i].version;
 		if (!strcmp(rows[i].state, BK_APPLIED) &&
-		    (!p->current || engine_version_cmp(rows[i].version, p->current) > 0)) {
+		    (!p->current || version_cmp(rows[i].version, p->current) > 0)) {
 			free(p->current);
 			p->current = xstrdup(rows[i].version);
 		}
@@ -232,7 +217,7 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 			}
 		} else if (s->row && is_blocking(s->row)) {
 			s->action = is_batch_row(s->row) && s->m->batch ? STEP_RESUME : STEP_BLOCKED;
-		} else if (p->baseline && engine_version_cmp(s->m->version, p->baseline) <= 0) {
+		} else if (p->baseline && version_cmp(s->m->version, p->baseline) <= 0) {
 			s->action = STEP_BASELINE;
 		} else if (!env_listed(s->m, env)) {
 			s->action = STEP_OTHER_ENV;
@@ -1010,7 +995,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 			free(err);
 			goto out;
 		}
-		set_current(&r, r.current && engine_version_cmp(r.current, m->version) > 0 ? r.current
+		set_current(&r, r.current && version_cmp(r.current, m->version) > 0 ? r.current
 											: m->version);
 		res->applied++;
 		ev_init(&ev, EV_APPLIED, m, set);
@@ -1050,7 +1035,7 @@ out_unlock:
 
 static int cmp_row_version_desc(const void *a, const void *b)
 {
-	return engine_version_cmp((*(const struct bk_row *const *)b)->version,
+	return version_cmp((*(const struct bk_row *const *)b)->version,
 			   (*(const struct bk_row *const *)a)->version);
 }
 
@@ -1095,7 +1080,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 		set_current(&r, targets[0]->version);
 	res->from_version = r.current ? xstrdup(r.current) : NULL;
 	if (to_version) {
-		for (i = 0; i < ntargets && engine_version_cmp(targets[i]->version, to_version) > 0; i++)
+		for (i = 0; i < ntargets && version_cmp(targets[i]->version, to_version) > 0; i++)
 			;
 		ntargets = i;
 	} else if (last_n < ntargets) {
@@ -1180,8 +1165,8 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 				after = NULL;
 				for (k = 0; k < nrows; k++)
 					if (!strcmp(rows[k].state, BK_APPLIED) &&
-					    engine_version_cmp(rows[k].version, t->version) < 0 &&
-					    (!after || engine_version_cmp(rows[k].version, after) > 0))
+					    version_cmp(rows[k].version, t->version) < 0 &&
+					    (!after || version_cmp(rows[k].version, after) > 0))
 						after = rows[k].version;
 			}
 			row.duration_ms = now_ms() - m0;
@@ -1344,7 +1329,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 		if (!strcmp(rows[i].version, version))
 			t = &rows[i];
 		if (!strcmp(rows[i].state, BK_APPLIED) &&
-		    (!r.current || engine_version_cmp(rows[i].version, r.current) > 0))
+		    (!r.current || version_cmp(rows[i].version, r.current) > 0))
 			set_current(&r, rows[i].version);
 	}
 	if (!t) {
@@ -1365,7 +1350,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 	detail = xasprintf("%s -> %s%s%s", t->state, row.state, t->error ? "; was: " : "",
 			   t->error ? t->error : "");
 	rc = put_row_tx(&r, &row, "repair", t->bundle_id,
-			mark_applied && engine_version_cmp(version, r.current ? r.current : "0") > 0
+			mark_applied && version_cmp(version, r.current ? r.current : "0") > 0
 				? version
 				: r.current,
 			detail)

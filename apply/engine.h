@@ -175,7 +175,6 @@ size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row 
 void audit_problems_free(struct audit_problem *p, size_t n);
 
 /* Helpers shared with the verbs. */
-int engine_version_cmp(const char *a, const char *b);     /* numeric order of version strings */
 char *engine_actor(void);                         /* "user@host" */
 void engine_now(char out[32]);                    /* "2026-11-22T09:30:00Z" */
 /* "file:line: " prefix for an error at byte offset in the script. */

@@ -88,9 +88,9 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
 	}
 	for (i = 0; i < n; i++)
 		if (!strcmp(rows[i].state, BK_APPLIED) &&
-		    (!latest || policy_version_cmp(rows[i].version, latest) > 0))
+		    (!latest || version_cmp(rows[i].version, latest) > 0))
 			latest = rows[i].version;
-	if (latest && ap->pb.latest && policy_version_cmp(latest, ap->pb.latest) > 0) {
+	if (latest && ap->pb.latest && version_cmp(latest, ap->pb.latest) > 0) {
 		rc = policy_bundle_recheck(&ap->pb, &ap->ac, path, needs, latest);
 		if (rc) {
 			if (c->json)

@@ -98,7 +98,7 @@ static void to_stmts(struct policy_bundle *pb)
 	for (i = 0; i < b->nmigs; i++) {
 		const char *v = b->migs[i].version;
 
-		if (!pb->latest || policy_version_cmp(v, pb->latest) > 0) {
+		if (!pb->latest || version_cmp(v, pb->latest) > 0) {
 			free(pb->latest);
 			pb->latest = xstrdup(v);
 		}

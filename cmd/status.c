@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_status_desc = {
@@ -37,7 +38,7 @@ static int cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
 
-	return engine_version_cmp(x->version, y->version);
+	return version_cmp(x->version, y->version);
 }
 
 struct counts {
@@ -293,7 +294,7 @@ int cmd_status(int argc, char **argv)
 		else
 			count(&k, e[i].state);
 		if (e[i].row && !strcmp(e[i].row->state, BK_APPLIED) &&
-		    (!current || engine_version_cmp(e[i].row->version, current) > 0))
+		    (!current || version_cmp(e[i].row->version, current) > 0))
 			current = e[i].row->version;
 	}
 	if (json)

@@ -330,6 +330,23 @@ int parse_duration_ms(const char *s, unsigned long long *out)
 	return 0;
 }
 
+int version_cmp(const char *a, const char *b)
+{
+	size_t la, lb;
+	int c;
+
+	while (*a == '0' && a[1])
+		a++;
+	while (*b == '0' && b[1])
+		b++;
+	la = strlen(a);
+	lb = strlen(b);
+	if (la != lb && strspn(a, "0123456789") == la && strspn(b, "0123456789") == lb)
+		return la < lb ? -1 : 1;
+	c = strcmp(a, b);
+	return c < 0 ? -1 : c > 0;
+}
+
 int starts_with(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));

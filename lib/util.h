@@ -34,6 +34,11 @@ int parse_size(const char *s, unsigned long long *out);
 /* Parses "30s", "5m", "1h", "250ms", "10" (seconds) into milliseconds. */
 int parse_duration_ms(const char *s, unsigned long long *out);
 
+/* Orders migration versions: numerically when both are digit strings
+ * (leading zeros ignored: "0002" == "2" < "10"), else by bytes. Returns
+ * -1, 0 or 1. */
+int version_cmp(const char *a, const char *b);
+
 int starts_with(const char *s, const char *prefix);
 int ends_with(const char *s, const char *suffix);
 

@@ -5,6 +5,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "project.h"
 
 struct heap {

@@ -248,23 +248,6 @@ out:
 	return rc;
 }
 
-int version_cmp(const char *a, const char *b)
-{
-	size_t la, lb;
-	int c;
-
-	while (*a == '0' && a[1])
-		a++;
-	while (*b == '0' && b[1])
-		b++;
-	la = strlen(a);
-	lb = strlen(b);
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	c = strcmp(a, b);
-	return c < 0 ? -1 : c > 0;
-}
-
 const struct mig_file *migration_file(const struct migration *m, enum mig_role role,
 				      const char *driver)
 {

@@ -127,8 +127,6 @@ int project_order(struct project *p, struct findings *f);
 /* Static checks on one tree: names, versions, files, metadata, SQL text. */
 int check_static(struct project *p, struct findings *f);
 
-/* Compares two numeric version strings (leading zeros ignored). */
-int version_cmp(const char *a, const char *b);
 const struct mig_file *migration_file(const struct migration *m, enum mig_role role,
 				      const char *driver);
 struct migration *project_find(const struct project *p, const char *name_or_version);

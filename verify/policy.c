@@ -34,21 +34,6 @@ static const char *override_name(unsigned bit)
 	return "?";
 }
 
-int policy_version_cmp(const char *a, const char *b)
-{
-	size_t la, lb;
-
-	while (*a == '0' && a[1])
-		a++;
-	while (*b == '0' && b[1])
-		b++;
-	la = strlen(a);
-	lb = strlen(b);
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	return strcmp(a, b);
-}
-
 static int revoked_in(const struct policy_keylist *l, const char *key_id, long long t,
 		      const struct policy_key **out)
 {
@@ -477,7 +462,7 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 
 	/* 6. rollback protection */
 	if (req->bundle_latest && req->db_latest &&
-	    policy_version_cmp(req->bundle_latest, req->db_latest) < 0) {
+	    version_cmp(req->bundle_latest, req->db_latest) < 0) {
 		if (v->overrides & POLICY_OVERRIDE_OLDER_BUNDLE) {
 			use_overrides(v, ss, n, POLICY_OVERRIDE_OLDER_BUNDLE);
 		} else {

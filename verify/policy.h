@@ -80,7 +80,4 @@ void policy_verdict_release(struct policy_verdict *v);
 const struct policy_key *policy_revoked(const struct policy_config *c, const struct policy_env *e,
 					const char *key_id, long long t);
 
-/* Compares two migration versions as numbers (longer is larger). */
-int policy_version_cmp(const char *a, const char *b);
-
 #endif

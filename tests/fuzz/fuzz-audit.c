@@ -10,6 +10,7 @@
 
 #include "../../apply/engine.h"
 #include "../../lib/error.h"
+#include "../../lib/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -100,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 1; i < nbk; i++) {
 		size_t j = i;
 
-		while (j > 0 && engine_version_cmp(bk[j - 1].version, bk[j].version) > 0) {
+		while (j > 0 && version_cmp(bk[j - 1].version, bk[j].version) > 0) {
 			struct bk_row t = bk[j];
 
 			bk[j] = bk[j - 1];

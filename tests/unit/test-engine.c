@@ -10,6 +10,7 @@
 #include "../../drivers/driver.h"
 #include "../../lib/error.h"
 #include "../../lib/exitcodes.h"
+#include "../../lib/util.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/cairn-unit-engine-XXXXXX";
@@ -97,10 +98,10 @@ static struct apply_opts opts(const char *env)
 
 static void test_version_cmp(void)
 {
-	CHECK(engine_version_cmp("2", "10") < 0);
-	CHECK(engine_version_cmp("0010", "9") > 0);
-	CHECK(engine_version_cmp("20261101090000", "20261101090000") == 0);
-	CHECK(engine_version_cmp("0001", "0002") < 0);
+	CHECK(version_cmp("2", "10") < 0);
+	CHECK(version_cmp("0010", "9") > 0);
+	CHECK(version_cmp("20261101090000", "20261101090000") == 0);
+	CHECK(version_cmp("0001", "0002") < 0);
 }
 
 static void test_apply_and_rollback(void)

@@ -412,10 +412,10 @@ static void test_no_approvals_mode(struct policy_config *c)
 
 static void test_versions(void)
 {
-	CHECK(policy_version_cmp("0002", "0010") < 0);
-	CHECK(policy_version_cmp("10", "9") > 0);
-	CHECK(policy_version_cmp("0010", "10") == 0);
-	CHECK(policy_version_cmp("20261115090000", "20261110090000") > 0);
+	CHECK(version_cmp("0002", "0010") < 0);
+	CHECK(version_cmp("10", "9") > 0);
+	CHECK(version_cmp("0010", "10") == 0);
+	CHECK(version_cmp("20261115090000", "20261110090000") > 0);
 	CHECK(policy_override_bit("no-receipt") == POLICY_OVERRIDE_NO_RECEIPT);
 	CHECK(policy_override_bit("force") == POLICY_OVERRIDE_FORCE);
 	CHECK(policy_override_bit("nope") == 0);
