@@ -26,12 +26,15 @@ test_expect_success 'cairn-apply does not link libgit2' '
 	test_grep libgit2 libs
 '
 
-test_expect_success 'cairn --help lists every command' '
-	cairn --help >out &&
-	for c in init new list check; do
-		test_grep "^   $c " out || return 1
-	done
-'
+for prog in cairn cairn-apply; do
+	test_expect_success "$prog --help lists every command of its man page, and no other" '
+		sed -n "/^\.SH SYNOPSIS/,/^\.SH/p" "$SRC_DIR/docs/$prog.1" | sed -e "s/\\\\-/-/g" |
+			awk -v p=$prog "\$1 == p && \$2 ~ /^[a-z]/ && \$2 != \"help\" { print \$2 }" | sort -u >man-verbs &&
+		test_line_count -ge 4 man-verbs &&
+		$prog --help | sed -n "/^Commands:/,/^\$/p" | awk "NF > 1 { print \$1 }" | sort -u >help-verbs &&
+		test_cmp man-verbs help-verbs
+	'
+done
 
 test_expect_success 'cairn with no command is a usage error' '
 	test_expect_code 2 cairn 2>err &&
