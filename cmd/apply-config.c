@@ -90,6 +90,51 @@ void apply_config_release(struct apply_config *ac)
 	policy_config_release(&ac->config);
 }
 
+int apply_config_database(const struct cmd *c, const char *config, const char *env,
+			  const char *db, char **dsn_out)
+{
+	struct apply_config ac;
+	struct apply_config_flags f;
+	const char *env_var = getenv("CAIRN_ENV"), *db_var = getenv("CAIRN_DB");
+	int rc;
+
+	*dsn_out = NULL;
+	if (db) {
+		*dsn_out = xstrdup(db);
+		return 0;
+	}
+	if (!env && !(env_var && *env_var)) {
+		if (db_var && *db_var) {
+			*dsn_out = xstrdup(db_var);
+			return 0;
+		}
+		return usage_error(c, "missing --db DSN (or --env ENV, to take the database from "
+				   "the applier's config)");
+	}
+	memset(&f, 0, sizeof(f));
+	f.config = config;
+	f.env = env;
+	rc = apply_config_open(&ac, c, &f);
+	if (!rc && policy_database_dsn(&ac.env, dsn_out) < 0) {
+		if (ac.env.db_kind == POLICY_DB_NONE) {
+			rc = usage_error(c, "%s", cairn_error_last());
+		} else {
+			error_msg("%s", cairn_error_last());
+			rc = EXIT_ENVIRONMENT;
+		}
+	}
+	apply_config_release(&ac);
+	return rc;
+}
+
+void apply_config_dsn_free(char *dsn)
+{
+	if (dsn) {
+		memset(dsn, 0, strlen(dsn));
+		free(dsn);
+	}
+}
+
 static void format_duration(unsigned long long ms, char *out, size_t n)
 {
 	int w;

@@ -26,6 +26,15 @@ int apply_config_open(struct apply_config *ac, const struct cmd *c,
 		      const struct apply_config_flags *flags);
 void apply_config_release(struct apply_config *ac);
 
+/* The database of a verb that needs no bundle (status, history): --db, else
+ * $CAIRN_DB when no environment is named, else the environment's database
+ * in the config (--env or $CAIRN_ENV, --config or the usual places). Prints
+ * its own errors and returns an exit code; *dsn_out may hold a password:
+ * never print it, and free it with apply_config_dsn_free. */
+int apply_config_database(const struct cmd *c, const char *config, const char *env,
+			  const char *db, char **dsn_out);
+void apply_config_dsn_free(char *dsn);
+
 int cmd_config(int argc, char **argv);
 extern const struct cmd cmd_config_desc;
 

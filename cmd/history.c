@@ -4,12 +4,14 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "apply-config.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_history_desc = {
 	"history", cmd_history,
 	"show the audit trail, and check that it was not tampered with",
-	"cairn-apply history --db DSN [--verify] [--format text|json]",
+	"cairn-apply history --db DSN [--verify] [--format text|json]\n"
+	"       cairn-apply history --env ENV [--config FILE] [--verify] [--format text|json]",
 	"Prints cairn_audit, oldest first: every apply, failed apply, rollback,\n"
 	"baseline and repair, with who, when, the version before and after, and\n"
 	"the bundle. Each row holds the hash of the row before it; --verify\n"
@@ -18,7 +20,11 @@ const struct cmd cmd_history_desc = {
 	"database is opened read-only.\n"
 	"\n"
 	"Options:\n"
-	"   --db DSN        the database: sqlite:PATH\n"
+	"   --db DSN        the database: sqlite:PATH, postgres://..., host=...\n"
+	"   --env ENV       without --db: the environment's database in the applier's\n"
+	"                   config\n"
+	"   --config FILE   the applier's config (default: $CAIRN_APPLY_CONFIG, else\n"
+	"                   ./cairn-apply.yaml)\n"
 	"   --verify        check the hash chain; exit 1 when it is broken\n"
 	"   --format F      text (default) or json\n"
 	"\n"
@@ -98,9 +104,12 @@ int cmd_history(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "verify", no_argument, NULL, 'v' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL;
+	const char *db = NULL, *env = NULL, *config = NULL;
+	char *dsn = NULL;
 	int json = 0, verify = 0, c, rc = EXIT_OK;
 	struct apply_ctx ctx;
 	struct audit_row *a = NULL;
@@ -110,7 +119,9 @@ int cmd_history(int argc, char **argv)
 
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dsn = optarg; break;
+		case 'd': db = optarg; break;
+		case 'e': env = optarg; break;
+		case 'c': config = optarg; break;
 		case 'v': verify = 1; break;
 		case 'f': rc = parse_format(&cmd_history_desc, optarg, &json); break;
 		default:
@@ -121,11 +132,14 @@ int cmd_history(int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return usage_error(&cmd_history_desc, "unexpected argument '%s'", argv[optind]);
-	if (!dsn)
-		return usage_error(&cmd_history_desc, "missing --db DSN");
-	rc = apply_ctx_open(&ctx, &cmd_history_desc, dsn, 1, json);
+	rc = apply_config_database(&cmd_history_desc, config, env, db, &dsn);
 	if (rc)
 		return rc;
+	rc = apply_ctx_open(&ctx, &cmd_history_desc, dsn, 1, json);
+	if (rc) {
+		apply_config_dsn_free(dsn);
+		return rc;
+	}
 	if (ctx.drv->audit_read(ctx.db, 0, &a, &n) ||
 	    (verify && ctx.drv->bk_read(ctx.db, &rows, &nrows))) {
 		apply_ctx_fail(&ctx, EXIT_ENVIRONMENT, cairn_error_last(), NULL, NULL);
@@ -159,5 +173,6 @@ out:
 	audit_rows_free(a, n);
 	bk_rows_free(rows, nrows);
 	apply_ctx_close(&ctx);
+	apply_config_dsn_free(dsn);
 	return rc;
 }

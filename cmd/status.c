@@ -5,12 +5,14 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "apply-config.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_status_desc = {
 	"status", cmd_status,
 	"show applied, pending, failed, unfinished and drifted migrations",
-	"cairn-apply status [BUNDLE] --db DSN [--env ENV] [--key PUB]... [--format text|json]",
+	"cairn-apply status [BUNDLE] --db DSN [--env ENV] [--key PUB]... [--format text|json]\n"
+	"       cairn-apply status [BUNDLE] --env ENV [--config FILE] [--key PUB]... [--format text|json]",
 	"Reads the bookkeeping (read-only: nothing is created or written) and\n"
 	"lists every migration the database records, with its state, when and by\n"
 	"whom it was applied, and from which bundle. With BUNDLE (verified first),\n"
@@ -18,8 +20,11 @@ const struct cmd cmd_status_desc = {
 	"applied (drifted), and what is applied but absent from the bundle.\n"
 	"\n"
 	"Options:\n"
-	"   --db DSN        the database: sqlite:PATH\n"
-	"   --env ENV       with BUNDLE: the environment, for environments: filters\n"
+	"   --db DSN        the database: sqlite:PATH, postgres://..., host=...\n"
+	"   --env ENV       the environment: with BUNDLE, for environments: filters;\n"
+	"                   without --db, its database in the applier's config\n"
+	"   --config FILE   the applier's config (default: $CAIRN_APPLY_CONFIG, else\n"
+	"                   ./cairn-apply.yaml)\n"
 	"   --key PUB       trust builds signed by this public key (repeatable)\n"
 	"   --format F      text (default) or json\n"
 	"\n"
@@ -177,9 +182,11 @@ int cmd_status(int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL, *env = NULL, *bundle = NULL;
+	const char *db = NULL, *env = NULL, *bundle = NULL, *config = NULL;
+	char *dsn = NULL;
 	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
 	size_t nkeys = 0, nrows = 0, n = 0, i;
 	int json = 0, c, rc = EXIT_OK, exists = 0, have_set = 0;
@@ -197,8 +204,9 @@ int cmd_status(int argc, char **argv)
 	memset(&k, 0, sizeof(k));
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dsn = optarg; break;
+		case 'd': db = optarg; break;
 		case 'e': env = optarg; break;
+		case 'c': config = optarg; break;
 		case 'k': keys[nkeys++] = optarg; break;
 		case 'f': rc = parse_format(&cmd_status_desc, optarg, &json); break;
 		default:
@@ -212,10 +220,9 @@ int cmd_status(int argc, char **argv)
 		goto out;
 	}
 	bundle = optind < argc ? argv[optind] : NULL;
-	if (!dsn) {
-		rc = usage_error(&cmd_status_desc, "missing --db DSN");
+	rc = apply_config_database(&cmd_status_desc, config, env, db, &dsn);
+	if (rc)
 		goto out;
-	}
 	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, 1, json);
 	if (rc)
 		goto out;
@@ -317,6 +324,7 @@ out:
 	bk_rows_free(rows, nrows);
 	apply_set_release(&set);
 	apply_ctx_close(&ctx);
+	apply_config_dsn_free(dsn);
 	free(keys);
 	return rc;
 }
