@@ -3,12 +3,25 @@
 #include "error.h"
 #include "sha256.h"
 
+/* Fetched once: with EVP_sha256() OpenSSL 3 looks the implementation up
+ * again on every init, which cost more than hashing a small member (a
+ * bundle of 5,000 migrations hashes 10,000 of them). Never freed: the
+ * process needs it to the end. */
+static const EVP_MD *sha256_md(void)
+{
+	static EVP_MD *md;
+
+	if (!md)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md ? md : EVP_sha256();
+}
+
 int sha256_init(struct sha256_ctx *c)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
 	c->md = md;
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+	if (!md || !EVP_DigestInit_ex(md, sha256_md(), NULL)) {
 		sha256_release(c);
 		cairn_error_set("cannot initialise sha256");
 		return -1;

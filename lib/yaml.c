@@ -355,6 +355,11 @@ static int plain_safe(const char *s)
 	return 1;
 }
 
+int yaml_plain_safe(const char *s)
+{
+	return plain_safe(s);
+}
+
 int yaml_put_scalar(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -55,6 +55,8 @@ int ynode_is_null(const struct ynode *n);
 
 /* Appends s to b as a YAML scalar that reads back as exactly s: plain when
  * that is safe, double-quoted with escapes otherwise. */
+/* Whether yaml_put_scalar writes s unquoted. */
+int yaml_plain_safe(const char *s);
 int yaml_put_scalar(struct buf *b, const char *s);
 
 #endif

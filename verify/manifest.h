@@ -42,6 +42,14 @@ void migration_checksum(const struct bundle_file *files, size_t n, char out[7 + 
 /* Fills b's manifest fields (not path, id, statements, priv) from the
  * manifest's bytes. Every rule broken names the key and its line. */
 int manifest_parse(struct bundle *b, const char *data, size_t len);
+/* The general path alone (libyaml and a DOM), which manifest_parse takes for
+ * any manifest not in the writer's canonical form; for tests and fuzzing,
+ * which check that both paths agree. */
+int manifest_parse_yaml(struct bundle *b, const char *data, size_t len);
+/* The fast path alone: 0 when data is exactly what manifest_format writes
+ * and passes every check, else -1 with no message (b then holds partial
+ * fields for manifest_release). */
+int manifest_parse_canonical(struct bundle *b, const char *data, size_t len);
 /* Writes b's manifest fields in the canonical form. */
 int manifest_format(const struct bundle *b, struct buf *out);
 /* Frees what manifest_parse filled. */

@@ -289,6 +289,85 @@ static void test_manifest(void)
 	free_sample(b);
 }
 
+/* The fast path for the canonical form and the libyaml path agree: what the
+ * fast one accepts, the other accepts as the same structs, and it is exactly
+ * the writer's text. Returns the fast path's verdict. */
+static int canonical_agrees(const char *text)
+{
+	struct bundle fast, slow;
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	int rc;
+
+	memset(&fast, 0, sizeof(fast));
+	memset(&slow, 0, sizeof(slow));
+	rc = manifest_parse_canonical(&fast, text, strlen(text));
+	if (!rc) {
+		CHECK(manifest_parse_yaml(&slow, text, strlen(text)) == 0);
+		CHECK(manifest_format(&fast, &a) == 0 && manifest_format(&slow, &b) == 0);
+		CHECK(!strcmp(buf_cstr(&a), buf_cstr(&b)) && !strcmp(buf_cstr(&a), text));
+	}
+	manifest_release(&fast);
+	manifest_release(&slow);
+	buf_release(&a);
+	buf_release(&b);
+	return rc;
+}
+
+static void test_manifest_canonical(void)
+{
+	static const char *const plain[][2] = {
+		/* not the writer's form, but YAML for the same value: the general path */
+		{ "  ref: refs/heads/main", "  ref: \"refs/heads/main\"" },
+		{ "  max_file_size: 100", "  max_file_size: 0100" },
+		{ "    description: \"yes", "    description: 'yes: \"no\" #not a comment\\n\\ttab'" },
+		{ "    transaction: true", "    transaction: yes" },
+		{ "  tool:", "  tool: \"cairn\\x200.1.0\"" },
+		{ "drivers:", "drivers:\n  - sqlite" },
+	};
+	static const char *const wrong[][2] = {
+		/* refused by both */
+		{ "  ref: refs/heads/main", "  ref: @main" },
+		{ "  max_file_size: 100", "  max_file_size: 99999999999999999999" },
+		{ "  tool:", "  tool: \"a\\x00b\"" },
+		{ "    requires: [\"1_a\"]", "    requires: [\"\"]" },
+		{ "      - name: up.sql", "      - name: ../up.sql" },
+		{ "    checksum:", "    checksum: \"sha256:0000\"" },
+		{ "  - version: \"2\"", "  - version: \"1\"\n    name: \"1_a\"" },
+		{ "  - version: \"2\"", "  - version: \"2x\"" },
+	};
+	struct bundle *b = sample_bundle(), *p = NULL;
+	struct buf text = BUF_INIT;
+	size_t i;
+
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(canonical_agrees(text.ptr) == 0);
+	/* another value, still in the writer's form: the fast path */
+	{
+		char *other = edit(text.ptr, "  tool:", "  tool: cairn");
+
+		CHECK(canonical_agrees(other) == 0);
+		free(other);
+	}
+	for (i = 0; i < sizeof(plain) / sizeof(*plain); i++) {
+		char *t = edit(text.ptr, plain[i][0], plain[i][1]);
+
+		CHECK(canonical_agrees(t) < 0);
+		CHECK(parse_text(t, &p) == 0);
+		free_sample(p);
+		free(t);
+	}
+	for (i = 0; i < sizeof(wrong) / sizeof(*wrong); i++) {
+		char *t = edit(text.ptr, wrong[i][0], wrong[i][1]);
+
+		CHECK(canonical_agrees(t) < 0);
+		CHECK(parse_text(t, &p) < 0);
+		free_sample(p);
+		free(t);
+	}
+	buf_release(&text);
+	free_sample(b);
+}
+
 static void test_statement(void)
 {
 	unsigned char raw[32] = { 1, 2, 3 };
@@ -489,6 +568,7 @@ int main(void)
 	test_sums();
 	test_checksum();
 	test_manifest();
+	test_manifest_canonical();
 	test_statement();
 	test_sign_verify();
 	test_bundle_open();
