@@ -14,7 +14,7 @@ PKG_CONFIG  ?= pkg-config
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev libssl-dev \
                libyaml-dev libsqlite3-dev libpq-dev
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 python3 clang \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
