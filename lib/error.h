@@ -16,6 +16,9 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* a, b and c joined: xasprintf("%s%s%s") without printf's cost, for the
+ * loaders that build one path per file */
+char *xstrcat3(const char *a, const char *b, const char *c);
 
 /* Grow an array *arr of *alloc elements so that it holds at least n. */
 #define ALLOC_GROW(arr, n, alloc)                                              \

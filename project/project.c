@@ -560,7 +560,7 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 			}
 			m = xcalloc(1, sizeof(*m));
 			m->dir = dirname;
-			m->path = xasprintf("%s/%s", p->cfg.migrations_dir, dirname);
+			m->path = xstrcat3(p->cfg.migrations_dir, "/", dirname);
 			m->version = version;
 			m->slug = slug;
 			m->transaction = 1;
@@ -586,7 +586,10 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 		if (meta && meta->type == ENTRY_FILE)
 			parse_meta(p->migs[i], src, meta, &p->cfg, f);
 	}
-	if (p->n)
+	/* usually in order already: same-width versions sort as their names */
+	for (i = 1; i < p->n && cmp_mig(&p->migs[i - 1], &p->migs[i]) < 0; i++)
+		;
+	if (i < p->n)
 		qsort(p->migs, p->n, sizeof(*p->migs), cmp_mig);
 	free(last_bad);
 	source_entries_free(ents, nents);

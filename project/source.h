@@ -21,6 +21,15 @@ struct source_entry {
 	int has_oid;
 };
 
+/* One entry of the git index. */
+struct index_entry {
+	const char *path;       /* full path in the repository */
+	unsigned int mode;
+	int stage;              /* 0, or 1-3 for an unresolved merge */
+	long long size;
+	git_oid oid;
+};
+
 struct source {
 	enum source_kind kind;
 	char *label;            /* "work tree", "index", "commit 1a2b3c4 (v1.2)" */
@@ -29,7 +38,13 @@ struct source {
 	char *prefix;           /* the project's path inside the repository, "" or "dir/" */
 	git_tree *tree;         /* SOURCE_COMMIT: the project's tree */
 	git_commit *commit;     /* SOURCE_COMMIT */
-	git_index *index;       /* SOURCE_INDEX */
+	/* SOURCE_INDEX: the entries in the index's order (by path, then
+	 * stage), pointing into ixdata (the index file, which cairn parses
+	 * itself in the common formats) or into index (libgit2's reading) */
+	struct index_entry *ix;
+	size_t nix;
+	struct buf ixdata;
+	git_index *index;
 };
 
 /* repo may be NULL for the work tree. prefix: the project directory relative
@@ -48,6 +63,10 @@ void source_free(struct source *s);
  * gives an empty list. */
 int source_walk(struct source *s, const char *dir, struct source_entry **out, size_t *n);
 void source_entries_free(struct source_entry *e, size_t n);
+
+/* SOURCE_INDEX: the stage-0 entry for path (in the repository, prefix
+ * included), or NULL. */
+const struct index_entry *source_index_get(const struct source *s, const char *path);
 
 /* Reads one file; 1 when it does not exist, 0 on success, -1 on error
  * (including a file over cap bytes: the error says so). */
