@@ -48,7 +48,7 @@ static uint32_t get_be32(const unsigned char *p)
  * index.skipHash): on 10,000 migrations that was a third of a pre-commit
  * check. 1 for anything else (version 4's compressed paths, a split or
  * sparse index, a damaged file): libgit2 reads those. */
-static int index_parse(struct source *s)
+int source_index_parse(struct source *s)
 {
 	const unsigned char *d = (const unsigned char *)s->ixdata.ptr;
 	size_t len = s->ixdata.len, end, o = 12, i, n;
@@ -120,7 +120,7 @@ int source_open_index(struct source **out, git_repository *repo, const char *pre
 	if (!icase)
 		r = read_file(ipath, 0, &s->ixdata);
 	free(ipath);
-	if (r < 0 || index_parse(s)) {
+	if (r < 0 || source_index_parse(s)) {
 		free(s->ix);
 		s->ix = NULL;
 		buf_release(&s->ixdata);

@@ -55,6 +55,10 @@ int source_open_index(struct source **out, git_repository *repo, const char *pre
 /* rev: anything git rev-parse accepts that peels to a commit. */
 int source_open_commit(struct source **out, git_repository *repo, const char *prefix,
 		       const char *rev);
+/* Parses s->ixdata (git's index file, versions 2 and 3) into s->ix and
+ * s->nix: 0, or 1 when libgit2 must read it instead (another version, a
+ * split or sparse index, a damaged file). Exposed for its fuzz target. */
+int source_index_parse(struct source *s);
 void source_free(struct source *s);
 
 /* Every entry below dir (relative to the project root, no trailing '/'),
