@@ -148,6 +148,10 @@ int cmd_build(int argc, char **argv)
 		free(keys);
 		return usage_error(&cmd_build_desc, "unexpected argument '%s'", argv[optind]);
 	}
+	/* What build reads is sealed and signed: unlike the checks (cmd/cairn.c
+	 * turns this off for speed), every object is re-hashed as it is read,
+	 * so a damaged object store fails the build instead of being signed. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
 	/* keys first: a wrong passphrase should not cost a whole check */
 	rc = load_signers(keys, nkeys, signer, pass_file, &signers);
 	if (rc)

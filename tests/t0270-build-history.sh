@@ -38,4 +38,19 @@ test_expect_success 'the commit before the edit still builds' '
 	test -s ok.tar.gz
 '
 
+test_expect_success 'a damaged object is not sealed into a bundle' '
+	rm -rf d && test_create_project d &&
+	test_migration d 20260101000000_a "CREATE TABLE a (id integer);" &&
+	test_commit d a &&
+	blob=$(git -C d rev-parse HEAD:migrations/20260101000000_a/up.sql) &&
+	obj=d/.git/objects/$(echo $blob | cut -c1-2)/$(echo $blob | cut -c3-) &&
+	printf "CREATE TABLE b (id integer);\n" >other.sql &&
+	fake=$(git -C d hash-object -w ../other.sql) &&
+	chmod u+w "$obj" &&
+	cp d/.git/objects/$(echo $fake | cut -c1-2)/$(echo $fake | cut -c3-) "$obj" &&
+	(cd d && test_must_fail cairn build -o ../damaged.tar.gz 2>../err) &&
+	test ! -e damaged.tar.gz &&
+	test_grep "$blob\|hash\|mismatch\|corrupt" err
+'
+
 test_done
