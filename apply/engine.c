@@ -797,9 +797,9 @@ fail:
 	return -1;
 }
 
-static int take_lock(struct run *r)
+static int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *o)
 {
-	int rc = r->drv->lock(r->db, r->o->lock_timeout_ms);
+	int rc = drv->lock(db, o->lock_timeout_ms);
 
 	if (rc == DRIVER_BUSY)
 		return EXIT_LOCKED;
@@ -860,11 +860,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 	memset(res, 0, sizeof(*res));
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
-	r.actor = NULL;
-	r.o = o;
-	r.db = db;
-	r.drv = drv;
-	if ((rc = take_lock(&r)) != EXIT_OK)
+	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows)) {
 		rc = EXIT_ENVIRONMENT;
@@ -1052,10 +1048,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
-	r.o = o;
-	r.db = db;
-	r.drv = drv;
-	if ((rc = take_lock(&r)) != EXIT_OK)
+	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows) || run_init(&r, db, drv, o)) {
 		rc = EXIT_ENVIRONMENT;
@@ -1250,14 +1243,11 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 
 	memset(&r, 0, sizeof(r));
 	memset(&row, 0, sizeof(row));
-	r.o = o;
-	r.db = db;
-	r.drv = drv;
 	if (!*version || strspn(version, "0123456789") != strlen(version)) {
 		cairn_error_set("--version must be a migration version (digits), not '%s'", version);
 		return EXIT_USAGE;
 	}
-	if ((rc = take_lock(&r)) != EXIT_OK)
+	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows)) {
 		rc = EXIT_ENVIRONMENT;
@@ -1316,10 +1306,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 
 	memset(&r, 0, sizeof(r));
 	memset(&row, 0, sizeof(row));
-	r.o = o;
-	r.db = db;
-	r.drv = drv;
-	if ((rc = take_lock(&r)) != EXIT_OK)
+	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows) || run_init(&r, db, drv, o)) {
 		rc = EXIT_ENVIRONMENT;
