@@ -98,19 +98,16 @@ int apply_config_database(const struct cmd *c, const char *config, const char *e
 	const char *env_var = getenv("CAIRN_ENV"), *db_var = getenv("CAIRN_DB");
 	int rc;
 
+	/* the database's precedence, as policy_resolve has it: --db, then
+	 * $CAIRN_DB, then the environment's entry in the file */
 	*dsn_out = NULL;
-	if (db) {
-		*dsn_out = xstrdup(db);
+	if (db || (db_var && *db_var)) {
+		*dsn_out = xstrdup(db ? db : db_var);
 		return 0;
 	}
-	if (!env && !(env_var && *env_var)) {
-		if (db_var && *db_var) {
-			*dsn_out = xstrdup(db_var);
-			return 0;
-		}
+	if (!env && !(env_var && *env_var))
 		return usage_error(c, "missing --db DSN (or --env ENV, to take the database from "
 				   "the applier's config)");
-	}
 	memset(&f, 0, sizeof(f));
 	f.config = config;
 	f.env = env;

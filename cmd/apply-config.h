@@ -27,8 +27,8 @@ int apply_config_open(struct apply_config *ac, const struct cmd *c,
 void apply_config_release(struct apply_config *ac);
 
 /* The database of a verb that needs no bundle (status, history): --db, else
- * $CAIRN_DB when no environment is named, else the environment's database
- * in the config (--env or $CAIRN_ENV, --config or the usual places). Prints
+ * $CAIRN_DB, else the environment's database in the config (--env or
+ * $CAIRN_ENV, --config or the usual places). Prints
  * its own errors and returns an exit code; *dsn_out may hold a password:
  * never print it, and free it with apply_config_dsn_free. */
 int apply_config_database(const struct cmd *c, const char *config, const char *env,

@@ -43,11 +43,16 @@ test_expect_success 'history --env, and --config naming the file from elsewhere'
 	test_grep "audit chain intact: 2 rows" out
 '
 
-test_expect_success '--db still wins over the config; CAIRN_DB serves when no environment is named' '
+test_expect_success 'the database: --db, then CAIRN_DB, then the config' '
 	cairn-apply status --env dev --db sqlite:staging.db >out &&
 	test_grep "^database: staging.db" out &&
 	CAIRN_DB=sqlite:dev.db cairn-apply history >out &&
-	test_grep "apply" out
+	test_grep "apply" out &&
+	CAIRN_DB=sqlite:staging.db cairn-apply status --env dev >out &&
+	test_grep "^database: staging.db" out &&
+	mkdir noconfig && cp staging.db noconfig/ &&
+	(cd noconfig && CAIRN_DB=sqlite:staging.db cairn-apply status --env staging >../out) &&
+	test_grep "^database: staging.db" out
 '
 
 test_expect_success 'neither --db nor --env: a usage error that says both ways' '
