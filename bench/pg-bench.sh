@@ -11,10 +11,13 @@
 #   apply: 1,000 one-table migrations, each in its own transaction with a
 #          bookkeeping insert: the real psql binary (one -f script),
 #          cairn-apply on a signed bundle (verification included), and
-#          sqitch (Debian, with the real psql binary; BENCH_SQITCH=0 skips).
+#          sqitch (Debian, with the real psql binary; BENCH_SQITCH=0 skips,
+#          BENCH_SQITCH_RUNS rounds, default 3), in interleaved rounds;
+#          then one more run of psql and cairn-apply with every statement's
+#          server time logged, summed by statement.
 #   copy:  loading a CSV file of BENCH_COPY_MIB MiB (default 1024): psql's
 #          \copy against the driver's streamed COPY, with peak RSS.
-# Needs hyperfine. BENCH_N (default 1000), BENCH_RUNS (default 5).
+# Needs hyperfine (copy). BENCH_N (default 1000), BENCH_RUNS (default 5).
 set -eu
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
@@ -39,6 +42,8 @@ pg_start
 cd "$TRASH_DIRECTORY"
 export LC_ALL=C
 echo "# server: $("$PSQL" -X -At -c 'show server_version') on $(nproc) CPUs; psql: $PSQL"
+BENCH_DIR=$TRASH_DIRECTORY
+. "$SRC_DIR/bench/lib-bench.sh"
 
 
 bench_apply() {
@@ -78,27 +83,54 @@ bench_apply() {
 		target = db:pg:bench
 		client = $PSQL
 	EOF
+	# Each run starts from a new database after a CHECKPOINT and a sync, so
+	# the files the previous run's DROP DATABASE left to the file system are
+	# not written out during the next tool's run (with hyperfine's tool-by-
+	# tool order, every run after the first paid for its predecessor's).
 	cat >prep-psql.sh <<-EOF
 	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench" &&
-	"$PSQL" -X -q -d bench -c "CREATE SCHEMA books; CREATE TABLE books.migrations (version text PRIMARY KEY, name text, checksum text, applied_at timestamptz)"
+	"$PSQL" -X -q -d bench -c "CREATE SCHEMA books; CREATE TABLE books.migrations (version text PRIMARY KEY, name text, checksum text, applied_at timestamptz)" &&
+	"$PSQL" -X -q -d postgres -c CHECKPOINT && sync
 	EOF
 	cat >prep.sh <<-EOF
-	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
+	"$PSQL" -X -q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench" &&
+	"$PSQL" -X -q -d postgres -c CHECKPOINT && sync
 	EOF
-	# one hyperfine call, so the tools alternate under the same load
-	set -- \
-		--command-name "psql, $N transactions + bookkeeping inserts" --prepare "sh prep-psql.sh" \
-		"$PSQL -X -q -v ON_ERROR_STOP=1 -d bench -f psql.sql" \
-		--command-name "cairn-apply apply (verifies the bundle)" --prepare "sh prep.sh" \
-		"cairn-apply apply bundle.tar.gz --env bench --db dbname=bench --key ci.pub"
+	# interleaved rounds: psql, cairn-apply, (sqitch), psql, cairn-apply, ...
+	sqitch=
 	if command -v sqitch >/dev/null && test "${BENCH_SQITCH:-1}" = 1; then
-		set -- "$@" --command-name "sqitch deploy (Debian, real psql)" --prepare "sh prep.sh" \
-			"sh -c 'cd sq && SQITCH_CONFIG=sqitch.conf sqitch --quiet deploy'"
+		sqitch=1
 	fi
-	hyperfine -N --runs "$RUNS" --export-markdown apply.md "$@" | tee apply.txt
-	sh prep.sh
-	/usr/bin/time -f '%M' -o rss.apply cairn-apply apply bundle.tar.gz --env bench --db dbname=bench --key ci.pub >/dev/null
-	echo "# cairn-apply peak RSS: $(cat rss.apply) KiB"
+	r=1
+	while test $r -le "$RUNS"; do
+		timed "psql, $N transactions + bookkeeping inserts" "sh prep-psql.sh" \
+			"$PSQL -X -q -v ON_ERROR_STOP=1 -d bench -f psql.sql"
+		timed "cairn-apply apply (verifies the bundle)" "sh prep.sh" \
+			"cairn-apply apply bundle.tar.gz --env bench --db dbname=bench --key ci.pub"
+		if test -n "$sqitch" && test $r -le "${BENCH_SQITCH_RUNS:-3}"; then
+			timed "sqitch deploy (Debian, real psql)" "sh prep.sh" \
+				"cd sq && SQITCH_CONFIG=sqitch.conf sqitch --quiet deploy"
+		fi
+		r=$((r + 1))
+	done
+	summary "### Apply $N one-table migrations ($RUNS interleaved rounds, load $(cut -d' ' -f1-3 /proc/loadavg))" >apply.md
+	# where the server's time goes: every statement's duration from the
+	# server log, one more run of each, summed by the statement's first words
+	statements() { # statements LABEL PREPARE COMMAND
+		sh -c "$2"
+		"$PSQL" -X -q -d postgres -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+		from=$(wc -l <"$pg_log")
+		sh -c "$3" >/dev/null
+		"$PSQL" -X -q -d postgres -c "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()" >/dev/null
+		echo
+		echo "$1, server time by statement:"
+		echo
+		tail -n +"$((from + 1))" "$pg_log" | grep -o 'duration: [0-9.]* ms  statement: .\{0,40\}' |
+			awk '{ k = $5 " " $6 " " $7; sub(/t_[0-9]+.*/, "t_N", k); sub(/\(.*/, "", k); s[k] += $2; n[k]++; t += $2 }
+			END { for (k in s) if (s[k] >= 1) printf "    %9.1f ms %6d× %s\n", s[k], n[k], k; printf "    %9.1f ms in all\n", t }' | sort -rn
+	}
+	statements "psql" "sh prep-psql.sh" "$PSQL -X -q -v ON_ERROR_STOP=1 -d bench -f psql.sql" >>apply.md
+	statements "cairn-apply" "sh prep.sh" "cairn-apply apply bundle.tar.gz --env bench --db dbname=bench --key ci.pub" >>apply.md
 	"$PSQL" -X -At -d bench -c "select count(*) from cairn.cairn_migrations where state = 'applied'" | sed 's/^/# rows applied: /'
 	cat apply.md
 }
