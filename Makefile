@@ -50,7 +50,7 @@ APPLY_PKGS   = libarchive openssl yaml-0.1 sqlite3 libpq
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
 CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null)
 APPLY_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(APPLY_PKGS) 2>/dev/null)
-APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null)
+APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null) -pthread
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.

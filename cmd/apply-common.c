@@ -15,14 +15,19 @@ int parse_log_format(const struct cmd *c, const char *arg, int *json)
 	return parse_format(c, arg, json);
 }
 
-int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
-		   int json)
+static void ctx_init(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int json)
 {
 	memset(c, 0, sizeof(*c));
 	c->cmd = cmd;
 	c->dsn = dsn;
 	c->json = json;
 	c->tty = isatty(STDOUT_FILENO) && !json;
+}
+
+int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
+		   int json)
+{
+	ctx_init(c, cmd, dsn, json);
 	c->drv = driver_for_dsn(dsn);
 	if (!c->drv) {
 		error_msg("%s", cairn_error_last());
@@ -37,6 +42,64 @@ int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, 
 		return EXIT_ENVIRONMENT;
 	}
 	return 0;
+}
+
+static void *early_open_run(void *arg)
+{
+	struct early_open *e = arg;
+
+	e->rc = e->drv->open(&e->db, e->dsn, e->flags);
+	return NULL;
+}
+
+void early_open_start(struct early_open *e, const struct driver *drv, const char *dsn,
+		      int readonly)
+{
+	memset(e, 0, sizeof(*e));
+	if (!drv || !drv->open_early || !drv->open_early(dsn))
+		return;
+	e->drv = drv;
+	e->dsn = dsn;
+	e->flags = readonly ? DRIVER_OPEN_READONLY : 0;
+	/* no thread (out of resources): the ordinary open after verification */
+	e->started = pthread_create(&e->thread, NULL, early_open_run, e) == 0;
+}
+
+static struct db *early_open_take(struct early_open *e)
+{
+	struct db *db;
+
+	if (!e->started)
+		return NULL;
+	pthread_join(e->thread, NULL);
+	e->started = 0;
+	db = e->rc == 0 ? e->db : NULL;
+	e->db = NULL;
+	return db;
+}
+
+void early_open_drop(struct early_open *e)
+{
+	struct db *db = early_open_take(e);
+
+	if (db)
+		e->drv->close(db);
+}
+
+int apply_ctx_open_early(struct apply_ctx *c, const struct cmd *cmd, struct early_open *e,
+			 const char *dsn, int readonly, int json)
+{
+	struct db *db;
+
+	if (e->started && e->flags == (readonly ? DRIVER_OPEN_READONLY : 0u) &&
+	    (db = early_open_take(e))) {
+		ctx_init(c, cmd, dsn, json);
+		c->drv = e->drv;
+		c->db = db;
+		return 0;
+	}
+	early_open_drop(e);
+	return apply_ctx_open(c, cmd, dsn, readonly, json);
 }
 
 void apply_ctx_close(struct apply_ctx *c)

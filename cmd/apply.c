@@ -154,8 +154,10 @@ int cmd_apply(int argc, char **argv)
 	struct apply_set set;
 	struct apply_opts o;
 	struct apply_result res;
+	struct early_open early;
 
 	memset(&ctx, 0, sizeof(ctx));
+	memset(&early, 0, sizeof(early));
 	memset(&set, 0, sizeof(set));
 	memset(&res, 0, sizeof(res));
 	memset(&ap, 0, sizeof(ap));
@@ -202,10 +204,11 @@ int cmd_apply(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	early_open_start(&early, ctx.drv, dsn, dry);
 	rc = apply_policy_load_bundle(&ap, &ctx, argv[optind], 0, keys, nkeys, &set);
 	if (rc != EXIT_OK)
 		goto out;
-	rc = apply_ctx_open(&ctx, &cmd_apply_desc, dsn, dry, json);
+	rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, dsn, dry, json);
 	if (rc != EXIT_OK)
 		goto out;
 	rc = apply_policy_check_db(&ap, &ctx, argv[optind], 0);
@@ -247,6 +250,7 @@ int cmd_apply(int argc, char **argv)
 	if (rc == EXIT_OK && receipt_key)
 		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, receipt_key);
 out:
+	early_open_drop(&early);
 	apply_result_release(&res);
 	apply_set_release(&set);
 	apply_ctx_close(&ctx);

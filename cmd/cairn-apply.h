@@ -4,6 +4,8 @@
 #ifndef CAIRN_CAIRN_APPLY_H
 #define CAIRN_CAIRN_APPLY_H
 
+#include <pthread.h>
+
 #include "../apply/engine.h"
 #include "../drivers/driver.h"
 #include "cmd.h"
@@ -24,6 +26,29 @@ struct apply_ctx {
  * code, or 0. */
 int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
 		   int json);
+/* Opening the database on a second thread while the bundle is verified on
+ * the first, where the driver says that is harmless (driver.h, open_early):
+ * with thousands of tables, SQLite's reading of the schema costs as much as
+ * the verification. Nothing is read from the bundle, and nothing is written
+ * to the database, before the bundle is verified; a refused bundle drops
+ * the connection unused. */
+struct early_open {
+	const struct driver *drv;
+	const char *dsn;
+	unsigned flags;
+	struct db *db;
+	int rc, started;
+	pthread_t thread;
+};
+/* Starts the open when drv allows it; otherwise does nothing. */
+void early_open_start(struct early_open *e, const struct driver *drv, const char *dsn,
+		      int readonly);
+/* Waits for it and closes what it opened. */
+void early_open_drop(struct early_open *e);
+/* apply_ctx_open, taking the early connection when it opened (its failure
+ * is forgotten: this opens again, and reports what that open says). */
+int apply_ctx_open_early(struct apply_ctx *c, const struct cmd *cmd, struct early_open *e,
+			 const char *dsn, int readonly, int json);
 void apply_ctx_close(struct apply_ctx *c);
 /* The engine's event callback (ctx is the struct apply_ctx). */
 void apply_ctx_event(void *ctx, const struct apply_event *ev);

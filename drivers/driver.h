@@ -126,6 +126,11 @@ struct driver {
 	/* 1 when dsn is for this driver ("sqlite:", "postgres://", "host=..."). */
 	int (*accepts)(const char *dsn);
 	int (*open)(struct db **out, const char *dsn, unsigned flags);
+	/* Optional. 1 when open(dsn, flags) may run on another thread while
+	 * the bundle is still being verified: it creates nothing, writes
+	 * nothing and shows nothing to anyone else (SQLite: a database file
+	 * that already exists). NULL: never; open only after verification. */
+	int (*open_early)(const char *dsn);
 	void (*close)(struct db *db); /* accepts NULL; rolls back an open transaction */
 	/* The database for messages and receipts: never a password. */
 	const char *(*display_name)(struct db *db);
