@@ -14,8 +14,10 @@ const struct cmd cmd_apply_desc = {
 	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
 	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]",
-	"Verifies BUNDLE (a bundle that fails verification is refused before the\n"
-	"database is opened), takes the database's lock, reads the bookkeeping\n"
+	"Verifies BUNDLE (a bundle that fails verification is refused before anything\n"
+	"is written to the database, or a missing database file created; an existing\n"
+	"SQLite file is opened for reading meanwhile), takes the database's lock,\n"
+	"reads the bookkeeping\n"
 	"(cairn_migrations, cairn_audit: created on first use) and applies every\n"
 	"pending migration in the bundle's order. Each migration commits in one\n"
 	"transaction with its bookkeeping row and audit row, after its verify.sql\n"
@@ -196,7 +198,9 @@ int cmd_apply(int argc, char **argv)
 		rc = usage_error(&cmd_apply_desc, "missing --db DSN");
 	if (rc != EXIT_OK)
 		goto out;
-	/* Verify before touching the database: a refused bundle opens nothing. */
+	/* Verify before touching the database: a refused bundle writes nothing,
+	 * creates nothing and takes no lock. Where the driver says it is
+	 * harmless, the database is opened meanwhile on a second thread. */
 	ctx.json = json;
 	ctx.drv = driver_for_dsn(dsn);
 	if (!ctx.drv) {

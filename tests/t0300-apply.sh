@@ -69,6 +69,17 @@ test_expect_success 'status lists what is applied, with and without the bundle' 
 	test_grep "\"not_in_bundle\":0" json
 '
 
+test_expect_success 'a refused bundle leaves an existing database as it was (opened early, unused)' '
+	cp db1 before &&
+	test_expect_code 3 cairn-apply apply forged.tar.gz --env dev --db sqlite:db1 $KEY 2>err &&
+	test_grep "refusing bundle" err &&
+	test_grep "database is unchanged" err &&
+	cmp before db1 &&
+	test ! -e db1-journal &&
+	test_expect_code 3 cairn-apply apply forged.tar.gz --env dev --db sqlite:db1 $KEY --dry-run 2>err &&
+	cmp before db1
+'
+
 test_expect_success 'setup: the next release adds two migrations, one only for prod' '
 	apply_table p 0004_items &&
 	apply_mig p 0005_prod_fix "CREATE TABLE t_prod (id integer);" "DROP TABLE t_prod;" \
