@@ -612,7 +612,7 @@ static void ev_init(struct apply_event *ev, enum apply_event_type t, const struc
 
 /* One transactional migration. in_atomic: the caller holds the transaction. */
 static int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
-		    int in_atomic, long long *duration, char **err)
+		    int in_atomic, int is_new, long long *duration, char **err)
 {
 	struct driver_exec x;
 	struct bk_row row;
@@ -626,6 +626,7 @@ static int apply_tx(struct run *r, const struct apply_set *set, const struct app
 	if (run_up(r, m, 0, &x, err, NULL, NULL) || run_verify(r, m, err))
 		goto fail;
 	fill_row(&row, m, set, r, BK_APPLIED);
+	row.is_new = is_new;
 	*duration = row.duration_ms = now_ms() - t0;
 	if (in_atomic) {
 		defer_record(r, &row, "apply", set->bundle_id, m->version, m->checksum);
@@ -958,7 +959,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		else if (!m->transaction)
 			failed = apply_nontx(&r, set, m, &duration, &err);
 		else
-			failed = apply_tx(&r, set, m, in_atomic, &duration, &err);
+			failed = apply_tx(&r, set, m, in_atomic, !s->row, &duration, &err);
 		if (failed) {
 			ev_init(&ev, EV_FAILED, m, set);
 			ev.index = done;

@@ -98,6 +98,10 @@ struct bk_row {
 	char *error;         /* last failure, NULL when none */
 	char *audit_hash;    /* hash of the audit row that last changed this row: anchors the
 			      * audit chain's head, so a deleted last audit row is found */
+	int is_new;          /* for bk_put only, a hint: the engine read no row with this
+			      * version under the run lock and has written none since, so
+			      * a plain INSERT will do (cheaper to prepare and to run than
+			      * an insert-or-replace); 0 is always safe */
 };
 
 /* One row of cairn_audit: an append-only chain. The engine computes hash
@@ -161,7 +165,7 @@ struct driver {
 	int (*bk_ensure)(struct db *db);   /* creates cairn_migrations and cairn_audit */
 	/* All rows, ordered by version. */
 	int (*bk_read)(struct db *db, struct bk_row **out, size_t *n);
-	/* Inserts or replaces the row with row->version. */
+	/* Inserts or replaces the row with row->version (row->is_new: inserts). */
 	int (*bk_put)(struct db *db, const struct bk_row *row);
 	int (*audit_append)(struct db *db, const struct audit_row *row);
 	/* All rows by seq when last_only == 0; the last row only (n = 0 or 1)

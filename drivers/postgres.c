@@ -1358,7 +1358,10 @@ static int pg_bk_put(struct db *db, const struct bk_row *row)
 	buf_puts(&b, num);
 	put_lit(db, &b, row->error, 0);
 	put_lit(db, &b, row->audit_hash ? row->audit_hash : "", 1);
-	buf_puts(&b, ") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = "
+	buf_puts(&b, ")");
+	if (row->is_new) /* a plain insert: no speculative insertion */
+		return write_bk(db, &b, "writing the bookkeeping");
+	buf_puts(&b, " ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = "
 		     "EXCLUDED.checksum, state = EXCLUDED.state, bundle_id = EXCLUDED.bundle_id, "
 		     "environment = EXCLUDED.environment, applied_at = EXCLUDED.applied_at, "
 		     "applied_by = EXCLUDED.applied_by, duration_ms = EXCLUDED.duration_ms, "
