@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "driver.h"
 
 extern const struct driver driver_sqlite;
@@ -61,6 +62,17 @@ void bk_row_release(struct bk_row *r)
 	free(r->error);
 	free(r->audit_hash);
 	memset(r, 0, sizeof(*r));
+}
+
+static int cmp_bk_row(const void *a, const void *b)
+{
+	return version_cmp(((const struct bk_row *)a)->version, ((const struct bk_row *)b)->version);
+}
+
+void bk_rows_sort(struct bk_row *rows, size_t n)
+{
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), cmp_bk_row);
 }
 
 void bk_rows_free(struct bk_row *rows, size_t n)

@@ -180,6 +180,9 @@ const struct driver *const *driver_list(void);             /* NULL-terminated */
 
 void bk_row_release(struct bk_row *r);
 void bk_rows_free(struct bk_row *rows, size_t n);
+/* Sorts rows by version_cmp (lib/util.h), the one version order: what
+ * bk_read returns. */
+void bk_rows_sort(struct bk_row *rows, size_t n);
 void audit_row_release(struct audit_row *r);
 void audit_rows_free(struct audit_row *rows, size_t n);
 /* "code: message (detail; hint)" into buf of size len. */

@@ -1248,7 +1248,7 @@ static int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
 	char *sql = xasprintf("SELECT version, name, checksum, state, bundle_id, environment, "
 			      "applied_at, applied_by, duration_ms, down_sql, irreversible, "
 			      "transactional, kind, batches, rows_changed, statement, error, "
-			      "audit_hash FROM %s ORDER BY length(version), version",
+			      "audit_hash FROM %s",
 			      db->t_mig);
 	int rc;
 	struct bk_row *rows;
@@ -1289,6 +1289,7 @@ static int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
 		b->audit_hash = dup_or(r, i, 17, "");
 	}
 	PQclear(r);
+	bk_rows_sort(rows, (size_t)nt);
 	*out = rows;
 	*n = (size_t)nt;
 	return 0;

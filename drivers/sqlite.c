@@ -552,7 +552,7 @@ static int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
 				"SELECT version, name, checksum, state, bundle_id, environment, "
 				"applied_at, applied_by, duration_ms, down_sql, irreversible, "
 				"transactional, kind, batches, rows_changed, statement, error, "
-				"audit_hash FROM cairn_migrations ORDER BY length(version), version",
+				"audit_hash FROM cairn_migrations",
 				-1, &st, NULL);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
 		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
@@ -588,6 +588,9 @@ static int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
 		bk_rows_free(rows, nr);
 		return -1;
 	}
+	/* sorted here, not by the query: an ORDER BY made SQLite copy every
+	 * row, down script and all, through its sorter */
+	bk_rows_sort(rows, nr);
 	*out = rows;
 	*n = nr;
 	return 0;

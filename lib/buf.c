@@ -45,7 +45,9 @@ void buf_reset(struct buf *b)
 		b->ptr[0] = '\0';
 }
 
-static int buf_grow(struct buf *b, size_t extra)
+/* Room for extra more bytes and the NUL: doubling (amortised appends), or
+ * exactly that much when the caller knows the final size. */
+static int buf_room(struct buf *b, size_t extra, int exact)
 {
 	size_t need;
 
@@ -56,7 +58,7 @@ static int buf_grow(struct buf *b, size_t extra)
 	}
 	need = b->len + extra + 1;
 	if (need > b->alloc) {
-		size_t n = b->alloc < 64 ? 64 : b->alloc;
+		size_t n = exact ? need : b->alloc < 64 ? 64 : b->alloc;
 
 		while (n < need)
 			n = n > (size_t)-1 / 2 ? need : n * 2;
@@ -64,6 +66,16 @@ static int buf_grow(struct buf *b, size_t extra)
 		b->alloc = n;
 	}
 	return 0;
+}
+
+static int buf_grow(struct buf *b, size_t extra)
+{
+	return buf_room(b, extra, 0);
+}
+
+int buf_reserve(struct buf *b, size_t n)
+{
+	return buf_room(b, n, 1);
 }
 
 int buf_put(struct buf *b, const void *data, size_t len)

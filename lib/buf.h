@@ -21,6 +21,8 @@ char *buf_detach(struct buf *b, size_t *len_out);
 void buf_reset(struct buf *b);         /* len = 0, memory kept */
 
 /* These return 0, or -1 (error set: "too big") when the cap would be passed. */
+/* Room for n more bytes at once, when the size is known up front. */
+int buf_reserve(struct buf *b, size_t n);
 int buf_put(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);

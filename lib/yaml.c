@@ -340,9 +340,10 @@ static int plain_safe(const char *s)
 
 	if (!*s)
 		return 0;
-	for (i = 0; i < sizeof(reserved) / sizeof(*reserved); i++)
-		if (!strcasecmp(s, reserved[i]))
-			return 0;
+	if (strnlen(s, 6) <= 5) /* no reserved word is longer */
+		for (i = 0; i < sizeof(reserved) / sizeof(*reserved); i++)
+			if (!strcasecmp(s, reserved[i]))
+				return 0;
 	/* looks like a number: quote, so it reads back as a string */
 	if ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.')
 		return 0;

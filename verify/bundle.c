@@ -209,6 +209,10 @@ static int read_small(struct breader *r, const struct bmember *m, unsigned long 
 		return -1;
 	}
 	buf_init(out, (size_t)cap);
+	/* the header's size, checked against the cap: one allocation, no
+	 * copies as it grows (a short member is still read to its end) */
+	if (buf_reserve(out, (size_t)m->size) < 0)
+		return -1;
 	return breader_slurp(r, out, hex);
 }
 
