@@ -14,6 +14,9 @@ PKG_CONFIG  ?= pkg-config
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev libssl-dev \
                libyaml-dev libsqlite3-dev libpq-dev
+# What a host that only applies needs at run time: libpq5 only for
+# PostgreSQL databases (cairn-apply loads it when it opens one).
+DEB_RUN      = libarchive13 libssl3 libyaml-0-2 libsqlite3-0 libpq5
 DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
                libclang-rt-14-dev
 
@@ -46,11 +49,19 @@ $(foreach p,libgit2 libarchive openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(
 endif
 
 CAIRN_PKGS   = libgit2 libarchive openssl yaml-0.1
-APPLY_PKGS   = libarchive openssl yaml-0.1 sqlite3 libpq
+APPLY_PKGS   = libarchive openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
 CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null)
-APPLY_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(APPLY_PKGS) 2>/dev/null)
-APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null) -pthread
+# libpq: its header at build time (libpq-dev), but never linked: the
+# PostgreSQL driver dlopens libpq.so.5 (libpq5) the first time it opens a
+# database (drivers/pq-load.c), so a SQLite run never loads it.
+APPLY_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(APPLY_PKGS) libpq 2>/dev/null)
+APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null) $(DL_LIBS) -pthread
+# dlopen and pthread_once are in libc from glibc 2.34 on; older ones need these.
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+DL_LIBS     := $(shell printf '\043include <dlfcn.h>\n\043include <pthread.h>\nstatic pthread_once_t o = PTHREAD_ONCE_INIT;\nstatic void f(void) {}\nint main(void) { pthread_once(&o, f); return !dlopen(0, RTLD_NOW); }\n' | \
+                 $(CC) -x c -o /dev/null - >/dev/null 2>&1 || echo -ldl -pthread)
+endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
@@ -79,8 +90,9 @@ RECEIPT_SRC  = receipt/receipt.c cmd/apply-policy.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/apply-common.c cmd/apply-bundle.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
-# The PostgreSQL driver (issue #6): only postgres.c includes libpq-fe.h.
-PG_SRC       = drivers/pgsplit.c drivers/postgres.c
+# The PostgreSQL driver (issue #6): only postgres.c and its loader include
+# libpq-fe.h.
+PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
@@ -157,7 +169,7 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(TEST_OBJ)
 
 deps:
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_TEST)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \

@@ -2,12 +2,11 @@
  * policy, applies it. Links no libgit2 and holds no signing code. */
 #include <archive.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
-#include <libpq-fe.h>
 
+#include "../lib/error.h"
 #include "apply-config.h"
 #include "cairn-apply.h"
 #include "verify.h"
@@ -27,14 +26,21 @@ static const struct cmd *const apply_commands[] = {
 	NULL,
 };
 
+/* Each driver names its client library; the PostgreSQL driver loads libpq
+ * for this (a run loads it only when it opens a PostgreSQL database). */
 static void print_version(void)
 {
-	int pq = PQlibVersion();
+	const struct driver *const *d;
+	char lib[CAIRN_ERRMSG_MAX + 64];
 
 	printf("cairn-apply %s\n", CAIRN_VERSION);
-	printf("%s, %s, libyaml %s, SQLite %s, libpq %d.%d\n", archive_version_string(),
-	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string(), sqlite3_libversion(),
-	       pq / 10000, pq % 10000);
+	printf("%s, %s, libyaml %s", archive_version_string(), OpenSSL_version(OPENSSL_VERSION),
+	       yaml_get_version_string());
+	for (d = driver_list(); *d; d++) {
+		(*d)->library_version(lib, sizeof(lib));
+		printf(", %s", lib);
+	}
+	printf("\n");
 }
 
 static void print_usage(FILE *out)
@@ -52,7 +58,7 @@ static void print_usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"   -h, --help   show this help; 'cairn-apply COMMAND --help' for a command's\n"
-		"   --version    show the version and the linked libraries\n"
+		"   --version    show the version and the libraries it uses\n"
 		"\n"
 		"Exit codes are listed in cairn-apply(1).\n");
 }

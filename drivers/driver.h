@@ -126,8 +126,13 @@ struct db; /* a driver's connection, opaque to the engine */
 struct driver {
 	const char *name;          /* "sqlite", "postgres": also the variant suffix (up.NAME.sql) */
 	int transactional_ddl;     /* DDL rolls back with the transaction */
+	/* The client library and its version, for --version ("SQLite 3.40.1").
+	 * May load a library the driver loads at first use (libpq). */
+	void (*library_version)(char *buf, size_t size);
 
-	/* 1 when dsn is for this driver ("sqlite:", "postgres://", "host=..."). */
+	/* 1 when dsn is for this driver ("sqlite:", "postgres://", "host=..."):
+	 * from the text alone, loading nothing, so a sqlite: run never needs
+	 * libpq. */
 	int (*accepts)(const char *dsn);
 	int (*open)(struct db **out, const char *dsn, unsigned flags);
 	/* Optional. 1 when open(dsn, flags) may run on another thread while

@@ -1,5 +1,7 @@
-/* The PostgreSQL driver (issue #6), over libpq. The only file that includes
- * libpq-fe.h.
+/* The PostgreSQL driver (issue #6), over libpq, which it loads the first
+ * time a PostgreSQL database is opened (pq-load.h): the only files that
+ * include libpq-fe.h are this one and the loader. Every libpq call goes
+ * through the loader's table: pq.exec() is PQexec().
  *
  * - DSN: postgres://..., postgresql://... or a keyword string, handed to
  *   libpq as is (so PG* environment variables, PGPASSFILE and service files
@@ -18,7 +20,6 @@
  *   pgsplit. Error positions (characters) become byte offsets in the script.
  */
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "../lib/error.h"
 #include "driver.h"
 #include "pgsplit.h"
+#include "pq-load.h"
 
 #define PG_DEFAULT_SCHEMA "cairn"
 
@@ -245,7 +247,7 @@ static void copy_field(char *dst, size_t size, const char *src)
 static void set_conn_error(struct db *db, PGconn *c, const char *what)
 {
 	char msg[CAIRN_ERRMSG_MAX];
-	const char *m = c ? PQerrorMessage(c) : "out of memory";
+	const char *m = c ? pq.errorMessage(c) : "out of memory";
 	size_t n = 0, n2;
 
 	for (; *m && n + 2 < sizeof(msg); m++) {
@@ -264,15 +266,15 @@ static void set_conn_error(struct db *db, PGconn *c, const char *what)
 
 static void fill_error(struct driver_error *e, const PGresult *r)
 {
-	const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
-	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	const char *ctx = pq.resultErrorField(r, PG_DIAG_CONTEXT);
+	const char *detail = pq.resultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 	char buf[sizeof(e->detail)];
 
-	copy_field(e->code, sizeof(e->code), PQresultErrorField(r, PG_DIAG_SQLSTATE));
-	copy_field(e->message, sizeof(e->message), PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+	copy_field(e->code, sizeof(e->code), pq.resultErrorField(r, PG_DIAG_SQLSTATE));
+	copy_field(e->message, sizeof(e->message), pq.resultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
 	if (!e->message[0])
-		copy_field(e->message, sizeof(e->message), PQresultErrorMessage(r));
-	copy_field(e->hint, sizeof(e->hint), PQresultErrorField(r, PG_DIAG_MESSAGE_HINT));
+		copy_field(e->message, sizeof(e->message), pq.resultErrorMessage(r));
+	copy_field(e->hint, sizeof(e->hint), pq.resultErrorField(r, PG_DIAG_MESSAGE_HINT));
 	/* the context says where inside a function body or a COPY (which line
 	 * of the data file) the error happened */
 	if (ctx && detail)
@@ -325,19 +327,19 @@ static PGconn *connect_db(struct db *db)
 {
 	const char *kw[] = { "fallback_application_name", "dbname", "client_encoding", NULL };
 	const char *val[] = { "cairn-apply", db->conninfo, "UTF8", NULL };
-	PGconn *c = PQconnectdbParams(kw, val, 1);
+	PGconn *c = pq.connectdbParams(kw, val, 1);
 
 	if (c)
-		PQsetNoticeProcessor(c, quiet_notices, NULL);
+		pq.setNoticeProcessor(c, quiet_notices, NULL);
 	return c;
 }
 
 static void make_display(struct db *db, PGconn *c)
 {
-	const char *host = c ? PQhost(c) : NULL;
-	const char *user = c ? PQuser(c) : NULL;
-	const char *port = c ? PQport(c) : NULL;
-	const char *name = c ? PQdb(c) : NULL;
+	const char *host = c ? pq.host(c) : NULL;
+	const char *user = c ? pq.user(c) : NULL;
+	const char *port = c ? pq.port(c) : NULL;
+	const char *name = c ? pq.db(c) : NULL;
 
 	free(db->display);
 	db->display = xasprintf("postgres %s@%s:%s/%s", user && *user ? user : "?",
@@ -347,13 +349,13 @@ static void make_display(struct db *db, PGconn *c)
 
 static int simple_exec(struct db *db, PGconn *c, const char *sql, const char *what)
 {
-	PGresult *r = PQexec(c, sql);
-	int ok = r && (PQresultStatus(r) == PGRES_COMMAND_OK ||
-		       PQresultStatus(r) == PGRES_TUPLES_OK ||
-		       PQresultStatus(r) == PGRES_EMPTY_QUERY);
+	PGresult *r = pq.exec(c, sql);
+	int ok = r && (pq.resultStatus(r) == PGRES_COMMAND_OK ||
+		       pq.resultStatus(r) == PGRES_TUPLES_OK ||
+		       pq.resultStatus(r) == PGRES_EMPTY_QUERY);
 
 	if (!ok) {
-		if (r && PQresultStatus(r) == PGRES_FATAL_ERROR) {
+		if (r && pq.resultStatus(r) == PGRES_FATAL_ERROR) {
 			struct driver_error e;
 
 			error_clear(&e);
@@ -366,7 +368,7 @@ static int simple_exec(struct db *db, PGconn *c, const char *sql, const char *wh
 			set_conn_error(db, c, what);
 		}
 	}
-	PQclear(r);
+	pq.clear(r);
 	return ok ? 0 : -1;
 }
 
@@ -383,12 +385,15 @@ static uint64_t fnv1a(const char *s)
 
 static int pg_open(struct db **out, const char *dsn, unsigned flags)
 {
-	struct db *db = xcalloc(1, sizeof(*db));
+	struct db *db;
 	struct buf ci = BUF_INIT;
 	char *schema = NULL, *q;
 	int rc;
 
 	*out = NULL;
+	if (pq_load() < 0)
+		return -1;
+	db = xcalloc(1, sizeof(*db));
 	rc = is_uri(dsn) ? strip_uri(dsn, &ci, &schema) : strip_keywords(dsn, &ci, &schema);
 	if (rc < 0)
 		goto fail;
@@ -415,7 +420,7 @@ static int pg_open(struct db **out, const char *dsn, unsigned flags)
 
 	db->conn = connect_db(db);
 	make_display(db, db->conn);
-	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+	if (!db->conn || pq.status(db->conn) != CONNECTION_OK) {
 		set_conn_error(db, db->conn, "cannot connect to");
 		goto fail;
 	}
@@ -428,7 +433,7 @@ fail:
 	buf_release(&ci);
 	free(schema);
 	if (db->conn)
-		PQfinish(db->conn);
+		pq.finish(db->conn);
 	db->conn = NULL;
 	free(db->conninfo);
 	free(db->display);
@@ -444,11 +449,11 @@ static void pg_close(struct db *db)
 	if (!db)
 		return;
 	if (db->conn && db->tx_sent)
-		PQclear(PQexec(db->conn, "ROLLBACK"));
+		pq.clear(pq.exec(db->conn, "ROLLBACK"));
 	if (db->conn)
-		PQfinish(db->conn);
+		pq.finish(db->conn);
 	if (db->lock_conn)
-		PQfinish(db->lock_conn); /* ends the session: the lock goes with it */
+		pq.finish(db->lock_conn); /* ends the session: the lock goes with it */
 	if (db->conninfo) {
 		/* it may hold a password */
 		memset(db->conninfo, 0, strlen(db->conninfo));
@@ -461,6 +466,19 @@ static void pg_close(struct db *db)
 	buf_release(&db->pending);
 	buf_release(&db->queued);
 	free(db);
+}
+
+/* Loads libpq just for this: --version is not on a hot path. */
+static void pg_library_version(char *buf, size_t size)
+{
+	int v;
+
+	if (pq_load() < 0) {
+		snprintf(buf, size, "libpq not loaded: %s", cairn_error_last());
+		return;
+	}
+	v = pq.libVersion();
+	snprintf(buf, size, "libpq %d.%d", v / 10000, v % 10000);
 }
 
 static const char *pg_display_name(struct db *db)
@@ -492,14 +510,14 @@ static int try_lock(struct db *db, int *got)
 	PGresult *r;
 
 	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%lld)", (long long)db->lock_key);
-	r = PQexec(db->lock_conn, sql);
-	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		PQclear(r);
+	r = pq.exec(db->lock_conn, sql);
+	if (!r || pq.resultStatus(r) != PGRES_TUPLES_OK || pq.ntuples(r) != 1) {
+		pq.clear(r);
 		set_conn_error(db, db->lock_conn, "cannot take the advisory lock");
 		return -1;
 	}
-	*got = PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
+	*got = pq.getvalue(r, 0, 0)[0] == 't';
+	pq.clear(r);
 	return 0;
 }
 
@@ -521,12 +539,12 @@ static void lock_holder(struct db *db, char *out, size_t size)
 		 "AND l.objsubid = 1 AND l.database = "
 		 "(SELECT oid FROM pg_database WHERE datname = current_database())",
 		 (unsigned)(k >> 32), (unsigned)(k & 0xffffffffu));
-	r = PQexec(db->lock_conn, sql);
-	if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) >= 1)
+	r = pq.exec(db->lock_conn, sql);
+	if (r && pq.resultStatus(r) == PGRES_TUPLES_OK && pq.ntuples(r) >= 1)
 		snprintf(out, size, " (held by %s, pid %s, user %s from %s, connected since %s)",
-			 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
-			 PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4));
-	PQclear(r);
+			 pq.getvalue(r, 0, 1), pq.getvalue(r, 0, 0), pq.getvalue(r, 0, 2),
+			 pq.getvalue(r, 0, 3), pq.getvalue(r, 0, 4));
+	pq.clear(r);
 }
 
 static int pg_lock(struct db *db, unsigned long long timeout_ms)
@@ -539,15 +557,15 @@ static int pg_lock(struct db *db, unsigned long long timeout_ms)
 		return 0;
 	if (!db->lock_conn) {
 		db->lock_conn = connect_db(db);
-		if (!db->lock_conn || PQstatus(db->lock_conn) != CONNECTION_OK) {
+		if (!db->lock_conn || pq.status(db->lock_conn) != CONNECTION_OK) {
 			set_conn_error(db, db->lock_conn, "cannot open the lock connection to");
-			PQfinish(db->lock_conn);
+			pq.finish(db->lock_conn);
 			db->lock_conn = NULL;
 			return -1;
 		}
 		/* this session only holds the lock: it must outlive idle timeouts
 		 * (PostgreSQL 14+; older servers do not know the setting) */
-		PQclear(PQexec(db->lock_conn, "SET idle_session_timeout = 0"));
+		pq.clear(pq.exec(db->lock_conn, "SET idle_session_timeout = 0"));
 	}
 	for (;;) {
 		if (try_lock(db, &got) < 0)
@@ -585,7 +603,7 @@ static int pg_unlock(struct db *db)
 	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)db->lock_key);
 	rc = simple_exec(db, db->lock_conn, sql, "releasing the advisory lock");
 	db->locked = 0;
-	PQfinish(db->lock_conn);
+	pq.finish(db->lock_conn);
 	db->lock_conn = NULL;
 	return rc;
 }
@@ -619,7 +637,7 @@ static int lock_check(struct db *db)
 {
 	if (!db->locked)
 		return 0;
-	if (!PQconsumeInput(db->lock_conn) || PQstatus(db->lock_conn) != CONNECTION_OK) {
+	if (!pq.consumeInput(db->lock_conn) || pq.status(db->lock_conn) != CONNECTION_OK) {
 		cairn_error_set("lost the run lock on '%s' (schema %s): its session ended; "
 				"stopping before the next step",
 				db->display, db->schema);
@@ -661,37 +679,37 @@ static int pg_commit(struct db *db)
 	buf_puts(&all, "COMMIT");
 	buf_reset(&db->pending);
 	buf_reset(&db->queued);
-	if (!PQsendQuery(db->conn, all.ptr)) {
+	if (!pq.sendQuery(db->conn, all.ptr)) {
 		buf_release(&all);
 		set_conn_error(db, db->conn, "cannot commit");
 		db->in_tx = db->tx_sent = 0;
 		return -1;
 	}
 	buf_release(&all);
-	while ((r = PQgetResult(db->conn))) {
-		if (PQresultStatus(r) == PGRES_FATAL_ERROR && !failed) {
+	while ((r = pq.getResult(db->conn))) {
+		if (pq.resultStatus(r) == PGRES_FATAL_ERROR && !failed) {
 			failed = 1;
 			fill_error(&e, r);
 		}
-		PQclear(last);
+		pq.clear(last);
 		last = r;
 	}
 	/* COMMIT of an aborted transaction answers "ROLLBACK", not an error */
-	if (!failed && last && PQresultStatus(last) == PGRES_COMMAND_OK &&
-	    !strcmp(PQcmdStatus(last), "COMMIT"))
+	if (!failed && last && pq.resultStatus(last) == PGRES_COMMAND_OK &&
+	    !strcmp(pq.cmdStatus(last), "COMMIT"))
 		committed = 1;
-	PQclear(last);
+	pq.clear(last);
 	if (failed || !committed) {
 		char msg[CAIRN_ERRMSG_MAX];
 
 		/* leave no aborted transaction behind */
-		if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-			PQclear(PQexec(db->conn, "ROLLBACK"));
+		if (pq.transactionStatus(db->conn) != PQTRANS_IDLE)
+			pq.clear(pq.exec(db->conn, "ROLLBACK"));
 		db->in_tx = db->tx_sent = 0;
 		if (failed) {
 			pg_error_format(&e, msg, sizeof(msg));
 			cairn_error_set("commit on '%s' failed, rolled back: %s", db->display, msg);
-		} else if (PQstatus(db->conn) != CONNECTION_OK) {
+		} else if (pq.status(db->conn) != CONNECTION_OK) {
 			set_conn_error(db, db->conn, "commit failed, connection lost");
 		} else {
 			cairn_error_set("commit on '%s' failed: the transaction had aborted and was "
@@ -712,7 +730,7 @@ static int pg_rollback(struct db *db)
 		return 0;
 	buf_reset(&db->pending);
 	buf_reset(&db->queued);
-	if (db->tx_sent || PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+	if (db->tx_sent || pq.transactionStatus(db->conn) != PQTRANS_IDLE)
 		rc = simple_exec(db, db->conn, "ROLLBACK", "rollback");
 	db->in_tx = db->tx_sent = 0;
 	return rc;
@@ -811,10 +829,10 @@ static int copy_sink_put(void *ctx, const void *data, size_t len)
 	while (len > 0) {
 		int n = len > (1 << 30) ? (1 << 30) : (int)len;
 
-		if (PQputCopyData(cs->conn, data, n) != 1) {
+		if (pq.putCopyData(cs->conn, data, n) != 1) {
 			cs->failed = 1;
 			cairn_error_set("sending data to the server failed: %s",
-					PQerrorMessage(cs->conn));
+					pq.errorMessage(cs->conn));
 			return -1;
 		}
 		data = (const char *)data + n;
@@ -825,11 +843,11 @@ static int copy_sink_put(void *ctx, const void *data, size_t len)
 
 static void add_changes(struct driver_exec *x, const PGresult *r)
 {
-	const char *st = PQcmdStatus((PGresult *)r);
+	const char *st = pq.cmdStatus((PGresult *)r);
 
 	if (!strncmp(st, "INSERT", 6) || !strncmp(st, "UPDATE", 6) || !strncmp(st, "DELETE", 6) ||
 	    !strncmp(st, "MERGE", 5) || !strncmp(st, "COPY", 4))
-		x->changes += strtoull(PQcmdTuples((PGresult *)r), NULL, 10);
+		x->changes += strtoull(pq.cmdTuples((PGresult *)r), NULL, 10);
 }
 
 /* The error of result r, for a statement sent as sent (sent_len bytes) that
@@ -839,7 +857,7 @@ static void capture(struct db *db, const PGresult *r, struct driver_error *e, co
 		    size_t script_len, size_t base, size_t stmt_len, size_t prefix_len,
 		    size_t stmt_start)
 {
-	const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
+	const char *pos = pq.resultErrorField(r, PG_DIAG_STATEMENT_POSITION);
 	size_t off;
 
 	(void)db;
@@ -883,33 +901,33 @@ static int run_statement(struct db *db, const char *sql, size_t len, const struc
 	buf_reset(&db->pending);
 	if (db->in_tx)
 		db->tx_sent = 1;
-	if (!PQsendQuery(db->conn, q.ptr)) {
+	if (!pq.sendQuery(db->conn, q.ptr)) {
 		set_conn_error(db, db->conn, "cannot send a statement");
 		copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
 		x->err.offset = (long)st->offset;
 		goto out;
 	}
-	while ((res = PQgetResult(db->conn))) {
-		ExecStatusType s = PQresultStatus(res);
+	while ((res = pq.getResult(db->conn))) {
+		ExecStatusType s = pq.resultStatus(res);
 
 		if (s == PGRES_COPY_IN) {
 			struct copy_sink cs = { db->conn, 0 };
 			int sr;
 
-			PQclear(res);
+			pq.clear(res);
 			sr = x->stream_data(x->data_ctx, name, copy_sink_put, &cs);
 			if (sr != 0) {
 				char why[CAIRN_ERRMSG_MAX];
 
 				snprintf(why, sizeof(why), "cairn: %s", cairn_error_last());
-				PQputCopyEnd(db->conn, why);
+				pq.putCopyEnd(db->conn, why);
 				if (!got_error) {
 					got_error = 1;
 					copy_field(x->err.message, sizeof(x->err.message),
 						   cairn_error_last());
 					x->err.offset = (long)st->offset;
 				}
-			} else if (PQputCopyEnd(db->conn, NULL) != 1) {
+			} else if (pq.putCopyEnd(db->conn, NULL) != 1) {
 				set_conn_error(db, db->conn, "cannot end the data load");
 			}
 			continue;
@@ -923,13 +941,13 @@ static int run_statement(struct db *db, const char *sql, size_t len, const struc
 		} else if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
 			add_changes(x, res);
 		}
-		PQclear(res);
+		pq.clear(res);
 	}
 	if (got_error) {
 		set_sql_error(&x->err);
 		goto out;
 	}
-	if (PQstatus(db->conn) != CONNECTION_OK) {
+	if (pq.status(db->conn) != CONNECTION_OK) {
 		set_conn_error(db, db->conn, "connection lost");
 		copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
 		x->err.offset = (long)st->offset;
@@ -938,7 +956,7 @@ static int run_statement(struct db *db, const char *sql, size_t len, const struc
 	x->statements++;
 	rc = 0;
 out:
-	PQclear(r);
+	pq.clear(r);
 	free(name);
 	buf_release(&q);
 	return rc;
@@ -995,13 +1013,13 @@ static int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exe
 	buf_reset(&db->pending);
 	if (db->in_tx)
 		db->tx_sent = 1;
-	if (!PQsendQuery(db->conn, q.ptr)) {
+	if (!pq.sendQuery(db->conn, q.ptr)) {
 		set_conn_error(db, db->conn, "cannot send the script");
 		copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
 		goto out;
 	}
-	while ((res = PQgetResult(db->conn))) {
-		ExecStatusType s = PQresultStatus(res);
+	while ((res = pq.getResult(db->conn))) {
+		ExecStatusType s = pq.resultStatus(res);
 
 		if (s == PGRES_FATAL_ERROR && !got_error) {
 			size_t k = nresults >= prefix_results ? nresults - prefix_results : 0;
@@ -1018,16 +1036,16 @@ static int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exe
 			}
 		} else if (s == PGRES_COPY_IN) {
 			/* COPY FROM STDIN without a data file: nothing to send */
-			PQputCopyEnd(db->conn, "COPY FROM STDIN needs FROM 'data/FILE' in a migration");
+			pq.putCopyEnd(db->conn, "COPY FROM STDIN needs FROM 'data/FILE' in a migration");
 		}
 		nresults++;
-		PQclear(res);
+		pq.clear(res);
 	}
 	if (got_error) {
 		set_sql_error(&x->err);
 		goto out;
 	}
-	if (PQstatus(db->conn) != CONNECTION_OK) {
+	if (pq.status(db->conn) != CONNECTION_OK) {
 		set_conn_error(db, db->conn, "connection lost");
 		copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
 		goto out;
@@ -1062,36 +1080,36 @@ static int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth
 	buf_reset(&db->pending);
 	if (db->in_tx)
 		db->tx_sent = 1;
-	if (!PQsendQuery(db->conn, q.ptr)) {
+	if (!pq.sendQuery(db->conn, q.ptr)) {
 		set_conn_error(db, db->conn, "cannot send the query");
 		goto out;
 	}
-	while ((res = PQgetResult(db->conn))) {
-		ExecStatusType s = PQresultStatus(res);
+	while ((res = pq.getResult(db->conn))) {
+		ExecStatusType s = pq.resultStatus(res);
 
 		if (s == PGRES_FATAL_ERROR && !got_error) {
 			got_error = 1;
 			capture(db, res, err, sql, len, 0, len, prefix, 0);
 		}
 		if (s == PGRES_TUPLES_OK) {
-			PQclear(last);
+			pq.clear(last);
 			last = res;
 		} else {
-			PQclear(res);
+			pq.clear(res);
 		}
 	}
 	if (got_error) {
 		set_sql_error(err);
 		goto out;
 	}
-	if (last && PQntuples(last) > 0 && PQnfields(last) > 0 && !PQgetisnull(last, 0, 0)) {
-		const char *v = PQgetvalue(last, 0, 0);
+	if (last && pq.ntuples(last) > 0 && pq.nfields(last) > 0 && !pq.getisnull(last, 0, 0)) {
+		const char *v = pq.getvalue(last, 0, 0);
 
 		*truth = !(!strcmp(v, "f") || !strcmp(v, "false") || !strcmp(v, "0") || !*v);
 	}
 	rc = 0;
 out:
-	PQclear(last);
+	pq.clear(last);
 	buf_release(&q);
 	return rc;
 }
@@ -1105,9 +1123,9 @@ static int query(struct db *db, const char *sql, PGresult **out, const char *wha
 	*out = NULL;
 	if (db->in_tx && flush(db) < 0)
 		return -1;
-	r = PQexec(db->conn, sql);
-	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (r && PQresultStatus(r) == PGRES_FATAL_ERROR) {
+	r = pq.exec(db->conn, sql);
+	if (!r || pq.resultStatus(r) != PGRES_TUPLES_OK) {
+		if (r && pq.resultStatus(r) == PGRES_FATAL_ERROR) {
 			struct driver_error e;
 			char msg[CAIRN_ERRMSG_MAX];
 
@@ -1118,7 +1136,7 @@ static int query(struct db *db, const char *sql, PGresult **out, const char *wha
 		} else {
 			set_conn_error(db, db->conn, what);
 		}
-		PQclear(r);
+		pq.clear(r);
 		return -1;
 	}
 	if (db->in_tx)
@@ -1137,9 +1155,9 @@ static int pg_bk_exists(struct db *db, int *exists)
 	free(sql);
 	if (rc < 0)
 		return -1;
-	*exists = PQgetvalue(r, 0, 0)[0] == 't';
+	*exists = pq.getvalue(r, 0, 0)[0] == 't';
 	db->bk_seen = *exists;
-	PQclear(r);
+	pq.clear(r);
 	return 0;
 }
 
@@ -1180,8 +1198,8 @@ static int pg_bk_ensure(struct db *db)
 	free(sql);
 	if (rc < 0)
 		return -1;
-	exists = PQntuples(r) > 0;
-	PQclear(r);
+	exists = pq.ntuples(r) > 0;
+	pq.clear(r);
 	sql = xasprintf(
 		"%s%s\"%s\";"
 		"CREATE TABLE IF NOT EXISTS %s ("
@@ -1232,14 +1250,14 @@ static int pg_bk_ensure(struct db *db)
 
 static char *dup_or(PGresult *r, int row, int col, const char *dflt)
 {
-	if (PQgetisnull(r, row, col))
+	if (pq.getisnull(r, row, col))
 		return dflt ? xstrdup(dflt) : NULL;
-	return xstrdup(PQgetvalue(r, row, col));
+	return xstrdup(pq.getvalue(r, row, col));
 }
 
 static long long ll(PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+	return pq.getisnull(r, row, col) ? 0 : strtoll(pq.getvalue(r, row, col), NULL, 10);
 }
 
 static int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
@@ -1264,7 +1282,7 @@ static int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
 	free(sql);
 	if (rc < 0)
 		return -1;
-	nt = PQntuples(r);
+	nt = pq.ntuples(r);
 	rows = xcalloc(nt ? (size_t)nt : 1, sizeof(*rows));
 	for (i = 0; i < nt; i++) {
 		struct bk_row *b = &rows[i];
@@ -1279,16 +1297,16 @@ static int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
 		b->applied_by = dup_or(r, i, 7, "");
 		b->duration_ms = ll(r, i, 8);
 		b->down_sql = dup_or(r, i, 9, NULL);
-		b->irreversible = PQgetvalue(r, i, 10)[0] == 't';
-		b->transactional = PQgetvalue(r, i, 11)[0] == 't';
+		b->irreversible = pq.getvalue(r, i, 10)[0] == 't';
+		b->transactional = pq.getvalue(r, i, 11)[0] == 't';
 		b->kind = dup_or(r, i, 12, "schema");
 		b->batches = ll(r, i, 13);
 		b->rows_changed = ll(r, i, 14);
-		b->statement = PQgetisnull(r, i, 15) ? -1 : ll(r, i, 15);
+		b->statement = pq.getisnull(r, i, 15) ? -1 : ll(r, i, 15);
 		b->error = dup_or(r, i, 16, NULL);
 		b->audit_hash = dup_or(r, i, 17, "");
 	}
-	PQclear(r);
+	pq.clear(r);
 	bk_rows_sort(rows, (size_t)nt);
 	*out = rows;
 	*n = (size_t)nt;
@@ -1301,12 +1319,12 @@ static void put_lit(struct db *db, struct buf *b, const char *s, int last)
 	if (!s) {
 		buf_puts(b, "NULL");
 	} else {
-		char *e = PQescapeLiteral(db->conn, s, strlen(s));
+		char *e = pq.escapeLiteral(db->conn, s, strlen(s));
 
 		if (!e)
 			xmalloc((size_t)-1); /* only out of memory or bad encoding */
 		buf_puts(b, e);
-		PQfreemem(e);
+		pq.freemem(e);
 	}
 	buf_puts(b, last ? "" : ", ");
 }
@@ -1417,7 +1435,7 @@ static int pg_audit_read(struct db *db, int last_only, struct audit_row **out, s
 	free(sql);
 	if (rc < 0)
 		return -1;
-	nt = PQntuples(r);
+	nt = pq.ntuples(r);
 	rows = xcalloc(nt ? (size_t)nt : 1, sizeof(*rows));
 	for (i = 0; i < nt; i++) {
 		struct audit_row *a = &rows[i];
@@ -1435,7 +1453,7 @@ static int pg_audit_read(struct db *db, int last_only, struct audit_row **out, s
 		a->prev_hash = dup_or(r, i, 10, "");
 		a->hash = dup_or(r, i, 11, "");
 	}
-	PQclear(r);
+	pq.clear(r);
 	*out = rows;
 	*n = (size_t)nt;
 	return 0;
@@ -1444,6 +1462,7 @@ static int pg_audit_read(struct db *db, int last_only, struct audit_row **out, s
 const struct driver driver_postgres = {
 	.name = "postgres",
 	.transactional_ddl = 1,
+	.library_version = pg_library_version,
 	.accepts = pg_accepts,
 	.open = pg_open,
 	.close = pg_close,

@@ -749,9 +749,15 @@ static int sqlite_audit_read(struct db *db, int last_only, struct audit_row **ou
 	return 0;
 }
 
+static void sqlite_library_version(char *buf, size_t size)
+{
+	snprintf(buf, size, "SQLite %s", sqlite3_libversion());
+}
+
 const struct driver driver_sqlite = {
 	.name = "sqlite",
 	.transactional_ddl = 1,
+	.library_version = sqlite_library_version,
 	.accepts = sqlite_accepts,
 	.open = sqlite_open,
 	.open_early = sqlite_open_early,

@@ -19,9 +19,10 @@ test_expect_success 'cairn-apply --version names its libraries, and no libgit2' 
 	test_grep ! "libgit2" out
 '
 
-test_expect_success 'cairn-apply does not link libgit2' '
+test_expect_success 'cairn-apply links neither libgit2 nor libpq (loaded at first use)' '
 	ldd "$SRC_DIR/bin/cairn-apply" >libs &&
 	test_grep ! libgit2 libs &&
+	test_grep ! libpq libs &&
 	ldd "$SRC_DIR/bin/cairn" >libs &&
 	test_grep libgit2 libs
 '

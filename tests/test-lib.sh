@@ -22,7 +22,7 @@ export GIT_AUTHOR_NAME='A U Thor' GIT_AUTHOR_EMAIL='author@example.com'
 export GIT_COMMITTER_NAME='C O Mitter' GIT_COMMITTER_EMAIL='committer@example.com'
 export GIT_CONFIG_NOSYSTEM=1 HOME="$TRASH_DIRECTORY" XDG_CONFIG_HOME="$TRASH_DIRECTORY/.config"
 export TZ=UTC LC_ALL=C NO_COLOR=1
-unset CAIRN_APPLY_CONFIG CAIRN_KEY_PASSPHRASE
+unset CAIRN_APPLY_CONFIG CAIRN_KEY_PASSPHRASE CAIRN_LIBPQ
 # Sanitizer builds: fail loudly, and leaks count (LeakSanitizer).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
