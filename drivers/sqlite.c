@@ -114,15 +114,23 @@ static int progress_cb(void *ctx)
 	return db->deadline_ns && now_ns() > db->deadline_ns;
 }
 
-/* Opening an existing file only reads it (its schema, as open does below):
- * a file that is not there would be created, so that waits for a verified
- * bundle. */
+/* Opening an existing file only reads it (its schema, as open does below).
+ * Not so for a file that is not there (open creates it) or one with a
+ * journal or WAL file beside it (the first reader rolls back a hot journal
+ * or recovers the WAL): those wait for a verified bundle. */
 static int sqlite_open_early(const char *dsn)
 {
+	const char *path = dsn + strlen("sqlite:");
+	char side[4096];
 	struct stat st;
 
-	return sqlite3_threadsafe() && stat(dsn + strlen("sqlite:"), &st) == 0 &&
-	       S_ISREG(st.st_mode) && st.st_size > 0;
+	if (!sqlite3_threadsafe() || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !st.st_size)
+		return 0;
+	if ((size_t)snprintf(side, sizeof(side), "%s-journal", path) >= sizeof(side) ||
+	    lstat(side, &st) == 0)
+		return 0;
+	snprintf(side, sizeof(side), "%s-wal", path);
+	return lstat(side, &st) != 0;
 }
 
 /* SQLite counts every allocation it makes under a global mutex for
