@@ -125,6 +125,18 @@ test_expect_success 'apply --to stops after that version' '
 	q db1 "SELECT count(*) FROM cairn_migrations" >n && echo 4 >expect && test_cmp expect n
 '
 
+test_expect_success 'bookkeeping tables with a column added by hand are still written (named columns)' '
+	cp db1 extra.db &&
+	q extra.db "ALTER TABLE cairn_migrations ADD COLUMN note TEXT" &&
+	q extra.db "ALTER TABLE cairn_audit ADD COLUMN note TEXT" &&
+	cairn-apply apply v6.tar.gz --env staging --db sqlite:extra.db $KEY >out &&
+	test_grep "^applied 0006_tags" out &&
+	q extra.db "SELECT version, state, note IS NULL FROM cairn_migrations WHERE version = '"'"'0006'"'"'" >row &&
+	echo "0006|applied|1" >expect && test_cmp expect row &&
+	cairn-apply history --db sqlite:extra.db --verify >out &&
+	test_grep "audit chain intact" out
+'
+
 test_expect_success 'apply --to an unknown version is a usage error' '
 	test_expect_code 2 cairn-apply apply v6.tar.gz --env staging --to 0042 --db sqlite:db1 $KEY 2>err &&
 	test_grep "no migration with that version" err
