@@ -599,6 +599,7 @@ static int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
 	}
 	/* sorted here, not by the query: an ORDER BY made SQLite copy every
 	 * row, down script and all, through its sorter */
+	ALLOC_SHRINK(rows, nr, alloc);
 	bk_rows_sort(rows, nr);
 	*out = rows;
 	*n = nr;

@@ -32,4 +32,15 @@ char *xstrcat3(const char *a, const char *b, const char *c);
 		}                                                              \
 	} while (0)
 
+/* Gives back what ALLOC_GROW's doubling left unused, once arr is complete:
+ * for arrays kept while thousands of others like them are (a bundle's
+ * 5,000 migrations each holding a files array). */
+#define ALLOC_SHRINK(arr, n, alloc)                                            \
+	do {                                                                   \
+		if ((n) && (n) < (alloc)) {                                    \
+			(arr) = xrealloc((arr), (n) * sizeof(*(arr)));         \
+			(alloc) = (n);                                         \
+		}                                                              \
+	} while (0)
+
 #endif

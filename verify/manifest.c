@@ -94,6 +94,7 @@ int sums_parse(struct sums *out, const char *data, size_t len)
 		out->n++;
 		pos += ll + 1;
 	}
+	ALLOC_SHRINK(out->items, out->n, out->alloc);
 	return 0;
 fail:
 	sums_release(out);
@@ -829,6 +830,7 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 			if (m->nfiles > 1 && strcmp(m->files[m->nfiles - 2].name, m->files[m->nfiles - 1].name) >= 0)
 				return -1;
 		} while (PEEK(c, "      - name: "));
+		ALLOC_SHRINK(m->files, m->nfiles, alloc);
 	}
 	/* the checks manifest_parse_yaml makes */
 	vl = strlen(m->version);
@@ -879,6 +881,7 @@ int manifest_parse_canonical(struct bundle *b, const char *data, size_t len)
 			if (canon_migration(&c, &b->migs[b->nmigs - 1]) < 0)
 				goto out;
 		}
+		ALLOC_SHRINK(b->migs, b->nmigs, alloc);
 	}
 	if (c.p != c.end || c.nodes > MANIFEST_MAX_NODES || check_order(b, NULL) < 0)
 		goto out;
