@@ -1,11 +1,11 @@
 /* cairn-apply: the applier. Verifies a bundle, checks the environment's
  * policy, applies it. Links no libgit2 and holds no signing code. */
-#include <archive.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
+#include <zlib.h>
 #include <libpq-fe.h>
 
 #include "apply-config.h"
@@ -32,7 +32,7 @@ static void print_version(void)
 	int pq = PQlibVersion();
 
 	printf("cairn-apply %s\n", CAIRN_VERSION);
-	printf("%s, %s, libyaml %s, SQLite %s, libpq %d.%d\n", archive_version_string(),
+	printf("zlib %s, %s, libyaml %s, SQLite %s, libpq %d.%d\n", zlibVersion(),
 	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string(), sqlite3_libversion(),
 	       pq / 10000, pq % 10000);
 }
