@@ -353,23 +353,32 @@ int tar_header_parse(const unsigned char h[TAR_BLOCK], struct tar_header *out, c
 {
 	unsigned long long want;
 	unsigned int usum = 0;
-	int ssum = 0, i, any = 0;
 	size_t nl, pl;
+	int i;
 
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < TAR_BLOCK; i++) {
-		unsigned char c = i >= F_CHKSUM && i < F_CHKSUM + 8 ? ' ' : h[i];
-
-		any |= h[i];
-		usum += c;
-		ssum += (signed char)c;
-	}
-	if (!any)
+	/* a plain loop over the whole block (the compiler vectorizes it), then
+	 * the checksum field counted as the eight spaces it held when summed */
+	for (i = 0; i < TAR_BLOCK; i++)
+		usum += h[i];
+	if (!usum)
 		return 0;
-	if (tar_number(h + F_CHKSUM, 8, &want) < 0 ||
-	    (want != usum && (ssum < 0 || want != (unsigned int)ssum))) {
-		*why = "tar header checksum mismatch";
+	for (i = F_CHKSUM; i < F_CHKSUM + 8; i++)
+		usum += (unsigned int)' ' - h[i];
+	if (tar_number(h + F_CHKSUM, 8, &want) < 0) {
+		*why = "tar header checksum is not a number";
 		return -1;
+	}
+	if (want != usum) {
+		/* old tars summed signed chars */
+		int ssum = 0;
+
+		for (i = 0; i < TAR_BLOCK; i++)
+			ssum += i >= F_CHKSUM && i < F_CHKSUM + 8 ? ' ' : (signed char)h[i];
+		if (ssum < 0 || want != (unsigned int)ssum) {
+			*why = "tar header checksum mismatch";
+			return -1;
+		}
 	}
 	if (memcmp(h + F_MAGIC, "ustar\0" "00", 8)) {
 		*why = "not a POSIX ustar header";

@@ -254,12 +254,12 @@ static int take(struct breader *r, size_t n, const unsigned char **p, size_t *go
 
 static int all_zero(const unsigned char *p, size_t len)
 {
-	unsigned char any = 0;
-	size_t i;
+	static const unsigned char zeros[TAR_BLOCK];
 
-	for (i = 0; i < len; i++)
-		any |= p[i];
-	return !any;
+	for (; len > TAR_BLOCK; p += TAR_BLOCK, len -= TAR_BLOCK)
+		if (memcmp(p, zeros, TAR_BLOCK))
+			return 0;
+	return !memcmp(p, zeros, len);
 }
 
 /* len (< 512) bytes of zeros that end a member's last record. */
