@@ -381,8 +381,10 @@ int tar_header_parse(const unsigned char h[TAR_BLOCK], struct tar_header *out, c
 		}
 	}
 	if (memcmp(h + F_MAGIC, "ustar\0" "00", 8)) {
-		*why = "not a POSIX ustar header";
-		return -1;
+		/* a sound header of another format: GNU tar's by default, v7 */
+		*why = !memcmp(h + F_MAGIC, "ustar  \0", 8) ? "a GNU tar header, not POSIX ustar"
+							     : "not a POSIX ustar header";
+		return -2;
 	}
 	out->type = h[F_TYPE];
 	out->has_linkname = h[F_LINKNAME] != 0;

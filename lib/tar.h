@@ -34,9 +34,10 @@ struct tar_header {
 	const unsigned char *size_field;   /* 12 bytes, for tar_number */
 };
 
-/* One header block: 1 parsed, 0 an all-zero block, -1 not a ustar header
- * (*why says what: checksum, magic). Checksums summed over signed and
- * unsigned bytes are both accepted, as tar does. */
+/* One header block: 1 parsed, 0 an all-zero block, -1 a damaged header
+ * (its checksum), -2 a sound header that is not POSIX ustar (GNU tar's own
+ * format, v7); *why says which. Checksums summed over signed and unsigned
+ * bytes are both accepted, as tar does. */
 int tar_header_parse(const unsigned char h[TAR_BLOCK], struct tar_header *out, const char **why);
 /* A numeric field: octal digits after optional spaces, ended by spaces or
  * NULs (or filling the field), or base-256 (first byte 0x80). 0, or -1 when

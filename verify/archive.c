@@ -366,6 +366,17 @@ static int next_header(struct breader *r, struct tar_header *th, struct tar_pax 
 					      : "the archive ends without the two zero records that end it");
 		}
 		k = tar_header_parse(h, th, &why);
+		if (k == -2) {
+			/* not damage: a tar of another format (GNU tar's default) */
+			if (r->prev)
+				cairn_error_set("member after '%s': %s (a bundle's tar headers are POSIX "
+						"ustar and pax: GNU tar writes those with --format=posix)",
+						r->prev, why);
+			else
+				cairn_error_set("not a bundle: %s (a bundle's tar headers are POSIX ustar "
+						"and pax: GNU tar writes those with --format=posix)", why);
+			return fail(r);
+		}
 		if (k < 0)
 			return damaged(r, "%s", why);
 		if (!k) {

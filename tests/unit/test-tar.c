@@ -144,7 +144,12 @@ static void test_header_parse(void)
 	memcpy(h, b.ptr, 512);
 	memcpy(h + 257, "ustar  \0", 8);  /* GNU tar's magic */
 	rechecksum(h);
-	CHECK(tar_header_parse(h, &th, &why) < 0 && strstr(why, "ustar"));
+	CHECK(tar_header_parse(h, &th, &why) == -2 && strstr(why, "GNU tar"));
+	memset(h + 257, 0, 8);  /* v7 */
+	rechecksum(h);
+	CHECK(tar_header_parse(h, &th, &why) == -2 && strstr(why, "not a POSIX ustar header"));
+	h[0] ^= 1;
+	CHECK(tar_header_parse(h, &th, &why) == -1);
 
 	/* prefix and name both full, with no NUL: 155 + '/' + 100 bytes */
 	memcpy(h, b.ptr, 512);
@@ -435,6 +440,17 @@ static void test_reader(void)
 	raw.ptr[512 + 100] = 'z';
 	CHECK(says(read_raw(&raw), "member 'manifest.yaml': cannot read its data: bytes other than "
 				   "zeros after its data"));
+
+	/* a sound header of GNU tar's own format: not damage, another format */
+	small(&raw);
+	end(&raw);
+	memcpy(raw.ptr + 1024 + 257, "ustar  \0", 8);
+	rechecksum((unsigned char *)raw.ptr + 1024);
+	CHECK(says(read_raw(&raw), "member after 'manifest.yaml': a GNU tar header, not POSIX "
+				   "ustar (a bundle's tar headers are POSIX ustar and pax"));
+	memcpy(raw.ptr + 257, "ustar  \0", 8);
+	rechecksum((unsigned char *)raw.ptr);
+	CHECK(says(read_raw(&raw), "not a bundle: a GNU tar header"));
 
 	/* a data member cut short inside a complete gzip stream */
 	small(&raw);
