@@ -1,10 +1,10 @@
 /* cairn-apply: the applier. Verifies a bundle, checks the environment's
  * policy, applies it. Links no libgit2 and holds no signing code. */
-#include <archive.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
+#include <zlib.h>
 
 #include "../lib/error.h"
 #include "apply-config.h"
@@ -34,7 +34,7 @@ static void print_version(void)
 	char lib[CAIRN_ERRMSG_MAX + 64];
 
 	printf("cairn-apply %s\n", CAIRN_VERSION);
-	printf("%s, %s, libyaml %s", archive_version_string(), OpenSSL_version(OPENSSL_VERSION),
+	printf("zlib %s, %s, libyaml %s", zlibVersion(), OpenSSL_version(OPENSSL_VERSION),
 	       yaml_get_version_string());
 	for (d = driver_list(); *d; d++) {
 		(*d)->library_version(lib, sizeof(lib));

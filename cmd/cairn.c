@@ -1,11 +1,11 @@
 /* cairn: the compiler side. Reads migrations from git, checks them, builds
  * sealed bundles. One file per verb; this table lists them. */
-#include <archive.h>
 #include <git2.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
+#include <zlib.h>
 
 #include "cairn.h"
 #include "verify.h"
@@ -31,9 +31,8 @@ static const struct cmd *const cairn_commands[] = {
 static void print_version(void)
 {
 	printf("cairn %s\n", CAIRN_VERSION);
-	printf("libgit2 %s, %s, %s, libyaml %s\n", libgit2_version(),
-	       archive_version_string(), OpenSSL_version(OPENSSL_VERSION),
-	       yaml_get_version_string());
+	printf("libgit2 %s, zlib %s, %s, libyaml %s\n", libgit2_version(), zlibVersion(),
+	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string());
 }
 
 static void print_usage(FILE *out)

@@ -72,6 +72,18 @@ test_expect_success 'truncated anywhere: refused' '
 	done
 '
 
+test_expect_success 'repacked by GNU tar: --format=posix verifies; its default format is refused, saying so' '
+	mkdir un &&
+	(cd un && tar xzf "$GOLDEN" && tar tzf "$GOLDEN" >../list &&
+	 tar --format=posix --no-recursion -czf ../posix.tar.gz -T ../list &&
+	 tar --format=gnu --no-recursion -czf ../gnu.tar.gz -T ../list) &&
+	cairn-apply verify posix.tar.gz --key "$PUB" >out &&
+	test_grep "posix.tar.gz: ok: sha256:" out &&
+	test_must_fail --exit=3 cairn-apply verify gnu.tar.gz --key "$PUB" 2>err &&
+	test_grep "not a bundle: a GNU tar header, not POSIX ustar" err &&
+	test_grep "format=posix" err
+'
+
 test_expect_success 'cairn-apply verify needs a key; cairn verify without one checks integrity and says so' '
 	test_must_fail --exit=2 cairn-apply verify "$GOLDEN" 2>err &&
 	test_grep "pass --key PUB" err &&

@@ -1,21 +1,39 @@
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "../lib/error.h"
 #include "../lib/sha256.h"
+#include "../lib/tar.h"
 #include "archive.h"
 
+#define IN_SIZE (64 * 1024)
+#define OUT_SIZE (64 * 1024)
+
 struct breader {
-	struct archive *a;
+	int fd;
+	char *path;
+	z_stream z;
+	int z_live;
+	int z_end;         /* the gzip member ended, its CRC-32 and length checked */
+	int trailing;      /* and bytes follow it in the file */
+	char zerr[128];    /* or why the gzip stream cannot go on; reported when
+			    * the bytes it lacks are asked for */
+	unsigned char *in, *out;
+	size_t pos, lim;   /* inflated bytes not taken yet: out[pos, lim) */
 	char *top;
 	char *prev;        /* the previous member's name, for the order check */
 	char name[BUNDLE_MAX_NAME + 1];
 	unsigned long long size, done;
-	int in_member;
+	int in_member;     /* the current member's data or padding is unread */
+	int at_end;        /* the end of the archive was read and checked */
+	char *err;         /* the first error: the reader stops there */
 };
 
 const char *member_path_problem(const char *name)
@@ -78,141 +96,431 @@ int member_cmp(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
+/* Every error goes through here: the reader keeps it, and later calls
+ * give it again instead of reading on from a broken place. */
+static int fail(struct breader *r)
+{
+	if (!r->err)
+		r->err = xstrdup(cairn_error_last());
+	return -1;
+}
+
+static int failed(const struct breader *r)
+{
+	if (!r->err)
+		return 0;
+	cairn_error_set("%s", r->err);
+	return 1;
+}
+
+/* A stream or format error, named by where the reader stood. */
+static int damaged(struct breader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int damaged(struct breader *r, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (r->in_member)
+		cairn_error_set("member '%s': cannot read its data: %s (truncated or damaged archive)",
+				r->name, what);
+	else if (r->prev)
+		cairn_error_set("cannot read the member after '%s': %s (truncated or damaged archive)",
+				r->prev, what);
+	else
+		cairn_error_set("cannot read the first member: %s (truncated or damaged archive)", what);
+	return fail(r);
+}
+
+static ssize_t read_in(struct breader *r, unsigned char *p, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(r->fd, p, len);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR) {
+			cairn_error_set("cannot read '%s': %s", r->path, strerror(errno));
+			return fail(r);
+		}
+	}
+}
+
 int breader_open(struct breader **out, const char *path)
 {
 	struct breader *r = xcalloc(1, sizeof(*r));
+	struct stat st;
+	ssize_t n;
 
 	*out = NULL;
-	r->a = archive_read_new();
-	if (!r->a) {
-		free(r);
-		cairn_error_set("out of memory opening '%s'", path);
-		return -1;
+	r->path = xstrdup(path);
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || fstat(r->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		cairn_error_set("cannot read '%s': %s", path, strerror(r->fd < 0 ? errno : EISDIR));
+		goto bad;
 	}
-	archive_read_support_filter_gzip(r->a);
-	archive_read_support_format_tar(r->a);
-	if (archive_read_open_filename(r->a, path, 1 << 16) != ARCHIVE_OK) {
-		int e = archive_errno(r->a);
-
-		if (e == ENOENT || e == EACCES || e == EISDIR || e == EPERM)
-			cairn_error_set("cannot read '%s': %s", path, strerror(e));
-		else
-			cairn_error_set("not a bundle: %s (a bundle is a gzip-compressed tarball; "
-					"truncated or damaged archive?)", archive_error_string(r->a));
-		breader_free(r);
-		return -1;
+	r->in = xmalloc(IN_SIZE);
+	r->out = xmalloc(OUT_SIZE);
+	n = read_in(r, r->in, IN_SIZE);
+	if (n < 0)
+		goto bad;
+	if (n < 2 || r->in[0] != 0x1f || r->in[1] != 0x8b) {
+		cairn_error_set("not a bundle: not a gzip-compressed tarball");
+		goto bad;
 	}
+	r->z.next_in = r->in;
+	r->z.avail_in = (uInt)n;
+	/* 16 + MAX_WBITS: a gzip header (any of its optional fields), one
+	 * deflate stream, and a trailer whose CRC-32 and length zlib checks */
+	if (inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK) {
+		cairn_error_set("cannot read '%s': cannot set up zlib's inflate", path);
+		goto bad;
+	}
+	r->z_live = 1;
 	*out = r;
+	return 0;
+bad:
+	breader_free(r);
+	return -1;
+}
+
+/* Inflates into out[lim..OUT_SIZE), as far as it goes: to a full buffer,
+ * the end of the gzip stream, or a problem kept in zerr. -1 only when the
+ * file cannot be read. */
+static int fill(struct breader *r)
+{
+	r->z.next_out = r->out + r->lim;
+	r->z.avail_out = (uInt)(OUT_SIZE - r->lim);
+	while (r->z.avail_out && !r->z_end && !*r->zerr) {
+		int zr;
+
+		if (!r->z.avail_in) {
+			ssize_t n = read_in(r, r->in, IN_SIZE);
+
+			if (n < 0)
+				return -1;
+			if (!n) {
+				snprintf(r->zerr, sizeof(r->zerr), "the gzip stream ends early");
+				break;
+			}
+			r->z.next_in = r->in;
+			r->z.avail_in = (uInt)n;
+		}
+		zr = inflate(&r->z, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END) {
+			unsigned char c;
+			ssize_t n = 0;
+
+			r->z_end = 1;
+			/* a second gzip member or anything else after the first */
+			if (r->z.avail_in || (n = read_in(r, &c, 1)) > 0)
+				r->trailing = 1;
+			if (n < 0)
+				return -1;
+		} else if (zr != Z_OK) {
+			snprintf(r->zerr, sizeof(r->zerr), "gzip: %s",
+				 r->z.msg ? r->z.msg : "cannot inflate");
+		}
+	}
+	r->lim = OUT_SIZE - r->z.avail_out;
 	return 0;
 }
 
-static int damaged(struct breader *r, const char *what)
+/* n (at most 512) contiguous inflated bytes at *p: 1; 0 when the stream
+ * ends before (*got: how many it had left); -1 on error. */
+static int take(struct breader *r, size_t n, const unsigned char **p, size_t *got)
 {
-	const char *e = archive_error_string(r->a);
+	while (r->lim - r->pos < n) {
+		if (r->pos + n > OUT_SIZE) {
+			memmove(r->out, r->out + r->pos, r->lim - r->pos);
+			r->lim -= r->pos;
+			r->pos = 0;
+		}
+		if (*r->zerr)
+			return damaged(r, "%s", r->zerr);
+		if (r->z_end) {
+			*got = r->lim - r->pos;
+			return 0;
+		}
+		if (fill(r) < 0)
+			return -1;
+	}
+	*p = r->out + r->pos;
+	r->pos += n;
+	return 1;
+}
 
-	if (*r->name)
-		cairn_error_set("member '%s': %s: %s (truncated or damaged archive)", r->name,
-				what, e ? e : "unknown error");
-	else
-		cairn_error_set("%s: %s (truncated or damaged archive)", what, e ? e : "unknown error");
-	return -1;
+static int all_zero(const unsigned char *p, size_t len)
+{
+	static const unsigned char zeros[TAR_BLOCK];
+
+	for (; len > TAR_BLOCK; p += TAR_BLOCK, len -= TAR_BLOCK)
+		if (memcmp(p, zeros, TAR_BLOCK))
+			return 0;
+	return !memcmp(p, zeros, len);
+}
+
+/* len (< 512) bytes of zeros that end a member's last record. */
+static int skip_padding(struct breader *r, size_t len)
+{
+	const unsigned char *p;
+	size_t got;
+	int k;
+
+	if (!len)
+		return 0;
+	k = take(r, len, &p, &got);
+	if (k <= 0)
+		return k < 0 ? -1 : damaged(r, "the archive ends inside a record");
+	if (!all_zero(p, len))
+		return damaged(r, "bytes other than zeros after its data");
+	return 0;
+}
+
+/* After the first zero record: the second, then nothing but zeros to the
+ * end of the gzip stream (writers pad to their block size), which ends the
+ * file. */
+static int read_end(struct breader *r)
+{
+	const unsigned char *h;
+	size_t got;
+	int k = take(r, TAR_BLOCK, &h, &got);
+
+	if (k < 0)
+		return -1;
+	if (!k)
+		return damaged(r, "the archive ends after one of the two zero records that end it");
+	if (!all_zero(h, TAR_BLOCK))
+		return damaged(r, "a zero record between members");
+	for (;;) {
+		if (!all_zero(r->out + r->pos, r->lim - r->pos))
+			return damaged(r, "bytes other than zeros after the end of the archive");
+		r->pos = r->lim = 0;
+		if (*r->zerr)
+			return damaged(r, "%s", r->zerr);
+		if (r->z_end)
+			break;
+		if (fill(r) < 0)
+			return -1;
+	}
+	if (r->trailing)
+		return damaged(r, "bytes after the gzip stream (a bundle is one gzip stream)");
+	r->at_end = 1;
+	return 0;
+}
+
+/* A pax extended header's records, whole, into *pax. */
+static int read_pax(struct breader *r, const struct tar_header *th, struct tar_pax *pax)
+{
+	struct buf text = BUF_INIT;
+	unsigned long long size;
+	const char *why;
+	int rc = -1;
+
+	if (tar_number(th->size_field, 12, &size) < 0)
+		return damaged(r, "a pax header whose size is not a number");
+	if (size > TAR_PAX_MAX)
+		return damaged(r, "a pax header of %llu bytes, over the cap of %d", size, TAR_PAX_MAX);
+	while (text.len < size) {
+		const unsigned char *p;
+		size_t got, n = size - text.len < TAR_BLOCK ? (size_t)(size - text.len) : TAR_BLOCK;
+		int k = take(r, n, &p, &got);
+
+		if (k <= 0) {
+			if (!k)
+				damaged(r, "the archive ends inside a pax header");
+			goto out;
+		}
+		buf_put(&text, p, n);
+	}
+	if (skip_padding(r, (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK) < 0)
+		goto out;
+	if (tar_pax_parse(text.ptr ? text.ptr : "", text.len, pax, &why) < 0) {
+		damaged(r, "%s", why);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_release(&text);
+	return rc;
+}
+
+/* The header of the next member, a pax header before it read and applied:
+ * 1; 0 at the end of the archive (checked); -1 on error. */
+static int next_header(struct breader *r, struct tar_header *th, struct tar_pax *pax)
+{
+	int have_pax = 0;
+
+	for (;;) {
+		const unsigned char *h;
+		const char *why;
+		size_t got;
+		int k = take(r, TAR_BLOCK, &h, &got);
+
+		if (k <= 0) {
+			if (k < 0)
+				return -1;
+			return damaged(r, got ? "the archive ends inside a tar header"
+					      : "the archive ends without the two zero records that end it");
+		}
+		k = tar_header_parse(h, th, &why);
+		if (k == -2) {
+			/* not damage: a tar of another format (GNU tar's default) */
+			if (r->prev)
+				cairn_error_set("member after '%s': %s (a bundle's tar headers are POSIX "
+						"ustar and pax: GNU tar writes those with --format=posix)",
+						r->prev, why);
+			else
+				cairn_error_set("not a bundle: %s (a bundle's tar headers are POSIX ustar "
+						"and pax: GNU tar writes those with --format=posix)", why);
+			return fail(r);
+		}
+		if (k < 0)
+			return damaged(r, "%s", why);
+		if (!k) {
+			if (have_pax)
+				return damaged(r, "a pax header with no member after it");
+			if (!r->top) {
+				cairn_error_set("not a bundle: the archive is empty");
+				return fail(r);
+			}
+			return read_end(r) < 0 ? -1 : 0;
+		}
+		if (th->type != 'x')
+			return 1;
+		if (have_pax)
+			return damaged(r, "two pax headers in a row");
+		if (read_pax(r, th, pax) < 0)
+			return -1;
+		have_pax = 1;
+	}
+}
+
+/* Refuses anything but a plain regular file, naming what it is. */
+static int check_type(struct breader *r, const struct tar_header *th, const struct tar_pax *pax,
+		      const char *path, const char *shown)
+{
+	const char *what = NULL;
+
+	switch (th->type) {
+	case '0':
+	case '\0':
+		/* old tars mark a directory so; libarchive read it as one */
+		if (path[strlen(path) - 1] == '/')
+			what = "directory entry (a bundle holds regular files only)";
+		else if (th->has_linkname || pax->linkpath)
+			what = "a regular file with a link target (a bundle holds regular files only)";
+		else if (pax->sparse)
+			what = "not a plain regular file (GNU sparse)";
+		break;
+	case '1':
+		what = "hard link (a bundle holds regular files only)";
+		break;
+	case '2':
+		what = "symbolic link (a bundle holds regular files only)";
+		break;
+	case '3':
+	case '4':
+	case '6':
+		what = "device or special file (a bundle holds regular files only)";
+		break;
+	case '5':
+		what = "directory entry (a bundle holds regular files only)";
+		break;
+	case 'S':
+		what = "not a plain regular file (GNU sparse)";
+		break;
+	case 'g':
+		what = "a pax global header (a bundle has none)";
+		break;
+	case 'K':
+	case 'L':
+		what = "a GNU long-name header (a bundle uses pax headers)";
+		break;
+	default:
+		cairn_error_set("member '%s': not a plain regular file (tar type 0x%02x)", shown,
+				th->type);
+		return fail(r);
+	}
+	if (!what)
+		return 0;
+	cairn_error_set("member '%s': %s", shown, what);
+	return fail(r);
 }
 
 int breader_next(struct breader *r, struct bmember *m)
 {
-	struct archive_entry *e;
+	struct tar_header th;
+	struct tar_pax pax = { NULL, 0, 0, 0, 0 };
 	const char *path, *shown, *slash, *rest;
-	unsigned int type;
-	int rc;
+	unsigned long long size;
+	int rc = -1, k;
 
 	memset(m, 0, sizeof(*m));
+	if (failed(r))
+		return -1;
 	/* skip what the caller left of the previous member, so its bytes are
 	 * still read (and a damaged tail still noticed) */
 	if (r->in_member) {
 		const void *d;
 		size_t len;
-		int k;
 
 		while ((k = breader_data(r, &d, &len)) > 0)
 			;
 		if (k < 0)
 			return -1;
 	}
-	rc = archive_read_next_header(r->a, &e);
-	if (rc == ARCHIVE_EOF) {
-		if (!r->top) {
-			cairn_error_set("not a bundle: the archive is empty");
-			return -1;
-		}
-		*r->name = '\0';
+	*r->name = '\0';
+	if (r->at_end)
 		return 0;
+	k = next_header(r, &th, &pax);
+	if (k <= 0) {
+		rc = k;
+		goto out;
 	}
-	if (rc != ARCHIVE_OK) {
-		*r->name = '\0';
-		if (rc == ARCHIVE_WARN)
-			return damaged(r, "unexpected tar header");
-		return damaged(r, r->prev ? "cannot read the next member" : "not a gzip-compressed tarball");
-	}
-	if (archive_filter_code(r->a, 0) != ARCHIVE_FILTER_GZIP) {
-		cairn_error_set("not a bundle: not a gzip-compressed tarball");
-		return -1;
-	}
-	path = archive_entry_pathname(e);
-	if (!path || !*path) {
+	path = pax.path ? pax.path : th.name;
+	if (!*path) {
 		cairn_error_set("member without a name");
-		return -1;
+		goto bad;
 	}
 	if (strlen(path) > BUNDLE_MAX_NAME) {
 		cairn_error_set("member '%.60s...': name longer than %d bytes", path, BUNDLE_MAX_NAME);
-		return -1;
+		goto bad;
 	}
 	/* messages name a member inside the top directory, as SHA256SUMS does */
 	shown = path;
 	if (r->top && !strncmp(path, r->top, strlen(r->top)) && path[strlen(r->top)] == '/' &&
 	    path[strlen(r->top) + 1])
 		shown = path + strlen(r->top) + 1;
-	type = archive_entry_filetype(e);
-	if (archive_entry_hardlink(e)) {
-		cairn_error_set("member '%s': hard link (a bundle holds regular files only)", shown);
-		return -1;
-	}
-	if (type == AE_IFLNK || archive_entry_symlink(e)) {
-		cairn_error_set("member '%s': symbolic link (a bundle holds regular files only)", shown);
-		return -1;
-	}
-	if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO || type == AE_IFSOCK) {
-		cairn_error_set("member '%s': device or special file (a bundle holds regular files only)",
-				shown);
-		return -1;
-	}
-	if (type == AE_IFDIR) {
-		cairn_error_set("member '%s': directory entry (a bundle holds regular files only)", shown);
-		return -1;
-	}
-	if (type != AE_IFREG || !archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
-	    archive_entry_sparse_count(e) > 0) {
-		cairn_error_set("member '%s': not a plain regular file", shown);
-		return -1;
+	if (check_type(r, &th, &pax, path, shown) < 0)
+		goto out;
+	if (pax.has_size) {
+		size = pax.size;
+	} else if (tar_number(th.size_field, 12, &size) < 0) {
+		cairn_error_set("member '%s': its size is not a number (damaged archive)", shown);
+		goto bad;
 	}
 	if (*path == '/') {
 		cairn_error_set("member '%s': absolute path (a bundle's members are relative)", shown);
-		return -1;
+		goto bad;
 	}
 	if (!member_path_safe(path)) {
 		cairn_error_set("member '%s': unsafe path: %s", shown, member_path_problem(path));
-		return -1;
+		goto bad;
 	}
 	slash = strchr(path, '/');
 	if (!slash) {
 		cairn_error_set("member '%s': outside the bundle's top directory", path);
-		return -1;
+		goto bad;
 	}
 	if (!r->top) {
 		r->top = xstrndup(path, (size_t)(slash - path));
 	} else if ((size_t)(slash - path) != strlen(r->top) ||
 		   strncmp(path, r->top, (size_t)(slash - path))) {
 		cairn_error_set("member '%s': outside the top directory '%s/'", path, r->top);
-		return -1;
+		goto bad;
 	}
 	rest = slash + 1;
 	memcpy(r->name, rest, strlen(rest) + 1);
@@ -220,60 +528,71 @@ int breader_next(struct breader *r, struct bmember *m)
 	if (m->rank < 0) {
 		cairn_error_set("member '%s': not part of a bundle (a bundle holds manifest.yaml, "
 				"SHA256SUMS, signatures/, approvals/ and migrations/<dir>/)", rest);
-		return -1;
+		goto bad;
 	}
 	if (r->prev) {
 		int c = member_cmp(r->prev, rest);
 
 		if (c == 0) {
 			cairn_error_set("member '%s': duplicate member name", rest);
-			return -1;
+			goto bad;
 		}
 		if (c > 0) {
 			cairn_error_set("member '%s': out of order after '%s' (members are sorted: "
 					"manifest.yaml, SHA256SUMS, signatures/, approvals/, migrations/)",
 					rest, r->prev);
-			return -1;
+			goto bad;
 		}
 	}
 	free(r->prev);
 	r->prev = xstrdup(rest);
-	r->size = (unsigned long long)archive_entry_size(e);
+	r->size = size;
 	r->done = 0;
 	r->in_member = 1;
 	m->name = r->name;
 	m->size = r->size;
-	return 1;
+	rc = 1;
+	goto out;
+bad:
+	fail(r);
+out:
+	tar_pax_release(&pax);
+	return rc;
 }
 
 int breader_data(struct breader *r, const void **data, size_t *len)
 {
-	la_int64_t off;
-	int rc;
+	size_t n;
 
+	if (failed(r))
+		return -1;
 	if (!r->in_member)
 		return 0;
-	rc = archive_read_data_block(r->a, data, len, &off);
-	if (rc == ARCHIVE_EOF) {
-		r->in_member = 0;
-		if (r->done != r->size) {
-			cairn_error_set("member '%s': %llu bytes, its header says %llu (truncated archive)",
-					r->name, r->done, r->size);
+	if (r->done == r->size) {
+		if (skip_padding(r, (size_t)((TAR_BLOCK - r->size % TAR_BLOCK) % TAR_BLOCK)) < 0)
 			return -1;
-		}
+		r->in_member = 0;
 		return 0;
 	}
-	if (rc != ARCHIVE_OK)
-		return damaged(r, "cannot read its data");
-	if (off < 0 || (unsigned long long)off != r->done) {
-		cairn_error_set("member '%s': data with holes (sparse files are not allowed)", r->name);
-		return -1;
+	if (r->pos == r->lim) {
+		r->pos = r->lim = 0;
+		if (fill(r) < 0)
+			return -1;
+		if (r->pos == r->lim) {
+			if (*r->zerr)
+				return damaged(r, "%s", r->zerr);
+			cairn_error_set("member '%s': %llu bytes, its header says %llu (truncated archive)",
+					r->name, r->done, r->size);
+			return fail(r);
+		}
 	}
-	r->done += *len;
-	if (r->done > r->size) {
-		cairn_error_set("member '%s': more data than its header says", r->name);
-		return -1;
-	}
+	n = r->lim - r->pos;
+	if (n > r->size - r->done)
+		n = (size_t)(r->size - r->done);
+	*data = r->out + r->pos;
+	*len = n;
+	r->pos += n;
+	r->done += n;
 	return 1;
 }
 
@@ -315,8 +634,15 @@ void breader_free(struct breader *r)
 {
 	if (!r)
 		return;
-	archive_read_free(r->a);
+	if (r->z_live)
+		inflateEnd(&r->z);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->in);
+	free(r->out);
+	free(r->path);
 	free(r->top);
 	free(r->prev);
+	free(r->err);
 	free(r);
 }

@@ -1,9 +1,15 @@
 /* A bundle's tarball, read member by member with bsdtar's secure defaults
- * and then some: gzip-compressed tar only; regular files only (no links,
- * devices, directories, sparse files); names under one top directory with no
- * '..', no '.', no empty component, no absolute path, no control character;
- * members in the canonical order, so a duplicate or a reordered member is
- * caught as it arrives and a single pass can verify the whole bundle. */
+ * and then some, by our own reader over zlib (lib/tar.c parses the headers):
+ * one gzip stream, its CRC-32 and length checked, nothing after it; POSIX
+ * ustar headers with checked checksums, and pax 'x' headers only for a
+ * member's path and size; regular files only (no links, devices,
+ * directories, sparse files, pax globals, GNU long names); zeros in every
+ * padding and after the two zero records that end the archive; names under
+ * one top directory with no '..', no '.', no empty component, no absolute
+ * path, no control character; members in the canonical order, so a
+ * duplicate or a reordered member is caught as it arrives and a single pass
+ * can verify the whole bundle. Memory is bounded whatever the headers say:
+ * two 64 KiB buffers and at most one 64 KiB pax header. */
 #ifndef CAIRN_ARCHIVE_H
 #define CAIRN_ARCHIVE_H
 
@@ -40,11 +46,13 @@ struct bmember {
 
 struct breader;
 int breader_open(struct breader **out, const char *path);
-/* The next member, checked: 1, or 0 at the end of the archive, or -1 with
- * the error set (naming the member and the rule). */
+/* The next member, checked: 1, or 0 at the end of the archive (its end
+ * checked too), or -1 with the error set (naming the member and the rule).
+ * After an error every call fails again with the same message. */
 int breader_next(struct breader *r, struct bmember *m);
-/* The next chunk of the current member's data: 1 (chunk in *data, *len),
- * 0 at its end, -1 on error (a truncated or damaged archive). */
+/* The next chunk of the current member's data: 1 (chunk in *data, *len,
+ * pointing into the reader's buffer until the next call), 0 at its end, -1
+ * on error (a truncated or damaged archive). */
 int breader_data(struct breader *r, const void **data, size_t *len);
 /* The current member's bytes, whole, into out (capped: the caller has
  * checked m.size), and their sha256 when hex is not NULL. */
