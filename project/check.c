@@ -7,6 +7,7 @@
 
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "../verify/archive.h"
 #include "project.h"
 
 static int valid_timestamp(const char *v)
@@ -163,6 +164,21 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 			findings_add(f, SEV_ERROR, mf->path, 0, 0, "not-a-file",
 				     "not a regular file (submodule, device or unmerged entry); remove it");
 			continue;
+		}
+		if (mf->role == ROLE_DATA) {
+			/* what 'cairn build' would refuse, said at commit time */
+			const char *problem = member_path_problem(mf->name);
+			const unsigned char *c;
+
+			for (c = (const unsigned char *)mf->name; !problem && *c; c++)
+				if (*c >= 0x80)
+					problem = "a character that is not ASCII";
+			if (problem) {
+				findings_add(f, SEV_ERROR, mf->path, 0, 0, "bundle-name",
+					     "data file name '%s' has %s, which a bundle cannot hold (its member names are ASCII, without '.', '..' or control characters); rename it",
+					     mf->name, problem);
+				continue;
+			}
 		}
 		if (mf->role == ROLE_OTHER) {
 			const char *hint = strchr(mf->name, '/') ? NULL : did_you_mean(mf->name, standard_files);

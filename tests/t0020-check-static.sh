@@ -186,6 +186,21 @@ test_expect_success 'symlinks are refused in the index and in commits too' '
 	test_grep "error: symlink" out
 '
 
+test_expect_success 'a data file name a bundle cannot hold is refused at check time' '
+	fresh_project p &&
+	d=p/$M/20260101000000_users/data && mkdir -p "$d" &&
+	echo 1 >"$d/$(printf "caf\303\251.csv")" &&
+	(cd p && test_must_fail --exit=1 cairn check >../out 2>../err) &&
+	test_grep "error: bundle-name: data file name .data/caf.*csv. has a character that is not ASCII" out &&
+	fresh_project p &&
+	mkdir -p "$d" && echo 1 >"$d/$(printf "a\tb.csv")" &&
+	(cd p && test_must_fail --exit=1 cairn check >../out 2>../err) &&
+	test_grep "error: bundle-name: .*a control character" out &&
+	fresh_project p &&
+	mkdir -p "$d" && echo 1 >"$d/plain.csv" &&
+	(cd p && cairn check >../out 2>../err)
+'
+
 test_expect_success 'files over the size cap' '
 	check_rule "sed -i \"s/^max_file_size:.*/max_file_size: 1k/\" cairn.yaml && head -c 2000 /dev/zero | tr \"\\0\" x >$M/20260102000000_orders/up.sql" \
 		"^$M/20260102000000_orders/up.sql: error: file-too-large: .*over the limit of 1024.*max_file_size"
