@@ -1119,6 +1119,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 		memset(&x, 0, sizeof(x));
 		memset(&row, 0, sizeof(row));
 		row = *t; /* shallow: the fields below are replaced by owned copies */
+		row.state_only = 1;
 		row.state = BK_ROLLED_BACK;
 		engine_now(at);
 		row.applied_at = at;

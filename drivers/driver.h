@@ -102,6 +102,10 @@ struct bk_row {
 			      * version under the run lock and has written none since, so
 			      * a plain INSERT will do (cheaper to prepare and to run than
 			      * an insert-or-replace); 0 is always safe */
+	int state_only;      /* for bk_put only, a hint: the row exists and only state,
+			      * environment, applied_at, applied_by, duration_ms, error
+			      * and audit_hash differ from it (a rollback), so an UPDATE
+			      * of those will do; a driver may ignore it, 0 is always safe */
 };
 
 /* One row of cairn_audit: an append-only chain. The engine computes hash
@@ -170,7 +174,8 @@ struct driver {
 	int (*bk_ensure)(struct db *db);   /* creates cairn_migrations and cairn_audit */
 	/* All rows, ordered by version. */
 	int (*bk_read)(struct db *db, struct bk_row **out, size_t *n);
-	/* Inserts or replaces the row with row->version (row->is_new: inserts). */
+	/* Inserts or replaces the row with row->version (row->is_new: inserts;
+	 * row->state_only: may update just those columns). */
 	int (*bk_put)(struct db *db, const struct bk_row *row);
 	int (*audit_append)(struct db *db, const struct audit_row *row);
 	/* All rows by seq when last_only == 0; the last row only (n = 0 or 1)
