@@ -233,6 +233,33 @@ test_expect_success 'drift: an applied migration changed in the bundle stops the
 	test_grep "0001_a  (not in this bundle)" out
 '
 
+test_expect_success 'a run leaves no journal beside the file; a WAL file stays in WAL' '
+	rm -f j.db j.db-journal &&
+	cairn-apply apply v3.tar.gz --env dev --db sqlite:j.db $KEY >out &&
+	test_grep "at version 0003" out &&
+	test ! -e j.db-journal &&
+	q j.db "PRAGMA journal_mode" >mode && echo delete >expect && test_cmp expect mode &&
+	rm -f w.db && q w.db "PRAGMA journal_mode=WAL" >/dev/null &&
+	cairn-apply apply v3.tar.gz --env dev --db sqlite:w.db $KEY >out &&
+	test_grep "at version 0003" out &&
+	q w.db "PRAGMA journal_mode" >mode && echo wal >expect && test_cmp expect mode &&
+	test ! -e w.db-journal
+'
+
+test_expect_success 'a journal with a zeroed header (a run killed between migrations) is ignored, then removed' '
+	rm -f j.db j.db-journal &&
+	cairn-apply apply v3.tar.gz --env dev --db sqlite:j.db $KEY --to 0001 >out &&
+	cp j.db before &&
+	head -c 4096 /dev/zero >j.db-journal &&
+	cairn-apply apply v3.tar.gz --env dev --db sqlite:j.db $KEY >out &&
+	test_grep "at version 0003" out &&
+	test ! -e j.db-journal &&
+	q j.db "PRAGMA integrity_check" >ic && echo ok >expect && test_cmp expect ic &&
+	: >j.db-journal &&
+	cairn-apply status --db sqlite:j.db >out &&
+	test_grep "3 applied, 0 pending" out
+'
+
 test_expect_success 'usage errors' '
 	test_expect_code 2 cairn-apply apply 2>err && test_grep "missing BUNDLE" err &&
 	test_expect_code 2 cairn-apply apply v3.tar.gz --db sqlite:nodb 2>err && test_grep "missing --env" err &&

@@ -60,6 +60,7 @@ test_expect_success 'kill -9 at 30 random points; consistent after each; a rerun
 	echo "$kills kills, $finished runs that finished first, $round rounds" &&
 	cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY >out &&
 	test_grep "db is at version 0200" out &&
+	test ! -e db-journal &&
 	consistent db &&
 	q db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'" >n &&
 	echo 200 >expect && test_cmp expect n
