@@ -60,7 +60,7 @@ void early_open_start(struct early_open *e, const struct driver *drv, const char
 		return;
 	e->drv = drv;
 	e->dsn = dsn;
-	e->flags = readonly ? DRIVER_OPEN_READONLY : 0;
+	e->flags = (readonly ? DRIVER_OPEN_READONLY : 0) | DRIVER_OPEN_PREFETCH;
 	/* no thread (out of resources): the ordinary open after verification */
 	e->started = pthread_create(&e->thread, NULL, early_open_run, e) == 0;
 }
@@ -91,7 +91,7 @@ int apply_ctx_open_early(struct apply_ctx *c, const struct cmd *cmd, struct earl
 {
 	struct db *db;
 
-	if (e->started && e->flags == (readonly ? DRIVER_OPEN_READONLY : 0u) &&
+	if (e->started && (e->flags & DRIVER_OPEN_READONLY) == (readonly ? DRIVER_OPEN_READONLY : 0u) &&
 	    (db = early_open_take(e))) {
 		ctx_init(c, cmd, dsn, json);
 		c->drv = e->drv;

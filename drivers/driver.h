@@ -31,6 +31,9 @@
 /* Open flags. */
 #define DRIVER_OPEN_READONLY 0x1 /* plan, status, history: create nothing, write nothing;
 				  * a database that does not exist yet reads as empty */
+#define DRIVER_OPEN_PREFETCH 0x2 /* an open on the early-open thread (open_early): also
+				  * read the bookkeeping rows now; bk_read hands them over
+				  * if nothing was committed since (a driver may ignore it) */
 
 /* exec() flags. */
 #define DRIVER_EXEC_SPLIT 0x1 /* run statement by statement in autocommit (transaction:
