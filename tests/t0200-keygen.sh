@@ -128,6 +128,25 @@ test_expect_success 'the committed encrypted fixture key signs with its passphra
 	test_grep "build by f1f4414348327ca3 (fx): valid, trusted" out
 '
 
+test_expect_success 'a public key reads the same in its canonical form and in any other PEM text' '
+	pub="$TEST_DIRECTORY/fixtures/keys/test-enc.pub" &&
+	cp "$pub" canon.pub &&
+	sed "s/\$/\r/" "$pub" >crlf.pub &&
+	{ echo "a comment before the armour"; cat "$pub"; } >lead.pub &&
+	head -c -1 "$pub" >nonl.pub &&
+	for k in canon crlf lead nonl; do
+		cairn-apply verify fx.tar.gz --key $k.pub >out &&
+		test_grep "build by f1f4414348327ca3 (fx): valid, trusted" out || return 1
+	done &&
+	sed "2s/^\(.\{20\}\)./\1A/" "$pub" >other.pub &&
+	! cmp -s other.pub canon.pub &&
+	test_must_fail cairn-apply verify fx.tar.gz --key other.pub >out 2>err &&
+	! test_grep "f1f4414348327ca3 (fx): valid, trusted" out &&
+	sed "2s/^MCow/MCoX/" "$pub" >prefix.pub &&
+	test_must_fail cairn-apply verify fx.tar.gz --key prefix.pub 2>err &&
+	test_grep "prefix.pub" err
+'
+
 test_expect_success 'a public key is not a private key, and the reverse' '
 	(cd p && test_must_fail cairn build --sign ../ci.pub 2>../err) &&
 	test_grep "ci.pub" err &&
