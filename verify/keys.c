@@ -55,8 +55,9 @@ static struct pubkey *pubkey_wrap(EVP_PKEY *pkey, const char *name)
  * around one line of base64 holding the key's SubjectPublicKeyInfo, which
  * is a fixed 12-byte prefix and the 32 raw bytes (RFC 8410). Read without
  * OpenSSL's decoder framework, whose set-up (looking through every
- * provider's decoders) was 2 to 3 ms of every cairn-apply run; any other
- * text goes to PEM_read_bio_PUBKEY as before. Returns 1 with raw filled
+ * provider's decoders) was 4 M of the 110 M instructions of verifying a
+ * bundle of 1,000 migrations; any other text goes to PEM_read_bio_PUBKEY
+ * as before. Returns 1 with raw filled
  * when the text is that form. */
 static int ed25519_pem_raw(const char *pem, size_t len, unsigned char raw[KEY_RAW_LEN])
 {
