@@ -203,6 +203,8 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 				}
 				strlist_release(&c->drivers);
 				c->drivers = l;
+			} else {
+				strlist_release(&l); /* the items read before the bad one */
 			}
 		} else if (!strcmp(k->str, "release_refs")) {
 			size_t j;
