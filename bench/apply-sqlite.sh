@@ -22,10 +22,11 @@
 # journal file at every commit. So the CLI runs twice: as the issue's
 # baseline (SQLite's defaults) and with the same PERSIST journal, which
 # shows what cairn-apply costs on top of SQLite with its journal choice
-# taken away. Nobody is allowed a cheaper durability setting. dbmate's Go driver sets synchronous=NORMAL (one fsync
-# fewer per commit); it runs twice, as shipped and with the URL parameter
-# _sync=FULL that gives it the others' durability (strace: 4 fsyncs a
-# migration, as cairn-apply and the CLI).
+# taken away. Nobody is allowed a cheaper durability setting. dbmate's Go
+# driver sets synchronous=NORMAL (one fsync fewer per commit); it runs
+# twice, as shipped and with the URL parameter _sync=FULL that gives it the
+# others' durability (strace: 4 fsyncs a migration, as the CLI; cairn-apply
+# makes 5, one of them a directory sync with nothing to write).
 #
 # Workloads, N one-table migrations ("CREATE TABLE t_i (id integer primary
 # key, v text)", down "DROP TABLE t_i"):
