@@ -257,7 +257,7 @@ static void sqlite_close(struct db *db)
 /* While it holds the run lock, a runner keeps a rollback journal between its
  * transactions (PERSIST: the commit zeroes the journal's header) instead of
  * creating and deleting it for every migration (DELETE, SQLite's default):
- * the same fsyncs and the same crash safety, without two directory changes
+ * no fewer fsyncs and the same crash safety, without two directory changes
  * a commit, which made one transaction per migration 10 to 15 % slower on
  * ext4 (docs/benchmarks.md). Only a file in DELETE mode is switched, and
  * only on this connection: a WAL file, or one another program set to
