@@ -265,26 +265,32 @@ static void sqlite_close(struct db *db)
  * deletes the journal, so a finished run leaves no file beside the
  * database; a killed one leaves a journal with a zeroed header, which
  * SQLite ignores and the next run's unlock removes. */
-static int journal_persist(struct db *db)
+/* Whether the journal mode pragma (a query or a change) answers `want`:
+ * SQLite answers a change it does not make with the mode it keeps. */
+static int journal_mode_is(struct db *db, const char *pragma, const char *want)
 {
 	sqlite3_stmt *st = NULL;
-	int is_delete = 0;
+	int yes = 0;
 
-	if (db->persist || !db->h || !sqlite3_get_autocommit(db->h))
-		return 0;
-	if (sqlite3_prepare_v2(db->h, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(db->h, pragma, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		const char *mode = (const char *)sqlite3_column_text(st, 0);
 
-		is_delete = mode && !strcmp(mode, "delete");
+		yes = mode && !strcmp(mode, want);
 	}
 	sqlite3_finalize(st);
-	if (!is_delete)
-		return 0;
-	if (simple(db, "PRAGMA journal_mode=PERSIST; PRAGMA journal_size_limit=16777216"))
-		return -1;
+	return yes;
+}
+
+/* A speed-up only: if SQLite will not switch, the run goes on in DELETE. */
+static void journal_persist(struct db *db)
+{
+	if (db->persist || !db->h || !sqlite3_get_autocommit(db->h) ||
+	    !journal_mode_is(db, "PRAGMA journal_mode", "delete") ||
+	    !journal_mode_is(db, "PRAGMA journal_mode=PERSIST", "persist"))
+		return;
 	db->persist = 1;
-	return 0;
+	sqlite3_exec(db->h, "PRAGMA journal_size_limit=16777216", NULL, NULL, NULL);
 }
 
 /* Never an error: a journal left behind (another program was writing when
@@ -355,8 +361,7 @@ static int sqlite_lock(struct db *db, unsigned long long timeout_ms)
 		}
 		nanosleep(&ts, NULL);
 	}
-	if (journal_persist(db))
-		return -1;
+	journal_persist(db);
 	/* Writers that are not cairn wait as long as we were willing to. */
 	sqlite3_busy_timeout(db->h, timeout_ms > 5000 ? (int)(timeout_ms > 600000 ? 600000 : timeout_ms)
 						       : 5000);
