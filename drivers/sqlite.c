@@ -40,13 +40,12 @@ struct db {
 	int persist;                    /* journal switched DELETE -> PERSIST while locked */
 	struct bk_row *pre_rows;        /* read by the early open (DRIVER_OPEN_PREFETCH) */
 	size_t pre_n;
-	long long pre_version;          /* PRAGMA data_version they were read at */
+	long long pre_stamp[3];         /* rows_stamp() when they were read */
 	int have_pre;
 };
 
 static void journal_restore(struct db *db);
 static void prefetch_rows(struct db *db);
-static void prefetch_drop(struct db *db);
 
 static int sqlite_accepts(const char *dsn)
 {
@@ -380,7 +379,6 @@ static int sqlite_unlock(struct db *db)
 
 static int sqlite_begin(struct db *db)
 {
-	prefetch_drop(db);
 	return simple(db, "BEGIN IMMEDIATE");
 }
 
@@ -486,7 +484,6 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 
 static int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
-	prefetch_drop(db);
 	x->changes = 0;
 	x->statements = 0;
 	memset(&x->err, 0, sizeof(x->err));
@@ -538,7 +535,6 @@ static int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *t
 {
 	struct truth_ctx t = { 0, 0 };
 
-	prefetch_drop(db);
 	memset(err, 0, sizeof(*err));
 	err->offset = -1;
 	*truth = 0;
@@ -608,7 +604,6 @@ static int sqlite_bk_ensure(struct db *db)
 {
 	int in_tx = !sqlite3_get_autocommit(db->h), rc;
 
-	prefetch_drop(db);
 	if (!in_tx && simple(db, "BEGIN IMMEDIATE"))
 		return -1;
 	rc = simple(db, bk_schema);
@@ -690,72 +685,72 @@ static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
 	return 0;
 }
 
-/* What "PRAGMA data_version" says: it changes when another connection
- * commits to the file, and only then. */
-static int data_version(struct db *db, long long *v)
+/* Where the file stands, as far as the bookkeeping rows go: another
+ * connection's commits move PRAGMA data_version (and only those do); this
+ * connection's own row writes, committed or not, move its total_changes,
+ * and its own DDL (a dropped or recreated table) moves schema_version. */
+static int rows_stamp(struct db *db, long long stamp[3])
 {
-	sqlite3_stmt *st = NULL;
-	int ok = sqlite3_prepare_v2(db->h, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
-		 sqlite3_step(st) == SQLITE_ROW;
+	static const char *const pragmas[2] = { "PRAGMA data_version", "PRAGMA schema_version" };
+	size_t i;
 
-	if (ok)
-		*v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return ok ? 0 : -1;
+	for (i = 0; i < 2; i++) {
+		sqlite3_stmt *st = NULL;
+		int ok = sqlite3_prepare_v2(db->h, pragmas[i], -1, &st, NULL) == SQLITE_OK &&
+			 sqlite3_step(st) == SQLITE_ROW;
+
+		if (ok)
+			stamp[i] = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (!ok)
+			return -1;
+	}
+	stamp[2] = sqlite3_total_changes64(db->h);
+	return 0;
 }
 
 /* On the early-open thread, while the bundle is verified: the bookkeeping
- * rows, read in one read transaction together with the data version they
- * belong to (reading 5,000 rows, down scripts and all, is ~6 ms that a
+ * rows, read in one read transaction together with the stamp they belong
+ * to (reading 5,000 rows, down scripts and all, is ~6 ms that a
  * nothing-pending apply would otherwise spend after verification).
- * sqlite_bk_read takes them only if the data version has not moved by
- * then, that is if no other connection has committed in between: the
- * rows are then exactly what it would read. Any failure here only means
- * no prefetch; bk_read reads and reports for itself. */
+ * sqlite_bk_read takes them only if the stamp has not moved by then, that
+ * is if nobody, this connection included, has changed the file in
+ * between: the rows are then exactly what it would read. Any failure here
+ * only means no prefetch; bk_read reads and reports for itself. */
 static void prefetch_rows(struct db *db)
 {
 	int exists = 0;
 
 	if (sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return;
-	if (data_version(db, &db->pre_version) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
+	if (rows_stamp(db, db->pre_stamp) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
 	    exists && read_all_rows(db, &db->pre_rows, &db->pre_n) == 0)
 		db->have_pre = 1;
 	sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
 	cairn_error_clear();
 }
 
-/* Anything this connection writes makes the prefetched rows stale without
- * moving the data version (which counts other connections' commits only),
- * so every way of writing drops them first. */
-static void prefetch_drop(struct db *db)
-{
-	if (!db->have_pre)
-		return;
-	db->have_pre = 0;
-	bk_rows_free(db->pre_rows, db->pre_n);
-	db->pre_rows = NULL;
-	db->pre_n = 0;
-}
-
 static int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
 {
+	long long now[3];
 	int exists;
 
 	*out = NULL;
 	*n = 0;
 	if (db->have_pre) {
-		long long v;
+		int fresh = rows_stamp(db, now) == 0 && !memcmp(now, db->pre_stamp, sizeof(now));
 
-		if (data_version(db, &v) == 0 && v == db->pre_version) {
+		db->have_pre = 0;
+		if (fresh) {
 			*out = db->pre_rows;
 			*n = db->pre_n;
-			db->pre_rows = NULL;
-			db->pre_n = 0;
-			db->have_pre = 0;
-			return 0;
+		} else {
+			bk_rows_free(db->pre_rows, db->pre_n);
 		}
-		prefetch_drop(db);
+		db->pre_rows = NULL;
+		db->pre_n = 0;
+		if (fresh)
+			return 0;
 	}
 	if (sqlite_bk_exists(db, &exists))
 		return -1;
@@ -912,7 +907,6 @@ static int sqlite_bk_put(struct db *db, const struct bk_row *r)
 	sqlite3_stmt *st;
 	int rc;
 
-	prefetch_drop(db);
 	if (r->state_only && !r->is_new && (rc = put_state(db, r)) != 0)
 		return rc < 0 ? -1 : 0;
 	if (prepare_insert(db, cached, r->is_new ? "INSERT" : "INSERT OR REPLACE",
@@ -944,7 +938,6 @@ static int sqlite_audit_append(struct db *db, const struct audit_row *r)
 {
 	sqlite3_stmt *st;
 
-	prefetch_drop(db);
 	if (prepare_insert(db, &db->append, "INSERT", "cairn_audit", audit_columns,
 			   NCOLS(audit_columns)) < 0)
 		return -1;
