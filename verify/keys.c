@@ -97,15 +97,8 @@ int pubkey_from_pem(struct pubkey **out, const char *pem, size_t len, const char
 		cairn_error_set("'%s' is not a public key: %zu bytes", name, len);
 		return -1;
 	}
-	if (ed25519_pem_raw(pem, len, raw) &&
-	    (pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, KEY_RAW_LEN))) {
-		*out = pubkey_wrap(pkey, name);
-		if (*out)
-			return 0;
-		EVP_PKEY_free(pkey);
-		return -1;
-	}
-	ERR_clear_error();
+	if (ed25519_pem_raw(pem, len, raw) && pubkey_from_raw(out, raw) == 0)
+		return 0;
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (!bio) {
 		cairn_error_set("out of memory reading '%s'", name);
