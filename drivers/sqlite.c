@@ -264,19 +264,27 @@ static void sqlite_close(struct db *db)
  * deletes the journal, so a finished run leaves no file beside the
  * database; a killed one leaves a journal with a zeroed header, which
  * SQLite ignores and the next run's unlock removes. */
+/* A pragma's one-row answer, stepped to that row; NULL when there is none.
+ * The caller finalizes it. */
+static sqlite3_stmt *pragma_row(struct db *db, const char *pragma)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db->h, pragma, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		return st;
+	sqlite3_finalize(st);
+	return NULL;
+}
+
 /* Whether the journal mode pragma (a query or a change) answers `want`:
  * SQLite answers a change it does not make with the mode it keeps. */
 static int journal_mode_is(struct db *db, const char *pragma, const char *want)
 {
-	sqlite3_stmt *st = NULL;
-	int yes = 0;
+	sqlite3_stmt *st = pragma_row(db, pragma);
+	const char *mode = st ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	int yes = mode && !strcmp(mode, want);
 
-	if (sqlite3_prepare_v2(db->h, pragma, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW) {
-		const char *mode = (const char *)sqlite3_column_text(st, 0);
-
-		yes = mode && !strcmp(mode, want);
-	}
 	sqlite3_finalize(st);
 	return yes;
 }
@@ -695,15 +703,12 @@ static int rows_stamp(struct db *db, long long stamp[3])
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
-		sqlite3_stmt *st = NULL;
-		int ok = sqlite3_prepare_v2(db->h, pragmas[i], -1, &st, NULL) == SQLITE_OK &&
-			 sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_stmt *st = pragma_row(db, pragmas[i]);
 
-		if (ok)
-			stamp[i] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		if (!ok)
+		if (!st)
 			return -1;
+		stamp[i] = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
 	}
 	stamp[2] = sqlite3_total_changes64(db->h);
 	return 0;
