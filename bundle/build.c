@@ -224,7 +224,7 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	struct bundle b;
 	struct build_ctx ctx;
 	struct buf manifest = BUF_INIT, sums_text = BUF_INIT;
-	struct sums sums = { NULL, 0, 0 };
+	struct sums sums = { NULL, 0, 0, NULL };
 	struct blob *bl = NULL;
 	size_t nbl = 0, blalloc = 0, i, j, nfiles = 0;
 	unsigned long long text_total = 0;

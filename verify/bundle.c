@@ -112,7 +112,7 @@ void trust_free(struct trust *t)
 /* ---- reader state ---- */
 
 struct kept {
-	char *name;                 /* member name, as in SHA256SUMS */
+	const char *name;           /* member name: its SHA256SUMS entry's path */
 	struct buf data;            /* text members: the verified bytes */
 	unsigned long long size;    /* bytes read */
 	int is_data;                /* a data/ member: streamed, not kept */
@@ -144,10 +144,8 @@ static void priv_free(struct bundle_priv *p)
 	buf_release(&p->manifest);
 	buf_release(&p->sums_raw);
 	sums_release(&p->sums);
-	for (i = 0; i < p->nmembers; i++) {
-		free(p->members[i].name);
+	for (i = 0; i < p->nmembers; i++)
 		buf_release(&p->members[i].data);
-	}
 	free(p->members);
 	for (i = 0; i < p->npairs; i++) {
 		free(p->pairs[i].base);
@@ -434,78 +432,77 @@ static void collect_statements(struct bundle *b, const struct trust *trust)
 	}
 }
 
-/* Step 3: the manifest agrees with SHA256SUMS, and both with what was read. */
+static int cmp_file_member(const void *a, const void *b)
+{
+	return strcmp((*(const struct bundle_file *const *)a)->member,
+		      (*(const struct bundle_file *const *)b)->member);
+}
+
+/* Step 3: the manifest agrees with SHA256SUMS, and both with what was read.
+ * SHA256SUMS was parsed strictly (sums_parse: sorted, unique, one spelling
+ * per line), so what it lists, entry by entry, is all there is to compare:
+ * equal lists mean the file is the one the manifest's files give. The
+ * manifest's files come in its order, which is the paths' sorted order
+ * whenever the directory names sort as the versions do (cairn's own
+ * bundles): then they are compared as they come, else through a sorted
+ * copy of pointers. The members read are in SHA256SUMS's order (entry
+ * i + 1 is member i), so their sizes are checked in the same pass. */
 static int cross_check(struct bundle *b, const char *top)
 {
 	struct bundle_priv *p = b->priv;
-	struct sums want = { NULL, 0, 0 };
-	struct buf text = BUF_INIT;
-	size_t i, j;
-	int rc = -1;
+	const struct bundle_file **files;
+	size_t i, j, n = 0;
+	int rc = -1, sorted = 1;
 
 	if (strcmp(b->name, top)) {
 		cairn_error_set("member 'manifest.yaml': names the bundle '%s', but its top directory is '%s'",
 				b->name, top);
-		goto out;
+		return -1;
 	}
-	sums_add(&want, "manifest.yaml", b->id + 7);
 	for (i = 0; i < b->nmigs; i++)
-		for (j = 0; j < b->migs[i].nfiles; j++)
-			sums_add(&want, b->migs[i].files[j].member, b->migs[i].files[j].sha256);
-	sums_sort(&want);
-	for (i = 0; i < want.n || i < p->sums.n; i++) {
-		if (i >= p->sums.n || (i < want.n && strcmp(want.items[i].path, p->sums.items[i].path) < 0)) {
-			cairn_error_set("member 'SHA256SUMS': does not list '%s', which manifest.yaml lists",
-					want.items[i].path);
-			goto out;
-		}
-		if (i >= want.n || strcmp(want.items[i].path, p->sums.items[i].path) > 0) {
-			cairn_error_set("member 'SHA256SUMS': lists '%s', which manifest.yaml does not",
-					p->sums.items[i].path);
-			goto out;
-		}
-		if (strcmp(want.items[i].hex, p->sums.items[i].hex)) {
-			cairn_error_set("member 'SHA256SUMS': the sha256 of '%s' differs from manifest.yaml's",
-					want.items[i].path);
-			goto out;
-		}
-	}
-	if (sums_format(&want, &text) < 0)
-		goto out;
-	if (text.len != p->sums_raw.len || memcmp(text.ptr, p->sums_raw.ptr, text.len)) {
-		cairn_error_set("member 'SHA256SUMS': not in the canonical form");
-		goto out;
-	}
-	/* sizes: every member as large as the manifest says */
+		n += b->migs[i].nfiles;
+	files = xcalloc(n ? n : 1, sizeof(*files));
+	n = 0;
 	for (i = 0; i < b->nmigs; i++) {
 		for (j = 0; j < b->migs[i].nfiles; j++) {
-			const struct bundle_file *f = &b->migs[i].files[j];
-			size_t lo = 0, hi = p->nmembers;
+			files[n] = &b->migs[i].files[j];
+			if (n && sorted && strcmp(files[n - 1]->member, files[n]->member) >= 0)
+				sorted = 0;
+			n++;
+		}
+	}
+	if (!sorted)
+		qsort(files, n, sizeof(*files), cmp_file_member);
+	/* entry 0 is manifest.yaml, checked when it was read; "manifest.yaml"
+	 * sorts before every "migrations/" path */
+	for (i = 0; i < n || i + 1 < p->sums.n; i++) {
+		const struct sums_entry *have = i + 1 < p->sums.n ? &p->sums.items[i + 1] : NULL;
+		int c = !have ? -1 : i >= n ? 1 : strcmp(files[i]->member, have->path);
 
-			while (lo < hi) {
-				size_t mid = (lo + hi) / 2;
-				int c = strcmp(p->members[mid].name, f->member);
-
-				if (!c) {
-					lo = mid;
-					break;
-				}
-				if (c < 0)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo >= p->nmembers || strcmp(p->members[lo].name, f->member) ||
-			    p->members[lo].size != f->size) {
-				cairn_error_set("member '%s': size differs from manifest.yaml's", f->member);
-				goto out;
-			}
+		if (c < 0) {
+			cairn_error_set("member 'SHA256SUMS': does not list '%s', which manifest.yaml lists",
+					files[i]->member);
+			goto out;
+		}
+		if (c > 0) {
+			cairn_error_set("member 'SHA256SUMS': lists '%s', which manifest.yaml does not",
+					have->path);
+			goto out;
+		}
+		if (memcmp(files[i]->sha256, have->hex, 64)) {
+			cairn_error_set("member 'SHA256SUMS': the sha256 of '%s' differs from manifest.yaml's",
+					files[i]->member);
+			goto out;
+		}
+		/* sizes: every member as large as the manifest says */
+		if (i >= p->nmembers || p->members[i].size != files[i]->size) {
+			cairn_error_set("member '%s': size differs from manifest.yaml's", files[i]->member);
+			goto out;
 		}
 	}
 	rc = 0;
 out:
-	sums_release(&want);
-	buf_release(&text);
+	free(files);
 	return rc;
 }
 
@@ -617,7 +614,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		{
 			struct kept *kp = &p->members[p->nmembers++];
 
-			kp->name = xstrdup(m.name);
+			kp->name = p->sums.items[next].path; /* equal, and lives as long */
 			kp->size = m.size;
 			kp->is_data = is_data_member(m.name);
 			if (kp->is_data) {

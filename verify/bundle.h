@@ -74,6 +74,10 @@ struct bundle {
 	char *project;         /* the project's name (cairn.yaml 'name') */
 	char *source_path;     /* the project's directory in the repository, "" at the top */
 	unsigned long long max_file_size, max_data_size; /* the project's caps at build time */
+	/* Where the manifest's fast path put the migrations' strings and file
+	 * lists: a few large blocks, freed by manifest_release, instead of one
+	 * allocation each (NULL: each is its own, as the other paths make them). */
+	void *strpool;
 };
 
 /* Keys the caller trusts (PEM public keys), by role. */

@@ -24,6 +24,8 @@ struct sums_entry {
 struct sums {
 	struct sums_entry *items;
 	size_t n, alloc;
+	char *pool;     /* sums_parse's paths, all in one block (else each is its
+			 * own, as sums_add makes them: never both in one list) */
 };
 
 /* SHA256SUMS, strictly: "<64 lower-case hex>  <path>\n" per line, paths
