@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "../lib/error.h"
@@ -34,8 +35,8 @@ static void print_version(void)
 	char lib[CAIRN_ERRMSG_MAX + 64];
 
 	printf("cairn-apply %s\n", CAIRN_VERSION);
-	printf("zlib %s, %s, libyaml %s", zlibVersion(), OpenSSL_version(OPENSSL_VERSION),
-	       yaml_get_version_string());
+	printf("zlib %s, libdeflate %s, %s, libyaml %s", zlibVersion(), LIBDEFLATE_VERSION_STRING,
+	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string());
 	for (d = driver_list(); *d; d++) {
 		(*d)->library_version(lib, sizeof(lib));
 		printf(", %s", lib);

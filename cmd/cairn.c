@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "cairn.h"
@@ -31,8 +32,9 @@ static const struct cmd *const cairn_commands[] = {
 static void print_version(void)
 {
 	printf("cairn %s\n", CAIRN_VERSION);
-	printf("libgit2 %s, zlib %s, %s, libyaml %s\n", libgit2_version(), zlibVersion(),
-	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string());
+	printf("libgit2 %s, zlib %s, libdeflate %s, %s, libyaml %s\n", libgit2_version(),
+	       zlibVersion(), LIBDEFLATE_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION),
+	       yaml_get_version_string());
 }
 
 static void print_usage(FILE *out)

@@ -9,7 +9,9 @@
  * path, no control character; members in the canonical order, so a
  * duplicate or a reordered member is caught as it arrives and a single pass
  * can verify the whole bundle. Memory is bounded whatever the headers say:
- * two 64 KiB buffers and at most one 64 KiB pax header. */
+ * two 64 KiB buffers and at most one 64 KiB pax header, or, for a file of
+ * at most 8 MiB whose tar is at most 32 MiB, that tar whole (inflated at
+ * once by libdeflate, given back 2 MiB at a time as it is read). */
 #ifndef CAIRN_ARCHIVE_H
 #define CAIRN_ARCHIVE_H
 

@@ -565,6 +565,125 @@ static void test_reader(void)
 	buf_release(&z);
 }
 
+/* Reads every member of tmp_path: how many, how many data chunks, and a
+ * running hash of names and data, to compare two readings. */
+static const char *read_digest(int *members, size_t *chunks, unsigned long long *digest)
+{
+	struct breader *r = NULL;
+	struct bmember m;
+	unsigned long long h = 1469598103934665603ULL;
+	int k, n = 0;
+
+	*chunks = 0;
+	if (breader_open(&r, tmp_path) < 0)
+		goto bad;
+	while ((k = breader_next(r, &m)) > 0) {
+		const unsigned char *d;
+		const void *v;
+		size_t len, i;
+		int j;
+
+		n++;
+		for (i = 0; m.name[i]; i++)
+			h = (h ^ (unsigned char)m.name[i]) * 1099511628211ULL;
+		while ((j = breader_data(r, &v, &len)) > 0) {
+			(*chunks)++;
+			for (d = v, i = 0; i < len; i++)
+				h = (h ^ d[i]) * 1099511628211ULL;
+		}
+		if (j < 0)
+			goto bad;
+	}
+	if (k < 0)
+		goto bad;
+	breader_free(r);
+	*members = n;
+	*digest = h;
+	return NULL;
+bad:
+	breader_free(r);
+	return cairn_error_last();
+}
+
+/* A tar of several MiB: the whole-file path (libdeflate, given back 2 MiB
+ * at a time) and the streaming path (zlib, taken for a gzip header with a
+ * name in it) read the same members and bytes. The whole-file path hands
+ * out a member's data in one piece, which is how the test knows it ran. */
+static void test_whole_file(void)
+{
+	struct buf raw = BUF_INIT, z = BUF_INIT, data = BUF_INIT;
+	unsigned long long d1 = 0, d2 = 0, seed = 7;
+	size_t c1 = 0, c2 = 0, i;
+	int n1 = 0, n2 = 0, expect = 0;
+	const char *msg;
+
+	for (i = 0; raw.len < 5u * 1024 * 1024; i++) {
+		char name[64];
+		size_t len = i % 50 == 7 ? 100 * 1024 : (i * 37) % 1500 + 1, j;
+
+		buf_reset(&data);
+		for (j = 0; j < len; j++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			buf_putc(&data, (char)('a' + (seed >> 59) % 26));
+		}
+		snprintf(name, sizeof(name), "top/migrations/d%05zu/up.sql", i);
+		tar_format_file(&raw, name, len, MTIME);
+		buf_put(&raw, data.ptr, len);
+		while (raw.len % 512)
+			buf_putc(&raw, 0);
+		expect++;
+	}
+	end(&raw);
+	gz(&z, raw.ptr, raw.len);
+	put_file(z.ptr, z.len);
+	msg = read_digest(&n1, &c1, &d1);
+	CHECK(!msg);
+	CHECK(n1 == expect);
+	CHECK(c1 == (size_t)expect); /* one piece each: the whole-file path */
+
+	/* the same tar behind a gzip header with a file name: streamed */
+	{
+		z_stream zs;
+		gz_header head;
+		unsigned char chunk[65536];
+		int zr;
+
+		buf_reset(&z);
+		memset(&zs, 0, sizeof(zs));
+		memset(&head, 0, sizeof(head));
+		head.name = (Bytef *)"x.tar";
+		head.os = 3;
+		deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+		deflateSetHeader(&zs, &head);
+		zs.next_in = (Bytef *)raw.ptr;
+		zs.avail_in = (uInt)raw.len;
+		do {
+			zs.next_out = chunk;
+			zs.avail_out = sizeof(chunk);
+			zr = deflate(&zs, Z_FINISH);
+			buf_put(&z, chunk, sizeof(chunk) - zs.avail_out);
+		} while (zr == Z_OK);
+		deflateEnd(&zs);
+	}
+	CHECK(((unsigned char *)z.ptr)[3] == 8); /* FNAME */
+	put_file(z.ptr, z.len);
+	msg = read_digest(&n2, &c2, &d2);
+	CHECK(!msg);
+	CHECK(n2 == expect && d2 == d1);
+	CHECK(c2 > (size_t)expect); /* streamed: the 100 KiB members in pieces */
+
+	/* a trailer that promises more than the tar: the whole-file path
+	 * fails, the streaming path says what is wrong */
+	buf_reset(&z);
+	gz(&z, raw.ptr, raw.len);
+	((unsigned char *)z.ptr)[z.len - 2] ^= 1;
+	put_file(z.ptr, z.len);
+	CHECK(says(read_all(NULL), "gzip: incorrect length check"));
+	buf_release(&raw);
+	buf_release(&z);
+	buf_release(&data);
+}
+
 /* Cut anywhere, compressed or not: refused with a message, never a crash. */
 static void test_truncation(void)
 {
@@ -641,6 +760,7 @@ int main(void)
 	test_types();
 	test_reader();
 	test_truncation();
+	test_whole_file();
 	test_writer();
 	unlink(tmp_path);
 	return unit_done();
