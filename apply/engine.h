@@ -78,7 +78,7 @@ struct plan {
 	char *current;            /* highest applied version, or NULL */
 };
 
-/* Builds the plan of set against rows (sorted by version) for env, up to and
+/* Builds the plan of set against rows (in any order) for env, up to and
  * including to (NULL: all). Returns EXIT_OK, or EXIT_USAGE when to is not a
  * version of the set. */
 int plan_build(struct plan *out, const struct apply_set *set, const struct bk_row *rows,
