@@ -24,6 +24,7 @@
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "engine.h"
+#include "load.h"
 
 void apply_set_release(struct apply_set *s)
 {
@@ -34,13 +35,15 @@ void apply_set_release(struct apply_set *s)
 	for (i = 0; i < s->n; i++) {
 		struct apply_mig *m = &s->migs[i];
 
+		free(m->up);
+		free(m->down);
+		free(m->verify);
+		if (s->borrows_bundle)
+			continue;
 		free(m->version);
 		free(m->name);
 		free(m->checksum);
 		free(m->description);
-		free(m->up);
-		free(m->down);
-		free(m->verify);
 		free(m->up_path);
 		for (j = 0; j < m->nenvironments; j++)
 			free(m->environments[j]);
@@ -883,6 +886,26 @@ static void report_plan_problems(struct run *r, const struct apply_set *set, con
 	}
 }
 
+/* The SQL of every step that will run, read and checked before the first
+ * one runs: a migration 5 that cannot be used stops the run before 1 to 4
+ * are applied, as when every migration's SQL was read at load. */
+static int read_steps_sql(const struct apply_set *set, const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		const struct plan_step *s = &p->steps[i];
+
+		if ((s->action == STEP_APPLY || s->action == STEP_RESUME) &&
+		    apply_mig_read_sql(s->m, set->driver)) {
+			cairn_error_set("cannot read bundle '%s': %s", set->bundle_path,
+					cairn_error_last());
+			return EXIT_REFUSED;
+		}
+	}
+	return EXIT_OK;
+}
+
 static int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
 		     size_t *nrows)
 {
@@ -914,6 +937,8 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		goto out_unlock;
 	}
 	rc = plan_build(&p, set, rows, nrows, o->env, o->to);
+	if (rc == EXIT_OK)
+		rc = read_steps_sql(set, &p);
 	if (rc != EXIT_OK)
 		goto out_unlock;
 	if (run_init(&r, db, drv, o)) {
