@@ -69,6 +69,42 @@ int apply_mig_read_sql(struct apply_mig *m, const char *driver)
 	return 0;
 }
 
+static int no_nul(void *ctx, const void *data, size_t len)
+{
+	if (memchr(data, '\0', len)) {
+		*(int *)ctx = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* What read_sql refuses, found without copying anything: an up script for
+ * the driver, and no NUL byte in up, down or verify. Run for every
+ * migration at load, so a bad bundle is refused before the lock is taken
+ * or a database file created, whether or not the migration would run (as
+ * when every script was copied here). */
+static int check_sql(struct bundle *b, const struct bundle_migration *bm, const char *driver)
+{
+	static const char *const roles[] = { "up", "down", "verify" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		const struct bundle_file *f = bundle_migration_file(bm, roles[i], driver);
+		int nul = 0;
+
+		if (!f && !i) {
+			cairn_error_set("migration %s has no up script for %s", bm->name, driver);
+			return -1;
+		}
+		if (f && bundle_stream(b, f, no_nul, &nul)) {
+			if (nul)
+				cairn_error_set("%s: contains a NUL byte: not SQL text", f->member);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, unsigned flags)
 {
 	static char empty[1];
@@ -105,7 +141,7 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 		m->lock_timeout_ms = bm->lock_timeout_ms;
 		m->environments = bm->environments;
 		m->nenvironments = bm->nenvironments;
-		if ((flags & APPLY_LOAD_SQL) && apply_mig_read_sql(m, driver))
+		if ((flags & APPLY_LOAD_SQL) ? apply_mig_read_sql(m, driver) : check_sql(b, bm, driver))
 			goto fail;
 	}
 	return 0;
