@@ -24,6 +24,7 @@
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "engine.h"
+#include "load.h"
 
 void apply_set_release(struct apply_set *s)
 {
@@ -34,13 +35,15 @@ void apply_set_release(struct apply_set *s)
 	for (i = 0; i < s->n; i++) {
 		struct apply_mig *m = &s->migs[i];
 
+		free(m->up);
+		free(m->down);
+		free(m->verify);
+		if (s->borrows_bundle)
+			continue;
 		free(m->version);
 		free(m->name);
 		free(m->checksum);
 		free(m->description);
-		free(m->up);
-		free(m->down);
-		free(m->verify);
 		free(m->up_path);
 		for (j = 0; j < m->nenvironments; j++)
 			free(m->environments[j]);
@@ -127,17 +130,6 @@ const char *step_action_name(enum step_action a)
 	return "?";
 }
 
-static int cmp_row_ptr(const void *a, const void *b)
-{
-	return strcmp((*(const struct bk_row *const *)a)->version,
-		      (*(const struct bk_row *const *)b)->version);
-}
-
-static int cmp_str_ptr(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int is_blocking(const struct bk_row *r)
 {
 	return !strcmp(r->state, BK_FAILED) || !strcmp(r->state, BK_IN_PROGRESS);
@@ -165,13 +157,86 @@ static int env_listed(const struct apply_mig *m, const char *env)
 	return 0;
 }
 
+/* The rows by exact version, for plan_build. bk_read sorts them by
+ * version_cmp, under which "0002" and "2" are equal (and which is no total
+ * order on strings that are not numbers), so that order cannot find an
+ * exact match; a hash of the exact strings does, in one pass, in any order.
+ * Each row also carries what plan_build asks of it more than once. */
+#define ROW_APPLIED  1
+#define ROW_BLOCKING 2
+#define ROW_BASELINE 4
+#define ROW_HIT      8  /* a migration of the set has exactly this version */
+#define ROW_RESUMES  16 /* a step of the set resumes this row */
+
+struct row_index {
+	const struct bk_row *rows;
+	size_t *slots;             /* 1 + the first row with a version; 0: empty */
+	size_t mask;
+	size_t *first;             /* per row: the first row with its version */
+	unsigned char *flags;      /* per row: ROW_* */
+};
+
+static size_t version_hash(const char *s)
+{
+	size_t h = 2166136261u;    /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static void row_index_build(struct row_index *x, const struct bk_row *rows, size_t n)
+{
+	size_t i, cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	x->rows = rows;
+	x->mask = cap - 1;
+	x->slots = xcalloc(cap, sizeof(*x->slots));
+	x->first = xcalloc(n ? n : 1, sizeof(*x->first));
+	x->flags = xcalloc(n ? n : 1, 1);
+	for (i = 0; i < n; i++) {
+		size_t h = version_hash(rows[i].version) & x->mask;
+
+		while (x->slots[h] && strcmp(rows[x->slots[h] - 1].version, rows[i].version))
+			h = (h + 1) & x->mask;
+		if (!x->slots[h])
+			x->slots[h] = i + 1;
+		x->first[i] = x->slots[h] - 1;
+		if (!strcmp(rows[i].state, BK_APPLIED))
+			x->flags[i] |= ROW_APPLIED;
+		else if (is_blocking(&rows[i]))
+			x->flags[i] |= ROW_BLOCKING;
+		if (is_baseline_row(&rows[i]))
+			x->flags[i] |= ROW_BASELINE;
+	}
+}
+
+/* The index of the first row whose version is exactly v, or -1. */
+static long row_index_find(const struct row_index *x, const char *v)
+{
+	size_t h = version_hash(v) & x->mask;
+
+	for (; x->slots[h]; h = (h + 1) & x->mask)
+		if (!strcmp(x->rows[x->slots[h] - 1].version, v))
+			return (long)x->slots[h] - 1;
+	return -1;
+}
+
+static void row_index_release(struct row_index *x)
+{
+	free(x->slots);
+	free(x->first);
+	free(x->flags);
+}
+
 int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row *rows,
 	       size_t nrows, const char *env, const char *to)
 {
-	const struct bk_row **sorted = NULL;
-	const char **versions = NULL;
+	struct row_index x;
+	const char *current = NULL;
 	size_t i, to_index = set->n;
-	int rc = EXIT_OK;
 
 	memset(p, 0, sizeof(*p));
 	if (to) {
@@ -184,39 +249,39 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 		}
 		to_index = i;
 	}
-	sorted = xcalloc(nrows ? nrows : 1, sizeof(*sorted));
+	row_index_build(&x, rows, nrows);
 	for (i = 0; i < nrows; i++) {
-		sorted[i] = &rows[i];
-		if (is_baseline_row(&rows[i]) && !strcmp(rows[i].state, BK_APPLIED))
+		if (!(x.flags[i] & ROW_APPLIED))
+			continue;
+		if (x.flags[i] & ROW_BASELINE)
 			p->baseline = rows[i].version;
-		if (!strcmp(rows[i].state, BK_APPLIED) &&
-		    (!p->current || version_cmp(rows[i].version, p->current) > 0)) {
-			free(p->current);
-			p->current = xstrdup(rows[i].version);
-		}
+		if (!current || version_cmp(rows[i].version, current) > 0)
+			current = rows[i].version;
 	}
-	qsort(sorted, nrows, sizeof(*sorted), cmp_row_ptr);
+	p->current = current ? xstrdup(current) : NULL;
 
 	p->steps = xcalloc(set->n ? set->n : 1, sizeof(*p->steps));
 	p->n = set->n;
 	for (i = 0; i < set->n; i++) {
 		struct plan_step *s = &p->steps[i];
-		struct bk_row key;
-		const struct bk_row *kp = &key, **found;
+		long r = row_index_find(&x, set->migs[i].version);
+		unsigned f = r >= 0 ? x.flags[r] : 0;
 
 		s->m = &set->migs[i];
-		key.version = s->m->version;
-		found = bsearch(&kp, sorted, nrows, sizeof(*sorted), cmp_row_ptr);
-		s->row = found ? *found : NULL;
-		if (s->row && !strcmp(s->row->state, BK_APPLIED)) {
-			if (is_baseline_row(s->row) || !strcmp(s->row->checksum, s->m->checksum)) {
+		s->row = r >= 0 ? &rows[r] : NULL;
+		if (r >= 0)
+			x.flags[r] |= ROW_HIT;
+		if (f & ROW_APPLIED) {
+			if ((f & ROW_BASELINE) || !strcmp(s->row->checksum, s->m->checksum)) {
 				s->action = STEP_APPLIED;
 			} else {
 				s->action = STEP_DRIFT;
 				p->ndrift++;
 			}
-		} else if (s->row && is_blocking(s->row)) {
+		} else if (f & ROW_BLOCKING) {
 			s->action = is_batch_row(s->row) && s->m->batch ? STEP_RESUME : STEP_BLOCKED;
+			if (s->action == STEP_RESUME)
+				x.flags[r] |= ROW_RESUMES;
 		} else if (p->baseline && version_cmp(s->m->version, p->baseline) <= 0) {
 			s->action = STEP_BASELINE;
 		} else if (!env_listed(s->m, env)) {
@@ -230,39 +295,23 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 			p->napply++;
 	}
 
-	/* A failed or unfinished row blocks the run unless it is a batch
-	 * migration of this set, which resumes; one absent from the set cannot. */
 	for (i = 0; i < nrows; i++) {
-		size_t j;
-		int resumes = 0;
-
-		if (!is_blocking(&rows[i]))
-			continue;
-		for (j = 0; j < p->n && !resumes; j++)
-			resumes = p->steps[j].row == &rows[i] && p->steps[j].action == STEP_RESUME;
-		if (!resumes) {
+		/* A failed or unfinished row blocks the run unless it is a batch
+		 * migration of this set, which resumes; one absent from the set
+		 * cannot. */
+		if ((x.flags[i] & ROW_BLOCKING) && !(x.flags[i] & ROW_RESUMES)) {
 			p->blocked = xrealloc(p->blocked, (p->nblocked + 1) * sizeof(*p->blocked));
 			p->blocked[p->nblocked++] = &rows[i];
 		}
-	}
-
-	versions = xcalloc(set->n ? set->n : 1, sizeof(*versions));
-	for (i = 0; i < set->n; i++)
-		versions[i] = set->migs[i].version;
-	qsort(versions, set->n, sizeof(*versions), cmp_str_ptr);
-	for (i = 0; i < nrows; i++) {
-		const char *v = rows[i].version;
-
-		if (strcmp(rows[i].state, BK_APPLIED) || is_baseline_row(&rows[i]))
-			continue;
-		if (!bsearch(&v, versions, set->n, sizeof(*versions), cmp_str_ptr)) {
+		/* Applied, and no migration of the set has its version. */
+		if ((x.flags[i] & (ROW_APPLIED | ROW_BASELINE)) == ROW_APPLIED &&
+		    !(x.flags[x.first[i]] & ROW_HIT)) {
 			p->missing = xrealloc(p->missing, (p->nmissing + 1) * sizeof(*p->missing));
 			p->missing[p->nmissing++] = &rows[i];
 		}
 	}
-	free(versions);
-	free(sorted);
-	return rc;
+	row_index_release(&x);
+	return EXIT_OK;
 }
 
 void plan_release(struct plan *p)
@@ -837,6 +886,26 @@ static void report_plan_problems(struct run *r, const struct apply_set *set, con
 	}
 }
 
+/* The SQL of every step that will run, read and checked before the first
+ * one runs: a migration 5 that cannot be used stops the run before 1 to 4
+ * are applied, as when every migration's SQL was read at load. */
+static int read_steps_sql(const struct apply_set *set, const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		const struct plan_step *s = &p->steps[i];
+
+		if ((s->action == STEP_APPLY || s->action == STEP_RESUME) &&
+		    apply_mig_read_sql(s->m, set->driver)) {
+			cairn_error_set("cannot read bundle '%s': %s", set->bundle_path,
+					cairn_error_last());
+			return EXIT_REFUSED;
+		}
+	}
+	return EXIT_OK;
+}
+
 static int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
 		     size_t *nrows)
 {
@@ -868,6 +937,8 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		goto out_unlock;
 	}
 	rc = plan_build(&p, set, rows, nrows, o->env, o->to);
+	if (rc == EXIT_OK)
+		rc = read_steps_sql(set, &p);
 	if (rc != EXIT_OK)
 		goto out_unlock;
 	if (run_init(&r, db, drv, o)) {

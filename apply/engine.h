@@ -5,7 +5,8 @@
  * so it is tested in C without either.
  *
  * Functions return an exit code from lib/exitcodes.h (EXIT_OK, EXIT_FAILED,
- * EXIT_LOCKED, EXIT_STATE, EXIT_ENVIRONMENT, EXIT_USAGE) rather than 0/-1:
+ * EXIT_LOCKED, EXIT_STATE, EXIT_ENVIRONMENT, EXIT_USAGE, and EXIT_REFUSED for
+ * a step's SQL that cannot be used) rather than 0/-1:
  * the engine is the one place that knows which of those a failure is. On
  * failure the error slot holds one line saying what failed; the caller adds
  * the state of the database (apply_result) and what to run next. The engine
@@ -24,13 +25,18 @@ struct bundle_migration;
 struct apply_mig {
 	char *version, *name, *checksum, *description;
 	/* The bundle the migration came from, for its data files (COPY ... FROM
-	 * 'data/NAME' on PostgreSQL, streamed with bundle_stream); NULL when the
-	 * set was not loaded from a bundle. Owned by the apply_set. */
+	 * 'data/NAME' on PostgreSQL, streamed with bundle_stream) and its SQL;
+	 * NULL when the set was not loaded from a bundle. Owned by the apply_set. */
 	struct bundle *bundle;
 	const struct bundle_migration *bm;
-	char *up, *down, *verify;  /* NUL-terminated; down/verify NULL when absent */
+	/* NUL-terminated; down/verify NULL when absent. A set loaded from a
+	 * bundle may leave up NULL until the SQL is read (apply/load.h:
+	 * apply_mig_read_sql); engine_apply reads it for every step that runs
+	 * before the first one runs. Owned by the set. */
+	char *up, *down, *verify;
 	size_t up_len, down_len, verify_len;
-	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages */
+	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages;
+				    * set with up */
 	int transaction, irreversible, batch;
 	char **environments;       /* empty: every environment */
 	size_t nenvironments;
@@ -43,9 +49,15 @@ struct apply_set {
 	char *bundle_path;
 	struct apply_mig *migs;    /* in apply order */
 	size_t n;
-	struct bundle *bundle;     /* kept open for data files */
+	struct bundle *bundle;     /* kept open for data files and SQL not read yet */
 	int owns_bundle;           /* 1: freed with the set; 0: borrowed (the policy
 				    * context keeps the bundle it checked) */
+	const char *driver;        /* whose SQL variants apply_mig_read_sql reads */
+	/* 1: each migration's version, name, checksum, description, up_path and
+	 * environments point into the bundle's manifest (apply_set_load), which
+	 * outlives the set; only the SQL is the set's to free. 0: a set built
+	 * by hand owns every string. */
+	int borrows_bundle;
 };
 
 void apply_set_release(struct apply_set *s);
@@ -78,9 +90,9 @@ struct plan {
 	char *current;            /* highest applied version, or NULL */
 };
 
-/* Builds the plan of set against rows (sorted by version) for env, up to and
+/* Builds the plan of set against rows (in any order) for env, up to and
  * including to (NULL: all). Returns EXIT_OK, or EXIT_USAGE when to is not a
- * version of the set. */
+ * version of the set. Reads no SQL. */
 int plan_build(struct plan *out, const struct apply_set *set, const struct bk_row *rows,
 	       size_t nrows, const char *env, const char *to);
 void plan_release(struct plan *p);
@@ -139,7 +151,10 @@ struct apply_result {
 
 void apply_result_release(struct apply_result *r);
 
-/* Applies set to the open database. */
+/* Applies set to the open database. The SQL of every step that will run
+ * is read and checked (apply_mig_read_sql) before the first one runs; when
+ * one cannot be used, nothing runs and EXIT_REFUSED comes back with the
+ * error "cannot read bundle 'PATH': ...", as if loading had refused it. */
 int engine_apply(struct db *db, const struct driver *drv, const struct apply_set *set,
 		 const struct apply_opts *o, struct apply_result *res);
 

@@ -1,7 +1,15 @@
 /* From a verified bundle to an apply_set: the migrations in the bundle's
  * order, each with this driver's up, down and verify SQL (the driver's
  * variant when the bundle has one). The bundle was authenticated by
- * bundle_open before any of this is read. */
+ * bundle_open before any of this is read.
+ *
+ * The set's strings point into the bundle's manifest rather than being
+ * copied, and the SQL stays in the bundle until a step needs it: a run with
+ * nothing pending on 5,000 migrations used to copy (and free) every
+ * migration's scripts for nothing. What reading the SQL checks (an up script
+ * for this driver, no NUL byte) is checked then: for every migration at
+ * load with APPLY_LOAD_SQL, else for every step that runs, before the first
+ * one runs (engine_apply). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,53 +38,111 @@ static int read_sql(struct bundle *b, const struct bundle_file *f, char **out, s
 	return 0;
 }
 
-int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver)
+int apply_mig_read_sql(struct apply_mig *m, const char *driver)
 {
-	size_t i, j;
+	char *up = NULL, *down = NULL, *verify = NULL;
+	size_t up_len = 0, down_len = 0, verify_len = 0;
+	const struct bundle_file *f;
+
+	if (m->up || !m->bundle || !m->bm)
+		return 0;
+	f = bundle_migration_file(m->bm, "up", driver);
+	if (!f) {
+		cairn_error_set("migration %s has no up script for %s", m->bm->name, driver);
+		return -1;
+	}
+	if (read_sql(m->bundle, f, &up, &up_len) ||
+	    read_sql(m->bundle, bundle_migration_file(m->bm, "down", driver), &down, &down_len) ||
+	    read_sql(m->bundle, bundle_migration_file(m->bm, "verify", driver), &verify,
+		     &verify_len)) {
+		free(up);
+		free(down);
+		return -1;
+	}
+	m->up_path = f->member;
+	m->up = up;
+	m->up_len = up_len;
+	m->down = down;
+	m->down_len = down_len;
+	m->verify = verify;
+	m->verify_len = verify_len;
+	return 0;
+}
+
+static int no_nul(void *ctx, const void *data, size_t len)
+{
+	if (memchr(data, '\0', len)) {
+		*(int *)ctx = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* What read_sql refuses, found without copying anything: an up script for
+ * the driver, and no NUL byte in up, down or verify. Run for every
+ * migration at load, so a bad bundle is refused before the lock is taken
+ * or a database file created, whether or not the migration would run (as
+ * when every script was copied here). */
+static int check_sql(struct bundle *b, const struct bundle_migration *bm, const char *driver)
+{
+	static const char *const roles[] = { "up", "down", "verify" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		const struct bundle_file *f = bundle_migration_file(bm, roles[i], driver);
+		int nul = 0;
+
+		if (!f && !i) {
+			cairn_error_set("migration %s has no up script for %s", bm->name, driver);
+			return -1;
+		}
+		if (f && bundle_stream(b, f, no_nul, &nul)) {
+			if (nul)
+				cairn_error_set("%s: contains a NUL byte: not SQL text", f->member);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, unsigned flags)
+{
+	static char empty[1];
+	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	out->bundle_id = xstrdup(b->id);
 	out->bundle_name = xstrdup(b->name ? b->name : "");
 	out->bundle_path = xstrdup(b->path ? b->path : "");
+	out->driver = driver;
+	out->borrows_bundle = 1;
 	out->migs = xcalloc(b->nmigs ? b->nmigs : 1, sizeof(*out->migs));
+	/* the set keeps the bundle open: data files are streamed from it at
+	 * apply time, never held whole in memory, and SQL is read from it when
+	 * a step needs it. It borrows it: the caller hands it over by setting
+	 * owns_bundle. */
+	out->bundle = b;
+	out->owns_bundle = 0;
 	for (i = 0; i < b->nmigs; i++) {
 		const struct bundle_migration *bm = &b->migs[i];
 		struct apply_mig *m = &out->migs[i];
-		const struct bundle_file *up = bundle_migration_file(bm, "up", driver);
 
 		out->n = i + 1;
-		m->version = xstrdup(bm->version);
-		m->name = xstrdup(bm->name);
-		m->checksum = xstrdup(bm->checksum);
-		m->description = xstrdup(bm->description ? bm->description : "");
+		m->bundle = b;
+		m->bm = bm;
+		m->version = bm->version;
+		m->name = bm->name;
+		m->checksum = bm->checksum;
+		m->description = bm->description ? bm->description : empty;
 		m->transaction = bm->transaction;
 		m->irreversible = bm->irreversible;
 		m->batch = bm->batch;
 		m->timeout_ms = bm->timeout_ms;
 		m->lock_timeout_ms = bm->lock_timeout_ms;
-		m->environments = xcalloc(bm->nenvironments ? bm->nenvironments : 1, sizeof(char *));
-		for (j = 0; j < bm->nenvironments; j++)
-			m->environments[j] = xstrdup(bm->environments[j]);
+		m->environments = bm->environments;
 		m->nenvironments = bm->nenvironments;
-		if (!up) {
-			cairn_error_set("migration %s has no up script for %s", bm->name, driver);
+		if ((flags & APPLY_LOAD_SQL) ? apply_mig_read_sql(m, driver) : check_sql(b, bm, driver))
 			goto fail;
-		}
-		m->up_path = xstrdup(up->member);
-		if (read_sql(b, up, &m->up, &m->up_len) ||
-		    read_sql(b, bundle_migration_file(bm, "down", driver), &m->down, &m->down_len) ||
-		    read_sql(b, bundle_migration_file(bm, "verify", driver), &m->verify,
-			     &m->verify_len))
-			goto fail;
-	}
-	/* the set keeps the bundle open: data files are streamed from it at
-	 * apply time, never held whole in memory. It borrows it: the caller
-	 * hands it over by setting owns_bundle. */
-	out->bundle = b;
-	out->owns_bundle = 0;
-	for (i = 0; i < out->n; i++) {
-		out->migs[i].bundle = b;
-		out->migs[i].bm = &b->migs[i];
 	}
 	return 0;
 fail:

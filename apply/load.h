@@ -6,8 +6,22 @@
 
 struct bundle;
 
-/* Reads every migration of b with driver's SQL. 0, or -1 with the error set.
- * The set borrows b (kept for data files); set owns_bundle to hand it over. */
-int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver);
+/* apply_set_load: read every migration's SQL now (plan and status, which
+ * show or check all of it). Without it only the steps that run are read,
+ * by engine_apply, before the first one runs. */
+#define APPLY_LOAD_SQL 1
+
+/* Reads every migration of b for driver (which must outlive the set: a
+ * driver's name). 0, or -1 with the error set. The set borrows b (kept for
+ * data files and SQL) and points into its manifest; set owns_bundle to hand
+ * it over. */
+int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, unsigned flags);
+
+/* Reads m's up, down and verify SQL for driver from its bundle, once, and
+ * sets up_path. A migration without an up script for driver, or SQL with a
+ * NUL byte inside, is refused: 0, or -1 with the error set and m unchanged.
+ * Does nothing for a migration that has its SQL already or no bundle (a set
+ * built by hand). */
+int apply_mig_read_sql(struct apply_mig *m, const char *driver);
 
 #endif

@@ -1,5 +1,6 @@
 /* Opening a bundle for the verbs that read one (apply, plan, status):
- * verification first, then this driver's SQL into an apply_set. */
+ * verification first, then the migrations (and, but for apply, this
+ * driver's SQL) into an apply_set. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *con
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (apply_set_load(set, b, c->drv->name)) {
+	if (apply_set_load(set, b, c->drv->name, c->sql_when_run ? 0 : APPLY_LOAD_SQL)) {
 		msg = xasprintf("cannot read bundle '%s': %s", path, cairn_error_last());
 		rc = EXIT_REFUSED;
 		goto out;

@@ -59,7 +59,8 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
 		return apply_ctx_load_bundle(c, path, keys, nkeys, set);
 	memset(set, 0, sizeof(*set));
 	rc = policy_bundle_check(&ap->pb, &ap->ac, path, needs, NULL);
-	if (!rc && apply_set_load(set, ap->pb.b, c->drv->name) < 0) {
+	if (!rc && apply_set_load(set, ap->pb.b, c->drv->name,
+				  c->sql_when_run ? 0 : APPLY_LOAD_SQL) < 0) {
 		error_msg("cannot read bundle '%s': %s", path, cairn_error_last());
 		rc = EXIT_REFUSED;
 	}

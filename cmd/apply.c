@@ -202,6 +202,7 @@ int cmd_apply(int argc, char **argv)
 	 * creates nothing and takes no lock. Where the driver says it is
 	 * harmless, the database is opened meanwhile on a second thread. */
 	ctx.json = json;
+	ctx.sql_when_run = !dry; /* --dry-run prints every pending step's SQL */
 	ctx.drv = driver_for_dsn(dsn);
 	if (!ctx.drv) {
 		error_msg("%s", cairn_error_last());
@@ -244,6 +245,14 @@ int cmd_apply(int argc, char **argv)
 		}
 	} else if (rc == EXIT_USAGE) {
 		rc = usage_error(&cmd_apply_desc, "%s", cairn_error_last());
+	} else if (rc == EXIT_REFUSED) {
+		/* the SQL of a step that would run cannot be used: refused as
+		 * loading refused it when it read every migration's SQL */
+		if (json)
+			apply_ctx_json_error(&ctx, rc, cairn_error_last(), "unchanged", NULL);
+		error_msg("%s", cairn_error_last());
+		if (!json)
+			error_msg("the database is unchanged");
 	} else {
 		char *shown = dsn_mask(dsn); /* a DSN from dsn_env/dsn_file may hold a password */
 

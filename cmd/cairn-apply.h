@@ -20,6 +20,9 @@ struct apply_ctx {
 	int progress_open; /* a progress line waits for its end */
 	long long last_batch_print;
 	long long last_flush;  /* not a terminal: when stdout was last flushed */
+	/* apply: loading the bundle reads no SQL; engine_apply reads that of
+	 * the steps that run. 0 (plan, status): all of it at load. */
+	int sql_when_run;
 };
 
 /* Opens --db (read-only for readonly); prints the error and returns an exit
@@ -59,9 +62,9 @@ void apply_ctx_json_error(struct apply_ctx *c, int code, const char *message, co
 void apply_ctx_fail(struct apply_ctx *c, int code, const char *message, const char *state,
 		    const char *next);
 /* Verifies the bundle at path against the builder keys (--key), then loads
- * its migrations with c->drv's SQL into set. Prints the refusal and returns
- * EXIT_REFUSED (forged, unsigned, untrusted), EXIT_ENVIRONMENT (unreadable),
- * or 0. */
+ * its migrations with c->drv's SQL into set (see sql_when_run). Prints the
+ * refusal and returns EXIT_REFUSED (forged, unsigned, untrusted),
+ * EXIT_ENVIRONMENT (unreadable), or 0. */
 int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *const *keys,
 			  size_t nkeys, struct apply_set *set);
 /* Prints the plan of set against the database (plan, apply --dry-run);

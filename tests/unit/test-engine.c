@@ -287,6 +287,44 @@ static void test_drift_and_missing(void)
 	apply_set_release(&s2);
 }
 
+/* plan_build matches rows by exact version: "0002" and "2" are the same
+ * under version_cmp (the order bk_read hands rows in) but not the same row. */
+static void test_plan_exact_versions(void)
+{
+	struct apply_set s;
+	struct plan p;
+	struct bk_row rows[5];
+	const char *v[] = { "0002", "2", "9", "10", "11" };
+	const char *state[] = { BK_APPLIED, BK_APPLIED, BK_FAILED, BK_APPLIED, BK_FAILED };
+	size_t i;
+
+	memset(rows, 0, sizeof(rows));
+	set_init(&s);
+	mig(&s, "2", "SELECT 2;", NULL);
+	mig(&s, "10", "SELECT 10;", NULL);
+	mig(&s, "11", "SELECT 11;", NULL);
+	s.migs[2].batch = 1;
+	for (i = 0; i < 5; i++) {
+		rows[i].version = (char *)v[i];
+		rows[i].name = (char *)v[i];
+		rows[i].state = (char *)state[i];
+		rows[i].kind = (char *)(i == 4 ? "batch" : "schema");
+		rows[i].checksum = (char *)(i == 3 ? "sha256:other" : "");
+	}
+	free(s.migs[0].checksum);
+	s.migs[0].checksum = xstrdup("");
+	CHECK(plan_build(&p, &s, rows, 5, "dev", NULL) == EXIT_OK);
+	CHECK(p.steps[0].row == &rows[1] && p.steps[0].action == STEP_APPLIED);
+	CHECK(p.steps[1].row == &rows[3] && p.steps[1].action == STEP_DRIFT);
+	CHECK(p.steps[2].row == &rows[4] && p.steps[2].action == STEP_RESUME);
+	CHECK(p.napply == 1 && p.ndrift == 1);
+	CHECK(p.nmissing == 1 && p.missing[0] == &rows[0]);
+	CHECK(p.nblocked == 1 && p.blocked[0] == &rows[2]);
+	CHECK_STR(p.current, "10");
+	plan_release(&p);
+	apply_set_release(&s);
+}
+
 static void test_batch_and_nontx(void)
 {
 	struct apply_set s;
@@ -522,6 +560,7 @@ int main(void)
 	test_atomic();
 	test_verify_and_env_and_to();
 	test_drift_and_missing();
+	test_plan_exact_versions();
 	test_batch_and_nontx();
 	test_batch_resume();
 	test_timeout();
