@@ -226,8 +226,17 @@ static int read_whole(struct breader *r, const struct stat *st)
 	void *map = MAP_FAILED;
 	unsigned char *out;
 	enum libdeflate_result res;
+	unsigned char head[4], tail[4];
 
 	if (!S_ISREG(st->st_mode) || st->st_size < 18 || st->st_size > WHOLE_IN_MAX)
+		return 0;
+	/* the header and the trailer's length first: a bundle too big for
+	 * this path costs two small reads, not a read of all of it */
+	if (pread(r->fd, head, 4, 0) != 4 || pread(r->fd, tail, 4, st->st_size - 4) != 4)
+		return 0;
+	isize = (size_t)tail[0] | (size_t)tail[1] << 8 | (size_t)tail[2] << 16 | (size_t)tail[3] << 24;
+	if (head[0] != 0x1f || head[1] != 0x8b || head[2] != 8 || head[3] != 0 || !isize ||
+	    isize > WHOLE_OUT_MAX)
 		return 0;
 	in = xmalloc(len);
 	if (read_all(r, in, len) < 0) {
@@ -235,15 +244,10 @@ static int read_whole(struct breader *r, const struct stat *st)
 		if (r->err)
 			return -1;
 		/* shorter than fstat said: the file changed; let zlib read it */
-		free(r->err);
-		r->err = NULL;
 		return lseek(r->fd, 0, SEEK_SET) < 0 ? -1 : 0;
 	}
-	isize = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
-		(size_t)in[len - 1] << 24;
-	if (in[0] != 0x1f || in[1] != 0x8b || in[2] != 8 || in[3] != 0 || !isize ||
-	    isize > WHOLE_OUT_MAX)
-		goto stream;
+	if (memcmp(in, head, 4) || memcmp(in + len - 4, tail, 4))
+		goto stream; /* changed between the reads */
 	map_len = isize >= HUGE_PAGE ? (isize + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE + HUGE_PAGE
 				     : isize;
 	map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
