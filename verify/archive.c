@@ -813,10 +813,17 @@ void breader_free(struct breader *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->in);
-	if (r->map)
-		munmap(r->map, r->map_len);
-	else
+	if (r->map) {
+		/* not the parts given back: something else may be mapped there now */
+		unsigned char *map = r->map, *from = r->out + r->released;
+
+		if (r->out > map)
+			munmap(map, (size_t)(r->out - map));
+		if (from < map + r->map_len)
+			munmap(from, (size_t)(map + r->map_len - from));
+	} else {
 		free(r->out);
+	}
 	free(r->path);
 	free(r->top);
 	free(r->err);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -640,6 +641,27 @@ static void test_whole_file(void)
 	CHECK(!msg);
 	CHECK(n1 == expect);
 	CHECK(c1 == (size_t)expect); /* one piece each: the whole-file path */
+
+	/* what the reader gave back may be mapped again by someone else
+	 * before the reader is freed: freeing must not unmap it */
+	{
+		struct breader *r = NULL;
+		struct bmember m;
+		unsigned char *other = MAP_FAILED;
+		int k;
+
+		CHECK(breader_open(&r, tmp_path) == 0);
+		while (r && (k = breader_next(r, &m)) > 0)
+			;
+		other = mmap(NULL, 4u * 1024 * 1024, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		breader_free(r);
+		CHECK(other != MAP_FAILED);
+		if (other != MAP_FAILED) {
+			memset(other, 1, 4u * 1024 * 1024); /* faults if it was unmapped */
+			munmap(other, 4u * 1024 * 1024);
+		}
+	}
 
 	/* the same tar behind a gzip header with a file name: streamed */
 	{
