@@ -18,7 +18,8 @@
 #include "../verify/bundle.h"
 #include "load.h"
 
-/* Member bytes as a C string; SQL with a NUL inside is refused. */
+/* Member bytes as a C string. check_sql refused SQL with a NUL inside
+ * when the set was loaded, before any of it is read here. */
 static int read_sql(struct bundle *b, const struct bundle_file *f, char **out, size_t *len)
 {
 	struct buf buf = BUF_INIT;
@@ -29,11 +30,6 @@ static int read_sql(struct bundle *b, const struct bundle_file *f, char **out, s
 		return 0;
 	if (bundle_read(b, f, &buf))
 		return -1;
-	if (buf.len && memchr(buf.ptr, '\0', buf.len)) {
-		cairn_error_set("%s: contains a NUL byte: not SQL text", f->member);
-		buf_release(&buf);
-		return -1;
-	}
 	*out = buf.ptr ? buf_detach(&buf, len) : xstrdup("");
 	return 0;
 }
@@ -78,11 +74,12 @@ static int no_nul(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* What read_sql refuses, found without copying anything: an up script for
- * the driver, and no NUL byte in up, down or verify. Run for every
- * migration at load, so a bad bundle is refused before the lock is taken
- * or a database file created, whether or not the migration would run (as
- * when every script was copied here). */
+/* What makes a migration's SQL unusable, found without copying anything:
+ * no up script for the driver, or a NUL byte in up, down or verify. Run
+ * for every migration at load, whatever else the load does, so a bad
+ * bundle is refused before the lock is taken or a database file created,
+ * whether or not the migration would run; the SQL read later (at load
+ * with APPLY_LOAD_SQL, else for the steps that run) is not checked again. */
 static int check_sql(struct bundle *b, const struct bundle_migration *bm, const char *driver)
 {
 	static const char *const roles[] = { "up", "down", "verify" };
@@ -141,7 +138,7 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 		m->lock_timeout_ms = bm->lock_timeout_ms;
 		m->environments = bm->environments;
 		m->nenvironments = bm->nenvironments;
-		if ((flags & APPLY_LOAD_SQL) ? apply_mig_read_sql(m, driver) : check_sql(b, bm, driver))
+		if (check_sql(b, bm, driver) || ((flags & APPLY_LOAD_SQL) && apply_mig_read_sql(m, driver)))
 			goto fail;
 	}
 	return 0;
