@@ -240,11 +240,11 @@ static int read_whole(struct breader *r, const struct stat *st)
 		return 0;
 	in = xmalloc(len);
 	if (read_all(r, in, len) < 0) {
-		free(in);
-		if (r->err)
+		if (r->err) {
+			free(in);
 			return -1;
-		/* shorter than fstat said: the file changed; let zlib read it */
-		return lseek(r->fd, 0, SEEK_SET) < 0 ? -1 : 0;
+		}
+		goto stream; /* shorter than fstat said: the file changed */
 	}
 	if (memcmp(in, head, 4) || memcmp(in + len - 4, tail, 4))
 		goto stream; /* changed between the reads */
@@ -379,8 +379,6 @@ static int fill(struct breader *r)
 	return 0;
 }
 
-/* n (at most 512) contiguous inflated bytes at *p: 1; 0 when the stream
- * ends before (*got: how many it had left); -1 on error. */
 /* On the whole-file path, gives back the huge pages the reader has gone
  * past, so that the copies the caller keeps (the manifest, SHA256SUMS,
  * the SQL) replace the inflated tar in memory instead of adding to it:
@@ -399,6 +397,8 @@ static void release_consumed(struct breader *r)
 	}
 }
 
+/* n (at most 512) contiguous inflated bytes at *p: 1; 0 when the stream
+ * ends before (*got: how many it had left); -1 on error. */
 static int take(struct breader *r, size_t n, const unsigned char **p, size_t *got)
 {
 	release_consumed(r);
