@@ -634,6 +634,21 @@ static char *col_str(sqlite3_stmt *st, int i)
 	return xstrdup(s ? (const char *)s : "");
 }
 
+/* Whether rows are already in version order. They come in the order of
+ * cairn_migrations' key, the text of version, which is version_cmp's
+ * whenever versions have the same number of digits (timestamps, padded
+ * sequences). Checking 5,000 rows costs 0.55 M instructions; sorting them
+ * when they were in order cost 4.4 M (callgrind). */
+static int rows_in_order(const struct bk_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (version_cmp(rows[i - 1].version, rows[i].version) > 0)
+			return 0;
+	return 1;
+}
+
 /* The rows as they are now, in version order. */
 static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
 {
@@ -687,7 +702,8 @@ static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
 	/* sorted here, not by the query: an ORDER BY made SQLite copy every
 	 * row, down script and all, through its sorter */
 	ALLOC_SHRINK(rows, nr, alloc);
-	bk_rows_sort(rows, nr);
+	if (!rows_in_order(rows, nr))
+		bk_rows_sort(rows, nr);
 	*out = rows;
 	*n = nr;
 	return 0;
