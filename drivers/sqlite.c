@@ -755,17 +755,34 @@ static int rows_stamp(struct db *db, long long stamp[3])
  * sqlite_bk_read takes them only if the stamp has not moved by then, that
  * is if nobody, this connection included, has changed the file in
  * between: the rows are then exactly what it would read. Any failure here
- * only means no prefetch; bk_read reads and reports for itself. */
+ * only means no prefetch; bk_read reads and reports for itself.
+ *
+ * The read goes through a page cache of a few pages, and the connection's
+ * own size is set back afterwards. Each page of cairn_migrations is read
+ * once, in key order, so keeping them (SQLite's default cache is 2 MB)
+ * only costs: a new buffer a page, which on this thread's malloc arena
+ * grows the heap a page or two at a time, an mprotect and a page fault
+ * each. A small cache reuses a few buffers, and frees those the schema
+ * read filled for the rows' strings to reuse: at 5,000 rows, 285 mprotect
+ * calls instead of 726 and 496 page faults instead of 971 (perf). */
 static void prefetch_rows(struct db *db)
 {
-	int exists = 0;
+	sqlite3_stmt *st = pragma_row(db, "PRAGMA cache_size");
+	char restore[64];
+	int exists = 0, small = 0;
 
-	if (sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return;
-	if (rows_stamp(db, db->pre_stamp) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
-	    exists && read_all_rows(db, &db->pre_rows, &db->pre_n) == 0)
-		db->have_pre = 1;
-	sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+	if (st && (size_t)snprintf(restore, sizeof(restore), "PRAGMA cache_size=%lld",
+				   (long long)sqlite3_column_int64(st, 0)) < sizeof(restore))
+		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	if (sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+		if (rows_stamp(db, db->pre_stamp) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
+		    exists && read_all_rows(db, &db->pre_rows, &db->pre_n) == 0)
+			db->have_pre = 1;
+		sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+	}
+	if (small)
+		sqlite3_exec(db->h, restore, NULL, NULL, NULL);
 	cairn_error_clear();
 }
 

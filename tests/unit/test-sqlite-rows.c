@@ -120,6 +120,30 @@ static void check_rows(struct db *db)
 	bk_rows_free(rows, n);
 }
 
+/* The prefetch reads through a small page cache: the connection's own
+ * size is back afterwards. */
+static void check_cache_size(struct db *db)
+{
+	char *path = xasprintf("%s/rows.db", dir), *sql;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	long long fresh = 0;
+	struct driver_error err;
+	int truth = 0;
+
+	if (sqlite3_open(path, &h) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, "PRAGMA cache_size", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		fresh = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	sql = xasprintf("SELECT cache_size = %lld FROM pragma_cache_size", fresh);
+	CHECK(fresh != 0 && fresh != 16);
+	CHECK(drv->query_truth(db, sql, strlen(sql), &truth, &err) == 0 && truth);
+	free(sql);
+	free(path);
+}
+
 int main(void)
 {
 	struct bk_row *rows = NULL;
@@ -144,6 +168,7 @@ int main(void)
 	db = open_db(DRIVER_OPEN_PREFETCH);
 	CHECK(db != NULL);
 	check_rows(db);
+	check_cache_size(db);
 	drv->close(db);
 
 	/* Prefetched, then changed by another connection: bk_read reads again. */
