@@ -49,18 +49,22 @@ void bk_row_release(struct bk_row *r)
 {
 	if (!r)
 		return;
-	free(r->version);
-	free(r->name);
-	free(r->checksum);
-	free(r->state);
-	free(r->bundle_id);
-	free(r->environment);
-	free(r->applied_at);
-	free(r->applied_by);
-	free(r->down_sql);
-	free(r->kind);
-	free(r->error);
-	free(r->audit_hash);
+	if (r->strings) {
+		free(r->strings);
+	} else {
+		free(r->version);
+		free(r->name);
+		free(r->checksum);
+		free(r->state);
+		free(r->bundle_id);
+		free(r->environment);
+		free(r->applied_at);
+		free(r->applied_by);
+		free(r->down_sql);
+		free(r->kind);
+		free(r->error);
+		free(r->audit_hash);
+	}
 	memset(r, 0, sizeof(*r));
 }
 

@@ -12,7 +12,8 @@
  *   engine can show the engine's code and map the position into the file;
  * - nothing prints, nothing exits;
  * - strings handed back in rows are malloc'ed and owned by the caller
- *   (free with bk_rows_free / audit_rows_free).
+ *   (free with bk_rows_free / audit_rows_free); a bk_row's may share one
+ *   allocation (bk_row.strings).
  *
  * Transactions: the engine calls begin/commit/rollback around each migration
  * and its bookkeeping writes (bk_put, audit_append inside the same
@@ -101,6 +102,10 @@ struct bk_row {
 	char *error;         /* last failure, NULL when none */
 	char *audit_hash;    /* hash of the audit row that last changed this row: anchors the
 			      * audit chain's head, so a deleted last audit row is found */
+	char *strings;       /* NULL: each string above is its own allocation. Otherwise
+			      * they all point into this one (a row bk_read returned),
+			      * which bk_row_release frees instead: change such a row's
+			      * strings in a shallow copy, never free one on its own */
 	int is_new;          /* for bk_put only, a hint: the engine read no row with this
 			      * version under the run lock and has written none since, so
 			      * a plain INSERT will do (cheaper to prepare and to run than

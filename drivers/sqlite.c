@@ -620,18 +620,67 @@ static int sqlite_bk_ensure(struct db *db)
 	return rc;
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return s ? xstrdup((const char *)s) : NULL;
-}
-
 static char *col_str(sqlite3_stmt *st, int i)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
 
 	return xstrdup(s ? (const char *)s : "");
+}
+
+/* Whether rows are already in version order. They come in the order of
+ * cairn_migrations' key, the text of version, which is version_cmp's
+ * whenever versions have the same number of digits (timestamps, padded
+ * sequences). Checking 5,000 rows costs 0.55 M instructions; sorting them
+ * when they were in order cost 4.4 M (callgrind). */
+static int rows_in_order(const struct bk_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (version_cmp(rows[i - 1].version, rows[i].version) > 0)
+			return 0;
+	return 1;
+}
+
+/* The text columns first, in row_strings' order: asked for in this order
+ * rather than the table's, SQLite spends 1.6 M fewer instructions stepping
+ * 5,000 rows (callgrind; the same 18 columns). */
+#define BK_TEXT_COLUMNS 12
+static const char bk_select[] =
+	"SELECT version, name, checksum, state, bundle_id, environment, applied_at, "
+	"applied_by, kind, audit_hash, down_sql, error, "
+	"duration_ms, irreversible, transactional, batches, rows_changed, statement "
+	"FROM cairn_migrations";
+
+/* A row's strings, copied into one allocation (bk_row.strings) instead of
+ * twelve. NULL reads as "", except in down_sql and error (the last two),
+ * which stay NULL. strlen, not sqlite3_column_bytes: as many bytes as
+ * strdup copied, at half the cost of another call into SQLite. */
+static void row_strings(sqlite3_stmt *st, struct bk_row *r)
+{
+	char **const field[BK_TEXT_COLUMNS] = {
+		&r->version, &r->name, &r->checksum, &r->state, &r->bundle_id, &r->environment,
+		&r->applied_at, &r->applied_by, &r->kind, &r->audit_hash, &r->down_sql, &r->error,
+	};
+	const char *text[BK_TEXT_COLUMNS];
+	size_t len[BK_TEXT_COLUMNS], total = 0;
+	char *p;
+	int i;
+
+	for (i = 0; i < BK_TEXT_COLUMNS; i++) {
+		text[i] = (const char *)sqlite3_column_text(st, i);
+		len[i] = text[i] ? strlen(text[i]) : 0;
+		total += len[i] + 1;
+	}
+	p = r->strings = xmalloc(total);
+	for (i = 0; i < BK_TEXT_COLUMNS; i++) {
+		if (!text[i] && i >= BK_TEXT_COLUMNS - 2)
+			continue;
+		memcpy(p, text[i] ? text[i] : "", len[i]);
+		p[len[i]] = '\0';
+		*field[i] = p;
+		p += len[i] + 1;
+	}
 }
 
 /* The rows as they are now, in version order. */
@@ -644,12 +693,7 @@ static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	rc = sqlite3_prepare_v2(db->h,
-				"SELECT version, name, checksum, state, bundle_id, environment, "
-				"applied_at, applied_by, duration_ms, down_sql, irreversible, "
-				"transactional, kind, batches, rows_changed, statement, error, "
-				"audit_hash FROM cairn_migrations",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(db->h, bk_select, -1, &st, NULL);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
 		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
 			break;
@@ -658,24 +702,13 @@ static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
 		ALLOC_GROW(rows, nr + 1, alloc);
 		r = &rows[nr++];
 		memset(r, 0, sizeof(*r));
-		r->version = col_str(st, 0);
-		r->name = col_str(st, 1);
-		r->checksum = col_str(st, 2);
-		r->state = col_str(st, 3);
-		r->bundle_id = col_str(st, 4);
-		r->environment = col_str(st, 5);
-		r->applied_at = col_str(st, 6);
-		r->applied_by = col_str(st, 7);
-		r->duration_ms = sqlite3_column_int64(st, 8);
-		r->down_sql = col_dup(st, 9);
-		r->irreversible = sqlite3_column_int(st, 10);
-		r->transactional = sqlite3_column_int(st, 11);
-		r->kind = col_str(st, 12);
-		r->batches = sqlite3_column_int64(st, 13);
-		r->rows_changed = sqlite3_column_int64(st, 14);
-		r->statement = sqlite3_column_int64(st, 15);
-		r->error = col_dup(st, 16);
-		r->audit_hash = col_str(st, 17);
+		row_strings(st, r);
+		r->duration_ms = sqlite3_column_int64(st, 12);
+		r->irreversible = sqlite3_column_int(st, 13);
+		r->transactional = sqlite3_column_int(st, 14);
+		r->batches = sqlite3_column_int64(st, 15);
+		r->rows_changed = sqlite3_column_int64(st, 16);
+		r->statement = sqlite3_column_int64(st, 17);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -687,7 +720,8 @@ static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
 	/* sorted here, not by the query: an ORDER BY made SQLite copy every
 	 * row, down script and all, through its sorter */
 	ALLOC_SHRINK(rows, nr, alloc);
-	bk_rows_sort(rows, nr);
+	if (!rows_in_order(rows, nr))
+		bk_rows_sort(rows, nr);
 	*out = rows;
 	*n = nr;
 	return 0;
@@ -721,17 +755,34 @@ static int rows_stamp(struct db *db, long long stamp[3])
  * sqlite_bk_read takes them only if the stamp has not moved by then, that
  * is if nobody, this connection included, has changed the file in
  * between: the rows are then exactly what it would read. Any failure here
- * only means no prefetch; bk_read reads and reports for itself. */
+ * only means no prefetch; bk_read reads and reports for itself.
+ *
+ * The read goes through a page cache of a few pages, and the connection's
+ * own size is set back afterwards. Each page of cairn_migrations is read
+ * once, in key order, so keeping them (SQLite's default cache is 2 MB)
+ * only costs: a new buffer a page, which on this thread's malloc arena
+ * grows the heap a page or two at a time, an mprotect and a page fault
+ * each. A small cache reuses a few buffers, and frees those the schema
+ * read filled for the rows' strings to reuse: at 5,000 rows, 285 mprotect
+ * calls instead of 726 and 496 page faults instead of 971 (perf). */
 static void prefetch_rows(struct db *db)
 {
-	int exists = 0;
+	sqlite3_stmt *st = pragma_row(db, "PRAGMA cache_size");
+	char restore[64];
+	int exists = 0, small = 0;
 
-	if (sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return;
-	if (rows_stamp(db, db->pre_stamp) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
-	    exists && read_all_rows(db, &db->pre_rows, &db->pre_n) == 0)
-		db->have_pre = 1;
-	sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+	if (st && (size_t)snprintf(restore, sizeof(restore), "PRAGMA cache_size=%lld",
+				   (long long)sqlite3_column_int64(st, 0)) < sizeof(restore))
+		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	if (sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+		if (rows_stamp(db, db->pre_stamp) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
+		    exists && read_all_rows(db, &db->pre_rows, &db->pre_n) == 0)
+			db->have_pre = 1;
+		sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+	}
+	if (small)
+		sqlite3_exec(db->h, restore, NULL, NULL, NULL);
 	cairn_error_clear();
 }
 
