@@ -12,11 +12,11 @@ CC          ?= cc
 PKG_CONFIG  ?= pkg-config
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_BUILD    = build-essential pkg-config libgit2-dev zlib1g-dev libdeflate-dev libssl-dev \
+DEB_BUILD    = build-essential pkg-config libgit2-dev zlib1g-dev libisal-dev libssl-dev \
                libyaml-dev libsqlite3-dev libpq-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
-DEB_RUN      = zlib1g libdeflate0 libssl3 libyaml-0-2 libsqlite3-0 libpq5
+DEB_RUN      = zlib1g libisal2 libssl3 libyaml-0-2 libsqlite3-0 libpq5
 DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
                libclang-rt-14-dev
 
@@ -35,7 +35,7 @@ endif
 # pkg-config module -> Debian package, for the message when one is missing.
 PKG_libgit2    = libgit2-dev
 PKG_zlib       = zlib1g-dev
-PKG_libdeflate = libdeflate-dev
+PKG_libisal    = libisal-dev
 PKG_openssl    = libssl-dev
 PKG_yaml-0.1   = libyaml-dev
 PKG_sqlite3    = libsqlite3-dev
@@ -46,11 +46,11 @@ $(if $(shell $(PKG_CONFIG) --exists $(1) && echo ok),,$(error missing library $(
 endef
 
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
-$(foreach p,libgit2 zlib libdeflate openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(p)))
+$(foreach p,libgit2 zlib libisal openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(p)))
 endif
 
-CAIRN_PKGS   = libgit2 zlib libdeflate openssl yaml-0.1
-APPLY_PKGS   = zlib libdeflate openssl yaml-0.1 sqlite3
+CAIRN_PKGS   = libgit2 zlib libisal openssl yaml-0.1
+APPLY_PKGS   = zlib libisal openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
 CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null)
 # libpq: its header at build time (libpq-dev), but never linked: the

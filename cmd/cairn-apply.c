@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
-#include <libdeflate.h>
+#include <isa-l.h>
 #include <zlib.h>
 
 #include "../lib/error.h"
@@ -35,8 +35,9 @@ static void print_version(void)
 	char lib[CAIRN_ERRMSG_MAX + 64];
 
 	printf("cairn-apply %s\n", CAIRN_VERSION);
-	printf("zlib %s, libdeflate %s, %s, libyaml %s", zlibVersion(), LIBDEFLATE_VERSION_STRING,
-	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string());
+	printf("zlib %s, isa-l %d.%d.%d, %s, libyaml %s", zlibVersion(), ISAL_MAJOR_VERSION,
+	       ISAL_MINOR_VERSION, ISAL_PATCH_VERSION, OpenSSL_version(OPENSSL_VERSION),
+	       yaml_get_version_string());
 	for (d = driver_list(); *d; d++) {
 		(*d)->library_version(lib, sizeof(lib));
 		printf(", %s", lib);

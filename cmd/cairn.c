@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
-#include <libdeflate.h>
+#include <isa-l.h>
 #include <zlib.h>
 
 #include "cairn.h"
@@ -32,9 +32,9 @@ static const struct cmd *const cairn_commands[] = {
 static void print_version(void)
 {
 	printf("cairn %s\n", CAIRN_VERSION);
-	printf("libgit2 %s, zlib %s, libdeflate %s, %s, libyaml %s\n", libgit2_version(),
-	       zlibVersion(), LIBDEFLATE_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION),
-	       yaml_get_version_string());
+	printf("libgit2 %s, zlib %s, isa-l %d.%d.%d, %s, libyaml %s\n", libgit2_version(),
+	       zlibVersion(), ISAL_MAJOR_VERSION, ISAL_MINOR_VERSION, ISAL_PATCH_VERSION,
+	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string());
 }
 
 static void print_usage(FILE *out)

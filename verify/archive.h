@@ -1,5 +1,5 @@
 /* A bundle's tarball, read member by member with bsdtar's secure defaults
- * and then some, by our own reader over zlib (lib/tar.c parses the headers):
+ * and then some, by our own reader over ISA-L and zlib (lib/tar.c parses the headers):
  * one gzip stream, its CRC-32 and length checked, nothing after it; POSIX
  * ustar headers with checked checksums, and pax 'x' headers only for a
  * member's path and size; regular files only (no links, devices,
@@ -9,9 +9,9 @@
  * path, no control character; members in the canonical order, so a
  * duplicate or a reordered member is caught as it arrives and a single pass
  * can verify the whole bundle. Memory is bounded whatever the headers say:
- * two 64 KiB buffers and at most one 64 KiB pax header, or, for a file of
- * at most 8 MiB whose tar is at most 32 MiB, that tar whole (inflated at
- * once by libdeflate, given back 2 MiB at a time as it is read). */
+ * two 64 KiB buffers, the inflater's state and at most one 64 KiB pax
+ * header. ISA-L inflates the plain gzip header cairn writes, zlib any
+ * other and any stream ISA-L finds damaged. */
 #ifndef CAIRN_ARCHIVE_H
 #define CAIRN_ARCHIVE_H
 
@@ -59,6 +59,9 @@ int breader_data(struct breader *r, const void **data, size_t *len);
 /* The current member's bytes, whole, into out (capped: the caller has
  * checked m.size), and their sha256 when hex is not NULL. */
 int breader_slurp(struct breader *r, struct buf *out, char *hex);
+/* Which inflater gives the tar now: "isa-l" or "zlib" (ISA-L hands a
+ * damaged stream to zlib, which names the damage). */
+const char *breader_inflater(const struct breader *r);
 /* The top directory, "<project>-<version>", once a member was read. */
 const char *breader_top(const struct breader *r);
 void breader_free(struct breader *r);
