@@ -52,7 +52,7 @@ endif
 CAIRN_PKGS   = libgit2 zlib libisal openssl yaml-0.1
 APPLY_PKGS   = zlib libisal openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
-CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null)
+CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(DL_LIBS) -pthread
 # libpq: its header at build time (libpq-dev), but never linked: the
 # PostgreSQL driver dlopens libpq.so.5 (libpq5) the first time it opens a
 # database (drivers/pq-load.c), so a SQLite run never loads it.
@@ -66,7 +66,7 @@ endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c
+LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c lib/thread.c
 CMD_SRC      = cmd/common.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c verify/bundle.c

@@ -7,6 +7,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/thread.h"
 #include "../lib/util.h"
 #include "cairn-apply.h"
 
@@ -62,7 +63,7 @@ void early_open_start(struct early_open *e, const struct driver *drv, const char
 	e->dsn = dsn;
 	e->flags = (readonly ? DRIVER_OPEN_READONLY : 0) | DRIVER_OPEN_PREFETCH;
 	/* no thread (out of resources): the ordinary open after verification */
-	e->started = pthread_create(&e->thread, NULL, early_open_run, e) == 0;
+	e->started = thread_start_apart(&e->thread, early_open_run, e) == 0;
 }
 
 static struct db *early_open_take(struct early_open *e)
