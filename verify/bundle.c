@@ -5,6 +5,7 @@
  * member while reading it against SHA256SUMS, and parses YAML only after
  * both checks passed; then it cross-checks the manifest, SHA256SUMS and the
  * sizes read. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,54 @@ out:
 	return rc;
 }
 
+/* manifest.yaml is parsed on a thread of its own while the migrations'
+ * members are read and hashed: it is authenticated by then (its hash is
+ * the one SHA256SUMS lists and the build statement signs), and the two
+ * share nothing (the parse fills the struct bundle's fields, the members
+ * its priv). At 5,000 migrations the parse (~6 ms) came after the
+ * members (~10 ms); now it runs beside them. Its result is taken only
+ * after every member checked out, so the messages come in the order they
+ * did: a member's problem first, then the manifest's. */
+struct parse_job {
+	struct bundle *b;
+	int rc;
+	int started;
+	pthread_t thread;
+	char err[CAIRN_ERRMSG_MAX];
+};
+
+static void *parse_run(void *arg)
+{
+	struct parse_job *j = arg;
+	struct bundle_priv *p = j->b->priv;
+
+	j->rc = manifest_parse(j->b, p->manifest.ptr, p->manifest.len);
+	if (j->rc < 0)
+		snprintf(j->err, sizeof(j->err), "%s", cairn_error_last());
+	return NULL;
+}
+
+static void parse_start(struct parse_job *j)
+{
+	j->started = pthread_create(&j->thread, NULL, parse_run, j) == 0;
+}
+
+/* The parse's result (run here if no thread could be started): 0, or -1
+ * with its error set. */
+static int parse_finish(struct parse_job *j)
+{
+	if (j->started)
+		pthread_join(j->thread, NULL);
+	else
+		parse_run(j);
+	j->started = 0;
+	if (j->rc < 0) {
+		cairn_error_set("member %s", j->err);
+		return -1;
+	}
+	return 0;
+}
+
 int bundle_open_opts(struct bundle **out, const char *path, const struct trust *trust,
 		     const struct bundle_open_opts *opts)
 {
@@ -513,6 +562,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	struct bundle_priv *p = xcalloc(1, sizeof(*p));
 	struct breader *r = NULL;
 	struct bmember m;
+	struct parse_job parse = { .b = b };
 	size_t next = 0; /* the next SHA256SUMS entry a migration member must be */
 	int k, rc = -1, authenticated = 0;
 	char hex[65];
@@ -576,6 +626,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 			if (!(opts && opts->untrusted) && authenticate(b, trust) < 0)
 				goto out;
 			authenticated = 1;
+			parse_start(&parse);
 		}
 		if (k == 0)
 			break;
@@ -656,11 +707,9 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		cairn_error_set("member '%s': missing (listed in SHA256SUMS)", p->sums.items[next].path);
 		goto out;
 	}
-	/* both checks passed: now parse */
-	if (manifest_parse(b, p->manifest.ptr, p->manifest.len) < 0) {
-		cairn_error_set("member %s", cairn_error_last());
+	/* every member checked out: now the parse counts */
+	if (parse_finish(&parse) < 0)
 		goto out;
-	}
 	if (cross_check(b, breader_top(r)) < 0)
 		goto out;
 	collect_statements(b, trust);
@@ -668,6 +717,8 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	b = NULL;
 	rc = 0;
 out:
+	if (parse.started)
+		pthread_join(parse.thread, NULL);
 	breader_free(r);
 	bundle_free(b);
 	return rc;

@@ -16,6 +16,7 @@
 #include "../../verify/archive.h"
 #include "../../verify/bundle.h"
 #include "../../verify/keys.h"
+#include "../../bundle/write.h"
 #include "../../verify/manifest.h"
 #include "../../verify/statement.h"
 #include "unit.h"
@@ -560,6 +561,52 @@ out:
 	buf_release(&body);
 }
 
+/* An unsigned bundle of one migration (opened with integrity only): the
+ * manifest given, and up.sql with sql, whose hash SHA256SUMS lists as that
+ * of listed. */
+static void write_bundle(const char *path, const char *manifest, const char *sql,
+			 const char *listed)
+{
+	struct bwriter *w = NULL;
+	struct buf sums = BUF_INIT;
+	char hm[65], hs[65];
+
+	sha256_hex(manifest, strlen(manifest), hm);
+	sha256_hex(listed, strlen(listed), hs);
+	buf_printf(&sums, "%s  manifest.yaml\n%s  migrations/1_a/up.sql\n", hm, hs);
+	CHECK(bwriter_open(&w, path, "p-1", 0) == 0);
+	CHECK(bwriter_add(w, "manifest.yaml", manifest, strlen(manifest)) == 0);
+	CHECK(bwriter_add(w, "SHA256SUMS", sums.ptr, sums.len) == 0);
+	CHECK(bwriter_add(w, "migrations/1_a/up.sql", sql, strlen(sql)) == 0);
+	CHECK(bwriter_commit(w) == 0);
+	buf_release(&sums);
+}
+
+/* The manifest is parsed on a thread of its own while the members are
+ * read: its problem is reported only when every member checked out, so a
+ * changed member is still what a bundle with both is refused for. */
+static void test_parse_order(void)
+{
+	struct bundle_open_opts o = { 1, 0, 0 };
+	struct bundle *b = NULL;
+	char tmp[] = "/tmp/cairn-unit-order-XXXXXX";
+	const char *bad = "format: cairn-bundle/0\nname: x\n";
+	int fd = mkstemp(tmp);
+
+	CHECK(fd >= 0);
+	close(fd);
+	write_bundle(tmp, bad, "SELECT 1;\n", "SELECT 1;\n");
+	CHECK(bundle_open_opts(&b, tmp, NULL, &o) < 0 && !b);
+	CHECK(starts_with(cairn_error_last(), "member manifest.yaml"));
+	printf("#   %s\n", cairn_error_last());
+	write_bundle(tmp, bad, "SELECT 2;\n", "SELECT 1;\n");
+	CHECK(bundle_open_opts(&b, tmp, NULL, &o) < 0 && !b);
+	CHECK_STR(cairn_error_last(),
+		  "member 'migrations/1_a/up.sql': sha256 does not match SHA256SUMS (changed after "
+		  "the build)");
+	unlink(tmp);
+}
+
 int main(void)
 {
 	test_base64();
@@ -572,5 +619,6 @@ int main(void)
 	test_statement();
 	test_sign_verify();
 	test_bundle_open();
+	test_parse_order();
 	return unit_done();
 }
