@@ -114,7 +114,8 @@ void trust_free(struct trust *t)
 
 struct kept {
 	const char *name;           /* member name: its SHA256SUMS entry's path */
-	struct buf data;            /* text members: the verified bytes */
+	const char *data;           /* text members: the verified bytes (in the arena) */
+	size_t len;
 	unsigned long long size;    /* bytes read */
 	int is_data;                /* a data/ member: streamed, not kept */
 };
@@ -134,7 +135,34 @@ struct bundle_priv {
 	size_t npairs, pairs_alloc;
 	unsigned long long text_cap, data_cap;
 	unsigned long long kept;    /* bytes of text members held */
+	/* The text members' bytes, one after another in blocks of at least
+	 * ARENA_BLOCK: 10,000 members of a 5,000-migration bundle were as
+	 * many mallocs and frees, ~1 ms of a nothing-pending apply. */
+	char **blocks;
+	size_t nblocks, blocks_alloc;
+	char *arena;                /* free space in the last block */
+	size_t arena_left;
 };
+
+#define ARENA_BLOCK (1024 * 1024)
+
+/* n bytes for a member's data, until the bundle is freed. */
+static char *arena_alloc(struct bundle_priv *p, size_t n)
+{
+	char *at;
+
+	if (n > p->arena_left) {
+		size_t size = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+
+		ALLOC_GROW(p->blocks, p->nblocks + 1, p->blocks_alloc);
+		p->arena = p->blocks[p->nblocks++] = xmalloc(size);
+		p->arena_left = size;
+	}
+	at = p->arena;
+	p->arena += n;
+	p->arena_left -= n;
+	return at;
+}
 
 static void priv_free(struct bundle_priv *p)
 {
@@ -145,8 +173,9 @@ static void priv_free(struct bundle_priv *p)
 	buf_release(&p->manifest);
 	buf_release(&p->sums_raw);
 	sums_release(&p->sums);
-	for (i = 0; i < p->nmembers; i++)
-		buf_release(&p->members[i].data);
+	for (i = 0; i < p->nblocks; i++)
+		free(p->blocks[i]);
+	free(p->blocks);
 	free(p->members);
 	for (i = 0; i < p->npairs; i++) {
 		free(p->pairs[i].base);
@@ -213,6 +242,39 @@ static int read_small(struct breader *r, const struct bmember *m, unsigned long 
 	if (buf_reserve(out, (size_t)m->size) < 0)
 		return -1;
 	return breader_slurp(r, out, hex);
+}
+
+/* A text member's bytes into the arena (kp->data), and their sha256. */
+static int read_kept(struct breader *r, const struct bmember *m, struct bundle_priv *p,
+		     struct kept *kp, char *hex)
+{
+	struct sha256_ctx c;
+	const void *d;
+	size_t len, got = 0;
+	char *to;
+	int k;
+
+	if (m->size > p->text_cap) {
+		cairn_error_set("member '%s': %llu bytes, over the size cap of %llu for SQL and "
+				"YAML files", m->name, m->size, p->text_cap);
+		return -1;
+	}
+	to = arena_alloc(p, (size_t)m->size);
+	if (sha256_init(&c) < 0)
+		return -1;
+	/* breader_data gives the header's size, no more, or fails */
+	while ((k = breader_data(r, &d, &len)) > 0) {
+		memcpy(to + got, d, len);
+		got += len;
+		sha256_update(&c, d, len);
+	}
+	if (k < 0 || sha256_final_hex(&c, hex) < 0) {
+		sha256_release(&c);
+		return -1;
+	}
+	kp->data = to;
+	kp->len = got;
+	return 0;
 }
 
 static struct pair *pair_for(struct bundle_priv *p, const char *name)
@@ -686,8 +748,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 					sha256_release(&c);
 					goto out;
 				}
-			} else if (read_small(r, &m, p->text_cap, "SQL and YAML files", &kp->data,
-					      hex) < 0) {
+			} else if (read_kept(r, &m, p, kp, hex) < 0) {
 				goto out;
 			} else if ((p->kept += m.size) > BUNDLE_TEXT_TOTAL_CAP) {
 				cairn_error_set("member '%s': the files other than data/ total more than "
@@ -786,7 +847,7 @@ int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out)
 		return -1;
 	}
 	if (!k->is_data)
-		return buf_put(out, k->data.ptr ? k->data.ptr : "", k->data.len);
+		return buf_put(out, k->data ? k->data : "", k->len);
 	return bundle_stream(b, f, put_chunk, &ctx);
 }
 
@@ -806,18 +867,18 @@ int bundle_stream(struct bundle *b, const struct bundle_file *f,
 		return -1;
 	}
 	if (!k->is_data) {
-		const char *d = k->data.ptr ? k->data.ptr : "";
+		const char *d = k->data ? k->data : "";
 		size_t off = 0;
 
 		do {
-			size_t len = k->data.len - off > 65536 ? 65536 : k->data.len - off;
+			size_t len = k->len - off > 65536 ? 65536 : k->len - off;
 
 			if (cb(ctx, d + off, len)) {
 				cairn_error_set("member '%s': reading stopped", f->member);
 				return -1;
 			}
 			off += len;
-		} while (off < k->data.len);
+		} while (off < k->len);
 		return 0;
 	}
 	/* a data file: read it again, and hash it again, since the file on
