@@ -33,7 +33,8 @@
 #   apply     new file, one transaction per migration; the sqlite3 baseline adds
 #             one bookkeeping INSERT to each transaction
 #   atomic    cairn-apply --atomic vs the sqlite3 CLI with everything in one transaction
-#   noop      nothing pending with N applied (bundle verification included)
+#   noop      nothing pending with N applied (bundle verification included), against
+#             the sqlite3 CLI reading the bookkeeping table of the same file
 #   rollback  cairn-apply rollback --to 0 vs the sqlite3 CLI running the down
 #             scripts, one transaction each with one bookkeeping UPDATE
 # Results: markdown tables in $BENCH_DIR/results-N.md (wall time, CPU time
@@ -167,13 +168,15 @@ for n in ${*:-1000 5000}; do
 	cp "$d/applied-cairn.db" "$d/x.db"
 	set -- -n "cairn-apply apply, nothing pending (bundle verification included)" \
 		"cairn-apply apply $d/bundle.tar.gz --env bench --db sqlite:$d/x.db $key" \
-		-n "cairn-apply verify (verification alone)" "cairn-apply verify $d/bundle.tar.gz $key"
+		-n "cairn-apply verify (verification alone)" "cairn-apply verify $d/bundle.tar.gz $key" \
+		-n "sqlite3 CLI, reading the books (its schema load included)" \
+		"sqlite3 $d/x.db 'SELECT count(*) FROM cairn_migrations'"
 	if test -n "$DBMATE"; then
 		rm -f "$d/y.db" && "$DBMATE" --url "sqlite:$d/y.db" --migrations-dir "$d/dbmate" --no-dump-schema up >/dev/null
 		set -- "$@" -n "dbmate up, nothing pending" "$DBMATE --url sqlite:$d/y.db --migrations-dir $d/dbmate --no-dump-schema up"
 	fi
-	hyperfine -N --warmup 2 --runs 20 --export-markdown "$R.noop" "$@" >/dev/null
-	{ echo; echo "### Nothing pending, $n applied (hyperfine, 20 runs)"; echo; cat "$R.noop"; } >>"$R"
+	hyperfine -N --warmup 3 --runs 40 --export-markdown "$R.noop" "$@" >/dev/null
+	{ echo; echo "### Nothing pending, $n applied (hyperfine, 40 runs)"; echo; cat "$R.noop"; } >>"$R"
 	rm -f "$R.noop"
 	/usr/bin/time -f "%M" -o "$BENCH_DIR/.t" cairn-apply apply "$d/bundle.tar.gz" --env bench --db "sqlite:$d/x.db" $key >/dev/null
 	echo "peak RSS, nothing pending: $(( $(cat "$BENCH_DIR/.t") / 1024 )) MiB" >>"$R"

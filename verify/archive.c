@@ -357,6 +357,7 @@ static int fill_isal(struct breader *r)
 	s->next_out = r->out + r->lim;
 	s->avail_out = (uint32_t)(OUT_SIZE - r->lim);
 	while (s->avail_out && !r->z_end && !*r->zerr) {
+		uint32_t before_in, before_out;
 		int rc;
 
 		if (!s->avail_in) {
@@ -370,8 +371,12 @@ static int fill_isal(struct breader *r)
 			s->next_in = r->in;
 			s->avail_in = (uint32_t)n;
 		}
+		before_in = s->avail_in;
+		before_out = s->avail_out;
 		rc = isal_inflate(s);
-		if (rc < 0) {
+		/* no step forward, and not at the end: as good as an error */
+		if (rc < 0 || (s->block_state != ISAL_BLOCK_FINISH && s->avail_in == before_in &&
+			       s->avail_out == before_out)) {
 			/* what this call made is not taken: zlib makes it again */
 			if (isal_to_zlib(r) < 0)
 				return -1;

@@ -2,9 +2,10 @@
  * manifest.yaml, SHA256SUMS and the signatures first, so the reader
  * authenticates the manifest (a trusted key's signature over a statement
  * naming its sha256) before it reads any migration, hashes each migration
- * member while reading it against SHA256SUMS, and parses YAML only after
- * both checks passed; then it cross-checks the manifest, SHA256SUMS and the
- * sizes read. */
+ * member while reading it against SHA256SUMS, while the authenticated
+ * manifest is parsed on a second thread (parse_job), whose result counts
+ * only once every member matched; then it cross-checks the manifest,
+ * SHA256SUMS and the sizes read. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
