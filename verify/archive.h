@@ -1,17 +1,18 @@
 /* A bundle's tarball, read member by member with bsdtar's secure defaults
- * and then some, by our own reader over ISA-L and zlib (lib/tar.c parses the headers):
- * one gzip stream, its CRC-32 and length checked, nothing after it; POSIX
- * ustar headers with checked checksums, and pax 'x' headers only for a
- * member's path and size; regular files only (no links, devices,
- * directories, sparse files, pax globals, GNU long names); zeros in every
- * padding and after the two zero records that end the archive; names under
- * one top directory with no '..', no '.', no empty component, no absolute
- * path, no control character; members in the canonical order, so a
- * duplicate or a reordered member is caught as it arrives and a single pass
- * can verify the whole bundle. Memory is bounded whatever the headers say:
- * two 64 KiB buffers, the inflater's state and at most one 64 KiB pax
- * header. ISA-L inflates the plain gzip header cairn writes, zlib any
- * other and any stream ISA-L finds damaged. */
+ * and then some, by our own reader over ISA-L and zlib (lib/tar.c parses
+ * the headers): one gzip stream, its CRC-32 and length checked, nothing
+ * after it; POSIX ustar headers with checked checksums, and pax 'x'
+ * headers only for a member's path and size; regular files only (no links,
+ * devices, directories, sparse files, pax globals, GNU long names); zeros
+ * in every padding and after the two zero records that end the archive;
+ * names under one top directory with no '..', no '.', no empty component,
+ * no absolute path, no control character; members in the canonical order,
+ * so a duplicate or a reordered member is caught as it arrives and a
+ * single pass can verify the whole bundle. Memory is bounded whatever the
+ * headers say: two 64 KiB buffers, the inflater's state (ISA-L's is 85
+ * KiB) and at most one 64 KiB pax header. ISA-L inflates a stream with the
+ * plain gzip header cairn writes, zlib any other and any stream ISA-L
+ * finds damaged. */
 #ifndef CAIRN_ARCHIVE_H
 #define CAIRN_ARCHIVE_H
 
