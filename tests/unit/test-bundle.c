@@ -579,6 +579,7 @@ static void write_bundle(const char *path, const char *manifest, const char *sql
 	CHECK(bwriter_add(w, "SHA256SUMS", sums.ptr, sums.len) == 0);
 	CHECK(bwriter_add(w, "migrations/1_a/up.sql", sql, strlen(sql)) == 0);
 	CHECK(bwriter_commit(w) == 0);
+	bwriter_free(w);
 	buf_release(&sums);
 }
 
