@@ -6,7 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef CAIRN_HAVE_ISAL
 #include <isa-l/igzip_lib.h>
+#else
+struct inflate_state; /* never made: built without ISA-L, zlib alone inflates */
+#endif
 #include <zlib.h>
 
 #include "../lib/error.h"
@@ -213,6 +217,7 @@ int breader_open(struct breader **out, const char *path)
 		cairn_error_set("not a bundle: not a gzip-compressed tarball");
 		goto bad;
 	}
+#ifdef CAIRN_HAVE_ISAL
 	/* ISA-L for the plain 10-byte header cairn writes (deflate, no
 	 * optional fields); zlib for any other, which also checks a header
 	 * CRC */
@@ -222,12 +227,14 @@ int breader_open(struct breader **out, const char *path)
 		r->isal->crc_flag = ISAL_GZIP;
 		r->isal->next_in = r->in;
 		r->isal->avail_in = (uint32_t)n;
-	} else {
-		r->z.next_in = r->in;
-		r->z.avail_in = (uInt)n;
-		if (zlib_start(r) < 0)
-			goto bad;
+		*out = r;
+		return 0;
 	}
+#endif
+	r->z.next_in = r->in;
+	r->z.avail_in = (uInt)n;
+	if (zlib_start(r) < 0)
+		goto bad;
 	*out = r;
 	return 0;
 bad:
@@ -295,6 +302,7 @@ static int fill_zlib(struct breader *r)
 	return 0;
 }
 
+#ifdef CAIRN_HAVE_ISAL
 /* ISA-L found the stream damaged. zlib reads the file again from its
  * start, passes over the bytes ISA-L already gave (they were good: a
  * deflate stream has one meaning), and goes on from there, so that it
@@ -390,9 +398,15 @@ static int fill_isal(struct breader *r)
 	return 0;
 }
 
+#endif
+
 static int fill(struct breader *r)
 {
-	return r->isal ? fill_isal(r) : fill_zlib(r);
+#ifdef CAIRN_HAVE_ISAL
+	if (r->isal)
+		return fill_isal(r);
+#endif
+	return fill_zlib(r);
 }
 
 /* n (at most 512) contiguous inflated bytes at *p: 1; 0 when the stream

@@ -635,6 +635,12 @@ static void gz_named(struct buf *out, const struct buf *raw)
 	deflateEnd(&zs);
 }
 
+#ifdef CAIRN_HAVE_ISAL
+#define PLAIN_VIA "isa-l"
+#else
+#define PLAIN_VIA "zlib" /* built without ISA-L */
+#endif
+
 /* A tar of several MiB, read by ISA-L (the plain header cairn writes) and
  * by zlib (a header with a file name): the same members and bytes. Damage
  * anywhere in the deflate stream: ISA-L hands over to zlib, which gives
@@ -669,7 +675,7 @@ static void test_two_inflaters(void)
 	msg = read_digest(&n1, &c1, &d1, &via);
 	CHECK(!msg);
 	CHECK(n1 == expect);
-	CHECK(via && !strcmp(via, "isa-l"));
+	CHECK(via && !strcmp(via, PLAIN_VIA));
 
 	gz_named(&named, &raw);
 	CHECK(((unsigned char *)named.ptr)[3] == 8); /* FNAME */
@@ -707,7 +713,7 @@ static void test_two_inflaters(void)
 	/* some damage shows in the tar (a header's checksum, padding) before
 	 * the inflater notices; the rest went through a handover */
 	printf("#   %zu of %zu changes handed from ISA-L to zlib\n", handed, tried);
-	CHECK(handed >= tried / 2);
+	CHECK(strcmp(PLAIN_VIA, "isa-l") || handed >= tried / 2);
 
 	/* a trailer that promises more than the tar: ISA-L fails at the very
 	 * end, zlib says what is wrong */
