@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "../lib/pool.h"
 #include "keys.h"
 
 struct bundle_file {
@@ -77,7 +78,7 @@ struct bundle {
 	/* Where the manifest's fast path put the migrations' strings and file
 	 * lists: a few large blocks, freed by manifest_release, instead of one
 	 * allocation each (NULL: each is its own, as the other paths make them). */
-	void *strpool;
+	struct pool_block *strpool;
 };
 
 /* Keys the caller trusts (PEM public keys), by role. */

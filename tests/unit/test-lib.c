@@ -4,6 +4,7 @@
 
 #include "../../lib/buf.h"
 #include "../../lib/error.h"
+#include "../../lib/pool.h"
 #include "../../lib/sha256.h"
 #include "../../lib/util.h"
 #include "../../lib/yaml.h"
@@ -144,6 +145,40 @@ static void test_misc(void)
 	buf_release(&b);
 }
 
+/* lib/pool: alignment, strings, a big allocation beside the small ones. */
+static void test_pool(void)
+{
+	struct pool_block *pool = NULL;
+	char *a, *b, *big, *c;
+	long long *n;
+	size_t i;
+	int ok = 1;
+
+	a = pool_strndup(&pool, "abcdef", 3);
+	CHECK(a && !strcmp(a, "abc"));
+	n = pool_alloc(&pool, sizeof(*n), sizeof(*n));
+	CHECK(((size_t)n % sizeof(*n)) == 0);
+	*n = 42;
+	b = pool_alloc(&pool, 0, 1);
+	CHECK(b != NULL);
+	/* bigger than the room left: a block of its own, and the small
+	 * ones go on where they were */
+	big = pool_alloc(&pool, 300 * 1024, 1);
+	memset(big, 'x', 300 * 1024);
+	c = pool_strndup(&pool, "z", 1);
+	CHECK(c > a && c - a < 4096);
+	/* many small ones across blocks, each intact */
+	for (i = 0; i < 100000; i++) {
+		char *s = pool_strndup(&pool, "0123456789", i % 11);
+
+		ok &= strlen(s) == i % 11 && !memcmp(s, "0123456789", i % 11);
+	}
+	CHECK(ok);
+	CHECK(!strcmp(a, "abc") && *n == 42 && big[300 * 1024 - 1] == 'x' && !strcmp(c, "z"));
+	pool_free(&pool);
+	CHECK(pool == NULL);
+}
+
 int main(void)
 {
 	test_yaml();
@@ -152,5 +187,6 @@ int main(void)
 	test_utf8();
 	test_sizes();
 	test_misc();
+	test_pool();
 	return unit_done();
 }
