@@ -4,17 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
-#ifdef CAIRN_HAVE_ISAL
-#include <isa-l.h>
-#define ISAL_VERSION_TEXT CAIRN_STR(ISAL_MAJOR_VERSION) "." CAIRN_STR(ISAL_MINOR_VERSION) "." CAIRN_STR(ISAL_PATCH_VERSION)
-#else
-#define ISAL_VERSION_TEXT "none (zlib alone inflates)"
-#endif
-#define CAIRN_STR_(x) #x
-#define CAIRN_STR(x) CAIRN_STR_(x)
 #include <zlib.h>
 
 #include "../lib/error.h"
+#include "../verify/archive.h"
 #include "apply-config.h"
 #include "cairn-apply.h"
 #include "verify.h"
@@ -42,7 +35,7 @@ static void print_version(void)
 	char lib[CAIRN_ERRMSG_MAX + 64];
 
 	printf("cairn-apply %s\n", CAIRN_VERSION);
-	printf("zlib %s, isa-l %s, %s, libyaml %s", zlibVersion(), ISAL_VERSION_TEXT,
+	printf("zlib %s, isa-l %s, %s, libyaml %s", zlibVersion(), breader_isal_version(),
 	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string());
 	for (d = driver_list(); *d; d++) {
 		(*d)->library_version(lib, sizeof(lib));

@@ -5,16 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
-#ifdef CAIRN_HAVE_ISAL
-#include <isa-l.h>
-#define ISAL_VERSION_TEXT CAIRN_STR(ISAL_MAJOR_VERSION) "." CAIRN_STR(ISAL_MINOR_VERSION) "." CAIRN_STR(ISAL_PATCH_VERSION)
-#else
-#define ISAL_VERSION_TEXT "none (zlib alone inflates)"
-#endif
-#define CAIRN_STR_(x) #x
-#define CAIRN_STR(x) CAIRN_STR_(x)
 #include <zlib.h>
 
+#include "../verify/archive.h"
 #include "cairn.h"
 #include "verify.h"
 
@@ -40,7 +33,7 @@ static void print_version(void)
 {
 	printf("cairn %s\n", CAIRN_VERSION);
 	printf("libgit2 %s, zlib %s, isa-l %s, %s, libyaml %s\n", libgit2_version(),
-	       zlibVersion(), ISAL_VERSION_TEXT, OpenSSL_version(OPENSSL_VERSION),
+	       zlibVersion(), breader_isal_version(), OpenSSL_version(OPENSSL_VERSION),
 	       yaml_get_version_string());
 }
 

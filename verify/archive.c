@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef CAIRN_HAVE_ISAL
-#include <isa-l/igzip_lib.h>
+#include <isa-l.h>
 #else
 struct inflate_state; /* never made: built without ISA-L, zlib alone inflates */
 #endif
@@ -304,14 +304,14 @@ static int fill_zlib(struct breader *r)
 
 #ifdef CAIRN_HAVE_ISAL
 /* ISA-L found the stream damaged. zlib reads the file again from its
- * start, passes over the bytes ISA-L already gave (they were good: a
- * deflate stream has one meaning), and goes on from there, so that it
- * meets the damage itself and names it in its words: every damaged bundle
- * gets the messages it got before ISA-L was used. */
+ * start and makes again the bytes ISA-L gave (they were good: a deflate
+ * stream has one meaning), passing over those already taken; it goes on
+ * from there, so that it meets the damage itself and names it in its
+ * words: every damaged bundle gets the messages it got before ISA-L was
+ * used. */
 static int isal_to_zlib(struct breader *r)
 {
-	unsigned char *scratch;
-	unsigned long long skip = r->made;
+	unsigned long long skip = r->made - (r->lim - r->pos);
 
 	free(r->isal);
 	r->isal = NULL;
@@ -322,37 +322,24 @@ static int isal_to_zlib(struct breader *r)
 	memset(&r->z, 0, sizeof(r->z));
 	if (zlib_start(r) < 0)
 		return -1;
-	scratch = xmalloc(OUT_SIZE);
-	while (skip && !*r->zerr) {
-		unsigned long long before = r->z.total_out;
-		int zr;
-
-		if (!r->z.avail_in) {
-			ssize_t n = refill(r);
-
-			if (n <= 0) {
-				free(scratch);
-				return n < 0 ? -1 : 0;
-			}
-			r->z.next_in = r->in;
-			r->z.avail_in = (uInt)n;
-		}
-		r->z.next_out = scratch;
-		r->z.avail_out = (uInt)(skip < OUT_SIZE ? skip : OUT_SIZE);
-		zr = inflate(&r->z, Z_NO_FLUSH);
-		skip -= r->z.total_out - before;
-		if (zr == Z_STREAM_END && skip) /* cannot be: zlib made fewer bytes */
-			snprintf(r->zerr, sizeof(r->zerr), "gzip: cannot inflate");
-		else if (zr != Z_OK && zr != Z_STREAM_END)
-			snprintf(r->zerr, sizeof(r->zerr), "gzip: %s",
-				 r->z.msg ? r->z.msg : "cannot inflate");
-		else if (zr == Z_STREAM_END && note_trailing(r, r->z.avail_in) < 0) {
-			free(scratch);
+	for (;;) {
+		r->pos = r->lim = 0;
+		if (fill_zlib(r) < 0)
 			return -1;
+		if (r->lim > skip) { /* and bytes not given yet after them */
+			r->pos = (size_t)skip;
+			return 0;
+		}
+		skip -= r->lim;
+		r->pos = r->lim;
+		if (*r->zerr)
+			return 0;
+		if (r->z_end) {
+			if (skip) /* cannot be: zlib made fewer bytes */
+				snprintf(r->zerr, sizeof(r->zerr), "gzip: cannot inflate");
+			return 0;
 		}
 	}
-	free(scratch);
-	return 0;
 }
 
 /* ISA-L's inflate, as fill_zlib: ~3 times as fast as zlib's on a
@@ -384,12 +371,9 @@ static int fill_isal(struct breader *r)
 		rc = isal_inflate(s);
 		/* no step forward, and not at the end: as good as an error */
 		if (rc < 0 || (s->block_state != ISAL_BLOCK_FINISH && s->avail_in == before_in &&
-			       s->avail_out == before_out)) {
-			/* what this call made is not taken: zlib makes it again */
-			if (isal_to_zlib(r) < 0)
-				return -1;
-			return fill_zlib(r);
-		}
+			       s->avail_out == before_out))
+			/* what this call made is not counted: zlib makes it again */
+			return isal_to_zlib(r);
 		r->made += (size_t)(s->next_out - (r->out + r->lim));
 		r->lim = (size_t)(s->next_out - r->out);
 		if (s->block_state == ISAL_BLOCK_FINISH && note_trailing(r, s->avail_in) < 0)
@@ -803,6 +787,18 @@ int breader_slurp(struct breader *r, struct buf *out, char *hex)
 out:
 	sha256_release(&c);
 	return rc;
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char *breader_isal_version(void)
+{
+#ifdef CAIRN_HAVE_ISAL
+	return STR(ISAL_MAJOR_VERSION) "." STR(ISAL_MINOR_VERSION) "." STR(ISAL_PATCH_VERSION);
+#else
+	return "none (zlib alone inflates)";
+#endif
 }
 
 const char *breader_inflater(const struct breader *r)

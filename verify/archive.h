@@ -63,6 +63,9 @@ int breader_slurp(struct breader *r, struct buf *out, char *hex);
 /* Which inflater gives the tar now: "isa-l" or "zlib" (ISA-L hands a
  * damaged stream to zlib, which names the damage). */
 const char *breader_inflater(const struct breader *r);
+/* ISA-L's version ("2.30.0"), or "none (zlib alone inflates)" for a build
+ * without it: for --version. */
+const char *breader_isal_version(void);
 /* The top directory, "<project>-<version>", once a member was read. */
 const char *breader_top(const struct breader *r);
 void breader_free(struct breader *r);
