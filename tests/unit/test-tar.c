@@ -266,14 +266,23 @@ static void end(struct buf *raw)
 	buf_put(raw, zeros, sizeof(zeros));
 }
 
-static void gz(struct buf *out, const void *data, size_t len)
+/* data gzipped, behind a header with that file name (FNAME) when name is
+ * not NULL, or the plain header cairn writes. */
+static void gz_named(struct buf *out, const void *data, size_t len, const char *name)
 {
 	z_stream z;
+	gz_header head;
 	unsigned char chunk[4096];
 	int zr;
 
 	memset(&z, 0, sizeof(z));
+	memset(&head, 0, sizeof(head));
 	deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+	if (name) {
+		head.name = (Bytef *)(uintptr_t)name;
+		head.os = 3;
+		deflateSetHeader(&z, &head);
+	}
 	z.next_in = (Bytef *)(uintptr_t)data;
 	z.avail_in = (uInt)len;
 	do {
@@ -283,6 +292,11 @@ static void gz(struct buf *out, const void *data, size_t len)
 		buf_put(out, chunk, sizeof(chunk) - z.avail_out);
 	} while (zr == Z_OK);
 	deflateEnd(&z);
+}
+
+static void gz(struct buf *out, const void *data, size_t len)
+{
+	gz_named(out, data, len, NULL);
 }
 
 static void put_file(const void *data, size_t len)
@@ -610,31 +624,6 @@ bad:
 	return cairn_error_last();
 }
 
-/* The tar of a few MiB behind a gzip header with a file name in it. */
-static void gz_named(struct buf *out, const struct buf *raw)
-{
-	z_stream zs;
-	gz_header head;
-	unsigned char chunk[65536];
-	int zr;
-
-	memset(&zs, 0, sizeof(zs));
-	memset(&head, 0, sizeof(head));
-	head.name = (Bytef *)"x.tar";
-	head.os = 3;
-	deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-	deflateSetHeader(&zs, &head);
-	zs.next_in = (Bytef *)raw->ptr;
-	zs.avail_in = (uInt)raw->len;
-	do {
-		zs.next_out = chunk;
-		zs.avail_out = sizeof(chunk);
-		zr = deflate(&zs, Z_FINISH);
-		buf_put(out, chunk, sizeof(chunk) - zs.avail_out);
-	} while (zr == Z_OK);
-	deflateEnd(&zs);
-}
-
 #ifdef CAIRN_HAVE_ISAL
 #define PLAIN_VIA "isa-l"
 #else
@@ -677,7 +666,7 @@ static void test_two_inflaters(void)
 	CHECK(n1 == expect);
 	CHECK(via && !strcmp(via, PLAIN_VIA));
 
-	gz_named(&named, &raw);
+	gz_named(&named, raw.ptr, raw.len, "x.tar");
 	CHECK(((unsigned char *)named.ptr)[3] == 8); /* FNAME */
 	put_file(named.ptr, named.len);
 	msg = read_digest(&n2, &c2, &d2, &via);
