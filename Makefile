@@ -81,7 +81,7 @@ endif
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
 LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c lib/thread.c lib/pool.c
-CMD_SRC      = cmd/common.c cmd/verify.c
+CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c verify/bundle.c
 # cairn only: the project model and its git access.
@@ -95,15 +95,15 @@ CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd
 CAIRN_SRC   += cmd/hooks.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
-POLICY_SRC   = verify/policy-config.c verify/policy.c
-CMD_SRC     += cmd/apply-config.c cmd/policy-check.c
+POLICY_SRC   = policy/config.c policy/policy.c
+CMD_SRC     += cmd/config.c cmd/policy-report.c
 # Adding signed statements to a bundle (no key material: both programs),
 # cairn's promote/override verbs, and the applier's receipt signer.
 APPEND_SRC   = bundle/write.c bundle/append.c
 CAIRN_SRC   += cmd/promote.c cmd/override.c
-RECEIPT_SRC  = receipt/receipt.c cmd/apply-policy.c
+RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply's verbs (one file each) and what they share.
-APPLY_VERB_SRC = cmd/apply-common.c cmd/apply-bundle.c cmd/apply.c cmd/plan.c cmd/status.c \
+APPLY_VERB_SRC = cmd/db-ctx.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
 # The PostgreSQL driver (issue #6): only postgres.c and its loader include
 # libpq-fe.h.

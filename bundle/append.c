@@ -4,7 +4,7 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../verify/archive.h"
-#include "../verify/policy-config.h"
+#include "../policy/config.h"
 #include "append.h"
 #include "write.h"
 

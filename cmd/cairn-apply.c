@@ -8,7 +8,7 @@
 
 #include "../lib/error.h"
 #include "../verify/archive.h"
-#include "apply-config.h"
+#include "config.h"
 #include "cairn-apply.h"
 #include "verify.h"
 

@@ -4,7 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
-#include "apply-config.h"
+#include "config.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_history_desc = {

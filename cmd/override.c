@@ -6,7 +6,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
-#include "../verify/policy.h"
+#include "../policy/policy.h"
 #include "cairn.h"
 #include "promote.h"
 

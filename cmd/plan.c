@@ -4,7 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
-#include "apply-policy.h"
+#include "policy-gate.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_plan_desc = {

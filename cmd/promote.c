@@ -10,7 +10,7 @@
 #include "../bundle/build.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
-#include "../verify/policy.h"
+#include "../policy/policy.h"
 #include "../verify/statement.h"
 #include "cairn.h"
 #include "promote.h"

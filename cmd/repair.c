@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
-#include "apply-policy.h"
+#include "policy-gate.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_repair_desc = {

@@ -5,7 +5,7 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
-#include "apply-config.h"
+#include "config.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_status_desc = {

@@ -11,7 +11,7 @@
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "cmd.h"
-#include "policy-check.h"
+#include "policy-report.h"
 #include "verify.h"
 
 const struct cmd cmd_verify_desc = {

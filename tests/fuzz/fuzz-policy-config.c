@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../verify/policy-config.h"
+#include "../../policy/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include "../../lib/error.h"
 #include "../../lib/sha256.h"
 #include "../../lib/util.h"
-#include "../../verify/policy-config.h"
+#include "../../policy/config.h"
 #include "unit.h"
 
 static int parse(struct policy_config *c, const char *yaml)

@@ -7,7 +7,7 @@
 
 #include "../../lib/error.h"
 #include "../../lib/util.h"
-#include "../../verify/policy.h"
+#include "../../policy/policy.h"
 #include "unit.h"
 
 #define ID "sha256:1111111111111111111111111111111111111111111111111111111111111111"

@@ -17,7 +17,7 @@
 #include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "../lib/yaml.h"
-#include "policy-config.h"
+#include "config.h"
 
 /* ------------------------------------------------------------------ */
 /* lifetime */

@@ -6,7 +6,7 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../verify/keys.h"
-#include "policy-check.h"
+#include "policy-report.h"
 #include "verify.h"
 
 static int add_keys(struct trust *t, unsigned role, const struct policy_keylist *l)

@@ -4,7 +4,7 @@
 #ifndef CAIRN_APPLY_CONFIG_H
 #define CAIRN_APPLY_CONFIG_H
 
-#include "../verify/policy-config.h"
+#include "../policy/config.h"
 #include "cmd.h"
 
 struct apply_config {

@@ -7,8 +7,8 @@
 #define CAIRN_POLICY_CHECK_H
 
 #include "../verify/bundle.h"
-#include "../verify/policy.h"
-#include "apply-config.h"
+#include "../policy/policy.h"
+#include "config.h"
 
 struct policy_bundle {
 	struct trust *trust;

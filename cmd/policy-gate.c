@@ -6,7 +6,7 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
-#include "apply-policy.h"
+#include "policy-gate.h"
 #include "verify.h"
 
 int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char *config,

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "policy-config.h"
+#include "config.h"
 
 /* One signed statement, as the verifier read it. */
 struct policy_stmt {

@@ -7,7 +7,7 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
-#include "apply-config.h"
+#include "config.h"
 
 const struct cmd cmd_config_desc = {
 	"config", cmd_config,

@@ -7,7 +7,7 @@
 #define CAIRN_APPLY_POLICY_H
 
 #include "cairn-apply.h"
-#include "policy-check.h"
+#include "policy-report.h"
 
 struct apply_policy {
 	int active;                 /* the config's policy decides */
