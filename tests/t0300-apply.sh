@@ -217,7 +217,7 @@ test_expect_success 'drift: an applied migration changed in the bundle stops the
 	apply_build d "$TRASH_DIRECTORY/d1.tar.gz" &&
 	cairn-apply apply d1.tar.gz --env dev --db sqlite:d.db $KEY >/dev/null &&
 	old=$(q d.db "SELECT checksum FROM cairn_migrations WHERE version = '"'"'0002'"'"'") &&
-	git -C d tag -d v1 2>/dev/null; rm -rf d/.git && git init -q d &&
+	rm -rf d/.git && git init -q d &&
 	apply_mig d 0002_b "CREATE TABLE t_0002_b (id integer primary key, v text, extra int);" "DROP TABLE t_0002_b;" &&
 	rm -r d/migrations/0001_a &&
 	apply_table d 0003_c &&
