@@ -37,7 +37,9 @@ test_expect_success 'the approval checks with openssl alone' '
 	base64 -d approvals/staging-*.sig >sig.bin &&
 	openssl pkeyutl -verify -rawin -pubin -inkey alice.pub -in approvals/staging-*.yaml -sigfile sig.bin >v &&
 	test_grep "Signature Verified Successfully" v &&
-	openssl pkeyutl -verify -rawin -pubin -inkey ci.pub -in approvals/staging-*.yaml -sigfile sig.bin >v 2>&1;
+	test_must_fail --exit=1 openssl pkeyutl -verify -rawin -pubin -inkey ci.pub \
+		-in approvals/staging-*.yaml -sigfile sig.bin >v 2>&1 &&
+	test_grep "Signature Verification Failure" v &&
 	test_grep ! "Signature Verified Successfully" v
 '
 
