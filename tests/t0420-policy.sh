@@ -50,7 +50,7 @@ test_expect_success 'setup: keys, a project, two bundles, the applier config' '
 	test_commit p v2 &&
 	(cd p && cairn build --sign ../keys/ci.key -o ../v2.tar.gz >/dev/null 2>&1) &&
 	(cd p && cairn build --sign ../keys/eve.key -o ../eve.tar.gz >/dev/null 2>&1) &&
-	cat >cairn-apply.yaml <<-\EOF
+	cat >cairn-apply.yaml <<-\EOF &&
 	defaults:
 	  builders: [keys/ci.pub]
 	  admins: [keys/dba.pub]
