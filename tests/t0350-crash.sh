@@ -98,20 +98,17 @@ test_expect_success 'kill -9 at 30 random points while migrations are applied; c
 			sleep 0.005 || return 1
 		done &&
 		sleep 0.00$ms &&
-		{ kill -9 $pid 2>/dev/null || :; } &&
-		{ wait $pid; status=$?; } &&
-		if test $status -eq 137; then
-			kills=$((kills + 1)) &&
+		{ test_sigkill $pid || { cat run.out; return 1; }; } &&
+		if test -n "$killed"; then
+			how=killed && kills=$((kills + 1)) &&
 			if journal_hot; then
 				mid=$((mid + 1))
 			else
 				test $(applied) -gt $before ||
 				{ echo "round $round: killed before this run committed anything"; return 1; }
 			fi
-		elif test $status -eq 0; then
-			finished=$((finished + 1))
 		else
-			cat run.out && return 1
+			how=finished && finished=$((finished + 1))
 		fi &&
 		test $polls -lt 4000 &&
 		consistent db &&
@@ -119,8 +116,8 @@ test_expect_success 'kill -9 at 30 random points while migrations are applied; c
 		test $(wc -l <recorded) -ge $before || {
 			echo "inconsistent after round $round (killed $ms ms after db reached $target bytes)"; return 1
 		}
-		echo "round $round: $before applied before, $(applied) after a kill $ms ms after db reached $target bytes: exit $status" &&
-		if test $status -eq 0; then rm -f db db-journal || return 1; fi
+		echo "round $round: $before applied before, $(applied) after a kill $ms ms after db reached $target bytes: $how" &&
+		if test -z "$killed"; then rm -f db db-journal || return 1; fi
 	done &&
 	echo "$kills kills, $mid of them inside a migration (a hot journal, rolled back), $finished runs that finished first, $round rounds" >kills &&
 	cat kills &&

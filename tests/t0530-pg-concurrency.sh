@@ -116,13 +116,8 @@ test_expect_success 'SIGKILL during transactional applies: each migration applie
 			n=$((n + 1)) && sleep 0.005 || return 1
 		done &&
 		sleep 0.00$((r % 4)) &&
-		{ kill -9 $pid 2>/dev/null || :; } &&
-		{ wait $pid; status=$?; } &&
-		case $status in
-		137) echo $round >>killed ;;
-		0) ;;
-		*) echo "round $round: exit $status"; false ;;
-		esac &&
+		test_sigkill $pid &&
+		if test -n "$killed"; then echo $round >>killed; fi &&
 		check_recorded || return 1
 	done &&
 	test_line_count -ge 4 killed &&

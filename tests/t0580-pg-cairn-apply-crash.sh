@@ -47,13 +47,8 @@ test_expect_success 'SIGKILL at 8 points of a run: consistent after each, and a 
 		{ cairn-apply apply b.tar.gz --env dev --db "$DB" $KEY --lock-timeout 10s >/dev/null 2>&1 & } &&
 		pid=$! &&
 		sleep 0.$((round % 4 + 2)) &&
-		{ kill -9 $pid 2>/dev/null || :; } &&
-		{ wait $pid; status=$?; } &&
-		case $status in
-		137) echo $round >>killed ;;
-		0) ;;
-		*) echo "round $round: exit $status"; false ;;
-		esac &&
+		test_sigkill $pid &&
+		if test -n "$killed"; then echo $round >>killed; fi &&
 		check_consistent || return 1
 	done &&
 	test_line_count -ge 6 killed &&

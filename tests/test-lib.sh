@@ -165,6 +165,21 @@ test_expect_code() {
 	return 0
 }
 
+# test_sigkill PID: SIGKILL to the background job PID, then reaps it.
+# $killed is then "t" when the kill ended it (status 137), empty when it
+# had already exited 0 (a finished job not yet reaped takes signals too,
+# so kill's own status says nothing); any other status fails.
+test_sigkill() {
+	kill -9 "$1" 2>/dev/null
+	wait "$1"
+	test_sigkill_status=$?
+	case $test_sigkill_status in
+	137) killed=t ;;
+	0) killed= ;;
+	*) echo >&2 "test_sigkill: job $1 ended with status $test_sigkill_status"; return 1 ;;
+	esac
+}
+
 test_cmp() {
 	diff -u "$1" "$2"
 }
