@@ -170,6 +170,16 @@ test_expect_success 'test_must_fail and test_expect_code count a signal as a cra
 	test_grep "exit 134, wanted 1" err
 '
 
+test_expect_success 'test_sigkill tells a killed job from a finished one, and fails on a failed one' '
+	{ sleep 30 & } && pid=$! &&
+	test_sigkill $pid && test "$killed" = t &&
+	{ true & } && pid=$! && sleep 0.2 &&
+	test_sigkill $pid && test -z "$killed" &&
+	{ sh -c "exit 3" & } && pid=$! && sleep 0.2 &&
+	test_must_fail test_sigkill $pid 2>err &&
+	test_grep "ended with status 3" err
+'
+
 test_expect_success 'the caller'"'"'s sanitizer options are kept; abort_on_error=1 wins' '
 	cat >san.sh <<-\EOF &&
 	test_expect_success "options" "
