@@ -194,19 +194,19 @@ test_grep() {
 	if test $# -lt 2; then
 		echo >&2 "test_grep: BUG: a pattern and a file are needed: test_grep $*"; return 1
 	fi
-	eval "file=\${$#}"
-	if ! test -f "$file"; then
-		echo >&2 "test_grep: no file '$file' (test_grep ${neg:+! }$*)"; return 1
+	eval "test_grep_file_=\${$#}"
+	if ! test -f "$test_grep_file_"; then
+		echo >&2 "test_grep: no file '$test_grep_file_' (test_grep ${neg:+! }$*)"; return 1
 	fi
 	if test $# -eq 2; then set -- -e "$1" "$2"; fi
 	grep "$@" >/dev/null
-	code=$?
-	if test $code -gt 1; then
-		echo >&2 "test_grep: grep $* failed ($code)"; return 1
-	elif test -n "$neg" && test $code -eq 0; then
-		echo >&2 "test_grep: grep $* found a match in $file:"; cat >&2 "$file"; return 1
-	elif test -z "$neg" && test $code -ne 0; then
-		echo >&2 "test_grep: grep $* found no match in $file:"; cat >&2 "$file"; return 1
+	test_grep_code_=$?
+	if test $test_grep_code_ -gt 1; then
+		echo >&2 "test_grep: grep $* failed ($test_grep_code_)"; return 1
+	elif test -n "$neg" && test $test_grep_code_ -eq 0; then
+		echo >&2 "test_grep: grep $* found a match in $test_grep_file_:"; cat >&2 "$test_grep_file_"; return 1
+	elif test -z "$neg" && test $test_grep_code_ -ne 0; then
+		echo >&2 "test_grep: grep $* found no match in $test_grep_file_:"; cat >&2 "$test_grep_file_"; return 1
 	fi
 	return 0
 }
