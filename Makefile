@@ -87,7 +87,8 @@ VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
-PROJECT_SRC += project/history.c
+PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
+               project/history-provenance.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
