@@ -112,7 +112,8 @@ PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
-ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
+ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
+               apply/set.c apply/audit.c apply/load.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
