@@ -1,5 +1,6 @@
 /* A bundle's statements as policy input and the policy evaluated over them
- * (bundle.h); moved out of cmd/policy-report.c, which prints the verdict. */
+ * (bundle.h). Never prints: cmd/policy-report.c turns the verdict into
+ * messages and an exit code. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
