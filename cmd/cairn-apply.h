@@ -59,6 +59,16 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev);
 void apply_ctx_json_error(struct apply_ctx *c, int code, const char *message, const char *state,
 			  const char *next);
 /* Prints message, state and next step (human: three lines on stderr). */
+/* The options that name the database in a next: hint the operator can
+ * paste: --db 'DSN' (quoted for the shell, its password masked) when --db
+ * named it, else --env ENV [--config FILE], which find it the same way
+ * again. Caller frees. */
+char *apply_target_args(const char *db_flag, const char *dsn, const char *env, const char *config);
+
+/* apply_ctx_fail with the last error, "the database is unchanged", and
+ * when see_status, the status command for target (apply_target_args). */
+void apply_ctx_fail_unchanged(struct apply_ctx *c, int code, int see_status, const char *target);
+
 void apply_ctx_fail(struct apply_ctx *c, int code, const char *message, const char *state,
 		    const char *next);
 /* Verifies the bundle at path against the builder keys (--key), then loads

@@ -9,6 +9,7 @@
 #include "../lib/error.h"
 #include "../lib/thread.h"
 #include "../lib/util.h"
+#include "../policy/config.h"
 #include "cairn-apply.h"
 
 int parse_log_format(const struct cmd *c, const char *arg, int *json)
@@ -327,4 +328,31 @@ int parse_lock_timeout(const struct cmd *c, const char *arg, unsigned long long 
 		return usage_error(c, "--lock-timeout must be a duration such as 30s, 500ms or 2m, "
 				      "not '%s'", arg);
 	return 0;
+}
+
+char *apply_target_args(const char *db_flag, const char *dsn, const char *env, const char *config)
+{
+	char *shown = NULL, *q = NULL, *qc = NULL, *out;
+
+	if (db_flag || !env) {
+		shown = dsn_mask(db_flag ? db_flag : dsn);
+		q = shell_quote(shown);
+		out = xasprintf("--db %s", q);
+	} else {
+		q = shell_quote(env);
+		qc = config ? shell_quote(config) : NULL;
+		out = xasprintf("--env %s%s%s", q, qc ? " --config " : "", qc ? qc : "");
+	}
+	free(shown);
+	free(q);
+	free(qc);
+	return out;
+}
+
+void apply_ctx_fail_unchanged(struct apply_ctx *c, int code, int see_status, const char *target)
+{
+	char *next = see_status ? xasprintf("see 'cairn-apply status %s'", target) : NULL;
+
+	apply_ctx_fail(c, code, cairn_error_last(), "is unchanged", next);
+	free(next);
 }

@@ -97,7 +97,7 @@ int cmd_rollback(int argc, char **argv)
 				       res.to_version ? res.to_version : "none");
 		}
 	} else {
-		char *state = NULL, *next = NULL;
+		char *state = NULL, *next = NULL, *target = apply_target_args(dsn, dsn, NULL, NULL);
 		const char *at = res.to_version ? res.to_version : "none";
 
 		if (rc == EXIT_LOCKED) {
@@ -107,14 +107,14 @@ int cmd_rollback(int argc, char **argv)
 			state = xasprintf("needs an operator: the down script of %s ran outside a "
 					  "transaction and stopped partway; it is marked failed",
 					  res.failed_version);
-			next = xasprintf("finish or undo it by hand, then 'cairn-apply repair --db %s "
+			next = xasprintf("finish or undo it by hand, then 'cairn-apply repair %s "
 					 "%s --mark-rolled-back' (or --mark-applied)",
-					 dsn, res.failed_version);
+					 target, res.failed_version);
 		} else if (rc == EXIT_STATE) {
 			state = xstrdup("is unchanged by this run, but needs an operator first");
-			next = xasprintf("run 'cairn-apply status --db %s', then 'cairn-apply repair "
-					 "--db %s %s --mark-applied' or --mark-rolled-back",
-					 dsn, dsn, res.failed_version ? res.failed_version : "VERSION");
+			next = xasprintf("run 'cairn-apply status %s', then 'cairn-apply repair "
+					 "%s %s --mark-applied' or --mark-rolled-back",
+					 target, target, res.failed_version ? res.failed_version : "VERSION");
 		} else if (rc == EXIT_FAILED && res.applied == 0 && !res.rolled_back) {
 			state = xasprintf("is unchanged (at version %s)", at);
 			next = xstrdup("roll back to a version above it, or write a new migration "
@@ -130,6 +130,7 @@ int cmd_rollback(int argc, char **argv)
 		apply_ctx_fail(&ctx, rc, cairn_error_last(), state, next);
 		free(state);
 		free(next);
+		free(target);
 	}
 	apply_result_release(&res);
 	apply_ctx_close(&ctx);
