@@ -14,6 +14,7 @@
 #ifndef CAIRN_APPLY_ENGINE_H
 #define CAIRN_APPLY_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "../drivers/driver.h"
@@ -137,6 +138,10 @@ struct apply_opts {
 					  * every audit row's detail; NULL: none */
 	apply_event_fn event;
 	void *ctx;
+	/* The signal (SIGINT, SIGTERM) that asked the run to stop, set by the
+	 * caller's handler, which also cancels the running statement; NULL or
+	 * 0: none. Checked before each step and statement. */
+	volatile sig_atomic_t *interrupted;
 };
 
 /* What happened, for the caller's closing message. */

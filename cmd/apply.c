@@ -136,6 +136,29 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 	free(next);
 }
 
+/* The first closing line of a run SIGINT or SIGTERM stopped. */
+static void report_interrupt(struct apply_ctx *c, const struct apply_result *r,
+			     const struct apply_set *set)
+{
+	const char *name = r->failed_version;
+	char *what;
+	size_t i;
+
+	for (i = 0; name && i < set->n; i++)
+		if (!strcmp(set->migs[i].version, r->failed_version))
+			name = set->migs[i].name;
+	if (!name)
+		what = xstrdup("stopped before the next migration; those applied before stay applied");
+	else if (r->partial)
+		what = xasprintf("the running statement was cancelled; migration %s ran outside a "
+				 "transaction and stopped partway", name);
+	else
+		what = xasprintf("the running statement was cancelled and migration %s rolled back",
+				 name);
+	apply_ctx_interrupt_exit(c, what);
+	free(what);
+}
+
 /* cairn-apply status BUNDLE TARGET [--key K]...: every word quoted. */
 static char *status_command(const char *bundle, const char *target, const char **keys,
 			    size_t nkeys)
@@ -256,7 +279,12 @@ int cmd_apply(int argc, char **argv)
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
 	o.evidence = apply_policy_evidence(&ap);
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
 	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
+	apply_ctx_release_signals();
+	if (rc != EXIT_OK && apply_interrupted)
+		report_interrupt(&ctx, &res, &set);
 	if (rc == EXIT_OK) {
 		if (!json) {
 			if (res.applied)
@@ -278,6 +306,14 @@ int cmd_apply(int argc, char **argv)
 		error_msg("%s", cairn_error_last());
 		if (!json)
 			error_msg("the database is unchanged");
+	} else if (apply_interrupted) {
+		char *target = apply_target_args(db_flag, dsn, env, config);
+		char *status = status_command(argv[optind], target, keys, nkeys);
+
+		report(&ctx, rc, &res, &set, target, status);
+		free(target);
+		free(status);
+		rc = 128 + apply_interrupted;
 	} else {
 		char *target = apply_target_args(db_flag, dsn, env, config);
 		char *status = status_command(argv[optind], target, keys, nkeys);

@@ -5,6 +5,7 @@
 #define CAIRN_CAIRN_APPLY_H
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "../apply/engine.h"
 #include "../drivers/driver.h"
@@ -68,6 +69,17 @@ char *apply_target_args(const char *db_flag, const char *dsn, const char *env, c
 /* apply_ctx_fail with the last error, "the database is unchanged", and
  * when see_status, the status command for target (apply_target_args). */
 void apply_ctx_fail_unchanged(struct apply_ctx *c, int code, int see_status, const char *target);
+
+/* SIGINT/SIGTERM during a run (db-ctx.c): the signal caught, 0 if none. */
+extern volatile sig_atomic_t apply_interrupted;
+/* Catches SIGINT and SIGTERM for c's run: the first cancels the running
+ * statement and sets apply_interrupted (pass &apply_interrupted in
+ * apply_opts.interrupted); a second one has its default effect. */
+void apply_ctx_catch_signals(struct apply_ctx *c);
+void apply_ctx_release_signals(void);
+/* The closing message of an interrupted run ("interrupted by SIGTERM:
+ * WHAT"); returns the exit code, 128 + the signal, as a shell reports it. */
+int apply_ctx_interrupt_exit(struct apply_ctx *c, const char *what);
 
 void apply_ctx_fail(struct apply_ctx *c, int code, const char *message, const char *state,
 		    const char *next);

@@ -1,5 +1,6 @@
 /* What cairn-apply's verbs share: the database, the event printer, the
  * closing messages. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,10 @@
 #include "../lib/util.h"
 #include "../policy/config.h"
 #include "cairn-apply.h"
+
+/* the run SIGINT/SIGTERM interrupt (apply_ctx_catch_signals, below) */
+volatile sig_atomic_t apply_interrupted;
+static struct apply_ctx *volatile signal_ctx;
 
 int parse_log_format(const struct cmd *c, const char *arg, int *json)
 {
@@ -106,6 +111,8 @@ int apply_ctx_open_early(struct apply_ctx *c, const struct cmd *cmd, struct earl
 
 void apply_ctx_close(struct apply_ctx *c)
 {
+	if (signal_ctx == c)
+		apply_ctx_release_signals();
 	if (c->drv && c->db)
 		c->drv->close(c->db);
 	c->db = NULL;
@@ -355,4 +362,58 @@ void apply_ctx_fail_unchanged(struct apply_ctx *c, int code, int see_status, con
 
 	apply_ctx_fail(c, code, cairn_error_last(), "is unchanged", next);
 	free(next);
+}
+
+/* SIGINT and SIGTERM: the first asks the run to stop (the engine checks
+ * apply_interrupted between steps and statements) and cancels the running
+ * statement through the driver, whose cancel is async-signal-safe; the
+ * engine then rolls back and records the interruption, and the lock is
+ * released as on any failure, after the server has stopped the statement.
+ * A second signal takes its default action. Installed even when the shell
+ * ignores the signal (a background job): a run must be stoppable. */
+
+static void on_signal(int sig)
+{
+	struct apply_ctx *c = signal_ctx;
+
+	apply_interrupted = sig;
+	signal(sig, SIG_DFL);
+	if (c && c->drv && c->db && c->drv->cancel)
+		c->drv->cancel(c->db);
+}
+
+void apply_ctx_catch_signals(struct apply_ctx *c)
+{
+	struct sigaction sa;
+
+	if (!c->drv || !c->drv->cancel)
+		return; /* nothing could stop the statement: the default action */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	signal_ctx = c;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+void apply_ctx_release_signals(void)
+{
+	sigset_t set, old;
+
+	/* the handler must not see the connection while it is closed */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	signal_ctx = NULL;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int apply_ctx_interrupt_exit(struct apply_ctx *c, const char *what)
+{
+	int sig = apply_interrupted;
+
+	error_msg("interrupted by %s: %s", sig == SIGINT ? "SIGINT" : "SIGTERM", what);
+	(void)c;
+	return 128 + sig;
 }

@@ -32,6 +32,8 @@
 /* Open flags. */
 #define DRIVER_OPEN_READONLY 0x1 /* plan, status, history: create nothing, write nothing;
 				  * a database that does not exist yet reads as empty */
+#define DRIVER_OPEN_EXISTING 0x4 /* status, history, rollback, repair: a database that
+				  * does not exist is an error (only apply creates one) */
 #define DRIVER_OPEN_PREFETCH 0x2 /* an open on the early-open thread (open_early): also
 				  * read the bookkeeping rows now; bk_read hands them over
 				  * if nothing was committed since (a driver may ignore it) */
@@ -160,6 +162,11 @@ struct driver {
 	 * DRIVER_BUSY (error set, naming the holder when known) on timeout. */
 	int (*lock)(struct db *db, unsigned long long timeout_ms);
 	int (*unlock)(struct db *db);
+	/* Optional. Asks the statement running now to stop (PostgreSQL:
+	 * PQcancel; SQLite: sqlite3_interrupt); it then fails as any failing
+	 * statement does and the caller rolls back. Async-signal-safe: the
+	 * applier calls it from its SIGINT/SIGTERM handler. */
+	void (*cancel)(struct db *db);
 
 	int (*begin)(struct db *db);
 	int (*commit)(struct db *db);
