@@ -26,9 +26,9 @@ struct apply_ctx {
 	int sql_when_run;
 };
 
-/* Opens --db (read-only for readonly); prints the error and returns an exit
- * code, or 0. */
-int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
+/* Opens --db with the driver's open flags (DRIVER_OPEN_READONLY,
+ * DRIVER_OPEN_EXISTING); prints the error and returns an exit code, or 0. */
+int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, unsigned flags,
 		   int json);
 /* Opening the database on a second thread while the bundle is verified on
  * the first, where the driver says that is harmless (driver.h, open_early):

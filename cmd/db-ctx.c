@@ -31,7 +31,7 @@ static void ctx_init(struct apply_ctx *c, const struct cmd *cmd, const char *dsn
 	c->tty = isatty(STDOUT_FILENO) && !json;
 }
 
-int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
+int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, unsigned flags,
 		   int json)
 {
 	ctx_init(c, cmd, dsn, json);
@@ -40,7 +40,7 @@ int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, 
 		error_msg("%s", cairn_error_last());
 		return EXIT_USAGE;
 	}
-	if (c->drv->open(&c->db, dsn, readonly ? DRIVER_OPEN_READONLY : 0)) {
+	if (c->drv->open(&c->db, dsn, flags)) {
 		const char *msg = cairn_error_last();
 
 		if (json)
@@ -106,7 +106,7 @@ int apply_ctx_open_early(struct apply_ctx *c, const struct cmd *cmd, struct earl
 		return 0;
 	}
 	early_open_drop(e);
-	return apply_ctx_open(c, cmd, dsn, readonly, json);
+	return apply_ctx_open(c, cmd, dsn, readonly ? DRIVER_OPEN_READONLY : 0, json);
 }
 
 void apply_ctx_close(struct apply_ctx *c)

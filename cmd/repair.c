@@ -104,7 +104,7 @@ int cmd_repair(int argc, char **argv)
 	} else if (!dsn) {
 		return usage_error(&cmd_repair_desc, "missing --db DSN");
 	}
-	rc = apply_ctx_open(&ctx, &cmd_repair_desc, dsn, 0, 0);
+	rc = apply_ctx_open(&ctx, &cmd_repair_desc, dsn, DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
 	rc = engine_repair(ctx.db, ctx.drv, argv[optind], applied, &o);

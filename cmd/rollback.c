@@ -77,7 +77,7 @@ int cmd_rollback(int argc, char **argv)
 			return usage_error(&cmd_rollback_desc, "--last must be a positive number, not '%s'",
 					   last);
 	}
-	rc = apply_ctx_open(&ctx, &cmd_rollback_desc, dsn, 0, json);
+	rc = apply_ctx_open(&ctx, &cmd_rollback_desc, dsn, DRIVER_OPEN_EXISTING, json);
 	if (rc)
 		return rc;
 	memset(&o, 0, sizeof(o));

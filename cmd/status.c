@@ -376,7 +376,7 @@ int cmd_status(int argc, char **argv)
 	rc = apply_config_database(&cmd_status_desc, config, env, db, &dsn);
 	if (rc)
 		goto out;
-	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, 1, json);
+	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, DRIVER_OPEN_READONLY | DRIVER_OPEN_EXISTING, json);
 	if (rc)
 		goto out;
 	if (bundle) {
