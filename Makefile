@@ -120,7 +120,7 @@ APPLY_VERB_SRC = cmd/db-ctx.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/statu
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
-               drivers/pg-books.c drivers/pq-load.c
+               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c \

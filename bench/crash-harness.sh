@@ -13,7 +13,9 @@
 #   - it is recorded applied and all its effects are there, or
 #   - it is not recorded (or recorded rolled back) and none of them is, or
 #   - it is recorded in_progress or failed at statement K (transaction:
-#     false only): every statement before K took effect, none after K did.
+#     false only): every statement before K took effect, none after K did
+#     (K = -1: killed between marking it in progress and its first
+#     statement, so none did).
 # Then a second runner applies the rest (after `repair` of a row left in
 # progress, marked the way the effects say), and the final state must be
 # every migration applied exactly once. Prints one line per engine and
@@ -77,7 +79,7 @@ check_rows() {
 	  ok = 0
 	  if (st == "applied") ok = e0 && e1 && e3
 	  else if (st == "" || st == "rolled_back") ok = !e0 && !e1 && !e3
-	  else if ((st == "in_progress" || st == "failed") && v % 2 == 1 && k >= 0) {
+	  else if ((st == "in_progress" || st == "failed") && v % 2 == 1 && k >= -1) {
 		# before K: all took effect; after K: none did
 		ok = 1
 		if (k > 0 && !e0) ok = 0

@@ -60,6 +60,16 @@ const struct cmd cmd_apply_desc = {
 	"or the bundle cannot be read or written.\n",
 };
 
+static const char *mig_name(const struct apply_set *set, const char *version)
+{
+	size_t i;
+
+	for (i = 0; set && version && i < set->n; i++)
+		if (!strcmp(set->migs[i].version, version))
+			return set->migs[i].name;
+	return version;
+}
+
 /* target: the options naming the database (apply_target_args); status:
  * the status command, with the bundle and its trust, ready to paste. */
 static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
@@ -74,7 +84,15 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 		next = xstrdup("wait for the other runner to finish, or raise --lock-timeout");
 		break;
 	case EXIT_STATE:
-		if (r->partial) {
+		if (r->partial && r->tx_ended) {
+			state = xasprintf("needs an operator: %s committed part of its work itself, "
+					  "outside cairn's books; it is marked failed",
+					  mig_name(set, r->failed_version));
+			next = xasprintf("inspect the schema, finish or undo %s by hand, then run "
+					 "'cairn-apply repair %s %s --mark-applied' (or "
+					 "--mark-rolled-back) and apply again",
+					 r->failed_version, target, r->failed_version);
+		} else if (r->partial) {
 			state = xasprintf("needs an operator: migration %s ran outside a transaction "
 					  "and may be partly applied; it is marked failed",
 					  r->failed_version);
@@ -140,13 +158,9 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 static void report_interrupt(struct apply_ctx *c, const struct apply_result *r,
 			     const struct apply_set *set)
 {
-	const char *name = r->failed_version;
+	const char *name = r->failed_version ? mig_name(set, r->failed_version) : NULL;
 	char *what;
-	size_t i;
 
-	for (i = 0; name && i < set->n; i++)
-		if (!strcmp(set->migs[i].version, r->failed_version))
-			name = set->migs[i].name;
 	if (!name)
 		what = xstrdup("stopped before the next migration; those applied before stay applied");
 	else if (r->partial)
@@ -280,6 +294,10 @@ int cmd_apply(int argc, char **argv)
 	o.ctx = &ctx;
 	o.evidence = apply_policy_evidence(&ap);
 	o.interrupted = &apply_interrupted;
+	if (ap.active && !strcmp(ctx.drv->name, "postgres")) {
+		o.statement_timeout_ms = ap.ac.env.pg_statement_timeout_ms;
+		o.migration_lock_timeout_ms = ap.ac.env.pg_lock_timeout_ms;
+	}
 	apply_ctx_catch_signals(&ctx);
 	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
 	apply_ctx_release_signals();

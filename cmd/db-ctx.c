@@ -34,19 +34,22 @@ static void ctx_init(struct apply_ctx *c, const struct cmd *cmd, const char *dsn
 int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, unsigned flags,
 		   int json)
 {
+	int rc;
+
 	ctx_init(c, cmd, dsn, json);
 	c->drv = driver_for_dsn(dsn);
 	if (!c->drv) {
 		error_msg("%s", cairn_error_last());
 		return EXIT_USAGE;
 	}
-	if (c->drv->open(&c->db, dsn, flags)) {
+	if ((rc = c->drv->open(&c->db, dsn, flags)) != 0) {
 		const char *msg = cairn_error_last();
+		int code = rc == DRIVER_BAD_DSN ? EXIT_USAGE : EXIT_ENVIRONMENT;
 
 		if (json)
-			apply_ctx_json_error(c, EXIT_ENVIRONMENT, msg, "unchanged", NULL);
+			apply_ctx_json_error(c, code, msg, "unchanged", NULL);
 		error_msg("%s", msg);
-		return EXIT_ENVIRONMENT;
+		return code;
 	}
 	return 0;
 }

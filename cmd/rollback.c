@@ -84,7 +84,10 @@ int cmd_rollback(int argc, char **argv)
 	o.lock_timeout_ms = lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
 	rc = engine_rollback(ctx.db, ctx.drv, to, (size_t)n, &o, &res);
+	apply_ctx_release_signals();
 	if (rc == EXIT_OK) {
 		if (!json) {
 			if (res.applied)
@@ -127,10 +130,14 @@ int cmd_rollback(int argc, char **argv)
 		} else {
 			state = xstrdup("is in the state the last successful step left it");
 		}
+		if (apply_interrupted)
+			apply_ctx_interrupt_exit(&ctx, "the running down script was cancelled and rolled back");
 		apply_ctx_fail(&ctx, rc, cairn_error_last(), state, next);
 		free(state);
 		free(next);
 		free(target);
+		if (apply_interrupted)
+			rc = 128 + apply_interrupted;
 	}
 	apply_result_release(&res);
 	apply_ctx_close(&ctx);

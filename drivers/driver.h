@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #define DRIVER_BUSY (-2) /* lock(): not obtained within the timeout */
+#define DRIVER_BAD_DSN (-3) /* open(): the DSN itself is wrong (an unknown option): a usage error */
 
 /* Open flags. */
 #define DRIVER_OPEN_READONLY 0x1 /* plan, status, history: create nothing, write nothing;
@@ -50,6 +51,13 @@ struct driver_error {
 	char hint[256];     /* "" when none */
 	long offset;        /* byte offset in the SQL passed to exec/query of the failing
 			     * statement's error (or its start); -1 when unknown */
+	/* The script ended or steered the transaction the caller opened
+	 * (COMMIT, ROLLBACK, BEGIN, SAVEPOINT... of its own), or left one open
+	 * in autocommit (DRIVER_EXEC_SPLIT): offset is that statement's. The
+	 * caller's transaction is gone (the driver has rolled back what was
+	 * left of it). tx_committed: work of the script (or of the caller's
+	 * transaction) may have been committed by it. */
+	int tx_ended, tx_committed;
 };
 
 struct driver_exec {

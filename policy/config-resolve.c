@@ -205,6 +205,10 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	    resolve_lock_timeout(r, c, in, e) < 0)
 		goto fail;
 	resolve_trust(r, c, e);
+	r->pg_statement_timeout_ms = e->pg_statement_timeout_set ? e->pg_statement_timeout_ms
+								  : c->defaults.pg_statement_timeout_ms;
+	r->pg_lock_timeout_ms = e->pg_lock_timeout_set ? e->pg_lock_timeout_ms
+						       : c->defaults.pg_lock_timeout_ms;
 	return 0;
 fail:
 	*usage = 1;

@@ -98,4 +98,21 @@ test_expect_success 'SQLite: verify.sql runs read-only' '
 	test "$(q v.db "SELECT state FROM cairn_migrations")" = applied
 '
 
+test_expect_success 'transaction: {postgres: false} reaches the applier: CIC on PostgreSQL, a transaction on SQLite' '
+	apply_project two &&
+	sed -i -e "s/^drivers: .*/drivers: [sqlite, postgres]/" two/cairn.yaml &&
+	apply_mig two 0001_t "CREATE TABLE t (x int);" "DROP TABLE t;" &&
+	apply_mig two 0002_i "CREATE INDEX t_x ON t (x);" "DROP INDEX t_x;" "transaction: {postgres: false}" &&
+	printf "CREATE INDEX CONCURRENTLY t_x ON t (x);\n" >two/migrations/0002_i/up.postgres.sql &&
+	apply_build two "$TRASH_DIRECTORY/two.tar.gz" &&
+	tar -xzOf two.tar.gz --wildcards "*/manifest.yaml" >manifest &&
+	test_grep "^    no_transaction: \[postgres\]$" manifest &&
+	pg_fresh_db app &&
+	cairn-apply apply two.tar.gz --env dev --db "$DB" $KEY >out 2>err &&
+	test "$(pg_sql -d app -c "select count(*) from pg_indexes where indexname = '"'"'t_x'"'"'")" = 1 &&
+	test "$(pg_sql -d app -c "select transactional from cairn.cairn_migrations where version = '"'"'0002'"'"'")" = f &&
+	cairn-apply apply two.tar.gz --env dev --db sqlite:two.db $KEY >out 2>err &&
+	test "$(q two.db "SELECT transactional FROM cairn_migrations WHERE version = \"0002\"")" = 1
+'
+
 test_done

@@ -73,11 +73,11 @@ test_expect_success 'statement_timeout and lock_timeout come from the environmen
 	EOF
 	test_must_fail --exit=1 cairn-apply apply slow.tar.gz --env dev >out 2>err &&
 	test_grep "canceling statement due to statement timeout" err &&
-	pg_sql -d app -c "create table held (x int)" &&
+	pg_sql -d app -c "create table public.held (x int)" &&
 	pg_project r &&
 	apply_mig r 0001_alter "ALTER TABLE held ADD COLUMN y int;" "ALTER TABLE held DROP COLUMN y;" &&
 	apply_build r "$TRASH_DIRECTORY/alter.tar.gz" &&
-	{ pg_sql -d app -c "begin; lock table held; select pg_sleep(3); commit" >/dev/null & } &&
+	{ pg_sql -d app -c "begin; lock table public.held; select pg_sleep(3); commit" >/dev/null & } &&
 	sleep 0.5 &&
 	test_must_fail --exit=1 cairn-apply apply alter.tar.gz --env dev >out 2>err &&
 	test_grep "canceling statement due to lock timeout" err &&
