@@ -150,6 +150,32 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 	}
 }
 
+/* sqlite: {foreign_keys: on|off} */
+static void parse_sqlite(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "foreign_keys", NULL };
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "sqlite", v, "a mapping (foreign_keys)");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
+
+		if (strcmp(k->str, "foreign_keys")) {
+			unknown_key(c, k, "sqlite", keys);
+		} else if (x->type == YNODE_SCALAR &&
+			   (!strcmp(x->str, "on") || !strcmp(x->str, "true") ||
+			    !strcmp(x->str, "off") || !strcmp(x->str, "false"))) {
+			e->sqlite_fk = !strcmp(x->str, "on") || !strcmp(x->str, "true");
+			e->sqlite_fk_set = 1;
+		} else {
+			wrong_type(c, k->str, x, "on or off");
+		}
+	}
+}
+
 static void unknown_key(struct policy_config *c, const struct ynode *k, const char *where,
 			const char *const *keys)
 {
@@ -175,11 +201,11 @@ static void unknown_key(struct policy_config *c, const struct ynode *k, const ch
 static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
-	"admins", "revoked", "lock_timeout", "postgres", NULL,
+	"admins", "revoked", "lock_timeout", "postgres", "sqlite", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
-	"lock_timeout", "postgres", NULL,
+	"lock_timeout", "postgres", "sqlite", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -465,6 +491,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			e->after_col = v->col;
 		} else if (!strcmp(k->str, "postgres")) {
 			parse_postgres(c, e, v);
+		} else if (!strcmp(k->str, "sqlite")) {
+			parse_sqlite(c, e, v);
 		} else if (!strcmp(k->str, "lock_timeout")) {
 			if (v->type != YNODE_SCALAR || parse_duration_ms(v->str, &e->lock_timeout_ms) < 0) {
 				wrong_type(c, k->str, v, "a duration such as 30s, 5m or 250ms");

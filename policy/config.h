@@ -62,6 +62,9 @@ struct policy_env {
 	 * for migrations that set none (0: the server's own setting) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
 	int pg_statement_timeout_set, pg_lock_timeout_set;
+	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
+	 * set it (the DSN's own option wins) */
+	int sqlite_fk, sqlite_fk_set;
 };
 
 /* One diagnostic: "PATH:LINE:COL: error: message". */
@@ -139,6 +142,7 @@ struct policy_resolved {
 	struct policy_setting lock_timeout_src;
 	/* postgres: the environment's, else the defaults', else 0 (none) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults'; -1: unset */
 	/* the effective lists and quorum (environment, else defaults) */
 	const struct policy_keylist *builders, *approvers, *receipts_from, *admins;
 	struct policy_keylist revoked; /* defaults' and the environment's together */

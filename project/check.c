@@ -102,7 +102,7 @@ static void sql_finding(const struct mig_file *mf, const struct sql_item *it, co
 		break;
 	case SQL_IGNORED_IN_TX:
 		findings_add(f, SEV_WARNING, mf->path, it->line, 0, "pragma-in-transaction",
-			     "%s does nothing inside a transaction, where SQLite runs this migration; set it per connection instead: the DSN's option, sqlite:PATH?foreign_keys=on",
+			     "%s does nothing inside a transaction, where SQLite runs this migration; set it per connection instead: the DSN's sqlite:PATH?foreign_keys=on, or sqlite: {foreign_keys: on} in the applier's config",
 			     it->what);
 		break;
 	}

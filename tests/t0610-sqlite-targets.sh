@@ -42,6 +42,27 @@ test_expect_success 'without foreign_keys the bad row goes in; with ?foreign_key
 	test -z "$(q fk.db "SELECT name FROM sqlite_master WHERE name = \"child\"")"
 '
 
+test_expect_success 'foreign_keys per environment: sqlite: {foreign_keys: on} in the config' '
+	cat >cfk.yaml <<-EOF &&
+	environments:
+	  strict:
+	    database: { dsn: "sqlite:cfk.db" }
+	    builders: [ci.pub]
+	    sqlite: { foreign_keys: on }
+	  loose:
+	    database: { dsn: "sqlite:lfk.db" }
+	    builders: [ci.pub]
+	EOF
+	test_must_fail --exit=1 cairn-apply apply b.tar.gz --env strict --config cfk.yaml >out 2>err &&
+	test_grep "FOREIGN KEY constraint failed" err &&
+	test -z "$(q cfk.db "SELECT name FROM sqlite_master WHERE name = \"child\"")" &&
+	cairn-apply apply b.tar.gz --env loose --config cfk.yaml >out 2>err &&
+	test "$(q lfk.db "SELECT count(*) FROM child")" = 1 &&
+	sed -i "s/foreign_keys: on/foreign_keys: maybe/" cfk.yaml &&
+	test_must_fail --exit=6 cairn-apply apply b.tar.gz --env strict --config cfk.yaml >out 2>err &&
+	test_grep "foreign_keys. must be on or off" err
+'
+
 test_expect_success 'ten runners on a new file, five times: one applies, the others find nothing to do' '
 	for round in 1 2 3 4 5; do
 		rm -f new.db* &&
