@@ -209,8 +209,8 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 								  : c->defaults.pg_statement_timeout_ms;
 	r->pg_lock_timeout_ms = e->pg_lock_timeout_set ? e->pg_lock_timeout_ms
 						       : c->defaults.pg_lock_timeout_ms;
-	r->sqlite_foreign_keys = e->sqlite_fk_set ? e->sqlite_fk
-			       : c->defaults.sqlite_fk_set ? c->defaults.sqlite_fk : -1;
+	r->sqlite_foreign_keys = e->sqlite_fk_set ? 1 + e->sqlite_fk
+			       : c->defaults.sqlite_fk_set ? 1 + c->defaults.sqlite_fk : 0;
 	return 0;
 fail:
 	*usage = 1;
@@ -243,10 +243,10 @@ int policy_database_dsn(const struct policy_resolved *r, char **out)
 	if (database_dsn(r, out) < 0)
 		return -1;
 	dsn = *out;
-	if (r->sqlite_foreign_keys >= 0 && !strncmp(dsn, "sqlite:", 7) &&
+	if (r->sqlite_foreign_keys && !strncmp(dsn, "sqlite:", 7) &&
 	    !strstr(dsn, "foreign_keys=")) {
 		*out = xasprintf("%s%sforeign_keys=%s", dsn, strchr(dsn, '?') ? "&" : "?",
-				 r->sqlite_foreign_keys ? "on" : "off");
+				 r->sqlite_foreign_keys == 2 ? "on" : "off");
 		free(dsn);
 	}
 	return 0;

@@ -142,7 +142,8 @@ struct policy_resolved {
 	struct policy_setting lock_timeout_src;
 	/* postgres: the environment's, else the defaults', else 0 (none) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
-	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults'; -1: unset */
+	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
+				  * (zeroed memory), 1 off, 2 on */
 	/* the effective lists and quorum (environment, else defaults) */
 	const struct policy_keylist *builders, *approvers, *receipts_from, *admins;
 	struct policy_keylist revoked; /* defaults' and the environment's together */
