@@ -71,4 +71,22 @@ test_expect_success 'SIGKILL: the lock lives as long as the server session, so r
 	test "$(pg_sql -d app -c "select count(*) from slow")" = 1
 '
 
+test_expect_success 'SIGTERM during a rollback: the down script is cancelled and rolled back, the row stays applied' '
+	apply_mig p 0002_slowdown "CREATE TABLE sd (x int);" "SELECT pg_sleep(3);
+DROP TABLE sd;" &&
+	apply_build p "$TRASH_DIRECTORY/b2.tar.gz" &&
+	cairn-apply apply b2.tar.gz --env dev --db "$DB" $KEY >out &&
+	{ cairn-apply rollback --db "$DB" --last 1 >rout 2>rerr & } &&
+	rpid=$! &&
+	n=0 &&
+	while test "$(sleepers)" != 1 && test $n -lt 100; do sleep 0.05; n=$((n + 1)); done &&
+	kill -TERM $rpid &&
+	{ wait $rpid; echo $? >rrc; } &&
+	test "$(cat rrc)" = 143 &&
+	test_grep "interrupted by SIGTERM: the running down script was cancelled and rolled back" rerr &&
+	test "$(sleepers)" = 0 &&
+	test "$(pg_sql -d app -c "select state from cairn.cairn_migrations where version = '"'"'0002'"'"'")" = applied &&
+	test "$(pg_sql -d app -c "select count(*) from pg_tables where tablename = '"'"'sd'"'"'")" = 1
+'
+
 test_done
