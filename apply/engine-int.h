@@ -25,6 +25,10 @@ struct run {
 		struct audit_row a;
 	} *dq;
 	size_t ndq, adq;
+	/* the failed step's script ended the transaction itself (issue #16);
+	 * tx_committed: it committed work outside the books */
+	int tx_ended, tx_committed;
+	size_t atomic_committed; /* --atomic: migrations its COMMIT committed */
 };
 
 /* engine.c */

@@ -14,6 +14,7 @@
 #ifndef CAIRN_APPLY_ENGINE_H
 #define CAIRN_APPLY_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "../drivers/driver.h"
@@ -94,6 +95,13 @@ struct apply_opts {
 					  * every audit row's detail; NULL: none */
 	apply_event_fn event;
 	void *ctx;
+	/* The signal (SIGINT, SIGTERM) that asked the run to stop, set by the
+	 * caller's handler, which also cancels the running statement; NULL or
+	 * 0: none. Checked before each step and statement. */
+	volatile sig_atomic_t *interrupted;
+	/* the timeouts of a migration whose migration.yaml sets none (the
+	 * environment's postgres: settings); 0: the driver's default */
+	unsigned long long statement_timeout_ms, migration_lock_timeout_ms;
 };
 
 /* What happened, for the caller's closing message. */
@@ -104,6 +112,7 @@ struct apply_result {
 	int rolled_back;                 /* the failure left the database as it was */
 	int needs_repair;                /* a row is failed or in progress */
 	int partial;                     /* the failed step ran partly, outside a transaction */
+	int tx_ended;                    /* ... or committed part of its work itself */
 };
 
 void apply_result_release(struct apply_result *r);

@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -58,8 +60,20 @@ const struct cmd cmd_apply_desc = {
 	"or the bundle cannot be read or written.\n",
 };
 
+static const char *mig_name(const struct apply_set *set, const char *version)
+{
+	size_t i;
+
+	for (i = 0; set && version && i < set->n; i++)
+		if (!strcmp(set->migs[i].version, version))
+			return set->migs[i].name;
+	return version;
+}
+
+/* target: the options naming the database (apply_target_args); status:
+ * the status command, with the bundle and its trust, ready to paste. */
 static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
-		   const struct apply_set *set, const char *dsn)
+		   const struct apply_set *set, const char *target, const char *status)
 {
 	char *msg = xstrdup(cairn_error_last()), *state = NULL, *next = NULL;
 	const char *at = r->to_version ? r->to_version : "none";
@@ -70,26 +84,36 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 		next = xstrdup("wait for the other runner to finish, or raise --lock-timeout");
 		break;
 	case EXIT_STATE:
-		if (r->partial) {
+		if (r->partial && r->tx_ended) {
+			state = xasprintf("needs an operator: %s committed part of its work itself, "
+					  "outside cairn's books; it is marked failed",
+					  mig_name(set, r->failed_version));
+			next = xasprintf("inspect the schema, finish or undo %s by hand, then run "
+					 "'cairn-apply repair %s %s --mark-applied' (or "
+					 "--mark-rolled-back) and apply again",
+					 r->failed_version, target, r->failed_version);
+		} else if (r->partial) {
 			state = xasprintf("needs an operator: migration %s ran outside a transaction "
 					  "and may be partly applied; it is marked failed",
 					  r->failed_version);
 			next = xasprintf("inspect the schema, finish or undo %s by hand, then run "
-					 "'cairn-apply repair --db %s %s --mark-applied' (or "
+					 "'cairn-apply repair %s %s --mark-applied' (or "
 					 "--mark-rolled-back) and apply again",
-					 r->failed_version, dsn, r->failed_version);
+					 r->failed_version, target, r->failed_version);
 		} else if (r->needs_repair) {
 			state = xasprintf("is unchanged by this run (at version %s), but needs an "
 					  "operator first", at);
-			next = xasprintf("run 'cairn-apply status --db %s'; inspect the schema, then "
-					 "'cairn-apply repair --db %s VERSION --mark-applied' (finished "
+			next = xasprintf("run '%s'; inspect the schema, then "
+					 "'cairn-apply repair %s VERSION --mark-applied' (finished "
 					 "by hand) or --mark-rolled-back (undone by hand)",
-					 dsn, dsn);
+					 status, target);
 		} else {
 			state = xasprintf("is unchanged by this run (at version %s)", at);
-			next = xstrdup("applied migrations are immutable: ship a bundle whose migrations "
-				       "match what was applied, or find who changed them ('cairn-apply "
-				       "status BUNDLE --db DSN')");
+			next = xasprintf("run '%s' to see each drifted migration and the "
+					 "bundle that applied it; applied migrations are immutable, so "
+					 "restore their files from the commit that bundle was built from, "
+					 "put the change in a new migration, and build and ship again",
+					 status);
 		}
 		break;
 	case EXIT_FAILED:
@@ -130,6 +154,43 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 	free(next);
 }
 
+/* The first closing line of a run SIGINT or SIGTERM stopped. */
+static void report_interrupt(struct apply_ctx *c, const struct apply_result *r,
+			     const struct apply_set *set)
+{
+	const char *name = r->failed_version ? mig_name(set, r->failed_version) : NULL;
+	char *what;
+
+	if (!name)
+		what = xstrdup("stopped before the next migration; those applied before stay applied");
+	else if (r->partial)
+		what = xasprintf("the running statement was cancelled; migration %s ran outside a "
+				 "transaction and stopped partway", name);
+	else
+		what = xasprintf("the running statement was cancelled and migration %s rolled back",
+				 name);
+	apply_ctx_interrupt_exit(c, what);
+	free(what);
+}
+
+/* cairn-apply status BUNDLE TARGET [--key K]...: every word quoted. */
+static char *status_command(const char *bundle, const char *target, const char **keys,
+			    size_t nkeys)
+{
+	struct buf b = BUF_INIT;
+	char *q = shell_quote(bundle);
+	size_t i;
+
+	buf_printf(&b, "cairn-apply status %s %s", q, target);
+	free(q);
+	for (i = 0; i < nkeys; i++) {
+		q = shell_quote(keys[i]);
+		buf_printf(&b, " --key %s", q);
+		free(q);
+	}
+	return buf_detach(&b, NULL);
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -145,7 +206,7 @@ int cmd_apply(int argc, char **argv)
 		{ "receipt-key", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *env = NULL, *dsn = NULL, *to = NULL;
+	const char *env = NULL, *dsn = NULL, *to = NULL, *db_flag;
 	const char *config = NULL, *receipt_key = NULL, *lock_flag = NULL;
 	struct apply_policy ap;
 	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
@@ -184,6 +245,7 @@ int cmd_apply(int argc, char **argv)
 	}
 	if (rc != EXIT_OK)
 		goto out;
+	db_flag = dsn;
 	if (optind + 1 != argc)
 		rc = usage_error(&cmd_apply_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
 	else if (receipt_key && (to || dry))
@@ -231,7 +293,16 @@ int cmd_apply(int argc, char **argv)
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
 	o.evidence = apply_policy_evidence(&ap);
+	o.interrupted = &apply_interrupted;
+	if (ap.active && !strcmp(ctx.drv->name, "postgres")) {
+		o.statement_timeout_ms = ap.ac.env.pg_statement_timeout_ms;
+		o.migration_lock_timeout_ms = ap.ac.env.pg_lock_timeout_ms;
+	}
+	apply_ctx_catch_signals(&ctx);
 	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
+	apply_ctx_release_signals();
+	if (rc != EXIT_OK && apply_interrupted)
+		report_interrupt(&ctx, &res, &set);
 	if (rc == EXIT_OK) {
 		if (!json) {
 			if (res.applied)
@@ -253,11 +324,21 @@ int cmd_apply(int argc, char **argv)
 		error_msg("%s", cairn_error_last());
 		if (!json)
 			error_msg("the database is unchanged");
-	} else {
-		char *shown = dsn_mask(dsn); /* a DSN from dsn_env/dsn_file may hold a password */
+	} else if (apply_interrupted) {
+		char *target = apply_target_args(db_flag, dsn, env, config);
+		char *status = status_command(argv[optind], target, keys, nkeys);
 
-		report(&ctx, rc, &res, &set, shown);
-		free(shown);
+		report(&ctx, rc, &res, &set, target, status);
+		free(target);
+		free(status);
+		rc = 128 + apply_interrupted;
+	} else {
+		char *target = apply_target_args(db_flag, dsn, env, config);
+		char *status = status_command(argv[optind], target, keys, nkeys);
+
+		report(&ctx, rc, &res, &set, target, status);
+		free(target);
+		free(status);
 	}
 	/* proof for the next environment that this bundle ran here */
 	if (rc == EXIT_OK && receipt_key)

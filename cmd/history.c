@@ -135,7 +135,7 @@ int cmd_history(int argc, char **argv)
 	rc = apply_config_database(&cmd_history_desc, config, env, db, &dsn);
 	if (rc)
 		return rc;
-	rc = apply_ctx_open(&ctx, &cmd_history_desc, dsn, 1, json);
+	rc = apply_ctx_open(&ctx, &cmd_history_desc, dsn, DRIVER_OPEN_READONLY | DRIVER_OPEN_EXISTING, json);
 	if (rc) {
 		apply_config_dsn_free(dsn);
 		return rc;

@@ -77,14 +77,17 @@ int cmd_rollback(int argc, char **argv)
 			return usage_error(&cmd_rollback_desc, "--last must be a positive number, not '%s'",
 					   last);
 	}
-	rc = apply_ctx_open(&ctx, &cmd_rollback_desc, dsn, 0, json);
+	rc = apply_ctx_open(&ctx, &cmd_rollback_desc, dsn, DRIVER_OPEN_EXISTING, json);
 	if (rc)
 		return rc;
 	memset(&o, 0, sizeof(o));
 	o.lock_timeout_ms = lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
 	rc = engine_rollback(ctx.db, ctx.drv, to, (size_t)n, &o, &res);
+	apply_ctx_release_signals();
 	if (rc == EXIT_OK) {
 		if (!json) {
 			if (res.applied)
@@ -97,7 +100,7 @@ int cmd_rollback(int argc, char **argv)
 				       res.to_version ? res.to_version : "none");
 		}
 	} else {
-		char *state = NULL, *next = NULL;
+		char *state = NULL, *next = NULL, *target = apply_target_args(dsn, dsn, NULL, NULL);
 		const char *at = res.to_version ? res.to_version : "none";
 
 		if (rc == EXIT_LOCKED) {
@@ -107,14 +110,14 @@ int cmd_rollback(int argc, char **argv)
 			state = xasprintf("needs an operator: the down script of %s ran outside a "
 					  "transaction and stopped partway; it is marked failed",
 					  res.failed_version);
-			next = xasprintf("finish or undo it by hand, then 'cairn-apply repair --db %s "
+			next = xasprintf("finish or undo it by hand, then 'cairn-apply repair %s "
 					 "%s --mark-rolled-back' (or --mark-applied)",
-					 dsn, res.failed_version);
+					 target, res.failed_version);
 		} else if (rc == EXIT_STATE) {
 			state = xstrdup("is unchanged by this run, but needs an operator first");
-			next = xasprintf("run 'cairn-apply status --db %s', then 'cairn-apply repair "
-					 "--db %s %s --mark-applied' or --mark-rolled-back",
-					 dsn, dsn, res.failed_version ? res.failed_version : "VERSION");
+			next = xasprintf("run 'cairn-apply status %s', then 'cairn-apply repair "
+					 "%s %s --mark-applied' or --mark-rolled-back",
+					 target, target, res.failed_version ? res.failed_version : "VERSION");
 		} else if (rc == EXIT_FAILED && res.applied == 0 && !res.rolled_back) {
 			state = xasprintf("is unchanged (at version %s)", at);
 			next = xstrdup("roll back to a version above it, or write a new migration "
@@ -127,9 +130,14 @@ int cmd_rollback(int argc, char **argv)
 		} else {
 			state = xstrdup("is in the state the last successful step left it");
 		}
+		if (apply_interrupted)
+			apply_ctx_interrupt_exit(&ctx, "the running down script was cancelled and rolled back");
 		apply_ctx_fail(&ctx, rc, cairn_error_last(), state, next);
 		free(state);
 		free(next);
+		free(target);
+		if (apply_interrupted)
+			rc = 128 + apply_interrupted;
 	}
 	apply_result_release(&res);
 	apply_ctx_close(&ctx);

@@ -358,3 +358,21 @@ int ends_with(const char *s, const char *suffix)
 
 	return ls >= lx && !memcmp(s + ls - lx, suffix, lx);
 }
+
+char *shell_quote(const char *s)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_@%+=:,./-";
+	struct buf b = BUF_INIT;
+
+	if (*s && strspn(s, safe) == strlen(s))
+		return xstrdup(s);
+	buf_putc(&b, '"');
+	for (; *s; s++) {
+		if (strchr("$`\"\\", *s))
+			buf_putc(&b, '\\');
+		buf_putc(&b, *s);
+	}
+	buf_putc(&b, '"');
+	return buf_detach(&b, NULL);
+}

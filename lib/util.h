@@ -39,6 +39,11 @@ int parse_duration_ms(const char *s, unsigned long long *out);
  * -1, 0 or 1. */
 int version_cmp(const char *a, const char *b);
 
+/* s as one shell word: unchanged when it holds only characters no shell
+ * treats specially, else in double quotes with $ ` " \ escaped (double, so
+ * that a hint may wrap the whole command in single quotes). Caller frees. */
+char *shell_quote(const char *s);
+
 int starts_with(const char *s, const char *prefix);
 int ends_with(const char *s, const char *suffix);
 

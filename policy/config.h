@@ -58,6 +58,13 @@ struct policy_env {
 	int after_line, after_col;
 	unsigned long long lock_timeout_ms;
 	int lock_timeout_set, lock_timeout_line, lock_timeout_col;
+	/* postgres: {statement_timeout, lock_timeout}: the session's timeouts
+	 * for migrations that set none (0: the server's own setting) */
+	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	int pg_statement_timeout_set, pg_lock_timeout_set;
+	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
+	 * set it (the DSN's own option wins) */
+	int sqlite_fk, sqlite_fk_set;
 };
 
 /* One diagnostic: "PATH:LINE:COL: error: message". */
@@ -133,6 +140,10 @@ struct policy_resolved {
 	struct policy_setting db_src;
 	unsigned long long lock_timeout_ms;
 	struct policy_setting lock_timeout_src;
+	/* postgres: the environment's, else the defaults', else 0 (none) */
+	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
+				  * (zeroed memory), 1 off, 2 on */
 	/* the effective lists and quorum (environment, else defaults) */
 	const struct policy_keylist *builders, *approvers, *receipts_from, *admins;
 	struct policy_keylist revoked; /* defaults' and the environment's together */

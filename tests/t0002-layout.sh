@@ -12,7 +12,6 @@ LONG_FILES='
 LONG_FUNCS='
 cmd/apply.c:cmd_apply
 cmd/build.c:cmd_build
-cmd/status.c:cmd_status
 verify/bundle.c:bundle_open_opts
 '
 # Includes that close a circle: "FROM TO" (nodes as include_edges names
