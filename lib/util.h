@@ -21,6 +21,11 @@ int is_dir(const char *path);
 /* 0 when data is valid UTF-8; otherwise -1 with *bad the offset of the
  * first bad byte. */
 int utf8_check(const char *data, size_t len, size_t *bad);
+/* NULL when s holds nothing a terminal would act on; otherwise a malloc'ed
+ * copy with every C0 control byte, DEL, C1 control (U+0080..U+009F) and
+ * byte that is not UTF-8 written as \xNN: for printing text that came
+ * from a bundle. */
+char *text_escape_controls(const char *s);
 /* 1-based line of byte offset off in data. */
 int line_of_offset(const char *data, size_t len, size_t off);
 

@@ -7,33 +7,9 @@ unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT PROD_DSN
 # repack IN OUT [ADD_NAME ADD_FILE]... [-DROP_NAME]...: rewrites a bundle's
 # tarball with members added, replaced or dropped, in a bundle's order.
 repack() {
-	python3 - "$@" <<-\PY
-	import io, sys, tarfile
-	src, dst, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-	tin = tarfile.open(src, "r:gz")
-	members = {}
-	top = None
-	for m in tin.getmembers():
-	    top = m.name.split("/")[0]
-	    members[m.name.split("/", 1)[1]] = tin.extractfile(m).read()
-	i = 0
-	while i < len(args):
-	    if args[i].startswith("-"):
-	        members.pop(args[i][1:], None); i += 1
-	    else:
-	        members[args[i]] = open(args[i + 1], "rb").read(); i += 2
-	def rank(n):
-	    for r, p in enumerate(["manifest.yaml", "SHA256SUMS", "signatures/", "approvals/", "migrations/"]):
-	        if n == p or (p.endswith("/") and n.startswith(p)):
-	            return r
-	    return 9
-	tout = tarfile.open(dst, "w:gz", format=tarfile.USTAR_FORMAT)
-	for n in sorted(members, key=lambda n: (rank(n), n)):
-	    ti = tarfile.TarInfo(top + "/" + n)
-	    ti.size = len(members[n]); ti.mode = 0o644; ti.mtime = 1700000000
-	    tout.addfile(ti, io.BytesIO(members[n]))
-	tout.close()
-	PY
+	src=$1 dst=$2 &&
+	shift 2 &&
+	python3 "$TEST_DIRECTORY/helpers/bundle-rewrite.py" "$src" "$dst" --repack "$@"
 }
 
 test_expect_success 'setup: keys, a project, two bundles, the applier config' '

@@ -1,0 +1,27 @@
+#!/bin/sh
+test_description='attacks on what cairn prints and leaves behind (issue #15): terminal escapes, temp files, secrets, passphrases'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+. "$TEST_DIRECTORY/lib-attack.sh"
+
+unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG
+
+test_expect_success 'setup: a signed bundle of two migrations' '
+	apply_project p &&
+	apply_table p 0001_a &&
+	apply_table p 0002_b &&
+	apply_build p "$TRASH_DIRECTORY/b.tar.gz"
+'
+
+test_expect_success 'inspect escapes control characters from an unsigned manifest' '
+	bundle_rewrite b.tar.gz esc.tar.gz "m[\"manifest.yaml\"] = m[\"manifest.yaml\"].replace(b\"description: \\\"\\\"\", b\"description: \\\"\\\\e]0;pwned\\\\a\\\\e[2J\\\\nforged line\\\\u009b31m\\\"\", 1)" &&
+	grep -q "pwned" "$(tar xzf esc.tar.gz -O --wildcards "*/manifest.yaml" >man && echo man)" &&
+	cairn inspect esc.tar.gz >out &&
+	test_grep "\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J\\\\x0aforged line\\\\xc2\\\\x9b31m" out &&
+	! grep -q "$(printf "\\033")" out &&
+	! grep -q "^forged line" out &&
+	cairn inspect --format json esc.tar.gz >json &&
+	! grep -q "$(printf "\\033")" json
+'
+
+test_done
