@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../receipt/receipt.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -42,7 +43,8 @@ const struct cmd cmd_apply_desc = {
 	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
 	"   --receipt-key KEY  after a successful run, sign a receipt (this bundle ran\n"
 	"                      in ENV, now, on this database) with the private key KEY\n"
-	"                      and add it to BUNDLE: proof for the next environment\n"
+	"                      and add it to BUNDLE: proof for the next environment;\n"
+	"                      the key is unlocked before anything runs\n"
 	"   --to VERSION       apply up to and including VERSION only\n"
 	"   --dry-run          print the plan (as 'cairn-apply plan') and change nothing\n"
 	"   --atomic           all pending migrations in one transaction: all or nothing\n"
@@ -157,6 +159,7 @@ int cmd_apply(int argc, char **argv)
 	struct apply_opts o;
 	struct apply_result res;
 	struct early_open early;
+	struct receipt_key *rkey = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&early, 0, sizeof(early));
@@ -198,6 +201,14 @@ int cmd_apply(int argc, char **argv)
 		rc = usage_error(&cmd_apply_desc, "missing --db DSN");
 	if (rc != EXIT_OK)
 		goto out;
+	/* The receipt key is unlocked first: a wrong passphrase found after
+	 * the migrations ran would leave the database changed and no receipt. */
+	if (receipt_key && receipt_key_load(&rkey, receipt_key) < 0) {
+		error_msg("cannot use --receipt-key: %s", cairn_error_last());
+		error_msg("nothing was applied: the database is unchanged");
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
 	/* Verify before touching the database: a refused bundle writes nothing,
 	 * creates nothing and takes no lock. Where the driver says it is
 	 * harmless, the database is opened meanwhile on a second thread. */
@@ -260,9 +271,10 @@ int cmd_apply(int argc, char **argv)
 		free(shown);
 	}
 	/* proof for the next environment that this bundle ran here */
-	if (rc == EXIT_OK && receipt_key)
-		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, receipt_key);
+	if (rc == EXIT_OK && rkey)
+		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, rkey);
 out:
+	receipt_key_free(rkey);
 	early_open_drop(&early);
 	apply_result_release(&res);
 	apply_set_release(&set);

@@ -110,7 +110,7 @@ const char *apply_policy_evidence(const struct apply_policy *ap)
 }
 
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
-			 const char *env, const char *key_path)
+			 const char *env, const struct receipt_key *key)
 {
 	struct bundle *own = NULL, *b = ap->active ? ap->pb.b : NULL;
 	struct bundle_open_opts o;
@@ -132,14 +132,13 @@ int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const cha
 	}
 	engine_now(now);
 	memset(&r, 0, sizeof(r));
-	r.key_path = key_path;
+	r.key = key;
 	r.bundle_id = b->id;
 	r.environment = env;
 	r.database = c->drv->display_name(c->db);
 	r.time = now;
 	if (receipt_sign(&r, &pair) < 0) {
-		error_msg("the migrations are applied, but no receipt was signed: %s; run apply "
-			  "again with a usable --receipt-key (nothing is pending, it only signs)",
+		error_msg("the migrations are applied, but no receipt was signed: %s",
 			  cairn_error_last());
 		goto out;
 	}

@@ -106,10 +106,11 @@ test_expect_success 'staging: approved by alice, applied, a receipt added' '
 	test_grep ! "sqlite:" r.yaml
 '
 
-test_expect_success 'a receipt key readable by others is refused, after the apply' '
+test_expect_success 'a receipt key readable by others is refused, before the apply' '
 	cp keys/stg.key loose.key && chmod 644 loose.key &&
 	test_expect_code 6 cairn-apply apply b.tar.gz --env staging --receipt-key loose.key 2>err &&
-	test_grep "no receipt was signed: receipt key .loose.key. is readable by others; run .chmod 600 loose.key." err
+	test_grep "cannot use --receipt-key: receipt key .loose.key. is readable by others; run .chmod 600 loose.key." err &&
+	test_grep "nothing was applied: the database is unchanged" err
 '
 
 test_expect_success 'prod: one approval of two is refused' '

@@ -24,4 +24,17 @@ test_expect_success 'inspect escapes control characters from an unsigned manifes
 	! grep -q "$(printf "\\033")" json
 '
 
+test_expect_success 'a wrong receipt-key passphrase stops apply before the database changes' '
+	CAIRN_KEY_PASSPHRASE=right cairn keygen rk >/dev/null 2>&1 &&
+	CAIRN_KEY_PASSPHRASE=wrong test_expect_code 6 cairn-apply apply b.tar.gz --env dev \
+		--db sqlite:rk.db $KEY --receipt-key rk.key 2>err &&
+	test_grep "cannot use --receipt-key: .rk.key. is not a PEM private key (or the passphrase is wrong)" err &&
+	test_grep "nothing was applied: the database is unchanged" err &&
+	test ! -f rk.db &&
+	CAIRN_KEY_PASSPHRASE=right cairn-apply apply b.tar.gz --env dev --db sqlite:rk.db $KEY \
+		--receipt-key rk.key >out 2>err &&
+	test "$(q rk.db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'")" = 2 &&
+	test_grep "receipt for .dev. added" err
+'
+
 test_done
