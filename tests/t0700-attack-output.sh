@@ -37,4 +37,38 @@ test_expect_success 'a wrong receipt-key passphrase stops apply before the datab
 	test_grep "receipt for .dev. added" err
 '
 
+test_expect_success 'a sign stopped by SIGTERM removes its temporary file' '
+	apply_project big &&
+	apply_table big 0001_a &&
+	mkdir -p big/migrations/0001_a/data &&
+	head -c 40000000 /dev/urandom >big/migrations/0001_a/data/blob.bin &&
+	apply_build big "$TRASH_DIRECTORY/big.tar.gz" &&
+	cairn keygen --no-passphrase k2 >/dev/null 2>&1 &&
+	{ cairn sign big.tar.gz --key k2.key >/dev/null 2>&1 & pid=$!; } &&
+	n=0 &&
+	while ! ls big.tar.gz.tmp* >/dev/null 2>&1 && test $n -lt 500; do
+		sleep 0.01; n=$((n + 1))
+	done &&
+	ls big.tar.gz.tmp$pid &&
+	kill -TERM $pid &&
+	{ wait $pid; echo $? >rc; } &&
+	test "$(cat rc)" = 143 &&
+	! ls big.tar.gz.tmp* 2>/dev/null &&
+	cairn verify big.tar.gz --key ci.pub >/dev/null
+'
+
+test_expect_success 'a temporary file left by a killed (SIGKILL) promote is removed by the next run' '
+	dead=$(sh -c "echo \$\$") &&
+	echo partial >b.tar.gz.tmp$dead &&
+	live=$$ &&
+	echo busy >b.tar.gz.tmp$live &&
+	cairn keygen --no-passphrase alice >/dev/null 2>&1 &&
+	cairn promote b.tar.gz --to dev --key alice.key >/dev/null 2>&1 &&
+	test ! -f b.tar.gz.tmp$dead &&
+	test -f b.tar.gz.tmp$live &&
+	rm b.tar.gz.tmp$live &&
+	cairn inspect b.tar.gz >out &&
+	test_grep "approval .*for dev" out
+'
+
 test_done
