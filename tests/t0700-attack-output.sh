@@ -71,4 +71,14 @@ test_expect_success 'a temporary file left by a killed (SIGKILL) promote is remo
 	test_grep "approval .*for dev" out
 '
 
+test_expect_success 'a manifest with a YAML tag (!!binary) is refused, as cairn-bundle(5) says' '
+	bundle_rewrite b.tar.gz bin0.tar.gz "m[\"manifest.yaml\"] = m[\"manifest.yaml\"].replace(b\"description: \\\"\\\"\", b\"description: !!binary aGVsbG8=\", 1)" &&
+	bundle_resign bin0.tar.gz bin.tar.gz ci &&
+	tar xzf bin.tar.gz -O --wildcards "*/manifest.yaml" | grep -q "!!binary" &&
+	test_expect_code 3 cairn inspect bin.tar.gz 2>err &&
+	test_grep "YAML tags are not allowed (.!!binary.)" err &&
+	test_expect_code 3 cairn-apply verify bin.tar.gz $KEY 2>err &&
+	test_grep "YAML tags are not allowed (.!!binary.)" err
+'
+
 test_done
