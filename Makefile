@@ -107,7 +107,7 @@ APPLY_VERB_SRC = cmd/db-ctx.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/statu
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
 # The PostgreSQL driver (issue #6): only postgres.c and its loader include
 # libpq-fe.h.
-PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c
+PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c drivers/pg-secret.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
