@@ -91,7 +91,7 @@ PROJECT_SRC += project/history.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
-               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/inspect.c
+               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/strip.c cmd/inspect.c
 CAIRN_SRC   += cmd/hooks.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
@@ -111,7 +111,7 @@ PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c drivers/pg
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
-ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
+ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c apply/books.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

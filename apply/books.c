@@ -1,0 +1,176 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "../lib/sha256.h"
+#include "books.h"
+#include "engine.h"
+
+char *books_facts(const struct bk_row *r)
+{
+	char down[SHA256_HEX_LEN + 8];
+
+	if (r->down_sql) {
+		char hex[SHA256_HEX_LEN + 1];
+
+		if (sha256_hex(r->down_sql, strlen(r->down_sql), hex) ||
+		    snprintf(down, sizeof(down), "sha256:%s", hex) >= (int)sizeof(down))
+			down[0] = '\0';
+	} else {
+		memcpy(down, "none", 5);
+	}
+	return xasprintf(" facts{state=%s;checksum=%s;down=%s;bundle=%s;env=%s;name=%s;kind=%s;"
+			 "irreversible=%d;transactional=%d}",
+			 r->state ? r->state : "", r->checksum ? r->checksum : "", down,
+			 r->bundle_id ? r->bundle_id : "", r->environment ? r->environment : "",
+			 r->name ? r->name : "", r->kind ? r->kind : "", !!r->irreversible,
+			 !!r->transactional);
+}
+
+/* The facts an audit row recorded (pointing into its detail), or NULL. */
+static const char *recorded_facts(const struct audit_row *a)
+{
+	const char *p = NULL, *q;
+
+	for (q = a->detail; q && (q = strstr(q, " facts{")); q++)
+		p = q;
+	return p;
+}
+
+/* "state is 'rolled_back', recorded 'applied'" for the first fields that
+ * differ between two facts texts, into out. */
+static void facts_diff(const char *now, const char *then, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	now += strlen(" facts{");
+	then += strlen(" facts{");
+	while (*now && *then && n + 1 < size) {
+		size_t ln = strcspn(now, ";}"), lt = strcspn(then, ";}");
+		const char *eq = memchr(now, '=', ln);
+
+		if (ln != lt || memcmp(now, then, ln)) {
+			const char *teq = memchr(then, '=', lt);
+			int k = eq ? (int)(eq - now) : (int)ln;
+			int w = snprintf(out + n, size - n, "%s%.*s is '%.*s', the audit chain "
+					 "recorded '%.*s'", n ? "; " : "", k, now,
+					 eq ? (int)(ln - k - 1) : 0, eq ? eq + 1 : "",
+					 teq ? (int)(lt - (teq - then) - 1) : (int)lt,
+					 teq ? teq + 1 : then);
+
+			if (w < 0 || (size_t)w >= size - n)
+				break;
+			n += (size_t)w;
+		}
+		now += ln + (now[ln] != '\0');
+		then += lt + (then[lt] != '\0');
+	}
+	if (!n && snprintf(out, size, "its facts differ from those the audit chain "
+			   "recorded") >= (int)size)
+		out[0] = '\0';
+}
+
+static const struct audit_row *anchor_of(const struct audit_row *a, size_t na,
+					 const struct bk_row *r)
+{
+	size_t i;
+
+	for (i = na; r->audit_hash && i-- > 0;)
+		if (a[i].hash && !strcmp(a[i].hash, r->audit_hash))
+			return &a[i];
+	return NULL;
+}
+
+static int row_check(const struct audit_row *a, size_t na, const struct bk_row *r)
+{
+	const struct audit_row *anchor = anchor_of(a, na, r);
+	const char *then;
+	char *now, diff[600];
+	int rc = 0;
+
+	if (!anchor)
+		return 0; /* audit_verify has said so */
+	then = recorded_facts(anchor);
+	if (!then)
+		return 0; /* older books: chain and anchor only */
+	now = books_facts(r);
+	if (strcmp(now, then)) {
+		facts_diff(now, then, diff, sizeof(diff));
+		cairn_error_set("the books were changed outside cairn-apply: migration %s: %s "
+				"(audit row %lld)", r->version, diff, anchor->seq);
+		rc = -1;
+	}
+	free(now);
+	return rc;
+}
+
+int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows, size_t nrows)
+{
+	struct audit_problem *p = NULL;
+	size_t np, i;
+	int rc = 0;
+
+	np = audit_verify(a, na, rows, nrows, &p);
+	if (np) {
+		cairn_error_set("the books were changed outside cairn-apply: %s%s", p[0].message,
+				np > 1 ? " (and more: run 'cairn-apply history --verify')" : "");
+		rc = -1;
+	}
+	for (i = 0; !rc && i < nrows; i++)
+		rc = row_check(a, na, &rows[i]);
+	audit_problems_free(p, np);
+	return rc;
+}
+
+int books_check_down(const struct audit_row *a, size_t na, const struct bk_row *row)
+{
+	return row_check(a, na, row);
+}
+
+static char *field(const char *detail, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p;
+
+	for (p = detail; p && *p; p = strstr(p, "; ")) {
+		if (*p == ';')
+			p += 2;
+		if (!strncmp(p, key, klen) && p[klen] == '=')
+			return xstrndup(p + klen + 1, strcspn(p + klen + 1, ";"));
+	}
+	return xstrdup("");
+}
+
+void books_identity(const struct audit_row *a, size_t na, struct db_identity *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = na; i-- > 0;) {
+		if (!a[i].action || strcmp(a[i].action, BOOKS_IDENTITY_ACTION))
+			continue;
+		out->project = field(a[i].detail, "project");
+		out->environment = field(a[i].detail, "environment");
+		out->builders = field(a[i].detail, "builders");
+		out->seq = a[i].seq;
+		return;
+	}
+}
+
+void db_identity_release(struct db_identity *id)
+{
+	if (!id)
+		return;
+	free(id->project);
+	free(id->environment);
+	free(id->builders);
+	memset(id, 0, sizeof(*id));
+}
+
+char *books_identity_detail(const char *project, const char *environment, const char *builders)
+{
+	return xasprintf("project=%s; environment=%s; builders=%s", project ? project : "",
+			 environment ? environment : "", builders ? builders : "");
+}
