@@ -103,7 +103,7 @@ APPEND_SRC   = bundle/write.c bundle/append.c
 CAIRN_SRC   += cmd/promote.c cmd/override.c
 RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply's verbs (one file each) and what they share.
-APPLY_VERB_SRC = cmd/db-ctx.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
+APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
 # The PostgreSQL driver (issue #6): only postgres.c and its loader include
 # libpq-fe.h.
@@ -111,7 +111,7 @@ PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c drivers/pg
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
-ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c apply/books.c
+ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

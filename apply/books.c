@@ -124,6 +124,22 @@ int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows,
 	return rc;
 }
 
+size_t books_problems(const struct audit_row *a, size_t na, const struct bk_row *rows,
+		      size_t nrows, struct audit_problem **out)
+{
+	size_t np = audit_verify(a, na, rows, nrows, out), i, alloc = np;
+
+	for (i = 0; i < nrows; i++) {
+		if (!row_check(a, na, &rows[i]))
+			continue;
+		ALLOC_GROW(*out, np + 1, alloc);
+		(*out)[np].seq = 0;
+		(*out)[np].message = xstrdup(cairn_error_last());
+		np++;
+	}
+	return np;
+}
+
 int books_check_down(const struct audit_row *a, size_t na, const struct bk_row *row)
 {
 	return row_check(a, na, row);

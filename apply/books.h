@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "../drivers/driver.h"
+#include "engine.h"
 
 #define BOOKS_IDENTITY_ACTION "identity"
 
@@ -26,6 +27,11 @@ char *books_facts(const struct bk_row *r);
  * row's facts equal those its anchor recorded. Returns 0, or -1 with the
  * error set to one line naming the first row at fault and what differs. */
 int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows, size_t nrows);
+
+/* Every problem, for history --verify: audit_verify's, then each row whose
+ * facts differ from its anchor's. Returns how many (filling *out). */
+size_t books_problems(const struct audit_row *a, size_t na, const struct bk_row *rows,
+		      size_t nrows, struct audit_problem **out);
 
 /* The down script a rollback is about to run matches the sha256 recorded
  * when its migration was applied (from the verified bundle). 0, or -1 with

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "../apply/checkpoint.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../verify/keys.h"
@@ -105,11 +106,28 @@ out:
 	return rc;
 }
 
-int receipt_sign(const struct receipt_req *r, struct stmt_pair *out)
+/* The base64 Ed25519 signature of data by k, into sig_b64. */
+static int sign_b64(const struct receipt_key *k, const void *data, size_t len,
+		    char sig_b64[SIG_B64_LEN + 1], const char *what)
 {
-	EVP_MD_CTX *md = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char sig[SIG_RAW_LEN];
 	size_t siglen = sizeof(sig);
+	int rc = -1;
+
+	if (!md || EVP_DigestSignInit(md, NULL, NULL, NULL, k->pk) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, data, len) != 1 || siglen != SIG_RAW_LEN)
+		cairn_error_set("cannot sign the %s with '%s'", what, k->path);
+	else
+		rc = 0;
+	if (!rc)
+		base64_encode(sig, SIG_RAW_LEN, sig_b64);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+int receipt_sign(const struct receipt_req *r, struct stmt_pair *out)
+{
 	char id[KEY_ID_LEN + 1], pub_b64[48], sig_b64[SIG_B64_LEN + 1];
 	struct statement s;
 	char *signer = NULL;
@@ -130,14 +148,8 @@ int receipt_sign(const struct receipt_req *r, struct stmt_pair *out)
 	s.database = (char *)r->database;
 	if (statement_format(&s, &out->yaml) < 0)
 		goto out;
-	md = EVP_MD_CTX_new();
-	if (!md || EVP_DigestSignInit(md, NULL, NULL, NULL, r->key->pk) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out->yaml.ptr, out->yaml.len) != 1 ||
-	    siglen != SIG_RAW_LEN) {
-		cairn_error_set("cannot sign the receipt with '%s'", r->key->path);
+	if (sign_b64(r->key, out->yaml.ptr, out->yaml.len, sig_b64, "receipt") < 0)
 		goto out;
-	}
-	base64_encode(sig, SIG_RAW_LEN, sig_b64);
 	if (buf_printf(&out->sig, "%s\n", sig_b64) < 0)
 		goto out;
 	out->base = statement_member_base("receipt", r->environment, id);
@@ -145,7 +157,21 @@ int receipt_sign(const struct receipt_req *r, struct stmt_pair *out)
 out:
 	if (rc)
 		stmt_pair_release(out);
-	EVP_MD_CTX_free(md);
 	free(signer);
 	return rc;
+}
+
+int receipt_checkpoint(const struct receipt_key *k, const char *time, const char *db,
+		       const char *env, const char *project, long long length,
+		       const char *head, struct buf *out)
+{
+	char id[KEY_ID_LEN + 1], pub_b64[48], sig_b64[SIG_B64_LEN + 1];
+
+	key_id_of_raw(k->raw, id);
+	base64_encode(k->raw, KEY_RAW_LEN, pub_b64);
+	if (checkpoint_format(out, time, db, env, project, length, head, id, pub_b64) < 0 ||
+	    sign_b64(k, out->ptr, out->len, sig_b64, "checkpoint") < 0 ||
+	    buf_printf(out, "\tsig=%s\n", sig_b64) < 0)
+		return -1;
+	return 0;
 }

@@ -30,4 +30,10 @@ struct receipt_req {
 /* Signs the receipt; out->base is approvals/<env>-receipt-<keyid>. */
 int receipt_sign(const struct receipt_req *r, struct stmt_pair *out);
 
+/* A checkpoint line of the audit chain's head (apply/checkpoint.h), signed
+ * with the same key, "\n"-terminated, into out. */
+int receipt_checkpoint(const struct receipt_key *k, const char *time, const char *db,
+		       const char *env, const char *project, long long length,
+		       const char *head, struct buf *out);
+
 #endif
