@@ -135,6 +135,15 @@ struct apply_opts {
 	const char *actor;               /* user@host; NULL: worked out */
 	const char *evidence;            /* the policy's statements used (#7): added to
 					  * every audit row's detail; NULL: none */
+	/* The database's identity (apply/books.h), checked under the lock
+	 * before anything is done and recorded on first use: env above, and
+	 * project (the bundle's; NULL when there is none: rollback, repair,
+	 * baseline) and builders (trusted key ids, comma-separated, sorted).
+	 * identity_override: an admin's override allows moving the database
+	 * to env/project. */
+	const char *project;
+	const char *builders;
+	int identity_override;
 	apply_event_fn event;
 	void *ctx;
 };

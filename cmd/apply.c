@@ -170,6 +170,7 @@ int cmd_apply(int argc, char **argv)
 	struct early_open early;
 	struct receipt_key *rkey = NULL;
 	struct checkpoint_opts cpo;
+	char *builders = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&early, 0, sizeof(early));
@@ -257,6 +258,9 @@ int cmd_apply(int argc, char **argv)
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
 	o.evidence = apply_policy_evidence(&ap);
+	o.project = set.bundle ? set.bundle->project : NULL;
+	o.builders = builders = apply_policy_builders(&ap, keys, nkeys);
+	o.identity_override = apply_policy_overrides(&ap, POLICY_OVERRIDE_IDENTITY);
 	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
 	if (rc == EXIT_OK) {
 		if (!json) {
@@ -296,6 +300,7 @@ int cmd_apply(int argc, char **argv)
 	if (rc == EXIT_OK && rkey)
 		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, rkey);
 out:
+	free(builders);
 	checkpoint_opts_release(&cpo);
 	receipt_key_free(rkey);
 	early_open_drop(&early);

@@ -6,6 +6,7 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
+#include "../verify/keys.h"
 #include "policy-gate.h"
 #include "verify.h"
 
@@ -157,6 +158,42 @@ out:
 	stmt_pair_release(&pair);
 	bundle_free(own);
 	return rc;
+}
+
+int apply_policy_overrides(const struct apply_policy *ap, unsigned which)
+{
+	return ap->active && (ap->pb.v.overrides & which) == which;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *apply_policy_builders(const struct apply_policy *ap, const char *const *keys, size_t nkeys)
+{
+	const struct policy_keylist *l = ap->active ? ap->ac.env.builders : NULL;
+	size_t n = l ? l->n : nkeys, i, k = 0;
+	char **ids = xcalloc(n ? n : 1, sizeof(*ids));
+	struct buf out = BUF_INIT;
+
+	for (i = 0; i < n; i++) {
+		struct pubkey *pk = NULL;
+
+		if (l)
+			ids[k++] = xstrdup(l->items[i].key_id);
+		else if (pubkey_load(&pk, keys[i]) == 0)
+			ids[k++] = xstrdup(pk->id);
+		pubkey_free(pk);
+	}
+	qsort(ids, k, sizeof(*ids), cmp_str);
+	for (i = 0; i < k; i++) {
+		if (!i || strcmp(ids[i], ids[i - 1]))
+			buf_printf(&out, "%s%s", out.len ? "," : "", ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	return buf_detach(&out, NULL);
 }
 
 void apply_policy_release(struct apply_policy *ap)

@@ -41,6 +41,13 @@ const char *apply_policy_evidence(const struct apply_policy *ap);
 struct receipt_key;
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
 			 const char *env, const struct receipt_key *key);
+/* 1 when an admin's override on the bundle grants all of the
+ * POLICY_OVERRIDE_* bits in which (policy mode only). */
+int apply_policy_overrides(const struct apply_policy *ap, unsigned which);
+/* The builder key ids the run trusts (the environment's builders, else the
+ * --key files), sorted, comma-separated, malloc'ed: recorded in the
+ * database's identity. */
+char *apply_policy_builders(const struct apply_policy *ap, const char *const *keys, size_t nkeys);
 void apply_policy_release(struct apply_policy *ap);
 
 #endif
