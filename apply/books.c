@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../lib/exitcodes.h"
 #include "../lib/sha256.h"
 #include "books.h"
 #include "engine.h"
@@ -189,4 +190,73 @@ char *books_identity_detail(const char *project, const char *environment, const 
 {
 	return xasprintf("project=%s; environment=%s; builders=%s", project ? project : "",
 			 environment ? environment : "", builders ? builders : "");
+}
+
+/* The identity row to write, or NULL; EXIT_REFUSED (error set) when the
+ * run claims another environment or project without an override. */
+static int identity_decide(struct books_guard *g, const struct apply_opts *o, const char *db,
+			   const char *what)
+{
+	struct db_identity id;
+	const char *env = o->env && *o->env ? o->env : NULL;
+	const char *project = o->project && *o->project ? o->project : NULL;
+	int other_env, other_project, rc = EXIT_OK;
+
+	books_identity(g->a, g->na, &id);
+	if (!id.seq) {
+		if (env)
+			g->record = xasprintf("project=%s; environment=%s; builders=%s%s",
+					      project ? project : "", env,
+					      o->builders ? o->builders : "",
+					      g->na ? "; adopted: the books had no identity" : "");
+		goto out;
+	}
+	other_env = env && *id.environment && strcmp(env, id.environment);
+	other_project = project && *id.project && strcmp(project, id.project);
+	if ((other_env || other_project) && !o->identity_override) {
+		if (other_env)
+			cairn_error_set("refusing to %s '%s': the database belongs to environment "
+					"'%s' (project '%s'), not '%s'; moving it takes an admin's "
+					"override allowing identity", what, db, id.environment,
+					id.project, env);
+		else
+			cairn_error_set("refusing to %s '%s': the database belongs to project '%s' "
+					"(environment '%s'), not '%s'; moving it takes an admin's "
+					"override allowing identity", what, db, id.project,
+					id.environment, project);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (other_env || other_project || (project && !*id.project) || (env && !*id.environment) ||
+	    (o->builders && *o->builders && strcmp(o->builders, id.builders)))
+		g->record = xasprintf("project=%s; environment=%s; builders=%s; was: project=%s; "
+				      "environment=%s; builders=%s%s",
+				      project ? project : id.project, env ? env : id.environment,
+				      o->builders && *o->builders ? o->builders : id.builders,
+				      id.project, id.environment, id.builders,
+				      other_env || other_project ? "; by an admin's override" : "");
+out:
+	db_identity_release(&id);
+	return rc;
+}
+
+int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
+		const struct apply_opts *o, const struct bk_row *rows, size_t nrows, int exists,
+		const char *what)
+{
+	memset(g, 0, sizeof(*g));
+	if (exists && drv->audit_read(db, 0, &g->a, &g->na))
+		return EXIT_ENVIRONMENT;
+	if (books_check(g->a, g->na, rows, nrows) < 0)
+		return EXIT_STATE;
+	return identity_decide(g, o, drv->display_name(db), what);
+}
+
+void books_guard_release(struct books_guard *g)
+{
+	if (!g)
+		return;
+	audit_rows_free(g->a, g->na);
+	free(g->record);
+	memset(g, 0, sizeof(*g));
 }

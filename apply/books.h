@@ -51,4 +51,22 @@ void db_identity_release(struct db_identity *id);
 /* An identity row's detail: "project=P; environment=E; builders=K1,K2". */
 char *books_identity_detail(const char *project, const char *environment, const char *builders);
 
+/* What the engine does with the books under the run lock, before it acts:
+ * reads the whole chain, checks it and every row against it (EXIT_STATE),
+ * and compares the identity the run claims (o->env, o->project) with the
+ * database's (EXIT_REFUSED, unless o->identity_override). what names the
+ * operation for the message ("apply to", "roll back", ...). On EXIT_OK,
+ * g->record is the detail of an identity row to append (first use, books
+ * from before identities, a moved database, new builders), or NULL. */
+struct books_guard {
+	struct audit_row *a;
+	size_t na;
+	char *record;
+};
+
+int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
+		const struct apply_opts *o, const struct bk_row *rows, size_t nrows, int exists,
+		const char *what);
+void books_guard_release(struct books_guard *g);
+
 #endif
