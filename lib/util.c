@@ -366,6 +366,8 @@ int parse_duration_ms(const char *s, unsigned long long *out)
 		mult = 60000;
 	else if (!strcmp(end, "h"))
 		mult = 3600000;
+	else if (!strcmp(end, "d"))
+		mult = 86400000;
 	else
 		return -1;
 	if (v > ULLONG_MAX / mult)

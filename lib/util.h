@@ -36,7 +36,7 @@ size_t edit_distance(const char *a, const char *b);
 
 /* Parses "64MiB", "10k", "1048576" into bytes. */
 int parse_size(const char *s, unsigned long long *out);
-/* Parses "30s", "5m", "1h", "250ms", "10" (seconds) into milliseconds. */
+/* Parses "30s", "5m", "1h", "7d", "250ms", "10" (seconds) into milliseconds. */
 int parse_duration_ms(const char *s, unsigned long long *out);
 
 /* Orders migration versions: numerically when both are digit strings

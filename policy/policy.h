@@ -70,6 +70,9 @@ struct policy_verdict {
 	const struct policy_stmt **used; /* build, approvals, receipts, overrides used */
 	size_t nused, used_alloc;
 	unsigned overrides;            /* POLICY_OVERRIDE_* granted by an admin */
+	char **ignored;                /* statements that count for nothing (a revoked
+				        * key's), for the audit row; also in notes */
+	size_t nignored, ignored_alloc;
 };
 
 /* Evaluates. Returns 0 with the verdict filled (ok or not), or -1 with the

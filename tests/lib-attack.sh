@@ -25,3 +25,25 @@ bundle_resign() {
 	python3 "$TEST_DIRECTORY/helpers/bundle-rewrite.py" "$1" "$2" --repack $drops \
 		"signatures/$kid.yaml" resign.d/s.yaml "signatures/$kid.sig" resign.d/s.sig
 }
+
+# statement_add IN OUT KEYBASE TYPE ENV TIME [LINE]...: IN with a TYPE
+# statement (approval, receipt) for ENV dated TIME, each LINE added to it
+# ("expires: ...", "database: ..."), signed with KEYBASE.key by openssl:
+# what a key holder can sign, whatever date it writes.
+statement_add() {
+	in=$1 out=$2 kb=$3 type=$4 env=$5 time=$6 &&
+	shift 6 &&
+	rm -rf stmt.d && mkdir stmt.d &&
+	tar xzf "$in" -C stmt.d --wildcards "*/manifest.yaml" &&
+	id=$(sha256sum stmt.d/*/manifest.yaml | cut -d" " -f1) &&
+	kid=$(openssl pkey -pubin -in "$kb.pub" -outform DER | tail -c 32 | sha256sum | cut -c1-16) &&
+	pub=$(openssl pkey -pubin -in "$kb.pub" -outform DER | tail -c 32 | base64 -w0) &&
+	printf "type: %s\nbundle: \"sha256:%s\"\nenvironment: %s\nsigner: %s\nkey: \"%s\"\npublic_key: \"%s\"\ntime: \"%s\"\n" \
+		"$type" "$id" "$env" "$(basename "$kb")" "$kid" "$pub" "$time" >stmt.d/s.yaml &&
+	for line in "$@"; do printf "%s\n" "$line" >>stmt.d/s.yaml || return 1; done &&
+	openssl pkeyutl -sign -inkey "$kb.key" -rawin -in stmt.d/s.yaml | base64 -w0 >stmt.d/s.sig &&
+	echo >>stmt.d/s.sig &&
+	if test "$type" = approval; then base="approvals/$env-$kid"; else base="approvals/$env-$type-$kid"; fi &&
+	python3 "$TEST_DIRECTORY/helpers/bundle-rewrite.py" "$in" "$out" --repack \
+		"$base.yaml" stmt.d/s.yaml "$base.sig" stmt.d/s.sig
+}

@@ -81,4 +81,34 @@ test_expect_success 'a manifest with a YAML tag (!!binary) is refused, as cairn-
 	test_grep "YAML tags are not allowed (.!!binary.)" err
 '
 
+test_expect_success 'no failing DSN form gets its password printed, in text, JSON or through dsn_env' '
+	cat >cairn-apply.yaml <<-\EOF &&
+	environments:
+	  prod:
+	    database: { dsn_env: PW_DSN }
+	    builders: [ci.pub]
+	EOF
+	for dsn in "postgresql://u:S3CRETPW@[::1/db" "postgresql://u:S3CRETPW@[::1]:x/db" \
+		"postgresql://u:S3CRETPW@host:99999/db" "postgresql://u:S3CRETPW@%zz/db" \
+		"postgres://u:S3CRETPW@/db?sslmode=bogus" "postgresql://u:S3CRETPW@/db?nosuch=1" \
+		"postgresql://u:S3CRETPW@/db?host=/nonexistent" \
+		"host=/nonexistent password=S3CRETPW dbname=x" "host=/tmp password=%27S3CRETPW" \
+		"password=S3CRETPW nosuch=1" "password=S3CRETPW port=abc host=/tmp" \
+		"postgresql://u:S3CRETPW@/db?sslmode=require&host=/nonexistent"
+	do
+		dsn=$(printf "%s" "$dsn" | sed "s/%27/'"'"'/") &&
+		{ cairn-apply status --db "$dsn" >out 2>&1; true; } &&
+		{ cairn-apply status --db "$dsn" --format json >>out 2>&1; true; } &&
+		{ cairn-apply history --db "$dsn" --verify >>out 2>&1; true; } &&
+		{ cairn-apply apply b.tar.gz --env dev --db "$dsn" $KEY --log-format json >>out 2>&1; true; } &&
+		{ PW_DSN=$dsn cairn-apply apply b.tar.gz --env prod >>out 2>&1; true; } &&
+		{ PW_DSN=$dsn cairn-apply apply b.tar.gz --env prod --log-format json >>out 2>&1; true; } &&
+		{ PW_DSN=$dsn cairn-apply plan b.tar.gz --env prod >>out 2>&1; true; } &&
+		test -s out &&
+		if grep S3CRET out; then echo "leaked by: $dsn"; return 1; fi ||
+		return 1
+	done &&
+	rm cairn-apply.yaml
+'
+
 test_done

@@ -89,4 +89,23 @@ test_expect_success 'a checkpoint needs a key; an unusable one stops apply befor
 	test_line_count = 1 n.log
 '
 
+test_expect_success 'the applier config names where checkpoints go, per environment' '
+	cat >cairn-apply.yaml <<-EOF &&
+	defaults:
+	  builders: [ci.pub]
+	  checkpoint: { file: cps.log, key: host.key }
+	environments:
+	  dev:
+	    database: { dsn: "sqlite:cfg.db" }
+	EOF
+	cairn-apply apply v3.tar.gz --env dev >out 2>err &&
+	test_grep "checkpoint of cfg.db (4 audit rows) added to .*cps.log." err &&
+	test_line_count = 1 cps.log &&
+	cairn-apply history --env dev --verify --checkpoint cps.log >out &&
+	printf "environments:\n  dev:\n    database: { dsn: \"sqlite:x.db\" }\n    checkpoint: { key: host.key }\n" >bad.yaml &&
+	test_expect_code 6 cairn-apply config --env dev --config bad.yaml 2>err &&
+	test_grep "checkpoint needs .file." err &&
+	rm cairn-apply.yaml
+'
+
 test_done
