@@ -5,7 +5,6 @@
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
 #include "../lib/sha256.h"
-#include "books.h"
 #include "engine.h"
 
 char *books_facts(const struct bk_row *r)

@@ -13,7 +13,6 @@
 #include "../lib/exitcodes.h"
 #include "../lib/util.h"
 #include "../verify/bundle.h"
-#include "books.h"
 #include "engine.h"
 #include "engine-int.h"
 

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../apply/books.h"
 #include "../apply/checkpoint.h"
 #include "../lib/error.h"
 #include "../lib/util.h"

@@ -4,7 +4,6 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
-#include "../apply/books.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "cairn-apply.h"

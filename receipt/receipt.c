@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "../apply/checkpoint.h"
+#include "../lib/checkpoint.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../verify/keys.h"
