@@ -111,4 +111,18 @@ test_expect_success 'no failing DSN form gets its password printed, in text, JSO
 	rm cairn-apply.yaml
 '
 
+test_expect_success 'a gzip header with a file name (FNAME) or an extra field (FEXTRA) is refused' '
+	gzip -dc b.tar.gz >b.tar &&
+	gzip -c b.tar >named.tar.gz &&
+	test "$(od -An -tx1 -j3 -N1 named.tar.gz | tr -d " ")" = 08 &&
+	test_expect_code 3 cairn-apply verify named.tar.gz $KEY 2>err &&
+	test_grep "its gzip header carries a file name (FNAME), which a bundle never has" err &&
+	python3 -c "import sys; d = open(\"b.tar.gz\", \"rb\").read(); assert d[3] == 0; open(\"extra.tar.gz\", \"wb\").write(d[:3] + bytes([4]) + d[4:10] + bytes([4, 0]) + b\"cx\\0\\0\" + d[10:])" &&
+	gzip -t extra.tar.gz &&
+	test_expect_code 3 cairn-apply verify extra.tar.gz $KEY 2>err &&
+	test_grep "its gzip header carries an extra field (FEXTRA)" err &&
+	gzip -n -c b.tar >plain.tar.gz &&
+	cairn-apply verify plain.tar.gz $KEY >out
+'
+
 test_done

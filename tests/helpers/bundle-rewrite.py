@@ -8,7 +8,7 @@ bundle-rewrite.py IN OUT --code PYTHON
     bytes, then writes SHA256SUMS again for what the members became, as a
     forger would; statements are left as they are.
 """
-import hashlib, io, sys, tarfile
+import gzip, hashlib, io, sys, tarfile
 
 RANKS = ["manifest.yaml", "SHA256SUMS", "signatures/", "approvals/", "migrations/"]
 
@@ -45,7 +45,11 @@ def main():
                 continue
             sums += hashlib.sha256(m[n]).hexdigest().encode() + b"  " + n.encode() + b"\n"
         m["SHA256SUMS"] = sums
-    tout = tarfile.open(dst, "w:gz", format=tarfile.USTAR_FORMAT)
+    # no file name in the gzip header (tarfile's "w:gz" writes one): a
+    # bundle never has one, and the reader refuses it
+    raw = open(dst, "wb")
+    gzf = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+    tout = tarfile.open(fileobj=gzf, mode="w", format=tarfile.USTAR_FORMAT)
     for n in sorted(m, key=lambda n: (rank(n), n)):
         ti = tarfile.TarInfo(top + "/" + n)
         ti.size = len(m[n])
@@ -53,6 +57,8 @@ def main():
         ti.mtime = 1700000000
         tout.addfile(ti, io.BytesIO(m[n]))
     tout.close()
+    gzf.close()
+    raw.close()
 
 
 main()

@@ -2,13 +2,15 @@
 """hostile-statements.py IN OUT N SIZE: IN's manifest and SHA256SUMS, then
 N approval statements of SIZE bytes (each with a .sig), then IN's
 migration members: a bundle that piles up statements nobody signed."""
-import io, sys, tarfile
+import gzip, io, sys, tarfile
 
 src, dst, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 tin = tarfile.open(src, "r:gz")
 members = [(t, tin.extractfile(t).read()) for t in tin.getmembers()]
 top = members[0][0].name.split("/")[0]
-tout = tarfile.open(dst, "w:gz", format=tarfile.USTAR_FORMAT, compresslevel=1)
+raw = open(dst, "wb")
+gzf = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1)
+tout = tarfile.open(fileobj=gzf, mode="w", format=tarfile.USTAR_FORMAT)
 
 
 def add(name, data):
@@ -34,3 +36,5 @@ for t, data in members:
     if rel.startswith("migrations/"):
         add(rel, data)
 tout.close()
+gzf.close()
+raw.close()
