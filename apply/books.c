@@ -72,20 +72,9 @@ static void facts_diff(const char *now, const char *then, char *out, size_t size
 		out[0] = '\0';
 }
 
-static const struct audit_row *anchor_of(const struct audit_row *a, size_t na,
-					 const struct bk_row *r)
+static int row_check(const struct audit_row *const *ix, size_t na, const struct bk_row *r)
 {
-	size_t i;
-
-	for (i = na; r->audit_hash && i-- > 0;)
-		if (a[i].hash && !strcmp(a[i].hash, r->audit_hash))
-			return &a[i];
-	return NULL;
-}
-
-static int row_check(const struct audit_row *a, size_t na, const struct bk_row *r)
-{
-	const struct audit_row *anchor = anchor_of(a, na, r);
+	const struct audit_row *anchor = audit_find(ix, na, r->audit_hash);
 	const char *then;
 	char *now, diff[600];
 	int rc = 0;
@@ -109,6 +98,7 @@ static int row_check(const struct audit_row *a, size_t na, const struct bk_row *
 int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows, size_t nrows)
 {
 	struct audit_problem *p = NULL;
+	const struct audit_row **ix;
 	size_t np, i;
 	int rc = 0;
 
@@ -118,8 +108,10 @@ int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows,
 				np > 1 ? " (and more: run 'cairn-apply history --verify')" : "");
 		rc = -1;
 	}
+	ix = audit_index(a, na);
 	for (i = 0; !rc && i < nrows; i++)
-		rc = row_check(a, na, &rows[i]);
+		rc = row_check(ix, na, &rows[i]);
+	free(ix);
 	audit_problems_free(p, np);
 	return rc;
 }
@@ -128,21 +120,18 @@ size_t books_problems(const struct audit_row *a, size_t na, const struct bk_row 
 		      size_t nrows, struct audit_problem **out)
 {
 	size_t np = audit_verify(a, na, rows, nrows, out), i, alloc = np;
+	const struct audit_row **ix = audit_index(a, na);
 
 	for (i = 0; i < nrows; i++) {
-		if (!row_check(a, na, &rows[i]))
+		if (!row_check(ix, na, &rows[i]))
 			continue;
 		ALLOC_GROW(*out, np + 1, alloc);
 		(*out)[np].seq = 0;
 		(*out)[np].message = xstrdup(cairn_error_last());
 		np++;
 	}
+	free(ix);
 	return np;
-}
-
-int books_check_down(const struct audit_row *a, size_t na, const struct bk_row *row)
-{
-	return row_check(a, na, row);
 }
 
 static char *field(const char *detail, const char *key)

@@ -154,6 +154,11 @@ struct audit_problem {
 size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row *bk,
 		    size_t nbk, struct audit_problem **out);
 void audit_problems_free(struct audit_problem *p, size_t n);
+/* The rows of a chain sorted by hash, to find a row by its hash in log n
+ * (an anchor: bk_row.audit_hash). audit_find returns NULL when none. */
+const struct audit_row **audit_index(const struct audit_row *rows, size_t n);
+const struct audit_row *audit_find(const struct audit_row *const *index, size_t n,
+				   const char *hash);
 
 /* Helpers shared with the verbs. */
 char *engine_actor(void);                         /* "user@host" */
@@ -188,11 +193,6 @@ int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows,
  * facts differ from its anchor's. Returns how many (filling *out). */
 size_t books_problems(const struct audit_row *a, size_t na, const struct bk_row *rows,
 		      size_t nrows, struct audit_problem **out);
-
-/* The down script a rollback is about to run matches the sha256 recorded
- * when its migration was applied (from the verified bundle). 0, or -1 with
- * the error set. Rows without recorded facts (older books) pass. */
-int books_check_down(const struct audit_row *a, size_t na, const struct bk_row *row);
 
 struct db_identity {
 	char *project;      /* "" when not known (a database first used by rollback) */
