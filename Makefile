@@ -89,7 +89,7 @@ endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c lib/thread.c lib/pool.c
+LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c \
@@ -102,7 +102,7 @@ PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c 
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
-               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/inspect.c
+               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/strip.c cmd/inspect.c
 CAIRN_SRC   += cmd/hooks.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
@@ -115,18 +115,18 @@ APPEND_SRC   = bundle/write.c bundle/append.c
 CAIRN_SRC   += cmd/promote.c cmd/override.c
 RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply's verbs (one file each) and what they share.
-APPLY_VERB_SRC = cmd/db-ctx.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
+APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
-               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c
+               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c \
                $(PG_SRC)
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
-               apply/set.c apply/audit.c apply/load.c
+               apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

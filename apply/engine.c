@@ -307,6 +307,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 {
 	struct run r;
 	struct plan p;
+	struct books_guard guard;
 	struct bk_row *rows = NULL;
 	size_t nrows = 0;
 	int exists = 0, rc, in_atomic = 0;
@@ -316,12 +317,16 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 	memset(res, 0, sizeof(*res));
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
+	memset(&guard, 0, sizeof(guard));
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out_unlock;
 	}
+	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "apply to");
+	if (rc != EXIT_OK)
+		goto out_unlock;
 	rc = plan_build(&p, set, rows, nrows, o->env, o->to);
 	if (rc == EXIT_OK)
 		rc = read_steps_sql(set, &p);
@@ -360,6 +365,10 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
+	if ((exists || p.napply) && record_identity(&r, guard.record)) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
 	if (p.napply && o->atomic) {
 		if (tx_begin(&r)) {
 			rc = EXIT_ENVIRONMENT;
@@ -392,8 +401,8 @@ out_unlock:
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;
 	plan_release(&p);
+	books_guard_release(&guard);
 	bk_rows_free(rows, nrows);
 	run_release(&r);
 	return rc;
 }
-

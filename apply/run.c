@@ -151,6 +151,14 @@ static int audit_add_to(struct run *r, const char *action, const char *version,
 	if (r->o->evidence && *r->o->evidence)
 		a.detail = evidence = xasprintf("%s%s%s", a.detail, *a.detail ? "; " : "",
 						r->o->evidence);
+	if (anchor) {
+		/* the row's facts end the detail, so the chain covers them */
+		char *facts = books_facts(anchor), *with = xasprintf("%s%s", a.detail, facts);
+
+		free(facts);
+		free(evidence);
+		a.detail = evidence = with;
+	}
 	a.prev_hash = r->tx_head;
 	audit_hash(&a);
 	if (anchor) {
@@ -187,6 +195,19 @@ int audit_add(struct run *r, const char *action, const char *version,
 	      struct bk_row *anchor)
 {
 	return audit_add_to(r, action, version, bundle_id, to_version, detail, anchor, NULL);
+}
+
+int record_identity(struct run *r, const char *detail)
+{
+	if (!detail)
+		return 0;
+	if (tx_begin(r))
+		return -1;
+	if (audit_add(r, BOOKS_IDENTITY_ACTION, "", NULL, r->current, detail, NULL)) {
+		tx_rollback(r);
+		return -1;
+	}
+	return tx_commit(r);
 }
 
 /* --atomic: the migration's rows, kept for deferred_flush; row is moved. */
@@ -509,6 +530,7 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 	struct driver_exec x;
 	struct bk_row row;
 	long long t0 = now_ms();
+	int first;
 
 	memset(&row, 0, sizeof(row));
 	fill_row(&row, m, set, r, BK_IN_PROGRESS);
@@ -517,9 +539,11 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 		row.rows_changed = old->rows_changed;
 		row.audit_hash = old->audit_hash ? xstrdup(old->audit_hash) : NULL;
 	}
+	/* the first batch of a run is audited when the row's facts change
+	 * (new, or resumed from failed): the chain must cover its state */
+	first = !row.audit_hash || !*row.audit_hash || (old && strcmp(old->state, BK_IN_PROGRESS));
 	for (;;) {
 		struct apply_event ev;
-		int first = !row.audit_hash || !*row.audit_hash;
 
 		if (tx_begin(r)) {
 			*err = xstrdup(cairn_error_last());
@@ -553,6 +577,7 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 			*err = xstrdup(cairn_error_last());
 			goto fail_tx;
 		}
+		first = 0;
 		ev_init(&ev, EV_BATCH, m, set);
 		ev.index = index;
 		ev.total = total;
@@ -580,4 +605,3 @@ fail:
 	bk_row_release(&row);
 	return -1;
 }
-

@@ -9,6 +9,7 @@
 
 #include "../lib/error.h"
 #include "../lib/tar.h"
+#include "../lib/tmpfile.h"
 #include "write.h"
 
 #define OUT_SIZE (64 * 1024)
@@ -103,7 +104,8 @@ int bwriter_open(struct bwriter **out, const char *path, const char *top, long l
 	*out = NULL;
 	w->fd = -1;
 	w->path = xstrdup(path);
-	w->tmp = xasprintf("%s.tmp%ld", path, (long)getpid());
+	w->tmp = tmpfile_name(path);
+	tmpfile_hold(w->tmp);
 	w->top = xstrdup(top);
 	w->mtime = mtime;
 	w->crc = crc32(0, NULL, 0);
@@ -224,6 +226,7 @@ void bwriter_free(struct bwriter *w)
 		close(w->fd);
 	if (!w->committed && w->tmp)
 		unlink(w->tmp);
+	tmpfile_drop(w->tmp);
 	buf_release(&w->hdr);
 	free(w->member);
 	free(w->path);

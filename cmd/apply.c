@@ -5,6 +5,8 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "../receipt/receipt.h"
+#include "checkpoint.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -15,7 +17,8 @@ const struct cmd cmd_apply_desc = {
 	"verify a bundle and apply its pending migrations",
 	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
-	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]",
+	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]\n"
+	"       cairn-apply apply BUNDLE --env ENV [--checkpoint FILE [--checkpoint-key KEY]]",
 	"Verifies BUNDLE (a bundle that fails verification is refused before anything\n"
 	"is written to the database, or a missing database file created; an existing\n"
 	"SQLite file is opened for reading meanwhile), takes the database's lock,\n"
@@ -44,7 +47,13 @@ const struct cmd cmd_apply_desc = {
 	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
 	"   --receipt-key KEY  after a successful run, sign a receipt (this bundle ran\n"
 	"                      in ENV, now, on this database) with the private key KEY\n"
-	"                      and add it to BUNDLE: proof for the next environment\n"
+	"                      and add it to BUNDLE: proof for the next environment;\n"
+	"                      the key is unlocked before anything runs\n"
+	"   --checkpoint FILE  after the run, append a signed checkpoint of the audit\n"
+	"                      chain's head to FILE (else $CAIRN_CHECKPOINT): 'history\n"
+	"                      --verify --checkpoint FILE' finds rows cut off or rewritten\n"
+	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY, else\n"
+	"                      the receipt key)\n"
 	"   --to VERSION       apply up to and including VERSION only\n"
 	"   --dry-run          print the plan (as 'cairn-apply plan') and change nothing\n"
 	"   --atomic           all pending migrations in one transaction: all or nothing\n"
@@ -204,6 +213,8 @@ int cmd_apply(int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "receipt-key", required_argument, NULL, 'R' },
+		{ "checkpoint", required_argument, NULL, 'P' },
+		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = NULL, *dsn = NULL, *to = NULL, *db_flag;
@@ -218,12 +229,16 @@ int cmd_apply(int argc, char **argv)
 	struct apply_opts o;
 	struct apply_result res;
 	struct early_open early;
+	struct receipt_key *rkey = NULL;
+	struct checkpoint_opts cpo;
+	char *builders = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&early, 0, sizeof(early));
 	memset(&set, 0, sizeof(set));
 	memset(&res, 0, sizeof(res));
 	memset(&ap, 0, sizeof(ap));
+	memset(&cpo, 0, sizeof(cpo));
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e': env = optarg; break;
@@ -238,6 +253,8 @@ int cmd_apply(int argc, char **argv)
 			break;
 		case 'C': config = optarg; break;
 		case 'R': receipt_key = optarg; break;
+		case 'P': cpo.file = optarg; break;
+		case 'K': cpo.key_path = optarg; break;
 		case 'f': rc = parse_format(&cmd_apply_desc, optarg, &json); break;
 		default:
 			rc = usage_error(&cmd_apply_desc, "unknown option '%s'", argv[optind - 1]);
@@ -259,6 +276,24 @@ int cmd_apply(int argc, char **argv)
 	else if (!dsn)
 		rc = usage_error(&cmd_apply_desc, "missing --db DSN");
 	if (rc != EXIT_OK)
+		goto out;
+	/* The receipt key is unlocked first: a wrong passphrase found after
+	 * the migrations ran would leave the database changed and no receipt. */
+	if (receipt_key && receipt_key_load(&rkey, receipt_key) < 0) {
+		error_msg("cannot use --receipt-key: %s", cairn_error_last());
+		error_msg("nothing was applied: the database is unchanged");
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	if (!cpo.file && !(getenv("CAIRN_CHECKPOINT") && *getenv("CAIRN_CHECKPOINT")) && ap.active) {
+		/* the environment's (else the defaults') checkpoint setting */
+		const struct policy_env *pe = ap.ac.env.env, *d = &ap.ac.config.defaults;
+
+		cpo.file = pe->checkpoint_file ? pe->checkpoint_file : d->checkpoint_file;
+		if (!cpo.key_path)
+			cpo.key_path = pe->checkpoint_file ? pe->checkpoint_key : d->checkpoint_key;
+	}
+	if (!dry && (rc = checkpoint_opts_load(&cpo, rkey)) != EXIT_OK)
 		goto out;
 	/* Verify before touching the database: a refused bundle writes nothing,
 	 * creates nothing and takes no lock. Where the driver says it is
@@ -299,6 +334,9 @@ int cmd_apply(int argc, char **argv)
 		o.migration_lock_timeout_ms = ap.ac.env.pg_lock_timeout_ms;
 	}
 	apply_ctx_catch_signals(&ctx);
+	o.project = set.bundle ? set.bundle->project : NULL;
+	o.builders = builders = apply_policy_builders(&ap, keys, nkeys);
+	o.identity_override = apply_policy_overrides(&ap, POLICY_OVERRIDE_IDENTITY);
 	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
 	apply_ctx_release_signals();
 	if (rc != EXIT_OK && apply_interrupted)
@@ -340,10 +378,20 @@ int cmd_apply(int argc, char **argv)
 		free(target);
 		free(status);
 	}
+	/* the chain's head, kept outside the database, whatever the run did */
+	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
+		int crc = checkpoint_append(&ctx, &cpo);
+
+		if (rc == EXIT_OK)
+			rc = crc;
+	}
 	/* proof for the next environment that this bundle ran here */
-	if (rc == EXIT_OK && receipt_key)
-		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, receipt_key);
+	if (rc == EXIT_OK && rkey)
+		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, rkey);
 out:
+	free(builders);
+	checkpoint_opts_release(&cpo);
+	receipt_key_free(rkey);
 	early_open_drop(&early);
 	apply_result_release(&res);
 	apply_set_release(&set);

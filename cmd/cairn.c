@@ -22,6 +22,7 @@ static const struct cmd *const cairn_commands[] = {
 	&cmd_keygen_desc,
 	&cmd_build_desc,
 	&cmd_sign_desc,
+	&cmd_strip_desc,
 	&cmd_inspect_desc,
 	&cmd_promote_desc,
 	&cmd_override_desc,

@@ -39,6 +39,7 @@ CAIRN_VERB(hooks);
 CAIRN_VERB(keygen);
 CAIRN_VERB(build);
 CAIRN_VERB(sign);
+CAIRN_VERB(strip);
 CAIRN_VERB(inspect);
 CAIRN_VERB(promote);
 CAIRN_VERB(override);

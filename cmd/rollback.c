@@ -9,18 +9,23 @@
 const struct cmd cmd_rollback_desc = {
 	"rollback", cmd_rollback,
 	"run the down scripts stored at apply time, newest first",
-	"cairn-apply rollback --db DSN (--to VERSION | --last N) [--lock-timeout D] [--log-format text|json]",
+	"cairn-apply rollback --db DSN (--to VERSION | --last N) [--env ENV] [--lock-timeout D] [--log-format text|json]",
 	"Rolls back applied migrations, newest first, with the down scripts that\n"
 	"were stored in cairn_migrations when they were applied: no bundle is\n"
 	"needed. Each down script commits in one transaction with its bookkeeping\n"
 	"row (state rolled_back) and an audit row. Every migration to roll back is\n"
 	"checked first: an irreversible one, the baseline, or one recorded without\n"
-	"a down script stops the command before anything runs.\n"
+	"a down script stops the command before anything runs. The books are\n"
+	"checked against the audit chain first (exit 5 when a row was changed\n"
+	"outside cairn-apply), and a down script runs only if its sha256 is the\n"
+	"one recorded when its migration was applied from a verified bundle.\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN           the database: sqlite:PATH\n"
 	"   --to VERSION       roll back every migration above VERSION (0: all)\n"
 	"   --last N           roll back the N most recent migrations\n"
+	"   --env ENV          the environment this is meant for: refused (exit 3) when\n"
+	"                      the database belongs to another\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s)\n"
 	"   --log-format F     text (default) or json\n"
 	"\n"
@@ -35,11 +40,12 @@ int cmd_rollback(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "to", required_argument, NULL, 't' },
 		{ "last", required_argument, NULL, 'n' },
+		{ "env", required_argument, NULL, 'e' },
 		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL, *to = NULL, *last = NULL;
+	const char *dsn = NULL, *to = NULL, *last = NULL, *env = NULL;
 	unsigned long long lock_ms = 15000, n = 0;
 	int json = 0, c, rc = EXIT_OK;
 	struct apply_ctx ctx;
@@ -54,6 +60,7 @@ int cmd_rollback(int argc, char **argv)
 		case 'd': dsn = optarg; break;
 		case 't': to = optarg; break;
 		case 'n': last = optarg; break;
+		case 'e': env = optarg; break;
 		case 'l': rc = parse_lock_timeout(&cmd_rollback_desc, optarg, &lock_ms); break;
 		case 'f': rc = parse_format(&cmd_rollback_desc, optarg, &json); break;
 		default:
@@ -81,6 +88,7 @@ int cmd_rollback(int argc, char **argv)
 	if (rc)
 		return rc;
 	memset(&o, 0, sizeof(o));
+	o.env = env;
 	o.lock_timeout_ms = lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;

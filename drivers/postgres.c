@@ -35,6 +35,7 @@
 #include "../lib/error.h"
 #include "driver.h"
 #include "pg-private.h"
+#include "pg-secret.h"
 #include "pgsplit.h"
 #include "pq-load.h"
 
@@ -73,9 +74,11 @@ void pg_set_conn_error(struct db *db, PGconn *c, const char *what)
 		}
 	}
 	msg[n] = '\0';
+	/* libpq quotes a conninfo it cannot parse, password and all */
+	pg_secret_scrub(msg, sizeof(msg), db->conninfo);
 	n2 = strlen(what);
 	cairn_error_set("%s%s '%s': %s", what, n2 > 3 && !strcmp(what + n2 - 3, " to") ? "" : " on",
-			db->display ? db->display : "PostgreSQL", n ? msg : "unknown error");
+			db->display ? db->display : "PostgreSQL", *msg ? msg : "unknown error");
 }
 
 void pg_fill_error(struct driver_error *e, const PGresult *r)

@@ -65,7 +65,20 @@ struct policy_env {
 	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
 	 * set it (the DSN's own option wins) */
 	int sqlite_fk, sqlite_fk_set;
+	/* an approval lasts at most this long after it was signed, and one
+	 * without expires exactly this long (POLICY_MAX_APPROVAL_AGE_MS when
+	 * neither the environment nor defaults set it) */
+	unsigned long long max_approval_age_ms;
+	int max_approval_age_set;
+	/* checkpoint: {file: PATH, key: PATH}: where apply appends a signed
+	 * checkpoint of the audit chain's head, and the key that signs it
+	 * (NULL: the receipt key); both resolved against the config's directory */
+	char *checkpoint_file, *checkpoint_key;
 };
+
+#define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */
+/* How far ahead of this host's clock a statement's time may be. */
+#define POLICY_CLOCK_SKEW_S 300
 
 /* One diagnostic: "PATH:LINE:COL: error: message". */
 struct policy_diag {

@@ -17,14 +17,14 @@ test_expect_success 'setup: apply, roll back, apply again' '
 
 test_expect_success 'history lists every change, oldest first, and verifies' '
 	cairn-apply history --db sqlite:db >out &&
-	test_grep "^   1 [0-9T:Z-]* apply          0001             none -> 0001  by [^ ]*  env staging  bundle sha256:" out &&
-	test_grep "^   4 [0-9T:Z-]* rollback       0003             0003 -> 0002" out &&
-	test_grep "^   5 [0-9T:Z-]* apply          0003             0002 -> 0003" out &&
+	test_grep "^   2 [0-9T:Z-]* apply          0001             none -> 0001  by [^ ]*  env staging  bundle sha256:" out &&
+	test_grep "^   5 [0-9T:Z-]* rollback       0003             0003 -> 0002" out &&
+	test_grep "^   6 [0-9T:Z-]* apply          0003             0002 -> 0003" out &&
 	cairn-apply history --db sqlite:db --verify >out &&
-	test_grep "audit chain intact: 5 rows, 3 migrations anchored" out &&
+	test_grep "audit chain intact: 6 rows, 3 migrations anchored" out &&
 	cairn-apply history --db sqlite:db --verify --format json >json &&
 	test_grep "\"intact\":true,\"problems\":\[\]" json &&
-	python3 -c "import json,sys; d = json.load(open(\"json\")); assert len(d[\"rows\"]) == 5; assert d[\"rows\"][1][\"prev_hash\"] == d[\"rows\"][0][\"hash\"]"
+	python3 -c "import json,sys; d = json.load(open(\"json\")); assert len(d[\"rows\"]) == 6; assert d[\"rows\"][1][\"prev_hash\"] == d[\"rows\"][0][\"hash\"]"
 '
 
 test_expect_success 'an edited row is found' '
@@ -45,7 +45,7 @@ test_expect_success 'a deleted row in the middle is found' '
 
 test_expect_success 'the newest row deleted is found through the bookkeeping anchor' '
 	cp pristine db &&
-	sqlite3 db "DELETE FROM cairn_audit WHERE seq = 5" &&
+	sqlite3 db "DELETE FROM cairn_audit WHERE seq = 6" &&
 	test_expect_code 1 cairn-apply history --db sqlite:db --verify 2>err &&
 	test_grep "migration 0003: the audit row that recorded its last change (.*) is missing" err
 '

@@ -11,7 +11,7 @@ consistent() {
 		q "$1" "SELECT 't_' || name FROM cairn_migrations WHERE state = 'applied' ORDER BY 1" >recorded &&
 		q "$1" "SELECT count(*) FROM cairn_migrations WHERE state != 'applied'" >others &&
 		echo 0 >zero && test_cmp zero others &&
-		q "$1" "SELECT count(*) FROM cairn_audit" >audits &&
+		q "$1" "SELECT count(*) FROM cairn_audit WHERE action <> 'identity'" >audits &&
 		wc -l <recorded | tr -d " " >napplied && test_cmp napplied audits &&
 		cairn-apply history --db "sqlite:$1" --verify >/dev/null
 	else

@@ -217,6 +217,17 @@ int breader_open(struct breader **out, const char *path)
 		cairn_error_set("not a bundle: not a gzip-compressed tarball");
 		goto bad;
 	}
+	/* FEXTRA, FNAME, FCOMMENT and the reserved bits carry bytes no hash
+	 * covers: cairn writes none of them, and cairn-bundle(5) refuses them
+	 * (a header CRC, FHCRC, only checks the header, and is allowed) */
+	if (n >= 4 && (r->in[3] & 0xfc)) {
+		cairn_error_set("not a bundle: its gzip header carries %s, which a bundle never has "
+				"(recompress it without, or rebuild it with cairn)",
+				r->in[3] & 0x08 ? "a file name (FNAME)" : r->in[3] & 0x04
+				? "an extra field (FEXTRA)" : r->in[3] & 0x10 ? "a comment (FCOMMENT)"
+				: "reserved flags");
+		goto bad;
+	}
 #ifdef CAIRN_HAVE_ISAL
 	/* ISA-L for the plain 10-byte header cairn writes (deflate, no
 	 * optional fields); zlib for any other, which also checks a header

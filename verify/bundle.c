@@ -562,7 +562,7 @@ out:
 struct parse_job {
 	struct bundle *b;
 	int rc;
-	int started;
+	int started, done;
 	pthread_t thread;
 	char err[CAIRN_ERRMSG_MAX];
 };
@@ -583,21 +583,61 @@ static void parse_start(struct parse_job *j)
 	j->started = pthread_create(&j->thread, NULL, parse_run, j) == 0;
 }
 
-/* The parse's result (run here if no thread could be started): 0, or -1
- * with its error set. */
-static int parse_finish(struct parse_job *j)
+/* Waits for the parse (runs it here if no thread could be started). */
+static void parse_wait(struct parse_job *j)
 {
+	if (j->done)
+		return;
 	if (j->started)
 		pthread_join(j->thread, NULL);
 	else
 		parse_run(j);
 	j->started = 0;
+	j->done = 1;
+}
+
+/* The parse's result: 0, or -1 with its error set. */
+static int parse_finish(struct parse_job *j)
+{
+	parse_wait(j);
 	if (j->rc < 0) {
 		cairn_error_set("member %s", j->err);
 		return -1;
 	}
 	return 0;
 }
+
+/* A data member is streamed and hashed whatever its size: its tar header's
+ * size is compared with the one the (authenticated) manifest records first,
+ * so a member swapped for a huge stream is refused before it is read. A
+ * manifest that does not parse is left to be reported after the members,
+ * as before. */
+static int data_size_check(struct bundle *b, struct parse_job *parse, const struct bmember *m)
+{
+	size_t i, j;
+
+	parse_wait(parse);
+	if (parse->rc < 0)
+		return 0;
+	for (i = 0; i < b->nmigs; i++)
+		for (j = 0; j < b->migs[i].nfiles; j++) {
+			const struct bundle_file *f = &b->migs[i].files[j];
+
+			if (strcmp(f->member, m->name))
+				continue;
+			if (f->size == m->size)
+				return 0;
+			cairn_error_set("member '%s': %llu bytes, but the signed manifest says %llu "
+					"(refused before reading it)", m->name, m->size, f->size);
+			return -1;
+		}
+	return 0; /* not in the manifest: cross_check says so */
+}
+
+/* Statements a bundle may carry: builds, approvals, receipts and overrides
+ * for a handful of environments fit many times over; a bundle with more is
+ * refused as it arrives, before their bytes pile up unchecked. */
+#define BUNDLE_STATEMENTS_MAX 100
 
 int bundle_open_opts(struct bundle **out, const char *path, const struct trust *trust,
 		     const struct bundle_open_opts *opts)
@@ -680,6 +720,11 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 
 			if (!pr)
 				goto out;
+			if (p->npairs > BUNDLE_STATEMENTS_MAX) {
+				cairn_error_set("member '%s': more than %d statements, the most a "
+						"bundle carries", m.name, BUNDLE_STATEMENTS_MAX);
+				goto out;
+			}
 			is_sig = ends_with(m.name, ".sig");
 			if (read_small(r, &m, is_sig ? SIGFILE_MAX_SIZE : STATEMENT_MAX_SIZE,
 				       is_sig ? "a signature" : "a statement", is_sig ? &pr->sig : &pr->yaml,
@@ -717,7 +762,8 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 				const void *d;
 				size_t len;
 
-				if (within_cap(&m, p->data_cap, "data files") < 0)
+				if (within_cap(&m, p->data_cap, "data files") < 0 ||
+				    data_size_check(b, &parse, &m) < 0)
 					goto out;
 				if (sha256_init(&c) < 0)
 					goto out;
