@@ -88,6 +88,7 @@ VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
 PROJECT_SRC += project/history.c
+PROJECT_SRC += project/gitenv.c project/gitindex.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \

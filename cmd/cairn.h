@@ -14,13 +14,15 @@ struct project_ctx {
 	char *root;           /* the directory holding cairn.yaml */
 	git_repository *repo; /* NULL when the project is not in git */
 	char *prefix;         /* the project's path inside the repository */
+	char *index_path;     /* the index git would read here (GIT_INDEX_FILE) */
 	struct source *src;
 	struct project *proj;
 	struct findings findings;
 };
 
 /* Finds cairn.yaml from the current directory upwards and opens its git
- * repository (needed unless allow_no_git). Prints its own errors and
+ * repository (needed unless allow_no_git) as git would there, honouring
+ * GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE and the rest (project/gitenv.h). Prints its own errors and
  * returns an exit code, or 0. */
 int project_ctx_open(struct project_ctx *c, int need_git);
 /* Loads the project from the work tree, the index (staged) or rev. */

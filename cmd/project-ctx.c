@@ -6,6 +6,7 @@
 
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "../project/gitenv.h"
 #include "cairn.h"
 
 const char *opt_chdir;
@@ -37,7 +38,9 @@ static char *find_root(void)
 
 int project_ctx_open(struct project_ctx *c, int need_git)
 {
+	struct gitenv env;
 	const char *workdir;
+	int r;
 	char real_root[PATH_MAX], real_work[PATH_MAX];
 
 	memset(c, 0, sizeof(*c));
@@ -51,8 +54,14 @@ int project_ctx_open(struct project_ctx *c, int need_git)
 			  CONFIG_FILE);
 		return EXIT_ENVIRONMENT;
 	}
-	if (git_repository_open_ext(&c->repo, c->root, 0, NULL) < 0) {
-		c->repo = NULL;
+	r = gitenv_open(&env, c->root);
+	if (r < 0) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
+	c->repo = env.repo;
+	c->index_path = env.index_path;
+	if (r > 0) {
 		if (need_git) {
 			error_msg("'%s' is not in a git repository (run 'git init' there)", c->root);
 			return EXIT_ENVIRONMENT;
@@ -89,7 +98,7 @@ int project_ctx_load(struct project_ctx *c, int staged, const char *rev)
 		return EXIT_ENVIRONMENT;
 	}
 	if (staged)
-		rc = source_open_index(&c->src, c->repo, c->prefix);
+		rc = source_open_index(&c->src, c->repo, c->prefix, c->index_path);
 	else if (rev)
 		rc = source_open_commit(&c->src, c->repo, c->prefix, rev);
 	else
@@ -113,6 +122,7 @@ void project_ctx_release(struct project_ctx *c)
 	git_repository_free(c->repo);
 	free(c->root);
 	free(c->prefix);
+	free(c->index_path);
 	memset(c, 0, sizeof(*c));
 }
 
