@@ -23,7 +23,7 @@ DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 # ISAL=no) zlib alone inflates. A host that applies needs libisal2 too when
 # the build had it.
 DEB_ISAL     = libisal-dev libisal2
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
