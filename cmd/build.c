@@ -161,15 +161,10 @@ int cmd_build(int argc, char **argv)
 		rc = project_ctx_load(&ctx, 0, rev);
 	if (rc)
 		goto out;
-	project_order(ctx.proj, &ctx.findings);
-	check_static(ctx.proj, &ctx.findings);
-	/* the history rules, as 'cairn check --ref REV' runs them, then each
-	 * migration's provenance (m->prov_*), which the manifest records */
-	if (history_open(&hist, ctx.repo, &ctx.proj->cfg, ctx.prefix, NULL) < 0)
-		goto history_failed;
-	history_set_tip(&hist, git_commit_id(ctx.src->commit));
-	if (history_default_base(&hist, 1, rev) < 0 ||
-	    history_check(&hist, ctx.proj, &ctx.findings) < 0 ||
+	/* every rule, as 'cairn check --ref REV' (and plain 'cairn check' on
+	 * HEAD) runs them, then each migration's provenance (m->prov_*),
+	 * which the manifest records */
+	if (project_ctx_check_commit(&ctx, rev, &hist) < 0 ||
 	    history_provenance(ctx.proj, ctx.repo, git_commit_id(ctx.src->commit)) < 0)
 		goto history_failed;
 	history_release(&hist);

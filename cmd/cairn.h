@@ -27,6 +27,13 @@ struct project_ctx {
 int project_ctx_open(struct project_ctx *c, int need_git);
 /* Loads the project from the work tree, the index (staged) or rev. */
 int project_ctx_load(struct project_ctx *c, int staged, const char *rev);
+/* The checks 'cairn build' runs on c (loaded from commit rev) before it
+ * builds: the static rules, then the history rules against a commit's
+ * default base (on a release ref, its first parent). One function, so
+ * that plain 'cairn check' runs exactly these on HEAD. Opens h (the
+ * caller releases it); 0, or -1 with the error set. */
+struct history;
+int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct history *h);
 void project_ctx_release(struct project_ctx *c);
 
 const char *libgit2_version(void);

@@ -7,6 +7,7 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../project/gitenv.h"
+#include "../project/history.h"
 #include "cairn.h"
 
 const char *opt_chdir;
@@ -48,6 +49,7 @@ int project_ctx_open(struct project_ctx *c, int need_git)
 		error_msg("cannot change to '%s': %s", opt_chdir, strerror(errno));
 		return EXIT_ENVIRONMENT;
 	}
+	opt_chdir = NULL; /* once: a verb may open the project twice */
 	c->root = find_root();
 	if (!c->root) {
 		error_msg("not in a cairn project: no %s here or in any parent directory (run 'cairn init')",
@@ -111,6 +113,29 @@ int project_ctx_load(struct project_ctx *c, int staged, const char *rev)
 		error_msg("%s", cairn_error_last());
 		return EXIT_ENVIRONMENT;
 	}
+	return 0;
+}
+
+int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct history *h)
+{
+	git_object *obj = NULL;
+	git_reference *ref = NULL, *resolved = NULL;
+
+	project_order(c->proj, &c->findings);
+	check_static(c->proj, &c->findings);
+	if (history_open(h, c->repo, &c->proj->cfg, c->prefix, NULL) < 0)
+		return -1;
+	history_set_tip(h, git_commit_id(c->src->commit));
+	/* a branch that is a release ref itself judges against itself, as
+	 * 'cairn check' does in its work tree (release/1.x) */
+	if (git_revparse_ext(&obj, &ref, c->repo, rev) == 0 && ref &&
+	    git_reference_resolve(&resolved, ref) == 0 && git_reference_is_branch(resolved))
+		h->tip_ref = xstrdup(git_reference_name(resolved));
+	git_object_free(obj);
+	git_reference_free(ref);
+	git_reference_free(resolved);
+	if (history_default_base(h, 1, rev) < 0 || history_check(h, c->proj, &c->findings) < 0)
+		return -1;
 	return 0;
 }
 
