@@ -117,6 +117,19 @@ out:
 	return rc;
 }
 
+/* 1 when HEAD holds the project (its cairn.yaml): a project not committed
+ * yet is nothing build could read. */
+static int head_has_project(const struct project_ctx *c)
+{
+	git_object *obj = NULL;
+	char *spec = xasprintf("HEAD:%s%s", c->prefix, CONFIG_FILE);
+	int r = git_revparse_single(&obj, c->repo, spec);
+
+	git_object_free(obj);
+	free(spec);
+	return r == 0;
+}
+
 /* The work tree, the index or one commit, against the base. */
 static int check_tree(int staged, const char *rev, const char *base, int full, int json)
 {
@@ -172,7 +185,7 @@ static int check_tree(int staged, const char *rev, const char *base, int full, i
 	}
 	if (!(ctx.repo && rev && !base)) /* project_ctx_check_commit ran it */
 		check_static(ctx.proj, &ctx.findings);
-	if (have_history && !staged && !rev && !base && h.has_tip) {
+	if (have_history && !staged && !rev && !base && h.has_tip && head_has_project(&ctx)) {
 		rc = check_head_as_build(&ctx.findings, &hh);
 		if (rc)
 			goto out;

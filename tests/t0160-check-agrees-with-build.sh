@@ -91,6 +91,13 @@ test_expect_success 'passing neighbours: clean histories build and check alike' 
 	test_grep "HEAD as .cairn build. checks it: base: [0-9a-f]* (merge base of HEAD and refs/heads/main)$" check.err
 '
 
+test_expect_success 'a project HEAD does not hold yet: no HEAD pass, the work tree alone' '
+	git init -q n && test_migration n 20260101000000_x && echo x >n/README && test_commit n readme &&
+	(cd n && cairn init >/dev/null && cairn check >../out 2>../err) &&
+	test_grep ! "HEAD as .cairn build. checks it" err &&
+	test_grep "1 migration checked" err
+'
+
 test_expect_success 'check --ref HEAD and build run the same rules (release branch included)' '
 	(cd rb && test_must_fail --exit=1 cairn check --ref HEAD >../out 2>../err) &&
 	test_grep "20260102000000_fix: error: released-edited" out &&
