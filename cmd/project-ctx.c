@@ -104,7 +104,7 @@ int project_ctx_load(struct project_ctx *c, int staged, const char *rev)
 	else if (rev)
 		rc = source_open_commit(&c->src, c->repo, c->prefix, rev);
 	else
-		rc = source_open_worktree(&c->src, c->root, c->repo, c->prefix);
+		rc = source_open_worktree(&c->src, c->root, c->repo, c->prefix, c->index_path);
 	if (rc < 0) {
 		error_msg("%s", cairn_error_last());
 		return EXIT_ENVIRONMENT;

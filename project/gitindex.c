@@ -187,6 +187,7 @@ int gitindex_parse(struct gitindex *ix)
 			if (version < 3 || o + 64 > end)
 				return unknown("an entry has extended flags it cannot have");
 			fixed = 64;
+			ix->e[i].skip_worktree = (d[o + 62] & 0x40) != 0;
 		}
 		e->mode = be32(d + o + 24);
 		e->size = be32(d + o + 36);
@@ -406,6 +407,7 @@ static int expand_cb(const char *root, const git_tree_entry *te, void *vx)
 	e->path = path;
 	e->mode = git_tree_entry_filemode(te);
 	e->size = -1;
+	e->skip_worktree = 1; /* what a sparse directory holds is not checked out */
 	git_oid_cpy(&e->oid, git_tree_entry_id(te));
 	return 0;
 }

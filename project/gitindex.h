@@ -22,6 +22,7 @@ struct index_entry {
 	int stage;              /* 0, or 1-3 for an unresolved merge */
 	long long size;         /* as the index records it; -1 when not known */
 	git_oid oid;
+	int skip_worktree;      /* outside a sparse checkout: not in the work tree */
 };
 
 struct gitindex {

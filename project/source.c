@@ -28,15 +28,68 @@ static struct source *source_new(enum source_kind kind, git_repository *repo, co
 	return s;
 }
 
+/* core.sparseCheckout, which git sparse-checkout writes to config.worktree
+ * when extensions.worktreeConfig is on: libgit2 1.5 does not read that
+ * file, so it is read here too. */
+static int sparse_checkout(git_repository *repo)
+{
+	git_config *cfg = NULL;
+	char *wt;
+	int on = 0;
+
+	if (git_repository_config_snapshot(&cfg, repo) == 0 &&
+	    git_config_get_bool(&on, cfg, "core.sparseCheckout") < 0)
+		on = 0;
+	git_config_free(cfg);
+	cfg = NULL;
+	wt = path_join(git_repository_path(repo), "config.worktree");
+	if (!on && path_exists(wt) && git_config_open_ondisk(&cfg, wt) == 0 &&
+	    git_config_get_bool(&on, cfg, "core.sparseCheckout") < 0)
+		on = 0;
+	git_config_free(cfg);
+	free(wt);
+	return on;
+}
+
 int source_open_worktree(struct source **out, const char *root, git_repository *repo,
-			 const char *prefix)
+			 const char *prefix, const char *index_path)
 {
 	struct source *s = source_new(SOURCE_WORKTREE, repo, prefix);
+	char *own = NULL;
 
 	s->root = xstrdup(root);
 	s->label = xstrdup("work tree");
+	/* in a sparse checkout, what is not checked out is as the index has
+	 * it (git status says the same), not deleted */
+	if (repo && sparse_checkout(repo)) {
+		if (!index_path)
+			index_path = own = path_join(git_repository_path(repo), "index");
+		if (gitindex_load(&s->gix, repo, git_repository_path(repo), index_path,
+				  s->prefix)) {
+			cairn_error_set("cannot read the index of this sparse checkout ('%s'): %s",
+					index_path, cairn_error_last());
+			free(own);
+			source_free(s);
+			return -1;
+		}
+		free(own);
+	}
 	*out = s;
 	return 0;
+}
+
+/* A work-tree path git keeps out of a sparse checkout: its index entry. */
+static const struct index_entry *skipped_entry(const struct source *s, const char *path)
+{
+	const struct index_entry *ie;
+	char *full;
+
+	if (!s->gix.n)
+		return NULL;
+	full = xstrcat3(s->prefix, path, "");
+	ie = source_index_get(s, full);
+	free(full);
+	return ie && ie->skip_worktree ? ie : NULL;
 }
 
 /* With core.ignorecase libgit2 orders and finds paths without case, so
@@ -61,6 +114,7 @@ static int index_by_libgit2(struct source *s, git_repository *repo, const char *
 		s->gix.e[i].stage = GIT_INDEX_ENTRY_STAGE(ie);
 		s->gix.e[i].size = ie->file_size;
 		git_oid_cpy(&s->gix.e[i].oid, &ie->id);
+		s->gix.e[i].skip_worktree = (ie->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) != 0;
 	}
 	return 0;
 }
@@ -301,6 +355,36 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *payload)
 	return 0;
 }
 
+/* The entries below dir a sparse checkout left out of the work tree. */
+static int add_skipped(struct source *s, struct entry_list *l, const char *dir)
+{
+	char *full = xstrcat3(s->prefix, dir, "/");
+	size_t plen = strlen(s->prefix), flen = strlen(full), pos;
+
+	for (pos = s->gix.n ? index_lower_bound(s, full) : 0; pos < s->gix.n; pos++) {
+		const struct index_entry *ie = &s->gix.e[pos];
+		struct source_entry *e;
+		struct stat st;
+		char *abs;
+		int there;
+
+		if (strncmp(ie->path, full, flen))
+			break;
+		if (!ie->skip_worktree || ie->stage)
+			continue;
+		abs = path_join(s->root, ie->path + plen);
+		there = lstat(abs, &st) == 0;
+		free(abs);
+		if (there)
+			continue; /* on disk after all: the file is what counts */
+		e = entry_push(l, xstrdup(ie->path + plen), type_of_mode(ie->mode));
+		git_oid_cpy(&e->oid, &ie->oid);
+		e->has_oid = 1;
+	}
+	free(full);
+	return 0;
+}
+
 int source_walk(struct source *s, const char *dir, struct source_entry **out, size_t *n)
 {
 	struct entry_list l = { NULL, 0, 0 };
@@ -311,7 +395,7 @@ int source_walk(struct source *s, const char *dir, struct source_entry **out, si
 	*n = 0;
 	switch (s->kind) {
 	case SOURCE_WORKTREE:
-		if (walk_fs(&l, s->root, dir) < 0)
+		if (walk_fs(&l, s->root, dir) < 0 || add_skipped(s, &l, dir) < 0)
 			goto out;
 		break;
 	case SOURCE_INDEX: {
@@ -425,8 +509,10 @@ int source_read(struct source *s, const char *path, size_t cap, struct buf *out)
 		struct stat st;
 
 		if (lstat(abs, &st) < 0 && errno == ENOENT) {
+			const struct index_entry *ie = skipped_entry(s, path);
+
 			free(abs);
-			return 1;
+			return ie ? read_blob(s, &ie->oid, path, cap, out) : 1;
 		}
 		rc = read_file(abs, cap, out);
 		free(abs);

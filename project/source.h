@@ -39,8 +39,10 @@ struct source {
 
 /* repo may be NULL for the work tree. prefix: the project directory relative
  * to the repository's top ("" when they are the same). */
+/* In a sparse checkout (core.sparseCheckout), the index at index_path
+ * (NULL: the repository's) stands in for the files git left out. */
 int source_open_worktree(struct source **out, const char *root, git_repository *repo,
-			 const char *prefix);
+			 const char *prefix, const char *index_path);
 /* index_path: the index file to read (git hands a hook a temporary one in
  * GIT_INDEX_FILE); NULL for the repository's own. */
 int source_open_index(struct source **out, git_repository *repo, const char *prefix,

@@ -169,6 +169,20 @@ test_expect_success 'a sparse index with migrations outside the cone: a commit e
 	git -C p sparse-checkout disable
 '
 
+test_expect_success 'plain check and list in a sparse checkout: what is not checked out is not deleted' '
+	git -C p sparse-checkout init --cone --no-sparse-index &&
+	git -C p sparse-checkout set app && test ! -e p/$U &&
+	git -C p ls-files -t >ls && test_grep "^S $U/up.sql" ls &&
+	(cd p && cairn check >../out 2>../err) &&
+	test_grep "5 migrations checked, 1 warning (work tree)" err &&
+	(cd p && cairn list >../out) && test_line_count = 5 out &&
+	git -C p sparse-checkout init --cone --sparse-index &&
+	git -C p ls-files --sparse >ls && test_grep "^$M/$" ls &&
+	(cd p && cairn check >../out 2>../err) &&
+	test_grep "5 migrations checked, 1 warning (work tree)" err &&
+	git -C p sparse-checkout disable
+'
+
 test_expect_success 'by hand: GIT_INDEX_FILE relative (to the top, as git reads it) or absolute' '
 	cp p/.git/index alt-index &&
 	echo "-- edit" >>p/$U/up.sql &&
