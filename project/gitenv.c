@@ -63,6 +63,12 @@ static int set_worktree(git_repository *repo, const char *dir, const char *cwd)
 		if (!has_cfg_wt && !bare)
 			path = xstrdup(cwd);
 	}
+	/* libgit2 1.5 leaks its copy of the path when it is the work tree
+	 * already (a linked worktree's GIT_DIR): only a different one is set */
+	if (path && git_repository_workdir(repo) && same_dir(path, git_repository_workdir(repo))) {
+		free(path);
+		return 0;
+	}
 	if (path && git_repository_set_workdir(repo, path, 0) < 0) {
 		cairn_error_set("cannot use '%s' as the work tree: %s", path, git_msg());
 		rc = -1;
