@@ -155,7 +155,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
 # Test helpers (git's t/helper): drive a library from the shell tests.
-HELPER_BIN   = $(BUILD)/tests/pg-driver
+HELPER_BIN   = $(BUILD)/tests/pg-driver $(BUILD)/tests/index-dump
 $(BUILD)/tests/%: tests/helpers/%.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
