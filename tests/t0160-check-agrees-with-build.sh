@@ -98,6 +98,23 @@ test_expect_success 'a project HEAD does not hold yet: no HEAD pass, the work tr
 	test_grep "1 migration checked" err
 '
 
+# git runs no pre-commit hook for these; what is left to catch them
+test_expect_success 'cherry-pick, rebase and a fast-forward merge pass no hook: plain check and build catch them' '
+	released h && (cd h && cairn hooks install >/dev/null) &&
+	git -C h checkout -q -b topic &&
+	echo "-- edit" >>h/$U/up.sql && git -C h commit -q --no-verify -a -m "bad edit" &&
+	git -C h checkout -q main && echo x >h/README && git -C h add README && git -C h commit -q -m readme &&
+	git -C h cherry-pick topic >/dev/null 2>&1 &&
+	test "$(git -C h log -1 --format=%s)" = "bad edit" &&
+	agree h && test "$(cat check.rc)" = 1 && test_grep "^$U released-edited$" check.rules &&
+	git -C h reset -q --hard HEAD~1 &&
+	git -C h checkout -q topic && git -C h rebase -q main >/dev/null 2>&1 &&
+	test "$(git -C h log -1 --format=%s)" = "bad edit" &&
+	agree h && test "$(cat check.rc)" = 1 && test_grep "^$U released-edited$" check.rules &&
+	git -C h checkout -q main && git -C h merge -q --ff-only topic &&
+	agree h && test "$(cat check.rc)" = 1 && test_grep "^$U released-edited$" check.rules
+'
+
 test_expect_success 'check --ref HEAD and build run the same rules (release branch included)' '
 	(cd rb && test_must_fail --exit=1 cairn check --ref HEAD >../out 2>../err) &&
 	test_grep "20260102000000_fix: error: released-edited" out &&
