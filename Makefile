@@ -83,11 +83,13 @@ BUILD        = build
 LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c lib/thread.c lib/pool.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
-VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c verify/bundle.c
+VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c \
+               verify/manifest-canon.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
-PROJECT_SRC += project/history.c
+PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
+               project/history-provenance.c
 PROJECT_SRC += project/gitenv.c project/gitindex.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
@@ -112,7 +114,8 @@ PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
-ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
+ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
+               apply/set.c apply/audit.c apply/load.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
