@@ -224,7 +224,7 @@ int gitindex_parse(struct gitindex *ix)
  * plus the split index's own entries (git's split-index.c) ---- */
 
 struct merge {
-	struct index_entry *out;  /* the shared index's entries, then additions */
+	struct index_entry *out;  /* the shared index's entries, replaced in place */
 	size_t nbase, nsplit, next; /* next: the split entry the next replacement takes */
 	const struct index_entry *split;
 	unsigned char *dead;
