@@ -7,28 +7,19 @@ test_description='the source stays readable: no file over 1,000 lines, no functi
 # without a closing note on the issue saying why it is clearer whole.
 # Files over 1,000 lines: PATH.
 LONG_FILES='
-drivers/postgres.c
-drivers/sqlite.c
-policy/config.c
 '
 # Functions over 120 lines: PATH:FUNCTION.
 LONG_FUNCS='
-bundle/build.c:bundle_build
 cmd/apply.c:cmd_apply
 cmd/build.c:cmd_build
 cmd/status.c:cmd_status
-drivers/pgsplit.c:pgsplit
-policy/config.c:policy_resolve
-policy/policy.c:policy_check
 verify/bundle.c:bundle_open_opts
 '
 # Includes that close a circle: "FROM TO" (nodes as include_edges names
-# them). cmd/verify.c and cmd/policy-report.c call each other; and
-# verify/manifest.h needs struct bundle from verify/bundle.h, whose
+# them). verify/manifest.h needs struct bundle from verify/bundle.h, whose
 # bundle.c calls the manifest's parser: those types want a header of their
 # own.
 LOOP_EDGES='
-cmd/policy-report cmd/verify
 verify/manifest verify/bundle
 '
 
@@ -131,7 +122,7 @@ test_expect_success 'the source list is not empty' '
 test_expect_success 'no source file is over 1,000 lines (but the listed ones)' '
 	(cd "$SRC_DIR" && xargs wc -l <"$TRASH_DIRECTORY/files") |
 		awk "\$2 != \"total\" && \$1 > 1000 { print \$2 }" | sort >long &&
-	printf "%s\n" $LONG_FILES | sort >allowed &&
+	printf "%s\n" $LONG_FILES | sed "/^$/d" | sort >allowed &&
 	comm -23 long allowed >over &&
 	test_line_count = 0 over
 '
@@ -145,7 +136,7 @@ test_expect_success 'no function is over 120 lines (but the listed ones)' '
 	(cd "$SRC_DIR" && function_lengths $(grep "\.c$" "$TRASH_DIRECTORY/files")) >lengths &&
 	test_line_count -ge 500 lengths &&
 	awk "\$2 > 120 { print \$1 }" lengths | sort >long-funcs &&
-	printf "%s\n" $LONG_FUNCS | sort >allowed-funcs &&
+	printf "%s\n" $LONG_FUNCS | sed "/^$/d" | sort >allowed-funcs &&
 	comm -23 long-funcs allowed-funcs >over &&
 	test_line_count = 0 over &&
 	comm -13 long-funcs allowed-funcs >stale &&
