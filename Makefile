@@ -23,7 +23,7 @@ DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 # ISAL=no) zlib alone inflates. A host that applies needs libisal2 too when
 # the build had it.
 DEB_ISAL     = libisal-dev libisal2
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -99,6 +99,7 @@ PROJECT_SRC  = project/findings.c project/source.c project/project.c project/ord
                project/check.c project/sqlcheck.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c
+PROJECT_SRC += project/gitenv.c project/gitindex.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
@@ -169,7 +170,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
 # Test helpers (git's t/helper): drive a library from the shell tests.
-HELPER_BIN   = $(BUILD)/tests/pg-driver
+HELPER_BIN   = $(BUILD)/tests/pg-driver $(BUILD)/tests/index-dump
 $(BUILD)/tests/%: tests/helpers/%.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

@@ -58,6 +58,7 @@ void config_init(struct config *c)
 void config_release(struct config *c)
 {
 	free(c->name);
+	free(c->repository);
 	free(c->migrations_dir);
 	strlist_release(&c->drivers);
 	strlist_release(&c->release_refs);
@@ -66,7 +67,7 @@ void config_release(struct config *c)
 
 static const char *const config_keys[] = {
 	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
-	"max_file_size", "max_data_size", NULL,
+	"max_file_size", "max_data_size", "repository", NULL,
 };
 
 static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
@@ -168,6 +169,15 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 			else {
 				free(c->name);
 				c->name = xstrdup(v->str);
+			}
+		} else if (!strcmp(k->str, "repository")) {
+			/* what a bundle names as its source: the project's word,
+			 * never the clone's remote, which differs per clone */
+			if (v->type != YNODE_SCALAR || !v->len)
+				wrong_type(f, CONFIG_FILE, k->str, v, "a URL");
+			else {
+				free(c->repository);
+				c->repository = xstrdup(v->str);
 			}
 		} else if (!strcmp(k->str, "migrations")) {
 			if (v->type != YNODE_SCALAR || !v->len || v->str[0] == '/' ||

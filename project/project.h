@@ -29,6 +29,7 @@ int strlist_has(const struct strlist *l, const char *s);
 
 struct config {
 	char *name;               /* project name (bundle names); default: directory name */
+	char *repository;         /* the URL bundles name as their source; NULL: none */
 	char *migrations_dir;     /* relative to the project root */
 	enum version_style style;
 	struct strlist drivers;   /* known driver names the project targets */

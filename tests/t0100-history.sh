@@ -12,7 +12,8 @@ test_expect_success 'setup: two migrations released as v1.0' '
 	test_commit p "users and orders" &&
 	git -C p tag v1.0 &&
 	(cd p && cairn check 2>../err) &&
-	test_grep "cairn: base: [0-9a-f]\{12\} (merge base of HEAD and refs/heads/main)" err
+	test_grep "cairn: base: [0-9a-f]\{12\} (merge base of HEAD and refs/heads/main, which is HEAD itself: what the work tree changes since HEAD)" err &&
+	test_grep "cairn: HEAD as .cairn build. checks it: no base: HEAD is a root commit already in refs/heads/main" err
 '
 
 test_expect_success 'released-edited: an edit of a released migration is refused, naming ref and commit' '
@@ -226,7 +227,8 @@ test_expect_success 'on a release branch, what that branch holds is released' '
 	test_migration rb 20260102000000_fix && test_commit rb fix &&
 	echo "-- edit" >>rb/$M/20260102000000_fix/up.sql &&
 	(cd rb && test_must_fail cairn check >../out 2>../err) &&
-	test_grep "base: [0-9a-f]* (merge base of HEAD and refs/heads/release/1)" err &&
+	test_grep "base: [0-9a-f]* (merge base of HEAD and refs/heads/release/1, which is HEAD itself" err &&
+	test_grep "HEAD as .cairn build. checks it: base: [0-9a-f]* (first parent of HEAD, which is already in refs/heads/release/1)" err &&
 	test_grep "20260102000000_fix: error: released-edited: .*released in refs/heads/release/1" out &&
 	git -C rb checkout -q -f -b topic main &&
 	test_migration rb 20260103000000_topic && test_commit rb topic &&

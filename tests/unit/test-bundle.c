@@ -506,7 +506,7 @@ static void test_bundle_open(void)
 	CHECK(b->nmigs == 3 && b->nstatements == 1);
 	CHECK(b->nstatements == 1 && b->statements[0].valid && b->statements[0].trusted);
 	CHECK_STR(b->statements[0].type, "build");
-	CHECK_STR(b->source_ref, "refs/heads/main");
+	CHECK_STR(b->source_ref, "");
 	CHECK_STR(b->migs[1].requires[0], "20260101000000_create_accounts");
 	f = bundle_migration_file(&b->migs[2], "up", "postgres");
 	CHECK(f && !strcmp(f->name, "up.postgres.sql"));
