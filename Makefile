@@ -96,6 +96,11 @@ BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
                cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/inspect.c
 CAIRN_SRC   += cmd/hooks.c
+# cairn import (issue #19): a reader per tool in import/, cairn only.
+IMPORT_SRC   = import/import.c import/write.c import/sqlscan.c import/golang-migrate.c \
+               import/dbmate.c import/flyway.c import/goose.c import/sqitch.c import/pop.c \
+               import/diesel.c import/prisma.c
+CAIRN_SRC   += $(IMPORT_SRC) cmd/import.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = policy/config.c policy/config-keys.c policy/config-dsn.c policy/config-check.c \

@@ -87,13 +87,11 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 			findings_add(f, SEV_WARNING, mf->path, 0, 0, "empty-down",
 				     "%s holds no SQL, so a rollback would change nothing; write it, or set irreversible: true in migration.yaml",
 				     mf->name);
-	} else if (mf->role == ROLE_UP && m->noop) {
-		const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
-
-		findings_add(f, SEV_ERROR, meta ? meta->path : m->path, 0, 0, "noop-not-empty",
-			     "migration.yaml says noop: true, but %s holds SQL; remove noop, or empty the file",
-			     mf->name);
 	}
+	if (mf->role == ROLE_UP && sql_is_empty(b.ptr, b.len))
+		m->ups_empty++;
+	else if (mf->role == ROLE_UP)
+		m->ups_sql++;
 out:
 	buf_release(&b);
 }
@@ -200,6 +198,12 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 		if ((mf->role == ROLE_UP || mf->role == ROLE_DOWN || mf->role == ROLE_VERIFY) &&
 		    !m->same_as_base)
 			check_sql_text(p, m, mf, f);
+	}
+	if (m->noop && m->ups_sql && !m->ups_empty) {
+		const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
+
+		findings_add(f, SEV_ERROR, meta ? meta->path : m->path, 0, 0, "noop-not-empty",
+			     "migration.yaml says noop: true, but every up script holds SQL; remove noop, or empty the placeholder");
 	}
 	check_required(p, m, ROLE_UP, f);
 	if (!m->irreversible)

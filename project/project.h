@@ -80,7 +80,8 @@ struct migration {
 	int irreversible;
 	int destructive;
 	int batch;        /* kind: batch */
-	int noop;         /* noop: true: the up script is empty or comments on purpose */
+	int noop;         /* noop: true: an up script (all, or one driver's) is empty on purpose */
+	int ups_empty, ups_sql; /* set by the checker: up scripts without and with SQL */
 	struct strlist environments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
 

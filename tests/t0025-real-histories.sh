@@ -26,7 +26,7 @@ test_expect_success 'noop: true in migration.yaml allows it, and quiets the empt
 test_expect_success 'noop: true on an up.sql that holds SQL is an error' '
 	printf "noop: true\n" >p/$M/0001_users/migration.yaml &&
 	(cd p && test_must_fail --exit=1 cairn check >../out 2>../err) &&
-	test_grep "^$M/0001_users/migration.yaml: error: noop-not-empty: migration.yaml says noop: true, but up.sql holds SQL" out &&
+	test_grep "^$M/0001_users/migration.yaml: error: noop-not-empty: migration.yaml says noop: true, but every up script holds SQL" out &&
 	rm p/$M/0001_users/migration.yaml &&
 	printf "noop: maybe\n" >p/$M/0002_skipped/migration.yaml &&
 	(cd p && test_must_fail --exit=1 cairn check >../out 2>../err) &&
