@@ -2,6 +2,7 @@
  * directory; the version is an unsigned integer (sequence or timestamp).
  * It runs each file as it is, without a transaction of its own, which is
  * why files often carry BEGIN/COMMIT (see import_finish). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/error.h"
@@ -34,12 +35,19 @@ int import_golang_migrate(struct import *im)
 		version = xstrndup(n, vlen);
 		slug = import_slug(us + 1, (size_t)(dir - us - 1));
 		m = import_mig_get(im, version, slug, n);
-		if (!ends_with(n, ".sql"))
+		if (up) {
+			/* the up file names the migration in reports */
+			free(m->origin);
+			m->origin = xstrdup(n);
+		}
+		if (!ends_with(n, ".sql")) {
+			import_count(im, up ? "up scripts" : "down scripts", 1, 0);
 			import_mig_report(im, m, n, IMPORT_ERROR,
 					  "not an SQL file: cairn runs SQL only");
-		else
+		} else {
 			import_take(im, m, n, up ? "up.sql" : "down.sql",
 				    up ? "up scripts" : "down scripts");
+		}
 		free(version);
 		free(slug);
 	}

@@ -131,6 +131,7 @@ void import_mig_file(struct import *im, struct import_mig *m, const char *name, 
 	f->name = xstrdup(name);
 	f->data = data;
 	f->len = len;
+	f->origin = xstrdup(origin);
 }
 
 struct import_file *import_take(struct import *im, struct import_mig *m, const char *rel,
@@ -250,7 +251,7 @@ static void wrapper_step(struct import *im, const struct import_opts *o, struct 
 	if (!sql_wrapped(f->data, f->len, &bs, &be, &cs, &ce))
 		return;
 	if (!o->strip_wrappers) {
-		import_mig_report(im, m, m->origin, IMPORT_ERROR,
+		import_mig_report(im, m, f->origin, IMPORT_ERROR,
 				  "%s of %s_%s wraps itself in BEGIN ... COMMIT, which cannot run inside cairn's own transaction; rerun with --strip-transaction-wrappers to remove the two statements, or --skip %s",
 				  f->name, m->version, m->slug, m->version);
 		return;
@@ -261,7 +262,7 @@ static void wrapper_step(struct import *im, const struct import_opts *o, struct 
 	free(f->data);
 	f->data = buf_detach(&b, &f->len);
 	import_count(im, "transaction wrappers (BEGIN/COMMIT)", 1, 0);
-	import_report(im, m->origin, IMPORT_MAPPED,
+	import_report(im, f->origin, IMPORT_MAPPED,
 		      "%s: its own BEGIN and COMMIT removed (--strip-transaction-wrappers); cairn runs it in a transaction",
 		      f->name);
 }
@@ -292,11 +293,13 @@ static void import_finish(struct import *im, const struct import_opts *o)
 			wrapper_step(im, o, m, f);
 			if (m->transaction && (w = sql_notx_statement(f->data, f->len))) {
 				m->transaction = 0;
-				import_report(im, m->origin, IMPORT_MAPPED,
+				import_report(im, f->origin, IMPORT_MAPPED,
 					      "%s holds %s, which cannot run in a transaction: transaction: false",
 					      f->name, w);
 			}
 		}
+		if (m->failed)
+			continue; /* its error says why; the rest would only repeat it */
 		if (!has_up)
 			import_mig_report(im, m, m->origin, IMPORT_ERROR,
 					  "no up script for version %s", m->version);
@@ -306,7 +309,7 @@ static void import_finish(struct import *im, const struct import_opts *o)
 			if (starts_with(f->name, "up.") && sql_only_comments(f->data, f->len)) {
 				m->noop = 1;
 				import_count(im, "empty placeholders (noop: true)", 1, 1);
-				import_report(im, m->origin, IMPORT_MAPPED,
+				import_report(im, f->origin, IMPORT_MAPPED,
 					      "%s is empty or comments only: noop: true", f->name);
 			}
 		}

@@ -29,6 +29,7 @@ struct import_file {
 	char *name;                /* "up.sql", "down.postgres.sql", "migration.yaml" */
 	char *data;
 	size_t len;
+	char *origin;              /* the source file it came from */
 };
 
 struct import_mig {

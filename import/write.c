@@ -155,6 +155,7 @@ void import_free(struct import *im)
 		for (j = 0; j < m->nfiles; j++) {
 			free(m->files[j].name);
 			free(m->files[j].data);
+			free(m->files[j].origin);
 		}
 		free(m->files);
 		free(m->version);
