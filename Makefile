@@ -23,6 +23,10 @@ DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 # ISAL=no) zlib alone inflates. A host that applies needs libisal2 too when
 # the build had it.
 DEB_ISAL     = libisal-dev libisal2
+# The real tools that cairn import's tests compare against (t06xx):
+# sqitch from Debian (with its SQLite driver), dbmate from npm.
+DEB_IMPORT   = sqitch libdbd-sqlite3-perl npm
+NPM_TEST     = dbmate
 DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
                libclang-rt-14-dev
 
@@ -197,6 +201,8 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(TEST_OBJ)
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_IMPORT)
+	npm install -g $(NPM_TEST)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_ISAL) || \
 		echo "make deps: no ISA-L for this architecture; zlib alone will inflate bundles"
 

@@ -313,6 +313,23 @@ static void import_finish(struct import *im, const struct import_opts *o)
 					      "%s is empty or comments only: noop: true", f->name);
 			}
 		}
+		for (j = 0; j < m->nfiles && !m->noop && !m->irreversible; j++) {
+			struct import_file *f = &m->files[j];
+
+			if (strcmp(f->name, "down.sql") || !sql_only_comments(f->data, f->len))
+				continue;
+			/* an empty down changes nothing: say so instead */
+			import_report(im, f->origin, IMPORT_MAPPED,
+				      "down.sql is empty or comments only: not written, irreversible: true");
+			import_count(im, "empty down scripts (irreversible: true)", 1, 1);
+			free(f->name);
+			free(f->data);
+			free(f->origin);
+			memmove(f, f + 1, (m->nfiles - j - 1) * sizeof(*f));
+			m->nfiles--;
+			m->irreversible = 1;
+			has_down = 0;
+		}
 		if (!has_down && !m->irreversible) {
 			m->irreversible = 1;
 			import_count(im, "migrations without a down (irreversible: true)", 1, 1);
