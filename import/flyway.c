@@ -3,6 +3,7 @@
  * <file>.conf or a "-- flyway:executeInTransaction=false" line. Versions
  * of digits map as they are ("001" stays "001"); dotted versions (1.2,
  * 1_2) and repeatables have no cairn equivalent and stop the import. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -87,6 +88,10 @@ int import_flyway(struct import *im)
 
 			if (!undo && !m->description)
 				m->description = xstrndup(sep + 2, strlen(sep + 2) - 4);
+			if (!undo) {
+				free(m->origin);
+				m->origin = xstrdup(n);
+			}
 			script_config(im, m, n, f);
 		}
 		free(version);

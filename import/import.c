@@ -132,6 +132,7 @@ void import_mig_file(struct import *im, struct import_mig *m, const char *name, 
 	f->data = data;
 	f->len = len;
 	f->origin = xstrdup(origin);
+	f->kind = NULL;
 }
 
 struct import_file *import_take(struct import *im, struct import_mig *m, const char *rel,
@@ -155,6 +156,7 @@ struct import_file *import_take(struct import *im, struct import_mig *m, const c
 		return NULL;
 	import_count(im, kind, 0, 1);
 	strlist_push(&im->consumed, rel);
+	m->files[m->nfiles - 1].kind = kind;
 	return &m->files[m->nfiles - 1];
 }
 
@@ -267,6 +269,17 @@ static void wrapper_step(struct import *im, const struct import_opts *o, struct 
 		      f->name);
 }
 
+/* A migration left out: its files do not go out. */
+static void uncount(struct import *im, const struct import_mig *m)
+{
+	size_t j, k;
+
+	for (j = 0; j < m->nfiles; j++)
+		for (k = 0; m->files[j].kind && k < im->ncounts; k++)
+			if (!strcmp(im->counts[k].kind, m->files[j].kind) && im->counts[k].out)
+				im->counts[k].out--;
+}
+
 /* The steps every tool shares, once its reader has built the migrations. */
 static void import_finish(struct import *im, const struct import_opts *o)
 {
@@ -278,8 +291,8 @@ static void import_finish(struct import *im, const struct import_opts *o)
 
 		if (skipped(o, m)) {
 			m->skipped = 1;
-			import_report(im, m->origin, IMPORT_NOTE, "skipped (--skip): %s_%s is not imported",
-				      m->version, m->slug);
+			import_report(im, m->origin, IMPORT_NOTE, "skipped (--skip): not imported");
+			uncount(im, m);
 			continue;
 		}
 		for (j = 0; j < m->nfiles; j++) {
@@ -336,8 +349,10 @@ static void import_finish(struct import *im, const struct import_opts *o)
 		}
 	}
 	for (i = 0; i < im->n; i++)
-		if (im->migs[i]->failed && !im->migs[i]->skipped)
+		if (im->migs[i]->failed && !im->migs[i]->skipped) {
 			im->errors++;
+			uncount(im, im->migs[i]);
+		}
 }
 
 int import_read(struct import **out, const struct import_opts *o)

@@ -30,6 +30,7 @@ struct import_file {
 	char *data;
 	size_t len;
 	char *origin;              /* the source file it came from */
+	const char *kind;          /* the count it went out under, or NULL */
 };
 
 struct import_mig {
