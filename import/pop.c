@@ -3,6 +3,7 @@
  * become up.postgres.sql and up.sqlite.sql; .autocommit runs outside a
  * transaction. Versions are often 20 digits (above 2^64): kept as text.
  * Fizz (pop's own DSL) and dialects cairn has no driver for are reported. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/error.h"
@@ -54,6 +55,11 @@ static void one_file(struct import *im, const char *n)
 	version = xstrndup(n, vlen);
 	slug = import_slug(us + 1, len - vlen - 1);
 	m = import_mig_get(im, version, slug, n);
+	if (up && (!strstr(m->origin, ".up.") || (!dialect && strchr(m->origin, '.') != strrchr(m->origin, '.')))) {
+		/* an up file names the migration in reports, the generic one first */
+		free(m->origin);
+		m->origin = xstrdup(n);
+	}
 	if (fizz) {
 		import_count(im, "fizz files", 1, 0);
 		import_mig_report(im, m, n, IMPORT_ERROR,
