@@ -19,10 +19,12 @@ int import_prisma(struct import *im)
 		const char *p = lock.ptr ? strstr(lock.ptr, "provider") : NULL;
 
 		import_count(im, "migration_lock.toml", 1, 0);
-		if (p && !strstr(p, "postgresql") && !strstr(p, "sqlite"))
+		if (p && !strstr(p, "postgresql") && !strstr(p, "sqlite")) {
+			/* not one migration's problem: every one is for that database */
 			import_report(im, "migration_lock.toml", IMPORT_ERROR,
 				      "the provider is neither postgresql nor sqlite, which cairn cannot apply");
-		else
+			im->errors++;
+		} else
 			import_report(im, "migration_lock.toml", IMPORT_NOTE,
 				      "provider noted, not imported: cairn.yaml's drivers say where migrations run");
 	}
@@ -49,8 +51,6 @@ int import_prisma(struct import *im)
 		free(version);
 		free(slug);
 	}
-	if (im->nreports && im->reports[0].sev == IMPORT_ERROR)
-		im->errors++;
 	buf_release(&lock);
 	strlist_release(&names);
 	return 0;
