@@ -42,6 +42,28 @@ static void put_list(struct buf *b, const struct strlist *l)
 	buf_puts(b, "]");
 }
 
+/* The style of the names in DIR/migrations, else in the other tools'
+ * usual places (for a project about to run 'cairn import'); *from is the
+ * directory the guess came from. */
+static int guess_style(const char *dir, const char *mig, enum version_style *st, size_t *n,
+		       char **from)
+{
+	static const char *const others[] = { "db/migrations", "sql", "prisma/migrations",
+					      "src/main/resources/db/migration", NULL };
+	size_t i;
+
+	if (project_guess_style(mig, st, n) < 0)
+		return -1;
+	*from = xstrdup(mig);
+	for (i = 0; !*n && others[i]; i++) {
+		free(*from);
+		*from = path_join(dir, others[i]);
+		if (project_guess_style(*from, st, n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The commented cairn.yaml that init writes. */
 static void config_text(struct buf *b, const char *name, const char *style,
 			const struct strlist *drivers)
@@ -81,6 +103,7 @@ int cmd_init(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *style = NULL, *name = NULL, *dir = ".";
+	char *from = NULL;
 	size_t guessed = 0;
 	struct strlist drivers = { NULL, 0, 0 };
 	struct buf b = BUF_INIT;
@@ -137,7 +160,7 @@ int cmd_init(int argc, char **argv)
 	if (!style) {
 		enum version_style st = STYLE_TIMESTAMP;
 
-		if (project_guess_style(mig, &st, &guessed) < 0) {
+		if (guess_style(dir, mig, &st, &guessed, &from) < 0) {
 			error_msg("%s", cairn_error_last());
 			rc = EXIT_ENVIRONMENT;
 			goto out;
@@ -174,9 +197,10 @@ int cmd_init(int argc, char **argv)
 	printf("created %s and %s/\n", cfg, mig);
 	if (guessed)
 		printf("version_style: %s, guessed from the %zu numbered names in %s/\n", style,
-		       guessed, mig);
+		       guessed, from);
 	rc = EXIT_OK;
 out:
+	free(from);
 	strlist_release(&drivers);
 	buf_release(&b);
 	free(cfg);

@@ -44,6 +44,36 @@ static void script_config(struct import *im, struct import_mig *m, const char *r
 	free(conf);
 }
 
+/* The first filesystem: location of flyway.conf (flyway.locations=) or
+ * flyway.toml (locations = [...]) in the current directory, or NULL. */
+char *import_flyway_dir(void)
+{
+	static const char *const files[] = { "flyway.conf", "conf/flyway.conf", "flyway.toml" };
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct buf b = BUF_INIT;
+		const char *p;
+		char *dir = NULL;
+
+		if (read_file(files[i], 1 << 20, &b) < 0 || !b.ptr) {
+			buf_release(&b);
+			continue;
+		}
+		p = strstr(b.ptr, "locations");
+		p = p ? strstr(p, "filesystem:") : NULL;
+		if (p) {
+			p += strlen("filesystem:");
+			dir = xstrndup(p, strcspn(p, ",\"' \t\r\n]"));
+		}
+		buf_release(&b);
+		if (dir && *dir)
+			return dir;
+		free(dir);
+	}
+	return NULL;
+}
+
 int import_flyway(struct import *im)
 {
 	struct strlist names = { NULL, 0, 0 };

@@ -13,6 +13,7 @@ typedef int (*import_reader)(struct import *im);
 int import_golang_migrate(struct import *im);
 int import_dbmate(struct import *im);
 int import_flyway(struct import *im);
+char *import_flyway_dir(void);
 int import_goose(struct import *im);
 int import_sqitch(struct import *im);
 int import_pop(struct import *im);

@@ -374,7 +374,12 @@ int import_read(struct import **out, const struct import_opts *o)
 	}
 	im = xcalloc(1, sizeof(*im));
 	im->tool = tools[t].name;
-	im->dir = xstrdup(o->dir ? o->dir : tools[t].dir);
+	if (o->dir)
+		im->dir = xstrdup(o->dir);
+	else if (tools[t].read == import_flyway && (im->dir = import_flyway_dir()))
+		; /* flyway.conf's or flyway.toml's first filesystem: location */
+	else
+		im->dir = xstrdup(tools[t].dir);
 	if (!is_dir(im->dir)) {
 		cairn_error_set("no directory '%s' to import from (%s's default is %s; name another as DIR)",
 				im->dir, im->tool, tools[t].dir);

@@ -26,17 +26,28 @@ int version_is_timestamp(const char *v)
 	return 1;
 }
 
-/* The leading version of a name: "0001_x" and "20190502140000_x.up.sql"
- * give their digits, Flyway's "V3__x.sql" and "V1.2__x.sql" give "3" and
- * "1.2" (dotted: never a timestamp). Returns the length, 0 for none. */
-static size_t leading_version(const char *name, const char **start)
+/* The leading version of a name into ver (size n): "0001_x" and
+ * "20190502140000_x.up.sql" give their digits, Flyway's "V3__x.sql" and
+ * "V1.2__x.sql" give "3" and "1.2" (dotted: never a timestamp), diesel's
+ * "2019-05-02-140000_x" gives its digits without the dashes. Returns the
+ * length, 0 for none. */
+static size_t leading_version(const char *name, char *ver, size_t n)
 {
 	const char *s = name;
+	size_t len, i, o = 0;
 
 	if ((s[0] == 'V' || s[0] == 'U') && isdigit((unsigned char)s[1]))
 		s++;
-	*start = s;
-	return isdigit((unsigned char)*s) ? strspn(s, "0123456789.") : 0;
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	len = strspn(s, "0123456789.-");
+	for (i = 0; i < len && o + 1 < n; i++)
+		if (s[i] != '-')
+			ver[o++] = s[i];
+	if (i < len)
+		return 0; /* too long to be a version worth guessing from */
+	ver[o] = '\0';
+	return o;
 }
 
 int project_guess_style(const char *dir, enum version_style *out, size_t *counted)
@@ -53,14 +64,10 @@ int project_guess_style(const char *dir, enum version_style *out, size_t *counte
 		return -1;
 	}
 	while ((e = readdir(d))) {
-		const char *v;
-		size_t len = leading_version(e->d_name, &v);
 		char ver[64];
 
-		if (!len || len >= sizeof(ver))
+		if (!leading_version(e->d_name, ver, sizeof(ver)))
 			continue;
-		memcpy(ver, v, len);
-		ver[len] = '\0';
 		n++;
 		ts += version_is_timestamp(ver);
 	}

@@ -112,7 +112,14 @@ test_expect_success 'cairn init guesses the style from the files already there' 
 	test_grep "^version_style: timestamp$" g5/cairn.yaml &&
 	test_grep ! "guessed" out &&
 	mkdir -p g6/$M/0001_a && (cd g6 && cairn init --style timestamp >../out) &&
-	test_grep "^version_style: timestamp$" g6/cairn.yaml
+	test_grep "^version_style: timestamp$" g6/cairn.yaml &&
+	mkdir -p g7/db/migrations && touch g7/db/migrations/0001_a.sql &&
+	(cd g7 && cairn init >../out) &&
+	test_grep "^version_style: sequence$" g7/cairn.yaml &&
+	test_grep "guessed from the 1 numbered names in db/migrations/" out &&
+	mkdir -p g8/$M/2019-05-02-140000_a g8/$M/2019-05-03-140000_b &&
+	(cd g8 && cairn init >../out) &&
+	test_grep "^version_style: timestamp$" g8/cairn.yaml
 '
 
 test_done
