@@ -28,6 +28,7 @@ test_expect_success 'setup: a golang-migrate project' '
 	printf -- "-- nothing\n" >p/db/000003_placeholder.down.sql &&
 	echo "CREATE VIEW user_orders AS SELECT u.email, o.id FROM users u JOIN orders o ON o.user_id = u.id;" >p/db/000004_view.up.sql &&
 	echo "[]" >p/db/000005_mongo_index.up.json &&
+	printf -- "-- reclaim the space of the old tables\nVACUUM;\n" >p/db/000006_vacuum.up.sql &&
 	echo "# migrations" >p/db/README.md
 '
 
@@ -47,17 +48,19 @@ test_expect_success '--dry-run shows the plan and the counts, writes nothing' '
 	test_grep "^would write migrations/000004_view <- 000004_view.up.sql (up.sql) irreversible$" out &&
 	test_grep "^would write migrations/000003_placeholder .* noop$" out &&
 	test_grep "^db/000005_mongo_index.up.json: note: skipped (--skip)" out &&
-	test_grep "^  up scripts  *5 -> 4$" out &&
+	test_grep "^db/000006_vacuum.up.sql: mapped: up.sql holds VACUUM, which cannot run in a transaction: transaction: false$" out &&
+	test_grep "^  up scripts  *6 -> 5$" out &&
 	test_grep "^  down scripts  *3 -> 3$" out &&
 	test_grep "^  transaction wrappers (BEGIN/COMMIT)  *2 -> 0$" out &&
-	test_grep "^  migrations  *5 -> 4$" out &&
+	test_grep "^  migrations  *6 -> 5$" out &&
 	test "$(ls p/$M)" = ""
 '
 
 test_expect_success 'the import writes cairn migrations that check, build and apply' '
 	(cd p && cairn import --from golang-migrate db --strip-transaction-wrappers --skip 000005 >../out 2>../err) &&
 	test_grep "imported from golang-migrate; now run .cairn check." err &&
-	test "$(ls p/$M | tr "\n" " ")" = "000001_create_users 000002_add_orders 000003_placeholder 000004_view " &&
+	test "$(ls p/$M | tr "\n" " ")" = "000001_create_users 000002_add_orders 000003_placeholder 000004_view 000006_vacuum " &&
+	test_grep "^transaction: false$" p/$M/000006_vacuum/migration.yaml &&
 	test_grep ! "BEGIN\|COMMIT" p/$M/000002_add_orders/up.sql &&
 	test_grep "CREATE INDEX orders_user" p/$M/000002_add_orders/up.sql &&
 	test_grep "^noop: true$" p/$M/000003_placeholder/migration.yaml &&
@@ -74,12 +77,12 @@ test_expect_success 'the schema is the one the originals give by hand' '
 	schema gm.db >actual &&
 	test_cmp expect actual &&
 	test_line_count = 4 actual &&
-	test "$(q gm.db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'")" = 4
+	test "$(q gm.db "SELECT group_concat(version || \":\" || transactional, \" \") FROM (SELECT * FROM cairn_migrations WHERE state = '"'"'applied'"'"' ORDER BY version)")" = "000001:1 000002:1 000003:1 000004:1 000006:0"
 '
 
 test_expect_success 'rollback stops at the migration that had no down, and runs the converted downs' '
 	test_expect_code 1 cairn-apply rollback --db sqlite:gm.db --to 000001 >out 2>err &&
-	test_grep "migration 000004_view is irreversible" err &&
+	test_grep "migration 000006_vacuum is irreversible" err &&
 	test "$(schema gm.db)" = "$(schema byhand.db)" &&
 	cairn-apply apply gm.tar.gz --env dev --db sqlite:gm3.db $KEY --to 000003 >out 2>err &&
 	cairn-apply rollback --db sqlite:gm3.db --to 000001 >out 2>err &&
