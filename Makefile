@@ -23,6 +23,10 @@ DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 # ISAL=no) zlib alone inflates. A host that applies needs libisal2 too when
 # the build had it.
 DEB_ISAL     = libisal-dev libisal2
+# The real tools that cairn import's tests compare against (t08xx):
+# sqitch from Debian (with its SQLite driver), dbmate from npm.
+DEB_IMPORT   = sqitch libdbd-sqlite3-perl npm
+NPM_TEST     = dbmate
 DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
                libclang-rt-14-dev
 
@@ -99,12 +103,17 @@ PROJECT_SRC  = project/findings.c project/source.c project/project.c project/ord
                project/check.c project/sqlcheck.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c
-PROJECT_SRC += project/gitenv.c project/gitindex.c
+PROJECT_SRC += project/gitenv.c project/gitindex.c project/style.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
                cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/strip.c cmd/inspect.c
 CAIRN_SRC   += cmd/hooks.c
+# cairn import (issue #19): a reader per tool in import/, cairn only.
+IMPORT_SRC   = import/import.c import/write.c import/sqlscan.c import/golang-migrate.c \
+               import/dbmate.c import/flyway.c import/goose.c import/sqitch.c import/pop.c \
+               import/diesel.c import/prisma.c
+CAIRN_SRC   += $(IMPORT_SRC) cmd/import.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = policy/config.c policy/config-keys.c policy/config-dsn.c policy/config-check.c \
@@ -164,7 +173,7 @@ $(BUILD)/.flags: FORCE
 
 # Unit tests link everything but the mains.
 TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(DRIVER_SRC) \
-               $(ENGINE_SRC) $(POLICY_SRC) bundle/append.c)
+               $(ENGINE_SRC) $(POLICY_SRC) bundle/append.c $(IMPORT_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
@@ -201,6 +210,8 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(TEST_OBJ)
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_IMPORT)
+	npm install -g $(NPM_TEST)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_ISAL) || \
 		echo "make deps: no ISA-L for this architecture; zlib alone will inflate bundles"
 

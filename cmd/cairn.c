@@ -31,6 +31,7 @@ static const struct cmd *const cairn_commands[] = {
 	&cmd_promote_desc,
 	&cmd_override_desc,
 	&cmd_verify_desc,
+	&cmd_import_desc,
 	NULL,
 };
 

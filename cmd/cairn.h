@@ -52,6 +52,7 @@ CAIRN_VERB(strip);
 CAIRN_VERB(inspect);
 CAIRN_VERB(promote);
 CAIRN_VERB(override);
+CAIRN_VERB(import);
 
 /* cmd/build.c: private keys named on the command line, loaded with their
  * passphrase (cmd/passphrase.c). */

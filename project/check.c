@@ -11,23 +11,6 @@
 #include "project.h"
 #include "sqlcheck.h"
 
-static int valid_timestamp(const char *v)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, s;
-
-	if (strlen(v) != 14)
-		return 0;
-	if (sscanf(v, "%4d%2d%2d%2d%2d%2d", &y, &mo, &d, &h, &mi, &s) != 6)
-		return 0;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-	    s > 59)
-		return 0;
-	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100) || y % 400 == 0))
-		return 0;
-	return 1;
-}
-
 /* An up.sql holding only white space and comments does nothing. */
 static int sql_is_empty(const char *s, size_t len)
 {
@@ -187,15 +170,19 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 	if (!nul)
 		check_sql_transaction(p, m, mf, b.ptr, b.len, f);
 	if (sql_is_empty(b.ptr, b.len)) {
-		if (mf->role == ROLE_UP)
+		if (mf->role == ROLE_UP && !m->noop && !p->cfg.allow_noop)
 			findings_add(f, SEV_ERROR, mf->path, 0, 0, "empty-up",
-				     "%s holds no SQL; write the change, or delete the migration",
+				     "%s holds no SQL; write the change, or say noop: true in migration.yaml if it is a placeholder on purpose",
 				     mf->name);
-		else if (mf->role == ROLE_DOWN && !m->irreversible)
+		else if (mf->role == ROLE_DOWN && !m->irreversible && !m->noop)
 			findings_add(f, SEV_WARNING, mf->path, 0, 0, "empty-down",
 				     "%s holds no SQL, so a rollback would change nothing; write it, or set irreversible: true in migration.yaml",
 				     mf->name);
 	}
+	if (mf->role == ROLE_UP && sql_is_empty(b.ptr, b.len))
+		m->ups_empty++;
+	else if (mf->role == ROLE_UP)
+		m->ups_sql++;
 out:
 	buf_release(&b);
 }
@@ -239,10 +226,10 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 {
 	size_t i;
 
-	if (p->cfg.style == STYLE_TIMESTAMP && !valid_timestamp(m->version))
+	if (p->cfg.style == STYLE_TIMESTAMP && !version_is_timestamp(m->version))
 		findings_add(f, SEV_ERROR, m->path, 0, 0, "version-style",
-			     "version %s is not a UTC timestamp YYYYMMDDHHMMSS, and %s says version_style: timestamp; rename the directory ('cairn new' picks a version)",
-			     m->version, CONFIG_FILE);
+			     "version %s is not a UTC timestamp YYYYMMDDHHMMSS, and %s says version_style: timestamp; if the project numbers its migrations otherwise, set version_style: sequence in %s (versions are compared as numbers of any length)",
+			     m->version, CONFIG_FILE, CONFIG_FILE);
 	for (i = 0; i < m->nfiles; i++) {
 		struct mig_file *mf = &m->files[i];
 
@@ -302,6 +289,12 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 		if ((mf->role == ROLE_UP || mf->role == ROLE_DOWN || mf->role == ROLE_VERIFY) &&
 		    !m->same_as_base)
 			check_sql_text(p, m, mf, f);
+	}
+	if (m->noop && m->ups_sql && !m->ups_empty) {
+		const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
+
+		findings_add(f, SEV_ERROR, meta ? meta->path : m->path, 0, 0, "noop-not-empty",
+			     "migration.yaml says noop: true, but every up script holds SQL; remove noop, or empty the placeholder");
 	}
 	check_required(p, m, ROLE_UP, f);
 	if (!m->irreversible)

@@ -67,7 +67,7 @@ void config_release(struct config *c)
 
 static const char *const config_keys[] = {
 	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
-	"max_file_size", "max_data_size", "repository", NULL,
+	"max_file_size", "max_data_size", "repository", "allow_noop", NULL,
 };
 
 static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
@@ -244,6 +244,9 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 				wrong_type(f, CONFIG_FILE, k->str, v, "a size such as 16MiB");
 			else
 				c->max_file_size = sz;
+		} else if (!strcmp(k->str, "allow_noop")) {
+			if (ynode_bool(v, &c->allow_noop) < 0)
+				wrong_type(f, CONFIG_FILE, k->str, v, "true or false");
 		} else if (!strcmp(k->str, "max_data_size")) {
 			unsigned long long sz;
 
@@ -363,7 +366,7 @@ static const char *parse_dir_name(const char *name, char **version, char **slug)
 
 static const char *const meta_keys[] = {
 	"description", "requires", "transaction", "irreversible", "destructive",
-	"environments", "kind", "timeout", "lock_timeout", NULL,
+	"environments", "kind", "timeout", "lock_timeout", "noop", NULL,
 };
 
 static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
@@ -470,6 +473,8 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 			parse_transaction(m, f, path, k, v);
 		} else if (!strcmp(k->str, "irreversible")) {
 			parse_bool_key(f, path, k, v, &m->irreversible);
+		} else if (!strcmp(k->str, "noop")) {
+			parse_bool_key(f, path, k, v, &m->noop);
 		} else if (!strcmp(k->str, "destructive")) {
 			parse_bool_key(f, path, k, v, &m->destructive);
 		} else if (!strcmp(k->str, "environments")) {

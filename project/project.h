@@ -38,6 +38,7 @@ struct config {
 	enum ordering ordering;
 	unsigned long long max_file_size;
 	unsigned long long max_data_size; /* data/ files */
+	int allow_noop;           /* allow_noop: true: an empty up.sql is a no-op anywhere */
 };
 
 /* The drivers cairn knows; a variant file for any other is an error. */
@@ -84,6 +85,8 @@ struct migration {
 	int irreversible;
 	int destructive;
 	int batch;        /* kind: batch */
+	int noop;         /* noop: true: an up script (all, or one driver's) is empty on purpose */
+	int ups_empty, ups_sql; /* set by the checker: up scripts without and with SQL */
 	struct strlist environments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
 
@@ -128,6 +131,16 @@ void migration_free(struct migration *m);
  * ties by version). Unknown, later-versioned and cyclic dependencies become
  * findings; the order still holds every migration. */
 int project_order(struct project *p, struct findings *f);
+
+/* A 14-digit version that is a real UTC time YYYYMMDDHHMMSS. */
+int version_is_timestamp(const char *v);
+
+/* Guesses the version style from the names in DIR (a migrations directory
+ * of cairn's or another tool's: "0001_x", "20190502140000_x.up.sql",
+ * "V3__x.sql"): timestamp when every numbered name starts with a valid
+ * timestamp, sequence otherwise. *counted is how many names had a number;
+ * 0 leaves *out alone. Returns -1 (error set) if DIR cannot be read. */
+int project_guess_style(const char *dir, enum version_style *out, size_t *counted);
 
 /* Static checks on one tree: names, versions, files, metadata, SQL text. */
 int check_static(struct project *p, struct findings *f);

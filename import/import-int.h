@@ -1,0 +1,63 @@
+/* What the import/ files share: one reader per tool, the helpers they
+ * build migrations with, and the SQL scan. Private to import/. */
+#ifndef CAIRN_IMPORT_INT_H
+#define CAIRN_IMPORT_INT_H
+
+#include "../lib/buf.h"
+#include "import.h"
+
+#define IMPORT_MAX_FILE (64u << 20)
+
+typedef int (*import_reader)(struct import *im);
+
+int import_golang_migrate(struct import *im);
+int import_dbmate(struct import *im);
+int import_flyway(struct import *im);
+char *import_flyway_dir(void);
+int import_goose(struct import *im);
+int import_sqitch(struct import *im);
+int import_pop(struct import *im);
+int import_diesel(struct import *im);
+int import_prisma(struct import *im);
+
+void import_report(struct import *im, const char *file, enum import_sev sev, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+/* A report about migration m: an error marks it failed. */
+void import_mig_report(struct import *im, struct import_mig *m, const char *file,
+		       enum import_sev sev, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void import_count(struct import *im, const char *kind, unsigned in, unsigned out);
+
+/* The migration with this version, made (with slug) when new. */
+struct import_mig *import_mig_get(struct import *im, const char *version, const char *slug,
+				  const char *origin);
+/* Adds a file to m (taking data); a file of that name already there is an
+ * error report. */
+void import_mig_file(struct import *im, struct import_mig *m, const char *name, char *data,
+		     size_t len, const char *origin);
+const struct import_file *import_mig_find(const struct import_mig *m, const char *name);
+
+/* The sorted names in im->dir/sub (sub may be ""); -1 with error set. */
+int import_list(struct import *im, const char *sub, struct strlist *out);
+/* Reads im->dir/rel; -1 (error set) on failure. */
+int import_read_file(struct import *im, const char *rel, struct buf *out);
+/* Reads im->dir/rel into a new file name of m, marks rel consumed, and
+ * counts it under kind. Returns the file, or NULL (an error report). */
+struct import_file *import_take(struct import *im, struct import_mig *m, const char *rel,
+				const char *name, const char *kind);
+/* A tool's name into a cairn slug: lower case, [a-z0-9_-], never empty. */
+char *import_slug(const char *name, size_t len);
+/* 1 when s is all digits. */
+int import_digits(const char *s, size_t len);
+
+/* The SQL scan (a small lexer of its own: quotes, dollar quotes, comments).
+ * sql_wrapped: the script's first statement is BEGIN/START TRANSACTION and
+ * its last COMMIT/END; *begin_end and *commit_start bound the two.
+ * sql_notx_statement: the first statement that cannot run inside a
+ * transaction (CREATE/DROP INDEX CONCURRENTLY, VACUUM, ...), or NULL. */
+int sql_wrapped(const char *s, size_t len, size_t *begin_start, size_t *begin_end,
+		size_t *commit_start, size_t *commit_end);
+const char *sql_notx_statement(const char *s, size_t len);
+int sql_only_comments(const char *s, size_t len);
+
+#endif

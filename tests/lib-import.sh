@@ -1,0 +1,22 @@
+# Helpers for cairn import's tests (t06xx): a cairn project around another
+# tool's migrations, and the schema compared with applying the originals by
+# hand. Source after test-lib.sh and lib-apply.sh.
+
+# import_project DIR: a git repository with a sequence-style SQLite project
+# (apply_project), where the tool's files are then written.
+import_project() {
+	apply_project "$1"
+}
+
+# schema DB: the user's schema in a SQLite file, cairn's tables left out,
+# one line per object, sorted.
+schema() {
+	sqlite3 "$1" "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(replace(replace(sql, char(10), ' '), '  ', ' '), '') FROM sqlite_master WHERE name NOT LIKE 'cairn%' AND name NOT LIKE 'sqlite_%' ORDER BY type, name"
+}
+
+# import_apply DIR BUNDLE DB: commits DIR, builds BUNDLE, applies it to DB.
+import_apply() {
+	apply_build "$1" "$TRASH_DIRECTORY/$2" &&
+	cairn-apply apply "$TRASH_DIRECTORY/$2" --env dev --db "sqlite:$TRASH_DIRECTORY/$3" $KEY >"$TRASH_DIRECTORY/apply.out" 2>&1 ||
+	{ cat "$TRASH_DIRECTORY/apply.out"; false; }
+}
