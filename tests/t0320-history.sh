@@ -74,10 +74,10 @@ test_expect_success 'history is read-only and works on a database cairn never to
 	cairn-apply history --db sqlite:other.db --verify >out &&
 	test_grep "no audit rows" out &&
 	cmp other.before other.db &&
-	cairn-apply history --db sqlite:/nonexistent/dir/x.db >out &&
-	test_grep "no audit rows: cairn-apply has not changed" out &&
-	cairn-apply history --db sqlite:absent.db --verify >out &&
-	test_grep "no audit rows: cairn-apply has not changed" out &&
+	test_must_fail --exit=6 cairn-apply history --db sqlite:/nonexistent/dir/x.db >out 2>err &&
+	test_grep "does not exist (only .cairn-apply apply. creates it)" err &&
+	test_must_fail --exit=6 cairn-apply history --db sqlite:absent.db --verify >out 2>err &&
+	test_grep "database .absent.db. does not exist" err &&
 	test ! -e absent.db
 '
 

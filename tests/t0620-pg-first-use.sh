@@ -73,6 +73,7 @@ test_expect_success 'statement_timeout and lock_timeout come from the environmen
 	EOF
 	test_must_fail --exit=1 cairn-apply apply slow.tar.gz --env dev >out 2>err &&
 	test_grep "canceling statement due to statement timeout" err &&
+	pg_fresh_db app &&
 	pg_sql -d app -c "create table public.held (x int)" &&
 	pg_project r &&
 	apply_mig r 0001_alter "ALTER TABLE held ADD COLUMN y int;" "ALTER TABLE held DROP COLUMN y;" &&

@@ -54,7 +54,7 @@ for sig in INT:130 TERM:143; do
 		test "$(cat rc2)" = 0 &&
 		test "$(cat max)" = 1 &&
 		pg_sql -d app -c "select action from cairn.cairn_audit order by seq" | tr "\n" " " >actions &&
-		test "$(cat actions)" = "apply-failed apply " &&
+		test "$(cat actions)" = "identity apply-failed apply " &&
 		pg_sql -d app -c "select detail from cairn.cairn_audit where action = '"'"'apply-failed'"'"'" >detail &&
 		test_grep "interrupted by SIG'$sig'" detail &&
 		test "$(pg_sql -d app -c "select state from cairn.cairn_migrations")" = applied &&

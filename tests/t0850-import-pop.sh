@@ -61,6 +61,7 @@ test_expect_success 'import in place: per-driver files, transaction: false, the 
 	test "$(ls p/$M/${V}02_search | tr "\n" " ")" = "down.postgres.sql down.sqlite.sql migration.yaml up.postgres.sql up.sqlite.sql " &&
 	test_grep "^noop: true" p/$M/${V}02_search/migration.yaml &&
 	test_grep "^transaction: false" p/$M/${V}03_email_idx/migration.yaml &&
+	git -C p add -A && git -C p commit -q -m imported &&
 	(cd p && cairn check >../out 2>../err) &&
 	import_apply p pop.tar.gz pop.db
 '

@@ -36,6 +36,7 @@ test_expect_success 'import in place, check, build, apply' '
 	test "$(ls p/$M/00000000000000_diesel_initial_setup | tr "\n" " ")" = "down.sql migration.yaml up.sql " &&
 	test_grep "^noop: true" p/$M/00000000000000_diesel_initial_setup/migration.yaml &&
 	test_grep "^transaction: false" p/$M/20240102120000_posts_index/migration.yaml &&
+	git -C p add -A && git -C p commit -q -m imported &&
 	(cd p && cairn check >../out 2>../err) &&
 	import_apply p diesel.tar.gz diesel.db &&
 	test "$(q diesel.db "SELECT group_concat(version || \":\" || transactional, \" \") FROM (SELECT * FROM cairn_migrations ORDER BY version)")" = "00000000000000:1 20240101120000:1 20240102120000:0"
