@@ -13,7 +13,7 @@ PKG_CONFIG  ?= pkg-config
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_BUILD    = build-essential pkg-config libgit2-dev zlib1g-dev libssl-dev \
-               libyaml-dev libsqlite3-dev libpq-dev
+               libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
 DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
@@ -66,7 +66,16 @@ endif
 CAIRN_PKGS   = libgit2 zlib $(ISAL_PKG) openssl yaml-0.1
 APPLY_PKGS   = zlib $(ISAL_PKG) openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
-CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(DL_LIBS) -pthread
+CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
+# libpg_query (PostgreSQL's own parser, for the checker's SQL rules) ships
+# no .pc file: found by compiling against it.
+PG_QUERY_LIBS = -lpg_query
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+ifneq ($(shell printf '\043include <pg_query.h>\nint main(void) { return pg_query_parse("").error != 0; }\n' | \
+                 $(CC) -x c -o /dev/null - -lpg_query >/dev/null 2>&1 && echo ok),ok)
+$(error missing library libpg_query: install the Debian package libpg-query-dev (apt-get install libpg-query-dev), or run 'make deps')
+endif
+endif
 # libpq: its header at build time (libpq-dev), but never linked: the
 # PostgreSQL driver dlopens libpq.so.5 (libpq5) the first time it opens a
 # database (drivers/pq-load.c), so a SQLite run never loads it.
@@ -87,7 +96,7 @@ VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest
                verify/manifest-canon.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
-               project/check.c
+               project/check.c project/sqlcheck.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c
 # Writing and signing bundles, key generation: cairn only.

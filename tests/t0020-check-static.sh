@@ -106,7 +106,7 @@ test_expect_success 'a mapping expected, something else found' '
 
 test_expect_success 'wrong value types' '
 	check_rule "printf \"transaction: maybe\n\" >$M/20260102000000_orders/migration.yaml" \
-		"migration.yaml:1: error: bad-value: .transaction. must be true or false, not .maybe." &&
+		"migration.yaml:1: error: bad-value: .transaction. must be true, false, or a map of drivers such as {postgres: false}, not .maybe." &&
 	check_rule "printf \"requires: {a: b}\n\" >$M/20260102000000_orders/migration.yaml" \
 		"bad-value: .requires. must be a list of strings, not a mapping" &&
 	check_rule "printf \"lock_timeout: forever\n\" >$M/20260102000000_orders/migration.yaml" \
