@@ -13,7 +13,7 @@ PKG_CONFIG  ?= pkg-config
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_BUILD    = build-essential pkg-config libgit2-dev zlib1g-dev libssl-dev \
-               libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev
+               libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
 DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
@@ -99,6 +99,11 @@ PROJECT_SRC  = project/findings.c project/source.c project/project.c project/ord
                project/check.c project/sqlcheck.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c
+# The linter (issue #18): PostgreSQL's parse tree through libpg_query's
+# protobuf form (its protobuf-c runtime is inside libpg_query; the header
+# comes from libprotobuf-c-dev). cairn only.
+LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c
+PROJECT_SRC += $(LINT_SRC)
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
