@@ -103,7 +103,7 @@ PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c 
 # protobuf form (its protobuf-c runtime is inside libpg_query; the header
 # comes from libprotobuf-c-dev). cairn only.
 LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c
-PROJECT_SRC += $(LINT_SRC)
+PROJECT_SRC += $(LINT_SRC) project/check-lint.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \

@@ -49,6 +49,7 @@ void config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->migrations_dir = xstrdup("migrations");
+	lint_config_init(&c->lint);
 	c->style = STYLE_TIMESTAMP;
 	c->ordering = ORDER_STRICT;
 	c->max_file_size = DEFAULT_MAX_FILE_SIZE;
@@ -66,7 +67,7 @@ void config_release(struct config *c)
 
 static const char *const config_keys[] = {
 	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
-	"max_file_size", "max_data_size", NULL,
+	"max_file_size", "max_data_size", "lint", "postgres", NULL,
 };
 
 static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
@@ -139,6 +140,53 @@ static void yaml_finding(struct findings *f, const char *path)
 	else
 		findings_add(f, SEV_ERROR, path, line, col, "yaml-syntax", "%s",
 			     yaml_strip_mark(cairn_error_last()));
+}
+
+/* lint: {RULE: error|warning|off, ...}; "all" sets every rule first. */
+static void parse_lint_levels(struct config *c, struct findings *f, const struct ynode *k,
+			      const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, CONFIG_FILE, k->str, v, "a map of rule ids to error, warning or off");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *rk = ynode_key(v, i), *rv = ynode_val(v, i);
+
+		if (lint_rule_find(rk->str) < 0 && strcmp(rk->str, "all"))
+			findings_add(f, SEV_ERROR, CONFIG_FILE, rk->line, rk->col, "unknown-key",
+				     "lint: '%s' is not a lint rule (docs/lint.md lists them)", rk->str);
+		else if (rv->type != YNODE_SCALAR || lint_config_set(&c->lint, rk->str, rv->str) < 0)
+			wrong_type(f, CONFIG_FILE, rk->str, rv, "error, warning or off");
+	}
+}
+
+/* postgres: {version: 13}: the server the migrations meet. */
+static void parse_postgres(struct config *c, struct findings *f, const struct ynode *k,
+			   const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, CONFIG_FILE, k->str, v, "a map such as {version: 13}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *pk = ynode_key(v, i), *pv = ynode_val(v, i);
+		char *end = NULL;
+		long n = pv->type == YNODE_SCALAR ? strtol(pv->str, &end, 10) : 0;
+
+		if (strcmp(pk->str, "version"))
+			findings_add(f, SEV_ERROR, CONFIG_FILE, pk->line, pk->col, "unknown-key",
+				     "unknown key 'postgres: %s' (cairn knows postgres: {version: N})",
+				     pk->str);
+		else if (n < 9 || n > 99 || !end || (*end && *end != '.'))
+			wrong_type(f, CONFIG_FILE, pk->str, pv, "a PostgreSQL major version such as 13");
+		else
+			c->lint.pg_version = (int)n;
+	}
 }
 
 int config_parse(struct config *c, const char *data, size_t len, struct findings *f)
@@ -241,6 +289,10 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 				wrong_type(f, CONFIG_FILE, k->str, v, "a size such as 4GiB");
 			else
 				c->max_data_size = sz;
+		} else if (!strcmp(k->str, "lint")) {
+			parse_lint_levels(c, f, k, v);
+		} else if (!strcmp(k->str, "postgres")) {
+			parse_postgres(c, f, k, v);
 		} else {
 			unknown_key(f, CONFIG_FILE, k, config_keys);
 		}
@@ -306,6 +358,8 @@ void migration_free(struct migration *m)
 	strlist_release(&m->requires);
 	free(m->requires_line);
 	strlist_release(&m->environments);
+	strlist_release(&m->lint_allow);
+	free(m->lint_allow_line);
 	free(m->prov_commit);
 	free(m->prov_author);
 	free(m->prov_date);
@@ -353,7 +407,7 @@ static const char *parse_dir_name(const char *name, char **version, char **slug)
 
 static const char *const meta_keys[] = {
 	"description", "requires", "transaction", "irreversible", "destructive",
-	"environments", "kind", "timeout", "lock_timeout", NULL,
+	"environments", "kind", "timeout", "lock_timeout", "lint", NULL,
 };
 
 static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
@@ -412,6 +466,35 @@ static void parse_duration_key(struct findings *f, const char *path, const struc
 {
 	if (v->type != YNODE_SCALAR || parse_duration_ms(v->str, out) < 0)
 		wrong_type(f, path, k->str, v, "a duration such as 30s, 5m or 500ms");
+}
+
+/* lint: {allow: [rule-id, ...]}: the findings this migration waives. */
+static void parse_meta_lint(struct migration *m, struct findings *f, const char *path,
+			    const struct ynode *k, const struct ynode *v)
+{
+	size_t i, j;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, path, k->str, v, "a map such as {allow: [drop-column]}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *lk = ynode_key(v, i), *lv = ynode_val(v, i);
+
+		if (strcmp(lk->str, "allow")) {
+			findings_add(f, SEV_ERROR, path, lk->line, lk->col, "unknown-key",
+				     "unknown key 'lint: %s' (cairn knows lint: {allow: [rule-id]})",
+				     lk->str);
+			continue;
+		}
+		if (string_list(&m->lint_allow, &m->lint_allow_line, f, path, lk->str, lv) < 0)
+			continue;
+		for (j = 0; j < m->lint_allow.n; j++)
+			if (lint_rule_find(m->lint_allow.items[j]) < 0)
+				findings_add(f, SEV_ERROR, path, m->lint_allow_line[j], 0, "unknown-key",
+					     "lint: allow names '%s', which is not a lint rule (docs/lint.md lists them)",
+					     m->lint_allow.items[j]);
+	}
 }
 
 static void parse_meta(struct migration *m, struct source *src, const struct mig_file *mf,
@@ -475,6 +558,8 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 			parse_duration_key(f, path, k, v, &m->timeout_ms);
 		} else if (!strcmp(k->str, "lock_timeout")) {
 			parse_duration_key(f, path, k, v, &m->lock_timeout_ms);
+		} else if (!strcmp(k->str, "lint")) {
+			parse_meta_lint(m, f, path, k, v);
 		} else {
 			unknown_key(f, path, k, meta_keys);
 		}
