@@ -74,13 +74,13 @@ void lint_strong_lock(struct lint_state *s, const char *lock)
 	if (!(s->timeout_told & 1) && !s->lock_timeout && !s->in->has_lock_timeout) {
 		s->timeout_told |= 1;
 		lint_report(s, LR_LOCK_TIMEOUT, -1,
-			    "this statement takes a %s lock with no lock_timeout set: while it waits for the lock, every query on the table waits behind it; set lock_timeout: in migration.yaml (or SET lock_timeout = '2s'; first) and retry on timeout",
+			    "this statement waits for a %s lock with no lock_timeout set: while it waits for the lock, every query on the table waits behind it; set lock_timeout: in migration.yaml (or SET lock_timeout = '2s'; first) and retry on timeout",
 			    lock);
 	}
 	if (!(s->timeout_told & 2) && !s->statement_timeout && !s->in->has_statement_timeout) {
 		s->timeout_told |= 2;
 		lint_report(s, LR_STATEMENT_TIMEOUT, -1,
-			    "this statement holds a %s lock for as long as it runs, with no statement_timeout set; set timeout: in migration.yaml (or SET statement_timeout first)",
+			    "this statement holds its %s lock for as long as it runs, with no statement_timeout set; set timeout: in migration.yaml (or SET statement_timeout first)",
 			    lock);
 	}
 }
