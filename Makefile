@@ -108,7 +108,7 @@ PROJECT_SRC += $(LINT_SRC) project/check-lint.c
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
                cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/inspect.c
-CAIRN_SRC   += cmd/hooks.c
+CAIRN_SRC   += cmd/hooks.c cmd/lint.c cmd/lint-report.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = policy/config.c policy/config-keys.c policy/config-dsn.c policy/config-check.c \

@@ -30,6 +30,8 @@ struct lint_state {
 	int begin_line, begin_end_line;
 	int lock_timeout, statement_timeout; /* SET earlier in the script */
 	int timeout_told;
+	PgQuery__ScanResult *tokens;  /* the script's tokens, for the names as written */
+	size_t next_token;
 	struct lint_waiver *waivers;  /* the current statement's */
 	size_t nwaivers, waivers_alloc;
 };

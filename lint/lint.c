@@ -339,6 +339,29 @@ static void syntax_finding(struct lint_state *s, const PgQueryError *e)
 		    e->message ? e->message : "syntax error");
 }
 
+/* Names over 63 bytes in text[from, to). The parse tree cannot tell: the
+ * parser has already cut them to 63 bytes, as the server will. */
+static void long_identifiers(struct lint_state *s, size_t from, size_t to)
+{
+	const PgQuery__ScanResult *t = s->tokens;
+
+	for (; t && s->next_token < t->n_tokens; s->next_token++) {
+		const PgQuery__ScanToken *k = t->tokens[s->next_token];
+		size_t a = (size_t)k->start, b = (size_t)k->end;
+
+		if (a >= to)
+			break;
+		if (a < from || k->token != PG_QUERY__TOKEN__IDENT || b > s->len || b < a)
+			continue;
+		if (s->text[a] == '"' && b - a >= 2)
+			a++, b--;
+		if (b - a > 63)
+			lint_report(s, LR_IDENTIFIER_TOO_LONG, (int)k->start,
+				    "'%.20s...' is %zu bytes long: PostgreSQL cuts names to 63 bytes without an error, so the object gets another name than the migration says; shorten it",
+				    s->text + a, b - a);
+	}
+}
+
 static void lint_statements(struct lint_state *s, const PgQuery__ParseResult *tree)
 {
 	size_t i;
@@ -358,6 +381,7 @@ static void lint_statements(struct lint_state *s, const PgQuery__ParseResult *tr
 		position(s->text, s->len, end > s->stmt_start ? end - 1 : end, &s->stmt_end_line, &col);
 		read_waivers(s, loc, s->stmt_start);
 		s->out->statements++;
+		long_identifiers(s, s->stmt_start, end);
 		lint_rules_stmt(s, raw->stmt);
 		unused_waivers(s);
 	}
@@ -369,6 +393,7 @@ void lint_pg(struct lint_result *out, const struct lint_input *in)
 	struct lint_state s;
 	PgQueryProtobufParseResult r;
 	PgQuery__ParseResult *tree = NULL;
+	PgQueryScanResult scan;
 	char *text = xmalloc(in->len + 1);
 	size_t i;
 
@@ -389,7 +414,14 @@ void lint_pg(struct lint_result *out, const struct lint_input *in)
 					      (const uint8_t *)r.parse_tree.data);
 	if (!tree)
 		goto out;
+	scan = pg_query_scan(text);
+	if (!scan.error)
+		s.tokens = pg_query__scan_result__unpack(NULL, scan.pbuf.len,
+							 (const uint8_t *)scan.pbuf.data);
 	lint_statements(&s, tree);
+	if (s.tokens)
+		pg_query__scan_result__free_unpacked(s.tokens, NULL);
+	pg_query_free_scan_result(scan);
 out:
 	if (tree)
 		pg_query__parse_result__free_unpacked(tree, NULL);

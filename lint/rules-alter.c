@@ -76,7 +76,6 @@ static void add_constraint(struct lint_state *s, const char *rel, const PgQuery_
 {
 	int loc = c->location >= 0 ? c->location : -1;
 
-	lint_identifier(s, c->conname, loc);
 	switch (c->contype) {
 	case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
 		if (!c->skip_validation && !inline_col)

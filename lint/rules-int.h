@@ -8,7 +8,6 @@
 int lint_outside_tx(const struct lint_state *s);
 /* A String node's text, or "". */
 const char *lint_name_of(const PgQuery__Node *n);
-void lint_identifier(struct lint_state *s, const char *name, int loc);
 void lint_column_type(struct lint_state *s, const PgQuery__ColumnDef *c);
 /* lock-timeout and statement-timeout, once per script. */
 void lint_strong_lock(struct lint_state *s, const char *lock);

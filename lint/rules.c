@@ -24,21 +24,12 @@ static const char *type_name(const PgQuery__TypeName *t)
 	return t && t->n_names ? lint_name_of(t->names[t->n_names - 1]) : "";
 }
 
-void lint_identifier(struct lint_state *s, const char *name, int loc)
-{
-	if (name && strlen(name) > 63)
-		lint_report(s, LR_IDENTIFIER_TOO_LONG, loc,
-			    "'%.20s...' is %zu bytes long: PostgreSQL truncates names to 63 bytes without an error, so the object gets another name than the migration says; shorten it",
-			    name, strlen(name));
-}
-
 /* A column's type, wherever a column is defined. */
 void lint_column_type(struct lint_state *s, const PgQuery__ColumnDef *c)
 {
 	const char *t = type_name(c->type_name);
 	int loc = c->type_name && c->type_name->location >= 0 ? c->type_name->location : c->location;
 
-	lint_identifier(s, c->colname, c->location);
 	if (!strcmp(t, "bpchar"))
 		lint_report(s, LR_CHAR_TYPE, loc,
 			    "column %s is char(n), which pads values with blanks and compares them oddly; use text (or varchar) with a CHECK on the length",
@@ -74,13 +65,13 @@ void lint_strong_lock(struct lint_state *s, const char *lock)
 	if (!(s->timeout_told & 1) && !s->lock_timeout && !s->in->has_lock_timeout) {
 		s->timeout_told |= 1;
 		lint_report(s, LR_LOCK_TIMEOUT, -1,
-			    "this statement waits for a %s lock with no lock_timeout set: while it waits for the lock, every query on the table waits behind it; set lock_timeout: in migration.yaml (or SET lock_timeout = '2s'; first) and retry on timeout",
+			    "this statement waits for the %s lock with no lock_timeout set: while it waits for the lock, every query on the table waits behind it; set lock_timeout: in migration.yaml (or SET lock_timeout = '2s'; first) and retry on timeout",
 			    lock);
 	}
 	if (!(s->timeout_told & 2) && !s->statement_timeout && !s->in->has_statement_timeout) {
 		s->timeout_told |= 2;
 		lint_report(s, LR_STATEMENT_TIMEOUT, -1,
-			    "this statement holds its %s lock for as long as it runs, with no statement_timeout set; set timeout: in migration.yaml (or SET statement_timeout first)",
+			    "this statement holds the %s lock for as long as it runs, with no statement_timeout set; set timeout: in migration.yaml (or SET statement_timeout first)",
 			    lock);
 	}
 }
@@ -107,8 +98,6 @@ static void create_table(struct lint_state *s, const PgQuery__CreateStmt *c)
 {
 	size_t i;
 
-	lint_identifier(s, c->relation ? c->relation->relname : NULL,
-			c->relation ? c->relation->location : -1);
 	table_schema(s, c->relation);
 	if (!c->if_not_exists)
 		not_rerunnable(s, "CREATE TABLE", "IF NOT EXISTS");
@@ -117,8 +106,6 @@ static void create_table(struct lint_state *s, const PgQuery__CreateStmt *c)
 
 		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
 			lint_column_type(s, e->column_def);
-		else if (e->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)
-			lint_identifier(s, e->constraint->conname, e->constraint->location);
 	}
 	lint_add_created(s, c->relation);
 }
@@ -127,7 +114,6 @@ static void create_index(struct lint_state *s, const PgQuery__IndexStmt *x)
 {
 	const char *rel = x->relation ? x->relation->relname : "";
 
-	lint_identifier(s, x->idxname, -1);
 	if (x->concurrent) {
 		if (!lint_outside_tx(s))
 			lint_report(s, LR_CONCURRENT_IN_TRANSACTION, -1,
@@ -168,7 +154,6 @@ static void drop(struct lint_state *s, const PgQuery__DropStmt *d)
 
 static void rename(struct lint_state *s, const PgQuery__RenameStmt *r)
 {
-	lint_identifier(s, r->newname, -1);
 	if (lint_is_new_table(s, r->relation))
 		return;
 	if (r->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN) {
