@@ -25,6 +25,8 @@ struct lint_state {
 	int stmt_line, stmt_end_line;
 	char **created;               /* tables created earlier in this script */
 	size_t ncreated, created_alloc;
+	char **not_valid;             /* constraints added NOT VALID, in this transaction */
+	size_t nnot_valid, not_valid_alloc;
 	int tx_depth;                 /* BEGIN without COMMIT yet, in the script */
 	size_t begin_off;             /* the outermost open BEGIN */
 	int begin_line, begin_end_line;
@@ -44,6 +46,8 @@ enum lint_level lint_level_of(const struct lint_state *s, int rule);
 /* Was the table created earlier in this script (so it is new and empty)? */
 int lint_is_new_table(const struct lint_state *s, const PgQuery__RangeVar *rv);
 void lint_add_created(struct lint_state *s, const PgQuery__RangeVar *rv);
+/* A name in a list of names the state keeps (created, not_valid). */
+int lint_names_has(char *const *names, size_t n, const char *name);
 
 /* Checks one statement (rules.c). */
 void lint_rules_stmt(struct lint_state *s, const PgQuery__Node *stmt);

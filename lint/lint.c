@@ -236,16 +236,19 @@ static int same_name(const char *a, const char *b)
 	return a && b && !strcmp(a, b);
 }
 
-int lint_is_new_table(const struct lint_state *s, const PgQuery__RangeVar *rv)
+int lint_names_has(char *const *names, size_t n, const char *name)
 {
 	size_t i;
 
-	if (!rv || !rv->relname)
-		return 0;
-	for (i = 0; i < s->ncreated; i++)
-		if (same_name(s->created[i], rv->relname))
+	for (i = 0; i < n; i++)
+		if (same_name(names[i], name))
 			return 1;
 	return 0;
+}
+
+int lint_is_new_table(const struct lint_state *s, const PgQuery__RangeVar *rv)
+{
+	return rv && rv->relname && lint_names_has(s->created, s->ncreated, rv->relname);
 }
 
 void lint_add_created(struct lint_state *s, const PgQuery__RangeVar *rv)
@@ -429,6 +432,9 @@ out:
 	for (i = 0; i < s.ncreated; i++)
 		free(s.created[i]);
 	free(s.created);
+	for (i = 0; i < s.nnot_valid; i++)
+		free(s.not_valid[i]);
+	free(s.not_valid);
 	free(s.waivers);
 	free(text);
 }

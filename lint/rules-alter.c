@@ -3,6 +3,8 @@
  * only the rules about names and types apply to it. */
 #include <string.h>
 
+#include "../lib/error.h"
+
 #include "rules-int.h"
 
 /* Functions PostgreSQL marks STABLE or IMMUTABLE that defaults commonly
@@ -69,6 +71,16 @@ static int pg_before(const struct lint_state *s, int major)
 	return s->in->cfg && s->in->cfg->pg_version && s->in->cfg->pg_version < major;
 }
 
+/* NOT VALID only helps when VALIDATE runs in another transaction: the
+ * ADD's ACCESS EXCLUSIVE lock is held to the end of its transaction. */
+static void remember_not_valid(struct lint_state *s, const PgQuery__Constraint *c)
+{
+	if (lint_outside_tx(s) || !c->conname || !*c->conname)
+		return;
+	ALLOC_GROW(s->not_valid, s->nnot_valid + 1, s->not_valid_alloc);
+	s->not_valid[s->nnot_valid++] = xstrdup(c->conname);
+}
+
 /* A constraint added by ALTER TABLE ... ADD CONSTRAINT, or inline on ADD
  * COLUMN (inline: UNIQUE, PRIMARY KEY and REFERENCES only). */
 static void add_constraint(struct lint_state *s, const char *rel, const PgQuery__Constraint *c,
@@ -78,14 +90,18 @@ static void add_constraint(struct lint_state *s, const char *rel, const PgQuery_
 
 	switch (c->contype) {
 	case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
-		if (!c->skip_validation && !inline_col)
+		if (c->skip_validation)
+			remember_not_valid(s, c);
+		else if (!inline_col)
 			lint_report(s, LR_CONSTRAINT_NOT_VALID, -1,
 				    "ADD CONSTRAINT ... CHECK scans all of %s under an ACCESS EXCLUSIVE lock, blocking reads and writes; add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (SHARE UPDATE EXCLUSIVE: writes go on)",
 				    rel);
 		break;
 	case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
-		if (c->skip_validation)
+		if (c->skip_validation) {
+			remember_not_valid(s, c);
 			break;
+		}
 		if (!inline_col)
 			lint_report(s, LR_CONSTRAINT_NOT_VALID, -1,
 				    "ADD CONSTRAINT ... FOREIGN KEY checks every row of %s while it holds its lock; add it NOT VALID, then VALIDATE CONSTRAINT in a later statement",
@@ -178,6 +194,12 @@ static void alter_cmd(struct lint_state *s, const char *rel, const PgQuery__Alte
 		if (cmd->def && cmd->def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)
 			add_constraint(s, rel, cmd->def->constraint, 0);
 		break;
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+		if (!lint_outside_tx(s) && lint_names_has(s->not_valid, s->nnot_valid, cmd->name))
+			lint_report(s, LR_CONSTRAINT_NOT_VALID, -1,
+				    "VALIDATE CONSTRAINT %s in the transaction that added it NOT VALID: the ADD's ACCESS EXCLUSIVE lock on %s is still held, so the scan blocks reads and writes after all; validate in a later migration",
+				    cmd->name, rel);
+		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
 		lint_report(s, LR_COLUMN_TYPE, -1,
 			    "ALTER COLUMN %s TYPE takes an ACCESS EXCLUSIVE lock on %s and, unless the types are binary compatible, rewrites the table and its indexes, blocking reads and writes; add a column of the new type, fill it in batches, switch clients, then drop the old one",
@@ -229,6 +251,7 @@ static int rerunnable_cmd(const PgQuery__AlterTableCmd *cmd)
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
 		return 1; /* running them twice does the same */
 	default:
 		return 0;

@@ -120,6 +120,10 @@ static void create_index(struct lint_state *s, const PgQuery__IndexStmt *x)
 				    "CREATE INDEX CONCURRENTLY cannot run inside a transaction block, and this migration runs in one; set transaction: false in migration.yaml, best in a migration of its own");
 		if (!x->if_not_exists && x->idxname && *x->idxname)
 			not_rerunnable(s, "CREATE INDEX CONCURRENTLY", "IF NOT EXISTS");
+		/* it waits for every older transaction and for SHARE UPDATE
+		 * EXCLUSIVE, which VACUUM and schema changes queue behind */
+		if (!lint_is_new_table(s, x->relation))
+			lint_strong_lock(s, "SHARE UPDATE EXCLUSIVE");
 		return;
 	}
 	if (!x->if_not_exists)
@@ -209,9 +213,9 @@ static void transaction(struct lint_state *s, const PgQuery__TransactionStmt *t)
 		break;
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
-		if (s->tx_depth)
-			s->tx_depth = 0;
-		else if (s->in->in_transaction)
+		/* in cairn's transaction the BEGIN was ignored: this ends cairn's */
+		s->tx_depth = 0;
+		if (s->in->in_transaction)
 			lint_report(s, LR_TRANSACTION_NESTING, -1,
 				    "this ends the transaction cairn runs the migration in, so what follows runs outside it and cairn's bookkeeping no longer matches; delete it, or set transaction: false in migration.yaml");
 		break;
