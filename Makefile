@@ -23,7 +23,7 @@ DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 # ISAL=no) zlib alone inflates. A host that applies needs libisal2 too when
 # the build had it.
 DEB_ISAL     = libisal-dev libisal2
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
+DEB_TEST     = nodejs npm git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -202,11 +202,17 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
+# Squawk, the linter tests/t0610 compares cairn lint with (npm, pinned),
+# in a cache directory the test looks in too.
+SQUAWK_VERSION = 2.66.0
+SQUAWK_DIR  ?= $(or $(CAIRN_SQUAWK_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cairn/squawk-$(SQUAWK_VERSION))
+
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_ISAL) || \
 		echo "make deps: no ISA-L for this architecture; zlib alone will inflate bundles"
+	mkdir -p "$(SQUAWK_DIR)" && npm install --no-audit --no-fund --prefix "$(SQUAWK_DIR)" squawk-cli@$(SQUAWK_VERSION)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
