@@ -9,7 +9,6 @@
 
 #include "../lib/error.h"
 #include "../lib/util.h"
-#include "../project/sqlcheck.h"
 #include "lint-int.h"
 
 /* Keep in the order of enum lint_rule_id and of docs/lint.md. */
@@ -156,6 +155,30 @@ void lint_result_release(struct lint_result *r)
 		free(r->items[i].msg);
 	free(r->items);
 	memset(r, 0, sizeof(*r));
+}
+
+/* The first token at or after i: past white space, -- comments and
+ * (nested, as PostgreSQL has them) block comments. */
+static size_t first_token(const char *s, size_t len, size_t i)
+{
+	int depth = 0;
+
+	for (; i < len; i++) {
+		if (depth) {
+			if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
+				depth--, i++;
+			else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
+				depth++, i++;
+		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+			depth = 1, i++;
+		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i + 1 < len && s[i + 1] != '\n')
+				i++;
+		} else if (!isspace((unsigned char)s[i])) {
+			break;
+		}
+	}
+	return i;
 }
 
 /* 1-based line and byte column of offset off. */
@@ -379,7 +402,7 @@ static void lint_statements(struct lint_state *s, const PgQuery__ParseResult *tr
 			continue;
 		if (end > s->len)
 			end = s->len;
-		s->stmt_start = sql_skip_blank(s->text, end, loc, 1);
+		s->stmt_start = first_token(s->text, end, loc);
 		position(s->text, s->len, s->stmt_start, &s->stmt_line, &col);
 		position(s->text, s->len, end > s->stmt_start ? end - 1 : end, &s->stmt_end_line, &col);
 		read_waivers(s, loc, s->stmt_start);
