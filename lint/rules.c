@@ -120,10 +120,6 @@ static void create_index(struct lint_state *s, const PgQuery__IndexStmt *x)
 				    "CREATE INDEX CONCURRENTLY cannot run inside a transaction block, and this migration runs in one; set transaction: false in migration.yaml, best in a migration of its own");
 		if (!x->if_not_exists && x->idxname && *x->idxname)
 			not_rerunnable(s, "CREATE INDEX CONCURRENTLY", "IF NOT EXISTS");
-		/* it waits for every older transaction and for SHARE UPDATE
-		 * EXCLUSIVE, which VACUUM and schema changes queue behind */
-		if (!lint_is_new_table(s, x->relation))
-			lint_strong_lock(s, "SHARE UPDATE EXCLUSIVE");
 		return;
 	}
 	if (!x->if_not_exists)
