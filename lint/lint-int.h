@@ -22,6 +22,8 @@ struct lint_state {
 	const char *text;             /* NUL-terminated copy of the script */
 	size_t len;
 	size_t stmt_start;            /* first token of the current statement */
+	size_t pos_off, pos_bol;      /* the last position asked for: offsets come */
+	int pos_line;                 /* mostly in order, so lines are counted once */
 	int stmt_line, stmt_end_line;
 	char **created;               /* tables created earlier in this script */
 	size_t ncreated, created_alloc;

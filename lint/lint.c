@@ -181,19 +181,34 @@ static size_t first_token(const char *s, size_t len, size_t i)
 	return i;
 }
 
-/* 1-based line and byte column of offset off. */
-static void position(const char *s, size_t len, size_t off, int *line, int *col)
+/* 1-based line and byte column of offset off, counted on from the last
+ * position asked for when off lies after it. */
+static void position(struct lint_state *s, size_t off, int *line, int *col)
 {
-	size_t i, bol = 0;
-	int l = 1;
+	size_t i;
 
-	if (off > len)
-		off = len;
-	for (i = 0; i < off; i++)
-		if (s[i] == '\n')
-			l++, bol = i + 1;
-	*line = l;
-	*col = (int)(off - bol) + 1;
+	if (off > s->len)
+		off = s->len;
+	if (!s->pos_line) {
+		s->pos_off = s->pos_bol = 0;
+		s->pos_line = 1;
+	}
+	if (off < s->pos_off) {
+		/* back to off: a finding at the statement's start after one
+		 * inside it; only the lines in between are counted again */
+		for (i = s->pos_off; i > off; i--)
+			if (s->text[i - 1] == '\n')
+				s->pos_line--;
+		for (s->pos_bol = off; s->pos_bol > 0 && s->text[s->pos_bol - 1] != '\n'; s->pos_bol--)
+			;
+		s->pos_off = off;
+	}
+	for (i = s->pos_off; i < off; i++)
+		if (s->text[i] == '\n')
+			s->pos_line++, s->pos_bol = i + 1;
+	s->pos_off = off;
+	*line = s->pos_line;
+	*col = (int)(off - s->pos_bol) + 1;
 }
 
 static void add_finding(struct lint_state *s, int rule, enum lint_level level, size_t off,
@@ -205,7 +220,7 @@ static void add_finding(struct lint_state *s, int rule, enum lint_level level, s
 	f = &s->out->items[s->out->n++];
 	f->rule = rule;
 	f->level = level;
-	position(s->text, s->len, off, &f->line, &f->col);
+	position(s, off, &f->line, &f->col);
 	f->stmt_line = s->stmt_line;
 	f->stmt_end_line = s->stmt_end_line;
 	f->msg = msg;
@@ -320,7 +335,7 @@ static void read_waivers(struct lint_state *s, size_t from, size_t to)
 			w->name[n] = '\0';
 			w->rule = lint_rule_find(w->name);
 			w->used = 0;
-			position(s->text, s->len, i, &w->line, &col);
+			position(s, i, &w->line, &col);
 		}
 		i = e;
 	}
@@ -358,7 +373,7 @@ static void syntax_finding(struct lint_state *s, const PgQueryError *e)
 	size_t off = e->cursorpos > 0 ? (size_t)e->cursorpos - 1 : 0;
 
 	s->stmt_start = 0;
-	position(s->text, s->len, off, &s->stmt_line, &s->stmt_end_line);
+	position(s, off, &s->stmt_line, &s->stmt_end_line);
 	s->stmt_end_line = s->stmt_line;
 	lint_report(s, LR_SYNTAX, (int)off,
 		    "PostgreSQL's parser refuses the script: %s; the server would refuse it too (a SQLite-only script belongs in up.sqlite.sql)",
@@ -403,8 +418,8 @@ static void lint_statements(struct lint_state *s, const PgQuery__ParseResult *tr
 		if (end > s->len)
 			end = s->len;
 		s->stmt_start = first_token(s->text, end, loc);
-		position(s->text, s->len, s->stmt_start, &s->stmt_line, &col);
-		position(s->text, s->len, end > s->stmt_start ? end - 1 : end, &s->stmt_end_line, &col);
+		position(s, s->stmt_start, &s->stmt_line, &col);
+		position(s, end > s->stmt_start ? end - 1 : end, &s->stmt_end_line, &col);
 		read_waivers(s, loc, s->stmt_start);
 		s->out->statements++;
 		long_identifiers(s, s->stmt_start, end);
