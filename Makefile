@@ -13,7 +13,7 @@ PKG_CONFIG  ?= pkg-config
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_BUILD    = build-essential pkg-config libgit2-dev zlib1g-dev libssl-dev \
-               libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev
+               libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
 DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
@@ -27,7 +27,7 @@ DEB_ISAL     = libisal-dev libisal2
 # sqitch from Debian (with its SQLite driver), dbmate from npm.
 DEB_IMPORT   = sqitch libdbd-sqlite3-perl npm
 NPM_TEST     = dbmate
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
+DEB_TEST     = nodejs npm git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -103,12 +103,17 @@ PROJECT_SRC  = project/findings.c project/source.c project/project.c project/ord
                project/check.c project/sqlcheck.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c
+# The linter (issue #18): PostgreSQL's parse tree through libpg_query's
+# protobuf form (its protobuf-c runtime is inside libpg_query; the header
+# comes from libprotobuf-c-dev). cairn only.
+LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c
+PROJECT_SRC += $(LINT_SRC) project/check-lint.c
 PROJECT_SRC += project/gitenv.c project/gitindex.c project/style.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
                cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/strip.c cmd/inspect.c
-CAIRN_SRC   += cmd/hooks.c
+CAIRN_SRC   += cmd/hooks.c cmd/lint.c cmd/lint-report.c
 # cairn import (issue #19): a reader per tool in import/, cairn only.
 IMPORT_SRC   = import/import.c import/write.c import/sqlscan.c import/golang-migrate.c \
                import/dbmate.c import/flyway.c import/goose.c import/sqitch.c import/pop.c \
@@ -207,6 +212,11 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
+# Squawk, the linter tests/t0910 compares cairn lint with (npm, pinned),
+# in a cache directory the test looks in too.
+SQUAWK_VERSION = 2.66.0
+SQUAWK_DIR  ?= $(or $(CAIRN_SQUAWK_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cairn/squawk-$(SQUAWK_VERSION))
+
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST)
@@ -214,6 +224,7 @@ deps:
 	npm install -g $(NPM_TEST)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_ISAL) || \
 		echo "make deps: no ISA-L for this architecture; zlib alone will inflate bundles"
+	mkdir -p "$(SQUAWK_DIR)" && npm install --no-audit --no-fund --prefix "$(SQUAWK_DIR)" squawk-cli@$(SQUAWK_VERSION)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \

@@ -22,6 +22,7 @@ static const struct cmd *const cairn_commands[] = {
 	&cmd_new_desc,
 	&cmd_list_desc,
 	&cmd_check_desc,
+	&cmd_lint_desc,
 	&cmd_hooks_desc,
 	&cmd_keygen_desc,
 	&cmd_build_desc,

@@ -53,6 +53,7 @@ CAIRN_VERB(inspect);
 CAIRN_VERB(promote);
 CAIRN_VERB(override);
 CAIRN_VERB(import);
+CAIRN_VERB(lint);
 
 /* cmd/build.c: private keys named on the command line, loaded with their
  * passphrase (cmd/passphrase.c). */

@@ -50,6 +50,9 @@ dir=$(cairn new "add customer phone")
 echo "$dir"
 echo "ALTER TABLE customers ADD COLUMN phone TEXT;" >"$dir/up.sql"
 echo "ALTER TABLE customers DROP COLUMN phone;" >"$dir/down.sql"
+# ALTER TABLE waits for an ACCESS EXCLUSIVE lock: give up rather than queue
+# every query on customers behind it (cairn lint: lock-timeout)
+echo "lock_timeout: 5s" >"$dir/migration.yaml"
 git add -A && git commit -q -m "customer phone"
 
 step "cairn check (the work tree)"

@@ -137,7 +137,7 @@ static void check_sql_transaction(struct project *p, struct migration *m,
 }
 
 static void check_sql_text(struct project *p, struct migration *m, struct mig_file *mf,
-			   struct findings *f)
+			   unsigned char *allow_used, struct findings *f)
 {
 	struct buf b = BUF_INIT;
 	const char *nul;
@@ -169,6 +169,9 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 	}
 	if (!nul)
 		check_sql_transaction(p, m, mf, b.ptr, b.len, f);
+	/* the linter reads up scripts: a down script undoes, and drops by design */
+	if (!nul && mf->role == ROLE_UP && file_runs_on(p, m, mf, "postgres"))
+		check_lint_file(p, m, mf, b.ptr, b.len, allow_used, f);
 	if (sql_is_empty(b.ptr, b.len)) {
 		if (mf->role == ROLE_UP && !m->noop && !p->cfg.allow_noop)
 			findings_add(f, SEV_ERROR, mf->path, 0, 0, "empty-up",
@@ -224,6 +227,8 @@ static void check_required(struct project *p, struct migration *m, enum mig_role
 
 static void check_migration(struct project *p, struct migration *m, struct findings *f)
 {
+	unsigned char *allow_used = xcalloc(m->lint_allow.n + 8, 1); /* + destructive_rules */
+	int linted = 0;
 	size_t i;
 
 	if (p->cfg.style == STYLE_TIMESTAMP && !version_is_timestamp(m->version))
@@ -287,8 +292,10 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 					     mf->driver, CONFIG_FILE);
 		}
 		if ((mf->role == ROLE_UP || mf->role == ROLE_DOWN || mf->role == ROLE_VERIFY) &&
-		    !m->same_as_base)
-			check_sql_text(p, m, mf, f);
+		    !m->same_as_base) {
+			check_sql_text(p, m, mf, allow_used, f);
+			linted = 1;
+		}
 	}
 	if (m->noop && m->ups_sql && !m->ups_empty) {
 		const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
@@ -310,6 +317,9 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 		findings_add(f, SEV_ERROR, meta ? meta->path : m->path, 0, 0, "batch-transaction",
 			     "kind: batch runs one transaction per batch, so it cannot say transaction: false; remove one of the two");
 	}
+	if (linted)
+		check_lint_unused(&p->cfg, m, allow_used, f);
+	free(allow_used);
 }
 
 int check_static(struct project *p, struct findings *f)

@@ -49,6 +49,7 @@ void config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->migrations_dir = xstrdup("migrations");
+	lint_config_init(&c->lint);
 	c->style = STYLE_TIMESTAMP;
 	c->ordering = ORDER_STRICT;
 	c->max_file_size = DEFAULT_MAX_FILE_SIZE;
@@ -67,7 +68,7 @@ void config_release(struct config *c)
 
 static const char *const config_keys[] = {
 	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
-	"max_file_size", "max_data_size", "repository", "allow_noop", NULL,
+	"max_file_size", "max_data_size", "repository", "allow_noop", "lint", "postgres", NULL,
 };
 
 static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
@@ -142,6 +143,93 @@ static void yaml_finding(struct findings *f, const char *path)
 			     yaml_strip_mark(cairn_error_last()));
 }
 
+/* lint: {RULE: error|warning|off, ...}; "all" sets every rule first. */
+static void parse_lint_levels(struct config *c, struct findings *f, const struct ynode *k,
+			      const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, CONFIG_FILE, k->str, v, "a map of rule ids to error, warning or off");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *rk = ynode_key(v, i), *rv = ynode_val(v, i);
+
+		if (lint_rule_find(rk->str) < 0 && strcmp(rk->str, "all"))
+			findings_add(f, SEV_ERROR, CONFIG_FILE, rk->line, rk->col, "unknown-key",
+				     "lint: '%s' is not a lint rule (docs/lint.md lists them)", rk->str);
+		else if (rv->type != YNODE_SCALAR || lint_config_set(&c->lint, rk->str, rv->str) < 0)
+			wrong_type(f, CONFIG_FILE, rk->str, rv, "error, warning or off");
+	}
+}
+
+/* postgres: {version: 13}: the server the migrations meet. */
+static void parse_postgres(struct config *c, struct findings *f, const struct ynode *k,
+			   const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, CONFIG_FILE, k->str, v, "a map such as {version: 13}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *pk = ynode_key(v, i), *pv = ynode_val(v, i);
+		char *end = NULL;
+		long n = pv->type == YNODE_SCALAR ? strtol(pv->str, &end, 10) : 0;
+
+		if (strcmp(pk->str, "version"))
+			findings_add(f, SEV_ERROR, CONFIG_FILE, pk->line, pk->col, "unknown-key",
+				     "unknown key 'postgres: %s' (cairn knows postgres: {version: N})",
+				     pk->str);
+		else if (n < 9 || n > 99 || !end || (*end && *end != '.'))
+			wrong_type(f, CONFIG_FILE, pk->str, pv, "a PostgreSQL major version such as 13");
+		else
+			c->lint.pg_version = (int)n;
+	}
+}
+
+/* drivers: a list of known driver names. */
+static void parse_drivers(struct config *c, struct findings *f, const struct ynode *k,
+			  const struct ynode *v)
+{
+	struct strlist l = { NULL, 0, 0 };
+	size_t j;
+
+	if (string_list(&l, NULL, f, CONFIG_FILE, k->str, v) == 0) {
+		for (j = 0; j < l.n; j++) {
+			if (!driver_is_known(l.items[j]))
+				findings_add(f, SEV_ERROR, CONFIG_FILE, v->line, v->col,
+					     "unknown-driver",
+					     "unknown driver '%s' (cairn knows sqlite and postgres)",
+					     l.items[j]);
+		}
+		strlist_release(&c->drivers);
+		c->drivers = l;
+	} else {
+		strlist_release(&l); /* the items read before the bad one */
+	}
+}
+
+/* release_refs: full ref names (or patterns). */
+static void parse_release_refs(struct config *c, struct findings *f, const struct ynode *k,
+			       const struct ynode *v)
+{
+	size_t j;
+
+	strlist_release(&c->release_refs);
+	if (string_list(&c->release_refs, NULL, f, CONFIG_FILE, k->str, v) == 0)
+		c->release_refs_set = 1;
+	/* "main" would silently match nothing and protect nothing */
+	for (j = 0; j < c->release_refs.n; j++)
+		if (!starts_with(c->release_refs.items[j], "refs/"))
+			findings_add(f, SEV_ERROR, CONFIG_FILE, v->line, v->col, "bad-value",
+				     "release_refs entry '%s' is not a full ref name, so it would match nothing; write refs/heads/%s or refs/tags/%s",
+				     c->release_refs.items[j], c->release_refs.items[j],
+				     c->release_refs.items[j]);
+}
+
 int config_parse(struct config *c, const char *data, size_t len, struct findings *f)
 {
 	struct ynode *root = NULL;
@@ -200,35 +288,9 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 			else
 				wrong_type(f, CONFIG_FILE, k->str, v, "'timestamp' or 'sequence'");
 		} else if (!strcmp(k->str, "drivers")) {
-			struct strlist l = { NULL, 0, 0 };
-			size_t j;
-
-			if (string_list(&l, NULL, f, CONFIG_FILE, k->str, v) == 0) {
-				for (j = 0; j < l.n; j++) {
-					if (!driver_is_known(l.items[j]))
-						findings_add(f, SEV_ERROR, CONFIG_FILE, v->line, v->col,
-							     "unknown-driver",
-							     "unknown driver '%s' (cairn knows sqlite and postgres)",
-							     l.items[j]);
-				}
-				strlist_release(&c->drivers);
-				c->drivers = l;
-			} else {
-				strlist_release(&l); /* the items read before the bad one */
-			}
+			parse_drivers(c, f, k, v);
 		} else if (!strcmp(k->str, "release_refs")) {
-			size_t j;
-
-			strlist_release(&c->release_refs);
-			if (string_list(&c->release_refs, NULL, f, CONFIG_FILE, k->str, v) == 0)
-				c->release_refs_set = 1;
-			/* "main" would silently match nothing and protect nothing */
-			for (j = 0; j < c->release_refs.n; j++)
-				if (!starts_with(c->release_refs.items[j], "refs/"))
-					findings_add(f, SEV_ERROR, CONFIG_FILE, v->line, v->col, "bad-value",
-						     "release_refs entry '%s' is not a full ref name, so it would match nothing; write refs/heads/%s or refs/tags/%s",
-						     c->release_refs.items[j], c->release_refs.items[j],
-						     c->release_refs.items[j]);
+			parse_release_refs(c, f, k, v);
 		} else if (!strcmp(k->str, "ordering")) {
 			if (v->type == YNODE_SCALAR && !strcmp(v->str, "strict"))
 				c->ordering = ORDER_STRICT;
@@ -254,6 +316,10 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 				wrong_type(f, CONFIG_FILE, k->str, v, "a size such as 4GiB");
 			else
 				c->max_data_size = sz;
+		} else if (!strcmp(k->str, "lint")) {
+			parse_lint_levels(c, f, k, v);
+		} else if (!strcmp(k->str, "postgres")) {
+			parse_postgres(c, f, k, v);
 		} else {
 			unknown_key(f, CONFIG_FILE, k, config_keys);
 		}
@@ -319,6 +385,8 @@ void migration_free(struct migration *m)
 	strlist_release(&m->requires);
 	free(m->requires_line);
 	strlist_release(&m->environments);
+	strlist_release(&m->lint_allow);
+	free(m->lint_allow_line);
 	free(m->prov_commit);
 	free(m->prov_author);
 	free(m->prov_date);
@@ -366,7 +434,7 @@ static const char *parse_dir_name(const char *name, char **version, char **slug)
 
 static const char *const meta_keys[] = {
 	"description", "requires", "transaction", "irreversible", "destructive",
-	"environments", "kind", "timeout", "lock_timeout", "noop", NULL,
+	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", NULL,
 };
 
 static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
@@ -425,6 +493,35 @@ static void parse_duration_key(struct findings *f, const char *path, const struc
 {
 	if (v->type != YNODE_SCALAR || parse_duration_ms(v->str, out) < 0)
 		wrong_type(f, path, k->str, v, "a duration such as 30s, 5m or 500ms");
+}
+
+/* lint: {allow: [rule-id, ...]}: the findings this migration waives. */
+static void parse_meta_lint(struct migration *m, struct findings *f, const char *path,
+			    const struct ynode *k, const struct ynode *v)
+{
+	size_t i, j;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, path, k->str, v, "a map such as {allow: [drop-column]}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *lk = ynode_key(v, i), *lv = ynode_val(v, i);
+
+		if (strcmp(lk->str, "allow")) {
+			findings_add(f, SEV_ERROR, path, lk->line, lk->col, "unknown-key",
+				     "unknown key 'lint: %s' (cairn knows lint: {allow: [rule-id]})",
+				     lk->str);
+			continue;
+		}
+		if (string_list(&m->lint_allow, &m->lint_allow_line, f, path, lk->str, lv) < 0)
+			continue;
+		for (j = 0; j < m->lint_allow.n; j++)
+			if (lint_rule_find(m->lint_allow.items[j]) < 0)
+				findings_add(f, SEV_ERROR, path, m->lint_allow_line[j], 0, "unknown-key",
+					     "lint: allow names '%s', which is not a lint rule (docs/lint.md lists them)",
+					     m->lint_allow.items[j]);
+	}
 }
 
 static void parse_meta(struct migration *m, struct source *src, const struct mig_file *mf,
@@ -490,6 +587,8 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 			parse_duration_key(f, path, k, v, &m->timeout_ms);
 		} else if (!strcmp(k->str, "lock_timeout")) {
 			parse_duration_key(f, path, k, v, &m->lock_timeout_ms);
+		} else if (!strcmp(k->str, "lint")) {
+			parse_meta_lint(m, f, path, k, v);
 		} else {
 			unknown_key(f, path, k, meta_keys);
 		}

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "../lint/lint.h"
 #include "findings.h"
 #include "source.h"
 
@@ -39,6 +40,7 @@ struct config {
 	unsigned long long max_file_size;
 	unsigned long long max_data_size; /* data/ files */
 	int allow_noop;           /* allow_noop: true: an empty up.sql is a no-op anywhere */
+	struct lint_config lint;  /* lint: levels, postgres: {version:} */
 };
 
 /* The drivers cairn knows; a variant file for any other is an error. */
@@ -89,6 +91,8 @@ struct migration {
 	int ups_empty, ups_sql; /* set by the checker: up scripts without and with SQL */
 	struct strlist environments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
+	struct strlist lint_allow; /* lint: {allow: [rule-id]} */
+	int *lint_allow_line;
 
 	/* provenance: the commit that introduced the migration (filled by the
 	 * history walk of issue #3; NULL until then) */
@@ -144,6 +148,21 @@ int project_guess_style(const char *dir, enum version_style *out, size_t *counte
 
 /* Static checks on one tree: names, versions, files, metadata, SQL text. */
 int check_static(struct project *p, struct findings *f);
+
+/* The linter on one PostgreSQL up script of m (check-lint.c): its findings
+ * go to f; allow_used (m->lint_allow.n entries) marks the waivers used. */
+void check_lint_file(const struct project *p, const struct migration *m,
+		     const struct mig_file *mf, const char *sql, size_t len,
+		     unsigned char *allow_used, struct findings *f);
+/* The linter on one PostgreSQL script of m, with what the project knows:
+ * the levels, the server version, m's transaction, timeouts and waivers
+ * (allow_used: m->lint_allow.n + 8 entries). in_check: leave out what
+ * sqlcheck's findings already say. */
+void project_lint(const struct config *cfg, const struct migration *m, const char *sql,
+		  size_t len, unsigned char *allow_used, int in_check, struct lint_result *out);
+/* Each lint: allow entry of m that waived nothing is a finding. */
+void check_lint_unused(const struct config *cfg, const struct migration *m,
+		       const unsigned char *allow_used, struct findings *f);
 
 /* Whether m runs in a transaction on driver (NULL: the generic setting). */
 int migration_transaction(const struct migration *m, const char *driver);

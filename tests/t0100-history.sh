@@ -40,7 +40,7 @@ test_expect_success 'passing neighbour: editing a migration not yet released is 
 	git -C p reset -q --hard main && git -C p clean -q -fd &&
 	test_migration p 20260103000000_items &&
 	test_commit p items &&
-	echo "CREATE INDEX i ON t_items(id);" >>p/$M/20260103000000_items/up.sql &&
+	echo "CREATE INDEX i ON t_20260103000000_items(id);" >>p/$M/20260103000000_items/up.sql &&
 	(cd p && cairn check --ref HEAD && cairn check >../out 2>../err) &&
 	test_grep "base: .*(merge base of HEAD and refs/heads/main)" err &&
 	test ! -s out

@@ -1,0 +1,59 @@
+/* What lint.c (the parse, positions, waivers) and rules.c (one check per
+ * kind of statement) share; private to lint/. */
+#ifndef CAIRN_LINT_INT_H
+#define CAIRN_LINT_INT_H
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+#include "lint.h"
+
+/* A "-- cairn:allow RULE reason" comment before a statement. */
+struct lint_waiver {
+	int rule;   /* -1: a rule cairn does not know */
+	int line;
+	int used;
+	char name[64];
+};
+
+struct lint_state {
+	const struct lint_input *in;
+	struct lint_result *out;
+	const char *text;             /* NUL-terminated copy of the script */
+	size_t len;
+	size_t stmt_start;            /* first token of the current statement */
+	size_t pos_off, pos_bol;      /* the last position asked for: offsets come */
+	int pos_line;                 /* mostly in order, so lines are counted once */
+	int stmt_line, stmt_end_line;
+	char **created;               /* tables created earlier in this script */
+	size_t ncreated, created_alloc;
+	char **not_valid;             /* constraints added NOT VALID, in this transaction */
+	size_t nnot_valid, not_valid_alloc;
+	int tx_depth;                 /* BEGIN without COMMIT yet, in the script */
+	size_t begin_off;             /* the outermost open BEGIN */
+	int begin_line, begin_end_line;
+	int lock_timeout, statement_timeout; /* SET earlier in the script */
+	int timeout_told;
+	PgQuery__ScanResult *tokens;  /* the script's tokens, for the names as written */
+	size_t next_token;
+	struct lint_waiver *waivers;  /* the current statement's */
+	size_t nwaivers, waivers_alloc;
+};
+
+/* A finding of rule at byte offset loc (-1: the statement's first token). */
+void lint_report(struct lint_state *s, int rule, int loc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The level a rule has here (the config, or its default). */
+enum lint_level lint_level_of(const struct lint_state *s, int rule);
+/* Was the table created earlier in this script (so it is new and empty)? */
+int lint_is_new_table(const struct lint_state *s, const PgQuery__RangeVar *rv);
+void lint_add_created(struct lint_state *s, const PgQuery__RangeVar *rv);
+/* A name in a list of names the state keeps (created, not_valid). */
+int lint_names_has(char *const *names, size_t n, const char *name);
+
+/* Checks one statement (rules.c). */
+void lint_rules_stmt(struct lint_state *s, const PgQuery__Node *stmt);
+/* After the last statement: what the script as a whole left undone. */
+void lint_rules_end(struct lint_state *s);
+
+#endif

@@ -1,0 +1,79 @@
+/* The linter (lint/) run by the checker on each migration's PostgreSQL up
+ * script, its findings turned into the checker's (check.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "project.h"
+
+/* What destructive: true in migration.yaml acknowledges. */
+static const char *const destructive_rules[] = {
+	"drop-column", "drop-table", "rename-column", "rename-table", "drop-not-null", NULL,
+};
+
+void project_lint(const struct config *pc, const struct migration *m, const char *sql,
+		  size_t len, unsigned char *allow_used, int in_check, struct lint_result *out)
+{
+	struct lint_config cfg = pc->lint;
+	struct lint_input in;
+	const char **allow = xcalloc(m->lint_allow.n + 8, sizeof(*allow));
+	size_t i, n = 0;
+
+	/* in check, sqlcheck's transaction-control and not-in-transaction say these */
+	if (in_check) {
+		cfg.level[LR_TRANSACTION_NESTING] = LINT_OFF;
+		cfg.level[LR_CONCURRENT_IN_TRANSACTION] = LINT_OFF;
+	}
+	for (i = 0; i < m->lint_allow.n; i++)
+		allow[n++] = m->lint_allow.items[i];
+	if (m->destructive)
+		for (i = 0; destructive_rules[i]; i++)
+			allow[n++] = destructive_rules[i];
+	memset(&in, 0, sizeof(in));
+	in.sql = sql;
+	in.len = len;
+	in.in_transaction = migration_transaction(m, "postgres");
+	in.has_lock_timeout = m->lock_timeout_ms > 0;
+	in.has_statement_timeout = m->timeout_ms > 0;
+	in.cfg = &cfg;
+	in.allow = allow;
+	in.nallow = n;
+	in.allow_used = allow_used; /* the first m->lint_allow.n entries are its own */
+	lint_pg(out, &in);
+	free(allow);
+}
+
+void check_lint_file(const struct project *p, const struct migration *m,
+		     const struct mig_file *mf, const char *sql, size_t len,
+		     unsigned char *allow_used, struct findings *f)
+{
+	struct lint_result r = LINT_RESULT_INIT;
+	size_t i;
+
+	project_lint(&p->cfg, m, sql, len, allow_used, 1, &r);
+	for (i = 0; i < r.n; i++) {
+		const struct lint_finding *x = &r.items[i];
+
+		findings_add(f, x->level == LINT_ERROR ? SEV_ERROR : SEV_WARNING, mf->path, x->line,
+			     x->col, lint_rules[x->rule].id, "%s", x->msg);
+	}
+	lint_result_release(&r);
+}
+
+void check_lint_unused(const struct config *cfg, const struct migration *m,
+		       const unsigned char *allow_used, struct findings *f)
+{
+	const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
+	size_t i;
+
+	if (cfg->lint.level[LR_UNUSED_WAIVER] == LINT_OFF)
+		return;
+	for (i = 0; i < m->lint_allow.n; i++)
+		if (!allow_used[i] && lint_rule_find(m->lint_allow.items[i]) >= 0)
+			findings_add(f, cfg->lint.level[LR_UNUSED_WAIVER] == LINT_ERROR ? SEV_ERROR
+											   : SEV_WARNING,
+				     meta ? meta->path : m->path,
+				     m->lint_allow_line ? m->lint_allow_line[i] : 0, 0, "unused-waiver",
+				     "lint: allow lists %s, which waives nothing in this migration's SQL; remove it so it cannot hide a later finding",
+				     m->lint_allow.items[i]);
+}

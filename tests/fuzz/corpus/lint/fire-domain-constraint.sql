@@ -1,0 +1,1 @@
+CREATE DOMAIN d AS bigint CHECK (VALUE > 0);

@@ -1,0 +1,1 @@
+ALTER TYPE e ADD VALUE 'x';

@@ -1,0 +1,1 @@
+CREATE TABLEE n (a text);

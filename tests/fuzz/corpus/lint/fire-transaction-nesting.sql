@@ -1,0 +1,1 @@
+BEGIN; CREATE TABLE n (a text); COMMIT;

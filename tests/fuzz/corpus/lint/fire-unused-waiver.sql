@@ -1,0 +1,2 @@
+-- cairn:allow drop-table unused
+SELECT 1;

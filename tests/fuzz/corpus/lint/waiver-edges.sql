@@ -1,0 +1,3 @@
+-- cairn:allow
+SELECT 1;
+-- cairn:allow x

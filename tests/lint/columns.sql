@@ -1,0 +1,6 @@
+ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+ALTER TABLE users ADD COLUMN nickname text NOT NULL;
+ALTER TABLE users ALTER COLUMN id TYPE bigint;
+ALTER TABLE users ALTER COLUMN email SET NOT NULL;
+ALTER TABLE users ALTER COLUMN phone DROP NOT NULL;
+ALTER TABLE users ADD COLUMN total_cents bigint GENERATED ALWAYS AS (amount * 100) STORED;
