@@ -25,9 +25,12 @@ DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 DEB_ISAL     = libisal-dev libisal2
 # The real tools that cairn import's tests compare against (t08xx):
 # sqitch from Debian (with its SQLite driver), dbmate from npm.
-DEB_IMPORT   = sqitch libdbd-sqlite3-perl npm
+DEB_IMPORT   = sqitch libdbd-sqlite3-perl
+# node and npm for dbmate and Squawk: Debian's, unless the machine already
+# has a node with its npm (NodeSource's nodejs conflicts with Debian's npm).
+DEB_NODE     = nodejs npm
 NPM_TEST     = dbmate
-DEB_TEST     = nodejs npm git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -221,6 +224,7 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_IMPORT)
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_NODE)
 	npm install -g $(NPM_TEST)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_ISAL) || \
 		echo "make deps: no ISA-L for this architecture; zlib alone will inflate bundles"
