@@ -12,17 +12,11 @@ CC          ?= cc
 PKG_CONFIG  ?= pkg-config
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_BUILD    = build-essential pkg-config libgit2-dev zlib1g-dev libssl-dev \
+DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev libssl-dev \
                libyaml-dev libsqlite3-dev libpq-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
-DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
-# ISA-L inflates bundles ~3 times as fast as zlib (design.md). Debian builds
-# it for most architectures, not all (bookworm: not i386; trixie: not
-# armhf): `make deps` installs it where it can, and without it (or with
-# ISAL=no) zlib alone inflates. A host that applies needs libisal2 too when
-# the build had it.
-DEB_ISAL     = libisal-dev libisal2
+DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
                libclang-rt-14-dev
 
@@ -40,8 +34,8 @@ endif
 
 # pkg-config module -> Debian package, for the message when one is missing.
 PKG_libgit2    = libgit2-dev
+PKG_libarchive = libarchive-dev
 PKG_zlib       = zlib1g-dev
-PKG_libisal    = libisal-dev
 PKG_openssl    = libssl-dev
 PKG_yaml-0.1   = libyaml-dev
 PKG_sqlite3    = libsqlite3-dev
@@ -51,20 +45,14 @@ define need_pkg
 $(if $(shell $(PKG_CONFIG) --exists $(1) && echo ok),,$(error missing library $(1): install the Debian package $(PKG_$(1)) (apt-get install $(PKG_$(1))), or run 'make deps'))
 endef
 
-# ISAL=auto (the default: when pkg-config finds it), yes or no. Decided
-# when used, not when the Makefile is read, so that `make deps demo` on a
-# fresh machine builds with what deps has just installed.
-ISAL        ?= auto
-ISAL_ON      = $(if $(filter yes,$(ISAL)),yes,$(if $(filter auto,$(ISAL)),$(shell $(PKG_CONFIG) --exists libisal && echo yes)))
-ISAL_PKG     = $(if $(ISAL_ON),libisal)
-CFLAGS      += $(if $(ISAL_ON),-DCAIRN_HAVE_ISAL)
-
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
-$(foreach p,libgit2 zlib $(ISAL_PKG) openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(p)))
+$(foreach p,libgit2 libarchive zlib openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(p)))
 endif
 
-CAIRN_PKGS   = libgit2 zlib $(ISAL_PKG) openssl yaml-0.1
-APPLY_PKGS   = zlib $(ISAL_PKG) openssl yaml-0.1 sqlite3
+# libarchive writes and reads bundles; zlib's crc32() checks the gzip
+# trailer, which libarchive's reader does not (verify/archive.c).
+CAIRN_PKGS   = libgit2 libarchive zlib openssl yaml-0.1
+APPLY_PKGS   = libarchive zlib openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
 CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(DL_LIBS) -pthread
 # libpq: its header at build time (libpq-dev), but never linked: the
@@ -80,10 +68,10 @@ endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c lib/thread.c lib/pool.c
+LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
-VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c verify/bundle.c
+VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
@@ -185,8 +173,6 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(TEST_OBJ)
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST)
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_ISAL) || \
-		echo "make deps: no ISA-L for this architecture; zlib alone will inflate bundles"
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
