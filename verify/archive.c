@@ -42,6 +42,8 @@ struct breader {
 	int in_member;     /* the current member's data or padding is unread */
 	int at_end;        /* the end of the archive was read and checked */
 	char *err;         /* the first error: the reader stops there */
+	struct sha256_ctx fed; /* breader_hash_file: the file's bytes as fed */
+	int hashing;
 };
 
 /* One pass over a path that is fine, which nearly every one is: each of
@@ -194,9 +196,56 @@ static la_ssize_t feed(struct archive *a, void *ctx, const void **buf)
 	if (r->first) {
 		n = (ssize_t)r->first;
 		r->first = 0;
-		return n;
+	} else {
+		n = read_in(r, r->in, IN_SIZE);
 	}
-	return read_in(r, r->in, IN_SIZE);
+	if (n > 0 && r->hashing)
+		sha256_update(&r->fed, r->in, (size_t)n);
+	return n;
+}
+
+void breader_hash_file(struct breader *r)
+{
+	if (!r->hashing && r->first && sha256_init(&r->fed) == 0)
+		r->hashing = 1;
+}
+
+/* Once the archive's end is checked, the gzip stream ended at the file's
+ * end (gzip_end), so every byte of the file went through feed. */
+int breader_file_sha256(struct breader *r, char hex[65])
+{
+	struct sha256_ctx c;
+	unsigned char *chunk;
+	long long off = 0;
+	int rc = -1;
+
+	if (r->at_end && r->hashing) {
+		r->hashing = 0;
+		return sha256_final_hex(&r->fed, hex);
+	}
+	if (sha256_init(&c) < 0)
+		return -1;
+	chunk = xmalloc(IN_SIZE);
+	for (;;) {
+		ssize_t n = pread(r->fd, chunk, IN_SIZE, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cairn_error_set("cannot read '%s': %s", r->path, strerror(errno));
+			break;
+		}
+		if (!n) {
+			rc = sha256_final_hex(&c, hex);
+			break;
+		}
+		sha256_update(&c, chunk, (size_t)n);
+		off += n;
+	}
+	if (rc < 0)
+		sha256_release(&c);
+	free(chunk);
+	return rc;
 }
 
 /* The gzip header, which libarchive's filter parses but checks less than
@@ -811,6 +860,8 @@ void breader_free(struct breader *r)
 		return;
 	if (r->a)
 		archive_read_free(r->a);
+	if (r->hashing)
+		sha256_release(&r->fed);
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->in);
