@@ -20,97 +20,6 @@
 #include "manifest.h"
 #include "statement.h"
 
-/* ---- trust ---- */
-
-struct trust_key {
-	unsigned roles;
-	struct pubkey *k;
-};
-
-struct trust {
-	struct trust_key *keys;
-	size_t n, alloc;
-};
-
-struct trust *trust_new(void)
-{
-	return xcalloc(1, sizeof(struct trust));
-}
-
-int trust_add_key(struct trust *t, unsigned roles, const char *pem_path)
-{
-	struct pubkey *k = NULL;
-	size_t i;
-
-	if (pubkey_load(&k, pem_path) < 0)
-		return -1;
-	for (i = 0; i < t->n; i++) {
-		if (!strcmp(t->keys[i].k->id, k->id)) {
-			t->keys[i].roles |= roles;
-			pubkey_free(k);
-			return 0;
-		}
-	}
-	ALLOC_GROW(t->keys, t->n + 1, t->alloc);
-	t->keys[t->n].roles = roles;
-	t->keys[t->n].k = k;
-	t->n++;
-	return 0;
-}
-
-int trust_add_builder_key(struct trust *t, const char *pem_path)
-{
-	return trust_add_key(t, TRUST_BUILD, pem_path);
-}
-
-const struct pubkey *trust_find(const struct trust *t, const char *key_id, unsigned roles)
-{
-	size_t i;
-
-	if (!t)
-		return NULL;
-	for (i = 0; i < t->n; i++)
-		if ((t->keys[i].roles & roles) && !strcmp(t->keys[i].k->id, key_id))
-			return t->keys[i].k;
-	return NULL;
-}
-
-size_t trust_count(const struct trust *t, unsigned roles)
-{
-	size_t i, n = 0;
-
-	for (i = 0; t && i < t->n; i++)
-		n += (t->keys[i].roles & roles) != 0;
-	return n;
-}
-
-unsigned trust_role_of_type(const char *type)
-{
-	if (!type)
-		return 0;
-	if (!strcmp(type, "build"))
-		return TRUST_BUILD;
-	if (!strcmp(type, "approval"))
-		return TRUST_APPROVAL;
-	if (!strcmp(type, "receipt"))
-		return TRUST_RECEIPT;
-	if (!strcmp(type, "override"))
-		return TRUST_OVERRIDE;
-	return 0;
-}
-
-void trust_free(struct trust *t)
-{
-	size_t i;
-
-	if (!t)
-		return;
-	for (i = 0; i < t->n; i++)
-		pubkey_free(t->keys[i].k);
-	free(t->keys);
-	free(t);
-}
-
 /* ---- reader state ---- */
 
 struct kept {
@@ -403,13 +312,7 @@ static int authenticate(struct bundle *b, const struct trust *trust)
 				"'cairn sign BUNDLE --key KEY')");
 		return -1;
 	}
-	for (i = 0; trust && i < trust->n; i++) {
-		size_t l = strlen(trusted_ids);
-
-		if ((trust->keys[i].roles & TRUST_BUILD) && l + KEY_ID_LEN + 3 < sizeof(trusted_ids))
-			snprintf(trusted_ids + l, sizeof(trusted_ids) - l, "%s%s", l ? ", " : "",
-				 trust->keys[i].k->id);
-	}
+	trust_list_ids(trust, TRUST_BUILD, trusted_ids, sizeof(trusted_ids));
 	if (!*trusted_ids)
 		cairn_error_set("build signature by unknown key %s: no build key is trusted (pass "
 				"--key PUB)", unknown);

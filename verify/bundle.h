@@ -98,6 +98,9 @@ int trust_add_key(struct trust *t, unsigned roles, const char *pem_path);
 /* The key with that id trusted for one of roles, or NULL. */
 const struct pubkey *trust_find(const struct trust *t, const char *key_id, unsigned roles);
 size_t trust_count(const struct trust *t, unsigned roles);
+/* The ids of the keys trusted for one of roles, ", "-separated, as many
+ * as fit in out. */
+void trust_list_ids(const struct trust *t, unsigned roles, char *out, size_t size);
 unsigned trust_role_of_type(const char *statement_type);
 
 /* Opens and verifies path. With trust == NULL nothing is trusted and the
