@@ -143,6 +143,7 @@ static int read_small(struct breader *r, const struct bmember *m, unsigned long 
 	 * copies as it grows (a short member is still read to its end) */
 	if (buf_reserve(out, (size_t)m->size) < 0)
 		return -1;
+	mem_prefault(out->ptr, (size_t)m->size);
 	return breader_slurp(r, out, hex);
 }
 
