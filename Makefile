@@ -71,11 +71,13 @@ BUILD        = build
 LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
-VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c verify/trust.c verify/bundle.c
+VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
+               verify/manifest-canon.c verify/trust.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c
-PROJECT_SRC += project/history.c
+PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
+               project/history-provenance.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
@@ -83,7 +85,8 @@ CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd
 CAIRN_SRC   += cmd/hooks.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
-POLICY_SRC   = policy/config.c policy/policy.c
+POLICY_SRC   = policy/config.c policy/config-keys.c policy/config-dsn.c policy/config-check.c \
+               policy/config-resolve.c policy/policy.c policy/bundle.c
 CMD_SRC     += cmd/config.c cmd/policy-report.c
 # Adding signed statements to a bundle (no key material: both programs),
 # cairn's promote/override verbs, and the applier's receipt signer.
@@ -93,13 +96,16 @@ RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/db-ctx.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
-# The PostgreSQL driver (issue #6): only postgres.c and its loader include
-# libpq-fe.h.
-PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pq-load.c
+# The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
+# and its loader include libpq-fe.h.
+PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
+               drivers/pg-books.c drivers/pq-load.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c $(PG_SRC)
-ENGINE_SRC   = apply/engine.c apply/audit.c apply/load.c
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c \
+               $(PG_SRC)
+ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
+               apply/set.c apply/audit.c apply/load.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

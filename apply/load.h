@@ -2,7 +2,7 @@
 #ifndef CAIRN_APPLY_LOAD_H
 #define CAIRN_APPLY_LOAD_H
 
-#include "engine.h"
+#include "set.h"
 
 struct bundle;
 

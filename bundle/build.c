@@ -218,6 +218,170 @@ static int cmp_mig_file(const void *a, const void *b)
 		      (*(const struct mig_file *const *)b)->name);
 }
 
+/* The project as a bundle can hold it: a name that can name the file,
+ * migrations, and caps within the format's. */
+static int check_project(const struct project *p)
+{
+	if (!p->cfg.name || !name_safe(p->cfg.name)) {
+		cairn_error_set(p->cfg.name ? "the project name '%s' in cairn.yaml cannot name a bundle "
+					      "(use letters, digits, '.', '_', '-', '+')"
+					    : "cairn.yaml has no 'name' (bundles are called NAME-VERSION.tar.gz); "
+					      "add 'name: %s'", p->cfg.name ? p->cfg.name : "myproject");
+		return -1;
+	}
+	if (!p->n) {
+		cairn_error_set("no migrations in %s: nothing to build", p->src->label);
+		return -1;
+	}
+	if (p->cfg.max_file_size > BUNDLE_TEXT_CAP) {
+		cairn_error_set("max_file_size in cairn.yaml is over %llu bytes, the most a bundle "
+				"member other than data/ may hold", (unsigned long long)BUNDLE_TEXT_CAP);
+		return -1;
+	}
+	if (p->cfg.max_data_size > BUNDLE_DATA_CAP) {
+		cairn_error_set("max_data_size in cairn.yaml is over %llu bytes, the most a data/ member "
+				"may hold", (unsigned long long)BUNDLE_DATA_CAP);
+		return -1;
+	}
+	return 0;
+}
+
+static void fill_header(struct bundle *b, const struct build_req *r, const struct project *p,
+			const char *when)
+{
+	const char *highest;
+	size_t i;
+
+	/* the version: the highest migration version, fixed by the tree alone */
+	highest = p->migs[0]->version;
+	for (i = 1; i < p->n; i++)
+		if (version_cmp(p->migs[i]->version, highest) > 0)
+			highest = p->migs[i]->version;
+	b->name = xasprintf("%s-%s", p->cfg.name, highest);
+	b->project = xstrdup(p->cfg.name);
+	b->source_repo = xstrdup(r->repo_url ? r->repo_url : "");
+	b->source_commit = xstrdup(r->commit);
+	b->source_tree = xstrdup(r->tree);
+	b->source_path = xstrdup(p->src->prefix ? p->src->prefix : "");
+	if (*b->source_path && ends_with(b->source_path, "/"))
+		b->source_path[strlen(b->source_path) - 1] = '\0';
+	b->source_ref = xstrdup(r->ref ? r->ref : "");
+	b->build_time = xstrdup(when);
+	b->tool_version = xstrdup("cairn " CAIRN_VERSION);
+	b->drivers = dup_list(p->cfg.drivers.items, p->cfg.drivers.n);
+	b->ndrivers = p->cfg.drivers.n;
+	b->max_file_size = p->cfg.max_file_size;
+	b->max_data_size = p->cfg.max_data_size;
+}
+
+static void fill_migration(struct bundle_migration *bm, const struct migration *m)
+{
+	size_t j;
+
+	bm->version = xstrdup(m->version);
+	bm->name = xstrdup(m->dir);
+	bm->description = xstrdup(m->description ? m->description : "");
+	bm->nrequires = m->ndeps;
+	bm->requires = xcalloc(m->ndeps ? m->ndeps : 1, sizeof(char *));
+	for (j = 0; j < m->ndeps; j++)
+		bm->requires[j] = xstrdup(m->deps[j]->dir);
+	bm->transaction = m->transaction;
+	bm->irreversible = m->irreversible;
+	bm->destructive = m->destructive;
+	bm->batch = m->batch;
+	bm->environments = dup_list(m->environments.items, m->environments.n);
+	bm->nenvironments = m->environments.n;
+	bm->timeout_ms = m->timeout_ms;
+	bm->lock_timeout_ms = m->lock_timeout_ms;
+	/* provenance: filled by the history walk (issue #3) when it ran */
+	bm->prov_commit = m->prov_commit ? xstrdup(m->prov_commit) : NULL;
+	bm->prov_author = m->prov_author ? xstrdup(m->prov_author) : NULL;
+	bm->prov_date = m->prov_date ? xstrdup(m->prov_date) : NULL;
+	bm->files = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*bm->files));
+}
+
+/* One file of migration m: its bytes from the object database, hashed. */
+static int add_file(const struct project *p, const struct migration *m,
+		    const struct mig_file *mf, struct bundle_migration *bm, struct build_ctx *ctx,
+		    struct sums *sums, unsigned long long *text_total, struct build_result *out)
+{
+	struct bundle_file *bf = &bm->files[bm->nfiles++];
+	struct src_file *sf = &ctx->files[ctx->n++];
+	unsigned long long cap;
+	int k;
+
+	bf->name = xstrdup(mf->name);
+	bf->member = xasprintf("migrations/%s/%s", m->dir, mf->name);
+	sf->member = bf->member;
+	sf->path = mf->path;
+	sf->is_data = mf->role == ROLE_DATA;
+	if (mf->type != ENTRY_FILE) {
+		cairn_error_set("'%s' is not a regular file (a bundle holds regular files "
+				"only)", mf->path);
+		return -1;
+	}
+	cap = sf->is_data ? ctx->data_cap : ctx->text_cap;
+	buf_init(&sf->data, (size_t)cap);
+	k = source_read(p->src, mf->path, (size_t)cap, &sf->data);
+	if (k != 0) {
+		if (k > 0)
+			cairn_error_set("'%s' is missing from %s", mf->path, p->src->label);
+		else if (strstr(cairn_error_last(), "over the limit"))
+			cairn_error_set("%s (raise %s in cairn.yaml)", cairn_error_last(),
+					sf->is_data ? "max_data_size" : "max_file_size");
+		return -1;
+	}
+	sf->size = sf->data.len;
+	if (sha256_hex(sf->data.ptr ? sf->data.ptr : "", sf->data.len, sf->sha256) < 0)
+		return -1;
+	memcpy(bf->sha256, sf->sha256, 65);
+	bf->size = sf->size;
+	out->bytes += sf->size;
+	if (sf->is_data) {
+		buf_release(&sf->data);
+	} else if ((*text_total += sf->size) > BUNDLE_TEXT_TOTAL_CAP) {
+		cairn_error_set("the files other than data/ total more than %llu bytes, the "
+				"most cairn-apply holds in memory; move bulk data to data/",
+				(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
+		return -1;
+	}
+	sums_add(sums, bf->member, bf->sha256);
+	return 0;
+}
+
+/* pass 1: every file's bytes from the object database, hashed */
+static int read_migrations(const struct project *p, struct bundle *b, struct build_ctx *ctx,
+			   struct sums *sums, struct build_result *out)
+{
+	unsigned long long text_total = 0;
+	size_t i, j;
+
+	for (i = 0; i < p->n; i++) {
+		const struct migration *m = p->order[i];
+		struct bundle_migration *bm = &b->migs[b->nmigs++];
+		const struct mig_file **sorted = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*sorted));
+		size_t nsorted;
+
+		fill_migration(bm, m);
+		/* what cairn uses: the files check warns it ignores stay out */
+		for (j = 0, nsorted = 0; j < m->nfiles; j++)
+			if (m->files[j].role != ROLE_OTHER)
+				sorted[nsorted++] = &m->files[j];
+		if (nsorted)
+			qsort(sorted, nsorted, sizeof(*sorted), cmp_mig_file);
+		for (j = 0; j < nsorted; j++) {
+			if (add_file(p, m, sorted[j], bm, ctx, sums, &text_total, out) < 0) {
+				free(sorted);
+				return -1;
+			}
+		}
+		free(sorted);
+		bm->checksum = xmalloc(7 + 65);
+		migration_checksum(bm->files, bm->nfiles, bm->checksum);
+	}
+	return 0;
+}
+
 int bundle_build(const struct build_req *r, struct build_result *out)
 {
 	const struct project *p = r->proj;
@@ -226,10 +390,8 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	struct buf manifest = BUF_INIT, sums_text = BUF_INIT;
 	struct sums sums = { NULL, 0, 0, NULL };
 	struct blob *bl = NULL;
-	size_t nbl = 0, blalloc = 0, i, j, nfiles = 0;
-	unsigned long long text_total = 0;
+	size_t nbl = 0, blalloc = 0, i, nfiles = 0;
 	char when[21], hex[65];
-	const char *highest;
 	char *path = NULL;
 	int rc = -1;
 
@@ -239,139 +401,16 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	ctx.src = p->src;
 	ctx.text_cap = p->cfg.max_file_size; /* at most BUNDLE_TEXT_CAP: checked below */
 	ctx.data_cap = p->cfg.max_data_size;
-	if (!p->cfg.name || !name_safe(p->cfg.name)) {
-		cairn_error_set(p->cfg.name ? "the project name '%s' in cairn.yaml cannot name a bundle "
-					      "(use letters, digits, '.', '_', '-', '+')"
-					    : "cairn.yaml has no 'name' (bundles are called NAME-VERSION.tar.gz); "
-					      "add 'name: %s'", p->cfg.name ? p->cfg.name : "myproject");
+	if (check_project(p) < 0)
 		goto out;
-	}
-	if (!p->n) {
-		cairn_error_set("no migrations in %s: nothing to build", p->src->label);
-		goto out;
-	}
-	if (p->cfg.max_file_size > BUNDLE_TEXT_CAP) {
-		cairn_error_set("max_file_size in cairn.yaml is over %llu bytes, the most a bundle "
-				"member other than data/ may hold", (unsigned long long)BUNDLE_TEXT_CAP);
-		goto out;
-	}
-	if (p->cfg.max_data_size > BUNDLE_DATA_CAP) {
-		cairn_error_set("max_data_size in cairn.yaml is over %llu bytes, the most a data/ member "
-				"may hold", (unsigned long long)BUNDLE_DATA_CAP);
-		goto out;
-	}
-	/* the version: the highest migration version, fixed by the tree alone */
-	highest = p->migs[0]->version;
-	for (i = 1; i < p->n; i++)
-		if (version_cmp(p->migs[i]->version, highest) > 0)
-			highest = p->migs[i]->version;
 	iso_time(r->commit_time, when);
-	b.name = xasprintf("%s-%s", p->cfg.name, highest);
-	b.project = xstrdup(p->cfg.name);
-	b.source_repo = xstrdup(r->repo_url ? r->repo_url : "");
-	b.source_commit = xstrdup(r->commit);
-	b.source_tree = xstrdup(r->tree);
-	b.source_path = xstrdup(p->src->prefix ? p->src->prefix : "");
-	if (*b.source_path && ends_with(b.source_path, "/"))
-		b.source_path[strlen(b.source_path) - 1] = '\0';
-	b.source_ref = xstrdup(r->ref ? r->ref : "");
-	b.build_time = xstrdup(when);
-	b.tool_version = xstrdup("cairn " CAIRN_VERSION);
-	b.drivers = dup_list(p->cfg.drivers.items, p->cfg.drivers.n);
-	b.ndrivers = p->cfg.drivers.n;
-	b.max_file_size = p->cfg.max_file_size;
-	b.max_data_size = p->cfg.max_data_size;
+	fill_header(&b, r, p, when);
 	b.migs = xcalloc(p->n, sizeof(*b.migs));
 	for (i = 0; i < p->n; i++)
 		nfiles += p->order[i]->nfiles;
 	ctx.files = xcalloc(nfiles ? nfiles : 1, sizeof(*ctx.files));
-
-	/* pass 1: every file's bytes from the object database, hashed */
-	for (i = 0; i < p->n; i++) {
-		const struct migration *m = p->order[i];
-		struct bundle_migration *bm = &b.migs[b.nmigs++];
-		const struct mig_file **sorted = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*sorted));
-		size_t nsorted;
-
-		bm->version = xstrdup(m->version);
-		bm->name = xstrdup(m->dir);
-		bm->description = xstrdup(m->description ? m->description : "");
-		bm->nrequires = m->ndeps;
-		bm->requires = xcalloc(m->ndeps ? m->ndeps : 1, sizeof(char *));
-		for (j = 0; j < m->ndeps; j++)
-			bm->requires[j] = xstrdup(m->deps[j]->dir);
-		bm->transaction = m->transaction;
-		bm->irreversible = m->irreversible;
-		bm->destructive = m->destructive;
-		bm->batch = m->batch;
-		bm->environments = dup_list(m->environments.items, m->environments.n);
-		bm->nenvironments = m->environments.n;
-		bm->timeout_ms = m->timeout_ms;
-		bm->lock_timeout_ms = m->lock_timeout_ms;
-		/* provenance: filled by the history walk (issue #3) when it ran */
-		bm->prov_commit = m->prov_commit ? xstrdup(m->prov_commit) : NULL;
-		bm->prov_author = m->prov_author ? xstrdup(m->prov_author) : NULL;
-		bm->prov_date = m->prov_date ? xstrdup(m->prov_date) : NULL;
-		bm->files = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*bm->files));
-		/* what cairn uses: the files check warns it ignores stay out */
-		for (j = 0, nsorted = 0; j < m->nfiles; j++)
-			if (m->files[j].role != ROLE_OTHER)
-				sorted[nsorted++] = &m->files[j];
-		if (nsorted)
-			qsort(sorted, nsorted, sizeof(*sorted), cmp_mig_file);
-		for (j = 0; j < nsorted; j++) {
-			const struct mig_file *mf = sorted[j];
-			struct bundle_file *bf = &bm->files[bm->nfiles++];
-			struct src_file *sf = &ctx.files[ctx.n++];
-			unsigned long long cap;
-			int k;
-
-			bf->name = xstrdup(mf->name);
-			bf->member = xasprintf("migrations/%s/%s", m->dir, mf->name);
-			sf->member = bf->member;
-			sf->path = mf->path;
-			sf->is_data = mf->role == ROLE_DATA;
-			if (mf->type != ENTRY_FILE) {
-				cairn_error_set("'%s' is not a regular file (a bundle holds regular files "
-						"only)", mf->path);
-				free(sorted);
-				goto out;
-			}
-			cap = sf->is_data ? ctx.data_cap : ctx.text_cap;
-			buf_init(&sf->data, (size_t)cap);
-			k = source_read(p->src, mf->path, (size_t)cap, &sf->data);
-			if (k != 0) {
-				if (k > 0)
-					cairn_error_set("'%s' is missing from %s", mf->path, p->src->label);
-				else if (strstr(cairn_error_last(), "over the limit"))
-					cairn_error_set("%s (raise %s in cairn.yaml)", cairn_error_last(),
-							sf->is_data ? "max_data_size" : "max_file_size");
-				free(sorted);
-				goto out;
-			}
-			sf->size = sf->data.len;
-			if (sha256_hex(sf->data.ptr ? sf->data.ptr : "", sf->data.len, sf->sha256) < 0) {
-				free(sorted);
-				goto out;
-			}
-			memcpy(bf->sha256, sf->sha256, 65);
-			bf->size = sf->size;
-			out->bytes += sf->size;
-			if (sf->is_data) {
-				buf_release(&sf->data);
-			} else if ((text_total += sf->size) > BUNDLE_TEXT_TOTAL_CAP) {
-				cairn_error_set("the files other than data/ total more than %llu bytes, the "
-						"most cairn-apply holds in memory; move bulk data to data/",
-						(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
-				free(sorted);
-				goto out;
-			}
-			sums_add(&sums, bf->member, bf->sha256);
-		}
-		free(sorted);
-		bm->checksum = xmalloc(7 + 65);
-		migration_checksum(bm->files, bm->nfiles, bm->checksum);
-	}
+	if (read_migrations(p, &b, &ctx, &sums, out) < 0)
+		goto out;
 	if (manifest_format(&b, &manifest) < 0 || sha256_hex(manifest.ptr, manifest.len, hex) < 0)
 		goto out;
 	memcpy(out->id, "sha256:", 7);

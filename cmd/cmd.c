@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../lib/error.h"
 #include "../lib/util.h"
@@ -133,3 +135,13 @@ void getopt_reset(void)
 	opterr = 0;
 }
 
+int bundle_error_exit(const char *path)
+{
+	struct stat st;
+
+	/* a file we cannot read at all is the environment; anything read and
+	 * found wrong is a refusal */
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
+		return EXIT_ENVIRONMENT;
+	return EXIT_REFUSED;
+}

@@ -38,6 +38,9 @@ int parse_format(const struct cmd *c, const char *arg, int *json);
 int wants_help(int argc, char **argv);
 /* getopt_long wrapper state reset (verbs call getopt_long themselves). */
 void getopt_reset(void);
+/* Exit code for a bundle that bundle_open refused: 6 when the file cannot
+ * be read at all, else 3. */
+int bundle_error_exit(const char *path);
 
 
 #endif

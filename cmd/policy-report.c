@@ -1,144 +1,19 @@
-#include <stdlib.h>
+/* The policy's verdict on a bundle (policy/bundle.h) turned into output:
+ * every refusal printed, and an exit code. */
+#include <stddef.h>
 #include <string.h>
-#include <time.h>
 
-#include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
-#include "../verify/keys.h"
+#include "cmd.h"
 #include "policy-report.h"
-#include "verify.h"
-
-static int add_keys(struct trust *t, unsigned role, const struct policy_keylist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		if (trust_add_key(t, role, l->items[i].resolved) < 0) {
-			error_msg("cannot use key '%s': %s", l->items[i].resolved, cairn_error_last());
-			return EXIT_ENVIRONMENT;
-		}
-	}
-	return 0;
-}
-
-static int build_trust(struct policy_bundle *pb, const struct apply_config *ac)
-{
-	const struct policy_config *c = &ac->config;
-	const struct policy_env *e = ac->env.env;
-	int rc;
-
-	pb->trust = trust_new();
-	rc = add_keys(pb->trust, TRUST_BUILD, policy_env_list(c, e, "builders"));
-	if (!rc)
-		rc = add_keys(pb->trust, TRUST_APPROVAL, policy_env_list(c, e, "approvers"));
-	if (!rc && e->after && policy_config_env(c, e->after))
-		rc = add_keys(pb->trust, TRUST_APPROVAL,
-			      policy_env_list(c, policy_config_env(c, e->after), "approvers"));
-	if (!rc)
-		rc = add_keys(pb->trust, TRUST_RECEIPT, policy_env_list(c, e, "receipts_from"));
-	if (!rc)
-		rc = add_keys(pb->trust, TRUST_OVERRIDE, policy_env_list(c, e, "admins"));
-	return rc;
-}
-
-static char **split_allow(const char *s, size_t *n)
-{
-	char **out = NULL;
-	size_t alloc = 0;
-	const char *p = s;
-
-	*n = 0;
-	while (p && *p) {
-		size_t len = strcspn(p, ",");
-
-		ALLOC_GROW(out, *n + 2, alloc);
-		out[(*n)++] = xstrndup(p, len);
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	if (out)
-		out[*n] = NULL;
-	return out;
-}
-
-static void to_stmts(struct policy_bundle *pb)
-{
-	const struct bundle *b = pb->b;
-	size_t i;
-
-	pb->nst = b->nstatements;
-	pb->st = xcalloc(pb->nst + 1, sizeof(*pb->st));
-	pb->allow = xcalloc(pb->nst + 1, sizeof(*pb->allow));
-	pb->raw = xcalloc(pb->nst + 1, sizeof(*pb->raw));
-	for (i = 0; i < pb->nst; i++) {
-		const struct bundle_statement *s = &b->statements[i];
-		struct policy_stmt *p = &pb->st[i];
-
-		p->name = s->member;
-		p->type = s->type;
-		p->bundle = s->bundle_id;
-		p->environment = s->environment;
-		p->key_id = s->key_id;
-		p->signer = s->signer;
-		p->time = s->time;
-		p->expires = s->expires;
-		p->database = s->database;
-		p->valid = s->valid;
-		p->problem = s->problem;
-		if (s->public_key &&
-		    base64_decode_exact(s->public_key, strlen(s->public_key), pb->raw[i], 32) == 0)
-			p->raw = pb->raw[i];
-		if (s->allow) {
-			pb->allow[i] = split_allow(s->allow, &p->nallow);
-			p->allow = (const char *const *)pb->allow[i];
-		}
-	}
-	for (i = 0; i < b->nmigs; i++) {
-		const char *v = b->migs[i].version;
-
-		if (!pb->latest || version_cmp(v, pb->latest) > 0) {
-			free(pb->latest);
-			pb->latest = xstrdup(v);
-		}
-	}
-}
-
-static void make_evidence(struct policy_bundle *pb)
-{
-	struct buf e = BUF_INIT;
-	size_t i;
-
-	buf_puts(&e, "policy:");
-	for (i = 0; i < pb->v.nused; i++) {
-		const struct policy_stmt *s = pb->v.used[i];
-
-		buf_printf(&e, " %s %s (%s %s)%s", s->type, s->name, s->signer ? s->signer : "?",
-			   s->key_id ? s->key_id : "?", i + 1 < pb->v.nused ? ";" : "");
-	}
-	if (!pb->v.nused)
-		buf_puts(&e, " none");
-	free(pb->evidence);
-	pb->evidence = buf_detach(&e, NULL);
-}
 
 static int evaluate(struct policy_bundle *pb, const struct apply_config *ac, const char *path,
 		    unsigned needs, const char *db_latest)
 {
-	struct policy_request r;
 	size_t i;
 
-	memset(&r, 0, sizeof(r));
-	r.bundle_id = pb->b->id;
-	r.environment = ac->env.env_name;
-	r.now = (long long)time(NULL);
-	r.bundle_latest = pb->latest;
-	r.db_latest = db_latest;
-	r.needs = needs;
-	r.approvals = 1;
-	policy_verdict_release(&pb->v);
-	if (policy_check(&pb->v, &ac->config, pb->st, pb->nst, &r) < 0) {
+	if (policy_bundle_evaluate(pb, &ac->config, ac->env.env_name, needs, db_latest) < 0) {
 		error_msg("%s", cairn_error_last());
 		return EXIT_USAGE;
 	}
@@ -148,29 +23,26 @@ static int evaluate(struct policy_bundle *pb, const struct apply_config *ac, con
 				  pb->v.reasons[i].rule, pb->v.reasons[i].message);
 		return EXIT_REFUSED;
 	}
-	make_evidence(pb);
 	return 0;
 }
 
 int policy_bundle_check(struct policy_bundle *pb, const struct apply_config *ac,
 			const char *path, unsigned needs, const char *db_latest)
 {
-	int rc;
-
 	memset(pb, 0, sizeof(*pb));
-	rc = build_trust(pb, ac);
-	if (rc)
-		return rc;
+	if (policy_bundle_trust(pb, &ac->config, ac->env.env) < 0) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
 	if (!path_exists(path)) {
 		error_msg("cannot read bundle '%s': no such file", path);
 		return EXIT_ENVIRONMENT;
 	}
-	if (bundle_open(&pb->b, path, pb->trust) < 0) {
+	if (policy_bundle_open(pb, path) < 0) {
 		error_msg("refusing '%s' for '%s': build: %s", path, ac->env.env_name,
 			  cairn_error_last());
 		return bundle_error_exit(path);
 	}
-	to_stmts(pb);
 	return evaluate(pb, ac, path, needs, db_latest);
 }
 
@@ -178,28 +50,4 @@ int policy_bundle_recheck(struct policy_bundle *pb, const struct apply_config *a
 			  const char *path, unsigned needs, const char *db_latest)
 {
 	return evaluate(pb, ac, path, needs, db_latest);
-}
-
-void policy_bundle_release(struct policy_bundle *pb)
-{
-	size_t i, j;
-
-	if (!pb)
-		return;
-	for (i = 0; i < pb->nst; i++) {
-		if (!pb->allow || !pb->allow[i])
-			continue;
-		for (j = 0; pb->allow[i][j]; j++)
-			free(pb->allow[i][j]);
-		free(pb->allow[i]);
-	}
-	free(pb->allow);
-	free(pb->raw);
-	free(pb->st);
-	free(pb->latest);
-	free(pb->evidence);
-	policy_verdict_release(&pb->v);
-	bundle_free(pb->b);
-	trust_free(pb->trust);
-	memset(pb, 0, sizeof(*pb));
 }

@@ -1,26 +1,13 @@
 /* A bundle checked against an environment's policy, for the verbs that
  * take --env with the applier's config (cairn-apply verify, plan, apply;
  * cairn verify --config): trust from the config, the bundle opened and
- * authenticated, then the policy evaluated (verify/policy.h) and every
+ * authenticated, then the policy evaluated (policy/bundle.h) and every
  * refusal printed. */
 #ifndef CAIRN_POLICY_CHECK_H
 #define CAIRN_POLICY_CHECK_H
 
-#include "../verify/bundle.h"
-#include "../policy/policy.h"
+#include "../policy/bundle.h"
 #include "config.h"
-
-struct policy_bundle {
-	struct trust *trust;
-	struct bundle *b;
-	struct policy_stmt *st;
-	size_t nst;
-	char ***allow;          /* per statement, the split 'allow' list */
-	unsigned char (*raw)[32];
-	char *latest;           /* the bundle's highest version */
-	struct policy_verdict v;
-	char *evidence;         /* the statements used, for the audit trail */
-};
 
 /* Opens path with the trust ac's environment gives and checks the policy
  * (needs: POLICY_OVERRIDE_* the operation needs; db_latest: the database's
@@ -32,6 +19,5 @@ int policy_bundle_check(struct policy_bundle *pb, const struct apply_config *ac,
 /* Evaluates again, once the database's highest version is known. */
 int policy_bundle_recheck(struct policy_bundle *pb, const struct apply_config *ac,
 			  const char *path, unsigned needs, const char *db_latest);
-void policy_bundle_release(struct policy_bundle *pb);
 
 #endif

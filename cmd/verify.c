@@ -4,8 +4,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../lib/error.h"
 #include "../lib/util.h"
@@ -54,17 +52,6 @@ const struct cmd cmd_apply_verify_desc = {
 	"   --key PUB      trust builds signed by public key PUB instead (repeatable;\n"
 	"                  no policy: integrity and the build signature only)\n",
 };
-
-int bundle_error_exit(const char *path)
-{
-	struct stat st;
-
-	/* a file we cannot read at all is the environment; anything read and
-	 * found wrong is a refusal */
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
-		return EXIT_ENVIRONMENT;
-	return EXIT_REFUSED;
-}
 
 int load_trust(const struct cmd *c, char **keys, size_t n, struct trust **out)
 {

@@ -12,9 +12,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_apply_verify(int argc, char **argv);
 extern const struct cmd cmd_verify_desc, cmd_apply_verify_desc;
 
-/* Exit code for a bundle that bundle_open refused: 6 when the file cannot
- * be read at all, else 3. */
-int bundle_error_exit(const char *path);
 /* Trust for keys (PEM public keys) as builders; prints errors. */
 int load_trust(const struct cmd *c, char **keys, size_t n, struct trust **out);
 

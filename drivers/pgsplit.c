@@ -96,6 +96,107 @@ static void emit(struct pgsplit *out, struct lexer *lx, size_t start, size_t end
 	st->line = line_at(lx, start);
 }
 
+/* Past a block comment (they nest) starting at tok. */
+static int skip_block_comment(struct lexer *lx, size_t tok, size_t *ip)
+{
+	const char *sql = lx->s;
+	size_t len = lx->len, i = *ip;
+	int depth = 1;
+
+	i += 2;
+	while (depth > 0) {
+		if (i + 1 >= len)
+			return unterminated(lx, tok, "block comment");
+		if (sql[i] == '/' && sql[i + 1] == '*') {
+			depth++;
+			i += 2;
+		} else if (sql[i] == '*' && sql[i + 1] == '/') {
+			depth--;
+			i += 2;
+		} else {
+			i++;
+		}
+	}
+	*ip = i;
+	return 0;
+}
+
+/* Past a string quoted by q ('' or "", the quote doubled inside) starting
+ * at tok; esc: an E'' string, where a backslash escapes the next byte. */
+static int skip_quoted(struct lexer *lx, size_t tok, size_t *ip, char q, int esc,
+		       const char *what)
+{
+	const char *sql = lx->s;
+	size_t len = lx->len, i = *ip;
+
+	i++;
+	for (;;) {
+		if (i >= len)
+			return unterminated(lx, tok, what);
+		if (esc && sql[i] == '\\') {
+			i += 2;
+		} else if (sql[i] == q) {
+			if (i + 1 < len && sql[i + 1] == q) {
+				i += 2;
+			} else {
+				i++;
+				break;
+			}
+		} else {
+			i++;
+		}
+	}
+	*ip = i;
+	return 0;
+}
+
+/* Past a '' string starting at tok. */
+static int skip_string(struct lexer *lx, size_t tok, size_t *ip)
+{
+	const char *sql = lx->s;
+	/* An E'' string when the word just before is a lone E. */
+	int esc = tok >= 1 && (sql[tok - 1] == 'E' || sql[tok - 1] == 'e') &&
+		  (tok < 2 || !ident_cont((unsigned char)sql[tok - 2]));
+
+	return skip_quoted(lx, tok, ip, '\'', esc, "quoted string");
+}
+
+/* Past a $n parameter or a $tag$...$tag$ string starting at tok. */
+static int skip_dollar(struct lexer *lx, size_t tok, size_t *ip)
+{
+	const char *sql = lx->s;
+	size_t len = lx->len, i = *ip;
+	size_t d = dollar_delim(sql, len, i);
+
+	if (d == 0) {
+		/* $1 parameter, or a stray '$' */
+		i++;
+		while (i < len && sql[i] >= '0' && sql[i] <= '9')
+			i++;
+	} else {
+		const char *end;
+
+		i += d;
+		end = NULL;
+		while (i + d <= len) {
+			const char *p = memchr(sql + i, '$', len - i);
+
+			if (!p || (size_t)(p - sql) + d > len)
+				break;
+			if (!memcmp(p, sql + tok, d)) {
+				end = p;
+				break;
+			}
+			i = (size_t)(p - sql) + 1;
+		}
+		if (!end)
+			return unterminated(lx, tok, "dollar-quoted string");
+		i = (size_t)(end - sql) + d;
+	}
+	*ip = i;
+	return 0;
+}
+
 int pgsplit(struct pgsplit *out, const char *sql, size_t len)
 {
 	struct lexer lx = { sql, len, 0, 1 };
@@ -123,22 +224,8 @@ int pgsplit(struct pgsplit *out, const char *sql, size_t len)
 			continue;
 		}
 		if (c == '/' && i + 1 < len && sql[i + 1] == '*') {
-			int depth = 1;
-
-			i += 2;
-			while (depth > 0) {
-				if (i + 1 >= len)
-					return unterminated(&lx, tok, "block comment");
-				if (sql[i] == '/' && sql[i + 1] == '*') {
-					depth++;
-					i += 2;
-				} else if (sql[i] == '*' && sql[i + 1] == '/') {
-					depth--;
-					i += 2;
-				} else {
-					i++;
-				}
-			}
+			if (skip_block_comment(&lx, tok, &i) < 0)
+				return -1;
 			continue;
 		}
 		if (c == ';' && paren == 0 && begin_depth == 0) {
@@ -155,71 +242,14 @@ int pgsplit(struct pgsplit *out, const char *sql, size_t len)
 			start = i;
 		}
 		if (c == '\'') {
-			/* An E'' string when the word just before is a lone E. */
-			int esc = tok >= 1 && (sql[tok - 1] == 'E' || sql[tok - 1] == 'e') &&
-				  (tok < 2 || !ident_cont((unsigned char)sql[tok - 2]));
-
-			i++;
-			for (;;) {
-				if (i >= len)
-					return unterminated(&lx, tok, "quoted string");
-				if (esc && sql[i] == '\\') {
-					i += 2;
-				} else if (sql[i] == '\'') {
-					if (i + 1 < len && sql[i + 1] == '\'') {
-						i += 2;
-					} else {
-						i++;
-						break;
-					}
-				} else {
-					i++;
-				}
-			}
+			if (skip_string(&lx, tok, &i) < 0)
+				return -1;
 		} else if (c == '"') {
-			i++;
-			for (;;) {
-				if (i >= len)
-					return unterminated(&lx, tok, "quoted identifier");
-				if (sql[i] == '"') {
-					if (i + 1 < len && sql[i + 1] == '"') {
-						i += 2;
-					} else {
-						i++;
-						break;
-					}
-				} else {
-					i++;
-				}
-			}
+			if (skip_quoted(&lx, tok, &i, '"', 0, "quoted identifier") < 0)
+				return -1;
 		} else if (c == '$') {
-			size_t d = dollar_delim(sql, len, i);
-
-			if (d == 0) {
-				/* $1 parameter, or a stray '$' */
-				i++;
-				while (i < len && sql[i] >= '0' && sql[i] <= '9')
-					i++;
-			} else {
-				const char *end;
-
-				i += d;
-				end = NULL;
-				while (i + d <= len) {
-					const char *p = memchr(sql + i, '$', len - i);
-
-					if (!p || (size_t)(p - sql) + d > len)
-						break;
-					if (!memcmp(p, sql + tok, d)) {
-						end = p;
-						break;
-					}
-					i = (size_t)(p - sql) + 1;
-				}
-				if (!end)
-					return unterminated(&lx, tok, "dollar-quoted string");
-				i = (size_t)(end - sql) + d;
-			}
+			if (skip_dollar(&lx, tok, &i) < 0)
+				return -1;
 		} else if (ident_start(c)) {
 			while (i < len && ident_cont((unsigned char)sql[i]))
 				i++;

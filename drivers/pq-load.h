@@ -3,7 +3,8 @@
  * LDAP, SASL, GnuTLS...), and the applier runs SQLite on a host without
  * libpq installed at all.
  *
- * Only drivers/postgres.c and drivers/pq-load.c include this header. Calls
+ * Only the driver (drivers/postgres.c, pg-*.c) and drivers/pq-load.c
+ * include this header. Calls
  * go through one table of pointers, each typed from libpq-fe.h's own
  * prototype: pq.exec(conn, sql) is PQexec(conn, sql). */
 #ifndef CAIRN_PQ_LOAD_H

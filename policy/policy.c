@@ -234,25 +234,12 @@ static size_t count_approvals(struct policy_verdict *v, const struct policy_conf
 	return count;
 }
 
-int policy_check(struct policy_verdict *v, const struct policy_config *c,
-		 const struct policy_stmt *st, size_t n, const struct policy_request *req)
+static void check_integrity(struct policy_verdict *v, const struct policy_config *c,
+			    const struct policy_env *e, const struct policy_request *req,
+			    const struct policy_stmt *st, struct sane *ss, size_t n)
 {
-	const struct policy_env *e = policy_config_env(c, req->environment);
-	struct sane *ss = NULL;
-	struct buf why = BUF_INIT, names = BUF_INIT;
 	char label[256];
 	size_t i;
-
-	memset(v, 0, sizeof(*v));
-	if (!e) {
-		struct buf m = BUF_INIT;
-
-		policy_config_unknown_env(c, req->environment ? req->environment : "", &m);
-		cairn_error_set("%s", buf_cstr(&m));
-		buf_release(&m);
-		return -1;
-	}
-	ss = xcalloc(n + 1, sizeof(*ss));
 
 	/* 1. integrity: a forged, transplanted or revoked statement refuses the
 	 * bundle whatever else it carries */
@@ -295,170 +282,216 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 		}
 		ss[i].ok = 1;
 	}
+}
+
+static void check_overrides(struct policy_verdict *v, const struct policy_config *c,
+			    const struct policy_env *e, const struct policy_request *req,
+			    struct sane *ss, size_t n)
+{
+	const struct policy_keylist *admins = policy_env_list(c, e, "admins");
+	struct buf names = BUF_INIT;
+	char label[256];
+	size_t i;
 
 	/* overrides an admin granted for this environment and bundle */
-	{
-		const struct policy_keylist *admins = policy_env_list(c, e, "admins");
+	for (i = 0; i < n; i++) {
+		const struct policy_stmt *s = ss[i].s;
+		long long exp;
+		size_t j;
 
+		if (!ss[i].ok || !is_type(s, "override"))
+			continue;
+		key_label(c, s->key_id, label, sizeof(label));
+		if (!is_env(s, e->name)) {
+			note(v, NULL, "'%s' is an override for '%s', not '%s'", s->name,
+			     s->environment ? s->environment : "", e->name);
+			continue;
+		}
+		if (!signed_by(admins, s)) {
+			reason(v, "override-not-admin",
+			       "'%s' is an override signed by %s, not an admin of '%s' (admins: "
+			       "%s)", s->name, label, e->name,
+			       (buf_reset(&names), key_names(admins, &names), buf_cstr(&names)));
+			continue;
+		}
+		if (s->expires && (parse_rfc3339(s->expires, &exp) < 0 || req->now >= exp)) {
+			note(v, NULL, "'%s' (override) expired at %s", s->name, s->expires);
+			continue;
+		}
+		for (j = 0; j < s->nallow; j++) {
+			unsigned bit = policy_override_bit(s->allow[j]);
+
+			if (!bit)
+				reason(v, "override-unknown",
+				       "'%s' allows '%s', which is not an override (known: "
+				       "older-bundle, no-receipt, repair, force)", s->name,
+				       s->allow[j]);
+			v->overrides |= bit;
+			ss[i].grants |= bit;
+		}
+	}
+	buf_release(&names);
+}
+
+static void check_build(struct policy_verdict *v, const struct policy_config *c,
+			const struct policy_env *e, struct sane *ss, size_t n)
+{
+	const struct policy_keylist *builders = policy_env_list(c, e, "builders");
+	struct buf why = BUF_INIT, names = BUF_INIT;
+	char label[256];
+	int built = 0;
+	size_t i;
+
+	/* 2. a build signature by one of this environment's builders */
+	buf_reset(&why);
+	for (i = 0; i < n; i++) {
+		const struct policy_stmt *s = ss[i].s;
+
+		if (!ss[i].ok || !is_type(s, "build"))
+			continue;
+		if (signed_by(builders, s)) {
+			built = 1;
+			use(v, s);
+		} else {
+			key_label(c, s->key_id, label, sizeof(label));
+			note(v, &why, "'%s' is signed by %s, not a builder of '%s'", s->name,
+			     label, e->name);
+		}
+	}
+	if (!built) {
+		buf_reset(&names);
+		key_names(builders, &names);
+		reason(v, "build",
+		       "no build signature by a builder of '%s' (builders: %s)%s; sign the "
+		       "bundle with a builder's key (cairn sign BUNDLE --key KEY)",
+		       e->name, buf_cstr(&names), buf_cstr(&why));
+	}
+	buf_release(&why);
+	buf_release(&names);
+}
+
+static void check_approvals(struct policy_verdict *v, const struct policy_config *c,
+			    const struct policy_env *e, const struct policy_request *req,
+			    struct sane *ss, size_t n)
+{
+	unsigned long long m = policy_env_approvals(c, e);
+	struct buf why = BUF_INIT, names = BUF_INIT;
+	size_t got, i;
+
+	/* 3. m approvals for this environment by distinct approvers */
+	buf_reset(&why);
+	for (i = 0; i < n; i++) {
+		const struct policy_stmt *s = ss[i].s;
+
+		if (ss[i].ok && is_type(s, "approval") && !is_env(s, e->name) &&
+		    !(e->after && is_env(s, e->after)))
+			note(v, &why, "'%s' approves '%s', not '%s'", s->name,
+			     s->environment ? s->environment : "", e->name);
+	}
+	got = count_approvals(v, c, e, ss, n, req->now, 1, 1, &why);
+	if (got < m) {
+		buf_reset(&names);
+		key_names(policy_env_list(c, e, "approvers"), &names);
+		reason(v, "approvals",
+		       "'%s' needs %llu approval%s by distinct approvers (%s), the bundle "
+		       "carries %zu%s; ask an approver to run 'cairn promote BUNDLE --to %s'",
+		       e->name, m, m == 1 ? "" : "s", buf_cstr(&names), got, buf_cstr(&why),
+		       e->name);
+	}
+	buf_release(&why);
+	buf_release(&names);
+}
+
+static void check_after(struct policy_verdict *v, const struct policy_config *c,
+			const struct policy_env *e, const struct policy_request *req,
+			struct sane *ss, size_t n)
+{
+	struct buf why = BUF_INIT;
+
+	/* 4. the previous environment's approval */
+	if (e->after) {
+		const struct policy_env *prev = policy_config_env(c, e->after);
+
+		if (prev) {
+			unsigned long long pm = policy_env_approvals(c, prev);
+			size_t pgot;
+
+			if (!pm)
+				pm = 1;
+			buf_reset(&why);
+			pgot = count_approvals(v, c, prev, ss, n, req->now, 0, 1, &why);
+			if (pgot < pm)
+				reason(v, "after",
+				       "'%s' comes after '%s', and the bundle carries %zu of the "
+				       "%llu approval%s '%s' needs%s; promote it to '%s' first "
+				       "(cairn promote BUNDLE --to %s)",
+				       e->name, prev->name, pgot, pm, pm == 1 ? "" : "s",
+				       prev->name, buf_cstr(&why), prev->name, prev->name);
+		}
+	}
+	buf_release(&why);
+}
+
+static void check_receipt(struct policy_verdict *v, const struct policy_config *c,
+			  const struct policy_env *e, struct sane *ss, size_t n)
+{
+	const struct policy_keylist *rf = policy_env_list(c, e, "receipts_from");
+	struct buf why = BUF_INIT, names = BUF_INIT;
+	char label[256];
+	size_t i;
+
+	/* 5. proof that it ran before: a receipt by a receipts_from key */
+	if (rf->n) {
+		int found = 0;
+
+		buf_reset(&why);
 		for (i = 0; i < n; i++) {
 			const struct policy_stmt *s = ss[i].s;
-			long long exp;
-			size_t j;
 
-			if (!ss[i].ok || !is_type(s, "override"))
+			if (!ss[i].ok || !is_type(s, "receipt"))
 				continue;
 			key_label(c, s->key_id, label, sizeof(label));
-			if (!is_env(s, e->name)) {
-				note(v, NULL, "'%s' is an override for '%s', not '%s'", s->name,
-				     s->environment ? s->environment : "", e->name);
+			if (!signed_by(rf, s)) {
+				note(v, &why, "'%s' is a receipt by %s, not a receipts_from key",
+				     s->name, label);
 				continue;
 			}
-			if (!signed_by(admins, s)) {
-				reason(v, "override-not-admin",
-				       "'%s' is an override signed by %s, not an admin of '%s' (admins: "
-				       "%s)", s->name, label, e->name,
-				       (buf_reset(&names), key_names(admins, &names), buf_cstr(&names)));
+			if (e->after && !is_env(s, e->after)) {
+				note(v, &why, "'%s' is a receipt from '%s', not '%s'", s->name,
+				     s->environment ? s->environment : "", e->after);
 				continue;
 			}
-			if (s->expires && (parse_rfc3339(s->expires, &exp) < 0 || req->now >= exp)) {
-				note(v, NULL, "'%s' (override) expired at %s", s->name, s->expires);
+			if (is_env(s, e->name)) {
+				note(v, &why, "'%s' is a receipt from '%s' itself", s->name,
+				     e->name);
 				continue;
 			}
-			for (j = 0; j < s->nallow; j++) {
-				unsigned bit = policy_override_bit(s->allow[j]);
-
-				if (!bit)
-					reason(v, "override-unknown",
-					       "'%s' allows '%s', which is not an override (known: "
-					       "older-bundle, no-receipt, repair, force)", s->name,
-					       s->allow[j]);
-				v->overrides |= bit;
-				ss[i].grants |= bit;
-			}
+			found = 1;
+			use(v, s);
 		}
-	}
-
-	if (req->approvals) {
-		const struct policy_keylist *builders = policy_env_list(c, e, "builders");
-		const struct policy_keylist *rf = policy_env_list(c, e, "receipts_from");
-		unsigned long long m = policy_env_approvals(c, e);
-		size_t got;
-		int built = 0;
-
-		/* 2. a build signature by one of this environment's builders */
-		buf_reset(&why);
-		for (i = 0; i < n; i++) {
-			const struct policy_stmt *s = ss[i].s;
-
-			if (!ss[i].ok || !is_type(s, "build"))
-				continue;
-			if (signed_by(builders, s)) {
-				built = 1;
-				use(v, s);
+		if (!found) {
+			if (v->overrides & POLICY_OVERRIDE_NO_RECEIPT) {
+				use_overrides(v, ss, n, POLICY_OVERRIDE_NO_RECEIPT);
 			} else {
-				key_label(c, s->key_id, label, sizeof(label));
-				note(v, &why, "'%s' is signed by %s, not a builder of '%s'", s->name,
-				     label, e->name);
-			}
-		}
-		if (!built) {
-			buf_reset(&names);
-			key_names(builders, &names);
-			reason(v, "build",
-			       "no build signature by a builder of '%s' (builders: %s)%s; sign the "
-			       "bundle with a builder's key (cairn sign BUNDLE --key KEY)",
-			       e->name, buf_cstr(&names), buf_cstr(&why));
-		}
-
-		/* 3. m approvals for this environment by distinct approvers */
-		buf_reset(&why);
-		for (i = 0; i < n; i++) {
-			const struct policy_stmt *s = ss[i].s;
-
-			if (ss[i].ok && is_type(s, "approval") && !is_env(s, e->name) &&
-			    !(e->after && is_env(s, e->after)))
-				note(v, &why, "'%s' approves '%s', not '%s'", s->name,
-				     s->environment ? s->environment : "", e->name);
-		}
-		got = count_approvals(v, c, e, ss, n, req->now, 1, 1, &why);
-		if (got < m) {
-			buf_reset(&names);
-			key_names(policy_env_list(c, e, "approvers"), &names);
-			reason(v, "approvals",
-			       "'%s' needs %llu approval%s by distinct approvers (%s), the bundle "
-			       "carries %zu%s; ask an approver to run 'cairn promote BUNDLE --to %s'",
-			       e->name, m, m == 1 ? "" : "s", buf_cstr(&names), got, buf_cstr(&why),
-			       e->name);
-		}
-
-		/* 4. the previous environment's approval */
-		if (e->after) {
-			const struct policy_env *prev = policy_config_env(c, e->after);
-
-			if (prev) {
-				unsigned long long pm = policy_env_approvals(c, prev);
-				size_t pgot;
-
-				if (!pm)
-					pm = 1;
-				buf_reset(&why);
-				pgot = count_approvals(v, c, prev, ss, n, req->now, 0, 1, &why);
-				if (pgot < pm)
-					reason(v, "after",
-					       "'%s' comes after '%s', and the bundle carries %zu of the "
-					       "%llu approval%s '%s' needs%s; promote it to '%s' first "
-					       "(cairn promote BUNDLE --to %s)",
-					       e->name, prev->name, pgot, pm, pm == 1 ? "" : "s",
-					       prev->name, buf_cstr(&why), prev->name, prev->name);
-			}
-		}
-
-		/* 5. proof that it ran before: a receipt by a receipts_from key */
-		if (rf->n) {
-			int found = 0;
-
-			buf_reset(&why);
-			for (i = 0; i < n; i++) {
-				const struct policy_stmt *s = ss[i].s;
-
-				if (!ss[i].ok || !is_type(s, "receipt"))
-					continue;
-				key_label(c, s->key_id, label, sizeof(label));
-				if (!signed_by(rf, s)) {
-					note(v, &why, "'%s' is a receipt by %s, not a receipts_from key",
-					     s->name, label);
-					continue;
-				}
-				if (e->after && !is_env(s, e->after)) {
-					note(v, &why, "'%s' is a receipt from '%s', not '%s'", s->name,
-					     s->environment ? s->environment : "", e->after);
-					continue;
-				}
-				if (is_env(s, e->name)) {
-					note(v, &why, "'%s' is a receipt from '%s' itself", s->name,
-					     e->name);
-					continue;
-				}
-				found = 1;
-				use(v, s);
-			}
-			if (!found) {
-				if (v->overrides & POLICY_OVERRIDE_NO_RECEIPT) {
-					use_overrides(v, ss, n, POLICY_OVERRIDE_NO_RECEIPT);
-				} else {
-					buf_reset(&names);
-					key_names(rf, &names);
-					reason(v, "receipt",
-					       "no receipt by a receipts_from key (%s)%s: nothing shows "
-					       "the bundle ran in '%s'; apply it there with "
-					       "--receipt-key, or have an admin sign an override "
-					       "allowing no-receipt",
-					       buf_cstr(&names), buf_cstr(&why),
-					       e->after ? e->after : "an earlier environment");
-				}
+				buf_reset(&names);
+				key_names(rf, &names);
+				reason(v, "receipt",
+				       "no receipt by a receipts_from key (%s)%s: nothing shows "
+				       "the bundle ran in '%s'; apply it there with "
+				       "--receipt-key, or have an admin sign an override "
+				       "allowing no-receipt",
+				       buf_cstr(&names), buf_cstr(&why),
+				       e->after ? e->after : "an earlier environment");
 			}
 		}
 	}
+	buf_release(&why);
+	buf_release(&names);
+}
+
+static void check_rollback(struct policy_verdict *v, const struct policy_request *req,
+			   struct sane *ss, size_t n)
+{
 
 	/* 6. rollback protection */
 	if (req->bundle_latest && req->db_latest &&
@@ -473,6 +506,14 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 			       "allowing older-bundle", req->db_latest, req->bundle_latest);
 		}
 	}
+}
+
+static void check_needs(struct policy_verdict *v, const struct policy_config *c,
+			const struct policy_env *e, const struct policy_request *req,
+			struct sane *ss, size_t n)
+{
+	struct buf names = BUF_INIT;
+	size_t i;
 
 	/* 7. operations that need an admin's override */
 	for (i = 0; policy_override_names[i]; i++) {
@@ -491,11 +532,37 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 		       "(admins: %s)", override_name(bit), e->name, override_name(bit),
 		       buf_cstr(&names));
 	}
+	buf_release(&names);
+}
 
+int policy_check(struct policy_verdict *v, const struct policy_config *c,
+		 const struct policy_stmt *st, size_t n, const struct policy_request *req)
+{
+	const struct policy_env *e = policy_config_env(c, req->environment);
+	struct sane *ss = NULL;
+
+	memset(v, 0, sizeof(*v));
+	if (!e) {
+		struct buf m = BUF_INIT;
+
+		policy_config_unknown_env(c, req->environment ? req->environment : "", &m);
+		cairn_error_set("%s", buf_cstr(&m));
+		buf_release(&m);
+		return -1;
+	}
+	ss = xcalloc(n + 1, sizeof(*ss));
+	check_integrity(v, c, e, req, st, ss, n);
+	check_overrides(v, c, e, req, ss, n);
+	if (req->approvals) {
+		check_build(v, c, e, ss, n);
+		check_approvals(v, c, e, req, ss, n);
+		check_after(v, c, e, req, ss, n);
+		check_receipt(v, c, e, ss, n);
+	}
+	check_rollback(v, req, ss, n);
+	check_needs(v, c, e, req, ss, n);
 	v->ok = v->nreasons == 0;
 	free(ss);
-	buf_release(&why);
-	buf_release(&names);
 	return 0;
 }
 

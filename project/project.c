@@ -482,6 +482,23 @@ static int cmp_mig(const void *a, const void *b)
 	return c ? c : strcmp(x->dir, y->dir);
 }
 
+/* A file directly in migrations/ (rel: its name there). */
+static void loose_file(const struct project *p, const struct source_entry *e, const char *rel,
+		       struct findings *f)
+{
+	if (e->type == ENTRY_SYMLINK)
+		findings_add(f, SEV_ERROR, e->path, 0, 0, "symlink",
+			     "symbolic links are refused in %s/ (a bundle must hold the file itself); replace it with the file",
+			     p->cfg.migrations_dir);
+	else if (ends_with(rel, ".sql"))
+		findings_add(f, SEV_ERROR, e->path, 0, 0, "bad-name",
+			     "SQL files belong in a migration directory: move it to %s/VERSION_name/up.sql ('cairn new NAME' makes one)",
+			     p->cfg.migrations_dir);
+	else if (strcmp(rel, ".gitkeep") && strcmp(rel, "README.md") && strcmp(rel, "README"))
+		findings_add(f, SEV_WARNING, e->path, 0, 0, "stray-file",
+			     "not a migration directory; cairn ignores it");
+}
+
 int project_load(struct project **out, struct source *src, struct findings *f)
 {
 	struct project *p = xcalloc(1, sizeof(*p));
@@ -519,19 +536,7 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 		char *dirname;
 
 		if (!slash && e->type != ENTRY_DIR) {
-			/* a file directly in migrations/ */
-			if (e->type == ENTRY_SYMLINK)
-				findings_add(f, SEV_ERROR, e->path, 0, 0, "symlink",
-					     "symbolic links are refused in %s/ (a bundle must hold the file itself); replace it with the file",
-					     p->cfg.migrations_dir);
-			else if (ends_with(rel, ".sql"))
-				findings_add(f, SEV_ERROR, e->path, 0, 0, "bad-name",
-					     "SQL files belong in a migration directory: move it to %s/VERSION_name/up.sql ('cairn new NAME' makes one)",
-					     p->cfg.migrations_dir);
-			else if (strcmp(rel, ".gitkeep") && strcmp(rel, "README.md") &&
-				 strcmp(rel, "README"))
-				findings_add(f, SEV_WARNING, e->path, 0, 0, "stray-file",
-					     "not a migration directory; cairn ignores it");
+			loose_file(p, e, rel, f);
 			continue;
 		}
 		/* the work tree lists the directory itself before its files */

@@ -1,0 +1,78 @@
+/* What the parts of the apply engine share (apply/engine.c, plan.c, run.c,
+ * rollback.c, repair.c): a run (the open database, the audit chain's head,
+ * the --atomic queue) and the steps that write migrations, bookkeeping and
+ * audit rows through it. Private to apply/. */
+#ifndef CAIRN_APPLY_ENGINE_INT_H
+#define CAIRN_APPLY_ENGINE_INT_H
+
+#include "engine.h"
+
+struct run {
+	struct db *db;
+	const struct driver *drv;
+	const struct apply_opts *o;
+	char *actor;
+	long long seq;          /* last committed audit seq */
+	char head[65];          /* its hash */
+	long long tx_seq;       /* within the open transaction */
+	char tx_head[65];
+	char *current;          /* highest applied version, as committed */
+	/* --atomic: bookkeeping and audit rows are written after the last
+	 * migration, still inside the one transaction, so the two prepared
+	 * inserts are not re-prepared after every schema change. */
+	struct deferred {
+		struct bk_row row;
+		struct audit_row a;
+	} *dq;
+	size_t ndq, adq;
+};
+
+/* engine.c */
+long long now_ms(void);
+
+/* plan.c */
+int is_blocking(const struct bk_row *r);
+int is_baseline_row(const struct bk_row *r);
+
+/* run.c */
+void emit(struct run *r, struct apply_event *ev);
+int run_init(struct run *r, struct db *db, const struct driver *drv,
+	     const struct apply_opts *o);
+void deferred_clear(struct run *r);
+void run_release(struct run *r);
+/* Writes what --atomic deferred; the caller commits or rolls back. */
+int deferred_flush(struct run *r);
+int tx_begin(struct run *r);
+int tx_commit(struct run *r);
+void tx_rollback(struct run *r);
+int audit_add(struct run *r, const char *action, const char *version,
+	      const char *bundle_id, const char *to_version, const char *detail,
+	      struct bk_row *anchor);
+/* A failure recorded on its own, after the migration's transaction rolled
+ * back. Best effort: the run fails either way, with the original message. */
+void audit_failure(struct run *r, const char *version, const char *bundle_id,
+		   const char *error);
+void set_current(struct run *r, const char *v);
+/* "path:line: code: message" for a failed script. */
+char *script_error(const char *path, const char *sql, size_t len,
+		   const struct driver_error *e);
+void ev_init(struct apply_event *ev, enum apply_event_type t, const struct apply_mig *m,
+	     const struct apply_set *set);
+/* One transactional migration. in_atomic: the caller holds the transaction. */
+int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+	     int in_atomic, int is_new, long long *duration, char **err);
+int put_row_tx(struct run *r, struct bk_row *row, const char *action,
+	       const char *bundle_id, const char *to, const char *detail);
+/* transaction: false. Returns 0, or -1 with *err (the row is failed or, when
+ * even that could not be written, still in progress). */
+int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		long long *duration, char **err);
+/* kind: batch, resumable: one transaction per batch, progress in the row. */
+int apply_batch(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		const struct bk_row *old, size_t index, size_t total, long long *duration,
+		char **err);
+int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *o);
+int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
+	      size_t *nrows);
+
+#endif

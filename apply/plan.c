@@ -1,0 +1,228 @@
+/* The plan: what engine_apply would do with a set against the bookkeeping
+ * rows (plan_build), and what plan and status show. See engine.h. */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/error.h"
+#include "../lib/exitcodes.h"
+#include "../lib/util.h"
+#include "../verify/bundle.h"
+#include "engine.h"
+#include "engine-int.h"
+
+/* ---- the plan ---- */
+
+const char *step_action_name(enum step_action a)
+{
+	switch (a) {
+	case STEP_APPLY: return "apply";
+	case STEP_RESUME: return "resume";
+	case STEP_APPLIED: return "applied";
+	case STEP_BASELINE: return "baseline";
+	case STEP_OTHER_ENV: return "other-environment";
+	case STEP_AFTER_TO: return "after-target";
+	case STEP_DRIFT: return "drift";
+	case STEP_BLOCKED: return "blocked";
+	}
+	return "?";
+}
+
+int is_blocking(const struct bk_row *r)
+{
+	return !strcmp(r->state, BK_FAILED) || !strcmp(r->state, BK_IN_PROGRESS);
+}
+
+static int is_batch_row(const struct bk_row *r)
+{
+	return r->kind && !strcmp(r->kind, "batch");
+}
+
+int is_baseline_row(const struct bk_row *r)
+{
+	return r->kind && !strcmp(r->kind, "baseline");
+}
+
+static int env_listed(const struct apply_mig *m, const char *env)
+{
+	size_t i;
+
+	if (!m->nenvironments)
+		return 1;
+	for (i = 0; env && i < m->nenvironments; i++)
+		if (!strcmp(m->environments[i], env))
+			return 1;
+	return 0;
+}
+
+/* The rows by exact version, for plan_build. bk_read sorts them by
+ * version_cmp, under which "0002" and "2" are equal (and which is no total
+ * order on strings that are not numbers), so that order cannot find an
+ * exact match; a hash of the exact strings does, in one pass, in any order.
+ * Each row also carries what plan_build asks of it more than once. */
+#define ROW_APPLIED  1
+#define ROW_BLOCKING 2
+#define ROW_BASELINE 4
+#define ROW_HIT      8  /* a migration of the set has exactly this version */
+#define ROW_RESUMES  16 /* a step of the set resumes this row */
+
+struct row_index {
+	const struct bk_row *rows;
+	size_t *slots;             /* 1 + the first row with a version; 0: empty */
+	size_t mask;
+	size_t *first;             /* per row: the first row with its version */
+	unsigned char *flags;      /* per row: ROW_* */
+};
+
+static size_t version_hash(const char *s)
+{
+	size_t h = 2166136261u;    /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static void row_index_build(struct row_index *x, const struct bk_row *rows, size_t n)
+{
+	size_t i, cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	x->rows = rows;
+	x->mask = cap - 1;
+	x->slots = xcalloc(cap, sizeof(*x->slots));
+	x->first = xcalloc(n ? n : 1, sizeof(*x->first));
+	x->flags = xcalloc(n ? n : 1, 1);
+	for (i = 0; i < n; i++) {
+		size_t h = version_hash(rows[i].version) & x->mask;
+
+		while (x->slots[h] && strcmp(rows[x->slots[h] - 1].version, rows[i].version))
+			h = (h + 1) & x->mask;
+		if (!x->slots[h])
+			x->slots[h] = i + 1;
+		x->first[i] = x->slots[h] - 1;
+		if (!strcmp(rows[i].state, BK_APPLIED))
+			x->flags[i] |= ROW_APPLIED;
+		else if (is_blocking(&rows[i]))
+			x->flags[i] |= ROW_BLOCKING;
+		if (is_baseline_row(&rows[i]))
+			x->flags[i] |= ROW_BASELINE;
+	}
+}
+
+/* The index of the first row whose version is exactly v, or -1. */
+static long row_index_find(const struct row_index *x, const char *v)
+{
+	size_t h = version_hash(v) & x->mask;
+
+	for (; x->slots[h]; h = (h + 1) & x->mask)
+		if (!strcmp(x->rows[x->slots[h] - 1].version, v))
+			return (long)x->slots[h] - 1;
+	return -1;
+}
+
+static void row_index_release(struct row_index *x)
+{
+	free(x->slots);
+	free(x->first);
+	free(x->flags);
+}
+
+int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row *rows,
+	       size_t nrows, const char *env, const char *to)
+{
+	struct row_index x;
+	const char *current = NULL;
+	size_t i, to_index = set->n;
+
+	memset(p, 0, sizeof(*p));
+	if (to) {
+		for (i = 0; i < set->n; i++)
+			if (!strcmp(set->migs[i].version, to))
+				break;
+		if (i == set->n) {
+			cairn_error_set("--to %s: no migration with that version in the bundle", to);
+			return EXIT_USAGE;
+		}
+		to_index = i;
+	}
+	row_index_build(&x, rows, nrows);
+	for (i = 0; i < nrows; i++) {
+		if (!(x.flags[i] & ROW_APPLIED))
+			continue;
+		if (x.flags[i] & ROW_BASELINE)
+			p->baseline = rows[i].version;
+		if (!current || version_cmp(rows[i].version, current) > 0)
+			current = rows[i].version;
+	}
+	p->current = current ? xstrdup(current) : NULL;
+
+	p->steps = xcalloc(set->n ? set->n : 1, sizeof(*p->steps));
+	p->n = set->n;
+	for (i = 0; i < set->n; i++) {
+		struct plan_step *s = &p->steps[i];
+		long r = row_index_find(&x, set->migs[i].version);
+		unsigned f = r >= 0 ? x.flags[r] : 0;
+
+		s->m = &set->migs[i];
+		s->row = r >= 0 ? &rows[r] : NULL;
+		if (r >= 0)
+			x.flags[r] |= ROW_HIT;
+		if (f & ROW_APPLIED) {
+			if ((f & ROW_BASELINE) || !strcmp(s->row->checksum, s->m->checksum)) {
+				s->action = STEP_APPLIED;
+			} else {
+				s->action = STEP_DRIFT;
+				p->ndrift++;
+			}
+		} else if (f & ROW_BLOCKING) {
+			s->action = is_batch_row(s->row) && s->m->batch ? STEP_RESUME : STEP_BLOCKED;
+			if (s->action == STEP_RESUME)
+				x.flags[r] |= ROW_RESUMES;
+		} else if (p->baseline && version_cmp(s->m->version, p->baseline) <= 0) {
+			s->action = STEP_BASELINE;
+		} else if (!env_listed(s->m, env)) {
+			s->action = STEP_OTHER_ENV;
+		} else if (i > to_index) {
+			s->action = STEP_AFTER_TO;
+		} else {
+			s->action = STEP_APPLY;
+		}
+		if (s->action == STEP_APPLY || s->action == STEP_RESUME)
+			p->napply++;
+	}
+
+	for (i = 0; i < nrows; i++) {
+		/* A failed or unfinished row blocks the run unless it is a batch
+		 * migration of this set, which resumes; one absent from the set
+		 * cannot. */
+		if ((x.flags[i] & ROW_BLOCKING) && !(x.flags[i] & ROW_RESUMES)) {
+			p->blocked = xrealloc(p->blocked, (p->nblocked + 1) * sizeof(*p->blocked));
+			p->blocked[p->nblocked++] = &rows[i];
+		}
+		/* Applied, and no migration of the set has its version. */
+		if ((x.flags[i] & (ROW_APPLIED | ROW_BASELINE)) == ROW_APPLIED &&
+		    !(x.flags[x.first[i]] & ROW_HIT)) {
+			p->missing = xrealloc(p->missing, (p->nmissing + 1) * sizeof(*p->missing));
+			p->missing[p->nmissing++] = &rows[i];
+		}
+	}
+	row_index_release(&x);
+	return EXIT_OK;
+}
+
+void plan_release(struct plan *p)
+{
+	if (!p)
+		return;
+	free(p->steps);
+	free(p->missing);
+	free(p->blocked);
+	free(p->current);
+	memset(p, 0, sizeof(*p));
+}
+

@@ -1,0 +1,138 @@
+/* Baseline and repair: the two verbs that edit the bookkeeping without
+ * running a migration (engine.h). */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/error.h"
+#include "../lib/exitcodes.h"
+#include "../lib/util.h"
+#include "../verify/bundle.h"
+#include "engine.h"
+#include "engine-int.h"
+
+int engine_baseline(struct db *db, const struct driver *drv, const char *version,
+		    const char *description, const struct apply_opts *o)
+{
+	struct run r;
+	struct bk_row *rows = NULL, row;
+	size_t nrows = 0, i;
+	int exists = 0, rc;
+	char at[32];
+
+	memset(&r, 0, sizeof(r));
+	memset(&row, 0, sizeof(row));
+	if (!*version || strspn(version, "0123456789") != strlen(version)) {
+		cairn_error_set("--version must be a migration version (digits), not '%s'", version);
+		return EXIT_USAGE;
+	}
+	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
+		return rc;
+	if (read_rows(db, drv, &exists, &rows, &nrows)) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	for (i = 0; i < nrows; i++) {
+		if (strcmp(rows[i].state, BK_ROLLED_BACK)) {
+			cairn_error_set("the database already records migrations (%s is %s): a "
+					"baseline only marks a database cairn has not managed yet",
+					rows[i].version, rows[i].state);
+			rc = EXIT_STATE;
+			goto out;
+		}
+	}
+	if ((!exists && drv->bk_ensure(db)) || run_init(&r, db, drv, o)) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	engine_now(at);
+	row.version = xstrdup(version);
+	row.name = xasprintf("%s_baseline", version);
+	row.checksum = xstrdup("baseline");
+	row.state = xstrdup(BK_APPLIED);
+	row.bundle_id = xstrdup("");
+	row.environment = xstrdup(o->env ? o->env : "");
+	row.applied_at = xstrdup(at);
+	row.applied_by = xstrdup(r.actor);
+	row.irreversible = 1;
+	row.transactional = 1;
+	row.kind = xstrdup("baseline");
+	row.statement = -1;
+	if (put_row_tx(&r, &row, "baseline", version, version,
+		       description ? description : "existing schema taken as applied")) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	if (drv->unlock(db) && rc == EXIT_OK)
+		rc = EXIT_ENVIRONMENT;
+	bk_row_release(&row);
+	bk_rows_free(rows, nrows);
+	run_release(&r);
+	return rc;
+}
+
+int engine_repair(struct db *db, const struct driver *drv, const char *version,
+		  int mark_applied, const struct apply_opts *o)
+{
+	struct run r;
+	struct bk_row *rows = NULL, row;
+	const struct bk_row *t = NULL;
+	size_t nrows = 0, i;
+	int exists = 0, rc;
+	char *detail = NULL;
+
+	memset(&r, 0, sizeof(r));
+	memset(&row, 0, sizeof(row));
+	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
+		return rc;
+	if (read_rows(db, drv, &exists, &rows, &nrows) || run_init(&r, db, drv, o)) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	for (i = 0; i < nrows; i++) {
+		if (!strcmp(rows[i].version, version))
+			t = &rows[i];
+		if (!strcmp(rows[i].state, BK_APPLIED) &&
+		    (!r.current || version_cmp(rows[i].version, r.current) > 0))
+			set_current(&r, rows[i].version);
+	}
+	if (!t) {
+		cairn_error_set("no migration %s is recorded in the database", version);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (!is_blocking(t)) {
+		cairn_error_set("migration %s is %s, not failed or in progress: nothing to repair",
+				t->name, t->state);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	row = *t;
+	row.state = mark_applied ? BK_APPLIED : BK_ROLLED_BACK;
+	row.error = NULL;
+	row.audit_hash = NULL;
+	detail = xasprintf("%s -> %s%s%s", t->state, row.state, t->error ? "; was: " : "",
+			   t->error ? t->error : "");
+	rc = put_row_tx(&r, &row, "repair", t->bundle_id,
+			mark_applied && version_cmp(version, r.current ? r.current : "0") > 0
+				? version
+				: r.current,
+			detail)
+		     ? EXIT_ENVIRONMENT
+		     : EXIT_OK;
+	free(row.audit_hash);
+	memset(&row, 0, sizeof(row));
+out:
+	if (drv->unlock(db) && rc == EXIT_OK)
+		rc = EXIT_ENVIRONMENT;
+	free(detail);
+	bk_row_release(&row);
+	bk_rows_free(rows, nrows);
+	run_release(&r);
+	return rc;
+}

@@ -1,0 +1,537 @@
+/* A run of the engine: its transactions, the audit chain's head, the
+ * bookkeeping and audit rows it writes, and the three ways a migration
+ * runs (in a transaction, outside one, in batches). The choices are listed
+ * at the top of engine.c. */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/error.h"
+#include "../lib/exitcodes.h"
+#include "../lib/util.h"
+#include "../verify/bundle.h"
+#include "engine.h"
+#include "engine-int.h"
+
+int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *o)
+{
+	int rc = drv->lock(db, o->lock_timeout_ms);
+
+	if (rc == DRIVER_BUSY)
+		return EXIT_LOCKED;
+	return rc ? EXIT_ENVIRONMENT : EXIT_OK;
+}
+
+int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
+	      size_t *nrows)
+{
+	*rows = NULL;
+	*nrows = 0;
+	if (drv->bk_exists(db, exists))
+		return -1;
+	return *exists ? drv->bk_read(db, rows, nrows) : 0;
+}
+
+void emit(struct run *r, struct apply_event *ev)
+{
+	if (!ev->environment)
+		ev->environment = r->o->env;
+	if (r->o->event)
+		r->o->event(r->o->ctx, ev);
+}
+
+int run_init(struct run *r, struct db *db, const struct driver *drv,
+	     const struct apply_opts *o)
+{
+	struct audit_row *last = NULL;
+	size_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->db = db;
+	r->drv = drv;
+	r->o = o;
+	r->actor = o->actor ? xstrdup(o->actor) : engine_actor();
+	snprintf(r->head, sizeof(r->head), "%s", AUDIT_ZERO_HASH);
+	if (drv->audit_read(db, 1, &last, &n))
+		return -1;
+	if (n) {
+		r->seq = last[0].seq;
+		snprintf(r->head, sizeof(r->head), "%s", last[0].hash);
+	}
+	audit_rows_free(last, n);
+	r->tx_seq = r->seq;
+	memcpy(r->tx_head, r->head, sizeof(r->head));
+	return 0;
+}
+
+void deferred_clear(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndq; i++) {
+		bk_row_release(&r->dq[i].row);
+		audit_row_release(&r->dq[i].a);
+	}
+	r->ndq = 0;
+}
+
+void run_release(struct run *r)
+{
+	deferred_clear(r);
+	free(r->dq);
+	free(r->actor);
+	free(r->current);
+}
+
+/* Writes what --atomic deferred; the caller commits or rolls back. */
+int deferred_flush(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndq; i++)
+		if (r->drv->audit_append(r->db, &r->dq[i].a) || r->drv->bk_put(r->db, &r->dq[i].row))
+			return -1;
+	deferred_clear(r);
+	return 0;
+}
+
+int tx_begin(struct run *r)
+{
+	r->tx_seq = r->seq;
+	memcpy(r->tx_head, r->head, sizeof(r->head));
+	return r->drv->begin(r->db);
+}
+
+int tx_commit(struct run *r)
+{
+	if (r->drv->commit(r->db))
+		return -1;
+	r->seq = r->tx_seq;
+	memcpy(r->head, r->tx_head, sizeof(r->head));
+	return 0;
+}
+
+void tx_rollback(struct run *r)
+{
+	char keep[CAIRN_ERRMSG_MAX];
+
+	/* A failed ROLLBACK must not replace the message of what failed. */
+	snprintf(keep, sizeof(keep), "%s", cairn_error_last());
+	r->drv->rollback(r->db);
+	cairn_error_set("%s", keep);
+	r->tx_seq = r->seq;
+	memcpy(r->tx_head, r->head, sizeof(r->head));
+}
+
+/* Appends an audit row in the open transaction (or autocommit); anchor, when
+ * set, receives the row's hash before it is written. */
+static int audit_add_to(struct run *r, const char *action, const char *version,
+			const char *bundle_id, const char *to_version, const char *detail,
+			struct bk_row *anchor, struct audit_row *keep)
+{
+	struct audit_row a;
+	char at[32], *evidence = NULL;
+	int rc = 0;
+
+	memset(&a, 0, sizeof(a));
+	engine_now(at);
+	a.seq = r->tx_seq + 1;
+	a.at = at;
+	a.actor = r->actor;
+	a.action = (char *)action;
+	a.version = (char *)(version ? version : "");
+	a.from_version = r->current ? r->current : "";
+	a.to_version = (char *)(to_version ? to_version : "");
+	a.bundle_id = (char *)(bundle_id ? bundle_id : "");
+	a.environment = (char *)(r->o->env ? r->o->env : "");
+	a.detail = (char *)(detail ? detail : "");
+	if (r->o->evidence && *r->o->evidence)
+		a.detail = evidence = xasprintf("%s%s%s", a.detail, *a.detail ? "; " : "",
+						r->o->evidence);
+	a.prev_hash = r->tx_head;
+	audit_hash(&a);
+	if (anchor) {
+		free(anchor->audit_hash);
+		anchor->audit_hash = xstrdup(a.hash);
+	}
+	if (keep) {
+		keep->seq = a.seq;
+		keep->at = xstrdup(a.at);
+		keep->actor = xstrdup(a.actor);
+		keep->action = xstrdup(a.action);
+		keep->version = xstrdup(a.version);
+		keep->from_version = xstrdup(a.from_version);
+		keep->to_version = xstrdup(a.to_version);
+		keep->bundle_id = xstrdup(a.bundle_id);
+		keep->environment = xstrdup(a.environment);
+		keep->detail = xstrdup(a.detail);
+		keep->prev_hash = xstrdup(a.prev_hash);
+		keep->hash = xstrdup(a.hash);
+	} else {
+		rc = r->drv->audit_append(r->db, &a);
+	}
+	if (!rc) {
+		r->tx_seq = a.seq;
+		snprintf(r->tx_head, sizeof(r->tx_head), "%s", a.hash);
+	}
+	free(a.hash);
+	free(evidence);
+	return rc;
+}
+
+int audit_add(struct run *r, const char *action, const char *version,
+	      const char *bundle_id, const char *to_version, const char *detail,
+	      struct bk_row *anchor)
+{
+	return audit_add_to(r, action, version, bundle_id, to_version, detail, anchor, NULL);
+}
+
+/* --atomic: the migration's rows, kept for deferred_flush; row is moved. */
+static void defer_record(struct run *r, struct bk_row *row, const char *action,
+			 const char *bundle_id, const char *to, const char *detail)
+{
+	struct deferred *d;
+
+	ALLOC_GROW(r->dq, r->ndq + 1, r->adq);
+	d = &r->dq[r->ndq++];
+	memset(d, 0, sizeof(*d));
+	audit_add_to(r, action, row->version, bundle_id, to, detail, row, &d->a);
+	d->row = *row;
+	memset(row, 0, sizeof(*row));
+}
+
+/* A failure recorded on its own, after the migration's transaction rolled
+ * back. Best effort: the run fails either way, with the original message. */
+void audit_failure(struct run *r, const char *version, const char *bundle_id,
+		   const char *error)
+{
+	char keep[CAIRN_ERRMSG_MAX];
+
+	snprintf(keep, sizeof(keep), "%s", cairn_error_last());
+	if (!tx_begin(r)) {
+		if (!audit_add(r, "apply-failed", version, bundle_id, r->current, error, NULL))
+			tx_commit(r);
+		else
+			tx_rollback(r);
+	}
+	cairn_error_set("%s", keep);
+}
+
+void set_current(struct run *r, const char *v)
+{
+	free(r->current);
+	r->current = v ? xstrdup(v) : NULL;
+}
+
+static void fill_row(struct bk_row *row, const struct apply_mig *m, const struct apply_set *set,
+		     const struct run *r, const char *state)
+{
+	char at[32];
+
+	engine_now(at);
+	bk_row_release(row);
+	row->version = xstrdup(m->version);
+	row->name = xstrdup(m->name);
+	row->checksum = xstrdup(m->checksum);
+	row->state = xstrdup(state);
+	row->bundle_id = xstrdup(set->bundle_id ? set->bundle_id : "");
+	row->environment = xstrdup(r->o->env ? r->o->env : "");
+	row->applied_at = xstrdup(at);
+	row->applied_by = xstrdup(r->actor);
+	row->down_sql = m->down ? xstrdup(m->down) : NULL;
+	row->irreversible = m->irreversible;
+	row->transactional = m->transaction;
+	row->kind = xstrdup(m->batch ? "batch" : "schema");
+	row->statement = -1;
+}
+
+/* "path:line: code: message" for a failed script. */
+char *script_error(const char *path, const char *sql, size_t len,
+		   const struct driver_error *e)
+{
+	char where[512], what[1400];
+
+	engine_error_where(path, sql, len, e->offset, where, sizeof(where));
+	driver_error_format(e, what, sizeof(what));
+	return xasprintf("%s%s", where, what);
+}
+
+static char *verify_path(const struct apply_mig *m)
+{
+	const char *slash = m->up_path ? strrchr(m->up_path, '/') : NULL;
+
+	if (!slash)
+		return xstrdup("verify.sql");
+	return xasprintf("%.*s/verify.sql", (int)(slash - m->up_path), m->up_path);
+}
+
+/* A data load asked for by the driver (COPY ... FROM 'data/NAME'): the
+ * migration's file, streamed from the verified bundle and re-hashed on the
+ * way, so a file of any size costs a buffer, not its size. */
+static int stream_data(void *ctx, const char *name,
+		       int (*sink)(void *sink_ctx, const void *data, size_t len), void *sink_ctx)
+{
+	const struct apply_mig *m = ctx;
+	size_t i;
+
+	for (i = 0; i < m->bm->nfiles; i++)
+		if (!strcmp(m->bm->files[i].name, name))
+			return bundle_stream(m->bundle, &m->bm->files[i], sink, sink_ctx);
+	cairn_error_set("migration %s has no file '%s' in the bundle", m->name, name);
+	return -1;
+}
+
+/* Runs up (and verify) inside the open transaction. *err gets the message. */
+static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
+		  struct driver_exec *x, char **err,
+		  int (*on_stmt)(void *, unsigned long, size_t), void *ctx)
+{
+	memset(x, 0, sizeof(*x));
+	x->flags = flags;
+	x->on_statement = on_stmt;
+	x->ctx = ctx;
+	if (m->bundle && m->bm) {
+		x->stream_data = stream_data;
+		x->data_ctx = (void *)m;
+	}
+	if (r->drv->set_timeouts(r->db, m->timeout_ms, m->lock_timeout_ms)) {
+		*err = xstrdup(cairn_error_last());
+		return -1;
+	}
+	if (r->drv->exec(r->db, m->up, m->up_len, x)) {
+		*err = x->err.message[0] ? script_error(m->up_path, m->up, m->up_len, &x->err)
+					 : xstrdup(cairn_error_last());
+		return -1;
+	}
+	return 0;
+}
+
+static int run_verify(struct run *r, const struct apply_mig *m, char **err)
+{
+	struct driver_error de;
+	int truth = 0;
+	char *path;
+
+	if (!m->verify)
+		return 0;
+	path = verify_path(m);
+	if (r->drv->query_truth(r->db, m->verify, m->verify_len, &truth, &de)) {
+		*err = de.message[0] ? script_error(path, m->verify, m->verify_len, &de)
+				     : xstrdup(cairn_error_last());
+		free(path);
+		return -1;
+	}
+	if (!truth) {
+		*err = xasprintf("%s: verify.sql returned false or no row", path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+void ev_init(struct apply_event *ev, enum apply_event_type t, const struct apply_mig *m,
+	     const struct apply_set *set)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = t;
+	ev->action = "apply";
+	if (m) {
+		ev->version = m->version;
+		ev->name = m->name;
+		ev->checksum = m->checksum;
+	}
+	ev->bundle_id = set ? set->bundle_id : NULL;
+}
+
+/* One transactional migration. in_atomic: the caller holds the transaction. */
+int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+	     int in_atomic, int is_new, long long *duration, char **err)
+{
+	struct driver_exec x;
+	struct bk_row row;
+	long long t0 = now_ms();
+
+	memset(&row, 0, sizeof(row));
+	if (!in_atomic && tx_begin(r)) {
+		*err = xstrdup(cairn_error_last());
+		return -1;
+	}
+	if (run_up(r, m, 0, &x, err, NULL, NULL) || run_verify(r, m, err))
+		goto fail;
+	fill_row(&row, m, set, r, BK_APPLIED);
+	row.is_new = is_new;
+	*duration = row.duration_ms = now_ms() - t0;
+	if (in_atomic) {
+		defer_record(r, &row, "apply", set->bundle_id, m->version, m->checksum);
+		return 0;
+	}
+	if (audit_add(r, "apply", m->version, set->bundle_id, m->version, m->checksum, &row) ||
+	    r->drv->bk_put(r->db, &row)) {
+		*err = xstrdup(cairn_error_last());
+		goto fail;
+	}
+	if (!in_atomic && tx_commit(r)) {
+		*err = xstrdup(cairn_error_last());
+		goto fail;
+	}
+	bk_row_release(&row);
+	return 0;
+fail:
+	bk_row_release(&row);
+	if (!in_atomic)
+		tx_rollback(r);
+	return -1;
+}
+
+struct stmt_ctx {
+	struct run *r;
+	struct bk_row *row;
+};
+
+static int on_statement(void *ctx, unsigned long index, size_t offset)
+{
+	struct stmt_ctx *s = ctx;
+
+	(void)offset;
+	s->row->statement = (long long)index;
+	return s->r->drv->bk_put(s->r->db, s->row);
+}
+
+int put_row_tx(struct run *r, struct bk_row *row, const char *action,
+	       const char *bundle_id, const char *to, const char *detail)
+{
+	if (tx_begin(r))
+		return -1;
+	if (audit_add(r, action, row->version, bundle_id, to, detail, row) ||
+	    r->drv->bk_put(r->db, row)) {
+		tx_rollback(r);
+		return -1;
+	}
+	return tx_commit(r);
+}
+
+/* transaction: false. Returns 0, or -1 with *err (the row is failed or, when
+ * even that could not be written, still in progress). */
+int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		long long *duration, char **err)
+{
+	struct driver_exec x;
+	struct bk_row row;
+	struct stmt_ctx sc;
+	long long t0 = now_ms();
+
+	memset(&row, 0, sizeof(row));
+	fill_row(&row, m, set, r, BK_IN_PROGRESS);
+	if (put_row_tx(r, &row, "apply-start", set->bundle_id, r->current, m->checksum)) {
+		*err = xstrdup(cairn_error_last());
+		bk_row_release(&row);
+		return -1;
+	}
+	sc.r = r;
+	sc.row = &row;
+	if (run_up(r, m, DRIVER_EXEC_SPLIT, &x, err, on_statement, &sc) || run_verify(r, m, err)) {
+		free(row.state);
+		row.state = xstrdup(BK_FAILED);
+		row.error = xstrdup(*err);
+		if (put_row_tx(r, &row, "apply-failed", set->bundle_id, r->current, *err))
+			cairn_error_set("%s", *err);
+		bk_row_release(&row);
+		return -1;
+	}
+	free(row.state);
+	row.state = xstrdup(BK_APPLIED);
+	row.statement = -1;
+	*duration = row.duration_ms = now_ms() - t0;
+	if (put_row_tx(r, &row, "apply", set->bundle_id, m->version, m->checksum)) {
+		*err = xstrdup(cairn_error_last());
+		bk_row_release(&row);
+		return -1;
+	}
+	bk_row_release(&row);
+	return 0;
+}
+
+/* kind: batch, resumable: one transaction per batch, progress in the row. */
+int apply_batch(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		const struct bk_row *old, size_t index, size_t total, long long *duration,
+		char **err)
+{
+	struct driver_exec x;
+	struct bk_row row;
+	long long t0 = now_ms();
+
+	memset(&row, 0, sizeof(row));
+	fill_row(&row, m, set, r, BK_IN_PROGRESS);
+	if (old) {
+		row.batches = old->batches;
+		row.rows_changed = old->rows_changed;
+		row.audit_hash = old->audit_hash ? xstrdup(old->audit_hash) : NULL;
+	}
+	for (;;) {
+		struct apply_event ev;
+		int first = !row.audit_hash || !*row.audit_hash;
+
+		if (tx_begin(r)) {
+			*err = xstrdup(cairn_error_last());
+			goto fail;
+		}
+		if (run_up(r, m, 0, &x, err, NULL, NULL))
+			goto fail_tx;
+		if (x.changes == 0) {
+			if (run_verify(r, m, err))
+				goto fail_tx;
+			free(row.state);
+			row.state = xstrdup(BK_APPLIED);
+			free(row.error);
+			row.error = NULL;
+			*duration = row.duration_ms = row.duration_ms + (now_ms() - t0);
+			if (audit_add(r, "apply", m->version, set->bundle_id, m->version, m->checksum,
+				      &row) ||
+			    r->drv->bk_put(r->db, &row) || tx_commit(r)) {
+				*err = xstrdup(cairn_error_last());
+				goto fail_tx;
+			}
+			break;
+		}
+		row.batches++;
+		row.rows_changed += (long long)x.changes;
+		free(row.state);
+		row.state = xstrdup(BK_IN_PROGRESS);
+		if ((first && audit_add(r, "apply-start", m->version, set->bundle_id, r->current,
+					m->checksum, &row)) ||
+		    r->drv->bk_put(r->db, &row) || tx_commit(r)) {
+			*err = xstrdup(cairn_error_last());
+			goto fail_tx;
+		}
+		ev_init(&ev, EV_BATCH, m, set);
+		ev.index = index;
+		ev.total = total;
+		ev.batches = row.batches;
+		ev.rows = row.rows_changed;
+		ev.duration_ms = now_ms() - t0;
+		emit(r, &ev);
+	}
+	bk_row_release(&row);
+	return 0;
+fail_tx:
+	tx_rollback(r);
+fail:
+	if (row.batches > 0) {
+		/* Batches committed before: keep the progress, mark it failed. */
+		free(row.state);
+		row.state = xstrdup(BK_FAILED);
+		free(row.error);
+		row.error = xstrdup(*err);
+		if (put_row_tx(r, &row, "apply-failed", set->bundle_id, r->current, *err))
+			cairn_error_set("%s", *err);
+	} else {
+		audit_failure(r, m->version, set->bundle_id, *err);
+	}
+	bk_row_release(&row);
+	return -1;
+}
+

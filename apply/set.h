@@ -1,0 +1,54 @@
+/* The engine's input: a set of migrations ready to apply, with each one's
+ * SQL for one driver. apply/load.c builds one from a verified bundle; the
+ * C unit tests build one by hand. Kept apart from engine.h so that loading a
+ * set does not depend on the engine that runs it. */
+#ifndef CAIRN_APPLY_SET_H
+#define CAIRN_APPLY_SET_H
+
+#include <stddef.h>
+
+/* A migration ready to apply: the bundle's metadata and this driver's SQL. */
+struct bundle;
+struct bundle_migration;
+
+struct apply_mig {
+	char *version, *name, *checksum, *description;
+	/* The bundle the migration came from, for its data files (COPY ... FROM
+	 * 'data/NAME' on PostgreSQL, streamed with bundle_stream) and its SQL;
+	 * NULL when the set was not loaded from a bundle. Owned by the apply_set. */
+	struct bundle *bundle;
+	const struct bundle_migration *bm;
+	/* NUL-terminated; down/verify NULL when absent. A set loaded from a
+	 * bundle may leave up NULL until the SQL is read (apply/load.h:
+	 * apply_mig_read_sql); engine_apply reads it for every step that runs
+	 * before the first one runs. Owned by the set. */
+	char *up, *down, *verify;
+	size_t up_len, down_len, verify_len;
+	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages;
+				    * set with up */
+	int transaction, irreversible, batch;
+	char **environments;       /* empty: every environment */
+	size_t nenvironments;
+	unsigned long long timeout_ms, lock_timeout_ms;
+};
+
+struct apply_set {
+	char *bundle_id;           /* "sha256:..." */
+	char *bundle_name;         /* "shop-1.4" */
+	char *bundle_path;
+	struct apply_mig *migs;    /* in apply order */
+	size_t n;
+	struct bundle *bundle;     /* kept open for data files and SQL not read yet */
+	int owns_bundle;           /* 1: freed with the set; 0: borrowed (the policy
+				    * context keeps the bundle it checked) */
+	const char *driver;        /* whose SQL variants apply_mig_read_sql reads */
+	/* 1: each migration's version, name, checksum, description, up_path and
+	 * environments point into the bundle's manifest (apply_set_load), which
+	 * outlives the set; only the SQL is the set's to free. 0: a set built
+	 * by hand owns every string. */
+	int borrows_bundle;
+};
+
+void apply_set_release(struct apply_set *s);
+
+#endif

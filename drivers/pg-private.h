@@ -1,0 +1,67 @@
+/* What the PostgreSQL driver's files share (postgres.c, pg-dsn.c,
+ * pg-exec.c, pg-books.c): the connection and the helpers they call across
+ * files. Only these files and the loader include libpq-fe.h (pq-load.h). */
+#ifndef CAIRN_PG_PRIVATE_H
+#define CAIRN_PG_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/buf.h"
+#include "driver.h"
+#include "pgsplit.h"
+#include "pq-load.h"
+
+#define PG_DEFAULT_SCHEMA "cairn"
+
+struct db {
+	PGconn *conn;
+	PGconn *lock_conn;
+	char *conninfo;        /* the DSN without cairn_schema: may hold a password */
+	char *display;
+	char *schema;
+	char *t_mig, *t_audit; /* quoted, schema-qualified table names */
+	int readonly;
+	int in_tx;             /* between begin and commit/rollback */
+	int tx_sent;           /* BEGIN has reached the server */
+	int session_timeouts;  /* a SET outside a transaction is in force */
+	struct buf pending;    /* BEGIN, SET LOCAL: sent before the next statement */
+	struct buf queued;     /* bookkeeping writes: sent with COMMIT */
+	int64_t lock_key;
+	int locked;
+	int bk_seen;           /* the bookkeeping tables were found or created */
+};
+
+/* pg-dsn.c */
+int pg_is_uri(const char *dsn);
+int pg_strip_uri(const char *dsn, struct buf *out, char **schema);
+int pg_is_blank(char c);
+int pg_strip_keywords(const char *dsn, struct buf *out, char **schema);
+int pg_accepts(const char *dsn);
+int pg_schema_name_ok(const char *s);
+
+/* postgres.c */
+void pg_copy_field(char *dst, size_t size, const char *src);
+void pg_set_conn_error(struct db *db, PGconn *c, const char *what);
+void pg_fill_error(struct driver_error *e, const PGresult *r);
+void pg_error_format(const struct driver_error *e, char *buf, size_t len);
+void pg_set_sql_error(struct driver_error *e);
+void pg_error_clear(struct driver_error *e);
+int pg_simple_exec(struct db *db, PGconn *c, const char *sql, const char *what);
+int pg_flush(struct db *db);
+int pg_lock_check(struct db *db);
+
+/* pg-exec.c */
+int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
+		   struct driver_error *err);
+
+/* pg-books.c */
+int pg_bk_exists(struct db *db, int *exists);
+int pg_bk_ensure(struct db *db);
+int pg_bk_read(struct db *db, struct bk_row **out, size_t *n);
+int pg_bk_put(struct db *db, const struct bk_row *row);
+int pg_audit_append(struct db *db, const struct audit_row *row);
+int pg_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n);
+
+#endif

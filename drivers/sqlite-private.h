@@ -1,0 +1,45 @@
+/* What the SQLite driver's files share (sqlite.c, sqlite-exec.c,
+ * sqlite-books.c): the connection and the helpers they call across files. */
+#ifndef CAIRN_SQLITE_PRIVATE_H
+#define CAIRN_SQLITE_PRIVATE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "driver.h"
+
+struct db {
+	sqlite3 *h;           /* NULL: read-only open of a file that does not exist */
+	char *path;
+	unsigned flags;
+	int lock_fd;
+	unsigned long long deadline_ns; /* statement timeout, 0 = none */
+	sqlite3_stmt *put, *put_new, *put_state, *append; /* cached bookkeeping writes */
+	int layout_known, positional;   /* the bookkeeping tables' columns are ours, in order */
+	int persist;                    /* journal switched DELETE -> PERSIST while locked */
+	struct bk_row *pre_rows;        /* read by the early open (DRIVER_OPEN_PREFETCH) */
+	size_t pre_n;
+	long long pre_stamp[3];         /* rows_stamp() when they were read */
+	int have_pre;
+};
+
+/* sqlite.c */
+void sqlite_fill_error(struct db *db, struct driver_error *err, long base, int rc);
+int sqlite_simple(struct db *db, const char *sql);
+sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
+
+/* sqlite-exec.c */
+int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
+		       struct driver_error *err);
+
+/* sqlite-books.c */
+int sqlite_bk_exists(struct db *db, int *exists);
+int sqlite_bk_ensure(struct db *db);
+void sqlite_prefetch_rows(struct db *db);
+int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n);
+int sqlite_bk_put(struct db *db, const struct bk_row *r);
+int sqlite_audit_append(struct db *db, const struct audit_row *r);
+int sqlite_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n);
+
+#endif

@@ -1,0 +1,195 @@
+#!/bin/sh
+test_description='the source stays readable: no file over 1,000 lines, no function over 120, no circle of includes'
+. "$(dirname "$0")/test-lib.sh"
+
+# Still being split (issue #14): each line goes when its file or function
+# is split, so the lists only shrink. Nothing new may be added to them
+# without a closing note on the issue saying why it is clearer whole.
+# Files over 1,000 lines: PATH.
+LONG_FILES='
+'
+# Functions over 120 lines: PATH:FUNCTION.
+LONG_FUNCS='
+cmd/apply.c:cmd_apply
+cmd/build.c:cmd_build
+cmd/status.c:cmd_status
+'
+# Includes that close a circle: "FROM TO" (nodes as include_edges names
+# them). verify/manifest.h needs struct bundle from verify/bundle.h, whose
+# bundle.c calls the manifest's parser: those types want a header of their
+# own.
+LOOP_EDGES='
+verify/manifest verify/bundle
+'
+
+# The C sources outside tests/: the tracked ones (a tarball without .git:
+# every one there is).
+sources() {
+	if git -C "$SRC_DIR" rev-parse --git-dir >/dev/null 2>&1; then
+		git -C "$SRC_DIR" ls-files -- '*.c' '*.h' | grep -v '^tests/'
+	else
+		(cd "$SRC_DIR" && find . -name tests -prune -o \( -name '*.c' -o -name '*.h' \) -print |
+			sed 's|^\./||')
+	fi
+}
+
+# "PATH:FUNCTION LINES" for every function, its length counted from the line
+# of its opening brace to the line of its closing one (the house style puts
+# both in column 0, the signature above the brace).
+function_lengths() {
+	awk '
+	FNR == 1 { sig = "" }
+	/^[A-Za-z_].*\(/ && !/;[ \t]*$/ { sig = $0 }
+	/^\{$/ && sig != "" {
+		name = sig
+		sub(/\(.*/, "", name)
+		sub(/.*[ \t*]/, "", name)
+		start = FNR
+		next
+	}
+	/^\}/ && start {
+		print FILENAME ":" name, FNR - start
+		start = 0
+		sig = ""
+	}
+	' "$@"
+}
+
+# Edges "A B" of the include graph: A includes B. A file and its header are
+# one node (engine.c and engine.h are "apply/engine"); a header with no .c
+# of its own (a folder-private header, types only) is no node: a file that
+# includes it depends on what it includes.
+include_edges() {
+	awk '
+	function norm(path,   n, a, i, k, out) {
+		n = split(path, a, "/")
+		k = 0
+		for (i = 1; i <= n; i++) {
+			if (a[i] == "..") k--
+			else if (a[i] != "." && a[i] != "") st[++k] = a[i]
+		}
+		out = st[1]
+		for (i = 2; i <= k; i++) out = out "/" st[i]
+		return out
+	}
+	function node(f) { sub(/\.[ch]$/, "", f); return f }
+	function transparent(f,   s) {
+		if (f !~ /\.h$/) return 0
+		s = f; sub(/\.h$/, ".c", s)
+		return !(s in tracked)
+	}
+	# the nodes f depends on, into dep[] (a private header: what it includes)
+	function deps(f, seen,   i, inc) {
+		if (f in seen) return
+		seen[f] = 1
+		for (i = 1; i <= ninc[f]; i++) {
+			inc = incs[f, i]
+			if (transparent(inc)) deps(inc, seen)
+			else dep[node(inc)] = 1
+		}
+	}
+	NR == FNR { tracked[$0] = 1; files[++nfiles] = $0; next }
+	END {
+		for (j = 1; j <= nfiles; j++) {
+			f = files[j]
+			dir = f; if (!sub(/\/[^\/]*$/, "", dir)) dir = "."
+			while ((getline line < f) > 0) {
+				if (line !~ /^[ \t]*#[ \t]*include[ \t]*"/) continue
+				sub(/^[^"]*"/, "", line); sub(/".*/, "", line)
+				p = norm(dir "/" line)
+				if (p in tracked) incs[f, ++ninc[f]] = p
+			}
+			close(f)
+		}
+		for (j = 1; j <= nfiles; j++) {
+			f = files[j]
+			if (transparent(f)) continue
+			split("", dep); split("", seen)
+			deps(f, seen)
+			for (d in dep)
+				if (d != node(f)) print node(f), d
+		}
+	}
+	' - "$@"
+}
+
+test_expect_success 'the source list is not empty' '
+	sources >files &&
+	test_line_count -ge 50 files
+'
+
+test_expect_success 'no source file is over 1,000 lines (but the listed ones)' '
+	(cd "$SRC_DIR" && xargs wc -l <"$TRASH_DIRECTORY/files") |
+		awk "\$2 != \"total\" && \$1 > 1000 { print \$2 }" | sort >long &&
+	printf "%s\n" $LONG_FILES | sed "/^$/d" | sort >allowed &&
+	comm -23 long allowed >over &&
+	test_line_count = 0 over
+'
+
+test_expect_success 'the files allowed over 1,000 lines still are (else drop them from the list)' '
+	comm -13 long allowed >stale &&
+	test_line_count = 0 stale
+'
+
+test_expect_success 'no function is over 120 lines (but the listed ones)' '
+	(cd "$SRC_DIR" && function_lengths $(grep "\.c$" "$TRASH_DIRECTORY/files")) >lengths &&
+	test_line_count -ge 500 lengths &&
+	awk "\$2 > 120 { print \$1 }" lengths | sort >long-funcs &&
+	printf "%s\n" $LONG_FUNCS | sed "/^$/d" | sort >allowed-funcs &&
+	comm -23 long-funcs allowed-funcs >over &&
+	test_line_count = 0 over &&
+	comm -13 long-funcs allowed-funcs >stale &&
+	test_line_count = 0 stale
+'
+
+test_expect_success 'the function lengths are measured right' '
+	cat >f.c <<-\EOF &&
+	static int
+	small(int a,
+	      int b)
+	{
+		return a + b;
+	}
+
+	static const int table[] = {
+		1, 2,
+	};
+
+	int big(void)
+	{
+	EOF
+	i=0 &&
+	while test $i -lt 121; do echo "	(void)0;" >>f.c; i=$((i + 1)); done &&
+	echo "}" >>f.c &&
+	function_lengths f.c >actual &&
+	printf "f.c:small 2\nf.c:big 122\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'the quoted includes between source files make no circle (but the listed ones)' '
+	(cd "$SRC_DIR" && include_edges <"$TRASH_DIRECTORY/files") | sort -u >all-edges &&
+	test_line_count -ge 50 all-edges &&
+	grep "^apply/engine apply/load\$" all-edges &&
+	printf "%s %s\n" $LOOP_EDGES >allowed-edges &&
+	comm -13 all-edges allowed-edges >stale &&
+	test_line_count = 0 stale &&
+	comm -23 all-edges allowed-edges >edges &&
+	tsort edges >/dev/null 2>loops &&
+	test_line_count = 0 loops
+'
+
+test_expect_success 'a circle of includes is found, through a header of its own and a private one' '
+	mkdir -p circ/a circ/b &&
+	echo "#include \"../b/y.h\"" >circ/a/x.c &&
+	echo "#include \"x-int.h\"" >circ/b/y.c &&
+	echo "#include \"../a/x.h\"" >circ/b/x-int.h &&
+	: >circ/a/x.h && : >circ/b/y.h &&
+	(cd circ && printf "%s\n" a/x.c a/x.h b/y.c b/y.h b/x-int.h | include_edges) >edges &&
+	printf "a/x b/y\nb/y a/x\n" >expect &&
+	sort edges >actual &&
+	test_cmp expect actual &&
+	test_must_fail tsort edges >/dev/null 2>loops &&
+	test_grep "loop" loops
+'
+
+test_done
