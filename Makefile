@@ -102,7 +102,7 @@ PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-
                drivers/pg-books.c drivers/pq-load.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c \
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c \
                $(PG_SRC)
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
                apply/set.c apply/audit.c apply/load.c
