@@ -92,6 +92,30 @@ test_expect_success 'a planted hash: a changed file with a migration to run is r
 	test_cmp zero n
 '
 
+test_expect_success 'under the applier config too: the policy is checked, the members are not read' '
+	cat >cairn-apply.yaml <<-EOC &&
+	environments:
+	  dev:
+	    database: { dsn: "sqlite:$TRASH_DIRECTORY/cfg.db" }
+	    builders: [$TRASH_DIRECTORY/ci.pub]
+	  other:
+	    database: { dsn: "sqlite:$TRASH_DIRECTORY/cfg.db" }
+	    builders: [$TRASH_DIRECTORY/other.pub]
+	EOC
+	(cd "$TRASH_DIRECTORY" && cairn keygen --no-passphrase other >/dev/null 2>&1) &&
+	cairn-apply apply v3.tar.gz --config cairn-apply.yaml --env dev >out &&
+	test_grep "^applied 3 migrations" out &&
+	q cfg.db "SELECT sha256 FROM cairn_bundle_files" >got &&
+	sha256sum v3.tar.gz | cut -d" " -f1 >want &&
+	test_cmp want got &&
+	h=$(sha256sum changed.tar.gz | cut -d" " -f1) &&
+	q cfg.db "INSERT INTO cairn_bundle_files VALUES ('"'"'$h'"'"', '"'"'x'"'"', '"'"'x'"'"')" &&
+	cairn-apply apply changed.tar.gz --config cairn-apply.yaml --env dev >out &&
+	test_grep "nothing to apply" out &&
+	test_expect_code 3 cairn-apply apply v3.tar.gz --config cairn-apply.yaml --env other 2>err &&
+	test_grep "build signature by unknown key" err
+'
+
 test_expect_success 'another file of the same bundle (repacked) is verified whole, then recorded too' '
 	top=$(ls x) &&
 	git -C p show HEAD:migrations/0003_orders/up.sql >"x/$top/migrations/0003_orders/up.sql" &&
