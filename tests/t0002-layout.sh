@@ -113,6 +113,25 @@ include_edges() {
 	' - "$@"
 }
 
+# "FROM TO" for every quoted include that crosses folders: the folder of the
+# including file and the folder it reaches ("cmd apply").
+folder_edges() {
+	(cd "$SRC_DIR" && grep -o '^#include "\.\./[a-z_]*/' "$@" /dev/null) |
+	sed 's|^\([a-z_]*\)/[^:]*:#include "\.\./\([a-z_]*\)/|\1 \2|' | sort -u
+}
+
+# The map in docs/design.md: "FOLDER ALLOWED" for each folder and each folder
+# it may include.
+folder_map() {
+	sed -n '/^### The map/,/^## /p' "$SRC_DIR/docs/design.md" |
+	awk -F'|' '/^\| `[a-z_]*\/`/ {
+		from = $2; gsub(/[ `\/]/, "", from)
+		n = split($4, to, " ")
+		for (i = 1; i <= n; i++) { t = to[i]; gsub(/[`\/]/, "", t); if (t ~ /^[a-z_]+$/) print from, t }
+		if ($4 ~ /every folder below/) print from, "*"
+	}' | sort -u
+}
+
 test_expect_success 'the source list is not empty' '
 	sources >files &&
 	test_line_count -ge 50 files
@@ -190,6 +209,21 @@ test_expect_success 'a circle of includes is found, through a header of its own 
 	test_cmp expect actual &&
 	test_must_fail tsort edges >/dev/null 2>loops &&
 	test_grep "loop" loops
+'
+
+test_expect_success 'every include across folders is one the map in docs/design.md allows' '
+	folder_map >map &&
+	test_line_count -ge 10 map &&
+	grep -v "^tests/" files | grep "/" >lib-files &&
+	folder_edges $(cat lib-files) >edges &&
+	test_line_count -ge 10 edges &&
+	awk "NR == FNR { ok[\$1 \" \" \$2] = 1; if (\$2 == \"*\") any[\$1] = 1; next }
+	     !(\$1 \" \" \$2 in ok) && !(\$1 in any) { print }" map edges >forbidden &&
+	test_line_count = 0 forbidden &&
+	cut -d" " -f1 edges | sort -u >from &&
+	cut -d" " -f1 map | sort -u >mapped &&
+	comm -23 from mapped >unmapped &&
+	test_line_count = 0 unmapped
 '
 
 test_done
