@@ -13,11 +13,11 @@ PKG_CONFIG  ?= pkg-config
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev libssl-dev \
-               libyaml-dev libsqlite3-dev libpq-dev
+               libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
 DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -54,7 +54,16 @@ endif
 CAIRN_PKGS   = libgit2 libarchive zlib openssl yaml-0.1
 APPLY_PKGS   = libarchive zlib openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
-CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(DL_LIBS) -pthread
+CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
+# libpg_query (PostgreSQL's own parser, for the checker's SQL rules) ships
+# no .pc file: found by compiling against it.
+PG_QUERY_LIBS = -lpg_query
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+ifneq ($(shell printf '\043include <pg_query.h>\nint main(void) { return pg_query_parse("").error != 0; }\n' | \
+                 $(CC) -x c -o /dev/null - -lpg_query >/dev/null 2>&1 && echo ok),ok)
+$(error missing library libpg_query: install the Debian package libpg-query-dev (apt-get install libpg-query-dev), or run 'make deps')
+endif
+endif
 # libpq: its header at build time (libpq-dev), but never linked: the
 # PostgreSQL driver dlopens libpq.so.5 (libpq5) the first time it opens a
 # database (drivers/pq-load.c), so a SQLite run never loads it.
@@ -68,20 +77,21 @@ endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c
+LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
                verify/manifest-canon.c verify/trust.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
-               project/check.c
+               project/check.c project/sqlcheck.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c
+PROJECT_SRC += project/gitenv.c project/gitindex.c
 # Writing and signing bundles, key generation: cairn only.
 BUNDLE_SRC   = bundle/keys.c bundle/write.c bundle/build.c
 CAIRN_SRC    = cmd/cairn.c cmd/project-ctx.c cmd/init.c cmd/new.c cmd/list.c cmd/check.c \
-               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/inspect.c
+               cmd/passphrase.c cmd/keygen.c cmd/build.c cmd/sign.c cmd/strip.c cmd/inspect.c
 CAIRN_SRC   += cmd/hooks.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
@@ -94,18 +104,18 @@ APPEND_SRC   = bundle/write.c bundle/append.c
 CAIRN_SRC   += cmd/promote.c cmd/override.c
 RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply's verbs (one file each) and what they share.
-APPLY_VERB_SRC = cmd/db-ctx.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
+APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
-               drivers/pg-books.c drivers/pq-load.c
+               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c \
                $(PG_SRC)
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
-               apply/set.c apply/audit.c apply/load.c
+               apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -148,7 +158,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
 # Test helpers (git's t/helper): drive a library from the shell tests.
-HELPER_BIN   = $(BUILD)/tests/pg-driver
+HELPER_BIN   = $(BUILD)/tests/pg-driver $(BUILD)/tests/index-dump
 $(BUILD)/tests/%: tests/helpers/%.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

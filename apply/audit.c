@@ -66,12 +66,51 @@ static void problem(struct audit_problem **p, size_t *n, size_t *alloc, long lon
 	(*n)++;
 }
 
+static int cmp_hash(const void *a, const void *b)
+{
+	const struct audit_row *x = *(const struct audit_row *const *)a;
+	const struct audit_row *y = *(const struct audit_row *const *)b;
+
+	return strcmp(x->hash ? x->hash : "", y->hash ? y->hash : "");
+}
+
+const struct audit_row **audit_index(const struct audit_row *rows, size_t n)
+{
+	const struct audit_row **ix = xcalloc(n ? n : 1, sizeof(*ix));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ix[i] = &rows[i];
+	qsort(ix, n, sizeof(*ix), cmp_hash);
+	return ix;
+}
+
+const struct audit_row *audit_find(const struct audit_row *const *index, size_t n,
+				   const char *hash)
+{
+	size_t lo = 0, hi = n;
+
+	while (hash && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(hash, index[mid]->hash ? index[mid]->hash : "");
+
+		if (!c)
+			return index[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row *bk,
 		    size_t nbk, struct audit_problem **out)
 {
 	struct audit_problem *p = NULL;
 	size_t np = 0, alloc = 0, i, j;
 	const char *prev = AUDIT_ZERO_HASH;
+	const struct audit_row **ix;
 
 	for (i = 0; i < n; i++) {
 		const struct audit_row *r = &rows[i];
@@ -99,9 +138,10 @@ size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row 
 		prev = r->hash ? r->hash : "";
 	}
 	/* Anchors: every bookkeeping row names an audit row that must exist. */
+	ix = audit_index(rows, n);
 	for (j = 0; j < nbk; j++) {
 		const char *h = bk[j].audit_hash;
-		int found = 0;
+		int found;
 
 		if (!h || !*h) {
 			problem(&p, &np, &alloc, 0,
@@ -109,14 +149,14 @@ size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row 
 					  "the row was written outside cairn-apply", bk[j].version));
 			continue;
 		}
-		for (i = n; i-- > 0 && !found;)
-			found = rows[i].hash && !strcmp(rows[i].hash, h);
+		found = audit_find(ix, n, h) != NULL;
 		if (!found)
 			problem(&p, &np, &alloc, 0,
 				xasprintf("migration %s: the audit row that recorded its last change "
 					  "(%.16s...) is missing: audit rows were deleted",
 					  bk[j].version, h));
 	}
+	free(ix);
 	*out = p;
 	return np;
 }

@@ -25,6 +25,10 @@ struct run {
 		struct audit_row a;
 	} *dq;
 	size_t ndq, adq;
+	/* the failed step's script ended the transaction itself (issue #16);
+	 * tx_committed: it committed work outside the books */
+	int tx_ended, tx_committed;
+	size_t atomic_committed; /* --atomic: migrations its COMMIT committed */
 };
 
 /* engine.c */
@@ -45,6 +49,9 @@ int deferred_flush(struct run *r);
 int tx_begin(struct run *r);
 int tx_commit(struct run *r);
 void tx_rollback(struct run *r);
+/* Appends the identity row books_guard decided on (detail; NULL: none), in
+ * a transaction of its own. */
+int record_identity(struct run *r, const char *detail);
 int audit_add(struct run *r, const char *action, const char *version,
 	      const char *bundle_id, const char *to_version, const char *detail,
 	      struct bk_row *anchor);

@@ -181,6 +181,11 @@ static int atomic_refused(const struct plan *p)
 	return 0;
 }
 
+static const char *signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
 /* Step m failed with err (freed here): what that leaves, and the exit code. */
 static int step_failed(struct run *r, const struct apply_set *set, const struct plan *p,
 		       const struct apply_mig *m, int in_atomic, char *err,
@@ -189,6 +194,26 @@ static int step_failed(struct run *r, const struct apply_set *set, const struct 
 	int rc;
 
 	res->failed_version = xstrdup(m->version);
+	if (r->tx_ended && r->tx_committed) {
+		/* its own COMMIT: recorded failed by apply_tx, for an operator */
+		if (r->atomic_committed) {
+			const struct plan_step *last = NULL;
+			size_t i, n = 0;
+
+			for (i = 0; i < p->n && n < r->atomic_committed; i++)
+				if (p->steps[i].action == STEP_APPLY || p->steps[i].action == STEP_RESUME)
+					last = &p->steps[i], n++;
+			if (last)
+				set_current(r, last->m->version);
+			res->applied = r->atomic_committed;
+		}
+		res->needs_repair = 1;
+		res->partial = 1;
+		res->tx_ended = 1;
+		cairn_error_set("migration %s ended cairn's transaction itself: %s", m->name, err);
+		free(err);
+		return EXIT_STATE;
+	}
 	if (in_atomic) {
 		tx_rollback(r);
 		deferred_clear(r);
@@ -209,7 +234,8 @@ static int step_failed(struct run *r, const struct apply_set *set, const struct 
 		res->rolled_back = 1;
 		rc = EXIT_FAILED;
 	}
-	cairn_error_set("migration %s failed: %s", m->name, err);
+	cairn_error_set("migration %s %s: %s", m->name,
+			r->tx_ended ? "ended cairn's transaction itself" : "failed", err);
 	free(err);
 	return rc;
 }
@@ -230,6 +256,12 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 
 		if (s->action != STEP_APPLY && s->action != STEP_RESUME)
 			continue;
+		if (r->o->interrupted && *r->o->interrupted) {
+			cairn_error_set("interrupted by %s before migration %s; nothing of it ran",
+					signal_name(*r->o->interrupted), m->name);
+			res->rolled_back = 1;
+			return EXIT_FAILED;
+		}
 		done++;
 		ev_init(&ev, EV_START, m, set);
 		ev.index = done;
@@ -242,6 +274,13 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 			failed = apply_nontx(r, set, m, &duration, &err);
 		else
 			failed = apply_tx(r, set, m, in_atomic, !s->row, &duration, &err);
+		if (failed && r->o->interrupted && *r->o->interrupted) {
+			char *why = xasprintf("interrupted by %s: %s", signal_name(*r->o->interrupted),
+					      err ? err : "stopped");
+
+			free(err);
+			err = why;
+		}
 		if (failed) {
 			ev_init(&ev, EV_FAILED, m, set);
 			ev.index = done;
@@ -268,6 +307,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 {
 	struct run r;
 	struct plan p;
+	struct books_guard guard;
 	struct bk_row *rows = NULL;
 	size_t nrows = 0;
 	int exists = 0, rc, in_atomic = 0;
@@ -277,12 +317,16 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 	memset(res, 0, sizeof(*res));
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
+	memset(&guard, 0, sizeof(guard));
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out_unlock;
 	}
+	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "apply to");
+	if (rc != EXIT_OK)
+		goto out_unlock;
 	rc = plan_build(&p, set, rows, nrows, o->env, o->to);
 	if (rc == EXIT_OK)
 		rc = read_steps_sql(set, &p);
@@ -321,6 +365,10 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
+	if ((exists || p.napply) && record_identity(&r, guard.record)) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
 	if (p.napply && o->atomic) {
 		if (tx_begin(&r)) {
 			rc = EXIT_ENVIRONMENT;
@@ -353,8 +401,8 @@ out_unlock:
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;
 	plan_release(&p);
+	books_guard_release(&guard);
 	bk_rows_free(rows, nrows);
 	run_release(&r);
 	return rc;
 }
-

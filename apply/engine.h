@@ -14,6 +14,7 @@
 #ifndef CAIRN_APPLY_ENGINE_H
 #define CAIRN_APPLY_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "../drivers/driver.h"
@@ -92,8 +93,24 @@ struct apply_opts {
 	const char *actor;               /* user@host; NULL: worked out */
 	const char *evidence;            /* the policy's statements used (#7): added to
 					  * every audit row's detail; NULL: none */
+	/* The database's identity (apply/books.h), checked under the lock
+	 * before anything is done and recorded on first use: env above, and
+	 * project (the bundle's; NULL when there is none: rollback, repair,
+	 * baseline) and builders (trusted key ids, comma-separated, sorted).
+	 * identity_override: an admin's override allows moving the database
+	 * to env/project. */
+	const char *project;
+	const char *builders;
+	int identity_override;
 	apply_event_fn event;
 	void *ctx;
+	/* The signal (SIGINT, SIGTERM) that asked the run to stop, set by the
+	 * caller's handler, which also cancels the running statement; NULL or
+	 * 0: none. Checked before each step and statement. */
+	volatile sig_atomic_t *interrupted;
+	/* the timeouts of a migration whose migration.yaml sets none (the
+	 * environment's postgres: settings); 0: the driver's default */
+	unsigned long long statement_timeout_ms, migration_lock_timeout_ms;
 };
 
 /* What happened, for the caller's closing message. */
@@ -104,6 +121,7 @@ struct apply_result {
 	int rolled_back;                 /* the failure left the database as it was */
 	int needs_repair;                /* a row is failed or in progress */
 	int partial;                     /* the failed step ran partly, outside a transaction */
+	int tx_ended;                    /* ... or committed part of its work itself */
 };
 
 void apply_result_release(struct apply_result *r);
@@ -145,6 +163,11 @@ struct audit_problem {
 size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row *bk,
 		    size_t nbk, struct audit_problem **out);
 void audit_problems_free(struct audit_problem *p, size_t n);
+/* The rows of a chain sorted by hash, to find a row by its hash in log n
+ * (an anchor: bk_row.audit_hash). audit_find returns NULL when none. */
+const struct audit_row **audit_index(const struct audit_row *rows, size_t n);
+const struct audit_row *audit_find(const struct audit_row *const *index, size_t n,
+				   const char *hash);
 
 /* Helpers shared with the verbs. */
 char *engine_actor(void);                         /* "user@host" */
@@ -152,5 +175,63 @@ void engine_now(char out[32]);                    /* "2026-11-22T09:30:00Z" */
 /* "file:line: " prefix for an error at byte offset in the script. */
 void engine_error_where(const char *path, const char *sql, size_t len, long offset,
 			char *out, size_t outlen);
+
+/* The books' integrity and identity (apply/books.c). What the books say about themselves (issue #15): every fact of a
+ * cairn_migrations row that the engine acts on is written into the audit
+ * row that changed it (the row's anchor, bk_row.audit_hash), so the hash
+ * chain covers it, and the database's identity (project, environment,
+ * trusted builder key ids) is an audit row of its own. The engine reads the
+ * whole chain under the run lock and checks it before it acts.
+ *
+ * No table or column changed for this: the facts end the anchor's detail
+ * as " facts{...}", and an identity is an audit row whose action is
+ * "identity". A row whose anchor predates this (no facts) is checked by
+ * the chain and its anchor only. */
+#define BOOKS_IDENTITY_ACTION "identity"
+
+/* " facts{state=...;checksum=...;down=sha256:<hex>|none;bundle=...;env=...;
+ * name=...;kind=...;irreversible=0|1;transactional=0|1}", malloc'ed. */
+char *books_facts(const struct bk_row *r);
+
+/* The chain is intact, every row names an audit row that exists, and each
+ * row's facts equal those its anchor recorded. Returns 0, or -1 with the
+ * error set to one line naming the first row at fault and what differs. */
+int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows, size_t nrows);
+
+/* Every problem, for history --verify: audit_verify's, then each row whose
+ * facts differ from its anchor's. Returns how many (filling *out). */
+size_t books_problems(const struct audit_row *a, size_t na, const struct bk_row *rows,
+		      size_t nrows, struct audit_problem **out);
+
+struct db_identity {
+	char *project;      /* "" when not known (a database first used by rollback) */
+	char *environment;
+	char *builders;     /* key ids, comma-separated, sorted; "" when none */
+	long long seq;      /* of the audit row that recorded it; 0: none */
+};
+
+/* The newest identity in the chain (seq 0 when none). */
+void books_identity(const struct audit_row *a, size_t na, struct db_identity *out);
+void db_identity_release(struct db_identity *id);
+/* An identity row's detail: "project=P; environment=E; builders=K1,K2". */
+char *books_identity_detail(const char *project, const char *environment, const char *builders);
+
+/* What the engine does with the books under the run lock, before it acts:
+ * reads the whole chain, checks it and every row against it (EXIT_STATE),
+ * and compares the identity the run claims (o->env, o->project) with the
+ * database's (EXIT_REFUSED, unless o->identity_override). what names the
+ * operation for the message ("apply to", "roll back", ...). On EXIT_OK,
+ * g->record is the detail of an identity row to append (first use, books
+ * from before identities, a moved database, new builders), or NULL. */
+struct books_guard {
+	struct audit_row *a;
+	size_t na;
+	char *record;
+};
+
+int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
+		const struct apply_opts *o, const struct bk_row *rows, size_t nrows, int exists,
+		const char *what);
+void books_guard_release(struct books_guard *g);
 
 #endif

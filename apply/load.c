@@ -56,6 +56,8 @@ int apply_mig_read_sql(struct apply_mig *m, const char *driver)
 		return -1;
 	}
 	m->up_path = f->member;
+	f = bundle_migration_file(m->bm, "verify", driver);
+	m->verify_path = f ? f->member : NULL;
 	m->up = up;
 	m->up_len = up_len;
 	m->down = down;
@@ -123,6 +125,7 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 	for (i = 0; i < b->nmigs; i++) {
 		const struct bundle_migration *bm = &b->migs[i];
 		struct apply_mig *m = &out->migs[i];
+		size_t j;
 
 		out->n = i + 1;
 		m->bundle = b;
@@ -132,6 +135,9 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 		m->checksum = bm->checksum;
 		m->description = bm->description ? bm->description : empty;
 		m->transaction = bm->transaction;
+		for (j = 0; j < bm->nno_transaction; j++)
+			if (!strcmp(bm->no_transaction[j], driver))
+				m->transaction = 0; /* transaction: {DRIVER: false} */
 		m->irreversible = bm->irreversible;
 		m->batch = bm->batch;
 		m->timeout_ms = bm->timeout_ms;

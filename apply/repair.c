@@ -18,6 +18,7 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 		    const char *description, const struct apply_opts *o)
 {
 	struct run r;
+	struct books_guard guard;
 	struct bk_row *rows = NULL, row;
 	size_t nrows = 0, i;
 	int exists = 0, rc;
@@ -25,6 +26,7 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 
 	memset(&r, 0, sizeof(r));
 	memset(&row, 0, sizeof(row));
+	memset(&guard, 0, sizeof(guard));
 	if (!*version || strspn(version, "0123456789") != strlen(version)) {
 		cairn_error_set("--version must be a migration version (digits), not '%s'", version);
 		return EXIT_USAGE;
@@ -35,6 +37,9 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
+	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "baseline");
+	if (rc != EXIT_OK)
+		goto out;
 	for (i = 0; i < nrows; i++) {
 		if (strcmp(rows[i].state, BK_ROLLED_BACK)) {
 			cairn_error_set("the database already records migrations (%s is %s): a "
@@ -44,7 +49,8 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 			goto out;
 		}
 	}
-	if ((!exists && drv->bk_ensure(db)) || run_init(&r, db, drv, o)) {
+	if ((!exists && drv->bk_ensure(db)) || run_init(&r, db, drv, o) ||
+	    record_identity(&r, guard.record)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
@@ -70,6 +76,7 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 out:
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;
+	books_guard_release(&guard);
 	bk_row_release(&row);
 	bk_rows_free(rows, nrows);
 	run_release(&r);
@@ -80,6 +87,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 		  int mark_applied, const struct apply_opts *o)
 {
 	struct run r;
+	struct books_guard guard;
 	struct bk_row *rows = NULL, row;
 	const struct bk_row *t = NULL;
 	size_t nrows = 0, i;
@@ -88,9 +96,17 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 
 	memset(&r, 0, sizeof(r));
 	memset(&row, 0, sizeof(row));
+	memset(&guard, 0, sizeof(guard));
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows) || run_init(&r, db, drv, o)) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "repair");
+	if (rc != EXIT_OK)
+		goto out;
+	if (exists && record_identity(&r, guard.record)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
@@ -130,6 +146,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 out:
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;
+	books_guard_release(&guard);
 	free(detail);
 	bk_row_release(&row);
 	bk_rows_free(rows, nrows);

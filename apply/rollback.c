@@ -165,6 +165,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 		    size_t last_n, const struct apply_opts *o, struct apply_result *res)
 {
 	struct run r;
+	struct books_guard guard;
 	struct bk_row *rows = NULL;
 	const struct bk_row **targets = NULL;
 	size_t nrows = 0, ntargets = 0, i;
@@ -174,12 +175,16 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
+	memset(&guard, 0, sizeof(guard));
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows) || run_init(&r, db, drv, o)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
+	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "roll back");
+	if (rc != EXIT_OK)
+		goto out;
 	targets = xcalloc(nrows ? nrows : 1, sizeof(*targets));
 	for (i = 0; i < nrows; i++) {
 		if (is_blocking(&rows[i])) {
@@ -221,6 +226,10 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 			goto out;
 		}
 	}
+	if (exists && record_identity(&r, guard.record)) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
 	ev_init(&ev, EV_PLAN, NULL, NULL);
 	ev.action = "rollback";
 	ev.total = ntargets;
@@ -242,8 +251,8 @@ out:
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;
 	free(targets);
+	books_guard_release(&guard);
 	bk_rows_free(rows, nrows);
 	run_release(&r);
 	return rc;
 }
-

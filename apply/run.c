@@ -151,6 +151,14 @@ static int audit_add_to(struct run *r, const char *action, const char *version,
 	if (r->o->evidence && *r->o->evidence)
 		a.detail = evidence = xasprintf("%s%s%s", a.detail, *a.detail ? "; " : "",
 						r->o->evidence);
+	if (anchor) {
+		/* the row's facts end the detail, so the chain covers them */
+		char *facts = books_facts(anchor), *with = xasprintf("%s%s", a.detail, facts);
+
+		free(facts);
+		free(evidence);
+		a.detail = evidence = with;
+	}
 	a.prev_hash = r->tx_head;
 	audit_hash(&a);
 	if (anchor) {
@@ -187,6 +195,19 @@ int audit_add(struct run *r, const char *action, const char *version,
 	      struct bk_row *anchor)
 {
 	return audit_add_to(r, action, version, bundle_id, to_version, detail, anchor, NULL);
+}
+
+int record_identity(struct run *r, const char *detail)
+{
+	if (!detail)
+		return 0;
+	if (tx_begin(r))
+		return -1;
+	if (audit_add(r, BOOKS_IDENTITY_ACTION, "", NULL, r->current, detail, NULL)) {
+		tx_rollback(r);
+		return -1;
+	}
+	return tx_commit(r);
 }
 
 /* --atomic: the migration's rows, kept for deferred_flush; row is moved. */
@@ -263,6 +284,8 @@ static char *verify_path(const struct apply_mig *m)
 {
 	const char *slash = m->up_path ? strrchr(m->up_path, '/') : NULL;
 
+	if (m->verify_path)
+		return xstrdup(m->verify_path);
 	if (!slash)
 		return xstrdup("verify.sql");
 	return xasprintf("%.*s/verify.sql", (int)(slash - m->up_path), m->up_path);
@@ -297,13 +320,17 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 		x->stream_data = stream_data;
 		x->data_ctx = (void *)m;
 	}
-	if (r->drv->set_timeouts(r->db, m->timeout_ms, m->lock_timeout_ms)) {
+	if (r->drv->set_timeouts(r->db, m->timeout_ms ? m->timeout_ms : r->o->statement_timeout_ms,
+				 m->lock_timeout_ms ? m->lock_timeout_ms
+						    : r->o->migration_lock_timeout_ms)) {
 		*err = xstrdup(cairn_error_last());
 		return -1;
 	}
 	if (r->drv->exec(r->db, m->up, m->up_len, x)) {
 		*err = x->err.message[0] ? script_error(m->up_path, m->up, m->up_len, &x->err)
 					 : xstrdup(cairn_error_last());
+		r->tx_ended = x->err.tx_ended;
+		r->tx_committed = x->err.tx_committed;
 		return -1;
 	}
 	return 0;
@@ -321,6 +348,8 @@ static int run_verify(struct run *r, const struct apply_mig *m, char **err)
 	if (r->drv->query_truth(r->db, m->verify, m->verify_len, &truth, &de)) {
 		*err = de.message[0] ? script_error(path, m->verify, m->verify_len, &de)
 				     : xstrdup(cairn_error_last());
+		r->tx_ended = de.tx_ended;
+		r->tx_committed = de.tx_committed;
 		free(path);
 		return -1;
 	}
@@ -345,6 +374,35 @@ void ev_init(struct apply_event *ev, enum apply_event_type t, const struct apply
 		ev->checksum = m->checksum;
 	}
 	ev->bundle_id = set ? set->bundle_id : NULL;
+}
+
+/* The script of m committed work itself (its own COMMIT): that work is in
+ * the database, unrecorded. The books say so: with --atomic, the migrations
+ * before it, which that COMMIT committed too, are recorded applied (their
+ * rows were kept for the end); m is recorded failed, with the statement
+ * that committed, for an operator to look at and repair. */
+static void record_own_commit(struct run *r, const struct apply_set *set,
+			      const struct apply_mig *m, int in_atomic, int is_new,
+			      const char *err)
+{
+	char keep[CAIRN_ERRMSG_MAX];
+	struct bk_row row;
+	size_t n = r->ndq;
+
+	snprintf(keep, sizeof(keep), "%s", cairn_error_last());
+	if (in_atomic && n) {
+		if (r->drv->begin(r->db) || deferred_flush(r) || tx_commit(r))
+			r->drv->rollback(r->db);
+		else
+			r->atomic_committed = n;
+	}
+	memset(&row, 0, sizeof(row));
+	fill_row(&row, m, set, r, BK_FAILED);
+	row.is_new = is_new;
+	row.error = xstrdup(err);
+	put_row_tx(r, &row, "apply-failed", set->bundle_id, r->current, err);
+	bk_row_release(&row);
+	cairn_error_set("%s", keep);
 }
 
 /* One transactional migration. in_atomic: the caller holds the transaction. */
@@ -384,6 +442,8 @@ fail:
 	bk_row_release(&row);
 	if (!in_atomic)
 		tx_rollback(r);
+	if (r->tx_ended && r->tx_committed)
+		record_own_commit(r, set, m, in_atomic, is_new, *err);
 	return -1;
 }
 
@@ -397,6 +457,10 @@ static int on_statement(void *ctx, unsigned long index, size_t offset)
 	struct stmt_ctx *s = ctx;
 
 	(void)offset;
+	if (s->r->o->interrupted && *s->r->o->interrupted) {
+		cairn_error_set("interrupted before statement %lu", index + 1);
+		return -1;
+	}
 	s->row->statement = (long long)index;
 	return s->r->drv->bk_put(s->r->db, s->row);
 }
@@ -435,7 +499,10 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	sc.row = &row;
 	if (run_up(r, m, DRIVER_EXEC_SPLIT, &x, err, on_statement, &sc) || run_verify(r, m, err)) {
 		free(row.state);
-		row.state = xstrdup(BK_FAILED);
+		/* stopped (SIGINT/SIGTERM) before its first statement: nothing of
+		 * it ran, so nothing needs an operator; the next apply runs it */
+		row.state = xstrdup(row.statement < 0 && r->o->interrupted && *r->o->interrupted
+					    ? BK_ROLLED_BACK : BK_FAILED);
 		row.error = xstrdup(*err);
 		if (put_row_tx(r, &row, "apply-failed", set->bundle_id, r->current, *err))
 			cairn_error_set("%s", *err);
@@ -463,6 +530,7 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 	struct driver_exec x;
 	struct bk_row row;
 	long long t0 = now_ms();
+	int first;
 
 	memset(&row, 0, sizeof(row));
 	fill_row(&row, m, set, r, BK_IN_PROGRESS);
@@ -471,9 +539,11 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 		row.rows_changed = old->rows_changed;
 		row.audit_hash = old->audit_hash ? xstrdup(old->audit_hash) : NULL;
 	}
+	/* the first batch of a run is audited when the row's facts change
+	 * (new, or resumed from failed): the chain must cover its state */
+	first = !row.audit_hash || !*row.audit_hash || (old && strcmp(old->state, BK_IN_PROGRESS));
 	for (;;) {
 		struct apply_event ev;
-		int first = !row.audit_hash || !*row.audit_hash;
 
 		if (tx_begin(r)) {
 			*err = xstrdup(cairn_error_last());
@@ -507,6 +577,7 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 			*err = xstrdup(cairn_error_last());
 			goto fail_tx;
 		}
+		first = 0;
 		ev_init(&ev, EV_BATCH, m, set);
 		ev.index = index;
 		ev.total = total;
@@ -534,4 +605,3 @@ fail:
 	bk_row_release(&row);
 	return -1;
 }
-

@@ -24,6 +24,7 @@ struct apply_mig {
 	 * before the first one runs. Owned by the set. */
 	char *up, *down, *verify;
 	size_t up_len, down_len, verify_len;
+	const char *verify_path;   /* its verify script, as up_path; NULL: none (or not read) */
 	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages;
 				    * set with up */
 	int transaction, irreversible, batch;

@@ -53,8 +53,10 @@ static int replaced(const char *member, const struct stmt_pair *pairs, size_t n)
 	return 0;
 }
 
-int bundle_append_statements(struct bundle *b, const char *out_path,
-			     const struct stmt_pair *pairs, size_t n)
+/* The bundle rewritten with pairs added and the statements signed by
+ * drop_key (when set) left out. */
+static int rewrite(struct bundle *b, const char *out_path, const struct stmt_pair *pairs,
+		   size_t n, const char *drop_key, size_t *dropped)
 {
 	struct member *ms = NULL;
 	const struct bundle_file **files = NULL;
@@ -74,6 +76,10 @@ int bundle_append_statements(struct bundle *b, const char *out_path,
 
 		if (replaced(member, pairs, n))
 			continue;
+		if (drop_key && b->statements[i].key_id && !strcmp(b->statements[i].key_id, drop_key)) {
+			(*dropped)++;
+			continue;
+		}
 		if (bundle_statement_bytes(b, i, &y, &s) < 0) {
 			cairn_error_set("cannot read statement '%s' again", member);
 			goto out;
@@ -127,4 +133,17 @@ out:
 	free(ms);
 	free(files);
 	return rc;
+}
+
+int bundle_append_statements(struct bundle *b, const char *out_path,
+			     const struct stmt_pair *pairs, size_t n)
+{
+	return rewrite(b, out_path, pairs, n, NULL, NULL);
+}
+
+int bundle_strip_statements(struct bundle *b, const char *out_path, const char *key_id,
+			    size_t *removed)
+{
+	*removed = 0;
+	return rewrite(b, out_path, NULL, 0, key_id, removed);
 }

@@ -25,4 +25,10 @@ void stmt_pair_release(struct stmt_pair *p);
 int bundle_append_statements(struct bundle *b, const char *out_path,
 			     const struct stmt_pair *pairs, size_t n);
 
+/* Writes b without the statements (and their signatures) signed by key_id
+ * to out_path; *removed is how many went. The manifest, and so the bundle
+ * id, is untouched. */
+int bundle_strip_statements(struct bundle *b, const char *out_path, const char *key_id,
+			    size_t *removed);
+
 #endif

@@ -286,6 +286,10 @@ static void fill_migration(struct bundle_migration *bm, const struct migration *
 	for (j = 0; j < m->ndeps; j++)
 		bm->requires[j] = xstrdup(m->deps[j]->dir);
 	bm->transaction = m->transaction;
+	bm->no_transaction = xcalloc(2, sizeof(char *));
+	for (j = 0; known_drivers[j]; j++)
+		if (m->transaction && !migration_transaction(m, known_drivers[j]))
+			bm->no_transaction[bm->nno_transaction++] = xstrdup(known_drivers[j]);
 	bm->irreversible = m->irreversible;
 	bm->destructive = m->destructive;
 	bm->batch = m->batch;

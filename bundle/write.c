@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../lib/error.h"
+#include "../lib/tmpfile.h"
 #include "write.h"
 
 /* libarchive writes the bundle: its pax_restricted tar (a pax header only
@@ -35,7 +36,8 @@ int bwriter_open(struct bwriter **out, const char *path, const char *top, long l
 
 	*out = NULL;
 	w->path = xstrdup(path);
-	w->tmp = xasprintf("%s.tmp%ld", path, (long)getpid());
+	w->tmp = tmpfile_name(path);
+	tmpfile_hold(w->tmp);
 	w->top = xstrdup(top);
 	w->mtime = mtime;
 	w->a = archive_write_new();
@@ -179,6 +181,7 @@ void bwriter_free(struct bwriter *w)
 	}
 	if (!w->committed && w->tmp)
 		unlink(w->tmp);
+	tmpfile_drop(w->tmp);
 	free(w->member);
 	free(w->path);
 	free(w->tmp);

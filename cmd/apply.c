@@ -2,7 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/util.h"
+#include "../receipt/receipt.h"
+#include "checkpoint.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -13,7 +17,8 @@ const struct cmd cmd_apply_desc = {
 	"verify a bundle and apply its pending migrations",
 	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
-	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]",
+	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]\n"
+	"       cairn-apply apply BUNDLE --env ENV [--checkpoint FILE [--checkpoint-key KEY]]",
 	"Verifies BUNDLE (a bundle that fails verification is refused before anything\n"
 	"is written to the database, or a missing database file created; an existing\n"
 	"SQLite file is opened for reading meanwhile), takes the database's lock,\n"
@@ -42,7 +47,13 @@ const struct cmd cmd_apply_desc = {
 	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
 	"   --receipt-key KEY  after a successful run, sign a receipt (this bundle ran\n"
 	"                      in ENV, now, on this database) with the private key KEY\n"
-	"                      and add it to BUNDLE: proof for the next environment\n"
+	"                      and add it to BUNDLE: proof for the next environment;\n"
+	"                      the key is unlocked before anything runs\n"
+	"   --checkpoint FILE  after the run, append a signed checkpoint of the audit\n"
+	"                      chain's head to FILE (else $CAIRN_CHECKPOINT): 'history\n"
+	"                      --verify --checkpoint FILE' finds rows cut off or rewritten\n"
+	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY, else\n"
+	"                      the receipt key)\n"
 	"   --to VERSION       apply up to and including VERSION only\n"
 	"   --dry-run          print the plan (as 'cairn-apply plan') and change nothing\n"
 	"   --atomic           all pending migrations in one transaction: all or nothing\n"
@@ -58,8 +69,20 @@ const struct cmd cmd_apply_desc = {
 	"or the bundle cannot be read or written.\n",
 };
 
+static const char *mig_name(const struct apply_set *set, const char *version)
+{
+	size_t i;
+
+	for (i = 0; set && version && i < set->n; i++)
+		if (!strcmp(set->migs[i].version, version))
+			return set->migs[i].name;
+	return version;
+}
+
+/* target: the options naming the database (apply_target_args); status:
+ * the status command, with the bundle and its trust, ready to paste. */
 static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
-		   const struct apply_set *set, const char *dsn)
+		   const struct apply_set *set, const char *target, const char *status)
 {
 	char *msg = xstrdup(cairn_error_last()), *state = NULL, *next = NULL;
 	const char *at = r->to_version ? r->to_version : "none";
@@ -70,26 +93,36 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 		next = xstrdup("wait for the other runner to finish, or raise --lock-timeout");
 		break;
 	case EXIT_STATE:
-		if (r->partial) {
+		if (r->partial && r->tx_ended) {
+			state = xasprintf("needs an operator: %s committed part of its work itself, "
+					  "outside cairn's books; it is marked failed",
+					  mig_name(set, r->failed_version));
+			next = xasprintf("inspect the schema, finish or undo %s by hand, then run "
+					 "'cairn-apply repair %s %s --mark-applied' (or "
+					 "--mark-rolled-back) and apply again",
+					 r->failed_version, target, r->failed_version);
+		} else if (r->partial) {
 			state = xasprintf("needs an operator: migration %s ran outside a transaction "
 					  "and may be partly applied; it is marked failed",
 					  r->failed_version);
 			next = xasprintf("inspect the schema, finish or undo %s by hand, then run "
-					 "'cairn-apply repair --db %s %s --mark-applied' (or "
+					 "'cairn-apply repair %s %s --mark-applied' (or "
 					 "--mark-rolled-back) and apply again",
-					 r->failed_version, dsn, r->failed_version);
+					 r->failed_version, target, r->failed_version);
 		} else if (r->needs_repair) {
 			state = xasprintf("is unchanged by this run (at version %s), but needs an "
 					  "operator first", at);
-			next = xasprintf("run 'cairn-apply status --db %s'; inspect the schema, then "
-					 "'cairn-apply repair --db %s VERSION --mark-applied' (finished "
+			next = xasprintf("run '%s'; inspect the schema, then "
+					 "'cairn-apply repair %s VERSION --mark-applied' (finished "
 					 "by hand) or --mark-rolled-back (undone by hand)",
-					 dsn, dsn);
+					 status, target);
 		} else {
 			state = xasprintf("is unchanged by this run (at version %s)", at);
-			next = xstrdup("applied migrations are immutable: ship a bundle whose migrations "
-				       "match what was applied, or find who changed them ('cairn-apply "
-				       "status BUNDLE --db DSN')");
+			next = xasprintf("run '%s' to see each drifted migration and the "
+					 "bundle that applied it; applied migrations are immutable, so "
+					 "restore their files from the commit that bundle was built from, "
+					 "put the change in a new migration, and build and ship again",
+					 status);
 		}
 		break;
 	case EXIT_FAILED:
@@ -130,6 +163,43 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 	free(next);
 }
 
+/* The first closing line of a run SIGINT or SIGTERM stopped. */
+static void report_interrupt(struct apply_ctx *c, const struct apply_result *r,
+			     const struct apply_set *set)
+{
+	const char *name = r->failed_version ? mig_name(set, r->failed_version) : NULL;
+	char *what;
+
+	if (!name)
+		what = xstrdup("stopped before the next migration; those applied before stay applied");
+	else if (r->partial)
+		what = xasprintf("the running statement was cancelled; migration %s ran outside a "
+				 "transaction and stopped partway", name);
+	else
+		what = xasprintf("the running statement was cancelled and migration %s rolled back",
+				 name);
+	apply_ctx_interrupt_exit(c, what);
+	free(what);
+}
+
+/* cairn-apply status BUNDLE TARGET [--key K]...: every word quoted. */
+static char *status_command(const char *bundle, const char *target, const char **keys,
+			    size_t nkeys)
+{
+	struct buf b = BUF_INIT;
+	char *q = shell_quote(bundle);
+	size_t i;
+
+	buf_printf(&b, "cairn-apply status %s %s", q, target);
+	free(q);
+	for (i = 0; i < nkeys; i++) {
+		q = shell_quote(keys[i]);
+		buf_printf(&b, " --key %s", q);
+		free(q);
+	}
+	return buf_detach(&b, NULL);
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -143,9 +213,11 @@ int cmd_apply(int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "receipt-key", required_argument, NULL, 'R' },
+		{ "checkpoint", required_argument, NULL, 'P' },
+		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *env = NULL, *dsn = NULL, *to = NULL;
+	const char *env = NULL, *dsn = NULL, *to = NULL, *db_flag;
 	const char *config = NULL, *receipt_key = NULL, *lock_flag = NULL;
 	struct apply_policy ap;
 	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
@@ -157,12 +229,16 @@ int cmd_apply(int argc, char **argv)
 	struct apply_opts o;
 	struct apply_result res;
 	struct early_open early;
+	struct receipt_key *rkey = NULL;
+	struct checkpoint_opts cpo;
+	char *builders = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&early, 0, sizeof(early));
 	memset(&set, 0, sizeof(set));
 	memset(&res, 0, sizeof(res));
 	memset(&ap, 0, sizeof(ap));
+	memset(&cpo, 0, sizeof(cpo));
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e': env = optarg; break;
@@ -177,6 +253,8 @@ int cmd_apply(int argc, char **argv)
 			break;
 		case 'C': config = optarg; break;
 		case 'R': receipt_key = optarg; break;
+		case 'P': cpo.file = optarg; break;
+		case 'K': cpo.key_path = optarg; break;
 		case 'f': rc = parse_format(&cmd_apply_desc, optarg, &json); break;
 		default:
 			rc = usage_error(&cmd_apply_desc, "unknown option '%s'", argv[optind - 1]);
@@ -184,6 +262,7 @@ int cmd_apply(int argc, char **argv)
 	}
 	if (rc != EXIT_OK)
 		goto out;
+	db_flag = dsn;
 	if (optind + 1 != argc)
 		rc = usage_error(&cmd_apply_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
 	else if (receipt_key && (to || dry))
@@ -197,6 +276,24 @@ int cmd_apply(int argc, char **argv)
 	else if (!dsn)
 		rc = usage_error(&cmd_apply_desc, "missing --db DSN");
 	if (rc != EXIT_OK)
+		goto out;
+	/* The receipt key is unlocked first: a wrong passphrase found after
+	 * the migrations ran would leave the database changed and no receipt. */
+	if (receipt_key && receipt_key_load(&rkey, receipt_key) < 0) {
+		error_msg("cannot use --receipt-key: %s", cairn_error_last());
+		error_msg("nothing was applied: the database is unchanged");
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	if (!cpo.file && !(getenv("CAIRN_CHECKPOINT") && *getenv("CAIRN_CHECKPOINT")) && ap.active) {
+		/* the environment's (else the defaults') checkpoint setting */
+		const struct policy_env *pe = ap.ac.env.env, *d = &ap.ac.config.defaults;
+
+		cpo.file = pe->checkpoint_file ? pe->checkpoint_file : d->checkpoint_file;
+		if (!cpo.key_path)
+			cpo.key_path = pe->checkpoint_file ? pe->checkpoint_key : d->checkpoint_key;
+	}
+	if (!dry && (rc = checkpoint_opts_load(&cpo, rkey)) != EXIT_OK)
 		goto out;
 	/* Verify before touching the database: a refused bundle writes nothing,
 	 * creates nothing and takes no lock. Where the driver says it is
@@ -233,7 +330,19 @@ int cmd_apply(int argc, char **argv)
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
 	o.evidence = apply_policy_evidence(&ap);
+	o.interrupted = &apply_interrupted;
+	if (ap.active && !strcmp(ctx.drv->name, "postgres")) {
+		o.statement_timeout_ms = ap.ac.env.pg_statement_timeout_ms;
+		o.migration_lock_timeout_ms = ap.ac.env.pg_lock_timeout_ms;
+	}
+	apply_ctx_catch_signals(&ctx);
+	o.project = set.bundle ? set.bundle->project : NULL;
+	o.builders = builders = apply_policy_builders(&ap, keys, nkeys);
+	o.identity_override = apply_policy_overrides(&ap, POLICY_OVERRIDE_IDENTITY);
 	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
+	apply_ctx_release_signals();
+	if (rc != EXIT_OK && apply_interrupted)
+		report_interrupt(&ctx, &res, &set);
 	if (rc == EXIT_OK)
 		apply_ctx_record_file(&ctx, &set, lock_ms);
 	if (rc == EXIT_OK) {
@@ -257,16 +366,36 @@ int cmd_apply(int argc, char **argv)
 		error_msg("%s", cairn_error_last());
 		if (!json)
 			error_msg("the database is unchanged");
-	} else {
-		char *shown = dsn_mask(dsn); /* a DSN from dsn_env/dsn_file may hold a password */
+	} else if (apply_interrupted) {
+		char *target = apply_target_args(db_flag, dsn, env, config);
+		char *status = status_command(argv[optind], target, keys, nkeys);
 
-		report(&ctx, rc, &res, &set, shown);
-		free(shown);
+		report(&ctx, rc, &res, &set, target, status);
+		free(target);
+		free(status);
+		rc = 128 + apply_interrupted;
+	} else {
+		char *target = apply_target_args(db_flag, dsn, env, config);
+		char *status = status_command(argv[optind], target, keys, nkeys);
+
+		report(&ctx, rc, &res, &set, target, status);
+		free(target);
+		free(status);
+	}
+	/* the chain's head, kept outside the database, whatever the run did */
+	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
+		int crc = checkpoint_append(&ctx, &cpo);
+
+		if (rc == EXIT_OK)
+			rc = crc;
 	}
 	/* proof for the next environment that this bundle ran here */
-	if (rc == EXIT_OK && receipt_key)
-		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, receipt_key);
+	if (rc == EXIT_OK && rkey)
+		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, rkey);
 out:
+	free(builders);
+	checkpoint_opts_release(&cpo);
+	receipt_key_free(rkey);
 	early_open_drop(&early);
 	apply_result_release(&res);
 	apply_set_release(&set);

@@ -71,9 +71,12 @@ int cmd_baseline(int argc, char **argv)
 		       ctx.drv->display_name(ctx.db), version);
 	else if (rc == EXIT_USAGE)
 		rc = usage_error(&cmd_baseline_desc, "%s", cairn_error_last());
-	else
-		apply_ctx_fail(&ctx, rc, cairn_error_last(), "is unchanged",
-			       rc == EXIT_STATE ? "see 'cairn-apply status --db DSN'" : NULL);
+	else {
+		char *target = apply_target_args(dsn, dsn, NULL, NULL);
+
+		apply_ctx_fail_unchanged(&ctx, rc, rc == EXIT_STATE, target);
+		free(target);
+	}
 	apply_ctx_close(&ctx);
 	return rc;
 }

@@ -108,11 +108,7 @@ int cmd_build(int argc, char **argv)
 	size_t nkeys = 0, keys_alloc = 0, i;
 	const char *rev = "HEAD", *output = NULL, *signer = NULL, *pass_file = NULL;
 	char commit[GIT_OID_HEXSZ + 1], tree[GIT_OID_HEXSZ + 1];
-	char *url = NULL, *refname = NULL;
-	git_config *cfg = NULL;
-	const char *origin = NULL;
-	git_object *obj = NULL;
-	git_reference *ref = NULL, *resolved = NULL;
+	char *url = NULL;
 	struct buf out = BUF_INIT;
 	struct history hist;
 	int c, rc;
@@ -157,19 +153,20 @@ int cmd_build(int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = project_ctx_open(&ctx, 1);
+	if (!rc && git_repository_is_shallow(ctx.repo)) {
+		/* the history checks and the provenance would judge a cut
+		 * history, and the manifest would depend on the clone's depth */
+		error_msg("cannot build in a shallow clone: the history checks and each migration's provenance need the whole history (run 'git fetch --unshallow')");
+		rc = EXIT_ENVIRONMENT;
+	}
 	if (!rc)
 		rc = project_ctx_load(&ctx, 0, rev);
 	if (rc)
 		goto out;
-	project_order(ctx.proj, &ctx.findings);
-	check_static(ctx.proj, &ctx.findings);
-	/* the history rules, as 'cairn check --ref REV' runs them, then each
-	 * migration's provenance (m->prov_*), which the manifest records */
-	if (history_open(&hist, ctx.repo, &ctx.proj->cfg, ctx.prefix, NULL) < 0)
-		goto history_failed;
-	history_set_tip(&hist, git_commit_id(ctx.src->commit));
-	if (history_default_base(&hist, 1, rev) < 0 ||
-	    history_check(&hist, ctx.proj, &ctx.findings) < 0 ||
+	/* every rule, as 'cairn check --ref REV' (and plain 'cairn check' on
+	 * HEAD) runs them, then each migration's provenance (m->prov_*),
+	 * which the manifest records */
+	if (project_ctx_check_commit(&ctx, rev, &hist) < 0 ||
 	    history_provenance(ctx.proj, ctx.repo, git_commit_id(ctx.src->commit)) < 0)
 		goto history_failed;
 	history_release(&hist);
@@ -186,22 +183,18 @@ int cmd_build(int argc, char **argv)
 	}
 	git_oid_tostr(commit, sizeof(commit), git_commit_id(ctx.src->commit));
 	git_oid_tostr(tree, sizeof(tree), git_commit_tree_id(ctx.src->commit));
-	/* the config, not git_remote_lookup: that one leaks libpcre2 match
-	 * data in libgit2 1.5 */
-	if (git_repository_config_snapshot(&cfg, ctx.repo) == 0 &&
-	    git_config_get_string(&origin, cfg, "remote.origin.url") == 0)
-		url = clean_url(origin);
-	if (git_revparse_ext(&obj, &ref, ctx.repo, rev) == 0 && ref) {
-		if (git_reference_resolve(&resolved, ref) == 0)
-			refname = xstrdup(git_reference_name(resolved));
-		else
-			refname = xstrdup(git_reference_name(ref));
-	}
+	/* Nothing from the clone: its remote's URL differs per clone (a
+	 * path, file://, https, ssh), and which ref named the commit is the
+	 * builder's choice, so one commit would build several bundles. The
+	 * repository is what the committed cairn.yaml says; the ref stays
+	 * empty (the key remains for readers of earlier bundles). */
+	if (ctx.proj->cfg.repository)
+		url = clean_url(ctx.proj->cfg.repository);
 	req.proj = ctx.proj;
 	req.repo_url = url ? url : "";
 	req.commit = commit;
 	req.tree = tree;
-	req.ref = refname ? refname : "";
+	req.ref = "";
 	req.commit_time = (long long)git_commit_time(ctx.src->commit);
 	req.output = output;
 	req.signers = signers;
@@ -230,11 +223,6 @@ out:
 	free_signers(signers, nkeys);
 	free(keys);
 	free(url);
-	free(refname);
-	git_config_free(cfg);
-	git_object_free(obj);
-	git_reference_free(ref);
-	git_reference_free(resolved);
 	project_ctx_release(&ctx);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #define CAIRN_CAIRN_APPLY_H
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "../apply/engine.h"
 #include "../drivers/driver.h"
@@ -31,9 +32,9 @@ struct apply_ctx {
 	struct early_open *early;
 };
 
-/* Opens --db (read-only for readonly); prints the error and returns an exit
- * code, or 0. */
-int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
+/* Opens --db with the driver's open flags (DRIVER_OPEN_READONLY,
+ * DRIVER_OPEN_EXISTING); prints the error and returns an exit code, or 0. */
+int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, unsigned flags,
 		   int json);
 /* Opening the database on a second thread while the bundle is verified on
  * the first, where the driver says that is harmless (driver.h, open_early):
@@ -76,6 +77,27 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev);
 void apply_ctx_json_error(struct apply_ctx *c, int code, const char *message, const char *state,
 			  const char *next);
 /* Prints message, state and next step (human: three lines on stderr). */
+/* The options that name the database in a next: hint the operator can
+ * paste: --db 'DSN' (quoted for the shell, its password masked) when --db
+ * named it, else --env ENV [--config FILE], which find it the same way
+ * again. Caller frees. */
+char *apply_target_args(const char *db_flag, const char *dsn, const char *env, const char *config);
+
+/* apply_ctx_fail with the last error, "the database is unchanged", and
+ * when see_status, the status command for target (apply_target_args). */
+void apply_ctx_fail_unchanged(struct apply_ctx *c, int code, int see_status, const char *target);
+
+/* SIGINT/SIGTERM during a run (db-ctx.c): the signal caught, 0 if none. */
+extern volatile sig_atomic_t apply_interrupted;
+/* Catches SIGINT and SIGTERM for c's run: the first cancels the running
+ * statement and sets apply_interrupted (pass &apply_interrupted in
+ * apply_opts.interrupted); a second one has its default effect. */
+void apply_ctx_catch_signals(struct apply_ctx *c);
+void apply_ctx_release_signals(void);
+/* The closing message of an interrupted run ("interrupted by SIGTERM:
+ * WHAT"); returns the exit code, 128 + the signal, as a shell reports it. */
+int apply_ctx_interrupt_exit(struct apply_ctx *c, const char *what);
+
 void apply_ctx_fail(struct apply_ctx *c, int code, const char *message, const char *state,
 		    const char *next);
 /* Verifies the bundle at path against the builder keys (--key), then loads

@@ -14,17 +14,26 @@ struct project_ctx {
 	char *root;           /* the directory holding cairn.yaml */
 	git_repository *repo; /* NULL when the project is not in git */
 	char *prefix;         /* the project's path inside the repository */
+	char *index_path;     /* the index git would read here (GIT_INDEX_FILE) */
 	struct source *src;
 	struct project *proj;
 	struct findings findings;
 };
 
 /* Finds cairn.yaml from the current directory upwards and opens its git
- * repository (needed unless allow_no_git). Prints its own errors and
+ * repository (needed unless allow_no_git) as git would there, honouring
+ * GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE and the rest (project/gitenv.h). Prints its own errors and
  * returns an exit code, or 0. */
 int project_ctx_open(struct project_ctx *c, int need_git);
 /* Loads the project from the work tree, the index (staged) or rev. */
 int project_ctx_load(struct project_ctx *c, int staged, const char *rev);
+/* The checks 'cairn build' runs on c (loaded from commit rev) before it
+ * builds: the static rules, then the history rules against a commit's
+ * default base (on a release ref, its first parent). One function, so
+ * that plain 'cairn check' runs exactly these on HEAD. Opens h (the
+ * caller releases it); 0, or -1 with the error set. */
+struct history;
+int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct history *h);
 void project_ctx_release(struct project_ctx *c);
 
 const char *libgit2_version(void);
@@ -39,6 +48,7 @@ CAIRN_VERB(hooks);
 CAIRN_VERB(keygen);
 CAIRN_VERB(build);
 CAIRN_VERB(sign);
+CAIRN_VERB(strip);
 CAIRN_VERB(inspect);
 CAIRN_VERB(promote);
 CAIRN_VERB(override);

@@ -24,7 +24,9 @@ const struct cmd cmd_check_desc = {
 	"Against git history: what the base or a release ref holds is released, and\n"
 	"is never edited, renamed or deleted; new migrations must have versions\n"
 	"above every released one, and no version another branch released. The base\n"
-	"used is printed on stderr (and in the JSON 'base' field).\n"
+	"used is printed on stderr (and in the JSON 'base' field). Without --staged,\n"
+	"--ref or --base, HEAD is also checked as 'cairn build' would check it, so\n"
+	"what build would refuse is found here too ('head_base' in JSON).\n"
 	"\n"
 	"Options:\n"
 	"   --staged        check what is staged in the index (for pre-commit hooks)\n"
@@ -40,9 +42,9 @@ const struct cmd cmd_check_desc = {
 	"   --format F      text (default) or json\n",
 };
 
-static void base_json(struct buf *b, const struct history *h)
+static void base_json(struct buf *b, const struct history *h, const char *key)
 {
-	buf_puts(b, "\"base\":{\"commit\":");
+	buf_printf(b, "\"%s\":{\"commit\":", key);
 	if (h->has_base)
 		buf_put_json_string(b, git_oid_tostr_s(&h->base));
 	else
@@ -76,21 +78,79 @@ static void summary(const struct findings *f, size_t n, const char *label)
 			n == 1 ? "" : "s", f->warnings, f->warnings == 1 ? "" : "s", label);
 }
 
+/* Plain 'cairn check' also finds what 'cairn build' would refuse at HEAD:
+ * HEAD checked exactly as build checks it (its own base: on a release ref
+ * that is HEAD's first parent, where the work tree's is HEAD itself), and
+ * each finding the work tree's check lacks added, marked as HEAD's. */
+static int check_head_as_build(struct findings *f, struct history *hh)
+{
+	struct project_ctx head;
+	size_t i, j;
+	int rc;
+
+	rc = project_ctx_open(&head, 1);
+	if (!rc)
+		rc = project_ctx_load(&head, 0, "HEAD");
+	if (rc)
+		goto out;
+	if (project_ctx_check_commit(&head, "HEAD", hh) < 0) {
+		error_msg("cannot check HEAD as 'cairn build' would: %s", cairn_error_last());
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	for (i = 0; i < head.findings.n; i++) {
+		const struct finding *x = &head.findings.items[i];
+
+		for (j = 0; j < f->n; j++) {
+			const struct finding *y = &f->items[j];
+
+			if (x->sev == y->sev && x->line == y->line && !strcmp(x->rule, y->rule) &&
+			    !strcmp(x->path, y->path))
+				break;
+		}
+		if (j == f->n)
+			findings_add(f, x->sev, x->path, x->line, x->col, x->rule,
+				     "%s (in HEAD, which 'cairn build' would refuse)", x->msg);
+	}
+out:
+	project_ctx_release(&head);
+	return rc;
+}
+
+/* 1 when HEAD holds the project (its cairn.yaml): a project not committed
+ * yet is nothing build could read. */
+static int head_has_project(const struct project_ctx *c)
+{
+	git_object *obj = NULL;
+	char *spec = xasprintf("HEAD:%s%s", c->prefix, CONFIG_FILE);
+	int r = git_revparse_single(&obj, c->repo, spec);
+
+	git_object_free(obj);
+	free(spec);
+	return r == 0;
+}
+
 /* The work tree, the index or one commit, against the base. */
 static int check_tree(int staged, const char *rev, const char *base, int full, int json)
 {
 	struct project_ctx ctx;
-	struct history h;
+	struct history h, hh;
 	struct buf out = BUF_INIT;
-	int rc, have_history = 0;
+	int rc, have_history = 0, have_head = 0;
 
 	memset(&h, 0, sizeof(h));
+	memset(&hh, 0, sizeof(hh));
 	rc = project_ctx_open(&ctx, staged || rev || base);
 	if (!rc)
 		rc = project_ctx_load(&ctx, staged, rev);
 	if (rc)
 		goto out;
-	if (ctx.repo) {
+	if (ctx.repo && rev && !base) {
+		/* a commit: exactly what 'cairn build --ref REV' runs */
+		have_history = 1;
+		if (project_ctx_check_commit(&ctx, rev, &h) < 0)
+			goto env;
+	} else if (ctx.repo) {
 		git_oid head;
 		int r;
 
@@ -112,11 +172,25 @@ static int check_tree(int staged, const char *rev, const char *base, int full, i
 		if (base ? history_set_base(&h, base) < 0
 			 : history_default_base(&h, rev != NULL, rev ? rev : "HEAD") < 0)
 			goto env;
+		if (!rev && !base && h.has_base && h.has_tip && git_oid_equal(&h.base, &h.tip)) {
+			char *how = xasprintf("%s, which is HEAD itself: what %s changes since HEAD",
+					      h.base_how, staged ? "the index" : "the work tree");
+
+			free(h.base_how);
+			h.base_how = how;
+		}
 		h.skip_same = staged && !full;
 		if (history_check(&h, ctx.proj, &ctx.findings) < 0)
 			goto env;
 	}
-	check_static(ctx.proj, &ctx.findings);
+	if (!(ctx.repo && rev && !base)) /* project_ctx_check_commit ran it */
+		check_static(ctx.proj, &ctx.findings);
+	if (have_history && !staged && !rev && !base && h.has_tip && head_has_project(&ctx)) {
+		rc = check_head_as_build(&ctx.findings, &hh);
+		if (rc)
+			goto out;
+		have_head = 1;
+	}
 	findings_sort(&ctx.findings);
 	if (json) {
 		struct buf extra = BUF_INIT;
@@ -125,14 +199,20 @@ static int check_tree(int staged, const char *rev, const char *base, int full, i
 		buf_put_json_string(&extra, ctx.src->label);
 		buf_printf(&extra, ",\"migrations\":%zu,", ctx.proj->n);
 		if (have_history)
-			base_json(&extra, &h);
+			base_json(&extra, &h, "base");
 		else
 			buf_puts(&extra, "\"base\":null");
+		if (have_head) {
+			buf_putc(&extra, ',');
+			base_json(&extra, &hh, "head_base");
+		}
 		findings_format_json(&ctx.findings, extra.ptr, &out);
 		buf_release(&extra);
 	} else {
 		if (have_history)
 			base_text(&h, "");
+		if (have_head)
+			base_text(&hh, "HEAD as 'cairn build' checks it: ");
 		findings_format_text(&ctx.findings, &out);
 	}
 	fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout);
@@ -146,6 +226,7 @@ env:
 	rc = EXIT_ENVIRONMENT;
 out:
 	history_release(&h);
+	history_release(&hh);
 	buf_release(&out);
 	project_ctx_release(&ctx);
 	return rc;
@@ -260,7 +341,7 @@ static void emit(struct server *s, const char *ref, const char *old, const char 
 		buf_puts(&extra, ",\"new\":");
 		buf_put_json_string(&extra, new);
 		buf_putc(&extra, ',');
-		base_json(&extra, h);
+		base_json(&extra, h, "base");
 		findings_format_json(f, extra.ptr, &b);
 		if (b.len && b.ptr[b.len - 1] == '\n')
 			b.len--;

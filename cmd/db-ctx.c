@@ -1,5 +1,6 @@
 /* What cairn-apply's verbs share: the database, the event printer, the
  * closing messages. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +10,12 @@
 #include "../lib/error.h"
 #include "../lib/thread.h"
 #include "../lib/util.h"
+#include "../policy/config.h"
 #include "cairn-apply.h"
+
+/* the run SIGINT/SIGTERM interrupt (apply_ctx_catch_signals, below) */
+volatile sig_atomic_t apply_interrupted;
+static struct apply_ctx *volatile signal_ctx;
 
 int parse_log_format(const struct cmd *c, const char *arg, int *json)
 {
@@ -25,22 +31,25 @@ static void ctx_init(struct apply_ctx *c, const struct cmd *cmd, const char *dsn
 	c->tty = isatty(STDOUT_FILENO) && !json;
 }
 
-int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, int readonly,
+int apply_ctx_open(struct apply_ctx *c, const struct cmd *cmd, const char *dsn, unsigned flags,
 		   int json)
 {
+	int rc;
+
 	ctx_init(c, cmd, dsn, json);
 	c->drv = driver_for_dsn(dsn);
 	if (!c->drv) {
 		error_msg("%s", cairn_error_last());
 		return EXIT_USAGE;
 	}
-	if (c->drv->open(&c->db, dsn, readonly ? DRIVER_OPEN_READONLY : 0)) {
+	if ((rc = c->drv->open(&c->db, dsn, flags)) != 0) {
 		const char *msg = cairn_error_last();
+		int code = rc == DRIVER_BAD_DSN ? EXIT_USAGE : EXIT_ENVIRONMENT;
 
 		if (json)
-			apply_ctx_json_error(c, EXIT_ENVIRONMENT, msg, "unchanged", NULL);
+			apply_ctx_json_error(c, code, msg, "unchanged", NULL);
 		error_msg("%s", msg);
-		return EXIT_ENVIRONMENT;
+		return code;
 	}
 	return 0;
 }
@@ -111,11 +120,13 @@ int apply_ctx_open_early(struct apply_ctx *c, const struct cmd *cmd, struct earl
 		return 0;
 	}
 	early_open_drop(e);
-	return apply_ctx_open(c, cmd, dsn, readonly, json);
+	return apply_ctx_open(c, cmd, dsn, readonly ? DRIVER_OPEN_READONLY : 0, json);
 }
 
 void apply_ctx_close(struct apply_ctx *c)
 {
+	if (signal_ctx == c)
+		apply_ctx_release_signals();
 	if (c->drv && c->db)
 		c->drv->close(c->db);
 	c->db = NULL;
@@ -338,4 +349,85 @@ int parse_lock_timeout(const struct cmd *c, const char *arg, unsigned long long 
 		return usage_error(c, "--lock-timeout must be a duration such as 30s, 500ms or 2m, "
 				      "not '%s'", arg);
 	return 0;
+}
+
+char *apply_target_args(const char *db_flag, const char *dsn, const char *env, const char *config)
+{
+	char *shown = NULL, *q = NULL, *qc = NULL, *out;
+
+	if (db_flag || !env) {
+		shown = dsn_mask(db_flag ? db_flag : dsn);
+		q = shell_quote(shown);
+		out = xasprintf("--db %s", q);
+	} else {
+		q = shell_quote(env);
+		qc = config ? shell_quote(config) : NULL;
+		out = xasprintf("--env %s%s%s", q, qc ? " --config " : "", qc ? qc : "");
+	}
+	free(shown);
+	free(q);
+	free(qc);
+	return out;
+}
+
+void apply_ctx_fail_unchanged(struct apply_ctx *c, int code, int see_status, const char *target)
+{
+	char *next = see_status ? xasprintf("see 'cairn-apply status %s'", target) : NULL;
+
+	apply_ctx_fail(c, code, cairn_error_last(), "is unchanged", next);
+	free(next);
+}
+
+/* SIGINT and SIGTERM: the first asks the run to stop (the engine checks
+ * apply_interrupted between steps and statements) and cancels the running
+ * statement through the driver, whose cancel is async-signal-safe; the
+ * engine then rolls back and records the interruption, and the lock is
+ * released as on any failure, after the server has stopped the statement.
+ * A second signal takes its default action. Installed even when the shell
+ * ignores the signal (a background job): a run must be stoppable. */
+
+static void on_signal(int sig)
+{
+	struct apply_ctx *c = signal_ctx;
+
+	apply_interrupted = sig;
+	signal(sig, SIG_DFL);
+	if (c && c->drv && c->db && c->drv->cancel)
+		c->drv->cancel(c->db);
+}
+
+void apply_ctx_catch_signals(struct apply_ctx *c)
+{
+	struct sigaction sa;
+
+	if (!c->drv || !c->drv->cancel)
+		return; /* nothing could stop the statement: the default action */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	signal_ctx = c;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+void apply_ctx_release_signals(void)
+{
+	sigset_t set, old;
+
+	/* the handler must not see the connection while it is closed */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	signal_ctx = NULL;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int apply_ctx_interrupt_exit(struct apply_ctx *c, const char *what)
+{
+	int sig = apply_interrupted;
+
+	error_msg("interrupted by %s: %s", sig == SIGINT ? "SIGINT" : "SIGTERM", what);
+	(void)c;
+	return 128 + sig;
 }

@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "checkpoint.h"
 #include "config.h"
 #include "cairn-apply.h"
 
@@ -11,7 +12,8 @@ const struct cmd cmd_history_desc = {
 	"history", cmd_history,
 	"show the audit trail, and check that it was not tampered with",
 	"cairn-apply history --db DSN [--verify] [--format text|json]\n"
-	"       cairn-apply history --env ENV [--config FILE] [--verify] [--format text|json]",
+	"       cairn-apply history --env ENV [--config FILE] [--verify] [--format text|json]\n"
+	"       cairn-apply history --db DSN --verify --checkpoint FILE [--checkpoint-id ID]",
 	"Prints cairn_audit, oldest first: every apply, failed apply, rollback,\n"
 	"baseline and repair, with who, when, the version before and after, and\n"
 	"the bundle. Each row holds the hash of the row before it; --verify\n"
@@ -25,7 +27,12 @@ const struct cmd cmd_history_desc = {
 	"                   config\n"
 	"   --config FILE   the applier's config (default: $CAIRN_APPLY_CONFIG, else\n"
 	"                   ./cairn-apply.yaml)\n"
-	"   --verify        check the hash chain; exit 1 when it is broken\n"
+	"   --verify        check the hash chain, and that every bookkeeping row holds\n"
+	"                   the facts its audit row recorded; exit 1 when not\n"
+	"   --checkpoint FILE  also check the chain against the newest checkpoint of\n"
+	"                   this database in FILE (apply --checkpoint): finds newest\n"
+	"                   rows deleted, chains recomputed, tables dropped\n"
+	"   --checkpoint-id ID  the checkpoint must be signed by key ID\n"
 	"   --format F      text (default) or json\n"
 	"\n"
 	"Exit status: 0, 1 the chain is broken (--verify), 6 the database cannot be\n"
@@ -106,9 +113,11 @@ int cmd_history(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "checkpoint", required_argument, NULL, 'P' },
+		{ "checkpoint-id", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = NULL, *env = NULL, *config = NULL;
+	const char *db = NULL, *env = NULL, *config = NULL, *cp_file = NULL, *cp_key = NULL;
 	char *dsn = NULL;
 	int json = 0, verify = 0, c, rc = EXIT_OK;
 	struct apply_ctx ctx;
@@ -123,6 +132,8 @@ int cmd_history(int argc, char **argv)
 		case 'e': env = optarg; break;
 		case 'c': config = optarg; break;
 		case 'v': verify = 1; break;
+		case 'P': cp_file = optarg; break;
+		case 'K': cp_key = optarg; break;
 		case 'f': rc = parse_format(&cmd_history_desc, optarg, &json); break;
 		default:
 			rc = usage_error(&cmd_history_desc, "unknown option '%s'", argv[optind - 1]);
@@ -132,10 +143,14 @@ int cmd_history(int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return usage_error(&cmd_history_desc, "unexpected argument '%s'", argv[optind]);
+	if ((cp_file || cp_key) && !verify)
+		return usage_error(&cmd_history_desc, "--checkpoint goes with --verify");
+	if (cp_key && !cp_file)
+		return usage_error(&cmd_history_desc, "--checkpoint-id goes with --checkpoint");
 	rc = apply_config_database(&cmd_history_desc, config, env, db, &dsn);
 	if (rc)
 		return rc;
-	rc = apply_ctx_open(&ctx, &cmd_history_desc, dsn, 1, json);
+	rc = apply_ctx_open(&ctx, &cmd_history_desc, dsn, DRIVER_OPEN_READONLY | DRIVER_OPEN_EXISTING, json);
 	if (rc) {
 		apply_config_dsn_free(dsn);
 		return rc;
@@ -147,7 +162,7 @@ int cmd_history(int argc, char **argv)
 		goto out;
 	}
 	if (verify)
-		np = audit_verify(a, n, rows, nrows, &pr);
+		np = books_problems(a, n, rows, nrows, &pr);
 	if (json) {
 		print_json(a, n, pr, np, verify);
 	} else {
@@ -167,6 +182,12 @@ int cmd_history(int argc, char **argv)
 	} else if (verify && !json) {
 		printf("audit chain intact: %zu row%s, %zu migration%s anchored\n", n,
 		       n == 1 ? "" : "s", nrows, nrows == 1 ? "" : "s");
+	}
+	if (verify && cp_file) {
+		int crc = checkpoint_verify_file(&ctx, cp_file, cp_key, a, n);
+
+		if (rc == EXIT_OK || crc == EXIT_ENVIRONMENT)
+			rc = crc;
 	}
 out:
 	audit_problems_free(pr, np);

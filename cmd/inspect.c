@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "cairn.h"
 #include "verify.h"
@@ -31,29 +32,61 @@ static const char *status_of(const struct bundle_statement *s, size_t nkeys)
 	return nkeys ? "valid, key not trusted" : "valid (no --key given)";
 }
 
+/* Text from a bundle, shown with its control characters escaped so that an
+ * unsigned manifest cannot drive the terminal or forge a line: the escaped
+ * copies made for one listing, freed together. */
+struct shown {
+	char **p;
+	size_t n, alloc;
+};
+
+static const char *shown_escape(struct shown *sh, const char *s)
+{
+	char *e = text_escape_controls(s);
+
+	if (!e)
+		return s;
+	ALLOC_GROW(sh->p, sh->n + 1, sh->alloc);
+	sh->p[sh->n++] = e;
+	return e;
+}
+
+static void shown_release(struct shown *sh)
+{
+	size_t i;
+
+	for (i = 0; i < sh->n; i++)
+		free(sh->p[i]);
+	free(sh->p);
+}
+
+#define E(s) shown_escape(&sh, (s))
+
 static void print_text(const struct bundle *b, size_t nkeys)
 {
+	struct shown sh = { NULL, 0, 0 };
 	size_t i, j;
 
-	printf("bundle     %s\n", b->name);
-	printf("id         %s\n", b->id);
-	printf("project    %s\n", b->project);
-	printf("source     %s\n", *b->source_repo ? b->source_repo : "(no origin)");
-	printf("commit     %s%s%s%s\n", b->source_commit, *b->source_ref ? " (" : "", b->source_ref,
-	       *b->source_ref ? ")" : "");
-	printf("tree       %s%s%s\n", b->source_tree, *b->source_path ? "  path " : "", b->source_path);
-	printf("built      %s by %s\n", b->build_time, b->tool_version);
+	printf("bundle     %s\n", E(b->name));
+	printf("id         %s\n", E(b->id));
+	printf("project    %s\n", E(b->project));
+	printf("source     %s\n", *b->source_repo ? E(b->source_repo) : "(no origin)");
+	printf("commit     %s%s%s%s\n", E(b->source_commit), *b->source_ref ? " (" : "",
+	       E(b->source_ref), *b->source_ref ? ")" : "");
+	printf("tree       %s%s%s\n", E(b->source_tree), *b->source_path ? "  path " : "",
+	       E(b->source_path));
+	printf("built      %s by %s\n", E(b->build_time), E(b->tool_version));
 	printf("drivers    ");
 	for (i = 0; i < b->ndrivers; i++)
-		printf("%s%s", i ? ", " : "", b->drivers[i]);
+		printf("%s%s", i ? ", " : "", E(b->drivers[i]));
 	printf("%s\n", b->ndrivers ? "" : "(any)");
 	printf("\nmigrations, in apply order (%zu):\n", b->nmigs);
 	for (i = 0; i < b->nmigs; i++) {
 		const struct bundle_migration *m = &b->migs[i];
 
-		printf("  %s", m->name);
+		printf("  %s", E(m->name));
 		if (*m->description)
-			printf("  %s", m->description);
+			printf("  %s", E(m->description));
 		if (!m->transaction)
 			printf("  [no transaction]");
 		if (m->irreversible)
@@ -63,44 +96,48 @@ static void print_text(const struct bundle *b, size_t nkeys)
 		if (m->batch)
 			printf("  [batch]");
 		for (j = 0; j < m->nenvironments; j++)
-			printf("%s%s", j ? "," : "  [only ", m->environments[j]);
+			printf("%s%s", j ? "," : "  [only ", E(m->environments[j]));
 		if (m->nenvironments)
 			printf("]");
 		putchar('\n');
-		printf("      %s  files:", m->checksum);
+		printf("      %s  files:", E(m->checksum));
 		for (j = 0; j < m->nfiles; j++)
-			printf(" %s", m->files[j].name);
+			printf(" %s", E(m->files[j].name));
 		putchar('\n');
 		if (m->prov_commit)
-			printf("      introduced by %.12s%s%s%s%s\n", m->prov_commit,
-			       m->prov_author ? " " : "", m->prov_author ? m->prov_author : "",
-			       m->prov_date ? " " : "", m->prov_date ? m->prov_date : "");
+			printf("      introduced by %.12s%s%s%s%s\n", E(m->prov_commit),
+			       m->prov_author ? " " : "", m->prov_author ? E(m->prov_author) : "",
+			       m->prov_date ? " " : "", m->prov_date ? E(m->prov_date) : "");
 	}
 	printf("\nsignatures and approvals (%zu):\n", b->nstatements);
 	for (i = 0; i < b->nstatements; i++) {
 		const struct bundle_statement *s = &b->statements[i];
 
-		printf("  %-8s %s  %s", s->type, s->key_id ? s->key_id : "?", s->signer ? s->signer : "?");
+		printf("  %-8s %s  %s", E(s->type), s->key_id ? E(s->key_id) : "?",
+		       s->signer ? E(s->signer) : "?");
 		if (s->environment)
-			printf("  for %s", s->environment);
+			printf("  for %s", E(s->environment));
 		if (s->time)
-			printf("  %s", s->time);
+			printf("  %s", E(s->time));
 		printf("  %s", status_of(s, nkeys));
 		if (s->problem)
-			printf(": %s", s->problem);
+			printf(": %s", E(s->problem));
 		putchar('\n');
 		if (s->comment)
-			printf("           %s\n", s->comment);
+			printf("           %s\n", E(s->comment));
 		if (s->expires)
-			printf("           expires %s\n", s->expires);
+			printf("           expires %s\n", E(s->expires));
 		if (s->database)
-			printf("           on database %s\n", s->database);
+			printf("           on database %s\n", E(s->database));
 		if (s->allow)
-			printf("           allows %s\n", s->allow);
+			printf("           allows %s\n", E(s->allow));
 	}
 	if (!b->nstatements)
 		printf("  none: unsigned (sign it with 'cairn sign BUNDLE --key KEY')\n");
+	shown_release(&sh);
 }
+
+#undef E
 
 static void json_kv(struct buf *o, const char *key, const char *value, int comma)
 {

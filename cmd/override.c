@@ -22,6 +22,8 @@ const struct cmd cmd_override_desc = {
 	"   repair         mark a failed or in-progress migration applied or rolled back\n"
 	"   force          reserved: the applier cannot force past a failed or\n"
 	"                  in-progress migration yet (use repair)\n"
+	"   identity       move a database to ENV (or to BUNDLE's project): it\n"
+	"                  belongs to another environment or project\n"
 	"\n"
 	"Options:\n"
 	"   --env ENV               the environment\n"
@@ -63,7 +65,7 @@ int cmd_override(int argc, char **argv)
 			if (!policy_override_bit(optarg)) {
 				buf_release(&allow);
 				return usage_error(&cmd_override_desc, "--allow takes older-bundle, "
-						   "no-receipt, repair or force, not '%s'", optarg);
+						   "no-receipt, repair, force or identity, not '%s'", optarg);
 			}
 			buf_printf(&allow, "%s%s", allow.len ? "," : "", optarg);
 			break;

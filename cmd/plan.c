@@ -282,7 +282,7 @@ int cmd_plan(int argc, char **argv)
 	if (rc != EXIT_OK)
 		goto out;
 	bundle = argv[optind];
-	rc = apply_ctx_open(&ctx, &cmd_plan_desc, dsn, 1, json);
+	rc = apply_ctx_open(&ctx, &cmd_plan_desc, dsn, DRIVER_OPEN_READONLY, json);
 	if (rc)
 		goto out;
 	rc = apply_policy_load_bundle(&ap, &ctx, bundle, 0, keys, nkeys, &set);

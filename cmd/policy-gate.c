@@ -6,6 +6,7 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
+#include "../verify/keys.h"
 #include "policy-gate.h"
 #include "verify.h"
 
@@ -116,7 +117,7 @@ const char *apply_policy_evidence(const struct apply_policy *ap)
 }
 
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
-			 const char *env, const char *key_path)
+			 const char *env, const struct receipt_key *key)
 {
 	struct bundle *own = NULL, *b = ap->active ? ap->pb.b : NULL;
 	struct bundle_open_opts o;
@@ -138,14 +139,13 @@ int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const cha
 	}
 	engine_now(now);
 	memset(&r, 0, sizeof(r));
-	r.key_path = key_path;
+	r.key = key;
 	r.bundle_id = b->id;
 	r.environment = env;
 	r.database = c->drv->display_name(c->db);
 	r.time = now;
 	if (receipt_sign(&r, &pair) < 0) {
-		error_msg("the migrations are applied, but no receipt was signed: %s; run apply "
-			  "again with a usable --receipt-key (nothing is pending, it only signs)",
+		error_msg("the migrations are applied, but no receipt was signed: %s",
 			  cairn_error_last());
 		goto out;
 	}
@@ -164,6 +164,42 @@ out:
 	stmt_pair_release(&pair);
 	bundle_free(own);
 	return rc;
+}
+
+int apply_policy_overrides(const struct apply_policy *ap, unsigned which)
+{
+	return ap->active && (ap->pb.v.overrides & which) == which;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *apply_policy_builders(const struct apply_policy *ap, const char *const *keys, size_t nkeys)
+{
+	const struct policy_keylist *l = ap->active ? ap->ac.env.builders : NULL;
+	size_t n = l ? l->n : nkeys, i, k = 0;
+	char **ids = xcalloc(n ? n : 1, sizeof(*ids));
+	struct buf out = BUF_INIT;
+
+	for (i = 0; i < n; i++) {
+		struct pubkey *pk = NULL;
+
+		if (l)
+			ids[k++] = xstrdup(l->items[i].key_id);
+		else if (pubkey_load(&pk, keys[i]) == 0)
+			ids[k++] = xstrdup(pk->id);
+		pubkey_free(pk);
+	}
+	qsort(ids, k, sizeof(*ids), cmp_str);
+	for (i = 0; i < k; i++) {
+		if (!i || strcmp(ids[i], ids[i - 1]))
+			buf_printf(&out, "%s%s", out.len ? "," : "", ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	return buf_detach(&out, NULL);
 }
 
 void apply_policy_release(struct apply_policy *ap)

@@ -36,10 +36,18 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
 			  unsigned needs);
 /* The statements used, for the audit rows (NULL outside policy mode). */
 const char *apply_policy_evidence(const struct apply_policy *ap);
-/* After a successful apply: a receipt signed by key_path, added to the
- * bundle at path. Prints; returns an exit code or 0. */
+/* After a successful apply: a receipt signed by key (unlocked before the
+ * run), added to the bundle at path. Prints; returns an exit code or 0. */
+struct receipt_key;
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
-			 const char *env, const char *key_path);
+			 const char *env, const struct receipt_key *key);
+/* 1 when an admin's override on the bundle grants all of the
+ * POLICY_OVERRIDE_* bits in which (policy mode only). */
+int apply_policy_overrides(const struct apply_policy *ap, unsigned which);
+/* The builder key ids the run trusts (the environment's builders, else the
+ * --key files), sorted, comma-separated, malloc'ed: recorded in the
+ * database's identity. */
+char *apply_policy_builders(const struct apply_policy *ap, const char *const *keys, size_t nkeys);
 void apply_policy_release(struct apply_policy *ap);
 
 #endif

@@ -21,6 +21,8 @@ static int evaluate(struct policy_bundle *pb, const struct apply_config *ac, con
 		for (i = 0; i < pb->v.nreasons; i++)
 			error_msg("refusing '%s' for '%s': %s: %s", path, ac->env.env_name,
 				  pb->v.reasons[i].rule, pb->v.reasons[i].message);
+		for (i = 0; i < pb->v.nignored; i++)
+			error_msg("note: %s", pb->v.ignored[i]);
 		return EXIT_REFUSED;
 	}
 	return 0;

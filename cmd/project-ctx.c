@@ -6,6 +6,8 @@
 
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "../project/gitenv.h"
+#include "../project/history.h"
 #include "cairn.h"
 
 const char *opt_chdir;
@@ -37,7 +39,9 @@ static char *find_root(void)
 
 int project_ctx_open(struct project_ctx *c, int need_git)
 {
+	struct gitenv env;
 	const char *workdir;
+	int r;
 	char real_root[PATH_MAX], real_work[PATH_MAX];
 
 	memset(c, 0, sizeof(*c));
@@ -45,14 +49,21 @@ int project_ctx_open(struct project_ctx *c, int need_git)
 		error_msg("cannot change to '%s': %s", opt_chdir, strerror(errno));
 		return EXIT_ENVIRONMENT;
 	}
+	opt_chdir = NULL; /* once: a verb may open the project twice */
 	c->root = find_root();
 	if (!c->root) {
 		error_msg("not in a cairn project: no %s here or in any parent directory (run 'cairn init')",
 			  CONFIG_FILE);
 		return EXIT_ENVIRONMENT;
 	}
-	if (git_repository_open_ext(&c->repo, c->root, 0, NULL) < 0) {
-		c->repo = NULL;
+	r = gitenv_open(&env, c->root);
+	if (r < 0) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
+	c->repo = env.repo;
+	c->index_path = env.index_path;
+	if (r > 0) {
 		if (need_git) {
 			error_msg("'%s' is not in a git repository (run 'git init' there)", c->root);
 			return EXIT_ENVIRONMENT;
@@ -89,11 +100,11 @@ int project_ctx_load(struct project_ctx *c, int staged, const char *rev)
 		return EXIT_ENVIRONMENT;
 	}
 	if (staged)
-		rc = source_open_index(&c->src, c->repo, c->prefix);
+		rc = source_open_index(&c->src, c->repo, c->prefix, c->index_path);
 	else if (rev)
 		rc = source_open_commit(&c->src, c->repo, c->prefix, rev);
 	else
-		rc = source_open_worktree(&c->src, c->root, c->repo, c->prefix);
+		rc = source_open_worktree(&c->src, c->root, c->repo, c->prefix, c->index_path);
 	if (rc < 0) {
 		error_msg("%s", cairn_error_last());
 		return EXIT_ENVIRONMENT;
@@ -105,6 +116,29 @@ int project_ctx_load(struct project_ctx *c, int staged, const char *rev)
 	return 0;
 }
 
+int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct history *h)
+{
+	git_object *obj = NULL;
+	git_reference *ref = NULL, *resolved = NULL;
+
+	project_order(c->proj, &c->findings);
+	check_static(c->proj, &c->findings);
+	if (history_open(h, c->repo, &c->proj->cfg, c->prefix, NULL) < 0)
+		return -1;
+	history_set_tip(h, git_commit_id(c->src->commit));
+	/* a branch that is a release ref itself judges against itself, as
+	 * 'cairn check' does in its work tree (release/1.x) */
+	if (git_revparse_ext(&obj, &ref, c->repo, rev) == 0 && ref &&
+	    git_reference_resolve(&resolved, ref) == 0 && git_reference_is_branch(resolved))
+		h->tip_ref = xstrdup(git_reference_name(resolved));
+	git_object_free(obj);
+	git_reference_free(ref);
+	git_reference_free(resolved);
+	if (history_default_base(h, 1, rev) < 0 || history_check(h, c->proj, &c->findings) < 0)
+		return -1;
+	return 0;
+}
+
 void project_ctx_release(struct project_ctx *c)
 {
 	project_free(c->proj);
@@ -113,6 +147,7 @@ void project_ctx_release(struct project_ctx *c)
 	git_repository_free(c->repo);
 	free(c->root);
 	free(c->prefix);
+	free(c->index_path);
 	memset(c, 0, sizeof(*c));
 }
 

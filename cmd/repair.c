@@ -50,6 +50,7 @@ int cmd_repair(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dsn = NULL, *env = NULL, *bundle = NULL, *config = NULL, *lock_flag = NULL;
+	const char *db_flag;
 	struct apply_policy ap;
 	int applied = 0, rolled = 0, c, rc;
 	struct apply_ctx ctx;
@@ -78,6 +79,7 @@ int cmd_repair(int argc, char **argv)
 								 : "missing VERSION");
 	if (applied == rolled)
 		return usage_error(&cmd_repair_desc, "give one of --mark-applied or --mark-rolled-back");
+	db_flag = dsn;
 	memset(&ap, 0, sizeof(ap));
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&o, 0, sizeof(o));
@@ -102,16 +104,19 @@ int cmd_repair(int argc, char **argv)
 	} else if (!dsn) {
 		return usage_error(&cmd_repair_desc, "missing --db DSN");
 	}
-	rc = apply_ctx_open(&ctx, &cmd_repair_desc, dsn, 0, 0);
+	rc = apply_ctx_open(&ctx, &cmd_repair_desc, dsn, DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
 	rc = engine_repair(ctx.db, ctx.drv, argv[optind], applied, &o);
 	if (rc == EXIT_OK)
 		printf("repaired %s: marked %s%s\n", argv[optind], applied ? "applied" : "rolled back",
 		       applied ? "" : "; the next apply runs it again");
-	else
-		apply_ctx_fail(&ctx, rc, cairn_error_last(), "is unchanged",
-			       rc == EXIT_FAILED ? "see 'cairn-apply status --db DSN'" : NULL);
+	else {
+		char *target = apply_target_args(db_flag, dsn, env, config);
+
+		apply_ctx_fail_unchanged(&ctx, rc, rc == EXIT_FAILED, target);
+		free(target);
+	}
 out:
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);

@@ -9,18 +9,23 @@
 const struct cmd cmd_rollback_desc = {
 	"rollback", cmd_rollback,
 	"run the down scripts stored at apply time, newest first",
-	"cairn-apply rollback --db DSN (--to VERSION | --last N) [--lock-timeout D] [--log-format text|json]",
+	"cairn-apply rollback --db DSN (--to VERSION | --last N) [--env ENV] [--lock-timeout D] [--log-format text|json]",
 	"Rolls back applied migrations, newest first, with the down scripts that\n"
 	"were stored in cairn_migrations when they were applied: no bundle is\n"
 	"needed. Each down script commits in one transaction with its bookkeeping\n"
 	"row (state rolled_back) and an audit row. Every migration to roll back is\n"
 	"checked first: an irreversible one, the baseline, or one recorded without\n"
-	"a down script stops the command before anything runs.\n"
+	"a down script stops the command before anything runs. The books are\n"
+	"checked against the audit chain first (exit 5 when a row was changed\n"
+	"outside cairn-apply), and a down script runs only if its sha256 is the\n"
+	"one recorded when its migration was applied from a verified bundle.\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN           the database: sqlite:PATH\n"
 	"   --to VERSION       roll back every migration above VERSION (0: all)\n"
 	"   --last N           roll back the N most recent migrations\n"
+	"   --env ENV          the environment this is meant for: refused (exit 3) when\n"
+	"                      the database belongs to another\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s)\n"
 	"   --log-format F     text (default) or json\n"
 	"\n"
@@ -35,11 +40,12 @@ int cmd_rollback(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "to", required_argument, NULL, 't' },
 		{ "last", required_argument, NULL, 'n' },
+		{ "env", required_argument, NULL, 'e' },
 		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL, *to = NULL, *last = NULL;
+	const char *dsn = NULL, *to = NULL, *last = NULL, *env = NULL;
 	unsigned long long lock_ms = 15000, n = 0;
 	int json = 0, c, rc = EXIT_OK;
 	struct apply_ctx ctx;
@@ -54,6 +60,7 @@ int cmd_rollback(int argc, char **argv)
 		case 'd': dsn = optarg; break;
 		case 't': to = optarg; break;
 		case 'n': last = optarg; break;
+		case 'e': env = optarg; break;
 		case 'l': rc = parse_lock_timeout(&cmd_rollback_desc, optarg, &lock_ms); break;
 		case 'f': rc = parse_format(&cmd_rollback_desc, optarg, &json); break;
 		default:
@@ -77,14 +84,18 @@ int cmd_rollback(int argc, char **argv)
 			return usage_error(&cmd_rollback_desc, "--last must be a positive number, not '%s'",
 					   last);
 	}
-	rc = apply_ctx_open(&ctx, &cmd_rollback_desc, dsn, 0, json);
+	rc = apply_ctx_open(&ctx, &cmd_rollback_desc, dsn, DRIVER_OPEN_EXISTING, json);
 	if (rc)
 		return rc;
 	memset(&o, 0, sizeof(o));
+	o.env = env;
 	o.lock_timeout_ms = lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
 	rc = engine_rollback(ctx.db, ctx.drv, to, (size_t)n, &o, &res);
+	apply_ctx_release_signals();
 	if (rc == EXIT_OK) {
 		if (!json) {
 			if (res.applied)
@@ -97,7 +108,7 @@ int cmd_rollback(int argc, char **argv)
 				       res.to_version ? res.to_version : "none");
 		}
 	} else {
-		char *state = NULL, *next = NULL;
+		char *state = NULL, *next = NULL, *target = apply_target_args(dsn, dsn, NULL, NULL);
 		const char *at = res.to_version ? res.to_version : "none";
 
 		if (rc == EXIT_LOCKED) {
@@ -107,14 +118,14 @@ int cmd_rollback(int argc, char **argv)
 			state = xasprintf("needs an operator: the down script of %s ran outside a "
 					  "transaction and stopped partway; it is marked failed",
 					  res.failed_version);
-			next = xasprintf("finish or undo it by hand, then 'cairn-apply repair --db %s "
+			next = xasprintf("finish or undo it by hand, then 'cairn-apply repair %s "
 					 "%s --mark-rolled-back' (or --mark-applied)",
-					 dsn, res.failed_version);
+					 target, res.failed_version);
 		} else if (rc == EXIT_STATE) {
 			state = xstrdup("is unchanged by this run, but needs an operator first");
-			next = xasprintf("run 'cairn-apply status --db %s', then 'cairn-apply repair "
-					 "--db %s %s --mark-applied' or --mark-rolled-back",
-					 dsn, dsn, res.failed_version ? res.failed_version : "VERSION");
+			next = xasprintf("run 'cairn-apply status %s', then 'cairn-apply repair "
+					 "%s %s --mark-applied' or --mark-rolled-back",
+					 target, target, res.failed_version ? res.failed_version : "VERSION");
 		} else if (rc == EXIT_FAILED && res.applied == 0 && !res.rolled_back) {
 			state = xasprintf("is unchanged (at version %s)", at);
 			next = xstrdup("roll back to a version above it, or write a new migration "
@@ -127,9 +138,14 @@ int cmd_rollback(int argc, char **argv)
 		} else {
 			state = xstrdup("is in the state the last successful step left it");
 		}
+		if (apply_interrupted)
+			apply_ctx_interrupt_exit(&ctx, "the running down script was cancelled and rolled back");
 		apply_ctx_fail(&ctx, rc, cairn_error_last(), state, next);
 		free(state);
 		free(next);
+		free(target);
+		if (apply_interrupted)
+			rc = 128 + apply_interrupted;
 	}
 	apply_result_release(&res);
 	apply_ctx_close(&ctx);

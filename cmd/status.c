@@ -37,6 +37,8 @@ struct entry {
 	const struct bk_row *row;
 	const struct apply_mig *m;
 	const char *bundle_checksum;
+	const struct audit_row *fail; /* apply_failed: the audit row of the failure */
+	int would_apply;              /* with a bundle: apply would run it */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -49,7 +51,55 @@ static int cmp_entry(const void *a, const void *b)
 struct counts {
 	size_t applied, pending, failed, in_progress, drifted, rolled_back, skipped, missing;
 	size_t resumable; /* batch migrations interrupted: the next apply resumes them */
+	size_t apply_failed; /* failed in a transaction that rolled back: nothing applied */
 };
+
+/* A transactional migration that failed leaves no row, only an apply-failed
+ * audit row (design.md, "Bookkeeping"): the latest audit row of each
+ * version, when it is such a failure, sorted by version for fail_find. */
+static int cmp_audit(const void *a, const void *b)
+{
+	const struct audit_row *x = *(const struct audit_row *const *)a;
+	const struct audit_row *y = *(const struct audit_row *const *)b;
+	int c = strcmp(x->version, y->version);
+
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static size_t last_failures(const struct audit_row **out, const struct audit_row *rows, size_t n)
+{
+	const struct audit_row **all = xcalloc(n + 1, sizeof(*all));
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		all[i] = &rows[i];
+	qsort(all, n, sizeof(*all), cmp_audit);
+	for (i = 0; i < n; i++)
+		if (*all[i]->version && (i + 1 == n || strcmp(all[i]->version, all[i + 1]->version)) &&
+		    !strcmp(all[i]->action, "apply-failed"))
+			out[k++] = all[i];
+	free(all);
+	return k;
+}
+
+static const struct audit_row *fail_find(const struct audit_row **fails, size_t n,
+					 const char *version)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(fails[mid]->version, version);
+
+		if (!c)
+			return fails[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
 
 static void count(struct counts *c, const char *state)
 {
@@ -67,6 +117,8 @@ static void count(struct counts *c, const char *state)
 		c->rolled_back++;
 	else if (!strcmp(state, "skipped"))
 		c->skipped++;
+	else if (!strcmp(state, "apply_failed"))
+		c->apply_failed++;
 }
 
 static void print_text(struct apply_ctx *c, const struct entry *e, size_t n, const struct counts *k,
@@ -83,10 +135,19 @@ static void print_text(struct apply_ctx *c, const struct entry *e, size_t n, con
 		       "MIGRATION");
 	for (i = 0; i < n; i++) {
 		const struct bk_row *r = e[i].row;
+		const struct audit_row *fl = e[i].fail;
 
+		if (fl)
+			printf("%-16s %-12s %-20s %-20s %s  (rolled back: nothing applied; the next "
+			       "apply runs it again)\n%-16s error: %s\n", e[i].version, e[i].state,
+			       fl->at, fl->actor, *e[i].name ? e[i].name : "-", "", fl->detail);
+		if (fl)
+			continue;
 		printf("%-16s %-12s %-20s %-20s %s", e[i].version, e[i].state,
 		       r && *r->applied_at ? r->applied_at : "-",
 		       r && *r->applied_by ? r->applied_by : "-", e[i].name);
+		if (r && e[i].would_apply && !strcmp(r->state, BK_ROLLED_BACK))
+			printf("  (not applied: the bundle would apply it again)");
 		if (r && !strcmp(r->state, BK_IN_PROGRESS) && r->statement >= 0)
 			printf("  (stopped at statement %lld)", r->statement + 1);
 		if (r && r->kind && !strcmp(r->kind, "batch") && strcmp(r->state, BK_APPLIED))
@@ -104,6 +165,8 @@ static void print_text(struct apply_ctx *c, const struct entry *e, size_t n, con
 	printf("\n%zu applied, %zu pending, %zu failed, %zu in progress, %zu drifted, "
 	       "%zu rolled back",
 	       k->applied, k->pending, k->failed, k->in_progress, k->drifted, k->rolled_back);
+	if (k->apply_failed)
+		printf(", %zu failed and rolled back", k->apply_failed);
 	if (k->skipped)
 		printf(", %zu skipped", k->skipped);
 	if (k->resumable)
@@ -140,6 +203,11 @@ static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, con
 		buf_put_json_string(&b, e[i].version);
 		json_str(&b, "migration", e[i].name);
 		json_str(&b, "state", e[i].state);
+		if (e[i].fail) {
+			json_str(&b, "error", e[i].fail->detail);
+			json_str(&b, "failed_at", e[i].fail->at);
+			json_str(&b, "failed_by", e[i].fail->actor);
+		}
 		json_str(&b, "checksum", r ? r->checksum : e[i].bundle_checksum);
 		if (e[i].bundle_checksum && r)
 			json_str(&b, "bundle_checksum", e[i].bundle_checksum);
@@ -160,19 +228,101 @@ static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, con
 				   r->irreversible || !r->down_sql ? "false" : "true");
 		}
 		if (set)
-			buf_printf(&b, ",\"in_bundle\":%s", e[i].m ? "true" : "false");
+			buf_printf(&b, ",\"in_bundle\":%s,\"would_apply\":%s", e[i].m ? "true" : "false",
+				   e[i].would_apply ? "true" : "false");
 		buf_putc(&b, '}');
 	}
 	buf_printf(&b, "],\"summary\":{\"applied\":%zu,\"pending\":%zu,\"failed\":%zu,"
 		       "\"in_progress\":%zu,\"drifted\":%zu,\"rolled_back\":%zu,\"skipped\":%zu,"
-		       "\"resumable\":%zu",
+		       "\"resumable\":%zu,\"apply_failed\":%zu",
 		   k->applied, k->pending, k->failed, k->in_progress, k->drifted, k->rolled_back,
-		   k->skipped, k->resumable);
+		   k->skipped, k->resumable, k->apply_failed);
 	if (set)
 		buf_printf(&b, ",\"not_in_bundle\":%zu", k->missing);
 	buf_puts(&b, "}}\n");
 	fwrite(b.ptr, 1, b.len, stdout);
 	buf_release(&b);
+}
+
+/* The entries to show, sorted by version: the plan's steps (with a bundle)
+ * or the rows, then what neither holds but the audit trail: a failure that
+ * rolled back (apply_failed). */
+static size_t collect_entries(struct entry *e, const struct plan *p, struct bk_row *rows,
+			      size_t nrows, const struct audit_row **fails, size_t nfails,
+			      struct counts *k)
+{
+	size_t n = 0, i, j;
+
+	for (i = 0; p && i < p->n; i++) {
+		const struct plan_step *s = &p->steps[i];
+		struct entry *x = &e[n++];
+
+		x->version = s->m->version;
+		x->name = s->m->name;
+		x->row = s->row;
+		x->m = s->m;
+		x->bundle_checksum = s->m->checksum;
+		switch (s->action) {
+		case STEP_APPLY:
+			x->would_apply = 1;
+			x->state = s->row ? s->row->state : "pending";
+			break;
+		case STEP_DRIFT: x->state = "drifted"; break;
+		case STEP_OTHER_ENV: x->state = "skipped"; break;
+		case STEP_BASELINE: x->state = s->row ? s->row->state : "baseline"; break;
+		default: x->state = s->row ? s->row->state : "pending"; break;
+		}
+	}
+	for (i = 0; p && i < p->nmissing; i++) {
+		struct entry *x = &e[n++];
+
+		x->version = p->missing[i]->version;
+		x->name = p->missing[i]->name;
+		x->row = p->missing[i];
+		x->state = p->missing[i]->state;
+		k->missing++;
+	}
+	/* rows neither in the bundle nor applied (rolled back, failed...),
+	 * or every row without a bundle */
+	for (i = 0; i < nrows; i++) {
+		int seen = 0;
+
+		for (j = 0; p && j < n && !seen; j++)
+			seen = e[j].row == &rows[i];
+		if (!seen) {
+			struct entry *x = &e[n++];
+
+			x->version = rows[i].version;
+			x->name = rows[i].name;
+			x->row = &rows[i];
+			x->state = rows[i].state;
+		}
+	}
+	/* a failure the audit trail holds, newer than what the row says */
+	for (i = 0; i < n; i++) {
+		const struct audit_row *fl = fail_find(fails, nfails, e[i].version);
+
+		if (fl && (!e[i].row || !strcmp(e[i].row->state, BK_ROLLED_BACK))) {
+			e[i].fail = fl;
+			e[i].state = "apply_failed";
+		}
+	}
+	for (i = 0; i < nfails; i++) {
+		int seen = 0;
+
+		for (j = 0; j < n && !seen; j++)
+			seen = !strcmp(e[j].version, fails[i]->version);
+		if (!seen) {
+			struct entry *x = &e[n++];
+
+			x->version = fails[i]->version;
+			x->name = "";
+			x->fail = fails[i];
+			x->state = "apply_failed";
+		}
+	}
+	qsort(e, n, sizeof(*e), cmp_entry);
+	return n;
 }
 
 int cmd_status(int argc, char **argv)
@@ -193,6 +343,9 @@ int cmd_status(int argc, char **argv)
 	struct apply_ctx ctx;
 	struct apply_set set;
 	struct bk_row *rows = NULL;
+	struct audit_row *arows = NULL;
+	const struct audit_row **fails = NULL;
+	size_t narows = 0, nfails = 0;
 	struct entry *e = NULL;
 	struct plan p;
 	struct counts k;
@@ -223,7 +376,7 @@ int cmd_status(int argc, char **argv)
 	rc = apply_config_database(&cmd_status_desc, config, env, db, &dsn);
 	if (rc)
 		goto out;
-	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, 1, json);
+	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, DRIVER_OPEN_READONLY | DRIVER_OPEN_EXISTING, json);
 	if (rc)
 		goto out;
 	if (bundle) {
@@ -238,62 +391,17 @@ int cmd_status(int argc, char **argv)
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	e = xcalloc(nrows + set.n + 1, sizeof(*e));
-	if (have_set) {
-		plan_build(&p, &set, rows, nrows, env, NULL);
-		for (i = 0; i < p.n; i++) {
-			const struct plan_step *s = &p.steps[i];
-			struct entry *x = &e[n++];
-
-			x->version = s->m->version;
-			x->name = s->m->name;
-			x->row = s->row;
-			x->m = s->m;
-			x->bundle_checksum = s->m->checksum;
-			switch (s->action) {
-			case STEP_APPLY: x->state = "pending"; break;
-			case STEP_DRIFT: x->state = "drifted"; break;
-			case STEP_OTHER_ENV: x->state = "skipped"; break;
-			case STEP_BASELINE: x->state = s->row ? s->row->state : "baseline"; break;
-			default: x->state = s->row ? s->row->state : "pending"; break;
-			}
-		}
-		for (i = 0; i < p.nmissing; i++) {
-			struct entry *x = &e[n++];
-
-			x->version = p.missing[i]->version;
-			x->name = p.missing[i]->name;
-			x->row = p.missing[i];
-			x->state = p.missing[i]->state;
-			k.missing++;
-		}
-		/* Rows neither in the bundle nor applied (rolled back, failed...). */
-		for (i = 0; i < nrows; i++) {
-			size_t j;
-			int seen = 0;
-
-			for (j = 0; j < n && !seen; j++)
-				seen = e[j].row == &rows[i];
-			if (!seen) {
-				struct entry *x = &e[n++];
-
-				x->version = rows[i].version;
-				x->name = rows[i].name;
-				x->row = &rows[i];
-				x->state = rows[i].state;
-			}
-		}
-		qsort(e, n, sizeof(*e), cmp_entry);
-	} else {
-		for (i = 0; i < nrows; i++) {
-			struct entry *x = &e[n++];
-
-			x->version = rows[i].version;
-			x->name = rows[i].name;
-			x->row = &rows[i];
-			x->state = rows[i].state;
-		}
+	if (exists && ctx.drv->audit_read(ctx.db, 0, &arows, &narows)) {
+		apply_ctx_fail(&ctx, EXIT_ENVIRONMENT, cairn_error_last(), NULL, NULL);
+		rc = EXIT_ENVIRONMENT;
+		goto out;
 	}
+	fails = xcalloc(narows + 1, sizeof(*fails));
+	nfails = last_failures(fails, arows, narows);
+	e = xcalloc(nrows + set.n + nfails + 1, sizeof(*e));
+	if (have_set)
+		plan_build(&p, &set, rows, nrows, env, NULL);
+	n = collect_entries(e, have_set ? &p : NULL, rows, nrows, fails, nfails, &k);
 	for (i = 0; i < n; i++) {
 		if (e[i].row && e[i].row->kind && !strcmp(e[i].row->kind, "batch") &&
 		    (!strcmp(e[i].state, BK_FAILED) || !strcmp(e[i].state, BK_IN_PROGRESS)))
@@ -320,6 +428,8 @@ int cmd_status(int argc, char **argv)
 	}
 out:
 	free(e);
+	free(fails);
+	audit_rows_free(arows, narows);
 	plan_release(&p);
 	bk_rows_free(rows, nrows);
 	apply_set_release(&set);

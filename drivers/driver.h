@@ -28,10 +28,13 @@
 #include <stddef.h>
 
 #define DRIVER_BUSY (-2) /* lock(): not obtained within the timeout */
+#define DRIVER_BAD_DSN (-3) /* open(): the DSN itself is wrong (an unknown option): a usage error */
 
 /* Open flags. */
 #define DRIVER_OPEN_READONLY 0x1 /* plan, status, history: create nothing, write nothing;
 				  * a database that does not exist yet reads as empty */
+#define DRIVER_OPEN_EXISTING 0x4 /* status, history, rollback, repair: a database that
+				  * does not exist is an error (only apply creates one) */
 #define DRIVER_OPEN_PREFETCH 0x2 /* an open on the early-open thread (open_early): also
 				  * read the bookkeeping rows now; bk_read hands them over
 				  * if nothing was committed since (a driver may ignore it) */
@@ -48,6 +51,13 @@ struct driver_error {
 	char hint[256];     /* "" when none */
 	long offset;        /* byte offset in the SQL passed to exec/query of the failing
 			     * statement's error (or its start); -1 when unknown */
+	/* The script ended or steered the transaction the caller opened
+	 * (COMMIT, ROLLBACK, BEGIN, SAVEPOINT... of its own), or left one open
+	 * in autocommit (DRIVER_EXEC_SPLIT): offset is that statement's. The
+	 * caller's transaction is gone (the driver has rolled back what was
+	 * left of it). tx_committed: work of the script (or of the caller's
+	 * transaction) may have been committed by it. */
+	int tx_ended, tx_committed;
 };
 
 struct driver_exec {
@@ -160,6 +170,11 @@ struct driver {
 	 * DRIVER_BUSY (error set, naming the holder when known) on timeout. */
 	int (*lock)(struct db *db, unsigned long long timeout_ms);
 	int (*unlock)(struct db *db);
+	/* Optional. Asks the statement running now to stop (PostgreSQL:
+	 * PQcancel; SQLite: sqlite3_interrupt); it then fails as any failing
+	 * statement does and the caller rolls back. Async-signal-safe: the
+	 * applier calls it from its SIGINT/SIGTERM handler. */
+	void (*cancel)(struct db *db);
 
 	int (*begin)(struct db *db);
 	int (*commit)(struct db *db);

@@ -93,15 +93,27 @@ int pg_bk_ensure(struct db *db)
 		return 0;
 	/* CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database: ask
 	 * only when the schema is missing, so a DBA may create it beforehand */
-	sql = xasprintf("SELECT 1 FROM pg_namespace WHERE nspname = '%s'", db->schema);
+	sql = xasprintf("SELECT has_schema_privilege(oid, 'USAGE'), has_schema_privilege(oid, 'CREATE'), "
+			"current_user FROM pg_namespace WHERE nspname = '%s'", db->schema);
 	rc = query(db, sql, &r, "looking for the bookkeeping schema");
 	free(sql);
 	if (rc < 0)
 		return -1;
 	exists = pq.ntuples(r) > 0;
+	if (exists && (pq.getvalue(r, 0, 0)[0] != 't' || pq.getvalue(r, 0, 1)[0] != 't')) {
+		const char *priv = pq.getvalue(r, 0, 0)[0] != 't' ? "USAGE, CREATE" : "CREATE";
+
+		cairn_error_set("cannot create cairn's tables in schema '%s': role %s lacks %s on it; "
+				"run GRANT %s ON SCHEMA %s TO %s, or name another schema (cairn_schema=)",
+				db->schema, pq.getvalue(r, 0, 2), priv, priv, db->schema,
+				pq.getvalue(r, 0, 2));
+		pq.clear(r);
+		return -1;
+	}
 	pq.clear(r);
+	/* a schema that exists (a DBA's, or public) only gets the tables */
 	sql = xasprintf(
-		"%s%s\"%s\";"
+		"%s%s%s%s"
 		"CREATE TABLE IF NOT EXISTS %s ("
 		" version text PRIMARY KEY,"
 		" name text NOT NULL,"
@@ -135,8 +147,8 @@ int pg_bk_ensure(struct db *db)
 		" detail text NOT NULL DEFAULT '',"
 		" prev_hash text NOT NULL,"
 		" hash text NOT NULL)",
-		exists ? "" : "CREATE SCHEMA IF NOT EXISTS ", exists ? "SELECT 1 -- " : "", db->schema,
-		db->t_mig, db->t_audit);
+		exists ? "" : "CREATE SCHEMA IF NOT EXISTS \"", exists ? "" : db->schema,
+		exists ? "" : "\";", "", db->t_mig, db->t_audit);
 	if (db->in_tx && pg_flush(db) < 0) {
 		free(sql);
 		return -1;

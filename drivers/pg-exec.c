@@ -220,9 +220,11 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 	struct pgsplit sp = PGSPLIT_INIT;
 	struct buf q = BUF_INIT;
 	size_t i, prefix, nresults = 0, prefix_results = 0;
-	int has_copy = 0, got_error = 0, rc = -1;
+	int has_copy = 0, got_error = 0, rc = -1, in_tx = db->in_tx;
+	struct pg_txwatch w;
 	PGresult *res;
 
+	memset(&w, 0, sizeof(w));
 	pg_error_clear(&x->err);
 	x->changes = 0;
 	x->statements = 0;
@@ -291,9 +293,16 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 			/* COPY FROM STDIN without a data file: nothing to send */
 			pq.putCopyEnd(db->conn, "COPY FROM STDIN needs FROM 'data/FILE' in a migration");
 		}
+		if (nresults >= prefix_results)
+			pg_txwatch_result(&w, s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK,
+					  pq.cmdStatus(res), nresults - prefix_results);
 		nresults++;
 		pq.clear(res);
 	}
+	/* a script of a transactional migration that ended or steered the
+	 * transaction: that is the failure to report, whatever followed */
+	if (in_tx && pq.status(db->conn) == CONNECTION_OK && pg_txwatch_end(db, &w, &sp, &x->err))
+		goto out;
 	if (got_error) {
 		pg_set_sql_error(&x->err);
 		goto out;
@@ -310,14 +319,34 @@ out:
 	return rc;
 }
 
+/* verify.sql runs read-only: in the migration's transaction, inside a
+ * savepoint with transaction_read_only set (rolled back afterwards, which
+ * restores the setting and keeps the migration's work); outside one
+ * (transaction: false), in a read-only transaction of its own. */
+#define VERIFY_IN_TX "SAVEPOINT cairn_verify; SET LOCAL transaction_read_only = on; "
+#define VERIFY_IN_TX_END "ROLLBACK TO SAVEPOINT cairn_verify; RELEASE SAVEPOINT cairn_verify; "
+#define VERIFY_ALONE "BEGIN READ ONLY; "
+
+static void truth_of(const PGresult *last, int *truth)
+{
+	if (last && pq.ntuples(last) > 0 && pq.nfields(last) > 0 && !pq.getisnull(last, 0, 0)) {
+		const char *v = pq.getvalue(last, 0, 0);
+
+		*truth = !(!strcmp(v, "f") || !strcmp(v, "false") || !strcmp(v, "0") || !*v);
+	}
+}
+
 int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 		   struct driver_error *err)
 {
 	struct buf q = BUF_INIT;
+	struct pgsplit sp = PGSPLIT_INIT;
+	struct pg_txwatch w;
 	PGresult *res, *last = NULL;
-	size_t prefix;
-	int rc = -1, got_error = 0;
+	size_t prefix, i, nresults = 0, prefix_results = 0;
+	int rc = -1, got_error = 0, in_tx = db->in_tx;
 
+	memset(&w, 0, sizeof(w));
 	pg_error_clear(err);
 	*truth = 0;
 	if (memchr(sql, '\0', len)) {
@@ -325,25 +354,40 @@ int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 		pg_set_sql_error(err);
 		return -1;
 	}
-	if (db->queued.len && pg_flush(db) < 0)
+	if (pgsplit(&sp, sql, len) < 0) {
+		pg_copy_field(err->message, sizeof(err->message), cairn_error_last());
 		return -1;
-	prefix = db->pending.len;
+	}
+	if (db->queued.len && pg_flush(db) < 0)
+		goto out;
 	buf_put(&q, db->pending.ptr, db->pending.len);
+	buf_puts(&q, in_tx ? VERIFY_IN_TX : VERIFY_ALONE);
+	prefix = q.len;
+	for (i = 0; i < prefix; i++)
+		if (q.ptr[i] == ';')
+			prefix_results++;
 	buf_put(&q, sql, len);
 	buf_reset(&db->pending);
-	if (db->in_tx)
+	db->in_tx = 1; /* what the watch checks: the transaction verify runs in */
+	if (in_tx)
 		db->tx_sent = 1;
 	if (!pq.sendQuery(db->conn, q.ptr)) {
+		db->in_tx = in_tx;
 		pg_set_conn_error(db, db->conn, "cannot send the query");
 		goto out;
 	}
 	while ((res = pq.getResult(db->conn))) {
 		ExecStatusType s = pq.resultStatus(res);
+		size_t k = nresults >= prefix_results ? nresults - prefix_results : 0;
 
 		if (s == PGRES_FATAL_ERROR && !got_error) {
 			got_error = 1;
-			capture(db, res, err, sql, len, 0, len, prefix, 0);
+			capture(db, res, err, sql, len, 0, len, prefix, k < sp.n ? sp.stmts[k].offset : 0);
 		}
+		if (nresults >= prefix_results)
+			pg_txwatch_result(&w, s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK,
+					  pq.cmdStatus(res), k);
+		nresults++;
 		if (s == PGRES_TUPLES_OK) {
 			pq.clear(last);
 			last = res;
@@ -351,18 +395,24 @@ int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 			pq.clear(res);
 		}
 	}
+	if (pq.status(db->conn) == CONNECTION_OK && pg_txwatch_end(db, &w, &sp, err))
+		goto out; /* in_tx now 0: the migration's transaction is gone */
+	db->in_tx = in_tx;
 	if (got_error) {
 		pg_set_sql_error(err);
+		if (!in_tx)
+			pg_simple_exec(db, db->conn, "ROLLBACK", "rollback");
 		goto out;
 	}
-	if (last && pq.ntuples(last) > 0 && pq.nfields(last) > 0 && !pq.getisnull(last, 0, 0)) {
-		const char *v = pq.getvalue(last, 0, 0);
-
-		*truth = !(!strcmp(v, "f") || !strcmp(v, "false") || !strcmp(v, "0") || !*v);
-	}
+	if (in_tx)
+		buf_puts(&db->pending, VERIFY_IN_TX_END);
+	else if (pg_simple_exec(db, db->conn, "ROLLBACK", "rollback"))
+		goto out;
+	truth_of(last, truth);
 	rc = 0;
 out:
 	pq.clear(last);
 	buf_release(&q);
+	pgsplit_release(&sp);
 	return rc;
 }

@@ -16,7 +16,8 @@
 
 struct db {
 	PGconn *conn;
-	PGconn *lock_conn;
+	PGconn *lock_conn;     /* the session holding the run lock: conn itself (issue #16) */
+	PGcancel *cancel;      /* for conn, made before the lock is taken (signal-safe use) */
 	char *conninfo;        /* the DSN without cairn_schema: may hold a password */
 	char *display;
 	char *schema;
@@ -54,6 +55,25 @@ int pg_lock_check(struct db *db);
 /* pg-exec.c */
 int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
 int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
+		   struct driver_error *err);
+
+/* pg-tx.c: the transaction as a script left it. Fed every result after the
+ * prefix (ok: the statement succeeded; tag: its command tag; index: its
+ * statement in the script). */
+struct pg_txwatch {
+	int seen;              /* a statement of transaction control ran */
+	int committed;         /* one of them committed (COMMIT, END, PREPARE TRANSACTION) */
+	int ended;             /* one of them ended the transaction (those, or ROLLBACK) */
+	int ok_after, err_after; /* statements after the last one succeeded, failed */
+	size_t index;          /* the first that ended it, else the first */
+	char tag[32];
+};
+void pg_txwatch_result(struct pg_txwatch *w, int ok, const char *tag, size_t index);
+/* After a script run in the caller's transaction: 0 when that transaction
+ * is as the caller left it; else 1, with err saying which statement ended
+ * or steered it and whether work was committed (tx_ended, tx_committed),
+ * and the session rolled back to no transaction. */
+int pg_txwatch_end(struct db *db, struct pg_txwatch *w, const struct pgsplit *sp,
 		   struct driver_error *err);
 
 /* pg-books.c */

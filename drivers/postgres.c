@@ -35,6 +35,7 @@
 #include "../lib/error.h"
 #include "driver.h"
 #include "pg-private.h"
+#include "pg-secret.h"
 #include "pgsplit.h"
 #include "pq-load.h"
 
@@ -73,9 +74,11 @@ void pg_set_conn_error(struct db *db, PGconn *c, const char *what)
 		}
 	}
 	msg[n] = '\0';
+	/* libpq quotes a conninfo it cannot parse, password and all */
+	pg_secret_scrub(msg, sizeof(msg), db->conninfo);
 	n2 = strlen(what);
 	cairn_error_set("%s%s '%s': %s", what, n2 > 3 && !strcmp(what + n2 - 3, " to") ? "" : " on",
-			db->display ? db->display : "PostgreSQL", n ? msg : "unknown error");
+			db->display ? db->display : "PostgreSQL", *msg ? msg : "unknown error");
 }
 
 void pg_fill_error(struct driver_error *e, const PGresult *r)
@@ -197,6 +200,28 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
+/* With the default search_path "$user", public, a role named like the
+ * bookkeeping schema (cairn) would put a migration's unqualified tables into
+ * that schema once cairn had created it. For such a role "$user" is taken
+ * out of the session's search_path; every other entry stays, in order (a
+ * search_path that names the schema explicitly is the DBA's choice, and
+ * cairn_schema=public shares public on purpose). cairn's own statements
+ * always name their schema. */
+static int pin_search_path(struct db *db)
+{
+	char *sql = xasprintf(
+		"SELECT pg_catalog.set_config('search_path', coalesce((SELECT "
+		"pg_catalog.string_agg(pg_catalog.btrim(x), ', ' ORDER BY n) FROM "
+		"pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.current_setting('search_path'), "
+		"',')) WITH ORDINALITY AS t(x, n) WHERE pg_catalog.btrim(x) NOT IN ('\"$user\"', '$user') "
+		"OR current_user <> '%s'), ''), false)",
+		db->schema);
+	int rc = pg_simple_exec(db, db->conn, sql, "pinning search_path");
+
+	free(sql);
+	return rc;
+}
+
 static int pg_open(struct db **out, const char *dsn, unsigned flags)
 {
 	struct db *db;
@@ -242,6 +267,8 @@ static int pg_open(struct db **out, const char *dsn, unsigned flags)
 	    pg_simple_exec(db, db->conn, "SET default_transaction_read_only = on",
 			   "setting read-only") < 0)
 		goto fail;
+	if (!db->readonly && pin_search_path(db) < 0)
+		goto fail;
 	*out = db;
 	return 0;
 fail:
@@ -267,8 +294,10 @@ static void pg_close(struct db *db)
 		pq.clear(pq.exec(db->conn, "ROLLBACK"));
 	if (db->conn)
 		pq.finish(db->conn);
-	if (db->lock_conn)
+	if (db->lock_conn && db->lock_conn != db->conn)
 		pq.finish(db->lock_conn); /* ends the session: the lock goes with it */
+	if (db->cancel)
+		pq.freeCancel(db->cancel);
 	if (db->conninfo) {
 		/* it may hold a password */
 		memset(db->conninfo, 0, strlen(db->conninfo));
@@ -371,16 +400,18 @@ static int pg_lock(struct db *db, unsigned long long timeout_ms)
 	if (db->locked)
 		return 0;
 	if (!db->lock_conn) {
-		db->lock_conn = connect_db(db);
-		if (!db->lock_conn || pq.status(db->lock_conn) != CONNECTION_OK) {
-			pg_set_conn_error(db, db->lock_conn, "cannot open the lock connection to");
-			pq.finish(db->lock_conn);
-			db->lock_conn = NULL;
-			return -1;
-		}
-		/* this session only holds the lock: it must outlive idle timeouts
-		 * (PostgreSQL 14+; older servers do not know the setting) */
-		pq.clear(pq.exec(db->lock_conn, "SET idle_session_timeout = 0"));
+		/* The lock is held by the session that runs the migrations, so it
+		 * lives exactly as long as that server session: a runner killed
+		 * mid-statement keeps it until the server has stopped the
+		 * statement (the server checks for a lost client every second,
+		 * PostgreSQL 14+), and a second runner never overlaps it. It is
+		 * a session lock taken outside any transaction, which holds no
+		 * snapshot, so CREATE INDEX CONCURRENTLY never waits for it. */
+		db->lock_conn = db->conn;
+		pq.clear(pq.exec(db->conn, "SET idle_session_timeout = 0"));
+		pq.clear(pq.exec(db->conn, "SET client_connection_check_interval = 1000"));
+		if (!db->cancel)
+			db->cancel = pq.getCancel(db->conn);
 	}
 	for (;;) {
 		if (try_lock(db, &got) < 0)
@@ -408,6 +439,17 @@ static int pg_lock(struct db *db, unsigned long long timeout_ms)
 	return 0;
 }
 
+/* From the signal handler: PQcancel is async-signal-safe and asks the
+ * server to stop the running statement, which then fails (57014) and the
+ * engine rolls back; the lock is released after that, as on any failure. */
+static void pg_cancel(struct db *db)
+{
+	char buf[256];
+
+	if (db && db->cancel)
+		pq.cancel(db->cancel, buf, (int)sizeof(buf));
+}
+
 static int pg_unlock(struct db *db)
 {
 	char sql[128];
@@ -418,7 +460,8 @@ static int pg_unlock(struct db *db)
 	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)db->lock_key);
 	rc = pg_simple_exec(db, db->lock_conn, sql, "releasing the advisory lock");
 	db->locked = 0;
-	pq.finish(db->lock_conn);
+	if (db->lock_conn != db->conn)
+		pq.finish(db->lock_conn);
 	db->lock_conn = NULL;
 	return rc;
 }
@@ -588,6 +631,7 @@ const struct driver driver_postgres = {
 	.display_name = pg_display_name,
 	.lock = pg_lock,
 	.unlock = pg_unlock,
+	.cancel = pg_cancel,
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,

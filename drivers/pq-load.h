@@ -42,6 +42,9 @@
 	X(putCopyData)                                                        \
 	X(putCopyEnd)                                                         \
 	X(escapeLiteral)                                                      \
+	X(getCancel)                                                          \
+	X(cancel)                                                             \
+	X(freeCancel)                                                         \
 	X(freemem)
 
 struct pq_api {

@@ -66,6 +66,13 @@ int sqlite_bk_exists(struct db *db, int *exists)
 	*exists = 0;
 	if (!db->h)
 		return 0;
+	/* The schema this connection holds may predate another runner's
+	 * first apply (it was read at open, before the lock): a statement
+	 * that reads the schema table checks the file's schema cookie and
+	 * reloads what changed, so a runner that waited for the lock plans
+	 * from the tables as they are. */
+	if (sqlite_simple(db, "SELECT 1 FROM sqlite_schema LIMIT 0"))
+		return -1;
 	*exists = table_exists(db, "cairn_migrations") && table_exists(db, "cairn_audit");
 	return 0;
 }

@@ -35,6 +35,30 @@ static const char *skip_blank(const char *p, const char *end)
 	return p;
 }
 
+/* A statement that ended the caller's transaction (its own COMMIT, END or
+ * ROLLBACK): the script stops there; what ran before it is committed or
+ * rolled back, as that statement said. */
+static void tx_ended(struct driver_error *err, sqlite3_stmt *st, long offset)
+{
+	const char *q = sqlite3_sql(st);
+	char word[16];
+	size_t n = 0;
+
+	while (q && *q && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+		q++;
+	while (q && n + 1 < sizeof(word) && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
+		word[n++] = (char)(*q++ & ~0x20);
+	word[n] = '\0';
+	err->tx_ended = 1;
+	err->tx_committed = strcmp(word, "ROLLBACK") != 0;
+	err->offset = offset;
+	snprintf(err->message, sizeof(err->message),
+		 "%s ended the transaction cairn runs the migration in: %s", *word ? word : "a statement",
+		 err->tx_committed ? "what ran before it was committed outside cairn's bookkeeping"
+				   : "what ran before it was rolled back");
+	cairn_error_set("%s", err->message);
+}
+
 /* Steps through every statement of sql. rows_cb, when set, sees the first
  * row of each statement that returns columns (query_truth). */
 static int run_script(struct db *db, const char *sql, size_t len, struct driver_exec *x,
@@ -44,7 +68,7 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 	const char *p = sql, *end = sql + len, *tail;
 	sqlite3_int64 before = sqlite3_total_changes64(db->h);
 	unsigned long index = 0;
-	int rc;
+	int rc, in_tx = !sqlite3_get_autocommit(db->h);
 
 	while ((p = skip_blank(p, end)) < end) {
 		sqlite3_stmt *st = NULL;
@@ -77,6 +101,11 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 			cairn_error_set("%s", err->message);
 			return -1;
 		}
+		if (in_tx && sqlite3_get_autocommit(db->h)) {
+			tx_ended(err, st, (long)(p - sql));
+			sqlite3_finalize(st);
+			return -1;
+		}
 		sqlite3_finalize(st);
 		index++;
 		if (x)
@@ -85,6 +114,16 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 	}
 	if (x)
 		x->changes = (unsigned long long)(sqlite3_total_changes64(db->h) - before);
+	if (!in_tx && !sqlite3_get_autocommit(db->h)) {
+		/* autocommit (transaction: false) and the script's own BEGIN
+		 * was never committed: nothing of it may stay half-open */
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		snprintf(err->message, sizeof(err->message),
+			 "the script left a transaction open (BEGIN without COMMIT); it was rolled back");
+		err->tx_ended = 1;
+		cairn_error_set("%s", err->message);
+		return -1;
+	}
 	return 0;
 }
 
@@ -140,11 +179,19 @@ int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 		       struct driver_error *err)
 {
 	struct truth_ctx t = { 0, 0 };
+	int rc;
 
 	memset(err, 0, sizeof(*err));
 	err->offset = -1;
 	*truth = 0;
-	if (run_script(db, sql, len, NULL, truth_cb, &t, err))
+	/* verify.sql only reads: query_only refuses any write, so a verify
+	 * script cannot change what it is checking */
+	if (sqlite_simple(db, "PRAGMA query_only = 1"))
+		return -1;
+	rc = run_script(db, sql, len, NULL, truth_cb, &t, err);
+	if (sqlite_simple(db, "PRAGMA query_only = 0"))
+		rc = -1;
+	if (rc)
 		return -1;
 	*truth = t.seen && t.truth;
 	return 0;

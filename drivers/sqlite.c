@@ -140,6 +140,8 @@ static int sqlite_open_early(const char *dsn)
 	char side[4096];
 	struct stat st;
 
+	if (strchr(path, '?'))
+		return 0; /* options: the ordinary open checks them */
 	if (!sqlite3_threadsafe() || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !st.st_size)
 		return 0;
 	if ((size_t)snprintf(side, sizeof(side), "%s-journal", path) >= sizeof(side) ||
@@ -164,33 +166,120 @@ static void sqlite_configure(void)
 	}
 }
 
+/* sqlite:PATH[?NAME=VALUE&...]: the options SQLite users know, by the names
+ * SQLite gives them; anything else is refused (a misspelt option must not
+ * become part of a file name, as "fk.db?_fk=1" did). */
+struct sqlite_opts {
+	int foreign_keys; /* -1: leave SQLite's default (off) */
+	long long busy_ms; /* -1: 5 s */
+};
+
+static int parse_dsn(const char *dsn, char **path, struct sqlite_opts *o)
+{
+	static const char *const known[] = { "foreign_keys", "busy_timeout", NULL };
+	/* what other tools call them (go-sqlite3, sqlx...) */
+	static const char *const alias[][2] = {
+		{ "_fk", "foreign_keys" }, { "_foreign_keys", "foreign_keys" }, { "fk", "foreign_keys" },
+		{ "_busy_timeout", "busy_timeout" }, { "_timeout", "busy_timeout" },
+		{ "timeout", "busy_timeout" },
+	};
+	const char *p = dsn + strlen("sqlite:"), *q = strchr(p, '?');
+
+	o->foreign_keys = -1;
+	o->busy_ms = -1;
+	*path = q ? xstrndup(p, (size_t)(q - p)) : xstrdup(p);
+	while (q && *q) {
+		const char *name = q + 1, *eq, *end = strchr(name, '&');
+		char *k, *v;
+		int bad = 0;
+
+		if (!end)
+			end = name + strlen(name);
+		eq = memchr(name, '=', (size_t)(end - name));
+		k = xstrndup(name, (size_t)((eq ? eq : end) - name));
+		v = eq ? xstrndup(eq + 1, (size_t)(end - eq - 1)) : xstrdup("");
+		if (!strcmp(k, "foreign_keys")) {
+			if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"))
+				o->foreign_keys = 1;
+			else if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
+				o->foreign_keys = 0;
+			else
+				bad = 1, cairn_error_set("sqlite: foreign_keys must be on or off, not '%s'", v);
+		} else if (!strcmp(k, "busy_timeout")) {
+			unsigned long long ms;
+
+			if (*v && strspn(v, "0123456789") == strlen(v))
+				o->busy_ms = strtoll(v, NULL, 10);
+			else if (parse_duration_ms(v, &ms) == 0)
+				o->busy_ms = (long long)ms;
+			else
+				bad = 1, cairn_error_set("sqlite: busy_timeout must be milliseconds or a "
+							 "duration such as 5s, not '%s'", v);
+		} else {
+			const char *hint = did_you_mean(k, known);
+			size_t i;
+
+			for (i = 0; !hint && i < sizeof(alias) / sizeof(alias[0]); i++)
+				if (!strcmp(k, alias[i][0]))
+					hint = alias[i][1];
+			bad = 1;
+			cairn_error_set("unknown SQLite option '%s' in '%s'%s%s%s", k, dsn,
+					hint ? "; did you mean '" : " (known: foreign_keys, busy_timeout)",
+					hint ? hint : "", hint ? "'?" : "");
+		}
+		free(k);
+		free(v);
+		if (bad) {
+			free(*path);
+			*path = NULL;
+			return DRIVER_BAD_DSN;
+		}
+		q = *end ? end : NULL;
+	}
+	return 0;
+}
+
 static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 {
 	struct db *db = xcalloc(1, sizeof(*db));
-	const char *path = dsn + strlen("sqlite:");
+	struct sqlite_opts opt;
+	struct stat st;
+	char *path = NULL;
 	int oflags, rc;
 
 	sqlite_configure();
 	*out = NULL;
 	db->lock_fd = -1;
 	db->flags = flags;
+	if ((rc = parse_dsn(dsn, &path, &opt)) != 0) {
+		free(db);
+		return rc;
+	}
 	if (!*path) {
 		cairn_error_set("sqlite: DSN names no file: use sqlite:PATH");
+		free(path);
 		free(db);
-		return -1;
+		return DRIVER_BAD_DSN;
 	}
-	db->path = xstrdup(path);
-	if (flags & DRIVER_OPEN_READONLY) {
-		struct stat st;
-
-		if (stat(path, &st) != 0 && errno == ENOENT) {
-			*out = db; /* a database that does not exist yet: empty */
-			return 0;
+	db->path = path;
+	if ((flags & (DRIVER_OPEN_READONLY | DRIVER_OPEN_EXISTING)) && stat(path, &st) != 0 &&
+	    errno == ENOENT) {
+		if (flags & DRIVER_OPEN_EXISTING) {
+			cairn_error_set("database '%s' does not exist (only 'cairn-apply apply' creates "
+					"it); check the path", path);
+			free(db->path);
+			free(db);
+			return -1;
 		}
-		oflags = SQLITE_OPEN_READONLY;
-	} else {
-		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+		*out = db; /* plan: a database that does not exist yet reads as empty */
+		return 0;
 	}
+	if (flags & DRIVER_OPEN_READONLY)
+		oflags = SQLITE_OPEN_READONLY;
+	else if (flags & DRIVER_OPEN_EXISTING)
+		oflags = SQLITE_OPEN_READWRITE;
+	else
+		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	rc = sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		cairn_error_set("cannot open database '%s': %s", path,
@@ -199,7 +288,10 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_progress_handler(db->h, 10000, progress_cb, db);
-	sqlite3_busy_timeout(db->h, 5000);
+	sqlite3_busy_timeout(db->h, opt.busy_ms >= 0 ? (int)opt.busy_ms : 5000);
+	if (opt.foreign_keys >= 0 &&
+	    sqlite_simple(db, opt.foreign_keys ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF"))
+		goto fail;
 	/* Reading the schema here turns "not a database" into an open error,
 	 * and makes it part of open(), which may run while the bundle is
 	 * verified (sqlite_open_early): with thousands of tables, parsing the
@@ -217,6 +309,14 @@ fail:
 	free(db->path);
 	free(db);
 	return -1;
+}
+
+/* From the signal handler: sqlite3_interrupt only sets a flag the running
+ * statement checks. */
+static void sqlite_cancel(struct db *db)
+{
+	if (db && db->h)
+		sqlite3_interrupt(db->h);
 }
 
 static void sqlite_close(struct db *db)
@@ -422,6 +522,7 @@ const struct driver driver_sqlite = {
 	.set_timeouts = sqlite_set_timeouts,
 	.exec = sqlite_exec,
 	.query_truth = sqlite_query_truth,
+	.cancel = sqlite_cancel,
 	.bk_exists = sqlite_bk_exists,
 	.bk_ensure = sqlite_bk_ensure,
 	.bk_read = sqlite_bk_read,

@@ -175,6 +175,50 @@ int is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Length of the UTF-8 sequence at s (1..4) when it is valid and not a C1
+ * control, else 0. */
+static size_t printable_seq(const unsigned char *s, size_t left)
+{
+	size_t bad, n;
+
+	if (s[0] >= 0x20 && s[0] < 0x7f)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	if (s[0] == 0xc2 && left > 1 && s[1] < 0xa0)
+		return 0; /* U+0080..U+009F: 8-bit CSI, OSC... */
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (n > left || utf8_check((const char *)s, n, &bad))
+		return 0;
+	return n;
+}
+
+char *text_escape_controls(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, i, n;
+	struct buf out = BUF_INIT;
+
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	for (i = 0; i < len; i += n)
+		if (!(n = printable_seq(p + i, len - i)))
+			break;
+	if (i == len)
+		return NULL;
+	for (i = 0; i < len; i += n) {
+		n = printable_seq(p + i, len - i);
+		if (n) {
+			buf_put(&out, s + i, n);
+		} else {
+			buf_printf(&out, "\\x%02x", p[i]);
+			n = 1;
+		}
+	}
+	return buf_detach(&out, NULL);
+}
+
 int utf8_check(const char *data, size_t len, size_t *bad)
 {
 	const unsigned char *s = (const unsigned char *)data;
@@ -324,6 +368,8 @@ int parse_duration_ms(const char *s, unsigned long long *out)
 		mult = 60000;
 	else if (!strcmp(end, "h"))
 		mult = 3600000;
+	else if (!strcmp(end, "d"))
+		mult = 86400000;
 	else
 		return -1;
 	if (v > ULLONG_MAX / mult)
@@ -377,4 +423,22 @@ void mem_prefault(void *p, size_t len)
 	(void)p;
 	(void)len;
 #endif
+}
+
+char *shell_quote(const char *s)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_@%+=:,./-";
+	struct buf b = BUF_INIT;
+
+	if (*s && strspn(s, safe) == strlen(s))
+		return xstrdup(s);
+	buf_putc(&b, '"');
+	for (; *s; s++) {
+		if (strchr("$`\"\\", *s))
+			buf_putc(&b, '\\');
+		buf_putc(&b, *s);
+	}
+	buf_putc(&b, '"');
+	return buf_detach(&b, NULL);
 }

@@ -25,6 +25,11 @@ int is_dir(const char *path);
 /* 0 when data is valid UTF-8; otherwise -1 with *bad the offset of the
  * first bad byte. */
 int utf8_check(const char *data, size_t len, size_t *bad);
+/* NULL when s holds nothing a terminal would act on; otherwise a malloc'ed
+ * copy with every C0 control byte, DEL, C1 control (U+0080..U+009F) and
+ * byte that is not UTF-8 written as \xNN: for printing text that came
+ * from a bundle. */
+char *text_escape_controls(const char *s);
 /* 1-based line of byte offset off in data. */
 int line_of_offset(const char *data, size_t len, size_t off);
 
@@ -35,13 +40,18 @@ size_t edit_distance(const char *a, const char *b);
 
 /* Parses "64MiB", "10k", "1048576" into bytes. */
 int parse_size(const char *s, unsigned long long *out);
-/* Parses "30s", "5m", "1h", "250ms", "10" (seconds) into milliseconds. */
+/* Parses "30s", "5m", "1h", "7d", "250ms", "10" (seconds) into milliseconds. */
 int parse_duration_ms(const char *s, unsigned long long *out);
 
 /* Orders migration versions: numerically when both are digit strings
  * (leading zeros ignored: "0002" == "2" < "10"), else by bytes. Returns
  * -1, 0 or 1. */
 int version_cmp(const char *a, const char *b);
+
+/* s as one shell word: unchanged when it holds only characters no shell
+ * treats specially, else in double quotes with $ ` " \ escaped (double, so
+ * that a hint may wrap the whole command in single quotes). Caller frees. */
+char *shell_quote(const char *s);
 
 int starts_with(const char *s, const char *prefix);
 int ends_with(const char *s, const char *suffix);

@@ -4,6 +4,7 @@
 #include <yaml.h>
 
 #include "error.h"
+#include "util.h"
 #include "yaml.h"
 
 static _Thread_local int last_line, last_col;
@@ -78,6 +79,22 @@ static int next_event(struct loader *l, yaml_event_t *ev)
 	return 0;
 }
 
+/* An explicit tag (!!binary, !!str, !custom) would give a value another
+ * type or meaning than the one its key has: every file cairn reads is plain
+ * strings, lists and mappings, so a tag is refused rather than ignored. */
+static int tag_refused(struct loader *l, const yaml_event_t *ev, const yaml_char_t *tag)
+{
+	char msg[160];
+	const char *t = (const char *)tag;
+
+	if (starts_with(t, "tag:yaml.org,2002:"))
+		t += strlen("tag:yaml.org,2002:");
+	if (snprintf(msg, sizeof(msg), "YAML tags are not allowed ('%s%.64s')",
+		     t == (const char *)tag ? "" : "!!", t) >= (int)sizeof(msg))
+		msg[sizeof(msg) - 1] = '\0';
+	return fail_at(l, &ev->start_mark, msg);
+}
+
 /* Builds the node started by ev (already read). Consumes its whole subtree. */
 static int load_node(struct loader *l, yaml_event_t *ev, int depth, struct ynode **out)
 {
@@ -98,6 +115,8 @@ static int load_node(struct loader *l, yaml_event_t *ev, int depth, struct ynode
 		if (ev->data.scalar.anchor)
 			return fail_at(l, &ev->start_mark,
 				       "YAML anchors are not allowed (write the value out)");
+		if (ev->data.scalar.tag)
+			return tag_refused(l, ev, ev->data.scalar.tag);
 		n = ynode_new(YNODE_SCALAR, &ev->start_mark);
 		n->str = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
 		n->len = ev->data.scalar.length;
@@ -115,6 +134,9 @@ static int load_node(struct loader *l, yaml_event_t *ev, int depth, struct ynode
 		if (anchor)
 			return fail_at(l, &ev->start_mark,
 				       "YAML anchors are not allowed (write the value out)");
+		if (is_map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag)
+			return tag_refused(l, ev, is_map ? ev->data.mapping_start.tag
+						  : ev->data.sequence_start.tag);
 		n = ynode_new(is_map ? YNODE_MAP : YNODE_SEQ, &ev->start_mark);
 		for (;;) {
 			yaml_event_t child_ev;

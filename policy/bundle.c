@@ -130,6 +130,8 @@ static void make_evidence(struct policy_bundle *pb)
 	}
 	if (!pb->v.nused)
 		buf_puts(&e, " none");
+	for (i = 0; i < pb->v.nignored; i++)
+		buf_printf(&e, "; %s", pb->v.ignored[i]);
 	free(pb->evidence);
 	pb->evidence = buf_detach(&e, NULL);
 }

@@ -205,6 +205,12 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	    resolve_lock_timeout(r, c, in, e) < 0)
 		goto fail;
 	resolve_trust(r, c, e);
+	r->pg_statement_timeout_ms = e->pg_statement_timeout_set ? e->pg_statement_timeout_ms
+								  : c->defaults.pg_statement_timeout_ms;
+	r->pg_lock_timeout_ms = e->pg_lock_timeout_set ? e->pg_lock_timeout_ms
+						       : c->defaults.pg_lock_timeout_ms;
+	r->sqlite_foreign_keys = e->sqlite_fk_set ? 1 + e->sqlite_fk
+			       : c->defaults.sqlite_fk_set ? 1 + c->defaults.sqlite_fk : 0;
 	return 0;
 fail:
 	*usage = 1;
@@ -226,7 +232,27 @@ void policy_resolved_release(struct policy_resolved *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static int database_dsn(const struct policy_resolved *r, char **out);
+
+/* The environment's sqlite: {foreign_keys} as the DSN option, unless the
+ * DSN sets it itself. */
 int policy_database_dsn(const struct policy_resolved *r, char **out)
+{
+	char *dsn;
+
+	if (database_dsn(r, out) < 0)
+		return -1;
+	dsn = *out;
+	if (r->sqlite_foreign_keys && !strncmp(dsn, "sqlite:", 7) &&
+	    !strstr(dsn, "foreign_keys=")) {
+		*out = xasprintf("%s%sforeign_keys=%s", dsn, strchr(dsn, '?') ? "&" : "?",
+				 r->sqlite_foreign_keys == 2 ? "on" : "off");
+		free(dsn);
+	}
+	return 0;
+}
+
+static int database_dsn(const struct policy_resolved *r, char **out)
 {
 	struct buf b = BUF_INIT;
 	struct stat st;

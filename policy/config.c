@@ -49,6 +49,8 @@ static void env_release(struct policy_env *e)
 	keylist_release(&e->admins);
 	keylist_release(&e->revoked);
 	free(e->after);
+	free(e->checkpoint_file);
+	free(e->checkpoint_key);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -115,6 +117,68 @@ static void wrong_type(struct policy_config *c, const char *key, const struct yn
 }
 
 static void unknown_key(struct policy_config *c, const struct ynode *k, const char *where,
+			const char *const *keys);
+
+static const char *const pg_keys[] = { "statement_timeout", "lock_timeout", "version", NULL };
+
+/* postgres: {statement_timeout: 1h, lock_timeout: 10s, version: 15}: the
+ * timeouts a PostgreSQL migration runs under when its migration.yaml sets
+ * none; version is for the checker's rules and is not read here. */
+static void parse_postgres(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "postgres", v, "a mapping (statement_timeout, lock_timeout)");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
+		unsigned long long *ms = NULL;
+		int *set = NULL;
+
+		if (!strcmp(k->str, "statement_timeout"))
+			ms = &e->pg_statement_timeout_ms, set = &e->pg_statement_timeout_set;
+		else if (!strcmp(k->str, "lock_timeout"))
+			ms = &e->pg_lock_timeout_ms, set = &e->pg_lock_timeout_set;
+		else if (strcmp(k->str, "version"))
+			unknown_key(c, k, "postgres", pg_keys);
+		if (!ms)
+			continue;
+		if (x->type != YNODE_SCALAR || parse_duration_ms(x->str, ms) < 0)
+			wrong_type(c, k->str, x, "a duration such as 30s, 5m or 250ms");
+		else
+			*set = 1;
+	}
+}
+
+/* sqlite: {foreign_keys: on|off} */
+static void parse_sqlite(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "foreign_keys", NULL };
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "sqlite", v, "a mapping (foreign_keys)");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
+
+		if (strcmp(k->str, "foreign_keys")) {
+			unknown_key(c, k, "sqlite", keys);
+		} else if (x->type == YNODE_SCALAR &&
+			   (!strcmp(x->str, "on") || !strcmp(x->str, "true") ||
+			    !strcmp(x->str, "off") || !strcmp(x->str, "false"))) {
+			e->sqlite_fk = !strcmp(x->str, "on") || !strcmp(x->str, "true");
+			e->sqlite_fk_set = 1;
+		} else {
+			wrong_type(c, k->str, x, "on or off");
+		}
+	}
+}
+
+static void unknown_key(struct policy_config *c, const struct ynode *k, const char *where,
 			const char *const *keys)
 {
 	const char *hint = did_you_mean(k->str, keys);
@@ -139,11 +203,12 @@ static void unknown_key(struct policy_config *c, const struct ynode *k, const ch
 static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
-	"admins", "revoked", "lock_timeout", NULL,
+	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
+	NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
-	"lock_timeout", NULL,
+	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -353,6 +418,37 @@ static void parse_database(struct policy_config *c, struct policy_env *e, const 
 	}
 }
 
+static const char *const checkpoint_keys[] = { "file", "key", NULL };
+
+/* checkpoint: {file: PATH, key: PATH} */
+static void parse_checkpoint(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "checkpoint", v, "a mapping {file: PATH, key: PATH}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *val = ynode_val(v, i);
+		char **slot = !strcmp(k->str, "file") ? &e->checkpoint_file
+			      : !strcmp(k->str, "key") ? &e->checkpoint_key : NULL;
+
+		if (!slot) {
+			unknown_key(c, k, "checkpoint", checkpoint_keys);
+			continue;
+		}
+		if (!is_string(val)) {
+			wrong_type(c, k->str, val, "a path");
+			continue;
+		}
+		free(*slot);
+		*slot = resolve_path(c, val->str);
+	}
+	if (!e->checkpoint_file)
+		diag(c, 0, v->line, v->col, "checkpoint needs 'file' (where checkpoints go)");
+}
+
 static int env_name_ok(const char *s)
 {
 	if (!*s || *s == '.' || *s == '-' || strlen(s) > 64)
@@ -427,6 +523,10 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			e->after = xstrdup(v->str);
 			e->after_line = v->line;
 			e->after_col = v->col;
+		} else if (!strcmp(k->str, "postgres")) {
+			parse_postgres(c, e, v);
+		} else if (!strcmp(k->str, "sqlite")) {
+			parse_sqlite(c, e, v);
 		} else if (!strcmp(k->str, "lock_timeout")) {
 			if (v->type != YNODE_SCALAR || parse_duration_ms(v->str, &e->lock_timeout_ms) < 0) {
 				wrong_type(c, k->str, v, "a duration such as 30s, 5m or 250ms");
@@ -435,6 +535,16 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			e->lock_timeout_set = 1;
 			e->lock_timeout_line = v->line;
 			e->lock_timeout_col = v->col;
+		} else if (!strcmp(k->str, "max_approval_age")) {
+			if (v->type != YNODE_SCALAR ||
+			    parse_duration_ms(v->str, &e->max_approval_age_ms) < 0 ||
+			    !e->max_approval_age_ms) {
+				wrong_type(c, k->str, v, "a duration such as 7d, 72h or 30m");
+				continue;
+			}
+			e->max_approval_age_set = 1;
+		} else if (!strcmp(k->str, "checkpoint")) {
+			parse_checkpoint(c, e, v);
 		}
 	}
 }

@@ -58,7 +58,27 @@ struct policy_env {
 	int after_line, after_col;
 	unsigned long long lock_timeout_ms;
 	int lock_timeout_set, lock_timeout_line, lock_timeout_col;
+	/* postgres: {statement_timeout, lock_timeout}: the session's timeouts
+	 * for migrations that set none (0: the server's own setting) */
+	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	int pg_statement_timeout_set, pg_lock_timeout_set;
+	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
+	 * set it (the DSN's own option wins) */
+	int sqlite_fk, sqlite_fk_set;
+	/* an approval lasts at most this long after it was signed, and one
+	 * without expires exactly this long (POLICY_MAX_APPROVAL_AGE_MS when
+	 * neither the environment nor defaults set it) */
+	unsigned long long max_approval_age_ms;
+	int max_approval_age_set;
+	/* checkpoint: {file: PATH, key: PATH}: where apply appends a signed
+	 * checkpoint of the audit chain's head, and the key that signs it
+	 * (NULL: the receipt key); both resolved against the config's directory */
+	char *checkpoint_file, *checkpoint_key;
 };
+
+#define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */
+/* How far ahead of this host's clock a statement's time may be. */
+#define POLICY_CLOCK_SKEW_S 300
 
 /* One diagnostic: "PATH:LINE:COL: error: message". */
 struct policy_diag {
@@ -133,6 +153,10 @@ struct policy_resolved {
 	struct policy_setting db_src;
 	unsigned long long lock_timeout_ms;
 	struct policy_setting lock_timeout_src;
+	/* postgres: the environment's, else the defaults', else 0 (none) */
+	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
+				  * (zeroed memory), 1 off, 2 on */
 	/* the effective lists and quorum (environment, else defaults) */
 	const struct policy_keylist *builders, *approvers, *receipts_from, *admins;
 	struct policy_keylist revoked; /* defaults' and the environment's together */

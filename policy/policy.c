@@ -11,7 +11,7 @@
 #include "policy.h"
 
 const char *const policy_override_names[] = {
-	"older-bundle", "no-receipt", "repair", "force", NULL,
+	"older-bundle", "no-receipt", "repair", "force", "identity", NULL,
 };
 
 unsigned policy_override_bit(const char *name)
@@ -102,6 +102,34 @@ static void note(struct policy_verdict *v, struct buf *why, const char *fmt, ...
 		buf_printf(why, "; %s", msg);
 }
 
+/* A statement that counts for nothing, whatever else the bundle carries (a
+ * revoked key's): a note, and a line for the audit row. */
+static void ignore(struct policy_verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ignore(struct policy_verdict *v, const char *fmt, ...)
+{
+	char msg[CAIRN_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	note(v, NULL, "%s", msg);
+	ALLOC_GROW(v->ignored, v->nignored + 1, v->ignored_alloc);
+	v->ignored[v->nignored++] = xstrdup(msg);
+}
+
+/* How long an approval lasts after it was signed, in seconds. */
+static long long max_approval_age(const struct policy_config *c, const struct policy_env *e)
+{
+	if (e->max_approval_age_set)
+		return (long long)(e->max_approval_age_ms / 1000);
+	if (c->defaults.max_approval_age_set)
+		return (long long)(c->defaults.max_approval_age_ms / 1000);
+	return (long long)(POLICY_MAX_APPROVAL_AGE_MS / 1000);
+}
+
 static void use(struct policy_verdict *v, const struct policy_stmt *s)
 {
 	size_t i;
@@ -174,6 +202,20 @@ struct sane {
 	unsigned grants; /* override: the POLICY_OVERRIDE_* bits it grants */
 };
 
+/* The newest sound approval for env, or NULL: a receipt from env must be
+ * younger (it ran after it was approved there). */
+static const struct sane *newest_approval(const struct sane *ss, size_t n, const char *env)
+{
+	const struct sane *best = NULL;
+	size_t i;
+
+	for (i = 0; env && i < n; i++)
+		if (ss[i].ok && is_type(ss[i].s, "approval") && is_env(ss[i].s, env) &&
+		    (!best || ss[i].t > best->t))
+			best = &ss[i];
+	return best;
+}
+
 static void use_overrides(struct policy_verdict *v, const struct sane *ss, size_t n, unsigned bit)
 {
 	size_t i;
@@ -217,6 +259,14 @@ static size_t count_approvals(struct policy_verdict *v, const struct policy_conf
 				note(v, why, "'%s' by %s expired at %s", s->name, label, s->expires);
 				continue;
 			}
+		}
+		/* no approval lasts longer than max_approval_age after it was
+		 * signed, with or without expires */
+		if (check_expiry && now >= ss[i].t + max_approval_age(c, env)) {
+			note(v, why, "'%s' by %s was signed at %s, longer ago than '%s' allows "
+			     "(max_approval_age %lld days)", s->name, label, s->time, env->name,
+			     max_approval_age(c, env) / 86400);
+			continue;
 		}
 		for (j = 0; j < count; j++)
 			if (!strcmp(seen[j], s->key_id))
@@ -268,15 +318,23 @@ static void check_integrity(struct policy_verdict *v, const struct policy_config
 			       s->time ? s->time : "");
 			continue;
 		}
+		if (ss[i].t > req->now + POLICY_CLOCK_SKEW_S) {
+			reason(v, "future-statement",
+			       "'%s' is dated %s, ahead of this host's clock by more than %d "
+			       "seconds: a statement cannot be signed in the future", s->name,
+			       s->time, POLICY_CLOCK_SKEW_S);
+			continue;
+		}
 		rk = policy_revoked(c, e, s->key_id, ss[i].t);
 		if (rk) {
+			/* counts for nothing; not fatal, so a rotated key's old
+			 * signature does not block the new one (key-rotation.md) */
 			if (rk->since)
-				reason(v, "revoked-key",
-				       "'%s' is signed by %s at %s, and that key is revoked since %s "
-				       "(%s:%d:%d)", s->name, label, s->time, rk->since, c->path,
-				       rk->line, rk->col);
+				ignore(v, "ignored: '%s' is signed by %s at %s, and that key is revoked "
+				       "since %s (%s:%d:%d)", s->name, label, s->time, rk->since,
+				       c->path, rk->line, rk->col);
 			else
-				reason(v, "revoked-key", "'%s' is signed by %s, a revoked key (%s:%d:%d)",
+				ignore(v, "ignored: '%s' is signed by %s, a revoked key (%s:%d:%d)",
 				       s->name, label, c->path, rk->line, rk->col);
 			continue;
 		}
@@ -324,7 +382,7 @@ static void check_overrides(struct policy_verdict *v, const struct policy_config
 			if (!bit)
 				reason(v, "override-unknown",
 				       "'%s' allows '%s', which is not an override (known: "
-				       "older-bundle, no-receipt, repair, force)", s->name,
+				       "older-bundle, no-receipt, repair, force, identity)", s->name,
 				       s->allow[j]);
 			v->overrides |= bit;
 			ss[i].grants |= bit;
@@ -440,8 +498,10 @@ static void check_receipt(struct policy_verdict *v, const struct policy_config *
 	char label[256];
 	size_t i;
 
-	/* 5. proof that it ran before: a receipt by a receipts_from key */
+	/* 5. proof that it ran before: a receipt by a receipts_from key, made
+	 * after the approvals it follows from */
 	if (rf->n) {
+		const struct sane *prev;
 		int found = 0;
 
 		buf_reset(&why);
@@ -464,6 +524,13 @@ static void check_receipt(struct policy_verdict *v, const struct policy_config *
 			if (is_env(s, e->name)) {
 				note(v, &why, "'%s' is a receipt from '%s' itself", s->name,
 				     e->name);
+				continue;
+			}
+			prev = newest_approval(ss, n, s->environment);
+			if (prev && ss[i].t < prev->t) {
+				note(v, &why, "'%s' is a receipt dated %s, before the approval '%s' "
+				     "(%s) it follows from", s->name, s->time, prev->s->name,
+				     prev->s->time);
 				continue;
 			}
 			found = 1;
@@ -580,6 +647,9 @@ void policy_verdict_release(struct policy_verdict *v)
 	for (i = 0; i < v->nnotes; i++)
 		free(v->notes[i]);
 	free(v->notes);
+	for (i = 0; i < v->nignored; i++)
+		free(v->ignored[i]);
+	free(v->ignored);
 	free(v->used);
 	memset(v, 0, sizeof(*v));
 }

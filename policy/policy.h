@@ -37,6 +37,8 @@ struct policy_stmt {
 #define POLICY_OVERRIDE_NO_RECEIPT   0x2 /* "no-receipt": waive receipts_from */
 #define POLICY_OVERRIDE_REPAIR       0x4 /* "repair": mark a row applied or rolled back */
 #define POLICY_OVERRIDE_FORCE        0x8 /* "force": run past a failed or in-progress row */
+#define POLICY_OVERRIDE_IDENTITY    0x10 /* "identity": move a database to another
+					   * environment or project */
 
 /* The override names as they appear in `allow:`; NULL-terminated. */
 extern const char *const policy_override_names[];
@@ -68,6 +70,9 @@ struct policy_verdict {
 	const struct policy_stmt **used; /* build, approvals, receipts, overrides used */
 	size_t nused, used_alloc;
 	unsigned overrides;            /* POLICY_OVERRIDE_* granted by an admin */
+	char **ignored;                /* statements that count for nothing (a revoked
+				        * key's), for the audit row; also in notes */
+	size_t nignored, ignored_alloc;
 };
 
 /* Evaluates. Returns 0 with the verdict filled (ok or not), or -1 with the

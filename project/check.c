@@ -9,6 +9,7 @@
 #include "../lib/util.h"
 #include "../verify/archive.h"
 #include "project.h"
+#include "sqlcheck.h"
 
 static int valid_timestamp(const char *v)
 {
@@ -30,24 +31,7 @@ static int valid_timestamp(const char *v)
 /* An up.sql holding only white space and comments does nothing. */
 static int sql_is_empty(const char *s, size_t len)
 {
-	size_t i = 0;
-
-	while (i < len) {
-		if (isspace((unsigned char)s[i])) {
-			i++;
-		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-			i += 2;
-			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
-				i++;
-			i += 2;
-		} else {
-			return 0;
-		}
-	}
-	return 1;
+	return sql_skip_blank(s, len, 0, 0) >= len;
 }
 
 static const char *const standard_files[] = {
@@ -62,6 +46,111 @@ static const char *role_name(enum mig_role r)
 	case ROLE_VERIFY: return "verify";
 	default: return "";
 	}
+}
+
+/* Does driver d run this file? A variant runs on its driver only; a generic
+ * file on every targeted driver that has no variant of that role. */
+static int file_runs_on(const struct project *p, const struct migration *m,
+			const struct mig_file *mf, const char *d)
+{
+	if (mf->driver)
+		return !strcmp(mf->driver, d);
+	if (p->cfg.drivers.n && !strlist_has(&p->cfg.drivers, d))
+		return 0;
+	return !migration_file(m, mf->role, d) || !migration_file(m, mf->role, d)->driver;
+}
+
+static int item_seen(const struct sql_items *items, const struct sql_item *it)
+{
+	size_t i;
+
+	for (i = 0; i < items->n; i++)
+		if (items->items[i].line == it->line && items->items[i].kind == it->kind)
+			return 1;
+	return 0;
+}
+
+/* One finding per statement of sqlcheck's kinds. drv names the driver(s)
+ * whose setting made it a problem, for the message. */
+static void sql_finding(const struct mig_file *mf, const struct sql_item *it, const char *drv,
+			struct findings *f)
+{
+	const char *verify = mf->role == ROLE_VERIFY ? "verify" : NULL;
+
+	switch (it->kind) {
+	case SQL_TX_CONTROL:
+		if (verify)
+			findings_add(f, SEV_ERROR, mf->path, it->line, 0, "transaction-control",
+				     "%s in %s: verify.sql runs read-only inside the migration's transaction, and may not end or steer it; delete the statement (a sqitch-style BEGIN ... ROLLBACK wrapper is not needed)",
+				     it->what, mf->name);
+		else
+			findings_add(f, SEV_ERROR, mf->path, it->line, 0, "transaction-control",
+				     "%s in a migration that runs in a transaction%s%s: cairn already runs each migration in a transaction and records it there, so delete the BEGIN/COMMIT wrapper, or set transaction: %s%s%s in migration.yaml",
+				     it->what, drv ? " on " : "", drv ? drv : "", drv ? "{" : "false",
+				     drv ? drv : "", drv ? ": false}" : "");
+		break;
+	case SQL_NO_TX:
+		findings_add(f, SEV_ERROR, mf->path, it->line, 0, "not-in-transaction",
+			     "%s cannot run inside a transaction block, and this migration runs in one%s%s; set transaction: %s%s%s in migration.yaml, best in a migration of its own",
+			     it->what, drv ? " on " : "", drv ? drv : "", drv ? "{" : "false",
+			     drv ? drv : "", drv ? ": false}" : "");
+		break;
+	case SQL_NO_TX_BEFORE12:
+		findings_add(f, SEV_WARNING, mf->path, it->line, 0, "not-in-transaction",
+			     "%s cannot run inside a transaction before PostgreSQL 12, and from 12 on the new value cannot be used in the same transaction; set transaction: {postgres: false} if either matters",
+			     it->what);
+		break;
+	case SQL_IGNORED_IN_TX:
+		findings_add(f, SEV_WARNING, mf->path, it->line, 0, "pragma-in-transaction",
+			     "%s does nothing inside a transaction, where SQLite runs this migration; set it per connection instead: the DSN's sqlite:PATH?foreign_keys=on, or sqlite: {foreign_keys: on} in the applier's config",
+			     it->what);
+		break;
+	}
+}
+
+/* Transaction control and statements that cannot run in a transaction, for
+ * every driver that runs this file (design.md, "Transactions in SQL"). */
+static void check_sql_transaction(struct project *p, struct migration *m,
+				  const struct mig_file *mf, const char *sql, size_t len,
+				  struct findings *f)
+{
+	static const struct { const char *driver; enum sql_dialect d; } drv[] = {
+		{ "postgres", SQL_POSTGRES }, { "sqlite", SQL_SQLITE },
+	};
+	struct sql_items items = SQL_ITEMS_INIT, told = SQL_ITEMS_INIT;
+	size_t i, k;
+
+	if (mf->role != ROLE_UP && mf->role != ROLE_DOWN && mf->role != ROLE_VERIFY)
+		return;
+	for (k = 0; k < sizeof(drv) / sizeof(drv[0]); k++) {
+		int tx = migration_transaction(m, drv[k].driver);
+		/* name the driver when the setting or the file is its own */
+		int per_driver = mf->driver ||
+				 migration_transaction(m, "postgres") != migration_transaction(m, "sqlite");
+
+		if (!file_runs_on(p, m, mf, drv[k].driver))
+			continue;
+		items.n = 0;
+		sqlcheck_scan(&items, sql, len, drv[k].d);
+		for (i = 0; i < items.n; i++) {
+			const struct sql_item *it = &items.items[i];
+
+			/* a generic file read for both drivers: said once */
+			if (item_seen(&told, it))
+				continue;
+			/* a non-transactional migration manages its own (a
+			 * verify.sql never may); PRAGMA foreign_keys works there */
+			if (!tx && mf->role != ROLE_VERIFY)
+				continue;
+			if (it->kind == SQL_NO_TX && mf->role == ROLE_VERIFY)
+				continue;
+			sql_finding(mf, it, per_driver ? drv[k].driver : NULL, f);
+			ALLOC_GROW(told.items, told.n + 1, told.alloc);
+			told.items[told.n++] = *it;
+		}
+	}
+	sql_items_release(&items);
+	sql_items_release(&told);
 }
 
 static void check_sql_text(struct project *p, struct migration *m, struct mig_file *mf,
@@ -95,6 +184,8 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 			     "invalid UTF-8 at offset %zu (byte 0x%02x); save the file as UTF-8",
 			     bad, (unsigned char)b.ptr[bad]);
 	}
+	if (!nul)
+		check_sql_transaction(p, m, mf, b.ptr, b.len, f);
 	if (sql_is_empty(b.ptr, b.len)) {
 		if (mf->role == ROLE_UP)
 			findings_add(f, SEV_ERROR, mf->path, 0, 0, "empty-up",
@@ -220,7 +311,7 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 			     "irreversible-down",
 			     "the migration says irreversible: true, so this %s script is never run; delete it or drop irreversible",
 			     role_name(ROLE_DOWN));
-	if (m->batch && !m->transaction) {
+	if (m->batch && (!migration_transaction(m, "sqlite") || !migration_transaction(m, "postgres"))) {
 		const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
 
 		findings_add(f, SEV_ERROR, meta ? meta->path : m->path, 0, 0, "batch-transaction",

@@ -58,6 +58,7 @@ void config_init(struct config *c)
 void config_release(struct config *c)
 {
 	free(c->name);
+	free(c->repository);
 	free(c->migrations_dir);
 	strlist_release(&c->drivers);
 	strlist_release(&c->release_refs);
@@ -66,7 +67,7 @@ void config_release(struct config *c)
 
 static const char *const config_keys[] = {
 	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
-	"max_file_size", "max_data_size", NULL,
+	"max_file_size", "max_data_size", "repository", NULL,
 };
 
 static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
@@ -168,6 +169,15 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 			else {
 				free(c->name);
 				c->name = xstrdup(v->str);
+			}
+		} else if (!strcmp(k->str, "repository")) {
+			/* what a bundle names as its source: the project's word,
+			 * never the clone's remote, which differs per clone */
+			if (v->type != YNODE_SCALAR || !v->len)
+				wrong_type(f, CONFIG_FILE, k->str, v, "a URL");
+			else {
+				free(c->repository);
+				c->repository = xstrdup(v->str);
 			}
 		} else if (!strcmp(k->str, "migrations")) {
 			if (v->type != YNODE_SCALAR || !v->len || v->str[0] == '/' ||
@@ -363,6 +373,50 @@ static void parse_bool_key(struct findings *f, const char *path, const struct yn
 		wrong_type(f, path, k->str, v, "true or false");
 }
 
+/* transaction: true|false, or per driver: {postgres: false, sqlite: true};
+ * a driver the map leaves out runs in a transaction. */
+static void parse_transaction(struct migration *m, struct findings *f, const char *path,
+			      const struct ynode *k, const struct ynode *v)
+{
+	size_t i, d;
+
+	if (v->type != YNODE_MAP) {
+		if (ynode_bool(v, &m->transaction) < 0)
+			wrong_type(f, path, k->str, v,
+				   "true, false, or a map of drivers such as {postgres: false}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *dk = ynode_key(v, i), *dv = ynode_val(v, i);
+		int on;
+
+		for (d = 0; known_drivers[d] && strcmp(known_drivers[d], dk->str); d++)
+			;
+		if (!known_drivers[d]) {
+			const char *hint = did_you_mean(dk->str, known_drivers);
+
+			findings_add(f, SEV_ERROR, path, dk->line, dk->col, "unknown-driver",
+				     "transaction: names driver '%s', which cairn does not know%s%s%s",
+				     dk->str, hint ? "; did you mean '" : " (known: sqlite, postgres)",
+				     hint ? hint : "", hint ? "'?" : "");
+		} else if (ynode_bool(dv, &on) < 0) {
+			wrong_type(f, path, dk->str, dv, "true or false");
+		} else {
+			m->tx_driver[d] = 1 + on;
+		}
+	}
+}
+
+int migration_transaction(const struct migration *m, const char *driver)
+{
+	size_t d;
+
+	for (d = 0; driver && known_drivers[d]; d++)
+		if (!strcmp(known_drivers[d], driver) && m->tx_driver[d])
+			return m->tx_driver[d] - 1;
+	return m->transaction;
+}
+
 static void parse_duration_key(struct findings *f, const char *path, const struct ynode *k,
 			       const struct ynode *v, unsigned long long *out)
 {
@@ -413,7 +467,7 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 		} else if (!strcmp(k->str, "requires")) {
 			string_list(&m->requires, &m->requires_line, f, path, k->str, v);
 		} else if (!strcmp(k->str, "transaction")) {
-			parse_bool_key(f, path, k, v, &m->transaction);
+			parse_transaction(m, f, path, k, v);
 		} else if (!strcmp(k->str, "irreversible")) {
 			parse_bool_key(f, path, k, v, &m->irreversible);
 		} else if (!strcmp(k->str, "destructive")) {

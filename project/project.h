@@ -29,6 +29,7 @@ int strlist_has(const struct strlist *l, const char *s);
 
 struct config {
 	char *name;               /* project name (bundle names); default: directory name */
+	char *repository;         /* the URL bundles name as their source; NULL: none */
 	char *migrations_dir;     /* relative to the project root */
 	enum version_style style;
 	struct strlist drivers;   /* known driver names the project targets */
@@ -75,7 +76,11 @@ struct migration {
 	char *description;
 	struct strlist requires;
 	int *requires_line;
-	int transaction;  /* default 1 */
+	int transaction;  /* default 1; a map in migration.yaml leaves it 1 */
+	/* transaction: {postgres: false}: per driver (index in known_drivers),
+	 * 0 where the map does not name the driver, else 1 + the value (zeroed
+	 * memory means "as transaction says") */
+	int tx_driver[2];
 	int irreversible;
 	int destructive;
 	int batch;        /* kind: batch */
@@ -126,6 +131,9 @@ int project_order(struct project *p, struct findings *f);
 
 /* Static checks on one tree: names, versions, files, metadata, SQL text. */
 int check_static(struct project *p, struct findings *f);
+
+/* Whether m runs in a transaction on driver (NULL: the generic setting). */
+int migration_transaction(const struct migration *m, const char *driver);
 
 const struct mig_file *migration_file(const struct migration *m, enum mig_role role,
 				      const char *driver);

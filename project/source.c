@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <git2/sys/repository.h>
+
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "source.h"
@@ -26,119 +28,120 @@ static struct source *source_new(enum source_kind kind, git_repository *repo, co
 	return s;
 }
 
+/* core.sparseCheckout, which git sparse-checkout writes to config.worktree
+ * when extensions.worktreeConfig is on: libgit2 1.5 does not read that
+ * file, so it is read here too. */
+static int sparse_checkout(git_repository *repo)
+{
+	git_config *cfg = NULL;
+	char *wt;
+	int on = 0;
+
+	if (git_repository_config_snapshot(&cfg, repo) == 0 &&
+	    git_config_get_bool(&on, cfg, "core.sparseCheckout") < 0)
+		on = 0;
+	git_config_free(cfg);
+	cfg = NULL;
+	wt = path_join(git_repository_path(repo), "config.worktree");
+	if (!on && path_exists(wt) && git_config_open_ondisk(&cfg, wt) == 0 &&
+	    git_config_get_bool(&on, cfg, "core.sparseCheckout") < 0)
+		on = 0;
+	git_config_free(cfg);
+	free(wt);
+	return on;
+}
+
 int source_open_worktree(struct source **out, const char *root, git_repository *repo,
-			 const char *prefix)
+			 const char *prefix, const char *index_path)
 {
 	struct source *s = source_new(SOURCE_WORKTREE, repo, prefix);
+	char *own = NULL;
 
 	s->root = xstrdup(root);
 	s->label = xstrdup("work tree");
+	/* in a sparse checkout, what is not checked out is as the index has
+	 * it (git status says the same), not deleted */
+	if (repo && sparse_checkout(repo)) {
+		if (!index_path)
+			index_path = own = path_join(git_repository_path(repo), "index");
+		if (gitindex_load(&s->gix, repo, git_repository_path(repo), index_path,
+				  s->prefix)) {
+			cairn_error_set("cannot read the index of this sparse checkout ('%s'): %s",
+					index_path, cairn_error_last());
+			free(own);
+			source_free(s);
+			return -1;
+		}
+		free(own);
+	}
 	*out = s;
 	return 0;
 }
 
-static uint32_t get_be32(const unsigned char *p)
+/* A work-tree path git keeps out of a sparse checkout: its index entry. */
+static const struct index_entry *skipped_entry(const struct source *s, const char *path)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	const struct index_entry *ie;
+	char *full;
+
+	if (!s->gix.n)
+		return NULL;
+	full = xstrcat3(s->prefix, path, "");
+	ie = source_index_get(s, full);
+	free(full);
+	return ie && ie->skip_worktree ? ie : NULL;
 }
 
-/* Parses git's index file (versions 2 and 3) into s->ix, without the
- * per-entry allocations, the path hash table and the SHA-1 over the whole
- * file that libgit2 spends on it (git skips that hash too with
- * index.skipHash): on 10,000 migrations that was a third of a pre-commit
- * check. 1 for anything else (version 4's compressed paths, a split or
- * sparse index, a damaged file): libgit2 reads those. */
-int source_index_parse(struct source *s)
+/* With core.ignorecase libgit2 orders and finds paths without case, so
+ * it reads the index then, and whatever form cairn's reader does not know;
+ * otherwise cairn reads it (project/gitindex.c). */
+static int index_by_libgit2(struct source *s, git_repository *repo, const char *path)
 {
-	const unsigned char *d = (const unsigned char *)s->ixdata.ptr;
-	size_t len = s->ixdata.len, end, o = 12, i, n;
-	uint32_t version;
+	size_t i;
 
-	if (len < 12 + GIT_OID_RAWSZ || memcmp(d, "DIRC", 4))
-		return 1;
-	version = get_be32(d + 4);
-	n = get_be32(d + 8);
-	end = len - GIT_OID_RAWSZ;
-	if ((version != 2 && version != 3) || n > (end - 12) / 62)
-		return 1;
-	s->ix = xcalloc(n ? n : 1, sizeof(*s->ix));
-	for (i = 0; i < n; i++) {
-		struct index_entry *e = &s->ix[i];
-		size_t fixed = 62, elen;
-		unsigned int flags;
-		const unsigned char *nul;
+	if (git_index_open(&s->index, path) < 0)
+		return git_fail("cannot read the git index");
+	git_repository_set_index(repo, s->index);
+	if (git_index_set_caps(s->index, GIT_INDEX_CAPABILITY_FROM_OWNER) < 0)
+		return git_fail("cannot read the git index");
+	s->gix.n = git_index_entrycount(s->index);
+	s->gix.e = xcalloc(s->gix.n ? s->gix.n : 1, sizeof(*s->gix.e));
+	for (i = 0; i < s->gix.n; i++) {
+		const git_index_entry *ie = git_index_get_byindex(s->index, i);
 
-		if (o + fixed > end)
-			return 1;
-		flags = (unsigned int)d[o + 60] << 8 | d[o + 61];
-		if (flags & 0x4000) { /* extended flags: version 3 */
-			if (version < 3 || o + 64 > end)
-				return 1;
-			fixed = 64;
-		}
-		nul = memchr(d + o + fixed, '\0', end - o - fixed);
-		if (!nul)
-			return 1;
-		/* the path and 1 to 8 NULs pad the entry to a multiple of 8 */
-		elen = (fixed + (size_t)(nul - (d + o + fixed)) + 8) & ~(size_t)7;
-		if (o + elen > end)
-			return 1;
-		e->path = (const char *)d + o + fixed;
-		e->mode = get_be32(d + o + 24);
-		e->size = get_be32(d + o + 36);
-		memcpy(e->oid.id, d + o + 40, GIT_OID_RAWSZ);
-		e->stage = (int)((flags >> 12) & 3);
-		if ((e->mode & 0170000) == 0040000)
-			return 1; /* a sparse index's directory entry */
-		o += elen;
+		s->gix.e[i].path = ie->path;
+		s->gix.e[i].mode = ie->mode;
+		s->gix.e[i].stage = GIT_INDEX_ENTRY_STAGE(ie);
+		s->gix.e[i].size = ie->file_size;
+		git_oid_cpy(&s->gix.e[i].oid, &ie->id);
+		s->gix.e[i].skip_worktree = (ie->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) != 0;
 	}
-	/* extensions: a split index keeps its entries in another file */
-	while (o + 8 <= end) {
-		size_t sz = get_be32(d + o + 4);
-
-		if (!memcmp(d + o, "link", 4) || !memcmp(d + o, "sdir", 4) || sz > end - o - 8)
-			return 1;
-		o += 8 + sz;
-	}
-	s->nix = n;
 	return 0;
 }
 
-int source_open_index(struct source **out, git_repository *repo, const char *prefix)
+int source_open_index(struct source **out, git_repository *repo, const char *prefix,
+		      const char *index_path)
 {
 	struct source *s = source_new(SOURCE_INDEX, repo, prefix);
-	char *ipath = path_join(git_repository_path(repo), "index");
+	char *own = index_path ? NULL : path_join(git_repository_path(repo), "index");
+	const char *path = index_path ? index_path : own;
 	git_config *cfg = NULL;
-	size_t i;
-	int r = -1, icase = 0;
+	int r = 1, icase = 0;
 
-	/* with core.ignorecase, libgit2 orders and finds paths without case */
 	if (git_repository_config_snapshot(&cfg, repo) == 0 &&
 	    git_config_get_bool(&icase, cfg, "core.ignorecase") < 0)
 		icase = 0;
 	git_config_free(cfg);
 	if (!icase)
-		r = read_file(ipath, 0, &s->ixdata);
-	free(ipath);
-	if (r < 0 || source_index_parse(s)) {
-		free(s->ix);
-		s->ix = NULL;
-		buf_release(&s->ixdata);
-		if (git_repository_index(&s->index, repo) < 0) {
-			source_free(s);
-			return git_fail("cannot read the git index");
-		}
-		s->nix = git_index_entrycount(s->index);
-		s->ix = xcalloc(s->nix ? s->nix : 1, sizeof(*s->ix));
-		for (i = 0; i < s->nix; i++) {
-			const git_index_entry *ie = git_index_get_byindex(s->index, i);
-
-			s->ix[i].path = ie->path;
-			s->ix[i].mode = ie->mode;
-			s->ix[i].stage = GIT_INDEX_ENTRY_STAGE(ie);
-			s->ix[i].size = ie->file_size;
-			git_oid_cpy(&s->ix[i].oid, &ie->id);
-		}
+		r = gitindex_load(&s->gix, repo, git_repository_path(repo), path, s->prefix);
+	if (r > 0) {
+		gitindex_release(&s->gix);
+		r = index_by_libgit2(s, repo, path);
+	}
+	free(own);
+	if (r < 0) {
+		source_free(s);
+		return -1;
 	}
 	s->label = xstrdup("index");
 	*out = s;
@@ -149,12 +152,12 @@ int source_open_index(struct source **out, git_repository *repo, const char *pre
  * index's: paths compared as bytes). */
 static size_t index_lower_bound(const struct source *s, const char *key)
 {
-	size_t lo = 0, hi = s->nix;
+	size_t lo = 0, hi = s->gix.n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(s->ix[mid].path, key) < 0)
+		if (strcmp(s->gix.e[mid].path, key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -166,8 +169,8 @@ const struct index_entry *source_index_get(const struct source *s, const char *p
 {
 	size_t pos = index_lower_bound(s, path);
 
-	if (pos < s->nix && !strcmp(s->ix[pos].path, path) && s->ix[pos].stage == 0)
-		return &s->ix[pos];
+	if (pos < s->gix.n && !strcmp(s->gix.e[pos].path, path) && s->gix.e[pos].stage == 0)
+		return &s->gix.e[pos];
 	return NULL;
 }
 
@@ -234,8 +237,7 @@ void source_free(struct source *s)
 	git_tree_free(s->tree);
 	git_commit_free(s->commit);
 	git_index_free(s->index);
-	free(s->ix);
-	buf_release(&s->ixdata);
+	gitindex_release(&s->gix);
 	free(s->label);
 	free(s->root);
 	free(s->prefix);
@@ -353,6 +355,36 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *payload)
 	return 0;
 }
 
+/* The entries below dir a sparse checkout left out of the work tree. */
+static int add_skipped(struct source *s, struct entry_list *l, const char *dir)
+{
+	char *full = xstrcat3(s->prefix, dir, "/");
+	size_t plen = strlen(s->prefix), flen = strlen(full), pos;
+
+	for (pos = s->gix.n ? index_lower_bound(s, full) : 0; pos < s->gix.n; pos++) {
+		const struct index_entry *ie = &s->gix.e[pos];
+		struct source_entry *e;
+		struct stat st;
+		char *abs;
+		int there;
+
+		if (strncmp(ie->path, full, flen))
+			break;
+		if (!ie->skip_worktree || ie->stage)
+			continue;
+		abs = path_join(s->root, ie->path + plen);
+		there = lstat(abs, &st) == 0;
+		free(abs);
+		if (there)
+			continue; /* on disk after all: the file is what counts */
+		e = entry_push(l, xstrdup(ie->path + plen), type_of_mode(ie->mode));
+		git_oid_cpy(&e->oid, &ie->oid);
+		e->has_oid = 1;
+	}
+	free(full);
+	return 0;
+}
+
 int source_walk(struct source *s, const char *dir, struct source_entry **out, size_t *n)
 {
 	struct entry_list l = { NULL, 0, 0 };
@@ -363,7 +395,7 @@ int source_walk(struct source *s, const char *dir, struct source_entry **out, si
 	*n = 0;
 	switch (s->kind) {
 	case SOURCE_WORKTREE:
-		if (walk_fs(&l, s->root, dir) < 0)
+		if (walk_fs(&l, s->root, dir) < 0 || add_skipped(s, &l, dir) < 0)
 			goto out;
 		break;
 	case SOURCE_INDEX: {
@@ -371,8 +403,8 @@ int source_walk(struct source *s, const char *dir, struct source_entry **out, si
 		size_t plen = strlen(s->prefix), flen = strlen(full), pos;
 
 		/* entries are sorted by path: from the first under dir */
-		for (pos = index_lower_bound(s, full); pos < s->nix; pos++) {
-			const struct index_entry *ie = &s->ix[pos];
+		for (pos = index_lower_bound(s, full); pos < s->gix.n; pos++) {
+			const struct index_entry *ie = &s->gix.e[pos];
 			struct source_entry *e;
 
 			if (strncmp(ie->path, full, flen))
@@ -477,8 +509,10 @@ int source_read(struct source *s, const char *path, size_t cap, struct buf *out)
 		struct stat st;
 
 		if (lstat(abs, &st) < 0 && errno == ENOENT) {
+			const struct index_entry *ie = skipped_entry(s, path);
+
 			free(abs);
-			return 1;
+			return ie ? read_blob(s, &ie->oid, path, cap, out) : 1;
 		}
 		rc = read_file(abs, cap, out);
 		free(abs);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "gitindex.h"
 
 enum source_kind { SOURCE_WORKTREE, SOURCE_INDEX, SOURCE_COMMIT };
 
@@ -21,15 +22,6 @@ struct source_entry {
 	int has_oid;
 };
 
-/* One entry of the git index. */
-struct index_entry {
-	const char *path;       /* full path in the repository */
-	unsigned int mode;
-	int stage;              /* 0, or 1-3 for an unresolved merge */
-	long long size;
-	git_oid oid;
-};
-
 struct source {
 	enum source_kind kind;
 	char *label;            /* "work tree", "index", "commit 1a2b3c4 (v1.2)" */
@@ -39,26 +31,25 @@ struct source {
 	git_tree *tree;         /* SOURCE_COMMIT: the project's tree */
 	git_commit *commit;     /* SOURCE_COMMIT */
 	/* SOURCE_INDEX: the entries in the index's order (by path, then
-	 * stage), pointing into ixdata (the index file, which cairn parses
-	 * itself in the common formats) or into index (libgit2's reading) */
-	struct index_entry *ix;
-	size_t nix;
-	struct buf ixdata;
+	 * stage), read by cairn (project/gitindex.c) or, with core.ignorecase
+	 * or in a form cairn does not read, by libgit2 (index) */
+	struct gitindex gix;
 	git_index *index;
 };
 
 /* repo may be NULL for the work tree. prefix: the project directory relative
  * to the repository's top ("" when they are the same). */
+/* In a sparse checkout (core.sparseCheckout), the index at index_path
+ * (NULL: the repository's) stands in for the files git left out. */
 int source_open_worktree(struct source **out, const char *root, git_repository *repo,
-			 const char *prefix);
-int source_open_index(struct source **out, git_repository *repo, const char *prefix);
+			 const char *prefix, const char *index_path);
+/* index_path: the index file to read (git hands a hook a temporary one in
+ * GIT_INDEX_FILE); NULL for the repository's own. */
+int source_open_index(struct source **out, git_repository *repo, const char *prefix,
+		      const char *index_path);
 /* rev: anything git rev-parse accepts that peels to a commit. */
 int source_open_commit(struct source **out, git_repository *repo, const char *prefix,
 		       const char *rev);
-/* Parses s->ixdata (git's index file, versions 2 and 3) into s->ix and
- * s->nix: 0, or 1 when libgit2 must read it instead (another version, a
- * split or sparse index, a damaged file). Exposed for its fuzz target. */
-int source_index_parse(struct source *s);
 void source_free(struct source *s);
 
 /* Every entry below dir (relative to the project root, no trailing '/'),

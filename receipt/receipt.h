@@ -8,8 +8,18 @@
 
 #include "../bundle/append.h"
 
+/* A receipt key, unlocked: loaded before anything is applied, so a wrong
+ * passphrase or an unusable file stops the run while the database is still
+ * as it was. */
+struct receipt_key;
+
+/* Loads the PEM PKCS#8 Ed25519 private key at path (mode 0600); the
+ * passphrase of an encrypted key comes from $CAIRN_KEY_PASSPHRASE. */
+int receipt_key_load(struct receipt_key **out, const char *path);
+void receipt_key_free(struct receipt_key *k); /* wipes; accepts NULL */
+
 struct receipt_req {
-	const char *key_path;     /* PEM PKCS#8 Ed25519 private key, mode 0600 */
+	const struct receipt_key *key;
 	const char *signer;       /* NULL: the key file's name without .key */
 	const char *bundle_id;
 	const char *environment;
@@ -17,8 +27,13 @@ struct receipt_req {
 	const char *time;         /* YYYY-MM-DDTHH:MM:SSZ */
 };
 
-/* Signs the receipt; out->base is approvals/<env>-receipt-<keyid>. The
- * passphrase of an encrypted key comes from $CAIRN_KEY_PASSPHRASE. */
+/* Signs the receipt; out->base is approvals/<env>-receipt-<keyid>. */
 int receipt_sign(const struct receipt_req *r, struct stmt_pair *out);
+
+/* A checkpoint line of the audit chain's head (apply/checkpoint.h), signed
+ * with the same key, "\n"-terminated, into out. */
+int receipt_checkpoint(const struct receipt_key *k, const char *time, const char *db,
+		       const char *env, const char *project, long long length,
+		       const char *head, struct buf *out);
 
 #endif

@@ -52,3 +52,25 @@ q() {
 }
 
 KEY="--key $TRASH_DIRECTORY/ci.pub"
+
+# lock_hold FILE SECONDS: another process (flock, whose pid goes to
+# $holder) holds an flock on FILE for SECONDS; returns once it does.
+lock_hold() {
+	rm -f "$1.held" &&
+	{ flock -o "$1" sh -c ': >"$0.held" && exec sleep "$1"' "$1" "$2" & } &&
+	holder=$! &&
+	lock_n=0 &&
+	while test ! -e "$1.held"; do
+		lock_n=$((lock_n + 1)) &&
+		test $lock_n -lt 1000 &&
+		sleep 0.01 || { echo >&2 "lock_hold: no lock on $1 after 10 s"; return 1; }
+	done
+}
+
+# lock_release: the holder must still be there, so the lock was held all
+# along; it is ended and reaped.
+lock_release() {
+	kill "$holder" || { echo >&2 "lock_release: the lock holder $holder had already gone"; return 1; }
+	wait "$holder"
+	return 0
+}

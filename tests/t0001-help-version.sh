@@ -68,7 +68,9 @@ for prog in cairn cairn-apply; do
 	test_expect_success "$prog: --help, help CMD and the man page agree" '
 		man="$SRC_DIR/docs/$prog.1" &&
 		sed -n "/^\.SH SYNOPSIS/,/^\.SH/p" "$man" | sed -e "s/\\\\-/-/g" >synopsis &&
-		$prog --help | sed -n "/^Commands:/,/^$/p" | awk "NF { print \$1 }" | grep -v Commands: >cmds || true &&
+		$prog --help >help &&
+		sed -n "/^Commands:/,/^$/p" help | awk "NF && \$1 != \"Commands:\" { print \$1 }" >cmds &&
+		test_line_count -ge 5 cmds &&
 		while read c; do
 			$prog $c --help >h1 &&
 			$prog help $c >h2 &&

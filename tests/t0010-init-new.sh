@@ -65,9 +65,14 @@ test_expect_success 'new works from a subdirectory and prints a usable path' '
 '
 
 test_expect_success 'new never reuses a version, even many in the same second' '
+	pids= &&
 	for i in 1 2 3 4 5 6 7 8 9 10; do
-		(cd p && cairn new "parallel $i" >/dev/null) &
-	done; wait &&
+		{ (cd p && cairn new "parallel $i" >/dev/null) & } &&
+		pids="$pids $!" || return 1
+	done &&
+	for pid in $pids; do
+		wait $pid || return 1
+	done &&
 	ls p/migrations | sed -n "s/_.*//p" | sort >versions &&
 	sort -u versions >unique &&
 	test_cmp versions unique &&

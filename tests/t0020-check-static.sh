@@ -37,8 +37,16 @@ test_expect_success 'duplicate version, missing dependency and a cycle: all in o
 '
 
 test_expect_success 'the same findings come from the index and from a commit' '
-	(cd p && cairn check >../wt; git add -A && cairn check --staged >../idx;
-	 git commit -q -m bad && cairn check --ref HEAD >../commit; true) &&
+	(cd p &&
+	 test_must_fail --exit=1 cairn check >../wt &&
+	 git add -A &&
+	 test_must_fail --exit=1 cairn check --staged >../idx &&
+	 git commit -q -m bad &&
+	 test_must_fail --exit=1 cairn check --ref HEAD >../commit) &&
+	test_grep "error: duplicate-version" wt &&
+	test_grep "error: requires-unknown" wt &&
+	test_grep "error: dependency-cycle" wt &&
+	test_grep "error: requires-later" wt &&
 	test_cmp wt idx &&
 	test_cmp wt commit
 '
@@ -106,7 +114,7 @@ test_expect_success 'a mapping expected, something else found' '
 
 test_expect_success 'wrong value types' '
 	check_rule "printf \"transaction: maybe\n\" >$M/20260102000000_orders/migration.yaml" \
-		"migration.yaml:1: error: bad-value: .transaction. must be true or false, not .maybe." &&
+		"migration.yaml:1: error: bad-value: .transaction. must be true, false, or a map of drivers such as {postgres: false}, not .maybe." &&
 	check_rule "printf \"requires: {a: b}\n\" >$M/20260102000000_orders/migration.yaml" \
 		"bad-value: .requires. must be a list of strings, not a mapping" &&
 	check_rule "printf \"lock_timeout: forever\n\" >$M/20260102000000_orders/migration.yaml" \

@@ -9,7 +9,7 @@ test_expect_success 'examples/demo.sh runs end to end' '
 	test -d demo/shop/.git &&
 	git -C demo/shop tag >tags && test_grep "^v1.0$" tags &&
 	test_grep "^applied 5 migrations; shop.db is at version 2026" out &&
-	test_grep "^audit chain intact: 6 rows, 5 migrations anchored" out
+	test_grep "^audit chain intact: 7 rows, 5 migrations anchored" out
 '
 
 test_expect_success 'the demo ends with the example bundle applied to a SQLite file' '

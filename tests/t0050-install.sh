@@ -26,8 +26,10 @@ test_expect_success 'the installed cairn uses the installed templates' '
 '
 
 test_expect_success 'nothing is installed outside DESTDIR' '
-	test ! -e /usr/share/cairn/templates/sqlite/up.sql ||
-	! grep -q "installed template marker" /usr/share/cairn/templates/sqlite/up.sql
+	{
+		test ! -e /usr/share/cairn/templates/sqlite/up.sql ||
+		test_grep ! "installed template marker" /usr/share/cairn/templates/sqlite/up.sql
+	}
 '
 
 test_done

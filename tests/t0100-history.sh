@@ -12,7 +12,8 @@ test_expect_success 'setup: two migrations released as v1.0' '
 	test_commit p "users and orders" &&
 	git -C p tag v1.0 &&
 	(cd p && cairn check 2>../err) &&
-	test_grep "cairn: base: [0-9a-f]\{12\} (merge base of HEAD and refs/heads/main)" err
+	test_grep "cairn: base: [0-9a-f]\{12\} (merge base of HEAD and refs/heads/main, which is HEAD itself: what the work tree changes since HEAD)" err &&
+	test_grep "cairn: HEAD as .cairn build. checks it: no base: HEAD is a root commit already in refs/heads/main" err
 '
 
 test_expect_success 'released-edited: an edit of a released migration is refused, naming ref and commit' '
@@ -172,10 +173,10 @@ assert d[\"base\"][\"how\"]==\"--base v1.0\", d[\"base\"]
 " &&
 	(cd p && cairn check --base v1.0 2>../err) &&
 	test_grep "cairn: base: [0-9a-f]* (--base v1.0)" err &&
-	echo "-- edit" >>p/$M/20260105000000_fine/up.sql 2>/dev/null;
 	echo "-- edit" >>p/$M/20260120000000_fast/up.sql &&
-	(cd p && cairn check --base v1.0 >../out; true) &&
-	(cd p && test_must_fail cairn check --base main >../out) &&
+	(cd p && cairn check --base v1.0 >../out) &&
+	test_grep ! "released-edited" out &&
+	(cd p && test_must_fail --exit=1 cairn check --base main >../out) &&
 	test_grep "20260120000000_fast: error: released-edited" out &&
 	git -C p checkout -q -f main
 '
@@ -226,7 +227,8 @@ test_expect_success 'on a release branch, what that branch holds is released' '
 	test_migration rb 20260102000000_fix && test_commit rb fix &&
 	echo "-- edit" >>rb/$M/20260102000000_fix/up.sql &&
 	(cd rb && test_must_fail cairn check >../out 2>../err) &&
-	test_grep "base: [0-9a-f]* (merge base of HEAD and refs/heads/release/1)" err &&
+	test_grep "base: [0-9a-f]* (merge base of HEAD and refs/heads/release/1, which is HEAD itself" err &&
+	test_grep "HEAD as .cairn build. checks it: base: [0-9a-f]* (first parent of HEAD, which is already in refs/heads/release/1)" err &&
 	test_grep "20260102000000_fix: error: released-edited: .*released in refs/heads/release/1" out &&
 	git -C rb checkout -q -f -b topic main &&
 	test_migration rb 20260103000000_topic && test_commit rb topic &&
@@ -289,7 +291,9 @@ test_expect_success 'the work tree check takes unchanged files from the index, a
 	test_migration st 20260101000000_a "CREATE TABLE a (id int);" &&
 	test_commit st a &&
 	find st/$M -type f -exec touch -d "2020-01-01 00:00:00" {} + &&
-	git -C st update-index --refresh -q >/dev/null; sleep 1 && git -C st update-index --really-refresh -q >/dev/null;
+	git -C st update-index --refresh -q >/dev/null &&
+	sleep 1 &&
+	git -C st update-index --really-refresh -q >/dev/null &&
 	(cd st && cairn check) &&
 	echo "CREATE TABLE b (id int);" >st/$M/20260101000000_a/up.sql &&
 	(cd st && test_must_fail cairn check >../out) &&
@@ -297,9 +301,9 @@ test_expect_success 'the work tree check takes unchanged files from the index, a
 '
 
 test_expect_success 'a same-size edit in the second the index was written is hashed, not trusted' '
-	git -C st checkout -q -f . && git -C st update-index --really-refresh -q >/dev/null;
+	git -C st checkout -q -f . && git -C st update-index --really-refresh -q >/dev/null &&
 	echo "CREATE TABLE z (id int);" >st/$M/20260101000000_a/up.sql &&
-	git -C st update-index --really-refresh -q >/dev/null;
+	test_expect_code 1 git -C st update-index --really-refresh -q >/dev/null &&
 	echo "CREATE TABLE y (id int);" >st/$M/20260101000000_a/up.sql &&
 	(cd st && test_must_fail cairn check >../out) &&
 	test_grep "released-edited" out

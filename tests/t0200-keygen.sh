@@ -65,7 +65,7 @@ test_expect_success 'a passphrase typed on the terminal, twice, not echoed' '
 
 test_expect_success 'two different passphrases on the terminal: nothing written' '
 	(sleep 1; printf "one\n"; sleep 1; printf "two\n") |
-		script -qec "cairn keygen tty2" /dev/null >out 2>&1;
+		test_must_fail --exit=2 script -qec "cairn keygen tty2" /dev/null >out 2>&1 &&
 	test_grep "the passphrases differ; nothing written" out &&
 	test ! -e tty2.key && test ! -e tty2.pub
 '

@@ -73,8 +73,8 @@ test_expect_success 'the manifest names the source, the build and every file' '
 	test_grep "^format: cairn-bundle/1$" $m &&
 	test_grep "^  commit: \"\?$(git -C p rev-parse HEAD)\"\?$" $m &&
 	test_grep "^  tree: \"\?$(git -C p rev-parse HEAD^{tree})\"\?$" $m &&
-	test_grep "^  ref: refs/heads/main$" $m &&
-	test_grep "^  repository: \"https://git.example.com/acme/p.git\"$" $m &&
+	test_grep "^  ref: \"\"$" $m &&
+	test_grep "^  repository: \"\"$" $m &&
 	test_grep ! hunter2 $m &&
 	test_grep "^  time: \"$(git -C p log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd)\"$" $m &&
 	test_grep "^  tool: \"cairn 0\.[0-9.]*\"$" $m &&
@@ -108,16 +108,30 @@ test_expect_success 'build reads the commit, never the work tree' '
 	git -C p checkout -q -- . && rm -rf p/migrations/20260103000000_uncommitted
 '
 
-test_expect_success '--ref builds an older commit and records the tag' '
+test_expect_success '--ref builds an older commit; the name it was given by is not recorded' '
 	test_migration p 20260103000000_later && test_commit p two &&
 	(cd p && cairn build --ref v1.0 -o ../old.tar.gz 2>/dev/null) &&
 	cairn inspect old.tar.gz >out &&
-	test_grep "(refs/tags/v1.0)" out &&
-	test_grep "^commit     $(git -C p rev-parse v1.0)" out &&
+	test_grep ! "refs/" out &&
+	test_grep "^commit     $(git -C p rev-parse v1.0)$" out &&
 	test_grep ! later out &&
-	(cd p && cairn build --ref "$(git rev-parse HEAD)" -o ../detached.tar.gz 2>/dev/null) &&
+	(cd p && cairn build --ref "$(git rev-parse v1.0)" -o ../detached.tar.gz 2>/dev/null) &&
+	cmp old.tar.gz detached.tar.gz &&
 	cairn inspect --format json detached.tar.gz >j &&
 	python3 -c "import json; d=json.load(open(\"j\")); assert d[\"source\"][\"ref\"] == \"\", d[\"source\"]"
+'
+
+test_expect_success 'the repository a bundle names is the one cairn.yaml names, credentials removed' '
+	git clone -q p named &&
+	echo "repository: https://builder:hunter2@git.example.com/acme/p.git" >>named/cairn.yaml &&
+	test_commit named repository &&
+	(cd named && cairn build -o ../named.tar.gz 2>/dev/null) &&
+	cairn inspect named.tar.gz >out &&
+	test_grep "^source     https://git.example.com/acme/p.git$" out &&
+	test_grep ! hunter2 out &&
+	sed -i "s|^repository: .*|repository: [a, b]|" named/cairn.yaml &&
+	(cd named && test_must_fail --exit=1 cairn check >../out) &&
+	test_grep "cairn.yaml:[0-9]*: error: .*repository.* a URL" out
 '
 
 test_expect_success 'a failing check refuses the build, with every finding' '
@@ -180,12 +194,20 @@ test_expect_success 'build outside a repository, and usage errors' '
 	test_grep "nosuchref" err
 '
 
-test_expect_success 'cairn-apply links no signing code and no libgit2' '
-	ldd "$SRC_DIR/bin/cairn-apply" >libs && test_grep ! libgit2 libs &&
+# The applier signs receipts (receipt/, through EVP_DigestSign; t0410
+# checks it holds no other signer), so what must be absent is named: the
+# build signer, the key loader, the key generator.
+test_expect_success 'cairn-apply links no build signer, no key generator and no libgit2' '
+	ldd "$SRC_DIR/bin/cairn-apply" >libs &&
+	test_grep "libcrypto" libs &&
+	test_grep ! libgit2 libs &&
 	nm "$SRC_DIR/bin/cairn-apply" >syms &&
-	test_grep ! -e "seckey_sign" syms && test_grep ! -e "keygen_write" syms &&
-	test_grep ! -e "EVP_DigestSign" syms && test_grep ! -e "EVP_PKEY_Q_keygen" syms &&
-	test_grep "sig_verify" syms
+	test_grep " T sig_verify$" syms &&
+	test_grep ! -e "seckey_sign" syms &&
+	test_grep ! -e "seckey_load" syms &&
+	test_grep ! -e "keygen_write" syms &&
+	test_grep ! -e "EVP_PKEY_Q_keygen" syms &&
+	test_grep ! -e "EVP_PKEY_keygen" syms
 '
 
 test_done

@@ -38,7 +38,7 @@ reseal() {
 	    for n in order:
 	        ti = tarfile.TarInfo(top + "/" + n); ti.size = len(files[n]); ti.mode = 0o644
 	        t.addfile(ti, io.BytesIO(files[n]))
-	with gzip.GzipFile(out, "wb", mtime=0) as g:
+	with gzip.GzipFile(filename="", mode="wb", fileobj=open(out, "wb"), mtime=0) as g:
 	    g.write(raw.getvalue())
 	EOF
 	cairn sign "$2" --key "$TRASH_DIRECTORY/ci.key" >/dev/null 2>&1

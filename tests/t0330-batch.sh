@@ -40,14 +40,17 @@ test_expect_success 'json events report each batch' '
 
 test_expect_success 'SIGKILL halfway, then a rerun resumes where it stopped' '
 	cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY --to 0001 >/dev/null &&
-	(cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY >run1 2>&1 & echo $! >pid; wait) &
+	{ cairn-apply apply b.tar.gz --env dev --db sqlite:db $KEY >run1 2>&1 & } &&
+	pid=$! &&
 	n=0 &&
 	while test $n -lt 400; do
-		b=$(sqlite3 -cmd ".timeout 2000" db "SELECT batches FROM cairn_migrations WHERE version = '"'"'0002'"'"'" 2>/dev/null) &&
-		test -n "$b" && test "$b" -ge 20 && break
-		sleep 0.01; n=$((n + 1))
+		b=$(sqlite3 -cmd ".timeout 2000" db "SELECT batches FROM cairn_migrations WHERE version = '"'"'0002'"'"'" 2>/dev/null || :) &&
+		if test -n "$b" && test "$b" -ge 20; then break; fi &&
+		sleep 0.01 && n=$((n + 1)) || return 1
 	done &&
-	kill -9 $(cat pid) && wait &&
+	test $n -lt 400 &&
+	kill -9 $pid &&
+	{ wait $pid; test $? -eq 137; } &&
 	q db "SELECT state FROM cairn_migrations WHERE version = '"'"'0002'"'"'" >s &&
 	echo in_progress >expect && test_cmp expect s &&
 	done_rows=$(q db "SELECT count(*) FROM items WHERE cents IS NOT NULL") &&

@@ -37,7 +37,9 @@ test_expect_success 'the approval checks with openssl alone' '
 	base64 -d approvals/staging-*.sig >sig.bin &&
 	openssl pkeyutl -verify -rawin -pubin -inkey alice.pub -in approvals/staging-*.yaml -sigfile sig.bin >v &&
 	test_grep "Signature Verified Successfully" v &&
-	openssl pkeyutl -verify -rawin -pubin -inkey ci.pub -in approvals/staging-*.yaml -sigfile sig.bin >v 2>&1;
+	test_must_fail --exit=1 openssl pkeyutl -verify -rawin -pubin -inkey ci.pub \
+		-in approvals/staging-*.yaml -sigfile sig.bin >v 2>&1 &&
+	test_grep "Signature Verification Failure" v &&
 	test_grep ! "Signature Verified Successfully" v
 '
 
@@ -113,7 +115,7 @@ test_expect_success 'override: approvals/ENV-override-KEYID, with what it allows
 	test_expect_code 2 cairn override b.tar.gz --env prod --key dba.key 2>err &&
 	test_grep "missing --allow OP" err &&
 	test_expect_code 2 cairn override b.tar.gz --env prod --key dba.key --allow everything 2>err &&
-	test_grep "\-\-allow takes older-bundle, no-receipt, repair or force, not .everything." err
+	test_grep "\-\-allow takes older-bundle, no-receipt, repair, force or identity, not .everything." err
 '
 
 test_expect_success 'the applier holds no signer but its receipt signer' '

@@ -40,7 +40,7 @@ test_expect_success 'a dsn_env database: unset is an error naming the variable, 
 test_expect_success 'history --env, and --config naming the file from elsewhere' '
 	mkdir elsewhere && cp dev.db elsewhere/ &&
 	(cd elsewhere && cairn-apply history --env dev --config ../cairn-apply.yaml --verify >../out) &&
-	test_grep "audit chain intact: 2 rows" out
+	test_grep "audit chain intact: 3 rows" out
 '
 
 test_expect_success 'the database: --db, then CAIRN_DB, then the config' '

@@ -475,7 +475,7 @@ out:
 struct parse_job {
 	struct bundle *b;
 	int rc;
-	int started;
+	int started, done;
 	pthread_t thread;
 	char err[CAIRN_ERRMSG_MAX];
 };
@@ -496,21 +496,64 @@ static void parse_start(struct parse_job *j)
 	j->started = pthread_create(&j->thread, NULL, parse_run, j) == 0;
 }
 
-/* The parse's result (run here if no thread could be started): 0, or -1
- * with its error set. */
-static int parse_finish(struct parse_job *j)
+/* Waits for the parse (runs it here if no thread could be started). */
+static void parse_wait(struct parse_job *j)
 {
+	if (j->done)
+		return;
 	if (j->started)
 		pthread_join(j->thread, NULL);
 	else
 		parse_run(j);
 	j->started = 0;
+	j->done = 1;
+}
+
+/* The parse's result: 0, or -1 with its error set. */
+static int parse_finish(struct parse_job *j)
+{
+	parse_wait(j);
 	if (j->rc < 0) {
 		cairn_error_set("member %s", j->err);
 		return -1;
 	}
 	return 0;
 }
+
+/* A data member is streamed and hashed whatever its size: its tar header's
+ * size is compared with the one the (authenticated) manifest records first,
+ * so a member swapped for a huge stream is refused before it is read. A
+ * manifest that does not parse is left to be reported after the members,
+ * as before. parse is NULL once the manifest is parsed (an unchanged
+ * bundle file read on by resume). */
+static int data_size_check(struct bundle *b, struct parse_job *parse, const struct bmember *m)
+{
+	size_t i, j;
+
+	if (parse) {
+		parse_wait(parse);
+		if (parse->rc < 0)
+			return 0;
+	}
+	for (i = 0; i < b->nmigs; i++)
+		for (j = 0; j < b->migs[i].nfiles; j++) {
+			const struct bundle_file *f = &b->migs[i].files[j];
+
+			if (strcmp(f->member, m->name))
+				continue;
+			if (f->size == m->size)
+				return 0;
+			cairn_error_set("member '%s': %llu bytes, but the signed manifest says %llu "
+					"(refused before reading it)", m->name, m->size, f->size);
+			return -1;
+		}
+	return 0; /* not in the manifest: cross_check says so */
+}
+
+/* Statements a bundle may carry: builds, approvals, receipts and overrides
+ * for a handful of environments fit many times over; a bundle with more is
+ * refused as it arrives, before their bytes pile up unchecked. */
+#define BUNDLE_STATEMENTS_MAX 100
 
 /* manifest.yaml, then SHA256SUMS: raw bytes only, the manifest's hash
  * checked against SHA256SUMS's first line. */
@@ -568,6 +611,11 @@ static int read_statement_member(struct bundle_priv *p, struct breader *r, const
 
 	if (!pr)
 		return -1;
+	if (p->npairs > BUNDLE_STATEMENTS_MAX) {
+		cairn_error_set("member '%s': more than %d statements, the most a bundle carries",
+				m->name, BUNDLE_STATEMENTS_MAX);
+		return -1;
+	}
 	is_sig = ends_with(m->name, ".sig");
 	if (read_small(r, m, is_sig ? SIGFILE_MAX_SIZE : STATEMENT_MAX_SIZE,
 		       is_sig ? "a signature" : "a statement", is_sig ? &pr->sig : &pr->yaml, NULL) < 0)
@@ -580,9 +628,13 @@ static int read_statement_member(struct bundle_priv *p, struct breader *r, const
 }
 
 /* A migration member: the next one SHA256SUMS lists, read (a data file
- * hashed as it streams by, a text file kept) and its hash checked. */
-static int read_migration_member(struct bundle_priv *p, struct breader *r, const struct bmember *m)
+ * hashed as it streams by, its size first checked against the manifest's,
+ * a text file kept) and its hash checked. parse as data_size_check takes
+ * it. */
+static int read_migration_member(struct bundle *b, struct parse_job *parse, struct breader *r,
+				 const struct bmember *m)
 {
+	struct bundle_priv *p = b->priv;
 	struct kept *kp;
 	char hex[65];
 	size_t next = p->next;
@@ -605,7 +657,8 @@ static int read_migration_member(struct bundle_priv *p, struct breader *r, const
 		const void *d;
 		size_t len;
 
-		if (within_cap(m, p->data_cap, "data files") < 0)
+		if (within_cap(m, p->data_cap, "data files") < 0 ||
+		    data_size_check(b, parse, m) < 0)
 			return -1;
 		if (sha256_init(&c) < 0)
 			return -1;
@@ -634,14 +687,17 @@ static int read_migration_member(struct bundle_priv *p, struct breader *r, const
 
 /* The migration members from m (already read: k is 1, or 0 at the end of
  * the archive) to the end, then SHA256SUMS all found. */
-static int read_migrations(struct bundle_priv *p, struct breader *r, struct bmember *m, int k)
+static int read_migrations(struct bundle *b, struct parse_job *parse, struct breader *r,
+			   struct bmember *m, int k)
 {
+	struct bundle_priv *p = b->priv;
+
 	for (; k > 0; k = breader_next(r, m)) {
 		if (m->rank != RANK_MIGRATION) {
 			cairn_error_set("member '%s': out of order", m->name);
 			return -1;
 		}
-		if (read_migration_member(p, r, m) < 0)
+		if (read_migration_member(b, parse, r, m) < 0)
 			return -1;
 	}
 	if (k < 0)
@@ -710,7 +766,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		p->paused = r;
 		p->paused_m = m;
 		r = NULL;
-	} else if (read_migrations(p, r, &m, k) < 0) {
+	} else if (read_migrations(b, &parse, r, &m, k) < 0) {
 		goto out;
 	}
 	/* every member checked out: now the parse counts */
@@ -749,7 +805,7 @@ static int resume(struct bundle *b)
 	if (!r)
 		return 0;
 	p->paused = NULL;
-	rc = read_migrations(p, r, &p->paused_m, 1);
+	rc = read_migrations(b, NULL, r, &p->paused_m, 1);
 	if (!rc)
 		rc = cross_check(b, breader_top(r));
 	breader_free(r);

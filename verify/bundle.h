@@ -34,6 +34,9 @@ struct bundle_migration {
 	char **requires;       /* directory names */
 	size_t nrequires;
 	int transaction;       /* 1 unless migration.yaml says false */
+	char **no_transaction; /* drivers on which it runs outside one (transaction:
+				* {postgres: false}); written only when not empty */
+	size_t nno_transaction;
 	int irreversible, destructive, batch;
 	char **environments;   /* empty = every environment */
 	size_t nenvironments;

@@ -269,7 +269,10 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 	    KV(c, "    description: ", &m->description) < 0 ||
 	    LIST(c, "    requires: [", &m->requires, &m->nrequires) < 0 ||
 	    LIT(c, "    transaction: ") < 0 || canon_bool(c, &m->transaction) < 0 ||
-	    LIT(c, "\n    irreversible: ") < 0 || canon_bool(c, &m->irreversible) < 0 ||
+	    LIT(c, "\n") < 0 ||
+	    (PEEK(c, "    no_transaction: [") &&
+	     LIST(c, "    no_transaction: [", &m->no_transaction, &m->nno_transaction) < 0) ||
+	    LIT(c, "    irreversible: ") < 0 || canon_bool(c, &m->irreversible) < 0 ||
 	    LIT(c, "\n    destructive: ") < 0 || canon_bool(c, &m->destructive) < 0 ||
 	    LIT(c, "\n    kind: ") < 0)
 		return -1;

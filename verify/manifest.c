@@ -223,8 +223,11 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		    put_kv(out, "    ", "name", m->name) < 0 ||
 		    put_kv(out, "    ", "description", m->description) < 0 ||
 		    put_list(out, "    ", "requires", m->requires, m->nrequires) < 0 ||
-		    buf_printf(out, "    transaction: %s\n    irreversible: %s\n    destructive: %s\n"
-			       "    kind: %s\n", yesno(m->transaction), yesno(m->irreversible),
+		    buf_printf(out, "    transaction: %s\n", yesno(m->transaction)) < 0 ||
+		    (m->nno_transaction &&
+		     put_list(out, "    ", "no_transaction", m->no_transaction, m->nno_transaction) < 0) ||
+		    buf_printf(out, "    irreversible: %s\n    destructive: %s\n"
+			       "    kind: %s\n", yesno(m->irreversible),
 			       yesno(m->destructive), m->batch ? "batch" : "schema") < 0 ||
 		    put_list(out, "    ", "environments", m->environments, m->nenvironments) < 0 ||
 		    buf_printf(out, "    timeout_ms: %llu\n    lock_timeout_ms: %llu\n", m->timeout_ms,
@@ -387,7 +390,8 @@ fail:
 static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 {
 	static const char *const keys[] = {
-		"version", "name", "description", "requires", "transaction", "irreversible",
+		"version", "name", "description", "requires", "transaction", "no_transaction",
+		"irreversible",
 		"destructive", "kind", "environments", "timeout_ms", "lock_timeout_ms",
 		"checksum", "provenance", "files", NULL,
 	};
@@ -406,6 +410,8 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 	    get_bool(n, "irreversible", &m->irreversible) < 0 ||
 	    get_bool(n, "destructive", &m->destructive) < 0 ||
 	    get_list(n, "environments", &m->environments, &m->nenvironments) < 0 ||
+	    (ynode_get(n, "no_transaction") &&
+	     get_list(n, "no_transaction", &m->no_transaction, &m->nno_transaction) < 0) ||
 	    get_uint(n, "timeout_ms", &m->timeout_ms) < 0 ||
 	    get_uint(n, "lock_timeout_ms", &m->lock_timeout_ms) < 0 ||
 	    get_str(n, "checksum", 0, &m->checksum) < 0)
@@ -614,6 +620,7 @@ void manifest_release(struct bundle *b)
 
 		free_list(m->requires, m->nrequires, pooled);
 		free_list(m->environments, m->nenvironments, pooled);
+		free_list(m->no_transaction, m->nno_transaction, pooled);
 		if (pooled)
 			continue;
 		free(m->version);

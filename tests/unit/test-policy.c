@@ -18,6 +18,7 @@ static const char config_yaml[] =
 	"defaults:\n"
 	"  builders: [keys/ci.pub]\n"
 	"  revoked: [keys/mallory.pub]\n"
+	"  max_approval_age: 90d\n"
 	"environments:\n"
 	"  dev: {}\n"
 	"  staging:\n"
@@ -249,14 +250,17 @@ static void test_revoked(struct policy_config *c)
 {
 	struct policy_verdict v;
 
-	/* bob is revoked for prod from 2026-11-01: before counts, after refuses */
+	/* bob is revoked for prod from 2026-11-01: before counts, after counts
+	 * for nothing (ignored and named, not fatal) */
 	prod_ready();
 	st[4] = stmt("approvals/prod-bob.yaml", "approval", "prod", "bob");
 	CHECK(check(&v, c, "prod", 0, NULL) == 0 && v.ok);
 	policy_verdict_release(&v);
 	st[4].time = "2026-11-02T08:00:00Z";
 	CHECK(check(&v, c, "prod", 0, NULL) == 0 && !v.ok);
-	CHECK(has_reason(&v, "revoked-key", "at 2026-11-02T08:00:00Z, and that key is revoked since 2026-11-01T00:00:00Z (apply.yaml:15:"));
+	CHECK(!has_reason(&v, "revoked-key", ""));
+	CHECK(has_reason(&v, "approvals", "the bundle carries 1"));
+	CHECK(v.nignored == 1 && strstr(v.ignored[0], "at 2026-11-02T08:00:00Z, and that key is revoked since 2026-11-01T00:00:00Z (apply.yaml:16:"));
 	policy_verdict_release(&v);
 	/* bob's revocation is prod's only: staging still takes him */
 	nst = 0;
@@ -271,7 +275,7 @@ static void test_revoked(struct policy_config *c)
 	st[4] = stmt("approvals/prod-mallory.yaml", "approval", "prod", "mallory");
 	st[4].time = "2020-01-01T00:00:00Z";
 	CHECK(check(&v, c, "prod", 0, NULL) == 0 && !v.ok);
-	CHECK(has_reason(&v, "revoked-key", "'approvals/prod-mallory.yaml' is signed by keys/mallory.pub (mallory), a revoked key (apply.yaml:3:"));
+	CHECK(v.nignored == 1 && strstr(v.ignored[0], "'approvals/prod-mallory.yaml' is signed by keys/mallory.pub (mallory), a revoked key (apply.yaml:3:"));
 	policy_verdict_release(&v);
 
 	/* a statement without a readable time */

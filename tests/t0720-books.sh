@@ -1,0 +1,85 @@
+#!/bin/sh
+test_description='the books have integrity: every fact the engine acts on is covered by the audit chain and checked first (issue #15)'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+
+unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG
+
+applied() {
+	q "$1" "SELECT count(*) FROM cairn_migrations WHERE state = 'applied'"
+}
+
+has_table() {
+	test "$(q "$1" "SELECT count(*) FROM sqlite_master WHERE name = '$2'")" = 1
+}
+
+test_expect_success 'setup: three migrations applied' '
+	apply_project p &&
+	apply_table p 0001_a &&
+	apply_table p 0002_b &&
+	apply_mig p 0003_c "CREATE TABLE t_0003_c (id integer); INSERT INTO t_0003_c VALUES (1);" "DROP TABLE t_0003_c;" &&
+	apply_build p "$TRASH_DIRECTORY/b.tar.gz" &&
+	cairn-apply apply b.tar.gz --env dev --db sqlite:base.db $KEY >out &&
+	test_grep "applied 3 migrations" out &&
+	q base.db "SELECT detail FROM cairn_audit WHERE action = '"'"'apply'"'"' AND version = '"'"'0003'"'"'" >d &&
+	test_grep "facts{state=applied;checksum=sha256:[0-9a-f]*;down=sha256:[0-9a-f]*;bundle=sha256:[0-9a-f]*;env=dev;name=0003_c;kind=schema;irreversible=0;transactional=1}$" d
+'
+
+test_expect_success 'a row set to rolled_back by hand: apply stops (exit 5) instead of running it again' '
+	cp base.db s.db &&
+	q s.db "UPDATE cairn_migrations SET state = '"'"'rolled_back'"'"' WHERE version = '"'"'0003'"'"'" &&
+	test_expect_code 5 cairn-apply apply b.tar.gz --env dev --db sqlite:s.db $KEY >out 2>err &&
+	test_grep "the books were changed outside cairn-apply: migration 0003: state is .rolled_back., the audit chain recorded .applied." err &&
+	test "$(q s.db "SELECT count(*) FROM t_0003_c")" = 1 &&
+	test "$(q s.db "SELECT count(*) FROM cairn_audit")" = "$(q base.db "SELECT count(*) FROM cairn_audit")"
+'
+
+test_expect_success 'a replaced down script is not run by rollback (exit 5), the table it would drop stays' '
+	cp base.db d.db &&
+	q d.db "UPDATE cairn_migrations SET down_sql = '"'"'DROP TABLE t_0001_a;'"'"' WHERE version = '"'"'0003'"'"'" &&
+	test_expect_code 5 cairn-apply rollback --db sqlite:d.db --last 1 2>err &&
+	test_grep "migration 0003: down is .sha256:[0-9a-f]*., the audit chain recorded .sha256:[0-9a-f]*." err &&
+	has_table d.db t_0001_a &&
+	has_table d.db t_0003_c &&
+	test "$(applied d.db)" = 3
+'
+
+test_expect_success 'checksum, environment and bundle edits are found before acting' '
+	for edit in "checksum = '"'"'sha256:00'"'"'" "environment = '"'"'prod'"'"'" "bundle_id = '"'"'sha256:ff'"'"'"; do
+		cp base.db e.db &&
+		q e.db "UPDATE cairn_migrations SET $edit WHERE version = '"'"'0002'"'"'" &&
+		test_expect_code 5 cairn-apply apply b.tar.gz --env dev --db sqlite:e.db $KEY 2>err &&
+		test_grep "migration 0002: .* is .*, the audit chain recorded" err &&
+		test_expect_code 5 cairn-apply rollback --db sqlite:e.db --last 1 2>err &&
+		test_grep "migration 0002: " err &&
+		test "$(applied e.db)" = 3 || return 1
+	done
+'
+
+test_expect_success 'repair refuses an edited row too' '
+	cp base.db r.db &&
+	q r.db "UPDATE cairn_migrations SET state = '"'"'failed'"'"' WHERE version = '"'"'0003'"'"'" &&
+	test_expect_code 5 cairn-apply repair --db sqlite:r.db 0003 --mark-rolled-back 2>err &&
+	test_grep "migration 0003: state is .failed., the audit chain recorded .applied." err &&
+	test "$(q r.db "SELECT state FROM cairn_migrations WHERE version = '"'"'0003'"'"'")" = failed
+'
+
+test_expect_success 'an edited audit row stops apply (exit 5), naming the row' '
+	cp base.db a.db &&
+	q a.db "UPDATE cairn_audit SET detail = '"'"'nothing to see'"'"' WHERE seq = 2" &&
+	test_expect_code 5 cairn-apply apply b.tar.gz --env dev --db sqlite:a.db $KEY 2>err &&
+	test_grep "the books were changed outside cairn-apply: row 2: its contents do not match its hash" err
+'
+
+test_expect_success 'untouched books: apply and rollback still work' '
+	cp base.db ok.db &&
+	cairn-apply rollback --db sqlite:ok.db --last 1 >out &&
+	test "$(applied ok.db)" = 2 &&
+	! has_table ok.db t_0003_c &&
+	cairn-apply apply b.tar.gz --env dev --db sqlite:ok.db $KEY >out &&
+	test_grep "applied 1 migration" out &&
+	cairn-apply history --db sqlite:ok.db --verify >out &&
+	test_grep "intact" out
+'
+
+test_done
