@@ -12,17 +12,11 @@ CC          ?= cc
 PKG_CONFIG  ?= pkg-config
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_BUILD    = build-essential pkg-config libgit2-dev zlib1g-dev libssl-dev \
+DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev libssl-dev \
                libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
-DEB_RUN      = zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
-# ISA-L inflates bundles ~3 times as fast as zlib (design.md). Debian builds
-# it for most architectures, not all (bookworm: not i386; trixie: not
-# armhf): `make deps` installs it where it can, and without it (or with
-# ISAL=no) zlib alone inflates. A host that applies needs libisal2 too when
-# the build had it.
-DEB_ISAL     = libisal-dev libisal2
+DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 # The real tools that cairn import's tests compare against (t08xx):
 # sqitch from Debian (with its SQLite driver), dbmate from npm.
 DEB_IMPORT   = sqitch libdbd-sqlite3-perl
@@ -47,8 +41,8 @@ endif
 
 # pkg-config module -> Debian package, for the message when one is missing.
 PKG_libgit2    = libgit2-dev
+PKG_libarchive = libarchive-dev
 PKG_zlib       = zlib1g-dev
-PKG_libisal    = libisal-dev
 PKG_openssl    = libssl-dev
 PKG_yaml-0.1   = libyaml-dev
 PKG_sqlite3    = libsqlite3-dev
@@ -58,20 +52,14 @@ define need_pkg
 $(if $(shell $(PKG_CONFIG) --exists $(1) && echo ok),,$(error missing library $(1): install the Debian package $(PKG_$(1)) (apt-get install $(PKG_$(1))), or run 'make deps'))
 endef
 
-# ISAL=auto (the default: when pkg-config finds it), yes or no. Decided
-# when used, not when the Makefile is read, so that `make deps demo` on a
-# fresh machine builds with what deps has just installed.
-ISAL        ?= auto
-ISAL_ON      = $(if $(filter yes,$(ISAL)),yes,$(if $(filter auto,$(ISAL)),$(shell $(PKG_CONFIG) --exists libisal && echo yes)))
-ISAL_PKG     = $(if $(ISAL_ON),libisal)
-CFLAGS      += $(if $(ISAL_ON),-DCAIRN_HAVE_ISAL)
-
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
-$(foreach p,libgit2 zlib $(ISAL_PKG) openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(p)))
+$(foreach p,libgit2 libarchive zlib openssl yaml-0.1 sqlite3 libpq,$(call need_pkg,$(p)))
 endif
 
-CAIRN_PKGS   = libgit2 zlib $(ISAL_PKG) openssl yaml-0.1
-APPLY_PKGS   = zlib $(ISAL_PKG) openssl yaml-0.1 sqlite3
+# libarchive writes and reads bundles; zlib's crc32() checks the gzip
+# trailer, which libarchive's reader does not (verify/archive.c).
+CAIRN_PKGS   = libgit2 libarchive zlib openssl yaml-0.1
+APPLY_PKGS   = libarchive zlib openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
 CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
 # libpg_query (PostgreSQL's own parser, for the checker's SQL rules) ships
@@ -96,11 +84,11 @@ endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/tar.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c
+LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
-VERIFY_SRC   = verify/keys.c verify/statement.c verify/archive.c verify/manifest.c \
-               verify/manifest-canon.c verify/bundle.c
+VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
+               verify/manifest-canon.c verify/trust.c verify/bundle.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c project/sqlcheck.c
@@ -141,7 +129,7 @@ PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-
                drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c \
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c \
                $(PG_SRC)
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
@@ -226,8 +214,6 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_IMPORT)
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_NODE)
 	npm install -g $(NPM_TEST)
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_ISAL) || \
-		echo "make deps: no ISA-L for this architecture; zlib alone will inflate bundles"
 	mkdir -p "$(SQUAWK_DIR)" && npm install --no-audit --no-fund --prefix "$(SQUAWK_DIR)" squawk-cli@$(SQUAWK_VERSION)
 
 install: all

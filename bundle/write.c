@@ -1,100 +1,33 @@
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "../lib/error.h"
-#include "../lib/tar.h"
 #include "../lib/tmpfile.h"
 #include "write.h"
 
-#define OUT_SIZE (64 * 1024)
-
-/* What bundles were written with before (libarchive 3.6's gzip filter
- * with timestamp off): a 10-byte gzip header with no flags, no time, no
- * extra flags and OS 3 (Unix), raw deflate at zlib's default level with a
- * 32 KiB window, memLevel 8 and the default strategy, fed without flushes
- * (so how the input is cut does not change the output), then CRC-32 and
- * the length mod 2^32. */
-static const unsigned char gzip_header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
-static const unsigned char zeros[TAR_END_BYTES];
-
+/* libarchive writes the bundle: its pax_restricted tar (a pax header only
+ * where ustar cannot say it) behind its gzip filter with the timestamp
+ * off (a 10-byte header, no time, no name, OS 3), nothing padded after
+ * the two zero records. Those are the bytes every bundle has had, so a
+ * commit builds to the same bundle (t0220's golden bundle; design.md). */
 struct bwriter {
-	int fd;
+	struct archive *a;
 	char *path, *tmp, *top;
 	long long mtime;
-	z_stream z;
-	int z_live, committed;
-	unsigned long crc;
-	unsigned long long total;  /* tar bytes so far */
+	int committed, open;
 	char *member;              /* the member being written, for messages */
 	unsigned long long left;   /* bytes it still needs */
-	struct buf hdr;
-	unsigned char out[OUT_SIZE];
 };
 
-static int write_all(struct bwriter *w, const unsigned char *p, size_t len)
+static int ar_fail(struct bwriter *w, const char *what)
 {
-	while (len) {
-		ssize_t n = write(w->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			cairn_error_set("cannot write '%s': %s", w->tmp, strerror(n < 0 ? errno : EIO));
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Runs deflate over what is in z.next_in (all of it, or to the end with
- * Z_FINISH), writing each full output buffer. */
-static int drive(struct bwriter *w, int flush)
-{
-	for (;;) {
-		int zr;
-
-		if (!w->z.avail_out) {
-			if (write_all(w, w->out, OUT_SIZE) < 0)
-				return -1;
-			w->z.next_out = w->out;
-			w->z.avail_out = OUT_SIZE;
-		}
-		if (flush == Z_NO_FLUSH && !w->z.avail_in)
-			return 0;
-		zr = deflate(&w->z, flush);
-		if (zr == Z_STREAM_END)
-			return 0;
-		if (zr != Z_OK && zr != Z_BUF_ERROR) {
-			cairn_error_set("cannot write '%s': deflate failed (%d)", w->path, zr);
-			return -1;
-		}
-	}
-}
-
-/* Tar bytes into the gzip stream. */
-static int tar_put(struct bwriter *w, const void *data, size_t len)
-{
-	while (len) {
-		uInt n = len > (1U << 30) ? 1U << 30 : (uInt)len;
-
-		w->crc = crc32(w->crc, data, n);
-		w->total += n;
-		w->z.next_in = (Bytef *)(uintptr_t)data;
-		w->z.avail_in = n;
-		if (drive(w, Z_NO_FLUSH) < 0)
-			return -1;
-		data = (const char *)data + n;
-		len -= n;
-	}
-	return 0;
+	cairn_error_set("cannot write '%s': %s: %s", w->path, what, archive_error_string(w->a));
+	return -1;
 }
 
 int bwriter_open(struct bwriter **out, const char *path, const char *top, long long mtime)
@@ -102,31 +35,35 @@ int bwriter_open(struct bwriter **out, const char *path, const char *top, long l
 	struct bwriter *w = xcalloc(1, sizeof(*w));
 
 	*out = NULL;
-	w->fd = -1;
 	w->path = xstrdup(path);
 	w->tmp = tmpfile_name(path);
 	tmpfile_hold(w->tmp);
 	w->top = xstrdup(top);
 	w->mtime = mtime;
-	w->crc = crc32(0, NULL, 0);
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (w->fd < 0) {
-		cairn_error_set("cannot write '%s': %s", w->tmp, strerror(errno));
-		bwriter_free(w);
-		return -1;
+	w->a = archive_write_new();
+	if (!w->a) {
+		cairn_error_set("cannot write '%s': out of memory", path);
+		goto bad;
 	}
-	if (deflateInit2(&w->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK) {
-		cairn_error_set("cannot write '%s': cannot set up zlib's deflate", path);
-		bwriter_free(w);
-		return -1;
+	/* gzip's timestamp option off leaves the header's MTIME zero;
+	 * libarchive writes no file name there */
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_gzip(w->a) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK) {
+		ar_fail(w, "cannot set up libarchive's gzip-compressed tar writer");
+		goto bad;
 	}
-	w->z_live = 1;
-	memcpy(w->out, gzip_header, sizeof(gzip_header));
-	w->z.next_out = w->out + sizeof(gzip_header);
-	w->z.avail_out = OUT_SIZE - sizeof(gzip_header);
+	if (archive_write_open_filename(w->a, w->tmp) != ARCHIVE_OK) {
+		cairn_error_set("cannot write '%s': %s", w->tmp, archive_error_string(w->a));
+		goto bad;
+	}
+	w->open = 1;
 	*out = w;
 	return 0;
+bad:
+	bwriter_free(w);
+	return -1;
 }
 
 static int member_short(struct bwriter *w)
@@ -136,45 +73,77 @@ static int member_short(struct bwriter *w)
 	return -1;
 }
 
+/* A name libarchive cannot write as it is: empty, or not ASCII (in the C
+ * locale its pax writer fails with "Can't translate pathname"). */
+static int name_problem(const char *full)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)full; *p; p++)
+		if (*p >= 0x80) {
+			cairn_error_set("member '%s': a name that is not ASCII (a bundle's names are "
+					"ASCII)", full);
+			return -1;
+		}
+	return 0;
+}
+
 int bwriter_begin(struct bwriter *w, const char *name, unsigned long long size)
 {
+	struct archive_entry *e;
 	char *full;
 	int rc;
 
+	/* libarchive pads a member written short with zeros, and drops what
+	 * goes past its size: both are errors here */
 	if (w->left)
 		return member_short(w);
+	if (!*name) {
+		cairn_error_set("cannot write '%s': a member without a name", w->path);
+		return -1;
+	}
 	free(w->member);
 	w->member = xstrdup(name);
 	full = xstrcat3(w->top, "/", name);
-	buf_reset(&w->hdr);
-	rc = tar_format_file(&w->hdr, full, size, w->mtime);
-	free(full);
-	if (rc < 0) {
+	if (name_problem(full) < 0) {
 		cairn_error_set("cannot write '%s': %s", w->path, cairn_error_last());
+		free(full);
 		return -1;
 	}
-	if (tar_put(w, w->hdr.ptr, w->hdr.len) < 0)
-		return -1;
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, full);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, (time_t)w->mtime, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	rc = archive_write_header(w->a, e);
+	archive_entry_free(e);
+	free(full);
+	if (rc != ARCHIVE_OK)
+		return ar_fail(w, name);
 	w->left = size;
 	return 0;
 }
 
 int bwriter_write(struct bwriter *w, const void *data, size_t len)
 {
+	const char *p = data;
+
 	if (len > w->left) {
 		cairn_error_set("cannot write '%s': member '%s': more data than its size",
 				w->path, w->member ? w->member : "");
 		return -1;
 	}
-	if (tar_put(w, data, len) < 0)
-		return -1;
-	w->left -= len;
-	if (!w->left && len) {
-		/* the data ends: zeros to the next 512-byte record */
-		size_t off = (size_t)(w->total % TAR_BLOCK);
+	while (len) {
+		la_ssize_t n = archive_write_data(w->a, p, len);
 
-		if (off && tar_put(w, zeros, TAR_BLOCK - off) < 0)
-			return -1;
+		if (n <= 0)
+			return ar_fail(w, w->member);
+		p += n;
+		len -= (size_t)n;
+		w->left -= (unsigned long long)n;
 	}
 	return 0;
 }
@@ -188,26 +157,11 @@ int bwriter_add(struct bwriter *w, const char *name, const void *data, size_t le
 
 int bwriter_commit(struct bwriter *w)
 {
-	unsigned char trailer[8];
-	int i;
-
 	if (w->left)
 		return member_short(w);
-	if (tar_put(w, zeros, TAR_END_BYTES) < 0 || drive(w, Z_FINISH) < 0)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		trailer[i] = (unsigned char)(w->crc >> (8 * i));
-		trailer[4 + i] = (unsigned char)(w->total >> (8 * i));
-	}
-	if (write_all(w, w->out, OUT_SIZE - w->z.avail_out) < 0 ||
-	    write_all(w, trailer, sizeof(trailer)) < 0)
-		return -1;
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		cairn_error_set("cannot write '%s': %s", w->tmp, strerror(errno));
-		return -1;
-	}
-	w->fd = -1;
+	w->open = 0;
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return ar_fail(w, "finishing the archive");
 	if (rename(w->tmp, w->path) < 0) {
 		cairn_error_set("cannot write '%s': %s", w->path, strerror(errno));
 		return -1;
@@ -220,14 +174,14 @@ void bwriter_free(struct bwriter *w)
 {
 	if (!w)
 		return;
-	if (w->z_live)
-		deflateEnd(&w->z);
-	if (w->fd >= 0)
-		close(w->fd);
+	if (w->a) {
+		if (w->open)
+			archive_write_close(w->a);
+		archive_write_free(w->a);
+	}
 	if (!w->committed && w->tmp)
 		unlink(w->tmp);
 	tmpfile_drop(w->tmp);
-	buf_release(&w->hdr);
 	free(w->member);
 	free(w->path);
 	free(w->tmp);

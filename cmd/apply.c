@@ -307,7 +307,9 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	early_open_start(&early, ctx.drv, dsn, dry);
+	ctx.early = &early;
 	rc = apply_policy_load_bundle(&ap, &ctx, argv[optind], 0, keys, nkeys, &set);
+	ctx.early = NULL;
 	if (rc != EXIT_OK)
 		goto out;
 	rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, dsn, dry, json);
@@ -341,6 +343,8 @@ int cmd_apply(int argc, char **argv)
 	apply_ctx_release_signals();
 	if (rc != EXIT_OK && apply_interrupted)
 		report_interrupt(&ctx, &res, &set);
+	if (rc == EXIT_OK)
+		apply_ctx_record_file(&ctx, &set, lock_ms);
 	if (rc == EXIT_OK) {
 		if (!json) {
 			if (res.applied)

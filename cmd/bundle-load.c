@@ -1,8 +1,10 @@
 /* Opening a bundle for the verbs that read one (apply, plan, status):
  * verification first, then the migrations (and, but for apply, this
- * driver's SQL) into an apply_set. */
+ * driver's SQL) into an apply_set; and for apply, the bundle files it
+ * verified whole, recorded in the books. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../apply/load.h"
 #include "../lib/error.h"
@@ -15,11 +17,13 @@ int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *con
 {
 	struct trust *t = NULL;
 	struct bundle *b = NULL;
+	struct bundle_open_opts o;
 	size_t i;
 	int rc = EXIT_OK;
 	char *msg = NULL;
 
 	memset(set, 0, sizeof(*set));
+	memset(&o, 0, sizeof(o));
 	if (!path_exists(path)) {
 		msg = xasprintf("cannot read bundle '%s': no such file", path);
 		rc = EXIT_ENVIRONMENT;
@@ -35,7 +39,11 @@ int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *con
 			}
 		}
 	}
-	if (bundle_open(&b, path, t)) {
+	if (c->early && c->sql_when_run) {
+		o.known_file = apply_ctx_known_file;
+		o.known_ctx = c;
+	}
+	if (bundle_open_opts(&b, path, t, &o)) {
 		msg = xasprintf("refusing bundle '%s': %s%s", path, cairn_error_last(),
 				nkeys ? "" : " (no builder key is trusted: pass --key PUB, or name "
 				"the applier's config with --config FILE)");
@@ -61,4 +69,37 @@ out:
 	bundle_free(b);
 	trust_free(t);
 	return rc;
+}
+
+int apply_ctx_known_file(void *ctx, const char *sha256_hex)
+{
+	struct apply_ctx *c = ctx;
+	struct db *db;
+
+	/* only a connection that already exists: PostgreSQL is never opened
+	 * before the bundle is verified (no trace of a refused bundle) */
+	if (!c->early || !c->drv->bundle_file_known || !(db = early_open_wait(c->early)))
+		return 0;
+	return c->drv->bundle_file_known(db, sha256_hex) > 0;
+}
+
+void apply_ctx_record_file(struct apply_ctx *c, const struct apply_set *set,
+			   unsigned long long lock_ms)
+{
+	const struct bundle *b = set->bundle;
+	struct timespec ts;
+	struct tm tm;
+	char at[32];
+
+	if (!b || !*b->file_sha256 || bundle_members_checked_before(b) ||
+	    !c->drv->bundle_file_record || !c->db)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	if (!strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return;
+	if (c->drv->lock(c->db, lock_ms))
+		return;
+	(void)c->drv->bundle_file_record(c->db, b->file_sha256, b->id, at);
+	(void)c->drv->unlock(c->db);
 }

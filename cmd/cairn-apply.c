@@ -35,7 +35,7 @@ static void print_version(void)
 	char lib[CAIRN_ERRMSG_MAX + 64];
 
 	printf("cairn-apply %s\n", CAIRN_VERSION);
-	printf("zlib %s, isa-l %s, %s, libyaml %s", zlibVersion(), breader_isal_version(),
+	printf("%s, zlib %s, %s, libyaml %s", breader_libarchive_version(), zlibVersion(),
 	       OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string());
 	for (d = driver_list(); *d; d++) {
 		(*d)->library_version(lib, sizeof(lib));

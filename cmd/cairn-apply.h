@@ -11,6 +11,8 @@
 #include "../drivers/driver.h"
 #include "cmd.h"
 
+struct early_open;
+
 struct apply_ctx {
 	const struct cmd *cmd;
 	const struct driver *drv;
@@ -24,6 +26,10 @@ struct apply_ctx {
 	/* apply: loading the bundle reads no SQL; engine_apply reads that of
 	 * the steps that run. 0 (plan, status): all of it at load. */
 	int sql_when_run;
+	/* apply: the database opening beside the verification, asked whether
+	 * the bundle file is one verified and applied here before
+	 * (apply_ctx_load_bundle); NULL: not asked. */
+	struct early_open *early;
 };
 
 /* Opens --db with the driver's open flags (DRIVER_OPEN_READONLY,
@@ -41,9 +47,12 @@ struct early_open {
 	const char *dsn;
 	unsigned flags;
 	struct db *db;
-	int rc, started;
+	int rc, started, joined;
 	pthread_t thread;
 };
+/* Waits for the early open and returns its connection, which stays in e
+ * (NULL when it was not started or failed). */
+struct db *early_open_wait(struct early_open *e);
 /* Starts the open when drv allows it; otherwise does nothing. */
 void early_open_start(struct early_open *e, const struct driver *drv, const char *dsn,
 		      int readonly);
@@ -54,6 +63,14 @@ void early_open_drop(struct early_open *e);
 int apply_ctx_open_early(struct apply_ctx *c, const struct cmd *cmd, struct early_open *e,
 			 const char *dsn, int readonly, int json);
 void apply_ctx_close(struct apply_ctx *c);
+/* For apply's bundle_open: the known_file callback (verify/bundle.h), ctx
+ * the struct apply_ctx, answered from the early connection's books. */
+int apply_ctx_known_file(void *ctx, const char *sha256_hex);
+/* After a successful apply: records in the books the sha256 of the bundle
+ * file it verified whole, under the run lock. A speed-up for the next
+ * apply of the same file only: what fails here is not reported. */
+void apply_ctx_record_file(struct apply_ctx *c, const struct apply_set *set,
+			   unsigned long long lock_ms);
 /* The engine's event callback (ctx is the struct apply_ctx). */
 void apply_ctx_event(void *ctx, const struct apply_event *ev);
 /* JSON mode: one {"event":"error",...} object for a failure. */

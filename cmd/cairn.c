@@ -39,8 +39,8 @@ static const struct cmd *const cairn_commands[] = {
 static void print_version(void)
 {
 	printf("cairn %s\n", CAIRN_VERSION);
-	printf("libgit2 %s, zlib %s, isa-l %s, %s, libyaml %s\n", libgit2_version(),
-	       zlibVersion(), breader_isal_version(), OpenSSL_version(OPENSSL_VERSION),
+	printf("libgit2 %s, %s, zlib %s, %s, libyaml %s\n", libgit2_version(),
+	       breader_libarchive_version(), zlibVersion(), OpenSSL_version(OPENSSL_VERSION),
 	       yaml_get_version_string());
 }
 

@@ -75,14 +75,25 @@ void early_open_start(struct early_open *e, const struct driver *drv, const char
 	e->started = thread_start_apart(&e->thread, early_open_run, e) == 0;
 }
 
+struct db *early_open_wait(struct early_open *e)
+{
+	if (!e->started)
+		return NULL;
+	if (!e->joined)
+		pthread_join(e->thread, NULL);
+	e->joined = 1;
+	return e->rc == 0 ? e->db : NULL;
+}
+
 static struct db *early_open_take(struct early_open *e)
 {
 	struct db *db;
 
 	if (!e->started)
 		return NULL;
-	pthread_join(e->thread, NULL);
-	e->started = 0;
+	if (!e->joined)
+		pthread_join(e->thread, NULL);
+	e->started = e->joined = 0;
 	db = e->rc == 0 ? e->db : NULL;
 	e->db = NULL;
 	return db;

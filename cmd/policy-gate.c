@@ -54,12 +54,18 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
 			     unsigned needs, const char *const *keys, size_t nkeys,
 			     struct apply_set *set)
 {
+	struct bundle_open_opts o;
 	int rc;
 
 	if (!ap->active)
 		return apply_ctx_load_bundle(c, path, keys, nkeys, set);
 	memset(set, 0, sizeof(*set));
-	rc = policy_bundle_check(&ap->pb, &ap->ac, path, needs, NULL);
+	memset(&o, 0, sizeof(o));
+	if (c->early && c->sql_when_run) {
+		o.known_file = apply_ctx_known_file;
+		o.known_ctx = c;
+	}
+	rc = policy_bundle_check_opts(&ap->pb, &ap->ac, path, needs, NULL, &o);
 	if (!rc && apply_set_load(set, ap->pb.b, c->drv->name,
 				  c->sql_when_run ? 0 : APPLY_LOAD_SQL) < 0) {
 		error_msg("cannot read bundle '%s': %s", path, cairn_error_last());

@@ -31,6 +31,13 @@ static int evaluate(struct policy_bundle *pb, const struct apply_config *ac, con
 int policy_bundle_check(struct policy_bundle *pb, const struct apply_config *ac,
 			const char *path, unsigned needs, const char *db_latest)
 {
+	return policy_bundle_check_opts(pb, ac, path, needs, db_latest, NULL);
+}
+
+int policy_bundle_check_opts(struct policy_bundle *pb, const struct apply_config *ac,
+			     const char *path, unsigned needs, const char *db_latest,
+			     const struct bundle_open_opts *opts)
+{
 	memset(pb, 0, sizeof(*pb));
 	if (policy_bundle_trust(pb, &ac->config, ac->env.env) < 0) {
 		error_msg("%s", cairn_error_last());
@@ -40,7 +47,7 @@ int policy_bundle_check(struct policy_bundle *pb, const struct apply_config *ac,
 		error_msg("cannot read bundle '%s': no such file", path);
 		return EXIT_ENVIRONMENT;
 	}
-	if (policy_bundle_open(pb, path) < 0) {
+	if (policy_bundle_open(pb, path, opts) < 0) {
 		error_msg("refusing '%s' for '%s': build: %s", path, ac->env.env_name,
 			  cairn_error_last());
 		return bundle_error_exit(path);

@@ -16,6 +16,10 @@
  * EXIT_ENVIRONMENT (unreadable), or 0. */
 int policy_bundle_check(struct policy_bundle *pb, const struct apply_config *ac,
 			const char *path, unsigned needs, const char *db_latest);
+/* The same, opening the bundle with opts (apply: an unchanged file). */
+int policy_bundle_check_opts(struct policy_bundle *pb, const struct apply_config *ac,
+			     const char *path, unsigned needs, const char *db_latest,
+			     const struct bundle_open_opts *opts);
 /* Evaluates again, once the database's highest version is known. */
 int policy_bundle_recheck(struct policy_bundle *pb, const struct apply_config *ac,
 			  const char *path, unsigned needs, const char *db_latest);

@@ -204,6 +204,19 @@ struct driver {
 	/* All rows by seq when last_only == 0; the last row only (n = 0 or 1)
 	 * otherwise. */
 	int (*audit_read)(struct db *db, int last_only, struct audit_row **out, size_t *n);
+
+	/* Optional (NULL: not kept; issue #14). The bundle files this applier
+	 * verified whole and applied here, by the sha256 of the file's bytes,
+	 * in a small table of their own (cairn_bundle_files): an apply of a
+	 * file recorded there reads no migration member it does not run
+	 * (verify/bundle.h, known_file). bundle_file_known: 1 when sha256_hex
+	 * is recorded (NULL: when any is), 0 when not or the table is missing,
+	 * -1 on error. bundle_file_record: creates the table if needed and
+	 * records one (a second record of the same file is no error); the
+	 * caller holds the run lock. */
+	int (*bundle_file_known)(struct db *db, const char *sha256_hex);
+	int (*bundle_file_record)(struct db *db, const char *sha256_hex, const char *bundle_id,
+				  const char *at);
 };
 
 /* The registry (drivers/driver.c). */

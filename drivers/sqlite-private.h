@@ -1,5 +1,6 @@
 /* What the SQLite driver's files share (sqlite.c, sqlite-exec.c,
- * sqlite-books.c): the connection and the helpers they call across files. */
+ * sqlite-books.c, sqlite-files.c): the connection and the helpers they
+ * call across files. */
 #ifndef CAIRN_SQLITE_PRIVATE_H
 #define CAIRN_SQLITE_PRIVATE_H
 
@@ -41,5 +42,10 @@ int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n);
 int sqlite_bk_put(struct db *db, const struct bk_row *r);
 int sqlite_audit_append(struct db *db, const struct audit_row *r);
 int sqlite_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n);
+
+/* sqlite-files.c */
+int sqlite_bundle_file_known(struct db *db, const char *sha256_hex);
+int sqlite_bundle_file_record(struct db *db, const char *sha256_hex, const char *bundle_id,
+			      const char *at);
 
 #endif

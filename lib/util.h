@@ -9,6 +9,10 @@
 
 /* Reads a whole file into out, refusing files over cap bytes (0 = no cap). */
 int read_file(const char *path, size_t cap, struct buf *out);
+/* Maps in the pages of a large buffer about to be written (one madvise
+ * MADV_POPULATE_WRITE instead of a page fault per 4 KiB: each fault is
+ * costly in a VM); does nothing for small ones or where unsupported. */
+void mem_prefault(void *p, size_t len);
 /* Writes data to path through a temporary file and rename, with mode. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Creates path exclusively (O_EXCL): fails when it exists. */

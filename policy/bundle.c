@@ -107,9 +107,10 @@ static void to_stmts(struct policy_bundle *pb)
 	}
 }
 
-int policy_bundle_open(struct policy_bundle *pb, const char *path)
+int policy_bundle_open(struct policy_bundle *pb, const char *path,
+		       const struct bundle_open_opts *opts)
 {
-	if (bundle_open(&pb->b, path, pb->trust) < 0)
+	if (bundle_open_opts(&pb->b, path, pb->trust, opts) < 0)
 		return -1;
 	to_stmts(pb);
 	return 0;

@@ -29,9 +29,11 @@ struct policy_bundle {
  * error set ("cannot use key 'PATH': why"). */
 int policy_bundle_trust(struct policy_bundle *pb, const struct policy_config *c,
 			const struct policy_env *e);
-/* Opens path with pb->trust and turns its statements into policy input.
- * Returns 0, or -1 with bundle_open's error set. */
-int policy_bundle_open(struct policy_bundle *pb, const char *path);
+/* Opens path with pb->trust (and opts, which may be NULL: bundle_open's
+ * defaults) and turns its statements into policy input. Returns 0, or -1
+ * with bundle_open's error set. */
+int policy_bundle_open(struct policy_bundle *pb, const char *path,
+		       const struct bundle_open_opts *opts);
 /* Evaluates the policy for environment (needs: POLICY_OVERRIDE_* the
  * operation needs; db_latest: the database's highest applied version, NULL
  * when not known yet). Returns 0 with pb->v filled (and, when it is ok,

@@ -12,7 +12,6 @@ LONG_FILES='
 LONG_FUNCS='
 cmd/apply.c:cmd_apply
 cmd/build.c:cmd_build
-verify/bundle.c:bundle_open_opts
 '
 # Includes that close a circle: "FROM TO" (nodes as include_edges names
 # them). verify/manifest.h needs struct bundle from verify/bundle.h, whose

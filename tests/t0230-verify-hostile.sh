@@ -84,6 +84,43 @@ test_expect_success 'repacked by GNU tar: --format=posix verifies; its default f
 	test_grep "format=posix" err
 '
 
+test_expect_success 'gzip forms libarchive lets through are refused by our own checks (exit 3), a header CRC that matches is not' '
+	python3 - "$GOLDEN" <<-\EOF &&
+	import gzip, sys, zlib
+	g = open(sys.argv[1], "rb").read()
+	h = bytearray(g[:10]); h[3] |= 2
+	c = zlib.crc32(bytes(h)) & 0xffff
+	out = {
+	    "fhcrc-good": bytes(h) + bytes([c & 0xff, c >> 8]) + g[10:],
+	    "fhcrc-bad": bytes(h) + bytes([(c & 0xff) ^ 1, c >> 8]) + g[10:],
+	    "second-member": g + gzip.compress(b"", mtime=0),
+	    "trailing-byte": g + b"\0",
+	    "gzip-in-gzip": gzip.compress(g, mtime=0),
+	    "crc": g[:-8] + bytes([g[-8] ^ 1]) + g[-7:],
+	    "length": g[:-4] + bytes([g[-4] ^ 1]) + g[-3:],
+	    "method": g[:2] + bytes([7]) + g[3:],
+	    "flags": g[:3] + bytes([0x40]) + g[4:],
+	}
+	for name, data in out.items():
+	    open(name + ".tar.gz", "wb").write(data)
+	EOF
+	cairn-apply verify fhcrc-good.tar.gz --key "$PUB" >out &&
+	test_grep "ok: sha256:" out &&
+	while read -r f why; do
+		test_must_fail --exit=3 cairn-apply verify $f.tar.gz --key "$PUB" 2>err &&
+		test_grep "$why" err || return 1
+	done <<-\EOF
+	fhcrc-bad gzip: header crc mismatch
+	second-member bytes after the gzip stream (a bundle is one gzip stream)
+	trailing-byte bytes after the gzip stream (a bundle is one gzip stream)
+	gzip-in-gzip truncated or damaged archive
+	crc gzip: incorrect data check
+	length gzip: incorrect length check
+	method gzip: unknown compression method
+	flags its gzip header carries reserved flags, which a bundle never has
+	EOF
+'
+
 test_expect_success 'cairn-apply verify needs a key; cairn verify without one checks integrity and says so' '
 	test_must_fail --exit=2 cairn-apply verify "$GOLDEN" 2>err &&
 	test_grep "pass --key PUB" err &&

@@ -1,3 +1,4 @@
+#include <archive.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -6,16 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef CAIRN_HAVE_ISAL
-#include <isa-l.h>
-#else
-struct inflate_state; /* never made: built without ISA-L, zlib alone inflates */
-#endif
 #include <zlib.h>
 
 #include "../lib/error.h"
 #include "../lib/sha256.h"
-#include "../lib/tar.h"
+#include "tar-check.h"
 #include "archive.h"
 
 #define IN_SIZE (64 * 1024)
@@ -24,11 +20,15 @@ struct inflate_state; /* never made: built without ISA-L, zlib alone inflates */
 struct breader {
 	int fd;
 	char *path;
-	struct inflate_state *isal; /* ISA-L's inflate, while it is the one reading */
-	unsigned long long made;    /* bytes it put in out so far, all good */
-	z_stream z;                 /* or zlib's (see fill_isal) */
-	int z_live;
-	int z_end;         /* the gzip member ended, its CRC-32 and length checked */
+	struct archive *a; /* libarchive's gzip filter, giving the tar stream */
+	long long file_size;
+	size_t first;      /* the file's first bytes, read to check the header,
+			    * not yet handed to libarchive */
+	unsigned long crc; /* CRC-32 and length of the tar stream so far: our */
+	unsigned long long total; /* check of the gzip trailer (libarchive's
+				   * filter does not check it) */
+	unsigned long long zero_run; /* zero bytes at the end of it */
+	int z_end;         /* the gzip stream ended, its CRC-32 and length checked */
 	int trailing;      /* and bytes follow it in the file */
 	char zerr[128];    /* or why the gzip stream cannot go on; reported when
 			    * the bytes it lacks are asked for */
@@ -42,6 +42,8 @@ struct breader {
 	int in_member;     /* the current member's data or padding is unread */
 	int at_end;        /* the end of the archive was read and checked */
 	char *err;         /* the first error: the reader stops there */
+	struct sha256_ctx fed; /* breader_hash_file: the file's bytes as fed */
+	int hashing;
 };
 
 /* One pass over a path that is fine, which nearly every one is: each of
@@ -182,16 +184,107 @@ static ssize_t read_in(struct breader *r, unsigned char *p, size_t len)
 	}
 }
 
-/* The zlib inflater, at the start of the file. */
-static int zlib_start(struct breader *r)
+/* libarchive's read callback: the file, in IN_SIZE chunks, starting with
+ * the bytes breader_open read already. */
+static la_ssize_t feed(struct archive *a, void *ctx, const void **buf)
 {
-	/* 16 + MAX_WBITS: a gzip header (any of its optional fields), one
-	 * deflate stream, and a trailer whose CRC-32 and length zlib checks */
-	if (inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK) {
-		cairn_error_set("cannot read '%s': cannot set up zlib's inflate", r->path);
-		return fail(r);
+	struct breader *r = ctx;
+	ssize_t n;
+
+	(void)a;
+	*buf = r->in;
+	if (r->first) {
+		n = (ssize_t)r->first;
+		r->first = 0;
+	} else {
+		n = read_in(r, r->in, IN_SIZE);
 	}
-	r->z_live = 1;
+	if (n > 0 && r->hashing)
+		sha256_update(&r->fed, r->in, (size_t)n);
+	return n;
+}
+
+void breader_hash_file(struct breader *r)
+{
+	if (!r->hashing && r->first && sha256_init(&r->fed) == 0)
+		r->hashing = 1;
+}
+
+/* Once the archive's end is checked, the gzip stream ended at the file's
+ * end (gzip_end), so every byte of the file went through feed. */
+int breader_file_sha256(struct breader *r, char hex[65])
+{
+	struct sha256_ctx c;
+	unsigned char *chunk;
+	long long off = 0;
+	int rc = -1;
+
+	if (r->at_end && r->hashing) {
+		r->hashing = 0;
+		return sha256_final_hex(&r->fed, hex);
+	}
+	if (sha256_init(&c) < 0)
+		return -1;
+	chunk = xmalloc(IN_SIZE);
+	for (;;) {
+		ssize_t n = pread(r->fd, chunk, IN_SIZE, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cairn_error_set("cannot read '%s': %s", r->path, strerror(errno));
+			break;
+		}
+		if (!n) {
+			rc = sha256_final_hex(&c, hex);
+			break;
+		}
+		sha256_update(&c, chunk, (size_t)n);
+		off += n;
+	}
+	if (rc < 0)
+		sha256_release(&c);
+	free(chunk);
+	return rc;
+}
+
+/* The gzip header, which libarchive's filter parses but checks less than
+ * zlib did: it skips a header CRC unchecked, and takes a header whose
+ * method or flags it does not know for the end of the stream. So the
+ * messages zlib gave are given here (kept in zerr, reported as the first
+ * member's damage). The optional fields a bundle never has are refused
+ * outright: -1, with the message set. What is left is at most 12 bytes,
+ * FTEXT and FHCRC being the only flags allowed. */
+static int gzip_header_check(struct breader *r, const unsigned char *p, size_t n)
+{
+	const size_t len = 10;
+
+	/* FEXTRA, FNAME, FCOMMENT and the reserved bits carry bytes no hash
+	 * covers: cairn writes none of them, and cairn-bundle(5) refuses them
+	 * (a header CRC, FHCRC, only checks the header, and is allowed) */
+	if (n >= 4 && (p[3] & 0xfc)) {
+		cairn_error_set("not a bundle: its gzip header carries %s, which a bundle never has "
+				"(recompress it without, or rebuild it with cairn)",
+				p[3] & 0x08 ? "a file name (FNAME)" : p[3] & 0x04
+				? "an extra field (FEXTRA)" : p[3] & 0x10 ? "a comment (FCOMMENT)"
+				: "reserved flags");
+		return -1;
+	}
+	if (n < 10)
+		goto short_;
+	if (p[2] != 8) {
+		snprintf(r->zerr, sizeof(r->zerr), "gzip: unknown compression method");
+		return 0;
+	}
+	if (p[3] & 2) { /* FHCRC: the low 16 bits of the header's CRC-32 */
+		if (n < len + 2)
+			goto short_;
+		if ((crc32(0, p, (uInt)len) & 0xffff) != (unsigned long)(p[len] | p[len + 1] << 8))
+			snprintf(r->zerr, sizeof(r->zerr), "gzip: header crc mismatch");
+	}
+	return 0;
+short_:
+	snprintf(r->zerr, sizeof(r->zerr), "the gzip stream ends early");
 	return 0;
 }
 
@@ -208,6 +301,7 @@ int breader_open(struct breader **out, const char *path)
 		cairn_error_set("cannot read '%s': %s", path, strerror(r->fd < 0 ? errno : EISDIR));
 		goto bad;
 	}
+	r->file_size = (long long)st.st_size;
 	r->in = xmalloc(IN_SIZE);
 	r->out = xmalloc(OUT_SIZE);
 	n = read_in(r, r->in, IN_SIZE);
@@ -217,35 +311,30 @@ int breader_open(struct breader **out, const char *path)
 		cairn_error_set("not a bundle: not a gzip-compressed tarball");
 		goto bad;
 	}
-	/* FEXTRA, FNAME, FCOMMENT and the reserved bits carry bytes no hash
-	 * covers: cairn writes none of them, and cairn-bundle(5) refuses them
-	 * (a header CRC, FHCRC, only checks the header, and is allowed) */
-	if (n >= 4 && (r->in[3] & 0xfc)) {
-		cairn_error_set("not a bundle: its gzip header carries %s, which a bundle never has "
-				"(recompress it without, or rebuild it with cairn)",
-				r->in[3] & 0x08 ? "a file name (FNAME)" : r->in[3] & 0x04
-				? "an extra field (FEXTRA)" : r->in[3] & 0x10 ? "a comment (FCOMMENT)"
-				: "reserved flags");
+	if (gzip_header_check(r, r->in, (size_t)n) < 0)
+		goto bad;
+	r->first = (size_t)n;
+	r->crc = crc32(0, NULL, 0);
+	/* the gzip filter named, not found by bidding (which would also
+	 * inflate a gzip inside the gzip), and libarchive's "raw" format:
+	 * the tar stream itself, for the checks below */
+	r->a = archive_read_new();
+	if (!r->a || archive_read_append_filter(r->a, ARCHIVE_FILTER_GZIP) != ARCHIVE_OK ||
+	    archive_read_set_format(r->a, ARCHIVE_FORMAT_RAW) != ARCHIVE_OK ||
+	    archive_read_open(r->a, r, NULL, feed, NULL) != ARCHIVE_OK) {
+		if (!r->err)
+			cairn_error_set("cannot read '%s': cannot set up libarchive's gzip reader: %s",
+					path, r->a ? archive_error_string(r->a) : "out of memory");
 		goto bad;
 	}
-#ifdef CAIRN_HAVE_ISAL
-	/* ISA-L for the plain 10-byte header cairn writes (deflate, no
-	 * optional fields); zlib for any other, which also checks a header
-	 * CRC */
-	if (n >= 10 && r->in[2] == 8 && r->in[3] == 0) {
-		r->isal = xmalloc(sizeof(*r->isal));
-		isal_inflate_init(r->isal);
-		r->isal->crc_flag = ISAL_GZIP;
-		r->isal->next_in = r->in;
-		r->isal->avail_in = (uint32_t)n;
-		*out = r;
-		return 0;
+	if (!*r->zerr) {
+		struct archive_entry *e;
+
+		if (archive_read_next_header(r->a, &e) != ARCHIVE_OK) {
+			cairn_error_set("cannot read '%s': %s", path, archive_error_string(r->a));
+			goto bad;
+		}
 	}
-#endif
-	r->z.next_in = r->in;
-	r->z.avail_in = (uInt)n;
-	if (zlib_start(r) < 0)
-		goto bad;
 	*out = r;
 	return 0;
 bad:
@@ -253,155 +342,101 @@ bad:
 	return -1;
 }
 
-/* After the gzip member ended with avail bytes of input unused: whether
- * anything follows it in the file (a second member, or anything else).
- * -1 when the file cannot be read. */
-static int note_trailing(struct breader *r, size_t avail)
+/* crc32() of len zero bytes. */
+static unsigned long crc_of_zeros(unsigned long long len)
 {
-	unsigned char c;
-	ssize_t n = 0;
+	static const unsigned char zeros[4096];
+	unsigned long c = crc32(0, NULL, 0);
+
+	for (; len; len -= len < sizeof(zeros) ? len : sizeof(zeros))
+		c = crc32(c, zeros, (uInt)(len < sizeof(zeros) ? len : sizeof(zeros)));
+	return c;
+}
+
+static unsigned long le32(const unsigned char *p)
+{
+	return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 |
+	       (unsigned long)p[3] << 24;
+}
+
+/* The gzip stream ended: what libarchive's filter does not check, checked
+ * as zlib did. Its CRC-32 and length against the trailer (libarchive
+ * reads the 8 bytes and checks neither), and no byte after it in the file
+ * (libarchive ignores bytes that do not start another gzip member, and
+ * inflates those that do, as one stream). The filter has consumed the
+ * file up to the end of the last member it read; when that member is not
+ * the first, its trailer matches nothing but its own bytes: one made of
+ * zeros only (the only kind the tar checks let through) is caught here.
+ * -1 only when the file cannot be read. */
+static int gzip_end(struct breader *r)
+{
+	long long end = archive_filter_bytes(r->a, -1);
+	unsigned char t[8];
+	unsigned long crc, isize;
 
 	r->z_end = 1;
-	if (avail || (n = read_in(r, &c, 1)) > 0)
-		r->trailing = 1;
-	return n < 0 ? -1 : 0;
-}
-
-/* More of the file into in, for an inflater that used all it had: its
- * length; 0 at the end of the file, the stream cut short (kept in zerr);
- * -1 when the file cannot be read. */
-static ssize_t refill(struct breader *r)
-{
-	ssize_t n = read_in(r, r->in, IN_SIZE);
-
-	if (!n)
+	if (end < 18 || pread(r->fd, t, sizeof(t), end - 8) != (ssize_t)sizeof(t)) {
 		snprintf(r->zerr, sizeof(r->zerr), "the gzip stream ends early");
-	return n;
-}
-
-/* zlib's inflate into out[lim..OUT_SIZE), as far as it goes: to a full
- * buffer, the end of the gzip stream, or a problem kept in zerr. -1 only
- * when the file cannot be read. */
-static int fill_zlib(struct breader *r)
-{
-	r->z.next_out = r->out + r->lim;
-	r->z.avail_out = (uInt)(OUT_SIZE - r->lim);
-	while (r->z.avail_out && !r->z_end && !*r->zerr) {
-		int zr;
-
-		if (!r->z.avail_in) {
-			ssize_t n = refill(r);
-
-			if (n <= 0) {
-				if (n < 0)
-					return -1;
-				break;
-			}
-			r->z.next_in = r->in;
-			r->z.avail_in = (uInt)n;
-		}
-		zr = inflate(&r->z, Z_NO_FLUSH);
-		if (zr == Z_STREAM_END) {
-			if (note_trailing(r, r->z.avail_in) < 0)
-				return -1;
-		} else if (zr != Z_OK) {
-			snprintf(r->zerr, sizeof(r->zerr), "gzip: %s",
-				 r->z.msg ? r->z.msg : "cannot inflate");
-		}
+		return 0;
 	}
-	r->lim = OUT_SIZE - r->z.avail_out;
+	crc = le32(t);
+	isize = le32(t + 4);
+	if (crc != r->crc || isize != (r->total & 0xffffffffUL)) {
+		if (isize <= r->zero_run && crc == crc_of_zeros(isize))
+			r->trailing = 1;
+		else if (crc != r->crc)
+			snprintf(r->zerr, sizeof(r->zerr), "gzip: incorrect data check");
+		else
+			snprintf(r->zerr, sizeof(r->zerr), "gzip: incorrect length check");
+		return 0;
+	}
+	if (end < r->file_size)
+		r->trailing = 1;
 	return 0;
 }
 
-#ifdef CAIRN_HAVE_ISAL
-/* ISA-L found the stream damaged. zlib reads the file again from its
- * start and makes again the bytes ISA-L gave (they were good: a deflate
- * stream has one meaning), passing over those already taken; it goes on
- * from there, so that it meets the damage itself and names it in its
- * words: every damaged bundle gets the messages it got before ISA-L was
- * used. */
-static int isal_to_zlib(struct breader *r)
+/* Tar bytes out of the filter: into the CRC-32, the length and the count
+ * of zeros they end with. */
+static void account(struct breader *r, const unsigned char *p, size_t n)
 {
-	unsigned long long skip = r->made - (r->lim - r->pos);
+	size_t i = n;
 
-	free(r->isal);
-	r->isal = NULL;
-	if (lseek(r->fd, 0, SEEK_SET) < 0) {
-		cairn_error_set("cannot read '%s': %s", r->path, strerror(errno));
-		return fail(r);
-	}
-	memset(&r->z, 0, sizeof(r->z));
-	if (zlib_start(r) < 0)
-		return -1;
-	for (;;) {
-		r->pos = r->lim = 0;
-		if (fill_zlib(r) < 0)
-			return -1;
-		if (r->lim > skip) { /* and bytes not given yet after them */
-			r->pos = (size_t)skip;
-			return 0;
-		}
-		skip -= r->lim;
-		r->pos = r->lim;
-		if (*r->zerr)
-			return 0;
-		if (r->z_end) {
-			if (skip) /* cannot be: zlib made fewer bytes */
-				snprintf(r->zerr, sizeof(r->zerr), "gzip: cannot inflate");
-			return 0;
-		}
-	}
+	r->crc = crc32(r->crc, p, (uInt)n);
+	r->total += n;
+	while (i && !p[i - 1])
+		i--;
+	r->zero_run = i ? n - i : r->zero_run + n;
 }
 
-/* ISA-L's inflate, as fill_zlib: ~3 times as fast as zlib's on a
- * bundle's tar (7 ms against 20 ms for 14 MB, the CRC-32 and length
- * checked). An error hands the stream to zlib (isal_to_zlib). */
-static int fill_isal(struct breader *r)
-{
-	struct inflate_state *s = r->isal;
-
-	s->next_out = r->out + r->lim;
-	s->avail_out = (uint32_t)(OUT_SIZE - r->lim);
-	while (s->avail_out && !r->z_end && !*r->zerr) {
-		uint32_t before_in, before_out;
-		int rc;
-
-		if (!s->avail_in) {
-			ssize_t n = refill(r);
-
-			if (n <= 0) {
-				if (n < 0)
-					return -1;
-				break;
-			}
-			s->next_in = r->in;
-			s->avail_in = (uint32_t)n;
-		}
-		before_in = s->avail_in;
-		before_out = s->avail_out;
-		rc = isal_inflate(s);
-		/* no step forward, and not at the end: as good as an error */
-		if (rc < 0 || (s->block_state != ISAL_BLOCK_FINISH && s->avail_in == before_in &&
-			       s->avail_out == before_out))
-			/* what this call made is not counted: zlib makes it again */
-			return isal_to_zlib(r);
-		r->made += (size_t)(s->next_out - (r->out + r->lim));
-		r->lim = (size_t)(s->next_out - r->out);
-		if (s->block_state == ISAL_BLOCK_FINISH && note_trailing(r, s->avail_in) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-#endif
-
+/* libarchive's gzip filter into out[lim..OUT_SIZE), as far as it goes: to a
+ * full buffer, the end of the gzip stream, or a problem kept in zerr. -1
+ * only when the file cannot be read. A damaged block costs the filter's
+ * whole output block (64 KiB), so the member named may stand up to that
+ * far before the damage. */
 static int fill(struct breader *r)
 {
-#ifdef CAIRN_HAVE_ISAL
-	if (r->isal)
-		return fill_isal(r);
-#endif
-	return fill_zlib(r);
+	while (r->lim < OUT_SIZE && !r->z_end && !*r->zerr) {
+		la_ssize_t n = archive_read_data(r->a, r->out + r->lim, OUT_SIZE - r->lim);
+		const char *why;
+
+		if (n > 0) {
+			account(r, r->out + r->lim, (size_t)n);
+			r->lim += (size_t)n;
+		} else if (!n) {
+			return gzip_end(r);
+		} else if (r->err) {
+			return -1; /* feed could not read the file */
+		} else {
+			/* the filter's "truncated gzip input", or no message when
+			 * the trailer is cut */
+			why = archive_error_string(r->a);
+			if (!why || strstr(why, "truncated"))
+				snprintf(r->zerr, sizeof(r->zerr), "the gzip stream ends early");
+			else
+				snprintf(r->zerr, sizeof(r->zerr), "gzip: %s", why);
+		}
+	}
+	return 0;
 }
 
 /* n (at most 512) contiguous inflated bytes at *p: 1; 0 when the stream
@@ -800,21 +835,9 @@ out:
 	return rc;
 }
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-const char *breader_isal_version(void)
+const char *breader_libarchive_version(void)
 {
-#ifdef CAIRN_HAVE_ISAL
-	return STR(ISAL_MAJOR_VERSION) "." STR(ISAL_MINOR_VERSION) "." STR(ISAL_PATCH_VERSION);
-#else
-	return "none (zlib alone inflates)";
-#endif
-}
-
-const char *breader_inflater(const struct breader *r)
-{
-	return r->isal ? "isa-l" : "zlib";
+	return archive_version_string();
 }
 
 const char *breader_top(const struct breader *r)
@@ -826,11 +849,12 @@ void breader_free(struct breader *r)
 {
 	if (!r)
 		return;
-	if (r->z_live)
-		inflateEnd(&r->z);
+	if (r->a)
+		archive_read_free(r->a);
+	if (r->hashing)
+		sha256_release(&r->fed);
 	if (r->fd >= 0)
 		close(r->fd);
-	free(r->isal);
 	free(r->in);
 	free(r->out);
 	free(r->path);

@@ -1,18 +1,17 @@
 /* A bundle's tarball, read member by member with bsdtar's secure defaults
- * and then some, by our own reader over ISA-L and zlib (lib/tar.c parses
- * the headers): one gzip stream, its CRC-32 and length checked, nothing
- * after it; POSIX ustar headers with checked checksums, and pax 'x'
- * headers only for a member's path and size; regular files only (no links,
- * devices, directories, sparse files, pax globals, GNU long names); zeros
- * in every padding and after the two zero records that end the archive;
- * names under one top directory with no '..', no '.', no empty component,
- * no absolute path, no control character; members in the canonical order,
- * so a duplicate or a reordered member is caught as it arrives and a
- * single pass can verify the whole bundle. Memory is bounded whatever the
- * headers say: two 64 KiB buffers, the inflater's state (ISA-L's is 85
- * KiB) and at most one 64 KiB pax header. ISA-L inflates a stream with the
- * plain gzip header cairn writes, zlib any other and any stream ISA-L
- * finds damaged. */
+ * and then some. libarchive's gzip filter inflates it; our own checks
+ * beside it (tar-check.c for the headers) hold it to what cairn writes:
+ * one gzip stream, its CRC-32 and length checked, nothing after it; POSIX
+ * ustar headers with checked checksums, and pax 'x' headers only for a
+ * member's path and size; regular files only (no links, devices,
+ * directories, sparse files, pax globals, GNU long names); zeros in every
+ * padding and after the two zero records that end the archive; names
+ * under one top directory with no '..', no '.', no empty component, no
+ * absolute path, no control character; members in the canonical order, so
+ * a duplicate or a reordered member is caught as it arrives and a single
+ * pass can verify the whole bundle. Memory is bounded whatever the headers
+ * say: two 64 KiB buffers, libarchive's 64 KiB block and zlib's window,
+ * and at most one 64 KiB pax header. */
 #ifndef CAIRN_ARCHIVE_H
 #define CAIRN_ARCHIVE_H
 
@@ -60,12 +59,13 @@ int breader_data(struct breader *r, const void **data, size_t *len);
 /* The current member's bytes, whole, into out (capped: the caller has
  * checked m.size), and their sha256 when hex is not NULL. */
 int breader_slurp(struct breader *r, struct buf *out, char *hex);
-/* Which inflater gives the tar now: "isa-l" or "zlib" (ISA-L hands a
- * damaged stream to zlib, which names the damage). */
-const char *breader_inflater(const struct breader *r);
-/* ISA-L's version ("2.30.0"), or "none (zlib alone inflates)" for a build
- * without it: for --version. */
-const char *breader_isal_version(void);
+/* Hash the file's bytes as they are read (call before the first member). */
+void breader_hash_file(struct breader *r);
+/* The file's sha256: of the bytes read, once the archive's end is
+ * checked; else of the file as it is now, read on the side. */
+int breader_file_sha256(struct breader *r, char hex[65]);
+/* libarchive's version ("libarchive 3.6.2"), for --version. */
+const char *breader_libarchive_version(void);
 /* The top directory, "<project>-<version>", once a member was read. */
 const char *breader_top(const struct breader *r);
 void breader_free(struct breader *r);

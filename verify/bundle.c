@@ -20,97 +20,6 @@
 #include "manifest.h"
 #include "statement.h"
 
-/* ---- trust ---- */
-
-struct trust_key {
-	unsigned roles;
-	struct pubkey *k;
-};
-
-struct trust {
-	struct trust_key *keys;
-	size_t n, alloc;
-};
-
-struct trust *trust_new(void)
-{
-	return xcalloc(1, sizeof(struct trust));
-}
-
-int trust_add_key(struct trust *t, unsigned roles, const char *pem_path)
-{
-	struct pubkey *k = NULL;
-	size_t i;
-
-	if (pubkey_load(&k, pem_path) < 0)
-		return -1;
-	for (i = 0; i < t->n; i++) {
-		if (!strcmp(t->keys[i].k->id, k->id)) {
-			t->keys[i].roles |= roles;
-			pubkey_free(k);
-			return 0;
-		}
-	}
-	ALLOC_GROW(t->keys, t->n + 1, t->alloc);
-	t->keys[t->n].roles = roles;
-	t->keys[t->n].k = k;
-	t->n++;
-	return 0;
-}
-
-int trust_add_builder_key(struct trust *t, const char *pem_path)
-{
-	return trust_add_key(t, TRUST_BUILD, pem_path);
-}
-
-const struct pubkey *trust_find(const struct trust *t, const char *key_id, unsigned roles)
-{
-	size_t i;
-
-	if (!t)
-		return NULL;
-	for (i = 0; i < t->n; i++)
-		if ((t->keys[i].roles & roles) && !strcmp(t->keys[i].k->id, key_id))
-			return t->keys[i].k;
-	return NULL;
-}
-
-size_t trust_count(const struct trust *t, unsigned roles)
-{
-	size_t i, n = 0;
-
-	for (i = 0; t && i < t->n; i++)
-		n += (t->keys[i].roles & roles) != 0;
-	return n;
-}
-
-unsigned trust_role_of_type(const char *type)
-{
-	if (!type)
-		return 0;
-	if (!strcmp(type, "build"))
-		return TRUST_BUILD;
-	if (!strcmp(type, "approval"))
-		return TRUST_APPROVAL;
-	if (!strcmp(type, "receipt"))
-		return TRUST_RECEIPT;
-	if (!strcmp(type, "override"))
-		return TRUST_OVERRIDE;
-	return 0;
-}
-
-void trust_free(struct trust *t)
-{
-	size_t i;
-
-	if (!t)
-		return;
-	for (i = 0; i < t->n; i++)
-		pubkey_free(t->keys[i].k);
-	free(t->keys);
-	free(t);
-}
-
 /* ---- reader state ---- */
 
 struct kept {
@@ -140,6 +49,13 @@ struct bundle_priv {
 	 * bundle were as many mallocs and frees, ~1 ms of a nothing-pending
 	 * apply. */
 	struct pool_block *kept_bytes;
+	size_t next;                /* the next SHA256SUMS entry a member must be */
+	/* An unchanged file (file_known): the reader stopped before the
+	 * first migration member, which it has read (paused_m), until a
+	 * member is asked for. broken: why reading on failed. */
+	struct breader *paused;
+	struct bmember paused_m;
+	char *broken;
 };
 
 static void priv_free(struct bundle_priv *p)
@@ -159,6 +75,8 @@ static void priv_free(struct bundle_priv *p)
 		buf_release(&p->pairs[i].sig);
 	}
 	free(p->pairs);
+	breader_free(p->paused);
+	free(p->broken);
 	free(p);
 }
 
@@ -225,6 +143,7 @@ static int read_small(struct breader *r, const struct bmember *m, unsigned long 
 	 * copies as it grows (a short member is still read to its end) */
 	if (buf_reserve(out, (size_t)m->size) < 0)
 		return -1;
+	mem_prefault(out->ptr, (size_t)m->size);
 	return breader_slurp(r, out, hex);
 }
 
@@ -394,13 +313,7 @@ static int authenticate(struct bundle *b, const struct trust *trust)
 				"'cairn sign BUNDLE --key KEY')");
 		return -1;
 	}
-	for (i = 0; trust && i < trust->n; i++) {
-		size_t l = strlen(trusted_ids);
-
-		if ((trust->keys[i].roles & TRUST_BUILD) && l + KEY_ID_LEN + 3 < sizeof(trusted_ids))
-			snprintf(trusted_ids + l, sizeof(trusted_ids) - l, "%s%s", l ? ", " : "",
-				 trust->keys[i].k->id);
-	}
+	trust_list_ids(trust, TRUST_BUILD, trusted_ids, sizeof(trusted_ids));
 	if (!*trusted_ids)
 		cairn_error_set("build signature by unknown key %s: no build key is trusted (pass "
 				"--key PUB)", unknown);
@@ -539,8 +452,8 @@ static int cross_check(struct bundle *b, const char *top)
 					files[i]->member);
 			goto out;
 		}
-		/* sizes: every member as large as the manifest says */
-		if (i >= p->nmembers || p->members[i].size != files[i]->size) {
+		/* sizes: every member as large as the manifest says (once read) */
+		if (!p->paused && (i >= p->nmembers || p->members[i].size != files[i]->size)) {
 			cairn_error_set("member '%s': size differs from manifest.yaml's", files[i]->member);
 			goto out;
 		}
@@ -611,14 +524,17 @@ static int parse_finish(struct parse_job *j)
  * size is compared with the one the (authenticated) manifest records first,
  * so a member swapped for a huge stream is refused before it is read. A
  * manifest that does not parse is left to be reported after the members,
- * as before. */
+ * as before. parse is NULL once the manifest is parsed (an unchanged
+ * bundle file read on by resume). */
 static int data_size_check(struct bundle *b, struct parse_job *parse, const struct bmember *m)
 {
 	size_t i, j;
 
-	parse_wait(parse);
-	if (parse->rc < 0)
-		return 0;
+	if (parse) {
+		parse_wait(parse);
+		if (parse->rc < 0)
+			return 0;
+	}
 	for (i = 0; i < b->nmigs; i++)
 		for (j = 0; j < b->migs[i].nfiles; j++) {
 			const struct bundle_file *f = &b->migs[i].files[j];
@@ -639,6 +555,177 @@ static int data_size_check(struct bundle *b, struct parse_job *parse, const stru
  * refused as it arrives, before their bytes pile up unchecked. */
 #define BUNDLE_STATEMENTS_MAX 100
 
+/* manifest.yaml, then SHA256SUMS: raw bytes only, the manifest's hash
+ * checked against SHA256SUMS's first line. */
+static int read_head(struct bundle *b, struct breader *r)
+{
+	struct bundle_priv *p = b->priv;
+	struct bmember m;
+	char hex[65];
+	int k;
+
+	if ((k = breader_next(r, &m)) <= 0) {
+		if (!k)
+			cairn_error_set("not a bundle: no members");
+		return -1;
+	}
+	if (m.rank != RANK_MANIFEST) {
+		cairn_error_set("member 'manifest.yaml': missing (the first member is '%s')", m.name);
+		return -1;
+	}
+	if (read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &p->manifest, hex) < 0)
+		return -1;
+	memcpy(b->id, "sha256:", 7);
+	memcpy(b->id + 7, hex, 65);
+	if ((k = breader_next(r, &m)) <= 0 || m.rank != RANK_SUMS) {
+		if (k >= 0)
+			cairn_error_set("member 'SHA256SUMS': missing%s%s%s", k ? " (found '" : "",
+					k ? m.name : "", k ? "' instead)" : "");
+		return -1;
+	}
+	if (read_small(r, &m, SUMS_MAX_SIZE, "SHA256SUMS", &p->sums_raw, NULL) < 0)
+		return -1;
+	if (sums_parse(&p->sums, p->sums_raw.ptr, p->sums_raw.len) < 0) {
+		cairn_error_set("member %s", cairn_error_last());
+		return -1;
+	}
+	if (!p->sums.n || strcmp(p->sums.items[0].path, "manifest.yaml")) {
+		cairn_error_set("member 'SHA256SUMS': does not list manifest.yaml first");
+		return -1;
+	}
+	if (strcmp(p->sums.items[0].hex, hex)) {
+		cairn_error_set("member 'manifest.yaml': sha256 does not match SHA256SUMS (changed after "
+				"the build)");
+		return -1;
+	}
+	p->next = 1;
+	p->members = xcalloc(p->sums.n, sizeof(*p->members));
+	return 0;
+}
+
+/* A signature or approval member, into its pair. */
+static int read_statement_member(struct bundle_priv *p, struct breader *r, const struct bmember *m)
+{
+	struct pair *pr = pair_for(p, m->name);
+	int is_sig;
+
+	if (!pr)
+		return -1;
+	if (p->npairs > BUNDLE_STATEMENTS_MAX) {
+		cairn_error_set("member '%s': more than %d statements, the most a bundle carries",
+				m->name, BUNDLE_STATEMENTS_MAX);
+		return -1;
+	}
+	is_sig = ends_with(m->name, ".sig");
+	if (read_small(r, m, is_sig ? SIGFILE_MAX_SIZE : STATEMENT_MAX_SIZE,
+		       is_sig ? "a signature" : "a statement", is_sig ? &pr->sig : &pr->yaml, NULL) < 0)
+		return -1;
+	if (is_sig)
+		pr->have_sig = 1;
+	else
+		pr->have_yaml = 1;
+	return 0;
+}
+
+/* A migration member: the next one SHA256SUMS lists, read (a data file
+ * hashed as it streams by, its size first checked against the manifest's,
+ * a text file kept) and its hash checked. parse as data_size_check takes
+ * it. */
+static int read_migration_member(struct bundle *b, struct parse_job *parse, struct breader *r,
+				 const struct bmember *m)
+{
+	struct bundle_priv *p = b->priv;
+	struct kept *kp;
+	char hex[65];
+	size_t next = p->next;
+	int k;
+
+	if (next >= p->sums.n || strcmp(m->name, p->sums.items[next].path) < 0) {
+		cairn_error_set("member '%s': not listed in SHA256SUMS (added after the build)", m->name);
+		return -1;
+	}
+	if (strcmp(m->name, p->sums.items[next].path) > 0) {
+		cairn_error_set("member '%s': missing (listed in SHA256SUMS)", p->sums.items[next].path);
+		return -1;
+	}
+	kp = &p->members[p->nmembers++];
+	kp->name = p->sums.items[next].path; /* equal, and lives as long */
+	kp->size = m->size;
+	kp->is_data = is_data_member(m->name);
+	if (kp->is_data) {
+		struct sha256_ctx c;
+		const void *d;
+		size_t len;
+
+		if (within_cap(m, p->data_cap, "data files") < 0 ||
+		    data_size_check(b, parse, m) < 0)
+			return -1;
+		if (sha256_init(&c) < 0)
+			return -1;
+		while ((k = breader_data(r, &d, &len)) > 0)
+			sha256_update(&c, d, len);
+		if (k < 0 || sha256_final_hex(&c, hex) < 0) {
+			sha256_release(&c);
+			return -1;
+		}
+	} else if (read_kept(r, m, p, kp, hex) < 0) {
+		return -1;
+	} else if ((p->kept += m->size) > BUNDLE_TEXT_TOTAL_CAP) {
+		cairn_error_set("member '%s': the files other than data/ total more than %llu bytes, "
+				"the most a bundle holds in memory", m->name,
+				(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
+		return -1;
+	}
+	if (strcmp(hex, p->sums.items[next].hex)) {
+		cairn_error_set("member '%s': sha256 does not match SHA256SUMS (changed after the build)",
+				m->name);
+		return -1;
+	}
+	p->next++;
+	return 0;
+}
+
+/* The migration members from m (already read: k is 1, or 0 at the end of
+ * the archive) to the end, then SHA256SUMS all found. */
+static int read_migrations(struct bundle *b, struct parse_job *parse, struct breader *r,
+			   struct bmember *m, int k)
+{
+	struct bundle_priv *p = b->priv;
+
+	for (; k > 0; k = breader_next(r, m)) {
+		if (m->rank != RANK_MIGRATION) {
+			cairn_error_set("member '%s': out of order", m->name);
+			return -1;
+		}
+		if (read_migration_member(b, parse, r, m) < 0)
+			return -1;
+	}
+	if (k < 0)
+		return -1;
+	if (p->next < p->sums.n) {
+		cairn_error_set("member '%s': missing (listed in SHA256SUMS)",
+				p->sums.items[p->next].path);
+		return -1;
+	}
+	return 0;
+}
+
+/* An unchanged bundle file: the caller knows a file with these bytes was
+ * verified whole before (an applier's books record the sha256 of each
+ * bundle file it verified and applied), so its migration members need
+ * not be read now. Asked once the statements are authenticated, so only
+ * a bundle this run trusts gets here. */
+static int file_known(struct bundle *b, struct breader *r, const struct bundle_open_opts *o)
+{
+	if (!o || !o->known_file || o->known_file(o->known_ctx, NULL) <= 0)
+		return 0;
+	if (breader_file_sha256(r, b->file_sha256) < 0) {
+		*b->file_sha256 = '\0';
+		return 0;
+	}
+	return o->known_file(o->known_ctx, b->file_sha256) > 0;
+}
+
 int bundle_open_opts(struct bundle **out, const char *path, const struct trust *trust,
 		     const struct bundle_open_opts *opts)
 {
@@ -647,9 +734,8 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	struct breader *r = NULL;
 	struct bmember m;
 	struct parse_job parse = { .b = b };
-	size_t next = 0; /* the next SHA256SUMS entry a migration member must be */
-	int k, rc = -1, authenticated = 0;
-	char hex[65];
+	int k, rc = -1;
+	size_t i;
 
 	*out = NULL;
 	b->path = xstrdup(path);
@@ -658,146 +744,38 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	p->data_cap = opts && opts->data_cap ? opts->data_cap : BUNDLE_DATA_CAP;
 	if (breader_open(&r, path) < 0)
 		goto out;
-
-	/* manifest.yaml, then SHA256SUMS: raw bytes only */
-	if ((k = breader_next(r, &m)) <= 0) {
-		if (!k)
-			cairn_error_set("not a bundle: no members");
+	if (opts && opts->known_file)
+		breader_hash_file(r);
+	if (read_head(b, r) < 0)
 		goto out;
-	}
-	if (m.rank != RANK_MANIFEST) {
-		cairn_error_set("member 'manifest.yaml': missing (the first member is '%s')", m.name);
-		goto out;
-	}
-	if (read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &p->manifest, hex) < 0)
-		goto out;
-	memcpy(b->id, "sha256:", 7);
-	memcpy(b->id + 7, hex, 65);
-	if ((k = breader_next(r, &m)) <= 0 || m.rank != RANK_SUMS) {
-		if (k >= 0)
-			cairn_error_set("member 'SHA256SUMS': missing%s%s%s", k ? " (found '" : "",
-					k ? m.name : "", k ? "' instead)" : "");
-		goto out;
-	}
-	if (read_small(r, &m, SUMS_MAX_SIZE, "SHA256SUMS", &p->sums_raw, NULL) < 0)
-		goto out;
-	if (sums_parse(&p->sums, p->sums_raw.ptr, p->sums_raw.len) < 0) {
-		cairn_error_set("member %s", cairn_error_last());
-		goto out;
-	}
-	if (!p->sums.n || strcmp(p->sums.items[0].path, "manifest.yaml")) {
-		cairn_error_set("member 'SHA256SUMS': does not list manifest.yaml first");
-		goto out;
-	}
-	if (strcmp(p->sums.items[0].hex, hex)) {
-		cairn_error_set("member 'manifest.yaml': sha256 does not match SHA256SUMS (changed after "
-				"the build)");
-		goto out;
-	}
-	next = 1;
-	p->members = xcalloc(p->sums.n, sizeof(*p->members));
-
-	for (;;) {
-		k = breader_next(r, &m);
-		if (k < 0)
+	/* the statements, up to the first migration member */
+	while ((k = breader_next(r, &m)) > 0 &&
+	       (m.rank == RANK_SIGNATURE || m.rank == RANK_APPROVAL))
+		if (read_statement_member(p, r, &m) < 0)
 			goto out;
-		if ((k == 0 || m.rank == RANK_MIGRATION) && !authenticated) {
-			size_t i;
-
-			for (i = 0; i < p->npairs; i++)
-				if (check_pair_names(&p->pairs[i]) < 0)
-					goto out;
-			if (!(opts && opts->untrusted) && authenticate(b, trust) < 0)
-				goto out;
-			authenticated = 1;
-			parse_start(&parse);
-		}
-		if (k == 0)
-			break;
-		if (m.rank == RANK_SIGNATURE || m.rank == RANK_APPROVAL) {
-			struct pair *pr = pair_for(p, m.name);
-			int is_sig;
-
-			if (!pr)
-				goto out;
-			if (p->npairs > BUNDLE_STATEMENTS_MAX) {
-				cairn_error_set("member '%s': more than %d statements, the most a "
-						"bundle carries", m.name, BUNDLE_STATEMENTS_MAX);
-				goto out;
-			}
-			is_sig = ends_with(m.name, ".sig");
-			if (read_small(r, &m, is_sig ? SIGFILE_MAX_SIZE : STATEMENT_MAX_SIZE,
-				       is_sig ? "a signature" : "a statement", is_sig ? &pr->sig : &pr->yaml,
-				       NULL) < 0)
-				goto out;
-			if (is_sig)
-				pr->have_sig = 1;
-			else
-				pr->have_yaml = 1;
-			continue;
-		}
-		if (m.rank != RANK_MIGRATION) {
-			cairn_error_set("member '%s': out of order", m.name);
+	if (k < 0)
+		goto out;
+	for (i = 0; i < p->npairs; i++)
+		if (check_pair_names(&p->pairs[i]) < 0)
 			goto out;
-		}
-		/* a migration member: the next one SHA256SUMS lists */
-		if (next >= p->sums.n || strcmp(m.name, p->sums.items[next].path) < 0) {
-			cairn_error_set("member '%s': not listed in SHA256SUMS (added after the build)",
-					m.name);
-			goto out;
-		}
-		if (strcmp(m.name, p->sums.items[next].path) > 0) {
-			cairn_error_set("member '%s': missing (listed in SHA256SUMS)",
-					p->sums.items[next].path);
-			goto out;
-		}
-		{
-			struct kept *kp = &p->members[p->nmembers++];
-
-			kp->name = p->sums.items[next].path; /* equal, and lives as long */
-			kp->size = m.size;
-			kp->is_data = is_data_member(m.name);
-			if (kp->is_data) {
-				struct sha256_ctx c;
-				const void *d;
-				size_t len;
-
-				if (within_cap(&m, p->data_cap, "data files") < 0 ||
-				    data_size_check(b, &parse, &m) < 0)
-					goto out;
-				if (sha256_init(&c) < 0)
-					goto out;
-				while ((k = breader_data(r, &d, &len)) > 0)
-					sha256_update(&c, d, len);
-				if (k < 0 || sha256_final_hex(&c, hex) < 0) {
-					sha256_release(&c);
-					goto out;
-				}
-			} else if (read_kept(r, &m, p, kp, hex) < 0) {
-				goto out;
-			} else if ((p->kept += m.size) > BUNDLE_TEXT_TOTAL_CAP) {
-				cairn_error_set("member '%s': the files other than data/ total more than "
-						"%llu bytes, the most a bundle holds in memory", m.name,
-						(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
-				goto out;
-			}
-			if (strcmp(hex, p->sums.items[next].hex)) {
-				cairn_error_set("member '%s': sha256 does not match SHA256SUMS (changed after "
-						"the build)", m.name);
-				goto out;
-			}
-			next++;
-		}
-	}
-	if (next < p->sums.n) {
-		cairn_error_set("member '%s': missing (listed in SHA256SUMS)", p->sums.items[next].path);
+	if (!(opts && opts->untrusted) && authenticate(b, trust) < 0)
+		goto out;
+	parse_start(&parse);
+	if (k > 0 && m.rank == RANK_MIGRATION && file_known(b, r, opts)) {
+		/* kept open where it stopped: bundle_read reads on from here */
+		p->paused = r;
+		p->paused_m = m;
+		r = NULL;
+	} else if (read_migrations(b, &parse, r, &m, k) < 0) {
 		goto out;
 	}
 	/* every member checked out: now the parse counts */
 	if (parse_finish(&parse) < 0)
 		goto out;
-	if (cross_check(b, breader_top(r)) < 0)
+	if (cross_check(b, breader_top(r ? r : p->paused)) < 0)
 		goto out;
+	if (r && opts && opts->known_file && breader_file_sha256(r, b->file_sha256) < 0)
+		*b->file_sha256 = '\0';
 	collect_statements(b, trust);
 	*out = b;
 	b = NULL;
@@ -807,6 +785,35 @@ out:
 		pthread_join(parse.thread, NULL);
 	breader_free(r);
 	bundle_free(b);
+	return rc;
+}
+
+int bundle_members_checked_before(const struct bundle *b)
+{
+	return ((const struct bundle_priv *)b->priv)->paused != NULL;
+}
+
+/* A bundle opened as an unchanged file, read on to its end as
+ * bundle_open_opts would have: every member's hash and the archive's end
+ * checked, the text members kept. Once, at the first member asked for. */
+static int resume(struct bundle *b)
+{
+	struct bundle_priv *p = b->priv;
+	struct breader *r = p->paused;
+	int rc;
+
+	if (!r)
+		return 0;
+	p->paused = NULL;
+	rc = read_migrations(b, NULL, r, &p->paused_m, 1);
+	if (!rc)
+		rc = cross_check(b, breader_top(r));
+	breader_free(r);
+	if (rc < 0) {
+		cairn_error_set("bundle '%s' changed since it was verified: %s", b->path,
+				cairn_error_last());
+		p->broken = xstrdup(cairn_error_last());
+	}
 	return rc;
 }
 
@@ -862,15 +869,32 @@ static int put_chunk(void *ctx, const void *data, size_t len)
 	return buf_put(((struct stream_to_buf *)ctx)->out, data, len);
 }
 
+/* The member's kept state, the bundle read on to its end first when it
+ * was opened as an unchanged file. NULL with the error set. */
+static struct kept *member_of(struct bundle *b, const struct bundle_file *f)
+{
+	struct bundle_priv *p = b->priv;
+	struct kept *k;
+
+	if (p->broken) {
+		cairn_error_set("%s", p->broken);
+		return NULL;
+	}
+	if (resume(b) < 0)
+		return NULL;
+	k = find_member(p, f->member);
+	if (!k)
+		cairn_error_set("member '%s': not in the bundle", f->member);
+	return k;
+}
+
 int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out)
 {
-	struct kept *k = find_member(b->priv, f->member);
+	struct kept *k = member_of(b, f);
 	struct stream_to_buf ctx = { out };
 
-	if (!k) {
-		cairn_error_set("member '%s': not in the bundle", f->member);
+	if (!k)
 		return -1;
-	}
 	if (!k->is_data)
 		return buf_put(out, k->data ? k->data : "", k->len);
 	return bundle_stream(b, f, put_chunk, &ctx);
@@ -879,7 +903,7 @@ int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out)
 int bundle_stream(struct bundle *b, const struct bundle_file *f,
 		  int (*cb)(void *ctx, const void *data, size_t len), void *ctx)
 {
-	struct kept *k = find_member(b->priv, f->member);
+	struct kept *k = member_of(b, f);
 	struct breader *r = NULL;
 	struct sha256_ctx c = { NULL };
 	struct bmember m;
@@ -887,10 +911,8 @@ int bundle_stream(struct bundle *b, const struct bundle_file *f,
 	char hex[65];
 	int rc = -1, n;
 
-	if (!k) {
-		cairn_error_set("member '%s': not in the bundle", f->member);
+	if (!k)
 		return -1;
-	}
 	if (!k->is_data) {
 		const char *d = k->data ? k->data : "";
 		size_t off = 0;

@@ -82,6 +82,9 @@ struct bundle {
 	 * lists: a few large blocks, freed by manifest_release, instead of one
 	 * allocation each (NULL: each is its own, as the other paths make them). */
 	struct pool_block *strpool;
+	/* The bundle file's sha256 (hex), when bundle_open_opts was given
+	 * known_file and read the file to its end or asked about it; else "". */
+	char file_sha256[65];
 };
 
 /* Keys the caller trusts (PEM public keys), by role. */
@@ -98,6 +101,9 @@ int trust_add_key(struct trust *t, unsigned roles, const char *pem_path);
 /* The key with that id trusted for one of roles, or NULL. */
 const struct pubkey *trust_find(const struct trust *t, const char *key_id, unsigned roles);
 size_t trust_count(const struct trust *t, unsigned roles);
+/* The ids of the keys trusted for one of roles, ", "-separated, as many
+ * as fit in out. */
+void trust_list_ids(const struct trust *t, unsigned roles, char *out, size_t size);
 unsigned trust_role_of_type(const char *statement_type);
 
 /* Opens and verifies path. With trust == NULL nothing is trusted and the
@@ -117,9 +123,22 @@ struct bundle_open_opts {
 	 * they are valid and trusted. */
 	int untrusted;
 	unsigned long long text_cap, data_cap; /* 0: the defaults above */
+	/* An unchanged bundle file (issue #14): called with NULL, whether any
+	 * file would do (> 0); then, once the statements are authenticated,
+	 * with the file's sha256 (hex): > 0 when the caller knows a file of
+	 * those bytes was verified whole before. The migration members are
+	 * then not read until one is asked for (bundle_read, bundle_stream),
+	 * and then all of them, with every check. */
+	int (*known_file)(void *ctx, const char *sha256_hex);
+	void *known_ctx;
 };
 int bundle_open_opts(struct bundle **out, const char *path, const struct trust *trust,
 		     const struct bundle_open_opts *opts);
+/* 1 when the bundle was opened as an unchanged file whose migration
+ * members have not been read (known_file): what was checked of them
+ * before needs no checking again until one is read. */
+int bundle_members_checked_before(const struct bundle *b);
+
 /* The raw bytes of manifest.yaml and of a statement pair kept by the
  * reader (for cairn sign, which rewrites the tarball). */
 const struct buf *bundle_manifest_bytes(const struct bundle *b);

@@ -485,7 +485,7 @@ static void test_bundle_open(void)
 {
 	struct trust *t = trust_new();
 	struct bundle *b = NULL;
-	struct bundle_open_opts o = { 1, 0, 0 };
+	struct bundle_open_opts o = { .untrusted = 1 };
 	const struct bundle_file *f;
 	struct collect c = { BUF_INIT, 0 };
 	struct buf body = BUF_INIT;
@@ -588,7 +588,7 @@ static void write_bundle(const char *path, const char *manifest, const char *sql
  * changed member is still what a bundle with both is refused for. */
 static void test_parse_order(void)
 {
-	struct bundle_open_opts o = { 1, 0, 0 };
+	struct bundle_open_opts o = { .untrusted = 1 };
 	struct bundle *b = NULL;
 	char tmp[] = "/tmp/cairn-unit-order-XXXXXX";
 	const char *bad = "format: cairn-bundle/0\nname: x\n";
@@ -608,6 +608,86 @@ static void test_parse_order(void)
 	unlink(tmp);
 }
 
+/* known_file (issue #14): what it was asked, and what it answers. */
+struct known {
+	int answer, asked_any, asked_hex;
+	char hex[65];
+};
+
+static int known_file(void *ctx, const char *hex)
+{
+	struct known *k = ctx;
+
+	if (!hex) {
+		k->asked_any++;
+	} else {
+		k->asked_hex++;
+		snprintf(k->hex, sizeof(k->hex), "%s", hex);
+	}
+	return k->answer;
+}
+
+/* An unchanged bundle file: its migration members are read only when one
+ * is asked for, and then every one of them with every check, so a file
+ * changed under a recorded hash is still refused before its SQL is used. */
+static void test_known_file(void)
+{
+	static const char golden_sha[] = "0fda9be65371459a1f8889c422a2af019f340f4c240c61f1f7727e227f5088d9";
+	struct trust *t = trust_new();
+	struct bundle *b = NULL;
+	struct known k = { 1, 0, 0, "" };
+	struct bundle_open_opts o = { .known_file = known_file, .known_ctx = &k };
+	const struct bundle_file *f;
+	struct buf body = BUF_INIT;
+
+	CHECK(trust_add_builder_key(t, "fixtures/keys/test.pub") == 0);
+	CHECK(bundle_open_opts(&b, "fixtures/golden.tar.gz", t, &o) == 0);
+	CHECK(k.asked_any == 1 && k.asked_hex == 1 && !strcmp(k.hex, golden_sha));
+	if (!b)
+		goto out;
+	CHECK(bundle_members_checked_before(b) == 1);
+	CHECK_STR(b->file_sha256, golden_sha);
+	CHECK(b->nmigs == 3 && b->nstatements == 1 && b->statements[0].trusted);
+	f = bundle_migration_file(&b->migs[2], "up", "sqlite");
+	CHECK(f && bundle_read(b, f, &body) == 0 && body.ptr &&
+	      !strcmp(body.ptr, "CREATE INDEX accounts_email ON accounts (email);\n"));
+	CHECK(bundle_members_checked_before(b) == 0);
+	bundle_free(b);
+	b = NULL;
+
+	/* not known: read whole, the file's hash from the bytes read */
+	k.answer = 0;
+	k.asked_hex = 0;
+	CHECK(bundle_open_opts(&b, "fixtures/golden.tar.gz", t, &o) == 0);
+	CHECK(b && bundle_members_checked_before(b) == 0 && !strcmp(b->file_sha256, golden_sha));
+	bundle_free(b);
+	b = NULL;
+
+	/* a member changed, the head intact: opened, but no member is given
+	 * out, and the refusal names it */
+	k.answer = 1;
+	CHECK(bundle_open_opts(&b, "fixtures/hostile/changed-sql.tar.gz", t, &o) == 0);
+	if (b) {
+		buf_reset(&body);
+		f = bundle_migration_file(&b->migs[2], "up", "sqlite");
+		CHECK(f && bundle_read(b, f, &body) < 0);
+		CHECK(strstr(cairn_error_last(), "changed since it was verified") &&
+		      strstr(cairn_error_last(), "up.sql': sha256 does not match SHA256SUMS"));
+		CHECK(f && bundle_read(b, f, &body) < 0);
+		CHECK(strstr(cairn_error_last(), "up.sql': sha256 does not match SHA256SUMS") != NULL);
+	}
+	bundle_free(b);
+	b = NULL;
+	/* and an untrusted bundle is refused before the question is asked */
+	k.asked_hex = 0;
+	CHECK(bundle_open_opts(&b, "fixtures/other-signed.tar.gz", t, &o) < 0 && !b);
+	CHECK(k.asked_hex == 0);
+out:
+	buf_release(&body);
+	bundle_free(b);
+	trust_free(t);
+}
+
 int main(void)
 {
 	test_base64();
@@ -621,5 +701,6 @@ int main(void)
 	test_sign_verify();
 	test_bundle_open();
 	test_parse_order();
+	test_known_file();
 	return unit_done();
 }
