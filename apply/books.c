@@ -7,25 +7,59 @@
 #include "../lib/sha256.h"
 #include "engine.h"
 
+/* The pieces of a row's facts text, in order: labels at even indexes,
+ * values at odd ones. */
+#define FACTS_PARTS 18
+
 char *books_facts(const struct bk_row *r)
 {
 	char down[SHA256_HEX_LEN + 8];
+	const char *part[FACTS_PARTS];
+	size_t len = 2, i;
+	char *out, *p;
 
 	if (r->down_sql) {
 		char hex[SHA256_HEX_LEN + 1];
 
-		if (sha256_hex(r->down_sql, strlen(r->down_sql), hex) ||
-		    snprintf(down, sizeof(down), "sha256:%s", hex) >= (int)sizeof(down))
+		if (sha256_hex(r->down_sql, strlen(r->down_sql), hex))
 			down[0] = '\0';
+		else {
+			memcpy(down, "sha256:", 7);
+			memcpy(down + 7, hex, SHA256_HEX_LEN + 1);
+		}
 	} else {
 		memcpy(down, "none", 5);
 	}
-	return xasprintf(" facts{state=%s;checksum=%s;down=%s;bundle=%s;env=%s;name=%s;kind=%s;"
-			 "irreversible=%d;transactional=%d}",
-			 r->state ? r->state : "", r->checksum ? r->checksum : "", down,
-			 r->bundle_id ? r->bundle_id : "", r->environment ? r->environment : "",
-			 r->name ? r->name : "", r->kind ? r->kind : "", !!r->irreversible,
-			 !!r->transactional);
+	/* built by hand, not by printf: it runs for every row on every run */
+	part[0] = " facts{state=";
+	part[1] = r->state ? r->state : "";
+	part[2] = ";checksum=";
+	part[3] = r->checksum ? r->checksum : "";
+	part[4] = ";down=";
+	part[5] = down;
+	part[6] = ";bundle=";
+	part[7] = r->bundle_id ? r->bundle_id : "";
+	part[8] = ";env=";
+	part[9] = r->environment ? r->environment : "";
+	part[10] = ";name=";
+	part[11] = r->name ? r->name : "";
+	part[12] = ";kind=";
+	part[13] = r->kind ? r->kind : "";
+	part[14] = ";irreversible=";
+	part[15] = r->irreversible ? "1" : "0";
+	part[16] = ";transactional=";
+	part[17] = r->transactional ? "1" : "0";
+	for (i = 0; i < FACTS_PARTS; i++)
+		len += strlen(part[i]);
+	p = out = xmalloc(len);
+	for (i = 0; i < FACTS_PARTS; i++) {
+		size_t l = strlen(part[i]);
+
+		memcpy(p, part[i], l);
+		p += l;
+	}
+	memcpy(p, "}", 2);
+	return out;
 }
 
 /* The facts an audit row recorded (pointing into its detail), or NULL. */

@@ -12,8 +12,8 @@
  *   engine can show the engine's code and map the position into the file;
  * - nothing prints, nothing exits;
  * - strings handed back in rows are malloc'ed and owned by the caller
- *   (free with bk_rows_free / audit_rows_free); a bk_row's may share one
- *   allocation (bk_row.strings).
+ *   (free with bk_rows_free / audit_rows_free); a row's may share one
+ *   allocation (bk_row.strings, audit_row.strings).
  *
  * Transactions: the engine calls begin/commit/rollback around each migration
  * and its bookkeeping writes (bk_put, audit_append inside the same
@@ -141,6 +141,8 @@ struct audit_row {
 	char *detail;        /* free text: checksum, error, approvals used */
 	char *prev_hash;     /* hash of row seq-1; 64 zeros for the first */
 	char *hash;          /* sha256 over the fields above */
+	char *strings;       /* as bk_row.strings: NULL, or the one allocation the
+			      * strings above point into (a row audit_read returned) */
 };
 
 struct db; /* a driver's connection, opaque to the engine */
