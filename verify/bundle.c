@@ -28,6 +28,8 @@ struct kept {
 	size_t len;
 	unsigned long long size;    /* bytes read */
 	int is_data;                /* a data/ member: streamed, not kept */
+	int streamed;               /* a text member past BUNDLE_TEXT_KEEP: not kept either */
+	int has_nul;                /* a text member with a NUL byte (not SQL) */
 };
 
 struct pair {
@@ -44,7 +46,8 @@ struct bundle_priv {
 	struct pair *pairs;
 	size_t npairs, pairs_alloc;
 	unsigned long long text_cap, data_cap;
-	unsigned long long kept;    /* bytes of text members held */
+	unsigned long long kept;    /* bytes of text members read (BUNDLE_TEXT_TOTAL_CAP) */
+	unsigned long long held;    /* of which held in memory (BUNDLE_TEXT_KEEP) */
 	/* The text members' bytes: 10,000 members of a 5,000-migration
 	 * bundle were as many mallocs and frees, ~1 ms of a nothing-pending
 	 * apply. */
@@ -56,6 +59,11 @@ struct bundle_priv {
 	struct breader *paused;
 	struct bmember paused_m;
 	char *broken;
+	/* Members read again (data, text not kept): the reader is kept where
+	 * the last one ended, since the engine asks for them in the archive's
+	 * order; cursor_after names that member. */
+	struct breader *cursor;
+	char *cursor_after;
 };
 
 static void priv_free(struct bundle_priv *p)
@@ -77,6 +85,8 @@ static void priv_free(struct bundle_priv *p)
 	free(p->pairs);
 	breader_free(p->paused);
 	free(p->broken);
+	breader_free(p->cursor);
+	free(p->cursor_after);
 	free(p);
 }
 
@@ -147,25 +157,32 @@ static int read_small(struct breader *r, const struct bmember *m, unsigned long 
 	return breader_slurp(r, out, hex);
 }
 
-/* A text member's bytes into the bundle's pool (kp->data), and their
- * sha256. */
+/* A text member's bytes into the bundle's pool (kp->data) while they fit
+ * in BUNDLE_TEXT_KEEP, else only hashed as they stream by (kp->streamed);
+ * their sha256, and whether they hold a NUL byte. */
 static int read_kept(struct breader *r, const struct bmember *m, struct bundle_priv *p,
 		     struct kept *kp, char *hex)
 {
 	struct sha256_ctx c;
 	const void *d;
 	size_t len, got = 0;
-	char *to;
+	char *to = NULL;
 	int k;
 
 	if (within_cap(m, p->text_cap, "SQL and YAML files") < 0)
 		return -1;
-	to = pool_alloc(&p->kept_bytes, (size_t)m->size, 1);
+	if (p->held + m->size <= BUNDLE_TEXT_KEEP) {
+		to = pool_alloc(&p->kept_bytes, (size_t)m->size, 1);
+		p->held += m->size;
+	}
 	if (sha256_init(&c) < 0)
 		return -1;
 	/* breader_data gives the header's size, no more, or fails */
 	while ((k = breader_data(r, &d, &len)) > 0) {
-		memcpy(to + got, d, len);
+		if (to)
+			memcpy(to + got, d, len);
+		if (!kp->has_nul && memchr(d, '\0', len))
+			kp->has_nul = 1;
 		got += len;
 		sha256_update(&c, d, len);
 	}
@@ -174,6 +191,7 @@ static int read_kept(struct breader *r, const struct bmember *m, struct bundle_p
 		return -1;
 	}
 	kp->data = to;
+	kp->streamed = !to;
 	kp->len = got;
 	return 0;
 }
@@ -895,25 +913,64 @@ int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out)
 
 	if (!k)
 		return -1;
-	if (!k->is_data)
+	if (!k->is_data && !k->streamed)
 		return buf_put(out, k->data ? k->data : "", k->len);
 	return bundle_stream(b, f, put_chunk, &ctx);
+}
+
+int bundle_member_has_nul(struct bundle *b, const struct bundle_file *f)
+{
+	struct kept *k = member_of(b, f);
+
+	return k ? k->has_nul : -1;
+}
+
+/* A reader at member f, its header read: the kept cursor when f comes
+ * after the member it last gave, else a new one from the start. */
+static int seek_member(struct bundle *b, const struct bundle_file *f, struct breader **out)
+{
+	struct bundle_priv *p = b->priv;
+	struct breader *r = NULL;
+	struct bmember m;
+	int n;
+
+	if (p->cursor && p->cursor_after && strcmp(f->member, p->cursor_after) > 0) {
+		r = p->cursor;
+	} else {
+		breader_free(p->cursor);
+		if (breader_open(&r, b->path) < 0) {
+			p->cursor = NULL;
+			return -1;
+		}
+	}
+	p->cursor = NULL;
+	while ((n = breader_next(r, &m)) > 0 && strcmp(m.name, f->member))
+		;
+	if (n <= 0) {
+		if (!n)
+			cairn_error_set("member '%s': gone from '%s' since it was verified", f->member,
+					b->path);
+		breader_free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
 }
 
 int bundle_stream(struct bundle *b, const struct bundle_file *f,
 		  int (*cb)(void *ctx, const void *data, size_t len), void *ctx)
 {
 	struct kept *k = member_of(b, f);
+	struct bundle_priv *p = b->priv;
 	struct breader *r = NULL;
 	struct sha256_ctx c = { NULL };
-	struct bmember m;
 	unsigned long long total = 0;
 	char hex[65];
 	int rc = -1, n;
 
 	if (!k)
 		return -1;
-	if (!k->is_data) {
+	if (!k->is_data && !k->streamed) {
 		const char *d = k->data ? k->data : "";
 		size_t off = 0;
 
@@ -928,18 +985,10 @@ int bundle_stream(struct bundle *b, const struct bundle_file *f,
 		} while (off < k->len);
 		return 0;
 	}
-	/* a data file: read it again, and hash it again, since the file on
-	 * disk may have changed since bundle_open */
-	if (breader_open(&r, b->path) < 0 || sha256_init(&c) < 0)
+	/* a data file, or text not kept: read it again, and hash it again,
+	 * since the file on disk may have changed since bundle_open */
+	if (seek_member(b, f, &r) < 0 || sha256_init(&c) < 0)
 		goto out;
-	while ((n = breader_next(r, &m)) > 0 && strcmp(m.name, f->member))
-		;
-	if (n <= 0) {
-		if (!n)
-			cairn_error_set("member '%s': gone from '%s' since it was verified", f->member,
-					b->path);
-		goto out;
-	}
 	for (;;) {
 		const void *d;
 		size_t len;
@@ -962,6 +1011,11 @@ int bundle_stream(struct bundle *b, const struct bundle_file *f,
 		cairn_error_set("member '%s': changed since it was verified (sha256 differs)", f->member);
 		goto out;
 	}
+	/* the reader stays where this member ended, for the next one */
+	free(p->cursor_after);
+	p->cursor_after = xstrdup(f->member);
+	p->cursor = r;
+	r = NULL;
 	rc = 0;
 out:
 	sha256_release(&c);
