@@ -67,6 +67,17 @@ int apply_mig_read_sql(struct apply_mig *m, const char *driver)
 	return 0;
 }
 
+void apply_mig_drop_sql(struct apply_mig *m)
+{
+	if (!m->bundle || !m->bm)
+		return;
+	free(m->up);
+	free(m->down);
+	free(m->verify);
+	m->up = m->down = m->verify = NULL;
+	m->up_len = m->down_len = m->verify_len = 0;
+}
+
 /* What makes a migration's SQL unusable, found without reading it again:
  * no up script for the driver, or a NUL byte in up, down or verify. Run
  * for every migration at load, whatever else the load does, so a bad

@@ -45,7 +45,7 @@ struct bundle_priv {
 	size_t nmembers;
 	struct pair *pairs;
 	size_t npairs, pairs_alloc;
-	unsigned long long text_cap, data_cap;
+	unsigned long long text_cap, data_cap, text_keep;
 	unsigned long long kept;    /* bytes of text members read (BUNDLE_TEXT_TOTAL_CAP) */
 	unsigned long long held;    /* of which held in memory (BUNDLE_TEXT_KEEP) */
 	/* The text members' bytes: 10,000 members of a 5,000-migration
@@ -171,7 +171,7 @@ static int read_kept(struct breader *r, const struct bmember *m, struct bundle_p
 
 	if (within_cap(m, p->text_cap, "SQL and YAML files") < 0)
 		return -1;
-	if (p->held + m->size <= BUNDLE_TEXT_KEEP) {
+	if (p->held + m->size <= p->text_keep) {
 		to = pool_alloc(&p->kept_bytes, (size_t)m->size, 1);
 		p->held += m->size;
 	}
@@ -760,6 +760,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	b->priv = p;
 	p->text_cap = opts && opts->text_cap ? opts->text_cap : BUNDLE_TEXT_CAP;
 	p->data_cap = opts && opts->data_cap ? opts->data_cap : BUNDLE_DATA_CAP;
+	p->text_keep = opts && opts->text_keep ? opts->text_keep : BUNDLE_TEXT_KEEP;
 	if (breader_open(&r, path) < 0)
 		goto out;
 	if (opts && opts->known_file)

@@ -129,6 +129,7 @@ struct bundle_open_opts {
 	 * they are valid and trusted. */
 	int untrusted;
 	unsigned long long text_cap, data_cap; /* 0: the defaults above */
+	unsigned long long text_keep;          /* 0: BUNDLE_TEXT_KEEP */
 	/* An unchanged bundle file (issue #14): called with NULL, whether any
 	 * file would do (> 0); then, once the statements are authenticated,
 	 * with the file's sha256 (hex): > 0 when the caller knows a file of
