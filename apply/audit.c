@@ -69,7 +69,7 @@ static void audit_fields(const struct audit_row *r, char seq[24], const char *f[
  * whole and hashed in one update: 34 small updates a row through OpenSSL's
  * EVP layer, with a printf for each length, were most of the cost of
  * checking a chain of 5,000 rows on every run (callgrind). */
-static void audit_hash_hex(const struct audit_row *r, char hex[SHA256_HEX_LEN + 1])
+void audit_hash_hex(const struct audit_row *r, char hex[SHA256_HEX_LEN + 1])
 {
 	const char *f[AUDIT_NFIELDS];
 	char seq[24], small[2048], *enc = small, *p;
@@ -146,6 +146,42 @@ const struct audit_row *audit_find(const struct audit_row *const *index, size_t 
 	return NULL;
 }
 
+void audit_check_row(const struct audit_row *r, size_t i, const char *prev,
+		     struct audit_problem **p, size_t *np, size_t *alloc)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	int hash_ok;
+
+	audit_hash_hex(r, hex);
+	hash_ok = r->hash && *hex && !strcmp(hex, r->hash);
+	if (r->seq != (long long)i + 1)
+		problem(p, np, alloc, r->seq,
+			xasprintf("row %lld: expected sequence number %zu: a row before it "
+				  "was deleted or inserted", r->seq, i + 1));
+	if (!r->prev_hash || strcmp(r->prev_hash, prev))
+		problem(p, np, alloc, r->seq,
+			xasprintf("row %lld: does not link to the row before it (its "
+				  "prev_hash is %.16s..., the row before hashes to %.16s...): "
+				  "a row was inserted, deleted or edited",
+				  r->seq, r->prev_hash ? r->prev_hash : "", prev));
+	if (!hash_ok)
+		problem(p, np, alloc, r->seq,
+			xasprintf("row %lld: its contents do not match its hash: the row "
+				  "was edited", r->seq));
+}
+
+char *audit_anchor_problem(const struct bk_row *bk, int found)
+{
+	if (!bk->audit_hash || !*bk->audit_hash)
+		return xasprintf("migration %s: its bookkeeping row names no audit row: "
+				 "the row was written outside cairn-apply", bk->version);
+	if (!found)
+		return xasprintf("migration %s: the audit row that recorded its last change "
+				 "(%.16s...) is missing: audit rows were deleted",
+				 bk->version, bk->audit_hash);
+	return NULL;
+}
+
 size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row *bk,
 		    size_t nbk, struct audit_problem **out)
 {
@@ -155,46 +191,17 @@ size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row 
 	const struct audit_row **ix;
 
 	for (i = 0; i < n; i++) {
-		const struct audit_row *r = &rows[i];
-		char hex[SHA256_HEX_LEN + 1];
-		int hash_ok;
-
-		audit_hash_hex(r, hex);
-		hash_ok = r->hash && *hex && !strcmp(hex, r->hash);
-		if (r->seq != (long long)i + 1)
-			problem(&p, &np, &alloc, r->seq,
-				xasprintf("row %lld: expected sequence number %zu: a row before it "
-					  "was deleted or inserted", r->seq, i + 1));
-		if (!r->prev_hash || strcmp(r->prev_hash, prev))
-			problem(&p, &np, &alloc, r->seq,
-				xasprintf("row %lld: does not link to the row before it (its "
-					  "prev_hash is %.16s..., the row before hashes to %.16s...): "
-					  "a row was inserted, deleted or edited",
-					  r->seq, r->prev_hash ? r->prev_hash : "", prev));
-		if (!hash_ok)
-			problem(&p, &np, &alloc, r->seq,
-				xasprintf("row %lld: its contents do not match its hash: the row "
-					  "was edited", r->seq));
-		prev = r->hash ? r->hash : "";
+		audit_check_row(&rows[i], i, prev, &p, &np, &alloc);
+		prev = rows[i].hash ? rows[i].hash : "";
 	}
 	/* Anchors: every bookkeeping row names an audit row that must exist. */
 	ix = audit_index(rows, n);
 	for (j = 0; j < nbk; j++) {
 		const char *h = bk[j].audit_hash;
-		int found;
+		char *msg = audit_anchor_problem(&bk[j], h && *h && audit_find(ix, n, h));
 
-		if (!h || !*h) {
-			problem(&p, &np, &alloc, 0,
-				xasprintf("migration %s: its bookkeeping row names no audit row: "
-					  "the row was written outside cairn-apply", bk[j].version));
-			continue;
-		}
-		found = audit_find(ix, n, h) != NULL;
-		if (!found)
-			problem(&p, &np, &alloc, 0,
-				xasprintf("migration %s: the audit row that recorded its last change "
-					  "(%.16s...) is missing: audit rows were deleted",
-					  bk[j].version, h));
+		if (msg)
+			problem(&p, &np, &alloc, 0, msg);
 	}
 	free(ix);
 	*out = p;

@@ -206,6 +206,12 @@ struct driver {
 	/* All rows by seq when last_only == 0; the last row only (n = 0 or 1)
 	 * otherwise. */
 	int (*audit_read)(struct db *db, int last_only, struct audit_row **out, size_t *n);
+	/* Optional: every audit row in seq order through cb, nothing kept (the
+	 * row's strings live until cb returns; cb non-zero stops the scan).
+	 * 0, or -1 with the error set; no table, no rows. NULL: the engine
+	 * reads the rows whole with audit_read. */
+	int (*audit_scan)(struct db *db, int (*cb)(void *ctx, const struct audit_row *r),
+			  void *ctx);
 
 	/* Optional (NULL: not kept; issue #14). The bundle files this applier
 	 * verified whole and applied here, by the sha256 of the file's bytes,

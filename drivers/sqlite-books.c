@@ -506,6 +506,55 @@ static void audit_row_strings(sqlite3_stmt *st, struct audit_row *r)
 	}
 }
 
+int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row *r), void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	struct audit_row r;
+	int exists, rc, i;
+
+	if (sqlite_bk_exists(db, &exists))
+		return -1;
+	if (!exists)
+		return 0;
+	rc = sqlite3_prepare_v2(db->h, "SELECT seq, at, actor, action, version, from_version, "
+				"to_version, bundle_id, environment, detail, prev_hash, hash "
+				"FROM cairn_audit ORDER BY seq", -1, &st, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		char *text[11];
+
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		for (i = 0; i < 11; i++) {
+			text[i] = (char *)sqlite3_column_text(st, i + 1);
+			if (!text[i])
+				text[i] = (char *)"";
+		}
+		memset(&r, 0, sizeof(r));
+		r.seq = sqlite3_column_int64(st, 0);
+		r.at = text[0];
+		r.actor = text[1];
+		r.action = text[2];
+		r.version = text[3];
+		r.from_version = text[4];
+		r.to_version = text[5];
+		r.bundle_id = text[6];
+		r.environment = text[7];
+		r.detail = text[8];
+		r.prev_hash = text[9];
+		r.hash = text[10];
+		if (cb(ctx, &r)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot read cairn_audit in '%s': %s", db->path, sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
 int sqlite_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n)
 {
 	struct audit_row *rows = NULL;
