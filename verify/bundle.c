@@ -795,6 +795,8 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		goto out;
 	if (r && opts && opts->known_file && breader_file_sha256(r, b->file_sha256) < 0)
 		*b->file_sha256 = '\0';
+	if (opts && opts->drop_manifest_bytes)
+		buf_release(&p->manifest); /* parsed (parse_finish) and checked */
 	collect_statements(b, trust);
 	*out = b;
 	b = NULL;

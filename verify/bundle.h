@@ -130,6 +130,10 @@ struct bundle_open_opts {
 	int untrusted;
 	unsigned long long text_cap, data_cap; /* 0: the defaults above */
 	unsigned long long text_keep;          /* 0: BUNDLE_TEXT_KEEP */
+	/* The raw manifest.yaml is not kept once parsed and checked: a caller
+	 * that never writes the bundle again (bundle_manifest_bytes is then
+	 * empty). 3.6 MB at 5,000 migrations, 14 MB at 20,000. */
+	int drop_manifest_bytes;
 	/* An unchanged bundle file (issue #14): called with NULL, whether any
 	 * file would do (> 0); then, once the statements are authenticated,
 	 * with the file's sha256 (hex): > 0 when the caller knows a file of
