@@ -28,8 +28,11 @@ static int read_sql(struct bundle *b, const struct bundle_file *f, char **out, s
 	*len = 0;
 	if (!f)
 		return 0;
-	if (bundle_read(b, f, &buf))
+	/* the signed size, at once: no chain of reallocations for a large script */
+	if (buf_reserve(&buf, (size_t)f->size + 1) < 0 || bundle_read(b, f, &buf)) {
+		buf_release(&buf);
 		return -1;
+	}
 	*out = buf.ptr ? buf_detach(&buf, len) : xstrdup("");
 	return 0;
 }
