@@ -112,24 +112,62 @@ static void report_plan_problems(struct run *r, const struct apply_set *set, con
 	}
 }
 
+/* SQL of the steps to run held from this check to the step, together:
+ * past it, a step's SQL is read again (and hashed again) when it runs,
+ * so applying any bundle holds at most this much of its SQL (issue #15). */
+#define ENGINE_SQL_KEEP (16u << 20)
+
+/* The bytes of m's SQL for driver, as the signed manifest gives them. */
+static size_t step_sql_size(const struct apply_mig *m, const char *driver)
+{
+	static const char *const roles[] = { "up", "down", "verify" };
+	size_t i, n = 0;
+
+	for (i = 0; m->bm && i < 3; i++) {
+		const struct bundle_file *f = bundle_migration_file(m->bm, roles[i], driver);
+
+		n += f ? (size_t)f->size : 0;
+	}
+	return n;
+}
+
 /* The SQL of every step that will run, read and checked before the first
  * one runs: a migration 5 that cannot be used stops the run before 1 to 4
  * are applied, as when every migration's SQL was read at load. */
 static int read_steps_sql(const struct apply_set *set, const struct plan *p)
 {
-	size_t i;
+	size_t i, held = 0;
 
 	for (i = 0; i < p->n; i++) {
 		const struct plan_step *s = &p->steps[i];
+		size_t len;
 
-		if ((s->action == STEP_APPLY || s->action == STEP_RESUME) &&
-		    apply_mig_read_sql(s->m, set->driver)) {
+		if (s->action != STEP_APPLY && s->action != STEP_RESUME)
+			continue;
+		/* past the budget: checked at load (apply_set_load), read when it runs */
+		len = step_sql_size(s->m, set->driver);
+		if (s->m->bundle && !s->m->up && held + len > ENGINE_SQL_KEEP)
+			continue;
+		if (apply_mig_read_sql(s->m, set->driver)) {
 			cairn_error_set("cannot read bundle '%s': %s", set->bundle_path,
 					cairn_error_last());
 			return EXIT_REFUSED;
 		}
+		held += len;
 	}
 	return EXIT_OK;
+}
+
+/* A step's SQL dropped by read_steps_sql, read again just before it runs:
+ * 0, or 1 with *err set (the step fails before any of it runs). */
+static int reread_step_sql(const struct apply_set *set, struct apply_mig *m, char **err)
+{
+	if (m->up || !m->bundle)
+		return 0;
+	if (!apply_mig_read_sql(m, set->driver))
+		return 0;
+	*err = xasprintf("cannot read bundle '%s': %s", set->bundle_path, cairn_error_last());
+	return 1;
 }
 
 /* The steps the plan skips, each told to the caller. */
@@ -252,7 +290,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		const struct apply_mig *m = s->m;
 		long long duration = 0;
 		char *err = NULL;
-		int failed;
+		int failed, reread;
 
 		if (s->action != STEP_APPLY && s->action != STEP_RESUME)
 			continue;
@@ -267,13 +305,18 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		ev.index = done;
 		ev.total = p->napply;
 		emit(r, &ev);
-		if (m->batch)
+		reread = !m->up && m->bundle;
+		if (reread && reread_step_sql(set, s->m, &err))
+			failed = 1;
+		else if (m->batch)
 			failed = apply_batch(r, set, m, s->action == STEP_RESUME ? s->row : NULL, done,
 					     p->napply, &duration, &err);
 		else if (!m->transaction)
 			failed = apply_nontx(r, set, m, &duration, &err);
 		else
 			failed = apply_tx(r, set, m, in_atomic, !s->row, &duration, &err);
+		if (reread)
+			apply_mig_drop_sql(s->m);
 		if (failed && r->o->interrupted && *r->o->interrupted) {
 			char *why = xasprintf("interrupted by %s: %s", signal_name(*r->o->interrupted),
 					      err ? err : "stopped");

@@ -152,11 +152,22 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* Computes row->hash (replacing it) from the other fields and prev_hash. */
 void audit_hash(struct audit_row *row);
+/* The row's hash into hex, "" when hashing failed. */
+void audit_hash_hex(const struct audit_row *r, char hex[65]);
 
 struct audit_problem {
 	long long seq;     /* the row where the chain breaks (0: the table as a whole) */
 	char *message;
 };
+
+/* The chain's problems at r, the i-th row (from 0) in seq order, whose
+ * predecessor hashes to prev (AUDIT_ZERO_HASH for the first): its
+ * sequence number, its link, its hash; appended to *p (ALLOC_GROW). */
+void audit_check_row(const struct audit_row *r, size_t i, const char *prev,
+		     struct audit_problem **p, size_t *np, size_t *alloc);
+/* What is wrong with a bookkeeping row's anchor (found: an audit row has
+ * its hash), or NULL. */
+char *audit_anchor_problem(const struct bk_row *bk, int found);
 
 /* Checks a chain read in seq order and the bookkeeping rows' anchors.
  * Returns the number of problems found (0: intact), filling *out. */
@@ -224,8 +235,9 @@ char *books_identity_detail(const char *project, const char *environment, const 
  * g->record is the detail of an identity row to append (first use, books
  * from before identities, a moved database, new builders), or NULL. */
 struct books_guard {
-	struct audit_row *a;
-	size_t na;
+	struct audit_row *a;       /* NULL once checked (rows read whole) or never (scanned) */
+	size_t na;                 /* audit rows in the chain */
+	struct db_identity id;     /* the newest identity row's */
 	char *record;
 };
 

@@ -28,8 +28,11 @@ static int read_sql(struct bundle *b, const struct bundle_file *f, char **out, s
 	*len = 0;
 	if (!f)
 		return 0;
-	if (bundle_read(b, f, &buf))
+	/* the signed size, at once: no chain of reallocations for a large script */
+	if (buf_reserve(&buf, (size_t)f->size + 1) < 0 || bundle_read(b, f, &buf)) {
+		buf_release(&buf);
 		return -1;
+	}
 	*out = buf.ptr ? buf_detach(&buf, len) : xstrdup("");
 	return 0;
 }
@@ -67,16 +70,18 @@ int apply_mig_read_sql(struct apply_mig *m, const char *driver)
 	return 0;
 }
 
-static int no_nul(void *ctx, const void *data, size_t len)
+void apply_mig_drop_sql(struct apply_mig *m)
 {
-	if (memchr(data, '\0', len)) {
-		*(int *)ctx = 1;
-		return 1;
-	}
-	return 0;
+	if (!m->bundle || !m->bm)
+		return;
+	free(m->up);
+	free(m->down);
+	free(m->verify);
+	m->up = m->down = m->verify = NULL;
+	m->up_len = m->down_len = m->verify_len = 0;
 }
 
-/* What makes a migration's SQL unusable, found without copying anything:
+/* What makes a migration's SQL unusable, found without reading it again:
  * no up script for the driver, or a NUL byte in up, down or verify. Run
  * for every migration at load, whatever else the load does, so a bad
  * bundle is refused before the lock is taken or a database file created,
@@ -89,14 +94,15 @@ static int check_sql(struct bundle *b, const struct bundle_migration *bm, const 
 
 	for (i = 0; i < 3; i++) {
 		const struct bundle_file *f = bundle_migration_file(bm, roles[i], driver);
-		int nul = 0;
+		int nul;
 
 		if (!f && !i) {
 			cairn_error_set("migration %s has no up script for %s", bm->name, driver);
 			return -1;
 		}
-		if (f && bundle_stream(b, f, no_nul, &nul)) {
-			if (nul)
+		/* seen as the member was verified, whether or not it is kept */
+		if (f && (nul = bundle_member_has_nul(b, f)) != 0) {
+			if (nul > 0)
 				cairn_error_set("%s: contains a NUL byte: not SQL text", f->member);
 			return -1;
 		}

@@ -24,4 +24,9 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
  * built by hand). */
 int apply_mig_read_sql(struct apply_mig *m, const char *driver);
 
+/* Frees m's SQL when it came from a bundle, to be read again (and hashed
+ * again) by apply_mig_read_sql when needed; does nothing for a set built
+ * by hand. */
+void apply_mig_drop_sql(struct apply_mig *m);
+
 #endif

@@ -43,6 +43,9 @@ int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *con
 		o.known_file = apply_ctx_known_file;
 		o.known_ctx = c;
 	}
+	/* this bundle is never written again: a receipt opens its own
+	 * (apply_policy_receipt) */
+	o.drop_manifest_bytes = 1;
 	if (bundle_open_opts(&b, path, t, &o)) {
 		msg = xasprintf("refusing bundle '%s': %s%s", path, cairn_error_last(),
 				nkeys ? "" : " (no builder key is trusted: pass --key PUB, or name "

@@ -92,6 +92,11 @@ void audit_row_release(struct audit_row *r)
 {
 	if (!r)
 		return;
+	if (r->strings) {
+		free(r->strings);
+		memset(r, 0, sizeof(*r));
+		return;
+	}
 	free(r->at);
 	free(r->actor);
 	free(r->action);

@@ -12,8 +12,8 @@
  *   engine can show the engine's code and map the position into the file;
  * - nothing prints, nothing exits;
  * - strings handed back in rows are malloc'ed and owned by the caller
- *   (free with bk_rows_free / audit_rows_free); a bk_row's may share one
- *   allocation (bk_row.strings).
+ *   (free with bk_rows_free / audit_rows_free); a row's may share one
+ *   allocation (bk_row.strings, audit_row.strings).
  *
  * Transactions: the engine calls begin/commit/rollback around each migration
  * and its bookkeeping writes (bk_put, audit_append inside the same
@@ -141,6 +141,8 @@ struct audit_row {
 	char *detail;        /* free text: checksum, error, approvals used */
 	char *prev_hash;     /* hash of row seq-1; 64 zeros for the first */
 	char *hash;          /* sha256 over the fields above */
+	char *strings;       /* as bk_row.strings: NULL, or the one allocation the
+			      * strings above point into (a row audit_read returned) */
 };
 
 struct db; /* a driver's connection, opaque to the engine */
@@ -204,6 +206,12 @@ struct driver {
 	/* All rows by seq when last_only == 0; the last row only (n = 0 or 1)
 	 * otherwise. */
 	int (*audit_read)(struct db *db, int last_only, struct audit_row **out, size_t *n);
+	/* Optional: every audit row in seq order through cb, nothing kept (the
+	 * row's strings live until cb returns; cb non-zero stops the scan).
+	 * 0, or -1 with the error set; no table, no rows. NULL: the engine
+	 * reads the rows whole with audit_read. */
+	int (*audit_scan)(struct db *db, int (*cb)(void *ctx, const struct audit_row *r),
+			  void *ctx);
 
 	/* Optional (NULL: not kept; issue #14). The bundle files this applier
 	 * verified whole and applied here, by the sha256 of the file's bytes,

@@ -90,13 +90,6 @@ int sqlite_bk_ensure(struct db *db)
 	return rc;
 }
 
-static char *col_str(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return xstrdup(s ? (const char *)s : "");
-}
-
 /* Whether rows are already in version order. They come in the order of
  * cairn_migrations' key, the text of version, which is version_cmp's
  * whenever versions have the same number of digits (timestamps, padded
@@ -483,6 +476,85 @@ int sqlite_audit_append(struct db *db, const struct audit_row *r)
 	return run_write(db, st, "cairn_audit");
 }
 
+/* An audit row's eleven strings in one allocation (audit_row.strings):
+ * every run reads the whole chain, 11 mallocs a row were 55,000 at 5,000
+ * migrations. NULL reads as "". */
+static void audit_row_strings(sqlite3_stmt *st, struct audit_row *r)
+{
+	char **const field[11] = {
+		&r->at, &r->actor, &r->action, &r->version, &r->from_version, &r->to_version,
+		&r->bundle_id, &r->environment, &r->detail, &r->prev_hash, &r->hash,
+	};
+	const char *text[11];
+	size_t len[11], total = 0;
+	char *p;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->seq = sqlite3_column_int64(st, 0);
+	for (i = 0; i < 11; i++) {
+		text[i] = (const char *)sqlite3_column_text(st, i + 1);
+		len[i] = text[i] ? strlen(text[i]) : 0;
+		total += len[i] + 1;
+	}
+	p = r->strings = xmalloc(total);
+	for (i = 0; i < 11; i++) {
+		memcpy(p, text[i] ? text[i] : "", len[i]);
+		p[len[i]] = '\0';
+		*field[i] = p;
+		p += len[i] + 1;
+	}
+}
+
+int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row *r), void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	struct audit_row r;
+	int exists, rc, i;
+
+	if (sqlite_bk_exists(db, &exists))
+		return -1;
+	if (!exists)
+		return 0;
+	rc = sqlite3_prepare_v2(db->h, "SELECT seq, at, actor, action, version, from_version, "
+				"to_version, bundle_id, environment, detail, prev_hash, hash "
+				"FROM cairn_audit ORDER BY seq", -1, &st, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		char *text[11];
+
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		for (i = 0; i < 11; i++) {
+			text[i] = (char *)sqlite3_column_text(st, i + 1);
+			if (!text[i])
+				text[i] = (char *)"";
+		}
+		memset(&r, 0, sizeof(r));
+		r.seq = sqlite3_column_int64(st, 0);
+		r.at = text[0];
+		r.actor = text[1];
+		r.action = text[2];
+		r.version = text[3];
+		r.from_version = text[4];
+		r.to_version = text[5];
+		r.bundle_id = text[6];
+		r.environment = text[7];
+		r.detail = text[8];
+		r.prev_hash = text[9];
+		r.hash = text[10];
+		if (cb(ctx, &r)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot read cairn_audit in '%s': %s", db->path, sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
 int sqlite_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n)
 {
 	struct audit_row *rows = NULL;
@@ -511,18 +583,7 @@ int sqlite_audit_read(struct db *db, int last_only, struct audit_row **out, size
 
 		ALLOC_GROW(rows, nr + 1, alloc);
 		r = &rows[nr++];
-		r->seq = sqlite3_column_int64(st, 0);
-		r->at = col_str(st, 1);
-		r->actor = col_str(st, 2);
-		r->action = col_str(st, 3);
-		r->version = col_str(st, 4);
-		r->from_version = col_str(st, 5);
-		r->to_version = col_str(st, 6);
-		r->bundle_id = col_str(st, 7);
-		r->environment = col_str(st, 8);
-		r->detail = col_str(st, 9);
-		r->prev_hash = col_str(st, 10);
-		r->hash = col_str(st, 11);
+		audit_row_strings(st, r);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {

@@ -529,6 +529,7 @@ const struct driver driver_sqlite = {
 	.bk_put = sqlite_bk_put,
 	.audit_append = sqlite_audit_append,
 	.audit_read = sqlite_audit_read,
+	.audit_scan = sqlite_audit_scan,
 	.bundle_file_known = sqlite_bundle_file_known,
 	.bundle_file_record = sqlite_bundle_file_record,
 };

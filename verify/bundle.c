@@ -15,48 +15,11 @@
 #include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "archive.h"
+#include "bundle-int.h"
 #include "bundle.h"
 #include "keys.h"
 #include "manifest.h"
 #include "statement.h"
-
-/* ---- reader state ---- */
-
-struct kept {
-	const char *name;           /* member name: its SHA256SUMS entry's path */
-	const char *data;           /* text members: the verified bytes (in kept_bytes) */
-	size_t len;
-	unsigned long long size;    /* bytes read */
-	int is_data;                /* a data/ member: streamed, not kept */
-};
-
-struct pair {
-	char *base;                 /* "signatures/<keyid>" or "approvals/<env>-<keyid>" */
-	struct buf yaml, sig;
-	int have_yaml, have_sig;
-};
-
-struct bundle_priv {
-	struct buf manifest, sums_raw;
-	struct sums sums;
-	struct kept *members;       /* the migration members, in SHA256SUMS order */
-	size_t nmembers;
-	struct pair *pairs;
-	size_t npairs, pairs_alloc;
-	unsigned long long text_cap, data_cap;
-	unsigned long long kept;    /* bytes of text members held */
-	/* The text members' bytes: 10,000 members of a 5,000-migration
-	 * bundle were as many mallocs and frees, ~1 ms of a nothing-pending
-	 * apply. */
-	struct pool_block *kept_bytes;
-	size_t next;                /* the next SHA256SUMS entry a member must be */
-	/* An unchanged file (file_known): the reader stopped before the
-	 * first migration member, which it has read (paused_m), until a
-	 * member is asked for. broken: why reading on failed. */
-	struct breader *paused;
-	struct bmember paused_m;
-	char *broken;
-};
 
 static void priv_free(struct bundle_priv *p)
 {
@@ -77,6 +40,8 @@ static void priv_free(struct bundle_priv *p)
 	free(p->pairs);
 	breader_free(p->paused);
 	free(p->broken);
+	breader_free(p->cursor);
+	free(p->cursor_after);
 	free(p);
 }
 
@@ -147,25 +112,32 @@ static int read_small(struct breader *r, const struct bmember *m, unsigned long 
 	return breader_slurp(r, out, hex);
 }
 
-/* A text member's bytes into the bundle's pool (kp->data), and their
- * sha256. */
+/* A text member's bytes into the bundle's pool (kp->data) while they fit
+ * in BUNDLE_TEXT_KEEP, else only hashed as they stream by (kp->streamed);
+ * their sha256, and whether they hold a NUL byte. */
 static int read_kept(struct breader *r, const struct bmember *m, struct bundle_priv *p,
 		     struct kept *kp, char *hex)
 {
 	struct sha256_ctx c;
 	const void *d;
 	size_t len, got = 0;
-	char *to;
+	char *to = NULL;
 	int k;
 
 	if (within_cap(m, p->text_cap, "SQL and YAML files") < 0)
 		return -1;
-	to = pool_alloc(&p->kept_bytes, (size_t)m->size, 1);
+	if (p->held + m->size <= p->text_keep) {
+		to = pool_alloc(&p->kept_bytes, (size_t)m->size, 1);
+		p->held += m->size;
+	}
 	if (sha256_init(&c) < 0)
 		return -1;
 	/* breader_data gives the header's size, no more, or fails */
 	while ((k = breader_data(r, &d, &len)) > 0) {
-		memcpy(to + got, d, len);
+		if (to)
+			memcpy(to + got, d, len);
+		if (!kp->has_nul && memchr(d, '\0', len))
+			kp->has_nul = 1;
 		got += len;
 		sha256_update(&c, d, len);
 	}
@@ -174,6 +146,7 @@ static int read_kept(struct breader *r, const struct bmember *m, struct bundle_p
 		return -1;
 	}
 	kp->data = to;
+	kp->streamed = !to;
 	kp->len = got;
 	return 0;
 }
@@ -742,6 +715,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	b->priv = p;
 	p->text_cap = opts && opts->text_cap ? opts->text_cap : BUNDLE_TEXT_CAP;
 	p->data_cap = opts && opts->data_cap ? opts->data_cap : BUNDLE_DATA_CAP;
+	p->text_keep = opts && opts->text_keep ? opts->text_keep : BUNDLE_TEXT_KEEP;
 	if (breader_open(&r, path) < 0)
 		goto out;
 	if (opts && opts->known_file)
@@ -776,6 +750,8 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		goto out;
 	if (r && opts && opts->known_file && breader_file_sha256(r, b->file_sha256) < 0)
 		*b->file_sha256 = '\0';
+	if (opts && opts->drop_manifest_bytes)
+		buf_release(&p->manifest); /* parsed (parse_finish) and checked */
 	collect_statements(b, trust);
 	*out = b;
 	b = NULL;
@@ -796,7 +772,7 @@ int bundle_members_checked_before(const struct bundle *b)
 /* A bundle opened as an unchanged file, read on to its end as
  * bundle_open_opts would have: every member's hash and the archive's end
  * checked, the text members kept. Once, at the first member asked for. */
-static int resume(struct bundle *b)
+int bundle_resume(struct bundle *b)
 {
 	struct bundle_priv *p = b->priv;
 	struct breader *r = p->paused;
@@ -822,171 +798,3 @@ int bundle_open(struct bundle **out, const char *path, const struct trust *trust
 	return bundle_open_opts(out, path, trust, NULL);
 }
 
-const struct bundle_file *bundle_migration_file(const struct bundle_migration *m,
-						const char *role, const char *driver)
-{
-	const struct bundle_file *generic = NULL;
-	size_t i, rl = strlen(role);
-
-	for (i = 0; i < m->nfiles; i++) {
-		const char *n = m->files[i].name;
-
-		if (strncmp(n, role, rl) || n[rl] != '.')
-			continue;
-		if (!strcmp(n + rl + 1, "sql"))
-			generic = &m->files[i];
-		else if (driver && !strncmp(n + rl + 1, driver, strlen(driver)) &&
-			 !strcmp(n + rl + 1 + strlen(driver), ".sql"))
-			return &m->files[i];
-	}
-	return generic;
-}
-
-static struct kept *find_member(struct bundle_priv *p, const char *name)
-{
-	size_t lo = 0, hi = p->nmembers;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(p->members[mid].name, name);
-
-		if (!c)
-			return &p->members[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-struct stream_to_buf {
-	struct buf *out;
-};
-
-static int put_chunk(void *ctx, const void *data, size_t len)
-{
-	return buf_put(((struct stream_to_buf *)ctx)->out, data, len);
-}
-
-/* The member's kept state, the bundle read on to its end first when it
- * was opened as an unchanged file. NULL with the error set. */
-static struct kept *member_of(struct bundle *b, const struct bundle_file *f)
-{
-	struct bundle_priv *p = b->priv;
-	struct kept *k;
-
-	if (p->broken) {
-		cairn_error_set("%s", p->broken);
-		return NULL;
-	}
-	if (resume(b) < 0)
-		return NULL;
-	k = find_member(p, f->member);
-	if (!k)
-		cairn_error_set("member '%s': not in the bundle", f->member);
-	return k;
-}
-
-int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out)
-{
-	struct kept *k = member_of(b, f);
-	struct stream_to_buf ctx = { out };
-
-	if (!k)
-		return -1;
-	if (!k->is_data)
-		return buf_put(out, k->data ? k->data : "", k->len);
-	return bundle_stream(b, f, put_chunk, &ctx);
-}
-
-int bundle_stream(struct bundle *b, const struct bundle_file *f,
-		  int (*cb)(void *ctx, const void *data, size_t len), void *ctx)
-{
-	struct kept *k = member_of(b, f);
-	struct breader *r = NULL;
-	struct sha256_ctx c = { NULL };
-	struct bmember m;
-	unsigned long long total = 0;
-	char hex[65];
-	int rc = -1, n;
-
-	if (!k)
-		return -1;
-	if (!k->is_data) {
-		const char *d = k->data ? k->data : "";
-		size_t off = 0;
-
-		do {
-			size_t len = k->len - off > 65536 ? 65536 : k->len - off;
-
-			if (cb(ctx, d + off, len)) {
-				cairn_error_set("member '%s': reading stopped", f->member);
-				return -1;
-			}
-			off += len;
-		} while (off < k->len);
-		return 0;
-	}
-	/* a data file: read it again, and hash it again, since the file on
-	 * disk may have changed since bundle_open */
-	if (breader_open(&r, b->path) < 0 || sha256_init(&c) < 0)
-		goto out;
-	while ((n = breader_next(r, &m)) > 0 && strcmp(m.name, f->member))
-		;
-	if (n <= 0) {
-		if (!n)
-			cairn_error_set("member '%s': gone from '%s' since it was verified", f->member,
-					b->path);
-		goto out;
-	}
-	for (;;) {
-		const void *d;
-		size_t len;
-
-		n = breader_data(r, &d, &len);
-		if (n < 0)
-			goto out;
-		if (!n)
-			break;
-		total += len;
-		sha256_update(&c, d, len);
-		if (cb(ctx, d, len)) {
-			cairn_error_set("member '%s': reading stopped", f->member);
-			goto out;
-		}
-	}
-	if (sha256_final_hex(&c, hex) < 0)
-		goto out;
-	if (total != f->size || strcmp(hex, f->sha256)) {
-		cairn_error_set("member '%s': changed since it was verified (sha256 differs)", f->member);
-		goto out;
-	}
-	rc = 0;
-out:
-	sha256_release(&c);
-	breader_free(r);
-	return rc;
-}
-
-const struct buf *bundle_manifest_bytes(const struct bundle *b)
-{
-	return &((struct bundle_priv *)b->priv)->manifest;
-}
-
-const struct buf *bundle_sums_bytes(const struct bundle *b)
-{
-	return &((struct bundle_priv *)b->priv)->sums_raw;
-}
-
-int bundle_statement_bytes(const struct bundle *b, size_t i, const struct buf **yaml,
-			   const struct buf **sig)
-{
-	struct bundle_priv *p = b->priv;
-
-	if (i >= p->npairs)
-		return -1;
-	*yaml = &p->pairs[i].yaml;
-	*sig = &p->pairs[i].sig;
-	return 0;
-}
