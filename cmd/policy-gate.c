@@ -50,6 +50,17 @@ int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char 
 	return 0;
 }
 
+int apply_policy_begin_books(struct apply_policy *ap, const struct cmd *c, const char *config,
+			     const char **env, const char **dsn, const char *lock_flag,
+			     unsigned long long *lock_ms)
+{
+	const char *var = getenv("CAIRN_ENV");
+
+	if (!*env && var && *var)
+		*env = var;
+	return apply_policy_begin(ap, c, config, env, dsn, lock_flag, lock_ms, 0);
+}
+
 int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const char *path,
 			     unsigned needs, const char *const *keys, size_t nkeys,
 			     struct apply_set *set)
@@ -117,7 +128,7 @@ const char *apply_policy_evidence(const struct apply_policy *ap)
 }
 
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
-			 const char *env, const struct receipt_key *key)
+			 const char *env, const struct receipt_key *key, const char *checkpoint)
 {
 	struct bundle *own = NULL, *b = ap->active ? ap->pb.b : NULL;
 	struct bundle_open_opts o;
@@ -144,6 +155,7 @@ int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const cha
 	r.environment = env;
 	r.database = c->drv->display_name(c->db);
 	r.time = now;
+	r.checkpoint = checkpoint;
 	if (receipt_sign(&r, &pair) < 0) {
 		error_msg("the migrations are applied, but no receipt was signed: %s",
 			  cairn_error_last());

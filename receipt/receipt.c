@@ -146,6 +146,7 @@ int receipt_sign(const struct receipt_req *r, struct stmt_pair *out)
 	s.public_key = pub_b64;
 	s.time = (char *)r->time;
 	s.database = (char *)r->database;
+	s.checkpoint = (char *)r->checkpoint;
 	if (statement_format(&s, &out->yaml) < 0)
 		goto out;
 	if (sign_b64(r->key, out->yaml.ptr, out->yaml.len, sig_b64, "receipt") < 0)

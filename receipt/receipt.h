@@ -25,6 +25,8 @@ struct receipt_req {
 	const char *environment;
 	const char *database;     /* an identifier, never a DSN (dsn_identity) */
 	const char *time;         /* YYYY-MM-DDTHH:MM:SSZ */
+	const char *checkpoint;   /* the run's checkpoint line by this key, without its
+				   * newline (receipt_checkpoint), or NULL */
 };
 
 /* Signs the receipt; out->base is approvals/<env>-receipt-<keyid>. */
