@@ -191,6 +191,9 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 	int other_env, other_project, rc = EXIT_OK;
 
 	books_identity(g->a, g->na, &id);
+	g->opts = *o;
+	if (!env && id.seq && *id.environment)
+		g->opts.env = g->env = xstrdup(id.environment);
 	if (!id.seq) {
 		if (env)
 			g->record = xasprintf("project=%s; environment=%s; builders=%s%s",
@@ -246,5 +249,6 @@ void books_guard_release(struct books_guard *g)
 		return;
 	audit_rows_free(g->a, g->na);
 	free(g->record);
+	free(g->env);
 	memset(g, 0, sizeof(*g));
 }

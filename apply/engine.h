@@ -227,6 +227,11 @@ struct books_guard {
 	struct audit_row *a;
 	size_t na;
 	char *record;
+	/* A run that names no environment (rollback, repair, baseline without
+	 * --env) acts as the database's recorded one: opts is the run's options
+	 * with env set to it, for the rows and audit rows the run writes. */
+	char *env;
+	struct apply_opts opts;
 };
 
 int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
