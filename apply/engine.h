@@ -102,6 +102,13 @@ struct apply_opts {
 	const char *project;
 	const char *builders;
 	int identity_override;
+	/* apply: the ids of the keys whose valid, trusted build signatures the
+	 * bundle carries, and of the keys the policy revokes (comma-separated;
+	 * NULL: none). A bundle signed by none of the builders the database's
+	 * identity trusts is refused unless each of those is revoked (a
+	 * rotation) or identity_override. */
+	const char *signers;
+	const char *revoked;
 	apply_event_fn event;
 	void *ctx;
 	/* The signal (SIGINT, SIGTERM) that asked the run to stop, set by the

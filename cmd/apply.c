@@ -310,7 +310,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	       struct apply_set *set, struct apply_result *res)
 {
 	struct apply_opts o;
-	char *builders;
+	char *builders, *signers, *revoked;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -330,9 +330,13 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.project = set->bundle ? set->bundle->project : NULL;
 	o.builders = builders = apply_policy_builders(ap, a->keys, a->nkeys);
 	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
+	o.signers = signers = apply_policy_signers(ap, set);
+	o.revoked = revoked = apply_policy_revoked(ap);
 	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
 	apply_ctx_release_signals();
 	free(builders);
+	free(signers);
+	free(revoked);
 	if (rc != EXIT_OK && apply_interrupted)
 		report_interrupt(ctx, res, set);
 	if (rc == EXIT_OK)

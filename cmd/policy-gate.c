@@ -214,6 +214,44 @@ char *apply_policy_builders(const struct apply_policy *ap, const char *const *ke
 	return buf_detach(&out, NULL);
 }
 
+static int revoked_id(const struct apply_policy *ap, const char *id)
+{
+	size_t i;
+
+	for (i = 0; ap->active && i < ap->ac.env.revoked.n; i++)
+		if (!strcmp(ap->ac.env.revoked.items[i].key_id, id))
+			return 1;
+	return 0;
+}
+
+char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set *set)
+{
+	const struct bundle *b = ap->active ? ap->pb.b : set->bundle;
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	if (!b)
+		return NULL;
+	for (i = 0; i < b->nstatements; i++) {
+		const struct bundle_statement *s = &b->statements[i];
+
+		if (s->type && !strcmp(s->type, "build") && s->valid && s->trusted &&
+		    !revoked_id(ap, s->key_id))
+			buf_printf(&out, "%s%s", out.len ? "," : "", s->key_id);
+	}
+	return out.len ? buf_detach(&out, NULL) : xstrdup("");
+}
+
+char *apply_policy_revoked(const struct apply_policy *ap)
+{
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	for (i = 0; ap->active && i < ap->ac.env.revoked.n; i++)
+		buf_printf(&out, "%s%s", out.len ? "," : "", ap->ac.env.revoked.items[i].key_id);
+	return out.len ? buf_detach(&out, NULL) : xstrdup("");
+}
+
 void apply_policy_release(struct apply_policy *ap)
 {
 	if (!ap)

@@ -57,6 +57,12 @@ int apply_policy_overrides(const struct apply_policy *ap, unsigned which);
  * --key files), sorted, comma-separated, malloc'ed: recorded in the
  * database's identity. */
 char *apply_policy_builders(const struct apply_policy *ap, const char *const *keys, size_t nkeys);
+/* The ids of the keys whose valid, trusted (and, in policy mode, not
+ * revoked) build signatures the bundle carries, and the ids the policy
+ * revokes: comma-separated, malloc'ed ("" when none; the signers NULL when
+ * there is no bundle to ask). For the identity's builders check. */
+char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set *set);
+char *apply_policy_revoked(const struct apply_policy *ap);
 void apply_policy_release(struct apply_policy *ap);
 
 #endif
