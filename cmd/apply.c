@@ -416,6 +416,8 @@ int cmd_apply(int argc, char **argv)
 	ctx.early = NULL;
 	if (rc == EXIT_OK)
 		rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, a.dsn, a.dry, a.json);
+	if (rc == EXIT_OK && !a.dry)
+		rc = checkpoint_check_before(&ctx, &a.cpo);
 	if (rc == EXIT_OK)
 		rc = apply_policy_check_db(&ap, &ctx, a.bundle, 0);
 	if (rc != EXIT_OK)

@@ -10,6 +10,7 @@
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
 #include "../verify/bundle.h"
+#include "../verify/keys.h"
 #include "checkpoint.h"
 #include "policy-gate.h"
 
@@ -62,7 +63,9 @@ int checkpoint_open_books(struct apply_ctx *ctx, const struct cmd *c,
 		return usage_error(c, "missing --db DSN");
 	checkpoint_opts_from_config(o, ap);
 	rc = checkpoint_opts_load(o, NULL);
-	return rc ? rc : apply_ctx_open(ctx, c, dsn, flags, json);
+	if (!rc)
+		rc = apply_ctx_open(ctx, c, dsn, flags, json);
+	return rc ? rc : checkpoint_check_before(ctx, o);
 }
 
 void checkpoint_opts_release(struct checkpoint_opts *o)
@@ -143,6 +146,44 @@ out:
 	if (rc)
 		error_msg("the run is done, but no checkpoint was kept: %s", cairn_error_last());
 	buf_release(&line);
+	return rc;
+}
+
+int checkpoint_check_before(struct apply_ctx *c, const struct checkpoint_opts *o)
+{
+	struct buf text = BUF_INIT;
+	struct checkpoint cp;
+	struct audit_row *a = NULL;
+	const char *db, *line = NULL;
+	char want[KEY_ID_LEN + 1];
+	size_t n = 0;
+	int exists = 0, rc = EXIT_OK;
+
+	memset(&cp, 0, sizeof(cp));
+	if (!o->file || !o->key || access(o->file, F_OK) < 0)
+		return EXIT_OK;
+	db = c->drv->display_name(c->db);
+	if (read_file(o->file, 256u << 20, &text) < 0 ||
+	    checkpoint_find_last(&cp, &line, text.ptr ? text.ptr : "", text.len, db) < 0 ||
+	    c->drv->bk_exists(c->db, &exists) < 0 ||
+	    (exists && c->drv->audit_read(c->db, 0, &a, &n) < 0)) {
+		error_msg("cannot check the books against checkpoint file '%s': %s", o->file,
+			  cairn_error_last());
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	receipt_key_id(o->key, want);
+	if (line && checkpoint_check(&cp, line, want, a, n) < 0) {
+		error_msg("checkpoint mismatch: %s", cairn_error_last());
+		error_msg("the books of %s do not hold what was checkpointed on %s ('%s'); nothing "
+			  "was done: the database is unchanged; compare it with a backup", db,
+			  cp.time, o->file);
+		rc = EXIT_STATE;
+	}
+out:
+	checkpoint_release(&cp);
+	audit_rows_free(a, n);
+	buf_release(&text);
 	return rc;
 }
 

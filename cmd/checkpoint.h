@@ -29,7 +29,8 @@ void checkpoint_opts_from_config(struct checkpoint_opts *o, const struct apply_p
 /* For a verb that changes the books without a bundle (rollback, repair,
  * baseline), once apply_policy_begin_books resolved env and dsn: the
  * checkpoint's file and key (from the config too), the key unlocked, then
- * the database opened. Prints; returns an exit code. */
+ * the database opened and its books checked against the checkpoint file
+ * (checkpoint_check_before). Prints; returns an exit code. */
 int checkpoint_open_books(struct apply_ctx *ctx, const struct cmd *c,
 			  const struct apply_policy *ap, struct checkpoint_opts *o,
 			  const char *dsn, unsigned flags, int json);
@@ -48,6 +49,14 @@ int checkpoint_make(struct apply_ctx *c, const struct receipt_key *key, struct b
 /* Appends a signed checkpoint of c's books to o->file (nothing when no
  * file). Prints what failed; returns an exit code. */
 int checkpoint_append(struct apply_ctx *c, const struct checkpoint_opts *o);
+
+/* Before a verb acts (the database open): the chain against the newest
+ * checkpoint of this database in o->file signed by o->key, so that a chain
+ * cut, rewritten with recomputed hashes or dropped since the last run is
+ * refused before anything runs, not only found by history --verify.
+ * Nothing to check without a file or a checkpoint of this database in it.
+ * Prints; EXIT_OK, EXIT_STATE (the books differ), EXIT_ENVIRONMENT. */
+int checkpoint_check_before(struct apply_ctx *c, const struct checkpoint_opts *o);
 
 /* After a verb's run: the checkpoint when rc says the books may have
  * changed (0, 1, 5). Returns rc, or the checkpoint's failure when rc was 0. */

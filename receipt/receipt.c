@@ -57,6 +57,11 @@ void receipt_key_free(struct receipt_key *k)
 	free(k);
 }
 
+void receipt_key_id(const struct receipt_key *k, char out[17])
+{
+	key_id_of_raw(k->raw, out);
+}
+
 int receipt_key_load(struct receipt_key **out, const char *path)
 {
 	struct buf pem = BUF_INIT;

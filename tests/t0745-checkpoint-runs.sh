@@ -83,6 +83,40 @@ test_expect_success 'a checkpoint key is unlocked before rollback touches anythi
 	test -n "$(q r.db "SELECT name FROM sqlite_master WHERE name = '"'"'t_0001_a'"'"'")"
 '
 
+test_expect_success 'a down script swapped and its facts rechained: rollback with the checkpoint file refuses before running it (exit 5)' '
+	cp good.db r.db &&
+	cairn-apply apply v2.tar.gz --env dev --db sqlite:r.db $KEY --checkpoint cp.log \
+		--checkpoint-key host.key >out 2>err &&
+	cp r.db good2.db &&
+	evil="DROP TABLE t_0001_a;" &&
+	sha=$(printf "%s" "$evil" | sha256sum | cut -d" " -f1) &&
+	python3 "$TEST_DIRECTORY/helpers/audit-rechain.py" r.db \
+		"UPDATE cairn_migrations SET down_sql = '"'"'$evil'"'"' WHERE version = '"'"'0002'"'"'" \
+		"UPDATE cairn_audit SET detail = replace(detail, substr(detail, instr(detail, '"'"'down=sha256:'"'"'), 76), '"'"'down=sha256:$sha'"'"') WHERE seq = (SELECT max(seq) FROM cairn_audit WHERE version = '"'"'0002'"'"')" &&
+	cairn-apply history --db sqlite:r.db --verify >out &&
+	test_grep "audit chain intact" out &&
+	test_expect_code 5 cairn-apply rollback --db sqlite:r.db --last 1 --checkpoint cp.log \
+		--checkpoint-key host.key >out 2>err &&
+	test_grep "checkpoint mismatch: audit row [0-9]* hashes to .*: the chain was rewritten" err &&
+	test_grep "nothing was done: the database is unchanged" err &&
+	test -n "$(q r.db "SELECT name FROM sqlite_master WHERE name = '"'"'t_0001_a'"'"'")" &&
+	test -n "$(q r.db "SELECT name FROM sqlite_master WHERE name = '"'"'t_0002_b'"'"'")" &&
+	test "$(q r.db "SELECT state FROM cairn_migrations WHERE version = '"'"'0002'"'"'")" = applied &&
+	cp r.db evil.db &&
+	cairn-apply rollback --db sqlite:evil.db --last 1 >out 2>err &&
+	test -z "$(q evil.db "SELECT name FROM sqlite_master WHERE name = '"'"'t_0001_a'"'"'")"
+'
+
+test_expect_success 'both tables dropped: apply with the checkpoint file refuses to start the books again (exit 5)' '
+	cp good2.db r.db &&
+	q r.db "DROP TABLE cairn_audit; DROP TABLE cairn_migrations" &&
+	test_expect_code 5 cairn-apply apply v2.tar.gz --env dev --db sqlite:r.db $KEY --checkpoint cp.log \
+		--checkpoint-key host.key >out 2>err &&
+	test_grep "checkpoint mismatch: the audit chain is empty" err &&
+	test -z "$(q r.db "SELECT name FROM sqlite_master WHERE name IN ('"'"'cairn_audit'"'"', '"'"'cairn_migrations'"'"')")" &&
+	cp good2.db r.db
+'
+
 test_expect_success 'the receipt carries the checkpoint: history --verify --checkpoint BUNDLE checks it' '
 	cp v2.tar.gz rc.tar.gz &&
 	cairn-apply apply rc.tar.gz --env staging --db sqlite:s.db $KEY --receipt-key host.key >out 2>err &&
