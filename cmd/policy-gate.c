@@ -205,11 +205,12 @@ char *apply_policy_builders(const struct apply_policy *ap, const char *const *ke
 		pubkey_free(pk);
 	}
 	qsort(ids, k, sizeof(*ids), cmp_str);
-	for (i = 0; i < k; i++) {
+	for (i = 0; i < k; i++)
 		if (!i || strcmp(ids[i], ids[i - 1]))
 			buf_printf(&out, "%s%s", out.len ? "," : "", ids[i]);
+	/* freed after: each is compared with the one before it */
+	for (i = 0; i < k; i++)
 		free(ids[i]);
-	}
 	free(ids);
 	return buf_detach(&out, NULL);
 }
