@@ -225,6 +225,50 @@ char *books_identity_detail(const char *project, const char *environment, const 
 			 environment ? environment : "", builders ? builders : "");
 }
 
+/* 1 when the comma-separated list holds id. */
+static int list_has(const char *list, const char *id, size_t idlen)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == idlen && !memcmp(p, id, n))
+			return 1;
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
+/* The builder keys the database trusts (its identity) must have signed
+ * the bundle, or the policy must have revoked every one of them (a
+ * rotation: the new key listed, the old revoked). EXIT_REFUSED naming
+ * both when neither holds. */
+static int builders_check(const struct db_identity *id, const struct apply_opts *o,
+			  const char *db)
+{
+	const char *p;
+	int signed_by_trusted = 0, all_revoked = 1;
+
+	if (!o->signers || !*id->builders || o->identity_override)
+		return EXIT_OK;
+	for (p = id->builders; *p;) {
+		size_t n = strcspn(p, ",");
+
+		signed_by_trusted |= list_has(o->signers, p, n);
+		all_revoked &= list_has(o->revoked, p, n);
+		p += n + (p[n] == ',');
+	}
+	if (signed_by_trusted || all_revoked)
+		return EXIT_OK;
+	cairn_error_set("refusing to apply to '%s': the bundle is signed by builder key%s %s, "
+			"but the database trusts builder key%s %s (its identity); a rotation "
+			"revokes the old key in the policy, or an admin's override allows identity",
+			db, strchr(o->signers, ',') ? "s" : "", *o->signers ? o->signers : "(none)",
+			strchr(id->builders, ',') ? "s" : "", id->builders);
+	return EXIT_REFUSED;
+}
+
 /* The identity row to write, or NULL; EXIT_REFUSED (error set) when the
  * run claims another environment or project without an override. */
 static int identity_decide(struct books_guard *g, const struct apply_opts *o, const char *db,
@@ -235,6 +279,9 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 	const char *project = o->project && *o->project ? o->project : NULL;
 	int other_env, other_project, rc = EXIT_OK;
 
+	g->opts = *o;
+	if (!env && id.seq && *id.environment)
+		g->opts.env = g->env = xstrdup(id.environment);
 	if (!id.seq) {
 		if (env)
 			g->record = xasprintf("project=%s; environment=%s; builders=%s%s",
@@ -259,6 +306,8 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	if ((rc = builders_check(&id, o, db)) != EXIT_OK)
+		goto out;
 	if (other_env || other_project || (project && !*id.project) || (env && !*id.environment) ||
 	    (o->builders && *o->builders && strcmp(o->builders, id.builders)))
 		g->record = xasprintf("project=%s; environment=%s; builders=%s; was: project=%s; "
@@ -411,5 +460,6 @@ void books_guard_release(struct books_guard *g)
 	audit_rows_free(g->a, g->na);
 	db_identity_release(&g->id);
 	free(g->record);
+	free(g->env);
 	memset(g, 0, sizeof(*g));
 }

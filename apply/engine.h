@@ -102,6 +102,13 @@ struct apply_opts {
 	const char *project;
 	const char *builders;
 	int identity_override;
+	/* apply: the ids of the keys whose valid, trusted build signatures the
+	 * bundle carries, and of the keys the policy revokes (comma-separated;
+	 * NULL: none). A bundle signed by none of the builders the database's
+	 * identity trusts is refused unless each of those is revoked (a
+	 * rotation) or identity_override. */
+	const char *signers;
+	const char *revoked;
 	apply_event_fn event;
 	void *ctx;
 	/* The signal (SIGINT, SIGTERM) that asked the run to stop, set by the
@@ -239,6 +246,11 @@ struct books_guard {
 	size_t na;                 /* audit rows in the chain */
 	struct db_identity id;     /* the newest identity row's */
 	char *record;
+	/* A run that names no environment (rollback, repair, baseline without
+	 * --env) acts as the database's recorded one: opts is the run's options
+	 * with env set to it, for the rows and audit rows the run writes. */
+	char *env;
+	struct apply_opts opts;
 };
 
 int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,

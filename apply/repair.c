@@ -40,6 +40,7 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "baseline");
 	if (rc != EXIT_OK)
 		goto out;
+	o = r.o = &guard.opts; /* the recorded environment when none was named */
 	for (i = 0; i < nrows; i++) {
 		if (strcmp(rows[i].state, BK_ROLLED_BACK)) {
 			cairn_error_set("the database already records migrations (%s is %s): a "
@@ -106,6 +107,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "repair");
 	if (rc != EXIT_OK)
 		goto out;
+	o = r.o = &guard.opts; /* the recorded environment when none was named */
 	if (exists && record_identity(&r, guard.record)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;

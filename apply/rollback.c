@@ -185,6 +185,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "roll back");
 	if (rc != EXIT_OK)
 		goto out;
+	o = r.o = &guard.opts; /* the recorded environment when none was named */
 	targets = xcalloc(nrows ? nrows : 1, sizeof(*targets));
 	for (i = 0; i < nrows; i++) {
 		if (is_blocking(&rows[i])) {

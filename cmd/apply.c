@@ -265,22 +265,6 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* The checkpoint's file and key: the flags, else $CAIRN_CHECKPOINT, else
- * the environment's (else the defaults') setting in the config. */
-static void checkpoint_from_config(struct apply_args *a, const struct apply_policy *ap)
-{
-	const struct policy_env *pe, *d;
-
-	if (a->cpo.file || (getenv("CAIRN_CHECKPOINT") && *getenv("CAIRN_CHECKPOINT")) ||
-	    !ap->active)
-		return;
-	pe = ap->ac.env.env;
-	d = &ap->ac.config.defaults;
-	a->cpo.file = pe->checkpoint_file ? pe->checkpoint_file : d->checkpoint_file;
-	if (!a->cpo.key_path)
-		a->cpo.key_path = pe->checkpoint_file ? pe->checkpoint_key : d->checkpoint_key;
-}
-
 /* Says how the run ended: the summary line, or what failed, the state
  * the database is in and what to run next. Returns the exit code. */
 static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
@@ -326,7 +310,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	       struct apply_set *set, struct apply_result *res)
 {
 	struct apply_opts o;
-	char *builders;
+	char *builders, *signers, *revoked;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -346,13 +330,34 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.project = set->bundle ? set->bundle->project : NULL;
 	o.builders = builders = apply_policy_builders(ap, a->keys, a->nkeys);
 	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
+	o.signers = signers = apply_policy_signers(ap, set);
+	o.revoked = revoked = apply_policy_revoked(ap);
 	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
 	apply_ctx_release_signals();
 	free(builders);
+	free(signers);
+	free(revoked);
 	if (rc != EXIT_OK && apply_interrupted)
 		report_interrupt(ctx, res, set);
 	if (rc == EXIT_OK)
 		apply_ctx_record_file(ctx, set, a->lock_ms);
+	return rc;
+}
+
+static int receipt_with_checkpoint(struct apply_ctx *ctx, struct apply_policy *ap,
+				   const struct apply_args *a, const struct receipt_key *rkey)
+{
+	struct buf line = BUF_INIT;
+	int rc;
+
+	if (checkpoint_make(ctx, rkey, &line, NULL) < 0) {
+		error_msg("the migrations are applied, but no receipt was signed: %s",
+			  cairn_error_last());
+		rc = EXIT_ENVIRONMENT;
+	} else {
+		rc = apply_policy_receipt(ap, ctx, a->bundle, a->env, rkey, line.ptr);
+	}
+	buf_release(&line);
 	return rc;
 }
 
@@ -391,7 +396,7 @@ int cmd_apply(int argc, char **argv)
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	checkpoint_from_config(&a, &ap);
+	checkpoint_opts_from_config(&a.cpo, &ap);
 	if (!a.dry && (rc = checkpoint_opts_load(&a.cpo, rkey)) != EXIT_OK)
 		goto out;
 	/* Verify before touching the database: a refused bundle writes nothing,
@@ -411,6 +416,8 @@ int cmd_apply(int argc, char **argv)
 	ctx.early = NULL;
 	if (rc == EXIT_OK)
 		rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, a.dsn, a.dry, a.json);
+	if (rc == EXIT_OK && !a.dry)
+		rc = checkpoint_check_before(&ctx, &a.cpo);
 	if (rc == EXIT_OK)
 		rc = apply_policy_check_db(&ap, &ctx, a.bundle, 0);
 	if (rc != EXIT_OK)
@@ -421,15 +428,11 @@ int cmd_apply(int argc, char **argv)
 	}
 	rc = finish(&ctx, &a, run(&ctx, &ap, &a, &set, &res), &res, &set);
 	/* the chain's head, kept outside the database, whatever the run did */
-	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
-		int crc = checkpoint_append(&ctx, &a.cpo);
-
-		if (rc == EXIT_OK)
-			rc = crc;
-	}
-	/* proof for the next environment that this bundle ran here */
+	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+	/* proof for the next environment that this bundle ran here, with the
+	 * books' head it left */
 	if (rc == EXIT_OK && rkey)
-		rc = apply_policy_receipt(&ap, &ctx, a.bundle, a.env, rkey);
+		rc = receipt_with_checkpoint(&ctx, &ap, &a, rkey);
 out:
 	checkpoint_opts_release(&a.cpo);
 	receipt_key_free(rkey);

@@ -3,27 +3,43 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "checkpoint.h"
+#include "policy-gate.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_baseline_desc = {
 	"baseline", cmd_baseline,
 	"mark an existing database as being at a version",
-	"cairn-apply baseline --db DSN --version VERSION [--env ENV] [--description TEXT] [--lock-timeout D]",
+	"cairn-apply baseline --db DSN --version VERSION [--env ENV] [--description TEXT] [--lock-timeout D]\n"
+	"       cairn-apply baseline ... [--config FILE] [--checkpoint FILE [--checkpoint-key KEY]]",
 	"Records that the database already holds every migration up to and\n"
 	"including VERSION (made before cairn managed it): apply then skips them\n"
 	"and starts above VERSION. Refused when the database already records\n"
 	"migrations. The baseline is appended to the audit trail; it cannot be\n"
-	"rolled back past.\n"
+	"rolled back past. The environment is --env, else $CAIRN_ENV; with an\n"
+	"applier's config anywhere one must be named, and its entry gives the\n"
+	"database and the checkpoint file. A database that belongs to another\n"
+	"environment or project is refused (exit 3).\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN            the database: sqlite:PATH\n"
 	"   --version VERSION   the version the existing schema corresponds to\n"
 	"   --env ENV           the environment, for the audit trail\n"
 	"   --description TEXT  recorded in the audit trail\n"
-	"   --lock-timeout D    wait up to D for another runner (default 15s)\n",
+	"   --lock-timeout D    wait up to D for another runner (default 15s)\n"
+	"   --config FILE       the applier's config\n"
+	"   --checkpoint FILE   after the run, append a signed checkpoint of the audit\n"
+	"                       chain's head (else $CAIRN_CHECKPOINT, else the config's)\n"
+	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n",
 };
 
-int cmd_baseline(int argc, char **argv)
+struct baseline_args {
+	const char *dsn, *db_flag, *version, *env, *desc, *config, *lock_flag;
+	unsigned long long lock_ms;
+	struct checkpoint_opts cpo;
+};
+
+static int parse_args(struct baseline_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -31,52 +47,78 @@ int cmd_baseline(int argc, char **argv)
 		{ "version", required_argument, NULL, 'v' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "description", required_argument, NULL, 'm' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "checkpoint", required_argument, NULL, 'P' },
+		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL, *version = NULL, *env = NULL, *desc = NULL;
-	struct apply_ctx ctx;
-	struct apply_opts o;
-	unsigned long long lock_ms = 15000;
-	int c, rc;
+	int c;
 
+	a->lock_ms = 15000;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dsn = optarg; break;
+		case 'd': a->dsn = optarg; break;
 		case 'l':
-			if (parse_lock_timeout(&cmd_baseline_desc, optarg, &lock_ms))
+			a->lock_flag = optarg;
+			if (parse_lock_timeout(&cmd_baseline_desc, optarg, &a->lock_ms))
 				return EXIT_USAGE;
 			break;
-		case 'v': version = optarg; break;
-		case 'e': env = optarg; break;
-		case 'm': desc = optarg; break;
+		case 'v': a->version = optarg; break;
+		case 'e': a->env = optarg; break;
+		case 'm': a->desc = optarg; break;
+		case 'C': a->config = optarg; break;
+		case 'P': a->cpo.file = optarg; break;
+		case 'K': a->cpo.key_path = optarg; break;
 		default:
 			return usage_error(&cmd_baseline_desc, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return usage_error(&cmd_baseline_desc, "unexpected argument '%s'", argv[optind]);
-	if (!dsn)
-		return usage_error(&cmd_baseline_desc, "missing --db DSN");
-	if (!version)
+	if (!a->version)
 		return usage_error(&cmd_baseline_desc, "missing --version VERSION");
-	rc = apply_ctx_open(&ctx, &cmd_baseline_desc, dsn, 0, 0);
-	if (rc)
-		return rc;
+	a->db_flag = a->dsn;
+	return EXIT_OK;
+}
+
+int cmd_baseline(int argc, char **argv)
+{
+	struct baseline_args a;
+	struct apply_policy ap;
+	struct apply_ctx ctx;
+	struct apply_opts o;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&ap, 0, sizeof(ap));
+	memset(&ctx, 0, sizeof(ctx));
 	memset(&o, 0, sizeof(o));
-	o.env = env;
-	o.lock_timeout_ms = lock_ms;
-	rc = engine_baseline(ctx.db, ctx.drv, version, desc, &o);
+	rc = parse_args(&a, argc, argv);
 	if (rc == EXIT_OK)
+		rc = apply_policy_begin_books(&ap, &cmd_baseline_desc, a.config, &a.env, &a.dsn,
+					      a.lock_flag, &a.lock_ms);
+	if (rc == EXIT_OK)
+		rc = checkpoint_open_books(&ctx, &cmd_baseline_desc, &ap, &a.cpo, a.dsn, 0, 0);
+	if (rc)
+		goto out;
+	o.env = a.env;
+	o.lock_timeout_ms = a.lock_ms;
+	rc = engine_baseline(ctx.db, ctx.drv, a.version, a.desc, &o);
+	if (rc == EXIT_OK) {
 		printf("baseline: %s is at version %s; apply starts above it\n",
-		       ctx.drv->display_name(ctx.db), version);
-	else if (rc == EXIT_USAGE)
+		       ctx.drv->display_name(ctx.db), a.version);
+	} else if (rc == EXIT_USAGE) {
 		rc = usage_error(&cmd_baseline_desc, "%s", cairn_error_last());
-	else {
-		char *target = apply_target_args(dsn, dsn, NULL, NULL);
+	} else {
+		char *target = apply_target_args(a.db_flag, a.dsn, a.env, a.config);
 
 		apply_ctx_fail_unchanged(&ctx, rc, rc == EXIT_STATE, target);
 		free(target);
 	}
+	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+out:
+	checkpoint_opts_release(&a.cpo);
 	apply_ctx_close(&ctx);
+	apply_policy_release(&ap);
 	return rc;
 }

@@ -50,6 +50,17 @@ int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char 
 	return 0;
 }
 
+int apply_policy_begin_books(struct apply_policy *ap, const struct cmd *c, const char *config,
+			     const char **env, const char **dsn, const char *lock_flag,
+			     unsigned long long *lock_ms)
+{
+	const char *var = getenv("CAIRN_ENV");
+
+	if (!*env && var && *var)
+		*env = var;
+	return apply_policy_begin(ap, c, config, env, dsn, lock_flag, lock_ms, 0);
+}
+
 int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const char *path,
 			     unsigned needs, const char *const *keys, size_t nkeys,
 			     struct apply_set *set)
@@ -117,7 +128,7 @@ const char *apply_policy_evidence(const struct apply_policy *ap)
 }
 
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
-			 const char *env, const struct receipt_key *key)
+			 const char *env, const struct receipt_key *key, const char *checkpoint)
 {
 	struct bundle *own = NULL, *b = ap->active ? ap->pb.b : NULL;
 	struct bundle_open_opts o;
@@ -144,6 +155,7 @@ int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const cha
 	r.environment = env;
 	r.database = c->drv->display_name(c->db);
 	r.time = now;
+	r.checkpoint = checkpoint;
 	if (receipt_sign(&r, &pair) < 0) {
 		error_msg("the migrations are applied, but no receipt was signed: %s",
 			  cairn_error_last());
@@ -193,13 +205,52 @@ char *apply_policy_builders(const struct apply_policy *ap, const char *const *ke
 		pubkey_free(pk);
 	}
 	qsort(ids, k, sizeof(*ids), cmp_str);
-	for (i = 0; i < k; i++) {
+	for (i = 0; i < k; i++)
 		if (!i || strcmp(ids[i], ids[i - 1]))
 			buf_printf(&out, "%s%s", out.len ? "," : "", ids[i]);
+	/* freed after: each is compared with the one before it */
+	for (i = 0; i < k; i++)
 		free(ids[i]);
-	}
 	free(ids);
 	return buf_detach(&out, NULL);
+}
+
+static int revoked_id(const struct apply_policy *ap, const char *id)
+{
+	size_t i;
+
+	for (i = 0; ap->active && i < ap->ac.env.revoked.n; i++)
+		if (!strcmp(ap->ac.env.revoked.items[i].key_id, id))
+			return 1;
+	return 0;
+}
+
+char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set *set)
+{
+	const struct bundle *b = ap->active ? ap->pb.b : set->bundle;
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	if (!b)
+		return NULL;
+	for (i = 0; i < b->nstatements; i++) {
+		const struct bundle_statement *s = &b->statements[i];
+
+		if (s->type && !strcmp(s->type, "build") && s->valid && s->trusted &&
+		    !revoked_id(ap, s->key_id))
+			buf_printf(&out, "%s%s", out.len ? "," : "", s->key_id);
+	}
+	return out.len ? buf_detach(&out, NULL) : xstrdup("");
+}
+
+char *apply_policy_revoked(const struct apply_policy *ap)
+{
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	for (i = 0; ap->active && i < ap->ac.env.revoked.n; i++)
+		buf_printf(&out, "%s%s", out.len ? "," : "", ap->ac.env.revoked.items[i].key_id);
+	return out.len ? buf_detach(&out, NULL) : xstrdup("");
 }
 
 void apply_policy_release(struct apply_policy *ap)

@@ -25,6 +25,14 @@ struct apply_policy {
 int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char *config,
 		       const char **env, const char **dsn, const char *lock_flag,
 		       unsigned long long *lock_ms, size_t nkeys);
+/* The verbs that change the books without a bundle (rollback, repair,
+ * baseline): the environment is --env, else $CAIRN_ENV, so that leaving
+ * out the flag is no way around the database's identity; with a config
+ * anywhere (policy mode) one must be named, and its entry gives the
+ * database unless --db does. Then as apply_policy_begin. */
+int apply_policy_begin_books(struct apply_policy *ap, const struct cmd *c, const char *config,
+			     const char **env, const char **dsn, const char *lock_flag,
+			     unsigned long long *lock_ms);
 /* Verifies the bundle (and, in policy mode, the policy for needs) and loads
  * its migrations into set. */
 int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const char *path,
@@ -37,10 +45,11 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
 /* The statements used, for the audit rows (NULL outside policy mode). */
 const char *apply_policy_evidence(const struct apply_policy *ap);
 /* After a successful apply: a receipt signed by key (unlocked before the
- * run), added to the bundle at path. Prints; returns an exit code or 0. */
+ * run), carrying checkpoint (the run's checkpoint line by key, or NULL),
+ * added to the bundle at path. Prints; returns an exit code or 0. */
 struct receipt_key;
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
-			 const char *env, const struct receipt_key *key);
+			 const char *env, const struct receipt_key *key, const char *checkpoint);
 /* 1 when an admin's override on the bundle grants all of the
  * POLICY_OVERRIDE_* bits in which (policy mode only). */
 int apply_policy_overrides(const struct apply_policy *ap, unsigned which);
@@ -48,6 +57,12 @@ int apply_policy_overrides(const struct apply_policy *ap, unsigned which);
  * --key files), sorted, comma-separated, malloc'ed: recorded in the
  * database's identity. */
 char *apply_policy_builders(const struct apply_policy *ap, const char *const *keys, size_t nkeys);
+/* The ids of the keys whose valid, trusted (and, in policy mode, not
+ * revoked) build signatures the bundle carries, and the ids the policy
+ * revokes: comma-separated, malloc'ed ("" when none; the signers NULL when
+ * there is no bundle to ask). For the identity's builders check. */
+char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set *set);
+char *apply_policy_revoked(const struct apply_policy *ap);
 void apply_policy_release(struct apply_policy *ap);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "checkpoint.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -22,7 +23,11 @@ const struct cmd cmd_repair_desc = {
 	"database, and a repair is an admin's decision: BUNDLE (the bundle that\n"
 	"failed) must meet the environment's policy and carry an override allowing\n"
 	"repair, signed by one of its admins ('cairn override BUNDLE --env ENV\n"
-	"--key KEY --allow repair'); the audit row names it.\n"
+	"--key KEY --allow repair'); the audit row names it. $CAIRN_ENV counts as\n"
+	"--env, and with an applier's config anywhere ($CAIRN_APPLY_CONFIG,\n"
+	"./cairn-apply.yaml) a repair is always under the policy: leaving out\n"
+	"--env is no way around it. A database that belongs to another environment\n"
+	"or project is refused (exit 3).\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN             the database: sqlite:PATH\n"
@@ -32,12 +37,24 @@ const struct cmd cmd_repair_desc = {
 	"   --mark-applied       the migration is now fully applied\n"
 	"   --mark-rolled-back   the migration is now fully undone\n"
 	"   --lock-timeout D     wait up to D for another runner (default 15s)\n"
+	"   --checkpoint FILE    after the repair, append a signed checkpoint of the\n"
+	"                        audit chain's head (else $CAIRN_CHECKPOINT, else the\n"
+	"                        config's)\n"
+	"   --checkpoint-key KEY the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n"
 	"\n"
-	"Exit status: 0, 1 when VERSION is not failed or in progress, 4 lock not\n"
-	"obtained, 6 the database cannot be used.\n",
+	"Exit status: 0, 1 when VERSION is not failed or in progress, 3 refused by\n"
+	"the policy or the database's identity, 4 lock not obtained, 5 the books\n"
+	"were changed outside cairn-apply, 6 the database cannot be used.\n",
 };
 
-int cmd_repair(int argc, char **argv)
+struct repair_args {
+	const char *dsn, *db_flag, *env, *env_flag, *bundle, *config, *lock_flag;
+	int applied, rolled;
+	unsigned long long lock_ms;
+	struct checkpoint_opts cpo;
+};
+
+static int parse_args(struct repair_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -47,29 +64,28 @@ int cmd_repair(int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "bundle", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "checkpoint", required_argument, NULL, 'P' },
+		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL, *env = NULL, *bundle = NULL, *config = NULL, *lock_flag = NULL;
-	const char *db_flag;
-	struct apply_policy ap;
-	int applied = 0, rolled = 0, c, rc;
-	struct apply_ctx ctx;
-	struct apply_opts o;
-	unsigned long long lock_ms = 15000;
+	int c;
 
+	a->lock_ms = 15000;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dsn = optarg; break;
+		case 'd': a->dsn = optarg; break;
 		case 'l':
-			lock_flag = optarg;
-			if (parse_lock_timeout(&cmd_repair_desc, optarg, &lock_ms))
+			a->lock_flag = optarg;
+			if (parse_lock_timeout(&cmd_repair_desc, optarg, &a->lock_ms))
 				return EXIT_USAGE;
 			break;
-		case 'a': applied = 1; break;
-		case 'r': rolled = 1; break;
-		case 'e': env = optarg; break;
-		case 'b': bundle = optarg; break;
-		case 'C': config = optarg; break;
+		case 'a': a->applied = 1; break;
+		case 'r': a->rolled = 1; break;
+		case 'e': a->env = optarg; break;
+		case 'b': a->bundle = optarg; break;
+		case 'C': a->config = optarg; break;
+		case 'P': a->cpo.file = optarg; break;
+		case 'K': a->cpo.key_path = optarg; break;
 		default:
 			return usage_error(&cmd_repair_desc, "unknown option '%s'", argv[optind - 1]);
 		}
@@ -77,47 +93,70 @@ int cmd_repair(int argc, char **argv)
 	if (optind + 1 != argc)
 		return usage_error(&cmd_repair_desc, optind < argc ? "expected one VERSION"
 								 : "missing VERSION");
-	if (applied == rolled)
+	if (a->applied == a->rolled)
 		return usage_error(&cmd_repair_desc, "give one of --mark-applied or --mark-rolled-back");
-	db_flag = dsn;
+	a->db_flag = a->dsn;
+	a->env_flag = a->env;
+	return EXIT_OK;
+}
+
+/* Under the policy (--env, --config, --bundle, or a config anywhere): an
+ * admin's override on the bundle allowing repair. */
+static int policy_gate(struct repair_args *a, struct apply_policy *ap, struct apply_opts *o)
+{
+	int rc = apply_policy_begin_books(ap, &cmd_repair_desc, a->config, &a->env, &a->dsn,
+					  a->lock_flag, &o->lock_timeout_ms);
+
+	if (rc || !(ap->active || a->env_flag || a->config || a->bundle ||
+		    (!a->dsn && a->env)))
+		return rc;
+	if (!a->bundle)
+		return usage_error(&cmd_repair_desc, "missing --bundle BUNDLE: under an "
+				   "environment's policy a repair needs an admin's override "
+				   "statement on the bundle");
+	rc = policy_bundle_check(&ap->pb, &ap->ac, a->bundle, POLICY_OVERRIDE_REPAIR, NULL);
+	if (rc == EXIT_REFUSED)
+		error_msg("the database is unchanged");
+	o->evidence = apply_policy_evidence(ap);
+	return rc;
+}
+
+int cmd_repair(int argc, char **argv)
+{
+	struct repair_args a;
+	struct apply_policy ap;
+	struct apply_ctx ctx;
+	struct apply_opts o;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
 	memset(&ap, 0, sizeof(ap));
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&o, 0, sizeof(o));
-	o.lock_timeout_ms = lock_ms;
-	if (env || config || bundle || (!dsn && getenv("CAIRN_ENV"))) {
-		/* under the policy: an admin's override on the bundle */
-		if (!bundle)
-			return usage_error(&cmd_repair_desc, "missing --bundle BUNDLE: under an "
-					   "environment's policy a repair needs an admin's override "
-					   "statement on the bundle");
-		rc = apply_policy_begin(&ap, &cmd_repair_desc, config, &env, &dsn, lock_flag,
-					&o.lock_timeout_ms, 0);
-		if (!rc)
-			rc = policy_bundle_check(&ap.pb, &ap.ac, bundle, POLICY_OVERRIDE_REPAIR, NULL);
-		if (rc) {
-			if (rc == EXIT_REFUSED)
-				error_msg("the database is unchanged");
-			goto out;
-		}
-		o.env = env;
-		o.evidence = apply_policy_evidence(&ap);
-	} else if (!dsn) {
-		return usage_error(&cmd_repair_desc, "missing --db DSN");
-	}
-	rc = apply_ctx_open(&ctx, &cmd_repair_desc, dsn, DRIVER_OPEN_EXISTING, 0);
+	rc = parse_args(&a, argc, argv);
+	if (rc)
+		return rc;
+	o.lock_timeout_ms = a.lock_ms;
+	rc = policy_gate(&a, &ap, &o);
+	if (rc == EXIT_OK)
+		rc = checkpoint_open_books(&ctx, &cmd_repair_desc, &ap, &a.cpo, a.dsn, DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
-	rc = engine_repair(ctx.db, ctx.drv, argv[optind], applied, &o);
-	if (rc == EXIT_OK)
-		printf("repaired %s: marked %s%s\n", argv[optind], applied ? "applied" : "rolled back",
-		       applied ? "" : "; the next apply runs it again");
-	else {
-		char *target = apply_target_args(db_flag, dsn, env, config);
+	o.env = a.env;
+	rc = engine_repair(ctx.db, ctx.drv, argv[argc - 1], a.applied, &o);
+	if (rc == EXIT_OK) {
+		printf("repaired %s: marked %s%s\n", argv[argc - 1],
+		       a.applied ? "applied" : "rolled back",
+		       a.applied ? "" : "; the next apply runs it again");
+	} else {
+		char *target = apply_target_args(a.db_flag, a.dsn, a.env, a.config);
 
 		apply_ctx_fail_unchanged(&ctx, rc, rc == EXIT_FAILED, target);
 		free(target);
 	}
+	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
 out:
+	checkpoint_opts_release(&a.cpo);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);
 	return rc;

@@ -4,12 +4,16 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../lib/util.h"
+#include "checkpoint.h"
+#include "policy-gate.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_rollback_desc = {
 	"rollback", cmd_rollback,
 	"run the down scripts stored at apply time, newest first",
-	"cairn-apply rollback --db DSN (--to VERSION | --last N) [--env ENV] [--lock-timeout D] [--log-format text|json]",
+	"cairn-apply rollback --db DSN (--to VERSION | --last N) [--env ENV] [--lock-timeout D] [--log-format text|json]\n"
+	"       cairn-apply rollback --env ENV [--config FILE] (--to VERSION | --last N) [--checkpoint FILE [--checkpoint-key KEY]]",
 	"Rolls back applied migrations, newest first, with the down scripts that\n"
 	"were stored in cairn_migrations when they were applied: no bundle is\n"
 	"needed. Each down script commits in one transaction with its bookkeeping\n"
@@ -20,49 +24,71 @@ const struct cmd cmd_rollback_desc = {
 	"outside cairn-apply), and a down script runs only if its sha256 is the\n"
 	"one recorded when its migration was applied from a verified bundle.\n"
 	"\n"
+	"The environment is --env, else $CAIRN_ENV; with an applier's config\n"
+	"(--config, $CAIRN_APPLY_CONFIG, ./cairn-apply.yaml) one must be named, and\n"
+	"its entry gives the database and the checkpoint file. A database that\n"
+	"belongs to another environment or project is refused (exit 3).\n"
+	"\n"
 	"Options:\n"
 	"   --db DSN           the database: sqlite:PATH\n"
 	"   --to VERSION       roll back every migration above VERSION (0: all)\n"
 	"   --last N           roll back the N most recent migrations\n"
 	"   --env ENV          the environment this is meant for: refused (exit 3) when\n"
-	"                      the database belongs to another\n"
+	"                      the database belongs to another (else $CAIRN_ENV)\n"
+	"   --config FILE      the applier's config\n"
+	"   --checkpoint FILE  after the run, append a signed checkpoint of the audit\n"
+	"                      chain's head to FILE (else $CAIRN_CHECKPOINT, else the\n"
+	"                      config's)\n"
+	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s)\n"
 	"   --log-format F     text (default) or json\n"
 	"\n"
 	"Exit status: 0, 1 a down script failed (that step was rolled back) or an\n"
 	"irreversible migration stopped it, 4 lock not obtained, 5 a failed or\n"
-	"unfinished migration needs repair first, 6 the database cannot be used.\n",
+	"unfinished migration needs repair first or the books were changed outside\n"
+	"cairn-apply, 3 the database belongs to another environment or project, 6\n"
+	"the database cannot be used.\n",
 };
 
-int cmd_rollback(int argc, char **argv)
+struct rollback_args {
+	const char *dsn, *db_flag, *to, *last, *env, *config, *lock_flag;
+	unsigned long long lock_ms, n;
+	int json;
+	struct checkpoint_opts cpo;
+};
+
+static int parse_args(struct rollback_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "to", required_argument, NULL, 't' },
 		{ "last", required_argument, NULL, 'n' },
 		{ "env", required_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'f' },
+		{ "checkpoint", required_argument, NULL, 'P' },
+		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dsn = NULL, *to = NULL, *last = NULL, *env = NULL;
-	unsigned long long lock_ms = 15000, n = 0;
-	int json = 0, c, rc = EXIT_OK;
-	struct apply_ctx ctx;
-	struct apply_opts o;
-	struct apply_result res;
+	int c, rc = EXIT_OK;
 	char *end;
 
-	memset(&ctx, 0, sizeof(ctx));
-	memset(&res, 0, sizeof(res));
+	a->lock_ms = 15000;
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dsn = optarg; break;
-		case 't': to = optarg; break;
-		case 'n': last = optarg; break;
-		case 'e': env = optarg; break;
-		case 'l': rc = parse_lock_timeout(&cmd_rollback_desc, optarg, &lock_ms); break;
-		case 'f': rc = parse_format(&cmd_rollback_desc, optarg, &json); break;
+		case 'd': a->dsn = optarg; break;
+		case 't': a->to = optarg; break;
+		case 'n': a->last = optarg; break;
+		case 'e': a->env = optarg; break;
+		case 'C': a->config = optarg; break;
+		case 'P': a->cpo.file = optarg; break;
+		case 'K': a->cpo.key_path = optarg; break;
+		case 'l':
+			a->lock_flag = optarg;
+			rc = parse_lock_timeout(&cmd_rollback_desc, optarg, &a->lock_ms);
+			break;
+		case 'f': rc = parse_format(&cmd_rollback_desc, optarg, &a->json); break;
 		default:
 			rc = usage_error(&cmd_rollback_desc, "unknown option '%s'", argv[optind - 1]);
 		}
@@ -71,83 +97,117 @@ int cmd_rollback(int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return usage_error(&cmd_rollback_desc, "unexpected argument '%s'", argv[optind]);
-	if (!dsn)
-		return usage_error(&cmd_rollback_desc, "missing --db DSN");
-	if (!to == !last)
+	if (!a->to == !a->last)
 		return usage_error(&cmd_rollback_desc, "give one of --to VERSION or --last N");
-	if (to && (!*to || strspn(to, "0123456789") != strlen(to)))
-		return usage_error(&cmd_rollback_desc, "--to must be a version (digits), not '%s'", to);
-	if (last) {
+	if (a->to && (!*a->to || strspn(a->to, "0123456789") != strlen(a->to)))
+		return usage_error(&cmd_rollback_desc, "--to must be a version (digits), not '%s'",
+				   a->to);
+	if (a->last) {
 		errno = 0;
-		n = strtoull(last, &end, 10);
-		if (errno || *end || !*last || *last == '-' || n == 0)
-			return usage_error(&cmd_rollback_desc, "--last must be a positive number, not '%s'",
-					   last);
+		a->n = strtoull(a->last, &end, 10);
+		if (errno || *end || !*a->last || *a->last == '-' || a->n == 0)
+			return usage_error(&cmd_rollback_desc, "--last must be a positive number, "
+					   "not '%s'", a->last);
 	}
-	rc = apply_ctx_open(&ctx, &cmd_rollback_desc, dsn, DRIVER_OPEN_EXISTING, json);
+	a->db_flag = a->dsn;
+	return EXIT_OK;
+}
+
+/* What failed, the state the database is in and what to run next. */
+static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a, int rc,
+			   const struct apply_result *res)
+{
+	char *state = NULL, *next = NULL;
+	char *target = apply_target_args(a->db_flag, a->dsn, a->env, a->config);
+	const char *at = res->to_version ? res->to_version : "none";
+
+	if (rc == EXIT_LOCKED) {
+		state = xstrdup("is unchanged by this run");
+		next = xstrdup("wait for the other runner, or raise --lock-timeout");
+	} else if (rc == EXIT_STATE && res->partial) {
+		state = xasprintf("needs an operator: the down script of %s ran outside a "
+				  "transaction and stopped partway; it is marked failed",
+				  res->failed_version);
+		next = xasprintf("finish or undo it by hand, then 'cairn-apply repair %s "
+				 "%s --mark-rolled-back' (or --mark-applied)",
+				 target, res->failed_version);
+	} else if (rc == EXIT_STATE) {
+		state = xstrdup("is unchanged by this run, but needs an operator first");
+		next = xasprintf("run 'cairn-apply status %s', then 'cairn-apply repair "
+				 "%s %s --mark-applied' or --mark-rolled-back",
+				 target, target, res->failed_version ? res->failed_version : "VERSION");
+	} else if (rc == EXIT_REFUSED) {
+		state = xstrdup("is unchanged");
+	} else if (rc == EXIT_FAILED && res->applied == 0 && !res->rolled_back) {
+		state = xasprintf("is unchanged (at version %s)", at);
+		next = xstrdup("roll back to a version above it, or write a new migration "
+			       "that undoes what you need");
+	} else if (rc == EXIT_FAILED) {
+		state = xasprintf("is at version %s: the failed down script was rolled back%s",
+				  at, res->applied ? "; the rollbacks before it stay" : "");
+		next = xstrdup("fix the cause (the down scripts come from the bookkeeping), "
+			       "then run rollback again");
+	} else {
+		state = xstrdup("is in the state the last successful step left it");
+	}
+	if (apply_interrupted)
+		apply_ctx_interrupt_exit(ctx, "the running down script was cancelled and rolled back");
+	apply_ctx_fail(ctx, rc, cairn_error_last(), state, next);
+	free(state);
+	free(next);
+	free(target);
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	struct rollback_args a;
+	struct apply_policy ap;
+	struct apply_ctx ctx;
+	struct apply_opts o;
+	struct apply_result res;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&ap, 0, sizeof(ap));
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&res, 0, sizeof(res));
+	rc = parse_args(&a, argc, argv);
+	if (rc == EXIT_OK)
+		rc = apply_policy_begin_books(&ap, &cmd_rollback_desc, a.config, &a.env, &a.dsn,
+					      a.lock_flag, &a.lock_ms);
+	if (rc == EXIT_OK)
+		rc = checkpoint_open_books(&ctx, &cmd_rollback_desc, &ap, &a.cpo, a.dsn, DRIVER_OPEN_EXISTING, a.json);
 	if (rc)
-		return rc;
+		goto out;
 	memset(&o, 0, sizeof(o));
-	o.env = env;
-	o.lock_timeout_ms = lock_ms;
+	o.env = a.env;
+	o.lock_timeout_ms = a.lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);
-	rc = engine_rollback(ctx.db, ctx.drv, to, (size_t)n, &o, &res);
+	rc = engine_rollback(ctx.db, ctx.drv, a.to, (size_t)a.n, &o, &res);
 	apply_ctx_release_signals();
-	if (rc == EXIT_OK) {
-		if (!json) {
-			if (res.applied)
-				printf("rolled back %zu migration%s; %s is at version %s\n", res.applied,
-				       res.applied == 1 ? "" : "s", ctx.drv->display_name(ctx.db),
-				       res.to_version ? res.to_version : "none (nothing applied)");
-			else
-				printf("nothing to roll back: %s is at version %s\n",
-				       ctx.drv->display_name(ctx.db),
-				       res.to_version ? res.to_version : "none");
-		}
-	} else {
-		char *state = NULL, *next = NULL, *target = apply_target_args(dsn, dsn, NULL, NULL);
-		const char *at = res.to_version ? res.to_version : "none";
-
-		if (rc == EXIT_LOCKED) {
-			state = xstrdup("is unchanged by this run");
-			next = xstrdup("wait for the other runner, or raise --lock-timeout");
-		} else if (rc == EXIT_STATE && res.partial) {
-			state = xasprintf("needs an operator: the down script of %s ran outside a "
-					  "transaction and stopped partway; it is marked failed",
-					  res.failed_version);
-			next = xasprintf("finish or undo it by hand, then 'cairn-apply repair %s "
-					 "%s --mark-rolled-back' (or --mark-applied)",
-					 target, res.failed_version);
-		} else if (rc == EXIT_STATE) {
-			state = xstrdup("is unchanged by this run, but needs an operator first");
-			next = xasprintf("run 'cairn-apply status %s', then 'cairn-apply repair "
-					 "%s %s --mark-applied' or --mark-rolled-back",
-					 target, target, res.failed_version ? res.failed_version : "VERSION");
-		} else if (rc == EXIT_FAILED && res.applied == 0 && !res.rolled_back) {
-			state = xasprintf("is unchanged (at version %s)", at);
-			next = xstrdup("roll back to a version above it, or write a new migration "
-				       "that undoes what you need");
-		} else if (rc == EXIT_FAILED) {
-			state = xasprintf("is at version %s: the failed down script was rolled back%s",
-					  at, res.applied ? "; the rollbacks before it stay" : "");
-			next = xstrdup("fix the cause (the down scripts come from the bookkeeping), "
-				       "then run rollback again");
-		} else {
-			state = xstrdup("is in the state the last successful step left it");
-		}
-		if (apply_interrupted)
-			apply_ctx_interrupt_exit(&ctx, "the running down script was cancelled and rolled back");
-		apply_ctx_fail(&ctx, rc, cairn_error_last(), state, next);
-		free(state);
-		free(next);
-		free(target);
+	if (rc == EXIT_OK && !a.json) {
+		if (res.applied)
+			printf("rolled back %zu migration%s; %s is at version %s\n", res.applied,
+			       res.applied == 1 ? "" : "s", ctx.drv->display_name(ctx.db),
+			       res.to_version ? res.to_version : "none (nothing applied)");
+		else
+			printf("nothing to roll back: %s is at version %s\n",
+			       ctx.drv->display_name(ctx.db),
+			       res.to_version ? res.to_version : "none");
+	} else if (rc != EXIT_OK) {
+		report_failure(&ctx, &a, rc, &res);
 		if (apply_interrupted)
 			rc = 128 + apply_interrupted;
 	}
+	/* the chain's head, kept outside the database: a rollback changes it */
+	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+out:
+	checkpoint_opts_release(&a.cpo);
 	apply_result_release(&res);
 	apply_ctx_close(&ctx);
+	apply_policy_release(&ap);
 	return rc;
 }

@@ -97,6 +97,19 @@ bad:
 	return -1;
 }
 
+char *checkpoint_project(const char *line)
+{
+	struct checkpoint c;
+	char *project;
+
+	if (checkpoint_parse(&c, line, strlen(line)) < 0)
+		return NULL;
+	project = c.project;
+	c.project = NULL;
+	checkpoint_release(&c);
+	return project;
+}
+
 int checkpoint_find_last(struct checkpoint *out, const char **line, const char *text, size_t len,
 			 const char *db)
 {

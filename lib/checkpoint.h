@@ -36,6 +36,9 @@ int checkpoint_format(struct buf *out, const char *time, const char *db, const c
 /* Parses one line (without its newline). 0, or -1 with the error set. */
 int checkpoint_parse(struct checkpoint *out, const char *line, size_t len);
 void checkpoint_release(struct checkpoint *c);
+/* The project a checkpoint line names (malloc'ed), or NULL when the line
+ * does not parse. */
+char *checkpoint_project(const char *line);
 
 /* The newest line of text (a checkpoint file's contents) whose db is db
  * (NULL: any), parsed into out, *line pointing at its start. 0; 1 when

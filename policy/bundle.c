@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../lib/buf.h"
+#include "../lib/checkpoint.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../verify/keys.h"
@@ -42,6 +43,21 @@ int policy_bundle_trust(struct policy_bundle *pb, const struct policy_config *c,
 	if (!rc)
 		rc = add_keys(pb->trust, TRUST_OVERRIDE, policy_env_list(c, e, "admins"));
 	return rc;
+}
+
+/* A receipt's checkpoint (the books' head where it ran) must be of a
+ * database of this bundle's project. */
+static int checkpoint_project_ok(const struct bundle_statement *s, const struct bundle *b)
+{
+	char *project;
+	int ok;
+
+	if (!s->checkpoint || !b->project || !*b->project)
+		return 1;
+	project = checkpoint_project(s->checkpoint);
+	ok = project && (!*project || !strcmp(project, b->project));
+	free(project);
+	return ok;
 }
 
 static char **split_allow(const char *s, size_t *n)
@@ -89,6 +105,11 @@ static void to_stmts(struct policy_bundle *pb)
 		p->database = s->database;
 		p->valid = s->valid;
 		p->problem = s->problem;
+		if (p->valid && !checkpoint_project_ok(s, b)) {
+			/* the applier said it ran on a database of another project */
+			p->valid = 0;
+			p->problem = "its checkpoint names a database of another project";
+		}
 		if (s->public_key &&
 		    base64_decode_exact(s->public_key, strlen(s->public_key), pb->raw[i], 32) == 0)
 			p->raw = pb->raw[i];

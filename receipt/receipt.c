@@ -57,6 +57,11 @@ void receipt_key_free(struct receipt_key *k)
 	free(k);
 }
 
+void receipt_key_id(const struct receipt_key *k, char out[17])
+{
+	key_id_of_raw(k->raw, out);
+}
+
 int receipt_key_load(struct receipt_key **out, const char *path)
 {
 	struct buf pem = BUF_INIT;
@@ -146,6 +151,7 @@ int receipt_sign(const struct receipt_req *r, struct stmt_pair *out)
 	s.public_key = pub_b64;
 	s.time = (char *)r->time;
 	s.database = (char *)r->database;
+	s.checkpoint = (char *)r->checkpoint;
 	if (statement_format(&s, &out->yaml) < 0)
 		goto out;
 	if (sign_b64(r->key, out->yaml.ptr, out->yaml.len, sig_b64, "receipt") < 0)

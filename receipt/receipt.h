@@ -17,6 +17,8 @@ struct receipt_key;
  * passphrase of an encrypted key comes from $CAIRN_KEY_PASSPHRASE. */
 int receipt_key_load(struct receipt_key **out, const char *path);
 void receipt_key_free(struct receipt_key *k); /* wipes; accepts NULL */
+/* The key's id (16 hex digits) into out. */
+void receipt_key_id(const struct receipt_key *k, char out[17]);
 
 struct receipt_req {
 	const struct receipt_key *key;
@@ -25,6 +27,8 @@ struct receipt_req {
 	const char *environment;
 	const char *database;     /* an identifier, never a DSN (dsn_identity) */
 	const char *time;         /* YYYY-MM-DDTHH:MM:SSZ */
+	const char *checkpoint;   /* the run's checkpoint line by this key, without its
+				   * newline (receipt_checkpoint), or NULL */
 };
 
 /* Signs the receipt; out->base is approvals/<env>-receipt-<keyid>. */

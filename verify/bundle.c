@@ -58,6 +58,7 @@ static void statement_free_fields(struct bundle_statement *s)
 	free(s->public_key);
 	free(s->expires);
 	free(s->database);
+	free(s->checkpoint);
 	free(s->ticket);
 	free(s->problem);
 	free(s->allow);
@@ -330,6 +331,7 @@ static void collect_statements(struct bundle *b, const struct trust *trust)
 		s->database = st.database;
 		s->ticket = st.ticket;
 		s->allow = st.allow;
+		s->checkpoint = st.checkpoint;
 		/* its name says what it is (statement_member_base) */
 		want = statement_member_base(st.type, st.environment, st.key);
 		if (strcmp(st.key, pair_key_id(pr)))

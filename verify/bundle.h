@@ -60,6 +60,7 @@ struct bundle_statement {
 	char *expires, *database, *ticket; /* optional statement keys */
 	char *problem;         /* why it is not valid, or NULL */
 	char *allow;           /* override: what it allows, comma-separated (#7) */
+	char *checkpoint;      /* receipt: the applier's checkpoint line (#15) */
 };
 
 struct bundle {

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/checkpoint.h"
 #include "../lib/error.h"
 #include "../lib/yaml.h"
 #include "keys.h"
@@ -60,6 +61,7 @@ void statement_release(struct statement *s)
 	free(s->comment);
 	free(s->ticket);
 	free(s->allow);
+	free(s->checkpoint);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -77,7 +79,36 @@ static char **field(struct statement *s, const char *key)
 	if (!strcmp(key, "comment")) return &s->comment;
 	if (!strcmp(key, "ticket")) return &s->ticket;
 	if (!strcmp(key, "allow")) return &s->allow;
+	if (!strcmp(key, "checkpoint")) return &s->checkpoint;
 	return NULL;
+}
+
+/* A receipt's checkpoint is the applier's own line for the run the receipt
+ * reports: signed by the same key, for the same environment and database.
+ * The receipt's signature covers it, so its own need not be checked here. */
+static int checkpoint_agrees(const struct statement *s, const char *name)
+{
+	struct checkpoint c;
+	const char *what = NULL;
+
+	if (strcmp(s->type, "receipt")) {
+		cairn_error_set("%s: only a receipt has 'checkpoint'", name);
+		return -1;
+	}
+	if (checkpoint_parse(&c, s->checkpoint, strlen(s->checkpoint)) < 0) {
+		cairn_error_set("%s: 'checkpoint' is %s", name, cairn_error_last());
+		return -1;
+	}
+	if (strcmp(c.key, s->key))
+		what = "key";
+	else if (strcmp(c.env, s->environment))
+		what = "environment";
+	else if (s->database && strcmp(c.db, s->database))
+		what = "database";
+	if (what)
+		cairn_error_set("%s: the checkpoint's %s is not the receipt's", name, what);
+	checkpoint_release(&c);
+	return what ? -1 : 0;
 }
 
 int statement_parse(struct statement *out, const char *data, size_t len, const char *name)
@@ -165,6 +196,8 @@ int statement_parse(struct statement *out, const char *data, size_t len, const c
 		cairn_error_set("%s: a build statement has no 'environment'", name);
 		goto out;
 	}
+	if (out->checkpoint && checkpoint_agrees(out, name) < 0)
+		goto out;
 	rc = 0;
 out:
 	ynode_free(root);
@@ -189,7 +222,8 @@ int statement_format(const struct statement *s, struct buf *out)
 	    put_field(out, "key", s->key) || put_field(out, "public_key", s->public_key) ||
 	    put_field(out, "time", s->time) || put_field(out, "expires", s->expires) ||
 	    put_field(out, "database", s->database) || put_field(out, "comment", s->comment) ||
-	    put_field(out, "ticket", s->ticket) || put_field(out, "allow", s->allow))
+	    put_field(out, "ticket", s->ticket) || put_field(out, "allow", s->allow) ||
+	    put_field(out, "checkpoint", s->checkpoint))
 		return -1;
 	return 0;
 }

@@ -26,6 +26,9 @@ struct statement {
 	char *comment, *ticket; /* optional */
 	char *allow;        /* override: the operations it allows, comma-separated
 			     * (older-bundle, no-receipt, repair, force) */
+	char *checkpoint;   /* optional (receipts): the applier's checkpoint line of
+			     * the database's books after the run (lib/checkpoint.h),
+			     * by the receipt's key, for its environment and database */
 };
 
 int statement_type_valid(const char *type);
