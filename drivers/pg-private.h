@@ -9,7 +9,6 @@
 
 #include "../lib/buf.h"
 #include "driver.h"
-#include "pgsplit.h"
 #include "pq-load.h"
 
 #define PG_DEFAULT_SCHEMA "cairn"
@@ -69,12 +68,12 @@ struct pg_txwatch {
 	char tag[32];
 };
 void pg_txwatch_result(struct pg_txwatch *w, int ok, const char *tag, size_t index);
-/* After a script run in the caller's transaction: 0 when that transaction
- * is as the caller left it; else 1, with err saying which statement ended
- * or steered it and whether work was committed (tx_ended, tx_committed),
- * and the session rolled back to no transaction. */
-int pg_txwatch_end(struct db *db, struct pg_txwatch *w, const struct pgsplit *sp,
-		   struct driver_error *err);
+/* After a statement (at byte offset in its script) run in the caller's
+ * transaction: 0 when that transaction is as the caller left it; else 1,
+ * with err saying which statement ended or steered it and whether work was
+ * committed (tx_ended, tx_committed), and the session rolled back to no
+ * transaction. */
+int pg_txwatch_end(struct db *db, struct pg_txwatch *w, long offset, struct driver_error *err);
 
 /* pg-books.c */
 int pg_bk_exists(struct db *db, int *exists);
