@@ -46,11 +46,11 @@ static size_t skip_blank(const char *s, size_t len, size_t i)
 }
 
 static void emit(struct sqlsplit *out, const char *sql, size_t start, size_t end,
-		 size_t *line_pos, int *line)
+		 size_t *line_pos, int *line, int trim)
 {
 	struct sqlsplit_stmt *st;
 
-	while (end > start && is_blank((unsigned char)sql[end - 1]))
+	while (trim && end > start && is_blank((unsigned char)sql[end - 1]))
 		end--;
 	if (end <= start)
 		return;
@@ -87,7 +87,7 @@ static int parser_split(struct sqlsplit *out, const char *text, size_t len, int 
 			continue;
 		if (!slen || slen > len - loc)
 			slen = len - loc;
-		emit(out, text, skip_blank(text, loc + slen, loc), loc + slen, &line_pos, &line);
+		emit(out, text, skip_blank(text, loc + slen, loc), loc + slen, &line_pos, &line, 1);
 	}
 out:
 	pg_query_free_split_result(r);
@@ -150,11 +150,12 @@ static int refused(struct sqlsplit *out, const char *text, size_t len, int err_p
 			return -1;
 		}
 	}
-	/* blanks only are skipped: a comment left open is the server's to report */
+	/* blanks only are skipped: a comment left open is the server's to
+	 * report, and "at end of input" is after the script's last newline */
 	for (start = 0; start < len && is_blank((unsigned char)text[start]); start++)
 		;
 	line = 1;
-	emit(out, text, start, len, &lpos, &line);
+	emit(out, text, start, len, &lpos, &line, 0);
 	out->whole = 1;
 	return 0;
 }

@@ -62,7 +62,7 @@ static void test_comments(void)
 	SPLIT("select 2 */ 1;", "1:select 2 */ 1");
 	/* what the parser refuses goes whole, for the server to report */
 	SPLIT("/* unterminated /* nested */ select 1;", "1:/* unterminated /* nested */ select 1;");
-	SPLIT("select 1;\n\n/*\n", "1:select 1;\n\n/*");
+	SPLIT("select 1;\n\n/*\n", "1:select 1;\n\n/*\n");
 	SPLIT("select 1; -- no newline at the end", "1:select 1");
 }
 
@@ -82,7 +82,7 @@ static void test_strings(void)
 	SPLIT("select U&'d\\0061t; a'; select 2", "1:select U&'d\\0061t; a' | 1:select 2");
 	SPLIT("select B'101', X'1F';", "1:select B'101', X'1F'");
 	SPLIT("select 'multi\nline;\nstring';\nselect 2;", "1:select 'multi\nline;\nstring' | 4:select 2");
-	SPLIT("select 'open;\n", "1:select 'open;");
+	SPLIT("select 'open;\n", "1:select 'open;\n");
 	SPLIT("select\n\nE'open\\';", "1:select\n\nE'open\\';");
 	SPLIT("select '-- not a comment'; select '/* nor this'",
 	      "1:select '-- not a comment' | 1:select '/* nor this'");
@@ -114,7 +114,7 @@ static void test_dollar_quotes(void)
 	      "1:prepare p as select $1 | 1:select a$b$ from t | 1:select 3");
 	/* a tag cannot start with a digit */
 	SPLIT("select $1$; select 2", "1:select $1$; select 2");
-	SPLIT("select $tag$ open;\n", "1:select $tag$ open;");
+	SPLIT("select $tag$ open;\n", "1:select $tag$ open;\n");
 	SPLIT("select $é$;$é$;", "1:select $é$;$é$");
 	SPLIT("select 1;\n$$", "1:select 1;\n$$");
 	SPLIT("select $$a$$$$b$$;", "1:select $$a$$$$b$$;");
@@ -190,7 +190,7 @@ static void test_not_sql(void)
 	      "1:COPY t FROM 'data/t.csv' (FORMAT csv) | 1:COPY t FROM STDIN");
 	/* a backslash inside a string or a dollar quote is no meta-command */
 	SPLIT("select '\n\\x';\ndo $$ begin\n\\q\nend $$;",
-	      "1:select '\n\\x' | 2:do $$ begin\n\\q\nend $$");
+	      "1:select '\n\\x' | 3:do $$ begin\n\\q\nend $$");
 }
 
 static void test_nul_and_offsets(void)
@@ -204,7 +204,7 @@ static void test_nul_and_offsets(void)
 	sqlsplit_release(&s);
 	sqlsplit_release(NULL);
 
-	CHECK(sqlsplit_pg(&s, "  select;\n  table t ;", 22) == 0);
+	CHECK(sqlsplit_pg(&s, "  select;\n  table t ;", 21) == 0);
 	CHECK(s.n == 2);
 	CHECK(s.stmts[0].offset == 2 && s.stmts[0].len == 6 && s.stmts[0].line == 1);
 	CHECK(s.stmts[1].offset == 12 && s.stmts[1].len == 7 && s.stmts[1].line == 2);
