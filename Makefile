@@ -15,8 +15,9 @@ PKG_CONFIG  ?= pkg-config
 DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev libssl-dev \
                libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
-# PostgreSQL databases (cairn-apply loads it when it opens one).
-DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
+# PostgreSQL databases (cairn-apply loads it when it opens one); libpg_query
+# for the PostgreSQL statement split (lib/sqlsplit.c).
+DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0
 # The real tools that cairn import's tests compare against (t08xx):
 # sqitch from Debian (with its SQLite driver), dbmate from npm.
 DEB_IMPORT   = sqitch libdbd-sqlite3-perl
