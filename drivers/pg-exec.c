@@ -126,12 +126,14 @@ static void capture(const PGresult *r, struct driver_error *e, const char *scrip
 	}
 }
 
-/* What one statement sent on its own left behind. */
+/* What a unit of the script (one statement, or statements that cannot
+ * change the transaction's state: pg_exec) left behind. */
 struct stmt_run {
 	struct pg_txwatch *w; /* fed each result's command tag */
-	size_t index;         /* the statement's index in the script */
+	size_t index;         /* the unit's first statement in the script */
+	size_t count;         /* its statements */
 	PGresult **last;      /* NULL, or where the last rows returned are kept (verify) */
-	int failed;           /* the server refused it */
+	int failed;           /* the server refused one */
 };
 
 /* A COPY_IN result: the data member streamed, or (COPY FROM STDIN with no
@@ -160,14 +162,19 @@ static void copy_in(struct db *db, const char *name, struct driver_exec *x, size
 	}
 }
 
-/* One statement of the script (sp->whole: the whole script), sent on its
- * own after what was deferred (BEGIN, SET LOCAL). */
-static int run_statement(struct db *db, const char *sql, size_t len, const struct sqlsplit_stmt *st,
-			 struct driver_exec *x, struct stmt_run *sr)
+/* Statements first[0 .. sr->count) of the script (sp->whole: the whole
+ * script), sent in one message after what was deferred (BEGIN, SET LOCAL):
+ * the script's bytes from the first one's start to the last one's end. */
+static int run_statement(struct db *db, const char *sql, size_t len,
+			 const struct sqlsplit_stmt *first, struct driver_exec *x, struct stmt_run *sr)
 {
 	struct buf q = BUF_INIT;
-	size_t ls = 0, le = 0, prefix = db->pending.len, ours = 0, k;
-	int is_copy = copy_data_literal(sql + st->offset, st->len, &ls, &le);
+	const struct sqlsplit_stmt *end = &first[sr->count - 1];
+	struct sqlsplit_stmt unit = { first->offset, end->offset + end->len - first->offset,
+				      first->line };
+	const struct sqlsplit_stmt *st = &unit;
+	size_t ls = 0, le = 0, prefix = db->pending.len, ours = 0, k, at = 0;
+	int is_copy = sr->count == 1 && copy_data_literal(sql + st->offset, st->len, &ls, &le);
 	char *name = NULL;
 	PGresult *res;
 	int rc = -1;
@@ -212,17 +219,20 @@ static int run_statement(struct db *db, const char *sql, size_t len, const struc
 		if (s == PGRES_FATAL_ERROR && !sr->failed) {
 			sr->failed = 1;
 			capture(res, &x->err, sql, len, st->offset, is_copy ? ls : st->len, prefix,
-				st->offset);
+				first[at].offset);
 			if (ours)
 				x->err.offset = -1; /* ours failed: BEGIN, SET LOCAL */
 		} else if (ok && !ours) {
 			x->statements++;
 			add_changes(x, res);
 		}
-		if (!ours)
-			pg_txwatch_result(sr->w, ok, pq.cmdStatus(res), sr->index);
-		else
+		if (!ours) {
+			pg_txwatch_result(sr->w, ok, pq.cmdStatus(res), sr->index + at);
+			if (at + 1 < sr->count)
+				at++;
+		} else {
 			ours--;
+		}
 		if (s == PGRES_TUPLES_OK && sr->last) {
 			pq.clear(*sr->last);
 			*sr->last = res;
@@ -304,11 +314,54 @@ static int autocommit_left(struct db *db, int at_end, int begun_line, struct dri
 	return -1;
 }
 
+/* 1 when statement st may change the state of the transaction it runs in:
+ * transaction control, by its first keyword (the split starts a statement
+ * at its first token, and the parser accepted it, so BEGIN there is never
+ * BEGIN ATOMIC); PREPARE counts whatever follows it. In a transaction no
+ * other statement can end it (a procedure's COMMIT fails there), and an
+ * error stops the rest of a message, so statements up to the next one of
+ * these can share a message, and the state read after it is the state
+ * after each of them. */
+static int tx_control(const char *sql, const struct sqlsplit_stmt *st)
+{
+	static const char *const words[] = {
+		"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release",
+		"prepare",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (word_at(sql + st->offset, st->len, 0, words[i]))
+			return 1;
+	return 0;
+}
+
+/* How many statements from i go in one message: in cairn's transaction,
+ * up to and including the next transaction control, a data load alone;
+ * outside one, each alone (CREATE INDEX CONCURRENTLY cannot run in a
+ * message of several, which is an implicit transaction). */
+static size_t unit_of(const char *sql, const struct sqlsplit *sp, size_t i, int in_tx)
+{
+	size_t j, a, b;
+
+	if (!in_tx || sp->whole)
+		return 1;
+	for (j = i; j < sp->n; j++) {
+		const struct sqlsplit_stmt *st = &sp->stmts[j];
+
+		if (copy_data_literal(sql + st->offset, st->len, &a, &b))
+			return j == i ? 1 : j - i;
+		if (tx_control(sql, st))
+			return j - i + 1;
+	}
+	return j - i;
+}
+
 int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
 	struct sqlsplit sp = SQLSPLIT_INIT;
 	struct pg_txwatch w;
-	size_t i;
+	size_t i, n;
 	int rc = -1, in_tx = db->in_tx, begun_line = 0, split = x->flags & DRIVER_EXEC_SPLIT;
 
 	pg_error_clear(&x->err);
@@ -320,9 +373,10 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 		goto out;
 	}
 	memset(&w, 0, sizeof(w));
-	for (i = 0; i < sp.n; i++) {
-		struct stmt_run sr = { &w, i, NULL, 0 };
+	for (i = 0; i < sp.n; i += n) {
+		struct stmt_run sr = { &w, i, 1, NULL, 0 };
 
+		sr.count = n = unit_of(sql, &sp, i, in_tx);
 		if (split && pg_lock_check(db) < 0) {
 			pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
 			goto out;
@@ -402,7 +456,7 @@ int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 	db->in_tx = 1; /* what is watched: the transaction verify runs in */
 	memset(&w, 0, sizeof(w));
 	for (i = 0; i < sp.n; i++) {
-		struct stmt_run sr = { &w, i, &last, 0 };
+		struct stmt_run sr = { &w, i, 1, &last, 0 };
 		int bad;
 
 		bad = run_statement(db, sql, len, &sp.stmts[i], &x, &sr) < 0;
