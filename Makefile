@@ -134,7 +134,7 @@ PG_SRC       = drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c \
                $(PG_SRC)
-ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
+ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c apply/accept.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))

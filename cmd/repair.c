@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../apply/load.h"
 #include "../lib/error.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
@@ -10,7 +11,9 @@ const struct cmd cmd_repair_desc = {
 	"repair", cmd_repair,
 	"clear a failed or unfinished migration after fixing it by hand",
 	"cairn-apply repair --db DSN VERSION (--mark-applied | --mark-rolled-back) [--lock-timeout D]\n"
-	"       cairn-apply repair --env ENV --bundle BUNDLE [--config FILE] VERSION (--mark-applied | --mark-rolled-back)",
+	"       cairn-apply repair --env ENV --bundle BUNDLE [--config FILE] VERSION (--mark-applied | --mark-rolled-back)\n"
+	"       cairn-apply repair BUNDLE --db DSN [--key PUB]... VERSION --accept-checksum --reason WHY\n"
+	"       cairn-apply repair BUNDLE --env ENV [--config FILE] VERSION --accept-checksum --reason WHY",
 	"A migration that ran outside a transaction (transaction: false) and failed\n"
 	"or was interrupted stays failed or in progress, and apply refuses to run\n"
 	"until an operator has looked. Once the schema is fixed by hand, repair\n"
@@ -24,6 +27,13 @@ const struct cmd cmd_repair_desc = {
 	"repair, signed by one of its admins ('cairn override BUNDLE --env ENV\n"
 	"--key KEY --allow repair'); the audit row names it.\n"
 	"\n"
+	"Drift: an applied migration whose file changed stops apply. When the\n"
+	"change was a legitimate re-release (a comment, a fix already made by\n"
+	"hand), --accept-checksum records the checksum BUNDLE (verified with\n"
+	"--key, or under the environment's policy with an admin's override\n"
+	"allowing repair) has for VERSION; the audit row names the old and new\n"
+	"checksums, the bundle, who ran it and --reason. Nothing is run.\n"
+	"\n"
 	"Options:\n"
 	"   --db DSN             the database: sqlite:PATH\n"
 	"   --env ENV            under the environment's policy (else $CAIRN_ENV)\n"
@@ -31,11 +41,68 @@ const struct cmd cmd_repair_desc = {
 	"   --config FILE        the applier's config\n"
 	"   --mark-applied       the migration is now fully applied\n"
 	"   --mark-rolled-back   the migration is now fully undone\n"
+	"   --accept-checksum    record BUNDLE's checksum for the drifted VERSION\n"
+	"   --reason WHY         why (--accept-checksum): goes into the audit row\n"
+	"   --key PUB            trust builds signed by this key (--accept-checksum, --db)\n"
 	"   --lock-timeout D     wait up to D for another runner (default 15s)\n"
 	"\n"
-	"Exit status: 0, 1 when VERSION is not failed or in progress, 4 lock not\n"
-	"obtained, 6 the database cannot be used.\n",
+	"Exit status: 0, 1 when VERSION is not failed or in progress (with\n"
+	"--accept-checksum: not applied with another checksum), 3 the bundle is\n"
+	"refused, 4 lock not obtained, 6 the database cannot be used.\n",
 };
+
+/* --accept-checksum (drift accepted): its arguments and its run, apart
+ * from the rest of the verb. */
+struct repair_accept {
+	int on;
+	const char *reason;
+	const char **keys;
+	size_t nkeys;
+	const char *bundle; /* the first of the two operands: BUNDLE VERSION */
+};
+
+static void repair_accept_key(struct repair_accept *a, int argc, const char *key)
+{
+	if (!a->keys)
+		a->keys = xcalloc((size_t)argc, sizeof(*a->keys));
+	a->keys[a->nkeys++] = key;
+}
+
+static int repair_accept_args(struct repair_accept *a, int argc, char **argv, int marked)
+{
+	if (marked)
+		return usage_error(&cmd_repair_desc, "--accept-checksum takes neither "
+				   "--mark-applied nor --mark-rolled-back");
+	if (optind + 2 != argc)
+		return usage_error(&cmd_repair_desc, "--accept-checksum needs BUNDLE and VERSION");
+	if (!a->reason || !*a->reason)
+		return usage_error(&cmd_repair_desc, "--accept-checksum needs --reason WHY: it goes "
+				   "into the audit row");
+	a->bundle = argv[optind];
+	return EXIT_OK;
+}
+
+/* The bundle (verified with --key, or the one the policy checked), then the
+ * engine. */
+static int repair_accept_run(struct repair_accept *a, struct apply_ctx *ctx,
+			     struct apply_policy *ap, const char *version, const struct apply_opts *o)
+{
+	struct apply_set set;
+	int rc;
+
+	memset(&set, 0, sizeof(set));
+	if (ap->active) {
+		if (apply_set_load(&set, ap->pb.b, ctx->drv->name, 0)) {
+			error_msg("cannot read bundle '%s': %s", a->bundle, cairn_error_last());
+			return EXIT_REFUSED;
+		}
+	} else if ((rc = apply_ctx_load_bundle(ctx, a->bundle, a->keys, a->nkeys, &set))) {
+		return rc;
+	}
+	rc = engine_accept_checksum(ctx->db, ctx->drv, &set, version, a->reason, o);
+	apply_set_release(&set);
+	return rc;
+}
 
 int cmd_repair(int argc, char **argv)
 {
@@ -47,8 +114,12 @@ int cmd_repair(int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "bundle", required_argument, NULL, 'b' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "accept-checksum", no_argument, NULL, 'A' },
+		{ "reason", required_argument, NULL, 'R' },
+		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct repair_accept acc = { 0, NULL, NULL, 0, NULL };
 	const char *dsn = NULL, *env = NULL, *bundle = NULL, *config = NULL, *lock_flag = NULL;
 	const char *db_flag;
 	struct apply_policy ap;
@@ -70,21 +141,30 @@ int cmd_repair(int argc, char **argv)
 		case 'e': env = optarg; break;
 		case 'b': bundle = optarg; break;
 		case 'C': config = optarg; break;
+		case 'A': acc.on = 1; break;
+		case 'R': acc.reason = optarg; break;
+		case 'k': repair_accept_key(&acc, argc, optarg); break;
 		default:
 			return usage_error(&cmd_repair_desc, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind + 1 != argc)
+	if (acc.on && (rc = repair_accept_args(&acc, argc, argv, applied || rolled)) != EXIT_OK) {
+		free(acc.keys);
+		return rc;
+	}
+	if (acc.on)
+		bundle = acc.bundle;
+	else if (optind + 1 != argc)
 		return usage_error(&cmd_repair_desc, optind < argc ? "expected one VERSION"
 								 : "missing VERSION");
-	if (applied == rolled)
+	if (!acc.on && applied == rolled)
 		return usage_error(&cmd_repair_desc, "give one of --mark-applied or --mark-rolled-back");
 	db_flag = dsn;
 	memset(&ap, 0, sizeof(ap));
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&o, 0, sizeof(o));
 	o.lock_timeout_ms = lock_ms;
-	if (env || config || bundle || (!dsn && getenv("CAIRN_ENV"))) {
+	if (env || config || (bundle && !acc.on) || (!dsn && getenv("CAIRN_ENV"))) {
 		/* under the policy: an admin's override on the bundle */
 		if (!bundle)
 			return usage_error(&cmd_repair_desc, "missing --bundle BUNDLE: under an "
@@ -107,8 +187,14 @@ int cmd_repair(int argc, char **argv)
 	rc = apply_ctx_open(&ctx, &cmd_repair_desc, dsn, DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
-	rc = engine_repair(ctx.db, ctx.drv, argv[optind], applied, &o);
-	if (rc == EXIT_OK)
+	if (acc.on)
+		rc = repair_accept_run(&acc, &ctx, &ap, argv[argc - 1], &o);
+	else
+		rc = engine_repair(ctx.db, ctx.drv, argv[optind], applied, &o);
+	if (acc.on && rc == EXIT_OK)
+		printf("repaired %s: drift accepted; the books now hold the checksum of bundle %s\n",
+		       argv[argc - 1], acc.bundle);
+	else if (rc == EXIT_OK)
 		printf("repaired %s: marked %s%s\n", argv[optind], applied ? "applied" : "rolled back",
 		       applied ? "" : "; the next apply runs it again");
 	else {
@@ -120,5 +206,6 @@ int cmd_repair(int argc, char **argv)
 out:
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);
+	free(acc.keys);
 	return rc;
 }
