@@ -20,7 +20,10 @@ const struct cmd cmd_baseline_desc = {
 	"   --version VERSION   the version the existing schema corresponds to\n"
 	"   --env ENV           the environment, for the audit trail\n"
 	"   --description TEXT  recorded in the audit trail\n"
-	"   --lock-timeout D    wait up to D for another runner (default 15s)\n",
+	"   --lock-timeout D    wait up to D for another runner (default 15s)\n"
+	"\n"
+	"SIGINT or SIGTERM stops the wait for the lock, or cancels the write of the\n"
+	"books (one transaction: all of it or nothing), and exits 130 or 143.\n",
 };
 
 int cmd_baseline(int argc, char **argv)
@@ -65,8 +68,13 @@ int cmd_baseline(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.env = env;
 	o.lock_timeout_ms = lock_ms;
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
 	rc = engine_baseline(ctx.db, ctx.drv, version, desc, &o);
-	if (rc == EXIT_OK)
+	apply_ctx_release_signals();
+	if (apply_interrupted)
+		rc = apply_ctx_interrupt_books(&ctx, rc, "baseline");
+	else if (rc == EXIT_OK)
 		printf("baseline: %s is at version %s; apply starts above it\n",
 		       ctx.drv->display_name(ctx.db), version);
 	else if (rc == EXIT_USAGE)

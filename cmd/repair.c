@@ -48,7 +48,9 @@ const struct cmd cmd_repair_desc = {
 	"\n"
 	"Exit status: 0, 1 when VERSION is not failed or in progress (with\n"
 	"--accept-checksum: not applied with another checksum), 3 the bundle is\n"
-	"refused, 4 lock not obtained, 6 the database cannot be used.\n",
+	"refused, 4 lock not obtained, 6 the database cannot be used, 130 or 143\n"
+	"SIGINT or SIGTERM (the wait for the lock stopped, or the write of the\n"
+	"books cancelled: one transaction, all of it or nothing).\n",
 };
 
 /* --accept-checksum (drift accepted): its arguments and its run, apart
@@ -187,11 +189,16 @@ int cmd_repair(int argc, char **argv)
 	rc = apply_ctx_open(&ctx, &cmd_repair_desc, dsn, DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
 	if (acc.on)
 		rc = repair_accept_run(&acc, &ctx, &ap, argv[argc - 1], &o);
 	else
 		rc = engine_repair(ctx.db, ctx.drv, argv[optind], applied, &o);
-	if (acc.on && rc == EXIT_OK)
+	apply_ctx_release_signals();
+	if (apply_interrupted)
+		rc = apply_ctx_interrupt_books(&ctx, rc, "repair");
+	else if (acc.on && rc == EXIT_OK)
 		printf("repaired %s: drift accepted; the books now hold the checksum of bundle %s\n",
 		       argv[argc - 1], acc.bundle);
 	else if (rc == EXIT_OK)

@@ -4,6 +4,7 @@
 #ifndef CAIRN_PG_PRIVATE_H
 #define CAIRN_PG_PRIVATE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,7 @@ struct db {
 	PGconn *conn;
 	PGconn *lock_conn;     /* the session holding the run lock: conn itself (issue #16) */
 	PGcancel *cancel;      /* for conn, made before the lock is taken (signal-safe use) */
+	volatile sig_atomic_t cancelled; /* SIGINT/SIGTERM (pg_cancel): stop waiting for the lock */
 	char *conninfo;        /* the DSN without cairn_schema: may hold a password */
 	char *display;
 	char *schema;

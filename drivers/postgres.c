@@ -418,6 +418,11 @@ static int pg_lock(struct db *db, unsigned long long timeout_ms)
 			return -1;
 		if (got)
 			break;
+		if (db->cancelled) {
+			cairn_error_set("stopped waiting for the lock on '%s' (schema %s): interrupted",
+					db->display, db->schema);
+			return -1;
+		}
 		if (now_ms() >= deadline) {
 			char holder[512];
 
@@ -446,6 +451,8 @@ static void pg_cancel(struct db *db)
 {
 	char buf[256];
 
+	if (db)
+		db->cancelled = 1; /* pg_lock's wait looks at it */
 	if (db && db->cancel)
 		pq.cancel(db->cancel, buf, (int)sizeof(buf));
 }

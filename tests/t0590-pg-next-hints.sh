@@ -12,12 +12,7 @@ hint_cmd() {
 }
 
 test_expect_success 'setup: a transaction: false migration that fails on its second statement' '
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [sqlite, postgres]/" p/cairn.yaml &&
-	apply_table p 0001_a &&
-	apply_mig p 0002_half "CREATE TABLE half (x int);
-INSERT INTO nowhere VALUES (1);" "DROP TABLE half;" "transaction: false" &&
-	apply_build p "$TRASH_DIRECTORY/b.tar.gz"
+	apply_half_project p "$TRASH_DIRECTORY/b.tar.gz"
 '
 
 test_expect_success 'SQLite: a path with a space and a dollar is quoted in the repair hint, which works pasted' '
