@@ -35,7 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		first = line_of_offset(sql, size, st->offset);
 		if (st->line != first)
 			abort();
-		last = line_of_offset(sql, size, st->offset + st->len - 1);
+		/* one past the end ("at end of input") may follow a whole
+		 * script's final newline */
+		last = line_of_offset(sql, size, st->offset + st->len);
 		for (p = 1; p <= (long)st->len + 1 && p <= 64; p++) {
 			if (sqlsplit_locate(sql, size, st->offset, st->len, p, &line, &col) < 0)
 				break;
