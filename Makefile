@@ -15,8 +15,9 @@ PKG_CONFIG  ?= pkg-config
 DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev libssl-dev \
                libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
-# PostgreSQL databases (cairn-apply loads it when it opens one).
-DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
+# PostgreSQL databases (cairn-apply loads it when it opens one); libpg_query
+# for the PostgreSQL statement split (lib/sqlsplit.c).
+DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0
 # The real tools that cairn import's tests compare against (t08xx):
 # sqitch from Debian (with its SQLite driver), dbmate from npm.
 DEB_IMPORT   = sqitch libdbd-sqlite3-perl
@@ -62,7 +63,8 @@ CAIRN_PKGS   = libgit2 libarchive zlib openssl yaml-0.1
 APPLY_PKGS   = libarchive zlib openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
 CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
-# libpg_query (PostgreSQL's own parser, for the checker's SQL rules) ships
+# libpg_query (PostgreSQL's own parser: the checker's SQL rules, and the
+# statement split both programs share, lib/sqlsplit.c) ships
 # no .pc file: found by compiling against it.
 PG_QUERY_LIBS = -lpg_query
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
@@ -75,7 +77,7 @@ endif
 # PostgreSQL driver dlopens libpq.so.5 (libpq5) the first time it opens a
 # database (drivers/pq-load.c), so a SQLite run never loads it.
 APPLY_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(APPLY_PKGS) libpq 2>/dev/null)
-APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null) $(DL_LIBS) -pthread
+APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null) $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
 # dlopen and pthread_once are in libc from glibc 2.34 on; older ones need these.
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
 DL_LIBS     := $(shell printf '\043include <dlfcn.h>\n\043include <pthread.h>\nstatic pthread_once_t o = PTHREAD_ONCE_INIT;\nstatic void f(void) {}\nint main(void) { pthread_once(&o, f); return !dlopen(0, RTLD_NOW); }\n' | \
@@ -84,7 +86,8 @@ endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c
+LIB_SRC      = lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c \
+               lib/sqlsplit.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
@@ -125,13 +128,13 @@ APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
-PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
+PG_SRC       = drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
                drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c \
                $(PG_SRC)
-ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
+ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c apply/accept.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))

@@ -155,6 +155,13 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 int engine_repair(struct db *db, const struct driver *drv, const char *version,
 		  int mark_applied, const struct apply_opts *o);
 
+/* Drift accepted (apply/accept.c): the applied migration version records
+ * the checksum set's bundle has for it (its file was re-released), with an
+ * audit row "repair" naming the old and new checksums, the bundle and
+ * reason. EXIT_FAILED when it is not applied, not drifted, or not in set. */
+int engine_accept_checksum(struct db *db, const struct driver *drv, const struct apply_set *set,
+			   const char *version, const char *reason, const struct apply_opts *o);
+
 /* The audit chain (apply/audit.c). */
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* Computes row->hash (replacing it) from the other fields and prev_hash. */

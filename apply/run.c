@@ -3,6 +3,7 @@
  * runs (in a transaction, outside one, in batches). The choices are listed
  * at the top of engine.c. */
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,15 @@ int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *
 {
 	int rc = drv->lock(db, o->lock_timeout_ms);
 
+	/* SIGINT/SIGTERM while it waited (the driver's cancel stopped the wait,
+	 * or the lock came first): nothing is done, nothing is held */
+	if (o->interrupted && *o->interrupted) {
+		if (rc == 0)
+			drv->unlock(db);
+		cairn_error_set("interrupted by %s while waiting for the run lock: nothing was done",
+				*o->interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+		return EXIT_LOCKED;
+	}
 	if (rc == DRIVER_BUSY)
 		return EXIT_LOCKED;
 	return rc ? EXIT_ENVIRONMENT : EXIT_OK;

@@ -121,8 +121,11 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 			next = xasprintf("run '%s' to see each drifted migration and the "
 					 "bundle that applied it; applied migrations are immutable, so "
 					 "restore their files from the commit that bundle was built from, "
-					 "put the change in a new migration, and build and ship again",
-					 status);
+					 "put the change in a new migration, and build and ship again; "
+					 "or, when the file was legitimately re-released, record its new "
+					 "checksum: 'cairn-apply repair%s VERSION --accept-checksum "
+					 "--reason \"WHY\"'",
+					 status, status + strlen("cairn-apply status"));
 		}
 		break;
 	case EXIT_FAILED:

@@ -30,7 +30,10 @@ const struct cmd cmd_baseline_desc = {
 	"   --config FILE       the applier's config\n"
 	"   --checkpoint FILE   after the run, append a signed checkpoint of the audit\n"
 	"                       chain's head (else $CAIRN_CHECKPOINT, else the config's)\n"
-	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n",
+	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n"
+	"\n"
+	"SIGINT or SIGTERM stops the wait for the lock, or cancels the write of the\n"
+	"books (one transaction: all of it or nothing), and exits 130 or 143.\n",
 };
 
 struct baseline_args {
@@ -103,8 +106,13 @@ int cmd_baseline(int argc, char **argv)
 		goto out;
 	o.env = a.env;
 	o.lock_timeout_ms = a.lock_ms;
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
 	rc = engine_baseline(ctx.db, ctx.drv, a.version, a.desc, &o);
-	if (rc == EXIT_OK) {
+	apply_ctx_release_signals();
+	if (apply_interrupted) {
+		rc = apply_ctx_interrupt_books(&ctx, rc, "baseline");
+	} else if (rc == EXIT_OK) {
 		printf("baseline: %s is at version %s; apply starts above it\n",
 		       ctx.drv->display_name(ctx.db), a.version);
 	} else if (rc == EXIT_USAGE) {

@@ -97,6 +97,11 @@ void apply_ctx_release_signals(void);
 /* The closing message of an interrupted run ("interrupted by SIGTERM:
  * WHAT"); returns the exit code, 128 + the signal, as a shell reports it. */
 int apply_ctx_interrupt_exit(struct apply_ctx *c, const char *what);
+/* For baseline and repair, which change only the books, in one
+ * transaction: the closing message once SIGINT/SIGTERM came during the
+ * verb, given the engine's rc (EXIT_OK: what was recorded stays), and the
+ * exit code, 128 + the signal. */
+int apply_ctx_interrupt_books(struct apply_ctx *c, int rc, const char *what);
 
 void apply_ctx_fail(struct apply_ctx *c, int code, const char *message, const char *state,
 		    const char *next);

@@ -423,6 +423,16 @@ void apply_ctx_release_signals(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+int apply_ctx_interrupt_books(struct apply_ctx *c, int rc, const char *what)
+{
+	char *m = rc == EXIT_OK ? xasprintf("the signal came after the %s was recorded", what)
+				: xasprintf("the %s was not recorded (%s)", what, cairn_error_last());
+	int code = apply_ctx_interrupt_exit(c, m);
+
+	free(m);
+	return code;
+}
+
 int apply_ctx_interrupt_exit(struct apply_ctx *c, const char *what)
 {
 	int sig = apply_interrupted;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../apply/load.h"
 #include "../lib/error.h"
 #include "checkpoint.h"
 #include "policy-gate.h"
@@ -11,7 +12,9 @@ const struct cmd cmd_repair_desc = {
 	"repair", cmd_repair,
 	"clear a failed or unfinished migration after fixing it by hand",
 	"cairn-apply repair --db DSN VERSION (--mark-applied | --mark-rolled-back) [--lock-timeout D]\n"
-	"       cairn-apply repair --env ENV --bundle BUNDLE [--config FILE] VERSION (--mark-applied | --mark-rolled-back)",
+	"       cairn-apply repair --env ENV --bundle BUNDLE [--config FILE] VERSION (--mark-applied | --mark-rolled-back)\n"
+	"       cairn-apply repair BUNDLE --db DSN [--key PUB]... VERSION --accept-checksum --reason WHY\n"
+	"       cairn-apply repair BUNDLE --env ENV [--config FILE] VERSION --accept-checksum --reason WHY",
 	"A migration that ran outside a transaction (transaction: false) and failed\n"
 	"or was interrupted stays failed or in progress, and apply refuses to run\n"
 	"until an operator has looked. Once the schema is fixed by hand, repair\n"
@@ -29,6 +32,13 @@ const struct cmd cmd_repair_desc = {
 	"--env is no way around it. A database that belongs to another environment\n"
 	"or project is refused (exit 3).\n"
 	"\n"
+	"Drift: an applied migration whose file changed stops apply. When the\n"
+	"change was a legitimate re-release (a comment, a fix already made by\n"
+	"hand), --accept-checksum records the checksum BUNDLE (verified with\n"
+	"--key, or under the environment's policy with an admin's override\n"
+	"allowing repair) has for VERSION; the audit row names the old and new\n"
+	"checksums, the bundle, who ran it and --reason. Nothing is run.\n"
+	"\n"
 	"Options:\n"
 	"   --db DSN             the database: sqlite:PATH\n"
 	"   --env ENV            under the environment's policy (else $CAIRN_ENV)\n"
@@ -36,20 +46,81 @@ const struct cmd cmd_repair_desc = {
 	"   --config FILE        the applier's config\n"
 	"   --mark-applied       the migration is now fully applied\n"
 	"   --mark-rolled-back   the migration is now fully undone\n"
+	"   --accept-checksum    record BUNDLE's checksum for the drifted VERSION\n"
+	"   --reason WHY         why (--accept-checksum): goes into the audit row\n"
+	"   --key PUB            trust builds signed by this key (--accept-checksum, --db)\n"
 	"   --lock-timeout D     wait up to D for another runner (default 15s)\n"
 	"   --checkpoint FILE    after the repair, append a signed checkpoint of the\n"
 	"                        audit chain's head (else $CAIRN_CHECKPOINT, else the\n"
 	"                        config's)\n"
 	"   --checkpoint-key KEY the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n"
 	"\n"
-	"Exit status: 0, 1 when VERSION is not failed or in progress, 3 refused by\n"
-	"the policy or the database's identity, 4 lock not obtained, 5 the books\n"
-	"were changed outside cairn-apply, 6 the database cannot be used.\n",
+	"Exit status: 0, 1 when VERSION is not failed or in progress (with\n"
+	"--accept-checksum: not applied with another checksum), 3 refused by the\n"
+	"policy or the database's identity, 4 lock not obtained, 5 the books were\n"
+	"changed outside cairn-apply, 6 the database cannot be used, 130 or 143\n"
+	"SIGINT or SIGTERM (the wait for the lock stopped, or the write of the\n"
+	"books cancelled: one transaction, all of it or nothing).\n",
 };
+
+/* --accept-checksum (drift accepted): its arguments and its run, apart
+ * from the rest of the verb. */
+struct repair_accept {
+	int on;
+	const char *reason;
+	const char **keys;
+	size_t nkeys;
+	const char *bundle; /* the first of the two operands: BUNDLE VERSION */
+};
+
+static void repair_accept_key(struct repair_accept *a, int argc, const char *key)
+{
+	if (!a->keys)
+		a->keys = xcalloc((size_t)argc, sizeof(*a->keys));
+	a->keys[a->nkeys++] = key;
+}
+
+static int repair_accept_args(struct repair_accept *a, int argc, char **argv, int marked)
+{
+	if (marked)
+		return usage_error(&cmd_repair_desc, "--accept-checksum takes neither "
+				   "--mark-applied nor --mark-rolled-back");
+	if (optind + 2 != argc)
+		return usage_error(&cmd_repair_desc, "--accept-checksum needs BUNDLE and VERSION");
+	if (!a->reason || !*a->reason)
+		return usage_error(&cmd_repair_desc, "--accept-checksum needs --reason WHY: it goes "
+				   "into the audit row");
+	a->bundle = argv[optind];
+	return EXIT_OK;
+}
+
+/* The bundle (verified with --key, or the one the policy checked), then the
+ * engine. */
+static int repair_accept_run(struct repair_accept *a, struct apply_ctx *ctx,
+			     struct apply_policy *ap, int gated, const char *version,
+			     const struct apply_opts *o)
+{
+	struct apply_set set;
+	int rc;
+
+	memset(&set, 0, sizeof(set));
+	if (gated) {
+		if (apply_set_load(&set, ap->pb.b, ctx->drv->name, 0)) {
+			error_msg("cannot read bundle '%s': %s", a->bundle, cairn_error_last());
+			return EXIT_REFUSED;
+		}
+	} else if ((rc = apply_ctx_load_bundle(ctx, a->bundle, a->keys, a->nkeys, &set))) {
+		return rc;
+	}
+	rc = engine_accept_checksum(ctx->db, ctx->drv, &set, version, a->reason, o);
+	apply_set_release(&set);
+	return rc;
+}
 
 struct repair_args {
 	const char *dsn, *db_flag, *env, *env_flag, *bundle, *config, *lock_flag;
-	int applied, rolled;
+	int applied, rolled, gated;
+	struct repair_accept acc;
 	unsigned long long lock_ms;
 	struct checkpoint_opts cpo;
 };
@@ -66,6 +137,9 @@ static int parse_args(struct repair_args *a, int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "checkpoint", required_argument, NULL, 'P' },
 		{ "checkpoint-key", required_argument, NULL, 'K' },
+		{ "accept-checksum", no_argument, NULL, 'A' },
+		{ "reason", required_argument, NULL, 'R' },
+		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -86,14 +160,25 @@ static int parse_args(struct repair_args *a, int argc, char **argv)
 		case 'C': a->config = optarg; break;
 		case 'P': a->cpo.file = optarg; break;
 		case 'K': a->cpo.key_path = optarg; break;
+		case 'A': a->acc.on = 1; break;
+		case 'R': a->acc.reason = optarg; break;
+		case 'k': repair_accept_key(&a->acc, argc, optarg); break;
 		default:
 			return usage_error(&cmd_repair_desc, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind + 1 != argc)
+	if (a->acc.on) {
+		int rc = repair_accept_args(&a->acc, argc, argv, a->applied || a->rolled);
+
+		if (rc != EXIT_OK)
+			return rc;
+		if (a->bundle)
+			return usage_error(&cmd_repair_desc, "--accept-checksum takes the bundle as "
+					   "its first operand, not --bundle");
+	} else if (optind + 1 != argc)
 		return usage_error(&cmd_repair_desc, optind < argc ? "expected one VERSION"
 								 : "missing VERSION");
-	if (a->applied == a->rolled)
+	if (!a->acc.on && a->applied == a->rolled)
 		return usage_error(&cmd_repair_desc, "give one of --mark-applied or --mark-rolled-back");
 	a->db_flag = a->dsn;
 	a->env_flag = a->env;
@@ -110,10 +195,13 @@ static int policy_gate(struct repair_args *a, struct apply_policy *ap, struct ap
 	if (rc || !(ap->active || a->env_flag || a->config || a->bundle ||
 		    (!a->dsn && a->env)))
 		return rc;
+	if (!a->bundle && a->acc.on)
+		a->bundle = a->acc.bundle;
 	if (!a->bundle)
 		return usage_error(&cmd_repair_desc, "missing --bundle BUNDLE: under an "
 				   "environment's policy a repair needs an admin's override "
 				   "statement on the bundle");
+	a->gated = 1;
 	rc = policy_bundle_check(&ap->pb, &ap->ac, a->bundle, POLICY_OVERRIDE_REPAIR, NULL);
 	if (rc == EXIT_REFUSED)
 		error_msg("the database is unchanged");
@@ -134,8 +222,10 @@ int cmd_repair(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&o, 0, sizeof(o));
 	rc = parse_args(&a, argc, argv);
-	if (rc)
+	if (rc) {
+		free(a.acc.keys);
 		return rc;
+	}
 	o.lock_timeout_ms = a.lock_ms;
 	rc = policy_gate(&a, &ap, &o);
 	if (rc == EXIT_OK)
@@ -143,8 +233,19 @@ int cmd_repair(int argc, char **argv)
 	if (rc)
 		goto out;
 	o.env = a.env;
-	rc = engine_repair(ctx.db, ctx.drv, argv[argc - 1], a.applied, &o);
-	if (rc == EXIT_OK) {
+	o.interrupted = &apply_interrupted;
+	apply_ctx_catch_signals(&ctx);
+	if (a.acc.on)
+		rc = repair_accept_run(&a.acc, &ctx, &ap, a.gated, argv[argc - 1], &o);
+	else
+		rc = engine_repair(ctx.db, ctx.drv, argv[argc - 1], a.applied, &o);
+	apply_ctx_release_signals();
+	if (apply_interrupted) {
+		rc = apply_ctx_interrupt_books(&ctx, rc, "repair");
+	} else if (rc == EXIT_OK && a.acc.on) {
+		printf("repaired %s: drift accepted; the books now hold the checksum of bundle %s\n",
+		       argv[argc - 1], a.acc.bundle);
+	} else if (rc == EXIT_OK) {
 		printf("repaired %s: marked %s%s\n", argv[argc - 1],
 		       a.applied ? "applied" : "rolled back",
 		       a.applied ? "" : "; the next apply runs it again");
@@ -157,6 +258,7 @@ int cmd_repair(int argc, char **argv)
 	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
 out:
 	checkpoint_opts_release(&a.cpo);
+	free(a.acc.keys);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);
 	return rc;

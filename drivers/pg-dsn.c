@@ -11,7 +11,6 @@
 #include "../lib/error.h"
 #include "driver.h"
 #include "pg-private.h"
-#include "pgsplit.h"
 #include "pq-load.h"
 
 /* ---- DSN handling ---------------------------------------------------- */

@@ -1,6 +1,9 @@
-/* The PostgreSQL driver's scripts (postgres.c): sent whole inside a
- * transaction, statement by statement outside one, COPY from the bundle's
- * data members; errors placed in the script. */
+/* The PostgreSQL driver's scripts (postgres.c): split by PostgreSQL's own
+ * parser (lib/sqlsplit.h) and sent statement by statement, in a
+ * transaction or not, the session's transaction state read after each, so
+ * that a statement that ended or steered cairn's transaction is the last
+ * that runs (issue #16); COPY from the bundle's data members; errors placed
+ * in the script. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,7 +15,7 @@
 #include "../lib/error.h"
 #include "driver.h"
 #include "pg-private.h"
-#include "pgsplit.h"
+#include "../lib/sqlsplit.h"
 #include "pq-load.h"
 
 /* ---- running scripts ------------------------------------------------- */
@@ -106,34 +109,78 @@ static void add_changes(struct driver_exec *x, const PGresult *r)
 /* The error of result r, for a statement sent as sent (sent_len bytes) that
  * holds the script's bytes from base on after prefix_len bytes of our own;
  * the offset falls back to stmt_start. */
-static void capture(struct db *db, const PGresult *r, struct driver_error *e, const char *script,
-		    size_t script_len, size_t base, size_t stmt_len, size_t prefix_len,
+static void capture(const PGresult *r, struct driver_error *e, const char *script,
+		    size_t script_len, size_t base, size_t sent_len, size_t prefix_len,
 		    size_t stmt_start)
 {
 	const char *pos = pq.resultErrorField(r, PG_DIAG_STATEMENT_POSITION);
 	size_t off;
 
-	(void)db;
 	pg_fill_error(e, r);
 	e->offset = (long)stmt_start;
 	if (pos) {
 		long p = strtol(pos, NULL, 10) - (long)prefix_len;
 
-		if (p >= 1 && pgsplit_position_offset(script, script_len, base, stmt_len, p, &off) == 0)
+		if (p >= 1 && sqlsplit_position_offset(script, script_len, base, sent_len, p, &off) == 0)
 			e->offset = (long)off;
 	}
 }
 
-/* One statement of the script, sent on its own (split mode, or a COPY). */
-static int run_statement(struct db *db, const char *sql, size_t len, const struct pgsplit_stmt *st,
-			 struct driver_exec *x)
+/* What a unit of the script (one statement, or statements that cannot
+ * change the transaction's state: pg_exec) left behind. */
+struct stmt_run {
+	struct pg_txwatch *w; /* fed each result's command tag */
+	size_t index;         /* the unit's first statement in the script */
+	size_t count;         /* its statements */
+	PGresult **last;      /* NULL, or where the last rows returned are kept (verify) */
+	int failed;           /* the server refused one */
+};
+
+/* A COPY_IN result: the data member streamed, or (COPY FROM STDIN with no
+ * data file) the load ended with an error. */
+static void copy_in(struct db *db, const char *name, struct driver_exec *x, size_t offset,
+		    struct stmt_run *sr)
+{
+	struct copy_sink cs = { db->conn, 0 };
+	char why[CAIRN_ERRMSG_MAX];
+
+	if (!name) {
+		pq.putCopyEnd(db->conn, "COPY FROM STDIN needs FROM 'data/FILE' in a migration");
+		return;
+	}
+	if (x->stream_data(x->data_ctx, name, copy_sink_put, &cs) == 0) {
+		if (pq.putCopyEnd(db->conn, NULL) != 1)
+			pg_set_conn_error(db, db->conn, "cannot end the data load");
+		return;
+	}
+	snprintf(why, sizeof(why), "cairn: %s", cairn_error_last());
+	pq.putCopyEnd(db->conn, why);
+	if (!sr->failed) {
+		sr->failed = 1;
+		pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+		x->err.offset = (long)offset;
+	}
+}
+
+/* Statements first[0 .. sr->count) of the script (sp->whole: the whole
+ * script), sent in one message after what was deferred (BEGIN, SET LOCAL):
+ * the script's bytes from the first one's start to the last one's end. */
+static int run_statement(struct db *db, const char *sql, size_t len,
+			 const struct sqlsplit_stmt *first, struct driver_exec *x, struct stmt_run *sr)
 {
 	struct buf q = BUF_INIT;
-	size_t ls = 0, le = 0, prefix = db->pending.len;
-	int is_copy = copy_data_literal(sql + st->offset, st->len, &ls, &le);
+	const struct sqlsplit_stmt *end = &first[sr->count - 1];
+	struct sqlsplit_stmt unit = { first->offset, end->offset + end->len - first->offset,
+				      first->line };
+	const struct sqlsplit_stmt *st = &unit;
+	size_t ls = 0, le = 0, prefix = db->pending.len, ours = 0, k, at = 0;
+	int is_copy = sr->count == 1 && copy_data_literal(sql + st->offset, st->len, &ls, &le);
 	char *name = NULL;
-	PGresult *r = NULL, *res;
-	int rc = -1, got_error = 0;
+	PGresult *res;
+	int rc = -1;
+
+	for (k = 0; k < prefix; k++) /* results of our own statements come first */
+		ours += db->pending.ptr[k] == ';';
 
 	buf_put(&q, db->pending.ptr, db->pending.len);
 	if (is_copy) {
@@ -162,41 +209,38 @@ static int run_statement(struct db *db, const char *sql, size_t len, const struc
 	}
 	while ((res = pq.getResult(db->conn))) {
 		ExecStatusType s = pq.resultStatus(res);
+		int ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 
 		if (s == PGRES_COPY_IN) {
-			struct copy_sink cs = { db->conn, 0 };
-			int sr;
-
 			pq.clear(res);
-			sr = x->stream_data(x->data_ctx, name, copy_sink_put, &cs);
-			if (sr != 0) {
-				char why[CAIRN_ERRMSG_MAX];
-
-				snprintf(why, sizeof(why), "cairn: %s", cairn_error_last());
-				pq.putCopyEnd(db->conn, why);
-				if (!got_error) {
-					got_error = 1;
-					pg_copy_field(x->err.message, sizeof(x->err.message),
-						   cairn_error_last());
-					x->err.offset = (long)st->offset;
-				}
-			} else if (pq.putCopyEnd(db->conn, NULL) != 1) {
-				pg_set_conn_error(db, db->conn, "cannot end the data load");
-			}
+			copy_in(db, name, x, st->offset, sr);
 			continue;
 		}
-		if (s == PGRES_FATAL_ERROR) {
-			if (!got_error) {
-				got_error = 1;
-				capture(db, res, &x->err, sql, len, st->offset, is_copy ? ls : st->len,
-					prefix, st->offset);
-			}
-		} else if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		if (s == PGRES_FATAL_ERROR && !sr->failed) {
+			sr->failed = 1;
+			capture(res, &x->err, sql, len, st->offset, is_copy ? ls : st->len, prefix,
+				first[at].offset);
+			if (ours)
+				x->err.offset = -1; /* ours failed: BEGIN, SET LOCAL */
+		} else if (ok && !ours) {
+			x->statements++;
 			add_changes(x, res);
 		}
-		pq.clear(res);
+		if (!ours) {
+			pg_txwatch_result(sr->w, ok, pq.cmdStatus(res), sr->index + at);
+			if (at + 1 < sr->count)
+				at++;
+		} else {
+			ours--;
+		}
+		if (s == PGRES_TUPLES_OK && sr->last) {
+			pq.clear(*sr->last);
+			*sr->last = res;
+		} else {
+			pq.clear(res);
+		}
 	}
-	if (got_error) {
+	if (sr->failed) {
 		pg_set_sql_error(&x->err);
 		goto out;
 	}
@@ -206,123 +250,171 @@ static int run_statement(struct db *db, const char *sql, size_t len, const struc
 		x->err.offset = (long)st->offset;
 		goto out;
 	}
-	x->statements++;
 	rc = 0;
 out:
-	pq.clear(r);
 	free(name);
 	buf_release(&q);
 	return rc;
 }
 
+/* After a statement run in the caller's transaction: 0 while that
+ * transaction is open, else 1 with err naming the statement that ended it
+ * (first: the first statement of the script) and the session rolled back to
+ * no transaction: the statement after it never runs. */
+static int tx_moved(struct db *db, struct pg_txwatch *w, const struct sqlsplit_stmt *first,
+		    const struct stmt_run *sr, struct driver_error *err)
+{
+	if (pq.status(db->conn) != CONNECTION_OK ||
+	    pq.transactionStatus(db->conn) != PQTRANS_IDLE)
+		return 0;
+	if (sr->failed) {
+		/* a statement that failed and took the transaction with it (a
+		 * COMMIT refused at a deferred constraint): its own error */
+		err->tx_ended = 1;
+		err->tx_committed = 0;
+		buf_reset(&db->pending);
+		buf_reset(&db->queued);
+		db->in_tx = db->tx_sent = 0;
+		return 1;
+	}
+	return pg_txwatch_end(db, w, (long)first[w->index].offset, err);
+}
+
+/* After the last statement: a script that steered the transaction (BEGIN,
+ * SAVEPOINT, ROLLBACK TO) without ending it fails all the same. */
+static int tx_steered(struct db *db, struct pg_txwatch *w, const struct sqlsplit_stmt *first,
+		      struct driver_error *err)
+{
+	if (!w->seen || pq.status(db->conn) != CONNECTION_OK)
+		return 0;
+	return pg_txwatch_end(db, w, (long)first[w->index].offset, err);
+}
+
+/* Outside a transaction, a script may open and end its own: one it left
+ * failed is rolled back at once (so that the books can be written), one it
+ * left open at its end is rolled back and the script fails. */
+static int autocommit_left(struct db *db, int at_end, int begun_line, struct driver_exec *x)
+{
+	PGTransactionStatusType ts = pq.transactionStatus(db->conn);
+
+	if (ts == PQTRANS_INERROR) {
+		pq.clear(pq.exec(db->conn, "ROLLBACK"));
+		return 0;
+	}
+	if (!at_end || ts != PQTRANS_INTRANS)
+		return 0;
+	pq.clear(pq.exec(db->conn, "ROLLBACK"));
+	pg_error_clear(&x->err);
+	snprintf(x->err.message, sizeof(x->err.message),
+		 "the transaction the script opened at line %d was still open at its end: "
+		 "what ran in it was rolled back; end it with COMMIT",
+		 begun_line);
+	x->err.offset = -1;
+	pg_set_sql_error(&x->err);
+	return -1;
+}
+
+/* 1 when statement st may change the state of the transaction it runs in:
+ * transaction control, by its first keyword (the split starts a statement
+ * at its first token, and the parser accepted it, so BEGIN there is never
+ * BEGIN ATOMIC); PREPARE counts whatever follows it. In a transaction no
+ * other statement can end it (a procedure's COMMIT fails there), and an
+ * error stops the rest of a message, so statements up to the next one of
+ * these can share a message, and the state read after it is the state
+ * after each of them. */
+static int tx_control(const char *sql, const struct sqlsplit_stmt *st)
+{
+	static const char *const words[] = {
+		"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release",
+		"prepare",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (word_at(sql + st->offset, st->len, 0, words[i]))
+			return 1;
+	return 0;
+}
+
+/* How many statements from i go in one message: in cairn's transaction,
+ * up to and including the next transaction control, a data load alone;
+ * outside one, each alone (CREATE INDEX CONCURRENTLY cannot run in a
+ * message of several, which is an implicit transaction). */
+static size_t unit_of(const char *sql, const struct sqlsplit *sp, size_t i, int in_tx)
+{
+	size_t j, a, b;
+
+	if (!in_tx || sp->whole)
+		return 1;
+	for (j = i; j < sp->n; j++) {
+		const struct sqlsplit_stmt *st = &sp->stmts[j];
+
+		if (copy_data_literal(sql + st->offset, st->len, &a, &b))
+			return j == i ? 1 : j - i;
+		if (tx_control(sql, st))
+			return j - i + 1;
+	}
+	return j - i;
+}
+
 int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
-	struct pgsplit sp = PGSPLIT_INIT;
-	struct buf q = BUF_INIT;
-	size_t i, prefix, nresults = 0, prefix_results = 0;
-	int has_copy = 0, got_error = 0, rc = -1, in_tx = db->in_tx;
+	struct sqlsplit sp = SQLSPLIT_INIT;
 	struct pg_txwatch w;
-	PGresult *res;
+	size_t i, n;
+	int rc = -1, in_tx = db->in_tx, begun_line = 0, split = x->flags & DRIVER_EXEC_SPLIT;
 
-	memset(&w, 0, sizeof(w));
 	pg_error_clear(&x->err);
 	x->changes = 0;
 	x->statements = 0;
-	if (pgsplit(&sp, sql, len) < 0) {
+	if (sqlsplit_pg(&sp, sql, len) < 0) {
 		pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
-		goto out;
-	}
-	for (i = 0; i < sp.n; i++) {
-		size_t a, b;
-
-		if (copy_data_literal(sql + sp.stmts[i].offset, sp.stmts[i].len, &a, &b))
-			has_copy = 1;
-	}
-	if ((x->flags & DRIVER_EXEC_SPLIT) || has_copy) {
-		for (i = 0; i < sp.n; i++) {
-			if ((x->flags & DRIVER_EXEC_SPLIT) && pg_lock_check(db) < 0) {
-				pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
-				goto out;
-			}
-			if ((x->flags & DRIVER_EXEC_SPLIT) && x->on_statement &&
-			    x->on_statement(x->ctx, (unsigned long)i, sp.stmts[i].offset) != 0)
-				goto out;
-			if (db->queued.len && pg_flush(db) < 0)
-				goto out;
-			if (run_statement(db, sql, len, &sp.stmts[i], x) < 0)
-				goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-
-	/* the whole script at once, after what was deferred */
-	if (db->queued.len && pg_flush(db) < 0)
-		goto out;
-	prefix = db->pending.len;
-	for (i = 0; i < prefix; i++)
-		if (db->pending.ptr[i] == ';')
-			prefix_results++;
-	buf_put(&q, db->pending.ptr, db->pending.len);
-	buf_put(&q, sql, len);
-	buf_reset(&db->pending);
-	if (db->in_tx)
-		db->tx_sent = 1;
-	if (!pq.sendQuery(db->conn, q.ptr)) {
-		pg_set_conn_error(db, db->conn, "cannot send the script");
-		pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
-		goto out;
-	}
-	while ((res = pq.getResult(db->conn))) {
-		ExecStatusType s = pq.resultStatus(res);
-
-		if (s == PGRES_FATAL_ERROR && !got_error) {
-			size_t k = nresults >= prefix_results ? nresults - prefix_results : 0;
-			size_t start = k < sp.n ? sp.stmts[k].offset : 0;
-
-			got_error = 1;
-			capture(db, res, &x->err, sql, len, 0, len, prefix, start);
-			if (nresults < prefix_results)
-				x->err.offset = -1;
-		} else if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
-			if (nresults >= prefix_results) {
-				x->statements++;
-				add_changes(x, res);
-			}
-		} else if (s == PGRES_COPY_IN) {
-			/* COPY FROM STDIN without a data file: nothing to send */
-			pq.putCopyEnd(db->conn, "COPY FROM STDIN needs FROM 'data/FILE' in a migration");
-		}
-		if (nresults >= prefix_results)
-			pg_txwatch_result(&w, s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK,
-					  pq.cmdStatus(res), nresults - prefix_results);
-		nresults++;
-		pq.clear(res);
-	}
-	/* a script of a transactional migration that ended or steered the
-	 * transaction: that is the failure to report, whatever followed */
-	if (in_tx && pq.status(db->conn) == CONNECTION_OK && pg_txwatch_end(db, &w, &sp, &x->err))
-		goto out;
-	if (got_error) {
 		pg_set_sql_error(&x->err);
 		goto out;
 	}
-	if (pq.status(db->conn) != CONNECTION_OK) {
-		pg_set_conn_error(db, db->conn, "connection lost");
-		pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
-		goto out;
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < sp.n; i += n) {
+		struct stmt_run sr = { &w, i, 1, NULL, 0 };
+
+		sr.count = n = unit_of(sql, &sp, i, in_tx);
+		if (split && pg_lock_check(db) < 0) {
+			pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+			goto out;
+		}
+		if (split && x->on_statement &&
+		    x->on_statement(x->ctx, (unsigned long)i, sp.stmts[i].offset) != 0)
+			goto out;
+		if (db->queued.len && pg_flush(db) < 0)
+			goto out;
+		if (!in_tx && !begun_line && pq.transactionStatus(db->conn) == PQTRANS_IDLE)
+			begun_line = sp.stmts[i].line;
+		if (run_statement(db, sql, len, &sp.stmts[i], x, &sr) < 0) {
+			if (in_tx)
+				tx_moved(db, &w, sp.stmts, &sr, &x->err);
+			else
+				autocommit_left(db, 0, 0, x);
+			goto out;
+		}
+		if (in_tx && tx_moved(db, &w, sp.stmts, &sr, &x->err))
+			goto out;
+		if (!in_tx && pq.transactionStatus(db->conn) == PQTRANS_IDLE)
+			begun_line = 0;
 	}
+	if (in_tx ? tx_steered(db, &w, sp.stmts, &x->err)
+		  : autocommit_left(db, 1, begun_line, x) < 0)
+		goto out;
 	rc = 0;
 out:
-	buf_release(&q);
-	pgsplit_release(&sp);
+	sqlsplit_release(&sp);
 	return rc;
 }
 
 /* verify.sql runs read-only: in the migration's transaction, inside a
  * savepoint with transaction_read_only set (rolled back afterwards, which
  * restores the setting and keeps the migration's work); outside one
- * (transaction: false), in a read-only transaction of its own. */
+ * (transaction: false), in a read-only transaction of its own. Statement by
+ * statement, as a migration: one that ends or steers the transaction is
+ * the last that runs. */
 #define VERIFY_IN_TX "SAVEPOINT cairn_verify; SET LOCAL transaction_read_only = on; "
 #define VERIFY_IN_TX_END "ROLLBACK TO SAVEPOINT cairn_verify; RELEASE SAVEPOINT cairn_verify; "
 #define VERIFY_ALONE "BEGIN READ ONLY; "
@@ -339,71 +431,52 @@ static void truth_of(const PGresult *last, int *truth)
 int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 		   struct driver_error *err)
 {
-	struct buf q = BUF_INIT;
-	struct pgsplit sp = PGSPLIT_INIT;
+	struct sqlsplit sp = SQLSPLIT_INIT;
+	struct driver_exec x;
 	struct pg_txwatch w;
-	PGresult *res, *last = NULL;
-	size_t prefix, i, nresults = 0, prefix_results = 0;
-	int rc = -1, got_error = 0, in_tx = db->in_tx;
+	PGresult *last = NULL;
+	size_t i;
+	int rc = -1, in_tx = db->in_tx;
 
-	memset(&w, 0, sizeof(w));
+	memset(&x, 0, sizeof(x));
 	pg_error_clear(err);
 	*truth = 0;
-	if (memchr(sql, '\0', len)) {
-		snprintf(err->message, sizeof(err->message), "NUL byte in the query");
-		pg_set_sql_error(err);
-		return -1;
-	}
-	if (pgsplit(&sp, sql, len) < 0) {
+	if (sqlsplit_pg(&sp, sql, len) < 0) {
 		pg_copy_field(err->message, sizeof(err->message), cairn_error_last());
-		return -1;
+		pg_set_sql_error(err);
+		goto out;
+	}
+	if (!sp.n) {
+		rc = 0; /* no statement, no row: false */
+		goto out;
 	}
 	if (db->queued.len && pg_flush(db) < 0)
 		goto out;
-	buf_put(&q, db->pending.ptr, db->pending.len);
-	buf_puts(&q, in_tx ? VERIFY_IN_TX : VERIFY_ALONE);
-	prefix = q.len;
-	for (i = 0; i < prefix; i++)
-		if (q.ptr[i] == ';')
-			prefix_results++;
-	buf_put(&q, sql, len);
-	buf_reset(&db->pending);
-	db->in_tx = 1; /* what the watch checks: the transaction verify runs in */
-	if (in_tx)
-		db->tx_sent = 1;
-	if (!pq.sendQuery(db->conn, q.ptr)) {
-		db->in_tx = in_tx;
-		pg_set_conn_error(db, db->conn, "cannot send the query");
-		goto out;
-	}
-	while ((res = pq.getResult(db->conn))) {
-		ExecStatusType s = pq.resultStatus(res);
-		size_t k = nresults >= prefix_results ? nresults - prefix_results : 0;
+	buf_puts(&db->pending, in_tx ? VERIFY_IN_TX : VERIFY_ALONE);
+	db->in_tx = 1; /* what is watched: the transaction verify runs in */
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < sp.n; i++) {
+		struct stmt_run sr = { &w, i, 1, &last, 0 };
+		int bad;
 
-		if (s == PGRES_FATAL_ERROR && !got_error) {
-			got_error = 1;
-			capture(db, res, err, sql, len, 0, len, prefix, k < sp.n ? sp.stmts[k].offset : 0);
+		bad = run_statement(db, sql, len, &sp.stmts[i], &x, &sr) < 0;
+		if (tx_moved(db, &w, sp.stmts, &sr, &x.err)) {
+			*err = x.err; /* in_tx now 0: the migration's transaction is gone */
+			goto out;
 		}
-		if (nresults >= prefix_results)
-			pg_txwatch_result(&w, s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK,
-					  pq.cmdStatus(res), k);
-		nresults++;
-		if (s == PGRES_TUPLES_OK) {
-			pq.clear(last);
-			last = res;
-		} else {
-			pq.clear(res);
+		if (bad) {
+			*err = x.err;
+			db->in_tx = in_tx;
+			if (!in_tx)
+				pg_simple_exec(db, db->conn, "ROLLBACK", "rollback");
+			goto out;
 		}
 	}
-	if (pq.status(db->conn) == CONNECTION_OK && pg_txwatch_end(db, &w, &sp, err))
-		goto out; /* in_tx now 0: the migration's transaction is gone */
-	db->in_tx = in_tx;
-	if (got_error) {
-		pg_set_sql_error(err);
-		if (!in_tx)
-			pg_simple_exec(db, db->conn, "ROLLBACK", "rollback");
+	if (tx_steered(db, &w, sp.stmts, &x.err)) {
+		*err = x.err;
 		goto out;
 	}
+	db->in_tx = in_tx;
 	if (in_tx)
 		buf_puts(&db->pending, VERIFY_IN_TX_END);
 	else if (pg_simple_exec(db, db->conn, "ROLLBACK", "rollback"))
@@ -412,7 +485,6 @@ int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 	rc = 0;
 out:
 	pq.clear(last);
-	buf_release(&q);
-	pgsplit_release(&sp);
+	sqlsplit_release(&sp);
 	return rc;
 }

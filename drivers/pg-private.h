@@ -4,12 +4,12 @@
 #ifndef CAIRN_PG_PRIVATE_H
 #define CAIRN_PG_PRIVATE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../lib/buf.h"
 #include "driver.h"
-#include "pgsplit.h"
 #include "pq-load.h"
 
 #define PG_DEFAULT_SCHEMA "cairn"
@@ -18,6 +18,7 @@ struct db {
 	PGconn *conn;
 	PGconn *lock_conn;     /* the session holding the run lock: conn itself (issue #16) */
 	PGcancel *cancel;      /* for conn, made before the lock is taken (signal-safe use) */
+	volatile sig_atomic_t cancelled; /* SIGINT/SIGTERM (pg_cancel): stop waiting for the lock */
 	char *conninfo;        /* the DSN without cairn_schema: may hold a password */
 	char *display;
 	char *schema;
@@ -69,12 +70,12 @@ struct pg_txwatch {
 	char tag[32];
 };
 void pg_txwatch_result(struct pg_txwatch *w, int ok, const char *tag, size_t index);
-/* After a script run in the caller's transaction: 0 when that transaction
- * is as the caller left it; else 1, with err saying which statement ended
- * or steered it and whether work was committed (tx_ended, tx_committed),
- * and the session rolled back to no transaction. */
-int pg_txwatch_end(struct db *db, struct pg_txwatch *w, const struct pgsplit *sp,
-		   struct driver_error *err);
+/* After a statement (at byte offset in its script) run in the caller's
+ * transaction: 0 when that transaction is as the caller left it; else 1,
+ * with err saying which statement ended or steered it and whether work was
+ * committed (tx_ended, tx_committed), and the session rolled back to no
+ * transaction. */
+int pg_txwatch_end(struct db *db, struct pg_txwatch *w, long offset, struct driver_error *err);
 
 /* pg-books.c */
 int pg_bk_exists(struct db *db, int *exists);

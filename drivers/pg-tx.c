@@ -1,10 +1,11 @@
-/* What a script did to the transaction cairn runs it in (issue #16). A
- * script goes to the server in one message, which runs its statements in
- * order even after one of them commits: libpq reports the session's
- * transaction state only at the end of the message, so the command tag of
- * each statement's result says which one ended or steered the transaction
- * (COMMIT, ROLLBACK, BEGIN, SAVEPOINT...), and whether the work before it,
- * or after it, may have been committed. */
+/* What a statement did to the transaction cairn runs its script in (issue
+ * #16). pg-exec.c sends a script statement by statement and reads the
+ * session's transaction state after each; the command tag of the
+ * statement's result says whether it ended or steered the transaction
+ * (COMMIT, ROLLBACK, BEGIN, SAVEPOINT...) and whether the work before it
+ * was committed. A script the parser refused goes as one message
+ * (lib/sqlsplit.h): then the tags say which of its statements did it, and
+ * whether what ran after it was committed. */
 #include <stdio.h>
 #include <string.h>
 
@@ -54,8 +55,7 @@ void pg_txwatch_result(struct pg_txwatch *w, int ok, const char *tag, size_t ind
 	}
 }
 
-int pg_txwatch_end(struct db *db, struct pg_txwatch *w, const struct pgsplit *sp,
-		   struct driver_error *err)
+int pg_txwatch_end(struct db *db, struct pg_txwatch *w, long offset, struct driver_error *err)
 {
 	PGTransactionStatusType ts = pq.transactionStatus(db->conn);
 	int gone = ts == PQTRANS_IDLE;
@@ -67,7 +67,7 @@ int pg_txwatch_end(struct db *db, struct pg_txwatch *w, const struct pgsplit *sp
 	 * of them failed */
 	err->tx_ended = 1;
 	err->tx_committed = w->committed || (gone && w->ok_after && !w->err_after);
-	err->offset = w->seen && w->index < sp->n ? (long)sp->stmts[w->index].offset : -1;
+	err->offset = w->seen ? offset : -1;
 	err->code[0] = '\0';
 	err->detail[0] = err->hint[0] = '\0';
 	snprintf(err->message, sizeof(err->message),

@@ -15,10 +15,11 @@
  *   the session.
  * - Round trips: BEGIN and SET LOCAL are sent with the migration's first
  *   statements, and the bookkeeping writes made inside a transaction with
- *   its COMMIT, so a migration costs two round trips, as few as psql needs.
- * - Scripts are sent whole (simple query protocol) inside a transaction;
- *   statement by statement outside one (transaction: false), split by
- *   pgsplit. Error positions (characters) become byte offsets in the script.
+ *   its COMMIT, so a migration costs one round trip per statement plus one.
+ * - Scripts are sent statement by statement (simple query protocol), in a
+ *   transaction or not, split by PostgreSQL's parser (lib/sqlsplit.h), the
+ *   transaction state read after each (issue #16). Error positions
+ *   (characters) become byte offsets in the script.
  *
  * This file: errors, connections, the lock, transactions and the driver's
  * table; DSNs in pg-dsn.c, scripts in pg-exec.c, the bookkeeping in
@@ -36,7 +37,6 @@
 #include "driver.h"
 #include "pg-private.h"
 #include "pg-secret.h"
-#include "pgsplit.h"
 #include "pq-load.h"
 
 /* ---- errors ---------------------------------------------------------- */
@@ -418,6 +418,11 @@ static int pg_lock(struct db *db, unsigned long long timeout_ms)
 			return -1;
 		if (got)
 			break;
+		if (db->cancelled) {
+			cairn_error_set("stopped waiting for the lock on '%s' (schema %s): interrupted",
+					db->display, db->schema);
+			return -1;
+		}
 		if (now_ms() >= deadline) {
 			char holder[512];
 
@@ -446,6 +451,8 @@ static void pg_cancel(struct db *db)
 {
 	char buf[256];
 
+	if (db)
+		db->cancelled = 1; /* pg_lock's wait looks at it */
 	if (db && db->cancel)
 		pq.cancel(db->cancel, buf, (int)sizeof(buf));
 }

@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
+#include <signal.h>
+
 #include "driver.h"
 
 struct db {
@@ -14,6 +16,7 @@ struct db {
 	char *path;
 	unsigned flags;
 	int lock_fd;
+	volatile sig_atomic_t cancelled; /* SIGINT/SIGTERM (cancel): stop waiting for the lock */
 	unsigned long long deadline_ns; /* statement timeout, 0 = none */
 	sqlite3_stmt *put, *put_new, *put_state, *append; /* cached bookkeeping writes */
 	int layout_known, positional;   /* the bookkeeping tables' columns are ours, in order */

@@ -315,6 +315,8 @@ fail:
  * statement checks. */
 static void sqlite_cancel(struct db *db)
 {
+	if (db)
+		db->cancelled = 1; /* the lock wait below looks at it */
 	if (db && db->h)
 		sqlite3_interrupt(db->h);
 }
@@ -438,6 +440,10 @@ static int sqlite_lock(struct db *db, unsigned long long timeout_ms)
 
 		if (flock(db->lock_fd, LOCK_EX | LOCK_NB) == 0)
 			break;
+		if (db->cancelled) {
+			cairn_error_set("stopped waiting for the lock on '%s': interrupted", db->path);
+			return -1;
+		}
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			cairn_error_set("cannot lock '%s': %s", db->path, strerror(errno));
 			return -1;

@@ -12,6 +12,7 @@
 #endif
 
 #include "../lib/error.h"
+#include "../lib/sqlsplit.h"
 #include "../lib/util.h"
 #include "sqlcheck.h"
 
@@ -305,44 +306,33 @@ static void pg_classify(struct sql_items *out, const char *json, const char *stm
 		item_add(out, SQL_NO_TX_BEFORE12, line, "ALTER TYPE ... ADD VALUE");
 }
 
-/* 0, or -1 when the parser refused the script (the lexer then reads it). */
+/* 0, or -1 when the parser refused the script (the lexer then reads it).
+ * The statements are the applier's (lib/sqlsplit.h): apply and check split
+ * identically (issue #18). */
 static int pg_scan(struct sql_items *out, const char *sql, size_t len)
 {
-	PgQuerySplitResult split;
-	char *text = xmalloc(len + 1), *one = NULL;
-	int i, rc = 0;
+	struct sqlsplit sp = SQLSPLIT_INIT;
+	char *one = NULL;
+	size_t i;
+	int rc = -1;
 
-	memcpy(text, sql, len);
-	text[len] = '\0';
-	split = pg_query_split_with_parser(text);
-	if (split.error) {
-		rc = -1;
+	if (sqlsplit_pg(&sp, sql, len) < 0 || sp.whole)
 		goto out;
-	}
 	one = xmalloc(len + 1);
-	for (i = 0; i < split.n_stmts; i++) {
-		size_t loc = (size_t)split.stmts[i]->stmt_location;
-		size_t slen = (size_t)split.stmts[i]->stmt_len;
-		size_t start;
+	for (i = 0; i < sp.n; i++) {
 		PgQueryParseResult r;
 
-		if (loc > len)
-			continue;
-		if (!slen || slen > len - loc)
-			slen = len - loc;
-		memcpy(one, text + loc, slen);
-		one[slen] = '\0';
-		start = sql_skip_blank(one, slen, 0, 1);
+		memcpy(one, sql + sp.stmts[i].offset, sp.stmts[i].len);
+		one[sp.stmts[i].len] = '\0';
 		r = pg_query_parse(one);
 		if (!r.error && r.parse_tree)
-			pg_classify(out, r.parse_tree, one + start,
-				    line_of_offset(sql, len, loc + start));
+			pg_classify(out, r.parse_tree, one, sp.stmts[i].line);
 		pg_query_free_parse_result(r);
 	}
+	rc = 0;
 out:
-	pg_query_free_split_result(split);
+	sqlsplit_release(&sp);
 	free(one);
-	free(text);
 	return rc;
 }
 

@@ -37,6 +37,18 @@ apply_table() {
 	apply_mig "$1" "$2" "CREATE TABLE t_$2 (id integer primary key, v text);" "DROP TABLE t_$2;"
 }
 
+# apply_half_project DIR OUT: a project for both drivers whose 0002_half
+# (transaction: false) fails on its second statement, after 0001_a; its
+# signed bundle in OUT. The row it leaves failed needs an operator.
+apply_half_project() {
+	apply_project "$1" &&
+	sed -i -e "s/^drivers: .*/drivers: [sqlite, postgres]/" "$1/cairn.yaml" &&
+	apply_table "$1" 0001_a &&
+	apply_mig "$1" 0002_half "CREATE TABLE half (x int);
+INSERT INTO nowhere VALUES (1);" "DROP TABLE half;" "transaction: false" &&
+	apply_build "$1" "$2"
+}
+
 # apply_build DIR OUT: commits everything in DIR and builds a signed bundle.
 apply_build() {
 	apply_key &&

@@ -239,6 +239,33 @@ test_expect_success 'repair under the policy needs an admin override on the bund
 	test_grep "override approvals/dev-override-[0-9a-f]*.yaml (dba" detail
 '
 
+test_expect_success 'repair --accept-checksum under the policy needs an admin override too, and the audit names it' '
+	test_create_project r &&
+	sed -i -e "/^release_refs:/,/^\$/c\\
+release_refs: []\\
+" r/cairn.yaml &&
+	test_migration r 20260301000000_ddl &&
+	test_commit r ddl &&
+	(cd r && cairn build --sign ../keys/ci.key -o ../r1.tar.gz >/dev/null 2>&1) &&
+	sed -e "s/dev.db/drift.db/" cairn-apply.yaml >drift.yaml &&
+	cairn-apply apply r1.tar.gz --env dev --config drift.yaml >out 2>err &&
+	printf "%s\n" "-- re-released with a comment" "CREATE TABLE t_20260301000000_ddl (id integer);" >r/migrations/20260301000000_ddl/up.sql &&
+	test_commit r comment &&
+	(cd r && cairn build --sign ../keys/ci.key -o ../r2.tar.gz >/dev/null 2>&1) &&
+	test_expect_code 5 cairn-apply apply r2.tar.gz --env dev --config drift.yaml >out 2>err &&
+	test_grep "accept-checksum" err &&
+	test_expect_code 3 cairn-apply repair r2.tar.gz --env dev --config drift.yaml 20260301000000 --accept-checksum --reason "comment only" 2>err &&
+	test_grep "needs an override statement allowing repair, signed by an admin" err &&
+	cairn override r2.tar.gz --env dev --key keys/dba.key --allow repair --comment "comment-only re-release" 2>/dev/null >/dev/null &&
+	cairn-apply repair r2.tar.gz --env dev --config drift.yaml 20260301000000 --accept-checksum --reason "comment only" >out &&
+	test_grep "repaired 20260301000000: drift accepted" out &&
+	sqlite3 drift.db "SELECT detail FROM cairn_audit WHERE action = '"'"'repair'"'"'" >detail &&
+	test_grep "accept-checksum: .* why: comment only" detail &&
+	test_grep "override approvals/dev-override-[0-9a-f]*.yaml (dba" detail &&
+	cairn-apply apply r2.tar.gz --env dev --config drift.yaml >out 2>err &&
+	test_grep "nothing to apply" out
+'
+
 test_expect_success 'no config and no --key: nothing is trusted, refused' '
 	mkdir -p nocfg &&
 	(cd nocfg && test_expect_code 3 cairn-apply apply ../v2.tar.gz --env dev --db sqlite:x.db 2>../err) &&

@@ -18,10 +18,19 @@ test_expect_success 'setup' '
 	echo "applied 0001" >want && test_cmp want out
 '
 
-test_expect_success 'CREATE INDEX CONCURRENTLY fails when sent with other statements at once' '
-	printf "create index concurrently t_v_bad on t (v);\nselect 1;\n" >cic.sql &&
-	test_must_fail "$PD" exec "$DSN" cic.sql 2>err &&
-	test_grep "25001: CREATE INDEX CONCURRENTLY cannot run inside a transaction block" err
+test_expect_success 'outside a transaction every statement goes on its own: CIC is not in an implicit one' '
+	printf "create index concurrently t_v_tmp on t (v);\nselect 1;\n" >cic.sql &&
+	"$PD" exec "$DSN" cic.sql &&
+	test "$(pg_sql -d app -c "select count(*) from pg_indexes where indexname = '"'"'t_v_tmp'"'"'")" = 1 &&
+	pg_sql -d app -c "drop index t_v_tmp"
+'
+
+test_expect_success 'in a transaction CIC still fails, and nothing after it runs' '
+	printf "create index concurrently t_v_bad on t (v);\ncreate table after_cic (a int);\n" >cic.sql &&
+	test_must_fail "$PD" exec "$DSN" cic.sql --tx 2>err &&
+	test_grep "cic.sql:1: error: 25001: CREATE INDEX CONCURRENTLY cannot run inside a transaction block" err &&
+	test "$(pg_sql -d app -c "select count(*) from pg_indexes where indexname = '"'"'t_v_bad'"'"'")" = 0 &&
+	test "$(pg_sql -d app -c "select to_regclass('"'"'after_cic'"'"') is null")" = t
 '
 
 test_expect_success 'transaction: false runs it statement by statement' '

@@ -1,0 +1,53 @@
+/* A PostgreSQL script split into statements by PostgreSQL's own parser
+ * (libpg_query's pg_query_split_with_parser), for the applier, which runs a
+ * migration statement by statement and checks the session's transaction
+ * state after each (issue #16), and for the checker, so that both split
+ * identically (issue #18). It replaces drivers/pgsplit.c, a lexer of our
+ * own that guessed at BEGIN ATOMIC bodies.
+ *
+ * When the parser refuses the script, nothing is guessed: a psql
+ * meta-command (\connect, \i, \set...) or a COPY ... FROM STDIN with its
+ * rows inline (psql's dump format) is refused with its line, since neither
+ * is SQL; anything else (a syntax error, or syntax newer than the parser's
+ * PostgreSQL version) becomes one statement holding the whole script
+ * (whole = 1), sent in one message: the server parses a message entirely
+ * before running any of it, so a syntax error runs nothing and is reported
+ * by the server at its own position. libpg_query's scanner split is not
+ * used: it drops statements that start with an identifier ("SELEC 1;"),
+ * which a runner must never do. */
+#ifndef CAIRN_SQLSPLIT_H
+#define CAIRN_SQLSPLIT_H
+
+#include <stddef.h>
+
+struct sqlsplit_stmt {
+	size_t offset; /* byte offset in the script of the statement's first token */
+	size_t len;    /* bytes up to, not including, the ';' (or the end), trailing blanks left out */
+	int line;      /* 1-based line of offset */
+};
+
+struct sqlsplit {
+	struct sqlsplit_stmt *stmts;
+	size_t n, alloc;
+	int whole;     /* the parser refused the script: one statement, the whole of it */
+};
+
+#define SQLSPLIT_INIT { NULL, 0, 0, 0 }
+
+/* Splits sql[0..len) into out (appending). Statements holding only
+ * comments and blanks are left out. Returns 0, or -1 with the error set to
+ * "line N: ..." for a NUL byte, a psql meta-command or inline COPY rows. */
+int sqlsplit_pg(struct sqlsplit *out, const char *sql, size_t len);
+void sqlsplit_release(struct sqlsplit *s);
+
+/* Maps a server error position (PG_DIAG_STATEMENT_POSITION: 1-based, in
+ * characters, not bytes, of the text sent) in the text sent, which is
+ * sql[base .. base + sent_len), to a 1-based line and column (characters)
+ * in sql. Returns 0, or -1 when the position lies outside the text. */
+int sqlsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, long position,
+		    int *line_out, int *col_out);
+/* The same position as a byte offset into sql (driver_error.offset). */
+int sqlsplit_position_offset(const char *sql, size_t len, size_t base, size_t sent_len,
+			     long position, size_t *off_out);
+
+#endif
