@@ -133,6 +133,9 @@ DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/s
                $(PG_SRC)
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
+# cairn-apply adopt (issue #19): another tool's books taken over.
+ENGINE_SRC  += apply/adopt.c
+APPLY_VERB_SRC += cmd/adopt.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

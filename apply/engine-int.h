@@ -60,6 +60,9 @@ int audit_add(struct run *r, const char *action, const char *version,
 void audit_failure(struct run *r, const char *version, const char *bundle_id,
 		   const char *error);
 void set_current(struct run *r, const char *v);
+/* row (released first) as the migration m of set leaves it in state. */
+void fill_row(struct bk_row *row, const struct apply_mig *m, const struct apply_set *set,
+	      const struct run *r, const char *state);
 /* "path:line: code: message" for a failed script. */
 char *script_error(const char *path, const char *sql, size_t len,
 		   const struct driver_error *e);

@@ -531,4 +531,5 @@ const struct driver driver_sqlite = {
 	.audit_read = sqlite_audit_read,
 	.bundle_file_known = sqlite_bundle_file_known,
 	.bundle_file_record = sqlite_bundle_file_record,
+	.query_rows = sqlite_query_rows,
 };
