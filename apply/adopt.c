@@ -596,8 +596,6 @@ int engine_adopt(struct db *db, const struct driver *drv, const struct apply_set
 {
 	struct run r;
 	struct books_guard guard;
-	struct bk_row *rows = NULL;
-	size_t nrows = 0, i;
 	int exists = 0, rc;
 
 	memset(&r, 0, sizeof(r));
@@ -609,22 +607,10 @@ int engine_adopt(struct db *db, const struct driver *drv, const struct apply_set
 	}
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
-	if (read_rows(db, drv, &exists, &rows, &nrows)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "adopt");
+	rc = books_unmanaged(&guard, db, drv, o, "adopt",
+			     "adopt only takes over a database cairn has not managed", &exists);
 	if (rc != EXIT_OK)
 		goto out;
-	for (i = 0; i < nrows; i++) {
-		if (strcmp(rows[i].state, BK_ROLLED_BACK)) {
-			cairn_error_set("cairn already keeps the books of this database (%s is %s): "
-					"adopt only takes over a database cairn has not managed",
-					rows[i].version, rows[i].state);
-			rc = EXIT_STATE;
-			goto out;
-		}
-	}
 	rc = adopt_read(out, db, drv, set, tool);
 	if (rc != EXIT_OK)
 		goto out;
@@ -647,7 +633,6 @@ out:
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;
 	books_guard_release(&guard);
-	bk_rows_free(rows, nrows);
 	if (r.db)
 		run_release(&r);
 	return rc;

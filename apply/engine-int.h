@@ -85,4 +85,11 @@ int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *
 int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
 	      size_t *nrows);
 
+/* repair.c: under the run lock, the books of a database cairn has not
+ * managed yet, which baseline and adopt start: read, checked (books_guard,
+ * g filled for what), and holding no migration but rolled-back ones
+ * (EXIT_STATE, "... (V is S): why"). */
+int books_unmanaged(struct books_guard *g, struct db *db, const struct driver *drv,
+		    const struct apply_opts *o, const char *what, const char *why, int *exists);
+
 #endif

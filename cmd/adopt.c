@@ -51,7 +51,8 @@ static void print_plan(const struct adopt_plan *p, const struct apply_set *set, 
 	printf("adopt: %s's %s on %s, bundle %s (%s)\n", p->tool, p->table, db, set->bundle_name,
 	       set->bundle_id);
 	for (i = 0; i < p->n; i++)
-		printf("  adopt  %s  <- %s\n", p->items[i].m->name, p->items[i].source);
+		printf("  %-6s %s  <- %s\n", p->nproblems ? "match" : "adopt", p->items[i].m->name,
+		       p->items[i].source);
 	for (i = 0; i < p->nproblems; i++)
 		printf("  DIFF   %s\n", p->problems[i]);
 	if (p->nproblems)
