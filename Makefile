@@ -18,8 +18,9 @@ DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev 
 # PostgreSQL databases (cairn-apply loads it when it opens one).
 DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
 # The real tools that cairn import's tests compare against (t08xx):
-# sqitch from Debian (with its SQLite driver), dbmate from npm.
-DEB_IMPORT   = sqitch libdbd-sqlite3-perl
+# sqitch from Debian (with its SQLite and PostgreSQL drivers: cairn-apply adopt
+# reads a registry the real sqitch wrote on PostgreSQL), dbmate from npm.
+DEB_IMPORT   = sqitch libdbd-sqlite3-perl libdbd-pg-perl
 # node and npm for dbmate and Squawk: Debian's, unless the machine already
 # has a node with its npm (NodeSource's nodejs conflicts with Debian's npm).
 DEB_NODE     = nodejs npm
