@@ -380,10 +380,85 @@ static int sqitch_name_matches(const char *mig, const char *change)
 	return *s == '\0';
 }
 
-static long find_version(const struct apply_set *set, const char *v)
+/* The Flyway version a migration's name keeps ("10203_v1-2-3_add_x"
+ * keeps 1-2-3: cairn import's mapping of a dotted project), or NULL. */
+static const char *flyway_tag(const char *name, size_t *len)
+{
+	const char *t = strchr(name, '_');
+
+	if (!t || t[1] != 'v')
+		return NULL;
+	t += 2;
+	*len = strspn(t, "0123456789-");
+	if (!*len || (t[*len] && t[*len] != '_'))
+		return NULL;
+	return t;
+}
+
+/* The next number of a version's parts (separated by . _ or -), leading
+ * zeros skipped; "" at the end. Trailing parts of 0 count as none, as in
+ * Flyway (1.0 is 1). */
+static const char *next_part(const char **p, const char *end, size_t *len)
+{
+	const char *s;
+
+	while (*p < end && (**p == '.' || **p == '_' || **p == '-'))
+		(*p)++;
+	while (*p + 1 < end && **p == '0' && (*p)[1] >= '0' && (*p)[1] <= '9')
+		(*p)++;
+	s = *p;
+	while (*p < end && **p >= '0' && **p <= '9')
+		(*p)++;
+	*len = (size_t)(*p - s);
+	if (*len == 1 && *s == '0') {
+		const char *q = *p;
+
+		while (q < end && (*q == '0' || *q == '.' || *q == '_' || *q == '-'))
+			q++;
+		if (q == end)
+			*len = 0;
+	}
+	return s;
+}
+
+static int same_flyway_version(const char *a, size_t alen, const char *b, size_t blen)
+{
+	const char *ae = a + alen, *be = b + blen, *x, *y;
+	size_t xl, yl;
+
+	do {
+		x = next_part(&a, ae, &xl);
+		y = next_part(&b, be, &yl);
+		if (xl != yl || memcmp(x, y, xl))
+			return 0;
+	} while (xl);
+	return 1;
+}
+
+/* Flyway: where every migration's name keeps a Flyway version (a dotted
+ * project), the match is by that version; otherwise by cairn's. */
+static long find_flyway(const struct apply_set *set, const char *v)
+{
+	size_t i, tl;
+	long hit = -1;
+	const char *tag;
+
+	for (i = 0; i < set->n; i++) {
+		if (!(tag = flyway_tag(set->migs[i].name, &tl)))
+			return -2;
+		if (hit < 0 && same_flyway_version(tag, tl, v, strlen(v)))
+			hit = (long)i;
+	}
+	return set->n ? hit : -2;
+}
+
+static long find_version(const struct apply_set *set, const char *v, const struct tool *t)
 {
 	size_t i;
+	long hit = t->sum == SUM_FLYWAY_CRC32 ? find_flyway(set, v) : -2;
 
+	if (hit != -2)
+		return hit;
 	for (i = 0; i < set->n; i++)
 		if (!version_cmp(set->migs[i].version, v))
 			return (long)i;
@@ -428,7 +503,7 @@ static void match(struct adopt_plan *p, const struct tool *t, const struct apply
 				continue;
 			}
 			at = (long)k;
-		} else if ((at = find_version(set, e->version)) < 0) {
+		} else if ((at = find_version(set, e->version, t)) < 0) {
 			problem(p, "%s: %s applied version %s, which the bundle does not have",
 				e->source, t->name, e->version);
 			continue;

@@ -374,6 +374,7 @@ int import_read(struct import **out, const struct import_opts *o)
 	}
 	im = xcalloc(1, sizeof(*im));
 	im->tool = tools[t].name;
+	im->skip = o->skip;
 	if (o->dir)
 		im->dir = xstrdup(o->dir);
 	else if (tools[t].read == import_flyway && (im->dir = import_flyway_dir()))

@@ -62,6 +62,7 @@ struct import {
 	size_t ncounts, counts_alloc;
 	size_t errors;             /* IMPORT_ERROR reports on migrations not skipped */
 	struct strlist consumed;   /* source files converted (relative to dir) */
+	const struct strlist *skip; /* --skip, for a reader that needs it (Flyway) */
 };
 
 /* The tools known, NULL-terminated, most common first. */
