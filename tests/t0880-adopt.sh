@@ -149,6 +149,44 @@ test_expect_success 'Flyway: refused on a checksum that differs and on a failed 
 	no_cairn fly-failed.db
 '
 
+# fly_row DB RANK VERSION SCRIPT: a successful SQL row as Flyway writes it.
+fly_row() {
+	sqlite3 "$1" "INSERT INTO flyway_schema_history VALUES ($2, '$3', 'x', 'SQL', '$4', $(flyway_crc "dv/db/flyway/$4"), 'ops', '2024-01-01', 1, 1)"
+}
+
+test_expect_success 'Flyway dotted versions: imported in Flyway order (1.10 after 1.9), adopted by the version the name keeps' '
+	import_project dv &&
+	mkdir -p dv/db/flyway &&
+	printf "flyway.locations=filesystem:db/flyway\n" >dv/flyway.conf &&
+	echo "CREATE TABLE a (id integer);" >dv/db/flyway/V1__a.sql &&
+	echo "CREATE TABLE b (id integer);" >dv/db/flyway/V1.1__b.sql &&
+	echo "CREATE TABLE c (id integer);" >dv/db/flyway/V1.2.3__c.sql &&
+	echo "CREATE TABLE d (id integer);" >dv/db/flyway/V1.9__d.sql &&
+	echo "CREATE TABLE e (id integer);" >dv/db/flyway/V1_10__e.sql &&
+	echo "CREATE TABLE f (id integer);" >dv/db/flyway/V002__f.sql &&
+	(cd dv && cairn import --from flyway >../out 2>&1) &&
+	test_grep "^db/flyway/V1_10__e.sql: mapped: version 1_10: 11000, in Flyway.s order (the name keeps v1-10)$" out &&
+	test "$(ls dv/migrations | tr "\n" " ")" = "10000_v1_a 10100_v1-1_b 10203_v1-2-3_c 10900_v1-9_d 11000_v1-10_e 20000_v002_f " &&
+	apply_build dv "$TRASH_DIRECTORY/dv.tar.gz" &&
+	sqlite3 dv.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	fly_row dv.db 1 1 V1__a.sql && fly_row dv.db 2 1.1 V1.1__b.sql &&
+	fly_row dv.db 3 1.2.3 V1.2.3__c.sql && fly_row dv.db 4 1.9 V1.9__d.sql &&
+	cat dv/db/flyway/V1__a.sql dv/db/flyway/V1.1__b.sql dv/db/flyway/V1.2.3__c.sql dv/db/flyway/V1.9__d.sql | sqlite3 dv.db &&
+	cairn-apply adopt --from flyway --db sqlite:dv.db dv.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  10203_v1-2-3_c  <- flyway_schema_history installed_rank=3 version=1.2.3 " out &&
+	test "$(books dv.db)" = "10000:applied 10100:applied 10203:applied 10900:applied" &&
+	cairn-apply apply dv.tar.gz --env dev --db sqlite:dv.db $KEY >out 2>&1 &&
+	test "$(q dv.db "SELECT group_concat(version, \" \") FROM (SELECT version FROM cairn_audit WHERE action = '"'"'apply'"'"' ORDER BY seq)")" = "11000 20000"
+'
+
+test_expect_success 'Flyway dotted versions: a version applied that the bundle lacks is refused' '
+	sqlite3 dv2.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	fly_row dv2.db 1 1 V1__a.sql && fly_row dv2.db 2 1.2 V1.1__b.sql &&
+	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:dv2.db dv.tar.gz $KEY >out 2>err &&
+	test_grep "DIFF   flyway_schema_history installed_rank=2 version=1.2 .*: flyway applied version 1.2, which the bundle does not have" out &&
+	no_cairn dv2.db
+'
+
 # ---- the others: their tables as the tools document them -------------------
 
 # tool_project DIR: three migrations in cairn's layout, as cairn import
