@@ -28,6 +28,13 @@ void import_mig_report(struct import *im, struct import_mig *m, const char *file
 	__attribute__((format(printf, 5, 6)));
 void import_count(struct import *im, const char *kind, unsigned in, unsigned out);
 
+/* Marks m non-transactional on driver (cairn's name), or on every driver
+ * when driver is NULL; 1 when that changed anything. */
+int import_mig_notx(struct import_mig *m, const char *driver);
+/* The driver of a script named up.DRIVER.sql / down.DRIVER.sql, or NULL
+ * (the generic up.sql / down.sql). */
+char *import_file_driver(const char *name);
+
 /* The migration with this version, made (with slug) when new. */
 struct import_mig *import_mig_get(struct import *im, const char *version, const char *slug,
 				  const char *origin);

@@ -195,6 +195,27 @@ int import_read_file(struct import *im, const char *rel, struct buf *out)
 	return r;
 }
 
+int import_mig_notx(struct import_mig *m, const char *driver)
+{
+	if (!m->transaction)
+		return 0;
+	if (!driver) {
+		m->transaction = 0;
+		return 1;
+	}
+	if (strlist_has(&m->notx_drivers, driver))
+		return 0;
+	strlist_push(&m->notx_drivers, driver);
+	return 1;
+}
+
+char *import_file_driver(const char *name)
+{
+	const char *a = strchr(name, '.'), *b = strrchr(name, '.');
+
+	return a && b && a < b ? xstrndup(a + 1, (size_t)(b - a - 1)) : NULL;
+}
+
 char *import_slug(const char *name, size_t len)
 {
 	char *s = xmalloc(len + 2), *o = s;
@@ -304,11 +325,15 @@ static void import_finish(struct import *im, const struct import_opts *o)
 			has_up |= starts_with(f->name, "up.");
 			has_down |= starts_with(f->name, "down.");
 			wrapper_step(im, o, m, f);
-			if (m->transaction && (w = sql_notx_statement(f->data, f->len))) {
-				m->transaction = 0;
-				import_report(im, f->origin, IMPORT_MAPPED,
-					      "%s holds %s, which cannot run in a transaction: transaction: false",
-					      f->name, w);
+			if ((w = sql_notx_statement(f->data, f->len))) {
+				char *drv = import_file_driver(f->name);
+
+				if (import_mig_notx(m, drv))
+					import_report(im, f->origin, IMPORT_MAPPED,
+						      "%s holds %s, which cannot run in a transaction: transaction: %s%s%s",
+						      f->name, w, drv ? "{" : "false", drv ? drv : "",
+						      drv ? ": false}" : "");
+				free(drv);
 			}
 		}
 		if (m->failed)
