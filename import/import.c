@@ -271,7 +271,7 @@ static void wrapper_step(struct import *im, const struct import_opts *o, struct 
 	size_t bs, be, cs, ce;
 	struct buf b = BUF_INIT;
 
-	if (!sql_wrapped(f->data, f->len, &bs, &be, &cs, &ce))
+	if (!sql_wrapped(f->data, f->len, import_file_dialect(f->name), &bs, &be, &cs, &ce))
 		return;
 	if (!o->strip_wrappers) {
 		import_mig_report(im, m, f->origin, IMPORT_ERROR,
@@ -318,14 +318,14 @@ static void import_finish(struct import *im, const struct import_opts *o)
 		}
 		for (j = 0; j < m->nfiles; j++) {
 			struct import_file *f = &m->files[j];
-			const char *w;
+			char w[40];
 
 			if (!is_script(f->name))
 				continue;
 			has_up |= starts_with(f->name, "up.");
 			has_down |= starts_with(f->name, "down.");
 			wrapper_step(im, o, m, f);
-			if ((w = sql_notx_statement(f->data, f->len))) {
+			if (sql_notx_statement(f->data, f->len, import_file_dialect(f->name), w)) {
 				char *drv = import_file_driver(f->name);
 
 				if (import_mig_notx(m, drv))

@@ -23,6 +23,9 @@ static void item_add(struct sql_items *out, enum sql_item_kind kind, int line, c
 	it = &out->items[out->n++];
 	it->kind = kind;
 	it->line = line;
+	it->start = out->cur_start;
+	it->end = out->cur_end;
+	it->stmt = out->nstmts;
 	if ((size_t)snprintf(it->what, sizeof(it->what), "%s", what) >= sizeof(it->what))
 		it->what[sizeof(it->what) - 1] = '\0'; /* names are short literals */
 }
@@ -34,6 +37,7 @@ void sql_items_release(struct sql_items *items)
 	free(items->items);
 	items->items = NULL;
 	items->n = items->alloc = 0;
+	items->nstmts = items->cur_start = items->cur_end = 0;
 }
 
 size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest)
@@ -173,7 +177,10 @@ static void lex_scan(struct sql_items *out, const char *s, size_t len, enum sql_
 			depth = 0;
 		}
 		if (c == ';' && !depth) {
+			out->cur_start = st.start;
+			out->cur_end = i + 1;
 			lex_classify(out, &st, line_of_offset(s, len, st.start), d);
+			out->nstmts++;
 			started = 0;
 			i = sql_skip_blank(s, len, i + 1, d == SQL_POSTGRES);
 			continue;
@@ -210,8 +217,12 @@ static void lex_scan(struct sql_items *out, const char *s, size_t len, enum sql_
 			i++;
 		}
 	}
-	if (started && st.nwords)
+	if (started && st.nwords) {
+		out->cur_start = st.start;
+		out->cur_end = len;
 		lex_classify(out, &st, line_of_offset(s, len, st.start), d);
+		out->nstmts++;
+	}
 }
 
 /* ---- PostgreSQL: the server's own grammar ---- */
@@ -333,11 +344,14 @@ static int pg_scan(struct sql_items *out, const char *sql, size_t len)
 		memcpy(one, text + loc, slen);
 		one[slen] = '\0';
 		start = sql_skip_blank(one, slen, 0, 1);
+		out->cur_start = loc + start;
+		out->cur_end = loc + slen < len && text[loc + slen] == ';' ? loc + slen + 1 : loc + slen;
 		r = pg_query_parse(one);
 		if (!r.error && r.parse_tree)
 			pg_classify(out, r.parse_tree, one + start,
 				    line_of_offset(sql, len, loc + start));
 		pg_query_free_parse_result(r);
+		out->nstmts++;
 	}
 out:
 	pg_query_free_split_result(split);

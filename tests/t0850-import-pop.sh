@@ -99,7 +99,7 @@ test_expect_success 'a statement that cannot run in a transaction in one dialect
 	echo "CREATE INDEX CONCURRENTLY t_id ON t (id);" >q/$M/${V}02_t_id.postgres.up.sql &&
 	echo "CREATE INDEX t_id ON t (id);" >q/$M/${V}02_t_id.sqlite3.up.sql &&
 	(cd q && cairn import --from pop >../out 2>../err) &&
-	test_grep "^migrations/${V}02_t_id.postgres.up.sql: mapped: up.postgres.sql holds CONCURRENTLY, which cannot run in a transaction: transaction: {postgres: false}$" out &&
+	test_grep "^migrations/${V}02_t_id.postgres.up.sql: mapped: up.postgres.sql holds CREATE INDEX CONCURRENTLY, which cannot run in a transaction: transaction: {postgres: false}$" out &&
 	sed -n "/^transaction:/,/^irreversible:/p" q/$M/${V}02_t_id/migration.yaml >tx &&
 	printf "transaction:\n  postgres: false\nirreversible: true\n" >want && test_cmp want tx &&
 	(cd q && cairn check >../out 2>../err)
