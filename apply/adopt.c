@@ -36,6 +36,9 @@ struct entry {
 	char *checksum; /* the tool's, NULL when it keeps none */
 	char *source;   /* the row, for messages and the audit */
 	int gone;       /* undone later in the tool's log */
+	/* every version below counts as applied too: 1 golang-migrate (the
+	 * version must be the bundle's), 2 a Flyway baseline (it need not) */
+	int below;
 };
 
 struct reader {
@@ -135,8 +138,10 @@ static int read_flyway(struct reader *rd, const struct driver_rows *r)
 			continue;
 		}
 		if (!strcmp(type, "BASELINE")) {
-			problem(rd->p, "flyway_schema_history installed_rank=%s: a Flyway baseline at "
-				"version %s, which adopt does not take over yet", rank, v);
+			/* flyway baseline: the schema up to v was there before Flyway */
+			entry_add(rd, v, NULL,
+				  xasprintf("flyway_schema_history installed_rank=%s type=BASELINE "
+					    "version=%s", rank, v))->below = 2;
 			continue;
 		}
 		if (strcmp(type, "SQL")) {
@@ -170,7 +175,7 @@ static int read_golang_migrate(struct reader *rd, const struct driver_rows *r)
 	}
 	entry_add(rd, or_null(cell(r, 0, 0)), NULL,
 		  xasprintf("schema_migrations version=%s dirty=false", or_null(cell(r, 0, 0))));
-	rd->e[0].name = xstrdup("<="); /* marks "and every version below" */
+	rd->e[0].below = 1;
 	return 0;
 }
 
@@ -421,18 +426,26 @@ static const char *next_part(const char **p, const char *end, size_t *len)
 	return s;
 }
 
-static int same_flyway_version(const char *a, size_t alen, const char *b, size_t blen)
+/* Flyway's order: part by part, as numbers; -1, 0 or 1. */
+static int flyway_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	const char *ae = a + alen, *be = b + blen, *x, *y;
 	size_t xl, yl;
+	int c;
 
 	do {
 		x = next_part(&a, ae, &xl);
 		y = next_part(&b, be, &yl);
-		if (xl != yl || memcmp(x, y, xl))
-			return 0;
-	} while (xl);
-	return 1;
+		if (!xl || !yl) /* a missing part is 0 */
+			c = xl ? 1 : yl ? -1 : 0;
+		else if (xl != yl)
+			c = xl < yl ? -1 : 1;
+		else
+			c = memcmp(x, y, xl);
+		if (c)
+			return c < 0 ? -1 : 1;
+	} while (xl && yl);
+	return 0;
 }
 
 /* Flyway: where every migration's name keeps a Flyway version (a dotted
@@ -446,7 +459,7 @@ static long find_flyway(const struct apply_set *set, const char *v)
 	for (i = 0; i < set->n; i++) {
 		if (!(tag = flyway_tag(set->migs[i].name, &tl)))
 			return -2;
-		if (hit < 0 && same_flyway_version(tag, tl, v, strlen(v)))
+		if (hit < 0 && !flyway_cmp(tag, tl, v, strlen(v)))
 			hit = (long)i;
 	}
 	return set->n ? hit : -2;
@@ -481,6 +494,51 @@ static void check_sum(struct adopt_plan *p, const struct tool *t, const struct e
 	free(sum);
 }
 
+/* Migration m's version is at or below v (below only, when strict), in
+ * Flyway's order where the names keep Flyway's versions; -1 when v cannot
+ * be compared with cairn's digits. */
+static int at_or_below(const struct apply_set *set, const struct apply_mig *m, const char *v,
+		       const struct tool *t, int strict)
+{
+	const char *tag;
+	size_t tl;
+	int c;
+
+	if (t->sum == SUM_FLYWAY_CRC32 && find_flyway(set, v) != -2) {
+		tag = flyway_tag(m->name, &tl);
+		c = flyway_cmp(tag, tl, v, strlen(v));
+	} else if (strspn(v, "0123456789") == strlen(v)) {
+		c = version_cmp(m->version, v);
+	} else {
+		return -1;
+	}
+	return strict ? c < 0 : c <= 0;
+}
+
+/* Marks in taken[] the migrations of the bundle below e's version. */
+static void take_below(struct adopt_plan *p, const struct tool *t, const struct apply_set *set,
+		       const struct entry *e, char *taken, char **source)
+{
+	size_t j;
+	int b;
+
+	for (j = 0; j < set->n; j++) {
+		if (taken[j])
+			continue;
+		if ((b = at_or_below(set, &set->migs[j], e->version, t, e->below == 1)) < 0) {
+			problem(p, "%s: version %s cannot be placed among the bundle's versions",
+				e->source, e->version);
+			return;
+		}
+		if (b) {
+			taken[j] = 1;
+			source[j] = xasprintf("%s (%s version %s)", e->source,
+					      e->below == 1 ? "below" : "at or below the baseline",
+					      e->version);
+		}
+	}
+}
+
 /* Marks in taken[] the migrations of the bundle that the entries name. */
 static void match(struct adopt_plan *p, const struct tool *t, const struct apply_set *set,
 		  struct reader *rd, char *taken, char **source)
@@ -503,6 +561,9 @@ static void match(struct adopt_plan *p, const struct tool *t, const struct apply
 				continue;
 			}
 			at = (long)k;
+		} else if (e->below == 2) { /* a baseline: no migration of its own needed */
+			take_below(p, t, set, e, taken, source);
+			continue;
 		} else if ((at = find_version(set, e->version, t)) < 0) {
 			problem(p, "%s: %s applied version %s, which the bundle does not have",
 				e->source, t->name, e->version);
@@ -513,13 +574,8 @@ static void match(struct adopt_plan *p, const struct tool *t, const struct apply
 			taken[at] = 1;
 			source[at] = xstrdup(e->source);
 		}
-		if (e->name && !strcmp(e->name, "<=")) /* golang-migrate: and all below */
-			for (k = 0; k < set->n; k++)
-				if (!taken[k] && version_cmp(set->migs[k].version, e->version) < 0) {
-					taken[k] = 1;
-					source[k] = xasprintf("%s (below version %s)", e->source,
-							      e->version);
-				}
+		if (e->below)
+			take_below(p, t, set, e, taken, source);
 	}
 }
 

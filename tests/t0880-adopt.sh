@@ -138,6 +138,15 @@ test_expect_success 'Flyway: adopted when the CRC32 of each script matches' '
 	test "$(q fly.db "SELECT count(*) FROM flyway_schema_history")" = 3
 '
 
+test_expect_success 'Flyway: a baseline row takes every version at or below it' '
+	sqlite3 fly-base.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	sqlite3 fly-base.db "INSERT INTO flyway_schema_history VALUES (1, '"'"'1'"'"', '"'"'<< Flyway Baseline >>'"'"', '"'"'BASELINE'"'"', '"'"'<< Flyway Baseline >>'"'"', NULL, '"'"'ops'"'"', '"'"'2024-01-01'"'"', 0, 1)" &&
+	sqlite3 fly-base.db "INSERT INTO flyway_schema_history VALUES (2, '"'"'2'"'"', '"'"'Add orders'"'"', '"'"'SQL'"'"', '"'"'V2__Add_orders.sql'"'"', $(flyway_crc f/db/flyway/V2__Add_orders.sql), '"'"'ops'"'"', '"'"'2024-01-01'"'"', 5, 1)" &&
+	cairn-apply adopt --from flyway --db sqlite:fly-base.db flyway.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  1_create_users  <- flyway_schema_history installed_rank=1 type=BASELINE version=1 (at or below the baseline version 1)$" out &&
+	test "$(books fly-base.db)" = "1:applied 2:applied"
+'
+
 test_expect_success 'Flyway: refused on a checksum that differs and on a failed row' '
 	q fly-bad.db "UPDATE flyway_schema_history SET checksum = 12345 WHERE installed_rank = 3" &&
 	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:fly-bad.db flyway.tar.gz $KEY >out 2>err &&
@@ -177,6 +186,13 @@ test_expect_success 'Flyway dotted versions: imported in Flyway order (1.10 afte
 	test "$(books dv.db)" = "10000:applied 10100:applied 10203:applied 10900:applied" &&
 	cairn-apply apply dv.tar.gz --env dev --db sqlite:dv.db $KEY >out 2>&1 &&
 	test "$(q dv.db "SELECT group_concat(version, \" \") FROM (SELECT version FROM cairn_audit WHERE action = '"'"'apply'"'"' ORDER BY seq)")" = "11000 20000"
+'
+
+test_expect_success 'Flyway dotted versions: a baseline at 1.5 takes 1, 1.1 and 1.2.3 in Flyway.s order' '
+	sqlite3 dv3.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	sqlite3 dv3.db "INSERT INTO flyway_schema_history VALUES (1, '"'"'1.5'"'"', '"'"'b'"'"', '"'"'BASELINE'"'"', '"'"'<< Flyway Baseline >>'"'"', NULL, '"'"'ops'"'"', '"'"'2024-01-01'"'"', 0, 1)" &&
+	cairn-apply adopt --from flyway --db sqlite:dv3.db dv.tar.gz $KEY >out 2>err &&
+	test "$(books dv3.db)" = "10000:applied 10100:applied 10203:applied"
 '
 
 test_expect_success 'Flyway dotted versions: a version applied that the bundle lacks is refused' '
