@@ -19,8 +19,9 @@ DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev 
 # for the PostgreSQL statement split (lib/sqlsplit.c).
 DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0
 # The real tools that cairn import's tests compare against (t08xx):
-# sqitch from Debian (with its SQLite driver), dbmate from npm.
-DEB_IMPORT   = sqitch libdbd-sqlite3-perl
+# sqitch from Debian (with its SQLite and PostgreSQL drivers: cairn-apply adopt
+# reads a registry the real sqitch wrote on PostgreSQL), dbmate from npm.
+DEB_IMPORT   = sqitch libdbd-sqlite3-perl libdbd-pg-perl
 # node and npm for dbmate and Squawk: Debian's, unless the machine already
 # has a node with its npm (NodeSource's nodejs conflicts with Debian's npm).
 DEB_NODE     = nodejs npm
@@ -136,6 +137,9 @@ DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/s
                $(PG_SRC)
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c apply/accept.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
+# cairn-apply adopt (issue #19): another tool's books taken over.
+ENGINE_SRC  += apply/adopt.c
+APPLY_VERB_SRC += cmd/adopt.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

@@ -60,6 +60,9 @@ int audit_add(struct run *r, const char *action, const char *version,
 void audit_failure(struct run *r, const char *version, const char *bundle_id,
 		   const char *error);
 void set_current(struct run *r, const char *v);
+/* row (released first) as the migration m of set leaves it in state. */
+void fill_row(struct bk_row *row, const struct apply_mig *m, const struct apply_set *set,
+	      const struct run *r, const char *state);
 /* "path:line: code: message" for a failed script. */
 char *script_error(const char *path, const char *sql, size_t len,
 		   const struct driver_error *e);
@@ -81,5 +84,12 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *o);
 int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
 	      size_t *nrows);
+
+/* repair.c: under the run lock, the books of a database cairn has not
+ * managed yet, which baseline and adopt start: read, checked (books_guard,
+ * g filled for what), and holding no migration but rolled-back ones
+ * (EXIT_STATE, "... (V is S): why"). */
+int books_unmanaged(struct books_guard *g, struct db *db, const struct driver *drv,
+		    const struct apply_opts *o, const char *what, const char *why, int *exists);
 
 #endif

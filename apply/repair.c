@@ -14,13 +14,34 @@
 #include "engine.h"
 #include "engine-int.h"
 
+int books_unmanaged(struct books_guard *g, struct db *db, const struct driver *drv,
+		    const struct apply_opts *o, const char *what, const char *why, int *exists)
+{
+	struct bk_row *rows = NULL;
+	size_t nrows = 0, i;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	if (read_rows(db, drv, exists, &rows, &nrows))
+		return EXIT_ENVIRONMENT;
+	rc = books_guard(g, db, drv, o, rows, nrows, *exists, what);
+	for (i = 0; rc == EXIT_OK && i < nrows; i++) {
+		if (strcmp(rows[i].state, BK_ROLLED_BACK)) {
+			cairn_error_set("the database already records migrations (%s is %s): %s",
+					rows[i].version, rows[i].state, why);
+			rc = EXIT_STATE;
+		}
+	}
+	bk_rows_free(rows, nrows);
+	return rc;
+}
+
 int engine_baseline(struct db *db, const struct driver *drv, const char *version,
 		    const char *description, const struct apply_opts *o)
 {
 	struct run r;
 	struct books_guard guard;
-	struct bk_row *rows = NULL, row;
-	size_t nrows = 0, i;
+	struct bk_row row;
 	int exists = 0, rc;
 	char at[32];
 
@@ -33,23 +54,11 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 	}
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
-	if (read_rows(db, drv, &exists, &rows, &nrows)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "baseline");
+	rc = books_unmanaged(&guard, db, drv, o, "baseline",
+			     "a baseline only marks a database cairn has not managed yet", &exists);
 	if (rc != EXIT_OK)
 		goto out;
 	o = r.o = &guard.opts; /* the recorded environment when none was named */
-	for (i = 0; i < nrows; i++) {
-		if (strcmp(rows[i].state, BK_ROLLED_BACK)) {
-			cairn_error_set("the database already records migrations (%s is %s): a "
-					"baseline only marks a database cairn has not managed yet",
-					rows[i].version, rows[i].state);
-			rc = EXIT_STATE;
-			goto out;
-		}
-	}
 	if ((!exists && drv->bk_ensure(db)) || run_init(&r, db, drv, o) ||
 	    record_identity(&r, guard.record)) {
 		rc = EXIT_ENVIRONMENT;
@@ -79,7 +88,6 @@ out:
 		rc = EXIT_ENVIRONMENT;
 	books_guard_release(&guard);
 	bk_row_release(&row);
-	bk_rows_free(rows, nrows);
 	run_release(&r);
 	return rc;
 }

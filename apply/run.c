@@ -257,7 +257,7 @@ void set_current(struct run *r, const char *v)
 	r->current = v ? xstrdup(v) : NULL;
 }
 
-static void fill_row(struct bk_row *row, const struct apply_mig *m, const struct apply_set *set,
+void fill_row(struct bk_row *row, const struct apply_mig *m, const struct apply_set *set,
 		     const struct run *r, const char *state)
 {
 	char at[32];

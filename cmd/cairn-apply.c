@@ -24,6 +24,7 @@ static const struct cmd *const apply_commands[] = {
 	&cmd_history_desc,
 	&cmd_baseline_desc,
 	&cmd_repair_desc,
+	&cmd_adopt_desc,
 	NULL,
 };
 

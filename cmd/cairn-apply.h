@@ -128,5 +128,6 @@ APPLY_VERB(rollback);
 APPLY_VERB(history);
 APPLY_VERB(baseline);
 APPLY_VERB(repair);
+APPLY_VERB(adopt);
 
 #endif

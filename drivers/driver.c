@@ -133,3 +133,15 @@ void driver_error_format(const struct driver_error *e, char *buf, size_t len)
 			 e->detail[0] && e->hint[0] ? "; hint: " : (e->hint[0] ? "hint: " : ""),
 			 e->hint);
 }
+
+void driver_rows_release(struct driver_rows *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; r->cells && i < r->nrows * r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+	memset(r, 0, sizeof(*r));
+}

@@ -147,6 +147,12 @@ struct audit_row {
 
 struct db; /* a driver's connection, opaque to the engine */
 
+/* Rows of a query, as text: cells[row * ncols + col], NULL for SQL NULL. */
+struct driver_rows {
+	char **cells;
+	size_t nrows, ncols;
+};
+
 struct driver {
 	const char *name;          /* "sqlite", "postgres": also the variant suffix (up.NAME.sql) */
 	int transactional_ddl;     /* DDL rolls back with the transaction */
@@ -225,6 +231,12 @@ struct driver {
 	int (*bundle_file_known)(struct db *db, const char *sha256_hex);
 	int (*bundle_file_record)(struct db *db, const char *sha256_hex, const char *bundle_id,
 				  const char *at);
+
+	/* Optional (NULL: not possible). Runs one query that only reads and
+	 * hands back its rows as text (booleans as the engine writes them:
+	 * PostgreSQL "t"/"f", SQLite 0/1): for reading another tool's
+	 * bookkeeping, which cairn-apply adopt takes over (issue #19). */
+	int (*query_rows)(struct db *db, const char *sql, struct driver_rows *out);
 };
 
 /* The registry (drivers/driver.c). */
@@ -238,6 +250,7 @@ void bk_rows_free(struct bk_row *rows, size_t n);
  * bk_read returns. */
 void bk_rows_sort(struct bk_row *rows, size_t n);
 void audit_row_release(struct audit_row *r);
+void driver_rows_release(struct driver_rows *r); /* accepts NULL */
 void audit_rows_free(struct audit_row *rows, size_t n);
 /* "code: message (detail; hint)" into buf of size len. */
 void driver_error_format(const struct driver_error *e, char *buf, size_t len);

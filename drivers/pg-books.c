@@ -369,3 +369,24 @@ int pg_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *
 	*n = (size_t)nt;
 	return 0;
 }
+
+int pg_query_rows(struct db *db, const char *sql, struct driver_rows *out)
+{
+	PGresult *r;
+	size_t i, c;
+
+	memset(out, 0, sizeof(*out));
+	if (query(db, sql, &r, "reading") < 0)
+		return -1;
+	out->nrows = (size_t)pq.ntuples(r);
+	out->ncols = (size_t)pq.nfields(r);
+	out->cells = xcalloc(out->nrows * out->ncols + 1, sizeof(*out->cells));
+	for (i = 0; i < out->nrows; i++)
+		for (c = 0; c < out->ncols; c++)
+			out->cells[i * out->ncols + c] =
+				pq.getisnull(r, (int)i, (int)c)
+					? NULL
+					: xstrdup(pq.getvalue(r, (int)i, (int)c));
+	pq.clear(r);
+	return 0;
+}

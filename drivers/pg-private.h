@@ -84,5 +84,6 @@ int pg_bk_read(struct db *db, struct bk_row **out, size_t *n);
 int pg_bk_put(struct db *db, const struct bk_row *row);
 int pg_audit_append(struct db *db, const struct audit_row *row);
 int pg_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n);
+int pg_query_rows(struct db *db, const char *sql, struct driver_rows *out);
 
 #endif

@@ -651,4 +651,5 @@ const struct driver driver_postgres = {
 	.bk_put = pg_bk_put,
 	.audit_append = pg_audit_append,
 	.audit_read = pg_audit_read,
+	.query_rows = pg_query_rows,
 };

@@ -196,3 +196,35 @@ int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 	*truth = t.seen && t.truth;
 	return 0;
 }
+
+int sqlite_query_rows(struct db *db, const char *sql, struct driver_rows *out)
+{
+	sqlite3_stmt *st = NULL;
+	size_t arows = 0, c;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK || !st) {
+		cairn_error_set("cannot read '%s': %s", db->path, sqlite3_errmsg(db->h));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	out->ncols = (size_t)sqlite3_column_count(st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ALLOC_GROW(out->cells, (out->nrows + 1) * out->ncols + 1, arows);
+		for (c = 0; c < out->ncols; c++) {
+			const unsigned char *v = sqlite3_column_text(st, (int)c);
+
+			out->cells[out->nrows * out->ncols + c] = v ? xstrdup((const char *)v) : NULL;
+		}
+		out->nrows++;
+	}
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot read '%s': %s", db->path, sqlite3_errmsg(db->h));
+		sqlite3_finalize(st);
+		driver_rows_release(out);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}

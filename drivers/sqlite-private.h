@@ -36,6 +36,7 @@ sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
 int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 		       struct driver_error *err);
+int sqlite_query_rows(struct db *db, const char *sql, struct driver_rows *out);
 
 /* sqlite-books.c */
 int sqlite_bk_exists(struct db *db, int *exists);

@@ -538,4 +538,5 @@ const struct driver driver_sqlite = {
 	.audit_scan = sqlite_audit_scan,
 	.bundle_file_known = sqlite_bundle_file_known,
 	.bundle_file_record = sqlite_bundle_file_record,
+	.query_rows = sqlite_query_rows,
 };

@@ -4,6 +4,7 @@
 #define CAIRN_IMPORT_INT_H
 
 #include "../lib/buf.h"
+#include "../project/sqlcheck.h"
 #include "import.h"
 
 #define IMPORT_MAX_FILE (64u << 20)
@@ -28,6 +29,13 @@ void import_mig_report(struct import *im, struct import_mig *m, const char *file
 	__attribute__((format(printf, 5, 6)));
 void import_count(struct import *im, const char *kind, unsigned in, unsigned out);
 
+/* Marks m non-transactional on driver (cairn's name), or on every driver
+ * when driver is NULL; 1 when that changed anything. */
+int import_mig_notx(struct import_mig *m, const char *driver);
+/* The driver of a script named up.DRIVER.sql / down.DRIVER.sql, or NULL
+ * (the generic up.sql / down.sql). */
+char *import_file_driver(const char *name);
+
 /* The migration with this version, made (with slug) when new. */
 struct import_mig *import_mig_get(struct import *im, const char *version, const char *slug,
 				  const char *origin);
@@ -50,14 +58,19 @@ char *import_slug(const char *name, size_t len);
 /* 1 when s is all digits. */
 int import_digits(const char *s, size_t len);
 
-/* The SQL scan (a small lexer of its own: quotes, dollar quotes, comments).
- * sql_wrapped: the script's first statement is BEGIN/START TRANSACTION and
- * its last COMMIT/END; *begin_end and *commit_start bound the two.
- * sql_notx_statement: the first statement that cannot run inside a
- * transaction (CREATE/DROP INDEX CONCURRENTLY, VACUUM, ...), or NULL. */
-int sql_wrapped(const char *s, size_t len, size_t *begin_start, size_t *begin_end,
-		size_t *commit_start, size_t *commit_end);
-const char *sql_notx_statement(const char *s, size_t len);
+/* The importer's questions about SQL (sqlscan.c), answered by
+ * project/sqlcheck.c. import_file_dialect: SQLite for up.sqlite.sql and
+ * down.sqlite.sql, PostgreSQL's parser otherwise (a script it refuses is
+ * read by the lexer). sql_wrapped: the script's first statement is
+ * BEGIN/START TRANSACTION and its last COMMIT/END, and no other statement
+ * controls the transaction; [*begin_start, *begin_end) and [*commit_start,
+ * *commit_end) are the two, each with its ';'. sql_notx_statement: 1 and
+ * the first statement that cannot run inside a transaction (CREATE INDEX
+ * CONCURRENTLY, VACUUM, ...), named in what; 0 when none. */
+enum sql_dialect import_file_dialect(const char *name);
+int sql_wrapped(const char *s, size_t len, enum sql_dialect d, size_t *begin_start,
+		size_t *begin_end, size_t *commit_start, size_t *commit_end);
+int sql_notx_statement(const char *s, size_t len, enum sql_dialect d, char what[40]);
 int sql_only_comments(const char *s, size_t len);
 
 #endif

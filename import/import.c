@@ -195,6 +195,27 @@ int import_read_file(struct import *im, const char *rel, struct buf *out)
 	return r;
 }
 
+int import_mig_notx(struct import_mig *m, const char *driver)
+{
+	if (!m->transaction)
+		return 0;
+	if (!driver) {
+		m->transaction = 0;
+		return 1;
+	}
+	if (strlist_has(&m->notx_drivers, driver))
+		return 0;
+	strlist_push(&m->notx_drivers, driver);
+	return 1;
+}
+
+char *import_file_driver(const char *name)
+{
+	const char *a = strchr(name, '.'), *b = strrchr(name, '.');
+
+	return a && b && a < b ? xstrndup(a + 1, (size_t)(b - a - 1)) : NULL;
+}
+
 char *import_slug(const char *name, size_t len)
 {
 	char *s = xmalloc(len + 2), *o = s;
@@ -250,7 +271,7 @@ static void wrapper_step(struct import *im, const struct import_opts *o, struct 
 	size_t bs, be, cs, ce;
 	struct buf b = BUF_INIT;
 
-	if (!sql_wrapped(f->data, f->len, &bs, &be, &cs, &ce))
+	if (!sql_wrapped(f->data, f->len, import_file_dialect(f->name), &bs, &be, &cs, &ce))
 		return;
 	if (!o->strip_wrappers) {
 		import_mig_report(im, m, f->origin, IMPORT_ERROR,
@@ -297,18 +318,22 @@ static void import_finish(struct import *im, const struct import_opts *o)
 		}
 		for (j = 0; j < m->nfiles; j++) {
 			struct import_file *f = &m->files[j];
-			const char *w;
+			char w[40];
 
 			if (!is_script(f->name))
 				continue;
 			has_up |= starts_with(f->name, "up.");
 			has_down |= starts_with(f->name, "down.");
 			wrapper_step(im, o, m, f);
-			if (m->transaction && (w = sql_notx_statement(f->data, f->len))) {
-				m->transaction = 0;
-				import_report(im, f->origin, IMPORT_MAPPED,
-					      "%s holds %s, which cannot run in a transaction: transaction: false",
-					      f->name, w);
+			if (sql_notx_statement(f->data, f->len, import_file_dialect(f->name), w)) {
+				char *drv = import_file_driver(f->name);
+
+				if (import_mig_notx(m, drv))
+					import_report(im, f->origin, IMPORT_MAPPED,
+						      "%s holds %s, which cannot run in a transaction: transaction: %s%s%s",
+						      f->name, w, drv ? "{" : "false", drv ? drv : "",
+						      drv ? ": false}" : "");
+				free(drv);
 			}
 		}
 		if (m->failed)
@@ -374,6 +399,7 @@ int import_read(struct import **out, const struct import_opts *o)
 	}
 	im = xcalloc(1, sizeof(*im));
 	im->tool = tools[t].name;
+	im->skip = o->skip;
 	if (o->dir)
 		im->dir = xstrdup(o->dir);
 	else if (tools[t].read == import_flyway && (im->dir = import_flyway_dir()))

@@ -39,6 +39,10 @@ struct import_mig {
 	struct import_file *files;
 	size_t nfiles, files_alloc;
 	int transaction;           /* 1 unless a non-transactional marker says otherwise */
+	/* drivers (cairn's names) whose own file is marked non-transactional
+	 * (pop's .postgres.autocommit, a CONCURRENTLY in up.postgres.sql):
+	 * transaction: {DRIVER: false} while transaction stays 1 */
+	struct strlist notx_drivers;
 	int irreversible, noop;
 	char *description;
 	struct strlist requires;
@@ -62,6 +66,7 @@ struct import {
 	size_t ncounts, counts_alloc;
 	size_t errors;             /* IMPORT_ERROR reports on migrations not skipped */
 	struct strlist consumed;   /* source files converted (relative to dir) */
+	const struct strlist *skip; /* --skip, for a reader that needs it (Flyway) */
 };
 
 /* The tools known, NULL-terminated, most common first. */

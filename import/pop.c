@@ -2,7 +2,9 @@
  * A file without a dialect is the generic fallback; postgres and sqlite3
  * become up.postgres.sql and up.sqlite.sql; .autocommit runs outside a
  * transaction. Versions are often 20 digits (above 2^64): kept as text.
- * Fizz (pop's own DSL) and dialects cairn has no driver for are reported. */
+ * Fizz (pop's own DSL) and dialects cairn has no driver for are reported.
+ * .autocommit on one dialect's file makes that driver's run
+ * non-transactional only (transaction: {postgres: false}). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,13 +78,16 @@ static void one_file(struct import *im, const char *n)
 		free(name);
 		if (autocommit) {
 			import_count(im, ".autocommit markers", 1, 1);
-			if (m->transaction && driver)
-				import_report(im, n, IMPORT_MAPPED,
-					      ".autocommit for %s: transaction: false (cairn's flag covers every driver of the migration)",
-					      dialect);
-			else if (m->transaction)
-				import_report(im, n, IMPORT_MAPPED, ".autocommit: transaction: false");
-			m->transaction = 0;
+			/* a dialect's own file: that driver only (the form of #16) */
+			if (import_mig_notx(m, driver)) {
+				if (driver)
+					import_report(im, n, IMPORT_MAPPED,
+						      ".autocommit for %s: transaction: {%s: false}",
+						      dialect, driver);
+				else
+					import_report(im, n, IMPORT_MAPPED,
+						      ".autocommit: transaction: false");
+			}
 		}
 	}
 	free(version);

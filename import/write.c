@@ -35,8 +35,13 @@ static void meta_text(struct buf *b, const struct import *im, const struct impor
 			buf_puts(b, "\n");
 		}
 	}
-	if (!m->transaction)
+	if (!m->transaction) {
 		buf_puts(b, "transaction: false\n");
+	} else if (m->notx_drivers.n) {
+		buf_puts(b, "transaction:\n");
+		for (i = 0; i < m->notx_drivers.n; i++)
+			buf_printf(b, "  %s: false\n", m->notx_drivers.items[i]);
+	}
 	if (m->irreversible)
 		buf_puts(b, "irreversible: true\n");
 	if (m->noop)
@@ -163,6 +168,7 @@ void import_free(struct import *im)
 		free(m->origin);
 		free(m->description);
 		strlist_release(&m->requires);
+		strlist_release(&m->notx_drivers);
 		free(m);
 	}
 	free(im->migs);

@@ -24,6 +24,9 @@ static void item_add(struct sql_items *out, enum sql_item_kind kind, int line, c
 	it = &out->items[out->n++];
 	it->kind = kind;
 	it->line = line;
+	it->start = out->cur_start;
+	it->end = out->cur_end;
+	it->stmt = out->nstmts;
 	if ((size_t)snprintf(it->what, sizeof(it->what), "%s", what) >= sizeof(it->what))
 		it->what[sizeof(it->what) - 1] = '\0'; /* names are short literals */
 }
@@ -35,6 +38,7 @@ void sql_items_release(struct sql_items *items)
 	free(items->items);
 	items->items = NULL;
 	items->n = items->alloc = 0;
+	items->nstmts = items->cur_start = items->cur_end = 0;
 }
 
 size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest)
@@ -174,7 +178,10 @@ static void lex_scan(struct sql_items *out, const char *s, size_t len, enum sql_
 			depth = 0;
 		}
 		if (c == ';' && !depth) {
+			out->cur_start = st.start;
+			out->cur_end = i + 1;
 			lex_classify(out, &st, line_of_offset(s, len, st.start), d);
+			out->nstmts++;
 			started = 0;
 			i = sql_skip_blank(s, len, i + 1, d == SQL_POSTGRES);
 			continue;
@@ -211,8 +218,12 @@ static void lex_scan(struct sql_items *out, const char *s, size_t len, enum sql_
 			i++;
 		}
 	}
-	if (started && st.nwords)
+	if (started && st.nwords) {
+		out->cur_start = st.start;
+		out->cur_end = len;
 		lex_classify(out, &st, line_of_offset(s, len, st.start), d);
+		out->nstmts++;
+	}
 }
 
 /* ---- PostgreSQL: the server's own grammar ---- */
@@ -321,13 +332,20 @@ static int pg_scan(struct sql_items *out, const char *sql, size_t len)
 	one = xmalloc(len + 1);
 	for (i = 0; i < sp.n; i++) {
 		PgQueryParseResult r;
+		size_t end = sp.stmts[i].offset + sp.stmts[i].len, j = end;
 
 		memcpy(one, sql + sp.stmts[i].offset, sp.stmts[i].len);
 		one[sp.stmts[i].len] = '\0';
+		/* the statement's bytes, with its ';' (import rewrites by them) */
+		while (j < len && (sql[j] == ' ' || sql[j] == '\t' || sql[j] == '\n' || sql[j] == '\r'))
+			j++;
+		out->cur_start = sp.stmts[i].offset;
+		out->cur_end = j < len && sql[j] == ';' ? j + 1 : end;
 		r = pg_query_parse(one);
 		if (!r.error && r.parse_tree)
 			pg_classify(out, r.parse_tree, one, sp.stmts[i].line);
 		pg_query_free_parse_result(r);
+		out->nstmts++;
 	}
 	rc = 0;
 out:

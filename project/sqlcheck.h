@@ -25,14 +25,21 @@ struct sql_item {
 	enum sql_item_kind kind;
 	int line;          /* 1-based line where the statement starts */
 	char what[40];     /* the statement, named: "COMMIT", "CREATE INDEX CONCURRENTLY" */
+	/* the statement's bytes: from its first token to past its ';' (or the
+	 * script's end), and its index among the script's statements (for the
+	 * importer, which cuts a BEGIN ... COMMIT wrapper out) */
+	size_t start, end;
+	size_t stmt;
 };
 
 struct sql_items {
 	struct sql_item *items;
 	size_t n, alloc;
+	size_t nstmts;              /* statements read, with or without an item */
+	size_t cur_start, cur_end;  /* the statement being classified */
 };
 
-#define SQL_ITEMS_INIT { NULL, 0, 0 }
+#define SQL_ITEMS_INIT { NULL, 0, 0, 0, 0, 0 }
 
 /* Adds to out what the script holds of the kinds above, in order. The
  * script need not be NUL-terminated. Never fails: a script neither the

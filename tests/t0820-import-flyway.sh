@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='cairn import --from flyway: V/U files, script configuration, repeatables and dotted versions refused'
+test_description='cairn import --from flyway: V/U files, script configuration, repeatables refused, dotted versions kept in order'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-import.sh"
@@ -9,8 +9,9 @@ M=migrations
 # Flyway's layout: db/flyway/V<version>__<description>.sql. Awkward cases: an
 # undo file (U2__), a skipped version kept as a comment-only placeholder,
 # executeInTransaction=false in a .sql.conf file and in a script comment,
-# a repeatable (R__) and a dotted version (V5.1__), which cairn cannot
-# keep, and a placeholder ${...}.
+# a repeatable (R__), which cairn cannot keep, a dotted version (V5.1__),
+# which maps every version of the project (unless --skip leaves it out), and
+# a placeholder ${...}.
 test_expect_success 'setup: a Flyway project' '
 	import_project p &&
 	mkdir -p p/db/flyway &&
@@ -28,12 +29,13 @@ test_expect_success 'setup: a Flyway project' '
 	cp -r p/db/flyway orig
 '
 
-test_expect_success 'a repeatable, a dotted version and a placeholder stop the import' '
+test_expect_success 'a repeatable and a placeholder stop the import; a dotted version maps' '
 	(cd p && test_must_fail --exit=1 cairn import --from flyway >../out 2>../err) &&
 	test_grep "^db/flyway/R__Views.sql: error: a repeatable migration (R__): cairn applies each migration once" out &&
-	test_grep "^db/flyway/V5.1__Dotted.sql: error: version .5.1. is not a whole number" out &&
+	test_grep "^db/flyway/V5.1__Dotted.sql: mapped: version 5.1: 51, in Flyway.s order (the name keeps v5-1)$" out &&
+	test_grep "^db/flyway/V5__Users_index.sql: mapped: version 5: 50, in Flyway.s order (the name keeps v5)$" out &&
 	test_grep "^db/flyway/V6__Seed_admin.sql: error: uses a Flyway placeholder" out &&
-	test_grep "stopped: 3 migrations cannot be mapped" err &&
+	test_grep "stopped: 2 migrations cannot be mapped" err &&
 	test "$(ls p/$M)" = ""
 '
 

@@ -48,10 +48,10 @@ test_expect_success 'fizz stops the import' '
 	test -f p/$M/${V}01_identities.up.sql
 '
 
-test_expect_success 'import in place: per-driver files, transaction: false, the pop files gone' '
+test_expect_success 'import in place: per-driver files, transaction: {postgres: false}, the pop files gone' '
 	(cd p && cairn import --from pop --skip ${V}04 >../out 2>../err) &&
 	test_grep "^migrations/${V}02_search.mysql.up.sql: note: for mysql, which cairn does not apply; not imported" out &&
-	test_grep "^migrations/${V}03_email_idx.postgres.autocommit.down.sql: mapped: .autocommit for postgres: transaction: false" out &&
+	test_grep "^migrations/${V}03_email_idx.postgres.autocommit.down.sql: mapped: .autocommit for postgres: transaction: {postgres: false}$" out &&
 	test_grep "^  per-dialect scripts  *8 -> 8$" out &&
 	test_grep "^  generic scripts  *2 -> 2$" out &&
 	test_grep "^  files for dialects cairn has no driver for  *1 -> 0$" out &&
@@ -60,7 +60,8 @@ test_expect_success 'import in place: per-driver files, transaction: false, the 
 	rm p/$M/${V}04_sessions.up.fizz &&
 	test "$(ls p/$M/${V}02_search | tr "\n" " ")" = "down.postgres.sql down.sqlite.sql migration.yaml up.postgres.sql up.sqlite.sql " &&
 	test_grep "^noop: true" p/$M/${V}02_search/migration.yaml &&
-	test_grep "^transaction: false" p/$M/${V}03_email_idx/migration.yaml &&
+	sed -n "/^transaction:/,\$p" p/$M/${V}03_email_idx/migration.yaml >tx &&
+	printf "transaction:\n  postgres: false\n" >want && test_cmp want tx &&
 	git -C p add -A && git -C p commit -q -m imported &&
 	(cd p && cairn check >../out 2>../err) &&
 	import_apply p pop.tar.gz pop.db
@@ -71,7 +72,8 @@ test_expect_success 'SQLite: the schema is what the generic and sqlite3 files gi
 		sqlite3 byhand.db <$f || return 1
 	done &&
 	schema byhand.db >expect && schema pop.db >actual && test_cmp expect actual &&
-	test "$(q pop.db "SELECT max(version) FROM cairn_migrations")" = "${V}03"
+	test "$(q pop.db "SELECT max(version) FROM cairn_migrations")" = "${V}03" &&
+	test "$(q pop.db "SELECT transactional FROM cairn_migrations WHERE version = '"'"'${V}03'"'"'")" = 1
 '
 
 test_expect_success 'PostgreSQL: the schema is what the generic and postgres files give by hand (psql)' '
@@ -88,6 +90,19 @@ test_expect_success 'PostgreSQL: the schema is what the generic and postgres fil
 	pg_schema app >after && test_line_count = 3 after &&
 	cairn-apply apply pop.tar.gz --env dev --db "postgresql:///app?host=$PGHOST" $KEY >out 2>err &&
 	pg_schema app >actual && test_cmp expect actual
+'
+
+test_expect_success 'a statement that cannot run in a transaction in one dialect.s file: that driver only' '
+	import_project q &&
+	sed -i -e "s/^drivers: .*/drivers: [sqlite, postgres]/" q/cairn.yaml &&
+	echo "CREATE TABLE t (id integer);" >q/$M/${V}01_t.up.sql &&
+	echo "CREATE INDEX CONCURRENTLY t_id ON t (id);" >q/$M/${V}02_t_id.postgres.up.sql &&
+	echo "CREATE INDEX t_id ON t (id);" >q/$M/${V}02_t_id.sqlite3.up.sql &&
+	(cd q && cairn import --from pop >../out 2>../err) &&
+	test_grep "^migrations/${V}02_t_id.postgres.up.sql: mapped: up.postgres.sql holds CREATE INDEX CONCURRENTLY, which cannot run in a transaction: transaction: {postgres: false}$" out &&
+	sed -n "/^transaction:/,/^irreversible:/p" q/$M/${V}02_t_id/migration.yaml >tx &&
+	printf "transaction:\n  postgres: false\nirreversible: true\n" >want && test_cmp want tx &&
+	(cd q && cairn check >../out 2>../err)
 '
 
 test_done

@@ -1,15 +1,32 @@
-/* The importer's SQL scan: self-made transaction wrappers and statements
- * that cannot run in a transaction, past quotes and comments. */
+/* The importer's questions about SQL, through project/sqlcheck.c:
+ * self-made transaction wrappers and statements that cannot run in a
+ * transaction, past quotes and comments, in both dialects. */
 #include <string.h>
 
 #include "../../import/import-int.h"
 #include "unit.h"
 
-static int wrapped(const char *s)
+static int wrapped_in(const char *s, enum sql_dialect dialect)
 {
 	size_t a, b, c, d;
 
-	return sql_wrapped(s, strlen(s), &a, &b, &c, &d);
+	return sql_wrapped(s, strlen(s), dialect, &a, &b, &c, &d);
+}
+
+/* the same answer from PostgreSQL's parser and from SQLite's lexer */
+static int wrapped(const char *s)
+{
+	int pg = wrapped_in(s, SQL_POSTGRES), lite = wrapped_in(s, SQL_SQLITE);
+
+	CHECK(pg == lite);
+	return pg;
+}
+
+static const char *notx(const char *s, enum sql_dialect d)
+{
+	static char what[40];
+
+	return sql_notx_statement(s, strlen(s), d, what) ? what : NULL;
 }
 
 /* What is left once the wrapper is cut out, as --strip-transaction-wrappers does. */
@@ -19,7 +36,7 @@ static void check_strip(const char *s, const char *want)
 	char out[256];
 	size_t n = 0;
 
-	if (!sql_wrapped(s, strlen(s), &a, &b, &c, &d)) {
+	if (!sql_wrapped(s, strlen(s), SQL_POSTGRES, &a, &b, &c, &d)) {
 		CHECK_STR("(not wrapped)", want);
 		return;
 	}
@@ -38,25 +55,35 @@ int main(void)
 	CHECK(wrapped("BEGIN;\nCREATE TABLE t (id int);\nCOMMIT;\n"));
 	CHECK(wrapped("-- Deploy shop:users\n\nbegin transaction;\nCREATE TABLE t (id int);\nend;"));
 	CHECK(wrapped("START TRANSACTION; SELECT 1; COMMIT WORK;"));
-	CHECK(wrapped("BEGIN IMMEDIATE; SELECT 1; COMMIT"));
+	CHECK(wrapped_in("BEGIN IMMEDIATE; SELECT 1; COMMIT", SQL_SQLITE));
 	CHECK(!wrapped("CREATE TABLE t (id int);"));
 	CHECK(!wrapped("BEGIN;"));
 	CHECK(!wrapped("BEGIN; SELECT 1;"));
 	/* a trigger's BEGIN ... END is not a wrapper */
-	CHECK(!wrapped("CREATE TRIGGER x AFTER INSERT ON t BEGIN SELECT 1; END;"));
+	CHECK(!wrapped_in("CREATE TRIGGER x AFTER INSERT ON t BEGIN SELECT 1; END;", SQL_SQLITE));
+	CHECK(!wrapped_in("CREATE TRIGGER x AFTER INSERT ON t BEGIN SELECT 1; END;", SQL_POSTGRES));
+	/* a COMMIT in the middle: not a wrapper, the script ends transactions itself */
+	CHECK(!wrapped("BEGIN; SELECT 1; COMMIT; BEGIN; SELECT 2; COMMIT;"));
+	CHECK(!wrapped_in("BEGIN; SELECT 1; COMMIT AND CHAIN;", SQL_POSTGRES));
 	/* a BEGIN inside a string, a comment or a dollar quote is not one either */
 	CHECK(!wrapped("SELECT 'BEGIN;'; SELECT 1; COMMIT;"));
 	CHECK(!wrapped("/* BEGIN; */ SELECT 1; COMMIT;"));
-	CHECK(!wrapped("DO $$ BEGIN; $$; COMMIT;"));
+	CHECK(!wrapped_in("DO $$ BEGIN; $$; COMMIT;", SQL_POSTGRES));
 	check_strip("BEGIN;\nCREATE TABLE t (note text DEFAULT 'a;b');\nCOMMIT;\n",
 		    "\nCREATE TABLE t (note text DEFAULT 'a;b');\n\n");
 
-	CHECK_STR(sql_notx_statement("CREATE INDEX CONCURRENTLY i ON t (x);", 37), "CONCURRENTLY");
-	CHECK(sql_notx_statement("VACUUM ANALYZE t;", 17) != NULL);
-	CHECK(!sql_notx_statement("CREATE INDEX i ON t (x);", 24));
-	CHECK(!sql_notx_statement("-- CONCURRENTLY later\nSELECT 'VACUUM';", 39));
-	CHECK(!sql_notx_statement("CREATE FUNCTION f() RETURNS void AS $b$ VACUUM $b$ LANGUAGE sql;", 64));
-	CHECK(!sql_notx_statement("SELECT \"concurrently\" FROM t;", 29));
+	CHECK_STR(notx("CREATE INDEX CONCURRENTLY i ON t (x);", SQL_POSTGRES),
+		  "CREATE INDEX CONCURRENTLY");
+	CHECK_STR(notx("VACUUM ANALYZE t;", SQL_POSTGRES), "VACUUM");
+	CHECK_STR(notx("VACUUM;", SQL_SQLITE), "VACUUM");
+	CHECK(!notx("CREATE INDEX i ON t (x);", SQL_POSTGRES));
+	CHECK(!notx("-- CONCURRENTLY later\nSELECT 'VACUUM';", SQL_POSTGRES));
+	CHECK(!notx("CREATE FUNCTION f() RETURNS void AS $b$ VACUUM $b$ LANGUAGE sql;", SQL_POSTGRES));
+	CHECK(!notx("SELECT \"concurrently\" FROM t;", SQL_POSTGRES));
+	/* the parser knows a quoted name from the keyword */
+	CHECK(!notx("CREATE INDEX \"concurrently\" ON t (x);", SQL_POSTGRES));
+	CHECK_STR(notx("create index concurrently on t (x);", SQL_POSTGRES),
+		  "CREATE INDEX CONCURRENTLY");
 
 	CHECK(sql_only_comments("-- a\n/* b /* nested */ */\n  \n", 28));
 	CHECK(!sql_only_comments("-- a\nSELECT 1;", 14));

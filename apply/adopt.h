@@ -1,0 +1,55 @@
+/* cairn-apply adopt (issue #19): takes over another migration tool's
+ * bookkeeping. Reads which migrations that tool applied from its history
+ * table (never writing to it), matches each to a migration of the bundle
+ * by version, and by checksum where the tool keeps one, and records the
+ * matched ones as applied in cairn's books, with one "adopt" audit row
+ * each naming the tool, its table and the row, in one transaction under
+ * the run lock. Their SQL is never run. */
+#ifndef CAIRN_APPLY_ADOPT_H
+#define CAIRN_APPLY_ADOPT_H
+
+#include <stddef.h>
+
+#include "engine.h"
+
+/* One migration of the bundle that the tool applied. */
+struct adopt_item {
+	const struct apply_mig *m;
+	char *source;      /* the tool's row: "flyway_schema_history installed_rank=2 ..." */
+};
+
+struct adopt_plan {
+	const char *tool;  /* "flyway", ... (static) */
+	const char *table; /* the history table read (static) */
+	struct adopt_item *items; /* in the bundle's order */
+	size_t n, alloc;
+	char **problems;   /* each difference, one line: adopt refuses when any */
+	size_t nproblems, aproblems;
+	size_t pending;    /* migrations of the bundle the tool did not apply */
+};
+
+/* "flyway, golang-migrate, ...": the tools adopt reads. */
+const char *adopt_tool_names(void);
+/* 1 when tool is one of them. */
+int adopt_tool_known(const char *tool);
+
+/* Reads tool's history on db and matches it to set's migrations into out
+ * (which the caller releases). Returns EXIT_OK with out->nproblems set
+ * (the caller decides), EXIT_STATE when the tool's table is not there,
+ * EXIT_ENVIRONMENT when it cannot be read, EXIT_USAGE for an unknown tool;
+ * the error slot says why. Reads only: no lock, no transaction. */
+int adopt_read(struct adopt_plan *out, struct db *db, const struct driver *drv,
+	       const struct apply_set *set, const char *tool);
+void adopt_plan_release(struct adopt_plan *p);
+
+/* The verb: under the run lock, checks cairn's books (intact, this
+ * identity, no migration recorded yet), reads and matches the tool's
+ * history (adopt_read), and unless dry_run or a difference was found,
+ * writes the matched migrations as applied. out holds the plan either way.
+ * EXIT_STATE when the tool's history differs from the bundle (out->problems)
+ * or cairn already keeps books here. */
+int engine_adopt(struct db *db, const struct driver *drv, const struct apply_set *set,
+		 const char *tool, int dry_run, const struct apply_opts *o,
+		 struct adopt_plan *out);
+
+#endif

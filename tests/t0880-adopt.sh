@@ -1,0 +1,269 @@
+#!/bin/sh
+test_description='cairn-apply adopt on SQLite: the real dbmate, and Flyway, golang-migrate, goose, pop, diesel, Prisma tables as they document them'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+. "$TEST_DIRECTORY/lib-import.sh"
+
+# books DB: cairn's rows, "version:state" in version order.
+books() {
+	q "$1" "SELECT group_concat(version || ':' || state, ' ') FROM (SELECT * FROM cairn_migrations ORDER BY version)"
+}
+
+# no_cairn DB: adopt left no table of cairn's behind.
+no_cairn() {
+	test "$(q "$1" "SELECT count(*) FROM sqlite_master WHERE name LIKE 'cairn%'")" = 0
+}
+
+# flyway_crc FILE: Flyway's checksum, computed apart from cairn: CRC32 over
+# the file's lines without their ends, as a signed 32-bit integer.
+flyway_crc() {
+	python3 -c 'import sys, zlib
+d = open(sys.argv[1], "rb").read()
+d = d[3:] if d.startswith(b"\xef\xbb\xbf") else d
+c = 0
+for l in d.splitlines(): c = zlib.crc32(l, c)
+print(c - 2**32 if c >= 2**31 else c)' "$1"
+}
+
+# ---- dbmate, the real tool -------------------------------------------------
+
+test_expect_success 'setup: a dbmate project, the real dbmate leaves the database at its second migration' '
+	import_project p &&
+	mkdir -p p/db/migrations mid &&
+	printf -- "-- migrate:up\nCREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n\n-- migrate:down\nDROP TABLE users;\n" >p/db/migrations/20240101120000_create_users.sql &&
+	printf -- "-- migrate:up transaction:false\nCREATE UNIQUE INDEX users_email ON users (email);\n\n-- migrate:down transaction:false\nDROP INDEX users_email;\n" >p/db/migrations/20240102120000_users_email_index.sql &&
+	printf -- "-- migrate:up\nCREATE TABLE orders (id integer PRIMARY KEY, user_id integer);\n\n-- migrate:down\nDROP TABLE orders;\n" >p/db/migrations/20240103120000_orders.sql &&
+	printf -- "-- migrate:up\nALTER TABLE orders ADD COLUMN total integer;\n\n-- migrate:down\nALTER TABLE orders DROP COLUMN total;\n" >p/db/migrations/20240104120000_orders_total.sql &&
+	cp -r p/db/migrations orig &&
+	cp orig/20240101120000_create_users.sql orig/20240102120000_users_email_index.sql mid/ &&
+	DATABASE_URL="sqlite:$TRASH_DIRECTORY/prod.db" dbmate --no-dump-schema --migrations-dir mid up >dbmate.out 2>&1 &&
+	test "$(q prod.db "SELECT group_concat(version, \" \") FROM (SELECT version FROM schema_migrations ORDER BY version)")" = "20240101120000 20240102120000" &&
+	(cd p && cairn import --from dbmate >../import.out 2>&1) &&
+	apply_build p "$TRASH_DIRECTORY/dbmate.tar.gz" &&
+	q prod.db "SELECT * FROM schema_migrations ORDER BY version" >sm.before &&
+	schema prod.db >schema.before
+'
+
+test_expect_success 'adopt --dry-run shows the plan and writes nothing' '
+	cairn-apply adopt --from dbmate --db sqlite:prod.db dbmate.tar.gz $KEY --dry-run >out 2>err &&
+	test_grep "^  adopt  20240101120000_create_users  <- schema_migrations version=20240101120000$" out &&
+	test_grep "^  adopt  20240102120000_users_email_index  <- schema_migrations version=20240102120000$" out &&
+	test_grep "^2 would be adopted as applied (their SQL not run), 2 left to apply$" out &&
+	no_cairn prod.db
+'
+
+test_expect_success 'adopt records what dbmate applied, runs no SQL and leaves its table alone' '
+	cairn-apply adopt --from dbmate --db sqlite:prod.db dbmate.tar.gz $KEY --env prod >out 2>err &&
+	test_grep "^2 adopted as applied (their SQL not run), 2 left to apply$" out &&
+	test "$(books prod.db)" = "20240101120000:applied 20240102120000:applied" &&
+	test "$(q prod.db "SELECT transactional FROM cairn_migrations WHERE version = '"'"'20240102120000'"'"'")" = 0 &&
+	test "$(q prod.db "SELECT count(*) FROM cairn_migrations WHERE down_sql LIKE '"'"'%DROP TABLE users%'"'"'")" = 1 &&
+	test "$(q prod.db "SELECT group_concat(action || \" \" || version, \",\") FROM (SELECT * FROM cairn_audit ORDER BY seq)")" = "identity ,adopt 20240101120000,adopt 20240102120000" &&
+	q prod.db "SELECT detail FROM cairn_audit WHERE action = '"'"'adopt'"'"' ORDER BY seq" >detail &&
+	test_grep "^adopted from dbmate: schema_migrations version=20240101120000; its SQL was not run by cairn facts{" detail &&
+	q prod.db "SELECT * FROM schema_migrations ORDER BY version" >sm.after &&
+	test_cmp sm.before sm.after &&
+	schema prod.db >schema.after &&
+	test_cmp schema.before schema.after &&
+	cairn-apply history --db sqlite:prod.db --verify >hist 2>&1
+'
+
+test_expect_success 'plan then shows only what is pending; apply, roll back all, apply again' '
+	cairn-apply plan dbmate.tar.gz --env prod --db sqlite:prod.db $KEY >plan &&
+	test_grep "^2 to apply, 2 skipped$" plan &&
+	test_grep "skip   20240101120000_create_users: already applied" plan &&
+	cairn-apply apply dbmate.tar.gz --env prod --db sqlite:prod.db $KEY >out 2>&1 &&
+	test "$(books prod.db)" = "20240101120000:applied 20240102120000:applied 20240103120000:applied 20240104120000:applied" &&
+	cairn-apply rollback --db sqlite:prod.db --last 4 >out 2>&1 &&
+	test "$(q prod.db "SELECT count(*) FROM sqlite_master WHERE name IN ('"'"'users'"'"', '"'"'orders'"'"')")" = 0 &&
+	cairn-apply apply dbmate.tar.gz --env prod --db sqlite:prod.db $KEY >out 2>&1 &&
+	cairn-apply history --db sqlite:prod.db --verify >hist 2>&1
+'
+
+test_expect_success 'the schema is what the real dbmate gives with every migration' '
+	DATABASE_URL="sqlite:$TRASH_DIRECTORY/dbmate-all.db" dbmate --no-dump-schema --migrations-dir orig up >dbmate.out 2>&1 &&
+	schema dbmate-all.db | grep -v "schema_migrations" >expect &&
+	schema prod.db | grep -v "schema_migrations" >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'refused: cairn already keeps the books' '
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --db sqlite:prod.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "the database already records migrations (20240101120000 is applied): adopt only takes over a database cairn has not managed" err
+'
+
+test_expect_success 'refused: a version the bundle does not have; nothing written' '
+	DATABASE_URL="sqlite:$TRASH_DIRECTORY/other.db" dbmate --no-dump-schema --migrations-dir mid up >/dev/null 2>&1 &&
+	q other.db "INSERT INTO schema_migrations (version) VALUES ('"'"'20231231000000'"'"')" &&
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --db sqlite:other.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "DIFF   schema_migrations version=20231231000000: dbmate applied version 20231231000000, which the bundle does not have" out &&
+	test_grep "differs from bundle .* in 1 place; nothing was adopted" err &&
+	no_cairn other.db
+'
+
+test_expect_success 'refused: no such tool, no such table' '
+	test_must_fail --exit=2 cairn-apply adopt --from liquibase --db sqlite:other.db dbmate.tar.gz $KEY 2>err &&
+	test_grep "unknown tool .liquibase." err &&
+	test_must_fail --exit=5 cairn-apply adopt --from goose --db sqlite:other.db dbmate.tar.gz $KEY 2>err &&
+	test_grep "no goose history on .*: table goose_db_version not found" err &&
+	no_cairn other.db
+'
+
+# ---- Flyway: its table as it creates it, its checksums ---------------------
+
+test_expect_success 'setup: a Flyway project at version 2' '
+	import_project f &&
+	mkdir -p f/db/flyway &&
+	printf "flyway.locations=filesystem:db/flyway\n" >f/flyway.conf &&
+	printf "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\r\n-- a comment\r\n" >f/db/flyway/V1__Create_users.sql &&
+	echo "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer);" >f/db/flyway/V2__Add_orders.sql &&
+	echo "CREATE INDEX orders_user ON orders (user_id);" >f/db/flyway/V3__Orders_index.sql &&
+	(cd f && cairn import --from flyway >../import.out 2>&1) &&
+	apply_build f "$TRASH_DIRECTORY/flyway.tar.gz" &&
+	sqlite3 fly.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL DEFAULT (strftime('"'"'%Y-%m-%d %H:%M:%f'"'"','"'"'now'"'"')), execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	sqlite3 fly.db "INSERT INTO flyway_schema_history VALUES (1, NULL, '"'"'<< Flyway Schema Creation >>'"'"', '"'"'SCHEMA'"'"', '"'"'\"main\"'"'"', NULL, '"'"'ops'"'"', '"'"'2024-01-01'"'"', 0, 1)" &&
+	sqlite3 fly.db "INSERT INTO flyway_schema_history VALUES (2, '"'"'1'"'"', '"'"'Create users'"'"', '"'"'SQL'"'"', '"'"'V1__Create_users.sql'"'"', $(flyway_crc f/db/flyway/V1__Create_users.sql), '"'"'ops'"'"', '"'"'2024-01-01'"'"', 5, 1)" &&
+	sqlite3 fly.db "INSERT INTO flyway_schema_history VALUES (3, '"'"'2'"'"', '"'"'Add orders'"'"', '"'"'SQL'"'"', '"'"'V2__Add_orders.sql'"'"', $(flyway_crc f/db/flyway/V2__Add_orders.sql), '"'"'ops'"'"', '"'"'2024-01-01'"'"', 5, 1)" &&
+	sed -n "1p" f/db/flyway/V1__Create_users.sql | sqlite3 fly.db &&
+	sqlite3 fly.db <f/db/flyway/V2__Add_orders.sql &&
+	cp fly.db fly-bad.db && cp fly.db fly-failed.db
+'
+
+test_expect_success 'Flyway: adopted when the CRC32 of each script matches' '
+	cairn-apply adopt --from flyway --db sqlite:fly.db flyway.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  1_create_users  <- flyway_schema_history installed_rank=2 version=1 script=V1__Create_users.sql checksum=$(flyway_crc f/db/flyway/V1__Create_users.sql)$" out &&
+	test "$(books fly.db)" = "1:applied 2:applied" &&
+	cairn-apply apply flyway.tar.gz --env dev --db sqlite:fly.db $KEY >out 2>&1 &&
+	test "$(books fly.db)" = "1:applied 2:applied 3:applied" &&
+	test "$(q fly.db "SELECT count(*) FROM flyway_schema_history")" = 3
+'
+
+test_expect_success 'Flyway: a baseline row takes every version at or below it' '
+	sqlite3 fly-base.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	sqlite3 fly-base.db "INSERT INTO flyway_schema_history VALUES (1, '"'"'1'"'"', '"'"'<< Flyway Baseline >>'"'"', '"'"'BASELINE'"'"', '"'"'<< Flyway Baseline >>'"'"', NULL, '"'"'ops'"'"', '"'"'2024-01-01'"'"', 0, 1)" &&
+	sqlite3 fly-base.db "INSERT INTO flyway_schema_history VALUES (2, '"'"'2'"'"', '"'"'Add orders'"'"', '"'"'SQL'"'"', '"'"'V2__Add_orders.sql'"'"', $(flyway_crc f/db/flyway/V2__Add_orders.sql), '"'"'ops'"'"', '"'"'2024-01-01'"'"', 5, 1)" &&
+	cairn-apply adopt --from flyway --db sqlite:fly-base.db flyway.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  1_create_users  <- flyway_schema_history installed_rank=1 type=BASELINE version=1 (at or below the baseline version 1)$" out &&
+	test "$(books fly-base.db)" = "1:applied 2:applied"
+'
+
+test_expect_success 'Flyway: refused on a checksum that differs and on a failed row' '
+	q fly-bad.db "UPDATE flyway_schema_history SET checksum = 12345 WHERE installed_rank = 3" &&
+	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:fly-bad.db flyway.tar.gz $KEY >out 2>err &&
+	test_grep "DIFF   flyway_schema_history installed_rank=3 .*checksum=12345: the checksum differs from 2_add_orders.s (flyway computes $(flyway_crc f/db/flyway/V2__Add_orders.sql) from the bundle.s migrations/2_add_orders/up.sql)" out &&
+	no_cairn fly-bad.db &&
+	q fly-failed.db "UPDATE flyway_schema_history SET success = 0 WHERE installed_rank = 3" &&
+	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:fly-failed.db flyway.tar.gz $KEY >out 2>err &&
+	test_grep "DIFF   flyway_schema_history installed_rank=3: V2__Add_orders.sql failed (success = false)" out &&
+	no_cairn fly-failed.db
+'
+
+# fly_row DB RANK VERSION SCRIPT: a successful SQL row as Flyway writes it.
+fly_row() {
+	sqlite3 "$1" "INSERT INTO flyway_schema_history VALUES ($2, '$3', 'x', 'SQL', '$4', $(flyway_crc "dv/db/flyway/$4"), 'ops', '2024-01-01', 1, 1)"
+}
+
+test_expect_success 'Flyway dotted versions: imported in Flyway order (1.10 after 1.9), adopted by the version the name keeps' '
+	import_project dv &&
+	mkdir -p dv/db/flyway &&
+	printf "flyway.locations=filesystem:db/flyway\n" >dv/flyway.conf &&
+	echo "CREATE TABLE a (id integer);" >dv/db/flyway/V1__a.sql &&
+	echo "CREATE TABLE b (id integer);" >dv/db/flyway/V1.1__b.sql &&
+	echo "CREATE TABLE c (id integer);" >dv/db/flyway/V1.2.3__c.sql &&
+	echo "CREATE TABLE d (id integer);" >dv/db/flyway/V1.9__d.sql &&
+	echo "CREATE TABLE e (id integer);" >dv/db/flyway/V1_10__e.sql &&
+	echo "CREATE TABLE f (id integer);" >dv/db/flyway/V002__f.sql &&
+	(cd dv && cairn import --from flyway >../out 2>&1) &&
+	test_grep "^db/flyway/V1_10__e.sql: mapped: version 1_10: 11000, in Flyway.s order (the name keeps v1-10)$" out &&
+	test "$(ls dv/migrations | tr "\n" " ")" = "10000_v1_a 10100_v1-1_b 10203_v1-2-3_c 10900_v1-9_d 11000_v1-10_e 20000_v002_f " &&
+	apply_build dv "$TRASH_DIRECTORY/dv.tar.gz" &&
+	sqlite3 dv.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	fly_row dv.db 1 1 V1__a.sql && fly_row dv.db 2 1.1 V1.1__b.sql &&
+	fly_row dv.db 3 1.2.3 V1.2.3__c.sql && fly_row dv.db 4 1.9 V1.9__d.sql &&
+	cat dv/db/flyway/V1__a.sql dv/db/flyway/V1.1__b.sql dv/db/flyway/V1.2.3__c.sql dv/db/flyway/V1.9__d.sql | sqlite3 dv.db &&
+	cairn-apply adopt --from flyway --db sqlite:dv.db dv.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  10203_v1-2-3_c  <- flyway_schema_history installed_rank=3 version=1.2.3 " out &&
+	test "$(books dv.db)" = "10000:applied 10100:applied 10203:applied 10900:applied" &&
+	cairn-apply apply dv.tar.gz --env dev --db sqlite:dv.db $KEY >out 2>&1 &&
+	test "$(q dv.db "SELECT group_concat(version, \" \") FROM (SELECT version FROM cairn_audit WHERE action = '"'"'apply'"'"' ORDER BY seq)")" = "11000 20000"
+'
+
+test_expect_success 'Flyway dotted versions: a baseline at 1.5 takes 1, 1.1 and 1.2.3 in Flyway.s order' '
+	sqlite3 dv3.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	sqlite3 dv3.db "INSERT INTO flyway_schema_history VALUES (1, '"'"'1.5'"'"', '"'"'b'"'"', '"'"'BASELINE'"'"', '"'"'<< Flyway Baseline >>'"'"', NULL, '"'"'ops'"'"', '"'"'2024-01-01'"'"', 0, 1)" &&
+	cairn-apply adopt --from flyway --db sqlite:dv3.db dv.tar.gz $KEY >out 2>err &&
+	test "$(books dv3.db)" = "10000:applied 10100:applied 10203:applied"
+'
+
+test_expect_success 'Flyway dotted versions: a version applied that the bundle lacks is refused' '
+	sqlite3 dv2.db "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)" &&
+	fly_row dv2.db 1 1 V1__a.sql && fly_row dv2.db 2 1.2 V1.1__b.sql &&
+	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:dv2.db dv.tar.gz $KEY >out 2>err &&
+	test_grep "DIFF   flyway_schema_history installed_rank=2 version=1.2 .*: flyway applied version 1.2, which the bundle does not have" out &&
+	no_cairn dv2.db
+'
+
+# ---- the others: their tables as the tools document them -------------------
+
+# tool_project DIR: three migrations in cairn's layout, as cairn import
+# writes them (the importers are tested in t08[0-7]0); versions 1..3 with
+# the given width.
+tool_project() {
+	apply_project "$1" &&
+	apply_table "$1" "${2}1_a" &&
+	apply_table "$1" "${2}2_b" &&
+	apply_table "$1" "${2}3_c" &&
+	apply_build "$1" "$TRASH_DIRECTORY/$1.tar.gz"
+}
+
+test_expect_success 'golang-migrate: every version up to the one it records; dirty is refused' '
+	tool_project gm 00000 &&
+	sqlite3 gm.db "CREATE TABLE schema_migrations (version uint64, dirty bool); CREATE UNIQUE INDEX version_unique ON schema_migrations (version); INSERT INTO schema_migrations VALUES (2, 0); CREATE TABLE t_000001_a (id integer primary key, v text); CREATE TABLE t_000002_b (id integer primary key, v text);" &&
+	cp gm.db gm-dirty.db &&
+	cairn-apply adopt --from golang-migrate --db sqlite:gm.db gm.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  000001_a  <- schema_migrations version=2 dirty=false (below version 2)$" out &&
+	test "$(books gm.db)" = "000001:applied 000002:applied" &&
+	q gm-dirty.db "UPDATE schema_migrations SET dirty = 1" &&
+	test_must_fail --exit=5 cairn-apply adopt --from golang-migrate --db sqlite:gm-dirty.db gm.tar.gz $KEY >out 2>err &&
+	test_grep "DIFF   schema_migrations version=2 dirty=true: golang-migrate stopped in the middle of 2" out &&
+	no_cairn gm-dirty.db
+'
+
+test_expect_success 'goose: the last row of each version decides' '
+	tool_project gs 0000 &&
+	sqlite3 gs.db "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('"'"'now'"'"'))); INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1), (2, 1), (3, 1), (3, 0); CREATE TABLE t_00001_a (id integer primary key, v text); CREATE TABLE t_00002_b (id integer primary key, v text);" &&
+	cairn-apply adopt --from goose --db sqlite:gs.db gs.tar.gz $KEY >out 2>err &&
+	test "$(books gs.db)" = "00001:applied 00002:applied" &&
+	test_grep "^1 left to apply$\|, 1 left to apply$" out
+'
+
+test_expect_success 'pop and diesel: a row per version' '
+	tool_project pp 2024010100000 &&
+	sqlite3 pp.db "CREATE TABLE schema_migration (version TEXT NOT NULL); CREATE UNIQUE INDEX schema_migration_version_idx ON schema_migration (version); INSERT INTO schema_migration VALUES ('"'"'20240101000001'"'"');" &&
+	cairn-apply adopt --from pop --db sqlite:pp.db pp.tar.gz $KEY >out 2>err &&
+	test "$(books pp.db)" = "20240101000001:applied" &&
+	tool_project ds 2024010100000 &&
+	sqlite3 ds.db "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP); INSERT INTO __diesel_schema_migrations (version) VALUES ('"'"'20240101000001'"'"'), ('"'"'20240101000003'"'"');" &&
+	cairn-apply adopt --from diesel --db sqlite:ds.db ds.tar.gz $KEY >out 2>err &&
+	test "$(books ds.db)" = "20240101000001:applied 20240101000003:applied" &&
+	cairn-apply plan ds.tar.gz --env dev --db sqlite:ds.db $KEY >plan &&
+	test_grep "^1 to apply, 2 skipped$" plan
+'
+
+test_expect_success 'Prisma: its SHA-256 checked; a rolled-back row skipped, an unfinished one refused' '
+	tool_project pr 2024010100000 &&
+	sqlite3 pr.db "CREATE TABLE _prisma_migrations (id TEXT PRIMARY KEY NOT NULL, checksum TEXT NOT NULL, finished_at DATETIME, migration_name TEXT NOT NULL, logs TEXT, rolled_back_at DATETIME, started_at DATETIME NOT NULL DEFAULT current_timestamp, applied_steps_count INTEGER UNSIGNED NOT NULL DEFAULT 0)" &&
+	s1=$(sha256sum pr/migrations/20240101000001_a/up.sql | cut -d" " -f1) &&
+	s2=$(sha256sum pr/migrations/20240101000002_b/up.sql | cut -d" " -f1) &&
+	sqlite3 pr.db "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ('"'"'a1'"'"', '"'"'$s1'"'"', '"'"'2024-01-01 00:00:01'"'"', '"'"'20240101000001_a'"'"', '"'"'2024-01-01 00:00:00'"'"', 1)" &&
+	sqlite3 pr.db "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, rolled_back_at, started_at) VALUES ('"'"'b0'"'"', '"'"'$s2'"'"', NULL, '"'"'20240101000002_b'"'"', '"'"'2024-01-02 00:00:05'"'"', '"'"'2024-01-02 00:00:00'"'"')" &&
+	cp pr.db pr-failed.db &&
+	cairn-apply adopt --from prisma --db sqlite:pr.db pr.tar.gz $KEY >out 2>err &&
+	test "$(books pr.db)" = "20240101000001:applied" &&
+	sqlite3 pr-failed.db "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES ('"'"'b1'"'"', '"'"'$s2'"'"', '"'"'20240101000002_b'"'"', '"'"'2024-01-03 00:00:00'"'"')" &&
+	test_must_fail --exit=5 cairn-apply adopt --from prisma --db sqlite:pr-failed.db pr.tar.gz $KEY >out 2>err &&
+	test_grep "DIFF   _prisma_migrations id=b1: 20240101000002_b failed or did not finish" out &&
+	no_cairn pr-failed.db
+'
+
+test_done
