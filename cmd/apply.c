@@ -7,6 +7,7 @@
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
+#include "apply-run.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -200,6 +201,86 @@ static char *status_command(const char *bundle, const char *target, const char *
 	return buf_detach(&b, NULL);
 }
 
+int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_result *res)
+{
+	struct apply_opts o;
+	struct apply_policy *ap = r->ap;
+	const struct apply_set *set = r->set;
+	char *builders = NULL;
+	int rc, json = ctx->json;
+
+	rc = apply_policy_check_db(ap, ctx, r->bundle, 0);
+	if (rc != EXIT_OK)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.env = r->env;
+	o.to = r->to;
+	o.atomic = r->atomic;
+	o.lock_timeout_ms = r->lock_ms;
+	o.event = apply_ctx_event;
+	o.ctx = ctx;
+	o.evidence = apply_policy_evidence(ap);
+	o.interrupted = &apply_interrupted;
+	if (ap->active && !strcmp(ctx->drv->name, "postgres")) {
+		o.statement_timeout_ms = ap->ac.env.pg_statement_timeout_ms;
+		o.migration_lock_timeout_ms = ap->ac.env.pg_lock_timeout_ms;
+	}
+	apply_ctx_catch_signals(ctx);
+	o.project = set->bundle ? set->bundle->project : NULL;
+	o.builders = builders = apply_policy_builders(ap, r->keys, r->nkeys);
+	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
+	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
+	apply_ctx_release_signals();
+	if (rc != EXIT_OK && apply_interrupted)
+		report_interrupt(ctx, res, set);
+	if (rc == EXIT_OK)
+		apply_ctx_record_file(ctx, set, r->lock_ms);
+	if (rc == EXIT_OK) {
+		if (!json) {
+			if (res->applied)
+				printf("applied %zu migration%s; %s is at version %s\n", res->applied,
+				       res->applied == 1 ? "" : "s", ctx->drv->display_name(ctx->db),
+				       res->to_version ? res->to_version : "none");
+			else
+				printf("nothing to apply: %s is at version %s\n",
+				       ctx->drv->display_name(ctx->db),
+				       res->to_version ? res->to_version : "none");
+		}
+	} else if (rc == EXIT_USAGE) {
+		rc = usage_error(ctx->cmd, "%s", cairn_error_last());
+	} else if (rc == EXIT_REFUSED) {
+		/* the SQL of a step that would run cannot be used: refused as
+		 * loading refused it when it read every migration's SQL */
+		if (json)
+			apply_ctx_json_error(ctx, rc, cairn_error_last(), "unchanged", NULL);
+		error_msg("%s", cairn_error_last());
+		if (!json)
+			error_msg("the database is unchanged");
+	} else {
+		char *target = apply_target_args(r->db_flag, r->dsn, r->env, r->config);
+		char *status = status_command(r->bundle, target, r->keys, r->nkeys);
+
+		report(ctx, rc, res, set, target, status);
+		free(target);
+		free(status);
+		if (apply_interrupted)
+			rc = 128 + apply_interrupted;
+	}
+	/* the chain's head, kept outside the database, whatever the run did */
+	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
+		int crc = checkpoint_append(ctx, r->cpo);
+
+		if (rc == EXIT_OK)
+			rc = crc;
+	}
+	/* proof for the next environment that this bundle ran here */
+	if (rc == EXIT_OK && r->rkey)
+		rc = apply_policy_receipt(ap, ctx, r->receipt_path ? r->receipt_path : r->bundle,
+					  r->env, r->rkey);
+	free(builders);
+	return rc;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -226,12 +307,11 @@ int cmd_apply(int argc, char **argv)
 	unsigned long long lock_ms = DEFAULT_LOCK_TIMEOUT_MS;
 	struct apply_ctx ctx;
 	struct apply_set set;
-	struct apply_opts o;
+	struct apply_run run;
 	struct apply_result res;
 	struct early_open early;
 	struct receipt_key *rkey = NULL;
 	struct checkpoint_opts cpo;
-	char *builders = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&early, 0, sizeof(early));
@@ -315,85 +395,29 @@ int cmd_apply(int argc, char **argv)
 	rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, dsn, dry, json);
 	if (rc != EXIT_OK)
 		goto out;
-	rc = apply_policy_check_db(&ap, &ctx, argv[optind], 0);
-	if (rc != EXIT_OK)
-		goto out;
 	if (dry) {
-		rc = plan_show(&ctx, &set, env, to);
+		rc = apply_policy_check_db(&ap, &ctx, argv[optind], 0);
+		if (rc == EXIT_OK)
+			rc = plan_show(&ctx, &set, env, to);
 		goto out;
 	}
-	memset(&o, 0, sizeof(o));
-	o.env = env;
-	o.to = to;
-	o.atomic = atomic;
-	o.lock_timeout_ms = lock_ms;
-	o.event = apply_ctx_event;
-	o.ctx = &ctx;
-	o.evidence = apply_policy_evidence(&ap);
-	o.interrupted = &apply_interrupted;
-	if (ap.active && !strcmp(ctx.drv->name, "postgres")) {
-		o.statement_timeout_ms = ap.ac.env.pg_statement_timeout_ms;
-		o.migration_lock_timeout_ms = ap.ac.env.pg_lock_timeout_ms;
-	}
-	apply_ctx_catch_signals(&ctx);
-	o.project = set.bundle ? set.bundle->project : NULL;
-	o.builders = builders = apply_policy_builders(&ap, keys, nkeys);
-	o.identity_override = apply_policy_overrides(&ap, POLICY_OVERRIDE_IDENTITY);
-	rc = engine_apply(ctx.db, ctx.drv, &set, &o, &res);
-	apply_ctx_release_signals();
-	if (rc != EXIT_OK && apply_interrupted)
-		report_interrupt(&ctx, &res, &set);
-	if (rc == EXIT_OK)
-		apply_ctx_record_file(&ctx, &set, lock_ms);
-	if (rc == EXIT_OK) {
-		if (!json) {
-			if (res.applied)
-				printf("applied %zu migration%s; %s is at version %s\n", res.applied,
-				       res.applied == 1 ? "" : "s", ctx.drv->display_name(ctx.db),
-				       res.to_version ? res.to_version : "none");
-			else
-				printf("nothing to apply: %s is at version %s\n",
-				       ctx.drv->display_name(ctx.db),
-				       res.to_version ? res.to_version : "none");
-		}
-	} else if (rc == EXIT_USAGE) {
-		rc = usage_error(&cmd_apply_desc, "%s", cairn_error_last());
-	} else if (rc == EXIT_REFUSED) {
-		/* the SQL of a step that would run cannot be used: refused as
-		 * loading refused it when it read every migration's SQL */
-		if (json)
-			apply_ctx_json_error(&ctx, rc, cairn_error_last(), "unchanged", NULL);
-		error_msg("%s", cairn_error_last());
-		if (!json)
-			error_msg("the database is unchanged");
-	} else if (apply_interrupted) {
-		char *target = apply_target_args(db_flag, dsn, env, config);
-		char *status = status_command(argv[optind], target, keys, nkeys);
-
-		report(&ctx, rc, &res, &set, target, status);
-		free(target);
-		free(status);
-		rc = 128 + apply_interrupted;
-	} else {
-		char *target = apply_target_args(db_flag, dsn, env, config);
-		char *status = status_command(argv[optind], target, keys, nkeys);
-
-		report(&ctx, rc, &res, &set, target, status);
-		free(target);
-		free(status);
-	}
-	/* the chain's head, kept outside the database, whatever the run did */
-	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
-		int crc = checkpoint_append(&ctx, &cpo);
-
-		if (rc == EXIT_OK)
-			rc = crc;
-	}
-	/* proof for the next environment that this bundle ran here */
-	if (rc == EXIT_OK && rkey)
-		rc = apply_policy_receipt(&ap, &ctx, argv[optind], env, rkey);
+	memset(&run, 0, sizeof(run));
+	run.bundle = argv[optind];
+	run.env = env;
+	run.to = to;
+	run.atomic = atomic;
+	run.lock_ms = lock_ms;
+	run.keys = keys;
+	run.nkeys = nkeys;
+	run.db_flag = db_flag;
+	run.dsn = dsn;
+	run.config = config;
+	run.ap = &ap;
+	run.set = &set;
+	run.cpo = &cpo;
+	run.rkey = rkey;
+	rc = apply_run_db(&ctx, &run, &res);
 out:
-	free(builders);
 	checkpoint_opts_release(&cpo);
 	receipt_key_free(rkey);
 	early_open_drop(&early);
