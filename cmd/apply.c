@@ -365,14 +365,7 @@ int cmd_apply(int argc, char **argv)
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	if (!cpo.file && !(getenv("CAIRN_CHECKPOINT") && *getenv("CAIRN_CHECKPOINT")) && ap.active) {
-		/* the environment's (else the defaults') checkpoint setting */
-		const struct policy_env *pe = ap.ac.env.env, *d = &ap.ac.config.defaults;
-
-		cpo.file = pe->checkpoint_file ? pe->checkpoint_file : d->checkpoint_file;
-		if (!cpo.key_path)
-			cpo.key_path = pe->checkpoint_file ? pe->checkpoint_key : d->checkpoint_key;
-	}
+	checkpoint_opts_from_policy(&cpo, &ap);
 	if (!dry && (rc = checkpoint_opts_load(&cpo, rkey)) != EXIT_OK)
 		goto out;
 	/* Verify before touching the database: a refused bundle writes nothing,

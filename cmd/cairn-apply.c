@@ -24,6 +24,8 @@ static const struct cmd *const apply_commands[] = {
 	&cmd_history_desc,
 	&cmd_baseline_desc,
 	&cmd_repair_desc,
+	&cmd_fleet_desc,
+	&cmd_fleet_merge_desc,
 	NULL,
 };
 

@@ -123,5 +123,7 @@ APPLY_VERB(rollback);
 APPLY_VERB(history);
 APPLY_VERB(baseline);
 APPLY_VERB(repair);
+APPLY_VERB(fleet);
+APPLY_VERB(fleet_merge);
 
 #endif

@@ -10,6 +10,7 @@
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
+#include "policy-gate.h"
 
 int checkpoint_opts_load(struct checkpoint_opts *o, struct receipt_key *receipt)
 {
@@ -137,4 +138,18 @@ out:
 	checkpoint_release(&cp);
 	buf_release(&text);
 	return rc;
+}
+
+void checkpoint_opts_from_policy(struct checkpoint_opts *o, const struct apply_policy *ap)
+{
+	const struct policy_env *pe, *d;
+
+	if (o->file || (getenv("CAIRN_CHECKPOINT") && *getenv("CAIRN_CHECKPOINT")) || !ap->active)
+		return;
+	/* the environment's (else the defaults') checkpoint setting */
+	pe = ap->ac.env.env;
+	d = &ap->ac.config.defaults;
+	o->file = pe->checkpoint_file ? pe->checkpoint_file : d->checkpoint_file;
+	if (!o->key_path)
+		o->key_path = pe->checkpoint_file ? pe->checkpoint_key : d->checkpoint_key;
 }

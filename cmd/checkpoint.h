@@ -21,6 +21,10 @@ struct checkpoint_opts {
  * receipt key already loaded, or NULL). Prints; returns an exit code. */
 int checkpoint_opts_load(struct checkpoint_opts *o, struct receipt_key *receipt);
 void checkpoint_opts_release(struct checkpoint_opts *o);
+/* Without --checkpoint or $CAIRN_CHECKPOINT, in policy mode: the
+ * environment's (else the defaults') checkpoint: {file, key}. */
+struct apply_policy;
+void checkpoint_opts_from_policy(struct checkpoint_opts *o, const struct apply_policy *ap);
 
 /* Appends a signed checkpoint of c's books to o->file (nothing when no
  * file). Prints what failed; returns an exit code. */
