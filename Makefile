@@ -24,7 +24,7 @@ DEB_IMPORT   = sqitch libdbd-sqlite3-perl
 # has a node with its npm (NodeSource's nodejs conflicts with Debian's npm).
 DEB_NODE     = nodejs npm
 NPM_TEST     = dbmate
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 python3-yaml clang pre-commit \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 python3-yaml prometheus clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -125,7 +125,7 @@ APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
 # Fleets (issue #21): targets, shards, results and the scheduler in fleet/
 # (a library: never prints), the verbs in cmd/.
-FLEET_SRC    = fleet/targets.c fleet/result.c fleet/run.c
+FLEET_SRC    = fleet/targets.c fleet/result.c fleet/run.c fleet/metrics.c
 APPLY_VERB_SRC += $(FLEET_SRC) cmd/fleet.c cmd/fleet-merge.c
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.

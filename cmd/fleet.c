@@ -3,8 +3,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../fleet/metrics.h"
 #include "../fleet/result.h"
 #include "../fleet/run.h"
 #include "../fleet/targets.h"
@@ -24,7 +26,8 @@ const struct cmd cmd_fleet_desc = {
 	"cairn-apply fleet BUNDLE --env ENV --targets FILE|- [--config FILE | --key PUB...]\n"
 	"       cairn-apply fleet BUNDLE --env ENV [--targets FILE] [--canary N] [--wave N|P%] [--parallel P] [--halt-on N]\n"
 	"       cairn-apply fleet BUNDLE --env ENV [--targets FILE] [--shard I/N] [--result FILE] [--resume FILE]\n"
-	"       cairn-apply fleet BUNDLE --env ENV [--receipt-key KEY --receipt-dir DIR] [--lock-timeout D] [--log-format text|json]",
+	"       cairn-apply fleet BUNDLE --env ENV [--receipt-key KEY --receipt-dir DIR] [--lock-timeout D] [--log-format text|json]\n"
+	"       cairn-apply fleet BUNDLE --env ENV [--targets FILE] [--metrics FILE]",
 	"Verifies BUNDLE and checks the environment's policy once, then applies it to\n"
 	"each target as 'cairn-apply apply' would, in a process of its own: each\n"
 	"target takes its own lock, checks its own identity and books, and writes its\n"
@@ -60,6 +63,8 @@ const struct cmd cmd_fleet_desc = {
 	"                      the bundle in --receipt-dir DIR (NAME.tar.gz)\n"
 	"   --checkpoint FILE  append each target's signed checkpoint to FILE\n"
 	"   --checkpoint-key KEY  the key that signs checkpoints\n"
+	"   --metrics FILE     write the run's Prometheus metrics to FILE (replaced at\n"
+	"                      the end: node_exporter's textfile collector reads it)\n"
 	"   --to VERSION, --atomic, --lock-timeout D  as for apply, for every target\n"
 	"   --log-format F     text: progress on a terminal; json (the default when\n"
 	"                      standard output is not a terminal): one object per event\n"
@@ -84,6 +89,7 @@ struct fleet_ctx {
 	char *shard;                    /* "I/N" or NULL */
 	int json, tty;
 	size_t ok;
+	struct fleet_metrics metrics;
 };
 
 /* The target's process (fleet/run.h, apply_one). */
@@ -209,6 +215,8 @@ static void on_event(void *vctx, const struct fleet_event *ev)
 		}
 		if (!ev->outcome->exit)
 			f->ok++;
+		fleet_metrics_observe(&f->metrics, ev->outcome->duration_ms);
+		fleet_metrics_outcome(&f->metrics, r.outcome);
 		if (f->json) {
 			printf("{\"event\":\"target-end\",%s", line.ptr + 1);
 			fflush(stdout);
@@ -336,7 +344,7 @@ static int pick_todo(struct fleet_ctx *f, const char *resume)
 
 struct fleet_opts {
 	const char *env, *config, *targets, *result, *resume, *shard, *wave, *lock_flag;
-	const char *receipt_key, *receipt_dir, *to;
+	const char *receipt_key, *receipt_dir, *to, *metrics;
 	const char **keys;
 	size_t nkeys;
 	int json, json_set, atomic;
@@ -398,6 +406,7 @@ static int parse_options(struct fleet_opts *o, int argc, char **argv)
 		{ "atomic", no_argument, NULL, 'a' },
 		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'f' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = EXIT_OK;
@@ -422,6 +431,7 @@ static int parse_options(struct fleet_opts *o, int argc, char **argv)
 		case 'P': o->cpo.file = optarg; break;
 		case 'K': o->cpo.key_path = optarg; break;
 		case 't': o->to = optarg; break;
+		case 'M': o->metrics = optarg; break;
 		case 'a': o->atomic = 1; break;
 		case 'l':
 			o->lock_flag = optarg;
@@ -447,6 +457,25 @@ static int parse_options(struct fleet_opts *o, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* --metrics FILE: the run's Prometheus metrics, replaced whole. */
+static int write_metrics(struct fleet_ctx *f, const char *path, const struct fleet_summary *sum)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	f->metrics.env = f->run.env;
+	f->metrics.bundle = f->run.set->bundle_id;
+	f->metrics.shard = f->shard;
+	f->metrics.duration_ms = sum->elapsed_ms;
+	f->metrics.end_unix = (long long)time(NULL);
+	fleet_metrics_format(&b, &f->metrics);
+	rc = write_file_atomic(path, b.ptr, b.len, 0644);
+	if (rc < 0)
+		error_msg("cannot write the metrics to '%s': %s", path, cairn_error_last());
+	buf_release(&b);
+	return rc;
+}
+
 /* Result lines for the targets that never started, and the closing words. */
 static int finish_fleet(struct fleet_ctx *f, const struct fleet_opts *o,
 			const struct fleet_outcome *out, const struct fleet_summary *sum)
@@ -467,6 +496,7 @@ static int finish_fleet(struct fleet_ctx *f, const struct fleet_opts *o,
 		memset(&none, 0, sizeof(none));
 		none.error = (char *)why;
 		result_of(f, k, &none, &r);
+		fleet_metrics_outcome(&f->metrics, r.outcome);
 		buf_reset(&line);
 		fleet_result_format(&line, &r);
 		if (f->result)
@@ -486,6 +516,8 @@ static int finish_fleet(struct fleet_ctx *f, const struct fleet_opts *o,
 		error_msg("cannot write the results to '%s'", f->result_path);
 		return EXIT_ENVIRONMENT;
 	}
+	if (o->metrics && write_metrics(f, o->metrics, sum) < 0)
+		return EXIT_ENVIRONMENT;
 	if (!f->json || f->tty)
 		fprintf(stderr, "%s: fleet: %zu target%s: %zu applied or current, %zu failed, %zu "
 			"not started%s%s%s%s%s\n", progname, f->ntodo, f->ntodo == 1 ? "" : "s", f->ok,

@@ -150,6 +150,18 @@ test_expect_success '--halt-on 1 starts nothing new after a failure; running tar
 	echo "0001|applied" >want && books h0.db >got && test_cmp want got
 '
 
+test_expect_success '--metrics: Prometheus metrics of the run, which promtool accepts' '
+	for i in 0 1 2; do echo "m$i sqlite:m$i.db"; done >mtargets &&
+	sqlite3 m1.db "CREATE TABLE t_0001_users (x int)" &&
+	test_expect_code 1 cairn-apply fleet b.tar.gz --env dev $KEY --targets mtargets --shard 0/1 \
+		--metrics fleet.prom >/dev/null 2>&1 &&
+	promtool check metrics <fleet.prom &&
+	test_grep "^cairn_fleet_targets{env=\"dev\",bundle=\"sha256:[0-9a-f]*\",shard=\"0/1\",outcome=\"applied\"} 2$" fleet.prom &&
+	test_grep "outcome=\"failed\"} 1$" fleet.prom &&
+	test_grep "^cairn_fleet_target_duration_seconds_count{.*} 3$" fleet.prom &&
+	test_grep "^cairn_fleet_target_duration_seconds_bucket{.*le=\"+Inf\"} 3$" fleet.prom
+'
+
 test_expect_success '--wave P% runs waves of that share; usage errors' '
 	for i in 0 1 2 3; do echo "w$i sqlite:w$i.db"; done >wtargets &&
 	cairn-apply fleet b.tar.gz --env dev $KEY --targets wtargets --wave 50% --log-format json >events &&
