@@ -125,5 +125,6 @@ APPLY_VERB(baseline);
 APPLY_VERB(repair);
 APPLY_VERB(fleet);
 APPLY_VERB(fleet_merge);
+APPLY_VERB(report);
 
 #endif
