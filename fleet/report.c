@@ -107,8 +107,9 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 
 		if (m->type != YNODE_MAP || !state)
 			continue;
-		if (!strcmp(state, "applied")) {
-			d->applied++;
+		/* a drifted migration is applied too: its file changed since */
+		if (!strcmp(state, "applied") || !strcmp(state, "drifted")) {
+			d->applied += !strcmp(state, "applied");
 			if (env) {
 				free(d->environment);
 				d->environment = xstrdup(env);
@@ -119,12 +120,13 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 			}
 			if (env && by)
 				release_count(r, env, by, str_of(m, "applied_at"));
+		}
+		if (!strcmp(state, "drifted")) {
+			d->drifted++;
+			list_add(&d->drifted_list, mig ? mig : "?");
 		} else if (!strcmp(state, "pending")) {
 			d->pending++;
 			list_add(&d->pending_list, mig ? mig : "?");
-		} else if (!strcmp(state, "drifted")) {
-			d->drifted++;
-			list_add(&d->drifted_list, mig ? mig : "?");
 		} else if (!strcmp(state, "failed") || !strcmp(state, "apply_failed")) {
 			d->failed++;
 		} else if (!strcmp(state, "in_progress")) {
