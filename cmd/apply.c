@@ -201,87 +201,17 @@ static char *status_command(const char *bundle, const char *target, const char *
 	return buf_detach(&b, NULL);
 }
 
-int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_result *res)
-{
-	struct apply_opts o;
-	struct apply_policy *ap = r->ap;
-	const struct apply_set *set = r->set;
-	char *builders = NULL;
-	int rc, json = ctx->json;
+/* What the command line (and the environment) asked for. */
+struct apply_args {
+	const char *env, *dsn, *db_flag, *to, *config, *receipt_key, *lock_flag, *bundle;
+	const char **keys;
+	size_t nkeys;
+	int json, dry, atomic;
+	unsigned long long lock_ms;
+	struct checkpoint_opts cpo;
+};
 
-	rc = apply_policy_check_db(ap, ctx, r->bundle, 0);
-	if (rc != EXIT_OK)
-		return rc;
-	memset(&o, 0, sizeof(o));
-	o.env = r->env;
-	o.to = r->to;
-	o.atomic = r->atomic;
-	o.lock_timeout_ms = r->lock_ms;
-	o.event = apply_ctx_event;
-	o.ctx = ctx;
-	o.evidence = apply_policy_evidence(ap);
-	o.interrupted = &apply_interrupted;
-	if (ap->active && !strcmp(ctx->drv->name, "postgres")) {
-		o.statement_timeout_ms = ap->ac.env.pg_statement_timeout_ms;
-		o.migration_lock_timeout_ms = ap->ac.env.pg_lock_timeout_ms;
-	}
-	apply_ctx_catch_signals(ctx);
-	o.project = set->bundle ? set->bundle->project : NULL;
-	o.builders = builders = apply_policy_builders(ap, r->keys, r->nkeys);
-	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
-	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
-	apply_ctx_release_signals();
-	if (rc != EXIT_OK && apply_interrupted)
-		report_interrupt(ctx, res, set);
-	if (rc == EXIT_OK)
-		apply_ctx_record_file(ctx, set, r->lock_ms);
-	if (rc == EXIT_OK) {
-		if (!json) {
-			if (res->applied)
-				printf("applied %zu migration%s; %s is at version %s\n", res->applied,
-				       res->applied == 1 ? "" : "s", ctx->drv->display_name(ctx->db),
-				       res->to_version ? res->to_version : "none");
-			else
-				printf("nothing to apply: %s is at version %s\n",
-				       ctx->drv->display_name(ctx->db),
-				       res->to_version ? res->to_version : "none");
-		}
-	} else if (rc == EXIT_USAGE) {
-		rc = usage_error(ctx->cmd, "%s", cairn_error_last());
-	} else if (rc == EXIT_REFUSED) {
-		/* the SQL of a step that would run cannot be used: refused as
-		 * loading refused it when it read every migration's SQL */
-		if (json)
-			apply_ctx_json_error(ctx, rc, cairn_error_last(), "unchanged", NULL);
-		error_msg("%s", cairn_error_last());
-		if (!json)
-			error_msg("the database is unchanged");
-	} else {
-		char *target = apply_target_args(r->db_flag, r->dsn, r->env, r->config);
-		char *status = status_command(r->bundle, target, r->keys, r->nkeys);
-
-		report(ctx, rc, res, set, target, status);
-		free(target);
-		free(status);
-		if (apply_interrupted)
-			rc = 128 + apply_interrupted;
-	}
-	/* the chain's head, kept outside the database, whatever the run did */
-	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
-		int crc = checkpoint_append(ctx, r->cpo);
-
-		if (rc == EXIT_OK)
-			rc = crc;
-	}
-	/* proof for the next environment that this bundle ran here */
-	if (rc == EXIT_OK && r->rkey)
-		rc = apply_policy_receipt(ap, ctx, r->receipt_path ? r->receipt_path : r->bundle,
-					  r->env, r->rkey);
-	free(builders);
-	return rc;
-}
-
-int cmd_apply(int argc, char **argv)
+static int parse_args(struct apply_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "env", required_argument, NULL, 'e' },
@@ -298,126 +228,242 @@ int cmd_apply(int argc, char **argv)
 		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *env = NULL, *dsn = NULL, *to = NULL, *db_flag;
-	const char *config = NULL, *receipt_key = NULL, *lock_flag = NULL;
-	struct apply_policy ap;
-	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
-	size_t nkeys = 0;
-	int json = 0, dry = 0, atomic = 0, c, rc = EXIT_OK;
-	unsigned long long lock_ms = DEFAULT_LOCK_TIMEOUT_MS;
-	struct apply_ctx ctx;
-	struct apply_set set;
-	struct apply_run run;
-	struct apply_result res;
-	struct early_open early;
-	struct receipt_key *rkey = NULL;
-	struct checkpoint_opts cpo;
+	int c, rc = EXIT_OK;
 
-	memset(&ctx, 0, sizeof(ctx));
-	memset(&early, 0, sizeof(early));
-	memset(&set, 0, sizeof(set));
-	memset(&res, 0, sizeof(res));
-	memset(&ap, 0, sizeof(ap));
-	memset(&cpo, 0, sizeof(cpo));
+	a->keys = xcalloc((size_t)argc, sizeof(*a->keys));
+	a->lock_ms = DEFAULT_LOCK_TIMEOUT_MS;
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'e': env = optarg; break;
-		case 'd': dsn = optarg; break;
-		case 't': to = optarg; break;
-		case 'n': dry = 1; break;
-		case 'a': atomic = 1; break;
-		case 'k': keys[nkeys++] = optarg; break;
+		case 'e': a->env = optarg; break;
+		case 'd': a->dsn = optarg; break;
+		case 't': a->to = optarg; break;
+		case 'n': a->dry = 1; break;
+		case 'a': a->atomic = 1; break;
+		case 'k': a->keys[a->nkeys++] = optarg; break;
 		case 'l':
-			lock_flag = optarg;
-			rc = parse_lock_timeout(&cmd_apply_desc, optarg, &lock_ms);
+			a->lock_flag = optarg;
+			rc = parse_lock_timeout(&cmd_apply_desc, optarg, &a->lock_ms);
 			break;
-		case 'C': config = optarg; break;
-		case 'R': receipt_key = optarg; break;
-		case 'P': cpo.file = optarg; break;
-		case 'K': cpo.key_path = optarg; break;
-		case 'f': rc = parse_format(&cmd_apply_desc, optarg, &json); break;
+		case 'C': a->config = optarg; break;
+		case 'R': a->receipt_key = optarg; break;
+		case 'P': a->cpo.file = optarg; break;
+		case 'K': a->cpo.key_path = optarg; break;
+		case 'f': rc = parse_format(&cmd_apply_desc, optarg, &a->json); break;
 		default:
 			rc = usage_error(&cmd_apply_desc, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (rc != EXIT_OK)
-		goto out;
-	db_flag = dsn;
+		return rc;
+	a->db_flag = a->dsn;
 	if (optind + 1 != argc)
-		rc = usage_error(&cmd_apply_desc, optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
-	else if (receipt_key && (to || dry))
-		rc = usage_error(&cmd_apply_desc, "--receipt-key says the whole bundle ran here: "
-				 "it cannot go with %s", to ? "--to" : "--dry-run");
-	else if ((rc = apply_policy_begin(&ap, &cmd_apply_desc, config, &env, &dsn, lock_flag,
-					  &lock_ms, nkeys)) != EXIT_OK)
-		;
-	else if (!env)
+		return usage_error(&cmd_apply_desc,
+				   optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
+	a->bundle = argv[optind];
+	if (a->receipt_key && (a->to || a->dry))
+		return usage_error(&cmd_apply_desc, "--receipt-key says the whole bundle ran here: "
+				   "it cannot go with %s", a->to ? "--to" : "--dry-run");
+	return EXIT_OK;
+}
+
+/* Says how the run ended: the summary line, or what failed, the state
+ * the database is in and what to run next. Returns the exit code. */
+static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
+		  const struct apply_result *res, const struct apply_set *set)
+{
+	char *target, *status;
+
+	if (rc == EXIT_OK) {
+		if (a->json)
+			return rc;
+		if (res->applied)
+			printf("applied %zu migration%s; %s is at version %s\n", res->applied,
+			       res->applied == 1 ? "" : "s", ctx->drv->display_name(ctx->db),
+			       res->to_version ? res->to_version : "none");
+		else
+			printf("nothing to apply: %s is at version %s\n",
+			       ctx->drv->display_name(ctx->db),
+			       res->to_version ? res->to_version : "none");
+		return rc;
+	}
+	if (rc == EXIT_USAGE)
+		return usage_error(&cmd_apply_desc, "%s", cairn_error_last());
+	if (rc == EXIT_REFUSED) {
+		/* the SQL of a step that would run cannot be used: refused as
+		 * loading refused it when it read every migration's SQL */
+		if (a->json)
+			apply_ctx_json_error(ctx, rc, cairn_error_last(), "unchanged", NULL);
+		error_msg("%s", cairn_error_last());
+		if (!a->json)
+			error_msg("the database is unchanged");
+		return rc;
+	}
+	target = apply_target_args(a->db_flag, a->dsn, a->env, a->config);
+	status = status_command(a->bundle, target, a->keys, a->nkeys);
+	report(ctx, rc, res, set, target, status);
+	free(target);
+	free(status);
+	return apply_interrupted ? 128 + apply_interrupted : rc;
+}
+
+/* Applies the verified set under the engine's lock; the database is open. */
+static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct apply_args *a,
+	       const struct apply_set *set, struct apply_result *res)
+{
+	struct apply_opts o;
+	char *builders;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.env = a->env;
+	o.to = a->to;
+	o.atomic = a->atomic;
+	o.lock_timeout_ms = a->lock_ms;
+	o.event = apply_ctx_event;
+	o.ctx = ctx;
+	o.evidence = apply_policy_evidence(ap);
+	o.interrupted = &apply_interrupted;
+	if (ap->active && !strcmp(ctx->drv->name, "postgres")) {
+		o.statement_timeout_ms = ap->ac.env.pg_statement_timeout_ms;
+		o.migration_lock_timeout_ms = ap->ac.env.pg_lock_timeout_ms;
+	}
+	apply_ctx_catch_signals(ctx);
+	o.project = set->bundle ? set->bundle->project : NULL;
+	o.builders = builders = apply_policy_builders(ap, a->keys, a->nkeys);
+	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
+	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
+	apply_ctx_release_signals();
+	free(builders);
+	if (rc != EXIT_OK && apply_interrupted)
+		report_interrupt(ctx, res, set);
+	if (rc == EXIT_OK)
+		apply_ctx_record_file(ctx, set, a->lock_ms);
+	return rc;
+}
+
+int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_result *res)
+{
+	struct apply_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.env = r->env;
+	a.dsn = r->dsn;
+	a.db_flag = r->db_flag;
+	a.to = r->to;
+	a.config = r->config;
+	a.bundle = r->bundle;
+	a.keys = r->keys;
+	a.nkeys = r->nkeys;
+	a.json = ctx->json;
+	a.atomic = r->atomic;
+	a.lock_ms = r->lock_ms;
+	rc = apply_policy_check_db(r->ap, ctx, r->bundle, 0);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = finish(ctx, &a, run(ctx, r->ap, &a, r->set, res), res, r->set);
+	/* the chain's head, kept outside the database, whatever the run did */
+	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
+		int crc = checkpoint_append(ctx, r->cpo);
+
+		if (rc == EXIT_OK)
+			rc = crc;
+	}
+	/* proof for the next environment that this bundle ran here */
+	if (rc == EXIT_OK && r->rkey)
+		rc = apply_policy_receipt(r->ap, ctx, r->receipt_path ? r->receipt_path : r->bundle,
+					  r->env, r->rkey);
+	return rc;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	struct apply_run r;
+	struct apply_args a;
+	struct apply_policy ap;
+	struct apply_ctx ctx;
+	struct apply_set set;
+	struct apply_result res;
+	struct early_open early;
+	struct receipt_key *rkey = NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&early, 0, sizeof(early));
+	memset(&set, 0, sizeof(set));
+	memset(&res, 0, sizeof(res));
+	memset(&ap, 0, sizeof(ap));
+	rc = parse_args(&a, argc, argv);
+	if (rc == EXIT_OK)
+		rc = apply_policy_begin(&ap, &cmd_apply_desc, a.config, &a.env, &a.dsn,
+					a.lock_flag, &a.lock_ms, a.nkeys);
+	if (rc == EXIT_OK && !a.env)
 		rc = usage_error(&cmd_apply_desc, "missing --env ENV");
-	else if (!dsn)
+	else if (rc == EXIT_OK && !a.dsn)
 		rc = usage_error(&cmd_apply_desc, "missing --db DSN");
 	if (rc != EXIT_OK)
 		goto out;
 	/* The receipt key is unlocked first: a wrong passphrase found after
 	 * the migrations ran would leave the database changed and no receipt. */
-	if (receipt_key && receipt_key_load(&rkey, receipt_key) < 0) {
+	if (a.receipt_key && receipt_key_load(&rkey, a.receipt_key) < 0) {
 		error_msg("cannot use --receipt-key: %s", cairn_error_last());
 		error_msg("nothing was applied: the database is unchanged");
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	checkpoint_opts_from_policy(&cpo, &ap);
-	if (!dry && (rc = checkpoint_opts_load(&cpo, rkey)) != EXIT_OK)
+	checkpoint_opts_from_policy(&a.cpo, &ap);
+	if (!a.dry && (rc = checkpoint_opts_load(&a.cpo, rkey)) != EXIT_OK)
 		goto out;
 	/* Verify before touching the database: a refused bundle writes nothing,
 	 * creates nothing and takes no lock. Where the driver says it is
 	 * harmless, the database is opened meanwhile on a second thread. */
-	ctx.json = json;
-	ctx.sql_when_run = !dry; /* --dry-run prints every pending step's SQL */
-	ctx.drv = driver_for_dsn(dsn);
+	ctx.json = a.json;
+	ctx.sql_when_run = !a.dry; /* --dry-run prints every pending step's SQL */
+	ctx.drv = driver_for_dsn(a.dsn);
 	if (!ctx.drv) {
 		error_msg("%s", cairn_error_last());
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	early_open_start(&early, ctx.drv, dsn, dry);
+	early_open_start(&early, ctx.drv, a.dsn, a.dry);
 	ctx.early = &early;
-	rc = apply_policy_load_bundle(&ap, &ctx, argv[optind], 0, keys, nkeys, &set);
+	rc = apply_policy_load_bundle(&ap, &ctx, a.bundle, 0, a.keys, a.nkeys, &set);
 	ctx.early = NULL;
+	if (rc == EXIT_OK)
+		rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, a.dsn, a.dry, a.json);
 	if (rc != EXIT_OK)
 		goto out;
-	rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, dsn, dry, json);
-	if (rc != EXIT_OK)
-		goto out;
-	if (dry) {
-		rc = apply_policy_check_db(&ap, &ctx, argv[optind], 0);
+	if (a.dry) {
+		rc = apply_policy_check_db(&ap, &ctx, a.bundle, 0);
 		if (rc == EXIT_OK)
-			rc = plan_show(&ctx, &set, env, to);
+			rc = plan_show(&ctx, &set, a.env, a.to);
 		goto out;
 	}
-	memset(&run, 0, sizeof(run));
-	run.bundle = argv[optind];
-	run.env = env;
-	run.to = to;
-	run.atomic = atomic;
-	run.lock_ms = lock_ms;
-	run.keys = keys;
-	run.nkeys = nkeys;
-	run.db_flag = db_flag;
-	run.dsn = dsn;
-	run.config = config;
-	run.ap = &ap;
-	run.set = &set;
-	run.cpo = &cpo;
-	run.rkey = rkey;
-	rc = apply_run_db(&ctx, &run, &res);
+	memset(&r, 0, sizeof(r));
+	r.bundle = a.bundle;
+	r.env = a.env;
+	r.to = a.to;
+	r.atomic = a.atomic;
+	r.lock_ms = a.lock_ms;
+	r.keys = a.keys;
+	r.nkeys = a.nkeys;
+	r.db_flag = a.db_flag;
+	r.dsn = a.dsn;
+	r.config = a.config;
+	r.ap = &ap;
+	r.set = &set;
+	r.cpo = &a.cpo;
+	r.rkey = rkey;
+	rc = apply_run_db(&ctx, &r, &res);
 out:
-	checkpoint_opts_release(&cpo);
+	checkpoint_opts_release(&a.cpo);
 	receipt_key_free(rkey);
 	early_open_drop(&early);
 	apply_result_release(&res);
 	apply_set_release(&set);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);
-	free(keys);
+	free(a.keys);
 	return rc;
 }

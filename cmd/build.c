@@ -90,6 +90,99 @@ void free_signers(struct build_signer *s, size_t n)
 	free(s);
 }
 
+/* Opens the project and runs every rule as 'cairn check --ref REV' (and
+ * plain 'cairn check' on HEAD) runs them, then each migration's
+ * provenance (m->prov_*), which the manifest records. */
+static int build_check(struct project_ctx *ctx, const char *rev)
+{
+	struct history hist;
+	struct buf out = BUF_INIT;
+	int rc;
+
+	memset(&hist, 0, sizeof(hist));
+	rc = project_ctx_open(ctx, 1);
+	if (!rc && git_repository_is_shallow(ctx->repo)) {
+		/* the history checks and the provenance would judge a cut
+		 * history, and the manifest would depend on the clone's depth */
+		error_msg("cannot build in a shallow clone: the history checks and each migration's provenance need the whole history (run 'git fetch --unshallow')");
+		rc = EXIT_ENVIRONMENT;
+	}
+	if (!rc)
+		rc = project_ctx_load(ctx, 0, rev);
+	if (rc)
+		goto out;
+	if (project_ctx_check_commit(ctx, rev, &hist) < 0 ||
+	    history_provenance(ctx->proj, ctx->repo, git_commit_id(ctx->src->commit)) < 0) {
+		error_msg("cannot build from %s: %s", ctx->src->label, cairn_error_last());
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	if (ctx->findings.n) {
+		findings_sort(&ctx->findings);
+		findings_format_text(&ctx->findings, &out);
+		fputs(buf_cstr(&out), stderr);
+	}
+	if (ctx->findings.errors) {
+		error_msg("cannot build from %s: %zu error%s (run 'cairn check --ref %s')",
+			  ctx->src->label, ctx->findings.errors,
+			  ctx->findings.errors == 1 ? "" : "s", rev);
+		rc = EXIT_FAILED;
+	}
+out:
+	history_release(&hist);
+	buf_release(&out);
+	return rc;
+}
+
+/* Writes the bundle of the checked commit and says what it holds. */
+static int build_write(struct project_ctx *ctx, const char *output,
+		       struct build_signer *signers, size_t nkeys)
+{
+	struct build_req req;
+	struct build_result res;
+	char commit[GIT_OID_HEXSZ + 1], tree[GIT_OID_HEXSZ + 1];
+	char *url = NULL;
+	size_t i;
+	int rc = EXIT_OK;
+
+	memset(&req, 0, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	git_oid_tostr(commit, sizeof(commit), git_commit_id(ctx->src->commit));
+	git_oid_tostr(tree, sizeof(tree), git_commit_tree_id(ctx->src->commit));
+	/* Nothing from the clone: its remote's URL differs per clone (a
+	 * path, file://, https, ssh), and which ref named the commit is the
+	 * builder's choice, so one commit would build several bundles. The
+	 * repository is what the committed cairn.yaml says; the ref stays
+	 * empty (the key remains for readers of earlier bundles). */
+	if (ctx->proj->cfg.repository)
+		url = clean_url(ctx->proj->cfg.repository);
+	req.proj = ctx->proj;
+	req.repo_url = url ? url : "";
+	req.commit = commit;
+	req.tree = tree;
+	req.ref = "";
+	req.commit_time = (long long)git_commit_time(ctx->src->commit);
+	req.output = output;
+	req.signers = signers;
+	req.nsigners = nkeys;
+	if (bundle_build(&req, &res) < 0) {
+		error_msg("cannot build from %s: %s", ctx->src->label, cairn_error_last());
+		rc = strstr(cairn_error_last(), "cannot write") ? EXIT_ENVIRONMENT : EXIT_FAILED;
+		goto out;
+	}
+	printf("%s\n", res.path);
+	fprintf(stderr, "cairn: built '%s' from %s: %zu migration%s, %zu file%s, bundle id %s",
+		res.path, ctx->src->label, res.nmigs, res.nmigs == 1 ? "" : "s", res.nfiles,
+		res.nfiles == 1 ? "" : "s", res.id);
+	for (i = 0; i < nkeys; i++)
+		fprintf(stderr, "%s%s", i ? ", " : ", signed by ", signers[i].key->pub->id);
+	fprintf(stderr, "%s\n", nkeys ? "" : ", unsigned (sign it with 'cairn sign')");
+out:
+	build_result_release(&res);
+	free(url);
+	return rc;
+}
+
 int cmd_build(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -101,22 +194,13 @@ int cmd_build(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct project_ctx ctx;
-	struct build_req req;
-	struct build_result res;
 	struct build_signer *signers = NULL;
 	char **keys = NULL;
-	size_t nkeys = 0, keys_alloc = 0, i;
+	size_t nkeys = 0, keys_alloc = 0;
 	const char *rev = "HEAD", *output = NULL, *signer = NULL, *pass_file = NULL;
-	char commit[GIT_OID_HEXSZ + 1], tree[GIT_OID_HEXSZ + 1];
-	char *url = NULL;
-	struct buf out = BUF_INIT;
-	struct history hist;
 	int c, rc;
 
-	memset(&hist, 0, sizeof(hist));
 	memset(&ctx, 0, sizeof(ctx));
-	memset(&req, 0, sizeof(req));
-	memset(&res, 0, sizeof(res));
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -150,79 +234,12 @@ int cmd_build(int argc, char **argv)
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
 	/* keys first: a wrong passphrase should not cost a whole check */
 	rc = load_signers(keys, nkeys, signer, pass_file, &signers);
-	if (rc)
-		goto out;
-	rc = project_ctx_open(&ctx, 1);
-	if (!rc && git_repository_is_shallow(ctx.repo)) {
-		/* the history checks and the provenance would judge a cut
-		 * history, and the manifest would depend on the clone's depth */
-		error_msg("cannot build in a shallow clone: the history checks and each migration's provenance need the whole history (run 'git fetch --unshallow')");
-		rc = EXIT_ENVIRONMENT;
-	}
 	if (!rc)
-		rc = project_ctx_load(&ctx, 0, rev);
-	if (rc)
-		goto out;
-	/* every rule, as 'cairn check --ref REV' (and plain 'cairn check' on
-	 * HEAD) runs them, then each migration's provenance (m->prov_*),
-	 * which the manifest records */
-	if (project_ctx_check_commit(&ctx, rev, &hist) < 0 ||
-	    history_provenance(ctx.proj, ctx.repo, git_commit_id(ctx.src->commit)) < 0)
-		goto history_failed;
-	history_release(&hist);
-	if (ctx.findings.n) {
-		findings_sort(&ctx.findings);
-		findings_format_text(&ctx.findings, &out);
-		fputs(buf_cstr(&out), stderr);
-	}
-	if (ctx.findings.errors) {
-		error_msg("cannot build from %s: %zu error%s (run 'cairn check --ref %s')",
-			  ctx.src->label, ctx.findings.errors, ctx.findings.errors == 1 ? "" : "s", rev);
-		rc = EXIT_FAILED;
-		goto out;
-	}
-	git_oid_tostr(commit, sizeof(commit), git_commit_id(ctx.src->commit));
-	git_oid_tostr(tree, sizeof(tree), git_commit_tree_id(ctx.src->commit));
-	/* Nothing from the clone: its remote's URL differs per clone (a
-	 * path, file://, https, ssh), and which ref named the commit is the
-	 * builder's choice, so one commit would build several bundles. The
-	 * repository is what the committed cairn.yaml says; the ref stays
-	 * empty (the key remains for readers of earlier bundles). */
-	if (ctx.proj->cfg.repository)
-		url = clean_url(ctx.proj->cfg.repository);
-	req.proj = ctx.proj;
-	req.repo_url = url ? url : "";
-	req.commit = commit;
-	req.tree = tree;
-	req.ref = "";
-	req.commit_time = (long long)git_commit_time(ctx.src->commit);
-	req.output = output;
-	req.signers = signers;
-	req.nsigners = nkeys;
-	if (bundle_build(&req, &res) < 0) {
-		error_msg("cannot build from %s: %s", ctx.src->label, cairn_error_last());
-		rc = strstr(cairn_error_last(), "cannot write") ? EXIT_ENVIRONMENT : EXIT_FAILED;
-		goto out;
-	}
-	printf("%s\n", res.path);
-	fprintf(stderr, "cairn: built '%s' from %s: %zu migration%s, %zu file%s, bundle id %s",
-		res.path, ctx.src->label, res.nmigs, res.nmigs == 1 ? "" : "s", res.nfiles,
-		res.nfiles == 1 ? "" : "s", res.id);
-	for (i = 0; i < nkeys; i++)
-		fprintf(stderr, "%s%s", i ? ", " : ", signed by ", signers[i].key->pub->id);
-	fprintf(stderr, "%s\n", nkeys ? "" : ", unsigned (sign it with 'cairn sign')");
-	rc = EXIT_OK;
-	goto out;
-history_failed:
-	error_msg("cannot build from %s: %s", ctx.src->label, cairn_error_last());
-	rc = EXIT_ENVIRONMENT;
-out:
-	history_release(&hist);
-	buf_release(&out);
-	build_result_release(&res);
+		rc = build_check(&ctx, rev);
+	if (!rc)
+		rc = build_write(&ctx, output, signers, nkeys);
 	free_signers(signers, nkeys);
 	free(keys);
-	free(url);
 	project_ctx_release(&ctx);
 	return rc;
 }
