@@ -173,7 +173,8 @@ int report_add(struct report *r, const char *data, size_t len, const char *name)
 	int rc;
 
 	/* a fleet result file: JSON lines, each with a target and an outcome */
-	if (len && data[0] == '{' && strstr(data, "\"target\"") && strstr(data, "\"outcome\""))
+	if (len && data[0] == '{' && memmem(data, len, "\"target\"", 8) &&
+	    memmem(data, len, "\"outcome\"", 9))
 		return add_fleet(r, data, len, name);
 	if (yaml_load_max(&root, data, len, name, 10 * YAML_MAX_NODES) < 0)
 		return -1;

@@ -270,7 +270,9 @@ int fleet_results_parse(struct fleet_results *rs, const char *data, size_t len,
 
 		line++;
 		off = (size_t)(end - data) + (nl ? 1 : 0);
-		if (strspn(p, " \t\r") >= (size_t)(end - p))
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p == end)
 			continue;
 		memset(&r, 0, sizeof(r));
 		if (parse_line(&r, p, end) < 0 || !r.target || !r.outcome) {
