@@ -252,6 +252,21 @@ test_expect_success 'a bad line of the config s targets: list names the config a
 	test ! -e ok.db
 '
 
+test_expect_success '--receipt-key: each target its own receipt, in its own copy of the bundle' '
+	cairn keygen --no-passphrase applier >/dev/null 2>&1 &&
+	printf "x1 sqlite:x1.db\nx2 sqlite:x2.db\n" >xtargets &&
+	rm -f cairn-apply.yaml &&
+	cairn-apply fleet b.tar.gz --env dev $KEY --targets xtargets --receipt-key applier.key \
+		--receipt-dir rc >/dev/null 2>&1 &&
+	for x in x1 x2; do
+		cairn inspect rc/$x.tar.gz --format json >i.json &&
+		python3 -c "import json,sys; r=[s for s in json.load(open(\"i.json\"))[\"statements\"] if s[\"type\"]==\"receipt\"]; assert len(r)==1 and r[0][\"database\"]==\"$x.db\" and r[0][\"environment\"]==\"dev\", r" || return 1
+	done &&
+	cairn inspect b.tar.gz >i && test_grep ! receipt i &&
+	test_expect_code 2 cairn-apply fleet b.tar.gz --env dev $KEY --targets xtargets --receipt-key applier.key 2>err &&
+	test_grep "receipt-key and --receipt-dir go together" err
+'
+
 test_expect_success 'setup: a slow migration' '
 	apply_mig shop 0003_slow "CREATE TABLE t_slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000) SELECT max(x) AS m FROM c;" "DROP TABLE t_slow;" &&
 	apply_build shop "$TRASH_DIRECTORY/slow.tar.gz" &&
