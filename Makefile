@@ -26,7 +26,7 @@ DEB_IMPORT   = sqitch libdbd-sqlite3-perl libdbd-pg-perl
 # has a node with its npm (NodeSource's nodejs conflicts with Debian's npm).
 DEB_NODE     = nodejs npm
 NPM_TEST     = dbmate
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 clang pre-commit \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 python3-yaml prometheus chromium clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -127,6 +127,11 @@ RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
+# Fleets (issue #21): targets, shards, results and the scheduler in fleet/
+# (a library: never prints), the verbs in cmd/.
+FLEET_SRC    = fleet/targets.c fleet/result.c fleet/run.c fleet/metrics.c fleet/report.c \
+               fleet/report-format.c
+APPLY_VERB_SRC += $(FLEET_SRC) cmd/fleet.c cmd/fleet-merge.c cmd/report.c
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
@@ -176,7 +181,7 @@ $(BUILD)/.flags: FORCE
 
 # Unit tests link everything but the mains.
 TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(DRIVER_SRC) \
-               $(ENGINE_SRC) $(POLICY_SRC) bundle/append.c $(IMPORT_SRC))
+               $(ENGINE_SRC) $(POLICY_SRC) bundle/append.c $(IMPORT_SRC) $(FLEET_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

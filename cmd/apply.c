@@ -7,6 +7,7 @@
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
+#include "apply-run.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -310,7 +311,7 @@ static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
 
 /* Applies the verified set under the engine's lock; the database is open. */
 static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct apply_args *a,
-	       struct apply_set *set, struct apply_result *res)
+	       const struct apply_set *set, struct apply_result *res)
 {
 	struct apply_opts o;
 	char *builders, *signers, *revoked;
@@ -347,8 +348,10 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	return rc;
 }
 
+/* The receipt, with the checkpoint of the books' head the run left. */
 static int receipt_with_checkpoint(struct apply_ctx *ctx, struct apply_policy *ap,
-				   const struct apply_args *a, const struct receipt_key *rkey)
+				   const char *bundle, const char *env,
+				   const struct receipt_key *rkey)
 {
 	struct buf line = BUF_INIT;
 	int rc;
@@ -358,14 +361,48 @@ static int receipt_with_checkpoint(struct apply_ctx *ctx, struct apply_policy *a
 			  cairn_error_last());
 		rc = EXIT_ENVIRONMENT;
 	} else {
-		rc = apply_policy_receipt(ap, ctx, a->bundle, a->env, rkey, line.ptr);
+		rc = apply_policy_receipt(ap, ctx, bundle, env, rkey, line.ptr);
 	}
 	buf_release(&line);
 	return rc;
 }
 
+int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_result *res)
+{
+	struct apply_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.env = r->env;
+	a.dsn = r->dsn;
+	a.db_flag = r->db_flag;
+	a.to = r->to;
+	a.config = r->config;
+	a.bundle = r->bundle;
+	a.keys = r->keys;
+	a.nkeys = r->nkeys;
+	a.json = ctx->json;
+	a.atomic = r->atomic;
+	a.lock_ms = r->lock_ms;
+	rc = checkpoint_check_before(ctx, r->cpo);
+	if (rc == EXIT_OK)
+		rc = apply_policy_check_db(r->ap, ctx, r->bundle, 0);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = finish(ctx, &a, run(ctx, r->ap, &a, r->set, res), res, r->set);
+	/* the chain's head, kept outside the database, whatever the run did */
+	rc = checkpoint_after_run(ctx, r->cpo, rc);
+	/* proof for the next environment that this bundle ran here, with the
+	 * books' head it left */
+	if (rc == EXIT_OK && r->rkey)
+		rc = receipt_with_checkpoint(ctx, r->ap, r->receipt_path ? r->receipt_path : r->bundle,
+					     r->env, r->rkey);
+	return rc;
+}
+
 int cmd_apply(int argc, char **argv)
 {
+	struct apply_run r;
 	struct apply_args a;
 	struct apply_policy ap;
 	struct apply_ctx ctx;
@@ -419,23 +456,30 @@ int cmd_apply(int argc, char **argv)
 	ctx.early = NULL;
 	if (rc == EXIT_OK)
 		rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, a.dsn, a.dry, a.json);
-	if (rc == EXIT_OK && !a.dry)
-		rc = checkpoint_check_before(&ctx, &a.cpo);
-	if (rc == EXIT_OK)
-		rc = apply_policy_check_db(&ap, &ctx, a.bundle, 0);
 	if (rc != EXIT_OK)
 		goto out;
 	if (a.dry) {
-		rc = plan_show(&ctx, &set, a.env, a.to);
+		rc = apply_policy_check_db(&ap, &ctx, a.bundle, 0);
+		if (rc == EXIT_OK)
+			rc = plan_show(&ctx, &set, a.env, a.to);
 		goto out;
 	}
-	rc = finish(&ctx, &a, run(&ctx, &ap, &a, &set, &res), &res, &set);
-	/* the chain's head, kept outside the database, whatever the run did */
-	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
-	/* proof for the next environment that this bundle ran here, with the
-	 * books' head it left */
-	if (rc == EXIT_OK && rkey)
-		rc = receipt_with_checkpoint(&ctx, &ap, &a, rkey);
+	memset(&r, 0, sizeof(r));
+	r.bundle = a.bundle;
+	r.env = a.env;
+	r.to = a.to;
+	r.atomic = a.atomic;
+	r.lock_ms = a.lock_ms;
+	r.keys = a.keys;
+	r.nkeys = a.nkeys;
+	r.db_flag = a.db_flag;
+	r.dsn = a.dsn;
+	r.config = a.config;
+	r.ap = &ap;
+	r.set = &set;
+	r.cpo = &a.cpo;
+	r.rkey = rkey;
+	rc = apply_run_db(&ctx, &r, &res);
 out:
 	checkpoint_opts_release(&a.cpo);
 	receipt_key_free(rkey);

@@ -129,5 +129,8 @@ APPLY_VERB(history);
 APPLY_VERB(baseline);
 APPLY_VERB(repair);
 APPLY_VERB(adopt);
+APPLY_VERB(fleet);
+APPLY_VERB(fleet_merge);
+APPLY_VERB(report);
 
 #endif

@@ -14,10 +14,6 @@ void keylist_release(struct policy_keylist *l);
 void diag(struct policy_config *c, int warning, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-/* config-dsn.c */
-int dsn_form_ok(const char *dsn);
-int env_var_name_ok(const char *s);
-
 /* config-check.c */
 const struct policy_keylist *eff_list(const struct policy_keylist *own,
 				      const struct policy_keylist *def);

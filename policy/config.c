@@ -51,6 +51,9 @@ static void env_release(struct policy_env *e)
 	free(e->after);
 	free(e->checkpoint_file);
 	free(e->checkpoint_key);
+	while (e->ntargets)
+		free(e->targets[--e->ntargets].text);
+	free(e->targets);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -204,7 +207,7 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	NULL,
+	"targets", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
@@ -449,6 +452,29 @@ static void parse_checkpoint(struct policy_config *c, struct policy_env *e, cons
 		diag(c, 0, v->line, v->col, "checkpoint needs 'file' (where checkpoints go)");
 }
 
+/* targets: [LINE...]: a fleet's targets, each a line of a targets file
+ * (fleet/targets.h reads them: 'NAME DSN' or a DSN) */
+static void parse_targets(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_SEQ) {
+		wrong_type(c, "targets", v, "a list of 'NAME DSN' (or DSN) lines");
+		return;
+	}
+	e->targets = xcalloc(v->n ? v->n : 1, sizeof(*e->targets));
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *it = v->items[i];
+
+		if (!is_string(it)) {
+			wrong_type(c, "targets", it, "a list of 'NAME DSN' (or DSN) lines");
+			continue;
+		}
+		e->targets[e->ntargets].text = xstrdup(it->str);
+		e->targets[e->ntargets++].line = it->line;
+	}
+}
+
 static int env_name_ok(const char *s)
 {
 	if (!*s || *s == '.' || *s == '-' || strlen(s) > 64)
@@ -545,6 +571,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			e->max_approval_age_set = 1;
 		} else if (!strcmp(k->str, "checkpoint")) {
 			parse_checkpoint(c, e, v);
+		} else if (!strcmp(k->str, "targets")) {
+			parse_targets(c, e, v);
 		}
 	}
 }

@@ -74,6 +74,13 @@ struct policy_env {
 	 * checkpoint of the audit chain's head, and the key that signs it
 	 * (NULL: the receipt key); both resolved against the config's directory */
 	char *checkpoint_file, *checkpoint_key;
+	/* targets: a fleet's databases, as lines of a targets file (read by
+	 * fleet/targets.h when 'fleet' runs without --targets) */
+	struct policy_target_line {
+		char *text;
+		int line;
+	} *targets;
+	size_t ntargets;
 };
 
 #define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */
@@ -181,6 +188,11 @@ int policy_database_dsn(const struct policy_resolved *r, char **out);
 char *dsn_mask(const char *dsn);
 /* 1 when dsn carries a password. */
 int dsn_has_password(const char *dsn);
+/* 1 when dsn has one of the forms a DSN takes: sqlite:PATH, postgres://...,
+ * postgresql://... or a libpq keyword string (config, --db, fleet targets). */
+int dsn_form_ok(const char *dsn);
+/* 1 when s can name an environment variable (dsn_env): letters, digits, _. */
+int env_var_name_ok(const char *s);
 
 /* Loads a PEM Ed25519 public key: raw bytes and key id. */
 int policy_key_load(struct policy_key *k, const char *path);

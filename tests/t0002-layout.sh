@@ -223,4 +223,11 @@ test_expect_success 'every include across folders is one the map in docs/design.
 	test_line_count = 0 unmapped
 '
 
+test_expect_success 'fleet/ is a library: it never prints and never exits (a target process ends with _exit)' '
+	(cd "$SRC_DIR" && awk "/(^|[^a-z_])(printf|fprintf|puts|fputs|perror|exit|abort)[ \t]*\\(/ && !/fprintf\\(result,/ { print FILENAME \":\" FNR \": \" \$0 }" fleet/*.c) >bad &&
+	test_line_count = 0 bad &&
+	(cd "$SRC_DIR" && grep -c "_exit(" fleet/run.c) >n &&
+	echo 1 >want && test_cmp want n
+'
+
 test_done

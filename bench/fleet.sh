@@ -1,0 +1,92 @@
+#!/bin/sh
+# Fleets (issue #21): one bundle of M migrations to N SQLite databases,
+# three ways, same run, same machine: 'cairn-apply apply' once per target in
+# a shell loop, the same commands under GNU parallel -j P, and one
+# 'cairn-apply fleet --parallel P'. Then every database is checked: M rows
+# applied in its books and M tables. And the fleet's peak RSS (the fleet's
+# own process, and the largest target process) at each N.
+#
+#   bench/fleet.sh [N...]       (default: 100 1000)
+#
+# Environment: BENCH_DIR (default /tmp/cairn-bench-fleet), M (default 50),
+# P (default 2: this is a 2-core machine).
+set -e
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+PATH="$SRC/bin:$PATH"
+BENCH_DIR=${BENCH_DIR:-/tmp/cairn-bench-fleet}
+M=${M:-50}
+P=${P:-2}
+rm -rf "$BENCH_DIR"
+mkdir -p "$BENCH_DIR"
+cd "$BENCH_DIR"
+
+# the project: M migrations of one table each, a signed bundle
+cairn keygen --no-passphrase ci >/dev/null 2>&1
+git init -q p
+(cd p && cairn init >/dev/null &&
+ sed -i -e 's/^version_style: .*/version_style: sequence/' -e 's/^drivers: .*/drivers: [sqlite]/' \
+	-e '/^release_refs:/,/^$/c\
+release_refs: []\
+' cairn.yaml)
+i=1
+while test $i -le "$M"; do
+	v=$(printf %04d $i)
+	mkdir -p "p/migrations/${v}_t$i"
+	echo "CREATE TABLE t$i (id integer primary key, v text);" >"p/migrations/${v}_t$i/up.sql"
+	echo "DROP TABLE t$i;" >"p/migrations/${v}_t$i/down.sql"
+	i=$((i + 1))
+done
+git -C p add -A
+git -C p -c user.name=bench -c user.email=bench@example.com commit -q -m migrations
+(cd p && cairn build --sign ../ci.key -o ../b.tar.gz >/dev/null 2>&1)
+
+# check DIR N: every database in DIR has M migrations applied and M tables
+check() {
+	bad=0
+	j=1
+	while test $j -le "$2"; do
+		got=$(sqlite3 "$1/t$j.db" "SELECT (SELECT count(*) FROM cairn_migrations WHERE state = 'applied') || ' ' || (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 't%' AND name NOT LIKE 'cairn%')")
+		test "$got" = "$M $M" || bad=$((bad + 1))
+		j=$((j + 1))
+	done
+	echo "$bad"
+}
+
+now() { date +%s.%N; }
+
+for N in ${*:-100 1000}; do
+	for d in loop par fleet; do rm -rf "$d$N" && mkdir "$d$N"; done
+	j=1
+	while test $j -le "$N"; do echo "t$j sqlite:fleet$N/t$j.db"; j=$((j + 1)); done >"targets$N"
+	load=$(cut -d" " -f1 /proc/loadavg)
+
+	t0=$(now)
+	j=1
+	while test $j -le "$N"; do
+		cairn-apply apply b.tar.gz --env bench --db "sqlite:loop$N/t$j.db" --key ci.pub >/dev/null
+		j=$((j + 1))
+	done
+	t1=$(now)
+	loop=$(echo "$t1 - $t0" | bc)
+
+	par=-
+	if command -v parallel >/dev/null; then
+		t0=$(now)
+		seq 1 "$N" | parallel -j "$P" \
+			cairn-apply apply b.tar.gz --env bench --db "sqlite:par$N/t{}.db" --key ci.pub ">/dev/null"
+		t1=$(now)
+		par=$(echo "$t1 - $t0" | bc)
+	fi
+
+	t0=$(now)
+	/usr/bin/time -f "%M" -o "rss$N" cairn-apply fleet b.tar.gz --env bench --key ci.pub \
+		--targets "targets$N" --parallel "$P" --result "r$N.jsonl" --log-format json >"events$N"
+	t1=$(now)
+	fleet=$(echo "$t1 - $t0" | bc)
+
+	echo "N=$N M=$M P=$P load=$load: loop ${loop}s, parallel -j$P ${par}s, fleet --parallel $P ${fleet}s;" \
+		"loop/fleet $(echo "scale=2; $loop / $fleet" | bc)x;" \
+		"largest process RSS $(cat "rss$N") KiB;" \
+		"wrong databases: loop $(check "loop$N" "$N"), parallel $(test "$par" = - && echo - || check "par$N" "$N"), fleet $(check "fleet$N" "$N")"
+done

@@ -1,0 +1,261 @@
+/* The report written out: text, JSON, or one static HTML page. */
+#include <string.h>
+
+#include "report.h"
+
+static const char *nn(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* The first 19 characters of a bundle id ("sha256:" and 12 hex digits). */
+static void put_short(struct buf *out, const char *id)
+{
+	buf_printf(out, "%.19s", nn(id));
+}
+
+static void text_format(struct buf *out, const struct report *r)
+{
+	size_t i, j;
+
+	buf_printf(out, "%-12s %-28s %-16s %7s %7s %7s  %s\n", "ENVIRONMENT", "DATABASE", "VERSION",
+		   "PENDING", "DRIFTED", "FAILED", "BROUGHT BY");
+	for (i = 0; i < r->ndbs; i++) {
+		const struct report_db *d = &r->dbs[i];
+
+		buf_printf(out, "%-12s %-28s %-16s %7zu %7zu %7zu  ", d->environment, d->database,
+			   nn(d->current), d->pending, d->drifted, d->failed + d->in_progress);
+		put_short(out, d->bundle);
+		buf_putc(out, '\n');
+		if (d->pending_list)
+			buf_printf(out, "    pending: %s\n", d->pending_list);
+		if (d->drifted_list)
+			buf_printf(out, "    drifted: %s\n", d->drifted_list);
+	}
+	for (i = 0; i < r->nfleets; i++) {
+		const struct report_fleet *f = &r->fleets[i];
+
+		buf_printf(out, "\nfleet %s: %zu targets: %zu applied, %zu current, %zu failed, %zu not "
+			   "started\n", f->source, f->rs.n, f->applied, f->current, f->failed,
+			   f->not_started);
+		for (j = 0; j < f->rs.n; j++) {
+			const struct fleet_result *x = &f->rs.items[j];
+
+			if (!fleet_outcome_ok(x->outcome))
+				buf_printf(out, "    %s %s (exit %d): %s\n", x->target, x->outcome, x->exit,
+					   nn(x->error));
+		}
+	}
+	if (r->nrel)
+		buf_puts(out, "\nreleases (migrations per bundle, from the books):\n");
+	for (i = 0; i < r->nrel; i++) {
+		buf_printf(out, "    %-12s ", r->rel[i].environment);
+		put_short(out, r->rel[i].bundle);
+		buf_printf(out, "  %zu migration%s, first applied %s\n", r->rel[i].migrations,
+			   r->rel[i].migrations == 1 ? "" : "s", nn(r->rel[i].first_at));
+	}
+}
+
+static void json_kv(struct buf *out, const char *key, const char *v, int comma)
+{
+	buf_printf(out, "%s\"%s\":", comma ? "," : "", key);
+	if (v)
+		buf_put_json_string(out, v);
+	else
+		buf_puts(out, "null");
+}
+
+static void json_format(struct buf *out, const struct report *r, const char *now)
+{
+	size_t i;
+
+	buf_puts(out, "{");
+	json_kv(out, "generated", now, 0);
+	buf_puts(out, ",\"environments\":[");
+	for (i = 0; i < r->ndbs; i++) {
+		const struct report_db *d = &r->dbs[i];
+
+		buf_puts(out, i ? ",{" : "{");
+		json_kv(out, "environment", d->environment, 0);
+		json_kv(out, "database", d->database, 1);
+		json_kv(out, "source", d->source, 1);
+		json_kv(out, "version", d->current, 1);
+		json_kv(out, "bundle", d->bundle, 1);
+		buf_printf(out, ",\"applied\":%zu,\"pending\":%zu,\"drifted\":%zu,\"failed\":%zu,"
+			   "\"in_progress\":%zu", d->applied, d->pending, d->drifted, d->failed,
+			   d->in_progress);
+		json_kv(out, "pending_migrations", d->pending_list, 1);
+		json_kv(out, "drifted_migrations", d->drifted_list, 1);
+		buf_puts(out, "}");
+	}
+	buf_puts(out, "],\"fleets\":[");
+	for (i = 0; i < r->nfleets; i++) {
+		const struct report_fleet *f = &r->fleets[i];
+		size_t j, k = 0;
+
+		buf_puts(out, i ? ",{" : "{");
+		json_kv(out, "source", f->source, 0);
+		buf_printf(out, ",\"targets\":%zu,\"applied\":%zu,\"current\":%zu,\"failed\":%zu,"
+			   "\"not_started\":%zu,\"failed_targets\":[", f->rs.n, f->applied, f->current,
+			   f->failed, f->not_started);
+		for (j = 0; j < f->rs.n; j++) {
+			const struct fleet_result *x = &f->rs.items[j];
+
+			if (fleet_outcome_ok(x->outcome))
+				continue;
+			buf_puts(out, k++ ? ",{" : "{");
+			json_kv(out, "target", x->target, 0);
+			json_kv(out, "outcome", x->outcome, 1);
+			buf_printf(out, ",\"exit\":%d", x->exit);
+			json_kv(out, "error", x->error, 1);
+			buf_puts(out, "}");
+		}
+		buf_puts(out, "]}");
+	}
+	buf_puts(out, "],\"releases\":[");
+	for (i = 0; i < r->nrel; i++) {
+		buf_puts(out, i ? ",{" : "{");
+		json_kv(out, "environment", r->rel[i].environment, 0);
+		json_kv(out, "bundle", r->rel[i].bundle, 1);
+		buf_printf(out, ",\"migrations\":%zu", r->rel[i].migrations);
+		json_kv(out, "first_applied", r->rel[i].first_at, 1);
+		buf_puts(out, "}");
+	}
+	buf_puts(out, "]}\n");
+}
+
+/* Text for HTML: & < > " ' escaped. */
+static void h(struct buf *out, const char *s)
+{
+	for (s = nn(s); *s; s++) {
+		switch (*s) {
+		case '&': buf_puts(out, "&amp;"); break;
+		case '<': buf_puts(out, "&lt;"); break;
+		case '>': buf_puts(out, "&gt;"); break;
+		case '"': buf_puts(out, "&quot;"); break;
+		case '\'': buf_puts(out, "&#39;"); break;
+		default: buf_putc(out, *s);
+		}
+	}
+}
+
+static const char css[] =
+	"body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
+	"h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}"
+	"table{border-collapse:collapse;margin:.5em 0}"
+	"th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
+	"th{background:#f2f2f2}code{font:12px ui-monospace,monospace}"
+	".ok{background:#dff3df}.warn{background:#fff2cc}.bad{background:#f8d7d7}"
+	".muted{color:#777}";
+
+static void html_envs(struct buf *out, const struct report *r)
+{
+	size_t i;
+
+	buf_puts(out, "<h2>Environments</h2>\n<table id=\"environments\"><tr><th>environment</th>"
+		      "<th>database</th><th>version</th><th>state</th><th>pending</th>"
+		      "<th>brought there by</th></tr>\n");
+	for (i = 0; i < r->ndbs; i++) {
+		const struct report_db *d = &r->dbs[i];
+		const char *cls = d->drifted || d->failed || d->in_progress ? "bad"
+				  : d->pending ? "warn" : "ok";
+
+		buf_printf(out, "<tr class=\"%s\"><td>", cls);
+		h(out, d->environment);
+		buf_puts(out, "</td><td>");
+		h(out, d->database);
+		buf_puts(out, "</td><td>");
+		h(out, d->current);
+		buf_puts(out, "</td><td>");
+		if (d->drifted || d->failed || d->in_progress)
+			buf_printf(out, "%zu drifted, %zu failed or unfinished", d->drifted,
+				   d->failed + d->in_progress);
+		else
+			buf_puts(out, "no drift");
+		if (d->drifted_list) {
+			buf_puts(out, ": ");
+			h(out, d->drifted_list);
+		}
+		buf_printf(out, "</td><td>%zu", d->pending);
+		if (d->pending_list) {
+			buf_puts(out, ": ");
+			h(out, d->pending_list);
+		}
+		buf_puts(out, "</td><td><code>");
+		h(out, d->bundle);
+		buf_puts(out, "</code></td></tr>\n");
+	}
+	buf_puts(out, "</table>\n");
+}
+
+static void html_fleets(struct buf *out, const struct report *r)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->nfleets; i++) {
+		const struct report_fleet *f = &r->fleets[i];
+
+		buf_puts(out, "<h2>Fleet run <code>");
+		h(out, f->source);
+		buf_printf(out, "</code></h2>\n<p class=\"fleet-summary\">%zu targets: %zu applied, %zu "
+			   "current, %zu failed, %zu not started</p>\n", f->rs.n, f->applied, f->current,
+			   f->failed, f->not_started);
+		if (!f->failed && !f->not_started)
+			continue;
+		buf_puts(out, "<table class=\"failed-targets\"><tr><th>target</th><th>outcome</th>"
+			      "<th>exit</th><th>error</th></tr>\n");
+		for (j = 0; j < f->rs.n; j++) {
+			const struct fleet_result *x = &f->rs.items[j];
+
+			if (fleet_outcome_ok(x->outcome))
+				continue;
+			buf_puts(out, "<tr class=\"bad\"><td>");
+			h(out, x->target);
+			buf_puts(out, "</td><td>");
+			h(out, x->outcome);
+			buf_printf(out, "</td><td>%d</td><td>", x->exit);
+			h(out, x->error);
+			buf_puts(out, "</td></tr>\n");
+		}
+		buf_puts(out, "</table>\n");
+	}
+}
+
+static void html_format(struct buf *out, const struct report *r, const char *now)
+{
+	size_t i;
+
+	buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+		      "style-src 'unsafe-inline'\"><title>cairn report</title><style>");
+	buf_puts(out, css);
+	buf_puts(out, "</style></head><body>\n<h1>cairn: the picture across environments</h1>\n"
+		      "<p class=\"muted\">generated ");
+	h(out, now);
+	buf_puts(out, "</p>\n");
+	html_envs(out, r);
+	html_fleets(out, r);
+	buf_puts(out, "<h2>Releases</h2>\n<table id=\"releases\"><tr><th>environment</th>"
+		      "<th>bundle</th><th>migrations</th><th>first applied</th></tr>\n");
+	for (i = 0; i < r->nrel; i++) {
+		buf_puts(out, "<tr><td>");
+		h(out, r->rel[i].environment);
+		buf_puts(out, "</td><td><code>");
+		h(out, r->rel[i].bundle);
+		buf_printf(out, "</code></td><td>%zu</td><td>", r->rel[i].migrations);
+		h(out, r->rel[i].first_at);
+		buf_puts(out, "</td></tr>\n");
+	}
+	buf_puts(out, "</table>\n</body></html>\n");
+}
+
+void report_format(struct buf *out, const struct report *r, enum report_format f,
+		   const char *now)
+{
+	if (f == REPORT_JSON)
+		json_format(out, r, now);
+	else if (f == REPORT_HTML)
+		html_format(out, r, now);
+	else
+		text_format(out, r);
+}

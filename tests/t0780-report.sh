@@ -1,0 +1,110 @@
+#!/bin/sh
+test_description='cairn-apply report: three environments and a fleet run as text, JSON and an HTML page rendered by headless Chromium (issue #21)'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+
+unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT CAIRN_APPLY_CONFIG
+
+test_expect_success 'setup: dev at v2, staging at v1 (one pending), prod drifted, and a fleet with a failure' '
+	apply_project shop &&
+	apply_table shop 0001_users &&
+	apply_table shop 0002_orders &&
+	apply_build shop "$TRASH_DIRECTORY/v1.tar.gz" &&
+	apply_table shop 0003_items &&
+	apply_build shop "$TRASH_DIRECTORY/v2.tar.gz" &&
+	cairn-apply apply v1.tar.gz --env dev --db sqlite:dev.db $KEY >/dev/null &&
+	cairn-apply apply v2.tar.gz --env dev --db sqlite:dev.db $KEY >/dev/null &&
+	cairn-apply apply v1.tar.gz --env staging --db sqlite:staging.db $KEY >/dev/null &&
+	cairn-apply apply v2.tar.gz --env prod --db sqlite:prod.db $KEY >/dev/null &&
+	apply_mig shop 0001_users "CREATE TABLE t_0001_users (id integer primary key, v text, w text);" "DROP TABLE t_0001_users;" &&
+	apply_build shop "$TRASH_DIRECTORY/drift.tar.gz" &&
+	cairn-apply status v2.tar.gz --db sqlite:dev.db $KEY --format json >dev.json &&
+	cairn-apply status v2.tar.gz --db sqlite:staging.db $KEY --format json >staging.json &&
+	test_expect_code 5 cairn-apply status drift.tar.gz --db sqlite:prod.db $KEY --format json >prod.json &&
+	printf "t1 sqlite:t1.db\nt2 sqlite:t2.db\nt3 sqlite:t3.db\n" >targets &&
+	sqlite3 t2.db "CREATE TABLE t_0002_orders (x int)" &&
+	test_expect_code 1 cairn-apply fleet v2.tar.gz --env dev $KEY --targets targets --result fleet.jsonl >/dev/null 2>&1
+'
+
+test_expect_success 'text: each environment, its version, pending and drift; the fleet failure; releases' '
+	cairn-apply report dev.json staging.json prod.json fleet.jsonl >out &&
+	test_grep "^dev  *dev.db  *0003  *0  *0  *0  sha256:" out &&
+	test_grep "^staging  *staging.db  *0002  *1  *0  *0  sha256:" out &&
+	test_grep "^    pending: 0003_items$" out &&
+	test_grep "^prod  *prod.db  *0003  *0  *1  *0  sha256:" out &&
+	test_grep "^    drifted: 0001_users$" out &&
+	test_grep "^fleet fleet.jsonl: 3 targets: 2 applied, 0 current, 1 failed, 0 not started$" out &&
+	test_grep "^    t2 failed (exit 1): migration 0002_orders failed" out &&
+	test_grep "^    dev  *sha256:[0-9a-f]\{12\}  2 migrations, first applied" out &&
+	test_grep "^    dev  *sha256:[0-9a-f]\{12\}  1 migration, first applied" out
+'
+
+test_expect_success 'json: the same data' '
+	cairn-apply report dev.json staging.json prod.json fleet.jsonl --format json >r.json &&
+	v1=$(tar -xzOf v1.tar.gz manifest.yaml >/dev/null 2>&1; sqlite3 staging.db "SELECT bundle_id FROM cairn_migrations LIMIT 1") &&
+	python3 - r.json "$v1" <<-\EOF
+	import json, sys
+	r = json.load(open(sys.argv[1]))
+	env = {e["environment"]: e for e in r["environments"]}
+	assert sorted(env) == ["dev", "prod", "staging"], env
+	assert env["staging"]["version"] == "0002" and env["staging"]["pending"] == 1
+	assert env["staging"]["pending_migrations"] == "0003_items"
+	assert env["staging"]["bundle"] == sys.argv[2], (env["staging"]["bundle"], sys.argv[2])
+	assert env["prod"]["drifted"] == 1 and env["dev"]["drifted"] == 0
+	f = r["fleets"][0]
+	assert (f["targets"], f["applied"], f["failed"]) == (3, 2, 1), f
+	assert f["failed_targets"][0]["target"] == "t2" and f["failed_targets"][0]["exit"] == 1
+	rel = [x for x in r["releases"] if x["environment"] == "staging"]
+	assert len(rel) == 1 and rel[0]["migrations"] == 2, rel
+	rel = [x for x in r["releases"] if x["environment"] == "prod"]
+	assert len(rel) == 1 and rel[0]["migrations"] == 3, rel
+	EOF
+'
+
+test_expect_success 'an input that is neither is a usage error naming it' '
+	echo "hello: world" >other.yaml &&
+	test_expect_code 2 cairn-apply report dev.json other.yaml 2>err &&
+	test_grep "other.yaml: not the JSON of .cairn-apply status --format json." err
+'
+
+test_expect_success 'html: one self-contained page; headless Chromium renders it; the DOM holds the picture' '
+	cairn-apply report dev.json staging.json prod.json fleet.jsonl -o report.html &&
+	! grep -E -i "(src|href)=|https?:|@import|url\(|<script" report.html &&
+	HOME="$TRASH_DIRECTORY" timeout 120 chromium --headless --no-sandbox --disable-gpu \
+		--dump-dom "file://$TRASH_DIRECTORY/report.html" >dom.html 2>chromium.err &&
+	python3 - dom.html <<-\EOF &&
+	import sys
+	from html.parser import HTMLParser
+	class P(HTMLParser):
+	    def __init__(self):
+	        super().__init__(); self.rows = []; self.row = None; self.cell = None; self.cls = None
+	    def handle_starttag(self, tag, a):
+	        a = dict(a)
+	        if tag == "tr": self.row = []; self.cls = a.get("class")
+	        if tag in ("td", "th"): self.cell = ""
+	    def handle_data(self, d):
+	        if self.cell is not None: self.cell += d
+	    def handle_endtag(self, tag):
+	        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell); self.cell = None
+	        if tag == "tr": self.rows.append((self.cls, self.row)); self.row = None
+	p = P(); p.feed(open(sys.argv[1]).read())
+	rows = {r[0]: (c, r) for c, r in p.rows if r and r[0] in ("dev", "staging", "prod") and len(r) == 6}
+	assert rows["dev"][0] == "ok" and rows["dev"][1][2] == "0003", rows["dev"]
+	assert rows["staging"][0] == "warn" and "0003_items" in rows["staging"][1][4], rows["staging"]
+	assert rows["prod"][0] == "bad" and "0001_users" in rows["prod"][1][3], rows["prod"]
+	failed = [r for c, r in p.rows if r and r[0] == "t2"]
+	assert failed and failed[0][1] == "failed", p.rows
+	EOF
+	HOME="$TRASH_DIRECTORY" timeout 120 chromium --headless --no-sandbox --disable-gpu --window-size=1200,700 \
+		--screenshot="$TRASH_DIRECTORY/report.png" "file://$TRASH_DIRECTORY/report.html" >/dev/null 2>&1 &&
+	python3 - report.png <<-\EOF
+	import struct, sys, zlib
+	data = open(sys.argv[1], "rb").read()
+	assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+	w, h = struct.unpack(">II", data[16:24])
+	assert (w, h) == (1200, 700), (w, h)
+	assert len(data) > 10000, len(data)
+	EOF
+'
+
+test_done
