@@ -34,16 +34,26 @@ test_expect_success '100,000 hostile statements: refused at the cap, in little m
 	test "$(tail -n 1 rss)" -lt 65536
 '
 
+# No timing: the stream is cut 1 MiB after the member's header, so a reader
+# that reads the member before comparing its size with the manifest's meets
+# the end of the stream and says so instead of the refusal.
 test_expect_success 'a data member swapped for a large stream is refused before it is read' '
 	head -c 200000000 /dev/zero >big.csv &&
 	python3 "$TEST_DIRECTORY/helpers/bundle-rewrite.py" b.tar.gz swapped.tar.gz --repack \
 		migrations/0001_cities/data/c.csv big.csv &&
 	rm big.csv &&
-	start=$(date +%s%N) &&
+	python3 - swapped.tar.gz cut.tar.gz <<-\EOF &&
+	import gzip, sys
+	raw = gzip.open(sys.argv[1]).read()
+	name = b"migrations/0001_cities/data/c.csv"
+	at = raw.index(name)
+	at -= at % 512
+	open(sys.argv[2], "wb").write(gzip.compress(raw[:at + 512 + (1 << 20)], mtime=0))
+	EOF
 	test_expect_code 3 cairn-apply verify swapped.tar.gz $KEY 2>err &&
-	end=$(date +%s%N) &&
 	test_grep "member .migrations/0001_cities/data/c.csv.: 200000000 bytes, but the signed manifest says 36 (refused before reading it)" err &&
-	test $(( (end - start) / 1000000 )) -lt 300
+	test_expect_code 3 cairn-apply verify cut.tar.gz $KEY 2>err &&
+	test_grep "member .migrations/0001_cities/data/c.csv.: 200000000 bytes, but the signed manifest says 36 (refused before reading it)" err
 '
 
 test_done
