@@ -34,6 +34,7 @@ void apply_result_release(struct apply_result *r)
 	free(r->from_version);
 	free(r->to_version);
 	free(r->failed_version);
+	free(r->waiting_version);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -187,6 +188,12 @@ static void report_skipped(struct run *r, const struct apply_set *set, const str
 			why = "after --to";
 		else if (s->action == STEP_BASELINE)
 			why = "at or below the baseline";
+		else if (s->action == STEP_CONTRACT_WAITS && s->m->contract)
+			why = "phase: contract, waits for a contract statement (cairn promote --contract)";
+		else if (s->action == STEP_CONTRACT_WAITS)
+			why = "after a contract migration that waits for a contract statement";
+		if (s->action == STEP_CONTRACT_WAITS && !res->waiting++)
+			res->waiting_version = xstrdup(s->m->version);
 		if (why) {
 			ev_init(&ev, EV_SKIPPED, s->m, set);
 			ev.reason = why;
@@ -432,16 +439,16 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 			goto out;
 		}
 	}
-	rc = EXIT_OK;
+	rc = res->waiting ? EXIT_CONTRACT : EXIT_OK;
 out:
 	res->to_version = r.current ? xstrdup(r.current) : NULL;
 	ev_init(&ev, EV_DONE, NULL, set);
 	ev.total = res->applied;
 	ev.duration_ms = now_ms() - t0;
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK || rc == EXIT_CONTRACT)
 		emit(&r, &ev);
 out_unlock:
-	if (drv->unlock(db) && rc == EXIT_OK)
+	if (drv->unlock(db) && (rc == EXIT_OK || rc == EXIT_CONTRACT))
 		rc = EXIT_ENVIRONMENT;
 	plan_release(&p);
 	books_guard_release(&guard);

@@ -29,6 +29,8 @@ enum step_action {
 	STEP_AFTER_TO,     /* skipped: after --to */
 	STEP_DRIFT,        /* applied with another checksum: stops the run */
 	STEP_BLOCKED,      /* a failed or in-progress row: needs repair */
+	STEP_CONTRACT_WAITS, /* pending, but a contract migration at or before it
+			      * waits for a contract statement (set->contract_approved) */
 };
 
 struct plan_step {
@@ -41,6 +43,7 @@ struct plan {
 	struct plan_step *steps;  /* one per migration of the set, in order */
 	size_t n;
 	size_t napply, ndrift, nblocked;
+	size_t nwaiting;          /* STEP_CONTRACT_WAITS steps */
 	const struct bk_row **missing; /* applied in the database, absent from the bundle */
 	size_t nmissing;
 	const struct bk_row **blocked; /* failed or in progress, and not a batch this set resumes */
@@ -129,6 +132,8 @@ struct apply_result {
 	int needs_repair;                /* a row is failed or in progress */
 	int partial;                     /* the failed step ran partly, outside a transaction */
 	int tx_ended;                    /* ... or committed part of its work itself */
+	size_t waiting;                  /* pending steps left waiting for a contract statement */
+	char *waiting_version;           /* the first of them: the contract migration */
 };
 
 void apply_result_release(struct apply_result *r);

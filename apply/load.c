@@ -146,6 +146,7 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 				m->transaction = 0; /* transaction: {DRIVER: false} */
 		m->irreversible = bm->irreversible;
 		m->batch = bm->batch;
+		m->contract = bm->contract;
 		m->timeout_ms = bm->timeout_ms;
 		m->lock_timeout_ms = bm->lock_timeout_ms;
 		m->environments = bm->environments;

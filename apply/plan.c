@@ -27,6 +27,7 @@ const char *step_action_name(enum step_action a)
 	case STEP_AFTER_TO: return "after-target";
 	case STEP_DRIFT: return "drift";
 	case STEP_BLOCKED: return "blocked";
+	case STEP_CONTRACT_WAITS: return "waits-for-contract";
 	}
 	return "?";
 }
@@ -138,6 +139,7 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 	struct row_index x;
 	const char *current = NULL;
 	size_t i, to_index = set->n;
+	int waiting = 0;
 
 	memset(p, 0, sizeof(*p));
 	if (to) {
@@ -191,6 +193,13 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 			s->action = STEP_AFTER_TO;
 		} else {
 			s->action = STEP_APPLY;
+		}
+		/* a contract migration without a contract statement waits, and
+		 * so does every pending step after it: the order holds */
+		if (s->action == STEP_APPLY && (waiting || (s->m->contract && !set->contract_approved))) {
+			s->action = STEP_CONTRACT_WAITS;
+			waiting = 1;
+			p->nwaiting++;
 		}
 		if (s->action == STEP_APPLY || s->action == STEP_RESUME)
 			p->napply++;

@@ -28,6 +28,7 @@ struct apply_mig {
 	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages;
 				    * set with up */
 	int transaction, irreversible, batch;
+	int contract;              /* phase: contract: runs only with a contract approval */
 	char **environments;       /* empty: every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms;
@@ -48,6 +49,10 @@ struct apply_set {
 	 * outlives the set; only the SQL is the set's to free. 0: a set built
 	 * by hand owns every string. */
 	int borrows_bundle;
+	/* 1: the environment's policy allows contract migrations (a signed
+	 * contract statement for it); 0: plan_build makes them and every step
+	 * after them wait (STEP_CONTRACT_WAITS) */
+	int contract_approved;
 };
 
 void apply_set_release(struct apply_set *s);

@@ -293,6 +293,7 @@ static void fill_migration(struct bundle_migration *bm, const struct migration *
 	bm->irreversible = m->irreversible;
 	bm->destructive = m->destructive;
 	bm->batch = m->batch;
+	bm->contract = m->contract;
 	bm->environments = dup_list(m->environments.items, m->environments.n);
 	bm->nenvironments = m->environments.n;
 	bm->timeout_ms = m->timeout_ms;

@@ -269,6 +269,26 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The run applied what comes before the first contract migration, which
+ * waits for a contract statement (issue #22). */
+static int report_waiting(struct apply_ctx *ctx, const struct apply_args *a,
+			  const struct apply_result *res, const struct apply_set *set)
+{
+	if (a->json)
+		return EXIT_CONTRACT;
+	printf("applied %zu migration%s; %s is at version %s; %zu wait%s for a contract statement\n",
+	       res->applied, res->applied == 1 ? "" : "s", ctx->drv->display_name(ctx->db),
+	       res->to_version ? res->to_version : "none", res->waiting,
+	       res->waiting == 1 ? "s" : "");
+	error_msg("migration %s is phase: contract, and '%s' has no contract statement for "
+		  "this bundle: it and the %zu after it were not applied",
+		  mig_name(set, res->waiting_version), a->env, res->waiting - 1);
+	error_msg("once the release before this one is retired in '%s', run 'cairn promote "
+		  "%s --to %s --contract --key KEY' with an approver's key, and apply again",
+		  a->env, a->bundle, a->env);
+	return EXIT_CONTRACT;
+}
+
 /* Says how the run ended: the summary line, or what failed, the state
  * the database is in and what to run next. Returns the exit code. */
 static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
@@ -289,6 +309,8 @@ static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
 			       res->to_version ? res->to_version : "none");
 		return rc;
 	}
+	if (rc == EXIT_CONTRACT)
+		return report_waiting(ctx, a, res, set);
 	if (rc == EXIT_USAGE)
 		return usage_error(&cmd_apply_desc, "%s", cairn_error_last());
 	if (rc == EXIT_REFUSED) {
@@ -343,7 +365,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	free(revoked);
 	if (rc != EXIT_OK && apply_interrupted)
 		report_interrupt(ctx, res, set);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) /* not EXIT_CONTRACT: this file has more to apply */
 		apply_ctx_record_file(ctx, set, a->lock_ms);
 	return rc;
 }

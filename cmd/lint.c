@@ -241,6 +241,7 @@ static void lint_path(struct lint_run *L, const char *path, int depth)
 			free(dir);
 		} else {
 			m = load_meta("/nonexistent/");
+			m->no_phase = 1;
 		}
 		lint_script(L, path, m, NULL);
 		migration_free(m);

@@ -54,6 +54,10 @@ static const char *skip_reason(const struct plan_step *s, const char *env, char 
 		return "applied with another checksum (drift)";
 	case STEP_BLOCKED:
 		return "failed or unfinished in an earlier run: needs repair";
+	case STEP_CONTRACT_WAITS:
+		return s->m->contract ? "phase: contract: waits for a contract statement for this "
+					"environment (cairn promote BUNDLE --to ENV --contract)"
+				      : "after a contract migration that waits: waits with it";
 	default:
 		return NULL;
 	}
@@ -105,6 +109,7 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 		} else {
 			printf("  %-6s %s: %s\n", s->action == STEP_DRIFT ? "DRIFT"
 						  : s->action == STEP_BLOCKED ? "STOP"
+						  : s->action == STEP_CONTRACT_WAITS ? "wait"
 									      : "skip",
 			       m->name, skip_reason(s, env, why, sizeof(why)));
 		}

@@ -68,8 +68,12 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
 	struct bundle_open_opts o;
 	int rc;
 
-	if (!ap->active)
-		return apply_ctx_load_bundle(c, path, keys, nkeys, set);
+	if (!ap->active) {
+		/* --key: a developer's own database, no environment to ask */
+		rc = apply_ctx_load_bundle(c, path, keys, nkeys, set);
+		set->contract_approved = 1;
+		return rc;
+	}
 	memset(set, 0, sizeof(*set));
 	memset(&o, 0, sizeof(o));
 	if (c->early && c->sql_when_run) {
@@ -82,6 +86,8 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
 		error_msg("cannot read bundle '%s': %s", path, cairn_error_last());
 		rc = EXIT_REFUSED;
 	}
+	if (!rc)
+		set->contract_approved = ap->pb.v.contract;
 	if (rc) {
 		if (c->json)
 			apply_ctx_json_error(c, rc, "refused by the environment's policy", "unchanged",

@@ -19,16 +19,22 @@
 const struct cmd cmd_promote_desc = {
 	"promote", cmd_promote,
 	"approve a bundle for an environment (a signed approval statement)",
-	"cairn promote BUNDLE --to ENV --key KEY [--comment TEXT] [--expires DATE] [--ticket ID] [-o FILE]",
+	"cairn promote BUNDLE --to ENV --key KEY [--contract] [--comment TEXT] [--expires DATE] [--ticket ID] [-o FILE]",
 	"Checks BUNDLE's integrity, then adds an approval statement for its bundle\n"
 	"id and ENV, signed by the private key KEY, under approvals/ inside the\n"
 	"tarball: the one file carries its approvals to the applier. cairn-apply\n"
 	"counts it when KEY's public half is among ENV's approvers. Approving\n"
 	"again with the same key replaces the earlier approval.\n"
 	"\n"
+	"With --contract the statement is a contract statement instead: the\n"
+	"release before this bundle is retired in ENV, so the bundle's migrations\n"
+	"with phase: contract may run there. Without one, cairn-apply applies the\n"
+	"expand migrations and stops before the first contract one (exit 7).\n"
+	"\n"
 	"Options:\n"
 	"   --to ENV                the environment approved\n"
 	"   --key KEY               the approver's private key\n"
+	"   --contract              sign a contract statement (the old release is retired)\n"
 	"   --comment TEXT          why, for the audit trail\n"
 	"   --expires DATE          the approval stops counting then: a UTC time\n"
 	"                           (2026-12-01T00:00:00Z), a date, or a duration (72h, 7d)\n"
@@ -140,7 +146,9 @@ int statement_add(const struct cmd *desc, const struct statement_add_req *r)
 	}
 	printf("%s\n", r->output ? r->output : r->path);
 	fprintf(stderr, "cairn: %s %s for '%s' by key %s (%s): %s.yaml%s%s\n",
-		!strcmp(r->type, "approval") ? "approved" : "override", b->id, r->env, st.key,
+		!strcmp(r->type, "approval")	 ? "approved"
+		: !strcmp(r->type, "contract") ? "contract migrations approved in"
+					       : "override", b->id, r->env, st.key,
 		st.signer, pair.base, r->expires ? ", expires " : "", r->expires ? expires : "");
 	rc = EXIT_OK;
 out:
@@ -161,6 +169,7 @@ int cmd_promote(int argc, char **argv)
 		{ "signer", required_argument, NULL, 'n' },
 		{ "passphrase-file", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "contract", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct statement_add_req r;
@@ -178,6 +187,7 @@ int cmd_promote(int argc, char **argv)
 		case 'n': r.signer = optarg; break;
 		case 'p': r.pass_file = optarg; break;
 		case 'o': r.output = optarg; break;
+		case 'C': r.type = "contract"; break;
 		default:
 			if (optopt)
 				return usage_error(&cmd_promote_desc, "option '%s' needs a value",

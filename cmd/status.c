@@ -39,6 +39,7 @@ struct entry {
 	const char *bundle_checksum;
 	const struct audit_row *fail; /* apply_failed: the audit row of the failure */
 	int would_apply;              /* with a bundle: apply would run it */
+	int waits;                    /* pending behind a contract migration (issue #22) */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -146,6 +147,10 @@ static void print_text(struct apply_ctx *c, const struct entry *e, size_t n, con
 		printf("%-16s %-12s %-20s %-20s %s", e[i].version, e[i].state,
 		       r && *r->applied_at ? r->applied_at : "-",
 		       r && *r->applied_by ? r->applied_by : "-", e[i].name);
+		if (e[i].waits)
+			printf(e[i].m->contract ? "  (phase: contract: applies only with a contract "
+						  "statement for the environment)"
+						: "  (after a contract migration: waits with it)");
 		if (r && e[i].would_apply && !strcmp(r->state, BK_ROLLED_BACK))
 			printf("  (not applied: the bundle would apply it again)");
 		if (r && !strcmp(r->state, BK_IN_PROGRESS) && r->statement >= 0)
@@ -203,6 +208,10 @@ static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, con
 		buf_put_json_string(&b, e[i].version);
 		json_str(&b, "migration", e[i].name);
 		json_str(&b, "state", e[i].state);
+		if (e[i].m && e[i].m->contract)
+			json_str(&b, "phase", "contract");
+		if (e[i].waits)
+			buf_puts(&b, ",\"waits_for_contract\":true");
 		if (e[i].fail) {
 			json_str(&b, "error", e[i].fail->detail);
 			json_str(&b, "failed_at", e[i].fail->at);
@@ -266,6 +275,11 @@ static size_t collect_entries(struct entry *e, const struct plan *p, struct bk_r
 		case STEP_APPLY:
 			x->would_apply = 1;
 			x->state = s->row ? s->row->state : "pending";
+			break;
+		case STEP_CONTRACT_WAITS:
+			/* status asks no policy: pending, and said to wait */
+			x->state = s->row ? s->row->state : "pending";
+			x->waits = 1;
 			break;
 		case STEP_DRIFT: x->state = "drifted"; break;
 		case STEP_OTHER_ENV: x->state = "skipped"; break;

@@ -10,7 +10,8 @@
 	X(REFUSED, 3, "refused by verification or policy: bundle, signature or approval")     \
 	X(LOCKED, 4, "another runner holds the lock and it was not freed within the timeout") \
 	X(STATE, 5, "the database needs an operator: drift, or a failed or in-progress row")  \
-	X(ENVIRONMENT, 6, "cannot read or write what was named: file, repository, database")
+	X(ENVIRONMENT, 6, "cannot read or write what was named: file, repository, database") \
+	X(CONTRACT, 7, "applied up to the first contract migration, which waits for a contract statement")
 
 enum cairn_exit {
 #define CAIRN_EXIT_ENUM(name, code, text) EXIT_##name = code,

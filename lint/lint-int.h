@@ -53,6 +53,9 @@ int lint_names_has(char *const *names, size_t n, const char *name);
 
 /* Checks one statement (rules.c). */
 void lint_rules_stmt(struct lint_state *s, const PgQuery__Node *stmt);
+/* The phase rule on one statement (rules-phase.c); after lint_rules_stmt,
+ * which records the tables the script creates. */
+void lint_phase_stmt(struct lint_state *s, const PgQuery__Node *n);
 /* After the last statement: what the script as a whole left undone. */
 void lint_rules_end(struct lint_state *s);
 

@@ -89,6 +89,8 @@ const struct lint_rule lint_rules[LINT_NRULES] = {
 	  "SQL that PostgreSQL's parser refuses" },
 	{ "unused-waiver", "unused-ignore", LINT_WARNING,
 	  "a waiver (cairn:allow, lint: {allow:}) that waived nothing" },
+	{ "contract-only", NULL, LINT_ERROR,
+	  "a backward-incompatible statement in a migration whose phase is expand" },
 };
 
 int lint_rule_find(const char *id)
@@ -236,6 +238,8 @@ static int waived(struct lint_state *s, int rule)
 {
 	size_t i;
 
+	if (rule == LR_CONTRACT_ONLY)
+		return 0; /* the applier's gate reads the phase: no waiver */
 	for (i = 0; i < s->nwaivers; i++)
 		if (s->waivers[i].rule == rule) {
 			s->waivers[i].used = 1;
@@ -424,6 +428,7 @@ static void lint_statements(struct lint_state *s, const PgQuery__ParseResult *tr
 		s->out->statements++;
 		long_identifiers(s, s->stmt_start, end);
 		lint_rules_stmt(s, raw->stmt);
+		lint_phase_stmt(s, raw->stmt);
 		unused_waivers(s);
 	}
 	lint_rules_end(s);

@@ -51,6 +51,7 @@ enum lint_rule_id {
 	LR_TABLE_SCHEMA,
 	LR_SYNTAX,
 	LR_UNUSED_WAIVER,
+	LR_CONTRACT_ONLY,
 	LINT_NRULES
 };
 
@@ -77,6 +78,10 @@ void lint_config_init(struct lint_config *c);
  * level. rule "all" sets every rule. */
 int lint_config_set(struct lint_config *c, const char *rule, const char *level);
 
+/* The migration's phase (migration.yaml): NONE for a script linted alone,
+ * where the phase rule does not apply. */
+enum lint_phase { LINT_PHASE_NONE, LINT_PHASE_EXPAND, LINT_PHASE_CONTRACT };
+
 /* What cairn knows about the script beyond its text. */
 struct lint_input {
 	const char *sql;      /* need not be NUL-terminated */
@@ -84,6 +89,7 @@ struct lint_input {
 	int in_transaction;   /* cairn runs the script in a transaction */
 	int has_lock_timeout; /* migration.yaml or the project sets lock_timeout */
 	int has_statement_timeout;
+	enum lint_phase phase;
 	const struct lint_config *cfg;
 	/* migration.yaml's lint: {allow: [...]} (rule ids); the linter marks
 	 * in allow_used those that waived a finding */

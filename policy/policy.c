@@ -602,6 +602,46 @@ static void check_needs(struct policy_verdict *v, const struct policy_config *c,
 	buf_release(&names);
 }
 
+/* A contract statement (issue #22): an approver of the environment says
+ * the release before this bundle is retired there, so its contract
+ * migrations may run. The same expiry and age rules as an approval. Its
+ * absence refuses nothing: the engine runs the expand migrations and stops
+ * before the first contract one. */
+static void check_contract(struct policy_verdict *v, const struct policy_config *c,
+			   const struct policy_env *e, const struct policy_request *req,
+			   const struct sane *ss, size_t n)
+{
+	const struct policy_keylist *approvers = policy_env_list(c, e, "approvers");
+	char label[256];
+	long long exp;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct policy_stmt *s = ss[i].s;
+
+		if (!ss[i].ok || !is_type(s, "contract"))
+			continue;
+		key_label(c, s->key_id, label, sizeof(label));
+		if (!is_env(s, e->name))
+			note(v, NULL, "'%s' is a contract statement for '%s', not '%s'", s->name,
+			     s->environment ? s->environment : "", e->name);
+		else if (!signed_by(approvers, s))
+			note(v, NULL, "'%s' (contract) is signed by %s, not an approver of '%s'",
+			     s->name, label, e->name);
+		else if (s->expires && (parse_rfc3339(s->expires, &exp) < 0 || req->now >= exp))
+			note(v, NULL, "'%s' (contract) by %s expired at %s", s->name, label,
+			     s->expires);
+		else if (req->now >= ss[i].t + max_approval_age(c, e))
+			note(v, NULL, "'%s' (contract) by %s was signed at %s, longer ago than '%s' "
+			     "allows (max_approval_age %lld days)", s->name, label, s->time, e->name,
+			     max_approval_age(c, e) / 86400);
+		else if (!v->contract) {
+			v->contract = 1;
+			use(v, s);
+		}
+	}
+}
+
 int policy_check(struct policy_verdict *v, const struct policy_config *c,
 		 const struct policy_stmt *st, size_t n, const struct policy_request *req)
 {
@@ -626,6 +666,7 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 		check_after(v, c, e, req, ss, n);
 		check_receipt(v, c, e, ss, n);
 	}
+	check_contract(v, c, e, req, ss, n);
 	check_rollback(v, req, ss, n);
 	check_needs(v, c, e, req, ss, n);
 	v->ok = v->nreasons == 0;

@@ -16,7 +16,7 @@
 /* One signed statement, as the verifier read it. */
 struct policy_stmt {
 	const char *name;        /* the member or file, for messages */
-	const char *type;        /* build | approval | receipt | override */
+	const char *type;        /* build | approval | contract | receipt | override */
 	const char *bundle;      /* the bundle id it names */
 	const char *environment; /* NULL for build */
 	const char *key_id;      /* of the key that signed it */
@@ -70,6 +70,8 @@ struct policy_verdict {
 	const struct policy_stmt **used; /* build, approvals, receipts, overrides used */
 	size_t nused, used_alloc;
 	unsigned overrides;            /* POLICY_OVERRIDE_* granted by an admin */
+	int contract;                  /* a contract statement for the environment by
+					* one of its approvers: contract migrations may run */
 	char **ignored;                /* statements that count for nothing (a revoked
 				        * key's), for the audit row; also in notes */
 	size_t nignored, ignored_alloc;

@@ -35,6 +35,8 @@ void project_lint(const struct config *pc, const struct migration *m, const char
 	in.in_transaction = migration_transaction(m, "postgres");
 	in.has_lock_timeout = m->lock_timeout_ms > 0;
 	in.has_statement_timeout = m->timeout_ms > 0;
+	in.phase = m->no_phase ? LINT_PHASE_NONE
+		   : m->contract ? LINT_PHASE_CONTRACT : LINT_PHASE_EXPAND;
 	in.cfg = &cfg;
 	in.allow = allow;
 	in.nallow = n;

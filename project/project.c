@@ -434,7 +434,7 @@ static const char *parse_dir_name(const char *name, char **version, char **slug)
 
 static const char *const meta_keys[] = {
 	"description", "requires", "transaction", "irreversible", "destructive",
-	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", NULL,
+	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", "phase", NULL,
 };
 
 static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
@@ -583,6 +583,13 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 				m->batch = 0;
 			else
 				wrong_type(f, path, k->str, v, "'schema' or 'batch'");
+		} else if (!strcmp(k->str, "phase")) {
+			if (v->type == YNODE_SCALAR && !strcmp(v->str, "contract"))
+				m->contract = 1;
+			else if (v->type == YNODE_SCALAR && !strcmp(v->str, "expand"))
+				m->contract = 0;
+			else
+				wrong_type(f, path, k->str, v, "'expand' or 'contract'");
 		} else if (!strcmp(k->str, "timeout")) {
 			parse_duration_key(f, path, k, v, &m->timeout_ms);
 		} else if (!strcmp(k->str, "lock_timeout")) {

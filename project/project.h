@@ -87,6 +87,10 @@ struct migration {
 	int irreversible;
 	int destructive;
 	int batch;        /* kind: batch */
+	int contract;     /* phase: contract (default expand): backward-incompatible
+			   * steps, applied only with a contract approval */
+	int no_phase;     /* a script linted outside any migration (cairn lint
+			   * FILE.sql): the phase rule does not apply */
 	int noop;         /* noop: true: an up script (all, or one driver's) is empty on purpose */
 	int ups_empty, ups_sql; /* set by the checker: up scripts without and with SQL */
 	struct strlist environments;

@@ -56,7 +56,8 @@ test_expect_success 'every rule of the table has its line in rules.txt and docs/
 	python3 -c "import json,sys; [print(r[\"id\"]) for r in json.load(open(\"sarif\"))[\"runs\"][0][\"tool\"][\"driver\"][\"rules\"]]" >ids &&
 	test $(wc -l <ids) -ge 37 &&
 	while read -r id; do
-		test "$id" = not-rerunnable || grep -q "^$id|" "$RULES" || { echo "no test line for $id"; return 1; }
+		# contract-only reads a migration'"'"'s phase: t0950 tests it
+		test "$id" = not-rerunnable || test "$id" = contract-only || grep -q "^$id|" "$RULES" || { echo "no test line for $id"; return 1; }
 		grep -q "| \`$id\` |" "$SRC_DIR/docs/lint.md" || { echo "$id not in docs/lint.md"; return 1; }
 	done <ids
 '
@@ -154,6 +155,7 @@ test_expect_success 'usage: an unknown format, a missing path, a bad level in ca
 test_expect_success 'setup: a project with a released table' '
 	test_create_project p &&
 	sed -i -e "/^  - refs\//d" -e "s/^release_refs:.*/release_refs: []/" p/cairn.yaml &&
+	printf "lint:\n  contract-only: off\n" >>p/cairn.yaml &&
 	test_migration p 20260101000000_users "CREATE TABLE users (id bigint, email text, legacy text);" &&
 	test_commit p base
 '
@@ -181,7 +183,7 @@ test_expect_success 'check: the five dangerous statements of the issue are findi
 
 test_expect_success 'build: a rule set to error refuses the build, and no bundle is written' '
 	test_commit p five &&
-	printf "lint: {drop-column: error}\n" >>p/cairn.yaml && test_commit p strict &&
+	printf "  drop-column: error\n" >>p/cairn.yaml && test_commit p strict &&
 	(cd p && test_must_fail --exit=1 cairn build -o ../b.tar.gz >../out 2>&1) &&
 	test_grep "up.sql:5: error: drop-column" out &&
 	test ! -e b.tar.gz

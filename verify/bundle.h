@@ -39,6 +39,7 @@ struct bundle_migration {
 				* {postgres: false}); written only when not empty */
 	size_t nno_transaction;
 	int irreversible, destructive, batch;
+	int contract;          /* phase: contract; written only when set (absent: expand) */
 	char **environments;   /* empty = every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */

@@ -281,6 +281,10 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 		m->batch = 1;
 	else if (LIT(c, "schema\n") < 0)
 		return -1;
+	if (!LIT(c, "    phase: contract\n")) {
+		c->nodes += 2;
+		m->contract = 1;
+	}
 	if (LIST(c, "    environments: [", &m->environments, &m->nenvironments) < 0 ||
 	    LIT(c, "    timeout_ms: ") < 0 || canon_uint(c, &m->timeout_ms) < 0 ||
 	    LIT(c, "\n    lock_timeout_ms: ") < 0 || canon_uint(c, &m->lock_timeout_ms) < 0 ||

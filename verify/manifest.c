@@ -229,6 +229,7 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		    buf_printf(out, "    irreversible: %s\n    destructive: %s\n"
 			       "    kind: %s\n", yesno(m->irreversible),
 			       yesno(m->destructive), m->batch ? "batch" : "schema") < 0 ||
+		    (m->contract && buf_puts(out, "    phase: contract\n") < 0) ||
 		    put_list(out, "    ", "environments", m->environments, m->nenvironments) < 0 ||
 		    buf_printf(out, "    timeout_ms: %llu\n    lock_timeout_ms: %llu\n", m->timeout_ms,
 			       m->lock_timeout_ms) < 0 ||
@@ -392,12 +393,12 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 	static const char *const keys[] = {
 		"version", "name", "description", "requires", "transaction", "no_transaction",
 		"irreversible",
-		"destructive", "kind", "environments", "timeout_ms", "lock_timeout_ms",
+		"destructive", "kind", "phase", "environments", "timeout_ms", "lock_timeout_ms",
 		"checksum", "provenance", "files", NULL,
 	};
 	static const char *const prov_keys[] = { "commit", "author", "date", NULL };
 	struct bundle_migration *m = &b->migs[idx];
-	const struct ynode *files, *prov, *kind;
+	const struct ynode *files, *prov, *kind, *phase;
 	char want[7 + 65];
 	size_t i;
 
@@ -421,6 +422,10 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 	    (strcmp(kind->str, "schema") && strcmp(kind->str, "batch")))
 		return bad(kind ? kind : n, "'kind' must be schema or batch");
 	m->batch = !strcmp(kind->str, "batch");
+	phase = ynode_get(n, "phase");
+	if (phase && (phase->type != YNODE_SCALAR || strcmp(phase->str, "contract")))
+		return bad(phase, "'phase' must be contract (expand is written as no phase)");
+	m->contract = phase != NULL;
 	if (!digits_only(m->version) || strlen(m->version) > 32)
 		return bad(ynode_get(n, "version"), "'version' must be digits");
 	if (strncmp(m->name, m->version, strlen(m->version)) || m->name[strlen(m->version)] != '_' ||

@@ -7,7 +7,8 @@
 #include "keys.h"
 #include "statement.h"
 
-static const char *const statement_types[] = { "build", "approval", "receipt", "override", NULL };
+static const char *const statement_types[] = { "build", "approval", "contract", "receipt",
+							       "override", NULL };
 
 int statement_type_valid(const char *type)
 {
@@ -147,7 +148,7 @@ int statement_parse(struct statement *out, const char *data, size_t len, const c
 		*slot = xstrdup(v->str);
 	}
 	if (!out->type || !statement_type_valid(out->type)) {
-		cairn_error_set("%s: 'type' must be build, approval, receipt or override", name);
+		cairn_error_set("%s: 'type' must be build, approval, contract, receipt or override", name);
 		goto out;
 	}
 	if (!out->bundle || !bundle_id_valid(out->bundle)) {

@@ -14,7 +14,7 @@
 #define SIGFILE_MAX_SIZE 1024
 
 struct statement {
-	char *type;         /* build | approval | receipt | override */
+	char *type;         /* build | approval | contract | receipt | override */
 	char *bundle;       /* "sha256:<hex>" */
 	char *environment;  /* NULL for build */
 	char *signer;       /* a human name for the key's holder */
@@ -43,7 +43,7 @@ void statement_release(struct statement *s);
 
 /* Where a statement sits in a bundle, without ".yaml"/".sig":
  * signatures/<key> for a build, approvals/<env>-<key> for an approval,
- * approvals/<env>-<type>-<key> for a receipt or an override (so one key may
+ * approvals/<env>-<type>-<key> for a contract, a receipt or an override (so one key may
  * approve and also sign a receipt or an override for one environment). */
 char *statement_member_base(const char *type, const char *environment, const char *key);
 

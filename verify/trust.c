@@ -90,8 +90,8 @@ unsigned trust_role_of_type(const char *type)
 		return 0;
 	if (!strcmp(type, "build"))
 		return TRUST_BUILD;
-	if (!strcmp(type, "approval"))
-		return TRUST_APPROVAL;
+	if (!strcmp(type, "approval") || !strcmp(type, "contract"))
+		return TRUST_APPROVAL; /* approvers sign contract statements */
 	if (!strcmp(type, "receipt"))
 		return TRUST_RECEIPT;
 	if (!strcmp(type, "override"))

@@ -414,6 +414,42 @@ static void test_no_approvals_mode(struct policy_config *c)
 	policy_verdict_release(&v);
 }
 
+/* A contract statement (issue #22): by an approver of the environment,
+ * for it, unexpired and within max_approval_age, sets verdict.contract;
+ * its absence refuses nothing. */
+static void test_contract(struct policy_config *c)
+{
+	struct policy_verdict v;
+
+	prod_ready();
+	CHECK(check(&v, c, "prod", 0, NULL) == 0 && v.ok && !v.contract);
+	policy_verdict_release(&v);
+
+	add(stmt("approvals/staging-contract-alice.yaml", "contract", "staging", "alice"));
+	add(stmt("approvals/prod-contract-ci.yaml", "contract", "prod", "ci"));
+	add(stmt("approvals/prod-contract-dave.yaml", "contract", "prod", "alice"));
+	st[nst - 1].expires = "2026-11-01T00:00:00Z"; /* before NOW */
+	CHECK(check(&v, c, "prod", 0, NULL) == 0 && v.ok && !v.contract);
+	CHECK(v.nused == 5);
+	policy_verdict_release(&v);
+
+	add(stmt("approvals/prod-contract-old.yaml", "contract", "prod", "alice"));
+	st[nst - 1].time = "2026-01-01T00:00:00Z"; /* older than 90d */
+	CHECK(check(&v, c, "prod", 0, NULL) == 0 && v.ok && !v.contract);
+	policy_verdict_release(&v);
+
+	add(stmt("approvals/prod-contract-carol.yaml", "contract", "prod", "carol"));
+	CHECK(check(&v, c, "prod", 0, NULL) == 0 && v.ok && v.contract);
+	CHECK(used(&v, "approvals/prod-contract-carol.yaml") && v.nused == 6);
+	policy_verdict_release(&v);
+
+	/* a forged one refuses the bundle, as any forged statement does */
+	st[nst - 1].valid = 0;
+	CHECK(check(&v, c, "prod", 0, NULL) == 0 && !v.ok && !v.contract);
+	CHECK(has_reason(&v, "bad-signature", "approvals/prod-contract-carol.yaml"));
+	policy_verdict_release(&v);
+}
+
 static void test_versions(void)
 {
 	CHECK(version_cmp("0002", "0010") < 0);
@@ -438,6 +474,7 @@ int main(void)
 	test_after_and_receipts(&c);
 	test_overrides(&c);
 	test_no_approvals_mode(&c);
+	test_contract(&c);
 	test_versions();
 	policy_config_release(&c);
 	return unit_done();
