@@ -16,7 +16,7 @@ DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev 
                libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
-DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5
+DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0
 # The real tools that cairn import's tests compare against (t08xx):
 # sqitch from Debian (with its SQLite driver), dbmate from npm.
 DEB_IMPORT   = sqitch libdbd-sqlite3-perl
@@ -75,7 +75,7 @@ endif
 # PostgreSQL driver dlopens libpq.so.5 (libpq5) the first time it opens a
 # database (drivers/pq-load.c), so a SQLite run never loads it.
 APPLY_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(APPLY_PKGS) libpq 2>/dev/null)
-APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null) $(DL_LIBS) -pthread
+APPLY_LIBS   = $(shell $(PKG_CONFIG) --libs $(APPLY_PKGS) 2>/dev/null) $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
 # dlopen and pthread_once are in libc from glibc 2.34 on; older ones need these.
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
 DL_LIBS     := $(shell printf '\043include <dlfcn.h>\n\043include <pthread.h>\nstatic pthread_once_t o = PTHREAD_ONCE_INIT;\nstatic void f(void) {}\nint main(void) { pthread_once(&o, f); return !dlopen(0, RTLD_NOW); }\n' | \
@@ -126,11 +126,16 @@ APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
-               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c
+               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c drivers/pg-probe.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c \
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c \
                $(PG_SRC)
+# Operations (issue #20): preflight's checks, and what a pending
+# PostgreSQL script needs, read with libpg_query (linked into the applier
+# for this: shared, as in cairn).
+OPS_SRC      = ops/preflight.c ops/sqlneeds.c
+APPLY_VERB_SRC += cmd/preflight.c
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
 
@@ -138,7 +143,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(POLICY_SRC) bundle/append.c $(CAIRN_SRC))
 APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPEND_SRC) $(RECEIPT_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
-               $(APPLY_SRC) $(APPLY_VERB_SRC))
+               $(OPS_SRC) $(APPLY_SRC) $(APPLY_VERB_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -169,7 +174,7 @@ $(BUILD)/.flags: FORCE
 
 # Unit tests link everything but the mains.
 TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(DRIVER_SRC) \
-               $(ENGINE_SRC) $(POLICY_SRC) bundle/append.c $(IMPORT_SRC))
+               $(ENGINE_SRC) $(OPS_SRC) $(POLICY_SRC) bundle/append.c $(IMPORT_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

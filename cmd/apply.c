@@ -15,7 +15,7 @@
 const struct cmd cmd_apply_desc = {
 	"apply", cmd_apply,
 	"verify a bundle and apply its pending migrations",
-	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic]\n"
+	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic] [--preflight]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
 	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--checkpoint FILE [--checkpoint-key KEY]]",
@@ -56,6 +56,9 @@ const struct cmd cmd_apply_desc = {
 	"                      the receipt key)\n"
 	"   --to VERSION       apply up to and including VERSION only\n"
 	"   --dry-run          print the plan (as 'cairn-apply plan') and change nothing\n"
+	"   --preflight        run 'cairn-apply preflight' first, on the same connection;\n"
+	"                      a failed check stops the run before anything is applied,\n"
+	"                      with preflight's exit code\n"
 	"   --atomic           all pending migrations in one transaction: all or nothing\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s; 0: do not wait)\n"
 	"   --key PUB          trust builds signed by this public key (repeatable); no\n"
@@ -205,7 +208,7 @@ struct apply_args {
 	const char *env, *dsn, *db_flag, *to, *config, *receipt_key, *lock_flag, *bundle;
 	const char **keys;
 	size_t nkeys;
-	int json, dry, atomic;
+	int json, dry, atomic, preflight;
 	unsigned long long lock_ms;
 	struct checkpoint_opts cpo;
 };
@@ -225,6 +228,7 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 		{ "receipt-key", required_argument, NULL, 'R' },
 		{ "checkpoint", required_argument, NULL, 'P' },
 		{ "checkpoint-key", required_argument, NULL, 'K' },
+		{ "preflight", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = EXIT_OK;
@@ -237,6 +241,7 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 		case 'd': a->dsn = optarg; break;
 		case 't': a->to = optarg; break;
 		case 'n': a->dry = 1; break;
+		case 'F': a->preflight = 1; break;
 		case 'a': a->atomic = 1; break;
 		case 'k': a->keys[a->nkeys++] = optarg; break;
 		case 'l':
@@ -413,6 +418,8 @@ int cmd_apply(int argc, char **argv)
 		rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, a.dsn, a.dry, a.json);
 	if (rc == EXIT_OK)
 		rc = apply_policy_check_db(&ap, &ctx, a.bundle, 0);
+	if (rc == EXIT_OK && a.preflight)
+		rc = preflight_gate(&ctx, &ap, &set, a.env, a.to);
 	if (rc != EXIT_OK)
 		goto out;
 	if (a.dry) {

@@ -217,6 +217,26 @@ struct driver {
 	int (*bundle_file_known)(struct db *db, const char *sha256_hex);
 	int (*bundle_file_record)(struct db *db, const char *sha256_hex, const char *bundle_id,
 				  const char *at);
+
+	/* Optional: what preflight asks (issue #20); NULL where the driver has
+	 * no answer. None of them changes the database.
+	 * query_text: the first column of the first row of a query as a
+	 * malloc'ed string (*out NULL: no row, or NULL).
+	 * lock_probe: 0 when the run lock (lock()) is free now, 1 when another
+	 * runner holds it (*holder: who, malloc'ed), -1 on error. Takes and
+	 * drops it at once when it is free.
+	 * books_writable: 1 when the bookkeeping tables can be created or
+	 * written, 0 when not (*why, malloc'ed), -1 on error.
+	 * blockers: sessions that would block a migration's statements now:
+	 * open transactions holding locks on the tables named (PostgreSQL:
+	 * pg_locks and pg_stat_activity; SQLite: a writer's lock on the file,
+	 * tables ignored); *out one line per session, malloc'ed, NULL: none.
+	 * file_path: the database file (SQLite), NULL for a server. */
+	int (*query_text)(struct db *db, const char *sql, char **out);
+	int (*lock_probe)(struct db *db, char **holder);
+	int (*books_writable)(struct db *db, char **why);
+	int (*blockers)(struct db *db, const char *const *tables, size_t ntables, char **out);
+	const char *(*file_path)(struct db *db);
 };
 
 /* The registry (drivers/driver.c). */

@@ -209,6 +209,7 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 								  : c->defaults.pg_statement_timeout_ms;
 	r->pg_lock_timeout_ms = e->pg_lock_timeout_set ? e->pg_lock_timeout_ms
 						       : c->defaults.pg_lock_timeout_ms;
+	r->pg_version = e->pg_version_set ? e->pg_version : c->defaults.pg_version;
 	r->sqlite_foreign_keys = e->sqlite_fk_set ? 1 + e->sqlite_fk
 			       : c->defaults.sqlite_fk_set ? 1 + c->defaults.sqlite_fk : 0;
 	return 0;

@@ -123,7 +123,8 @@ static const char *const pg_keys[] = { "statement_timeout", "lock_timeout", "ver
 
 /* postgres: {statement_timeout: 1h, lock_timeout: 10s, version: 15}: the
  * timeouts a PostgreSQL migration runs under when its migration.yaml sets
- * none; version is for the checker's rules and is not read here. */
+ * none; version, the major version the migrations were checked for, is
+ * what preflight compares the server's with. */
 static void parse_postgres(struct policy_config *c, struct policy_env *e, const struct ynode *v)
 {
 	size_t i;
@@ -134,7 +135,7 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 	}
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
-		unsigned long long *ms = NULL;
+		unsigned long long *ms = NULL, ver = 0;
 		int *set = NULL;
 
 		if (!strcmp(k->str, "statement_timeout"))
@@ -143,6 +144,10 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 			ms = &e->pg_lock_timeout_ms, set = &e->pg_lock_timeout_set;
 		else if (strcmp(k->str, "version"))
 			unknown_key(c, k, "postgres", pg_keys);
+		else if (ynode_uint(x, &ver) < 0 || !x->plain || ver < 9 || ver > 99)
+			wrong_type(c, k->str, x, "a major version such as 15");
+		else
+			e->pg_version = (int)ver, e->pg_version_set = 1;
 		if (!ms)
 			continue;
 		if (x->type != YNODE_SCALAR || parse_duration_ms(x->str, ms) < 0)

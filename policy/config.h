@@ -62,6 +62,9 @@ struct policy_env {
 	 * for migrations that set none (0: the server's own setting) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
 	int pg_statement_timeout_set, pg_lock_timeout_set;
+	/* postgres: {version: N}: the major version the migrations were
+	 * checked for (preflight compares the server's with it) */
+	int pg_version, pg_version_set;
 	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
 	 * set it (the DSN's own option wins) */
 	int sqlite_fk, sqlite_fk_set;
@@ -155,6 +158,7 @@ struct policy_resolved {
 	struct policy_setting lock_timeout_src;
 	/* postgres: the environment's, else the defaults', else 0 (none) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
 				  * (zeroed memory), 1 off, 2 on */
 	/* the effective lists and quorum (environment, else defaults) */

@@ -1,0 +1,47 @@
+/* What a PostgreSQL script needs from the role that runs it and which
+ * tables it touches, read from libpg_query's parse tree (issue #20,
+ * preflight). Pure: no database, no output. */
+#ifndef CAIRN_OPS_SQLNEEDS_H
+#define CAIRN_OPS_SQLNEEDS_H
+
+#include <stddef.h>
+
+enum sql_need_kind {
+	NEED_SCHEMA_CREATE,  /* CREATE on schema (table, index's table's schema, view...) */
+	NEED_TABLE_OWNER,    /* ALTER, DROP, CREATE INDEX ON, RENAME need the owner; with
+			      * creates: the statement makes the relation (nothing to check) */
+	NEED_TABLE_TRUNCATE,
+	NEED_DB_CREATE,      /* CREATE SCHEMA: CREATE on the database (creates: the schema) */
+	NEED_EXTENSION,      /* CREATE EXTENSION not installed yet: CREATE on the database */
+	NEED_TABLE_INSERT,
+	NEED_TABLE_UPDATE,
+	NEED_TABLE_DELETE,
+};
+
+struct sql_need {
+	enum sql_need_kind kind;
+	char *schema;        /* NULL: the search path's (current_schema()) */
+	char *name;          /* table, schema or extension; NULL for a schema need */
+	char *what;          /* the statement kind, for messages ("ALTER TABLE") */
+	int line;            /* 1-based line of the statement in the script */
+	int missing_ok;      /* IF EXISTS: a relation that is not there is no failure */
+	int creates;         /* the statement creates name (later needs on it are met) */
+};
+
+struct sql_needs {
+	struct sql_need *items;
+	size_t n, alloc;
+};
+
+/* Adds the needs of script (NUL-terminated) to out. Returns 0, or -1 with
+ * the error set when the script does not parse. */
+int sql_needs_scan(struct sql_needs *out, const char *script);
+void sql_needs_release(struct sql_needs *n);
+/* 1 when an earlier need of n (index < upto) of this kind creates
+ * schema.name (a table: NEED_TABLE_OWNER; a schema: NEED_DB_CREATE, NULL
+ * schema). */
+int sql_needs_created(const struct sql_needs *n, size_t upto, enum sql_need_kind kind,
+		      const char *schema, const char *name);
+const char *sql_need_kind_name(enum sql_need_kind k);
+
+#endif
