@@ -282,8 +282,9 @@ static void check_privileges(struct preflight *p, const struct preflight_input *
 		preflight_add(p, "privileges", PF_FAIL, EXIT_FAILED, "%s", bad.ptr);
 	else
 		preflight_add(p, "privileges", PF_PASS, 0,
-			      "%zu need%s of the pending statements met by role", checked,
-			      checked == 1 ? "" : "s");
+			      "the role has all %zu privilege%s the pending statements need (%zu more "
+			      "are met by what the run itself creates)", checked,
+			      checked == 1 ? "" : "s", sc->all.n - checked);
 out:
 	buf_release(&bad);
 	buf_release(&q);
