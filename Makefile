@@ -129,12 +129,12 @@ PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-
                drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c drivers/pg-probe.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c \
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c drivers/sqlite-backup.c \
                $(PG_SRC)
 # Operations (issue #20): preflight's checks, and what a pending
 # PostgreSQL script needs, read with libpg_query (linked into the applier
 # for this: shared, as in cairn).
-OPS_SRC      = ops/preflight.c ops/sqlneeds.c
+OPS_SRC      = ops/preflight.c ops/sqlneeds.c ops/backup.c
 APPLY_VERB_SRC += cmd/preflight.c
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c

@@ -139,6 +139,7 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 			if (!strcmp(bm->no_transaction[j], driver))
 				m->transaction = 0; /* transaction: {DRIVER: false} */
 		m->irreversible = bm->irreversible;
+		m->destructive = bm->destructive;
 		m->batch = bm->batch;
 		m->timeout_ms = bm->timeout_ms;
 		m->lock_timeout_ms = bm->lock_timeout_ms;

@@ -28,6 +28,7 @@ struct apply_mig {
 	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages;
 				    * set with up */
 	int transaction, irreversible, batch;
+	int destructive;           /* migration.yaml acknowledged a destructive statement */
 	char **environments;       /* empty: every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms;

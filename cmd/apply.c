@@ -5,6 +5,7 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "../ops/backup.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
 #include "policy-gate.h"
@@ -326,15 +327,63 @@ static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
 	return apply_interrupted ? 128 + apply_interrupted : rc;
 }
 
+/* The backup before a destructive migration (ops/backup.c), said as it
+ * is taken: where it went and its sha256, or why none was. */
+struct step_backup {
+	struct backup_ctx b;
+	struct apply_ctx *c;
+};
+
+static int backup_step(void *ctx, const struct apply_mig *m, char **detail)
+{
+	struct step_backup *s = ctx;
+	struct buf b = BUF_INIT;
+	int rc = backup_before_step(&s->b, m, detail);
+
+	if (rc || !*detail)
+		return rc;
+	if (s->c->json) {
+		buf_puts(&b, "{\"event\":\"backup\",\"version\":");
+		buf_put_json_string(&b, m->version);
+		buf_puts(&b, ",\"migration\":");
+		buf_put_json_string(&b, m->name);
+		buf_puts(&b, ",\"file\":");
+		if (s->b.last && strstr(*detail, s->b.last))
+			buf_put_json_string(&b, s->b.last);
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"detail\":");
+		buf_put_json_string(&b, *detail);
+		buf_puts(&b, "}\n");
+		fwrite(b.ptr, 1, b.len, stdout);
+		buf_release(&b);
+	} else {
+		printf("backup before %s: %s\n", m->name, *detail);
+	}
+	fflush(stdout);
+	return 0;
+}
+
 /* Applies the verified set under the engine's lock; the database is open. */
 static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct apply_args *a,
 	       struct apply_set *set, struct apply_result *res)
 {
 	struct apply_opts o;
+	struct step_backup bk;
 	char *builders;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
+	memset(&bk, 0, sizeof(bk));
+	if (ctx->drv->backup_to) {
+		bk.c = ctx;
+		bk.b.drv = ctx->drv;
+		bk.b.db = ctx->db;
+		bk.b.off = ap->active && ap->ac.env.backup_off;
+		bk.b.dir = ap->active ? ap->ac.env.backup_dir : NULL;
+		o.before_step = backup_step;
+		o.before_ctx = &bk;
+	}
 	o.env = a->env;
 	o.to = a->to;
 	o.atomic = a->atomic;
@@ -352,6 +401,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.builders = builders = apply_policy_builders(ap, a->keys, a->nkeys);
 	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
 	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
+	backup_ctx_release(&bk.b);
 	apply_ctx_release_signals();
 	free(builders);
 	if (rc != EXIT_OK && apply_interrupted)

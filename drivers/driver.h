@@ -237,6 +237,11 @@ struct driver {
 	int (*books_writable)(struct db *db, char **why);
 	int (*blockers)(struct db *db, const char *const *tables, size_t ntables, char **out);
 	const char *(*file_path)(struct db *db);
+	/* Optional (issue #20): a consistent copy of the whole database to a
+	 * new file at path (SQLite's online backup API), fsynced with its
+	 * directory before it returns. 0, or -1 with the error set and no file
+	 * left at path. NULL: the driver backs up no file (PostgreSQL). */
+	int (*backup_to)(struct db *db, const char *path);
 };
 
 /* The registry (drivers/driver.c). */

@@ -54,4 +54,7 @@ int sqlite_books_writable(struct db *db, char **why);
 int sqlite_blockers(struct db *db, const char *const *tables, size_t ntables, char **out);
 const char *sqlite_file_path(struct db *db);
 
+/* sqlite-backup.c */
+int sqlite_backup_to(struct db *db, const char *path);
+
 #endif

@@ -564,6 +564,7 @@ const struct driver driver_sqlite = {
 	.books_writable = sqlite_books_writable,
 	.blockers = sqlite_blockers,
 	.file_path = sqlite_file_path,
+	.backup_to = sqlite_backup_to,
 	.audit_read = sqlite_audit_read,
 	.bundle_file_known = sqlite_bundle_file_known,
 	.bundle_file_record = sqlite_bundle_file_record,

@@ -195,44 +195,61 @@ static int line_at(const char *script, size_t off)
 	return line;
 }
 
+static int stmt_line(const char *script, const PgQuery__RawStmt *rs)
+{
+	return line_at(script, (size_t)(rs->stmt_location > 0 ? rs->stmt_location : 0));
+}
+
+/* The script's parse tree: 0, or -1 with the error set (line, message);
+ * parse_free either way. */
+static int parse(const char *script, PgQueryProtobufParseResult *r, PgQuery__ParseResult **tree)
+{
+	*tree = NULL;
+	*r = pg_query_parse_protobuf(script);
+	if (r->error) {
+		cairn_error_set("line %d: %s",
+				line_at(script, (size_t)(r->error->cursorpos > 0
+							 ? r->error->cursorpos - 1 : 0)),
+				r->error->message);
+		return -1;
+	}
+	*tree = pg_query__parse_result__unpack(NULL, r->parse_tree.len,
+					       (const uint8_t *)r->parse_tree.data);
+	if (!*tree) {
+		cairn_error_set("cannot read the parse tree");
+		return -1;
+	}
+	return 0;
+}
+
+static void parse_free(PgQueryProtobufParseResult *r, PgQuery__ParseResult *tree)
+{
+	if (tree)
+		pg_query__parse_result__free_unpacked(tree, NULL);
+	pg_query_free_protobuf_parse_result(*r);
+}
+
 int sql_needs_scan(struct sql_needs *out, const char *script)
 {
 	PgQueryProtobufParseResult r;
-	PgQuery__ParseResult *tree = NULL;
+	PgQuery__ParseResult *tree;
 	struct scan s;
 	size_t i;
-	int rc = -1;
+	int rc = parse(script, &r, &tree);
 
 	memset(&s, 0, sizeof(s));
 	s.out = out;
 	s.script = script;
-	r = pg_query_parse_protobuf(script);
-	if (r.error) {
-		cairn_error_set("line %d: %s", line_at(script, (size_t)(r.error->cursorpos > 0
-								     ? r.error->cursorpos - 1 : 0)),
-				r.error->message);
-		goto out;
-	}
-	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len,
-					      (const uint8_t *)r.parse_tree.data);
-	if (!tree) {
-		cairn_error_set("cannot read the parse tree");
-		goto out;
-	}
-	for (i = 0; i < tree->n_stmts; i++) {
+	for (i = 0; !rc && i < tree->n_stmts; i++) {
 		const PgQuery__RawStmt *rs = tree->stmts[i];
 
 		if (!rs->stmt)
 			continue;
-		s.line = line_at(script, (size_t)(rs->stmt_location > 0 ? rs->stmt_location : 0));
+		s.line = stmt_line(script, rs);
 		s.what = "";
 		statement(&s, rs->stmt);
 	}
-	rc = 0;
-out:
-	if (tree)
-		pg_query__parse_result__free_unpacked(tree, NULL);
-	pg_query_free_protobuf_parse_result(r);
+	parse_free(&r, tree);
 	return rc;
 }
 
@@ -281,4 +298,64 @@ const char *sql_need_kind_name(enum sql_need_kind k)
 	case NEED_TABLE_DELETE: return "DELETE on";
 	}
 	return "?";
+}
+
+static const char *alter_destroys(const PgQuery__AlterTableStmt *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_cmds; i++) {
+		const PgQuery__Node *c = a->cmds[i];
+
+		if (c->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
+			continue;
+		if (c->alter_table_cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn)
+			return "DROP COLUMN";
+		if (c->alter_table_cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType)
+			return "ALTER COLUMN TYPE";
+	}
+	return NULL;
+}
+
+static const char *destroys(const PgQuery__Node *n)
+{
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_DROP_STMT:
+		if (n->drop_stmt->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
+			return "DROP TABLE";
+		if (n->drop_stmt->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA)
+			return "DROP SCHEMA";
+		return NULL;
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+		return alter_destroys(n->alter_table_stmt);
+	case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+		return "TRUNCATE";
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+		return n->delete_stmt->where_clause ? NULL : "DELETE without WHERE";
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+		return n->update_stmt->where_clause ? NULL : "UPDATE without WHERE";
+	default:
+		return NULL;
+	}
+}
+
+int sql_destructive(const char *script, char **what)
+{
+	PgQueryProtobufParseResult r;
+	PgQuery__ParseResult *tree;
+	size_t i;
+	int rc = parse(script, &r, &tree);
+
+	*what = NULL;
+	for (i = 0; !rc && i < tree->n_stmts; i++) {
+		const PgQuery__RawStmt *rs = tree->stmts[i];
+		const char *d = rs->stmt ? destroys(rs->stmt) : NULL;
+
+		if (d) {
+			*what = xasprintf("line %d: %s", stmt_line(script, rs), d);
+			rc = 1;
+		}
+	}
+	parse_free(&r, tree);
+	return rc;
 }

@@ -44,4 +44,10 @@ int sql_needs_created(const struct sql_needs *n, size_t upto, enum sql_need_kind
 		      const char *schema, const char *name);
 const char *sql_need_kind_name(enum sql_need_kind k);
 
+/* The first destructive statement of script (the lint's: DROP TABLE or
+ * SCHEMA, DROP COLUMN, ALTER COLUMN TYPE, TRUNCATE, DELETE or UPDATE
+ * without WHERE): 1 with *what ("line 3: DROP COLUMN", malloc'ed), 0 when
+ * none, -1 when the script does not parse (error set). */
+int sql_destructive(const char *script, char **what);
+
 #endif

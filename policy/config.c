@@ -50,6 +50,7 @@ static void env_release(struct policy_env *e)
 	keylist_release(&e->revoked);
 	free(e->after);
 	free(e->checkpoint_file);
+	free(e->backup_dir);
 	free(e->checkpoint_key);
 	memset(e, 0, sizeof(*e));
 }
@@ -209,11 +210,11 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	NULL,
+	"backup", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
-	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", NULL,
+	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -454,6 +455,40 @@ static void parse_checkpoint(struct policy_config *c, struct policy_env *e, cons
 		diag(c, 0, v->line, v->col, "checkpoint needs 'file' (where checkpoints go)");
 }
 
+/* backup: off, or backup: {dir: PATH} (issue #20): where the copy taken
+ * before a destructive migration goes (default: beside the database). */
+static void parse_backup(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "dir", "command", NULL };
+	size_t i;
+
+	if (v->type == YNODE_SCALAR && (!strcmp(v->str, "off") || !strcmp(v->str, "false"))) {
+		e->backup_off = 1;
+		e->backup_set = 1;
+		return;
+	}
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "backup", v, "off, or a mapping {dir: PATH}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *val = ynode_val(v, i);
+
+		if (!strcmp(k->str, "command")) {
+			diag(c, 0, k->line, k->col, "backup: {command:} is not supported yet: "
+			     "use dir, or off and take the snapshot yourself");
+		} else if (strcmp(k->str, "dir")) {
+			unknown_key(c, k, "backup", keys);
+		} else if (!is_string(val)) {
+			wrong_type(c, k->str, val, "a path");
+		} else {
+			free(e->backup_dir);
+			e->backup_dir = resolve_path(c, val->str);
+			e->backup_set = 1;
+		}
+	}
+}
+
 static int env_name_ok(const char *s)
 {
 	if (!*s || *s == '.' || *s == '-' || strlen(s) > 64)
@@ -550,6 +585,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			e->max_approval_age_set = 1;
 		} else if (!strcmp(k->str, "checkpoint")) {
 			parse_checkpoint(c, e, v);
+		} else if (!strcmp(k->str, "backup")) {
+			parse_backup(c, e, v);
 		}
 	}
 }

@@ -77,6 +77,10 @@ struct policy_env {
 	 * checkpoint of the audit chain's head, and the key that signs it
 	 * (NULL: the receipt key); both resolved against the config's directory */
 	char *checkpoint_file, *checkpoint_key;
+	/* backup: off | {dir: PATH} (issue #20): the copy taken before a
+	 * destructive migration; dir resolved (NULL: beside the database) */
+	int backup_off, backup_set;
+	char *backup_dir;
 };
 
 #define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */
@@ -159,6 +163,8 @@ struct policy_resolved {
 	/* postgres: the environment's, else the defaults', else 0 (none) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
+	int backup_off;          /* backup: off (the environment's, else the defaults') */
+	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */
 	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
 				  * (zeroed memory), 1 off, 2 on */
 	/* the effective lists and quorum (environment, else defaults) */
