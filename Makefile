@@ -126,7 +126,7 @@ APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/pgsplit.c drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
-               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c drivers/pg-probe.c
+               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c drivers/pg-probe.c drivers/pg-backup.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c drivers/sqlite-backup.c \

@@ -375,7 +375,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 
 	memset(&o, 0, sizeof(o));
 	memset(&bk, 0, sizeof(bk));
-	if (ctx->drv->backup_to) {
+	if (ctx->drv->backup_to || ctx->drv->dump_tables) {
 		bk.c = ctx;
 		bk.b.drv = ctx->drv;
 		bk.b.db = ctx->db;

@@ -242,6 +242,12 @@ struct driver {
 	 * directory before it returns. 0, or -1 with the error set and no file
 	 * left at path. NULL: the driver backs up no file (PostgreSQL). */
 	int (*backup_to)(struct db *db, const char *path);
+	/* Optional (issue #20): the tables named (as to_regclass reads them),
+	 * schema and data, dumped to a new file at path by the engine's own
+	 * tool (PostgreSQL: pg_dump --format=custom; $CAIRN_PG_DUMP names
+	 * it), the password kept off its command line. 0, or -1 with the
+	 * error set (its exit status) and no file left at path. */
+	int (*dump_tables)(struct db *db, const char *const *tables, size_t n, const char *path);
 };
 
 /* The registry (drivers/driver.c). */

@@ -675,4 +675,5 @@ const struct driver driver_postgres = {
 	.lock_probe = pg_lock_probe,
 	.books_writable = pg_books_writable,
 	.blockers = pg_blockers,
+	.dump_tables = pg_dump_tables,
 };

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/sha256.h"
 #include "../lib/util.h"
@@ -57,27 +58,90 @@ static int file_sha256(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned 
 	return rc;
 }
 
-/* DIR/<file name>.<version>.<UTC time>.backup */
-static char *backup_path(const struct backup_ctx *b, const char *file, const char *version)
+/* <base>.<version>.<UTC time>.<ext> */
+static char *backup_name(const char *base, const char *version, const char *ext)
 {
-	const char *slash = strrchr(file, '/'), *base = slash ? slash + 1 : file;
-	char stamp[32], *dir, *name, *path;
+	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	return xasprintf("%s.%s.%s.%s", base, version, stamp, ext);
+}
+
+/* DIR/<file name>.<version>.<UTC time>.backup */
+static char *backup_path(const struct backup_ctx *b, const char *file, const char *version)
+{
+	const char *slash = strrchr(file, '/'), *base = slash ? slash + 1 : file;
+	char *dir, *name, *path;
+
 	if (b->dir)
 		dir = xstrdup(b->dir);
 	else if (slash)
 		dir = xstrndup(file, slash == file ? 1 : (size_t)(slash - file));
 	else
 		dir = xstrdup(".");
-	name = xasprintf("%s.%s.%s.backup", base, version, stamp);
+	name = backup_name(base, version, "backup");
 	path = path_join(dir, name);
 	free(dir);
 	free(name);
 	return path;
+}
+
+/* PostgreSQL: pg_dump of the tables the script touches that exist now,
+ * into DIR/<database>.<version>.<UTC time>.pgdump. */
+static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char *why,
+		     char **detail)
+{
+	struct sql_needs needs;
+	struct buf list = BUF_INIT;
+	char **tables = NULL, *dbname = NULL, *path = NULL, *name, *q;
+	char hex[SHA256_HEX_LEN + 1];
+	unsigned long long size;
+	size_t n = 0, i;
+	int rc = -1;
+
+	memset(&needs, 0, sizeof(needs));
+	if (sql_needs_scan(&needs, m->up) == 0)
+		n = sql_needs_tables(&needs, &tables);
+	for (i = 0; i < n; i++)
+		buf_printf(&list, "%s%s", i ? "," : "", tables[i]);
+	if (!n) {
+		*detail = xasprintf("backup=none (no existing table touched); destructive: %s", why);
+		rc = 0;
+		goto out;
+	}
+	if (b->drv->query_text(b->db, "SELECT current_database()", &dbname) < 0 || !dbname)
+		goto out;
+	if (mkdir_p(b->dir ? b->dir : ".", 0700) < 0)
+		goto out;
+	name = backup_name(dbname, m->version, "pgdump");
+	path = path_join(b->dir ? b->dir : ".", name);
+	free(name);
+	if (b->drv->dump_tables(b->db, (const char *const *)tables, n, path) < 0 ||
+	    file_sha256(path, hex, &size) < 0)
+		goto out;
+	q = shell_quote(path);
+	*detail = xasprintf("backup=%s; sha256=%s; bytes=%llu; tables=%s; destructive: %s; "
+			    "restore: pg_restore --clean --if-exists --single-transaction "
+			    "--dbname %s %s", path, hex, size, buf_cstr(&list), why, dbname, q);
+	free(q);
+	free(b->last);
+	free(b->last_sha256);
+	b->last = path;
+	b->last_sha256 = xstrdup(hex);
+	path = NULL;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(tables[i]);
+	free(tables);
+	free(dbname);
+	free(path);
+	buf_release(&list);
+	sql_needs_release(&needs);
+	return rc;
 }
 
 int backup_before_step(void *ctx, const struct apply_mig *m, char **detail)
@@ -91,6 +155,12 @@ int backup_before_step(void *ctx, const struct apply_mig *m, char **detail)
 	*detail = NULL;
 	if (!why)
 		return 0;
+	if (!b->off && !file && b->drv->dump_tables) {
+		int rc = dump_step(b, m, why, detail);
+
+		free(why);
+		return rc;
+	}
 	if (b->off || !file) {
 		*detail = xasprintf("backup=none (%s); destructive: %s",
 				    b->off ? "backup: off" : "no file to copy", why);

@@ -111,30 +111,6 @@ static void check_books(struct preflight *p, const struct preflight_input *in)
 	free(why);
 }
 
-/* "schema"."name" (or "name" alone): what to_regclass reads exactly. */
-static void put_ident(struct buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			buf_putc(b, '"');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '"');
-}
-
-static char *rel_name(const struct sql_need *n)
-{
-	struct buf b = BUF_INIT;
-
-	if (n->schema) {
-		put_ident(&b, n->schema);
-		buf_putc(&b, '.');
-	}
-	put_ident(&b, n->name);
-	return buf_detach(&b, NULL);
-}
-
 /* The catalog query that answers one need: NULL when the role has it,
  * else why not. */
 static void need_query(struct buf *q, const struct sql_need *n)
@@ -156,7 +132,7 @@ static void need_query(struct buf *q, const struct sql_need *n)
 			   "FROM (SELECT %s::text AS s) x", r.ptr);
 		break;
 	case NEED_TABLE_OWNER:
-		rel = rel_name(n);
+		rel = sql_need_relname(n);
 		buf_put_sql_literal(&r, rel);
 		free(rel);
 		/* IF EXISTS: a relation that is not there is no failure */
@@ -189,7 +165,7 @@ static void need_query(struct buf *q, const struct sql_need *n)
 		break;
 	}
 	if (priv) {
-		rel = rel_name(n);
+		rel = sql_need_relname(n);
 		buf_put_sql_literal(&r, rel);
 		free(rel);
 		buf_printf(q, "SELECT CASE WHEN to_regclass(%s) IS NULL THEN format('%%s does not "
@@ -198,21 +174,6 @@ static void need_query(struct buf *q, const struct sql_need *n)
 			   r.ptr, r.ptr, r.ptr, priv, priv, r.ptr);
 	}
 	buf_release(&r);
-}
-
-/* Needs that an earlier statement of the pending migrations meets itself. */
-static int met_by_run(const struct sql_needs *all, size_t i)
-{
-	const struct sql_need *n = &all->items[i];
-
-	if (n->creates && n->kind == NEED_TABLE_OWNER)
-		return 1;
-	if (n->kind == NEED_SCHEMA_CREATE)
-		return n->schema && sql_needs_created(all, i, NEED_DB_CREATE, NULL, n->schema);
-	if (n->kind == NEED_DB_CREATE || n->kind == NEED_EXTENSION)
-		return 0;
-	return sql_needs_created(all, i, NEED_TABLE_OWNER, n->schema, n->name) ||
-	       (!n->schema && sql_needs_created(all, i, NEED_TABLE_OWNER, NULL, n->name));
 }
 
 struct scanned {
@@ -261,7 +222,7 @@ static void check_privileges(struct preflight *p, const struct preflight_input *
 		const struct sql_need *n = &sc->all.items[i];
 		char *why = NULL;
 
-		if (met_by_run(&sc->all, i))
+		if (sql_needs_met(&sc->all, i))
 			continue;
 		buf_reset(&q);
 		need_query(&q, n);
@@ -290,39 +251,11 @@ out:
 	buf_release(&q);
 }
 
-/* The tables the pending statements touch that exist now, as
- * to_regclass reads them. */
-static size_t touched_tables(const struct scanned *sc, char ***out)
-{
-	char **t = NULL;
-	size_t n = 0, i, j, alloc = 0;
-
-	for (i = 0; i < sc->all.n; i++) {
-		const struct sql_need *x = &sc->all.items[i];
-		char *r;
-
-		if (!x->name || x->kind == NEED_SCHEMA_CREATE || x->kind == NEED_DB_CREATE ||
-		    x->kind == NEED_EXTENSION || met_by_run(&sc->all, i))
-			continue;
-		r = rel_name(x);
-		for (j = 0; j < n && strcmp(t[j], r); j++)
-			;
-		if (j < n) {
-			free(r);
-			continue;
-		}
-		ALLOC_GROW(t, n + 1, alloc);
-		t[n++] = r;
-	}
-	*out = t;
-	return n;
-}
-
 static void check_blockers(struct preflight *p, const struct preflight_input *in,
 			   const struct scanned *sc)
 {
 	char **tables = NULL, *who = NULL;
-	size_t n = touched_tables(sc, &tables), i;
+	size_t n = sql_needs_tables(&sc->all, &tables), i;
 
 	if (!in->drv->blockers)
 		preflight_add(p, "blockers", PF_SKIP, 0, "the driver cannot say");

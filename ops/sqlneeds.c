@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/buf.h"
 #include "../lib/error.h"
 #include "sqlneeds.h"
 
@@ -358,4 +359,71 @@ int sql_destructive(const char *script, char **what)
 	}
 	parse_free(&r, tree);
 	return rc;
+}
+
+/* "schema"."name" (or "name" alone): what to_regclass reads exactly. */
+static void put_ident(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			buf_putc(b, '"');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+char *sql_need_relname(const struct sql_need *n)
+{
+	struct buf b = BUF_INIT;
+
+	if (n->schema) {
+		put_ident(&b, n->schema);
+		buf_putc(&b, '.');
+	}
+	put_ident(&b, n->name);
+	return buf_detach(&b, NULL);
+}
+
+/* Needs that an earlier statement of the pending migrations meets itself. */
+int sql_needs_met(const struct sql_needs *all, size_t i)
+{
+	const struct sql_need *n = &all->items[i];
+
+	if (n->creates && n->kind == NEED_TABLE_OWNER)
+		return 1;
+	if (n->kind == NEED_SCHEMA_CREATE)
+		return n->schema && sql_needs_created(all, i, NEED_DB_CREATE, NULL, n->schema);
+	if (n->kind == NEED_DB_CREATE || n->kind == NEED_EXTENSION)
+		return 0;
+	return sql_needs_created(all, i, NEED_TABLE_OWNER, n->schema, n->name) ||
+	       (!n->schema && sql_needs_created(all, i, NEED_TABLE_OWNER, NULL, n->name));
+}
+
+/* The tables the pending statements touch that exist now, as
+ * to_regclass reads them. */
+size_t sql_needs_tables(const struct sql_needs *all, char ***out)
+{
+	char **t = NULL;
+	size_t n = 0, i, j, alloc = 0;
+
+	for (i = 0; i < all->n; i++) {
+		const struct sql_need *x = &all->items[i];
+		char *r;
+
+		if (!x->name || x->kind == NEED_SCHEMA_CREATE || x->kind == NEED_DB_CREATE ||
+		    x->kind == NEED_EXTENSION || sql_needs_met(all, i))
+			continue;
+		r = sql_need_relname(x);
+		for (j = 0; j < n && strcmp(t[j], r); j++)
+			;
+		if (j < n) {
+			free(r);
+			continue;
+		}
+		ALLOC_GROW(t, n + 1, alloc);
+		t[n++] = r;
+	}
+	*out = t;
+	return n;
 }

@@ -44,6 +44,16 @@ int sql_needs_created(const struct sql_needs *n, size_t upto, enum sql_need_kind
 		      const char *schema, const char *name);
 const char *sql_need_kind_name(enum sql_need_kind k);
 
+/* "schema"."name" (or "name"): the relation as to_regclass and pg_dump's
+ * --table read it exactly. Malloc'ed. */
+char *sql_need_relname(const struct sql_need *n);
+/* 1 when need i is met by an earlier statement of the same needs (what
+ * the run itself creates). */
+int sql_needs_met(const struct sql_needs *all, size_t i);
+/* The relations the needs touch that the run does not create itself,
+ * each once (sql_need_relname), into *out (malloc'ed, caller frees each). */
+size_t sql_needs_tables(const struct sql_needs *all, char ***out);
+
 /* The first destructive statement of script (the lint's: DROP TABLE or
  * SCHEMA, DROP COLUMN, ALTER COLUMN TYPE, TRUNCATE, DELETE or UPDATE
  * without WHERE): 1 with *what ("line 3: DROP COLUMN", malloc'ed), 0 when
