@@ -6,6 +6,7 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../ops/backup.h"
+#include "../ops/hooks.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
 #include "policy-gate.h"
@@ -411,6 +412,44 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	return rc;
 }
 
+/* The environment's hooks (issue #20): before the run (a failure stops
+ * it: EXIT_FAILED, nothing applied), after it (outcome success), or
+ * on_error (outcome failed); a failing after or on_error hook is a
+ * warning: the run's own exit code stands. */
+static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
+		    const struct apply_set *set, const struct apply_result *res, const char *which,
+		    int run_rc)
+{
+	const struct policy_env *h = ap->active ? ap->ac.env.hooks : NULL;
+	const char *cmd = !h ? NULL : !strcmp(which, "before") ? h->hook_before
+			  : !strcmp(which, "after") ? h->hook_after : h->hook_on_error;
+	struct hook_facts f;
+	char code[16];
+
+	if (!cmd)
+		return EXIT_OK;
+	memset(&f, 0, sizeof(f));
+	snprintf(code, sizeof(code), "%d", run_rc);
+	f.bundle = a->bundle;
+	f.bundle_id = set->bundle_id;
+	f.env = a->env;
+	f.from_version = res->from_version;
+	f.to_version = res->to_version;
+	f.outcome = !strcmp(which, "before") ? "pending" : run_rc ? "failed" : "success";
+	f.error = run_rc ? code : NULL;
+	f.pending = set->n;
+	if (hook_run(which, cmd, h->hook_timeout_ms, &f) == 0)
+		return EXIT_OK;
+	if (strcmp(which, "before")) {
+		warning_msg("%s", cairn_error_last());
+		return EXIT_OK;
+	}
+	if (a->json)
+		apply_ctx_json_error(NULL, EXIT_FAILED, cairn_error_last(), "unchanged", NULL);
+	error_msg("%s: nothing was applied; the database is unchanged", cairn_error_last());
+	return EXIT_FAILED;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	struct apply_args a;
@@ -476,7 +515,10 @@ int cmd_apply(int argc, char **argv)
 		rc = plan_show(&ctx, &set, a.env, a.to);
 		goto out;
 	}
+	if ((rc = run_hook(&ap, &a, &set, &res, "before", 0)) != EXIT_OK)
+		goto out;
 	rc = finish(&ctx, &a, run(&ctx, &ap, &a, &set, &res), &res, &set);
+	run_hook(&ap, &a, &set, &res, rc == EXIT_OK ? "after" : "on_error", rc);
 	/* the chain's head, kept outside the database, whatever the run did */
 	if (rc == EXIT_OK || rc == EXIT_FAILED || rc == EXIT_STATE) {
 		int crc = checkpoint_append(&ctx, &a.cpo);

@@ -51,6 +51,9 @@ static void env_release(struct policy_env *e)
 	free(e->after);
 	free(e->checkpoint_file);
 	free(e->backup_dir);
+	free(e->hook_before);
+	free(e->hook_after);
+	free(e->hook_on_error);
 	free(e->checkpoint_key);
 	memset(e, 0, sizeof(*e));
 }
@@ -210,11 +213,12 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	"backup", NULL,
+	"backup", "hooks", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
-	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", NULL,
+	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
+	NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -489,6 +493,39 @@ static void parse_backup(struct policy_config *c, struct policy_env *e, const st
 	}
 }
 
+/* hooks: {before: CMD, after: CMD, on_error: CMD, timeout: D} (issue
+ * #20): host commands around an apply. */
+static void parse_hooks(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "before", "after", "on_error", "timeout", NULL };
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "hooks", v, "a mapping {before: CMD, after: CMD, on_error: CMD}");
+		return;
+	}
+	e->hooks_set = 1;
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *val = ynode_val(v, i);
+		char **slot = !strcmp(k->str, "before") ? &e->hook_before
+			      : !strcmp(k->str, "after") ? &e->hook_after
+			      : !strcmp(k->str, "on_error") ? &e->hook_on_error : NULL;
+
+		if (!strcmp(k->str, "timeout")) {
+			if (val->type != YNODE_SCALAR || parse_duration_ms(val->str, &e->hook_timeout_ms) < 0 ||
+			    !e->hook_timeout_ms)
+				wrong_type(c, k->str, val, "a duration such as 30s or 5m");
+		} else if (!slot) {
+			unknown_key(c, k, "hooks", keys);
+		} else if (!is_string(val)) {
+			wrong_type(c, k->str, val, "a shell command");
+		} else {
+			free(*slot);
+			*slot = xstrdup(val->str);
+		}
+	}
+}
+
 static int env_name_ok(const char *s)
 {
 	if (!*s || *s == '.' || *s == '-' || strlen(s) > 64)
@@ -587,6 +624,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			parse_checkpoint(c, e, v);
 		} else if (!strcmp(k->str, "backup")) {
 			parse_backup(c, e, v);
+		} else if (!strcmp(k->str, "hooks")) {
+			parse_hooks(c, e, v);
 		}
 	}
 }

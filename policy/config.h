@@ -81,6 +81,11 @@ struct policy_env {
 	 * destructive migration; dir resolved (NULL: beside the database) */
 	int backup_off, backup_set;
 	char *backup_dir;
+	/* hooks: {before, after, on_error, timeout} (issue #20): shell commands
+	 * run around an apply (NULL: none); timeout 0: the default */
+	char *hook_before, *hook_after, *hook_on_error;
+	unsigned long long hook_timeout_ms;
+	int hooks_set;
 };
 
 #define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */
@@ -165,6 +170,8 @@ struct policy_resolved {
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */
+	const struct policy_env *hooks; /* whose hooks: apply (the environment's, else
+					 * the defaults'); NULL: none */
 	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
 				  * (zeroed memory), 1 off, 2 on */
 	/* the effective lists and quorum (environment, else defaults) */
