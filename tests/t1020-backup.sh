@@ -8,17 +8,6 @@ audit_detail() {
 	q "$1" "SELECT detail FROM cairn_audit WHERE action = '$2' AND version = '$3'"
 }
 
-# config DIR_LINE: an applier config for environment dev on db.
-config() {
-	cat >cairn-apply.yaml <<-EOF
-	environments:
-	  dev:
-	    database: { dsn: "sqlite:db" }
-	    builders: [ci.pub]
-	    $1
-	EOF
-}
-
 test_expect_success 'setup: data, then a bundle that drops a column' '
 	apply_project p &&
 	apply_mig p 0001_users "CREATE TABLE users (id integer primary key, name text, note text);" \
@@ -73,7 +62,7 @@ test_expect_success 'the restore command in the audit row brings the column and 
 
 test_expect_success 'backup: {dir: D} puts the copy there' '
 	rm -f db.0003.*.backup &&
-	config "backup: { dir: saved }" &&
+	apply_config "backup: { dir: saved }" &&
 	cairn-apply apply v3.tar.gz --env dev >out &&
 	ls saved >files && test_line_count = 1 files &&
 	test_grep "^db.0003.[0-9TZ]*.backup$" files &&
@@ -83,7 +72,7 @@ test_expect_success 'backup: {dir: D} puts the copy there' '
 
 test_expect_success 'backup: off copies nothing and says so in the audit row' '
 	cp db.before db && rm -rf saved &&
-	config "backup: off" &&
+	apply_config "backup: off" &&
 	cairn-apply apply v3.tar.gz --env dev >out &&
 	test_grep "^backup before 0003_drop_note: backup=none (backup: off); destructive: line 1: DROP COLUMN" out &&
 	ls >files && test_grep ! "^db\.0003\..*\.backup$" files &&
@@ -92,7 +81,7 @@ test_expect_success 'backup: off copies nothing and says so in the audit row' '
 
 test_expect_success 'a backup that cannot be written stops the run before the migration' '
 	cp db.before db && : >not-a-dir &&
-	config "backup: { dir: not-a-dir/x }" &&
+	apply_config "backup: { dir: not-a-dir/x }" &&
 	test_expect_code 1 cairn-apply apply v3.tar.gz --env dev >out 2>err &&
 	test_grep "before migration 0003_drop_note: .*not-a-dir.*; nothing of it ran" err &&
 	q db "PRAGMA table_info(users)" >cols && test_cmp cols.before cols &&

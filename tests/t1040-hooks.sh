@@ -3,17 +3,6 @@ test_description='hooks: {before, after, on_error}: host commands around an appl
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 
-# config HOOKS: the applier's config for dev on db, with these hooks.
-config() {
-	cat >cairn-apply.yaml <<-EOF
-	environments:
-	  dev:
-	    database: { dsn: "sqlite:db" }
-	    builders: [ci.pub]
-	    hooks: { $1 }
-	EOF
-}
-
 test_expect_success 'setup: a good bundle and a failing one' '
 	apply_project p &&
 	apply_table p 0001_users &&
@@ -23,7 +12,7 @@ test_expect_success 'setup: a good bundle and a failing one' '
 '
 
 test_expect_success 'a failing before hook stops the run before anything is applied' '
-	config "before: \"echo ran >before.out; exit 3\", after: \"touch after.out\"" &&
+	apply_config "hooks: { before: \"echo ran >before.out; exit 3\", after: \"touch after.out\" }" &&
 	test_expect_code 1 cairn-apply apply v1.tar.gz --env dev >out 2>err &&
 	test_grep "the before hook exited 3: nothing was applied; the database is unchanged" err &&
 	test -f before.out && test ! -f after.out &&
@@ -32,7 +21,7 @@ test_expect_success 'a failing before hook stops the run before anything is appl
 '
 
 test_expect_success 'before and after see the run: bundle, environment, versions, outcome' '
-	config "before: \"env | grep ^CAIRN_ | sort >before.env\", after: \"env | grep ^CAIRN_ | sort >after.env\"" &&
+	apply_config "hooks: { before: \"env | grep ^CAIRN_ | sort >before.env\", after: \"env | grep ^CAIRN_ | sort >after.env\" }" &&
 	cairn-apply apply v1.tar.gz --env dev >out &&
 	id=$(q db "SELECT bundle_id FROM cairn_migrations WHERE version = '"'"'0001'"'"'") &&
 	test_grep "^CAIRN_HOOK=before$" before.env &&
@@ -47,7 +36,7 @@ test_expect_success 'before and after see the run: bundle, environment, versions
 '
 
 test_expect_success 'on_error runs when a migration fails, with the exit code; the run still exits 1' '
-	config "on_error: \"env | grep ^CAIRN_ | sort >error.env\", after: \"touch after2.out\"" &&
+	apply_config "hooks: { on_error: \"env | grep ^CAIRN_ | sort >error.env\", after: \"touch after2.out\" }" &&
 	test_expect_code 1 cairn-apply apply v2.tar.gz --env dev >out 2>err &&
 	test_grep "^CAIRN_HOOK=on_error$" error.env &&
 	test_grep "^CAIRN_OUTCOME=failed$" error.env &&
@@ -57,7 +46,7 @@ test_expect_success 'on_error runs when a migration fails, with the exit code; t
 '
 
 test_expect_success 'a hook past its timeout is killed, with what it started' '
-	config "before: \"sleep 30 & echo \$! >child.pid; wait\", timeout: 1s" &&
+	apply_config "hooks: { before: \"sleep 30 & echo \$! >child.pid; wait\", timeout: 1s }" &&
 	start=$(date +%s) &&
 	test_expect_code 1 cairn-apply apply v1.tar.gz --env dev >out 2>err &&
 	test $(( $(date +%s) - start )) -lt 10 &&
@@ -70,14 +59,14 @@ test_expect_success 'a hook past its timeout is killed, with what it started' '
 
 test_expect_success 'a failing after hook is a warning: the migrations stay applied, exit 0' '
 	rm -f db &&
-	config "after: \"exit 4\"" &&
+	apply_config "hooks: { after: \"exit 4\" }" &&
 	cairn-apply apply v1.tar.gz --env dev >out 2>err &&
 	test_grep "warning: the after hook exited 4" err &&
 	q db "SELECT state FROM cairn_migrations" >rows && echo applied >want && test_cmp want rows
 '
 
 test_expect_success 'an unknown hook key is a config error' '
-	config "bfore: \"true\"" &&
+	apply_config "hooks: { bfore: \"true\" }" &&
 	test_must_fail cairn-apply apply v1.tar.gz --env dev >out 2>err &&
 	test_grep "unknown key .bfore. in hooks; did you mean .before.?" err
 '
