@@ -16,7 +16,11 @@ DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev 
                libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one).
-DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0
+# libpg-query: preflight and backups read pending PostgreSQL statements;
+# postgresql-client: pg_dump, the backup before a destructive migration on
+# PostgreSQL (issue #20).
+DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0 \
+               postgresql-client
 # The real tools that cairn import's tests compare against (t08xx):
 # sqitch from Debian (with its SQLite driver), dbmate from npm.
 DEB_IMPORT   = sqitch libdbd-sqlite3-perl
