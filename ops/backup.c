@@ -75,6 +75,7 @@ static char *backup_path(const struct backup_ctx *b, const char *file, const cha
 {
 	const char *slash = strrchr(file, '/'), *base = slash ? slash + 1 : file;
 	char *dir, *name, *path;
+	int n;
 
 	if (b->dir)
 		dir = xstrdup(b->dir);
@@ -84,6 +85,14 @@ static char *backup_path(const struct backup_ctx *b, const char *file, const cha
 		dir = xstrdup(".");
 	name = backup_name(base, version, "backup");
 	path = path_join(dir, name);
+	/* two runs of one version within a second: the first copy is kept */
+	for (n = 1; path_exists(path) && n < 1000; n++) {
+		char *other = xasprintf("%s.%d", name, n);
+
+		free(path);
+		path = path_join(dir, other);
+		free(other);
+	}
 	free(dir);
 	free(name);
 	return path;
