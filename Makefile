@@ -16,8 +16,11 @@ DEB_BUILD    = build-essential pkg-config libgit2-dev libarchive-dev zlib1g-dev 
                libyaml-dev libsqlite3-dev libpq-dev libpg-query-dev libprotobuf-c-dev
 # What a host that only applies needs at run time: libpq5 only for
 # PostgreSQL databases (cairn-apply loads it when it opens one); libpg_query
-# for the PostgreSQL statement split (lib/sqlsplit.c).
-DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0
+# for the PostgreSQL statement split (lib/sqlsplit.c), and for preflight and
+# backups, which read pending PostgreSQL statements; postgresql-client:
+# pg_dump, the backup before a destructive migration on PostgreSQL (issue #20).
+DEB_RUN      = libarchive13 zlib1g libssl3 libyaml-0-2 libsqlite3-0 libpq5 libpg-query1504.0 \
+               postgresql-client
 # The real tools that cairn import's tests compare against (t08xx):
 # sqitch from Debian (with its SQLite and PostgreSQL drivers: cairn-apply adopt
 # reads a registry the real sqitch wrote on PostgreSQL), dbmate from npm.
@@ -135,11 +138,16 @@ APPLY_VERB_SRC += $(FLEET_SRC) cmd/fleet.c cmd/fleet-merge.c cmd/report.c
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
-               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c
+               drivers/pg-tx.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c \
+               drivers/pg-probe.c drivers/pg-backup.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c \
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c drivers/sqlite-backup.c \
                $(PG_SRC)
+# Operations (issue #20): preflight's checks, and what a pending
+# PostgreSQL script needs, read with libpg_query (linked into the applier
+# for this: shared, as in cairn).
+OPS_SRC      = ops/preflight.c ops/sqlneeds.c ops/backup.c ops/hooks.c
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/rollback.c apply/repair.c apply/accept.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c
 # cairn-apply adopt (issue #19): another tool's books taken over.
@@ -150,7 +158,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(POLICY_SRC) bundle/append.c $(CAIRN_SRC))
 APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPEND_SRC) $(RECEIPT_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
-               $(APPLY_SRC) $(APPLY_VERB_SRC))
+               $(OPS_SRC) $(APPLY_SRC) $(APPLY_VERB_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -181,7 +189,7 @@ $(BUILD)/.flags: FORCE
 
 # Unit tests link everything but the mains.
 TEST_OBJ     = $(call obj,$(LIB_SRC) $(PROJECT_SRC) $(VERIFY_SRC) $(BUNDLE_SRC) $(DRIVER_SRC) \
-               $(ENGINE_SRC) $(POLICY_SRC) bundle/append.c $(IMPORT_SRC) $(FLEET_SRC))
+               $(ENGINE_SRC) $(OPS_SRC) $(POLICY_SRC) bundle/append.c $(IMPORT_SRC) $(FLEET_SRC))
 $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

@@ -31,6 +31,11 @@ struct run {
 	size_t atomic_committed; /* --atomic: migrations its COMMIT committed */
 };
 
+/* A backup taken before a migration (apply_opts.before_step), on an audit
+ * row of its own in its own transaction: 0, or -1 with the error set. */
+int record_backup(struct run *r, const char *version, const char *bundle_id,
+		  const char *detail);
+
 /* engine.c */
 long long now_ms(void);
 

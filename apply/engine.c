@@ -285,6 +285,46 @@ static int step_failed(struct run *r, const struct apply_set *set, const struct 
 	return rc;
 }
 
+/* The caller's hook before step s (a backup, issue #20), and its audit
+ * row. EXIT_OK, or EXIT_FAILED with nothing of the step run. */
+static int before_step(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		       struct apply_result *res)
+{
+	char *detail = NULL;
+	int rc = EXIT_OK;
+
+	if (!r->o->before_step)
+		return EXIT_OK;
+	if (r->o->before_step(r->o->before_ctx, m, &detail)) {
+		char keep[CAIRN_ERRMSG_MAX];
+
+		snprintf(keep, sizeof(keep), "%s", cairn_error_last());
+		cairn_error_set("before migration %s: %s; nothing of it ran", m->name, keep);
+		res->failed_version = xstrdup(m->version);
+		res->rolled_back = 1;
+		return EXIT_FAILED;
+	}
+	if (detail && record_backup(r, m->version, set->bundle_id, detail)) {
+		res->failed_version = xstrdup(m->version);
+		res->rolled_back = 1;
+		rc = EXIT_FAILED;
+	}
+	free(detail);
+	return rc;
+}
+
+static int before_steps(struct run *r, const struct apply_set *set, const struct plan *p,
+			struct apply_result *res)
+{
+	size_t i;
+	int rc = EXIT_OK;
+
+	for (i = 0; i < p->n && rc == EXIT_OK; i++)
+		if (p->steps[i].action == STEP_APPLY || p->steps[i].action == STEP_RESUME)
+			rc = before_step(r, set, p->steps[i].m, res);
+	return rc;
+}
+
 /* Runs the steps of the plan that apply, in order, until one fails. */
 static int apply_steps(struct run *r, const struct apply_set *set, const struct plan *p,
 		       int in_atomic, struct apply_result *res)
@@ -307,6 +347,8 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 			res->rolled_back = 1;
 			return EXIT_FAILED;
 		}
+		if (!in_atomic && before_step(r, set, m, res) != EXIT_OK)
+			return EXIT_FAILED;
 		done++;
 		ev_init(&ev, EV_START, m, set);
 		ev.index = done;
@@ -420,6 +462,8 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		goto out;
 	}
 	if (p.napply && o->atomic) {
+		if ((rc = before_steps(&r, set, &p, res)) != EXIT_OK)
+			goto out;
 		if (tx_begin(&r)) {
 			rc = EXIT_ENVIRONMENT;
 			goto out;

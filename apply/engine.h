@@ -121,6 +121,13 @@ struct apply_opts {
 	/* the timeouts of a migration whose migration.yaml sets none (the
 	 * environment's postgres: settings); 0: the driver's default */
 	unsigned long long statement_timeout_ms, migration_lock_timeout_ms;
+	/* Issue #20: called under the run lock before a step runs, outside any
+	 * transaction (--atomic: for every step, before the one transaction
+	 * begins). Returns 0 with *detail (malloc'ed) to record as a "backup"
+	 * audit row, or NULL when it took none; non-zero stops the run before
+	 * the step (nothing of it ran), the error set. NULL: no hook. */
+	int (*before_step)(void *ctx, const struct apply_mig *m, char **detail);
+	void *before_ctx;
 };
 
 /* What happened, for the caller's closing message. */

@@ -145,6 +145,7 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 			if (!strcmp(bm->no_transaction[j], driver))
 				m->transaction = 0; /* transaction: {DRIVER: false} */
 		m->irreversible = bm->irreversible;
+		m->destructive = bm->destructive;
 		m->batch = bm->batch;
 		m->contract = bm->contract;
 		m->timeout_ms = bm->timeout_ms;

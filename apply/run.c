@@ -220,6 +220,18 @@ int record_identity(struct run *r, const char *detail)
 	return tx_commit(r);
 }
 
+int record_backup(struct run *r, const char *version, const char *bundle_id,
+		  const char *detail)
+{
+	if (tx_begin(r))
+		return -1;
+	if (audit_add(r, "backup", version, bundle_id, r->current, detail, NULL)) {
+		tx_rollback(r);
+		return -1;
+	}
+	return tx_commit(r);
+}
+
 /* --atomic: the migration's rows, kept for deferred_flush; row is moved. */
 static void defer_record(struct run *r, struct bk_row *row, const char *action,
 			 const char *bundle_id, const char *to, const char *detail)

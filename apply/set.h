@@ -29,6 +29,7 @@ struct apply_mig {
 				    * set with up */
 	int transaction, irreversible, batch;
 	int contract;              /* phase: contract: runs only with a contract approval */
+	int destructive;           /* migration.yaml acknowledged a destructive statement */
 	char **environments;       /* empty: every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms;

@@ -5,6 +5,8 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "../ops/backup.h"
+#include "../ops/hooks.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
 #include "apply-run.h"
@@ -16,7 +18,7 @@
 const struct cmd cmd_apply_desc = {
 	"apply", cmd_apply,
 	"verify a bundle and apply its pending migrations",
-	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic]\n"
+	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic] [--preflight]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
 	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--checkpoint FILE [--checkpoint-key KEY]]",
@@ -57,6 +59,9 @@ const struct cmd cmd_apply_desc = {
 	"                      the receipt key)\n"
 	"   --to VERSION       apply up to and including VERSION only\n"
 	"   --dry-run          print the plan (as 'cairn-apply plan') and change nothing\n"
+	"   --preflight        run 'cairn-apply preflight' first, on the same connection;\n"
+	"                      a failed check stops the run before anything is applied,\n"
+	"                      with preflight's exit code\n"
 	"   --atomic           all pending migrations in one transaction: all or nothing\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s; 0: do not wait)\n"
 	"   --key PUB          trust builds signed by this public key (repeatable); no\n"
@@ -209,7 +214,7 @@ struct apply_args {
 	const char *env, *dsn, *db_flag, *to, *config, *receipt_key, *lock_flag, *bundle;
 	const char **keys;
 	size_t nkeys;
-	int json, dry, atomic;
+	int json, dry, atomic, preflight;
 	unsigned long long lock_ms;
 	struct checkpoint_opts cpo;
 };
@@ -229,6 +234,7 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 		{ "receipt-key", required_argument, NULL, 'R' },
 		{ "checkpoint", required_argument, NULL, 'P' },
 		{ "checkpoint-key", required_argument, NULL, 'K' },
+		{ "preflight", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = EXIT_OK;
@@ -241,6 +247,7 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 		case 'd': a->dsn = optarg; break;
 		case 't': a->to = optarg; break;
 		case 'n': a->dry = 1; break;
+		case 'F': a->preflight = 1; break;
 		case 'a': a->atomic = 1; break;
 		case 'k': a->keys[a->nkeys++] = optarg; break;
 		case 'l':
@@ -331,15 +338,63 @@ static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
 	return apply_interrupted ? 128 + apply_interrupted : rc;
 }
 
+/* The backup before a destructive migration (ops/backup.c), said as it
+ * is taken: where it went and its sha256, or why none was. */
+struct step_backup {
+	struct backup_ctx b;
+	struct apply_ctx *c;
+};
+
+static int backup_step(void *ctx, const struct apply_mig *m, char **detail)
+{
+	struct step_backup *s = ctx;
+	struct buf b = BUF_INIT;
+	int rc = backup_before_step(&s->b, m, detail);
+
+	if (rc || !*detail)
+		return rc;
+	if (s->c->json) {
+		buf_puts(&b, "{\"event\":\"backup\",\"version\":");
+		buf_put_json_string(&b, m->version);
+		buf_puts(&b, ",\"migration\":");
+		buf_put_json_string(&b, m->name);
+		buf_puts(&b, ",\"file\":");
+		if (s->b.last && strstr(*detail, s->b.last))
+			buf_put_json_string(&b, s->b.last);
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"detail\":");
+		buf_put_json_string(&b, *detail);
+		buf_puts(&b, "}\n");
+		fwrite(b.ptr, 1, b.len, stdout);
+		buf_release(&b);
+	} else {
+		printf("backup before %s: %s\n", m->name, *detail);
+	}
+	fflush(stdout);
+	return 0;
+}
+
 /* Applies the verified set under the engine's lock; the database is open. */
 static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct apply_args *a,
 	       const struct apply_set *set, struct apply_result *res)
 {
 	struct apply_opts o;
+	struct step_backup bk;
 	char *builders, *signers, *revoked;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
+	memset(&bk, 0, sizeof(bk));
+	if (ctx->drv->backup_to || ctx->drv->dump_tables) {
+		bk.c = ctx;
+		bk.b.drv = ctx->drv;
+		bk.b.db = ctx->db;
+		bk.b.off = ap->active && ap->ac.env.backup_off;
+		bk.b.dir = ap->active ? ap->ac.env.backup_dir : NULL;
+		o.before_step = backup_step;
+		o.before_ctx = &bk;
+	}
 	o.env = a->env;
 	o.to = a->to;
 	o.atomic = a->atomic;
@@ -359,6 +414,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.signers = signers = apply_policy_signers(ap, set);
 	o.revoked = revoked = apply_policy_revoked(ap);
 	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
+	backup_ctx_release(&bk.b);
 	apply_ctx_release_signals();
 	free(builders);
 	free(signers);
@@ -368,6 +424,44 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	if (rc == EXIT_OK) /* not EXIT_CONTRACT: this file has more to apply */
 		apply_ctx_record_file(ctx, set, a->lock_ms);
 	return rc;
+}
+
+/* The environment's hooks (issue #20): before the run (a failure stops
+ * it: EXIT_FAILED, nothing applied), after it (outcome success), or
+ * on_error (outcome failed); a failing after or on_error hook is a
+ * warning: the run's own exit code stands. */
+static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
+		    const struct apply_set *set, const struct apply_result *res, const char *which,
+		    int run_rc)
+{
+	const struct policy_env *h = ap->active ? ap->ac.env.hooks : NULL;
+	const char *cmd = !h ? NULL : !strcmp(which, "before") ? h->hook_before
+			  : !strcmp(which, "after") ? h->hook_after : h->hook_on_error;
+	struct hook_facts f;
+	char code[16];
+
+	if (!cmd)
+		return EXIT_OK;
+	memset(&f, 0, sizeof(f));
+	snprintf(code, sizeof(code), "%d", run_rc);
+	f.bundle = a->bundle;
+	f.bundle_id = set->bundle_id;
+	f.env = a->env;
+	f.from_version = res->from_version;
+	f.to_version = res->to_version;
+	f.outcome = !strcmp(which, "before") ? "pending" : run_rc ? "failed" : "success";
+	f.error = run_rc ? code : NULL;
+	f.pending = set->n;
+	if (hook_run(which, cmd, h->hook_timeout_ms, &f) == 0)
+		return EXIT_OK;
+	if (strcmp(which, "before")) {
+		warning_msg("%s", cairn_error_last());
+		return EXIT_OK;
+	}
+	if (a->json)
+		apply_ctx_json_error(NULL, EXIT_FAILED, cairn_error_last(), "unchanged", NULL);
+	error_msg("%s: nothing was applied; the database is unchanged", cairn_error_last());
+	return EXIT_FAILED;
 }
 
 /* The receipt, with the checkpoint of the books' head the run left. */
@@ -411,7 +505,10 @@ int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_
 		rc = apply_policy_check_db(r->ap, ctx, r->bundle, 0);
 	if (rc != EXIT_OK)
 		return rc;
+	if ((rc = run_hook(r->ap, &a, r->set, res, "before", 0)) != EXIT_OK)
+		return rc;
 	rc = finish(ctx, &a, run(ctx, r->ap, &a, r->set, res), res, r->set);
+	run_hook(r->ap, &a, r->set, res, rc == EXIT_OK ? "after" : "on_error", rc);
 	/* the chain's head, kept outside the database, whatever the run did */
 	rc = checkpoint_after_run(ctx, r->cpo, rc);
 	/* proof for the next environment that this bundle ran here, with the
@@ -478,6 +575,8 @@ int cmd_apply(int argc, char **argv)
 	ctx.early = NULL;
 	if (rc == EXIT_OK)
 		rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, a.dsn, a.dry, a.json);
+	if (rc == EXIT_OK && a.preflight)
+		rc = preflight_gate(&ctx, &ap, &set, a.env, a.to);
 	if (rc != EXIT_OK)
 		goto out;
 	if (a.dry) {

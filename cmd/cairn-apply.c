@@ -18,6 +18,7 @@ static const struct cmd *const apply_commands[] = {
 	&cmd_apply_verify_desc,
 	&cmd_config_desc,
 	&cmd_plan_desc,
+	&cmd_preflight_desc,
 	&cmd_apply_desc,
 	&cmd_status_desc,
 	&cmd_rollback_desc,

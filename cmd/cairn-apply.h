@@ -119,6 +119,21 @@ int parse_lock_timeout(const struct cmd *c, const char *arg, unsigned long long 
 /* Parses --log-format/--format: text or json. */
 int parse_log_format(const struct cmd *c, const char *arg, int *json);
 
+/* preflight (cmd/preflight.c): the plan and the checks on the open
+ * database added to p (ops/preflight.h); the report printed (text, or one
+ * JSON object with c->json). */
+struct preflight;
+void preflight_db(struct apply_ctx *c, const struct apply_set *set, const char *env,
+		  const char *to, int pg_version, struct preflight *p);
+void preflight_print(struct apply_ctx *c, const struct apply_set *set, const char *env,
+		     const struct preflight *p);
+/* apply --preflight: the checks on the open database after the bundle was
+ * verified; prints the report, and on a failure what state the database is
+ * in. Returns the exit code (0: go on). */
+struct apply_policy;
+int preflight_gate(struct apply_ctx *c, const struct apply_policy *ap,
+		   const struct apply_set *set, const char *env, const char *to);
+
 #define APPLY_VERB(name) int cmd_##name(int argc, char **argv); \
 	extern const struct cmd cmd_##name##_desc
 APPLY_VERB(apply);
@@ -132,5 +147,6 @@ APPLY_VERB(adopt);
 APPLY_VERB(fleet);
 APPLY_VERB(fleet_merge);
 APPLY_VERB(report);
+APPLY_VERB(preflight);
 
 #endif

@@ -237,6 +237,36 @@ struct driver {
 	 * PostgreSQL "t"/"f", SQLite 0/1): for reading another tool's
 	 * bookkeeping, which cairn-apply adopt takes over (issue #19). */
 	int (*query_rows)(struct db *db, const char *sql, struct driver_rows *out);
+	/* Optional: what preflight asks (issue #20); NULL where the driver has
+	 * no answer. None of them changes the database.
+	 * query_text: the first column of the first row of a query as a
+	 * malloc'ed string (*out NULL: no row, or NULL).
+	 * lock_probe: 0 when the run lock (lock()) is free now, 1 when another
+	 * runner holds it (*holder: who, malloc'ed), -1 on error. Takes and
+	 * drops it at once when it is free.
+	 * books_writable: 1 when the bookkeeping tables can be created or
+	 * written, 0 when not (*why, malloc'ed), -1 on error.
+	 * blockers: sessions that would block a migration's statements now:
+	 * open transactions holding locks on the tables named (PostgreSQL:
+	 * pg_locks and pg_stat_activity; SQLite: a writer's lock on the file,
+	 * tables ignored); *out one line per session, malloc'ed, NULL: none.
+	 * file_path: the database file (SQLite), NULL for a server. */
+	int (*query_text)(struct db *db, const char *sql, char **out);
+	int (*lock_probe)(struct db *db, char **holder);
+	int (*books_writable)(struct db *db, char **why);
+	int (*blockers)(struct db *db, const char *const *tables, size_t ntables, char **out);
+	const char *(*file_path)(struct db *db);
+	/* Optional (issue #20): a consistent copy of the whole database to a
+	 * new file at path (SQLite's online backup API), fsynced with its
+	 * directory before it returns. 0, or -1 with the error set and no file
+	 * left at path. NULL: the driver backs up no file (PostgreSQL). */
+	int (*backup_to)(struct db *db, const char *path);
+	/* Optional (issue #20): the tables named (as to_regclass reads them),
+	 * schema and data, dumped to a new file at path by the engine's own
+	 * tool (PostgreSQL: pg_dump --format=custom; $CAIRN_PG_DUMP names
+	 * it), the password kept off its command line. 0, or -1 with the
+	 * error set (its exit status) and no file left at path. */
+	int (*dump_tables)(struct db *db, const char *const *tables, size_t n, const char *path);
 };
 
 /* The registry (drivers/driver.c). */

@@ -15,7 +15,7 @@
 
 /* ---- bookkeeping ----------------------------------------------------- */
 
-static int query(struct db *db, const char *sql, PGresult **out, const char *what)
+int pg_query_tuples(struct db *db, const char *sql, PGresult **out, const char *what)
 {
 	PGresult *r;
 
@@ -49,7 +49,7 @@ int pg_bk_exists(struct db *db, int *exists)
 	PGresult *r;
 	char *sql = xasprintf("SELECT to_regclass('%s') IS NOT NULL AND to_regclass('%s') IS NOT NULL",
 			      db->t_mig, db->t_audit);
-	int rc = query(db, sql, &r, "reading the bookkeeping tables");
+	int rc = pg_query_tuples(db, sql, &r, "reading the bookkeeping tables");
 
 	free(sql);
 	if (rc < 0)
@@ -94,7 +94,7 @@ int pg_bk_ensure(struct db *db)
 	 * only when the schema is missing, so a DBA may create it beforehand */
 	sql = xasprintf("SELECT has_schema_privilege(oid, 'USAGE'), has_schema_privilege(oid, 'CREATE'), "
 			"current_user FROM pg_namespace WHERE nspname = '%s'", db->schema);
-	rc = query(db, sql, &r, "looking for the bookkeeping schema");
+	rc = pg_query_tuples(db, sql, &r, "looking for the bookkeeping schema");
 	free(sql);
 	if (rc < 0)
 		return -1;
@@ -189,7 +189,7 @@ int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
 		free(sql);
 		return missing ? 0 : -1;
 	}
-	rc = query(db, sql, &r, "reading the bookkeeping");
+	rc = pg_query_tuples(db, sql, &r, "reading the bookkeeping");
 	free(sql);
 	if (rc < 0)
 		return -1;
@@ -342,7 +342,7 @@ int pg_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *
 		free(sql);
 		return missing ? 0 : -1;
 	}
-	rc = query(db, sql, &r, "reading the audit trail");
+	rc = pg_query_tuples(db, sql, &r, "reading the audit trail");
 	free(sql);
 	if (rc < 0)
 		return -1;
@@ -376,7 +376,7 @@ int pg_query_rows(struct db *db, const char *sql, struct driver_rows *out)
 	size_t i, c;
 
 	memset(out, 0, sizeof(*out));
-	if (query(db, sql, &r, "reading") < 0)
+	if (pg_query_tuples(db, sql, &r, "reading") < 0)
 		return -1;
 	out->nrows = (size_t)pq.ntuples(r);
 	out->ncols = (size_t)pq.nfields(r);

@@ -78,6 +78,9 @@ void pg_txwatch_result(struct pg_txwatch *w, int ok, const char *tag, size_t ind
 int pg_txwatch_end(struct db *db, struct pg_txwatch *w, long offset, struct driver_error *err);
 
 /* pg-books.c */
+/* A query that returns rows: *out, or -1 with the error set (what failed
+ * and the server's message). */
+int pg_query_tuples(struct db *db, const char *sql, PGresult **out, const char *what);
 int pg_bk_exists(struct db *db, int *exists);
 int pg_bk_ensure(struct db *db);
 int pg_bk_read(struct db *db, struct bk_row **out, size_t *n);
@@ -85,5 +88,13 @@ int pg_bk_put(struct db *db, const struct bk_row *row);
 int pg_audit_append(struct db *db, const struct audit_row *row);
 int pg_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n);
 int pg_query_rows(struct db *db, const char *sql, struct driver_rows *out);
+
+/* pg-probe.c: preflight's questions (driver.h) */
+int pg_query_text(struct db *db, const char *sql, char **out);
+int pg_books_writable(struct db *db, char **why);
+int pg_blockers(struct db *db, const char *const *tables, size_t ntables, char **out);
+
+/* pg-backup.c: the backup before a destructive migration (driver.h) */
+int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const char *path);
 
 #endif

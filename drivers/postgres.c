@@ -444,6 +444,33 @@ static int pg_lock(struct db *db, unsigned long long timeout_ms)
 	return 0;
 }
 
+/* preflight: the run lock free now? Tried once on the session itself and
+ * released at once when it was free. */
+static int pg_lock_probe(struct db *db, char **holder)
+{
+	PGconn *saved = db->lock_conn;
+	char sql[128], who[512];
+	int got = 0, rc = 0;
+
+	*holder = NULL;
+	if (db->locked)
+		return 0;
+	db->lock_conn = db->conn;
+	if (try_lock(db, &got) < 0) {
+		rc = -1;
+	} else if (got) {
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)db->lock_key);
+		rc = pg_simple_exec(db, db->conn, sql, "releasing the advisory lock");
+	} else {
+		lock_holder(db, who, sizeof(who));
+		*holder = xasprintf("another runner holds the lock on '%s' (schema %s)%s",
+				    db->display, db->schema, who);
+		rc = 1;
+	}
+	db->lock_conn = saved;
+	return rc;
+}
+
 /* From the signal handler: PQcancel is async-signal-safe and asks the
  * server to stop the running statement, which then fails (57014) and the
  * engine rolls back; the lock is released after that, as on any failure. */
@@ -652,4 +679,9 @@ const struct driver driver_postgres = {
 	.audit_append = pg_audit_append,
 	.audit_read = pg_audit_read,
 	.query_rows = pg_query_rows,
+	.query_text = pg_query_text,
+	.lock_probe = pg_lock_probe,
+	.books_writable = pg_books_writable,
+	.blockers = pg_blockers,
+	.dump_tables = pg_dump_tables,
 };

@@ -45,7 +45,9 @@
 	X(getCancel)                                                          \
 	X(cancel)                                                             \
 	X(freeCancel)                                                         \
-	X(freemem)
+	X(freemem)                                                            \
+	X(conninfo)                                                           \
+	X(conninfoFree)
 
 struct pq_api {
 #define PQ_API_FIELD(fn) __typeof__(PQ##fn) *fn;

@@ -53,4 +53,13 @@ int sqlite_bundle_file_known(struct db *db, const char *sha256_hex);
 int sqlite_bundle_file_record(struct db *db, const char *sha256_hex, const char *bundle_id,
 			      const char *at);
 
+/* sqlite-probe.c: preflight's questions (driver.h) */
+int sqlite_query_text(struct db *db, const char *sql, char **out);
+int sqlite_books_writable(struct db *db, char **why);
+int sqlite_blockers(struct db *db, const char *const *tables, size_t ntables, char **out);
+const char *sqlite_file_path(struct db *db);
+
+/* sqlite-backup.c */
+int sqlite_backup_to(struct db *db, const char *path);
+
 #endif

@@ -466,6 +466,37 @@ static int sqlite_lock(struct db *db, unsigned long long timeout_ms)
 	return 0;
 }
 
+/* preflight: the run lock free now? Taken and dropped on a descriptor of
+ * its own, so a connection that holds it (apply --preflight does not yet)
+ * is not fooled by its own lock. */
+static int sqlite_lock_probe(struct db *db, char **holder)
+{
+	int fd = open(db->path, O_RDONLY | O_CLOEXEC), held = 0;
+	long pid;
+
+	*holder = NULL;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		cairn_error_set("cannot open '%s': %s", db->path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN);
+	} else if (errno == EWOULDBLOCK) {
+		pid = lock_holder(fd);
+		*holder = pid ? xasprintf("another runner (pid %ld) holds the lock on '%s'", pid,
+					  db->path)
+			      : xasprintf("another runner holds the lock on '%s'", db->path);
+		held = 1;
+	} else {
+		cairn_error_set("cannot lock '%s': %s", db->path, strerror(errno));
+		held = -1;
+	}
+	close(fd);
+	return held;
+}
+
 static int sqlite_unlock(struct db *db)
 {
 	journal_restore(db);
@@ -534,6 +565,12 @@ const struct driver driver_sqlite = {
 	.bk_read = sqlite_bk_read,
 	.bk_put = sqlite_bk_put,
 	.audit_append = sqlite_audit_append,
+	.query_text = sqlite_query_text,
+	.lock_probe = sqlite_lock_probe,
+	.books_writable = sqlite_books_writable,
+	.blockers = sqlite_blockers,
+	.file_path = sqlite_file_path,
+	.backup_to = sqlite_backup_to,
 	.audit_read = sqlite_audit_read,
 	.audit_scan = sqlite_audit_scan,
 	.bundle_file_known = sqlite_bundle_file_known,

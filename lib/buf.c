@@ -151,3 +151,16 @@ const char *buf_cstr(const struct buf *b)
 {
 	return b->ptr ? b->ptr : empty_buf;
 }
+
+int buf_put_sql_literal(struct buf *b, const char *s)
+{
+	int rc = buf_puts(b, "E'");
+
+	for (; *s && !rc; s++) {
+		if (*s == '\'' || *s == '\\')
+			rc = buf_putc(b, *s);
+		if (!rc)
+			rc = buf_putc(b, *s);
+	}
+	return rc ? rc : buf_putc(b, '\'');
+}

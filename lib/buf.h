@@ -33,5 +33,8 @@ const char *buf_cstr(const struct buf *b);
 
 /* Appends s as a JSON string literal, quotes included. */
 int buf_put_json_string(struct buf *b, const char *s);
+/* Appends s as a PostgreSQL E'' string literal (quote and backslash
+ * doubled): read the same whatever standard_conforming_strings says. */
+int buf_put_sql_literal(struct buf *b, const char *s);
 
 #endif

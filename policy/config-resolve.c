@@ -209,6 +209,10 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 								  : c->defaults.pg_statement_timeout_ms;
 	r->pg_lock_timeout_ms = e->pg_lock_timeout_set ? e->pg_lock_timeout_ms
 						       : c->defaults.pg_lock_timeout_ms;
+	r->pg_version = e->pg_version_set ? e->pg_version : c->defaults.pg_version;
+	r->backup_off = e->backup_set ? e->backup_off : c->defaults.backup_off;
+	r->backup_dir = e->backup_set ? e->backup_dir : c->defaults.backup_dir;
+	r->hooks = e->hooks_set ? e : c->defaults.hooks_set ? &c->defaults : NULL;
 	r->sqlite_foreign_keys = e->sqlite_fk_set ? 1 + e->sqlite_fk
 			       : c->defaults.sqlite_fk_set ? 1 + c->defaults.sqlite_fk : 0;
 	return 0;

@@ -50,6 +50,10 @@ static void env_release(struct policy_env *e)
 	keylist_release(&e->revoked);
 	free(e->after);
 	free(e->checkpoint_file);
+	free(e->backup_dir);
+	free(e->hook_before);
+	free(e->hook_after);
+	free(e->hook_on_error);
 	free(e->checkpoint_key);
 	while (e->ntargets)
 		free(e->targets[--e->ntargets].text);
@@ -126,7 +130,8 @@ static const char *const pg_keys[] = { "statement_timeout", "lock_timeout", "ver
 
 /* postgres: {statement_timeout: 1h, lock_timeout: 10s, version: 15}: the
  * timeouts a PostgreSQL migration runs under when its migration.yaml sets
- * none; version is for the checker's rules and is not read here. */
+ * none; version, the major version the migrations were checked for, is
+ * what preflight compares the server's with. */
 static void parse_postgres(struct policy_config *c, struct policy_env *e, const struct ynode *v)
 {
 	size_t i;
@@ -137,7 +142,7 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 	}
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
-		unsigned long long *ms = NULL;
+		unsigned long long *ms = NULL, ver = 0;
 		int *set = NULL;
 
 		if (!strcmp(k->str, "statement_timeout"))
@@ -146,6 +151,10 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 			ms = &e->pg_lock_timeout_ms, set = &e->pg_lock_timeout_set;
 		else if (strcmp(k->str, "version"))
 			unknown_key(c, k, "postgres", pg_keys);
+		else if (ynode_uint(x, &ver) < 0 || !x->plain || ver < 9 || ver > 99)
+			wrong_type(c, k->str, x, "a major version such as 15");
+		else
+			e->pg_version = (int)ver, e->pg_version_set = 1;
 		if (!ms)
 			continue;
 		if (x->type != YNODE_SCALAR || parse_duration_ms(x->str, ms) < 0)
@@ -207,11 +216,12 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	"targets", NULL,
+	"targets", "backup", "hooks", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
-	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", NULL,
+	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
+	NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -475,6 +485,73 @@ static void parse_targets(struct policy_config *c, struct policy_env *e, const s
 	}
 }
 
+/* backup: off, or backup: {dir: PATH} (issue #20): where the copy taken
+ * before a destructive migration goes (default: beside the database). */
+static void parse_backup(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "dir", "command", NULL };
+	size_t i;
+
+	if (v->type == YNODE_SCALAR && (!strcmp(v->str, "off") || !strcmp(v->str, "false"))) {
+		e->backup_off = 1;
+		e->backup_set = 1;
+		return;
+	}
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "backup", v, "off, or a mapping {dir: PATH}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *val = ynode_val(v, i);
+
+		if (!strcmp(k->str, "command")) {
+			diag(c, 0, k->line, k->col, "backup: {command:} is not supported yet: "
+			     "use dir, or off and take the snapshot yourself");
+		} else if (strcmp(k->str, "dir")) {
+			unknown_key(c, k, "backup", keys);
+		} else if (!is_string(val)) {
+			wrong_type(c, k->str, val, "a path");
+		} else {
+			free(e->backup_dir);
+			e->backup_dir = resolve_path(c, val->str);
+			e->backup_set = 1;
+		}
+	}
+}
+
+/* hooks: {before: CMD, after: CMD, on_error: CMD, timeout: D} (issue
+ * #20): host commands around an apply. */
+static void parse_hooks(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "before", "after", "on_error", "timeout", NULL };
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "hooks", v, "a mapping {before: CMD, after: CMD, on_error: CMD}");
+		return;
+	}
+	e->hooks_set = 1;
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *val = ynode_val(v, i);
+		char **slot = !strcmp(k->str, "before") ? &e->hook_before
+			      : !strcmp(k->str, "after") ? &e->hook_after
+			      : !strcmp(k->str, "on_error") ? &e->hook_on_error : NULL;
+
+		if (!strcmp(k->str, "timeout")) {
+			if (val->type != YNODE_SCALAR || parse_duration_ms(val->str, &e->hook_timeout_ms) < 0 ||
+			    !e->hook_timeout_ms)
+				wrong_type(c, k->str, val, "a duration such as 30s or 5m");
+		} else if (!slot) {
+			unknown_key(c, k, "hooks", keys);
+		} else if (!is_string(val)) {
+			wrong_type(c, k->str, val, "a shell command");
+		} else {
+			free(*slot);
+			*slot = xstrdup(val->str);
+		}
+	}
+}
+
 static int env_name_ok(const char *s)
 {
 	if (!*s || *s == '.' || *s == '-' || strlen(s) > 64)
@@ -573,6 +650,10 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			parse_checkpoint(c, e, v);
 		} else if (!strcmp(k->str, "targets")) {
 			parse_targets(c, e, v);
+		} else if (!strcmp(k->str, "backup")) {
+			parse_backup(c, e, v);
+		} else if (!strcmp(k->str, "hooks")) {
+			parse_hooks(c, e, v);
 		}
 	}
 }

@@ -62,6 +62,9 @@ struct policy_env {
 	 * for migrations that set none (0: the server's own setting) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
 	int pg_statement_timeout_set, pg_lock_timeout_set;
+	/* postgres: {version: N}: the major version the migrations were
+	 * checked for (preflight compares the server's with it) */
+	int pg_version, pg_version_set;
 	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
 	 * set it (the DSN's own option wins) */
 	int sqlite_fk, sqlite_fk_set;
@@ -81,6 +84,15 @@ struct policy_env {
 		int line;
 	} *targets;
 	size_t ntargets;
+	/* backup: off | {dir: PATH} (issue #20): the copy taken before a
+	 * destructive migration; dir resolved (NULL: beside the database) */
+	int backup_off, backup_set;
+	char *backup_dir;
+	/* hooks: {before, after, on_error, timeout} (issue #20): shell commands
+	 * run around an apply (NULL: none); timeout 0: the default */
+	char *hook_before, *hook_after, *hook_on_error;
+	unsigned long long hook_timeout_ms;
+	int hooks_set;
 };
 
 #define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */
@@ -162,6 +174,11 @@ struct policy_resolved {
 	struct policy_setting lock_timeout_src;
 	/* postgres: the environment's, else the defaults', else 0 (none) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
+	int backup_off;          /* backup: off (the environment's, else the defaults') */
+	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */
+	const struct policy_env *hooks; /* whose hooks: apply (the environment's, else
+					 * the defaults'); NULL: none */
 	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
 				  * (zeroed memory), 1 off, 2 on */
 	/* the effective lists and quorum (environment, else defaults) */

@@ -86,3 +86,15 @@ lock_release() {
 	wait "$holder"
 	return 0
 }
+
+# apply_config LINE: ./cairn-apply.yaml with environment dev on sqlite:db,
+# built by ci.pub, and LINE (a key of the environment) in it.
+apply_config() {
+	cat >cairn-apply.yaml <<-EOF
+	environments:
+	  dev:
+	    database: { dsn: "sqlite:db" }
+	    builders: [ci.pub]
+	    $1
+	EOF
+}

@@ -1,0 +1,97 @@
+/* PostgreSQL: what preflight asks (driver.h, issue #20), answered from the
+ * catalog with queries that write nothing: a query's first value, whether
+ * the bookkeeping can be written by this role, and the sessions holding
+ * locks on the tables a migration touches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "driver.h"
+#include "pg-private.h"
+#include "pq-load.h"
+
+int pg_query_text(struct db *db, const char *sql, char **out)
+{
+	PGresult *r;
+
+	*out = NULL;
+	if (pg_query_tuples(db, sql, &r, "a catalog query") < 0)
+		return -1;
+	if (pq.ntuples(r) >= 1 && !pq.getisnull(r, 0, 0))
+		*out = xstrdup(pq.getvalue(r, 0, 0));
+	pq.clear(r);
+	return 0;
+}
+
+/* The books' tables exist: the run inserts and updates rows in both. Not
+ * there yet: the run creates the schema (CREATE on the database) or the
+ * tables in it (CREATE on the schema). NULL from the query: writable. */
+int pg_books_writable(struct db *db, char **why)
+{
+	struct buf q = BUF_INIT, m = BUF_INIT, a = BUF_INIT, s = BUF_INIT;
+	int rc;
+
+	buf_put_sql_literal(&m, db->t_mig);
+	buf_put_sql_literal(&a, db->t_audit);
+	buf_put_sql_literal(&s, db->schema);
+	buf_printf(&q,
+		   "SELECT CASE WHEN to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL THEN "
+		   "CASE WHEN has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'UPDATE') "
+		   "AND has_table_privilege(%s, 'SELECT') AND has_table_privilege(%s, 'INSERT') "
+		   "AND has_table_privilege(%s, 'SELECT') THEN NULL "
+		   "ELSE format('role %%s cannot write the bookkeeping tables %%s and %%s "
+		   "(needs SELECT, INSERT, UPDATE on the first, SELECT, INSERT on the second)', "
+		   "current_user, %s, %s) END "
+		   "WHEN to_regnamespace(%s) IS NOT NULL THEN "
+		   "CASE WHEN has_schema_privilege(%s, 'CREATE') THEN NULL "
+		   "ELSE format('role %%s has no CREATE on schema %%s, where the bookkeeping tables "
+		   "are created', current_user, %s) END "
+		   "WHEN has_database_privilege(current_database(), 'CREATE') THEN NULL "
+		   "ELSE format('role %%s cannot create schema %%s for the bookkeeping (no CREATE on "
+		   "database %%s)', current_user, %s, current_database()) END",
+		   m.ptr, a.ptr, m.ptr, m.ptr, m.ptr, a.ptr, a.ptr, m.ptr, a.ptr, s.ptr, s.ptr,
+		   s.ptr, s.ptr);
+	rc = pg_query_text(db, q.ptr, why);
+	buf_release(&q);
+	buf_release(&m);
+	buf_release(&a);
+	buf_release(&s);
+	if (rc < 0)
+		return -1;
+	return *why == NULL;
+}
+
+/* Every session but this one holding a granted lock on one of the tables:
+ * an open transaction that has read or written one keeps the migration's
+ * ACCESS EXCLUSIVE lock waiting, and everything queued behind it. */
+int pg_blockers(struct db *db, const char *const *tables, size_t ntables, char **out)
+{
+	struct buf q = BUF_INIT;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (!ntables)
+		return 0;
+	buf_puts(&q,
+		 "SELECT string_agg(DISTINCT format('pid %s (user %s, application %s, %s, "
+		 "transaction since %s): %s on %s', a.pid, coalesce(a.usename::text, '?'), "
+		 "coalesce(nullif(a.application_name, ''), '?'), coalesce(a.state, '?'), "
+		 "coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', "
+		 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'none'), l.mode, l.relation::regclass), E'\\n') "
+		 "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+		 "WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid() "
+		 "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+		 "AND l.relation IN (SELECT to_regclass(x) FROM unnest(ARRAY[");
+	for (i = 0; i < ntables; i++) {
+		if (i)
+			buf_putc(&q, ',');
+		buf_put_sql_literal(&q, tables[i]);
+	}
+	buf_puts(&q, "]::text[]) AS x)");
+	rc = pg_query_text(db, q.ptr, out);
+	buf_release(&q);
+	return rc;
+}

@@ -1,0 +1,210 @@
+/* The backup before a destructive migration (backup.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "../lib/sha256.h"
+#include "../lib/util.h"
+#include "backup.h"
+#include "sqlneeds.h"
+
+/* Why m needs a backup, malloc'ed; NULL when it does not. */
+static char *destructive_why(const struct apply_mig *m)
+{
+	char *what = NULL;
+	int rc;
+
+	if (!m->up)
+		return NULL;
+	rc = sql_destructive(m->up, &what);
+	if (rc > 0)
+		return what;
+	if (rc < 0)
+		return xasprintf("the script does not parse as PostgreSQL SQL (%s): copied to be "
+				 "safe", cairn_error_last());
+	return m->destructive ? xstrdup("migration.yaml says destructive: true") : NULL;
+}
+
+static int file_sha256(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long long *size)
+{
+	struct sha256_ctx c;
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	*size = 0;
+	if (fd < 0 || sha256_init(&c) < 0) {
+		cairn_error_set("cannot read the backup '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		sha256_update(&c, chunk, (size_t)n);
+		*size += (unsigned long long)n;
+	}
+	if (n == 0 && sha256_final_hex(&c, hex) == 0)
+		rc = 0;
+	else
+		cairn_error_set("cannot read the backup '%s': %s", path, strerror(errno));
+	sha256_release(&c);
+	close(fd);
+	return rc;
+}
+
+/* <base>.<version>.<UTC time>.<ext> */
+static char *backup_name(const char *base, const char *version, const char *ext)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	return xasprintf("%s.%s.%s.%s", base, version, stamp, ext);
+}
+
+/* DIR/<file name>.<version>.<UTC time>.backup */
+static char *backup_path(const struct backup_ctx *b, const char *file, const char *version)
+{
+	const char *slash = strrchr(file, '/'), *base = slash ? slash + 1 : file;
+	char *dir, *name, *path;
+	int n;
+
+	if (b->dir)
+		dir = xstrdup(b->dir);
+	else if (slash)
+		dir = xstrndup(file, slash == file ? 1 : (size_t)(slash - file));
+	else
+		dir = xstrdup(".");
+	name = backup_name(base, version, "backup");
+	path = path_join(dir, name);
+	/* two runs of one version within a second: the first copy is kept */
+	for (n = 1; path_exists(path) && n < 1000; n++) {
+		char *other = xasprintf("%s.%d", name, n);
+
+		free(path);
+		path = path_join(dir, other);
+		free(other);
+	}
+	free(dir);
+	free(name);
+	return path;
+}
+
+/* PostgreSQL: pg_dump of the tables the script touches that exist now,
+ * into DIR/<database>.<version>.<UTC time>.pgdump. */
+static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char *why,
+		     char **detail)
+{
+	struct sql_needs needs;
+	struct buf list = BUF_INIT;
+	char **tables = NULL, *dbname = NULL, *path = NULL, *name, *q;
+	char hex[SHA256_HEX_LEN + 1];
+	unsigned long long size;
+	size_t n = 0, i;
+	int rc = -1;
+
+	memset(&needs, 0, sizeof(needs));
+	if (sql_needs_scan(&needs, m->up) == 0)
+		n = sql_needs_tables(&needs, &tables);
+	for (i = 0; i < n; i++)
+		buf_printf(&list, "%s%s", i ? "," : "", tables[i]);
+	if (!n) {
+		*detail = xasprintf("backup=none (no existing table touched); destructive: %s", why);
+		rc = 0;
+		goto out;
+	}
+	if (b->drv->query_text(b->db, "SELECT current_database()", &dbname) < 0 || !dbname)
+		goto out;
+	if (mkdir_p(b->dir ? b->dir : ".", 0700) < 0)
+		goto out;
+	name = backup_name(dbname, m->version, "pgdump");
+	path = path_join(b->dir ? b->dir : ".", name);
+	free(name);
+	if (b->drv->dump_tables(b->db, (const char *const *)tables, n, path) < 0 ||
+	    file_sha256(path, hex, &size) < 0)
+		goto out;
+	q = shell_quote(path);
+	*detail = xasprintf("backup=%s; sha256=%s; bytes=%llu; tables=%s; destructive: %s; "
+			    "restore: pg_restore --clean --if-exists --single-transaction "
+			    "--dbname %s %s", path, hex, size, buf_cstr(&list), why, dbname, q);
+	free(q);
+	free(b->last);
+	free(b->last_sha256);
+	b->last = path;
+	b->last_sha256 = xstrdup(hex);
+	path = NULL;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(tables[i]);
+	free(tables);
+	free(dbname);
+	free(path);
+	buf_release(&list);
+	sql_needs_release(&needs);
+	return rc;
+}
+
+int backup_before_step(void *ctx, const struct apply_mig *m, char **detail)
+{
+	struct backup_ctx *b = ctx;
+	const char *file = b->drv->file_path ? b->drv->file_path(b->db) : NULL;
+	char *why = destructive_why(m), *path = NULL, *qdb = NULL, *qpath = NULL;
+	char hex[SHA256_HEX_LEN + 1];
+	unsigned long long size;
+
+	*detail = NULL;
+	if (!why)
+		return 0;
+	if (!b->off && !file && b->drv->dump_tables) {
+		int rc = dump_step(b, m, why, detail);
+
+		free(why);
+		return rc;
+	}
+	if (b->off || !file) {
+		*detail = xasprintf("backup=none (%s); destructive: %s",
+				    b->off ? "backup: off" : "no file to copy", why);
+		free(why);
+		return 0;
+	}
+	if (b->dir && mkdir_p(b->dir, 0700) < 0) {
+		free(why);
+		return -1;
+	}
+	path = backup_path(b, file, m->version);
+	if (b->drv->backup_to(b->db, path) < 0 || file_sha256(path, hex, &size) < 0) {
+		free(why);
+		free(path);
+		return -1;
+	}
+	qdb = shell_quote(file);
+	qpath = shell_quote(path);
+	*detail = xasprintf("backup=%s; sha256=%s; bytes=%llu; destructive: %s; restore: "
+			    "sqlite3 %s \".restore %s\"", path, hex, size, why, qdb, qpath);
+	free(b->last);
+	free(b->last_sha256);
+	b->last = path;
+	b->last_sha256 = xstrdup(hex);
+	free(why);
+	free(qdb);
+	free(qpath);
+	return 0;
+}
+
+void backup_ctx_release(struct backup_ctx *c)
+{
+	if (!c)
+		return;
+	free(c->last);
+	free(c->last_sha256);
+	c->last = c->last_sha256 = NULL;
+}

@@ -1,0 +1,27 @@
+/* The backup taken before a destructive migration (issue #20): the engine's
+ * before_step hook (apply/engine.h). A library: never prints. */
+#ifndef CAIRN_OPS_BACKUP_H
+#define CAIRN_OPS_BACKUP_H
+
+#include "../apply/set.h"
+#include "../drivers/driver.h"
+
+struct backup_ctx {
+	const struct driver *drv; /* must have backup_to */
+	struct db *db;
+	const char *dir;          /* backup: {dir:}; NULL: beside the database */
+	int off;                  /* backup: off: nothing is copied, the skip is recorded */
+	char *last;               /* the last backup written (NULL: none), for messages */
+	char *last_sha256;
+};
+
+/* A migration is destructive when its migration.yaml acknowledged it
+ * (destructive: true) or its up script has a destructive statement
+ * (sql_destructive); a script libpg_query cannot parse counts as one. Then
+ * the whole database is copied to DIR/<file>.<version>.<UTC time>.backup
+ * (fsynced), and *detail says where, its sha256, its size, why, and how to
+ * restore it. Not destructive: 0, *detail NULL. */
+int backup_before_step(void *ctx, const struct apply_mig *m, char **detail);
+void backup_ctx_release(struct backup_ctx *c);
+
+#endif

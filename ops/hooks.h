@@ -1,0 +1,25 @@
+/* Host commands around an apply (issue #20): the environment's hooks:
+ * {before, after, on_error}, run by /bin/sh with the run's facts in the
+ * environment and a timeout. A library: the command's own output goes
+ * where the applier's goes; nothing else is printed. */
+#ifndef CAIRN_OPS_HOOKS_H
+#define CAIRN_OPS_HOOKS_H
+
+#define HOOK_DEFAULT_TIMEOUT_MS (60ULL * 1000)
+
+/* The run's facts, passed as CAIRN_HOOK, CAIRN_BUNDLE, CAIRN_BUNDLE_ID,
+ * CAIRN_ENV, CAIRN_FROM_VERSION, CAIRN_TO_VERSION, CAIRN_OUTCOME,
+ * CAIRN_PENDING, CAIRN_ERROR ("" for what is not known). */
+struct hook_facts {
+	const char *bundle, *bundle_id, *env, *from_version, *to_version, *outcome, *error;
+	unsigned long pending;
+};
+
+/* Runs cmd as hook name ("before", "after", "on_error"); timeout_ms 0:
+ * HOOK_DEFAULT_TIMEOUT_MS, after which its process group is killed.
+ * Returns 0 when it exited 0; -1 with the error set (its exit status,
+ * signal or timeout) otherwise. */
+int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
+	     const struct hook_facts *f);
+
+#endif

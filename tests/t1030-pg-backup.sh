@@ -1,0 +1,79 @@
+#!/bin/sh
+test_description='a backup before a destructive migration on PostgreSQL: pg_dump of the touched tables, in the audit row, restored'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+. "$TEST_DIRECTORY/lib-pg.sh"
+
+pg_start
+DB="postgresql:///app?host=$PGHOST"
+# pg_dump and pg_restore of the server's own version
+CAIRN_PG_DUMP="$PG_BINDIR/pg_dump"
+export CAIRN_PG_DUMP
+PATH="$PG_BINDIR:$PATH"
+
+audit_detail() {
+	pg_sql -d app -c "select detail from cairn.cairn_audit where action = '$1' and version = '$2'"
+}
+
+test_expect_success 'setup: data, then a bundle that drops a column' '
+	pg_fresh_db app &&
+	apply_project p &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	apply_mig p 0001_users "CREATE TABLE users (id int primary key, name text, note text);
+CREATE TABLE other (id int);
+INSERT INTO users VALUES (1, '"'"'ann'"'"', '"'"'a'"'"'), (2, '"'"'bob'"'"', '"'"'b'"'"');" \
+		"DROP TABLE users; DROP TABLE other;" &&
+	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
+	apply_mig p 0002_drop_note "ALTER TABLE users DROP COLUMN note;" \
+		"ALTER TABLE users ADD COLUMN note text;" &&
+	apply_build p "$TRASH_DIRECTORY/v2.tar.gz" &&
+	cat >cairn-apply.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "$DB" }
+	    builders: [ci.pub]
+	    backup: { dir: saved }
+	EOF
+	cairn-apply apply v1.tar.gz --env dev >out &&
+	test_grep ! "^backup" out &&
+	test ! -d saved &&
+	pg_sql -d app -c "select * from users order by id" >data.before
+'
+
+test_expect_success 'DROP COLUMN: pg_dump of the touched table first, its sha256 in the audit row' '
+	cairn-apply apply v2.tar.gz --env dev >out &&
+	test_grep "^backup before 0002_drop_note: backup=saved/app.0002.[0-9TZ]*.pgdump; sha256=[0-9a-f]*; bytes=[0-9]*; tables=\"users\"; destructive: line 1: DROP COLUMN" out &&
+	ls saved >files && test_line_count = 1 files &&
+	dump=saved/$(cat files) &&
+	sum=$(sha256sum "$dump" | cut -d" " -f1) &&
+	audit_detail backup 0002 >detail &&
+	test_grep "^backup=$dump; sha256=$sum; bytes=$(wc -c <"$dump"); tables=\"users\"; " detail &&
+	pg_restore --list "$dump" >toc &&
+	test_grep "TABLE public users" toc &&
+	test_grep "TABLE DATA public users" toc &&
+	test_grep ! "TABLE public other" toc &&
+	pg_sql -d app -c "select count(*) from information_schema.columns where table_name = '"'"'users'"'"' and column_name = '"'"'note'"'"'" >n &&
+	echo 0 >want && test_cmp want n
+'
+
+test_expect_success 'the restore command in the audit row brings the column and its data back' '
+	cmd=$(audit_detail backup 0002 | sed -e "s/.*; restore: //" -e "s/; .*//") &&
+	test -n "$cmd" &&
+	eval "$cmd" &&
+	pg_sql -d app -c "select * from users order by id" >data &&
+	test_cmp data.before data
+'
+
+test_expect_success 'a dump that fails stops the run before the migration' '
+	apply_mig p 0003_drop_name "ALTER TABLE users DROP COLUMN name;" \
+		"ALTER TABLE users ADD COLUMN name text;" &&
+	apply_build p "$TRASH_DIRECTORY/v3.tar.gz" &&
+	test_expect_code 1 env CAIRN_PG_DUMP=false cairn-apply apply v3.tar.gz --env dev >out 2>err &&
+	test_grep "before migration 0003_drop_name: false of .* failed (exit status 1); nothing of it ran" err &&
+	pg_sql -d app -c "select count(*) from information_schema.columns where table_name = '"'"'users'"'"' and column_name = '"'"'name'"'"'" >n &&
+	echo 1 >want && test_cmp want n &&
+	pg_sql -d app -c "select count(*) from cairn.cairn_migrations where version = '"'"'0003'"'"'" >n &&
+	echo 0 >want && test_cmp want n
+'
+
+test_done
