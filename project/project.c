@@ -404,6 +404,7 @@ void project_free(struct project *p)
 		migration_free(p->migs[i]);
 	free(p->migs);
 	free(p->order);
+	lint_sqlite_free(p->lint_db);
 	config_release(&p->cfg);
 	free(p);
 }
