@@ -136,6 +136,8 @@ static void check_sql_transaction(struct project *p, struct migration *m,
 	sql_items_release(&told);
 }
 
+static const struct mig_file *sqlite_up(const struct project *p, const struct migration *m);
+
 static void check_sql_text(struct project *p, struct migration *m, struct mig_file *mf,
 			   unsigned char *allow_used, struct findings *f)
 {
@@ -172,7 +174,7 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 	/* the linter reads up scripts: a down script undoes, and drops by design */
 	if (!nul && mf->role == ROLE_UP && file_runs_on(p, m, mf, "postgres"))
 		check_lint_file(p, m, mf, b.ptr, b.len, allow_used, f);
-	if (!nul && mf->role == ROLE_UP && p->lint_db && file_runs_on(p, m, mf, "sqlite"))
+	if (!nul && mf->role == ROLE_UP && p->lint_db && sqlite_up(p, m) == mf)
 		check_lint_sqlite_file(p, m, mf, b.ptr, b.len, allow_used, f);
 	if (sql_is_empty(b.ptr, b.len)) {
 		if (mf->role == ROLE_UP && !m->noop && !p->cfg.allow_noop)
@@ -324,12 +326,16 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 	free(allow_used);
 }
 
-/* The up script SQLite runs for m, or NULL. */
+/* The up script the SQLite linter reads for m, or NULL: up.sqlite.sql, or
+ * up.sql when cairn.yaml's drivers name sqlite (a project that names no
+ * drivers has its generic scripts read as PostgreSQL only). */
 static const struct mig_file *sqlite_up(const struct project *p, const struct migration *m)
 {
 	const struct mig_file *mf = migration_file(m, ROLE_UP, "sqlite");
 
-	return mf && mf->type == ENTRY_FILE && file_runs_on(p, m, mf, "sqlite") ? mf : NULL;
+	if (!mf || mf->type != ENTRY_FILE || !file_runs_on(p, m, mf, "sqlite"))
+		return NULL;
+	return mf->driver || strlist_has(&p->cfg.drivers, "sqlite") ? mf : NULL;
 }
 
 /* Runs m's SQLite up script on the linter's database: a migration the
