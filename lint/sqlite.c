@@ -21,7 +21,7 @@
 
 /* Steps of SQLite's virtual machine one statement may take (a recursive
  * CTE that never ends is stopped here): a few seconds of work. */
-#define SQ_STEP_BUDGET (64LL << 20)
+#define SQ_STEP_BUDGET (16LL << 20)
 #define SQ_PROGRESS_EVERY 1000
 #define SQ_HEAP_LIMIT (512LL << 20)
 
