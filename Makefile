@@ -63,7 +63,7 @@ endif
 
 # libarchive writes and reads bundles; zlib's crc32() checks the gzip
 # trailer, which libarchive's reader does not (verify/archive.c).
-CAIRN_PKGS   = libgit2 libarchive zlib openssl yaml-0.1
+CAIRN_PKGS   = libgit2 libarchive zlib openssl yaml-0.1 sqlite3
 APPLY_PKGS   = libarchive zlib openssl yaml-0.1 sqlite3
 CAIRN_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(CAIRN_PKGS) 2>/dev/null)
 CAIRN_LIBS   = $(shell $(PKG_CONFIG) --libs $(CAIRN_PKGS) 2>/dev/null) $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
@@ -104,7 +104,7 @@ PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c 
 # The linter (issue #18): PostgreSQL's parse tree through libpg_query's
 # protobuf form (its protobuf-c runtime is inside libpg_query; the header
 # comes from libprotobuf-c-dev). cairn only.
-LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c lint/rules-phase.c
+LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c lint/rules-phase.c lint/sqlite.c
 PROJECT_SRC += $(LINT_SRC) project/check-lint.c
 PROJECT_SRC += project/gitenv.c project/gitindex.c project/style.c
 # Writing and signing bundles, key generation: cairn only.

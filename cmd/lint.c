@@ -38,6 +38,7 @@ const struct cmd cmd_lint_desc = {
 
 struct lint_run {
 	struct config cfg;
+	struct lint_sqlite *db; /* a project's: every migration replayed in order */
 	struct lint_report rep;
 	int env_error;
 };
@@ -92,9 +93,10 @@ static void add_result(struct lint_run *L, const char *path, const struct buf *t
 	}
 }
 
-/* One script, with what migration m says (a default one for a bare file). */
+/* One script, with what migration m says (a default one for a bare file);
+ * sqlite: checked by SQLite, else PostgreSQL's parser. */
 static void lint_script(struct lint_run *L, const char *path, const struct migration *m,
-			unsigned char *allow_used)
+			unsigned char *allow_used, int sqlite)
 {
 	struct buf b = BUF_INIT;
 	struct lint_result r = LINT_RESULT_INIT;
@@ -108,7 +110,10 @@ static void lint_script(struct lint_run *L, const char *path, const struct migra
 	}
 	kept = lint_report_keep(&L->rep, &b);
 	L->rep.files++;
-	project_lint(&L->cfg, m, kept->ptr, kept->len, allow_used, 0, &r);
+	if (sqlite)
+		project_lint_sqlite(&L->cfg, m, L->db, kept->ptr, kept->len, allow_used, 0, &r);
+	else
+		project_lint(&L->cfg, m, kept->ptr, kept->len, allow_used, 0, &r);
 	add_result(L, path, kept, &r);
 	lint_result_release(&r);
 }
@@ -135,14 +140,26 @@ static void lint_migration(struct lint_run *L, const char *dir)
 	struct migration *m = load_meta(dir);
 	unsigned char *used = xcalloc(m->lint_allow.n + 8, 1);
 	char *up = path_join(dir, "up.postgres.sql");
+	char *lite = path_join(dir, "up.sqlite.sql");
+	const struct strlist *d = &L->cfg.drivers;
 	struct findings f = FINDINGS_INIT;
 	size_t i;
 
+	/* the generic up.sql runs on each driver the project targets (all,
+	 * when cairn.yaml names none) that has no variant of its own */
 	if (!path_exists(up)) {
 		free(up);
-		up = path_join(dir, "up.sql");
+		up = !d->n || strlist_has(d, "postgres") ? path_join(dir, "up.sql") : NULL;
 	}
-	lint_script(L, up, m, used);
+	if (!path_exists(lite)) {
+		free(lite);
+		lite = strlist_has(d, "sqlite") ? path_join(dir, "up.sql") : NULL;
+	}
+	if (up && path_exists(up))
+		lint_script(L, up, m, used, 0);
+	if (lite && path_exists(lite))
+		lint_script(L, lite, m, used, 1);
+	free(lite);
 	/* a waiver in migration.yaml that waived nothing */
 	check_lint_unused(&L->cfg, m, used, &f);
 	for (i = 0; i < f.n; i++) {
@@ -162,10 +179,12 @@ static void lint_migration(struct lint_run *L, const char *dir)
 static int is_migration_dir(const char *dir)
 {
 	char *a = path_join(dir, "up.sql"), *b = path_join(dir, "up.postgres.sql");
-	int yes = path_exists(a) || path_exists(b);
+	char *c = path_join(dir, "up.sqlite.sql");
+	int yes = path_exists(a) || path_exists(b) || path_exists(c);
 
 	free(a);
 	free(b);
+	free(c);
 	return yes;
 }
 
@@ -187,10 +206,15 @@ static void lint_dir(struct lint_run *L, const char *dir, int depth)
 
 	if (path_exists(cfg)) {
 		char *migs = path_join(dir, L->cfg.migrations_dir);
+		int own = !L->db && lint_sqlite_open(&L->db, 1) == 0;
 
 		free(cfg);
 		lint_dir(L, migs, depth + 1);
 		free(migs);
+		if (own) {
+			lint_sqlite_free(L->db);
+			L->db = NULL;
+		}
 		return;
 	}
 	free(cfg);
@@ -243,7 +267,7 @@ static void lint_path(struct lint_run *L, const char *path, int depth)
 			m = load_meta("/nonexistent/");
 			m->no_phase = 1;
 		}
-		lint_script(L, path, m, NULL);
+		lint_script(L, path, m, NULL, ends_with(base, ".sqlite.sql"));
 		migration_free(m);
 	}
 }

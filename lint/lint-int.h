@@ -36,6 +36,8 @@ struct lint_state {
 	int timeout_told;
 	PgQuery__ScanResult *tokens;  /* the script's tokens, for the names as written */
 	size_t next_token;
+	int sqlite;                   /* lint_sqlite's: waivers of PostgreSQL rules are
+					 not its own (a generic up.sql is linted twice) */
 	struct lint_waiver *waivers;  /* the current statement's */
 	size_t nwaivers, waivers_alloc;
 };
@@ -50,6 +52,12 @@ int lint_is_new_table(const struct lint_state *s, const PgQuery__RangeVar *rv);
 void lint_add_created(struct lint_state *s, const PgQuery__RangeVar *rv);
 /* A name in a list of names the state keeps (created, not_valid). */
 int lint_names_has(char *const *names, size_t n, const char *name);
+
+/* The frame around one statement: text[loc, end) holds it with the
+ * comments before it; begin reads its position and its waivers, end
+ * reports the waivers it left unused. */
+void lint_stmt_begin(struct lint_state *s, size_t loc, size_t end);
+void lint_stmt_end(struct lint_state *s);
 
 /* Checks one statement (rules.c). */
 void lint_rules_stmt(struct lint_state *s, const PgQuery__Node *stmt);

@@ -91,6 +91,26 @@ const struct lint_rule lint_rules[LINT_NRULES] = {
 	  "a waiver (cairn:allow, lint: {allow:}) that waived nothing" },
 	{ "contract-only", NULL, LINT_ERROR,
 	  "a backward-incompatible statement in a migration whose phase is expand" },
+	{ "sqlite-syntax", NULL, LINT_ERROR,
+	  "SQL that SQLite's parser refuses" },
+	{ "sqlite-alter", NULL, LINT_ERROR,
+	  "an ALTER TABLE form SQLite does not have (ALTER COLUMN, ADD/DROP CONSTRAINT)" },
+	{ "sqlite-error", NULL, LINT_ERROR,
+	  "a statement SQLite refuses on the schema the earlier migrations built" },
+	{ "sqlite-add-column", NULL, LINT_ERROR,
+	  "ADD COLUMN that SQLite refuses on a table with rows (NOT NULL without a default, a non-constant default)" },
+	{ "sqlite-drop-column", NULL, LINT_ERROR,
+	  "DROP COLUMN that SQLite refuses (key, indexed or referenced column)" },
+	{ "sqlite-drop-referenced", NULL, LINT_WARNING,
+	  "DROP TABLE (a table rebuild) of a table other tables' foreign keys reference, with foreign_keys not off" },
+	{ "sqlite-not-in-transaction", NULL, LINT_ERROR,
+	  "VACUUM, PRAGMA journal_mode or ATTACH in a migration SQLite runs in a transaction" },
+	{ "sqlite-pragma-in-transaction", NULL, LINT_WARNING,
+	  "PRAGMA foreign_keys inside a transaction, where it does nothing" },
+	{ "sqlite-affinity", NULL, LINT_WARNING,
+	  "a column type whose SQLite affinity is not what its name says (STRING is NUMERIC, POINT is INTEGER)" },
+	{ "sqlite-version", NULL, LINT_ERROR,
+	  "a statement the SQLite version of sqlite: {version:} lacks (DROP COLUMN before 3.35, ...)" },
 };
 
 int lint_rule_find(const char *id)
@@ -357,6 +377,10 @@ static void unused_waivers(struct lint_state *s)
 
 		if (w->used || level == LINT_OFF)
 			continue;
+		/* the other dialect's rule: the other linter says if it is unused */
+		if (w->rule >= 0 && w->rule != LR_UNUSED_WAIVER &&
+		    (w->rule >= LR_SQLITE_SYNTAX) != !!s->sqlite)
+			continue;
 		while (l < w->line && off < s->len)
 			if (s->text[off++] == '\n')
 				l++;
@@ -407,6 +431,22 @@ static void long_identifiers(struct lint_state *s, size_t from, size_t to)
 	}
 }
 
+void lint_stmt_begin(struct lint_state *s, size_t loc, size_t end)
+{
+	int col;
+
+	s->stmt_start = first_token(s->text, end, loc);
+	position(s, s->stmt_start, &s->stmt_line, &col);
+	position(s, end > s->stmt_start ? end - 1 : end, &s->stmt_end_line, &col);
+	read_waivers(s, loc, s->stmt_start);
+	s->out->statements++;
+}
+
+void lint_stmt_end(struct lint_state *s)
+{
+	unused_waivers(s);
+}
+
 static void lint_statements(struct lint_state *s, const PgQuery__ParseResult *tree)
 {
 	size_t i;
@@ -415,21 +455,16 @@ static void lint_statements(struct lint_state *s, const PgQuery__ParseResult *tr
 		const PgQuery__RawStmt *raw = tree->stmts[i];
 		size_t loc = raw->stmt_location > 0 ? (size_t)raw->stmt_location : 0;
 		size_t end = raw->stmt_len > 0 ? loc + (size_t)raw->stmt_len : s->len;
-		int col;
 
 		if (loc > s->len || !raw->stmt)
 			continue;
 		if (end > s->len)
 			end = s->len;
-		s->stmt_start = first_token(s->text, end, loc);
-		position(s, s->stmt_start, &s->stmt_line, &col);
-		position(s, end > s->stmt_start ? end - 1 : end, &s->stmt_end_line, &col);
-		read_waivers(s, loc, s->stmt_start);
-		s->out->statements++;
+		lint_stmt_begin(s, loc, end);
 		long_identifiers(s, s->stmt_start, end);
 		lint_rules_stmt(s, raw->stmt);
 		lint_phase_stmt(s, raw->stmt);
-		unused_waivers(s);
+		lint_stmt_end(s);
 	}
 	lint_rules_end(s);
 }

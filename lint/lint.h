@@ -52,6 +52,17 @@ enum lint_rule_id {
 	LR_SYNTAX,
 	LR_UNUSED_WAIVER,
 	LR_CONTRACT_ONLY,
+	/* SQLite (sqlite.c) */
+	LR_SQLITE_SYNTAX,
+	LR_SQLITE_ALTER,
+	LR_SQLITE_ERROR,
+	LR_SQLITE_ADD_COLUMN,
+	LR_SQLITE_DROP_COLUMN,
+	LR_SQLITE_DROP_REFERENCED,
+	LR_SQLITE_NOT_IN_TX,
+	LR_SQLITE_PRAGMA_IN_TX,
+	LR_SQLITE_AFFINITY,
+	LR_SQLITE_VERSION,
 	LINT_NRULES
 };
 
@@ -71,6 +82,7 @@ int lint_rule_find(const char *id);
 struct lint_config {
 	unsigned char level[LINT_NRULES];
 	int pg_version;       /* major version; 0 = not said (the newest rules apply) */
+	int sqlite_version;   /* sqlite: {version: "3.31"} as 3031000; 0 = not said */
 };
 
 void lint_config_init(struct lint_config *c);
@@ -87,6 +99,7 @@ struct lint_input {
 	const char *sql;      /* need not be NUL-terminated */
 	size_t len;
 	int in_transaction;   /* cairn runs the script in a transaction */
+	int vacuum_told;      /* the caller reports VACUUM in a transaction itself */
 	int has_lock_timeout; /* migration.yaml or the project sets lock_timeout */
 	int has_statement_timeout;
 	enum lint_phase phase;
@@ -121,5 +134,25 @@ void lint_pg(struct lint_result *out, const struct lint_input *in);
 void lint_result_release(struct lint_result *r);
 
 const char *lint_level_name(enum lint_level l);
+
+/* SQLite scripts are checked by SQLite itself (sqlite.c): each statement is
+ * prepared with sqlite3_prepare_v2 on an in-memory database that has
+ * replayed the earlier migrations, then run there, so the rules know the
+ * tables, their columns and their foreign keys. The database never touches
+ * a file (ATTACH is refused, VACUUM is not run) and its work is bounded. */
+struct lint_sqlite;
+
+/* An empty database. history_known: the caller replays every earlier
+ * migration before it lints one, so an unknown table is an error; else a
+ * table the script names but the database lacks is made up as a stub.
+ * Returns -1 (error set) if SQLite cannot open one. */
+int lint_sqlite_open(struct lint_sqlite **out, int history_known);
+void lint_sqlite_free(struct lint_sqlite *db);
+/* Runs an earlier migration's script. Where SQLite refuses a statement the
+ * history is no longer known: later unknown tables are not reported. */
+void lint_sqlite_replay(struct lint_sqlite *db, const char *sql, size_t len);
+/* Lints one SQLite script (and runs it, for the next one). db NULL: a
+ * fresh database of unknown history. */
+void lint_sqlite(struct lint_result *out, struct lint_sqlite *db, const struct lint_input *in);
 
 #endif

@@ -11,38 +11,89 @@ static const char *const destructive_rules[] = {
 	"drop-column", "drop-table", "rename-column", "rename-table", "drop-not-null", NULL,
 };
 
-void project_lint(const struct config *pc, const struct migration *m, const char *sql,
-		  size_t len, unsigned char *allow_used, int in_check, struct lint_result *out)
+/* What cairn knows about m's script on driver: levels, transaction,
+ * timeouts, waivers. allow: room for m's own and destructive_rules. */
+static void fill_input(struct lint_input *in, struct lint_config *cfg, const char **allow,
+		       const struct config *pc, const struct migration *m, const char *driver,
+		       const char *sql, size_t len, unsigned char *allow_used, int in_check)
 {
-	struct lint_config cfg = pc->lint;
-	struct lint_input in;
-	const char **allow = xcalloc(m->lint_allow.n + 8, sizeof(*allow));
 	size_t i, n = 0;
 
-	/* in check, sqlcheck's transaction-control and not-in-transaction say these */
+	*cfg = pc->lint;
+	/* in check, sqlcheck's transaction-control, not-in-transaction and
+	 * pragma-in-transaction say these */
 	if (in_check) {
-		cfg.level[LR_TRANSACTION_NESTING] = LINT_OFF;
-		cfg.level[LR_CONCURRENT_IN_TRANSACTION] = LINT_OFF;
+		cfg->level[LR_TRANSACTION_NESTING] = LINT_OFF;
+		cfg->level[LR_CONCURRENT_IN_TRANSACTION] = LINT_OFF;
+		cfg->level[LR_SQLITE_PRAGMA_IN_TX] = LINT_OFF;
 	}
 	for (i = 0; i < m->lint_allow.n; i++)
 		allow[n++] = m->lint_allow.items[i];
 	if (m->destructive)
 		for (i = 0; destructive_rules[i]; i++)
 			allow[n++] = destructive_rules[i];
-	memset(&in, 0, sizeof(in));
-	in.sql = sql;
-	in.len = len;
-	in.in_transaction = migration_transaction(m, "postgres");
-	in.has_lock_timeout = m->lock_timeout_ms > 0;
-	in.has_statement_timeout = m->timeout_ms > 0;
-	in.phase = m->no_phase ? LINT_PHASE_NONE
-		   : m->contract ? LINT_PHASE_CONTRACT : LINT_PHASE_EXPAND;
-	in.cfg = &cfg;
-	in.allow = allow;
-	in.nallow = n;
-	in.allow_used = allow_used; /* the first m->lint_allow.n entries are its own */
+	memset(in, 0, sizeof(*in));
+	in->sql = sql;
+	in->len = len;
+	in->in_transaction = migration_transaction(m, driver);
+	in->vacuum_told = in_check;
+	in->has_lock_timeout = m->lock_timeout_ms > 0;
+	in->has_statement_timeout = m->timeout_ms > 0;
+	in->phase = m->no_phase ? LINT_PHASE_NONE
+		    : m->contract ? LINT_PHASE_CONTRACT : LINT_PHASE_EXPAND;
+	in->cfg = cfg;
+	in->allow = allow;
+	in->nallow = n;
+	in->allow_used = allow_used; /* the first m->lint_allow.n entries are its own */
+}
+
+void project_lint(const struct config *pc, const struct migration *m, const char *sql,
+		  size_t len, unsigned char *allow_used, int in_check, struct lint_result *out)
+{
+	struct lint_config cfg;
+	struct lint_input in;
+	const char **allow = xcalloc(m->lint_allow.n + 8, sizeof(*allow));
+
+	fill_input(&in, &cfg, allow, pc, m, "postgres", sql, len, allow_used, in_check);
 	lint_pg(out, &in);
 	free(allow);
+}
+
+void project_lint_sqlite(const struct config *pc, const struct migration *m,
+			 struct lint_sqlite *db, const char *sql, size_t len,
+			 unsigned char *allow_used, int in_check, struct lint_result *out)
+{
+	struct lint_config cfg;
+	struct lint_input in;
+	const char **allow = xcalloc(m->lint_allow.n + 8, sizeof(*allow));
+
+	fill_input(&in, &cfg, allow, pc, m, "sqlite", sql, len, allow_used, in_check);
+	lint_sqlite(out, db, &in);
+	free(allow);
+}
+
+static void lint_findings(const struct lint_result *r, const struct mig_file *mf,
+			  struct findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		const struct lint_finding *x = &r->items[i];
+
+		findings_add(f, x->level == LINT_ERROR ? SEV_ERROR : SEV_WARNING, mf->path, x->line,
+			     x->col, lint_rules[x->rule].id, "%s", x->msg);
+	}
+}
+
+void check_lint_sqlite_file(const struct project *p, const struct migration *m,
+			    const struct mig_file *mf, const char *sql, size_t len,
+			    unsigned char *allow_used, struct findings *f)
+{
+	struct lint_result r = LINT_RESULT_INIT;
+
+	project_lint_sqlite(&p->cfg, m, p->lint_db, sql, len, allow_used, 1, &r);
+	lint_findings(&r, mf, f);
+	lint_result_release(&r);
 }
 
 void check_lint_file(const struct project *p, const struct migration *m,
@@ -50,15 +101,9 @@ void check_lint_file(const struct project *p, const struct migration *m,
 		     unsigned char *allow_used, struct findings *f)
 {
 	struct lint_result r = LINT_RESULT_INIT;
-	size_t i;
 
 	project_lint(&p->cfg, m, sql, len, allow_used, 1, &r);
-	for (i = 0; i < r.n; i++) {
-		const struct lint_finding *x = &r.items[i];
-
-		findings_add(f, x->level == LINT_ERROR ? SEV_ERROR : SEV_WARNING, mf->path, x->line,
-			     x->col, lint_rules[x->rule].id, "%s", x->msg);
-	}
+	lint_findings(&r, mf, f);
 	lint_result_release(&r);
 }
 

@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,7 @@ void config_release(struct config *c)
 
 static const char *const config_keys[] = {
 	"name", "migrations", "version_style", "drivers", "release_refs", "ordering",
-	"max_file_size", "max_data_size", "repository", "allow_noop", "lint", "postgres", NULL,
+	"max_file_size", "max_data_size", "repository", "allow_noop", "lint", "postgres", "sqlite", NULL,
 };
 
 static void unknown_key(struct findings *f, const char *path, const struct ynode *k,
@@ -187,6 +188,35 @@ static void parse_postgres(struct config *c, struct findings *f, const struct yn
 			wrong_type(f, CONFIG_FILE, pk->str, pv, "a PostgreSQL major version such as 13");
 		else
 			c->lint.pg_version = (int)n;
+	}
+}
+
+/* sqlite: {version: 3.31}: the oldest SQLite the migrations meet, as
+ * SQLITE_VERSION_NUMBER counts (3031000). */
+static void parse_sqlite(struct config *c, struct findings *f, const struct ynode *k,
+			 const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, CONFIG_FILE, k->str, v, "a map such as {version: 3.31}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *sk = ynode_key(v, i), *sv = ynode_val(v, i);
+		unsigned major = 0, minor = 0, patch = 0;
+		int n = 0, got = sv->type == YNODE_SCALAR
+					 ? sscanf(sv->str, "%u.%u%n.%u%n", &major, &minor, &n, &patch, &n)
+					 : 0;
+
+		if (strcmp(sk->str, "version"))
+			findings_add(f, SEV_ERROR, CONFIG_FILE, sk->line, sk->col, "unknown-key",
+				     "unknown key 'sqlite: %s' (cairn knows sqlite: {version: 3.N})",
+				     sk->str);
+		else if (got < 2 || sv->str[n] || major != 3 || minor > 999 || patch > 999)
+			wrong_type(f, CONFIG_FILE, sk->str, sv, "a SQLite version such as 3.31");
+		else
+			c->lint.sqlite_version = (int)(major * 1000000 + minor * 1000 + patch);
 	}
 }
 
@@ -320,6 +350,8 @@ int config_parse(struct config *c, const char *data, size_t len, struct findings
 			parse_lint_levels(c, f, k, v);
 		} else if (!strcmp(k->str, "postgres")) {
 			parse_postgres(c, f, k, v);
+		} else if (!strcmp(k->str, "sqlite")) {
+			parse_sqlite(c, f, k, v);
 		} else {
 			unknown_key(f, CONFIG_FILE, k, config_keys);
 		}
@@ -404,6 +436,7 @@ void project_free(struct project *p)
 		migration_free(p->migs[i]);
 	free(p->migs);
 	free(p->order);
+	lint_sqlite_free(p->lint_db);
 	config_release(&p->cfg);
 	free(p);
 }

@@ -122,6 +122,9 @@ struct project {
 	size_t n;
 	struct migration **order; /* apply order, after project_order; n entries */
 	int ordered;
+	/* the SQLite linter's database (lint.h), replayed up to the migration
+	 * check_static is at; NULL until a SQLite script is linted */
+	struct lint_sqlite *lint_db;
 };
 
 /* Reads cairn.yaml and the migrations from src. Returns -1 (error set) when
@@ -164,6 +167,13 @@ void check_lint_file(const struct project *p, const struct migration *m,
  * sqlcheck's findings already say. */
 void project_lint(const struct config *cfg, const struct migration *m, const char *sql,
 		  size_t len, unsigned char *allow_used, int in_check, struct lint_result *out);
+/* The same for one SQLite script, checked by SQLite on db (lint.h). */
+void project_lint_sqlite(const struct config *cfg, const struct migration *m,
+			 struct lint_sqlite *db, const char *sql, size_t len,
+			 unsigned char *allow_used, int in_check, struct lint_result *out);
+void check_lint_sqlite_file(const struct project *p, const struct migration *m,
+			    const struct mig_file *mf, const char *sql, size_t len,
+			    unsigned char *allow_used, struct findings *f);
 /* Each lint: allow entry of m that waived nothing is a finding. */
 void check_lint_unused(const struct config *cfg, const struct migration *m,
 		       const unsigned char *allow_used, struct findings *f);

@@ -220,6 +220,7 @@ test_expect_success '--key and --config are exclusive; --key mode skips the poli
 
 test_expect_success 'repair under the policy needs an admin override on the bundle' '
 	test_create_project q &&
+	printf "lint: {sqlite-error: off}\n" >>q/cairn.yaml &&
 	test_migration q 20260201000000_half &&
 	printf "transaction: false\n" >q/migrations/20260201000000_half/migration.yaml &&
 	printf "CREATE TABLE half (id integer);\nINSERT INTO nowhere VALUES (1);\n" >q/migrations/20260201000000_half/up.sql &&

@@ -1,0 +1,4 @@
+ATTACH DATABASE 'attached.db' AS x;
+VACUUM INTO 'vacuum-into.db';
+CREATE TABLE t (a integer);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) INSERT INTO t SELECT x FROM c;

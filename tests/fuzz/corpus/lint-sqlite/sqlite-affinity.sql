@@ -1,0 +1,3 @@
+CREATE TABLE t (a integer);
+CREATE TABLE n (code STRING, at POINT);
+CREATE TABLE n (code TEXT, at REAL);

@@ -1,0 +1,5 @@
+CREATE TABLE t (a integer, b integer);
+CREATE INDEX t_b ON t (b);
+ALTER TABLE t DROP COLUMN b;
+DROP INDEX t_b;
+ALTER TABLE t DROP COLUMN b;

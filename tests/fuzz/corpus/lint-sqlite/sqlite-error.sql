@@ -1,0 +1,3 @@
+CREATE TABLE t (a integer);
+INSERT INTO t (b) VALUES (1);
+INSERT INTO t (a) VALUES (1);

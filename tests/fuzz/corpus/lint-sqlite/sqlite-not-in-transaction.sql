@@ -1,0 +1,3 @@
+CREATE TABLE t (a integer);
+PRAGMA journal_mode = WAL;
+PRAGMA user_version = 2;

@@ -1,0 +1,3 @@
+CREATE TABLE t (a integer);
+SELEC a FROM t;
+SELECT a FROM t;

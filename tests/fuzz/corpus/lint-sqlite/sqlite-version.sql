@@ -1,0 +1,3 @@
+CREATE TABLE t (a integer, b integer);
+ALTER TABLE t DROP COLUMN b;
+ALTER TABLE t RENAME COLUMN b TO c;

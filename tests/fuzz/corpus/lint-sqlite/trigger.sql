@@ -1,0 +1,4 @@
+CREATE TABLE t (a integer);
+CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = a + 1; SELECT 1; END;
+INSERT INTO t VALUES (1);
+/* unterminated
