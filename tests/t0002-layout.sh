@@ -12,11 +12,10 @@ LONG_FILES='
 LONG_FUNCS='
 '
 # Includes that close a circle: "FROM TO" (nodes as include_edges names
-# them). verify/manifest.h needs struct bundle from verify/bundle.h, whose
-# bundle.c calls the manifest's parser: those types want a header of their
-# own.
+# them). None: the bundle's types have a header of their own
+# (verify/bundle-types.h), which the manifest's parser and the bundle's
+# reader both include.
 LOOP_EDGES='
-verify/manifest verify/bundle
 '
 
 # The C sources outside tests/: the tracked ones (a tarball without .git:
@@ -186,7 +185,7 @@ test_expect_success 'the quoted includes between source files make no circle (bu
 	(cd "$SRC_DIR" && include_edges <"$TRASH_DIRECTORY/files") | sort -u >all-edges &&
 	test_line_count -ge 50 all-edges &&
 	grep "^apply/engine apply/load\$" all-edges &&
-	printf "%s %s\n" $LOOP_EDGES >allowed-edges &&
+	printf "%s %s\n" $LOOP_EDGES | sed "/^ *$/d" >allowed-edges &&
 	comm -13 all-edges allowed-edges >stale &&
 	test_line_count = 0 stale &&
 	comm -23 all-edges allowed-edges >edges &&

@@ -17,78 +17,8 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
-#include "../lib/pool.h"
+#include "bundle-types.h"
 #include "keys.h"
-
-struct bundle_file {
-	char *name;            /* inside the migration directory: "up.sql", "data/x.csv" */
-	char *member;          /* inside the bundle: "migrations/<dir>/up.sql" */
-	char sha256[65];
-	unsigned long long size;
-};
-
-struct bundle_migration {
-	char *version;         /* "20261122093000" */
-	char *name;            /* directory name: "20261122093000_create_users" */
-	char *description;
-	char *checksum;        /* "sha256:<hex>" over the migration's files, canonical order */
-	char **requires;       /* directory names */
-	size_t nrequires;
-	int transaction;       /* 1 unless migration.yaml says false */
-	char **no_transaction; /* drivers on which it runs outside one (transaction:
-				* {postgres: false}); written only when not empty */
-	size_t nno_transaction;
-	int irreversible, destructive, batch;
-	int contract;          /* phase: contract; written only when set (absent: expand) */
-	char **environments;   /* empty = every environment */
-	size_t nenvironments;
-	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
-	char *prov_commit, *prov_author, *prov_date;    /* may be NULL */
-	struct bundle_file *files;
-	size_t nfiles;
-};
-
-struct bundle_statement {
-	char *type;            /* build | approval | receipt | override */
-	char *environment;     /* NULL for build */
-	char *signer, *key_id, *time, *comment;
-	char *member;          /* "signatures/<keyid>.yaml", or a file beside the bundle */
-	int valid;             /* signature checked against the statement's key */
-	int trusted;           /* that key is one the caller trusts for this type */
-	/* added: */
-	char *bundle_id;       /* the bundle the statement names */
-	char *public_key;      /* base64 raw key, as in the statement */
-	char *expires, *database, *ticket; /* optional statement keys */
-	char *problem;         /* why it is not valid, or NULL */
-	char *allow;           /* override: what it allows, comma-separated (#7) */
-	char *checkpoint;      /* receipt: the applier's checkpoint line (#15) */
-};
-
-struct bundle {
-	char *path;
-	char id[7 + 64 + 1];   /* "sha256:" + hex of manifest.yaml */
-	char *name;            /* top directory: "<project>-<version>" */
-	char *source_repo, *source_commit, *source_tree, *source_ref;
-	char *build_time, *tool_version;
-	char **drivers;
-	size_t ndrivers;
-	struct bundle_migration *migs; /* in apply order */
-	size_t nmigs;
-	struct bundle_statement *statements;
-	size_t nstatements;
-	void *priv;            /* implementation state */
-	/* added: */
-	char *project;         /* the project's name (cairn.yaml 'name') */
-	char *source_path;     /* the project's directory in the repository, "" at the top */
-	unsigned long long max_file_size, max_data_size; /* the project's caps at build time */
-	/* Where the manifest's fast path put the migrations' strings and file
-	 * lists: a few large blocks, freed by manifest_release, instead of one
-	 * allocation each (NULL: each is its own, as the other paths make them). */
-	struct pool_block *strpool;
-	/* The bundle file's sha256 (hex), when bundle_open_opts was given
-	 * known_file and read the file to its end or asked about it; else "". */
-	char file_sha256[65];
-};
 
 /* Keys the caller trusts (PEM public keys), by role. */
 struct trust;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
-#include "bundle.h"
+#include "bundle-types.h"
 
 #define MANIFEST_FORMAT "cairn-bundle/1"
 #define MANIFEST_MAX_SIZE (64ULL << 20)
