@@ -51,7 +51,7 @@ int engine_accept_checksum(struct db *db, const struct driver *drv, const struct
 	const struct bk_row *t = NULL;
 	const struct apply_mig *m = NULL;
 	size_t nrows = 0, i;
-	int exists = 0, rc;
+	int rc;
 	char *detail = NULL;
 
 	memset(&r, 0, sizeof(r));
@@ -66,23 +66,11 @@ int engine_accept_checksum(struct db *db, const struct driver *drv, const struct
 	}
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
-	if (read_rows(db, drv, &exists, &rows, &nrows) || run_init(&r, db, drv, o)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "repair");
+	rc = books_open_rows(&r, &guard, db, drv, o, "repair", &rows, &nrows);
+	if (rc == EXIT_OK)
+		rc = accept_target(rows, nrows, m, &t);
 	if (rc != EXIT_OK)
 		goto out;
-	if (exists && record_identity(&r, guard.record)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	if ((rc = accept_target(rows, nrows, m, &t)) != EXIT_OK)
-		goto out;
-	for (i = 0; i < nrows; i++)
-		if (!strcmp(rows[i].state, BK_APPLIED) &&
-		    (!r.current || version_cmp(rows[i].version, r.current) > 0))
-			set_current(&r, rows[i].version);
 	row = *t;
 	row.checksum = m->checksum;
 	row.audit_hash = NULL;

@@ -96,5 +96,14 @@ int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_ro
  * (EXIT_STATE, "... (V is S): why"). */
 int books_unmanaged(struct books_guard *g, struct db *db, const struct driver *drv,
 		    const struct apply_opts *o, const char *what, const char *why, int *exists);
+/* repair.c: under the run lock, the opening of a run that rewrites one row
+ * of the books (repair, repair --accept-checksum): the rows read, the chain
+ * and identity checked (books_guard, g filled for what), the run acting as
+ * the recorded environment when none was named (r->o), the identity row
+ * written when it changed, r->current the newest applied version. An exit
+ * code; r, g and *rows are the caller's to release either way. */
+int books_open_rows(struct run *r, struct books_guard *g, struct db *db,
+		    const struct driver *drv, const struct apply_opts *o, const char *what,
+		    struct bk_row **rows, size_t *nrows);
 
 #endif

@@ -92,6 +92,28 @@ out:
 	return rc;
 }
 
+int books_open_rows(struct run *r, struct books_guard *g, struct db *db,
+		    const struct driver *drv, const struct apply_opts *o, const char *what,
+		    struct bk_row **rows, size_t *nrows)
+{
+	size_t i;
+	int exists = 0, rc;
+
+	if (read_rows(db, drv, &exists, rows, nrows) || run_init(r, db, drv, o))
+		return EXIT_ENVIRONMENT;
+	rc = books_guard(g, db, drv, o, *rows, *nrows, exists, what);
+	if (rc != EXIT_OK)
+		return rc;
+	r->o = &g->opts; /* the recorded environment when none was named */
+	if (exists && record_identity(r, g->record))
+		return EXIT_ENVIRONMENT;
+	for (i = 0; i < *nrows; i++)
+		if (!strcmp((*rows)[i].state, BK_APPLIED) &&
+		    (!r->current || version_cmp((*rows)[i].version, r->current) > 0))
+			set_current(r, (*rows)[i].version);
+	return EXIT_OK;
+}
+
 int engine_repair(struct db *db, const struct driver *drv, const char *version,
 		  int mark_applied, const struct apply_opts *o)
 {
@@ -100,7 +122,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 	struct bk_row *rows = NULL, row;
 	const struct bk_row *t = NULL;
 	size_t nrows = 0, i;
-	int exists = 0, rc;
+	int rc;
 	char *detail = NULL;
 
 	memset(&r, 0, sizeof(r));
@@ -108,25 +130,12 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 	memset(&guard, 0, sizeof(guard));
 	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
 		return rc;
-	if (read_rows(db, drv, &exists, &rows, &nrows) || run_init(&r, db, drv, o)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "repair");
+	rc = books_open_rows(&r, &guard, db, drv, o, "repair", &rows, &nrows);
 	if (rc != EXIT_OK)
 		goto out;
-	o = r.o = &guard.opts; /* the recorded environment when none was named */
-	if (exists && record_identity(&r, guard.record)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	for (i = 0; i < nrows; i++) {
+	for (i = 0; i < nrows; i++)
 		if (!strcmp(rows[i].version, version))
 			t = &rows[i];
-		if (!strcmp(rows[i].state, BK_APPLIED) &&
-		    (!r.current || version_cmp(rows[i].version, r.current) > 0))
-			set_current(&r, rows[i].version);
-	}
 	if (!t) {
 		cairn_error_set("no migration %s is recorded in the database", version);
 		rc = EXIT_FAILED;
