@@ -1,6 +1,7 @@
 /* PostgreSQL scripts split by PostgreSQL's parser (sqlsplit.h). */
 #include "sqlsplit.h"
 
+#include <ctype.h>
 #include <pg_query.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,4 +238,31 @@ int sqlsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, l
 	if (col_out)
 		*col_out = col;
 	return 0;
+}
+
+size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest)
+{
+	while (i < len) {
+		if (isspace((unsigned char)s[i])) {
+			i++;
+		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n')
+				i++;
+		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+			int depth = 1;
+
+			i += 2;
+			while (i < len && depth) {
+				if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
+					depth--, i += 2;
+				else if (nest && s[i] == '/' && i + 1 < len && s[i + 1] == '*')
+					depth++, i += 2;
+				else
+					i++;
+			}
+		} else {
+			break;
+		}
+	}
+	return i;
 }

@@ -50,4 +50,8 @@ int sqlsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, l
 int sqlsplit_position_offset(const char *sql, size_t len, size_t base, size_t sent_len,
 			     long position, size_t *off_out);
 
+/* The offset past white space and comments from i on; nest: block
+ * comments nest (PostgreSQL's do, SQLite's do not). */
+size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest);
+
 #endif

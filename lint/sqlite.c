@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "../lib/error.h"
+#include "../lib/sqlsplit.h"
 #include "../lib/util.h"
 #include "lint-int.h"
 
@@ -133,26 +134,6 @@ static int sq_exec(struct lint_sqlite *q, const char *sql)
 
 /* ---- the text around SQLite's answers ---- */
 
-/* Past white space and comments (SQLite's do not nest). */
-static size_t sq_blank(const char *s, size_t len, size_t i)
-{
-	while (i < len) {
-		if (isspace((unsigned char)s[i])) {
-			i++;
-		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-			const char *e = i + 2 < len ? strstr(s + i + 2, "*/") : NULL;
-
-			i = e && (size_t)(e - s) < len ? (size_t)(e - s) + 2 : len;
-		} else {
-			break;
-		}
-	}
-	return i;
-}
-
 #define SQ_WORDS 8
 
 struct sq_words {
@@ -165,7 +146,7 @@ struct sq_words {
 static void sq_scan(struct sq_words *w, const char *s, size_t len, size_t i)
 {
 	memset(w, 0, sizeof(*w));
-	while (w->n < SQ_WORDS && (i = sq_blank(s, len, i)) < len) {
+	while (w->n < SQ_WORDS && (i = sql_skip_blank(s, len, i, 0)) < len) {
 		size_t b = i;
 		int k = w->n++;
 
@@ -632,7 +613,7 @@ void lint_sqlite(struct lint_result *out, struct lint_sqlite *q, const struct li
 	if (!q && lint_sqlite_open(&own, 0) < 0)
 		goto out;
 	L.q = q ? q : own;
-	while ((start = sq_blank(text, L.s.len, p)) < L.s.len) {
+	while ((start = sql_skip_blank(text, L.s.len, p, 0)) < L.s.len) {
 		struct sq_words w;
 		sqlite3_stmt *st;
 
@@ -670,7 +651,7 @@ void lint_sqlite_replay(struct lint_sqlite *q, const char *sql, size_t len)
 	size_t p = 0, end;
 
 	len = strlen(text);
-	while ((p = sq_blank(text, len, p)) < len) {
+	while ((p = sql_skip_blank(text, len, p, 0)) < len) {
 		sqlite3_stmt *st = sq_prepare(q, text, len, p, &end);
 		struct sq_words w;
 

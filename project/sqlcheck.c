@@ -41,33 +41,6 @@ void sql_items_release(struct sql_items *items)
 	items->nstmts = items->cur_start = items->cur_end = 0;
 }
 
-size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest)
-{
-	while (i < len) {
-		if (isspace((unsigned char)s[i])) {
-			i++;
-		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-			int depth = 1;
-
-			i += 2;
-			while (i < len && depth) {
-				if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
-					depth--, i += 2;
-				else if (nest && s[i] == '/' && i + 1 < len && s[i + 1] == '*')
-					depth++, i += 2;
-				else
-					i++;
-			}
-		} else {
-			break;
-		}
-	}
-	return i;
-}
-
 /* ---- the lexer: SQLite, and PostgreSQL scripts the parser refuses ---- */
 
 #define LEX_WORDS 6

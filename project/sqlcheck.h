@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "../lib/sqlsplit.h" /* sql_skip_blank */
+
 enum sql_dialect { SQL_POSTGRES, SQL_SQLITE };
 
 enum sql_item_kind {
@@ -45,9 +47,6 @@ struct sql_items {
  * script need not be NUL-terminated. Never fails: a script neither the
  * parser nor the lexer understands gives fewer items. */
 void sqlcheck_scan(struct sql_items *out, const char *sql, size_t len, enum sql_dialect d);
-/* The offset past white space and comments from i on; nest: block
- * comments nest (PostgreSQL's do, SQLite's do not). */
-size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest);
 
 void sql_items_release(struct sql_items *items);
 
