@@ -8,18 +8,14 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
-
-#define FLEET_METRICS_BUCKETS 10
+#include "../lib/prom.h"
 
 struct fleet_metrics {
 	const char *env, *bundle, *shard;   /* labels (shard NULL: none) */
 	size_t applied, current, failed, interrupted, not_started;
 	long long duration_ms;              /* the fleet's wall time */
 	long long end_unix;                 /* when it ended (seconds since the epoch) */
-	/* per finished target: counts at or under each bound, sum and count */
-	unsigned long long bucket[FLEET_METRICS_BUCKETS];
-	unsigned long long count;
-	double sum_s;
+	struct prom_histogram per_target; /* seconds per finished target */
 };
 
 /* Counts one finished target's time. */
