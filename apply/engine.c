@@ -410,7 +410,10 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
 	memset(&guard, 0, sizeof(guard));
-	if ((rc = take_lock(db, drv, o)) != EXIT_OK)
+	rc = take_lock(db, drv, o);
+	res->lock_tried = 1;
+	res->lock_wait_ms = now_ms() - t0;
+	if (rc != EXIT_OK)
 		return rc;
 	if (read_rows(db, drv, &exists, &rows, &nrows)) {
 		rc = EXIT_ENVIRONMENT;

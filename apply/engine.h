@@ -141,6 +141,8 @@ struct apply_result {
 	int tx_ended;                    /* ... or committed part of its work itself */
 	size_t waiting;                  /* pending steps left waiting for a contract statement */
 	char *waiting_version;           /* the first of them: the contract migration */
+	int lock_tried;                  /* the run lock was asked for (issue #20 metrics) */
+	long long lock_wait_ms;          /* ... and this long waited for, got or not */
 };
 
 void apply_result_release(struct apply_result *r);

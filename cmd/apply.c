@@ -7,6 +7,7 @@
 #include "../lib/util.h"
 #include "../ops/backup.h"
 #include "../ops/hooks.h"
+#include "../ops/metrics.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
 #include "apply-run.h"
@@ -21,7 +22,8 @@ const struct cmd cmd_apply_desc = {
 	"cairn-apply apply BUNDLE --env ENV [--db DSN] [--to VERSION] [--dry-run] [--atomic] [--preflight]\n"
 	"       cairn-apply apply BUNDLE --env ENV [--config FILE] [--receipt-key KEY] [--lock-timeout D] [--log-format text|json]\n"
 	"       cairn-apply apply BUNDLE --env ENV --db DSN --key PUB... [--receipt-key KEY]\n"
-	"       cairn-apply apply BUNDLE --env ENV [--checkpoint FILE [--checkpoint-key KEY]]",
+	"       cairn-apply apply BUNDLE --env ENV [--checkpoint FILE [--checkpoint-key KEY]]\n"
+	"       cairn-apply apply BUNDLE --env ENV [--metrics-file PATH]",
 	"Verifies BUNDLE (a bundle that fails verification is refused before anything\n"
 	"is written to the database, or a missing database file created; an existing\n"
 	"SQLite file is opened for reading meanwhile), takes the database's lock,\n"
@@ -63,6 +65,10 @@ const struct cmd cmd_apply_desc = {
 	"                      a failed check stops the run before anything is applied,\n"
 	"                      with preflight's exit code\n"
 	"   --atomic           all pending migrations in one transaction: all or nothing\n"
+	"   --metrics-file PATH  write the run's Prometheus metrics to PATH (else\n"
+	"                      $CAIRN_METRICS_FILE), replaced atomically, for\n"
+	"                      node_exporter's textfile collector; its counters carry on\n"
+	"                      from the file the last run left (docs/operations.md)\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s; 0: do not wait)\n"
 	"   --key PUB          trust builds signed by this public key (repeatable); no\n"
 	"                      config, no policy: for a developer's own database\n"
@@ -212,6 +218,7 @@ static char *status_command(const char *bundle, const char *target, const char *
 /* What the command line (and the environment) asked for. */
 struct apply_args {
 	const char *env, *dsn, *db_flag, *to, *config, *receipt_key, *lock_flag, *bundle;
+	const char *metrics;
 	const char **keys;
 	size_t nkeys;
 	int json, dry, atomic, preflight;
@@ -235,6 +242,7 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 		{ "checkpoint", required_argument, NULL, 'P' },
 		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ "preflight", no_argument, NULL, 'F' },
+		{ "metrics-file", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = EXIT_OK;
@@ -248,6 +256,7 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 		case 't': a->to = optarg; break;
 		case 'n': a->dry = 1; break;
 		case 'F': a->preflight = 1; break;
+		case 'M': a->metrics = optarg; break;
 		case 'a': a->atomic = 1; break;
 		case 'k': a->keys[a->nkeys++] = optarg; break;
 		case 'l':
@@ -266,6 +275,8 @@ static int parse_args(struct apply_args *a, int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	a->db_flag = a->dsn;
+	if (!a->metrics && getenv("CAIRN_METRICS_FILE") && *getenv("CAIRN_METRICS_FILE"))
+		a->metrics = getenv("CAIRN_METRICS_FILE");
 	if (optind + 1 != argc)
 		return usage_error(&cmd_apply_desc,
 				   optind < argc ? "expected one BUNDLE" : "missing BUNDLE");
@@ -519,6 +530,24 @@ int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_
 	return rc;
 }
 
+/* --metrics-file: the run's metrics, whatever its outcome (but a usage
+ * error or a dry run). A file that cannot be written is a warning: the
+ * run's exit code says what happened to the database. */
+static void write_metrics(const struct apply_args *a, struct run_metrics *m,
+			  const struct apply_set *set, const struct apply_result *res, int rc)
+{
+	if (!a->metrics || a->dry || rc == EXIT_USAGE)
+		return;
+	m->env = a->env;
+	m->bundle = set->bundle_id;
+	m->from_version = res->from_version;
+	m->to_version = res->to_version;
+	if (res->lock_tried)
+		m->lock_wait_ms = res->lock_wait_ms;
+	if (run_metrics_write(m, a->metrics, rc, apply_interrupted) < 0)
+		warning_msg("cannot write the metrics to '%s': %s", a->metrics, cairn_error_last());
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	struct apply_run r;
@@ -529,8 +558,10 @@ int cmd_apply(int argc, char **argv)
 	struct apply_result res;
 	struct early_open early;
 	struct receipt_key *rkey = NULL;
+	struct run_metrics metrics;
 	int rc;
 
+	run_metrics_init(&metrics, NULL, NULL);
 	memset(&a, 0, sizeof(a));
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&early, 0, sizeof(early));
@@ -585,6 +616,7 @@ int cmd_apply(int argc, char **argv)
 			rc = plan_show(&ctx, &set, a.env, a.to);
 		goto out;
 	}
+	ctx.metrics = a.metrics ? &metrics : NULL; /* opening the database cleared ctx */
 	memset(&r, 0, sizeof(r));
 	r.bundle = a.bundle;
 	r.env = a.env;
@@ -602,6 +634,8 @@ int cmd_apply(int argc, char **argv)
 	r.rkey = rkey;
 	rc = apply_run_db(&ctx, &r, &res);
 out:
+	write_metrics(&a, &metrics, &set, &res, rc);
+	run_metrics_release(&metrics);
 	checkpoint_opts_release(&a.cpo);
 	receipt_key_free(rkey);
 	early_open_drop(&early);

@@ -12,6 +12,7 @@
 #include "cmd.h"
 
 struct early_open;
+struct run_metrics;
 
 struct apply_ctx {
 	const struct cmd *cmd;
@@ -30,6 +31,9 @@ struct apply_ctx {
 	 * the bundle file is one verified and applied here before
 	 * (apply_ctx_load_bundle); NULL: not asked. */
 	struct early_open *early;
+	/* apply --metrics-file: the engine's events are counted there too;
+	 * NULL: no metrics */
+	struct run_metrics *metrics;
 };
 
 /* Opens --db with the driver's open flags (DRIVER_OPEN_READONLY,

@@ -10,6 +10,7 @@
 #include "../lib/error.h"
 #include "../lib/thread.h"
 #include "../lib/util.h"
+#include "../ops/metrics.h"
 #include "../policy/config.h"
 #include "cairn-apply.h"
 
@@ -222,6 +223,8 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev)
 	struct apply_ctx *c = ctx;
 	int rb = ev->action && !strcmp(ev->action, "rollback");
 
+	if (c->metrics)
+		run_metrics_event(c->metrics, ev);
 	if (c->json) {
 		print_json_event(ev);
 		if (ev->type == EV_PLAN || ev->type == EV_FAILED || ev->type == EV_DONE ||

@@ -5,6 +5,7 @@
 #include "../apply/load.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../ops/metrics.h"
 #include "../ops/preflight.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
@@ -12,7 +13,8 @@
 const struct cmd cmd_preflight_desc = {
 	"preflight", cmd_preflight,
 	"will apply go through? every check apply depends on, changing nothing",
-	"cairn-apply preflight BUNDLE --env ENV [--db DSN] [--config FILE] [--to VERSION] [--key PUB]... [--log-format text|json]",
+	"cairn-apply preflight BUNDLE --env ENV [--db DSN] [--config FILE] [--to VERSION] [--key PUB]... [--log-format text|json]\n"
+	"       cairn-apply preflight BUNDLE --env ENV [--metrics-file PATH]",
 	"Answers, before a window, whether 'cairn-apply apply' with the same\n"
 	"arguments would go through, and changes nothing: the database is opened\n"
 	"read-only, the run lock is tried and dropped at once, and every other\n"
@@ -44,6 +46,9 @@ const struct cmd cmd_preflight_desc = {
 	"   --to VERSION      as apply --to: only what runs up to VERSION is checked\n"
 	"   --key PUB         trust builds signed by this public key (repeatable)\n"
 	"   --log-format F    text (default) or json (one object); --format too\n"
+	"   --metrics-file PATH  write each check's verdict as Prometheus metrics to\n"
+	"                     PATH, replaced atomically (node_exporter's textfile\n"
+	"                     collector); not $CAIRN_METRICS_FILE, which is apply's\n"
 	"\n"
 	"Exit status: 0 every check passed; else the gravest failure, as apply would\n"
 	"exit: 3 the bundle is refused, 6 the database cannot be opened or read,\n"
@@ -215,7 +220,7 @@ int preflight_gate(struct apply_ctx *c, const struct apply_policy *ap,
 }
 
 struct preflight_args {
-	const char *env, *dsn, *to, *config, *bundle;
+	const char *env, *dsn, *to, *config, *bundle, *metrics;
 	const char **keys;
 	size_t nkeys;
 	int json;
@@ -231,6 +236,7 @@ static int parse_args(struct preflight_args *a, int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "metrics-file", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = EXIT_OK;
@@ -243,6 +249,7 @@ static int parse_args(struct preflight_args *a, int argc, char **argv)
 		case 't': a->to = optarg; break;
 		case 'k': a->keys[a->nkeys++] = optarg; break;
 		case 'C': a->config = optarg; break;
+		case 'M': a->metrics = optarg; break;
 		case 'f': rc = parse_format(&cmd_preflight_desc, optarg, &a->json); break;
 		default:
 			rc = usage_error(&cmd_preflight_desc, "unknown option '%s'", argv[optind - 1]);
@@ -301,6 +308,8 @@ int cmd_preflight(int argc, char **argv)
 			     ap.active ? ap.ac.env.pg_version : 0, &p);
 	preflight_print(&ctx, loaded ? NULL : &set, a.env, &p);
 	rc = preflight_exit(&p);
+	if (a.metrics && preflight_metrics_write(&p, a.env, a.metrics) < 0)
+		warning_msg("cannot write the metrics to '%s': %s", a.metrics, cairn_error_last());
 out:
 	preflight_release(&p);
 	apply_set_release(&set);
