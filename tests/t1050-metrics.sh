@@ -137,4 +137,23 @@ test_expect_success 'preflight --metrics-file: each check passed or not, the ver
 	test "$(metric p.prom "cairn_preflight_check_passed{env=\"dev\",check=\"bundle\"}")" = 1
 '
 
+test_expect_success 'the alert rules: promtool checks and tests them; docs/operations.md shows the same file' '
+	cp "$SRC_DIR/examples/prometheus/cairn-alerts.yml" "$SRC_DIR/examples/prometheus/cairn-alerts.test.yml" . &&
+	promtool check rules cairn-alerts.yml &&
+	promtool test rules cairn-alerts.test.yml &&
+	sed -n "/^### Alert rules/,/^## /p" "$SRC_DIR/docs/operations.md" |
+		sed -n "/^\`\`\`yaml/,/^\`\`\`\$/p" | sed "1d;\$d" >shown &&
+	test_cmp cairn-alerts.yml shown
+'
+
+test_expect_success 'every metric the alert rules name is one cairn-apply writes' '
+	echo "f0 sqlite:f0.db" >targets &&
+	cairn-apply fleet v1.tar.gz --env dev $KEY --targets targets --metrics f.prom >/dev/null 2>&1 &&
+	cat m.prom d.prom p.prom f.prom | sed -n "s/^\(cairn_[a-z_]*\)[{ ].*/\1/p" | sort -u >written &&
+	grep -o "cairn_[a-z_]*" cairn-alerts.yml | sort -u >named &&
+	test_line_count -ge 5 named &&
+	comm -23 named written >unknown &&
+	test_line_count = 0 unknown
+'
+
 test_done
