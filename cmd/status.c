@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/prom.h"
 #include "../lib/util.h"
 #include "config.h"
 #include "cairn-apply.h"
@@ -12,7 +13,8 @@ const struct cmd cmd_status_desc = {
 	"status", cmd_status,
 	"show applied, pending, failed, unfinished and drifted migrations",
 	"cairn-apply status [BUNDLE] --db DSN [--env ENV] [--key PUB]... [--format text|json]\n"
-	"       cairn-apply status [BUNDLE] --env ENV [--config FILE] [--key PUB]... [--format text|json]",
+	"       cairn-apply status [BUNDLE] --env ENV [--config FILE] [--key PUB]... [--format text|json]\n"
+	"       cairn-apply status [BUNDLE] --env ENV [--format prometheus]",
 	"Reads the bookkeeping (read-only: nothing is created or written) and\n"
 	"lists every migration the database records, with its state, when and by\n"
 	"whom it was applied, and from which bundle. With BUNDLE (verified first),\n"
@@ -26,7 +28,8 @@ const struct cmd cmd_status_desc = {
 	"   --config FILE   the applier's config (default: $CAIRN_APPLY_CONFIG, else\n"
 	"                   ./cairn-apply.yaml)\n"
 	"   --key PUB       trust builds signed by this public key (repeatable)\n"
-	"   --format F      text (default) or json\n"
+	"   --format F      text (default), json, or prometheus: the counts by state\n"
+	"                   in Prometheus's text format, for a scraping wrapper\n"
 	"\n"
 	"Exit status: 0, 3 BUNDLE refused, 5 a migration is failed, unfinished or\n"
 	"drifted (the database needs an operator), 6 the database cannot be read.\n",
@@ -253,6 +256,35 @@ static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, con
 	buf_release(&b);
 }
 
+/* --format prometheus: the summary's counts, for pull-style scraping. */
+static void print_prometheus(const struct counts *k, const char *env, const struct apply_set *set)
+{
+	struct prom_label l[2] = { { "env", env }, { "state", NULL } };
+	const char *states[] = { "applied", "pending", "failed", "in_progress", "drifted",
+				 "rolled_back", "skipped", "apply_failed", "resumable",
+				 "not_in_bundle" };
+	const size_t n[] = { k->applied, k->pending, k->failed, k->in_progress, k->drifted,
+			     k->rolled_back, k->skipped, k->apply_failed, k->resumable, k->missing };
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	prom_family(&b, "cairn_status_migrations", "gauge",
+		    "Migrations by state, as cairn-apply status counts them.");
+	for (i = 0; i < sizeof(states) / sizeof(*states); i++) {
+		if (!set && (!strcmp(states[i], "pending") || !strcmp(states[i], "drifted") ||
+			     !strcmp(states[i], "not_in_bundle")))
+			continue; /* known only against a bundle */
+		l[1].value = states[i];
+		prom_sample(&b, "cairn_status_migrations", l, 2, "%zu", n[i]);
+	}
+	prom_family(&b, "cairn_status_needs_operator", "gauge",
+		    "1 when a migration is failed, unfinished or drifted.");
+	prom_sample(&b, "cairn_status_needs_operator", l, 1, "%d",
+		    !!(k->failed || k->in_progress || k->drifted));
+	fwrite(b.ptr, 1, b.len, stdout);
+	buf_release(&b);
+}
+
 /* The entries to show, sorted by version: the plan's steps (with a bundle)
  * or the rows, then what neither holds but the audit trail: a failure that
  * rolled back (apply_failed). */
@@ -353,7 +385,7 @@ int cmd_status(int argc, char **argv)
 	char *dsn = NULL;
 	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
 	size_t nkeys = 0, nrows = 0, n = 0, i;
-	int json = 0, c, rc = EXIT_OK, exists = 0, have_set = 0;
+	int json = 0, prom = 0, c, rc = EXIT_OK, exists = 0, have_set = 0;
 	struct apply_ctx ctx;
 	struct apply_set set;
 	struct bk_row *rows = NULL;
@@ -375,7 +407,11 @@ int cmd_status(int argc, char **argv)
 		case 'e': env = optarg; break;
 		case 'c': config = optarg; break;
 		case 'k': keys[nkeys++] = optarg; break;
-		case 'f': rc = parse_format(&cmd_status_desc, optarg, &json); break;
+		case 'f':
+			prom = !strcmp(optarg, "prometheus");
+			if (!prom)
+				rc = parse_format(&cmd_status_desc, optarg, &json);
+			break;
 		default:
 			rc = usage_error(&cmd_status_desc, "unknown option '%s'", argv[optind - 1]);
 		}
@@ -426,13 +462,15 @@ int cmd_status(int argc, char **argv)
 		    (!current || version_cmp(e[i].row->version, current) > 0))
 			current = e[i].row->version;
 	}
-	if (json)
+	if (prom)
+		print_prometheus(&k, env, have_set ? &set : NULL);
+	else if (json)
 		print_json(&ctx, e, n, &k, current, have_set ? &set : NULL);
 	else
 		print_text(&ctx, e, n, &k, current, have_set ? &set : NULL);
 	fflush(stdout);
 	if (k.failed || k.in_progress || k.drifted) {
-		if (!json)
+		if (!json && !prom)
 			error_msg("the database needs an operator: %s%s%s; see 'cairn-apply repair "
 				  "--help'",
 				  k.failed ? "a migration failed" : "",

@@ -137,6 +137,31 @@ test_expect_success 'preflight --metrics-file: each check passed or not, the ver
 	test "$(metric p.prom "cairn_preflight_check_passed{env=\"dev\",check=\"bundle\"}")" = 1
 '
 
+test_expect_success 'status --format prometheus: the counts of status --format json, which promtool accepts' '
+	cairn-apply status v3.tar.gz --env dev --db sqlite:db $KEY --format prometheus >s.prom &&
+	promtool check metrics <s.prom &&
+	cairn-apply status v3.tar.gz --env dev --db sqlite:db $KEY --format json >s.json &&
+	python3 -c "
+import json, re
+summary = json.load(open(\"s.json\"))[\"summary\"]
+got = dict(re.findall(r\"^cairn_status_migrations\\{env=\\\"dev\\\",state=\\\"(\\w+)\\\"\\} (\\d+)$\", open(\"s.prom\").read(), re.M))
+assert len(got) == 10, got
+for state, n in got.items():
+    assert summary[state] == int(n), (state, n, summary)
+assert summary[\"applied\"] == 3 and summary[\"apply_failed\"] == 1, summary
+" &&
+	test "$(metric s.prom "cairn_status_needs_operator{env=\"dev\"}")" = 0 &&
+	test_expect_code 5 cairn-apply status drift.tar.gz --env dev --db sqlite:drift.db $KEY \
+		--format prometheus >d2.prom 2>err &&
+	test ! -s err &&
+	test "$(metric d2.prom "cairn_status_migrations{env=\"dev\",state=\"drifted\"}")" = 1 &&
+	test "$(metric d2.prom "cairn_status_needs_operator{env=\"dev\"}")" = 1 &&
+	cairn-apply status --db sqlite:db --format prometheus >n.prom &&
+	promtool check metrics <n.prom &&
+	test "$(metric n.prom "cairn_status_migrations{env=\"\",state=\"applied\"}")" = 3 &&
+	! grep "state=\"pending\"" n.prom
+'
+
 test_expect_success 'the alert rules: promtool checks and tests them; docs/operations.md shows the same file' '
 	cp "$SRC_DIR/examples/prometheus/cairn-alerts.yml" "$SRC_DIR/examples/prometheus/cairn-alerts.test.yml" . &&
 	promtool check rules cairn-alerts.yml &&
