@@ -176,6 +176,22 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 int engine_accept_checksum(struct db *db, const struct driver *drv, const struct apply_set *set,
 			   const char *version, const char *reason, const struct apply_opts *o);
 
+/* Restore (apply/restore.c, issue #20): under the run lock, with the books
+ * checked, the backup at path is brought back when an audit row (action
+ * "backup") records it and the file's sha256 is that row's (else
+ * EXIT_REFUSED, nothing written); the driver's restore_from replaces the
+ * database (SQLite; EXIT_FAILED for a driver without one), and a
+ * "restore" row is appended to the chain the file brought back. */
+struct restore_info {
+	char *version;        /* the migration the backup was taken before */
+	long long seq;        /* its backup audit row */
+	char *current;        /* the highest applied version after (NULL: none) */
+	size_t dropped;       /* audit rows after the backup, gone with the file */
+	int restored_unrecorded; /* restored, but the restore row not written */
+};
+int engine_restore(struct db *db, const struct driver *drv, const char *path,
+		   const struct apply_opts *o, struct restore_info *out);
+void restore_info_release(struct restore_info *r);
 /* The audit chain (apply/audit.c). */
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* Computes row->hash (replacing it) from the other fields and prev_hash. */

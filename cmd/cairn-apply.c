@@ -26,6 +26,7 @@ static const struct cmd *const apply_commands[] = {
 	&cmd_baseline_desc,
 	&cmd_repair_desc,
 	&cmd_adopt_desc,
+	&cmd_restore_desc,
 	&cmd_fleet_desc,
 	&cmd_fleet_merge_desc,
 	&cmd_report_desc,

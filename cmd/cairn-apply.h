@@ -146,6 +146,7 @@ APPLY_VERB(status);
 APPLY_VERB(rollback);
 APPLY_VERB(history);
 APPLY_VERB(baseline);
+APPLY_VERB(restore);
 APPLY_VERB(repair);
 APPLY_VERB(adopt);
 APPLY_VERB(fleet);

@@ -267,6 +267,11 @@ struct driver {
 	 * it), the password kept off its command line. 0, or -1 with the
 	 * error set (its exit status) and no file left at path. */
 	int (*dump_tables)(struct db *db, const char *const *tables, size_t n, const char *path);
+	/* Optional (issue #20): the whole database replaced by the copy at
+	 * path that backup_to made (SQLite's online backup API, from the file
+	 * into the open connection, under the run lock). 0, or -1 with the
+	 * error set and the database as it was. NULL: none (PostgreSQL). */
+	int (*restore_from)(struct db *db, const char *path);
 };
 
 /* The registry (drivers/driver.c). */

@@ -22,10 +22,22 @@ static int fsync_path(const char *path, int dir)
 	return rc;
 }
 
+/* Every page of from's main database into to's, in one step. */
+static int copy_pages(sqlite3 *to, sqlite3 *from)
+{
+	sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+	int step, rc;
+
+	if (!b)
+		return sqlite3_errcode(to);
+	step = sqlite3_backup_step(b, -1);
+	rc = sqlite3_backup_finish(b);
+	return rc == SQLITE_OK && step != SQLITE_DONE ? step : rc;
+}
+
 int sqlite_backup_to(struct db *db, const char *path)
 {
 	sqlite3 *to = NULL;
-	sqlite3_backup *b;
 	const char *slash = strrchr(path, '/');
 	char *dir = NULL;
 	int rc;
@@ -40,16 +52,7 @@ int sqlite_backup_to(struct db *db, const char *path)
 	}
 	rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK) {
-		b = sqlite3_backup_init(to, "main", db->h, "main");
-		if (!b) {
-			rc = sqlite3_errcode(to);
-		} else {
-			int step = sqlite3_backup_step(b, -1);
-
-			rc = sqlite3_backup_finish(b);
-			if (rc == SQLITE_OK && step != SQLITE_DONE)
-				rc = step;
-		}
+		rc = copy_pages(to, db->h);
 	}
 	if (rc != SQLITE_OK) {
 		cairn_error_set("cannot back up '%s' to '%s': %s", db->path, path,
@@ -67,5 +70,31 @@ int sqlite_backup_to(struct db *db, const char *path)
 		return -1;
 	}
 	free(dir);
+	return 0;
+}
+
+/* The other way: every page of the copy into the open database, in one
+ * step, so SQLite swaps the content whole (a failure leaves the
+ * database as it was). The copy is opened read-only. */
+int sqlite_restore_from(struct db *db, const char *path)
+{
+	sqlite3 *from = NULL;
+	int rc;
+
+	if (!db->h) {
+		cairn_error_set("'%s' does not exist: nothing to restore into", db->path);
+		return -1;
+	}
+	rc = sqlite3_open_v2(path, &from, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		rc = copy_pages(db->h, from);
+	}
+	if (rc != SQLITE_OK) {
+		cairn_error_set("cannot restore '%s' from '%s': %s", db->path, path,
+				from ? sqlite3_errmsg(from) : sqlite3_errstr(rc));
+		sqlite3_close(from);
+		return -1;
+	}
+	sqlite3_close(from);
 	return 0;
 }

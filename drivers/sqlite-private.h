@@ -61,5 +61,6 @@ const char *sqlite_file_path(struct db *db);
 
 /* sqlite-backup.c */
 int sqlite_backup_to(struct db *db, const char *path);
+int sqlite_restore_from(struct db *db, const char *path);
 
 #endif

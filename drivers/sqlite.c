@@ -571,6 +571,7 @@ const struct driver driver_sqlite = {
 	.blockers = sqlite_blockers,
 	.file_path = sqlite_file_path,
 	.backup_to = sqlite_backup_to,
+	.restore_from = sqlite_restore_from,
 	.audit_read = sqlite_audit_read,
 	.audit_scan = sqlite_audit_scan,
 	.bundle_file_known = sqlite_bundle_file_known,

@@ -1,6 +1,10 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include <string.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 
 #include "error.h"
@@ -116,4 +120,31 @@ void hex_encode(const unsigned char *raw, size_t len, char *hex_out)
 		hex_out[2 * i + 1] = digits[raw[i] & 15];
 	}
 	hex_out[2 * len] = '\0';
+}
+
+int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long long *size)
+{
+	struct sha256_ctx c;
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	*size = 0;
+	if (fd < 0 || sha256_init(&c) < 0) {
+		cairn_error_set("cannot read '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		sha256_update(&c, chunk, (size_t)n);
+		*size += (unsigned long long)n;
+	}
+	if (n == 0 && sha256_final_hex(&c, hex) == 0)
+		rc = 0;
+	else
+		cairn_error_set("cannot read '%s': %s", path, strerror(errno));
+	sha256_release(&c);
+	close(fd);
+	return rc;
 }

@@ -19,6 +19,9 @@ int sha256_final_raw(struct sha256_ctx *c, unsigned char raw[32]);
 void sha256_release(struct sha256_ctx *c);
 
 int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
+/* The sha256 of a file's bytes, and its size. 0, or -1 with the error
+ * set ("cannot read 'PATH': ..."). */
+int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long long *size);
 void hex_encode(const unsigned char *raw, size_t len, char *hex_out);
 
 #endif

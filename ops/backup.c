@@ -31,33 +31,6 @@ static char *destructive_why(const struct apply_mig *m)
 	return m->destructive ? xstrdup("migration.yaml says destructive: true") : NULL;
 }
 
-static int file_sha256(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long long *size)
-{
-	struct sha256_ctx c;
-	char chunk[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
-
-	*size = 0;
-	if (fd < 0 || sha256_init(&c) < 0) {
-		cairn_error_set("cannot read the backup '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		sha256_update(&c, chunk, (size_t)n);
-		*size += (unsigned long long)n;
-	}
-	if (n == 0 && sha256_final_hex(&c, hex) == 0)
-		rc = 0;
-	else
-		cairn_error_set("cannot read the backup '%s': %s", path, strerror(errno));
-	sha256_release(&c);
-	close(fd);
-	return rc;
-}
-
 /* <base>.<version>.<UTC time>.<ext> */
 static char *backup_name(const char *base, const char *version, const char *ext)
 {
@@ -129,7 +102,7 @@ static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char
 	path = path_join(b->dir ? b->dir : ".", name);
 	free(name);
 	if (b->drv->dump_tables(b->db, (const char *const *)tables, n, path) < 0 ||
-	    file_sha256(path, hex, &size) < 0)
+	    sha256_file(path, hex, &size) < 0)
 		goto out;
 	q = shell_quote(path);
 	*detail = xasprintf("backup=%s; sha256=%s; bytes=%llu; tables=%s; destructive: %s; "
@@ -181,7 +154,7 @@ int backup_before_step(void *ctx, const struct apply_mig *m, char **detail)
 		return -1;
 	}
 	path = backup_path(b, file, m->version);
-	if (b->drv->backup_to(b->db, path) < 0 || file_sha256(path, hex, &size) < 0) {
+	if (b->drv->backup_to(b->db, path) < 0 || sha256_file(path, hex, &size) < 0) {
 		free(why);
 		free(path);
 		return -1;

@@ -1,0 +1,127 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "policy-gate.h"
+#include "cairn-apply.h"
+
+const struct cmd cmd_restore_desc = {
+	"restore", cmd_restore,
+	"bring back the backup a run took before a destructive migration",
+	"cairn-apply restore --db DSN BACKUP [--env ENV] [--lock-timeout D]\n"
+	"       cairn-apply restore --env ENV [--config FILE] BACKUP",
+	"Brings back BACKUP, the copy 'apply' took before a destructive migration,\n"
+	"only when it is the file the books recorded: an audit row (action backup)\n"
+	"names it, and its sha256 must be that row's. A file no row names, or\n"
+	"whose bytes changed since, is refused (exit 3) before anything is\n"
+	"written. The run lock is held throughout, and the books are checked\n"
+	"first, as apply checks them.\n"
+	"\n"
+	"SQLite: the whole database (the books with it) becomes the backup's,\n"
+	"through SQLite's online backup API: the migration the backup preceded is\n"
+	"pending again, and the audit rows written after the backup go with the\n"
+	"file; a 'restore' row naming the backup, its sha256 and how many rows went\n"
+	"is appended to the chain the file brought back. A signed checkpoint\n"
+	"taken after the backup will name those rows as missing: expected after a\n"
+	"restore. PostgreSQL: not done here (exit 1); the backup row's restore:\n"
+	"command (pg_restore) brings the dumped tables back.\n"
+	"\n"
+	"Options:\n"
+	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
+	"   --env ENV          the environment (else the one the books record)\n"
+	"   --config FILE      the applier's config\n"
+	"   --lock-timeout D   wait up to D for another runner (default 15s)\n"
+	"\n"
+	"Exit status: 0 restored, 1 the driver restores no file, 3 BACKUP is not\n"
+	"a backup the books record (or not its bytes), 4 lock not obtained, 5 the\n"
+	"books need an operator, 6 the database or BACKUP cannot be read or\n"
+	"written.\n",
+};
+
+struct restore_args {
+	const char *dsn, *env, *config, *lock_flag, *backup;
+	unsigned long long lock_ms;
+};
+
+static int parse_args(struct restore_args *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "lock-timeout", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	a->lock_ms = 15000;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': a->dsn = optarg; break;
+		case 'e': a->env = optarg; break;
+		case 'C': a->config = optarg; break;
+		case 'l':
+			a->lock_flag = optarg;
+			if (parse_lock_timeout(&cmd_restore_desc, optarg, &a->lock_ms))
+				return EXIT_USAGE;
+			break;
+		default:
+			return usage_error(&cmd_restore_desc, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind + 1 != argc)
+		return usage_error(&cmd_restore_desc,
+				   optind < argc ? "expected one BACKUP" : "missing BACKUP");
+	a->backup = argv[optind];
+	return EXIT_OK;
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	struct restore_args a;
+	struct apply_policy ap;
+	struct apply_ctx ctx;
+	struct apply_opts o;
+	struct restore_info info;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&ap, 0, sizeof(ap));
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&o, 0, sizeof(o));
+	memset(&info, 0, sizeof(info));
+	rc = parse_args(&a, argc, argv);
+	if (rc == EXIT_OK)
+		rc = apply_policy_begin_books(&ap, &cmd_restore_desc, a.config, &a.env, &a.dsn,
+					      a.lock_flag, &a.lock_ms);
+	if (rc == EXIT_OK && !a.dsn)
+		rc = usage_error(&cmd_restore_desc, "missing --db DSN");
+	if (rc == EXIT_OK)
+		rc = apply_ctx_open(&ctx, &cmd_restore_desc, a.dsn, DRIVER_OPEN_EXISTING, 0);
+	if (rc)
+		goto out;
+	o.env = a.env;
+	o.lock_timeout_ms = a.lock_ms;
+	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
+	if (rc == EXIT_OK) {
+		printf("restored %s from '%s' (the backup taken before %s); it is at version %s; "
+		       "%zu audit row%s from after the backup went with it\n",
+		       ctx.drv->display_name(ctx.db), a.backup, info.version,
+		       info.current ? info.current : "none", info.dropped,
+		       info.dropped == 1 ? "" : "s");
+	} else if (info.restored_unrecorded) {
+		error_msg("%s", cairn_error_last());
+		error_msg("the database was restored from '%s', but the restore row was not "
+			  "written: run 'cairn-apply history --verify' and record it by hand",
+			  a.backup);
+	} else {
+		error_msg("%s", cairn_error_last());
+		error_msg("the database is unchanged");
+	}
+out:
+	restore_info_release(&info);
+	apply_ctx_close(&ctx);
+	apply_policy_release(&ap);
+	return rc;
+}

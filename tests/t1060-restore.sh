@@ -1,0 +1,76 @@
+#!/bin/sh
+test_description='cairn-apply restore: the pre-migration backup on SQLite brought back, only when the books record its bytes'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+
+test_expect_success 'setup: data, then a migration that drops a column, applied with its backup' '
+	apply_project p &&
+	apply_mig p 0001_users "CREATE TABLE users (id integer primary key, name text, note text);
+INSERT INTO users VALUES (1, '"'"'ann'"'"', '"'"'a'"'"'), (2, '"'"'bob'"'"', '"'"'b'"'"');" \
+		"DROP TABLE users;" &&
+	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
+	apply_mig p 0002_drop_note "ALTER TABLE users DROP COLUMN note;" \
+		"ALTER TABLE users ADD COLUMN note text;" &&
+	apply_build p "$TRASH_DIRECTORY/v2.tar.gz" &&
+	cairn-apply apply v1.tar.gz --env dev --db sqlite:db $KEY >out &&
+	q db "SELECT * FROM users ORDER BY id" >data.before &&
+	q db "PRAGMA table_info(users)" >cols.before &&
+	cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY >out &&
+	ls db.0002.*.backup >backups && test_line_count = 1 backups &&
+	q db "PRAGMA table_info(users)" >cols && test_grep ! "|note|" cols &&
+	q db "UPDATE users SET name = '"'"'ann2'"'"' WHERE id = 1" &&
+	q db "SELECT count(*) FROM cairn_audit" >audit.rows
+'
+
+test_expect_success 'a file no audit row names is refused; the database is unchanged' '
+	cp "$(cat backups)" stray.backup &&
+	sha256sum db >sum.before &&
+	test_expect_code 3 cairn-apply restore --db sqlite:db stray.backup >out 2>err &&
+	test_grep "no audit row records .stray.backup. as a backup cairn took" err &&
+	test_grep "the database is unchanged" err &&
+	sha256sum db >sum && test_cmp sum.before sum
+'
+
+test_expect_success 'a backup whose bytes changed since is refused, naming both sums' '
+	backup=$(cat backups) &&
+	cp "$backup" saved.backup &&
+	sqlite3 "$backup" "UPDATE users SET name = '"'"'mallory'"'"' WHERE id = 2" &&
+	test_expect_code 3 cairn-apply restore --db sqlite:db "$backup" >out 2>err &&
+	test_grep "is not the backup cairn took: its sha256 is [0-9a-f]*, but audit row [0-9]* (backup before 0002, .*) recorded [0-9a-f]*; nothing was restored" err &&
+	sha256sum db >sum && test_cmp sum.before sum &&
+	q db "SELECT name FROM users WHERE id = 2" >n && echo bob >want && test_cmp want n &&
+	cp saved.backup "$backup"
+'
+
+test_expect_success 'another runner holding the lock: exit 4, nothing restored' '
+	lock_hold db 30 &&
+	test_expect_code 4 cairn-apply restore --db sqlite:db --lock-timeout 0 "$(cat backups)" >out 2>err &&
+	lock_release &&
+	sha256sum db >sum && test_cmp sum.before sum
+'
+
+test_expect_success 'the recorded backup: the column and its data come back, the books with them' '
+	backup=$(cat backups) &&
+	cairn-apply restore --db sqlite:db "$backup" >out &&
+	test_grep "^restored db from .$backup. (the backup taken before 0002); it is at version 0001; [0-9]* audit rows from after the backup went with it" out &&
+	q db "PRAGMA table_info(users)" >cols && test_cmp cols.before cols &&
+	q db "SELECT * FROM users ORDER BY id" >data && test_cmp data.before data &&
+	q db "SELECT version, state FROM cairn_migrations ORDER BY version" >rows &&
+	echo "0001|applied" >want && test_cmp want rows &&
+	q db "SELECT action, version FROM cairn_audit ORDER BY seq DESC LIMIT 1" >last &&
+	echo "restore|0002" >want && test_cmp want last &&
+	q db "SELECT detail FROM cairn_audit WHERE action = '"'"'restore'"'"'" >detail &&
+	test_grep "^restored=$backup; sha256=$(sha256sum "$backup" | cut -d" " -f1); the backup taken before 0002" detail &&
+	cairn-apply history --db sqlite:db --verify >out &&
+	cairn-apply status v2.tar.gz --db sqlite:db $KEY >out &&
+	test_grep "^1 applied, 1 pending" out
+'
+
+test_expect_success 'and the migration applies again, with a new backup' '
+	cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY >out &&
+	test_grep "^backup before 0002_drop_note: backup=" out &&
+	q db "PRAGMA table_info(users)" >cols && test_grep ! "|note|" cols &&
+	cairn-apply history --db sqlite:db --verify >out
+'
+
+test_done
