@@ -403,6 +403,10 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 		bk.b.db = ctx->db;
 		bk.b.off = ap->active && ap->ac.env.backup_off;
 		bk.b.dir = ap->active ? ap->ac.env.backup_dir : NULL;
+		bk.b.command = ap->active ? ap->ac.env.backup_command : NULL;
+		bk.b.timeout_ms = ap->active ? ap->ac.env.backup_timeout_ms : 0;
+		bk.b.env = a->env;
+		bk.b.bundle_id = set->bundle_id;
 		o.before_step = backup_step;
 		o.before_ctx = &bk;
 	}

@@ -12,6 +12,7 @@
 #include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "backup.h"
+#include "hooks.h"
 #include "sqlneeds.h"
 
 /* Why m needs a backup, malloc'ed; NULL when it does not. */
@@ -71,6 +72,74 @@ static char *backup_path(const struct backup_ctx *b, const char *file, const cha
 	return path;
 }
 
+/* The tables m's script touches that exist now (as to_regclass reads
+ * them), into *tables and list (comma-separated); how many. */
+static size_t touched_tables(struct sql_needs *needs, const struct apply_mig *m,
+			     char ***tables, struct buf *list)
+{
+	size_t n = 0, i;
+
+	memset(needs, 0, sizeof(*needs));
+	*tables = NULL;
+	if (sql_needs_scan(needs, m->up) == 0)
+		n = sql_needs_tables(needs, tables);
+	for (i = 0; i < n; i++)
+		buf_printf(list, "%s%s", i ? "," : "", (*tables)[i]);
+	return n;
+}
+
+/* The first line of a command's output, at most 200 bytes, for the row. */
+static char *first_line(const struct buf *out)
+{
+	size_t n = 0;
+
+	while (n < out->len && n < 200 && out->ptr[n] != '\n' && out->ptr[n] != '\r')
+		n++;
+	return xstrndup(out->len ? out->ptr : "", n);
+}
+
+/* backup: {command: CMD}: the environment's own command instead of the
+ * copy (a PITR snapshot, a storage snapshot...). */
+static int command_step(struct backup_ctx *b, const struct apply_mig *m, const char *why,
+			char **detail)
+{
+	struct sql_needs needs;
+	struct buf list = BUF_INIT, out = BUF_INIT;
+	char **tables = NULL, *line = NULL;
+	size_t n = touched_tables(&needs, m, &tables, &list), i;
+	const char *env[] = {
+		"CAIRN_BUNDLE_ID", b->bundle_id ? b->bundle_id : "",
+		"CAIRN_ENV", b->env ? b->env : "",
+		"CAIRN_VERSION", m->version,
+		"CAIRN_MIGRATION", m->name,
+		"CAIRN_TABLES", buf_cstr(&list),
+		"CAIRN_DATABASE", b->drv->display_name(b->db),
+		"CAIRN_BACKUP_DIR", b->dir ? b->dir : "",
+		NULL, NULL,
+	};
+	int rc = hook_command("backup command", b->command, b->timeout_ms, env, &out);
+
+	line = first_line(&out);
+	if (rc < 0) {
+		char *keep = xstrdup(cairn_error_last());
+
+		cairn_error_set("%s%s%s", keep, *line ? ": " : "", line);
+		free(keep);
+	} else {
+		*detail = xasprintf("backup=command; exit=0; output=%s; tables=%s; destructive: %s; "
+				    "restore: by the environment's own means (backup: {command:})",
+				    *line ? line : "(none)", n ? buf_cstr(&list) : "(none)", why);
+	}
+	for (i = 0; i < n; i++)
+		free(tables[i]);
+	free(tables);
+	free(line);
+	buf_release(&list);
+	buf_release(&out);
+	sql_needs_release(&needs);
+	return rc;
+}
+
 /* PostgreSQL: pg_dump of the tables the script touches that exist now,
  * into DIR/<database>.<version>.<UTC time>.pgdump. */
 static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char *why,
@@ -84,11 +153,7 @@ static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char
 	size_t n = 0, i;
 	int rc = -1;
 
-	memset(&needs, 0, sizeof(needs));
-	if (sql_needs_scan(&needs, m->up) == 0)
-		n = sql_needs_tables(&needs, &tables);
-	for (i = 0; i < n; i++)
-		buf_printf(&list, "%s%s", i ? "," : "", tables[i]);
+	n = touched_tables(&needs, m, &tables, &list);
 	if (!n) {
 		*detail = xasprintf("backup=none (no existing table touched); destructive: %s", why);
 		rc = 0;
@@ -137,6 +202,12 @@ int backup_before_step(void *ctx, const struct apply_mig *m, char **detail)
 	*detail = NULL;
 	if (!why)
 		return 0;
+	if (!b->off && b->command) {
+		int rc = command_step(b, m, why, detail);
+
+		free(why);
+		return rc;
+	}
 	if (!b->off && !file && b->drv->dump_tables) {
 		int rc = dump_step(b, m, why, detail);
 

@@ -11,11 +11,23 @@ struct backup_ctx {
 	struct db *db;
 	const char *dir;          /* backup: {dir:}; NULL: beside the database */
 	int off;                  /* backup: off: nothing is copied, the skip is recorded */
+	/* backup: {command:}: run instead of the copy, with the facts below
+	 * in its environment; NULL: cairn's own copy */
+	const char *command;
+	unsigned long long timeout_ms; /* 0: the hooks' default */
+	const char *env, *bundle_id;
 	char *last;               /* the last backup written (NULL: none), for messages */
 	char *last_sha256;
 };
 
-/* A migration is destructive when its migration.yaml acknowledged it
+/* With backup: {command: CMD}, CMD runs instead (sh -c, its own process
+ * group, killed at the timeout) with CAIRN_BUNDLE_ID, CAIRN_ENV,
+ * CAIRN_VERSION, CAIRN_MIGRATION, CAIRN_TABLES (the existing tables the
+ * script touches, comma-separated), CAIRN_DATABASE (no password) and
+ * CAIRN_BACKUP_DIR; *detail records its exit status and the first line of
+ * its output (a snapshot's id); a failure stops the run before the step.
+ *
+ * A migration is destructive when its migration.yaml acknowledged it
  * (destructive: true) or its up script has a destructive statement
  * (sql_destructive); a script libpg_query cannot parse counts as one. Then
  * the whole database is copied to DIR/<file>.<version>.<UTC time>.backup

@@ -1,5 +1,6 @@
 /* Host hooks (hooks.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,7 @@
 #include "../lib/error.h"
 #include "hooks.h"
 
-static void set_fact(const char *name, const char *value)
-{
-	setenv(name, value ? value : "", 1);
-}
+#define HOOK_OUTPUT_CAP (64u * 1024)
 
 static long long mono_ms(void)
 {
@@ -24,61 +22,121 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
-	     const struct hook_facts *f)
+/* What the command wrote to its stdout so far (the pipe is non-blocking);
+ * past the cap it is read and dropped, so the command never blocks. */
+static void drain(int fd, struct buf *out)
 {
-	long long deadline;
-	int status = 0;
-	pid_t pid, got;
-	char pending[32];
+	char chunk[4096];
+	ssize_t n;
 
-	if (!timeout_ms)
-		timeout_ms = HOOK_DEFAULT_TIMEOUT_MS;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		cairn_error_set("cannot run the %s hook: %s", name, strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		/* its own process group, so a timeout kills what it started too */
-		setpgid(0, 0);
-		snprintf(pending, sizeof(pending), "%lu", f->pending);
-		set_fact("CAIRN_HOOK", name);
-		set_fact("CAIRN_BUNDLE", f->bundle);
-		set_fact("CAIRN_BUNDLE_ID", f->bundle_id);
-		set_fact("CAIRN_ENV", f->env);
-		set_fact("CAIRN_FROM_VERSION", f->from_version);
-		set_fact("CAIRN_TO_VERSION", f->to_version);
-		set_fact("CAIRN_OUTCOME", f->outcome);
-		set_fact("CAIRN_PENDING", pending);
-		set_fact("CAIRN_ERROR", f->error);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	deadline = mono_ms() + (long long)timeout_ms;
+	while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (out->len < HOOK_OUTPUT_CAP)
+			buf_put(out, chunk, (size_t)n < HOOK_OUTPUT_CAP - out->len
+						    ? (size_t)n : HOOK_OUTPUT_CAP - out->len);
+}
+
+static int wait_for(const char *name, pid_t pid, unsigned long long timeout_ms, int fd,
+		    struct buf *out)
+{
+	long long deadline = mono_ms() + (long long)timeout_ms;
+	int status = 0;
+	pid_t got;
+
 	while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
 		struct timespec ts = { 0, 20 * 1000000L };
 
+		if (out)
+			drain(fd, out);
 		if (mono_ms() >= deadline) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			cairn_error_set("the %s hook did not finish within %llu ms: killed", name,
+			cairn_error_set("the %s did not finish within %llu ms: killed", name,
 					timeout_ms);
 			return -1;
 		}
 		nanosleep(&ts, NULL);
 	}
+	if (out)
+		drain(fd, out);
 	if (got < 0) {
-		cairn_error_set("cannot wait for the %s hook: %s", name, strerror(errno));
+		cairn_error_set("cannot wait for the %s: %s", name, strerror(errno));
 		return -1;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
-		cairn_error_set("the %s hook exited %d", name, WEXITSTATUS(status));
+		cairn_error_set("the %s exited %d", name, WEXITSTATUS(status));
 	else
-		cairn_error_set("the %s hook was killed by signal %d", name, WTERMSIG(status));
+		cairn_error_set("the %s was killed by signal %d", name, WTERMSIG(status));
 	return -1;
+}
+
+int hook_command(const char *name, const char *cmd, unsigned long long timeout_ms,
+		 const char *const *env, struct buf *out)
+{
+	int fds[2] = { -1, -1 }, rc;
+	pid_t pid;
+	size_t i;
+
+	if (!timeout_ms)
+		timeout_ms = HOOK_DEFAULT_TIMEOUT_MS;
+	if (out && pipe(fds) < 0) {
+		cairn_error_set("cannot run the %s: %s", name, strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cairn_error_set("cannot run the %s: %s", name, strerror(errno));
+		if (out) {
+			close(fds[0]);
+			close(fds[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		/* its own process group, so a timeout kills what it started too */
+		setpgid(0, 0);
+		for (i = 0; env && env[i] && env[i + 1]; i += 2)
+			setenv(env[i], env[i + 1], 1);
+		if (out) {
+			dup2(fds[1], STDOUT_FILENO);
+			close(fds[0]);
+			close(fds[1]);
+		}
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	if (out) {
+		close(fds[1]);
+		fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+	}
+	rc = wait_for(name, pid, timeout_ms, fds[0], out);
+	if (out)
+		close(fds[0]);
+	return rc;
+}
+
+int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
+	     const struct hook_facts *f)
+{
+	char pending[32], what[32];
+	const char *env[] = {
+		"CAIRN_HOOK", name,
+		"CAIRN_BUNDLE", f->bundle ? f->bundle : "",
+		"CAIRN_BUNDLE_ID", f->bundle_id ? f->bundle_id : "",
+		"CAIRN_ENV", f->env ? f->env : "",
+		"CAIRN_FROM_VERSION", f->from_version ? f->from_version : "",
+		"CAIRN_TO_VERSION", f->to_version ? f->to_version : "",
+		"CAIRN_OUTCOME", f->outcome ? f->outcome : "",
+		"CAIRN_PENDING", pending,
+		"CAIRN_ERROR", f->error ? f->error : "",
+		NULL, NULL,
+	};
+
+	snprintf(pending, sizeof(pending), "%lu", f->pending);
+	if ((size_t)snprintf(what, sizeof(what), "%s hook", name) >= sizeof(what))
+		memcpy(what, "hook", 5); /* never: the names are short */
+	return hook_command(what, cmd, timeout_ms, env, NULL);
 }

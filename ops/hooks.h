@@ -5,6 +5,8 @@
 #ifndef CAIRN_OPS_HOOKS_H
 #define CAIRN_OPS_HOOKS_H
 
+#include "../lib/buf.h"
+
 #define HOOK_DEFAULT_TIMEOUT_MS (60ULL * 1000)
 
 /* The run's facts, passed as CAIRN_HOOK, CAIRN_BUNDLE, CAIRN_BUNDLE_ID,
@@ -21,5 +23,11 @@ struct hook_facts {
  * signal or timeout) otherwise. */
 int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
 	     const struct hook_facts *f);
+
+/* The same for any command: env holds NAME, VALUE pairs ending in NULL,
+ * set in its environment; out (NULL: inherited) receives its stdout, the
+ * first 64 KiB kept. what names it in errors ("the WHAT exited 3"). */
+int hook_command(const char *what, const char *cmd, unsigned long long timeout_ms,
+		 const char *const *env, struct buf *out);
 
 #endif

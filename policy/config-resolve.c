@@ -212,6 +212,8 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	r->pg_version = e->pg_version_set ? e->pg_version : c->defaults.pg_version;
 	r->backup_off = e->backup_set ? e->backup_off : c->defaults.backup_off;
 	r->backup_dir = e->backup_set ? e->backup_dir : c->defaults.backup_dir;
+	r->backup_command = e->backup_set ? e->backup_command : c->defaults.backup_command;
+	r->backup_timeout_ms = e->backup_set ? e->backup_timeout_ms : c->defaults.backup_timeout_ms;
 	r->hooks = e->hooks_set ? e : c->defaults.hooks_set ? &c->defaults : NULL;
 	r->sqlite_foreign_keys = e->sqlite_fk_set ? 1 + e->sqlite_fk
 			       : c->defaults.sqlite_fk_set ? 1 + c->defaults.sqlite_fk : 0;

@@ -51,6 +51,7 @@ static void env_release(struct policy_env *e)
 	free(e->after);
 	free(e->checkpoint_file);
 	free(e->backup_dir);
+	free(e->backup_command);
 	free(e->hook_before);
 	free(e->hook_after);
 	free(e->hook_on_error);
@@ -486,10 +487,11 @@ static void parse_targets(struct policy_config *c, struct policy_env *e, const s
 }
 
 /* backup: off, or backup: {dir: PATH} (issue #20): where the copy taken
- * before a destructive migration goes (default: beside the database). */
+ * before a destructive migration goes (default: beside the database); or
+ * {command: CMD, timeout: D}: the environment's own command instead. */
 static void parse_backup(struct policy_config *c, struct policy_env *e, const struct ynode *v)
 {
-	static const char *const keys[] = { "dir", "command", NULL };
+	static const char *const keys[] = { "dir", "command", "timeout", NULL };
 	size_t i;
 
 	if (v->type == YNODE_SCALAR && (!strcmp(v->str, "off") || !strcmp(v->str, "false"))) {
@@ -498,15 +500,25 @@ static void parse_backup(struct policy_config *c, struct policy_env *e, const st
 		return;
 	}
 	if (v->type != YNODE_MAP) {
-		wrong_type(c, "backup", v, "off, or a mapping {dir: PATH}");
+		wrong_type(c, "backup", v, "off, or a mapping {dir: PATH} or {command: CMD}");
 		return;
 	}
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *k = ynode_key(v, i), *val = ynode_val(v, i);
 
 		if (!strcmp(k->str, "command")) {
-			diag(c, 0, k->line, k->col, "backup: {command:} is not supported yet: "
-			     "use dir, or off and take the snapshot yourself");
+			if (!is_string(val) || !*val->str) {
+				wrong_type(c, k->str, val, "a shell command");
+			} else {
+				free(e->backup_command);
+				e->backup_command = xstrdup(val->str);
+				e->backup_set = 1;
+			}
+		} else if (!strcmp(k->str, "timeout")) {
+			if (val->type != YNODE_SCALAR ||
+			    parse_duration_ms(val->str, &e->backup_timeout_ms) < 0 ||
+			    !e->backup_timeout_ms)
+				wrong_type(c, k->str, val, "a duration such as 30s or 5m");
 		} else if (strcmp(k->str, "dir")) {
 			unknown_key(c, k, "backup", keys);
 		} else if (!is_string(val)) {

@@ -88,6 +88,10 @@ struct policy_env {
 	 * destructive migration; dir resolved (NULL: beside the database) */
 	int backup_off, backup_set;
 	char *backup_dir;
+	/* backup: {command: CMD, timeout: D}: the environment's own command
+	 * (a PITR snapshot...) instead of cairn's copy; 0: the hooks' default */
+	char *backup_command;
+	unsigned long long backup_timeout_ms;
 	/* hooks: {before, after, on_error, timeout} (issue #20): shell commands
 	 * run around an apply (NULL: none); timeout 0: the default */
 	char *hook_before, *hook_after, *hook_on_error;
@@ -177,6 +181,8 @@ struct policy_resolved {
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */
+	const char *backup_command; /* backup: {command:}; NULL: cairn's own copy */
+	unsigned long long backup_timeout_ms;
 	const struct policy_env *hooks; /* whose hooks: apply (the environment's, else
 					 * the defaults'); NULL: none */
 	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset

@@ -81,4 +81,26 @@ test_expect_success 'a dump that fails stops the run before the migration' '
 	echo 0 >want && test_cmp want n
 '
 
+test_expect_success 'backup: {command:}: the environment'"'"'s command runs instead of pg_dump, with the run'"'"'s facts; its output is recorded' '
+	cat >cairn-apply.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "$DB" }
+	    builders: [ci.pub]
+	    backup: { command: "env | grep ^CAIRN_ | sort >cmd.env; echo pitr-2026-12-04" }
+	EOF
+	cairn-apply apply v3.tar.gz --env dev >out &&
+	test_grep "^backup before 0003_drop_name: backup=command; exit=0; output=pitr-2026-12-04; tables=\"users\"; destructive: line 1: DROP COLUMN" out &&
+	test_grep "^CAIRN_VERSION=0003$" cmd.env &&
+	test_grep "^CAIRN_TABLES=\"users\"$" cmd.env &&
+	test_grep "^CAIRN_ENV=dev$" cmd.env &&
+	test_grep "^CAIRN_DATABASE=postgres .*app" cmd.env &&
+	audit_detail backup 0003 >detail &&
+	test_grep "^backup=command; exit=0; output=pitr-2026-12-04; tables=\"users\"; " detail &&
+	ls saved >files && test_line_count = 1 files &&
+	pg_sql -d app -c "select count(*) from information_schema.columns where table_name = '"'"'users'"'"' and column_name = '"'"'name'"'"'" >n &&
+	echo 0 >want && test_cmp want n &&
+	cairn-apply history --env dev --verify >out
+'
+
 test_done

@@ -73,4 +73,44 @@ test_expect_success 'and the migration applies again, with a new backup' '
 	cairn-apply history --db sqlite:db --verify >out
 '
 
+test_expect_success 'backup: {command:}: the environment'"'"'s command instead of the copy, its facts in its environment, its output in the row' '
+	mkdir c && cp ci.pub c/ &&
+	(cd c &&
+	 apply_config "backup: { command: \"env | grep ^CAIRN_ | sort >cmd.env; echo snap-42; echo more\" }" &&
+	 cairn-apply apply ../v1.tar.gz --env dev >out &&
+	 test ! -f cmd.env &&
+	 cairn-apply apply ../v2.tar.gz --env dev >out &&
+	 test_grep "^backup before 0002_drop_note: backup=command; exit=0; output=snap-42; tables=\"users\"; destructive: line 1: DROP COLUMN" out &&
+	 ls >files && test_grep ! "\.backup$" files &&
+	 id=$(q db "SELECT bundle_id FROM cairn_migrations WHERE version = '"'"'0002'"'"'") &&
+	 test_grep "^CAIRN_BUNDLE_ID=$id$" cmd.env &&
+	 test_grep "^CAIRN_ENV=dev$" cmd.env &&
+	 test_grep "^CAIRN_VERSION=0002$" cmd.env &&
+	 test_grep "^CAIRN_MIGRATION=0002_drop_note$" cmd.env &&
+	 test_grep "^CAIRN_TABLES=\"users\"$" cmd.env &&
+	 test_grep "^CAIRN_DATABASE=db$" cmd.env &&
+	 q db "SELECT detail FROM cairn_audit WHERE action = '"'"'backup'"'"' AND version = '"'"'0002'"'"'" >detail &&
+	 test_grep "^backup=command; exit=0; output=snap-42; tables=\"users\"; " detail &&
+	 q db "PRAGMA table_info(users)" >cols && test_grep ! "|note|" cols &&
+	 cairn-apply history --db sqlite:db --verify >out)
+'
+
+test_expect_success 'a failing backup command stops the run before the migration, with its status and output' '
+	mkdir d && cp ci.pub d/ &&
+	(cd d &&
+	 apply_config "backup: { command: \"echo no space left on snapshots; exit 3\" }" &&
+	 cairn-apply apply ../v1.tar.gz --env dev >out &&
+	 test_expect_code 1 cairn-apply apply ../v2.tar.gz --env dev >out 2>err &&
+	 test_grep "before migration 0002_drop_note: the backup command exited 3: no space left on snapshots; nothing of it ran" err &&
+	 q db "PRAGMA table_info(users)" >cols && test_grep "|note|" cols &&
+	 q db "SELECT version, state FROM cairn_migrations ORDER BY version" >rows &&
+	 echo "0001|applied" >want && test_cmp want rows &&
+	 q db "SELECT count(*) FROM cairn_audit WHERE action = '"'"'backup'"'"'" >n &&
+	 echo 0 >want && test_cmp want n &&
+	 apply_config "backup: { command: \"sleep 10\", timeout: 1s }" &&
+	 test_expect_code 1 cairn-apply apply ../v2.tar.gz --env dev >out 2>err &&
+	 test_grep "the backup command did not finish within 1000 ms: killed" err &&
+	 q db "PRAGMA table_info(users)" >cols && test_grep "|note|" cols)
+'
+
 test_done
