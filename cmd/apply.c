@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/trace.h"
 #include "../lib/util.h"
 #include "../ops/backup.h"
 #include "../ops/hooks.h"
@@ -365,7 +366,12 @@ static int backup_step(void *ctx, const struct apply_mig *m, char **detail)
 	if (rc || !*detail)
 		return rc;
 	if (s->c->json) {
-		buf_puts(&b, "{\"event\":\"backup\",\"version\":");
+		buf_puts(&b, "{\"event\":\"backup\"");
+		if (trace_parent()) {
+			buf_puts(&b, ",\"traceparent\":");
+			buf_put_json_string(&b, trace_parent());
+		}
+		buf_puts(&b, ",\"version\":");
 		buf_put_json_string(&b, m->version);
 		buf_puts(&b, ",\"migration\":");
 		buf_put_json_string(&b, m->name);

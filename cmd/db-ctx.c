@@ -9,6 +9,7 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/thread.h"
+#include "../lib/trace.h"
 #include "../lib/util.h"
 #include "../ops/metrics.h"
 #include "../policy/config.h"
@@ -176,6 +177,7 @@ static void print_json_event(const struct apply_event *ev)
 	buf_put_json_string(&b, at);
 	buf_puts(&b, ",\"event\":");
 	buf_put_json_string(&b, event_name(ev->type));
+	json_field(&b, "traceparent", trace_parent());
 	json_field(&b, "action", ev->action);
 	json_field(&b, "version", ev->version);
 	json_field(&b, "migration", ev->name);
@@ -322,7 +324,9 @@ void apply_ctx_json_error(struct apply_ctx *c, int code, const char *message, co
 	engine_now(at);
 	buf_puts(&b, "{\"time\":");
 	buf_put_json_string(&b, at);
-	buf_printf(&b, ",\"event\":\"error\",\"exit\":%d,\"message\":", code);
+	buf_puts(&b, ",\"event\":\"error\"");
+	json_field(&b, "traceparent", trace_parent());
+	buf_printf(&b, ",\"exit\":%d,\"message\":", code);
 	buf_put_json_string(&b, message);
 	json_field(&b, "database", state);
 	json_field(&b, "next", next);

@@ -5,6 +5,7 @@
 #include "../apply/load.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/trace.h"
 #include "../ops/metrics.h"
 #include "../ops/preflight.h"
 #include "policy-gate.h"
@@ -152,7 +153,12 @@ void preflight_print(struct apply_ctx *c, const struct apply_set *set, const cha
 		fflush(stdout);
 		return;
 	}
-	buf_puts(&b, "{\"event\":\"preflight\",\"bundle\":");
+	buf_puts(&b, "{\"event\":\"preflight\"");
+	if (trace_parent()) {
+		buf_puts(&b, ",\"traceparent\":");
+		buf_put_json_string(&b, trace_parent());
+	}
+	buf_puts(&b, ",\"bundle\":");
 	if (set && set->bundle_id)
 		buf_put_json_string(&b, set->bundle_id);
 	else

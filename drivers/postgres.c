@@ -34,6 +34,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/trace.h"
 #include "driver.h"
 #include "pg-private.h"
 #include "pg-secret.h"
@@ -140,11 +141,21 @@ static void quiet_notices(void *arg, const char *message)
 	(void)message; /* libraries never print; notices are not errors */
 }
 
+/* The session's application_name unless the DSN or PGAPPNAME names one:
+ * "cairn-apply", or "cairn/<traceparent>" when the run carries a W3C trace
+ * context (61 characters: within NAMEDATALEN), so the session shows up
+ * in pg_stat_activity and the server's logs under the trace. */
 static PGconn *connect_db(struct db *db)
 {
 	const char *kw[] = { "fallback_application_name", "dbname", "client_encoding", NULL };
 	const char *val[] = { "cairn-apply", db->conninfo, "UTF8", NULL };
-	PGconn *c = pq.connectdbParams(kw, val, 1);
+	char traced[64];
+	const char *tp = trace_parent();
+	PGconn *c;
+
+	if (tp && (size_t)snprintf(traced, sizeof(traced), "cairn/%s", tp) < sizeof(traced))
+		val[0] = traced;
+	c = pq.connectdbParams(kw, val, 1);
 
 	if (c)
 		pq.setNoticeProcessor(c, quiet_notices, NULL);
