@@ -405,14 +405,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	memset(&bk, 0, sizeof(bk));
 	if (ctx->drv->backup_to || ctx->drv->dump_tables) {
 		bk.c = ctx;
-		bk.b.drv = ctx->drv;
-		bk.b.db = ctx->db;
-		bk.b.off = ap->active && ap->ac.env.backup_off;
-		bk.b.dir = ap->active ? ap->ac.env.backup_dir : NULL;
-		bk.b.command = ap->active ? ap->ac.env.backup_command : NULL;
-		bk.b.timeout_ms = ap->active ? ap->ac.env.backup_timeout_ms : 0;
-		bk.b.env = a->env;
-		bk.b.bundle_id = set->bundle_id;
+		apply_policy_backup(&bk.b, ap, ctx, a->env, set->bundle_id);
 		o.before_step = backup_step;
 		o.before_ctx = &bk;
 	}
@@ -623,7 +616,7 @@ int cmd_apply(int argc, char **argv)
 	if (a.dry) {
 		rc = apply_policy_check_db(&ap, &ctx, a.bundle, 0);
 		if (rc == EXIT_OK)
-			rc = plan_show(&ctx, &set, a.env, a.to);
+			rc = plan_show(&ctx, &set, a.env, a.to, &ap);
 		goto out;
 	}
 	ctx.metrics = a.metrics ? &metrics : NULL; /* opening the database cleared ctx */

@@ -117,7 +117,10 @@ int apply_ctx_load_bundle(struct apply_ctx *c, const char *path, const char *con
 			  size_t nkeys, struct apply_set *set);
 /* Prints the plan of set against the database (plan, apply --dry-run);
  * returns the exit code (EXIT_STATE when apply would stop). */
-int plan_show(struct apply_ctx *c, const struct apply_set *set, const char *env, const char *to);
+struct apply_policy;
+/* ap (NULL: none) says the environment's backups and hooks, shown too. */
+int plan_show(struct apply_ctx *c, const struct apply_set *set, const char *env, const char *to,
+	      const struct apply_policy *ap);
 /* Parses a --lock-timeout value; prints the usage error. */
 int parse_lock_timeout(const struct cmd *c, const char *arg, unsigned long long *ms);
 /* Parses --log-format/--format: text or json. */

@@ -63,6 +63,55 @@ static const char *skip_reason(const struct plan_step *s, const char *env, char 
 	}
 }
 
+/* What runs around the steps: the environment's hooks, and the backup
+ * before each destructive step (the driver's, as configured). */
+struct plan_ops {
+	struct backup_ctx b;
+	int backup;                     /* the driver takes backups */
+	const struct policy_env *hooks; /* NULL: none */
+};
+
+static char *step_backup(const struct plan_ops *o, const struct plan_step *s)
+{
+	if (!o->backup || (s->action != STEP_APPLY && s->action != STEP_RESUME))
+		return NULL;
+	return backup_plan(&o->b, s->m);
+}
+
+static void hooks_text(const struct policy_env *h)
+{
+	if (!h)
+		return;
+	if (h->hook_before)
+		printf("hook before: %s (a failure stops the run before anything is applied)\n",
+		       h->hook_before);
+	if (h->hook_after)
+		printf("hook after: %s\n", h->hook_after);
+	if (h->hook_on_error)
+		printf("hook on_error: %s\n", h->hook_on_error);
+}
+
+static void hooks_json(struct buf *b, const struct policy_env *h)
+{
+	const char *names[] = { "before", "after", "on_error" };
+	const char *cmds[3];
+	size_t i, n = 0;
+
+	if (!h)
+		return;
+	cmds[0] = h->hook_before;
+	cmds[1] = h->hook_after;
+	cmds[2] = h->hook_on_error;
+	buf_puts(b, ",\"hooks\":{");
+	for (i = 0; i < 3; i++) {
+		if (!cmds[i])
+			continue;
+		buf_printf(b, "%s\"%s\":", n++ ? "," : "", names[i]);
+		buf_put_json_string(b, cmds[i]);
+	}
+	buf_putc(b, '}');
+}
+
 static void print_sql(const char *label, const char *sql)
 {
 	const char *p = sql, *nl;
@@ -80,7 +129,7 @@ static void print_sql(const char *label, const char *sql)
 }
 
 static void plan_text(struct apply_ctx *c, const struct apply_set *set, const struct plan *p,
-		      const char *env)
+		      const char *env, const struct plan_ops *o)
 {
 	size_t i;
 	char why[512];
@@ -91,9 +140,11 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 		printf("the database is at version %s\n", p->current);
 	else
 		printf("the database has no migration applied yet\n");
+	hooks_text(o->hooks);
 	for (i = 0; i < p->n; i++) {
 		const struct plan_step *s = &p->steps[i];
 		const struct apply_mig *m = s->m;
+		char *bp = step_backup(o, s);
 
 		if (s->action == STEP_APPLY || s->action == STEP_RESUME) {
 			printf("  %-6s %s%s%s%s\n", s->action == STEP_RESUME ? "resume" : "apply",
@@ -103,6 +154,8 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 			if (s->action == STEP_RESUME)
 				printf("      (resumes after %lld batches, %lld rows)\n",
 				       s->row->batches, s->row->rows_changed);
+			if (bp)
+				printf("      backup first: %s\n", bp);
 			print_sql(m->up_path, m->up);
 			if (m->verify)
 				print_sql("verify.sql (must return true)", m->verify);
@@ -113,6 +166,7 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 									      : "skip",
 			       m->name, skip_reason(s, env, why, sizeof(why)));
 		}
+		free(bp);
 	}
 	for (i = 0; i < p->nmissing; i++)
 		printf("  note   %s is applied in the database but not in this bundle\n",
@@ -132,7 +186,7 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 }
 
 static void plan_json(struct apply_ctx *c, const struct apply_set *set, const struct plan *p,
-		      const char *env)
+		      const char *env, const struct plan_ops *o)
 {
 	struct buf b = BUF_INIT;
 	size_t i;
@@ -151,10 +205,12 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 		buf_put_json_string(&b, p->current);
 	else
 		buf_puts(&b, "null");
+	hooks_json(&b, o->hooks);
 	buf_puts(&b, ",\"steps\":[");
 	for (i = 0; i < p->n; i++) {
 		const struct plan_step *s = &p->steps[i];
 		const char *r = skip_reason(s, env, why, sizeof(why));
+		char *bp = step_backup(o, s);
 
 		buf_puts(&b, i ? ",{\"version\":" : "{\"version\":");
 		buf_put_json_string(&b, s->m->version);
@@ -182,6 +238,11 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 				buf_put_json_string(&b, s->m->verify);
 			}
 		}
+		if (bp) {
+			buf_puts(&b, ",\"backup\":");
+			buf_put_json_string(&b, bp);
+			free(bp);
+		}
 		buf_putc(&b, '}');
 	}
 	buf_puts(&b, "],\"missing\":[");
@@ -195,12 +256,21 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 	buf_release(&b);
 }
 
-int plan_show(struct apply_ctx *c, const struct apply_set *set, const char *env, const char *to)
+int plan_show(struct apply_ctx *c, const struct apply_set *set, const char *env, const char *to,
+	      const struct apply_policy *ap)
 {
 	struct bk_row *rows = NULL;
 	size_t nrows = 0;
 	struct plan p;
+	struct plan_ops o;
 	int rc, exists = 0;
+
+	memset(&o, 0, sizeof(o));
+	if (ap) {
+		apply_policy_backup(&o.b, ap, c, env, set->bundle_id);
+		o.hooks = ap->active ? ap->ac.env.hooks : NULL;
+	}
+	o.backup = c->drv->backup_to || c->drv->dump_tables;
 
 	if (c->drv->bk_exists(c->db, &exists) || (exists && c->drv->bk_read(c->db, &rows, &nrows))) {
 		apply_ctx_fail(c, EXIT_ENVIRONMENT, cairn_error_last(), "is unchanged", NULL);
@@ -213,9 +283,9 @@ int plan_show(struct apply_ctx *c, const struct apply_set *set, const char *env,
 		return rc;
 	}
 	if (c->json)
-		plan_json(c, set, &p, env);
+		plan_json(c, set, &p, env, &o);
 	else
-		plan_text(c, set, &p, env);
+		plan_text(c, set, &p, env, &o);
 	fflush(stdout);
 	if (p.ndrift) {
 		error_msg("apply would stop: %zu applied migration%s differ%s from the bundle (drift)",
@@ -296,7 +366,7 @@ int cmd_plan(int argc, char **argv)
 	rc = apply_policy_check_db(&ap, &ctx, bundle, 0);
 	if (rc)
 		goto out;
-	rc = plan_show(&ctx, &set, env, to);
+	rc = plan_show(&ctx, &set, env, to, &ap);
 out:
 	apply_set_release(&set);
 	apply_ctx_close(&ctx);

@@ -273,3 +273,17 @@ void apply_policy_release(struct apply_policy *ap)
 	free(ap->receipt);
 	memset(ap, 0, sizeof(*ap));
 }
+
+void apply_policy_backup(struct backup_ctx *b, const struct apply_policy *ap,
+			 struct apply_ctx *c, const char *env, const char *bundle_id)
+{
+	memset(b, 0, sizeof(*b));
+	b->drv = c->drv;
+	b->db = c->db;
+	b->off = ap->active && ap->ac.env.backup_off;
+	b->dir = ap->active ? ap->ac.env.backup_dir : NULL;
+	b->command = ap->active ? ap->ac.env.backup_command : NULL;
+	b->timeout_ms = ap->active ? ap->ac.env.backup_timeout_ms : 0;
+	b->env = env;
+	b->bundle_id = bundle_id;
+}

@@ -6,6 +6,7 @@
 #ifndef CAIRN_APPLY_POLICY_H
 #define CAIRN_APPLY_POLICY_H
 
+#include "../ops/backup.h"
 #include "cairn-apply.h"
 #include "policy-report.h"
 
@@ -64,5 +65,11 @@ char *apply_policy_builders(const struct apply_policy *ap, const char *const *ke
 char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set *set);
 char *apply_policy_revoked(const struct apply_policy *ap);
 void apply_policy_release(struct apply_policy *ap);
+
+/* The backup before a destructive migration (ops/backup.h) as the
+ * environment configures it (backup: off | {dir:} | {command:}), for c's
+ * database: apply takes it, plan says it. Borrows from ap and c. */
+void apply_policy_backup(struct backup_ctx *b, const struct apply_policy *ap,
+			 struct apply_ctx *c, const char *env, const char *bundle_id);
 
 #endif

@@ -191,6 +191,29 @@ out:
 	return rc;
 }
 
+char *backup_plan(const struct backup_ctx *b, const struct apply_mig *m)
+{
+	const char *file = b->drv->file_path ? b->drv->file_path(b->db) : NULL;
+	char *why = destructive_why(m), *out;
+
+	if (!why)
+		return NULL;
+	if (b->off)
+		out = xasprintf("none: backup: off (destructive: %s)", why);
+	else if (b->command)
+		out = xasprintf("the environment's command: %s (destructive: %s)", b->command, why);
+	else if (!file && b->drv->dump_tables)
+		out = xasprintf("pg_dump of the tables it touches to %s (destructive: %s)",
+				b->dir ? b->dir : ".", why);
+	else if (file && b->drv->backup_to)
+		out = xasprintf("copy of the database %s (destructive: %s)",
+				b->dir ? b->dir : "beside the file", why);
+	else
+		out = xasprintf("none: no file to copy (destructive: %s)", why);
+	free(why);
+	return out;
+}
+
 int backup_before_step(void *ctx, const struct apply_mig *m, char **detail)
 {
 	struct backup_ctx *b = ctx;

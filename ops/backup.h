@@ -34,6 +34,11 @@ struct backup_ctx {
  * (fsynced), and *detail says where, its sha256, its size, why, and how to
  * restore it. Not destructive: 0, *detail NULL. */
 int backup_before_step(void *ctx, const struct apply_mig *m, char **detail);
+/* What backup_before_step would do before m, said for plan, without doing
+ * it: "copy of the database to DIR (destructive: WHY)", "pg_dump of the
+ * tables it touches to DIR", "the environment's command: CMD", "none:
+ * backup: off"; NULL when m is not destructive. malloc'ed. */
+char *backup_plan(const struct backup_ctx *b, const struct apply_mig *m);
 void backup_ctx_release(struct backup_ctx *c);
 
 #endif

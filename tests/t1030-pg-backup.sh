@@ -103,4 +103,16 @@ test_expect_success 'backup: {command:}: the environment'"'"'s command runs inst
 	cairn-apply history --env dev --verify >out
 '
 
+test_expect_success 'plan says the backup a destructive step gets: pg_dump to the dir, or the command' '
+	apply_mig p 0004_drop_other "DROP TABLE other;" "CREATE TABLE other (id int);" &&
+	apply_build p "$TRASH_DIRECTORY/v4.tar.gz" &&
+	cairn-apply plan v4.tar.gz --env dev >out &&
+	test_grep "^      backup first: the environment.s command: env | grep ^CAIRN_ | sort >cmd.env; echo pitr-2026-12-04 (destructive: line 1: DROP TABLE)$" out &&
+	sed -i "s/backup: { command: .*/backup: { dir: saved }/" cairn-apply.yaml &&
+	cairn-apply plan v4.tar.gz --env dev >out &&
+	test_grep "^      backup first: pg_dump of the tables it touches to .*saved (destructive: line 1: DROP TABLE)$" out &&
+	pg_sql -d app -c "select count(*) from cairn.cairn_migrations where version = '"'"'0004'"'"'" >n &&
+	echo 0 >want && test_cmp want n
+'
+
 test_done

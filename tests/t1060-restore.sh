@@ -113,4 +113,34 @@ test_expect_success 'a failing backup command stops the run before the migration
 	 q db "PRAGMA table_info(users)" >cols && test_grep "|note|" cols)
 '
 
+test_expect_success 'plan shows the hooks and the backup each destructive step gets, and changes nothing' '
+	mkdir e && cp ci.pub e/ &&
+	(cd e &&
+	 apply_config "hooks: { before: \"echo window\", on_error: \"echo page\" }" &&
+	 cairn-apply apply ../v1.tar.gz --env dev >out &&
+	 sha256sum db >sum.before &&
+	 cairn-apply plan ../v2.tar.gz --env dev >out &&
+	 test_grep "^hook before: echo window (a failure stops the run before anything is applied)$" out &&
+	 test_grep "^hook on_error: echo page$" out &&
+	 test_grep ! "^hook after" out &&
+	 test_grep "^      backup first: copy of the database beside the file (destructive: line 1: DROP COLUMN)$" out &&
+	 cairn-apply plan ../v2.tar.gz --env dev --format json >out.json &&
+	 python3 -c "
+import json
+o = json.load(open(\"out.json\"))
+assert o[\"hooks\"] == {\"before\": \"echo window\", \"on_error\": \"echo page\"}, o
+steps = {s[\"version\"]: s for s in o[\"steps\"]}
+assert \"backup\" not in steps[\"0001\"], steps
+assert steps[\"0002\"][\"backup\"].startswith(\"copy of the database beside the file\"), steps
+" &&
+	 apply_config "backup: { command: \"take-snapshot\" }" &&
+	 cairn-apply apply ../v2.tar.gz --env dev --dry-run >out &&
+	 test_grep "^      backup first: the environment.s command: take-snapshot (destructive: line 1: DROP COLUMN)$" out &&
+	 apply_config "backup: off" &&
+	 cairn-apply plan ../v2.tar.gz --env dev >out &&
+	 test_grep "^      backup first: none: backup: off (destructive: line 1: DROP COLUMN)$" out &&
+	 sha256sum db >sum && test_cmp sum.before sum &&
+	 q db "SELECT count(*) FROM cairn_migrations" >n && echo 1 >want && test_cmp want n)
+'
+
 test_done
