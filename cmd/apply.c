@@ -220,6 +220,7 @@ static char *status_command(const char *bundle, const char *target, const char *
 struct apply_args {
 	const char *env, *dsn, *db_flag, *to, *config, *receipt_key, *lock_flag, *bundle;
 	const char *metrics;
+	const char *hook_note;  /* the before hook that ran: in every audit row */
 	const char **keys;
 	size_t nkeys;
 	int json, dry, atomic, preflight;
@@ -398,7 +399,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 {
 	struct apply_opts o;
 	struct step_backup bk;
-	char *builders, *signers, *revoked;
+	char *builders, *signers, *revoked, *evidence = NULL;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -416,6 +417,9 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.event = apply_ctx_event;
 	o.ctx = ctx;
 	o.evidence = apply_policy_evidence(ap);
+	if (a->hook_note)
+		o.evidence = evidence = xasprintf("%s%s%s", o.evidence ? o.evidence : "",
+						  o.evidence && *o.evidence ? "; " : "", a->hook_note);
 	o.interrupted = &apply_interrupted;
 	if (ap->active && !strcmp(ctx->drv->name, "postgres")) {
 		o.statement_timeout_ms = ap->ac.env.pg_statement_timeout_ms;
@@ -433,6 +437,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	free(builders);
 	free(signers);
 	free(revoked);
+	free(evidence);
 	if (rc != EXIT_OK && apply_interrupted)
 		report_interrupt(ctx, res, set);
 	if (rc == EXIT_OK) /* not EXIT_CONTRACT: this file has more to apply */
@@ -521,6 +526,8 @@ int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_
 		return rc;
 	if ((rc = run_hook(r->ap, &a, r->set, res, "before", 0)) != EXIT_OK)
 		return rc;
+	if (r->ap->active && r->ap->ac.env.hooks && r->ap->ac.env.hooks->hook_before)
+		a.hook_note = "before hook: exited 0";
 	rc = finish(ctx, &a, run(ctx, r->ap, &a, r->set, res), res, r->set);
 	run_hook(r->ap, &a, r->set, res, rc == EXIT_OK ? "after" : "on_error", rc);
 	/* the chain's head, kept outside the database, whatever the run did */

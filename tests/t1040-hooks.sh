@@ -71,4 +71,19 @@ test_expect_success 'an unknown hook key is a config error' '
 	test_grep "unknown key .bfore. in hooks; did you mean .before.?" err
 '
 
+test_expect_success 'the before hook that ran is in every audit row of the run, and not when none is set' '
+	rm -f db &&
+	apply_config "hooks: { before: \"true\" }" &&
+	cairn-apply apply v1.tar.gz --env dev >out &&
+	q db "SELECT count(*) FROM cairn_audit WHERE action = '"'"'apply'"'"'" >n && echo 1 >want && test_cmp want n &&
+	q db "SELECT count(*) FROM cairn_audit WHERE detail LIKE '"'"'%before hook: exited 0%'"'"'" >n &&
+	q db "SELECT count(*) FROM cairn_audit" >all &&
+	test_cmp all n &&
+	cairn-apply history --db sqlite:db --verify >out &&
+	rm -f db &&
+	apply_config "" &&
+	cairn-apply apply v1.tar.gz --env dev >out &&
+	q db "SELECT count(*) FROM cairn_audit WHERE detail LIKE '"'"'%hook%'"'"'" >n && echo 0 >want && test_cmp want n
+'
+
 test_done
