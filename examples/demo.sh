@@ -85,8 +85,12 @@ cd "$WORK"
 step "cairn-apply plan: what would run, in order, with the SQL (changes nothing)"
 cairn-apply plan shop.tar.gz --env dev --db sqlite:shop.db --key ci.pub
 
+step "cairn-apply preflight: will apply go through? (changes nothing)"
+cairn-apply preflight shop.tar.gz --env dev --db sqlite:shop.db --key ci.pub
+
 step "cairn-apply apply: verify, lock, apply each migration in its own transaction"
-cairn-apply apply shop.tar.gz --env dev --db sqlite:shop.db --key ci.pub
+cairn-apply apply shop.tar.gz --env dev --db sqlite:shop.db --key ci.pub --metrics-file shop.prom
+sed -n '/^cairn_apply_runs_total.*success/p; /^cairn_apply_migrations_applied_total/p' shop.prom
 
 step "cairn-apply status and history --verify"
 cairn-apply status shop.tar.gz --db sqlite:shop.db --key ci.pub

@@ -8,7 +8,11 @@ test_expect_success 'examples/demo.sh runs end to end' '
 	test_grep "^20261115090000  index_orders_by_customer" out &&
 	test -d demo/shop/.git &&
 	git -C demo/shop tag >tags && test_grep "^v1.0$" tags &&
+	test_grep "^preflight: every check passed" out &&
 	test_grep "^applied 5 migrations; shop.db is at version 2026" out &&
+	test_grep "^cairn_apply_runs_total{env=\"dev\",outcome=\"success\"} 1$" out &&
+	test_grep "^cairn_apply_migrations_applied_total{env=\"dev\"} 5$" out &&
+	promtool check metrics <demo/shop.prom &&
 	test_grep "^audit chain intact: 7 rows, 5 migrations anchored" out
 '
 
