@@ -20,6 +20,8 @@
 #include "../drivers/driver.h"
 #include "set.h"
 
+struct checkpoint;
+
 enum step_action {
 	STEP_APPLY,        /* pending: runs */
 	STEP_RESUME,       /* a batch migration interrupted earlier: resumes */
@@ -128,6 +130,12 @@ struct apply_opts {
 	 * the step (nothing of it ran), the error set. NULL: no hook. */
 	int (*before_step)(void *ctx, const struct apply_mig *m, char **detail);
 	void *before_ctx;
+	/* The newest checkpoint of this database kept outside it (its
+	 * signature checked by the caller when the file was read), compared
+	 * with the chain's head by books_guard under the run lock, with the
+	 * other checks of the books, so nothing can change the books between
+	 * the comparison and the lock; NULL: none. */
+	const struct checkpoint *checkpoint;
 };
 
 /* What happened, for the caller's closing message. */

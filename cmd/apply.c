@@ -413,6 +413,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
 	o.signers = signers = apply_policy_signers(ap, set);
 	o.revoked = revoked = apply_policy_revoked(ap);
+	o.checkpoint = ctx->checkpoint;
 	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
 	backup_ctx_release(&bk.b);
 	apply_ctx_release_signals();

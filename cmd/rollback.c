@@ -131,6 +131,11 @@ static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a,
 		next = xasprintf("finish or undo it by hand, then 'cairn-apply repair %s "
 				 "%s --mark-rolled-back' (or --mark-applied)",
 				 target, res->failed_version);
+	} else if (rc == EXIT_STATE && !res->needs_repair) {
+		state = xstrdup("is unchanged (nothing was done): its books do not hold what "
+				"cairn-apply recorded");
+		next = xasprintf("compare it with a backup; 'cairn-apply history %s --verify' "
+				 "shows what differs", target);
 	} else if (rc == EXIT_STATE) {
 		state = xstrdup("is unchanged by this run, but needs an operator first");
 		next = xasprintf("run 'cairn-apply status %s', then 'cairn-apply repair "
@@ -181,6 +186,7 @@ int cmd_rollback(int argc, char **argv)
 		goto out;
 	memset(&o, 0, sizeof(o));
 	o.env = a.env;
+	o.checkpoint = ctx.checkpoint;
 	o.lock_timeout_ms = a.lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
