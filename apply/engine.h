@@ -136,6 +136,12 @@ struct apply_opts {
 	 * other checks of the books, so nothing can change the books between
 	 * the comparison and the lock; NULL: none. */
 	const struct checkpoint *checkpoint;
+	/* rollback: the migrations of a verified bundle (rollback --bundle);
+	 * every stored down script to run must have the sha256 its signed
+	 * manifest records for that migration (this driver's down file), or
+	 * nothing runs (EXIT_STATE naming the migration and both hashes).
+	 * NULL: no bundle given; the facts and the checkpoint check only. */
+	const struct apply_set *manifest;
 };
 
 /* What happened, for the caller's closing message. */
