@@ -193,12 +193,17 @@ static char *field(const char *detail, const char *key)
 /* out becomes r's identity when r is an identity row. */
 static void identity_take(const struct audit_row *r, struct db_identity *out)
 {
+	char *pol;
+
 	if (!r->action || strcmp(r->action, BOOKS_IDENTITY_ACTION))
 		return;
 	db_identity_release(out);
 	out->project = field(r->detail, "project");
 	out->environment = field(r->detail, "environment");
 	out->builders = field(r->detail, "builders");
+	pol = field(r->detail, "policy");
+	out->policy = !strcmp(pol, "1");
+	free(pol);
 	out->seq = r->seq;
 }
 
@@ -286,9 +291,10 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 		g->opts.env = g->env = xstrdup(id.environment);
 	if (!id.seq) {
 		if (env)
-			g->record = xasprintf("project=%s; environment=%s; builders=%s%s",
+			g->record = xasprintf("project=%s; environment=%s; builders=%s%s%s",
 					      project ? project : "", env,
 					      o->builders ? o->builders : "",
+					      o->policy ? "; policy=1" : "",
 					      g->na ? "; adopted: the books had no identity" : "");
 		goto out;
 	}
@@ -308,15 +314,27 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	if (id.policy && !o->policy && !o->ungated) {
+		cairn_error_set("refusing to %s '%s': the database is under the policy of "
+				"environment '%s' (project '%s'; its identity, audit row %lld), and "
+				"this run has no applier's config: run with it (--config, "
+				"$CAIRN_APPLY_CONFIG or ./cairn-apply.yaml); --db and --key alone do "
+				"not skip the policy", what, db, id.environment, id.project, id.seq);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	if ((rc = builders_check(&id, o, db)) != EXIT_OK)
 		goto out;
 	if (other_env || other_project || (project && !*id.project) || (env && !*id.environment) ||
-	    (o->builders && *o->builders && strcmp(o->builders, id.builders)))
-		g->record = xasprintf("project=%s; environment=%s; builders=%s; was: project=%s; "
-				      "environment=%s; builders=%s%s",
+	    (o->builders && *o->builders && strcmp(o->builders, id.builders)) ||
+	    (o->policy && !id.policy))
+		g->record = xasprintf("project=%s; environment=%s; builders=%s%s; was: project=%s; "
+				      "environment=%s; builders=%s%s%s",
 				      project ? project : id.project, env ? env : id.environment,
 				      o->builders && *o->builders ? o->builders : id.builders,
+				      o->policy || id.policy ? "; policy=1" : "",
 				      id.project, id.environment, id.builders,
+				      id.policy ? "; policy=1" : "",
 				      other_env || other_project ? "; by an admin's override" : "");
 out:
 	return rc;

@@ -106,6 +106,8 @@ int cmd_baseline(int argc, char **argv)
 		goto out;
 	o.env = a.env;
 	o.checkpoint = ctx.checkpoint;
+	o.policy = ap.active;
+	o.ungated = 1;
 	o.lock_timeout_ms = a.lock_ms;
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);

@@ -237,6 +237,8 @@ int cmd_rollback(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.env = a.env;
 	o.checkpoint = ctx.checkpoint;
+	o.policy = ap.active;
+	o.ungated = 1;
 	o.manifest = a.bundle ? &set : NULL;
 	o.lock_timeout_ms = a.lock_ms;
 	o.event = apply_ctx_event;

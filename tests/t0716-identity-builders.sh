@@ -81,7 +81,7 @@ test_expect_success 'a rotation (the old key revoked in the policy) lets the new
 	test_grep "applied 1 migration" out &&
 	test -n "$(q pol.db "SELECT name FROM sqlite_master WHERE name = '"'"'t_0002_b'"'"'")" &&
 	q pol.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"' ORDER BY seq DESC LIMIT 1" >id &&
-	test_grep "builders=[0-9a-f]\{16\}; was: .*builders=[0-9a-f]\{16\}" id
+	test_grep "builders=[0-9a-f]\{16\}; policy=1; was: .*builders=[0-9a-f]\{16\}" id
 '
 
 test_expect_success 'a bundle signed by both keys goes through when the run trusts both (step 2 of the rotation runbook)' '

@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='issue #15 on PostgreSQL: the policy is not chosen by a flag (--env, CAIRN_ENV, CAIRN_DB on a database recorded as prod: exit 3), and receipts carry checkpoints'
+test_description='issue #15 on PostgreSQL: the policy is not chosen by a flag (--env, CAIRN_ENV, CAIRN_DB on a database recorded as prod, or no config at all: exit 3), and receipts carry checkpoints'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
@@ -71,6 +71,19 @@ test_expect_success 'CAIRN_ENV and CAIRN_DB cannot do it either (apply, rollback
 	state prod >after &&
 	test_cmp before after &&
 	grep "^t_0001_a$" after
+'
+
+test_expect_success 'no config at all (--db and --key): the policy recorded in prod'"'"'s identity is not skipped (exit 3), nothing written' '
+	pg_sql -d prod -c "select detail from cairn.cairn_audit where seq = 1" >id &&
+	test_grep "^project=p; environment=prod; builders=[0-9a-f]\{16\}; policy=1" id &&
+	state prod >before &&
+	test_expect_code 3 cairn-apply apply v2.tar.gz --env prod --db "$PROD" $KEY >out 2>err &&
+	test_grep "the database is under the policy of environment .prod. (project .p.; its identity, audit row 1), and this run has no applier.s config" err &&
+	test_expect_code 3 cairn-apply repair --db "$PROD" 0001 --mark-rolled-back >out 2>err &&
+	test_grep "refusing to repair .*: the database is under the policy of environment .prod." err &&
+	state prod >after &&
+	test_cmp before after &&
+	! grep "^t_0002_b$" after
 '
 
 test_expect_success 'a receipt carries the staging run'"'"'s checkpoint; history --verify --checkpoint BUNDLE checks it and finds a cut' '
