@@ -39,7 +39,7 @@ test_expect_success 'newest rows cut while a run waits for the lock: the run ref
 	{ cairn-apply apply v2.tar.gz --env dev --db sqlite:r.db $KEY --checkpoint cp.log \
 		--checkpoint-key host.key --lock-timeout 60s >out 2>err & } &&
 	runner=$! &&
-	i=0 && until has_lock_fd $runner "$db"; do i=$((i + 1)); test $i -lt 400 || break; sleep 0.05; done &&
+	i=0 && until has_lock_fd $runner "$db"; do i=$((i + 1)); test $i -lt 1200 || break; sleep 0.05; done &&
 	has_lock_fd $runner "$db" &&
 	# the run now waits for the lock; the attacker cuts migration 0002 from
 	# both tables, leaving a chain that holds together on its own
