@@ -150,8 +150,7 @@ static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a,
 				 "%s --mark-rolled-back' (or --mark-applied)",
 				 target, res->failed_version);
 	} else if (rc == EXIT_STATE && !res->needs_repair) {
-		state = xstrdup("is unchanged (nothing was done): its books do not hold what "
-				"cairn-apply recorded");
+		state = xstrdup("is unchanged (nothing was done)");
 		next = xasprintf("compare it with a backup; 'cairn-apply history %s --verify' "
 				 "shows what differs", target);
 	} else if (rc == EXIT_STATE) {
