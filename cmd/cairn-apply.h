@@ -14,6 +14,8 @@
 struct early_open;
 struct run_metrics;
 
+struct checkpoint;
+
 struct apply_ctx {
 	const struct cmd *cmd;
 	const struct driver *drv;
@@ -31,6 +33,11 @@ struct apply_ctx {
 	 * the bundle file is one verified and applied here before
 	 * (apply_ctx_load_bundle); NULL: not asked. */
 	struct early_open *early;
+	/* The newest checkpoint of this database in the checkpoint file, its
+	 * signature checked (checkpoint_check_before), for the engine to
+	 * compare with the chain under its lock (apply_opts.checkpoint);
+	 * NULL: none. Freed by apply_ctx_close. */
+	struct checkpoint *checkpoint;
 	/* apply --metrics-file: the engine's events are counted there too;
 	 * NULL: no metrics */
 	struct run_metrics *metrics;
