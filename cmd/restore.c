@@ -102,6 +102,10 @@ int cmd_restore(int argc, char **argv)
 	if (rc)
 		goto out;
 	o.env = a.env;
+	/* as rollback: the books' own earlier state, so not gated by the
+	 * policy (restore --db DSN BACKUP works on a database a config made) */
+	o.policy = ap.active;
+	o.ungated = 1;
 	o.lock_timeout_ms = a.lock_ms;
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
 	if (rc == EXIT_OK) {

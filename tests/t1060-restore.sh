@@ -143,4 +143,24 @@ assert steps[\"0002\"][\"backup\"].startswith(\"copy of the database beside the 
 	 q db "SELECT count(*) FROM cairn_migrations" >n && echo 1 >want && test_cmp want n)
 '
 
+test_expect_success 'under an applier'"'"'s config: restore --env ENV, and --db with --env (with a config one must be named, as for baseline)' '
+	mkdir f && cp ci.pub f/ &&
+	(cd f &&
+	 apply_config "" &&
+	 cairn-apply apply ../v1.tar.gz --env dev >out &&
+	 cairn-apply apply ../v2.tar.gz --env dev >out &&
+	 backup=$(ls db.0002.*.backup) &&
+	 cp db applied.db &&
+	 cairn-apply restore --env dev "$backup" >out &&
+	 test_grep "^restored db from .$backup. (the backup taken before 0002); it is at version 0001" out &&
+	 q db "PRAGMA table_info(users)" >cols && test_grep "|note|" cols &&
+	 cp applied.db db &&
+	 test_expect_code 2 cairn-apply restore --db sqlite:db "$backup" 2>err &&
+	 test_grep "no environment named: pass --env ENV" err &&
+	 cairn-apply restore --db sqlite:db --env dev "$backup" >out &&
+	 q db "SELECT version, state FROM cairn_migrations" >rows &&
+	 echo "0001|applied" >want && test_cmp want rows &&
+	 cairn-apply history --env dev --verify >out)
+'
+
 test_done
