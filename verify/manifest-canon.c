@@ -334,49 +334,149 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 	return 0;
 }
 
+/* Everything before the first migration: the keys up to "migrations:\n"
+ * (*empty = 0) or "migrations: []\n" (*empty = 1). */
+static int canon_header(struct canon *c, int *empty)
+{
+	struct bundle *b = c->b;
+
+	if (LIT(c, "format: " MANIFEST_FORMAT "\n") < 0)
+		return -1;
+	c->nodes += 2;
+	if (KV(c, "name: ", &b->name) < 0 || KV(c, "project: ", &b->project) < 0 ||
+	    LIT(c, "source:\n") < 0)
+		return -1;
+	c->nodes += 2;
+	if (KV(c, "  repository: ", &b->source_repo) < 0 || KV(c, "  commit: ", &b->source_commit) < 0 ||
+	    KV(c, "  tree: ", &b->source_tree) < 0 || KV(c, "  path: ", &b->source_path) < 0 ||
+	    KV(c, "  ref: ", &b->source_ref) < 0 || LIT(c, "build:\n") < 0)
+		return -1;
+	c->nodes += 2;
+	if (KV(c, "  time: ", &b->build_time) < 0 || KV(c, "  tool: ", &b->tool_version) < 0 ||
+	    LIST(c, "drivers: [", &b->drivers, &b->ndrivers) < 0 ||
+	    LIT(c, "limits:\n  max_file_size: ") < 0 || canon_uint(c, &b->max_file_size) < 0 ||
+	    LIT(c, "\n  max_data_size: ") < 0 || canon_uint(c, &b->max_data_size) < 0 ||
+	    LIT(c, "\n") < 0)
+		return -1;
+	c->nodes += 2 + 2;
+	*empty = !LIT(c, "migrations: []\n");
+	return *empty ? 0 : LIT(c, "migrations:\n");
+}
+
+/* The migrations from c->p to c->end, which holds whole ones only. */
+static int canon_migrations(struct canon *c, size_t *alloc)
+{
+	struct bundle *b = c->b;
+
+	while (c->p < c->end) {
+		ALLOC_GROW(b->migs, b->nmigs + 1, *alloc);
+		memset(&b->migs[b->nmigs], 0, sizeof(*b->migs));
+		b->nmigs++;
+		if (canon_migration(c, &b->migs[b->nmigs - 1]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Once every byte is read: "migrations:" lists one at least, the node
+ * cap, the order. */
+static int canon_finish(struct canon *c, int empty, size_t alloc)
+{
+	struct bundle *b = c->b;
+
+	if (empty)
+		b->migs = xcalloc(1, sizeof(*b->migs));
+	else if (!b->nmigs)
+		return -1;
+	else
+		ALLOC_SHRINK(b->migs, b->nmigs, alloc);
+	if (c->nodes > MANIFEST_MAX_NODES || check_order(b, NULL) < 0)
+		return -1;
+	return 0;
+}
+
 int manifest_parse_canonical(struct bundle *b, const char *data, size_t len)
 {
 	struct canon c = { data, data + len, 1, b, NULL, 0 };
 	size_t alloc = 0;
-	int rc = -1;
+	int empty = 0, rc = -1;
 
-	if (LIT(&c, "format: " MANIFEST_FORMAT "\n") < 0)
-		goto out;
-	c.nodes += 2;
-	if (KV(&c, "name: ", &b->name) < 0 || KV(&c, "project: ", &b->project) < 0 ||
-	    LIT(&c, "source:\n") < 0)
-		goto out;
-	c.nodes += 2;
-	if (KV(&c, "  repository: ", &b->source_repo) < 0 || KV(&c, "  commit: ", &b->source_commit) < 0 ||
-	    KV(&c, "  tree: ", &b->source_tree) < 0 || KV(&c, "  path: ", &b->source_path) < 0 ||
-	    KV(&c, "  ref: ", &b->source_ref) < 0 || LIT(&c, "build:\n") < 0)
-		goto out;
-	c.nodes += 2;
-	if (KV(&c, "  time: ", &b->build_time) < 0 || KV(&c, "  tool: ", &b->tool_version) < 0 ||
-	    LIST(&c, "drivers: [", &b->drivers, &b->ndrivers) < 0 ||
-	    LIT(&c, "limits:\n  max_file_size: ") < 0 || canon_uint(&c, &b->max_file_size) < 0 ||
-	    LIT(&c, "\n  max_data_size: ") < 0 || canon_uint(&c, &b->max_data_size) < 0 ||
-	    LIT(&c, "\n") < 0)
-		goto out;
-	c.nodes += 2 + 2;
-	if (!LIT(&c, "migrations: []\n")) {
-		b->migs = xcalloc(1, sizeof(*b->migs));
-	} else {
-		if (LIT(&c, "migrations:\n") < 0 || c.p == c.end)
-			goto out;
-		while (c.p < c.end) {
-			ALLOC_GROW(b->migs, b->nmigs + 1, alloc);
-			memset(&b->migs[b->nmigs], 0, sizeof(*b->migs));
-			b->nmigs++;
-			if (canon_migration(&c, &b->migs[b->nmigs - 1]) < 0)
-				goto out;
-		}
-		ALLOC_SHRINK(b->migs, b->nmigs, alloc);
-	}
-	if (c.p != c.end || c.nodes > MANIFEST_MAX_NODES || check_order(b, NULL) < 0)
+	if (canon_header(&c, &empty) < 0 || (empty && c.p != c.end) ||
+	    canon_migrations(&c, &alloc) < 0 || canon_finish(&c, empty, alloc) < 0)
 		goto out;
 	rc = 0;
 out:
+	free(c.files);
+	return rc;
+}
+
+#define MIG_START "\n  - version: "
+
+/* Where the last migration that begins in [from, end) begins (the line
+ * after a "\n  - version: "), or NULL. Inside a migration no line starts
+ * so (a scalar never holds a raw newline), so what comes before it is
+ * whole migrations. */
+static const char *last_mig_start(const char *from, const char *end)
+{
+	size_t n = (size_t)(end - from);
+	const char *q;
+
+	while (n && (q = memrchr(from, '\n', n))) {
+		if ((size_t)(end - q) >= sizeof(MIG_START) - 1 &&
+		    !memcmp(q, MIG_START, sizeof(MIG_START) - 1))
+			return q + 1;
+		n = (size_t)(q - from);
+	}
+	return NULL;
+}
+
+/* The same parse over the manifest's bytes in pieces: a window holds what
+ * is not parsed yet, cut after its last whole migration; each piece may be
+ * dropped once the next is asked for, so the raw text and what is parsed
+ * from it are not held whole together. It accepts exactly what
+ * manifest_parse_canonical accepts over the pieces joined: the same
+ * functions parse the same migrations, cut where a migration begins. */
+int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx)
+{
+	struct canon c = { NULL, NULL, 1, b, NULL, 0 };
+	struct buf w;
+	size_t alloc = 0, total = 0, seen = 0, len;
+	const char *d, *cut;
+	int head = 0, empty = 0, rc = -1;
+
+	buf_init(&w, (size_t)MANIFEST_MAX_SIZE);
+	do {
+		d = next(ctx, &len);
+		if (d) {
+			total += len;
+			if (total > MANIFEST_MAX_SIZE || buf_put(&w, d, len) < 0)
+				goto out;
+			/* what was searched before holds no start but near its end */
+			cut = last_mig_start(w.ptr + (seen > sizeof(MIG_START) ? seen - sizeof(MIG_START) : 0),
+					     w.ptr + w.len);
+			seen = w.len;
+			if (!cut || (head && cut == w.ptr))
+				continue; /* no whole migration yet */
+		} else {
+			cut = w.ptr + w.len;
+		}
+		c.p = w.ptr;
+		c.end = cut;
+		if (!head && canon_header(&c, &empty) < 0)
+			goto out;
+		head = 1;
+		if ((empty && (c.p != c.end || d)) || canon_migrations(&c, &alloc) < 0)
+			goto out;
+		len = (size_t)(w.ptr + w.len - cut);
+		memmove(w.ptr, cut, len);
+		w.len = len;
+		seen = 0;
+	} while (d);
+	if (canon_finish(&c, empty, alloc) < 0)
+		goto out;
+	rc = 0;
+out:
+	buf_release(&w);
 	free(c.files);
 	return rc;
 }

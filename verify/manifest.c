@@ -69,23 +69,29 @@ void sums_release(struct sums *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* The paths go into one block (a path is shorter than its line), and the
- * entries into an array sized by a count of the lines first: at 10,000
- * files, an allocation each (and a free each) was ~20 % of the parse. */
+/* The paths go into one block, and the entries into an array sized by a
+ * count of the lines first: at 10,000 files, an allocation each (and a
+ * free each) was ~20 % of the parse. The block holds the paths and their
+ * NULs, no more (a line's path is its length less 66: 40 % of the text
+ * at 20,000 migrations) when every line is long enough to hold one; else
+ * it is as large as the text (the parse then refuses a line). */
 int sums_parse(struct sums *out, const char *data, size_t len)
 {
-	size_t pos = 0, lines = 0, used = 0;
-	const char *q = data, *end = data + len;
-	int line = 0;
+	size_t pos = 0, lines = 0, used = 0, pool;
+	const char *q = data, *end = data + len, *start = data;
+	int line = 0, short_line = 0;
 
 	memset(out, 0, sizeof(*out));
 	while (q < end && (q = memchr(q, '\n', (size_t)(end - q)))) {
+		if (q - start < 67)
+			short_line = 1;
 		lines++;
-		q++;
+		start = ++q;
 	}
+	pool = short_line || start != end ? len : len - 66 * lines;
 	out->items = xcalloc(lines ? lines : 1, sizeof(*out->items));
 	out->alloc = lines ? lines : 1;
-	out->pool = xmalloc(len ? len : 1);
+	out->pool = xmalloc(pool ? pool : 1);
 	while (pos < len) {
 		const char *l = data + pos, *nl = memchr(l, '\n', len - pos);
 		size_t ll;

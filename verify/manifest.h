@@ -52,6 +52,12 @@ int manifest_parse_yaml(struct bundle *b, const char *data, size_t len);
  * and passes every check, else -1 with no message (b then holds partial
  * fields for manifest_release). */
 int manifest_parse_canonical(struct bundle *b, const char *data, size_t len);
+/* The fast path over the manifest's bytes in pieces, in order: next gives
+ * the next piece (its length in *len), or NULL after the last; a piece
+ * may be dropped once the next is asked for. Accepts exactly what
+ * manifest_parse_canonical accepts over the pieces joined. */
+typedef const char *(*manifest_piece_fn)(void *ctx, size_t *len);
+int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx);
 /* Writes b's manifest fields in the canonical form. */
 int manifest_format(const struct bundle *b, struct buf *out);
 /* Frees what manifest_parse filled. */

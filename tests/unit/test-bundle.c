@@ -290,9 +290,58 @@ static void test_manifest(void)
 	free_sample(b);
 }
 
+/* The text in pieces of a fixed size, for manifest_parse_canonical_pieces:
+ * each piece a copy of its own, freed when the next is asked for. */
+struct pieces {
+	const char *text;
+	size_t at, len, size;
+	char *last;
+};
+
+static const char *next_piece(void *ctx, size_t *len)
+{
+	struct pieces *p = ctx;
+
+	free(p->last);
+	p->last = NULL;
+	if (p->at >= p->len)
+		return NULL;
+	*len = p->len - p->at < p->size ? p->len - p->at : p->size;
+	p->last = xmalloc(*len);
+	memcpy(p->last, p->text + p->at, *len);
+	p->at += *len;
+	return p->last;
+}
+
+/* The fast path in pieces of every size from 1 to 40 and of 64, 1,000 and
+ * the whole text: the same verdict as over the whole text, the same structs
+ * (written back). */
+static void pieces_agree(const char *text, int whole_rc, const struct buf *whole)
+{
+	static const size_t sizes[] = { 64, 1000, (size_t)-1 };
+	size_t k;
+
+	for (k = 1; k <= 40 + sizeof(sizes) / sizeof(*sizes); k++) {
+		struct pieces p = { text, 0, strlen(text), k <= 40 ? k : sizes[k - 41], NULL };
+		struct bundle b;
+		struct buf out = BUF_INIT;
+		int rc;
+
+		memset(&b, 0, sizeof(b));
+		rc = manifest_parse_canonical_pieces(&b, next_piece, &p);
+		CHECK(rc == whole_rc);
+		if (!rc && !whole_rc)
+			CHECK(manifest_format(&b, &out) == 0 && !strcmp(buf_cstr(&out), buf_cstr(whole)));
+		free(p.last);
+		manifest_release(&b);
+		buf_release(&out);
+	}
+}
+
 /* The fast path for the canonical form and the libyaml path agree: what the
  * fast one accepts, the other accepts as the same structs, and it is exactly
- * the writer's text. Returns the fast path's verdict. */
+ * the writer's text; and the fast path in pieces agrees with it. Returns the
+ * fast path's verdict. */
 static int canonical_agrees(const char *text)
 {
 	struct bundle fast, slow;
@@ -307,6 +356,7 @@ static int canonical_agrees(const char *text)
 		CHECK(manifest_format(&fast, &a) == 0 && manifest_format(&slow, &b) == 0);
 		CHECK(!strcmp(buf_cstr(&a), buf_cstr(&b)) && !strcmp(buf_cstr(&a), text));
 	}
+	pieces_agree(text, rc, &a);
 	manifest_release(&fast);
 	manifest_release(&slow);
 	buf_release(&a);
@@ -335,6 +385,9 @@ static void test_manifest_canonical(void)
 		{ "    checksum:", "    checksum: \"sha256:0000\"" },
 		{ "  - version: \"2\"", "  - version: \"1\"\n    name: \"1_a\"" },
 		{ "  - version: \"2\"", "  - version: \"2x\"" },
+		/* where the pieces parser cuts: a migration start */
+		{ "migrations:\n", "migrations: []\n" },
+		{ "    checksum:", "  - version: \"3\"\n    checksum:" },
 	};
 	struct bundle *b = sample_bundle(), *p = NULL;
 	struct buf text = BUF_INIT;
