@@ -435,7 +435,7 @@ static int cross_check(struct bundle *b, const char *top)
 					have->path);
 			goto out;
 		}
-		if (memcmp(files[i]->sha256, have->hex, 64)) {
+		if (!sums_hex_eq(have, files[i]->sha256)) {
 			cairn_error_set("member 'SHA256SUMS': the sha256 of '%s' differs from manifest.yaml's",
 					files[i]->member);
 			goto out;
@@ -694,7 +694,7 @@ static int read_head(struct bundle *b, struct breader *r, int drop)
 		cairn_error_set("member 'SHA256SUMS': does not list manifest.yaml first");
 		return -1;
 	}
-	if (strcmp(p->sums.items[0].hex, hex)) {
+	if (!sums_hex_eq(&p->sums.items[0], hex)) {
 		cairn_error_set("member 'manifest.yaml': sha256 does not match SHA256SUMS (changed after "
 				"the build)");
 		return -1;
@@ -779,7 +779,7 @@ static int read_migration_member(struct bundle *b, struct parse_job *parse, stru
 				(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
 		return -1;
 	}
-	if (strcmp(hex, p->sums.items[next].hex)) {
+	if (!sums_hex_eq(&p->sums.items[next], hex)) {
 		cairn_error_set("member '%s': sha256 does not match SHA256SUMS (changed after the build)",
 				m->name);
 		return -1;
