@@ -36,6 +36,7 @@ struct bundle_priv {
 	struct buf manifest, sums_raw;
 	struct mpiece *mhead, *mtail; /* the pieces not parsed yet */
 	int mgiven;                 /* mhead was handed to the parse */
+	size_t msize;               /* the pieces' bytes in all */
 	struct sums sums;
 	struct kept *members;       /* the migration members, in SHA256SUMS order */
 	size_t nmembers;

@@ -528,7 +528,7 @@ static void *parse_run(void *arg)
 	struct bundle_priv *p = j->b->priv;
 
 	if (p->mhead) {
-		j->rc = manifest_parse_canonical_pieces(j->b, next_piece, p);
+		j->rc = manifest_parse_canonical_pieces(j->b, next_piece, p, p->msize);
 		pieces_free(p);
 		if (j->rc < 0)
 			j->rc = reparse_whole(j->b);
@@ -627,6 +627,8 @@ static int read_pieces(struct bundle_priv *p, struct breader *r, const struct bm
 				size_t want = left && left < MANIFEST_PIECE ? left : MANIFEST_PIECE;
 
 				x = xmalloc(sizeof(*x) + want);
+				/* one madvise, not a page fault a page (read_small) */
+				mem_prefault(x->data, want);
 				x->next = NULL;
 				x->len = 0;
 				x->cap = want;
@@ -639,6 +641,7 @@ static int read_pieces(struct bundle_priv *p, struct breader *r, const struct bm
 			n = x->cap - x->len < len ? x->cap - x->len : len;
 			memcpy(x->data + x->len, d, n);
 			x->len += n;
+			p->msize += n;
 			d = (const char *)d + n;
 			len -= n;
 			left -= n < left ? n : left;

@@ -384,8 +384,10 @@ static int canon_finish(struct canon *c, int empty, size_t alloc)
 {
 	struct bundle *b = c->b;
 
-	if (empty)
+	if (empty) {
+		free(b->migs); /* the room made for the pieces parser */
 		b->migs = xcalloc(1, sizeof(*b->migs));
+	}
 	else if (!b->nmigs)
 		return -1;
 	else
@@ -430,53 +432,89 @@ static const char *last_mig_start(const char *from, const char *end)
 	return NULL;
 }
 
+/* The pieces parser's state: the window of what is not parsed yet. */
+struct window {
+	struct buf w;
+	size_t seen;      /* bytes of w searched for a migration start */
+	size_t total;     /* bytes taken in */
+	size_t alloc;     /* b->migs's room */
+	int head, empty;  /* the header parsed; "migrations: []" */
+};
+
+/* Takes d[0, n) into the window (n == 0 with at_end: the text's end) and
+ * parses the whole migrations it then holds. */
+static int window_take(struct canon *c, struct window *x, const char *d, size_t n, int at_end)
+{
+	const char *cut;
+	size_t keep;
+
+	if (!at_end) {
+		x->total += n;
+		if (x->total > MANIFEST_MAX_SIZE || buf_put(&x->w, d, n) < 0)
+			return -1;
+		/* what was searched before holds no start but near its end */
+		cut = last_mig_start(x->w.ptr + (x->seen > sizeof(MIG_START) ? x->seen - sizeof(MIG_START) : 0),
+				     x->w.ptr + x->w.len);
+		x->seen = x->w.len;
+		if (!cut)
+			return 0; /* no whole migration yet */
+	} else {
+		cut = x->w.ptr + x->w.len;
+	}
+	c->p = x->w.ptr;
+	c->end = cut;
+	if (!x->head && canon_header(c, &x->empty) < 0)
+		return -1;
+	x->head = 1;
+	if ((x->empty && (c->p != c->end || !at_end)) || canon_migrations(c, &x->alloc) < 0)
+		return -1;
+	keep = (size_t)(x->w.ptr + x->w.len - cut);
+	memmove(x->w.ptr, cut, keep);
+	x->w.len = keep;
+	x->seen = 0;
+	return 0;
+}
+
+/* The window takes a piece this much at a time: it stays small and is
+ * used again, instead of growing to a piece's size (a page fault a page). */
+#define WINDOW_SLICE (64U << 10)
+/* Not less than this many bytes of text a migration: the migrations' array
+ * is made this large at once (pages never touched cost nothing), not grown
+ * by copies. */
+#define MIG_MIN_TEXT 256
+
 /* The same parse over the manifest's bytes in pieces: a window holds what
  * is not parsed yet, cut after its last whole migration; each piece may be
  * dropped once the next is asked for, so the raw text and what is parsed
  * from it are not held whole together. It accepts exactly what
  * manifest_parse_canonical accepts over the pieces joined: the same
- * functions parse the same migrations, cut where a migration begins. */
-int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx)
+ * functions parse the same migrations, cut where a migration begins.
+ * size_hint: the text's length if known (else 0), for the array's room. */
+int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx,
+				    size_t size_hint)
 {
 	struct canon c = { NULL, NULL, 1, b, NULL, 0 };
-	struct buf w;
-	size_t alloc = 0, total = 0, seen = 0, len;
-	const char *d, *cut;
-	int head = 0, empty = 0, rc = -1;
+	struct window x;
+	const char *d;
+	size_t len, off;
+	int rc = -1;
 
-	buf_init(&w, (size_t)MANIFEST_MAX_SIZE);
-	do {
-		d = next(ctx, &len);
-		if (d) {
-			total += len;
-			if (total > MANIFEST_MAX_SIZE || buf_put(&w, d, len) < 0)
+	memset(&x, 0, sizeof(x));
+	buf_init(&x.w, (size_t)MANIFEST_MAX_SIZE);
+	if (size_hint && size_hint <= MANIFEST_MAX_SIZE) {
+		x.alloc = size_hint / MIG_MIN_TEXT + 1;
+		b->migs = xmalloc(x.alloc * sizeof(*b->migs));
+	}
+	while ((d = next(ctx, &len)))
+		for (off = 0; off < len; off += WINDOW_SLICE)
+			if (window_take(&c, &x, d + off,
+					len - off < WINDOW_SLICE ? len - off : WINDOW_SLICE, 0) < 0)
 				goto out;
-			/* what was searched before holds no start but near its end */
-			cut = last_mig_start(w.ptr + (seen > sizeof(MIG_START) ? seen - sizeof(MIG_START) : 0),
-					     w.ptr + w.len);
-			seen = w.len;
-			if (!cut || (head && cut == w.ptr))
-				continue; /* no whole migration yet */
-		} else {
-			cut = w.ptr + w.len;
-		}
-		c.p = w.ptr;
-		c.end = cut;
-		if (!head && canon_header(&c, &empty) < 0)
-			goto out;
-		head = 1;
-		if ((empty && (c.p != c.end || d)) || canon_migrations(&c, &alloc) < 0)
-			goto out;
-		len = (size_t)(w.ptr + w.len - cut);
-		memmove(w.ptr, cut, len);
-		w.len = len;
-		seen = 0;
-	} while (d);
-	if (canon_finish(&c, empty, alloc) < 0)
+	if (window_take(&c, &x, NULL, 0, 1) < 0 || canon_finish(&c, x.empty, x.alloc) < 0)
 		goto out;
 	rc = 0;
 out:
-	buf_release(&w);
+	buf_release(&x.w);
 	free(c.files);
 	return rc;
 }

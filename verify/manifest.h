@@ -59,9 +59,11 @@ int manifest_parse_canonical(struct bundle *b, const char *data, size_t len);
 /* The fast path over the manifest's bytes in pieces, in order: next gives
  * the next piece (its length in *len), or NULL after the last; a piece
  * may be dropped once the next is asked for. Accepts exactly what
- * manifest_parse_canonical accepts over the pieces joined. */
+ * manifest_parse_canonical accepts over the pieces joined. size_hint: the
+ * text's length when known (0: not known), for the migrations' array. */
 typedef const char *(*manifest_piece_fn)(void *ctx, size_t *len);
-int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx);
+int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx,
+				    size_t size_hint);
 /* Writes b's manifest fields in the canonical form. */
 int manifest_format(const struct bundle *b, struct buf *out);
 /* Frees what manifest_parse filled. */
