@@ -96,6 +96,18 @@ test_expect_success 'apply reads a signed manifest in a form cairn does not writ
 	test ! -f bin.db
 '
 
+test_expect_success 'apply refuses a signed empty manifest as verify does (exit 3, no crash, nothing written)' '
+	bundle_rewrite b.tar.gz empty0.tar.gz "m[\"manifest.yaml\"] = b\"\"" &&
+	bundle_resign empty0.tar.gz empty.tar.gz ci &&
+	test_expect_code 3 cairn-apply verify empty.tar.gz $KEY 2>verr &&
+	test_expect_code 3 cairn-apply apply empty.tar.gz --env dev --db sqlite:empty.db $KEY 2>err &&
+	reason=$(sed -n "s/^.*: member manifest.yaml//p" verr | head -1) &&
+	test -n "$reason" &&
+	test_grep "member manifest.yaml$reason" err &&
+	test_grep "the database is unchanged" err &&
+	test ! -f empty.db
+'
+
 test_expect_success 'no failing DSN form gets its password printed, in text, JSON or through dsn_env' '
 	cat >cairn-apply.yaml <<-\EOF &&
 	environments:

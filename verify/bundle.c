@@ -533,7 +533,10 @@ static void *parse_run(void *arg)
 		if (j->rc < 0)
 			j->rc = reparse_whole(j->b);
 	} else {
-		j->rc = manifest_parse(j->b, p->manifest.ptr, p->manifest.len);
+		/* an empty manifest read in pieces has none, and its buf no
+		 * bytes: "", since libyaml takes no NULL */
+		j->rc = manifest_parse(j->b, p->manifest.ptr ? p->manifest.ptr : "",
+				       p->manifest.len);
 	}
 	if (j->rc < 0)
 		snprintf(j->err, sizeof(j->err), "%s", cairn_error_last());

@@ -395,6 +395,7 @@ static void test_manifest_canonical(void)
 
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(canonical_agrees(text.ptr) == 0);
+	CHECK(canonical_agrees("") < 0); /* no piece at all */
 	/* another value, still in the writer's form: the fast path */
 	{
 		char *other = edit(text.ptr, "  tool:", "  tool: cairn");
