@@ -789,6 +789,32 @@ out:
 	unlink(tmp);
 }
 
+/* apply's way (drop_manifest_bytes: the manifest read in pieces and
+ * parsed through a window) gives the manifest a whole read gives. */
+static void test_manifest_pieces(void)
+{
+	struct trust *t = trust_new();
+	struct bundle *whole = NULL, *cut = NULL;
+	struct bundle_open_opts o = { .drop_manifest_bytes = 1 };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+
+	CHECK(trust_add_builder_key(t, "fixtures/keys/test.pub") == 0);
+	CHECK(bundle_open(&whole, "fixtures/golden.tar.gz", t) == 0);
+	CHECK(bundle_open_opts(&cut, "fixtures/golden.tar.gz", t, &o) == 0);
+	if (whole && cut) {
+		CHECK_STR(cut->id, whole->id);
+		CHECK(cut->nmigs == 3 && bundle_manifest_bytes(cut)->len == 0);
+		CHECK(manifest_format(whole, &a) == 0 && manifest_format(cut, &b) == 0);
+		CHECK(a.len > 0 && !strcmp(buf_cstr(&a), buf_cstr(&b)));
+		CHECK(!strcmp(buf_cstr(&a), buf_cstr(bundle_manifest_bytes(whole))));
+	}
+	buf_release(&a);
+	buf_release(&b);
+	bundle_free(whole);
+	bundle_free(cut);
+	trust_free(t);
+}
+
 int main(void)
 {
 	test_base64();
@@ -804,5 +830,6 @@ int main(void)
 	test_parse_order();
 	test_known_file();
 	test_text_not_kept();
+	test_manifest_pieces();
 	return unit_done();
 }
