@@ -81,6 +81,33 @@ test_expect_success 'a manifest with a YAML tag (!!binary) is refused, as cairn-
 	test_grep "YAML tags are not allowed (.!!binary.)" err
 '
 
+test_expect_success 'apply reads a signed manifest in a form cairn does not write whole again, and refuses the tagged one' '
+	bundle_rewrite b.tar.gz hw0.tar.gz "m[\"manifest.yaml\"] = m[\"manifest.yaml\"].replace(b\"description: \\\"\\\"\", b\"description: \x27\x27\", 2)" &&
+	bundle_resign hw0.tar.gz hw.tar.gz ci &&
+	tar xzf hw.tar.gz -O --wildcards "*/manifest.yaml" >man &&
+	test "$(grep -c "description: .." man)" = 2 &&
+	cairn-apply apply hw.tar.gz --env dev --db sqlite:hw.db $KEY >out 2>err &&
+	test "$(q hw.db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'")" = 2 &&
+	test "$(q hw.db "SELECT count(*) FROM sqlite_master WHERE type = '"'"'table'"'"' AND name LIKE '"'"'t_%'"'"'")" = 2 &&
+	cairn-apply apply hw.tar.gz --env dev --db sqlite:hw.db $KEY >out 2>err &&
+	test_grep "nothing to apply" out &&
+	test_expect_code 3 cairn-apply apply bin.tar.gz --env dev --db sqlite:bin.db $KEY 2>err &&
+	test_grep "YAML tags are not allowed (.!!binary.)" err &&
+	test ! -f bin.db
+'
+
+test_expect_success 'apply refuses a signed empty manifest as verify does (exit 3, no crash, nothing written)' '
+	bundle_rewrite b.tar.gz empty0.tar.gz "m[\"manifest.yaml\"] = b\"\"" &&
+	bundle_resign empty0.tar.gz empty.tar.gz ci &&
+	test_expect_code 3 cairn-apply verify empty.tar.gz $KEY 2>verr &&
+	test_expect_code 3 cairn-apply apply empty.tar.gz --env dev --db sqlite:empty.db $KEY 2>err &&
+	reason=$(sed -n "s/^.*: member manifest.yaml//p" verr | head -1) &&
+	test -n "$reason" &&
+	test_grep "member manifest.yaml$reason" err &&
+	test_grep "the database is unchanged" err &&
+	test ! -f empty.db
+'
+
 test_expect_success 'no failing DSN form gets its password printed, in text, JSON or through dsn_env' '
 	cat >cairn-apply.yaml <<-\EOF &&
 	environments:

@@ -24,8 +24,19 @@ struct pair {
 	int have_yaml, have_sig;
 };
 
+/* manifest.yaml as read by an apply, which never writes the bundle again
+ * (drop_manifest_bytes): in pieces, each freed once the parse is past it. */
+struct mpiece {
+	struct mpiece *next;
+	size_t len, cap;
+	char data[];
+};
+
 struct bundle_priv {
 	struct buf manifest, sums_raw;
+	struct mpiece *mhead, *mtail; /* the pieces not parsed yet */
+	int mgiven;                 /* mhead was handed to the parse */
+	size_t msize;               /* the pieces' bytes in all */
 	struct sums sums;
 	struct kept *members;       /* the migration members, in SHA256SUMS order */
 	size_t nmembers;

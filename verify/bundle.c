@@ -21,12 +21,25 @@
 #include "manifest.h"
 #include "statement.h"
 
+static void pieces_free(struct bundle_priv *p)
+{
+	struct mpiece *x, *next;
+
+	for (x = p->mhead; x; x = next) {
+		next = x->next;
+		free(x);
+	}
+	p->mhead = p->mtail = NULL;
+	p->mgiven = 0;
+}
+
 static void priv_free(struct bundle_priv *p)
 {
 	size_t i;
 
 	if (!p)
 		return;
+	pieces_free(p);
 	buf_release(&p->manifest);
 	buf_release(&p->sums_raw);
 	sums_release(&p->sums);
@@ -422,7 +435,7 @@ static int cross_check(struct bundle *b, const char *top)
 					have->path);
 			goto out;
 		}
-		if (memcmp(files[i]->sha256, have->hex, 64)) {
+		if (!sums_hex_eq(have, files[i]->sha256)) {
 			cairn_error_set("member 'SHA256SUMS': the sha256 of '%s' differs from manifest.yaml's",
 					files[i]->member);
 			goto out;
@@ -455,12 +468,76 @@ struct parse_job {
 	char err[CAIRN_ERRMSG_MAX];
 };
 
+/* The manifest's pieces, for manifest_parse_canonical_pieces: each freed
+ * once the next is asked for. */
+static const char *next_piece(void *ctx, size_t *len)
+{
+	struct bundle_priv *p = ctx;
+	struct mpiece *x = p->mhead;
+
+	if (x && p->mgiven) {
+		p->mhead = x->next;
+		free(x);
+	}
+	if (!p->mhead) {
+		p->mtail = NULL;
+		p->mgiven = 0;
+		return NULL;
+	}
+	p->mgiven = 1;
+	*len = p->mhead->len;
+	return p->mhead->data;
+}
+
+/* A manifest read in pieces that is not in the canonical form (a
+ * hand-written one: rare) goes to the general parser whole, read again
+ * from the file: its bytes must hash to the id the statements signed. */
+static int reparse_whole(struct bundle *b)
+{
+	struct breader *r = NULL;
+	struct bmember m;
+	struct buf raw = BUF_INIT;
+	char hex[65];
+	int k, rc = -1;
+
+	manifest_release(b);
+	if (breader_open(&r, b->path) < 0)
+		goto out;
+	if ((k = breader_next(r, &m)) <= 0 || m.rank != RANK_MANIFEST) {
+		if (!k || (k > 0 && m.rank != RANK_MANIFEST))
+			cairn_error_set("'manifest.yaml': the file changed while it was read");
+		goto out;
+	}
+	if (read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &raw, hex) < 0)
+		goto out;
+	if (strcmp(hex, b->id + 7)) {
+		cairn_error_set("'manifest.yaml': the file changed while it was read (it no longer "
+				"hashes to %s)", b->id);
+		goto out;
+	}
+	rc = manifest_parse(b, raw.ptr, raw.len);
+out:
+	buf_release(&raw);
+	breader_free(r);
+	return rc;
+}
+
 static void *parse_run(void *arg)
 {
 	struct parse_job *j = arg;
 	struct bundle_priv *p = j->b->priv;
 
-	j->rc = manifest_parse(j->b, p->manifest.ptr, p->manifest.len);
+	if (p->mhead) {
+		j->rc = manifest_parse_canonical_pieces(j->b, next_piece, p, p->msize);
+		pieces_free(p);
+		if (j->rc < 0)
+			j->rc = reparse_whole(j->b);
+	} else {
+		/* an empty manifest read in pieces has none, and its buf no
+		 * bytes: "", since libyaml takes no NULL */
+		j->rc = manifest_parse(j->b, p->manifest.ptr ? p->manifest.ptr : "",
+				       p->manifest.len);
+	}
 	if (j->rc < 0)
 		snprintf(j->err, sizeof(j->err), "%s", cairn_error_last());
 	return NULL;
@@ -530,9 +607,61 @@ static int data_size_check(struct bundle *b, struct parse_job *parse, const stru
  * refused as it arrives, before their bytes pile up unchecked. */
 #define BUNDLE_STATEMENTS_MAX 100
 
+/* manifest.yaml's bytes into pieces of up to MANIFEST_PIECE (p->mhead),
+ * hashed as they stream by. */
+#define MANIFEST_PIECE (1U << 20)
+static int read_pieces(struct bundle_priv *p, struct breader *r, const struct bmember *m, char *hex)
+{
+	struct sha256_ctx c;
+	const void *d;
+	size_t len, left = (size_t)m->size;
+	int k;
+
+	if (within_cap(m, MANIFEST_MAX_SIZE, "the manifest") < 0 || sha256_init(&c) < 0)
+		return -1;
+	while ((k = breader_data(r, &d, &len)) > 0) {
+		sha256_update(&c, d, len);
+		while (len) {
+			struct mpiece *x = p->mtail;
+			size_t n;
+
+			if (!x || x->len == x->cap) {
+				/* the header's size says how much is to come */
+				size_t want = left && left < MANIFEST_PIECE ? left : MANIFEST_PIECE;
+
+				x = xmalloc(sizeof(*x) + want);
+				/* one madvise, not a page fault a page (read_small) */
+				mem_prefault(x->data, want);
+				x->next = NULL;
+				x->len = 0;
+				x->cap = want;
+				if (p->mtail)
+					p->mtail->next = x;
+				else
+					p->mhead = x;
+				p->mtail = x;
+			}
+			n = x->cap - x->len < len ? x->cap - x->len : len;
+			memcpy(x->data + x->len, d, n);
+			x->len += n;
+			p->msize += n;
+			d = (const char *)d + n;
+			len -= n;
+			left -= n < left ? n : left;
+		}
+	}
+	if (k < 0 || sha256_final_hex(&c, hex) < 0) {
+		sha256_release(&c);
+		return -1;
+	}
+	return 0;
+}
+
 /* manifest.yaml, then SHA256SUMS: raw bytes only, the manifest's hash
- * checked against SHA256SUMS's first line. */
-static int read_head(struct bundle *b, struct breader *r)
+ * checked against SHA256SUMS's first line. drop: the caller never writes
+ * the bundle again, so the manifest is read in pieces and SHA256SUMS's
+ * text is not kept once parsed. */
+static int read_head(struct bundle *b, struct breader *r, int drop)
 {
 	struct bundle_priv *p = b->priv;
 	struct bmember m;
@@ -548,7 +677,8 @@ static int read_head(struct bundle *b, struct breader *r)
 		cairn_error_set("member 'manifest.yaml': missing (the first member is '%s')", m.name);
 		return -1;
 	}
-	if (read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &p->manifest, hex) < 0)
+	if (drop ? read_pieces(p, r, &m, hex) < 0 :
+		   read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &p->manifest, hex) < 0)
 		return -1;
 	memcpy(b->id, "sha256:", 7);
 	memcpy(b->id + 7, hex, 65);
@@ -564,17 +694,18 @@ static int read_head(struct bundle *b, struct breader *r)
 		cairn_error_set("member %s", cairn_error_last());
 		return -1;
 	}
+	if (drop)
+		buf_release(&p->sums_raw);
 	if (!p->sums.n || strcmp(p->sums.items[0].path, "manifest.yaml")) {
 		cairn_error_set("member 'SHA256SUMS': does not list manifest.yaml first");
 		return -1;
 	}
-	if (strcmp(p->sums.items[0].hex, hex)) {
+	if (!sums_hex_eq(&p->sums.items[0], hex)) {
 		cairn_error_set("member 'manifest.yaml': sha256 does not match SHA256SUMS (changed after "
 				"the build)");
 		return -1;
 	}
 	p->next = 1;
-	p->members = xcalloc(p->sums.n, sizeof(*p->members));
 	return 0;
 }
 
@@ -623,6 +754,9 @@ static int read_migration_member(struct bundle *b, struct parse_job *parse, stru
 		cairn_error_set("member '%s': missing (listed in SHA256SUMS)", p->sums.items[next].path);
 		return -1;
 	}
+	/* at the first (an unchanged file may never read one) */
+	if (!p->members)
+		p->members = xcalloc(p->sums.n, sizeof(*p->members));
 	kp = &p->members[p->nmembers++];
 	kp->name = p->sums.items[next].path; /* equal, and lives as long */
 	kp->size = m->size;
@@ -651,7 +785,7 @@ static int read_migration_member(struct bundle *b, struct parse_job *parse, stru
 				(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
 		return -1;
 	}
-	if (strcmp(hex, p->sums.items[next].hex)) {
+	if (!sums_hex_eq(&p->sums.items[next], hex)) {
 		cairn_error_set("member '%s': sha256 does not match SHA256SUMS (changed after the build)",
 				m->name);
 		return -1;
@@ -722,7 +856,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		goto out;
 	if (opts && opts->known_file)
 		breader_hash_file(r);
-	if (read_head(b, r) < 0)
+	if (read_head(b, r, opts && opts->drop_manifest_bytes) < 0)
 		goto out;
 	/* the statements, up to the first migration member */
 	while ((k = breader_next(r, &m)) > 0 &&

@@ -334,49 +334,187 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 	return 0;
 }
 
+/* Everything before the first migration: the keys up to "migrations:\n"
+ * (*empty = 0) or "migrations: []\n" (*empty = 1). */
+static int canon_header(struct canon *c, int *empty)
+{
+	struct bundle *b = c->b;
+
+	if (LIT(c, "format: " MANIFEST_FORMAT "\n") < 0)
+		return -1;
+	c->nodes += 2;
+	if (KV(c, "name: ", &b->name) < 0 || KV(c, "project: ", &b->project) < 0 ||
+	    LIT(c, "source:\n") < 0)
+		return -1;
+	c->nodes += 2;
+	if (KV(c, "  repository: ", &b->source_repo) < 0 || KV(c, "  commit: ", &b->source_commit) < 0 ||
+	    KV(c, "  tree: ", &b->source_tree) < 0 || KV(c, "  path: ", &b->source_path) < 0 ||
+	    KV(c, "  ref: ", &b->source_ref) < 0 || LIT(c, "build:\n") < 0)
+		return -1;
+	c->nodes += 2;
+	if (KV(c, "  time: ", &b->build_time) < 0 || KV(c, "  tool: ", &b->tool_version) < 0 ||
+	    LIST(c, "drivers: [", &b->drivers, &b->ndrivers) < 0 ||
+	    LIT(c, "limits:\n  max_file_size: ") < 0 || canon_uint(c, &b->max_file_size) < 0 ||
+	    LIT(c, "\n  max_data_size: ") < 0 || canon_uint(c, &b->max_data_size) < 0 ||
+	    LIT(c, "\n") < 0)
+		return -1;
+	c->nodes += 2 + 2;
+	*empty = !LIT(c, "migrations: []\n");
+	return *empty ? 0 : LIT(c, "migrations:\n");
+}
+
+/* The migrations from c->p to c->end, which holds whole ones only. */
+static int canon_migrations(struct canon *c, size_t *alloc)
+{
+	struct bundle *b = c->b;
+
+	while (c->p < c->end) {
+		ALLOC_GROW(b->migs, b->nmigs + 1, *alloc);
+		memset(&b->migs[b->nmigs], 0, sizeof(*b->migs));
+		b->nmigs++;
+		if (canon_migration(c, &b->migs[b->nmigs - 1]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Once every byte is read: "migrations:" lists one at least, the node
+ * cap, the order. */
+static int canon_finish(struct canon *c, int empty, size_t alloc)
+{
+	struct bundle *b = c->b;
+
+	if (empty) {
+		free(b->migs); /* the room made for the pieces parser */
+		b->migs = xcalloc(1, sizeof(*b->migs));
+	}
+	else if (!b->nmigs)
+		return -1;
+	else
+		ALLOC_SHRINK(b->migs, b->nmigs, alloc);
+	if (c->nodes > MANIFEST_MAX_NODES || check_order(b, NULL) < 0)
+		return -1;
+	return 0;
+}
+
 int manifest_parse_canonical(struct bundle *b, const char *data, size_t len)
 {
 	struct canon c = { data, data + len, 1, b, NULL, 0 };
 	size_t alloc = 0;
-	int rc = -1;
+	int empty = 0, rc = -1;
 
-	if (LIT(&c, "format: " MANIFEST_FORMAT "\n") < 0)
-		goto out;
-	c.nodes += 2;
-	if (KV(&c, "name: ", &b->name) < 0 || KV(&c, "project: ", &b->project) < 0 ||
-	    LIT(&c, "source:\n") < 0)
-		goto out;
-	c.nodes += 2;
-	if (KV(&c, "  repository: ", &b->source_repo) < 0 || KV(&c, "  commit: ", &b->source_commit) < 0 ||
-	    KV(&c, "  tree: ", &b->source_tree) < 0 || KV(&c, "  path: ", &b->source_path) < 0 ||
-	    KV(&c, "  ref: ", &b->source_ref) < 0 || LIT(&c, "build:\n") < 0)
-		goto out;
-	c.nodes += 2;
-	if (KV(&c, "  time: ", &b->build_time) < 0 || KV(&c, "  tool: ", &b->tool_version) < 0 ||
-	    LIST(&c, "drivers: [", &b->drivers, &b->ndrivers) < 0 ||
-	    LIT(&c, "limits:\n  max_file_size: ") < 0 || canon_uint(&c, &b->max_file_size) < 0 ||
-	    LIT(&c, "\n  max_data_size: ") < 0 || canon_uint(&c, &b->max_data_size) < 0 ||
-	    LIT(&c, "\n") < 0)
-		goto out;
-	c.nodes += 2 + 2;
-	if (!LIT(&c, "migrations: []\n")) {
-		b->migs = xcalloc(1, sizeof(*b->migs));
-	} else {
-		if (LIT(&c, "migrations:\n") < 0 || c.p == c.end)
-			goto out;
-		while (c.p < c.end) {
-			ALLOC_GROW(b->migs, b->nmigs + 1, alloc);
-			memset(&b->migs[b->nmigs], 0, sizeof(*b->migs));
-			b->nmigs++;
-			if (canon_migration(&c, &b->migs[b->nmigs - 1]) < 0)
-				goto out;
-		}
-		ALLOC_SHRINK(b->migs, b->nmigs, alloc);
-	}
-	if (c.p != c.end || c.nodes > MANIFEST_MAX_NODES || check_order(b, NULL) < 0)
+	if (canon_header(&c, &empty) < 0 || (empty && c.p != c.end) ||
+	    canon_migrations(&c, &alloc) < 0 || canon_finish(&c, empty, alloc) < 0)
 		goto out;
 	rc = 0;
 out:
+	free(c.files);
+	return rc;
+}
+
+#define MIG_START "\n  - version: "
+
+/* Where the last migration that begins in [from, end) begins (the line
+ * after a "\n  - version: "), or NULL. Inside a migration no line starts
+ * so (a scalar never holds a raw newline), so what comes before it is
+ * whole migrations. */
+static const char *last_mig_start(const char *from, const char *end)
+{
+	size_t n = (size_t)(end - from);
+	const char *q;
+
+	while (n && (q = memrchr(from, '\n', n))) {
+		if ((size_t)(end - q) >= sizeof(MIG_START) - 1 &&
+		    !memcmp(q, MIG_START, sizeof(MIG_START) - 1))
+			return q + 1;
+		n = (size_t)(q - from);
+	}
+	return NULL;
+}
+
+/* The pieces parser's state: the window of what is not parsed yet. */
+struct window {
+	struct buf w;
+	size_t seen;      /* bytes of w searched for a migration start */
+	size_t total;     /* bytes taken in */
+	size_t alloc;     /* b->migs's room */
+	int head, empty;  /* the header parsed; "migrations: []" */
+};
+
+/* Takes d[0, n) into the window (n == 0 with at_end: the text's end) and
+ * parses the whole migrations it then holds. */
+static int window_take(struct canon *c, struct window *x, const char *d, size_t n, int at_end)
+{
+	const char *cut;
+	size_t keep;
+
+	if (!at_end) {
+		x->total += n;
+		if (x->total > MANIFEST_MAX_SIZE || buf_put(&x->w, d, n) < 0)
+			return -1;
+		/* what was searched before holds no start but near its end */
+		cut = last_mig_start(x->w.ptr + (x->seen > sizeof(MIG_START) ? x->seen - sizeof(MIG_START) : 0),
+				     x->w.ptr + x->w.len);
+		x->seen = x->w.len;
+		if (!cut)
+			return 0; /* no whole migration yet */
+	} else {
+		cut = x->w.ptr + x->w.len;
+	}
+	c->p = x->w.ptr;
+	c->end = cut;
+	if (!x->head && canon_header(c, &x->empty) < 0)
+		return -1;
+	x->head = 1;
+	if ((x->empty && (c->p != c->end || !at_end)) || canon_migrations(c, &x->alloc) < 0)
+		return -1;
+	keep = (size_t)(x->w.ptr + x->w.len - cut);
+	memmove(x->w.ptr, cut, keep);
+	x->w.len = keep;
+	x->seen = 0;
+	return 0;
+}
+
+/* The window takes a piece this much at a time: it stays small and is
+ * used again, instead of growing to a piece's size (a page fault a page). */
+#define WINDOW_SLICE (64U << 10)
+/* Not less than this many bytes of text a migration: the migrations' array
+ * is made this large at once (pages never touched cost nothing), not grown
+ * by copies. */
+#define MIG_MIN_TEXT 256
+
+/* The same parse over the manifest's bytes in pieces: a window holds what
+ * is not parsed yet, cut after its last whole migration; each piece may be
+ * dropped once the next is asked for, so the raw text and what is parsed
+ * from it are not held whole together. It accepts exactly what
+ * manifest_parse_canonical accepts over the pieces joined: the same
+ * functions parse the same migrations, cut where a migration begins.
+ * size_hint: the text's length if known (else 0), for the array's room. */
+int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx,
+				    size_t size_hint)
+{
+	struct canon c = { NULL, NULL, 1, b, NULL, 0 };
+	struct window x;
+	const char *d;
+	size_t len, off;
+	int rc = -1;
+
+	memset(&x, 0, sizeof(x));
+	buf_init(&x.w, (size_t)MANIFEST_MAX_SIZE);
+	if (size_hint && size_hint <= MANIFEST_MAX_SIZE) {
+		x.alloc = size_hint / MIG_MIN_TEXT + 1;
+		b->migs = xmalloc(x.alloc * sizeof(*b->migs));
+	}
+	while ((d = next(ctx, &len)))
+		for (off = 0; off < len; off += WINDOW_SLICE)
+			if (window_take(&c, &x, d + off,
+					len - off < WINDOW_SLICE ? len - off : WINDOW_SLICE, 0) < 0)
+				goto out;
+	if (window_take(&c, &x, NULL, 0, 1) < 0 || canon_finish(&c, x.empty, x.alloc) < 0)
+		goto out;
+	rc = 0;
+out:
+	buf_release(&x.w);
 	free(c.files);
 	return rc;
 }

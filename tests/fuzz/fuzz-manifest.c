@@ -12,6 +12,47 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct pieces {
+	const uint8_t *data;
+	size_t at, len, size;
+};
+
+static const char *next_piece(void *ctx, size_t *len)
+{
+	struct pieces *p = ctx;
+	const char *d = (const char *)p->data + p->at;
+
+	if (p->at >= p->len)
+		return NULL;
+	*len = p->len - p->at < p->size ? p->len - p->at : p->size;
+	p->at += *len;
+	return d;
+}
+
+/* The canonical fast path over the bytes whole and in pieces (of a size
+ * the input's first byte picks): the same verdict and the same structs. */
+static void pieces_agree(const uint8_t *data, size_t size)
+{
+	struct pieces p = { data, 0, size, 1 + (size ? data[0] % 61 : 0) };
+	struct bundle whole, cut;
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	int rw, rc;
+
+	memset(&whole, 0, sizeof(whole));
+	memset(&cut, 0, sizeof(cut));
+	rw = manifest_parse_canonical(&whole, (const char *)data, size);
+	rc = manifest_parse_canonical_pieces(&cut, next_piece, &p, size && data[0] % 2 ? size : 0);
+	if (rw != rc)
+		abort();
+	if (!rw && (manifest_format(&whole, &a) < 0 || manifest_format(&cut, &b) < 0 ||
+		    a.len != b.len || memcmp(a.ptr, b.ptr, a.len)))
+		abort();
+	manifest_release(&whole);
+	manifest_release(&cut);
+	buf_release(&a);
+	buf_release(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bundle b;
@@ -19,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct statement st;
 	unsigned char sig[SIG_RAW_LEN];
 
+	pieces_agree(data, size);
 	memset(&b, 0, sizeof(b));
 	if (manifest_parse(&b, (const char *)data, size) == 0) {
 		struct buf text = BUF_INIT, slow_text = BUF_INIT;

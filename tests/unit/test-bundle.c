@@ -290,9 +290,58 @@ static void test_manifest(void)
 	free_sample(b);
 }
 
+/* The text in pieces of a fixed size, for manifest_parse_canonical_pieces:
+ * each piece a copy of its own, freed when the next is asked for. */
+struct pieces {
+	const char *text;
+	size_t at, len, size;
+	char *last;
+};
+
+static const char *next_piece(void *ctx, size_t *len)
+{
+	struct pieces *p = ctx;
+
+	free(p->last);
+	p->last = NULL;
+	if (p->at >= p->len)
+		return NULL;
+	*len = p->len - p->at < p->size ? p->len - p->at : p->size;
+	p->last = xmalloc(*len);
+	memcpy(p->last, p->text + p->at, *len);
+	p->at += *len;
+	return p->last;
+}
+
+/* The fast path in pieces of every size from 1 to 40 and of 64, 1,000 and
+ * the whole text: the same verdict as over the whole text, the same structs
+ * (written back). */
+static void pieces_agree(const char *text, int whole_rc, const struct buf *whole)
+{
+	static const size_t sizes[] = { 64, 1000, (size_t)-1 };
+	size_t k;
+
+	for (k = 1; k <= 40 + sizeof(sizes) / sizeof(*sizes); k++) {
+		struct pieces p = { text, 0, strlen(text), k <= 40 ? k : sizes[k - 41], NULL };
+		struct bundle b;
+		struct buf out = BUF_INIT;
+		int rc;
+
+		memset(&b, 0, sizeof(b));
+		rc = manifest_parse_canonical_pieces(&b, next_piece, &p, k % 2 ? p.len : 0);
+		CHECK(rc == whole_rc);
+		if (!rc && !whole_rc)
+			CHECK(manifest_format(&b, &out) == 0 && !strcmp(buf_cstr(&out), buf_cstr(whole)));
+		free(p.last);
+		manifest_release(&b);
+		buf_release(&out);
+	}
+}
+
 /* The fast path for the canonical form and the libyaml path agree: what the
  * fast one accepts, the other accepts as the same structs, and it is exactly
- * the writer's text. Returns the fast path's verdict. */
+ * the writer's text; and the fast path in pieces agrees with it. Returns the
+ * fast path's verdict. */
 static int canonical_agrees(const char *text)
 {
 	struct bundle fast, slow;
@@ -307,6 +356,7 @@ static int canonical_agrees(const char *text)
 		CHECK(manifest_format(&fast, &a) == 0 && manifest_format(&slow, &b) == 0);
 		CHECK(!strcmp(buf_cstr(&a), buf_cstr(&b)) && !strcmp(buf_cstr(&a), text));
 	}
+	pieces_agree(text, rc, &a);
 	manifest_release(&fast);
 	manifest_release(&slow);
 	buf_release(&a);
@@ -335,6 +385,9 @@ static void test_manifest_canonical(void)
 		{ "    checksum:", "    checksum: \"sha256:0000\"" },
 		{ "  - version: \"2\"", "  - version: \"1\"\n    name: \"1_a\"" },
 		{ "  - version: \"2\"", "  - version: \"2x\"" },
+		/* where the pieces parser cuts: a migration start */
+		{ "migrations:\n", "migrations: []\n" },
+		{ "    checksum:", "  - version: \"3\"\n    checksum:" },
 	};
 	struct bundle *b = sample_bundle(), *p = NULL;
 	struct buf text = BUF_INIT;
@@ -342,6 +395,7 @@ static void test_manifest_canonical(void)
 
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(canonical_agrees(text.ptr) == 0);
+	CHECK(canonical_agrees("") < 0); /* no piece at all */
 	/* another value, still in the writer's form: the fast path */
 	{
 		char *other = edit(text.ptr, "  tool:", "  tool: cairn");
@@ -735,6 +789,32 @@ out:
 	unlink(tmp);
 }
 
+/* apply's way (drop_manifest_bytes: the manifest read in pieces and
+ * parsed through a window) gives the manifest a whole read gives. */
+static void test_manifest_pieces(void)
+{
+	struct trust *t = trust_new();
+	struct bundle *whole = NULL, *cut = NULL;
+	struct bundle_open_opts o = { .drop_manifest_bytes = 1 };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+
+	CHECK(trust_add_builder_key(t, "fixtures/keys/test.pub") == 0);
+	CHECK(bundle_open(&whole, "fixtures/golden.tar.gz", t) == 0);
+	CHECK(bundle_open_opts(&cut, "fixtures/golden.tar.gz", t, &o) == 0);
+	if (whole && cut) {
+		CHECK_STR(cut->id, whole->id);
+		CHECK(cut->nmigs == 3 && bundle_manifest_bytes(cut)->len == 0);
+		CHECK(manifest_format(whole, &a) == 0 && manifest_format(cut, &b) == 0);
+		CHECK(a.len > 0 && !strcmp(buf_cstr(&a), buf_cstr(&b)));
+		CHECK(!strcmp(buf_cstr(&a), buf_cstr(bundle_manifest_bytes(whole))));
+	}
+	buf_release(&a);
+	buf_release(&b);
+	bundle_free(whole);
+	bundle_free(cut);
+	trust_free(t);
+}
+
 int main(void)
 {
 	test_base64();
@@ -750,5 +830,6 @@ int main(void)
 	test_parse_order();
 	test_known_file();
 	test_text_not_kept();
+	test_manifest_pieces();
 	return unit_done();
 }
