@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -79,6 +80,23 @@ static void print_sql(const char *label, const char *sql)
 	}
 }
 
+/* The lint findings the migration waived, as its signed manifest records
+ * them (issue #18): shown before its SQL, so a reviewer sees what was let
+ * through. */
+static void print_waivers(const struct bundle_migration *bm)
+{
+	size_t i;
+
+	for (i = 0; bm && i < bm->nwaivers; i++) {
+		const struct bundle_waiver *w = &bm->waivers[i];
+		char *esc = text_escape_controls(w->reason);
+
+		printf("      waived %s at %s:%llu (%s)%s%s\n", w->rule, w->file, w->line, w->via,
+		       w->reason ? ": " : "", esc ? esc : w->reason ? w->reason : "");
+		free(esc);
+	}
+}
+
 static void plan_text(struct apply_ctx *c, const struct apply_set *set, const struct plan *p,
 		      const char *env)
 {
@@ -103,6 +121,7 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 			if (s->action == STEP_RESUME)
 				printf("      (resumes after %lld batches, %lld rows)\n",
 				       s->row->batches, s->row->rows_changed);
+			print_waivers(m->bm);
 			print_sql(m->up_path, m->up);
 			if (m->verify)
 				print_sql("verify.sql (must return true)", m->verify);
@@ -173,6 +192,28 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 			buf_put_json_string(&b, s->m->checksum);
 			buf_puts(&b, ",\"applied_checksum\":");
 			buf_put_json_string(&b, s->row->checksum);
+		}
+		if (s->m->bm && s->m->bm->nwaivers) {
+			size_t j;
+
+			buf_puts(&b, ",\"waivers\":[");
+			for (j = 0; j < s->m->bm->nwaivers; j++) {
+				const struct bundle_waiver *w = &s->m->bm->waivers[j];
+
+				buf_puts(&b, j ? ",{\"rule\":" : "{\"rule\":");
+				buf_put_json_string(&b, w->rule);
+				buf_puts(&b, ",\"file\":");
+				buf_put_json_string(&b, w->file);
+				buf_printf(&b, ",\"line\":%llu,\"via\":", w->line);
+				buf_put_json_string(&b, w->via);
+				buf_puts(&b, ",\"reason\":");
+				if (w->reason)
+					buf_put_json_string(&b, w->reason);
+				else
+					buf_puts(&b, "null");
+				buf_putc(&b, '}');
+			}
+			buf_putc(&b, ']');
 		}
 		if (s->action == STEP_APPLY || s->action == STEP_RESUME) {
 			buf_puts(&b, ",\"sql\":");

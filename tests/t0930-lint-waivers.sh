@@ -69,6 +69,14 @@ test_expect_success 'inspect shows them, in text and json' '
 	python3 -c "import json; assert json.load(open(\"j\"))[\"migrations\"][0][\"waivers\"]==[]"
 '
 
+test_expect_success 'plan shows them before the SQL, in text and json' '
+	cairn-apply plan b.tar.gz --env dev --db sqlite:plan.db >out &&
+	test_grep "^      waived drop-column at up.sql:2 (comment): legacy is unread since v3.2" out &&
+	test_grep "^      waived drop-table at up.sql:3 (allow)" out &&
+	cairn-apply plan b.tar.gz --env dev --db sqlite:plan.db --format json >j &&
+	python3 -c "import json; s=json.load(open(\"j\"))[\"steps\"]; assert \"waivers\" not in s[0] and [w[\"rule\"] for w in s[1][\"waivers\"]]==[\"drop-column\",\"drop-table\",\"rename-column\"], s"
+'
+
 test_expect_success 'an environment with no lint policy applies it' '
 	cairn-apply apply b.tar.gz --env dev >out &&
 	sqlite3 dev.db "SELECT name FROM pragma_table_info(\"users\") ORDER BY cid" >cols &&
