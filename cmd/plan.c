@@ -80,23 +80,6 @@ static void print_sql(const char *label, const char *sql)
 	}
 }
 
-/* The lint findings the migration waived, as its signed manifest records
- * them (issue #18): shown before its SQL, so a reviewer sees what was let
- * through. */
-static void print_waivers(const struct bundle_migration *bm)
-{
-	size_t i;
-
-	for (i = 0; bm && i < bm->nwaivers; i++) {
-		const struct bundle_waiver *w = &bm->waivers[i];
-		char *esc = text_escape_controls(w->reason);
-
-		printf("      waived %s at %s:%llu (%s)%s%s\n", w->rule, w->file, w->line, w->via,
-		       w->reason ? ": " : "", esc ? esc : w->reason ? w->reason : "");
-		free(esc);
-	}
-}
-
 static void plan_text(struct apply_ctx *c, const struct apply_set *set, const struct plan *p,
 		      const char *env)
 {
@@ -121,7 +104,14 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 			if (s->action == STEP_RESUME)
 				printf("      (resumes after %lld batches, %lld rows)\n",
 				       s->row->batches, s->row->rows_changed);
-			print_waivers(m->bm);
+			if (m->bm && m->bm->nwaivers) {
+				struct buf w = BUF_INIT;
+
+				/* what the signed manifest says was let through */
+				waivers_text(m->bm, "      ", &w);
+				fputs(buf_cstr(&w), stdout);
+				buf_release(&w);
+			}
 			print_sql(m->up_path, m->up);
 			if (m->verify)
 				print_sql("verify.sql (must return true)", m->verify);
@@ -194,26 +184,8 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 			buf_put_json_string(&b, s->row->checksum);
 		}
 		if (s->m->bm && s->m->bm->nwaivers) {
-			size_t j;
-
-			buf_puts(&b, ",\"waivers\":[");
-			for (j = 0; j < s->m->bm->nwaivers; j++) {
-				const struct bundle_waiver *w = &s->m->bm->waivers[j];
-
-				buf_puts(&b, j ? ",{\"rule\":" : "{\"rule\":");
-				buf_put_json_string(&b, w->rule);
-				buf_puts(&b, ",\"file\":");
-				buf_put_json_string(&b, w->file);
-				buf_printf(&b, ",\"line\":%llu,\"via\":", w->line);
-				buf_put_json_string(&b, w->via);
-				buf_puts(&b, ",\"reason\":");
-				if (w->reason)
-					buf_put_json_string(&b, w->reason);
-				else
-					buf_puts(&b, "null");
-				buf_putc(&b, '}');
-			}
-			buf_putc(&b, ']');
+			buf_puts(&b, ",\"waivers\":");
+			waivers_json(s->m->bm, &b);
 		}
 		if (s->action == STEP_APPLY || s->action == STEP_RESUME) {
 			buf_puts(&b, ",\"sql\":");
