@@ -29,7 +29,7 @@ DEB_IMPORT   = sqitch libdbd-sqlite3-perl libdbd-pg-perl
 # has a node with its npm (NodeSource's nodejs conflicts with Debian's npm).
 DEB_NODE     = nodejs npm
 NPM_TEST     = dbmate
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 python3-yaml prometheus chromium clang pre-commit \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 python3-yaml python3-jsonschema prometheus chromium clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
