@@ -29,7 +29,7 @@ DEB_IMPORT   = sqitch libdbd-sqlite3-perl libdbd-pg-perl
 # has a node with its npm (NodeSource's nodejs conflicts with Debian's npm).
 DEB_NODE     = nodejs npm
 NPM_TEST     = dbmate
-DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 python3-yaml prometheus chromium clang pre-commit \
+DEB_TEST     = git sqlite3 openssl postgresql tar gzip coreutils procps util-linux iproute2 time python3 python3-yaml python3-jsonschema prometheus chromium clang pre-commit \
                libclang-rt-14-dev
 
 CFLAGS      ?= -O2 -g
@@ -90,12 +90,12 @@ endif
 
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/prom.c lib/trace.c lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c \
+LIB_SRC      = lib/prom.c lib/trace.c lib/lint-rules.c lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c \
                lib/sqlsplit.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
-               verify/manifest-canon.c verify/trust.c verify/bundle.c verify/bundle-read.c
+               verify/manifest-canon.c verify/manifest-waivers.c verify/trust.c verify/bundle.c verify/bundle-read.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/order.c \
                project/check.c project/sqlcheck.c
@@ -120,7 +120,7 @@ CAIRN_SRC   += $(IMPORT_SRC) cmd/import.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = policy/config.c policy/config-keys.c policy/config-dsn.c policy/config-check.c \
-               policy/config-resolve.c policy/policy.c policy/bundle.c
+               policy/config-resolve.c policy/config-lint.c policy/policy.c policy/bundle.c
 CMD_SRC     += cmd/config.c cmd/policy-report.c
 # Adding signed statements to a bundle (no key material: both programs),
 # cairn's promote/override verbs, and the applier's receipt signer.

@@ -7,7 +7,8 @@
 #
 #   bench/alternate.py NAME ROUNDS RUNS PREPARE 'LABEL=COMMAND'...
 #
-# PREPARE is hyperfine's --prepare command ("" for none). The JSON of each
+# PREPARE is hyperfine's --prepare command ("" for none); BENCH_IGNORE_FAILURE=1
+# times commands that exit non-zero (a linter with findings). The JSON of each
 # round goes to $BENCH_OUT/NAME (default /tmp/cairn-bench-alternate).
 import json, os, statistics, subprocess, sys
 
@@ -24,6 +25,8 @@ for r in range(rounds):
             '--export-json', f'{out}/r{r}.json']
     if prep:
         args += ['--prepare', prep]
+    if os.environ.get('BENCH_IGNORE_FAILURE'):
+        args += ['-i']  # linters exit 1 on findings
     for label, c in order:
         args += ['-n', label, c]
     loads.append(open('/proc/loadavg').read().split()[0])

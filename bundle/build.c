@@ -303,6 +303,16 @@ static void fill_migration(struct bundle_migration *bm, const struct migration *
 	bm->prov_author = m->prov_author ? xstrdup(m->prov_author) : NULL;
 	bm->prov_date = m->prov_date ? xstrdup(m->prov_date) : NULL;
 	bm->files = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*bm->files));
+	/* what the check's lint run found waived (issue #18), signed with the rest */
+	bm->nwaivers = m->nwaivers;
+	bm->waivers = xcalloc(m->nwaivers ? m->nwaivers : 1, sizeof(*bm->waivers));
+	for (j = 0; j < m->nwaivers; j++) {
+		bm->waivers[j].rule = xstrdup(m->waivers[j].rule);
+		bm->waivers[j].file = xstrdup(m->waivers[j].file);
+		bm->waivers[j].line = (unsigned long long)m->waivers[j].line;
+		bm->waivers[j].via = xstrdup(m->waivers[j].via);
+		bm->waivers[j].reason = m->waivers[j].reason ? xstrdup(m->waivers[j].reason) : NULL;
+	}
 }
 
 /* One file of migration m: its bytes from the object database, hashed. */

@@ -7,6 +7,7 @@
 
 #include "../lib/error.h"
 #include "../lib/util.h"
+#include "../verify/bundle-types.h"
 #include "cmd.h"
 
 
@@ -144,4 +145,42 @@ int bundle_error_exit(const char *path)
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
 		return EXIT_ENVIRONMENT;
 	return EXIT_REFUSED;
+}
+
+void waivers_text(const struct bundle_migration *m, const char *prefix, struct buf *out)
+{
+	size_t i;
+
+	for (i = 0; m && i < m->nwaivers; i++) {
+		const struct bundle_waiver *w = &m->waivers[i];
+		char *esc = text_escape_controls(w->reason);
+
+		buf_printf(out, "%swaived %s at %s:%llu (%s)%s%s\n", prefix, w->rule, w->file, w->line,
+			   w->via, w->reason ? ": " : "", esc ? esc : w->reason ? w->reason : "");
+		free(esc);
+	}
+}
+
+void waivers_json(const struct bundle_migration *m, struct buf *out)
+{
+	size_t i;
+
+	buf_puts(out, "[");
+	for (i = 0; m && i < m->nwaivers; i++) {
+		const struct bundle_waiver *w = &m->waivers[i];
+
+		buf_puts(out, i ? ",{\"rule\":" : "{\"rule\":");
+		buf_put_json_string(out, w->rule);
+		buf_puts(out, ",\"file\":");
+		buf_put_json_string(out, w->file);
+		buf_printf(out, ",\"line\":%llu,\"via\":", w->line);
+		buf_put_json_string(out, w->via);
+		buf_puts(out, ",\"reason\":");
+		if (w->reason)
+			buf_put_json_string(out, w->reason);
+		else
+			buf_puts(out, "null");
+		buf_putc(out, '}');
+	}
+	buf_putc(out, ']');
 }

@@ -42,5 +42,13 @@ void getopt_reset(void);
  * be read at all, else 3. */
 int bundle_error_exit(const char *path);
 
+struct buf;
+struct bundle_migration;
+/* A migration's waived lint findings (the manifest's waivers:), as
+ * inspect and plan show them: "waived RULE at FILE:LINE (VIA): REASON"
+ * lines with prefix before each, escaped; and as a json "waivers" array. */
+void waivers_text(const struct bundle_migration *m, const char *prefix, struct buf *out);
+void waivers_json(const struct bundle_migration *m, struct buf *out);
+
 
 #endif

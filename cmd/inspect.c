@@ -108,6 +108,13 @@ static void print_text(const struct bundle *b, size_t nkeys)
 			printf("      introduced by %.12s%s%s%s%s\n", E(m->prov_commit),
 			       m->prov_author ? " " : "", m->prov_author ? E(m->prov_author) : "",
 			       m->prov_date ? " " : "", m->prov_date ? E(m->prov_date) : "");
+		if (m->nwaivers) {
+			struct buf w = BUF_INIT;
+
+			waivers_text(m, "      ", &w);
+			fputs(buf_cstr(&w), stdout);
+			buf_release(&w);
+		}
 	}
 	printf("\nsignatures and approvals (%zu):\n", b->nstatements);
 	for (i = 0; i < b->nstatements; i++) {
@@ -213,7 +220,10 @@ static void print_json(const struct bundle *b, size_t nkeys)
 			json_kv(&o, "sha256", m->files[j].sha256, 1);
 			buf_printf(&o, ",\"size\":%llu}", m->files[j].size);
 		}
-		buf_puts(&o, "]}");
+		buf_puts(&o, "],\"waivers\":");
+		waivers_json(m, &o);
+		buf_puts(&o, "}");
+
 	}
 	buf_puts(&o, "],\"statements\":[");
 	for (i = 0; i < b->nstatements; i++) {

@@ -224,6 +224,31 @@ static void format_gitlab(const struct lint_report *r, struct buf *out)
 	buf_puts(out, "]\n");
 }
 
+/* A path as SARIF's artifactLocation.uri, a URI reference (RFC 3986):
+ * bytes other than unreserved ones and '/' percent-encoded (a space, '%',
+ * '#' or '?' in a path would otherwise change what it names, and code
+ * scanning would not find the file), relative paths left relative (code
+ * scanning reads them from the repository's root), an absolute one as a
+ * file:// URI. */
+static void sarif_uri(struct buf *out, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf u = BUF_INIT;
+	const unsigned char *p;
+
+	if (path[0] == '/')
+		buf_puts(&u, "file://");
+	for (p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '/')
+			buf_putc(&u, (char)*p);
+		else
+			buf_printf(&u, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+	}
+	buf_put_json_string(out, buf_cstr(&u));
+	buf_release(&u);
+}
+
 static void format_sarif(const struct lint_report *r, struct buf *out)
 {
 	size_t i;
@@ -248,7 +273,7 @@ static void format_sarif(const struct lint_report *r, struct buf *out)
 			   x->level == LINT_ERROR ? "error" : "warning");
 		buf_put_json_string(out, x->msg);
 		buf_puts(out, "},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
-		buf_put_json_string(out, x->path);
+		sarif_uri(out, x->path);
 		buf_printf(out, "},\"region\":{\"startLine\":%d,\"startColumn\":%d}}}]}",
 			   x->line > 0 ? x->line : 1, x->col > 0 ? x->col : 1);
 	}

@@ -278,6 +278,12 @@ static int project_root(char **out)
 
 	if (!getcwd(cwd, sizeof(cwd)))
 		return -1;
+	/* here: "." so findings name paths relative to the project (what a
+	 * SARIF upload needs: code scanning reads them from the repository) */
+	if (path_exists(CONFIG_FILE)) {
+		*out = xstrdup(".");
+		return 0;
+	}
 	dir = xstrdup(cwd);
 	for (;;) {
 		char *cfg = path_join(dir, CONFIG_FILE), *slash;

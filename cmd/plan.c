@@ -4,6 +4,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -156,6 +157,14 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 				       s->row->batches, s->row->rows_changed);
 			if (bp)
 				printf("      backup first: %s\n", bp);
+			if (m->bm && m->bm->nwaivers) {
+				struct buf w = BUF_INIT;
+
+				/* what the signed manifest says was let through */
+				waivers_text(m->bm, "      ", &w);
+				fputs(buf_cstr(&w), stdout);
+				buf_release(&w);
+			}
 			print_sql(m->up_path, m->up);
 			if (m->verify)
 				print_sql("verify.sql (must return true)", m->verify);
@@ -229,6 +238,10 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 			buf_put_json_string(&b, s->m->checksum);
 			buf_puts(&b, ",\"applied_checksum\":");
 			buf_put_json_string(&b, s->row->checksum);
+		}
+		if (s->m->bm && s->m->bm->nwaivers) {
+			buf_puts(&b, ",\"waivers\":");
+			waivers_json(s->m->bm, &b);
 		}
 		if (s->action == STEP_APPLY || s->action == STEP_RESUME) {
 			buf_puts(&b, ",\"sql\":");

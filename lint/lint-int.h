@@ -14,6 +14,7 @@ struct lint_waiver {
 	int line;
 	int used;
 	char name[64];
+	size_t reason_off, reason_len; /* the text after the rule id, in the script */
 };
 
 struct lint_state {

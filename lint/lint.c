@@ -11,118 +11,6 @@
 #include "../lib/util.h"
 #include "lint-int.h"
 
-/* Keep in the order of enum lint_rule_id and of docs/lint.md. */
-const struct lint_rule lint_rules[LINT_NRULES] = {
-	{ "index-not-concurrent", "require-concurrent-index-creation", LINT_WARNING,
-	  "CREATE INDEX without CONCURRENTLY on an existing table" },
-	{ "drop-index-not-concurrent", "require-concurrent-index-deletion", LINT_WARNING,
-	  "DROP INDEX without CONCURRENTLY" },
-	{ "reindex-not-concurrent", "require-concurrent-reindex", LINT_WARNING,
-	  "REINDEX without CONCURRENTLY" },
-	{ "detach-not-concurrent", "require-concurrent-partition-detach", LINT_WARNING,
-	  "DETACH PARTITION without CONCURRENTLY (PostgreSQL 14+)" },
-	{ "constraint-not-valid", "constraint-missing-not-valid", LINT_WARNING,
-	  "a CHECK or FOREIGN KEY constraint added to an existing table without NOT VALID" },
-	{ "foreign-key", "adding-foreign-key-constraint", LINT_WARNING,
-	  "a foreign key added to an existing table and validated at once" },
-	{ "volatile-default", "adding-field-with-default", LINT_WARNING,
-	  "ADD COLUMN with a volatile default or a stored generated column (any default before 11)" },
-	{ "column-type", "changing-column-type", LINT_WARNING,
-	  "ALTER COLUMN ... TYPE on an existing table" },
-	{ "set-not-null", "adding-not-nullable-field", LINT_WARNING,
-	  "ALTER COLUMN ... SET NOT NULL on an existing table" },
-	{ "required-column", "adding-required-field", LINT_ERROR,
-	  "ADD COLUMN ... NOT NULL without a default on an existing table" },
-	{ "primary-key", "adding-serial-primary-key-field", LINT_WARNING,
-	  "a primary key added to an existing table without USING INDEX" },
-	{ "unique-constraint", "disallowed-unique-constraint", LINT_WARNING,
-	  "a UNIQUE constraint added to an existing table without USING INDEX" },
-	{ "rename-column", "renaming-column", LINT_WARNING,
-	  "RENAME COLUMN: clients that use the old name break" },
-	{ "rename-table", "renaming-table", LINT_WARNING,
-	  "ALTER TABLE ... RENAME TO: clients that use the old name break" },
-	{ "drop-column", "ban-drop-column", LINT_WARNING,
-	  "DROP COLUMN: clients that read the column break" },
-	{ "drop-table", "ban-drop-table", LINT_WARNING,
-	  "DROP TABLE: data and clients that use the table are gone" },
-	{ "drop-database", "ban-drop-database", LINT_ERROR,
-	  "DROP DATABASE in a migration" },
-	{ "drop-not-null", "ban-drop-not-null", LINT_WARNING,
-	  "DROP NOT NULL: clients that rely on the column being set break" },
-	{ "truncate-cascade", "ban-truncate-cascade", LINT_ERROR,
-	  "TRUNCATE ... CASCADE empties every table that references it" },
-	{ "domain-constraint", "ban-create-domain-with-constraint", LINT_WARNING,
-	  "CREATE DOMAIN with a constraint" },
-	{ "alter-domain-constraint", "ban-alter-domain-with-add-constraint", LINT_WARNING,
-	  "ALTER DOMAIN ... ADD CONSTRAINT" },
-	{ "enum-value-order", "require-enum-value-ordering", LINT_OFF,
-	  "ALTER TYPE ... ADD VALUE without BEFORE or AFTER" },
-	{ "char-type", "ban-char-field", LINT_WARNING,
-	  "a char(n) column (blank-padded)" },
-	{ "int-key", "prefer-bigint-over-int", LINT_OFF,
-	  "an int (32-bit) column, which can run out" },
-	{ "smallint", "prefer-bigint-over-smallint", LINT_OFF,
-	  "a smallint (16-bit) column, which can run out" },
-	{ "serial", "prefer-identity", LINT_OFF,
-	  "a serial column instead of an identity column" },
-	{ "varchar-length", "prefer-text-field", LINT_OFF,
-	  "varchar(n): raising the limit later takes an ACCESS EXCLUSIVE lock" },
-	{ "timestamp-without-tz", "prefer-timestamp-tz", LINT_OFF,
-	  "timestamp without time zone" },
-	{ "identifier-too-long", "identifier-too-long", LINT_ERROR,
-	  "a name over 63 bytes, which PostgreSQL silently truncates" },
-	{ "lock-timeout", "require-lock-timeout", LINT_WARNING,
-	  "a statement that takes a strong lock with no lock_timeout set" },
-	{ "statement-timeout", "require-statement-timeout", LINT_OFF,
-	  "a slow statement with no statement_timeout set" },
-	{ "not-rerunnable", "prefer-robust-stmts", LINT_OFF,
-	  "outside a transaction, a statement that fails when run twice" },
-	{ "transaction-nesting", "transaction-nesting", LINT_ERROR,
-	  "BEGIN/COMMIT in a migration cairn already runs in a transaction" },
-	{ "concurrent-in-transaction", "ban-concurrent-index-creation-in-transaction", LINT_ERROR,
-	  "CONCURRENTLY in a migration that runs in a transaction" },
-	{ "uncommitted-transaction", "ban-uncommitted-transaction", LINT_ERROR,
-	  "BEGIN without COMMIT or ROLLBACK by the end of the script" },
-	{ "table-schema", "require-table-schema", LINT_OFF,
-	  "a table named without its schema" },
-	{ "syntax", NULL, LINT_ERROR,
-	  "SQL that PostgreSQL's parser refuses" },
-	{ "unused-waiver", "unused-ignore", LINT_WARNING,
-	  "a waiver (cairn:allow, lint: {allow:}) that waived nothing" },
-	{ "contract-only", NULL, LINT_ERROR,
-	  "a backward-incompatible statement in a migration whose phase is expand" },
-	{ "sqlite-syntax", NULL, LINT_ERROR,
-	  "SQL that SQLite's parser refuses" },
-	{ "sqlite-alter", NULL, LINT_ERROR,
-	  "an ALTER TABLE form SQLite does not have (ALTER COLUMN, ADD/DROP CONSTRAINT)" },
-	{ "sqlite-error", NULL, LINT_ERROR,
-	  "a statement SQLite refuses on the schema the earlier migrations built" },
-	{ "sqlite-add-column", NULL, LINT_ERROR,
-	  "ADD COLUMN that SQLite refuses on a table with rows (NOT NULL without a default, a non-constant default)" },
-	{ "sqlite-drop-column", NULL, LINT_ERROR,
-	  "DROP COLUMN that SQLite refuses (key, indexed or referenced column)" },
-	{ "sqlite-drop-referenced", NULL, LINT_WARNING,
-	  "DROP TABLE (a table rebuild) of a table other tables' foreign keys reference, with foreign_keys not off" },
-	{ "sqlite-not-in-transaction", NULL, LINT_ERROR,
-	  "VACUUM, PRAGMA journal_mode or ATTACH in a migration SQLite runs in a transaction" },
-	{ "sqlite-pragma-in-transaction", NULL, LINT_WARNING,
-	  "PRAGMA foreign_keys inside a transaction, where it does nothing" },
-	{ "sqlite-affinity", NULL, LINT_WARNING,
-	  "a column type whose SQLite affinity is not what its name says (STRING is NUMERIC, POINT is INTEGER)" },
-	{ "sqlite-version", NULL, LINT_ERROR,
-	  "a statement the SQLite version of sqlite: {version:} lacks (DROP COLUMN before 3.35, ...)" },
-};
-
-int lint_rule_find(const char *id)
-{
-	int i;
-
-	for (i = 0; i < LINT_NRULES; i++)
-		if (!strcmp(lint_rules[i].id, id))
-			return i;
-	return -1;
-}
-
 const char *lint_level_name(enum lint_level l)
 {
 	return l == LINT_ERROR ? "error" : l == LINT_WARNING ? "warning" : "off";
@@ -176,6 +64,9 @@ void lint_result_release(struct lint_result *r)
 	for (i = 0; i < r->n; i++)
 		free(r->items[i].msg);
 	free(r->items);
+	for (i = 0; i < r->nwaived; i++)
+		free(r->waived[i].reason);
+	free(r->waived);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -252,9 +143,33 @@ static void add_finding(struct lint_state *s, int rule, enum lint_level level, s
 		s->out->warnings++;
 }
 
+const char *lint_via_name(enum lint_via v)
+{
+	return v == LINT_VIA_COMMENT ? "comment" : v == LINT_VIA_ALLOW ? "allow" : "destructive";
+}
+
+/* A finding at off that a waiver kept quiet, for the manifest. */
+static void add_waived(struct lint_state *s, int rule, size_t off, enum lint_via via,
+		       const struct lint_waiver *w)
+{
+	struct lint_waived *x;
+	int col;
+
+	ALLOC_GROW(s->out->waived, s->out->nwaived + 1, s->out->waived_alloc);
+	x = &s->out->waived[s->out->nwaived++];
+	x->rule = rule;
+	position(s, off, &x->line, &col);
+	x->via = via;
+	x->reason = w && w->reason_len ? xstrndup(s->text + w->reason_off, w->reason_len) : NULL;
+	for (col = 0; x->reason && x->reason[col]; col++)
+		if ((unsigned char)x->reason[col] < 0x20 || x->reason[col] == 0x7f)
+			x->reason[col] = ' '; /* one printable line, as the manifest wants it */
+}
+
 /* A waiver for rule: a cairn:allow comment before the statement, else
- * migration.yaml's allow list. Marks it used. */
-static int waived(struct lint_state *s, int rule)
+ * migration.yaml's allow list (or what destructive: true acknowledges).
+ * Marks it used and records the waived finding at off. */
+static int waived(struct lint_state *s, int rule, size_t off)
 {
 	size_t i;
 
@@ -263,12 +178,17 @@ static int waived(struct lint_state *s, int rule)
 	for (i = 0; i < s->nwaivers; i++)
 		if (s->waivers[i].rule == rule) {
 			s->waivers[i].used = 1;
+			add_waived(s, rule, off, LINT_VIA_COMMENT, &s->waivers[i]);
 			return 1;
 		}
 	for (i = 0; i < s->in->nallow; i++)
 		if (!strcmp(s->in->allow[i], lint_rules[rule].id)) {
 			if (s->in->allow_used)
 				s->in->allow_used[i] = 1;
+			add_waived(s, rule, off,
+				   i + s->in->nallow_destructive >= s->in->nallow ? LINT_VIA_DESTRUCTIVE
+										 : LINT_VIA_ALLOW,
+				   NULL);
 			return 1;
 		}
 	return 0;
@@ -281,7 +201,7 @@ void lint_report(struct lint_state *s, int rule, int loc, const char *fmt, ...)
 	char *msg;
 	int n;
 
-	if (level == LINT_OFF || waived(s, rule))
+	if (level == LINT_OFF || waived(s, rule, loc >= 0 ? (size_t)loc : s->stmt_start))
 		return;
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
@@ -359,6 +279,13 @@ static void read_waivers(struct lint_state *s, size_t from, size_t to)
 			w->name[n] = '\0';
 			w->rule = lint_rule_find(w->name);
 			w->used = 0;
+			/* the reason: the rest of the line, trimmed, at most 500 bytes */
+			for (p = q; p < e && isspace((unsigned char)s->text[p]); p++)
+				;
+			for (n = e; n > p && isspace((unsigned char)s->text[n - 1]); n--)
+				;
+			w->reason_off = p;
+			w->reason_len = n - p > 500 ? 500 : n - p;
 			position(s, i, &w->line, &col);
 		}
 		i = e;

@@ -9,74 +9,7 @@
 
 #include <stddef.h>
 
-enum lint_level { LINT_OFF, LINT_WARNING, LINT_ERROR };
-
-/* The rules, in docs/lint.md's order. LINT_NRULES counts them. */
-enum lint_rule_id {
-	LR_INDEX_NOT_CONCURRENT,
-	LR_DROP_INDEX_NOT_CONCURRENT,
-	LR_REINDEX_NOT_CONCURRENT,
-	LR_DETACH_NOT_CONCURRENT,
-	LR_CONSTRAINT_NOT_VALID,
-	LR_FOREIGN_KEY,
-	LR_VOLATILE_DEFAULT,
-	LR_COLUMN_TYPE,
-	LR_SET_NOT_NULL,
-	LR_REQUIRED_COLUMN,
-	LR_PRIMARY_KEY,
-	LR_UNIQUE_CONSTRAINT,
-	LR_RENAME_COLUMN,
-	LR_RENAME_TABLE,
-	LR_DROP_COLUMN,
-	LR_DROP_TABLE,
-	LR_DROP_DATABASE,
-	LR_DROP_NOT_NULL,
-	LR_TRUNCATE_CASCADE,
-	LR_DOMAIN_CONSTRAINT,
-	LR_ALTER_DOMAIN_CONSTRAINT,
-	LR_ENUM_VALUE_ORDER,
-	LR_CHAR_TYPE,
-	LR_INT_KEY,
-	LR_SMALLINT,
-	LR_SERIAL,
-	LR_VARCHAR_LENGTH,
-	LR_TIMESTAMP_NO_TZ,
-	LR_IDENTIFIER_TOO_LONG,
-	LR_LOCK_TIMEOUT,
-	LR_STATEMENT_TIMEOUT,
-	LR_NOT_RERUNNABLE,
-	LR_TRANSACTION_NESTING,
-	LR_CONCURRENT_IN_TRANSACTION,
-	LR_UNCOMMITTED_TRANSACTION,
-	LR_TABLE_SCHEMA,
-	LR_SYNTAX,
-	LR_UNUSED_WAIVER,
-	LR_CONTRACT_ONLY,
-	/* SQLite (sqlite.c) */
-	LR_SQLITE_SYNTAX,
-	LR_SQLITE_ALTER,
-	LR_SQLITE_ERROR,
-	LR_SQLITE_ADD_COLUMN,
-	LR_SQLITE_DROP_COLUMN,
-	LR_SQLITE_DROP_REFERENCED,
-	LR_SQLITE_NOT_IN_TX,
-	LR_SQLITE_PRAGMA_IN_TX,
-	LR_SQLITE_AFFINITY,
-	LR_SQLITE_VERSION,
-	LINT_NRULES
-};
-
-struct lint_rule {
-	const char *id;       /* cairn's rule id */
-	const char *squawk;   /* Squawk 2.66's name for the same rule, or NULL */
-	enum lint_level level; /* default */
-	const char *what;     /* one line: what it catches */
-};
-
-extern const struct lint_rule lint_rules[LINT_NRULES];
-
-/* The index of rule id, or -1. */
-int lint_rule_find(const char *id);
+#include "../lib/lint-rules.h"
 
 /* cairn.yaml's lint: levels and postgres: {version:}. */
 struct lint_config {
@@ -109,6 +42,9 @@ struct lint_input {
 	const char *const *allow;
 	size_t nallow;
 	unsigned char *allow_used;
+	/* the last nallow_destructive entries of allow are not the
+	 * migration's list but what its destructive: true acknowledges */
+	size_t nallow_destructive;
 };
 
 struct lint_finding {
@@ -119,14 +55,31 @@ struct lint_finding {
 	char *msg;
 };
 
+/* How a finding was waived: a cairn:allow comment, migration.yaml's
+ * lint: {allow:}, or its destructive: true. */
+enum lint_via { LINT_VIA_COMMENT, LINT_VIA_ALLOW, LINT_VIA_DESTRUCTIVE };
+
+/* A finding a waiver kept quiet: the bundle's manifest records each, so
+ * the applier's policy can refuse what a migration waived. */
+struct lint_waived {
+	int rule;             /* enum lint_rule_id */
+	int line;             /* the finding's, 1-based */
+	enum lint_via via;
+	char *reason;         /* the comment's text after the rule id; NULL if none */
+};
+
 struct lint_result {
 	struct lint_finding *items;
 	size_t n, alloc;
 	size_t errors, warnings;
 	size_t statements;
+	struct lint_waived *waived; /* in source order */
+	size_t nwaived, waived_alloc;
 };
 
-#define LINT_RESULT_INIT { NULL, 0, 0, 0, 0, 0 }
+const char *lint_via_name(enum lint_via v);
+
+#define LINT_RESULT_INIT { NULL, 0, 0, 0, 0, 0, NULL, 0, 0 }
 
 /* Lints one PostgreSQL script. Never fails: a script the parser refuses
  * gives a syntax finding. Findings are in source order. */

@@ -157,6 +157,48 @@ static void make_evidence(struct policy_bundle *pb)
 	pb->evidence = buf_detach(&e, NULL);
 }
 
+/* lint: {refuse_waived:} (config-lint.c): every migration of the bundle
+ * that waived a finding of a refused rule is a refusal of its own, naming
+ * the rule, the migration, where, and the way out. */
+static void check_waivers(struct policy_bundle *pb, const struct policy_config *c,
+			  const char *environment)
+{
+	const struct policy_env *e = policy_config_env(c, environment);
+	const struct bundle *b = pb->b;
+	size_t i, j, k;
+
+	if (e && !e->refuse_waived_set)
+		e = &c->defaults;
+	if (!e || !e->nrefuse_waived)
+		return;
+	for (i = 0; i < b->nmigs; i++)
+		for (j = 0; j < b->migs[i].nwaivers; j++) {
+			const struct bundle_waiver *w = &b->migs[i].waivers[j];
+			struct buf m = BUF_INIT;
+			char *esc;
+			const char *reason;
+
+			for (k = 0; k < e->nrefuse_waived; k++)
+				if (!strcmp(e->refuse_waived[k], "all") ||
+				    !strcmp(e->refuse_waived[k], w->rule))
+					break;
+			if (k == e->nrefuse_waived)
+				continue;
+			/* names and rule ids are checked by the manifest's reader;
+			 * a reason is one printable line, shown escaped */
+			esc = text_escape_controls(w->reason);
+			reason = esc ? esc : w->reason;
+			buf_printf(&m, "migration '%s' waives %s at %s:%llu (by %s%s%s), and '%s' refuses waived %s findings (lint: {refuse_waived:} in its config); fix the statement so the finding is gone and build again, or have the policy's owner take %s out of refuse_waived",
+				   b->migs[i].name, w->rule, w->file, w->line,
+				   strcmp(w->via, "allow") ? w->via : "migration.yaml lint: {allow:}",
+				   reason ? ": " : "", reason ? reason : "", environment, w->rule,
+				   w->rule);
+			policy_verdict_refuse(&pb->v, "lint-waiver", buf_cstr(&m));
+			buf_release(&m);
+			free(esc);
+		}
+}
+
 int policy_bundle_evaluate(struct policy_bundle *pb, const struct policy_config *c,
 			   const char *environment, unsigned needs, const char *db_latest)
 {
@@ -173,6 +215,7 @@ int policy_bundle_evaluate(struct policy_bundle *pb, const struct policy_config 
 	policy_verdict_release(&pb->v);
 	if (policy_check(&pb->v, c, pb->st, pb->nst, &r) < 0)
 		return -1;
+	check_waivers(pb, c, environment);
 	if (pb->v.ok)
 		make_evidence(pb);
 	return 0;

@@ -14,6 +14,10 @@ void keylist_release(struct policy_keylist *l);
 void diag(struct policy_config *c, int warning, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* config-lint.c: lint: {refuse_waived: [...]} */
+void parse_lint(struct policy_config *c, struct policy_env *e, const struct ynode *v);
+void lint_policy_release(struct policy_env *e);
+
 /* config-check.c */
 const struct policy_keylist *eff_list(const struct policy_keylist *own,
 				      const struct policy_keylist *def);

@@ -56,6 +56,7 @@ static void env_release(struct policy_env *e)
 	free(e->hook_after);
 	free(e->hook_on_error);
 	free(e->checkpoint_key);
+	lint_policy_release(e);
 	while (e->ntargets)
 		free(e->targets[--e->ntargets].text);
 	free(e->targets);
@@ -217,12 +218,12 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	"targets", "backup", "hooks", NULL,
+	"targets", "backup", "hooks", "lint", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
 	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
-	NULL,
+	"lint", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -666,6 +667,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			parse_backup(c, e, v);
 		} else if (!strcmp(k->str, "hooks")) {
 			parse_hooks(c, e, v);
+		} else if (!strcmp(k->str, "lint")) {
+			parse_lint(c, e, v);
 		}
 	}
 }

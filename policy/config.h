@@ -97,6 +97,12 @@ struct policy_env {
 	char *hook_before, *hook_after, *hook_on_error;
 	unsigned long long hook_timeout_ms;
 	int hooks_set;
+	/* lint: {refuse_waived: [RULE...]} (issue #18): a bundle whose manifest
+	 * records a waived finding of one of these rules is refused here. The
+	 * rules by cairn's id (a Squawk name is turned into it); "all": any */
+	char **refuse_waived;
+	size_t nrefuse_waived;
+	int refuse_waived_set, refuse_waived_line;
 };
 
 #define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */

@@ -674,6 +674,12 @@ int policy_check(struct policy_verdict *v, const struct policy_config *c,
 	return 0;
 }
 
+void policy_verdict_refuse(struct policy_verdict *v, const char *rule, const char *message)
+{
+	reason(v, rule, "%s", message);
+	v->ok = 0;
+}
+
 void policy_verdict_release(struct policy_verdict *v)
 {
 	size_t i;

@@ -82,6 +82,9 @@ struct policy_verdict {
 int policy_check(struct policy_verdict *out, const struct policy_config *c,
 		 const struct policy_stmt *st, size_t n, const struct policy_request *req);
 void policy_verdict_release(struct policy_verdict *v);
+/* Adds a refusal by a rule policy_check does not know (the bundle's
+ * contents: bundle.c's lint-waiver). */
+void policy_verdict_refuse(struct policy_verdict *v, const char *rule, const char *message);
 
 /* The revocation that covers a signature by key_id made at time t, or NULL. */
 const struct policy_key *policy_revoked(const struct policy_config *c, const struct policy_env *e,

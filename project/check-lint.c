@@ -45,6 +45,7 @@ static void fill_input(struct lint_input *in, struct lint_config *cfg, const cha
 	in->allow = allow;
 	in->nallow = n;
 	in->allow_used = allow_used; /* the first m->lint_allow.n entries are its own */
+	in->nallow_destructive = n - m->lint_allow.n;
 }
 
 void project_lint(const struct config *pc, const struct migration *m, const char *sql,
@@ -72,11 +73,33 @@ void project_lint_sqlite(const struct config *pc, const struct migration *m,
 	free(allow);
 }
 
-static void lint_findings(const struct lint_result *r, const struct mig_file *mf,
-			  struct findings *f)
+/* What r found waived in mf, onto m for the bundle's manifest. A generic
+ * up.sql is linted twice (PostgreSQL, SQLite): each rule belongs to one. */
+static void record_waived(const struct lint_result *r, struct migration *m,
+			  const struct mig_file *mf)
 {
 	size_t i;
 
+	for (i = 0; i < r->nwaived; i++) {
+		const struct lint_waived *x = &r->waived[i];
+		struct mig_waiver *w;
+
+		ALLOC_GROW(m->waivers, m->nwaivers + 1, m->waivers_alloc);
+		w = &m->waivers[m->nwaivers++];
+		w->rule = lint_rules[x->rule].id;
+		w->via = lint_via_name(x->via);
+		w->file = xstrdup(mf->name);
+		w->reason = x->reason ? xstrdup(x->reason) : NULL;
+		w->line = x->line;
+	}
+}
+
+static void lint_findings(const struct lint_result *r, struct migration *m,
+			  const struct mig_file *mf, struct findings *f)
+{
+	size_t i;
+
+	record_waived(r, m, mf);
 	for (i = 0; i < r->n; i++) {
 		const struct lint_finding *x = &r->items[i];
 
@@ -85,25 +108,25 @@ static void lint_findings(const struct lint_result *r, const struct mig_file *mf
 	}
 }
 
-void check_lint_sqlite_file(const struct project *p, const struct migration *m,
+void check_lint_sqlite_file(const struct project *p, struct migration *m,
 			    const struct mig_file *mf, const char *sql, size_t len,
 			    unsigned char *allow_used, struct findings *f)
 {
 	struct lint_result r = LINT_RESULT_INIT;
 
 	project_lint_sqlite(&p->cfg, m, p->lint_db, sql, len, allow_used, 1, &r);
-	lint_findings(&r, mf, f);
+	lint_findings(&r, m, mf, f);
 	lint_result_release(&r);
 }
 
-void check_lint_file(const struct project *p, const struct migration *m,
+void check_lint_file(const struct project *p, struct migration *m,
 		     const struct mig_file *mf, const char *sql, size_t len,
 		     unsigned char *allow_used, struct findings *f)
 {
 	struct lint_result r = LINT_RESULT_INIT;
 
 	project_lint(&p->cfg, m, sql, len, allow_used, 1, &r);
-	lint_findings(&r, mf, f);
+	lint_findings(&r, m, mf, f);
 	lint_result_release(&r);
 }
 

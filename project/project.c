@@ -419,6 +419,11 @@ void migration_free(struct migration *m)
 	strlist_release(&m->environments);
 	strlist_release(&m->lint_allow);
 	free(m->lint_allow_line);
+	while (m->nwaivers--) {
+		free(m->waivers[m->nwaivers].file);
+		free(m->waivers[m->nwaivers].reason);
+	}
+	free(m->waivers);
 	free(m->prov_commit);
 	free(m->prov_author);
 	free(m->prov_date);

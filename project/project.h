@@ -97,6 +97,15 @@ struct migration {
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
 	struct strlist lint_allow; /* lint: {allow: [rule-id]} */
 	int *lint_allow_line;
+	/* the findings the checker's lint run found waived (check-lint.c), for
+	 * the bundle's manifest: rule id, the up script's name, the finding's
+	 * line, how ("comment", "allow", "destructive") and the comment's reason */
+	struct mig_waiver {
+		const char *rule, *via; /* static strings */
+		char *file, *reason;    /* reason NULL when none */
+		int line;
+	} *waivers;
+	size_t nwaivers, waivers_alloc;
 
 	/* provenance: the commit that introduced the migration (filled by the
 	 * history walk of issue #3; NULL until then) */
@@ -158,7 +167,7 @@ int check_static(struct project *p, struct findings *f);
 
 /* The linter on one PostgreSQL up script of m (check-lint.c): its findings
  * go to f; allow_used (m->lint_allow.n entries) marks the waivers used. */
-void check_lint_file(const struct project *p, const struct migration *m,
+void check_lint_file(const struct project *p, struct migration *m,
 		     const struct mig_file *mf, const char *sql, size_t len,
 		     unsigned char *allow_used, struct findings *f);
 /* The linter on one PostgreSQL script of m, with what the project knows:
@@ -171,7 +180,7 @@ void project_lint(const struct config *cfg, const struct migration *m, const cha
 void project_lint_sqlite(const struct config *cfg, const struct migration *m,
 			 struct lint_sqlite *db, const char *sql, size_t len,
 			 unsigned char *allow_used, int in_check, struct lint_result *out);
-void check_lint_sqlite_file(const struct project *p, const struct migration *m,
+void check_lint_sqlite_file(const struct project *p, struct migration *m,
 			    const struct mig_file *mf, const char *sql, size_t len,
 			    unsigned char *allow_used, struct findings *f);
 /* Each lint: allow entry of m that waived nothing is a finding. */

@@ -49,7 +49,7 @@ test_expect_success 'a syntax error names the file, line and column where SQLite
 	sqlite_project p "CREATE TABLE t (a integer);" "$(printf "%s\n" "-- two" "UPDATE t SET a = 1;" "ALTER TABLE t ADD COLUMN b uuid DEFAULT gen_random_uuid();")" &&
 	printf "drivers: [sqlite]\nversion_style: sequence\n" >p/cairn.yaml &&
 	(cd p && test_must_fail --exit=1 cairn lint >../out 2>../err) &&
-	test_grep "/p/migrations/0002_change/up.sql:3:56: error: sqlite-syntax: SQLite.s parser refuses the statement: near \"(\": syntax error" out &&
+	test_grep "^migrations/0002_change/up.sql:3:56: error: sqlite-syntax: SQLite.s parser refuses the statement: near \"(\": syntax error" out &&
 	test_grep "^    3 | ALTER TABLE t ADD COLUMN b uuid DEFAULT gen_random_uuid();$" out
 '
 

@@ -18,6 +18,17 @@ struct bundle_file {
 	unsigned long long size;
 };
 
+/* A lint finding the migration waived (issue #18): recorded by the build,
+ * signed with the manifest, read by the applier's policy (lint:
+ * {refuse_waived:}). */
+struct bundle_waiver {
+	char *rule;            /* cairn's rule id: "drop-table" */
+	char *file;            /* the script: "up.sql", one of the migration's files */
+	unsigned long long line; /* the finding's line in it */
+	char *via;             /* comment | allow | destructive */
+	char *reason;          /* the comment's reason; NULL when none */
+};
+
 struct bundle_migration {
 	char *version;         /* "20261122093000" */
 	char *name;            /* directory name: "20261122093000_create_users" */
@@ -37,6 +48,8 @@ struct bundle_migration {
 	char *prov_commit, *prov_author, *prov_date;    /* may be NULL */
 	struct bundle_file *files;
 	size_t nfiles;
+	struct bundle_waiver *waivers; /* written only when not empty */
+	size_t nwaivers;
 };
 
 struct bundle_statement {

@@ -2,6 +2,7 @@
  * the exact text manifest_format writes (see the comment below and
  * manifest.h). */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,6 +259,49 @@ static int canon_file(struct canon *c, const struct bundle_migration *m, struct 
 	return 0;
 }
 
+/* waivers: as manifest_waivers_format writes it (manifest-waivers.c). */
+static int canon_waivers(struct canon *c, struct bundle_migration *m)
+{
+	static const char *const keys[] = { "rule", "file", "line", "via", "reason" };
+	static const char *const lits[] = {
+		"      - rule: ", "        file: ", "        line: ", "        via: ", "        reason: ",
+	};
+	size_t alloc = 0, k;
+
+	(void)LIT(c, "    waivers:\n");
+	c->nodes += 2;
+	do {
+		struct bundle_waiver *w;
+
+		ALLOC_GROW(m->waivers, m->nwaivers + 1, alloc);
+		w = &m->waivers[m->nwaivers++];
+		memset(w, 0, sizeof(*w));
+		c->nodes++;
+		for (k = 0; k < 5; k++) {
+			char *v;
+
+			if (k == 4 && !PEEK(c, "        reason: "))
+				break;
+			if (k == 2) { /* line: a number, which canon_scalar takes for no string */
+				unsigned long long line;
+				char num[24];
+
+				if (LIT(c, "        line: ") < 0 || canon_uint(c, &line) < 0 ||
+				    LIT(c, "\n") < 0 || snprintf(num, sizeof(num), "%llu", line) >= (int)sizeof(num) ||
+				    manifest_waiver_set(w, "line", num, strlen(num), NULL) < 0)
+					return -1;
+				continue;
+			}
+			if (canon_kv(c, lits[k], strlen(lits[k]), &v) < 0 ||
+			    manifest_waiver_set(w, keys[k], v, strlen(v), &c->b->strpool) < 0)
+				return -1;
+		}
+		if (manifest_waiver_done(m, w) < 0)
+			return -1;
+	} while (PEEK(c, "      - rule: "));
+	return 0;
+}
+
 static int canon_migration(struct canon *c, struct bundle_migration *m)
 {
 	char want[7 + 65];
@@ -322,6 +366,8 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 		m->files = pool_alloc(&c->b->strpool, sizeof(*m->files), sizeof(max_align_t));
 		memset(m->files, 0, sizeof(*m->files));
 	}
+	if (PEEK(c, "    waivers:\n") && canon_waivers(c, m) < 0)
+		return -1;
 	/* the checks manifest_parse_yaml makes */
 	vl = strlen(m->version);
 	if (!digits_only(m->version) || vl > 32 || strncmp(m->name, m->version, vl) ||

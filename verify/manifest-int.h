@@ -5,7 +5,12 @@
 
 #include <stddef.h>
 
+#include "../lib/buf.h"
+#include "../lib/pool.h"
+
 struct bundle;
+struct bundle_migration;
+struct bundle_waiver;
 struct ynode;
 
 /* 1 when s[0..len) is 64 lower-case hex digits. */
@@ -15,5 +20,18 @@ int digits_only(const char *s);
  * list is in apply order). migs: the YAML list, for line numbers in the
  * messages (NULL: none). */
 int check_order(const struct bundle *b, const struct ynode *migs);
+
+/* manifest-waivers.c: a migration's waivers: list, its entries read one
+ * key at a time, so any parser can feed it. */
+/* Sets key of w from value (NUL-terminated, len bytes; copied into *pool, or malloc'd when
+ * pool is NULL); -1 with the error set on an unknown key or a bad value. */
+int manifest_waiver_set(struct bundle_waiver *w, const char *key, const char *value,
+			size_t len, struct pool_block **pool);
+/* The entry is whole (rule, file, line, via) and names one of m's files. */
+int manifest_waiver_done(const struct bundle_migration *m, const struct bundle_waiver *w);
+/* The YAML form: seq is the value of waivers: (manifest_parse_yaml). */
+int manifest_waivers_yaml(struct bundle_migration *m, const struct ynode *seq);
+int manifest_waivers_format(const struct bundle_migration *m, struct buf *out);
+void manifest_waivers_release(struct bundle_migration *m, int pooled);
 
 #endif

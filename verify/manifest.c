@@ -278,6 +278,8 @@ int manifest_format(const struct bundle *b, struct buf *out)
 				       m->files[j].sha256, m->files[j].size) < 0)
 				return -1;
 		}
+		if (manifest_waivers_format(m, out) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -422,7 +424,7 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 		"version", "name", "description", "requires", "transaction", "no_transaction",
 		"irreversible",
 		"destructive", "kind", "phase", "environments", "timeout_ms", "lock_timeout_ms",
-		"checksum", "provenance", "files", NULL,
+		"checksum", "provenance", "files", "waivers", NULL,
 	};
 	static const char *const prov_keys[] = { "commit", "author", "date", NULL };
 	struct bundle_migration *m = &b->migs[idx];
@@ -485,6 +487,8 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 	if (strcmp(want, m->checksum))
 		return bad(ynode_get(n, "checksum"),
 			   "'checksum' does not match the migration's files");
+	if (ynode_get(n, "waivers") && manifest_waivers_yaml(m, ynode_get(n, "waivers")) < 0)
+		return -1;
 	return 0;
 }
 
@@ -654,6 +658,7 @@ void manifest_release(struct bundle *b)
 		free_list(m->requires, m->nrequires, pooled);
 		free_list(m->environments, m->nenvironments, pooled);
 		free_list(m->no_transaction, m->nno_transaction, pooled);
+		manifest_waivers_release(m, pooled);
 		if (pooled)
 			continue;
 		free(m->version);

@@ -364,6 +364,22 @@ static int canonical_agrees(const char *text)
 	return rc;
 }
 
+/* Each edit of text is refused by both parsers. */
+static void refused_by_both(const char *text, const char *const (*wrong)[2], size_t n)
+{
+	struct bundle *p = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *t = edit(text, wrong[i][0], wrong[i][1]);
+
+		CHECK(canonical_agrees(t) < 0);
+		CHECK(parse_text(t, &p) < 0);
+		free_sample(p);
+		free(t);
+	}
+}
+
 static void test_manifest_canonical(void)
 {
 	static const char *const plain[][2] = {
@@ -411,14 +427,52 @@ static void test_manifest_canonical(void)
 		free_sample(p);
 		free(t);
 	}
-	for (i = 0; i < sizeof(wrong) / sizeof(*wrong); i++) {
-		char *t = edit(text.ptr, wrong[i][0], wrong[i][1]);
+	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
+	buf_release(&text);
+	free_sample(b);
+}
 
-		CHECK(canonical_agrees(t) < 0);
-		CHECK(parse_text(t, &p) < 0);
-		free_sample(p);
-		free(t);
+/* waivers: (issue #18): both parsers read them alike, through
+ * manifest-waivers.c; a waiver that names no file of its migration, an
+ * unknown way, line 0 or an unknown key is refused by both. */
+static void test_manifest_waivers(void)
+{
+	static const char *const wrong[][2] = {
+		{ "        via: comment", "        via: email" },
+		{ "        file: up.sql", "        file: down2.sql" },
+		{ "        line: 3", "        line: 0" },
+		{ "      - rule: drop-table", "      - rule: Drop_Table" },
+		{ "        via: allow", "        via: allow\n        by: eve" },
+		{ "      - rule: drop-table\n", "      - " },
+	};
+	struct bundle *b = sample_bundle(), *p = NULL;
+	struct bundle_migration *m = &b->migs[0];
+	struct buf text = BUF_INIT;
+
+	m->waivers = xcalloc(2, sizeof(*m->waivers));
+	m->nwaivers = 2;
+	m->waivers[0].rule = xstrdup("drop-column");
+	m->waivers[0].file = xstrdup("up.sql");
+	m->waivers[0].line = 1;
+	m->waivers[0].via = xstrdup("comment");
+	m->waivers[0].reason = xstrdup("unused since v3.2");
+	m->waivers[1].rule = xstrdup("drop-table");
+	m->waivers[1].file = xstrdup("up.sql");
+	m->waivers[1].line = 3;
+	m->waivers[1].via = xstrdup("allow");
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(strstr(text.ptr, "    waivers:\n      - rule: drop-column\n        file: up.sql\n"
+		     "        line: 1\n        via: comment\n        reason: \"unused since v3.2\"\n") != NULL);
+	CHECK(canonical_agrees(text.ptr) == 0);
+	CHECK(parse_text(text.ptr, &p) == 0);
+	CHECK(p && p->migs[0].nwaivers == 2 && p->migs[1].nwaivers == 0);
+	if (p && p->migs[0].nwaivers == 2) {
+		CHECK_STR(p->migs[0].waivers[0].reason, "unused since v3.2");
+		CHECK_STR(p->migs[0].waivers[1].via, "allow");
+		CHECK(p->migs[0].waivers[1].reason == NULL && p->migs[0].waivers[1].line == 3);
 	}
+	free_sample(p);
+	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
 	buf_release(&text);
 	free_sample(b);
 }
@@ -824,6 +878,7 @@ int main(void)
 	test_checksum();
 	test_manifest();
 	test_manifest_canonical();
+	test_manifest_waivers();
 	test_statement();
 	test_sign_verify();
 	test_bundle_open();
