@@ -71,6 +71,9 @@ enum apply_event_type {
 	EV_MISSING,     /* applied version absent from the bundle */
 	EV_BLOCKED,     /* failed/in-progress row */
 	EV_DONE,        /* the run ended: count, duration */
+	EV_LOCK_RETRY,  /* a migration's transaction timed out waiting for a lock and
+			 * was rolled back (issue #22): attempt, error, blockers;
+			 * duration_ms: the pause before the next attempt */
 };
 
 struct apply_event {
@@ -84,6 +87,9 @@ struct apply_event {
 	size_t index, total;      /* 1-based position among the migrations that run */
 	long long duration_ms;
 	long long batches, rows;
+	unsigned attempt;         /* EV_LOCK_RETRY: the attempt that timed out (1-based) */
+	const char *blockers;     /* EV_LOCK_RETRY: sessions holding the locks, one a
+				   * line; NULL: not known */
 };
 
 typedef void (*apply_event_fn)(void *ctx, const struct apply_event *ev);
@@ -128,6 +134,17 @@ struct apply_opts {
 	 * the step (nothing of it ran), the error set. NULL: no hook. */
 	int (*before_step)(void *ctx, const struct apply_mig *m, char **detail);
 	void *before_ctx;
+	/* Issue #22, lock-safe DDL: a transactional migration whose statement
+	 * timed out waiting for a lock (driver_error.lock_timeout) is rolled
+	 * back, so it holds nothing while it waits, and run again after a
+	 * pause (backoff with jitter, apply/retry.c) for as long as attempts
+	 * start within lock_retry_budget_ms of the first; 0: no retry.
+	 * lock_blockers, when set, names the sessions holding locks on the
+	 * tables m touches (*out one line each, malloc'ed; NULL: none seen),
+	 * asked after each timeout for the log and the audit row. */
+	unsigned long long lock_retry_budget_ms;
+	int (*lock_blockers)(void *ctx, const struct apply_mig *m, char **out);
+	void *blockers_ctx;
 };
 
 /* What happened, for the caller's closing message. */
@@ -141,6 +158,9 @@ struct apply_result {
 	int tx_ended;                    /* ... or committed part of its work itself */
 	size_t waiting;                  /* pending steps left waiting for a contract statement */
 	char *waiting_version;           /* the first of them: the contract migration */
+	unsigned long lock_retries;      /* issue #22: transactions rolled back on a lock
+					  * timeout and run again (or given up on) */
+	long long lock_wait_ms;          /* time spent in those attempts and pauses */
 };
 
 void apply_result_release(struct apply_result *r);

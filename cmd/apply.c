@@ -7,6 +7,7 @@
 #include "../lib/util.h"
 #include "../ops/backup.h"
 #include "../ops/hooks.h"
+#include "../ops/lockwho.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
 #include "apply-run.h"
@@ -381,6 +382,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 {
 	struct apply_opts o;
 	struct step_backup bk;
+	struct lockwho_ctx who = { ctx->drv, ctx->db };
 	char *builders, *signers, *revoked;
 	int rc;
 
@@ -403,9 +405,15 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.ctx = ctx;
 	o.evidence = apply_policy_evidence(ap);
 	o.interrupted = &apply_interrupted;
-	if (ap->active && !strcmp(ctx->drv->name, "postgres")) {
-		o.statement_timeout_ms = ap->ac.env.pg_statement_timeout_ms;
-		o.migration_lock_timeout_ms = ap->ac.env.pg_lock_timeout_ms;
+	if (!strcmp(ctx->drv->name, "postgres")) {
+		/* lock-safe DDL (issue #22): without a config, the built-in defaults */
+		o.statement_timeout_ms = ap->active ? ap->ac.env.pg_statement_timeout_ms : 0;
+		o.migration_lock_timeout_ms = ap->active ? ap->ac.env.pg_lock_timeout_ms
+							 : POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS;
+		o.lock_retry_budget_ms = ap->active ? ap->ac.env.pg_lock_retry_ms
+						    : POLICY_DEFAULT_PG_LOCK_RETRY_MS;
+		o.lock_blockers = lockwho_blockers;
+		o.blockers_ctx = &who;
 	}
 	apply_ctx_catch_signals(ctx);
 	o.project = set->bundle ? set->bundle->project : NULL;
