@@ -29,6 +29,7 @@ struct run {
 	 * tx_committed: it committed work outside the books */
 	int tx_ended, tx_committed;
 	size_t atomic_committed; /* --atomic: migrations its COMMIT committed */
+	int retrying;            /* apply_tx_retry runs the step: retry_lock_timeout_ms */
 	int lock_timed_out;      /* the failed step's statement timed out waiting for a
 				  * lock (driver_error.lock_timeout): retry.c may run it again */
 };

@@ -143,6 +143,11 @@ struct apply_opts {
 	 * tables m touches (*out one line each, malloc'ed; NULL: none seen),
 	 * asked after each timeout for the log and the audit row. */
 	unsigned long long lock_retry_budget_ms;
+	/* the lock_timeout of a migration that is retried (above) whose
+	 * migration.yaml sets none; 0: migration_lock_timeout_ms. Others
+	 * (transaction: false, batches, --atomic) are not retried, and a short
+	 * timeout would only fail them: they keep migration_lock_timeout_ms. */
+	unsigned long long retry_lock_timeout_ms;
 	int (*lock_blockers)(void *ctx, const struct apply_mig *m, char **out);
 	void *blockers_ctx;
 };

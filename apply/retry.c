@@ -113,8 +113,13 @@ int apply_tx_retry(struct run *r, const struct apply_set *set, const struct appl
 		char *who = NULL, *line;
 		long long pause, spent;
 
+		int failed;
+
 		r->lock_timed_out = 0;
-		if (!apply_tx(r, set, m, 0, is_new, duration, err)) {
+		r->retrying = 1;
+		failed = apply_tx(r, set, m, 0, is_new, duration, err);
+		r->retrying = 0;
+		if (!failed) {
 			*duration = now_ms() - t0;
 			res->lock_wait_ms += waited;
 			return 0;

@@ -344,7 +344,8 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 	}
 	if (r->drv->set_timeouts(r->db, m->timeout_ms ? m->timeout_ms : r->o->statement_timeout_ms,
 				 m->lock_timeout_ms ? m->lock_timeout_ms
-						    : r->o->migration_lock_timeout_ms)) {
+				 : r->retrying && r->o->retry_lock_timeout_ms ? r->o->retry_lock_timeout_ms
+				 : r->o->migration_lock_timeout_ms)) {
 		*err = xstrdup(cairn_error_last());
 		return -1;
 	}

@@ -408,8 +408,9 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	if (!strcmp(ctx->drv->name, "postgres")) {
 		/* lock-safe DDL (issue #22): without a config, the built-in defaults */
 		o.statement_timeout_ms = ap->active ? ap->ac.env.pg_statement_timeout_ms : 0;
-		o.migration_lock_timeout_ms = ap->active ? ap->ac.env.pg_lock_timeout_ms
-							 : POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS;
+		o.migration_lock_timeout_ms = ap->active ? ap->ac.env.pg_lock_timeout_ms : 0;
+		o.retry_lock_timeout_ms = ap->active ? ap->ac.env.pg_retry_lock_timeout_ms
+						     : POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS;
 		o.lock_retry_budget_ms = ap->active ? ap->ac.env.pg_lock_retry_ms
 						    : POLICY_DEFAULT_PG_LOCK_RETRY_MS;
 		o.lock_blockers = lockwho_blockers;

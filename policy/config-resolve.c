@@ -208,8 +208,9 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	r->pg_statement_timeout_ms = e->pg_statement_timeout_set ? e->pg_statement_timeout_ms
 								  : c->defaults.pg_statement_timeout_ms;
 	r->pg_lock_timeout_ms = e->pg_lock_timeout_set ? e->pg_lock_timeout_ms
-				: c->defaults.pg_lock_timeout_set ? c->defaults.pg_lock_timeout_ms
-				: POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS;
+						       : c->defaults.pg_lock_timeout_ms;
+	r->pg_retry_lock_timeout_ms = e->pg_lock_timeout_set || c->defaults.pg_lock_timeout_set
+				      ? r->pg_lock_timeout_ms : POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS;
 	r->pg_lock_retry_ms = e->pg_lock_retry_set ? e->pg_lock_retry_ms
 			      : c->defaults.pg_lock_retry_set ? c->defaults.pg_lock_retry_ms
 			      : POLICY_DEFAULT_PG_LOCK_RETRY_MS;

@@ -182,6 +182,9 @@ struct policy_resolved {
 	 * statement_timeout, POLICY_DEFAULT_PG_* for lock_timeout and
 	 * lock_retry_budget (issue #22) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms, pg_lock_retry_ms;
+	/* lock_timeout for the migrations that are retried: pg_lock_timeout_ms
+	 * when set, else POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS */
+	unsigned long long pg_retry_lock_timeout_ms;
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */

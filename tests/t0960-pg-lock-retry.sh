@@ -152,4 +152,30 @@ test_expect_success 'lock_retry_budget: 0 retries nothing: the first timeout fai
 	echo 0 >want && test_cmp want n
 '
 
+test_expect_success 'defaults: lock_timeout 2s for a retried migration; transaction: false keeps the server default and waits' '
+	cairn-apply apply v4.tar.gz --env dev >out &&
+	test_grep "applied 1 migration" out &&
+	apply_mig p 0005_f "ALTER TABLE t ADD COLUMN f integer;" "ALTER TABLE t DROP COLUMN f;" &&
+	apply_mig p 0006_g "ALTER TABLE t ADD COLUMN g integer;" "ALTER TABLE t DROP COLUMN g;" "transaction: false" &&
+	apply_build p "$TRASH_DIRECTORY/v6.tar.gz" &&
+	cat >cairn-apply.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "$DB" }
+	    builders: [ci.pub]
+	EOF
+	hold 3 &&
+	cairn-apply apply v6.tar.gz --env dev --to 0005 >out 2>err &&
+	wait $holder &&
+	test_grep "0005_f: attempt 1 waited too long for a lock and was rolled back; retrying in" out &&
+	test $(grep -c "waited too long for a lock" out) = 1 &&
+	hold 3 &&
+	cairn-apply apply v6.tar.gz --env dev >out 2>err &&
+	wait $holder &&
+	test_grep "applied 1 migration" out &&
+	test_grep ! "waited too long" out &&
+	pg_sql -d app -c "select version, state from cairn.cairn_migrations where version >= '"'"'0005'"'"' order by 1" >s &&
+	printf "0005|applied\n0006|applied\n" >want && test_cmp want s
+'
+
 test_done
