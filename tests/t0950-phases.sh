@@ -17,19 +17,7 @@ phase_project() {
 }
 
 test_expect_success 'setup: keys, the applier config' '
-	mkdir -p keys &&
-	for k in ci alice eve; do
-		cairn keygen --no-passphrase keys/$k >/dev/null 2>&1 || return 1
-	done &&
-	cat >cairn-apply.yaml <<-\EOF
-	defaults:
-	  builders: [keys/ci.pub]
-	environments:
-	  prod:
-	    database: { dsn: "sqlite:prod.db" }
-	    approvals: 1
-	    approvers: [keys/alice.pub]
-	EOF
+	phase_setup sqlite:prod.db
 '
 
 test_expect_success 'check: each backward-incompatible statement in an expand migration is an error, with the fix' '

@@ -10,19 +10,7 @@ DB="postgresql:///app?host=$PGHOST"
 
 test_expect_success 'setup: keys, the config, a bundle: expand, contract, expand' '
 	pg_fresh_db app &&
-	mkdir -p keys &&
-	for k in ci alice eve; do
-		cairn keygen --no-passphrase keys/$k >/dev/null 2>&1 || return 1
-	done &&
-	cat >cairn-apply.yaml <<-EOF &&
-	defaults:
-	  builders: [keys/ci.pub]
-	environments:
-	  prod:
-	    database: { dsn: "$DB" }
-	    approvals: 1
-	    approvers: [keys/alice.pub]
-	EOF
+	phase_setup "$DB" &&
 	apply_project p &&
 	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
 	apply_mig p 0001_t "CREATE TABLE t (id integer primary key, v text, w text);
