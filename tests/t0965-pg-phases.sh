@@ -45,7 +45,11 @@ test_expect_success 'apply without a contract statement: 0001 applied, 0002 and 
 	echo t >want && test_cmp want u &&
 	cairn-apply plan b.tar.gz --env prod >plan &&
 	test_grep "wait   0002_drop_v: phase: contract: waits for a contract statement" plan &&
-	test_grep "wait   0003_u: after a contract migration that waits" plan
+	test_grep "wait   0003_u: after a contract migration that waits" plan &&
+	cairn-apply status b.tar.gz --env prod >st &&
+	test_grep "^0001 *applied" st &&
+	test_grep "^0002 *pending .*0002_drop_v  (phase: contract: applies only with a contract statement" st &&
+	test_grep "^0003 *pending .*0003_u  (after a contract migration: waits with it)" st
 '
 
 test_expect_success 'a contract statement by a non-approver counts for nothing on the server either' '
@@ -55,6 +59,15 @@ test_expect_success 'a contract statement by a non-approver counts for nothing o
 	echo 1 >want && test_cmp want n &&
 	pg_sql -d app -c "select count(*) from information_schema.columns where table_name = '"'"'t'"'"' and column_name = '"'"'v'"'"'" >n &&
 	echo 1 >want && test_cmp want n
+'
+
+test_expect_success 'status evaluates the policy: a bundle without approvals is a note, not a refusal' '
+	cairn-apply status eve.tar.gz --env prod >st 2>err &&
+	test_grep "^0002 *pending .*(phase: contract: applies only with a contract statement" st &&
+	(cd p && cairn build --sign ../keys/ci.key -o ../unapproved.tar.gz >/dev/null 2>&1) &&
+	cairn-apply status unapproved.tar.gz --env prod >st 2>err &&
+	test_grep "note: the policy of .prod. would refuse .unapproved.tar.gz.: approvals" err &&
+	test_grep "^0002 *pending" st
 '
 
 test_expect_success 'the approver signs the contract statement: the column goes, 0003 runs, the audit names the statement' '
@@ -70,7 +83,10 @@ test_expect_success 'the approver signs the contract statement: the column goes,
 	pg_sql -d app -c "select detail from cairn.cairn_audit where action = '"'"'apply'"'"' and version = '"'"'0002'"'"'" >detail &&
 	test_grep "contract approvals/prod-contract-[0-9a-f]*.yaml" detail &&
 	cairn-apply history --db "$DB" --verify >h &&
-	test_grep "audit chain intact" h
+	test_grep "audit chain intact" h &&
+	cairn-apply status b.tar.gz --env prod >st &&
+	test_grep ! "waits" st &&
+	test_grep "^0003 *applied" st
 '
 
 test_done
