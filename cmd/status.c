@@ -383,6 +383,26 @@ static int have_config(const char *config)
 	return config || (var && *var) || path_exists(POLICY_CONFIG_FILE);
 }
 
+/* BUNDLE verified into set: under the environment's policy when there is
+ * one (load_policy_bundle), else with the --key files. An exit code. */
+static int load_bundle(struct apply_ctx *c, struct apply_config *ac, struct policy_bundle *pb,
+		       const char *config, const char *env, const char **keys, size_t nkeys,
+		       const char *path, struct apply_set *set)
+{
+	const char *var = getenv("CAIRN_ENV");
+	int rc;
+
+	if (!env && var && *var)
+		env = var;
+	if (!nkeys && env && have_config(config))
+		return load_policy_bundle(c, ac, pb, config, env, path, set);
+	rc = apply_ctx_load_bundle(c, path, keys, nkeys, set);
+	/* --key: no environment's policy, so apply runs contract migrations
+	 * (a developer's own database); status says so too */
+	set->contract_approved = 1;
+	return rc;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -441,19 +461,10 @@ int cmd_status(int argc, char **argv)
 	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, DRIVER_OPEN_READONLY | DRIVER_OPEN_EXISTING, json);
 	if (rc)
 		goto out;
-	if (bundle && !nkeys && (env || getenv("CAIRN_ENV")) && have_config(config)) {
-		rc = load_policy_bundle(&ctx, &ac, &pb, config, env ? env : getenv("CAIRN_ENV"),
-					bundle, &set);
+	if (bundle) {
+		rc = load_bundle(&ctx, &ac, &pb, config, env, keys, nkeys, bundle, &set);
 		if (rc)
 			goto out;
-		have_set = 1;
-	} else if (bundle) {
-		rc = apply_ctx_load_bundle(&ctx, bundle, keys, nkeys, &set);
-		if (rc)
-			goto out;
-		/* --key: no environment's policy, so apply runs contract
-		 * migrations (a developer's own database); status says so too */
-		set.contract_approved = 1;
 		have_set = 1;
 	}
 	if (ctx.drv->bk_exists(ctx.db, &exists) ||
