@@ -152,6 +152,18 @@ test_expect_success 'lock_retry_budget: 0 retries nothing: the first timeout fai
 	echo 0 >want && test_cmp want n
 '
 
+test_expect_success '--log-format json: a lock-retry event with the attempt, the pause and the holders' '
+	hold 2 &&
+	test_expect_code 1 cairn-apply apply v4.tar.gz --env dev --log-format json >out 2>err &&
+	wait $holder &&
+	grep "\"event\":\"lock-retry\"" out >ev &&
+	test_line_count = 1 ev &&
+	test_grep "\"migration\":\"0004_e\"" ev &&
+	test_grep "\"error\":\"migrations/0004_e/up.sql:1: 55P03: canceling statement due to lock timeout\"" ev &&
+	test_grep "\"blockers\":\"pid $holder_pid (user [^)]*application holder[^)]*): AccessShareLock on t\"" ev &&
+	test_grep "\"attempt\":1,\"retry_in_ms\":-1" ev
+'
+
 test_expect_success 'defaults: lock_timeout 2s for a retried migration; transaction: false keeps the server default and waits' '
 	cairn-apply apply v4.tar.gz --env dev >out &&
 	test_grep "applied 1 migration" out &&
