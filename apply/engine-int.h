@@ -29,6 +29,9 @@ struct run {
 	 * tx_committed: it committed work outside the books */
 	int tx_ended, tx_committed;
 	size_t atomic_committed; /* --atomic: migrations its COMMIT committed */
+	int retrying;            /* apply_tx_retry runs the step: retry_lock_timeout_ms */
+	int lock_timed_out;      /* the failed step's statement timed out waiting for a
+				  * lock (driver_error.lock_timeout): retry.c may run it again */
 };
 
 /* A backup taken before a migration (apply_opts.before_step), on an audit
@@ -76,6 +79,12 @@ void ev_init(struct apply_event *ev, enum apply_event_type t, const struct apply
 /* One transactional migration. in_atomic: the caller holds the transaction. */
 int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 	     int in_atomic, int is_new, long long *duration, char **err);
+/* retry.c (issue #22): apply_tx outside --atomic, run again after a pause
+ * while it fails on a lock timeout, within o->lock_retry_budget_ms; each
+ * timeout is an audit row "lock-retry" and an EV_LOCK_RETRY event, and
+ * counted in res. */
+int apply_tx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		   int is_new, long long *duration, char **err, struct apply_result *res);
 int put_row_tx(struct run *r, struct bk_row *row, const char *action,
 	       const char *bundle_id, const char *to, const char *detail);
 /* transaction: false. Returns 0, or -1 with *err (the row is failed or, when

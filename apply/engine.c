@@ -362,8 +362,10 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 					     p->napply, &duration, &err);
 		else if (!m->transaction)
 			failed = apply_nontx(r, set, m, &duration, &err);
+		else if (in_atomic)
+			failed = apply_tx(r, set, m, 1, !s->row, &duration, &err);
 		else
-			failed = apply_tx(r, set, m, in_atomic, !s->row, &duration, &err);
+			failed = apply_tx_retry(r, set, m, !s->row, &duration, &err, res);
 		if (reread)
 			apply_mig_drop_sql(s->m);
 		if (failed && r->o->interrupted && *r->o->interrupted) {

@@ -73,6 +73,9 @@ enum apply_event_type {
 	EV_MISSING,     /* applied version absent from the bundle */
 	EV_BLOCKED,     /* failed/in-progress row */
 	EV_DONE,        /* the run ended: count, duration */
+	EV_LOCK_RETRY,  /* a migration's transaction timed out waiting for a lock and
+			 * was rolled back (issue #22): attempt, error, blockers;
+			 * duration_ms: the pause before the next attempt */
 };
 
 struct apply_event {
@@ -86,6 +89,9 @@ struct apply_event {
 	size_t index, total;      /* 1-based position among the migrations that run */
 	long long duration_ms;
 	long long batches, rows;
+	unsigned attempt;         /* EV_LOCK_RETRY: the attempt that timed out (1-based) */
+	const char *blockers;     /* EV_LOCK_RETRY: sessions holding the locks, one a
+				   * line; NULL: not known */
 };
 
 typedef void (*apply_event_fn)(void *ctx, const struct apply_event *ev);
@@ -138,6 +144,22 @@ struct apply_opts {
 	 * the step (nothing of it ran), the error set. NULL: no hook. */
 	int (*before_step)(void *ctx, const struct apply_mig *m, char **detail);
 	void *before_ctx;
+	/* Issue #22, lock-safe DDL: a transactional migration whose statement
+	 * timed out waiting for a lock (driver_error.lock_timeout) is rolled
+	 * back, so it holds nothing while it waits, and run again after a
+	 * pause (backoff with jitter, apply/retry.c) for as long as attempts
+	 * start within lock_retry_budget_ms of the first; 0: no retry.
+	 * lock_blockers, when set, names the sessions holding locks on the
+	 * tables m touches (*out one line each, malloc'ed; NULL: none seen),
+	 * asked after each timeout for the log and the audit row. */
+	unsigned long long lock_retry_budget_ms;
+	/* the lock_timeout of a migration that is retried (above) whose
+	 * migration.yaml sets none; 0: migration_lock_timeout_ms. Others
+	 * (transaction: false, batches, --atomic) are not retried, and a short
+	 * timeout would only fail them: they keep migration_lock_timeout_ms. */
+	unsigned long long retry_lock_timeout_ms;
+	int (*lock_blockers)(void *ctx, const struct apply_mig *m, char **out);
+	void *blockers_ctx;
 	/* The newest checkpoint of this database kept outside it (its
 	 * signature checked by the caller when the file was read), compared
 	 * with the chain's head by books_guard under the run lock, with the
@@ -165,6 +187,9 @@ struct apply_result {
 	char *waiting_version;           /* the first of them: the contract migration */
 	int lock_tried;                  /* the run lock was asked for (issue #20 metrics) */
 	long long lock_wait_ms;          /* ... and this long waited for, got or not */
+	unsigned long lock_retries;      /* issue #22: transactions rolled back on a lock
+					  * timeout and run again (or given up on) */
+	long long lock_retry_wait_ms;    /* time spent in those attempts and pauses */
 };
 
 void apply_result_release(struct apply_result *r);

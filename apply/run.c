@@ -344,7 +344,8 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 	}
 	if (r->drv->set_timeouts(r->db, m->timeout_ms ? m->timeout_ms : r->o->statement_timeout_ms,
 				 m->lock_timeout_ms ? m->lock_timeout_ms
-						    : r->o->migration_lock_timeout_ms)) {
+				 : r->retrying && r->o->retry_lock_timeout_ms ? r->o->retry_lock_timeout_ms
+				 : r->o->migration_lock_timeout_ms)) {
 		*err = xstrdup(cairn_error_last());
 		return -1;
 	}
@@ -353,6 +354,7 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 					 : xstrdup(cairn_error_last());
 		r->tx_ended = x->err.tx_ended;
 		r->tx_committed = x->err.tx_committed;
+		r->lock_timed_out = x->err.lock_timeout;
 		return -1;
 	}
 	return 0;
@@ -366,12 +368,14 @@ static int run_verify(struct run *r, const struct apply_mig *m, char **err)
 
 	if (!m->verify)
 		return 0;
+	memset(&de, 0, sizeof(de));
 	path = verify_path(m);
 	if (r->drv->query_truth(r->db, m->verify, m->verify_len, &truth, &de)) {
 		*err = de.message[0] ? script_error(path, m->verify, m->verify_len, &de)
 				     : xstrdup(cairn_error_last());
 		r->tx_ended = de.tx_ended;
 		r->tx_committed = de.tx_committed;
+		r->lock_timed_out = de.lock_timeout;
 		free(path);
 		return -1;
 	}

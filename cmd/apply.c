@@ -9,6 +9,7 @@
 #include "../ops/backup.h"
 #include "../ops/hooks.h"
 #include "../ops/metrics.h"
+#include "../ops/lockwho.h"
 #include "../receipt/receipt.h"
 #include "checkpoint.h"
 #include "apply-run.h"
@@ -399,6 +400,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 {
 	struct apply_opts o;
 	struct step_backup bk;
+	struct lockwho_ctx who = { ctx->drv, ctx->db };
 	char *builders, *signers, *revoked, *evidence = NULL;
 	int rc;
 
@@ -421,9 +423,16 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 		o.evidence = evidence = xasprintf("%s%s%s", o.evidence ? o.evidence : "",
 						  o.evidence && *o.evidence ? "; " : "", a->hook_note);
 	o.interrupted = &apply_interrupted;
-	if (ap->active && !strcmp(ctx->drv->name, "postgres")) {
-		o.statement_timeout_ms = ap->ac.env.pg_statement_timeout_ms;
-		o.migration_lock_timeout_ms = ap->ac.env.pg_lock_timeout_ms;
+	if (!strcmp(ctx->drv->name, "postgres")) {
+		/* lock-safe DDL (issue #22): without a config, the built-in defaults */
+		o.statement_timeout_ms = ap->active ? ap->ac.env.pg_statement_timeout_ms : 0;
+		o.migration_lock_timeout_ms = ap->active ? ap->ac.env.pg_lock_timeout_ms : 0;
+		o.retry_lock_timeout_ms = ap->active ? ap->ac.env.pg_retry_lock_timeout_ms
+						     : POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS;
+		o.lock_retry_budget_ms = ap->active ? ap->ac.env.pg_lock_retry_ms
+						    : POLICY_DEFAULT_PG_LOCK_RETRY_MS;
+		o.lock_blockers = lockwho_blockers;
+		o.blockers_ctx = &who;
 	}
 	apply_ctx_catch_signals(ctx);
 	o.project = set->bundle ? set->bundle->project : NULL;
@@ -556,6 +565,8 @@ static void write_metrics(const struct apply_args *a, struct run_metrics *m,
 	m->to_version = res->to_version;
 	if (res->lock_tried)
 		m->lock_wait_ms = res->lock_wait_ms;
+	m->lock_retries = res->lock_retries;
+	m->lock_retry_wait_ms = res->lock_retry_wait_ms;
 	if (run_metrics_write(m, a->metrics, rc, apply_interrupted) < 0)
 		warning_msg("cannot write the metrics to '%s': %s", a->metrics, cairn_error_last());
 }

@@ -160,6 +160,7 @@ static const char *event_name(enum apply_event_type t)
 	case EV_MISSING: return "missing";
 	case EV_BLOCKED: return "blocked";
 	case EV_DONE: return "finished";
+	case EV_LOCK_RETRY: return "lock-retry";
 	}
 	return "?";
 }
@@ -202,6 +203,11 @@ static void print_json_event(const struct apply_event *ev)
 	}
 	json_field(&b, "error", ev->error);
 	json_field(&b, "reason", ev->reason);
+	if (ev->type == EV_LOCK_RETRY) {
+		json_field(&b, "blockers", ev->blockers);
+		buf_printf(&b, ",\"attempt\":%u,\"retry_in_ms\":%lld", ev->attempt,
+			   ev->duration_ms);
+	}
 	if (ev->type == EV_START || ev->type == EV_APPLIED || ev->type == EV_FAILED ||
 	    ev->type == EV_BATCH)
 		buf_printf(&b, ",\"index\":%zu,\"total\":%zu", ev->index, ev->total);
@@ -215,6 +221,30 @@ static void print_json_event(const struct apply_event *ev)
 	buf_puts(&b, "}\n");
 	fwrite(b.ptr, 1, b.len, stdout);
 	buf_release(&b);
+}
+
+/* Issue #22: a migration that timed out waiting for a lock, rolled back;
+ * who held it, and the pause before the next attempt (or none left). */
+static void print_lock_retry(const struct apply_event *ev)
+{
+	const char *p = ev->blockers;
+
+	if (ev->duration_ms >= 0)
+		printf("  %s: attempt %u waited too long for a lock and was rolled back; "
+		       "retrying in %lld ms\n", ev->name, ev->attempt, ev->duration_ms);
+	else
+		printf("  %s: attempt %u waited too long for a lock and was rolled back; "
+		       "the lock retry budget is spent\n", ev->name, ev->attempt);
+	printf("    %s\n", ev->error ? ev->error : "");
+	if (!p)
+		printf("    no other session seen holding a lock on its tables\n");
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		printf("    held by %.*s\n", len, p);
+		p = nl ? nl + 1 : p + len;
+	}
 }
 
 static void end_progress(struct apply_ctx *c)
@@ -308,6 +338,10 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev)
 		break;
 	case EV_DONE:
 		end_progress(c);
+		break;
+	case EV_LOCK_RETRY:
+		end_progress(c);
+		print_lock_retry(ev);
 		break;
 	}
 	/* Not a terminal (a CI log, a pipe): lines come out at least every

@@ -95,6 +95,8 @@ static void print_text(const struct bundle *b, size_t nkeys)
 			printf("  [destructive]");
 		if (m->batch)
 			printf("  [batch]");
+		if (m->contract)
+			printf("  [phase: contract]");
 		for (j = 0; j < m->nenvironments; j++)
 			printf("%s%s", j ? "," : "  [only ", E(m->environments[j]));
 		if (m->nenvironments)
@@ -205,6 +207,7 @@ static void print_json(const struct bundle *b, size_t nkeys)
 			   m->transaction ? "true" : "false", m->irreversible ? "true" : "false",
 			   m->destructive ? "true" : "false");
 		json_kv(&o, "kind", m->batch ? "batch" : "schema", 1);
+		json_kv(&o, "phase", m->contract ? "contract" : "expand", 1);
 		json_list(&o, "environments", m->environments, m->nenvironments);
 		buf_printf(&o, ",\"timeout_ms\":%llu,\"lock_timeout_ms\":%llu", m->timeout_ms,
 			   m->lock_timeout_ms);

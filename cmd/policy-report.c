@@ -38,6 +38,14 @@ int policy_bundle_check_opts(struct policy_bundle *pb, const struct apply_config
 			     const char *path, unsigned needs, const char *db_latest,
 			     const struct bundle_open_opts *opts)
 {
+	int rc = policy_bundle_load(pb, ac, path, opts);
+
+	return rc ? rc : evaluate(pb, ac, path, needs, db_latest);
+}
+
+int policy_bundle_load(struct policy_bundle *pb, const struct apply_config *ac,
+		       const char *path, const struct bundle_open_opts *opts)
+{
 	memset(pb, 0, sizeof(*pb));
 	if (policy_bundle_trust(pb, &ac->config, ac->env.env) < 0) {
 		error_msg("%s", cairn_error_last());
@@ -52,7 +60,7 @@ int policy_bundle_check_opts(struct policy_bundle *pb, const struct apply_config
 			  cairn_error_last());
 		return bundle_error_exit(path);
 	}
-	return evaluate(pb, ac, path, needs, db_latest);
+	return 0;
 }
 
 int policy_bundle_recheck(struct policy_bundle *pb, const struct apply_config *ac,

@@ -20,6 +20,11 @@ int policy_bundle_check(struct policy_bundle *pb, const struct apply_config *ac,
 int policy_bundle_check_opts(struct policy_bundle *pb, const struct apply_config *ac,
 			     const char *path, unsigned needs, const char *db_latest,
 			     const struct bundle_open_opts *opts);
+/* Only the first half: the trust, the bundle opened and authenticated
+ * (status evaluates the policy itself: a refusal is a note there). Prints
+ * why it failed; an exit code. */
+int policy_bundle_load(struct policy_bundle *pb, const struct apply_config *ac,
+		       const char *path, const struct bundle_open_opts *opts);
 /* Evaluates again, once the database's highest version is known. */
 int policy_bundle_recheck(struct policy_bundle *pb, const struct apply_config *ac,
 			  const char *path, unsigned needs, const char *db_latest);

@@ -6,7 +6,9 @@
 #include "../lib/error.h"
 #include "../lib/prom.h"
 #include "../lib/util.h"
+#include "../apply/load.h"
 #include "config.h"
+#include "policy-report.h"
 #include "cairn-apply.h"
 
 const struct cmd cmd_status_desc = {
@@ -371,6 +373,68 @@ static size_t collect_entries(struct entry *e, const struct plan *p, struct bk_r
 	return n;
 }
 
+/* BUNDLE without --key, in an environment of the applier's config: its
+ * policy decides, as for plan and apply (issue #22), so status says what
+ * apply would hold back for a contract statement. The bundle's build
+ * signature must be trusted; a verdict that refuses it is printed as notes:
+ * status shows, it does not refuse. An exit code. */
+static int load_policy_bundle(struct apply_ctx *c, struct apply_config *ac,
+			      struct policy_bundle *pb, const char *config, const char *env,
+			      const char *path, struct apply_set *set)
+{
+	struct apply_config_flags f;
+	size_t i;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.config = config;
+	f.env = env;
+	if ((rc = apply_config_open(ac, &cmd_status_desc, &f)) != EXIT_OK ||
+	    (rc = policy_bundle_load(pb, ac, path, NULL)) != EXIT_OK)
+		return rc;
+	if (policy_bundle_evaluate(pb, &ac->config, ac->env.env_name, 0, NULL) < 0) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_USAGE;
+	}
+	for (i = 0; !c->json && !pb->v.ok && i < pb->v.nreasons; i++)
+		error_msg("note: the policy of '%s' would refuse '%s': %s: %s", ac->env.env_name,
+			  path, pb->v.reasons[i].rule, pb->v.reasons[i].message);
+	if (apply_set_load(set, pb->b, c->drv->name, APPLY_LOAD_SQL) < 0) {
+		error_msg("cannot read bundle '%s': %s", path, cairn_error_last());
+		return EXIT_REFUSED;
+	}
+	set->contract_approved = pb->v.contract;
+	return EXIT_OK;
+}
+
+/* A config names the policy: --config, $CAIRN_APPLY_CONFIG or the file. */
+static int have_config(const char *config)
+{
+	const char *var = getenv(POLICY_CONFIG_ENV);
+
+	return config || (var && *var) || path_exists(POLICY_CONFIG_FILE);
+}
+
+/* BUNDLE verified into set: under the environment's policy when there is
+ * one (load_policy_bundle), else with the --key files. An exit code. */
+static int load_bundle(struct apply_ctx *c, struct apply_config *ac, struct policy_bundle *pb,
+		       const char *config, const char *env, const char **keys, size_t nkeys,
+		       const char *path, struct apply_set *set)
+{
+	const char *var = getenv("CAIRN_ENV");
+	int rc;
+
+	if (!env && var && *var)
+		env = var;
+	if (!nkeys && env && have_config(config))
+		return load_policy_bundle(c, ac, pb, config, env, path, set);
+	rc = apply_ctx_load_bundle(c, path, keys, nkeys, set);
+	/* --key: no environment's policy, so apply runs contract migrations
+	 * (a developer's own database); status says so too */
+	set->contract_approved = 1;
+	return rc;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -387,6 +451,8 @@ int cmd_status(int argc, char **argv)
 	size_t nkeys = 0, nrows = 0, n = 0, i;
 	int json = 0, prom = 0, c, rc = EXIT_OK, exists = 0, have_set = 0;
 	struct apply_ctx ctx;
+	struct apply_config ac;
+	struct policy_bundle pb;
 	struct apply_set set;
 	struct bk_row *rows = NULL;
 	struct audit_row *arows = NULL;
@@ -398,6 +464,8 @@ int cmd_status(int argc, char **argv)
 	char *current = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
+	memset(&ac, 0, sizeof(ac));
+	memset(&pb, 0, sizeof(pb));
 	memset(&set, 0, sizeof(set));
 	memset(&p, 0, sizeof(p));
 	memset(&k, 0, sizeof(k));
@@ -430,7 +498,7 @@ int cmd_status(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (bundle) {
-		rc = apply_ctx_load_bundle(&ctx, bundle, keys, nkeys, &set);
+		rc = load_bundle(&ctx, &ac, &pb, config, env, keys, nkeys, bundle, &set);
 		if (rc)
 			goto out;
 		have_set = 1;
@@ -485,6 +553,8 @@ out:
 	plan_release(&p);
 	bk_rows_free(rows, nrows);
 	apply_set_release(&set);
+	policy_bundle_release(&pb);
+	apply_config_release(&ac);
 	apply_ctx_close(&ctx);
 	apply_config_dsn_free(dsn);
 	free(keys);

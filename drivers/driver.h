@@ -58,6 +58,10 @@ struct driver_error {
 	 * left of it). tx_committed: work of the script (or of the caller's
 	 * transaction) may have been committed by it. */
 	int tx_ended, tx_committed;
+	/* The statement gave up waiting for a lock (PostgreSQL: SQLSTATE
+	 * 55P03, lock_timeout): nothing is wrong with it, another session held
+	 * what it needed; the engine may retry the transaction (issue #22). */
+	int lock_timeout;
 };
 
 struct driver_exec {

@@ -89,6 +89,7 @@ void pg_fill_error(struct driver_error *e, const PGresult *r)
 	char buf[sizeof(e->detail)];
 
 	pg_copy_field(e->code, sizeof(e->code), pq.resultErrorField(r, PG_DIAG_SQLSTATE));
+	e->lock_timeout = !strcmp(e->code, "55P03");
 	pg_copy_field(e->message, sizeof(e->message), pq.resultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
 	if (!e->message[0])
 		pg_copy_field(e->message, sizeof(e->message), pq.resultErrorMessage(r));

@@ -254,6 +254,15 @@ static void format_run(struct buf *out, const struct run_metrics *m, struct prom
 		prom_sample(out, "cairn_apply_lock_wait_seconds", l, 1, "%.3f",
 			    (double)m->lock_wait_ms / 1000.0);
 	}
+	prom_family(out, "cairn_apply_lock_retries", "gauge",
+		    "Migrations of the last run rolled back on a lock timeout and run again "
+		    "(PostgreSQL lock-safe DDL).");
+	prom_sample(out, "cairn_apply_lock_retries", l, 1, "%lu", m->lock_retries);
+	prom_family(out, "cairn_apply_lock_retry_wait_seconds", "gauge",
+		    "Time the last run spent in attempts that timed out on a lock, and in the "
+		    "pauses between them.");
+	prom_sample(out, "cairn_apply_lock_retry_wait_seconds", l, 1, "%.3f",
+		    (double)m->lock_retry_wait_ms / 1000.0);
 	if (m->planned) {
 		prom_family(out, "cairn_apply_pending_migrations", "gauge",
 			    "Migrations of the last bundle not yet applied in this environment.");

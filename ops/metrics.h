@@ -29,6 +29,8 @@ struct run_metrics {
 	int books_read;              /* ... and drifted too */
 	size_t applied, pending, drifted;
 	long long lock_wait_ms;      /* -1: the run never asked for the lock */
+	unsigned long lock_retries;  /* issue #22: migrations run again after a lock timeout */
+	long long lock_retry_wait_ms; /* ... and the time those attempts and pauses took */
 	long long start_ms, end_unix; /* monotonic start; wall-clock end */
 	struct prom_histogram per_migration;  /* seconds per migration applied */
 	struct rows_changed *rows;   /* batch migrations of this run */

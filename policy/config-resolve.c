@@ -209,6 +209,11 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 								  : c->defaults.pg_statement_timeout_ms;
 	r->pg_lock_timeout_ms = e->pg_lock_timeout_set ? e->pg_lock_timeout_ms
 						       : c->defaults.pg_lock_timeout_ms;
+	r->pg_retry_lock_timeout_ms = e->pg_lock_timeout_set || c->defaults.pg_lock_timeout_set
+				      ? r->pg_lock_timeout_ms : POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS;
+	r->pg_lock_retry_ms = e->pg_lock_retry_set ? e->pg_lock_retry_ms
+			      : c->defaults.pg_lock_retry_set ? c->defaults.pg_lock_retry_ms
+			      : POLICY_DEFAULT_PG_LOCK_RETRY_MS;
 	r->pg_version = e->pg_version_set ? e->pg_version : c->defaults.pg_version;
 	r->backup_off = e->backup_set ? e->backup_off : c->defaults.backup_off;
 	r->backup_dir = e->backup_set ? e->backup_dir : c->defaults.backup_dir;

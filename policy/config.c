@@ -128,18 +128,21 @@ static void wrong_type(struct policy_config *c, const char *key, const struct yn
 static void unknown_key(struct policy_config *c, const struct ynode *k, const char *where,
 			const char *const *keys);
 
-static const char *const pg_keys[] = { "statement_timeout", "lock_timeout", "version", NULL };
+static const char *const pg_keys[] = { "statement_timeout", "lock_timeout", "lock_retry_budget",
+				       "version", NULL };
 
-/* postgres: {statement_timeout: 1h, lock_timeout: 10s, version: 15}: the
- * timeouts a PostgreSQL migration runs under when its migration.yaml sets
- * none; version, the major version the migrations were checked for, is
+/* postgres: {statement_timeout: 1h, lock_timeout: 10s, lock_retry_budget:
+ * 5m, version: 15}: the timeouts a PostgreSQL migration runs under when its
+ * migration.yaml sets none, how long a migration that timed out waiting
+ * for a lock is tried again (issue #22); version, the major version the migrations were checked for, is
  * what preflight compares the server's with. */
 static void parse_postgres(struct policy_config *c, struct policy_env *e, const struct ynode *v)
 {
 	size_t i;
 
 	if (v->type != YNODE_MAP) {
-		wrong_type(c, "postgres", v, "a mapping (statement_timeout, lock_timeout)");
+		wrong_type(c, "postgres", v,
+			   "a mapping (statement_timeout, lock_timeout, lock_retry_budget)");
 		return;
 	}
 	for (i = 0; i < v->n; i++) {
@@ -151,6 +154,8 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 			ms = &e->pg_statement_timeout_ms, set = &e->pg_statement_timeout_set;
 		else if (!strcmp(k->str, "lock_timeout"))
 			ms = &e->pg_lock_timeout_ms, set = &e->pg_lock_timeout_set;
+		else if (!strcmp(k->str, "lock_retry_budget"))
+			ms = &e->pg_lock_retry_ms, set = &e->pg_lock_retry_set;
 		else if (strcmp(k->str, "version"))
 			unknown_key(c, k, "postgres", pg_keys);
 		else if (ynode_uint(x, &ver) < 0 || !x->plain || ver < 9 || ver > 99)

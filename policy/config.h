@@ -18,6 +18,12 @@
 #define POLICY_CONFIG_FILE "cairn-apply.yaml"
 #define POLICY_CONFIG_ENV "CAIRN_APPLY_CONFIG"
 #define POLICY_DEFAULT_LOCK_TIMEOUT_MS 15000ULL
+/* Issue #22: a PostgreSQL migration's statements wait this long for a lock
+ * (postgres: {lock_timeout}) before the transaction is rolled back and run
+ * again, for as long as attempts start within the retry budget
+ * (postgres: {lock_retry_budget}; 0: no retry). */
+#define POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS 2000ULL
+#define POLICY_DEFAULT_PG_LOCK_RETRY_MS 60000ULL
 #define POLICY_CONFIG_MAX_SIZE (1U << 20)
 #define POLICY_KEY_MAX_SIZE (64U << 10)
 #define POLICY_KEY_ID_LEN 16
@@ -60,8 +66,8 @@ struct policy_env {
 	int lock_timeout_set, lock_timeout_line, lock_timeout_col;
 	/* postgres: {statement_timeout, lock_timeout}: the session's timeouts
 	 * for migrations that set none (0: the server's own setting) */
-	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
-	int pg_statement_timeout_set, pg_lock_timeout_set;
+	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms, pg_lock_retry_ms;
+	int pg_statement_timeout_set, pg_lock_timeout_set, pg_lock_retry_set;
 	/* postgres: {version: N}: the major version the migrations were
 	 * checked for (preflight compares the server's with it) */
 	int pg_version, pg_version_set;
@@ -182,8 +188,13 @@ struct policy_resolved {
 	struct policy_setting db_src;
 	unsigned long long lock_timeout_ms;
 	struct policy_setting lock_timeout_src;
-	/* postgres: the environment's, else the defaults', else 0 (none) */
-	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms;
+	/* postgres: the environment's, else the defaults', else 0 (none) for
+	 * statement_timeout, POLICY_DEFAULT_PG_* for lock_timeout and
+	 * lock_retry_budget (issue #22) */
+	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms, pg_lock_retry_ms;
+	/* lock_timeout for the migrations that are retried: pg_lock_timeout_ms
+	 * when set, else POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS */
+	unsigned long long pg_retry_lock_timeout_ms;
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */

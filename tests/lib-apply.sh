@@ -101,3 +101,22 @@ apply_config() {
 	    $1
 	EOF
 }
+
+# phase_setup DSN: keys/ci, keys/alice, keys/eve, and ./cairn-apply.yaml
+# with environment prod on DSN, built by ci, one approval by alice (the
+# phase tests of issue #22: t0950 on SQLite, t0965 on PostgreSQL).
+phase_setup() {
+	mkdir -p keys &&
+	for k in ci alice eve; do
+		cairn keygen --no-passphrase keys/$k >/dev/null 2>&1 || return 1
+	done &&
+	cat >cairn-apply.yaml <<-EOF
+	defaults:
+	  builders: [keys/ci.pub]
+	environments:
+	  prod:
+	    database: { dsn: "$1" }
+	    approvals: 1
+	    approvers: [keys/alice.pub]
+	EOF
+}

@@ -69,7 +69,7 @@ test_expect_success 'statement_timeout and lock_timeout come from the environmen
 	  dev:
 	    database: { dsn: "host=$PGHOST dbname=app" }
 	    builders: [ci.pub]
-	    postgres: { statement_timeout: 500ms, lock_timeout: 300ms }
+	    postgres: { statement_timeout: 500ms, lock_timeout: 300ms, lock_retry_budget: 0s }
 	EOF
 	test_must_fail --exit=1 cairn-apply apply slow.tar.gz --env dev >out 2>err &&
 	test_grep "canceling statement due to statement timeout" err &&

@@ -17,19 +17,7 @@ phase_project() {
 }
 
 test_expect_success 'setup: keys, the applier config' '
-	mkdir -p keys &&
-	for k in ci alice eve; do
-		cairn keygen --no-passphrase keys/$k >/dev/null 2>&1 || return 1
-	done &&
-	cat >cairn-apply.yaml <<-\EOF
-	defaults:
-	  builders: [keys/ci.pub]
-	environments:
-	  prod:
-	    database: { dsn: "sqlite:prod.db" }
-	    approvals: 1
-	    approvers: [keys/alice.pub]
-	EOF
+	phase_setup sqlite:prod.db
 '
 
 test_expect_success 'check: each backward-incompatible statement in an expand migration is an error, with the fix' '
@@ -121,10 +109,20 @@ test_expect_success 'plan and status show what waits' '
 	cairn-apply plan b.tar.gz --env prod >plan &&
 	test_grep "wait   0002_drop_v: phase: contract: waits for a contract statement" plan &&
 	test_grep "wait   0003_u: after a contract migration that waits" plan &&
-	cairn-apply status b.tar.gz --db sqlite:prod.db --key keys/ci.pub >st &&
+	cairn-apply status b.tar.gz --env prod >st &&
 	test_grep "^0002 *pending .*0002_drop_v  (phase: contract: applies only with a contract statement" st &&
-	cairn-apply status b.tar.gz --db sqlite:prod.db --key keys/ci.pub --format json >st.json &&
+	test_grep "^0003 *pending .*0003_u  (after a contract migration: waits with it)" st &&
+	cairn-apply status b.tar.gz --env prod --format json >st.json &&
 	test_grep "\"migration\":\"0002_drop_v\",\"state\":\"pending\",\"phase\":\"contract\",\"waits_for_contract\":true" st.json
+'
+
+test_expect_success 'status with --key (no policy, as apply --key) holds nothing back' '
+	cairn-apply status b.tar.gz --db sqlite:prod.db --key keys/ci.pub >st &&
+	test_grep "^0002 *pending .*0002_drop_v$" st &&
+	test_grep ! "waits" st &&
+	cairn-apply status b.tar.gz --db sqlite:prod.db --key keys/ci.pub --format json >st.json &&
+	test_grep "\"migration\":\"0002_drop_v\",\"state\":\"pending\",\"phase\":\"contract\"" st.json &&
+	test_grep ! "waits_for_contract" st.json
 '
 
 test_expect_success 'a contract statement by a key that is not an approver counts for nothing' '

@@ -539,6 +539,47 @@ static void test_dsn_file(void)
 	rmdir(dir);
 }
 
+/* Issue #22: postgres: {lock_retry_budget}, and the lock_timeout of the
+ * migrations that are retried: the environment's, the defaults', else 2s,
+ * while the others keep "none" (0) when nothing is set. */
+static void test_lock_retry(void)
+{
+	struct policy_config c;
+	struct policy_resolved r;
+	struct policy_inputs in;
+	int usage = 0;
+
+	CHECK(parse(&c, "defaults:\n  postgres: {lock_retry_budget: 5m}\nenvironments:\n"
+		       "  a:\n    database: {dsn: \"sqlite:a.db\"}\n"
+		       "  b:\n    database: {dsn: \"sqlite:b.db\"}\n"
+		       "    postgres: {lock_timeout: 300ms, lock_retry_budget: 0s}\n") == 0);
+	memset(&in, 0, sizeof(in));
+	in.flag_env = "a";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.pg_lock_retry_ms == 300000);
+	CHECK(r.pg_lock_timeout_ms == 0);
+	CHECK(r.pg_retry_lock_timeout_ms == POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS);
+	policy_resolved_release(&r);
+	in.flag_env = "b";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.pg_lock_retry_ms == 0);
+	CHECK(r.pg_lock_timeout_ms == 300 && r.pg_retry_lock_timeout_ms == 300);
+	policy_resolved_release(&r);
+	policy_config_release(&c);
+
+	CHECK(parse(&c, "environments:\n  a:\n    database: {dsn: \"sqlite:a.db\"}\n") == 0);
+	in.flag_env = "a";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.pg_lock_retry_ms == POLICY_DEFAULT_PG_LOCK_RETRY_MS);
+	policy_resolved_release(&r);
+	policy_config_release(&c);
+
+	CHECK(parse(&c, "environments:\n  a:\n    database: {dsn: \"sqlite:a.db\"}\n"
+		       "    postgres: {lock_retry_budget: forever}\n") < 0);
+	CHECK(has_diag(&c, "lock_retry_budget", "a duration"));
+	policy_config_release(&c);
+}
+
 int main(void)
 {
 	test_good();
@@ -549,5 +590,6 @@ int main(void)
 	test_config_path();
 	test_keys();
 	test_dsn_file();
+	test_lock_retry();
 	return unit_done();
 }

@@ -1,0 +1,168 @@
+/* Lock-safe DDL (issue #22): a transactional migration whose statement
+ * timed out waiting for a lock is rolled back and run again, after a pause
+ * that grows with each attempt, for as long as attempts start within the
+ * environment's budget.
+ *
+ * Why the whole transaction and not a savepoint per statement: a savepoint
+ * keeps every lock the earlier statements took (an ALTER TABLE's ACCESS
+ * EXCLUSIVE on another table, say) while the migration waits and pauses,
+ * and every query on those tables queues behind it for the whole budget:
+ * the outage lock_timeout is there to prevent. Rolled back, the migration
+ * holds nothing between attempts, other sessions wait at most one
+ * lock_timeout per attempt, and its statements run again from the start,
+ * which DDL in a transaction allows (nothing of the attempt was kept). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "engine.h"
+#include "engine-int.h"
+
+#define RETRY_FIRST_PAUSE_MS 100LL /* doubled per attempt ... */
+#define RETRY_MAX_PAUSE_MS 5000LL  /* ... up to this */
+
+/* The pause after attempt n (1-based): half the backoff fixed, half at
+ * random ("equal jitter"), so two appliers that collided do not collide
+ * again in step, and no pause is near zero. */
+static long long retry_pause(unsigned n, unsigned long long *seed)
+{
+	long long cap = RETRY_FIRST_PAUSE_MS;
+	unsigned i;
+
+	for (i = 1; i < n && cap < RETRY_MAX_PAUSE_MS; i++)
+		cap *= 2;
+	if (cap > RETRY_MAX_PAUSE_MS)
+		cap = RETRY_MAX_PAUSE_MS;
+	/* xorshift64: no state shared with anything else in the process */
+	*seed ^= *seed << 13;
+	*seed ^= *seed >> 7;
+	*seed ^= *seed << 17;
+	return cap / 2 + (long long)(*seed % (unsigned long long)(cap / 2 + 1));
+}
+
+/* Sleeps ms, in slices, so SIGINT/SIGTERM ends the pause at once:
+ * 1 when interrupted. */
+static int pause_ms(const struct apply_opts *o, long long ms)
+{
+	while (ms > 0) {
+		long long slice = ms < 50 ? ms : 50;
+		struct timespec ts = { (time_t)(slice / 1000), (long)(slice % 1000) * 1000000L };
+
+		if (o->interrupted && *o->interrupted)
+			return 1;
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+	return o->interrupted && *o->interrupted;
+}
+
+/* The attempt that timed out, on the audit chain in a transaction of its
+ * own (the migration's rolled back): what timed out, who held the locks,
+ * the pause. Best effort, as audit_failure: the retry goes on either way. */
+static void audit_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+			unsigned attempt, const char *err, const char *who, long long pause)
+{
+	char keep[CAIRN_ERRMSG_MAX];
+	char *detail;
+
+	snprintf(keep, sizeof(keep), "%s", cairn_error_last());
+	detail = xasprintf("attempt %u: %s; %s%s; %s", attempt, err,
+			   who ? "held by " : "holder not seen", who ? who : "",
+			   pause >= 0 ? "retrying" : "retry budget spent");
+	if (!tx_begin(r)) {
+		if (!audit_add(r, "lock-retry", m->version, set->bundle_id, r->current, detail, NULL))
+			tx_commit(r);
+		else
+			tx_rollback(r);
+	}
+	free(detail);
+	cairn_error_set("%s", keep);
+}
+
+/* Lines of who (one per session) joined with "; " for one audit line. */
+static char *one_line(const char *who)
+{
+	char *s, *p;
+
+	if (!who)
+		return NULL;
+	s = xstrdup(who);
+	for (p = s; *p; p++)
+		if (*p == '\n')
+			*p = ';';
+	return s;
+}
+
+int apply_tx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		   int is_new, long long *duration, char **err, struct apply_result *res)
+{
+	const struct apply_opts *o = r->o;
+	long long t0 = now_ms();
+	unsigned long long seed = (unsigned long long)t0 * 2654435761ULL ^ (unsigned long long)getpid();
+	long long waited = 0; /* before the attempt running now */
+	unsigned attempt;
+
+	seed |= 1;
+	for (attempt = 1;; attempt++) {
+		struct apply_event ev;
+		char *who = NULL, *line;
+		long long pause, spent;
+
+		int failed;
+
+		r->lock_timed_out = 0;
+		r->retrying = 1;
+		failed = apply_tx(r, set, m, 0, is_new, duration, err);
+		r->retrying = 0;
+		if (!failed) {
+			*duration = now_ms() - t0;
+			res->lock_retry_wait_ms += waited;
+			return 0;
+		}
+		if (!r->lock_timed_out || r->tx_ended || (o->interrupted && *o->interrupted)) {
+			res->lock_retry_wait_ms += waited;
+			return -1;
+		}
+		res->lock_retries++;
+		if (o->lock_blockers && o->lock_blockers(o->blockers_ctx, m, &who) < 0)
+			who = NULL; /* the log says "not seen"; the retry is what matters */
+		pause = retry_pause(attempt, &seed);
+		spent = now_ms() - t0;
+		if (!o->lock_retry_budget_ms || spent + pause > (long long)o->lock_retry_budget_ms)
+			pause = -1;
+		line = one_line(who);
+		audit_retry(r, set, m, attempt, *err, line, pause);
+		free(line);
+		ev_init(&ev, EV_LOCK_RETRY, m, set);
+		ev.attempt = attempt;
+		ev.error = *err;
+		ev.blockers = who;
+		ev.duration_ms = pause;
+		emit(r, &ev);
+		free(who);
+		if (pause < 0) {
+			char *why = xasprintf("%s (gave up after %u attempt%s in %lld ms: lock retry "
+					      "budget %llu ms)", *err, attempt, attempt == 1 ? "" : "s",
+					      now_ms() - t0, o->lock_retry_budget_ms);
+
+			res->lock_retry_wait_ms += now_ms() - t0;
+			free(*err);
+			*err = why;
+			*duration = now_ms() - t0;
+			return -1;
+		}
+		if (pause_ms(o, pause)) {
+			res->lock_retry_wait_ms += now_ms() - t0;
+			*duration = now_ms() - t0;
+			return -1;
+		}
+		waited = now_ms() - t0;
+		free(*err);
+		*err = NULL;
+	}
+}
