@@ -435,6 +435,26 @@ static int load_bundle(struct apply_ctx *c, struct apply_config *ac, struct poli
 	return rc;
 }
 
+/* Counts the entries by state (a failed or unfinished batch is resumable)
+ * and returns the newest applied version, NULL when none is. */
+static const char *tally(const struct entry *e, size_t n, struct counts *k)
+{
+	const char *current = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (e[i].row && e[i].row->kind && !strcmp(e[i].row->kind, "batch") &&
+		    (!strcmp(e[i].state, BK_FAILED) || !strcmp(e[i].state, BK_IN_PROGRESS)))
+			k->resumable++;
+		else
+			count(k, e[i].state);
+		if (e[i].row && !strcmp(e[i].row->state, BK_APPLIED) &&
+		    (!current || version_cmp(e[i].row->version, current) > 0))
+			current = e[i].row->version;
+	}
+	return current;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -448,7 +468,7 @@ int cmd_status(int argc, char **argv)
 	const char *db = NULL, *env = NULL, *bundle = NULL, *config = NULL;
 	char *dsn = NULL;
 	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
-	size_t nkeys = 0, nrows = 0, n = 0, i;
+	size_t nkeys = 0, nrows = 0, n = 0;
 	int json = 0, prom = 0, c, rc = EXIT_OK, exists = 0, have_set = 0;
 	struct apply_ctx ctx;
 	struct apply_config ac;
@@ -461,7 +481,7 @@ int cmd_status(int argc, char **argv)
 	struct entry *e = NULL;
 	struct plan p;
 	struct counts k;
-	char *current = NULL;
+	const char *current = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&ac, 0, sizeof(ac));
@@ -520,16 +540,7 @@ int cmd_status(int argc, char **argv)
 	if (have_set)
 		plan_build(&p, &set, rows, nrows, env, NULL);
 	n = collect_entries(e, have_set ? &p : NULL, rows, nrows, fails, nfails, &k);
-	for (i = 0; i < n; i++) {
-		if (e[i].row && e[i].row->kind && !strcmp(e[i].row->kind, "batch") &&
-		    (!strcmp(e[i].state, BK_FAILED) || !strcmp(e[i].state, BK_IN_PROGRESS)))
-			k.resumable++;
-		else
-			count(&k, e[i].state);
-		if (e[i].row && !strcmp(e[i].row->state, BK_APPLIED) &&
-		    (!current || version_cmp(e[i].row->version, current) > 0))
-			current = e[i].row->version;
-	}
+	current = tally(e, n, &k);
 	if (prom)
 		print_prometheus(&k, env, have_set ? &set : NULL);
 	else if (json)
