@@ -254,9 +254,14 @@ size_t report_db_stmts(const struct report *r, const struct report_db *d, size_t
 	for (i = 0; d->bundle && i < r->nstmts && n < max; i++) {
 		const struct report_stmt *s = &r->stmts[i];
 
-		if (!strcmp(s->bundle, d->bundle) && same(s->environment, d->environment) &&
-		    (strcmp(s->type, "receipt") || !s->database || !strcmp(s->database, d->database)))
-			idx[n++] = i;
+		if (strcmp(s->bundle, d->bundle) || !same(s->environment, d->environment))
+			continue;
+		if (!strcmp(s->type, "receipt") && s->database && strcmp(s->database, d->database))
+			continue;
+		if (!strcmp(s->type, "approval") && s->time && d->brought_at &&
+		    strcmp(s->time, d->brought_at) > 0)
+			continue;
+		idx[n++] = i;
 	}
 	return n;
 }

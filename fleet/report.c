@@ -21,6 +21,7 @@ void report_release(struct report *r)
 		free(d->environment);
 		free(d->current);
 		free(d->bundle);
+		free(d->brought_at);
 		free(d->pending_list);
 		free(d->drifted_list);
 		for (j = 0; j < d->ndone; j++)
@@ -125,6 +126,8 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 			if (by) {
 				free(d->bundle);
 				d->bundle = xstrdup(by);
+				free(d->brought_at);
+				d->brought_at = dup_or_null(str_of(m, "applied_at"));
 			}
 			if (env && by)
 				release_count(r, env, by, str_of(m, "applied_at"));

@@ -16,6 +16,7 @@
 struct report_db {
 	char *source;          /* the file it was read from */
 	char *database, *environment, *current, *bundle; /* bundle: what brought it to current */
+	char *brought_at;      /* when the newest migration applied from that bundle ran */
 	size_t applied, pending, failed, drifted, in_progress;
 	char *pending_list;    /* "0003_items, 0004_x" (NULL: none) */
 	char *drifted_list;
@@ -93,7 +94,9 @@ void report_finish(struct report *r);
 /* report_release's part: the bundles, statements and steps. */
 void report_trail_release(struct report *r);
 /* The approvals and receipts that count for d: statements of the bundle
- * that brought it there, for its environment; fills idx with indexes
+ * that brought it there, for its environment (a receipt: for its database
+ * too), but no approval signed after that bundle's last migration there
+ * ran, which cannot have brought it there; fills idx with indexes
  * into r->stmts and returns how many (at most max). */
 size_t report_db_stmts(const struct report *r, const struct report_db *d, size_t *idx,
 		       size_t max);

@@ -132,12 +132,18 @@ test_expect_success 'bundles and receipts: what brought staging2 there, its appr
 	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) " out
 '
 
-test_expect_success 'a receipt for another database is not shown for this one; the approval for its environment is' '
+test_expect_success 'a receipt for another database is not shown for this one, nor an approval signed after the apply' '
 	cairn-apply status --db sqlite:staging.db $KEY --format json >st-plain.json &&
-	cairn-apply report st-plain.json rs.tar.gz >out &&
+	sed "s/\"applied_at\":\"[^\"]*\"/\"applied_at\":\"2099-01-01T00:00:00Z\"/g" st-plain.json >st-late.json &&
+	sed "s/\"applied_at\":\"[^\"]*\"/\"applied_at\":\"2000-01-01T00:00:00Z\"/g" st-plain.json >st-early.json &&
+	test_grep "2099-01-01" st-late.json &&
+	cairn-apply report st-late.json rs.tar.gz >out &&
 	test_grep "^staging  *staging.db " out &&
 	test_grep "^    approval: alice" out &&
-	test_grep ! "receipt: applier" out
+	test_grep ! "receipt: applier" out &&
+	cairn-apply report st-early.json rs.tar.gz >out &&
+	test_grep "^staging  *staging.db " out &&
+	test_grep ! "approval: alice" out
 '
 
 test_expect_success 'evolution over time from the audit trails, counted as the audit tables hold it' '
