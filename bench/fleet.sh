@@ -12,7 +12,8 @@
 # P (default 2: this is a 2-core machine), ROUNDS (default 1): the three
 # ways run ROUNDS times each, in reversed order every other round, so that
 # a machine shared with other work weighs on all of them alike; each round
-# starts from fresh databases and prints its line.
+# starts from fresh databases and prints its line. WAYS (default "loop par
+# fleet") runs fewer of them (the RSS of a fleet of 1,000 alone).
 set -e
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -86,17 +87,19 @@ for N in ${*:-100 1000}; do
 	r=0
 	while test $r -lt "${ROUNDS:-1}"; do
 		load=$(cut -d" " -f1 /proc/loadavg)
-		ways="loop par fleet"
-		test $((r % 2)) = 0 || ways="fleet par loop"
+		ways=${WAYS:-loop par fleet}
+		test $((r % 2)) = 0 || ways=$(echo "$ways" | tr " " "\n" | sed -n "1!G;h;\$p" | tr "\n" " ")
 		command -v parallel >/dev/null || ways=$(echo "$ways" | sed "s/par //")
 		loop=- par=- fleet=-
 		for w in $ways; do
 			eval "$w=\$(run $w $N)"
 		done
+		ratio=-
+		test "$loop" = - || test "$fleet" = - || ratio=$(echo "scale=2; $loop / $fleet" | bc)
 		echo "N=$N M=$M P=$P round $r ($ways) load=$load: loop ${loop}s, parallel -j$P ${par}s," \
-			"fleet --parallel $P ${fleet}s; loop/fleet $(echo "scale=2; $loop / $fleet" | bc)x;" \
-			"fleet's largest process RSS $(cat "rss$N") KiB;" \
-			"wrong databases: loop $(check "loop$N" "$N"), parallel $(test "$par" = - && echo - || check "par$N" "$N"), fleet $(check "fleet$N" "$N")"
+			"fleet --parallel $P ${fleet}s; loop/fleet ${ratio}x;" \
+			"fleet's largest process RSS $(cat "rss$N" 2>/dev/null || echo -) KiB;" \
+			"wrong databases: loop $(test "$loop" = - && echo - || check "loop$N" "$N"), parallel $(test "$par" = - && echo - || check "par$N" "$N"), fleet $(test "$fleet" = - && echo - || check "fleet$N" "$N")"
 		r=$((r + 1))
 	done
 done
