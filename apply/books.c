@@ -5,6 +5,8 @@
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
 #include "../lib/sha256.h"
+#include "../lib/checkpoint.h"
+#include "checkpoint.h"
 #include "engine.h"
 
 /* The pieces of a row's facts text, in order: labels at even indexes,
@@ -191,12 +193,17 @@ static char *field(const char *detail, const char *key)
 /* out becomes r's identity when r is an identity row. */
 static void identity_take(const struct audit_row *r, struct db_identity *out)
 {
+	char *pol;
+
 	if (!r->action || strcmp(r->action, BOOKS_IDENTITY_ACTION))
 		return;
 	db_identity_release(out);
 	out->project = field(r->detail, "project");
 	out->environment = field(r->detail, "environment");
 	out->builders = field(r->detail, "builders");
+	pol = field(r->detail, "policy");
+	out->policy = !strcmp(pol, "1");
+	free(pol);
 	out->seq = r->seq;
 }
 
@@ -284,9 +291,10 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 		g->opts.env = g->env = xstrdup(id.environment);
 	if (!id.seq) {
 		if (env)
-			g->record = xasprintf("project=%s; environment=%s; builders=%s%s",
+			g->record = xasprintf("project=%s; environment=%s; builders=%s%s%s",
 					      project ? project : "", env,
 					      o->builders ? o->builders : "",
+					      o->policy ? "; policy=1" : "",
 					      g->na ? "; adopted: the books had no identity" : "");
 		goto out;
 	}
@@ -306,18 +314,49 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	if (id.policy && !o->policy && !o->ungated) {
+		cairn_error_set("refusing to %s '%s': the database is under the policy of "
+				"environment '%s' (project '%s'; its identity, audit row %lld), and "
+				"this run has no applier's config: run with it (--config, "
+				"$CAIRN_APPLY_CONFIG or ./cairn-apply.yaml); --db and --key alone do "
+				"not skip the policy", what, db, id.environment, id.project, id.seq);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
 	if ((rc = builders_check(&id, o, db)) != EXIT_OK)
 		goto out;
 	if (other_env || other_project || (project && !*id.project) || (env && !*id.environment) ||
-	    (o->builders && *o->builders && strcmp(o->builders, id.builders)))
-		g->record = xasprintf("project=%s; environment=%s; builders=%s; was: project=%s; "
-				      "environment=%s; builders=%s%s",
+	    (o->builders && *o->builders && strcmp(o->builders, id.builders)) ||
+	    (o->policy && !id.policy))
+		g->record = xasprintf("project=%s; environment=%s; builders=%s%s; was: project=%s; "
+				      "environment=%s; builders=%s%s%s",
 				      project ? project : id.project, env ? env : id.environment,
 				      o->builders && *o->builders ? o->builders : id.builders,
+				      o->policy || id.policy ? "; policy=1" : "",
 				      id.project, id.environment, id.builders,
+				      id.policy ? "; policy=1" : "",
 				      other_env || other_project ? "; by an admin's override" : "");
 out:
 	return rc;
+}
+
+/* The chain's head against the checkpoint cp (NULL: none), under the run
+ * lock: the chain a of n rows when read whole, else (a NULL, scanned) n
+ * rows, the one at the checkpoint's length having seq and hash. */
+static int head_check(const struct checkpoint *cp, const struct audit_row *a, size_t n,
+		      long long seq, const char *hash, const char *db)
+{
+	char why[CAIRN_ERRMSG_MAX];
+
+	if (!cp)
+		return EXIT_OK;
+	if ((a ? checkpoint_rows_check(cp, a, n) : checkpoint_head_check(cp, n, seq, hash)) == 0)
+		return EXIT_OK;
+	if (snprintf(why, sizeof(why), "%s", cairn_error_last()) < 0)
+		why[0] = '\0';
+	cairn_error_set("checkpoint mismatch: %s; the books of %s do not hold what was "
+			"checkpointed on %s (signed by %s)", why, db, cp->time, cp->key);
+	return EXIT_STATE;
 }
 
 /* books_check as the rows stream by (driver audit_scan): every row's
@@ -335,6 +374,9 @@ struct guard_scan {
 	struct audit_problem *p;
 	size_t np, alloc;
 	struct db_identity *id;
+	long long head_at;             /* the checkpoint's length: that row's seq and hash */
+	long long head_seq;
+	char *head;
 };
 
 static int cmp_by_hash(const void *a, const void *b)
@@ -354,6 +396,10 @@ static int scan_row(void *ctx, const struct audit_row *r)
 	free(s->prev);
 	s->prev = xstrdup(r->hash ? r->hash : "");
 	identity_take(r, s->id);
+	if (s->head_at && (long long)s->n == s->head_at) {
+		s->head_seq = r->seq;
+		s->head = xstrdup(r->hash ? r->hash : "");
+	}
 	while (r->hash && *r->hash && lo < hi) { /* the first row anchored here */
 		size_t mid = lo + (hi - lo) / 2;
 		const char *h = s->by_hash[mid]->audit_hash;
@@ -378,7 +424,8 @@ static int scan_row(void *ctx, const struct audit_row *r)
 }
 
 static int guard_scan(struct books_guard *g, struct db *db, const struct driver *drv,
-		      const struct bk_row *rows, size_t nrows)
+		      const struct bk_row *rows, size_t nrows, const struct checkpoint *cp,
+		      const char *name)
 {
 	struct guard_scan s;
 	size_t i;
@@ -392,6 +439,7 @@ static int guard_scan(struct books_guard *g, struct db *db, const struct driver 
 	s.mismatch = xcalloc(nrows ? nrows : 1, sizeof(*s.mismatch));
 	s.prev = xstrdup(AUDIT_ZERO_HASH);
 	s.id = &g->id;
+	s.head_at = cp ? cp->length : 0;
 	for (i = 0; i < nrows; i++)
 		s.by_hash[i] = &rows[i];
 	qsort(s.by_hash, nrows, sizeof(*s.by_hash), cmp_by_hash);
@@ -400,6 +448,8 @@ static int guard_scan(struct books_guard *g, struct db *db, const struct driver 
 		goto out;
 	}
 	g->na = s.n;
+	if ((rc = head_check(cp, NULL, s.n, s.head_seq, s.head, name)) != EXIT_OK)
+		goto out;
 	for (i = 0; i < nrows; i++) {
 		char *msg = audit_anchor_problem(&rows[i], s.anchored[i] != 0);
 
@@ -426,6 +476,7 @@ out:
 	free(s.anchored);
 	free(s.by_hash);
 	free(s.prev);
+	free(s.head);
 	audit_problems_free(s.p, s.np);
 	return rc;
 }
@@ -434,15 +485,19 @@ int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
 		const struct apply_opts *o, const struct bk_row *rows, size_t nrows, int exists,
 		const char *what)
 {
+	const struct checkpoint *cp = o->checkpoint;
+	const char *name = drv->display_name(db);
 	int rc;
 
 	memset(g, 0, sizeof(*g));
 	if (exists && drv->audit_scan) {
-		if ((rc = guard_scan(g, db, drv, rows, nrows)) != EXIT_OK)
+		if ((rc = guard_scan(g, db, drv, rows, nrows, cp, name)) != EXIT_OK)
 			return rc;
 	} else {
 		if (exists && drv->audit_read(db, 0, &g->a, &g->na))
 			return EXIT_ENVIRONMENT;
+		if ((rc = head_check(cp, g->a, g->na, 0, NULL, name)) != EXIT_OK)
+			return rc;
 		if (books_check(g->a, g->na, rows, nrows) < 0)
 			return EXIT_STATE;
 		books_identity(g->a, g->na, &g->id);
@@ -450,7 +505,7 @@ int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
 		audit_rows_free(g->a, g->na);
 		g->a = NULL;
 	}
-	return identity_decide(g, o, drv->display_name(db), what);
+	return identity_decide(g, o, name, what);
 }
 
 void books_guard_release(struct books_guard *g)

@@ -40,13 +40,13 @@ static int signature_ok(const struct checkpoint *c, const char *line, const char
 	return 0;
 }
 
-int checkpoint_check(const struct checkpoint *c, const char *line, const char *want_key,
-		     const struct audit_row *a, size_t na)
+int checkpoint_signature_check(const struct checkpoint *c, const char *line, const char *want_key)
 {
-	const struct audit_row *r;
+	return signature_ok(c, line, want_key);
+}
 
-	if (signature_ok(c, line, want_key) < 0)
-		return -1;
+int checkpoint_head_check(const struct checkpoint *c, size_t na, long long seq, const char *hash)
+{
 	if (!c->length)
 		return 0;
 	if (!na) {
@@ -60,12 +60,27 @@ int checkpoint_check(const struct checkpoint *c, const char *line, const char *w
 				"its newest rows were deleted", na, c->time, c->length);
 		return -1;
 	}
-	r = &a[c->length - 1];
-	if (r->seq != c->length || !r->hash || strcmp(r->hash, c->head)) {
+	if (seq != c->length || !hash || strcmp(hash, c->head)) {
 		cairn_error_set("audit row %lld hashes to %.16s..., but the checkpoint of %s "
 				"recorded %.16s...: the chain was rewritten", c->length,
-				r->hash ? r->hash : "", c->time, c->head);
+				hash ? hash : "", c->time, c->head);
 		return -1;
 	}
 	return 0;
+}
+
+int checkpoint_rows_check(const struct checkpoint *c, const struct audit_row *a, size_t na)
+{
+	const struct audit_row *r = c->length > 0 && (long long)na >= c->length
+					    ? &a[c->length - 1] : NULL;
+
+	return checkpoint_head_check(c, na, r ? r->seq : 0, r ? r->hash : NULL);
+}
+
+int checkpoint_check(const struct checkpoint *c, const char *line, const char *want_key,
+		     const struct audit_row *a, size_t na)
+{
+	if (signature_ok(c, line, want_key) < 0)
+		return -1;
+	return checkpoint_rows_check(c, a, na);
 }

@@ -15,4 +15,15 @@
 int checkpoint_check(const struct checkpoint *c, const char *line, const char *want_key,
 		     const struct audit_row *a, size_t na);
 
+/* The two halves of checkpoint_check. The signature, checked before a
+ * run, when the file is read; the chain's head, compared by the engine
+ * under its run lock (books_guard): na rows, the one at index length - 1
+ * having sequence seq and hash (0 and NULL when the chain is shorter). */
+int checkpoint_signature_check(const struct checkpoint *c, const char *line,
+			       const char *want_key);
+int checkpoint_head_check(const struct checkpoint *c, size_t na, long long seq,
+			  const char *hash);
+/* checkpoint_head_check against the chain a of na rows. */
+int checkpoint_rows_check(const struct checkpoint *c, const struct audit_row *a, size_t na);
+
 #endif

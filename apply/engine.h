@@ -20,6 +20,8 @@
 #include "../drivers/driver.h"
 #include "set.h"
 
+struct checkpoint;
+
 enum step_action {
 	STEP_APPLY,        /* pending: runs */
 	STEP_RESUME,       /* a batch migration interrupted earlier: resumes */
@@ -105,6 +107,14 @@ struct apply_opts {
 	const char *project;
 	const char *builders;
 	int identity_override;
+	/* 1: the run is under an applier's config (its environment's policy);
+	 * recorded in the identity ("policy=1") by the first such run. A
+	 * database so recorded refuses a run without a config (--db and --key
+	 * alone) of a verb the policy gates (apply, repair, adopt): omitting
+	 * the config is not a way around its policy. ungated: rollback and
+	 * baseline, which the policy gates nothing of, keep DESIGN.md's form
+	 * without a config (rollback --db DSN --last N). */
+	int policy, ungated;
 	/* apply: the ids of the keys whose valid, trusted build signatures the
 	 * bundle carries, and of the keys the policy revokes (comma-separated;
 	 * NULL: none). A bundle signed by none of the builders the database's
@@ -128,6 +138,18 @@ struct apply_opts {
 	 * the step (nothing of it ran), the error set. NULL: no hook. */
 	int (*before_step)(void *ctx, const struct apply_mig *m, char **detail);
 	void *before_ctx;
+	/* The newest checkpoint of this database kept outside it (its
+	 * signature checked by the caller when the file was read), compared
+	 * with the chain's head by books_guard under the run lock, with the
+	 * other checks of the books, so nothing can change the books between
+	 * the comparison and the lock; NULL: none. */
+	const struct checkpoint *checkpoint;
+	/* rollback: the migrations of a verified bundle (rollback --bundle);
+	 * every stored down script to run must have the sha256 its signed
+	 * manifest records for that migration (this driver's down file), or
+	 * nothing runs (EXIT_STATE naming the migration and both hashes).
+	 * NULL: no bundle given; the facts and the checkpoint check only. */
+	const struct apply_set *manifest;
 };
 
 /* What happened, for the caller's closing message. */
@@ -244,13 +266,15 @@ struct db_identity {
 	char *project;      /* "" when not known (a database first used by rollback) */
 	char *environment;
 	char *builders;     /* key ids, comma-separated, sorted; "" when none */
+	int policy;         /* 1: "policy=1": the database is under a config's policy */
 	long long seq;      /* of the audit row that recorded it; 0: none */
 };
 
 /* The newest identity in the chain (seq 0 when none). */
 void books_identity(const struct audit_row *a, size_t na, struct db_identity *out);
 void db_identity_release(struct db_identity *id);
-/* An identity row's detail: "project=P; environment=E; builders=K1,K2". */
+/* An identity row's detail: "project=P; environment=E; builders=K1,K2"
+ * (then "; policy=1" when recorded under a config's policy). */
 char *books_identity_detail(const char *project, const char *environment, const char *builders);
 
 /* What the engine does with the books under the run lock, before it acts:

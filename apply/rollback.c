@@ -8,6 +8,7 @@
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
+#include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "engine.h"
@@ -161,6 +162,41 @@ static int rollback_one(struct run *r, const struct bk_row *rows, size_t nrows,
 	return EXIT_OK;
 }
 
+/* t's stored down script against the signed manifest of the bundle given
+ * (set): 0, or EXIT_STATE with the error set naming the migration and both
+ * hashes. */
+static int down_in_manifest(const struct apply_set *set, const char *driver,
+			    const struct bk_row *t)
+{
+	const struct bundle_file *f = NULL;
+	char have[SHA256_HEX_LEN + 1];
+	size_t i;
+
+	if (sha256_hex(t->down_sql, strlen(t->down_sql), have))
+		return EXIT_ENVIRONMENT;
+	for (i = 0; i < set->n; i++)
+		if (!strcmp(set->migs[i].version, t->version))
+			break;
+	if (i == set->n || !set->migs[i].bm) {
+		cairn_error_set("migration %s: its stored down script (sha256:%s) cannot be "
+				"checked: bundle %s (%s) does not list it; give the bundle that "
+				"applied it (%s); nothing was rolled back", t->name, have,
+				set->bundle_name ? set->bundle_name : "?", set->bundle_id,
+				t->bundle_id ? t->bundle_id : "not recorded");
+		return EXIT_STATE;
+	}
+	f = bundle_migration_file(set->migs[i].bm, "down", driver);
+	if (!f || strcmp(f->sha256, have)) {
+		cairn_error_set("migration %s: its stored down script has sha256:%s, but the "
+				"signed manifest of bundle %s (%s) records %s%s: the script was "
+				"changed after apply; nothing was rolled back", t->name, have,
+				set->bundle_name ? set->bundle_name : "?", set->bundle_id,
+				f ? "sha256:" : "no down script", f ? f->sha256 : "");
+		return EXIT_STATE;
+	}
+	return EXIT_OK;
+}
+
 int engine_rollback(struct db *db, const struct driver *drv, const char *to_version,
 		    size_t last_n, const struct apply_opts *o, struct apply_result *res)
 {
@@ -224,6 +260,10 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 					: t->irreversible  ? "irreversible"
 							   : "recorded without a down script");
 			rc = EXIT_FAILED;
+			goto out;
+		}
+		if (o->manifest && (rc = down_in_manifest(o->manifest, drv->name, t)) != EXIT_OK) {
+			res->failed_version = xstrdup(t->version);
 			goto out;
 		}
 	}

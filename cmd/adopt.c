@@ -137,6 +137,7 @@ int cmd_adopt(int argc, char **argv)
 	o.project = set.bundle ? set.bundle->project : NULL;
 	o.builders = builders = apply_policy_builders(&ap, keys, nkeys);
 	o.identity_override = apply_policy_overrides(&ap, POLICY_OVERRIDE_IDENTITY);
+	o.policy = ap.active;
 	rc = engine_adopt(ctx.db, ctx.drv, &set, tool, dry, &o, &plan);
 	if (plan.tool && (rc == EXIT_OK || plan.nproblems))
 		print_plan(&plan, &set, dry, ctx.drv->display_name(ctx.db));

@@ -411,8 +411,10 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	o.project = set->bundle ? set->bundle->project : NULL;
 	o.builders = builders = apply_policy_builders(ap, a->keys, a->nkeys);
 	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
+	o.policy = ap->active;
 	o.signers = signers = apply_policy_signers(ap, set);
 	o.revoked = revoked = apply_policy_revoked(ap);
+	o.checkpoint = ctx->checkpoint;
 	rc = engine_apply(ctx->db, ctx->drv, set, &o, res);
 	backup_ctx_release(&bk.b);
 	apply_ctx_release_signals();

@@ -105,6 +105,9 @@ int cmd_baseline(int argc, char **argv)
 	if (rc)
 		goto out;
 	o.env = a.env;
+	o.checkpoint = ctx.checkpoint;
+	o.policy = ap.active;
+	o.ungated = 1;
 	o.lock_timeout_ms = a.lock_ms;
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);

@@ -13,6 +13,8 @@
 
 struct early_open;
 
+struct checkpoint;
+
 struct apply_ctx {
 	const struct cmd *cmd;
 	const struct driver *drv;
@@ -30,6 +32,11 @@ struct apply_ctx {
 	 * the bundle file is one verified and applied here before
 	 * (apply_ctx_load_bundle); NULL: not asked. */
 	struct early_open *early;
+	/* The newest checkpoint of this database in the checkpoint file, its
+	 * signature checked (checkpoint_check_before), for the engine to
+	 * compare with the chain under its lock (apply_opts.checkpoint);
+	 * NULL: none. Freed by apply_ctx_close. */
+	struct checkpoint *checkpoint;
 };
 
 /* Opens --db with the driver's open flags (DRIVER_OPEN_READONLY,

@@ -111,6 +111,10 @@ int checkpoint_make(struct apply_ctx *c, const struct receipt_key *key, struct b
 	memset(&id, 0, sizeof(id));
 	if (c->drv->audit_read(c->db, 0, &a, &n) < 0)
 		goto out;
+	/* never sign a chain that does not extend the checkpoint the run
+	 * started from: that would launder a cut or rewritten chain */
+	if (c->checkpoint && checkpoint_rows_check(c->checkpoint, a, n) < 0)
+		goto out;
 	books_identity(a, n, &id);
 	engine_now(now);
 	if (receipt_checkpoint(key, now, c->drv->display_name(c->db), id.environment, id.project,
@@ -153,36 +157,39 @@ int checkpoint_check_before(struct apply_ctx *c, const struct checkpoint_opts *o
 {
 	struct buf text = BUF_INIT;
 	struct checkpoint cp;
-	struct audit_row *a = NULL;
 	const char *db, *line = NULL;
 	char want[KEY_ID_LEN + 1];
-	size_t n = 0;
-	int exists = 0, rc = EXIT_OK;
+	int rc = EXIT_OK;
 
 	memset(&cp, 0, sizeof(cp));
 	if (!o->file || !o->key || access(o->file, F_OK) < 0)
 		return EXIT_OK;
 	db = c->drv->display_name(c->db);
 	if (read_file(o->file, 256u << 20, &text) < 0 ||
-	    checkpoint_find_last(&cp, &line, text.ptr ? text.ptr : "", text.len, db) < 0 ||
-	    c->drv->bk_exists(c->db, &exists) < 0 ||
-	    (exists && c->drv->audit_read(c->db, 0, &a, &n) < 0)) {
+	    checkpoint_find_last(&cp, &line, text.ptr ? text.ptr : "", text.len, db) < 0) {
 		error_msg("cannot check the books against checkpoint file '%s': %s", o->file,
 			  cairn_error_last());
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
 	receipt_key_id(o->key, want);
-	if (line && checkpoint_check(&cp, line, want, a, n) < 0) {
+	if (line && checkpoint_signature_check(&cp, line, want) < 0) {
 		error_msg("checkpoint mismatch: %s", cairn_error_last());
-		error_msg("the books of %s do not hold what was checkpointed on %s ('%s'); nothing "
-			  "was done: the database is unchanged; compare it with a backup", db,
-			  cp.time, o->file);
+		error_msg("the newest checkpoint of %s in '%s' cannot be trusted; nothing was "
+			  "done: the database is unchanged", db, o->file);
 		rc = EXIT_STATE;
+		goto out;
+	}
+	if (line) { /* the chain is compared with it under the run lock */
+		if (c->checkpoint)
+			checkpoint_release(c->checkpoint);
+		free(c->checkpoint);
+		c->checkpoint = xmalloc(sizeof(cp));
+		*c->checkpoint = cp;
+		memset(&cp, 0, sizeof(cp));
 	}
 out:
 	checkpoint_release(&cp);
-	audit_rows_free(a, n);
 	buf_release(&text);
 	return rc;
 }

@@ -50,12 +50,15 @@ int checkpoint_make(struct apply_ctx *c, const struct receipt_key *key, struct b
  * file). Prints what failed; returns an exit code. */
 int checkpoint_append(struct apply_ctx *c, const struct checkpoint_opts *o);
 
-/* Before a verb acts (the database open): the chain against the newest
- * checkpoint of this database in o->file signed by o->key, so that a chain
- * cut, rewritten with recomputed hashes or dropped since the last run is
- * refused before anything runs, not only found by history --verify.
- * Nothing to check without a file or a checkpoint of this database in it.
- * Prints; EXIT_OK, EXIT_STATE (the books differ), EXIT_ENVIRONMENT. */
+/* Before a verb acts (the database open): the newest checkpoint of this
+ * database in o->file, its signature checked against o->key, kept in
+ * c->checkpoint for the engine, which compares the chain with it under its
+ * run lock (apply_opts.checkpoint, books_guard), so that a chain cut,
+ * rewritten with recomputed hashes or dropped since the last run is refused
+ * before anything runs, and nothing can change the books between that
+ * comparison and the lock. Nothing without a file or a checkpoint of this
+ * database in it. Prints; EXIT_OK, EXIT_STATE (a checkpoint not signed by
+ * the key), EXIT_ENVIRONMENT. */
 int checkpoint_check_before(struct apply_ctx *c, const struct checkpoint_opts *o);
 
 /* After a verb's run: the checkpoint when rc says the books may have

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../lib/buf.h"
+#include "../lib/checkpoint.h"
 #include "../lib/error.h"
 #include "../lib/thread.h"
 #include "../lib/util.h"
@@ -130,6 +131,10 @@ void apply_ctx_close(struct apply_ctx *c)
 	if (c->drv && c->db)
 		c->drv->close(c->db);
 	c->db = NULL;
+	if (c->checkpoint)
+		checkpoint_release(c->checkpoint);
+	free(c->checkpoint);
+	c->checkpoint = NULL;
 }
 
 static long long wall_ms(void)

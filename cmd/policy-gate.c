@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../apply/load.h"
 #include "../bundle/append.h"
@@ -221,14 +222,13 @@ char *apply_policy_builders(const struct apply_policy *ap, const char *const *ke
 	return buf_detach(&out, NULL);
 }
 
-static int revoked_id(const struct apply_policy *ap, const char *id)
+/* 1 when the policy revokes key id for a statement made at time t
+ * (seconds since the epoch): revoked with no 'since', or since at or before
+ * t, as the policy's own check counts statements (policy_revoked). */
+static int revoked_at(const struct apply_policy *ap, const char *id, long long t)
 {
-	size_t i;
-
-	for (i = 0; ap->active && i < ap->ac.env.revoked.n; i++)
-		if (!strcmp(ap->ac.env.revoked.items[i].key_id, id))
-			return 1;
-	return 0;
+	return ap->active && ap->ac.env.env &&
+	       policy_revoked(&ap->ac.config, ap->ac.env.env, id, t) != NULL;
 }
 
 char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set *set)
@@ -241,9 +241,12 @@ char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set
 		return NULL;
 	for (i = 0; i < b->nstatements; i++) {
 		const struct bundle_statement *s = &b->statements[i];
+		long long t;
 
+		/* a build signature made at or after its key's revocation counts
+		 * for nothing; one made before it still counts */
 		if (s->type && !strcmp(s->type, "build") && s->valid && s->trusted &&
-		    !revoked_id(ap, s->key_id))
+		    (!ap->active || (parse_rfc3339(s->time, &t) == 0 && !revoked_at(ap, s->key_id, t))))
 			buf_printf(&out, "%s%s", out.len ? "," : "", s->key_id);
 	}
 	return out.len ? buf_detach(&out, NULL) : xstrdup("");
@@ -252,10 +255,17 @@ char *apply_policy_signers(const struct apply_policy *ap, const struct apply_set
 char *apply_policy_revoked(const struct apply_policy *ap)
 {
 	struct buf out = BUF_INIT;
+	long long now = (long long)time(NULL);
 	size_t i;
 
-	for (i = 0; ap->active && i < ap->ac.env.revoked.n; i++)
-		buf_printf(&out, "%s%s", out.len ? "," : "", ap->ac.env.revoked.items[i].key_id);
+	/* the keys whose revocation is in effect now: a revocation dated in the
+	 * future (since after now) does not yet rotate the database's trust */
+	for (i = 0; ap->active && i < ap->ac.env.revoked.n; i++) {
+		const struct policy_key *k = &ap->ac.env.revoked.items[i];
+
+		if (*k->key_id && (!k->since || now >= k->since_epoch))
+			buf_printf(&out, "%s%s", out.len ? "," : "", k->key_id);
+	}
 	return out.len ? buf_detach(&out, NULL) : xstrdup("");
 }
 

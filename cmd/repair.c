@@ -233,6 +233,8 @@ int cmd_repair(int argc, char **argv)
 	if (rc)
 		goto out;
 	o.env = a.env;
+	o.checkpoint = ctx.checkpoint;
+	o.policy = ap.active;
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);
 	if (a.acc.on)

@@ -13,7 +13,8 @@ const struct cmd cmd_rollback_desc = {
 	"rollback", cmd_rollback,
 	"run the down scripts stored at apply time, newest first",
 	"cairn-apply rollback --db DSN (--to VERSION | --last N) [--env ENV] [--lock-timeout D] [--log-format text|json]\n"
-	"       cairn-apply rollback --env ENV [--config FILE] (--to VERSION | --last N) [--checkpoint FILE [--checkpoint-key KEY]]",
+	"       cairn-apply rollback --env ENV [--config FILE] (--to VERSION | --last N) [--checkpoint FILE [--checkpoint-key KEY]]\n"
+	"       cairn-apply rollback ... --bundle BUNDLE [--key PUB]...",
 	"Rolls back applied migrations, newest first, with the down scripts that\n"
 	"were stored in cairn_migrations when they were applied: no bundle is\n"
 	"needed. Each down script commits in one transaction with its bookkeeping\n"
@@ -23,6 +24,10 @@ const struct cmd cmd_rollback_desc = {
 	"checked against the audit chain first (exit 5 when a row was changed\n"
 	"outside cairn-apply), and a down script runs only if its sha256 is the\n"
 	"one recorded when its migration was applied from a verified bundle.\n"
+	"That record is in the database: with --bundle, each down script must\n"
+	"also have the sha256 the bundle's signed manifest records for it (the\n"
+	"bundle verified with --key, or with the environment's builder keys), or\n"
+	"nothing runs (exit 5 naming the migration and both hashes).\n"
 	"\n"
 	"The environment is --env, else $CAIRN_ENV; with an applier's config\n"
 	"(--config, $CAIRN_APPLY_CONFIG, ./cairn-apply.yaml) one must be named, and\n"
@@ -40,6 +45,10 @@ const struct cmd cmd_rollback_desc = {
 	"                      chain's head to FILE (else $CAIRN_CHECKPOINT, else the\n"
 	"                      config's)\n"
 	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n"
+	"   --bundle BUNDLE    the bundle that applied the migrations: every down script\n"
+	"                      to run is checked against its signed manifest\n"
+	"   --key PUB          a builder key that verifies BUNDLE (repeatable; else the\n"
+	"                      config's builders)\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s)\n"
 	"   --log-format F     text (default) or json\n"
 	"\n"
@@ -51,7 +60,9 @@ const struct cmd cmd_rollback_desc = {
 };
 
 struct rollback_args {
-	const char *dsn, *db_flag, *to, *last, *env, *config, *lock_flag;
+	const char *dsn, *db_flag, *to, *last, *env, *config, *lock_flag, *bundle;
+	const char **keys;
+	size_t nkeys;
 	unsigned long long lock_ms, n;
 	int json;
 	struct checkpoint_opts cpo;
@@ -69,12 +80,15 @@ static int parse_args(struct rollback_args *a, int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'P' },
 		{ "checkpoint-key", required_argument, NULL, 'K' },
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = EXIT_OK;
 	char *end;
 
 	a->lock_ms = 15000;
+	a->keys = xcalloc((size_t)argc, sizeof(*a->keys));
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': a->dsn = optarg; break;
@@ -84,6 +98,8 @@ static int parse_args(struct rollback_args *a, int argc, char **argv)
 		case 'C': a->config = optarg; break;
 		case 'P': a->cpo.file = optarg; break;
 		case 'K': a->cpo.key_path = optarg; break;
+		case 'b': a->bundle = optarg; break;
+		case 'k': a->keys[a->nkeys++] = optarg; break;
 		case 'l':
 			a->lock_flag = optarg;
 			rc = parse_lock_timeout(&cmd_rollback_desc, optarg, &a->lock_ms);
@@ -99,6 +115,8 @@ static int parse_args(struct rollback_args *a, int argc, char **argv)
 		return usage_error(&cmd_rollback_desc, "unexpected argument '%s'", argv[optind]);
 	if (!a->to == !a->last)
 		return usage_error(&cmd_rollback_desc, "give one of --to VERSION or --last N");
+	if (a->nkeys && !a->bundle)
+		return usage_error(&cmd_rollback_desc, "--key verifies --bundle BUNDLE: give both");
 	if (a->to && (!*a->to || strspn(a->to, "0123456789") != strlen(a->to)))
 		return usage_error(&cmd_rollback_desc, "--to must be a version (digits), not '%s'",
 				   a->to);
@@ -131,6 +149,10 @@ static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a,
 		next = xasprintf("finish or undo it by hand, then 'cairn-apply repair %s "
 				 "%s --mark-rolled-back' (or --mark-applied)",
 				 target, res->failed_version);
+	} else if (rc == EXIT_STATE && !res->needs_repair) {
+		state = xstrdup("is unchanged (nothing was done)");
+		next = xasprintf("compare it with a backup; 'cairn-apply history %s --verify' "
+				 "shows what differs", target);
 	} else if (rc == EXIT_STATE) {
 		state = xstrdup("is unchanged by this run, but needs an operator first");
 		next = xasprintf("run 'cairn-apply status %s', then 'cairn-apply repair "
@@ -158,6 +180,34 @@ static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a,
 	free(target);
 }
 
+/* --bundle: verified with --key, else (policy mode) with the environment's
+ * builder keys, and loaded for the engine, which checks every down script
+ * it would run against the bundle's signed manifest. */
+static int load_manifest(struct rollback_args *a, struct apply_ctx *ctx,
+			 const struct apply_policy *ap, struct apply_set *set)
+{
+	const struct policy_keylist *l = ap->active ? ap->ac.env.builders : NULL;
+	const char **keys = a->keys;
+	size_t n = a->nkeys, i;
+	int rc;
+
+	if (!a->bundle)
+		return EXIT_OK;
+	if (!n && l) {
+		keys = xcalloc(l->n ? l->n : 1, sizeof(*keys));
+		for (i = 0; i < l->n; i++)
+			keys[n++] = l->items[i].resolved;
+	}
+	if (!n)
+		rc = usage_error(&cmd_rollback_desc, "--bundle needs the builder keys that "
+				 "verify it: --key PUB, or an applier's config");
+	else
+		rc = apply_ctx_load_bundle(ctx, a->bundle, keys, n, set);
+	if (keys != a->keys)
+		free(keys);
+	return rc;
+}
+
 int cmd_rollback(int argc, char **argv)
 {
 	struct rollback_args a;
@@ -165,8 +215,10 @@ int cmd_rollback(int argc, char **argv)
 	struct apply_ctx ctx;
 	struct apply_opts o;
 	struct apply_result res;
+	struct apply_set set;
 	int rc;
 
+	memset(&set, 0, sizeof(set));
 	memset(&a, 0, sizeof(a));
 	memset(&ap, 0, sizeof(ap));
 	memset(&ctx, 0, sizeof(ctx));
@@ -177,10 +229,16 @@ int cmd_rollback(int argc, char **argv)
 					      a.lock_flag, &a.lock_ms);
 	if (rc == EXIT_OK)
 		rc = checkpoint_open_books(&ctx, &cmd_rollback_desc, &ap, &a.cpo, a.dsn, DRIVER_OPEN_EXISTING, a.json);
+	if (rc == EXIT_OK)
+		rc = load_manifest(&a, &ctx, &ap, &set);
 	if (rc)
 		goto out;
 	memset(&o, 0, sizeof(o));
 	o.env = a.env;
+	o.checkpoint = ctx.checkpoint;
+	o.policy = ap.active;
+	o.ungated = 1;
+	o.manifest = a.bundle ? &set : NULL;
 	o.lock_timeout_ms = a.lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
@@ -206,6 +264,8 @@ int cmd_rollback(int argc, char **argv)
 	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
 out:
 	checkpoint_opts_release(&a.cpo);
+	apply_set_release(&set);
+	free(a.keys);
 	apply_result_release(&res);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);

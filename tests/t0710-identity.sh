@@ -69,6 +69,36 @@ test_expect_success 'CAIRN_DB and CAIRN_ENV cannot do it either' '
 	test "$(q prod.db "SELECT count(*) FROM cairn_migrations")" = 2
 '
 
+test_expect_success 'no config at all (--db and --key, run from elsewhere): prod.s policy is not skipped (exit 3), nothing written' '
+	q prod.db "SELECT count(*), max(hash) FROM cairn_audit; SELECT version, state FROM cairn_migrations" >before &&
+	mkdir -p elsewhere &&
+	(cd elsewhere && test_expect_code 3 cairn-apply apply ../v2.tar.gz --env prod --db sqlite:../prod.db --key ../keys/ci.pub >out 2>err.apply) &&
+	test_grep "refusing to apply to .*prod.db.: the database is under the policy of environment .prod. (project .shop.; its identity, audit row 1), and this run has no applier.s config" elsewhere/err.apply &&
+	(cd elsewhere && test_expect_code 3 cairn-apply repair --db sqlite:../prod.db 20260102000000 --mark-rolled-back >out 2>err.repair) &&
+	test_grep "refusing to repair .*: the database is under the policy of environment .prod." elsewhere/err.repair &&
+	q prod.db "SELECT count(*), max(hash) FROM cairn_audit; SELECT version, state FROM cairn_migrations" >after &&
+	test_cmp before after &&
+	test "$(q prod.db "SELECT count(*) FROM sqlite_master WHERE name = '"'"'t_20260103000000_items'"'"'")" = 0 &&
+	q prod.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"'" >id &&
+	test_grep "^project=shop; environment=prod; builders=[0-9a-f]\{16\}; policy=1\(;\|$\)" id
+'
+
+test_expect_success 'a database first used without a config gets policy=1 on its first run under one, and keeps it' '
+	cairn-apply apply v1.tar.gz --env dev --db sqlite:keyed.db --key keys/ci.pub >/dev/null &&
+	q keyed.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"'" >id &&
+	! grep "policy=1" id &&
+	sed "s/sqlite:dev.db/sqlite:keyed.db/" cairn-apply.yaml >keyed.yaml &&
+	cairn-apply apply v2.tar.gz --env dev --config keyed.yaml >out 2>err &&
+	test_grep "applied 1 migration" out &&
+	q keyed.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"' ORDER BY seq DESC LIMIT 1" >id &&
+	test_grep "^project=shop; environment=dev; builders=[0-9a-f]*; policy=1; was: project=shop; environment=dev; builders=[0-9a-f]*\(;\|$\)" id &&
+	mkdir -p elsewhere &&
+	(cd elsewhere && test_expect_code 3 cairn-apply apply ../v2.tar.gz --env dev --db sqlite:../keyed.db --key ../keys/ci.pub 2>err) &&
+	(cd elsewhere && cairn-apply rollback --db sqlite:../keyed.db --last 1 >out 2>err) &&
+	test_grep "rolled back 1 migration" elsewhere/out &&
+	cairn-apply history --db sqlite:keyed.db --verify >out
+'
+
 test_expect_success 'a bundle of another project is refused on shop.s database, naming both' '
 	cairn-apply apply v1.tar.gz --env dev --db sqlite:dev-shop.db --key keys/ci.pub >/dev/null &&
 	test_expect_code 3 cairn-apply apply blog.tar.gz --env dev --db sqlite:dev-shop.db --key keys/ci.pub 2>err &&
@@ -90,7 +120,7 @@ test_expect_success 'an admin override moves the database to another environment
 	cairn-apply apply move.tar.gz --env dev --db sqlite:prod.db >out 2>err &&
 	test_grep "applied 1 migration" out &&
 	q prod.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"' ORDER BY seq DESC LIMIT 1" >id &&
-	test_grep "^project=shop; environment=dev; builders=[0-9a-f]*; was: project=shop; environment=prod" id &&
+	test_grep "^project=shop; environment=dev; builders=[0-9a-f]*; policy=1; was: project=shop; environment=prod" id &&
 	cairn-apply history --db sqlite:prod.db --verify >out
 '
 

@@ -45,6 +45,29 @@ test_expect_success 'policy mode, the config trusting only the other key: refuse
 	test_cmp before after
 '
 
+test_expect_success 'a revocation dated in the future is no rotation yet: refused (exit 3); once its time has come it is' '
+	cp pol.db later.db &&
+	later=$(date -u -d "@$(($(date +%s) + 3600))" +%Y-%m-%dT%H:%M:%SZ) &&
+	past=$(date -u -d "@$(($(date +%s) - 60))" +%Y-%m-%dT%H:%M:%SZ) &&
+	cat >later.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "sqlite:later.db" }
+	    builders: [other.pub]
+	    revoked:
+	      - {key: ci.pub, since: $later}
+	EOF
+	state later.db >before &&
+	test_expect_code 3 cairn-apply apply v2.tar.gz --env dev --config later.yaml >out 2>err &&
+	test_grep "the bundle is signed by builder key [0-9a-f]\{16\}, but the database trusts builder key [0-9a-f]\{16\} (its identity)" err &&
+	state later.db >after &&
+	test_cmp before after &&
+	sed "s/since: $later/since: $past/" later.yaml >now.yaml &&
+	cairn-apply apply v2.tar.gz --env dev --config now.yaml >out 2>err &&
+	test_grep "applied 1 migration" out &&
+	test -n "$(q later.db "SELECT name FROM sqlite_master WHERE name = '"'"'t_0002_b'"'"'")"
+'
+
 test_expect_success 'a rotation (the old key revoked in the policy) lets the new key through, and the identity records it' '
 	cat >cfg.yaml <<-EOF &&
 	environments:
@@ -58,7 +81,7 @@ test_expect_success 'a rotation (the old key revoked in the policy) lets the new
 	test_grep "applied 1 migration" out &&
 	test -n "$(q pol.db "SELECT name FROM sqlite_master WHERE name = '"'"'t_0002_b'"'"'")" &&
 	q pol.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"' ORDER BY seq DESC LIMIT 1" >id &&
-	test_grep "builders=[0-9a-f]\{16\}; was: .*builders=[0-9a-f]\{16\}" id
+	test_grep "builders=[0-9a-f]\{16\}; policy=1; was: .*builders=[0-9a-f]\{16\}" id
 '
 
 test_expect_success 'a bundle signed by both keys goes through when the run trusts both (step 2 of the rotation runbook)' '

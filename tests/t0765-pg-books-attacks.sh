@@ -118,6 +118,25 @@ test_expect_success 'both tables dropped: found by the checkpoint, and history r
 	echo 0 >want && test_cmp want n
 '
 
+test_expect_success 'a down script swapped, its facts edited and the chain recomputed: rollback --bundle refuses it (exit 5) naming both hashes; nothing runs' '
+	restore &&
+	real=$(bk "select encode(sha256(convert_to(down_sql, '"'"'UTF8'"'"')), '"'"'hex'"'"') from cairn.cairn_migrations where version = '"'"'0003'"'"'") &&
+	evil="DROP TABLE t_0001_a;" &&
+	sha=$(printf "%s" "$evil" | sha256sum | cut -d" " -f1) &&
+	bk "update cairn.cairn_migrations set down_sql = '"'"'$evil'"'"' where version = '"'"'0003'"'"'" &&
+	bk "update cairn.cairn_audit set detail = regexp_replace(detail, '"'"'down=sha256:[0-9a-f]*'"'"', '"'"'down=sha256:$sha'"'"') where action = '"'"'apply'"'"' and version = '"'"'0003'"'"'" &&
+	rechain &&
+	cairn-apply history --db "$DB" --verify >out &&
+	test_grep "audit chain intact" out &&
+	state >before &&
+	test_expect_code 5 cairn-apply rollback --db "$DB" --env prod --last 1 --bundle b.tar.gz $KEY >out 2>err &&
+	test_grep "migration 0003_c: its stored down script has sha256:$sha, but the signed manifest of bundle .* records sha256:$real: the script was changed after apply; nothing was rolled back" err &&
+	state >after &&
+	test_cmp before after &&
+	grep "^t_0001_a$" after &&
+	grep "^t_0003_c$" after
+'
+
 test_expect_success 'cleanup: the saved copy' '
 	pg_sql -d postgres -c "DROP DATABASE good WITH (FORCE)"
 '

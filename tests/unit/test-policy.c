@@ -262,6 +262,14 @@ static void test_revoked(struct policy_config *c)
 	CHECK(has_reason(&v, "approvals", "the bundle carries 1"));
 	CHECK(v.nignored == 1 && strstr(v.ignored[0], "at 2026-11-02T08:00:00Z, and that key is revoked since 2026-11-01T00:00:00Z (apply.yaml:16:"));
 	policy_verdict_release(&v);
+	/* the boundary: a second before 'since' counts, 'since' itself does not */
+	st[4].time = "2026-10-31T23:59:59Z";
+	CHECK(check(&v, c, "prod", 0, NULL) == 0 && v.ok && v.nignored == 0);
+	policy_verdict_release(&v);
+	st[4].time = "2026-11-01T00:00:00Z";
+	CHECK(check(&v, c, "prod", 0, NULL) == 0 && !v.ok && v.nignored == 1);
+	CHECK(has_reason(&v, "approvals", "the bundle carries 1"));
+	policy_verdict_release(&v);
 	/* bob's revocation is prod's only: staging still takes him */
 	nst = 0;
 	add(stmt("signatures/ci.yaml", "build", NULL, "ci"));
