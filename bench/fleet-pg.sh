@@ -8,7 +8,8 @@
 # before each way. Then each database is checked: M rows applied in its
 # books and M tables of its own in pg_class.
 #
-#   make && sh bench/fleet-pg.sh          (N default 100, M 50, P 2, ROUNDS 1)
+#   make && sh bench/fleet-pg.sh          (N default 100, M 50, P 2, ROUNDS 1,
+#                                          FIRST_ROUND 0)
 set -eu
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-100}
@@ -97,8 +98,9 @@ run() {
 	echo "$(echo "$t1 - $t0" | bc) $(check)"
 }
 
-r=0
-while test $r -lt "${ROUNDS:-1}"; do
+# FIRST_ROUND=1 starts with the reversed order (a second round run later)
+r=${FIRST_ROUND:-0}
+while test $r -lt $((${FIRST_ROUND:-0} + ${ROUNDS:-1})); do
 	load=$(cut -d" " -f1 /proc/loadavg)
 	ways="loop par fleet"
 	test $((r % 2)) = 0 || ways="fleet par loop"
