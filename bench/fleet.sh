@@ -9,7 +9,11 @@
 #   bench/fleet.sh [N...]       (default: 100 1000)
 #
 # Environment: BENCH_DIR (default /tmp/cairn-bench-fleet), M (default 50),
-# P (default 2: this is a 2-core machine).
+# P (default 2: this is a 2-core machine), ROUNDS (default 1): the three
+# ways run ROUNDS times each, in reversed order every other round, so that
+# a machine shared with other work weighs on all of them alike; each round
+# starts from fresh databases and prints its line. WAYS (default "loop par
+# fleet") runs fewer of them (the RSS of a fleet of 1,000 alone).
 set -e
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -55,38 +59,47 @@ check() {
 
 now() { date +%s.%N; }
 
+# run WAY N: one way, from fresh databases; prints its wall time
+run() {
+	rm -rf "$1$2" && mkdir "$1$2"
+	t0=$(now)
+	case $1 in
+	loop)
+		j=1
+		while test $j -le "$2"; do
+			cairn-apply apply b.tar.gz --env bench --db "sqlite:loop$2/t$j.db" --key ci.pub >/dev/null
+			j=$((j + 1))
+		done ;;
+	par)
+		seq 1 "$2" | parallel -j "$P" \
+			cairn-apply apply b.tar.gz --env bench --db "sqlite:par$2/t{}.db" --key ci.pub ">/dev/null" ;;
+	fleet)
+		/usr/bin/time -f "%M" -o "rss$2" cairn-apply fleet b.tar.gz --env bench --key ci.pub \
+			--targets "targets$2" --parallel "$P" --result "r$2.jsonl" --log-format json >"events$2" ;;
+	esac
+	t1=$(now)
+	echo "$t1 - $t0" | bc
+}
+
 for N in ${*:-100 1000}; do
-	for d in loop par fleet; do rm -rf "$d$N" && mkdir "$d$N"; done
 	j=1
 	while test $j -le "$N"; do echo "t$j sqlite:fleet$N/t$j.db"; j=$((j + 1)); done >"targets$N"
-	load=$(cut -d" " -f1 /proc/loadavg)
-
-	t0=$(now)
-	j=1
-	while test $j -le "$N"; do
-		cairn-apply apply b.tar.gz --env bench --db "sqlite:loop$N/t$j.db" --key ci.pub >/dev/null
-		j=$((j + 1))
+	r=0
+	while test $r -lt "${ROUNDS:-1}"; do
+		load=$(cut -d" " -f1 /proc/loadavg)
+		ways=${WAYS:-loop par fleet}
+		test $((r % 2)) = 0 || ways=$(echo "$ways" | tr " " "\n" | sed -n "1!G;h;\$p" | tr "\n" " ")
+		command -v parallel >/dev/null || ways=$(echo "$ways" | sed "s/par //")
+		loop=- par=- fleet=-
+		for w in $ways; do
+			eval "$w=\$(run $w $N)"
+		done
+		ratio=-
+		test "$loop" = - || test "$fleet" = - || ratio=$(echo "scale=2; $loop / $fleet" | bc)
+		echo "N=$N M=$M P=$P round $r ($ways) load=$load: loop ${loop}s, parallel -j$P ${par}s," \
+			"fleet --parallel $P ${fleet}s; loop/fleet ${ratio}x;" \
+			"fleet's largest process RSS $(cat "rss$N" 2>/dev/null || echo -) KiB;" \
+			"wrong databases: loop $(test "$loop" = - && echo - || check "loop$N" "$N"), parallel $(test "$par" = - && echo - || check "par$N" "$N"), fleet $(test "$fleet" = - && echo - || check "fleet$N" "$N")"
+		r=$((r + 1))
 	done
-	t1=$(now)
-	loop=$(echo "$t1 - $t0" | bc)
-
-	par=-
-	if command -v parallel >/dev/null; then
-		t0=$(now)
-		seq 1 "$N" | parallel -j "$P" \
-			cairn-apply apply b.tar.gz --env bench --db "sqlite:par$N/t{}.db" --key ci.pub ">/dev/null"
-		t1=$(now)
-		par=$(echo "$t1 - $t0" | bc)
-	fi
-
-	t0=$(now)
-	/usr/bin/time -f "%M" -o "rss$N" cairn-apply fleet b.tar.gz --env bench --key ci.pub \
-		--targets "targets$N" --parallel "$P" --result "r$N.jsonl" --log-format json >"events$N"
-	t1=$(now)
-	fleet=$(echo "$t1 - $t0" | bc)
-
-	echo "N=$N M=$M P=$P load=$load: loop ${loop}s, parallel -j$P ${par}s, fleet --parallel $P ${fleet}s;" \
-		"loop/fleet $(echo "scale=2; $loop / $fleet" | bc)x;" \
-		"largest process RSS $(cat "rss$N") KiB;" \
-		"wrong databases: loop $(check "loop$N" "$N"), parallel $(test "$par" = - && echo - || check "par$N" "$N"), fleet $(check "fleet$N" "$N")"
 done

@@ -14,6 +14,64 @@ static void put_short(struct buf *out, const char *id)
 	buf_printf(out, "%.19s", nn(id));
 }
 
+#define STMTS_MAX 64
+
+/* "shop-0002" after a bundle id, when that bundle was an input. */
+static const char *bundle_name(const struct report *r, const char *id)
+{
+	const struct report_bundle *b = report_bundle_of(r, id);
+
+	return b && b->name ? b->name : NULL;
+}
+
+static const char *trust_word(const struct report_stmt *s)
+{
+	return !s->valid ? "INVALID" : s->trusted ? "trusted" : "valid";
+}
+
+static void text_stmts(struct buf *out, const struct report *r, const struct report_db *d)
+{
+	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX), i;
+
+	for (i = 0; i < n; i++) {
+		const struct report_stmt *s = &r->stmts[idx[i]];
+
+		buf_printf(out, "    %s: %s (key %s, %s) %s", s->type, nn(s->signer), nn(s->key_id),
+			   trust_word(s), nn(s->time));
+		if (s->database)
+			buf_printf(out, " on %s", s->database);
+		buf_putc(out, '\n');
+	}
+}
+
+static void text_trail(struct buf *out, const struct report *r)
+{
+	size_t i;
+
+	if (r->nbundles)
+		buf_puts(out, "\nbundles:\n");
+	for (i = 0; i < r->nbundles; i++) {
+		const struct report_bundle *b = &r->bundles[i];
+
+		buf_printf(out, "    %s  ", nn(b->name));
+		put_short(out, b->id);
+		buf_printf(out, "  built %s, %zu migration%s, %s  (%s)\n", nn(b->built), b->nmigs,
+			   b->nmigs == 1 ? "" : "s", b->trusted ? "trusted builder" : "integrity only",
+			   b->source);
+	}
+	if (r->nsteps)
+		buf_puts(out, "\nevolution (from the audit trails):\n");
+	for (i = 0; i < r->nsteps; i++) {
+		const struct report_step *s = &r->steps[i];
+
+		buf_printf(out, "    %-20s %-12s ", nn(s->first_at), s->environment);
+		put_short(out, s->bundle);
+		buf_printf(out, " %-12s applied %zu, rolled back %zu, failed %zu, on %zu database%s\n",
+			   nn(bundle_name(r, s->bundle)), s->applied, s->rolled_back, s->failed,
+			   s->databases, s->databases == 1 ? "" : "s");
+	}
+}
+
 static void text_format(struct buf *out, const struct report *r)
 {
 	size_t i, j;
@@ -26,7 +84,10 @@ static void text_format(struct buf *out, const struct report *r)
 		buf_printf(out, "%-12s %-28s %-16s %7zu %7zu %7zu  ", d->environment, d->database,
 			   nn(d->current), d->pending, d->drifted, d->failed + d->in_progress);
 		put_short(out, d->bundle);
+		if (bundle_name(r, d->bundle))
+			buf_printf(out, " %s", bundle_name(r, d->bundle));
 		buf_putc(out, '\n');
+		text_stmts(out, r, d);
 		if (d->pending_list)
 			buf_printf(out, "    pending: %s\n", d->pending_list);
 		if (d->drifted_list)
@@ -54,6 +115,7 @@ static void text_format(struct buf *out, const struct report *r)
 		buf_printf(out, "  %zu migration%s, first applied %s\n", r->rel[i].migrations,
 			   r->rel[i].migrations == 1 ? "" : "s", nn(r->rel[i].first_at));
 	}
+	text_trail(out, r);
 }
 
 static void json_kv(struct buf *out, const char *key, const char *v, int comma)
@@ -63,6 +125,58 @@ static void json_kv(struct buf *out, const char *key, const char *v, int comma)
 		buf_put_json_string(out, v);
 	else
 		buf_puts(out, "null");
+}
+
+static void json_stmts(struct buf *out, const struct report *r, const struct report_db *d)
+{
+	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX), i;
+
+	buf_puts(out, ",\"statements\":[");
+	for (i = 0; i < n; i++) {
+		const struct report_stmt *s = &r->stmts[idx[i]];
+
+		buf_puts(out, i ? ",{" : "{");
+		json_kv(out, "type", s->type, 0);
+		json_kv(out, "signer", s->signer, 1);
+		json_kv(out, "key", s->key_id, 1);
+		json_kv(out, "time", s->time, 1);
+		json_kv(out, "database", s->database, 1);
+		buf_printf(out, ",\"valid\":%s,\"trusted\":%s}", s->valid ? "true" : "false",
+			   s->trusted ? "true" : "false");
+	}
+	buf_puts(out, "]");
+}
+
+static void json_trail(struct buf *out, const struct report *r)
+{
+	size_t i;
+
+	buf_puts(out, ",\"bundles\":[");
+	for (i = 0; i < r->nbundles; i++) {
+		const struct report_bundle *b = &r->bundles[i];
+
+		buf_puts(out, i ? ",{" : "{");
+		json_kv(out, "source", b->source, 0);
+		json_kv(out, "id", b->id, 1);
+		json_kv(out, "name", b->name, 1);
+		json_kv(out, "built", b->built, 1);
+		buf_printf(out, ",\"migrations\":%zu,\"trusted\":%s}", b->nmigs,
+			   b->trusted ? "true" : "false");
+	}
+	buf_puts(out, "],\"evolution\":[");
+	for (i = 0; i < r->nsteps; i++) {
+		const struct report_step *s = &r->steps[i];
+
+		buf_puts(out, i ? ",{" : "{");
+		json_kv(out, "environment", s->environment, 0);
+		json_kv(out, "bundle", s->bundle, 1);
+		json_kv(out, "bundle_name", bundle_name(r, s->bundle), 1);
+		json_kv(out, "first_at", s->first_at, 1);
+		json_kv(out, "last_at", s->last_at, 1);
+		buf_printf(out, ",\"applied\":%zu,\"rolled_back\":%zu,\"failed\":%zu,"
+			   "\"databases\":%zu}", s->applied, s->rolled_back, s->failed, s->databases);
+	}
+	buf_puts(out, "]");
 }
 
 static void json_format(struct buf *out, const struct report *r, const char *now)
@@ -86,6 +200,8 @@ static void json_format(struct buf *out, const struct report *r, const char *now
 			   d->in_progress);
 		json_kv(out, "pending_migrations", d->pending_list, 1);
 		json_kv(out, "drifted_migrations", d->drifted_list, 1);
+		json_kv(out, "bundle_name", bundle_name(r, d->bundle), 1);
+		json_stmts(out, r, d);
 		buf_puts(out, "}");
 	}
 	buf_puts(out, "],\"fleets\":[");
@@ -121,7 +237,9 @@ static void json_format(struct buf *out, const struct report *r, const char *now
 		json_kv(out, "first_applied", r->rel[i].first_at, 1);
 		buf_puts(out, "}");
 	}
-	buf_puts(out, "]}\n");
+	buf_puts(out, "]");
+	json_trail(out, r);
+	buf_puts(out, "}\n");
 }
 
 /* Text for HTML: & < > " ' escaped. */
@@ -146,7 +264,40 @@ static const char css[] =
 	"th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
 	"th{background:#f2f2f2}code{font:12px ui-monospace,monospace}"
 	".ok{background:#dff3df}.warn{background:#fff2cc}.bad{background:#f8d7d7}"
-	".muted{color:#777}";
+	".muted{color:#777}ul.statements{margin:.2em 0;padding-left:1.2em}"
+	".bar{display:inline-block;height:.8em;background:#4a7fb5;vertical-align:middle}";
+
+static void html_brought(struct buf *out, const struct report *r, const struct report_db *d)
+{
+	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX), i;
+
+	if (bundle_name(r, d->bundle)) {
+		h(out, bundle_name(r, d->bundle));
+		buf_puts(out, " ");
+	}
+	buf_puts(out, "<code>");
+	put_short(out, d->bundle);
+	buf_puts(out, "</code>");
+	if (n)
+		buf_puts(out, "<ul class=\"statements\">");
+	for (i = 0; i < n; i++) {
+		const struct report_stmt *s = &r->stmts[idx[i]];
+
+		buf_printf(out, "<li class=\"%s\">", s->valid ? s->type : "bad");
+		h(out, s->type);
+		buf_puts(out, " by ");
+		h(out, s->signer);
+		buf_printf(out, " (%s) ", trust_word(s));
+		h(out, s->time);
+		if (s->database) {
+			buf_puts(out, " on ");
+			h(out, s->database);
+		}
+		buf_puts(out, "</li>");
+	}
+	if (n)
+		buf_puts(out, "</ul>");
+}
 
 static void html_envs(struct buf *out, const struct report *r)
 {
@@ -181,9 +332,9 @@ static void html_envs(struct buf *out, const struct report *r)
 			buf_puts(out, ": ");
 			h(out, d->pending_list);
 		}
-		buf_puts(out, "</td><td><code>");
-		h(out, d->bundle);
-		buf_puts(out, "</code></td></tr>\n");
+		buf_puts(out, "</td><td>");
+		html_brought(out, r, d);
+		buf_puts(out, "</td></tr>\n");
 	}
 	buf_puts(out, "</table>\n");
 }
@@ -221,6 +372,52 @@ static void html_fleets(struct buf *out, const struct report *r)
 	}
 }
 
+static void html_trail(struct buf *out, const struct report *r)
+{
+	size_t i, most = 1;
+
+	buf_puts(out, "<h2>Bundles</h2>\n<table id=\"bundles\"><tr><th>bundle</th><th>id</th>"
+		      "<th>built</th><th>migrations</th><th>builder</th></tr>\n");
+	for (i = 0; i < r->nbundles; i++) {
+		const struct report_bundle *b = &r->bundles[i];
+
+		buf_puts(out, "<tr><td>");
+		h(out, b->name);
+		buf_puts(out, "</td><td><code>");
+		put_short(out, b->id);
+		buf_puts(out, "</code></td><td>");
+		h(out, b->built);
+		buf_printf(out, "</td><td>%zu</td><td>%s</td></tr>\n", b->nmigs,
+			   b->trusted ? "trusted" : "integrity only");
+	}
+	buf_puts(out, "</table>\n<h2>Schema evolution</h2>\n<table id=\"evolution\"><tr>"
+		      "<th>first applied</th><th>environment</th><th>bundle</th><th>applied</th>"
+		      "<th>rolled back</th><th>failed</th><th>databases</th></tr>\n");
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].applied > most)
+			most = r->steps[i].applied;
+	for (i = 0; i < r->nsteps; i++) {
+		const struct report_step *s = &r->steps[i];
+
+		buf_printf(out, "<tr class=\"%s\"><td>", s->failed ? "bad" : "ok");
+		h(out, s->first_at);
+		buf_puts(out, "</td><td>");
+		h(out, s->environment);
+		buf_puts(out, "</td><td>");
+		if (bundle_name(r, s->bundle)) {
+			h(out, bundle_name(r, s->bundle));
+			buf_puts(out, " ");
+		}
+		buf_puts(out, "<code>");
+		put_short(out, s->bundle);
+		buf_printf(out, "</code></td><td><span class=\"bar\" style=\"width:%zupx\"></span> "
+			   "%zu</td><td>%zu</td><td>%zu</td><td>%zu</td></tr>\n",
+			   1 + 120 * s->applied / most, s->applied, s->rolled_back, s->failed,
+			   s->databases);
+	}
+	buf_puts(out, "</table>\n");
+}
+
 static void html_format(struct buf *out, const struct report *r, const char *now)
 {
 	size_t i;
@@ -246,7 +443,9 @@ static void html_format(struct buf *out, const struct report *r, const char *now
 		h(out, r->rel[i].first_at);
 		buf_puts(out, "</td></tr>\n");
 	}
-	buf_puts(out, "</table>\n</body></html>\n");
+	buf_puts(out, "</table>\n");
+	html_trail(out, r);
+	buf_puts(out, "</body></html>\n");
 }
 
 void report_format(struct buf *out, const struct report *r, enum report_format f,

@@ -9,7 +9,7 @@
 
 void report_release(struct report *r)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!r)
 		return;
@@ -21,8 +21,12 @@ void report_release(struct report *r)
 		free(d->environment);
 		free(d->current);
 		free(d->bundle);
+		free(d->brought_at);
 		free(d->pending_list);
 		free(d->drifted_list);
+		for (j = 0; j < d->ndone; j++)
+			free(d->done[j]);
+		free(d->done);
 	}
 	for (i = 0; i < r->nrel; i++) {
 		free(r->rel[i].environment);
@@ -36,6 +40,7 @@ void report_release(struct report *r)
 	free(r->dbs);
 	free(r->rel);
 	free(r->fleets);
+	report_trail_release(r);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -110,6 +115,10 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 		/* a drifted migration is applied too: its file changed since */
 		if (!strcmp(state, "applied") || !strcmp(state, "drifted")) {
 			d->applied += !strcmp(state, "applied");
+			if (mig) {
+				d->done = xrealloc(d->done, (d->ndone + 1) * sizeof(*d->done));
+				d->done[d->ndone++] = xstrdup(mig);
+			}
 			if (env) {
 				free(d->environment);
 				d->environment = xstrdup(env);
@@ -117,6 +126,8 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 			if (by) {
 				free(d->bundle);
 				d->bundle = xstrdup(by);
+				free(d->brought_at);
+				d->brought_at = dup_or_null(str_of(m, "applied_at"));
 			}
 			if (env && by)
 				release_count(r, env, by, str_of(m, "applied_at"));
@@ -183,7 +194,10 @@ int report_add(struct report *r, const char *data, size_t len, const char *name)
 		cairn_error_set("%s: neither a status JSON nor a fleet result file", name);
 		return -1;
 	}
-	rc = add_status(r, root, name);
+	if (ynode_get(root, "rows") && !ynode_get(root, "database"))
+		rc = report_add_history(r, root, name);
+	else
+		rc = add_status(r, root, name);
 	ynode_free(root);
 	return rc;
 }

@@ -16,9 +16,36 @@
 struct report_db {
 	char *source;          /* the file it was read from */
 	char *database, *environment, *current, *bundle; /* bundle: what brought it to current */
+	char *brought_at;      /* when the newest migration applied from that bundle ran */
 	size_t applied, pending, failed, drifted, in_progress;
 	char *pending_list;    /* "0003_items, 0004_x" (NULL: none) */
 	char *drifted_list;
+	char **done;           /* the migrations applied (or drifted), sorted: for pending */
+	size_t ndone;
+	int pending_from_bundle; /* pending_list was computed from a bundle input */
+};
+
+/* A statement a bundle carries (approvals and receipts), deduplicated
+ * across the copies of one bundle (a fleet's --receipt-dir). */
+struct report_stmt {
+	char *bundle, *type, *environment, *signer, *key_id, *time, *database;
+	int valid, trusted;
+};
+
+/* A bundle input (the bundle, or a copy carrying receipts). */
+struct report_bundle {
+	char *source, *id, *name, *built;
+	char **migs, **envs;   /* envs[i]: "dev, prod", or NULL for every environment */
+	size_t nmigs;
+	int trusted;           /* opened with a trusted builder key */
+};
+
+/* The schema's evolution over time: per environment and bundle, from the
+ * audit trails ('cairn-apply history --format json'). */
+struct report_step {
+	char *environment, *bundle, *first_at, *last_at;
+	size_t applied, rolled_back, failed, databases;
+	const char *last_source; /* the input that last counted it (not owned) */
 };
 
 /* Migrations per release: per environment and bundle, from the books. */
@@ -40,12 +67,41 @@ struct report {
 	size_t nrel;
 	struct report_fleet *fleets;
 	size_t nfleets;
+	struct report_bundle *bundles;
+	size_t nbundles;
+	struct report_stmt *stmts;
+	size_t nstmts;
+	struct report_step *steps;
+	size_t nsteps;
 };
 
 void report_release(struct report *r);
 /* Adds one input (a status JSON or a fleet result file) held in memory;
  * name names it. Returns 0, or -1 with the error set ("NAME: ..."). */
 int report_add(struct report *r, const char *data, size_t len, const char *name);
+
+/* The bundle opened (and verified) by the caller: its migrations and
+ * statements copied in. Pending migrations then come from the newest
+ * bundle given (by build time), for every database. */
+struct bundle;
+void report_add_bundle(struct report *r, const struct bundle *b, const char *name);
+/* An audit trail: 'cairn-apply history --format json', parsed. */
+struct ynode;
+int report_add_history(struct report *r, const struct ynode *root, const char *name);
+/* Once every input is in: pending per database from the newest bundle,
+ * the evolution in time order. */
+void report_finish(struct report *r);
+/* report_release's part: the bundles, statements and steps. */
+void report_trail_release(struct report *r);
+/* The approvals and receipts that count for d: statements of the bundle
+ * that brought it there, for its environment (a receipt: for its database
+ * too), but no approval signed after that bundle's last migration there
+ * ran, which cannot have brought it there; fills idx with indexes
+ * into r->stmts and returns how many (at most max). */
+size_t report_db_stmts(const struct report *r, const struct report_db *d, size_t *idx,
+		       size_t max);
+/* A report_bundle by id, or NULL. */
+const struct report_bundle *report_bundle_of(const struct report *r, const char *id);
 
 enum report_format { REPORT_TEXT, REPORT_JSON, REPORT_HTML };
 /* Writes the report; now is the time to show as generated. */

@@ -63,17 +63,20 @@ void fleet_results_release(struct fleet_results *rs)
 	for (i = 0; i < rs->n; i++)
 		fleet_result_release(&rs->items[i]);
 	free(rs->items);
+	fleet_index_release(&rs->by_target);
 	memset(rs, 0, sizeof(*rs));
+}
+
+static const char *target_at(const void *ctx, size_t pos)
+{
+	return ((const struct fleet_results *)ctx)->items[pos].target;
 }
 
 const struct fleet_result *fleet_results_find(const struct fleet_results *rs, const char *target)
 {
-	size_t i;
+	size_t i = fleet_index_find(&rs->by_target, target, target_at, rs);
 
-	for (i = 0; i < rs->n; i++)
-		if (!strcmp(rs->items[i].target, target))
-			return &rs->items[i];
-	return NULL;
+	return i == (size_t)-1 ? NULL : &rs->items[i];
 }
 
 /* ------------------------------------------------------------------ */
@@ -281,10 +284,8 @@ int fleet_results_parse(struct fleet_results *rs, const char *data, size_t len,
 					"and outcome)", origin, line);
 			return -1;
 		}
-		for (i = 0; i < rs->n; i++)
-			if (!strcmp(rs->items[i].target, r.target))
-				break;
-		if (i < rs->n) {
+		i = fleet_index_find(&rs->by_target, r.target, target_at, rs);
+		if (i != (size_t)-1) {
 			fleet_result_release(&rs->items[i]);
 			rs->items[i] = r;
 			continue;
@@ -293,6 +294,7 @@ int fleet_results_parse(struct fleet_results *rs, const char *data, size_t len,
 			rs->alloc = rs->alloc ? 2 * rs->alloc : 64;
 			rs->items = xrealloc(rs->items, rs->alloc * sizeof(*rs->items));
 		}
+		fleet_index_add(&rs->by_target, r.target, rs->n);
 		rs->items[rs->n++] = r;
 	}
 	return 0;

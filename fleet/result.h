@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "index.h"
 
 struct fleet_result {
 	char *target, *dsn, *from, *to, *outcome, *error, *bundle, *env, *shard, *time;
@@ -26,6 +27,7 @@ struct fleet_result {
 struct fleet_results {
 	struct fleet_result *items;
 	size_t n, alloc;
+	struct fleet_index by_target;
 };
 
 /* 1 when the outcome needs no retry (applied, current). */

@@ -20,6 +20,7 @@ void fleet_targets_release(struct fleet_targets *t)
 		free(t->items[i].value);
 	}
 	free(t->items);
+	fleet_index_release(&t->by_name);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -76,14 +77,16 @@ static int parse_dsn(const char *dsn, enum fleet_dsn_kind *kind, char **value)
 	return 0;
 }
 
+static const char *name_at(const void *ctx, size_t pos)
+{
+	return ((const struct fleet_targets *)ctx)->items[pos].name;
+}
+
 static const struct fleet_target *find_name(const struct fleet_targets *t, const char *name)
 {
-	size_t i;
+	size_t i = fleet_index_find(&t->by_name, name, name_at, t);
 
-	for (i = 0; i < t->n; i++)
-		if (!strcmp(t->items[i].name, name))
-			return &t->items[i];
-	return NULL;
+	return i == (size_t)-1 ? NULL : &t->items[i];
 }
 
 /* One line, trimmed, not blank, not a comment. */
@@ -134,6 +137,7 @@ static int add_line(struct fleet_targets *t, const char *text)
 		t->alloc = t->alloc ? 2 * t->alloc : 64;
 		t->items = xrealloc(t->items, t->alloc * sizeof(*t->items));
 	}
+	fleet_index_add(&t->by_name, nt.name, t->n);
 	t->items[t->n++] = nt;
 	free(dsn);
 	return 0;
@@ -250,14 +254,7 @@ int fleet_target_dsn(const struct fleet_target *t, char **out)
 
 unsigned fleet_shard_of(const char *name, unsigned n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ULL;
-	}
-	return n ? (unsigned)(h % n) : 0;
+	return n ? (unsigned)(fleet_name_hash(name) % n) : 0;
 }
 
 int fleet_shard_parse(const char *s, unsigned *i, unsigned *n)
@@ -295,4 +292,8 @@ void fleet_targets_shard(struct fleet_targets *t, unsigned i, unsigned n)
 		}
 	}
 	t->n = w;
+	/* the positions moved: index them again */
+	fleet_index_release(&t->by_name);
+	for (r = 0; r < t->n; r++)
+		fleet_index_add(&t->by_name, t->items[r].name, r);
 }

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "index.h"
+
 #define FLEET_NAME_MAX 128
 #define FLEET_LINE_MAX 4096
 #define FLEET_TARGETS_MAX 1000000
@@ -38,6 +40,7 @@ struct fleet_target {
 struct fleet_targets {
 	struct fleet_target *items;
 	size_t n, alloc;
+	struct fleet_index by_name;
 };
 
 void fleet_targets_release(struct fleet_targets *t);

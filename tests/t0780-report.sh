@@ -107,4 +107,118 @@ test_expect_success 'html: one self-contained page; headless Chromium renders it
 	EOF
 '
 
+test_expect_success 'setup: an approved v1 with a receipt on staging2, the audit trails of dev and staging2' '
+	cairn keygen --no-passphrase alice >/dev/null 2>&1 &&
+	cairn keygen --no-passphrase applier >/dev/null 2>&1 &&
+	cairn promote v1.tar.gz --to staging --key alice.key -o v1s.tar.gz >/dev/null 2>&1 &&
+	cp v1s.tar.gz rs.tar.gz &&
+	cairn-apply apply rs.tar.gz --env staging --db sqlite:staging2.db $KEY --receipt-key applier.key >/dev/null 2>&1 &&
+	cairn-apply status --db sqlite:staging2.db $KEY --format json >staging2.json &&
+	cairn-apply history --db sqlite:dev.db --format json >dev-h.json &&
+	cairn-apply history --db sqlite:staging2.db --format json >staging2-h.json
+'
+
+test_expect_success 'bundles and receipts: what brought staging2 there, its approval and receipt; pending from the newest bundle' '
+	cairn-apply report staging2.json rs.tar.gz v2.tar.gz dev-h.json staging2-h.json >out &&
+	v1=$(sqlite3 staging2.db "SELECT DISTINCT bundle_id FROM cairn_migrations") &&
+	test "$(sqlite3 staging2.db "SELECT count(*) FROM sqlite_master WHERE name = '\''t_0003_items'\''")" = 0 &&
+	test_grep "^staging  *staging2.db  *0002  *1  *0  *0  $(echo $v1 | cut -c1-19) shop-0002$" out &&
+	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) " out &&
+	test_grep "^    receipt: applier (key [0-9a-f]\{16\}, valid) .* on staging2.db$" out &&
+	test_grep "^    pending: 0003_items$" out &&
+	test_grep "^    shop-0003  sha256:[0-9a-f]\{12\}  built .*, 3 migrations, integrity only  (v2.tar.gz)$" out &&
+	cairn-apply report staging2.json rs.tar.gz v2.tar.gz $KEY >out &&
+	test_grep "3 migrations, trusted builder" out &&
+	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) " out
+'
+
+test_expect_success 'a receipt for another database is not shown for this one, nor an approval signed after the apply' '
+	cairn-apply status --db sqlite:staging.db $KEY --format json >st-plain.json &&
+	sed "s/\"applied_at\":\"[^\"]*\"/\"applied_at\":\"2099-01-01T00:00:00Z\"/g" st-plain.json >st-late.json &&
+	sed "s/\"applied_at\":\"[^\"]*\"/\"applied_at\":\"2000-01-01T00:00:00Z\"/g" st-plain.json >st-early.json &&
+	test_grep "2099-01-01" st-late.json &&
+	cairn-apply report st-late.json rs.tar.gz >out &&
+	test_grep "^staging  *staging.db " out &&
+	test_grep "^    approval: alice" out &&
+	test_grep ! "receipt: applier" out &&
+	cairn-apply report st-early.json rs.tar.gz >out &&
+	test_grep "^staging  *staging.db " out &&
+	test_grep ! "approval: alice" out
+'
+
+test_expect_success 'evolution over time from the audit trails, counted as the audit tables hold it' '
+	cairn-apply report dev-h.json staging2-h.json rs.tar.gz v2.tar.gz --format json >r.json &&
+	v1=$(sqlite3 staging2.db "SELECT DISTINCT bundle_id FROM cairn_migrations") &&
+	dev_v1=$(sqlite3 dev.db "SELECT count(*) FROM cairn_audit WHERE action = '\''apply'\'' AND bundle_id = '\''$v1'\''") &&
+	dev_all=$(sqlite3 dev.db "SELECT count(*) FROM cairn_audit WHERE action = '\''apply'\''") &&
+	test "$dev_v1" = 2 && test "$dev_all" = 3 &&
+	python3 - r.json "$v1" <<-\EOF
+	import json, sys
+	r = json.load(open(sys.argv[1]))
+	ev = {(e["environment"], e["bundle"]): e for e in r["evolution"]}
+	assert ev[("dev", sys.argv[2])]["applied"] == 2 and ev[("dev", sys.argv[2])]["databases"] == 1, ev
+	assert ev[("staging", sys.argv[2])]["applied"] == 2, ev
+	assert ev[("staging", sys.argv[2])]["bundle_name"] == "shop-0002", ev
+	other = [e for k, e in ev.items() if k[0] == "dev" and k[1] != sys.argv[2]]
+	assert len(other) == 1 and other[0]["applied"] == 1 and other[0]["bundle_name"] == "shop-0003", ev
+	assert [e["first_at"] for e in r["evolution"]] == sorted(e["first_at"] for e in r["evolution"])
+	assert sorted(b["name"] for b in r["bundles"]) == ["shop-0002", "shop-0003"], r["bundles"]
+	EOF
+'
+
+test_expect_success 'a history JSON without rows, or a corrupt bundle, is refused naming it' '
+	echo "{\"rows\": 3}" >bad-h.json &&
+	test_expect_code 2 cairn-apply report bad-h.json 2>err &&
+	test_grep "bad-h.json: not the JSON of .cairn-apply history --format json." err &&
+	head -c 300 v2.tar.gz >cut.tar.gz &&
+	test_expect_code 3 cairn-apply report cut.tar.gz 2>err &&
+	test_grep "refusing bundle .cut.tar.gz.: " err
+'
+
+test_expect_success 'html with bundles, statements and evolution: Chromium renders it with no console message; the screenshot' '
+	cairn-apply report dev.json staging.json prod.json staging2.json fleet.jsonl rs.tar.gz v2.tar.gz \
+		dev-h.json staging2-h.json $KEY -o full.html &&
+	! grep -E -i "(src|href)=|https?:|@import|url\(|<script" full.html &&
+	HOME="$TRASH_DIRECTORY" timeout 120 chromium --headless --no-sandbox --disable-gpu \
+		--enable-logging=stderr --v=0 --dump-dom "file://$TRASH_DIRECTORY/full.html" >dom.html 2>chromium.err &&
+	! grep -i "CONSOLE" chromium.err &&
+	python3 - dom.html <<-\EOF &&
+	import sys
+	from html.parser import HTMLParser
+	class P(HTMLParser):
+	    def __init__(self):
+	        super().__init__(); self.tables = {}; self.t = None; self.row = None; self.cell = None
+	    def handle_starttag(self, tag, a):
+	        a = dict(a)
+	        if tag == "table": self.t = a.get("id") or a.get("class"); self.tables.setdefault(self.t, [])
+	        if tag == "tr": self.row = []
+	        if tag in ("td", "th"): self.cell = ""
+	    def handle_data(self, d):
+	        if self.cell is not None: self.cell += d
+	    def handle_endtag(self, tag):
+	        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
+	        if tag == "tr": self.tables[self.t].append(self.row); self.row = None
+	p = P(); p.feed(open(sys.argv[1]).read())
+	envs = [r for r in p.tables["environments"] if r[1] == "staging2.db"]
+	assert len(envs) == 1, p.tables["environments"]
+	assert "0003_items" in envs[0][4], envs
+	assert "shop-0002" in envs[0][5] and "approval by alice (trusted)" not in envs[0][5], envs
+	assert "approval by alice (valid)" in envs[0][5] and "receipt by applier" in envs[0][5], envs
+	assert "on staging2.db" in envs[0][5], envs
+	b = p.tables["bundles"][1:]
+	assert sorted(r[0] for r in b) == ["shop-0002", "shop-0003"] and all(r[4] == "trusted" for r in b), b
+	ev = p.tables["evolution"][1:]
+	assert len(ev) == 3 and sorted(r[3] for r in ev) == ["1", "2", "2"], ev
+	EOF
+	HOME="$TRASH_DIRECTORY" timeout 120 chromium --headless --no-sandbox --disable-gpu --window-size=1200,900 \
+		--hide-scrollbars --screenshot="$TRASH_DIRECTORY/full.png" "file://$TRASH_DIRECTORY/full.html" >/dev/null 2>&1 &&
+	python3 - full.png <<-\EOF
+	import struct, sys
+	data = open(sys.argv[1], "rb").read()
+	assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+	assert struct.unpack(">II", data[16:24]) == (1200, 900)
+	assert len(data) > 20000, len(data)
+	EOF
+'
+
 test_done

@@ -2,6 +2,7 @@
  * metrics (issue #21). */
 #include <stdlib.h>
 
+#include "../../fleet/index.h"
 #include "../../fleet/metrics.h"
 #include "../../fleet/result.h"
 #include "../../fleet/targets.h"
@@ -121,6 +122,86 @@ static void test_results(void)
 	buf_release(&b);
 }
 
+#define MANY 50000
+
+static char many_names[MANY][16];
+static size_t name_calls;
+
+static const char *many_at(const void *ctx, size_t pos)
+{
+	(void)ctx;
+	name_calls++;
+	return many_names[pos];
+}
+
+/* Names to positions at scale: every name found where it was put, a name
+ * not there not found, and about one name comparison per lookup (a scan
+ * made --resume, fleet-merge and report quadratic: 21 s for a resume of
+ * 40,000 targets). */
+static void test_index(void)
+{
+	struct fleet_index x;
+	struct fleet_targets t;
+	struct fleet_results rs;
+	struct buf b = BUF_INIT;
+	size_t i, bad = 0;
+
+	memset(&x, 0, sizeof(x));
+	for (i = 0; i < MANY; i++) {
+		bad += snprintf(many_names[i], sizeof(many_names[i]), "t%zu", i) <= 0;
+		fleet_index_add(&x, many_names[i], i);
+	}
+	name_calls = 0;
+	for (i = 0; i < MANY; i++)
+		bad += fleet_index_find(&x, many_names[i], many_at, NULL) != i;
+	CHECK(bad == 0);
+	CHECK(name_calls < MANY + MANY / 100);
+	CHECK(fleet_index_find(&x, "t50000", many_at, NULL) == (size_t)-1);
+	CHECK(fleet_index_find(&x, "", many_at, NULL) == (size_t)-1);
+	fleet_index_release(&x);
+	CHECK(fleet_index_find(&x, "t1", many_at, NULL) == (size_t)-1);
+
+	/* a name twice in a long targets file: the first line is named */
+	for (i = 0; i < MANY; i++)
+		buf_printf(&b, "%s sqlite:%s.db\n", many_names[i], many_names[i]);
+	buf_puts(&b, "t777 sqlite:again.db\n");
+	memset(&t, 0, sizeof(t));
+	CHECK(fleet_targets_parse(&t, b.ptr, b.len, "T") < 0);
+	CHECK(strstr(cairn_error_last(), "T:50001: target 't777' is named twice (first on line "
+		     "778)") != NULL);
+	fleet_targets_release(&t);
+	/* a shard keeps its index right */
+	b.len = 0;
+	for (i = 0; i < 1000; i++)
+		buf_printf(&b, "%s sqlite:x.db\n", many_names[i]);
+	memset(&t, 0, sizeof(t));
+	CHECK(fleet_targets_parse(&t, b.ptr, b.len, "T") == 0);
+	fleet_targets_shard(&t, 1, 3);
+	CHECK(fleet_targets_add_line(&t, "t1 sqlite:y.db", "T", 9) < 0 ||
+	      fleet_shard_of("t1", 3) != 1);
+	CHECK(fleet_targets_add_line(&t, "t1000 sqlite:y.db", "T", 9) == 0);
+	fleet_targets_release(&t);
+
+	/* result lines: the last of a target wins, in the place of its first */
+	b.len = 0;
+	for (i = 0; i < MANY; i++)
+		buf_printf(&b, "{\"target\":\"%s\",\"outcome\":\"failed\"}\n", many_names[i]);
+	for (i = 0; i < MANY; i += 2)
+		buf_printf(&b, "{\"target\":\"%s\",\"outcome\":\"applied\"}\n", many_names[i]);
+	memset(&rs, 0, sizeof(rs));
+	CHECK(fleet_results_parse(&rs, b.ptr, b.len, "R") == 0);
+	CHECK(rs.n == MANY);
+	for (i = 0, bad = 0; i < MANY; i++) {
+		const struct fleet_result *r = fleet_results_find(&rs, many_names[i]);
+
+		bad += !r || r != &rs.items[i] || fleet_outcome_ok(r->outcome) != !(i % 2);
+	}
+	CHECK(bad == 0);
+	CHECK(fleet_results_find(&rs, "nobody") == NULL);
+	fleet_results_release(&rs);
+	buf_release(&b);
+}
+
 static void test_metrics(void)
 {
 	struct fleet_metrics m;
@@ -148,6 +229,7 @@ int main(void)
 	test_targets();
 	test_shard();
 	test_results();
+	test_index();
 	test_metrics();
 	return unit_done();
 }
