@@ -150,7 +150,7 @@ test_expect_success 'Flyway: a baseline row takes every version at or below it' 
 test_expect_success 'Flyway: refused on a checksum that differs and on a failed row' '
 	q fly-bad.db "UPDATE flyway_schema_history SET checksum = 12345 WHERE installed_rank = 3" &&
 	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:fly-bad.db flyway.tar.gz $KEY >out 2>err &&
-	test_grep "DIFF   flyway_schema_history installed_rank=3 .*checksum=12345: the checksum differs from 2_add_orders.s (flyway computes $(flyway_crc f/db/flyway/V2__Add_orders.sql) from the bundle.s migrations/2_add_orders/up.sql)" out &&
+	test_grep "DIFF   flyway_schema_history installed_rank=3 .*checksum=12345: version 2: the checksum differs: flyway.s table has 12345, the bundle.s migrations/2_add_orders/up.sql gives $(flyway_crc f/db/flyway/V2__Add_orders.sql); the script flyway applied is not the bundle.s: build the bundle from the file flyway ran (cairn import records its checksum), or, if the database really holds what the bundle.s script makes, bring flyway.s table in line first (.flyway repair. rewrites its checksums)$" out &&
 	no_cairn fly-bad.db &&
 	q fly-failed.db "UPDATE flyway_schema_history SET success = 0 WHERE installed_rank = 3" &&
 	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:fly-failed.db flyway.tar.gz $KEY >out 2>err &&
@@ -201,6 +201,71 @@ test_expect_success 'Flyway dotted versions: a version applied that the bundle l
 	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:dv2.db dv.tar.gz $KEY >out 2>err &&
 	test_grep "DIFF   flyway_schema_history installed_rank=2 version=1.2 .*: flyway applied version 1.2, which the bundle does not have" out &&
 	no_cairn dv2.db
+'
+
+# ---- scripts cairn import rewrote: the tool's checksum of the original ----
+
+# fly_table DB: flyway_schema_history as Flyway creates it on SQLite.
+fly_table() {
+	sqlite3 "$1" "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')), execution_time INT NOT NULL, success BOOLEAN NOT NULL)"
+}
+
+test_expect_success 'a script import rewrote (its BEGIN/COMMIT stripped) is adopted by the checksum of the original, recorded in migration.yaml' '
+	import_project w &&
+	mkdir -p w/sql &&
+	printf "BEGIN;\nCREATE TABLE w1 (id integer);\nCOMMIT;\n" >w/sql/V1__wrapped.sql &&
+	echo "CREATE TABLE w2 (id integer);" >w/sql/V2__plain.sql &&
+	crc1=$(flyway_crc w/sql/V1__wrapped.sql) &&
+	(cd w && cairn import --from flyway sql --strip-transaction-wrappers >../import.out 2>&1) &&
+	! grep -q BEGIN w/migrations/1_wrapped/up.sql &&
+	test_grep "^imported:$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  from: flyway$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  file: V1__wrapped.sql$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  checksum: .\{0,1\}$crc1.\{0,1\}$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  up_sha256: $(sha256sum w/migrations/1_wrapped/up.sql | cut -d" " -f1)$" w/migrations/1_wrapped/migration.yaml &&
+	test "$(flyway_crc w/migrations/1_wrapped/up.sql)" != "$crc1" &&
+	(cd w && cairn check >../check.out 2>&1) &&
+	apply_build w "$TRASH_DIRECTORY/w.tar.gz" &&
+	fly_table w.db &&
+	sqlite3 w.db "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '"'"'1'"'"', '"'"'wrapped'"'"', '"'"'SQL'"'"', '"'"'V1__wrapped.sql'"'"', $crc1, '"'"'ops'"'"', 3, 1)" &&
+	sqlite3 w.db <w/sql/V1__wrapped.sql &&
+	cp w.db w-edited.db &&
+	q w.db "SELECT * FROM flyway_schema_history" >fh.before &&
+	cairn-apply adopt --from flyway --db sqlite:w.db w.tar.gz $KEY --env dev >out 2>err &&
+	test "$(books w.db)" = "1:applied" &&
+	q w.db "SELECT * FROM flyway_schema_history" >fh.after &&
+	test_cmp fh.before fh.after &&
+	cairn-apply apply w.tar.gz --env dev --db sqlite:w.db $KEY >out 2>&1 &&
+	test "$(books w.db)" = "1:applied 2:applied" &&
+	test "$(q w.db "SELECT count(*) FROM sqlite_master WHERE name IN ('"'"'w1'"'"', '"'"'w2'"'"')")" = 2
+'
+
+test_expect_success 'the recorded checksum no longer counts once up.sql is edited after the import' '
+	crc1=$(flyway_crc w/sql/V1__wrapped.sql) &&
+	echo "CREATE TABLE w1 (id integer, x text);" >w/migrations/1_wrapped/up.sql &&
+	apply_build w "$TRASH_DIRECTORY/w2.tar.gz" &&
+	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:w-edited.db w2.tar.gz $KEY --env dev >out 2>err &&
+	test_grep "DIFF   flyway_schema_history installed_rank=1 version=1 script=V1__wrapped.sql checksum=$crc1: version 1: the checksum differs: flyway.s table has $crc1, the bundle.s migrations/1_wrapped/up.sql gives $(flyway_crc w/migrations/1_wrapped/up.sql) (its up script changed after cairn import (not the up_sha256 that migration.yaml.s imported: records)); the script flyway applied" out &&
+	no_cairn w-edited.db
+'
+
+# ---- the identity: adopt without --env acts as the recorded environment ----
+
+test_expect_success 'adopt without --env writes the database.s recorded environment, and --env of another is refused' '
+	apply_project id &&
+	apply_table id 0001_a && apply_table id 0002_b && apply_table id 0003_c &&
+	apply_build id "$TRASH_DIRECTORY/id.tar.gz" &&
+	cairn-apply apply id.tar.gz --env prod --db sqlite:id.db $KEY >out 2>&1 &&
+	cairn-apply rollback --db sqlite:id.db --last 3 >out 2>&1 &&
+	sqlite3 id.db "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('"'"'now'"'"'))); INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1); CREATE TABLE t_0001_a (id integer primary key, v text);" &&
+	test_must_fail --exit=3 cairn-apply adopt --from goose --db sqlite:id.db id.tar.gz $KEY --env staging >out 2>err &&
+	test_grep "belongs to environment .prod." err &&
+	cairn-apply adopt --from goose --db sqlite:id.db id.tar.gz $KEY >out 2>err &&
+	test "$(q id.db "SELECT environment FROM cairn_migrations WHERE version = '"'"'0001'"'"'")" = prod &&
+	test "$(q id.db "SELECT state FROM cairn_migrations WHERE version = '"'"'0001'"'"'")" = applied &&
+	cairn-apply history --db sqlite:id.db --verify >hist 2>&1 &&
+	cairn-apply plan id.tar.gz --env prod --db sqlite:id.db $KEY >plan &&
+	test_grep "^2 to apply, 1 skipped$" plan
 '
 
 # ---- the others: their tables as the tools document them -------------------
