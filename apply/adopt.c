@@ -268,6 +268,69 @@ int adopt_tool_known(const char *tool)
 	return tool_find(tool) != NULL;
 }
 
+/* sqitch keeps its registry on SQLite in a file of its own beside the
+ * target (sqitch's Engine::sqlite, registry_uri): the registry's name in
+ * place of the target file's name, keeping its extension (prod.db:
+ * sqitch.db; prod: sqitch); an absolute path as it is; a name with a dot
+ * in place of the whole file name. */
+static char *sqitch_registry_path(const char *target, const char *reg)
+{
+	const char *base = strrchr(target, '/'), *dot;
+	int dirlen;
+
+	if (!reg || !*reg)
+		reg = "sqitch";
+	if (reg[0] == '/')
+		return xstrdup(reg);
+	base = base ? base + 1 : target;
+	dirlen = (int)(base - target);
+	dot = strchr(base, '.');
+	if (strchr(reg, '.') || !dot)
+		return xasprintf("%.*s%s", dirlen, target, reg);
+	return xasprintf("%.*s%s%s", dirlen, target, reg, dot);
+}
+
+/* The registry attached as schema "sqitch", so that the query is the one
+ * PostgreSQL's sqitch schema answers. 1 when it is not there (*path says
+ * where it was looked for); -1 with the error set. Only read. */
+static int sqitch_attach(struct db *db, const struct driver *drv, const char *registry,
+			 char **path)
+{
+	const char *target = drv->file_path ? drv->file_path(db) : NULL;
+	struct driver_rows r;
+	struct buf sql = BUF_INIT;
+	struct stat st;
+	const char *c;
+	int rc;
+
+	if (!target) {
+		cairn_error_set("the %s driver does not say where its file is; sqitch's "
+				"registry is found beside it", drv->name);
+		return -1;
+	}
+	*path = sqitch_registry_path(target, registry);
+	if (stat(*path, &st) || !S_ISREG(st.st_mode))
+		return 1;
+	buf_puts(&sql, "ATTACH DATABASE '");
+	for (c = *path; *c; c++)
+		buf_put(&sql, *c == '\'' ? "''" : c, *c == '\'' ? 2 : 1);
+	buf_puts(&sql, "' AS sqitch");
+	rc = drv->query_rows(db, sql.ptr, &r);
+	buf_release(&sql);
+	if (rc)
+		return -1;
+	driver_rows_release(&r);
+	return 0;
+}
+
+static void sqitch_detach(struct db *db, const struct driver *drv)
+{
+	struct driver_rows r;
+
+	if (!drv->query_rows(db, "DETACH DATABASE sqitch", &r))
+		driver_rows_release(&r);
+}
+
 static int table_exists(struct db *db, const struct driver *drv, const struct tool *t,
 			int *exists)
 {
@@ -278,14 +341,13 @@ static int table_exists(struct db *db, const struct driver *drv, const struct to
 	if (!strcmp(drv->name, "postgres"))
 		sql = xasprintf("SELECT to_regclass('%s') IS NOT NULL",
 				t->pg_table ? t->pg_table : t->table);
-	else if (t->pg_table)
-		sql = NULL; /* sqitch keeps a SQLite registry in a file of its own */
+	else if (t->pg_table) /* sqitch: its registry attached as schema sqitch */
+		sql = xstrdup("SELECT count(*) FROM sqitch.sqlite_master WHERE type = 'table' AND "
+			      "name = 'changes'");
 	else
 		sql = xasprintf("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 				"name = '%s'", t->table);
 	*exists = 0;
-	if (!sql)
-		return 0;
 	rc = drv->query_rows(db, sql, &r);
 	free(sql);
 	if (rc)
@@ -296,19 +358,60 @@ static int table_exists(struct db *db, const struct driver *drv, const struct to
 	return 0;
 }
 
+/* The tool's rows read into rd. EXIT_STATE when its table is not there. */
+static int read_history(struct adopt_reader *rd, struct db *db, const struct driver *drv,
+			const struct tool *t, const char *registry)
+{
+	struct driver_rows rows;
+	char *reg = NULL;
+	int exists = 0, attached = 0, rc = EXIT_ENVIRONMENT;
+
+	memset(&rows, 0, sizeof(rows));
+	if (t->pg_table && strcmp(drv->name, "postgres")) {
+		int a = sqitch_attach(db, drv, registry, &reg);
+
+		if (a < 0)
+			goto out;
+		if (a > 0) {
+			cairn_error_set("no sqitch history for '%s': its registry %s is not there "
+					"(sqitch keeps it beside the database; name another with "
+					"--registry)", drv->display_name(db), reg);
+			rc = EXIT_STATE;
+			goto out;
+		}
+		attached = 1;
+	}
+	if (table_exists(db, drv, t, &exists))
+		goto out;
+	if (!exists) {
+		cairn_error_set("no %s history on '%s': table %s not found%s%s", t->name,
+				drv->display_name(db), t->table, reg ? " in its registry " : "",
+				reg ? reg : "");
+		rc = EXIT_STATE;
+		goto out;
+	}
+	if (drv->query_rows(db, t->sql, &rows) || t->read(rd, &rows))
+		goto out;
+	rc = EXIT_OK;
+out:
+	if (attached)
+		sqitch_detach(db, drv);
+	driver_rows_release(&rows);
+	free(reg);
+	return rc;
+}
+
 int adopt_read(struct adopt_plan *out, struct db *db, const struct driver *drv,
-	       const struct apply_set *set, const char *tool)
+	       const struct apply_set *set, const char *tool, const char *registry)
 {
 	const struct tool *t = tool_find(tool);
-	struct driver_rows rows;
 	struct adopt_reader rd;
 	char *taken = NULL, **source = NULL;
 	size_t i;
-	int exists = 0, rc = EXIT_ENVIRONMENT;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&rd, 0, sizeof(rd));
-	memset(&rows, 0, sizeof(rows));
 	if (!t) {
 		cairn_error_set("unknown tool '%s': adopt reads %s", tool, adopt_tool_names());
 		return EXIT_USAGE;
@@ -320,18 +423,7 @@ int adopt_read(struct adopt_plan *out, struct db *db, const struct driver *drv,
 		cairn_error_set("the %s driver cannot read another tool's tables", drv->name);
 		return EXIT_ENVIRONMENT;
 	}
-	if (table_exists(db, drv, t, &exists))
-		goto out;
-	if (!exists) {
-		cairn_error_set("no %s history on '%s': table %s not found%s", t->name,
-				drv->display_name(db), t->table,
-				t->pg_table && strcmp(drv->name, "postgres")
-					? " (sqitch keeps a SQLite registry in a file of its own)"
-					: "");
-		rc = EXIT_STATE;
-		goto out;
-	}
-	if (drv->query_rows(db, t->sql, &rows) || t->read(&rd, &rows))
+	if ((rc = read_history(&rd, db, drv, t, registry)) != EXIT_OK)
 		goto out;
 	taken = xcalloc(set->n + 1, 1);
 	source = xcalloc(set->n + 1, sizeof(*source));
@@ -347,7 +439,6 @@ int adopt_read(struct adopt_plan *out, struct db *db, const struct driver *drv,
 		out->items[out->n++].source = source[i];
 		source[i] = NULL;
 	}
-	rc = EXIT_OK;
 out:
 	for (i = 0; source && i < set->n; i++)
 		free(source[i]);
@@ -360,7 +451,6 @@ out:
 		free(rd.e[i].source);
 	}
 	free(rd.e);
-	driver_rows_release(&rows);
 	return rc;
 }
 
@@ -430,7 +520,7 @@ out:
 }
 
 int engine_adopt(struct db *db, const struct driver *drv, const struct apply_set *set,
-		 const char *tool, int dry_run, const struct apply_opts *o,
+		 const char *tool, const char *registry, int dry_run, const struct apply_opts *o,
 		 struct adopt_plan *out)
 {
 	struct run r;
@@ -450,7 +540,7 @@ int engine_adopt(struct db *db, const struct driver *drv, const struct apply_set
 			     "adopt only takes over a database cairn has not managed", &exists);
 	if (rc != EXIT_OK)
 		goto out;
-	rc = adopt_read(out, db, drv, set, tool);
+	rc = adopt_read(out, db, drv, set, tool, registry);
 	if (rc != EXIT_OK)
 		goto out;
 	if (out->nproblems) {

@@ -20,3 +20,14 @@ import_apply() {
 	cairn-apply apply "$TRASH_DIRECTORY/$2" --env dev --db "sqlite:$TRASH_DIRECTORY/$3" $KEY >"$TRASH_DIRECTORY/apply.out" 2>&1 ||
 	{ cat "$TRASH_DIRECTORY/apply.out"; false; }
 }
+
+# The real sqitch's user, for the tests that run it (t0840, t0880).
+SQITCH_FULLNAME="Ann Example"
+SQITCH_EMAIL="ann@example.com"
+export SQITCH_FULLNAME SQITCH_EMAIL
+
+# sqitch_put FILE SQL: replaces sqitch's template line "-- XXX Add DDLs
+# here." with SQL.
+sqitch_put() {
+	sed -i "s|^-- XXX Add DDLs here.|$2|" "$1"
+}

@@ -268,6 +268,72 @@ test_expect_success 'adopt without --env writes the database.s recorded environm
 	test_grep "^2 to apply, 1 skipped$" plan
 '
 
+# ---- sqitch on SQLite, the real tool: its registry is a file of its own ----
+
+if command -v sqitch >/dev/null 2>&1 || test "$CI" = true; then
+
+test_expect_success 'setup: a sqitch project on SQLite; the real sqitch deploys two of three changes (registry sqitch.db beside the database)' '
+	import_project sq &&
+	mkdir sq/db && (cd sq/db &&
+	sqitch init shop --engine sqlite >/dev/null &&
+	sqitch add users -n "Add users" >/dev/null &&
+	sqitch_put deploy/users.sql "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);" &&
+	sqitch_put revert/users.sql "DROP TABLE users;" &&
+	sqitch add orders --requires users -n "Add orders" >/dev/null &&
+	sqitch_put deploy/orders.sql "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer);" &&
+	sqitch_put revert/orders.sql "DROP TABLE orders;" &&
+	sqitch add order_index --requires orders -n "Index orders" >/dev/null &&
+	sqitch_put deploy/order_index.sql "CREATE INDEX orders_user ON orders (user_id);" &&
+	sqitch_put revert/order_index.sql "DROP INDEX orders_user;") &&
+	mkdir sqdb sqall &&
+	(cd sq/db && sqitch deploy --to orders "db:sqlite:$TRASH_DIRECTORY/sqdb/prod.db" >../../sqitch.out 2>&1 &&
+	 sqitch deploy "db:sqlite:$TRASH_DIRECTORY/sqall/prod.db" >>../../sqitch.out 2>&1) &&
+	test -f sqdb/sqitch.db &&
+	test "$(q sqdb/sqitch.db "SELECT group_concat(change, \" \") FROM (SELECT change FROM changes ORDER BY committed_at)")" = "users orders" &&
+	test_grep "^BEGIN;" sq/db/deploy/users.sql &&
+	(cd sq && cairn import --from sqitch db --strip-transaction-wrappers >../import.out 2>&1) &&
+	test_grep "^  from: sqitch$" sq/migrations/0001_users/migration.yaml &&
+	apply_build sq "$TRASH_DIRECTORY/sq.tar.gz" &&
+	sha256sum sqdb/sqitch.db >registry.before &&
+	schema sqdb/prod.db >sq-schema.before
+'
+
+test_expect_success 'sqitch on SQLite: adopted from its registry by position, name and the script hash of the original files' '
+	cairn-apply adopt --from sqitch --db sqlite:sqdb/prod.db sq.tar.gz $KEY --env dev >out 2>err &&
+	test_grep "^  adopt  0001_users  <- sqitch.changes change_id=.* change=users script_hash=$(sha1sum sq/db/deploy/users.sql | cut -d" " -f1)$" out &&
+	test_grep "^2 adopted as applied (their SQL not run), 1 left to apply$" out &&
+	test "$(books sqdb/prod.db)" = "0001:applied 0002:applied" &&
+	sha256sum sqdb/sqitch.db >registry.after &&
+	test_cmp registry.before registry.after &&
+	schema sqdb/prod.db >sq-schema.after &&
+	test_cmp sq-schema.before sq-schema.after &&
+	test "$(q sqdb/prod.db "PRAGMA database_list" | wc -l)" = 1
+'
+
+test_expect_success 'sqitch on SQLite: apply the rest, roll back all, apply again; the schema is what sqitch gives with every change' '
+	cairn-apply apply sq.tar.gz --env dev --db sqlite:sqdb/prod.db $KEY >out 2>&1 &&
+	test "$(books sqdb/prod.db)" = "0001:applied 0002:applied 0003:applied" &&
+	cairn-apply rollback --db sqlite:sqdb/prod.db --last 3 >out 2>&1 &&
+	cairn-apply apply sq.tar.gz --env dev --db sqlite:sqdb/prod.db $KEY >out 2>&1 &&
+	schema sqdb/prod.db >actual &&
+	schema sqall/prod.db >expect &&
+	test_cmp expect actual &&
+	cairn-apply history --db sqlite:sqdb/prod.db --verify >hist 2>&1
+'
+
+test_expect_success 'sqitch on SQLite: no registry beside the database, or another one named with --registry' '
+	cp sqall/prod.db lone.db &&
+	test_must_fail --exit=5 cairn-apply adopt --from sqitch --db sqlite:lone.db sq.tar.gz $KEY 2>err &&
+	test_grep "no sqitch history for .lone.db.: its registry sqitch.db is not there" err &&
+	! test -e sqitch.db &&
+	no_cairn lone.db &&
+	mkdir reg && cp sqall/prod.db reg/app.db && cp sqall/sqitch.db reg/registry.db &&
+	cairn-apply adopt --from sqitch --db sqlite:reg/app.db --registry registry.db sq.tar.gz $KEY --dry-run >out 2>err &&
+	test_grep "^3 would be adopted as applied" out
+'
+
+fi
+
 # ---- the others: their tables as the tools document them -------------------
 
 # tool_project DIR: three migrations in cairn's layout, as cairn import
