@@ -3,6 +3,7 @@ test_description='cairn import then cairn-apply adopt, end to end on SQLite, for
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-import.sh"
+. "$TEST_DIRECTORY/lib-adopt.sh"
 
 # Three changes every tool gets, in its own layout; the tool "applied" the
 # first two (their SQL run by hand, its history rows written as it writes
@@ -62,12 +63,7 @@ FLYWAY_DDL="CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIM
 
 test_expect_success 'Flyway: V1 wraps itself in BEGIN/COMMIT (stripped by the import), adopted by the checksum of the original; its undo scripts roll back' '
 	import_project fw &&
-	mkdir -p fw/sql &&
-	printf "BEGIN;\n%s\nCOMMIT;\n" "$UP1" >fw/sql/V1__users.sql &&
-	echo "$UP2" >fw/sql/V2__orders.sql &&
-	echo "$UP3" >fw/sql/V3__orders_index.sql &&
-	echo "$DOWN1" >fw/sql/U1__users.sql && echo "$DOWN2" >fw/sql/U2__orders.sql &&
-	echo "$DOWN3" >fw/sql/U3__orders_index.sql &&
+	adopt_layout flyway fw &&
 	by_hand fw.full.db "$FLYWAY_DDL" &&
 	sqlite3 fw.db "$FLYWAY_DDL" &&
 	sqlite3 fw.db "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '"'"'1'"'"', '"'"'users'"'"', '"'"'SQL'"'"', '"'"'V1__users.sql'"'"', $(flyway_crc fw/sql/V1__users.sql), '"'"'ops'"'"', 4, 1), (2, '"'"'2'"'"', '"'"'orders'"'"', '"'"'SQL'"'"', '"'"'V2__orders.sql'"'"', $(flyway_crc fw/sql/V2__orders.sql), '"'"'ops'"'"', 3, 1)" &&
@@ -78,10 +74,7 @@ test_expect_success 'Flyway: V1 wraps itself in BEGIN/COMMIT (stripped by the im
 
 test_expect_success 'golang-migrate: its one row (version 2, not dirty) adopts 1 and 2' '
 	import_project gm &&
-	mkdir -p gm/db &&
-	echo "$UP1" >gm/db/000001_users.up.sql && echo "$DOWN1" >gm/db/000001_users.down.sql &&
-	echo "$UP2" >gm/db/000002_orders.up.sql && echo "$DOWN2" >gm/db/000002_orders.down.sql &&
-	echo "$UP3" >gm/db/000003_orders_index.up.sql && echo "$DOWN3" >gm/db/000003_orders_index.down.sql &&
+	adopt_layout golang-migrate gm &&
 	GM_DDL="CREATE TABLE IF NOT EXISTS schema_migrations (version uint64, dirty bool); CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON schema_migrations (version);" &&
 	by_hand gm.full.db "$GM_DDL" &&
 	sqlite3 gm.db "$GM_DDL INSERT INTO schema_migrations (version, dirty) VALUES (2, false); $UP1 $UP2" &&
@@ -91,11 +84,7 @@ test_expect_success 'golang-migrate: its one row (version 2, not dirty) adopts 1
 
 test_expect_success 'goose: its log (version 0 first, then one row per up) adopts 1 and 2' '
 	import_project gs &&
-	mkdir -p gs/db &&
-	for i in 1 2 3; do
-		eval "up=\$UP$i down=\$DOWN$i" &&
-		printf -- "-- +goose Up\n%s\n\n-- +goose Down\n%s\n" "$up" "$down" >gs/db/0000${i}_m$i.sql || return 1
-	done &&
+	adopt_layout goose gs &&
 	GS_DDL="CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('"'"'now'"'"')));" &&
 	by_hand gs.full.db "$GS_DDL" &&
 	sqlite3 gs.db "$GS_DDL INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1), (2, 1); $UP1 $UP2" &&
@@ -105,12 +94,7 @@ test_expect_success 'goose: its log (version 0 first, then one row per up) adopt
 
 test_expect_success 'pop: schema_migration, a row per version' '
 	import_project pp &&
-	mkdir -p pp/migrations &&
-	for i in 1 2 3; do
-		eval "up=\$UP$i down=\$DOWN$i" &&
-		echo "$up" >pp/migrations/2024010100000${i}_m$i.up.sql &&
-		echo "$down" >pp/migrations/2024010100000${i}_m$i.down.sql || return 1
-	done &&
+	adopt_layout pop pp &&
 	PP_DDL="CREATE TABLE schema_migration (version TEXT NOT NULL); CREATE UNIQUE INDEX schema_migration_version_idx ON schema_migration (version);" &&
 	by_hand pp.full.db "$PP_DDL" &&
 	sqlite3 pp.db "$PP_DDL INSERT INTO schema_migration VALUES ('"'"'20240101000001'"'"'), ('"'"'20240101000002'"'"'); $UP1 $UP2" &&
@@ -120,12 +104,7 @@ test_expect_success 'pop: schema_migration, a row per version' '
 
 test_expect_success 'diesel: __diesel_schema_migrations, versions without the dashes of the directory names' '
 	import_project ds &&
-	for i in 1 2 3; do
-		eval "up=\$UP$i down=\$DOWN$i" &&
-		mkdir -p ds/migrations/2024-01-01-00000${i}_m$i &&
-		echo "$up" >ds/migrations/2024-01-01-00000${i}_m$i/up.sql &&
-		echo "$down" >ds/migrations/2024-01-01-00000${i}_m$i/down.sql || return 1
-	done &&
+	adopt_layout diesel ds &&
 	DS_DDL="CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);" &&
 	by_hand ds.full.db "$DS_DDL" &&
 	sqlite3 ds.db "$DS_DDL INSERT INTO __diesel_schema_migrations (version) VALUES ('"'"'20240101000001'"'"'), ('"'"'20240101000002'"'"'); $UP1 $UP2" &&
@@ -136,13 +115,7 @@ test_expect_success 'diesel: __diesel_schema_migrations, versions without the da
 test_expect_success 'Prisma: _prisma_migrations with the SHA-256 of each migration.sql; no downs, so nothing to roll back' '
 	import_project pr &&
 	d=pr/prisma/migrations &&
-	mkdir -p $d &&
-	printf "# Please do not edit this file manually\nprovider = \"sqlite\"\n" >$d/migration_lock.toml &&
-	for i in 1 2 3; do
-		eval "up=\$UP$i" &&
-		mkdir -p $d/2024010100000${i}_m$i &&
-		printf -- "-- CreateTable\n%s\n" "$up" >$d/2024010100000${i}_m$i/migration.sql || return 1
-	done &&
+	adopt_layout prisma pr sqlite &&
 	PR_DDL="CREATE TABLE \"_prisma_migrations\" (\"id\" TEXT PRIMARY KEY NOT NULL, \"checksum\" TEXT NOT NULL, \"finished_at\" DATETIME, \"migration_name\" TEXT NOT NULL, \"logs\" TEXT, \"rolled_back_at\" DATETIME, \"started_at\" DATETIME NOT NULL DEFAULT current_timestamp, \"applied_steps_count\" INTEGER UNSIGNED NOT NULL DEFAULT 0);" &&
 	by_hand pr.full.db "$PR_DDL" &&
 	sqlite3 pr.db "$PR_DDL" &&
