@@ -233,6 +233,18 @@ test_expect_success 'the recorded checksum no longer counts once up.sql is edite
 	no_cairn w-edited.db
 '
 
+test_expect_success 'cairn check knows imported: and refuses a key it does not hold' '
+	cp w/migrations/2_plain/migration.yaml saved.yaml &&
+	printf "irreversible: true\nimported:\n  from: flyway\n  chcksum: \"1\"\n" >w/migrations/2_plain/migration.yaml &&
+	(cd w && test_must_fail cairn check >../check.out 2>&1) &&
+	test_grep "migration.yaml:[0-9]*: error: unknown-key: unknown key .imported: chcksum." check.out &&
+	printf "irreversible: true\nimported: flyway\n" >w/migrations/2_plain/migration.yaml &&
+	(cd w && test_must_fail cairn check >../check.out 2>&1) &&
+	test_grep "migration.yaml:[0-9]*: error: .*imported" check.out &&
+	cp saved.yaml w/migrations/2_plain/migration.yaml &&
+	(cd w && cairn check >../check.out 2>&1)
+'
+
 # ---- the identity: adopt without --env acts as the recorded environment ----
 
 test_expect_success 'adopt without --env writes the database.s recorded environment, and --env of another is refused' '
