@@ -33,13 +33,17 @@ const char *adopt_tool_names(void);
 /* 1 when tool is one of them. */
 int adopt_tool_known(const char *tool);
 
-/* Reads tool's history on db and matches it to set's migrations into out
+/* registry: sqitch's registry on SQLite, a file of its own beside the
+ * database: its name or path as sqitch's --registry takes it (NULL:
+ * "sqitch", so prod.db's is sqitch.db beside it), attached as schema
+ * "sqitch" for the read (only SELECTs run on it) and detached after.
+ * Reads tool's history on db and matches it to set's migrations into out
  * (which the caller releases). Returns EXIT_OK with out->nproblems set
  * (the caller decides), EXIT_STATE when the tool's table is not there,
  * EXIT_ENVIRONMENT when it cannot be read, EXIT_USAGE for an unknown tool;
  * the error slot says why. Reads only: no lock, no transaction. */
 int adopt_read(struct adopt_plan *out, struct db *db, const struct driver *drv,
-	       const struct apply_set *set, const char *tool);
+	       const struct apply_set *set, const char *tool, const char *registry);
 void adopt_plan_release(struct adopt_plan *p);
 
 /* The verb: under the run lock, checks cairn's books (intact, this
@@ -49,7 +53,7 @@ void adopt_plan_release(struct adopt_plan *p);
  * EXIT_STATE when the tool's history differs from the bundle (out->problems)
  * or cairn already keeps books here. */
 int engine_adopt(struct db *db, const struct driver *drv, const struct apply_set *set,
-		 const char *tool, int dry_run, const struct apply_opts *o,
+		 const char *tool, const char *registry, int dry_run, const struct apply_opts *o,
 		 struct adopt_plan *out);
 
 #endif

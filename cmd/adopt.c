@@ -12,7 +12,7 @@
 const struct cmd cmd_adopt_desc = {
 	"adopt", cmd_adopt,
 	"take over another migration tool's bookkeeping on a database",
-	"cairn-apply adopt --from TOOL --db DSN BUNDLE [--env ENV] [--key PUB]... [--config FILE] [--dry-run] [--lock-timeout D]",
+	"cairn-apply adopt --from TOOL --db DSN BUNDLE [--env ENV] [--key PUB]... [--config FILE] [--registry R] [--dry-run] [--lock-timeout D]",
 	"Reads which migrations TOOL applied to the database from its history\n"
 	"table, matches each to a migration of BUNDLE (by version, and by checksum\n"
 	"where TOOL keeps one: Flyway's CRC32, sqitch's SHA-1, Prisma's SHA-256,\n"
@@ -26,15 +26,19 @@ const struct cmd cmd_adopt_desc = {
 	"\n"
 	"TOOL: flyway (flyway_schema_history), golang-migrate (schema_migrations),\n"
 	"dbmate (schema_migrations), goose (goose_db_version), sqitch\n"
-	"(sqitch.changes, PostgreSQL), pop (schema_migration), diesel\n"
+	"(sqitch.changes on PostgreSQL; on SQLite, changes in its registry file\n"
+	"beside the database: sqitch.db for prod.db), pop (schema_migration), diesel\n"
 	"(__diesel_schema_migrations), prisma (_prisma_migrations).\n"
 	"\n"
 	"Options:\n"
 	"   --from TOOL       the tool whose books are taken over\n"
 	"   --db DSN          the database: sqlite:PATH, postgres://...\n"
 	"   --env ENV         the environment: recorded as the database's identity\n"
+	"                     (default: the one the database records)\n"
 	"   --key PUB         trust builds signed by this public key (repeatable)\n"
 	"   --config FILE     the applier's config (the bundle must meet ENV's policy)\n"
+	"   --registry R      sqitch on SQLite: its registry's name or path, as\n"
+	"                     sqitch's --registry (default: sqitch)\n"
 	"   --dry-run         show what would be adopted; write nothing\n"
 	"   --lock-timeout D  wait up to D for another runner (default 15s)\n"
 	"\n"
@@ -71,9 +75,10 @@ int cmd_adopt(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "lock-timeout", required_argument, NULL, 'l' },
+		{ "registry", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *tool = NULL, *dsn = NULL, *env = NULL, *config = NULL, *lock_flag = NULL;
+	const char *tool = NULL, *registry = NULL, *dsn = NULL, *env = NULL, *config = NULL, *lock_flag = NULL;
 	const char *db_flag, **keys;
 	struct apply_policy ap;
 	struct apply_ctx ctx;
@@ -98,6 +103,7 @@ int cmd_adopt(int argc, char **argv)
 		case 'k': keys[nkeys++] = optarg; break;
 		case 'C': config = optarg; break;
 		case 'n': dry = 1; break;
+		case 'r': registry = optarg; break;
 		case 'l':
 			lock_flag = optarg;
 			rc = parse_lock_timeout(&cmd_adopt_desc, optarg, &lock_ms);
@@ -138,7 +144,7 @@ int cmd_adopt(int argc, char **argv)
 	o.builders = builders = apply_policy_builders(&ap, keys, nkeys);
 	o.identity_override = apply_policy_overrides(&ap, POLICY_OVERRIDE_IDENTITY);
 	o.policy = ap.active;
-	rc = engine_adopt(ctx.db, ctx.drv, &set, tool, dry, &o, &plan);
+	rc = engine_adopt(ctx.db, ctx.drv, &set, tool, registry, dry, &o, &plan);
 	if (plan.tool && (rc == EXIT_OK || plan.nproblems))
 		print_plan(&plan, &set, dry, ctx.drv->display_name(ctx.db));
 	fflush(stdout);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../lib/toolsum.h"
 #include "../lib/util.h"
 #include "import-int.h"
 
@@ -290,6 +291,24 @@ static void wrapper_step(struct import *im, const struct import_opts *o, struct 
 		      f->name);
 }
 
+/* The tool's checksum of the up script as the tool read it, before any
+ * step here rewrites it: what its history table holds (adopt). */
+static void original_sum(struct import *im, struct import_mig *m)
+{
+	enum toolsum kind = toolsum_of(im->tool);
+	size_t j;
+
+	for (j = 0; kind != TOOLSUM_NONE && j < m->nfiles; j++) {
+		const struct import_file *f = &m->files[j];
+
+		if (strcmp(f->name, "up.sql"))
+			continue;
+		m->orig_sum = toolsum(kind, f->data, f->len);
+		m->orig_file = xstrdup(f->origin);
+		return;
+	}
+}
+
 /* A migration left out: its files do not go out. */
 static void uncount(struct import *im, const struct import_mig *m)
 {
@@ -316,6 +335,7 @@ static void import_finish(struct import *im, const struct import_opts *o)
 			uncount(im, m);
 			continue;
 		}
+		original_sum(im, m);
 		for (j = 0; j < m->nfiles; j++) {
 			struct import_file *f = &m->files[j];
 			char w[40];

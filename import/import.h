@@ -46,6 +46,10 @@ struct import_mig {
 	int irreversible, noop;
 	char *description;
 	struct strlist requires;
+	/* the tool's own checksum of the original up script (Flyway's CRC32,
+	 * Prisma's SHA-256, sqitch's SHA-1), taken before any rewrite, and
+	 * that file: migration.yaml's imported:, for cairn-apply adopt */
+	char *orig_sum, *orig_file;
 	int failed;                /* could not be mapped: an IMPORT_ERROR names why */
 	int skipped;               /* named by --skip */
 };

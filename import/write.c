@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../lib/error.h"
+#include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "../lib/yaml.h"
 #include "import-int.h"
@@ -17,11 +18,29 @@ static int wanted(const struct import_mig *m)
 	return !m->skipped && !m->failed;
 }
 
+/* imported: the original file and the tool's checksum of it, with the
+ * SHA-256 of the up.sql written from it: adopt accepts the tool's checksum
+ * for the bundle's up.sql only while up.sql is still what import wrote. */
+static void meta_imported(struct buf *b, const struct import *im, const struct import_mig *m)
+{
+	const struct import_file *up = import_mig_find(m, "up.sql");
+	char hex[SHA256_HEX_LEN + 1];
+
+	if (!m->orig_sum || !up || sha256_hex(up->data, up->len, hex))
+		return;
+	buf_printf(b, "imported:\n  from: %s\n  file: ", im->tool);
+	yaml_put_scalar(b, m->orig_file);
+	buf_puts(b, "\n  checksum: ");
+	yaml_put_scalar(b, m->orig_sum);
+	buf_printf(b, "\n  up_sha256: %s\n", hex);
+}
+
 static void meta_text(struct buf *b, const struct import *im, const struct import_mig *m)
 {
 	size_t i;
 
 	buf_printf(b, "# imported from %s: %s\n", im->tool, m->origin);
+	meta_imported(b, im, m);
 	if (m->description) {
 		buf_puts(b, "description: ");
 		yaml_put_scalar(b, m->description);
@@ -167,6 +186,8 @@ void import_free(struct import *im)
 		free(m->slug);
 		free(m->origin);
 		free(m->description);
+		free(m->orig_sum);
+		free(m->orig_file);
 		strlist_release(&m->requires);
 		strlist_release(&m->notx_drivers);
 		free(m);

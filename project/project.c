@@ -472,7 +472,7 @@ static const char *parse_dir_name(const char *name, char **version, char **slug)
 
 static const char *const meta_keys[] = {
 	"description", "requires", "transaction", "irreversible", "destructive",
-	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", "phase", NULL,
+	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", "phase", "imported", NULL,
 };
 
 static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
@@ -562,6 +562,33 @@ static void parse_meta_lint(struct migration *m, struct findings *f, const char 
 	}
 }
 
+/* imported: {from, file, checksum, up_sha256}: written by cairn import
+ * (issue #19) for a tool that keeps a checksum of the original file, which
+ * cairn-apply adopt matches against that tool's history table. */
+static void parse_meta_imported(struct findings *f, const char *path, const struct ynode *k,
+				const struct ynode *v)
+{
+	static const char *const keys[] = { "from", "file", "checksum", "up_sha256", NULL };
+	size_t i, j;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, path, k->str, v, "a map written by cairn import");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *ik = ynode_key(v, i), *iv = ynode_val(v, i);
+
+		for (j = 0; keys[j] && strcmp(keys[j], ik->str); j++)
+			;
+		if (!keys[j])
+			findings_add(f, SEV_ERROR, path, ik->line, ik->col, "unknown-key",
+				     "unknown key 'imported: %s' (cairn import writes from, file, checksum, up_sha256)",
+				     ik->str);
+		else if (iv->type != YNODE_SCALAR)
+			wrong_type(f, path, ik->str, iv, "a string");
+	}
+}
+
 static void parse_meta(struct migration *m, struct source *src, const struct mig_file *mf,
 		       const struct config *cfg, struct findings *f)
 {
@@ -634,6 +661,8 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 			parse_duration_key(f, path, k, v, &m->lock_timeout_ms);
 		} else if (!strcmp(k->str, "lint")) {
 			parse_meta_lint(m, f, path, k, v);
+		} else if (!strcmp(k->str, "imported")) {
+			parse_meta_imported(f, path, k, v);
 		} else {
 			unknown_key(f, path, k, meta_keys);
 		}

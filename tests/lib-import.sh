@@ -20,3 +20,30 @@ import_apply() {
 	cairn-apply apply "$TRASH_DIRECTORY/$2" --env dev --db "sqlite:$TRASH_DIRECTORY/$3" $KEY >"$TRASH_DIRECTORY/apply.out" 2>&1 ||
 	{ cat "$TRASH_DIRECTORY/apply.out"; false; }
 }
+
+# The real sqitch's user, for the tests that run it (t0840, t0880).
+SQITCH_FULLNAME="Ann Example"
+SQITCH_EMAIL="ann@example.com"
+export SQITCH_FULLNAME SQITCH_EMAIL
+
+# sqitch_put FILE SQL: replaces sqitch's template line "-- XXX Add DDLs
+# here." with SQL.
+sqitch_put() {
+	sed -i "s|^-- XXX Add DDLs here.|$2|" "$1"
+}
+
+# books DB: cairn's rows, "version:state" in version order.
+books() {
+	q "$1" "SELECT group_concat(version || ':' || state, ' ') FROM (SELECT * FROM cairn_migrations ORDER BY version)"
+}
+
+# flyway_crc FILE: Flyway's checksum, computed apart from cairn: CRC32 over
+# the file's lines without their ends, as a signed 32-bit integer.
+flyway_crc() {
+	python3 -c 'import sys, zlib
+d = open(sys.argv[1], "rb").read()
+d = d[3:] if d.startswith(b"\xef\xbb\xbf") else d
+c = 0
+for l in d.splitlines(): c = zlib.crc32(l, c)
+print(c - 2**32 if c >= 2**31 else c)' "$1"
+}

@@ -5,15 +5,6 @@ test_description='cairn import --from sqitch: plan order, dependencies, a rework
 . "$TEST_DIRECTORY/lib-import.sh"
 
 M=migrations
-SQITCH_FULLNAME="Ann Example"
-SQITCH_EMAIL="ann@example.com"
-export SQITCH_FULLNAME SQITCH_EMAIL
-
-# put FILE SQL: replaces the template's "-- XXX Add DDLs here." with SQL
-put() {
-	sed -i "s|^-- XXX Add DDLs here.|$2|" "$1"
-}
-
 # A project made by the real sqitch (Debian's sqitch, make deps installs
 # it; never skipped under CI=true): its templates wrap every script in
 # BEGIN/COMMIT; a tag, a reworked change (deploy/users@v1.0.sql), a
@@ -25,19 +16,19 @@ test_expect_success 'setup: a sqitch project, made by sqitch' '
 	mkdir p/db && cd p/db &&
 	sqitch init shop --engine sqlite >/dev/null &&
 	sqitch add users -n "Add users" >/dev/null &&
-	put deploy/users.sql "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);" &&
-	put revert/users.sql "DROP TABLE users;" &&
+	sqitch_put deploy/users.sql "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);" &&
+	sqitch_put revert/users.sql "DROP TABLE users;" &&
 	sqitch add orders --requires users --conflicts legacy_orders -n "Add orders" >/dev/null &&
-	put deploy/orders.sql "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer REFERENCES users(id));" &&
-	put revert/orders.sql "DROP TABLE orders;" &&
+	sqitch_put deploy/orders.sql "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer REFERENCES users(id));" &&
+	sqitch_put revert/orders.sql "DROP TABLE orders;" &&
 	sqitch tag v1.0 -n "First release" >/dev/null &&
 	sqitch rework users -n "users get a name" >/dev/null &&
 	sed -i "s|^CREATE TABLE users .*|ALTER TABLE users ADD COLUMN name text;|" deploy/users.sql &&
 	# rework copies the previous deploy as the revert: say how to undo instead
 	sed -i "s|^CREATE TABLE users .*|ALTER TABLE users DROP COLUMN name;|" revert/users.sql &&
 	sqitch add order_index --requires orders -n "Index orders" >/dev/null &&
-	put deploy/order_index.sql "CREATE INDEX orders_user ON orders (user_id);" &&
-	put revert/order_index.sql "DROP INDEX orders_user;" &&
+	sqitch_put deploy/order_index.sql "CREATE INDEX orders_user ON orders (user_id);" &&
+	sqitch_put revert/order_index.sql "DROP INDEX orders_user;" &&
 	cd "$TRASH_DIRECTORY" &&
 	test -f p/db/deploy/users@v1.0.sql &&
 	cp -r p/db orig

@@ -4,25 +4,9 @@ test_description='cairn-apply adopt on SQLite: the real dbmate, and Flyway, gola
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-import.sh"
 
-# books DB: cairn's rows, "version:state" in version order.
-books() {
-	q "$1" "SELECT group_concat(version || ':' || state, ' ') FROM (SELECT * FROM cairn_migrations ORDER BY version)"
-}
-
 # no_cairn DB: adopt left no table of cairn's behind.
 no_cairn() {
 	test "$(q "$1" "SELECT count(*) FROM sqlite_master WHERE name LIKE 'cairn%'")" = 0
-}
-
-# flyway_crc FILE: Flyway's checksum, computed apart from cairn: CRC32 over
-# the file's lines without their ends, as a signed 32-bit integer.
-flyway_crc() {
-	python3 -c 'import sys, zlib
-d = open(sys.argv[1], "rb").read()
-d = d[3:] if d.startswith(b"\xef\xbb\xbf") else d
-c = 0
-for l in d.splitlines(): c = zlib.crc32(l, c)
-print(c - 2**32 if c >= 2**31 else c)' "$1"
 }
 
 # ---- dbmate, the real tool -------------------------------------------------
@@ -150,7 +134,7 @@ test_expect_success 'Flyway: a baseline row takes every version at or below it' 
 test_expect_success 'Flyway: refused on a checksum that differs and on a failed row' '
 	q fly-bad.db "UPDATE flyway_schema_history SET checksum = 12345 WHERE installed_rank = 3" &&
 	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:fly-bad.db flyway.tar.gz $KEY >out 2>err &&
-	test_grep "DIFF   flyway_schema_history installed_rank=3 .*checksum=12345: the checksum differs from 2_add_orders.s (flyway computes $(flyway_crc f/db/flyway/V2__Add_orders.sql) from the bundle.s migrations/2_add_orders/up.sql)" out &&
+	test_grep "DIFF   flyway_schema_history installed_rank=3 .*checksum=12345: version 2: the checksum differs: flyway.s table has 12345, the bundle.s migrations/2_add_orders/up.sql gives $(flyway_crc f/db/flyway/V2__Add_orders.sql); the script flyway applied is not the bundle.s: build the bundle from the file flyway ran (cairn import records its checksum), or, if the database really holds what the bundle.s script makes, bring flyway.s table in line first (.flyway repair. rewrites its checksums)$" out &&
 	no_cairn fly-bad.db &&
 	q fly-failed.db "UPDATE flyway_schema_history SET success = 0 WHERE installed_rank = 3" &&
 	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:fly-failed.db flyway.tar.gz $KEY >out 2>err &&
@@ -202,6 +186,149 @@ test_expect_success 'Flyway dotted versions: a version applied that the bundle l
 	test_grep "DIFF   flyway_schema_history installed_rank=2 version=1.2 .*: flyway applied version 1.2, which the bundle does not have" out &&
 	no_cairn dv2.db
 '
+
+# ---- scripts cairn import rewrote: the tool's checksum of the original ----
+
+# fly_table DB: flyway_schema_history as Flyway creates it on SQLite.
+fly_table() {
+	sqlite3 "$1" "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')), execution_time INT NOT NULL, success BOOLEAN NOT NULL)"
+}
+
+test_expect_success 'a script import rewrote (its BEGIN/COMMIT stripped) is adopted by the checksum of the original, recorded in migration.yaml' '
+	import_project w &&
+	mkdir -p w/sql &&
+	printf "BEGIN;\nCREATE TABLE w1 (id integer);\nCOMMIT;\n" >w/sql/V1__wrapped.sql &&
+	echo "CREATE TABLE w2 (id integer);" >w/sql/V2__plain.sql &&
+	crc1=$(flyway_crc w/sql/V1__wrapped.sql) &&
+	(cd w && cairn import --from flyway sql --strip-transaction-wrappers >../import.out 2>&1) &&
+	! grep -q BEGIN w/migrations/1_wrapped/up.sql &&
+	test_grep "^imported:$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  from: flyway$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  file: V1__wrapped.sql$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  checksum: .\{0,1\}$crc1.\{0,1\}$" w/migrations/1_wrapped/migration.yaml &&
+	test_grep "^  up_sha256: $(sha256sum w/migrations/1_wrapped/up.sql | cut -d" " -f1)$" w/migrations/1_wrapped/migration.yaml &&
+	test "$(flyway_crc w/migrations/1_wrapped/up.sql)" != "$crc1" &&
+	(cd w && cairn check >../check.out 2>&1) &&
+	apply_build w "$TRASH_DIRECTORY/w.tar.gz" &&
+	fly_table w.db &&
+	sqlite3 w.db "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES (1, '"'"'1'"'"', '"'"'wrapped'"'"', '"'"'SQL'"'"', '"'"'V1__wrapped.sql'"'"', $crc1, '"'"'ops'"'"', 3, 1)" &&
+	sqlite3 w.db <w/sql/V1__wrapped.sql &&
+	cp w.db w-edited.db &&
+	q w.db "SELECT * FROM flyway_schema_history" >fh.before &&
+	cairn-apply adopt --from flyway --db sqlite:w.db w.tar.gz $KEY --env dev >out 2>err &&
+	test "$(books w.db)" = "1:applied" &&
+	q w.db "SELECT * FROM flyway_schema_history" >fh.after &&
+	test_cmp fh.before fh.after &&
+	cairn-apply apply w.tar.gz --env dev --db sqlite:w.db $KEY >out 2>&1 &&
+	test "$(books w.db)" = "1:applied 2:applied" &&
+	test "$(q w.db "SELECT count(*) FROM sqlite_master WHERE name IN ('"'"'w1'"'"', '"'"'w2'"'"')")" = 2
+'
+
+test_expect_success 'the recorded checksum no longer counts once up.sql is edited after the import' '
+	crc1=$(flyway_crc w/sql/V1__wrapped.sql) &&
+	echo "CREATE TABLE w1 (id integer, x text);" >w/migrations/1_wrapped/up.sql &&
+	apply_build w "$TRASH_DIRECTORY/w2.tar.gz" &&
+	test_must_fail --exit=5 cairn-apply adopt --from flyway --db sqlite:w-edited.db w2.tar.gz $KEY --env dev >out 2>err &&
+	test_grep "DIFF   flyway_schema_history installed_rank=1 version=1 script=V1__wrapped.sql checksum=$crc1: version 1: the checksum differs: flyway.s table has $crc1, the bundle.s migrations/1_wrapped/up.sql gives $(flyway_crc w/migrations/1_wrapped/up.sql) (its up script changed after cairn import (not the up_sha256 that migration.yaml.s imported: records)); the script flyway applied" out &&
+	no_cairn w-edited.db
+'
+
+test_expect_success 'cairn check knows imported: and refuses a key it does not hold' '
+	cp w/migrations/2_plain/migration.yaml saved.yaml &&
+	printf "irreversible: true\nimported:\n  from: flyway\n  chcksum: \"1\"\n" >w/migrations/2_plain/migration.yaml &&
+	(cd w && test_must_fail cairn check >../check.out 2>&1) &&
+	test_grep "migration.yaml:[0-9]*: error: unknown-key: unknown key .imported: chcksum." check.out &&
+	printf "irreversible: true\nimported: flyway\n" >w/migrations/2_plain/migration.yaml &&
+	(cd w && test_must_fail cairn check >../check.out 2>&1) &&
+	test_grep "migration.yaml:[0-9]*: error: .*imported" check.out &&
+	cp saved.yaml w/migrations/2_plain/migration.yaml &&
+	(cd w && cairn check >../check.out 2>&1)
+'
+
+# ---- the identity: adopt without --env acts as the recorded environment ----
+
+test_expect_success 'adopt without --env writes the database.s recorded environment, and --env of another is refused' '
+	apply_project id &&
+	apply_table id 0001_a && apply_table id 0002_b && apply_table id 0003_c &&
+	apply_build id "$TRASH_DIRECTORY/id.tar.gz" &&
+	cairn-apply apply id.tar.gz --env prod --db sqlite:id.db $KEY >out 2>&1 &&
+	cairn-apply rollback --db sqlite:id.db --last 3 >out 2>&1 &&
+	sqlite3 id.db "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('"'"'now'"'"'))); INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1); CREATE TABLE t_0001_a (id integer primary key, v text);" &&
+	test_must_fail --exit=3 cairn-apply adopt --from goose --db sqlite:id.db id.tar.gz $KEY --env staging >out 2>err &&
+	test_grep "belongs to environment .prod." err &&
+	cairn-apply adopt --from goose --db sqlite:id.db id.tar.gz $KEY >out 2>err &&
+	test "$(q id.db "SELECT environment FROM cairn_migrations WHERE version = '"'"'0001'"'"'")" = prod &&
+	test "$(q id.db "SELECT state FROM cairn_migrations WHERE version = '"'"'0001'"'"'")" = applied &&
+	cairn-apply history --db sqlite:id.db --verify >hist 2>&1 &&
+	cairn-apply plan id.tar.gz --env prod --db sqlite:id.db $KEY >plan &&
+	test_grep "^2 to apply, 1 skipped$" plan
+'
+
+# ---- sqitch on SQLite, the real tool: its registry is a file of its own ----
+
+if command -v sqitch >/dev/null 2>&1 || test "$CI" = true; then
+
+test_expect_success 'setup: a sqitch project on SQLite; the real sqitch deploys two of three changes (registry sqitch.db beside the database)' '
+	import_project sq &&
+	mkdir sq/db && (cd sq/db &&
+	sqitch init shop --engine sqlite >/dev/null &&
+	sqitch add users -n "Add users" >/dev/null &&
+	sqitch_put deploy/users.sql "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);" &&
+	sqitch_put revert/users.sql "DROP TABLE users;" &&
+	sqitch add orders --requires users -n "Add orders" >/dev/null &&
+	sqitch_put deploy/orders.sql "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer);" &&
+	sqitch_put revert/orders.sql "DROP TABLE orders;" &&
+	sqitch add order_index --requires orders -n "Index orders" >/dev/null &&
+	sqitch_put deploy/order_index.sql "CREATE INDEX orders_user ON orders (user_id);" &&
+	sqitch_put revert/order_index.sql "DROP INDEX orders_user;") &&
+	mkdir sqdb sqall &&
+	(cd sq/db && sqitch deploy --to orders "db:sqlite:$TRASH_DIRECTORY/sqdb/prod.db" >../../sqitch.out 2>&1 &&
+	 sqitch deploy "db:sqlite:$TRASH_DIRECTORY/sqall/prod.db" >>../../sqitch.out 2>&1) &&
+	test -f sqdb/sqitch.db &&
+	test "$(q sqdb/sqitch.db "SELECT group_concat(change, \" \") FROM (SELECT change FROM changes ORDER BY committed_at)")" = "users orders" &&
+	test_grep "^BEGIN;" sq/db/deploy/users.sql &&
+	(cd sq && cairn import --from sqitch db --strip-transaction-wrappers >../import.out 2>&1) &&
+	test_grep "^  from: sqitch$" sq/migrations/0001_users/migration.yaml &&
+	apply_build sq "$TRASH_DIRECTORY/sq.tar.gz" &&
+	sha256sum sqdb/sqitch.db >registry.before &&
+	schema sqdb/prod.db >sq-schema.before
+'
+
+test_expect_success 'sqitch on SQLite: adopted from its registry by position, name and the script hash of the original files' '
+	cairn-apply adopt --from sqitch --db sqlite:sqdb/prod.db sq.tar.gz $KEY --env dev >out 2>err &&
+	test_grep "^  adopt  0001_users  <- sqitch.changes change_id=.* change=users script_hash=$(sha1sum sq/db/deploy/users.sql | cut -d" " -f1)$" out &&
+	test_grep "^2 adopted as applied (their SQL not run), 1 left to apply$" out &&
+	test "$(books sqdb/prod.db)" = "0001:applied 0002:applied" &&
+	sha256sum sqdb/sqitch.db >registry.after &&
+	test_cmp registry.before registry.after &&
+	schema sqdb/prod.db >sq-schema.after &&
+	test_cmp sq-schema.before sq-schema.after &&
+	test "$(q sqdb/prod.db "PRAGMA database_list" | wc -l)" = 1
+'
+
+test_expect_success 'sqitch on SQLite: apply the rest, roll back all, apply again; the schema is what sqitch gives with every change' '
+	cairn-apply apply sq.tar.gz --env dev --db sqlite:sqdb/prod.db $KEY >out 2>&1 &&
+	test "$(books sqdb/prod.db)" = "0001:applied 0002:applied 0003:applied" &&
+	cairn-apply rollback --db sqlite:sqdb/prod.db --last 3 >out 2>&1 &&
+	cairn-apply apply sq.tar.gz --env dev --db sqlite:sqdb/prod.db $KEY >out 2>&1 &&
+	schema sqdb/prod.db >actual &&
+	schema sqall/prod.db >expect &&
+	test_cmp expect actual &&
+	cairn-apply history --db sqlite:sqdb/prod.db --verify >hist 2>&1
+'
+
+test_expect_success 'sqitch on SQLite: no registry beside the database, or another one named with --registry' '
+	cp sqall/prod.db lone.db &&
+	test_must_fail --exit=5 cairn-apply adopt --from sqitch --db sqlite:lone.db sq.tar.gz $KEY 2>err &&
+	test_grep "no sqitch history for .lone.db.: its registry sqitch.db is not there" err &&
+	! test -e sqitch.db &&
+	no_cairn lone.db &&
+	mkdir reg && cp sqall/prod.db reg/app.db && cp sqall/sqitch.db reg/registry.db &&
+	cairn-apply adopt --from sqitch --db sqlite:reg/app.db --registry registry.db sq.tar.gz $KEY --dry-run >out 2>err &&
+	test_grep "^3 would be adopted as applied" out
+'
+
+fi
 
 # ---- the others: their tables as the tools document them -------------------
 
