@@ -130,6 +130,14 @@ static int head_has_project(const struct project_ctx *c)
 	return r == 0;
 }
 
+/* An environment variable set to something other than "" or "0". */
+static int env_is_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0");
+}
+
 /* The work tree, the index or one commit, against the base. */
 static int check_tree(int staged, const char *rev, const char *base, int full, int json)
 {
@@ -183,8 +191,14 @@ static int check_tree(int staged, const char *rev, const char *base, int full, i
 		if (history_check(&h, ctx.proj, &ctx.findings) < 0)
 			goto env;
 	}
+	if (staged && ctx.repo && !env_is_set("CAIRN_NO_LINT_CACHE"))
+		ctx.proj->lint_cache_dir = xasprintf("%scairn/lint-cache",
+						     git_repository_path(ctx.repo));
 	if (!(ctx.repo && rev && !base)) /* project_ctx_check_commit ran it */
 		check_static(ctx.proj, &ctx.findings);
+	if (ctx.proj->lint_cache_dir && env_is_set("CAIRN_LINT_CACHE_VERBOSE"))
+		fprintf(stderr, "cairn: lint cache: %zu migrations from the cache, %zu stored\n",
+			ctx.proj->lint_cache_used, ctx.proj->lint_cache_stored);
 	if (have_history && !staged && !rev && !base && h.has_tip && head_has_project(&ctx)) {
 		rc = check_head_as_build(&ctx.findings, &hh);
 		if (rc)

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "../lib/buf.h"
 #include "../lib/lint-rules.h"
 
 /* cairn.yaml's lint: levels and postgres: {version:}. */
@@ -104,6 +105,17 @@ void lint_sqlite_free(struct lint_sqlite *db);
 /* Runs an earlier migration's script. Where SQLite refuses a statement the
  * history is no longer known: later unknown tables are not reported. */
 void lint_sqlite_replay(struct lint_sqlite *db, const char *sql, size_t len);
+/* The replayed database as bytes (sqlite3_serialize, and whether the
+ * history broke), appended to out, for check's cache; -1 (error set) when
+ * the replay left what the bytes cannot hold: a PRAGMA a script set (the
+ * connection's, not the file's), an open transaction, temporary tables. */
+int lint_sqlite_save(struct lint_sqlite *db, struct buf *out);
+/* Loads what lint_sqlite_save wrote into a database just opened; -1
+ * (error set) on bytes that are not such a database, truncated or
+ * damaged: the caller then frees db and replays on a fresh one. */
+int lint_sqlite_load(struct lint_sqlite *db, const void *data, size_t len);
+/* SQLite's source id, which a saved database's key names. */
+const char *lint_sqlite_id(void);
 /* Lints one SQLite script (and runs it, for the next one). db NULL: a
  * fresh database of unknown history. */
 void lint_sqlite(struct lint_result *out, struct lint_sqlite *db, const struct lint_input *in);

@@ -30,6 +30,9 @@ struct lint_sqlite {
 	sqlite3 *db;
 	int history_known;  /* every earlier migration replayed in order */
 	int history_broken; /* and one of them was refused somewhere */
+	int replaying;      /* inside lint_sqlite_replay */
+	int loading;        /* inside sqlite3_deserialize (lint_sqlite_load) */
+	int not_kept;       /* a replayed script set a PRAGMA: the bytes lack it */
 	long long steps;
 	/* what the authorizer saw while the current statement was prepared */
 	int action;         /* SQLITE_ALTER_TABLE, SQLITE_DROP_TABLE, ... (first one) */
@@ -67,9 +70,13 @@ static int authorize(void *p, int action, const char *a, const char *b, const ch
 	switch (action) {
 	case SQLITE_ATTACH:
 	case SQLITE_DETACH:
+		if (q->loading)
+			return SQLITE_OK; /* sqlite3_deserialize's own, on memory */
 		q->attach = 1;
 		return SQLITE_DENY; /* no file is ever opened */
 	case SQLITE_PRAGMA:
+		if (q->replaying && b)
+			q->not_kept = 1; /* connection state, not in the file */
 		if (!q->has_pragma) {
 			q->has_pragma = 1;
 			keep_name(q->pragma, sizeof(q->pragma), a);
@@ -651,6 +658,7 @@ void lint_sqlite_replay(struct lint_sqlite *q, const char *sql, size_t len)
 	size_t p = 0, end;
 
 	len = strlen(text);
+	q->replaying = 1;
 	while ((p = sql_skip_blank(text, len, p, 0)) < len) {
 		sqlite3_stmt *st = sq_prepare(q, text, len, p, &end);
 		struct sq_words w;
@@ -665,5 +673,99 @@ void lint_sqlite_replay(struct lint_sqlite *q, const char *sql, size_t len)
 			break;
 		p = end;
 	}
+	q->replaying = 0;
 	free(text);
+}
+
+/* ---- the replayed database as bytes, for check's cache ---- */
+
+#define SQ_SAVE_MAGIC "cairn-lint-db 1\n"
+
+const char *lint_sqlite_id(void)
+{
+	return sqlite3_sourceid();
+}
+
+int lint_sqlite_save(struct lint_sqlite *q, struct buf *out)
+{
+	sqlite3_int64 size = 0;
+	unsigned char *data;
+	char *temp;
+	int rc = -1;
+
+	if (q->not_kept || !sqlite3_get_autocommit(q->db)) {
+		cairn_error_set("the replay left state the database file does not hold (a PRAGMA, an open transaction)");
+		return -1;
+	}
+	temp = sq_query1(q, "SELECT count(*) FROM temp.sqlite_schema", NULL, 0);
+	if (!temp || strcmp(temp, "0")) {
+		free(temp);
+		cairn_error_set("the replay made temporary objects, which the database file does not hold");
+		return -1;
+	}
+	free(temp);
+	data = sqlite3_serialize(q->db, "main", &size, 0);
+	if (!data) {
+		cairn_error_set("SQLite cannot serialize the linter's database");
+		return -1;
+	}
+	if (buf_puts(out, SQ_SAVE_MAGIC) == 0 && buf_putc(out, q->history_broken ? 'b' : 'k') == 0 &&
+	    buf_put(out, data, (size_t)size) == 0)
+		rc = 0;
+	sqlite3_free(data);
+	return rc;
+}
+
+/* What a database file's header says its size is (pages x page size). */
+static size_t db_size_of(const unsigned char *h)
+{
+	size_t page = ((size_t)h[16] << 8) | h[17];
+	size_t pages = ((size_t)h[28] << 24) | ((size_t)h[29] << 16) | ((size_t)h[30] << 8) | h[31];
+
+	return (page == 1 ? 65536 : page) * pages;
+}
+
+int lint_sqlite_load(struct lint_sqlite *q, const void *bytes, size_t len)
+{
+	const size_t head = sizeof(SQ_SAVE_MAGIC); /* the magic and the flag */
+	const char *b = bytes;
+	unsigned char *data;
+	char *n;
+	int rc;
+
+	if (len < head + 512 || memcmp(b, SQ_SAVE_MAGIC, head - 1) ||
+	    (b[head - 1] != 'b' && b[head - 1] != 'k') || memcmp(b + head, "SQLite format 3", 16) ||
+	    len - head > (size_t)SQ_HEAP_LIMIT / 2) {
+		cairn_error_set("not a saved linter database");
+		return -1;
+	}
+	data = sqlite3_malloc64(len - head);
+	if (!data) {
+		cairn_error_set("out of memory");
+		return -1;
+	}
+	memcpy(data, b + head, len - head);
+	if (db_size_of(data) != len - head) {
+		sqlite3_free(data);
+		cairn_error_set("the saved database is truncated");
+		return -1;
+	}
+	q->loading = 1;
+	rc = sqlite3_deserialize(q->db, "main", data, (sqlite3_int64)(len - head),
+				 (sqlite3_int64)(len - head),
+				 SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+	q->loading = 0;
+	if (rc != SQLITE_OK) {
+		cairn_error_set("SQLite refuses the saved database: %s", sqlite3_errmsg(q->db));
+		return -1;
+	}
+	/* the schema is read now: a damaged one is refused here, not later */
+	n = sq_query1(q, "SELECT count(*) FROM sqlite_schema", NULL, 0);
+	if (!n) {
+		cairn_error_set("the saved database is damaged: %s", sqlite3_errmsg(q->db));
+		return -1;
+	}
+	free(n);
+	q->history_broken = b[head - 1] == 'b';
+	return 0;
 }

@@ -136,7 +136,6 @@ static void check_sql_transaction(struct project *p, struct migration *m,
 	sql_items_release(&told);
 }
 
-static const struct mig_file *sqlite_up(const struct project *p, const struct migration *m);
 
 static void check_sql_text(struct project *p, struct migration *m, struct mig_file *mf,
 			   unsigned char *allow_used, struct findings *f)
@@ -174,7 +173,7 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 	/* the linter reads up scripts: a down script undoes, and drops by design */
 	if (!nul && mf->role == ROLE_UP && file_runs_on(p, m, mf, "postgres"))
 		check_lint_file(p, m, mf, b.ptr, b.len, allow_used, f);
-	if (!nul && mf->role == ROLE_UP && p->lint_db && sqlite_up(p, m) == mf)
+	if (!nul && mf->role == ROLE_UP && p->lint_db && project_sqlite_up(p, m) == mf)
 		check_lint_sqlite_file(p, m, mf, b.ptr, b.len, allow_used, f);
 	if (sql_is_empty(b.ptr, b.len)) {
 		if (mf->role == ROLE_UP && !m->noop && !p->cfg.allow_noop)
@@ -329,7 +328,7 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 /* The up script the SQLite linter reads for m, or NULL: up.sqlite.sql, or
  * up.sql when cairn.yaml's drivers name sqlite (a project that names no
  * drivers has its generic scripts read as PostgreSQL only). */
-static const struct mig_file *sqlite_up(const struct project *p, const struct migration *m)
+const struct mig_file *project_sqlite_up(const struct project *p, const struct migration *m)
 {
 	const struct mig_file *mf = migration_file(m, ROLE_UP, "sqlite");
 
@@ -342,7 +341,7 @@ static const struct mig_file *sqlite_up(const struct project *p, const struct mi
  * check does not read (same as the base) still builds the schema. */
 static void sqlite_replay(struct project *p, const struct migration *m)
 {
-	const struct mig_file *mf = sqlite_up(p, m);
+	const struct mig_file *mf = project_sqlite_up(p, m);
 	struct buf b = BUF_INIT;
 
 	if (mf && source_read(p->src, mf->path, p->cfg.max_file_size, &b) == 0)
@@ -354,14 +353,20 @@ static void sqlite_replay(struct project *p, const struct migration *m)
  * replayed every migration before it, so the rules know the schema. */
 static void sqlite_prepare(struct project *p, size_t upto)
 {
-	size_t i;
+	size_t i, from;
 
 	if (p->lint_db)
 		return;
 	if (lint_sqlite_open(&p->lint_db, 1) < 0)
 		return; /* no SQLite rules then; SQLite itself is out of memory */
-	for (i = 0; i < upto; i++)
+	from = p->lint_cache_dir && upto ? lint_cache_load(p, upto) : 0;
+	if (!p->lint_db)
+		return;
+	for (i = from; i < upto; i++)
 		sqlite_replay(p, p->migs[i]);
+	/* a cache that cannot be written is only slower next time */
+	if (p->lint_cache_dir && from < upto && lint_cache_store(p, upto) == 0)
+		p->lint_cache_stored = upto;
 }
 
 int check_static(struct project *p, struct findings *f)
@@ -376,7 +381,7 @@ int check_static(struct project *p, struct findings *f)
 			findings_add(f, SEV_ERROR, m->path, 0, 0, "duplicate-version",
 				     "version %s is used by both %s and %s; give one of them a new version",
 				     m->version, p->migs[i - 1]->dir, m->dir);
-		if (!m->same_as_base && sqlite_up(p, m))
+		if (!m->same_as_base && project_sqlite_up(p, m))
 			sqlite_prepare(p, i);
 		check_migration(p, m, f);
 		if (p->lint_db && m->same_as_base)

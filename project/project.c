@@ -442,6 +442,7 @@ void project_free(struct project *p)
 	free(p->migs);
 	free(p->order);
 	lint_sqlite_free(p->lint_db);
+	free(p->lint_cache_dir);
 	config_release(&p->cfg);
 	free(p);
 }

@@ -134,6 +134,11 @@ struct project {
 	/* the SQLite linter's database (lint.h), replayed up to the migration
 	 * check_static is at; NULL until a SQLite script is linted */
 	struct lint_sqlite *lint_db;
+	/* check --staged: where the replayed database is cached (lint-cache.c;
+	 * NULL: no cache, as for build, which always replays), and how many
+	 * migrations the cache gave and the replay stored */
+	char *lint_cache_dir;
+	size_t lint_cache_used, lint_cache_stored;
 };
 
 /* Reads cairn.yaml and the migrations from src. Returns -1 (error set) when
@@ -161,6 +166,17 @@ int version_is_timestamp(const char *v);
  * timestamp, sequence otherwise. *counted is how many names had a number;
  * 0 leaves *out alone. Returns -1 (error set) if DIR cannot be read. */
 int project_guess_style(const char *dir, enum version_style *out, size_t *counted);
+
+/* The up script the SQLite linter reads for m, or NULL: up.sqlite.sql, or
+ * up.sql when cairn.yaml's drivers name sqlite. */
+const struct mig_file *project_sqlite_up(const struct project *p, const struct migration *m);
+/* The longest prefix of migs[0..upto) whose replayed database the cache
+ * holds, loaded into p->lint_db; 0 when none (p->lint_db is then a fresh
+ * database, or NULL if SQLite cannot open one). */
+size_t lint_cache_load(struct project *p, size_t upto);
+/* Saves p->lint_db, replayed up to upto, and prunes older files; -1
+ * (error set) when it cannot. */
+int lint_cache_store(struct project *p, size_t upto);
 
 /* Static checks on one tree: names, versions, files, metadata, SQL text. */
 int check_static(struct project *p, struct findings *f);
