@@ -110,10 +110,16 @@ void lint_sqlite_replay(struct lint_sqlite *db, const char *sql, size_t len);
  * the replay left what the bytes cannot hold: a PRAGMA a script set (the
  * connection's, not the file's), an open transaction, temporary tables. */
 int lint_sqlite_save(struct lint_sqlite *db, struct buf *out);
-/* Loads what lint_sqlite_save wrote into a database just opened; -1
- * (error set) on bytes that are not such a database, truncated or
- * damaged: the caller then frees db and replays on a fresh one. */
-int lint_sqlite_load(struct lint_sqlite *db, const void *data, size_t len);
+/* Loads what lint_sqlite_save wrote into a database just opened, from
+ * data (a lint_sqlite_buffer of len bytes, which it takes, used in place:
+ * no copy of a large file); -1 (error set) on bytes that are not such a
+ * database, truncated or damaged: the caller then frees db and replays on
+ * a fresh one. */
+int lint_sqlite_load(struct lint_sqlite *db, void *data, size_t len);
+/* Memory lint_sqlite_load can take (SQLite's allocator); NULL when out of
+ * memory or over what the linter's heap allows. */
+void *lint_sqlite_buffer(size_t len);
+void lint_sqlite_buffer_free(void *p);
 /* SQLite's source id, which a saved database's key names. */
 const char *lint_sqlite_id(void);
 /* Lints one SQLite script (and runs it, for the next one). db NULL: a

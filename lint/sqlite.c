@@ -679,7 +679,9 @@ void lint_sqlite_replay(struct lint_sqlite *q, const char *sql, size_t len)
 
 /* ---- the replayed database as bytes, for check's cache ---- */
 
-#define SQ_SAVE_MAGIC "cairn-lint-db 1\n"
+/* After the database's bytes: the format and the history_broken flag. */
+#define SQ_SAVE_TAIL "\ncairn-lint-db 1 "
+#define SQ_SAVE_TAIL_LEN (sizeof(SQ_SAVE_TAIL)) /* the text and the flag */
 
 const char *lint_sqlite_id(void)
 {
@@ -709,11 +711,25 @@ int lint_sqlite_save(struct lint_sqlite *q, struct buf *out)
 		cairn_error_set("SQLite cannot serialize the linter's database");
 		return -1;
 	}
-	if (buf_puts(out, SQ_SAVE_MAGIC) == 0 && buf_putc(out, q->history_broken ? 'b' : 'k') == 0 &&
-	    buf_put(out, data, (size_t)size) == 0)
+	if (buf_put(out, data, (size_t)size) == 0 && buf_puts(out, SQ_SAVE_TAIL) == 0 &&
+	    buf_putc(out, q->history_broken ? 'b' : 'k') == 0)
 		rc = 0;
 	sqlite3_free(data);
 	return rc;
+}
+
+void *lint_sqlite_buffer(size_t len)
+{
+	void *p = len <= (size_t)SQ_HEAP_LIMIT / 2 ? sqlite3_malloc64(len) : NULL;
+
+	if (p)
+		mem_prefault(p, len);
+	return p;
+}
+
+void lint_sqlite_buffer_free(void *p)
+{
+	sqlite3_free(p);
 }
 
 /* What a database file's header says its size is (pages x page size). */
@@ -725,34 +741,24 @@ static size_t db_size_of(const unsigned char *h)
 	return (page == 1 ? 65536 : page) * pages;
 }
 
-int lint_sqlite_load(struct lint_sqlite *q, const void *bytes, size_t len)
+int lint_sqlite_load(struct lint_sqlite *q, void *bytes, size_t len)
 {
-	const size_t head = sizeof(SQ_SAVE_MAGIC); /* the magic and the flag */
-	const char *b = bytes;
-	unsigned char *data;
-	char *n;
+	unsigned char *data = bytes;
+	size_t db = len - SQ_SAVE_TAIL_LEN;
+	char *n, flag;
 	int rc;
 
-	if (len < head + 512 || memcmp(b, SQ_SAVE_MAGIC, head - 1) ||
-	    (b[head - 1] != 'b' && b[head - 1] != 'k') || memcmp(b + head, "SQLite format 3", 16) ||
-	    len - head > (size_t)SQ_HEAP_LIMIT / 2) {
-		cairn_error_set("not a saved linter database");
-		return -1;
-	}
-	data = sqlite3_malloc64(len - head);
-	if (!data) {
-		cairn_error_set("out of memory");
-		return -1;
-	}
-	memcpy(data, b + head, len - head);
-	if (db_size_of(data) != len - head) {
+	if (len < SQ_SAVE_TAIL_LEN + 512 ||
+	    memcmp(data + db, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1) ||
+	    ((flag = (char)data[len - 1]) != 'b' && flag != 'k') ||
+	    memcmp(data, "SQLite format 3", 16) || db_size_of(data) != db) {
 		sqlite3_free(data);
-		cairn_error_set("the saved database is truncated");
+		cairn_error_set("not a whole saved linter database");
 		return -1;
 	}
+	/* SQLite owns data from here, even when it refuses it */
 	q->loading = 1;
-	rc = sqlite3_deserialize(q->db, "main", data, (sqlite3_int64)(len - head),
-				 (sqlite3_int64)(len - head),
+	rc = sqlite3_deserialize(q->db, "main", data, (sqlite3_int64)db, (sqlite3_int64)len,
 				 SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
 	q->loading = 0;
 	if (rc != SQLITE_OK) {
@@ -766,6 +772,6 @@ int lint_sqlite_load(struct lint_sqlite *q, const void *bytes, size_t len)
 		return -1;
 	}
 	free(n);
-	q->history_broken = b[head - 1] == 'b';
+	q->history_broken = flag == 'b';
 	return 0;
 }

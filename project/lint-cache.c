@@ -13,6 +13,7 @@
  * here (it always replays: the bundle is the trust boundary). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,31 +142,56 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-/* Reads the entry for key into db; 0 on success. */
+static int read_full(int fd, void *p, size_t n)
+{
+	char *c = p;
+
+	while (n > 0) {
+		ssize_t r = read(fd, c, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		c += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Reads the entry for key into p->lint_db; 0 on success. The database's
+ * bytes go straight into the buffer SQLite then owns (41 MB on the
+ * 10,000-table benchmark: one copy less is ~20 ms less). */
 static int load_entry(struct project *p, const unsigned char key[32])
 {
-	char *path = entry_path(p, key), head[LC_HEAD_LEN + 1], want[LC_HEAD_LEN + 1], sum[65];
-	char hex[65];
-	struct buf b = BUF_INIT;
-	int rc = -1;
+	char *path = entry_path(p, key), head[LC_HEAD_LEN + 1], want[LC_HEAD_LEN + 1];
+	char hex[65], sum[65];
+	void *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
 
 	hex_encode(key, 32, hex);
 	hex[64] = '\0';
-	if (read_file(path, LC_MAX_SIZE, &b) < 0 || b.len < LC_HEAD_LEN)
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (unsigned long long)st.st_size > LC_MAX_SIZE || (size_t)st.st_size < LC_HEAD_LEN)
 		goto out;
-	memcpy(head, b.ptr, LC_HEAD_LEN);
+	len = (size_t)st.st_size - LC_HEAD_LEN;
+	if (read_full(fd, head, LC_HEAD_LEN) < 0 || !(data = lint_sqlite_buffer(len)) ||
+	    read_full(fd, data, len) < 0 || sha256_hex(data, len, sum) < 0)
+		goto out;
 	head[LC_HEAD_LEN] = '\0';
-	if (sha256_hex(b.ptr + LC_HEAD_LEN, b.len - LC_HEAD_LEN, sum) < 0)
-		goto out;
 	if (snprintf(want, sizeof(want), "cairn-lint-cache " LC_FORMAT " %s %s\n", hex, sum) !=
 	    (int)LC_HEAD_LEN || strcmp(head, want))
 		goto out;
-	if (lint_sqlite_load(p->lint_db, b.ptr + LC_HEAD_LEN, b.len - LC_HEAD_LEN) < 0)
-		goto out;
-	(void)utimes(path, NULL); /* the newest: kept when others are pruned */
-	rc = 0;
+	rc = lint_sqlite_load(p->lint_db, data, len);
+	data = NULL; /* taken */
+	if (rc == 0)
+		(void)utimes(path, NULL); /* the newest: kept when others are pruned */
 out:
-	buf_release(&b);
+	lint_sqlite_buffer_free(data);
+	if (fd >= 0)
+		close(fd);
 	free(path);
 	return rc;
 }
