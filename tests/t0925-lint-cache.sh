@@ -116,12 +116,12 @@ test_expect_success 'at most two files are kept, the newest' '
 
 test_expect_success 'a truncated, damaged or foreign cache file is ignored: replayed from scratch' '
 	f=p/$CACHE/$(cat files) &&
-	head -c 5000 saved.db >"$f" &&
+	head -c $(($(wc -c <saved.db) / 2)) saved.db >"$f" &&
 	staged_check trunc &&
 	test_grep "0 migrations from the cache, 2 stored" trunc.cache &&
 	test_cmp cold trunc &&
 	cmp saved.db "$f" &&
-	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[5000]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
+	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[len(b) - 500]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
 	staged_check flipped &&
 	test_grep "0 migrations from the cache, 2 stored" flipped.cache &&
 	test_cmp cold flipped &&
@@ -129,7 +129,7 @@ test_expect_success 'a truncated, damaged or foreign cache file is ignored: repl
 	python3 - "$f" <<-\EOF &&
 	import hashlib, sys
 	b = open(sys.argv[1], "rb").read()
-	body = b[149:-17-4096] + b[-17:]   # a page short, with a checksum that matches
+	body = b[149:-17-1024] + b[-17:]   # a page short, with a checksum that matches
 	h = b[:84] + hashlib.sha256(body).hexdigest().encode() + b"\n"
 	open(sys.argv[1], "wb").write(h + body)
 	EOF
