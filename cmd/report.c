@@ -19,14 +19,16 @@ const struct cmd cmd_report_desc = {
 	"report", cmd_report,
 	"the picture across environments and fleet runs: text, JSON or one HTML page",
 	"cairn-apply report INPUT... [--key PUB]... [--format text|json|html] [-o FILE]",
-	"Reads INPUTs (\"-\": stdin, once), each one of: the JSON of 'cairn-apply status [BUNDLE] --format\n"
-	"json' for one database; the JSON of 'cairn-apply history --format json' (a\n"
-	"database's audit trail); a fleet's result file; a bundle (.tar.gz), with the\n"
+	"Reads INPUTs (\"-\": stdin, once; its kind told as for a file), each one\n"
+	"of: the JSON of 'cairn-apply status [BUNDLE] --format json' for one\n"
+	"database; the JSON of 'cairn-apply history --format json' (a database's\n"
+	"audit trail); a fleet's result file; a bundle (.tar.gz), with the\n"
 	"approvals and receipts it carries (a fleet's --receipt-dir copies too). It\n"
 	"shows: each environment's database, version, drift and failed migrations,\n"
-	"the bundle that brought it there with that bundle's approvals and receipts\n"
-	"for the environment, its pending migrations (from the newest bundle given,\n"
-	"by build time, else from the status JSON), the failed and not-started\n"
+	"the bundle that brought it there with its receipts and the approvals that\n"
+	"counted (named by the audit trail's apply rows; without a trail, guessed\n"
+	"by time and marked so), its pending migrations (from the newest bundle\n"
+	"given, by build time, else from the status JSON), the failed and not-started\n"
 	"targets of each fleet run, the releases (migrations per bundle per\n"
 	"environment, from the books) and the schema's evolution over time (per\n"
 	"environment and bundle: migrations applied, rolled back and failed, and on\n"
