@@ -197,6 +197,34 @@ static void parse_sqlite(struct policy_config *c, struct policy_env *e, const st
 	}
 }
 
+/* rollback: {require_bundle: true|false} (issue #15): whether a rollback
+ * must be given the bundle that applied the migrations, so that a stored
+ * down script runs only when its signed manifest vouches for it */
+static void parse_rollback(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "require_bundle", NULL };
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "rollback", v, "a mapping {require_bundle: true|false}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
+
+		if (strcmp(k->str, "require_bundle")) {
+			unknown_key(c, k, "rollback", keys);
+		} else if (x->type == YNODE_SCALAR &&
+			   (!strcmp(x->str, "true") || !strcmp(x->str, "false"))) {
+			e->rollback_bundle = !strcmp(x->str, "true");
+			e->rollback_bundle_set = 1;
+			e->rollback_bundle_line = x->line;
+		} else {
+			wrong_type(c, k->str, x, "true or false");
+		}
+	}
+}
+
 static void unknown_key(struct policy_config *c, const struct ynode *k, const char *where,
 			const char *const *keys)
 {
@@ -223,12 +251,12 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	"targets", "backup", "hooks", "lint", NULL,
+	"targets", "backup", "hooks", "lint", "rollback", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
 	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
-	"lint", NULL,
+	"lint", "rollback", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -674,6 +702,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			parse_hooks(c, e, v);
 		} else if (!strcmp(k->str, "lint")) {
 			parse_lint(c, e, v);
+		} else if (!strcmp(k->str, "rollback")) {
+			parse_rollback(c, e, v);
 		}
 	}
 }
