@@ -171,30 +171,43 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 	}
 }
 
-/* sqlite: {foreign_keys: on|off} */
-static void parse_sqlite(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+/* SECTION: {KEY: on|off|true|false}, a mapping of one switch: *val, *set
+ * and *line (when not NULL) set from it; the rest are diagnostics. */
+static void parse_switch(struct policy_config *c, const struct ynode *v, const char *section,
+			 const char *const keys[2], const char *what, int *val, int *set,
+			 int *line)
 {
-	static const char *const keys[] = { "foreign_keys", NULL };
 	size_t i;
 
 	if (v->type != YNODE_MAP) {
-		wrong_type(c, "sqlite", v, "a mapping (foreign_keys)");
+		wrong_type(c, section, v, what);
 		return;
 	}
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
 
-		if (strcmp(k->str, "foreign_keys")) {
-			unknown_key(c, k, "sqlite", keys);
+		if (strcmp(k->str, keys[0])) {
+			unknown_key(c, k, section, keys);
 		} else if (x->type == YNODE_SCALAR &&
 			   (!strcmp(x->str, "on") || !strcmp(x->str, "true") ||
 			    !strcmp(x->str, "off") || !strcmp(x->str, "false"))) {
-			e->sqlite_fk = !strcmp(x->str, "on") || !strcmp(x->str, "true");
-			e->sqlite_fk_set = 1;
+			*val = !strcmp(x->str, "on") || !strcmp(x->str, "true");
+			*set = 1;
+			if (line)
+				*line = x->line;
 		} else {
-			wrong_type(c, k->str, x, "on or off");
+			wrong_type(c, k->str, x, "on or off (true or false)");
 		}
 	}
+}
+
+/* sqlite: {foreign_keys: on|off} */
+static void parse_sqlite(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "foreign_keys", NULL };
+
+	parse_switch(c, v, "sqlite", keys, "a mapping (foreign_keys)", &e->sqlite_fk,
+		     &e->sqlite_fk_set, NULL);
 }
 
 /* rollback: {require_bundle: true|false} (issue #15): whether a rollback
@@ -203,26 +216,9 @@ static void parse_sqlite(struct policy_config *c, struct policy_env *e, const st
 static void parse_rollback(struct policy_config *c, struct policy_env *e, const struct ynode *v)
 {
 	static const char *const keys[] = { "require_bundle", NULL };
-	size_t i;
 
-	if (v->type != YNODE_MAP) {
-		wrong_type(c, "rollback", v, "a mapping {require_bundle: true|false}");
-		return;
-	}
-	for (i = 0; i < v->n; i++) {
-		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
-
-		if (strcmp(k->str, "require_bundle")) {
-			unknown_key(c, k, "rollback", keys);
-		} else if (x->type == YNODE_SCALAR &&
-			   (!strcmp(x->str, "true") || !strcmp(x->str, "false"))) {
-			e->rollback_bundle = !strcmp(x->str, "true");
-			e->rollback_bundle_set = 1;
-			e->rollback_bundle_line = x->line;
-		} else {
-			wrong_type(c, k->str, x, "true or false");
-		}
-	}
+	parse_switch(c, v, "rollback", keys, "a mapping {require_bundle: true|false}",
+		     &e->rollback_bundle, &e->rollback_bundle_set, &e->rollback_bundle_line);
 }
 
 static void unknown_key(struct policy_config *c, const struct ynode *k, const char *where,
