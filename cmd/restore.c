@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/checkpoint.h"
 #include "../lib/error.h"
+#include "checkpoint.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -10,13 +12,17 @@ const struct cmd cmd_restore_desc = {
 	"restore", cmd_restore,
 	"bring back the backup a run took before a destructive migration",
 	"cairn-apply restore --db DSN BACKUP [--env ENV] [--lock-timeout D]\n"
-	"       cairn-apply restore --env ENV [--config FILE] BACKUP",
+	"       cairn-apply restore --env ENV [--config FILE] BACKUP [--checkpoint FILE [--checkpoint-key KEY]]",
 	"Brings back BACKUP, the copy 'apply' took before a destructive migration,\n"
 	"only when it is the file the books recorded: an audit row (action backup)\n"
 	"names it, and its sha256 must be that row's. A file no row names, or\n"
 	"whose bytes changed since, is refused (exit 3) before anything is\n"
 	"written. The run lock is held throughout, and the books are checked\n"
-	"first, as apply checks them.\n"
+	"first, as apply checks them, and so is the newest signed checkpoint of\n"
+	"this database (--checkpoint, $CAIRN_CHECKPOINT, or the config's): books\n"
+	"cut or rechained since it are refused (exit 5) before anything is\n"
+	"written. After the restore a checkpoint of the chain the file brought\n"
+	"back is appended, so the next run compares with that one.\n"
 	"\n"
 	"SQLite: the whole database (the books with it) becomes the backup's,\n"
 	"through SQLite's online backup API: the migration the backup preceded is\n"
@@ -24,24 +30,29 @@ const struct cmd cmd_restore_desc = {
 	"file; a 'restore' row naming the backup, its sha256 and how many rows went\n"
 	"is appended to the chain the file brought back. A signed checkpoint\n"
 	"taken after the backup will name those rows as missing: expected after a\n"
-	"restore. PostgreSQL: not done here (exit 1); the backup row's restore:\n"
+	"restore, until the checkpoint restore appends. PostgreSQL: not done here (exit 1); the backup row's restore:\n"
 	"command (pg_restore) brings the dumped tables back.\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
 	"   --env ENV          the environment (else the one the books record)\n"
 	"   --config FILE      the applier's config\n"
+	"   --checkpoint FILE  compare the books with the newest checkpoint in FILE\n"
+	"                      first, and append one after the restore (else\n"
+	"                      $CAIRN_CHECKPOINT, else the config's)\n"
+	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n"
 	"   --lock-timeout D   wait up to D for another runner (default 15s)\n"
 	"\n"
 	"Exit status: 0 restored, 1 the driver restores no file, 3 BACKUP is not\n"
 	"a backup the books record (or not its bytes), 4 lock not obtained, 5 the\n"
-	"books need an operator, 6 the database or BACKUP cannot be read or\n"
+	"books need an operator or differ from the checkpoint, 6 the database or BACKUP cannot be read or\n"
 	"written.\n",
 };
 
 struct restore_args {
 	const char *dsn, *env, *config, *lock_flag, *backup;
 	unsigned long long lock_ms;
+	struct checkpoint_opts cpo;
 };
 
 static int parse_args(struct restore_args *a, int argc, char **argv)
@@ -51,6 +62,8 @@ static int parse_args(struct restore_args *a, int argc, char **argv)
 		{ "env", required_argument, NULL, 'e' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "lock-timeout", required_argument, NULL, 'l' },
+		{ "checkpoint", required_argument, NULL, 'P' },
+		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -61,6 +74,8 @@ static int parse_args(struct restore_args *a, int argc, char **argv)
 		case 'd': a->dsn = optarg; break;
 		case 'e': a->env = optarg; break;
 		case 'C': a->config = optarg; break;
+		case 'P': a->cpo.file = optarg; break;
+		case 'K': a->cpo.key_path = optarg; break;
 		case 'l':
 			a->lock_flag = optarg;
 			if (parse_lock_timeout(&cmd_restore_desc, optarg, &a->lock_ms))
@@ -95,13 +110,15 @@ int cmd_restore(int argc, char **argv)
 	if (rc == EXIT_OK)
 		rc = apply_policy_begin_books(&ap, &cmd_restore_desc, a.config, &a.env, &a.dsn,
 					      a.lock_flag, &a.lock_ms);
-	if (rc == EXIT_OK && !a.dsn)
-		rc = usage_error(&cmd_restore_desc, "missing --db DSN");
+	/* the books checked against the checkpoint before anything is written,
+	 * as rollback does (issue #15) */
 	if (rc == EXIT_OK)
-		rc = apply_ctx_open(&ctx, &cmd_restore_desc, a.dsn, DRIVER_OPEN_EXISTING, 0);
+		rc = checkpoint_open_books(&ctx, &cmd_restore_desc, &ap, &a.cpo, a.dsn,
+					   DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
 	o.env = a.env;
+	o.checkpoint = ctx.checkpoint;
 	/* as rollback: the books' own earlier state, so not gated by the
 	 * policy (restore --db DSN BACKUP works on a database a config made) */
 	o.policy = ap.active;
@@ -123,7 +140,19 @@ int cmd_restore(int argc, char **argv)
 		error_msg("%s", cairn_error_last());
 		error_msg("the database is unchanged");
 	}
+	/* The chain the file brought back is the head from now on. It does not
+	 * extend the checkpoint the run started from (the rows after the backup
+	 * went), which checkpoint_make refuses to sign; it is vouched for by the
+	 * backup's sha256 in the books the engine compared with that checkpoint
+	 * under the run lock, so the new head is signed as it is. */
+	if (rc == EXIT_OK && ctx.checkpoint) {
+		checkpoint_release(ctx.checkpoint);
+		free(ctx.checkpoint);
+		ctx.checkpoint = NULL;
+	}
+	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
 out:
+	checkpoint_opts_release(&a.cpo);
 	restore_info_release(&info);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);

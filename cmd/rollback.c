@@ -27,7 +27,10 @@ const struct cmd cmd_rollback_desc = {
 	"That record is in the database: with --bundle, each down script must\n"
 	"also have the sha256 the bundle's signed manifest records for it (the\n"
 	"bundle verified with --key, or with the environment's builder keys), or\n"
-	"nothing runs (exit 5 naming the migration and both hashes).\n"
+	"nothing runs (exit 5 naming the migration and both hashes). Under an\n"
+	"applier's config whose environment sets rollback: {require_bundle: true}\n"
+	"(the default where it asks for approvals or an 'after' environment),\n"
+	"--bundle must be given (else exit 3, nothing done).\n"
 	"\n"
 	"The environment is --env, else $CAIRN_ENV; with an applier's config\n"
 	"(--config, $CAIRN_APPLY_CONFIG, ./cairn-apply.yaml) one must be named, and\n"
@@ -55,7 +58,8 @@ const struct cmd cmd_rollback_desc = {
 	"Exit status: 0, 1 a down script failed (that step was rolled back) or an\n"
 	"irreversible migration stopped it, 4 lock not obtained, 5 a failed or\n"
 	"unfinished migration needs repair first or the books were changed outside\n"
-	"cairn-apply, 3 the database belongs to another environment or project, 6\n"
+	"cairn-apply, 3 the database belongs to another environment or project, or\n"
+	"the environment's policy requires --bundle and none was given, 6\n"
 	"the database cannot be used.\n",
 };
 
@@ -208,6 +212,27 @@ static int load_manifest(struct rollback_args *a, struct apply_ctx *ctx,
 	return rc;
 }
 
+/* rollback: {require_bundle:} (issue #15): under a policy that asks for it
+ * (the default where the environment requires approvals) a rollback
+ * without --bundle would run down scripts only the books vouch for, and
+ * whoever can write the books can recompute their chain. Refused before
+ * the database is opened. */
+static int bundle_required(const struct rollback_args *a, const struct apply_policy *ap)
+{
+	const struct policy_resolved *r = &ap->ac.env;
+
+	if (!ap->active || a->bundle || !r->rollback_require_bundle)
+		return EXIT_OK;
+	error_msg("cannot roll back '%s' without --bundle: its policy runs a stored down script "
+		  "only when the signed manifest of the bundle that applied it vouches for it "
+		  "(rollback: {require_bundle: true}, %s); nothing was rolled back: the database "
+		  "is unchanged", r->env_name, r->rollback_require_src);
+	error_msg("give the bundle that applied the migrations: 'cairn-apply rollback --env %s "
+		  "%s %s --bundle BUNDLE'", r->env_name, a->to ? "--to" : "--last",
+		  a->to ? a->to : a->last);
+	return EXIT_REFUSED;
+}
+
 int cmd_rollback(int argc, char **argv)
 {
 	struct rollback_args a;
@@ -227,6 +252,8 @@ int cmd_rollback(int argc, char **argv)
 	if (rc == EXIT_OK)
 		rc = apply_policy_begin_books(&ap, &cmd_rollback_desc, a.config, &a.env, &a.dsn,
 					      a.lock_flag, &a.lock_ms);
+	if (rc == EXIT_OK)
+		rc = bundle_required(&a, &ap);
 	if (rc == EXIT_OK)
 		rc = checkpoint_open_books(&ctx, &cmd_rollback_desc, &ap, &a.cpo, a.dsn, DRIVER_OPEN_EXISTING, a.json);
 	if (rc == EXIT_OK)

@@ -194,6 +194,26 @@ static void resolve_trust(struct policy_resolved *r, const struct policy_config 
 	}
 }
 
+/* rollback: {require_bundle:}: the environment's, else defaults', else
+ * required where the environment's policy asks for approvals or an
+ * 'after' environment (docs/design.md, "Rollback and the bundle"). */
+static void resolve_rollback(struct policy_resolved *r, const struct policy_config *c,
+			     const struct policy_env *e)
+{
+	const struct policy_env *set = e->rollback_bundle_set ? e
+				       : c->defaults.rollback_bundle_set ? &c->defaults : NULL;
+
+	if (set) {
+		r->rollback_require_bundle = set->rollback_bundle;
+		r->rollback_require_src = xasprintf("%s:%d", c->path, set->rollback_bundle_line);
+	} else {
+		r->rollback_require_bundle = r->approvals > 0 || e->after;
+		r->rollback_require_src = xstrdup(e->after ? "the default where an 'after' "
+						  "environment is required"
+						  : "the default where approvals are required");
+	}
+}
+
 int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 		   const struct policy_inputs *in, int *usage)
 {
@@ -222,6 +242,7 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	r->hooks = e->hooks_set ? e : c->defaults.hooks_set ? &c->defaults : NULL;
 	r->sqlite_foreign_keys = e->sqlite_fk_set ? 1 + e->sqlite_fk
 			       : c->defaults.sqlite_fk_set ? 1 + c->defaults.sqlite_fk : 0;
+	resolve_rollback(r, c, e);
 	return 0;
 fail:
 	*usage = 1;
@@ -233,6 +254,7 @@ void policy_resolved_release(struct policy_resolved *r)
 {
 	if (!r)
 		return;
+	free(r->rollback_require_src);
 	free(r->env_name);
 	free(r->env_name_src.origin);
 	free(r->db_value);

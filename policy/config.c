@@ -171,30 +171,54 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 	}
 }
 
-/* sqlite: {foreign_keys: on|off} */
-static void parse_sqlite(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+/* SECTION: {KEY: on|off|true|false}, a mapping of one switch: *val, *set
+ * and *line (when not NULL) set from it; the rest are diagnostics. */
+static void parse_switch(struct policy_config *c, const struct ynode *v, const char *section,
+			 const char *const keys[2], const char *what, int *val, int *set,
+			 int *line)
 {
-	static const char *const keys[] = { "foreign_keys", NULL };
 	size_t i;
 
 	if (v->type != YNODE_MAP) {
-		wrong_type(c, "sqlite", v, "a mapping (foreign_keys)");
+		wrong_type(c, section, v, what);
 		return;
 	}
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *k = ynode_key(v, i), *x = ynode_val(v, i);
 
-		if (strcmp(k->str, "foreign_keys")) {
-			unknown_key(c, k, "sqlite", keys);
+		if (strcmp(k->str, keys[0])) {
+			unknown_key(c, k, section, keys);
 		} else if (x->type == YNODE_SCALAR &&
 			   (!strcmp(x->str, "on") || !strcmp(x->str, "true") ||
 			    !strcmp(x->str, "off") || !strcmp(x->str, "false"))) {
-			e->sqlite_fk = !strcmp(x->str, "on") || !strcmp(x->str, "true");
-			e->sqlite_fk_set = 1;
+			*val = !strcmp(x->str, "on") || !strcmp(x->str, "true");
+			*set = 1;
+			if (line)
+				*line = x->line;
 		} else {
-			wrong_type(c, k->str, x, "on or off");
+			wrong_type(c, k->str, x, "on or off (true or false)");
 		}
 	}
+}
+
+/* sqlite: {foreign_keys: on|off} */
+static void parse_sqlite(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "foreign_keys", NULL };
+
+	parse_switch(c, v, "sqlite", keys, "a mapping (foreign_keys)", &e->sqlite_fk,
+		     &e->sqlite_fk_set, NULL);
+}
+
+/* rollback: {require_bundle: true|false} (issue #15): whether a rollback
+ * must be given the bundle that applied the migrations, so that a stored
+ * down script runs only when its signed manifest vouches for it */
+static void parse_rollback(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	static const char *const keys[] = { "require_bundle", NULL };
+
+	parse_switch(c, v, "rollback", keys, "a mapping {require_bundle: true|false}",
+		     &e->rollback_bundle, &e->rollback_bundle_set, &e->rollback_bundle_line);
 }
 
 static void unknown_key(struct policy_config *c, const struct ynode *k, const char *where,
@@ -223,12 +247,12 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	"targets", "backup", "hooks", "lint", NULL,
+	"targets", "backup", "hooks", "lint", "rollback", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
 	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
-	"lint", NULL,
+	"lint", "rollback", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -674,6 +698,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			parse_hooks(c, e, v);
 		} else if (!strcmp(k->str, "lint")) {
 			parse_lint(c, e, v);
+		} else if (!strcmp(k->str, "rollback")) {
+			parse_rollback(c, e, v);
 		}
 	}
 }

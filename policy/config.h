@@ -109,6 +109,9 @@ struct policy_env {
 	char **refuse_waived;
 	size_t nrefuse_waived;
 	int refuse_waived_set, refuse_waived_line;
+	/* rollback: {require_bundle: BOOL} (issue #15); unset: see
+	 * policy_resolved.rollback_require_bundle */
+	int rollback_bundle, rollback_bundle_set, rollback_bundle_line;
 };
 
 #define POLICY_MAX_APPROVAL_AGE_MS (30ULL * 24 * 3600 * 1000) /* 30 days */
@@ -209,6 +212,13 @@ struct policy_resolved {
 	struct policy_keylist revoked; /* defaults' and the environment's together */
 	unsigned long long approvals;
 	struct policy_setting approvals_src;
+	/* rollback needs --bundle (issue #15): rollback: {require_bundle:} of
+	 * the environment, else of defaults, else 1 when the environment asks
+	 * for approvals or names an 'after' environment (what runs there was
+	 * vetted, so an unvouched down script must not) and 0 otherwise;
+	 * rollback_require_src says which ("cairn-apply.yaml:12", "default") */
+	int rollback_require_bundle;
+	char *rollback_require_src;
 };
 
 /* Merges for the environment named by the inputs (flag, else CAIRN_ENV).

@@ -120,3 +120,16 @@ phase_setup() {
 	    approvers: [keys/alice.pub]
 	EOF
 }
+
+# swap_down_rechain DB VERSION SQL: what an attacker who can write the
+# SQLite database DB does (issue #15): VERSION's stored down script becomes
+# SQL, its audit row's down=sha256: follows, and the whole chain is
+# recomputed with the unkeyed hash (helpers/audit-rechain.py), so that
+# history --verify still passes. Prints SQL's sha256.
+swap_down_rechain() {
+	_sha=$(printf "%s" "$3" | sha256sum | cut -d" " -f1) &&
+	python3 "$TEST_DIRECTORY/helpers/audit-rechain.py" "$1" \
+		"UPDATE cairn_migrations SET down_sql = '$3' WHERE version = '$2'" \
+		"UPDATE cairn_audit SET detail = replace(detail, substr(detail, instr(detail, 'down=sha256:'), 76), 'down=sha256:$_sha') WHERE seq = (SELECT max(seq) FROM cairn_audit WHERE version = '$2')" &&
+	echo "$_sha"
+}

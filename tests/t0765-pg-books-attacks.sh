@@ -19,32 +19,8 @@ state() {
 	bk "select tablename from pg_tables where tablename like 't\_%' order by tablename"
 }
 
-# rechain: what an attacker who can write the database does to hide an
-# edit: every hash recomputed with cairn's unkeyed encoding (apply/audit.c)
-# and the bookkeeping rows pointed at the new hashes
 rechain() {
-	bk "DO \$\$
-	DECLARE r record; prev text := repeat('0', 64); h text; b text;
-	BEGIN
-	  FOR r IN SELECT * FROM cairn.cairn_audit ORDER BY seq LOOP
-	    b := E'cairn-audit-v1\n';
-	    b := b || octet_length(r.seq::text) || ':' || r.seq::text || E'\n'
-	           || octet_length(r.at) || ':' || r.at || E'\n'
-	           || octet_length(r.actor) || ':' || r.actor || E'\n'
-	           || octet_length(r.action) || ':' || r.action || E'\n'
-	           || octet_length(r.version) || ':' || r.version || E'\n'
-	           || octet_length(r.from_version) || ':' || r.from_version || E'\n'
-	           || octet_length(r.to_version) || ':' || r.to_version || E'\n'
-	           || octet_length(r.bundle_id) || ':' || r.bundle_id || E'\n'
-	           || octet_length(r.environment) || ':' || r.environment || E'\n'
-	           || octet_length(r.detail) || ':' || r.detail || E'\n'
-	           || octet_length(prev) || ':' || prev || E'\n';
-	    h := encode(sha256(convert_to(b, 'UTF8')), 'hex');
-	    UPDATE cairn.cairn_audit SET prev_hash = prev, hash = h WHERE seq = r.seq;
-	    UPDATE cairn.cairn_migrations SET audit_hash = h WHERE audit_hash = r.hash;
-	    prev := h;
-	  END LOOP;
-	END \$\$"
+	pg_rechain app
 }
 
 test_expect_success 'setup: three migrations applied as prod, with a checkpoint; a saved copy' '

@@ -163,4 +163,47 @@ test_expect_success 'under an applier'"'"'s config: restore --env ENV, and --db 
 	 cairn-apply history --env dev --verify >out)
 '
 
+test_expect_success 'the books are compared with the checkpoint first: a chain cut since it is refused (exit 5), nothing restored (issue #15)' '
+	mkdir g &&
+	(cd g &&
+	 cairn keygen --no-passphrase host >/dev/null 2>&1 &&
+	 cp="--checkpoint cp.log --checkpoint-key host.key" &&
+	 cairn-apply apply ../v1.tar.gz --env dev --db sqlite:db $KEY $cp >out 2>&1 &&
+	 cairn-apply apply ../v2.tar.gz --env dev --db sqlite:db $KEY $cp >out 2>&1 &&
+	 test_line_count = 2 cp.log &&
+	 backup=$(ls db.0002.*.backup) &&
+	 cp db applied.db &&
+	 # everything after the backup row cut: the chain holds on its own
+	 b=$(q db "SELECT seq FROM cairn_audit WHERE action = '"'"'backup'"'"'") &&
+	 q db "DELETE FROM cairn_audit WHERE seq > $b; DELETE FROM cairn_migrations WHERE version = '"'"'0002'"'"'" &&
+	 cairn-apply history --db sqlite:db --verify >out &&
+	 test_grep "audit chain intact" out &&
+	 sha256sum db >sum.before &&
+	 test_expect_code 5 cairn-apply restore --db sqlite:db $cp "$backup" >out 2>err &&
+	 test_grep "checkpoint mismatch: the audit chain has $b rows, but the checkpoint of 20.* records [0-9]*: its newest rows were deleted" err &&
+	 test_grep "the database is unchanged" err &&
+	 sha256sum db >sum && test_cmp sum.before sum &&
+	 test_line_count = 2 cp.log &&
+	 CAIRN_CHECKPOINT=cp.log CAIRN_CHECKPOINT_KEY=host.key \
+		test_expect_code 5 cairn-apply restore --db sqlite:db "$backup" >out 2>err &&
+	 test_grep "checkpoint mismatch" err &&
+	 sha256sum db >sum && test_cmp sum.before sum)
+'
+
+test_expect_success 'the intact books restore, and a checkpoint of the chain brought back is appended: history and the next apply accept it' '
+	(cd g &&
+	 cp applied.db db &&
+	 backup=$(ls db.0002.*.backup) &&
+	 cairn-apply restore --db sqlite:db --checkpoint cp.log --checkpoint-key host.key "$backup" >out 2>err &&
+	 test_grep "^restored db from .$backup." out &&
+	 test_line_count = 3 cp.log &&
+	 n=$(q db "SELECT count(*) FROM cairn_audit") &&
+	 cairn-apply history --db sqlite:db --verify --checkpoint cp.log >out &&
+	 test_grep "checkpoint of .* matches: $n audit rows" out &&
+	 cairn-apply apply ../v2.tar.gz --env dev --db sqlite:db $KEY --checkpoint cp.log \
+		--checkpoint-key host.key >out 2>&1 &&
+	 q db "SELECT version, state FROM cairn_migrations ORDER BY version" >rows &&
+	 printf "0001|applied\n0002|applied\n" >want && test_cmp want rows)
+'
+
 test_done

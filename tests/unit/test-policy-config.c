@@ -580,6 +580,65 @@ static void test_lock_retry(void)
 	policy_config_release(&c);
 }
 
+/* rollback: {require_bundle:} (issue #15): the environment's, else
+ * defaults', else required where approvals or an 'after' are asked for. */
+static int requires_bundle(const struct policy_config *c, const char *env, const char **src)
+{
+	struct policy_resolved r;
+	struct policy_inputs in;
+	static char origin[64];
+	int usage = 0, v;
+
+	memset(&in, 0, sizeof(in));
+	in.flag_env = env;
+	if (policy_resolve(&r, c, &in, &usage) < 0)
+		return -1;
+	v = r.rollback_require_bundle;
+	snprintf(origin, sizeof(origin), "%s", r.rollback_require_src);
+	*src = origin;
+	policy_resolved_release(&r);
+	return v;
+}
+
+static void test_rollback_bundle(void)
+{
+	struct policy_config c;
+	const char *src = NULL;
+
+	CHECK(parse(&c, "environments:\n"
+		       "  prod:\n    database: {dsn: \"sqlite:p.db\"}\n"
+		       "    approvers: [a.pub, b.pub]\n    approvals: 2\n"
+		       "  stage:\n    database: {dsn: \"sqlite:s.db\"}\n    after: prod\n"
+		       "  dev:\n    database: {dsn: \"sqlite:d.db\"}\n"
+		       "  lab:\n    database: {dsn: \"sqlite:l.db\"}\n"
+		       "    approvers: [a.pub]\n    approvals: 1\n"
+		       "    rollback: {require_bundle: false}\n") == 0);
+	CHECK(requires_bundle(&c, "prod", &src) == 1);
+	CHECK(!strcmp(src, "the default where approvals are required"));
+	CHECK(requires_bundle(&c, "stage", &src) == 1);
+	CHECK(!strcmp(src, "the default where an 'after' environment is required"));
+	CHECK(requires_bundle(&c, "dev", &src) == 0);
+	CHECK(requires_bundle(&c, "lab", &src) == 0);
+	CHECK(!strcmp(src, "t.yaml:15"));
+	policy_config_release(&c);
+
+	CHECK(parse(&c, "defaults:\n  rollback: {require_bundle: on}\nenvironments:\n"
+		       "  dev:\n    database: {dsn: \"sqlite:d.db\"}\n") == 0);
+	CHECK(requires_bundle(&c, "dev", &src) == 1);
+	CHECK(!strcmp(src, "t.yaml:2"));
+	policy_config_release(&c);
+
+	CHECK(parse(&c, "environments:\n  a:\n    database: {dsn: \"sqlite:a.db\"}\n"
+		       "    rollback: {require_bundle: maybe, bundle: true}\n") < 0);
+	CHECK(has_diag(&c, "require_bundle", "true or false"));
+	CHECK(has_diag(&c, "bundle", "require_bundle"));
+	policy_config_release(&c);
+	CHECK(parse(&c, "environments:\n  a:\n    database: {dsn: \"sqlite:a.db\"}\n"
+		       "    rollback: true\n") < 0);
+	CHECK(has_diag(&c, "rollback", "require_bundle"));
+	policy_config_release(&c);
+}
+
 int main(void)
 {
 	test_good();
@@ -591,5 +650,6 @@ int main(void)
 	test_keys();
 	test_dsn_file();
 	test_lock_retry();
+	test_rollback_bundle();
 	return unit_done();
 }
