@@ -146,7 +146,7 @@ test_expect_success 'migration.yaml: batch: on a schema migration, unknown keys 
 	apply_mig y 0002_b "UPDATE a SET x = 1 WHERE x IS NULL;" - "kind: batch
 batch: {size: 0, pause: soon, speed: 3}" &&
 	git -C y add -A && git -C y commit -qm m &&
-	test_expect_code 1 cairn check -C y >out 2>&1 &&
+	test_expect_code 1 sh -c "cd y && cairn check" >out 2>&1 &&
 	cat out &&
 	test_grep "throttles a batch migration: add kind: batch" out &&
 	test_grep "batch: size. must be a number of rows" out &&
