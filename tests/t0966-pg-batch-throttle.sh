@@ -79,8 +79,10 @@ test_expect_success 'a lagging standby (the config query) holds the batches back
 	apply_build l "$TRASH_DIRECTORY/l.tar.gz" &&
 	pg_sql -d app -c "create table fake_lag (ms bigint); insert into fake_lag values (5000)" &&
 	config "replication_lag_query: \"SELECT ms FROM fake_lag\"" &&
-	{ sleep 2.5 && pg_sql -d app -c "update fake_lag set ms = 0" >/dev/null; } &
+	{ (sleep 2.5 && pg_sql -d app -c "update fake_lag set ms = 0" >/dev/null) & } &&
+	bg=$! &&
 	cairn-apply apply l.tar.gz --env dev --log-format json >out 2>err &&
+	wait $bg &&
 	grep "\"event\":\"lag-wait\"" out >waits &&
 	test_grep "\"lag_ms\":5000" waits &&
 	test $(wc -l <waits) -ge 2 &&
