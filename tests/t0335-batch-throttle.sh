@@ -28,7 +28,7 @@ row() {
 	q "$1" "SELECT state, batches, rows_changed FROM cairn_migrations WHERE version = '0002'"
 }
 
-test_expect_success 'the batch keys are in the signed manifest; a bundle without them keeps its bytes' '
+test_expect_success 'the batch keys are in the signed manifest, only those set (t0220: bundles without them keep their bytes)' '
 	mig p "{size: 100, pause: 200ms}" &&
 	apply_build p "$TRASH_DIRECTORY/b.tar.gz" &&
 	tar xzf b.tar.gz --wildcards "*/manifest.yaml" -O >manifest &&
