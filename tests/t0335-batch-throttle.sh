@@ -92,6 +92,18 @@ test_expect_success 'the metrics file counts the stop, the rate and the waits' '
 	test_grep "^cairn_apply_batch_lag_waits{.*} 0" prom
 '
 
+test_expect_success 'a stop at the time budget appends a checkpoint of the chain it leaves' '
+	cairn keygen --no-passphrase host >/dev/null 2>&1 &&
+	test_expect_code 8 cairn-apply apply m.tar.gz --env dev --db sqlite:cp.db $KEY \
+		--checkpoint cp.log --checkpoint-key host.key >out 2>err &&
+	test_line_count = 1 cp.log &&
+	n=$(q cp.db "SELECT count(*) FROM cairn_audit") &&
+	test_grep "	length=$n	head=$(q cp.db "SELECT hash FROM cairn_audit ORDER BY seq DESC LIMIT 1")	" cp.log &&
+	test_expect_code 8 cairn-apply apply m.tar.gz --env dev --db sqlite:cp.db $KEY \
+		--checkpoint cp.log --checkpoint-key host.key >out 2>err &&
+	test_line_count = 2 cp.log
+'
+
 test_expect_success 'max_replication_lag waits while the config query says the standby lags' '
 	mig pl "{size: 500, max_replication_lag: 500ms}" &&
 	apply_build pl "$TRASH_DIRECTORY/l.tar.gz" &&
