@@ -210,6 +210,8 @@ struct apply_result {
 	long long stopped_batches, stopped_rows, rows_per_s;
 	unsigned long lag_waits;
 	long long lag_wait_ms;
+	int between_batches;             /* SIGINT/SIGTERM stopped failed_version (a batch
+					  * migration) in a pause or a wait, no batch running */
 };
 
 void apply_result_release(struct apply_result *r);

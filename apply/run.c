@@ -628,6 +628,7 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 			return w;
 		}
 		if (w) { /* SIGINT/SIGTERM in a pause or a wait: nothing to undo */
+			res->between_batches = 1;
 			*err = xasprintf("stopped between batches, after %lld batches, %lld rows; "
 					 "the row stays in_progress and apply resumes it",
 					 row.batches, row.rows_changed);

@@ -189,6 +189,9 @@ static void report_interrupt(struct apply_ctx *c, const struct apply_result *r,
 
 	if (!name)
 		what = xstrdup("stopped before the next migration; those applied before stay applied");
+	else if (r->between_batches)
+		what = xasprintf("batch migration %s stopped between batches; the batches it "
+				 "committed stay, and apply again resumes it", name);
 	else if (r->partial)
 		what = xasprintf("the running statement was cancelled; migration %s ran outside a "
 				 "transaction and stopped partway", name);

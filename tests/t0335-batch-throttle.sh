@@ -141,6 +141,7 @@ test_expect_success 'SIGTERM in a pause stops between batches; the row stays res
 	test $((t1 - t0)) -le 2 &&
 	cat run1 &&
 	test_grep "stopped between batches, after 1 batches, 400 rows" run1 &&
+	test_grep "interrupted by SIGTERM: batch migration 0002_backfill stopped between batches" run1 &&
 	row ss >s && echo "in_progress|1|400" >expect && test_cmp expect s &&
 	filled ss >f && echo 400 >expect && test_cmp expect f
 '
