@@ -8,6 +8,7 @@
 
 #include "../lib/error.h"
 #include "../lib/tmpfile.h"
+#include "../lib/util.h"
 #include "write.h"
 
 /* libarchive writes the bundle: its pax_restricted tar (a pax header only
@@ -20,6 +21,7 @@ struct bwriter {
 	char *path, *tmp, *top;
 	long long mtime;
 	int committed, open;
+	int special;                 /* path is /dev/null, /dev/stdout, a FIFO ...: copied into */
 	char *member;              /* the member being written, for messages */
 	unsigned long long left;   /* bytes it still needs */
 };
@@ -36,7 +38,18 @@ int bwriter_open(struct bwriter **out, const char *path, const char *top, long l
 
 	*out = NULL;
 	w->path = xstrdup(path);
-	w->tmp = tmpfile_name(path);
+	w->special = path_is_special(path);
+	if (w->special) {
+		/* never renamed over (as root that would replace /dev/null with
+		 * a file): built beside the other temporary files, then copied */
+		const char *dir = getenv("TMPDIR");
+		char *base = path_join(dir && *dir ? dir : "/tmp", "cairn-bundle");
+
+		w->tmp = tmpfile_name(base);
+		free(base);
+	} else {
+		w->tmp = tmpfile_name(path);
+	}
 	tmpfile_hold(w->tmp);
 	w->top = xstrdup(top);
 	w->mtime = mtime;
@@ -162,7 +175,11 @@ int bwriter_commit(struct bwriter *w)
 	w->open = 0;
 	if (archive_write_close(w->a) != ARCHIVE_OK)
 		return ar_fail(w, "finishing the archive");
-	if (rename(w->tmp, w->path) < 0) {
+	if (w->special) {
+		if (file_copy_into(w->tmp, w->path) < 0)
+			return -1;
+		unlink(w->tmp);
+	} else if (rename(w->tmp, w->path) < 0) {
 		cairn_error_set("cannot write '%s': %s", w->path, strerror(errno));
 		return -1;
 	}

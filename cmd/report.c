@@ -1,11 +1,15 @@
 /* cairn-apply report: the picture across environments and fleet runs. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../fleet/report.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/tmpfile.h"
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "cairn-apply.h"
@@ -15,14 +19,16 @@ const struct cmd cmd_report_desc = {
 	"report", cmd_report,
 	"the picture across environments and fleet runs: text, JSON or one HTML page",
 	"cairn-apply report INPUT... [--key PUB]... [--format text|json|html] [-o FILE]",
-	"Reads INPUTs, each one of: the JSON of 'cairn-apply status [BUNDLE] --format\n"
-	"json' for one database; the JSON of 'cairn-apply history --format json' (a\n"
-	"database's audit trail); a fleet's result file; a bundle (.tar.gz), with the\n"
+	"Reads INPUTs (\"-\": stdin, once; its kind told as for a file), each one\n"
+	"of: the JSON of 'cairn-apply status [BUNDLE] --format json' for one\n"
+	"database; the JSON of 'cairn-apply history --format json' (a database's\n"
+	"audit trail); a fleet's result file; a bundle (.tar.gz), with the\n"
 	"approvals and receipts it carries (a fleet's --receipt-dir copies too). It\n"
 	"shows: each environment's database, version, drift and failed migrations,\n"
-	"the bundle that brought it there with that bundle's approvals and receipts\n"
-	"for the environment, its pending migrations (from the newest bundle given,\n"
-	"by build time, else from the status JSON), the failed and not-started\n"
+	"the bundle that brought it there with its receipts and the approvals that\n"
+	"counted (named by the audit trail's apply rows; without a trail, guessed\n"
+	"by time and marked so), its pending migrations (from the newest bundle\n"
+	"given, by build time, else from the status JSON), the failed and not-started\n"
 	"targets of each fleet run, the releases (migrations per bundle per\n"
 	"environment, from the books) and the schema's evolution over time (per\n"
 	"environment and bundle: migrations applied, rolled back and failed, and on\n"
@@ -57,7 +63,9 @@ static int is_bundle(const char *path)
 	return yes;
 }
 
-static int add_bundle(struct report *r, const char *path, const struct trust *trust)
+/* name: what the report calls it (the path, or "-" for stdin). */
+static int add_bundle(struct report *r, const char *path, const char *name,
+		      const struct trust *trust)
 {
 	struct bundle_open_opts o;
 	struct bundle *b = NULL;
@@ -66,10 +74,10 @@ static int add_bundle(struct report *r, const char *path, const struct trust *tr
 	o.untrusted = !trust;
 	o.drop_manifest_bytes = 1;
 	if (bundle_open_opts(&b, path, trust, &o) < 0) {
-		error_msg("refusing bundle '%s': %s", path, cairn_error_last());
+		error_msg("refusing bundle '%s': %s", name, cairn_error_last());
 		return EXIT_REFUSED;
 	}
-	report_add_bundle(r, b, path);
+	report_add_bundle(r, b, name);
 	r->bundles[r->nbundles - 1].trusted = !!trust;
 	bundle_free(b);
 	return EXIT_OK;
@@ -81,12 +89,89 @@ static int add_input(struct report *r, const char *path, const struct trust *tru
 	int rc = EXIT_OK;
 
 	if (is_bundle(path))
-		return add_bundle(r, path, trust);
+		return add_bundle(r, path, path, trust);
 	buf_init(&in, REPORT_INPUT_MAX);
 	if (read_file(path, REPORT_INPUT_MAX, &in) < 0) {
 		error_msg("cannot read '%s': %s", path, cairn_error_last());
 		rc = EXIT_ENVIRONMENT;
 	} else if (report_add(r, buf_cstr(&in), in.len, path) < 0) {
+		error_msg("%s", cairn_error_last());
+		rc = EXIT_USAGE;
+	}
+	buf_release(&in);
+	return rc;
+}
+
+/* The rest of stdin, after first (n bytes), into a temporary file for
+ * bundle_open; returns its malloc'ed name, or NULL with the error set. */
+static char *stdin_to_tmp(const char *first, size_t n)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = xasprintf("%s/cairn-report-XXXXXX", dir && *dir ? dir : "/tmp");
+	char chunk[65536];
+	int fd = mkstemp(path), ok;
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+
+	if (!f) {
+		cairn_error_set("cannot create '%s': %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		free(path);
+		return NULL;
+	}
+	tmpfile_hold(path);
+	ok = fwrite(first, 1, n, f) == n;
+	while (ok && (n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		ok = fwrite(chunk, 1, n, f) == n;
+	ok = ok && !ferror(stdin);
+	if (fclose(f) != 0 || !ok) {
+		cairn_error_set("cannot copy stdin to '%s': %s", path, strerror(errno));
+		unlink(path);
+		tmpfile_drop(path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* "-": stdin, its kind sniffed as for a file. A bundle goes through a
+ * temporary file (bundle_open reads a file); anything else is read into
+ * memory, up to REPORT_INPUT_MAX. */
+static int add_stdin(struct report *r, const struct trust *trust)
+{
+	struct buf in = BUF_INIT;
+	char chunk[65536];
+	size_t n = fread(chunk, 1, sizeof(chunk), stdin);
+	int rc = EXIT_OK;
+
+	if (n >= 2 && (unsigned char)chunk[0] == 0x1f && (unsigned char)chunk[1] == 0x8b) {
+		char *path = stdin_to_tmp(chunk, n);
+
+		if (!path) {
+			error_msg("%s", cairn_error_last());
+			return EXIT_ENVIRONMENT;
+		}
+		rc = add_bundle(r, path, "-", trust);
+		unlink(path);
+		tmpfile_drop(path);
+		free(path);
+		return rc;
+	}
+	buf_init(&in, REPORT_INPUT_MAX);
+	do {
+		if (buf_put(&in, chunk, n) < 0) {
+			error_msg("cannot read '-': stdin is over the limit of %u bytes",
+				  REPORT_INPUT_MAX);
+			rc = EXIT_ENVIRONMENT;
+			break;
+		}
+	} while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0);
+	if (!rc && ferror(stdin)) {
+		error_msg("cannot read '-': %s", strerror(errno));
+		rc = EXIT_ENVIRONMENT;
+	} else if (!rc && report_add(r, buf_cstr(&in), in.len, "-") < 0) {
 		error_msg("%s", cairn_error_last());
 		rc = EXIT_USAGE;
 	}
@@ -110,7 +195,7 @@ int cmd_report(int argc, char **argv)
 	const char *output = NULL, *format = NULL;
 	enum report_format f = REPORT_TEXT;
 	char now[32];
-	int c, rc = EXIT_OK;
+	int c, rc = EXIT_OK, stdin_seen;
 
 	memset(&r, 0, sizeof(r));
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -137,10 +222,14 @@ int cmd_report(int argc, char **argv)
 		f = REPORT_HTML;
 	if (!rc && optind >= argc)
 		rc = usage_error(&cmd_report_desc, "missing INPUT");
+	for (c = optind, stdin_seen = 0; !rc && c < argc; c++)
+		if (!strcmp(argv[c], "-") && stdin_seen++)
+			rc = usage_error(&cmd_report_desc, "'-' named twice: stdin can be read once");
 	if (!rc && nkeys)
 		rc = load_trust(&cmd_report_desc, keys, nkeys, &trust);
 	for (; !rc && optind < argc; optind++)
-		rc = add_input(&r, argv[optind], trust);
+		rc = strcmp(argv[optind], "-") ? add_input(&r, argv[optind], trust)
+					       : add_stdin(&r, trust);
 	if (rc)
 		goto out;
 	report_finish(&r);

@@ -29,9 +29,13 @@ static const char *trust_word(const struct report_stmt *s)
 	return !s->valid ? "INVALID" : s->trusted ? "trusted" : "valid";
 }
 
+/* Said of an approval shown from its time, not from the audit trail. */
+#define BY_TIME "by time: no audit trail given"
+
 static void text_stmts(struct buf *out, const struct report *r, const struct report_db *d)
 {
-	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX), i;
+	int by_audit;
+	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX, &by_audit), i;
 
 	for (i = 0; i < n; i++) {
 		const struct report_stmt *s = &r->stmts[idx[i]];
@@ -40,6 +44,8 @@ static void text_stmts(struct buf *out, const struct report *r, const struct rep
 			   trust_word(s), nn(s->time));
 		if (s->database)
 			buf_printf(out, " on %s", s->database);
+		if (!by_audit && !strcmp(s->type, "approval"))
+			buf_puts(out, " (" BY_TIME ")");
 		buf_putc(out, '\n');
 	}
 }
@@ -129,7 +135,8 @@ static void json_kv(struct buf *out, const char *key, const char *v, int comma)
 
 static void json_stmts(struct buf *out, const struct report *r, const struct report_db *d)
 {
-	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX), i;
+	int by_audit;
+	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX, &by_audit), i;
 
 	buf_puts(out, ",\"statements\":[");
 	for (i = 0; i < n; i++) {
@@ -141,6 +148,8 @@ static void json_stmts(struct buf *out, const struct report *r, const struct rep
 		json_kv(out, "key", s->key_id, 1);
 		json_kv(out, "time", s->time, 1);
 		json_kv(out, "database", s->database, 1);
+		if (!strcmp(s->type, "approval"))
+			json_kv(out, "counted", by_audit ? "audit" : "time", 1);
 		buf_printf(out, ",\"valid\":%s,\"trusted\":%s}", s->valid ? "true" : "false",
 			   s->trusted ? "true" : "false");
 	}
@@ -269,7 +278,8 @@ static const char css[] =
 
 static void html_brought(struct buf *out, const struct report *r, const struct report_db *d)
 {
-	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX), i;
+	int by_audit;
+	size_t idx[STMTS_MAX], n = report_db_stmts(r, d, idx, STMTS_MAX, &by_audit), i;
 
 	if (bundle_name(r, d->bundle)) {
 		h(out, bundle_name(r, d->bundle));
@@ -293,6 +303,8 @@ static void html_brought(struct buf *out, const struct report *r, const struct r
 			buf_puts(out, " on ");
 			h(out, s->database);
 		}
+		if (!by_audit && !strcmp(s->type, "approval"))
+			buf_puts(out, " <span class=\"muted\">(" BY_TIME ")</span>");
 		buf_puts(out, "</li>");
 	}
 	if (n)

@@ -19,22 +19,41 @@ static int same(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
+static const char *stmt_key_at(const void *ctx, size_t pos)
+{
+	return ((const struct report *)ctx)->stmts[pos].key;
+}
+
+/* Each field present ("+VALUE") or absent ("-"), unit-separated. */
+static void key_field(struct buf *k, const char *v)
+{
+	if (v)
+		buf_printf(k, "+%s\x1f", v);
+	else
+		buf_puts(k, "-\x1f");
+}
+
 static void stmt_add(struct report *r, const char *id, const struct bundle_statement *s)
 {
 	struct report_stmt *t;
-	size_t i;
+	struct buf k = BUF_INIT;
+	char *key;
 
 	/* the copies of one bundle (a fleet's --receipt-dir) carry the same
 	 * approvals: each counts once */
-	for (i = 0; i < r->nstmts; i++) {
-		t = &r->stmts[i];
-		if (!strcmp(t->bundle, id) && same(t->type, s->type) && same(t->environment, s->environment) &&
-		    same(t->key_id, s->key_id) && same(t->time, s->time) &&
-		    same(t->database, s->database))
-			return;
+	key_field(&k, id);
+	key_field(&k, s->type);
+	key_field(&k, s->environment);
+	key_field(&k, s->key_id);
+	key_field(&k, s->time);
+	key_field(&k, s->database);
+	key = buf_detach(&k, NULL);
+	if (fleet_index_find(&r->stmt_ix, key, stmt_key_at, r) != (size_t)-1) {
+		free(key);
+		return;
 	}
 	r->stmts = xrealloc(r->stmts, (r->nstmts + 1) * sizeof(*r->stmts));
-	t = &r->stmts[r->nstmts++];
+	t = &r->stmts[r->nstmts];
 	t->bundle = xstrdup(id);
 	t->type = xstrdup(s->type);
 	t->environment = dup_or_null(s->environment);
@@ -42,8 +61,16 @@ static void stmt_add(struct report *r, const char *id, const struct bundle_state
 	t->key_id = dup_or_null(s->key_id);
 	t->time = dup_or_null(s->time);
 	t->database = dup_or_null(s->database);
+	t->member = dup_or_null(s->member);
+	t->key = key;
 	t->valid = s->valid;
 	t->trusted = s->trusted;
+	fleet_index_add(&r->stmt_ix, key, r->nstmts++);
+}
+
+static const char *bundle_id_at(const void *ctx, size_t pos)
+{
+	return ((const struct report *)ctx)->bundles[pos].id;
 }
 
 void report_add_bundle(struct report *r, const struct bundle *b, const char *name)
@@ -56,6 +83,8 @@ void report_add_bundle(struct report *r, const struct bundle *b, const char *nam
 	memset(x, 0, sizeof(*x));
 	x->source = xstrdup(name);
 	x->id = xstrdup(b->id);
+	if (fleet_index_find(&r->bundle_ix, x->id, bundle_id_at, r) == (size_t)-1)
+		fleet_index_add(&r->bundle_ix, x->id, r->nbundles - 1);
 	x->name = dup_or_null(b->name);
 	x->built = dup_or_null(b->build_time);
 	x->nmigs = b->nmigs;
@@ -92,18 +121,73 @@ static const char *field(const struct ynode *map, const char *key)
 	return v->str;
 }
 
+static const char *step_key_at(const void *ctx, size_t pos)
+{
+	return ((const struct report *)ctx)->steps[pos].key;
+}
+
+static size_t step_find(const struct report *r, const char *env, const char *bundle)
+{
+	char *key = xasprintf("%s\t%s", env, bundle);
+	size_t pos = fleet_index_find(&r->step_ix, key, step_key_at, r);
+
+	free(key);
+	return pos;
+}
+
 static struct report_step *step_of(struct report *r, const char *env, const char *bundle)
 {
-	size_t i;
+	size_t pos = step_find(r, env, bundle);
+	struct report_step *s;
 
-	for (i = 0; i < r->nsteps; i++)
-		if (!strcmp(r->steps[i].environment, env) && !strcmp(r->steps[i].bundle, bundle))
-			return &r->steps[i];
+	if (pos != (size_t)-1)
+		return &r->steps[pos];
 	r->steps = xrealloc(r->steps, (r->nsteps + 1) * sizeof(*r->steps));
-	memset(&r->steps[r->nsteps], 0, sizeof(r->steps[0]));
-	r->steps[r->nsteps].environment = xstrdup(env);
-	r->steps[r->nsteps].bundle = xstrdup(bundle);
+	s = &r->steps[r->nsteps];
+	memset(s, 0, sizeof(*s));
+	s->environment = xstrdup(env);
+	s->bundle = xstrdup(bundle);
+	s->key = xasprintf("%s\t%s", env, bundle);
+	fleet_index_add(&r->step_ix, s->key, r->nsteps);
 	return &r->steps[r->nsteps++];
+}
+
+/* The statements an apply row's detail names as counted: after "policy:",
+ * entries "TYPE MEMBER (SIGNER KEYID)" separated by "; " (policy/bundle.c,
+ * make_evidence); "none", "ignored: ..." and what follows the evidence
+ * (a hook's note, the row's facts{...}) match no entry and are skipped. */
+static void step_counted(struct report_step *s, const char *detail)
+{
+	const char *p = detail ? strstr(detail, "policy:") : NULL;
+
+	for (p = p ? p + 7 : NULL; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
+		const char *type, *member, *open, *close, *kid;
+		char *c;
+		size_t i;
+
+		while (*p == ' ')
+			p++;
+		type = p;
+		member = strchr(type, ' ');
+		open = member ? strchr(member + 1, ' ') : NULL;
+		close = open ? strchr(open, ')') : NULL;
+		if (!open || open[1] != '(' || !close || memchr(type, ';', (size_t)(close - type)))
+			continue;
+		for (kid = close; kid > open && kid[-1] != ' '; kid--)
+			;
+		if (kid <= open + 2)
+			continue;
+		c = xasprintf("%.*s\t%.*s\t%.*s", (int)(member - type), type,
+			      (int)(open - member - 1), member + 1, (int)(close - kid), kid);
+		for (i = 0; i < s->ncounted && strcmp(s->counted[i], c); i++)
+			;
+		if (i < s->ncounted) {
+			free(c);
+			continue;
+		}
+		s->counted = xrealloc(s->counted, (s->ncounted + 1) * sizeof(*s->counted));
+		s->counted[s->ncounted++] = c;
+	}
 }
 
 int report_add_history(struct report *r, const struct ynode *root, const char *name)
@@ -130,12 +214,14 @@ int report_add_history(struct report *r, const struct ynode *root, const char *n
 		    strcmp(action, "apply-failed"))
 			continue;
 		s = step_of(r, env, bundle);
-		if (!strcmp(action, "apply"))
+		if (!strcmp(action, "apply")) {
 			s->applied++;
-		else if (!strcmp(action, "rollback"))
+			step_counted(s, field(row, "detail"));
+		} else if (!strcmp(action, "rollback")) {
 			s->rolled_back++;
-		else
+		} else {
 			s->failed++;
+		}
 		if (s->last_source != source) {
 			s->databases++;
 			s->last_source = source;
@@ -187,6 +273,7 @@ static int cmp_step(const void *a, const void *b)
  * books do not hold applied. */
 static void db_pending(struct report_db *d, const struct report_bundle *b)
 {
+	struct buf l = BUF_INIT;
 	size_t i;
 
 	free(d->pending_list);
@@ -194,17 +281,15 @@ static void db_pending(struct report_db *d, const struct report_bundle *b)
 	d->pending = 0;
 	d->pending_from_bundle = 1;
 	for (i = 0; i < b->nmigs; i++) {
-		char *n;
-
 		if (!env_in(b->envs[i], d->environment) ||
 		    (d->ndone && bsearch(&b->migs[i], d->done, d->ndone, sizeof(*d->done), cmp_str)))
 			continue;
-		n = d->pending_list ? xasprintf("%s, %s", d->pending_list, b->migs[i])
-				    : xstrdup(b->migs[i]);
-		free(d->pending_list);
-		d->pending_list = n;
+		buf_printf(&l, "%s%s", d->pending ? ", " : "", b->migs[i]);
 		d->pending++;
 	}
+	if (d->pending)
+		d->pending_list = buf_detach(&l, NULL);
+	buf_release(&l);
 }
 
 /* By build time; built in the same second, the one with more migrations
@@ -214,6 +299,33 @@ static int newer(const struct report_bundle *a, const struct report_bundle *b)
 	int c = strcmp(a->built ? a->built : "", b->built ? b->built : "");
 
 	return c ? c > 0 : a->nmigs >= b->nmigs;
+}
+
+/* The third key of stmt_order: a receipt's database, else "". */
+static const char *stmt_db(const struct report_stmt *s)
+{
+	return !strcmp(s->type, "receipt") && s->database ? s->database : "";
+}
+
+static int stmt_cmp3(const struct report_stmt *s, const char *bundle, const char *env,
+		     const char *db)
+{
+	int c = strcmp(s->bundle, bundle);
+
+	if (!c)
+		c = strcmp(s->environment ? s->environment : "", env);
+	return c ? c : strcmp(stmt_db(s), db);
+}
+
+static int cmp_stmt_order(const void *a, const void *b, void *ctx)
+{
+	const struct report *r = ctx;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct report_stmt *y = &r->stmts[j];
+	int c = stmt_cmp3(&r->stmts[i], y->bundle, y->environment ? y->environment : "",
+			  stmt_db(y));
+
+	return c ? c : (i > j) - (i < j);
 }
 
 void report_finish(struct report *r)
@@ -234,35 +346,96 @@ void report_finish(struct report *r)
 	}
 	if (r->nsteps)
 		qsort(r->steps, r->nsteps, sizeof(*r->steps), cmp_step);
+	fleet_index_release(&r->step_ix);
+	for (i = 0; i < r->nsteps; i++)
+		fleet_index_add(&r->step_ix, r->steps[i].key, i);
+	free(r->stmt_order);
+	r->stmt_order = xcalloc(r->nstmts ? r->nstmts : 1, sizeof(*r->stmt_order));
+	for (i = 0; i < r->nstmts; i++)
+		r->stmt_order[i] = i;
+	qsort_r(r->stmt_order, r->nstmts, sizeof(*r->stmt_order), cmp_stmt_order, r);
 }
 
 const struct report_bundle *report_bundle_of(const struct report *r, const char *id)
 {
-	size_t i;
+	size_t pos = id ? fleet_index_find(&r->bundle_ix, id, bundle_id_at, r) : (size_t)-1;
 
-	for (i = 0; id && i < r->nbundles; i++)
-		if (!strcmp(r->bundles[i].id, id))
-			return &r->bundles[i];
-	return NULL;
+	return pos == (size_t)-1 ? NULL : &r->bundles[pos];
+}
+
+/* Whether the step's apply rows name s as counted. */
+static int counted_in(const struct report_step *st, const struct report_stmt *s)
+{
+	size_t i, tl = strlen(s->type), ml = s->member ? strlen(s->member) : 0;
+	const char *c;
+
+	if (!s->member || !s->key_id)
+		return 0;
+	for (i = 0; i < st->ncounted; i++) {
+		c = st->counted[i];
+		if (!strncmp(c, s->type, tl) && c[tl] == '\t' && !strncmp(c + tl + 1, s->member, ml) &&
+		    c[tl + 1 + ml] == '\t' && !strcmp(c + tl + 2 + ml, s->key_id))
+			return 1;
+	}
+	return 0;
+}
+
+/* Appends to idx the statements of d's bundle and environment whose third
+ * key is db, that count for d (see report_db_stmts). */
+static size_t db_range(const struct report *r, const struct report_db *d, const char *db,
+		       const struct report_step *st, size_t *idx, size_t n, size_t max)
+{
+	size_t lo = 0, hi = r->nstmts;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (stmt_cmp3(&r->stmts[r->stmt_order[mid]], d->bundle, d->environment, db) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < r->nstmts && n < max; lo++) {
+		const struct report_stmt *s = &r->stmts[r->stmt_order[lo]];
+
+		if (stmt_cmp3(s, d->bundle, d->environment, db))
+			break;
+		if (!s->environment)
+			continue;
+		if (!strcmp(s->type, "approval") &&
+		    (st ? !counted_in(st, s)
+			: s->time && d->brought_at && strcmp(s->time, d->brought_at) > 0))
+			continue;
+		idx[n++] = r->stmt_order[lo];
+	}
+	return n;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return (x > y) - (x < y);
 }
 
 size_t report_db_stmts(const struct report *r, const struct report_db *d, size_t *idx,
-		       size_t max)
+		       size_t max, int *by_audit)
 {
-	size_t i, n = 0;
+	size_t pos = d->bundle ? step_find(r, d->environment, d->bundle) : (size_t)-1;
+	const struct report_step *st = pos == (size_t)-1 ? NULL : &r->steps[pos];
+	size_t n;
 
-	for (i = 0; d->bundle && i < r->nstmts && n < max; i++) {
-		const struct report_stmt *s = &r->stmts[i];
-
-		if (strcmp(s->bundle, d->bundle) || !same(s->environment, d->environment))
-			continue;
-		if (!strcmp(s->type, "receipt") && s->database && strcmp(s->database, d->database))
-			continue;
-		if (!strcmp(s->type, "approval") && s->time && d->brought_at &&
-		    strcmp(s->time, d->brought_at) > 0)
-			continue;
-		idx[n++] = i;
-	}
+	/* a trail whose rows for this bundle include no apply says nothing of
+	 * what counted */
+	if (st && !st->applied)
+		st = NULL;
+	*by_audit = !!st;
+	if (!d->bundle || !r->stmt_order)
+		return 0;
+	n = db_range(r, d, "", st, idx, 0, max);
+	if (*d->database)
+		n = db_range(r, d, d->database, st, idx, n, max);
+	qsort(idx, n, sizeof(*idx), cmp_size);
 	return n;
 }
 
@@ -294,14 +467,24 @@ void report_trail_release(struct report *r)
 		free(s->key_id);
 		free(s->time);
 		free(s->database);
+		free(s->member);
+		free(s->key);
 	}
 	for (i = 0; i < r->nsteps; i++) {
 		free(r->steps[i].environment);
 		free(r->steps[i].bundle);
 		free(r->steps[i].first_at);
 		free(r->steps[i].last_at);
+		free(r->steps[i].key);
+		for (j = 0; j < r->steps[i].ncounted; j++)
+			free(r->steps[i].counted[j]);
+		free(r->steps[i].counted);
 	}
 	free(r->bundles);
 	free(r->stmts);
 	free(r->steps);
+	free(r->stmt_order);
+	fleet_index_release(&r->stmt_ix);
+	fleet_index_release(&r->bundle_ix);
+	fleet_index_release(&r->step_ix);
 }

@@ -59,12 +59,18 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
-static void list_add(char **list, const char *item)
+/* "a, b, c": appended in place (a list of thousands stays linear). */
+static void list_add(struct buf *list, const char *item)
 {
-	char *n = *list ? xasprintf("%s, %s", *list, item) : xstrdup(item);
+	buf_printf(list, "%s%s", list->len ? ", " : "", item);
+}
 
-	free(*list);
-	*list = n;
+static char *list_take(struct buf *list)
+{
+	char *s = list->len ? buf_detach(list, NULL) : NULL;
+
+	buf_release(list);
+	return s;
 }
 
 static void release_count(struct report *r, const char *env, const char *bundle, const char *at)
@@ -91,6 +97,7 @@ static void release_count(struct report *r, const char *env, const char *bundle,
 static int add_status(struct report *r, const struct ynode *root, const char *name)
 {
 	const struct ynode *migs = ynode_get(root, "migrations");
+	struct buf pending = BUF_INIT, drifted = BUF_INIT;
 	struct report_db *d;
 	size_t i;
 
@@ -134,16 +141,18 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 		}
 		if (!strcmp(state, "drifted")) {
 			d->drifted++;
-			list_add(&d->drifted_list, mig ? mig : "?");
+			list_add(&drifted, mig ? mig : "?");
 		} else if (!strcmp(state, "pending")) {
 			d->pending++;
-			list_add(&d->pending_list, mig ? mig : "?");
+			list_add(&pending, mig ? mig : "?");
 		} else if (!strcmp(state, "failed") || !strcmp(state, "apply_failed")) {
 			d->failed++;
 		} else if (!strcmp(state, "in_progress")) {
 			d->in_progress++;
 		}
 	}
+	d->pending_list = list_take(&pending);
+	d->drifted_list = list_take(&drifted);
 	if (!d->environment)
 		d->environment = xstrdup("(none)");
 	return 0;

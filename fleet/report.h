@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "index.h"
 #include "result.h"
 
 #define REPORT_INPUT_MAX (64U << 20)
@@ -29,6 +30,8 @@ struct report_db {
  * across the copies of one bundle (a fleet's --receipt-dir). */
 struct report_stmt {
 	char *bundle, *type, *environment, *signer, *key_id, *time, *database;
+	char *member;          /* "approvals/prod-<keyid>.yaml": as the audit evidence names it */
+	char *key;             /* what makes two copies the same statement (stmt_ix) */
 	int valid, trusted;
 };
 
@@ -46,6 +49,12 @@ struct report_step {
 	char *environment, *bundle, *first_at, *last_at;
 	size_t applied, rolled_back, failed, databases;
 	const char *last_source; /* the input that last counted it (not owned) */
+	char *key;             /* "ENV\tBUNDLE" (step_ix) */
+	/* The statements its apply rows name as counted (the policy's evidence
+	 * in the audit detail), "TYPE\tMEMBER\tKEYID" each, over every trail
+	 * read for this environment and bundle. */
+	char **counted;
+	size_t ncounted;
 };
 
 /* Migrations per release: per environment and bundle, from the books. */
@@ -73,6 +82,13 @@ struct report {
 	size_t nstmts;
 	struct report_step *steps;
 	size_t nsteps;
+	/* Lookups that keep the report linear in its inputs (5,000 databases
+	 * and receipts: docs/benchmarks.md): statements by their key, bundles
+	 * by id (the first input of each), steps by environment and bundle. */
+	struct fleet_index stmt_ix, bundle_ix, step_ix;
+	/* Set by report_finish: r->stmts' indexes sorted by bundle,
+	 * environment, then the database of a receipt naming one ("" else). */
+	size_t *stmt_order;
 };
 
 void report_release(struct report *r);
@@ -95,11 +111,13 @@ void report_finish(struct report *r);
 void report_trail_release(struct report *r);
 /* The approvals and receipts that count for d: statements of the bundle
  * that brought it there, for its environment (a receipt: for its database
- * too), but no approval signed after that bundle's last migration there
- * ran, which cannot have brought it there; fills idx with indexes
- * into r->stmts and returns how many (at most max). */
+ * too). Approvals: when an audit trail of that environment and bundle was
+ * read, those its apply rows name as counted (*by_audit = 1); else a guess
+ * from time, no approval signed after that bundle's last migration there
+ * ran (*by_audit = 0). Fills idx with indexes into r->stmts, in input
+ * order, and returns how many (at most max). */
 size_t report_db_stmts(const struct report *r, const struct report_db *d, size_t *idx,
-		       size_t max);
+		       size_t max, int *by_audit);
 /* A report_bundle by id, or NULL. */
 const struct report_bundle *report_bundle_of(const struct report *r, const char *id);
 

@@ -102,11 +102,55 @@ int write_file_new(const char *path, const void *data, size_t len, mode_t mode)
 	return 0;
 }
 
+int path_is_special(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+/* Writes data into path as it is (a device, a FIFO, a symlink followed),
+ * without the temporary file and rename that would replace it. */
+static int write_through(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		cairn_error_set("cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, data, len) < 0) {
+		cairn_error_set("cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		cairn_error_set("cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int file_copy_into(const char *from, const char *path)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (read_file(from, 0, &b) < 0)
+		return -1;
+	rc = write_through(path, b.ptr ? b.ptr : "", b.len);
+	buf_release(&b);
+	return rc;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char *tmp;
 	int rc = -1;
 
+	if (path_is_special(path))
+		return write_through(path, data, len);
+	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	unlink(tmp);
 	if (write_file_new(tmp, data, len, mode) < 0)
 		goto out;

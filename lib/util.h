@@ -13,8 +13,15 @@ int read_file(const char *path, size_t cap, struct buf *out);
  * MADV_POPULATE_WRITE instead of a page fault per 4 KiB: each fault is
  * costly in a VM); does nothing for small ones or where unsupported. */
 void mem_prefault(void *p, size_t len);
-/* Writes data to path through a temporary file and rename, with mode. */
+/* Writes data to path through a temporary file and rename, with mode. A
+ * path that exists and is not a regular file (/dev/null, /dev/stdout, a
+ * FIFO, a symlink) is written through instead: renaming over it would
+ * replace the device or the link with a file (as root, /dev/null itself). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* 1 when path exists and is not a regular file (lstat: links count). */
+int path_is_special(const char *path);
+/* Copies the bytes of the file from into path, opened as it is (O_TRUNC). */
+int file_copy_into(const char *from, const char *path);
 /* Creates path exclusively (O_EXCL): fails when it exists. */
 int write_file_new(const char *path, const void *data, size_t len, mode_t mode);
 int mkdir_p(const char *path, mode_t mode);

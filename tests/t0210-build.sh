@@ -25,6 +25,29 @@ test_expect_success 'build writes NAME-VERSION.tar.gz and prints its path' '
 	mv "p/$(cat out)" b.tar.gz
 '
 
+test_expect_success 'build -o a device, a FIFO or a link writes through it and never replaces it' '
+	if test "$(id -u)" = 0
+	then
+		# a node like /dev/null, made here: renaming over /dev/null itself
+		# would break the machine
+		mknod null c 1 3 &&
+		(cd p && cairn build --sign ../ci.key -o ../null 2>../err) &&
+		test -c null &&
+		test_grep "bundle id sha256:" err
+	fi &&
+	mkfifo fifo &&
+	{ cat fifo >from-fifo & } &&
+	(cd p && cairn build --sign ../ci.key -o ../fifo 2>/dev/null) &&
+	wait &&
+	test -p fifo &&
+	cmp from-fifo b.tar.gz &&
+	: >target && ln -s target link &&
+	(cd p && cairn build --sign ../ci.key -o ../link 2>/dev/null) &&
+	test -L link &&
+	cmp target b.tar.gz &&
+	! ls "${TMPDIR:-/tmp}" | grep "^cairn-bundle\.tmp"
+'
+
 test_expect_success 'members: sorted in the canonical order, regular files, uid/gid 0, mode 0644, no user names' '
 	tar tzf b.tar.gz | sed "s,^[^/]*/,," >members &&
 	cat >expect <<-EOF &&

@@ -123,13 +123,13 @@ test_expect_success 'bundles and receipts: what brought staging2 there, its appr
 	v1=$(sqlite3 staging2.db "SELECT DISTINCT bundle_id FROM cairn_migrations") &&
 	test "$(sqlite3 staging2.db "SELECT count(*) FROM sqlite_master WHERE name = '\''t_0003_items'\''")" = 0 &&
 	test_grep "^staging  *staging2.db  *0002  *1  *0  *0  $(echo $v1 | cut -c1-19) shop-0002$" out &&
-	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) " out &&
+	test_grep ! "approval: alice" out &&
 	test_grep "^    receipt: applier (key [0-9a-f]\{16\}, valid) .* on staging2.db$" out &&
 	test_grep "^    pending: 0003_items$" out &&
 	test_grep "^    shop-0003  sha256:[0-9a-f]\{12\}  built .*, 3 migrations, integrity only  (v2.tar.gz)$" out &&
 	cairn-apply report staging2.json rs.tar.gz v2.tar.gz $KEY >out &&
 	test_grep "3 migrations, trusted builder" out &&
-	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) " out
+	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) .* (by time: no audit trail given)$" out
 '
 
 test_expect_success 'a receipt for another database is not shown for this one, nor an approval signed after the apply' '
@@ -202,8 +202,9 @@ test_expect_success 'html with bundles, statements and evolution: Chromium rende
 	envs = [r for r in p.tables["environments"] if r[1] == "staging2.db"]
 	assert len(envs) == 1, p.tables["environments"]
 	assert "0003_items" in envs[0][4], envs
-	assert "shop-0002" in envs[0][5] and "approval by alice (trusted)" not in envs[0][5], envs
-	assert "approval by alice (valid)" in envs[0][5] and "receipt by applier" in envs[0][5], envs
+	# staging2-h.json: that apply ran without a policy, so no approval counted
+	assert "shop-0002" in envs[0][5] and "approval by alice" not in envs[0][5], envs
+	assert "receipt by applier (valid)" in envs[0][5], envs
 	assert "on staging2.db" in envs[0][5], envs
 	b = p.tables["bundles"][1:]
 	assert sorted(r[0] for r in b) == ["shop-0002", "shop-0003"] and all(r[4] == "trusted" for r in b), b
@@ -219,6 +220,76 @@ test_expect_success 'html with bundles, statements and evolution: Chromium rende
 	assert struct.unpack(">II", data[16:24]) == (1200, 900)
 	assert len(data) > 20000, len(data)
 	EOF
+'
+
+test_expect_success 'setup: v1 approved for prod by alice and by bob, only alice an approver; applied under the policy' '
+	cairn keygen --no-passphrase bob >/dev/null 2>&1 &&
+	cairn promote v1.tar.gz --to prod --key alice.key -o ab.tar.gz >/dev/null 2>&1 &&
+	cairn promote ab.tar.gz --to prod --key bob.key >/dev/null 2>&1 &&
+	test "$(tar -tzf ab.tar.gz | grep -c "/approvals/.*\.yaml$")" = 2 &&
+	mkdir pol &&
+	cat >pol/cairn-apply.yaml <<-EOF &&
+	environments:
+	  prod:
+	    database: { dsn: "sqlite:$TRASH_DIRECTORY/prodp.db" }
+	    builders: [$TRASH_DIRECTORY/ci.pub]
+	    approvers: [$TRASH_DIRECTORY/alice.pub]
+	EOF
+	(cd pol && cairn-apply apply ../ab.tar.gz --env prod >/dev/null 2>&1) &&
+	test "$(sqlite3 prodp.db "SELECT count(*) FROM cairn_migrations WHERE state = '\''applied'\''")" = 2 &&
+	sqlite3 prodp.db "SELECT detail FROM cairn_audit WHERE action = '\''apply'\''" >details &&
+	test "$(grep -c "; approval approvals/prod-[0-9a-f]*\.yaml (alice [0-9a-f]*)" details)" = 2 &&
+	test_grep ! "bob" details &&
+	cairn-apply status --db sqlite:prodp.db $KEY --format json >prodp.json &&
+	cairn-apply history --db sqlite:prodp.db --format json >prodp-h.json
+'
+
+test_expect_success 'the approvals shown are those the audit trail says counted at apply time' '
+	cairn-apply report prodp.json ab.tar.gz >out &&
+	test_grep "^prod  *prodp.db  *0002 " out &&
+	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) .* (by time: no audit trail given)$" out &&
+	test_grep "^    approval: bob" out &&
+	cairn-apply report prodp.json ab.tar.gz prodp-h.json >out &&
+	test_grep "^    approval: alice (key [0-9a-f]\{16\}, valid) [0-9TZ:-]*$" out &&
+	test_grep ! "approval: bob" out &&
+	cairn-apply report prodp.json ab.tar.gz prodp-h.json --format json >r.json &&
+	python3 - r.json <<-\EOF &&
+	import json, sys
+	r = json.load(open(sys.argv[1]))
+	e = [x for x in r["environments"] if x["database"] == "prodp.db"][0]
+	st = [s for s in e["statements"] if s["type"] == "approval"]
+	assert [s["signer"] for s in st] == ["alice"] and st[0]["counted"] == "audit", st
+	EOF
+	cairn-apply report prodp.json ab.tar.gz prodp-h.json -o ab.html &&
+	grep "approval by alice (valid) [0-9TZ:-]*</li>" ab.html &&
+	! grep "approval by bob" ab.html &&
+	cairn-apply report prodp.json ab.tar.gz -o ab-time.html &&
+	grep "approval by alice (valid) [0-9TZ:-]* <span class=\"muted\">(by time: no audit trail given)</span>" ab-time.html
+'
+
+test_expect_success 'a trail whose apply named no approval (no policy) shows none as counted' '
+	cairn-apply report staging2.json rs.tar.gz staging2-h.json >out &&
+	test_grep "^staging  *staging2.db " out &&
+	test_grep ! "approval: alice" out &&
+	test_grep "^    receipt: applier" out
+'
+
+test_expect_success 'report - reads one input from stdin, its kind sniffed' '
+	cairn-apply report prodp.json ab.tar.gz prodp-h.json >want &&
+	cairn-apply report - ab.tar.gz prodp-h.json <prodp.json >out &&
+	test_cmp want out &&
+	cairn-apply report prodp.json ab.tar.gz - <prodp-h.json >out &&
+	test_cmp want out &&
+	cairn-apply report prodp.json - prodp-h.json <ab.tar.gz >out 2>err &&
+	sed "s/(-)\$/(ab.tar.gz)/" out >out2 &&
+	test_cmp want out2 &&
+	test_grep "(-)\$" out &&
+	cairn-apply report - <fleet.jsonl >out &&
+	test_grep "^fleet -: 3 targets: 2 applied" out &&
+	test_expect_code 2 cairn-apply report - - <prodp.json 2>err &&
+	test_grep "stdin can be read once" err &&
+	echo "hello: world" | test_expect_code 2 cairn-apply report - 2>err &&
+	test_grep "^cairn-apply: -: not the JSON of" err
 '
 
 test_done

@@ -181,4 +181,17 @@ test_expect_success 'every metric the alert rules name is one cairn-apply writes
 	test_line_count = 0 unknown
 '
 
+test_expect_success '--metrics-file a device node (as root: a /dev/null of its own) is written through, never replaced' '
+	if test "$(id -u)" = 0
+	then
+		mknod mnull c 1 3 &&
+		cairn-apply apply v1.tar.gz --env dev --db sqlite:db $KEY --metrics-file mnull >out &&
+		test -c mnull
+	fi &&
+	ln -s m.prom mlink &&
+	cairn-apply apply v1.tar.gz --env dev --db sqlite:db $KEY --metrics-file mlink >out &&
+	test -L mlink &&
+	test_grep "^cairn_apply_runs_total" m.prom
+'
+
 test_done

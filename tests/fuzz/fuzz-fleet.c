@@ -28,8 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fleet_targets_parse(&t, (const char *)data, size, "fuzz") == 0)
 		fleet_targets_shard(&t, 1, 3);
 	fleet_targets_release(&t);
-	if (report_add(&r, (const char *)data, size, "fuzz") == 0)
+	if (report_add(&r, (const char *)data, size, "fuzz") == 0) {
 		report_format(&out, &r, REPORT_HTML, "now");
+		report_finish(&r);
+		report_format(&out, &r, REPORT_TEXT, "now");
+	}
 	report_release(&r);
 	buf_release(&out);
 	return 0;
