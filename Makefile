@@ -149,7 +149,7 @@ DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/s
 # for this: shared, as in cairn).
 OPS_SRC      = ops/preflight.c ops/sqlneeds.c ops/backup.c ops/hooks.c ops/metrics.c ops/lockwho.c
 APPLY_VERB_SRC += cmd/preflight.c
-ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/retry.c apply/rollback.c apply/repair.c apply/accept.c \
+ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/retry.c apply/throttle.c apply/rollback.c apply/repair.c apply/accept.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c \
                apply/restore.c
 # cairn-apply adopt (issue #19): another tool's books taken over.

@@ -85,6 +85,24 @@ int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig 
  * counted in res. */
 int apply_tx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		   int is_new, long long *duration, char **err, struct apply_result *res);
+/* Sleeps ms, in slices, so SIGINT/SIGTERM ends the pause at once:
+ * 1 when interrupted (retry.c). */
+int pause_ms(const struct apply_opts *o, long long ms);
+/* throttle.c (issue #22): batch: {size, pause, max_duration,
+ * max_replication_lag} of a kind: batch migration. batch_set_size makes
+ * size readable by the batch script, in the batch's transaction;
+ * batch_before waits what the throttle asks before batch n (1-based, of
+ * this run; t0: when the run started the migration): the pause, then
+ * while a standby lags beyond the bound. It returns 0 to go on,
+ * BATCH_BUDGET when max_duration is reached, BATCH_INTERRUPTED on
+ * SIGINT/SIGTERM, -1 on error (*err set). */
+#define BATCH_BUDGET 1
+#define BATCH_INTERRUPTED 2
+int batch_set_size(struct run *r, const struct apply_mig *m, char **err);
+int batch_before(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		 long long n, long long t0, struct apply_result *res, char **err);
+/* 1 when max_duration is set and this long has passed since t0. */
+int batch_budget_spent(const struct apply_mig *m, long long t0);
 int put_row_tx(struct run *r, struct bk_row *row, const char *action,
 	       const char *bundle_id, const char *to, const char *detail);
 /* transaction: false. Returns 0, or -1 with *err (the row is failed or, when
@@ -94,7 +112,7 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 /* kind: batch, resumable: one transaction per batch, progress in the row. */
 int apply_batch(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		const struct bk_row *old, size_t index, size_t total, long long *duration,
-		char **err);
+		char **err, struct apply_result *res);
 int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *o);
 int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
 	      size_t *nrows);

@@ -35,6 +35,7 @@ void apply_result_release(struct apply_result *r)
 	free(r->to_version);
 	free(r->failed_version);
 	free(r->waiting_version);
+	free(r->stopped_version);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -359,7 +360,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 			failed = 1;
 		else if (m->batch)
 			failed = apply_batch(r, set, m, s->action == STEP_RESUME ? s->row : NULL, done,
-					     p->napply, &duration, &err);
+					     p->napply, &duration, &err, res);
 		else if (!m->transaction)
 			failed = apply_nontx(r, set, m, &duration, &err);
 		else if (in_atomic)
@@ -368,6 +369,9 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 			failed = apply_tx_retry(r, set, m, !s->row, &duration, &err, res);
 		if (reread)
 			apply_mig_drop_sql(s->m);
+		if (m->batch && failed == 1 && !err) /* stopped at its time budget */
+			return EXIT_BUDGET;
+		failed = failed != 0;
 		if (failed && r->o->interrupted && *r->o->interrupted) {
 			char *why = xasprintf("interrupted by %s: %s", signal_name(*r->o->interrupted),
 					      err ? err : "stopped");
@@ -476,6 +480,10 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		in_atomic = 1;
 	}
 	rc = apply_steps(&r, set, &p, in_atomic, res);
+	if (rc == EXIT_BUDGET) {
+		res->needs_repair = 0;
+		goto out;
+	}
 	if (rc != EXIT_OK)
 		goto out;
 	if (in_atomic) {
@@ -494,10 +502,10 @@ out:
 	ev_init(&ev, EV_DONE, NULL, set);
 	ev.total = res->applied;
 	ev.duration_ms = now_ms() - t0;
-	if (rc == EXIT_OK || rc == EXIT_CONTRACT)
+	if (rc == EXIT_OK || rc == EXIT_CONTRACT || rc == EXIT_BUDGET)
 		emit(&r, &ev);
 out_unlock:
-	if (drv->unlock(db) && (rc == EXIT_OK || rc == EXIT_CONTRACT))
+	if (drv->unlock(db) && (rc == EXIT_OK || rc == EXIT_CONTRACT || rc == EXIT_BUDGET))
 		rc = EXIT_ENVIRONMENT;
 	plan_release(&p);
 	books_guard_release(&guard);

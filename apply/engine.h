@@ -76,6 +76,10 @@ enum apply_event_type {
 	EV_LOCK_RETRY,  /* a migration's transaction timed out waiting for a lock and
 			 * was rolled back (issue #22): attempt, error, blockers;
 			 * duration_ms: the pause before the next attempt */
+	EV_LAG_WAIT,    /* a throttled batch migration waits for a standby (issue
+			 * #22): lag_ms read, batches so far, duration_ms: the wait */
+	EV_BATCH_STOP,  /* a batch migration stopped at its time budget (max_duration),
+			 * resumable: batches, rows, rows_per_s */
 };
 
 struct apply_event {
@@ -92,6 +96,9 @@ struct apply_event {
 	unsigned attempt;         /* EV_LOCK_RETRY: the attempt that timed out (1-based) */
 	const char *blockers;     /* EV_LOCK_RETRY: sessions holding the locks, one a
 				   * line; NULL: not known */
+	long long lag_ms;         /* EV_LAG_WAIT: the standby's lag read */
+	long long rows_per_s;     /* EV_BATCH, EV_BATCH_STOP: rows changed per second
+				   * by this run of the migration */
 };
 
 typedef void (*apply_event_fn)(void *ctx, const struct apply_event *ev);
@@ -158,6 +165,12 @@ struct apply_opts {
 	 * (transaction: false, batches, --atomic) are not retried, and a short
 	 * timeout would only fail them: they keep migration_lock_timeout_ms. */
 	unsigned long long retry_lock_timeout_ms;
+	/* Issue #22, throttled batches: the query that reads a standby's
+	 * replication lag in ms (one row, one number) before each batch of a
+	 * migration with batch: max_replication_lag; the applier config's
+	 * replication_lag_query. NULL: pg_stat_replication's replay_lag on
+	 * PostgreSQL, none on SQLite. */
+	const char *lag_query;
 	int (*lock_blockers)(void *ctx, const struct apply_mig *m, char **out);
 	void *blockers_ctx;
 	/* The newest checkpoint of this database kept outside it (its
@@ -190,6 +203,15 @@ struct apply_result {
 	unsigned long lock_retries;      /* issue #22: transactions rolled back on a lock
 					  * timeout and run again (or given up on) */
 	long long lock_retry_wait_ms;    /* time spent in those attempts and pauses */
+	/* issue #22, throttled batches: the batch migration that stopped the
+	 * run at its time budget (EXIT_BUDGET; NULL: none), its progress, and
+	 * the waits for a lagging standby */
+	char *stopped_version;
+	long long stopped_batches, stopped_rows, rows_per_s;
+	unsigned long lag_waits;
+	long long lag_wait_ms;
+	int between_batches;             /* SIGINT/SIGTERM stopped failed_version (a batch
+					  * migration) in a pause or a wait, no batch running */
 };
 
 void apply_result_release(struct apply_result *r);

@@ -45,9 +45,7 @@ static long long retry_pause(unsigned n, unsigned long long *seed)
 	return cap / 2 + (long long)(*seed % (unsigned long long)(cap / 2 + 1));
 }
 
-/* Sleeps ms, in slices, so SIGINT/SIGTERM ends the pause at once:
- * 1 when interrupted. */
-static int pause_ms(const struct apply_opts *o, long long ms)
+int pause_ms(const struct apply_opts *o, long long ms)
 {
 	while (ms > 0) {
 		long long slice = ms < 50 ? ms : 50;

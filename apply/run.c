@@ -548,15 +548,62 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	return 0;
 }
 
-/* kind: batch, resumable: one transaction per batch, progress in the row. */
+/* rows per second over ms */
+static long long per_s(long long rows, long long ms)
+{
+	return ms > 0 ? rows * 1000 / ms : rows * 1000;
+}
+
+/* The audit detail of a throttled migration's last row: its checksum and
+ * what the throttle measured (issue #22); plain checksum otherwise. */
+static char *batch_detail(const struct apply_mig *m, const struct apply_result *res,
+			  long long rows, long long ms)
+{
+	if (!batch_throttle_set(&m->throttle))
+		return xstrdup(m->checksum);
+	return xasprintf("%s rows=%lld rows_per_s=%lld lag_waits=%lu lag_wait_ms=%lld",
+			 m->checksum, rows, per_s(rows, ms), res->lag_waits, res->lag_wait_ms);
+}
+
+/* max_duration reached (issue #22): the row stays in_progress with its
+ * batches, an "apply-stopped" audit row says so, and the run stops. */
+static int batch_stop(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		      struct bk_row *row, long long run_rows, long long t0,
+		      struct apply_result *res, char **err)
+{
+	struct apply_event ev;
+	char *detail = batch_detail(m, res, run_rows, now_ms() - t0);
+	int rc = put_row_tx(r, row, "apply-stopped", set->bundle_id, r->current, detail);
+
+	free(detail);
+	if (rc) {
+		*err = xstrdup(cairn_error_last());
+		return -1;
+	}
+	res->stopped_version = xstrdup(m->version);
+	res->stopped_batches = row->batches;
+	res->stopped_rows = row->rows_changed;
+	res->rows_per_s = per_s(run_rows, now_ms() - t0);
+	ev_init(&ev, EV_BATCH_STOP, m, set);
+	ev.batches = row->batches;
+	ev.rows = row->rows_changed;
+	ev.rows_per_s = res->rows_per_s;
+	ev.duration_ms = now_ms() - t0;
+	emit(r, &ev);
+	return 1;
+}
+
+/* kind: batch, resumable: one transaction per batch, progress in the row.
+ * Returns 0 when done, 1 when stopped at its time budget (resumable),
+ * -1 on failure (*err set). */
 int apply_batch(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		const struct bk_row *old, size_t index, size_t total, long long *duration,
-		char **err)
+		char **err, struct apply_result *res)
 {
 	struct driver_exec x;
 	struct bk_row row;
-	long long t0 = now_ms();
-	int first;
+	long long t0 = now_ms(), n = 0, run_rows = 0;
+	int first, w;
 
 	memset(&row, 0, sizeof(row));
 	fill_row(&row, m, set, r, BK_IN_PROGRESS);
@@ -571,13 +618,33 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 	for (;;) {
 		struct apply_event ev;
 
+		w = batch_before(r, set, m, ++n, t0, res, err);
+		if (w < 0)
+			goto fail;
+		if (w == BATCH_BUDGET) {
+			*duration = row.duration_ms = row.duration_ms + (now_ms() - t0);
+			w = batch_stop(r, set, m, &row, run_rows, t0, res, err);
+			bk_row_release(&row);
+			return w;
+		}
+		if (w) { /* SIGINT/SIGTERM in a pause or a wait: nothing to undo */
+			res->between_batches = 1;
+			*err = xasprintf("stopped between batches, after %lld batches, %lld rows; "
+					 "the row stays in_progress and apply resumes it",
+					 row.batches, row.rows_changed);
+			bk_row_release(&row);
+			return -1;
+		}
 		if (tx_begin(r)) {
 			*err = xstrdup(cairn_error_last());
 			goto fail;
 		}
-		if (run_up(r, m, 0, &x, err, NULL, NULL))
+		if (batch_set_size(r, m, err) || run_up(r, m, 0, &x, err, NULL, NULL))
 			goto fail_tx;
 		if (x.changes == 0) {
+			char *detail;
+			int bad;
+
 			if (run_verify(r, m, err))
 				goto fail_tx;
 			free(row.state);
@@ -585,9 +652,12 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 			free(row.error);
 			row.error = NULL;
 			*duration = row.duration_ms = row.duration_ms + (now_ms() - t0);
-			if (audit_add(r, "apply", m->version, set->bundle_id, m->version, m->checksum,
-				      &row) ||
-			    r->drv->bk_put(r->db, &row) || tx_commit(r)) {
+			detail = batch_detail(m, res, run_rows, now_ms() - t0);
+			bad = audit_add(r, "apply", m->version, set->bundle_id, m->version, detail,
+					&row) ||
+			      r->drv->bk_put(r->db, &row) || tx_commit(r);
+			free(detail);
+			if (bad) {
 				*err = xstrdup(cairn_error_last());
 				goto fail_tx;
 			}
@@ -595,6 +665,7 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 		}
 		row.batches++;
 		row.rows_changed += (long long)x.changes;
+		run_rows += (long long)x.changes;
 		free(row.state);
 		row.state = xstrdup(BK_IN_PROGRESS);
 		if ((first && audit_add(r, "apply-start", m->version, set->bundle_id, r->current,
@@ -610,8 +681,10 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 		ev.batches = row.batches;
 		ev.rows = row.rows_changed;
 		ev.duration_ms = now_ms() - t0;
+		ev.rows_per_s = per_s(run_rows, ev.duration_ms);
 		emit(r, &ev);
 	}
+	res->rows_per_s = per_s(run_rows, now_ms() - t0);
 	bk_row_release(&row);
 	return 0;
 fail_tx:

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "../lib/batch.h"
+
 /* A migration ready to apply: the bundle's metadata and this driver's SQL. */
 struct bundle;
 struct bundle_migration;
@@ -33,6 +35,7 @@ struct apply_mig {
 	char **environments;       /* empty: every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms;
+	struct batch_throttle throttle; /* kind: batch's batch: keys (issue #22) */
 };
 
 struct apply_set {

@@ -189,6 +189,9 @@ static void report_interrupt(struct apply_ctx *c, const struct apply_result *r,
 
 	if (!name)
 		what = xstrdup("stopped before the next migration; those applied before stay applied");
+	else if (r->between_batches)
+		what = xasprintf("batch migration %s stopped between batches; the batches it "
+				 "committed stay, and apply again resumes it", name);
 	else if (r->partial)
 		what = xasprintf("the running statement was cancelled; migration %s ran outside a "
 				 "transaction and stopped partway", name);
@@ -332,6 +335,18 @@ static int finish(struct apply_ctx *ctx, const struct apply_args *a, int rc,
 	}
 	if (rc == EXIT_CONTRACT)
 		return report_waiting(ctx, a, res, set);
+	if (rc == EXIT_BUDGET) {
+		if (!a->json) {
+			printf("applied %zu migration%s; %s is at version %s\n", res->applied,
+			       res->applied == 1 ? "" : "s", ctx->drv->display_name(ctx->db),
+			       res->to_version ? res->to_version : "none");
+			error_msg("migration %s stopped at its time budget after %lld batches "
+				  "(%lld rows, %lld rows/s); run apply again to resume",
+				  mig_name(set, res->stopped_version), res->stopped_batches,
+				  res->stopped_rows, res->rows_per_s);
+		}
+		return apply_interrupted ? 128 + apply_interrupted : rc;
+	}
 	if (rc == EXIT_USAGE)
 		return usage_error(&cmd_apply_desc, "%s", cairn_error_last());
 	if (rc == EXIT_REFUSED) {
@@ -423,6 +438,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 		o.evidence = evidence = xasprintf("%s%s%s", o.evidence ? o.evidence : "",
 						  o.evidence && *o.evidence ? "; " : "", a->hook_note);
 	o.interrupted = &apply_interrupted;
+	o.lag_query = ap->active ? ap->ac.env.replication_lag_query : NULL;
 	if (!strcmp(ctx->drv->name, "postgres")) {
 		/* lock-safe DDL (issue #22): without a config, the built-in defaults */
 		o.statement_timeout_ms = ap->active ? ap->ac.env.pg_statement_timeout_ms : 0;
@@ -567,6 +583,9 @@ static void write_metrics(const struct apply_args *a, struct run_metrics *m,
 		m->lock_wait_ms = res->lock_wait_ms;
 	m->lock_retries = res->lock_retries;
 	m->lock_retry_wait_ms = res->lock_retry_wait_ms;
+	m->lag_waits = res->lag_waits;
+	m->lag_wait_ms = res->lag_wait_ms;
+	m->batch_rows_per_s = res->rows_per_s;
 	if (run_metrics_write(m, a->metrics, rc, apply_interrupted) < 0)
 		warning_msg("cannot write the metrics to '%s': %s", a->metrics, cairn_error_last());
 }

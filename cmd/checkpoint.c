@@ -198,12 +198,14 @@ int checkpoint_after_run(struct apply_ctx *c, const struct checkpoint_opts *o, i
 {
 	int crc;
 
-	if (rc != EXIT_OK && rc != EXIT_FAILED && rc != EXIT_STATE && rc != EXIT_CONTRACT)
+	if (rc != EXIT_OK && rc != EXIT_FAILED && rc != EXIT_STATE && rc != EXIT_CONTRACT &&
+	    rc != EXIT_BUDGET)
 		return rc;
 	crc = checkpoint_append(c, o);
-	/* exit 7 (contract migrations wait) ran to its end: a checkpoint that
-	 * cannot be written says so, as after a full run */
-	return rc == EXIT_OK || (rc == EXIT_CONTRACT && crc) ? crc : rc;
+	/* exit 7 (contract migrations wait) and 8 (a batch stopped at its time
+	 * budget) ran to their end: a checkpoint that cannot be written says
+	 * so, as after a full run */
+	return rc == EXIT_OK || ((rc == EXIT_CONTRACT || rc == EXIT_BUDGET) && crc) ? crc : rc;
 }
 
 /* One checkpoint line (of db) against the chain. Prints; an exit code. */

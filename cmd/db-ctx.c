@@ -161,6 +161,8 @@ static const char *event_name(enum apply_event_type t)
 	case EV_BLOCKED: return "blocked";
 	case EV_DONE: return "finished";
 	case EV_LOCK_RETRY: return "lock-retry";
+	case EV_LAG_WAIT: return "lag-wait";
+	case EV_BATCH_STOP: return "batch-stopped";
 	}
 	return "?";
 }
@@ -213,10 +215,13 @@ static void print_json_event(const struct apply_event *ev)
 		buf_printf(&b, ",\"index\":%zu,\"total\":%zu", ev->index, ev->total);
 	if (ev->type == EV_PLAN || ev->type == EV_DONE)
 		buf_printf(&b, ",\"count\":%zu", ev->total);
-	if (ev->type == EV_BATCH)
-		buf_printf(&b, ",\"batches\":%lld,\"rows\":%lld", ev->batches, ev->rows);
+	if (ev->type == EV_BATCH || ev->type == EV_BATCH_STOP)
+		buf_printf(&b, ",\"batches\":%lld,\"rows\":%lld,\"rows_per_s\":%lld", ev->batches,
+			   ev->rows, ev->rows_per_s);
+	if (ev->type == EV_LAG_WAIT)
+		buf_printf(&b, ",\"batches\":%lld,\"lag_ms\":%lld", ev->batches, ev->lag_ms);
 	if (ev->type == EV_APPLIED || ev->type == EV_FAILED || ev->type == EV_DONE ||
-	    ev->type == EV_BATCH)
+	    ev->type == EV_BATCH || ev->type == EV_BATCH_STOP || ev->type == EV_LAG_WAIT)
 		buf_printf(&b, ",\"duration_ms\":%lld", ev->duration_ms);
 	buf_puts(&b, "}\n");
 	fwrite(b.ptr, 1, b.len, stdout);
@@ -342,6 +347,16 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev)
 	case EV_LOCK_RETRY:
 		end_progress(c);
 		print_lock_retry(ev);
+		break;
+	case EV_LAG_WAIT:
+		end_progress(c);
+		printf("  %s: the standby lags %lld ms, over max_replication_lag: waiting %lld ms "
+		       "before batch %lld\n", ev->name, ev->lag_ms, ev->duration_ms, ev->batches + 1);
+		break;
+	case EV_BATCH_STOP:
+		end_progress(c);
+		printf("  %s: batch %lld, %lld rows so far (%lld rows/s)\n", ev->name, ev->batches,
+		       ev->rows, ev->rows_per_s);
 		break;
 	}
 	/* Not a terminal (a CI log, a pipe): lines come out at least every

@@ -11,7 +11,8 @@
 	X(LOCKED, 4, "another runner holds the lock and it was not freed within the timeout") \
 	X(STATE, 5, "the database needs an operator: drift, or a failed or in-progress row")  \
 	X(ENVIRONMENT, 6, "cannot read or write what was named: file, repository, database") \
-	X(CONTRACT, 7, "applied up to the first contract migration, which waits for a contract statement")
+	X(CONTRACT, 7, "applied up to the first contract migration, which waits for a contract statement") \
+	X(BUDGET, 8, "a batch migration stopped at its time budget (max_duration); apply again resumes it")
 
 enum cairn_exit {
 #define CAIRN_EXIT_ENUM(name, code, text) EXIT_##name = code,

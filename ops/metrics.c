@@ -14,7 +14,8 @@
 #define METRICS_FILE_CAP (1u << 20)
 
 static const char *const outcomes[] = { "success", "failed", "refused", "locked",
-					"needs-operator", "error", "waiting", "interrupted" };
+					"needs-operator", "error", "waiting", "interrupted",
+					"stopped" };
 #define NOUTCOMES (sizeof(outcomes) / sizeof(*outcomes))
 
 /* seconds: the upper bounds of the per-migration histogram */
@@ -113,6 +114,7 @@ const char *run_metrics_outcome(int code, int signal)
 	case EXIT_LOCKED: return "locked";
 	case EXIT_STATE: return "needs-operator";
 	case EXIT_CONTRACT: return "waiting";
+	case EXIT_BUDGET: return "stopped";
 	default: return "error";
 	}
 }
@@ -263,6 +265,16 @@ static void format_run(struct buf *out, const struct run_metrics *m, struct prom
 		    "pauses between them.");
 	prom_sample(out, "cairn_apply_lock_retry_wait_seconds", l, 1, "%.3f",
 		    (double)m->lock_retry_wait_ms / 1000.0);
+	prom_family(out, "cairn_apply_batch_lag_waits", "gauge",
+		    "Waits of throttled batch migrations for a lagging standby in the last run.");
+	prom_sample(out, "cairn_apply_batch_lag_waits", l, 1, "%lu", m->lag_waits);
+	prom_family(out, "cairn_apply_batch_lag_wait_seconds", "gauge",
+		    "Time throttled batch migrations waited for a standby in the last run.");
+	prom_sample(out, "cairn_apply_batch_lag_wait_seconds", l, 1, "%.3f",
+		    (double)m->lag_wait_ms / 1000.0);
+	prom_family(out, "cairn_apply_batch_rows_per_second", "gauge",
+		    "Rows per second of the last batch migration of the last run.");
+	prom_sample(out, "cairn_apply_batch_rows_per_second", l, 1, "%lld", m->batch_rows_per_s);
 	if (m->planned) {
 		prom_family(out, "cairn_apply_pending_migrations", "gauge",
 			    "Migrations of the last bundle not yet applied in this environment.");

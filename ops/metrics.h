@@ -31,12 +31,15 @@ struct run_metrics {
 	long long lock_wait_ms;      /* -1: the run never asked for the lock */
 	unsigned long lock_retries;  /* issue #22: migrations run again after a lock timeout */
 	long long lock_retry_wait_ms; /* ... and the time those attempts and pauses took */
+	unsigned long lag_waits;     /* issue #22: waits of throttled batches for a standby */
+	long long lag_wait_ms;       /* ... and their time */
+	long long batch_rows_per_s;  /* rows per second of the last batch migration run */
 	long long start_ms, end_unix; /* monotonic start; wall-clock end */
 	struct prom_histogram per_migration;  /* seconds per migration applied */
 	struct rows_changed *rows;   /* batch migrations of this run */
 	size_t nrows, rows_alloc;
 	/* carried over from the previous file */
-	unsigned long long runs_before[8], applied_before;
+	unsigned long long runs_before[9], applied_before;
 	long long last_success, pending_since;
 };
 

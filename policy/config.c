@@ -49,6 +49,7 @@ static void env_release(struct policy_env *e)
 	keylist_release(&e->admins);
 	keylist_release(&e->revoked);
 	free(e->after);
+	free(e->lag_query);
 	free(e->checkpoint_file);
 	free(e->backup_dir);
 	free(e->backup_command);
@@ -247,12 +248,12 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	"targets", "backup", "hooks", "lint", "rollback", NULL,
+	"targets", "backup", "hooks", "lint", "rollback", "replication_lag_query", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
 	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
-	"lint", "rollback", NULL,
+	"lint", "rollback", "replication_lag_query", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -668,6 +669,13 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			e->after = xstrdup(v->str);
 			e->after_line = v->line;
 			e->after_col = v->col;
+		} else if (!strcmp(k->str, "replication_lag_query")) {
+			if (!is_string(v) || !*v->str) {
+				wrong_type(c, k->str, v, "a query returning the lag in ms");
+				continue;
+			}
+			free(e->lag_query);
+			e->lag_query = xstrdup(v->str);
 		} else if (!strcmp(k->str, "postgres")) {
 			parse_postgres(c, e, v);
 		} else if (!strcmp(k->str, "sqlite")) {

@@ -68,6 +68,9 @@ struct policy_env {
 	 * for migrations that set none (0: the server's own setting) */
 	unsigned long long pg_statement_timeout_ms, pg_lock_timeout_ms, pg_lock_retry_ms;
 	int pg_statement_timeout_set, pg_lock_timeout_set, pg_lock_retry_set;
+	/* replication_lag_query (issue #22): reads a standby's lag in ms before
+	 * each batch of a migration with batch: max_replication_lag */
+	char *lag_query;
 	/* postgres: {version: N}: the major version the migrations were
 	 * checked for (preflight compares the server's with it) */
 	int pg_version, pg_version_set;
@@ -198,6 +201,7 @@ struct policy_resolved {
 	/* lock_timeout for the migrations that are retried: pg_lock_timeout_ms
 	 * when set, else POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS */
 	unsigned long long pg_retry_lock_timeout_ms;
+	const char *replication_lag_query; /* the environment's, else the defaults'; NULL */
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */

@@ -473,7 +473,7 @@ static const char *parse_dir_name(const char *name, char **version, char **slug)
 
 static const char *const meta_keys[] = {
 	"description", "requires", "transaction", "irreversible", "destructive",
-	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", "phase", "imported", NULL,
+	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", "phase", "imported", "batch", NULL,
 };
 
 static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
@@ -532,6 +532,49 @@ static void parse_duration_key(struct findings *f, const char *path, const struc
 {
 	if (v->type != YNODE_SCALAR || parse_duration_ms(v->str, out) < 0)
 		wrong_type(f, path, k->str, v, "a duration such as 30s, 5m or 500ms");
+}
+
+/* batch: {size: 1000, pause: 200ms, max_duration: 10m, max_replication_lag: 5s}
+ * (issue #22): the throttle of a kind: batch migration; checked against
+ * kind when the whole file is read. */
+static void parse_meta_batch(struct migration *m, struct findings *f, const char *path,
+			     const struct ynode *k, const struct ynode *v)
+{
+	size_t i;
+
+	m->throttle_line = k->line;
+	if (v->type != YNODE_MAP) {
+		wrong_type(f, path, k->str, v,
+			   "a map such as {size: 1000, pause: 200ms, max_duration: 10m}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *bk = ynode_key(v, i), *bv = ynode_val(v, i);
+		unsigned long long *out = NULL;
+
+		if (!strcmp(bk->str, "size")) {
+			char *end = NULL;
+
+			if (bv->type != YNODE_SCALAR || !isdigit((unsigned char)bv->str[0]) ||
+			    (m->throttle.size = strtoull(bv->str, &end, 10)) == 0 || *end ||
+			    m->throttle.size > 1000000000ULL)
+				wrong_type(f, path, "batch: size", bv, "a number of rows, 1 or more");
+			continue;
+		}
+		if (!strcmp(bk->str, "pause"))
+			out = &m->throttle.pause_ms;
+		else if (!strcmp(bk->str, "max_duration"))
+			out = &m->throttle.max_duration_ms;
+		else if (!strcmp(bk->str, "max_replication_lag"))
+			out = &m->throttle.max_lag_ms;
+		if (!out) {
+			findings_add(f, SEV_ERROR, path, bk->line, bk->col, "unknown-key",
+				     "unknown key 'batch: %s' (cairn knows batch: {size, pause, "
+				     "max_duration, max_replication_lag})", bk->str);
+			continue;
+		}
+		parse_duration_key(f, path, bk, bv, out);
+	}
 }
 
 /* lint: {allow: [rule-id, ...]}: the findings this migration waives. */
@@ -664,10 +707,15 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 			parse_meta_lint(m, f, path, k, v);
 		} else if (!strcmp(k->str, "imported")) {
 			parse_meta_imported(f, path, k, v);
+		} else if (!strcmp(k->str, "batch")) {
+			parse_meta_batch(m, f, path, k, v);
 		} else {
 			unknown_key(f, path, k, meta_keys);
 		}
 	}
+	if (m->throttle_line && !m->batch)
+		findings_add(f, SEV_ERROR, path, m->throttle_line, 0, "bad-value",
+			     "'batch:' throttles a batch migration: add kind: batch, or remove it");
 out:
 	ynode_free(root);
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "../lib/batch.h"
 #include "../lint/lint.h"
 #include "findings.h"
 #include "source.h"
@@ -95,6 +96,8 @@ struct migration {
 	int ups_empty, ups_sql; /* set by the checker: up scripts without and with SQL */
 	struct strlist environments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
+	struct batch_throttle throttle; /* batch: {...} (kind: batch only) */
+	int throttle_line;
 	struct strlist lint_allow; /* lint: {allow: [rule-id]} */
 	int *lint_allow_line;
 	/* the findings the checker's lint run found waived (check-lint.c), for

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "../lib/batch.h"
 #include "../lib/buf.h"
 #include "../lib/pool.h"
 #include "keys.h"
@@ -45,6 +46,7 @@ struct bundle_migration {
 	char **environments;   /* empty = every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
+	struct batch_throttle throttle; /* batch: written only when a key is set */
 	char *prov_commit, *prov_author, *prov_date;    /* may be NULL */
 	struct bundle_file *files;
 	size_t nfiles;

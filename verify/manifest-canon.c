@@ -302,6 +302,33 @@ static int canon_waivers(struct canon *c, struct bundle_migration *m)
 	return 0;
 }
 
+/* batch: (issue #22): the keys set, in the writer's order, none 0, one at
+ * least, on a kind: batch migration only (as parse_throttle checks). */
+static int canon_throttle(struct canon *c, struct bundle_migration *m)
+{
+	static const char *const lits[] = { "      size: ", "      pause_ms: ",
+					    "      max_duration_ms: ",
+					    "      max_replication_lag_ms: " };
+	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
+				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms };
+	size_t i;
+
+	if (!m->batch || LIT(c, "    batch:\n") < 0)
+		return -1;
+	c->nodes += 2;
+	for (i = 0; i < 4; i++) {
+		size_t n = strlen(lits[i]);
+
+		if ((size_t)(c->end - c->p) < n || memcmp(c->p, lits[i], n))
+			continue;
+		c->nodes += 2;
+		if (canon_lit(c, lits[i], n) < 0 || canon_uint(c, outs[i]) < 0 || !*outs[i] ||
+		    LIT(c, "\n") < 0)
+			return -1;
+	}
+	return batch_throttle_set(&m->throttle) ? 0 : -1;
+}
+
 static int canon_migration(struct canon *c, struct bundle_migration *m)
 {
 	char want[7 + 65];
@@ -332,7 +359,8 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 	if (LIST(c, "    environments: [", &m->environments, &m->nenvironments) < 0 ||
 	    LIT(c, "    timeout_ms: ") < 0 || canon_uint(c, &m->timeout_ms) < 0 ||
 	    LIT(c, "\n    lock_timeout_ms: ") < 0 || canon_uint(c, &m->lock_timeout_ms) < 0 ||
-	    LIT(c, "\n") < 0 || KV(c, "    checksum: ", &m->checksum) < 0)
+	    LIT(c, "\n") < 0 || (PEEK(c, "    batch:\n") && canon_throttle(c, m) < 0) ||
+	    KV(c, "    checksum: ", &m->checksum) < 0)
 		return -1;
 	if (!LIT(c, "    provenance:\n")) {
 		c->nodes += 2;

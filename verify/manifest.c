@@ -225,6 +225,22 @@ static const char *yesno(int v)
 	return v ? "true" : "false";
 }
 
+/* batch: {...} (issue #22), only the keys set and only when one is, so a
+ * bundle without throttling keeps the bytes (and id) it always had. */
+static int put_throttle(struct buf *out, const struct batch_throttle *t)
+{
+	if (!batch_throttle_set(t))
+		return 0;
+	return buf_puts(out, "    batch:\n") < 0 ||
+	       (t->size && buf_printf(out, "      size: %llu\n", t->size) < 0) ||
+	       (t->pause_ms && buf_printf(out, "      pause_ms: %llu\n", t->pause_ms) < 0) ||
+	       (t->max_duration_ms &&
+		buf_printf(out, "      max_duration_ms: %llu\n", t->max_duration_ms) < 0) ||
+	       (t->max_lag_ms &&
+		buf_printf(out, "      max_replication_lag_ms: %llu\n", t->max_lag_ms) < 0)
+		       ? -1 : 0;
+}
+
 int manifest_format(const struct bundle *b, struct buf *out)
 {
 	size_t i, j;
@@ -261,6 +277,7 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		    put_list(out, "    ", "environments", m->environments, m->nenvironments) < 0 ||
 		    buf_printf(out, "    timeout_ms: %llu\n    lock_timeout_ms: %llu\n", m->timeout_ms,
 			       m->lock_timeout_ms) < 0 ||
+		    put_throttle(out, &m->throttle) < 0 ||
 		    put_kv(out, "    ", "checksum", m->checksum) < 0)
 			return -1;
 		if (m->prov_commit || m->prov_author || m->prov_date) {
@@ -418,13 +435,43 @@ fail:
 	return -1;
 }
 
+/* batch: {size, pause_ms, max_duration_ms, max_replication_lag_ms}: each
+ * optional but not 0 (the writer leaves an unset one out), at least one,
+ * and only on a kind: batch migration. */
+static int parse_throttle(struct bundle_migration *m, const struct ynode *n)
+{
+	static const char *const keys[] = { "size", "pause_ms", "max_duration_ms",
+					    "max_replication_lag_ms", NULL };
+	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
+				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms };
+	size_t i;
+
+	if (!n)
+		return 0;
+	if (!m->batch)
+		return bad(n, "'batch' throttles a kind: batch migration only");
+	if (n->type != YNODE_MAP || !n->n)
+		return bad(n, "'batch' must be a mapping with one key or more");
+	if (only_keys(n, keys) < 0)
+		return -1;
+	for (i = 0; keys[i]; i++) {
+		if (!ynode_get(n, keys[i]))
+			continue;
+		if (get_uint(n, keys[i], outs[i]) < 0)
+			return -1;
+		if (!*outs[i])
+			return bad(ynode_get(n, keys[i]), "a 'batch' key is left out when 0");
+	}
+	return 0;
+}
+
 static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 {
 	static const char *const keys[] = {
 		"version", "name", "description", "requires", "transaction", "no_transaction",
 		"irreversible",
 		"destructive", "kind", "phase", "environments", "timeout_ms", "lock_timeout_ms",
-		"checksum", "provenance", "files", "waivers", NULL,
+		"batch", "checksum", "provenance", "files", "waivers", NULL,
 	};
 	static const char *const prov_keys[] = { "commit", "author", "date", NULL };
 	struct bundle_migration *m = &b->migs[idx];
@@ -456,6 +503,8 @@ static int parse_migration(struct bundle *b, size_t idx, const struct ynode *n)
 	if (phase && (phase->type != YNODE_SCALAR || strcmp(phase->str, "contract")))
 		return bad(phase, "'phase' must be contract (expand is written as no phase)");
 	m->contract = phase != NULL;
+	if (parse_throttle(m, ynode_get(n, "batch")) < 0)
+		return -1;
 	if (!digits_only(m->version) || strlen(m->version) > 32)
 		return bad(ynode_get(n, "version"), "'version' must be digits");
 	if (strncmp(m->name, m->version, strlen(m->version)) || m->name[strlen(m->version)] != '_' ||

@@ -380,6 +380,49 @@ static void refused_by_both(const char *text, const char *const (*wrong)[2], siz
 	}
 }
 
+/* batch: (issue #22): written only when a key is set, read back alike by
+ * both parsers; a 0, a schema migration's, an empty one refused. */
+static void test_manifest_batch(void)
+{
+	static const char *const wrong[][2] = {
+		{ "      pause_ms: 200", "      pause_ms: 0" },
+		{ "      size: 1000", "      size: -1" },
+		{ "    kind: batch", "    kind: schema" },
+		{ "      size: 1000", "      speed: 3" },
+		{ "    batch:", "    batch: {}" },
+	};
+	struct bundle *b = sample_bundle(), *p = NULL;
+	struct buf plain = BUF_INIT, text = BUF_INIT;
+	struct bundle_migration *m = &b->migs[0];
+
+	m->batch = 1;
+	CHECK(manifest_format(b, &plain) == 0);
+	CHECK(strstr(plain.ptr, "    batch:") == NULL);
+	m->throttle.size = 1000;
+	m->throttle.pause_ms = 200;
+	m->throttle.max_duration_ms = 600000;
+	m->throttle.max_lag_ms = 5000;
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(strstr(text.ptr, "    batch:\n      size: 1000\n      pause_ms: 200\n"
+			       "      max_duration_ms: 600000\n      max_replication_lag_ms: 5000\n"
+			       "    checksum:") != NULL);
+	CHECK(canonical_agrees(text.ptr) == 0);
+	CHECK(parse_text(text.ptr, &p) == 0);
+	CHECK(p->migs[0].throttle.size == 1000 && p->migs[0].throttle.pause_ms == 200 &&
+	      p->migs[0].throttle.max_duration_ms == 600000 &&
+	      p->migs[0].throttle.max_lag_ms == 5000);
+	free_sample(p);
+	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
+	buf_release(&text);
+	m->throttle.size = m->throttle.max_duration_ms = m->throttle.max_lag_ms = 0;
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(strstr(text.ptr, "    batch:\n      pause_ms: 200\n    checksum:") != NULL);
+	CHECK(canonical_agrees(text.ptr) == 0);
+	buf_release(&text);
+	buf_release(&plain);
+	free_sample(b);
+}
+
 static void test_manifest_canonical(void)
 {
 	static const char *const plain[][2] = {
@@ -878,6 +921,7 @@ int main(void)
 	test_checksum();
 	test_manifest();
 	test_manifest_canonical();
+	test_manifest_batch();
 	test_manifest_waivers();
 	test_statement();
 	test_sign_verify();

@@ -1,0 +1,131 @@
+/* Throttled backfills (issue #22): a kind: batch migration's batch:
+ * {size, pause, max_duration, max_replication_lag} from its signed
+ * manifest. The pause and the lag waits sleep in slices, so SIGINT and
+ * SIGTERM stop the run between batches, the row left in_progress with
+ * the batches it committed (resumed by the next apply). The lag is read
+ * before each batch: the environment's replication_lag_query when the
+ * applier's config sets one (trusted as the config is: the applier's
+ * own file), else on PostgreSQL the largest replay_lag of
+ * pg_stat_replication; SQLite has no standby, and without a query the
+ * bound is not checked there. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/error.h"
+#include "../lib/util.h"
+#include "engine.h"
+#include "engine-int.h"
+
+#define LAG_POLL_MS 1000LL /* between two reads of the lag while it is high */
+
+static const char pg_lag_query[] =
+	"SELECT COALESCE(max((EXTRACT(epoch FROM replay_lag) * 1000)::bigint), 0) "
+	"FROM pg_stat_replication";
+
+int batch_set_size(struct run *r, const struct apply_mig *m, char **err)
+{
+	struct driver_exec x;
+	char sql[256];
+	int n;
+
+	if (!m->throttle.size)
+		return 0;
+	if (!strcmp(r->drv->name, "postgres"))
+		n = snprintf(sql, sizeof(sql), "SELECT set_config('cairn.batch_size', '%llu', true)",
+			     m->throttle.size);
+	else
+		n = snprintf(sql, sizeof(sql),
+			     "CREATE TEMP TABLE IF NOT EXISTS cairn_batch (size integer NOT NULL);"
+			     "DELETE FROM temp.cairn_batch;"
+			     "INSERT INTO temp.cairn_batch (size) VALUES (%llu);",
+			     m->throttle.size);
+	if (n < 0 || (size_t)n >= sizeof(sql)) {
+		*err = xstrdup("batch size: query too long");
+		return -1;
+	}
+	memset(&x, 0, sizeof(x));
+	if (r->drv->exec(r->db, sql, (size_t)n, &x)) {
+		*err = xasprintf("cannot set the batch size: %s",
+				 x.err.message[0] ? x.err.message : cairn_error_last());
+		return -1;
+	}
+	return 0;
+}
+
+int batch_budget_spent(const struct apply_mig *m, long long t0)
+{
+	return m->throttle.max_duration_ms &&
+	       now_ms() - t0 >= (long long)m->throttle.max_duration_ms;
+}
+
+/* The standby's lag in ms: 0 with *lag set, 1 when there is no query to
+ * ask (SQLite without one), -1 on error (*err set). */
+static int read_lag(struct run *r, long long *lag, char **err)
+{
+	const char *q = r->o->lag_query;
+	char *text = NULL, *end = NULL;
+
+	if (!q || !*q) {
+		if (strcmp(r->drv->name, "postgres") || !r->drv->query_text)
+			return 1;
+		q = pg_lag_query;
+	}
+	if (r->drv->query_text(r->db, q, &text)) {
+		*err = xasprintf("cannot read the replication lag: %s", cairn_error_last());
+		return -1;
+	}
+	*lag = text ? strtoll(text, &end, 10) : 0;
+	if (text && (end == text || *end)) {
+		*err = xasprintf("the replication lag query returned '%s', not a number of ms",
+				 text);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+/* Waits while the lag is above the bound: each wait an EV_LAG_WAIT event
+ * and counted in res. */
+static int wait_lag(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		    long long n, long long t0, struct apply_result *res, char **err)
+{
+	for (;;) {
+		struct apply_event ev;
+		long long lag = 0, w0;
+		int rc = read_lag(r, &lag, err);
+
+		if (rc)
+			return rc < 0 ? -1 : 0;
+		if (lag <= (long long)m->throttle.max_lag_ms)
+			return 0;
+		if (batch_budget_spent(m, t0))
+			return BATCH_BUDGET;
+		ev_init(&ev, EV_LAG_WAIT, m, set);
+		ev.batches = n - 1;
+		ev.lag_ms = lag;
+		ev.duration_ms = LAG_POLL_MS;
+		emit(r, &ev);
+		res->lag_waits++;
+		w0 = now_ms();
+		rc = pause_ms(r->o, LAG_POLL_MS);
+		res->lag_wait_ms += now_ms() - w0;
+		if (rc)
+			return BATCH_INTERRUPTED;
+	}
+}
+
+int batch_before(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		 long long n, long long t0, struct apply_result *res, char **err)
+{
+	if (n > 1 && m->throttle.pause_ms && pause_ms(r->o, (long long)m->throttle.pause_ms))
+		return BATCH_INTERRUPTED;
+	if (r->o->interrupted && *r->o->interrupted)
+		return BATCH_INTERRUPTED;
+	if (n > 1 && batch_budget_spent(m, t0))
+		return BATCH_BUDGET;
+	if (m->throttle.max_lag_ms)
+		return wait_lag(r, set, m, n, t0, res, err);
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* Throttling of a kind: batch migration (issue #22): migration.yaml's
+ * batch: {size, pause, max_duration, max_replication_lag}, carried by the
+ * signed manifest to the applier. 0 = unset, each on its own. */
+#ifndef CAIRN_BATCH_H
+#define CAIRN_BATCH_H
+
+struct batch_throttle {
+	unsigned long long size;        /* rows per batch the script may read */
+	unsigned long long pause_ms;    /* sleep between batches */
+	unsigned long long max_duration_ms; /* stop (resumable) after this long */
+	unsigned long long max_lag_ms;  /* wait while a standby lags more (PostgreSQL) */
+};
+
+/* 1 when any key is set. */
+static inline int batch_throttle_set(const struct batch_throttle *t)
+{
+	return t->size || t->pause_ms || t->max_duration_ms || t->max_lag_ms;
+}
+
+#endif
