@@ -62,6 +62,14 @@ test_expect_success 'bytes that differ from the manifest when streamed: rolled b
 	sed -i -e "s/^max_file_size: .*/max_file_size: 64MiB/" p/cairn.yaml &&
 	load_sql p/migrations/0002_load/up.sql 17 "$good_tail" &&
 	apply_build p "$TRASH_DIRECTORY/good.tar.gz" &&
+	ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" &&
+	export ASAN_OPTIONS &&
+	/usr/bin/time -f %M -o rss-small cairn-apply apply bad.tar.gz --to 0001 --env dev \
+		--db sqlite:small.db $KEY >/dev/null &&
+	/usr/bin/time -f %M -o rss cairn-apply apply good.tar.gz --env dev --db sqlite:big.db $KEY >out &&
+	echo "17 MiB script: $(tail -n 1 rss) KiB, a one-table bundle $(tail -n 1 rss-small) KiB" &&
+	test "$(tail -n 1 rss)" -lt $(($(tail -n 1 rss-small) + 8192)) &&
+	test "$(q big.db "SELECT count(*) FROM t WHERE id = -1")" = 1 &&
 	tar -xzf good.tar.gz --wildcards "*/migrations/0002_load/up.sql" -O >up.sql &&
 	sed -i "s/(-1, /(-7, /" up.sql &&
 	python3 "$TEST_DIRECTORY/helpers/bundle-rewrite.py" good.tar.gz forged.tar.gz --repack \
