@@ -142,7 +142,7 @@ PG_SRC       = drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
                drivers/pg-probe.c drivers/pg-backup.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
-DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c drivers/sqlite-backup.c \
+DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-stream.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c drivers/sqlite-backup.c \
                $(PG_SRC)
 # Operations (issue #20): preflight's checks, and what a pending
 # PostgreSQL script needs, read with libpg_query (linked into the applier

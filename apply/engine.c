@@ -148,7 +148,8 @@ static int read_steps_sql(const struct apply_set *set, const struct plan *p)
 			continue;
 		/* past the budget: checked at load (apply_set_load), read when it runs */
 		len = step_sql_size(s->m, set->driver);
-		if (s->m->bundle && !s->m->up && held + len > ENGINE_SQL_KEEP)
+		if (s->m->bundle && !s->m->up &&
+		    (held + len > ENGINE_SQL_KEEP || apply_mig_up_streams(s->m, set->driver)))
 			continue;
 		if (apply_mig_read_sql(s->m, set->driver)) {
 			cairn_error_set("cannot read bundle '%s': %s", set->bundle_path,
@@ -162,11 +163,16 @@ static int read_steps_sql(const struct apply_set *set, const struct plan *p)
 
 /* A step's SQL dropped by read_steps_sql, read again just before it runs:
  * 0, or 1 with *err set (the step fails before any of it runs). */
-static int reread_step_sql(const struct apply_set *set, struct apply_mig *m, char **err)
+static int reread_step_sql(struct run *r, const struct apply_set *set, struct apply_mig *m,
+			   char **err)
 {
+	int streams = r->drv->exec_stream && apply_mig_up_streams(m, set->driver);
+
 	if (m->up || !m->bundle)
 		return 0;
-	if (!apply_mig_read_sql(m, set->driver))
+	/* a large up script is streamed by run_up, never held whole */
+	if (!(streams ? apply_mig_read_sql_but_up(m, set->driver)
+		      : apply_mig_read_sql(m, set->driver)))
 		return 0;
 	*err = xasprintf("cannot read bundle '%s': %s", set->bundle_path, cairn_error_last());
 	return 1;
@@ -356,7 +362,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		ev.total = p->napply;
 		emit(r, &ev);
 		reread = !m->up && m->bundle;
-		if (reread && reread_step_sql(set, s->m, &err))
+		if (reread && reread_step_sql(r, set, s->m, &err))
 			failed = 1;
 		else if (m->batch)
 			failed = apply_batch(r, set, m, s->action == STEP_RESUME ? s->row : NULL, done,

@@ -37,7 +37,7 @@ static int read_sql(struct bundle *b, const struct bundle_file *f, char **out, s
 	return 0;
 }
 
-int apply_mig_read_sql(struct apply_mig *m, const char *driver)
+static int read_mig_sql(struct apply_mig *m, const char *driver, int with_up)
 {
 	char *up = NULL, *down = NULL, *verify = NULL;
 	size_t up_len = 0, down_len = 0, verify_len = 0;
@@ -50,7 +50,7 @@ int apply_mig_read_sql(struct apply_mig *m, const char *driver)
 		cairn_error_set("migration %s has no up script for %s", m->bm->name, driver);
 		return -1;
 	}
-	if (read_sql(m->bundle, f, &up, &up_len) ||
+	if ((with_up && read_sql(m->bundle, f, &up, &up_len)) ||
 	    read_sql(m->bundle, bundle_migration_file(m->bm, "down", driver), &down, &down_len) ||
 	    read_sql(m->bundle, bundle_migration_file(m->bm, "verify", driver), &verify,
 		     &verify_len)) {
@@ -68,6 +68,26 @@ int apply_mig_read_sql(struct apply_mig *m, const char *driver)
 	m->verify = verify;
 	m->verify_len = verify_len;
 	return 0;
+}
+
+int apply_mig_read_sql(struct apply_mig *m, const char *driver)
+{
+	return read_mig_sql(m, driver, 1);
+}
+
+int apply_mig_up_streams(const struct apply_mig *m, const char *driver)
+{
+	const struct bundle_file *f;
+
+	if (!m->bundle || !m->bm || !m->transaction || m->batch)
+		return 0;
+	f = bundle_migration_file(m->bm, "up", driver);
+	return f && f->size > APPLY_STREAM_MIN;
+}
+
+int apply_mig_read_sql_but_up(struct apply_mig *m, const char *driver)
+{
+	return read_mig_sql(m, driver, 0);
 }
 
 void apply_mig_drop_sql(struct apply_mig *m)

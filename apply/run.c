@@ -297,7 +297,10 @@ char *script_error(const char *path, const char *sql, size_t len,
 {
 	char where[512], what[1400];
 
-	engine_error_where(path, sql, len, e->offset, where, sizeof(where));
+	if (!sql && e->line > 0 && path)
+		snprintf(where, sizeof(where), "%s:%ld: ", path, e->line); /* streamed */
+	else
+		engine_error_where(path, sql, len, e->offset, where, sizeof(where));
 	driver_error_format(e, what, sizeof(what));
 	return xasprintf("%s%s", where, what);
 }
@@ -329,6 +332,27 @@ static int stream_data(void *ctx, const char *name,
 	return -1;
 }
 
+/* A large up script (apply_mig_up_streams), fed to the driver from the
+ * verified bundle in chunks and hashed on the way: bundle_stream fails at
+ * its end when the bytes differ from the signed manifest's, and the caller
+ * rolls back what ran (driver.h, exec_stream). */
+static int stream_up(void *ctx, int (*sink)(void *sink_ctx, const void *data, size_t len),
+		     void *sink_ctx)
+{
+	const struct apply_mig *m = ctx;
+	const struct bundle_file *f = NULL;
+	size_t i;
+
+	for (i = 0; i < m->bm->nfiles && !f; i++)
+		if (m->up_path && !strcmp(m->bm->files[i].member, m->up_path))
+			f = &m->bm->files[i];
+	if (!f) {
+		cairn_error_set("migration %s: its up script is not in the bundle", m->name);
+		return -1;
+	}
+	return bundle_stream(m->bundle, f, sink, sink_ctx);
+}
+
 /* Runs up (and verify) inside the open transaction. *err gets the message. */
 static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 		  struct driver_exec *x, char **err,
@@ -349,7 +373,9 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 		*err = xstrdup(cairn_error_last());
 		return -1;
 	}
-	if (r->drv->exec(r->db, m->up, m->up_len, x)) {
+	if (!m->up && m->bundle && m->bm && r->drv->exec_stream && !(flags & DRIVER_EXEC_SPLIT)
+	    ? r->drv->exec_stream(r->db, stream_up, (void *)m, x)
+	    : r->drv->exec(r->db, m->up, m->up_len, x)) {
 		*err = x->err.message[0] ? script_error(m->up_path, m->up, m->up_len, &x->err)
 					 : xstrdup(cairn_error_last());
 		r->tx_ended = x->err.tx_ended;

@@ -62,6 +62,10 @@ struct driver_error {
 	 * 55P03, lock_timeout): nothing is wrong with it, another session held
 	 * what it needed; the engine may retry the transaction (issue #22). */
 	int lock_timeout;
+	/* exec_stream only: the 1-based line of offset, counted by the driver
+	 * as the script went by (the engine no longer has its text); 0 when
+	 * not counted. */
+	long line;
 };
 
 struct driver_exec {
@@ -198,6 +202,23 @@ struct driver {
 
 	/* Runs a script (len bytes, not necessarily NUL-terminated). */
 	int (*exec)(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+	/* Optional (NULL: the engine reads a script whole and calls exec).
+	 * Runs a script it is fed in chunks, statement by statement as each
+	 * one is complete, holding a window of it rather than all of it
+	 * (issue #15). Only inside the caller's transaction, never with
+	 * DRIVER_EXEC_SPLIT: feed(feed_ctx, sink, sink_ctx) calls sink for
+	 * every chunk and returns 0 once all of it came and its hash matched
+	 * the signed manifest's, non-zero (error set) otherwise; statements
+	 * have then run, and the driver returns -1 so the caller rolls back.
+	 * A statement that would end that transaction (COMMIT, ROLLBACK...)
+	 * is refused before it runs, so nothing is committed before the hash
+	 * is checked. Offsets in x->err are the whole script's; x->err.line
+	 * is set. */
+	int (*exec_stream)(struct db *db,
+			   int (*feed)(void *feed_ctx,
+				       int (*sink)(void *sink_ctx, const void *data, size_t len),
+				       void *sink_ctx),
+			   void *feed_ctx, struct driver_exec *x);
 	/* Runs a query (verify.sql) and sets *truth from the first column of its
 	 * first row: NULL, false, 0, '' and no row at all are false. */
 	int (*query_truth)(struct db *db, const char *sql, size_t len, int *truth,

@@ -67,7 +67,7 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 {
 	const char *p = sql, *end = sql + len, *tail;
 	sqlite3_int64 before = sqlite3_total_changes64(db->h);
-	unsigned long index = 0;
+	unsigned long index = x ? x->statements : 0; /* a streamed script goes on */
 	int rc, in_tx = !sqlite3_get_autocommit(db->h);
 
 	while ((p = skip_blank(p, end)) < end) {
@@ -113,7 +113,7 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 		p = tail;
 	}
 	if (x)
-		x->changes = (unsigned long long)(sqlite3_total_changes64(db->h) - before);
+		x->changes += (unsigned long long)(sqlite3_total_changes64(db->h) - before);
 	if (!in_tx && !sqlite3_get_autocommit(db->h)) {
 		/* autocommit (transaction: false) and the script's own BEGIN
 		 * was never committed: nothing of it may stay half-open */
@@ -137,6 +137,11 @@ int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *
 		cairn_error_set("script too big for SQLite (%zu bytes)", len);
 		return -1;
 	}
+	return run_script(db, sql, len, x, NULL, NULL, &x->err);
+}
+
+int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x)
+{
 	return run_script(db, sql, len, x, NULL, NULL, &x->err);
 }
 

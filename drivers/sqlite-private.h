@@ -34,6 +34,16 @@ sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
 
 /* sqlite-exec.c */
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+/* More of a script whose statements and changes x already counts (x->err's
+ * offset relative to sql). */
+int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+
+/* sqlite-stream.c */
+int sqlite_exec_stream(struct db *db,
+		       int (*feed)(void *feed_ctx,
+				   int (*sink)(void *sink_ctx, const void *data, size_t len),
+				   void *sink_ctx),
+		       void *feed_ctx, struct driver_exec *x);
 int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 		       struct driver_error *err);
 int sqlite_query_rows(struct db *db, const char *sql, struct driver_rows *out);

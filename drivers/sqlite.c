@@ -558,6 +558,7 @@ const struct driver driver_sqlite = {
 	.rollback = sqlite_rollback,
 	.set_timeouts = sqlite_set_timeouts,
 	.exec = sqlite_exec,
+	.exec_stream = sqlite_exec_stream,
 	.query_truth = sqlite_query_truth,
 	.cancel = sqlite_cancel,
 	.bk_exists = sqlite_bk_exists,
