@@ -4,12 +4,17 @@
 
 #include "../apply/load.h"
 #include "../bundle/append.h"
+#include "../drivers/driver.h"
+#include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
 #include "../verify/keys.h"
 #include "policy-gate.h"
 #include "verify.h"
+
+static int extension_note(const struct policy_resolved *r, char **out);
 
 int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char *config,
 		       const char **env, const char **dsn, const char *lock_flag,
@@ -38,6 +43,13 @@ int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char 
 	rc = apply_config_open(&ap->ac, c, &f);
 	if (rc)
 		return rc;
+	if (extension_note(&ap->ac.env, &ap->ext_note) < 0) {
+		error_msg("cannot read a SQLite extension: %s", cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
+	/* every later sqlite open loads them, before the migrations run */
+	driver_sqlite_set_extensions((const char *const *)ap->ac.env.sqlite_extensions,
+				     ap->ac.env.nsqlite_extensions);
 	*env = ap->ac.env.env_name;
 	if (policy_database_dsn(&ap->ac.env, &ap->dsn) < 0) {
 		if (ap->ac.env.db_kind == POLICY_DB_NONE)
@@ -129,9 +141,41 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
 	return rc;
 }
 
-const char *apply_policy_evidence(const struct apply_policy *ap)
+/* The policy's evidence and the SQLite extensions loaded, for every audit
+ * row's detail (under the audit chain's hash). */
+const char *apply_policy_evidence(struct apply_policy *ap)
 {
-	return ap->active ? ap->pb.evidence : NULL;
+	const char *ev = ap->active ? ap->pb.evidence : NULL;
+
+	if (!ap->ext_note)
+		return ev;
+	free(ap->evidence);
+	ap->evidence = xasprintf("%s%s%s", ev ? ev : "", ev && *ev ? "; " : "", ap->ext_note);
+	return ap->evidence;
+}
+
+/* "sqlite_extensions=PATH sha256:HEX, PATH sha256:HEX" of the extensions
+ * the environment names (NULL: none); -1 with the error set when one cannot
+ * be read. */
+static int extension_note(const struct policy_resolved *r, char **out)
+{
+	struct buf b = BUF_INIT;
+	char hex[SHA256_HEX_LEN + 1];
+	unsigned long long size;
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < r->nsqlite_extensions; i++) {
+		if (sha256_file(r->sqlite_extensions[i], hex, &size) < 0) {
+			buf_release(&b);
+			return -1;
+		}
+		buf_printf(&b, "%s%s sha256:%s", i ? ", " : "sqlite_extensions=",
+			   r->sqlite_extensions[i], hex);
+	}
+	if (b.len)
+		*out = buf_detach(&b, NULL);
+	return 0;
 }
 
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
@@ -281,6 +325,8 @@ void apply_policy_release(struct apply_policy *ap)
 		free(ap->dsn);
 	}
 	free(ap->receipt);
+	free(ap->ext_note);
+	free(ap->evidence);
 	memset(ap, 0, sizeof(*ap));
 }
 

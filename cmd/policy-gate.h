@@ -16,6 +16,8 @@ struct apply_policy {
 	struct policy_bundle pb;
 	char *dsn;                  /* the resolved DSN (a secret: never printed) */
 	char *receipt;              /* the member of the receipt added, if any */
+	char *ext_note;             /* "sqlite_extensions=PATH sha256:HEX, ..." (issue #19) */
+	char *evidence;             /* what apply_policy_evidence returned last */
 };
 
 /* Picks the mode (policy when --config, $CAIRN_APPLY_CONFIG or
@@ -44,7 +46,7 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
 int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const char *path,
 			  unsigned needs);
 /* The statements used, for the audit rows (NULL outside policy mode). */
-const char *apply_policy_evidence(const struct apply_policy *ap);
+const char *apply_policy_evidence(struct apply_policy *ap);
 /* After a successful apply: a receipt signed by key (unlocked before the
  * run), carrying checkpoint (the run's checkpoint line by key, or NULL),
  * added to the bundle at path. Prints; returns an exit code or 0. */

@@ -270,6 +270,7 @@ int cmd_rollback(int argc, char **argv)
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
 	o.interrupted = &apply_interrupted;
+	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
 	apply_ctx_catch_signals(&ctx);
 	rc = engine_rollback(ctx.db, ctx.drv, a.to, (size_t)a.n, &o, &res);
 	apply_ctx_release_signals();

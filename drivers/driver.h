@@ -303,6 +303,10 @@ struct driver {
 const struct driver *driver_for_dsn(const char *dsn);      /* NULL, error set */
 const struct driver *driver_by_name(const char *name);     /* NULL when unknown */
 const struct driver *const *driver_list(void);             /* NULL-terminated */
+/* SQLite extensions (shared libraries) every later sqlite open loads
+ * before anything else runs (issue #19); the paths are copied.
+ * A load failure fails the open with the path and SQLite's message. */
+void driver_sqlite_set_extensions(const char *const *paths, size_t n);
 
 void bk_row_release(struct bk_row *r);
 void bk_rows_free(struct bk_row *rows, size_t n);

@@ -239,6 +239,56 @@ static int parse_dsn(const char *dsn, char **path, struct sqlite_opts *o)
 	return 0;
 }
 
+/* The environment's sqlite: {extensions:} (issue #19), set by the applier
+ * before any open (copied: they last until the next call). */
+static char **ext_paths;
+static size_t ext_n;
+
+void driver_sqlite_set_extensions(const char *const *paths, size_t n)
+{
+	size_t i;
+
+	while (ext_n)
+		free(ext_paths[--ext_n]);
+	free(ext_paths);
+	ext_paths = n ? xcalloc(n, sizeof(*ext_paths)) : NULL;
+	for (i = 0; i < n; i++)
+		ext_paths[i] = xstrdup(paths[i]);
+	ext_n = n;
+}
+
+/* Loads the extensions with the C API switched on only around the loads:
+ * SQL (a migration) can never call load_extension() itself, since the SQL
+ * function stays off throughout and the C API is off again afterwards. */
+static int load_extensions(struct db *db)
+{
+	char *msg = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (!ext_n)
+		return 0;
+	if (sqlite3_db_config(db->h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 1, NULL) != SQLITE_OK) {
+		cairn_error_set("cannot enable loading SQLite extensions: %s", sqlite3_errmsg(db->h));
+		return -1;
+	}
+	for (i = 0; i < ext_n && !rc; i++) {
+		if (sqlite3_load_extension(db->h, ext_paths[i], NULL, &msg) != SQLITE_OK) {
+			cairn_error_set("cannot load SQLite extension '%s': %s", ext_paths[i],
+					msg ? msg : sqlite3_errmsg(db->h));
+			rc = -1;
+		}
+		sqlite3_free(msg);
+		msg = NULL;
+	}
+	if (sqlite3_db_config(db->h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL) != SQLITE_OK &&
+	    !rc) {
+		cairn_error_set("cannot disable loading SQLite extensions: %s", sqlite3_errmsg(db->h));
+		rc = -1;
+	}
+	return rc;
+}
+
 static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 {
 	struct db *db = xcalloc(1, sizeof(*db));
@@ -289,6 +339,8 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_progress_handler(db->h, 10000, progress_cb, db);
 	sqlite3_busy_timeout(db->h, opt.busy_ms >= 0 ? (int)opt.busy_ms : 5000);
+	if (load_extensions(db) < 0)
+		goto fail;
 	if (opt.foreign_keys >= 0 &&
 	    sqlite_simple(db, opt.foreign_keys ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF"))
 		goto fail;

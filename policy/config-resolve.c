@@ -243,6 +243,8 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	r->hooks = e->hooks_set ? e : c->defaults.hooks_set ? &c->defaults : NULL;
 	r->sqlite_foreign_keys = e->sqlite_fk_set ? 1 + e->sqlite_fk
 			       : c->defaults.sqlite_fk_set ? 1 + c->defaults.sqlite_fk : 0;
+	r->sqlite_extensions = e->sqlite_ext_set ? e->sqlite_ext : c->defaults.sqlite_ext;
+	r->nsqlite_extensions = e->sqlite_ext_set ? e->nsqlite_ext : c->defaults.nsqlite_ext;
 	resolve_rollback(r, c, e);
 	return 0;
 fail:

@@ -43,6 +43,9 @@ static void env_release(struct policy_env *e)
 	free(e->name);
 	free(e->db_value);
 	free(e->db_written);
+	while (e->nsqlite_ext)
+		free(e->sqlite_ext[--e->nsqlite_ext]);
+	free(e->sqlite_ext);
 	keylist_release(&e->builders);
 	keylist_release(&e->approvers);
 	keylist_release(&e->receipts_from);
@@ -202,13 +205,71 @@ static void parse_switch(struct policy_config *c, const struct ynode *v, const c
 	}
 }
 
-/* sqlite: {foreign_keys: on|off} */
+static char *resolve_path(const struct policy_config *c, const char *p);
+static int is_string(const struct ynode *v);
+
+/* sqlite: {extensions: [PATH, ...]} (issue #19): loaded by the driver into
+ * every connection before the migrations run; a PATH relative to the
+ * config's directory, and a file missing here is a config error */
+static void parse_sqlite_extensions(struct policy_config *c, struct policy_env *e,
+				    const struct ynode *v)
+{
+	struct stat st;
+	size_t i;
+
+	if (v->type != YNODE_SEQ) {
+		wrong_type(c, "extensions", v, "a list of shared library paths");
+		return;
+	}
+	e->sqlite_ext_set = 1;
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *x = v->items[i];
+		char *path;
+
+		if (!is_string(x) || !*x->str) {
+			wrong_type(c, "extensions", x, "the path of a SQLite extension");
+			continue;
+		}
+		path = resolve_path(c, x->str);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			diag(c, 0, x->line, x->col, "sqlite extension '%s' %s", path,
+			     stat(path, &st) != 0 ? "does not exist" : "is not a file");
+			free(path);
+			continue;
+		}
+		e->sqlite_ext = xrealloc(e->sqlite_ext, (e->nsqlite_ext + 1) * sizeof(*e->sqlite_ext));
+		e->sqlite_ext[e->nsqlite_ext++] = path;
+	}
+}
+
+/* sqlite: {foreign_keys: on|off, extensions: [PATH, ...]} */
 static void parse_sqlite(struct policy_config *c, struct policy_env *e, const struct ynode *v)
 {
-	static const char *const keys[] = { "foreign_keys", NULL };
+	static const char *const keys[] = { "foreign_keys", "extensions", NULL };
+	struct ynode sub;
+	size_t i;
 
-	parse_switch(c, v, "sqlite", keys, "a mapping (foreign_keys)", &e->sqlite_fk,
-		     &e->sqlite_fk_set, NULL);
+	if (v->type != YNODE_MAP) {
+		wrong_type(c, "sqlite", v, "a mapping (foreign_keys, extensions)");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i);
+
+		if (!strcmp(k->str, "extensions")) {
+			parse_sqlite_extensions(c, e, ynode_val(v, i));
+			continue;
+		}
+		/* one pair at a time through parse_switch */
+		memset(&sub, 0, sizeof(sub));
+		sub.type = YNODE_MAP;
+		sub.line = v->line;
+		sub.col = v->col;
+		sub.items = (struct ynode **)v->items + 2 * i;
+		sub.n = 1;
+		parse_switch(c, &sub, "sqlite", keys, "a mapping (foreign_keys, extensions)",
+			     &e->sqlite_fk, &e->sqlite_fk_set, NULL);
+	}
 }
 
 /* rollback: {require_bundle: true|false} (issue #15): whether a rollback

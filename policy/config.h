@@ -77,6 +77,11 @@ struct policy_env {
 	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
 	 * set it (the DSN's own option wins) */
 	int sqlite_fk, sqlite_fk_set;
+	/* sqlite: {extensions: [PATH, ...]} (issue #19): resolved against the
+	 * config's directory, each checked to exist when the config is read */
+	char **sqlite_ext;
+	size_t nsqlite_ext;
+	int sqlite_ext_set;
 	/* an approval lasts at most this long after it was signed, and one
 	 * without expires exactly this long (POLICY_MAX_APPROVAL_AGE_MS when
 	 * neither the environment nor defaults set it) */
@@ -211,6 +216,10 @@ struct policy_resolved {
 					 * the defaults'); NULL: none */
 	int sqlite_foreign_keys; /* sqlite: the environment's, else the defaults': 0 unset
 				  * (zeroed memory), 1 off, 2 on */
+	/* sqlite: {extensions:}: the environment's list when it sets one (even
+	 * empty), else the defaults' (the lists are not merged) */
+	char *const *sqlite_extensions;
+	size_t nsqlite_extensions;
 	/* the effective lists and quorum (environment, else defaults) */
 	const struct policy_keylist *builders, *approvers, *receipts_from, *admins;
 	struct policy_keylist revoked; /* defaults' and the environment's together */
