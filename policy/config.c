@@ -224,7 +224,7 @@ static void parse_sqlite_extensions(struct policy_config *c, struct policy_env *
 	e->sqlite_ext_set = 1;
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *x = v->items[i];
-		char *path;
+		char *path, *abs;
 
 		if (!is_string(x) || !*x->str) {
 			wrong_type(c, "extensions", x, "the path of a SQLite extension");
@@ -237,8 +237,16 @@ static void parse_sqlite_extensions(struct policy_config *c, struct policy_env *
 			free(path);
 			continue;
 		}
+		/* absolute, so that the audit row names the file the applier loaded */
+		abs = realpath(path, NULL);
+		free(path);
+		if (!abs) {
+			diag(c, 0, x->line, x->col, "sqlite extension '%s': %s", x->str,
+			     strerror(errno));
+			continue;
+		}
 		e->sqlite_ext = xrealloc(e->sqlite_ext, (e->nsqlite_ext + 1) * sizeof(*e->sqlite_ext));
-		e->sqlite_ext[e->nsqlite_ext++] = path;
+		e->sqlite_ext[e->nsqlite_ext++] = abs;
 	}
 }
 

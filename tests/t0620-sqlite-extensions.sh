@@ -1,0 +1,119 @@
+#!/bin/sh
+test_description='SQLite extensions named in the config (issue #19): loaded before the migrations, listed in the audit row, never loadable from SQL'
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIRECTORY/lib-apply.sh"
+
+test_expect_success 'setup: an extension registering BIN2B64, and a bundle using it' '
+	cat >b64.c <<-\EOF &&
+	#include <sqlite3ext.h>
+	SQLITE_EXTENSION_INIT1
+	static void b64(sqlite3_context *c, int n, sqlite3_value **v)
+	{
+		static const char t[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		const unsigned char *p = sqlite3_value_blob(v[0]);
+		int len = sqlite3_value_bytes(v[0]), i, o = 0;
+		char *out = sqlite3_malloc(len / 3 * 4 + 5);
+
+		if (!out) {
+			sqlite3_result_error_nomem(c);
+			return;
+		}
+		for (i = 0; i + 2 < len; i += 3) {
+			out[o++] = t[p[i] >> 2];
+			out[o++] = t[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+			out[o++] = t[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+			out[o++] = t[p[i + 2] & 63];
+		}
+		if (i < len) {
+			out[o++] = t[p[i] >> 2];
+			out[o++] = t[((p[i] & 3) << 4) | (i + 1 < len ? p[i + 1] >> 4 : 0)];
+			out[o++] = i + 1 < len ? t[(p[i + 1] & 15) << 2] : 61;
+			out[o++] = 61;
+		}
+		sqlite3_result_text(c, out, o, sqlite3_free);
+	}
+	int sqlite3_extension_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+	{
+		SQLITE_EXTENSION_INIT2(api);
+		return sqlite3_create_function(db, "BIN2B64", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+					       0, b64, 0, 0);
+	}
+	EOF
+	mkdir ext &&
+	cc -shared -fPIC -o ext/b64.so b64.c &&
+	apply_project p &&
+	apply_mig p 0001_blobs "CREATE TABLE blobs (id integer primary key, raw blob, b64 text);
+INSERT INTO blobs (raw) VALUES (x'"'"'68656c6c6f'"'"'), (x'"'"'6869'"'"');" "DROP TABLE blobs;" &&
+	apply_mig p 0002_encode "UPDATE blobs SET b64 = BIN2B64(raw);" "UPDATE blobs SET b64 = NULL;" &&
+	apply_build p "$TRASH_DIRECTORY/b.tar.gz" &&
+	apply_mig p 0003_sneak "SELECT load_extension('"'"'$TRASH_DIRECTORY/ext/b64.so'"'"');" "SELECT 1;" &&
+	apply_build p "$TRASH_DIRECTORY/sneak.tar.gz" &&
+	cat >c.yaml <<-EOF
+	defaults:
+	  builders: [ci.pub]
+	environments:
+	  plain:
+	    database: { dsn: "sqlite:plain.db" }
+	  ext:
+	    database: { dsn: "sqlite:ext.db" }
+	    sqlite: { foreign_keys: on, extensions: [ext/b64.so] }
+	EOF
+'
+
+test_expect_success 'without the extension: no such function, exit 1, 0002 not applied' '
+	test_must_fail --exit=1 cairn-apply apply b.tar.gz --env plain --config c.yaml >out 2>err &&
+	test_grep "no such function: BIN2B64" err &&
+	test "$(q plain.db "SELECT group_concat(version || \"=\" || state) FROM cairn_migrations WHERE state = \"applied\"")" = "0001=applied" &&
+	test "$(q plain.db "SELECT count(*) FROM blobs WHERE b64 IS NOT NULL")" = 0
+'
+
+test_expect_success 'with sqlite: {extensions:}: applied, the audit row names the extension and its sha256' '
+	cairn-apply apply b.tar.gz --env ext --config c.yaml >out 2>err &&
+	test "$(q ext.db "SELECT group_concat(b64, \",\") FROM (SELECT b64 FROM blobs ORDER BY id)")" = "aGVsbG8=,aGk=" &&
+	test "$(q ext.db "SELECT group_concat(version || \"=\" || state) FROM cairn_migrations")" = "0001=applied,0002=applied" &&
+	sum=$(sha256sum ext/b64.so | cut -d" " -f1) &&
+	q ext.db "SELECT detail FROM cairn_audit WHERE action = \"apply\"" >details &&
+	test_grep "sqlite_extensions=$TRASH_DIRECTORY/ext/b64.so sha256:$sum" details &&
+	test_line_count = 2 details &&
+	cairn-apply history --db sqlite:ext.db --verify >out 2>err
+'
+
+test_expect_success 'plan and preflight load it too; rollback runs with it and records it' '
+	cairn-apply plan b.tar.gz --env ext --config c.yaml >out 2>err &&
+	cairn-apply rollback --last 1 --env ext --config c.yaml >out 2>err &&
+	test "$(q ext.db "SELECT count(*) FROM blobs WHERE b64 IS NOT NULL")" = 0 &&
+	q ext.db "SELECT detail FROM cairn_audit WHERE action = \"rollback\"" >details &&
+	test_grep "sqlite_extensions=.*b64.so sha256:" details &&
+	cairn-apply history --db sqlite:ext.db --verify >out 2>err
+'
+
+test_expect_success 'a migration calling load_extension() is refused, even with extensions configured' '
+	test_must_fail --exit=1 cairn-apply apply sneak.tar.gz --env ext --config c.yaml >out 2>err &&
+	test_grep "not authorized" err &&
+	test -z "$(q ext.db "SELECT version FROM cairn_migrations WHERE version = \"0003\" AND state = \"applied\"")" &&
+	test "$(q ext.db "SELECT group_concat(version || \"=\" || state) FROM cairn_migrations")" = "0001=applied,0002=applied"
+'
+
+test_expect_success 'a missing extension is a config error naming file:line and the path; nothing opened' '
+	sed "s|ext/b64.so|ext/none.so|" c.yaml >m.yaml &&
+	test_must_fail --exit=6 cairn-apply apply b.tar.gz --env ext --config m.yaml >out 2>err &&
+	test_grep "m.yaml:8:.*sqlite extension .*ext/none.so. does not exist" err &&
+	test ! -e none.db
+'
+
+test_expect_success 'an extension that fails to load: exit 6 with the path and SQLite message, nothing applied' '
+	printf "not a library\n" >ext/bad.so &&
+	sed -e "s|ext/b64.so|ext/bad.so|" -e "s|sqlite:ext.db|sqlite:bad.db|" c.yaml >bad.yaml &&
+	test_must_fail --exit=6 cairn-apply apply b.tar.gz --env ext --config bad.yaml >out 2>err &&
+	test_grep "cannot load SQLite extension .$TRASH_DIRECTORY/ext/bad.so.: " err &&
+	test -z "$(q bad.db "SELECT name FROM sqlite_master WHERE name = \"cairn_migrations\"")"
+'
+
+test_expect_success 'extensions: must be a list' '
+	sed "s|\[ext/b64.so\]|ext/b64.so|" c.yaml >l.yaml &&
+	test_must_fail --exit=6 cairn-apply apply b.tar.gz --env ext --config l.yaml >out 2>err &&
+	test_grep "l.yaml:8:.*extensions" err
+'
+
+test_done
