@@ -81,6 +81,16 @@ test_expect_success 'with sqlite: {extensions:}: applied, the audit row names th
 
 test_expect_success 'plan and preflight load it too; rollback runs with it and records it' '
 	cairn-apply plan b.tar.gz --env ext --config c.yaml >out 2>err &&
+	cairn-apply preflight b.tar.gz --env ext --config c.yaml >out 2>err &&
+	printf "not a library\n" >ext/bad.so &&
+	sed -e "s|ext/b64.so|ext/bad.so|" c.yaml >bad.yaml &&
+	for v in plan preflight; do
+		test_must_fail --exit=6 cairn-apply $v b.tar.gz --env ext --config bad.yaml >out 2>err &&
+		test_grep "cannot load SQLite extension .$TRASH_DIRECTORY/ext/bad.so.: " err || return 1
+	done &&
+	test_must_fail --exit=6 cairn-apply rollback --last 1 --env ext --config bad.yaml >out 2>err &&
+	test_grep "cannot load SQLite extension" err &&
+	test "$(q ext.db "SELECT count(*) FROM blobs WHERE b64 IS NOT NULL")" = 2 &&
 	cairn-apply rollback --last 1 --env ext --config c.yaml >out 2>err &&
 	test "$(q ext.db "SELECT count(*) FROM blobs WHERE b64 IS NOT NULL")" = 0 &&
 	q ext.db "SELECT detail FROM cairn_audit WHERE action = \"rollback\"" >details &&
@@ -103,7 +113,6 @@ test_expect_success 'a missing extension is a config error naming file:line and 
 '
 
 test_expect_success 'an extension that fails to load: exit 6 with the path and SQLite message, nothing applied' '
-	printf "not a library\n" >ext/bad.so &&
 	sed -e "s|ext/b64.so|ext/bad.so|" -e "s|sqlite:ext.db|sqlite:bad.db|" c.yaml >bad.yaml &&
 	test_must_fail --exit=6 cairn-apply apply b.tar.gz --env ext --config bad.yaml >out 2>err &&
 	test_grep "cannot load SQLite extension .$TRASH_DIRECTORY/ext/bad.so.: " err &&
