@@ -639,6 +639,68 @@ static void test_rollback_bundle(void)
 	policy_config_release(&c);
 }
 
+/* sqlite: {extensions:} (issue #19): paths resolved against the config's
+ * directory and checked to exist; the environment's list replaces the
+ * defaults' */
+static void test_sqlite_extensions(void)
+{
+	char dir[] = "/tmp/cairn-ext-XXXXXX", *a, *b, *want;
+	const char *yaml = "defaults:\n"
+			   "  sqlite: {extensions: [a.so]}\n"
+			   "environments:\n"
+			   "  dev:\n"
+			   "    database: {dsn: \"sqlite:a.db\"}\n"
+			   "  prod:\n"
+			   "    database: {dsn: \"sqlite:b.db\"}\n"
+			   "    sqlite: {foreign_keys: on, extensions: [b.so, a.so]}\n"
+			   "  bare:\n"
+			   "    database: {dsn: \"sqlite:c.db\"}\n"
+			   "    sqlite: {extensions: []}\n";
+	struct policy_config c;
+	struct policy_resolved r;
+	struct policy_inputs in;
+	int usage = 0;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	a = path_join(dir, "a.so");
+	b = path_join(dir, "b.so");
+	CHECK((f = fopen(a, "w")) != NULL && fclose(f) == 0);
+	CHECK((f = fopen(b, "w")) != NULL && fclose(f) == 0);
+	policy_config_init(&c);
+	CHECK(policy_config_parse(&c, yaml, strlen(yaml), "t.yaml", dir, POLICY_CONFIG_NO_KEYS) == 0);
+	memset(&in, 0, sizeof(in));
+	in.flag_env = "dev";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.nsqlite_extensions == 1 && !strcmp(r.sqlite_extensions[0], a));
+	policy_resolved_release(&r);
+	in.flag_env = "prod";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.nsqlite_extensions == 2 && !strcmp(r.sqlite_extensions[0], b) &&
+	      !strcmp(r.sqlite_extensions[1], a) && r.sqlite_foreign_keys == 2);
+	policy_resolved_release(&r);
+	in.flag_env = "bare";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.nsqlite_extensions == 0);
+	policy_resolved_release(&r);
+	policy_config_release(&c);
+
+	/* a missing file: an error at its line, naming the resolved path */
+	CHECK(unlink(b) == 0);
+	policy_config_init(&c);
+	CHECK(policy_config_parse(&c, yaml, strlen(yaml), "t.yaml", dir, POLICY_CONFIG_NO_KEYS) < 0);
+	want = path_join(dir, "b.so");
+	CHECK(has_diag(&c, "t.yaml:8:", want) && has_diag(&c, "does not exist", NULL));
+	policy_config_release(&c);
+	CHECK(parse(&c, "environments:\n  x:\n    sqlite: {extensions: a.so}\n") < 0);
+	CHECK(has_diag(&c, "extensions", "list"));
+	policy_config_release(&c);
+	CHECK(unlink(a) == 0 && rmdir(dir) == 0);
+	free(a);
+	free(b);
+	free(want);
+}
+
 int main(void)
 {
 	test_good();
@@ -651,5 +713,6 @@ int main(void)
 	test_dsn_file();
 	test_lock_retry();
 	test_rollback_bundle();
+	test_sqlite_extensions();
 	return unit_done();
 }
