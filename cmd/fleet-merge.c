@@ -76,9 +76,11 @@ int cmd_fleet_merge(int argc, char **argv)
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	fprintf(stderr, "%s: fleet-merge: %zu target%s: %zu applied or current, %zu waiting, %zu "
-		"stopped, %zu failed or not started\n", progname, rs.n, rs.n == 1 ? "" : "s",
-		rs.n - bad - waiting - stopped, waiting, stopped, bad);
+	buf_reset(&b);
+	fleet_expected_counts(&b, waiting, stopped);
+	fprintf(stderr, "%s: fleet-merge: %zu target%s: %zu applied or current, %s%zu failed or not "
+		"started\n", progname, rs.n, rs.n == 1 ? "" : "s", rs.n - bad - waiting - stopped,
+		buf_cstr(&b), bad);
 	rc = fleet_exit_code(bad, 0, waiting, stopped);
 out:
 	buf_release(&b);

@@ -522,12 +522,14 @@ static int finish_fleet(struct fleet_ctx *f, const struct fleet_opts *o,
 	}
 	if (o->metrics && write_metrics(f, o->metrics, sum) < 0)
 		return EXIT_ENVIRONMENT;
+	fleet_expected_counts(&line, f->waiting, f->stopped);
 	if (!f->json || f->tty)
-		fprintf(stderr, "%s: fleet: %zu target%s: %zu applied or current, %zu waiting, %zu "
-			"stopped, %zu failed, %zu not started%s%s%s%s%s\n", progname, f->ntodo,
-			f->ntodo == 1 ? "" : "s", f->ok, f->waiting, f->stopped, sum->failed,
-			not_started, why ? " (" : "", why ? why : "", why ? ")" : "",
+		fprintf(stderr, "%s: fleet: %zu target%s: %zu applied or current, %s%zu failed, %zu "
+			"not started%s%s%s%s%s\n", progname, f->ntodo, f->ntodo == 1 ? "" : "s", f->ok,
+			buf_cstr(&line), sum->failed, not_started, why ? " (" : "", why ? why : "",
+			why ? ")" : "",
 			f->result_path ? "; results in " : "", f->result_path ? f->result_path : "");
+	buf_release(&line);
 	if (sum->stop == FLEET_INTERRUPTED)
 		return 128 + sum->signal;
 	return fleet_exit_code(sum->failed, not_started, f->waiting, f->stopped);

@@ -23,6 +23,14 @@ const char *fleet_outcome_of_exit(int exit)
 	return exit > 128 ? "interrupted" : "failed";
 }
 
+void fleet_expected_counts(struct buf *out, size_t waiting, size_t stopped)
+{
+	if (waiting)
+		buf_printf(out, "%zu waiting, ", waiting);
+	if (stopped)
+		buf_printf(out, "%zu stopped, ", stopped);
+}
+
 int fleet_exit_code(size_t failed, size_t not_started, size_t waiting, size_t stopped)
 {
 	if (failed || not_started)

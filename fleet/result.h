@@ -43,6 +43,9 @@ const char *fleet_outcome_of_exit(int exit);
  * target failed or never started, else 7 when one waits, 8 when one
  * stopped, else 0. */
 int fleet_exit_code(size_t failed, size_t not_started, size_t waiting, size_t stopped);
+/* Appends "W waiting, S stopped, " to a summary, each only when not 0, so
+ * that a fleet without them keeps its words. */
+void fleet_expected_counts(struct buf *out, size_t waiting, size_t stopped);
 
 /* Appends r as one JSON line, newline included. */
 void fleet_result_format(struct buf *out, const struct fleet_result *r);

@@ -49,15 +49,21 @@ test_expect_success 'the summary line and the text lines name stopped targets' '
 	test_expect_code 8 cairn-apply fleet s.tar.gz --env dev $KEY --targets targets \
 		--result r.jsonl --log-format text >out 2>err &&
 	test_grep "^s1: stopped (0001 -> 0001, [0-9]* ms): migration 0002_backfill stopped at its time budget" out &&
-	test_grep "3 targets: 0 applied or current, 0 waiting, 3 stopped, 0 failed, 0 not started" err
+	test_grep "3 targets: 0 applied or current, 3 stopped, 0 failed, 0 not started" err
 '
 
 test_expect_success 'fleet-merge and report show stopped targets; merge exits 8' '
 	test_expect_code 8 cairn-apply fleet-merge r.jsonl -o m.jsonl 2>err &&
-	test_grep "3 targets: 0 applied or current, 0 waiting, 3 stopped, 0 failed or not started" err &&
+	test_grep "3 targets: 0 applied or current, 3 stopped, 0 failed or not started" err &&
 	cairn-apply report r.jsonl --format json -o rep.json &&
 	test_grep "\"applied\":0,\"current\":0,\"waiting\":0,\"stopped\":3,\"failed\":0,\"not_started\":0" rep.json &&
-	test_grep "\"target\":\"s0\",\"outcome\":\"stopped\",\"exit\":8" rep.json
+	test_grep "\"target\":\"s0\",\"outcome\":\"stopped\",\"exit\":8" rep.json &&
+	cairn-apply report r.jsonl >rep.txt &&
+	test_grep "^fleet r.jsonl: 3 targets: 0 applied, 0 current, 3 stopped, 0 failed, 0 not started$" rep.txt &&
+	test_grep "^    s2 stopped (exit 8): migration 0002_backfill stopped at its time budget" rep.txt &&
+	cairn-apply report r.jsonl --format html -o rep.html &&
+	test_grep "3 targets: 0 applied, 0 current, 3 stopped, 0 failed, 0 not started</p>" rep.html &&
+	test_grep "<td>s1</td><td>stopped</td><td>8</td>" rep.html
 '
 
 test_expect_success 'a failed target next to stopped ones: the fleet exits 1' '
@@ -109,7 +115,7 @@ test_expect_success 'a target that waits for a contract statement is outcome wai
 	printf "c0 waiting 7\nc1 waiting 7\nc2 waiting 7\n" >expect &&
 	outcomes c.jsonl >got && test_cmp expect got &&
 	test_grep "^c0: waiting (none -> 0001" out &&
-	test_grep "3 targets: 0 applied or current, 3 waiting, 0 stopped, 0 failed, 0 not started" err &&
+	test_grep "3 targets: 0 applied or current, 3 waiting, 0 failed, 0 not started" err &&
 	test_grep "\"error\":\"migration 0002_drop_v is phase: contract" c.jsonl &&
 	for i in 0 1 2; do
 		test "$(q c$i.db "SELECT group_concat(version || \":\" || state) FROM cairn_migrations")" = "0001:applied" &&
