@@ -35,7 +35,7 @@ int cmd_fleet_merge(int argc, char **argv)
 	struct fleet_results rs;
 	struct buf b = BUF_INIT, out = BUF_INIT;
 	const char *output = NULL;
-	size_t i, bad = 0;
+	size_t i, bad = 0, waiting = 0, stopped = 0;
 	int c, rc = EXIT_OK;
 
 	memset(&rs, 0, sizeof(rs));
@@ -63,7 +63,11 @@ int cmd_fleet_merge(int argc, char **argv)
 	}
 	for (i = 0; i < rs.n; i++) {
 		fleet_result_format(&out, &rs.items[i]);
-		if (!fleet_outcome_ok(rs.items[i].outcome))
+		if (!strcmp(rs.items[i].outcome, "waiting"))
+			waiting++;
+		else if (!strcmp(rs.items[i].outcome, "stopped"))
+			stopped++;
+		else if (!fleet_outcome_ok(rs.items[i].outcome))
 			bad++;
 	}
 	if (output ? write_file_atomic(output, out.ptr ? out.ptr : "", out.len, 0644) < 0
@@ -72,9 +76,12 @@ int cmd_fleet_merge(int argc, char **argv)
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	fprintf(stderr, "%s: fleet-merge: %zu target%s: %zu applied or current, %zu failed or not "
-		"started\n", progname, rs.n, rs.n == 1 ? "" : "s", rs.n - bad, bad);
-	rc = bad ? EXIT_FAILED : EXIT_OK;
+	buf_reset(&b);
+	fleet_expected_counts(&b, waiting, stopped);
+	fprintf(stderr, "%s: fleet-merge: %zu target%s: %zu applied or current, %s%zu failed or not "
+		"started\n", progname, rs.n, rs.n == 1 ? "" : "s", rs.n - bad - waiting - stopped,
+		buf_cstr(&b), bad);
+	rc = fleet_exit_code(bad, 0, waiting, stopped);
 out:
 	buf_release(&b);
 	buf_release(&out);

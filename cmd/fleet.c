@@ -88,7 +88,7 @@ struct fleet_ctx {
 	const char *result_path;
 	char *shard;                    /* "I/N" or NULL */
 	int json, tty;
-	size_t ok;
+	size_t ok, waiting, stopped; /* waiting: exit 7, stopped: exit 8 */
 	struct fleet_metrics metrics;
 };
 
@@ -152,10 +152,8 @@ static const char *outcome_of(const struct fleet_outcome *o)
 {
 	if (!o->started)
 		return "not-started";
-	if (o->exit > 128)
-		return "interrupted";
 	if (o->exit)
-		return "failed";
+		return fleet_outcome_of_exit(o->exit);
 	if ((o->from || o->to) && (!o->from || !o->to || strcmp(o->from, o->to)))
 		return "applied";
 	return "current";
@@ -215,6 +213,10 @@ static void on_event(void *vctx, const struct fleet_event *ev)
 		}
 		if (!ev->outcome->exit)
 			f->ok++;
+		else if (!strcmp(r.outcome, "waiting"))
+			f->waiting++;
+		else if (!strcmp(r.outcome, "stopped"))
+			f->stopped++;
 		fleet_metrics_observe(&f->metrics, ev->outcome->duration_ms);
 		fleet_metrics_outcome(&f->metrics, r.outcome);
 		if (f->json) {
@@ -508,8 +510,10 @@ static int finish_fleet(struct fleet_ctx *f, const struct fleet_opts *o,
 	buf_release(&line);
 	if (f->json)
 		printf("{\"event\":\"fleet-end\",\"targets\":%zu,\"ok\":%zu,\"failed\":%zu,"
-		       "\"not_started\":%zu,\"stopped\":%s%s%s,\"duration_ms\":%lld}\n",
-		       f->ntodo, f->ok, sum->failed, not_started, why ? "\"" : "",
+		       "\"not_started\":%zu,\"waiting\":%zu,\"budget_stopped\":%zu,"
+		       "\"stopped\":%s%s%s,\"duration_ms\":%lld}\n",
+		       f->ntodo, f->ok, sum->failed, not_started, f->waiting, f->stopped,
+		       why ? "\"" : "",
 		       why ? why : "null", why ? "\"" : "", sum->elapsed_ms);
 	fflush(stdout);
 	if (f->result && fflush(f->result) != 0) {
@@ -518,14 +522,17 @@ static int finish_fleet(struct fleet_ctx *f, const struct fleet_opts *o,
 	}
 	if (o->metrics && write_metrics(f, o->metrics, sum) < 0)
 		return EXIT_ENVIRONMENT;
+	fleet_expected_counts(&line, f->waiting, f->stopped);
 	if (!f->json || f->tty)
-		fprintf(stderr, "%s: fleet: %zu target%s: %zu applied or current, %zu failed, %zu "
+		fprintf(stderr, "%s: fleet: %zu target%s: %zu applied or current, %s%zu failed, %zu "
 			"not started%s%s%s%s%s\n", progname, f->ntodo, f->ntodo == 1 ? "" : "s", f->ok,
-			sum->failed, not_started, why ? " (" : "", why ? why : "", why ? ")" : "",
+			buf_cstr(&line), sum->failed, not_started, why ? " (" : "", why ? why : "",
+			why ? ")" : "",
 			f->result_path ? "; results in " : "", f->result_path ? f->result_path : "");
+	buf_release(&line);
 	if (sum->stop == FLEET_INTERRUPTED)
 		return 128 + sum->signal;
-	return sum->failed || not_started ? EXIT_FAILED : EXIT_OK;
+	return fleet_exit_code(sum->failed, not_started, f->waiting, f->stopped);
 }
 
 /* Verify once, then run. */

@@ -26,6 +26,10 @@ void fleet_metrics_outcome(struct fleet_metrics *m, const char *outcome)
 		m->applied++;
 	else if (!strcmp(outcome, "current"))
 		m->current++;
+	else if (!strcmp(outcome, "waiting"))
+		m->waiting++;
+	else if (!strcmp(outcome, "stopped"))
+		m->stopped++;
 	else if (!strcmp(outcome, "interrupted"))
 		m->interrupted++;
 	else if (!strcmp(outcome, "not-started"))
@@ -39,10 +43,10 @@ void fleet_metrics_format(struct buf *out, const struct fleet_metrics *m)
 	struct prom_label l[4] = {
 		{ "env", m->env }, { "bundle", m->bundle }, { "shard", m->shard }, { "outcome", NULL },
 	};
-	static const char *const outcomes[] = { "applied", "current", "failed", "interrupted",
-						"not-started" };
-	const size_t counts[] = { m->applied, m->current, m->failed, m->interrupted,
-				  m->not_started };
+	static const char *const outcomes[] = { "applied", "current", "waiting", "stopped",
+						"failed", "interrupted", "not-started" };
+	const size_t counts[] = { m->applied, m->current, m->waiting, m->stopped, m->failed,
+				  m->interrupted, m->not_started };
 	struct fleet_metrics copy = *m;
 	size_t i;
 

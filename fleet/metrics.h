@@ -12,7 +12,7 @@
 
 struct fleet_metrics {
 	const char *env, *bundle, *shard;   /* labels (shard NULL: none) */
-	size_t applied, current, failed, interrupted, not_started;
+	size_t applied, current, waiting, stopped, failed, interrupted, not_started;
 	long long duration_ms;              /* the fleet's wall time */
 	long long end_unix;                 /* when it ended (seconds since the epoch) */
 	struct prom_histogram per_target; /* seconds per finished target */

@@ -102,9 +102,10 @@ static void text_format(struct buf *out, const struct report *r)
 	for (i = 0; i < r->nfleets; i++) {
 		const struct report_fleet *f = &r->fleets[i];
 
-		buf_printf(out, "\nfleet %s: %zu targets: %zu applied, %zu current, %zu failed, %zu not "
-			   "started\n", f->source, f->rs.n, f->applied, f->current, f->failed,
-			   f->not_started);
+		buf_printf(out, "\nfleet %s: %zu targets: %zu applied, %zu current, ", f->source,
+			   f->rs.n, f->applied, f->current);
+		fleet_expected_counts(out, f->waiting, f->stopped);
+		buf_printf(out, "%zu failed, %zu not started\n", f->failed, f->not_started);
 		for (j = 0; j < f->rs.n; j++) {
 			const struct fleet_result *x = &f->rs.items[j];
 
@@ -220,9 +221,10 @@ static void json_format(struct buf *out, const struct report *r, const char *now
 
 		buf_puts(out, i ? ",{" : "{");
 		json_kv(out, "source", f->source, 0);
-		buf_printf(out, ",\"targets\":%zu,\"applied\":%zu,\"current\":%zu,\"failed\":%zu,"
-			   "\"not_started\":%zu,\"failed_targets\":[", f->rs.n, f->applied, f->current,
-			   f->failed, f->not_started);
+		buf_printf(out, ",\"targets\":%zu,\"applied\":%zu,\"current\":%zu,\"waiting\":%zu,"
+			   "\"stopped\":%zu,\"failed\":%zu,\"not_started\":%zu,\"failed_targets\":[",
+			   f->rs.n, f->applied, f->current, f->waiting, f->stopped, f->failed,
+			   f->not_started);
 		for (j = 0; j < f->rs.n; j++) {
 			const struct fleet_result *x = &f->rs.items[j];
 
@@ -361,9 +363,10 @@ static void html_fleets(struct buf *out, const struct report *r)
 		buf_puts(out, "<h2>Fleet run <code>");
 		h(out, f->source);
 		buf_printf(out, "</code></h2>\n<p class=\"fleet-summary\">%zu targets: %zu applied, %zu "
-			   "current, %zu failed, %zu not started</p>\n", f->rs.n, f->applied, f->current,
-			   f->failed, f->not_started);
-		if (!f->failed && !f->not_started)
+			   "current, ", f->rs.n, f->applied, f->current);
+		fleet_expected_counts(out, f->waiting, f->stopped);
+		buf_printf(out, "%zu failed, %zu not started</p>\n", f->failed, f->not_started);
+		if (!f->failed && !f->not_started && !f->waiting && !f->stopped)
 			continue;
 		buf_puts(out, "<table class=\"failed-targets\"><tr><th>target</th><th>outcome</th>"
 			      "<th>exit</th><th>error</th></tr>\n");

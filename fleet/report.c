@@ -179,6 +179,10 @@ static int add_fleet(struct report *r, const char *data, size_t len, const char 
 			f->applied++;
 		else if (!strcmp(o, "current"))
 			f->current++;
+		else if (!strcmp(o, "waiting"))
+			f->waiting++;
+		else if (!strcmp(o, "stopped"))
+			f->stopped++;
 		else if (!strcmp(o, "not-started"))
 			f->not_started++;
 		else

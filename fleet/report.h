@@ -66,7 +66,7 @@ struct report_release {
 struct report_fleet {
 	char *source;
 	struct fleet_results rs;
-	size_t applied, current, failed, not_started;
+	size_t applied, current, waiting, stopped, failed, not_started;
 };
 
 struct report {

@@ -4,11 +4,40 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../lib/exitcodes.h"
 #include "result.h"
 
 int fleet_outcome_ok(const char *outcome)
 {
 	return outcome && (!strcmp(outcome, "applied") || !strcmp(outcome, "current"));
+}
+
+const char *fleet_outcome_of_exit(int exit)
+{
+	if (!exit)
+		return NULL;
+	if (exit == EXIT_CONTRACT)
+		return "waiting";
+	if (exit == EXIT_BUDGET)
+		return "stopped";
+	return exit > 128 ? "interrupted" : "failed";
+}
+
+void fleet_expected_counts(struct buf *out, size_t waiting, size_t stopped)
+{
+	if (waiting)
+		buf_printf(out, "%zu waiting, ", waiting);
+	if (stopped)
+		buf_printf(out, "%zu stopped, ", stopped);
+}
+
+int fleet_exit_code(size_t failed, size_t not_started, size_t waiting, size_t stopped)
+{
+	if (failed || not_started)
+		return EXIT_FAILED;
+	if (waiting)
+		return EXIT_CONTRACT;
+	return stopped ? EXIT_BUDGET : EXIT_OK;
 }
 
 static void put_str(struct buf *out, const char *key, const char *v, int comma)

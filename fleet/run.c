@@ -10,6 +10,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/exitcodes.h"
 #include "run.h"
 
 #define FLEET_CAPTURE_MAX 4096
@@ -187,7 +188,10 @@ static void finish(struct state *st, struct slot *sl, int status)
 	memset(sl, 0, sizeof(*sl));
 	st->running--;
 	st->done++;
-	if (o->exit)
+	/* 7 (waits for a contract statement) and 8 (a batch stopped at its
+	 * budget) are expected states, not failures: not counted by the
+	 * canary or --halt-on */
+	if (o->exit && o->exit != EXIT_CONTRACT && o->exit != EXIT_BUDGET)
 		st->sum->failed++;
 	emit(st, FLEET_EV_END, (size_t)(o - st->out));
 }

@@ -41,7 +41,8 @@ struct fleet_sched {
 	size_t wave;         /* targets per wave (0: wave_pct, else all) */
 	unsigned wave_pct;   /* a wave as a percentage of the targets, rounded up */
 	size_t parallel;     /* processes at once (at least 1) */
-	size_t halt_on;      /* after this many failures start nothing new (0: never) */
+	size_t halt_on;      /* after this many failures start nothing new (0: never);
+			      * exits 7 and 8 (waiting, stopped) are not failures */
 	/* In the target's process: applies to target index; writes the
 	 * versions before and after as two lines ("" for none) to result.
 	 * Returns the process's exit code. */

@@ -5,17 +5,6 @@ test_description='expand and contract phases: the contract-only rule, the manife
 
 unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
 
-# phase_project DIR: a sequence project for both drivers (the linter reads
-# generic up scripts that run on PostgreSQL), nothing released. Its
-# scripts use PostgreSQL's ALTER COLUMN, which SQLite's linter refuses
-# (t0920 tests that): sqlite-alter is off here.
-phase_project() {
-	apply_project "$1" &&
-	sed -i -e 's/^drivers: .*/drivers: [sqlite, postgres]/' \
-		-e 's/^lint: {\(.*\)}$/lint: {\1, sqlite-alter: off}/' "$1/cairn.yaml" &&
-	grep -q "sqlite-alter: off" "$1/cairn.yaml"
-}
-
 test_expect_success 'setup: keys, the applier config' '
 	phase_setup sqlite:prod.db
 '

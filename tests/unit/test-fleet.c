@@ -214,7 +214,11 @@ static void test_metrics(void)
 	fleet_metrics_observe(&m, 3000);
 	fleet_metrics_outcome(&m, "applied");
 	fleet_metrics_outcome(&m, "failed");
+	fleet_metrics_outcome(&m, "stopped");
 	fleet_metrics_format(&b, &m);
+	CHECK(strstr(b.ptr, "outcome=\"stopped\"} 1\n") != NULL);
+	CHECK(strstr(b.ptr, "outcome=\"waiting\"} 0\n") != NULL);
+	CHECK(strstr(b.ptr, "outcome=\"failed\"} 1\n") != NULL);
 	CHECK(strstr(b.ptr, "cairn_fleet_targets{env=\"pr\\\"od\",bundle=\"sha256:ab\",shard=\"\","
 			    "outcome=\"applied\"} 1\n") != NULL);
 	CHECK(strstr(b.ptr, "le=\"0.05\"} 1\n") != NULL);
@@ -224,8 +228,25 @@ static void test_metrics(void)
 	buf_release(&b);
 }
 
+/* Exits 7 and 8 are expected states, not failures (the fleet's exit follows). */
+static void test_outcomes(void)
+{
+	CHECK(fleet_outcome_of_exit(0) == NULL);
+	CHECK(!strcmp(fleet_outcome_of_exit(1), "failed"));
+	CHECK(!strcmp(fleet_outcome_of_exit(7), "waiting"));
+	CHECK(!strcmp(fleet_outcome_of_exit(8), "stopped"));
+	CHECK(!strcmp(fleet_outcome_of_exit(130), "interrupted"));
+	CHECK(!fleet_outcome_ok("waiting") && !fleet_outcome_ok("stopped"));
+	CHECK(fleet_exit_code(0, 0, 0, 0) == 0);
+	CHECK(fleet_exit_code(0, 0, 0, 2) == 8);
+	CHECK(fleet_exit_code(0, 0, 1, 2) == 7);
+	CHECK(fleet_exit_code(1, 0, 1, 2) == 1);
+	CHECK(fleet_exit_code(0, 1, 0, 0) == 1);
+}
+
 int main(void)
 {
+	test_outcomes();
 	test_targets();
 	test_shard();
 	test_results();
