@@ -4,44 +4,8 @@ test_description='SQLite extensions named in the config (issue #19): loaded befo
 . "$TEST_DIRECTORY/lib-apply.sh"
 
 test_expect_success 'setup: an extension registering BIN2B64, and a bundle using it' '
-	cat >b64.c <<-\EOF &&
-	#include <sqlite3ext.h>
-	SQLITE_EXTENSION_INIT1
-	static void b64(sqlite3_context *c, int n, sqlite3_value **v)
-	{
-		static const char t[] =
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		const unsigned char *p = sqlite3_value_blob(v[0]);
-		int len = sqlite3_value_bytes(v[0]), i, o = 0;
-		char *out = sqlite3_malloc(len / 3 * 4 + 5);
-
-		if (!out) {
-			sqlite3_result_error_nomem(c);
-			return;
-		}
-		for (i = 0; i + 2 < len; i += 3) {
-			out[o++] = t[p[i] >> 2];
-			out[o++] = t[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-			out[o++] = t[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-			out[o++] = t[p[i + 2] & 63];
-		}
-		if (i < len) {
-			out[o++] = t[p[i] >> 2];
-			out[o++] = t[((p[i] & 3) << 4) | (i + 1 < len ? p[i + 1] >> 4 : 0)];
-			out[o++] = i + 1 < len ? t[(p[i + 1] & 15) << 2] : 61;
-			out[o++] = 61;
-		}
-		sqlite3_result_text(c, out, o, sqlite3_free);
-	}
-	int sqlite3_extension_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
-	{
-		SQLITE_EXTENSION_INIT2(api);
-		return sqlite3_create_function(db, "BIN2B64", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-					       0, b64, 0, 0);
-	}
-	EOF
 	mkdir ext &&
-	cc -shared -fPIC -o ext/b64.so b64.c &&
+	cc -shared -fPIC -o ext/b64.so "$TEST_DIRECTORY/fixtures/sqlite-b64.c" &&
 	apply_project p &&
 	apply_mig p 0001_blobs "CREATE TABLE blobs (id integer primary key, raw blob, b64 text);
 INSERT INTO blobs (raw) VALUES (x'"'"'68656c6c6f'"'"'), (x'"'"'6869'"'"');" "DROP TABLE blobs;" &&
