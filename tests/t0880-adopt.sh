@@ -409,9 +409,12 @@ test_expect_success 'goose: the last row of each version decides' '
 	test_grep "^1 left to apply$\|, 1 left to apply$" out
 '
 
+# pop's table as gobuffalo/pop schema_migrations.go makes it (version, a
+# string of size 14, the primary key, and a unique index); diesel's as
+# diesel-rs/diesel diesel/src/migration/setup_migration_table.sql.
 test_expect_success 'pop and diesel: a row per version' '
 	tool_project pp 2024010100000 &&
-	sqlite3 pp.db "CREATE TABLE schema_migration (version TEXT NOT NULL); CREATE UNIQUE INDEX schema_migration_version_idx ON schema_migration (version); INSERT INTO schema_migration VALUES ('"'"'20240101000001'"'"');" &&
+	sqlite3 pp.db "CREATE TABLE schema_migration (version TEXT NOT NULL, PRIMARY KEY (version)); CREATE UNIQUE INDEX schema_migration_version_idx ON schema_migration (version); INSERT INTO schema_migration VALUES ('"'"'20240101000001'"'"');" &&
 	cairn-apply adopt --from pop --db sqlite:pp.db pp.tar.gz $KEY >out 2>err &&
 	test "$(books pp.db)" = "20240101000001:applied" &&
 	tool_project ds 2024010100000 &&

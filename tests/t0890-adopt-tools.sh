@@ -23,6 +23,26 @@ POP_OTHER2="CREATE TABLE orders (id serial PRIMARY KEY, user_id integer REFERENC
 # how the commands trust the bundle: --key, or a config (the extension test)
 ACCESS=$KEY
 
+# The history tables below are written from each tool's own source, read
+# (never copied) for column names, types, NOT NULL and keys (issue #19):
+#   Flyway        flyway/flyway flyway-core/src/main/resources/org/flywaydb/
+#                 core/internal/database/{sqlite,postgresql}/createMetaDataTable.sql
+#   golang-migrate golang-migrate/migrate database/sqlite3/sqlite3.go; its
+#                 postgres driver's ensureVersionTable as that driver's tests
+#                 and forks quote it (database/postgres not opened here)
+#   goose         pressly/goose internal/dialect/dialectquery/{sqlite3,postgres}.go
+#                 (the serial/tstamp form; goose 3.2x on PostgreSQL writes an
+#                 identity id and tstamp NOT NULL: same columns cairn reads)
+#   pop/soda      ory/x popx/migrator.go (createTransactionalMigrationTable:
+#                 version VARCHAR(48), version_self), which 20-digit versions
+#                 need; gobuffalo/pop schema_migrations.go (version of size 14,
+#                 primary key) is t0880's
+#   diesel        diesel-rs/diesel diesel/src/migration/setup_migration_table.sql
+#   Prisma        prisma/prisma-engines schema-engine/connectors/
+#                 sql-schema-connector/src/flavour/{sqlite,postgres}.rs
+#                 (create_migrations_table)
+# dbmate's and sqitch's tables are made by the real tools (t0880, t0885).
+
 # by_hand DB HISTORY_DDL [SQL]: the tool's history table, empty, and every
 # original applied by hand (SQL, default the three ups): the schema the
 # tool gives with all of them.
