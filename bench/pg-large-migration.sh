@@ -15,6 +15,9 @@
 set -eu
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 OLD=${1:?usage: pg-large-migration.sh OLD_PG_DRIVER [N]}
+# the script works in the server's directory: a relative path is the caller's
+case $OLD in /*) ;; *) OLD=$(pwd)/$OLD ;; esac
+test -x "$OLD" || { echo "bench: not an executable: $OLD" >&2; exit 2; }
 N=${2:-10000}
 RUNS=${BENCH_RUNS:-5}
 NEW="$SRC_DIR/build/tests/pg-driver"
