@@ -107,6 +107,18 @@ test_expect_success 'sqitch: the schema is what the real sqitch gives with every
 	test_grep "CREATE INDEX orders_user" actual
 '
 
+test_expect_success 'sqitch --registry ops_reg on PostgreSQL: adopt --registry ops_reg reads that schema' '
+	pg_fresh_db sqreg &&
+	(cd p/db && sqitch --quiet deploy --client "$PSQL" --registry ops_reg --to orders db:pg:sqreg) &&
+	test "$(pg_sql -d sqreg -c "select count(*) from ops_reg.changes")" = 2 &&
+	test "$(pg_sql -d sqreg -c "select count(*) from pg_namespace where nspname = '"'"'sqitch'"'"'")" = 0 &&
+	test_must_fail --exit=5 cairn-apply adopt --from sqitch --db "host=$PGHOST dbname=sqreg" sqitch.tar.gz $KEY --dry-run >out 2>err &&
+	test_grep "table sqitch.changes not found" err &&
+	cairn-apply adopt --from sqitch --registry ops_reg --db "host=$PGHOST dbname=sqreg" sqitch.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  0001_users  <- ops_reg.changes change_id=" out &&
+	test "$(books sqreg)" = "0001:applied 0002:applied"
+'
+
 test_expect_success 'sqitch: a deploy script changed after sqitch ran it is refused' '
 	pg_fresh_db edited &&
 	(cd p/db && sqitch --quiet deploy --client "$PSQL" --to users db:pg:edited) &&
