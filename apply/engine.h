@@ -261,6 +261,15 @@ struct restore_info {
 int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		   const struct apply_opts *o, struct restore_info *out);
 void restore_info_release(struct restore_info *r);
+/* An audit row of action (detail; version "", to_version the newest
+ * applied) appended outside a run (apply/note.c, issue #20: the after and
+ * on_error hooks): under the run lock, the chain and identity checked as
+ * a run checks them. *written 0 when the database has no books (nothing
+ * is created for a note). An exit code. */
+int engine_note(struct db *db, const struct driver *drv, const char *action,
+		const char *bundle_id, const char *detail, const struct apply_opts *o,
+		int *written);
+
 /* The audit chain (apply/audit.c). */
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* Computes row->hash (replacing it) from the other fields and prev_hash. */
