@@ -138,6 +138,16 @@ test_expect_success 'a bundle of a format this applier does not read is refused 
 	test_grep "unknown bundle format (this cairn reads cairn-bundle/1 and cairn-bundle/2; a newer cairn made this bundle?)" err
 '
 
+test_expect_success 'sign and promote rewrite a format 2 bundle with its callbacks' '
+	(cd "$TRASH_DIRECTORY" && cairn keygen --no-passphrase bob >/dev/null 2>&1) &&
+	cp v2.tar.gz s2.tar.gz &&
+	cairn sign s2.tar.gz --key bob.key >out 2>&1 &&
+	cairn promote s2.tar.gz --to dev --key bob.key >out 2>&1 &&
+	tar tzf s2.tar.gz | grep -c "/migrations/callbacks/" >n && echo 4 >want && test_cmp want n &&
+	cairn-apply verify s2.tar.gz --key ci.pub >out &&
+	cairn-apply verify s2.tar.gz --key bob.pub >out
+'
+
 test_expect_success 'a format 1 bundle (no callbacks) is still applied, and runs no callback' '
 	cairn-apply apply v1.tar.gz --env dev --db sqlite:old >out &&
 	q old "SELECT state FROM cairn_migrations" >st && echo applied >want && test_cmp want st &&
