@@ -250,13 +250,20 @@ int engine_accept_checksum(struct db *db, const struct driver *drv, const struct
  * "backup") records it and the file's sha256 is that row's (else
  * EXIT_REFUSED, nothing written); the driver's restore_from replaces the
  * database (SQLite; EXIT_FAILED for a driver without one), and a
- * "restore" row is appended to the chain the file brought back. */
+ * "restore" row is appended to the chain the file brought back. A driver
+ * with dump_tables (PostgreSQL) restores only the dumped tables: refused
+ * (EXIT_REFUSED) unless the backup's migration is the newest applied one,
+ * which is then marked rolled back with a "restore" row. */
 struct restore_info {
 	char *version;        /* the migration the backup was taken before */
 	long long seq;        /* its backup audit row */
 	char *current;        /* the highest applied version after (NULL: none) */
 	size_t dropped;       /* audit rows after the backup, gone with the file */
 	int restored_unrecorded; /* restored, but the restore row not written */
+	/* a per-table dump (PostgreSQL): the tables came back, not the books;
+	 * the migration is marked rolled back, the chain extended */
+	int tables_only;
+	char *tables;         /* the dumped tables, comma-separated */
 };
 int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		   const struct apply_opts *o, struct restore_info *out);
