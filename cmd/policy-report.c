@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/error.h"
 #include "../lib/util.h"
@@ -30,7 +31,8 @@ static void next_promote(const struct policy_bundle *pb, const struct apply_conf
 		for (j = 0; j < pb->v.nused; j++)
 			used |= pb->v.used[j]->key_id && !strcmp(pb->v.used[j]->key_id, k->key_id) &&
 				!strcmp(pb->v.used[j]->type, "approval");
-		if (used)
+		/* one revoked now could sign no approval that counts */
+		if (used || policy_revoked(&ac->config, ac->env.env, k->key_id, (long long)time(NULL)))
 			continue;
 		if (len > 4 && !strcmp(k->resolved + len - 4, ".pub"))
 			key = xasprintf("%.*s.key", (int)(len - 4), k->resolved);
