@@ -38,7 +38,8 @@ UPDATE u SET id = id WHERE id = 1;" "DROP TABLE u;" &&
 	apply_mig p 0003_cleanup "ALTER TABLE t DROP COLUMN w;
 DELETE FROM u;" "SELECT 1;" &&
 	apply_build p "$TRASH_DIRECTORY/v2.tar.gz" &&
-	cairn-apply config --env prod >/dev/null
+	cairn-apply config --env prod >out &&
+	test_grep "^destructive    2 approvals for a bundle with a destructive migration to run  (file cairn-apply.yaml:8:30)" out
 '
 
 test_expect_success 'the builder flagged nothing: no destructive: true, no waiver in the signed manifest' '
@@ -128,7 +129,9 @@ test_expect_success 'once applied, the destructive migration waits for nothing: 
 	cairn promote v3.tar.gz --to prod --key keys/alice.key >/dev/null 2>&1 &&
 	cairn-apply apply v3.tar.gz --env prod >out &&
 	test_grep "applied 1 migration" out &&
-	sqlite3 prod.db "SELECT count(*) FROM t_0004_x" >n && echo 0 >want && test_cmp want n
+	sqlite3 prod.db "SELECT count(*) FROM t_0004_x" >n && echo 0 >want && test_cmp want n &&
+	cairn-apply status v3.tar.gz --env prod >out 2>err &&
+	test_grep ! "destructive" err
 '
 
 test_expect_success 'a new database: the old destructive migration is still to run, so it counts again' '
