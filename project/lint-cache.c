@@ -15,11 +15,11 @@
  * k, so only the k of the few files there are hashed. Anything else (short,
  * damaged, another key) is ignored: the replay runs from the start. The
  * checksum finds damage, not a forger: whoever can write the file can
- * write a matching sum of any kind (format 1 held a SHA-256, which was 36%
- * of a warm run's instructions on the 10,000-migration benchmark; zlib's
- * CRC-32 is ~20 times cheaper). The key, which decides what the file
- * stands for, stays a SHA-256 chain. 'cairn build' never comes here (it
- * always replays: the bundle is the trust boundary). */
+ * write a matching sum of any kind (format 1 held a SHA-256 of the 11 MB
+ * file of the 10,000-migration benchmark: ~7 ms of CPU with the CPU's SHA
+ * instructions, where zlib's CRC-32 takes ~2 ms). The key, which decides
+ * what the file stands for, stays a SHA-256. 'cairn build' never comes
+ * here (it always replays: the bundle is the trust boundary). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
