@@ -143,6 +143,24 @@ test_expect_success 'a new database: the old destructive migration is still to r
 	echo 0 >want && test_cmp want n
 '
 
+test_expect_success 'a harmless up.sqlite.sql beside a destructive up.postgres.sql: applying on SQLite still needs the larger count' '
+	apply_project q &&
+	sed -i -e "s/^drivers: .*/drivers: [sqlite, postgres]/" \
+		-e "s/^lint: {/lint: {contract-only: off, /" q/cairn.yaml &&
+	apply_mig q 0001_t "CREATE TABLE t (id integer primary key);" "DROP TABLE t;" &&
+	apply_mig q 0002_drop "SELECT 1;" "SELECT 1;" &&
+	mv q/migrations/0002_drop/up.sql q/migrations/0002_drop/up.sqlite.sql &&
+	printf "DROP TABLE t;\n" >q/migrations/0002_drop/up.postgres.sql &&
+	apply_build q "$TRASH_DIRECTORY/q.tar.gz" &&
+	tar -tzf q.tar.gz | grep -q "0002_drop/up.postgres.sql" &&
+	cairn promote q.tar.gz --to prod --key keys/alice.key >/dev/null 2>&1 &&
+	sed "s/prod.db/q.db/" cairn-apply.yaml >q.yaml &&
+	test_expect_code 3 cairn-apply apply q.tar.gz --env prod --config q.yaml 2>err &&
+	test_grep "destructive: .*migration .0002_drop.: drop-table at up.postgres.sql:1 (DROP TABLE)" err &&
+	test_grep ! "up.sqlite.sql" err &&
+	sqlite3 q.db "SELECT count(*) FROM sqlite_master" >n && echo 0 >want && test_cmp want n
+'
+
 test_expect_success 'the config: approvals must be a number from 1, and no more than the approvers' '
 	sed "s/destructive: {approvals: 2}/destructive: {approvals: 4}/" cairn-apply.yaml >four.yaml &&
 	test_must_fail cairn-apply config --env prod --config four.yaml 2>err &&
