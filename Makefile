@@ -120,7 +120,8 @@ CAIRN_SRC   += $(IMPORT_SRC) cmd/import.c
 APPLY_SRC    = cmd/cairn-apply.c
 # The applier's config and trust policy (issue #7): both programs link it.
 POLICY_SRC   = policy/config.c policy/config-keys.c policy/config-dsn.c policy/config-check.c \
-               policy/config-resolve.c policy/config-lint.c policy/policy.c policy/bundle.c
+               policy/config-resolve.c policy/config-lint.c policy/policy.c policy/bundle.c \
+               policy/destructive.c
 CMD_SRC     += cmd/config.c cmd/policy-report.c
 # Adding signed statements to a bundle (no key material: both programs),
 # cairn's promote/override verbs, and the applier's receipt signer.

@@ -260,6 +260,18 @@ static void print_text(const struct apply_config *ac)
 	buf_printf(&v, "%llu of %zu approver%s", r->approvals, r->approvers->n,
 		   r->approvers->n == 1 ? "" : "s");
 	text_line("approvals", buf_cstr(&v), &r->approvals_src);
+	if (policy_env_destructive_approvals(&ac->config, r->env)) {
+		const struct policy_env *d = r->env->destructive_set ? r->env : &ac->config.defaults;
+		struct policy_setting s = { POLICY_SRC_FILE, NULL };
+
+		buf_reset(&v);
+		buf_printf(&v, "%llu approvals for a bundle with a destructive migration to run",
+			   d->destructive_approvals);
+		s.origin = xasprintf("%s:%d:%d", ac->config.path, d->destructive_line,
+				     d->destructive_col);
+		text_line("destructive", buf_cstr(&v), &s);
+		free(s.origin);
+	}
 	if (r->env->after) {
 		struct policy_setting s = { POLICY_SRC_FILE, NULL };
 
@@ -349,6 +361,9 @@ static void print_json(const struct apply_config *ac)
 	json_setting(&b, &r->lock_timeout_src);
 	buf_printf(&b, "},\"approvals\":{\"value\":%llu,\"of\":%zu", r->approvals, r->approvers->n);
 	json_setting(&b, &r->approvals_src);
+	if (policy_env_destructive_approvals(c, r->env))
+		buf_printf(&b, "},\"destructive_approvals\":{\"value\":%llu",
+			   policy_env_destructive_approvals(c, r->env));
 	buf_puts(&b, "},\"after\":");
 	if (r->env->after) {
 		buf_puts(&b, "{\"value\":");

@@ -93,7 +93,13 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
 		o.known_file = apply_ctx_known_file;
 		o.known_ctx = c;
 	}
-	rc = policy_bundle_check_opts(&ap->pb, &ap->ac, path, needs, NULL, &o);
+	/* the destructive rule waits for the database's applied versions:
+	 * apply_policy_check_db evaluates again before anything runs */
+	rc = policy_bundle_load(&ap->pb, &ap->ac, path, &o);
+	if (!rc) {
+		ap->pb.defer_destructive = 1;
+		rc = policy_bundle_recheck(&ap->pb, &ap->ac, path, needs, NULL);
+	}
 	if (!rc && apply_set_load(set, ap->pb.b, c->drv->name,
 				  c->sql_when_run ? 0 : APPLY_LOAD_SQL) < 0) {
 		error_msg("cannot read bundle '%s': %s", path, cairn_error_last());
@@ -114,8 +120,8 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
 			  unsigned needs)
 {
 	struct bk_row *rows = NULL;
-	size_t n = 0, i;
-	const char *latest = NULL;
+	size_t n = 0, i, ndone = 0;
+	const char *latest = NULL, **done;
 	int exists = 0, rc = 0;
 
 	if (!ap->active)
@@ -124,11 +130,19 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
 		error_msg("cannot read the bookkeeping: %s", cairn_error_last());
 		return EXIT_ENVIRONMENT;
 	}
+	done = xcalloc(n + 1, sizeof(*done));
 	for (i = 0; i < n; i++)
-		if (!strcmp(rows[i].state, BK_APPLIED) &&
-		    (!latest || version_cmp(rows[i].version, latest) > 0))
-			latest = rows[i].version;
-	if (latest && ap->pb.latest && version_cmp(latest, ap->pb.latest) > 0) {
+		if (!strcmp(rows[i].state, BK_APPLIED)) {
+			done[ndone++] = rows[i].version;
+			if (!latest || version_cmp(rows[i].version, latest) > 0)
+				latest = rows[i].version;
+		}
+	policy_bundle_set_applied(&ap->pb, done, ndone);
+	free(done);
+	if (!(latest && ap->pb.latest && version_cmp(latest, ap->pb.latest) > 0))
+		latest = NULL;
+	/* destructive: {approvals:} counts the migrations still to run */
+	if (latest || policy_env_destructive_approvals(&ap->ac.config, ap->ac.env.env)) {
 		rc = policy_bundle_recheck(&ap->pb, &ap->ac, path, needs, latest);
 		if (rc) {
 			if (c->json)

@@ -380,18 +380,28 @@ static size_t collect_entries(struct entry *e, const struct plan *p, struct bk_r
  * status shows, it does not refuse. An exit code. */
 static int load_policy_bundle(struct apply_ctx *c, struct apply_config *ac,
 			      struct policy_bundle *pb, const char *config, const char *env,
-			      const char *path, struct apply_set *set)
+			      const char *path, struct apply_set *set, const struct bk_row *rows,
+			      size_t nrows)
 {
 	struct apply_config_flags f;
-	size_t i;
+	const char **done = xcalloc(nrows + 1, sizeof(*done));
+	size_t i, ndone = 0;
 	int rc;
 
 	memset(&f, 0, sizeof(f));
 	f.config = config;
 	f.env = env;
 	if ((rc = apply_config_open(ac, &cmd_status_desc, &f)) != EXIT_OK ||
-	    (rc = policy_bundle_load(pb, ac, path, NULL)) != EXIT_OK)
+	    (rc = policy_bundle_load(pb, ac, path, NULL)) != EXIT_OK) {
+		free(done);
 		return rc;
+	}
+	/* a destructive migration already applied waits for nothing */
+	for (i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].state, BK_APPLIED))
+			done[ndone++] = rows[i].version;
+	policy_bundle_set_applied(pb, done, ndone);
+	free(done);
 	if (policy_bundle_evaluate(pb, &ac->config, ac->env.env_name, 0, NULL) < 0) {
 		error_msg("%s", cairn_error_last());
 		return EXIT_USAGE;
@@ -419,7 +429,8 @@ static int have_config(const char *config)
  * one (load_policy_bundle), else with the --key files. An exit code. */
 static int load_bundle(struct apply_ctx *c, struct apply_config *ac, struct policy_bundle *pb,
 		       const char *config, const char *env, const char **keys, size_t nkeys,
-		       const char *path, struct apply_set *set)
+		       const char *path, struct apply_set *set, const struct bk_row *rows,
+		       size_t nrows)
 {
 	const char *var = getenv("CAIRN_ENV");
 	int rc;
@@ -427,7 +438,7 @@ static int load_bundle(struct apply_ctx *c, struct apply_config *ac, struct poli
 	if (!env && var && *var)
 		env = var;
 	if (!nkeys && env && have_config(config))
-		return load_policy_bundle(c, ac, pb, config, env, path, set);
+		return load_policy_bundle(c, ac, pb, config, env, path, set, rows, nrows);
 	rc = apply_ctx_load_bundle(c, path, keys, nkeys, set);
 	/* --key: no environment's policy, so apply runs contract migrations
 	 * (a developer's own database); status says so too */
@@ -517,17 +528,17 @@ int cmd_status(int argc, char **argv)
 	rc = apply_ctx_open(&ctx, &cmd_status_desc, dsn, DRIVER_OPEN_READONLY | DRIVER_OPEN_EXISTING, json);
 	if (rc)
 		goto out;
-	if (bundle) {
-		rc = load_bundle(&ctx, &ac, &pb, config, env, keys, nkeys, bundle, &set);
-		if (rc)
-			goto out;
-		have_set = 1;
-	}
 	if (ctx.drv->bk_exists(ctx.db, &exists) ||
 	    (exists && ctx.drv->bk_read(ctx.db, &rows, &nrows))) {
 		apply_ctx_fail(&ctx, EXIT_ENVIRONMENT, cairn_error_last(), NULL, NULL);
 		rc = EXIT_ENVIRONMENT;
 		goto out;
+	}
+	if (bundle) {
+		rc = load_bundle(&ctx, &ac, &pb, config, env, keys, nkeys, bundle, &set, rows, nrows);
+		if (rc)
+			goto out;
+		have_set = 1;
 	}
 	if (exists && ctx.drv->audit_read(ctx.db, 0, &arows, &narows)) {
 		apply_ctx_fail(&ctx, EXIT_ENVIRONMENT, cairn_error_last(), NULL, NULL);

@@ -116,8 +116,9 @@ int lint_sqlite_save(struct lint_sqlite *db, struct buf *out);
  * database, truncated or damaged: the caller then frees db and replays on
  * a fresh one. */
 int lint_sqlite_load(struct lint_sqlite *db, void *data, size_t len);
-/* Memory lint_sqlite_load can take (SQLite's allocator); NULL when out of
- * memory or over what the linter's heap allows. */
+/* Memory lint_sqlite_load can take (SQLite's allocator), len bytes and
+ * room past them for the database to grow in place (the next script's
+ * pages); NULL when out of memory or over what the linter's heap allows. */
 void *lint_sqlite_buffer(size_t len);
 void lint_sqlite_buffer_free(void *p);
 /* SQLite's source id, which a saved database's key names. */

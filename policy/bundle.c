@@ -199,10 +199,84 @@ static void check_waivers(struct policy_bundle *pb, const struct policy_config *
 		}
 }
 
+void policy_bundle_set_applied(struct policy_bundle *pb, const char *const *versions, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < pb->napplied; i++)
+		free(pb->applied[i]);
+	free(pb->applied);
+	pb->applied = xcalloc(n + 1, sizeof(*pb->applied));
+	for (i = 0; i < n; i++)
+		pb->applied[i] = xstrdup(versions[i]);
+	pb->napplied = n;
+}
+
+static int applied(const struct policy_bundle *pb, const char *version)
+{
+	size_t i;
+
+	for (i = 0; pb->applied && i < pb->napplied; i++)
+		if (!strcmp(pb->applied[i], version))
+			return 1;
+	return 0;
+}
+
+int policy_bundle_destructive(struct policy_bundle *pb, const struct policy_config *c,
+			      const char *environment, const struct destructive_item ***out,
+			      size_t *n)
+{
+	const struct policy_env *e = policy_config_env(c, environment);
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!e || !policy_env_destructive_approvals(c, e))
+		return 0;
+	if (!pb->dx_scanned) {
+		if (destructive_scan_bundle(&pb->dx, pb->b) < 0)
+			return -1;
+		pb->dx_scanned = 1;
+	}
+	*out = xcalloc(pb->dx.n + 1, sizeof(**out));
+	for (i = 0; i < pb->dx.n; i++)
+		if (!applied(pb, pb->dx.items[i].version))
+			(*out)[(*n)++] = &pb->dx.items[i];
+	return 0;
+}
+
+/* "migration 'NAME': RULE at FILE:LINE (what), ...; migration ..." of the
+ * destructive statements still to run, at most a screenful. */
+static void destructive_what(struct buf *b, const struct destructive_item *const *it, size_t n)
+{
+	const size_t shown = 12;
+	size_t i;
+
+	for (i = 0; i < n && i < shown; i++) {
+		char *what = text_escape_controls(it[i]->what);
+
+		if (!i || strcmp(it[i]->migration, it[i - 1]->migration))
+			buf_printf(b, "%smigration '%s': ", i ? "; " : "", it[i]->migration);
+		else
+			buf_puts(b, ", ");
+		if (it[i]->line)
+			buf_printf(b, "%s at %s:%llu (%s)", it[i]->rule, it[i]->file, it[i]->line,
+				   what ? what : it[i]->what);
+		else
+			buf_printf(b, "%s", what ? what : it[i]->what);
+		free(what);
+	}
+	if (n > shown)
+		buf_printf(b, "; and %zu more", n - shown);
+}
+
 int policy_bundle_evaluate(struct policy_bundle *pb, const struct policy_config *c,
 			   const char *environment, unsigned needs, const char *db_latest)
 {
 	struct policy_request r;
+	const struct destructive_item **dx = NULL;
+	struct buf what = BUF_INIT;
+	size_t ndx = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.bundle_id = pb->b->id;
@@ -212,12 +286,27 @@ int policy_bundle_evaluate(struct policy_bundle *pb, const struct policy_config 
 	r.db_latest = db_latest;
 	r.needs = needs;
 	r.approvals = 1;
+	if (!pb->defer_destructive || pb->applied) {
+		if (policy_bundle_destructive(pb, c, environment, &dx, &ndx) < 0)
+			return -1;
+		if (ndx) {
+			destructive_what(&what, dx, ndx);
+			r.destructive_approvals =
+				policy_env_destructive_approvals(c, policy_config_env(c, environment));
+			r.destructive_what = buf_cstr(&what);
+		}
+	}
 	policy_verdict_release(&pb->v);
-	if (policy_check(&pb->v, c, pb->st, pb->nst, &r) < 0)
+	if (policy_check(&pb->v, c, pb->st, pb->nst, &r) < 0) {
+		free(dx);
+		buf_release(&what);
 		return -1;
+	}
 	check_waivers(pb, c, environment);
 	if (pb->v.ok)
 		make_evidence(pb);
+	free(dx);
+	buf_release(&what);
 	return 0;
 }
 
@@ -240,6 +329,10 @@ void policy_bundle_release(struct policy_bundle *pb)
 	free(pb->latest);
 	free(pb->evidence);
 	policy_verdict_release(&pb->v);
+	destructive_list_release(&pb->dx);
+	for (i = 0; i < pb->napplied; i++)
+		free(pb->applied[i]);
+	free(pb->applied);
 	bundle_free(pb->b);
 	trust_free(pb->trust);
 	memset(pb, 0, sizeof(*pb));

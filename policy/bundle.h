@@ -10,6 +10,7 @@
 
 #include "../verify/bundle.h"
 #include "config.h"
+#include "destructive.h"
 #include "policy.h"
 
 struct policy_bundle {
@@ -22,6 +23,16 @@ struct policy_bundle {
 	char *latest;           /* the bundle's highest version */
 	struct policy_verdict v;
 	char *evidence;         /* the statements used, for the audit trail */
+	/* destructive: {approvals:} (issue #18): the destructive statements
+	 * of the bundle (scanned once, when an environment asks), and the
+	 * migrations the database has applied, which wait for nothing */
+	struct destructive_list dx;
+	int dx_scanned;
+	char **applied;         /* NULL: not known yet, every migration counts */
+	size_t napplied;
+	int defer_destructive;  /* the caller evaluates again with applied set
+				 * before anything runs: the first evaluation
+				 * leaves the destructive rule out */
 };
 
 /* pb->trust from e's keys in c: builders, approvers (and those of the
@@ -40,6 +51,17 @@ int policy_bundle_open(struct policy_bundle *pb, const char *path,
  * pb->evidence), or -1 with the error set when the inputs are unusable. */
 int policy_bundle_evaluate(struct policy_bundle *pb, const struct policy_config *c,
 			   const char *environment, unsigned needs, const char *db_latest);
+/* The database's applied versions (copied; n 0 with versions NULL: none
+ * applied), for the next evaluation: a destructive migration already
+ * applied waits for nothing. */
+void policy_bundle_set_applied(struct policy_bundle *pb, const char *const *versions, size_t n);
+/* The destructive statements of migrations not applied yet (the items of
+ * pb->dx, in order), the environment asking for them; 0 with *out empty
+ * when none or when the environment asks nothing more. -1 with the error
+ * set when a script cannot be read. */
+int policy_bundle_destructive(struct policy_bundle *pb, const struct policy_config *c,
+			      const char *environment, const struct destructive_item ***out,
+			      size_t *n);
 void policy_bundle_release(struct policy_bundle *pb);
 
 #endif

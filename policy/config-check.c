@@ -106,6 +106,14 @@ void validate(struct policy_config *c, int flags)
 				     "approver%s; add approvers or lower approvals",
 				     e->name, m, n, n == 1 ? "" : "s");
 		}
+		m = policy_env_destructive_approvals(c, e);
+		line = e->destructive_set ? e->destructive_line : c->defaults.destructive_line;
+		col = e->destructive_set ? e->destructive_col : c->defaults.destructive_col;
+		if (m > n)
+			diag(c, 0, line, col,
+			     "environment '%s' needs %llu approvals for destructive migrations but "
+			     "names %zu distinct approver%s; add approvers or lower destructive: "
+			     "{approvals:}", e->name, m, n, n == 1 ? "" : "s");
 		if (!eff_list(&e->builders, &c->defaults.builders)->n)
 			diag(c, 1, e->line, e->col,
 			     "environment '%s' names no builders: every bundle will be refused there "

@@ -78,3 +78,42 @@ void parse_lint(struct policy_config *c, struct policy_env *e, const struct ynod
 			refuse_list(c, e, ynode_val(v, i));
 	}
 }
+
+/* destructive: {approvals: N}: a bundle with a destructive migration still
+ * to run in the environment needs N approvals (policy/destructive.c finds
+ * them in the signed scripts; bundle.c raises the count). */
+void parse_destructive(struct policy_config *c, struct policy_env *e, const struct ynode *v)
+{
+	size_t i;
+
+	if (v->type != YNODE_MAP) {
+		diag(c, 0, v->line, v->col, "'destructive' must be a mapping {approvals: N}");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *k = ynode_key(v, i), *n = ynode_val(v, i);
+
+		if (strcmp(k->str, "approvals")) {
+			diag(c, 0, k->line, k->col,
+			     "unknown key '%s' in destructive (known keys: approvals)", k->str);
+			continue;
+		}
+		if (ynode_uint(n, &e->destructive_approvals) < 0 || !n->plain ||
+		    !e->destructive_approvals || e->destructive_approvals > 1000) {
+			diag(c, 0, n->line, n->col,
+			     "'destructive: {approvals:}' must be a whole number from 1 (how many approvers must sign a bundle with a destructive migration)");
+			continue;
+		}
+		e->destructive_set = 1;
+		e->destructive_line = n->line;
+		e->destructive_col = n->col;
+	}
+}
+
+unsigned long long policy_env_destructive_approvals(const struct policy_config *c,
+						   const struct policy_env *e)
+{
+	if (e && e->destructive_set)
+		return e->destructive_approvals;
+	return c->defaults.destructive_set ? c->defaults.destructive_approvals : 0;
+}

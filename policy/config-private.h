@@ -17,6 +17,8 @@ void diag(struct policy_config *c, int warning, int line, int col, const char *f
 /* config-lint.c: lint: {refuse_waived: [...]} */
 void parse_lint(struct policy_config *c, struct policy_env *e, const struct ynode *v);
 void lint_policy_release(struct policy_env *e);
+/* config-lint.c: destructive: {approvals: N} */
+void parse_destructive(struct policy_config *c, struct policy_env *e, const struct ynode *v);
 
 /* config-check.c */
 const struct policy_keylist *eff_list(const struct policy_keylist *own,

@@ -317,12 +317,13 @@ static const char *const top_keys[] = { "environments", "defaults", NULL };
 static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
-	"targets", "backup", "hooks", "lint", "rollback", "replication_lag_query", NULL,
+	"targets", "backup", "hooks", "lint", "rollback", "replication_lag_query", "destructive",
+	NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
 	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
-	"lint", "rollback", "replication_lag_query", NULL,
+	"lint", "rollback", "replication_lag_query", "destructive", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -775,6 +776,8 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			parse_hooks(c, e, v);
 		} else if (!strcmp(k->str, "lint")) {
 			parse_lint(c, e, v);
+		} else if (!strcmp(k->str, "destructive")) {
+			parse_destructive(c, e, v);
 		} else if (!strcmp(k->str, "rollback")) {
 			parse_rollback(c, e, v);
 		}

@@ -117,6 +117,11 @@ struct policy_env {
 	char **refuse_waived;
 	size_t nrefuse_waived;
 	int refuse_waived_set, refuse_waived_line;
+	/* destructive: {approvals: N} (issue #18): a bundle with a destructive
+	 * migration still to run here needs N approvals instead of the
+	 * ordinary count (policy/destructive.c says which are destructive) */
+	unsigned long long destructive_approvals;
+	int destructive_set, destructive_line, destructive_col;
 	/* rollback: {require_bundle: BOOL} (issue #15); unset: see
 	 * policy_resolved.rollback_require_bundle */
 	int rollback_bundle, rollback_bundle_set, rollback_bundle_line;
@@ -173,6 +178,10 @@ const struct policy_keylist *policy_env_list(const struct policy_config *c,
 					     const struct policy_env *e, const char *which);
 unsigned long long policy_env_approvals(const struct policy_config *c,
 					const struct policy_env *e);
+/* destructive: {approvals:} of the environment, else of defaults; 0 when
+ * neither sets it (destructive migrations need the ordinary count). */
+unsigned long long policy_env_destructive_approvals(const struct policy_config *c,
+						   const struct policy_env *e);
 
 /* Where a merged value came from. */
 enum policy_source { POLICY_SRC_DEFAULT, POLICY_SRC_FILE, POLICY_SRC_ENV, POLICY_SRC_FLAG };

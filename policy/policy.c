@@ -447,7 +447,22 @@ static void check_approvals(struct policy_verdict *v, const struct policy_config
 			     s->environment ? s->environment : "", e->name);
 	}
 	got = count_approvals(v, c, e, ss, n, req->now, 1, 1, &why);
-	if (got < m) {
+	/* a destructive migration needs destructive: {approvals:} instead,
+	 * never fewer than the ordinary count */
+	if (req->destructive_approvals > m) {
+		if (got < req->destructive_approvals) {
+			buf_reset(&names);
+			key_names(policy_env_list(c, e, "approvers"), &names);
+			reason(v, "destructive",
+			       "'%s' needs %llu approvals by distinct approvers (%s) for a bundle "
+			       "with a destructive migration to run (destructive: {approvals: %llu} "
+			       "in its config), the bundle carries %zu%s; waiting for them: %s; ask "
+			       "another approver to run 'cairn promote BUNDLE --to %s --key KEY'",
+			       e->name, req->destructive_approvals, buf_cstr(&names),
+			       req->destructive_approvals, got, buf_cstr(&why),
+			       req->destructive_what ? req->destructive_what : "?", e->name);
+		}
+	} else if (got < m) {
 		buf_reset(&names);
 		key_names(policy_env_list(c, e, "approvers"), &names);
 		reason(v, "approvals",

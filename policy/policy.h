@@ -54,6 +54,11 @@ struct policy_request {
 	const char *bundle_latest, *db_latest;
 	unsigned needs;              /* POLICY_OVERRIDE_* the operation needs */
 	int approvals;               /* 1: check builders, approvals, after, receipts */
+	/* destructive: {approvals: N} (issue #18): N when a destructive
+	 * migration waits to run (0: none, or the environment asks nothing
+	 * more), and what they are, for the message */
+	unsigned long long destructive_approvals;
+	const char *destructive_what;
 };
 
 struct policy_reason {

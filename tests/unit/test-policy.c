@@ -469,6 +469,50 @@ static void test_versions(void)
 	CHECK(policy_override_bit("nope") == 0);
 }
 
+/* destructive: {approvals: N}: N distinct, fresh, unrevoked approvals
+ * instead of the ordinary count, never fewer */
+static void test_destructive(struct policy_config *c)
+{
+	struct policy_verdict v;
+	struct policy_request r;
+
+	memset(&r, 0, sizeof(r));
+	r.bundle_id = ID;
+	r.environment = "prod";
+	r.now = NOW;
+	r.bundle_latest = "20261110090000";
+	r.approvals = 1;
+	r.destructive_approvals = 3;
+	r.destructive_what = "migration 'm': drop-table at up.sql:1 (DROP TABLE)";
+	prod_ready();
+	CHECK(policy_check(&v, c, st, nst, &r) == 0 && !v.ok && v.nreasons == 1);
+	CHECK(has_reason(&v, "destructive", "'prod' needs 3 approvals by distinct approvers"));
+	CHECK(has_reason(&v, "destructive", "(destructive: {approvals: 3} in its config), the bundle carries 2; waiting for them: migration 'm': drop-table at up.sql:1 (DROP TABLE)"));
+	policy_verdict_release(&v);
+	/* the same key again, and a revoked key's, still make 2 */
+	add(stmt("approvals/prod-alice-again.yaml", "approval", "prod", "alice"));
+	add(stmt("approvals/prod-mallory.yaml", "approval", "prod", "mallory"));
+	CHECK(policy_check(&v, c, st, nst, &r) == 0 && !v.ok);
+	CHECK(has_reason(&v, "destructive", "carries 2; 'approvals/prod-alice-again.yaml' is a second approval by keys/alice.pub (alice), which counts once"));
+	policy_verdict_release(&v);
+	/* fewer than the ordinary count asks nothing more, nor less */
+	r.destructive_approvals = 1;
+	nst = 0;
+	prod_ready();
+	CHECK(policy_check(&v, c, st, nst, &r) == 0 && v.ok);
+	policy_verdict_release(&v);
+	nst = 4; /* alice's prod approval only */
+	CHECK(policy_check(&v, c, st, nst, &r) == 0 && !v.ok);
+	CHECK(has_reason(&v, "approvals", "'prod' needs 2 approvals"));
+	CHECK(!has_reason(&v, "destructive", ""));
+	policy_verdict_release(&v);
+	/* 2 of 2 is enough when 2 are asked */
+	r.destructive_approvals = 2;
+	prod_ready();
+	CHECK(policy_check(&v, c, st, nst, &r) == 0 && v.ok);
+	policy_verdict_release(&v);
+}
+
 int main(void)
 {
 	struct policy_config c;
@@ -483,6 +527,7 @@ int main(void)
 	test_overrides(&c);
 	test_no_approvals_mode(&c);
 	test_contract(&c);
+	test_destructive(&c);
 	test_versions();
 	policy_config_release(&c);
 	return unit_done();

@@ -1,0 +1,3 @@
+SELECT 'unterminated
+/* open comment
+DROP TABLE [t
