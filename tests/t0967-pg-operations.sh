@@ -98,6 +98,9 @@ test_expect_success 'apply: the expand steps and backfills run, the contract ste
 	columns orders >cols &&
 	printf "id bigint NO\nuser_id bigint YES\nprice integer YES\ncode text YES\nprice_cents bigint YES\n" >want &&
 	test_cmp want cols &&
+	# 5 rows in batches of 2 (size: 2), in one for orders (1000 unless said)
+	sql "select version, batches, rows_changed from cairn.cairn_migrations where kind = '"$Q"'batch'"$Q"' order by 1" >b &&
+	printf "0004|3|5\n0005|1|5\n" >want && test_cmp want b &&
 	sql "select count(*) from users where full_name is distinct from name" >n &&
 	echo 0 >want && test_cmp want n &&
 	sql "select string_agg(price || '"$Q"'='"$Q"' || price_cents, '"$Q"' '"$Q"' order by id) from orders" >v &&
