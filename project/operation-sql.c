@@ -228,8 +228,13 @@ static int constraint_sql(const struct mig_op *op, struct buf *up, struct buf *d
 		object_name(name, "cairn_nn_", bare(op->table), op->column, NULL);
 	else if (constraint_name(name, op, suffix, f, path) < 0)
 		return -1;
+	/* outside a transaction a failed run leaves what its first statements
+	 * did (a NOT VALID constraint, an invalid index): each run starts by
+	 * dropping it, so that repair --mark-rolled-back and apply run again */
 	if (op->kind == OP_ADD_UNIQUE) {
-		buf_printf(up, "CREATE UNIQUE INDEX CONCURRENTLY \"%s\" ON ", name);
+		buf_printf(up, "DROP INDEX CONCURRENTLY IF EXISTS ");
+		put_func(up, op->table, name);
+		buf_printf(up, ";\nCREATE UNIQUE INDEX CONCURRENTLY \"%s\" ON ", name);
 		put_table(up, op->table);
 		buf_putc(up, ' ');
 		put_columns(up, &op->columns);
@@ -237,6 +242,8 @@ static int constraint_sql(const struct mig_op *op, struct buf *up, struct buf *d
 		put_alter(up, op->table);
 		buf_printf(up, "ADD CONSTRAINT \"%s\" UNIQUE USING INDEX \"%s\";\n", name, name);
 	} else {
+		put_alter(up, op->table);
+		buf_printf(up, "DROP CONSTRAINT IF EXISTS \"%s\";\n", name);
 		put_alter(up, op->table);
 		buf_printf(up, "ADD CONSTRAINT \"%s\" ", name);
 		if (op->kind == OP_SET_NOT_NULL) {

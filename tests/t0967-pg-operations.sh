@@ -20,6 +20,11 @@ op() {
 	printf '%s\n' "$2" >"p/migrations/$1/migration.yaml"
 }
 
+# in_q COMMAND...: runs it in q/, where no cairn-apply.yaml names an environment
+in_q() {
+	(cd q && "$@")
+}
+
 # columns TABLE: its columns and types, in order
 columns() {
 	sql "select column_name || ' ' || data_type || ' ' || is_nullable from information_schema.columns where table_name = '$1' order by ordinal_position"
@@ -188,6 +193,41 @@ test_expect_success 'the expand steps roll back: the new columns, triggers and f
 	echo 0 >want && test_cmp want n &&
 	cairn-apply history --db "$DB" --verify >h &&
 	test_grep "audit chain intact" h
+'
+
+test_expect_success 'rows that break a new rule: VALIDATE fails, the migration is failed, and after the rows are fixed it runs again' '
+	pg_fresh_db app2 &&
+	apply_project q &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" q/cairn.yaml &&
+	apply_mig q 0001_t "CREATE TABLE items (id bigint PRIMARY KEY, qty integer, sku text);
+INSERT INTO items VALUES (1, 5, '"$Q"'a'"$Q"'), (2, -1, '"$Q"'b'"$Q"'), (3, 2, '"$Q"'b'"$Q"');" "DROP TABLE items;" &&
+	mkdir -p q/migrations/0002_qty q/migrations/0003_sku &&
+	printf "phase: contract\noperation:\n  add_check: {table: items, name: items_qty, check: qty >= 0}\n" >q/migrations/0002_qty/migration.yaml &&
+	printf "phase: contract\noperation:\n  add_unique: {table: items, columns: [sku]}\n" >q/migrations/0003_sku/migration.yaml &&
+	test_commit q one &&
+	(cd q && cairn build --sign ../keys/ci.key -o ../q.tar.gz >/dev/null 2>&1) &&
+	DB2="postgresql:///app2?host=$PGHOST" &&
+	test_must_fail in_q cairn-apply apply ../q.tar.gz --env dev --key ../keys/ci.pub --db "$DB2" >out 2>err &&
+	test_grep "check constraint \"items_qty\" .* is violated by some row" err &&
+	pg_sql -d app2 -c "select version, state from cairn.cairn_migrations order by 1" >rows &&
+	printf "0001|applied\n0002|failed\n" >want && test_cmp want rows &&
+	pg_sql -d app2 -c "select convalidated from pg_constraint where conname = '"$Q"'items_qty'"$Q"'" >v &&
+	echo f >want && test_cmp want v &&
+	pg_sql -d app2 -c "update items set qty = 0 where qty < 0" &&
+	in_q cairn-apply repair --db "$DB2" 0002 --mark-rolled-back >rep.out 2>&1 &&
+	test_must_fail in_q cairn-apply apply ../q.tar.gz --env dev --key ../keys/ci.pub --db "$DB2" >out 2>err &&
+	test_grep "could not create unique index \"items_sku_key\"" err &&
+	pg_sql -d app2 -c "select indisvalid from pg_index where indexrelid = '"$Q"'items_sku_key'"$Q"'::regclass" >v &&
+	echo f >want && test_cmp want v &&
+	pg_sql -d app2 -c "update items set sku = '"$Q"'c'"$Q"' where id = 3" &&
+	in_q cairn-apply repair --db "$DB2" 0003 --mark-rolled-back >rep.out 2>&1 &&
+	in_q cairn-apply apply ../q.tar.gz --env dev --key ../keys/ci.pub --db "$DB2" >out 2>err &&
+	pg_sql -d app2 -c "select version, state from cairn.cairn_migrations order by 1" >rows &&
+	printf "0001|applied\n0002|applied\n0003|applied\n" >want && test_cmp want rows &&
+	pg_sql -d app2 -c "select conname, convalidated from pg_constraint where conrelid = '"$Q"'items'"$Q"'::regclass and contype <> '"$Q"'p'"$Q"' order by 1" >v &&
+	printf "items_qty|t\nitems_sku_key|t\n" >want && test_cmp want v &&
+	pg_sql -d app2 -c "select count(*) from pg_index where indrelid = '"$Q"'items'"$Q"'::regclass and not indisvalid" >n &&
+	echo 0 >want && test_cmp want n
 '
 
 test_done
