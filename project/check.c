@@ -393,6 +393,7 @@ int check_static(struct project *p, struct findings *f)
 		if (p->lint_db && m->same_as_base)
 			sqlite_replay(p, m);
 	}
+	operation_check_steps(p, f);
 	if (!p->ordered)
 		project_order(p, f);
 	return 0;

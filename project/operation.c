@@ -401,3 +401,36 @@ out:
 	buf_release(&up);
 	buf_release(&down);
 }
+
+static int same_columns(const struct mig_op *a, const struct mig_op *b)
+{
+	return a->kind == b->kind && !strcmp(a->table, b->table) && !strcmp(a->column, b->column) &&
+	       !strcmp(a->to, b->to);
+}
+
+void operation_check_steps(const struct project *p, struct findings *f)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->n; i++) {
+		const struct migration *m = p->migs[i];
+		const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
+		const struct mig_op *op = m->op;
+
+		if (!op || (op->kind != OP_RENAME_COLUMN && op->kind != OP_CHANGE_TYPE) ||
+		    !op->table || !op->column || !op->to || (!m->batch && !m->contract))
+			continue;
+		for (j = 0; j < i; j++) {
+			const struct migration *e = p->migs[j];
+
+			if (e->op && !e->batch && !e->contract && e->op->table && e->op->column &&
+			    e->op->to && same_columns(e->op, op))
+				break;
+		}
+		if (j == i)
+			findings_add(f, SEV_ERROR, meta ? meta->path : m->path, op->line, 0,
+				     "bad-operation",
+				     "operation: %s's %s step has no expand step before it, which adds %s.%s and its trigger; add a migration with the same operation and neither phase: contract nor kind: batch, in an earlier version",
+				     op->kind_name, m->batch ? "backfill" : "contract", op->table, op->to);
+	}
+}

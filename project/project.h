@@ -184,6 +184,10 @@ void operation_parse(struct migration *m, struct findings *f, const char *path,
  * generates its PostgreSQL scripts into m->gen; problems go to f. */
 void operation_generate(const struct config *cfg, struct migration *m, struct findings *f);
 void operation_free(struct mig_op *op);
+struct project;
+/* The backfill and contract steps of a rename or type change without an
+ * expand step of the same operation before them are findings. */
+void operation_check_steps(const struct project *p, struct findings *f);
 /* Whether mf is SQL of m's own for PostgreSQL that an operation replaces */
 int operation_replaces(const struct migration *m, const struct mig_file *mf);
 

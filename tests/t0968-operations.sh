@@ -54,7 +54,7 @@ operation:
 	test_grep "0005_d/migration.yaml:2: error: bad-operation: .type. must be a column type such as numeric(12,2)" out
 '
 
-test_expect_success 'SQL of its own beside an operation, and a narrowing operation outside a contract migration, are errors' '
+test_expect_success 'SQL of its own beside an operation, a narrowing operation outside a contract migration, a contract step without its expand step, are errors' '
 	proj o "sqlite, postgres" &&
 	op o 0002_nn "operation:
   set_not_null: {table: users, column: name}" &&
@@ -63,8 +63,13 @@ test_expect_success 'SQL of its own beside an operation, and a narrowing operati
 phase: contract
 operation:
   rename_column: {table: users, column: name, to: full_name, type: text}" &&
+	op o 0004_c "phase: contract
+destructive: true
+operation:
+  rename_column: {table: users, column: name, to: full_name, type: text}" &&
 	test_commit o one &&
 	test_expect_code 1 cairn -C o check >out 2>&1 &&
+	test_grep "0004_c/migration.yaml:4: error: bad-operation: operation: rename_column.s contract step has no expand step before it, which adds users.full_name and its trigger" out &&
 	test_grep "migrations/0002_nn/up.sql: error: bad-operation: migrations/0002_nn/migration.yaml says operation: set_not_null, whose PostgreSQL SQL cairn build generates; delete up.sql (for SQLite, name it up.sqlite.sql or down.sqlite.sql)" out &&
 	test_grep "0002_nn/migration.yaml:2: error: bad-operation: operation: set_not_null narrows what the running release may write, so it is one contract migration: add phase: contract to migration.yaml" out &&
 	test_grep "0003_b/migration.yaml:4: error: bad-operation: operation: rename_column: a backfill (kind: batch) is an expand step" out
