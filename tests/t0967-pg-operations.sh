@@ -230,4 +230,25 @@ INSERT INTO items VALUES (1, 5, '"$Q"'a'"$Q"'), (2, -1, '"$Q"'b'"$Q"'), (3, 2, '
 	echo 0 >want && test_cmp want n
 '
 
+test_expect_success 'a table in a schema of its own: the trigger and function live there, and sync both ways' '
+	pg_fresh_db app3 &&
+	apply_project r &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" r/cairn.yaml &&
+	apply_mig r 0001_t "CREATE SCHEMA billing;
+CREATE TABLE billing.accounts (id bigint PRIMARY KEY, \"user\" text);
+INSERT INTO billing.accounts VALUES (1, '"$Q"'x'"$Q"');" "DROP SCHEMA billing CASCADE;" &&
+	mkdir -p r/migrations/0002_owner r/migrations/0003_fill &&
+	printf "operation:\n  rename_column: {table: billing.accounts, column: user, to: owner, type: text}\n" >r/migrations/0002_owner/migration.yaml &&
+	printf "kind: batch\noperation:\n  rename_column: {table: billing.accounts, column: user, to: owner, type: text}\n" >r/migrations/0003_fill/migration.yaml &&
+	test_commit r one &&
+	(cd r && cairn build --sign ../keys/ci.key -o ../r.tar.gz >/dev/null 2>&1) &&
+	(cd r && cairn-apply apply ../r.tar.gz --env dev --key ../keys/ci.pub --db "postgresql:///app3?host=$PGHOST") >out 2>err &&
+	pg_sql -d app3 -c "insert into billing.accounts (id, \"user\") values (2, '"$Q"'old'"$Q"')" &&
+	pg_sql -d app3 -c "insert into billing.accounts (id, owner) values (3, '"$Q"'new'"$Q"')" &&
+	pg_sql -d app3 -c "select id, \"user\", owner from billing.accounts order by id" >v &&
+	printf "1|x|x\n2|old|old\n3|new|new\n" >want && test_cmp want v &&
+	pg_sql -d app3 -c "select n.nspname || '"$Q"'.'"$Q"' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.proname like '"$Q"'cairn_sync%'"$Q"'" >v &&
+	echo billing.cairn_sync_accounts_user_owner >want && test_cmp want v
+'
+
 test_done
