@@ -75,7 +75,7 @@ operation:
 	test_grep "0003_b/migration.yaml:4: error: bad-operation: operation: rename_column: a backfill (kind: batch) is an expand step" out
 '
 
-test_expect_success 'the generated SQL has no lint finding; plain SQL doing the same unsafely has them' '
+test_expect_success 'the generated SQL has no finding of check or lint; plain SQL doing the same unsafely has them' '
 	proj g postgres &&
 	for step in "" "kind: batch" "phase: contract
 destructive: true"; do
@@ -104,7 +104,12 @@ ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name);" "SELECT 1;" "pha
 	test_commit g two &&
 	cairn -C g check >out 2>&1 &&
 	test_grep "0009_plain/up.sql:1: warning: set-not-null" out &&
-	test_grep "0009_plain/up.sql:2: warning: unique-constraint" out
+	test_grep "0009_plain/up.sql:2: warning: unique-constraint" out &&
+	(cd g && cairn lint) >lint.out 2>&1 &&
+	test_grep "cairn: 9 files linted, 0 errors, 3 warnings" lint.out &&
+	test_grep "0009_plain/up.sql:1:1: warning: set-not-null" lint.out &&
+	(cd g && cairn lint migrations/0005_nn) >lint.out 2>&1 &&
+	test_grep "cairn: 1 file linted, 0 errors, 0 warnings" lint.out
 '
 
 test_expect_success 'SET NOT NULL after a CHECK (col IS NOT NULL) validated in the script is not a finding; unvalidated, or on another column, it is' '
