@@ -304,7 +304,7 @@ static void fill_migration(struct bundle_migration *bm, const struct migration *
 	bm->prov_commit = m->prov_commit ? xstrdup(m->prov_commit) : NULL;
 	bm->prov_author = m->prov_author ? xstrdup(m->prov_author) : NULL;
 	bm->prov_date = m->prov_date ? xstrdup(m->prov_date) : NULL;
-	bm->files = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*bm->files));
+	bm->files = xcalloc(m->nfiles + m->ngen + 1, sizeof(*bm->files));
 	/* what the check's lint run found waived (issue #18), signed with the rest */
 	bm->nwaivers = m->nwaivers;
 	bm->waivers = xcalloc(m->nwaivers ? m->nwaivers : 1, sizeof(*bm->waivers));
@@ -339,7 +339,9 @@ static int add_file(const struct project *p, const struct migration *m,
 	}
 	cap = sf->is_data ? ctx->data_cap : ctx->text_cap;
 	buf_init(&sf->data, (size_t)cap);
-	k = source_read(p->src, mf->path, (size_t)cap, &sf->data);
+	/* what an operation generated (project/operation.c) is in memory */
+	k = mf->content ? buf_put(&sf->data, mf->content, mf->content_len)
+			: source_read(p->src, mf->path, (size_t)cap, &sf->data);
 	if (k != 0) {
 		if (k > 0)
 			cairn_error_set("'%s' is missing from %s", mf->path, p->src->label);
@@ -376,7 +378,7 @@ static int read_migrations(const struct project *p, struct bundle *b, struct bui
 	for (i = 0; i < p->n; i++) {
 		const struct migration *m = p->order[i];
 		struct bundle_migration *bm = &b->migs[b->nmigs++];
-		const struct mig_file **sorted = xcalloc(m->nfiles ? m->nfiles : 1, sizeof(*sorted));
+		const struct mig_file **sorted = xcalloc(m->nfiles + m->ngen + 1, sizeof(*sorted));
 		size_t nsorted;
 
 		fill_migration(bm, m);
@@ -384,6 +386,8 @@ static int read_migrations(const struct project *p, struct bundle *b, struct bui
 		for (j = 0, nsorted = 0; j < m->nfiles; j++)
 			if (m->files[j].role != ROLE_OTHER)
 				sorted[nsorted++] = &m->files[j];
+		for (j = 0; j < m->ngen; j++)
+			sorted[nsorted++] = &m->gen[j];
 		if (nsorted)
 			qsort(sorted, nsorted, sizeof(*sorted), cmp_mig_file);
 		for (j = 0; j < nsorted; j++) {
@@ -455,7 +459,7 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	fill_header(&b, r, p, when);
 	b.migs = xcalloc(p->n, sizeof(*b.migs));
 	for (i = 0; i < p->n; i++)
-		nfiles += p->order[i]->nfiles;
+		nfiles += p->order[i]->nfiles + p->order[i]->ngen;
 	ctx.files = xcalloc(nfiles + p->ncallbacks + 1, sizeof(*ctx.files));
 	if (read_migrations(p, &b, &ctx, &sums, out) < 0 ||
 	    read_callbacks(p, &b, &ctx, &sums, out) < 0)

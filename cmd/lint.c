@@ -101,8 +101,12 @@ static void lint_script(struct lint_run *L, const char *path, const struct migra
 	struct buf b = BUF_INIT;
 	struct lint_result r = LINT_RESULT_INIT;
 	const struct buf *kept;
+	const struct mig_file *gen = sqlite ? NULL : migration_file(m, ROLE_UP, "postgres");
 
-	if (read_file(path, LINT_MAX_FILE, &b) < 0) {
+	/* what operation: generates (issue #22) is linted from memory */
+	if (gen && gen->content) {
+		buf_put(&b, gen->content, gen->content_len);
+	} else if (read_file(path, LINT_MAX_FILE, &b) < 0) {
 		error_msg("cannot lint '%s': %s", path, cairn_error_last());
 		L->env_error = 1;
 		buf_release(&b);
@@ -145,9 +149,20 @@ static void lint_migration(struct lint_run *L, const char *dir)
 	struct findings f = FINDINGS_INIT;
 	size_t i;
 
+	if (m->op) {
+		m->path = xstrdup(dir);
+		operation_generate(&L->cfg, m, &f); /* cairn check reports its findings */
+		findings_release(&f);
+		if (migration_file(m, ROLE_UP, "postgres")) {
+			lint_script(L, up, m, used, 0);
+			free(up);
+			up = NULL;
+		}
+	}
+
 	/* the generic up.sql runs on each driver the project targets (all,
 	 * when cairn.yaml names none) that has no variant of its own */
-	if (!path_exists(up)) {
+	if (up && !path_exists(up)) {
 		free(up);
 		up = !d->n || strlist_has(d, "postgres") ? path_join(dir, "up.sql") : NULL;
 	}
@@ -179,12 +194,13 @@ static void lint_migration(struct lint_run *L, const char *dir)
 static int is_migration_dir(const char *dir)
 {
 	char *a = path_join(dir, "up.sql"), *b = path_join(dir, "up.postgres.sql");
-	char *c = path_join(dir, "up.sqlite.sql");
-	int yes = path_exists(a) || path_exists(b) || path_exists(c);
+	char *c = path_join(dir, "up.sqlite.sql"), *d = path_join(dir, "migration.yaml");
+	int yes = path_exists(a) || path_exists(b) || path_exists(c) || path_exists(d);
 
 	free(a);
 	free(b);
 	free(c);
+	free(d);
 	return yes;
 }
 

@@ -30,6 +30,11 @@ struct lint_state {
 	size_t ncreated, created_alloc;
 	char **not_valid;             /* constraints added NOT VALID, in this transaction */
 	size_t nnot_valid, not_valid_alloc;
+	/* CHECK (col IS NOT NULL) NOT VALID added in this script ("name
+	 * table.col"), and the table.col of those validated since: SET NOT
+	 * NULL on one skips its scan (12+) */
+	char **nn_checks, **nn_proved;
+	size_t nnn_checks, nn_checks_alloc, nnn_proved, nn_proved_alloc;
 	int tx_depth;                 /* BEGIN without COMMIT yet, in the script */
 	size_t begin_off;             /* the outermost open BEGIN */
 	int begin_line, begin_end_line;

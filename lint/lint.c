@@ -440,6 +440,12 @@ out:
 	for (i = 0; i < s.nnot_valid; i++)
 		free(s.not_valid[i]);
 	free(s.not_valid);
+	for (i = 0; i < s.nnn_checks; i++)
+		free(s.nn_checks[i]);
+	free(s.nn_checks);
+	for (i = 0; i < s.nnn_proved; i++)
+		free(s.nn_proved[i]);
+	free(s.nn_proved);
 	free(s.waivers);
 	free(text);
 }

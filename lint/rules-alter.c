@@ -1,6 +1,7 @@
 /* ALTER TABLE, one subcommand at a time (rules-int.h). A table created
  * earlier in the same script is new and empty: no lock on it matters, so
  * only the rules about names and types apply to it. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/error.h"
@@ -81,6 +82,45 @@ static void remember_not_valid(struct lint_state *s, const PgQuery__Constraint *
 	s->not_valid[s->nnot_valid++] = xstrdup(c->conname);
 }
 
+/* CHECK (col IS NOT NULL) NOT VALID: once validated, it proves what SET
+ * NOT NULL would scan for (issue #22's set_not_null generates this) */
+static void remember_not_null_check(struct lint_state *s, const char *rel,
+				    const PgQuery__Constraint *c)
+{
+	const PgQuery__NullTest *nt = c->raw_expr && c->raw_expr->node_case == PG_QUERY__NODE__NODE_NULL_TEST
+					      ? c->raw_expr->null_test : NULL;
+	const PgQuery__ColumnRef *cr = nt && nt->arg && nt->arg->node_case == PG_QUERY__NODE__NODE_COLUMN_REF
+					       ? nt->arg->column_ref : NULL;
+
+	if (!c->conname || !*c->conname || !nt ||
+	    nt->nulltesttype != PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL || !cr || cr->n_fields != 1)
+		return;
+	ALLOC_GROW(s->nn_checks, s->nnn_checks + 1, s->nn_checks_alloc);
+	s->nn_checks[s->nnn_checks++] =
+		xasprintf("%s %s.%s", c->conname, rel, lint_name_of(cr->fields[0]));
+}
+
+static void validated(struct lint_state *s, const char *conname)
+{
+	size_t i, n = strlen(conname);
+
+	for (i = 0; i < s->nnn_checks; i++) {
+		if (strncmp(s->nn_checks[i], conname, n) || s->nn_checks[i][n] != ' ')
+			continue;
+		ALLOC_GROW(s->nn_proved, s->nnn_proved + 1, s->nn_proved_alloc);
+		s->nn_proved[s->nnn_proved++] = xstrdup(s->nn_checks[i] + n + 1);
+	}
+}
+
+static int not_null_proved(const struct lint_state *s, const char *rel, const char *col)
+{
+	char *key = xasprintf("%s.%s", rel, col);
+	int r = !pg_before(s, 12) && lint_names_has(s->nn_proved, s->nnn_proved, key);
+
+	free(key);
+	return r;
+}
+
 /* A constraint added by ALTER TABLE ... ADD CONSTRAINT, or inline on ADD
  * COLUMN (inline: UNIQUE, PRIMARY KEY and REFERENCES only). */
 static void add_constraint(struct lint_state *s, const char *rel, const PgQuery__Constraint *c,
@@ -90,6 +130,8 @@ static void add_constraint(struct lint_state *s, const char *rel, const PgQuery_
 
 	switch (c->contype) {
 	case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
+		if (c->skip_validation && !inline_col)
+			remember_not_null_check(s, rel, c);
 		if (c->skip_validation)
 			remember_not_valid(s, c);
 		else if (!inline_col)
@@ -195,6 +237,7 @@ static void alter_cmd(struct lint_state *s, const char *rel, const PgQuery__Alte
 			add_constraint(s, rel, cmd->def->constraint, 0);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+		validated(s, cmd->name);
 		if (!lint_outside_tx(s) && lint_names_has(s->not_valid, s->nnot_valid, cmd->name))
 			lint_report(s, LR_CONSTRAINT_NOT_VALID, -1,
 				    "VALIDATE CONSTRAINT %s in the transaction that added it NOT VALID: the ADD's ACCESS EXCLUSIVE lock on %s is still held, so the scan blocks reads and writes after all; validate in a later migration",
@@ -206,6 +249,8 @@ static void alter_cmd(struct lint_state *s, const char *rel, const PgQuery__Alte
 			    cmd->name, rel);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
+		if (not_null_proved(s, rel, cmd->name))
+			break;
 		lint_report(s, LR_SET_NOT_NULL, -1,
 			    pg_before(s, 12)
 				    ? "SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock, blocking reads and writes; before PostgreSQL 12 a CHECK (%s IS NOT NULL) NOT VALID, then VALIDATE, is the safe form"

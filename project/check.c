@@ -143,7 +143,9 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 	struct buf b = BUF_INIT;
 	const char *nul;
 	size_t bad;
-	int r = source_read(p->src, mf->path, p->cfg.max_file_size, &b);
+	/* a file an operation generated is in memory, not in the source */
+	int r = mf->content ? buf_put(&b, mf->content, mf->content_len)
+			    : source_read(p->src, mf->path, p->cfg.max_file_size, &b);
 
 	if (r != 0) {
 		if (r < 0 && strstr(cairn_error_last(), "over the limit"))
@@ -180,7 +182,7 @@ static void check_sql_text(struct project *p, struct migration *m, struct mig_fi
 			findings_add(f, SEV_ERROR, mf->path, 0, 0, "empty-up",
 				     "%s holds no SQL; write the change, or say noop: true in migration.yaml if it is a placeholder on purpose",
 				     mf->name);
-		else if (mf->role == ROLE_DOWN && !m->irreversible && !m->noop)
+		else if (mf->role == ROLE_DOWN && !m->irreversible && !m->noop && !mf->content)
 			findings_add(f, SEV_WARNING, mf->path, 0, 0, "empty-down",
 				     "%s holds no SQL, so a rollback would change nothing; write it, or set irreversible: true in migration.yaml",
 				     mf->name);
@@ -300,6 +302,10 @@ static void check_migration(struct project *p, struct migration *m, struct findi
 			linted = 1;
 		}
 	}
+	for (i = 0; i < m->ngen && !m->same_as_base; i++) {
+		check_sql_text(p, m, &m->gen[i], allow_used, f);
+		linted = 1;
+	}
 	if (m->noop && m->ups_sql && !m->ups_empty) {
 		const struct mig_file *meta = migration_file(m, ROLE_META, NULL);
 
@@ -387,6 +393,7 @@ int check_static(struct project *p, struct findings *f)
 		if (p->lint_db && m->same_as_base)
 			sqlite_replay(p, m);
 	}
+	operation_check_steps(p, f);
 	if (!p->ordered)
 		project_order(p, f);
 	return 0;

@@ -368,6 +368,10 @@ const struct mig_file *migration_file(const struct migration *m, enum mig_role r
 	const struct mig_file *generic = NULL;
 	size_t i;
 
+	/* what an operation generates wins: check refuses the source's own */
+	for (i = 0; driver && i < m->ngen; i++)
+		if (m->gen[i].role == role && !strcmp(m->gen[i].driver, driver))
+			return &m->gen[i];
 	for (i = 0; i < m->nfiles; i++) {
 		const struct mig_file *fl = &m->files[i];
 
@@ -410,6 +414,14 @@ void migration_free(struct migration *m)
 		free(m->files[i].driver);
 	}
 	free(m->files);
+	for (i = 0; i < m->ngen; i++) {
+		free(m->gen[i].name);
+		free(m->gen[i].path);
+		free(m->gen[i].driver);
+		free(m->gen[i].content);
+	}
+	free(m->gen);
+	operation_free(m->op);
 	free(m->dir);
 	free(m->path);
 	free(m->version);
@@ -479,7 +491,8 @@ static const char *parse_dir_name(const char *name, char **version, char **slug)
 
 static const char *const meta_keys[] = {
 	"description", "requires", "transaction", "irreversible", "destructive",
-	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", "phase", "imported", "batch", NULL,
+	"environments", "kind", "timeout", "lock_timeout", "noop", "lint", "phase", "imported", "batch",
+	"operation", NULL,
 };
 
 static void parse_bool_key(struct findings *f, const char *path, const struct ynode *k,
@@ -715,6 +728,8 @@ void migration_meta_parse(struct migration *m, const char *data, size_t len, con
 			parse_meta_imported(f, path, k, v);
 		} else if (!strcmp(k->str, "batch")) {
 			parse_meta_batch(m, f, path, k, v);
+		} else if (!strcmp(k->str, "operation")) {
+			operation_parse(m, f, path, k, v);
 		} else {
 			unknown_key(f, path, k, meta_keys);
 		}
@@ -916,6 +931,7 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 
 		if (meta && meta->type == ENTRY_FILE)
 			parse_meta(p->migs[i], src, meta, &p->cfg, f);
+		operation_generate(&p->cfg, p->migs[i], f);
 	}
 	/* usually in order already: same-width versions sort as their names */
 	for (i = 1; i < p->n && cmp_mig(&p->migs[i - 1], &p->migs[i]) < 0; i++)

@@ -17,6 +17,8 @@
 /* data/ files (seed data) are streamed, never held whole: a larger cap */
 #define DEFAULT_MAX_DATA_SIZE (4ULL << 30)
 
+struct ynode;
+
 enum version_style { STYLE_TIMESTAMP, STYLE_SEQUENCE };
 enum ordering { ORDER_STRICT, ORDER_ALLOW_OUT_OF_ORDER };
 
@@ -65,6 +67,26 @@ struct mig_file {
 	long long size; /* -1 until read */
 	git_oid oid;
 	int has_oid;
+	/* a file cairn build generates from operation: (operation.c), not in
+	 * the source: its bytes; NULL for every file of the source */
+	char *content;
+	size_t content_len;
+};
+
+/* operation: {NAME: {...}} in migration.yaml (issue #22): a column change
+ * that cairn build expands into PostgreSQL's safe sequence (operation.c) */
+enum op_kind {
+	OP_NONE, OP_RENAME_COLUMN, OP_CHANGE_TYPE, OP_SET_NOT_NULL, OP_ADD_CHECK,
+	OP_ADD_FOREIGN_KEY, OP_ADD_UNIQUE,
+};
+
+struct mig_op {
+	enum op_kind kind;
+	const char *kind_name; /* static: "rename_column" */
+	int line;              /* of the operation's name in migration.yaml */
+	char *table, *column, *to, *type, *from_type, *using_expr, *down_using;
+	char *name, *check, *ref_table, *on_delete;
+	struct strlist columns, ref_columns;
 };
 
 struct migration {
@@ -100,6 +122,9 @@ struct migration {
 	int throttle_line;
 	struct strlist lint_allow; /* lint: {allow: [rule-id]} */
 	int *lint_allow_line;
+	struct mig_op *op;      /* operation: (NULL: none) */
+	struct mig_file *gen;   /* what op generates: up.postgres.sql, down.postgres.sql */
+	size_t ngen;
 	/* the findings the checker's lint run found waived (check-lint.c), for
 	 * the bundle's manifest: rule id, the up script's name, the finding's
 	 * line, how ("comment", "allow", "destructive") and the comment's reason */
@@ -157,6 +182,20 @@ void project_free(struct project *p);
 /* Parses migration.yaml's bytes into m; problems go to f under path. */
 void migration_meta_parse(struct migration *m, const char *data, size_t len, const char *path,
 			  struct findings *f);
+/* operation: in migration.yaml (operation.c): k is the key, v its value */
+void operation_parse(struct migration *m, struct findings *f, const char *path,
+		     const struct ynode *k, const struct ynode *v);
+/* Checks m's operation against the project and m's phase and kind, and
+ * generates its PostgreSQL scripts into m->gen; problems go to f. */
+void operation_generate(const struct config *cfg, struct migration *m, struct findings *f);
+void operation_free(struct mig_op *op);
+struct project;
+/* The backfill and contract steps of a rename or type change without an
+ * expand step of the same operation before them are findings. */
+void operation_check_steps(const struct project *p, struct findings *f);
+/* Whether mf is SQL of m's own for PostgreSQL that an operation replaces */
+int operation_replaces(const struct migration *m, const struct mig_file *mf);
+
 /* Frees a migration made outside project_load (tests, fuzzers). */
 void migration_free(struct migration *m);
 
