@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "../lib/error.h"
+#include "../lib/heap.h"
 #include "../verify/archive.h"
 #include "config.h"
 #include "cairn-apply.h"
@@ -72,6 +73,7 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	heap_hugepages(HEAP_ONE_ARENA);
 	if (argc < 2) {
 		print_usage(stderr);
 		return EXIT_USAGE;

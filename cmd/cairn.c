@@ -1,16 +1,13 @@
 /* cairn: the compiler side. Reads migrations from git, checks them, builds
  * sealed bundles. One file per verb; this table lists them. */
 #include <git2.h>
-#include <malloc.h>
-#include <stdint.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
 #include <zlib.h>
 
+#include "../lib/heap.h"
 #include "../verify/archive.h"
 #include "cairn.h"
 #include "verify.h"
@@ -65,35 +62,6 @@ static void print_usage(FILE *out)
 		"Exit codes are listed in cairn(1).\n");
 }
 
-/* A check of 10,000 migrations makes ~30 MiB of small allocations, and
- * each 4 KiB page's first touch is a page fault: 5,600 of them were a
- * fifth of 'check --staged's CPU on bench/history.sh's repository (more
- * in a VM). So the heap grows in 32 MiB steps, is never trimmed, and is
- * marked for transparent huge pages, which the kernel then faults in 2 MiB
- * at a time where THP is "madvise" or "always" (glibc's
- * glibc.malloc.hugetlb=1 does the same, but only from the environment). */
-static void heap_hugepages(void)
-{
-	const uintptr_t huge = (uintptr_t)2 << 20;
-	uintptr_t lo, hi;
-	char *before, *after;
-	void *volatile p; /* volatile: a malloc freed unused is optimised away */
-
-	mallopt(M_TOP_PAD, 32 << 20);
-	mallopt(M_MMAP_THRESHOLD, 8 << 20);
-	before = sbrk(0);
-	p = malloc((size_t)1 << 20); /* past the heap libc started with */
-	after = sbrk(0);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	free(p);
-	if (before == (void *)-1 || after == (void *)-1 || after <= before)
-		return;
-	lo = ((uintptr_t)before + huge - 1) & ~(huge - 1);
-	hi = (uintptr_t)after & ~(huge - 1);
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-}
-
 int main(int argc, char **argv)
 {
 	int i = 1, rc;
@@ -133,7 +101,7 @@ int main(int argc, char **argv)
 		print_help(c, stdout);
 		return EXIT_OK;
 	}
-	heap_hugepages();
+	heap_hugepages(0);
 	git_libgit2_init();
 	/* libgit2 caches no tree over 4 KiB by default, so every path looked up
 	 * in a large migrations/ tree inflated that tree again from the pack:

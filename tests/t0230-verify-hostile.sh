@@ -72,6 +72,19 @@ test_expect_success 'truncated anywhere: refused' '
 	done
 '
 
+test_expect_success 'a gzip inside the gzip (the golden bundle gzipped again): refused by both, not inflated twice' '
+	gzip -n -c "$GOLDEN" >twice.tar.gz &&
+	test_must_fail --exit=3 cairn-apply verify twice.tar.gz --key "$PUB" 2>err &&
+	test_grep "^cairn-apply: cannot verify .twice.tar.gz.: cannot read the first member: a gzip stream inside the gzip stream, not a tar (truncated or damaged archive)$" err &&
+	test_line_count = 1 err &&
+	test_must_fail --exit=3 cairn verify twice.tar.gz --key "$PUB" 2>err &&
+	test_grep "^cairn: cannot verify .twice.tar.gz.: cannot read the first member: a gzip stream inside the gzip stream" err &&
+	rm -f twice.db &&
+	test_must_fail --exit=3 cairn-apply apply twice.tar.gz --env dev --db sqlite:twice.db --key "$PUB" 2>err &&
+	test_grep "a gzip stream inside the gzip stream" err &&
+	! test -e twice.db
+'
+
 test_expect_success 'repacked by GNU tar: --format=posix verifies; its default format is refused, saying so' '
 	mkdir un &&
 	(cd un && tar xzf "$GOLDEN" && tar tzf "$GOLDEN" >../list &&
