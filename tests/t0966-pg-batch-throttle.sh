@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='throttled batch migrations on PostgreSQL (issue #22): cairn.batch_size, the time budget and resume, the lag read from pg_stat_replication (no standby: 0) or the config query'
+test_description='throttled batch migrations on PostgreSQL (issue #22): cairn.batch_size, the time budget and resume, the lag read from pg_stat_replication (no standby: 0) or the config query, in ms or bytes'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
@@ -87,6 +87,30 @@ test_expect_success 'a lagging standby (the config query) holds the batches back
 	test_grep "\"lag_ms\":5000" waits &&
 	test $(wc -l <waits) -ge 2 &&
 	row >s && echo "applied|2|2000" >expect && test_cmp expect s
+'
+
+test_expect_success 'a bound in bytes: pg_wal_lsn_diff with no standby is 0; replication_lag_bytes_query holds the batches back' '
+	pg_fresh_db app &&
+	mig b "{size: 1000, max_replication_lag: 16MB}" &&
+	apply_build b "$TRASH_DIRECTORY/lb.tar.gz" &&
+	config "replication_lag_query: \"SELECT 999999\"" &&
+	cairn-apply apply lb.tar.gz --env dev --log-format json >out 2>err &&
+	! grep "lag-wait" out &&
+	row >s && echo "applied|2|2000" >expect && test_cmp expect s &&
+	pg_fresh_db app &&
+	pg_sql -d app -c "create table fake_lag (bytes bigint); insert into fake_lag values (20000000)" &&
+	config "replication_lag_bytes_query: \"SELECT bytes FROM fake_lag\"" &&
+	{ (sleep 2.5 && pg_sql -d app -c "update fake_lag set bytes = 1000" >/dev/null) & } &&
+	bg=$! &&
+	cairn-apply apply lb.tar.gz --env dev --log-format json >out 2>err &&
+	wait $bg &&
+	grep "\"event\":\"lag-wait\"" out >waits &&
+	test_grep "\"lag_bytes\":20000000" waits &&
+	! grep "lag_ms" waits &&
+	test $(wc -l <waits) -ge 2 &&
+	row >s && echo "applied|2|2000" >expect && test_cmp expect s &&
+	pg_sql -d app -c "select count(*) from items where cents = price * 100" >n &&
+	echo 2000 >expect && test_cmp expect n
 '
 
 test_expect_success 'max_duration bounds the wait for a standby' '
