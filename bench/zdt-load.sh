@@ -2,7 +2,7 @@
 # Zero-downtime changes under load (issue #22, "Proof under load"), run on
 # demand, never by `make check`:
 #
-#   make && ROUNDS=2 sh bench/zdt-load.sh
+#   make && ROUNDS=2 sh bench/zdt-load.sh          # BACKUP=off: no pg_dump before step 6
 #
 # A throwaway PostgreSQL server (tests/lib-pg.sh), a table acct of 1 M rows
 # (ROWS), and pgbench running a custom script (a read and an update of a
@@ -18,7 +18,8 @@
 # Per step and way: how long the step took, the transactions that ended
 # while it ran (and LAG_TAIL s after), their p99 and max latency (pgbench's
 # time plus its schedule lag: how late the client's answer came against when
-# it was due), and the errors clients saw; and per way a baseline: the same
+# it was due), the errors clients saw, and how often (sampled every 100 ms)
+# a client session waited for a lock; and per way a baseline: the same
 # load for BASE s with nothing applied, in the same round.
 set -eu
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,7 @@ ROUNDS=${ROUNDS:-2}
 BASE=${BASE:-10}
 LAG_TAIL=${LAG_TAIL:-2}
 BATCH=${BATCH:-2000}
+BACKUP=${BACKUP:-}  # off: no pg_dump before the destructive step (default: one)
 
 TRASH_DIRECTORY=${BENCH_DIR:-$(mktemp -d /tmp/cairn-zdt.XXXXXX)}
 mkdir -p "$TRASH_DIRECTORY"
@@ -52,7 +54,7 @@ export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
 unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
 echo "# server: $("$PSQL" -X -At -c 'show server_version') on $(nproc) CPUs; $ROWS rows;" \
-	"pgbench -R $RATE -c $CLIENTS; batch size $BATCH; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	"pgbench -R $RATE -c $CLIENTS; batch size $BATCH; backup ${BACKUP:-on}; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The database both ways start from: acct (ROWS rows; ref is the column
 # renamed and retyped, legacy the one dropped) and owners (1,000 rows).
@@ -181,6 +183,18 @@ stats() {
 	      printf "%d %.1f %.1f\n", n, l[i], l[n] }'
 }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
+# locks DB OUT: one session samples, every 100 ms, how many pgbench
+# sessions wait for a lock ($spid); lockwaits OUT FROM TO: "samples with
+# one waiting / samples, most waiting at once" in [FROM, TO]
+locks() {
+	printf '%s\n' "SELECT extract(epoch FROM clock_timestamp()), count(*) FILTER (WHERE wait_event_type = 'Lock') FROM pg_stat_activity WHERE application_name = 'pgbench'" \
+		'\watch 0.1' | "$PSQL" -X -q -At -F ' ' -d "$1" >"$2" 2>/dev/null &
+	spid=$!
+}
+lockwaits() {
+	awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b { n++; if ($2 > 0) w++; if ($2 > m) m = $2 }
+	END { printf "%d/%d, %d\n", w, n, m }' "$1"
+}
 errors() { grep -c -i -E "error|aborted" "$1.err" || :; }
 
 # way_naive / way_cairn DB R: the six steps, each under its own pgbench run
@@ -193,6 +207,7 @@ run_way() {
 		    database: { dsn: "postgresql:///$db?host=$PGHOST" }
 		    builders: [ci.pub]
 		    postgres: { lock_timeout: 500ms, lock_retry_budget: 2m }
+		    ${BACKUP:+backup: $BACKUP}
 		EOF
 	fi
 	log="r$r-$way-base"
@@ -200,10 +215,11 @@ run_way() {
 	load "$db" "$log" $((BASE + 4))
 	wait $lpid || :
 	set -- $(stats "$log" "$t0" "$(add "$t0" "$BASE")")
-	echo "| $r | $way | baseline (no change) | - | $1 | $2 | $3 | $(errors "$log") | $(cut -d' ' -f1 /proc/loadavg) |"
+	echo "| $r | $way | baseline (no change) | - | $1 | $2 | $3 | $(errors "$log") | - | $(cut -d' ' -f1 /proc/loadavg) |"
 	while IFS='|' read -r step what; do
 		log="r$r-$way-$step"
 		load "$db" "$log" 3600
+		locks "$db" "$log.locks"
 		sleep 2
 		ld=$(cut -d' ' -f1 /proc/loadavg)
 		t0=$(now)
@@ -216,16 +232,18 @@ run_way() {
 		t1=$(now)
 		sleep $((LAG_TAIL + 2))
 		# SIGTERM: a background job of a script ignores SIGINT
-		kill -TERM $lpid 2>/dev/null || :
+		kill -TERM $lpid $spid 2>/dev/null || :
 		wait $lpid 2>/dev/null || :
+		wait $spid 2>/dev/null || :
 		set -- $(stats "$log" "$t0" "$(add "$t1" "$LAG_TAIL")")
-		printf '| %s | %s | %s | %.1f s | %s | %s | %s | %s | %s |\n' "$r" "$way" "$step" \
-			"$(add "$t1" "-$t0")" "$1" "$2" "$3" "$(errors "$log")" "$ld"
+		printf '| %s | %s | %s | %.1f s | %s | %s | %s | %s | %s | %s |\n' "$r" "$way" "$step" \
+			"$(add "$t1" "-$t0")" "$1" "$2" "$3" "$(errors "$log")" \
+			"$(lockwaits "$log.locks" "$t0" "$(add "$t1" "$LAG_TAIL")")" "$ld"
 	done <"$way.steps"
 }
 
-echo "| round | way | step | step took | txns | p99 ms | max ms | client errors | load |"
-echo "|---:|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| round | way | step | step took | txns | p99 ms | max ms | client errors | samples with a client waiting for a lock, most at once | load |"
+echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"
 r=0
 while test $r -lt "$ROUNDS"; do
 	if test $((r % 2)) = 0; then ways="naive cairn"; else ways="cairn naive"; fi
