@@ -27,6 +27,7 @@ ROWS=${ROWS:-1000000}
 RATE=${RATE:-200}
 CLIENTS=${CLIENTS:-4}
 ROUNDS=${ROUNDS:-2}
+FIRST_ROUND=${FIRST_ROUND:-0}  # rounds FIRST_ROUND .. ROUNDS-1
 BASE=${BASE:-10}
 LAG_TAIL=${LAG_TAIL:-2}
 BATCH=${BATCH:-2000}
@@ -244,7 +245,7 @@ run_way() {
 
 echo "| round | way | step | step took | txns | p99 ms | max ms | client errors | samples with a client waiting for a lock, most at once | load |"
 echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"
-r=0
+r=$FIRST_ROUND
 while test $r -lt "$ROUNDS"; do
 	if test $((r % 2)) = 0; then ways="naive cairn"; else ways="cairn naive"; fi
 	for w in $ways; do
@@ -252,7 +253,7 @@ while test $r -lt "$ROUNDS"; do
 		run_way "$w" "$w" "$r"
 		# both ways end at the same shape
 		pg_sql -d "$w" -c "SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod) || ':' || attnotnull, ',' ORDER BY attname) FROM pg_attribute WHERE attrelid = 'acct'::regclass AND attnum > 0 AND NOT attisdropped" >"r$r-$w.shape"
-		pg_sql -d "$w" -c "SELECT count(*) FILTER (WHERE token IS NULL), count(*) FILTER (WHERE owner_ref IS NULL), (SELECT string_agg(conname || ':' || convalidated, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'acct'::regclass), (SELECT indisvalid FROM pg_index WHERE indexrelid = 'acct_owner_ref_idx'::regclass) FROM acct" >>"r$r-$w.shape"
+		pg_sql -d "$w" -c "SELECT count(*) FILTER (WHERE token IS NULL), count(*) FILTER (WHERE owner_ref IS NULL), (SELECT string_agg(conname || ':' || convalidated, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'acct'::regclass), (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('acct_owner_ref_idx')) FROM acct" >>"r$r-$w.shape" || :
 	done
 	if ! cmp -s "r$r-naive.shape" "r$r-cairn.shape"; then
 		echo "bench: round $r: the two ways end at different shapes:" >&2
