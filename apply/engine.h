@@ -96,7 +96,9 @@ struct apply_event {
 	unsigned attempt;         /* EV_LOCK_RETRY: the attempt that timed out (1-based) */
 	const char *blockers;     /* EV_LOCK_RETRY: sessions holding the locks, one a
 				   * line; NULL: not known */
-	long long lag_ms;         /* EV_LAG_WAIT: the standby's lag read */
+	long long lag_ms;         /* EV_LAG_WAIT: the standby's lag read, over
+				   * max_replication_lag in ms; else 0 and */
+	long long lag_bytes;      /* the lag in bytes, over the bound in bytes */
 	long long rows_per_s;     /* EV_BATCH, EV_BATCH_STOP: rows changed per second
 				   * by this run of the migration */
 };
@@ -171,6 +173,9 @@ struct apply_opts {
 	 * replication_lag_query. NULL: pg_stat_replication's replay_lag on
 	 * PostgreSQL, none on SQLite. */
 	const char *lag_query;
+	/* the same for a bound in bytes (replication_lag_bytes_query); NULL:
+	 * pg_wal_lsn_diff of pg_stat_replication's replay_lsn */
+	const char *lag_bytes_query;
 	int (*lock_blockers)(void *ctx, const struct apply_mig *m, char **out);
 	void *blockers_ctx;
 	/* The newest checkpoint of this database kept outside it (its

@@ -6,7 +6,9 @@
  * before each batch: the environment's replication_lag_query when the
  * applier's config sets one (trusted as the config is: the applier's
  * own file), else on PostgreSQL the largest replay_lag of
- * pg_stat_replication; SQLite has no standby, and without a query the
+ * pg_stat_replication (a bound in bytes: the environment's
+ * replication_lag_bytes_query, else the most WAL a standby has not
+ * replayed, pg_wal_lsn_diff of its replay_lsn); SQLite has no standby, and without a query the
  * bound is not checked there. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,10 @@
 
 static const char pg_lag_query[] =
 	"SELECT COALESCE(max((EXTRACT(epoch FROM replay_lag) * 1000)::bigint), 0) "
+	"FROM pg_stat_replication";
+/* WAL written on the primary and not yet replayed by the slowest standby */
+static const char pg_lag_bytes_query[] =
+	"SELECT COALESCE(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0)::bigint "
 	"FROM pg_stat_replication";
 
 int batch_set_size(struct run *r, const struct apply_mig *m, char **err)
@@ -59,17 +65,19 @@ int batch_budget_spent(const struct apply_mig *m, long long t0)
 	       now_ms() - t0 >= (long long)m->throttle.max_duration_ms;
 }
 
-/* The standby's lag in ms: 0 with *lag set, 1 when there is no query to
- * ask (SQLite without one), -1 on error (*err set). */
-static int read_lag(struct run *r, long long *lag, char **err)
+/* The standby's lag in ms (bytes: 0) or in bytes of WAL (bytes: 1): 0
+ * with *lag set, 1 when there is no query to ask (SQLite without one), -1
+ * on error (*err set). */
+static int read_lag(struct run *r, int bytes, long long *lag, char **err)
 {
-	const char *q = r->o->lag_query;
+	const char *q = bytes ? r->o->lag_bytes_query : r->o->lag_query;
+	const char *unit = bytes ? "bytes" : "ms";
 	char *text = NULL, *end = NULL;
 
 	if (!q || !*q) {
 		if (strcmp(r->drv->name, "postgres") || !r->drv->query_text)
 			return 1;
-		q = pg_lag_query;
+		q = bytes ? pg_lag_bytes_query : pg_lag_query;
 	}
 	if (r->drv->query_text(r->db, q, &text)) {
 		*err = xasprintf("cannot read the replication lag: %s", cairn_error_last());
@@ -77,12 +85,38 @@ static int read_lag(struct run *r, long long *lag, char **err)
 	}
 	*lag = text ? strtoll(text, &end, 10) : 0;
 	if (text && (end == text || *end)) {
-		*err = xasprintf("the replication lag query returned '%s', not a number of ms",
-				 text);
+		*err = xasprintf("the replication lag query returned '%s', not a number of %s",
+				 text, unit);
 		free(text);
 		return -1;
 	}
 	free(text);
+	return 0;
+}
+
+/* Whether a bound is passed: 1 with ev's lag_ms or lag_bytes set, 0 when
+ * within the bounds set (or nothing to ask), -1 on error. */
+static int lag_over(struct run *r, const struct apply_mig *m, struct apply_event *ev,
+		    char **err)
+{
+	const unsigned long long bound[] = { m->throttle.max_lag_ms, m->throttle.max_lag_bytes };
+	long long *seen[] = { &ev->lag_ms, &ev->lag_bytes };
+	int bytes;
+
+	for (bytes = 0; bytes < 2; bytes++) {
+		long long lag = 0;
+		int rc;
+
+		if (!bound[bytes])
+			continue;
+		rc = read_lag(r, bytes, &lag, err);
+		if (rc < 0)
+			return -1;
+		if (!rc && lag > (long long)bound[bytes]) {
+			*seen[bytes] = lag;
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -93,18 +127,16 @@ static int wait_lag(struct run *r, const struct apply_set *set, const struct app
 {
 	for (;;) {
 		struct apply_event ev;
-		long long lag = 0, w0;
-		int rc = read_lag(r, &lag, err);
+		long long w0;
+		int rc;
 
-		if (rc)
-			return rc < 0 ? -1 : 0;
-		if (lag <= (long long)m->throttle.max_lag_ms)
-			return 0;
+		ev_init(&ev, EV_LAG_WAIT, m, set);
+		rc = lag_over(r, m, &ev, err);
+		if (rc <= 0)
+			return rc;
 		if (batch_budget_spent(m, t0))
 			return BATCH_BUDGET;
-		ev_init(&ev, EV_LAG_WAIT, m, set);
 		ev.batches = n - 1;
-		ev.lag_ms = lag;
 		ev.duration_ms = LAG_POLL_MS;
 		emit(r, &ev);
 		res->lag_waits++;
@@ -125,7 +157,7 @@ int batch_before(struct run *r, const struct apply_set *set, const struct apply_
 		return BATCH_INTERRUPTED;
 	if (n > 1 && batch_budget_spent(m, t0))
 		return BATCH_BUDGET;
-	if (m->throttle.max_lag_ms)
+	if (m->throttle.max_lag_ms || m->throttle.max_lag_bytes)
 		return wait_lag(r, set, m, n, t0, res, err);
 	return 0;
 }

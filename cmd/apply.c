@@ -439,6 +439,7 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 						  o.evidence && *o.evidence ? "; " : "", a->hook_note);
 	o.interrupted = &apply_interrupted;
 	o.lag_query = ap->active ? ap->ac.env.replication_lag_query : NULL;
+	o.lag_bytes_query = ap->active ? ap->ac.env.replication_lag_bytes_query : NULL;
 	if (!strcmp(ctx->drv->name, "postgres")) {
 		/* lock-safe DDL (issue #22): without a config, the built-in defaults */
 		o.statement_timeout_ms = ap->active ? ap->ac.env.pg_statement_timeout_ms : 0;

@@ -219,7 +219,9 @@ static void print_json_event(const struct apply_event *ev)
 		buf_printf(&b, ",\"batches\":%lld,\"rows\":%lld,\"rows_per_s\":%lld", ev->batches,
 			   ev->rows, ev->rows_per_s);
 	if (ev->type == EV_LAG_WAIT)
-		buf_printf(&b, ",\"batches\":%lld,\"lag_ms\":%lld", ev->batches, ev->lag_ms);
+		buf_printf(&b, ",\"batches\":%lld,\"%s\":%lld", ev->batches,
+			   ev->lag_bytes ? "lag_bytes" : "lag_ms",
+			   ev->lag_bytes ? ev->lag_bytes : ev->lag_ms);
 	if (ev->type == EV_APPLIED || ev->type == EV_FAILED || ev->type == EV_DONE ||
 	    ev->type == EV_BATCH || ev->type == EV_BATCH_STOP || ev->type == EV_LAG_WAIT)
 		buf_printf(&b, ",\"duration_ms\":%lld", ev->duration_ms);
@@ -350,8 +352,9 @@ void apply_ctx_event(void *ctx, const struct apply_event *ev)
 		break;
 	case EV_LAG_WAIT:
 		end_progress(c);
-		printf("  %s: the standby lags %lld ms, over max_replication_lag: waiting %lld ms "
-		       "before batch %lld\n", ev->name, ev->lag_ms, ev->duration_ms, ev->batches + 1);
+		printf("  %s: the standby lags %lld %s, over max_replication_lag: waiting %lld ms "
+		       "before batch %lld\n", ev->name, ev->lag_bytes ? ev->lag_bytes : ev->lag_ms,
+		       ev->lag_bytes ? "bytes" : "ms", ev->duration_ms, ev->batches + 1);
 		break;
 	case EV_BATCH_STOP:
 		end_progress(c);

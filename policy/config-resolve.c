@@ -235,6 +235,8 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 			      : c->defaults.pg_lock_retry_set ? c->defaults.pg_lock_retry_ms
 			      : POLICY_DEFAULT_PG_LOCK_RETRY_MS;
 	r->replication_lag_query = e->lag_query ? e->lag_query : c->defaults.lag_query;
+	r->replication_lag_bytes_query =
+		e->lag_bytes_query ? e->lag_bytes_query : c->defaults.lag_bytes_query;
 	r->pg_version = e->pg_version_set ? e->pg_version : c->defaults.pg_version;
 	r->backup_off = e->backup_set ? e->backup_off : c->defaults.backup_off;
 	r->backup_dir = e->backup_set ? e->backup_dir : c->defaults.backup_dir;

@@ -53,6 +53,7 @@ static void env_release(struct policy_env *e)
 	keylist_release(&e->revoked);
 	free(e->after);
 	free(e->lag_query);
+	free(e->lag_bytes_query);
 	free(e->checkpoint_file);
 	free(e->backup_dir);
 	free(e->backup_command);
@@ -318,12 +319,13 @@ static const char *const env_keys[] = {
 	"database", "builders", "approvers", "approvals", "after", "receipts_from",
 	"admins", "revoked", "lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint",
 	"targets", "backup", "hooks", "lint", "rollback", "replication_lag_query", "destructive",
-	NULL,
+	"replication_lag_bytes_query", NULL,
 };
 static const char *const default_keys[] = {
 	"builders", "approvers", "approvals", "receipts_from", "admins", "revoked",
 	"lock_timeout", "postgres", "sqlite", "max_approval_age", "checkpoint", "backup", "hooks",
-	"lint", "rollback", "replication_lag_query", "destructive", NULL,
+	"lint", "rollback", "replication_lag_query", "destructive",
+	"replication_lag_bytes_query", NULL,
 };
 static const char *const db_keys[] = { "dsn", "dsn_env", "dsn_file", NULL };
 static const char *const revoked_keys[] = { "key", "since", NULL };
@@ -746,6 +748,13 @@ static void parse_env(struct policy_config *c, struct policy_env *e, const struc
 			}
 			free(e->lag_query);
 			e->lag_query = xstrdup(v->str);
+		} else if (!strcmp(k->str, "replication_lag_bytes_query")) {
+			if (!is_string(v) || !*v->str) {
+				wrong_type(c, k->str, v, "a query returning the lag in bytes");
+				continue;
+			}
+			free(e->lag_bytes_query);
+			e->lag_bytes_query = xstrdup(v->str);
 		} else if (!strcmp(k->str, "postgres")) {
 			parse_postgres(c, e, v);
 		} else if (!strcmp(k->str, "sqlite")) {

@@ -71,6 +71,7 @@ struct policy_env {
 	/* replication_lag_query (issue #22): reads a standby's lag in ms before
 	 * each batch of a migration with batch: max_replication_lag */
 	char *lag_query;
+	char *lag_bytes_query; /* replication_lag_bytes_query: the same in bytes */
 	/* postgres: {version: N}: the major version the migrations were
 	 * checked for (preflight compares the server's with it) */
 	int pg_version, pg_version_set;
@@ -216,6 +217,7 @@ struct policy_resolved {
 	 * when set, else POLICY_DEFAULT_PG_LOCK_TIMEOUT_MS */
 	unsigned long long pg_retry_lock_timeout_ms;
 	const char *replication_lag_query; /* the environment's, else the defaults'; NULL */
+	const char *replication_lag_bytes_query; /* the same, for a bound in bytes */
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */

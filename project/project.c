@@ -553,6 +553,18 @@ static void parse_duration_key(struct findings *f, const char *path, const struc
 		wrong_type(f, path, k->str, v, "a duration such as 30s, 5m or 500ms");
 }
 
+/* max_replication_lag: a duration (5s: the standby's replay_lag) or a byte
+ * size with its unit (16MB: WAL not yet replayed). A bare number or 16m
+ * reads as a duration, as everywhere else in migration.yaml. */
+static void parse_lag_key(struct migration *m, struct findings *f, const char *path,
+			  const struct ynode *k, const struct ynode *v)
+{
+	if (v->type == YNODE_SCALAR && (parse_duration_ms(v->str, &m->throttle.max_lag_ms) == 0 ||
+					parse_size(v->str, &m->throttle.max_lag_bytes) == 0))
+		return;
+	wrong_type(f, path, k->str, v, "a duration such as 5s or a byte size such as 16MB");
+}
+
 /* batch: {size: 1000, pause: 200ms, max_duration: 10m, max_replication_lag: 5s}
  * (issue #22): the throttle of a kind: batch migration; checked against
  * kind when the whole file is read. */
@@ -584,8 +596,10 @@ static void parse_meta_batch(struct migration *m, struct findings *f, const char
 			out = &m->throttle.pause_ms;
 		else if (!strcmp(bk->str, "max_duration"))
 			out = &m->throttle.max_duration_ms;
-		else if (!strcmp(bk->str, "max_replication_lag"))
-			out = &m->throttle.max_lag_ms;
+		else if (!strcmp(bk->str, "max_replication_lag")) {
+			parse_lag_key(m, f, path, bk, bv);
+			continue;
+		}
 		if (!out) {
 			findings_add(f, SEV_ERROR, path, bk->line, bk->col, "unknown-key",
 				     "unknown key 'batch: %s' (cairn knows batch: {size, pause, "

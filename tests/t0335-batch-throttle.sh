@@ -122,6 +122,63 @@ test_expect_success 'max_replication_lag waits while the config query says the s
 	test_grep "lag_waits=$waits lag_wait_ms=[0-9]" d
 '
 
+test_expect_success 'plan and inspect show the signed batch keys, text and JSON' '
+	mig pi "{size: 250, pause: 1500ms, max_duration: 10m, max_replication_lag: 5s}" &&
+	apply_build pi "$TRASH_DIRECTORY/i.tar.gz" &&
+	cairn inspect i.tar.gz >ins &&
+	test_grep "^      batch: size 250, pause 1500ms, max_duration 10m, max_replication_lag 5s$" ins &&
+	cairn inspect i.tar.gz --format json >ins.json &&
+	test_grep "\"kind\":\"batch\",\"phase\":\"expand\",\"batch\":{\"size\":250,\"pause_ms\":1500,\"max_duration_ms\":600000,\"max_replication_lag_ms\":5000}" ins.json &&
+	cairn-apply plan i.tar.gz --env dev --db sqlite:pi.db $KEY >plan &&
+	grep -A1 "^  apply  0002_backfill" plan >p2 &&
+	test_grep "^      batch: size 250, pause 1500ms, max_duration 10m, max_replication_lag 5s$" p2 &&
+	cairn-apply plan i.tar.gz --env dev --db sqlite:pi.db $KEY --format json >plan.json &&
+	test_grep "\"migration\":\"0002_backfill\",\"action\":\"apply\",\"transaction\":true,\"kind\":\"batch\",\"batch\":{\"size\":250,\"pause_ms\":1500,\"max_duration_ms\":600000,\"max_replication_lag_ms\":5000}" plan.json &&
+	test_grep "\"migration\":\"0001_items\",\"action\":\"apply\",\"transaction\":true,\"kind\":\"schema\",\"sql\":" plan.json &&
+	grep -A1 "^  apply  0001_items" plan >p1 &&
+	test_line_count = 2 p1 &&
+	! grep "batch:" p1 &&
+	test "$(q pi.db "SELECT count(*) FROM sqlite_master WHERE name = '"'"'items'"'"'")" = 0
+'
+
+test_expect_success 'max_replication_lag in bytes: signed as max_replication_lag_bytes, read by replication_lag_bytes_query' '
+	mig pb "{size: 500, max_replication_lag: 16MB}" &&
+	apply_build pb "$TRASH_DIRECTORY/lb.tar.gz" &&
+	tar xzf lb.tar.gz --wildcards "*/manifest.yaml" -O >manifest &&
+	grep -A2 "^    batch:" manifest >keys &&
+	printf "    batch:\n      size: 500\n      max_replication_lag_bytes: 16777216\n" >expect &&
+	test_cmp expect keys &&
+	cairn inspect lb.tar.gz >ins &&
+	test_grep "^      batch: size 500, max_replication_lag 16MiB$" ins &&
+	until=$(($(date +%s) + 3)) &&
+	apply_config "replication_lag_query: \"SELECT 999999\"" &&
+	echo "    replication_lag_bytes_query: \"SELECT CASE WHEN strftime(\x27%s\x27, \x27now\x27) + 0 < $until THEN 20000000 ELSE 1000 END\"" >>cairn-apply.yaml &&
+	sed -i "s/\\\\x27/'"'"'/g" cairn-apply.yaml &&
+	sed -i "s|sqlite:db|sqlite:lb|" cairn-apply.yaml &&
+	cairn-apply apply lb.tar.gz --config cairn-apply.yaml --env dev >out 2>err &&
+	cat out &&
+	test_grep "0002_backfill: the standby lags 20000000 bytes, over max_replication_lag: waiting 1000 ms before batch 1" out &&
+	! grep "999999" out &&
+	waits=$(grep -c "the standby lags" out) &&
+	test "$waits" -ge 2 &&
+	row lb >s && echo "applied|2|1000" >expect && test_cmp expect s &&
+	q lb "SELECT detail FROM cairn_audit WHERE action = '"'"'apply'"'"' AND version = '"'"'0002'"'"'" >d &&
+	test_grep "lag_waits=$waits lag_wait_ms=[0-9]" d
+'
+
+test_expect_success 'a lag under the bound in bytes waits for nothing; a query that is no number fails the run' '
+	apply_config "replication_lag_bytes_query: \"SELECT 16777216\"" &&
+	sed -i "s|sqlite:db|sqlite:lb2|" cairn-apply.yaml &&
+	cairn-apply apply lb.tar.gz --config cairn-apply.yaml --env dev --log-format json >out 2>err &&
+	! grep "lag-wait" out &&
+	row lb2 >s && echo "applied|2|1000" >expect && test_cmp expect s &&
+	apply_config "replication_lag_bytes_query: \"SELECT \x27lots\x27\"" &&
+	sed -i "s/\\\\x27/'"'"'/g" cairn-apply.yaml &&
+	sed -i "s|sqlite:db|sqlite:lb3|" cairn-apply.yaml &&
+	test_must_fail cairn-apply apply lb.tar.gz --config cairn-apply.yaml --env dev >out 2>err &&
+	test_grep "the replication lag query returned .lots., not a number of bytes" err
+'
+
 test_expect_success 'SIGTERM in a pause stops between batches; the row stays resumable' '
 	mig ps "{size: 400, pause: 5s}" &&
 	apply_build ps "$TRASH_DIRECTORY/s.tar.gz" &&
@@ -157,14 +214,15 @@ test_expect_success 'migration.yaml: batch: on a schema migration, unknown keys 
 	apply_project y &&
 	apply_mig y 0001_a "CREATE TABLE a (x int);" "DROP TABLE a;" "batch: {size: 10}" &&
 	apply_mig y 0002_b "UPDATE a SET x = 1 WHERE x IS NULL;" - "kind: batch
-batch: {size: 0, pause: soon, speed: 3}" &&
+batch: {size: 0, pause: soon, speed: 3, max_replication_lag: 16 parsecs}" &&
 	git -C y add -A && git -C y commit -qm m &&
 	test_expect_code 1 sh -c "cd y && cairn check" >out 2>&1 &&
 	cat out &&
 	test_grep "throttles a batch migration: add kind: batch" out &&
 	test_grep "batch: size. must be a number of rows" out &&
 	test_grep "unknown key .batch: speed." out &&
-	test_grep "pause. must be a duration" out
+	test_grep "pause. must be a duration" out &&
+	test_grep "max_replication_lag. must be a duration such as 5s or a byte size such as 16MB" out
 '
 
 test_done

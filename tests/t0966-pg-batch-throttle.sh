@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='throttled batch migrations on PostgreSQL (issue #22): cairn.batch_size, the time budget and resume, the lag read from pg_stat_replication (no standby: 0) or the config query'
+test_description='throttled batch migrations on PostgreSQL (issue #22): cairn.batch_size, the time budget and resume, the lag read from pg_stat_replication (no standby: 0) or the config query, in ms or bytes'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
@@ -88,6 +88,78 @@ test_expect_success 'a lagging standby (the config query) holds the batches back
 	test $(wc -l <waits) -ge 2 &&
 	row >s && echo "applied|2|2000" >expect && test_cmp expect s
 '
+
+test_expect_success 'a bound in bytes: pg_wal_lsn_diff with no standby is 0; replication_lag_bytes_query holds the batches back' '
+	pg_fresh_db app &&
+	mig b "{size: 1000, max_replication_lag: 16MB}" &&
+	apply_build b "$TRASH_DIRECTORY/lb.tar.gz" &&
+	config "replication_lag_query: \"SELECT 999999\"" &&
+	cairn-apply apply lb.tar.gz --env dev --log-format json >out 2>err &&
+	! grep "lag-wait" out &&
+	row >s && echo "applied|2|2000" >expect && test_cmp expect s &&
+	pg_fresh_db app &&
+	pg_sql -d app -c "create table fake_lag (bytes bigint); insert into fake_lag values (20000000)" &&
+	config "replication_lag_bytes_query: \"SELECT bytes FROM fake_lag\"" &&
+	{ (sleep 2.5 && pg_sql -d app -c "update fake_lag set bytes = 1000" >/dev/null) & } &&
+	bg=$! &&
+	cairn-apply apply lb.tar.gz --env dev --log-format json >out 2>err &&
+	wait $bg &&
+	grep "\"event\":\"lag-wait\"" out >waits &&
+	test_grep "\"lag_bytes\":20000000" waits &&
+	! grep "lag_ms" waits &&
+	test $(wc -l <waits) -ge 2 &&
+	row >s && echo "applied|2|2000" >expect && test_cmp expect s &&
+	pg_sql -d app -c "select count(*) from items where cents = price * 100" >n &&
+	echo 2000 >expect && test_cmp expect n
+'
+
+# standby_start: a real standby of the test server (pg_basebackup -R),
+# port 5433 on the same socket directory; standby_stop stops it (test
+# bodies run in a subshell: the script stops it too, after the test).
+standby_stop() {
+	if test -d "$pg_dir/standby"; then
+		$pg_as "$PG_BINDIR/pg_ctl" -D "$pg_dir/standby" -m immediate -w stop >/dev/null 2>&1 || :
+	fi
+}
+standby_start() {
+	$pg_as sh -c "echo 'local replication all trust' >>'$pg_dir/data/pg_hba.conf'" &&
+	pg_sql -d postgres -c "select pg_reload_conf()" >/dev/null &&
+	$pg_as "$PG_BINDIR/pg_basebackup" -h "$pg_dir" -U cairn -D "$pg_dir/standby" -R -X stream &&
+	$pg_as sh -c "printf 'port = 5433\nwal_receiver_status_interval = 1s\n' >>'$pg_dir/standby/postgresql.conf'" &&
+	$pg_as "$PG_BINDIR/pg_ctl" -D "$pg_dir/standby" -l "$pg_dir/standby.log" -w -t 60 start >/dev/null
+}
+
+test_expect_success 'a real standby (pg_basebackup -R) whose replay is paused: the bound in bytes waits for it' '
+	pg_fresh_db app &&
+	mig rs "{size: 1000, max_replication_lag: 1MB}" &&
+	apply_build rs "$TRASH_DIRECTORY/rs.tar.gz" &&
+	config &&
+	standby_start &&
+	n=0 &&
+	until test "$(pg_sql -d postgres -c "select count(*) from pg_stat_replication where state = '"'"'streaming'"'"'")" = 1; do
+		n=$((n + 1)) && test $n -lt 100 && sleep 0.1 || return 1
+	done &&
+	"$PSQL" -X -q -At -p 5433 -d postgres -c "select pg_wal_replay_pause()" &&
+	pg_sql -d app -c "create table junk as select g, repeat(md5(g::text), 4) as x from generate_series(1, 40000) g" &&
+	n=0 &&
+	until test "$(pg_sql -d postgres -c "select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0) > 1048576 from pg_stat_replication")" = t; do
+		n=$((n + 1)) && test $n -lt 100 && sleep 0.1 || return 1
+	done &&
+	{ (sleep 2.5 && "$PSQL" -X -q -At -p 5433 -d postgres -c "select pg_wal_replay_resume()" >/dev/null) & } &&
+	bg=$! &&
+	cairn-apply apply rs.tar.gz --env dev --log-format json >out 2>err &&
+	wait $bg &&
+	grep "\"event\":\"lag-wait\"" out >waits &&
+	sed -n "1s/.*\"lag_bytes\":\([0-9]*\).*/\1/p" waits >lag &&
+	echo "first lag read: $(cat lag) bytes" &&
+	test "$(cat lag)" -gt 1048576 &&
+	test $(wc -l <waits) -ge 2 &&
+	row >s && echo "applied|2|2000" >expect && test_cmp expect s &&
+	"$PSQL" -X -q -At -p 5433 -d app -c "select count(*) from junk" >j &&
+	echo 40000 >expect && test_cmp expect j &&
+	standby_stop
+'
+standby_stop
 
 test_expect_success 'max_duration bounds the wait for a standby' '
 	pg_fresh_db app &&

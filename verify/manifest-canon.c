@@ -308,15 +308,17 @@ static int canon_throttle(struct canon *c, struct bundle_migration *m)
 {
 	static const char *const lits[] = { "      size: ", "      pause_ms: ",
 					    "      max_duration_ms: ",
-					    "      max_replication_lag_ms: " };
+					    "      max_replication_lag_ms: ",
+					    "      max_replication_lag_bytes: " };
 	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
-				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms };
+				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms,
+				       &m->throttle.max_lag_bytes };
 	size_t i;
 
 	if (!m->batch || LIT(c, "    batch:\n") < 0)
 		return -1;
 	c->nodes += 2;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < sizeof(lits) / sizeof(lits[0]); i++) {
 		size_t n = strlen(lits[i]);
 
 		if ((size_t)(c->end - c->p) < n || memcmp(c->p, lits[i], n))

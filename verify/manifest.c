@@ -238,7 +238,9 @@ static int put_throttle(struct buf *out, const struct batch_throttle *t)
 	       (t->max_duration_ms &&
 		buf_printf(out, "      max_duration_ms: %llu\n", t->max_duration_ms) < 0) ||
 	       (t->max_lag_ms &&
-		buf_printf(out, "      max_replication_lag_ms: %llu\n", t->max_lag_ms) < 0)
+		buf_printf(out, "      max_replication_lag_ms: %llu\n", t->max_lag_ms) < 0) ||
+	       (t->max_lag_bytes &&
+		buf_printf(out, "      max_replication_lag_bytes: %llu\n", t->max_lag_bytes) < 0)
 		       ? -1 : 0;
 }
 
@@ -445,15 +447,18 @@ fail:
 	return -1;
 }
 
-/* batch: {size, pause_ms, max_duration_ms, max_replication_lag_ms}: each
+/* batch: {size, pause_ms, max_duration_ms, max_replication_lag_ms,
+ * max_replication_lag_bytes}: each
  * optional but not 0 (the writer leaves an unset one out), at least one,
  * and only on a kind: batch migration. */
 static int parse_throttle(struct bundle_migration *m, const struct ynode *n)
 {
 	static const char *const keys[] = { "size", "pause_ms", "max_duration_ms",
-					    "max_replication_lag_ms", NULL };
+					    "max_replication_lag_ms", "max_replication_lag_bytes",
+					    NULL };
 	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
-				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms };
+				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms,
+				       &m->throttle.max_lag_bytes };
 	size_t i;
 
 	if (!n)

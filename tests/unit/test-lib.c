@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/batch.h"
 #include "../../lib/buf.h"
 #include "../../lib/error.h"
 #include "../../lib/pool.h"
@@ -179,6 +180,34 @@ static void test_pool(void)
 	CHECK(pool == NULL);
 }
 
+/* the throttle as plan and inspect print it (issue #22) */
+static void test_batch_throttle(void)
+{
+	struct batch_throttle t = { 250, 1500, 600000, 5000, 0 };
+	struct buf b = BUF_INIT;
+
+	CHECK(batch_throttle_text(&t, &b) == 0);
+	CHECK_STR(buf_cstr(&b), "size 250, pause 1500ms, max_duration 10m, max_replication_lag 5s");
+	buf_reset(&b);
+	CHECK(batch_throttle_json(&t, &b) == 0);
+	CHECK_STR(buf_cstr(&b), "{\"size\":250,\"pause_ms\":1500,\"max_duration_ms\":600000,"
+				"\"max_replication_lag_ms\":5000}");
+	memset(&t, 0, sizeof(t));
+	t.max_lag_bytes = 16ULL << 20;
+	t.max_duration_ms = 2 * 3600000ULL;
+	buf_reset(&b);
+	CHECK(batch_throttle_text(&t, &b) == 0);
+	CHECK_STR(buf_cstr(&b), "max_duration 2h, max_replication_lag 16MiB");
+	t.max_lag_bytes = 1000;
+	buf_reset(&b);
+	CHECK(batch_throttle_text(&t, &b) == 0);
+	CHECK_STR(buf_cstr(&b), "max_duration 2h, max_replication_lag 1000 bytes");
+	memset(&t, 0, sizeof(t));
+	buf_reset(&b);
+	CHECK(batch_throttle_json(&t, &b) == 0 && !strcmp(buf_cstr(&b), "{}"));
+	buf_release(&b);
+}
+
 int main(void)
 {
 	test_yaml();
@@ -188,5 +217,6 @@ int main(void)
 	test_sizes();
 	test_misc();
 	test_pool();
+	test_batch_throttle();
 	return unit_done();
 }
