@@ -89,21 +89,43 @@ test_expect_success 'COMMIT; DDL; BEGIN; in a signed (forged) streamed script: r
 	test_cmp before after
 '
 
+# The first window (1 MiB) ends inside a BEGIN ATOMIC body, whose ';'s the
+# scanner takes for statement ends: the part cut there does not parse, so it
+# waits for the next window instead of running half a CREATE FUNCTION.
+test_expect_success 'a BEGIN ATOMIC body across a window.s end runs whole' '
+	pg_fresh_db atomic &&
+	load_sql atomic.sql 1 "" &&
+	python3 - atomic.sql <<-\PY &&
+	import sys
+	with open(sys.argv[1], "a") as f:
+	    f.write("CREATE FUNCTION n() RETURNS int LANGUAGE sql BEGIN ATOMIC\n")
+	    f.write("SELECT 1;\n" * 60000)
+	    f.write("SELECT 42;\nEND;\nINSERT INTO t VALUES (-3, (SELECT n()::text));\n")
+	PY
+	bundle_forge_member good.tar.gz atomic.tar.gz migrations/0002_load/up.sql atomic.sql ci &&
+	cairn-apply apply atomic.tar.gz --env dev --db "$(db atomic)" $KEY >out 2>err &&
+	test_grep "applied 2 migrations" out &&
+	test "$(pg_sql -d atomic -c "select v from t where id = -3")" = 42
+'
+
 # Past BUNDLE_TEXT_KEEP (16 MiB) the member is read again from the file when
 # it runs; a before hook swaps the file after verification (t0757's way).
+# T0768_MIB=60 measures docs/benchmarks.md's 63 MB script (the member cap
+# is 64 MiB).
+mib=${T0768_MIB:-17}
 test_expect_success 'peak RSS stays near a small bundle.s; bytes changed after verification: rolled back, nothing applied' '
 	sed -i -e "s/^max_file_size: .*/max_file_size: 64MiB/" p/cairn.yaml &&
-	load_sql p/migrations/0002_load/up.sql 17 "$good_tail" &&
+	load_sql p/migrations/0002_load/up.sql $mib "$good_tail" &&
 	apply_build p "$TRASH_DIRECTORY/big.tar.gz" &&
 	ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" &&
 	export ASAN_OPTIONS &&
 	/usr/bin/time -f %M -o rss-small cairn-apply apply big.tar.gz --to 0001 --env dev \
 		--db "$(db small)" $KEY >/dev/null &&
 	/usr/bin/time -f %M -o rss cairn-apply apply big.tar.gz --env dev --db "$(db big)" $KEY >out &&
-	echo "17 MiB script: $(tail -n 1 rss) KiB, a one-table bundle $(tail -n 1 rss-small) KiB" &&
+	echo "$mib MiB script: $(tail -n 1 rss) KiB, a one-table bundle $(tail -n 1 rss-small) KiB" &&
 	# held whole, the script is in memory twice at least (its text and
 	# the parser split copy): +34 MiB; streamed, a window of about 1 MiB
-	test "$(tail -n 1 rss)" -lt $(($(tail -n 1 rss-small) + 17 * 1024)) &&
+	test "$(tail -n 1 rss)" -lt $(($(tail -n 1 rss-small) + mib * 1024)) &&
 	test "$(pg_sql -d big -c "select count(*) from t where id = -1")" = 1 &&
 	tar -xzf big.tar.gz --wildcards "*/migrations/0002_load/up.sql" -O >up.sql &&
 	sed -i "s/(-1, /(-7, /" up.sql &&
