@@ -91,7 +91,7 @@ endif
 BUILD        = build
 # Code both programs link: no libgit2, no signing in here.
 LIB_SRC      = lib/prom.c lib/trace.c lib/lint-rules.c lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/tmpfile.c lib/checkpoint.c \
-               lib/sqlsplit.c lib/toolsum.c
+               lib/sqlsplit.c lib/toolsum.c lib/callbacks.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
@@ -151,7 +151,7 @@ OPS_SRC      = ops/preflight.c ops/sqlneeds.c ops/backup.c ops/hooks.c ops/metri
 APPLY_VERB_SRC += cmd/preflight.c
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/retry.c apply/throttle.c apply/rollback.c apply/repair.c apply/accept.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c \
-               apply/restore.c
+               apply/restore.c apply/note.c apply/callbacks.c
 # cairn-apply adopt (issue #19): another tool's books taken over.
 ENGINE_SRC  += apply/adopt.c apply/adopt-match.c
 APPLY_VERB_SRC += cmd/adopt.c cmd/restore.c

@@ -32,12 +32,40 @@ struct run {
 	int retrying;            /* apply_tx_retry runs the step: retry_lock_timeout_ms */
 	int lock_timed_out;      /* the failed step's statement timed out waiting for a
 				  * lock (driver_error.lock_timeout): retry.c may run it again */
+	int callbacks_started;   /* the run reached its pending steps: after_migrate
+				  * and on_error may run (callbacks.c) */
 };
 
 /* A backup taken before a migration (apply_opts.before_step), on an audit
  * row of its own in its own transaction: 0, or -1 with the error set. */
 int record_backup(struct run *r, const char *version, const char *bundle_id,
 		  const char *detail);
+
+/* callbacks.c (issue #20): the set's SQL callbacks. callback_exec runs
+ * kind in the open transaction (nothing when the set has none): 0, or -1
+ * with *err "callback NAME (sha256:...) failed: path:line: ...".
+ * callback_run_own runs it in a transaction of its own with an audit row
+ * "callback" (version: the migration concerned, "" for the run), and on
+ * failure a row with its outcome after rolling back: 0, or -1 with *err.
+ * callback_note: "callback=FILE; sha256=HEX; outcome=ok" for k1 and k2
+ * (-1: none) that the set has, "; "-joined, or NULL. callback_on_error
+ * runs on_error after a failure, keeping the error slot as it was. */
+int callback_exec(struct run *r, const struct apply_set *set, int kind, char **err);
+int callback_run_own(struct run *r, const struct apply_set *set, int kind, const char *version,
+		     char **err);
+char *callback_note(const struct apply_set *set, int k1, int k2);
+void callback_on_error(struct run *r, const struct apply_set *set, const char *version);
+/* Around a run with pending steps: before_migrate (EXIT_FAILED, nothing
+ * ran, when it fails), then, given the run's exit code, after_migrate
+ * when it applied something and on_error when it failed; the exit code
+ * after them. callback_each_own: before_each or after_each of a
+ * migration that runs outside one transaction (transaction: false, kind:
+ * batch), in one of their own: an exit code. */
+int callbacks_before_run(struct run *r, const struct apply_set *set, struct apply_result *res);
+int callbacks_after_run(struct run *r, const struct apply_set *set, struct apply_result *res,
+			int rc);
+int callback_each_own(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		      int kind, struct apply_result *res);
 
 /* engine.c */
 long long now_ms(void);

@@ -344,7 +344,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		const struct apply_mig *m = s->m;
 		long long duration = 0;
 		char *err = NULL;
-		int failed, reread;
+		int failed, reread, own_each;
 
 		if (s->action != STEP_APPLY && s->action != STEP_RESUME)
 			continue;
@@ -361,6 +361,9 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		ev.index = done;
 		ev.total = p->napply;
 		emit(r, &ev);
+		own_each = m->batch || !m->transaction;
+		if (own_each && callback_each_own(r, set, m, CB_BEFORE_EACH, res) != EXIT_OK)
+			return EXIT_FAILED;
 		reread = !m->up && m->bundle;
 		if (reread && reread_step_sql(r, set, s->m, &err))
 			failed = 1;
@@ -402,6 +405,8 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		ev.total = p->napply;
 		ev.duration_ms = duration;
 		emit(r, &ev);
+		if (own_each && callback_each_own(r, set, m, CB_AFTER_EACH, res) != EXIT_OK)
+			return EXIT_FAILED;
 	}
 	return EXIT_OK;
 }
@@ -476,6 +481,8 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
+	if (p.napply && (rc = callbacks_before_run(&r, set, res)) != EXIT_OK)
+		goto out;
 	if (p.napply && o->atomic) {
 		if ((rc = before_steps(&r, set, &p, res)) != EXIT_OK)
 			goto out;
@@ -504,6 +511,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 	}
 	rc = res->waiting ? EXIT_CONTRACT : EXIT_OK;
 out:
+	rc = callbacks_after_run(&r, set, res, rc);
 	res->to_version = r.current ? xstrdup(r.current) : NULL;
 	ev_init(&ev, EV_DONE, NULL, set);
 	ev.total = res->applied;

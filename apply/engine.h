@@ -250,17 +250,33 @@ int engine_accept_checksum(struct db *db, const struct driver *drv, const struct
  * "backup") records it and the file's sha256 is that row's (else
  * EXIT_REFUSED, nothing written); the driver's restore_from replaces the
  * database (SQLite; EXIT_FAILED for a driver without one), and a
- * "restore" row is appended to the chain the file brought back. */
+ * "restore" row is appended to the chain the file brought back. A driver
+ * with dump_tables (PostgreSQL) restores only the dumped tables: refused
+ * (EXIT_REFUSED) unless the backup's migration is the newest applied one,
+ * which is then marked rolled back with a "restore" row. */
 struct restore_info {
 	char *version;        /* the migration the backup was taken before */
 	long long seq;        /* its backup audit row */
 	char *current;        /* the highest applied version after (NULL: none) */
 	size_t dropped;       /* audit rows after the backup, gone with the file */
 	int restored_unrecorded; /* restored, but the restore row not written */
+	/* a per-table dump (PostgreSQL): the tables came back, not the books;
+	 * the migration is marked rolled back, the chain extended */
+	int tables_only;
+	char *tables;         /* the dumped tables, comma-separated */
 };
 int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		   const struct apply_opts *o, struct restore_info *out);
 void restore_info_release(struct restore_info *r);
+/* An audit row of action (detail; version "", to_version the newest
+ * applied) appended outside a run (apply/note.c, issue #20: the after and
+ * on_error hooks): under the run lock, the chain and identity checked as
+ * a run checks them. *written 0 when the database has no books (nothing
+ * is created for a note). An exit code. */
+int engine_note(struct db *db, const struct driver *drv, const char *action,
+		const char *bundle_id, const char *detail, const struct apply_opts *o,
+		int *written);
+
 /* The audit chain (apply/audit.c). */
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* Computes row->hash (replacing it) from the other fields and prev_hash. */

@@ -130,6 +130,38 @@ static int check_sql(struct bundle *b, const struct bundle_migration *bm, const 
 	return 0;
 }
 
+/* The bundle's callbacks for driver (issue #20), read now: a few small
+ * scripts, checked as the migrations' are (no NUL byte). */
+static int load_callbacks(struct apply_set *out, struct bundle *b, const char *driver)
+{
+	size_t i;
+
+	for (i = 0; i < b->ncallbacks; i++) {
+		const struct bundle_file *f = &b->callbacks[i];
+		const char *only;
+		int kind = callback_parse(f->name, &only);
+		struct apply_callback *cb;
+
+		if (kind < 0 || (only && strcmp(only, driver)))
+			continue;
+		cb = &out->callbacks[kind];
+		/* the driver's variant wins over the generic file */
+		if (cb->path && !only)
+			continue;
+		free(cb->sql);
+		cb->sql = NULL;
+		if (bundle_member_has_nul(b, f) > 0) {
+			cairn_error_set("%s: contains a NUL byte: not SQL text", f->member);
+			return -1;
+		}
+		if (read_sql(b, f, &cb->sql, &cb->len) < 0)
+			return -1;
+		cb->path = f->member;
+		cb->sha256 = f->sha256;
+	}
+	return 0;
+}
+
 int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, unsigned flags)
 {
 	static char empty[1];
@@ -179,6 +211,8 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 		    ((flags & APPLY_LOAD_SQL) && apply_mig_read_sql(m, driver)))
 			goto fail;
 	}
+	if (load_callbacks(out, b, driver) < 0)
+		goto fail;
 	return 0;
 fail:
 	apply_set_release(out);

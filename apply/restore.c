@@ -124,6 +124,86 @@ out:
 	return rc;
 }
 
+/* The recorded tables of a PostgreSQL backup row ("tables=a,b"), or "". */
+static char *row_tables(const struct audit_row *a)
+{
+	const char *t = strstr(a->detail, "; tables="), *end;
+
+	if (!t)
+		return xstrdup("");
+	t += 9;
+	end = strstr(t, "; ");
+	return end ? xstrndup(t, (size_t)(end - t)) : xstrdup(t);
+}
+
+/* A per-table dump (PostgreSQL) brings back only the tables the migration
+ * touched, not the books: it is restored only when its migration is the
+ * newest applied one (a later migration may have changed those tables
+ * again), and that migration is then marked rolled back, in a transaction
+ * of our own with a "restore" row anchored to it. */
+static const struct bk_row *newest_applied(const struct bk_row *rows, size_t n)
+{
+	const struct bk_row *top = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(rows[i].state, BK_APPLIED) &&
+		    (!top || version_cmp(rows[i].version, top->version) > 0))
+			top = &rows[i];
+	return top;
+}
+
+static int tables_check(const struct audit_row *row, const struct bk_row *rows, size_t n)
+{
+	const struct bk_row *top = newest_applied(rows, n);
+
+	if (top && !strcmp(top->version, row->version) &&
+	    (!top->kind || strcmp(top->kind, "baseline")))
+		return EXIT_OK;
+	cairn_error_set("the backup taken before %s holds only the tables that migration touched, "
+			"so it is restored only while %s is the newest applied migration (the "
+			"newest is %s): roll back the later ones first; nothing was restored",
+			row->version, row->version, top ? top->version : "none");
+	return EXIT_REFUSED;
+}
+
+static int record_tables(struct db *db, const struct driver *drv, const struct apply_opts *o,
+			 const struct audit_row *row, const char *path, const struct bk_row *rows,
+			 size_t n, struct restore_info *out)
+{
+	const struct bk_row *top = newest_applied(rows, n), *t;
+	struct bk_row mark;
+	struct run r;
+	size_t i;
+	char *detail = NULL;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	if (run_init(&r, db, drv, o))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (&rows[i] != top && !strcmp(rows[i].state, BK_APPLIED) &&
+		    (!r.current || version_cmp(rows[i].version, r.current) > 0))
+			set_current(&r, rows[i].version);
+	t = top;
+	mark = *t;
+	mark.state = BK_ROLLED_BACK;
+	mark.audit_hash = NULL;
+	out->tables = row_tables(row);
+	detail = xasprintf("restored=%s; sha256=%.64s; tables=%s; the backup taken before %s (audit "
+			   "row %lld, %s); applied -> rolled_back; objects the migration created "
+			   "are not in the dump and stay", path, strstr(row->detail, "; sha256=") + 9,
+			   out->tables, row->version, row->seq, row->at);
+	rc = put_row_tx(&r, &mark, "restore", t->bundle_id, r.current, detail);
+	free(mark.audit_hash);
+	if (!rc)
+		out->current = r.current ? xstrdup(r.current) : NULL;
+out:
+	free(detail);
+	run_release(&r);
+	return rc;
+}
+
 int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		   const struct apply_opts *o, struct restore_info *out)
 {
@@ -163,12 +243,17 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		rc = EXIT_FAILED;
 		goto out;
 	}
+	out->tables_only = drv->dump_tables != NULL;
+	if (out->tables_only && (rc = tables_check(row, rows, nrows)) != EXIT_OK)
+		goto out;
 	if (drv->restore_from(db, path) < 0) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	/* from here the database is the backup's; the row says so */
-	if (record_restore(db, drv, &guard.opts, row, path, na, out) < 0) {
+	/* from here the database (or the dumped tables) is the backup's; the
+	 * books say so */
+	if (out->tables_only ? record_tables(db, drv, &guard.opts, row, path, rows, nrows, out) < 0
+			     : record_restore(db, drv, &guard.opts, row, path, na, out) < 0) {
 		out->restored_unrecorded = 1;
 		rc = EXIT_ENVIRONMENT;
 	}
@@ -187,5 +272,6 @@ void restore_info_release(struct restore_info *r)
 		return;
 	free(r->version);
 	free(r->current);
+	free(r->tables);
 	memset(r, 0, sizeof(*r));
 }

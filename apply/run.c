@@ -464,22 +464,31 @@ int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig 
 	struct driver_exec x;
 	struct bk_row row;
 	long long t0 = now_ms();
+	char *note, *detail = NULL;
 
 	memset(&row, 0, sizeof(row));
 	if (!in_atomic && tx_begin(r)) {
 		*err = xstrdup(cairn_error_last());
 		return -1;
 	}
-	if (run_up(r, m, 0, &x, err, NULL, NULL) || run_verify(r, m, err))
+	/* the callbacks around it, in its transaction (issue #20) */
+	if (callback_exec(r, set, CB_BEFORE_EACH, err) || run_up(r, m, 0, &x, err, NULL, NULL) ||
+	    run_verify(r, m, err) || callback_exec(r, set, CB_AFTER_EACH, err))
 		goto fail;
 	fill_row(&row, m, set, r, BK_APPLIED);
 	row.is_new = is_new;
 	*duration = row.duration_ms = now_ms() - t0;
+	if ((note = callback_note(set, CB_BEFORE_EACH, CB_AFTER_EACH)))
+		detail = xasprintf("%s; %s", m->checksum, note);
+	free(note);
 	if (in_atomic) {
-		defer_record(r, &row, "apply", set->bundle_id, m->version, m->checksum);
+		defer_record(r, &row, "apply", set->bundle_id, m->version,
+			     detail ? detail : m->checksum);
+		free(detail);
 		return 0;
 	}
-	if (audit_add(r, "apply", m->version, set->bundle_id, m->version, m->checksum, &row) ||
+	if (audit_add(r, "apply", m->version, set->bundle_id, m->version,
+		      detail ? detail : m->checksum, &row) ||
 	    r->drv->bk_put(r->db, &row)) {
 		*err = xstrdup(cairn_error_last());
 		goto fail;
@@ -488,9 +497,11 @@ int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig 
 		*err = xstrdup(cairn_error_last());
 		goto fail;
 	}
+	free(detail);
 	bk_row_release(&row);
 	return 0;
 fail:
+	free(detail);
 	bk_row_release(&row);
 	if (!in_atomic)
 		tx_rollback(r);

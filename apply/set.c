@@ -29,6 +29,8 @@ void apply_set_release(struct apply_set *s)
 		free(m->environments);
 	}
 	free(s->migs);
+	for (i = 0; i < CB_COUNT; i++)
+		free(s->callbacks[i].sql);
 	if (s->owns_bundle)
 		bundle_free(s->bundle);
 	free(s->bundle_id);

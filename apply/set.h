@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "../lib/batch.h"
+#include "../lib/callbacks.h"
 
 /* A migration ready to apply: the bundle's metadata and this driver's SQL. */
 struct bundle;
@@ -38,6 +39,15 @@ struct apply_mig {
 	struct batch_throttle throttle; /* kind: batch's batch: keys (issue #22) */
 };
 
+/* A SQL callback of the bundle for the set's driver (issue #20): the
+ * driver's variant (NAME.DRIVER.sql) when there is one, else NAME.sql. */
+struct apply_callback {
+	const char *path;          /* "migrations/callbacks/before_each.sql"; NULL: none */
+	const char *sha256;        /* the signed manifest's, hex */
+	char *sql;                 /* NUL-terminated, owned by the set */
+	size_t len;
+};
+
 struct apply_set {
 	char *bundle_id;           /* "sha256:..." */
 	char *bundle_name;         /* "shop-1.4" */
@@ -57,6 +67,8 @@ struct apply_set {
 	 * contract statement for it); 0: plan_build makes them and every step
 	 * after them wait (STEP_CONTRACT_WAITS) */
 	int contract_approved;
+	/* the bundle's callbacks for driver, by kind (lib/callbacks.h) */
+	struct apply_callback callbacks[CB_COUNT];
 };
 
 void apply_set_release(struct apply_set *s);

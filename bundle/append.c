@@ -28,12 +28,6 @@ static int cmp_member(const void *a, const void *b)
 	return member_cmp(((const struct member *)a)->name, ((const struct member *)b)->name);
 }
 
-static int cmp_file(const void *a, const void *b)
-{
-	return strcmp((*(const struct bundle_file *const *)a)->member,
-		      (*(const struct bundle_file *const *)b)->member);
-}
-
 static int write_chunk(void *ctx, const void *data, size_t len)
 {
 	return bwriter_write(ctx, data, len);
@@ -61,7 +55,7 @@ static int rewrite(struct bundle *b, const char *out_path, const struct stmt_pai
 	struct member *ms = NULL;
 	const struct bundle_file **files = NULL;
 	struct bwriter *w = NULL;
-	size_t nm = 0, alloc = 0, nf = 0, i, j;
+	size_t nm = 0, alloc = 0, nf = 0, i;
 	long long mtime;
 	int rc = -1;
 
@@ -99,15 +93,7 @@ static int rewrite(struct bundle *b, const char *out_path, const struct stmt_pai
 	}
 	if (nm)
 		qsort(ms, nm, sizeof(*ms), cmp_member);
-	for (i = 0; i < b->nmigs; i++)
-		nf += b->migs[i].nfiles;
-	files = xcalloc(nf ? nf : 1, sizeof(*files));
-	nf = 0;
-	for (i = 0; i < b->nmigs; i++)
-		for (j = 0; j < b->migs[i].nfiles; j++)
-			files[nf++] = &b->migs[i].files[j];
-	if (nf)
-		qsort(files, nf, sizeof(*files), cmp_file);
+	files = bundle_files_sorted(b, &nf);
 
 	if (bwriter_open(&w, out_path, b->name, mtime) < 0)
 		goto out;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "../lib/sha256.h"
 #include "../lib/util.h"
@@ -398,6 +399,37 @@ static int read_migrations(const struct project *p, struct bundle *b, struct bui
 	return 0;
 }
 
+/* migrations/callbacks/ (issue #20): files like a migration's, members
+ * migrations/callbacks/NAME, sorted by name; their presence makes the
+ * bundle format 2 (manifest_format). */
+static int read_callbacks(const struct project *p, struct bundle *b, struct build_ctx *ctx,
+			  struct sums *sums, struct build_result *out)
+{
+	struct migration dir;
+	struct bundle_migration bm;
+	const struct mig_file **sorted;
+	unsigned long long text_total = 0;
+	size_t i;
+	int rc = 0;
+
+	if (!p->ncallbacks)
+		return 0;
+	memset(&dir, 0, sizeof(dir));
+	memset(&bm, 0, sizeof(bm));
+	dir.dir = CALLBACK_DIR;
+	bm.files = xcalloc(p->ncallbacks, sizeof(*bm.files));
+	sorted = xcalloc(p->ncallbacks, sizeof(*sorted));
+	for (i = 0; i < p->ncallbacks; i++)
+		sorted[i] = &p->callbacks[i];
+	qsort(sorted, p->ncallbacks, sizeof(*sorted), cmp_mig_file);
+	for (i = 0; i < p->ncallbacks && rc == 0; i++)
+		rc = add_file(p, &dir, sorted[i], &bm, ctx, sums, &text_total, out);
+	free(sorted);
+	b->callbacks = bm.files;
+	b->ncallbacks = bm.nfiles;
+	return rc;
+}
+
 int bundle_build(const struct build_req *r, struct build_result *out)
 {
 	const struct project *p = r->proj;
@@ -424,8 +456,9 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	b.migs = xcalloc(p->n, sizeof(*b.migs));
 	for (i = 0; i < p->n; i++)
 		nfiles += p->order[i]->nfiles;
-	ctx.files = xcalloc(nfiles ? nfiles : 1, sizeof(*ctx.files));
-	if (read_migrations(p, &b, &ctx, &sums, out) < 0)
+	ctx.files = xcalloc(nfiles + p->ncallbacks + 1, sizeof(*ctx.files));
+	if (read_migrations(p, &b, &ctx, &sums, out) < 0 ||
+	    read_callbacks(p, &b, &ctx, &sums, out) < 0)
 		goto out;
 	if (manifest_format(&b, &manifest) < 0 || sha256_hex(manifest.ptr, manifest.len, hex) < 0)
 		goto out;
@@ -498,17 +531,11 @@ static int emit_copy(void *vctx, struct bwriter *w)
 	return 0;
 }
 
-static int cmp_file_member(const void *a, const void *b)
-{
-	return strcmp((*(const struct bundle_file *const *)a)->member,
-		      (*(const struct bundle_file *const *)b)->member);
-}
-
 int bundle_sign(struct bundle *b, const char *out_path, const struct build_signer *signers,
 		size_t nsigners)
 {
 	struct blob *bl = NULL;
-	size_t nbl = 0, blalloc = 0, i, j, n = 0;
+	size_t nbl = 0, blalloc = 0, i;
 	struct copy_ctx c;
 	long long mtime = iso_time_parse(b->build_time);
 	int rc = -1;
@@ -538,15 +565,8 @@ int bundle_sign(struct bundle *b, const char *out_path, const struct build_signe
 		if (sign_statement(&signers[i], b->id, b->build_time, &bl, &nbl, &blalloc) < 0)
 			goto out;
 	blobs_settle(bl, &nbl);
-	for (i = 0; i < b->nmigs; i++)
-		n += b->migs[i].nfiles;
 	c.b = b;
-	c.files = xcalloc(n ? n : 1, sizeof(*c.files));
-	for (i = 0; i < b->nmigs; i++)
-		for (j = 0; j < b->migs[i].nfiles; j++)
-			c.files[c.n++] = &b->migs[i].files[j];
-	if (c.n)
-		qsort(c.files, c.n, sizeof(*c.files), cmp_file_member);
+	c.files = bundle_files_sorted(b, &c.n);
 	if (write_bundle(out_path, b->name, mtime, bundle_manifest_bytes(b), bundle_sums_bytes(b), bl,
 			 nbl, emit_copy, &c) < 0)
 		goto out;

@@ -475,10 +475,11 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 /* The environment's hooks (issue #20): before the run (a failure stops
  * it: EXIT_FAILED, nothing applied), after it (outcome success), or
  * on_error (outcome failed); a failing after or on_error hook is a
- * warning: the run's own exit code stands. */
+ * warning: the run's own exit code stands. *how says how it ended (its
+ * exit_status -1 and started_ms 0 when there was no hook to run). */
 static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 		    const struct apply_set *set, const struct apply_result *res, const char *which,
-		    int run_rc)
+		    int run_rc, struct hook_outcome *how)
 {
 	const struct policy_env *h = ap->active ? ap->ac.env.hooks : NULL;
 	const char *cmd = !h ? NULL : !strcmp(which, "before") ? h->hook_before
@@ -486,6 +487,8 @@ static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 	struct hook_facts f;
 	char code[16];
 
+	memset(how, 0, sizeof(*how));
+	how->exit_status = -1;
 	if (!cmd)
 		return EXIT_OK;
 	memset(&f, 0, sizeof(f));
@@ -498,7 +501,7 @@ static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 	f.outcome = !strcmp(which, "before") ? "pending" : run_rc ? "failed" : "success";
 	f.error = run_rc ? code : NULL;
 	f.pending = set->n;
-	if (hook_run(which, cmd, h->hook_timeout_ms, &f) == 0)
+	if (hook_run(which, cmd, h->hook_timeout_ms, &f, how) == 0)
 		return EXIT_OK;
 	if (strcmp(which, "before")) {
 		warning_msg("%s", cairn_error_last());
@@ -508,6 +511,37 @@ static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 		apply_ctx_json_error(NULL, EXIT_FAILED, cairn_error_last(), "unchanged", NULL);
 	error_msg("%s: nothing was applied; the database is unchanged", cairn_error_last());
 	return EXIT_FAILED;
+}
+
+/* The after or on_error hook that ran once the run had committed and let
+ * go of its lock, recorded as an audit row of its own (action "hook"),
+ * the lock taken again and the chain checked first. Not recorded: a run
+ * that never got the lock (another holds it) or a database without books;
+ * a row that cannot be written is a warning, like the hook's failure. */
+static void record_hook(struct apply_ctx *ctx, const struct apply_args *a,
+			const struct apply_set *set, const struct apply_policy *ap,
+			const char *which, const struct hook_outcome *how, int run_rc)
+{
+	struct apply_opts o;
+	char *detail, *builders;
+	int written = 0;
+
+	if (!how->started_ms || run_rc == EXIT_LOCKED || !ctx->db)
+		return;
+	detail = hook_outcome_detail(which, how);
+	memset(&o, 0, sizeof(o));
+	o.env = a->env;
+	o.lock_timeout_ms = a->lock_ms;
+	o.project = set->bundle ? set->bundle->project : NULL;
+	o.builders = builders = apply_policy_builders(ap, a->keys, a->nkeys);
+	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
+	o.policy = ap->active;
+	if (engine_note(ctx->db, ctx->drv, "hook", set->bundle_id, detail, &o, &written) !=
+	    EXIT_OK)
+		warning_msg("the %s hook ran, but its audit row was not written: %s", which,
+			    cairn_error_last());
+	free(builders);
+	free(detail);
 }
 
 /* The receipt, with the checkpoint of the books' head the run left. */
@@ -532,6 +566,9 @@ static int receipt_with_checkpoint(struct apply_ctx *ctx, struct apply_policy *a
 int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_result *res)
 {
 	struct apply_args a;
+	struct hook_outcome how;
+	const char *which;
+	char *hook_note = NULL;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -551,12 +588,16 @@ int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_
 		rc = apply_policy_check_db(r->ap, ctx, r->bundle, 0);
 	if (rc != EXIT_OK)
 		return rc;
-	if ((rc = run_hook(r->ap, &a, r->set, res, "before", 0)) != EXIT_OK)
+	if ((rc = run_hook(r->ap, &a, r->set, res, "before", 0, &how)) != EXIT_OK)
 		return rc;
-	if (r->ap->active && r->ap->ac.env.hooks && r->ap->ac.env.hooks->hook_before)
-		a.hook_note = "before hook: exited 0";
+	/* the before hook that ran: in every audit row of the run */
+	if (how.started_ms)
+		a.hook_note = hook_note = hook_outcome_detail("before", &how);
 	rc = finish(ctx, &a, run(ctx, r->ap, &a, r->set, res), res, r->set);
-	run_hook(r->ap, &a, r->set, res, rc == EXIT_OK ? "after" : "on_error", rc);
+	free(hook_note);
+	which = rc == EXIT_OK ? "after" : "on_error";
+	run_hook(r->ap, &a, r->set, res, which, rc, &how);
+	record_hook(ctx, &a, r->set, r->ap, which, &how, rc);
 	/* the chain's head, kept outside the database, whatever the run did */
 	rc = checkpoint_after_run(ctx, r->cpo, rc);
 	/* proof for the next environment that this bundle ran here, with the

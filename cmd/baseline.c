@@ -108,6 +108,7 @@ int cmd_baseline(int argc, char **argv)
 	o.env = a.env;
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
+	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
 	o.lock_timeout_ms = a.lock_ms;
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);

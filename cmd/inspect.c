@@ -118,6 +118,11 @@ static void print_text(const struct bundle *b, size_t nkeys)
 			buf_release(&w);
 		}
 	}
+	if (b->ncallbacks)
+		printf("\nSQL callbacks (%zu):\n", b->ncallbacks);
+	for (i = 0; i < b->ncallbacks; i++)
+		printf("  %s  sha256:%s  %llu bytes\n", E(b->callbacks[i].name),
+		       b->callbacks[i].sha256, b->callbacks[i].size);
 	printf("\nsignatures and approvals (%zu):\n", b->nstatements);
 	for (i = 0; i < b->nstatements; i++) {
 		const struct bundle_statement *s = &b->statements[i];
@@ -227,6 +232,13 @@ static void print_json(const struct bundle *b, size_t nkeys)
 		waivers_json(m, &o);
 		buf_puts(&o, "}");
 
+	}
+	buf_puts(&o, "],\"callbacks\":[");
+	for (i = 0; i < b->ncallbacks; i++) {
+		buf_puts(&o, i ? ",{" : "{");
+		json_kv(&o, "name", b->callbacks[i].name, 0);
+		json_kv(&o, "sha256", b->callbacks[i].sha256, 1);
+		buf_printf(&o, ",\"size\":%llu}", b->callbacks[i].size);
 	}
 	buf_puts(&o, "],\"statements\":[");
 	for (i = 0; i < b->nstatements; i++) {

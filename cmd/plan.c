@@ -113,6 +113,43 @@ static void hooks_json(struct buf *b, const struct policy_env *h)
 	buf_putc(b, '}');
 }
 
+/* The bundle's SQL callbacks for this driver (issue #20), and when each
+ * runs; nothing runs when nothing is pending. */
+static const char *const callback_when[CB_COUNT] = {
+	"once, before the first pending migration, in its own transaction",
+	"in each migration's transaction, before its up script",
+	"in each migration's transaction, after its up and verify scripts (a failure rolls "
+	"the migration back)",
+	"once, after the last migration applied, in its own transaction",
+	"after a failure, in its own transaction",
+};
+
+static void callbacks_text(const struct apply_set *set, const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < CB_COUNT; i++)
+		if (set->callbacks[i].path)
+			printf("callback %s: %s (sha256:%.12s) %s%s\n", callback_names[i],
+			       set->callbacks[i].path, set->callbacks[i].sha256, callback_when[i],
+			       p->napply ? "" : "; not run: nothing is pending");
+}
+
+static void callbacks_json(struct buf *b, const struct apply_set *set)
+{
+	size_t i, n = 0;
+
+	buf_puts(b, ",\"callbacks\":[");
+	for (i = 0; i < CB_COUNT; i++) {
+		if (!set->callbacks[i].path)
+			continue;
+		buf_printf(b, "%s{\"name\":\"%s\",\"path\":", n++ ? "," : "", callback_names[i]);
+		buf_put_json_string(b, set->callbacks[i].path);
+		buf_printf(b, ",\"sha256\":\"%s\"}", set->callbacks[i].sha256);
+	}
+	buf_putc(b, ']');
+}
+
 static void print_sql(const char *label, const char *sql)
 {
 	const char *p = sql, *nl;
@@ -142,6 +179,7 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 	else
 		printf("the database has no migration applied yet\n");
 	hooks_text(o->hooks);
+	callbacks_text(set, p);
 	for (i = 0; i < p->n; i++) {
 		const struct plan_step *s = &p->steps[i];
 		const struct apply_mig *m = s->m;
@@ -215,6 +253,7 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 	else
 		buf_puts(&b, "null");
 	hooks_json(&b, o->hooks);
+	callbacks_json(&b, set);
 	buf_puts(&b, ",\"steps\":[");
 	for (i = 0; i < p->n; i++) {
 		const struct plan_step *s = &p->steps[i];

@@ -32,8 +32,14 @@ const struct cmd cmd_restore_desc = {
 	"file; a 'restore' row naming the backup, its sha256 and how many rows went\n"
 	"is appended to the chain the file brought back. A signed checkpoint\n"
 	"taken after the backup will name those rows as missing: expected after a\n"
-	"restore, until the checkpoint restore appends. PostgreSQL: not done here (exit 1); the backup row's restore:\n"
-	"command (pg_restore) brings the dumped tables back.\n"
+	"restore, until the checkpoint restore appends.\n"
+	"\n"
+	"PostgreSQL: the backup is a pg_dump of the tables the migration touched;\n"
+	"it is restored only while that migration is the newest applied one (else\n"
+	"exit 3): pg_restore drops those tables and creates them again with their\n"
+	"data in one transaction, then the migration is marked rolled back with a\n"
+	"'restore' row that extends the chain. Objects the migration created are\n"
+	"not in the dump and stay.\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
@@ -46,7 +52,8 @@ const struct cmd cmd_restore_desc = {
 	"   --lock-timeout D   wait up to D for another runner (default 15s)\n"
 	"\n"
 	"Exit status: 0 restored, 1 the driver restores no file, 3 BACKUP is not\n"
-	"a backup the books record (or not its bytes), 4 lock not obtained, 5 the\n"
+	"a backup the books record (or not its bytes, or not the newest applied\n"
+	"migration's, on PostgreSQL), 4 lock not obtained, 5 the\n"
 	"books need an operator or differ from the checkpoint, 6 the database or BACKUP cannot be read or\n"
 	"written.\n",
 };
@@ -121,12 +128,18 @@ int cmd_restore(int argc, char **argv)
 		goto out;
 	o.env = a.env;
 	o.checkpoint = ctx.checkpoint;
-	/* as rollback: the books' own earlier state, so not gated by the
-	 * policy (restore --db DSN BACKUP works on a database a config made) */
+	/* as rollback: without a config, refused on a database a config's
+	 * policy governs (its identity records policy=1: apply/books.c) */
 	o.policy = ap.active;
+	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
 	o.lock_timeout_ms = a.lock_ms;
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
-	if (rc == EXIT_OK) {
+	if (rc == EXIT_OK && info.tables_only) {
+		printf("restored the tables %s of %s from '%s' (the backup taken before %s); %s is "
+		       "marked rolled back; it is at version %s\n", info.tables,
+		       ctx.drv->display_name(ctx.db), a.backup, info.version, info.version,
+		       info.current ? info.current : "none");
+	} else if (rc == EXIT_OK) {
 		printf("restored %s from '%s' (the backup taken before %s); it is at version %s; "
 		       "%zu audit row%s from after the backup went with it\n",
 		       ctx.drv->display_name(ctx.db), a.backup, info.version,
@@ -146,7 +159,7 @@ int cmd_restore(int argc, char **argv)
 	 * went), which checkpoint_make refuses to sign; it is vouched for by the
 	 * backup's sha256 in the books the engine compared with that checkpoint
 	 * under the run lock, so the new head is signed as it is. */
-	if (rc == EXIT_OK && ctx.checkpoint) {
+	if (rc == EXIT_OK && !info.tables_only && ctx.checkpoint) {
 		checkpoint_release(ctx.checkpoint);
 		free(ctx.checkpoint);
 		ctx.checkpoint = NULL;

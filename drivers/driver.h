@@ -294,8 +294,12 @@ struct driver {
 	int (*dump_tables)(struct db *db, const char *const *tables, size_t n, const char *path);
 	/* Optional (issue #20): the whole database replaced by the copy at
 	 * path that backup_to made (SQLite's online backup API, from the file
-	 * into the open connection, under the run lock). 0, or -1 with the
-	 * error set and the database as it was. NULL: none (PostgreSQL). */
+	 * into the open connection, under the run lock); for a driver with
+	 * dump_tables, the dumped tables dropped and created again from the
+	 * dump at path, data included, in one transaction of the tool's
+	 * (PostgreSQL: pg_restore --clean --single-transaction;
+	 * $CAIRN_PG_RESTORE names it), the books untouched. 0, or -1 with the
+	 * error set and the database as it was. NULL: none. */
 	int (*restore_from)(struct db *db, const char *path);
 };
 
@@ -304,9 +308,14 @@ const struct driver *driver_for_dsn(const char *dsn);      /* NULL, error set */
 const struct driver *driver_by_name(const char *name);     /* NULL when unknown */
 const struct driver *const *driver_list(void);             /* NULL-terminated */
 /* SQLite extensions (shared libraries) every later sqlite open loads
- * before anything else runs (issue #19); the paths are copied.
- * A load failure fails the open with the path and SQLite's message. */
-void driver_sqlite_set_extensions(const char *const *paths, size_t n);
+ * before anything else runs (issue #19). Each file is opened and hashed
+ * here, once, and loaded later through that descriptor (/proc/self/fd/N),
+ * so what loads is what was hashed. 0, or -1 with the error set (a file
+ * that cannot be read; none is kept then). A load failure fails the open
+ * with the path and SQLite's message. */
+int driver_sqlite_set_extensions(const char *const *paths, size_t n);
+/* The sha256 (hex) of extension i as opened above; NULL past the end. */
+const char *driver_sqlite_extension_sha256(size_t i);
 
 void bk_row_release(struct bk_row *r);
 void bk_rows_free(struct bk_row *rows, size_t n);

@@ -42,28 +42,27 @@ static void conn_options(struct db *db, struct buf *ci, char **password)
 		pq.conninfoFree(opts);
 }
 
-int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const char *path)
+/* Runs tool with args (NULL-terminated, after the tool's name) and
+ * --dbname=<this connection's options> last, the password in PGPASSWORD:
+ * 0 when it exited 0, else -1 with the error set (what: "of DB to 'PATH'"). */
+static int run_tool(struct db *db, const char *tool, const char *const *args, const char *what)
 {
-	const char *tool = getenv("CAIRN_PG_DUMP") && *getenv("CAIRN_PG_DUMP")
-				   ? getenv("CAIRN_PG_DUMP") : "pg_dump";
 	struct buf ci = BUF_INIT;
-	char *password = NULL, *file = xasprintf("--file=%s", path), *dbarg;
-	const char **argv = xcalloc(2 * n + 6, sizeof(*argv));
-	size_t i, k = 0;
+	char *password = NULL, *dbarg;
+	const char **argv;
+	size_t i, n = 0;
 	int status = 0, rc = -1;
 	pid_t pid;
 
+	while (args[n])
+		n++;
+	argv = xcalloc(n + 3, sizeof(*argv));
 	conn_options(db, &ci, &password);
 	dbarg = xasprintf("--dbname=%s", buf_cstr(&ci));
-	argv[k++] = tool;
-	argv[k++] = "--format=custom";
-	argv[k++] = file;
-	for (i = 0; i < n; i++) {
-		argv[k++] = "--table";
-		argv[k++] = tables[i];
-	}
-	argv[k++] = dbarg;
-	argv[k] = NULL;
+	argv[0] = tool;
+	for (i = 0; i < n; i++)
+		argv[i + 1] = args[i];
+	argv[n + 1] = dbarg;
 	pid = fork();
 	if (pid == 0) {
 		if (password)
@@ -76,20 +75,58 @@ int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const cha
 	else if (waitpid(pid, &status, 0) < 0)
 		cairn_error_set("cannot wait for %s: %s", tool, strerror(errno));
 	else if (!WIFEXITED(status) || WEXITSTATUS(status))
-		cairn_error_set("%s of %s to '%s' failed (%s %d)", tool, db->display, path,
+		cairn_error_set("%s %s failed (%s %d)", tool, what,
 				WIFEXITED(status) ? "exit status" : "signal",
 				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	else
 		rc = 0;
-	if (rc)
-		unlink(path);
 	if (password) {
 		memset(password, 0, strlen(password));
 		free(password);
 	}
-	free(file);
 	free(dbarg);
 	free(argv);
 	buf_release(&ci);
+	return rc;
+}
+
+static const char *tool_named(const char *env, const char *dflt)
+{
+	return getenv(env) && *getenv(env) ? getenv(env) : dflt;
+}
+
+int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const char *path)
+{
+	const char **args = xcalloc(2 * n + 3, sizeof(*args));
+	char *file = xasprintf("--file=%s", path), *what = xasprintf("of %s to '%s'", db->display, path);
+	size_t i, k = 0;
+	int rc;
+
+	args[k++] = "--format=custom";
+	args[k++] = file;
+	for (i = 0; i < n; i++) {
+		args[k++] = "--table";
+		args[k++] = tables[i];
+	}
+	rc = run_tool(db, tool_named("CAIRN_PG_DUMP", "pg_dump"), args, what);
+	if (rc)
+		unlink(path);
+	free(file);
+	free(what);
+	free(args);
+	return rc;
+}
+
+/* The dumped tables brought back in pg_restore's one transaction: each
+ * dropped (--clean, --if-exists) and created again with its data, or, on
+ * the first error, none of it (--single-transaction, --exit-on-error). */
+int pg_restore_tables(struct db *db, const char *path)
+{
+	const char *args[] = { "--clean", "--if-exists", "--single-transaction",
+			       "--exit-on-error", path, NULL };
+	char *what = xasprintf("of '%s' into %s", path, db->display);
+	int rc = run_tool(db, tool_named("CAIRN_PG_RESTORE", "pg_restore"), args, what);
+
+	free(what);
 	return rc;
 }

@@ -108,5 +108,8 @@ int pg_blockers(struct db *db, const char *const *tables, size_t ntables, char *
 
 /* pg-backup.c: the backup before a destructive migration (driver.h) */
 int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const char *path);
+/* pg_restore of such a dump, in one transaction ($CAIRN_PG_RESTORE names
+ * the binary): the driver's restore_from. */
+int pg_restore_tables(struct db *db, const char *path);
 
 #endif

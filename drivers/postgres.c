@@ -697,4 +697,5 @@ const struct driver driver_postgres = {
 	.books_writable = pg_books_writable,
 	.blockers = pg_blockers,
 	.dump_tables = pg_dump_tables,
+	.restore_from = pg_restore_tables,
 };

@@ -36,7 +36,7 @@ static void drain(int fd, struct buf *out)
 }
 
 static int wait_for(const char *name, pid_t pid, unsigned long long timeout_ms, int fd,
-		    struct buf *out)
+		    struct buf *out, struct hook_outcome *how)
 {
 	long long deadline = mono_ms() + (long long)timeout_ms;
 	int status = 0;
@@ -50,6 +50,7 @@ static int wait_for(const char *name, pid_t pid, unsigned long long timeout_ms, 
 		if (mono_ms() >= deadline) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			how->timed_out = 1;
 			cairn_error_set("the %s did not finish within %llu ms: killed", name,
 					timeout_ms);
 			return -1;
@@ -62,6 +63,10 @@ static int wait_for(const char *name, pid_t pid, unsigned long long timeout_ms, 
 		cairn_error_set("cannot wait for the %s: %s", name, strerror(errno));
 		return -1;
 	}
+	if (WIFEXITED(status))
+		how->exit_status = WEXITSTATUS(status);
+	else
+		how->signal = WTERMSIG(status);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
@@ -71,15 +76,20 @@ static int wait_for(const char *name, pid_t pid, unsigned long long timeout_ms, 
 	return -1;
 }
 
-int hook_command(const char *name, const char *cmd, unsigned long long timeout_ms,
-		 const char *const *env, struct buf *out)
+/* hook_command, and how it ended into *how (never NULL) */
+static int hook_exec(const char *name, const char *cmd, unsigned long long timeout_ms,
+		     const char *const *env, struct buf *out, struct hook_outcome *how)
 {
 	int fds[2] = { -1, -1 }, rc;
 	pid_t pid;
 	size_t i;
 
+	memset(how, 0, sizeof(*how));
+	how->exit_status = -1;
 	if (!timeout_ms)
 		timeout_ms = HOOK_DEFAULT_TIMEOUT_MS;
+	how->timeout_ms = timeout_ms;
+	how->started_ms = mono_ms();
 	if (out && pipe(fds) < 0) {
 		cairn_error_set("cannot run the %s: %s", name, strerror(errno));
 		return -1;
@@ -112,15 +122,25 @@ int hook_command(const char *name, const char *cmd, unsigned long long timeout_m
 		close(fds[1]);
 		fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
 	}
-	rc = wait_for(name, pid, timeout_ms, fds[0], out);
+	rc = wait_for(name, pid, timeout_ms, fds[0], out, how);
+	how->duration_ms = mono_ms() - how->started_ms;
 	if (out)
 		close(fds[0]);
 	return rc;
 }
 
-int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
-	     const struct hook_facts *f)
+int hook_command(const char *name, const char *cmd, unsigned long long timeout_ms,
+		 const char *const *env, struct buf *out)
 {
+	struct hook_outcome how;
+
+	return hook_exec(name, cmd, timeout_ms, env, out, &how);
+}
+
+int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
+	     const struct hook_facts *f, struct hook_outcome *how)
+{
+	struct hook_outcome mine;
 	char pending[32], what[32];
 	const char *env[] = {
 		"CAIRN_HOOK", name,
@@ -138,5 +158,22 @@ int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
 	snprintf(pending, sizeof(pending), "%lu", f->pending);
 	if ((size_t)snprintf(what, sizeof(what), "%s hook", name) >= sizeof(what))
 		memcpy(what, "hook", 5); /* never: the names are short */
-	return hook_command(what, cmd, timeout_ms, env, NULL);
+	return hook_exec(what, cmd, timeout_ms, env, NULL, how ? how : &mine);
+}
+
+char *hook_outcome_detail(const char *name, const struct hook_outcome *how)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "hook=%s; ", name);
+	if (how->timed_out)
+		buf_puts(&b, "outcome=timed out: killed");
+	else if (how->signal)
+		buf_printf(&b, "outcome=killed by signal %d", how->signal);
+	else if (how->exit_status < 0)
+		buf_puts(&b, "outcome=did not run");
+	else
+		buf_printf(&b, "outcome=exited %d", how->exit_status);
+	buf_printf(&b, "; duration_ms=%lld; timeout_ms=%llu", how->duration_ms, how->timeout_ms);
+	return buf_detach(&b, NULL);
 }

@@ -17,12 +17,27 @@ struct hook_facts {
 	unsigned long pending;
 };
 
+/* How a hook's command ended, for the audit row (issue #20). */
+struct hook_outcome {
+	int exit_status;          /* -1: it did not exit (signal, timeout, not run) */
+	int signal;               /* the signal that killed it, 0: none */
+	int timed_out;            /* killed at the timeout */
+	long long started_ms, duration_ms; /* monotonic clock */
+	unsigned long long timeout_ms; /* the timeout it ran under */
+};
+
 /* Runs cmd as hook name ("before", "after", "on_error"); timeout_ms 0:
  * HOOK_DEFAULT_TIMEOUT_MS, after which its process group is killed.
  * Returns 0 when it exited 0; -1 with the error set (its exit status,
- * signal or timeout) otherwise. */
+ * signal or timeout) otherwise. how (NULL: not wanted) says how it ended
+ * either way. */
 int hook_run(const char *name, const char *cmd, unsigned long long timeout_ms,
-	     const struct hook_facts *f);
+	     const struct hook_facts *f, struct hook_outcome *how);
+
+/* "hook=NAME; outcome=exited 0; duration_ms=12; timeout_ms=60000" (or
+ * "outcome=exited 3", "outcome=killed by signal 9", "outcome=timed out:
+ * killed"), malloc'ed: what an audit row records of a hook's run. */
+char *hook_outcome_detail(const char *name, const struct hook_outcome *how);
 
 /* The same for any command: env holds NAME, VALUE pairs ending in NULL,
  * set in its environment; out (NULL: inherited) receives its stdout, the

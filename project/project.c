@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../lib/yaml.h"
@@ -441,6 +442,11 @@ void project_free(struct project *p)
 		migration_free(p->migs[i]);
 	free(p->migs);
 	free(p->order);
+	for (i = 0; i < p->ncallbacks; i++) {
+		free(p->callbacks[i].name);
+		free(p->callbacks[i].path);
+	}
+	free(p->callbacks);
 	lint_sqlite_free(p->lint_db);
 	free(p->lint_cache_dir);
 	config_release(&p->cfg);
@@ -780,6 +786,38 @@ static void loose_file(const struct project *p, const struct source_entry *e, co
 			     "not a migration directory; cairn ignores it");
 }
 
+/* An entry under migrations/callbacks/ (rel: below migrations/): a file
+ * with a callback's name is kept; anything else is a finding. */
+static void callback_entry(struct project *p, const struct source_entry *e, const char *rel,
+			   struct findings *f)
+{
+	const char *name, *driver;
+	struct mig_file *mf;
+
+	if (!strchr(rel, '/')) {
+		if (e->type != ENTRY_DIR)
+			loose_file(p, e, rel, f);
+		return;
+	}
+	name = rel + strlen(CALLBACK_DIR "/");
+	if (e->type != ENTRY_FILE || strchr(name, '/') || callback_parse(name, &driver) < 0) {
+		if (e->type == ENTRY_DIR)
+			return; /* its files are named below */
+		findings_add(f, SEV_ERROR, e->path, 0, 0, "bad-name",
+			     "not a callback: %s/%s/ holds files named before_migrate, before_each, "
+			     "after_each, after_migrate or on_error, each .sql or .DRIVER.sql",
+			     p->cfg.migrations_dir, CALLBACK_DIR);
+		return;
+	}
+	ALLOC_GROW(p->callbacks, p->ncallbacks + 1, p->callbacks_alloc);
+	mf = &p->callbacks[p->ncallbacks++];
+	memset(mf, 0, sizeof(*mf));
+	mf->name = xstrdup(name);
+	mf->path = xstrdup(e->path);
+	mf->type = e->type;
+	mf->size = e->size;
+}
+
 int project_load(struct project **out, struct source *src, struct findings *f)
 {
 	struct project *p = xcalloc(1, sizeof(*p));
@@ -818,6 +856,11 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 
 		if (!slash && e->type != ENTRY_DIR) {
 			loose_file(p, e, rel, f);
+			continue;
+		}
+		if (!strncmp(rel, CALLBACK_DIR, strlen(CALLBACK_DIR)) &&
+		    (rel[strlen(CALLBACK_DIR)] == '/' || !rel[strlen(CALLBACK_DIR)])) {
+			callback_entry(p, e, rel, f);
 			continue;
 		}
 		/* the work tree lists the directory itself before its files */

@@ -142,6 +142,11 @@ struct project {
 	 * migrations the cache gave and the replay stored */
 	char *lint_cache_dir;
 	size_t lint_cache_used, lint_cache_stored;
+	/* migrations/callbacks/ (issue #20, lib/callbacks.h): the SQL
+	 * callbacks a bundle carries, in the order found; only names
+	 * callback_parse knows (others are findings) */
+	struct mig_file *callbacks;
+	size_t ncallbacks, callbacks_alloc;
 };
 
 /* Reads cairn.yaml and the migrations from src. Returns -1 (error set) when

@@ -115,4 +115,62 @@ test_expect_success 'plan says the backup a destructive step gets: pg_dump to th
 	echo 0 >want && test_cmp want n
 '
 
+restore_config() {
+	cat >cairn-apply.yaml <<-EOF
+	environments:
+	  dev:
+	    database: { dsn: "postgresql:///rst?host=$PGHOST" }
+	    builders: [ci.pub]
+	    backup: { dir: rsaved }
+	EOF
+}
+
+columns() {
+	pg_sql -d rst -c "select table_name, column_name, data_type, ordinal_position from information_schema.columns where table_schema = 'public' order by 1, 4"
+}
+
+test_expect_success 'cairn-apply restore: the dropped column and its data come back, the migration is marked rolled back' '
+	pg_fresh_db rst &&
+	restore_config &&
+	cairn-apply apply v1.tar.gz --env dev >out &&
+	columns >cols.before &&
+	pg_sql -d rst -c "select * from users order by id" >rows.before &&
+	cairn-apply apply v2.tar.gz --env dev >out &&
+	dump=rsaved/$(ls rsaved) &&
+	columns >cols.dropped && ! cmp -s cols.before cols.dropped &&
+	test_grep "^users|note|text|3$" cols.before &&
+	cairn-apply restore --env dev "$dump" >out &&
+	test_grep "^restored the tables \"users\" of .* from .$dump. (the backup taken before 0002); 0002 is marked rolled back; it is at version 0001$" out &&
+	columns >cols.after && test_cmp cols.before cols.after &&
+	pg_sql -d rst -c "select * from users order by id" >rows.after && test_cmp rows.before rows.after &&
+	pg_sql -d rst -c "select version, state from cairn.cairn_migrations order by version" >books &&
+	printf "0001|applied\n0002|rolled_back\n" >want && test_cmp want books &&
+	pg_sql -d rst -c "select action, version from cairn.cairn_audit order by seq desc limit 1" >last &&
+	echo "restore|0002" >want && test_cmp want last &&
+	cairn-apply history --env dev --verify >out
+'
+
+test_expect_success 'cairn-apply status and apply see 0002 pending again; apply drops the column again' '
+	cairn-apply apply v2.tar.gz --env dev >out &&
+	pg_sql -d rst -c "select count(*) from information_schema.columns where table_name = '"'"'users'"'"' and column_name = '"'"'note'"'"'" >n &&
+	echo 0 >want && test_cmp want n
+'
+
+test_expect_success 'a backup whose migration is no longer the newest applied is refused (exit 3), nothing restored' '
+	ls rsaved | sort | tail -n 1 >newest &&
+	dump=rsaved/$(cat newest) &&
+	cairn-apply apply v3.tar.gz --env dev >out &&
+	columns >cols.before &&
+	test_expect_code 3 cairn-apply restore --env dev "$dump" >out 2>err &&
+	test_grep "only while 0002 is the newest applied migration (the newest is 0003)" err &&
+	columns >cols.after && test_cmp cols.before cols.after
+'
+
+test_expect_success 'a backup file changed since is refused (exit 3)' '
+	dump=rsaved/$(ls rsaved | sort | tail -n 1) &&
+	echo x >>"$dump" &&
+	test_expect_code 3 cairn-apply restore --env dev "$dump" >out 2>err &&
+	test_grep "is not the backup cairn took" err
+'
+
 test_done

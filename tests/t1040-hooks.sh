@@ -76,7 +76,7 @@ test_expect_success 'the before hook that ran is in every audit row of the run, 
 	apply_config "hooks: { before: \"true\" }" &&
 	cairn-apply apply v1.tar.gz --env dev >out &&
 	q db "SELECT count(*) FROM cairn_audit WHERE action = '"'"'apply'"'"'" >n && echo 1 >want && test_cmp want n &&
-	q db "SELECT count(*) FROM cairn_audit WHERE detail LIKE '"'"'%before hook: exited 0%'"'"'" >n &&
+	q db "SELECT count(*) FROM cairn_audit WHERE detail LIKE '"'"'%hook=before; outcome=exited 0; duration_ms=%; timeout_ms=60000%'"'"'" >n &&
 	q db "SELECT count(*) FROM cairn_audit" >all &&
 	test_cmp all n &&
 	cairn-apply history --db sqlite:db --verify >out &&
@@ -84,6 +84,48 @@ test_expect_success 'the before hook that ran is in every audit row of the run, 
 	apply_config "" &&
 	cairn-apply apply v1.tar.gz --env dev >out &&
 	q db "SELECT count(*) FROM cairn_audit WHERE detail LIKE '"'"'%hook%'"'"'" >n && echo 0 >want && test_cmp want n
+'
+
+test_expect_success 'the after hook is an audit row of its own, under the chain, after the run' '
+	rm -f db &&
+	apply_config "hooks: { after: \"exit 4\", timeout: 5s }" &&
+	cairn-apply apply v1.tar.gz --env dev >out 2>err &&
+	test_grep "warning: the after hook exited 4" err &&
+	q db "SELECT action, version, to_version, detail FROM cairn_audit ORDER BY seq" >rows &&
+	tail -n 1 rows >last &&
+	test_grep "^hook||0001|hook=after; outcome=exited 4; duration_ms=[0-9]*; timeout_ms=5000$" last &&
+	sed -n "2p" rows >second && test_grep "^apply|0001|" second &&
+	q db "SELECT count(*) FROM cairn_audit" >n && echo 3 >want && test_cmp want n &&
+	cairn-apply history --db sqlite:db --verify >out &&
+	q db "SELECT state FROM cairn_migrations" >st && echo applied >want && test_cmp want st
+'
+
+test_expect_success 'the on_error hook is recorded after the failed run, the failure rows kept before it' '
+	apply_config "hooks: { on_error: \"sleep 0.2; exit 0\" }" &&
+	test_expect_code 1 cairn-apply apply v2.tar.gz --env dev >out 2>err &&
+	q db "SELECT action, detail FROM cairn_audit ORDER BY seq DESC LIMIT 2" >rows &&
+	head -n 1 rows >last &&
+	test_grep "^hook|hook=on_error; outcome=exited 0; duration_ms=[0-9]*; timeout_ms=60000$" last &&
+	ms=$(sed "s/.*duration_ms=\([0-9]*\).*/\1/" last) && test "$ms" -ge 200 &&
+	tail -n 1 rows >prev && test_grep "^apply-failed|" prev &&
+	cairn-apply history --db sqlite:db --verify >out
+'
+
+test_expect_success 'an after hook killed at its timeout is recorded as such' '
+	apply_config "hooks: { after: \"sleep 30\", timeout: 1s }" &&
+	rm -f db &&
+	cairn-apply apply v1.tar.gz --env dev >out 2>err &&
+	test_grep "warning: the after hook did not finish within 1000 ms: killed" err &&
+	q db "SELECT detail FROM cairn_audit ORDER BY seq DESC LIMIT 1" >last &&
+	test_grep "^hook=after; outcome=timed out: killed; duration_ms=[0-9]*; timeout_ms=1000$" last
+'
+
+test_expect_success 'a failing before hook writes nothing: no books, no row' '
+	rm -f db &&
+	apply_config "hooks: { before: \"exit 3\", on_error: \"true\" }" &&
+	test_expect_code 1 cairn-apply apply v1.tar.gz --env dev >out 2>err &&
+	q db "SELECT count(*) FROM sqlite_master WHERE name = '"'"'cairn_audit'"'"'" >n &&
+	echo 0 >want && test_cmp want n
 '
 
 test_done

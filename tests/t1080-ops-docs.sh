@@ -31,9 +31,11 @@ test_expect_success 'every message quoted in a table is one the source prints' '
 
 test_expect_success 'compatibility.md names the bundle format the reader reads' '
 	format=$(sed -n "s/^#define MANIFEST_FORMAT \"\(.*\)\"$/\1/p" "$SRC_DIR/verify/manifest.h") &&
-	test -n "$format" &&
+	format2=$(sed -n "s/^#define MANIFEST_FORMAT_CALLBACKS \"\(.*\)\"$/\1/p" "$SRC_DIR/verify/manifest.h") &&
+	test -n "$format" && test -n "$format2" &&
 	test_grep "format: $format" "$SRC_DIR/docs/compatibility.md" &&
-	test_grep "this cairn reads $format; a newer cairn made this" "$SRC_DIR/docs/compatibility.md"
+	test_grep "format: $format2" "$SRC_DIR/docs/compatibility.md" &&
+	test_grep "this cairn reads $format and $format2; a newer cairn made this" "$SRC_DIR/docs/compatibility.md"
 '
 
 test_done

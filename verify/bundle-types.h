@@ -91,6 +91,12 @@ struct bundle {
 	 * lists: a few large blocks, freed by manifest_release, instead of one
 	 * allocation each (NULL: each is its own, as the other paths make them). */
 	struct pool_block *strpool;
+	/* SQL callbacks (issue #20, format cairn-bundle/2; lib/callbacks.h):
+	 * files of migrations/callbacks/, sorted by name, members
+	 * "migrations/callbacks/NAME" (after every migration's, since
+	 * migration directories start with a digit). None: format 1. */
+	struct bundle_file *callbacks;
+	size_t ncallbacks;
 	/* The bundle file's sha256 (hex), when bundle_open_opts was given
 	 * known_file and read the file to its end or asked about it; else "". */
 	char file_sha256[65];

@@ -407,7 +407,7 @@ static int cross_check(struct bundle *b, const char *top)
 	}
 	for (i = 0; i < b->nmigs; i++)
 		n += b->migs[i].nfiles;
-	files = xcalloc(n ? n : 1, sizeof(*files));
+	files = xcalloc(n + b->ncallbacks + 1, sizeof(*files));
 	n = 0;
 	for (i = 0; i < b->nmigs; i++) {
 		for (j = 0; j < b->migs[i].nfiles; j++) {
@@ -416,6 +416,14 @@ static int cross_check(struct bundle *b, const char *top)
 				sorted = 0;
 			n++;
 		}
+	}
+	/* the callbacks (format 2): members like the migrations', listed in
+	 * SHA256SUMS after them */
+	for (i = 0; i < b->ncallbacks; i++) {
+		files[n] = &b->callbacks[i];
+		if (n && sorted && strcmp(files[n - 1]->member, files[n]->member) >= 0)
+			sorted = 0;
+		n++;
 	}
 	if (!sorted)
 		qsort(files, n, sizeof(*files), cmp_file_member);

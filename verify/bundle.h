@@ -94,6 +94,11 @@ int bundle_statement_bytes(const struct bundle *b, size_t i, const struct buf **
  * else NULL. */
 const struct bundle_file *bundle_migration_file(const struct bundle_migration *m,
 						const char *role, const char *driver);
+/* Every file the bundle carries but its statements (the migrations',
+ * then the callbacks'), in member order: an array the caller frees, *n
+ * entries pointing into b. */
+const struct bundle_file **bundle_files_sorted(const struct bundle *b, size_t *n);
+
 /* A verified member's bytes (SQL, YAML: kept after the check up to
  * BUNDLE_TEXT_KEEP, else read again from the file and hashed again). */
 int bundle_read(struct bundle *b, const struct bundle_file *f, struct buf *out);

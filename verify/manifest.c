@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "../lib/pool.h"
 #include "../lib/sha256.h"
@@ -245,7 +246,8 @@ int manifest_format(const struct bundle *b, struct buf *out)
 {
 	size_t i, j;
 
-	if (buf_puts(out, "format: " MANIFEST_FORMAT "\n") < 0 ||
+	if (buf_puts(out, b->ncallbacks ? "format: " MANIFEST_FORMAT_CALLBACKS "\n"
+					: "format: " MANIFEST_FORMAT "\n") < 0 ||
 	    put_kv(out, "", "name", b->name) < 0 || put_kv(out, "", "project", b->project) < 0 ||
 	    buf_puts(out, "source:\n") < 0 ||
 	    put_kv(out, "  ", "repository", b->source_repo) < 0 ||
@@ -298,6 +300,14 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		if (manifest_waivers_format(m, out) < 0)
 			return -1;
 	}
+	/* format 2 only: the SQL callbacks, after the migrations */
+	if (b->ncallbacks && buf_puts(out, "callbacks:\n") < 0)
+		return -1;
+	for (i = 0; i < b->ncallbacks; i++)
+		if (put_kv(out, "  - ", "name", b->callbacks[i].name) < 0 ||
+		    buf_printf(out, "    sha256: %s\n    size: %llu\n", b->callbacks[i].sha256,
+			       b->callbacks[i].size) < 0)
+			return -1;
 	return 0;
 }
 
@@ -595,10 +605,44 @@ out:
 	return rc;
 }
 
+/* callbacks: format 2 has a non-empty list, format 1 none; each entry a
+ * file (name, sha256, size) of migrations/callbacks/ with a callback's
+ * name (lib/callbacks.h), sorted, each once. */
+static int parse_callbacks(struct bundle *b, const struct ynode *root, int format2)
+{
+	const struct ynode *cbs = ynode_get(root, "callbacks");
+	struct bundle_migration dir;
+	const char *driver;
+	size_t i;
+
+	if (!format2 && !cbs)
+		return 0;
+	if (!format2)
+		return bad(cbs, "'callbacks' needs format " MANIFEST_FORMAT_CALLBACKS);
+	if (!cbs || cbs->type != YNODE_SEQ || !cbs->n)
+		return bad(cbs ? cbs : root, "format " MANIFEST_FORMAT_CALLBACKS " lists its "
+			   "'callbacks': a non-empty list");
+	memset(&dir, 0, sizeof(dir));
+	dir.name = CALLBACK_DIR;
+	b->callbacks = xcalloc(cbs->n, sizeof(*b->callbacks));
+	for (i = 0; i < cbs->n; i++) {
+		b->ncallbacks = i + 1;
+		if (parse_file(&dir, cbs->items[i], &b->callbacks[i]) < 0)
+			return -1;
+		if (callback_parse(b->callbacks[i].name, &driver) < 0)
+			return bad(cbs->items[i], "not a callback's name (before_migrate, before_each, "
+				   "after_each, after_migrate, on_error; .sql or .DRIVER.sql)");
+		if (i && strcmp(b->callbacks[i - 1].name, b->callbacks[i].name) >= 0)
+			return bad(cbs->items[i], "callbacks must be sorted by name, each listed once");
+	}
+	return 0;
+}
+
 int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 {
 	static const char *const keys[] = {
-		"format", "name", "project", "source", "build", "drivers", "limits", "migrations", NULL,
+		"format", "name", "project", "source", "build", "drivers", "limits", "migrations",
+		"callbacks", NULL,
 	};
 	static const char *const source_keys[] = { "repository", "commit", "tree", "path", "ref", NULL };
 	static const char *const build_keys[] = { "time", "tool", NULL };
@@ -621,9 +665,9 @@ int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 	}
 	if (only_keys(root, keys) < 0 || get_str(root, "format", 0, &format) < 0)
 		goto out;
-	if (strcmp(format, MANIFEST_FORMAT)) {
+	if (strcmp(format, MANIFEST_FORMAT) && strcmp(format, MANIFEST_FORMAT_CALLBACKS)) {
 		bad(ynode_get(root, "format"), "unknown bundle format (this cairn reads " MANIFEST_FORMAT
-		    "; a newer cairn made this bundle?)");
+		    " and " MANIFEST_FORMAT_CALLBACKS "; a newer cairn made this bundle?)");
 		goto out;
 	}
 	if (get_str(root, "name", 0, &b->name) < 0 || get_str(root, "project", 0, &b->project) < 0 ||
@@ -665,7 +709,8 @@ int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 		if (parse_migration(b, i, migs->items[i]) < 0)
 			goto out;
 	}
-	if (check_order(b, migs) < 0)
+	if (check_order(b, migs) < 0 ||
+	    parse_callbacks(b, root, !strcmp(format, MANIFEST_FORMAT_CALLBACKS)) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -726,6 +771,13 @@ void manifest_release(struct bundle *b)
 	free(b->migs);
 	b->migs = NULL;
 	b->nmigs = 0;
+	for (i = 0; i < b->ncallbacks; i++) {
+		free(b->callbacks[i].name);
+		free(b->callbacks[i].member);
+	}
+	free(b->callbacks);
+	b->callbacks = NULL;
+	b->ncallbacks = 0;
 	if (!pooled) {
 		free(b->name);
 		free(b->project);

@@ -10,6 +10,10 @@
 #include "bundle-types.h"
 
 #define MANIFEST_FORMAT "cairn-bundle/1"
+/* A bundle with SQL callbacks (issue #20): a reader of format 1 refuses it
+ * as a bundle of an unknown format; one without is still format 1, byte
+ * for byte as before. */
+#define MANIFEST_FORMAT_CALLBACKS "cairn-bundle/2"
 #define MANIFEST_MAX_SIZE (64ULL << 20)
 #define SUMS_MAX_SIZE (64ULL << 20)
 /* A manifest lists every file of every migration: allow far more nodes

@@ -230,6 +230,59 @@ static char *edit(const char *text, const char *from, const char *to)
 	return xasprintf("%.*s%s%s", (int)(at - text), text, to, eol ? eol : "");
 }
 
+/* Format 2 (issue #20): SQL callbacks, written after the migrations,
+ * parsed back; format 1 without them as before; each mismatch refused. */
+static void test_manifest_callbacks(void)
+{
+	struct bundle *b = sample_bundle(), *p = NULL;
+	struct buf one = BUF_INIT, text = BUF_INIT, again = BUF_INIT;
+	char *bad;
+
+	CHECK(manifest_format(b, &one) == 0);
+	CHECK(!strncmp(buf_cstr(&one), "format: cairn-bundle/1\n", 23));
+	CHECK(!strstr(buf_cstr(&one), "callbacks:"));
+	b->callbacks = xcalloc(2, sizeof(*b->callbacks));
+	b->ncallbacks = 2;
+	b->callbacks[0].name = xstrdup("after_each.postgres.sql");
+	b->callbacks[1].name = xstrdup("before_each.sql");
+	memset(b->callbacks[0].sha256, 'a', 64);
+	memset(b->callbacks[1].sha256, 'b', 64);
+	b->callbacks[1].size = 12;
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(!strncmp(buf_cstr(&text), "format: cairn-bundle/2\n", 23));
+	CHECK(parse_text(text.ptr, &p) == 0);
+	CHECK(p->ncallbacks == 2 && p->callbacks[1].size == 12);
+	CHECK_STR(p->callbacks[0].member, "migrations/callbacks/after_each.postgres.sql");
+	CHECK(manifest_format(p, &again) == 0 && !strcmp(buf_cstr(&again), buf_cstr(&text)));
+	free_sample(p);
+
+	/* format 1 with callbacks, format 2 without */
+	bad = edit(text.ptr, "format:", "format: cairn-bundle/1");
+	CHECK(parse_text(bad, &p) < 0 && strstr(cairn_error_last(), "'callbacks' needs format"));
+	free_sample(p);
+	free(bad);
+	bad = edit(one.ptr, "format:", "format: cairn-bundle/2");
+	CHECK(parse_text(bad, &p) < 0 && strstr(cairn_error_last(), "a non-empty list"));
+	free_sample(p);
+	free(bad);
+	bad = edit(text.ptr, "  - name: before_each.sql", "  - name: before_all.sql");
+	CHECK(parse_text(bad, &p) < 0 && strstr(cairn_error_last(), "not a callback's name"));
+	free_sample(p);
+	free(bad);
+	bad = edit(text.ptr, "  - name: before_each.sql", "  - name: after_each.postgres.sql");
+	CHECK(parse_text(bad, &p) < 0 && strstr(cairn_error_last(), "sorted by name"));
+	free_sample(p);
+	free(bad);
+	bad = edit(text.ptr, "  - name: before_each.sql", "  - name: ../before_each.sql");
+	CHECK(parse_text(bad, &p) < 0);
+	free_sample(p);
+	free(bad);
+	buf_release(&one);
+	buf_release(&text);
+	buf_release(&again);
+	free_sample(b);
+}
+
 static void test_manifest(void)
 {
 	struct bundle *b = sample_bundle(), *p = NULL;
@@ -249,7 +302,7 @@ static void test_manifest(void)
 	CHECK(manifest_format(p, &again) == 0 && !strcmp(buf_cstr(&again), buf_cstr(&text)));
 	free_sample(p);
 
-	bad = edit(text.ptr, "format:", "format: cairn-bundle/2");
+	bad = edit(text.ptr, "format:", "format: cairn-bundle/3");
 	CHECK(parse_text(bad, &p) < 0 && strstr(cairn_error_last(), "unknown bundle format"));
 	free_sample(p);
 	free(bad);
@@ -920,6 +973,7 @@ int main(void)
 	test_sums();
 	test_checksum();
 	test_manifest();
+	test_manifest_callbacks();
 	test_manifest_canonical();
 	test_manifest_batch();
 	test_manifest_waivers();
