@@ -314,12 +314,13 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (id.policy && !o->policy && !o->ungated) {
+	if (id.policy && !o->policy) {
 		cairn_error_set("refusing to %s '%s': the database is under the policy of "
-				"environment '%s' (project '%s'; its identity, audit row %lld), and "
-				"this run has no applier's config: run with it (--config, "
-				"$CAIRN_APPLY_CONFIG or ./cairn-apply.yaml); --db and --key alone do "
-				"not skip the policy", what, db, id.environment, id.project, id.seq);
+				"environment '%s' (project '%s'; its identity, audit row %lld, records "
+				"policy=1), and this run has no applier's config: run it with "
+				"--config FILE (or $CAIRN_APPLY_CONFIG, ./cairn-apply.yaml) and --env "
+				"%s; --db and --key alone do not skip the policy", what, db,
+				id.environment, id.project, id.seq, id.environment);
 		rc = EXIT_REFUSED;
 		goto out;
 	}

@@ -124,12 +124,12 @@ struct apply_opts {
 	int identity_override;
 	/* 1: the run is under an applier's config (its environment's policy);
 	 * recorded in the identity ("policy=1") by the first such run. A
-	 * database so recorded refuses a run without a config (--db and --key
-	 * alone) of a verb the policy gates (apply, repair, adopt): omitting
-	 * the config is not a way around its policy. ungated: rollback and
-	 * baseline, which the policy gates nothing of, keep DESIGN.md's form
-	 * without a config (rollback --db DSN --last N). */
-	int policy, ungated;
+	 * database so recorded is written by no run without a config (--db and
+	 * --key alone), whatever the verb (apply, rollback, repair, baseline,
+	 * adopt, restore, fleet): the identity records that a policy governs the
+	 * database, not what it says (rollback: {require_bundle:}, approvals,
+	 * overrides), so only the config can say what the run must meet. */
+	int policy;
 	/* apply: the ids of the keys whose valid, trusted build signatures the
 	 * bundle carries, and of the keys the policy revokes (comma-separated;
 	 * NULL: none). A bundle signed by none of the builders the database's

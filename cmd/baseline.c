@@ -19,7 +19,8 @@ const struct cmd cmd_baseline_desc = {
 	"rolled back past. The environment is --env, else $CAIRN_ENV; with an\n"
 	"applier's config anywhere one must be named, and its entry gives the\n"
 	"database and the checkpoint file. A database that belongs to another\n"
-	"environment or project is refused (exit 3).\n"
+	"environment or project is refused (exit 3), and so is a run without a\n"
+	"config on a database a config's policy governs (identity policy=1).\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN            the database: sqlite:PATH\n"
@@ -108,7 +109,6 @@ int cmd_baseline(int argc, char **argv)
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
 	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
-	o.ungated = 1;
 	o.lock_timeout_ms = a.lock_ms;
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);

@@ -17,7 +17,9 @@ const struct cmd cmd_restore_desc = {
 	"only when it is the file the books recorded: an audit row (action backup)\n"
 	"names it, and its sha256 must be that row's. A file no row names, or\n"
 	"whose bytes changed since, is refused (exit 3) before anything is\n"
-	"written. The run lock is held throughout, and the books are checked\n"
+	"written (so is a run without a config on a database a config's policy\n"
+	"governs: its identity records policy=1). The run lock is held\n"
+	"throughout, and the books are checked\n"
 	"first, as apply checks them, and so is the newest signed checkpoint of\n"
 	"this database (--checkpoint, $CAIRN_CHECKPOINT, or the config's): books\n"
 	"cut or rechained since it are refused (exit 5) before anything is\n"
@@ -126,11 +128,10 @@ int cmd_restore(int argc, char **argv)
 		goto out;
 	o.env = a.env;
 	o.checkpoint = ctx.checkpoint;
-	/* as rollback: the books' own earlier state, so not gated by the
-	 * policy (restore --db DSN BACKUP works on a database a config made) */
+	/* as rollback: without a config, refused on a database a config's
+	 * policy governs (its identity records policy=1: apply/books.c) */
 	o.policy = ap.active;
 	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
-	o.ungated = 1;
 	o.lock_timeout_ms = a.lock_ms;
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
 	if (rc == EXIT_OK && info.tables_only) {

@@ -35,7 +35,9 @@ const struct cmd cmd_rollback_desc = {
 	"The environment is --env, else $CAIRN_ENV; with an applier's config\n"
 	"(--config, $CAIRN_APPLY_CONFIG, ./cairn-apply.yaml) one must be named, and\n"
 	"its entry gives the database and the checkpoint file. A database that\n"
-	"belongs to another environment or project is refused (exit 3).\n"
+	"belongs to another environment or project is refused (exit 3), and so is\n"
+	"a run without a config on a database a config's policy governs (its\n"
+	"identity records policy=1): run it with --config FILE.\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN           the database: sqlite:PATH\n"
@@ -264,7 +266,6 @@ int cmd_rollback(int argc, char **argv)
 	o.env = a.env;
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
-	o.ungated = 1;
 	o.manifest = a.bundle ? &set : NULL;
 	o.lock_timeout_ms = a.lock_ms;
 	o.event = apply_ctx_event;

@@ -409,6 +409,41 @@ out:
 	return rc;
 }
 
+int pg_exec_split_in_tx(struct db *db, const char *sql, size_t len, const struct sqlsplit *sp,
+			struct driver_exec *x)
+{
+	struct pg_txwatch w;
+	size_t i, n;
+
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < sp->n; i += n) {
+		struct stmt_run sr = { &w, i, 1, NULL, 0 };
+
+		if (tx_control(sql, &sp->stmts[i])) {
+			pg_error_clear(&x->err);
+			snprintf(x->err.message, sizeof(x->err.message),
+				 "a streamed script may not end or start a transaction "
+				 "(refused before it ran)");
+			x->err.offset = (long)sp->stmts[i].offset;
+			pg_set_sql_error(&x->err);
+			return -1;
+		}
+		/* the unit stops short of the transaction control that ends it */
+		sr.count = n = unit_of(sql, sp, i, 1);
+		if (n > 1 && tx_control(sql, &sp->stmts[i + n - 1]))
+			sr.count = --n;
+		if (db->queued.len && pg_flush(db) < 0)
+			return -1;
+		if (run_statement(db, sql, len, &sp->stmts[i], x, &sr) < 0) {
+			tx_moved(db, &w, sp->stmts, &sr, &x->err);
+			return -1;
+		}
+		if (tx_moved(db, &w, sp->stmts, &sr, &x->err))
+			return -1;
+	}
+	return 0;
+}
+
 /* verify.sql runs read-only: in the migration's transaction, inside a
  * savepoint with transaction_read_only set (rolled back afterwards, which
  * restores the setting and keeps the migration's work); outside one

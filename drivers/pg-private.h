@@ -55,6 +55,18 @@ int pg_lock_check(struct db *db);
 
 /* pg-exec.c */
 int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+/* The statements of sp (a split of sql) run in the caller's transaction,
+ * a statement of transaction control refused before it is sent (streamed
+ * scripts: pg-stream.c). x->statements and x->changes add up; x->err's
+ * offsets are sql's. */
+struct sqlsplit;
+int pg_exec_split_in_tx(struct db *db, const char *sql, size_t len, const struct sqlsplit *sp,
+			struct driver_exec *x);
+int pg_exec_stream(struct db *db,
+		   int (*feed)(void *feed_ctx,
+			       int (*sink)(void *sink_ctx, const void *data, size_t len),
+			       void *sink_ctx),
+		   void *feed_ctx, struct driver_exec *x);
 int pg_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 		   struct driver_error *err);
 

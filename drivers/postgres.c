@@ -683,6 +683,7 @@ const struct driver driver_postgres = {
 	.rollback = pg_rollback,
 	.set_timeouts = pg_set_timeouts,
 	.exec = pg_exec,
+	.exec_stream = pg_exec_stream,
 	.query_truth = pg_query_truth,
 	.bk_exists = pg_bk_exists,
 	.bk_ensure = pg_bk_ensure,

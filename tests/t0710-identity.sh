@@ -73,7 +73,7 @@ test_expect_success 'no config at all (--db and --key, run from elsewhere): prod
 	q prod.db "SELECT count(*), max(hash) FROM cairn_audit; SELECT version, state FROM cairn_migrations" >before &&
 	mkdir -p elsewhere &&
 	(cd elsewhere && test_expect_code 3 cairn-apply apply ../v2.tar.gz --env prod --db sqlite:../prod.db --key ../keys/ci.pub >out 2>err.apply) &&
-	test_grep "refusing to apply to .*prod.db.: the database is under the policy of environment .prod. (project .shop.; its identity, audit row 1), and this run has no applier.s config" elsewhere/err.apply &&
+	test_grep "refusing to apply to .*prod.db.: the database is under the policy of environment .prod. (project .shop.; its identity, audit row 1, records policy=1), and this run has no applier.s config: run it with --config FILE" elsewhere/err.apply &&
 	(cd elsewhere && test_expect_code 3 cairn-apply repair --db sqlite:../prod.db 20260102000000 --mark-rolled-back >out 2>err.repair) &&
 	test_grep "refusing to repair .*: the database is under the policy of environment .prod." elsewhere/err.repair &&
 	q prod.db "SELECT count(*), max(hash) FROM cairn_audit; SELECT version, state FROM cairn_migrations" >after &&
@@ -94,7 +94,9 @@ test_expect_success 'a database first used without a config gets policy=1 on its
 	test_grep "^project=shop; environment=dev; builders=[0-9a-f]*; policy=1; was: project=shop; environment=dev; builders=[0-9a-f]*\(;\|$\)" id &&
 	mkdir -p elsewhere &&
 	(cd elsewhere && test_expect_code 3 cairn-apply apply ../v2.tar.gz --env dev --db sqlite:../keyed.db --key ../keys/ci.pub 2>err) &&
-	(cd elsewhere && cairn-apply rollback --db sqlite:../keyed.db --last 1 >out 2>err) &&
+	(cd elsewhere && test_expect_code 3 cairn-apply rollback --db sqlite:../keyed.db --last 1 >out 2>err) &&
+	test_grep "refusing to roll back .*: the database is under the policy of environment .dev. (project .shop.; its identity, audit row [0-9]*, records policy=1)" elsewhere/err &&
+	(cd elsewhere && cairn-apply rollback --config ../keyed.yaml --env dev --db sqlite:../keyed.db --last 1 >out 2>err) &&
 	test_grep "rolled back 1 migration" elsewhere/out &&
 	cairn-apply history --db sqlite:keyed.db --verify >out
 '

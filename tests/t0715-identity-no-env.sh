@@ -89,9 +89,18 @@ test_expect_success 'the environment named the right way still works: rollback -
 '
 
 test_expect_success 'without a config or an environment named, the contract form keeps working as the recorded environment' '
-	cairn-apply rollback --db sqlite:prod.db --last 1 >out &&
+	cairn-apply apply v2.tar.gz --env prod --db sqlite:free.db $KEY >out &&
+	cairn-apply rollback --db sqlite:free.db --last 1 >out &&
 	test_grep "rolled back 1 migration" out &&
-	test "$(q prod.db "SELECT environment FROM cairn_audit ORDER BY seq DESC LIMIT 1")" = prod
+	test "$(q free.db "SELECT environment FROM cairn_audit ORDER BY seq DESC LIMIT 1")" = prod
+'
+
+test_expect_success 'but not on a database a run under the config has put under its policy (policy=1): exit 3, unchanged' '
+	state prod.db >before &&
+	test_expect_code 3 cairn-apply rollback --db sqlite:prod.db --last 1 >out 2>err &&
+	test_grep "refusing to roll back .prod.db.: the database is under the policy of environment .prod. (project .p.; its identity, audit row [0-9]*, records policy=1), and this run has no applier.s config: run it with --config FILE" err &&
+	state prod.db >after &&
+	test_cmp before after
 '
 
 test_done

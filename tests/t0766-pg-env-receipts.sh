@@ -78,12 +78,44 @@ test_expect_success 'no config at all (--db and --key): the policy recorded in p
 	test_grep "^project=p; environment=prod; builders=[0-9a-f]\{16\}; policy=1" id &&
 	state prod >before &&
 	test_expect_code 3 cairn-apply apply v2.tar.gz --env prod --db "$PROD" $KEY >out 2>err &&
-	test_grep "the database is under the policy of environment .prod. (project .p.; its identity, audit row 1), and this run has no applier.s config" err &&
+	test_grep "the database is under the policy of environment .prod. (project .p.; its identity, audit row 1, records policy=1), and this run has no applier.s config: run it with --config FILE" err &&
 	test_expect_code 3 cairn-apply repair --db "$PROD" 0001 --mark-rolled-back >out 2>err &&
 	test_grep "refusing to repair .*: the database is under the policy of environment .prod." err &&
 	state prod >after &&
 	test_cmp before after &&
 	! grep "^t_0002_b$" after
+'
+
+test_expect_success 'no config: rollback (with or without --bundle), restore and fleet are refused too (exit 3): prod.s require_bundle is not skipped' '
+	state prod >before &&
+	test_expect_code 3 cairn-apply rollback --db "$PROD" --last 1 >out 2>err &&
+	test_grep "refusing to roll back .*: the database is under the policy of environment .prod. (project .p.; its identity, audit row 1, records policy=1), and this run has no applier.s config: run it with --config FILE" err &&
+	test_expect_code 3 cairn-apply rollback --db "$PROD" --last 1 --bundle v1.tar.gz $KEY >out 2>err &&
+	test_grep "refusing to roll back .*: the database is under the policy of environment .prod." err &&
+	test_expect_code 3 cairn-apply restore --db "$PROD" v1.tar.gz >out 2>err &&
+	test_grep "refusing to restore .*: the database is under the policy of environment .prod." err &&
+	echo "prod $PROD" >targets &&
+	test_expect_code 1 cairn-apply fleet v2.tar.gz --env prod $KEY --targets targets >out 2>err &&
+	test_grep "\"outcome\":\"failed\",\"exit\":3,.*the database is under the policy of environment .prod." out &&
+	state prod >after &&
+	test_cmp before after &&
+	grep "^t_0001_a$" after &&
+	cairn-apply rollback --env prod --config cfg.yaml --last 1 --bundle v1.tar.gz >out 2>err &&
+	test_grep "rolled back 1 migration" out &&
+	state prod >after &&
+	! grep "^t_0001_a$" after
+'
+
+test_expect_success 'no config: baseline on a database under the policy whose migrations were all rolled back: exit 3, nothing written' '
+	pg_sql -d prod -c "select count(*) from cairn.cairn_migrations where state <> '"'"'rolled_back'"'"'" >n &&
+	echo 0 >want && test_cmp want n &&
+	state prod >before &&
+	test_expect_code 3 cairn-apply baseline --db "$PROD" --version 0002 >out 2>err &&
+	test_grep "refusing to baseline .*: the database is under the policy of environment .prod. (project .p.; its identity, audit row 1, records policy=1)" err &&
+	state prod >after &&
+	test_cmp before after &&
+	cairn-apply apply p1.tar.gz --env prod --config cfg.yaml >out 2>err &&
+	test_grep "applied 1 migration" out
 '
 
 test_expect_success 'a receipt carries the staging run'"'"'s checkpoint; history --verify --checkpoint BUNDLE checks it and finds a cut' '
