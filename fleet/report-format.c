@@ -97,8 +97,8 @@ static void text_trails(struct buf *out, const struct report *r)
 
 		buf_puts(out, "    ");
 		trail_label(out, t);
-		buf_printf(out, "  id %.12s  status %s  (%s)\n", nn(t->database_id),
-			   t->db == (size_t)-1 ? "-" : r->dbs[t->db].source, t->source);
+		buf_printf(out, "  id %.12s  %s\n", nn(t->database_id),
+			   t->db == (size_t)-1 ? "no status given" : "with its status");
 		for (j = 0; j < t->nhops; j++) {
 			const struct report_hop *h = &t->hops[j];
 
@@ -412,7 +412,10 @@ static void html_envs(struct buf *out, const struct report *r)
 
 	buf_puts(out, "<h2>Environments</h2>\n<table id=\"environments\"><tr><th>environment</th>"
 		      "<th>database</th><th>version</th><th>state</th><th>pending</th>"
-		      "<th>brought there by</th><th>its trail</th></tr>\n");
+		      "<th>brought there by</th>");
+	/* a column for the trails only when one was given: the page of
+	 * statuses alone stays as it was */
+	buf_puts(out, r->ntrails ? "<th>its trail</th></tr>\n" : "</tr>\n");
 	for (i = 0; i < r->ndbs; i++) {
 		const struct report_db *d = &r->dbs[i];
 		const char *cls = d->drifted || d->failed || d->in_progress ? "bad"
@@ -443,8 +446,10 @@ static void html_envs(struct buf *out, const struct report *r)
 		}
 		buf_puts(out, "</td><td>");
 		html_brought(out, r, d);
-		buf_puts(out, "</td><td class=\"trail\">");
-		html_db_trail(out, r, d);
+		if (r->ntrails) {
+			buf_puts(out, "</td><td class=\"trail\">");
+			html_db_trail(out, r, d);
+		}
 		buf_puts(out, "</td></tr>\n");
 	}
 	buf_puts(out, "</table>\n");
