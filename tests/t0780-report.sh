@@ -26,6 +26,31 @@ test_expect_success 'setup: dev at v2, staging at v1 (one pending), prod drifted
 	test_expect_code 1 cairn-apply fleet v2.tar.gz --env dev $KEY --targets targets --result fleet.jsonl >/dev/null 2>&1
 '
 
+test_expect_success 'setup: a reader of the tables of a DOM' '
+	cat >dom_tables.py <<-\EOF
+	from html.parser import HTMLParser
+	class _P(HTMLParser):
+	    def __init__(self):
+	        super().__init__(); self.tables = {}; self.ids = {}; self.t = None; self.row = None; self.cell = None
+	    def handle_starttag(self, tag, a):
+	        a = dict(a)
+	        if tag == "table":
+	            self.t = a.get("id") or a.get("class"); self.tables.setdefault(self.t, []); self.ids.setdefault(self.t, [])
+	        if tag == "tr": self.row = []; self.ids[self.t].append(a.get("data-database-id"))
+	        if tag in ("td", "th"): self.cell = ""
+	    def handle_data(self, d):
+	        if self.cell is not None: self.cell += d
+	    def handle_endtag(self, tag):
+	        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
+	        if tag == "tr": self.tables[self.t].append(self.row); self.row = None
+	def tables(path):
+	    """Each table (by id, else class): its rows of stripped cell texts; and
+	    the data-database-id of each row, table by table."""
+	    p = _P(); p.feed(open(path).read())
+	    return p.tables, p.ids
+	EOF
+'
+
 test_expect_success 'text: each environment, its version, pending and drift; the fleet failure; releases' '
 	cairn-apply report dev.json staging.json prod.json fleet.jsonl >out &&
 	test_grep "^dev  *dev.db  *0003  *0  *0  *0  sha256:" out &&
@@ -184,21 +209,10 @@ test_expect_success 'html with bundles, statements and evolution: Chromium rende
 	! grep -i "CONSOLE" chromium.err &&
 	python3 - dom.html <<-\EOF &&
 	import sys
-	from html.parser import HTMLParser
-	class P(HTMLParser):
-	    def __init__(self):
-	        super().__init__(); self.tables = {}; self.t = None; self.row = None; self.cell = None
-	    def handle_starttag(self, tag, a):
-	        a = dict(a)
-	        if tag == "table": self.t = a.get("id") or a.get("class"); self.tables.setdefault(self.t, [])
-	        if tag == "tr": self.row = []
-	        if tag in ("td", "th"): self.cell = ""
-	    def handle_data(self, d):
-	        if self.cell is not None: self.cell += d
-	    def handle_endtag(self, tag):
-	        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
-	        if tag == "tr": self.tables[self.t].append(self.row); self.row = None
-	p = P(); p.feed(open(sys.argv[1]).read())
+	sys.path.insert(0, ".")
+	from dom_tables import tables
+	class P: pass
+	p = P(); p.tables, _ = tables(sys.argv[1])
 	envs = [r for r in p.tables["environments"] if r[1] == "staging2.db"]
 	assert len(envs) == 1, p.tables["environments"]
 	assert "0003_items" in envs[0][4], envs
@@ -365,32 +379,22 @@ test_expect_success 'html: Chromium shows a row per run of each database, the sa
 	done &&
 	python3 - dom1.html dom2.html "$(db_id pa.db)" "$(db_id pb.db)" <<-\EOF
 	import sys
-	from html.parser import HTMLParser
-	class P(HTMLParser):
-	    def __init__(self):
-	        super().__init__(); self.tables = {}; self.t = None; self.row = None; self.cell = None
-	    def handle_starttag(self, tag, a):
-	        a = dict(a)
-	        if tag == "table": self.t = a.get("id"); self.tables.setdefault(self.t, [])
-	        if tag == "tr": self.row = [a.get("data-database-id")]
-	        if tag in ("td", "th"): self.cell = ""
-	    def handle_data(self, d):
-	        if self.cell is not None: self.cell += d
-	    def handle_endtag(self, tag):
-	        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
-	        if tag == "tr": self.tables[self.t].append(self.row); self.row = None
+	sys.path.insert(0, ".")
+	from dom_tables import tables
 	doms = []
 	for f in sys.argv[1:3]:
-	    p = P(); p.feed(open(f).read())
-	    tr = p.tables["trails"][1:]
-	    doms.append((tr, p.tables["environments"]))
+	    t, ids = tables(f)
+	    # each row led by its data-database-id
+	    rows = {k: [[i] + r for i, r in zip(ids[k], v)] for k, v in t.items()}
+	    tr = rows["trails"][1:]
+	    doms.append((tr, rows["environments"]))
 	    ida, idb = sys.argv[3], sys.argv[4]
 	    # pa: two runs (the first row spans them), pb: one
 	    assert [r[0] for r in tr] == [ida, ida, idb], tr
 	    assert tr[0][1:4] == ["staging", "pa.db", ida[:12]] and tr[0][5] == "none \u2192 0002" and tr[0][7] == "2", tr
 	    assert tr[1][1].startswith("sha256:") and tr[1][2] == "0002 \u2192 0003" and tr[1][4] == "1", tr
 	    assert tr[2][1:3] == ["staging", "pb.db"] and tr[2][5] == "none \u2192 0002", tr
-	    env = {r[2]: r for r in p.tables["environments"][1:]}
+	    env = {r[2]: r for r in rows["environments"][1:]}
 	    assert env["pa.db"][0] == ida and env["pa.db"][7].startswith("2 steps, last "), env
 	    assert env["pb.db"][0] == idb and env["pb.db"][7].startswith("1 step, last "), env
 	assert doms[0] == doms[1]
