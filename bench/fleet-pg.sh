@@ -16,42 +16,14 @@ N=${N:-100}
 M=${M:-50}
 P=${P:-2}
 
-# lib-pg.sh expects the test library's few names.
-TRASH_DIRECTORY=$(mktemp -d /tmp/cairn-bench-fleet-pg.XXXXXX)
-chmod 755 "$TRASH_DIRECTORY"
-TEST_NAME=fleet-pg-bench
-test_failure=0
-test_at_done=
-say() { printf '%s\n' "$*"; }
-test_done() { exit 1; }
-. "$SRC_DIR/tests/lib-pg.sh"
-cleanup() { pg_stop; rm -rf "$TRASH_DIRECTORY"; }
-trap cleanup EXIT
-pg_start
-cd "$TRASH_DIRECTORY"
-export LC_ALL=C
+. "$SRC_DIR/bench/lib-pg-server.sh"
+bench_pg_start fleet-pg
 PATH="$SRC_DIR/bin:$PATH"
 export CAIRN_TEMPLATE_DIR="$SRC_DIR/templates"
-echo "# server: $("$PSQL" -X -At -c 'show server_version') on $(nproc) CPUs"
 
-cairn keygen --no-passphrase ci >/dev/null 2>&1
-git init -q p
-(cd p && cairn init >/dev/null &&
- sed -i -e 's/^version_style: .*/version_style: sequence/' -e 's/^drivers: .*/drivers: [postgres]/' \
-	-e '/^release_refs:/,/^$/c\
-release_refs: []\
-' cairn.yaml)
-i=1
-while test $i -le "$M"; do
-	v=$(printf %04d $i)
-	mkdir -p "p/migrations/${v}_t$i"
-	echo "CREATE TABLE t$i (id integer primary key, v text);" >"p/migrations/${v}_t$i/up.sql"
-	echo "DROP TABLE t$i;" >"p/migrations/${v}_t$i/down.sql"
-	i=$((i + 1))
-done
-git -C p add -A
-git -C p -c user.name=bench -c user.email=bench@example.com commit -q -m migrations
-(cd p && cairn build --sign ../ci.key -o ../b.tar.gz >/dev/null 2>&1)
+# the project: M migrations of one table each, a signed bundle
+. "$SRC_DIR/bench/lib-fleet.sh"
+fleet_project postgres
 
 j=1
 while test $j -le "$N"; do echo "t$j host=$PGHOST dbname=t$j"; j=$((j + 1)); done >targets

@@ -26,24 +26,8 @@ mkdir -p "$BENCH_DIR"
 cd "$BENCH_DIR"
 
 # the project: M migrations of one table each, a signed bundle
-cairn keygen --no-passphrase ci >/dev/null 2>&1
-git init -q p
-(cd p && cairn init >/dev/null &&
- sed -i -e 's/^version_style: .*/version_style: sequence/' -e 's/^drivers: .*/drivers: [sqlite]/' \
-	-e '/^release_refs:/,/^$/c\
-release_refs: []\
-' cairn.yaml)
-i=1
-while test $i -le "$M"; do
-	v=$(printf %04d $i)
-	mkdir -p "p/migrations/${v}_t$i"
-	echo "CREATE TABLE t$i (id integer primary key, v text);" >"p/migrations/${v}_t$i/up.sql"
-	echo "DROP TABLE t$i;" >"p/migrations/${v}_t$i/down.sql"
-	i=$((i + 1))
-done
-git -C p add -A
-git -C p -c user.name=bench -c user.email=bench@example.com commit -q -m migrations
-(cd p && cairn build --sign ../ci.key -o ../b.tar.gz >/dev/null 2>&1)
+. "$SRC/bench/lib-fleet.sh"
+fleet_project sqlite
 
 # check DIR N: every database in DIR has M migrations applied and M tables
 check() {

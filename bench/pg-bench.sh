@@ -27,21 +27,9 @@ PD="$SRC_DIR/build/tests/pg-driver"
 test -x "$PD" || { echo "bench: build first: make build/tests/pg-driver" >&2; exit 2; }
 command -v hyperfine >/dev/null || { echo "bench: needs hyperfine" >&2; exit 2; }
 
-# lib-pg.sh expects the test library's few names.
-TRASH_DIRECTORY=$(mktemp -d /tmp/cairn-bench.XXXXXX)
-chmod 755 "$TRASH_DIRECTORY"
-TEST_NAME=pg-bench
-test_failure=0
-test_at_done=
-say() { printf '%s\n' "$*"; }
-test_done() { exit 1; }
-. "$SRC_DIR/tests/lib-pg.sh"
-cleanup() { pg_stop; rm -rf "$TRASH_DIRECTORY"; }
-trap cleanup EXIT
-pg_start
-cd "$TRASH_DIRECTORY"
-export LC_ALL=C
-echo "# server: $("$PSQL" -X -At -c 'show server_version') on $(nproc) CPUs; psql: $PSQL"
+. "$SRC_DIR/bench/lib-pg-server.sh"
+bench_pg_start pg-bench
+echo "# psql: $PSQL"
 BENCH_DIR=$TRASH_DIRECTORY
 . "$SRC_DIR/bench/lib-bench.sh"
 

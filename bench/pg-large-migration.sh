@@ -15,25 +15,16 @@
 set -eu
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 OLD=${1:?usage: pg-large-migration.sh OLD_PG_DRIVER [N]}
+# the script works in the server's directory: a relative path is the caller's
+case $OLD in /*) ;; *) OLD=$(pwd)/$OLD ;; esac
+test -x "$OLD" || { echo "bench: not an executable: $OLD" >&2; exit 2; }
 N=${2:-10000}
 RUNS=${BENCH_RUNS:-5}
 NEW="$SRC_DIR/build/tests/pg-driver"
 test -x "$NEW" || { echo "bench: build first: make build/tests/pg-driver" >&2; exit 2; }
 
-TRASH_DIRECTORY=$(mktemp -d /tmp/cairn-bench.XXXXXX)
-chmod 755 "$TRASH_DIRECTORY"
-TEST_NAME=pg-large-migration
-test_failure=0
-test_at_done=
-say() { printf '%s\n' "$*"; }
-test_done() { exit 1; }
-. "$SRC_DIR/tests/lib-pg.sh"
-cleanup() { pg_stop; rm -rf "$TRASH_DIRECTORY"; }
-trap cleanup EXIT
-pg_start
-cd "$TRASH_DIRECTORY"
-export LC_ALL=C
-echo "# server: $("$PSQL" -X -At -c 'show server_version') on $(nproc) CPUs; N=$N statements"
+. "$SRC_DIR/bench/lib-pg-server.sh"
+bench_pg_start pg-large-migration "N=$N statements"
 "$PSQL" -X -q -c "create database app"
 {
 	echo "CREATE TABLE big (id int primary key, v text);"
