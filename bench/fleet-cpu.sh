@@ -8,9 +8,10 @@
 #
 #   bench/fleet-cpu.sh BIN...        (default: bin/cairn-apply)
 #
-# Environment: BENCH_DIR (default /tmp/cairn-bench-fleet-cpu; made by
-# bench/fleet.sh's setup when it holds no b.tar.gz), N (default 20),
-# P (default 2), ROUNDS (default 3).
+# Environment: BENCH_DIR (default /tmp/cairn-bench-fleet-cpu; the
+# workload of bench/fleet.sh, bench/lib-fleet.sh, made there when it
+# holds no b.tar.gz: M migrations, default 50), N (default 20), P
+# (default 2), ROUNDS (default 3).
 set -e
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -18,8 +19,13 @@ BENCH_DIR=${BENCH_DIR:-/tmp/cairn-bench-fleet-cpu}
 N=${N:-20}
 P=${P:-2}
 BINS=${*:-$SRC/bin/cairn-apply}
-test -f "$BENCH_DIR/b.tar.gz" || BENCH_DIR=$BENCH_DIR WAYS=fleet sh bench/fleet.sh 1 >/dev/null
+mkdir -p "$BENCH_DIR"
 cd "$BENCH_DIR"
+if ! test -f b.tar.gz; then
+	PATH="$SRC/bin:$PATH" M=${M:-50}
+	. "$SRC/bench/lib-fleet.sh"
+	fleet_project sqlite
+fi
 j=1
 while test $j -le "$N"; do echo "t$j sqlite:cpu/t$j.db"; j=$((j + 1)); done >cpu-targets
 run() { # BIN [WRAPPER...]: one fleet over fresh targets
