@@ -241,8 +241,11 @@ static void db_id_new(char out[33])
 		out[32] = '\0';
 		return;
 	}
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	for (i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = "0123456789abcdef"[raw[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
+	}
+	out[32] = '\0';
 }
 
 char *books_database_id(const struct audit_row *a, size_t na)
