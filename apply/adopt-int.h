@@ -24,6 +24,7 @@ struct adopt_entry {
 
 struct adopt_reader {
 	struct adopt_plan *p;
+	const char *table; /* the history table as named, for the rows' sources */
 	struct adopt_entry *e;
 	size_t n, alloc;
 };

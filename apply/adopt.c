@@ -26,9 +26,14 @@
 #include "engine-int.h"
 
 struct tool {
-	const char *name, *table, *pg_table; /* pg_table: NULL = table */
-	const char *sql;
+	const char *name, *table;
+	/* SELECT cols FROM <the table> tail */
+	const char *cols, *tail;
 	int (*read)(struct adopt_reader *rd, const struct driver_rows *rows);
+	/* how the tool renames its table (--registry names it then); NULL: it
+	 * cannot (diesel, prisma). sqitch's --registry is its own (a schema on
+	 * PostgreSQL, a file on SQLite). */
+	const char *renamed_by;
 };
 
 static const char *cell(const struct driver_rows *r, size_t row, size_t col)
@@ -81,14 +86,14 @@ static int read_flyway(struct adopt_reader *rd, const struct driver_rows *r)
 		if (!strcmp(type, "SCHEMA"))
 			continue; /* flyway created the schema: nothing of the bundle's */
 		if (!truthy(cell(r, i, 5))) {
-			adopt_problem(rd->p, "flyway_schema_history installed_rank=%s: %s failed (success "
-				"= false): fix the schema by hand and run 'flyway repair' first",
+			adopt_problem(rd->p, "%s installed_rank=%s: %s failed (success = false): fix "
+				"the schema by hand and run 'flyway repair' first", rd->table,
 				rank, script);
 			continue;
 		}
 		if (!v) {
-			adopt_problem(rd->p, "flyway_schema_history installed_rank=%s: %s is a repeatable "
-				"migration, which cairn does not have", rank, script);
+			adopt_problem(rd->p, "%s installed_rank=%s: %s is a repeatable migration, "
+				"which cairn does not have", rd->table, rank, script);
 			continue;
 		}
 		if (!strcmp(type, "UNDO_SQL") || !strcmp(type, "DELETE")) {
@@ -98,18 +103,18 @@ static int read_flyway(struct adopt_reader *rd, const struct driver_rows *r)
 		if (!strcmp(type, "BASELINE")) {
 			/* flyway baseline: the schema up to v was there before Flyway */
 			entry_add(rd, v, NULL,
-				  xasprintf("flyway_schema_history installed_rank=%s type=BASELINE "
-					    "version=%s", rank, v))->below = 2;
+				  xasprintf("%s installed_rank=%s type=BASELINE version=%s",
+					    rd->table, rank, v))->below = 2;
 			continue;
 		}
 		if (strcmp(type, "SQL")) {
-			adopt_problem(rd->p, "flyway_schema_history installed_rank=%s: %s is a %s "
-				"migration, which cairn cannot hold", rank, script, type);
+			adopt_problem(rd->p, "%s installed_rank=%s: %s is a %s migration, which cairn "
+				"cannot hold", rd->table, rank, script, type);
 			continue;
 		}
 		entry_add(rd, v, cell(r, i, 4),
-			  xasprintf("flyway_schema_history installed_rank=%s version=%s "
-				    "script=%s checksum=%s", rank, v, script, or_null(cell(r, i, 4))));
+			  xasprintf("%s installed_rank=%s version=%s script=%s checksum=%s",
+				    rd->table, rank, v, script, or_null(cell(r, i, 4))));
 	}
 	return 0;
 }
@@ -121,46 +126,31 @@ static int read_golang_migrate(struct adopt_reader *rd, const struct driver_rows
 	if (!r->nrows)
 		return 0;
 	if (r->nrows > 1) {
-		adopt_problem(rd->p, "schema_migrations holds %zu rows; golang-migrate keeps one",
+		adopt_problem(rd->p, "%s holds %zu rows; golang-migrate keeps one", rd->table,
 			r->nrows);
 		return 0;
 	}
 	if (truthy(cell(r, 0, 1))) {
-		adopt_problem(rd->p, "schema_migrations version=%s dirty=true: golang-migrate stopped "
-			"in the middle of %s; fix the schema by hand, then 'migrate force' the "
-			"version it is really at", or_null(cell(r, 0, 0)), or_null(cell(r, 0, 0)));
+		adopt_problem(rd->p, "%s version=%s dirty=true: golang-migrate stopped in the "
+			"middle of %s; fix the schema by hand, then 'migrate force' the version it "
+			"is really at", rd->table, or_null(cell(r, 0, 0)), or_null(cell(r, 0, 0)));
 		return 0;
 	}
 	entry_add(rd, or_null(cell(r, 0, 0)), NULL,
-		  xasprintf("schema_migrations version=%s dirty=false", or_null(cell(r, 0, 0))));
+		  xasprintf("%s version=%s dirty=false", rd->table, or_null(cell(r, 0, 0))));
 	rd->e[0].below = 1;
 	return 0;
 }
 
 /* dbmate, pop, diesel: one row per applied version. */
-static int read_versions(struct adopt_reader *rd, const struct driver_rows *r, const char *table)
+static int read_versions(struct adopt_reader *rd, const struct driver_rows *r)
 {
 	size_t i;
 
 	for (i = 0; i < r->nrows; i++)
 		entry_add(rd, or_null(cell(r, i, 0)), NULL,
-			  xasprintf("%s version=%s", table, or_null(cell(r, i, 0))));
+			  xasprintf("%s version=%s", rd->table, or_null(cell(r, i, 0))));
 	return 0;
-}
-
-static int read_dbmate(struct adopt_reader *rd, const struct driver_rows *r)
-{
-	return read_versions(rd, r, "schema_migrations");
-}
-
-static int read_pop(struct adopt_reader *rd, const struct driver_rows *r)
-{
-	return read_versions(rd, r, "schema_migration");
-}
-
-static int read_diesel(struct adopt_reader *rd, const struct driver_rows *r)
-{
-	return read_versions(rd, r, "__diesel_schema_migrations");
 }
 
 /* goose's table is a log: the last row of a version says whether it is
@@ -176,7 +166,7 @@ static int read_goose(struct adopt_reader *rd, const struct driver_rows *r)
 			continue;
 		entry_undo(rd, v);
 		if (truthy(cell(r, i, 2)))
-			entry_add(rd, v, NULL, xasprintf("goose_db_version id=%s version_id=%s",
+			entry_add(rd, v, NULL, xasprintf("%s id=%s version_id=%s", rd->table,
 							 or_null(cell(r, i, 0)), v));
 	}
 	return 0;
@@ -188,8 +178,8 @@ static int read_sqitch(struct adopt_reader *rd, const struct driver_rows *r)
 
 	for (i = 0; i < r->nrows; i++) {
 		struct adopt_entry *e = entry_add(rd, NULL, cell(r, i, 2),
-					    xasprintf("sqitch.changes change_id=%s change=%s "
-						      "script_hash=%s", or_null(cell(r, i, 0)),
+					    xasprintf("%s change_id=%s change=%s script_hash=%s",
+						      rd->table, or_null(cell(r, i, 0)),
 						      or_null(cell(r, i, 1)),
 						      or_null(cell(r, i, 2))));
 
@@ -210,14 +200,14 @@ static int read_prisma(struct adopt_reader *rd, const struct driver_rows *r)
 		if (cell(r, i, 4))
 			continue; /* prisma migrate resolve --rolled-back: not applied */
 		if (!cell(r, i, 3)) {
-			adopt_problem(rd->p, "_prisma_migrations id=%s: %s failed or did not finish "
-				"(finished_at is NULL): resolve it with 'prisma migrate resolve' "
-				"first", or_null(cell(r, i, 0)), name);
+			adopt_problem(rd->p, "%s id=%s: %s failed or did not finish (finished_at is "
+				"NULL): resolve it with 'prisma migrate resolve' first", rd->table,
+				or_null(cell(r, i, 0)), name);
 			continue;
 		}
 		v = xstrndup(name, vl);
 		entry_add(rd, v, cell(r, i, 2),
-			  xasprintf("_prisma_migrations id=%s migration_name=%s checksum=%s",
+			  xasprintf("%s id=%s migration_name=%s checksum=%s", rd->table,
 				    or_null(cell(r, i, 0)), name, or_null(cell(r, i, 2))));
 		free(v);
 	}
@@ -225,25 +215,24 @@ static int read_prisma(struct adopt_reader *rd, const struct driver_rows *r)
 }
 
 static const struct tool tools[] = {
-	{ "flyway", "flyway_schema_history", NULL,
-	  "SELECT installed_rank, version, type, script, checksum, success "
-	  "FROM flyway_schema_history ORDER BY installed_rank", read_flyway },
-	{ "golang-migrate", "schema_migrations", NULL,
-	  "SELECT version, dirty FROM schema_migrations", read_golang_migrate },
-	{ "dbmate", "schema_migrations", NULL,
-	  "SELECT version FROM schema_migrations ORDER BY version", read_dbmate },
-	{ "goose", "goose_db_version", NULL,
-	  "SELECT id, version_id, is_applied FROM goose_db_version ORDER BY id", read_goose },
-	{ "sqitch", "sqitch.changes", "sqitch.changes",
-	  "SELECT change_id, change, script_hash FROM sqitch.changes "
-	  "ORDER BY committed_at, change_id", read_sqitch },
-	{ "pop", "schema_migration", NULL,
-	  "SELECT version FROM schema_migration ORDER BY version", read_pop },
-	{ "diesel", "__diesel_schema_migrations", NULL,
-	  "SELECT version FROM __diesel_schema_migrations ORDER BY version", read_diesel },
-	{ "prisma", "_prisma_migrations", NULL,
-	  "SELECT id, migration_name, checksum, finished_at, rolled_back_at "
-	  "FROM _prisma_migrations ORDER BY started_at, migration_name", read_prisma },
+	{ "flyway", "flyway_schema_history",
+	  "installed_rank, version, type, script, checksum, success", "ORDER BY installed_rank",
+	  read_flyway, "flyway.table (and flyway.schemas or defaultSchema)" },
+	{ "golang-migrate", "schema_migrations", "version, dirty", "", read_golang_migrate,
+	  "x-migrations-table" },
+	{ "dbmate", "schema_migrations", "version", "ORDER BY version", read_versions,
+	  "--migrations-table" },
+	{ "goose", "goose_db_version", "id, version_id, is_applied", "ORDER BY id", read_goose,
+	  "-table" },
+	{ "sqitch", "changes", "change_id, change, script_hash", "ORDER BY committed_at, change_id",
+	  read_sqitch, "--registry" },
+	{ "pop", "schema_migration", "version", "ORDER BY version", read_versions,
+	  "migration_table_name" },
+	{ "diesel", "__diesel_schema_migrations", "version", "ORDER BY version", read_versions,
+	  NULL },
+	{ "prisma", "_prisma_migrations",
+	  "id, migration_name, checksum, finished_at, rolled_back_at",
+	  "ORDER BY started_at, migration_name", read_prisma, NULL },
 };
 
 #define NTOOLS (sizeof(tools) / sizeof(tools[0]))
@@ -331,25 +320,135 @@ static void sqitch_detach(struct db *db, const struct driver *drv)
 		driver_rows_release(&r);
 }
 
-static int table_exists(struct db *db, const struct driver *drv, const struct tool *t,
-			int *exists)
+/* ---- the table's name: --registry, quoted ------------------------------ */
+
+/* The history table: schema (NULL: PostgreSQL's search path, SQLite's
+ * main) and table, as named, unquoted; shown as the messages name it. */
+struct hist_name {
+	char *schema, *table, *shown;
+};
+
+static void hist_name_release(struct hist_name *h)
+{
+	free(h->schema);
+	free(h->table);
+	free(h->shown);
+}
+
+static int is_sqitch(const struct tool *t)
+{
+	return !strcmp(t->name, "sqitch");
+}
+
+/* registry: NULL for the tool's own name. sqitch: its registry is a
+ * schema on PostgreSQL (sqitch's --registry), a file on SQLite attached
+ * as "sqitch" (sqitch_attach). Others: TABLE, or SCHEMA.TABLE on
+ * PostgreSQL; on SQLite the whole name is the table's. */
+static int hist_name_init(struct hist_name *h, const struct tool *t, int pg, const char *registry)
+{
+	const char *dot = pg && registry && !is_sqitch(t) ? strchr(registry, '.') : NULL;
+
+	memset(h, 0, sizeof(*h));
+	if (is_sqitch(t)) {
+		h->schema = xstrdup(pg && registry ? registry : "sqitch");
+		h->table = xstrdup(t->table);
+	} else if (dot) {
+		if (dot == registry || !dot[1] || strchr(dot + 1, '.')) {
+			cairn_error_set("--registry '%s': name a table as TABLE or SCHEMA.TABLE",
+					registry);
+			return -1;
+		}
+		h->schema = xstrndup(registry, (size_t)(dot - registry));
+		h->table = xstrdup(dot + 1);
+	} else {
+		h->table = xstrdup(registry ? registry : t->table);
+	}
+	h->shown = h->schema ? xasprintf("%s.%s", h->schema, h->table) : xstrdup(h->table);
+	return 0;
+}
+
+/* An identifier quoted for both SQL dialects: "..." with " doubled, so
+ * that no name can end it early. */
+static void put_ident(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s; s++)
+		buf_put(b, *s == '"' ? "\"\"" : s, *s == '"' ? 2 : 1);
+	buf_putc(b, '"');
+}
+
+/* A string literal: '...' with ' doubled; on PostgreSQL E'...' with \
+ * doubled too, whose backslashes are escapes whatever
+ * standard_conforming_strings says, so neither can end it early. */
+static void put_literal(struct buf *b, const char *s, int pg)
+{
+	buf_puts(b, pg ? "E'" : "'");
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_puts(b, "''");
+		else if (pg && *s == '\\')
+			buf_puts(b, "\\\\");
+		else
+			buf_putc(b, *s);
+	}
+	buf_putc(b, '\'');
+}
+
+static void put_table(struct buf *b, const struct hist_name *h)
+{
+	if (h->schema) {
+		put_ident(b, h->schema);
+		buf_putc(b, '.');
+	}
+	put_ident(b, h->table);
+}
+
+const char *adopt_registry_refused(const char *tool, const char *registry)
+{
+	const struct tool *t = tool_find(tool);
+	const char *c;
+
+	if (!t || !registry)
+		return NULL;
+	if (!t->renamed_by)
+		return t == tool_find("diesel")
+			       ? "diesel's table __diesel_schema_migrations has a fixed name: "
+				 "--registry does not apply to it"
+			       : "prisma's table _prisma_migrations has a fixed name: --registry "
+				 "does not apply to it";
+	if (!*registry || strlen(registry) > 255)
+		return "--registry names no table, or too long a one (at most 255 bytes)";
+	for (c = registry; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "--registry holds a control character";
+	return NULL;
+}
+
+static int table_exists(struct db *db, const struct driver *drv, const struct hist_name *h,
+			int pg, int *exists)
 {
 	struct driver_rows r;
-	char *sql;
+	struct buf sql = BUF_INIT, name = BUF_INIT;
 	int rc;
 
-	if (!strcmp(drv->name, "postgres"))
-		sql = xasprintf("SELECT to_regclass('%s') IS NOT NULL",
-				t->pg_table ? t->pg_table : t->table);
-	else if (t->pg_table) /* sqitch: its registry attached as schema sqitch */
-		sql = xstrdup("SELECT count(*) FROM sqitch.sqlite_master WHERE type = 'table' AND "
-			      "name = 'changes'");
-	else
-		sql = xasprintf("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-				"name = '%s'", t->table);
+	if (pg) {
+		put_table(&name, h);
+		buf_puts(&sql, "SELECT to_regclass(");
+		put_literal(&sql, buf_cstr(&name), 1);
+		buf_puts(&sql, ") IS NOT NULL");
+	} else {
+		buf_puts(&sql, "SELECT count(*) FROM ");
+		if (h->schema) {
+			put_ident(&sql, h->schema);
+			buf_putc(&sql, '.');
+		}
+		buf_puts(&sql, "sqlite_master WHERE type = 'table' AND name = ");
+		put_literal(&sql, h->table, 0);
+	}
 	*exists = 0;
-	rc = drv->query_rows(db, sql, &r);
-	free(sql);
+	rc = drv->query_rows(db, buf_cstr(&sql), &r);
+	buf_release(&sql);
+	buf_release(&name);
 	if (rc)
 		return -1;
 	*exists = r.nrows == 1 && r.ncols == 1 && cell(&r, 0, 0) &&
@@ -358,16 +457,20 @@ static int table_exists(struct db *db, const struct driver *drv, const struct to
 	return 0;
 }
 
-/* The tool's rows read into rd. EXIT_STATE when its table is not there. */
+/* The tool's rows read into rd (rd->table: h's shown name). EXIT_STATE
+ * when its table is not there. */
 static int read_history(struct adopt_reader *rd, struct db *db, const struct driver *drv,
-			const struct tool *t, const char *registry)
+			const struct tool *t, const struct hist_name *h, const char *registry)
 {
 	struct driver_rows rows;
+	struct buf sql = BUF_INIT;
 	char *reg = NULL;
+	int pg = !strcmp(drv->name, "postgres");
 	int exists = 0, attached = 0, rc = EXIT_ENVIRONMENT;
 
 	memset(&rows, 0, sizeof(rows));
-	if (t->pg_table && strcmp(drv->name, "postgres")) {
+	rd->table = h->shown;
+	if (is_sqitch(t) && !pg) {
 		int a = sqitch_attach(db, drv, registry, &reg);
 
 		if (a < 0)
@@ -381,22 +484,26 @@ static int read_history(struct adopt_reader *rd, struct db *db, const struct dri
 		}
 		attached = 1;
 	}
-	if (table_exists(db, drv, t, &exists))
+	if (table_exists(db, drv, h, pg, &exists))
 		goto out;
 	if (!exists) {
-		cairn_error_set("no %s history on '%s': table %s not found%s%s", t->name,
-				drv->display_name(db), t->table, reg ? " in its registry " : "",
-				reg ? reg : "");
+		cairn_error_set("no %s history on '%s': table %s not found%s%s%s", t->name,
+				drv->display_name(db), h->shown, reg ? " in its registry " : "",
+				reg ? reg : "", registry && !reg ? " (the name --registry gave)" : "");
 		rc = EXIT_STATE;
 		goto out;
 	}
-	if (drv->query_rows(db, t->sql, &rows) || t->read(rd, &rows))
+	buf_printf(&sql, "SELECT %s FROM ", t->cols);
+	put_table(&sql, h);
+	buf_printf(&sql, " %s", t->tail);
+	if (drv->query_rows(db, buf_cstr(&sql), &rows) || t->read(rd, &rows))
 		goto out;
 	rc = EXIT_OK;
 out:
 	if (attached)
 		sqitch_detach(db, drv);
 	driver_rows_release(&rows);
+	buf_release(&sql);
 	free(reg);
 	return rc;
 }
@@ -406,6 +513,7 @@ int adopt_read(struct adopt_plan *out, struct db *db, const struct driver *drv,
 {
 	const struct tool *t = tool_find(tool);
 	struct adopt_reader rd;
+	struct hist_name h;
 	char *taken = NULL, **source = NULL;
 	size_t i;
 	int rc;
@@ -416,14 +524,20 @@ int adopt_read(struct adopt_plan *out, struct db *db, const struct driver *drv,
 		cairn_error_set("unknown tool '%s': adopt reads %s", tool, adopt_tool_names());
 		return EXIT_USAGE;
 	}
-	out->tool = t->name;
-	out->table = t->table;
-	rd.p = out;
+	if (adopt_registry_refused(tool, registry)) {
+		cairn_error_set("%s", adopt_registry_refused(tool, registry));
+		return EXIT_USAGE;
+	}
 	if (!drv->query_rows) {
 		cairn_error_set("the %s driver cannot read another tool's tables", drv->name);
 		return EXIT_ENVIRONMENT;
 	}
-	if ((rc = read_history(&rd, db, drv, t, registry)) != EXIT_OK)
+	if (hist_name_init(&h, t, !strcmp(drv->name, "postgres"), registry) < 0)
+		return EXIT_USAGE;
+	out->tool = t->name;
+	out->table = xstrdup(h.shown);
+	rd.p = out;
+	if ((rc = read_history(&rd, db, drv, t, &h, registry)) != EXIT_OK)
 		goto out;
 	taken = xcalloc(set->n + 1, 1);
 	source = xcalloc(set->n + 1, sizeof(*source));
@@ -451,6 +565,7 @@ out:
 		free(rd.e[i].source);
 	}
 	free(rd.e);
+	hist_name_release(&h);
 	return rc;
 }
 
@@ -466,6 +581,7 @@ void adopt_plan_release(struct adopt_plan *p)
 	for (i = 0; i < p->nproblems; i++)
 		free(p->problems[i]);
 	free(p->problems);
+	free(p->table);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -20,7 +20,7 @@ struct adopt_item {
 
 struct adopt_plan {
 	const char *tool;  /* "flyway", ... (static) */
-	const char *table; /* the history table read (static) */
+	char *table;       /* the history table read, as named (--registry) */
 	struct adopt_item *items; /* in the bundle's order */
 	size_t n, alloc;
 	char **problems;   /* each difference, one line: adopt refuses when any */
@@ -33,10 +33,17 @@ const char *adopt_tool_names(void);
 /* 1 when tool is one of them. */
 int adopt_tool_known(const char *tool);
 
-/* registry: sqitch's registry on SQLite, a file of its own beside the
- * database: its name or path as sqitch's --registry takes it (NULL:
- * "sqitch", so prod.db's is sqitch.db beside it), attached as schema
- * "sqitch" for the read (only SELECTs run on it) and detached after.
+/* NULL when tool's history table may be named by --registry R; else why
+ * not (a fixed name: diesel, prisma; an empty name or a control character). */
+const char *adopt_registry_refused(const char *tool, const char *registry);
+
+/* registry: the tool's table renamed as the tool allows (NULL: its own
+ * name): TABLE, or SCHEMA.TABLE on PostgreSQL, quoted as identifiers.
+ * For sqitch: on PostgreSQL the registry's schema; on SQLite its
+ * registry, a file of its own beside the database: its name or path as
+ * sqitch's --registry takes it (NULL: "sqitch", so prod.db's is sqitch.db
+ * beside it), attached as schema "sqitch" for the read (only SELECTs run
+ * on it) and detached after.
  * Reads tool's history on db and matches it to set's migrations into out
  * (which the caller releases). Returns EXIT_OK with out->nproblems set
  * (the caller decides), EXIT_STATE when the tool's table is not there,

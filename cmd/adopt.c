@@ -37,8 +37,11 @@ const struct cmd cmd_adopt_desc = {
 	"                     (default: the one the database records)\n"
 	"   --key PUB         trust builds signed by this public key (repeatable)\n"
 	"   --config FILE     the applier's config (the bundle must meet ENV's policy)\n"
-	"   --registry R      sqitch on SQLite: its registry's name or path, as\n"
-	"                     sqitch's --registry (default: sqitch)\n"
+	"   --registry R      TOOL's table as the tool was told to name it: TABLE, or\n"
+	"                     SCHEMA.TABLE on PostgreSQL (flyway, golang-migrate,\n"
+	"                     dbmate, goose, pop; not diesel or prisma, whose names are\n"
+	"                     fixed); sqitch: its registry, a schema on PostgreSQL, a\n"
+	"                     file's name or path on SQLite (default: sqitch)\n"
 	"   --dry-run         show what would be adopted; write nothing\n"
 	"   --lock-timeout D  wait up to D for another runner (default 15s)\n"
 	"\n"
@@ -123,6 +126,8 @@ int cmd_adopt(int argc, char **argv)
 	else if (!adopt_tool_known(tool))
 		rc = usage_error(&cmd_adopt_desc, "unknown tool '%s': adopt reads %s", tool,
 				 adopt_tool_names());
+	else if (adopt_registry_refused(tool, registry))
+		rc = usage_error(&cmd_adopt_desc, "%s", adopt_registry_refused(tool, registry));
 	else if ((rc = apply_policy_begin(&ap, &cmd_adopt_desc, config, &env, &dsn, lock_flag,
 					  &lock_ms, nkeys)) != EXIT_OK)
 		;

@@ -107,6 +107,7 @@ int cmd_baseline(int argc, char **argv)
 	o.env = a.env;
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
+	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
 	o.ungated = 1;
 	o.lock_timeout_ms = a.lock_ms;
 	o.interrupted = &apply_interrupted;

@@ -201,6 +201,36 @@ static void text_keys(const struct policy_config *c, const char *label,
 	}
 }
 
+/* sqlite: {foreign_keys:, extensions:} (issue #19): the extensions as the
+ * applier loads them (absolute paths, in order) */
+static void text_sqlite(const struct policy_resolved *r)
+{
+	size_t i;
+
+	printf("%-14s %s\n", "foreign_keys",
+	       r->sqlite_foreign_keys ? (r->sqlite_foreign_keys == 2 ? "on" : "off")
+				      : "not set (the DSN's, else SQLite's default)");
+	if (!r->nsqlite_extensions)
+		printf("%-14s none\n", "extensions");
+	for (i = 0; i < r->nsqlite_extensions; i++)
+		printf("%-14s %s\n", i ? "" : "extensions", r->sqlite_extensions[i]);
+}
+
+static void json_sqlite(struct buf *b, const struct policy_resolved *r)
+{
+	size_t i;
+
+	buf_printf(b, ",\"sqlite\":{\"foreign_keys\":%s,\"extensions\":[",
+		   !r->sqlite_foreign_keys ? "null"
+		   : r->sqlite_foreign_keys == 2 ? "\"on\"" : "\"off\"");
+	for (i = 0; i < r->nsqlite_extensions; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_put_json_string(b, r->sqlite_extensions[i]);
+	}
+	buf_puts(b, "]}");
+}
+
 static void print_text(const struct apply_config *ac)
 {
 	const struct policy_resolved *r = &ac->env;
@@ -240,6 +270,7 @@ static void print_text(const struct apply_config *ac)
 	} else {
 		text_line("after", "none", NULL);
 	}
+	text_sqlite(r);
 	text_keys(&ac->config, "builders", r->builders);
 	text_keys(&ac->config, "approvers", r->approvers);
 	text_keys(&ac->config, "receipts_from", r->receipts_from);
@@ -332,6 +363,7 @@ static void print_json(const struct apply_config *ac)
 	} else {
 		buf_puts(&b, "null");
 	}
+	json_sqlite(&b, r);
 	json_keys(&b, c, "builders", r->builders);
 	json_keys(&b, c, "approvers", r->approvers);
 	json_keys(&b, c, "receipts_from", r->receipts_from);

@@ -7,14 +7,13 @@
 #include "../drivers/driver.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
-#include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "../receipt/receipt.h"
 #include "../verify/keys.h"
 #include "policy-gate.h"
 #include "verify.h"
 
-static int extension_note(const struct policy_resolved *r, char **out);
+static void extension_note(const struct policy_resolved *r, char **out);
 
 int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char *config,
 		       const char **env, const char **dsn, const char *lock_flag,
@@ -43,13 +42,14 @@ int apply_policy_begin(struct apply_policy *ap, const struct cmd *c, const char 
 	rc = apply_config_open(&ap->ac, c, &f);
 	if (rc)
 		return rc;
-	if (extension_note(&ap->ac.env, &ap->ext_note) < 0) {
+	/* every later sqlite open loads them, before the migrations run,
+	 * through the descriptors opened and hashed here */
+	if (driver_sqlite_set_extensions((const char *const *)ap->ac.env.sqlite_extensions,
+					 ap->ac.env.nsqlite_extensions) < 0) {
 		error_msg("cannot read a SQLite extension: %s", cairn_error_last());
 		return EXIT_ENVIRONMENT;
 	}
-	/* every later sqlite open loads them, before the migrations run */
-	driver_sqlite_set_extensions((const char *const *)ap->ac.env.sqlite_extensions,
-				     ap->ac.env.nsqlite_extensions);
+	extension_note(&ap->ac.env, &ap->ext_note);
 	*env = ap->ac.env.env_name;
 	if (policy_database_dsn(&ap->ac.env, &ap->dsn) < 0) {
 		if (ap->ac.env.db_kind == POLICY_DB_NONE)
@@ -155,27 +155,18 @@ const char *apply_policy_evidence(struct apply_policy *ap)
 }
 
 /* "sqlite_extensions=PATH sha256:HEX, PATH sha256:HEX" of the extensions
- * the environment names (NULL: none); -1 with the error set when one cannot
- * be read. */
-static int extension_note(const struct policy_resolved *r, char **out)
+ * the environment names, hashed when the driver opened them (NULL: none). */
+static void extension_note(const struct policy_resolved *r, char **out)
 {
 	struct buf b = BUF_INIT;
-	char hex[SHA256_HEX_LEN + 1];
-	unsigned long long size;
 	size_t i;
 
 	*out = NULL;
-	for (i = 0; i < r->nsqlite_extensions; i++) {
-		if (sha256_file(r->sqlite_extensions[i], hex, &size) < 0) {
-			buf_release(&b);
-			return -1;
-		}
+	for (i = 0; i < r->nsqlite_extensions; i++)
 		buf_printf(&b, "%s%s sha256:%s", i ? ", " : "sqlite_extensions=",
-			   r->sqlite_extensions[i], hex);
-	}
+			   r->sqlite_extensions[i], driver_sqlite_extension_sha256(i));
 	if (b.len)
 		*out = buf_detach(&b, NULL);
-	return 0;
 }
 
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,

@@ -122,6 +122,7 @@ int cmd_restore(int argc, char **argv)
 	/* as rollback: the books' own earlier state, so not gated by the
 	 * policy (restore --db DSN BACKUP works on a database a config made) */
 	o.policy = ap.active;
+	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
 	o.ungated = 1;
 	o.lock_timeout_ms = a.lock_ms;
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);

@@ -304,9 +304,14 @@ const struct driver *driver_for_dsn(const char *dsn);      /* NULL, error set */
 const struct driver *driver_by_name(const char *name);     /* NULL when unknown */
 const struct driver *const *driver_list(void);             /* NULL-terminated */
 /* SQLite extensions (shared libraries) every later sqlite open loads
- * before anything else runs (issue #19); the paths are copied.
- * A load failure fails the open with the path and SQLite's message. */
-void driver_sqlite_set_extensions(const char *const *paths, size_t n);
+ * before anything else runs (issue #19). Each file is opened and hashed
+ * here, once, and loaded later through that descriptor (/proc/self/fd/N),
+ * so what loads is what was hashed. 0, or -1 with the error set (a file
+ * that cannot be read; none is kept then). A load failure fails the open
+ * with the path and SQLite's message. */
+int driver_sqlite_set_extensions(const char *const *paths, size_t n);
+/* The sha256 (hex) of extension i as opened above; NULL past the end. */
+const char *driver_sqlite_extension_sha256(size_t i);
 
 void bk_row_release(struct bk_row *r);
 void bk_rows_free(struct bk_row *rows, size_t n);

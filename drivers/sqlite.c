@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "driver.h"
 #include "sqlite-private.h"
@@ -240,21 +242,122 @@ static int parse_dsn(const char *dsn, char **path, struct sqlite_opts *o)
 }
 
 /* The environment's sqlite: {extensions:} (issue #19), set by the applier
- * before any open (copied: they last until the next call). */
-static char **ext_paths;
+ * before any open. Each file is opened once, here, hashed from that
+ * descriptor, and loaded later through /proc/self/fd/N: the bytes hashed
+ * (the audit row's sha256) are the bytes loaded, and a file put at the
+ * path in between (a rename over it) is not what loads. */
+struct sqlite_ext {
+	char *path;
+	int fd;
+	char sha256[SHA256_HEX_LEN + 1];
+};
+static struct sqlite_ext *exts;
 static size_t ext_n;
 
-void driver_sqlite_set_extensions(const char *const *paths, size_t n)
+static void exts_clear(void)
+{
+	while (ext_n) {
+		ext_n--;
+		free(exts[ext_n].path);
+		if (exts[ext_n].fd >= 0)
+			close(exts[ext_n].fd);
+	}
+	free(exts);
+	exts = NULL;
+}
+
+static int ext_open(struct sqlite_ext *x, const char *path)
+{
+	char proc[64];
+	unsigned long long size;
+	struct stat st;
+
+	x->path = xstrdup(path);
+	x->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (x->fd < 0 || fstat(x->fd, &st) != 0) {
+		cairn_error_set("cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cairn_error_set("'%s' is not a file", path);
+		return -1;
+	}
+	if (sha256_fd(x->fd, path, x->sha256, &size) < 0)
+		return -1;
+	if (snprintf(proc, sizeof(proc), "/proc/self/fd/%d", x->fd) >= (int)sizeof(proc) ||
+	    access(proc, R_OK) != 0) {
+		cairn_error_set("cannot load '%s' through its descriptor: /proc is not mounted",
+				path);
+		return -1;
+	}
+	return 0;
+}
+
+int driver_sqlite_set_extensions(const char *const *paths, size_t n)
 {
 	size_t i;
 
-	while (ext_n)
-		free(ext_paths[--ext_n]);
-	free(ext_paths);
-	ext_paths = n ? xcalloc(n, sizeof(*ext_paths)) : NULL;
-	for (i = 0; i < n; i++)
-		ext_paths[i] = xstrdup(paths[i]);
-	ext_n = n;
+	exts_clear();
+	exts = n ? xcalloc(n, sizeof(*exts)) : NULL;
+	for (i = 0; i < n; i++) {
+		exts[i].fd = -1;
+		ext_n = i + 1;
+		if (ext_open(&exts[i], paths[i]) < 0) {
+			exts_clear();
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *driver_sqlite_extension_sha256(size_t i)
+{
+	return i < ext_n ? exts[i].sha256 : NULL;
+}
+
+/* The entry point SQLite guesses from a file's name when the library has
+ * no sqlite3_extension_init ("lib/libfoo-1.so" -> "sqlite3_foo_init"):
+ * loaded as /proc/self/fd/N it would guess from "N", so it is worked out
+ * here from the real name, as SQLite's sqlite3LoadExtension does. */
+static char *entry_point(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	struct buf b = BUF_INIT;
+
+	base = base ? base + 1 : path;
+	if (!strncasecmp(base, "lib", 3))
+		base += 3;
+	buf_puts(&b, "sqlite3_");
+	for (; *base && *base != '.'; base++)
+		if ((*base >= 'a' && *base <= 'z') || (*base >= 'A' && *base <= 'Z'))
+			buf_putc(&b, (char)(*base | 0x20));
+	buf_puts(&b, "_init");
+	return buf_detach(&b, NULL);
+}
+
+static int load_one(struct db *db, const struct sqlite_ext *x)
+{
+	char proc[64], *msg = NULL, *entry = NULL;
+	int rc = 0;
+
+	if (snprintf(proc, sizeof(proc), "/proc/self/fd/%d", x->fd) >= (int)sizeof(proc)) {
+		cairn_error_set("cannot load SQLite extension '%s': descriptor path too long",
+				x->path);
+		return -1;
+	}
+	if (sqlite3_load_extension(db->h, proc, NULL, &msg) != SQLITE_OK) {
+		sqlite3_free(msg);
+		msg = NULL;
+		entry = entry_point(x->path);
+		if (sqlite3_load_extension(db->h, proc, entry, &msg) != SQLITE_OK) {
+			cairn_error_set("cannot load SQLite extension '%s': %s", x->path,
+					msg ? msg : sqlite3_errmsg(db->h));
+			rc = -1;
+		}
+	}
+	sqlite3_free(msg);
+	free(entry);
+	return rc;
 }
 
 /* Loads the extensions with the C API switched on only around the loads:
@@ -262,7 +365,6 @@ void driver_sqlite_set_extensions(const char *const *paths, size_t n)
  * function stays off throughout and the C API is off again afterwards. */
 static int load_extensions(struct db *db)
 {
-	char *msg = NULL;
 	size_t i;
 	int rc = 0;
 
@@ -272,15 +374,8 @@ static int load_extensions(struct db *db)
 		cairn_error_set("cannot enable loading SQLite extensions: %s", sqlite3_errmsg(db->h));
 		return -1;
 	}
-	for (i = 0; i < ext_n && !rc; i++) {
-		if (sqlite3_load_extension(db->h, ext_paths[i], NULL, &msg) != SQLITE_OK) {
-			cairn_error_set("cannot load SQLite extension '%s': %s", ext_paths[i],
-					msg ? msg : sqlite3_errmsg(db->h));
-			rc = -1;
-		}
-		sqlite3_free(msg);
-		msg = NULL;
-	}
+	for (i = 0; i < ext_n && !rc; i++)
+		rc = load_one(db, &exts[i]);
 	if (sqlite3_db_config(db->h, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL) != SQLITE_OK &&
 	    !rc) {
 		cairn_error_set("cannot disable loading SQLite extensions: %s", sqlite3_errmsg(db->h));

@@ -122,29 +122,41 @@ void hex_encode(const unsigned char *raw, size_t len, char *hex_out)
 	hex_out[2 * len] = '\0';
 }
 
-int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long long *size)
+int sha256_fd(int fd, const char *name, char hex[SHA256_HEX_LEN + 1], unsigned long long *size)
 {
 	struct sha256_ctx c;
 	char chunk[65536];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	int rc = -1;
 
 	*size = 0;
-	if (fd < 0 || sha256_init(&c) < 0) {
-		cairn_error_set("cannot read '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (sha256_init(&c) < 0) {
+		cairn_error_set("cannot read '%s': %s", name, strerror(errno));
 		return -1;
 	}
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+	/* pread from 0: the descriptor's offset is neither used nor moved */
+	while ((n = pread(fd, chunk, sizeof(chunk), (off_t)*size)) > 0) {
 		sha256_update(&c, chunk, (size_t)n);
 		*size += (unsigned long long)n;
 	}
 	if (n == 0 && sha256_final_hex(&c, hex) == 0)
 		rc = 0;
 	else
-		cairn_error_set("cannot read '%s': %s", path, strerror(errno));
+		cairn_error_set("cannot read '%s': %s", name, strerror(errno));
 	sha256_release(&c);
+	return rc;
+}
+
+int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long long *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	*size = 0;
+	if (fd < 0) {
+		cairn_error_set("cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	rc = sha256_fd(fd, path, hex, size);
 	close(fd);
 	return rc;
 }

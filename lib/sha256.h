@@ -22,6 +22,9 @@ int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
 /* The sha256 of a file's bytes, and its size. 0, or -1 with the error
  * set ("cannot read 'PATH': ..."). */
 int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long long *size);
+/* The same for an open descriptor, read from offset 0 with pread (its
+ * offset is left alone); name is for the message. */
+int sha256_fd(int fd, const char *name, char hex[SHA256_HEX_LEN + 1], unsigned long long *size);
 void hex_encode(const unsigned char *raw, size_t len, char *hex_out);
 
 #endif

@@ -1,24 +1,43 @@
 # Helpers for the end-to-end adoption tests (t0890 on SQLite, t0895 on
 # PostgreSQL): three changes, $UP1..$UP3 and $DOWN1..$DOWN3 (set by the
-# test, in its engine's SQL), written in another tool's layout. Source
-# after lib-import.sh.
+# test, in its engine's SQL), written in another tool's layout, with the
+# tool's awkward cases (issue #19) around them. Source after lib-import.sh.
+#
+# Engine-specific SQL the test sets too: $FN_UP/$FN_DOWN (goose: a body
+# between StatementBegin/End: a PL/pgSQL function, a SQLite trigger),
+# $POP_OTHER2 (pop: change 2 for the other dialect, whose file must not
+# be the one applied), $POP_DIALECT (pop's name of the test's engine:
+# sqlite3, postgres), $POP_OTHER (the other one).
+
+# pop/soda (ory popx) versions of 20 digits, above 2^64: POPV then 1..3.
+POPV=2024010100000000000
 
 # adopt_layout TOOL DIR [PROVIDER]: the three changes in TOOL's layout
-# below DIR (a project made by import_project). Flyway: sql/V1__users.sql
-# wrapped in BEGIN/COMMIT, V2__orders.sql, V3__orders_index.sql and their
-# U undo scripts; golang-migrate and goose: db/; pop: migrations/
-# 2024010100000N_mN; diesel: migrations/2024-01-01-00000N_mN/; Prisma:
-# prisma/migrations/2024010100000N_mN/migration.sql (no downs), PROVIDER
-# in migration_lock.toml.
+# below DIR (a project made by import_project).
+#   flyway: sql/V1__users.sql wrapped in BEGIN/COMMIT, V1.2.9__skipped.sql
+#     (comment only: a version skipped in production), V1.2.10__orders.sql
+#     (Flyway's order: after 1.2.9), V2__user_emails.sql (a view written
+#     with the ${schema} placeholder), V3__orders_index.sql, U undo scripts
+#   golang-migrate: db/00000N_mN.up/down.sql, 2's up wrapped in BEGIN/COMMIT
+#   goose: db/0000N_mN.sql; 2 adds $FN_UP between StatementBegin/End, 3 is
+#     NO TRANSACTION
+#   pop: migrations/${POPV}N_mN[.DIALECT].up/down.sql: 1 and 3 generic (the
+#     fallback), 2 one file per dialect
+#   diesel: migrations/2024-01-01-00000N_mN/; Prisma:
+#     prisma/migrations/2024010100000N_mN/migration.sql (no downs),
+#     PROVIDER in migration_lock.toml.
 adopt_layout() {
 	case "$1" in
 	flyway)
 		mkdir -p "$2/sql" &&
 		printf "BEGIN;\n%s\nCOMMIT;\n" "$UP1" >"$2/sql/V1__users.sql" &&
-		echo "$UP2" >"$2/sql/V2__orders.sql" &&
+		echo "-- 1.2.9 was skipped in production" >"$2/sql/V1.2.9__skipped.sql" &&
+		echo "$UP2" >"$2/sql/V1.2.10__orders.sql" &&
+		echo 'CREATE VIEW ${schema}.user_emails AS SELECT email FROM ${schema}.users;' >"$2/sql/V2__user_emails.sql" &&
 		echo "$UP3" >"$2/sql/V3__orders_index.sql" &&
 		echo "$DOWN1" >"$2/sql/U1__users.sql" &&
-		echo "$DOWN2" >"$2/sql/U2__orders.sql" &&
+		echo "$DOWN2" >"$2/sql/U1.2.10__orders.sql" &&
+		echo "DROP VIEW user_emails;" >"$2/sql/U2__user_emails.sql" &&
 		echo "$DOWN3" >"$2/sql/U3__orders_index.sql"
 		return
 		;;
@@ -33,15 +52,30 @@ adopt_layout() {
 		case "$1" in
 		golang-migrate)
 			mkdir -p "$2/db" &&
-			echo "$up" >"$2/db/00000${i}_m$i.up.sql" &&
+			if test $i = 2; then
+				printf "BEGIN;\n%s\nCOMMIT;\n" "$up" >"$2/db/00000${i}_m$i.up.sql"
+			else
+				echo "$up" >"$2/db/00000${i}_m$i.up.sql"
+			fi &&
 			echo "$down" >"$2/db/00000${i}_m$i.down.sql" ;;
 		goose)
 			mkdir -p "$2/db" &&
-			printf -- "-- +goose Up\n%s\n\n-- +goose Down\n%s\n" "$up" "$down" >"$2/db/0000${i}_m$i.sql" ;;
+			case $i in
+			2) printf -- "-- +goose Up\n%s\n-- +goose StatementBegin\n%s\n-- +goose StatementEnd\n\n-- +goose Down\n%s\n%s\n" "$up" "$FN_UP" "$FN_DOWN" "$down" ;;
+			3) printf -- "-- +goose NO TRANSACTION\n-- +goose Up\n%s\n\n-- +goose Down\n%s\n" "$up" "$down" ;;
+			*) printf -- "-- +goose Up\n%s\n\n-- +goose Down\n%s\n" "$up" "$down" ;;
+			esac >"$2/db/0000${i}_m$i.sql" ;;
 		pop)
 			mkdir -p "$2/migrations" &&
-			echo "$up" >"$2/migrations/2024010100000${i}_m$i.up.sql" &&
-			echo "$down" >"$2/migrations/2024010100000${i}_m$i.down.sql" ;;
+			if test $i = 2; then
+				echo "$up" >"$2/migrations/${POPV}${i}_m$i.$POP_DIALECT.up.sql" &&
+				echo "$down" >"$2/migrations/${POPV}${i}_m$i.$POP_DIALECT.down.sql" &&
+				echo "$POP_OTHER2" >"$2/migrations/${POPV}${i}_m$i.$POP_OTHER.up.sql" &&
+				echo "$down" >"$2/migrations/${POPV}${i}_m$i.$POP_OTHER.down.sql"
+			else
+				echo "$up" >"$2/migrations/${POPV}${i}_m$i.up.sql" &&
+				echo "$down" >"$2/migrations/${POPV}${i}_m$i.down.sql"
+			fi ;;
 		diesel)
 			mkdir -p "$2/migrations/2024-01-01-00000${i}_m$i" &&
 			echo "$up" >"$2/migrations/2024-01-01-00000${i}_m$i/up.sql" &&

@@ -4,44 +4,8 @@ test_description='SQLite extensions named in the config (issue #19): loaded befo
 . "$TEST_DIRECTORY/lib-apply.sh"
 
 test_expect_success 'setup: an extension registering BIN2B64, and a bundle using it' '
-	cat >b64.c <<-\EOF &&
-	#include <sqlite3ext.h>
-	SQLITE_EXTENSION_INIT1
-	static void b64(sqlite3_context *c, int n, sqlite3_value **v)
-	{
-		static const char t[] =
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		const unsigned char *p = sqlite3_value_blob(v[0]);
-		int len = sqlite3_value_bytes(v[0]), i, o = 0;
-		char *out = sqlite3_malloc(len / 3 * 4 + 5);
-
-		if (!out) {
-			sqlite3_result_error_nomem(c);
-			return;
-		}
-		for (i = 0; i + 2 < len; i += 3) {
-			out[o++] = t[p[i] >> 2];
-			out[o++] = t[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-			out[o++] = t[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-			out[o++] = t[p[i + 2] & 63];
-		}
-		if (i < len) {
-			out[o++] = t[p[i] >> 2];
-			out[o++] = t[((p[i] & 3) << 4) | (i + 1 < len ? p[i + 1] >> 4 : 0)];
-			out[o++] = i + 1 < len ? t[(p[i + 1] & 15) << 2] : 61;
-			out[o++] = 61;
-		}
-		sqlite3_result_text(c, out, o, sqlite3_free);
-	}
-	int sqlite3_extension_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
-	{
-		SQLITE_EXTENSION_INIT2(api);
-		return sqlite3_create_function(db, "BIN2B64", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-					       0, b64, 0, 0);
-	}
-	EOF
 	mkdir ext &&
-	cc -shared -fPIC -o ext/b64.so b64.c &&
+	cc -shared -fPIC -o ext/b64.so "$TEST_DIRECTORY/fixtures/sqlite-b64.c" &&
 	apply_project p &&
 	apply_mig p 0001_blobs "CREATE TABLE blobs (id integer primary key, raw blob, b64 text);
 INSERT INTO blobs (raw) VALUES (x'"'"'68656c6c6f'"'"'), (x'"'"'6869'"'"');" "DROP TABLE blobs;" &&
@@ -123,6 +87,121 @@ test_expect_success 'extensions: must be a list' '
 	sed "s|\[ext/b64.so\]|ext/b64.so|" c.yaml >l.yaml &&
 	test_must_fail --exit=6 cairn-apply apply b.tar.gz --env ext --config l.yaml >out 2>err &&
 	test_grep "l.yaml:8:.*extensions" err
+'
+
+test_expect_success 'cairn-apply config shows the extensions the applier loads, text and JSON' '
+	cairn-apply config --env ext --config c.yaml >out 2>err &&
+	test_grep "^extensions  *$TRASH_DIRECTORY/ext/b64.so$" out &&
+	test_grep "^foreign_keys  *on$" out &&
+	cairn-apply config --env plain --config c.yaml >out 2>err &&
+	test_grep "^extensions  *none$" out &&
+	cairn-apply config --env ext --config c.yaml --format json >out 2>err &&
+	test_grep "\"sqlite\":{\"foreign_keys\":\"on\",\"extensions\":\[\"$TRASH_DIRECTORY/ext/b64.so\"\]}" out
+'
+
+test_expect_success 'baseline and restore record the extensions in their audit rows' '
+	apply_project r &&
+	apply_mig r 0001_blobs "CREATE TABLE blobs (id integer primary key, raw blob, b64 text);
+INSERT INTO blobs (raw) VALUES (x'"'"'6869'"'"');" "DROP TABLE blobs;" &&
+	apply_mig r 0002_encode "UPDATE blobs SET b64 = BIN2B64(raw);" "UPDATE blobs SET b64 = NULL;" &&
+	apply_mig r 0003_drop "ALTER TABLE blobs DROP COLUMN raw;" "ALTER TABLE blobs ADD COLUMN raw blob;" &&
+	apply_build r "$TRASH_DIRECTORY/r.tar.gz" &&
+	sed -e "s|sqlite:ext.db|sqlite:rest.db|" c.yaml >r.yaml &&
+	cairn-apply apply r.tar.gz --env ext --config r.yaml >out 2>err &&
+	ls rest.db.0003.*.backup >backups && test_line_count = 1 backups &&
+	cairn-apply restore --env ext --config r.yaml "$(cat backups)" >out 2>err &&
+	test "$(q rest.db "SELECT group_concat(name) FROM pragma_table_info(\"blobs\")")" = "id,raw,b64" &&
+	sum=$(sha256sum ext/b64.so | cut -d" " -f1) &&
+	q rest.db "SELECT detail FROM cairn_audit WHERE action = \"restore\"" >details &&
+	test_line_count = 1 details &&
+	test_grep "sqlite_extensions=$TRASH_DIRECTORY/ext/b64.so sha256:$sum" details &&
+	sqlite3 legacy.db "CREATE TABLE blobs (id integer primary key, raw blob, b64 text)" &&
+	sed -e "s|sqlite:ext.db|sqlite:legacy.db|" c.yaml >l.yaml &&
+	cairn-apply baseline --env ext --config l.yaml --version 0001 >out 2>err &&
+	q legacy.db "SELECT detail FROM cairn_audit WHERE action = \"baseline\"" >details &&
+	test_line_count = 1 details &&
+	test_grep "sqlite_extensions=$TRASH_DIRECTORY/ext/b64.so sha256:$sum" details &&
+	cairn-apply history --db sqlite:legacy.db --verify >out 2>err
+'
+
+# The swap: the first extension, when loaded, renames another file over
+# the second one, between the moment the applier hashed the second and
+# the moment it loads it. What loads must be the bytes hashed (the
+# descriptor opened when the config was read), not the file now at the path.
+test_expect_success 'an extension replaced after it was hashed: the hashed bytes load, not the new file' '
+	cat >swap.c <<-\EOF &&
+	#include <sqlite3ext.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	SQLITE_EXTENSION_INIT1
+	int sqlite3_extension_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+	{
+		SQLITE_EXTENSION_INIT2(api);
+		if (getenv("SWAP_FROM"))
+			rename(getenv("SWAP_FROM"), getenv("SWAP_TO"));
+		return SQLITE_OK;
+	}
+	EOF
+	cat >which.c <<-\EOF &&
+	#include <sqlite3ext.h>
+	SQLITE_EXTENSION_INIT1
+	static void which(sqlite3_context *c, int n, sqlite3_value **v)
+	{
+		sqlite3_result_text(c, WHICH, -1, SQLITE_STATIC);
+	}
+	int sqlite3_extension_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+	{
+		SQLITE_EXTENSION_INIT2(api);
+		return sqlite3_create_function(db, "WHICH", 0, SQLITE_UTF8, 0, which, 0, 0);
+	}
+	EOF
+	cc -shared -fPIC -o ext/swap.so swap.c &&
+	cc -shared -fPIC -DWHICH="\"hashed\"" -o ext/which.so which.c &&
+	cc -shared -fPIC -DWHICH="\"swapped-in\"" -o ext/evil.so which.c &&
+	hashed=$(sha256sum ext/which.so | cut -d" " -f1) &&
+	evil=$(sha256sum ext/evil.so | cut -d" " -f1) &&
+	apply_project w &&
+	apply_mig w 0001_which "CREATE TABLE w AS SELECT WHICH() AS v;" "DROP TABLE w;" &&
+	apply_build w "$TRASH_DIRECTORY/w.tar.gz" &&
+	cat >w.yaml <<-EOF &&
+	defaults:
+	  builders: [ci.pub]
+	environments:
+	  swap:
+	    database: { dsn: "sqlite:w.db" }
+	    sqlite: { extensions: [ext/swap.so, ext/which.so] }
+	EOF
+	SWAP_FROM=$TRASH_DIRECTORY/ext/evil.so SWAP_TO=$TRASH_DIRECTORY/ext/which.so \
+		cairn-apply apply w.tar.gz --env swap --config w.yaml >out 2>err &&
+	test "$(sha256sum ext/which.so | cut -d" " -f1)" = "$evil" &&
+	test ! -e ext/evil.so &&
+	test "$(q w.db "SELECT v FROM w")" = hashed &&
+	q w.db "SELECT detail FROM cairn_audit WHERE action = \"apply\"" >details &&
+	test_grep "$TRASH_DIRECTORY/ext/which.so sha256:$hashed" details
+'
+
+test_expect_success 'an extension with no sqlite3_extension_init: the entry point comes from its file name' '
+	cat >named.c <<-\EOF &&
+	#include <sqlite3ext.h>
+	SQLITE_EXTENSION_INIT1
+	static void answer(sqlite3_context *c, int n, sqlite3_value **v)
+	{
+		sqlite3_result_int(c, 42);
+	}
+	int sqlite3_fooext_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+	{
+		SQLITE_EXTENSION_INIT2(api);
+		return sqlite3_create_function(db, "ANSWER", 0, SQLITE_UTF8, 0, answer, 0, 0);
+	}
+	EOF
+	cc -shared -fPIC -o ext/libfoo-ext.so named.c &&
+	apply_project n &&
+	apply_mig n 0001_answer "CREATE TABLE a AS SELECT ANSWER() AS v;" "DROP TABLE a;" &&
+	apply_build n "$TRASH_DIRECTORY/n.tar.gz" &&
+	sed -e "s|sqlite:w.db|sqlite:n.db|" -e "s|\[ext/swap.so, ext/which.so\]|[ext/libfoo-ext.so]|" \
+		w.yaml >n.yaml &&
+	cairn-apply apply n.tar.gz --env swap --config n.yaml >out 2>err &&
+	test "$(q n.db "SELECT v FROM a")" = 42
 '
 
 test_done

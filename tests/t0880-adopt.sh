@@ -93,6 +93,51 @@ test_expect_success 'refused: no such tool, no such table' '
 	no_cairn other.db
 '
 
+# ---- --registry: the tool's table renamed as the tool allows ----------------
+
+test_expect_success '--registry: the real dbmate with --migrations-table, adopted from that table' '
+	DATABASE_URL="sqlite:$TRASH_DIRECTORY/renamed.db" dbmate --no-dump-schema --migrations-table app_versions --migrations-dir mid up >dbmate.out 2>&1 &&
+	test "$(q renamed.db "SELECT count(*) FROM app_versions")" = 2 &&
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --db sqlite:renamed.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "no dbmate history on .*: table schema_migrations not found" err &&
+	cairn-apply adopt --from dbmate --registry app_versions --db sqlite:renamed.db dbmate.tar.gz $KEY --env prod >out 2>err &&
+	test_grep "^adopt: dbmate.s app_versions on " out &&
+	test_grep "^2 adopted as applied (their SQL not run), 2 left to apply$" out &&
+	test "$(books renamed.db)" = "20240101120000:applied 20240102120000:applied" &&
+	q renamed.db "SELECT detail FROM cairn_audit WHERE action = '"'"'adopt'"'"' ORDER BY seq" >detail &&
+	test_grep "^adopted from dbmate: app_versions version=20240101120000; " detail
+'
+
+test_expect_success '--registry: a name that is not there is an error naming it; one built to inject SQL is only a name' '
+	DATABASE_URL="sqlite:$TRASH_DIRECTORY/mid2.db" dbmate --no-dump-schema --migrations-dir mid up >/dev/null 2>&1 &&
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --registry nosuch_versions --db sqlite:mid2.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "no dbmate history on .*: table nosuch_versions not found (the name --registry gave)" err &&
+	test_grep ! "nothing to adopt" err &&
+	no_cairn mid2.db &&
+	evil="schema_migrations\"; DROP TABLE users; --" &&
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --registry "$evil" --db sqlite:mid2.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "table schema_migrations\"; DROP TABLE users; -- not found" err &&
+	evil2="x'"'"' OR 1=1 --" &&
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --registry "$evil2" --db sqlite:mid2.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "not found (the name --registry gave)" err &&
+	test "$(q mid2.db "SELECT count(*) FROM sqlite_master WHERE name = '"'"'users'"'"'")" = 1 &&
+	no_cairn mid2.db &&
+	q mid2.db "CREATE TABLE \"odd\"\"name'"'"'; --\" AS SELECT version FROM schema_migrations" &&
+	cairn-apply adopt --from dbmate --registry "odd\"name'"'"'; --" --db sqlite:mid2.db dbmate.tar.gz $KEY --dry-run >out 2>err &&
+	test_grep "^2 would be adopted as applied" out &&
+	test_grep "<- odd\"name'"'"'; -- version=20240101120000$" out
+'
+
+test_expect_success '--registry: refused for diesel and prisma, whose tables have fixed names (exit 2)' '
+	test_must_fail --exit=2 cairn-apply adopt --from diesel --registry x --db sqlite:mid2.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "diesel.s table __diesel_schema_migrations has a fixed name: --registry does not apply to it" err &&
+	test_must_fail --exit=2 cairn-apply adopt --from prisma --registry x --db sqlite:mid2.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "prisma.s table _prisma_migrations has a fixed name" err &&
+	test_must_fail --exit=2 cairn-apply adopt --from goose --registry "" --db sqlite:mid2.db dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "names no table" err &&
+	no_cairn mid2.db
+'
+
 # ---- Flyway: its table as it creates it, its checksums ---------------------
 
 test_expect_success 'setup: a Flyway project at version 2' '
@@ -364,9 +409,12 @@ test_expect_success 'goose: the last row of each version decides' '
 	test_grep "^1 left to apply$\|, 1 left to apply$" out
 '
 
+# pop's table as gobuffalo/pop schema_migrations.go makes it (version, a
+# string of size 14, the primary key, and a unique index); diesel's as
+# diesel-rs/diesel diesel/src/migration/setup_migration_table.sql.
 test_expect_success 'pop and diesel: a row per version' '
 	tool_project pp 2024010100000 &&
-	sqlite3 pp.db "CREATE TABLE schema_migration (version TEXT NOT NULL); CREATE UNIQUE INDEX schema_migration_version_idx ON schema_migration (version); INSERT INTO schema_migration VALUES ('"'"'20240101000001'"'"');" &&
+	sqlite3 pp.db "CREATE TABLE schema_migration (version TEXT NOT NULL, PRIMARY KEY (version)); CREATE UNIQUE INDEX schema_migration_version_idx ON schema_migration (version); INSERT INTO schema_migration VALUES ('"'"'20240101000001'"'"');" &&
 	cairn-apply adopt --from pop --db sqlite:pp.db pp.tar.gz $KEY >out 2>err &&
 	test "$(books pp.db)" = "20240101000001:applied" &&
 	tool_project ds 2024010100000 &&

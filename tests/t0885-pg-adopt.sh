@@ -107,6 +107,18 @@ test_expect_success 'sqitch: the schema is what the real sqitch gives with every
 	test_grep "CREATE INDEX orders_user" actual
 '
 
+test_expect_success 'sqitch --registry ops_reg on PostgreSQL: adopt --registry ops_reg reads that schema' '
+	pg_fresh_db sqreg &&
+	(cd p/db && sqitch --quiet deploy --client "$PSQL" --registry ops_reg --to orders db:pg:sqreg) &&
+	test "$(pg_sql -d sqreg -c "select count(*) from ops_reg.changes")" = 2 &&
+	test "$(pg_sql -d sqreg -c "select count(*) from pg_namespace where nspname = '"'"'sqitch'"'"'")" = 0 &&
+	test_must_fail --exit=5 cairn-apply adopt --from sqitch --db "host=$PGHOST dbname=sqreg" sqitch.tar.gz $KEY --dry-run >out 2>err &&
+	test_grep "table sqitch.changes not found" err &&
+	cairn-apply adopt --from sqitch --registry ops_reg --db "host=$PGHOST dbname=sqreg" sqitch.tar.gz $KEY >out 2>err &&
+	test_grep "^  adopt  0001_users  <- ops_reg.changes change_id=" out &&
+	test "$(books sqreg)" = "0001:applied 0002:applied"
+'
+
 test_expect_success 'sqitch: a deploy script changed after sqitch ran it is refused' '
 	pg_fresh_db edited &&
 	(cd p/db && sqitch --quiet deploy --client "$PSQL" --to users db:pg:edited) &&
@@ -141,6 +153,21 @@ test_expect_success 'dbmate on PostgreSQL: the real dbmate at version 1 of 2, ad
 	test "$(pg_sql -d dm -c "select string_agg(version, '"'"' '"'"' order by version) from schema_migrations")" = 20240101000000
 '
 
+
+test_expect_success 'dbmate on PostgreSQL: --migrations-table ops.versions, adopted with --registry ops.versions' '
+	pg_fresh_db dr &&
+	DATABASE_URL="postgres://$PGUSER@/dr?socket=$PGHOST&sslmode=disable" dbmate --no-dump-schema --migrations-table ops.versions --migrations-dir mid up >dbmate.out 2>&1 &&
+	test "$(pg_sql -d dr -c "select string_agg(version, '"'"' '"'"') from ops.versions")" = 20240101000000 &&
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --db "host=$PGHOST dbname=dr" dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "table schema_migrations not found" err &&
+	test_must_fail --exit=5 cairn-apply adopt --from dbmate --registry versions --db "host=$PGHOST dbname=dr" dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "table versions not found (the name --registry gave)" err &&
+	no_cairn dr &&
+	cairn-apply adopt --from dbmate --registry ops.versions --db "host=$PGHOST dbname=dr" dbmate.tar.gz $KEY >out 2>err &&
+	test_grep "^adopt: dbmate.s ops.versions on " out &&
+	test "$(books dr)" = "20240101000000:applied" &&
+	test "$(pg_sql -d dr -c "select count(*) from cairn.cairn_audit where action = '"'"'adopt'"'"' and detail like '"'"'adopted from dbmate: ops.versions version=20240101000000;%'"'"'")" = 1
+'
 else
 	say "# skipped: the real dbmate is not installed (npm install -g dbmate)"
 fi
@@ -167,6 +194,21 @@ test_expect_success 'Flyway and golang-migrate on PostgreSQL: a failed row, a di
 	test_must_fail --exit=5 cairn-apply adopt --from goose --db "host=$PGHOST dbname=fw" g.tar.gz $KEY >out 2>err &&
 	test_grep "no goose history on .*: table goose_db_version not found" err &&
 	no_cairn fw
+'
+
+test_expect_success '--registry on PostgreSQL: SCHEMA.TABLE quoted; names built to inject SQL are only names' '
+	pg_fresh_db rg &&
+	pg_sql -d rg -c "CREATE TABLE keep (id int); CREATE SCHEMA \"we\"\"ird\"; CREATE TABLE \"we\"\"ird\".\"gm'"'"'\\\\hist\" (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO \"we\"\"ird\".\"gm'"'"'\\\\hist\" VALUES (2, false)" &&
+	cairn-apply adopt --from golang-migrate --registry "we\"ird.gm'"'"'\\\\hist" --db "host=$PGHOST dbname=rg" g.tar.gz $KEY --dry-run >out 2>err &&
+	test_grep "^2 would be adopted as applied" out &&
+	for evil in "keep; DROP TABLE keep" "x\"; DROP TABLE keep; --" "x'"'"'); DROP TABLE keep; --" "x\\\\'"'"'); DROP TABLE keep; --"; do
+		test_must_fail --exit=5 cairn-apply adopt --from golang-migrate --registry "$evil" --db "host=$PGHOST dbname=rg" g.tar.gz $KEY >out 2>err &&
+		test_grep "not found (the name --registry gave)" err || return 1
+	done &&
+	test_must_fail --exit=2 cairn-apply adopt --from golang-migrate --registry "a.b.c" --db "host=$PGHOST dbname=rg" g.tar.gz $KEY >out 2>err &&
+	test_grep "name a table as TABLE or SCHEMA.TABLE" err &&
+	test "$(pg_sql -d rg -c "select to_regclass('"'"'public.keep'"'"') is not null")" = t &&
+	no_cairn rg
 '
 
 test_done
