@@ -79,29 +79,41 @@ static void trail_release(struct report_trail *t)
 	free(t->source);
 	free(t->database);
 	free(t->database_id);
+	free(t->join);
 	free(t->target);
 	free(t->environment);
 	free(t->project);
 }
 
+char *report_join_key(const char *id, const char *database)
+{
+	if (!id)
+		return NULL;
+	if (strlen(id) == 64)
+		return xasprintf("%s\t%s", id, database ? database : "");
+	return xstrdup(id);
+}
+
 static const char *trail_id_at(const void *ctx, size_t pos)
 {
-	return ((const struct report *)ctx)->trails[pos].database_id;
+	return ((const struct report *)ctx)->trails[pos].join;
 }
 
 static const char *db_id_at(const void *ctx, size_t pos)
 {
-	return ((const struct report *)ctx)->dbs[pos].database_id;
+	return ((const struct report *)ctx)->dbs[pos].join;
 }
 
 int report_trail_add(struct report *r, const struct ynode *root, const char *name)
 {
 	const struct ynode *rows = ynode_get(root, "rows");
 	const char *id = field(root, "database_id");
-	size_t i = id ? fleet_index_find(&r->trail_ix, id, trail_id_at, r) : (size_t)-1;
+	char *join = report_join_key(id, field(root, "database"));
+	size_t i = join ? fleet_index_find(&r->trail_ix, join, trail_id_at, r) : (size_t)-1;
 	struct report_trail t;
 
 	if (i != (size_t)-1) {
+		free(join);
 		const struct report_trail *o = &r->trails[i];
 
 		cairn_error_set("%s: the audit trail of the database %s again (%s has it): "
@@ -113,6 +125,7 @@ int report_trail_add(struct report *r, const struct ynode *root, const char *nam
 	t.source = xstrdup(name);
 	t.database = dup_or_null(field(root, "database"));
 	t.database_id = dup_or_null(id);
+	t.join = join;
 	t.target = dup_or_null(field(root, "target"));
 	t.environment = dup_or_null(field(root, "environment"));
 	t.project = dup_or_null(field(root, "project"));
@@ -131,8 +144,8 @@ int report_trail_add(struct report *r, const struct ynode *root, const char *nam
 	}
 	r->trails = xrealloc(r->trails, (r->ntrails + 1) * sizeof(*r->trails));
 	r->trails[r->ntrails] = t;
-	if (id)
-		fleet_index_add(&r->trail_ix, t.database_id, r->ntrails);
+	if (join)
+		fleet_index_add(&r->trail_ix, join, r->ntrails);
 	r->ntrails++;
 	return 0;
 }
@@ -166,14 +179,13 @@ void report_trails_finish(struct report *r)
 	 * order among the inputs; the first status of a database joins */
 	for (i = 0; i < r->ndbs; i++) {
 		r->dbs[i].trail = (size_t)-1;
-		if (r->dbs[i].database_id &&
-		    fleet_index_find(&ix, r->dbs[i].database_id, db_id_at, r) == (size_t)-1)
-			fleet_index_add(&ix, r->dbs[i].database_id, i);
+		if (r->dbs[i].join && fleet_index_find(&ix, r->dbs[i].join, db_id_at, r) == (size_t)-1)
+			fleet_index_add(&ix, r->dbs[i].join, i);
 	}
 	for (j = 0; j < r->ntrails; j++) {
 		struct report_trail *t = &r->trails[j];
 
-		i = t->database_id ? fleet_index_find(&ix, t->database_id, db_id_at, r) : (size_t)-1;
+		i = t->join ? fleet_index_find(&ix, t->join, db_id_at, r) : (size_t)-1;
 		t->db = i;
 		if (i != (size_t)-1)
 			r->dbs[i].trail = j;

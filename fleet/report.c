@@ -25,6 +25,7 @@ void report_release(struct report *r)
 		free(d->pending_list);
 		free(d->drifted_list);
 		free(d->database_id);
+		free(d->join);
 		for (j = 0; j < d->ndone; j++)
 			free(d->done[j]);
 		free(d->done);
@@ -114,6 +115,7 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 	d->source = xstrdup(name);
 	d->database = xstrdup(str_of(root, "database"));
 	d->database_id = dup_or_null(str_of(root, "database_id"));
+	d->join = report_join_key(d->database_id, d->database);
 	d->trail = (size_t)-1;
 	d->current = dup_or_null(str_of(root, "current"));
 	for (i = 0; i < migs->n; i++) {

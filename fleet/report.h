@@ -25,6 +25,7 @@ struct report_db {
 	size_t ndone;
 	int pending_from_bundle; /* pending_list was computed from a bundle input */
 	char *database_id;     /* status JSON's database_id (NULL: older status) */
+	char *join;            /* report_join_key of it: what a trail is joined by */
 	size_t trail;          /* r->trails' index of its audit trail, joined by
 				* database_id at report_finish; (size_t)-1: none */
 };
@@ -71,6 +72,7 @@ struct report_hop {
 struct report_trail {
 	char *source;          /* the input */
 	char *database, *database_id, *target, *environment, *project; /* NULL: not said */
+	char *join;            /* report_join_key */
 	struct report_hop *hops;
 	size_t nhops;
 	size_t db;             /* r->dbs' index of its status, by database_id; (size_t)-1 */
@@ -134,6 +136,11 @@ int report_add_history(struct report *r, const struct ynode *root, const char *n
  * -1 with the error set, when its database_id was read already); once
  * every input is in, the trails sorted and joined to the statuses by id. */
 int report_trail_add(struct report *r, const struct ynode *root, const char *name);
+/* What joins a trail to a status and tells trails apart, malloc'ed (NULL
+ * without an id): the id; for books from before ids, whose id is a row's
+ * hash (64 hex digits) that databases made alike in one second share, the
+ * id and the database's name. */
+char *report_join_key(const char *id, const char *database);
 void report_trails_finish(struct report *r);
 void report_trails_release(struct report *r);
 /* Once every input is in: pending per database from the newest bundle,

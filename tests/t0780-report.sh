@@ -367,7 +367,18 @@ test_expect_success 'per database: which bundle brought it where and when, each 
 
 test_expect_success 'a trail of a database already given is refused naming both' '
 	test_expect_code 2 cairn-apply report pa.json pa-h.json pb-h.json pa-h.json 2>err &&
-	test_grep "pa-h.json: the audit trail of the database pa.db again (pa-h.json has it)" err
+	test_grep "pa-h.json: the audit trail of the database pa.db again (pa-h.json has it)" err &&
+	# books from before ids: the hash of the identity row, which databases made
+	# alike in one second share, tells them apart with the name of the database
+	old=$(printf "%064d" 7) &&
+	for d in pa pb; do
+		sed "s/\"database_id\":\"[0-9a-f]*\"/\"database_id\":\"$old\"/" $d-h.json >$d-old.json &&
+		sed "s/\"database_id\":\"[0-9a-f]*\"/\"database_id\":\"$old\"/" $d.json >$d-olds.json || return 1
+	done &&
+	cairn-apply report pb-olds.json pa-olds.json pa-old.json pb-old.json --format json >old.json &&
+	python3 -c "import json; r=json.load(open(\"old.json\")); assert sorted((t[\"database\"], t[\"status\"]) for t in r[\"trails\"])==[(\"pa.db\",\"pa-olds.json\"),(\"pb.db\",\"pb-olds.json\")], r[\"trails\"]" &&
+	test_expect_code 2 cairn-apply report pa-old.json pa-old.json 2>err &&
+	test_grep "again" err
 '
 
 test_expect_success 'html: Chromium shows a row per run of each database, the same whatever the order of the trails' '
