@@ -142,11 +142,11 @@ CAIRN_SRC   += cmd/promote.c cmd/override.c
 RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
-               cmd/rollback.c cmd/history.c cmd/baseline.c cmd/repair.c
+               cmd/rollback.c cmd/history.c cmd/trail.c cmd/baseline.c cmd/repair.c
 # Fleets (issue #21): targets, shards, results and the scheduler in fleet/
 # (a library: never prints), the verbs in cmd/.
 FLEET_SRC    = fleet/index.c fleet/targets.c fleet/result.c fleet/run.c fleet/metrics.c fleet/report.c \
-               fleet/report-format.c fleet/report-trail.c
+               fleet/report-format.c fleet/report-trail.c fleet/report-db.c
 APPLY_VERB_SRC += $(FLEET_SRC) cmd/fleet.c cmd/fleet-merge.c cmd/report.c
 # The PostgreSQL driver (issue #6): only its files (postgres.c, pg-*.c)
 # and its loader include libpq-fe.h.

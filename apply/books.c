@@ -1,6 +1,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
@@ -216,6 +219,53 @@ void books_identity(const struct audit_row *a, size_t na, struct db_identity *ou
 		identity_take(&a[i], out);
 }
 
+/* 32 hex digits drawn at random: the database's id, in its first identity
+ * row. Not a secret: a name that two databases initialised in the same
+ * second by the same fleet do not share (their rows would hash alike). */
+static void db_id_new(char out[33])
+{
+	unsigned char raw[16];
+	char hex[SHA256_HEX_LEN + 1];
+	size_t i;
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		struct timespec ts;
+		char seed[96];
+		int n;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		n = snprintf(seed, sizeof(seed), "%lld.%ld.%ld.%p", (long long)ts.tv_sec,
+			     ts.tv_nsec, (long)getpid(), (void *)seed);
+		sha256_hex(seed, n > 0 && (size_t)n < sizeof(seed) ? (size_t)n : 0, hex);
+		memcpy(out, hex, 32);
+		out[32] = '\0';
+		return;
+	}
+	for (i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = "0123456789abcdef"[raw[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+char *books_database_id(const struct audit_row *a, size_t na)
+{
+	size_t i;
+
+	for (i = 0; i < na; i++) {
+		char *id;
+
+		if (!a[i].action || strcmp(a[i].action, BOOKS_IDENTITY_ACTION))
+			continue;
+		id = field(a[i].detail, "id");
+		if (*id)
+			return id;
+		free(id);
+		return a[i].hash ? xstrdup(a[i].hash) : NULL;
+	}
+	return na && a[0].hash ? xstrdup(a[0].hash) : NULL;
+}
+
 void db_identity_release(struct db_identity *id)
 {
 	if (!id)
@@ -290,11 +340,14 @@ static int identity_decide(struct books_guard *g, const struct apply_opts *o, co
 	if (!env && id.seq && *id.environment)
 		g->opts.env = g->env = xstrdup(id.environment);
 	if (!id.seq) {
+		char dbid[33];
+
+		db_id_new(dbid);
 		if (env)
-			g->record = xasprintf("project=%s; environment=%s; builders=%s%s%s",
+			g->record = xasprintf("project=%s; environment=%s; builders=%s%s; id=%s%s",
 					      project ? project : "", env,
 					      o->builders ? o->builders : "",
-					      o->policy ? "; policy=1" : "",
+					      o->policy ? "; policy=1" : "", dbid,
 					      g->na ? "; adopted: the books had no identity" : "");
 		goto out;
 	}

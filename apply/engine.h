@@ -359,6 +359,13 @@ struct db_identity {
 /* The newest identity in the chain (seq 0 when none). */
 void books_identity(const struct audit_row *a, size_t na, struct db_identity *out);
 void db_identity_release(struct db_identity *id);
+/* The database's id, malloc'ed: the "id=" its oldest identity row holds
+ * (32 random hex digits, drawn by its first run), else that row's hash
+ * (books from before ids), else the first row's hash; NULL with no rows.
+ * It is fixed by the database's first run and kept when an override moves
+ * it, so a history or status JSON of the database can be told from
+ * another's and joined to it (report). */
+char *books_database_id(const struct audit_row *a, size_t na);
 /* An identity row's detail: "project=P; environment=E; builders=K1,K2"
  * (then "; policy=1" when recorded under a config's policy). */
 char *books_identity_detail(const char *project, const char *environment, const char *builders);

@@ -17,6 +17,7 @@ void apply_set_release(struct apply_set *s)
 		free(m->up);
 		free(m->down);
 		free(m->verify);
+		free(m->backup_why);
 		if (s->borrows_bundle)
 			continue;
 		free(m->version);

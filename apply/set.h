@@ -37,6 +37,13 @@ struct apply_mig {
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms;
 	struct batch_throttle throttle; /* kind: batch's batch: keys (issue #22) */
+	/* Why up needs a backup before it runs (NULL: it does not), a pure
+	 * function of up and destructive that parses the script; kept by
+	 * backup_classify (ops/backup.h) once per fleet before the targets'
+	 * processes fork, so a fleet parses each script once, not once per
+	 * target. backup_why_known 0: not computed (each step computes it). */
+	char *backup_why;
+	int backup_why_known;
 };
 
 /* A SQL callback of the bundle for the set's driver (issue #20): the

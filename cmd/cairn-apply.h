@@ -148,6 +148,23 @@ struct apply_policy;
 int preflight_gate(struct apply_ctx *c, const struct apply_policy *ap,
 		   const struct apply_set *set, const char *env, const char *to);
 
+/* The audit trail as JSON (cmd/trail.c): 'history --format json', and
+ * each target's trail of 'fleet --trail-dir'. */
+struct buf;
+struct trail_json {
+	const char *database;       /* the DSN as shown: no secret */
+	const char *target;         /* the fleet target's name, or NULL */
+	const struct audit_row *rows;
+	size_t nrows;
+	int verify;                 /* add "intact" and "problems" */
+	const struct audit_problem *problems;
+	size_t nproblems;
+};
+void trail_json(struct buf *b, const struct trail_json *t);
+/* Reads c's audit trail and writes its JSON to path (atomically). Returns
+ * 0, or -1 with the error set. */
+int trail_write(struct apply_ctx *c, const char *path, const char *target);
+
 #define APPLY_VERB(name) int cmd_##name(int argc, char **argv); \
 	extern const struct cmd cmd_##name##_desc
 APPLY_VERB(apply);

@@ -15,6 +15,8 @@
 #include "../lib/util.h"
 #include "../policy/config.h"
 #include "../receipt/receipt.h"
+#include "../apply/load.h"
+#include "../ops/backup.h"
 #include "apply-run.h"
 #include "cairn-apply.h"
 
@@ -27,7 +29,7 @@ const struct cmd cmd_fleet_desc = {
 	"       cairn-apply fleet BUNDLE --env ENV [--targets FILE] [--canary N] [--wave N|P%] [--parallel P] [--halt-on N]\n"
 	"       cairn-apply fleet BUNDLE --env ENV [--targets FILE] [--shard I/N] [--result FILE] [--resume FILE]\n"
 	"       cairn-apply fleet BUNDLE --env ENV [--receipt-key KEY --receipt-dir DIR] [--lock-timeout D] [--log-format text|json]\n"
-	"       cairn-apply fleet BUNDLE --env ENV [--targets FILE] [--metrics FILE]",
+	"       cairn-apply fleet BUNDLE --env ENV [--targets FILE] [--metrics FILE] [--trail-dir DIR]",
 	"Verifies BUNDLE and checks the environment's policy once, then applies it to\n"
 	"each target as 'cairn-apply apply' would, in a process of its own: each\n"
 	"target takes its own lock, checks its own identity and books, and writes its\n"
@@ -61,6 +63,9 @@ const struct cmd cmd_fleet_desc = {
 	"                      unless --result names another)\n"
 	"   --receipt-key KEY  a receipt per target, signed by KEY, added to a copy of\n"
 	"                      the bundle in --receipt-dir DIR (NAME.tar.gz)\n"
+	"   --trail-dir DIR    write each target's audit trail, as 'history --format\n"
+	"                      json' with the target's name, to DIR/NAME.json (for\n"
+	"                      'report')\n"
 	"   --checkpoint FILE  append each target's signed checkpoint to FILE\n"
 	"   --checkpoint-key KEY  the key that signs checkpoints\n"
 	"   --metrics FILE     write the run's Prometheus metrics to FILE (replaced at\n"
@@ -84,6 +89,7 @@ struct fleet_ctx {
 	const struct driver *drv;
 	struct apply_run run;
 	const char *receipt_dir;
+	const char *trail_dir;          /* --trail-dir */
 	FILE *result;
 	const char *result_path;
 	char *shard;                    /* "I/N" or NULL */
@@ -135,6 +141,15 @@ static int apply_one(void *vctx, size_t k, FILE *result)
 		run.receipt_path = receipt;
 	}
 	rc = apply_run_db(&ctx, &run, &res);
+	if (f->trail_dir) {
+		/* after a failure too: its apply-failed rows are the news */
+		char *path = xasprintf("%s/%s.json", f->trail_dir, t->name);
+
+		if (trail_write(&ctx, path, t->name) < 0)
+			error_msg("cannot write the audit trail of '%s' to '%s': %s (its outcome "
+				  "stands)", t->name, path, cairn_error_last());
+		free(path);
+	}
 	fprintf(result, "%s\n%s\n", res.from_version ? res.from_version : "",
 		res.to_version ? res.to_version : "");
 out:
@@ -346,7 +361,7 @@ static int pick_todo(struct fleet_ctx *f, const char *resume)
 
 struct fleet_opts {
 	const char *env, *config, *targets, *result, *resume, *shard, *wave, *lock_flag;
-	const char *receipt_key, *receipt_dir, *to, *metrics;
+	const char *receipt_key, *receipt_dir, *to, *metrics, *trail_dir;
 	const char **keys;
 	size_t nkeys;
 	int json, json_set, atomic;
@@ -402,6 +417,7 @@ static int parse_options(struct fleet_opts *o, int argc, char **argv)
 		{ "resume", required_argument, NULL, 'u' },
 		{ "receipt-key", required_argument, NULL, 'R' },
 		{ "receipt-dir", required_argument, NULL, 'D' },
+		{ "trail-dir", required_argument, NULL, 'Y' },
 		{ "checkpoint", required_argument, NULL, 'P' },
 		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ "to", required_argument, NULL, 't' },
@@ -430,6 +446,7 @@ static int parse_options(struct fleet_opts *o, int argc, char **argv)
 		case 'u': o->resume = optarg; break;
 		case 'R': o->receipt_key = optarg; break;
 		case 'D': o->receipt_dir = optarg; break;
+		case 'Y': o->trail_dir = optarg; break;
 		case 'P': o->cpo.file = optarg; break;
 		case 'K': o->cpo.key_path = optarg; break;
 		case 't': o->to = optarg; break;
@@ -536,6 +553,25 @@ static int finish_fleet(struct fleet_ctx *f, const struct fleet_opts *o,
 }
 
 /* Verify once, then run. */
+/* What every target would compute alike, done once before the targets'
+ * processes fork, which then share it (copy-on-write): each migration's
+ * SQL read from the bundle (an up script the run streams is left to each
+ * target) and the verdict on whether it needs a backup, which parses the
+ * script (30% of a target's instructions on 50 one-table migrations:
+ * docs/benchmarks.md). Each target still checks its own books, takes its
+ * own lock and runs the same engine. 0, or -1 with the error set. */
+static int share_set(struct apply_set *set, const char *driver)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (!apply_mig_up_streams(&set->migs[i], driver) &&
+		    apply_mig_read_sql(&set->migs[i], driver) < 0)
+			return -1;
+	backup_classify(set);
+	return 0;
+}
+
 static int run_fleet(struct fleet_ctx *f, struct fleet_opts *o, struct apply_policy *ap,
 		     const char *bundle, struct apply_set *set, struct receipt_key **rkey)
 {
@@ -553,6 +589,10 @@ static int run_fleet(struct fleet_ctx *f, struct fleet_opts *o, struct apply_pol
 		error_msg("cannot create --receipt-dir '%s': %s", o->receipt_dir, cairn_error_last());
 		return EXIT_ENVIRONMENT;
 	}
+	if (o->trail_dir && mkdir_p(o->trail_dir, 0755) < 0) {
+		error_msg("cannot create --trail-dir '%s': %s", o->trail_dir, cairn_error_last());
+		return EXIT_ENVIRONMENT;
+	}
 	checkpoint_opts_from_config(&o->cpo, ap);
 	if ((rc = checkpoint_opts_load(&o->cpo, *rkey)) != EXIT_OK)
 		return rc;
@@ -562,6 +602,10 @@ static int run_fleet(struct fleet_ctx *f, struct fleet_opts *o, struct apply_pol
 	ctx.sql_when_run = 1;
 	ctx.json = o->json;
 	rc = apply_policy_load_bundle(ap, &ctx, bundle, 0, o->keys, o->nkeys, set);
+	if (rc == EXIT_OK && share_set(set, f->drv->name) < 0) {
+		error_msg("cannot read bundle '%s': %s", bundle, cairn_error_last());
+		rc = EXIT_REFUSED;
+	}
 	if (rc != EXIT_OK) {
 		error_msg("no target was touched");
 		return rc;
@@ -579,6 +623,7 @@ static int run_fleet(struct fleet_ctx *f, struct fleet_opts *o, struct apply_pol
 	f->run.cpo = &o->cpo;
 	f->run.rkey = *rkey;
 	f->receipt_dir = o->receipt_dir;
+	f->trail_dir = o->trail_dir;
 	o->sched.apply_one = apply_one;
 	o->sched.event = on_event;
 	o->sched.ctx = f;

@@ -39,55 +39,6 @@ const struct cmd cmd_history_desc = {
 	"read.\n",
 };
 
-static void print_json(const struct audit_row *a, size_t n, const struct audit_problem *pr,
-		       size_t np, int verify)
-{
-	struct buf b = BUF_INIT;
-	size_t i;
-
-	buf_puts(&b, "{\"rows\":[");
-	for (i = 0; i < n; i++) {
-		const struct audit_row *r = &a[i];
-
-		buf_printf(&b, "%s{\"seq\":%lld,\"at\":", i ? "," : "", r->seq);
-		buf_put_json_string(&b, r->at);
-		buf_puts(&b, ",\"actor\":");
-		buf_put_json_string(&b, r->actor);
-		buf_puts(&b, ",\"action\":");
-		buf_put_json_string(&b, r->action);
-		buf_puts(&b, ",\"version\":");
-		buf_put_json_string(&b, r->version);
-		buf_puts(&b, ",\"from_version\":");
-		buf_put_json_string(&b, r->from_version);
-		buf_puts(&b, ",\"to_version\":");
-		buf_put_json_string(&b, r->to_version);
-		buf_puts(&b, ",\"bundle\":");
-		buf_put_json_string(&b, r->bundle_id);
-		buf_puts(&b, ",\"environment\":");
-		buf_put_json_string(&b, r->environment);
-		buf_puts(&b, ",\"detail\":");
-		buf_put_json_string(&b, r->detail);
-		buf_puts(&b, ",\"prev_hash\":");
-		buf_put_json_string(&b, r->prev_hash);
-		buf_puts(&b, ",\"hash\":");
-		buf_put_json_string(&b, r->hash);
-		buf_putc(&b, '}');
-	}
-	buf_puts(&b, "]");
-	if (verify) {
-		buf_printf(&b, ",\"intact\":%s,\"problems\":[", np ? "false" : "true");
-		for (i = 0; i < np; i++) {
-			buf_printf(&b, "%s{\"seq\":%lld,\"message\":", i ? "," : "", pr[i].seq);
-			buf_put_json_string(&b, pr[i].message);
-			buf_putc(&b, '}');
-		}
-		buf_putc(&b, ']');
-	}
-	buf_puts(&b, "}\n");
-	fwrite(b.ptr, 1, b.len, stdout);
-	buf_release(&b);
-}
-
 static void print_text(const struct audit_row *a, size_t n)
 {
 	size_t i;
@@ -164,7 +115,12 @@ int cmd_history(int argc, char **argv)
 	if (verify)
 		np = books_problems(a, n, rows, nrows, &pr);
 	if (json) {
-		print_json(a, n, pr, np, verify);
+		struct trail_json t = { ctx.drv->display_name(ctx.db), NULL, a, n, verify, pr, np };
+		struct buf b = BUF_INIT;
+
+		trail_json(&b, &t);
+		fwrite(b.ptr, 1, b.len, stdout);
+		buf_release(&b);
 	} else {
 		print_text(a, n);
 		if (!n)

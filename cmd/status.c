@@ -196,13 +196,15 @@ static void json_str(struct buf *b, const char *key, const char *v)
 }
 
 static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, const struct counts *k,
-		       const char *current, const struct apply_set *set)
+		       const char *current, const struct apply_set *set, const char *db_id)
 {
 	struct buf b = BUF_INIT;
 	size_t i;
 
 	buf_puts(&b, "{\"database\":");
 	buf_put_json_string(&b, c->drv->display_name(c->db));
+	/* what joins it to the database's audit trail in a report */
+	json_str(&b, "database_id", db_id);
 	json_str(&b, "bundle", set ? set->bundle_id : NULL);
 	json_str(&b, "current", current);
 	buf_puts(&b, ",\"migrations\":[");
@@ -554,9 +556,12 @@ int cmd_status(int argc, char **argv)
 	current = tally(e, n, &k);
 	if (prom)
 		print_prometheus(&k, env, have_set ? &set : NULL);
-	else if (json)
-		print_json(&ctx, e, n, &k, current, have_set ? &set : NULL);
-	else
+	else if (json) {
+		char *dbid = books_database_id(arows, narows);
+
+		print_json(&ctx, e, n, &k, current, have_set ? &set : NULL, dbid);
+		free(dbid);
+	} else
 		print_text(&ctx, e, n, &k, current, have_set ? &set : NULL);
 	fflush(stdout);
 	if (k.failed || k.in_progress || k.drifted) {

@@ -78,6 +78,46 @@ static void text_trail(struct buf *out, const struct report *r)
 	}
 }
 
+/* "prod acme (sqlite:/srv/acme.db)", a trail's database as the report names it. */
+static void trail_label(struct buf *out, const struct report_trail *t)
+{
+	buf_printf(out, "%s %s", nn(t->environment), nn(t->target ? t->target : t->database));
+	if (t->target && t->database)
+		buf_printf(out, " (%s)", t->database);
+}
+
+static void text_trails(struct buf *out, const struct report *r)
+{
+	size_t i, j;
+
+	if (r->ntrails)
+		buf_puts(out, "\nper database (from its audit trail):\n");
+	for (i = 0; i < r->ntrails; i++) {
+		const struct report_trail *t = &r->trails[i];
+
+		buf_puts(out, "    ");
+		trail_label(out, t);
+		buf_printf(out, "  id %.12s  %s\n", nn(t->database_id),
+			   t->db == (size_t)-1 ? "no status given" : "with its status");
+		for (j = 0; j < t->nhops; j++) {
+			const struct report_hop *h = &t->hops[j];
+
+			buf_printf(out, "      %s .. %s  %-10s %s -> %s  ", nn(h->first_at),
+				   nn(h->last_at), nn(h->environment), h->from ? h->from : "none",
+				   h->to ? h->to : "none");
+			if (h->bundle) {
+				put_short(out, h->bundle);
+				if (bundle_name(r, h->bundle))
+					buf_printf(out, " %s", bundle_name(r, h->bundle));
+			} else {
+				buf_puts(out, "rollback");
+			}
+			buf_printf(out, "  applied %zu, rolled back %zu, failed %zu\n", h->applied,
+				   h->rolled_back, h->failed);
+		}
+	}
+}
+
 static void text_format(struct buf *out, const struct report *r)
 {
 	size_t i, j;
@@ -123,6 +163,7 @@ static void text_format(struct buf *out, const struct report *r)
 			   r->rel[i].migrations == 1 ? "" : "s", nn(r->rel[i].first_at));
 	}
 	text_trail(out, r);
+	text_trails(out, r);
 }
 
 static void json_kv(struct buf *out, const char *key, const char *v, int comma)
@@ -189,6 +230,42 @@ static void json_trail(struct buf *out, const struct report *r)
 	buf_puts(out, "]");
 }
 
+static void json_trails(struct buf *out, const struct report *r)
+{
+	size_t i, j;
+
+	buf_puts(out, ",\"trails\":[");
+	for (i = 0; i < r->ntrails; i++) {
+		const struct report_trail *t = &r->trails[i];
+
+		buf_puts(out, i ? ",{" : "{");
+		json_kv(out, "source", t->source, 0);
+		json_kv(out, "database", t->database, 1);
+		json_kv(out, "database_id", t->database_id, 1);
+		json_kv(out, "target", t->target, 1);
+		json_kv(out, "environment", t->environment, 1);
+		json_kv(out, "project", t->project, 1);
+		json_kv(out, "status", t->db == (size_t)-1 ? NULL : r->dbs[t->db].source, 1);
+		buf_puts(out, ",\"hops\":[");
+		for (j = 0; j < t->nhops; j++) {
+			const struct report_hop *h = &t->hops[j];
+
+			buf_puts(out, j ? ",{" : "{");
+			json_kv(out, "bundle", h->bundle, 0);
+			json_kv(out, "bundle_name", h->bundle ? bundle_name(r, h->bundle) : NULL, 1);
+			json_kv(out, "environment", h->environment, 1);
+			json_kv(out, "from", h->from, 1);
+			json_kv(out, "to", h->to, 1);
+			json_kv(out, "first_at", h->first_at, 1);
+			json_kv(out, "last_at", h->last_at, 1);
+			buf_printf(out, ",\"applied\":%zu,\"rolled_back\":%zu,\"failed\":%zu}",
+				   h->applied, h->rolled_back, h->failed);
+		}
+		buf_puts(out, "]}");
+	}
+	buf_puts(out, "]");
+}
+
 static void json_format(struct buf *out, const struct report *r, const char *now)
 {
 	size_t i;
@@ -211,6 +288,8 @@ static void json_format(struct buf *out, const struct report *r, const char *now
 		json_kv(out, "pending_migrations", d->pending_list, 1);
 		json_kv(out, "drifted_migrations", d->drifted_list, 1);
 		json_kv(out, "bundle_name", bundle_name(r, d->bundle), 1);
+		json_kv(out, "database_id", d->database_id, 1);
+		json_kv(out, "trail", d->trail == (size_t)-1 ? NULL : r->trails[d->trail].source, 1);
 		json_stmts(out, r, d);
 		buf_puts(out, "}");
 	}
@@ -250,6 +329,7 @@ static void json_format(struct buf *out, const struct report *r, const char *now
 	}
 	buf_puts(out, "]");
 	json_trail(out, r);
+	json_trails(out, r);
 	buf_puts(out, "}\n");
 }
 
@@ -313,19 +393,37 @@ static void html_brought(struct buf *out, const struct report *r, const struct r
 		buf_puts(out, "</ul>");
 }
 
+/* Its audit trail, joined by database_id: how many runs, the last one. */
+static void html_db_trail(struct buf *out, const struct report *r, const struct report_db *d)
+{
+	const struct report_trail *t = d->trail == (size_t)-1 ? NULL : &r->trails[d->trail];
+
+	if (!t || !t->nhops) {
+		buf_puts(out, "<span class=\"muted\">no trail given</span>");
+		return;
+	}
+	buf_printf(out, "%zu step%s, last ", t->nhops, t->nhops == 1 ? "" : "s");
+	h(out, t->hops[t->nhops - 1].last_at);
+}
+
 static void html_envs(struct buf *out, const struct report *r)
 {
 	size_t i;
 
 	buf_puts(out, "<h2>Environments</h2>\n<table id=\"environments\"><tr><th>environment</th>"
 		      "<th>database</th><th>version</th><th>state</th><th>pending</th>"
-		      "<th>brought there by</th></tr>\n");
+		      "<th>brought there by</th>");
+	/* a column for the trails only when one was given: the page of
+	 * statuses alone stays as it was */
+	buf_puts(out, r->ntrails ? "<th>its trail</th></tr>\n" : "</tr>\n");
 	for (i = 0; i < r->ndbs; i++) {
 		const struct report_db *d = &r->dbs[i];
 		const char *cls = d->drifted || d->failed || d->in_progress ? "bad"
 				  : d->pending ? "warn" : "ok";
 
-		buf_printf(out, "<tr class=\"%s\"><td>", cls);
+		buf_printf(out, "<tr class=\"%s\" data-database-id=\"", cls);
+		h(out, d->database_id);
+		buf_puts(out, "\"><td>");
 		h(out, d->environment);
 		buf_puts(out, "</td><td>");
 		h(out, d->database);
@@ -348,6 +446,10 @@ static void html_envs(struct buf *out, const struct report *r)
 		}
 		buf_puts(out, "</td><td>");
 		html_brought(out, r, d);
+		if (r->ntrails) {
+			buf_puts(out, "</td><td class=\"trail\">");
+			html_db_trail(out, r, d);
+		}
 		buf_puts(out, "</td></tr>\n");
 	}
 	buf_puts(out, "</table>\n");
@@ -433,6 +535,79 @@ static void html_trail(struct buf *out, const struct report *r)
 	buf_puts(out, "</table>\n");
 }
 
+static void html_hop(struct buf *out, const struct report *r, const struct report_hop *hp)
+{
+	buf_puts(out, "<td>");
+	if (hp->bundle) {
+		if (bundle_name(r, hp->bundle)) {
+			h(out, bundle_name(r, hp->bundle));
+			buf_puts(out, " ");
+		}
+		buf_puts(out, "<code>");
+		put_short(out, hp->bundle);
+		buf_puts(out, "</code>");
+	} else {
+		buf_puts(out, "rollback");
+	}
+	buf_puts(out, "</td><td>");
+	h(out, hp->from ? hp->from : "none");
+	buf_puts(out, " &rarr; ");
+	h(out, hp->to ? hp->to : "none");
+	buf_puts(out, "</td><td>");
+	h(out, hp->first_at);
+	if (hp->last_at && (!hp->first_at || strcmp(hp->first_at, hp->last_at))) {
+		buf_puts(out, " .. ");
+		h(out, hp->last_at);
+	}
+	buf_printf(out, "</td><td>%zu</td><td>%zu</td><td>%zu</td>", hp->applied, hp->rolled_back,
+		   hp->failed);
+}
+
+/* A row per run of each database's trail: which bundle brought it from
+ * where to where, and when; the database's cells span its runs. */
+static void html_trails(struct buf *out, const struct report *r)
+{
+	size_t i, j;
+
+	if (!r->ntrails)
+		return;
+	buf_puts(out, "<h2>Each database over time</h2>\n<table id=\"trails\"><tr><th>environment"
+		      "</th><th>database</th><th>id</th><th>bundle</th><th>version</th><th>when</th>"
+		      "<th>applied</th><th>rolled back</th><th>failed</th></tr>\n");
+	for (i = 0; i < r->ntrails; i++) {
+		const struct report_trail *t = &r->trails[i];
+		size_t span = t->nhops ? t->nhops : 1;
+
+		for (j = 0; j < span; j++) {
+			const struct report_hop *hp = t->nhops ? &t->hops[j] : NULL;
+
+			buf_printf(out, "<tr class=\"%s\" data-database-id=\"",
+				   hp && hp->failed ? "bad" : "ok");
+			h(out, t->database_id);
+			buf_puts(out, "\">");
+			if (!j) {
+				buf_printf(out, "<td rowspan=\"%zu\">", span);
+				h(out, t->environment);
+				buf_printf(out, "</td><td rowspan=\"%zu\" class=\"trail-db\">", span);
+				h(out, t->target ? t->target : t->database);
+				if (t->target && t->database) {
+					buf_puts(out, " <span class=\"muted\">");
+					h(out, t->database);
+					buf_puts(out, "</span>");
+				}
+				buf_printf(out, "</td><td rowspan=\"%zu\"><code>%.12s</code></td>", span,
+					   nn(t->database_id));
+			}
+			if (hp)
+				html_hop(out, r, hp);
+			else
+				buf_puts(out, "<td colspan=\"6\" class=\"muted\">no run yet</td>");
+			buf_puts(out, "</tr>\n");
+		}
+	}
+	buf_puts(out, "</table>\n");
+}
+
 static void html_format(struct buf *out, const struct report *r, const char *now)
 {
 	size_t i;
@@ -460,6 +635,7 @@ static void html_format(struct buf *out, const struct report *r, const char *now
 	}
 	buf_puts(out, "</table>\n");
 	html_trail(out, r);
+	html_trails(out, r);
 	buf_puts(out, "</body></html>\n");
 }
 

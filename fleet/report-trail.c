@@ -202,6 +202,10 @@ int report_add_history(struct report *r, const struct ynode *root, const char *n
 				name);
 		return -1;
 	}
+	if (report_trail_add(r, root, name) < 0) {
+		free(source);
+		return -1;
+	}
 	for (i = 0; i < rows->n; i++) {
 		const struct ynode *row = rows->items[i];
 		const char *action = field(row, "action"), *at = field(row, "at");
@@ -266,7 +270,10 @@ static int cmp_step(const void *a, const void *b)
 	const struct report_step *x = a, *y = b;
 	int c = strcmp(x->first_at ? x->first_at : "", y->first_at ? y->first_at : "");
 
-	return c ? c : strcmp(x->environment, y->environment);
+	/* whole keys, so that the order of the inputs does not show */
+	if (!c)
+		c = strcmp(x->environment, y->environment);
+	return c ? c : strcmp(x->bundle, y->bundle);
 }
 
 /* d's pending migrations: those of bundle b for d's environment that its
@@ -346,6 +353,7 @@ void report_finish(struct report *r)
 	}
 	if (r->nsteps)
 		qsort(r->steps, r->nsteps, sizeof(*r->steps), cmp_step);
+	report_trails_finish(r);
 	fleet_index_release(&r->step_ix);
 	for (i = 0; i < r->nsteps; i++)
 		fleet_index_add(&r->step_ix, r->steps[i].key, i);

@@ -24,6 +24,8 @@ void report_release(struct report *r)
 		free(d->brought_at);
 		free(d->pending_list);
 		free(d->drifted_list);
+		free(d->database_id);
+		free(d->join);
 		for (j = 0; j < d->ndone; j++)
 			free(d->done[j]);
 		free(d->done);
@@ -41,6 +43,7 @@ void report_release(struct report *r)
 	free(r->rel);
 	free(r->fleets);
 	report_trail_release(r);
+	report_trails_release(r);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -111,6 +114,9 @@ static int add_status(struct report *r, const struct ynode *root, const char *na
 	memset(d, 0, sizeof(*d));
 	d->source = xstrdup(name);
 	d->database = xstrdup(str_of(root, "database"));
+	d->database_id = dup_or_null(str_of(root, "database_id"));
+	d->join = report_join_key(d->database_id, d->database);
+	d->trail = (size_t)-1;
 	d->current = dup_or_null(str_of(root, "current"));
 	for (i = 0; i < migs->n; i++) {
 		const struct ynode *m = migs->items[i];
@@ -207,7 +213,9 @@ int report_add(struct report *r, const char *data, size_t len, const char *name)
 		cairn_error_set("%s: neither a status JSON nor a fleet result file", name);
 		return -1;
 	}
-	if (ynode_get(root, "rows") && !ynode_get(root, "database"))
+	/* a trail names its database too (history --format json) since the
+	 * report tells databases' trails apart: rows make it a trail */
+	if (ynode_get(root, "rows") && !ynode_get(root, "migrations"))
 		rc = report_add_history(r, root, name);
 	else
 		rc = add_status(r, root, name);

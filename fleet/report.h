@@ -24,6 +24,10 @@ struct report_db {
 	char **done;           /* the migrations applied (or drifted), sorted: for pending */
 	size_t ndone;
 	int pending_from_bundle; /* pending_list was computed from a bundle input */
+	char *database_id;     /* status JSON's database_id (NULL: older status) */
+	char *join;            /* report_join_key of it: what a trail is joined by */
+	size_t trail;          /* r->trails' index of its audit trail, joined by
+				* database_id at report_finish; (size_t)-1: none */
 };
 
 /* A statement a bundle carries (approvals and receipts), deduplicated
@@ -57,6 +61,23 @@ struct report_step {
 	size_t ncounted;
 };
 
+/* One database's audit trail ('history --format json', or a fleet's
+ * --trail-dir): the runs that brought it where it is, a hop per run of
+ * consecutive rows of one bundle and environment (rollbacks: bundle NULL). */
+struct report_hop {
+	char *bundle, *environment, *from, *to, *first_at, *last_at;
+	size_t applied, rolled_back, failed;
+};
+
+struct report_trail {
+	char *source;          /* the input */
+	char *database, *database_id, *target, *environment, *project; /* NULL: not said */
+	char *join;            /* report_join_key */
+	struct report_hop *hops;
+	size_t nhops;
+	size_t db;             /* r->dbs' index of its status, by database_id; (size_t)-1 */
+};
+
 /* Migrations per release: per environment and bundle, from the books. */
 struct report_release {
 	char *environment, *bundle, *first_at;
@@ -82,6 +103,12 @@ struct report {
 	size_t nstmts;
 	struct report_step *steps;
 	size_t nsteps;
+	/* The databases' trails, sorted at report_finish by environment,
+	 * target or database, then id: the same report whatever the order of
+	 * the inputs. A database's trail is read once (by database_id). */
+	struct report_trail *trails;
+	size_t ntrails;
+	struct fleet_index trail_ix; /* trails by database_id, while reading */
 	/* Lookups that keep the report linear in its inputs (5,000 databases
 	 * and receipts: docs/benchmarks.md): statements by their key, bundles
 	 * by id (the first input of each), steps by environment and bundle. */
@@ -101,9 +128,21 @@ int report_add(struct report *r, const char *data, size_t len, const char *name)
  * bundle given (by build time), for every database. */
 struct bundle;
 void report_add_bundle(struct report *r, const struct bundle *b, const char *name);
-/* An audit trail: 'cairn-apply history --format json', parsed. */
+/* An audit trail: 'cairn-apply history --format json', parsed. A second
+ * trail of a database already read (the same database_id) is refused. */
 struct ynode;
 int report_add_history(struct report *r, const struct ynode *root, const char *name);
+/* fleet/report-db.c: root's trail kept as the database's own (refused,
+ * -1 with the error set, when its database_id was read already); once
+ * every input is in, the trails sorted and joined to the statuses by id. */
+int report_trail_add(struct report *r, const struct ynode *root, const char *name);
+/* What joins a trail to a status and tells trails apart, malloc'ed (NULL
+ * without an id): the id; for books from before ids, whose id is a row's
+ * hash (64 hex digits) that databases made alike in one second share, the
+ * id and the database's name. */
+char *report_join_key(const char *id, const char *database);
+void report_trails_finish(struct report *r);
+void report_trails_release(struct report *r);
 /* Once every input is in: pending per database from the newest bundle,
  * the evolution in time order. */
 void report_finish(struct report *r);

@@ -21,6 +21,8 @@ static char *destructive_why(const struct apply_mig *m)
 	char *what = NULL;
 	int rc;
 
+	if (m->backup_why_known)
+		return m->backup_why ? xstrdup(m->backup_why) : NULL;
 	if (!m->up)
 		return NULL;
 	rc = sql_destructive(m->up, &what);
@@ -30,6 +32,20 @@ static char *destructive_why(const struct apply_mig *m)
 		return xasprintf("the script does not parse as PostgreSQL SQL (%s): copied to be "
 				 "safe", cairn_error_last());
 	return m->destructive ? xstrdup("migration.yaml says destructive: true") : NULL;
+}
+
+void backup_classify(struct apply_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		struct apply_mig *m = &set->migs[i];
+
+		if (!m->up || m->backup_why_known)
+			continue;
+		m->backup_why = destructive_why(m);
+		m->backup_why_known = 1;
+	}
 }
 
 /* <base>.<version>.<UTC time>.<ext> */

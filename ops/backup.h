@@ -40,5 +40,10 @@ int backup_before_step(void *ctx, const struct apply_mig *m, char **detail);
  * backup: off"; NULL when m is not destructive. malloc'ed. */
 char *backup_plan(const struct backup_ctx *b, const struct apply_mig *m);
 void backup_ctx_release(struct backup_ctx *c);
+/* Decides once, for each migration of set whose up script is read, why it
+ * needs a backup (apply_mig.backup_why), which backup_before_step and
+ * backup_plan then take as it is: a fleet calls it before its targets'
+ * processes fork. The verdict is the same as computing it per step. */
+void backup_classify(struct apply_set *set);
 
 #endif

@@ -134,7 +134,7 @@ test_expect_success 'a database with books but no identity (older cairn) gets on
 	cairn-apply history --db sqlite:old.db --verify >out &&
 	cairn-apply apply v2.tar.gz --env dev --db sqlite:old.db --key keys/ci.pub >out &&
 	q old.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"'" >id &&
-	test_grep "^project=shop; environment=dev; builders=[0-9a-f]*; adopted: the books had no identity$" id &&
+	test_grep "^project=shop; environment=dev; builders=[0-9a-f]*; id=[0-9a-f]\{32\}; adopted: the books had no identity$" id &&
 	test_expect_code 3 cairn-apply apply v2.tar.gz --env prod --db sqlite:old.db --key keys/ci.pub 2>err &&
 	test_grep "belongs to environment .dev." err
 '

@@ -20,7 +20,7 @@ test_expect_success 'setup: db.db applied with bundles signed by ci; v2 signed o
 	cp db.db pol.db &&
 	ci=$(cairn inspect v1.tar.gz | sed -n "s/.*build signature by \([0-9a-f]\{16\}\).*/\1/p" | head -n 1) &&
 	q db.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"'" >id &&
-	test_grep "builders=[0-9a-f]\{16\}$" id
+	test_grep "builders=[0-9a-f]\{16\}; id=[0-9a-f]\{32\}$" id
 '
 
 test_expect_success '--key other.pub on a database that trusts ci: refused (exit 3) naming both keys, nothing changed' '

@@ -267,6 +267,30 @@ test_expect_success '--receipt-key: each target its own receipt, in its own copy
 	test_grep "receipt-key and --receipt-dir go together" err
 '
 
+test_expect_success '--trail-dir: the audit trail of each target names it and its database; report shows each database' '
+	printf "y1 sqlite:y1.db\ny2 sqlite:y2.db\ny3 sqlite:y3.db\n" >ytargets &&
+	sqlite3 y3.db "CREATE TABLE t_0002_orders (x int)" &&
+	test_expect_code 1 cairn-apply fleet b.tar.gz --env dev $KEY --targets ytargets --parallel 3 \
+		--trail-dir tr --result ry.jsonl >/dev/null 2>&1 &&
+	for y in y1 y2 y3; do
+		sqlite3 $y.db "SELECT detail FROM cairn_audit WHERE action = '"'"'identity'"'"'" |
+			sed -n "s/.*; id=\([0-9a-f]*\).*/\1/p" >$y.id &&
+		test "$(wc -c <$y.id)" = 33 &&
+		python3 -c "import json,sys; t=json.load(open(\"tr/$y.json\")); assert t[\"target\"]==\"$y\" and t[\"database\"]==\"$y.db\" and t[\"database_id\"]==open(\"$y.id\").read().strip() and t[\"environment\"]==\"dev\", t" || return 1
+	done &&
+	test "$(sort -u y1.id y2.id y3.id | wc -l)" = 3 &&
+	cairn-apply report ry.jsonl tr/y3.json tr/y1.json tr/y2.json --format json >rep.json &&
+	python3 - rep.json <<-\EOF
+	import json, sys
+	r = json.load(open(sys.argv[1]))
+	t = r["trails"]
+	assert [x["target"] for x in t] == ["y1", "y2", "y3"], t
+	assert [(h["applied"], h["failed"], h["to"]) for h in t[0]["hops"]] == [(2, 0, "0002")], t[0]
+	assert [(h["applied"], h["failed"]) for h in t[2]["hops"]] == [(1, 1)], t[2]
+	assert r["fleets"][0]["failed_targets"][0]["target"] == "y3", r["fleets"]
+	EOF
+'
+
 test_expect_success 'setup: a slow migration' '
 	apply_mig shop 0003_slow "CREATE TABLE t_slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000) SELECT max(x) AS m FROM c;" "DROP TABLE t_slow;" &&
 	apply_build shop "$TRASH_DIRECTORY/slow.tar.gz" &&

@@ -68,9 +68,14 @@ test_expect_success 'a password in a targets file is refused; through env: it is
 	test_grep ! Fl33t err &&
 	echo "pw env:F21_PW" >pw-targets &&
 	F21_PW="postgresql://fleet_pw:Fl33t-pw@/tenant1?host=$PGHOST" \
-		cairn-apply fleet v2.tar.gz --env dev $KEY --targets pw-targets --result pw.jsonl >out 2>&1 &&
+		cairn-apply fleet v2.tar.gz --env dev $KEY --targets pw-targets --result pw.jsonl \
+		--trail-dir ptr >out 2>&1 &&
 	test "$(outcome pw.jsonl pw)" = current &&
-	! grep Fl33t out pw.jsonl
+	! grep Fl33t out pw.jsonl ptr/pw.json &&
+	id=$(pg_sql -d tenant1 -Atc "SELECT detail FROM cairn.cairn_audit WHERE action = '"'"'identity'"'"' ORDER BY seq LIMIT 1" |
+		sed -n "s/.*; id=\([0-9a-f]*\).*/\1/p") &&
+	test ${#id} = 32 &&
+	python3 -c "import json,sys; t=json.load(open(\"ptr/pw.json\")); assert t[\"target\"]==\"pw\" and t[\"database_id\"]==\"$id\" and \"tenant1\" in t[\"database\"] and t[\"rows\"], t"
 '
 
 test_expect_success 'a database of another environment is refused (identity) and counted failed; the others go on' '

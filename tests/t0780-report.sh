@@ -26,6 +26,31 @@ test_expect_success 'setup: dev at v2, staging at v1 (one pending), prod drifted
 	test_expect_code 1 cairn-apply fleet v2.tar.gz --env dev $KEY --targets targets --result fleet.jsonl >/dev/null 2>&1
 '
 
+test_expect_success 'setup: a reader of the tables of a DOM' '
+	cat >dom_tables.py <<-\EOF
+	from html.parser import HTMLParser
+	class _P(HTMLParser):
+	    def __init__(self):
+	        super().__init__(); self.tables = {}; self.ids = {}; self.t = None; self.row = None; self.cell = None
+	    def handle_starttag(self, tag, a):
+	        a = dict(a)
+	        if tag == "table":
+	            self.t = a.get("id") or a.get("class"); self.tables.setdefault(self.t, []); self.ids.setdefault(self.t, [])
+	        if tag == "tr": self.row = []; self.ids[self.t].append(a.get("data-database-id"))
+	        if tag in ("td", "th"): self.cell = ""
+	    def handle_data(self, d):
+	        if self.cell is not None: self.cell += d
+	    def handle_endtag(self, tag):
+	        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
+	        if tag == "tr": self.tables[self.t].append(self.row); self.row = None
+	def tables(path):
+	    """Each table (by id, else class): its rows of stripped cell texts; and
+	    the data-database-id of each row, table by table."""
+	    p = _P(); p.feed(open(path).read())
+	    return p.tables, p.ids
+	EOF
+'
+
 test_expect_success 'text: each environment, its version, pending and drift; the fleet failure; releases' '
 	cairn-apply report dev.json staging.json prod.json fleet.jsonl >out &&
 	test_grep "^dev  *dev.db  *0003  *0  *0  *0  sha256:" out &&
@@ -184,21 +209,10 @@ test_expect_success 'html with bundles, statements and evolution: Chromium rende
 	! grep -i "CONSOLE" chromium.err &&
 	python3 - dom.html <<-\EOF &&
 	import sys
-	from html.parser import HTMLParser
-	class P(HTMLParser):
-	    def __init__(self):
-	        super().__init__(); self.tables = {}; self.t = None; self.row = None; self.cell = None
-	    def handle_starttag(self, tag, a):
-	        a = dict(a)
-	        if tag == "table": self.t = a.get("id") or a.get("class"); self.tables.setdefault(self.t, [])
-	        if tag == "tr": self.row = []
-	        if tag in ("td", "th"): self.cell = ""
-	    def handle_data(self, d):
-	        if self.cell is not None: self.cell += d
-	    def handle_endtag(self, tag):
-	        if tag in ("td", "th") and self.row is not None: self.row.append(self.cell.strip()); self.cell = None
-	        if tag == "tr": self.tables[self.t].append(self.row); self.row = None
-	p = P(); p.feed(open(sys.argv[1]).read())
+	sys.path.insert(0, ".")
+	from dom_tables import tables
+	class P: pass
+	p = P(); p.tables, _ = tables(sys.argv[1])
 	envs = [r for r in p.tables["environments"] if r[1] == "staging2.db"]
 	assert len(envs) == 1, p.tables["environments"]
 	assert "0003_items" in envs[0][4], envs
@@ -290,6 +304,112 @@ test_expect_success 'report - reads one input from stdin, its kind sniffed' '
 	test_grep "stdin can be read once" err &&
 	echo "hello: world" | test_expect_code 2 cairn-apply report - 2>err &&
 	test_grep "^cairn-apply: -: not the JSON of" err
+'
+
+test_expect_success 'setup: two staging databases, pa brought by v1 then v2, pb by v1; their status and trails' '
+	cairn-apply apply v1.tar.gz --env staging --db sqlite:pa.db $KEY >/dev/null &&
+	cairn-apply apply v1.tar.gz --env staging --db sqlite:pb.db $KEY >/dev/null &&
+	cairn-apply apply v2.tar.gz --env staging --db sqlite:pa.db $KEY >/dev/null &&
+	for d in pa pb; do
+		cairn-apply status v2.tar.gz --db sqlite:$d.db $KEY --format json >$d.json &&
+		cairn-apply history --db sqlite:$d.db --format json >$d-h.json || return 1
+	done
+'
+
+# the id a database's first identity row holds
+db_id() {
+	sqlite3 "$1" "SELECT detail FROM cairn_audit WHERE action = 'identity' ORDER BY seq LIMIT 1" |
+		sed -n "s/.*; id=\([0-9a-f]*\).*/\1/p"
+}
+
+test_expect_success 'history and status JSON name the database: its id from the books, its DSN, its identity' '
+	ida=$(db_id pa.db) && idb=$(db_id pb.db) &&
+	test ${#ida} = 32 && test ${#idb} = 32 && test "$ida" != "$idb" &&
+	python3 - pa-h.json pa.json "$ida" <<-\EOF
+	import json, sys
+	h = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
+	assert h["database_id"] == sys.argv[3] == s["database_id"], (h["database_id"], s["database_id"])
+	assert h["database"] == "pa.db" and h["environment"] == "staging" and h["project"] == "shop", h
+	assert h["target"] is None and h["rows"][0]["action"] == "identity", h
+	EOF
+'
+
+test_expect_success 'per database: which bundle brought it where and when, each trail joined to its status by id, in any order' '
+	cairn-apply report pa.json pb.json pa-h.json pb-h.json --format json >r1.json &&
+	cairn-apply report pa.json pb.json pb-h.json pa-h.json --format json >r2.json &&
+	cairn-apply report pb.json pa.json pb-h.json pa-h.json --format json >r3.json &&
+	sed /generated/d r1.json >r1 && sed /generated/d r2.json >r2 && test_cmp r1 r2 &&
+	python3 - r1.json r3.json "$(db_id pa.db)" "$(db_id pb.db)" \
+		"$(sqlite3 pb.db "SELECT DISTINCT bundle_id FROM cairn_migrations")" <<-\EOF &&
+	import json, sys
+	for f in sys.argv[1:3]:
+	    r = json.load(open(f))
+	    del r["generated"]
+	    t = {x["database_id"]: x for x in r["trails"]}
+	    assert len(r["trails"]) == 2 and [x["database"] for x in r["trails"]] == ["pa.db", "pb.db"], r["trails"]
+	    a, b = t[sys.argv[3]], t[sys.argv[4]]
+	    assert a["status"] == "pa.json" and b["status"] == "pb.json", (a, b)
+	    assert [(h["bundle_name"], h["from"], h["to"], h["applied"]) for h in a["hops"]] == \
+	        [("shop-0002", None, "0002", 2), ("shop-0003", "0002", "0003", 1)] or \
+	        [(h["from"], h["to"], h["applied"]) for h in a["hops"]] == [(None, "0002", 2), ("0002", "0003", 1)], a
+	    assert a["hops"][0]["bundle"] == sys.argv[5] and a["hops"][1]["bundle"] != sys.argv[5], a
+	    assert [(h["from"], h["to"], h["applied"], h["bundle"]) for h in b["hops"]] == [(None, "0002", 2, sys.argv[5])], b
+	    envs = {e["database"]: e for e in r["environments"]}
+	    assert envs["pa.db"]["trail"] == "pa-h.json" and envs["pb.db"]["trail"] == "pb-h.json", envs
+	    assert envs["pa.db"]["database_id"] == sys.argv[3], envs
+	EOF
+	cairn-apply report pa.json pb.json pa-h.json pb-h.json >t1 &&
+	cairn-apply report pa.json pb.json pb-h.json pa-h.json >t2 &&
+	test_cmp t1 t2 &&
+	test_grep "^    staging pa.db  id [0-9a-f]\{12\}  with its status$" t1 &&
+	test_grep "^      .* staging    0002 -> 0003  sha256:[0-9a-f]\{12\}  applied 1, rolled back 0, failed 0$" t1
+'
+
+test_expect_success 'a trail of a database already given is refused naming both' '
+	test_expect_code 2 cairn-apply report pa.json pa-h.json pb-h.json pa-h.json 2>err &&
+	test_grep "pa-h.json: the audit trail of the database pa.db again (pa-h.json has it)" err &&
+	# books from before ids: the hash of the identity row, which databases made
+	# alike in one second share, tells them apart with the name of the database
+	old=$(printf "%064d" 7) &&
+	for d in pa pb; do
+		sed "s/\"database_id\":\"[0-9a-f]*\"/\"database_id\":\"$old\"/" $d-h.json >$d-old.json &&
+		sed "s/\"database_id\":\"[0-9a-f]*\"/\"database_id\":\"$old\"/" $d.json >$d-olds.json || return 1
+	done &&
+	cairn-apply report pb-olds.json pa-olds.json pa-old.json pb-old.json --format json >old.json &&
+	python3 -c "import json; r=json.load(open(\"old.json\")); assert sorted((t[\"database\"], t[\"status\"]) for t in r[\"trails\"])==[(\"pa.db\",\"pa-olds.json\"),(\"pb.db\",\"pb-olds.json\")], r[\"trails\"]" &&
+	test_expect_code 2 cairn-apply report pa-old.json pa-old.json 2>err &&
+	test_grep "again" err
+'
+
+test_expect_success 'html: Chromium shows a row per run of each database, the same whatever the order of the trails' '
+	cairn-apply report pa.json pb.json pa-h.json pb-h.json -o t1.html &&
+	cairn-apply report pa.json pb.json pb-h.json pa-h.json -o t2.html &&
+	for i in 1 2; do
+		HOME="$TRASH_DIRECTORY" timeout 120 chromium --headless --no-sandbox --disable-gpu \
+			--dump-dom "file://$TRASH_DIRECTORY/t$i.html" >dom$i.html 2>chromium.err || return 1
+	done &&
+	python3 - dom1.html dom2.html "$(db_id pa.db)" "$(db_id pb.db)" <<-\EOF
+	import sys
+	sys.path.insert(0, ".")
+	from dom_tables import tables
+	doms = []
+	for f in sys.argv[1:3]:
+	    t, ids = tables(f)
+	    # each row led by its data-database-id
+	    rows = {k: [[i] + r for i, r in zip(ids[k], v)] for k, v in t.items()}
+	    tr = rows["trails"][1:]
+	    doms.append((tr, rows["environments"]))
+	    ida, idb = sys.argv[3], sys.argv[4]
+	    # pa: two runs (the first row spans them), pb: one
+	    assert [r[0] for r in tr] == [ida, ida, idb], tr
+	    assert tr[0][1:4] == ["staging", "pa.db", ida[:12]] and tr[0][5] == "none \u2192 0002" and tr[0][7] == "2", tr
+	    assert tr[1][1].startswith("sha256:") and tr[1][2] == "0002 \u2192 0003" and tr[1][4] == "1", tr
+	    assert tr[2][1:3] == ["staging", "pb.db"] and tr[2][5] == "none \u2192 0002", tr
+	    env = {r[2]: r for r in rows["environments"][1:]}
+	    assert env["pa.db"][0] == ida and env["pa.db"][7].startswith("2 steps, last "), env
+	    assert env["pb.db"][0] == idb and env["pb.db"][7].startswith("1 step, last "), env
+	assert doms[0] == doms[1]
+	EOF
 '
 
 test_done

@@ -89,4 +89,17 @@ test_expect_success 'a backup that cannot be written stops the run before the mi
 	printf "0001\n0002\n" >want && test_cmp want rows
 '
 
+test_expect_success 'fleet: each target backed up before the destructive step, the verdict decided once before the fork' '
+	printf "f1 sqlite:f1.db\nf2 sqlite:f2.db\nf3 sqlite:f3.db\n" >ftargets &&
+	for f in f1 f2 f3; do cairn-apply apply v2.tar.gz --env dev --db sqlite:$f.db $KEY >/dev/null || return 1; done &&
+	cairn-apply fleet v3.tar.gz --env dev $KEY --targets ftargets --parallel 2 --result fr.jsonl >/dev/null 2>&1 &&
+	for f in f1 f2 f3; do
+		audit_detail $f.db backup 0003 >d &&
+		test_grep "^backup=$f.db.0003.[0-9TZ]*.backup; sha256=[0-9a-f]*; bytes=[0-9]*; destructive: line 1: DROP COLUMN" d &&
+		b=$(sed -n "s/^backup=\([^;]*\);.*/\1/p" d) &&
+		test "$(q $b "SELECT count(*) FROM pragma_table_info('"'"'users'"'"') WHERE name = '"'"'note'"'"'")" = 1 &&
+		test "$(q $f.db "SELECT count(*) FROM pragma_table_info('"'"'users'"'"') WHERE name = '"'"'note'"'"'")" = 0 || return 1
+	done
+'
+
 test_done

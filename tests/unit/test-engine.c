@@ -504,6 +504,60 @@ static void test_audit_chain(void)
 	apply_set_release(&s);
 }
 
+/* A database's id (books_database_id): drawn by its first run, so two
+ * databases applied alike in the same second differ (their identity rows
+ * hash alike); older books fall back on the identity row's hash, then
+ * the first row's. */
+static void test_database_id(void)
+{
+	struct apply_set s;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *d1, *d2;
+	struct audit_row *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	char *i1, *i2, *again, *saved;
+
+	set_init(&s);
+	mig(&s, "1", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	d1 = open_db("id1.db", NULL);
+	d2 = open_db("id2.db", NULL);
+	CHECK(engine_apply(d1, drv, &s, &o, &r) == EXIT_OK);
+	apply_result_release(&r);
+	CHECK(engine_apply(d2, drv, &s, &o, &r) == EXIT_OK);
+	apply_result_release(&r);
+	CHECK(drv->audit_read(d1, 0, &a, &na) == 0 && na == 2);
+	CHECK(drv->audit_read(d2, 0, &b, &nb) == 0 && nb == 2);
+	i1 = books_database_id(a, na);
+	i2 = books_database_id(b, nb);
+	CHECK(i1 && strlen(i1) == 32 && strspn(i1, "0123456789abcdef") == 32);
+	CHECK(i2 && strlen(i2) == 32 && strcmp(i1, i2) != 0);
+	CHECK(strstr(a[0].detail, i1) != NULL);
+	again = books_database_id(a, na);
+	CHECK(again && !strcmp(again, i1));
+	free(again);
+	/* books from before ids: the identity row's hash, else the first row's */
+	saved = a[0].detail;
+	a[0].detail = "project=p; environment=dev; builders=";
+	again = books_database_id(a, na);
+	CHECK(again && !strcmp(again, a[0].hash));
+	free(again);
+	a[0].action = "apply";
+	again = books_database_id(a, na);
+	CHECK(again && !strcmp(again, a[0].hash));
+	free(again);
+	a[0].action = "identity";
+	a[0].detail = saved;
+	CHECK(books_database_id(a, 0) == NULL);
+	free(i1);
+	free(i2);
+	audit_rows_free(a, na);
+	audit_rows_free(b, nb);
+	drv->close(d1);
+	drv->close(d2);
+	apply_set_release(&s);
+}
+
 static void test_baseline(void)
 {
 	struct apply_set s;
@@ -574,6 +628,7 @@ int main(void)
 	test_timeout();
 	test_lock();
 	test_audit_chain();
+	test_database_id();
 	test_baseline();
 	test_readonly();
 	cmd = xasprintf("rm -rf '%s'", dir);
