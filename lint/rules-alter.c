@@ -306,7 +306,7 @@ static int rerunnable_cmd(const PgQuery__AlterTableCmd *cmd)
 void lint_alter_table(struct lint_state *s, const PgQuery__AlterTableStmt *a)
 {
 	const char *rel = a->relation ? a->relation->relname : "";
-	int is_new = lint_is_new_table(s, a->relation), strong = 0;
+	int is_new = lint_is_new_table(s, a->relation), strong = 0, validate_only = 1;
 	size_t i;
 
 	for (i = 0; i < a->n_cmds; i++) {
@@ -326,7 +326,10 @@ void lint_alter_table(struct lint_state *s, const PgQuery__AlterTableStmt *a)
 				    "this ALTER TABLE runs outside a transaction, and fails when run a second time after a later statement failed; move it to a migration that runs in a transaction, or make it conditional");
 		alter_cmd(s, rel, cmd);
 		strong = 1;
+		if (cmd->subtype != PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint)
+			validate_only = 0;
 	}
+	/* VALIDATE CONSTRAINT alone takes SHARE UPDATE EXCLUSIVE: writes go on */
 	if (strong && a->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
-		lint_strong_lock(s, "ACCESS EXCLUSIVE");
+		lint_strong_lock(s, validate_only ? "SHARE UPDATE EXCLUSIVE" : "ACCESS EXCLUSIVE");
 }

@@ -64,9 +64,14 @@ void lint_strong_lock(struct lint_state *s, const char *lock)
 {
 	if (!(s->timeout_told & 1) && !s->lock_timeout && !s->in->has_lock_timeout) {
 		s->timeout_told |= 1;
-		lint_report(s, LR_LOCK_TIMEOUT, -1,
-			    "this statement waits for the %s lock with no lock_timeout set: while it waits for the lock, every query on the table waits behind it; set lock_timeout: in migration.yaml (or SET lock_timeout = '2s'; first) and retry on timeout",
-			    lock);
+		if (!strcmp(lock, "SHARE UPDATE EXCLUSIVE"))
+			lint_report(s, LR_LOCK_TIMEOUT, -1,
+				    "this statement waits for the %s lock with no lock_timeout set: reads and writes go on, but it queues behind any VACUUM, index build or DDL on the table, and the DDL after it queues behind it; set lock_timeout: in migration.yaml (or SET lock_timeout = '2s'; first) and retry on timeout",
+				    lock);
+		else
+			lint_report(s, LR_LOCK_TIMEOUT, -1,
+				    "this statement waits for the %s lock with no lock_timeout set: while it waits for the lock, every query on the table waits behind it; set lock_timeout: in migration.yaml (or SET lock_timeout = '2s'; first) and retry on timeout",
+				    lock);
 	}
 	if (!(s->timeout_told & 2) && !s->statement_timeout && !s->in->has_statement_timeout) {
 		s->timeout_told |= 2;

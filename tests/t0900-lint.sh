@@ -221,4 +221,14 @@ test_expect_success 'cairn lint with no PATH lints the project, a migration as c
 	test_grep ! "20260101000000_users" out
 '
 
+test_expect_success 'lock-timeout names the lock taken: VALIDATE CONSTRAINT alone takes SHARE UPDATE EXCLUSIVE, which reads and writes pass' '
+	mkdir -p v &&
+	printf "ALTER TABLE users VALIDATE CONSTRAINT users_chk;\n" >v/v.sql &&
+	printf "ALTER TABLE users ADD COLUMN x int, VALIDATE CONSTRAINT c;\n" >v/w.sql &&
+	(cd v && cairn lint v.sql w.sql >../out 2>../err) &&
+	test_grep "^v.sql:1:1: warning: lock-timeout: this statement waits for the SHARE UPDATE EXCLUSIVE lock with no lock_timeout set: reads and writes go on" out &&
+	test_grep ! "^v.sql.*ACCESS EXCLUSIVE" out &&
+	test_grep "^w.sql:1:1: warning: lock-timeout: this statement waits for the ACCESS EXCLUSIVE lock" out
+'
+
 test_done
