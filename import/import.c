@@ -265,20 +265,20 @@ static int is_script(const char *name)
 }
 
 /* A script that opens and commits its own transaction: cut the two
- * statements out with --strip-transaction-wrappers, else stop. */
-static void wrapper_step(struct import *im, const struct import_opts *o, struct import_mig *m,
-			 struct import_file *f)
+ * statements out with --strip-transaction-wrappers, else stop. 1 when cut. */
+static int wrapper_step(struct import *im, const struct import_opts *o, struct import_mig *m,
+			struct import_file *f)
 {
 	size_t bs, be, cs, ce;
 	struct buf b = BUF_INIT;
 
 	if (!sql_wrapped(f->data, f->len, import_file_dialect(f->name), &bs, &be, &cs, &ce))
-		return;
+		return 0;
 	if (!o->strip_wrappers) {
 		import_mig_report(im, m, f->origin, IMPORT_ERROR,
 				  "%s of %s_%s wraps itself in BEGIN ... COMMIT, which cannot run inside cairn's own transaction; rerun with --strip-transaction-wrappers to remove the two statements, or --skip %s",
 				  f->name, m->version, m->slug, m->version);
-		return;
+		return 0;
 	}
 	buf_put(&b, f->data, bs);
 	buf_put(&b, f->data + be, cs - be);
@@ -286,9 +286,48 @@ static void wrapper_step(struct import *im, const struct import_opts *o, struct 
 	free(f->data);
 	f->data = buf_detach(&b, &f->len);
 	import_count(im, "transaction wrappers (BEGIN/COMMIT)", 1, 0);
-	import_report(im, f->origin, IMPORT_MAPPED,
-		      "%s: its own BEGIN and COMMIT removed (--strip-transaction-wrappers); cairn runs it in a transaction",
-		      f->name);
+	return 1;
+}
+
+/* The wrappers are cut from the scripts of m that had them (cut[j]). A
+ * migration the tool marked non-transactional (dbmate's transaction:false,
+ * goose's NO TRANSACTION) only so that its scripts could open their own
+ * transaction, every script wrapped, is transactional again: cairn's
+ * transaction gives the all-or-nothing the wrappers gave. Otherwise it stays
+ * as marked, and the report says the statements then commit one by one. */
+static void wrapper_report(struct import *im, struct import_mig *m, const unsigned char *cut)
+{
+	size_t j, scripts = 0, wrapped = 0;
+
+	for (j = 0; j < m->nfiles; j++)
+		if (is_script(m->files[j].name)) {
+			scripts++;
+			wrapped += cut[j];
+		}
+	if (!wrapped)
+		return;
+	if (!m->transaction && !m->notx_drivers.n && wrapped == scripts) {
+		m->transaction = 1;
+		import_report(im, m->origin, IMPORT_MAPPED,
+			      "every script wrapped itself in BEGIN ... COMMIT, the reason it was marked non-transactional: runs in cairn's transaction (no transaction: false)");
+	}
+	for (j = 0; j < m->nfiles; j++) {
+		const struct import_file *f = &m->files[j];
+		char *drv;
+
+		if (!cut[j])
+			continue;
+		drv = import_file_driver(f->name);
+		if (m->transaction && !(drv && strlist_has(&m->notx_drivers, drv)))
+			import_report(im, f->origin, IMPORT_MAPPED,
+				      "%s: its own BEGIN and COMMIT removed (--strip-transaction-wrappers); cairn runs it in a transaction",
+				      f->name);
+		else
+			import_report(im, f->origin, IMPORT_NOTE,
+				      "%s: its own BEGIN and COMMIT removed (--strip-transaction-wrappers), and the migration stays non-transactional as the tool marked it: its statements commit one by one, so a failure part way leaves the earlier ones applied; split it, or --skip %s",
+				      f->name, m->version);
+		free(drv);
+	}
 }
 
 /* The tool's checksum of the up script as the tool read it, before any
@@ -328,6 +367,7 @@ static void import_finish(struct import *im, const struct import_opts *o)
 	for (i = 0; i < im->n; i++) {
 		struct import_mig *m = im->migs[i];
 		int has_down = 0, has_up = 0;
+		unsigned char *cut;
 
 		if (skipped(o, m)) {
 			m->skipped = 1;
@@ -336,6 +376,12 @@ static void import_finish(struct import *im, const struct import_opts *o)
 			continue;
 		}
 		original_sum(im, m);
+		cut = xcalloc(m->nfiles + 1, 1);
+		for (j = 0; j < m->nfiles; j++)
+			if (is_script(m->files[j].name))
+				cut[j] = (unsigned char)wrapper_step(im, o, m, &m->files[j]);
+		wrapper_report(im, m, cut);
+		free(cut);
 		for (j = 0; j < m->nfiles; j++) {
 			struct import_file *f = &m->files[j];
 			char w[40];
@@ -344,7 +390,6 @@ static void import_finish(struct import *im, const struct import_opts *o)
 				continue;
 			has_up |= starts_with(f->name, "up.");
 			has_down |= starts_with(f->name, "down.");
-			wrapper_step(im, o, m, f);
 			if (sql_notx_statement(f->data, f->len, import_file_dialect(f->name), w)) {
 				char *drv = import_file_driver(f->name);
 

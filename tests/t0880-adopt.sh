@@ -71,6 +71,54 @@ test_expect_success 'the schema is what the real dbmate gives with every migrati
 	test_cmp expect actual
 '
 
+test_expect_success 'dbmate as projects write it: a transaction:false file that wraps itself in BEGIN/COMMIT and a comment-only placeholder; refused without --strip-transaction-wrappers, then imported, adopted at the middle, applied, rolled back, applied again' '
+	import_project d2 &&
+	mkdir -p d2/db/migrations d2mid &&
+	printf -- "-- migrate:up\nCREATE TABLE accounts (id integer PRIMARY KEY, name text);\n\n-- migrate:down\nDROP TABLE accounts;\n" >d2/db/migrations/20240201120000_accounts.sql &&
+	printf -- "-- migrate:up\n-- kept so that the version numbers stay as released\n\n-- migrate:down\n" >d2/db/migrations/20240202120000_placeholder.sql &&
+	printf -- "-- migrate:up transaction:false\nBEGIN;\nCREATE TABLE ledger (id integer PRIMARY KEY, account_id integer, amount integer);\nINSERT INTO ledger (account_id, amount) SELECT id, 0 FROM accounts;\nCOMMIT;\n\n-- migrate:down transaction:false\nBEGIN;\nDROP TABLE ledger;\nCOMMIT;\n" >d2/db/migrations/20240203120000_ledger.sql &&
+	printf -- "-- migrate:up\nCREATE INDEX ledger_account ON ledger (account_id);\n\n-- migrate:down\nDROP INDEX ledger_account;\n" >d2/db/migrations/20240204120000_ledger_index.sql &&
+	cp -r d2/db/migrations d2orig &&
+	cp d2orig/20240201120000_accounts.sql d2orig/20240202120000_placeholder.sql d2orig/20240203120000_ledger.sql d2mid/ &&
+	DATABASE_URL="sqlite:$TRASH_DIRECTORY/d2.db" dbmate --no-dump-schema --migrations-dir d2mid up >dbmate.out 2>&1 &&
+	test "$(q d2.db "SELECT count(*) FROM schema_migrations")" = 3 &&
+	q d2.db "SELECT * FROM schema_migrations ORDER BY version" >d2.sm.before &&
+	(cd d2 && test_must_fail cairn import --from dbmate >../d2.import.out 2>&1) &&
+	test_grep "20240203120000_ledger.sql.*BEGIN" d2.import.out &&
+	test_grep "strip-transaction-wrappers" d2.import.out &&
+	test -z "$(ls d2/migrations 2>/dev/null)" &&
+	(cd d2 && cairn import --from dbmate --strip-transaction-wrappers >../d2.import.out 2>&1) &&
+	! grep -i "^BEGIN\|^COMMIT" d2/migrations/20240203120000_ledger/up.sql &&
+	test_grep "20240203120000_ledger.sql: mapped: every script wrapped itself in BEGIN ... COMMIT" d2.import.out &&
+	test_grep ! "transaction: false" d2/migrations/20240203120000_ledger/migration.yaml &&
+	apply_build d2 "$TRASH_DIRECTORY/d2.tar.gz" &&
+	cairn-apply adopt --from dbmate --db sqlite:d2.db d2.tar.gz $KEY --env prod >out 2>err &&
+	test_grep "^3 adopted as applied (their SQL not run), 1 left to apply$" out &&
+	cairn-apply apply d2.tar.gz --env prod --db sqlite:d2.db $KEY >out 2>&1 &&
+	test "$(books d2.db)" = "20240201120000:applied 20240202120000:applied 20240203120000:applied 20240204120000:applied" &&
+	test "$(q d2.db "SELECT transactional FROM cairn_migrations WHERE version = '"'"'20240203120000'"'"'")" = 1 &&
+	cairn-apply rollback --db sqlite:d2.db --last 4 >out 2>&1 &&
+	test "$(q d2.db "SELECT count(*) FROM sqlite_master WHERE name IN ('"'"'accounts'"'"', '"'"'ledger'"'"', '"'"'ledger_account'"'"')")" = 0 &&
+	cairn-apply apply d2.tar.gz --env prod --db sqlite:d2.db $KEY >out 2>&1 &&
+	cairn-apply history --db sqlite:d2.db --verify >hist 2>&1 &&
+	q d2.db "SELECT * FROM schema_migrations ORDER BY version" >d2.sm.after &&
+	test_cmp d2.sm.before d2.sm.after &&
+	DATABASE_URL="sqlite:$TRASH_DIRECTORY/d2-all.db" dbmate --no-dump-schema --migrations-dir d2orig up >dbmate.out 2>&1 &&
+	schema d2-all.db | grep -v "schema_migrations" >expect &&
+	schema d2.db | grep -v "schema_migrations" >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'dbmate: transaction:false with only its up wrapped in BEGIN/COMMIT stays non-transactional, and the import says its statements then commit one by one' '
+	import_project d3 &&
+	mkdir -p d3/db/migrations &&
+	printf -- "-- migrate:up transaction:false\nBEGIN;\nCREATE TABLE t1 (id integer);\nCOMMIT;\n\n-- migrate:down transaction:false\nDROP TABLE t1;\n" >d3/db/migrations/20240301120000_t1.sql &&
+	(cd d3 && cairn import --from dbmate --strip-transaction-wrappers >../d3.import.out 2>&1) &&
+	test_grep "up.sql: its own BEGIN and COMMIT removed (--strip-transaction-wrappers), and the migration stays non-transactional as the tool marked it: its statements commit one by one" d3.import.out &&
+	test_grep ! "cairn runs it in a transaction" d3.import.out &&
+	test_grep "^transaction: false" d3/migrations/20240301120000_t1/migration.yaml
+'
+
 test_expect_success 'refused: cairn already keeps the books' '
 	test_must_fail --exit=5 cairn-apply adopt --from dbmate --db sqlite:prod.db dbmate.tar.gz $KEY >out 2>err &&
 	test_grep "the database already records migrations (20240101120000 is applied): adopt only takes over a database cairn has not managed" err

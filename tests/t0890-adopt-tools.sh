@@ -82,9 +82,11 @@ take_over() {
 }
 
 # reapply P DB [N]: roll back the last N migrations (default 1) and apply
-# them again; the schema is the by-hand one again.
+# them again; the schema is the by-hand one again. RB_ACCESS: what the
+# rollback needs besides (a database first used under a config is written
+# only under one: --config FILE --env ENV).
 reapply() {
-	cairn-apply rollback --db "sqlite:$2" --last "${3:-1}" >"$1".rb.out 2>&1 &&
+	cairn-apply rollback --db "sqlite:$2" --last "${3:-1}" $RB_ACCESS >"$1".rb.out 2>&1 &&
 	test "$(q "$2" "SELECT count(*) FROM sqlite_master WHERE name = 'orders_user'")" = 0 &&
 	cairn-apply apply "$1.tar.gz" --env dev --db "sqlite:$2" $ACCESS >"$1".apply.out 2>&1 &&
 	test "$(q "$2" "SELECT count(*) FROM sqlite_master WHERE name = 'orders_user'")" = 1 &&
@@ -216,9 +218,12 @@ test_expect_success 'diesel with a SQLite extension: 4 calls BIN2B64, loaded fro
 	test "$(q dx.db "SELECT email_b64 FROM users")" = YW5uQGV4YW1wbGUuY29t &&
 	sum=$(sha256sum ext/b64.so | cut -d" " -f1) &&
 	test "$(q dx.db "SELECT count(*) FROM cairn_audit WHERE action IN ('"'"'adopt'"'"', '"'"'apply'"'"') AND detail NOT LIKE '"'"'%sqlite_extensions=$TRASH_DIRECTORY/ext/b64.so sha256:$sum%'"'"'")" = 0 &&
+	test_must_fail --exit=3 cairn-apply rollback --db sqlite:dx.db --last 1 >rb.out 2>&1 &&
+	test_grep "policy=1" rb.out &&
+	RB_ACCESS="$ACCESS --env dev" &&
 	reapply dx dx.db 2 &&
 	test "$(q dx.db "SELECT email_b64 FROM users")" = YW5uQGV4YW1wbGUuY29t &&
-	ACCESS=$KEY
+	ACCESS=$KEY && RB_ACCESS=
 '
 
 test_done
