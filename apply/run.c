@@ -501,6 +501,7 @@ int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig 
 	bk_row_release(&row);
 	return 0;
 fail:
+	*duration = now_ms() - t0; /* a failure's line says how long it took too */
 	free(detail);
 	bk_row_release(&row);
 	if (!in_atomic)
@@ -567,6 +568,7 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 		row.state = xstrdup(row.statement < 0 && r->o->interrupted && *r->o->interrupted
 					    ? BK_ROLLED_BACK : BK_FAILED);
 		row.error = xstrdup(*err);
+		*duration = row.duration_ms = now_ms() - t0;
 		if (put_row_tx(r, &row, "apply-failed", set->bundle_id, r->current, *err))
 			cairn_error_set("%s", *err);
 		bk_row_release(&row);

@@ -272,4 +272,23 @@ test_expect_success 'usage errors' '
 	test ! -e nodb
 '
 
+test_expect_success 'a failed migration says how long it ran, transactional or not, and the failed row of a non-transactional one keeps it' '
+	apply_project slow &&
+	for tx in true false; do
+		apply_mig slow 0001_slow_$tx "CREATE TABLE big_$tx AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500000) SELECT x FROM c;
+INSERT INTO nowhere VALUES (1);" "DROP TABLE big_$tx;" "transaction: $tx" &&
+		apply_build slow "$TRASH_DIRECTORY/slow-$tx.tar.gz" &&
+		rm -rf slow/migrations/0001_slow_$tx &&
+		test_must_fail cairn-apply apply slow-$tx.tar.gz --env dev --db sqlite:slow-$tx.db $KEY >out 2>&1 &&
+		line=$(grep "^FAILED 0001_slow_$tx (" out) &&
+		ms=${line##*(} && ms=${ms%% ms)} &&
+		test "$ms" -gt 0 &&
+		if test $tx = false; then
+			test "$(q slow-$tx.db "SELECT state || \" \" || (duration_ms > 0) FROM cairn_migrations WHERE version = '"'"'0001'"'"'")" = "failed 1" || return 1
+		else
+			test "$(q slow-$tx.db "SELECT count(*) FROM cairn_migrations WHERE version = '"'"'0001'"'"'")" = 0 || return 1
+		fi
+	done
+'
+
 test_done
