@@ -136,7 +136,23 @@ int put_row_tx(struct run *r, struct bk_row *row, const char *action,
 /* transaction: false. Returns 0, or -1 with *err (the row is failed or, when
  * even that could not be written, still in progress). */
 int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
-		long long *duration, char **err);
+		long long *duration, char **err, struct apply_result *res);
+/* retry.c (issue #22): after a transaction: false migration failed, 0 when
+ * it runs again: it failed at its first statement (statement 0, nothing of
+ * it committed) on a lock timeout, within o->lock_retry_budget_ms, after the
+ * pause; an invalid index its CREATE INDEX CONCURRENTLY left is dropped
+ * first. Logged and counted as apply_tx_retry's. -1: it stays failed (*err
+ * says so when the budget is spent). st starts zeroed. */
+struct nontx_retry {
+	long long t0, waited;
+	unsigned long long seed;
+	unsigned attempt;
+};
+int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		struct nontx_retry *st, long long statement, char **err, struct apply_result *res);
+/* The index a script's first statement creates CONCURRENTLY, as written,
+ * or NULL (malloc'ed). */
+char *cic_index_name(const char *sql, size_t len);
 /* kind: batch, resumable: one transaction per batch, progress in the row. */
 int apply_batch(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		const struct bk_row *old, size_t index, size_t total, long long *duration,

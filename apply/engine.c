@@ -371,7 +371,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 			failed = apply_batch(r, set, m, s->action == STEP_RESUME ? s->row : NULL, done,
 					     p->napply, &duration, &err, res);
 		else if (!m->transaction)
-			failed = apply_nontx(r, set, m, &duration, &err);
+			failed = apply_nontx(r, set, m, &duration, &err, res);
 		else if (in_atomic)
 			failed = apply_tx(r, set, m, 1, !s->row, &duration, &err);
 		else

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,4 +164,151 @@ int apply_tx_retry(struct run *r, const struct apply_set *set, const struct appl
 		free(*err);
 		*err = NULL;
 	}
+}
+
+/* ---- transaction: false (issue #22) ----
+ * Retried whole, and only when it failed at its FIRST statement: nothing
+ * of it committed, so running it again is running it for the first time.
+ * A later statement's timeout is not retried (docs/design.md says why). */
+
+static int kw(const char **p, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+	const char *s = *p;
+
+	for (;;) { /* blanks and comments */
+		while (s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+			s++;
+		if (end - s >= 2 && s[0] == '-' && s[1] == '-') {
+			while (s < end && *s != '\n')
+				s++;
+		} else if (end - s >= 2 && s[0] == '/' && s[1] == '*') {
+			const char *c = strstr(s + 2, "*/");
+
+			s = c && c < end ? c + 2 : end;
+		} else {
+			break;
+		}
+	}
+	*p = s;
+	if ((size_t)(end - s) < n || strncasecmp(s, word, n))
+		return 0;
+	if (s + n < end && (s[n] == '_' || (s[n] >= 'a' && s[n] <= 'z') ||
+			    (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9')))
+		return 0;
+	*p = s + n;
+	return 1;
+}
+
+/* The index a script's first statement creates CONCURRENTLY, as written
+ * (quoted, schema-qualified), or NULL: not such a statement or unnamed. */
+char *cic_index_name(const char *sql, size_t len)
+{
+	const char *p = sql, *end = sql + len, *s;
+	char *name;
+
+	if (!sql || !kw(&p, end, "create"))
+		return NULL;
+	kw(&p, end, "unique");
+	if (!kw(&p, end, "index") || !kw(&p, end, "concurrently"))
+		return NULL;
+	if (kw(&p, end, "if") && !(kw(&p, end, "not") && kw(&p, end, "exists")))
+		return NULL;
+	s = p;
+	if (kw(&s, end, "on"))
+		return NULL;
+	s = p;
+	while (p < end && *p != '(' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+		if (*p == '"') {
+			for (p++; p < end && !(*p == '"' && (p + 1 >= end || p[1] != '"')); p++)
+				if (*p == '"')
+					p++;
+		}
+		if (p < end)
+			p++;
+	}
+	if (p == s)
+		return NULL;
+	name = xmalloc((size_t)(p - s) + 1);
+	memcpy(name, s, (size_t)(p - s));
+	name[p - s] = '\0';
+	return name;
+}
+
+/* What the failed attempt left, cleared before it runs again or gives up:
+ * an INVALID index of the name its CREATE INDEX CONCURRENTLY gives; a
+ * valid one is never dropped. 0, or -1 with *err (a lock timeout there
+ * counts as the attempt's). */
+static int nontx_clean(struct run *r, const struct apply_mig *m, char **err)
+{
+	char *name = cic_index_name(m->up, m->up_len);
+	const char *what = "none";
+	int rc = 0;
+
+	if (name && r->drv->drop_invalid_index && r->drv->drop_invalid_index(r->db, name, &what)) {
+		char *why = xasprintf("%s; the invalid index %s it left could not be dropped: %s",
+				      *err, name, cairn_error_last());
+
+		free(*err);
+		*err = why;
+		rc = -1;
+	}
+	free(name);
+	return rc;
+}
+
+int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		struct nontx_retry *st, long long statement, char **err, struct apply_result *res)
+{
+	const struct apply_opts *o = r->o;
+	struct apply_event ev;
+	char *who = NULL, *line;
+	long long pause, spent;
+	unsigned attempt;
+
+	if (!st->t0) {
+		st->t0 = now_ms();
+		st->seed = ((unsigned long long)st->t0 * 2654435761ULL ^ (unsigned long long)getpid()) | 1;
+	}
+	if (!r->lock_timed_out || statement != 0 || (o->interrupted && *o->interrupted))
+		return -1;
+	attempt = ++st->attempt;
+	res->lock_retries++;
+	nontx_clean(r, m, err);
+	if (o->lock_blockers && o->lock_blockers(o->blockers_ctx, m, &who) < 0)
+		who = NULL;
+	pause = retry_pause(attempt, &st->seed);
+	spent = now_ms() - st->t0;
+	if (!o->lock_retry_budget_ms || spent + pause > (long long)o->lock_retry_budget_ms)
+		pause = -1;
+	line = one_line(who);
+	audit_retry(r, set, m, attempt, *err, line, pause);
+	free(line);
+	ev_init(&ev, EV_LOCK_RETRY, m, set);
+	ev.attempt = attempt;
+	ev.error = *err;
+	ev.blockers = who;
+	ev.duration_ms = pause;
+	emit(r, &ev);
+	free(who);
+	res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
+	st->waited = now_ms() - st->t0;
+	if (pause < 0 || pause_ms(o, pause)) {
+		res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
+		if (pause < 0) {
+			char *why = xasprintf("%s (gave up after %u attempt%s in %lld ms: lock retry "
+					      "budget %llu ms)", *err, attempt, attempt == 1 ? "" : "s",
+					      now_ms() - st->t0, o->lock_retry_budget_ms);
+
+			free(*err);
+			*err = why;
+		}
+		return -1;
+	}
+	res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
+	st->waited = now_ms() - st->t0;
+	free(*err);
+	*err = NULL;
+	r->lock_timed_out = 0;
+	return 0;
 }

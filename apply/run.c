@@ -545,12 +545,16 @@ int put_row_tx(struct run *r, struct bk_row *row, const char *action,
 /* transaction: false. Returns 0, or -1 with *err (the row is failed or, when
  * even that could not be written, still in progress). */
 int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_mig *m,
-		long long *duration, char **err)
+		long long *duration, char **err, struct apply_result *res)
 {
 	struct driver_exec x;
 	struct bk_row row;
 	struct stmt_ctx sc;
+	struct nontx_retry st;
 	long long t0 = now_ms();
+	int failed;
+
+	memset(&st, 0, sizeof(st));
 
 	memset(&row, 0, sizeof(row));
 	fill_row(&row, m, set, r, BK_IN_PROGRESS);
@@ -561,7 +565,12 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	}
 	sc.r = r;
 	sc.row = &row;
-	if (run_up(r, m, DRIVER_EXEC_SPLIT, &x, err, on_statement, &sc) || run_verify(r, m, err)) {
+	do {
+		row.statement = -1;
+		r->lock_timed_out = 0;
+		failed = run_up(r, m, DRIVER_EXEC_SPLIT, &x, err, on_statement, &sc);
+	} while (failed && !nontx_retry(r, set, m, &st, row.statement, err, res));
+	if (failed || run_verify(r, m, err)) {
 		free(row.state);
 		/* stopped (SIGINT/SIGTERM) before its first statement: nothing of
 		 * it ran, so nothing needs an operator; the next apply runs it */

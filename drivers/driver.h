@@ -301,6 +301,12 @@ struct driver {
 	 * $CAIRN_PG_RESTORE names it), the books untouched. 0, or -1 with the
 	 * error set and the database as it was. NULL: none. */
 	int (*restore_from)(struct db *db, const char *path);
+	/* drop_invalid_index: the index name (as written in SQL) dropped with
+	 * DROP INDEX CONCURRENTLY only when the catalog says it is not valid
+	 * (what a CREATE INDEX CONCURRENTLY that failed leaves); a valid index
+	 * of that name is never touched. *what: "dropped", "valid" or "none".
+	 * Outside a transaction. 0, or -1 with the error set. NULL: none. */
+	int (*drop_invalid_index)(struct db *db, const char *name, const char **what);
 };
 
 /* The registry (drivers/driver.c). */

@@ -95,3 +95,36 @@ int pg_blockers(struct db *db, const char *const *tables, size_t ntables, char *
 	buf_release(&q);
 	return rc;
 }
+
+/* What a CREATE INDEX CONCURRENTLY that failed left (issue #22): the index
+ * named name dropped only when pg_index says it is not valid; a valid one
+ * (an operator's own index of that name) stays. The name as the catalog
+ * spells it, so the DROP names exactly the index checked. */
+int pg_drop_invalid_index(struct db *db, const char *name, const char **what)
+{
+	struct buf q = BUF_INIT;
+	char *state = NULL;
+	int rc;
+
+	*what = "none";
+	buf_puts(&q, "SELECT CASE WHEN i.indisvalid THEN 'valid' ELSE i.indexrelid::regclass::text "
+		     "END FROM pg_index i WHERE i.indexrelid = to_regclass(");
+	buf_put_sql_literal(&q, name);
+	buf_puts(&q, ")");
+	rc = pg_query_text(db, q.ptr, &state);
+	buf_release(&q);
+	if (rc < 0 || !state)
+		return rc;
+	if (!strcmp(state, "valid")) {
+		*what = "valid";
+		free(state);
+		return 0;
+	}
+	buf_printf(&q, "DROP INDEX CONCURRENTLY IF EXISTS %s", state);
+	rc = pg_simple_exec(db, db->conn, q.ptr, "dropping the invalid index");
+	buf_release(&q);
+	free(state);
+	if (!rc)
+		*what = "dropped";
+	return rc ? -1 : 0;
+}

@@ -698,4 +698,5 @@ const struct driver driver_postgres = {
 	.blockers = pg_blockers,
 	.dump_tables = pg_dump_tables,
 	.restore_from = pg_restore_tables,
+	.drop_invalid_index = pg_drop_invalid_index,
 };
