@@ -237,17 +237,19 @@ char *cic_index_name(const char *sql, size_t len)
 
 /* What the failed attempt left, cleared before it runs again or gives up:
  * an INVALID index of the name its CREATE INDEX CONCURRENTLY gives; a
- * valid one is never dropped. 0, or -1 with *err (a lock timeout there
- * counts as the attempt's). */
-static int nontx_clean(struct run *r, const struct apply_mig *m, char **err)
+ * valid one is never dropped. 0, or -1 with *err (append: the error added
+ * to it; else it says only what the drop met). */
+static int nontx_clean(struct run *r, const struct apply_mig *m, int append, char **err)
 {
 	char *name = cic_index_name(m->up, m->up_len);
 	const char *what = "none";
 	int rc = 0;
 
 	if (name && r->drv->drop_invalid_index && r->drv->drop_invalid_index(r->db, name, &what)) {
-		char *why = xasprintf("%s; the invalid index %s it left could not be dropped: %s",
-				      *err, name, cairn_error_last());
+		char *why = append ? xasprintf("%s; the invalid index %s it left could not be "
+					       "dropped: %s", *err, name, cairn_error_last())
+				   : xasprintf("dropping the invalid index %s the attempt left: %s",
+					       name, cairn_error_last());
 
 		free(*err);
 		*err = why;
@@ -261,10 +263,6 @@ int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_m
 		struct nontx_retry *st, long long statement, char **err, struct apply_result *res)
 {
 	const struct apply_opts *o = r->o;
-	struct apply_event ev;
-	char *who = NULL, *line;
-	long long pause, spent;
-	unsigned attempt;
 
 	if (!st->t0) {
 		st->t0 = now_ms();
@@ -272,29 +270,29 @@ int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_m
 	}
 	if (!r->lock_timed_out || statement != 0 || (o->interrupted && *o->interrupted))
 		return -1;
-	attempt = ++st->attempt;
-	res->lock_retries++;
-	nontx_clean(r, m, err);
-	if (o->lock_blockers && o->lock_blockers(o->blockers_ctx, m, &who) < 0)
-		who = NULL;
-	pause = retry_pause(attempt, &st->seed);
-	spent = now_ms() - st->t0;
-	if (!o->lock_retry_budget_ms || spent + pause > (long long)o->lock_retry_budget_ms)
-		pause = -1;
-	line = one_line(who);
-	audit_retry(r, set, m, attempt, *err, line, pause);
-	free(line);
-	ev_init(&ev, EV_LOCK_RETRY, m, set);
-	ev.attempt = attempt;
-	ev.error = *err;
-	ev.blockers = who;
-	ev.duration_ms = pause;
-	emit(r, &ev);
-	free(who);
-	res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
-	st->waited = now_ms() - st->t0;
-	if (pause < 0 || pause_ms(o, pause)) {
-		res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
+	for (;;) { /* each turn: an attempt (or a cleanup) that failed */
+		struct apply_event ev;
+		char *who = NULL, *line;
+		long long pause;
+		unsigned attempt = ++st->attempt;
+
+		res->lock_retries++;
+		if (o->lock_blockers && o->lock_blockers(o->blockers_ctx, m, &who) < 0)
+			who = NULL;
+		pause = retry_pause(attempt, &st->seed);
+		if (!o->lock_retry_budget_ms ||
+		    now_ms() - st->t0 + pause > (long long)o->lock_retry_budget_ms)
+			pause = -1;
+		line = one_line(who);
+		audit_retry(r, set, m, attempt, *err, line, pause);
+		free(line);
+		ev_init(&ev, EV_LOCK_RETRY, m, set);
+		ev.attempt = attempt;
+		ev.error = *err;
+		ev.blockers = who;
+		ev.duration_ms = pause;
+		emit(r, &ev);
+		free(who);
 		if (pause < 0) {
 			char *why = xasprintf("%s (gave up after %u attempt%s in %lld ms: lock retry "
 					      "budget %llu ms)", *err, attempt, attempt == 1 ? "" : "s",
@@ -302,13 +300,22 @@ int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_m
 
 			free(*err);
 			*err = why;
+			nontx_clean(r, m, 1, err); /* best effort: the error says what it left */
+			break;
 		}
-		return -1;
+		if (pause_ms(o, pause))
+			break;
+		if (!nontx_clean(r, m, 0, err)) {
+			res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
+			st->waited = now_ms() - st->t0;
+			free(*err);
+			*err = NULL;
+			r->lock_timed_out = 0;
+			return 0;
+		}
+		/* the drop waits for the same holder: one more attempt spent */
 	}
 	res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
 	st->waited = now_ms() - st->t0;
-	free(*err);
-	*err = NULL;
-	r->lock_timed_out = 0;
-	return 0;
+	return -1;
 }
