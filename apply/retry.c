@@ -171,12 +171,10 @@ int apply_tx_retry(struct run *r, const struct apply_set *set, const struct appl
  * of it committed, so running it again is running it for the first time.
  * A later statement's timeout is not retried (docs/design.md says why). */
 
-static int kw(const char **p, const char *end, const char *word)
+/* past blanks and comments */
+static const char *skip_blank(const char *s, const char *end)
 {
-	size_t n = strlen(word);
-	const char *s = *p;
-
-	for (;;) { /* blanks and comments */
+	for (;;) {
 		while (s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
 			s++;
 		if (end - s >= 2 && s[0] == '-' && s[1] == '-') {
@@ -187,9 +185,17 @@ static int kw(const char **p, const char *end, const char *word)
 
 			s = c && c < end ? c + 2 : end;
 		} else {
-			break;
+			return s;
 		}
 	}
+}
+
+/* *p (blanks skipped) starts with the keyword word: 1, *p past it */
+static int kw(const char **p, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+	const char *s = skip_blank(*p, end);
+
 	*p = s;
 	if ((size_t)(end - s) < n || strncasecmp(s, word, n))
 		return 0;
@@ -214,6 +220,7 @@ char *cic_index_name(const char *sql, size_t len)
 		return NULL;
 	if (kw(&p, end, "if") && !(kw(&p, end, "not") && kw(&p, end, "exists")))
 		return NULL;
+	p = skip_blank(p, end);
 	s = p;
 	if (kw(&s, end, "on"))
 		return NULL;
