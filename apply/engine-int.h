@@ -142,7 +142,7 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
  * it committed) on a lock timeout, within o->lock_retry_budget_ms, after the
  * pause; an invalid index its CREATE INDEX CONCURRENTLY left is dropped
  * first. Logged and counted as apply_tx_retry's. -1: it stays failed (*err
- * says so when the budget is spent). st starts zeroed. */
+ * says so when the budget is spent). st starts zeroed, t0 may be set. */
 struct nontx_retry {
 	long long t0, waited;
 	unsigned long long seed;

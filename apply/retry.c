@@ -97,6 +97,46 @@ static char *one_line(const char *who)
 	return s;
 }
 
+/* Attempt n timed out (*err): counted, the holders looked up, the audit
+ * row and the event; returns the pause before the next attempt, or -1 when
+ * it would start beyond the budget (measured from t0), *err then saying
+ * so. */
+static long long note_timeout(struct run *r, const struct apply_set *set,
+			      const struct apply_mig *m, unsigned attempt, long long t0,
+			      unsigned long long *seed, char **err, struct apply_result *res)
+{
+	const struct apply_opts *o = r->o;
+	struct apply_event ev;
+	char *who = NULL, *line;
+	long long pause;
+
+	res->lock_retries++;
+	if (o->lock_blockers && o->lock_blockers(o->blockers_ctx, m, &who) < 0)
+		who = NULL; /* the log says "not seen"; the retry is what matters */
+	pause = retry_pause(attempt, seed);
+	if (!o->lock_retry_budget_ms || now_ms() - t0 + pause > (long long)o->lock_retry_budget_ms)
+		pause = -1;
+	line = one_line(who);
+	audit_retry(r, set, m, attempt, *err, line, pause);
+	free(line);
+	ev_init(&ev, EV_LOCK_RETRY, m, set);
+	ev.attempt = attempt;
+	ev.error = *err;
+	ev.blockers = who;
+	ev.duration_ms = pause;
+	emit(r, &ev);
+	free(who);
+	if (pause < 0) {
+		char *why = xasprintf("%s (gave up after %u attempt%s in %lld ms: lock retry "
+				      "budget %llu ms)", *err, attempt, attempt == 1 ? "" : "s",
+				      now_ms() - t0, o->lock_retry_budget_ms);
+
+		free(*err);
+		*err = why;
+	}
+	return pause;
+}
+
 int apply_tx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		   int is_new, long long *duration, char **err, struct apply_result *res)
 {
@@ -108,10 +148,7 @@ int apply_tx_retry(struct run *r, const struct apply_set *set, const struct appl
 
 	seed |= 1;
 	for (attempt = 1;; attempt++) {
-		struct apply_event ev;
-		char *who = NULL, *line;
-		long long pause, spent;
-
+		long long pause;
 		int failed;
 
 		r->lock_timed_out = 0;
@@ -127,35 +164,8 @@ int apply_tx_retry(struct run *r, const struct apply_set *set, const struct appl
 			res->lock_retry_wait_ms += waited;
 			return -1;
 		}
-		res->lock_retries++;
-		if (o->lock_blockers && o->lock_blockers(o->blockers_ctx, m, &who) < 0)
-			who = NULL; /* the log says "not seen"; the retry is what matters */
-		pause = retry_pause(attempt, &seed);
-		spent = now_ms() - t0;
-		if (!o->lock_retry_budget_ms || spent + pause > (long long)o->lock_retry_budget_ms)
-			pause = -1;
-		line = one_line(who);
-		audit_retry(r, set, m, attempt, *err, line, pause);
-		free(line);
-		ev_init(&ev, EV_LOCK_RETRY, m, set);
-		ev.attempt = attempt;
-		ev.error = *err;
-		ev.blockers = who;
-		ev.duration_ms = pause;
-		emit(r, &ev);
-		free(who);
-		if (pause < 0) {
-			char *why = xasprintf("%s (gave up after %u attempt%s in %lld ms: lock retry "
-					      "budget %llu ms)", *err, attempt, attempt == 1 ? "" : "s",
-					      now_ms() - t0, o->lock_retry_budget_ms);
-
-			res->lock_retry_wait_ms += now_ms() - t0;
-			free(*err);
-			*err = why;
-			*duration = now_ms() - t0;
-			return -1;
-		}
-		if (pause_ms(o, pause)) {
+		pause = note_timeout(r, set, m, attempt, t0, &seed, err, res);
+		if (pause < 0 || pause_ms(o, pause)) {
 			res->lock_retry_wait_ms += now_ms() - t0;
 			*duration = now_ms() - t0;
 			return -1;
@@ -271,42 +281,16 @@ int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_m
 {
 	const struct apply_opts *o = r->o;
 
-	if (!st->t0) {
+	if (!st->t0)
 		st->t0 = now_ms();
+	if (!st->seed)
 		st->seed = ((unsigned long long)st->t0 * 2654435761ULL ^ (unsigned long long)getpid()) | 1;
-	}
 	if (!r->lock_timed_out || statement != 0 || (o->interrupted && *o->interrupted))
 		return -1;
 	for (;;) { /* each turn: an attempt (or a cleanup) that failed */
-		struct apply_event ev;
-		char *who = NULL, *line;
-		long long pause;
-		unsigned attempt = ++st->attempt;
+		long long pause = note_timeout(r, set, m, ++st->attempt, st->t0, &st->seed, err, res);
 
-		res->lock_retries++;
-		if (o->lock_blockers && o->lock_blockers(o->blockers_ctx, m, &who) < 0)
-			who = NULL;
-		pause = retry_pause(attempt, &st->seed);
-		if (!o->lock_retry_budget_ms ||
-		    now_ms() - st->t0 + pause > (long long)o->lock_retry_budget_ms)
-			pause = -1;
-		line = one_line(who);
-		audit_retry(r, set, m, attempt, *err, line, pause);
-		free(line);
-		ev_init(&ev, EV_LOCK_RETRY, m, set);
-		ev.attempt = attempt;
-		ev.error = *err;
-		ev.blockers = who;
-		ev.duration_ms = pause;
-		emit(r, &ev);
-		free(who);
 		if (pause < 0) {
-			char *why = xasprintf("%s (gave up after %u attempt%s in %lld ms: lock retry "
-					      "budget %llu ms)", *err, attempt, attempt == 1 ? "" : "s",
-					      now_ms() - st->t0, o->lock_retry_budget_ms);
-
-			free(*err);
-			*err = why;
 			nontx_clean(r, m, 1, err); /* best effort: the error says what it left */
 			break;
 		}

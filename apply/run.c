@@ -555,6 +555,7 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	int failed;
 
 	memset(&st, 0, sizeof(st));
+	st.t0 = t0; /* the budget counts from the first attempt's start */
 
 	memset(&row, 0, sizeof(row));
 	fill_row(&row, m, set, r, BK_IN_PROGRESS);
