@@ -153,6 +153,33 @@ pg_sql() {
 	"$PSQL" -X -q -v ON_ERROR_STOP=1 -At "$@"
 }
 
+# pg_config [LINE]: cairn-apply.yaml with environment dev on $DB, signed
+# by ci.pub, LINE (indented under dev) added.
+pg_config() {
+	cat >cairn-apply.yaml <<-EOF
+	environments:
+	  dev:
+	    database: { dsn: "$DB" }
+	    builders: [ci.pub]
+	    $1
+	EOF
+}
+
+# pg_hold DB TABLE SECONDS SQL: session "holder" runs SQL in a transaction
+# left open for SECONDS; its psql's pid in $holder, its backend's in
+# $holder_pid; returns once it holds a granted lock on TABLE.
+pg_hold() {
+	{ PGAPPNAME=holder "$PSQL" -X -q -d "$1" -c "begin; $4; select pg_sleep($3); commit;" >/dev/null 2>&1 & } &&
+	holder=$! &&
+	n=0 &&
+	while test "$(pg_sql -d "$1" -c "select count(*) from pg_locks l join pg_stat_activity a using (pid) where a.application_name = 'holder' and l.relation = '$2'::regclass and l.granted")" = 0; do
+		n=$((n + 1)) &&
+		test $n -lt 500 &&
+		sleep 0.02 || { echo >&2 "pg_hold: no lock on $2 after 10 s"; return 1; }
+	done &&
+	holder_pid=$(pg_sql -d "$1" -c "select pid from pg_stat_activity where application_name = 'holder'")
+}
+
 # pg_fresh_db NAME: an empty database, created anew.
 pg_fresh_db() {
 	pg_sql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""

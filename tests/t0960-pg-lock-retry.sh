@@ -10,29 +10,13 @@ DB="postgresql:///app?host=$PGHOST"
 
 # config LOCK_TIMEOUT BUDGET: environment dev on the app database.
 config() {
-	cat >cairn-apply.yaml <<-EOF
-	environments:
-	  dev:
-	    database: { dsn: "$DB" }
-	    builders: [ci.pub]
-	    postgres: { lock_timeout: $1, lock_retry_budget: $2 }
-	EOF
+	pg_config "postgres: { lock_timeout: $1, lock_retry_budget: $2 }"
 }
 
 # hold SECONDS: session "holder" reads t in a transaction that stays open
-# for SECONDS (ACCESS SHARE: every ALTER TABLE on t waits for it); its
-# psql's pid in $holder, its backend's in $holder_pid; returns once the
-# lock is granted.
+# for SECONDS (ACCESS SHARE: every ALTER TABLE on t waits for it).
 hold() {
-	{ PGAPPNAME=holder "$PSQL" -X -q -d app -c "begin; select count(*) from t; select pg_sleep($1); commit;" >/dev/null 2>&1 & } &&
-	holder=$! &&
-	n=0 &&
-	while test "$(pg_sql -d app -c "select count(*) from pg_locks l join pg_stat_activity a using (pid) where a.application_name = 'holder' and l.relation = 't'::regclass and l.granted")" != 1; do
-		n=$((n + 1)) &&
-		test $n -lt 500 &&
-		sleep 0.02 || { echo >&2 "hold: no lock after 10 s"; return 1; }
-	done &&
-	holder_pid=$(pg_sql -d app -c "select pid from pg_stat_activity where application_name = 'holder'")
+	pg_hold app t "$1" "select count(*) from t"
 }
 
 # probe N: N rounds of a read and a write of t from one session, 50 ms

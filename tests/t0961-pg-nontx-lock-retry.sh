@@ -9,26 +9,12 @@ pg_start
 DB="postgresql:///app?host=$PGHOST"
 
 config() {
-	cat >cairn-apply.yaml <<-EOF
-	environments:
-	  dev:
-	    database: { dsn: "$DB" }
-	    builders: [ci.pub]
-	    postgres: { lock_timeout: $1, lock_retry_budget: $2 }
-	EOF
+	pg_config "postgres: { lock_timeout: $1, lock_retry_budget: $2 }"
 }
 
-# hold SECONDS SQL: session "holder" runs SQL in a transaction left open for
-# SECONDS; returns once it holds a lock on t.
+# hold SECONDS SQL: session "holder" runs SQL on t, left open SECONDS
 hold() {
-	{ PGAPPNAME=holder "$PSQL" -X -q -d app -c "begin; $2; select pg_sleep($1); commit;" >/dev/null 2>&1 & } &&
-	holder=$! &&
-	n=0 &&
-	while test "$(pg_sql -d app -c "select count(*) from pg_locks l join pg_stat_activity a using (pid) where a.application_name = 'holder' and l.relation = 't'::regclass and l.granted")" = 0; do
-		n=$((n + 1)) &&
-		test $n -lt 500 &&
-		sleep 0.02 || { echo >&2 "hold: no lock after 10 s"; return 1; }
-	done
+	pg_hold app t "$1" "$2"
 }
 
 # idx NAME: "valid" or "invalid" or "none", and the indexed column

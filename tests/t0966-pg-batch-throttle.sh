@@ -10,13 +10,7 @@ DB="postgresql:///app?host=$PGHOST"
 
 # config [LINE]: environment dev on the app database, LINE added.
 config() {
-	cat >cairn-apply.yaml <<-EOF
-	environments:
-	  dev:
-	    database: { dsn: "$DB" }
-	    builders: [ci.pub]
-	    $1
-	EOF
+	pg_config "$1"
 }
 
 # mig DIR BATCH: 2,000 rows, and a backfill reading cairn.batch_size.
