@@ -230,6 +230,19 @@ static char *edit(const char *text, const char *from, const char *to)
 	return xasprintf("%.*s%s%s", (int)(at - text), text, to, eol ? eol : "");
 }
 
+/* Two callbacks on b (format 2): after_each.postgres.sql (sha256 a..a,
+ * size 0) and before_each.sql (b..b, 12). */
+static void sample_callbacks(struct bundle *b)
+{
+	b->callbacks = xcalloc(2, sizeof(*b->callbacks));
+	b->ncallbacks = 2;
+	b->callbacks[0].name = xstrdup("after_each.postgres.sql");
+	b->callbacks[1].name = xstrdup("before_each.sql");
+	memset(b->callbacks[0].sha256, 'a', 64);
+	memset(b->callbacks[1].sha256, 'b', 64);
+	b->callbacks[1].size = 12;
+}
+
 /* Format 2 (issue #20): SQL callbacks, written after the migrations,
  * parsed back; format 1 without them as before; each mismatch refused. */
 static void test_manifest_callbacks(void)
@@ -241,13 +254,7 @@ static void test_manifest_callbacks(void)
 	CHECK(manifest_format(b, &one) == 0);
 	CHECK(!strncmp(buf_cstr(&one), "format: cairn-bundle/1\n", 23));
 	CHECK(!strstr(buf_cstr(&one), "callbacks:"));
-	b->callbacks = xcalloc(2, sizeof(*b->callbacks));
-	b->ncallbacks = 2;
-	b->callbacks[0].name = xstrdup("after_each.postgres.sql");
-	b->callbacks[1].name = xstrdup("before_each.sql");
-	memset(b->callbacks[0].sha256, 'a', 64);
-	memset(b->callbacks[1].sha256, 'b', 64);
-	b->callbacks[1].size = 12;
+	sample_callbacks(b);
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(!strncmp(buf_cstr(&text), "format: cairn-bundle/2\n", 23));
 	CHECK(parse_text(text.ptr, &p) == 0);
@@ -431,6 +438,69 @@ static void refused_by_both(const char *text, const char *const (*wrong)[2], siz
 		free_sample(p);
 		free(t);
 	}
+}
+
+/* Format 2 on the fast path (issue #20's follow-up): the callbacks block
+ * as manifest_format writes it is read by manifest_parse_canonical (whole
+ * and in pieces) into what manifest_parse_yaml reads; an entry out of the
+ * writer's order or shape goes to libyaml, which reads the same value;
+ * what either refuses, both refuse. */
+static void test_manifest_callbacks_canonical(void)
+{
+	static const char *const wrong[][2] = {
+		{ "format:", "format: cairn-bundle/1" },
+		{ "  - name: before_each.sql", "  - name: before_all.sql" },
+		{ "  - name: before_each.sql", "  - name: after_each.postgres.sql" },
+		{ "  - name: before_each.sql", "  - name: ../before_each.sql" },
+		{ "  - name: before_each.sql", "  - name: \"\"" },
+		{ "    size: 12", "    size: 12\n    mode: x" },
+		{ "    size: 12", "    size: -12" },
+		{ "    sha256: bbbb", "    sha256: Bbbb" },
+		{ "  - name: before_each.sql", "callbacks:\n  - name: before_each.sql" },
+		/* a migration after the callbacks (where the pieces parser cuts) */
+		{ "    size: 12", "    size: 12\n  - version: \"3\"\n    name: \"3_c\"" },
+		{ "callbacks:", "callbacks: []" },
+	};
+	struct bundle *b = sample_bundle(), *p = NULL, fast;
+	struct buf text = BUF_INIT;
+	char *t, *u, sha_a[12 + 64 + 1], item_a[12 + 64 + 1];
+
+	sample_callbacks(b);
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(canonical_agrees(text.ptr) == 0);
+	memset(&fast, 0, sizeof(fast));
+	CHECK(manifest_parse_canonical(&fast, text.ptr, text.len) == 0);
+	CHECK(fast.ncallbacks == 2 && fast.callbacks[1].size == 12 && fast.nmigs == b->nmigs);
+	if (fast.ncallbacks == 2) {
+		CHECK_STR(fast.callbacks[0].member, "migrations/callbacks/after_each.postgres.sql");
+		CHECK_STR(fast.callbacks[1].name, "before_each.sql");
+	}
+	manifest_release(&fast);
+
+	/* the same value in another YAML form: libyaml's, the same structs */
+	t = edit(text.ptr, "  - name: before_each.sql", "  - name: \"before_each.sql\"");
+	CHECK(canonical_agrees(t) < 0);
+	CHECK(parse_text(t, &p) == 0 && p->ncallbacks == 2);
+	free_sample(p);
+	free(t);
+	/* an entry's keys out of the writer's order */
+	CHECK(snprintf(sha_a, sizeof(sha_a), "    sha256: %.64s", b->callbacks[0].sha256) ==
+	      (int)sizeof(sha_a) - 1);
+	CHECK(snprintf(item_a, sizeof(item_a), "  - sha256: %.64s", b->callbacks[0].sha256) ==
+	      (int)sizeof(item_a) - 1);
+	u = edit(text.ptr, sha_a, "    name: after_each.postgres.sql");
+	t = edit(u, "  - name: after_each.postgres.sql", item_a);
+	CHECK(strstr(t, "callbacks:\n  - sha256: aaaa") != NULL);
+	CHECK(canonical_agrees(t) < 0);
+	CHECK(parse_text(t, &p) == 0 && p->ncallbacks == 2);
+	if (p->ncallbacks == 2)
+		CHECK_STR(p->callbacks[0].member, "migrations/callbacks/after_each.postgres.sql");
+	free_sample(p);
+	free(t);
+	free(u);
+	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
+	buf_release(&text);
+	free_sample(b);
 }
 
 /* batch: (issue #22): written only when a key is set, read back alike by
@@ -975,6 +1045,7 @@ int main(void)
 	test_manifest();
 	test_manifest_callbacks();
 	test_manifest_canonical();
+	test_manifest_callbacks_canonical();
 	test_manifest_batch();
 	test_manifest_waivers();
 	test_statement();
