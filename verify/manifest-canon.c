@@ -531,7 +531,8 @@ int manifest_parse_canonical(struct bundle *b, const char *data, size_t len)
 	size_t alloc = 0;
 	int empty = 0, rc = -1;
 
-	if (canon_header(&c, &empty) < 0 || canon_migrations(&c, &alloc) < 0 || canon_finish(&c, empty, alloc) < 0)
+	if (canon_header(&c, &empty) < 0 || canon_migrations(&c, &alloc) < 0 ||
+	    canon_finish(&c, empty, alloc) < 0)
 		goto out;
 	rc = 0;
 out:
