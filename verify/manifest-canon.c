@@ -587,7 +587,8 @@ static int window_take(struct canon *c, struct window *x, const char *d, size_t 
 		if (!cut)
 			return 0; /* no whole migration yet */
 	} else {
-		cut = x->w.ptr + x->w.len;
+		/* no piece at all: the window has no buffer (NULL + 0 is UB) */
+		cut = x->w.ptr ? x->w.ptr + x->w.len : NULL;
 	}
 	c->p = x->w.ptr;
 	c->end = cut;
