@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "../lib/pool.h"
 #include "../lib/util.h"
@@ -19,7 +20,8 @@
  * A manifest of 5,000 migrations is ~3 MB of YAML; libyaml's events and a
  * DOM of ~300,000 nodes were most of a nothing-pending apply. Every bundle
  * cairn builds holds the exact text manifest_format writes, so that text is
- * read straight into the structs by a parser that knows only that form. It
+ * read straight into the structs by a parser that knows only that form
+ * (format 1, and format 2: the same text with its callbacks block last). It
  * accepts only the bytes manifest_format would write for the structs it
  * fills: the writer's keys in the writer's order, its quoting (a string is
  * quoted exactly when yaml_plain_safe says so, and a plain one must start
@@ -43,6 +45,9 @@ struct canon {
 	struct bundle *b;         /* whose strpool takes the strings */
 	struct bundle_file *files; /* one migration's files, before the pool */
 	size_t files_alloc;
+	int format2;              /* "format: cairn-bundle/2": a callbacks block ends it */
+	int empty;                /* "migrations: []" */
+	int tail;                 /* the callbacks block is read: nothing may follow */
 };
 
 static int canon_lit(struct canon *c, const char *s, size_t n)
@@ -233,19 +238,24 @@ static int canon_bool(struct canon *c, int *out)
 	return -1;
 }
 
-static int canon_file(struct canon *c, const struct bundle_migration *m, struct bundle_file *f)
+/* A file entry (name, sha256, size) at the given indents; its member is
+ * migrations/DIR/NAME, DIR being m's name (or "callbacks"). */
+static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit,
+		      const char *size_lit, const struct bundle_migration *m, struct bundle_file *f)
 {
 	size_t dl, nl;
 
 	c->nodes++;
-	if (KV(c, "      - name: ", &f->name) < 0 || LIT(c, "        sha256: ") < 0 ||
+	if (canon_kv(c, name_lit, strlen(name_lit), &f->name) < 0 ||
+	    canon_lit(c, sha_lit, strlen(sha_lit)) < 0 ||
 	    c->end - c->p < 65 || !hex64_valid(c->p, 64) || c->p[64] != '\n')
 		return -1;
 	memcpy(f->sha256, c->p, 64);
 	f->sha256[64] = '\0';
 	c->p += 65;
 	c->nodes += 2;
-	if (LIT(c, "        size: ") < 0 || canon_uint(c, &f->size) < 0 || LIT(c, "\n") < 0)
+	if (canon_lit(c, size_lit, strlen(size_lit)) < 0 || canon_uint(c, &f->size) < 0 ||
+	    LIT(c, "\n") < 0)
 		return -1;
 	if (!member_path_safe(f->name) || strlen(f->name) > 512)
 		return -1;
@@ -384,7 +394,8 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 			ALLOC_GROW(c->files, n + 1, c->files_alloc);
 			memset(&c->files[n], 0, sizeof(*c->files));
 			n++;
-			if (canon_file(c, m, &c->files[n - 1]) < 0)
+			if (canon_file(c, "      - name: ", "        sha256: ", "        size: ", m,
+				       &c->files[n - 1]) < 0)
 				return -1;
 			if (n > 1 && strcmp(c->files[n - 2].name, c->files[n - 1].name) >= 0)
 				return -1;
@@ -416,7 +427,9 @@ static int canon_header(struct canon *c, int *empty)
 {
 	struct bundle *b = c->b;
 
-	if (LIT(c, "format: " MANIFEST_FORMAT "\n") < 0)
+	if (!LIT(c, "format: " MANIFEST_FORMAT_CALLBACKS "\n"))
+		c->format2 = 1;
+	else if (LIT(c, "format: " MANIFEST_FORMAT "\n") < 0)
 		return -1;
 	c->nodes += 2;
 	if (KV(c, "name: ", &b->name) < 0 || KV(c, "project: ", &b->project) < 0 ||
@@ -435,16 +448,55 @@ static int canon_header(struct canon *c, int *empty)
 	    LIT(c, "\n") < 0)
 		return -1;
 	c->nodes += 2 + 2;
-	*empty = !LIT(c, "migrations: []\n");
+	*empty = c->empty = !LIT(c, "migrations: []\n");
 	return *empty ? 0 : LIT(c, "migrations:\n");
 }
 
-/* The migrations from c->p to c->end, which holds whole ones only. */
+/* callbacks: (format 2 only) as manifest_format writes it after the
+ * migrations: one entry at least, each a file of migrations/callbacks/
+ * with a callback's name, sorted, each once (as parse_callbacks checks).
+ * The strings go into the pool, the array is malloc'd (manifest_release). */
+static int canon_callbacks(struct canon *c)
+{
+	struct bundle *b = c->b;
+	struct bundle_migration dir;
+	const char *driver;
+	size_t alloc = 0;
+
+	if (!c->format2 || c->tail || LIT(c, "callbacks:\n") < 0)
+		return -1;
+	c->tail = 1;
+	c->nodes += 2;
+	memset(&dir, 0, sizeof(dir));
+	dir.name = CALLBACK_DIR;
+	do {
+		struct bundle_file *f;
+
+		ALLOC_GROW(b->callbacks, b->ncallbacks + 1, alloc);
+		f = &b->callbacks[b->ncallbacks++];
+		memset(f, 0, sizeof(*f));
+		if (canon_file(c, "  - name: ", "    sha256: ", "    size: ", &dir, f) < 0 ||
+		    callback_parse(f->name, &driver) < 0 ||
+		    (b->ncallbacks > 1 && strcmp(b->callbacks[b->ncallbacks - 2].name, f->name) >= 0))
+			return -1;
+	} while (PEEK(c, "  - name: "));
+	return 0;
+}
+
+/* The migrations from c->p to c->end, which holds whole ones only, and
+ * the callbacks block if it is there (format 2: after the last one). */
 static int canon_migrations(struct canon *c, size_t *alloc)
 {
 	struct bundle *b = c->b;
 
 	while (c->p < c->end) {
+		if (PEEK(c, "callbacks:\n")) {
+			if (canon_callbacks(c) < 0)
+				return -1;
+			continue;
+		}
+		if (c->tail || c->empty)
+			return -1;
 		ALLOC_GROW(b->migs, b->nmigs + 1, *alloc);
 		memset(&b->migs[b->nmigs], 0, sizeof(*b->migs));
 		b->nmigs++;
@@ -468,19 +520,19 @@ static int canon_finish(struct canon *c, int empty, size_t alloc)
 		return -1;
 	else
 		ALLOC_SHRINK(b->migs, b->nmigs, alloc);
-	if (c->nodes > MANIFEST_MAX_NODES || check_order(b, NULL) < 0)
+	if (c->format2 != c->tail || c->nodes > MANIFEST_MAX_NODES || check_order(b, NULL) < 0)
 		return -1;
 	return 0;
 }
 
 int manifest_parse_canonical(struct bundle *b, const char *data, size_t len)
 {
-	struct canon c = { data, data + len, 1, b, NULL, 0 };
+	struct canon c = { data, data + len, 1, b, NULL, 0, 0, 0, 0 };
 	size_t alloc = 0;
 	int empty = 0, rc = -1;
 
-	if (canon_header(&c, &empty) < 0 || (empty && c.p != c.end) ||
-	    canon_migrations(&c, &alloc) < 0 || canon_finish(&c, empty, alloc) < 0)
+	if (canon_header(&c, &empty) < 0 || canon_migrations(&c, &alloc) < 0 ||
+	    canon_finish(&c, empty, alloc) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -535,14 +587,15 @@ static int window_take(struct canon *c, struct window *x, const char *d, size_t 
 		if (!cut)
 			return 0; /* no whole migration yet */
 	} else {
-		cut = x->w.ptr + x->w.len;
+		/* no piece at all: the window has no buffer (NULL + 0 is UB) */
+		cut = x->w.ptr ? x->w.ptr + x->w.len : NULL;
 	}
 	c->p = x->w.ptr;
 	c->end = cut;
 	if (!x->head && canon_header(c, &x->empty) < 0)
 		return -1;
 	x->head = 1;
-	if ((x->empty && (c->p != c->end || !at_end)) || canon_migrations(c, &x->alloc) < 0)
+	if ((x->empty && !at_end) || canon_migrations(c, &x->alloc) < 0)
 		return -1;
 	keep = (size_t)(x->w.ptr + x->w.len - cut);
 	memmove(x->w.ptr, cut, keep);
@@ -569,7 +622,7 @@ static int window_take(struct canon *c, struct window *x, const char *d, size_t 
 int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx,
 				    size_t size_hint)
 {
-	struct canon c = { NULL, NULL, 1, b, NULL, 0 };
+	struct canon c = { NULL, NULL, 1, b, NULL, 0, 0, 0, 0 };
 	struct window x;
 	const char *d;
 	size_t len, off;

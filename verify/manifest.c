@@ -776,7 +776,7 @@ void manifest_release(struct bundle *b)
 	free(b->migs);
 	b->migs = NULL;
 	b->nmigs = 0;
-	for (i = 0; i < b->ncallbacks; i++) {
+	for (i = 0; !pooled && i < b->ncallbacks; i++) {
 		free(b->callbacks[i].name);
 		free(b->callbacks[i].member);
 	}
