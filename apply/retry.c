@@ -191,9 +191,9 @@ static const char *skip_blank(const char *s, const char *end)
 			while (s < end && *s != '\n')
 				s++;
 		} else if (end - s >= 2 && s[0] == '/' && s[1] == '*') {
-			const char *c = strstr(s + 2, "*/");
-
-			s = c && c < end ? c + 2 : end;
+			for (s += 2; s < end && !(end - s >= 2 && s[0] == '*' && s[1] == '/'); s++)
+				;
+			s = s < end ? s + 2 : end;
 		} else {
 			return s;
 		}
