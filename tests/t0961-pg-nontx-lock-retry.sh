@@ -64,7 +64,8 @@ test_expect_success 'CIC waits for SHARE UPDATE EXCLUSIVE: retried, applied, the
 '
 
 test_expect_success 'an attempt that left an INVALID index: dropped before the retry, one valid index at the end' '
-	apply_mig p 0003_idx2 "CREATE INDEX CONCURRENTLY t_v2_idx ON t (v, id);" "DROP INDEX CONCURRENTLY t_v2_idx;" "transaction: false" &&
+	apply_mig p 0003_idx2 "/* for the report */ -- by v, then id
+CREATE INDEX CONCURRENTLY t_v2_idx ON t (v, id);" "DROP INDEX CONCURRENTLY t_v2_idx;" "transaction: false" &&
 	apply_build p "$TRASH_DIRECTORY/v3.tar.gz" &&
 	hold 3 "insert into t (v) values ('"'"'held'"'"')" &&
 	cairn-apply apply v3.tar.gz --env dev >out 2>err &&
