@@ -34,32 +34,20 @@ BATCH=${BATCH:-2000}
 BACKUP=${BACKUP:-}  # off: no pg_dump before the destructive step (default: one)
 # CREATE INDEX CONCURRENTLY needs SHARE UPDATE EXCLUSIVE, which autovacuum
 # holds after the backfills and yields only after deadlock_timeout (1 s);
-# a transaction: false migration is not retried, so its lock_timeout stays
-# above that (500ms failed 2 rounds of 3: docs/benchmarks.md)
+# its lock_timeout stays above that (500ms failed 2 rounds of 3 before a
+# transaction: false migration was retried on a timeout at its first
+# statement, t0961: docs/benchmarks.md)
 
-TRASH_DIRECTORY=${BENCH_DIR:-$(mktemp -d /tmp/cairn-zdt.XXXXXX)}
-mkdir -p "$TRASH_DIRECTORY"
-chmod 755 "$TRASH_DIRECTORY"
-TEST_NAME=zdt-load
-test_failure=0
-test_at_done=
-say() { printf '%s\n' "$*"; }
-test_done() { exit 1; }
-. "$SRC_DIR/tests/lib-pg.sh"
+BENCH_PG_DIR=${BENCH_DIR:-}
+. "$SRC_DIR/bench/lib-pg-server.sh"
+bench_pg_start zdt "$ROWS rows; pgbench -R $RATE -c $CLIENTS; batch size $BATCH; backup ${BACKUP:-on}; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 PGBENCH="$PG_BINDIR/pgbench"
 test -x "$PGBENCH" || { echo "bench: no pgbench in $PG_BINDIR (Debian: postgresql-client)" >&2; exit 2; }
-cleanup() { pg_stop; test -n "${BENCH_KEEP:-}" || rm -rf "$TRASH_DIRECTORY"; }
-trap cleanup EXIT
-pg_start
-cd "$TRASH_DIRECTORY"
-export LC_ALL=C
 PATH="$SRC_DIR/bin:$PATH"
 export CAIRN_TEMPLATE_DIR="$SRC_DIR/templates"
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
 unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-echo "# server: $("$PSQL" -X -At -c 'show server_version') on $(nproc) CPUs; $ROWS rows;" \
-	"pgbench -R $RATE -c $CLIENTS; batch size $BATCH; backup ${BACKUP:-on}; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The database both ways start from: acct (ROWS rows; ref is the column
 # renamed and retyped, legacy the one dropped) and owners (1,000 rows).
