@@ -83,7 +83,7 @@ void sums_release(struct sums *s)
 		return;
 	if (s->pool)
 		free(s->pool);
-	else
+	else if (!s->borrowed)
 		for (i = 0; i < s->n; i++)
 			free(s->items[i].path);
 	free(s->items);

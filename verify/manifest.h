@@ -32,6 +32,8 @@ struct sums {
 	size_t n, alloc;
 	char *pool;     /* sums_parse's paths, all in one block (else each is its
 			 * own, as sums_add makes them: never both in one list) */
+	int borrowed;   /* 1: the paths are another's (the manifest's members,
+			 * equal to them: bundle.c), not freed here */
 };
 
 /* SHA256SUMS, strictly: "<64 lower-case hex>  <path>\n" per line, paths
