@@ -521,7 +521,9 @@ static void callback_entry(struct project *p, const struct source_entry *e, cons
 			return; /* its files are named below */
 		findings_add(f, SEV_ERROR, e->path, 0, 0, "bad-name",
 			     "not a callback: %s/%s/ holds files named before_migrate, before_each, "
-			     "after_each, after_migrate or on_error, each .sql or .DRIVER.sql",
+			     "after_each, after_migrate, on_error, before_rollback, "
+			     "before_each_rollback, after_each_rollback or after_rollback, each .sql "
+			     "or .DRIVER.sql",
 			     p->cfg.migrations_dir, CALLBACK_DIR);
 		return;
 	}
