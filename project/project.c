@@ -534,6 +534,8 @@ static void callback_entry(struct project *p, const struct source_entry *e, cons
 	mf->path = xstrdup(e->path);
 	mf->type = e->type;
 	mf->size = e->size;
+	mf->oid = e->oid; /* the history rules compare it with a release's */
+	mf->has_oid = e->has_oid;
 }
 
 int project_load(struct project **out, struct source *src, struct findings *f)
