@@ -2,7 +2,9 @@
  * set.h): before_each and after_each inside a migration's transaction (so
  * a failing after_each rolls the migration back), before_migrate,
  * after_migrate and on_error in a transaction of their own, each with an
- * audit row "callback" naming the file, its sha256 and the outcome. */
+ * audit row "callback" naming the file, its sha256 and the outcome; and
+ * the rollback callbacks of rollback --bundle in the same places around
+ * the down scripts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,30 +105,33 @@ void callback_on_error(struct run *r, const struct apply_set *set, const char *v
 	cairn_error_set("%s", keep);
 }
 
-int callbacks_before_run(struct run *r, const struct apply_set *set, struct apply_result *res)
+/* before_migrate or before_rollback: EXIT_FAILED, nothing done, when it fails */
+static int run_before(struct run *r, const struct apply_set *set, int kind, const char *nothing,
+		      struct apply_result *res)
 {
 	char *err = NULL;
 
 	r->callbacks_started = 1;
-	if (!callback_run_own(r, set, CB_BEFORE_MIGRATE, "", &err))
+	if (!callback_run_own(r, set, kind, "", &err))
 		return EXIT_OK;
-	cairn_error_set("%s; no migration ran", err);
+	cairn_error_set("%s; %s", err, nothing);
 	free(err);
 	res->rolled_back = 1;
 	return EXIT_FAILED;
 }
 
-int callbacks_after_run(struct run *r, const struct apply_set *set, struct apply_result *res,
-			int rc)
+/* after_migrate or after_rollback when the run did something (ok: its
+ * exit code allows), then on_error when it failed */
+static int run_after(struct run *r, const struct apply_set *set, struct apply_result *res, int rc,
+		     int kind, int ok, const char *done)
 {
 	char *err = NULL;
 
 	if (!r->callbacks_started)
 		return rc;
-	if ((rc == EXIT_OK || rc == EXIT_CONTRACT || rc == EXIT_BUDGET) && res->applied &&
-	    callback_run_own(r, set, CB_AFTER_MIGRATE, "", &err)) {
-		cairn_error_set("%s; the %zu migration%s this run applied stay applied", err,
-				res->applied, res->applied == 1 ? "" : "s");
+	if (ok && res->applied && callback_run_own(r, set, kind, "", &err)) {
+		cairn_error_set("%s; the %zu migration%s this run %s stay %s", err, res->applied,
+				res->applied == 1 ? "" : "s", done, done);
 		free(err);
 		rc = EXIT_FAILED;
 	}
@@ -135,21 +140,64 @@ int callbacks_after_run(struct run *r, const struct apply_set *set, struct apply
 	return rc;
 }
 
-int callback_each_own(struct run *r, const struct apply_set *set, const struct apply_mig *m,
-		      int kind, struct apply_result *res)
+/* before_each(_rollback) or after_each(_rollback) of a step outside a
+ * transaction, in one of their own */
+static int each_own(struct run *r, const struct apply_set *set, const char *version,
+		    const char *name, int kind, int before, const char *what, const char *done,
+		    struct apply_result *res)
 {
 	char *err = NULL;
 
-	if (callback_run_own(r, set, kind, m->version, &err) == 0)
+	if (callback_run_own(r, set, kind, version, &err) == 0)
 		return EXIT_OK;
-	if (kind == CB_BEFORE_EACH) {
-		cairn_error_set("%s; nothing of migration %s ran", err, m->name);
-		res->failed_version = xstrdup(m->version);
+	if (before) {
+		cairn_error_set("%s; nothing of %s %s ran", err, what, name);
+		res->failed_version = xstrdup(version);
 		res->rolled_back = 1;
 	} else {
-		cairn_error_set("%s; migration %s (outside a transaction) stays applied", err,
-				m->name);
+		cairn_error_set("%s; migration %s (outside a transaction) stays %s", err, name, done);
 	}
 	free(err);
 	return EXIT_FAILED;
+}
+
+int callbacks_before_run(struct run *r, const struct apply_set *set, struct apply_result *res)
+{
+	return run_before(r, set, CB_BEFORE_MIGRATE, "no migration ran", res);
+}
+
+int callbacks_after_run(struct run *r, const struct apply_set *set, struct apply_result *res,
+			int rc)
+{
+	return run_after(r, set, res, rc, CB_AFTER_MIGRATE,
+			 rc == EXIT_OK || rc == EXIT_CONTRACT || rc == EXIT_BUDGET, "applied");
+}
+
+int callback_each_own(struct run *r, const struct apply_set *set, const struct apply_mig *m,
+		      int kind, struct apply_result *res)
+{
+	return each_own(r, set, m->version, m->name, kind, kind == CB_BEFORE_EACH, "migration",
+			"applied", res);
+}
+
+int callbacks_rollback_before(struct run *r, const struct apply_set *set,
+			      struct apply_result *res)
+{
+	return set ? run_before(r, set, CB_BEFORE_ROLLBACK, "nothing was rolled back", res)
+		   : EXIT_OK;
+}
+
+int callbacks_rollback_after(struct run *r, const struct apply_set *set,
+			     struct apply_result *res, int rc)
+{
+	return set ? run_after(r, set, res, rc, CB_AFTER_ROLLBACK, rc == EXIT_OK, "rolled back")
+		   : rc;
+}
+
+int callback_rollback_each_own(struct run *r, const struct apply_set *set,
+			       const struct bk_row *t, int kind, struct apply_result *res)
+{
+	return set ? each_own(r, set, t->version, t->name, kind, kind == CB_BEFORE_EACH_ROLLBACK,
+			      "the rollback of", "rolled back", res)
+		   : EXIT_OK;
 }

@@ -66,6 +66,17 @@ int callbacks_after_run(struct run *r, const struct apply_set *set, struct apply
 			int rc);
 int callback_each_own(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		      int kind, struct apply_result *res);
+/* The same around rollback --bundle (set NULL: no bundle, none run):
+ * before_rollback before the first down script, after_rollback after the
+ * last, on_error after a failure; callback_rollback_each_own runs
+ * before_each_rollback or after_each_rollback of a step recorded outside
+ * a transaction in one of their own. Exit codes. */
+int callbacks_rollback_before(struct run *r, const struct apply_set *set,
+			      struct apply_result *res);
+int callbacks_rollback_after(struct run *r, const struct apply_set *set,
+			     struct apply_result *res, int rc);
+int callback_rollback_each_own(struct run *r, const struct apply_set *set,
+			       const struct bk_row *t, int kind, struct apply_result *res);
 
 /* engine.c */
 long long now_ms(void);

@@ -269,6 +269,9 @@ struct restore_info {
 	 * the migration is marked rolled back, the chain extended */
 	int tables_only;
 	char *tables;         /* the dumped tables, comma-separated */
+	char *removed;        /* tables_only: what the migration created, dropped in
+			       * the restore's transaction ("TABLE \"public\".\"t\", ..."),
+			       * NULL: nothing */
 };
 int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		   const struct apply_opts *o, struct restore_info *out);

@@ -9,6 +9,7 @@
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
+#include "../lib/pgobject.h"
 #include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "engine.h"
@@ -167,40 +168,161 @@ static int tables_check(const struct audit_row *row, const struct bk_row *rows, 
 	return EXIT_REFUSED;
 }
 
-static int record_tables(struct db *db, const struct driver *drv, const struct apply_opts *o,
-			 const struct audit_row *row, const char *path, const struct bk_row *rows,
-			 size_t n, struct restore_info *out)
+/* One "KIND NAME" of the row's created= list: parsed at *p (moved past
+ * it and its ", "), checked against the catalog now; a DROP for it put
+ * first in drops (the newest object goes first) when it is there. */
+static int created_item(struct db *db, const struct driver *drv, const char **p,
+			struct buf *drops, struct buf *removed)
 {
-	const struct bk_row *top = newest_applied(rows, n), *t;
+	const char *name, *kind = pg_object_kind(*p, &name);
+	size_t len = kind ? pg_object_name_len(name) : 0;
+	char *n, *sql, *there = NULL, *stmt;
+	int rc;
+
+	if (!len)
+		return -1;
+	n = xstrndup(name, len);
+	sql = pg_object_exists_sql(kind, n);
+	rc = drv->query_text(db, sql, &there);
+	if (!rc && there && !strcmp(there, "t")) {
+		stmt = xasprintf("DROP %s IF EXISTS %s;\n%s", kind, n, buf_cstr(drops));
+		drops->len = 0;
+		buf_puts(drops, stmt);
+		free(stmt);
+		buf_printf(removed, "%s%s %s", removed->len ? ", " : "", kind, n);
+	}
+	*p = name + len;
+	if (!strncmp(*p, ", ", 2))
+		*p += 2;
+	free(there);
+	free(sql);
+	free(n);
+	return rc < 0 ? -2 : 0;
+}
+
+/* The objects the backup's migration created that exist now, as DROP
+ * statements (newest first) into drops: EXIT_OK, or EXIT_REFUSED with the
+ * error set when the row cannot say what it created. */
+static int created_drops(struct db *db, const struct driver *drv, const struct audit_row *row,
+			 struct buf *drops, struct buf *removed)
+{
+	const char *c = strstr(row->detail, "; created="), *end;
+	int rc = 0;
+
+	if (!c) {
+		cairn_error_set("the backup taken before %s (audit row %lld) does not record what "
+				"the migration created (a cairn-apply before ops20d took it), so "
+				"restore cannot make the database what it was; nothing was restored "
+				"(bring the tables back with the row's restore: command and drop "
+				"what the migration created by hand)", row->version, row->seq);
+		return EXIT_REFUSED;
+	}
+	c += 10;
+	if (!strncmp(c, "unknown: ", 9)) {
+		end = strstr(c, "; destructive: ");
+		cairn_error_set("the backup taken before %s (audit row %lld) cannot say what the "
+				"migration created (%.*s), so restore cannot make the database what "
+				"it was; nothing was restored", row->version, row->seq,
+				(int)(end ? (size_t)(end - c - 9) : strlen(c + 9)), c + 9);
+		return EXIT_REFUSED;
+	}
+	if (!strncmp(c, "(none)", 6))
+		return EXIT_OK;
+	while (!rc && *c && strncmp(c, "; ", 2))
+		rc = created_item(db, drv, &c, drops, removed);
+	if (rc == -2)
+		return EXIT_ENVIRONMENT;
+	if (rc) {
+		cairn_error_set("audit row %lld: its created= list does not read; nothing was "
+				"restored", row->seq);
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/* The dumped tables back, what the migration created dropped, the
+ * migration marked rolled back with a "restore" row anchored to it: one
+ * transaction, so a failure anywhere leaves the database and the books as
+ * they were. */
+static int restore_tables_tx(struct db *db, const struct driver *drv, const struct apply_opts *o,
+			     const struct audit_row *row, const char *path, const struct bk_row *rows,
+			     size_t n, const char *drops, struct restore_info *out)
+{
+	const struct bk_row *top = newest_applied(rows, n);
+	struct driver_exec x;
 	struct bk_row mark;
 	struct run r;
 	size_t i;
 	char *detail = NULL;
-	int rc = -1;
+	int rc = EXIT_FAILED;
 
 	memset(&r, 0, sizeof(r));
-	if (run_init(&r, db, drv, o))
+	memset(&x, 0, sizeof(x));
+	mark = *top;
+	mark.state = BK_ROLLED_BACK;
+	mark.audit_hash = NULL;
+	if (run_init(&r, db, drv, o) || tx_begin(&r)) {
+		rc = EXIT_ENVIRONMENT;
 		goto out;
+	}
 	for (i = 0; i < n; i++)
 		if (&rows[i] != top && !strcmp(rows[i].state, BK_APPLIED) &&
 		    (!r.current || version_cmp(rows[i].version, r.current) > 0))
 			set_current(&r, rows[i].version);
-	t = top;
-	mark = *t;
-	mark.state = BK_ROLLED_BACK;
-	mark.audit_hash = NULL;
 	out->tables = row_tables(row);
-	detail = xasprintf("restored=%s; sha256=%.64s; tables=%s; the backup taken before %s (audit "
-			   "row %lld, %s); applied -> rolled_back; objects the migration created "
-			   "are not in the dump and stay", path, strstr(row->detail, "; sha256=") + 9,
-			   out->tables, row->version, row->seq, row->at);
-	rc = put_row_tx(&r, &mark, "restore", t->bundle_id, r.current, detail);
-	free(mark.audit_hash);
-	if (!rc)
-		out->current = r.current ? xstrdup(r.current) : NULL;
+	detail = xasprintf("restored=%s; sha256=%.64s; tables=%s; removed=%s; the backup taken "
+			   "before %s (audit row %lld, %s); applied -> rolled_back", path,
+			   strstr(row->detail, "; sha256=") + 9, out->tables,
+			   out->removed ? out->removed : "(none)", row->version, row->seq, row->at);
+	if (*drops && drv->exec(db, drops, strlen(drops), &x)) {
+		cairn_error_set("removing what %s created failed: %s", row->version,
+				x.err.message[0] ? x.err.message : cairn_error_last());
+		goto fail;
+	}
+	if (drv->restore_in_tx(db, path) < 0)
+		goto fail;
+	if (audit_add(&r, "restore", top->version, top->bundle_id, r.current, detail, &mark) ||
+	    drv->bk_put(db, &mark) || tx_commit(&r)) {
+		rc = EXIT_ENVIRONMENT;
+		goto fail;
+	}
+	out->current = r.current ? xstrdup(r.current) : NULL;
+	rc = EXIT_OK;
+	goto out;
+fail:
+	tx_rollback(&r);
+	cairn_error_set("%s; nothing was restored: the transaction rolled back",
+			cairn_error_last());
 out:
+	free(mark.audit_hash);
 	free(detail);
 	run_release(&r);
+	return rc;
+}
+
+/* PostgreSQL's way: refused before anything is written unless the
+ * backup's migration is the newest applied one and its row says what
+ * it created; then one transaction. */
+static int restore_tables(struct db *db, const struct driver *drv, const struct apply_opts *o,
+			  const struct audit_row *row, const char *path, const struct bk_row *rows,
+			  size_t n, struct restore_info *out)
+{
+	struct buf drops = BUF_INIT, removed = BUF_INIT;
+	int rc = tables_check(row, rows, n);
+
+	if (rc == EXIT_OK && !drv->query_text) {
+		cairn_error_set("the %s driver cannot read its catalog; nothing was restored",
+				drv->name);
+		rc = EXIT_FAILED;
+	}
+	if (rc == EXIT_OK)
+		rc = created_drops(db, drv, row, &drops, &removed);
+	if (rc == EXIT_OK) {
+		out->removed = removed.len ? buf_detach(&removed, NULL) : NULL;
+		rc = restore_tables_tx(db, drv, o, row, path, rows, n, buf_cstr(&drops), out);
+	}
+	buf_release(&drops);
+	buf_release(&removed);
 	return rc;
 }
 
@@ -243,17 +365,17 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	out->tables_only = drv->dump_tables != NULL;
-	if (out->tables_only && (rc = tables_check(row, rows, nrows)) != EXIT_OK)
+	out->tables_only = drv->dump_tables != NULL && drv->restore_in_tx != NULL;
+	if (out->tables_only) {
+		rc = restore_tables(db, drv, &guard.opts, row, path, rows, nrows, out);
 		goto out;
+	}
 	if (drv->restore_from(db, path) < 0) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	/* from here the database (or the dumped tables) is the backup's; the
-	 * books say so */
-	if (out->tables_only ? record_tables(db, drv, &guard.opts, row, path, rows, nrows, out) < 0
-			     : record_restore(db, drv, &guard.opts, row, path, na, out) < 0) {
+	/* from here the database is the backup's; the books say so */
+	if (record_restore(db, drv, &guard.opts, row, path, na, out) < 0) {
 		out->restored_unrecorded = 1;
 		rc = EXIT_ENVIRONMENT;
 	}
@@ -273,5 +395,6 @@ void restore_info_release(struct restore_info *r)
 	free(r->version);
 	free(r->current);
 	free(r->tables);
+	free(r->removed);
 	memset(r, 0, sizeof(*r));
 }

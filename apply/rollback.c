@@ -26,6 +26,7 @@ static int cmp_row_version_desc(const void *a, const void *b)
  * back) or 2 (partly run outside a transaction) with *err. */
 static int rollback_exec(struct run *r, const struct bk_row *t, char **err)
 {
+	const struct apply_set *set = r->o->manifest; /* its rollback callbacks (issue #20) */
 	struct db *db = r->db;
 	const struct driver *drv = r->drv;
 	struct driver_exec x;
@@ -38,11 +39,15 @@ static int rollback_exec(struct run *r, const struct bk_row *t, char **err)
 		if (tx_begin(r)) {
 			*err = xstrdup(cairn_error_last());
 			failed = 1;
+		} else if (set && callback_exec(r, set, CB_BEFORE_EACH_ROLLBACK, err)) {
+			failed = 1;
 		} else if (drv->exec(db, t->down_sql, strlen(t->down_sql), &x)) {
 			*err = x.err.message[0] ? script_error(path, t->down_sql,
 							       strlen(t->down_sql), &x.err)
 						: xstrdup(cairn_error_last());
 			failed = 1;
+		} else if (set && callback_exec(r, set, CB_AFTER_EACH_ROLLBACK, err)) {
+			failed = 1; /* the step rolls back: its migration stays applied */
 		}
 	} else {
 		x.flags = DRIVER_EXEC_SPLIT;
@@ -72,9 +77,10 @@ static int rollback_one(struct run *r, const struct bk_row *rows, size_t nrows,
 	const struct apply_opts *o = r->o;
 	struct apply_event ev;
 	struct bk_row row;
-	char at[32], *err = NULL;
+	const struct apply_set *set = o->manifest;
+	char at[32], *err = NULL, *note = NULL, *detail;
 	long long m0 = now_ms();
-	int failed = 0;
+	int failed = 0, rc;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_START;
@@ -93,6 +99,9 @@ static int rollback_one(struct run *r, const struct bk_row *rows, size_t nrows,
 	row.applied_by = r->actor;
 	row.environment = (char *)(o->env ? o->env : t->environment);
 	row.audit_hash = NULL;
+	if (!t->transactional &&
+	    (rc = callback_rollback_each_own(r, set, t, CB_BEFORE_EACH_ROLLBACK, res)) != EXIT_OK)
+		return rc;
 	failed = rollback_exec(r, t, &err);
 	if (!failed) {
 		const char *after = i + 1 < ntargets ? targets[i + 1]->version : NULL;
@@ -109,8 +118,11 @@ static int rollback_one(struct run *r, const struct bk_row *rows, size_t nrows,
 					after = rows[k].version;
 		}
 		row.duration_ms = now_ms() - m0;
-		if (audit_add(r, "rollback", t->version, t->bundle_id, after, t->checksum,
-			      &row) ||
+		if (set && t->transactional)
+			note = callback_note(set, CB_BEFORE_EACH_ROLLBACK, CB_AFTER_EACH_ROLLBACK);
+		detail = note ? xasprintf("%s; %s", t->checksum, note) : NULL;
+		if (audit_add(r, "rollback", t->version, t->bundle_id, after,
+			      detail ? detail : t->checksum, &row) ||
 		    drv->bk_put(db, &row) || tx_commit(r)) {
 			err = xstrdup(cairn_error_last());
 			failed = 1;
@@ -119,6 +131,8 @@ static int rollback_one(struct run *r, const struct bk_row *rows, size_t nrows,
 			set_current(r, after);
 		}
 		free(row.audit_hash);
+		free(detail);
+		free(note);
 	} else if (failed == 1) {
 		tx_rollback(r);
 	} else {
@@ -159,6 +173,8 @@ static int rollback_one(struct run *r, const struct bk_row *rows, size_t nrows,
 	ev.total = ntargets;
 	ev.duration_ms = now_ms() - m0;
 	emit(r, &ev);
+	if (!t->transactional)
+		return callback_rollback_each_own(r, set, t, CB_AFTER_EACH_ROLLBACK, res);
 	return EXIT_OK;
 }
 
@@ -208,6 +224,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 	int exists = 0, rc;
 	struct apply_event ev;
 	long long t0 = now_ms();
+	const struct apply_set *set = o->manifest;
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
@@ -275,6 +292,8 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 	ev.action = "rollback";
 	ev.total = ntargets;
 	emit(&r, &ev);
+	if (ntargets && (rc = callbacks_rollback_before(&r, set, res)) != EXIT_OK)
+		goto out;
 	for (i = 0; i < ntargets; i++) {
 		rc = rollback_one(&r, rows, nrows, targets, ntargets, i, res);
 		if (rc != EXIT_OK)
@@ -288,6 +307,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 	emit(&r, &ev);
 	rc = EXIT_OK;
 out:
+	rc = callbacks_rollback_after(&r, set, res, rc);
 	res->to_version = r.current ? xstrdup(r.current) : NULL;
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;

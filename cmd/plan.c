@@ -122,7 +122,12 @@ static const char *const callback_when[CB_COUNT] = {
 	"in each migration's transaction, after its up and verify scripts (a failure rolls "
 	"the migration back)",
 	"once, after the last migration applied, in its own transaction",
-	"after a failure, in its own transaction",
+	"after a failed apply or rollback, in its own transaction",
+	"by rollback --bundle: once, before the first down script, in its own transaction",
+	"by rollback --bundle: in each step's transaction, before its down script",
+	"by rollback --bundle: in each step's transaction, after its down script (a failure "
+	"rolls that step back)",
+	"by rollback --bundle: once, after the last step, in its own transaction",
 };
 
 static void callbacks_text(const struct apply_set *set, const struct plan *p)
@@ -133,7 +138,8 @@ static void callbacks_text(const struct apply_set *set, const struct plan *p)
 		if (set->callbacks[i].path)
 			printf("callback %s: %s (sha256:%.12s) %s%s\n", callback_names[i],
 			       set->callbacks[i].path, set->callbacks[i].sha256, callback_when[i],
-			       p->napply ? "" : "; not run: nothing is pending");
+			       p->napply || i >= CB_BEFORE_ROLLBACK ? ""
+								    : "; not run: nothing is pending");
 }
 
 static void callbacks_json(struct buf *b, const struct apply_set *set)

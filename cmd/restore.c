@@ -35,11 +35,13 @@ const struct cmd cmd_restore_desc = {
 	"restore, until the checkpoint restore appends.\n"
 	"\n"
 	"PostgreSQL: the backup is a pg_dump of the tables the migration touched;\n"
-	"it is restored only while that migration is the newest applied one (else\n"
-	"exit 3): pg_restore drops those tables and creates them again with their\n"
-	"data in one transaction, then the migration is marked rolled back with a\n"
-	"'restore' row that extends the chain. Objects the migration created are\n"
-	"not in the dump and stay.\n"
+	"it is restored only while that migration is the newest applied one, and\n"
+	"only when its backup row lists what the migration created (else exit 3,\n"
+	"nothing changed). In one transaction, on this connection: the objects\n"
+	"the migration created that are there now are dropped (newest first), the\n"
+	"dumped tables are dropped and created again with their data (pg_restore's\n"
+	"script), and the migration is marked rolled back with a 'restore' row\n"
+	"that extends the chain.\n"
 	"\n"
 	"Options:\n"
 	"   --db DSN           the database (else $CAIRN_DB, else the config's)\n"
@@ -135,9 +137,10 @@ int cmd_restore(int argc, char **argv)
 	o.lock_timeout_ms = a.lock_ms;
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
 	if (rc == EXIT_OK && info.tables_only) {
-		printf("restored the tables %s of %s from '%s' (the backup taken before %s); %s is "
-		       "marked rolled back; it is at version %s\n", info.tables,
-		       ctx.drv->display_name(ctx.db), a.backup, info.version, info.version,
+		printf("restored the tables %s of %s from '%s' (the backup taken before %s); "
+		       "removed what it created: %s; %s is marked rolled back; it is at version "
+		       "%s\n", info.tables, ctx.drv->display_name(ctx.db), a.backup, info.version,
+		       info.removed ? info.removed : "nothing", info.version,
 		       info.current ? info.current : "none");
 	} else if (rc == EXIT_OK) {
 		printf("restored %s from '%s' (the backup taken before %s); it is at version %s; "

@@ -301,6 +301,13 @@ struct driver {
 	 * $CAIRN_PG_RESTORE names it), the books untouched. 0, or -1 with the
 	 * error set and the database as it was. NULL: none. */
 	int (*restore_from)(struct db *db, const char *path);
+	/* Optional (ops20d): restore_from's per-table dump brought back on
+	 * this connection, inside the caller's open transaction (PostgreSQL:
+	 * pg_restore --clean writes its script to a temporary file, which runs
+	 * here, COPY data included), so the caller's own statements and the
+	 * books commit or roll back with it. 0, or -1 with the error set (the
+	 * caller rolls back). */
+	int (*restore_in_tx)(struct db *db, const char *path);
 	/* drop_invalid_index: the index name (as written in SQL) dropped with
 	 * DROP INDEX CONCURRENTLY only when the catalog says it is not valid
 	 * (what a CREATE INDEX CONCURRENTLY that failed leaves); a valid index

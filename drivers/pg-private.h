@@ -112,5 +112,6 @@ int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const cha
 /* pg_restore of such a dump, in one transaction ($CAIRN_PG_RESTORE names
  * the binary): the driver's restore_from. */
 int pg_restore_tables(struct db *db, const char *path);
+int pg_restore_tables_in_tx(struct db *db, const char *path);
 
 #endif

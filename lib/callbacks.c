@@ -4,7 +4,9 @@
 #include "callbacks.h"
 
 const char *const callback_names[CB_COUNT] = {
-	"before_migrate", "before_each", "after_each", "after_migrate", "on_error",
+	"before_migrate",  "before_each",          "after_each",
+	"after_migrate",   "on_error",             "before_rollback",
+	"before_each_rollback", "after_each_rollback", "after_rollback",
 };
 
 static const char *const drivers[] = { "sqlite", "postgres", NULL };

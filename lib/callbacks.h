@@ -16,7 +16,12 @@ enum callback_kind {
 	CB_BEFORE_EACH,    /* in each migration's transaction, before its up script */
 	CB_AFTER_EACH,     /* ... after its up (and verify) script */
 	CB_AFTER_MIGRATE,  /* once, after the last migration applied */
-	CB_ON_ERROR,       /* after a failure, in a transaction of its own */
+	CB_ON_ERROR,       /* after a failed apply or rollback, in a transaction of its own */
+	/* rollback --bundle (Flyway's beforeUndo, beforeEachUndo...) */
+	CB_BEFORE_ROLLBACK,      /* once, before the first down script */
+	CB_BEFORE_EACH_ROLLBACK, /* in each step's transaction, before its down script */
+	CB_AFTER_EACH_ROLLBACK,  /* ... after it, before the books say rolled_back */
+	CB_AFTER_ROLLBACK,       /* once, after the last step */
 	CB_COUNT
 };
 

@@ -9,6 +9,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/pgobject.h"
 #include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "backup.h"
@@ -156,6 +157,81 @@ static int command_step(struct backup_ctx *b, const struct apply_mig *m, const c
 	return rc;
 }
 
+/* "t" from a query of the catalog: 1, 0, or -1 (error set). */
+static int catalog_says(struct backup_ctx *b, const char *sql)
+{
+	char *v = NULL;
+	int rc = b->drv->query_text(b->db, sql, &v);
+
+	if (!rc)
+		rc = v && !strcmp(v, "t");
+	free(v);
+	return rc;
+}
+
+/* One object the script creates, unless the catalog has it already:
+ * appended to list as "KIND NAME"; 1 when the script would replace it
+ * (CREATE OR REPLACE: its old definition is not in the dump; *why set). */
+static int created_one(struct backup_ctx *b, const struct sql_created_obj *o,
+		       const char *current, struct buf *list, char **why)
+{
+	int schemaless = !strcmp(o->kind, "SCHEMA") || !strcmp(o->kind, "EXTENSION");
+	char *name = sql_created_name(o, schemaless ? NULL : o->schema ? o->schema : current);
+	char *sql = pg_object_exists_sql(o->kind, name);
+	int there = catalog_says(b, sql), rc = 0;
+
+	if (there < 0)
+		rc = -1;
+	else if (there && o->may_exist &&
+		 (!strcmp(o->kind, "VIEW") || !strcmp(o->kind, "FUNCTION") ||
+		  !strcmp(o->kind, "PROCEDURE"))) {
+		*why = xasprintf("line %d: CREATE OR REPLACE %s %s replaces one that exists, whose "
+				 "definition the dump does not hold", o->line, o->kind, name);
+		rc = 1;
+	} else if (!there) {
+		buf_printf(list, "%s%s %s", list->len ? ", " : "", o->kind, name);
+	}
+	free(sql);
+	free(name);
+	return rc;
+}
+
+/* "created=KIND NAME, ..." for the backup row: what restore removes, the
+ * names resolved now (current_schema() for an unqualified one), before
+ * the migration runs; "created=(none)", or "created=unknown: WHY" when
+ * restore could not know (a statement it cannot follow). NULL: error. */
+static char *created_field(struct backup_ctx *b, const struct apply_mig *m)
+{
+	struct sql_created c;
+	struct buf list = BUF_INIT;
+	char *current = NULL, *why = NULL, *out = NULL;
+	size_t i;
+	int rc = sql_created_scan(&c, m->up);
+
+	if (rc < 0) {
+		out = xasprintf("created=unknown: the script does not parse (%s)",
+				cairn_error_last());
+		goto out;
+	}
+	if (rc > 0) {
+		out = xasprintf("created=unknown: %s, which restore cannot follow", c.unknown);
+		goto out;
+	}
+	if (b->drv->query_text(b->db, "SELECT current_schema()", &current) < 0)
+		goto out;
+	for (i = 0; i < c.n && !why; i++)
+		if (created_one(b, &c.items[i], current, &list, &why) < 0)
+			goto out;
+	out = why ? xasprintf("created=unknown: %s", why)
+		  : xasprintf("created=%s", list.len ? buf_cstr(&list) : "(none)");
+out:
+	free(current);
+	free(why);
+	buf_release(&list);
+	sql_created_release(&c);
+	return out;
+}
+
 /* PostgreSQL: pg_dump of the tables the script touches that exist now,
  * into DIR/<database>.<version>.<UTC time>.pgdump. */
 static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char *why,
@@ -163,7 +239,7 @@ static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char
 {
 	struct sql_needs needs;
 	struct buf list = BUF_INIT;
-	char **tables = NULL, *dbname = NULL, *path = NULL, *name, *q;
+	char **tables = NULL, *dbname = NULL, *path = NULL, *name, *q, *created = NULL;
 	char hex[SHA256_HEX_LEN + 1];
 	unsigned long long size;
 	size_t n = 0, i;
@@ -175,7 +251,8 @@ static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char
 		rc = 0;
 		goto out;
 	}
-	if (b->drv->query_text(b->db, "SELECT current_database()", &dbname) < 0 || !dbname)
+	if (b->drv->query_text(b->db, "SELECT current_database()", &dbname) < 0 || !dbname ||
+	    !(created = created_field(b, m)))
 		goto out;
 	if (mkdir_p(b->dir ? b->dir : ".", 0700) < 0)
 		goto out;
@@ -186,9 +263,10 @@ static int dump_step(struct backup_ctx *b, const struct apply_mig *m, const char
 	    sha256_file(path, hex, &size) < 0)
 		goto out;
 	q = shell_quote(path);
-	*detail = xasprintf("backup=%s; sha256=%s; bytes=%llu; tables=%s; destructive: %s; "
+	*detail = xasprintf("backup=%s; sha256=%s; bytes=%llu; tables=%s; %s; destructive: %s; "
 			    "restore: pg_restore --clean --if-exists --single-transaction "
-			    "--dbname %s %s", path, hex, size, buf_cstr(&list), why, dbname, q);
+			    "--dbname %s %s", path, hex, size, buf_cstr(&list), created, why, dbname,
+			    q);
 	free(q);
 	free(b->last);
 	free(b->last_sha256);
@@ -202,6 +280,7 @@ out:
 	free(tables);
 	free(dbname);
 	free(path);
+	free(created);
 	buf_release(&list);
 	sql_needs_release(&needs);
 	return rc;

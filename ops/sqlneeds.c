@@ -427,3 +427,224 @@ size_t sql_needs_tables(const struct sql_needs *all, char ***out)
 	*out = t;
 	return n;
 }
+
+/* ---- what a script creates (restore, ops20d) ---- */
+
+static void created_add(struct sql_created *c, const char *kind, const char *schema,
+			const char *name, int line, int may_exist)
+{
+	struct sql_created_obj *o;
+	size_t i;
+
+	if (!name || !*name)
+		return;
+	if (schema && !*schema)
+		schema = NULL;
+	for (i = 0; i < c->n; i++) /* CREATE OR REPLACE of what it created before */
+		if (!strcmp(c->items[i].kind, kind) && same(c->items[i].schema, schema) &&
+		    !strcmp(c->items[i].name, name))
+			return;
+	ALLOC_GROW(c->items, c->n + 1, c->alloc);
+	o = &c->items[c->n++];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->schema = schema ? xstrdup(schema) : NULL;
+	o->name = xstrdup(name);
+	o->line = line;
+	o->may_exist = may_exist;
+}
+
+static void created_list(struct sql_created *c, const char *kind, PgQuery__Node *const *items,
+			 size_t n, int line, int may_exist)
+{
+	const char *schema, *name;
+
+	list_name(items, n, &schema, &name);
+	created_add(c, kind, schema, name, line, may_exist);
+}
+
+static void created_rel(struct sql_created *c, const char *kind, const PgQuery__RangeVar *rv,
+			int line, int may_exist)
+{
+	if (rv)
+		created_add(c, kind, rv->schemaname, rv->relname, line, may_exist);
+}
+
+/* 1 when rv names a relation the script created before */
+static int created_before(const struct sql_created *c, const PgQuery__RangeVar *rv)
+{
+	size_t i;
+
+	for (i = 0; rv && i < c->n; i++)
+		if ((!strcmp(c->items[i].kind, "TABLE") || !strcmp(c->items[i].kind, "VIEW")) &&
+		    same(c->items[i].schema,
+			 rv->schemaname && *rv->schemaname ? rv->schemaname : NULL) &&
+		    !strcmp(c->items[i].name, rv->relname))
+			return 1;
+	return 0;
+}
+
+/* The statement recorded in c; 0, or -1 when restore cannot follow it. */
+static int created_stmt(struct sql_created *c, const PgQuery__Node *n, int line)
+{
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_CREATE_STMT:
+		created_rel(c, "TABLE", n->create_stmt->relation, line, n->create_stmt->if_not_exists);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+		if (n->create_table_as_stmt->into)
+			created_rel(c, n->create_table_as_stmt->objtype ==
+						PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW
+					       ? "MATERIALIZED VIEW" : "TABLE",
+				    n->create_table_as_stmt->into->rel, line,
+				    n->create_table_as_stmt->if_not_exists);
+		return 0;
+	case PG_QUERY__NODE__NODE_VIEW_STMT:
+		created_rel(c, "VIEW", n->view_stmt->view, line, n->view_stmt->replace);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
+		created_rel(c, "SEQUENCE", n->create_seq_stmt->sequence, line,
+			    n->create_seq_stmt->if_not_exists);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
+		created_list(c, "TYPE", n->create_enum_stmt->type_name,
+			     n->create_enum_stmt->n_type_name, line, 0);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT:
+		created_list(c, "TYPE", n->create_range_stmt->type_name,
+			     n->create_range_stmt->n_type_name, line, 0);
+		return 0;
+	case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
+		created_rel(c, "TYPE", n->composite_type_stmt->typevar, line, 0);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
+		created_list(c, "DOMAIN", n->create_domain_stmt->domainname,
+			     n->create_domain_stmt->n_domainname, line, 0);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+		created_list(c, n->create_function_stmt->is_procedure ? "PROCEDURE" : "FUNCTION",
+			     n->create_function_stmt->funcname, n->create_function_stmt->n_funcname,
+			     line, n->create_function_stmt->replace);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT:
+		if (n->create_schema_stmt->n_schema_elts)
+			return -1;
+		created_add(c, "SCHEMA", NULL, n->create_schema_stmt->schemaname, line,
+			    n->create_schema_stmt->if_not_exists);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
+		created_add(c, "EXTENSION", NULL, n->create_extension_stmt->extname, line,
+			    n->create_extension_stmt->if_not_exists);
+		return 0;
+	case PG_QUERY__NODE__NODE_RENAME_STMT:
+		/* a column or a constraint: the table comes back from the dump;
+		 * a table renamed: the new name is what the dump does not replace */
+		if (n->rename_stmt->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN ||
+		    n->rename_stmt->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABCONSTRAINT)
+			return 0;
+		if (n->rename_stmt->rename_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE ||
+		    !n->rename_stmt->relation)
+			return -1;
+		created_add(c, "TABLE", n->rename_stmt->relation->schemaname,
+			    n->rename_stmt->newname, line, 0);
+		return 0;
+	case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
+		return created_before(c, n->create_trig_stmt->relation) ? 0 : -1;
+	case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT:
+		return created_before(c, n->create_policy_stmt->table) ? 0 : -1;
+	case PG_QUERY__NODE__NODE_DROP_STMT:
+		switch (n->drop_stmt->remove_type) {
+		case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
+		case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW:
+		case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
+		case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
+			return 0; /* dumped by name (pg_dump --table) */
+		default:
+			return -1;
+		}
+	/* on the dumped tables (they come back whole, indexes, constraints,
+	 * comments and grants included) or on what the script created */
+	case PG_QUERY__NODE__NODE_INDEX_STMT:
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+	case PG_QUERY__NODE__NODE_COMMENT_STMT:
+	case PG_QUERY__NODE__NODE_GRANT_STMT:
+	case PG_QUERY__NODE__NODE_INSERT_STMT:
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+	case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+	case PG_QUERY__NODE__NODE_SELECT_STMT:
+	case PG_QUERY__NODE__NODE_COPY_STMT:
+	case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+	case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The name of a statement's node ("do_stmt"), for messages: the field of
+ * the node's own descriptor (the unpacked message points at it) whose id
+ * is the node's case. Read as data, so the applier, which loads
+ * libpg_query at first use (lib/pg-query-load.c), needs none of its
+ * symbols for it. */
+static const char *node_name(const PgQuery__Node *n)
+{
+	const ProtobufCMessageDescriptor *d = n->base.descriptor;
+	unsigned i;
+
+	for (i = 0; d && i < d->n_fields; i++)
+		if (d->fields[i].id == (uint32_t)n->node_case)
+			return d->fields[i].name;
+	return "statement";
+}
+
+int sql_created_scan(struct sql_created *out, const char *script)
+{
+	PgQueryProtobufParseResult r;
+	PgQuery__ParseResult *tree;
+	size_t i;
+	int rc = parse(script, &r, &tree);
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; !rc && i < tree->n_stmts; i++) {
+		const PgQuery__RawStmt *rs = tree->stmts[i];
+		int line;
+
+		if (!rs->stmt)
+			continue;
+		line = stmt_line(script, rs);
+		if (created_stmt(out, rs->stmt, line) < 0) {
+			out->unknown = xasprintf("line %d: %s", line, node_name(rs->stmt));
+			rc = 1;
+		}
+	}
+	parse_free(&r, tree);
+	return rc;
+}
+
+void sql_created_release(struct sql_created *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->n; i++) {
+		free(c->items[i].schema);
+		free(c->items[i].name);
+	}
+	free(c->items);
+	free(c->unknown);
+	memset(c, 0, sizeof(*c));
+}
+
+char *sql_created_name(const struct sql_created_obj *o, const char *schema)
+{
+	struct buf b = BUF_INIT;
+
+	if (schema) {
+		put_ident(&b, schema);
+		buf_putc(&b, '.');
+	}
+	put_ident(&b, o->name);
+	return buf_detach(&b, NULL);
+}

@@ -60,4 +60,33 @@ size_t sql_needs_tables(const struct sql_needs *all, char ***out);
  * none, -1 when the script does not parse (error set). */
 int sql_destructive(const char *script, char **what);
 
+/* What a script creates (ops20d: restore removes it), in the order of
+ * its statements: kind is the word DROP takes ("TABLE", "MATERIALIZED
+ * VIEW", "SEQUENCE", "TYPE", "DOMAIN", "FUNCTION", "PROCEDURE",
+ * "SCHEMA", "EXTENSION", static); schema NULL: unqualified (SCHEMA and
+ * EXTENSION never have one); may_exist: IF NOT EXISTS or OR REPLACE, so
+ * the object may be there before the script runs. Indexes are not listed:
+ * each lives on a table the script created (dropped with it) or touched
+ * (dumped, and created again by pg_restore without it). */
+struct sql_created_obj {
+	const char *kind;
+	char *schema, *name;
+	int line, may_exist;
+};
+
+struct sql_created {
+	struct sql_created_obj *items;
+	size_t n, alloc;
+	char *unknown; /* the first statement restore cannot follow: "line 3: do_stmt" */
+};
+
+/* Scans script into out: 0; 1 when a statement's effects are not known
+ * (out->unknown says which: DO, CALL, DROP of a function...); -1 when it
+ * does not parse (error set).
+ * sql_created_release in every case. */
+int sql_created_scan(struct sql_created *out, const char *script);
+void sql_created_release(struct sql_created *c);
+/* "schema"."name", or "name" with schema NULL: SQL, malloc'ed. */
+char *sql_created_name(const struct sql_created_obj *o, const char *schema);
+
 #endif

@@ -228,6 +228,7 @@ int policy_bundle_destructive(struct policy_bundle *pb, const struct policy_conf
 {
 	const struct policy_env *e = policy_config_env(c, environment);
 	size_t i;
+	int pending;
 
 	*out = NULL;
 	*n = 0;
@@ -238,9 +239,14 @@ int policy_bundle_destructive(struct policy_bundle *pb, const struct policy_conf
 			return -1;
 		pb->dx_scanned = 1;
 	}
+	/* a callback's (version "") counts when a migration is to run: an
+	 * apply with nothing pending runs none */
+	for (i = 0; i < pb->b->nmigs && applied(pb, pb->b->migs[i].version); i++)
+		;
+	pending = i < pb->b->nmigs;
 	*out = xcalloc(pb->dx.n + 1, sizeof(**out));
 	for (i = 0; i < pb->dx.n; i++)
-		if (!applied(pb, pb->dx.items[i].version))
+		if (*pb->dx.items[i].version ? !applied(pb, pb->dx.items[i].version) : pending)
 			(*out)[(*n)++] = &pb->dx.items[i];
 	return 0;
 }

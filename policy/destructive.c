@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../lib/buf.h"
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "../lib/sqlsplit.h"
 #include "../lib/util.h"
@@ -472,6 +473,37 @@ static int names_driver(const struct bundle *b, const char *driver)
 	return 0;
 }
 
+/* The callbacks an apply runs (not rollback's): migration "callbacks",
+ * version "", each in the dialect of each driver it serves. */
+static int scan_callbacks(struct destructive_list *out, struct bundle *b,
+			  const char *const *drivers)
+{
+	size_t i, k;
+
+	for (i = 0; i < b->ncallbacks; i++) {
+		const struct bundle_file *f = &b->callbacks[i];
+		const char *only;
+		int kind = callback_parse(f->name, &only);
+		struct buf sql = BUF_INIT;
+
+		if (kind < 0 || kind >= CB_BEFORE_ROLLBACK)
+			continue;
+		if (bundle_read(b, f, &sql) < 0) {
+			cairn_error_set("cannot read '%s': %s", f->member, cairn_error_last());
+			return -1;
+		}
+		for (k = 0; drivers[k]; k++)
+			if (names_driver(b, drivers[k]) && (!only || !strcmp(only, drivers[k])))
+				destructive_scan_sql(out, sql.ptr ? sql.ptr : "", sql.len,
+						     strcmp(drivers[k], "sqlite")
+							     ? DESTRUCTIVE_POSTGRES
+							     : DESTRUCTIVE_SQLITE,
+						     "callbacks", "", f->name);
+		buf_release(&sql);
+	}
+	return 0;
+}
+
 int destructive_scan_bundle(struct destructive_list *out, struct bundle *b)
 {
 	static const char *const drivers[] = { "postgres", "sqlite", NULL };
@@ -497,7 +529,7 @@ int destructive_scan_bundle(struct destructive_list *out, struct bundle *b)
 			if (names_driver(b, drivers[k]) && scan_file(out, b, m, drivers[k]) < 0)
 				return -1;
 	}
-	return 0;
+	return scan_callbacks(out, b, drivers);
 }
 
 void destructive_list_release(struct destructive_list *l)

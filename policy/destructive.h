@@ -31,7 +31,9 @@ enum destructive_dialect { DESTRUCTIVE_POSTGRES, DESTRUCTIVE_SQLITE };
 
 /* Appends the destructive statements of every migration of b: its up
  * script for each driver the bundle names (both when it names none), and
- * the manifest's flags. Returns 0, or -1 with the error set when a script
+ * the manifest's flags; then those of the SQL callbacks an apply runs
+ * (before_migrate ... on_error, not rollback's), as migration "callbacks",
+ * version "", file the callback's name. Returns 0, or -1 with the error set when a script
  * cannot be read. */
 int destructive_scan_bundle(struct destructive_list *out, struct bundle *b);
 /* Appends those of one script (sql need not end in NUL; a NUL inside is

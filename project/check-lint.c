@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "project.h"
 
@@ -94,18 +95,24 @@ static void record_waived(const struct lint_result *r, struct migration *m,
 	}
 }
 
-static void lint_findings(const struct lint_result *r, struct migration *m,
-			  const struct mig_file *mf, struct findings *f)
+static void lint_findings_only(const struct lint_result *r, const struct mig_file *mf,
+			       struct findings *f)
 {
 	size_t i;
 
-	record_waived(r, m, mf);
 	for (i = 0; i < r->n; i++) {
 		const struct lint_finding *x = &r->items[i];
 
 		findings_add(f, x->level == LINT_ERROR ? SEV_ERROR : SEV_WARNING, mf->path, x->line,
 			     x->col, lint_rules[x->rule].id, "%s", x->msg);
 	}
+}
+
+static void lint_findings(const struct lint_result *r, struct migration *m,
+			  const struct mig_file *mf, struct findings *f)
+{
+	record_waived(r, m, mf);
+	lint_findings_only(r, mf, f);
 }
 
 void check_lint_sqlite_file(const struct project *p, struct migration *m,
@@ -146,4 +153,77 @@ void check_lint_unused(const struct config *cfg, const struct migration *m,
 				     m->lint_allow_line ? m->lint_allow_line[i] : 0, 0, "unused-waiver",
 				     "lint: allow lists %s, which waives nothing in this migration's SQL; remove it so it cannot hide a later finding",
 				     m->lint_allow.items[i]);
+}
+
+/* A callback's findings; the advice of the transaction rules is a
+ * migration's (transaction: false), which a callback cannot take. */
+static void callback_findings(const struct lint_result *r, const struct mig_file *mf,
+			      struct findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		const struct lint_finding *x = &r->items[i];
+		const char *cut = strstr(x->msg, ", and this migration runs in one");
+		int tx = x->rule == LR_CONCURRENT_IN_TRANSACTION || x->rule == LR_TRANSACTION_NESTING;
+		size_t n = cut ? (size_t)(cut - x->msg) : strcspn(x->msg, ";");
+
+		if (tx)
+			findings_add(f, x->level == LINT_ERROR ? SEV_ERROR : SEV_WARNING, mf->path,
+				     x->line, x->col, lint_rules[x->rule].id,
+				     "%.*s; a callback always runs inside a transaction (the "
+				     "migration's, or its own): do this in a migration of its own",
+				     (int)n, x->msg);
+		else
+			findings_add(f, x->level == LINT_ERROR ? SEV_ERROR : SEV_WARNING, mf->path,
+				     x->line, x->col, lint_rules[x->rule].id, "%s", x->msg);
+	}
+}
+
+/* The SQL callbacks (migrations/callbacks/, lib/callbacks.h) under the
+ * same rules and in-file waivers as the migrations' up scripts (ops20d).
+ * Every callback runs inside a transaction: before_each, after_each and
+ * their rollback kin in the migration's (or step's), the others in one of
+ * their own; so CONCURRENTLY or a COMMIT there is an error. sqlcheck's
+ * transaction findings do not read callbacks, so nothing is left out
+ * (in_check 0). A driver's variant is read for that driver; a generic one
+ * for each driver it serves (PostgreSQL, and SQLite when cairn.yaml names
+ * it, on the schema every migration built). */
+void check_lint_callbacks(struct project *p, struct lint_sqlite *db, struct findings *f)
+{
+	struct migration cb;
+	size_t i;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.transaction = 1;
+	cb.no_phase = 1;
+	for (i = 0; i < p->ncallbacks; i++) {
+		const struct mig_file *mf = &p->callbacks[i];
+		const char *driver;
+		struct buf b = BUF_INIT;
+		struct lint_result r = LINT_RESULT_INIT;
+		int pg, lite;
+
+		if (callback_parse(mf->name, &driver) < 0 || mf->type != ENTRY_FILE ||
+		    source_read(p->src, mf->path, p->cfg.max_file_size, &b) != 0 ||
+		    memchr(b.ptr, '\0', b.len)) {
+			buf_release(&b);
+			continue; /* named, read and checked by the loader's findings */
+		}
+		pg = driver ? !strcmp(driver, "postgres")
+			    : !p->cfg.drivers.n || strlist_has(&p->cfg.drivers, "postgres");
+		lite = db && (driver ? !strcmp(driver, "sqlite")
+				     : strlist_has(&p->cfg.drivers, "sqlite"));
+		if (pg) {
+			project_lint(&p->cfg, &cb, b.ptr, b.len, NULL, 0, &r);
+			callback_findings(&r, mf, f);
+			lint_result_release(&r);
+		}
+		if (lite) {
+			project_lint_sqlite(&p->cfg, &cb, db, b.ptr, b.len, NULL, 0, &r);
+			callback_findings(&r, mf, f);
+			lint_result_release(&r);
+		}
+		buf_release(&b);
+	}
 }

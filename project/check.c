@@ -393,6 +393,9 @@ int check_static(struct project *p, struct findings *f)
 		if (p->lint_db && m->same_as_base)
 			sqlite_replay(p, m);
 	}
+	if (p->ncallbacks && strlist_has(&p->cfg.drivers, "sqlite"))
+		sqlite_prepare(p, p->n);
+	check_lint_callbacks(p, p->lint_db, f);
 	operation_check_steps(p, f);
 	if (!p->ordered)
 		project_order(p, f);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "history.h"
@@ -577,6 +578,86 @@ static int check_new(struct hcheck *x, struct migration *m, size_t i)
 	return 0;
 }
 
+/* ---- the callbacks (ops20d) ---- */
+
+/* The blob id of callback mf as the checked source holds it: git's, or
+ * the work tree's file hashed as git add would (its filters). */
+static int callback_oid(struct hcheck *x, const struct mig_file *mf, git_oid *out)
+{
+	char *path;
+	int rc;
+
+	if (mf->has_oid) {
+		*out = mf->oid;
+		return 0;
+	}
+	path = xasprintf("%s%s", x->prefix, mf->path);
+	rc = git_repository_hashfile(out, x->h->repo, path, GIT_OBJECT_BLOB, NULL);
+	free(path);
+	return rc < 0 ? git_fail("hashing a callback") : 0;
+}
+
+/* A callback the base holds is released (the base is a release ref, or
+ * what the branch will merge into): it must not change; one the base
+ * does not hold, or one it holds and the source no longer does, is
+ * reported. */
+static int check_callbacks(struct hcheck *x)
+{
+	git_tree_entry *te = NULL;
+	git_tree *cbs = NULL;
+	const struct project *p = x->p;
+	size_t i, k, n;
+	int rc = -1;
+
+	if (x->B && x->B->tree &&
+	    git_tree_entry_bypath(&te, x->B->tree, CALLBACK_DIR) == 0 &&
+	    git_tree_entry_type(te) == GIT_OBJECT_TREE &&
+	    git_tree_lookup(&cbs, x->h->repo, git_tree_entry_id(te)) < 0) {
+		git_fail("reading the base's callbacks");
+		goto out;
+	}
+	n = cbs ? git_tree_entrycount(cbs) : 0;
+	for (k = 0; k < n; k++) {
+		const git_tree_entry *b = git_tree_entry_byindex(cbs, k);
+		const char *name = git_tree_entry_name(b);
+		const struct mig_file *mf = NULL;
+		git_oid have;
+
+		for (i = 0; i < p->ncallbacks && !mf; i++)
+			if (!strcmp(p->callbacks[i].name, name))
+				mf = &p->callbacks[i];
+		if (!mf) {
+			char *gone = xasprintf("%s/%s/%s", x->mdir, CALLBACK_DIR, name);
+
+			findings_add(x->f, SEV_WARNING, gone, 0, 0, "callback-deleted",
+				     "callback '%s' of the base (commit %s) is deleted: bundles built "
+				     "from here no longer run it", name, x->base_hex);
+			free(gone);
+			continue;
+		}
+		if (callback_oid(x, mf, &have) < 0)
+			goto out;
+		if (git_oid_equal(&have, git_tree_entry_id(b)))
+			continue;
+		findings_add(x->f, SEV_ERROR, mf->path, 0, 0, "released-edited",
+			     "callback '%s' was released (the base, commit %s, holds another text) "
+			     "and must not change: bundles built from it ran that text; restore it "
+			     "with 'git checkout %s -- %s%s', and ship a new text as a deletion in "
+			     "one release and the new file after it (both reported)", name,
+			     x->base_hex, x->base_hex, x->prefix, mf->path);
+	}
+	for (i = 0; x->B && i < p->ncallbacks; i++)
+		if (!cbs || !git_tree_entry_byname(cbs, p->callbacks[i].name))
+			findings_add(x->f, SEV_WARNING, p->callbacks[i].path, 0, 0, "callback-added",
+				     "callback '%s' is new since the base (commit %s): bundles built "
+				     "from here run it", p->callbacks[i].name, x->base_hex);
+	rc = 0;
+out:
+	git_tree_free(cbs);
+	git_tree_entry_free(te);
+	return rc;
+}
+
 int history_check(struct history *h, struct project *p, struct findings *f)
 {
 	struct hcheck x;
@@ -625,7 +706,7 @@ int history_check(struct history *h, struct project *p, struct findings *f)
 	}
 	x.bmax = snap_max(x.B);
 	if (check_kept(&x, h->skip_same && x.B && config_same_as_base(h, p, x.prefix)) < 0 ||
-	    check_gone(&x) < 0 || load_moved_on(&x) < 0)
+	    check_gone(&x) < 0 || load_moved_on(&x) < 0 || check_callbacks(&x) < 0)
 		goto out;
 	for (i = 0; i < p->n; i++)
 		if (!(x.state[i] & 3) && check_new(&x, p->migs[i], i) < 0)

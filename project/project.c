@@ -494,7 +494,9 @@ static void callback_entry(struct project *p, const struct source_entry *e, cons
 			return; /* its files are named below */
 		findings_add(f, SEV_ERROR, e->path, 0, 0, "bad-name",
 			     "not a callback: %s/%s/ holds files named before_migrate, before_each, "
-			     "after_each, after_migrate or on_error, each .sql or .DRIVER.sql",
+			     "after_each, after_migrate, on_error, before_rollback, "
+			     "before_each_rollback, after_each_rollback or after_rollback, each .sql "
+			     "or .DRIVER.sql",
 			     p->cfg.migrations_dir, CALLBACK_DIR);
 		return;
 	}
@@ -505,6 +507,8 @@ static void callback_entry(struct project *p, const struct source_entry *e, cons
 	mf->path = xstrdup(e->path);
 	mf->type = e->type;
 	mf->size = e->size;
+	mf->oid = e->oid; /* the history rules compare it with a release's */
+	mf->has_oid = e->has_oid;
 }
 
 int project_load(struct project **out, struct source *src, struct findings *f)

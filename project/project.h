@@ -242,6 +242,11 @@ void check_lint_sqlite_file(const struct project *p, struct migration *m,
 void check_lint_unused(const struct config *cfg, const struct migration *m,
 		       const unsigned char *allow_used, struct findings *f);
 
+/* The linter on the SQL callbacks of migrations/callbacks/ (in a
+ * transaction, in-file waivers; db: the SQLite linter's database after
+ * every migration, NULL: PostgreSQL only). */
+void check_lint_callbacks(struct project *p, struct lint_sqlite *db, struct findings *f);
+
 /* Whether m runs in a transaction on driver (NULL: the generic setting). */
 int migration_transaction(const struct migration *m, const char *driver);
 

@@ -161,6 +161,32 @@ test_expect_success 'a harmless up.sqlite.sql beside a destructive up.postgres.s
 	sqlite3 q.db "SELECT count(*) FROM sqlite_master" >n && echo 0 >want && test_cmp want n
 '
 
+test_expect_success 'a destructive statement in an apply callback counts while a migration is to run; a rollback callback does not' '
+	apply_project c &&
+	apply_mig c 0001_t "CREATE TABLE t (id integer primary key);" "DROP TABLE t;" &&
+	mkdir -p c/migrations/callbacks &&
+	echo "CREATE TABLE IF NOT EXISTS log (x int);" >c/migrations/callbacks/before_migrate.sql &&
+	echo "DROP TABLE IF EXISTS scratch;" >c/migrations/callbacks/after_rollback.sql &&
+	apply_build c "$TRASH_DIRECTORY/c1.tar.gz" &&
+	cairn promote c1.tar.gz --to prod --key keys/alice.key >/dev/null 2>&1 &&
+	sed "s/prod.db/c.db/" cairn-apply.yaml >c.yaml &&
+	cairn-apply apply c1.tar.gz --env prod --config c.yaml >out &&
+	echo "DELETE FROM log;" >c/migrations/callbacks/before_each.sql &&
+	apply_table c 0002_u &&
+	apply_build c "$TRASH_DIRECTORY/c2.tar.gz" &&
+	cairn promote c2.tar.gz --to prod --key keys/alice.key >/dev/null 2>&1 &&
+	test_expect_code 3 cairn-apply apply c2.tar.gz --env prod --config c.yaml 2>err &&
+	test_grep "destructive: .*migration .callbacks.: delete-all at before_each.sql:1 (DELETE without WHERE)" err &&
+	test_grep ! "after_rollback" err &&
+	sqlite3 c.db "SELECT version FROM cairn_migrations" >v && echo 0001 >want && test_cmp want v &&
+	cp c2.tar.gz c2one.tar.gz &&
+	cairn promote c2.tar.gz --to prod --key keys/bob.key >/dev/null 2>&1 &&
+	cairn-apply apply c2.tar.gz --env prod --config c.yaml >out &&
+	test_grep "applied 1 migration" out &&
+	cairn-apply apply c2one.tar.gz --env prod --config c.yaml >out &&
+	test_grep "nothing to apply" out
+'
+
 test_expect_success 'the config: approvals must be a number from 1, and no more than the approvers' '
 	sed "s/destructive: {approvals: 2}/destructive: {approvals: 4}/" cairn-apply.yaml >four.yaml &&
 	test_must_fail cairn-apply config --env prod --config four.yaml 2>err &&

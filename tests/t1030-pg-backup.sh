@@ -47,7 +47,7 @@ INSERT INTO users VALUES (1, '"'"'ann'"'"', '"'"'a'"'"'), (2, '"'"'bob'"'"', '"'
 
 test_expect_success 'DROP COLUMN: pg_dump of the touched table first, its sha256 in the audit row' '
 	cairn-apply apply v2.tar.gz --env dev >out &&
-	test_grep "^backup before 0002_drop_note: backup=saved/app.0002.[0-9TZ]*.pgdump; sha256=[0-9a-f]*; bytes=[0-9]*; tables=\"users\"; destructive: line 1: DROP COLUMN" out &&
+	test_grep "^backup before 0002_drop_note: backup=saved/app.0002.[0-9TZ]*.pgdump; sha256=[0-9a-f]*; bytes=[0-9]*; tables=\"users\"; created=(none); destructive: line 1: DROP COLUMN" out &&
 	ls saved >files && test_line_count = 1 files &&
 	dump=saved/$(cat files) &&
 	sum=$(sha256sum "$dump" | cut -d" " -f1) &&
@@ -140,7 +140,7 @@ test_expect_success 'cairn-apply restore: the dropped column and its data come b
 	columns >cols.dropped && ! cmp -s cols.before cols.dropped &&
 	test_grep "^users|note|text|3$" cols.before &&
 	cairn-apply restore --env dev "$dump" >out &&
-	test_grep "^restored the tables \"users\" of .* from .$dump. (the backup taken before 0002); 0002 is marked rolled back; it is at version 0001$" out &&
+	test_grep "^restored the tables \"users\" of .* from .$dump. (the backup taken before 0002); removed what it created: nothing; 0002 is marked rolled back; it is at version 0001$" out &&
 	columns >cols.after && test_cmp cols.before cols.after &&
 	pg_sql -d rst -c "select * from users order by id" >rows.after && test_cmp rows.before rows.after &&
 	pg_sql -d rst -c "select version, state from cairn.cairn_migrations order by version" >books &&
@@ -171,6 +171,87 @@ test_expect_success 'a backup file changed since is refused (exit 3)' '
 	echo x >>"$dump" &&
 	test_expect_code 3 cairn-apply restore --env dev "$dump" >out 2>err &&
 	test_grep "is not the backup cairn took" err
+'
+
+catalog() {
+	pg_sql -d mk -c "select c.relkind, c.relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' order by 2" &&
+	pg_sql -d mk -c "select typname from pg_catalog.pg_type t join pg_catalog.pg_namespace n on n.oid = t.typnamespace where n.nspname = 'public' and t.typtype = 'e' order by 1" &&
+	pg_sql -d mk -c "select proname from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' order by 1" &&
+	pg_sql -d mk -c "select table_name, column_name, ordinal_position from information_schema.columns where table_schema = 'public' order by 1, 3"
+}
+
+test_expect_success 'restore removes what the migration created (table, index, view, sequence, type, function) in its transaction, and brings the column back' '
+	pg_fresh_db mk &&
+	cat >mk.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "postgresql:///mk?host=$PGHOST" }
+	    builders: [ci.pub]
+	    backup: { dir: mksaved }
+	EOF
+	apply_project q &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" \
+		-e "s/^lint: {\(.*\)}$/lint: {\1, contract-only: off}/" q/cairn.yaml &&
+	apply_mig q 0001_users "CREATE TABLE users (id int primary key, name text, note text);
+INSERT INTO users VALUES (1, '"'"'ann'"'"', '"'"'a'"'"'), (2, '"'"'bob'"'"', '"'"'b'"'"');" "DROP TABLE users;" &&
+	apply_mig q 0002_reshape "ALTER TABLE users DROP COLUMN note;
+CREATE TABLE notes (id serial primary key, user_id int REFERENCES users (id), body text);
+CREATE INDEX notes_user ON notes (user_id);
+CREATE INDEX users_name ON users (name);
+CREATE VIEW user_notes AS SELECT u.name, n.body FROM users u JOIN notes n ON n.user_id = u.id;
+CREATE SEQUENCE ticket_seq;
+CREATE TYPE mood AS ENUM ('"'"'ok'"'"', '"'"'meh'"'"');
+CREATE FUNCTION note_count() RETURNS bigint LANGUAGE sql AS '"'"'SELECT count(*) FROM notes'"'"';
+INSERT INTO notes (user_id, body) VALUES (1, '"'"'hi'"'"');" "SELECT 1;" &&
+	apply_build q "$TRASH_DIRECTORY/m.tar.gz" &&
+	cairn-apply apply m.tar.gz --env dev --config mk.yaml --to 0001 >out &&
+	catalog >cat.before &&
+	pg_sql -d mk -c "select * from users order by id" >rows.before &&
+	cairn-apply apply m.tar.gz --env dev --config mk.yaml >out &&
+	test_grep "created=TABLE \"public\".\"notes\", VIEW \"public\".\"user_notes\", SEQUENCE \"public\".\"ticket_seq\", TYPE \"public\".\"mood\", FUNCTION \"public\".\"note_count\"; destructive: line 1: DROP COLUMN" out &&
+	catalog >cat.mid && ! cmp -s cat.before cat.mid &&
+	test_grep "notes_user" cat.mid && test_grep "users_name" cat.mid &&
+	dump=mksaved/$(ls mksaved) &&
+	cairn-apply restore --env dev --config mk.yaml "$dump" >out &&
+	test_grep "removed what it created: TABLE \"public\".\"notes\", VIEW \"public\".\"user_notes\", SEQUENCE \"public\".\"ticket_seq\", TYPE \"public\".\"mood\", FUNCTION \"public\".\"note_count\"; 0002 is marked rolled back" out &&
+	catalog >cat.after &&
+	test_cmp cat.before cat.after &&
+	pg_sql -d mk -c "select * from users order by id" >rows.after &&
+	test_cmp rows.before rows.after &&
+	pg_sql -d mk -c "select version, state from cairn.cairn_migrations order by version" >books &&
+	printf "0001|applied\n0002|rolled_back\n" >want && test_cmp want books &&
+	pg_sql -d mk -c "select detail from cairn.cairn_audit order by seq desc limit 1" >last &&
+	test_grep "^restored=$dump; sha256=[0-9a-f]*; tables=\"users\"; removed=TABLE \"public\".\"notes\", VIEW" last &&
+	cairn-apply history --env dev --config mk.yaml --verify >out &&
+	cairn-apply apply m.tar.gz --env dev --config mk.yaml >out &&
+	catalog >cat.again && test_cmp cat.mid cat.again
+'
+
+test_expect_success 'a failure inside the restore (a created object another depends on) rolls it all back: nothing dropped, nothing restored' '
+	pg_sql -d mk -c "create view keeps_notes as select * from notes" &&
+	catalog >cat.before &&
+	pg_sql -d mk -c "select version, state from cairn.cairn_migrations order by version" >books.before &&
+	dump=mksaved/$(ls mksaved | sort | tail -n 1) &&
+	test_expect_code 1 cairn-apply restore --env dev --config mk.yaml "$dump" >out 2>err &&
+	test_grep "removing what 0002 created failed: .*depend.*; nothing was restored: the transaction rolled back" err &&
+	catalog >cat.after && test_cmp cat.before cat.after &&
+	pg_sql -d mk -c "select version, state from cairn.cairn_migrations order by version" >books.after &&
+	test_cmp books.before books.after &&
+	pg_sql -d mk -c "drop view keeps_notes"
+'
+
+test_expect_success 'a migration whose creations restore cannot know (a DO block) is refused, nothing changed' '
+	apply_mig q 0003_dyn "ALTER TABLE users ADD COLUMN tmp int;
+ALTER TABLE users DROP COLUMN tmp;
+DO \$\$ BEGIN EXECUTE '"'"'CREATE TABLE dyn (x int)'"'"'; END \$\$;" "SELECT 1;" &&
+	apply_build q "$TRASH_DIRECTORY/m3.tar.gz" &&
+	cairn-apply apply m3.tar.gz --env dev --config mk.yaml >out &&
+	test_grep "created=unknown: line 3: do_stmt, which restore cannot follow" out &&
+	catalog >cat.before &&
+	dump=mksaved/$(ls mksaved | sort | tail -n 1) &&
+	test_expect_code 3 cairn-apply restore --env dev --config mk.yaml "$dump" >out 2>err &&
+	test_grep "cannot say what the migration created (line 3: do_stmt, which restore cannot follow), so restore cannot make the database what it was; nothing was restored" err &&
+	catalog >cat.after && test_cmp cat.before cat.after
 '
 
 test_done

@@ -654,7 +654,9 @@ static int parse_callbacks(struct bundle *b, const struct ynode *root, int forma
 			return -1;
 		if (callback_parse(b->callbacks[i].name, &driver) < 0)
 			return bad(cbs->items[i], "not a callback's name (before_migrate, before_each, "
-				   "after_each, after_migrate, on_error; .sql or .DRIVER.sql)");
+				   "after_each, after_migrate, on_error, before_rollback, "
+				   "before_each_rollback, after_each_rollback, after_rollback; .sql "
+				   "or .DRIVER.sql; a newer cairn made this bundle?)");
 		if (i && strcmp(b->callbacks[i - 1].name, b->callbacks[i].name) >= 0)
 			return bad(cbs->items[i], "callbacks must be sorted by name, each listed once");
 	}

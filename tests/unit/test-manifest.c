@@ -10,6 +10,7 @@
 #include "../../bundle/build.h"
 #include "../../bundle/keys.h"
 #include "../../lib/buf.h"
+#include "../../lib/callbacks.h"
 #include "../../lib/error.h"
 #include "../../lib/sha256.h"
 #include "../../lib/util.h"
@@ -110,15 +111,20 @@ static char *edit(const char *text, const char *from, const char *to)
 
 /* Two callbacks on b (format 2): after_each.postgres.sql (sha256 a..a,
  * size 0) and before_each.sql (b..b, 12). */
-static void sample_callbacks(struct bundle *b)
+static void sample_callbacks_named(struct bundle *b, const char *first, const char *second)
 {
 	b->callbacks = xcalloc(2, sizeof(*b->callbacks));
 	b->ncallbacks = 2;
-	b->callbacks[0].name = xstrdup("after_each.postgres.sql");
-	b->callbacks[1].name = xstrdup("before_each.sql");
+	b->callbacks[0].name = xstrdup(first);
+	b->callbacks[1].name = xstrdup(second);
 	memset(b->callbacks[0].sha256, 'a', 64);
 	memset(b->callbacks[1].sha256, 'b', 64);
 	b->callbacks[1].size = 12;
+}
+
+static void sample_callbacks(struct bundle *b)
+{
+	sample_callbacks_named(b, "after_each.postgres.sql", "before_each.sql");
 }
 
 /* Format 2 (issue #20): SQL callbacks, written after the migrations,
@@ -443,6 +449,39 @@ static void test_manifest_callbacks_canonical(void)
 	free_sample(b);
 }
 
+/* The rollback callbacks (ops20d) are read by both parsers; a name one
+ * letter off is refused by both. */
+static void test_manifest_rollback_callbacks(void)
+{
+	static const char *const wrong[][2] = {
+		{ "  - name: before_rollback.sql", "  - name: before_rollbak.sql" },
+		{ "  - name: after_each_rollback.postgres.sql",
+		  "  - name: after_each_rollback.mysql.sql" },
+	};
+	struct bundle *b = sample_bundle(), *p = NULL, fast;
+	struct buf text = BUF_INIT;
+	const char *driver;
+
+	sample_callbacks_named(b, "after_each_rollback.postgres.sql", "before_rollback.sql");
+	CHECK(callback_parse("before_each_rollback.sql", &driver) == CB_BEFORE_EACH_ROLLBACK);
+	CHECK(callback_parse("after_rollback.sqlite.sql", &driver) == CB_AFTER_ROLLBACK &&
+	      driver && !strcmp(driver, "sqlite"));
+	CHECK(callback_parse("before_each.sql", &driver) == CB_BEFORE_EACH);
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(canonical_agrees(text.ptr) == 0);
+	memset(&fast, 0, sizeof(fast));
+	CHECK(manifest_parse_canonical(&fast, text.ptr, text.len) == 0);
+	CHECK(fast.ncallbacks == 2);
+	if (fast.ncallbacks == 2)
+		CHECK_STR(fast.callbacks[1].member, "migrations/callbacks/before_rollback.sql");
+	manifest_release(&fast);
+	CHECK(parse_text(text.ptr, &p) == 0 && p->ncallbacks == 2);
+	free_sample(p);
+	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
+	buf_release(&text);
+	free_sample(b);
+}
+
 /* batch: (issue #22): written only when a key is set, read back alike by
  * both parsers; a 0, a schema migration's, an empty one refused. */
 static void test_manifest_batch(void)
@@ -644,6 +683,7 @@ int main(void)
 	test_manifest_canonical();
 	test_manifest_shared_strings();
 	test_manifest_callbacks_canonical();
+	test_manifest_rollback_callbacks();
 	test_manifest_batch();
 	test_manifest_waivers();
 	test_statement();

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/buf.h"
 #include "../../ops/sqlneeds.h"
 #include "unit.h"
 
@@ -100,10 +101,67 @@ static void test_destructive(void)
 	CHECK(sql_destructive("ALTER TABLE (;", &what) == -1 && what == NULL);
 }
 
+/* What a script creates, for restore (ops20d): "KIND schema.name
+ * may_exist" lines, or "unknown: WHY". */
+static char *created(const char *sql)
+{
+	struct sql_created c;
+	struct buf b = BUF_INIT;
+	size_t i;
+	int rc = sql_created_scan(&c, sql);
+
+	if (rc > 0)
+		buf_printf(&b, "unknown: %s", c.unknown);
+	else if (rc < 0)
+		buf_puts(&b, "parse error");
+	for (i = 0; rc == 0 && i < c.n; i++)
+		buf_printf(&b, "%s%s %s.%s%s", i ? "\n" : "", c.items[i].kind,
+			   c.items[i].schema ? c.items[i].schema : "-", c.items[i].name,
+			   c.items[i].may_exist ? " may-exist" : "");
+	sql_created_release(&c);
+	return buf_detach(&b, NULL);
+}
+
+static void test_created(void)
+{
+	static const struct {
+		const char *sql, *want;
+	} cases[] = {
+		{ "ALTER TABLE users DROP COLUMN note;\nCREATE TABLE notes (id serial);\n"
+		  "CREATE INDEX n_i ON notes (id);\nCREATE VIEW app.v AS SELECT 1;\n"
+		  "CREATE SEQUENCE s;\nCREATE TYPE mood AS ENUM ('a');\n"
+		  "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
+		  "CREATE MATERIALIZED VIEW mv AS SELECT 1;\nCREATE DOMAIN d AS int;\n"
+		  "CREATE SCHEMA IF NOT EXISTS x;\nCREATE EXTENSION hstore;\n"
+		  "INSERT INTO notes DEFAULT VALUES;",
+		  "TABLE -.notes\nVIEW app.v\nSEQUENCE -.s\nTYPE -.mood\n"
+		  "FUNCTION -.f may-exist\nMATERIALIZED VIEW -.mv\nDOMAIN -.d\n"
+		  "SCHEMA -.x may-exist\nEXTENSION -.hstore" },
+		{ "CREATE TABLE t (x int);\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW "
+		  "EXECUTE FUNCTION f();\nALTER TABLE old RENAME TO newer;", "TABLE -.t\nTABLE -.newer" },
+		{ "CREATE TABLE t (x int);\nDO $$ BEGIN NULL; END $$;", "unknown: line 2: do_stmt" },
+		{ "CREATE TRIGGER tr BEFORE INSERT ON other FOR EACH ROW EXECUTE FUNCTION f();",
+		  "unknown: line 1: create_trig_stmt" },
+		{ "DROP FUNCTION f();", "unknown: line 1: drop_stmt" },
+		{ "CALL p();", "unknown: line 1: call_stmt" },
+		{ "CREATE VIEW v AS SELECT 1;\nCREATE OR REPLACE VIEW v AS SELECT 2;", "VIEW -.v" },
+		{ "CREATE TABLE (", "parse error" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *got = created(cases[i].sql);
+
+		CHECK_STR(got, cases[i].want);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	test_needs();
 	test_tables();
+	test_created();
 	test_destructive();
 	return unit_done();
 }
