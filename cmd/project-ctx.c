@@ -139,6 +139,43 @@ int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct hist
 	return 0;
 }
 
+/* The remote a shallow clone came from: origin, else the first one. */
+static char *clone_remote(git_repository *repo)
+{
+	git_remote *r = NULL;
+	git_strarray names = { NULL, 0 };
+	char *name = NULL;
+
+	if (git_remote_lookup(&r, repo, "origin") == 0)
+		name = xstrdup("origin");
+	else if (git_remote_list(&names, repo) == 0 && names.count &&
+		 strspn(names.strings[0], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+			 strlen(names.strings[0]))
+		name = xstrdup(names.strings[0]);
+	git_remote_free(r);
+	git_strarray_dispose(&names);
+	return name;
+}
+
+int project_ctx_refuse_shallow(const struct project_ctx *c, const char *what)
+{
+	char *remote;
+
+	if (!c->repo || !git_repository_is_shallow(c->repo))
+		return 0;
+	/* a cut history lacks the release refs' commits and the merge base:
+	 * every migration would count as new, and the history rules pass */
+	error_msg("cannot %s in a shallow clone: the history rules and each migration's provenance need the whole history, with the release branches and tags", what);
+	remote = clone_remote(c->repo);
+	if (remote)
+		error_msg("next: git fetch --unshallow --tags %s '+refs/heads/*:refs/remotes/%s/*'",
+			  remote, remote);
+	else
+		error_msg("next: git fetch --unshallow --tags");
+	free(remote);
+	return EXIT_ENVIRONMENT;
+}
+
 void project_ctx_release(struct project_ctx *c)
 {
 	project_free(c->proj);
