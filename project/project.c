@@ -502,6 +502,19 @@ static void loose_file(const struct project *p, const struct source_entry *e, co
 			     "not a migration directory; cairn ignores it");
 }
 
+/* A work-tree file git ignores (and does not track): no commit holds it,
+ * so the migration is read without it. A file cairn would read is an
+ * error; anything else (an editor's backup) is left out as git leaves it. */
+static void ignored_file(const struct source_entry *e, const char *rel, struct findings *f)
+{
+	const char *base = strrchr(rel, '/');
+
+	if (base && (ends_with(base, ".sql") || ends_with(base, ".yaml") || strstr(rel, "/data/")))
+		findings_add(f, SEV_ERROR, e->path, 0, 0, "git-ignored",
+			     "git ignores this file, so no commit holds it and 'cairn build' never ships it; the migration is checked without it ('git check-ignore -v %s' names the rule; 'git add -f %s' commits it anyway)",
+			     e->path, e->path);
+}
+
 /* An entry under migrations/callbacks/ (rel: below migrations/): a file
  * with a callback's name is kept; anything else is a finding. */
 static void callback_entry(struct project *p, const struct source_entry *e, const char *rel,
@@ -570,6 +583,10 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 		const char *why;
 		char *dirname;
 
+		if (e->ignored) {
+			ignored_file(e, rel, f);
+			continue;
+		}
 		if (!slash && e->type != ENTRY_DIR) {
 			loose_file(p, e, rel, f);
 			continue;

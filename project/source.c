@@ -59,6 +59,7 @@ int source_open_worktree(struct source **out, const char *root, git_repository *
 
 	s->root = xstrdup(root);
 	s->label = xstrdup("work tree");
+	s->index_path = index_path ? xstrdup(index_path) : NULL;
 	/* in a sparse checkout, what is not checked out is as the index has
 	 * it (git status says the same), not deleted */
 	if (repo && sparse_checkout(repo)) {
@@ -73,6 +74,7 @@ int source_open_worktree(struct source **out, const char *root, git_repository *
 			return -1;
 		}
 		free(own);
+		s->gix_loaded = 1;
 	}
 	*out = s;
 	return 0;
@@ -241,6 +243,7 @@ void source_free(struct source *s)
 	free(s->label);
 	free(s->root);
 	free(s->prefix);
+	free(s->index_path);
 	free(s);
 }
 
@@ -385,6 +388,47 @@ static int add_skipped(struct source *s, struct entry_list *l, const char *dir)
 	return 0;
 }
 
+/* 1 when the work tree's index tracks path (prefix included); an index
+ * cairn cannot read counts every path as tracked (nothing is flagged). */
+static int worktree_tracks(struct source *s, const char *path)
+{
+	if (!s->gix_loaded) {
+		char *own = s->index_path ? NULL : path_join(git_repository_path(s->repo), "index");
+
+		s->gix_loaded = gitindex_load(&s->gix, s->repo, git_repository_path(s->repo),
+					      s->index_path ? s->index_path : own, s->prefix) ? -1 : 1;
+		free(own);
+	}
+	return s->gix_loaded < 0 || source_index_get(s, path) != NULL;
+}
+
+/* Flags the files git ignores and does not track: 'git add -A' and
+ * 'git commit -a' leave them out, so what the work tree check reads must
+ * too (a down.sql ignored by a pattern passed plain check, and no commit
+ * held it). */
+static int mark_ignored(struct source *s, struct entry_list *l)
+{
+	size_t i;
+
+	for (i = 0; s->repo && i < l->n; i++) {
+		struct source_entry *e = &l->items[i];
+		char *full;
+		int ign = 0;
+
+		if (e->type == ENTRY_DIR || e->has_oid) /* has_oid: a sparse checkout's, tracked */
+			continue;
+		full = xstrcat3(s->prefix, e->path, "");
+		if (git_ignore_path_is_ignored(&ign, s->repo, full) < 0) {
+			free(full);
+			return git_fail("cannot read git's ignore rules");
+		}
+		if (ign && !worktree_tracks(s, full))
+			e->ignored = 1;
+		free(full);
+	}
+	return 0;
+}
+
 int source_walk(struct source *s, const char *dir, struct source_entry **out, size_t *n)
 {
 	struct entry_list l = { NULL, 0, 0 };
@@ -395,7 +439,8 @@ int source_walk(struct source *s, const char *dir, struct source_entry **out, si
 	*n = 0;
 	switch (s->kind) {
 	case SOURCE_WORKTREE:
-		if (walk_fs(&l, s->root, dir) < 0 || add_skipped(s, &l, dir) < 0)
+		if (walk_fs(&l, s->root, dir) < 0 || add_skipped(s, &l, dir) < 0 ||
+		    mark_ignored(s, &l) < 0)
 			goto out;
 		break;
 	case SOURCE_INDEX: {

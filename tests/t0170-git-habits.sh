@@ -221,6 +221,37 @@ test_expect_success 'a conflicted merge whose resolution also edits a released m
 	git -C mg rev-parse -q --verify MERGE_HEAD >/dev/null
 '
 
+# Before: plain check read the ignored down.sql from the work tree and
+# passed (exit 0), where --staged, HEAD and build say missing-down.
+test_expect_success 'a down.sql that .gitignore keeps out of every commit: plain check says so' '
+	git clone -q --no-local p ig &&
+	test_migration ig 20260103000000_items &&
+	echo "down.sql" >ig/.gitignore &&
+	(cd ig && test_must_fail --exit=1 cairn check >../out 2>&1) &&
+	test_grep "^$M/20260103000000_items/down.sql: error: git-ignored: git ignores this file" out &&
+	test_grep "^$M/20260103000000_items: error: missing-down" out &&
+	git -C ig add -A && (cd ig && test_must_fail --exit=1 cairn check --staged >../staged 2>&1) &&
+	test_grep "^$M/20260103000000_items: error: missing-down" staged
+'
+
+test_expect_success 'the two commands it names work when pasted; then check passes' '
+	cmd=$(sed -n "s/.*git-ignored: .*(.\(git check-ignore -v [^ ]*\). names the rule.*/\1/p" out) &&
+	(cd ig && eval "$cmd" >../rule) && test_grep "^.gitignore:1:down.sql" rule &&
+	cmd=$(sed -n "s/.*.\(git add -f [^ ]*\). commits it anyway.*/\1/p" out) &&
+	(cd ig && eval "$cmd") &&
+	git -C ig commit -q -m items &&
+	test "$(git -C ig ls-tree --name-only HEAD $M/20260103000000_items/)" != "" &&
+	git -C ig cat-file -e HEAD:$M/20260103000000_items/down.sql &&
+	(cd ig && cairn check >../out 2>&1) && test_grep "3 migrations checked, 0 warnings" out
+'
+
+test_expect_success 'passing neighbour: an ignored editor backup is left out, as git leaves it' '
+	echo "*~" >>ig/.gitignore && git -C ig add .gitignore && git -C ig commit -q -m backups &&
+	echo "DROP TABLE users;" >ig/$U/up.sql~ &&
+	(cd ig && cairn check >../out 2>&1) &&
+	test_grep "3 migrations checked, 0 warnings" out && test_grep ! "up.sql~" out
+'
+
 test_expect_success 'passing neighbour: an empty commit passes the hook, on main and on a branch' '
 	hooks em &&
 	git -C em commit -q --allow-empty -m "empty on main" &&
