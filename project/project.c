@@ -587,6 +587,10 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 			ignored_file(e, rel, f);
 			continue;
 		}
+		if (e->filter)
+			findings_add(f, SEV_ERROR, e->path, 0, 0, "git-filtered",
+				     "git runs the clean filter '%s' on this file when it adds it, and cairn cannot: the work tree is not what git commits or 'cairn build' ships; check what git stages ('git add %s && cairn check --staged'), or take %s/ out of the filter in .gitattributes",
+				     e->filter, e->path, p->cfg.migrations_dir);
 		if (!slash && e->type != ENTRY_DIR) {
 			loose_file(p, e, rel, f);
 			continue;

@@ -251,8 +251,10 @@ void source_entries_free(struct source_entry *e, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(e[i].path);
+		free(e[i].filter);
+	}
 	free(e);
 }
 
@@ -402,15 +404,46 @@ static int worktree_tracks(struct source *s, const char *path)
 	return s->gix_loaded < 0 || source_index_get(s, path) != NULL;
 }
 
-/* Flags the files git ignores and does not track: 'git add -A' and
- * 'git commit -a' leave them out, so what the work tree check reads must
- * too (a down.sql ignored by a pattern passed plain check, and no commit
- * held it). */
-static int mark_ignored(struct source *s, struct entry_list *l)
+/* The filter driver of path when .gitattributes names one ('filter=X')
+ * that the config gives a clean or process command: git runs it on 'git
+ * add', libgit2 does not, so hashing the work-tree file would not give
+ * the blob git commits. NULL otherwise. */
+static char *clean_filter(git_repository *repo, git_config *cfg, const char *path)
 {
+	static const char *const kinds[] = { "clean", "process" };
+	const char *val = NULL;
+	char *name = NULL;
 	size_t i;
 
-	for (i = 0; s->repo && i < l->n; i++) {
+	if (!cfg || git_attr_get(&val, repo, GIT_ATTR_CHECK_FILE_THEN_INDEX, path, "filter") < 0 ||
+	    git_attr_value(val) != GIT_ATTR_VALUE_STRING)
+		return NULL;
+	for (i = 0; i < 2 && !name; i++) {
+		git_buf cmd = { NULL, 0, 0 };
+		char *key = xasprintf("filter.%s.%s", val, kinds[i]);
+
+		if (git_config_get_string_buf(&cmd, cfg, key) == 0 && cmd.size)
+			name = xstrdup(val);
+		free(key);
+		git_buf_dispose(&cmd);
+	}
+	return name;
+}
+
+/* What git does with each work-tree file when it adds it, which the
+ * work tree check must see too: a file git ignores and does not track is
+ * left out ('git add -A' and 'git commit -a' leave it out: a down.sql
+ * ignored by a pattern passed plain check, and no commit held it); a file
+ * under a clean filter is named (its blob is the filter's output). */
+static int mark_git_view(struct source *s, struct entry_list *l)
+{
+	git_config *cfg = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (s->repo && git_repository_config_snapshot(&cfg, s->repo) < 0)
+		cfg = NULL;
+	for (i = 0; s->repo && i < l->n && !rc; i++) {
 		struct source_entry *e = &l->items[i];
 		char *full;
 		int ign = 0;
@@ -418,15 +451,16 @@ static int mark_ignored(struct source *s, struct entry_list *l)
 		if (e->type == ENTRY_DIR || e->has_oid) /* has_oid: a sparse checkout's, tracked */
 			continue;
 		full = xstrcat3(s->prefix, e->path, "");
-		if (git_ignore_path_is_ignored(&ign, s->repo, full) < 0) {
-			free(full);
-			return git_fail("cannot read git's ignore rules");
-		}
-		if (ign && !worktree_tracks(s, full))
+		if (git_ignore_path_is_ignored(&ign, s->repo, full) < 0)
+			rc = git_fail("cannot read git's ignore rules");
+		else if (ign && !worktree_tracks(s, full))
 			e->ignored = 1;
+		else if (e->type == ENTRY_FILE)
+			e->filter = clean_filter(s->repo, cfg, full);
 		free(full);
 	}
-	return 0;
+	git_config_free(cfg);
+	return rc;
 }
 
 int source_walk(struct source *s, const char *dir, struct source_entry **out, size_t *n)
@@ -440,7 +474,7 @@ int source_walk(struct source *s, const char *dir, struct source_entry **out, si
 	switch (s->kind) {
 	case SOURCE_WORKTREE:
 		if (walk_fs(&l, s->root, dir) < 0 || add_skipped(s, &l, dir) < 0 ||
-		    mark_ignored(s, &l) < 0)
+		    mark_git_view(s, &l) < 0)
 			goto out;
 		break;
 	case SOURCE_INDEX: {

@@ -22,6 +22,9 @@ struct source_entry {
 	int has_oid;
 	int ignored;            /* work tree: a file git ignores and does not track,
 				 * so no commit holds it */
+	char *filter;           /* work tree: the filter driver whose clean command
+				 * git runs on this file when it adds it (libgit2
+				 * cannot), or NULL */
 };
 
 struct source {

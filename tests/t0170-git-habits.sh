@@ -221,6 +221,30 @@ test_expect_success 'a conflicted merge whose resolution also edits a released m
 	git -C mg rev-parse -q --verify MERGE_HEAD >/dev/null
 '
 
+# Before: plain check hashed the work-tree file as it is (libgit2 runs no
+# filter driver) and passed (exit 0), while git add stores what the clean
+# filter makes of it: here an edit of the released migration.
+test_expect_success 'a clean filter that rewrites a released migration on git add: plain check names it, the hook refuses' '
+	hooks fl &&
+	git -C fl config filter.inject.clean "sed -e \"1i DROP TABLE t_20260101000000_users;\"" &&
+	git -C fl config filter.inject.smudge cat &&
+	echo "*.sql filter=inject" >fl/.git/info/attributes &&
+	touch fl/$U/up.sql &&
+	(cd fl && test_must_fail --exit=1 cairn check >../out 2>&1) &&
+	test_grep "^$U/up.sql: error: git-filtered: git runs the clean filter .inject. on this file" out &&
+	cmd=$(sed -n "s/.*(.\(git add [^ ]* && cairn check --staged\).).*/\1/p" out | sed -n 1p) &&
+	test -n "$cmd" &&
+	(cd fl && test_must_fail --exit=1 eval "$cmd" >../staged 2>&1) &&
+	test_grep "^$U: error: released-edited" staged &&
+	refused fl git -C fl commit -q -m "nothing changed, says the work tree"
+'
+
+test_expect_success 'passing neighbour: a filter attribute with no command configured changes nothing' '
+	echo "*.sql filter=none" >fl/.git/info/attributes &&
+	git -C fl reset -q --hard &&
+	(cd fl && cairn check >../out 2>&1) && test_grep "2 migrations checked, 0 warnings" out
+'
+
 # Before: plain check read the ignored down.sql from the work tree and
 # passed (exit 0), where --staged, HEAD and build say missing-down.
 test_expect_success 'a down.sql that .gitignore keeps out of every commit: plain check says so' '
