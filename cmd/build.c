@@ -106,6 +106,8 @@ static int build_check(struct project_ctx *ctx, const char *rev)
 		rc = project_ctx_refuse_shallow(ctx, "build");
 	if (!rc)
 		rc = project_ctx_load(ctx, 0, rev);
+	if (!rc)
+		rc = project_ctx_refuse_partial(ctx);
 	if (rc)
 		goto out;
 	if (project_ctx_check_commit(ctx, rev, &hist) < 0 ||

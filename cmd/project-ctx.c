@@ -176,6 +176,43 @@ int project_ctx_refuse_shallow(const struct project_ctx *c, const char *what)
 	return EXIT_ENVIRONMENT;
 }
 
+int project_ctx_refuse_partial(const struct project_ctx *c)
+{
+	struct strlist pats = { NULL, 0, 0 };
+	struct history h;
+	git_strarray remotes = { NULL, 0 };
+	const char *missing = NULL;
+	char *remote = NULL;
+	size_t i;
+	int rc = 0;
+
+	memset(&h, 0, sizeof(h));
+	if (!c->repo || !c->proj || git_remote_list(&remotes, c->repo) < 0 || !remotes.count)
+		goto out;
+	if (history_open(&h, c->repo, &c->proj->cfg, c->prefix, NULL) < 0 || h.nrefs)
+		goto out;
+	/* a branch named in full (no wildcard) exists on the server the
+	 * clone came from; one of a pattern (release/x) may not exist yet */
+	history_release_patterns(c->repo, &c->proj->cfg, &pats);
+	for (i = 0; i < pats.n && !missing; i++)
+		if (starts_with(pats.items[i], "refs/heads/") && !strpbrk(pats.items[i], "*?["))
+			missing = pats.items[i];
+	if (!missing)
+		goto out;
+	error_msg("cannot check against the history: this clone has no release ref ('%s' is neither a branch here nor a remote-tracking one; release_refs in %s names them): every migration would count as new",
+		  missing, CONFIG_FILE);
+	remote = clone_remote(c->repo);
+	error_msg("next: git fetch --tags %s '+refs/heads/*:refs/remotes/%s/*'",
+		  remote ? remote : remotes.strings[0], remote ? remote : remotes.strings[0]);
+	rc = EXIT_ENVIRONMENT;
+out:
+	free(remote);
+	strlist_release(&pats);
+	history_release(&h);
+	git_strarray_dispose(&remotes);
+	return rc;
+}
+
 void project_ctx_release(struct project_ctx *c)
 {
 	project_free(c->proj);

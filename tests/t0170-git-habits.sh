@@ -80,19 +80,25 @@ test_expect_success 'the default branch may be master on the remote too' '
 	test_grep "^$O: error: released-edited: .* released in refs/remotes/origin/master" out
 '
 
+# every_form_refused DIR WHY NEXT: check, check --staged, check --ref and
+# build each exit 6 in DIR, saying WHY and "cairn: next: NEXT" (patterns)
+# on stderr, left in err; build writes no bundle.
+every_form_refused() {
+	for form in "check" "check --staged" "check --ref HEAD" "build -o ../formed.tar.gz"
+	do
+		(cd "$1" && test_must_fail --exit=6 cairn $form >../out 2>../err) &&
+		test_grep "$2" err && test_grep "^cairn: next: $3\$" err || return 1
+	done &&
+	test ! -e formed.tar.gz
+}
+
 # A shallow CI clone lacks the release refs and the merge base. Before:
 # check, --staged and --ref passed (exit 0); build alone refused.
 test_expect_success 'a shallow clone: every check form and build refuse, naming the fetch' '
 	git clone -q --depth 1 --branch edit "file://$TRASH_DIRECTORY/p" shallow &&
 	test -f shallow/.git/shallow &&
-	for form in "check" "check --staged" "check --ref HEAD" "build -o ../sh.tar.gz"
-	do
-		(cd shallow && test_must_fail --exit=6 cairn $form >../out 2>../err) &&
-		test_grep "cannot [a-z ]* in a shallow clone: the history rules" err &&
-		test_grep "^cairn: next: git fetch --unshallow --tags origin .+refs/heads/\*:refs/remotes/origin/\*.$" err ||
-		return 1
-	done &&
-	test ! -e sh.tar.gz
+	every_form_refused shallow "cannot [a-z ]* in a shallow clone: the history rules" \
+		"git fetch --unshallow --tags origin .+refs/heads/\*:refs/remotes/origin/\*."
 '
 
 test_expect_success 'the fetch it names, pasted, makes the clone whole: the edit is found' '
@@ -102,6 +108,25 @@ test_expect_success 'the fetch it names, pasted, makes the clone whole: the edit
 	(cd shallow && test_must_fail --exit=1 cairn check >../out 2>&1) &&
 	test_grep "^$U: error: released-edited: .* released in refs/tags/v1.0" out &&
 	test_grep "^$O: error: released-edited: .* released in refs/remotes/origin/main" out
+'
+
+# Before: "no release ref exists yet; every migration counts as new",
+# check and build exit 0.
+test_expect_success 'a full clone of the edit branch alone, no tags: check and build refuse, naming the fetch' '
+	git clone -q --no-local --single-branch --branch edit --no-tags p single &&
+	test_must_fail git -C single rev-parse -q --verify origin/main &&
+	every_form_refused single "cannot check against the history: this clone has no release ref (.refs/heads/main. is neither a branch here nor a remote-tracking one" \
+		"git fetch --tags origin .+refs/heads/\*:refs/remotes/origin/\*." &&
+	cmd=$(next_line err) && (cd single && eval "$cmd" 2>/dev/null) &&
+	(cd single && test_must_fail --exit=1 cairn check >../out 2>&1) &&
+	test_grep "^$O: error: released-edited: .* released in refs/remotes/origin/main" out
+'
+
+test_expect_success 'passing neighbour: a repository with no remote and no release yet checks as before' '
+	git init -q -b trunk fresh && (cd fresh && cairn init >/dev/null) &&
+	test_migration fresh 20260101000000_a && test_commit fresh a &&
+	(cd fresh && cairn check >../out 2>&1) &&
+	test_grep "no base: no release ref exists yet" out
 '
 
 test_expect_success 'passing neighbour: a shallow clone of a project with release_refs: [] checks' '
