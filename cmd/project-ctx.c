@@ -202,8 +202,11 @@ int project_ctx_refuse_partial(const struct project_ctx *c)
 	error_msg("cannot check against the history: this clone has no release ref ('%s' is neither a branch here nor a remote-tracking one; release_refs in %s names them): every migration would count as new",
 		  missing, CONFIG_FILE);
 	remote = clone_remote(c->repo);
-	error_msg("next: git fetch --tags %s '+refs/heads/*:refs/remotes/%s/*'",
-		  remote ? remote : remotes.strings[0], remote ? remote : remotes.strings[0]);
+	if (remote)
+		error_msg("next: git fetch --tags %s '+refs/heads/*:refs/remotes/%s/*'", remote,
+			  remote);
+	else
+		error_msg("next: fetch the release branches and tags from the project's server");
 	rc = EXIT_ENVIRONMENT;
 out:
 	free(remote);
