@@ -139,22 +139,55 @@ int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct hist
 	return 0;
 }
 
-/* The remote a shallow clone came from: origin, else the first one. */
+/* The remote a clone came from: origin, else the first remote.NAME.url
+ * in the config; NULL when there is none, or when its name is not plain
+ * (a fetch line with it might not paste). Read by iterating the config:
+ * git_remote_list matches names with a regex, whose pcre2 match data
+ * libgit2 1.5 leaks. */
 static char *clone_remote(git_repository *repo)
 {
-	git_remote *r = NULL;
-	git_strarray names = { NULL, 0 };
-	char *name = NULL;
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	char *first = NULL, *name = NULL;
 
-	if (git_remote_lookup(&r, repo, "origin") == 0)
-		name = xstrdup("origin");
-	else if (git_remote_list(&names, repo) == 0 && names.count &&
-		 strspn(names.strings[0], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-			 strlen(names.strings[0]))
-		name = xstrdup(names.strings[0]);
-	git_remote_free(r);
-	git_strarray_dispose(&names);
+	if (git_repository_config_snapshot(&cfg, repo) < 0 || git_config_iterator_new(&it, cfg) < 0)
+		goto out;
+	while (!name && git_config_next(&e, it) == 0) {
+		size_t n = strlen(e->name);
+
+		if (!starts_with(e->name, "remote.") || n < 12 || strcmp(e->name + n - 4, ".url"))
+			continue;
+		if (!strcmp(e->name, "remote.origin.url"))
+			name = xstrdup("origin");
+		else if (!first)
+			first = xstrndup(e->name + 7, n - 11);
+	}
+	if (!name && first &&
+	    strspn(first, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+		    strlen(first))
+		name = xstrdup(first);
+out:
+	free(first);
+	git_config_iterator_free(it);
+	git_config_free(cfg);
 	return name;
+}
+
+/* 1 when the repository has a remote (remote.NAME.url in its config). */
+static int has_remote(git_repository *repo)
+{
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	int found = 0;
+
+	if (git_repository_config_snapshot(&cfg, repo) == 0 && git_config_iterator_new(&it, cfg) == 0)
+		while (!found && git_config_next(&e, it) == 0)
+			found = starts_with(e->name, "remote.") && ends_with(e->name, ".url");
+	git_config_iterator_free(it);
+	git_config_free(cfg);
+	return found;
 }
 
 int project_ctx_refuse_shallow(const struct project_ctx *c, const char *what)
@@ -180,14 +213,13 @@ int project_ctx_refuse_partial(const struct project_ctx *c)
 {
 	struct strlist pats = { NULL, 0, 0 };
 	struct history h;
-	git_strarray remotes = { NULL, 0 };
 	const char *missing = NULL;
 	char *remote = NULL;
 	size_t i;
 	int rc = 0;
 
 	memset(&h, 0, sizeof(h));
-	if (!c->repo || !c->proj || git_remote_list(&remotes, c->repo) < 0 || !remotes.count)
+	if (!c->repo || !c->proj || !has_remote(c->repo))
 		goto out;
 	if (history_open(&h, c->repo, &c->proj->cfg, c->prefix, NULL) < 0 || h.nrefs)
 		goto out;
@@ -212,7 +244,6 @@ out:
 	free(remote);
 	strlist_release(&pats);
 	history_release(&h);
-	git_strarray_dispose(&remotes);
 	return rc;
 }
 
