@@ -101,14 +101,13 @@ static int build_check(struct project_ctx *ctx, const char *rev)
 
 	memset(&hist, 0, sizeof(hist));
 	rc = project_ctx_open(ctx, 1);
-	if (!rc && git_repository_is_shallow(ctx->repo)) {
-		/* the history checks and the provenance would judge a cut
-		 * history, and the manifest would depend on the clone's depth */
-		error_msg("cannot build in a shallow clone: the history checks and each migration's provenance need the whole history (run 'git fetch --unshallow')");
-		rc = EXIT_ENVIRONMENT;
-	}
+	/* the manifest's provenance would depend on the clone's depth too */
+	if (!rc)
+		rc = project_ctx_refuse_shallow(ctx, "build");
 	if (!rc)
 		rc = project_ctx_load(ctx, 0, rev);
+	if (!rc)
+		rc = project_ctx_refuse_partial(ctx);
 	if (rc)
 		goto out;
 	if (project_ctx_check_commit(ctx, rev, &hist) < 0 ||

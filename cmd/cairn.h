@@ -34,6 +34,16 @@ int project_ctx_load(struct project_ctx *c, int staged, const char *rev);
  * caller releases it); 0, or -1 with the error set. */
 struct history;
 int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct history *h);
+/* A shallow clone cannot be checked against its history: prints why and
+ * the fetch that makes it whole, and returns EXIT_ENVIRONMENT; 0 when the
+ * repository is whole (or there is none). what: "build", "check"... */
+int project_ctx_refuse_shallow(const struct project_ctx *c, const char *what);
+/* A clone (it has a remote) where no release ref exists although
+ * release_refs names a branch in full (refs/heads/main): a single-branch
+ * CI clone, where every migration would count as new. Prints why and the
+ * fetch that brings the release refs, returns EXIT_ENVIRONMENT; else 0.
+ * Needs c->proj (its release_refs). */
+int project_ctx_refuse_partial(const struct project_ctx *c);
 void project_ctx_release(struct project_ctx *c);
 
 const char *libgit2_version(void);

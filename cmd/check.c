@@ -151,6 +151,11 @@ static int check_tree(int staged, const char *rev, const char *base, int full, i
 	rc = project_ctx_open(&ctx, staged || rev || base);
 	if (!rc)
 		rc = project_ctx_load(&ctx, staged, rev);
+	/* release_refs: [] turns the history rules off: nothing to cut */
+	if (!rc && !(ctx.proj->cfg.release_refs_set && !ctx.proj->cfg.release_refs.n))
+		rc = project_ctx_refuse_shallow(&ctx, "check against the history");
+	if (!rc && !base && !(ctx.proj->cfg.release_refs_set && !ctx.proj->cfg.release_refs.n))
+		rc = project_ctx_refuse_partial(&ctx);
 	if (rc)
 		goto out;
 	if (ctx.repo && rev && !base) {

@@ -139,6 +139,114 @@ int project_ctx_check_commit(struct project_ctx *c, const char *rev, struct hist
 	return 0;
 }
 
+/* The remote a clone came from: origin, else the first remote.NAME.url
+ * in the config; NULL when there is none, or when its name is not plain
+ * (a fetch line with it might not paste). Read by iterating the config:
+ * git_remote_list matches names with a regex, whose pcre2 match data
+ * libgit2 1.5 leaks. */
+static char *clone_remote(git_repository *repo)
+{
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	char *first = NULL, *name = NULL;
+
+	if (git_repository_config_snapshot(&cfg, repo) < 0 || git_config_iterator_new(&it, cfg) < 0)
+		goto out;
+	while (!name && git_config_next(&e, it) == 0) {
+		size_t n = strlen(e->name);
+
+		if (!starts_with(e->name, "remote.") || n < 12 || strcmp(e->name + n - 4, ".url"))
+			continue;
+		if (!strcmp(e->name, "remote.origin.url"))
+			name = xstrdup("origin");
+		else if (!first)
+			first = xstrndup(e->name + 7, n - 11);
+	}
+	if (!name && first &&
+	    strspn(first, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+		    strlen(first))
+		name = xstrdup(first);
+out:
+	free(first);
+	git_config_iterator_free(it);
+	git_config_free(cfg);
+	return name;
+}
+
+/* 1 when the repository has a remote (remote.NAME.url in its config). */
+static int has_remote(git_repository *repo)
+{
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	int found = 0;
+
+	if (git_repository_config_snapshot(&cfg, repo) == 0 && git_config_iterator_new(&it, cfg) == 0)
+		while (!found && git_config_next(&e, it) == 0)
+			found = starts_with(e->name, "remote.") && ends_with(e->name, ".url");
+	git_config_iterator_free(it);
+	git_config_free(cfg);
+	return found;
+}
+
+int project_ctx_refuse_shallow(const struct project_ctx *c, const char *what)
+{
+	char *remote;
+
+	if (!c->repo || !git_repository_is_shallow(c->repo))
+		return 0;
+	/* a cut history lacks the release refs' commits and the merge base:
+	 * every migration would count as new, and the history rules pass */
+	error_msg("cannot %s in a shallow clone: the history rules and each migration's provenance need the whole history, with the release branches and tags", what);
+	remote = clone_remote(c->repo);
+	if (remote)
+		error_msg("next: git fetch --unshallow --tags %s '+refs/heads/*:refs/remotes/%s/*'",
+			  remote, remote);
+	else
+		error_msg("next: git fetch --unshallow --tags");
+	free(remote);
+	return EXIT_ENVIRONMENT;
+}
+
+int project_ctx_refuse_partial(const struct project_ctx *c)
+{
+	struct strlist pats = { NULL, 0, 0 };
+	struct history h;
+	const char *missing = NULL;
+	char *remote = NULL;
+	size_t i;
+	int rc = 0;
+
+	memset(&h, 0, sizeof(h));
+	if (!c->repo || !c->proj || !has_remote(c->repo))
+		goto out;
+	if (history_open(&h, c->repo, &c->proj->cfg, c->prefix, NULL) < 0 || h.nrefs)
+		goto out;
+	/* a branch named in full (no wildcard) exists on the server the
+	 * clone came from; one of a pattern (release/x) may not exist yet */
+	history_release_patterns(c->repo, &c->proj->cfg, &pats);
+	for (i = 0; i < pats.n && !missing; i++)
+		if (starts_with(pats.items[i], "refs/heads/") && !strpbrk(pats.items[i], "*?["))
+			missing = pats.items[i];
+	if (!missing)
+		goto out;
+	error_msg("cannot check against the history: this clone has no release ref ('%s' is neither a branch here nor a remote-tracking one; release_refs in %s names them): every migration would count as new",
+		  missing, CONFIG_FILE);
+	remote = clone_remote(c->repo);
+	if (remote)
+		error_msg("next: git fetch --tags %s '+refs/heads/*:refs/remotes/%s/*'", remote,
+			  remote);
+	else
+		error_msg("next: fetch the release branches and tags from the project's server");
+	rc = EXIT_ENVIRONMENT;
+out:
+	free(remote);
+	strlist_release(&pats);
+	history_release(&h);
+	return rc;
+}
+
 void project_ctx_release(struct project_ctx *c)
 {
 	project_free(c->proj);

@@ -164,33 +164,67 @@ const struct snap_ent *snap_max(const struct history_snap *s)
 
 /* ---- release refs and the base ---- */
 
+/* 1 when branch NAME exists locally or as a remote-tracking branch
+ * (refs/remotes/REMOTE/NAME: a CI checkout often has no local branch). */
+static int branch_exists(git_repository *repo, const char *name)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	char *local = xasprintf("refs/heads/%s", name);
+	char *glob = xasprintf("refs/remotes/*/%s", name);
+	git_oid id;
+	int found = git_reference_name_to_id(&id, repo, local) == 0;
+
+	if (!found && git_reference_iterator_glob_new(&it, repo, glob) == 0 &&
+	    git_reference_next(&ref, it) == 0)
+		found = 1;
+	git_reference_free(ref);
+	git_reference_iterator_free(it);
+	free(local);
+	free(glob);
+	return found;
+}
+
 void history_release_patterns(git_repository *repo, const struct config *cfg,
 			      struct strlist *pats)
 {
 	size_t i;
-	git_oid id;
 
 	if (cfg->release_refs_set) {
 		for (i = 0; i < cfg->release_refs.n; i++)
 			strlist_push(pats, cfg->release_refs.items[i]);
 		return;
 	}
-	if (git_reference_name_to_id(&id, repo, "refs/heads/main") == 0 ||
-	    git_reference_name_to_id(&id, repo, "refs/heads/master") < 0)
+	if (branch_exists(repo, "main") || !branch_exists(repo, "master"))
 		strlist_push(pats, "refs/heads/main");
 	else
 		strlist_push(pats, "refs/heads/master");
 	strlist_push(pats, "refs/tags/v*");
 }
 
+/* The pattern refname matches, or -1. A remote-tracking branch
+ * (refs/remotes/REMOTE/NAME) matches what refs/heads/NAME would: it is
+ * the server's copy of a release branch, so what it holds was pushed
+ * there, and a CI checkout (a detached HEAD, no local main) has only it. */
 static int pattern_index(const struct strlist *pats, const char *refname)
 {
+	const char *rest = NULL, *slash;
+	char *as_branch = NULL;
 	size_t i;
+	int found = -1;
 
-	for (i = 0; i < pats->n; i++)
-		if (!fnmatch(pats->items[i], refname, FNM_PATHNAME))
-			return (int)i;
-	return -1;
+	if (starts_with(refname, "refs/remotes/") &&
+	    (slash = strchr(refname + strlen("refs/remotes/"), '/')) && strcmp(slash + 1, "HEAD"))
+		rest = slash + 1;
+	if (rest)
+		as_branch = xasprintf("refs/heads/%s", rest);
+	for (i = 0; i < pats->n && found < 0; i++)
+		if (!fnmatch(pats->items[i], refname, FNM_PATHNAME) ||
+		    (as_branch && starts_with(pats->items[i], "refs/heads/") &&
+		     !fnmatch(pats->items[i], as_branch, FNM_PATHNAME)))
+			found = (int)i;
+	free(as_branch);
+	return found;
 }
 
 int history_is_release_ref(const struct strlist *pats, const char *refname)
@@ -327,8 +361,13 @@ static const struct history_ref *first_release_ref(const struct history *h)
 	for (i = 0; i < h->nrefs; i++) {
 		const struct history_ref *r = &h->refs[i];
 
+		/* on a tie, a local branch: the one the user works with */
 		if (!best || r->pattern < best->pattern ||
-		    (r->pattern == best->pattern && r->time >= best->time))
+		    (r->pattern == best->pattern &&
+		     (r->time > best->time ||
+		      (r->time == best->time &&
+		       (!starts_with(r->name, "refs/remotes/") ||
+			starts_with(best->name, "refs/remotes/"))))))
 			best = r;
 	}
 	return best;

@@ -475,6 +475,31 @@ static void loose_file(const struct project *p, const struct source_entry *e, co
 			     "not a migration directory; cairn ignores it");
 }
 
+/* What git does with a work-tree file when it adds it (source.c): one it
+ * ignores (and does not track) is in no commit, so the migration is read
+ * without it (1: skip it); an error for a file cairn would read, nothing
+ * for anything else (an editor's backup), as git leaves it out. One under
+ * a clean filter is named: its blob is what the filter makes of it. */
+static int git_view(const struct project *p, const struct source_entry *e, const char *rel,
+		    struct findings *f)
+{
+	const char *base = strrchr(rel, '/');
+
+	if (e->ignored) {
+		if (base && (ends_with(base, ".sql") || ends_with(base, ".yaml") ||
+			     strstr(rel, "/data/")))
+			findings_add(f, SEV_ERROR, e->path, 0, 0, "git-ignored",
+				     "git ignores this file, so no commit holds it and 'cairn build' never ships it; the migration is checked without it ('git check-ignore -v %s' names the rule; 'git add -f %s' commits it anyway)",
+				     e->path, e->path);
+		return 1;
+	}
+	if (e->filter)
+		findings_add(f, SEV_ERROR, e->path, 0, 0, "git-filtered",
+			     "git runs the clean filter '%s' on this file when it adds it, and cairn cannot: the work tree is not what git commits or 'cairn build' ships; check what git stages ('git add %s && cairn check --staged'), or take %s/ out of the filter in .gitattributes",
+			     e->filter, e->path, p->cfg.migrations_dir);
+	return 0;
+}
+
 /* An entry under migrations/callbacks/ (rel: below migrations/): a file
  * with a callback's name is kept; anything else is a finding. */
 static void callback_entry(struct project *p, const struct source_entry *e, const char *rel,
@@ -547,6 +572,8 @@ int project_load(struct project **out, struct source *src, struct findings *f)
 		const char *why;
 		char *dirname;
 
+		if (git_view(p, e, rel, f))
+			continue;
 		if (!slash && e->type != ENTRY_DIR) {
 			loose_file(p, e, rel, f);
 			continue;

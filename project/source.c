@@ -59,6 +59,7 @@ int source_open_worktree(struct source **out, const char *root, git_repository *
 
 	s->root = xstrdup(root);
 	s->label = xstrdup("work tree");
+	s->index_path = index_path ? xstrdup(index_path) : NULL;
 	/* in a sparse checkout, what is not checked out is as the index has
 	 * it (git status says the same), not deleted */
 	if (repo && sparse_checkout(repo)) {
@@ -73,6 +74,7 @@ int source_open_worktree(struct source **out, const char *root, git_repository *
 			return -1;
 		}
 		free(own);
+		s->gix_loaded = 1;
 	}
 	*out = s;
 	return 0;
@@ -241,6 +243,7 @@ void source_free(struct source *s)
 	free(s->label);
 	free(s->root);
 	free(s->prefix);
+	free(s->index_path);
 	free(s);
 }
 
@@ -248,8 +251,10 @@ void source_entries_free(struct source_entry *e, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(e[i].path);
+		free(e[i].filter);
+	}
 	free(e);
 }
 
@@ -385,6 +390,79 @@ static int add_skipped(struct source *s, struct entry_list *l, const char *dir)
 	return 0;
 }
 
+/* 1 when the work tree's index tracks path (prefix included); an index
+ * cairn cannot read counts every path as tracked (nothing is flagged). */
+static int worktree_tracks(struct source *s, const char *path)
+{
+	if (!s->gix_loaded) {
+		char *own = s->index_path ? NULL : path_join(git_repository_path(s->repo), "index");
+
+		s->gix_loaded = gitindex_load(&s->gix, s->repo, git_repository_path(s->repo),
+					      s->index_path ? s->index_path : own, s->prefix) ? -1 : 1;
+		free(own);
+	}
+	return s->gix_loaded < 0 || source_index_get(s, path) != NULL;
+}
+
+/* The filter driver of path when .gitattributes names one ('filter=X')
+ * that the config gives a clean or process command: git runs it on 'git
+ * add', libgit2 does not, so hashing the work-tree file would not give
+ * the blob git commits. NULL otherwise. */
+static char *clean_filter(git_repository *repo, git_config *cfg, const char *path)
+{
+	static const char *const kinds[] = { "clean", "process" };
+	const char *val = NULL;
+	char *name = NULL;
+	size_t i;
+
+	if (!cfg || git_attr_get(&val, repo, GIT_ATTR_CHECK_FILE_THEN_INDEX, path, "filter") < 0 ||
+	    git_attr_value(val) != GIT_ATTR_VALUE_STRING)
+		return NULL;
+	for (i = 0; i < 2 && !name; i++) {
+		git_buf cmd = { NULL, 0, 0 };
+		char *key = xasprintf("filter.%s.%s", val, kinds[i]);
+
+		if (git_config_get_string_buf(&cmd, cfg, key) == 0 && cmd.size)
+			name = xstrdup(val);
+		free(key);
+		git_buf_dispose(&cmd);
+	}
+	return name;
+}
+
+/* What git does with each work-tree file when it adds it, which the
+ * work tree check must see too: a file git ignores and does not track is
+ * left out ('git add -A' and 'git commit -a' leave it out: a down.sql
+ * ignored by a pattern passed plain check, and no commit held it); a file
+ * under a clean filter is named (its blob is the filter's output). */
+static int mark_git_view(struct source *s, struct entry_list *l)
+{
+	git_config *cfg = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (s->repo && git_repository_config_snapshot(&cfg, s->repo) < 0)
+		cfg = NULL;
+	for (i = 0; s->repo && i < l->n && !rc; i++) {
+		struct source_entry *e = &l->items[i];
+		char *full;
+		int ign = 0;
+
+		if (e->type == ENTRY_DIR || e->has_oid) /* has_oid: a sparse checkout's, tracked */
+			continue;
+		full = xstrcat3(s->prefix, e->path, "");
+		if (git_ignore_path_is_ignored(&ign, s->repo, full) < 0)
+			rc = git_fail("cannot read git's ignore rules");
+		else if (ign && !worktree_tracks(s, full))
+			e->ignored = 1;
+		else if (e->type == ENTRY_FILE)
+			e->filter = clean_filter(s->repo, cfg, full);
+		free(full);
+	}
+	git_config_free(cfg);
+	return rc;
+}
+
 int source_walk(struct source *s, const char *dir, struct source_entry **out, size_t *n)
 {
 	struct entry_list l = { NULL, 0, 0 };
@@ -395,7 +473,8 @@ int source_walk(struct source *s, const char *dir, struct source_entry **out, si
 	*n = 0;
 	switch (s->kind) {
 	case SOURCE_WORKTREE:
-		if (walk_fs(&l, s->root, dir) < 0 || add_skipped(s, &l, dir) < 0)
+		if (walk_fs(&l, s->root, dir) < 0 || add_skipped(s, &l, dir) < 0 ||
+		    mark_git_view(s, &l) < 0)
 			goto out;
 		break;
 	case SOURCE_INDEX: {

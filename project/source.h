@@ -20,6 +20,11 @@ struct source_entry {
 	long long size;         /* -1 when not known before reading */
 	git_oid oid;            /* blob id; valid when has_oid */
 	int has_oid;
+	int ignored;            /* work tree: a file git ignores and does not track,
+				 * so no commit holds it */
+	char *filter;           /* work tree: the filter driver whose clean command
+				 * git runs on this file when it adds it (libgit2
+				 * cannot), or NULL */
 };
 
 struct source {
@@ -35,6 +40,8 @@ struct source {
 	 * or in a form cairn does not read, by libgit2 (index) */
 	struct gitindex gix;
 	git_index *index;
+	char *index_path;       /* SOURCE_WORKTREE: the index git would read, NULL: the repository's */
+	int gix_loaded;         /* SOURCE_WORKTREE: gix holds that index */
 };
 
 /* repo may be NULL for the work tree. prefix: the project directory relative
