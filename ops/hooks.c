@@ -107,6 +107,7 @@ static int hook_exec(const char *name, const char *cmd, unsigned long long timeo
 	if (pid == 0) {
 		/* its own process group, so a timeout kills what it started too */
 		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL); /* cairn-apply ignores it (cairn-apply.c) */
 		for (i = 0; env && env[i] && env[i + 1]; i += 2)
 			setenv(env[i], env[i + 1], 1);
 		if (out) {
