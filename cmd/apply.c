@@ -476,7 +476,8 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 /* The environment's hooks (issue #20): before the run (a failure stops
  * it: EXIT_FAILED, nothing applied), after it (outcome success), or
  * on_error (outcome failed); a failing after or on_error hook is a
- * warning: the run's own exit code stands. *how says how it ended (its
+ * warning: the run's own exit code stands. A signal to the applier
+ * stops the hook (ops/hooks.c): a before hook so stopped exits 128 + it. *how says how it ended (its
  * exit_status -1 and started_ms 0 when there was no hook to run). */
 static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 		    const struct apply_set *set, const struct apply_result *res, const char *which,
@@ -487,6 +488,7 @@ static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 			  : !strcmp(which, "after") ? h->hook_after : h->hook_on_error;
 	struct hook_facts f;
 	char code[16];
+	int rc;
 
 	memset(how, 0, sizeof(*how));
 	how->exit_status = -1;
@@ -508,10 +510,12 @@ static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 		warning_msg("%s", cairn_error_last());
 		return EXIT_OK;
 	}
+	/* SIGINT/SIGTERM/SIGHUP stopped the before hook: 128 + the signal */
+	rc = how->interrupted ? 128 + how->interrupted : EXIT_FAILED;
 	if (a->json)
-		apply_ctx_json_error(NULL, EXIT_FAILED, cairn_error_last(), "unchanged", NULL);
+		apply_ctx_json_error(NULL, rc, cairn_error_last(), "unchanged", NULL);
 	error_msg("%s: nothing was applied; the database is unchanged", cairn_error_last());
-	return EXIT_FAILED;
+	return rc;
 }
 
 /* The after or on_error hook that ran once the run had committed and let
