@@ -95,6 +95,14 @@ static const char *mig_name(const struct apply_set *set, const char *version)
 
 /* target: the options naming the database (apply_target_args); status:
  * the status command, with the bundle and its trust, ready to paste. */
+/* The failure is the engine's full disk (SQLite's SQLITE_FULL, the
+ * server's ENOSPC), not the migration's SQL: the way out differs. */
+static int disk_full(const char *msg)
+{
+	return strstr(msg, "database or disk is full") || strstr(msg, "No space left on device") ||
+	       strstr(msg, "could not extend file");
+}
+
 static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 		   const struct apply_set *set, const char *target, const char *status)
 {
@@ -166,8 +174,13 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 						     : "nothing from this run was applied");
 		else
 			state = xasprintf("is unchanged (at version %s)", at);
-		next = xstrdup("fix the migration, build and ship a new bundle, and run apply "
-			       "again");
+		if (disk_full(msg))
+			next = xstrdup("the disk is full, not the migration at fault: free space "
+				       "where the file named above lives (on PostgreSQL, the "
+				       "server's data directory), then run apply again");
+		else
+			next = xstrdup("fix the migration, build and ship a new bundle, and run "
+				       "apply again");
 		break;
 	default:
 		state = xstrdup("is in the state the last successful step left it; run "
