@@ -144,3 +144,21 @@ swap_down_rechain() {
 		"UPDATE cairn_audit SET detail = replace(detail, substr(detail, instr(detail, 'down=sha256:'), 76), 'down=sha256:$_sha') WHERE seq = (SELECT max(seq) FROM cairn_audit WHERE version = '$2')" &&
 	echo "$_sha"
 }
+
+# fleet_signal_started SIG BUNDLE: a fleet of the targets in ktargets, two
+# at a time, applying BUNDLE (--result rk.jsonl, JSON events to kevents);
+# once its second target (k1) started, SIG goes to it. Its exit code goes
+# to the file fleet.rc.
+fleet_signal_started() {
+	rm -f rk.jsonl kevents &&
+	{ cairn-apply fleet "$2" --env dev $KEY --targets ktargets --parallel 2 \
+		--result rk.jsonl --log-format json >kevents 2>kerr & } &&
+	fleet_pid=$! &&
+	fleet_n=0 &&
+	until grep -q "\"target-start\",\"target\":\"k1\"" kevents 2>/dev/null; do
+		fleet_n=$((fleet_n + 1)) && test $fleet_n -lt 500 && sleep 0.02 || return 1
+	done &&
+	sleep 0.3 &&
+	kill -$1 $fleet_pid &&
+	{ wait $fleet_pid; echo $? >fleet.rc; }
+}
