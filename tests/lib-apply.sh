@@ -162,3 +162,14 @@ fleet_signal_started() {
 	kill -$1 $fleet_pid &&
 	{ wait $fleet_pid; echo $? >fleet.rc; }
 }
+
+# apply_many DIR N: N migrations 0001_m1.. in DIR, each a table t_NAME
+# and one row in it, reversibly (the crash tests, t035x)
+apply_many() {
+	_i=1 && while test $_i -le $2; do
+		_n=$(printf "%04d_m%d" $_i $_i) &&
+		apply_mig "$1" $_n "CREATE TABLE t_$_n (id integer primary key, v text);
+INSERT INTO t_$_n (v) VALUES ('$_n');" "DROP TABLE t_$_n;" || return 1
+		_i=$((_i + 1))
+	done
+}
