@@ -90,9 +90,9 @@ static void child(struct state *st, struct slot *sl)
 	 * back and records it, rather than running on unseen (its own process
 	 * group: the kill of the fleet's never reaches it) */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != st->parent)
-		_exit(128 + SIGTERM);
 	sigprocmask(SIG_SETMASK, &st->old, NULL);
+	if (getppid() != st->parent) /* it died before prctl: too late to be told */
+		raise(SIGTERM);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		close(fd);

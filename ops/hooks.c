@@ -186,8 +186,8 @@ static int hook_exec(const char *name, const char *cmd, unsigned long long timeo
 			sigaction(hook_stop_signals[i], &hook_old[i], NULL);
 		/* a SIGKILLed applier takes its hook with it */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(128 + SIGTERM);
+		if (getppid() != parent) /* it died before prctl */
+			raise(SIGTERM);
 		for (i = 0; env && env[i] && env[i + 1]; i += 2)
 			setenv(env[i], env[i + 1], 1);
 		if (out) {
