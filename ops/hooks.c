@@ -182,8 +182,11 @@ static int hook_exec(const char *name, const char *cmd, unsigned long long timeo
 		/* its own process group, so a timeout kills what it started too */
 		setpgid(0, 0);
 		signal(SIGPIPE, SIG_DFL); /* cairn-apply ignores it (cairn-apply.c) */
+		/* the default (or ignored, as nohup leaves SIGHUP), never the
+		 * run's handler, which would cancel the parent's statement */
 		for (i = 0; i < 3; i++)
-			sigaction(hook_stop_signals[i], &hook_old[i], NULL);
+			signal(hook_stop_signals[i],
+			       hook_old[i].sa_handler == SIG_IGN ? SIG_IGN : SIG_DFL);
 		/* a SIGKILLed applier takes its hook with it */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent) /* it died before prctl */
