@@ -233,11 +233,6 @@ static int atomic_refused(const struct plan *p)
 	return 0;
 }
 
-static const char *signal_name(int sig)
-{
-	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
-}
-
 /* Step m failed with err (freed here): what that leaves, and the exit code. */
 static int step_failed(struct run *r, const struct apply_set *set, const struct plan *p,
 		       const struct apply_mig *m, int in_atomic, char *err,
@@ -350,7 +345,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 			continue;
 		if (r->o->interrupted && *r->o->interrupted) {
 			cairn_error_set("interrupted by %s before migration %s; nothing of it ran",
-					signal_name(*r->o->interrupted), m->name);
+					stop_signal_name(*r->o->interrupted), m->name);
 			res->rolled_back = 1;
 			return EXIT_FAILED;
 		}
@@ -382,7 +377,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 			return EXIT_BUDGET;
 		failed = failed != 0;
 		if (failed && r->o->interrupted && *r->o->interrupted) {
-			char *why = xasprintf("interrupted by %s: %s", signal_name(*r->o->interrupted),
+			char *why = xasprintf("interrupted by %s: %s", stop_signal_name(*r->o->interrupted),
 					      err ? err : "stopped");
 
 			free(err);

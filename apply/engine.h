@@ -217,6 +217,8 @@ struct apply_result {
 	long long lag_wait_ms;
 	int between_batches;             /* SIGINT/SIGTERM stopped failed_version (a batch
 					  * migration) in a pause or a wait, no batch running */
+	int between_steps;               /* rollback: a signal came before failed_version's
+					  * step, none running; it stays applied */
 };
 
 void apply_result_release(struct apply_result *r);

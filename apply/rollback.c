@@ -295,6 +295,16 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 	if (ntargets && (rc = callbacks_rollback_before(&r, set, res)) != EXIT_OK)
 		goto out;
 	for (i = 0; i < ntargets; i++) {
+		/* SIGINT/SIGTERM/SIGHUP between two steps: no down script runs
+		 * for the driver's cancel to stop, so the run stops here */
+		if (o->interrupted && *o->interrupted) {
+			cairn_error_set("interrupted by %s before rolling back %s; it stays applied",
+					stop_signal_name(*o->interrupted), targets[i]->name);
+			res->failed_version = xstrdup(targets[i]->version);
+			res->between_steps = 1;
+			rc = EXIT_FAILED;
+			goto out;
+		}
 		rc = rollback_one(&r, rows, nrows, targets, ntargets, i, res);
 		if (rc != EXIT_OK)
 			goto out;

@@ -21,13 +21,13 @@ int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *
 {
 	int rc = drv->lock(db, o->lock_timeout_ms);
 
-	/* SIGINT/SIGTERM while it waited (the driver's cancel stopped the wait,
+	/* SIGINT/SIGTERM/SIGHUP while it waited (the driver's cancel stopped the wait,
 	 * or the lock came first): nothing is done, nothing is held */
 	if (o->interrupted && *o->interrupted) {
 		if (rc == 0)
 			drv->unlock(db);
 		cairn_error_set("interrupted by %s while waiting for the run lock: nothing was done",
-				*o->interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+				stop_signal_name(*o->interrupted));
 		return EXIT_LOCKED;
 	}
 	if (rc == DRIVER_BUSY)

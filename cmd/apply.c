@@ -95,6 +95,14 @@ static const char *mig_name(const struct apply_set *set, const char *version)
 
 /* target: the options naming the database (apply_target_args); status:
  * the status command, with the bundle and its trust, ready to paste. */
+/* The failure is the engine's full disk (SQLite's SQLITE_FULL, the
+ * server's ENOSPC), not the migration's SQL: the way out differs. */
+static int disk_full(const char *msg)
+{
+	return strstr(msg, "database or disk is full") || strstr(msg, "No space left on device") ||
+	       strstr(msg, "could not extend file");
+}
+
 static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 		   const struct apply_set *set, const char *target, const char *status)
 {
@@ -166,8 +174,13 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 						     : "nothing from this run was applied");
 		else
 			state = xasprintf("is unchanged (at version %s)", at);
-		next = xstrdup("fix the migration, build and ship a new bundle, and run apply "
-			       "again");
+		if (disk_full(msg))
+			next = xstrdup("the disk is full, not the migration at fault: free space "
+				       "where the file named above lives (on PostgreSQL, the "
+				       "server's data directory), then run apply again");
+		else
+			next = xstrdup("fix the migration, build and ship a new bundle, and run "
+				       "apply again");
 		break;
 	default:
 		state = xstrdup("is in the state the last successful step left it; run "
@@ -476,7 +489,8 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 /* The environment's hooks (issue #20): before the run (a failure stops
  * it: EXIT_FAILED, nothing applied), after it (outcome success), or
  * on_error (outcome failed); a failing after or on_error hook is a
- * warning: the run's own exit code stands. *how says how it ended (its
+ * warning: the run's own exit code stands. A signal to the applier
+ * stops the hook (ops/hooks.c): a before hook so stopped exits 128 + it. *how says how it ended (its
  * exit_status -1 and started_ms 0 when there was no hook to run). */
 static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 		    const struct apply_set *set, const struct apply_result *res, const char *which,
@@ -487,6 +501,7 @@ static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 			  : !strcmp(which, "after") ? h->hook_after : h->hook_on_error;
 	struct hook_facts f;
 	char code[16];
+	int rc;
 
 	memset(how, 0, sizeof(*how));
 	how->exit_status = -1;
@@ -508,10 +523,12 @@ static int run_hook(const struct apply_policy *ap, const struct apply_args *a,
 		warning_msg("%s", cairn_error_last());
 		return EXIT_OK;
 	}
+	/* SIGINT/SIGTERM/SIGHUP stopped the before hook: 128 + the signal */
+	rc = how->interrupted ? 128 + how->interrupted : EXIT_FAILED;
 	if (a->json)
-		apply_ctx_json_error(NULL, EXIT_FAILED, cairn_error_last(), "unchanged", NULL);
+		apply_ctx_json_error(NULL, rc, cairn_error_last(), "unchanged", NULL);
 	error_msg("%s: nothing was applied; the database is unchanged", cairn_error_last());
-	return EXIT_FAILED;
+	return rc;
 }
 
 /* The after or on_error hook that ran once the run had committed and let

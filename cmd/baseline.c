@@ -33,8 +33,9 @@ const struct cmd cmd_baseline_desc = {
 	"                       chain's head (else $CAIRN_CHECKPOINT, else the config's)\n"
 	"   --checkpoint-key KEY  the key that signs it (else $CAIRN_CHECKPOINT_KEY)\n"
 	"\n"
-	"SIGINT or SIGTERM stops the wait for the lock, or cancels the write of the\n"
-	"books (one transaction: all of it or nothing), and exits 130 or 143.\n",
+	"SIGINT, SIGTERM or SIGHUP stops the wait for the lock, or cancels the write\n"
+	"of the books (one transaction: all of it or nothing), and exits 130, 143\n"
+	"or 129.\n",
 };
 
 struct baseline_args {

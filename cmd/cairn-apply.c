@@ -1,6 +1,7 @@
 /* cairn-apply: the applier. Verifies a bundle, checks the environment's
  * policy, applies it. Links no libgit2 and holds no signing code. */
 #include <openssl/crypto.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
@@ -74,6 +75,11 @@ static void print_usage(FILE *out)
 int main(int argc, char **argv)
 {
 	heap_hugepages(HEAP_ONE_ARENA);
+	/* A closed output pipe (the pager or tee went with a closed ssh
+	 * session) must not kill a run between a statement and its books:
+	 * writes fail with EPIPE instead, and the run finishes. The commands
+	 * the applier starts get the default back (ops/hooks.c, pg-backup.c). */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		print_usage(stderr);
 		return EXIT_USAGE;

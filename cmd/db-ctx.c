@@ -442,7 +442,8 @@ void apply_ctx_fail_unchanged(struct apply_ctx *c, int code, int see_status, con
 	free(next);
 }
 
-/* SIGINT and SIGTERM: the first asks the run to stop (the engine checks
+/* SIGINT, SIGTERM and SIGHUP (the terminal or ssh session that started
+ * the run closed: the run must not die halfway like a SIGKILL): the first asks the run to stop (the engine checks
  * apply_interrupted between steps and statements) and cancels the running
  * statement through the driver, whose cancel is async-signal-safe; the
  * engine then rolls back and records the interruption, and the lock is
@@ -472,6 +473,7 @@ void apply_ctx_catch_signals(struct apply_ctx *c)
 	signal_ctx = c;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 void apply_ctx_release_signals(void)
@@ -482,6 +484,7 @@ void apply_ctx_release_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	signal_ctx = NULL;
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -501,7 +504,7 @@ int apply_ctx_interrupt_exit(struct apply_ctx *c, const char *what)
 {
 	int sig = apply_interrupted;
 
-	error_msg("interrupted by %s: %s", sig == SIGINT ? "SIGINT" : "SIGTERM", what);
+	error_msg("interrupted by %s: %s", stop_signal_name(sig), what);
 	(void)c;
 	return 128 + sig;
 }

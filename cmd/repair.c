@@ -58,8 +58,8 @@ const struct cmd cmd_repair_desc = {
 	"Exit status: 0, 1 when VERSION is not failed or in progress (with\n"
 	"--accept-checksum: not applied with another checksum), 3 refused by the\n"
 	"policy or the database's identity, 4 lock not obtained, 5 the books were\n"
-	"changed outside cairn-apply, 6 the database cannot be used, 130 or 143\n"
-	"SIGINT or SIGTERM (the wait for the lock stopped, or the write of the\n"
+	"changed outside cairn-apply, 6 the database cannot be used, 130, 143 or\n"
+	"129 SIGINT, SIGTERM or SIGHUP (the wait for the lock stopped, or the write of the\n"
 	"books cancelled: one transaction, all of it or nothing).\n",
 };
 

@@ -166,6 +166,11 @@ static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a,
 				 target, target, res->failed_version ? res->failed_version : "VERSION");
 	} else if (rc == EXIT_REFUSED) {
 		state = xstrdup("is unchanged");
+	} else if (rc == EXIT_FAILED && res->between_steps) {
+		state = xasprintf("is at version %s: %s", at,
+				  res->applied ? "the rollbacks before the signal stay"
+					       : "nothing was rolled back");
+		next = xstrdup("run the rollback again to go on");
 	} else if (rc == EXIT_FAILED && res->applied == 0 && !res->rolled_back) {
 		state = xasprintf("is unchanged (at version %s)", at);
 		next = xstrdup("roll back to a version above it, or write a new migration "
@@ -178,7 +183,9 @@ static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a,
 	} else {
 		state = xstrdup("is in the state the last successful step left it");
 	}
-	if (apply_interrupted)
+	if (apply_interrupted && res->between_steps)
+		apply_ctx_interrupt_exit(ctx, "stopped between two steps; none was running");
+	else if (apply_interrupted)
 		apply_ctx_interrupt_exit(ctx, "the running down script was cancelled and rolled back");
 	apply_ctx_fail(ctx, rc, cairn_error_last(), state, next);
 	free(state);

@@ -4,6 +4,7 @@
  * the options libpq used for this connection (PQconninfo), the password
  * passed in PGPASSWORD, never on a command line others can read. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static int run_tool(struct db *db, const char *tool, const char *const *args, co
 	argv[n + 1] = connect ? dbarg : NULL;
 	pid = fork();
 	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL); /* cairn-apply ignores it (cairn-apply.c) */
 		if (password)
 			setenv("PGPASSWORD", password, 1);
 		execvp(tool, (char *const *)argv);

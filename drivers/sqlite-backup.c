@@ -90,8 +90,10 @@ int sqlite_restore_from(struct db *db, const char *path)
 		rc = copy_pages(db->h, from);
 	}
 	if (rc != SQLITE_OK) {
-		cairn_error_set("cannot restore '%s' from '%s': %s", db->path, path,
-				from ? sqlite3_errmsg(from) : sqlite3_errstr(rc));
+		/* the step's code: it failed on the database written (a full
+		 * disk), whose handle, not the copy's, holds the message */
+		cairn_error_set("cannot restore '%s' from '%s': %s",
+				db->path, path, sqlite3_errstr(rc));
 		sqlite3_close(from);
 		return -1;
 	}

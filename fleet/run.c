@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ struct state {
 	const char *phase;
 	size_t wave;
 	sigset_t old;
+	pid_t parent; /* the fleet's process, for its targets' parent-death signal */
 };
 
 long long fleet_now_ms(void)
@@ -83,7 +85,14 @@ static void child(struct state *st, struct slot *sl)
 	setpgid(0, 0);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	/* a fleet SIGKILLed stops its targets as SIGTERM does: each rolls
+	 * back and records it, rather than running on unseen (its own process
+	 * group: the kill of the fleet's never reaches it) */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	sigprocmask(SIG_SETMASK, &st->old, NULL);
+	if (getppid() != st->parent) /* it died before prctl: too late to be told */
+		raise(SIGTERM);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		close(fd);
@@ -210,7 +219,7 @@ static void reap(struct state *st)
 			}
 }
 
-/* Waits for a child to end or a signal (SIGINT, SIGTERM) to come; returns
+/* Waits for a child to end or a signal (SIGINT, SIGTERM, SIGHUP) to come; returns
  * the signal, or 0. */
 static int wait_some(struct state *st, const sigset_t *set, long long *last_tick)
 {
@@ -227,7 +236,7 @@ static int wait_some(struct state *st, const sigset_t *set, long long *last_tick
 		*last_tick = fleet_now_ms();
 		emit(st, FLEET_EV_TICK, 0);
 	}
-	return sig == SIGINT || sig == SIGTERM ? sig : 0;
+	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP ? sig : 0;
 }
 
 static size_t wave_size(const struct fleet_sched *s, size_t n)
@@ -265,7 +274,9 @@ int fleet_run(const struct fleet_sched *s, size_t n, struct fleet_outcome *out,
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP); /* the terminal or ssh session closed */
 	sigprocmask(SIG_BLOCK, &set, &st.old);
+	st.parent = getpid();
 	for (;;) {
 		int sig;
 
@@ -303,13 +314,15 @@ int fleet_run(const struct fleet_sched *s, size_t n, struct fleet_outcome *out,
 		}
 	}
 	/* a signal that came as the last target ended still stops the fleet */
-	if (!sum->signal && (sigpending(&set), sigismember(&set, SIGTERM) || sigismember(&set, SIGINT))) {
+	if (!sum->signal && (sigpending(&set), sigismember(&set, SIGTERM) ||
+			     sigismember(&set, SIGINT) || sigismember(&set, SIGHUP))) {
 		struct timespec zero = { 0, 0 };
 		sigset_t only;
 
 		sigemptyset(&only);
 		sigaddset(&only, SIGINT);
 		sigaddset(&only, SIGTERM);
+		sigaddset(&only, SIGHUP);
 		sum->signal = sigtimedwait(&only, NULL, &zero);
 		if (sum->signal > 0)
 			sum->stop = FLEET_INTERRUPTED;

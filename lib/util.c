@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,4 +486,10 @@ char *shell_quote(const char *s)
 	}
 	buf_putc(&b, '"');
 	return buf_detach(&b, NULL);
+}
+
+const char *stop_signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP"
+											: "a signal";
 }

@@ -60,6 +60,10 @@ int version_cmp(const char *a, const char *b);
  * that a hint may wrap the whole command in single quotes). Caller frees. */
 char *shell_quote(const char *s);
 
+/* The name a run's closing message gives the signal that stopped it:
+ * "SIGINT", "SIGTERM", "SIGHUP", else "a signal". */
+const char *stop_signal_name(int sig);
+
 int starts_with(const char *s, const char *prefix);
 int ends_with(const char *s, const char *suffix);
 

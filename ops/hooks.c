@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../lib/error.h"
+#include "../lib/util.h"
 #include "hooks.h"
 
 #define HOOK_OUTPUT_CAP (64u * 1024)
@@ -21,6 +23,68 @@ static long long mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+#define HOOK_STOP_GRACE_MS 2000 /* SIGTERM to SIGKILL, for a hook stopped by a signal */
+
+/* SIGINT, SIGTERM or SIGHUP to the applier while a hook runs: the hook
+ * (its whole process group) must not outlive the run that started it. */
+static const int hook_stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static volatile sig_atomic_t hook_stop_sig;
+static struct sigaction hook_old[3];
+
+/* Records the signal, then does what was there before: the run's own
+ * handler (a backup command inside a run), or, for the default action,
+ * nothing yet: wait_for stops the hook first and hook_exec raises it. */
+static void on_stop_signal(int sig)
+{
+	size_t i;
+
+	hook_stop_sig = sig;
+	for (i = 0; i < 3; i++)
+		if (hook_stop_signals[i] == sig && hook_old[i].sa_handler != SIG_DFL &&
+		    hook_old[i].sa_handler != SIG_IGN)
+			hook_old[i].sa_handler(sig);
+}
+
+static void stop_signals_catch(void)
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	hook_stop_sig = 0;
+	for (i = 0; i < 3; i++)
+		sigaction(hook_stop_signals[i], &sa, &hook_old[i]);
+}
+
+static void stop_signals_restore(void)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		sigaction(hook_stop_signals[i], &hook_old[i], NULL);
+}
+
+/* The hook's process group asked to stop, then killed after a grace. */
+static void stop_group(pid_t pid, int *status)
+{
+	long long deadline = mono_ms() + HOOK_STOP_GRACE_MS;
+	struct timespec ts = { 0, 20 * 1000000L };
+
+	kill(-pid, SIGTERM);
+	while (waitpid(pid, status, WNOHANG) == 0) {
+		if (mono_ms() >= deadline) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, status, 0);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(-pid, SIGKILL); /* what it started and left behind */
+}
+
 
 /* What the command wrote to its stdout so far (the pipe is non-blocking);
  * past the cap it is read and dropped, so the command never blocks. */
@@ -47,6 +111,13 @@ static int wait_for(const char *name, pid_t pid, unsigned long long timeout_ms, 
 
 		if (out)
 			drain(fd, out);
+		if (hook_stop_sig) {
+			stop_group(pid, &status);
+			how->interrupted = hook_stop_sig;
+			cairn_error_set("interrupted by %s while the %s ran: the %s was stopped",
+					stop_signal_name(hook_stop_sig), name, name);
+			return -1;
+		}
 		if (mono_ms() >= deadline) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
@@ -81,7 +152,7 @@ static int hook_exec(const char *name, const char *cmd, unsigned long long timeo
 		     const char *const *env, struct buf *out, struct hook_outcome *how)
 {
 	int fds[2] = { -1, -1 }, rc;
-	pid_t pid;
+	pid_t pid, parent;
 	size_t i;
 
 	memset(how, 0, sizeof(*how));
@@ -95,9 +166,12 @@ static int hook_exec(const char *name, const char *cmd, unsigned long long timeo
 		return -1;
 	}
 	fflush(NULL);
+	stop_signals_catch();
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		cairn_error_set("cannot run the %s: %s", name, strerror(errno));
+		stop_signals_restore();
 		if (out) {
 			close(fds[0]);
 			close(fds[1]);
@@ -107,6 +181,16 @@ static int hook_exec(const char *name, const char *cmd, unsigned long long timeo
 	if (pid == 0) {
 		/* its own process group, so a timeout kills what it started too */
 		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL); /* cairn-apply ignores it (cairn-apply.c) */
+		/* the default (or ignored, as nohup leaves SIGHUP), never the
+		 * run's handler, which would cancel the parent's statement */
+		for (i = 0; i < 3; i++)
+			signal(hook_stop_signals[i],
+			       hook_old[i].sa_handler == SIG_IGN ? SIG_IGN : SIG_DFL);
+		/* a SIGKILLed applier takes its hook with it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent) /* it died before prctl */
+			raise(SIGTERM);
 		for (i = 0; env && env[i] && env[i + 1]; i += 2)
 			setenv(env[i], env[i + 1], 1);
 		if (out) {
@@ -126,6 +210,7 @@ static int hook_exec(const char *name, const char *cmd, unsigned long long timeo
 	how->duration_ms = mono_ms() - how->started_ms;
 	if (out)
 		close(fds[0]);
+	stop_signals_restore();
 	return rc;
 }
 

@@ -22,6 +22,7 @@ struct hook_outcome {
 	int exit_status;          /* -1: it did not exit (signal, timeout, not run) */
 	int signal;               /* the signal that killed it, 0: none */
 	int timed_out;            /* killed at the timeout */
+	int interrupted;          /* SIGINT/SIGTERM/SIGHUP to the applier stopped it, 0: no */
 	long long started_ms, duration_ms; /* monotonic clock */
 	unsigned long long timeout_ms; /* the timeout it ran under */
 };

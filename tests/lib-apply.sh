@@ -144,3 +144,32 @@ swap_down_rechain() {
 		"UPDATE cairn_audit SET detail = replace(detail, substr(detail, instr(detail, 'down=sha256:'), 76), 'down=sha256:$_sha') WHERE seq = (SELECT max(seq) FROM cairn_audit WHERE version = '$2')" &&
 	echo "$_sha"
 }
+
+# fleet_signal_started SIG BUNDLE: a fleet of the targets in ktargets, two
+# at a time, applying BUNDLE (--result rk.jsonl, JSON events to kevents);
+# once its second target (k1) started, SIG goes to it. Its exit code goes
+# to the file fleet.rc.
+fleet_signal_started() {
+	rm -f rk.jsonl kevents &&
+	{ cairn-apply fleet "$2" --env dev $KEY --targets ktargets --parallel 2 \
+		--result rk.jsonl --log-format json >kevents 2>kerr & } &&
+	fleet_pid=$! &&
+	fleet_n=0 &&
+	until grep -q "\"target-start\",\"target\":\"k1\"" kevents 2>/dev/null; do
+		fleet_n=$((fleet_n + 1)) && test $fleet_n -lt 500 && sleep 0.02 || return 1
+	done &&
+	sleep 0.3 &&
+	kill -$1 $fleet_pid &&
+	{ wait $fleet_pid; echo $? >fleet.rc; }
+}
+
+# apply_many DIR N: N migrations 0001_m1.. in DIR, each a table t_NAME
+# and one row in it, reversibly (the crash tests, t035x)
+apply_many() {
+	_i=1 && while test $_i -le $2; do
+		_n=$(printf "%04d_m%d" $_i $_i) &&
+		apply_mig "$1" $_n "CREATE TABLE t_$_n (id integer primary key, v text);
+INSERT INTO t_$_n (v) VALUES ('$_n');" "DROP TABLE t_$_n;" || return 1
+		_i=$((_i + 1))
+	done
+}

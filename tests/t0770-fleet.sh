@@ -299,17 +299,8 @@ test_expect_success 'setup: a slow migration' '
 
 test_expect_success 'SIGTERM during a fleet: running targets roll back, the rest never start, each database consistent' '
 	rm -f cairn-apply.yaml &&
-	{ cairn-apply fleet slow.tar.gz --env dev $KEY --targets ktargets --parallel 2 \
-		--result rk.jsonl --log-format json >kevents 2>kerr & } &&
-	pid=$! &&
-	n=0 &&
-	until grep -q "\"target-start\",\"target\":\"k1\"" kevents 2>/dev/null; do
-		n=$((n + 1)) && test $n -lt 500 && sleep 0.02 || return 1
-	done &&
-	sleep 0.5 &&
-	kill -TERM $pid &&
-	{ wait $pid; rc=$?; } &&
-	test $rc = 143 &&
+	fleet_signal_started TERM slow.tar.gz &&
+	test "$(cat fleet.rc)" = 143 &&
 	test "$(outcome rk.jsonl k0)" = interrupted &&
 	test "$(outcome rk.jsonl k1)" = interrupted &&
 	test "$(outcome rk.jsonl k5)" = not-started &&
