@@ -3,14 +3,19 @@
  * recorded: its audit row (action "backup") names the path, and the
  * file's sha256 must be the one that row holds, so a file swapped or
  * edited since is refused before anything is written. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
 #include "../lib/pgobject.h"
 #include "../lib/sha256.h"
+#include "../lib/tmpfile.h"
 #include "../lib/util.h"
 #include "engine.h"
 #include "engine-int.h"
@@ -122,6 +127,140 @@ static int record_restore(struct db *db, const struct driver *drv, const struct 
 out:
 	free(detail);
 	run_release(&r);
+	return rc;
+}
+
+/* A kill at a known point, for the tests of a restore killed outright
+ * (tests/t1066): $CAIRN_TEST_KILL_AT names the point. Only ever SIGKILLs
+ * this process: it opens no way past a check. */
+static void test_kill_at(const char *point)
+{
+	const char *at = getenv("CAIRN_TEST_KILL_AT");
+
+	if (at && !strcmp(at, point))
+		kill(getpid(), SIGKILL);
+}
+
+/* The newest restore row that brought back path with the bytes it has
+ * now: the database is that backup's already (a restore that finished,
+ * or one killed after its one step, whose row came with the copy). The
+ * error set, 1; 0 when none. */
+static int restored_already(const struct audit_row *a, size_t n, const char *path)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	unsigned long long size;
+	size_t i;
+
+	if (sha256_file(path, hex, &size) < 0)
+		return 0;
+	for (i = n; i-- > 0;) {
+		const char *d = a[i].detail, *h;
+		char *p;
+		int same;
+
+		if (strcmp(a[i].action, "restore") || strncmp(d, "restored=", 9) ||
+		    !(h = strstr(d, "; sha256=")) || strstr(d, "; tables="))
+			continue;
+		p = xstrndup(d + 9, (size_t)(h - d - 9));
+		same = same_file(p, path) && !strncmp(h + 9, hex, SHA256_HEX_LEN);
+		free(p);
+		if (same) {
+			cairn_error_set("'%s' was restored already: audit row %lld (%s) records it, "
+					"and the database is that backup's from then on; nothing was "
+					"restored again ('cairn-apply status' shows the version)",
+					path, a[i].seq, a[i].at);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The backup's bytes into tmp, a new file, fsynced. */
+static int copy_file(const char *from, const char *tmp)
+{
+	char b[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	ssize_t got = 0;
+
+	if (in < 0 || (out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		goto out;
+	while ((got = read(in, b, sizeof(b))) > 0) {
+		ssize_t off = 0, w;
+
+		for (; off < got; off += w)
+			if ((w = write(out, b + off, (size_t)(got - off))) < 0)
+				goto out;
+	}
+	rc = got < 0 || fsync(out) ? -1 : 0;
+out:
+	if (rc)
+		cairn_error_set("cannot copy '%s' to '%s': %s; nothing was restored", from, tmp,
+				strerror(errno));
+	if (out >= 0 && close(out) && !rc) {
+		cairn_error_set("cannot write '%s': %s; nothing was restored", tmp, strerror(errno));
+		rc = -1;
+	}
+	if (in >= 0)
+		close(in);
+	return rc;
+}
+
+/* The private copy made ready: the backup's bytes, checked again against
+ * the row (so the bytes restored are the ones checked), the restore row
+ * appended to its chain and committed (SQLite syncs the commit). */
+static int prepare_copy(const struct driver *drv, const struct apply_opts *o,
+			const struct audit_row *row, const char *path, const char *tmp,
+			size_t nbefore, struct restore_info *out)
+{
+	struct db *copy = NULL;
+	char *dsn;
+	int rc;
+
+	if (copy_file(path, tmp))
+		return EXIT_ENVIRONMENT;
+	if ((rc = check_file(row, tmp)) != EXIT_OK)
+		return rc;
+	test_kill_at("copied");
+	dsn = xasprintf("%s:%s", drv->name, tmp);
+	rc = drv->open(&copy, dsn, DRIVER_OPEN_EXISTING) ? EXIT_ENVIRONMENT : EXIT_OK;
+	free(dsn);
+	if (rc == EXIT_OK && record_restore(copy, drv, o, row, path, nbefore, out) < 0)
+		rc = EXIT_ENVIRONMENT;
+	drv->close(copy);
+	if (rc != EXIT_OK)
+		cairn_error_set("cannot write the restore row into the copy '%s': %s; nothing was "
+				"restored", tmp, cairn_error_last());
+	return rc;
+}
+
+/* SQLite's way: the whole file, books included. A kill must not split
+ * the copy from its restore row, so the row is written first, into a
+ * private copy of the backup beside it (PATH.tmpPID, removed on a signal,
+ * or by the next restore once this process is gone); then that copy's
+ * pages replace the database's in one step of the online backup API, on
+ * the run's connection under the run lock, through SQLite's rollback
+ * journal: a kill during the step leaves a hot journal that the next
+ * open rolls back. So the database is either untouched or the backup's
+ * with its restore row (docs/design.md says why not a rename). */
+static int restore_whole(struct db *db, const struct driver *drv, const struct apply_opts *o,
+			 const struct audit_row *row, const char *path, size_t nbefore,
+			 struct restore_info *out)
+{
+	char *tmp = tmpfile_name(path);
+	int rc;
+
+	tmpfile_hold(tmp);
+	rc = prepare_copy(drv, o, row, path, tmp, nbefore, out);
+	test_kill_at("recorded");
+	if (rc == EXIT_OK && drv->restore_from(db, tmp) < 0) {
+		free(out->current);
+		out->current = NULL;
+		rc = EXIT_ENVIRONMENT;
+	}
+	test_kill_at("restored");
+	unlink(tmp);
+	tmpfile_drop(tmp);
+	free(tmp);
 	return rc;
 }
 
@@ -348,7 +487,11 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "restore");
 	if (rc != EXIT_OK)
 		goto out;
-	if (!(row = find_row(a, na, path))) {
+	if (!(row = find_row(a, na, path)) && restored_already(a, na, path)) {
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (!row) {
 		cairn_error_set("no audit row records '%s' as a backup cairn took: nothing was "
 				"restored ('cairn-apply history' lists the backup rows)", path);
 		rc = EXIT_REFUSED;
@@ -370,15 +513,7 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		rc = restore_tables(db, drv, &guard.opts, row, path, rows, nrows, out);
 		goto out;
 	}
-	if (drv->restore_from(db, path) < 0) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	/* from here the database is the backup's; the books say so */
-	if (record_restore(db, drv, &guard.opts, row, path, na, out) < 0) {
-		out->restored_unrecorded = 1;
-		rc = EXIT_ENVIRONMENT;
-	}
+	rc = restore_whole(db, drv, &guard.opts, row, path, na, out);
 out:
 	if (drv->unlock(db) && rc == EXIT_OK)
 		rc = EXIT_ENVIRONMENT;

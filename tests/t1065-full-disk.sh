@@ -71,15 +71,23 @@ test_expect_success 'no room for the backup: the destructive migration never run
 	books_match "$M/db"
 '
 
-# Restoring writes every page through the rollback journal: a copy of the
-# database's pages beside it.
+# Restoring first copies the backup beside it (the restore row is written
+# into that copy), then writes every page through the rollback journal: a
+# copy of the database's pages beside it. Either can meet the full disk.
 test_expect_success 'no room to restore: the database is unchanged, the file named; with room, restore finishes' '
 	backup=$(ls "$M"/db.0003.*.backup) &&
 	sha256sum "$M/db" >sum.before &&
 	used=$(du -sk "$M" | cut -f1) &&
 	size $((used + 200)) &&
 	test_expect_code 6 cairn-apply restore --db "sqlite:$M/db" "$backup" >out 2>err &&
-	test_grep "cannot restore .$M/db. from .$backup.: database or disk is full" err &&
+	test_grep "cannot copy .$backup. to .$backup.tmp[0-9]*.: No space left on device; nothing was restored" err &&
+	ls "$M" >files && test_grep ! "\.tmp" files &&
+	sha256sum "$M/db" >sum && test_cmp sum.before sum &&
+	books_match "$M/db" &&
+	size $((used + $(du -k "$backup" | cut -f1) + 200)) &&
+	test_expect_code 6 cairn-apply restore --db "sqlite:$M/db" "$backup" >out 2>err &&
+	test_grep "cannot restore .$M/db. from .$backup.tmp[0-9]*.: database or disk is full" err &&
+	ls "$M" >files && test_grep ! "\.tmp" files &&
 	sha256sum "$M/db" >sum && test_cmp sum.before sum &&
 	books_match "$M/db" &&
 	size 16384 &&
