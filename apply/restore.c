@@ -5,6 +5,7 @@
  * edited since is refused before anything is written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -242,13 +243,35 @@ static int prepare_copy(const struct driver *drv, const struct apply_opts *o,
  * journal: a kill during the step leaves a hot journal that the next
  * open rolls back. So the database is either untouched or the backup's
  * with its restore row (docs/design.md says why not a rename). */
+/* The journals of copies left by restores killed outright (the copy
+ * itself tmpfile_name removes): "PATH.tmpN-journal" whose copy is gone. */
+static void drop_stale_journals(const char *path)
+{
+	char *pat = xasprintf("%s.tmp*-journal", path);
+	glob_t g;
+	size_t i;
+
+	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc; i++) {
+			char *copy = xstrndup(g.gl_pathv[i], strlen(g.gl_pathv[i]) - 8);
+
+			if (access(copy, F_OK) && errno == ENOENT)
+				unlink(g.gl_pathv[i]);
+			free(copy);
+		}
+		globfree(&g);
+	}
+	free(pat);
+}
+
 static int restore_whole(struct db *db, const struct driver *drv, const struct apply_opts *o,
 			 const struct audit_row *row, const char *path, size_t nbefore,
 			 struct restore_info *out)
 {
-	char *tmp = tmpfile_name(path);
+	char *tmp = tmpfile_name(path), *journal = xasprintf("%s-journal", tmp);
 	int rc;
 
+	drop_stale_journals(path);
 	tmpfile_hold(tmp);
 	rc = prepare_copy(drv, o, row, path, tmp, nbefore, out);
 	test_kill_at("recorded");
@@ -259,7 +282,9 @@ static int restore_whole(struct db *db, const struct driver *drv, const struct a
 	}
 	test_kill_at("restored");
 	unlink(tmp);
+	unlink(journal);
 	tmpfile_drop(tmp);
+	free(journal);
 	free(tmp);
 	return rc;
 }

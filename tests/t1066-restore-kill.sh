@@ -101,11 +101,16 @@ test_expect_success 'SIGKILL at random moments, 12 rounds: untouched or restored
 	backup=$(cat backups) &&
 	rm -f cp.log && cp applied.cp saved.cp &&
 	: >outcomes &&
+	cp applied.db db &&
+	t0=$(date +%s%N) && cairn-apply restore --db sqlite:db "$backup" >out &&
+	ms=$(( ($(date +%s%N) - t0) / 1000000 + 1 )) &&
+	echo "# a whole restore: $ms ms" >&2 &&
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12
 	do
 		cp applied.db db && rm -f db-journal &&
+		d=$(( (ms * ((i * 7) % 12 + 1)) / 12 )) &&
 		{ cairn-apply restore --db sqlite:db "$backup" >out 2>err & pid=$!; } &&
-		sleep 0.0$(( (i * 7) % 10 ))$(( i % 10 )) &&
+		sleep $(( d / 1000 )).$(printf %03d $(( d % 1000 ))) &&
 		kill -9 $pid 2>/dev/null; wait $pid; true &&
 		q db "SELECT count(*) FROM cairn_migrations" >/dev/null &&
 		if sha256sum <db | cmp -s - sum.applied
@@ -121,7 +126,8 @@ test_expect_success 'SIGKILL at random moments, 12 rounds: untouched or restored
 			test_grep "was restored already" err
 		fi || return 1
 	done &&
-	sort outcomes | uniq -c >&2
+	sort outcomes | uniq -c >&2 &&
+	ls >files && test_grep ! "\.tmp[0-9]*-journal" files
 '
 
 test_done
