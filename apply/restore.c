@@ -166,9 +166,9 @@ static int restored_already(const struct audit_row *a, size_t n, const char *pat
 		same = same_file(p, path) && !strncmp(h + 9, hex, SHA256_HEX_LEN);
 		free(p);
 		if (same) {
-			cairn_error_set("'%s' was restored already: audit row %lld (%s) records it, "
-					"and the database is that backup's from then on; nothing was "
-					"restored again ('cairn-apply status' shows the version)",
+			cairn_error_set("'%s' was restored already: audit row %lld (%s) records it "
+					"(its backup row went with the file); nothing was restored "
+					"again ('cairn-apply status' shows the version)",
 					path, a[i].seq, a[i].at);
 			return 1;
 		}
