@@ -171,6 +171,7 @@ PG_SRC       = drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-stream.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c drivers/sqlite-backup.c \
+               drivers/sqlite-vfs.c \
                $(PG_SRC)
 # Operations (issue #20): preflight's checks, and what a pending
 # PostgreSQL script needs, read with libpg_query (linked into the applier
@@ -225,7 +226,12 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c tests/unit/unit.h $(TEST_OBJ)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)
 
 # Test helpers (git's t/helper): drive a library from the shell tests.
-HELPER_BIN   = $(BUILD)/tests/pg-driver $(BUILD)/tests/index-dump
+HELPER_BIN   = $(BUILD)/tests/pg-driver $(BUILD)/tests/index-dump $(BUILD)/tests/powercut.so
+# t0352's power cut, preloaded into cairn-apply: no sanitizer of its own
+# (it runs inside the sanitized binary), no library of ours.
+$(BUILD)/tests/powercut.so: tests/helpers/powercut.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=c11 -Wall -Wextra -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/%: tests/helpers/%.c $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CAIRN_CFLAGS) $(APPLY_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(CAIRN_LIBS) $(APPLY_LIBS)

@@ -32,6 +32,11 @@ void sqlite_fill_error(struct db *db, struct driver_error *err, long base, int r
 int sqlite_simple(struct db *db, const char *sql);
 sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
 
+/* sqlite-vfs.c: "unix" without the directory sync of a journal that is
+ * durable already; its name, or NULL (then SQLite's default VFS). */
+#define SQLITE_VFS_NAME "cairn-unix"
+const char *sqlite_vfs_name(void);
+
 /* sqlite-exec.c */
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
 /* More of a script whose statements and changes x already counts (x->err's
