@@ -79,21 +79,6 @@ test_expect_success 'plan refuses the same way; status shows what waits' '
 	test_grep "note: the policy of .prod. would refuse .one.tar.gz.: destructive: .*migration .0003_cleanup.: drop-column" err
 '
 
-# destructive_json FILE: status --format json's destructive field as
-# "needed approvals ok|version migration rule file:line|..." ("none" without it)
-destructive_json() {
-	python3 -c "
-import json, sys
-d = json.load(open(sys.argv[1])).get(\"destructive\")
-if d is None:
-    print(\"none\")
-else:
-    print(d[\"approvals_needed\"], d[\"approvals\"], d[\"ok\"], d[\"message\"] is not None)
-    for s in d[\"statements\"]:
-        print(s[\"version\"], s[\"migration\"], s[\"rule\"], \"%s:%d\" % (s[\"file\"], s[\"line\"]), s[\"what\"])
-" "$1"
-}
-
 test_expect_success 'status --format json says the same: the destructive migration not applied, needing 2 approvals, carrying 1' '
 	cairn-apply status one.tar.gz --env prod --format json >out 2>err &&
 	test ! -s err &&

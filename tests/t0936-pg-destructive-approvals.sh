@@ -74,21 +74,6 @@ test_expect_success 'one approval is refused (exit 3), naming the DO block and t
 	test_grep "destructive: .*opaque-code at up.sql:1" err
 '
 
-# destructive_json FILE: status --format json's destructive field, a line
-# "needed approvals ok message?" then one per statement ("none" without it)
-destructive_json() {
-	python3 -c "
-import json, sys
-d = json.load(open(sys.argv[1])).get(\"destructive\")
-if d is None:
-    print(\"none\")
-else:
-    print(d[\"approvals_needed\"], d[\"approvals\"], d[\"ok\"], d[\"message\"] is not None)
-    for s in d[\"statements\"]:
-        print(s[\"version\"], s[\"migration\"], s[\"rule\"], \"%s:%d\" % (s[\"file\"], s[\"line\"]), s[\"what\"])
-" "$1"
-}
-
 test_expect_success 'status --format json names the DO block and the waived drop, needing 2 approvals, carrying 1' '
 	cairn-apply status v2.tar.gz --env prod --format json >out 2>err &&
 	test ! -s err &&
