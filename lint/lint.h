@@ -116,6 +116,12 @@ int lint_sqlite_save(struct lint_sqlite *db, struct buf *out);
  * database, truncated or damaged: the caller then frees db and replays on
  * a fresh one. */
 int lint_sqlite_load(struct lint_sqlite *db, void *data, size_t len);
+/* The same, for the scripts still to run on db (scripts[0..slen), all of
+ * them): only the objects they can reach are created in db, unless only
+ * the whole database gives the same findings (lint/sqlite-subset.c).
+ * 1 when only those were, 0 when the whole database was loaded. */
+int lint_sqlite_load_for(struct lint_sqlite *db, void *data, size_t len, const char *scripts,
+			 size_t slen);
 /* Memory lint_sqlite_load can take (SQLite's allocator), len bytes and
  * room past them for the database to grow in place (the next script's
  * pages); NULL when out of memory or over what the linter's heap allows. */

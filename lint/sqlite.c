@@ -682,9 +682,12 @@ void lint_sqlite_replay(struct lint_sqlite *q, const char *sql, size_t len)
 
 /* ---- the replayed database as bytes, for check's cache ---- */
 
-/* After the database's bytes: the format and the history_broken flag. */
-#define SQ_SAVE_TAIL "\ncairn-lint-db 1 "
+/* After the database's bytes: its catalog (sqlite-subset.c), the
+ * catalog's length, the format and the history_broken flag. */
+#define SQ_SAVE_TAIL "\ncairn-lint-db 2 "
 #define SQ_SAVE_TAIL_LEN (sizeof(SQ_SAVE_TAIL)) /* the text and the flag */
+#define SQ_CAT_TAIL "\ncairn-lint-catalog "
+#define SQ_CAT_TAIL_LEN (sizeof(SQ_CAT_TAIL) - 1 + 10)
 
 const char *lint_sqlite_id(void)
 {
@@ -714,9 +717,15 @@ int lint_sqlite_save(struct lint_sqlite *q, struct buf *out)
 		cairn_error_set("SQLite cannot serialize the linter's database");
 		return -1;
 	}
-	if (buf_put(out, data, (size_t)size) == 0 && buf_puts(out, SQ_SAVE_TAIL) == 0 &&
-	    buf_putc(out, q->history_broken ? 'b' : 'k') == 0)
-		rc = 0;
+	if (buf_put(out, data, (size_t)size) == 0) {
+		size_t at = out->len;
+
+		if (sq_catalog_write(q->db, out) == 0 &&
+		    buf_printf(out, SQ_CAT_TAIL "%010zu", out->len - at) == 0 &&
+		    buf_puts(out, SQ_SAVE_TAIL) == 0 &&
+		    buf_putc(out, q->history_broken ? 'b' : 'k') == 0)
+			rc = 0;
+	}
 	sqlite3_free(data);
 	return rc;
 }
@@ -753,20 +762,60 @@ static size_t db_size_of(const unsigned char *h)
 	return (page == 1 ? 65536 : page) * pages;
 }
 
+/* The catalog's length, from the text before SQ_SAVE_TAIL at end; -1
+ * when it is not there. */
+static long long catalog_len(const unsigned char *data, size_t end)
+{
+	const unsigned char *t = data + end - SQ_CAT_TAIL_LEN;
+	long long n = 0;
+	size_t i;
+
+	if (end < SQ_CAT_TAIL_LEN || memcmp(t, SQ_CAT_TAIL, sizeof(SQ_CAT_TAIL) - 1))
+		return -1;
+	for (i = sizeof(SQ_CAT_TAIL) - 1; i < SQ_CAT_TAIL_LEN; i++) {
+		if (!isdigit(t[i]))
+			return -1;
+		n = n * 10 + (t[i] - '0');
+	}
+	return (size_t)n <= end - SQ_CAT_TAIL_LEN ? n : -1;
+}
+
 int lint_sqlite_load(struct lint_sqlite *q, void *bytes, size_t len)
 {
+	return lint_sqlite_load_for(q, bytes, len, NULL, 0);
+}
+
+int lint_sqlite_load_for(struct lint_sqlite *q, void *bytes, size_t len, const char *scripts,
+			 size_t slen)
+{
 	unsigned char *data = bytes;
-	size_t db = len - SQ_SAVE_TAIL_LEN;
-	char *n, flag;
+	size_t end = len - SQ_SAVE_TAIL_LEN, db = 0, cat = 0;
+	long long clen = -1;
+	char *n, flag = 0;
 	int rc;
 
-	if (len < SQ_SAVE_TAIL_LEN + 512 ||
-	    memcmp(data + db, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1) ||
-	    ((flag = (char)data[len - 1]) != 'b' && flag != 'k') ||
+	if (len >= SQ_SAVE_TAIL_LEN + 512 && !memcmp(data + end, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1))
+		clen = catalog_len(data, end);
+	if (clen >= 0) {
+		cat = end - SQ_CAT_TAIL_LEN - (size_t)clen;
+		db = cat;
+		flag = (char)data[len - 1];
+	}
+	if (clen < 0 || (flag != 'b' && flag != 'k') || db < 512 ||
 	    memcmp(data, "SQLite format 3", 16) || db_size_of(data) != db) {
 		sqlite3_free(data);
 		cairn_error_set("not a whole saved linter database");
 		return -1;
+	}
+	q->history_broken = flag == 'b';
+	if (scripts) {
+		q->loading = 1;
+		rc = sq_subset_build(q->db, (const char *)data + cat, (size_t)clen, scripts, slen);
+		q->loading = 0;
+		if (rc != 0) {
+			sqlite3_free(data);
+			return rc < 0 ? -1 : 1;
+		}
 	}
 	/* SQLite owns data from here, even when it refuses it */
 	q->loading = 1;
@@ -787,6 +836,5 @@ int lint_sqlite_load(struct lint_sqlite *q, void *bytes, size_t len)
 		return -1;
 	}
 	free(n);
-	q->history_broken = flag == 'b';
 	return 0;
 }

@@ -36,10 +36,11 @@
 #include "../lib/util.h"
 #include "project.h"
 
-#define LC_FORMAT "2"
+#define LC_FORMAT "3"
 #define LC_KEEP 2                      /* files kept: the newest ones */
 #define LC_MAX_SIZE ((size_t)256 << 20) /* a larger file is not read */
 #define LC_TRY 4                       /* files tried, from the longest prefix */
+#define LC_SUBSET_MAX 64               /* scripts after the prefix, at most, for a subset */
 #define LC_HEAD_LEN (sizeof("cairn-lint-cache " LC_FORMAT " ") - 1 + 64 + 1 + 8 + 1 + 10 + 1)
 
 /* The body's CRC-32 as 8 hex digits (zlib's crc32_z takes any length). */
@@ -209,7 +210,8 @@ static size_t entry_prefix(const struct project *p, const char *name)
 /* Reads the entry for key (prefix k) into p->lint_db; 0 on success. The
  * database's bytes go straight into the buffer SQLite then owns (41 MB on
  * the 10,000-table benchmark: one copy less is ~20 ms less). */
-static int load_entry(struct project *p, const unsigned char key[32], size_t k)
+static int load_entry(struct project *p, const unsigned char key[32], size_t k,
+		      const struct buf *scripts)
 {
 	char *path = entry_path(p, key), head[LC_HEAD_LEN + 1], want[LC_HEAD_LEN + 1];
 	char hex[65], sum[9];
@@ -232,10 +234,14 @@ static int load_entry(struct project *p, const unsigned char key[32], size_t k)
 	if (snprintf(want, sizeof(want), "cairn-lint-cache " LC_FORMAT " %s %s %010zu\n", hex, sum,
 		     k) != (int)LC_HEAD_LEN || strcmp(head, want))
 		goto out;
-	rc = lint_sqlite_load(p->lint_db, data, len);
+	rc = lint_sqlite_load_for(p->lint_db, data, len, scripts ? buf_cstr(scripts) : NULL,
+				  scripts ? scripts->len : 0);
 	data = NULL; /* taken */
-	if (rc == 0)
+	if (rc >= 0) {
+		p->lint_cache_subset = rc; /* 1: only what the scripts reach */
+		rc = 0;
 		(void)utimes(path, NULL); /* the newest: kept when others are pruned */
+	}
 out:
 	lint_sqlite_buffer_free(data);
 	if (fd >= 0)
@@ -256,11 +262,39 @@ static int by_prefix_desc(const void *a, const void *b)
 	return x->k < y->k ? 1 : x->k > y->k ? -1 : 0;
 }
 
+/* The SQLite up scripts of the migrations from upto on, which run on the
+ * loaded database (linted or replayed): what a subset of it must hold
+ * (lint_sqlite_load_for). 0, or -1 when they cannot all be read or are
+ * too many: the whole database is loaded then. */
+static int scripts_after(struct project *p, size_t upto, struct buf *out)
+{
+	size_t i;
+
+	if (p->n - upto > LC_SUBSET_MAX)
+		return -1;
+	for (i = upto; i < p->n; i++) {
+		const struct mig_file *mf = project_sqlite_up(p, p->migs[i]);
+
+		struct buf b = BUF_INIT;
+		int r = mf ? source_read(p->src, mf->path, p->cfg.max_file_size, &b) : 1;
+
+		if (r < 0 || (r == 0 && (buf_put(out, b.ptr, b.len) < 0 || buf_putc(out, '\n') < 0))) {
+			buf_release(&b);
+			return -1;
+		}
+		buf_release(&b);
+	}
+	return 0;
+}
+
 size_t lint_cache_load(struct project *p, size_t upto)
 {
 	char **names;
 	size_t n = list_entries(p->lint_cache_dir, &names), i, nc = 0, got = 0;
 	struct lc_candidate *c = xcalloc(n + 1, sizeof(*c));
+
+	struct buf scripts = BUF_INIT;
+	int have_scripts = scripts_after(p, upto, &scripts) == 0;
 
 	p->lint_cache_used = 0;
 	for (i = 0; i < n; i++) {
@@ -283,7 +317,7 @@ size_t lint_cache_load(struct project *p, size_t upto)
 		hex_encode(key, 32, hex);
 		if (strncmp(c[i].name, hex, 64))
 			continue;
-		if (load_entry(p, key, c[i].k) == 0) {
+		if (load_entry(p, key, c[i].k, c[i].k == upto && have_scripts ? &scripts : NULL) == 0) {
 			got = c[i].k;
 			break;
 		}
@@ -294,6 +328,7 @@ size_t lint_cache_load(struct project *p, size_t upto)
 			break;
 	}
 	p->lint_cache_used = got;
+	buf_release(&scripts);
 	free(c);
 	free_names(names, n);
 	return got;
