@@ -30,21 +30,30 @@ staged_check() {
 }
 
 # recache FILE SQL: runs SQL on the database a cache file holds and writes
-# it back with a header whose checksum matches: a cache file cairn wrote
-# itself would look the same.
+# it back, its catalog made again and a header whose checksum matches: a
+# cache file cairn wrote itself would look the same.
 recache() {
 	python3 - "$1" "$2" <<-\EOF
 	import sqlite3, sys, zlib
 	path, sql = sys.argv[1], sys.argv[2]
 	data = open(path, "rb").read()
 	head, body = data[:104], data[104:]
-	db, tail = body[:-17], body[-17:]
+	tail = body[-18:]
+	catlen = int(body[-28:-18])
+	db = body[:-18 - 30 - catlen]
 	c = sqlite3.connect(":memory:")
 	c.deserialize(db)
 	c.executescript(sql)
-	body = c.serialize() + tail
+	cat = b""
+	for t, name, tbl, s in c.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY rowid"):
+	    flag = b"0"
+	    if t == "table" and c.execute("SELECT EXISTS (SELECT 1 FROM \"%s\")" % name).fetchone()[0]:
+	        flag = b"1"
+	    kind = {"table": b"t", "index": b"i", "view": b"v", "trigger": b"r"}[t]
+	    cat += kind + flag + b"\0".join(x.encode() for x in (name, tbl, s or "")) + b"\0"
+	body = c.serialize() + cat + b"\ncairn-lint-catalog %010d" % len(cat) + tail
 	key = head.split(b" ")[2]
-	out = b"cairn-lint-cache 2 " + key + b" " + b"%08x" % zlib.crc32(body) + head[92:]
+	out = b"cairn-lint-cache 3 " + key + b" " + b"%08x" % zlib.crc32(body) + head[92:]
 	assert len(out) == 104
 	open(path, "wb").write(out + body)
 	EOF
@@ -59,7 +68,7 @@ test_expect_success 'a cold run replays the earlier migrations and stores the da
 	test_line_count = 1 files &&
 	grep -q "^[0-9a-f]\{64\}\.db$" files &&
 	head -c 19 p/$CACHE/$(cat files) >magic &&
-	printf "cairn-lint-cache 2 " >want &&
+	printf "cairn-lint-cache 3 " >want &&
 	test_cmp want magic &&
 	cp p/$CACHE/$(cat files) saved.db
 '
@@ -67,7 +76,7 @@ test_expect_success 'a cold run replays the earlier migrations and stores the da
 test_expect_success 'a warm run loads it, replays nothing, finds the same' '
 	staged_check warm &&
 	test_cmp cold warm &&
-	test_grep "2 migrations from the cache, 0 stored" warm.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach), 0 stored" warm.cache &&
 	ls p/$CACHE >files2 &&
 	test_cmp files files2 &&
 	cmp saved.db p/$CACHE/$(cat files)
@@ -92,7 +101,7 @@ test_expect_success 'an earlier migration edited in a commit changes the key: th
 	printf "CREATE TABLE t (a integer);\n" >p/$M/0001_t/up.sql &&
 	git -C p commit -q -m "t loses b" $M/0001_t/up.sql &&
 	staged_check back &&
-	test_grep "2 migrations from the cache, 0 stored" back.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach), 0 stored" back.cache &&
 	test_grep "sqlite-error: .*no column named b" back
 '
 
@@ -104,7 +113,7 @@ test_expect_success 'a migration committed after the cached ones: the cached pre
 	! grep sqlite-error added &&
 	git -C p rm -q -r $M/0003_v && git -C p commit -q -m "no v" $M/0003_v &&
 	staged_check back2 &&
-	test_grep "2 migrations from the cache, 0 stored" back2.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach), 0 stored" back2.cache &&
 	test_grep "sqlite-error" back2
 '
 
@@ -129,7 +138,10 @@ test_expect_success 'a truncated, damaged or foreign cache file is ignored: repl
 	python3 - "$f" <<-\EOF &&
 	import sys, zlib
 	b = open(sys.argv[1], "rb").read()
-	body = b[104:-17-1024] + b[-17:]   # a page short, with a checksum that matches
+	body = b[104:]
+	catlen = int(body[-28:-18])
+	cut = len(body) - 18 - 30 - catlen
+	body = body[:cut - 1024] + body[cut:]   # a page short, with a checksum that matches
 	h = b[:84] + b"%08x" % zlib.crc32(body) + b[92:104]
 	open(sys.argv[1], "wb").write(h + body)
 	EOF
