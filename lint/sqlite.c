@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <sqlite3.h>
+#include <zlib.h>
 
 #include "../lib/error.h"
 #include "../lib/sqlsplit.h"
@@ -687,7 +688,12 @@ void lint_sqlite_replay(struct lint_sqlite *q, const char *sql, size_t len)
 #define SQ_SAVE_TAIL "\ncairn-lint-db 2 "
 #define SQ_SAVE_TAIL_LEN (sizeof(SQ_SAVE_TAIL)) /* the text and the flag */
 #define SQ_CAT_TAIL "\ncairn-lint-catalog "
-#define SQ_CAT_TAIL_LEN (sizeof(SQ_CAT_TAIL) - 1 + 10)
+#define SQ_CAT_TAIL_LEN (sizeof(SQ_CAT_TAIL) - 1 + 10 + 1 + 8) /* length, CRC-32 */
+
+static unsigned long sq_crc32(const void *p, size_t n)
+{
+	return crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)p, n);
+}
 
 const char *lint_sqlite_id(void)
 {
@@ -721,7 +727,8 @@ int lint_sqlite_save(struct lint_sqlite *q, struct buf *out)
 		size_t at = out->len;
 
 		if (sq_catalog_write(q->db, out) == 0 &&
-		    buf_printf(out, SQ_CAT_TAIL "%010zu", out->len - at) == 0 &&
+		    buf_printf(out, SQ_CAT_TAIL "%010zu %08lx", out->len - at,
+			       (unsigned long)sq_crc32(out->ptr + at, out->len - at)) == 0 &&
 		    buf_puts(out, SQ_SAVE_TAIL) == 0 &&
 		    buf_putc(out, q->history_broken ? 'b' : 'k') == 0)
 			rc = 0;
@@ -762,43 +769,90 @@ static size_t db_size_of(const unsigned char *h)
 	return (page == 1 ? 65536 : page) * pages;
 }
 
-/* The catalog's length, from the text before SQ_SAVE_TAIL at end; -1
- * when it is not there. */
-static long long catalog_len(const unsigned char *data, size_t end)
+/* The catalog's length and CRC-32, from the text before SQ_SAVE_TAIL at
+ * end; -1 when it is not there. The caller checks the length fits. */
+static long long catalog_len(const unsigned char *data, size_t end, unsigned long *crc)
 {
 	const unsigned char *t = data + end - SQ_CAT_TAIL_LEN;
 	long long n = 0;
 	size_t i;
 
-	if (end < SQ_CAT_TAIL_LEN || memcmp(t, SQ_CAT_TAIL, sizeof(SQ_CAT_TAIL) - 1))
+	*crc = 0;
+	if (end < SQ_CAT_TAIL_LEN || memcmp(t, SQ_CAT_TAIL, sizeof(SQ_CAT_TAIL) - 1) ||
+	    t[SQ_CAT_TAIL_LEN - 9] != ' ')
 		return -1;
-	for (i = sizeof(SQ_CAT_TAIL) - 1; i < SQ_CAT_TAIL_LEN; i++) {
+	for (i = sizeof(SQ_CAT_TAIL) - 1; i < SQ_CAT_TAIL_LEN - 9; i++) {
 		if (!isdigit(t[i]))
 			return -1;
 		n = n * 10 + (t[i] - '0');
 	}
-	return (size_t)n <= end - SQ_CAT_TAIL_LEN ? n : -1;
+	for (i = SQ_CAT_TAIL_LEN - 8; i < SQ_CAT_TAIL_LEN; i++) {
+		if (!isxdigit(t[i]) || isupper(t[i]))
+			return -1;
+		*crc = *crc * 16 + (unsigned long)(isdigit(t[i]) ? t[i] - '0' : t[i] - 'a' + 10);
+	}
+	return n;
+}
+
+size_t lint_sqlite_tail_size(void)
+{
+	return SQ_CAT_TAIL_LEN + SQ_SAVE_TAIL_LEN;
+}
+
+long long lint_sqlite_catalog_size(const void *tail)
+{
+	const unsigned char *t = tail;
+	size_t end = SQ_CAT_TAIL_LEN;
+	unsigned long crc;
+
+	if (memcmp(t + end, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1))
+		return -1;
+	return catalog_len(t, end, &crc);
+}
+
+int lint_sqlite_load_subset(struct lint_sqlite *q, const void *bytes, size_t len,
+			    const char *scripts, size_t slen)
+{
+	const unsigned char *data = bytes;
+	size_t end = len - SQ_SAVE_TAIL_LEN;
+	unsigned long crc = 0;
+	long long clen = -1;
+	char flag = 0;
+	int rc;
+
+	if (len >= lint_sqlite_tail_size() &&
+	    !memcmp(data + end, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1))
+		clen = catalog_len(data, end, &crc);
+	if (clen >= 0)
+		flag = (char)data[len - 1];
+	if (clen < 0 || (size_t)clen != end - SQ_CAT_TAIL_LEN || (flag != 'b' && flag != 'k') ||
+	    sq_crc32(data, (size_t)clen) != crc) {
+		cairn_error_set("not a whole saved linter catalog");
+		return -1;
+	}
+	q->loading = 1;
+	rc = sq_subset_build(q->db, (const char *)data, (size_t)clen, scripts, slen);
+	q->loading = 0;
+	if (rc > 0)
+		q->history_broken = flag == 'b';
+	return rc;
 }
 
 int lint_sqlite_load(struct lint_sqlite *q, void *bytes, size_t len)
 {
-	return lint_sqlite_load_for(q, bytes, len, NULL, 0);
-}
-
-int lint_sqlite_load_for(struct lint_sqlite *q, void *bytes, size_t len, const char *scripts,
-			 size_t slen)
-{
 	unsigned char *data = bytes;
-	size_t end = len - SQ_SAVE_TAIL_LEN, db = 0, cat = 0;
+	size_t end = len - SQ_SAVE_TAIL_LEN, db = 0;
+	unsigned long crc;
 	long long clen = -1;
 	char *n, flag = 0;
 	int rc;
 
 	if (len >= SQ_SAVE_TAIL_LEN + 512 && !memcmp(data + end, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1))
-		clen = catalog_len(data, end);
+		clen = catalog_len(data, end, &crc);
+	if (clen > (long long)(end - SQ_CAT_TAIL_LEN))
+		clen = -1;
 	if (clen >= 0) {
-		cat = end - SQ_CAT_TAIL_LEN - (size_t)clen;
-		db = cat;
+		db = end - SQ_CAT_TAIL_LEN - (size_t)clen;
 		flag = (char)data[len - 1];
 	}
 	if (clen < 0 || (flag != 'b' && flag != 'k') || db < 512 ||
@@ -808,15 +862,6 @@ int lint_sqlite_load_for(struct lint_sqlite *q, void *bytes, size_t len, const c
 		return -1;
 	}
 	q->history_broken = flag == 'b';
-	if (scripts) {
-		q->loading = 1;
-		rc = sq_subset_build(q->db, (const char *)data + cat, (size_t)clen, scripts, slen);
-		q->loading = 0;
-		if (rc != 0) {
-			sqlite3_free(data);
-			return rc < 0 ? -1 : 1;
-		}
-	}
 	/* SQLite owns data from here, even when it refuses it */
 	q->loading = 1;
 	/* the buffer's whole size (lint_sqlite_buffer's headroom) is room to

@@ -39,8 +39,8 @@ recache() {
 	data = open(path, "rb").read()
 	head, body = data[:104], data[104:]
 	tail = body[-18:]
-	catlen = int(body[-28:-18])
-	db = body[:-18 - 30 - catlen]
+	catlen = int(body[-37:-27])
+	db = body[:-18 - 39 - catlen]
 	c = sqlite3.connect(":memory:")
 	c.deserialize(db)
 	c.executescript(sql)
@@ -51,7 +51,7 @@ recache() {
 	        flag = b"1"
 	    kind = {"table": b"t", "index": b"i", "view": b"v", "trigger": b"r"}[t]
 	    cat += kind + flag + b"\0".join(x.encode() for x in (name, tbl, s or "")) + b"\0"
-	body = c.serialize() + cat + b"\ncairn-lint-catalog %010d" % len(cat) + tail
+	body = c.serialize() + cat + b"\ncairn-lint-catalog %010d %08x" % (len(cat), zlib.crc32(cat)) + tail
 	key = head.split(b" ")[2]
 	out = b"cairn-lint-cache 3 " + key + b" " + b"%08x" % zlib.crc32(body) + head[92:]
 	assert len(out) == 104
@@ -123,7 +123,7 @@ test_expect_success 'at most two files are kept, the newest' '
 	grep -q "^$(cat files)$" files4
 '
 
-test_expect_success 'a truncated, damaged or foreign cache file is ignored: replayed from scratch' '
+test_expect_success 'a truncated, damaged or foreign cache file is ignored: replayed from scratch (the subset reads only the catalog: damage elsewhere is found when the whole is needed)' '
 	f=p/$CACHE/$(cat files) &&
 	head -c $(($(wc -c <saved.db) / 2)) saved.db >"$f" &&
 	staged_check trunc &&
@@ -132,22 +132,41 @@ test_expect_success 'a truncated, damaged or foreign cache file is ignored: repl
 	cmp saved.db "$f" &&
 	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[len(b) - 500]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
 	staged_check flipped &&
-	test_grep "0 migrations from the cache, 2 stored" flipped.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach)" flipped.cache &&
 	test_cmp cold flipped &&
+	cp saved.db "$f" &&
+	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[len(b) - 70]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
+	staged_check flipped_cat &&
+	test_grep "0 migrations from the cache, 2 stored" flipped_cat.cache &&
+	test_cmp cold flipped_cat &&
+	cp saved.db "$f" &&
+	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[len(b) - 500]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
+	test_migration p 0010_schema "SELECT count(*) FROM sqlite_schema;" "SELECT 1;" &&
+	git -C p add -A &&
+	staged_check flipped_whole &&
+	test_grep "0 migrations from the cache, 2 stored" flipped_whole.cache &&
+	git -C p rm -q -r --cached $M/0010_schema && rm -r p/$M/0010_schema &&
+	cmp saved.db "$f" &&
 	recache "$f" "CREATE TABLE pad (x); INSERT INTO pad VALUES (zeroblob(20000));" &&
 	python3 - "$f" <<-\EOF &&
 	import sys, zlib
 	b = open(sys.argv[1], "rb").read()
 	body = b[104:]
-	catlen = int(body[-28:-18])
-	cut = len(body) - 18 - 30 - catlen
+	catlen = int(body[-37:-27])
+	cut = len(body) - 18 - 39 - catlen
 	body = body[:cut - 1024] + body[cut:]   # a page short, with a checksum that matches
 	h = b[:84] + b"%08x" % zlib.crc32(body) + b[92:104]
 	open(sys.argv[1], "wb").write(h + body)
 	EOF
 	staged_check shortdb &&
-	test_grep "0 migrations from the cache, 2 stored" shortdb.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach)" shortdb.cache &&
 	test_cmp cold shortdb &&
+	test_migration p 0010_schema "SELECT count(*) FROM sqlite_schema;" "SELECT 1;" &&
+	git -C p add -A &&
+	staged_check shortdb_whole &&
+	test_grep "0 migrations from the cache, 2 stored" shortdb_whole.cache &&
+	test_grep "0009_ins/up.sql:1:.*sqlite-error: .*no column named b" shortdb_whole &&
+	git -C p rm -q -r --cached $M/0010_schema && rm -r p/$M/0010_schema &&
 	head -c 100 /dev/urandom >"$f" &&
 	staged_check garbage &&
 	test_grep "0 migrations from the cache, 2 stored" garbage.cache &&
