@@ -367,7 +367,12 @@ static void close_over(struct catalog *c, struct walk *w)
 			continue;
 		if (w->alter && (c->o[i].type == 'v' || c->o[i].type == 'r'))
 			r.found = 1;
-		else
+		/* a table names another only in a foreign key (a CHECK or a
+		 * generated column cannot read another table), an index
+		 * only its own table: the 10,000 plain tables of the
+		 * benchmark are not read word by word */
+		else if (c->o[i].type == 'v' || c->o[i].type == 'r' ||
+			 (c->o[i].type == 't' && strcasestr(c->o[i].sql, "references")))
 			each_word(c->o[i].sql, strlen(c->o[i].sql), rev_word, &r);
 		if (r.found)
 			mark(c, i, w);
