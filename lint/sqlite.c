@@ -726,7 +726,7 @@ int lint_sqlite_save(struct lint_sqlite *q, struct buf *out)
 	if (buf_put(out, data, (size_t)size) == 0) {
 		size_t at = out->len;
 
-		if (sq_catalog_write(q->db, out) == 0 &&
+		if (sq_catalog_write(q->db, data, (size_t)size, out) == 0 &&
 		    buf_printf(out, SQ_CAT_TAIL "%010zu %08lx", out->len - at,
 			       (unsigned long)sq_crc32(out->ptr + at, out->len - at)) == 0 &&
 		    buf_puts(out, SQ_SAVE_TAIL) == 0 &&

@@ -42,6 +42,15 @@ INSERT INTO seeded VALUES (1, '"'"'a'"'"');" &&
 	test_migration p 50004_audit2 "CREATE TABLE audit2 (x integer);
 CREATE TRIGGER audit_more AFTER INSERT ON audit BEGIN INSERT INTO audit2 (x) VALUES (new.x); END;
 DROP TABLE audit2;" &&
+	test_migration p 50005_rows "CREATE TABLE counter (id integer PRIMARY KEY AUTOINCREMENT, v text);
+INSERT INTO counter (v) VALUES ('"'"'a'"'"');
+DELETE FROM counter;
+CREATE TABLE emptied (id integer PRIMARY KEY);
+INSERT INTO emptied VALUES (1);
+DELETE FROM emptied;
+CREATE TABLE many (id integer PRIMARY KEY, v text);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+INSERT INTO many SELECT i, '"'"'x'"'"' FROM n;" &&
 	test_commit p history
 '
 
@@ -59,7 +68,7 @@ compare() {
 	test_cmp full.out warm.out &&
 	test_cmp full.err warm.err2 &&
 	test_cmp full.rc warm.rc &&
-	test_grep "$((FILLERS + 5)) migrations from the cache" cache.line &&
+	test_grep "$((FILLERS + 6)) migrations from the cache" cache.line &&
 	if test "$3" = whole; then
 		test_grep ! "the objects the scripts reach" cache.line
 	else
@@ -71,7 +80,7 @@ test_expect_success 'a cold run stores the cache' '
 	test_migration p 99999_first "CREATE TABLE first (id integer);" &&
 	git -C p add -A &&
 	(cd p && CAIRN_LINT_CACHE_VERBOSE=1 cairn check --staged >../out 2>../err) &&
-	test_grep "0 migrations from the cache, $((FILLERS + 5)) stored" err
+	test_grep "0 migrations from the cache, $((FILLERS + 6)) stored" err
 '
 
 test_expect_success 'the table created long before: ADD COLUMN NOT NULL without a default' '
@@ -144,6 +153,15 @@ test_expect_success 'a table with rows, the schema read whole: the whole databas
 ALTER TABLE early ADD COLUMN d integer NOT NULL;" whole &&
 	compare fk_on "PRAGMA foreign_keys = ON;
 DELETE FROM parent;" whole
+'
+
+test_expect_success 'rows read from the pages: an emptied table is empty, a counter or many rows need the whole' '
+	compare emptied "INSERT INTO emptied VALUES (1);
+ALTER TABLE emptied ADD COLUMN c integer NOT NULL;" &&
+	test_grep "sqlite-add-column" full.out &&
+	compare counter "INSERT INTO counter (v) VALUES ('"'"'b'"'"');" whole &&
+	compare many "INSERT INTO many VALUES (2000, '"'"'y'"'"');" whole &&
+	test_grep "UNIQUE constraint failed: many.id" full.out
 '
 
 test_done
