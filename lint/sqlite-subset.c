@@ -16,8 +16,9 @@
  *  - each table's indexes and triggers (an INSERT fires them), and the
  *    objects whose SQL names a table the scripts name (a view or a
  *    foreign key over a table that is dropped or renamed);
- *  - with ALTER TABLE ... RENAME or DROP COLUMN, every view and trigger:
- *    SQLite checks the whole schema after those.
+ *  - with any ALTER, every view and trigger: SQLite checks the whole
+ *    schema after RENAME and DROP COLUMN (whose COLUMN is optional), and
+ *    a later SQLite may after more.
  *
  * Where that cannot give the same findings as the whole database, the
  * whole is loaded (the caller's fallback): a table that holds rows (or an
@@ -327,8 +328,7 @@ struct walk {
 	struct catalog *c;
 	int level;       /* what a named object becomes: 1 reached, 2 named */
 	int whole;       /* the scripts read the whole schema */
-	int alter;       /* ALTER TABLE ... RENAME or DROP COLUMN */
-	int saw_alter, saw_drop;
+	int alter;       /* ALTER: every view and trigger */
 };
 
 static void mark(struct catalog *c, size_t i, void *arg)
@@ -354,12 +354,10 @@ static void script_word(const char *s, size_t n, void *arg)
 	for (i = 0; whole_schema[i]; i++)
 		if (word_is(s, n, whole_schema[i]))
 			w->whole = 1;
+	/* any ALTER (RENAME and DROP COLUMN, whose COLUMN is optional,
+	 * check the whole schema; a later SQLite may check more) */
 	if (word_is(s, n, "alter"))
-		w->saw_alter = 1;
-	if (w->saw_alter && (word_is(s, n, "rename") || (w->saw_drop && word_is(s, n, "column"))))
 		w->alter = 1;
-	if (word_is(s, n, "drop"))
-		w->saw_drop = 1;
 	each_named(w->c, s, n, mark, w);
 }
 
