@@ -143,6 +143,8 @@ CREATE INDEX early_note ON early (note);"
 
 test_expect_success 'a view the history left broken fails a RENAME of a table it does not name' '
 	compare broken "ALTER TABLE f3 RENAME TO f3b;" &&
+	test_grep "error in view reads_gone2: no such table: main.gone2" full.out &&
+	compare broken_drop "ALTER TABLE f4 DROP v;" &&
 	test_grep "error in view reads_gone2: no such table: main.gone2" full.out
 '
 
