@@ -304,6 +304,24 @@ static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, con
 	buf_release(&b);
 }
 
+/* --format json, with BUNDLE's destructive note under the policy (pb,
+ * ac; pb->b NULL without one). An exit code. */
+static int status_json(struct apply_ctx *c, const struct entry *e, size_t n,
+		       const struct counts *k, const char *current, const struct apply_set *set,
+		       struct policy_bundle *pb, const struct apply_config *ac,
+		       const struct audit_row *arows, size_t narows)
+{
+	char *dbid = books_database_id(arows, narows);
+	struct buf dx = BUF_INIT;
+	int rc = json_destructive(&dx, pb, ac);
+
+	if (!rc)
+		print_json(c, e, n, k, current, set, dbid, buf_cstr(&dx));
+	buf_release(&dx);
+	free(dbid);
+	return rc;
+}
+
 /* --format prometheus: the summary's counts, for pull-style scraping. */
 static void print_prometheus(const struct counts *k, const char *env, const struct apply_set *set)
 {
@@ -601,15 +619,8 @@ int cmd_status(int argc, char **argv)
 	if (prom)
 		print_prometheus(&k, env, have_set ? &set : NULL);
 	else if (json) {
-		char *dbid = books_database_id(arows, narows);
-		struct buf dx = BUF_INIT;
-
-		rc = json_destructive(&dx, &pb, &ac);
-		if (!rc)
-			print_json(&ctx, e, n, &k, current, have_set ? &set : NULL, dbid,
-				   buf_cstr(&dx));
-		buf_release(&dx);
-		free(dbid);
+		rc = status_json(&ctx, e, n, &k, current, have_set ? &set : NULL, &pb, &ac, arows,
+				 narows);
 		if (rc)
 			goto out;
 	} else
