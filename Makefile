@@ -110,7 +110,7 @@ VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archiv
                verify/manifest-canon.c verify/manifest-waivers.c verify/trust.c verify/bundle.c verify/bundle-read.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/config.c \
-               project/yaml-keys.c project/order.c \
+               project/yaml-keys.c project/strlist.c project/order.c \
                project/check.c project/sqlcheck.c project/operation.c project/operation-sql.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c

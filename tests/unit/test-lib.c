@@ -180,6 +180,35 @@ static void test_pool(void)
 	CHECK(pool == NULL);
 }
 
+/* pool_rewind gives back what came after the mark in the same block, and
+ * nothing when a new block was started since (or the pool was empty). */
+static void test_pool_rewind(void)
+{
+	struct pool_block *pool = NULL;
+	struct pool_mark mark;
+	char *a, *b, *c;
+	size_t i;
+
+	pool_mark(&pool, &mark);
+	a = pool_strndup(&pool, "first", 5);
+	pool_rewind(&pool, &mark); /* the pool was empty: nothing given back */
+	b = pool_strndup(&pool, "second", 6);
+	CHECK(b != a && !strcmp(a, "first"));
+	pool_mark(&pool, &mark);
+	c = pool_strndup(&pool, "third", 5);
+	pool_rewind(&pool, &mark);
+	CHECK(pool_strndup(&pool, "4", 1) == c);
+	CHECK(!strcmp(a, "first") && !strcmp(b, "second"));
+	/* a new block since the mark: the old one keeps what it held */
+	pool_mark(&pool, &mark);
+	for (i = 0; i < 100000; i++)
+		(void)pool_strndup(&pool, "0123456789", 10);
+	pool_rewind(&pool, &mark);
+	c = pool_strndup(&pool, "x", 1);
+	CHECK(!strcmp(a, "first") && !strcmp(b, "second") && !strcmp(c, "x"));
+	pool_free(&pool);
+}
+
 /* the throttle as plan and inspect print it (issue #22) */
 static void test_batch_throttle(void)
 {
@@ -217,6 +246,7 @@ int main(void)
 	test_sizes();
 	test_misc();
 	test_pool();
+	test_pool_rewind();
 	test_batch_throttle();
 	return unit_done();
 }
