@@ -129,7 +129,8 @@ PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c 
 # The linter (issue #18): PostgreSQL's parse tree through libpg_query's
 # protobuf form (its protobuf-c runtime is inside libpg_query; the header
 # comes from libprotobuf-c-dev). cairn only.
-LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c lint/rules-phase.c lint/sqlite.c
+LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c lint/rules-phase.c lint/sqlite.c \
+               lint/sqlite-subset.c
 PROJECT_SRC += $(LINT_SRC) project/check-lint.c project/lint-cache.c
 PROJECT_SRC += project/gitenv.c project/gitindex.c project/style.c
 # Writing and signing bundles, key generation: cairn only.
