@@ -60,15 +60,19 @@ static void tx_ended(struct driver_error *err, sqlite3_stmt *st, long offset)
 }
 
 /* Steps through every statement of sql. rows_cb, when set, sees the first
- * row of each statement that returns columns (query_truth). */
+ * row of each statement that returns columns (query_truth). more: a part of
+ * a streamed script that goes on after it (a transaction the script opened
+ * may end in a later part). */
 static int run_script(struct db *db, const char *sql, size_t len, struct driver_exec *x,
 		      int (*rows_cb)(void *, sqlite3_stmt *), void *rows_ctx,
-		      struct driver_error *err)
+		      struct driver_error *err, int more)
 {
 	const char *p = sql, *end = sql + len, *tail;
 	sqlite3_int64 before = sqlite3_total_changes64(db->h);
 	unsigned long index = x ? x->statements : 0; /* a streamed script goes on */
-	int rc, in_tx = !sqlite3_get_autocommit(db->h);
+	/* in the caller's transaction; never under DRIVER_EXEC_SPLIT, where
+	 * an open one is the script's own (a streamed part's BEGIN) */
+	int rc, in_tx = !(x && (x->flags & DRIVER_EXEC_SPLIT)) && !sqlite3_get_autocommit(db->h);
 
 	while ((p = skip_blank(p, end)) < end) {
 		sqlite3_stmt *st = NULL;
@@ -114,7 +118,7 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 	}
 	if (x)
 		x->changes += (unsigned long long)(sqlite3_total_changes64(db->h) - before);
-	if (!in_tx && !sqlite3_get_autocommit(db->h)) {
+	if (!in_tx && !more && !sqlite3_get_autocommit(db->h)) {
 		/* autocommit (transaction: false) and the script's own BEGIN
 		 * was never committed: nothing of it may stay half-open */
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
@@ -137,12 +141,13 @@ int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *
 		cairn_error_set("script too big for SQLite (%zu bytes)", len);
 		return -1;
 	}
-	return run_script(db, sql, len, x, NULL, NULL, &x->err);
+	return run_script(db, sql, len, x, NULL, NULL, &x->err, 0);
 }
 
-int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x)
+int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x,
+		     int more)
 {
-	return run_script(db, sql, len, x, NULL, NULL, &x->err);
+	return run_script(db, sql, len, x, NULL, NULL, &x->err, more);
 }
 
 static int value_truth(sqlite3_stmt *st)
@@ -193,7 +198,7 @@ int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 	 * script cannot change what it is checking */
 	if (sqlite_simple(db, "PRAGMA query_only = 1"))
 		return -1;
-	rc = run_script(db, sql, len, NULL, truth_cb, &t, err);
+	rc = run_script(db, sql, len, NULL, truth_cb, &t, err, 0);
 	if (sqlite_simple(db, "PRAGMA query_only = 0"))
 		rc = -1;
 	if (rc)

@@ -35,8 +35,9 @@ sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
 /* sqlite-exec.c */
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
 /* More of a script whose statements and changes x already counts (x->err's
- * offset relative to sql). */
-int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+ * offset relative to sql); more: not its last part. */
+int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x,
+		     int more);
 
 /* sqlite-stream.c */
 int sqlite_exec_stream(struct db *db,
