@@ -354,9 +354,20 @@ static int stream_up(void *ctx, int (*sink)(void *sink_ctx, const void *data, si
 	return bundle_stream(m->bundle, f, sink, sink_ctx);
 }
 
+struct spill_sink {
+	int fd;
+	char why[CAIRN_ERRMSG_MAX]; /* the write's error (bundle_stream says only
+				     * that reading stopped) */
+};
+
 static int spill_sink_put(void *ctx, const void *data, size_t len)
 {
-	return spill_write(*(const int *)ctx, data, len);
+	struct spill_sink *ss = ctx;
+
+	if (!spill_write(ss->fd, data, len))
+		return 0;
+	snprintf(ss->why, sizeof(ss->why), "%s", cairn_error_last());
+	return -1;
 }
 
 /* exec_stream's feed for a spilled script: the file, from its start (a
@@ -375,17 +386,21 @@ static int spill_feed_up(void *ctx, int (*sink)(void *sink_ctx, const void *data
  * -1 with *err (nothing of the script ran). */
 static int spill_up(const struct apply_mig *m, int *fd, char **err)
 {
+	struct spill_sink ss;
+
 	*fd = -1;
 	if (m->up || !m->bundle || !m->bm)
 		return 0;
-	*fd = spill_open();
-	if (*fd >= 0 && !stream_up((void *)m, spill_sink_put, fd))
+	ss.fd = spill_open();
+	ss.why[0] = '\0';
+	if (ss.fd >= 0 && !stream_up((void *)m, spill_sink_put, &ss)) {
+		*fd = ss.fd;
 		return 0;
+	}
 	*err = xasprintf("cannot stream %s: %s; nothing of it ran", m->up_path,
-			 cairn_error_last());
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+			 ss.why[0] ? ss.why : cairn_error_last());
+	if (ss.fd >= 0)
+		close(ss.fd);
 	return -1;
 }
 
@@ -595,8 +610,10 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	long long t0 = now_ms();
 	int failed, spill;
 
-	if (spill_up(m, &spill, err))
+	if (spill_up(m, &spill, err)) {
+		r->step_unstarted = 1;
 		return -1;
+	}
 	memset(&st, 0, sizeof(st));
 	st.t0 = t0; /* the budget counts from the first attempt's start */
 
