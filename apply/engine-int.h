@@ -34,7 +34,8 @@ struct run {
 				  * lock (driver_error.lock_timeout): retry.c may run it again */
 	int step_unstarted;      /* the failed step failed before any of it ran: no row
 				  * started (a transaction: false script's spill, a
-				  * script read again): rolled back, not for an operator */
+				  * script read again, or its row left rolled_back with
+				  * statement -1: 2): rolled back, not for an operator */
 	int callbacks_started;   /* the run reached its pending steps: after_migrate
 				  * and on_error may run (callbacks.c) */
 };

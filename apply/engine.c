@@ -282,7 +282,8 @@ static int step_failed(struct run *r, const struct apply_set *set, const struct 
 		res->partial = 1;
 		rc = EXIT_STATE;
 	} else {
-		audit_failure(r, m->version, set->bundle_id, err);
+		if (r->step_unstarted != 2)
+			audit_failure(r, m->version, set->bundle_id, err);
 		res->rolled_back = 1;
 		rc = EXIT_FAILED;
 	}

@@ -637,10 +637,12 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 		close(spill);
 	if (failed || run_verify(r, m, err)) {
 		free(row.state);
-		/* stopped (SIGINT/SIGTERM) before its first statement: nothing of
-		 * it ran, so nothing needs an operator; the next apply runs it */
-		row.state = xstrdup(row.statement < 0 && r->o->interrupted && *r->o->interrupted
-					    ? BK_ROLLED_BACK : BK_FAILED);
+		/* stopped (SIGINT/SIGTERM), or refused (a script the parser
+		 * cannot split: pg-stream.c), before its first statement: nothing
+		 * of it ran, so nothing needs an operator; the next apply runs it */
+		if (row.statement < 0)
+			r->step_unstarted = 2; /* its audit row is this one */
+		row.state = xstrdup(row.statement < 0 ? BK_ROLLED_BACK : BK_FAILED);
 		row.error = xstrdup(*err);
 		*duration = row.duration_ms = now_ms() - t0;
 		if (put_row_tx(r, &row, "apply-failed", set->bundle_id, r->current, *err))

@@ -266,7 +266,7 @@ int pg_exec_stream(struct db *db,
 	x->changes = 0;
 	x->statements = 0;
 	pg_error_clear(&x->err);
-	if (!s.split != !db->in_tx) {
+	if (!s.split == !db->in_tx) {
 		cairn_error_set(s.split ? "a streamed script in autocommit runs outside a transaction"
 					: "a streamed script runs only inside a transaction");
 		goto out;
