@@ -131,8 +131,81 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 	return 0;
 }
 
+/* cairn's books in the main database: no script writes them, alters or
+ * drops them, or puts a trigger on them (one that would rewrite the audit
+ * rows the engine appends); the engine writes them itself, outside a
+ * script (trust15e). */
+static int is_books(const char *table)
+{
+	return table && (!strcmp(table, "cairn_migrations") || !strcmp(table, "cairn_audit") ||
+			 !strcmp(table, "cairn_bundle_files"));
+}
+
+static int deny(struct sqlite_guard *g, int why)
+{
+	g->denied = why;
+	return SQLITE_DENY;
+}
+
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *dbname,
+		     const char *trigger)
+{
+	struct sqlite_guard *g = ctx;
+	int main_db = !dbname || !strcmp(dbname, "main");
+
+	switch (action) {
+	case SQLITE_TRANSACTION:
+		return g->no_tx ? deny(g, 1) : SQLITE_OK;
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+	case SQLITE_DROP_TABLE:
+		return main_db && is_books(a) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_CREATE_TEMP_TABLE:
+	case SQLITE_CREATE_TEMP_VIEW:
+		/* a temp table of that name shadows the books: the engine's
+		 * unqualified writes would land in it and vanish at close */
+		return is_books(a) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_ALTER_TABLE: /* a: the database, b: the table */
+		return (!a || !strcmp(a, "main")) && is_books(b) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_CREATE_TRIGGER:
+	case SQLITE_CREATE_INDEX:
+	case SQLITE_DROP_INDEX:
+	case SQLITE_DROP_TRIGGER: /* b: the table */
+		return main_db && is_books(b) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_PRAGMA: /* the schema table made writable: the books' own
+			     * definitions could be rewritten under them */
+		return a && !strcasecmp(a, "writable_schema") && b ? deny(g, 2) : SQLITE_OK;
+	default:
+		return SQLITE_OK;
+	}
+}
+
+void sqlite_guard_script(struct db *db, struct sqlite_guard *g)
+{
+	if (g)
+		g->denied = 0;
+	sqlite3_set_authorizer(db->h, g ? authorize : NULL, g);
+}
+
+void sqlite_denied_message(struct driver_error *e, const struct sqlite_guard *g)
+{
+	if (!g->denied || strcmp(e->message, "not authorized"))
+		return;
+	snprintf(e->message, sizeof(e->message), "%s",
+		 g->denied == 1 ? "a streamed script may not end or start a transaction "
+				  "(refused before it ran)"
+				: "a script may not write, alter, drop or put a trigger on cairn's "
+				  "books (cairn_migrations, cairn_audit, cairn_bundle_files) nor "
+				  "make the schema writable (refused before it ran)");
+	cairn_error_set("%s", e->message);
+}
+
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
+	struct sqlite_guard g = { 0, 0 };
+	int rc;
+
 	x->changes = 0;
 	x->statements = 0;
 	memset(&x->err, 0, sizeof(x->err));
@@ -141,7 +214,12 @@ int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *
 		cairn_error_set("script too big for SQLite (%zu bytes)", len);
 		return -1;
 	}
-	return run_script(db, sql, len, x, NULL, NULL, &x->err, 0);
+	sqlite_guard_script(db, &g);
+	rc = run_script(db, sql, len, x, NULL, NULL, &x->err, 0);
+	sqlite_guard_script(db, NULL);
+	if (rc)
+		sqlite_denied_message(&x->err, &g);
+	return rc;
 }
 
 int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x,

@@ -39,6 +39,17 @@ int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *
 int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x,
 		     int more);
 
+/* While a script runs (g non-NULL; NULL: after): nothing of it may write,
+ * alter or put a trigger on cairn's books, nor (g->no_tx) start or end a
+ * transaction; g->denied says which rule refused (1 the transaction, 2 the
+ * books). */
+struct sqlite_guard {
+	int no_tx, denied;
+};
+void sqlite_guard_script(struct db *db, struct sqlite_guard *g);
+/* x->err's "not authorized" (the guard's refusal) said in full. */
+void sqlite_denied_message(struct driver_error *e, const struct sqlite_guard *g);
+
 /* sqlite-stream.c */
 int sqlite_exec_stream(struct db *db,
 		       int (*feed)(void *feed_ctx,

@@ -189,14 +189,6 @@ static int sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* Nothing of a streamed script may end the transaction it runs in: its
- * end is where its hash is checked. */
-static int no_tx_control(void *ctx, int action, const char *a, const char *b, const char *c,
-			 const char *d)
-{
-	return action == SQLITE_TRANSACTION ? SQLITE_DENY : SQLITE_OK;
-}
-
 int sqlite_exec_stream(struct db *db,
 		       int (*feed)(void *feed_ctx,
 				   int (*sink)(void *sink_ctx, const void *data, size_t len),
@@ -204,6 +196,7 @@ int sqlite_exec_stream(struct db *db,
 		       void *feed_ctx, struct driver_exec *x)
 {
 	struct stream s;
+	struct sqlite_guard g = { 0, 0 };
 	int rc = -1, split = (x->flags & DRIVER_EXEC_SPLIT) != 0;
 
 	memset(&s, 0, sizeof(s));
@@ -219,8 +212,10 @@ int sqlite_exec_stream(struct db *db,
 				      : "a streamed script runs only inside a transaction");
 		return -1;
 	}
-	if (!split)
-		sqlite3_set_authorizer(db->h, no_tx_control, NULL);
+	/* in a transaction, nothing may end it: its end is where the hash
+	 * is checked */
+	g.no_tx = !split;
+	sqlite_guard_script(db, &g);
 	if (feed(feed_ctx, sink, &s)) {
 		if (s.failed)
 			cairn_error_set("%s", x->err.message);
@@ -231,11 +226,9 @@ int sqlite_exec_stream(struct db *db,
 		goto out;
 	rc = 0;
 out:
-	sqlite3_set_authorizer(db->h, NULL, NULL);
-	if (rc && s.failed && !strcmp(x->err.message, "not authorized"))
-		snprintf(x->err.message, sizeof(x->err.message),
-			 "a streamed script may not end or start a transaction "
-			 "(refused before it ran)");
+	sqlite_guard_script(db, NULL);
+	if (rc && s.failed)
+		sqlite_denied_message(&x->err, &g);
 	buf_release(&s.win);
 	return rc;
 }
