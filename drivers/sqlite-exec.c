@@ -59,6 +59,24 @@ static void tx_ended(struct driver_error *err, sqlite3_stmt *st, long offset)
 	cairn_error_set("%s", err->message);
 }
 
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *dbname,
+		     const char *trigger);
+
+/* The engine's callback writes the books (the statement reached): the
+ * script's guard is lifted around it. */
+static int on_statement(struct db *db, struct driver_exec *x, unsigned long index, size_t offset)
+{
+	struct sqlite_guard *g = db->guard;
+	int rc;
+
+	if (g)
+		sqlite3_set_authorizer(db->h, NULL, NULL);
+	rc = x->on_statement(x->ctx, index, offset);
+	if (g)
+		sqlite3_set_authorizer(db->h, authorize, g);
+	return rc;
+}
+
 /* Steps through every statement of sql. rows_cb, when set, sees the first
  * row of each statement that returns columns (query_truth). more: a part of
  * a streamed script that goes on after it (a transaction the script opened
@@ -79,7 +97,7 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 		int first = 1;
 
 		if (x && (x->flags & DRIVER_EXEC_SPLIT) && x->on_statement &&
-		    x->on_statement(x->ctx, index, (size_t)(p - sql)))
+		    on_statement(db, x, index, (size_t)(p - sql)))
 			return -1;
 		rc = sqlite3_prepare_v2(db->h, p, (int)(end - p), &st, &tail);
 		if (rc != SQLITE_OK) {
@@ -185,6 +203,7 @@ void sqlite_guard_script(struct db *db, struct sqlite_guard *g)
 {
 	if (g)
 		g->denied = 0;
+	db->guard = g;
 	sqlite3_set_authorizer(db->h, g ? authorize : NULL, g);
 }
 
