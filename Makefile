@@ -82,7 +82,18 @@ endif
 # database (drivers/pq-load.c), so a SQLite run never loads it.
 APPLY_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(APPLY_PKGS) libpq 2>/dev/null)
 APPLY_LIBS   = $(APPLY_ARCHIVE) $(shell $(PKG_CONFIG) --libs $(filter-out libarchive,$(APPLY_PKGS)) 2>/dev/null) \
-               $(PG_QUERY_LIBS) $(DL_LIBS) -pthread
+               $(DL_LIBS) -pthread
+# libpg_query: the applier is not linked with it but loads it at first use
+# (lib/pg-query-load.c: only PostgreSQL scripts are read with it), by the
+# shared library name (SONAME) of the one cairn links.
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+PG_QUERY_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libpg_query.so)" 2>/dev/null | \
+                     awk '$$1 == "SONAME" { print $$2 }')
+ifeq ($(PG_QUERY_SONAME),)
+$(error cannot read the SONAME of libpg_query.so (objdump -p, from binutils): install libpg-query-dev and binutils, or run 'make deps')
+endif
+endif
+
 # The applier links libarchive.a (libarchive-dev ships it) when there is one,
 # with --gc-sections: what it uses of libarchive (the gzip read filter, the
 # raw format, the pax writer of receipts) needs only zlib, while the shared
@@ -101,16 +112,17 @@ DL_LIBS     := $(shell printf '\043include <dlfcn.h>\n\043include <pthread.h>\ns
 endif
 
 BUILD        = build
+$(BUILD)/lib/pg-query-load.o: CFLAGS += -DPG_QUERY_SONAME='"$(PG_QUERY_SONAME)"'
 # Code both programs link: no libgit2, no signing in here.
 LIB_SRC      = lib/prom.c lib/trace.c lib/lint-rules.c lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/heap.c lib/tmpfile.c lib/spill.c lib/checkpoint.c \
-               lib/sqlsplit.c lib/toolsum.c lib/callbacks.c lib/batch.c
+               lib/sqlsplit.c lib/toolsum.c lib/callbacks.c lib/batch.c lib/hexindex.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
                verify/manifest-canon.c verify/manifest-waivers.c verify/trust.c verify/bundle.c verify/bundle-read.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/config.c \
-               project/yaml-keys.c project/order.c \
+               project/yaml-keys.c project/strlist.c project/order.c \
                project/check.c project/sqlcheck.c project/operation.c project/operation-sql.c
 PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c \
                project/history-provenance.c
@@ -141,6 +153,8 @@ CMD_SRC     += cmd/config.c cmd/policy-report.c
 APPEND_SRC   = bundle/write.c bundle/append.c
 CAIRN_SRC   += cmd/promote.c cmd/override.c
 RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
+# cairn-apply only: libpg_query's functions, loaded at first use.
+PGQ_LOAD_SRC = lib/pg-query-load.c
 # cairn-apply's verbs (one file each) and what they share.
 APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/trail.c cmd/baseline.c cmd/repair.c
@@ -173,7 +187,7 @@ APPLY_VERB_SRC += cmd/adopt.c cmd/restore.c
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 CAIRN_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(PROJECT_SRC) $(BUNDLE_SRC) $(POLICY_SRC) bundle/append.c $(CAIRN_SRC))
-APPLY_OBJ    = $(call obj,$(LIB_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPEND_SRC) $(RECEIPT_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
+APPLY_OBJ    = $(call obj,$(LIB_SRC) $(PGQ_LOAD_SRC) $(VERIFY_SRC) $(CMD_SRC) $(POLICY_SRC) $(APPEND_SRC) $(RECEIPT_SRC) $(DRIVER_SRC) $(ENGINE_SRC) \
                $(OPS_SRC) $(APPLY_SRC) $(APPLY_VERB_SRC))
 
 UNIT_SRC     = $(wildcard tests/unit/test-*.c)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../lib/hexindex.h"
 #include "../lib/sha256.h"
 #include "engine.h"
 
@@ -65,15 +66,17 @@ static void audit_fields(const struct audit_row *r, char seq[24], const char *f[
 	f[10] = r->prev_hash;
 }
 
-/* The row's hash into hex ("" when hashing failed). The encoding is built
- * whole and hashed in one update: 34 small updates a row through OpenSSL's
- * EVP layer, with a printf for each length, were most of the cost of
- * checking a chain of 5,000 rows on every run (callgrind). */
-void audit_hash_hex(const struct audit_row *r, char hex[SHA256_HEX_LEN + 1])
+/* The row's hash. The encoding is built whole and hashed in one update:
+ * 34 small updates a row through OpenSSL's EVP layer, with a printf for
+ * each length, were most of the cost of checking a chain of 5,000 rows on
+ * every run (callgrind). 0, or -1 when hashing failed. */
+int audit_hash_raw(const struct audit_row *r, unsigned char raw[32])
 {
 	const char *f[AUDIT_NFIELDS];
 	char seq[24], small[2048], *enc = small, *p;
 	size_t need = 15, i;
+	struct sha256_ctx c;
+	int rc = -1;
 
 	audit_fields(r, seq, f);
 	for (i = 0; i < AUDIT_NFIELDS; i++)
@@ -84,10 +87,28 @@ void audit_hash_hex(const struct audit_row *r, char hex[SHA256_HEX_LEN + 1])
 	p = enc + 15;
 	for (i = 0; i < AUDIT_NFIELDS; i++)
 		p = put_field(p, f[i]);
-	if (sha256_hex(enc, (size_t)(p - enc), hex))
-		hex[0] = '\0';
+	if (sha256_init(&c) == 0) {
+		if (sha256_update(&c, enc, (size_t)(p - enc)) == 0)
+			rc = sha256_final_raw(&c, raw);
+		else
+			sha256_release(&c);
+	}
 	if (enc != small)
 		free(enc);
+	return rc;
+}
+
+/* The row's hash into hex ("" when hashing failed). */
+void audit_hash_hex(const struct audit_row *r, char hex[SHA256_HEX_LEN + 1])
+{
+	unsigned char raw[32];
+
+	if (audit_hash_raw(r, raw)) {
+		hex[0] = '\0';
+		return;
+	}
+	hex_encode(raw, sizeof(raw), hex);
+	hex[SHA256_HEX_LEN] = '\0';
 }
 
 void audit_hash(struct audit_row *r)
@@ -108,52 +129,42 @@ static void problem(struct audit_problem **p, size_t *n, size_t *alloc, long lon
 	(*n)++;
 }
 
-static int cmp_hash(const void *a, const void *b)
+void audit_index(struct hexindex *ix, const struct audit_row *rows, size_t n)
 {
-	const struct audit_row *x = *(const struct audit_row *const *)a;
-	const struct audit_row *y = *(const struct audit_row *const *)b;
-
-	return strcmp(x->hash ? x->hash : "", y->hash ? y->hash : "");
-}
-
-const struct audit_row **audit_index(const struct audit_row *rows, size_t n)
-{
-	const struct audit_row **ix = xcalloc(n ? n : 1, sizeof(*ix));
 	size_t i;
 
+	hexindex_init(ix, n);
 	for (i = 0; i < n; i++)
-		ix[i] = &rows[i];
-	qsort(ix, n, sizeof(*ix), cmp_hash);
-	return ix;
+		hexindex_add(ix, i, rows[i].hash);
 }
 
-const struct audit_row *audit_find(const struct audit_row *const *index, size_t n,
+const struct audit_row *audit_find(const struct hexindex *ix, const struct audit_row *rows,
 				   const char *hash)
 {
-	size_t lo = 0, hi = n;
+	size_t i = hexindex_first(ix, hash);
 
-	while (hash && lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(hash, index[mid]->hash ? index[mid]->hash : "");
-
-		if (!c)
-			return index[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return i ? &rows[i - 1] : NULL;
 }
 
 void audit_check_row(const struct audit_row *r, size_t i, const char *prev,
 		     struct audit_problem **p, size_t *np, size_t *alloc)
 {
-	char hex[SHA256_HEX_LEN + 1];
+	unsigned char stored[32];
+
+	audit_check_parsed(r, i, prev, hexdigest_parse(r->hash, stored) == 0 ? stored : NULL, p,
+			   np, alloc);
+}
+
+void audit_check_parsed(const struct audit_row *r, size_t i, const char *prev,
+			const unsigned char *stored, struct audit_problem **p, size_t *np,
+			size_t *alloc)
+{
+	unsigned char got[32];
 	int hash_ok;
 
-	audit_hash_hex(r, hex);
-	hash_ok = r->hash && *hex && !strcmp(hex, r->hash);
+	/* on the digests: r->hash parses (stored) only when it is 64
+	 * lowercase hex digits, the one text that equals the hash's hex */
+	hash_ok = stored && audit_hash_raw(r, got) == 0 && !memcmp(got, stored, sizeof(got));
 	if (r->seq != (long long)i + 1)
 		problem(p, np, alloc, r->seq,
 			xasprintf("row %lld: expected sequence number %zu: a row before it "
@@ -188,22 +199,22 @@ size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row 
 	struct audit_problem *p = NULL;
 	size_t np = 0, alloc = 0, i, j;
 	const char *prev = AUDIT_ZERO_HASH;
-	const struct audit_row **ix;
+	struct hexindex ix;
 
 	for (i = 0; i < n; i++) {
 		audit_check_row(&rows[i], i, prev, &p, &np, &alloc);
 		prev = rows[i].hash ? rows[i].hash : "";
 	}
 	/* Anchors: every bookkeeping row names an audit row that must exist. */
-	ix = audit_index(rows, n);
+	audit_index(&ix, rows, n);
 	for (j = 0; j < nbk; j++) {
 		const char *h = bk[j].audit_hash;
-		char *msg = audit_anchor_problem(&bk[j], h && *h && audit_find(ix, n, h));
+		char *msg = audit_anchor_problem(&bk[j], h && *h && audit_find(&ix, rows, h));
 
 		if (msg)
 			problem(&p, &np, &alloc, 0, msg);
 	}
-	free(ix);
+	hexindex_release(&ix);
 	*out = p;
 	return np;
 }

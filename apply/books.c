@@ -7,6 +7,7 @@
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
+#include "../lib/hexindex.h"
 #include "../lib/sha256.h"
 #include "../lib/checkpoint.h"
 #include "checkpoint.h"
@@ -133,9 +134,9 @@ static int facts_check(const struct audit_row *anchor, const struct bk_row *r)
 	return rc;
 }
 
-static int row_check(const struct audit_row *const *ix, size_t na, const struct bk_row *r)
+static int row_check(const struct hexindex *ix, const struct audit_row *a, const struct bk_row *r)
 {
-	const struct audit_row *anchor = audit_find(ix, na, r->audit_hash);
+	const struct audit_row *anchor = audit_find(ix, a, r->audit_hash);
 
 	return anchor ? facts_check(anchor, r) : 0; /* no anchor: audit_verify said so */
 }
@@ -143,7 +144,7 @@ static int row_check(const struct audit_row *const *ix, size_t na, const struct 
 int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows, size_t nrows)
 {
 	struct audit_problem *p = NULL;
-	const struct audit_row **ix;
+	struct hexindex ix;
 	size_t np, i;
 	int rc = 0;
 
@@ -153,10 +154,10 @@ int books_check(const struct audit_row *a, size_t na, const struct bk_row *rows,
 				np > 1 ? " (and more: run 'cairn-apply history --verify')" : "");
 		rc = -1;
 	}
-	ix = audit_index(a, na);
+	audit_index(&ix, a, na);
 	for (i = 0; !rc && i < nrows; i++)
-		rc = row_check(ix, na, &rows[i]);
-	free(ix);
+		rc = row_check(&ix, a, &rows[i]);
+	hexindex_release(&ix);
 	audit_problems_free(p, np);
 	return rc;
 }
@@ -165,17 +166,18 @@ size_t books_problems(const struct audit_row *a, size_t na, const struct bk_row 
 		      size_t nrows, struct audit_problem **out)
 {
 	size_t np = audit_verify(a, na, rows, nrows, out), i, alloc = np;
-	const struct audit_row **ix = audit_index(a, na);
+	struct hexindex ix;
 
+	audit_index(&ix, a, na);
 	for (i = 0; i < nrows; i++) {
-		if (!row_check(ix, na, &rows[i]))
+		if (!row_check(&ix, a, &rows[i]))
 			continue;
 		ALLOC_GROW(*out, np + 1, alloc);
 		(*out)[np].seq = 0;
 		(*out)[np].message = xstrdup(cairn_error_last());
 		np++;
 	}
-	free(ix);
+	hexindex_release(&ix);
 	return np;
 }
 
@@ -420,11 +422,12 @@ static int head_check(const struct checkpoint *cp, const struct audit_row *a, si
  * same verdict and the same first message as books_check. */
 struct guard_scan {
 	const struct bk_row *rows;
-	const struct bk_row **by_hash; /* rows sorted by audit_hash */
+	struct hexindex by_hash;       /* rows by audit_hash */
 	size_t nrows, n;               /* n: audit rows seen */
 	unsigned char *anchored;
 	char **mismatch;               /* a row's facts check message, or NULL */
-	char *prev;
+	char *prev;                    /* the last row's hash, in a buffer kept */
+	size_t prev_cap;
 	struct audit_problem *p;
 	size_t np, alloc;
 	struct db_identity *id;
@@ -433,45 +436,43 @@ struct guard_scan {
 	char *head;
 };
 
-static int cmp_by_hash(const void *a, const void *b)
+/* s->prev becomes hash (any length: an edited row's hash is compared as
+ * it stands), in a buffer reused from row to row. */
+static void keep_prev(struct guard_scan *s, const char *hash)
 {
-	const char *x = (*(const struct bk_row *const *)a)->audit_hash;
-	const char *y = (*(const struct bk_row *const *)b)->audit_hash;
+	size_t len = strlen(hash) + 1;
 
-	return strcmp(x ? x : "", y ? y : "");
+	if (len > s->prev_cap) {
+		s->prev_cap = len < 80 ? 80 : len;
+		free(s->prev);
+		s->prev = xmalloc(s->prev_cap);
+	}
+	memcpy(s->prev, hash, len);
 }
 
 static int scan_row(void *ctx, const struct audit_row *r)
 {
 	struct guard_scan *s = ctx;
-	size_t lo = 0, hi = s->nrows;
+	unsigned char d[32];
+	const unsigned char *hash = hexdigest_parse(r->hash, d) == 0 ? d : NULL;
+	size_t k;
 
-	audit_check_row(r, s->n++, s->prev, &s->p, &s->np, &s->alloc);
-	free(s->prev);
-	s->prev = xstrdup(r->hash ? r->hash : "");
+	/* r->hash parsed once, for its check and to find its anchored rows */
+	audit_check_parsed(r, s->n++, s->prev, hash, &s->p, &s->np, &s->alloc);
+	keep_prev(s, r->hash ? r->hash : "");
 	identity_take(r, s->id);
 	if (s->head_at && (long long)s->n == s->head_at) {
 		s->head_seq = r->seq;
 		s->head = xstrdup(r->hash ? r->hash : "");
 	}
-	while (r->hash && *r->hash && lo < hi) { /* the first row anchored here */
-		size_t mid = lo + (hi - lo) / 2;
-		const char *h = s->by_hash[mid]->audit_hash;
+	/* the rows anchored here */
+	for (k = hexindex_first_parsed(&s->by_hash, r->hash, hash); k;
+	     k = hexindex_next(&s->by_hash, k)) {
+		size_t j = k - 1;
 
-		if (strcmp(h ? h : "", r->hash) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; r->hash && *r->hash && lo < s->nrows; lo++) {
-		const struct bk_row *b = s->by_hash[lo];
-		size_t j = (size_t)(b - s->rows);
-
-		if (!b->audit_hash || strcmp(b->audit_hash, r->hash))
-			break;
 		if (s->anchored[j]++)
 			continue;
-		if (facts_check(r, b) < 0)
+		if (facts_check(r, &s->rows[j]) < 0)
 			s->mismatch[j] = xstrdup(cairn_error_last());
 	}
 	return 0;
@@ -488,15 +489,14 @@ static int guard_scan(struct books_guard *g, struct db *db, const struct driver 
 	memset(&s, 0, sizeof(s));
 	s.rows = rows;
 	s.nrows = nrows;
-	s.by_hash = xcalloc(nrows ? nrows : 1, sizeof(*s.by_hash));
+	hexindex_init(&s.by_hash, nrows);
+	for (i = 0; i < nrows; i++)
+		hexindex_add(&s.by_hash, i, rows[i].audit_hash);
 	s.anchored = xcalloc(nrows ? nrows : 1, 1);
 	s.mismatch = xcalloc(nrows ? nrows : 1, sizeof(*s.mismatch));
-	s.prev = xstrdup(AUDIT_ZERO_HASH);
+	keep_prev(&s, AUDIT_ZERO_HASH);
 	s.id = &g->id;
 	s.head_at = cp ? cp->length : 0;
-	for (i = 0; i < nrows; i++)
-		s.by_hash[i] = &rows[i];
-	qsort(s.by_hash, nrows, sizeof(*s.by_hash), cmp_by_hash);
 	if (drv->audit_scan(db, scan_row, &s)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
@@ -528,7 +528,7 @@ out:
 		free(s.mismatch[i]);
 	free(s.mismatch);
 	free(s.anchored);
-	free(s.by_hash);
+	hexindex_release(&s.by_hash);
 	free(s.prev);
 	free(s.head);
 	audit_problems_free(s.p, s.np);

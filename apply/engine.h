@@ -288,6 +288,8 @@ int engine_note(struct db *db, const struct driver *drv, const char *action,
 void audit_hash(struct audit_row *row);
 /* The row's hash into hex, "" when hashing failed. */
 void audit_hash_hex(const struct audit_row *r, char hex[65]);
+/* The row's hash as 32 bytes: 0, or -1 when hashing failed. */
+int audit_hash_raw(const struct audit_row *r, unsigned char raw[32]);
 
 struct audit_problem {
 	long long seq;     /* the row where the chain breaks (0: the table as a whole) */
@@ -299,6 +301,11 @@ struct audit_problem {
  * sequence number, its link, its hash; appended to *p (ALLOC_GROW). */
 void audit_check_row(const struct audit_row *r, size_t i, const char *prev,
 		     struct audit_problem **p, size_t *np, size_t *alloc);
+/* The same for a caller that parsed r->hash already (hexdigest_parse):
+ * stored is its digest, or NULL when it did not parse. */
+void audit_check_parsed(const struct audit_row *r, size_t i, const char *prev,
+			const unsigned char *stored, struct audit_problem **p, size_t *np,
+			size_t *alloc);
 /* What is wrong with a bookkeeping row's anchor (found: an audit row has
  * its hash), or NULL. */
 char *audit_anchor_problem(const struct bk_row *bk, int found);
@@ -308,10 +315,12 @@ char *audit_anchor_problem(const struct bk_row *bk, int found);
 size_t audit_verify(const struct audit_row *rows, size_t n, const struct bk_row *bk,
 		    size_t nbk, struct audit_problem **out);
 void audit_problems_free(struct audit_problem *p, size_t n);
-/* The rows of a chain sorted by hash, to find a row by its hash in log n
- * (an anchor: bk_row.audit_hash). audit_find returns NULL when none. */
-const struct audit_row **audit_index(const struct audit_row *rows, size_t n);
-const struct audit_row *audit_find(const struct audit_row *const *index, size_t n,
+/* The rows of a chain indexed by hash (lib/hexindex.h), to find a row by
+ * its hash (an anchor: bk_row.audit_hash): audit_find returns the first
+ * row whose hash is that text, or NULL. hexindex_release frees the index. */
+struct hexindex;
+void audit_index(struct hexindex *ix, const struct audit_row *rows, size_t n);
+const struct audit_row *audit_find(const struct hexindex *ix, const struct audit_row *rows,
 				   const char *hash);
 
 /* Helpers shared with the verbs. */

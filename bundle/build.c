@@ -440,7 +440,7 @@ int bundle_build(const struct build_req *r, struct build_result *out)
 	struct bundle b;
 	struct build_ctx ctx;
 	struct buf manifest = BUF_INIT, sums_text = BUF_INIT;
-	struct sums sums = { NULL, 0, 0, NULL };
+	struct sums sums = { NULL, 0, 0, NULL, 0 };
 	struct blob *bl = NULL;
 	size_t nbl = 0, blalloc = 0, i, nfiles = 0;
 	char when[21], hex[65];

@@ -58,6 +58,18 @@ char *pool_strndup(struct pool_block **pool, const char *s, size_t n)
 	return d;
 }
 
+void pool_mark(struct pool_block *const *pool, struct pool_mark *out)
+{
+	out->block = *pool;
+	out->used = *pool ? (*pool)->used : 0;
+}
+
+void pool_rewind(struct pool_block **pool, const struct pool_mark *mark)
+{
+	if (*pool && *pool == mark->block && (*pool)->used >= mark->used)
+		(*pool)->used = mark->used;
+}
+
 void pool_free(struct pool_block **pool)
 {
 	struct pool_block *b = *pool, *next;

@@ -15,6 +15,18 @@ struct pool_block;
 void *pool_alloc(struct pool_block **pool, size_t n, size_t align);
 /* s[0, n) and a NUL, in the pool. */
 char *pool_strndup(struct pool_block **pool, const char *s, size_t n);
+/* Where the pool stands, to give back what was allocated after it
+ * (pool_rewind): a parser that finds it needs no copy of a string it just
+ * read (the manifest's provenance, the same for most migrations). */
+struct pool_mark {
+	struct pool_block *block;
+	size_t used;
+};
+void pool_mark(struct pool_block *const *pool, struct pool_mark *out);
+/* Gives back what was allocated since mark, when it all sits in the block
+ * that was newest then; else nothing (a new block stays until pool_free).
+ * Nothing allocated since mark may be used after. */
+void pool_rewind(struct pool_block **pool, const struct pool_mark *mark);
 /* Frees every block; the pool is empty again. */
 void pool_free(struct pool_block **pool);
 

@@ -11,6 +11,7 @@
 #include "../lint/lint.h"
 #include "findings.h"
 #include "source.h"
+#include "strlist.h"
 
 #define CONFIG_FILE "cairn.yaml"
 #define DEFAULT_MAX_FILE_SIZE (16ULL << 20)
@@ -21,15 +22,6 @@ struct ynode;
 
 enum version_style { STYLE_TIMESTAMP, STYLE_SEQUENCE };
 enum ordering { ORDER_STRICT, ORDER_ALLOW_OUT_OF_ORDER };
-
-struct strlist {
-	char **items;
-	size_t n, alloc;
-};
-
-void strlist_push(struct strlist *l, const char *s);
-void strlist_release(struct strlist *l);
-int strlist_has(const struct strlist *l, const char *s);
 
 struct config {
 	char *name;               /* project name (bundle names); default: directory name */

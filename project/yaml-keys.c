@@ -5,7 +5,6 @@
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../lib/yaml.h"
-#include "project.h"
 #include "yaml-keys.h"
 
 void unknown_key(struct findings *f, const char *path, const struct ynode *k,

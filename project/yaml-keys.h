@@ -3,7 +3,7 @@
 
 #include "../lib/yaml.h"
 #include "findings.h"
-#include "project.h"
+#include "strlist.h"
 
 void unknown_key(struct findings *f, const char *path, const struct ynode *k,
 		 const char *const *keys);

@@ -44,6 +44,24 @@ test_expect_success 'a SQLite run never maps libpq; a PostgreSQL DSN does (the c
 	test_grep "file=libpq.so.5 .*dynamically loaded" debug
 '
 
+test_expect_success 'libpg_query is loaded at first use too: not linked, not mapped when no script is read' '
+	test_grep ! libpg_query libs &&
+	LD_DEBUG=files cairn-apply apply b.tar.gz --env dev --db sqlite:lq.db $KEY 2>debug >out &&
+	test_grep "^applied 2 migrations; lq.db is at version 0002" out &&
+	test_grep "file=libpg_query.* dynamically loaded" debug &&
+	LD_DEBUG=files cairn-apply apply b.tar.gz --env dev --db sqlite:lq.db $KEY 2>debug >out &&
+	test_grep "nothing to apply" out &&
+	test_grep "file=libsqlite3" debug &&
+	test_grep ! "libpg_query" debug &&
+	LD_DEBUG=files cairn-apply status b.tar.gz --db sqlite:lq.db $KEY 2>debug >out &&
+	LD_DEBUG=files cairn-apply history --db sqlite:lq.db --verify 2>>debug >out &&
+	LD_DEBUG=files cairn-apply verify b.tar.gz $KEY 2>>debug >out &&
+	test_grep ! "libpg_query" debug &&
+	test "$(q lq.db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'")" = 2 &&
+	ldd "$SRC_DIR/bin/cairn" >cairn-libs &&
+	test_grep libpg_query cairn-libs
+'
+
 test_expect_success 'a PostgreSQL DSN without libpq: exit 6, the library, the reason, the way out' '
 	for dsn in "postgres://u@localhost/x" "postgresql://localhost/x" "host=localhost dbname=x"; do
 		test_expect_code 6 env CAIRN_LIBPQ=$NOPQ cairn-apply status --db "$dsn" >out 2>err &&

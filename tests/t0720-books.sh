@@ -71,6 +71,42 @@ test_expect_success 'an edited audit row stops apply (exit 5), naming the row' '
 	test_grep "the books were changed outside cairn-apply: row 2: its contents do not match its hash" err
 '
 
+test_expect_success 'an audit hash edited in one digit, in capitals or one digit longer is not its row (exit 5)' '
+	last=$(q base.db "SELECT max(seq) FROM cairn_audit") &&
+	for edit in "substr(hash, 1, 63) || (CASE substr(hash, 64) WHEN '"'"'0'"'"' THEN '"'"'1'"'"' ELSE '"'"'0'"'"' END)" \
+		"upper(hash)" "hash || '"'"'0'"'"'"; do
+		for seq in 2 $last; do
+			cp base.db h.db &&
+			q h.db "UPDATE cairn_audit SET hash = $edit WHERE seq = $seq" &&
+			test_expect_code 5 cairn-apply apply b.tar.gz --env dev --db sqlite:h.db $KEY 2>err &&
+			test_grep "the books were changed outside cairn-apply: row $seq: its contents do not match its hash" err &&
+			test_expect_code 1 cairn-apply history --db sqlite:h.db --verify >out 2>&1 &&
+			test_grep "row $seq: its contents do not match its hash" out || return 1
+		done
+	done
+'
+
+test_expect_success 'a bookkeeping row anchored to a hash edited in one digit or in capitals: its anchor is missing (exit 5), first row and last' '
+	for edit in "substr(audit_hash, 1, 63) || (CASE substr(audit_hash, 64) WHEN '"'"'0'"'"' THEN '"'"'1'"'"' ELSE '"'"'0'"'"' END)" \
+		"upper(audit_hash)"; do
+		for v in 0001 0003; do
+			cp base.db k.db &&
+			q k.db "UPDATE cairn_migrations SET audit_hash = $edit WHERE version = '"'"'$v'"'"'" &&
+			test_expect_code 5 cairn-apply apply b.tar.gz --env dev --db sqlite:k.db $KEY 2>err &&
+			test_grep "the books were changed outside cairn-apply: migration $v: the audit row that recorded its last change (.*) is missing" err &&
+			test "$(applied k.db)" = 3 || return 1
+		done
+	done
+'
+
+test_expect_success 'two rows anchored to one audit row: both are checked against it' '
+	cp base.db two.db &&
+	h=$(q two.db "SELECT audit_hash FROM cairn_migrations WHERE version = '"'"'0003'"'"'") &&
+	q two.db "UPDATE cairn_migrations SET audit_hash = '"'"'$h'"'"' WHERE version = '"'"'0002'"'"'" &&
+	test_expect_code 5 cairn-apply apply b.tar.gz --env dev --db sqlite:two.db $KEY 2>err &&
+	test_grep "migration 0002: .* is .*, the audit chain recorded" err
+'
+
 test_expect_success 'untouched books: apply and rollback still work' '
 	cp base.db ok.db &&
 	cairn-apply rollback --db sqlite:ok.db --last 1 >out &&

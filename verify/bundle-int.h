@@ -54,6 +54,7 @@ struct bundle_priv {
 	 * first migration member, which it has read (paused_m), until a
 	 * member is asked for. broken: why reading on failed. */
 	struct breader *paused;
+	int sums_dropped;           /* sums freed once cross_check passed (bundle.c: sums_drop) */
 	struct bmember paused_m;
 	char *broken;
 	/* Members read again (data, text not kept): the reader is kept where

@@ -175,6 +175,27 @@ static int canon_kv(struct canon *c, const char *indent_key, size_t n, char **ou
 
 #define KV(c, s, out) canon_kv((c), (s), sizeof(s) - 1, (out))
 
+/* canon_kv, but a value equal to prev (the previous migration's) is not
+ * copied again: *out is prev. A project's migrations mostly share their
+ * provenance's commit, author and date (88 bytes a migration, 1.8 MB at
+ * 20,000; issue #14). */
+static int canon_kv_shared(struct canon *c, const char *indent_key, size_t n, const char *prev,
+			   char **out)
+{
+	struct pool_mark mark;
+
+	pool_mark(&c->b->strpool, &mark);
+	if (canon_kv(c, indent_key, n, out) < 0)
+		return -1;
+	if (prev && !strcmp(prev, *out)) {
+		pool_rewind(&c->b->strpool, &mark);
+		*out = (char *)prev;
+	}
+	return 0;
+}
+
+#define KV_SHARED(c, s, prev, out) canon_kv_shared((c), (s), sizeof(s) - 1, (prev), (out))
+
 /* indent key: [a, b]\n with non-empty items */
 static int canon_list(struct canon *c, const char *indent_key, size_t n, char ***out, size_t *count)
 {
@@ -243,9 +264,12 @@ static int canon_bool(struct canon *c, int *out)
 static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit,
 		      const char *size_lit, const struct bundle_migration *m, struct bundle_file *f)
 {
+	struct pool_mark mark;
+	char name[513];
 	size_t dl, nl;
 
 	c->nodes++;
+	pool_mark(&c->b->strpool, &mark);
 	if (canon_kv(c, name_lit, strlen(name_lit), &f->name) < 0 ||
 	    canon_lit(c, sha_lit, strlen(sha_lit)) < 0 ||
 	    c->end - c->p < 65 || !hex64_valid(c->p, 64) || c->p[64] != '\n')
@@ -257,15 +281,18 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 	if (canon_lit(c, size_lit, strlen(size_lit)) < 0 || canon_uint(c, &f->size) < 0 ||
 	    LIT(c, "\n") < 0)
 		return -1;
-	if (!member_path_safe(f->name) || strlen(f->name) > 512)
+	if (!member_path_safe(f->name) || (nl = strlen(f->name)) > 512)
 		return -1;
+	/* the name is the member's last part: kept there, not copied twice */
+	memcpy(name, f->name, nl + 1);
+	pool_rewind(&c->b->strpool, &mark);
 	dl = strlen(m->name);
-	nl = strlen(f->name);
 	f->member = pool_alloc(&c->b->strpool, 11 + dl + 1 + nl + 1, 1);
 	memcpy(f->member, "migrations/", 11);
 	memcpy(f->member + 11, m->name, dl);
 	f->member[11 + dl] = '/';
-	memcpy(f->member + 12 + dl, f->name, nl + 1);
+	memcpy(f->member + 12 + dl, name, nl + 1);
+	f->name = f->member + 12 + dl;
 	return 0;
 }
 
@@ -378,9 +405,14 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 		c->nodes += 2;
 		if (!PEEK(c, "      commit: ") && !PEEK(c, "      author: ") && !PEEK(c, "      date: "))
 			return -1; /* the writer leaves out an empty one */
-		if ((PEEK(c, "      commit: ") && KV(c, "      commit: ", &m->prov_commit) < 0) ||
-		    (PEEK(c, "      author: ") && KV(c, "      author: ", &m->prov_author) < 0) ||
-		    (PEEK(c, "      date: ") && KV(c, "      date: ", &m->prov_date) < 0))
+		const struct bundle_migration *prev = m > c->b->migs ? m - 1 : NULL;
+
+		if ((PEEK(c, "      commit: ") &&
+		     KV_SHARED(c, "      commit: ", prev ? prev->prov_commit : NULL, &m->prov_commit) < 0) ||
+		    (PEEK(c, "      author: ") &&
+		     KV_SHARED(c, "      author: ", prev ? prev->prov_author : NULL, &m->prov_author) < 0) ||
+		    (PEEK(c, "      date: ") &&
+		     KV_SHARED(c, "      date: ", prev ? prev->prov_date : NULL, &m->prov_date) < 0))
 			return -1;
 	}
 	c->nodes += 2;

@@ -64,6 +64,24 @@ void sums_add(struct sums *s, const char *path, const char *hex)
 	s->n++;
 }
 
+void sums_from_files(struct sums *out, const char *manifest_hex,
+		     const struct bundle_file *const *files, size_t n)
+{
+	static char manifest_path[] = "manifest.yaml";
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->items = xcalloc(n + 1, sizeof(*out->items));
+	out->n = out->alloc = n + 1;
+	out->borrowed = 1;
+	out->items[0].path = manifest_path;
+	hex64_decode(manifest_hex, out->items[0].sha);
+	for (i = 0; i < n; i++) {
+		out->items[i + 1].path = files[i]->member;
+		hex64_decode(files[i]->sha256, out->items[i + 1].sha);
+	}
+}
+
 static int cmp_sums(const void *a, const void *b)
 {
 	return strcmp(((const struct sums_entry *)a)->path, ((const struct sums_entry *)b)->path);
@@ -83,7 +101,7 @@ void sums_release(struct sums *s)
 		return;
 	if (s->pool)
 		free(s->pool);
-	else
+	else if (!s->borrowed)
 		for (i = 0; i < s->n; i++)
 			free(s->items[i].path);
 	free(s->items);

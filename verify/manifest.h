@@ -32,6 +32,8 @@ struct sums {
 	size_t n, alloc;
 	char *pool;     /* sums_parse's paths, all in one block (else each is its
 			 * own, as sums_add makes them: never both in one list) */
+	int borrowed;   /* 1: the paths are another's (the manifest's members,
+			 * equal to them: bundle.c), not freed here */
 };
 
 /* SHA256SUMS, strictly: "<64 lower-case hex>  <path>\n" per line, paths
@@ -39,6 +41,11 @@ struct sums {
 int sums_parse(struct sums *out, const char *data, size_t len);
 int sums_format(const struct sums *s, struct buf *out);
 void sums_add(struct sums *s, const char *path, const char *hex);
+/* The list a bundle's SHA256SUMS was found equal to: manifest.yaml
+ * (manifest_hex), then files in SHA256SUMS's order; the paths are the
+ * files' members, borrowed (they must outlive out). */
+void sums_from_files(struct sums *out, const char *manifest_hex,
+		     const struct bundle_file *const *files, size_t n);
 /* 1 when hex (64 lower-case hex digits) is the entry's digest, else 0. */
 int sums_hex_eq(const struct sums_entry *e, const char *hex);
 void sums_sort(struct sums *s);

@@ -350,13 +350,14 @@ static int known_file(void *ctx, const char *hex)
 /* An unchanged bundle file: its migration members are read only when one
  * is asked for, and then every one of them with every check, so a file
  * changed under a recorded hash is still refused before its SQL is used. */
-static void test_known_file(void)
+static void test_known_file(int drop)
 {
 	static const char golden_sha[] = "0fda9be65371459a1f8889c422a2af019f340f4c240c61f1f7727e227f5088d9";
 	struct trust *t = trust_new();
 	struct bundle *b = NULL;
 	struct known k = { 1, 0, 0, "" };
-	struct bundle_open_opts o = { .known_file = known_file, .known_ctx = &k };
+	struct bundle_open_opts o = { .known_file = known_file, .known_ctx = &k,
+				      .drop_manifest_bytes = drop };
 	const struct bundle_file *f;
 	struct buf body = BUF_INIT;
 
@@ -491,7 +492,10 @@ int main(void)
 	test_sign_verify();
 	test_bundle_open();
 	test_parse_order();
-	test_known_file();
+	test_known_file(0);
+	/* apply's way: SHA256SUMS freed once checked, made again from the
+	 * manifest by the first member asked for */
+	test_known_file(1);
 	test_text_not_kept();
 	test_manifest_pieces();
 	return unit_done();

@@ -5,6 +5,7 @@
 #include "../../lib/batch.h"
 #include "../../lib/buf.h"
 #include "../../lib/error.h"
+#include "../../lib/hexindex.h"
 #include "../../lib/pool.h"
 #include "../../lib/sha256.h"
 #include "../../lib/util.h"
@@ -180,6 +181,35 @@ static void test_pool(void)
 	CHECK(pool == NULL);
 }
 
+/* pool_rewind gives back what came after the mark in the same block, and
+ * nothing when a new block was started since (or the pool was empty). */
+static void test_pool_rewind(void)
+{
+	struct pool_block *pool = NULL;
+	struct pool_mark mark;
+	char *a, *b, *c;
+	size_t i;
+
+	pool_mark(&pool, &mark);
+	a = pool_strndup(&pool, "first", 5);
+	pool_rewind(&pool, &mark); /* the pool was empty: nothing given back */
+	b = pool_strndup(&pool, "second", 6);
+	CHECK(b != a && !strcmp(a, "first"));
+	pool_mark(&pool, &mark);
+	c = pool_strndup(&pool, "third", 5);
+	pool_rewind(&pool, &mark);
+	CHECK(pool_strndup(&pool, "4", 1) == c);
+	CHECK(!strcmp(a, "first") && !strcmp(b, "second"));
+	/* a new block since the mark: the old one keeps what it held */
+	pool_mark(&pool, &mark);
+	for (i = 0; i < 100000; i++)
+		(void)pool_strndup(&pool, "0123456789", 10);
+	pool_rewind(&pool, &mark);
+	c = pool_strndup(&pool, "x", 1);
+	CHECK(!strcmp(a, "first") && !strcmp(b, "second") && !strcmp(c, "x"));
+	pool_free(&pool);
+}
+
 /* the throttle as plan and inspect print it (issue #22) */
 static void test_batch_throttle(void)
 {
@@ -208,6 +238,81 @@ static void test_batch_throttle(void)
 	buf_release(&b);
 }
 
+/* Digests found by their bytes, exactly where strcmp found them. */
+static void test_hexindex(void)
+{
+	static const char a[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	static const char b[] = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+	static const char a_upper[] = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF";
+	char a_long[66], a_short[64], a_digit[65];
+	const char *items[8];
+	struct hexindex ix;
+	unsigned char d[32];
+	size_t i, k;
+
+	memcpy(a_long, a, 64);
+	memcpy(a_long + 64, "0", 2);
+	memcpy(a_short, a, 63);
+	a_short[63] = '\0';
+	memcpy(a_digit, a, 65);
+	a_digit[63] = 'e'; /* one digit off */
+	CHECK(hexdigest_parse(a, d) == 0 && d[0] == 0x00 && d[1] == 0x11 && d[31] == 0xff);
+	CHECK(hexdigest_parse(a_upper, d) < 0);
+	CHECK(hexdigest_parse(a_long, d) < 0);
+	CHECK(hexdigest_parse(a_short, d) < 0);
+	CHECK(hexdigest_parse("", d) < 0 && hexdigest_parse(NULL, d) < 0);
+	CHECK(hexdigest_parse("0g112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", d) < 0);
+
+	/* first and last items, a duplicate, text that is no digest (twice),
+	 * an empty and a NULL string */
+	items[0] = a;
+	items[1] = "not a hash";
+	items[2] = b;
+	items[3] = "";
+	items[4] = a;
+	items[5] = NULL;
+	items[6] = "not a hash";
+	items[7] = a_upper;
+	hexindex_init(&ix, 8);
+	for (i = 0; i < 8; i++)
+		hexindex_add(&ix, i, items[i]);
+	k = hexindex_first(&ix, a);
+	CHECK(k == 1);
+	k = hexindex_next(&ix, k);
+	CHECK(k == 5);
+	CHECK(hexindex_next(&ix, k) == 0);
+	CHECK(hexindex_first(&ix, b) == 3 && hexindex_next(&ix, 3) == 0);
+	CHECK(hexindex_first(&ix, a_upper) == 8 && hexindex_next(&ix, 8) == 0);
+	CHECK(hexindex_first(&ix, "not a hash") == 2 && hexindex_next(&ix, 2) == 7);
+	CHECK(hexindex_first(&ix, a_long) == 0);
+	CHECK(hexindex_first(&ix, a_short) == 0);
+	CHECK(hexindex_first(&ix, a_digit) == 0);
+	CHECK(hexindex_first(&ix, "") == 0 && hexindex_first(&ix, NULL) == 0);
+	hexindex_release(&ix);
+	hexindex_release(&ix); /* twice, and NULL: fine */
+	hexindex_release(NULL);
+
+	/* many: every one found, at its place */
+	hexindex_init(&ix, 5000);
+	{
+		static char hx[5000][65];
+
+		for (i = 0; i < 5000; i++) {
+			unsigned char raw[32];
+
+			memset(raw, 0, sizeof(raw));
+			raw[0] = (unsigned char)(i & 0xff); /* the table's slot: the first bytes */
+			raw[31] = (unsigned char)(i >> 8);
+			hex_encode(raw, 32, hx[i]);
+			hexindex_add(&ix, i, hx[i]);
+		}
+		for (i = 0, k = 0; i < 5000; i++)
+			k += hexindex_first(&ix, hx[i]) == i + 1;
+		CHECK(k == 5000);
+	}
+	hexindex_release(&ix);
+}
+
 int main(void)
 {
 	test_yaml();
@@ -217,6 +322,8 @@ int main(void)
 	test_sizes();
 	test_misc();
 	test_pool();
+	test_pool_rewind();
 	test_batch_throttle();
+	test_hexindex();
 	return unit_done();
 }

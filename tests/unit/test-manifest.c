@@ -318,6 +318,68 @@ static void refused_by_both(const char *text, const char *const (*wrong)[2], siz
 	}
 }
 
+/* The fast path keeps fewer copies (issue #14): a provenance value equal
+ * to the previous migration's is that string, and a file's name is the
+ * end of its member path; the values are the libyaml path's all the same
+ * (canonical_agrees), including a value that differs from the one before
+ * and one that is absent between two equal ones. */
+static void test_manifest_shared_strings(void)
+{
+	struct bundle *b = sample_bundle(), p;
+	struct bundle_migration *m;
+	struct buf text = BUF_INIT;
+	size_t i;
+
+	b->migs = xrealloc(b->migs, 4 * sizeof(*b->migs));
+	b->nmigs = 4;
+	b->migs[0].prov_commit = xstrdup("abc");
+	b->migs[0].prov_author = xstrdup("A <a@b>");
+	b->migs[0].prov_date = xstrdup("2026-12-04T00:00:00Z");
+	for (i = 2; i < 4; i++) {
+		m = &b->migs[i];
+		memset(m, 0, sizeof(*m));
+		m->version = xasprintf("%zu", i + 1);
+		m->name = xasprintf("%zu_c", i + 1);
+		m->description = xstrdup("");
+		m->transaction = 1;
+		m->prov_commit = xstrdup(i == 2 ? "abd" : "abc");
+		m->prov_author = xstrdup("A <a@b>");
+		m->prov_date = i == 3 ? xstrdup("2026-12-04T00:00:00Z") : NULL;
+		m->files = xcalloc(1, sizeof(*m->files));
+		m->files[0].name = xstrdup("up.sql");
+		m->files[0].member = xasprintf("migrations/%s/up.sql", m->name);
+		memset(m->files[0].sha256, 'e', 64);
+		m->nfiles = 1;
+		m->checksum = xmalloc(72);
+		migration_checksum(m->files, 1, m->checksum);
+	}
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(canonical_agrees(buf_cstr(&text)) == 0);
+	memset(&p, 0, sizeof(p));
+	CHECK(manifest_parse_canonical(&p, text.ptr, text.len) == 0);
+	if (p.nmigs == 4) {
+		CHECK(p.migs[1].prov_commit == p.migs[0].prov_commit);
+		CHECK(p.migs[1].prov_author == p.migs[0].prov_author && !p.migs[1].prov_date);
+		CHECK_STR(p.migs[2].prov_commit, "abd");
+		CHECK(p.migs[2].prov_author == p.migs[1].prov_author);
+		CHECK_STR(p.migs[3].prov_commit, "abc");
+		CHECK(p.migs[3].prov_commit != p.migs[0].prov_commit);
+		CHECK_STR(p.migs[3].prov_date, "2026-12-04T00:00:00Z");
+		CHECK(p.migs[3].prov_date != p.migs[0].prov_date);
+		for (i = 0; i < 4; i++) {
+			const struct bundle_file *f = p.migs[i].nfiles ? &p.migs[i].files[0] : NULL;
+
+			CHECK(!f || (!strcmp(f->name, b->migs[i].files[0].name) &&
+				     !strcmp(f->member, b->migs[i].files[0].member) &&
+				     f->name == f->member + strlen(f->member) - strlen(f->name)));
+		}
+	}
+	CHECK(p.nmigs == 4);
+	manifest_release(&p);
+	buf_release(&text);
+	free_sample(b);
+}
+
 /* Format 2 on the fast path (issue #20's follow-up): the callbacks block
  * as manifest_format writes it is read by manifest_parse_canonical (whole
  * and in pieces) into what manifest_parse_yaml reads; an entry out of the
@@ -580,6 +642,7 @@ int main(void)
 	test_manifest();
 	test_manifest_callbacks();
 	test_manifest_canonical();
+	test_manifest_shared_strings();
 	test_manifest_callbacks_canonical();
 	test_manifest_batch();
 	test_manifest_waivers();

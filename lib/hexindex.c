@@ -1,0 +1,138 @@
+/* Finding strings of sha256 hex by their bytes: see hexindex.h. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "hexindex.h"
+
+/* A digit's value + 1 (0: not a lowercase hex digit, NUL included): a
+ * table, as a parse of 64 digits by comparisons cost 700 instructions,
+ * more than the strcmp calls it replaces (callgrind). */
+static const unsigned char hexv[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
+	['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+	['e'] = 15, ['f'] = 16,
+};
+
+int hexdigest_parse(const char *s, unsigned char out[32])
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < 32; i++, u += 2) {
+		unsigned hi = hexv[u[0]], lo;
+
+		if (!hi || !(lo = hexv[u[1]])) /* u[1] is read only when u[0] is no NUL */
+			return -1;
+		out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+	}
+	return *u == '\0' ? 0 : -1;
+}
+
+void hexindex_init(struct hexindex *ix, size_t n)
+{
+	size_t size = 16;
+
+	memset(ix, 0, sizeof(*ix));
+	while (size < 2 * n) /* at most half full */
+		size *= 2;
+	ix->cap = n;
+	ix->mask = size - 1;
+	ix->slot = xcalloc(size, sizeof(*ix->slot));
+	ix->key = xcalloc(n ? n : 1, sizeof(*ix->key));
+	ix->next = xcalloc(n ? n : 1, sizeof(*ix->next));
+}
+
+/* Where a digest's chain starts, or the empty slot where it would. The
+ * digests are sha256 outputs (or text an attacker with write access to
+ * the books chose: then only the lookups get slower), so their first bytes
+ * are the hash. */
+static size_t *find_slot(const struct hexindex *ix, const unsigned char d[32])
+{
+	uint64_t h;
+	size_t at;
+
+	memcpy(&h, d, sizeof(h));
+	for (at = (size_t)h & ix->mask;; at = (at + 1) & ix->mask) {
+		size_t *s = &ix->slot[at];
+
+		if (!*s || !memcmp(ix->key[*s - 1], d, 32))
+			return s;
+	}
+}
+
+/* The last item of the chain that starts at item (+ 1) head. */
+static size_t chain_tail(const struct hexindex *ix, size_t head)
+{
+	while (ix->next[head - 1])
+		head = ix->next[head - 1];
+	return head;
+}
+
+void hexindex_add(struct hexindex *ix, size_t i, const char *s)
+{
+	size_t *slot, j;
+
+	if (!s || !*s || i >= ix->cap)
+		return;
+	ix->n++;
+	if (hexdigest_parse(s, ix->key[i]) == 0) {
+		slot = find_slot(ix, ix->key[i]);
+		if (*slot)
+			ix->next[chain_tail(ix, *slot) - 1] = i + 1;
+		else
+			*slot = i + 1;
+		return;
+	}
+	/* text that no digest equals: rare (never written by cairn-apply) */
+	for (j = 0; j < ix->nodd; j++)
+		if (!strcmp(ix->odd[j], s)) {
+			ix->next[chain_tail(ix, ix->odd_item[j] + 1) - 1] = i + 1;
+			return;
+		}
+	ix->odd = xrealloc(ix->odd, (ix->nodd + 1) * sizeof(*ix->odd));
+	ix->odd_item = xrealloc(ix->odd_item, (ix->nodd + 1) * sizeof(*ix->odd_item));
+	ix->odd[ix->nodd] = s;
+	ix->odd_item[ix->nodd++] = i;
+}
+
+size_t hexindex_first(const struct hexindex *ix, const char *s)
+{
+	unsigned char d[32];
+
+	return hexindex_first_parsed(ix, s, hexdigest_parse(s, d) == 0 ? d : NULL);
+}
+
+size_t hexindex_first_parsed(const struct hexindex *ix, const char *s, const unsigned char *d)
+{
+	size_t j;
+
+	if (!s || !*s || !ix->slot)
+		return 0;
+	if (d)
+		return *find_slot(ix, d);
+	for (j = 0; j < ix->nodd; j++)
+		if (!strcmp(ix->odd[j], s))
+			return ix->odd_item[j] + 1;
+	return 0;
+}
+
+size_t hexindex_next(const struct hexindex *ix, size_t i)
+{
+	return i && i <= ix->cap ? ix->next[i - 1] : 0;
+}
+
+void hexindex_release(struct hexindex *ix)
+{
+	if (!ix)
+		return;
+	free(ix->slot);
+	free(ix->key);
+	free(ix->next);
+	free(ix->odd);
+	free(ix->odd_item);
+	memset(ix, 0, sizeof(*ix));
+}
