@@ -114,7 +114,7 @@ endif
 BUILD        = build
 $(BUILD)/lib/pg-query-load.o: CFLAGS += -DPG_QUERY_SONAME='"$(PG_QUERY_SONAME)"'
 # Code both programs link: no libgit2, no signing in here.
-LIB_SRC      = lib/prom.c lib/trace.c lib/lint-rules.c lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/heap.c lib/tmpfile.c lib/checkpoint.c \
+LIB_SRC      = lib/prom.c lib/trace.c lib/lint-rules.c lib/error.c lib/buf.c lib/util.c lib/sha256.c lib/yaml.c lib/thread.c lib/pool.c lib/heap.c lib/tmpfile.c lib/spill.c lib/checkpoint.c \
                lib/sqlsplit.c lib/toolsum.c lib/callbacks.c lib/batch.c lib/hexindex.c lib/pgobject.c
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
