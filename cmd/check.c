@@ -109,8 +109,9 @@ static int check_head_as_build(struct findings *f, struct history *hh)
 				break;
 		}
 		if (j == f->n)
-			findings_add(f, x->sev, x->path, x->line, x->col, x->rule,
-				     "%s (in HEAD, which 'cairn build' would refuse)", x->msg);
+			findings_add(f, x->sev, x->path, x->line, x->col, x->rule, "%s (in HEAD%s)",
+				     x->msg, x->sev == SEV_ERROR ? ", which 'cairn build' would refuse"
+								  : "");
 	}
 out:
 	project_ctx_release(&head);
