@@ -32,6 +32,10 @@ struct run {
 	int retrying;            /* apply_tx_retry runs the step: retry_lock_timeout_ms */
 	int lock_timed_out;      /* the failed step's statement timed out waiting for a
 				  * lock (driver_error.lock_timeout): retry.c may run it again */
+	int step_unstarted;      /* the failed step failed before any of it ran: no row
+				  * started (a transaction: false script's spill, a
+				  * script read again, or its row left rolled_back with
+				  * statement -1: 2): rolled back, not for an operator */
 	int callbacks_started;   /* the run reached its pending steps: after_migrate
 				  * and on_error may run (callbacks.c) */
 };

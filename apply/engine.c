@@ -272,12 +272,13 @@ static int step_failed(struct run *r, const struct apply_set *set, const struct 
 	} else if (m->batch) {
 		res->rolled_back = 1; /* this batch; earlier ones stay, resumable */
 		rc = EXIT_FAILED;
-	} else if (!m->transaction) {
+	} else if (!m->transaction && !r->step_unstarted) {
 		res->needs_repair = 1;
 		res->partial = 1;
 		rc = EXIT_STATE;
 	} else {
-		audit_failure(r, m->version, set->bundle_id, err);
+		if (r->step_unstarted != 2)
+			audit_failure(r, m->version, set->bundle_id, err);
 		res->rolled_back = 1;
 		rc = EXIT_FAILED;
 	}
@@ -360,8 +361,9 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		if (own_each && callback_each_own(r, set, m, CB_BEFORE_EACH, res) != EXIT_OK)
 			return EXIT_FAILED;
 		reread = !m->up && m->bundle;
+		r->step_unstarted = 0;
 		if (reread && reread_step_sql(r, set, s->m, &err))
-			failed = 1;
+			failed = r->step_unstarted = 1;
 		else if (m->batch)
 			failed = apply_batch(r, set, m, s->action == STEP_RESUME ? s->row : NULL, done,
 					     p->napply, &duration, &err, res);

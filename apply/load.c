@@ -79,7 +79,7 @@ int apply_mig_up_streams(const struct apply_mig *m, const char *driver)
 {
 	const struct bundle_file *f;
 
-	if (!m->bundle || !m->bm || !m->transaction || m->batch)
+	if (!m->bundle || !m->bm || m->batch)
 		return 0;
 	f = bundle_migration_file(m->bm, "up", driver);
 	return f && f->size > APPLY_STREAM_MIN;

@@ -24,11 +24,13 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
  * built by hand). */
 int apply_mig_read_sql(struct apply_mig *m, const char *driver);
 
-/* An up script past this size, in a transactional migration that is not a
- * batch, is not read whole when the driver can run it streamed
- * (driver.exec_stream, issue #15): apply_mig_up_streams says so, and
- * apply_mig_read_sql_but_up reads down and verify (and sets up_path),
- * leaving up NULL; the run streams it from the bundle, hashed on the way. */
+/* An up script past this size, in a migration that is not a batch, is not
+ * read whole when the driver can run it streamed (driver.exec_stream,
+ * issue #15): apply_mig_up_streams says so, and apply_mig_read_sql_but_up
+ * reads down and verify (and sets up_path), leaving up NULL; the run
+ * streams it from the bundle, hashed on the way (a transactional one), or
+ * spills it to a private file while hashing it and streams it from there
+ * (transaction: false: its hash is checked before anything runs). */
 #define APPLY_STREAM_MIN (1u << 20)
 int apply_mig_up_streams(const struct apply_mig *m, const char *driver);
 int apply_mig_read_sql_but_up(struct apply_mig *m, const char *driver);

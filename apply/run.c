@@ -12,6 +12,7 @@
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
+#include "../lib/spill.h"
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "engine.h"
@@ -353,11 +354,66 @@ static int stream_up(void *ctx, int (*sink)(void *sink_ctx, const void *data, si
 	return bundle_stream(m->bundle, f, sink, sink_ctx);
 }
 
-/* Runs up (and verify) inside the open transaction. *err gets the message. */
-static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
+struct spill_sink {
+	int fd;
+	char why[CAIRN_ERRMSG_MAX]; /* the write's error (bundle_stream says only
+				     * that reading stopped) */
+};
+
+static int spill_sink_put(void *ctx, const void *data, size_t len)
+{
+	struct spill_sink *ss = ctx;
+
+	if (!spill_write(ss->fd, data, len))
+		return 0;
+	snprintf(ss->why, sizeof(ss->why), "%s", cairn_error_last());
+	return -1;
+}
+
+/* exec_stream's feed for a spilled script: the file, from its start (a
+ * retry reads it again) */
+static int spill_feed_up(void *ctx, int (*sink)(void *sink_ctx, const void *data, size_t len),
+			 void *sink_ctx)
+{
+	return spill_feed(*(const int *)ctx, sink, sink_ctx);
+}
+
+/* A transaction: false up script too large to be held whole (issue #15,
+ * trust15e): its statements commit as they run, so its hash must be checked
+ * before the first; the member is written to a private temporary file while
+ * bundle_stream hashes it (lib/spill.h), and the driver is fed from that
+ * file. *fd: the file, or -1 when the script is held whole (m->up). 0, or
+ * -1 with *err (nothing of the script ran). */
+static int spill_up(const struct apply_mig *m, int *fd, char **err)
+{
+	struct spill_sink ss;
+
+	*fd = -1;
+	if (m->up || !m->bundle || !m->bm)
+		return 0;
+	ss.fd = spill_open();
+	ss.why[0] = '\0';
+	if (ss.fd >= 0 && !stream_up((void *)m, spill_sink_put, &ss)) {
+		*fd = ss.fd;
+		return 0;
+	}
+	*err = xasprintf("cannot stream %s: %s; nothing of it ran", m->up_path,
+			 ss.why[0] ? ss.why : cairn_error_last());
+	if (ss.fd >= 0)
+		close(ss.fd);
+	return -1;
+}
+
+/* Runs up (and verify) inside the open transaction, or outside one
+ * (DRIVER_EXEC_SPLIT) from m->up or, spill >= 0, from that file (spill_up).
+ * *err gets the message. */
+static int run_up(struct run *r, const struct apply_mig *m, unsigned flags, int spill,
 		  struct driver_exec *x, char **err,
 		  int (*on_stmt)(void *, unsigned long, size_t), void *ctx)
 {
+	int streams = !m->up && m->bundle && m->bm && r->drv->exec_stream &&
+		      (!(flags & DRIVER_EXEC_SPLIT) || spill >= 0);
+
 	memset(x, 0, sizeof(*x));
 	x->flags = flags;
 	x->on_statement = on_stmt;
@@ -373,9 +429,9 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags,
 		*err = xstrdup(cairn_error_last());
 		return -1;
 	}
-	if (!m->up && m->bundle && m->bm && r->drv->exec_stream && !(flags & DRIVER_EXEC_SPLIT)
-	    ? r->drv->exec_stream(r->db, stream_up, (void *)m, x)
-	    : r->drv->exec(r->db, m->up, m->up_len, x)) {
+	if (streams ? r->drv->exec_stream(r->db, spill >= 0 ? spill_feed_up : stream_up,
+					  spill >= 0 ? (void *)&spill : (void *)m, x)
+		    : r->drv->exec(r->db, m->up, m->up_len, x)) {
 		*err = x->err.message[0] ? script_error(m->up_path, m->up, m->up_len, &x->err)
 					 : xstrdup(cairn_error_last());
 		r->tx_ended = x->err.tx_ended;
@@ -472,7 +528,7 @@ int apply_tx(struct run *r, const struct apply_set *set, const struct apply_mig 
 		return -1;
 	}
 	/* the callbacks around it, in its transaction (issue #20) */
-	if (callback_exec(r, set, CB_BEFORE_EACH, err) || run_up(r, m, 0, &x, err, NULL, NULL) ||
+	if (callback_exec(r, set, CB_BEFORE_EACH, err) || run_up(r, m, 0, -1, &x, err, NULL, NULL) ||
 	    run_verify(r, m, err) || callback_exec(r, set, CB_AFTER_EACH, err))
 		goto fail;
 	fill_row(&row, m, set, r, BK_APPLIED);
@@ -552,8 +608,12 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	struct stmt_ctx sc;
 	struct nontx_retry st;
 	long long t0 = now_ms();
-	int failed;
+	int failed, spill;
 
+	if (spill_up(m, &spill, err)) {
+		r->step_unstarted = 1;
+		return -1;
+	}
 	memset(&st, 0, sizeof(st));
 	st.t0 = t0; /* the budget counts from the first attempt's start */
 
@@ -562,6 +622,8 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	if (put_row_tx(r, &row, "apply-start", set->bundle_id, r->current, m->checksum)) {
 		*err = xstrdup(cairn_error_last());
 		bk_row_release(&row);
+		if (spill >= 0)
+			close(spill);
 		return -1;
 	}
 	sc.r = r;
@@ -569,14 +631,18 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	do {
 		row.statement = -1;
 		r->lock_timed_out = 0;
-		failed = run_up(r, m, DRIVER_EXEC_SPLIT, &x, err, on_statement, &sc);
+		failed = run_up(r, m, DRIVER_EXEC_SPLIT, spill, &x, err, on_statement, &sc);
 	} while (failed && !nontx_retry(r, set, m, &st, row.statement, err, res));
+	if (spill >= 0)
+		close(spill);
 	if (failed || run_verify(r, m, err)) {
 		free(row.state);
-		/* stopped (SIGINT/SIGTERM) before its first statement: nothing of
-		 * it ran, so nothing needs an operator; the next apply runs it */
-		row.state = xstrdup(row.statement < 0 && r->o->interrupted && *r->o->interrupted
-					    ? BK_ROLLED_BACK : BK_FAILED);
+		/* stopped (SIGINT/SIGTERM), or refused (a script the parser
+		 * cannot split: pg-stream.c), before its first statement: nothing
+		 * of it ran, so nothing needs an operator; the next apply runs it */
+		if (row.statement < 0)
+			r->step_unstarted = 2; /* its audit row is this one */
+		row.state = xstrdup(row.statement < 0 ? BK_ROLLED_BACK : BK_FAILED);
 		row.error = xstrdup(*err);
 		*duration = row.duration_ms = now_ms() - t0;
 		if (put_row_tx(r, &row, "apply-failed", set->bundle_id, r->current, *err))
@@ -688,7 +754,7 @@ int apply_batch(struct run *r, const struct apply_set *set, const struct apply_m
 			*err = xstrdup(cairn_error_last());
 			goto fail;
 		}
-		if (batch_set_size(r, m, err) || run_up(r, m, 0, &x, err, NULL, NULL))
+		if (batch_set_size(r, m, err) || run_up(r, m, 0, -1, &x, err, NULL, NULL))
 			goto fail_tx;
 		if (x.changes == 0) {
 			char *detail;

@@ -109,8 +109,9 @@ static int check_head_as_build(struct findings *f, struct history *hh)
 				break;
 		}
 		if (j == f->n)
-			findings_add(f, x->sev, x->path, x->line, x->col, x->rule,
-				     "%s (in HEAD, which 'cairn build' would refuse)", x->msg);
+			findings_add(f, x->sev, x->path, x->line, x->col, x->rule, "%s (in HEAD%s)",
+				     x->msg, x->sev == SEV_ERROR ? ", which 'cairn build' would refuse"
+								  : "");
 	}
 out:
 	project_ctx_release(&head);
@@ -202,8 +203,10 @@ static int check_tree(int staged, const char *rev, const char *base, int full, i
 	if (!(ctx.repo && rev && !base)) /* project_ctx_check_commit ran it */
 		check_static(ctx.proj, &ctx.findings);
 	if (ctx.proj->lint_cache_dir && env_is_set("CAIRN_LINT_CACHE_VERBOSE"))
-		fprintf(stderr, "cairn: lint cache: %zu migrations from the cache, %zu stored\n",
-			ctx.proj->lint_cache_used, ctx.proj->lint_cache_stored);
+		fprintf(stderr, "cairn: lint cache: %zu migrations from the cache%s, %zu stored\n",
+			ctx.proj->lint_cache_used,
+			ctx.proj->lint_cache_subset ? " (the objects the scripts reach)" : "",
+			ctx.proj->lint_cache_stored);
 	if (have_history && !staged && !rev && !base && h.has_tip && head_has_project(&ctx)) {
 		rc = check_head_as_build(&ctx.findings, &hh);
 		if (rc)

@@ -195,8 +195,51 @@ static void json_str(struct buf *b, const char *key, const char *v)
 		buf_puts(b, "null");
 }
 
+/* ,"destructive":{...} of BUNDLE under the environment's policy: what the
+ * text status's note says (a destructive migration the database has not
+ * applied, needing destructive: {approvals: N}), said whether or not the
+ * bundle carries them; nothing when the environment asks nothing more or
+ * no such migration waits. An exit code. */
+static int json_destructive(struct buf *b, struct policy_bundle *pb, const struct apply_config *ac)
+{
+	const struct destructive_item **dx = NULL;
+	const struct policy_reason *refused = NULL;
+	size_t i, n = 0;
+
+	if (!pb->b)
+		return EXIT_OK;
+	if (policy_bundle_destructive(pb, &ac->config, ac->env.env_name, &dx, &n) < 0) {
+		error_msg("%s", cairn_error_last());
+		return EXIT_REFUSED;
+	}
+	for (i = 0; i < pb->v.nreasons; i++)
+		if (!strcmp(pb->v.reasons[i].rule, "destructive"))
+			refused = &pb->v.reasons[i];
+	if (n) {
+		buf_printf(b, ",\"destructive\":{\"approvals_needed\":%llu,\"approvals\":%zu,"
+			   "\"ok\":%s", policy_env_destructive_approvals(&ac->config, ac->env.env),
+			   pb->v.approvals, refused ? "false" : "true");
+		json_str(b, "message", refused ? refused->message : NULL);
+		buf_puts(b, ",\"statements\":[");
+		for (i = 0; i < n; i++) {
+			buf_puts(b, i ? ",{\"version\":" : "{\"version\":");
+			buf_put_json_string(b, dx[i]->version);
+			json_str(b, "migration", dx[i]->migration);
+			json_str(b, "rule", dx[i]->rule);
+			json_str(b, "file", dx[i]->file);
+			buf_printf(b, ",\"line\":%llu", dx[i]->line);
+			json_str(b, "what", dx[i]->what);
+			buf_putc(b, '}');
+		}
+		buf_puts(b, "]}");
+	}
+	free(dx);
+	return EXIT_OK;
+}
+
 static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, const struct counts *k,
-		       const char *current, const struct apply_set *set, const char *db_id)
+		       const char *current, const struct apply_set *set, const char *db_id,
+		       const char *extra)
 {
 	struct buf b = BUF_INIT;
 	size_t i;
@@ -207,6 +250,7 @@ static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, con
 	json_str(&b, "database_id", db_id);
 	json_str(&b, "bundle", set ? set->bundle_id : NULL);
 	json_str(&b, "current", current);
+	buf_puts(&b, extra);
 	buf_puts(&b, ",\"migrations\":[");
 	for (i = 0; i < n; i++) {
 		const struct bk_row *r = e[i].row;
@@ -258,6 +302,24 @@ static void print_json(struct apply_ctx *c, const struct entry *e, size_t n, con
 	buf_puts(&b, "}}\n");
 	fwrite(b.ptr, 1, b.len, stdout);
 	buf_release(&b);
+}
+
+/* --format json, with BUNDLE's destructive note under the policy (pb,
+ * ac; pb->b NULL without one). An exit code. */
+static int status_json(struct apply_ctx *c, const struct entry *e, size_t n,
+		       const struct counts *k, const char *current, const struct apply_set *set,
+		       struct policy_bundle *pb, const struct apply_config *ac,
+		       const struct audit_row *arows, size_t narows)
+{
+	char *dbid = books_database_id(arows, narows);
+	struct buf dx = BUF_INIT;
+	int rc = json_destructive(&dx, pb, ac);
+
+	if (!rc)
+		print_json(c, e, n, k, current, set, dbid, buf_cstr(&dx));
+	buf_release(&dx);
+	free(dbid);
+	return rc;
 }
 
 /* --format prometheus: the summary's counts, for pull-style scraping. */
@@ -557,10 +619,10 @@ int cmd_status(int argc, char **argv)
 	if (prom)
 		print_prometheus(&k, env, have_set ? &set : NULL);
 	else if (json) {
-		char *dbid = books_database_id(arows, narows);
-
-		print_json(&ctx, e, n, &k, current, have_set ? &set : NULL, dbid);
-		free(dbid);
+		rc = status_json(&ctx, e, n, &k, current, have_set ? &set : NULL, &pb, &ac, arows,
+				 narows);
+		if (rc)
+			goto out;
 	} else
 		print_text(&ctx, e, n, &k, current, have_set ? &set : NULL);
 	fflush(stdout);

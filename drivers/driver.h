@@ -205,14 +205,18 @@ struct driver {
 	/* Optional (NULL: the engine reads a script whole and calls exec).
 	 * Runs a script it is fed in chunks, statement by statement as each
 	 * one is complete, holding a window of it rather than all of it
-	 * (issue #15). Only inside the caller's transaction, never with
-	 * DRIVER_EXEC_SPLIT: feed(feed_ctx, sink, sink_ctx) calls sink for
+	 * (issue #15). Inside the caller's transaction: feed(feed_ctx, sink, sink_ctx) calls sink for
 	 * every chunk and returns 0 once all of it came and its hash matched
 	 * the signed manifest's, non-zero (error set) otherwise; statements
 	 * have then run, and the driver returns -1 so the caller rolls back.
 	 * A statement that would end that transaction (COMMIT, ROLLBACK...)
 	 * is refused before it runs, so nothing is committed before the hash
-	 * is checked. Offsets in x->err are the whole script's; x->err.line
+	 * is checked. With DRIVER_EXEC_SPLIT (trust15e), outside any
+	 * transaction: feed is a private copy whose hash the caller checked
+	 * before (apply's spill), which the driver may read more than once
+	 * (each call starts from the first byte); statements commit one by one
+	 * as exec's do, on_statement first, and the script's own transactions
+	 * are allowed. Offsets in x->err are the whole script's; x->err.line
 	 * is set. */
 	int (*exec_stream)(struct db *db,
 			   int (*feed)(void *feed_ctx,

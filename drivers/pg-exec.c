@@ -357,12 +357,46 @@ static size_t unit_of(const char *sql, const struct sqlsplit *sp, size_t i, int 
 	return j - i;
 }
 
+int pg_exec_autocommit(struct db *db, const char *sql, size_t len, const struct sqlsplit *sp,
+		       struct driver_exec *x, struct pg_autocommit *ac, int at_end)
+{
+	struct pg_txwatch w;
+	size_t i;
+	int split = x->flags & DRIVER_EXEC_SPLIT;
+
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < sp->n; i++) {
+		struct stmt_run sr = { &w, i, 1, NULL, 0 };
+
+		if (split && pg_lock_check(db) < 0) {
+			pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+			return -1;
+		}
+		if (split && x->on_statement &&
+		    x->on_statement(x->ctx, ac->index + (unsigned long)i, sp->stmts[i].offset) != 0)
+			return -1;
+		if (db->queued.len && pg_flush(db) < 0)
+			return -1;
+		if (!ac->begun_line && pq.transactionStatus(db->conn) == PQTRANS_IDLE)
+			ac->begun_line = (int)ac->lines + sp->stmts[i].line;
+		if (run_statement(db, sql, len, &sp->stmts[i], x, &sr) < 0) {
+			autocommit_left(db, 0, 0, x);
+			return -1;
+		}
+		if (pq.transactionStatus(db->conn) == PQTRANS_IDLE)
+			ac->begun_line = 0;
+	}
+	ac->index += (unsigned long)sp->n;
+	return at_end ? autocommit_left(db, 1, ac->begun_line, x) : 0;
+}
+
 int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
 	struct sqlsplit sp = SQLSPLIT_INIT;
+	struct pg_autocommit ac = { 0, 0, 0 };
 	struct pg_txwatch w;
 	size_t i, n;
-	int rc = -1, in_tx = db->in_tx, begun_line = 0, split = x->flags & DRIVER_EXEC_SPLIT;
+	int rc = -1;
 
 	pg_error_clear(&x->err);
 	x->changes = 0;
@@ -372,36 +406,25 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 		pg_set_sql_error(&x->err);
 		goto out;
 	}
+	if (!db->in_tx) {
+		rc = pg_exec_autocommit(db, sql, len, &sp, x, &ac, 1) < 0 ? -1 : 0;
+		goto out;
+	}
 	memset(&w, 0, sizeof(w));
 	for (i = 0; i < sp.n; i += n) {
 		struct stmt_run sr = { &w, i, 1, NULL, 0 };
 
-		sr.count = n = unit_of(sql, &sp, i, in_tx);
-		if (split && pg_lock_check(db) < 0) {
-			pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
-			goto out;
-		}
-		if (split && x->on_statement &&
-		    x->on_statement(x->ctx, (unsigned long)i, sp.stmts[i].offset) != 0)
-			goto out;
+		sr.count = n = unit_of(sql, &sp, i, 1);
 		if (db->queued.len && pg_flush(db) < 0)
 			goto out;
-		if (!in_tx && !begun_line && pq.transactionStatus(db->conn) == PQTRANS_IDLE)
-			begun_line = sp.stmts[i].line;
 		if (run_statement(db, sql, len, &sp.stmts[i], x, &sr) < 0) {
-			if (in_tx)
-				tx_moved(db, &w, sp.stmts, &sr, &x->err);
-			else
-				autocommit_left(db, 0, 0, x);
+			tx_moved(db, &w, sp.stmts, &sr, &x->err);
 			goto out;
 		}
-		if (in_tx && tx_moved(db, &w, sp.stmts, &sr, &x->err))
+		if (tx_moved(db, &w, sp.stmts, &sr, &x->err))
 			goto out;
-		if (!in_tx && pq.transactionStatus(db->conn) == PQTRANS_IDLE)
-			begun_line = 0;
 	}
-	if (in_tx ? tx_steered(db, &w, sp.stmts, &x->err)
-		  : autocommit_left(db, 1, begun_line, x) < 0)
+	if (tx_steered(db, &w, sp.stmts, &x->err))
 		goto out;
 	rc = 0;
 out:

@@ -62,6 +62,18 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
 struct sqlsplit;
 int pg_exec_split_in_tx(struct db *db, const char *sql, size_t len, const struct sqlsplit *sp,
 			struct driver_exec *x);
+/* The statements of sp (a split of sql) run one by one outside a
+ * transaction (DRIVER_EXEC_SPLIT: on_statement first, with its index in the
+ * whole script), the script's own transactions allowed; ac carries what
+ * the parts of a streamed script share. at_end: sql is the script's last
+ * part, and a transaction it left open is rolled back and fails it. */
+struct pg_autocommit {
+	unsigned long index; /* statements of the script before sql's */
+	long lines;          /* lines of the script before sql's first */
+	int begun_line;      /* the line of the transaction the script opened, 0: none */
+};
+int pg_exec_autocommit(struct db *db, const char *sql, size_t len, const struct sqlsplit *sp,
+		       struct driver_exec *x, struct pg_autocommit *ac, int at_end);
 int pg_exec_stream(struct db *db,
 		   int (*feed)(void *feed_ctx,
 			       int (*sink)(void *sink_ctx, const void *data, size_t len),

@@ -16,7 +16,16 @@
  * The hash is known only at the end, after statements ran: sound because
  * they run inside the caller's transaction, which the caller rolls back on
  * a mismatch, and because a statement of transaction control is refused
- * before it is sent (pg_exec_split_in_tx). */
+ * before it is sent (pg_exec_split_in_tx).
+ *
+ * Under DRIVER_EXEC_SPLIT (transaction: false, trust15e) the feed is a
+ * private copy whose hash was checked before the first byte came (the
+ * engine's spill), and statements commit one by one as the whole-text path
+ * runs them (pg_exec_autocommit). The script is fed twice: a first pass
+ * only splits it, window by window as the second will, so a script the
+ * parser cannot split is refused before any of it runs (the whole-text
+ * path sends such a script as one message, which the server parses whole
+ * before running any of it); the second runs it. */
 #include <pg_query.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +49,9 @@ struct pgstream {
 	unsigned long long base; /* offset in the script of win's first byte */
 	long lines;              /* newlines before win's first byte */
 	int failed;              /* x->err is set */
+	int split;               /* DRIVER_EXEC_SPLIT: in autocommit */
+	int dry;                 /* split only, run nothing (the first pass) */
+	struct pg_autocommit ac; /* split: what the parts share */
 };
 
 static long count_lines(const char *s, size_t n)
@@ -120,6 +132,28 @@ static void part_error(struct pgstream *s)
 	s->failed = 1;
 }
 
+/* The parser refused what is left at the end: where it stopped, why, and
+ * the way out, in x->err (offset: the window's). */
+static void cannot_split(struct pgstream *s, const struct sqlsplit *sp)
+{
+	struct driver_error *e = &s->x->err;
+	int n;
+
+	pg_error_clear(e);
+	n = snprintf(e->message, sizeof(e->message),
+		     "PostgreSQL's parser (libpg_query %s) cannot split the script here%s%s%s: "
+		     "a script over 1 MiB runs cut at the statement ends the parser finds, "
+		     "so it must split whole; %s. A syntax error, or syntax newer than "
+		     "PostgreSQL %s: fix it, or move the statement to a migration of its own "
+		     "under 1 MiB (sent whole, the server judges it)",
+		     PG_VERSION, sp->why[0] ? " (" : "", sp->why, sp->why[0] ? ")" : "",
+		     s->split ? "nothing of it ran" : "what ran is rolled back", PG_MAJORVERSION);
+	if (n < 0 || (size_t)n >= sizeof(e->message))
+		memcpy(e->message + sizeof(e->message) - 4, "...", 4); /* cut short, said so */
+	e->offset = (long)sp->err_offset;
+	pg_set_sql_error(e);
+}
+
 /* Runs win[0..cut): 0 (run, or left waiting when the parser refuses the
  * part and more text may come), -1 (x->err set). */
 static int run_part(struct pgstream *s, size_t cut, int final)
@@ -139,18 +173,15 @@ static int run_part(struct pgstream *s, size_t cut, int final)
 		goto out;
 	}
 	if (sp.whole) {
-		/* one message the parser refused: the server might run what the
-		 * parser cannot split, transaction control included */
-		pg_error_clear(&s->x->err);
-		snprintf(s->x->err.message, sizeof(s->x->err.message),
-			 "PostgreSQL's parser (libpg_query) cannot split this part of a streamed "
-			 "script: a streamed script runs only statements the parser splits "
-			 "(a syntax error, or syntax newer than the parser's)");
-		s->x->err.offset = 0;
-		pg_set_sql_error(&s->x->err);
+		/* not sent as one message: the server might run what the parser
+		 * cannot split, transaction control included */
+		cannot_split(s, &sp);
 		goto fail;
 	}
-	if (pg_exec_split_in_tx(s->db, s->win.ptr, cut, &sp, s->x) < 0)
+	s->ac.lines = s->lines;
+	if (!s->dry && (s->split ? pg_exec_autocommit(s->db, s->win.ptr, cut, &sp, s->x, &s->ac,
+						      final)
+				 : pg_exec_split_in_tx(s->db, s->win.ptr, cut, &sp, s->x)) < 0)
 		goto fail;
 	s->lines += count_lines(s->win.ptr, cut);
 	s->base += cut;
@@ -185,6 +216,39 @@ static int sink(void *ctx, const void *data, size_t len)
 	return run_part(s, cut, 0);
 }
 
+/* One pass over the feed: every window split (and run, unless dry), then
+ * the rest, whole, once the hash matched. 0, or -1 with the error set. */
+static int stream_pass(struct pgstream *s,
+		       int (*feed)(void *feed_ctx,
+				   int (*sink)(void *sink_ctx, const void *data, size_t len),
+				   void *sink_ctx),
+		       void *feed_ctx)
+{
+	struct sqlsplit none = SQLSPLIT_INIT;
+
+	buf_reset(&s->win);
+	s->next = PG_STREAM_STEP;
+	s->base = 0;
+	s->lines = 0;
+	memset(&s->ac, 0, sizeof(s->ac));
+	if (feed(feed_ctx, sink, s)) {
+		if (s->failed)
+			cairn_error_set("%s", s->x->err.message);
+		return -1;
+	}
+	if (s->win.len ? run_part(s, s->win.len, 1) < 0
+	    /* the last part ended at a window's cut: a transaction the script
+	     * left open is looked for all the same */
+	    : s->split && !s->dry &&
+	      pg_exec_autocommit(s->db, "", 0, &none, s->x, &s->ac, 1) < 0) {
+		if (!s->failed)
+			part_error(s);
+		cairn_error_set("%s", s->x->err.message);
+		return -1;
+	}
+	return 0;
+}
+
 int pg_exec_stream(struct db *db,
 		   int (*feed)(void *feed_ctx,
 			       int (*sink)(void *sink_ctx, const void *data, size_t len),
@@ -198,24 +262,24 @@ int pg_exec_stream(struct db *db,
 	buf_init(&s.win, 0);
 	s.db = db;
 	s.x = x;
-	s.next = PG_STREAM_STEP;
+	s.split = (x->flags & DRIVER_EXEC_SPLIT) != 0;
 	x->changes = 0;
 	x->statements = 0;
 	pg_error_clear(&x->err);
-	if (!db->in_tx) {
-		cairn_error_set("a streamed script runs only inside a transaction");
+	if (!s.split == !db->in_tx) {
+		cairn_error_set(s.split ? "a streamed script in autocommit runs outside a transaction"
+					: "a streamed script runs only inside a transaction");
 		goto out;
 	}
-	if (feed(feed_ctx, sink, &s)) {
-		if (s.failed)
-			cairn_error_set("%s", x->err.message);
+	/* autocommit: every statement commits, so the whole script must
+	 * split before the first runs (the feed is a private copy: the same
+	 * bytes come again) */
+	s.dry = s.split;
+	if (s.dry && stream_pass(&s, feed, feed_ctx))
 		goto out;
-	}
-	/* the hash matched: the rest, whole */
-	if (s.win.len && run_part(&s, s.win.len, 1) < 0) {
-		cairn_error_set("%s", x->err.message);
+	s.dry = 0;
+	if (stream_pass(&s, feed, feed_ctx))
 		goto out;
-	}
 	rc = 0;
 out:
 	buf_release(&s.win);

@@ -59,23 +59,45 @@ static void tx_ended(struct driver_error *err, sqlite3_stmt *st, long offset)
 	cairn_error_set("%s", err->message);
 }
 
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *dbname,
+		     const char *trigger);
+
+/* The engine's callback writes the books (the statement reached): the
+ * script's guard is lifted around it. */
+static int on_statement(struct db *db, struct driver_exec *x, unsigned long index, size_t offset)
+{
+	struct sqlite_guard *g = db->guard;
+	int rc;
+
+	if (g)
+		sqlite3_set_authorizer(db->h, NULL, NULL);
+	rc = x->on_statement(x->ctx, index, offset);
+	if (g)
+		sqlite3_set_authorizer(db->h, authorize, g);
+	return rc;
+}
+
 /* Steps through every statement of sql. rows_cb, when set, sees the first
- * row of each statement that returns columns (query_truth). */
+ * row of each statement that returns columns (query_truth). more: a part of
+ * a streamed script that goes on after it (a transaction the script opened
+ * may end in a later part). */
 static int run_script(struct db *db, const char *sql, size_t len, struct driver_exec *x,
 		      int (*rows_cb)(void *, sqlite3_stmt *), void *rows_ctx,
-		      struct driver_error *err)
+		      struct driver_error *err, int more)
 {
 	const char *p = sql, *end = sql + len, *tail;
 	sqlite3_int64 before = sqlite3_total_changes64(db->h);
 	unsigned long index = x ? x->statements : 0; /* a streamed script goes on */
-	int rc, in_tx = !sqlite3_get_autocommit(db->h);
+	/* in the caller's transaction; never under DRIVER_EXEC_SPLIT, where
+	 * an open one is the script's own (a streamed part's BEGIN) */
+	int rc, in_tx = !(x && (x->flags & DRIVER_EXEC_SPLIT)) && !sqlite3_get_autocommit(db->h);
 
 	while ((p = skip_blank(p, end)) < end) {
 		sqlite3_stmt *st = NULL;
 		int first = 1;
 
 		if (x && (x->flags & DRIVER_EXEC_SPLIT) && x->on_statement &&
-		    x->on_statement(x->ctx, index, (size_t)(p - sql)))
+		    on_statement(db, x, index, (size_t)(p - sql)))
 			return -1;
 		rc = sqlite3_prepare_v2(db->h, p, (int)(end - p), &st, &tail);
 		if (rc != SQLITE_OK) {
@@ -114,7 +136,7 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 	}
 	if (x)
 		x->changes += (unsigned long long)(sqlite3_total_changes64(db->h) - before);
-	if (!in_tx && !sqlite3_get_autocommit(db->h)) {
+	if (!in_tx && !more && !sqlite3_get_autocommit(db->h)) {
 		/* autocommit (transaction: false) and the script's own BEGIN
 		 * was never committed: nothing of it may stay half-open */
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
@@ -127,8 +149,82 @@ static int run_script(struct db *db, const char *sql, size_t len, struct driver_
 	return 0;
 }
 
+/* cairn's books in the main database: no script writes them, alters or
+ * drops them, or puts a trigger on them (one that would rewrite the audit
+ * rows the engine appends); the engine writes them itself, outside a
+ * script (trust15e). */
+static int is_books(const char *table)
+{
+	return table && (!strcmp(table, "cairn_migrations") || !strcmp(table, "cairn_audit") ||
+			 !strcmp(table, "cairn_bundle_files"));
+}
+
+static int deny(struct sqlite_guard *g, int why)
+{
+	g->denied = why;
+	return SQLITE_DENY;
+}
+
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *dbname,
+		     const char *trigger)
+{
+	struct sqlite_guard *g = ctx;
+	int main_db = !dbname || !strcmp(dbname, "main");
+
+	switch (action) {
+	case SQLITE_TRANSACTION:
+		return g->no_tx ? deny(g, 1) : SQLITE_OK;
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+	case SQLITE_DROP_TABLE:
+		return main_db && is_books(a) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_CREATE_TEMP_TABLE:
+	case SQLITE_CREATE_TEMP_VIEW:
+		/* a temp table of that name shadows the books: the engine's
+		 * unqualified writes would land in it and vanish at close */
+		return is_books(a) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_ALTER_TABLE: /* a: the database, b: the table */
+		return (!a || !strcmp(a, "main")) && is_books(b) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_CREATE_TRIGGER:
+	case SQLITE_CREATE_INDEX:
+	case SQLITE_DROP_INDEX:
+	case SQLITE_DROP_TRIGGER: /* b: the table */
+		return main_db && is_books(b) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_PRAGMA: /* the schema table made writable: the books' own
+			     * definitions could be rewritten under them */
+		return a && !strcasecmp(a, "writable_schema") && b ? deny(g, 2) : SQLITE_OK;
+	default:
+		return SQLITE_OK;
+	}
+}
+
+void sqlite_guard_script(struct db *db, struct sqlite_guard *g)
+{
+	if (g)
+		g->denied = 0;
+	db->guard = g;
+	sqlite3_set_authorizer(db->h, g ? authorize : NULL, g);
+}
+
+void sqlite_denied_message(struct driver_error *e, const struct sqlite_guard *g)
+{
+	if (!g->denied || strcmp(e->message, "not authorized"))
+		return;
+	snprintf(e->message, sizeof(e->message), "%s",
+		 g->denied == 1 ? "a streamed script may not end or start a transaction "
+				  "(refused before it ran)"
+				: "a script may not write, alter, drop or put a trigger on cairn's "
+				  "books (cairn_migrations, cairn_audit, cairn_bundle_files) nor "
+				  "make the schema writable (refused before it ran)");
+	cairn_error_set("%s", e->message);
+}
+
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
+	struct sqlite_guard g = { 0, 0 };
+	int rc;
+
 	x->changes = 0;
 	x->statements = 0;
 	memset(&x->err, 0, sizeof(x->err));
@@ -137,12 +233,18 @@ int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *
 		cairn_error_set("script too big for SQLite (%zu bytes)", len);
 		return -1;
 	}
-	return run_script(db, sql, len, x, NULL, NULL, &x->err);
+	sqlite_guard_script(db, &g);
+	rc = run_script(db, sql, len, x, NULL, NULL, &x->err, 0);
+	sqlite_guard_script(db, NULL);
+	if (rc)
+		sqlite_denied_message(&x->err, &g);
+	return rc;
 }
 
-int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x)
+int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x,
+		     int more)
 {
-	return run_script(db, sql, len, x, NULL, NULL, &x->err);
+	return run_script(db, sql, len, x, NULL, NULL, &x->err, more);
 }
 
 static int value_truth(sqlite3_stmt *st)
@@ -193,7 +295,7 @@ int sqlite_query_truth(struct db *db, const char *sql, size_t len, int *truth,
 	 * script cannot change what it is checking */
 	if (sqlite_simple(db, "PRAGMA query_only = 1"))
 		return -1;
-	rc = run_script(db, sql, len, NULL, truth_cb, &t, err);
+	rc = run_script(db, sql, len, NULL, truth_cb, &t, err, 0);
 	if (sqlite_simple(db, "PRAGMA query_only = 0"))
 		rc = -1;
 	if (rc)

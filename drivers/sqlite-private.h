@@ -25,6 +25,7 @@ struct db {
 	size_t pre_n;
 	long long pre_stamp[3];         /* rows_stamp() when they were read */
 	int have_pre;
+	struct sqlite_guard *guard;     /* set while a script runs (sqlite_guard_script) */
 };
 
 /* sqlite.c */
@@ -32,11 +33,28 @@ void sqlite_fill_error(struct db *db, struct driver_error *err, long base, int r
 int sqlite_simple(struct db *db, const char *sql);
 sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
 
+/* sqlite-vfs.c: "unix" without the directory sync of a journal that is
+ * durable already; its name, or NULL (then SQLite's default VFS). */
+#define SQLITE_VFS_NAME "cairn-unix"
+const char *sqlite_vfs_name(void);
+
 /* sqlite-exec.c */
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);
 /* More of a script whose statements and changes x already counts (x->err's
- * offset relative to sql). */
-int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x);
+ * offset relative to sql); more: not its last part. */
+int sqlite_exec_part(struct db *db, const char *sql, size_t len, struct driver_exec *x,
+		     int more);
+
+/* While a script runs (g non-NULL; NULL: after): nothing of it may write,
+ * alter or put a trigger on cairn's books, nor (g->no_tx) start or end a
+ * transaction; g->denied says which rule refused (1 the transaction, 2 the
+ * books). */
+struct sqlite_guard {
+	int no_tx, denied;
+};
+void sqlite_guard_script(struct db *db, struct sqlite_guard *g);
+/* x->err's "not authorized" (the guard's refusal) said in full. */
+void sqlite_denied_message(struct driver_error *e, const struct sqlite_guard *g);
 
 /* sqlite-stream.c */
 int sqlite_exec_stream(struct db *db,

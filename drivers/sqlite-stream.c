@@ -9,7 +9,13 @@
  * after statements ran: sound because they run inside the caller's
  * transaction, which the caller rolls back on a mismatch, and because a
  * statement that would end that transaction is refused before it runs
- * (the authorizer denies SQLITE_TRANSACTION). */
+ * (the authorizer denies SQLITE_TRANSACTION).
+ *
+ * Under DRIVER_EXEC_SPLIT (transaction: false, trust15e) the feed is a
+ * private copy whose hash was checked before the first byte came (the
+ * engine's spill): statements run in autocommit as the whole-text path runs
+ * them, the script's own transactions allowed, and on_statement called
+ * before each with its index in the whole script. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,12 +120,12 @@ static unsigned long count_lines(const char *p, size_t n)
 
 /* Runs [start, end) of the window; on failure turns x->err's offset into
  * the script's and counts its line. */
-static int run_part(struct stream *s, size_t end)
+static int run_part(struct stream *s, size_t end, int more)
 {
 	struct driver_error *e = &s->x->err;
 	size_t at;
 
-	if (!sqlite_exec_part(s->db, s->win.ptr + s->start, end - s->start, s->x)) {
+	if (!sqlite_exec_part(s->db, s->win.ptr + s->start, end - s->start, s->x, more)) {
 		s->start = end;
 		return 0;
 	}
@@ -169,7 +175,7 @@ static int sink(void *ctx, const void *data, size_t len)
 	if (buf_put(&s->win, data, len) < 0)
 		return -1;
 	scan(s);
-	if (s->cut > s->start && complete_to_cut(s) && run_part(s, s->cut))
+	if (s->cut > s->start && complete_to_cut(s) && run_part(s, s->cut, 1))
 		return -1;
 	if (s->win.len - s->start > STREAM_STMT_CAP) {
 		snprintf(s->x->err.message, sizeof(s->x->err.message),
@@ -183,14 +189,6 @@ static int sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* Nothing of a streamed script may end the transaction it runs in: its
- * end is where its hash is checked. */
-static int no_tx_control(void *ctx, int action, const char *a, const char *b, const char *c,
-			 const char *d)
-{
-	return action == SQLITE_TRANSACTION ? SQLITE_DENY : SQLITE_OK;
-}
-
 int sqlite_exec_stream(struct db *db,
 		       int (*feed)(void *feed_ctx,
 				   int (*sink)(void *sink_ctx, const void *data, size_t len),
@@ -198,7 +196,8 @@ int sqlite_exec_stream(struct db *db,
 		       void *feed_ctx, struct driver_exec *x)
 {
 	struct stream s;
-	int rc = -1;
+	struct sqlite_guard g = { 0, 0 };
+	int rc = -1, split = (x->flags & DRIVER_EXEC_SPLIT) != 0;
 
 	memset(&s, 0, sizeof(s));
 	buf_init(&s.win, 0);
@@ -208,26 +207,28 @@ int sqlite_exec_stream(struct db *db,
 	x->statements = 0;
 	memset(&x->err, 0, sizeof(x->err));
 	x->err.offset = -1;
-	if (sqlite3_get_autocommit(db->h)) {
-		cairn_error_set("a streamed script runs only inside a transaction");
+	if (!split != !sqlite3_get_autocommit(db->h)) {
+		cairn_error_set(split ? "a streamed script in autocommit runs outside a transaction"
+				      : "a streamed script runs only inside a transaction");
 		return -1;
 	}
-	sqlite3_set_authorizer(db->h, no_tx_control, NULL);
+	/* in a transaction, nothing may end it: its end is where the hash
+	 * is checked */
+	g.no_tx = !split;
+	sqlite_guard_script(db, &g);
 	if (feed(feed_ctx, sink, &s)) {
 		if (s.failed)
 			cairn_error_set("%s", x->err.message);
 		goto out;
 	}
 	compact(&s);
-	if (s.win.len && run_part(&s, s.win.len))
+	if ((s.win.len || split) && run_part(&s, s.win.len, 0))
 		goto out;
 	rc = 0;
 out:
-	sqlite3_set_authorizer(db->h, NULL, NULL);
-	if (rc && s.failed && !strcmp(x->err.message, "not authorized"))
-		snprintf(x->err.message, sizeof(x->err.message),
-			 "a streamed script may not end or start a transaction "
-			 "(refused before it ran)");
+	sqlite_guard_script(db, NULL);
+	if (rc && s.failed)
+		sqlite_denied_message(&x->err, &g);
 	buf_release(&s.win);
 	return rc;
 }

@@ -425,7 +425,7 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 		oflags = SQLITE_OPEN_READWRITE;
 	else
 		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	rc = sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, sqlite_vfs_name());
 	if (rc != SQLITE_OK) {
 		cairn_error_set("cannot open database '%s': %s", path,
 				db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));

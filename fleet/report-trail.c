@@ -343,6 +343,7 @@ void report_finish(struct report *r)
 	for (i = 0; i < r->nbundles; i++)
 		if (!newest || newer(&r->bundles[i], newest))
 			newest = &r->bundles[i];
+	report_dbs_sort(r);
 	for (i = 0; i < r->ndbs; i++) {
 		struct report_db *d = &r->dbs[i];
 

@@ -2,6 +2,7 @@
  * JSON or one static HTML page out. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../lib/error.h"
 #include "../lib/yaml.h"
@@ -195,6 +196,49 @@ static int add_fleet(struct report *r, const char *data, size_t len, const char 
 			f->failed++;
 	}
 	return 0;
+}
+
+/* Where an environment stands in the usual promotion order: its name, or
+ * its part before the first '-', '_' or '.' ("prod-eu"), among the common
+ * names of each stage; any other name after them, "(none)" last. */
+static int env_rank(const char *env)
+{
+	static const char *const stages[][4] = {
+		{ "local", "dev", "development", NULL },
+		{ "test", "qa", "ci", NULL },
+		{ "staging", "stage", "preprod", "uat" },
+		{ "prod", "production", "live", NULL },
+	};
+	size_t n = strcspn(env, "-_."), i, j;
+
+	if (!strcmp(env, "(none)"))
+		return 5;
+	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+		for (j = 0; j < 4 && stages[i][j]; j++)
+			if (strlen(stages[i][j]) == n && !strncasecmp(env, stages[i][j], n))
+				return (int)i;
+	return 4;
+}
+
+static int cmp_db(const void *a, const void *b)
+{
+	const struct report_db *x = a, *y = b;
+	int c = env_rank(x->environment) - env_rank(y->environment);
+
+	if (!c)
+		c = strcmp(x->environment, y->environment);
+	if (!c)
+		c = strcmp(x->database, y->database);
+	return c ? c : strcmp(x->source, y->source);
+}
+
+/* The environments table's order, the same whatever the order of the
+ * inputs: promotion order (dev, staging, prod), then the database's name.
+ * Before the trails are joined to r->dbs by index. */
+void report_dbs_sort(struct report *r)
+{
+	if (r->ndbs)
+		qsort(r->dbs, r->ndbs, sizeof(*r->dbs), cmp_db);
 }
 
 int report_add(struct report *r, const char *data, size_t len, const char *name)

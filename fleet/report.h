@@ -141,6 +141,8 @@ int report_trail_add(struct report *r, const struct ynode *root, const char *nam
  * hash (64 hex digits) that databases made alike in one second share, the
  * id and the database's name. */
 char *report_join_key(const char *id, const char *database);
+/* r->dbs in promotion order of their environment, then by name. */
+void report_dbs_sort(struct report *r);
 void report_trails_finish(struct report *r);
 void report_trails_release(struct report *r);
 /* Once every input is in: pending per database from the newest bundle,

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <pg_query.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,9 @@ static int parser_split(struct sqlsplit *out, const char *text, size_t len, int 
 
 	if (r.error) {
 		*err_pos = r.error->cursorpos;
+		if (snprintf(out->why, sizeof(out->why), "%s",
+			     r.error->message ? r.error->message : "") >= (int)sizeof(out->why))
+			memcpy(out->why + sizeof(out->why) - 4, "...", 4); /* cut short, said so */
 		rc = -1;
 		goto out;
 	}
@@ -124,7 +128,7 @@ static int after_copy_stdin(const char *text, size_t end, int *line_out)
  * else the whole script is one statement for the server to judge. */
 static int refused(struct sqlsplit *out, const char *text, size_t len, int err_pos)
 {
-	size_t off = 0, start, lpos = 0;
+	size_t off = len, start, lpos = 0;
 	int line = 1;
 
 	if (err_pos > 0 && sqlsplit_position_offset(text, len, 0, len, err_pos, &off) == 0 &&
@@ -158,6 +162,7 @@ static int refused(struct sqlsplit *out, const char *text, size_t len, int err_p
 	line = 1;
 	emit(out, text, start, len, &lpos, &line, 0);
 	out->whole = 1;
+	out->err_offset = off < len ? off : len;
 	return 0;
 }
 
@@ -188,6 +193,8 @@ void sqlsplit_release(struct sqlsplit *s)
 	s->stmts = NULL;
 	s->n = s->alloc = 0;
 	s->whole = 0;
+	s->err_offset = 0;
+	s->why[0] = '\0';
 }
 
 static int utf8_lead(unsigned char c)

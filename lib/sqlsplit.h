@@ -30,9 +30,13 @@ struct sqlsplit {
 	struct sqlsplit_stmt *stmts;
 	size_t n, alloc;
 	int whole;     /* the parser refused the script: one statement, the whole of it */
+	/* whole: the byte where the parser stopped (len when it did not
+	 * say) and its message ("syntax error at or near ...") */
+	size_t err_offset;
+	char why[128];
 };
 
-#define SQLSPLIT_INIT { NULL, 0, 0, 0 }
+#define SQLSPLIT_INIT { NULL, 0, 0, 0, 0, "" }
 
 /* Splits sql[0..len) into out (appending). Statements holding only
  * comments and blanks are left out. Returns 0, or -1 with the error set to

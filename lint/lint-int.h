@@ -73,4 +73,18 @@ void lint_phase_stmt(struct lint_state *s, const PgQuery__Node *n);
 /* After the last statement: what the script as a whole left undone. */
 void lint_rules_end(struct lint_state *s);
 
+/* sqlite-subset.c: check --staged's warm path. The catalog of db's main
+ * schema (each object's type, name, table, SQL, whether a table holds
+ * rows, read from img, db serialized in size bytes), appended to out;
+ * -1 (error set) when SQLite fails. */
+struct sqlite3;
+int sq_catalog_write(struct sqlite3 *db, const unsigned char *img, size_t size,
+		     struct buf *out);
+/* Creates in db (empty) the objects of the catalog cat[0..catlen) that
+ * scripts[0..slen) can reach. 1 when done; 0 when only the whole
+ * database gives the same findings (db untouched); -1 (error set) on a
+ * damaged catalog or SQL SQLite refuses (db then unusable). */
+int sq_subset_build(struct sqlite3 *db, const char *cat, size_t catlen, const char *scripts,
+		    size_t slen);
+
 #endif

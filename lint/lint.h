@@ -116,6 +116,19 @@ int lint_sqlite_save(struct lint_sqlite *db, struct buf *out);
  * database, truncated or damaged: the caller then frees db and replays on
  * a fresh one. */
 int lint_sqlite_load(struct lint_sqlite *db, void *data, size_t len);
+/* check --staged's warm path (lint/sqlite-subset.c): only the objects
+ * that the scripts still to run on db (scripts[0..slen), all of them) can
+ * reach are created in db, from the end of what lint_sqlite_save wrote: the
+ * last lint_sqlite_tail_size() bytes say the catalog's size
+ * (lint_sqlite_catalog_size, -1 when they are not such an end); data is
+ * the catalog and those bytes (len in all), not taken. 1 when the subset
+ * is built, 0 when only the whole database will do (db untouched), -1
+ * (error set) on a damaged catalog: the caller frees db. The database's
+ * own bytes are not read at all. */
+size_t lint_sqlite_tail_size(void);
+long long lint_sqlite_catalog_size(const void *tail);
+int lint_sqlite_load_subset(struct lint_sqlite *db, const void *data, size_t len,
+			    const char *scripts, size_t slen);
 /* Memory lint_sqlite_load can take (SQLite's allocator), len bytes and
  * room past them for the database to grow in place (the next script's
  * pages); NULL when out of memory or over what the linter's heap allows. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <sqlite3.h>
+#include <zlib.h>
 
 #include "../lib/error.h"
 #include "../lib/sqlsplit.h"
@@ -682,9 +683,17 @@ void lint_sqlite_replay(struct lint_sqlite *q, const char *sql, size_t len)
 
 /* ---- the replayed database as bytes, for check's cache ---- */
 
-/* After the database's bytes: the format and the history_broken flag. */
-#define SQ_SAVE_TAIL "\ncairn-lint-db 1 "
+/* After the database's bytes: its catalog (sqlite-subset.c), the
+ * catalog's length, the format and the history_broken flag. */
+#define SQ_SAVE_TAIL "\ncairn-lint-db 2 "
 #define SQ_SAVE_TAIL_LEN (sizeof(SQ_SAVE_TAIL)) /* the text and the flag */
+#define SQ_CAT_TAIL "\ncairn-lint-catalog "
+#define SQ_CAT_TAIL_LEN (sizeof(SQ_CAT_TAIL) - 1 + 10 + 1 + 8) /* length, CRC-32 */
+
+static unsigned long sq_crc32(const void *p, size_t n)
+{
+	return crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)p, n);
+}
 
 const char *lint_sqlite_id(void)
 {
@@ -714,9 +723,16 @@ int lint_sqlite_save(struct lint_sqlite *q, struct buf *out)
 		cairn_error_set("SQLite cannot serialize the linter's database");
 		return -1;
 	}
-	if (buf_put(out, data, (size_t)size) == 0 && buf_puts(out, SQ_SAVE_TAIL) == 0 &&
-	    buf_putc(out, q->history_broken ? 'b' : 'k') == 0)
-		rc = 0;
+	if (buf_put(out, data, (size_t)size) == 0) {
+		size_t at = out->len;
+
+		if (sq_catalog_write(q->db, data, (size_t)size, out) == 0 &&
+		    buf_printf(out, SQ_CAT_TAIL "%010zu %08lx", out->len - at,
+			       (unsigned long)sq_crc32(out->ptr + at, out->len - at)) == 0 &&
+		    buf_puts(out, SQ_SAVE_TAIL) == 0 &&
+		    buf_putc(out, q->history_broken ? 'b' : 'k') == 0)
+			rc = 0;
+	}
 	sqlite3_free(data);
 	return rc;
 }
@@ -753,21 +769,99 @@ static size_t db_size_of(const unsigned char *h)
 	return (page == 1 ? 65536 : page) * pages;
 }
 
+/* The catalog's length and CRC-32, from the text before SQ_SAVE_TAIL at
+ * end; -1 when it is not there. The caller checks the length fits. */
+static long long catalog_len(const unsigned char *data, size_t end, unsigned long *crc)
+{
+	const unsigned char *t = data + end - SQ_CAT_TAIL_LEN;
+	long long n = 0;
+	size_t i;
+
+	*crc = 0;
+	if (end < SQ_CAT_TAIL_LEN || memcmp(t, SQ_CAT_TAIL, sizeof(SQ_CAT_TAIL) - 1) ||
+	    t[SQ_CAT_TAIL_LEN - 9] != ' ')
+		return -1;
+	for (i = sizeof(SQ_CAT_TAIL) - 1; i < SQ_CAT_TAIL_LEN - 9; i++) {
+		if (!isdigit(t[i]))
+			return -1;
+		n = n * 10 + (t[i] - '0');
+	}
+	for (i = SQ_CAT_TAIL_LEN - 8; i < SQ_CAT_TAIL_LEN; i++) {
+		if (!isxdigit(t[i]) || isupper(t[i]))
+			return -1;
+		*crc = *crc * 16 + (unsigned long)(isdigit(t[i]) ? t[i] - '0' : t[i] - 'a' + 10);
+	}
+	return n;
+}
+
+size_t lint_sqlite_tail_size(void)
+{
+	return SQ_CAT_TAIL_LEN + SQ_SAVE_TAIL_LEN;
+}
+
+long long lint_sqlite_catalog_size(const void *tail)
+{
+	const unsigned char *t = tail;
+	size_t end = SQ_CAT_TAIL_LEN;
+	unsigned long crc;
+
+	if (memcmp(t + end, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1))
+		return -1;
+	return catalog_len(t, end, &crc);
+}
+
+int lint_sqlite_load_subset(struct lint_sqlite *q, const void *bytes, size_t len,
+			    const char *scripts, size_t slen)
+{
+	const unsigned char *data = bytes;
+	size_t end = len - SQ_SAVE_TAIL_LEN;
+	unsigned long crc = 0;
+	long long clen = -1;
+	char flag = 0;
+	int rc;
+
+	if (len >= lint_sqlite_tail_size() &&
+	    !memcmp(data + end, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1))
+		clen = catalog_len(data, end, &crc);
+	if (clen >= 0)
+		flag = (char)data[len - 1];
+	if (clen < 0 || (size_t)clen != end - SQ_CAT_TAIL_LEN || (flag != 'b' && flag != 'k') ||
+	    sq_crc32(data, (size_t)clen) != crc) {
+		cairn_error_set("not a whole saved linter catalog");
+		return -1;
+	}
+	q->loading = 1;
+	rc = sq_subset_build(q->db, (const char *)data, (size_t)clen, scripts, slen);
+	q->loading = 0;
+	if (rc > 0)
+		q->history_broken = flag == 'b';
+	return rc;
+}
+
 int lint_sqlite_load(struct lint_sqlite *q, void *bytes, size_t len)
 {
 	unsigned char *data = bytes;
-	size_t db = len - SQ_SAVE_TAIL_LEN;
-	char *n, flag;
+	size_t end = len - SQ_SAVE_TAIL_LEN, db = 0;
+	unsigned long crc;
+	long long clen = -1;
+	char *n, flag = 0;
 	int rc;
 
-	if (len < SQ_SAVE_TAIL_LEN + 512 ||
-	    memcmp(data + db, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1) ||
-	    ((flag = (char)data[len - 1]) != 'b' && flag != 'k') ||
+	if (len >= SQ_SAVE_TAIL_LEN + 512 && !memcmp(data + end, SQ_SAVE_TAIL, SQ_SAVE_TAIL_LEN - 1))
+		clen = catalog_len(data, end, &crc);
+	if (clen > (long long)(end - SQ_CAT_TAIL_LEN))
+		clen = -1;
+	if (clen >= 0) {
+		db = end - SQ_CAT_TAIL_LEN - (size_t)clen;
+		flag = (char)data[len - 1];
+	}
+	if (clen < 0 || (flag != 'b' && flag != 'k') || db < 512 ||
 	    memcmp(data, "SQLite format 3", 16) || db_size_of(data) != db) {
 		sqlite3_free(data);
 		cairn_error_set("not a whole saved linter database");
 		return -1;
 	}
+	q->history_broken = flag == 'b';
 	/* SQLite owns data from here, even when it refuses it */
 	q->loading = 1;
 	/* the buffer's whole size (lint_sqlite_buffer's headroom) is room to
@@ -787,6 +881,5 @@ int lint_sqlite_load(struct lint_sqlite *q, void *bytes, size_t len)
 		return -1;
 	}
 	free(n);
-	q->history_broken = flag == 'b';
 	return 0;
 }

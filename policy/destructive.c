@@ -28,7 +28,16 @@ struct dscan {
 	const char *migration, *version, *file;
 };
 
-static void add(struct dscan *s, const char *rule, unsigned long long line, const char *what)
+const char *const destructive_rules[DESTRUCTIVE_NRULES] = {
+	"drop-table", "drop-schema", "drop-extension", "drop-database", "drop-cascade",
+	"drop-column", "column-type", "drop-not-null", "rename-column", "rename-table",
+	"truncate", "truncate-cascade", "delete-all", "update-all", "merge",
+	"opaque-code", "unreadable", "destructive",
+};
+
+/* rule: one of destructive_rules, or a waived lint rule (destructive_rule()) */
+static void add_rule(struct dscan *s, const char *rule, unsigned long long line,
+		     const char *what)
 {
 	struct destructive_item *it;
 	size_t i;
@@ -47,6 +56,12 @@ static void add(struct dscan *s, const char *rule, unsigned long long line, cons
 	it->file = xstrdup(s->file);
 	it->line = line;
 	it->what = xstrdup(what);
+}
+
+static void add(struct dscan *s, enum destructive_rule r, unsigned long long line,
+		const char *what)
+{
+	add_rule(s, destructive_rules[r], line, what);
 }
 
 /* ------------------------------------------------------------------ */
@@ -80,19 +95,19 @@ static void pg_drop(struct dscan *s, const PgQuery__DropStmt *d, unsigned long l
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
-		add(s, "drop-table", line, "DROP TABLE");
+		add(s, DR_DROP_TABLE, line, "DROP TABLE");
 		return;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA:
-		add(s, "drop-schema", line, "DROP SCHEMA");
+		add(s, DR_DROP_SCHEMA, line, "DROP SCHEMA");
 		return;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_EXTENSION:
-		add(s, "drop-extension", line, "DROP EXTENSION (its tables go with it)");
+		add(s, DR_DROP_EXTENSION, line, "DROP EXTENSION (its tables go with it)");
 		return;
 	default:
 		break;
 	}
 	if (d->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE)
-		add(s, "drop-cascade", line, "DROP ... CASCADE (drops what depends on it)");
+		add(s, DR_DROP_CASCADE, line, "DROP ... CASCADE (drops what depends on it)");
 }
 
 static void pg_alter(struct dscan *s, const PgQuery__AlterTableStmt *a, unsigned long long line)
@@ -107,11 +122,11 @@ static void pg_alter(struct dscan *s, const PgQuery__AlterTableStmt *a, unsigned
 		c = a->cmds[i]->alter_table_cmd;
 		if (c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn ||
 		    c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumnRecurse)
-			add(s, "drop-column", line, "ALTER TABLE ... DROP COLUMN");
+			add(s, DR_DROP_COLUMN, line, "ALTER TABLE ... DROP COLUMN");
 		else if (c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType)
-			add(s, "column-type", line, "ALTER TABLE ... ALTER COLUMN ... TYPE");
+			add(s, DR_COLUMN_TYPE, line, "ALTER TABLE ... ALTER COLUMN ... TYPE");
 		else if (c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull)
-			add(s, "drop-not-null", line, "ALTER TABLE ... DROP NOT NULL");
+			add(s, DR_DROP_NOT_NULL, line, "ALTER TABLE ... DROP NOT NULL");
 	}
 }
 
@@ -124,36 +139,36 @@ static void pg_node(struct dscan *s, const PgQuery__Node *n, unsigned long long 
 		pg_drop(s, n->drop_stmt, line);
 		break;
 	case PG_QUERY__NODE__NODE_DROPDB_STMT:
-		add(s, "drop-database", line, "DROP DATABASE");
+		add(s, DR_DROP_DATABASE, line, "DROP DATABASE");
 		break;
 	case PG_QUERY__NODE__NODE_DROP_OWNED_STMT:
-		add(s, "drop-cascade", line, "DROP OWNED");
+		add(s, DR_DROP_CASCADE, line, "DROP OWNED");
 		break;
 	case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
 		add(s, n->truncate_stmt->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE
-		       ? "truncate-cascade" : "truncate", line, "TRUNCATE");
+		       ? DR_TRUNCATE_CASCADE : DR_TRUNCATE, line, "TRUNCATE");
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
 		pg_alter(s, n->alter_table_stmt, line);
 		break;
 	case PG_QUERY__NODE__NODE_RENAME_STMT:
 		if (n->rename_stmt->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN)
-			add(s, "rename-column", line, "ALTER TABLE ... RENAME COLUMN");
+			add(s, DR_RENAME_COLUMN, line, "ALTER TABLE ... RENAME COLUMN");
 		else if (n->rename_stmt->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
-			add(s, "rename-table", line, "ALTER TABLE ... RENAME TO");
+			add(s, DR_RENAME_TABLE, line, "ALTER TABLE ... RENAME TO");
 		break;
 	case PG_QUERY__NODE__NODE_DELETE_STMT:
 		if (!n->delete_stmt->where_clause)
-			add(s, "delete-all", line, "DELETE without WHERE");
+			add(s, DR_DELETE_ALL, line, "DELETE without WHERE");
 		pg_with(s, n->delete_stmt->with_clause, line);
 		break;
 	case PG_QUERY__NODE__NODE_UPDATE_STMT:
 		if (!n->update_stmt->where_clause)
-			add(s, "update-all", line, "UPDATE without WHERE");
+			add(s, DR_UPDATE_ALL, line, "UPDATE without WHERE");
 		pg_with(s, n->update_stmt->with_clause, line);
 		break;
 	case PG_QUERY__NODE__NODE_MERGE_STMT:
-		add(s, "merge", line, "MERGE (its WHEN clauses may update or delete any row)");
+		add(s, DR_MERGE, line, "MERGE (its WHEN clauses may update or delete any row)");
 		break;
 	case PG_QUERY__NODE__NODE_SELECT_STMT:
 		pg_with(s, n->select_stmt->with_clause, line);
@@ -172,17 +187,17 @@ static void pg_node(struct dscan *s, const PgQuery__Node *n, unsigned long long 
 		pg_node(s, n->create_table_as_stmt->query, line);
 		break;
 	case PG_QUERY__NODE__NODE_DO_STMT:
-		add(s, "opaque-code", line, "DO block (code the applier cannot read through)");
+		add(s, DR_OPAQUE_CODE, line, "DO block (code the applier cannot read through)");
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
-		add(s, "opaque-code", line,
+		add(s, DR_OPAQUE_CODE, line,
 		    "CREATE FUNCTION or PROCEDURE (code the applier cannot read through)");
 		break;
 	case PG_QUERY__NODE__NODE_CALL_STMT:
-		add(s, "opaque-code", line, "CALL (code the applier cannot read through)");
+		add(s, DR_OPAQUE_CODE, line, "CALL (code the applier cannot read through)");
 		break;
 	case PG_QUERY__NODE__NODE_RULE_STMT:
-		add(s, "opaque-code", line, "CREATE RULE (its actions run on later statements)");
+		add(s, DR_OPAQUE_CODE, line, "CREATE RULE (its actions run on later statements)");
 		break;
 	default:
 		break;
@@ -197,7 +212,7 @@ static void scan_pg(struct dscan *s, const char *sql)
 	unsigned long long line = 1;
 
 	if (r.error) {
-		add(s, "unreadable", line_at(sql, r.error->cursorpos > 0
+		add(s, DR_UNREADABLE, line_at(sql, r.error->cursorpos > 0
 						  ? (size_t)r.error->cursorpos - 1 : 0),
 		    "PostgreSQL's parser refuses it, so the applier cannot say it is not destructive");
 		goto out;
@@ -205,7 +220,7 @@ static void scan_pg(struct dscan *s, const char *sql)
 	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len,
 					      (const uint8_t *)r.parse_tree.data);
 	if (!tree) {
-		add(s, "unreadable", 1, "its parse tree cannot be read");
+		add(s, DR_UNREADABLE, 1, "its parse tree cannot be read");
 		goto out;
 	}
 	for (i = 0; i < tree->n_stmts; i++) {
@@ -295,27 +310,27 @@ static void sqlite_stmt(struct dscan *s, const struct stmt *st)
 		unsigned long long line = st->t[i].line;
 
 		if (!strcmp(w, "DROP") && word_is(st, i + 1, "TABLE"))
-			add(s, "drop-table", line, "DROP TABLE");
+			add(s, DR_DROP_TABLE, line, "DROP TABLE");
 		else if (!strcmp(w, "ALTER") && word_is(st, i + 1, "TABLE")) {
 			size_t j;
 
 			for (j = i + 2; j < st->n && j < i + 6; j++) {
 				if (word_is(st, j, "DROP")) {
-					add(s, "drop-column", line, "ALTER TABLE ... DROP COLUMN");
+					add(s, DR_DROP_COLUMN, line, "ALTER TABLE ... DROP COLUMN");
 					break;
 				}
 				if (word_is(st, j, "RENAME")) {
-					add(s, word_is(st, j + 1, "TO") ? "rename-table" : "rename-column",
+					add(s, word_is(st, j + 1, "TO") ? DR_RENAME_TABLE : DR_RENAME_COLUMN,
 					    line, "ALTER TABLE ... RENAME");
 					break;
 				}
 			}
 		} else if ((!strcmp(w, "DELETE") || !strcmp(w, "UPDATE")) && !is_event(st, i) &&
 			   !has_where(st, i))
-			add(s, *w == 'D' ? "delete-all" : "update-all", line,
+			add(s, *w == 'D' ? DR_DELETE_ALL : DR_UPDATE_ALL, line,
 			    *w == 'D' ? "DELETE without WHERE" : "UPDATE without WHERE");
 		else if (!strcmp(w, "PRAGMA") && word_is(st, i + 1, "WRITABLE_SCHEMA"))
-			add(s, "opaque-code", line,
+			add(s, DR_OPAQUE_CODE, line,
 			    "PRAGMA writable_schema (the schema edited as data)");
 	}
 }
@@ -413,7 +428,7 @@ void destructive_scan_sql(struct destructive_list *out, const char *sql, size_t 
 	size_t nul = strnlen(sql, len);
 
 	if (nul < len)
-		add(&s, "unreadable", line_at(sql, nul),
+		add(&s, DR_UNREADABLE, line_at(sql, nul),
 		    "a NUL byte: the applier cannot say what follows it is not destructive");
 	if (d == DESTRUCTIVE_SQLITE) {
 		scan_sqlite(&s, sql, len);
@@ -514,7 +529,7 @@ int destructive_scan_bundle(struct destructive_list *out, struct bundle *b)
 		struct dscan s = { out, m->name, m->version, "migration.yaml" };
 
 		if (m->destructive)
-			add(&s, "destructive", 0, "destructive: true in migration.yaml");
+			add(&s, DR_DESTRUCTIVE, 0, "destructive: true in migration.yaml");
 		for (j = 0; j < m->nwaivers; j++) {
 			struct buf what = BUF_INIT;
 
@@ -522,7 +537,7 @@ int destructive_scan_bundle(struct destructive_list *out, struct bundle *b)
 				continue;
 			s.file = m->waivers[j].file;
 			buf_printf(&what, "a waived lint finding (%s)", m->waivers[j].via);
-			add(&s, m->waivers[j].rule, m->waivers[j].line, buf_cstr(&what));
+			add_rule(&s, m->waivers[j].rule, m->waivers[j].line, buf_cstr(&what));
 			buf_release(&what);
 		}
 		for (k = 0; drivers[k]; k++)

@@ -29,6 +29,18 @@ struct destructive_list {
 
 enum destructive_dialect { DESTRUCTIVE_POSTGRES, DESTRUCTIVE_SQLITE };
 
+/* Every rule the scan reports (besides the lint rules a waiver in the
+ * manifest names), so none is reported that docs/lint.md does not
+ * explain: tests/unit/test-destructive.c checks each has its row there. */
+enum destructive_rule {
+	DR_DROP_TABLE, DR_DROP_SCHEMA, DR_DROP_EXTENSION, DR_DROP_DATABASE, DR_DROP_CASCADE,
+	DR_DROP_COLUMN, DR_COLUMN_TYPE, DR_DROP_NOT_NULL, DR_RENAME_COLUMN, DR_RENAME_TABLE,
+	DR_TRUNCATE, DR_TRUNCATE_CASCADE, DR_DELETE_ALL, DR_UPDATE_ALL, DR_MERGE,
+	DR_OPAQUE_CODE, DR_UNREADABLE, DR_DESTRUCTIVE,
+	DESTRUCTIVE_NRULES
+};
+extern const char *const destructive_rules[DESTRUCTIVE_NRULES];
+
 /* Appends the destructive statements of every migration of b: its up
  * script for each driver the bundle names (both when it names none), and
  * the manifest's flags; then those of the SQL callbacks an apply runs

@@ -447,6 +447,7 @@ static void check_approvals(struct policy_verdict *v, const struct policy_config
 			     s->environment ? s->environment : "", e->name);
 	}
 	got = count_approvals(v, c, e, ss, n, req->now, 1, 1, &why);
+	v->approvals = got;
 	/* a destructive migration needs destructive: {approvals:} instead,
 	 * never fewer than the ordinary count */
 	if (req->destructive_approvals > m) {

@@ -80,6 +80,8 @@ struct policy_verdict {
 	char **ignored;                /* statements that count for nothing (a revoked
 				        * key's), for the audit row; also in notes */
 	size_t nignored, ignored_alloc;
+	size_t approvals;              /* approvals that counted for the environment
+					* (distinct, fresh, unrevoked approvers) */
 };
 
 /* Evaluates. Returns 0 with the verdict filled (ok or not), or -1 with the

@@ -36,10 +36,11 @@
 #include "../lib/util.h"
 #include "project.h"
 
-#define LC_FORMAT "2"
+#define LC_FORMAT "3"
 #define LC_KEEP 2                      /* files kept: the newest ones */
 #define LC_MAX_SIZE ((size_t)256 << 20) /* a larger file is not read */
 #define LC_TRY 4                       /* files tried, from the longest prefix */
+#define LC_SUBSET_MAX 64               /* scripts after the prefix, at most, for a subset */
 #define LC_HEAD_LEN (sizeof("cairn-lint-cache " LC_FORMAT " ") - 1 + 64 + 1 + 8 + 1 + 10 + 1)
 
 /* The body's CRC-32 as 8 hex digits (zlib's crc32_z takes any length). */
@@ -206,10 +207,45 @@ static size_t entry_prefix(const struct project *p, const char *name)
 	return k;
 }
 
+/* The subset of the entry open on fd (lint_sqlite_load_subset): its
+ * catalog read from the end of the file, the database's bytes not read
+ * at all. head: the file's line, checked but for the whole body's CRC-32,
+ * which covers the database (the catalog has its own). 1 when built, 0
+ * when the whole database is needed, -1 on a bad file. */
+static int load_subset(struct project *p, int fd, const char *head, const char *hex, size_t k,
+		       size_t len, const struct buf *scripts)
+{
+	size_t tail = lint_sqlite_tail_size(), n;
+	char want[LC_HEAD_LEN + 1], *cat = NULL;
+	long long clen;
+	int rc = -1;
+
+	if (snprintf(want, sizeof(want), "cairn-lint-cache " LC_FORMAT " %s %s %010zu\n", hex,
+		     "00000000", k) != (int)LC_HEAD_LEN ||
+	    memcmp(head, want, LC_HEAD_LEN - 20) || memcmp(head + LC_HEAD_LEN - 12, want + LC_HEAD_LEN - 12, 12))
+		return -1;
+	if (len < tail)
+		return -1;
+	cat = xcalloc(tail + 1, 1);
+	if (pread(fd, cat, tail, (off_t)(LC_HEAD_LEN + len - tail)) != (ssize_t)tail ||
+	    (clen = lint_sqlite_catalog_size(cat)) < 0 || (size_t)clen > len - tail)
+		goto out;
+	n = (size_t)clen + tail;
+	free(cat);
+	cat = xcalloc(n + 1, 1);
+	if (lseek(fd, (off_t)(LC_HEAD_LEN + len - n), SEEK_SET) < 0 || read_full(fd, cat, n) < 0)
+		goto out;
+	rc = lint_sqlite_load_subset(p->lint_db, cat, n, buf_cstr(scripts), scripts->len);
+out:
+	free(cat);
+	return rc;
+}
+
 /* Reads the entry for key (prefix k) into p->lint_db; 0 on success. The
  * database's bytes go straight into the buffer SQLite then owns (41 MB on
  * the 10,000-table benchmark: one copy less is ~20 ms less). */
-static int load_entry(struct project *p, const unsigned char key[32], size_t k)
+static int load_entry(struct project *p, const unsigned char key[32], size_t k,
+		      const struct buf *scripts)
 {
 	char *path = entry_path(p, key), head[LC_HEAD_LEN + 1], want[LC_HEAD_LEN + 1];
 	char hex[65], sum[9];
@@ -224,7 +260,15 @@ static int load_entry(struct project *p, const unsigned char key[32], size_t k)
 	    (unsigned long long)st.st_size > LC_MAX_SIZE || (size_t)st.st_size < LC_HEAD_LEN)
 		goto out;
 	len = (size_t)st.st_size - LC_HEAD_LEN;
-	if (read_full(fd, head, LC_HEAD_LEN) < 0 || !(data = lint_sqlite_buffer(len)) ||
+	if (read_full(fd, head, LC_HEAD_LEN) < 0)
+		goto out;
+	if (scripts) {
+		rc = load_subset(p, fd, head, hex, k, len, scripts);
+		if (rc != 0)
+			goto out; /* 1: done; -1: a bad file */
+		rc = -1;
+	}
+	if (lseek(fd, LC_HEAD_LEN, SEEK_SET) < 0 || !(data = lint_sqlite_buffer(len)) ||
 	    read_full(fd, data, len) < 0)
 		goto out;
 	body_sum(data, len, sum);
@@ -234,9 +278,13 @@ static int load_entry(struct project *p, const unsigned char key[32], size_t k)
 		goto out;
 	rc = lint_sqlite_load(p->lint_db, data, len);
 	data = NULL; /* taken */
+out:
+	if (rc > 0) {
+		p->lint_cache_subset = 1; /* only what the scripts reach */
+		rc = 0;
+	}
 	if (rc == 0)
 		(void)utimes(path, NULL); /* the newest: kept when others are pruned */
-out:
 	lint_sqlite_buffer_free(data);
 	if (fd >= 0)
 		close(fd);
@@ -256,11 +304,39 @@ static int by_prefix_desc(const void *a, const void *b)
 	return x->k < y->k ? 1 : x->k > y->k ? -1 : 0;
 }
 
+/* The SQLite up scripts of the migrations from upto on, which run on the
+ * loaded database (linted or replayed): what a subset of it must hold
+ * (lint_sqlite_load_subset). 0, or -1 when they cannot all be read or are
+ * too many: the whole database is loaded then. */
+static int scripts_after(struct project *p, size_t upto, struct buf *out)
+{
+	size_t i;
+
+	if (p->n - upto > LC_SUBSET_MAX)
+		return -1;
+	for (i = upto; i < p->n; i++) {
+		const struct mig_file *mf = project_sqlite_up(p, p->migs[i]);
+
+		struct buf b = BUF_INIT;
+		int r = mf ? source_read(p->src, mf->path, p->cfg.max_file_size, &b) : 1;
+
+		if (r < 0 || (r == 0 && (buf_put(out, b.ptr, b.len) < 0 || buf_putc(out, '\n') < 0))) {
+			buf_release(&b);
+			return -1;
+		}
+		buf_release(&b);
+	}
+	return 0;
+}
+
 size_t lint_cache_load(struct project *p, size_t upto)
 {
 	char **names;
 	size_t n = list_entries(p->lint_cache_dir, &names), i, nc = 0, got = 0;
 	struct lc_candidate *c = xcalloc(n + 1, sizeof(*c));
+
+	struct buf scripts = BUF_INIT;
+	int have_scripts = scripts_after(p, upto, &scripts) == 0;
 
 	p->lint_cache_used = 0;
 	for (i = 0; i < n; i++) {
@@ -283,7 +359,7 @@ size_t lint_cache_load(struct project *p, size_t upto)
 		hex_encode(key, 32, hex);
 		if (strncmp(c[i].name, hex, 64))
 			continue;
-		if (load_entry(p, key, c[i].k) == 0) {
+		if (load_entry(p, key, c[i].k, c[i].k == upto && have_scripts ? &scripts : NULL) == 0) {
 			got = c[i].k;
 			break;
 		}
@@ -294,6 +370,7 @@ size_t lint_cache_load(struct project *p, size_t upto)
 			break;
 	}
 	p->lint_cache_used = got;
+	buf_release(&scripts);
 	free(c);
 	free_names(names, n);
 	return got;

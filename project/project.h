@@ -159,6 +159,7 @@ struct project {
 	 * migrations the cache gave and the replay stored */
 	char *lint_cache_dir;
 	size_t lint_cache_used, lint_cache_stored;
+	int lint_cache_subset;  /* the cache gave only what the scripts reach */
 	/* migrations/callbacks/ (issue #20, lib/callbacks.h): the SQL
 	 * callbacks a bundle carries, in the order found; only names
 	 * callback_parse knows (others are findings) */

@@ -173,3 +173,19 @@ INSERT INTO t_$_n (v) VALUES ('$_n');" "DROP TABLE t_$_n;" || return 1
 		_i=$((_i + 1))
 	done
 }
+
+# destructive_json FILE: status --format json's destructive field (issue
+# #18): a line "needed approvals ok has-message", then one per statement
+# "version migration rule file:line what"; "none" without the field.
+destructive_json() {
+	python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1])).get(\"destructive\")
+if d is None:
+    print(\"none\")
+else:
+    print(d[\"approvals_needed\"], d[\"approvals\"], d[\"ok\"], d[\"message\"] is not None)
+    for s in d[\"statements\"]:
+        print(s[\"version\"], s[\"migration\"], s[\"rule\"], \"%s:%d\" % (s[\"file\"], s[\"line\"]), s[\"what\"])
+" "$1"
+}

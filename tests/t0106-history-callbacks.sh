@@ -68,4 +68,16 @@ test_expect_success 'on the next commit the kept callback passes without a findi
 	test_grep ! "error" out
 '
 
+test_expect_success 'a warning found only in HEAD is not called a refusal of cairn build' '
+	git -C p checkout -q -b warn &&
+	echo "SELECT 3;" >p/$C/after_each.sql &&
+	test_commit p after_each &&
+	rm p/$C/after_each.sql &&
+	(cd p && cairn check >../out 2>&1) &&
+	test_grep "^$C/after_each.sql: warning: callback-added: .* (in HEAD)$" out &&
+	test_grep ! "would refuse" out &&
+	git -C p checkout -q -f main &&
+	git -C p branch -q -D warn
+'
+
 test_done

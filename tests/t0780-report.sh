@@ -86,6 +86,29 @@ test_expect_success 'json: the same data' '
 	EOF
 '
 
+test_expect_success 'environments in promotion order (dev, staging, prod), then by database, whatever the inputs order' '
+	cairn-apply apply v1.tar.gz --env prod --db sqlite:aprod.db $KEY >/dev/null &&
+	cairn-apply status v2.tar.gz --db sqlite:aprod.db $KEY --format json >aprod.json &&
+	cairn-apply report prod.json staging.json aprod.json dev.json --format json >ord.json &&
+	python3 - ord.json <<-\EOF &&
+	import json, sys
+	r = json.load(open(sys.argv[1]))
+	got = [(e["environment"], e["database"].split("/")[-1]) for e in r["environments"]]
+	want = [("dev", "dev.db"), ("staging", "staging.db"), ("prod", "aprod.db"), ("prod", "prod.db")]
+	assert got == want, got
+	EOF
+	cairn-apply report prod.json staging.json aprod.json dev.json -o ord.html &&
+	python3 - ord.html <<-\EOF
+	import sys
+	sys.path.insert(0, ".")
+	from dom_tables import tables
+	t, _ = tables(sys.argv[1])
+	got = [(row[0], row[1].split("/")[-1]) for row in t["environments"][1:] if len(row) > 1]
+	want = [("dev", "dev.db"), ("staging", "staging.db"), ("prod", "aprod.db"), ("prod", "prod.db")]
+	assert got == want, got
+	EOF
+'
+
 test_expect_success 'an input that is neither is a usage error naming it' '
 	echo "hello: world" >other.yaml &&
 	test_expect_code 2 cairn-apply report dev.json other.yaml 2>err &&

@@ -30,21 +30,30 @@ staged_check() {
 }
 
 # recache FILE SQL: runs SQL on the database a cache file holds and writes
-# it back with a header whose checksum matches: a cache file cairn wrote
-# itself would look the same.
+# it back, its catalog made again and a header whose checksum matches: a
+# cache file cairn wrote itself would look the same.
 recache() {
 	python3 - "$1" "$2" <<-\EOF
 	import sqlite3, sys, zlib
 	path, sql = sys.argv[1], sys.argv[2]
 	data = open(path, "rb").read()
 	head, body = data[:104], data[104:]
-	db, tail = body[:-17], body[-17:]
+	tail = body[-18:]
+	catlen = int(body[-37:-27])
+	db = body[:-18 - 39 - catlen]
 	c = sqlite3.connect(":memory:")
 	c.deserialize(db)
 	c.executescript(sql)
-	body = c.serialize() + tail
+	cat = b""
+	for t, name, tbl, s in c.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY rowid"):
+	    flag = b"0"
+	    if t == "table" and c.execute("SELECT EXISTS (SELECT 1 FROM \"%s\")" % name).fetchone()[0]:
+	        flag = b"1"
+	    kind = {"table": b"t", "index": b"i", "view": b"v", "trigger": b"r"}[t]
+	    cat += kind + flag + b"\0".join(x.encode() for x in (name, tbl, s or "")) + b"\0"
+	body = c.serialize() + cat + b"\ncairn-lint-catalog %010d %08x" % (len(cat), zlib.crc32(cat)) + tail
 	key = head.split(b" ")[2]
-	out = b"cairn-lint-cache 2 " + key + b" " + b"%08x" % zlib.crc32(body) + head[92:]
+	out = b"cairn-lint-cache 3 " + key + b" " + b"%08x" % zlib.crc32(body) + head[92:]
 	assert len(out) == 104
 	open(path, "wb").write(out + body)
 	EOF
@@ -59,7 +68,7 @@ test_expect_success 'a cold run replays the earlier migrations and stores the da
 	test_line_count = 1 files &&
 	grep -q "^[0-9a-f]\{64\}\.db$" files &&
 	head -c 19 p/$CACHE/$(cat files) >magic &&
-	printf "cairn-lint-cache 2 " >want &&
+	printf "cairn-lint-cache 3 " >want &&
 	test_cmp want magic &&
 	cp p/$CACHE/$(cat files) saved.db
 '
@@ -67,7 +76,7 @@ test_expect_success 'a cold run replays the earlier migrations and stores the da
 test_expect_success 'a warm run loads it, replays nothing, finds the same' '
 	staged_check warm &&
 	test_cmp cold warm &&
-	test_grep "2 migrations from the cache, 0 stored" warm.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach), 0 stored" warm.cache &&
 	ls p/$CACHE >files2 &&
 	test_cmp files files2 &&
 	cmp saved.db p/$CACHE/$(cat files)
@@ -92,7 +101,7 @@ test_expect_success 'an earlier migration edited in a commit changes the key: th
 	printf "CREATE TABLE t (a integer);\n" >p/$M/0001_t/up.sql &&
 	git -C p commit -q -m "t loses b" $M/0001_t/up.sql &&
 	staged_check back &&
-	test_grep "2 migrations from the cache, 0 stored" back.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach), 0 stored" back.cache &&
 	test_grep "sqlite-error: .*no column named b" back
 '
 
@@ -104,7 +113,7 @@ test_expect_success 'a migration committed after the cached ones: the cached pre
 	! grep sqlite-error added &&
 	git -C p rm -q -r $M/0003_v && git -C p commit -q -m "no v" $M/0003_v &&
 	staged_check back2 &&
-	test_grep "2 migrations from the cache, 0 stored" back2.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach), 0 stored" back2.cache &&
 	test_grep "sqlite-error" back2
 '
 
@@ -114,7 +123,7 @@ test_expect_success 'at most two files are kept, the newest' '
 	grep -q "^$(cat files)$" files4
 '
 
-test_expect_success 'a truncated, damaged or foreign cache file is ignored: replayed from scratch' '
+test_expect_success 'a truncated, damaged or foreign cache file is ignored: replayed from scratch (the subset reads only the catalog: damage elsewhere is found when the whole is needed)' '
 	f=p/$CACHE/$(cat files) &&
 	head -c $(($(wc -c <saved.db) / 2)) saved.db >"$f" &&
 	staged_check trunc &&
@@ -123,19 +132,41 @@ test_expect_success 'a truncated, damaged or foreign cache file is ignored: repl
 	cmp saved.db "$f" &&
 	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[len(b) - 500]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
 	staged_check flipped &&
-	test_grep "0 migrations from the cache, 2 stored" flipped.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach)" flipped.cache &&
 	test_cmp cold flipped &&
+	cp saved.db "$f" &&
+	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[len(b) - 70]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
+	staged_check flipped_cat &&
+	test_grep "0 migrations from the cache, 2 stored" flipped_cat.cache &&
+	test_cmp cold flipped_cat &&
+	cp saved.db "$f" &&
+	python3 -c "import sys; b=bytearray(open(sys.argv[1],\"rb\").read()); b[len(b) - 500]^=1; open(sys.argv[1],\"wb\").write(b)" "$f" &&
+	test_migration p 0010_schema "SELECT count(*) FROM sqlite_schema;" "SELECT 1;" &&
+	git -C p add -A &&
+	staged_check flipped_whole &&
+	test_grep "0 migrations from the cache, 2 stored" flipped_whole.cache &&
+	git -C p rm -q -r --cached $M/0010_schema && rm -r p/$M/0010_schema &&
+	cmp saved.db "$f" &&
 	recache "$f" "CREATE TABLE pad (x); INSERT INTO pad VALUES (zeroblob(20000));" &&
 	python3 - "$f" <<-\EOF &&
 	import sys, zlib
 	b = open(sys.argv[1], "rb").read()
-	body = b[104:-17-1024] + b[-17:]   # a page short, with a checksum that matches
+	body = b[104:]
+	catlen = int(body[-37:-27])
+	cut = len(body) - 18 - 39 - catlen
+	body = body[:cut - 1024] + body[cut:]   # a page short, with a checksum that matches
 	h = b[:84] + b"%08x" % zlib.crc32(body) + b[92:104]
 	open(sys.argv[1], "wb").write(h + body)
 	EOF
 	staged_check shortdb &&
-	test_grep "0 migrations from the cache, 2 stored" shortdb.cache &&
+	test_grep "2 migrations from the cache (the objects the scripts reach)" shortdb.cache &&
 	test_cmp cold shortdb &&
+	test_migration p 0010_schema "SELECT count(*) FROM sqlite_schema;" "SELECT 1;" &&
+	git -C p add -A &&
+	staged_check shortdb_whole &&
+	test_grep "0 migrations from the cache, 2 stored" shortdb_whole.cache &&
+	test_grep "0009_ins/up.sql:1:.*sqlite-error: .*no column named b" shortdb_whole &&
+	git -C p rm -q -r --cached $M/0010_schema && rm -r p/$M/0010_schema &&
 	head -c 100 /dev/urandom >"$f" &&
 	staged_check garbage &&
 	test_grep "0 migrations from the cache, 2 stored" garbage.cache &&

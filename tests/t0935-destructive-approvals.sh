@@ -79,6 +79,21 @@ test_expect_success 'plan refuses the same way; status shows what waits' '
 	test_grep "note: the policy of .prod. would refuse .one.tar.gz.: destructive: .*migration .0003_cleanup.: drop-column" err
 '
 
+test_expect_success 'status --format json says the same: the destructive migration not applied, needing 2 approvals, carrying 1' '
+	cairn-apply status one.tar.gz --env prod --format json >out 2>err &&
+	test ! -s err &&
+	destructive_json out >got &&
+	cat >want <<-\EOF &&
+	2 1 False True
+	0003 0003_cleanup drop-column up.sql:1 ALTER TABLE ... DROP COLUMN
+	0003 0003_cleanup delete-all up.sql:2 DELETE without WHERE
+	EOF
+	test_cmp want got &&
+	python3 -c "import json,sys; m=json.load(open(\"out\"))[\"destructive\"][\"message\"]; sys.exit(\"needs 2 approvals\" not in m or \"carries 1\" not in m)" &&
+	sqlite3 prod.db "SELECT version FROM cairn_migrations ORDER BY 1" >rows &&
+	printf "0001\n0002\n" >want && test_cmp want rows
+'
+
 test_expect_success 'the same signer twice: a copy of its approval under a second approver.s name is refused' '
 	tar -xzf one.tar.gz --wildcards "*/approvals/prod-*" &&
 	a=$(ls */approvals/prod-*.yaml) &&
@@ -117,6 +132,10 @@ test_expect_success 'the next: line, pasted, adds the second approval; then it a
 	sed -n "s/^cairn-apply: next: //p" err >next &&
 	test_line_count = 1 next &&
 	sh -c "$(cat next)" >/dev/null 2>&1 &&
+	cairn-apply status ok.tar.gz --env prod --format json >out &&
+	destructive_json out >got &&
+	head -n 1 got >first && echo "2 2 True False" >want && test_cmp want first &&
+	test_line_count = 3 got &&
 	cairn-apply apply ok.tar.gz --env prod >out &&
 	test_grep "applied 1 migration" out &&
 	echo "id v" >want && cols >got && test_cmp want got &&
@@ -131,7 +150,9 @@ test_expect_success 'once applied, the destructive migration waits for nothing: 
 	test_grep "applied 1 migration" out &&
 	sqlite3 prod.db "SELECT count(*) FROM t_0004_x" >n && echo 0 >want && test_cmp want n &&
 	cairn-apply status v3.tar.gz --env prod >out 2>err &&
-	test_grep ! "destructive" err
+	test_grep ! "destructive" err &&
+	cairn-apply status v3.tar.gz --env prod --format json >out &&
+	destructive_json out >got && echo none >want && test_cmp want got
 '
 
 test_expect_success 'a new database: the old destructive migration is still to run, so it counts again' '

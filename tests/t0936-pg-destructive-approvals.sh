@@ -74,6 +74,20 @@ test_expect_success 'one approval is refused (exit 3), naming the DO block and t
 	test_grep "destructive: .*opaque-code at up.sql:1" err
 '
 
+test_expect_success 'status --format json names the DO block and the waived drop, needing 2 approvals, carrying 1' '
+	cairn-apply status v2.tar.gz --env prod --format json >out 2>err &&
+	test ! -s err &&
+	destructive_json out >got &&
+	cat >want <<-\EOF &&
+	2 1 False True
+	0003 0003_hidden drop-column up.sql:3 a waived lint finding (comment)
+	0003 0003_hidden opaque-code up.sql:1 DO block (code the applier cannot read through)
+	EOF
+	test_cmp want got &&
+	state >got &&
+	printf "id v w\nt\n0001 0002\n" >want && test_cmp want got
+'
+
 test_expect_success 'the same signer twice, an expired approval and a revoked approver count for nothing' '
 	tar -xzf v2.tar.gz --wildcards "*/approvals/prod-*" &&
 	a=$(ls */approvals/prod-*.yaml) &&
@@ -95,10 +109,15 @@ test_expect_success 'the same signer twice, an expired approval and a revoked ap
 
 test_expect_success 'two distinct approvers: it applies, and the DO block ran' '
 	cairn promote v2.tar.gz --to prod --key keys/bob.key >/dev/null 2>&1 &&
+	cairn-apply status v2.tar.gz --env prod --format json >out &&
+	destructive_json out >got &&
+	head -n 1 got >first && echo "2 2 True False" >want && test_cmp want first &&
 	cairn-apply apply v2.tar.gz --env prod >out &&
 	test_grep "applied 1 migration" out &&
 	state >got &&
-	printf "id v\nf\n0001 0002 0003\n" >want && test_cmp want got
+	printf "id v\nf\n0001 0002 0003\n" >want && test_cmp want got &&
+	cairn-apply status v2.tar.gz --env prod --format json >out &&
+	destructive_json out >got && echo none >want && test_cmp want got
 '
 
 test_done

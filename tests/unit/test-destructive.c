@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/lint-rules.h"
 #include "../../policy/destructive.h"
 #include "unit.h"
 
@@ -89,9 +90,70 @@ static void test_sqlite(void)
 	CHECK_STR(scan("PRAGMA writable_schema = 1;", SQ), "opaque-code@1");
 }
 
+/* docs/lint.md, read from tests/ (run-tests.sh) or the top directory. */
+static char *read_doc(void)
+{
+	static const char *const paths[] = { "../docs/lint.md", "docs/lint.md", NULL };
+	FILE *f = NULL;
+	char *text = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; paths[i] && !f; i++)
+		f = fopen(paths[i], "rb");
+	if (!f)
+		return NULL;
+	while (!ferror(f) && !feof(f)) {
+		char *t = realloc(text, n + 65536 + 1);
+
+		if (!t)
+			break;
+		text = t;
+		n += fread(text + n, 1, 65536, f);
+		text[n] = 0;
+	}
+	fclose(f);
+	return text;
+}
+
+static int has_row(const char *doc, const char *id)
+{
+	char row[128];
+	int w = snprintf(row, sizeof(row), "\n| `%s` |", id);
+
+	return w > 0 && (size_t)w < sizeof(row) && strstr(doc, row);
+}
+
+/* Every rule id either program can report has its row in docs/lint.md's
+ * tables (a rule added to the code and not to the docs fails here): the
+ * linter's (lib/lint-rules.c) and the applier's destructive scan's. */
+static void test_documented(void)
+{
+	char *doc = read_doc();
+	size_t i;
+
+	CHECK(doc != NULL);
+	if (!doc)
+		return;
+	for (i = 0; i < LINT_NRULES; i++)
+		if (!has_row(doc, lint_rules[i].id)) {
+			fprintf(stderr, "# lint rule '%s' has no row in docs/lint.md\n", lint_rules[i].id);
+			CHECK(!"a lint rule without its docs/lint.md row");
+		}
+	for (i = 0; i < DESTRUCTIVE_NRULES; i++) {
+		CHECK(destructive_rules[i] != NULL);
+		if (destructive_rules[i] && !has_row(doc, destructive_rules[i])) {
+			fprintf(stderr, "# destructive rule '%s' has no row in docs/lint.md\n",
+				destructive_rules[i]);
+			CHECK(!"a destructive rule without its docs/lint.md row");
+		}
+	}
+	free(doc);
+}
+
 int main(void)
 {
 	test_pg();
 	test_sqlite();
+	test_documented();
 	return unit_done();
 }
