@@ -266,7 +266,6 @@ struct restore_info {
 	long long seq;        /* its backup audit row */
 	char *current;        /* the highest applied version after (NULL: none) */
 	size_t dropped;       /* audit rows after the backup, gone with the file */
-	int restored_unrecorded; /* restored, but the restore row not written */
 	/* a per-table dump (PostgreSQL): the tables came back, not the books;
 	 * the migration is marked rolled back, the chain extended */
 	int tables_only;

@@ -30,7 +30,11 @@ const struct cmd cmd_restore_desc = {
 	"through SQLite's online backup API: the migration the backup preceded is\n"
 	"pending again, and the audit rows written after the backup go with the\n"
 	"file; a 'restore' row naming the backup, its sha256 and how many rows went\n"
-	"is appended to the chain the file brought back. A signed checkpoint\n"
+	"is appended to the chain the file brought back. That row is written into\n"
+	"a private copy of the backup first (BACKUP.tmpPID, removed after), and the\n"
+	"copy replaces the database's pages in one step: a kill leaves the database\n"
+	"as it was or restored with its row, never between. A second restore of\n"
+	"the same backup is refused (exit 3, 'was restored already'). A signed checkpoint\n"
 	"taken after the backup will name those rows as missing: expected after a\n"
 	"restore, until the checkpoint restore appends.\n"
 	"\n"
@@ -55,7 +59,7 @@ const struct cmd cmd_restore_desc = {
 	"\n"
 	"Exit status: 0 restored, 1 the driver restores no file, 3 BACKUP is not\n"
 	"a backup the books record (or not its bytes, or not the newest applied\n"
-	"migration's, on PostgreSQL), 4 lock not obtained, 5 the\n"
+	"migration's, on PostgreSQL, or restored already), 4 lock not obtained, 5 the\n"
 	"books need an operator or differ from the checkpoint, 6 the database or BACKUP cannot be read or\n"
 	"written.\n",
 };
@@ -148,11 +152,6 @@ int cmd_restore(int argc, char **argv)
 		       ctx.drv->display_name(ctx.db), a.backup, info.version,
 		       info.current ? info.current : "none", info.dropped,
 		       info.dropped == 1 ? "" : "s");
-	} else if (info.restored_unrecorded) {
-		error_msg("%s", cairn_error_last());
-		error_msg("the database was restored from '%s', but the restore row was not "
-			  "written: run 'cairn-apply history --verify' and record it by hand",
-			  a.backup);
 	} else {
 		error_msg("%s", cairn_error_last());
 		error_msg("the database is unchanged");
