@@ -360,11 +360,16 @@ static size_t unit_of(const char *sql, const struct sqlsplit *sp, size_t i, int 
 int pg_exec_autocommit(struct db *db, const char *sql, size_t len, const struct sqlsplit *sp,
 		       struct driver_exec *x, struct pg_autocommit *ac, int at_end)
 {
+	struct pg_guard g;
 	struct pg_txwatch w;
 	size_t i;
 	int split = x->flags & DRIVER_EXEC_SPLIT;
 
 	memset(&w, 0, sizeof(w));
+	if (pg_guard_take(db, &g, 1) < 0) {
+		pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+		return -1;
+	}
 	for (i = 0; i < sp->n; i++) {
 		struct stmt_run sr = { &w, i, 1, NULL, 0 };
 
@@ -379,13 +384,17 @@ int pg_exec_autocommit(struct db *db, const char *sql, size_t len, const struct 
 			return -1;
 		if (!ac->begun_line && pq.transactionStatus(db->conn) == PQTRANS_IDLE)
 			ac->begun_line = (int)ac->lines + sp->stmts[i].line;
-		if (run_statement(db, sql, len, &sp->stmts[i], x, &sr) < 0) {
+		if (run_statement(db, sql, len, &sp->stmts[i], x, &sr) < 0 ||
+		    pg_guard_check(db, &g, (long)sp->stmts[i].offset,
+				   pq.transactionStatus(db->conn) == PQTRANS_IDLE, &x->err)) {
 			autocommit_left(db, 0, 0, x);
+			pg_guard_release(&g);
 			return -1;
 		}
 		if (pq.transactionStatus(db->conn) == PQTRANS_IDLE)
 			ac->begun_line = 0;
 	}
+	pg_guard_release(&g);
 	ac->index += (unsigned long)sp->n;
 	return at_end ? autocommit_left(db, 1, ac->begun_line, x) : 0;
 }
@@ -394,6 +403,7 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
 	struct sqlsplit sp = SQLSPLIT_INIT;
 	struct pg_autocommit ac = { 0, 0, 0 };
+	struct pg_guard g = { NULL, 0 };
 	struct pg_txwatch w;
 	size_t i, n;
 	int rc = -1;
@@ -411,6 +421,10 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 		goto out;
 	}
 	memset(&w, 0, sizeof(w));
+	if (pg_guard_take(db, &g, 0) < 0) {
+		pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+		goto out;
+	}
 	for (i = 0; i < sp.n; i += n) {
 		struct stmt_run sr = { &w, i, 1, NULL, 0 };
 
@@ -426,8 +440,12 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 	}
 	if (tx_steered(db, &w, sp.stmts, &x->err))
 		goto out;
+	/* the books as the script found them (issue #15): refused before COMMIT */
+	if (pg_guard_check(db, &g, sp.n ? (long)sp.stmts[sp.n - 1].offset : -1, 0, &x->err))
+		goto out;
 	rc = 0;
 out:
+	pg_guard_release(&g);
 	sqlsplit_release(&sp);
 	return rc;
 }
