@@ -84,6 +84,22 @@ CREATE TABLE t_after (id int);" "transaction: false" &&
 	test_grep "the books were changed outside cairn-apply" err
 '
 
+# a script over 1 MiB streams (drivers/pg-stream.c): the books are
+# compared once it ran, before COMMIT
+test_expect_success 'a streamed script (over 1 MiB) that deletes audit rows: refused before COMMIT' '
+	big=$(awk "BEGIN { for (i = 0; i < 40000; i++) print \"INSERT INTO t_mine VALUES (1);\" }") &&
+	try big "$big
+DELETE FROM cairn.cairn_audit;" &&
+	n=$(bk big "select count(*) from cairn.cairn_audit") &&
+	state big $n >before &&
+	test_expect_code 1 cairn-apply apply big.tar.gz --env dev --db "postgresql:///big?host=$PGHOST" $KEY >out 2>err &&
+	test_grep "a script may not write, alter, drop or put a trigger on cairn.s books: it deleted rows of cairn.cairn_audit" err &&
+	state big $n >after &&
+	test_cmp before after &&
+	! grep t_mine after &&
+	cairn-apply history --verify --db "postgresql:///big?host=$PGHOST" >out 2>err
+'
+
 test_expect_success 'the same statements on tables of its own run' '
 	try own "CREATE TABLE my_audit (seq int); CREATE INDEX ON my_audit (seq); DELETE FROM my_audit; CREATE TEMP TABLE my_batch (x int); INSERT INTO my_batch VALUES (1);" &&
 	cairn-apply apply own.tar.gz --env dev --db "postgresql:///own?host=$PGHOST" $KEY >out 2>err &&
