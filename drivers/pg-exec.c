@@ -373,9 +373,14 @@ int pg_exec_autocommit(struct db *db, const char *sql, size_t len, const struct 
 			pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
 			goto out;
 		}
-		if (split && x->on_statement &&
-		    x->on_statement(x->ctx, ac->index + (unsigned long)i, sp->stmts[i].offset) != 0)
-			goto out;
+		/* the engine may record progress here: the snapshot is taken
+		 * again after it */
+		if (split && x->on_statement) {
+			pg_guard_release(&g);
+			if (x->on_statement(x->ctx, ac->index + (unsigned long)i,
+					    sp->stmts[i].offset) != 0)
+				goto out;
+		}
 		/* cairn's own rows, written before the statement: the books'
 		 * snapshot (issue #15) is taken after them */
 		if (db->queued.len) {
