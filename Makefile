@@ -168,7 +168,7 @@ APPLY_VERB_SRC += $(FLEET_SRC) cmd/fleet.c cmd/fleet-merge.c cmd/report.c
 # and its loader include libpq-fe.h.
 PG_SRC       = drivers/postgres.c drivers/pg-dsn.c drivers/pg-exec.c \
                drivers/pg-tx.c drivers/pg-stream.c drivers/pg-books.c drivers/pq-load.c drivers/pg-secret.c \
-               drivers/pg-probe.c drivers/pg-backup.c
+               drivers/pg-probe.c drivers/pg-backup.c drivers/pg-guard.c
 # cairn-apply only: the database drivers (drivers/driver.h) and the apply
 # engine (apply/), which knows databases only through that interface.
 DRIVER_SRC   = drivers/driver.c drivers/sqlite.c drivers/sqlite-exec.c drivers/sqlite-stream.c drivers/sqlite-books.c drivers/sqlite-files.c drivers/sqlite-probe.c drivers/sqlite-backup.c \

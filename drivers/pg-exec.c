@@ -360,9 +360,10 @@ static size_t unit_of(const char *sql, const struct sqlsplit *sp, size_t i, int 
 int pg_exec_autocommit(struct db *db, const char *sql, size_t len, const struct sqlsplit *sp,
 		       struct driver_exec *x, struct pg_autocommit *ac, int at_end)
 {
+	struct pg_guard g = { NULL, 1 };
 	struct pg_txwatch w;
 	size_t i;
-	int split = x->flags & DRIVER_EXEC_SPLIT;
+	int split = x->flags & DRIVER_EXEC_SPLIT, rc = -1;
 
 	memset(&w, 0, sizeof(w));
 	for (i = 0; i < sp->n; i++) {
@@ -370,30 +371,56 @@ int pg_exec_autocommit(struct db *db, const char *sql, size_t len, const struct 
 
 		if (split && pg_lock_check(db) < 0) {
 			pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
-			return -1;
+			goto out;
 		}
-		if (split && x->on_statement &&
-		    x->on_statement(x->ctx, ac->index + (unsigned long)i, sp->stmts[i].offset) != 0)
-			return -1;
-		if (db->queued.len && pg_flush(db) < 0)
-			return -1;
+		/* the engine may record progress here: the snapshot is taken
+		 * again after it */
+		if (split && x->on_statement) {
+			pg_guard_release(&g);
+			if (x->on_statement(x->ctx, ac->index + (unsigned long)i,
+					    sp->stmts[i].offset) != 0)
+				goto out;
+		}
+		/* cairn's own rows, written before the statement: the books'
+		 * snapshot (issue #15) is taken after them */
+		if (db->queued.len) {
+			pg_guard_release(&g);
+			if (pg_flush(db) < 0)
+				goto out;
+		}
+		if (!g.before && pg_guard_take(db, &g, 1) < 0) {
+			pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+			goto out;
+		}
 		if (!ac->begun_line && pq.transactionStatus(db->conn) == PQTRANS_IDLE)
 			ac->begun_line = (int)ac->lines + sp->stmts[i].line;
 		if (run_statement(db, sql, len, &sp->stmts[i], x, &sr) < 0) {
 			autocommit_left(db, 0, 0, x);
-			return -1;
+			goto out;
+		}
+		/* the books after each statement; in a transaction the script
+		 * opened, what it did there is rolled back */
+		if (pg_guard_check(db, &g, (long)sp->stmts[i].offset,
+				   pq.transactionStatus(db->conn) == PQTRANS_IDLE, &x->err)) {
+			if (pq.transactionStatus(db->conn) != PQTRANS_IDLE)
+				pq.clear(pq.exec(db->conn, "ROLLBACK"));
+			goto out;
 		}
 		if (pq.transactionStatus(db->conn) == PQTRANS_IDLE)
 			ac->begun_line = 0;
 	}
 	ac->index += (unsigned long)sp->n;
-	return at_end ? autocommit_left(db, 1, ac->begun_line, x) : 0;
+	rc = at_end ? autocommit_left(db, 1, ac->begun_line, x) : 0;
+out:
+	pg_guard_release(&g);
+	return rc;
 }
 
 int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 {
 	struct sqlsplit sp = SQLSPLIT_INIT;
 	struct pg_autocommit ac = { 0, 0, 0 };
+	struct pg_guard g = { NULL, 0 };
 	struct pg_txwatch w;
 	size_t i, n;
 	int rc = -1;
@@ -411,6 +438,10 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 		goto out;
 	}
 	memset(&w, 0, sizeof(w));
+	if (pg_guard_take(db, &g, 0) < 0) {
+		pg_copy_field(x->err.message, sizeof(x->err.message), cairn_error_last());
+		goto out;
+	}
 	for (i = 0; i < sp.n; i += n) {
 		struct stmt_run sr = { &w, i, 1, NULL, 0 };
 
@@ -426,8 +457,12 @@ int pg_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x)
 	}
 	if (tx_steered(db, &w, sp.stmts, &x->err))
 		goto out;
+	/* the books as the script found them (issue #15): refused before COMMIT */
+	if (pg_guard_check(db, &g, sp.n ? (long)sp.stmts[sp.n - 1].offset : -1, 0, &x->err))
+		goto out;
 	rc = 0;
 out:
+	pg_guard_release(&g);
 	sqlsplit_release(&sp);
 	return rc;
 }

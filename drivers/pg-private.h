@@ -113,6 +113,16 @@ int pg_audit_append(struct db *db, const struct audit_row *row);
 int pg_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n);
 int pg_query_rows(struct db *db, const char *sql, struct driver_rows *out);
 
+/* pg-guard.c: cairn's books as a script found them (issue #15) */
+struct pg_guard {
+	PGresult *before; /* NULL: no books yet, nothing to guard */
+	int content;      /* outside a transaction: the rows' content compared */
+};
+int pg_guard_take(struct db *db, struct pg_guard *g, int content);
+int pg_guard_check(struct db *db, struct pg_guard *g, long offset, int committed,
+		   struct driver_error *err);
+void pg_guard_release(struct pg_guard *g);
+
 /* pg-probe.c: preflight's questions (driver.h) */
 int pg_query_text(struct db *db, const char *sql, char **out);
 int pg_books_writable(struct db *db, char **why);

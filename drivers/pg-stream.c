@@ -256,6 +256,7 @@ int pg_exec_stream(struct db *db,
 		   void *feed_ctx, struct driver_exec *x)
 {
 	struct pgstream s;
+	struct pg_guard g = { NULL, 0 };
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
@@ -278,10 +279,17 @@ int pg_exec_stream(struct db *db,
 	if (s.dry && stream_pass(&s, feed, feed_ctx))
 		goto out;
 	s.dry = 0;
+	/* in a transaction the books are compared once the whole script ran
+	 * (issue #15, drivers/pg-guard.c); in autocommit after each statement */
+	if (!s.split && pg_guard_take(db, &g, 0) < 0)
+		goto out;
 	if (stream_pass(&s, feed, feed_ctx))
+		goto out;
+	if (!s.split && pg_guard_check(db, &g, -1, 0, &x->err))
 		goto out;
 	rc = 0;
 out:
+	pg_guard_release(&g);
 	buf_release(&s.win);
 	return rc;
 }
