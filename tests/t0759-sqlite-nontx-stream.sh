@@ -134,8 +134,10 @@ test_expect_success 'peak RSS near a small bundle.s; bytes changed after verific
 	echo "$mib MiB transaction: false script: $(tail -n 1 rss) KiB, a one-table bundle $(tail -n 1 rss-small) KiB" &&
 	# held whole, the script is in memory more than once (t0757 measured
 	# +50 MiB for 17 MiB in a transaction; not measured here); spilled, a
-	# window, the spill read buffer and the bundle reader (+8 MiB measured)
-	test "$(tail -n 1 rss)" -lt $(($(tail -n 1 rss-small) + 12 * 1024)) &&
+	# window, the spill read buffer and the bundle reader (+8 MiB measured
+	# on a plain build, +14 MiB under ASan+UBSan in CI): under the 17 MiB
+	# the script alone would take held whole
+	test "$(tail -n 1 rss)" -lt $(($(tail -n 1 rss-small) + 16 * 1024)) &&
 	test "$(q big.db "SELECT count(*) FROM t WHERE id = -1")" = 1 &&
 	tar -xzf big.tar.gz --wildcards "*/migrations/0002_load/up.sql" -O >up.sql &&
 	sed -i "s/(-1, /(-7, /" up.sql &&
