@@ -59,7 +59,10 @@ test_expect_success 'a run whose lock session (its own) is ended stops there' '
 	echo t >want && test_cmp want term &&
 	{ wait $pid; echo $? >rc; } &&
 	test "$(cat rc)" -ne 0 &&
-	test_grep "57P01: terminating connection due to administrator command" lost.err &&
+	# the server says why (57P01) when libpq reads its last message before
+	# the socket is reset; the books guard (pgguard15) now meets the dead
+	# connection first, and under ASan libpq then only sees it closed
+	test_grep -E "57P01: terminating connection due to administrator command|server closed the connection unexpectedly" lost.err &&
 	pg_sql -d lost -c "select count(*) < 40 from applied_log" >few &&
 	echo t >want && test_cmp want few
 '
