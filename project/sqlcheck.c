@@ -175,9 +175,10 @@ static void lex_scan(struct sql_items *out, const char *s, size_t len, enum sql_
 				if (n + 1 < sizeof(w))
 					w[n++] = (char)toupper((unsigned char)s[j]);
 			w[n] = '\0';
+			/* only the first LEX_WORDS are kept, and counted: the
+			 * classifier reads words[0..nwords) */
 			if (st.nwords < LEX_WORDS)
-				memcpy(st.words[st.nwords], w, n + 1);
-			st.nwords++;
+				memcpy(st.words[st.nwords++], w, n + 1);
 			/* trigger bodies (SQLite) and BEGIN ATOMIC (PostgreSQL) hold
 			 * ';' up to their END; CASE ... END nests inside them */
 			if (!strcmp(st.words[0], "CREATE") && st.nwords > 1) {
