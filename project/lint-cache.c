@@ -381,13 +381,16 @@ static void prune(const char *dir)
 {
 	char **names;
 	size_t n = list_entries(dir, &names), i;
-	time_t *mt = xcalloc(n + 1, sizeof(*mt));
+	/* to the nanosecond: runs a second apart are the common case, and a
+	 * tie in whole seconds pruned the entry just used or just stored */
+	struct timespec *mt = xcalloc(n + 1, sizeof(*mt));
 
 	for (i = 0; i < n; i++) {
 		char *path = xasprintf("%s/%s", dir, names[i]);
 		struct stat st;
 
-		mt[i] = stat(path, &st) == 0 ? st.st_mtime : 0;
+		if (stat(path, &st) == 0)
+			mt[i] = st.st_mtim;
 		free(path);
 	}
 	while (n > LC_KEEP) {
@@ -395,7 +398,8 @@ static void prune(const char *dir)
 		char *path;
 
 		for (i = 1; i < n; i++)
-			if (mt[i] < mt[old])
+			if (mt[i].tv_sec < mt[old].tv_sec ||
+			    (mt[i].tv_sec == mt[old].tv_sec && mt[i].tv_nsec < mt[old].tv_nsec))
 				old = i;
 		path = xasprintf("%s/%s", dir, names[old]);
 		unlink(path);
