@@ -55,6 +55,10 @@ struct bundle_priv {
 	 * member is asked for. broken: why reading on failed. */
 	struct breader *paused;
 	int sums_dropped;           /* sums freed once cross_check passed (bundle.c: sums_drop) */
+	/* the manifest's parse found its files equal to sums's entries, in
+	 * order, as it went (manifest_parse_canonical_sums): cross_check has
+	 * only the sizes left to compare */
+	int sums_matched;
 	struct bmember paused_m;
 	char *broken;
 	/* Members read again (data, text not kept): the reader is kept where

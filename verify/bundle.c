@@ -428,23 +428,65 @@ static const struct bundle_file **files_sorted(const struct bundle *b, size_t *o
 	return files;
 }
 
+/* The manifest's next file in SHA256SUMS's order when the parse found
+ * the two equal (sums_matched): the migrations' files as they come, then
+ * the callbacks'. *at counts them from 0; NULL after the last. */
+static const struct bundle_file *file_in_order(const struct bundle *b, size_t *mig, size_t *at)
+{
+	size_t i = *at;
+
+	for (; *mig < b->nmigs; (*mig)++, i = 0) {
+		if (i < b->migs[*mig].nfiles) {
+			*at = i + 1;
+			return &b->migs[*mig].files[i];
+		}
+	}
+	if (i < b->ncallbacks) {
+		*at = i + 1;
+		return &b->callbacks[i];
+	}
+	return NULL;
+}
+
 /* Once cross_check found SHA256SUMS equal, entry by entry, to the
  * manifest's files (paths and hashes), SHA256SUMS says nothing the
  * manifest does not: an apply (drop_manifest_bytes) frees it, 2.9 MB at
  * 20,000 migrations (issue #14). The members read so far take their
  * names from the manifest's strings instead; an unchanged file's reader,
  * paused before the first member, has it made again from the manifest
- * by bundle_resume (sums_from_files) before it reads on. */
-static void sums_drop(struct bundle_priv *p, const struct bundle_file **files, size_t n)
+ * by bundle_resume (sums_from_files) before it reads on. files: the
+ * manifest's files in SHA256SUMS's order, or NULL when the parse found
+ * them in that order (file_in_order). */
+static void sums_drop(struct bundle *b, const struct bundle_file **files, size_t n)
 {
-	size_t i;
+	struct bundle_priv *p = b->priv;
+	size_t i, mig = 0, at = 0;
 
 	if (p->sums.n != n + 1)
 		return;
 	for (i = 0; i < p->nmembers; i++)
-		p->members[i].name = files[i]->member;
+		p->members[i].name = files ? files[i]->member : file_in_order(b, &mig, &at)->member;
 	sums_release(&p->sums);
 	p->sums_dropped = 1;
+}
+
+/* cross_check when the parse found the lists equal: the sizes of the
+ * members read (every one, unless the reader paused before them). */
+static int sizes_check(struct bundle *b, int drop)
+{
+	struct bundle_priv *p = b->priv;
+	const struct bundle_file *f;
+	size_t i = 0, mig = 0, at = 0;
+
+	for (; (f = file_in_order(b, &mig, &at)); i++) {
+		if (!p->paused && (i >= p->nmembers || p->members[i].size != f->size)) {
+			cairn_error_set("member '%s': size differs from manifest.yaml's", f->member);
+			return -1;
+		}
+	}
+	if (drop)
+		sums_drop(b, NULL, i);
+	return 0;
 }
 
 static int cross_check(struct bundle *b, const char *top, int drop)
@@ -459,6 +501,8 @@ static int cross_check(struct bundle *b, const char *top, int drop)
 				b->name, top);
 		return -1;
 	}
+	if (p->sums_matched)
+		return sizes_check(b, drop);
 	files = files_sorted(b, &n);
 	/* entry 0 is manifest.yaml, checked when it was read; "manifest.yaml"
 	 * sorts before every "migrations/" path */
@@ -488,7 +532,7 @@ static int cross_check(struct bundle *b, const char *top, int drop)
 		}
 	}
 	if (drop)
-		sums_drop(p, files, n);
+		sums_drop(b, files, n);
 	rc = 0;
 out:
 	free(files);
@@ -506,6 +550,7 @@ out:
 struct parse_job {
 	struct bundle *b;
 	int rc;
+	int matched;    /* the parse compared the files with SHA256SUMS and found them equal */
 	int started, done;
 	pthread_t thread;
 	char err[CAIRN_ERRMSG_MAX];
@@ -571,10 +616,15 @@ static void *parse_run(void *arg)
 	struct bundle_priv *p = j->b->priv;
 
 	if (p->mhead) {
-		j->rc = manifest_parse_canonical_pieces(j->b, next_piece, p, p->msize);
+		/* SHA256SUMS is parsed and only read until the parse is
+		 * done (read_migration_member reads it too) */
+		j->rc = manifest_parse_canonical_sums(j->b, next_piece, p, p->msize, &p->sums,
+						      &j->matched);
 		pieces_free(p);
-		if (j->rc < 0)
+		if (j->rc < 0) {
+			j->matched = 0;
 			j->rc = reparse_whole(j->b);
+		}
 	} else {
 		/* an empty manifest read in pieces has none, and its buf no
 		 * bytes: "", since libyaml takes no NULL */
@@ -612,6 +662,7 @@ static int parse_finish(struct parse_job *j)
 		cairn_error_set("member %s", j->err);
 		return -1;
 	}
+	((struct bundle_priv *)j->b->priv)->sums_matched = j->matched;
 	return 0;
 }
 

@@ -48,6 +48,13 @@ struct canon {
 	int format2;              /* "format: cairn-bundle/2": a callbacks block ends it */
 	int empty;                /* "migrations: []" */
 	int tail;                 /* the callbacks block is read: nothing may follow */
+	/* SHA256SUMS, each file compared with as it is parsed (NULL: not):
+	 * sums_at is the entry the next file must be; sums_differ, that one
+	 * was not (bundle.c's cross_check then compares the lists and words
+	 * what differs) */
+	const struct sums *sums;
+	size_t sums_at;
+	int sums_differ;
 };
 
 static int canon_lit(struct canon *c, const char *s, size_t n)
@@ -293,6 +300,15 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 	f->member[11 + dl] = '/';
 	memcpy(f->member + 12 + dl, name, nl + 1);
 	f->name = f->member + 12 + dl;
+	if (c->sums && !c->sums_differ) {
+		const struct sums_entry *e =
+			c->sums_at < c->sums->n ? &c->sums->items[c->sums_at] : NULL;
+
+		if (e && !strcmp(e->path, f->member) && sums_hex_eq(e, f->sha256))
+			c->sums_at++;
+		else
+			c->sums_differ = 1;
+	}
 	return 0;
 }
 
@@ -559,7 +575,7 @@ static int canon_finish(struct canon *c, int empty, size_t alloc)
 
 int manifest_parse_canonical(struct bundle *b, const char *data, size_t len)
 {
-	struct canon c = { data, data + len, 1, b, NULL, 0, 0, 0, 0 };
+	struct canon c = { data, data + len, 1, b, NULL, 0, 0, 0, 0, NULL, 1, 0 };
 	size_t alloc = 0;
 	int empty = 0, rc = -1;
 
@@ -654,7 +670,13 @@ static int window_take(struct canon *c, struct window *x, const char *d, size_t 
 int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx,
 				    size_t size_hint)
 {
-	struct canon c = { NULL, NULL, 1, b, NULL, 0, 0, 0, 0 };
+	return manifest_parse_canonical_sums(b, next, ctx, size_hint, NULL, NULL);
+}
+
+int manifest_parse_canonical_sums(struct bundle *b, manifest_piece_fn next, void *ctx,
+				  size_t size_hint, const struct sums *sums, int *matched)
+{
+	struct canon c = { NULL, NULL, 1, b, NULL, 0, 0, 0, 0, sums, 1, 0 };
 	struct window x;
 	const char *d;
 	size_t len, off;
@@ -673,6 +695,9 @@ int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, vo
 				goto out;
 	if (window_take(&c, &x, NULL, 0, 1) < 0 || canon_finish(&c, x.empty, x.alloc) < 0)
 		goto out;
+	/* entry 0 is manifest.yaml; every other entry was a file, in order */
+	if (matched)
+		*matched = sums && !c.sums_differ && c.sums_at == sums->n;
 	rc = 0;
 out:
 	buf_release(&x.w);

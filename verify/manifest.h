@@ -75,6 +75,13 @@ int manifest_parse_canonical(struct bundle *b, const char *data, size_t len);
 typedef const char *(*manifest_piece_fn)(void *ctx, size_t *len);
 int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, void *ctx,
 				    size_t size_hint);
+/* The same, comparing each file with SHA256SUMS (sums, parsed: manifest.yaml
+ * first) as it is parsed (issue #14): *matched is 1 when the files, the
+ * migrations' then the callbacks', are exactly sums's entries after the
+ * first, in order, path and sha256 alike; else 0, and the caller compares
+ * the two lists itself to say what differs. Set only when 0 is returned. */
+int manifest_parse_canonical_sums(struct bundle *b, manifest_piece_fn next, void *ctx,
+				  size_t size_hint, const struct sums *sums, int *matched);
 /* Writes b's manifest fields in the canonical form. */
 int manifest_format(const struct bundle *b, struct buf *out);
 /* Frees what manifest_parse filled. */

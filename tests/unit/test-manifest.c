@@ -282,6 +282,87 @@ static void pieces_agree(const char *text, int whole_rc, const struct buf *whole
 	}
 }
 
+/* manifest_parse_canonical_sums over pieces of size k: its verdict on
+ * whether the files are sums's entries after the first, in order. */
+static int sums_verdict(const char *text, size_t k, const struct sums *sums)
+{
+	struct pieces p = { text, 0, strlen(text), k, NULL };
+	struct bundle b;
+	int matched = -1;
+
+	memset(&b, 0, sizeof(b));
+	CHECK(manifest_parse_canonical_sums(&b, next_piece, &p, p.len, sums, &matched) == 0);
+	free(p.last);
+	manifest_release(&b);
+	return matched;
+}
+
+/* SHA256SUMS compared with each file as the manifest is parsed (issue #14):
+ * equal only when every entry after manifest.yaml is the next file (the
+ * migrations', then the callbacks'), path and digest; a digest changed at
+ * the first or the last file, an entry missing or added, two entries
+ * swapped, each makes the parse say they differ (bundle.c then compares
+ * the lists itself and words the difference as before). */
+static void test_manifest_sums_as_parsed(void)
+{
+	static const size_t sizes[] = { 7, 64, 1000, (size_t)-1 };
+	struct bundle *b = sample_bundle(), fast;
+	struct buf text = BUF_INIT;
+	const struct bundle_file **files;
+	struct sums s;
+	struct sums_entry tmp;
+	size_t i, j, n = 0;
+
+	sample_callbacks(b);
+	CHECK(manifest_format(b, &text) == 0);
+	memset(&fast, 0, sizeof(fast));
+	CHECK(manifest_parse_canonical(&fast, text.ptr, text.len) == 0);
+	files = xcalloc(40, sizeof(*files));
+	for (i = 0; i < fast.nmigs; i++)
+		for (j = 0; j < fast.migs[i].nfiles && n < 38; j++)
+			files[n++] = &fast.migs[i].files[j];
+	for (i = 0; i < fast.ncallbacks && n < 38; i++)
+		files[n++] = &fast.callbacks[i];
+	CHECK(n >= 3 && fast.ncallbacks == 2);
+	sums_from_files(&s, "0000000000000000000000000000000000000000000000000000000000000000",
+			files, n);
+	for (i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+		CHECK(sums_verdict(text.ptr, sizes[i], &s) == 1);
+		/* the digest of the first file, then of the last (a callback) */
+		s.items[1].sha[0] ^= 1;
+		CHECK(sums_verdict(text.ptr, sizes[i], &s) == 0);
+		s.items[1].sha[0] ^= 1;
+		s.items[n].sha[31] ^= 0x80;
+		CHECK(sums_verdict(text.ptr, sizes[i], &s) == 0);
+		s.items[n].sha[31] ^= 0x80;
+		/* the last entry missing */
+		s.n--;
+		CHECK(sums_verdict(text.ptr, sizes[i], &s) == 0);
+		s.n++;
+		/* two entries swapped (out of order) */
+		tmp = s.items[1];
+		s.items[1] = s.items[2];
+		s.items[2] = tmp;
+		CHECK(sums_verdict(text.ptr, sizes[i], &s) == 0);
+		s.items[2] = s.items[1];
+		s.items[1] = tmp;
+		CHECK(sums_verdict(text.ptr, sizes[i], &s) == 1);
+	}
+	/* one entry more than the manifest's files */
+	files[n] = files[n - 1];
+	sums_release(&s);
+	sums_from_files(&s, "0000000000000000000000000000000000000000000000000000000000000000",
+			files, n + 1);
+	CHECK(sums_verdict(text.ptr, 64, &s) == 0);
+	/* no sums given: nothing compared, never "equal" */
+	CHECK(sums_verdict(text.ptr, 64, NULL) == 0);
+	sums_release(&s);
+	free(files);
+	manifest_release(&fast);
+	buf_release(&text);
+	free_sample(b);
+}
+
 /* The fast path for the canonical form and the libyaml path agree: what the
  * fast one accepts, the other accepts as the same structs, and it is exactly
  * the writer's text; and the fast path in pieces agrees with it. Returns the
@@ -683,6 +764,7 @@ int main(void)
 	test_manifest_canonical();
 	test_manifest_shared_strings();
 	test_manifest_callbacks_canonical();
+	test_manifest_sums_as_parsed();
 	test_manifest_rollback_callbacks();
 	test_manifest_batch();
 	test_manifest_waivers();
