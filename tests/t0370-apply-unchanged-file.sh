@@ -2,6 +2,7 @@
 test_description='cairn-apply apply: a bundle file verified whole and applied is recorded in the books; the next apply of the same bytes reads no migration member it does not run'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
+. "$TEST_DIRECTORY/lib-attack.sh"
 
 test_expect_success 'setup: three migrations, a signed bundle, and that bundle with 0003 changed' '
 	apply_project p &&
@@ -125,6 +126,30 @@ test_expect_success 'another file of the same bundle (repacked) is verified whol
 	test_grep "nothing to apply" out &&
 	q db1 "SELECT count(*) FROM cairn_bundle_files" >n &&
 	echo 2 >two && test_cmp two n
+'
+
+# The manifest's parse compares each file with SHA256SUMS as it goes
+# (issue #14); on this path, where no member is read, that comparison and
+# cross_check are what find a SHA256SUMS rewritten to match a changed
+# member. A planted hash must not make such a file pass: at the first and
+# at the last file of the bundle, and with an entry added.
+test_expect_success 'a planted hash: SHA256SUMS that differs from the signed manifest is still refused, nothing read' '
+	bundle_rewrite v3.tar.gz first.tar.gz "m[\"migrations/0001_users/up.sql\"] += b\"-- x\\n\"" &&
+	last=$(tar -tzf v3.tar.gz | sed -n "s|^[^/]*/\(migrations/0003_orders/.*\)|\1|p" | sort | tail -1) &&
+	bundle_rewrite v3.tar.gz last.tar.gz "m[\"$last\"] += b\"-- x\\n\"" &&
+	bundle_rewrite v3.tar.gz added.tar.gz "m[\"migrations/0003_orders/zz.sql\"] = b\"-- x\\n\"" &&
+	for f in first last added
+	do
+		cp db1 $f.db &&
+		h=$(sha256sum $f.tar.gz | cut -d" " -f1) &&
+		q $f.db "INSERT INTO cairn_bundle_files VALUES ('"'"'$h'"'"', '"'"'x'"'"', '"'"'x'"'"')" &&
+		cp $f.db $f.before &&
+		test_expect_code 3 cairn-apply apply $f.tar.gz --env dev --db sqlite:$f.db $KEY >out 2>err.$f &&
+		cmp $f.before $f.db || return 1
+	done &&
+	test_grep "refusing bundle .first.tar.gz.: member .SHA256SUMS.: the sha256 of .migrations/0001_users/up.sql. differs from manifest.yaml.s" err.first &&
+	test_grep "refusing bundle .last.tar.gz.: member .SHA256SUMS.: the sha256 of .$last. differs from manifest.yaml.s" err.last &&
+	test_grep "refusing bundle .added.tar.gz.: member .SHA256SUMS.: lists .migrations/0003_orders/zz.sql., which manifest.yaml does not" err.added
 '
 
 test_expect_success 'the table dropped: the next apply verifies the whole bundle and records it again' '
