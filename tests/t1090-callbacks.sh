@@ -121,6 +121,26 @@ test_expect_success 'a tampered callback member is refused (exit 3), nothing wri
 	test ! -e fresh
 '
 
+# The unchanged-file path reads no member: what refuses a callback
+# rewritten together with SHA256SUMS there is the manifest's parse, which
+# compares each file, the callbacks last, with SHA256SUMS (issue #14).
+test_expect_success 'a tampered callback, its file planted as verified before, nothing pending: still refused (exit 3)' '
+	mkdir nocfg &&
+	(
+		cd nocfg &&
+		cairn-apply apply ../v2.tar.gz --env dev --db sqlite:k.db $KEY >out &&
+		test_grep "^applied 2 migrations" out &&
+		h=$(sha256sum ../forged.tar.gz | cut -d" " -f1) &&
+		q k.db "INSERT INTO cairn_bundle_files VALUES ($sq$h$sq, ${sq}x$sq, ${sq}x$sq)" &&
+		cp k.db k.before &&
+		test_expect_code 3 cairn-apply apply ../forged.tar.gz --env dev --db sqlite:k.db $KEY 2>err &&
+		test_grep "refusing bundle .../forged.tar.gz.: member .SHA256SUMS.: the sha256 of .migrations/callbacks/before_each.sql. differs from manifest.yaml" err &&
+		cmp k.before k.db &&
+		cairn-apply apply ../v2.tar.gz --env dev --db sqlite:k.db $KEY >out &&
+		test_grep "nothing to apply" out
+	)
+'
+
 test_expect_success 'a callback member the manifest does not list is refused (exit 3)' '
 	echo "DROP TABLE t_0001_users;" >extra.sql &&
 	python3 "$TEST_DIRECTORY/helpers/bundle-rewrite.py" v1.tar.gz added.tar.gz --repack \
