@@ -72,4 +72,12 @@ struct bundle_priv {
  * bundle_open_opts would have (bundle.c); 0, or -1 with the error set. */
 int bundle_resume(struct bundle *b);
 
+/* bundle-cross.c: the manifest's files (the migrations', then the
+ * callbacks') in SHA256SUMS's order, an array the caller frees; and the
+ * cross-check of the manifest, SHA256SUMS and the members read (top: the
+ * archive's top directory; drop: SHA256SUMS is freed once found equal).
+ * 0, or -1 with the error set. */
+const struct bundle_file **bundle_files_sums_order(const struct bundle *b, size_t *n);
+int bundle_cross_check(struct bundle *b, const char *top, int drop);
+
 #endif
