@@ -217,28 +217,8 @@ int bundle_statement_bytes(const struct bundle *b, size_t i, const struct buf **
 	return 0;
 }
 
-static int cmp_member_ptr(const void *a, const void *b)
-{
-	return strcmp((*(const struct bundle_file *const *)a)->member,
-		      (*(const struct bundle_file *const *)b)->member);
-}
-
+/* the members' sorted order is SHA256SUMS's (bundle-cross.c) */
 const struct bundle_file **bundle_files_sorted(const struct bundle *b, size_t *n)
 {
-	const struct bundle_file **files;
-	size_t i, j, nf = 0;
-
-	for (i = 0; i < b->nmigs; i++)
-		nf += b->migs[i].nfiles;
-	files = xcalloc(nf + b->ncallbacks + 1, sizeof(*files));
-	nf = 0;
-	for (i = 0; i < b->nmigs; i++)
-		for (j = 0; j < b->migs[i].nfiles; j++)
-			files[nf++] = &b->migs[i].files[j];
-	for (i = 0; i < b->ncallbacks; i++)
-		files[nf++] = &b->callbacks[i];
-	if (nf)
-		qsort(files, nf, sizeof(*files), cmp_member_ptr);
-	*n = nf;
-	return files;
+	return bundle_files_sums_order(b, n);
 }
