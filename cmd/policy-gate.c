@@ -93,6 +93,9 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
 		o.known_file = apply_ctx_known_file;
 		o.known_ctx = c;
 	}
+	/* as in --key mode: a receipt opens its own copy (apply_policy_receipt),
+	 * so the manifest's bytes need not be held through the run */
+	o.drop_manifest_bytes = 1;
 	/* the destructive rule waits for the database's applied versions:
 	 * apply_policy_check_db evaluates again before anything runs */
 	rc = policy_bundle_load(&ap->pb, &ap->ac, path, &o);
@@ -186,7 +189,8 @@ static void extension_note(const struct policy_resolved *r, char **out)
 int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const char *path,
 			 const char *env, const struct receipt_key *key, const char *checkpoint)
 {
-	struct bundle *own = NULL, *b = ap->active ? ap->pb.b : NULL;
+	const struct bundle *verified = ap->active ? ap->pb.b : NULL;
+	struct bundle *b = NULL;
 	struct bundle_open_opts o;
 	struct receipt_req r;
 	struct stmt_pair pair;
@@ -194,15 +198,21 @@ int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const cha
 	int rc = EXIT_ENVIRONMENT;
 
 	memset(&pair, 0, sizeof(pair));
-	if (!b) {
-		/* --key mode: the bundle was verified and freed by the loader */
-		memset(&o, 0, sizeof(o));
-		o.untrusted = 1;
-		if (bundle_open_opts(&own, path, NULL, &o) < 0) {
-			error_msg("cannot add a receipt to '%s': %s", path, cairn_error_last());
-			return bundle_error_exit(path);
-		}
-		b = own;
+	/* the loader dropped the manifest's bytes (--key mode freed the whole
+	 * bundle): the receipt is appended through a copy of its own, which
+	 * must be the bundle that was verified and applied */
+	memset(&o, 0, sizeof(o));
+	o.untrusted = 1;
+	if (bundle_open_opts(&b, path, NULL, &o) < 0) {
+		error_msg("cannot add a receipt to '%s': %s", path, cairn_error_last());
+		return bundle_error_exit(path);
+	}
+	if (verified && strcmp(b->id, verified->id)) {
+		error_msg("the migrations are applied, but no receipt was added: '%s' is no longer "
+			  "the bundle that was verified (%s, now %s); put that bundle back and run "
+			  "the same apply again: nothing is pending then, and it adds the receipt",
+			  path, verified->id, b->id);
+		goto out;
 	}
 	engine_now(now);
 	memset(&r, 0, sizeof(r));
@@ -230,7 +240,7 @@ int apply_policy_receipt(struct apply_policy *ap, struct apply_ctx *c, const cha
 	rc = 0;
 out:
 	stmt_pair_release(&pair);
-	bundle_free(own);
+	bundle_free(b);
 	return rc;
 }
 
