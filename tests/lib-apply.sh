@@ -220,3 +220,17 @@ load_sql() {
 	open("load.n", "w").write(str(k))
 	PY
 }
+
+# apply_at_0001 NAME DRIVER DSN UP [YAML]: a project pNAME for DRIVER
+# (sqlite or postgres) whose 0001_a makes a table and whose 0002_x runs UP
+# (down: SELECT 1; migration.yaml: YAML), its signed bundle NAME.tar.gz,
+# applied to DSN up to 0001 only: a database a test then applies 0002 to.
+apply_at_0001() {
+	rm -rf "p$1" &&
+	apply_project "p$1" &&
+	sed -i -e "s/^drivers: .*/drivers: [$2]/" "p$1/cairn.yaml" &&
+	apply_table "p$1" 0001_a &&
+	apply_mig "p$1" 0002_x "$4" "SELECT 1;" "$5" &&
+	apply_build "p$1" "$TRASH_DIRECTORY/$1.tar.gz" &&
+	cairn-apply apply "$1.tar.gz" --to 0001 --env dev --db "$3" $KEY >out
+}
