@@ -158,7 +158,7 @@ RECEIPT_SRC  = receipt/receipt.c cmd/policy-gate.c
 # cairn-apply only: libpg_query's functions, loaded at first use.
 PGQ_LOAD_SRC = lib/pg-query-load.c
 # cairn-apply's verbs (one file each) and what they share.
-APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
+APPLY_VERB_SRC = cmd/db-ctx.c cmd/checkpoint.c cmd/books-flags.c cmd/bundle-load.c cmd/apply.c cmd/plan.c cmd/status.c \
                cmd/rollback.c cmd/history.c cmd/trail.c cmd/baseline.c cmd/repair.c
 # Fleets (issue #21): targets, shards, results and the scheduler in fleet/
 # (a library: never prints), the verbs in cmd/.

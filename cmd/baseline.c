@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
-#include "checkpoint.h"
+#include "books-flags.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -39,50 +39,35 @@ const struct cmd cmd_baseline_desc = {
 };
 
 struct baseline_args {
-	const char *dsn, *db_flag, *version, *env, *desc, *config, *lock_flag;
-	unsigned long long lock_ms;
-	struct checkpoint_opts cpo;
+	struct books_flags bf;
+	const char *version, *desc;
 };
 
 static int parse_args(struct baseline_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "lock-timeout", required_argument, NULL, 'l' },
+		BOOKS_FLAGS_OPTIONS,
 		{ "version", required_argument, NULL, 'v' },
-		{ "env", required_argument, NULL, 'e' },
 		{ "description", required_argument, NULL, 'm' },
-		{ "config", required_argument, NULL, 'C' },
-		{ "checkpoint", required_argument, NULL, 'P' },
-		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, rc;
 
-	a->lock_ms = 15000;
+	books_flags_init(&a->bf);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': a->dsn = optarg; break;
-		case 'l':
-			a->lock_flag = optarg;
-			if (parse_lock_timeout(&cmd_baseline_desc, optarg, &a->lock_ms))
-				return EXIT_USAGE;
-			break;
 		case 'v': a->version = optarg; break;
-		case 'e': a->env = optarg; break;
 		case 'm': a->desc = optarg; break;
-		case 'C': a->config = optarg; break;
-		case 'P': a->cpo.file = optarg; break;
-		case 'K': a->cpo.key_path = optarg; break;
 		default:
-			return usage_error(&cmd_baseline_desc, "unknown option '%s'", argv[optind - 1]);
+			if ((rc = books_flags_take(&a->bf, &cmd_baseline_desc, c, argv)))
+				return rc;
 		}
 	}
 	if (optind < argc)
 		return usage_error(&cmd_baseline_desc, "unexpected argument '%s'", argv[optind]);
 	if (!a->version)
 		return usage_error(&cmd_baseline_desc, "missing --version VERSION");
-	a->db_flag = a->dsn;
+	books_flags_done(&a->bf);
 	return EXIT_OK;
 }
 
@@ -100,17 +85,16 @@ int cmd_baseline(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	rc = parse_args(&a, argc, argv);
 	if (rc == EXIT_OK)
-		rc = apply_policy_begin_books(&ap, &cmd_baseline_desc, a.config, &a.env, &a.dsn,
-					      a.lock_flag, &a.lock_ms);
+		rc = books_flags_policy(&a.bf, &cmd_baseline_desc, &ap);
 	if (rc == EXIT_OK)
-		rc = checkpoint_open_books(&ctx, &cmd_baseline_desc, &ap, &a.cpo, a.dsn, 0, 0);
+		rc = books_flags_open(&a.bf, &cmd_baseline_desc, &ap, &ctx, 0, 0);
 	if (rc)
 		goto out;
-	o.env = a.env;
+	o.env = a.bf.env;
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
 	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
-	o.lock_timeout_ms = a.lock_ms;
+	o.lock_timeout_ms = a.bf.lock_ms;
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);
 	rc = engine_baseline(ctx.db, ctx.drv, a.version, a.desc, &o);
@@ -123,14 +107,14 @@ int cmd_baseline(int argc, char **argv)
 	} else if (rc == EXIT_USAGE) {
 		rc = usage_error(&cmd_baseline_desc, "%s", cairn_error_last());
 	} else {
-		char *target = apply_target_args(a.db_flag, a.dsn, a.env, a.config);
+		char *target = books_flags_target(&a.bf);
 
 		apply_ctx_fail_unchanged(&ctx, rc, rc == EXIT_STATE, target);
 		free(target);
 	}
-	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+	rc = checkpoint_after_run(&ctx, &a.bf.cpo, rc);
 out:
-	checkpoint_opts_release(&a.cpo);
+	books_flags_release(&a.bf);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);
 	return rc;

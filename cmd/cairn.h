@@ -24,6 +24,10 @@ struct project_ctx {
  * repository (needed unless allow_no_git) as git would there, honouring
  * GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE and the rest (project/gitenv.h). Prints its own errors and
  * returns an exit code, or 0. */
+/* The nearest directory at or above the current one that holds cairn.yaml
+ * (the caller frees it), or NULL; with top (a real path), only one inside
+ * top: the search stops there (a work tree's top). */
+char *project_find_root(const char *top);
 int project_ctx_open(struct project_ctx *c, int need_git);
 /* Loads the project from the work tree, the index (staged) or rev. */
 int project_ctx_load(struct project_ctx *c, int staged, const char *rev);

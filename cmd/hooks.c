@@ -117,42 +117,18 @@ static char *hooks_dir(git_repository *repo)
 /* The project's directory relative to the top of the work tree, for -C. */
 static char *project_dir(git_repository *repo)
 {
-	char cwd[PATH_MAX], top[PATH_MAX];
-	const char *wd = git_repository_workdir(repo);
-	char *dir;
+	char top[PATH_MAX];
+	const char *wd = git_repository_workdir(repo), *rel;
+	char *dir, *out;
 
-	if (!wd || !getcwd(cwd, sizeof(cwd)) || !realpath(wd, top))
+	if (!wd || !realpath(wd, top) || !(dir = project_find_root(top)))
 		return NULL;
-	dir = xstrdup(cwd);
-	for (;;) {
-		char *cfg = path_join(dir, CONFIG_FILE);
-		int found = path_exists(cfg);
-		char *slash;
-
-		free(cfg);
-		if (found)
-			break;
-		slash = strrchr(dir, '/');
-		if (!slash || !starts_with(dir, top) || !strcmp(dir, top)) {
-			free(dir);
-			return NULL;
-		}
-		*slash = '\0';
-	}
-	if (!starts_with(dir, top)) {
-		free(dir);
-		return NULL;
-	}
-	{
-		const char *rel = dir + strlen(top);
-		char *out;
-
-		while (*rel == '/')
-			rel++;
-		out = xstrdup(*rel ? rel : ".");
-		free(dir);
-		return out;
-	}
+	rel = dir + strlen(top);
+	while (*rel == '/')
+		rel++;
+	out = xstrdup(*rel ? rel : ".");
+	free(dir);
+	return out;
 }
 
 static int is_ours(const char *path)

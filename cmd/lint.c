@@ -290,33 +290,10 @@ static void lint_path(struct lint_run *L, const char *path, int depth)
 
 static int project_root(char **out)
 {
-	char cwd[PATH_MAX], *dir;
-
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -1;
 	/* here: "." so findings name paths relative to the project (what a
 	 * SARIF upload needs: code scanning reads them from the repository) */
-	if (path_exists(CONFIG_FILE)) {
-		*out = xstrdup(".");
-		return 0;
-	}
-	dir = xstrdup(cwd);
-	for (;;) {
-		char *cfg = path_join(dir, CONFIG_FILE), *slash;
-		int found = path_exists(cfg);
-
-		free(cfg);
-		if (found) {
-			*out = dir;
-			return 0;
-		}
-		slash = strrchr(dir, '/');
-		if (!slash || slash == dir)
-			break;
-		*slash = '\0';
-	}
-	free(dir);
-	return -1;
+	*out = path_exists(CONFIG_FILE) ? xstrdup(".") : project_find_root(NULL);
+	return *out ? 0 : -1;
 }
 
 int cmd_lint(int argc, char **argv)

@@ -41,14 +41,8 @@ int cmd_override(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "env", required_argument, NULL, 't' },
-		{ "key", required_argument, NULL, 'k' },
+		STATEMENT_ADD_OPTIONS,
 		{ "allow", required_argument, NULL, 'a' },
-		{ "comment", required_argument, NULL, 'c' },
-		{ "expires", required_argument, NULL, 'e' },
-		{ "ticket", required_argument, NULL, 'T' },
-		{ "signer", required_argument, NULL, 'n' },
-		{ "passphrase-file", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct statement_add_req r;
@@ -59,8 +53,6 @@ int cmd_override(int argc, char **argv)
 	r.type = "override";
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': r.env = optarg; break;
-		case 'k': r.key = optarg; break;
 		case 'a':
 			if (!policy_override_bit(optarg)) {
 				buf_release(&allow);
@@ -69,18 +61,11 @@ int cmd_override(int argc, char **argv)
 			}
 			buf_printf(&allow, "%s%s", allow.len ? "," : "", optarg);
 			break;
-		case 'c': r.comment = optarg; break;
-		case 'e': r.expires = optarg; break;
-		case 'T': r.ticket = optarg; break;
-		case 'n': r.signer = optarg; break;
-		case 'p': r.pass_file = optarg; break;
-		case 'o': r.output = optarg; break;
 		default:
-			buf_release(&allow);
-			if (optopt)
-				return usage_error(&cmd_override_desc, "option '%s' needs a value",
-						   argv[optind - 1]);
-			return usage_error(&cmd_override_desc, "unknown option '%s'", argv[optind - 1]);
+			if ((rc = statement_add_take(&r, &cmd_override_desc, c, argv))) {
+				buf_release(&allow);
+				return rc;
+			}
 		}
 	}
 	if (optind + 1 != argc)

@@ -12,7 +12,7 @@
 
 const char *opt_chdir;
 
-static char *find_root(void)
+char *project_find_root(const char *top)
 {
 	char cwd[PATH_MAX];
 	char *dir;
@@ -21,15 +21,15 @@ static char *find_root(void)
 		return NULL;
 	dir = xstrdup(cwd);
 	for (;;) {
-		char *cfg = path_join(dir, CONFIG_FILE);
+		char *cfg = path_join(dir, CONFIG_FILE), *slash;
 		int found = path_exists(cfg);
-		char *slash;
 
 		free(cfg);
-		if (found)
+		if (found && (!top || starts_with(dir, top)))
 			return dir;
 		slash = strrchr(dir, '/');
-		if (!slash || slash == dir) {
+		if (found || !slash || slash == dir ||
+		    (top && (!starts_with(dir, top) || !strcmp(dir, top)))) {
 			free(dir);
 			return NULL;
 		}
@@ -50,7 +50,7 @@ int project_ctx_open(struct project_ctx *c, int need_git)
 		return EXIT_ENVIRONMENT;
 	}
 	opt_chdir = NULL; /* once: a verb may open the project twice */
-	c->root = find_root();
+	c->root = project_find_root(NULL);
 	if (!c->root) {
 		error_msg("not in a cairn project: no %s here or in any parent directory (run 'cairn init')",
 			  CONFIG_FILE);

@@ -158,42 +158,44 @@ out:
 	return rc;
 }
 
+int statement_add_take(struct statement_add_req *r, const struct cmd *desc, int opt,
+		       char **argv)
+{
+	switch (opt) {
+	case 't': r->env = optarg; break;
+	case 'k': r->key = optarg; break;
+	case 'c': r->comment = optarg; break;
+	case 'e': r->expires = optarg; break;
+	case 'T': r->ticket = optarg; break;
+	case 'n': r->signer = optarg; break;
+	case 'p': r->pass_file = optarg; break;
+	case 'o': r->output = optarg; break;
+	default:
+		if (optopt)
+			return usage_error(desc, "option '%s' needs a value", argv[optind - 1]);
+		return usage_error(desc, "unknown option '%s'", argv[optind - 1]);
+	}
+	return EXIT_OK;
+}
+
 int cmd_promote(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "comment", required_argument, NULL, 'c' },
-		{ "expires", required_argument, NULL, 'e' },
-		{ "ticket", required_argument, NULL, 'T' },
-		{ "signer", required_argument, NULL, 'n' },
-		{ "passphrase-file", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
+		STATEMENT_ADD_OPTIONS,
 		{ "contract", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct statement_add_req r;
-	int c;
+	int c, rc;
 
 	memset(&r, 0, sizeof(r));
 	r.type = "approval";
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		switch (c) {
-		case 't': r.env = optarg; break;
-		case 'k': r.key = optarg; break;
-		case 'c': r.comment = optarg; break;
-		case 'e': r.expires = optarg; break;
-		case 'T': r.ticket = optarg; break;
-		case 'n': r.signer = optarg; break;
-		case 'p': r.pass_file = optarg; break;
-		case 'o': r.output = optarg; break;
-		case 'C': r.type = "contract"; break;
-		default:
-			if (optopt)
-				return usage_error(&cmd_promote_desc, "option '%s' needs a value",
-						   argv[optind - 1]);
-			return usage_error(&cmd_promote_desc, "unknown option '%s'", argv[optind - 1]);
-		}
+		if (c == 'C')
+			r.type = "contract";
+		else if ((rc = statement_add_take(&r, &cmd_promote_desc, c, argv)))
+			return rc;
 	}
 	if (optind + 1 != argc)
 		return usage_error(&cmd_promote_desc, optind < argc ? "unexpected argument '%s'"

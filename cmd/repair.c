@@ -4,7 +4,7 @@
 
 #include "../apply/load.h"
 #include "../lib/error.h"
-#include "checkpoint.h"
+#include "books-flags.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -118,57 +118,42 @@ static int repair_accept_run(struct repair_accept *a, struct apply_ctx *ctx,
 }
 
 struct repair_args {
-	const char *dsn, *db_flag, *env, *env_flag, *bundle, *config, *lock_flag;
+	struct books_flags bf;
+	const char *bundle;
 	int applied, rolled, gated;
 	struct repair_accept acc;
-	unsigned long long lock_ms;
-	struct checkpoint_opts cpo;
 };
 
 static int parse_args(struct repair_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "lock-timeout", required_argument, NULL, 'l' },
+		BOOKS_FLAGS_OPTIONS,
 		{ "mark-applied", no_argument, NULL, 'a' },
 		{ "mark-rolled-back", no_argument, NULL, 'r' },
-		{ "env", required_argument, NULL, 'e' },
 		{ "bundle", required_argument, NULL, 'b' },
-		{ "config", required_argument, NULL, 'C' },
-		{ "checkpoint", required_argument, NULL, 'P' },
-		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ "accept-checksum", no_argument, NULL, 'A' },
 		{ "reason", required_argument, NULL, 'R' },
 		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, rc;
 
-	a->lock_ms = 15000;
+	books_flags_init(&a->bf);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': a->dsn = optarg; break;
-		case 'l':
-			a->lock_flag = optarg;
-			if (parse_lock_timeout(&cmd_repair_desc, optarg, &a->lock_ms))
-				return EXIT_USAGE;
-			break;
 		case 'a': a->applied = 1; break;
 		case 'r': a->rolled = 1; break;
-		case 'e': a->env = optarg; break;
 		case 'b': a->bundle = optarg; break;
-		case 'C': a->config = optarg; break;
-		case 'P': a->cpo.file = optarg; break;
-		case 'K': a->cpo.key_path = optarg; break;
 		case 'A': a->acc.on = 1; break;
 		case 'R': a->acc.reason = optarg; break;
 		case 'k': repair_accept_key(&a->acc, argc, optarg); break;
 		default:
-			return usage_error(&cmd_repair_desc, "unknown option '%s'", argv[optind - 1]);
+			if ((rc = books_flags_take(&a->bf, &cmd_repair_desc, c, argv)))
+				return rc;
 		}
 	}
 	if (a->acc.on) {
-		int rc = repair_accept_args(&a->acc, argc, argv, a->applied || a->rolled);
+		rc = repair_accept_args(&a->acc, argc, argv, a->applied || a->rolled);
 
 		if (rc != EXIT_OK)
 			return rc;
@@ -180,8 +165,7 @@ static int parse_args(struct repair_args *a, int argc, char **argv)
 								 : "missing VERSION");
 	if (!a->acc.on && a->applied == a->rolled)
 		return usage_error(&cmd_repair_desc, "give one of --mark-applied or --mark-rolled-back");
-	a->db_flag = a->dsn;
-	a->env_flag = a->env;
+	books_flags_done(&a->bf);
 	return EXIT_OK;
 }
 
@@ -189,11 +173,11 @@ static int parse_args(struct repair_args *a, int argc, char **argv)
  * admin's override on the bundle allowing repair. */
 static int policy_gate(struct repair_args *a, struct apply_policy *ap, struct apply_opts *o)
 {
-	int rc = apply_policy_begin_books(ap, &cmd_repair_desc, a->config, &a->env, &a->dsn,
-					  a->lock_flag, &o->lock_timeout_ms);
+	struct books_flags *f = &a->bf;
+	int rc = books_flags_policy(f, &cmd_repair_desc, ap);
 
-	if (rc || !(ap->active || a->env_flag || a->config || a->bundle ||
-		    (!a->dsn && a->env)))
+	o->lock_timeout_ms = f->lock_ms;
+	if (rc || !(ap->active || f->env_flag || f->config || a->bundle || (!f->dsn && f->env)))
 		return rc;
 	if (!a->bundle && a->acc.on)
 		a->bundle = a->acc.bundle;
@@ -226,13 +210,12 @@ int cmd_repair(int argc, char **argv)
 		free(a.acc.keys);
 		return rc;
 	}
-	o.lock_timeout_ms = a.lock_ms;
 	rc = policy_gate(&a, &ap, &o);
 	if (rc == EXIT_OK)
-		rc = checkpoint_open_books(&ctx, &cmd_repair_desc, &ap, &a.cpo, a.dsn, DRIVER_OPEN_EXISTING, 0);
+		rc = books_flags_open(&a.bf, &cmd_repair_desc, &ap, &ctx, DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
-	o.env = a.env;
+	o.env = a.bf.env;
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
 	o.interrupted = &apply_interrupted;
@@ -252,14 +235,14 @@ int cmd_repair(int argc, char **argv)
 		       a.applied ? "applied" : "rolled back",
 		       a.applied ? "" : "; the next apply runs it again");
 	} else {
-		char *target = apply_target_args(a.db_flag, a.dsn, a.env, a.config);
+		char *target = books_flags_target(&a.bf);
 
 		apply_ctx_fail_unchanged(&ctx, rc, rc == EXIT_FAILED, target);
 		free(target);
 	}
-	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+	rc = checkpoint_after_run(&ctx, &a.bf.cpo, rc);
 out:
-	checkpoint_opts_release(&a.cpo);
+	books_flags_release(&a.bf);
 	free(a.acc.keys);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);

@@ -4,7 +4,7 @@
 
 #include "../lib/checkpoint.h"
 #include "../lib/error.h"
-#include "checkpoint.h"
+#include "books-flags.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -65,45 +65,27 @@ const struct cmd cmd_restore_desc = {
 };
 
 struct restore_args {
-	const char *dsn, *env, *config, *lock_flag, *backup;
-	unsigned long long lock_ms;
-	struct checkpoint_opts cpo;
+	struct books_flags bf;
+	const char *backup;
 };
 
 static int parse_args(struct restore_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "config", required_argument, NULL, 'C' },
-		{ "lock-timeout", required_argument, NULL, 'l' },
-		{ "checkpoint", required_argument, NULL, 'P' },
-		{ "checkpoint-key", required_argument, NULL, 'K' },
+		BOOKS_FLAGS_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, rc;
 
-	a->lock_ms = 15000;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': a->dsn = optarg; break;
-		case 'e': a->env = optarg; break;
-		case 'C': a->config = optarg; break;
-		case 'P': a->cpo.file = optarg; break;
-		case 'K': a->cpo.key_path = optarg; break;
-		case 'l':
-			a->lock_flag = optarg;
-			if (parse_lock_timeout(&cmd_restore_desc, optarg, &a->lock_ms))
-				return EXIT_USAGE;
-			break;
-		default:
-			return usage_error(&cmd_restore_desc, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	books_flags_init(&a->bf);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if ((rc = books_flags_take(&a->bf, &cmd_restore_desc, c, argv)))
+			return rc;
 	if (optind + 1 != argc)
 		return usage_error(&cmd_restore_desc,
 				   optind < argc ? "expected one BACKUP" : "missing BACKUP");
 	a->backup = argv[optind];
+	books_flags_done(&a->bf);
 	return EXIT_OK;
 }
 
@@ -123,22 +105,20 @@ int cmd_restore(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	rc = parse_args(&a, argc, argv);
 	if (rc == EXIT_OK)
-		rc = apply_policy_begin_books(&ap, &cmd_restore_desc, a.config, &a.env, &a.dsn,
-					      a.lock_flag, &a.lock_ms);
+		rc = books_flags_policy(&a.bf, &cmd_restore_desc, &ap);
 	/* the books checked against the checkpoint before anything is written,
 	 * as rollback does (issue #15) */
 	if (rc == EXIT_OK)
-		rc = checkpoint_open_books(&ctx, &cmd_restore_desc, &ap, &a.cpo, a.dsn,
-					   DRIVER_OPEN_EXISTING, 0);
+		rc = books_flags_open(&a.bf, &cmd_restore_desc, &ap, &ctx, DRIVER_OPEN_EXISTING, 0);
 	if (rc)
 		goto out;
-	o.env = a.env;
+	o.env = a.bf.env;
 	o.checkpoint = ctx.checkpoint;
 	/* as rollback: without a config, refused on a database a config's
 	 * policy governs (its identity records policy=1: apply/books.c) */
 	o.policy = ap.active;
 	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
-	o.lock_timeout_ms = a.lock_ms;
+	o.lock_timeout_ms = a.bf.lock_ms;
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
 	if (rc == EXIT_OK && info.tables_only) {
 		printf("restored the tables %s of %s from '%s' (the backup taken before %s); "
@@ -166,9 +146,9 @@ int cmd_restore(int argc, char **argv)
 		free(ctx.checkpoint);
 		ctx.checkpoint = NULL;
 	}
-	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+	rc = checkpoint_after_run(&ctx, &a.bf.cpo, rc);
 out:
-	checkpoint_opts_release(&a.cpo);
+	books_flags_release(&a.bf);
 	restore_info_release(&info);
 	apply_ctx_close(&ctx);
 	apply_policy_release(&ap);

@@ -5,7 +5,7 @@
 
 #include "../lib/error.h"
 #include "../lib/util.h"
-#include "checkpoint.h"
+#include "books-flags.h"
 #include "policy-gate.h"
 #include "cairn-apply.h"
 
@@ -66,26 +66,21 @@ const struct cmd cmd_rollback_desc = {
 };
 
 struct rollback_args {
-	const char *dsn, *db_flag, *to, *last, *env, *config, *lock_flag, *bundle;
+	struct books_flags bf;
+	const char *to, *last, *bundle;
 	const char **keys;
 	size_t nkeys;
-	unsigned long long lock_ms, n;
+	unsigned long long n;
 	int json;
-	struct checkpoint_opts cpo;
 };
 
 static int parse_args(struct rollback_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
+		BOOKS_FLAGS_OPTIONS,
 		{ "to", required_argument, NULL, 't' },
 		{ "last", required_argument, NULL, 'n' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "config", required_argument, NULL, 'C' },
-		{ "lock-timeout", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'f' },
-		{ "checkpoint", required_argument, NULL, 'P' },
-		{ "checkpoint-key", required_argument, NULL, 'K' },
 		{ "bundle", required_argument, NULL, 'b' },
 		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
@@ -93,26 +88,16 @@ static int parse_args(struct rollback_args *a, int argc, char **argv)
 	int c, rc = EXIT_OK;
 	char *end;
 
-	a->lock_ms = 15000;
+	books_flags_init(&a->bf);
 	a->keys = xcalloc((size_t)argc, sizeof(*a->keys));
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': a->dsn = optarg; break;
 		case 't': a->to = optarg; break;
 		case 'n': a->last = optarg; break;
-		case 'e': a->env = optarg; break;
-		case 'C': a->config = optarg; break;
-		case 'P': a->cpo.file = optarg; break;
-		case 'K': a->cpo.key_path = optarg; break;
 		case 'b': a->bundle = optarg; break;
 		case 'k': a->keys[a->nkeys++] = optarg; break;
-		case 'l':
-			a->lock_flag = optarg;
-			rc = parse_lock_timeout(&cmd_rollback_desc, optarg, &a->lock_ms);
-			break;
 		case 'f': rc = parse_format(&cmd_rollback_desc, optarg, &a->json); break;
-		default:
-			rc = usage_error(&cmd_rollback_desc, "unknown option '%s'", argv[optind - 1]);
+		default: rc = books_flags_take(&a->bf, &cmd_rollback_desc, c, argv);
 		}
 	}
 	if (rc != EXIT_OK)
@@ -133,7 +118,7 @@ static int parse_args(struct rollback_args *a, int argc, char **argv)
 			return usage_error(&cmd_rollback_desc, "--last must be a positive number, "
 					   "not '%s'", a->last);
 	}
-	a->db_flag = a->dsn;
+	books_flags_done(&a->bf);
 	return EXIT_OK;
 }
 
@@ -142,7 +127,7 @@ static void report_failure(struct apply_ctx *ctx, const struct rollback_args *a,
 			   const struct apply_result *res)
 {
 	char *state = NULL, *next = NULL;
-	char *target = apply_target_args(a->db_flag, a->dsn, a->env, a->config);
+	char *target = books_flags_target(&a->bf);
 	const char *at = res->to_version ? res->to_version : "none";
 
 	if (rc == EXIT_LOCKED) {
@@ -259,22 +244,21 @@ int cmd_rollback(int argc, char **argv)
 	memset(&res, 0, sizeof(res));
 	rc = parse_args(&a, argc, argv);
 	if (rc == EXIT_OK)
-		rc = apply_policy_begin_books(&ap, &cmd_rollback_desc, a.config, &a.env, &a.dsn,
-					      a.lock_flag, &a.lock_ms);
+		rc = books_flags_policy(&a.bf, &cmd_rollback_desc, &ap);
 	if (rc == EXIT_OK)
 		rc = bundle_required(&a, &ap);
 	if (rc == EXIT_OK)
-		rc = checkpoint_open_books(&ctx, &cmd_rollback_desc, &ap, &a.cpo, a.dsn, DRIVER_OPEN_EXISTING, a.json);
+		rc = books_flags_open(&a.bf, &cmd_rollback_desc, &ap, &ctx, DRIVER_OPEN_EXISTING, a.json);
 	if (rc == EXIT_OK)
 		rc = load_manifest(&a, &ctx, &ap, &set);
 	if (rc)
 		goto out;
 	memset(&o, 0, sizeof(o));
-	o.env = a.env;
+	o.env = a.bf.env;
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
 	o.manifest = a.bundle ? &set : NULL;
-	o.lock_timeout_ms = a.lock_ms;
+	o.lock_timeout_ms = a.bf.lock_ms;
 	o.event = apply_ctx_event;
 	o.ctx = &ctx;
 	o.interrupted = &apply_interrupted;
@@ -297,9 +281,9 @@ int cmd_rollback(int argc, char **argv)
 			rc = 128 + apply_interrupted;
 	}
 	/* the chain's head, kept outside the database: a rollback changes it */
-	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+	rc = checkpoint_after_run(&ctx, &a.bf.cpo, rc);
 out:
-	checkpoint_opts_release(&a.cpo);
+	books_flags_release(&a.bf);
 	apply_set_release(&set);
 	free(a.keys);
 	apply_result_release(&res);

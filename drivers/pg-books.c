@@ -61,18 +61,17 @@ int pg_bk_exists(struct db *db, int *exists)
 }
 
 /* Reading from a database without the tables yet reads nothing (a new
- * database); once seen, they are not looked for again. */
-static int bk_missing(struct db *db, int *missing)
+ * database); once seen, they are not looked for again. Runs sql (freed
+ * here) when they exist: 1 and its rows in *r, 0 when they do not (nothing
+ * read), -1 with the error set. */
+static int bk_select(struct db *db, char *sql, PGresult **r, const char *what)
 {
-	int exists = 1;
+	int exists = 1, rc = -1;
 
-	*missing = 0;
-	if (db->bk_seen)
-		return 0;
-	if (pg_bk_exists(db, &exists) < 0)
-		return -1;
-	*missing = !exists;
-	return 0;
+	if (db->bk_seen || pg_bk_exists(db, &exists) == 0)
+		rc = exists ? (pg_query_tuples(db, sql, r, what) < 0 ? -1 : 1) : 0;
+	free(sql);
+	return rc;
 }
 
 int pg_bk_ensure(struct db *db)
@@ -181,18 +180,12 @@ int pg_bk_read(struct db *db, struct bk_row **out, size_t *n)
 			      db->t_mig);
 	int rc;
 	struct bk_row *rows;
-	int i, nt, missing = 0;
+	int i, nt;
 
 	*out = NULL;
 	*n = 0;
-	if (bk_missing(db, &missing) < 0 || missing) {
-		free(sql);
-		return missing ? 0 : -1;
-	}
-	rc = pg_query_tuples(db, sql, &r, "reading the bookkeeping");
-	free(sql);
-	if (rc < 0)
-		return -1;
+	if ((rc = bk_select(db, sql, &r, "reading the bookkeeping")) <= 0)
+		return rc;
 	nt = pq.ntuples(r);
 	rows = xcalloc(nt ? (size_t)nt : 1, sizeof(*rows));
 	for (i = 0; i < nt; i++) {
@@ -334,18 +327,12 @@ int pg_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *
 			      db->t_audit, last_only ? "DESC LIMIT 1" : "");
 	int rc;
 	struct audit_row *rows;
-	int i, nt, missing = 0;
+	int i, nt;
 
 	*out = NULL;
 	*n = 0;
-	if (bk_missing(db, &missing) < 0 || missing) {
-		free(sql);
-		return missing ? 0 : -1;
-	}
-	rc = pg_query_tuples(db, sql, &r, "reading the audit trail");
-	free(sql);
-	if (rc < 0)
-		return -1;
+	if ((rc = bk_select(db, sql, &r, "reading the audit trail")) <= 0)
+		return rc;
 	nt = pq.ntuples(r);
 	rows = xcalloc(nt ? (size_t)nt : 1, sizeof(*rows));
 	for (i = 0; i < nt; i++) {

@@ -120,7 +120,7 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
-int buf_put_json_string(struct buf *b, const char *s)
+int buf_put_quoted(struct buf *b, const char *s, int yaml)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
@@ -136,7 +136,9 @@ int buf_put_json_string(struct buf *b, const char *s)
 		case '\r': rc = buf_puts(b, "\\r"); break;
 		case '\t': rc = buf_puts(b, "\\t"); break;
 		default:
-			if (*p < 0x20)
+			if (yaml && (*p < 0x20 || *p == 0x7f))
+				rc = buf_printf(b, "\\x%02x", *p);
+			else if (*p < 0x20)
 				rc = buf_printf(b, "\\u%04x", *p);
 			else
 				rc = buf_putc(b, (char)*p);
@@ -145,6 +147,11 @@ int buf_put_json_string(struct buf *b, const char *s)
 			return -1;
 	}
 	return buf_putc(b, '"');
+}
+
+int buf_put_json_string(struct buf *b, const char *s)
+{
+	return buf_put_quoted(b, s, 0);
 }
 
 const char *buf_cstr(const struct buf *b)

@@ -31,6 +31,10 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 /* The contents as a C string; "" for a buffer never written. */
 const char *buf_cstr(const struct buf *b);
 
+/* Appends s between double quotes, with quote, backslash, newline, CR and
+ * tab escaped, and other control characters as JSON writes them (\u00XX)
+ * or, yaml, as a YAML double-quoted scalar does (\xXX, DEL as well). */
+int buf_put_quoted(struct buf *b, const char *s, int yaml);
 /* Appends s as a JSON string literal, quotes included. */
 int buf_put_json_string(struct buf *b, const char *s);
 /* Appends s as a PostgreSQL E'' string literal (quote and backslash

@@ -5,31 +5,11 @@
 
 #include "error.h"
 #include "hexindex.h"
-
-/* A digit's value + 1 (0: not a lowercase hex digit, NUL included): a
- * table, as a parse of 64 digits by comparisons cost 700 instructions,
- * more than the strcmp calls it replaces (callgrind). */
-static const unsigned char hexv[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
-	['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
-	['e'] = 15, ['f'] = 16,
-};
+#include "sha256.h"
 
 int hexdigest_parse(const char *s, unsigned char out[32])
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i;
-
-	if (!s)
-		return -1;
-	for (i = 0; i < 32; i++, u += 2) {
-		unsigned hi = hexv[u[0]], lo;
-
-		if (!hi || !(lo = hexv[u[1]])) /* u[1] is read only when u[0] is no NUL */
-			return -1;
-		out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
-	}
-	return *u == '\0' ? 0 : -1;
+	return s && hex_decode(s, 32, out) == 0 && s[64] == '\0' ? 0 : -1;
 }
 
 void hexindex_init(struct hexindex *ix, size_t n)

@@ -26,5 +26,10 @@ int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], unsigned long lo
  * offset is left alone); name is for the message. */
 int sha256_fd(int fd, const char *name, char hex[SHA256_HEX_LEN + 1], unsigned long long *size);
 void hex_encode(const unsigned char *raw, size_t len, char *hex_out);
+/* The first 2 * len characters of hex are lowercase hex digits: their len
+ * bytes into raw_out, 0; else -1. It stops at the first character that is
+ * no such digit, so a NUL-terminated string shorter than that is safe.
+ * The one hex decoder: capitals, or any other character, are refused. */
+int hex_decode(const char *hex, size_t len, unsigned char *raw_out);
 
 #endif

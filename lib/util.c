@@ -365,16 +365,32 @@ const char *did_you_mean(const char *word, const char *const *candidates)
 	return best_d <= limit ? best : NULL;
 }
 
+/* parse_size's and parse_duration_ms's number: the digits s starts with
+ * (no sign, no space) into *v, *end after them; 0, or -1 on overflow. */
+static int unit_number(const char *s, unsigned long long *v, char **end)
+{
+	errno = 0;
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	*v = strtoull(s, end, 10);
+	return errno ? -1 : 0;
+}
+
+/* v units of mult into *out: 0, or -1 on overflow. */
+static int unit_times(unsigned long long v, unsigned long long mult, unsigned long long *out)
+{
+	if (v > ULLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
 int parse_size(const char *s, unsigned long long *out)
 {
 	char *end;
 	unsigned long long v, mult = 1;
 
-	errno = 0;
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (errno)
+	if (unit_number(s, &v, &end))
 		return -1;
 	while (*end == ' ')
 		end++;
@@ -388,10 +404,7 @@ int parse_size(const char *s, unsigned long long *out)
 		mult = 1ULL << 30;
 	else
 		return -1;
-	if (v > ULLONG_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
+	return unit_times(v, mult, out);
 }
 
 int parse_duration_ms(const char *s, unsigned long long *out)
@@ -399,11 +412,7 @@ int parse_duration_ms(const char *s, unsigned long long *out)
 	char *end;
 	unsigned long long v, mult;
 
-	errno = 0;
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (errno)
+	if (unit_number(s, &v, &end))
 		return -1;
 	if (!*end || !strcmp(end, "s"))
 		mult = 1000;
@@ -417,10 +426,7 @@ int parse_duration_ms(const char *s, unsigned long long *out)
 		mult = 86400000;
 	else
 		return -1;
-	if (v > ULLONG_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
+	return unit_times(v, mult, out);
 }
 
 int version_cmp(const char *a, const char *b)

@@ -385,31 +385,7 @@ int yaml_plain_safe(const char *s)
 
 int yaml_put_scalar(struct buf *b, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (plain_safe(s))
-		return buf_puts(b, s);
-	if (buf_putc(b, '"') < 0)
-		return -1;
-	for (; *p; p++) {
-		int rc;
-
-		switch (*p) {
-		case '"': rc = buf_puts(b, "\\\""); break;
-		case '\\': rc = buf_puts(b, "\\\\"); break;
-		case '\n': rc = buf_puts(b, "\\n"); break;
-		case '\t': rc = buf_puts(b, "\\t"); break;
-		case '\r': rc = buf_puts(b, "\\r"); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				rc = buf_printf(b, "\\x%02x", *p);
-			else
-				rc = buf_putc(b, (char)*p);
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return buf_putc(b, '"');
+	return plain_safe(s) ? buf_puts(b, s) : buf_put_quoted(b, s, 1);
 }
 
 const char *yaml_strip_mark(const char *msg)

@@ -189,3 +189,48 @@ else:
         print(s[\"version\"], s[\"migration\"], s[\"rule\"], \"%s:%d\" % (s[\"file\"], s[\"line\"]), s[\"what\"])
 " "$1"
 }
+
+# load_sql FILE MIB [HEAD] [TAIL] [FIRST_ID]: FILE holds HEAD (a line), MIB
+# MiB of 200-row INSERTs into t (ids from FIRST_ID, else 0), then TAIL (a
+# line); ./load.line is TAIL's line, ./load.n the number of INSERTs (in
+# the current directory: not beside FILE, which may be in a migration). A row
+# is $load_row (a Python format of its id, twice) where the script sets it:
+# the PostgreSQL tests put a ';' inside each row's string, for the splitter.
+load_sql() {
+	python3 - "$1" "$2" "${3-}" "${4-}" "${5:-0}" \
+		"${load_row:-(%d, 'row %d padding padding padding padding padding padding padding padding')}" <<-\PY
+	import sys
+	path, mib, head, tail, first, row = sys.argv[1:7]
+	target = int(mib) << 20
+	lines = k = n = 0
+	i = int(first)
+	with open(path, "w") as f:
+	    if head:
+	        f.write(head + "\n")
+	        lines += 1
+	    while n < target:
+	        s = "INSERT INTO t (id, v) VALUES " + ",\n".join(row % (j, j) for j in range(i, i + 200)) + ";\n"
+	        i += 200
+	        k += 1
+	        n += len(s)
+	        lines += s.count("\n")
+	        f.write(s)
+	    f.write(tail + "\n" if tail else "")
+	open("load.line", "w").write(str(lines + 1))
+	open("load.n", "w").write(str(k))
+	PY
+}
+
+# apply_at_0001 NAME DRIVER DSN UP [YAML]: a project pNAME for DRIVER
+# (sqlite or postgres) whose 0001_a makes a table and whose 0002_x runs UP
+# (down: SELECT 1; migration.yaml: YAML), its signed bundle NAME.tar.gz,
+# applied to DSN up to 0001 only: a database a test then applies 0002 to.
+apply_at_0001() {
+	rm -rf "p$1" &&
+	apply_project "p$1" &&
+	sed -i -e "s/^drivers: .*/drivers: [$2]/" "p$1/cairn.yaml" &&
+	apply_table "p$1" 0001_a &&
+	apply_mig "p$1" 0002_x "$4" "SELECT 1;" "$5" &&
+	apply_build "p$1" "$TRASH_DIRECTORY/$1.tar.gz" &&
+	cairn-apply apply "$1.tar.gz" --to 0001 --env dev --db "$3" $KEY >out
+}

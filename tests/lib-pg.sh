@@ -32,6 +32,15 @@ fi
 PSQL="$PG_BINDIR/psql"
 export PG_BINDIR PSQL
 
+# The driver's test helper (tests/helpers/pg-driver.c): the PostgreSQL
+# driver run without the engine, for the driver's own tests.
+PD="$SRC_DIR/build/tests/pg-driver"
+
+# pg_mig DIR UP DOWN: a migration directory for "$PD" migrate.
+pg_mig() {
+	mkdir -p "$1" && printf '%s\n' "$2" >"$1/up.sql" && printf '%s\n' "$3" >"$1/down.sql"
+}
+
 pg_fail_() {
 	say "not ok - PostgreSQL test server: $*"
 	if test -n "$pg_log" && test -f "$pg_log"; then sed -e 's/^/#   /' "$pg_log" | tail -n 20; fi

@@ -4,20 +4,15 @@ test_description='PostgreSQL driver: apply, rollback, drift, errors with file:li
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PD="$SRC_DIR/build/tests/pg-driver"
 DSN="dbname=app"
-
-mig() { # mig DIR UP DOWN
-	mkdir -p "$1" && printf '%s\n' "$2" >"$1/up.sql" && printf '%s\n' "$3" >"$1/down.sql"
-}
 
 test_expect_success 'setup' '
 	pg_fresh_db app &&
-	mig m/0001_users "create table users (id int primary key, email text not null unique);" \
+	pg_mig m/0001_users "create table users (id int primary key, email text not null unique);" \
 		"drop table users;" &&
-	mig m/0002_seed "insert into users values (1, '"'"'a@example.com'"'"');" \
+	pg_mig m/0002_seed "insert into users values (1, '"'"'a@example.com'"'"');" \
 		"delete from users where id = 1;" &&
-	mig m/0003_orders "create table orders (id int primary key, user_id int references users);" \
+	pg_mig m/0003_orders "create table orders (id int primary key, user_id int references users);" \
 		"drop table orders;"
 '
 
@@ -58,7 +53,7 @@ test_expect_success 'rollback runs the stored down scripts in reverse, each with
 '
 
 test_expect_success 'a failing statement mid-file: SQLSTATE, file:line, nothing half-applied' '
-	mig m/0004_bad "insert into users values (10, '"'"'x@example.com'"'"');
+	pg_mig m/0004_bad "insert into users values (10, '"'"'x@example.com'"'"');
 create table half_done (x int);
 
 insert into users (id, nosuchcolumn) values (11, 1);
@@ -105,25 +100,25 @@ test_expect_success 'syntax error at the end of the script points at its last li
 '
 
 test_expect_success 'drift: an applied migration whose checksum changed stops the run' '
-	mig m/0001_users "create table users (id bigint primary key);" "drop table users;" &&
+	pg_mig m/0001_users "create table users (id bigint primary key);" "drop table users;" &&
 	test_must_fail --exit=5 env PG_DRIVER_CHECK_DRIFT=1 "$PD" migrate "$DSN" m/0001_users 2>err &&
 	test_grep "drift: 0001 applied with sha256:[0-9a-f]*, now sha256:" err
 '
 
 test_expect_success 'statement_timeout and lock_timeout are SET LOCAL per migration' '
-	mig m/0010_slow "select pg_sleep(2);" "select 1;" &&
+	pg_mig m/0010_slow "select pg_sleep(2);" "select 1;" &&
 	echo "150 0" >m/0010_slow/timeouts &&
 	test_must_fail --exit=1 "$PD" migrate "$DSN" m/0010_slow 2>err &&
 	test_grep "57014: canceling statement due to statement timeout" err &&
-	mig m/0011_locked "alter table users add column note text;" "alter table users drop column note;" &&
+	pg_mig m/0011_locked "alter table users add column note text;" "alter table users drop column note;" &&
 	echo "0 200" >m/0011_locked/timeouts &&
 	{ "$PSQL" -X -q -d app -c "begin; lock table users; select pg_sleep(3); commit;" >/dev/null 2>&1 & } &&
 	sleep 0.5 &&
 	test_must_fail --exit=1 "$PD" migrate "$DSN" m/0011_locked 2>err &&
 	test_grep "55P03: canceling statement due to lock timeout" err &&
 	wait &&
-	mig m/0012_sleepy "select pg_sleep(0.4);" "select 1;" &&
-	mig m/0009_short "select 1;" "select 1;" &&
+	pg_mig m/0012_sleepy "select pg_sleep(0.4);" "select 1;" &&
+	pg_mig m/0009_short "select 1;" "select 1;" &&
 	echo "100 100" >m/0009_short/timeouts &&
 	"$PD" migrate "$DSN" m/0009_short m/0012_sleepy >out &&
 	printf "applied 0009\napplied 0012\n" >want &&

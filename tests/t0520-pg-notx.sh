@@ -4,16 +4,11 @@ test_description='PostgreSQL driver: transaction: false migrations, CREATE INDEX
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PD="$SRC_DIR/build/tests/pg-driver"
 DSN="dbname=app"
-
-mig() { # mig DIR UP DOWN
-	mkdir -p "$1" && printf '%s\n' "$2" >"$1/up.sql" && printf '%s\n' "$3" >"$1/down.sql"
-}
 
 test_expect_success 'setup' '
 	pg_fresh_db app &&
-	mig m/0001_t "create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 20000) g;" "drop table t;" &&
+	pg_mig m/0001_t "create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 20000) g;" "drop table t;" &&
 	"$PD" migrate "$DSN" m/0001_t >out &&
 	echo "applied 0001" >want && test_cmp want out
 '
@@ -34,7 +29,7 @@ test_expect_success 'in a transaction CIC still fails, and nothing after it runs
 '
 
 test_expect_success 'transaction: false runs it statement by statement' '
-	mig m/0002_cic "-- builds without blocking writes
+	pg_mig m/0002_cic "-- builds without blocking writes
 create index concurrently t_v on t (v);
 /* a dollar-quoted body with ; inside */
 do \$\$ begin perform 1; end \$\$;
@@ -49,7 +44,7 @@ create index concurrently t_v2 on t (lower(v));" "drop index t_v; drop index t_v
 '
 
 test_expect_success 'CREATE INDEX CONCURRENTLY does not deadlock with the runner lock (Flyway bug)' '
-	mig m/0003_cic2 "create index concurrently t_v3 on t (v, id);" "drop index t_v3;" &&
+	pg_mig m/0003_cic2 "create index concurrently t_v3 on t (v, id);" "drop index t_v3;" &&
 	touch m/0003_cic2/notx &&
 	echo "20000 0" >m/0003_cic2/timeouts &&
 	{ "$PSQL" -X -q -d app -c "select count(*) from t" >/dev/null & } &&
@@ -61,7 +56,7 @@ test_expect_success 'CREATE INDEX CONCURRENTLY does not deadlock with the runner
 '
 
 test_expect_success 'the same CIC does wait for a session holding a snapshot (the test can fail)' '
-	mig m/0099_cicwait "create index concurrently t_wait on t (v, id, v);" "select 1;" &&
+	pg_mig m/0099_cicwait "create index concurrently t_wait on t (v, id, v);" "select 1;" &&
 	touch m/0099_cicwait/notx &&
 	echo "1500 0" >m/0099_cicwait/timeouts &&
 	{ "$PSQL" -X -q -d app -c "begin isolation level repeatable read; select count(*) from t; select pg_sleep(4); commit;" >/dev/null 2>&1 & } &&
@@ -73,7 +68,7 @@ test_expect_success 'the same CIC does wait for a session holding a snapshot (th
 '
 
 test_expect_success 'the run lock is held by the session that runs the migration (issue #16)' '
-	mig m/0004_watch "select pg_sleep(1.5);" "select 1;" &&
+	pg_mig m/0004_watch "select pg_sleep(1.5);" "select 1;" &&
 	touch m/0004_watch/notx &&
 	{ "$PD" migrate "$DSN" m/0001_t m/0002_cic m/0003_cic2 m/0004_watch >out 2>err & } &&
 	sleep 0.7 &&
@@ -84,7 +79,7 @@ test_expect_success 'the run lock is held by the session that runs the migration
 '
 
 test_expect_success 'a statement failing halfway leaves the row failed at that statement' '
-	mig m/0005_half "create index concurrently t_half1 on t (id, v);
+	pg_mig m/0005_half "create index concurrently t_half1 on t (id, v);
 select 1;
 
 select nosuch from t;
@@ -106,7 +101,7 @@ test_expect_success 'the next run stops, naming the statement reached and the wa
 '
 
 test_expect_success 'SIGKILL during a transaction: false migration leaves it in progress' '
-	mig m/0006_killed "create index concurrently t_k1 on t (v, id);
+	pg_mig m/0006_killed "create index concurrently t_k1 on t (v, id);
 create index concurrently t_k2 on t (id, v);
 create index concurrently t_k3 on t (lower(v), id);" "select 1;" &&
 	touch m/0006_killed/notx &&

@@ -4,7 +4,6 @@ test_description='PostgreSQL driver: one runner at a time, concurrent appliers, 
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PD="$SRC_DIR/build/tests/pg-driver"
 DSN="dbname=app"
 
 test_expect_success 'setup: 40 migrations that log each application' '

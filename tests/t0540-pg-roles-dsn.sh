@@ -4,7 +4,6 @@ test_description='PostgreSQL driver: DSN forms, passwords never shown, schema op
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PD="$SRC_DIR/build/tests/pg-driver"
 
 test_expect_success 'setup' '
 	pg_fresh_db app &&

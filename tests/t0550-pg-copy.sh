@@ -4,7 +4,6 @@ test_description='PostgreSQL driver: data files loaded with COPY FROM STDIN, str
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PD="$SRC_DIR/build/tests/pg-driver"
 DSN="dbname=app"
 
 test_expect_success 'setup' '

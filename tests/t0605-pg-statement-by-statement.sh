@@ -4,7 +4,6 @@ test_description='PostgreSQL: a script runs statement by statement, split by Pos
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PD="$TEST_DIRECTORY/../build/tests/pg-driver"
 DSN="dbname=app"
 
 # has NAME: t when the relation exists in the database, else f

@@ -6,7 +6,6 @@ test_description='baseline and repair catch SIGINT and SIGTERM like apply: the b
 
 pg_start
 DB="host=$PGHOST dbname=app"
-PD="$TEST_DIRECTORY/../build/tests/pg-driver"
 
 # wait_lock_waiters N: PostgreSQL sessions waiting for an advisory lock
 pg_waiters() {

@@ -5,23 +5,6 @@ test_description='a large SQLite up script runs streamed from the bundle, hashed
 
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG
 
-# load_sql FILE MIB [TAIL]: MIB MiB of 200-row INSERTs into t, then TAIL.
-load_sql() {
-	python3 - "$1" "$2" "$3" <<-\PY
-	import sys
-	row = "(%d, 'row %d padding padding padding padding padding padding padding padding')"
-	target = int(sys.argv[2]) << 20
-	with open(sys.argv[1], "w") as f:
-	    n = i = 0
-	    while n < target:
-	        s = "INSERT INTO t (id, v) VALUES " + ",\n".join(row % (j, j) for j in range(i, i + 200)) + ";\n"
-	        i += 200
-	        n += len(s)
-	        f.write(s)
-	    f.write(sys.argv[3] + "\n" if sys.argv[3] else "")
-	PY
-}
-
 # quotes and comment marks the statement finder must step over
 good_tail="INSERT INTO t VALUES (-1, ';--'' /*'); -- the end"
 want_v=";--' /*"
@@ -30,11 +13,11 @@ test_expect_success 'setup: a 2 MiB load, and one with an error at its end' '
 	apply_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id integer primary key, v text);" "DROP TABLE t;" &&
 	mkdir -p p/migrations/0002_load &&
-	load_sql p/migrations/0002_load/up.sql 2 "$good_tail" &&
+	load_sql p/migrations/0002_load/up.sql 2 "" "$good_tail" &&
 	echo "DELETE FROM t;" >p/migrations/0002_load/down.sql &&
 	apply_build p "$TRASH_DIRECTORY/good.tar.gz" &&
 	lines=$(wc -l <p/migrations/0002_load/up.sql) &&
-	load_sql p/migrations/0002_load/up.sql 2 "INSERT INTO nowhere VALUES (1);" &&
+	load_sql p/migrations/0002_load/up.sql 2 "" "INSERT INTO nowhere VALUES (1);" &&
 	apply_build p "$TRASH_DIRECTORY/bad.tar.gz" &&
 	echo $((lines)) >badline
 '
@@ -60,7 +43,7 @@ test_expect_success 'an error deep in a streamed script names its line, nothing 
 # read again from the file, which is what the swap changes.
 test_expect_success 'bytes that differ from the manifest when streamed: rolled back, nothing applied' '
 	sed -i -e "s/^max_file_size: .*/max_file_size: 64MiB/" p/cairn.yaml &&
-	load_sql p/migrations/0002_load/up.sql 17 "$good_tail" &&
+	load_sql p/migrations/0002_load/up.sql 17 "" "$good_tail" &&
 	apply_build p "$TRASH_DIRECTORY/good.tar.gz" &&
 	ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" &&
 	export ASAN_OPTIONS &&

@@ -5,33 +5,6 @@ test_description='a large SQLite transaction: false script is spilled to a priva
 
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG
 
-# load_sql FILE MIB [HEAD] [TAIL]: HEAD (a line), MIB MiB of 200-row
-# INSERTs into t, then TAIL (a line); ./load.line is TAIL's line, ./load.n
-# the number of INSERTs
-load_sql() {
-	python3 - "$1" "$2" "$3" "$4" <<-\PY
-	import sys
-	row = "(%d, 'row %d padding padding padding padding padding padding padding padding')"
-	target = int(sys.argv[2]) << 20
-	lines = 0
-	with open(sys.argv[1], "w") as f:
-	    if sys.argv[3]:
-	        f.write(sys.argv[3] + "\n")
-	        lines += 1
-	    n = i = k = 0
-	    while n < target:
-	        s = "INSERT INTO t (id, v) VALUES " + ",\n".join(row % (j, j) for j in range(i, i + 200)) + ";\n"
-	        i += 200
-	        k += 1
-	        n += len(s)
-	        lines += s.count("\n")
-	        f.write(s)
-	    f.write(sys.argv[4] + "\n" if sys.argv[4] else "")
-	open("load.line", "w").write(str(lines + 1))
-	open("load.n", "w").write(str(k))
-	PY
-}
-
 # the schema, the books and the rows of database $1
 state() {
 	q "$1" "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name" &&

@@ -7,12 +7,7 @@ unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG
 
 # try NAME SQL: a bundle whose 0002 runs SQL, applied on a database at 0001
 try() {
-	rm -rf "p$1" &&
-	apply_project "p$1" &&
-	apply_table "p$1" 0001_a &&
-	apply_mig "p$1" 0002_x "$2" "SELECT 1;" &&
-	apply_build "p$1" "$TRASH_DIRECTORY/$1.tar.gz" &&
-	cairn-apply apply "$1.tar.gz" --to 0001 --env dev --db "sqlite:$1.db" $KEY >out
+	apply_at_0001 "$1" sqlite "sqlite:$1.db" "$2"
 }
 
 # Before trust15e trig, del, upd, idx and temp applied with exit 0: the

@@ -24,15 +24,9 @@ state() {
 # try NAME SQL [YAML]: a bundle whose 0002 creates t_mine then runs SQL,
 # applied on a fresh database at 0001
 try() {
-	rm -rf "p$1" &&
 	pg_fresh_db "$1" &&
-	apply_project "p$1" &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" "p$1/cairn.yaml" &&
-	apply_table "p$1" 0001_a &&
-	apply_mig "p$1" 0002_x "CREATE TABLE t_mine (id int);
-$2" "SELECT 1;" "$3" &&
-	apply_build "p$1" "$TRASH_DIRECTORY/$1.tar.gz" &&
-	cairn-apply apply "$1.tar.gz" --to 0001 --env dev --db "postgresql:///$1?host=$PGHOST" $KEY >out
+	apply_at_0001 "$1" postgres "postgresql:///$1?host=$PGHOST" "CREATE TABLE t_mine (id int);
+$2" "$3"
 }
 
 # Before pgguard15 each of these applied with exit 0 (or, for the temp

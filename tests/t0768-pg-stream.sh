@@ -11,26 +11,8 @@ db() {
 	echo "postgresql:///$1?host=$PGHOST"
 }
 
-# load_sql FILE MIB [TAIL]: MIB MiB of 200-row INSERTs into t, then TAIL
-# (a line); FILE.line is TAIL's line
-load_sql() {
-	python3 - "$1" "$2" "$3" <<-\PY
-	import sys
-	row = "(%d, 'row %d padding; padding padding padding padding padding padding')"
-	target = int(sys.argv[2]) << 20
-	lines = 0
-	with open(sys.argv[1], "w") as f:
-	    n = i = 0
-	    while n < target:
-	        s = "INSERT INTO t (id, v) VALUES " + ",\n".join(row % (j, j) for j in range(i, i + 200)) + ";\n"
-	        i += 200
-	        n += len(s)
-	        lines += s.count("\n")
-	        f.write(s)
-	    f.write(sys.argv[3] + "\n" if sys.argv[3] else "")
-	open(sys.argv[1] + ".line", "w").write(str(lines + 1))
-	PY
-}
+# rows holding ';' (lib-apply.sh's load_sql)
+load_row="(%d, 'row %d padding; padding padding padding padding padding padding')"
 
 # the catalog, the books and the rows of database $1
 state() {
@@ -46,11 +28,11 @@ test_expect_success 'setup: a 3 MiB load (rows holding ;), and one with an error
 	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
 	apply_mig p 0001_t "CREATE TABLE t (id integer primary key, v text);" "DROP TABLE t;" &&
 	mkdir -p p/migrations/0002_load &&
-	load_sql p/migrations/0002_load/up.sql 3 "$good_tail" &&
+	load_sql p/migrations/0002_load/up.sql 3 "" "$good_tail" &&
 	echo "DELETE FROM t;" >p/migrations/0002_load/down.sql &&
 	apply_build p "$TRASH_DIRECTORY/good.tar.gz" &&
-	load_sql p/migrations/0002_load/up.sql 3 "INSERT INTO nowhere VALUES (1);" &&
-	cp p/migrations/0002_load/up.sql.line badline &&
+	load_sql p/migrations/0002_load/up.sql 3 "" "INSERT INTO nowhere VALUES (1);" &&
+	cp load.line badline &&
 	apply_build p "$TRASH_DIRECTORY/bad.tar.gz" &&
 	for d in good bad forged big small; do pg_fresh_db $d || return 1; done
 '
@@ -74,17 +56,17 @@ test_expect_success 'an error deep in a streamed script names its line; nothing 
 test_expect_success 'COMMIT; DDL; BEGIN; in a signed (forged) streamed script: refused before it ran, naming its line; nothing committed' '
 	cairn-apply apply good.tar.gz --to 0001 --env dev --db "$(db forged)" $KEY >out &&
 	state forged >before &&
-	load_sql evil.sql 2 "COMMIT;" &&
+	load_sql evil.sql 2 "" "COMMIT;" &&
 	printf "CREATE TABLE evil (x int);\nBEGIN;\n" >>evil.sql &&
 	bundle_forge_member good.tar.gz evil.tar.gz migrations/0002_load/up.sql evil.sql ci &&
 	test_expect_code 1 cairn-apply apply evil.tar.gz --env dev --db "$(db forged)" $KEY >out 2>err &&
-	test_grep "migrations/0002_load/up.sql:$(cat evil.sql.line): .*a streamed script may not end or start a transaction (refused before it ran)" err &&
+	test_grep "migrations/0002_load/up.sql:$(cat load.line): .*a streamed script may not end or start a transaction (refused before it ran)" err &&
 	state forged >after &&
 	test_cmp before after &&
-	load_sql evil2.sql 2 "SAVEPOINT s; CREATE TABLE evil (x int); RELEASE s; END;" &&
+	load_sql evil2.sql 2 "" "SAVEPOINT s; CREATE TABLE evil (x int); RELEASE s; END;" &&
 	bundle_forge_member good.tar.gz evil2.tar.gz migrations/0002_load/up.sql evil2.sql ci &&
 	test_expect_code 1 cairn-apply apply evil2.tar.gz --env dev --db "$(db forged)" $KEY >out 2>err &&
-	test_grep "migrations/0002_load/up.sql:$(cat evil2.sql.line): .*a streamed script may not end or start a transaction" err &&
+	test_grep "migrations/0002_load/up.sql:$(cat load.line): .*a streamed script may not end or start a transaction" err &&
 	state forged >after &&
 	test_cmp before after
 '
@@ -127,7 +109,7 @@ test_expect_success 'a BEGIN ATOMIC body across a window.s end runs whole' '
 mib=${T0768_MIB:-17}
 test_expect_success 'peak RSS stays near a small bundle.s; bytes changed after verification: rolled back, nothing applied' '
 	sed -i -e "s/^max_file_size: .*/max_file_size: 64MiB/" p/cairn.yaml &&
-	load_sql p/migrations/0002_load/up.sql $mib "$good_tail" &&
+	load_sql p/migrations/0002_load/up.sql $mib "" "$good_tail" &&
 	apply_build p "$TRASH_DIRECTORY/big.tar.gz" &&
 	ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" &&
 	export ASAN_OPTIONS &&

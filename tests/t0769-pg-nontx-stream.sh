@@ -11,34 +11,8 @@ db() {
 	echo "postgresql:///$1?host=$PGHOST"
 }
 
-# load_sql FILE MIB [HEAD] [TAIL] [FIRST_ID]: HEAD (a line), MIB MiB of
-# 200-row INSERTs into t, then TAIL (a line); ./load.line is TAIL's line,
-# ./load.n the number of INSERTs
-load_sql() {
-	python3 - "$@" <<-\PY
-	import sys
-	a = sys.argv + ["", "", "0"]
-	row = "(%d, 'row %d padding; padding padding padding padding padding padding')"
-	target = int(a[2]) << 20
-	lines = k = 0
-	with open(a[1], "w") as f:
-	    if a[3]:
-	        f.write(a[3] + "\n")
-	        lines += 1
-	    n = 0
-	    i = int(a[5] or 0)
-	    while n < target:
-	        s = "INSERT INTO t (id, v) VALUES " + ",\n".join(row % (j, j) for j in range(i, i + 200)) + ";\n"
-	        i += 200
-	        k += 1
-	        n += len(s)
-	        lines += s.count("\n")
-	        f.write(s)
-	    f.write(a[4] + "\n" if a[4] else "")
-	open("load.line", "w").write(str(lines + 1))
-	open("load.n", "w").write(str(k))
-	PY
-}
+# rows holding ';' (lib-apply.sh's load_sql)
+load_row="(%d, 'row %d padding; padding padding padding padding padding padding')"
 
 # the catalog, the books and the rows of database $1
 state() {

@@ -5,7 +5,6 @@ test_description='cairn-apply preflight on PostgreSQL: privileges from the parse
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PD="$SRC_DIR/build/tests/pg-driver"
 DB="postgresql:///app?host=$PGHOST"
 WEAK="postgresql://weak@/app?host=$PGHOST"
 

@@ -6,7 +6,6 @@ test_description='apply and preflight --metrics-file on PostgreSQL: the counts m
 
 pg_start
 DB="postgresql:///app?host=$PGHOST"
-PD="$SRC_DIR/build/tests/pg-driver"
 
 metric() {
 	awk -v k="$2" 'substr($0, 1, length(k) + 1) == k " " { print substr($0, length(k) + 2) }' "$1"

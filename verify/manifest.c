@@ -14,38 +14,12 @@
 
 /* ---- SHA256SUMS ---- */
 
-/* A table and no early exit: a digest's digits are random, so a test of
- * '0'-'9' against 'a'-'f' for each was a branch mispredicted on about
- * every other digit (most of sums_parse's time, and of the manifest's
- * fast path, at 10,000 files). */
-static const unsigned char hex_digit[256] = {
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-	['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-};
-
+/* 64 lowercase hex digits (lib/sha256.c's decoder, the only one). */
 int hex64_valid(const char *s, size_t len)
 {
-	unsigned ok = 1;
-	size_t i;
+	unsigned char raw[32];
 
-	if (len != 64)
-		return 0;
-	for (i = 0; i < 64; i++)
-		ok &= hex_digit[(unsigned char)s[i]];
-	return (int)ok;
-}
-
-/* 64 hex digits (checked by the caller) to their 32 bytes. */
-static void hex64_decode(const char *s, unsigned char *out)
-{
-	size_t i;
-
-	for (i = 0; i < 32; i++) {
-		unsigned char hi = (unsigned char)s[2 * i], lo = (unsigned char)s[2 * i + 1];
-
-		out[i] = (unsigned char)(((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4) |
-					 (lo <= '9' ? lo - '0' : lo - 'a' + 10));
-	}
+	return len == 64 && hex_decode(s, 32, raw) == 0;
 }
 
 int sums_hex_eq(const struct sums_entry *e, const char *hex)
@@ -60,7 +34,7 @@ void sums_add(struct sums *s, const char *path, const char *hex)
 {
 	ALLOC_GROW(s->items, s->n + 1, s->alloc);
 	s->items[s->n].path = xstrdup(path);
-	hex64_decode(hex, s->items[s->n].sha);
+	(void)hex_decode(hex, 32, s->items[s->n].sha); /* the caller hashed it */
 	s->n++;
 }
 
@@ -75,10 +49,11 @@ void sums_from_files(struct sums *out, const char *manifest_hex,
 	out->n = out->alloc = n + 1;
 	out->borrowed = 1;
 	out->items[0].path = manifest_path;
-	hex64_decode(manifest_hex, out->items[0].sha);
+	/* The id and the manifest's digests were checked (hex64_valid). */
+	(void)hex_decode(manifest_hex, 32, out->items[0].sha);
 	for (i = 0; i < n; i++) {
 		out->items[i + 1].path = files[i]->member;
-		hex64_decode(files[i]->sha256, out->items[i + 1].sha);
+		(void)hex_decode(files[i]->sha256, 32, out->items[i + 1].sha);
 	}
 }
 
@@ -142,7 +117,8 @@ int sums_parse(struct sums *out, const char *data, size_t len)
 			goto fail;
 		}
 		ll = (size_t)(nl - l);
-		if (ll < 67 || !hex64_valid(l, 64) || l[64] != ' ' || l[65] != ' ') {
+		if (ll < 67 || hex_decode(l, 32, out->items[out->n].sha) < 0 || l[64] != ' ' ||
+		    l[65] != ' ') {
 			cairn_error_set("SHA256SUMS:%d: expected '<64 lower-case hex digits>  <path>'", line);
 			goto fail;
 		}
@@ -160,7 +136,6 @@ int sums_parse(struct sums *out, const char *data, size_t len)
 		}
 		used += ll - 66 + 1;
 		out->items[out->n].path = path;
-		hex64_decode(l, out->items[out->n].sha);
 		out->n++;
 		pos += ll + 1;
 	}

@@ -262,6 +262,12 @@ static void test_hexindex(void)
 	CHECK(hexdigest_parse(a_short, d) < 0);
 	CHECK(hexdigest_parse("", d) < 0 && hexdigest_parse(NULL, d) < 0);
 	CHECK(hexdigest_parse("0g112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", d) < 0);
+	/* the one decoder under it, by length: a prefix, an odd length of
+	 * text, a capital, a NUL before the end */
+	CHECK(hex_decode(a_long, 32, d) == 0 && d[31] == 0xff);
+	CHECK(hex_decode("ab0f", 2, d) == 0 && d[0] == 0xab && d[1] == 0x0f);
+	CHECK(hex_decode("ab0", 2, d) < 0 && hex_decode("aB", 1, d) < 0);
+	CHECK(hex_decode("", 0, d) == 0 && hex_decode(a_short, 32, d) < 0);
 
 	/* first and last items, a duplicate, text that is no digest (twice),
 	 * an empty and a NULL string */
