@@ -425,3 +425,80 @@ int history_default_base(struct history *h, int is_commit, const char *tip_name)
 	h->base_how = xasprintf("merge base of %s and %s", tip_name, r->name);
 	return 0;
 }
+
+/* Whether a fetch refspec's source covers pattern: the same string, or a
+ * glob "PREFIX*" of which pattern is a part ("refs/heads/" + "*" covers
+ * "refs/heads/release/" + "*"). */
+static int refspec_covers(const char *src, const char *pattern)
+{
+	size_t n = strlen(src);
+
+	if (!strcmp(src, pattern))
+		return 1;
+	/* one '*', the last character, and no other glob */
+	return n && strchr(src, '*') == src + n - 1 && !strpbrk(src, "?[") &&
+	       !strncmp(src, pattern, n - 1);
+}
+
+/* Whether remote r's fetch settings could bring pattern's refs here. A tag
+ * comes with an explicit refspec, or by git's auto-follow when every branch
+ * is fetched and remote.R.tagopt is not --no-tags. */
+static int remote_fetches(git_remote *r, const char *pattern)
+{
+	size_t i, n = git_remote_refspec_count(r);
+	int all_heads = 0;
+
+	for (i = 0; i < n; i++) {
+		const git_refspec *rs = git_remote_get_refspec(r, i);
+
+		if (!rs || git_refspec_direction(rs) != GIT_DIRECTION_FETCH)
+			continue;
+		if (refspec_covers(git_refspec_src(rs), pattern))
+			return 1;
+		all_heads |= !strcmp(git_refspec_src(rs), "refs/heads/*");
+	}
+	return starts_with(pattern, "refs/tags/") && all_heads &&
+	       git_remote_autotag(r) != GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+}
+
+const char *history_unfetched_pattern(git_repository *repo, const struct strlist *pats,
+				      const char *remote, char **fix)
+{
+	git_strarray names = { NULL, 0 };
+	const char *missing = NULL;
+	size_t i, j;
+
+	*fix = NULL;
+	if (git_remote_list(&names, repo) < 0 || !names.count)
+		goto out;
+	for (i = 0; i < pats->n && !missing; i++) {
+		const char *p = pats->items[i];
+		int fetched = 0;
+
+		if (!starts_with(p, "refs/heads/") && !starts_with(p, "refs/tags/"))
+			continue;
+		for (j = 0; j < names.count && !fetched; j++) {
+			git_remote *r = NULL;
+
+			if (git_remote_lookup(&r, repo, names.strings[j]) == 0)
+				fetched = remote_fetches(r, p);
+			git_remote_free(r);
+		}
+		if (!fetched)
+			missing = p;
+	}
+	if (missing && remote) {
+		/* a branch pattern lands beside the remote's other branches */
+		char *dst = starts_with(missing, "refs/heads/")
+				    ? xasprintf("refs/remotes/%s/%s", remote,
+						missing + strlen("refs/heads/"))
+				    : xstrdup(missing);
+
+		*fix = xasprintf("git config --add remote.%s.fetch '+%s:%s' && git fetch --tags %s",
+				 remote, missing, dst, remote);
+		free(dst);
+	}
+out:
+	git_strarray_dispose(&names);
+	return missing;
+}
