@@ -460,7 +460,8 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 		oflags |= SQLITE_OPEN_NOFOLLOW;
 	if (!(flags & DRIVER_OPEN_READONLY) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
 		cairn_error_set("database '%s' is a symbolic link: cairn-apply writes only the "
-				"file the DSN names; name the database file itself (realpath '%s')",
+				"file the DSN names; name the database file itself ('realpath %s' "
+				"shows where the link points)",
 				path, path);
 		goto fail;
 	}

@@ -22,9 +22,9 @@ test_expect_success 'setup: a bundle, and another database of the fleet at 0001'
 
 # Before attack15g SQLite followed the link: the run applied 0002 to
 # other.db (exit 0), the identity check passing since both are dev's.
-test_expect_success 'the database replaced by a link to another database of the fleet: refused, the other left as it was' '
+test_expect_success 'the database replaced by a link to another database of the fleet: refused (exit 6), the other left as it was' '
 	ln -s other.db prod.db &&
-	test_must_fail cairn-apply apply b.tar.gz --env dev --db sqlite:prod.db $KEY >out 2>err &&
+	test_expect_code 6 cairn-apply apply b.tar.gz --env dev --db sqlite:prod.db $KEY >out 2>err &&
 	test_grep "database .prod.db. is a symbolic link: cairn-apply writes only the file the DSN names" err &&
 	schema other.db >actual &&
 	test_cmp other.before actual &&
@@ -35,7 +35,7 @@ test_expect_success 'the database replaced by a link to another database of the 
 test_expect_success 'a link to a file that does not exist yet: refused, nothing created where it points' '
 	mkdir -p elsewhere &&
 	ln -s elsewhere/planted.db new.db &&
-	test_must_fail cairn-apply apply b.tar.gz --env dev --db sqlite:new.db $KEY >out 2>err &&
+	test_expect_code 6 cairn-apply apply b.tar.gz --env dev --db sqlite:new.db $KEY >out 2>err &&
 	test_grep "is a symbolic link" err &&
 	! test -e elsewhere/planted.db
 '
@@ -50,7 +50,7 @@ test_expect_success 'a journal replaced by a link to another database: the run f
 	cp other.db victim.db &&
 	schema victim.db >victim.before &&
 	ln -s victim.db j.db-journal &&
-	test_must_fail cairn-apply apply b.tar.gz --env dev --db sqlite:j.db $KEY >out 2>err &&
+	test_expect_code 6 cairn-apply apply b.tar.gz --env dev --db sqlite:j.db $KEY >out 2>err &&
 	test_grep "j.db-journal. is not a plain file (a symbolic link)" err &&
 	schema victim.db >actual &&
 	test_cmp victim.before actual &&
@@ -90,7 +90,7 @@ test_expect_success 'a journal owned by another user than the database: refused 
 	schema o.db >o.before &&
 	printf "planted" >o.db-journal &&
 	chown 65534 o.db-journal &&
-	test_must_fail cairn-apply apply b.tar.gz --env dev --db sqlite:o.db $KEY >out 2>err &&
+	test_expect_code 6 cairn-apply apply b.tar.gz --env dev --db sqlite:o.db $KEY >out 2>err &&
 	test_grep "o.db-journal. belongs to uid 65534, the database to uid 0" err &&
 	test "$(cat o.db-journal)" = planted &&
 	rm o.db-journal &&
