@@ -411,13 +411,15 @@ static void lock_holder(struct db *db, char *out, size_t size)
 	out[0] = '\0';
 	snprintf(sql, sizeof(sql),
 		 "SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), "
-		 "coalesce(a.usename::text, '?'), coalesce(host(a.client_addr), 'local socket'), "
-		 "coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "
+		 "coalesce(a.usename::text, '?'), "
+		 "coalesce(pg_catalog.host(a.client_addr), 'local socket'), "
+		 "coalesce(pg_catalog.to_char(a.backend_start AT TIME ZONE 'UTC', "
 		 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') "
-		 "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+		 "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
 		 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %u AND l.objid = %u "
 		 "AND l.objsubid = 1 AND l.database = "
-		 "(SELECT oid FROM pg_database WHERE datname = current_database())",
+		 "(SELECT oid FROM pg_catalog.pg_database WHERE datname = "
+		 "pg_catalog.current_database())",
 		 (unsigned)(k >> 32), (unsigned)(k & 0xffffffffu));
 	r = pq.exec(db->lock_conn, sql);
 	if (r && pq.resultStatus(r) == PGRES_TUPLES_OK && pq.ntuples(r) >= 1)
