@@ -440,51 +440,90 @@ static int refspec_covers(const char *src, const char *pattern)
 	       !strncmp(src, pattern, n - 1);
 }
 
-/* Whether remote r's fetch settings could bring pattern's refs here. A tag
- * comes with an explicit refspec, or by git's auto-follow when every branch
- * is fetched and remote.R.tagopt is not --no-tags. */
-static int remote_fetches(git_remote *r, const char *pattern)
+/* What the remotes' config says they fetch (remote.R.fetch, remote.R.tagopt),
+ * read from the config itself: libgit2 1.5's git_remote_list and
+ * git_remote_lookup match config entries against a regex and leak PCRE2's
+ * match data on each entry that does not match. */
+struct fetch_view {
+	struct strlist srcs;      /* every fetch refspec's source */
+	struct strlist all_heads; /* remotes fetching refs/heads/ + "*" */
+	struct strlist no_tags;   /* remotes with tagopt --no-tags */
+	int remotes;              /* remote.R.url entries */
+};
+
+static char *remote_of(const char *name, const char *var)
 {
-	size_t i, n = git_remote_refspec_count(r);
-	int all_heads = 0;
+	size_t n = strlen(name), v = strlen(var);
 
-	for (i = 0; i < n; i++) {
-		const git_refspec *rs = git_remote_get_refspec(r, i);
+	if (!starts_with(name, "remote.") || n <= 7 + v || strcmp(name + n - v, var))
+		return NULL;
+	return xstrndup(name + 7, n - 7 - v);
+}
 
-		if (!rs || git_refspec_direction(rs) != GIT_DIRECTION_FETCH)
-			continue;
-		if (refspec_covers(git_refspec_src(rs), pattern))
-			return 1;
-		all_heads |= !strcmp(git_refspec_src(rs), "refs/heads/*");
+static void fetch_view_read(git_repository *repo, struct fetch_view *fv)
+{
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	char *r;
+
+	if (git_repository_config_snapshot(&cfg, repo) < 0 || git_config_iterator_new(&it, cfg) < 0)
+		goto out;
+	while (git_config_next(&e, it) == 0) {
+		const char *v = e->value ? e->value : "";
+
+		if ((r = remote_of(e->name, ".url")) != NULL) {
+			fv->remotes++;
+		} else if ((r = remote_of(e->name, ".fetch")) != NULL) {
+			char *src = xstrndup(v + (*v == '+'), strcspn(v + (*v == '+'), ":"));
+
+			strlist_push(&fv->srcs, src);
+			if (!strcmp(src, "refs/heads/*"))
+				strlist_push(&fv->all_heads, r);
+			free(src);
+		} else if ((r = remote_of(e->name, ".tagopt")) != NULL && !strcmp(v, "--no-tags")) {
+			strlist_push(&fv->no_tags, r);
+		}
+		free(r);
 	}
-	return starts_with(pattern, "refs/tags/") && all_heads &&
-	       git_remote_autotag(r) != GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+out:
+	git_config_iterator_free(it);
+	git_config_free(cfg);
+}
+
+/* Whether some remote's fetch settings could bring pattern's refs here. A
+ * tag comes with an explicit refspec, or by git's auto-follow from a
+ * remote that fetches every branch and whose tagopt is not --no-tags. */
+static int view_fetches(const struct fetch_view *fv, const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; i < fv->srcs.n; i++)
+		if (refspec_covers(fv->srcs.items[i], pattern))
+			return 1;
+	if (!starts_with(pattern, "refs/tags/"))
+		return 0;
+	for (i = 0; i < fv->all_heads.n; i++)
+		if (!strlist_has(&fv->no_tags, fv->all_heads.items[i]))
+			return 1;
+	return 0;
 }
 
 const char *history_unfetched_pattern(git_repository *repo, const struct strlist *pats,
 				      const char *remote, char **fix)
 {
-	git_strarray names = { NULL, 0 };
+	struct fetch_view fv;
 	const char *missing = NULL;
-	size_t i, j;
+	size_t i;
 
 	*fix = NULL;
-	if (git_remote_list(&names, repo) < 0 || !names.count)
-		goto out;
-	for (i = 0; i < pats->n && !missing; i++) {
+	memset(&fv, 0, sizeof(fv));
+	fetch_view_read(repo, &fv);
+	for (i = 0; fv.remotes && i < pats->n && !missing; i++) {
 		const char *p = pats->items[i];
-		int fetched = 0;
 
-		if (!starts_with(p, "refs/heads/") && !starts_with(p, "refs/tags/"))
-			continue;
-		for (j = 0; j < names.count && !fetched; j++) {
-			git_remote *r = NULL;
-
-			if (git_remote_lookup(&r, repo, names.strings[j]) == 0)
-				fetched = remote_fetches(r, p);
-			git_remote_free(r);
-		}
-		if (!fetched)
+		if ((starts_with(p, "refs/heads/") || starts_with(p, "refs/tags/")) &&
+		    !view_fetches(&fv, p))
 			missing = p;
 	}
 	if (missing && remote) {
@@ -498,7 +537,8 @@ const char *history_unfetched_pattern(git_repository *repo, const struct strlist
 				 remote, missing, dst, remote);
 		free(dst);
 	}
-out:
-	git_strarray_dispose(&names);
+	strlist_release(&fv.srcs);
+	strlist_release(&fv.all_heads);
+	strlist_release(&fv.no_tags);
 	return missing;
 }
