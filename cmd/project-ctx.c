@@ -209,6 +209,24 @@ int project_ctx_refuse_shallow(const struct project_ctx *c, const char *what)
 	return EXIT_ENVIRONMENT;
 }
 
+/* Only patterns, none matched: a clone whose remotes' settings could not
+ * have fetched what one names (a single-branch clone, --no-tags) cannot
+ * tell "nothing released yet" from "not fetched". */
+static int refuse_unfetched(const struct project_ctx *c, const struct strlist *pats)
+{
+	char *remote = clone_remote(c->repo), *fix = NULL;
+	const char *p = history_unfetched_pattern(c->repo, pats, remote, &fix);
+
+	if (p) {
+		error_msg("cannot check against the history: no release ref matches '%s' here, and this clone's remote settings do not fetch what it names (a single-branch or --no-tags clone): every migration would count as new",
+			  p);
+		error_msg("next: %s", fix ? fix : "fetch the release branches and tags from the project's server");
+	}
+	free(remote);
+	free(fix);
+	return p ? EXIT_ENVIRONMENT : 0;
+}
+
 int project_ctx_refuse_partial(const struct project_ctx *c)
 {
 	struct strlist pats = { NULL, 0, 0 };
@@ -229,8 +247,10 @@ int project_ctx_refuse_partial(const struct project_ctx *c)
 	for (i = 0; i < pats.n && !missing; i++)
 		if (starts_with(pats.items[i], "refs/heads/") && !strpbrk(pats.items[i], "*?["))
 			missing = pats.items[i];
-	if (!missing)
+	if (!missing) {
+		rc = refuse_unfetched(c, &pats);
 		goto out;
+	}
 	error_msg("cannot check against the history: this clone has no release ref ('%s' is neither a branch here nor a remote-tracking one; release_refs in %s names them): every migration would count as new",
 		  missing, CONFIG_FILE);
 	remote = clone_remote(c->repo);

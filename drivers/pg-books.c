@@ -47,7 +47,11 @@ int pg_query_tuples(struct db *db, const char *sql, PGresult **out, const char *
 int pg_bk_exists(struct db *db, int *exists)
 {
 	PGresult *r;
-	char *sql = xasprintf("SELECT to_regclass('%s') IS NOT NULL AND to_regclass('%s') IS NOT NULL",
+	/* every function and operator cairn calls names pg_catalog: a
+	 * search_path set on the role or database ("evil, pg_catalog") must
+	 * not swap one of them for a look-alike */
+	char *sql = xasprintf("SELECT pg_catalog.to_regclass('%s') IS NOT NULL AND "
+			      "pg_catalog.to_regclass('%s') IS NOT NULL",
 			      db->t_mig, db->t_audit);
 	int rc = pg_query_tuples(db, sql, &r, "reading the bookkeeping tables");
 
@@ -91,8 +95,10 @@ int pg_bk_ensure(struct db *db)
 		return 0;
 	/* CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database: ask
 	 * only when the schema is missing, so a DBA may create it beforehand */
-	sql = xasprintf("SELECT has_schema_privilege(oid, 'USAGE'), has_schema_privilege(oid, 'CREATE'), "
-			"current_user FROM pg_namespace WHERE nspname = '%s'", db->schema);
+	sql = xasprintf("SELECT pg_catalog.has_schema_privilege(oid, 'USAGE'), "
+			"pg_catalog.has_schema_privilege(oid, 'CREATE'), current_user FROM "
+			"pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) '%s'",
+			db->schema);
 	rc = pg_query_tuples(db, sql, &r, "looking for the bookkeeping schema");
 	free(sql);
 	if (rc < 0)

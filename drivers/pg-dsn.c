@@ -184,3 +184,52 @@ int pg_schema_name_ok(const char *s)
 			return 0;
 	return 1;
 }
+
+/* 1 when the conninfo names keyword itself (libpq's own parser, which
+ * inserts no defaults), 0 when not, -1 when it cannot be parsed (libpq's
+ * connect then reports that). */
+static int dsn_names(const char *conninfo, const char *keyword)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = pq.conninfoParse(conninfo, &err), *o;
+	int found = 0;
+
+	if (err)
+		pq.freemem(err);
+	if (!opts)
+		return -1;
+	for (o = opts; o->keyword; o++)
+		if (!strcmp(o->keyword, keyword) && o->val && *o->val)
+			found = 1;
+	pq.conninfoFree(opts);
+	return found;
+}
+
+/* libpq fills what a DSN leaves out from its PG* variables. Those that say
+ * where to connect (PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE) are
+ * honoured as documented: a value the DSN names always wins. Two change
+ * what the session does rather than where it is, and a CI variable or an
+ * operator's shell must not decide that for the DSN the policy names:
+ * - PGOPTIONS (-c search_path=..., session_replication_role=replica,
+ *   default_transaction_read_only, statement_timeout): ignored when the DSN
+ *   names no options= (*pin_options: the caller passes options=" ", which
+ *   wins over the variable and sets nothing);
+ * - PGSERVICE naming a service the DSN does not: refused, since the service
+ *   file would then choose the host, the database and the role. */
+int pg_env_guard(const char *conninfo, int *pin_options)
+{
+	const char *opt = getenv("PGOPTIONS");
+	const char *svc = getenv("PGSERVICE");
+
+	*pin_options = 0;
+	if (opt && *opt && dsn_names(conninfo, "options") == 0)
+		*pin_options = 1;
+	if (svc && *svc && dsn_names(conninfo, "service") == 0) {
+		cairn_error_set("PGSERVICE is set ('%.64s') but the DSN names no service: the service "
+				"file would choose the database; name service=%.64s in the DSN or "
+				"unset PGSERVICE",
+				svc, svc);
+		return -1;
+	}
+	return 0;
+}

@@ -41,6 +41,7 @@ int pg_is_blank(char c);
 int pg_strip_keywords(const char *dsn, struct buf *out, char **schema);
 int pg_accepts(const char *dsn);
 int pg_schema_name_ok(const char *s);
+int pg_env_guard(const char *conninfo, int *pin_options);
 
 /* postgres.c */
 void pg_copy_field(char *dst, size_t size, const char *src);

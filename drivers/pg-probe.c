@@ -37,20 +37,26 @@ int pg_books_writable(struct db *db, char **why)
 	buf_put_sql_literal(&a, db->t_audit);
 	buf_put_sql_literal(&s, db->schema);
 	buf_printf(&q,
-		   "SELECT CASE WHEN to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL THEN "
-		   "CASE WHEN has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'UPDATE') "
-		   "AND has_table_privilege(%s, 'SELECT') AND has_table_privilege(%s, 'INSERT') "
-		   "AND has_table_privilege(%s, 'SELECT') THEN NULL "
-		   "ELSE format('role %%s cannot write the bookkeeping tables %%s and %%s "
+		   "SELECT CASE WHEN pg_catalog.to_regclass(%s) IS NOT NULL AND "
+		   "pg_catalog.to_regclass(%s) IS NOT NULL THEN "
+		   "CASE WHEN pg_catalog.has_table_privilege(%s, 'INSERT') AND "
+		   "pg_catalog.has_table_privilege(%s, 'UPDATE') "
+		   "AND pg_catalog.has_table_privilege(%s, 'SELECT') AND "
+		   "pg_catalog.has_table_privilege(%s, 'INSERT') "
+		   "AND pg_catalog.has_table_privilege(%s, 'SELECT') THEN NULL "
+		   "ELSE pg_catalog.format('role %%s cannot write the bookkeeping tables %%s and %%s "
 		   "(needs SELECT, INSERT, UPDATE on the first, SELECT, INSERT on the second)', "
 		   "current_user, %s, %s) END "
-		   "WHEN to_regnamespace(%s) IS NOT NULL THEN "
-		   "CASE WHEN has_schema_privilege(%s, 'CREATE') THEN NULL "
-		   "ELSE format('role %%s has no CREATE on schema %%s, where the bookkeeping tables "
+		   "WHEN pg_catalog.to_regnamespace(%s) IS NOT NULL THEN "
+		   "CASE WHEN pg_catalog.has_schema_privilege(%s, 'CREATE') THEN NULL "
+		   "ELSE pg_catalog.format('role %%s has no CREATE on schema %%s, where the "
+		   "bookkeeping tables "
 		   "are created', current_user, %s) END "
-		   "WHEN has_database_privilege(current_database(), 'CREATE') THEN NULL "
-		   "ELSE format('role %%s cannot create schema %%s for the bookkeeping (no CREATE on "
-		   "database %%s)', current_user, %s, current_database()) END",
+		   "WHEN pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') "
+		   "THEN NULL "
+		   "ELSE pg_catalog.format('role %%s cannot create schema %%s for the bookkeeping "
+		   "(no CREATE on "
+		   "database %%s)', current_user, %s, pg_catalog.current_database()) END",
 		   m.ptr, a.ptr, m.ptr, m.ptr, m.ptr, a.ptr, a.ptr, m.ptr, a.ptr, s.ptr, s.ptr,
 		   s.ptr, s.ptr);
 	rc = pg_query_text(db, q.ptr, why);
@@ -76,15 +82,17 @@ int pg_blockers(struct db *db, const char *const *tables, size_t ntables, char *
 	if (!ntables)
 		return 0;
 	buf_puts(&q,
-		 "SELECT string_agg(DISTINCT format('pid %s (user %s, application %s, %s, "
+		 "SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('pid %s (user %s, "
+		 "application %s, %s, "
 		 "transaction since %s): %s on %s', a.pid, coalesce(a.usename::text, '?'), "
 		 "coalesce(nullif(a.application_name, ''), '?'), coalesce(a.state, '?'), "
-		 "coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', "
+		 "coalesce(pg_catalog.to_char(a.xact_start AT TIME ZONE 'UTC', "
 		 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'none'), l.mode, l.relation::regclass), E'\\n') "
-		 "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-		 "WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid() "
-		 "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-		 "AND l.relation IN (SELECT to_regclass(x) FROM unnest(ARRAY[");
+		 "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+		 "WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid() "
+		 "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = "
+		 "pg_catalog.current_database()) "
+		 "AND l.relation IN (SELECT pg_catalog.to_regclass(x) FROM pg_catalog.unnest(ARRAY[");
 	for (i = 0; i < ntables; i++) {
 		if (i)
 			buf_putc(&q, ',');
@@ -108,7 +116,7 @@ int pg_drop_invalid_index(struct db *db, const char *name, const char **what)
 
 	*what = "none";
 	buf_puts(&q, "SELECT CASE WHEN i.indisvalid THEN 'valid' ELSE i.indexrelid::regclass::text "
-		     "END FROM pg_index i WHERE i.indexrelid = to_regclass(");
+		     "END FROM pg_catalog.pg_index i WHERE i.indexrelid = pg_catalog.to_regclass(");
 	buf_put_sql_literal(&q, name);
 	buf_puts(&q, ")");
 	rc = pg_query_text(db, q.ptr, &state);

@@ -145,17 +145,37 @@ static void quiet_notices(void *arg, const char *message)
 /* The session's application_name unless the DSN or PGAPPNAME names one:
  * "cairn-apply", or "cairn/<traceparent>" when the run carries a W3C trace
  * context (61 characters: within NAMEDATALEN), so the session shows up
- * in pg_stat_activity and the server's logs under the trace. */
-static PGconn *connect_db(struct db *db)
+ * in pg_stat_activity and the server's logs under the trace. Keywords
+ * before dbname are defaults the DSN overrides; PGOPTIONS is kept out by
+ * an explicit options=" " (pg_env_guard), and a writing session asks for a
+ * primary (target_session_attrs=read-write) unless the DSN says otherwise,
+ * whatever PGTARGETSESSIONATTRS says. */
+static PGconn *connect_db(struct db *db, int pin_options)
 {
-	const char *kw[] = { "fallback_application_name", "dbname", "client_encoding", NULL };
-	const char *val[] = { "cairn-apply", db->conninfo, "UTF8", NULL };
+	const char *kw[6], *val[6];
 	char traced[64];
 	const char *tp = trace_parent();
+	size_t n = 0;
 	PGconn *c;
 
+	kw[n] = "fallback_application_name";
+	val[n++] = "cairn-apply";
 	if (tp && (size_t)snprintf(traced, sizeof(traced), "cairn/%s", tp) < sizeof(traced))
 		val[0] = traced;
+	if (pin_options) {
+		kw[n] = "options";
+		val[n++] = " ";
+	}
+	if (!db->readonly) {
+		kw[n] = "target_session_attrs";
+		val[n++] = "read-write";
+	}
+	kw[n] = "dbname";
+	val[n++] = db->conninfo;
+	kw[n] = "client_encoding";
+	val[n++] = "UTF8";
+	kw[n] = NULL;
+	val[n] = NULL;
 	c = pq.connectdbParams(kw, val, 1);
 
 	if (c)
@@ -239,7 +259,7 @@ static int pg_open(struct db **out, const char *dsn, unsigned flags)
 	struct db *db;
 	struct buf ci = BUF_INIT;
 	char *schema = NULL, *q;
-	int rc;
+	int rc, pin_options = 0;
 
 	*out = NULL;
 	if (pq_load() < 0)
@@ -268,8 +288,9 @@ static int pg_open(struct db **out, const char *dsn, unsigned flags)
 	db->lock_key = (int64_t)fnv1a(q);
 	free(q);
 	db->readonly = !!(flags & DRIVER_OPEN_READONLY);
-
-	db->conn = connect_db(db);
+	if (pg_env_guard(db->conninfo, &pin_options) < 0)
+		goto fail;
+	db->conn = connect_db(db, pin_options);
 	make_display(db, db->conn);
 	if (!db->conn || pq.status(db->conn) != CONNECTION_OK) {
 		pg_set_conn_error(db, db->conn, "cannot connect to");
@@ -365,7 +386,10 @@ static int try_lock(struct db *db, int *got)
 	char sql[128];
 	PGresult *r;
 
-	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%lld)", (long long)db->lock_key);
+	/* pg_catalog named: a role's search_path "evil, pg_catalog" would
+	 * otherwise let a look-alike function say yes to every runner */
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_try_advisory_lock(%lld)",
+		 (long long)db->lock_key);
 	r = pq.exec(db->lock_conn, sql);
 	if (!r || pq.resultStatus(r) != PGRES_TUPLES_OK || pq.ntuples(r) != 1) {
 		pq.clear(r);
@@ -387,13 +411,15 @@ static void lock_holder(struct db *db, char *out, size_t size)
 	out[0] = '\0';
 	snprintf(sql, sizeof(sql),
 		 "SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), "
-		 "coalesce(a.usename::text, '?'), coalesce(host(a.client_addr), 'local socket'), "
-		 "coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "
+		 "coalesce(a.usename::text, '?'), "
+		 "coalesce(pg_catalog.host(a.client_addr), 'local socket'), "
+		 "coalesce(pg_catalog.to_char(a.backend_start AT TIME ZONE 'UTC', "
 		 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') "
-		 "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+		 "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
 		 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %u AND l.objid = %u "
 		 "AND l.objsubid = 1 AND l.database = "
-		 "(SELECT oid FROM pg_database WHERE datname = current_database())",
+		 "(SELECT oid FROM pg_catalog.pg_database WHERE datname = "
+		 "pg_catalog.current_database())",
 		 (unsigned)(k >> 32), (unsigned)(k & 0xffffffffu));
 	r = pq.exec(db->lock_conn, sql);
 	if (r && pq.resultStatus(r) == PGRES_TUPLES_OK && pq.ntuples(r) >= 1)
@@ -471,7 +497,8 @@ static int pg_lock_probe(struct db *db, char **holder)
 	if (try_lock(db, &got) < 0) {
 		rc = -1;
 	} else if (got) {
-		snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)db->lock_key);
+		snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_advisory_unlock(%lld)",
+			 (long long)db->lock_key);
 		rc = pg_simple_exec(db, db->conn, sql, "releasing the advisory lock");
 	} else {
 		lock_holder(db, who, sizeof(who));
@@ -503,7 +530,8 @@ static int pg_unlock(struct db *db)
 
 	if (!db->locked)
 		return 0;
-	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)db->lock_key);
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_advisory_unlock(%lld)",
+		 (long long)db->lock_key);
 	rc = pg_simple_exec(db, db->lock_conn, sql, "releasing the advisory lock");
 	db->locked = 0;
 	if (db->lock_conn != db->conn)

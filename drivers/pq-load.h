@@ -47,6 +47,7 @@
 	X(freeCancel)                                                         \
 	X(freemem)                                                            \
 	X(conninfo)                                                           \
+	X(conninfoParse)                                                      \
 	X(conninfoFree)
 
 struct pq_api {

@@ -384,6 +384,33 @@ static int load_extensions(struct db *db)
 	return rc;
 }
 
+/* A journal beside the database that is not a plain file, or not owned by
+ * the database's owner: SQLite would roll a hot journal's pages into the
+ * database at the first open, so a journal planted by whoever can write
+ * the directory writes the database (a link SQLite refuses anyway, with a
+ * vaguer message). */
+static int journal_suspect(const char *path)
+{
+	char j[4096];
+	struct stat d, st;
+
+	if ((size_t)snprintf(j, sizeof(j), "%s-journal", path) >= sizeof(j) || lstat(j, &st) != 0)
+		return 0;
+	if (!S_ISREG(st.st_mode)) {
+		cairn_error_set("'%s' is not a plain file (%s): SQLite would use it as the "
+				"database's rollback journal; remove it once you know how it got there",
+				j, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+		return -1;
+	}
+	if (stat(path, &d) == 0 && d.st_uid != st.st_uid) {
+		cairn_error_set("'%s' belongs to uid %lu, the database to uid %lu: SQLite would roll "
+				"that journal into the database; remove it once you know how it got there",
+				j, (unsigned long)st.st_uid, (unsigned long)d.st_uid);
+		return -1;
+	}
+	return 0;
+}
+
 static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 {
 	struct db *db = xcalloc(1, sizeof(*db));
@@ -425,6 +452,21 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 		oflags = SQLITE_OPEN_READWRITE;
 	else
 		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* A run writes the file the DSN names, never the one a symbolic link
+	 * put in its place points to (another database of the fleet, a file
+	 * of whoever can write the directory): the identity check would not
+	 * tell two databases of the same environment apart. */
+	if (!(flags & DRIVER_OPEN_READONLY))
+		oflags |= SQLITE_OPEN_NOFOLLOW;
+	if (!(flags & DRIVER_OPEN_READONLY) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		cairn_error_set("database '%s' is a symbolic link: cairn-apply writes only the "
+				"file the DSN names; name the database file itself ('realpath %s' "
+				"shows where the link points)",
+				path, path);
+		goto fail;
+	}
+	if (!(flags & DRIVER_OPEN_READONLY) && journal_suspect(path) < 0)
+		goto fail;
 	rc = sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, sqlite_vfs_name());
 	if (rc != SQLITE_OK) {
 		cairn_error_set("cannot open database '%s': %s", path,
@@ -570,13 +612,38 @@ static long lock_holder(int fd)
 	return pid;
 }
 
+/* The file SQLite has open (HAS_MOVED: the inode it opened is still the
+ * one the path names), the file the run lock is on, and the file the path
+ * names now must be one and the same. A database renamed over, or a link
+ * put in its place, between the open and the lock would have the run lock
+ * one file and write another; during the run, write an inode no name
+ * reaches any more while the books of the file in its place say nothing. */
+static int sqlite_same_file(struct db *db, const char *when)
+{
+	struct stat a, b;
+	int moved = 0;
+
+	if (db->lock_fd < 0 || !db->h)
+		return 0;
+	if (fstat(db->lock_fd, &a) == 0 && lstat(db->path, &b) == 0 && S_ISREG(b.st_mode) &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+	    sqlite3_file_control(db->h, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+	    !moved)
+		return 0;
+	cairn_error_set("database '%s' was replaced %s (another file renamed over it, or a link "
+			"put in its place): nothing more is written to it; find out which file is "
+			"the database before running again",
+			db->path, when);
+	return -1;
+}
+
 static int sqlite_lock(struct db *db, unsigned long long timeout_ms)
 {
 	unsigned long long start = now_ns();
 	long pid;
 
 	if (db->lock_fd < 0) {
-		db->lock_fd = open(db->path, O_RDONLY | O_CLOEXEC);
+		db->lock_fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (db->lock_fd < 0) {
 			cairn_error_set("cannot lock '%s': %s", db->path, strerror(errno));
 			return -1;
@@ -605,6 +672,10 @@ static int sqlite_lock(struct db *db, unsigned long long timeout_ms)
 			return DRIVER_BUSY;
 		}
 		nanosleep(&ts, NULL);
+	}
+	if (sqlite_same_file(db, "between its open and the run lock") < 0) {
+		flock(db->lock_fd, LOCK_UN);
+		return -1;
 	}
 	journal_persist(db);
 	/* Writers that are not cairn wait as long as we were willing to. */
@@ -656,12 +727,17 @@ static int sqlite_unlock(struct db *db)
 
 static int sqlite_begin(struct db *db)
 {
+	if (sqlite_same_file(db, "while the run held its lock") < 0)
+		return -1;
 	return sqlite_simple(db, "BEGIN IMMEDIATE");
 }
 
+/* Checked again before COMMIT: a file swapped during the migration makes
+ * it roll back rather than commit to the inode no name reaches. */
 static int sqlite_commit(struct db *db)
 {
-	int rc = sqlite_simple(db, "COMMIT");
+	int rc = sqlite_same_file(db, "while the run held its lock") < 0 ? -1
+									  : sqlite_simple(db, "COMMIT");
 
 	db->deadline_ns = 0;
 	return rc;

@@ -126,6 +126,48 @@ out:
 	return rc;
 }
 
+/* GIT_CONFIG_GLOBAL and GIT_CONFIG_SYSTEM (git 2.32) name the files git
+ * reads in place of ~/.gitconfig and /etc/gitconfig; libgit2 1.5 does not
+ * look at them. What they say decides what 'git add' does (a clean filter,
+ * core.attributesFile), so they replace libgit2's files at those levels
+ * before anything reads the config or the attributes. */
+static int set_config_files(git_repository *repo, const char *cwd)
+{
+	static const struct {
+		const char *var;
+		git_config_level_t level;
+	} files[] = { { "GIT_CONFIG_GLOBAL", GIT_CONFIG_LEVEL_GLOBAL },
+		      { "GIT_CONFIG_SYSTEM", GIT_CONFIG_LEVEL_SYSTEM } };
+	git_config *cfg = NULL;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *v = env(files[i].var);
+		char *path;
+		int r;
+
+		if (!v)
+			continue;
+		if (!cfg && git_repository_config(&cfg, repo) < 0) {
+			cairn_error_set("cannot read the repository's config: %s", git_msg());
+			goto out;
+		}
+		path = absolute(v, cwd);
+		r = git_config_add_file_ondisk(cfg, path, files[i].level, repo, 1);
+		if (r < 0 && r != GIT_ENOTFOUND) {
+			cairn_error_set("cannot read %s '%s': %s", files[i].var, path, git_msg());
+			free(path);
+			goto out;
+		}
+		free(path);
+	}
+	rc = 0;
+out:
+	git_config_free(cfg);
+	return rc;
+}
+
 int gitenv_open(struct gitenv *out, const char *start)
 {
 	const char *dir = env("GIT_DIR"), *common = env("GIT_COMMON_DIR"), *ix = env("GIT_INDEX_FILE");
@@ -163,7 +205,8 @@ int gitenv_open(struct gitenv *out, const char *start)
 				git_repository_commondir(out->repo));
 		goto fail;
 	}
-	if (set_worktree(out->repo, dir, cwd) < 0 || set_objects(out->repo, cwd) < 0)
+	if (set_worktree(out->repo, dir, cwd) < 0 || set_objects(out->repo, cwd) < 0 ||
+	    set_config_files(out->repo, cwd) < 0)
 		goto fail;
 	/* git resolves a relative GIT_INDEX_FILE after moving to the top of
 	 * the work tree (a hook gets ".git/index" there) */

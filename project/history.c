@@ -425,3 +425,120 @@ int history_default_base(struct history *h, int is_commit, const char *tip_name)
 	h->base_how = xasprintf("merge base of %s and %s", tip_name, r->name);
 	return 0;
 }
+
+/* Whether a fetch refspec's source covers pattern: the same string, or a
+ * glob "PREFIX*" of which pattern is a part ("refs/heads/" + "*" covers
+ * "refs/heads/release/" + "*"). */
+static int refspec_covers(const char *src, const char *pattern)
+{
+	size_t n = strlen(src);
+
+	if (!strcmp(src, pattern))
+		return 1;
+	/* one '*', the last character, and no other glob */
+	return n && strchr(src, '*') == src + n - 1 && !strpbrk(src, "?[") &&
+	       !strncmp(src, pattern, n - 1);
+}
+
+/* What the remotes' config says they fetch (remote.R.fetch, remote.R.tagopt),
+ * read from the config itself: libgit2 1.5's git_remote_list and
+ * git_remote_lookup match config entries against a regex and leak PCRE2's
+ * match data on each entry that does not match. */
+struct fetch_view {
+	struct strlist srcs;      /* every fetch refspec's source */
+	struct strlist all_heads; /* remotes fetching refs/heads/ + "*" */
+	struct strlist no_tags;   /* remotes with tagopt --no-tags */
+	int remotes;              /* remote.R.url entries */
+};
+
+static char *remote_of(const char *name, const char *var)
+{
+	size_t n = strlen(name), v = strlen(var);
+
+	if (!starts_with(name, "remote.") || n <= 7 + v || strcmp(name + n - v, var))
+		return NULL;
+	return xstrndup(name + 7, n - 7 - v);
+}
+
+static void fetch_view_read(git_repository *repo, struct fetch_view *fv)
+{
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	char *r;
+
+	if (git_repository_config_snapshot(&cfg, repo) < 0 || git_config_iterator_new(&it, cfg) < 0)
+		goto out;
+	while (git_config_next(&e, it) == 0) {
+		const char *v = e->value ? e->value : "";
+
+		if ((r = remote_of(e->name, ".url")) != NULL) {
+			fv->remotes++;
+		} else if ((r = remote_of(e->name, ".fetch")) != NULL) {
+			char *src = xstrndup(v + (*v == '+'), strcspn(v + (*v == '+'), ":"));
+
+			strlist_push(&fv->srcs, src);
+			if (!strcmp(src, "refs/heads/*"))
+				strlist_push(&fv->all_heads, r);
+			free(src);
+		} else if ((r = remote_of(e->name, ".tagopt")) != NULL && !strcmp(v, "--no-tags")) {
+			strlist_push(&fv->no_tags, r);
+		}
+		free(r);
+	}
+out:
+	git_config_iterator_free(it);
+	git_config_free(cfg);
+}
+
+/* Whether some remote's fetch settings could bring pattern's refs here. A
+ * tag comes with an explicit refspec, or by git's auto-follow from a
+ * remote that fetches every branch and whose tagopt is not --no-tags. */
+static int view_fetches(const struct fetch_view *fv, const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; i < fv->srcs.n; i++)
+		if (refspec_covers(fv->srcs.items[i], pattern))
+			return 1;
+	if (!starts_with(pattern, "refs/tags/"))
+		return 0;
+	for (i = 0; i < fv->all_heads.n; i++)
+		if (!strlist_has(&fv->no_tags, fv->all_heads.items[i]))
+			return 1;
+	return 0;
+}
+
+const char *history_unfetched_pattern(git_repository *repo, const struct strlist *pats,
+				      const char *remote, char **fix)
+{
+	struct fetch_view fv;
+	const char *missing = NULL;
+	size_t i;
+
+	*fix = NULL;
+	memset(&fv, 0, sizeof(fv));
+	fetch_view_read(repo, &fv);
+	for (i = 0; fv.remotes && i < pats->n && !missing; i++) {
+		const char *p = pats->items[i];
+
+		if ((starts_with(p, "refs/heads/") || starts_with(p, "refs/tags/")) &&
+		    !view_fetches(&fv, p))
+			missing = p;
+	}
+	if (missing && remote) {
+		/* a branch pattern lands beside the remote's other branches */
+		char *dst = starts_with(missing, "refs/heads/")
+				    ? xasprintf("refs/remotes/%s/%s", remote,
+						missing + strlen("refs/heads/"))
+				    : xstrdup(missing);
+
+		*fix = xasprintf("git config --add remote.%s.fetch '+%s:%s' && git fetch --tags %s",
+				 remote, missing, dst, remote);
+		free(dst);
+	}
+	strlist_release(&fv.srcs);
+	strlist_release(&fv.all_heads);
+	strlist_release(&fv.no_tags);
+	return missing;
+}

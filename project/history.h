@@ -45,6 +45,14 @@ struct history {
  * refs/tags/v*. Fills pats (the caller releases it). */
 void history_release_patterns(git_repository *repo, const struct config *cfg,
 			      struct strlist *pats);
+/* For a clone in which no release ref exists: the first pattern of pats
+ * that none of its remotes' fetch settings could have brought here (a
+ * single-branch clone's refspec, remote.R.tagopt = --no-tags), so that an
+ * empty match says nothing about the server. NULL when every pattern could
+ * have been fetched. *fix gets the commands that make remote (the clone's
+ * own) fetch it, for a next: line (the caller frees it). */
+const char *history_unfetched_pattern(git_repository *repo, const struct strlist *pats,
+				      const char *remote, char **fix);
 /* 1 when refname matches one of the release patterns. */
 int history_is_release_ref(const struct strlist *pats, const char *refname);
 

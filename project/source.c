@@ -1,7 +1,9 @@
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <git2/sys/repository.h>
@@ -404,6 +406,49 @@ static int worktree_tracks(struct source *s, const char *path)
 	return s->gix_loaded < 0 || source_index_get(s, path) != NULL;
 }
 
+/* Whether the n bytes at a spell key (SECTION.SUBSECTION.VAR): the
+ * section and the variable compare without case, the subsection with it. */
+static int config_key_is(const char *a, size_t n, const char *key)
+{
+	const char *dot1 = strchr(key, '.'), *dot2 = strrchr(key, '.');
+	size_t s = (size_t)(dot1 - key), v = (size_t)(dot2 - key);
+
+	return n == strlen(key) && !strncasecmp(a, key, s) && !strncmp(a + s, dot1, v - s) &&
+	       !strncasecmp(a + v, dot2, n - v);
+}
+
+/* 1 when git's command-line config (GIT_CONFIG_PARAMETERS, which 'git -c
+ * KEY=VALUE' sets for everything it runs, or GIT_CONFIG_KEY_<n> below
+ * GIT_CONFIG_COUNT) names key. libgit2 1.5 reads neither; a mention is
+ * enough to count the filter as set. */
+static int env_config_names(const char *key)
+{
+	const char *p = getenv("GIT_CONFIG_PARAMETERS"), *count = getenv("GIT_CONFIG_COUNT");
+	long i, n = count ? strtol(count, NULL, 10) : 0;
+
+	/* each entry is 'KEY'='VALUE', or 'KEY=VALUE' before git 2.31 */
+	while (p && (p = strchr(p, '\'')) != NULL) {
+		size_t len = strcspn(p + 1, "'=");
+
+		if (config_key_is(p + 1, len, key))
+			return 1;
+		p += 1 + len;
+		if (*p == '\'')
+			p++;
+	}
+	for (i = 0; i < n && i < 1000; i++) {
+		char var[32];
+		const char *k;
+
+		if ((size_t)snprintf(var, sizeof(var), "GIT_CONFIG_KEY_%ld", i) >= sizeof(var))
+			break;
+		k = getenv(var);
+		if (k && config_key_is(k, strlen(k), key))
+			return 1;
+	}
+	return 0;
+}
+
 /* The filter driver of path when .gitattributes names one ('filter=X')
  * that the config gives a clean or process command: git runs it on 'git
  * add', libgit2 does not, so hashing the work-tree file would not give
@@ -422,7 +467,8 @@ static char *clean_filter(git_repository *repo, git_config *cfg, const char *pat
 		git_buf cmd = { NULL, 0, 0 };
 		char *key = xasprintf("filter.%s.%s", val, kinds[i]);
 
-		if (git_config_get_string_buf(&cmd, cfg, key) == 0 && cmd.size)
+		if ((git_config_get_string_buf(&cmd, cfg, key) == 0 && cmd.size) ||
+		    env_config_names(key))
 			name = xstrdup(val);
 		free(key);
 		git_buf_dispose(&cmd);

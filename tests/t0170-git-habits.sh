@@ -6,10 +6,7 @@ M=migrations
 U=$M/20260101000000_users
 O=$M/20260102000000_orders
 
-# unchanged REPO: the released migration's blob on main is what it was
-unchanged() {
-	test "$(git -C "$1" rev-parse "main:$U/up.sql")" = "$(cat "$TRASH_DIRECTORY/users.blob")"
-}
+. "$TEST_DIRECTORY/lib-git-habits.sh"
 
 # next_line FILE: the command a "cairn: next: CMD" line of FILE names
 next_line() {
@@ -171,23 +168,6 @@ test_expect_success 'grafts: the edit grafted as a root commit is still judged a
 	(cd gr && test_must_fail --exit=1 cairn check --ref edit >../out 2>&1) &&
 	test_grep "^$U: error: released-edited" out
 '
-
-# hooks REPO: a clone of p with cairn's hooks installed
-hooks() {
-	git clone -q --no-local p "$1" &&
-	(cd "$1" && cairn hooks install >/dev/null)
-}
-
-# refused REPO CMD...: refused by the hook with released-edited or
-# -deleted naming the released migration; HEAD and main unchanged
-refused() {
-	r=$1 && shift &&
-	before=$(git -C "$r" rev-parse HEAD) &&
-	test_must_fail "$@" >out 2>&1 &&
-	test_grep "^$U: error: released-\(edited\|deleted\|renamed\)" out &&
-	test "$(git -C "$r" rev-parse HEAD)" = "$before" &&
-	unchanged "$r"
-}
 
 test_expect_success 'migrations/ replaced by a symbolic link to an edited copy: the hook refuses' '
 	hooks ln &&

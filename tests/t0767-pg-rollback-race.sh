@@ -103,7 +103,7 @@ test_expect_success 'newest rows cut while a run waits for the advisory lock: th
 		--checkpoint-key host.key --lock-timeout 60s >out 2>err & } &&
 	runner=$! &&
 	# the run asked for the lock and was told no: it waits
-	i=0 && until test "$(bk "select count(*) from pg_stat_activity where query like '"'"'SELECT pg_try_advisory_lock(%'"'"'")" -ge 1; do
+	i=0 && until test "$(bk "select count(*) from pg_stat_activity where query like '"'"'SELECT pg_catalog.pg_try_advisory_lock(%'"'"'")" -ge 1; do
 		i=$((i + 1)); test $i -lt 1200 || break; sleep 0.05; done &&
 	test $i -lt 1200 &&
 	# the attacker cuts migration 0002 from both tables, leaving a chain
