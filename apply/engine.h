@@ -258,7 +258,8 @@ int engine_accept_checksum(struct db *db, const struct driver *drv, const struct
  * EXIT_REFUSED, nothing written); the driver's restore_from replaces the
  * database (SQLite; EXIT_FAILED for a driver without one), and a
  * "restore" row is appended to the chain the file brought back. A driver
- * with dump_tables (PostgreSQL) restores only the dumped tables: refused
+ * with dump_tables and restore_in_tx (PostgreSQL) restores only the dumped
+ * tables, on this connection in one transaction: refused
  * (EXIT_REFUSED) unless the backup's migration is the newest applied one,
  * which is then marked rolled back with a "restore" row. */
 struct restore_info {

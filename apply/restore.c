@@ -526,14 +526,14 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		goto out;
 	out->version = xstrdup(row->version);
 	out->seq = row->seq;
-	if (!drv->restore_from) {
+	out->tables_only = drv->dump_tables != NULL && drv->restore_in_tx != NULL;
+	if (!out->tables_only && !drv->restore_from) {
 		cairn_error_set("the %s driver restores no file: the audit row's restore: command "
 				"brings the dumped tables back (docs/runbooks/restore-from-backup.md)",
 				drv->name);
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	out->tables_only = drv->dump_tables != NULL && drv->restore_in_tx != NULL;
 	if (out->tables_only) {
 		rc = restore_tables(db, drv, &guard.opts, row, path, rows, nrows, out);
 		goto out;
