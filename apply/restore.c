@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,17 +130,6 @@ out:
 	return rc;
 }
 
-/* A kill at a known point, for the tests of a restore killed outright
- * (tests/t1066): $CAIRN_TEST_KILL_AT names the point. Only ever SIGKILLs
- * this process: it opens no way past a check. */
-static void test_kill_at(const char *point)
-{
-	const char *at = getenv("CAIRN_TEST_KILL_AT");
-
-	if (at && !strcmp(at, point))
-		kill(getpid(), SIGKILL);
-}
-
 /* The newest restore row that brought back path with the bytes it has
  * now: the database is that backup's already (a restore that finished,
  * or one killed after its one step, whose row came with the copy). The
@@ -221,7 +209,6 @@ static int prepare_copy(const struct driver *drv, const struct apply_opts *o,
 		return EXIT_ENVIRONMENT;
 	if ((rc = check_file(row, tmp)) != EXIT_OK)
 		return rc;
-	test_kill_at("copied");
 	dsn = xasprintf("%s:%s", drv->name, tmp);
 	rc = drv->open(&copy, dsn, DRIVER_OPEN_EXISTING) ? EXIT_ENVIRONMENT : EXIT_OK;
 	free(dsn);
@@ -274,13 +261,11 @@ static int restore_whole(struct db *db, const struct driver *drv, const struct a
 	drop_stale_journals(path);
 	tmpfile_hold(tmp);
 	rc = prepare_copy(drv, o, row, path, tmp, nbefore, out);
-	test_kill_at("recorded");
 	if (rc == EXIT_OK && drv->restore_from(db, tmp) < 0) {
 		free(out->current);
 		out->current = NULL;
 		rc = EXIT_ENVIRONMENT;
 	}
-	test_kill_at("restored");
 	unlink(tmp);
 	unlink(journal);
 	tmpfile_drop(tmp);
@@ -513,6 +498,10 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 	if (rc != EXIT_OK)
 		goto out;
 	if (!(row = find_row(a, na, path)) && restored_already(a, na, path)) {
+		/* a restore killed after its step left its copy (and maybe the
+		 * copy's journal) beside the backup: removed, the database not */
+		free(tmpfile_name(path));
+		drop_stale_journals(path);
 		rc = EXIT_REFUSED;
 		goto out;
 	}
