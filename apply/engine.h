@@ -190,6 +190,13 @@ struct apply_opts {
 	 * nothing runs (EXIT_STATE naming the migration and both hashes).
 	 * NULL: no bundle given; the facts and the checkpoint check only. */
 	const struct apply_set *manifest;
+	/* restore of a whole file (SQLite): called with the prepared copy
+	 * open, its restore row committed, before its pages replace the
+	 * database's, so the caller can keep (fsynced) the checkpoint of the
+	 * chain the step will leave (cmd/restore.c). Non-zero: nothing is
+	 * restored, the error set. NULL: none. */
+	int (*restore_prepared)(void *ctx, struct db *copy);
+	void *prepared_ctx;
 };
 
 /* What happened, for the caller's closing message. */

@@ -196,7 +196,8 @@ out:
 
 /* The private copy made ready: the backup's bytes, checked again against
  * the row (so the bytes restored are the ones checked), the restore row
- * appended to its chain and committed (SQLite syncs the commit). */
+ * appended to its chain and committed (SQLite syncs the commit), then
+ * o->restore_prepared told (the checkpoint of that chain kept). */
 static int prepare_copy(const struct driver *drv, const struct apply_opts *o,
 			const struct audit_row *row, const char *path, const char *tmp,
 			size_t nbefore, struct restore_info *out)
@@ -214,10 +215,14 @@ static int prepare_copy(const struct driver *drv, const struct apply_opts *o,
 	free(dsn);
 	if (rc == EXIT_OK && record_restore(copy, drv, o, row, path, nbefore, out) < 0)
 		rc = EXIT_ENVIRONMENT;
-	drv->close(copy);
-	if (rc != EXIT_OK)
+	if (rc != EXIT_OK) {
 		cairn_error_set("cannot write the restore row into the copy '%s': %s; nothing was "
 				"restored", tmp, cairn_error_last());
+	} else if (o->restore_prepared && o->restore_prepared(o->prepared_ctx, copy)) {
+		cairn_error_set("%s; nothing was restored", cairn_error_last());
+		rc = EXIT_ENVIRONMENT;
+	}
+	drv->close(copy);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/checkpoint.h"
 #include "../lib/error.h"
@@ -36,7 +37,9 @@ const struct cmd cmd_restore_desc = {
 	"as it was or restored with its row, never between. A second restore of\n"
 	"the same backup is refused (exit 3, 'was restored already'). A signed checkpoint\n"
 	"taken after the backup will name those rows as missing: expected after a\n"
-	"restore, until the checkpoint restore appends.\n"
+	"restore, until the checkpoint restore appends. That one is signed before the\n"
+	"step and kept in FILE.pending, so a restore killed before the append leaves\n"
+	"it for the next run to append (history --verify accepts it meanwhile).\n"
 	"\n"
 	"PostgreSQL: the backup is a pg_dump of the tables the migration touched;\n"
 	"it is restored only while that migration is the newest applied one, and\n"
@@ -107,6 +110,21 @@ static int parse_args(struct restore_args *a, int argc, char **argv)
 	return EXIT_OK;
 }
 
+struct prepared {
+	struct apply_ctx *ctx;
+	const struct checkpoint_opts *cpo;
+};
+
+/* The engine's copy is ready: its chain's checkpoint kept beside the
+ * checkpoint file before the step, so a kill after the step leaves one
+ * that the next run appends (cmd/checkpoint.h). */
+static int restore_prepared(void *arg, struct db *copy)
+{
+	const struct prepared *p = arg;
+
+	return checkpoint_pending_write(p->ctx, p->cpo, copy);
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_args a;
@@ -114,6 +132,8 @@ int cmd_restore(int argc, char **argv)
 	struct apply_ctx ctx;
 	struct apply_opts o;
 	struct restore_info info;
+	struct prepared prep;
+	char *pending = NULL;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -139,6 +159,13 @@ int cmd_restore(int argc, char **argv)
 	o.policy = ap.active;
 	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
 	o.lock_timeout_ms = a.lock_ms;
+	if (a.cpo.file && a.cpo.key) {
+		prep.ctx = &ctx;
+		prep.cpo = &a.cpo;
+		o.restore_prepared = restore_prepared;
+		o.prepared_ctx = &prep;
+		pending = checkpoint_pending_path(a.cpo.file);
+	}
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
 	if (rc == EXIT_OK && info.tables_only) {
 		printf("restored the tables %s of %s from '%s' (the backup taken before %s); "
@@ -167,7 +194,12 @@ int cmd_restore(int argc, char **argv)
 		ctx.checkpoint = NULL;
 	}
 	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
+	/* appended (or the restore failed, the database as it was): the
+	 * pending one is done with; kept only for a checkpoint not written */
+	if (pending && (rc == EXIT_OK || !info.version || info.tables_only))
+		unlink(pending);
 out:
+	free(pending);
 	checkpoint_opts_release(&a.cpo);
 	restore_info_release(&info);
 	apply_ctx_close(&ctx);
