@@ -40,6 +40,24 @@ apply_table() {
 	apply_mig "$1" "$2" "CREATE TABLE t_$2 (id integer primary key, v text);" "DROP TABLE t_$2;"
 }
 
+# apply_log_callbacks DIR NAME...: SQL callbacks NAME.sql that each add
+# their name to table cb_log (before_migrate creates it first).
+apply_log_callbacks() {
+	cb_dir="$1/migrations/callbacks" &&
+	shift &&
+	mkdir -p "$cb_dir" &&
+	for cb in "$@"
+	do
+		if test "$cb" = before_migrate
+		then
+			printf "CREATE TABLE IF NOT EXISTS cb_log (what text); INSERT INTO cb_log VALUES ('%s');\n" \
+				"$cb" >"$cb_dir/$cb.sql"
+		else
+			printf "INSERT INTO cb_log VALUES ('%s');\n" "$cb" >"$cb_dir/$cb.sql"
+		fi || return 1
+	done
+}
+
 # apply_half_project DIR OUT: a project for both drivers whose 0002_half
 # (transaction: false) fails on its second statement, after 0001_a; its
 # signed bundle in OUT. The row it leaves failed needs an operator.

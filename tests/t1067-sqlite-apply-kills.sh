@@ -8,7 +8,6 @@ test_description='a SQLite apply killed (SIGKILL) or its power cut before a chos
 CUT="$SRC_DIR/build/tests/powercut.so"
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 export ASAN_OPTIONS
-sq="'"
 
 test_expect_success 'setup: rows, callbacks around every migration, a table, a batch backfill, a table' '
 	test -f "$CUT" &&
@@ -17,12 +16,7 @@ test_expect_success 'setup: rows, callbacks around every migration, a table, a b
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
 INSERT INTO items (id, price) SELECT i, i % 97 FROM n;" "DROP TABLE items;" &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
-	mkdir -p p/migrations/callbacks &&
-	echo "CREATE TABLE IF NOT EXISTS cb_log (what text); INSERT INTO cb_log VALUES (${sq}before_migrate${sq});" \
-		>p/migrations/callbacks/before_migrate.sql &&
-	echo "INSERT INTO cb_log VALUES (${sq}before_each${sq});" >p/migrations/callbacks/before_each.sql &&
-	echo "INSERT INTO cb_log VALUES (${sq}after_each${sq});" >p/migrations/callbacks/after_each.sql &&
-	echo "INSERT INTO cb_log VALUES (${sq}after_migrate${sq});" >p/migrations/callbacks/after_migrate.sql &&
+	apply_log_callbacks p before_migrate before_each after_each after_migrate &&
 	apply_table p 0002_a &&
 	apply_mig p 0003_backfill "UPDATE items SET cents = price * 100
 WHERE id IN (SELECT id FROM items WHERE cents IS NULL LIMIT 250);" - "kind: batch
