@@ -242,9 +242,7 @@ out:
 
 /* Before a run: a pending checkpoint the chain extends while the newest
  * in FILE no longer holds (a restore killed between its step and the
- * append) is appended to FILE and taken as the starting one (*cp); a
- * pending one that does not hold while FILE's does is stale (the restore
- * never took effect) and removed. */
+ * append) is appended to FILE and taken as the starting one (*cp). */
 static int pending_settle(struct apply_ctx *c, const struct checkpoint_opts *o,
 			  struct checkpoint *cp, const char *want)
 {
@@ -262,10 +260,12 @@ static int pending_settle(struct apply_ctx *c, const struct checkpoint_opts *o,
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	if (cp->sig && checkpoint_rows_check(cp, a, n) == 0) {
-		unlink(pending);
+	/* FILE's newest still holds: the restore never took effect. The
+	 * pending file stays (the next restore replaces it): removing it here,
+	 * before the run lock, could remove the one a restore running now
+	 * just kept */
+	if (cp->sig && checkpoint_rows_check(cp, a, n) == 0)
 		goto out;
-	}
 	found = pending_read(c, o->file, want, NULL, a, n, &p, &pline, &text);
 	if (found)
 		goto out; /* none, or refused: the books are compared with FILE's */

@@ -56,8 +56,9 @@ int checkpoint_append(struct apply_ctx *c, const struct checkpoint_opts *o);
  * directory synced) before the copy replaces the database. The next
  * checkpoint_check_before appends it to o->file when the chain extends it
  * and no longer extends o->file's newest (a restore killed after its
- * step), or removes it as stale when o->file's still holds;
- * checkpoint_verify_file accepts it (same key) in place of o->file's.
+ * step; one killed before it leaves a pending file that nothing takes and
+ * the next restore replaces); checkpoint_verify_file accepts it (same
+ * key) in place of o->file's.
  * 0, or -1 with the error set. */
 int checkpoint_pending_write(struct apply_ctx *c, const struct checkpoint_opts *o,
 			     struct db *copy);

@@ -134,7 +134,7 @@ int cmd_restore(int argc, char **argv)
 	struct restore_info info;
 	struct prepared prep;
 	char *pending = NULL;
-	int rc;
+	int rc, restored;
 
 	memset(&a, 0, sizeof(a));
 	memset(&ap, 0, sizeof(ap));
@@ -167,6 +167,7 @@ int cmd_restore(int argc, char **argv)
 		pending = checkpoint_pending_path(a.cpo.file);
 	}
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
+	restored = rc == EXIT_OK;
 	if (rc == EXIT_OK && info.tables_only) {
 		printf("restored the tables %s of %s from '%s' (the backup taken before %s); "
 		       "removed what it created: %s; %s is marked rolled back; it is at version "
@@ -194,9 +195,9 @@ int cmd_restore(int argc, char **argv)
 		ctx.checkpoint = NULL;
 	}
 	rc = checkpoint_after_run(&ctx, &a.cpo, rc);
-	/* appended (or the restore failed, the database as it was): the
+	/* appended, or the restore failed (the database as it was): the
 	 * pending one is done with; kept only for a checkpoint not written */
-	if (pending && (rc == EXIT_OK || !info.version || info.tables_only))
+	if (pending && (rc == EXIT_OK || !restored))
 		unlink(pending);
 out:
 	free(pending);
