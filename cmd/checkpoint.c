@@ -267,6 +267,8 @@ static int pending_settle(struct apply_ctx *c, const struct checkpoint_opts *o,
 	if (cp->sig && checkpoint_rows_check(cp, a, n) == 0)
 		goto out;
 	found = pending_read(c, o->file, want, NULL, a, n, &p, &pline, &text);
+	if (found < 0)
+		error_msg("%s; not used", cairn_error_last());
 	if (found)
 		goto out; /* none, or refused: the books are compared with FILE's */
 	buf_put(&add, pline, strcspn(pline, "\n"));

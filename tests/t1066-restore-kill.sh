@@ -177,6 +177,7 @@ test_expect_success 'a pending checkpoint altered, or signed by another key, is 
 		test_grep "pending checkpoint .cp.log.pending.: the checkpoint" err &&
 		test_grep "checkpoint mismatch" err &&
 		test_expect_code 5 cairn-apply restore --db sqlite:db $cp "$backup" >out 2>err &&
+		test_grep "pending checkpoint .cp.log.pending.: .*; not used" err &&
 		test_grep "checkpoint" err &&
 		test_cmp applied.cp cp.log &&
 		sha256sum <db >sum && test_cmp sum.forged sum || return 1
