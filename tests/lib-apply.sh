@@ -58,6 +58,29 @@ apply_log_callbacks() {
 	done
 }
 
+# powercut_run HOW ON N CMD...: CMD run on db, a fresh copy of pristine,
+# and stopped by tests/helpers/powercut.c ($CUT) before the Nth call ON
+# (HOW kill: SIGKILL, exit 137; cut: the power cut, exit 99).
+powercut_run() {
+	cp pristine db && rm -f db-journal &&
+	if test $1 = kill; then pr_want=137; else pr_want=99; fi &&
+	pr_how=$1 pr_on=$2 pr_at=$3 && shift 3 &&
+	test_expect_code $pr_want env POWERCUT_DB="$TRASH_DIRECTORY/db" POWERCUT_ON=$pr_on \
+		POWERCUT_AT=$pr_at POWERCUT_HOW=$pr_how LD_PRELOAD="$CUT" "$@" >out 2>err
+}
+
+# powercut_rounds HOW ON ROUNDS: the caller's stopped_at HOW ON N for
+# ROUNDS values of N spread evenly over the calls in trace.ON (a whole
+# run traced by tests/helpers/powercut.c).
+powercut_rounds() {
+	pr_total=$(wc -l <trace.$2) && pr_i=1 &&
+	while test $pr_i -le $3
+	do
+		stopped_at $1 $2 $(( (pr_total * pr_i + $3 - 1) / $3 )) || return 1
+		pr_i=$((pr_i + 1))
+	done
+}
+
 # apply_half_project DIR OUT: a project for both drivers whose 0002_half
 # (transaction: false) fails on its second statement, after 0001_a; its
 # signed bundle in OUT. The row it leaves failed needs an operator.

@@ -81,11 +81,7 @@ test_expect_success 'a whole apply, traced: its writes and syncs' '
 # kill, exit 137; cut, the power cut, exit 99), the database consistent
 # (the batch's state then added to outcomes); then a rerun finishes it
 stopped_at() {
-	cp pristine db && rm -f db-journal &&
-	if test $1 = kill; then want=137; else want=99; fi &&
-	test_expect_code $want env POWERCUT_DB="$TRASH_DIRECTORY/db" POWERCUT_ON=$2 POWERCUT_AT=$3 \
-		POWERCUT_HOW=$1 LD_PRELOAD="$CUT" \
-		cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY >out 2>err &&
+	powercut_run $1 $2 $3 cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY &&
 	{ consistent db || { echo "inconsistent after a $1 before $2 $3"; return 1; }; } &&
 	q db "SELECT coalesce((SELECT state || ':' || rows_changed FROM cairn_migrations WHERE version = '0003'), 'none')" >>"$TRASH_DIRECTORY/outcomes" &&
 	cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY >out 2>err &&
@@ -97,12 +93,7 @@ do
 	for on in write sync
 	do
 		test_expect_success "$how before the Nth $on, 10 spread over the apply (callbacks, a batch): consistent, a rerun finishes" '
-			total=$(wc -l <trace.'"$on"') &&
-			i=1 && while test $i -le 10
-			do
-				stopped_at '"$how $on"' $(( (total * i + 9) / 10 )) || return 1
-				i=$((i + 1))
-			done
+			powercut_rounds '"$how $on"' 10
 		'
 	done
 done
