@@ -190,6 +190,13 @@ struct apply_opts {
 	 * nothing runs (EXIT_STATE naming the migration and both hashes).
 	 * NULL: no bundle given; the facts and the checkpoint check only. */
 	const struct apply_set *manifest;
+	/* restore of a whole file (SQLite): called with the prepared copy
+	 * open, its restore row committed, before its pages replace the
+	 * database's, so the caller can keep (fsynced) the checkpoint of the
+	 * chain the step will leave (cmd/restore.c). Non-zero: nothing is
+	 * restored, the error set. NULL: none. */
+	int (*restore_prepared)(void *ctx, struct db *copy);
+	void *prepared_ctx;
 };
 
 /* What happened, for the caller's closing message. */
@@ -258,7 +265,8 @@ int engine_accept_checksum(struct db *db, const struct driver *drv, const struct
  * EXIT_REFUSED, nothing written); the driver's restore_from replaces the
  * database (SQLite; EXIT_FAILED for a driver without one), and a
  * "restore" row is appended to the chain the file brought back. A driver
- * with dump_tables (PostgreSQL) restores only the dumped tables: refused
+ * with dump_tables and restore_in_tx (PostgreSQL) restores only the dumped
+ * tables, on this connection in one transaction: refused
  * (EXIT_REFUSED) unless the backup's migration is the newest applied one,
  * which is then marked rolled back with a "restore" row. */
 struct restore_info {

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,17 +130,6 @@ out:
 	return rc;
 }
 
-/* A kill at a known point, for the tests of a restore killed outright
- * (tests/t1066): $CAIRN_TEST_KILL_AT names the point. Only ever SIGKILLs
- * this process: it opens no way past a check. */
-static void test_kill_at(const char *point)
-{
-	const char *at = getenv("CAIRN_TEST_KILL_AT");
-
-	if (at && !strcmp(at, point))
-		kill(getpid(), SIGKILL);
-}
-
 /* The newest restore row that brought back path with the bytes it has
  * now: the database is that backup's already (a restore that finished,
  * or one killed after its one step, whose row came with the copy). The
@@ -208,7 +196,8 @@ out:
 
 /* The private copy made ready: the backup's bytes, checked again against
  * the row (so the bytes restored are the ones checked), the restore row
- * appended to its chain and committed (SQLite syncs the commit). */
+ * appended to its chain and committed (SQLite syncs the commit), then
+ * o->restore_prepared told (the checkpoint of that chain kept). */
 static int prepare_copy(const struct driver *drv, const struct apply_opts *o,
 			const struct audit_row *row, const char *path, const char *tmp,
 			size_t nbefore, struct restore_info *out)
@@ -221,16 +210,19 @@ static int prepare_copy(const struct driver *drv, const struct apply_opts *o,
 		return EXIT_ENVIRONMENT;
 	if ((rc = check_file(row, tmp)) != EXIT_OK)
 		return rc;
-	test_kill_at("copied");
 	dsn = xasprintf("%s:%s", drv->name, tmp);
 	rc = drv->open(&copy, dsn, DRIVER_OPEN_EXISTING) ? EXIT_ENVIRONMENT : EXIT_OK;
 	free(dsn);
 	if (rc == EXIT_OK && record_restore(copy, drv, o, row, path, nbefore, out) < 0)
 		rc = EXIT_ENVIRONMENT;
-	drv->close(copy);
-	if (rc != EXIT_OK)
+	if (rc != EXIT_OK) {
 		cairn_error_set("cannot write the restore row into the copy '%s': %s; nothing was "
 				"restored", tmp, cairn_error_last());
+	} else if (o->restore_prepared && o->restore_prepared(o->prepared_ctx, copy)) {
+		cairn_error_set("%s; nothing was restored", cairn_error_last());
+		rc = EXIT_ENVIRONMENT;
+	}
+	drv->close(copy);
 	return rc;
 }
 
@@ -274,13 +266,11 @@ static int restore_whole(struct db *db, const struct driver *drv, const struct a
 	drop_stale_journals(path);
 	tmpfile_hold(tmp);
 	rc = prepare_copy(drv, o, row, path, tmp, nbefore, out);
-	test_kill_at("recorded");
 	if (rc == EXIT_OK && drv->restore_from(db, tmp) < 0) {
 		free(out->current);
 		out->current = NULL;
 		rc = EXIT_ENVIRONMENT;
 	}
-	test_kill_at("restored");
 	unlink(tmp);
 	unlink(journal);
 	tmpfile_drop(tmp);
@@ -513,6 +503,10 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 	if (rc != EXIT_OK)
 		goto out;
 	if (!(row = find_row(a, na, path)) && restored_already(a, na, path)) {
+		/* a restore killed after its step left its copy (and maybe the
+		 * copy's journal) beside the backup: removed, the database not */
+		free(tmpfile_name(path));
+		drop_stale_journals(path);
 		rc = EXIT_REFUSED;
 		goto out;
 	}
@@ -526,14 +520,14 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 		goto out;
 	out->version = xstrdup(row->version);
 	out->seq = row->seq;
-	if (!drv->restore_from) {
+	out->tables_only = drv->dump_tables != NULL && drv->restore_in_tx != NULL;
+	if (!out->tables_only && !drv->restore_from) {
 		cairn_error_set("the %s driver restores no file: the audit row's restore: command "
 				"brings the dumped tables back (docs/runbooks/restore-from-backup.md)",
 				drv->name);
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	out->tables_only = drv->dump_tables != NULL && drv->restore_in_tx != NULL;
 	if (out->tables_only) {
 		rc = restore_tables(db, drv, &guard.opts, row, path, rows, nrows, out);
 		goto out;

@@ -99,8 +99,10 @@ static int append_line(const char *file, const struct buf *line)
 	return 0;
 }
 
-int checkpoint_make(struct apply_ctx *c, const struct receipt_key *key, struct buf *line,
-		    size_t *nrows)
+/* The signed line of chain a (read from src, c's database or the copy a
+ * restore prepared), naming c's database, without its newline. */
+static int make_line(struct apply_ctx *c, struct db *src, const struct receipt_key *key,
+		     struct buf *line, size_t *nrows)
 {
 	struct audit_row *a = NULL;
 	struct db_identity id;
@@ -109,7 +111,7 @@ int checkpoint_make(struct apply_ctx *c, const struct receipt_key *key, struct b
 	int rc = -1;
 
 	memset(&id, 0, sizeof(id));
-	if (c->drv->audit_read(c->db, 0, &a, &n) < 0)
+	if (c->drv->audit_read(src, 0, &a, &n) < 0)
 		goto out;
 	/* never sign a chain that does not extend the checkpoint the run
 	 * started from: that would launder a cut or rewritten chain */
@@ -131,6 +133,12 @@ out:
 	return rc;
 }
 
+int checkpoint_make(struct apply_ctx *c, const struct receipt_key *key, struct buf *line,
+		    size_t *nrows)
+{
+	return make_line(c, c->db, key, line, nrows);
+}
+
 int checkpoint_append(struct apply_ctx *c, const struct checkpoint_opts *o)
 {
 	struct buf line = BUF_INIT;
@@ -150,6 +158,138 @@ out:
 	if (rc)
 		error_msg("the run is done, but no checkpoint was kept: %s", cairn_error_last());
 	buf_release(&line);
+	return rc;
+}
+
+char *checkpoint_pending_path(const char *file)
+{
+	return xasprintf("%s.pending", file);
+}
+
+/* The directory holding path synced, so a rename in it is durable. */
+static int sync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0 || fsync(fd) < 0) {
+		cairn_error_set("cannot sync directory '%s': %s", dir, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int checkpoint_pending_write(struct apply_ctx *c, const struct checkpoint_opts *o,
+			     struct db *copy)
+{
+	struct buf line = BUF_INIT;
+	struct checkpoint *start = c->checkpoint;
+	char *pending = checkpoint_pending_path(o->file);
+	int rc = -1;
+
+	/* the restored chain does not extend the starting checkpoint (the rows
+	 * after the backup went): signed as it is, as cmd/restore.c does */
+	c->checkpoint = NULL;
+	if (make_line(c, copy, o->key, &line, NULL) < 0 || buf_putc(&line, '\n') < 0 ||
+	    write_file_atomic(pending, line.ptr, line.len, 0600) < 0 || sync_dir_of(pending) < 0)
+		cairn_error_set("cannot keep the checkpoint of the restored chain in '%s': %s",
+				pending, cairn_error_last());
+	else
+		rc = 0;
+	c->checkpoint = start;
+	free(pending);
+	buf_release(&line);
+	return rc;
+}
+
+/* The pending checkpoint of this database (a restore's, FILE.pending)
+ * into *cp and *line (the file's text kept in text) when it is signed by
+ * want_key (NULL: the key of the newest checkpoint in FILE, main_key) and
+ * the chain a extends it: 0. 1: no pending file or none of this database;
+ * -1: one that cannot be trusted, the error set. */
+static int pending_read(struct apply_ctx *c, const char *file, const char *want_key,
+			const char *main_key, const struct audit_row *a, size_t n,
+			struct checkpoint *cp, const char **line, struct buf *text)
+{
+	char *pending = checkpoint_pending_path(file);
+	const char *db = c->drv->display_name(c->db);
+	int rc = 1;
+
+	memset(cp, 0, sizeof(*cp));
+	if (access(pending, F_OK) < 0)
+		goto out;
+	rc = -1;
+	if (read_file(pending, 1u << 20, text) < 0 ||
+	    (rc = checkpoint_find_last(cp, line, text->ptr ? text->ptr : "", text->len, db)))
+		goto out;
+	rc = -1;
+	if (checkpoint_signature_check(cp, *line, want_key ? want_key : main_key) < 0 ||
+	    checkpoint_rows_check(cp, a, n) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		cairn_error_set("pending checkpoint '%s': %s", pending, cairn_error_last());
+	if (rc)
+		checkpoint_release(cp);
+	free(pending);
+	return rc;
+}
+
+/* Before a run: a pending checkpoint the chain extends while the newest
+ * in FILE no longer holds (a restore killed between its step and the
+ * append) is appended to FILE and taken as the starting one (*cp). */
+static int pending_settle(struct apply_ctx *c, const struct checkpoint_opts *o,
+			  struct checkpoint *cp, const char *want)
+{
+	struct audit_row *a = NULL;
+	struct checkpoint p;
+	struct buf text = BUF_INIT, add = BUF_INIT;
+	const char *pline = NULL;
+	char *pending = checkpoint_pending_path(o->file);
+	size_t n = 0;
+	int found, rc = EXIT_OK;
+
+	if (access(pending, F_OK) < 0)
+		goto out;
+	if (c->drv->audit_read(c->db, 0, &a, &n) < 0) {
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	/* FILE's newest still holds: the restore never took effect. The
+	 * pending file stays (the next restore replaces it): removing it here,
+	 * before the run lock, could remove the one a restore running now
+	 * just kept */
+	if (cp->sig && checkpoint_rows_check(cp, a, n) == 0)
+		goto out;
+	found = pending_read(c, o->file, want, NULL, a, n, &p, &pline, &text);
+	if (found < 0)
+		error_msg("%s; not used", cairn_error_last());
+	if (found)
+		goto out; /* none, or refused: the books are compared with FILE's */
+	buf_put(&add, pline, strcspn(pline, "\n"));
+	buf_putc(&add, '\n');
+	if (append_line(o->file, &add) < 0) {
+		error_msg("cannot append the pending checkpoint: %s", cairn_error_last());
+		checkpoint_release(&p);
+		rc = EXIT_ENVIRONMENT;
+		goto out;
+	}
+	unlink(pending);
+	if (!c->json)
+		fprintf(stderr, "cairn-apply: the checkpoint a restore kept in '%s' (%lld audit "
+			"rows) added to '%s'\n", pending, p.length, o->file);
+	checkpoint_release(cp);
+	*cp = p;
+out:
+	audit_rows_free(a, n);
+	buf_release(&text);
+	buf_release(&add);
+	free(pending);
 	return rc;
 }
 
@@ -180,7 +320,9 @@ int checkpoint_check_before(struct apply_ctx *c, const struct checkpoint_opts *o
 		rc = EXIT_STATE;
 		goto out;
 	}
-	if (line) { /* the chain is compared with it under the run lock */
+	if ((rc = pending_settle(c, o, &cp, want)) != EXIT_OK)
+		goto out;
+	if (cp.sig) { /* the chain is compared with it under the run lock */
 		if (c->checkpoint)
 			checkpoint_release(c->checkpoint);
 		free(c->checkpoint);
@@ -294,6 +436,29 @@ static int is_gzip(const char *path)
 	return gz;
 }
 
+/* history --verify: FILE's newest checkpoint does not hold; a pending one
+ * (a restore killed before it appended it) signed by the same key that
+ * the chain extends does. Prints; 1 when it holds. */
+static int pending_matches(struct apply_ctx *c, const char *file, const char *want_key,
+			   const char *main_key, const struct audit_row *a, size_t n)
+{
+	struct buf text = BUF_INIT;
+	struct checkpoint p;
+	const char *line = NULL;
+	int rc = pending_read(c, file, want_key, main_key, a, n, &p, &line, &text);
+
+	if (rc < 0)
+		error_msg("%s", cairn_error_last());
+	if (!rc && !c->json)
+		printf("checkpoint of %s matches: %lld audit row%s ending in %.16s..., signed by "
+		       "%s (pending: kept by a restore before its step, not yet appended to "
+		       "'%s'; the next run with it appends it)\n", p.time, p.length,
+		       p.length == 1 ? "" : "s", p.head, p.key, file);
+	checkpoint_release(&p);
+	buf_release(&text);
+	return rc == 0;
+}
+
 int checkpoint_verify_file(struct apply_ctx *c, const char *file, const char *want_key,
 			   const struct audit_row *a, size_t n)
 {
@@ -310,6 +475,12 @@ int checkpoint_verify_file(struct apply_ctx *c, const char *file, const char *wa
 		return EXIT_ENVIRONMENT;
 	}
 	found = checkpoint_find_last(&cp, &line, text.ptr ? text.ptr : "", text.len, db);
+	if (!found && checkpoint_check(&cp, line, want_key, a, n) < 0 &&
+	    pending_matches(c, file, want_key, cp.key, a, n)) {
+		checkpoint_release(&cp);
+		buf_release(&text);
+		return EXIT_OK;
+	}
 	checkpoint_release(&cp);
 	if (found < 0)
 		error_msg("checkpoint file '%s': %s", file, cairn_error_last());

@@ -50,6 +50,21 @@ int checkpoint_make(struct apply_ctx *c, const struct receipt_key *key, struct b
  * file). Prints what failed; returns an exit code. */
 int checkpoint_append(struct apply_ctx *c, const struct checkpoint_opts *o);
 
+/* restore (SQLite, the whole file): the checkpoint of the chain the
+ * prepared copy holds, signed by o->key and naming c's database, written
+ * to checkpoint_pending_path(o->file) (fsynced, renamed into place, its
+ * directory synced) before the copy replaces the database. The next
+ * checkpoint_check_before appends it to o->file when the chain extends it
+ * and no longer extends o->file's newest (a restore killed after its
+ * step; one killed before it leaves a pending file that nothing takes and
+ * the next restore replaces); checkpoint_verify_file accepts it (same
+ * key) in place of o->file's.
+ * 0, or -1 with the error set. */
+int checkpoint_pending_write(struct apply_ctx *c, const struct checkpoint_opts *o,
+			     struct db *copy);
+/* "FILE.pending", malloc'ed */
+char *checkpoint_pending_path(const char *file);
+
 /* Before a verb acts (the database open): the newest checkpoint of this
  * database in o->file, its signature checked against o->key, kept in
  * c->checkpoint for the engine, which compares the chain with it under its

@@ -1,6 +1,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/checkpoint.h"
 #include "../lib/error.h"
@@ -36,7 +37,9 @@ const struct cmd cmd_restore_desc = {
 	"as it was or restored with its row, never between. A second restore of\n"
 	"the same backup is refused (exit 3, 'was restored already'). A signed checkpoint\n"
 	"taken after the backup will name those rows as missing: expected after a\n"
-	"restore, until the checkpoint restore appends.\n"
+	"restore, until the checkpoint restore appends. That one is signed before the\n"
+	"step and kept in FILE.pending, so a restore killed before the append leaves\n"
+	"it for the next run to append (history --verify accepts it meanwhile).\n"
 	"\n"
 	"PostgreSQL: the backup is a pg_dump of the tables the migration touched;\n"
 	"it is restored only while that migration is the newest applied one, and\n"
@@ -89,6 +92,21 @@ static int parse_args(struct restore_args *a, int argc, char **argv)
 	return EXIT_OK;
 }
 
+struct prepared {
+	struct apply_ctx *ctx;
+	const struct checkpoint_opts *cpo;
+};
+
+/* The engine's copy is ready: its chain's checkpoint kept beside the
+ * checkpoint file before the step, so a kill after the step leaves one
+ * that the next run appends (cmd/checkpoint.h). */
+static int restore_prepared(void *arg, struct db *copy)
+{
+	const struct prepared *p = arg;
+
+	return checkpoint_pending_write(p->ctx, p->cpo, copy);
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_args a;
@@ -96,7 +114,9 @@ int cmd_restore(int argc, char **argv)
 	struct apply_ctx ctx;
 	struct apply_opts o;
 	struct restore_info info;
-	int rc;
+	struct prepared prep;
+	char *pending = NULL;
+	int rc, restored;
 
 	memset(&a, 0, sizeof(a));
 	memset(&ap, 0, sizeof(ap));
@@ -119,7 +139,15 @@ int cmd_restore(int argc, char **argv)
 	o.policy = ap.active;
 	o.evidence = ap.ext_note; /* the SQLite extensions loaded (issue #19) */
 	o.lock_timeout_ms = a.bf.lock_ms;
+	if (a.bf.cpo.file && a.bf.cpo.key) {
+		prep.ctx = &ctx;
+		prep.cpo = &a.bf.cpo;
+		o.restore_prepared = restore_prepared;
+		o.prepared_ctx = &prep;
+		pending = checkpoint_pending_path(a.bf.cpo.file);
+	}
 	rc = engine_restore(ctx.db, ctx.drv, a.backup, &o, &info);
+	restored = rc == EXIT_OK;
 	if (rc == EXIT_OK && info.tables_only) {
 		printf("restored the tables %s of %s from '%s' (the backup taken before %s); "
 		       "removed what it created: %s; %s is marked rolled back; it is at version "
@@ -147,7 +175,12 @@ int cmd_restore(int argc, char **argv)
 		ctx.checkpoint = NULL;
 	}
 	rc = checkpoint_after_run(&ctx, &a.bf.cpo, rc);
+	/* appended, or the restore failed (the database as it was): the
+	 * pending one is done with; kept only for a checkpoint not written */
+	if (pending && (rc == EXIT_OK || !restored))
+		unlink(pending);
 out:
+	free(pending);
 	books_flags_release(&a.bf);
 	restore_info_release(&info);
 	apply_ctx_close(&ctx);

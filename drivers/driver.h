@@ -298,14 +298,11 @@ struct driver {
 	int (*dump_tables)(struct db *db, const char *const *tables, size_t n, const char *path);
 	/* Optional (issue #20): the whole database replaced by the copy at
 	 * path that backup_to made (SQLite's online backup API, from the file
-	 * into the open connection, under the run lock); for a driver with
-	 * dump_tables, the dumped tables dropped and created again from the
-	 * dump at path, data included, in one transaction of the tool's
-	 * (PostgreSQL: pg_restore --clean --single-transaction;
-	 * $CAIRN_PG_RESTORE names it), the books untouched. 0, or -1 with the
-	 * error set and the database as it was. NULL: none. */
+	 * into the open connection, under the run lock). 0, or -1 with the
+	 * error set and the database as it was. NULL: none (a driver with
+	 * dump_tables restores through restore_in_tx). */
 	int (*restore_from)(struct db *db, const char *path);
-	/* Optional (ops20d): restore_from's per-table dump brought back on
+	/* Optional (ops20d): dump_tables's per-table dump brought back on
 	 * this connection, inside the caller's open transaction (PostgreSQL:
 	 * pg_restore --clean writes its script to a temporary file, which runs
 	 * here, COPY data included), so the caller's own statements and the

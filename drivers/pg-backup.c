@@ -122,20 +122,6 @@ int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const cha
 	return rc;
 }
 
-/* The dumped tables brought back in pg_restore's one transaction: each
- * dropped (--clean, --if-exists) and created again with its data, or, on
- * the first error, none of it (--single-transaction, --exit-on-error). */
-int pg_restore_tables(struct db *db, const char *path)
-{
-	const char *args[] = { "--clean", "--if-exists", "--single-transaction",
-			       "--exit-on-error", path, NULL };
-	char *what = xasprintf("of '%s' into %s", path, db->display);
-	int rc = run_tool(db, tool_named("CAIRN_PG_RESTORE", "pg_restore"), args, what, 1);
-
-	free(what);
-	return rc;
-}
-
 /* One chunk of the script's SQL (several statements) sent at once. */
 static int send_sql(struct db *db, struct buf *sql, const char *path)
 {

@@ -132,9 +132,9 @@ int pg_drop_invalid_index(struct db *db, const char *name, const char **what);
 
 /* pg-backup.c: the backup before a destructive migration (driver.h) */
 int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const char *path);
-/* pg_restore of such a dump, in one transaction ($CAIRN_PG_RESTORE names
- * the binary): the driver's restore_from. */
-int pg_restore_tables(struct db *db, const char *path);
+/* Such a dump brought back inside the caller's transaction (pg_restore,
+ * $CAIRN_PG_RESTORE naming the binary, writes its script; it runs on this
+ * connection): the driver's restore_in_tx. */
 int pg_restore_tables_in_tx(struct db *db, const char *path);
 
 #endif

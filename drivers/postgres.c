@@ -725,7 +725,6 @@ const struct driver driver_postgres = {
 	.books_writable = pg_books_writable,
 	.blockers = pg_blockers,
 	.dump_tables = pg_dump_tables,
-	.restore_from = pg_restore_tables,
 	.restore_in_tx = pg_restore_tables_in_tx,
 	.drop_invalid_index = pg_drop_invalid_index,
 };

@@ -152,8 +152,9 @@ out:
 }
 
 /* 1 when release ref r's migrations/ holds a migration directory that the
- * base's lacks; both trees are in git's order, so one merge walk over them
- * answers without building a snapshot. */
+ * base's lacks, or callbacks other than the base's; both trees are in
+ * git's order, so one merge walk over them answers without building a
+ * snapshot. */
 static int ref_has_extra(struct history *h, const struct history_ref *r)
 {
 	const struct history_snap *B = h->base_snap;
@@ -190,6 +191,13 @@ static int ref_has_extra(struct history *h, const struct history_ref *r)
 			continue;
 		while (b < nb && (cmp = cmp_tree_entries(git_tree_entry_byindex(B->tree, b), ea)) < 0)
 			b++;
+		/* callbacks the base does not hold as they are there (ops20e) */
+		if (!strcmp(git_tree_entry_name(ea), CALLBACK_DIR)) {
+			rc = !(b < nb && cmp == 0 &&
+			       git_oid_equal(git_tree_entry_id(ea),
+					     git_tree_entry_id(git_tree_entry_byindex(B->tree, b))));
+			continue;
+		}
 		if (b < nb && cmp == 0)
 			continue;
 		v = dir_version(git_tree_entry_name(ea));
@@ -597,10 +605,71 @@ static int callback_oid(struct hcheck *x, const struct mig_file *mf, git_oid *ou
 	return rc < 0 ? git_fail("hashing a callback") : 0;
 }
 
+/* The callbacks/ tree of a snapshot's migrations/ tree (NULL: none). */
+static int callbacks_tree(struct hcheck *x, const struct history_snap *s, git_tree **out)
+{
+	git_tree_entry *te = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (s && s->tree && git_tree_entry_bypath(&te, s->tree, CALLBACK_DIR) == 0 &&
+	    git_tree_entry_type(te) == GIT_OBJECT_TREE &&
+	    git_tree_lookup(out, x->h->repo, git_tree_entry_id(te)) < 0)
+		rc = git_fail("reading a release's callbacks");
+	git_tree_entry_free(te);
+	return rc;
+}
+
+/* A callback whose text is not the base's (edited, or new since it) that
+ * a release ref which moved on since the base holds with another text:
+ * released there, so it must not change (ops20e), as a migration such a
+ * ref holds must be identical (check_new). */
+static int check_callbacks_moved(struct hcheck *x, git_tree *base_cbs)
+{
+	const struct project *p = x->p;
+	size_t i, k;
+	char hex[13];
+
+	for (k = 0; k < x->h->nrefs; k++) {
+		git_tree *cbs = NULL;
+
+		if (!x->moved[k])
+			continue;
+		if (callbacks_tree(x, x->moved[k], &cbs) < 0)
+			return -1;
+		for (i = 0; cbs && i < p->ncallbacks; i++) {
+			const struct mig_file *mf = &p->callbacks[i];
+			const git_tree_entry *r = git_tree_entry_byname(cbs, mf->name);
+			const git_tree_entry *b = base_cbs ? git_tree_entry_byname(base_cbs, mf->name)
+							   : NULL;
+			git_oid have;
+
+			if (!r)
+				continue;
+			if (callback_oid(x, mf, &have) < 0) {
+				git_tree_free(cbs);
+				return -1;
+			}
+			if (git_oid_equal(&have, git_tree_entry_id(r)) ||
+			    (b && git_oid_equal(&have, git_tree_entry_id(b))))
+				continue;
+			short_id(hex, &x->h->refs[k].commit);
+			findings_add(x->f, SEV_ERROR, mf->path, 0, 0, "released-edited",
+				     "callback '%s' was released in %s (commit %s) with another "
+				     "text and must not change: bundles built from it ran that "
+				     "text; restore it with 'git checkout %s -- %s%s'",
+				     mf->name, x->h->refs[k].name, hex, hex, x->prefix, mf->path);
+		}
+		git_tree_free(cbs);
+	}
+	return 0;
+}
+
 /* A callback the base holds is released (the base is a release ref, or
  * what the branch will merge into): it must not change; one the base
  * does not hold, or one it holds and the source no longer does, is
- * reported. */
+ * reported; so is one a release ref that moved on holds with another
+ * text. */
 static int check_callbacks(struct hcheck *x)
 {
 	git_tree_entry *te = NULL;
@@ -651,7 +720,7 @@ static int check_callbacks(struct hcheck *x)
 			findings_add(x->f, SEV_WARNING, p->callbacks[i].path, 0, 0, "callback-added",
 				     "callback '%s' is new since the base (commit %s): bundles built "
 				     "from here run it", p->callbacks[i].name, x->base_hex);
-	rc = 0;
+	rc = check_callbacks_moved(x, cbs);
 out:
 	git_tree_free(cbs);
 	git_tree_entry_free(te);

@@ -40,6 +40,47 @@ apply_table() {
 	apply_mig "$1" "$2" "CREATE TABLE t_$2 (id integer primary key, v text);" "DROP TABLE t_$2;"
 }
 
+# apply_log_callbacks DIR NAME...: SQL callbacks NAME.sql that each add
+# their name to table cb_log (before_migrate creates it first).
+apply_log_callbacks() {
+	cb_dir="$1/migrations/callbacks" &&
+	shift &&
+	mkdir -p "$cb_dir" &&
+	for cb in "$@"
+	do
+		if test "$cb" = before_migrate
+		then
+			printf "CREATE TABLE IF NOT EXISTS cb_log (what text); INSERT INTO cb_log VALUES ('%s');\n" \
+				"$cb" >"$cb_dir/$cb.sql"
+		else
+			printf "INSERT INTO cb_log VALUES ('%s');\n" "$cb" >"$cb_dir/$cb.sql"
+		fi || return 1
+	done
+}
+
+# powercut_run HOW ON N CMD...: CMD run on db, a fresh copy of pristine,
+# and stopped by tests/helpers/powercut.c ($CUT) before the Nth call ON
+# (HOW kill: SIGKILL, exit 137; cut: the power cut, exit 99).
+powercut_run() {
+	cp pristine db && rm -f db-journal &&
+	if test $1 = kill; then pr_want=137; else pr_want=99; fi &&
+	pr_how=$1 pr_on=$2 pr_at=$3 && shift 3 &&
+	test_expect_code $pr_want env POWERCUT_DB="$TRASH_DIRECTORY/db" POWERCUT_ON=$pr_on \
+		POWERCUT_AT=$pr_at POWERCUT_HOW=$pr_how LD_PRELOAD="$CUT" "$@" >out 2>err
+}
+
+# powercut_rounds HOW ON ROUNDS: the caller's stopped_at HOW ON N for
+# ROUNDS values of N spread evenly over the calls in trace.ON (a whole
+# run traced by tests/helpers/powercut.c).
+powercut_rounds() {
+	pr_total=$(wc -l <trace.$2) && pr_i=1 &&
+	while test $pr_i -le $3
+	do
+		stopped_at $1 $2 $(( (pr_total * pr_i + $3 - 1) / $3 )) || return 1
+		pr_i=$((pr_i + 1))
+	done
+}
+
 # apply_half_project DIR OUT: a project for both drivers whose 0002_half
 # (transaction: false) fails on its second statement, after 0001_a; its
 # signed bundle in OUT. The row it leaves failed needs an operator.

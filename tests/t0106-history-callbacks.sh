@@ -80,4 +80,41 @@ test_expect_success 'a warning found only in HEAD is not called a refusal of cai
 	git -C p branch -q -D warn
 '
 
+# A release tag off the base's line (a release cut from a branch, or a
+# maintenance line) carried a callback: it was released there, so the
+# checked text must be that one (ops20e), as a migration such a ref
+# holds must be identical.
+test_expect_success 'a callback a release tag off the base carried: the same text passes, an edit is released-edited, git commit -a refused' '
+	git -C p checkout -q -b rel main &&
+	echo "SELECT 10;" >p/$C/before_migrate.sql &&
+	git -C p add -A && git -C p commit -q -m "rel: before_migrate" &&
+	git -C p tag v1.0 &&
+	git -C p checkout -q -b feat main &&
+	git -C p checkout v1.0 -- $C/before_migrate.sql &&
+	(cd p && cairn check --staged >../out 2>&1) &&
+	test_grep ! "released-edited" out &&
+	git -C p commit -q -m "before_migrate as v1.0 released it" &&
+	echo "SELECT 11;" >p/$C/before_migrate.sql &&
+	test_must_fail git -C p commit -q -a -m edit 2>err &&
+	test_grep "$C/before_migrate.sql: error: released-edited: callback .before_migrate.sql. was released in refs/tags/v1.0 (commit [0-9a-f]*) with another text and must not change.*git checkout [0-9a-f]* -- $C/before_migrate.sql" err &&
+	git -C p show HEAD:$C/before_migrate.sql >text &&
+	echo "SELECT 10;" >want && test_cmp want text &&
+	(cd p && test_must_fail cairn check >../out 2>&1) &&
+	test_grep "released-edited: callback .before_migrate.sql. was released in refs/tags/v1.0" out
+'
+
+test_expect_success 'the commit that brings another text than a release tag off the line is refused; later ones, the base holding it, pass' '
+	git -C p checkout -q -f feat &&
+	git -C p checkout -q -b later main &&
+	echo "SELECT 12;" >p/$C/before_migrate.sql &&
+	git -C p add -A && git -C p -c core.hooksPath=/dev/null commit -q -m "other text" &&
+	git -C p checkout -q main && git -C p merge -q --ff-only later &&
+	(cd p && test_must_fail cairn check >../out 2>&1) &&
+	test_grep "released-edited: callback .before_migrate.sql. was released in refs/tags/v1.0" out &&
+	echo "SELECT 3;" >p/$C/after_each.sql &&
+	git -C p add -A && git -C p commit -q -m "after_each" &&
+	(cd p && cairn check >../out 2>&1) &&
+	test_grep ! "released-edited" out
+'
+
 test_done

@@ -1,9 +1,14 @@
 #!/bin/sh
-test_description='a SQLite restore killed outright (SIGKILL) at any moment: the database is untouched (restore runs again) or restored with its restore row, the chain intact; a second restore says it was done already'
+test_description='a SQLite restore killed outright (SIGKILL) before a chosen write, sync or unlink: the database is untouched (restore runs again) or restored with its restore row, the chain intact; a second restore says it was done already'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 
 cp="--checkpoint cp.log --checkpoint-key host.key"
+# tests/helpers/powercut.c, preloaded: kills the restore before a chosen
+# call (a sanitized cairn-apply must let it come before its runtime)
+CUT="$SRC_DIR/build/tests/powercut.so"
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+export ASAN_OPTIONS
 
 test_expect_success 'setup: data, a migration that drops a column (its backup taken), a later row' '
 	apply_project p &&
@@ -56,12 +61,56 @@ again() {
 	cp applied.db db && cp applied.cp cp.log && rm -f db-journal
 }
 
-for point in copied recorded
+# killed BACKUP ON N [FLAGS]: a restore killed (SIGKILL, by
+# tests/helpers/powercut.c) before the Nth call ON ("write", "sync",
+# "unlink": of any file; see the helper) runs; exit 137. Then the database
+# is opened once (a hot journal left by the step rolled back, as any next
+# open of SQLite's would), so its bytes are what a reader sees.
+killed() {
+	test_expect_code 137 env POWERCUT_ON=$2 POWERCUT_AT=$3 POWERCUT_HOW=kill LD_PRELOAD="$CUT" \
+		cairn-apply restore --db sqlite:db $4 "$1" >out 2>err &&
+	q db "SELECT count(*) FROM cairn_migrations" >/dev/null
+}
+
+# nth TRACE REGEX: the number of the first call of TRACE whose path
+# matches REGEX (what POWERCUT_AT names)
+nth() {
+	sed -n "s/^\([0-9]*\) [a-z]* \(.*\)$/\1 \2/p" "$1" | grep -E -m1 "^[0-9]+ .*$2" | cut -d" " -f1
+}
+
+test_expect_success 'the calls of a whole restore, traced: the copy, its row, the step, the copy removed' '
+	test -f "$CUT" &&
+	again && backup=$(cat backups) &&
+	for on in write sync unlink
+	do
+		again &&
+		POWERCUT_ON=$on POWERCUT_TRACE="$TRASH_DIRECTORY/trace.$on" \
+			LD_PRELOAD="$CUT" cairn-apply restore --db sqlite:db $cp "$backup" >out &&
+		restored &&
+		again && rm cp.log &&
+		POWERCUT_ON=$on POWERCUT_TRACE="$TRASH_DIRECTORY/trace.plain.$on" \
+			LD_PRELOAD="$CUT" cairn-apply restore --db sqlite:db "$backup" >out &&
+		restored || return 1
+	done &&
+	test -n "$(nth trace.write "\.tmp[0-9]+-journal$")" &&
+	test -n "$(nth trace.write "/db-journal$")" &&
+	test -n "$(nth trace.sync "/db$")" &&
+	test -n "$(nth trace.unlink "\.backup\.tmp[0-9]+$")" &&
+	test -n "$(nth trace.unlink "/db-journal$")" &&
+	wc -l trace.write trace.sync trace.unlink >&2
+'
+
+# The known points: before the restore row is written into the copy (the
+# copy made), before the step (the row committed in the copy), before the
+# database's pages are synced in the step (its journal hot), before the
+# journal is removed (the step's commit in DELETE mode): untouched.
+for point in "write \.tmp[0-9]+-journal$" "write /db-journal$" "sync /db$"
 do
-	test_expect_success "killed at '$point' (before the one step): untouched, no copy left by the next run, restore runs again" '
+	test_expect_success "killed before the first $point: untouched, no copy left by the next run, restore runs again" '
 		again &&
 		backup=$(cat backups) &&
-		test_expect_code 137 sh -c "CAIRN_TEST_KILL_AT='"$point"' exec cairn-apply restore --db sqlite:db $cp $backup" &&
+		set -- $point && n=$(nth trace.$1 "$2") &&
+		killed "$backup" $1 $n "$cp" &&
 		untouched &&
 		cairn-apply restore --db sqlite:db $cp "$backup" >out 2>err &&
 		restored &&
@@ -71,16 +120,69 @@ do
 	'
 done
 
-test_expect_success "killed at 'restored' (after the one step): restored with its restore row; a second restore says it was done" '
+test_expect_success "killed before the copy is removed (after the one step): restored with its restore row; a second restore says it was done and removes the copy" '
 	again &&
 	backup=$(cat backups) &&
-	test_expect_code 137 sh -c "CAIRN_TEST_KILL_AT=restored exec cairn-apply restore --db sqlite:db $backup" &&
+	killed "$backup" unlink $(nth trace.unlink "\.backup\.tmp[0-9]+$") &&
 	restored &&
 	sha256sum <db >sum.killed &&
 	test_expect_code 3 cairn-apply restore --db sqlite:db "$backup" >out 2>err &&
 	test_grep "was restored already: audit row [0-9]* (20.*) records it" err &&
 	test_grep "the database is unchanged" err &&
-	sha256sum <db >sum && test_cmp sum.killed sum
+	sha256sum <db >sum && test_cmp sum.killed sum &&
+	ls >files && test_grep ! "\.tmp[0-9]" files
+'
+
+# A kill after the step but before the checkpoint is appended: the
+# checkpoint of the restored chain was kept before the step, signed, in
+# cp.log.pending (cmd/checkpoint.c); it is what vouches for the chain now.
+test_expect_success 'killed after the step, before the checkpoint is appended: history --verify --checkpoint accepts the pending one, the next run appends it' '
+	again &&
+	backup=$(cat backups) &&
+	killed "$backup" "write:cp.log\$" 1 "$cp" &&
+	restored &&
+	test_cmp applied.cp cp.log &&
+	test -s cp.log.pending &&
+	cairn-apply history --db sqlite:db --verify --checkpoint cp.log >verify.out &&
+	test_grep "audit chain intact" verify.out &&
+	test_grep "matches: .* (pending: kept by a restore" verify.out &&
+	test_cmp applied.cp cp.log &&
+	cp cp.log.pending pending.saved &&
+	test_expect_code 3 cairn-apply restore --db sqlite:db $cp "$backup" >out 2>err &&
+	test_grep "was restored already" err &&
+	test_grep "the checkpoint a restore kept in .cp.log.pending. (3 audit rows) added" err &&
+	test ! -e cp.log.pending &&
+	tail -n 1 cp.log >last && test_cmp pending.saved last &&
+	cairn-apply history --db sqlite:db --verify --checkpoint cp.log >verify.out &&
+	test_grep "checkpoint of .* matches" verify.out &&
+	test_grep ! "pending" verify.out
+'
+
+test_expect_success 'a pending checkpoint altered, or signed by another key, is refused: history says the rows are missing, the next run exits 5' '
+	backup=$(cat backups) &&
+	cairn keygen --no-passphrase other >/dev/null 2>&1 &&
+	again &&
+	killed "$backup" "write:other.log\$" 1 "--checkpoint other.log --checkpoint-key other.key" &&
+	restored && test -s other.log.pending &&
+	sha256sum <db >sum.forged &&
+	for forged in altered other
+	do
+		if test $forged = altered
+		then
+			sed "s/time=20/time=19/" other.log.pending >cp.log.pending
+		else
+			cp other.log.pending cp.log.pending
+		fi &&
+		test_expect_code 1 cairn-apply history --db sqlite:db --verify --checkpoint cp.log >verify.out 2>err &&
+		test_grep "pending checkpoint .cp.log.pending.: the checkpoint" err &&
+		test_grep "checkpoint mismatch" err &&
+		test_expect_code 5 cairn-apply restore --db sqlite:db $cp "$backup" >out 2>err &&
+		test_grep "pending checkpoint .cp.log.pending.: .*; not used" err &&
+		test_grep "checkpoint" err &&
+		test_cmp applied.cp cp.log &&
+		sha256sum <db >sum && test_cmp sum.forged sum || return 1
+	done &&
+	rm -f cp.log.pending other.log.pending
 '
 
 test_expect_success 'a restore that finished: a second one is refused the same way, nothing written' '
@@ -94,40 +196,38 @@ test_expect_success 'a restore that finished: a second one is refused the same w
 	sha256sum <db >sum && test_cmp sum.done sum
 '
 
-# Kills at random moments (no checkpoint: see docs/design.md's threat
-# model for the one window left with one): each round ends untouched or
-# restored, never between.
-test_expect_success 'SIGKILL at random moments, 12 rounds: untouched or restored, never between; then restore finishes or says it was done' '
-	backup=$(cat backups) &&
-	rm -f cp.log && cp applied.cp saved.cp &&
-	: >outcomes &&
-	cp applied.db db &&
-	t0=$(date +%s%N) && cairn-apply restore --db sqlite:db "$backup" >out &&
-	ms=$(( ($(date +%s%N) - t0) / 1000000 + 1 )) &&
-	echo "# a whole restore: $ms ms" >&2 &&
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12
-	do
-		cp applied.db db && rm -f db-journal &&
-		d=$(( (ms * ((i * 7) % 12 + 1)) / 12 )) &&
-		{ cairn-apply restore --db sqlite:db "$backup" >out 2>err & pid=$!; } &&
-		sleep $(( d / 1000 )).$(printf %03d $(( d % 1000 ))) &&
-		kill -9 $pid 2>/dev/null; wait $pid; true &&
-		q db "SELECT count(*) FROM cairn_migrations" >/dev/null &&
-		if sha256sum <db | cmp -s - sum.applied
-		then
-			echo untouched >>outcomes &&
-			cp saved.cp cp.log && untouched && rm cp.log &&
-			cairn-apply restore --db sqlite:db "$backup" >out 2>err &&
-			restored
-		else
-			echo restored >>outcomes &&
-			restored &&
-			test_expect_code 3 cairn-apply restore --db sqlite:db "$backup" >out 2>err &&
-			test_grep "was restored already" err
-		fi || return 1
-	done &&
-	sort outcomes | uniq -c >&2 &&
-	ls >files && test_grep ! "\.tmp[0-9]*-journal" files
-'
+# Kills at calls spread over a whole restore without a checkpoint
+# (traced so): each
+# round ends untouched or restored, never between; then restore finishes
+# or says it was done.
+for on in write sync unlink
+do
+	test_expect_success "SIGKILL before the Nth $on, spread over the restore: untouched or restored, never between" '
+		backup=$(cat backups) &&
+		rm -f cp.log && cp applied.cp saved.cp &&
+		total=$(wc -l <trace.plain.'"$on"') &&
+		: >outcomes &&
+		for i in 1 2 3 4 5 6 7 8 9 10 11 12
+		do
+			n=$(( (total * i + 11) / 12 )) &&
+			cp applied.db db && rm -f db-journal &&
+			killed "$backup" '"$on"' $n &&
+			if sha256sum <db | cmp -s - sum.applied
+			then
+				echo untouched >>outcomes &&
+				cp saved.cp cp.log && untouched && rm cp.log &&
+				cairn-apply restore --db sqlite:db "$backup" >out 2>err &&
+				restored
+			else
+				echo restored >>outcomes &&
+				restored &&
+				test_expect_code 3 cairn-apply restore --db sqlite:db "$backup" >out 2>err &&
+				test_grep "was restored already" err
+			fi || { echo "between, killed before '"$on"' $n of $total"; return 1; }
+		done &&
+		sort outcomes | uniq -c >&2 &&
+		ls >files && test_grep ! "\.tmp[0-9]*-journal" files
+	'
+done
 
 test_done

@@ -16,12 +16,7 @@ test_expect_success 'setup: a project without callbacks builds a format 1 bundle
 '
 
 test_expect_success 'callbacks are built into the bundle: format 2, listed with their sha256, hashed in SHA256SUMS' '
-	mkdir -p p/migrations/callbacks &&
-	echo "CREATE TABLE IF NOT EXISTS cb_log (what text); INSERT INTO cb_log VALUES (${sq}before_migrate${sq});" \
-		>p/migrations/callbacks/before_migrate.sql &&
-	echo "INSERT INTO cb_log VALUES (${sq}before_each${sq});" >p/migrations/callbacks/before_each.sql &&
-	echo "INSERT INTO cb_log VALUES (${sq}after_migrate${sq});" >p/migrations/callbacks/after_migrate.sql &&
-	echo "INSERT INTO cb_log VALUES (${sq}on_error${sq});" >p/migrations/callbacks/on_error.sql &&
+	apply_log_callbacks p before_migrate before_each after_migrate on_error &&
 	apply_table p 0002_orders &&
 	apply_build p "$TRASH_DIRECTORY/v2.tar.gz" &&
 	tar tzf v2.tar.gz | sed "s,^[^/]*/,," >members &&

@@ -1,14 +1,31 @@
-/* A power cut, simulated (LD_PRELOAD) for t0352: what reaches the disk is
- * what was synced, and nothing else.
+/* A power cut or a kill, simulated (LD_PRELOAD) for the tests of runs
+ * stopped at a chosen moment (t0352, t1066): for a cut, what reaches the
+ * disk is what was synced, and nothing else.
  *
  *   POWERCUT_DB=/abs/path/db   the files watched: every path starting so
  *                              (the database, its journal), and the
  *                              directory holding them
  *   POWERCUT_AT=N              the power goes at the Nth fsync/fdatasync of
- *                              a watched file or of that directory (0: never)
- *   POWERCUT_COUNT=FILE        at exit: "SYNCS DIRSYNCS" counted
+ *                              a watched file or of that directory (0: never);
+ *                              with POWERCUT_ON, at the Nth call it names
+ *   POWERCUT_ON=CALL[:NAME]    the calls counted instead: fsync, fdatasync,
+ *                              sync (either), write (write, pwrite), rename,
+ *                              unlink, of any file; with :NAME only those on
+ *                              a path (the fd's, as opened) containing NAME,
+ *                              with :NAME$ only those ending in NAME
+ *   POWERCUT_HOW=kill          at that call, SIGKILL (the kernel keeps every
+ *                              write made) instead of a power cut (cut: the
+ *                              default, which needs POWERCUT_DB)
+ *   POWERCUT_TRACE=FILE        each call POWERCUT_ON counts, appended as
+ *                              "N CALL PATH" (N: what POWERCUT_AT would name)
+ *   POWERCUT_COUNT=FILE        at exit: "SYNCS DIRSYNCS" counted (and, with
+ *                              POWERCUT_ON, the calls it counted third)
  *   POWERCUT_NEW=PATH          a watched file there already whose name is not
  *                              durable (its creator never synced the directory)
+ *
+ * The chosen call is stopped before it runs: a rename killed at never
+ * happened. A child process (exec) loads this library again and counts
+ * its own calls from 1.
  *
  * Model: a watched file's content is durable as of its last sync; a file's
  * creation or removal is durable once its directory has been synced after
@@ -25,6 +42,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +78,13 @@ static char watch[4096], dir[4096];
 static long cut_at, syncs, dirsyncs;
 static int ready;
 
+/* POWERCUT_ON: the calls counted (ON_NONE: the watched files' syncs) */
+enum { ON_NONE, ON_FSYNC, ON_FDATASYNC, ON_SYNC, ON_WRITE, ON_RENAME, ON_UNLINK };
+static int on_kind, how_kill, trace_fd = -1;
+static char on_name[4096];
+static long on_calls;
+static char *fdpath[MAXFD]; /* every fd's path as opened, for :NAME */
+
 static int (*r_open)(const char *, int, ...);
 static int (*r_openat)(int, const char *, int, ...);
 static ssize_t (*r_write)(int, const void *, size_t);
@@ -68,7 +93,33 @@ static int (*r_ftruncate)(int, off_t);
 static int (*r_fsync)(int);
 static int (*r_fdatasync)(int);
 static int (*r_unlink)(const char *);
+static int (*r_rename)(const char *, const char *);
+static int (*r_renameat)(int, const char *, int, const char *);
 static int (*r_close)(int);
+
+static void init_on(void)
+{
+	static const char *const kinds[] = { "", "fsync", "fdatasync", "sync", "write",
+					     "rename", "unlink" };
+	const char *on = getenv("POWERCUT_ON"), *how = getenv("POWERCUT_HOW");
+	const char *trace = getenv("POWERCUT_TRACE"), *colon;
+	size_t i, len;
+
+	how_kill = how && !strcmp(how, "kill");
+	if (!on || !*on)
+		return;
+	colon = strchr(on, ':');
+	len = colon ? (size_t)(colon - on) : strlen(on);
+	for (i = 1; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i]) == len && !strncmp(on, kinds[i], len))
+			on_kind = (int)i;
+	if (!on_kind || (colon && strlen(colon + 1) >= sizeof(on_name)))
+		abort(); /* a test's typo must not pass as "never" */
+	if (colon)
+		memcpy(on_name, colon + 1, strlen(colon + 1) + 1);
+	if (trace && *trace)
+		trace_fd = r_open(trace, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
 
 static void init(void)
 {
@@ -86,14 +137,17 @@ static void init(void)
 	r_fsync = dlsym(RTLD_NEXT, "fsync");
 	r_fdatasync = dlsym(RTLD_NEXT, "fdatasync");
 	r_unlink = dlsym(RTLD_NEXT, "unlink");
+	r_rename = dlsym(RTLD_NEXT, "rename");
+	r_renameat = dlsym(RTLD_NEXT, "renameat");
 	r_close = dlsym(RTLD_NEXT, "close");
+	init_on();
+	cut_at = at ? atol(at) : 0;
 	if (!w || *w != '/' || strlen(w) >= sizeof(watch))
 		return;
 	memcpy(watch, w, strlen(w) + 1);
 	memcpy(dir, w, strlen(w) + 1);
 	slash = strrchr(dir, '/');
 	slash[slash == dir] = '\0';
-	cut_at = at ? atol(at) : 0;
 }
 
 static void *xmalloc(size_t n)
@@ -216,7 +270,7 @@ static void cut(int fd)
 	for (i = 0; i < nfiles; i++) {
 		struct tf *f = &files[i];
 
-		settle(f, fdmap[fd] == i + 1);
+		settle(f, fd >= 0 && fd < MAXFD && fdmap[fd] == i + 1);
 		if (!f->durable_exists) {
 			r_unlink(f->path);
 			continue;
@@ -235,7 +289,7 @@ static void synced(int fd)
 
 	if (fd < 0 || fd >= MAXFD || !fdmap[fd])
 		return;
-	if (++syncs == cut_at)
+	if (++syncs == cut_at && on_kind == ON_NONE)
 		cut(fd);
 	if (fdmap[fd] == DIRFD_MARK) {
 		dirsyncs++;
@@ -246,13 +300,63 @@ static void synced(int fd)
 	}
 }
 
+/* POWERCUT_ON's NAME in path: anywhere, or at its end for "NAME$". */
+static int name_matches(const char *path)
+{
+	size_t n = strlen(on_name), p;
+
+	if (!path)
+		return 0;
+	if (on_name[n - 1] != '$')
+		return strstr(path, on_name) != NULL;
+	p = strlen(path);
+	return p >= n - 1 && !memcmp(path + p - (n - 1), on_name, n - 1);
+}
+
+/* A call POWERCUT_ON may name, before it runs: counted, traced, and the
+ * Nth stopped (killed, or the power cut). */
+static void hit(int kind, const char *path, const char *to, int fd)
+{
+	char line[8192];
+	int n;
+
+	if (on_kind == ON_NONE ||
+	    !(kind == on_kind || (on_kind == ON_SYNC && (kind == ON_FSYNC || kind == ON_FDATASYNC))))
+		return;
+	if (*on_name && !name_matches(path) && !name_matches(to))
+		return;
+	on_calls++;
+	if (trace_fd >= 0) {
+		static const char *const names[] = { "", "fsync", "fdatasync", "sync", "write",
+						     "rename", "unlink" };
+
+		n = snprintf(line, sizeof(line), "%ld %s %s%s%s\n", on_calls, names[kind],
+			     path ? path : "?", to ? " -> " : "", to ? to : "");
+		if (n > 0 && (size_t)n < sizeof(line) && r_write(trace_fd, line, (size_t)n) != n)
+			abort();
+	}
+	if (on_calls != cut_at)
+		return;
+	if (how_kill)
+		kill(getpid(), SIGKILL);
+	cut(fd);
+}
+
+static const char *path_of(int fd)
+{
+	return fd >= 0 && fd < MAXFD ? fdpath[fd] : NULL;
+}
+
 __attribute__((destructor)) static void count(void)
 {
 	const char *path = getenv("POWERCUT_COUNT");
 	FILE *f;
 
 	if (path && (f = fopen(path, "w"))) {
-		fprintf(f, "%ld %ld\n", syncs, dirsyncs);
+		if (on_kind == ON_NONE)
+			fprintf(f, "%ld %ld\n", syncs, dirsyncs);
+		else
+			fprintf(f, "%ld %ld %ld\n", syncs, dirsyncs, on_calls);
 		fclose(f);
 	}
 }
@@ -266,6 +370,10 @@ static int do_open(int at, const char *path, int flags, mode_t mode)
 	fd = at == -1 ? r_open(path, flags, mode) : r_openat(at, path, flags, mode);
 	if (at == -1 || at == AT_FDCWD || (path && *path == '/'))
 		track(fd, path, flags);
+	if (fd >= 0 && fd < MAXFD && path) {
+		free(fdpath[fd]);
+		fdpath[fd] = strdup(path);
+	}
 	return fd;
 }
 
@@ -312,8 +420,11 @@ int openat64(int at, const char *path, int flags, ...)
 int close(int fd)
 {
 	init();
-	if (fd >= 0 && fd < MAXFD)
+	if (fd >= 0 && fd < MAXFD) {
 		fdmap[fd] = 0;
+		free(fdpath[fd]);
+		fdpath[fd] = NULL;
+	}
 	return r_close(fd);
 }
 
@@ -323,6 +434,7 @@ ssize_t write(int fd, const void *p, size_t n)
 	ssize_t w;
 
 	init();
+	hit(ON_WRITE, path_of(fd), NULL, fd);
 	off = fd >= 0 && fd < MAXFD && fdmap[fd] ? lseek(fd, 0, SEEK_CUR) : 0;
 	w = r_write(fd, p, n);
 	if (w > 0)
@@ -335,6 +447,7 @@ ssize_t pwrite64(int fd, const void *p, size_t n, off_t off)
 	ssize_t w;
 
 	init();
+	hit(ON_WRITE, path_of(fd), NULL, fd);
 	w = r_pwrite(fd, p, n, off);
 	if (w > 0)
 		record(fd, 0, off, p, (size_t)w);
@@ -365,6 +478,7 @@ int ftruncate(int fd, off_t len)
 int fsync(int fd)
 {
 	init();
+	hit(ON_FSYNC, path_of(fd), NULL, fd);
 	synced(fd);
 	return r_fsync(fd);
 }
@@ -372,6 +486,7 @@ int fsync(int fd)
 int fdatasync(int fd)
 {
 	init();
+	hit(ON_FDATASYNC, path_of(fd), NULL, fd);
 	synced(fd);
 	return r_fdatasync(fd);
 }
@@ -381,8 +496,23 @@ int unlink(const char *path)
 	size_t i;
 
 	init();
+	hit(ON_UNLINK, path, NULL, -1);
 	for (i = 0; *watch && i < nfiles; i++)
 		if (!strcmp(files[i].path, path))
 			files[i].exists = 0;
 	return r_unlink(path);
+}
+
+int rename(const char *from, const char *to)
+{
+	init();
+	hit(ON_RENAME, from, to, -1);
+	return r_rename(from, to);
+}
+
+int renameat(int fromdir, const char *from, int todir, const char *to)
+{
+	init();
+	hit(ON_RENAME, from, to, -1);
+	return r_renameat(fromdir, from, todir, to);
 }
