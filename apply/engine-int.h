@@ -103,6 +103,10 @@ void tx_rollback(struct run *r);
 /* Appends the identity row books_guard decided on (detail; NULL: none), in
  * a transaction of its own. */
 int record_identity(struct run *r, const char *detail);
+/* The same, creating the books first (create_books) in that transaction:
+ * a crash leaves a new database with neither or both, never books
+ * without the identity row (one commit, four syncs on SQLite, fewer). */
+int record_identity_books(struct run *r, int create_books, const char *detail);
 int audit_add(struct run *r, const char *action, const char *version,
 	      const char *bundle_id, const char *to_version, const char *detail,
 	      struct bk_row *anchor);

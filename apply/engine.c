@@ -470,11 +470,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		res->rolled_back = 1;
 		goto out;
 	}
-	if (p.napply && !exists && drv->bk_ensure(db)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	if ((exists || p.napply) && record_identity(&r, guard.record)) {
+	if ((exists || p.napply) && record_identity_books(&r, p.napply && !exists, guard.record)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}

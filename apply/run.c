@@ -210,11 +210,17 @@ int audit_add(struct run *r, const char *action, const char *version,
 
 int record_identity(struct run *r, const char *detail)
 {
+	return record_identity_books(r, 0, detail);
+}
+
+int record_identity_books(struct run *r, int create_books, const char *detail)
+{
 	if (!detail)
-		return 0;
+		return create_books ? r->drv->bk_ensure(r->db) : 0;
 	if (tx_begin(r))
 		return -1;
-	if (audit_add(r, BOOKS_IDENTITY_ACTION, "", NULL, r->current, detail, NULL)) {
+	if ((create_books && r->drv->bk_ensure(r->db)) ||
+	    audit_add(r, BOOKS_IDENTITY_ACTION, "", NULL, r->current, detail, NULL)) {
 		tx_rollback(r);
 		return -1;
 	}
