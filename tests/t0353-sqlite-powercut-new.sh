@@ -25,7 +25,8 @@ INSERT INTO t_$n (v) VALUES (hex(randomblob(900))), (hex(randomblob(900))), (hex
 
 # state DB: what a cut left. "none" (no file, or a file without books and
 # without tables of the migrations), or "books" when the books are there
-# with exactly one identity row as the chain's first row, SQLite's
+# with exactly one identity row as the chain's first row and at least the
+# first migration applied (they come in its commit), SQLite's
 # integrity check passes, every migration's table exists exactly when its
 # row says applied and the audit chain holds. Anything else fails.
 state() {
@@ -42,6 +43,7 @@ state() {
 		echo 1 >one && test_cmp one nid &&
 		q "$1" "SELECT 't_' || name FROM cairn_migrations WHERE state = 'applied' ORDER BY 1" >recorded &&
 		test_cmp recorded tables &&
+		test -s recorded &&
 		cairn-apply history --db "sqlite:$1" --verify >/dev/null &&
 		echo books
 	fi
