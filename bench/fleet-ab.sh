@@ -2,7 +2,8 @@
 # Fleets (issue #21): two cairn-apply builds, same fleet, alternating: the
 # wall time of 'fleet --parallel P' over N fresh SQLite targets with each
 # build in turn (A B, then B A, ... ROUNDS rounds), every database checked
-# (M migrations applied in its books, M tables of its own).
+# (bench/lib-fleet.sh's fleet_check: M migrations applied in its books,
+# M tables of its own).
 #
 #   bench/fleet-ab.sh BIN_A BIN_B
 #
@@ -35,14 +36,7 @@ one() {
 	"$1" fleet b.tar.gz --env bench --key ci.pub --targets targets $PFLAG --result r.jsonl \
 		--log-format json >/dev/null
 	t1=$(date +%s.%N)
-	bad=0
-	j=1
-	while test $j -le "$N"; do
-		got=$(sqlite3 "f/t$j.db" "SELECT (SELECT count(*) FROM cairn_migrations WHERE state = 'applied') || ' ' || (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'cairn%')")
-		test "$got" = "$M $M" || bad=$((bad + 1))
-		j=$((j + 1))
-	done
-	echo "$(echo "$t1 - $t0" | bc) s, $bad wrong"
+	echo "$(echo "$t1 - $t0" | bc) s, $(fleet_check f "$N") wrong"
 }
 
 r=0

@@ -38,16 +38,7 @@ cd "$BENCH_DIR"
 fleet_project sqlite
 
 # check DIR N: every database in DIR has M migrations applied and M tables
-check() {
-	bad=0
-	j=1
-	while test $j -le "$2"; do
-		got=$(sqlite3 "$1/t$j.db" "SELECT (SELECT count(*) FROM cairn_migrations WHERE state = 'applied') || ' ' || (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 't%' AND name NOT LIKE 'cairn%')")
-		test "$got" = "$M $M" || bad=$((bad + 1))
-		j=$((j + 1))
-	done
-	echo "$bad"
-}
+check() { fleet_check "$@"; }
 
 now() { date +%s.%N; }
 
