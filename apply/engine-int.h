@@ -38,6 +38,15 @@ struct run {
 				  * statement -1: 2): rolled back, not for an operator */
 	int callbacks_started;   /* the run reached its pending steps: after_migrate
 				  * and on_error may run (callbacks.c) */
+	/* A new database's books (pending_books) and identity row, written
+	 * by the run's first transaction (tx_begin: its first migration's)
+	 * rather than by one of their own; NULL once committed. pending_in_tx:
+	 * in the open transaction; pending_seq and pending_head: the chain
+	 * just after the row, for a script whose own COMMIT took it along. */
+	const char *pending_identity;
+	int pending_books, pending_in_tx;
+	long long pending_seq;
+	char pending_head[65];
 };
 
 /* A backup taken before a migration (apply_opts.before_step), on an audit
@@ -97,12 +106,18 @@ void deferred_clear(struct run *r);
 void run_release(struct run *r);
 /* Writes what --atomic deferred; the caller commits or rolls back. */
 int deferred_flush(struct run *r);
+/* Begins a transaction; the first one of a run with a pending identity
+ * (struct run) writes the books and that row first. */
 int tx_begin(struct run *r);
 int tx_commit(struct run *r);
 void tx_rollback(struct run *r);
 /* Appends the identity row books_guard decided on (detail; NULL: none), in
  * a transaction of its own. */
 int record_identity(struct run *r, const char *detail);
+/* The same, creating the books first (create_books) in that transaction:
+ * a crash leaves a new database with neither or both, never books
+ * without the identity row (one commit, four syncs on SQLite, fewer). */
+int record_identity_books(struct run *r, int create_books, const char *detail);
 int audit_add(struct run *r, const char *action, const char *version,
 	      const char *bundle_id, const char *to_version, const char *detail,
 	      struct bk_row *anchor);

@@ -408,6 +408,26 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 	return EXIT_OK;
 }
 
+/* The books and identity still pending when no transaction of the run
+ * committed them (the first step failed before any, or waits): written
+ * now, as before the run they would have been; the run's message stands. */
+static int identity_flush(struct run *r, int rc)
+{
+	char keep[CAIRN_ERRMSG_MAX];
+
+	if (!r->pending_identity)
+		return rc;
+	snprintf(keep, sizeof(keep), "%s", cairn_error_last());
+	if (tx_begin(r) || tx_commit(r)) {
+		tx_rollback(r);
+		if (rc == EXIT_OK || rc == EXIT_CONTRACT || rc == EXIT_BUDGET)
+			return EXIT_ENVIRONMENT;
+	}
+	r->pending_identity = NULL;
+	cairn_error_set("%s", keep);
+	return rc;
+}
+
 int engine_apply(struct db *db, const struct driver *drv, const struct apply_set *set,
 		 const struct apply_opts *o, struct apply_result *res)
 {
@@ -470,11 +490,14 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		res->rolled_back = 1;
 		goto out;
 	}
-	if (p.napply && !exists && drv->bk_ensure(db)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out;
-	}
-	if ((exists || p.napply) && record_identity(&r, guard.record)) {
+	if (p.napply && !exists && guard.record && !o->atomic) {
+		/* a new database: its books and identity come with the first
+		 * migration's commit (tx_begin), so a crash leaves them with it
+		 * or leaves nothing; flushed at the end if no transaction ran */
+		r.pending_identity = guard.record;
+		r.pending_books = 1;
+	} else if ((exists || p.napply) &&
+		   record_identity_books(&r, p.napply && !exists, guard.record)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
@@ -509,6 +532,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 	rc = res->waiting ? EXIT_CONTRACT : EXIT_OK;
 out:
 	rc = callbacks_after_run(&r, set, res, rc);
+	rc = identity_flush(&r, rc);
 	res->to_version = r.current ? xstrdup(r.current) : NULL;
 	ev_init(&ev, EV_DONE, NULL, set);
 	ev.total = res->applied;

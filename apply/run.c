@@ -113,7 +113,19 @@ int tx_begin(struct run *r)
 {
 	r->tx_seq = r->seq;
 	memcpy(r->tx_head, r->head, sizeof(r->head));
-	return r->drv->begin(r->db);
+	if (r->drv->begin(r->db))
+		return -1;
+	if (!r->pending_identity)
+		return 0;
+	if ((r->pending_books && r->drv->bk_ensure(r->db)) ||
+	    audit_add(r, BOOKS_IDENTITY_ACTION, "", NULL, r->current, r->pending_identity, NULL)) {
+		tx_rollback(r);
+		return -1;
+	}
+	r->pending_in_tx = 1;
+	r->pending_seq = r->tx_seq;
+	memcpy(r->pending_head, r->tx_head, sizeof(r->tx_head));
+	return 0;
 }
 
 int tx_commit(struct run *r)
@@ -122,6 +134,8 @@ int tx_commit(struct run *r)
 		return -1;
 	r->seq = r->tx_seq;
 	memcpy(r->head, r->tx_head, sizeof(r->head));
+	r->pending_identity = NULL;
+	r->pending_in_tx = 0;
 	return 0;
 }
 
@@ -133,6 +147,16 @@ void tx_rollback(struct run *r)
 	snprintf(keep, sizeof(keep), "%s", cairn_error_last());
 	r->drv->rollback(r->db);
 	cairn_error_set("%s", keep);
+	if (r->pending_in_tx) {
+		r->pending_in_tx = 0;
+		/* a script's own COMMIT committed the books and the identity row
+		 * written before it: they stay, and the chain goes on from the row */
+		if (r->tx_ended && r->tx_committed) {
+			r->pending_identity = NULL;
+			r->seq = r->pending_seq;
+			memcpy(r->head, r->pending_head, sizeof(r->head));
+		}
+	}
 	r->tx_seq = r->seq;
 	memcpy(r->tx_head, r->head, sizeof(r->head));
 }
@@ -210,11 +234,17 @@ int audit_add(struct run *r, const char *action, const char *version,
 
 int record_identity(struct run *r, const char *detail)
 {
+	return record_identity_books(r, 0, detail);
+}
+
+int record_identity_books(struct run *r, int create_books, const char *detail)
+{
 	if (!detail)
-		return 0;
+		return create_books ? r->drv->bk_ensure(r->db) : 0;
 	if (tx_begin(r))
 		return -1;
-	if (audit_add(r, BOOKS_IDENTITY_ACTION, "", NULL, r->current, detail, NULL)) {
+	if ((create_books && r->drv->bk_ensure(r->db)) ||
+	    audit_add(r, BOOKS_IDENTITY_ACTION, "", NULL, r->current, detail, NULL)) {
 		tx_rollback(r);
 		return -1;
 	}

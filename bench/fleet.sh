@@ -9,7 +9,7 @@
 #   bench/fleet.sh [N...]       (default: 100 1000)
 #
 # Environment: BENCH_DIR (default /tmp/cairn-bench-fleet), M (default 50),
-# P (default 2: this is a 2-core machine), ROUNDS (default 1): the three
+# P (default 2: this is a 2-core machine; auto: the fleet's own default), ROUNDS (default 1): the three
 # ways run ROUNDS times each, in reversed order every other round, so that
 # a machine shared with other work weighs on all of them alike; each round
 # starts from fresh databases and prints its line. WAYS (default "loop par
@@ -21,6 +21,14 @@ PATH="$SRC/bin:$PATH"
 BENCH_DIR=${BENCH_DIR:-/tmp/cairn-bench-fleet}
 M=${M:-50}
 P=${P:-2}
+# P=auto: the fleet without --parallel (its default for SQLite: twice the
+# CPUs, at most 16), GNU parallel with -j of that count
+PFLAG="--parallel $P"
+if test "$P" = auto; then
+	P=$((2 * $(nproc)))
+	test $P -le 16 || P=16
+	PFLAG=
+fi
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR"
 cd "$BENCH_DIR"
@@ -30,16 +38,7 @@ cd "$BENCH_DIR"
 fleet_project sqlite
 
 # check DIR N: every database in DIR has M migrations applied and M tables
-check() {
-	bad=0
-	j=1
-	while test $j -le "$2"; do
-		got=$(sqlite3 "$1/t$j.db" "SELECT (SELECT count(*) FROM cairn_migrations WHERE state = 'applied') || ' ' || (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 't%' AND name NOT LIKE 'cairn%')")
-		test "$got" = "$M $M" || bad=$((bad + 1))
-		j=$((j + 1))
-	done
-	echo "$bad"
-}
+check() { fleet_check "$@"; }
 
 now() { date +%s.%N; }
 
@@ -59,7 +58,7 @@ run() {
 			cairn-apply apply b.tar.gz --env bench --db "sqlite:par$2/t{}.db" --key ci.pub ">/dev/null" ;;
 	fleet)
 		/usr/bin/time -f "%M" -o "rss$2" cairn-apply fleet b.tar.gz --env bench --key ci.pub \
-			--targets "targets$2" --parallel "$P" --result "r$2.jsonl" --log-format json >"events$2" ;;
+			--targets "targets$2" $PFLAG --result "r$2.jsonl" --log-format json >"events$2" ;;
 	esac
 	t1=$(now)
 	echo "$t1 - $t0" | bc
@@ -81,7 +80,7 @@ for N in ${*:-100 1000}; do
 		ratio=-
 		test "$loop" = - || test "$fleet" = - || ratio=$(echo "scale=2; $loop / $fleet" | bc)
 		echo "N=$N M=$M P=$P round $r ($ways) load=$load: loop ${loop}s, parallel -j$P ${par}s," \
-			"fleet --parallel $P ${fleet}s; loop/fleet ${ratio}x;" \
+			"fleet ${PFLAG:-(default $P)} ${fleet}s; loop/fleet ${ratio}x;" \
 			"fleet's largest process RSS $(cat "rss$N" 2>/dev/null || echo -) KiB;" \
 			"wrong databases: loop $(test "$loop" = - && echo - || check "loop$N" "$N"), parallel $(test "$par" = - && echo - || check "par$N" "$N"), fleet $(test "$fleet" = - && echo - || check "fleet$N" "$N")"
 		r=$((r + 1))

@@ -25,3 +25,16 @@ release_refs: []\
 	git -C p -c user.name=bench -c user.email=bench@example.com commit -q -m migrations
 	(cd p && cairn build --sign ../ci.key -o ../b.tar.gz >/dev/null 2>&1)
 }
+
+# fleet_check DIR N: how many of DIR/t1.db .. DIR/tN.db do not have M
+# migrations applied in their books and M tables of their own (sqlite3)
+fleet_check() {
+	bad=0
+	j=1
+	while test $j -le "$2"; do
+		got=$(sqlite3 "$1/t$j.db" "SELECT (SELECT count(*) FROM cairn_migrations WHERE state = 'applied') || ' ' || (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 't%' AND name NOT LIKE 'cairn%')")
+		test "$got" = "$M $M" || bad=$((bad + 1))
+		j=$((j + 1))
+	done
+	echo "$bad"
+}

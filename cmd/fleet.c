@@ -52,7 +52,8 @@ const struct cmd cmd_fleet_desc = {
 	"                      the fleet there\n"
 	"   --wave N|P%        then N targets (or P% of them) per wave; a wave starts\n"
 	"                      when the one before ended (default: one wave)\n"
-	"   --parallel P       targets at once, one process each (default 1)\n"
+	"   --parallel P       targets at once, one process each (default: SQLite twice\n"
+	"                      the CPUs, at most 16; PostgreSQL 1)\n"
 	"   --halt-on N        after N failures start nothing new; running targets\n"
 	"                      finish (default: never)\n"
 	"   --shard I/N        only the targets whose name hashes to I of N (FNV-1a\n"
@@ -429,7 +430,7 @@ static int parse_options(struct fleet_opts *o, int argc, char **argv)
 	};
 	int c, rc = EXIT_OK;
 
-	o->sched.parallel = 1;
+	o->sched.parallel = 0; /* not given: fleet_default_parallel, once the driver is known */
 	o->lock_ms = DEFAULT_LOCK_TIMEOUT_MS;
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -688,6 +689,8 @@ int cmd_fleet(int argc, char **argv)
 		rc = o.resume ? EXIT_OK : EXIT_USAGE;
 		goto out;
 	}
+	if (!o.sched.parallel)
+		o.sched.parallel = fleet_default_parallel(!strcmp(f.drv->name, "sqlite"));
 	f.result_path = o.result ? o.result : o.resume;
 	if (f.result_path && !(f.result = fopen(f.result_path, "a"))) {
 		error_msg("cannot open the results '%s': %s", f.result_path, strerror(errno));

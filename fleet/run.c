@@ -1,5 +1,6 @@
 /* Running a fleet: processes, the canary, waves, --halt-on, signals. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,4 +334,26 @@ int fleet_run(const struct fleet_sched *s, size_t n, struct fleet_outcome *out,
 	sum->elapsed_ms = fleet_now_ms() - st.t0;
 	free(st.slots);
 	return rc;
+}
+
+/* A SQLite target's wall time is mostly its commits' syncs (four a
+ * migration under synchronous=FULL), queued on the disk, not its CPU:
+ * with two processes a CPU one's sync overlaps another's work, and more
+ * only queue more on the disk (docs/benchmarks.md, branch fleet21e: 4
+ * beat 2 and 8 on 2 CPUs). PostgreSQL targets share servers whose load
+ * the operator knows better: one at a time unless asked. */
+size_t fleet_default_parallel(int local_files)
+{
+	cpu_set_t cpus;
+	long n = 0;
+
+	if (!local_files)
+		return 1;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		n = CPU_COUNT(&cpus);
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n * 2 > FLEET_PARALLEL_FILES_MAX ? FLEET_PARALLEL_FILES_MAX : (size_t)n * 2;
 }

@@ -70,4 +70,10 @@ void fleet_outcomes_release(struct fleet_outcome *o, size_t n);
 
 long long fleet_now_ms(void);
 
+/* --parallel when not given: 1, or for targets that are files on this
+ * host (SQLite) twice the CPUs this process may run on, at most
+ * FLEET_PARALLEL_FILES_MAX. */
+#define FLEET_PARALLEL_FILES_MAX 16
+size_t fleet_default_parallel(int local_files);
+
 #endif

@@ -33,6 +33,32 @@ test_expect_success 'PostgreSQL: BEGIN; CREATE TABLE a; COMMIT; SELECT 1/0 is re
 	test "$(cat actions)" = "identity apply apply-failed "
 '
 
+# A new database's books and identity row come with its first migration's
+# transaction (branch fleet21e): when that migration's own COMMIT commits
+# them, they stay once, and the chain goes on from the identity row.
+test_expect_success 'PostgreSQL: a new database whose first migration commits itself: one identity row, the failure recorded, the chain intact' '
+	pg_fresh_db first &&
+	test_must_fail --exit=5 cairn-apply apply "$FX/txfirst.tar.gz" --env dev --db "host=$PGHOST dbname=first" \
+		$TKEY >out 2>err &&
+	test_grep "migration 0002_wrapped ended cairn.s transaction itself" err &&
+	pg_sql -d first -c "select action from cairn.cairn_audit order by seq" | tr "\n" " " >actions &&
+	test "$(cat actions)" = "identity apply-failed " &&
+	pg_sql -d first -c "select string_agg(version || '"'"'='"'"'  || state, '"'"' '"'"') from cairn.cairn_migrations" >rows &&
+	echo "0002=failed" >want && test_cmp want rows &&
+	pg_sql -d first -c "select count(*) from pg_tables where schemaname = '"'"'public'"'"' and tablename = '"'"'a'"'"'" >n &&
+	echo 1 >one && test_cmp one n &&
+	cairn-apply history --db "host=$PGHOST dbname=first" --verify >v &&
+	test_grep intact v
+'
+
+test_expect_success 'SQLite: a new file whose first migration wraps itself: books, identity and the failure, nothing of it stays' '
+	test_must_fail --exit=1 cairn-apply apply "$FX/txfirst.tar.gz" --env dev --db sqlite:first.db $TKEY >out 2>err &&
+	test "$(q first.db "SELECT group_concat(action, \" \") FROM (SELECT action FROM cairn_audit ORDER BY seq)")" = "identity apply-failed" &&
+	test -z "$(q first.db "SELECT name FROM sqlite_master WHERE name = \"a\"")" &&
+	cairn-apply history --db sqlite:first.db --verify >v &&
+	test_grep intact v
+'
+
 test_expect_success 'PostgreSQL: the next apply stops for the operator instead of failing on "relation a already exists"' '
 	test_must_fail --exit=5 cairn-apply apply "$FX/txwrap.tar.gz" --env dev --db "$DB" $TKEY >out 2>err &&
 	! grep "already exists" err &&

@@ -315,4 +315,23 @@ test_expect_success 'SIGTERM during a fleet: running targets roll back, the rest
 	test_grep "\"event\":\"fleet-end\".*\"stopped\":\"the fleet was interrupted\"" kevents
 '
 
+# --parallel's default for SQLite targets: twice the CPUs the fleet may run
+# on (the targets wait on their syncs more than they compute), at most 16.
+test_expect_success 'without --parallel a SQLite fleet runs twice its CPUs at once, at most 16' '
+	for i in 0 1 2 3 4; do echo "p$i sqlite:p$i.db"; done >ptargets &&
+	taskset -c 0 cairn-apply fleet b.tar.gz --env dev $KEY --targets ptargets \
+		--result rp.jsonl --log-format json >events &&
+	test_grep "\"event\":\"fleet-start\".*\"targets\":5,\"parallel\":2}" events &&
+	n=$(nproc) && want=$((2 * n)) && if test $want -gt 16; then want=16; fi &&
+	rm -f p?.db rp.jsonl &&
+	cairn-apply fleet b.tar.gz --env dev $KEY --targets ptargets --result rp.jsonl \
+		--log-format json >events &&
+	test_grep "\"event\":\"fleet-start\".*\"parallel\":$want}" events &&
+	for i in 0 1 2 3 4; do
+		printf "0001|applied\n0002|applied\n" >want && books p$i.db >got && test_cmp want got || return 1
+	done &&
+	cairn-apply fleet b.tar.gz --env dev $KEY --targets ptargets --parallel 1 --log-format json >events &&
+	test_grep "\"event\":\"fleet-start\".*\"parallel\":1}" events
+'
+
 test_done

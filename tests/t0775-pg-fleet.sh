@@ -97,8 +97,10 @@ test_expect_success 'a canary that fails stops the fleet; resume finishes it' '
 	pg_sql -d c1 -c "create table t_0001_users (x int)" &&
 	for i in 1 2 3 4; do echo "c$i host=$PGHOST dbname=c$i"; done >ctargets &&
 	test_expect_code 1 cairn-apply fleet v2.tar.gz --env dev $KEY --targets ctargets --canary 1 \
-		--result rc.jsonl >/dev/null 2>&1 &&
+		--result rc.jsonl --log-format json >events 2>/dev/null &&
 	test "$(outcome rc.jsonl c1)" = failed &&
+	# no --parallel: one PostgreSQL target at a time (SQLite targets: t0770)
+	test_grep "\"event\":\"fleet-start\".*\"parallel\":1}" events &&
 	for i in 2 3 4; do
 		test "$(outcome rc.jsonl c$i)" = not-started &&
 		pg_sql -d c$i -c "select count(*) from pg_namespace where nspname = '"'"'cairn'"'"'" >n &&
