@@ -107,6 +107,25 @@ test_expect_success 'staging: approved by alice, applied, a receipt added' '
 	test_grep ! "sqlite:" r.yaml
 '
 
+test_expect_success 'a receipt is added only to the bundle that was verified: a file swapped during the run gets none' '
+	cat >swap.yaml <<-\EOF &&
+	defaults:
+	  builders: [keys/ci.pub]
+	environments:
+	  swap:
+	    database: { dsn: "sqlite:swap.db" }
+	    hooks:
+	      after: "cp v1.tar.gz s.tar.gz"
+	EOF
+	cp v2.tar.gz s.tar.gz &&
+	test_expect_code 6 cairn-apply apply s.tar.gz --config swap.yaml --env swap \
+		--receipt-key keys/stg.key >out 2>err &&
+	test_grep "applied 3 migrations" out &&
+	test_grep "no receipt was added: .s.tar.gz. is no longer the bundle that was verified" err &&
+	test_cmp v1.tar.gz s.tar.gz &&
+	test "$(sqlite3 swap.db "SELECT count(*) FROM cairn_migrations WHERE state = \"applied\"")" = 3
+'
+
 test_expect_success 'a receipt key readable by others is refused, before the apply' '
 	cp keys/stg.key loose.key && chmod 644 loose.key &&
 	test_expect_code 6 cairn-apply apply b.tar.gz --env staging --receipt-key loose.key 2>err &&
