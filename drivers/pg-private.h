@@ -128,6 +128,7 @@ int pg_query_text(struct db *db, const char *sql, char **out);
 int pg_books_writable(struct db *db, char **why);
 int pg_blockers(struct db *db, const char *const *tables, size_t ntables, char **out);
 int pg_drop_invalid_index(struct db *db, const char *name, const char **what);
+int pg_role_facts(struct db *db, char **out);
 
 /* pg-backup.c: the backup before a destructive migration (driver.h) */
 int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const char *path);

@@ -700,4 +700,5 @@ const struct driver driver_postgres = {
 	.restore_from = pg_restore_tables,
 	.restore_in_tx = pg_restore_tables_in_tx,
 	.drop_invalid_index = pg_drop_invalid_index,
+	.role_facts = pg_role_facts,
 };
