@@ -45,10 +45,11 @@ static const char *const col_what[GUARD_COLS] = {
  * themselves are fingerprinted, cheaply: the count and the sum and sum of
  * squares of the rows' xmin. Every insert or update writes a row version
  * whose xmin is the writing transaction's id, newer than any the books
- * hold; deletes remove old ones. With the count unchanged an insert
- * (or update) balances a delete in neither sum (n new ids x == n old ones
- * a: sum and sum of squares equal only if every a is x). No row is read
- * into text, sorted or hashed (the md5 of every row before pgguard15b). */
+ * hold; deletes remove old ones. With the count unchanged, n new ids
+ * (each larger than any removed) cannot sum to the n removed; the sum of
+ * squares must match as well once the 32-bit id has wrapped. No row is
+ * read into text, sorted or hashed (the md5 of every row before
+ * pgguard15b). */
 static char *guard_fingerprint(const char *table)
 {
 	return xasprintf("(SELECT pg_catalog.count(*)::text || ':' || COALESCE(pg_catalog.sum(v.x), 0)::text "
