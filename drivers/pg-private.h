@@ -116,7 +116,8 @@ int pg_query_rows(struct db *db, const char *sql, struct driver_rows *out);
 /* pg-guard.c: cairn's books as a script found them (issue #15) */
 struct pg_guard {
 	PGresult *before; /* NULL: no books yet, nothing to guard */
-	int content;      /* outside a transaction: the rows' content compared */
+	int content;      /* outside a transaction: the statistics (reset at each
+			   * commit) not compared, the rows' fingerprint is */
 };
 int pg_guard_take(struct db *db, struct pg_guard *g, int content);
 int pg_guard_check(struct db *db, struct pg_guard *g, long offset, int committed,

@@ -58,7 +58,8 @@ for case in \
 	"comment|COMMENT ON TABLE cairn.cairn_audit IS 'nothing to see';|put a comment or security label on cairn.cairn_audit" \
 	"rls|ALTER TABLE cairn.cairn_audit ENABLE ROW LEVEL SECURITY;|turned row level security on or off for cairn.cairn_audit" \
 	"forcerls|ALTER TABLE cairn.cairn_audit FORCE ROW LEVEL SECURITY;|turned row level security on or off for cairn.cairn_audit" \
-	"srr|SET session_replication_role = replica;|set session_replication_role or track_counts, which hide writes to cairn.cairn_audit"
+	"srr|SET session_replication_role = replica;|set session_replication_role or track_counts, which hide writes to cairn.cairn_audit" \
+	"nocount|SET LOCAL track_counts = off; DELETE FROM cairn.cairn_audit WHERE seq > 1; RESET track_counts;|changed the rows of cairn.cairn_audit"
 do
 	name=${case%%|*} rest=${case#*|} sql=${rest%%|*} what=${rest#*|}
 	test_expect_success "a migration that does $name on cairn's books: refused before COMMIT, books and catalog unchanged" '
