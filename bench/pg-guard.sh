@@ -15,6 +15,9 @@
 # wall seconds and the transactions the server committed meanwhile
 # (pg_stat_database.xact_commit: one per statement, one per guard query
 # outside a transaction, and cairn's own). BENCH_RUNS rounds (default 3).
+# OLD_N (default N): the old build, whose guard read every books row after
+# each statement, runs a script of OLD_N statements instead (10,000 over
+# 5,000 rows took it over 45 minutes); the new build runs both.
 set -eu
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 OLD=${1:?usage: pg-guard.sh OLD_CAIRN_APPLY [N] [MIGS]}
@@ -23,6 +26,7 @@ test -x "$OLD" || { echo "bench: not an executable: $OLD" >&2; exit 2; }
 N=${2:-10000}
 MIGS=${3:-2500}
 RUNS=${BENCH_RUNS:-3}
+OLD_N=${OLD_N:-$N}
 NEW="$SRC_DIR/bin/cairn-apply"
 CAIRN="$SRC_DIR/bin/cairn"
 
@@ -36,9 +40,11 @@ sed -i -e 's/^version_style: .*/version_style: sequence/' -e 's/^drivers: .*/dri
 release_refs: []\
 ' p/cairn.yaml
 "$CAIRN" keygen --no-passphrase ci >/dev/null 2>&1
-python3 - "$MIGS" "$N" <<'PY'
-import os, sys
+gen() { # gen MIGS N: the migrations, the last one of N statements
+python3 - "$1" "$2" <<'PY'
+import os, shutil, sys
 migs, n = int(sys.argv[1]), int(sys.argv[2])
+shutil.rmtree("p/migrations", ignore_errors=True)
 for i in range(1, migs + 1):
     d = "p/migrations/%05d_m" % i
     os.makedirs(d)
@@ -52,29 +58,35 @@ with open(d + "/up.sql", "w") as f:
 open(d + "/down.sql", "w").write("DELETE FROM t1;\n")
 open(d + "/migration.yaml", "w").write("transaction: false\n")
 PY
-git -C p add -A && git -C p commit -q -m m
-(cd p && "$CAIRN" build --sign ../ci.key -o ../b.tar.gz >/dev/null 2>&1)
+git -C p add -A && git -C p commit -q -m "$2"
+(cd p && "$CAIRN" build --sign ../ci.key -o "../b$2.tar.gz" >/dev/null 2>&1)
+}
+gen "$MIGS" "$OLD_N"
+test "$OLD_N" = "$N" || gen "$MIGS" "$N"
 "$PSQL" -X -q -c "create database base"
 last=$(printf '%05d' "$MIGS")
-"$NEW" apply b.tar.gz --to "$last" --env dev --db "postgresql:///base?host=$PGHOST" --key ci.pub >/dev/null 2>&1
+"$NEW" apply "b$N.tar.gz" --to "$last" --env dev --db "postgresql:///base?host=$PGHOST" --key ci.pub >/dev/null 2>&1
 echo "# books: $("$PSQL" -X -At -d base -c "select (select count(*) from cairn.cairn_migrations) + (select count(*) from cairn.cairn_audit)") rows"
 commits() {
 	"$PSQL" -X -At -d postgres -c "select xact_commit from pg_stat_database where datname = '$1'"
 }
 r=1
 while test $r -le "$RUNS"; do
-	for which in old new; do
-		bin=$OLD; test $which = new && bin=$NEW
+	for which in old new new$N; do
+		bin=$OLD n=$OLD_N
+		test $which = old || bin=$NEW
+		test $which != new$N || n=$N
+		test $which != new$N || test "$N" != "$OLD_N" || continue
 		db=r$r$which
 		"$PSQL" -X -q -c "create database $db template base"
 		c0=$(commits "$db")
 		t0=$(date +%s.%N)
-		"$bin" apply b.tar.gz --env dev --db "postgresql:///$db?host=$PGHOST" --key ci.pub >/dev/null 2>&1 ||
+		"$bin" apply "b$n.tar.gz" --env dev --db "postgresql:///$db?host=$PGHOST" --key ci.pub >/dev/null 2>&1 ||
 			echo "# $which: apply failed"
 		t1=$(date +%s.%N)
 		sleep 1
 		c1=$(commits "$db")
-		echo "$which round $r: $(echo "$t1 - $t0" | bc) s, $((c1 - c0)) transactions committed"
+		echo "$which ($n statements) round $r: $(echo "$t1 - $t0" | bc) s, $((c1 - c0)) transactions committed"
 		"$PSQL" -X -q -c "drop database $db"
 	done
 	r=$((r + 1))
