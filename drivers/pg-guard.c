@@ -112,9 +112,52 @@ static char *guard_sql(struct db *db)
 	return sql;
 }
 
+#define GUARD_WHAT "checking cairn's books"
+
+/* The results of one message of several statements: the first row set
+ * in *out, 0; or -1 with the error set (the first statement that failed;
+ * the rest of the message was skipped). */
+static int guard_results(struct db *db, PGresult **out)
+{
+	PGresult *r;
+	int failed = 0;
+
+	while ((r = pq.getResult(db->conn))) {
+		ExecStatusType st = pq.resultStatus(r);
+
+		if (st == PGRES_TUPLES_OK && !*out && !failed) {
+			*out = r;
+			continue;
+		}
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !failed) {
+			struct driver_error e;
+			char msg[CAIRN_ERRMSG_MAX];
+
+			failed = 1;
+			pg_error_clear(&e);
+			pg_fill_error(&e, r);
+			pg_error_format(&e, msg, sizeof(msg));
+			cairn_error_set("%s on '%s' failed: %s", GUARD_WHAT, db->display, msg);
+		}
+		pq.clear(r);
+	}
+	if (!failed && !*out) {
+		failed = 1;
+		pg_set_conn_error(db, db->conn, GUARD_WHAT);
+	}
+	if (failed && *out) {
+		pq.clear(*out);
+		*out = NULL;
+	}
+	return failed ? -1 : 0;
+}
+
 /* The query runs with search_path pinned to pg_catalog (a script's own
  * operators or functions cannot answer it), in a savepoint rolled back
- * afterwards, or a read-only transaction of its own when none is open. */
+ * afterwards, or a read-only transaction of its own when none is open:
+ * one message, one round trip (pgguard15b; two before, the savepoint's
+ * end or the COMMIT sent apart), taken after each statement of a
+ * transaction: false script. */
 static int guard_query(struct db *db, PGresult **out)
 {
 	char *q = guard_sql(db), *sql;
@@ -135,19 +178,25 @@ static int guard_query(struct db *db, PGresult **out)
 		free(q);
 		return 1;
 	}
-	sql = xasprintf("%s; SET LOCAL search_path = pg_catalog, pg_temp; %s",
-			in ? "SAVEPOINT cairn_guard" : "BEGIN READ ONLY", q);
+	sql = xasprintf("%s; SET LOCAL search_path = pg_catalog, pg_temp; %s; %s",
+			in ? "SAVEPOINT cairn_guard" : "BEGIN READ ONLY", q,
+			in ? "ROLLBACK TO SAVEPOINT cairn_guard; RELEASE SAVEPOINT cairn_guard"
+			   : "COMMIT");
 	free(q);
-	rc = pg_query_tuples(db, sql, out, "checking cairn's books");
-	free(sql);
-	if (pg_simple_exec(db, db->conn,
-			   in ? "ROLLBACK TO SAVEPOINT cairn_guard; RELEASE SAVEPOINT cairn_guard"
-			      : "COMMIT",
-			   "checking cairn's books") < 0 && !rc) {
-		pq.clear(*out);
-		*out = NULL;
-		rc = -1;
+	if (!pq.sendQuery(db->conn, sql)) {
+		pg_set_conn_error(db, db->conn, GUARD_WHAT);
+		free(sql);
+		return -1;
 	}
+	free(sql);
+	rc = guard_results(db, out);
+	if (db->in_tx)
+		db->tx_sent = 1;
+	/* a failure skipped the rest of the message: end what it began */
+	if (rc < 0 && pq.transactionStatus(db->conn) == PQTRANS_INERROR)
+		pq.clear(pq.exec(db->conn, in ? "ROLLBACK TO SAVEPOINT cairn_guard; RELEASE "
+						"SAVEPOINT cairn_guard"
+					      : "ROLLBACK"));
 	return rc;
 }
 
