@@ -177,9 +177,16 @@ struct nontx_retry {
 	long long t0, waited;
 	unsigned long long seed;
 	unsigned attempt;
+	int spill; /* the spilled script's file (run.c spill_up), -1: m->up */
 };
 int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		struct nontx_retry *st, long long statement, char **err, struct apply_result *res);
+/* Before the first attempt (pgguard15b): an INVALID index of the name the
+ * script's CREATE INDEX CONCURRENTLY gives, left by a run that failed
+ * (then repaired), is dropped, or IF NOT EXISTS would skip it and the books
+ * call it applied. 0, or -1 with *err. */
+int nontx_clean_first(struct run *r, const struct apply_mig *m, const struct nontx_retry *st,
+		      char **err);
 /* The index a script's first statement creates CONCURRENTLY, as written,
  * or NULL (malloc'ed). */
 char *cic_index_name(const char *sql, size_t len);

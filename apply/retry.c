@@ -252,13 +252,39 @@ char *cic_index_name(const char *sql, size_t len)
 	return name;
 }
 
+/* The index name of the script's first statement, from m->up or, for a
+ * spilled script (pgguard15b: it was never looked at, m->up being NULL),
+ * from the head of its file: the first statement's name lies within it
+ * unless comments longer than CIC_HEAD come first. */
+#define CIC_HEAD 65536
+static char *cic_name_of(const struct apply_mig *m, int spill)
+{
+	char *head, *name;
+	ssize_t n;
+
+	if (m->up || spill < 0)
+		return cic_index_name(m->up, m->up_len);
+	head = xmalloc(CIC_HEAD);
+	n = pread(spill, head, CIC_HEAD, 0);
+	name = n > 0 ? cic_index_name(head, (size_t)n) : NULL;
+	/* a name that runs to the end of the head may be cut */
+	if (name && n == CIC_HEAD && strlen(name) <= (size_t)n &&
+	    !memcmp(head + n - strlen(name), name, strlen(name))) {
+		free(name);
+		name = NULL;
+	}
+	free(head);
+	return name;
+}
+
 /* What the failed attempt left, cleared before it runs again or gives up:
  * an INVALID index of the name its CREATE INDEX CONCURRENTLY gives; a
  * valid one is never dropped. 0, or -1 with *err (append: the error added
  * to it; else it says only what the drop met). */
-static int nontx_clean(struct run *r, const struct apply_mig *m, int append, char **err)
+static int nontx_clean(struct run *r, const struct apply_mig *m, int spill, int append,
+		       char **err)
 {
-	char *name = cic_index_name(m->up, m->up_len);
+	char *name = cic_name_of(m, spill);
 	const char *what = "none";
 	int rc = 0;
 
@@ -270,6 +296,23 @@ static int nontx_clean(struct run *r, const struct apply_mig *m, int append, cha
 
 		free(*err);
 		*err = why;
+		rc = -1;
+	}
+	free(name);
+	return rc;
+}
+
+int nontx_clean_first(struct run *r, const struct apply_mig *m, const struct nontx_retry *st,
+		      char **err)
+{
+	char *name = cic_name_of(m, st->spill);
+	const char *what = "none";
+	int rc = 0;
+
+	*err = NULL;
+	if (name && r->drv->drop_invalid_index && r->drv->drop_invalid_index(r->db, name, &what)) {
+		*err = xasprintf("cannot drop the invalid index %s an earlier run of %s left: %s; "
+				 "nothing of it ran", name, m->up_path, cairn_error_last());
 		rc = -1;
 	}
 	free(name);
@@ -291,12 +334,12 @@ int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_m
 		long long pause = note_timeout(r, set, m, ++st->attempt, st->t0, &st->seed, err, res);
 
 		if (pause < 0) {
-			nontx_clean(r, m, 1, err); /* best effort: the error says what it left */
+			nontx_clean(r, m, st->spill, 1, err); /* best effort: the error says what it left */
 			break;
 		}
 		if (pause_ms(o, pause))
 			break;
-		if (!nontx_clean(r, m, 0, err)) {
+		if (!nontx_clean(r, m, st->spill, 0, err)) {
 			res->lock_retry_wait_ms += now_ms() - st->t0 - st->waited;
 			st->waited = now_ms() - st->t0;
 			free(*err);

@@ -646,6 +646,13 @@ int apply_nontx(struct run *r, const struct apply_set *set, const struct apply_m
 	}
 	memset(&st, 0, sizeof(st));
 	st.t0 = t0; /* the budget counts from the first attempt's start */
+	st.spill = spill;
+	if (nontx_clean_first(r, m, &st, err)) {
+		r->step_unstarted = 1;
+		if (spill >= 0)
+			close(spill);
+		return -1;
+	}
 
 	memset(&row, 0, sizeof(row));
 	fill_row(&row, m, set, r, BK_IN_PROGRESS);

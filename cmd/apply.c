@@ -422,6 +422,36 @@ static int backup_step(void *ctx, const struct apply_mig *m, char **detail)
 	return 0;
 }
 
+/* What the role may do that the books guard cannot see (pgguard15b): a
+ * warning, or, under postgres: {privileged_role: refuse}, the run refused
+ * before anything is written. */
+static int role_check(struct apply_ctx *ctx, const struct apply_policy *ap,
+		      const struct apply_args *a)
+{
+	char *facts = NULL;
+
+	if (!ctx->drv->role_facts)
+		return EXIT_OK;
+	if (ctx->drv->role_facts(ctx->db, &facts) < 0)
+		return EXIT_REFUSED; /* the error says what the query met */
+	if (!facts)
+		return EXIT_OK;
+	if (ap->active && ap->ac.env.pg_privileged_refuse) {
+		cairn_error_set("refusing to apply on %s: %s, so its migrations can hide writes to "
+				"cairn's books from the books guard (catalog writes, "
+				"session_replication_role, track_counts); connect as a role that is "
+				"neither, or set postgres: {privileged_role: warn} for environment '%s'",
+				ctx->drv->display_name(ctx->db), facts, a->env ? a->env : "");
+		free(facts);
+		return EXIT_REFUSED;
+	}
+	error_msg("warning: %s: its migrations can hide writes to cairn's books from the books "
+		  "guard; connect as a role that is neither, or set postgres: {privileged_role: "
+		  "refuse} to refuse such runs", facts);
+	free(facts);
+	return EXIT_OK;
+}
+
 /* Applies the verified set under the engine's lock; the database is open. */
 static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct apply_args *a,
 	       const struct apply_set *set, struct apply_result *res)
@@ -432,6 +462,8 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	char *builders, *signers, *revoked, *evidence = NULL;
 	int rc;
 
+	if ((rc = role_check(ctx, ap, a)) != EXIT_OK)
+		return rc;
 	memset(&o, 0, sizeof(o));
 	memset(&bk, 0, sizeof(bk));
 	if (ctx->drv->backup_to || ctx->drv->dump_tables) {

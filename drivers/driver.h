@@ -315,6 +315,11 @@ struct driver {
 	 * of that name is never touched. *what: "dropped", "valid" or "none".
 	 * Outside a transaction. 0, or -1 with the error set. NULL: none. */
 	int (*drop_invalid_index)(struct db *db, const char *name, const char **what);
+	/* role_facts (pgguard15b): what the connected role may do that the
+	 * driver's books guard cannot see (a superuser, a role that may turn
+	 * triggers off), as one line; *out NULL when nothing. 0, or -1 with
+	 * the error set. NULL: none (SQLite: the authorizer sees all). */
+	int (*role_facts)(struct db *db, char **out);
 };
 
 /* The registry (drivers/driver.c). */

@@ -5,10 +5,15 @@
  * transaction). Inside the migration's transaction any row the script
  * inserted, updated or deleted in the books shows in
  * pg_stat_xact_user_tables (cairn's own writes for this migration come
- * after the check); DDL shows in pg_trigger, pg_index, pg_rewrite,
- * pg_policy, the table's relfilenode and attributes; a temp object named
- * like the books in pg_temp shows in pg_class. Outside a transaction the
- * statistics reset at each commit, so the rows' content is compared. */
+ * after the check); DDL shows in pg_trigger (added, enabled, disabled),
+ * pg_constraint (on the books or referencing them), pg_index, pg_rewrite,
+ * pg_policy, pg_attrdef, pg_description, pg_seclabel and the table's
+ * pg_class row (relfilenode, owner, ACL, row security, attributes); a temp
+ * object named like the books in pg_temp shows in pg_class; the session's
+ * session_replication_role and track_counts, which would let writes slip
+ * by triggers and statistics, are compared too. The rows are also
+ * fingerprinted (guard_fingerprint): outside a transaction the statistics
+ * reset at each commit, and inside one a superuser may turn them off. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,43 +22,83 @@
 #include "../lib/error.h"
 #include "pg-private.h"
 
-#define GUARD_COLS 12
+/* One column per fact, in the order a refusal names them: the first that
+ * differs is the one the message gives. */
+#define GUARD_COLS 20
 #define COL_COUNTS_END 4 /* columns 1..3: the transaction's row counts */
-#define COL_CONTENT 11
+#define COL_CONTENT 19
 
 static const char *const col_what[GUARD_COLS] = {
 	"", "inserted rows into", "updated rows of", "deleted rows of",
-	"put a trigger on", "created or dropped an index on", "put a rule on",
+	"put a trigger on", "added, dropped or validated a constraint on or referencing",
+	"created or dropped an index on", "put a rule on",
 	"put a row security policy on", "dropped, replaced or rewrote",
 	"altered the columns of", "created a temporary table or view shadowing",
+	"changed the owner of", "granted or revoked privileges on",
+	"turned row level security on or off for", "changed a column default of",
+	"enabled or disabled a trigger of", "put a comment or security label on",
+	"set session_replication_role or track_counts, which hide writes to",
 	"changed the rows of",
 };
 
-static char *guard_sql(struct db *db, int content)
+/* Outside a transaction the statistics reset at each commit, so the rows
+ * themselves are fingerprinted, cheaply: the count and the sum and sum of
+ * squares of the rows' xmin. Every insert or update writes a row version
+ * whose xmin is the writing transaction's id, newer than any the books
+ * hold; deletes remove old ones. With the count unchanged, n new ids
+ * (each larger than any removed) cannot sum to the n removed; the sum of
+ * squares must match as well once the 32-bit id has wrapped. No row is
+ * read into text, sorted or hashed (the md5 of every row before
+ * pgguard15b). */
+static char *guard_fingerprint(const char *table)
+{
+	return xasprintf("(SELECT pg_catalog.count(*)::text || ':' || COALESCE(pg_catalog.sum(v.x), 0)::text "
+			 "|| ':' || COALESCE(pg_catalog.sum(v.x * v.x), 0)::text FROM (SELECT "
+			 "b.xmin::text::numeric x FROM %s b) v)", table);
+}
+
+/* The fingerprint is taken in a transaction too (pgguard15b): the
+ * statistics miss what a superuser's script wrote under SET LOCAL
+ * track_counts = off and then RESET; the rows' xmin does not. */
+static char *guard_sql(struct db *db)
 {
 	char *nsp = xasprintf("(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '%s')",
 			      db->schema);
-	char *cnt = content
-		? xasprintf("pg_catalog.md5(COALESCE((SELECT pg_catalog.string_agg(x::text, ',' "
-			    "ORDER BY x::text) FROM %s x), '')) || pg_catalog.md5(COALESCE((SELECT "
-			    "pg_catalog.string_agg(y::text, ',' ORDER BY y::text) FROM %s y), ''))",
-			    db->t_mig, db->t_audit)
-		: xstrdup("''");
+	char *fm = guard_fingerprint(db->t_mig);
+	char *fa = guard_fingerprint(db->t_audit);
+	char *cnt = xasprintf("CASE n.t WHEN 'cairn_migrations' THEN %s ELSE %s END", fm, fa);
 	char *sql = xasprintf(
 		"SELECT n.t, COALESCE(s.n_tup_ins, 0), COALESCE(s.n_tup_upd, 0), "
 		"COALESCE(s.n_tup_del, 0), "
 		"(SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid "
 		"AND NOT g.tgisinternal), "
+		"(SELECT pg_catalog.string_agg(k.oid::text || k.contype::text || k.convalidated::text, ',' "
+		"ORDER BY k.oid) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid "
+		"OR k.confrelid = c.oid), "
 		"(SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid), "
 		"(SELECT pg_catalog.count(*) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid), "
 		"(SELECT pg_catalog.count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), "
-		"COALESCE(c.oid::text || '/' || c.relfilenode::text || '/' || c.relkind::text || '/' "
-		"|| c.relrowsecurity::text, 'missing'), "
+		"COALESCE(c.oid::text || '/' || c.relfilenode::text || '/' || c.relkind::text, "
+		"'missing'), "
 		"(SELECT pg_catalog.string_agg(a.attname || ':' || a.atttypid::text || "
 		"a.attnotnull::text || a.attisdropped::text, ',' ORDER BY a.attnum) "
 		"FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), "
 		"(SELECT pg_catalog.count(*) FROM pg_catalog.pg_class tc "
 		"WHERE tc.relnamespace = pg_catalog.pg_my_temp_schema() AND tc.relname = n.t), "
+		"c.relowner::text, COALESCE(c.relacl::text, ''), "
+		"c.relrowsecurity::text || c.relforcerowsecurity::text, "
+		"(SELECT pg_catalog.string_agg(d.adnum::text || '=' || d.adbin::text, ',' "
+		"ORDER BY d.adnum) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = c.oid), "
+		"(SELECT pg_catalog.string_agg(g.oid::text || '=' || g.tgenabled::text, ',' "
+		"ORDER BY g.oid) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid), "
+		"COALESCE((SELECT pg_catalog.string_agg(e.objsubid::text || '=' || e.description, ',' "
+		"ORDER BY e.objsubid) FROM pg_catalog.pg_description e WHERE e.objoid = c.oid "
+		"AND e.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), '') || '/' || "
+		"COALESCE((SELECT pg_catalog.string_agg(l.provider || '=' || l.label, ',' "
+		"ORDER BY l.provider, l.objsubid) FROM pg_catalog.pg_seclabel l WHERE l.objoid = c.oid "
+		"AND l.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass), ''), "
+		"pg_catalog.current_setting('session_replication_role') || '/' || "
+		"pg_catalog.current_setting('track_counts'), "
 		"%s "
 		"FROM (VALUES ('cairn_migrations'), ('cairn_audit')) n(t) "
 		"LEFT JOIN pg_catalog.pg_class c ON c.relname = n.t AND c.relnamespace = %s "
@@ -61,16 +106,61 @@ static char *guard_sql(struct db *db, int content)
 		cnt, nsp);
 
 	free(cnt);
+	free(fm);
+	free(fa);
 	free(nsp);
 	return sql;
 }
 
+#define GUARD_WHAT "checking cairn's books"
+
+/* The results of one message of several statements: the first row set
+ * in *out, 0; or -1 with the error set (the first statement that failed;
+ * the rest of the message was skipped). */
+static int guard_results(struct db *db, PGresult **out)
+{
+	PGresult *r;
+	int failed = 0;
+
+	while ((r = pq.getResult(db->conn))) {
+		ExecStatusType st = pq.resultStatus(r);
+
+		if (st == PGRES_TUPLES_OK && !*out && !failed) {
+			*out = r;
+			continue;
+		}
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !failed) {
+			struct driver_error e;
+			char msg[CAIRN_ERRMSG_MAX];
+
+			failed = 1;
+			pg_error_clear(&e);
+			pg_fill_error(&e, r);
+			pg_error_format(&e, msg, sizeof(msg));
+			cairn_error_set("%s on '%s' failed: %s", GUARD_WHAT, db->display, msg);
+		}
+		pq.clear(r);
+	}
+	if (!failed && !*out) {
+		failed = 1;
+		pg_set_conn_error(db, db->conn, GUARD_WHAT);
+	}
+	if (failed && *out) {
+		pq.clear(*out);
+		*out = NULL;
+	}
+	return failed ? -1 : 0;
+}
+
 /* The query runs with search_path pinned to pg_catalog (a script's own
  * operators or functions cannot answer it), in a savepoint rolled back
- * afterwards, or a read-only transaction of its own when none is open. */
-static int guard_query(struct db *db, int content, PGresult **out)
+ * afterwards, or a read-only transaction of its own when none is open:
+ * one message, one round trip (pgguard15b; two before, the savepoint's
+ * end or the COMMIT sent apart), taken after each statement of a
+ * transaction: false script. */
+static int guard_query(struct db *db, PGresult **out)
 {
-	char *q = guard_sql(db, content), *sql;
+	char *q = guard_sql(db), *sql;
 	int in = 0, rc;
 
 	*out = NULL;
@@ -88,19 +178,25 @@ static int guard_query(struct db *db, int content, PGresult **out)
 		free(q);
 		return 1;
 	}
-	sql = xasprintf("%s; SET LOCAL search_path = pg_catalog, pg_temp; %s",
-			in ? "SAVEPOINT cairn_guard" : "BEGIN READ ONLY", q);
+	sql = xasprintf("%s; SET LOCAL search_path = pg_catalog, pg_temp; %s; %s",
+			in ? "SAVEPOINT cairn_guard" : "BEGIN READ ONLY", q,
+			in ? "ROLLBACK TO SAVEPOINT cairn_guard; RELEASE SAVEPOINT cairn_guard"
+			   : "COMMIT");
 	free(q);
-	rc = pg_query_tuples(db, sql, out, "checking cairn's books");
-	free(sql);
-	if (pg_simple_exec(db, db->conn,
-			   in ? "ROLLBACK TO SAVEPOINT cairn_guard; RELEASE SAVEPOINT cairn_guard"
-			      : "COMMIT",
-			   "checking cairn's books") < 0 && !rc) {
-		pq.clear(*out);
-		*out = NULL;
-		rc = -1;
+	if (!pq.sendQuery(db->conn, sql)) {
+		pg_set_conn_error(db, db->conn, GUARD_WHAT);
+		free(sql);
+		return -1;
 	}
+	free(sql);
+	rc = guard_results(db, out);
+	if (db->in_tx)
+		db->tx_sent = 1;
+	/* a failure skipped the rest of the message: end what it began */
+	if (rc < 0 && pq.transactionStatus(db->conn) == PQTRANS_INERROR)
+		pq.clear(pq.exec(db->conn, in ? "ROLLBACK TO SAVEPOINT cairn_guard; RELEASE "
+						"SAVEPOINT cairn_guard"
+					      : "ROLLBACK"));
 	return rc;
 }
 
@@ -112,7 +208,7 @@ int pg_guard_take(struct db *db, struct pg_guard *g, int content)
 	g->content = content;
 	if (!db->bk_seen)
 		return 0;
-	rc = guard_query(db, content, &g->before);
+	rc = guard_query(db, &g->before);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -133,7 +229,7 @@ int pg_guard_check(struct db *db, struct pg_guard *g, long offset, int committed
 
 	if (!g->before)
 		return 0;
-	rc = guard_query(db, g->content, &now);
+	rc = guard_query(db, &now);
 	if (rc)
 		return rc < 0 ? -1 : 0;
 	for (row = 0; row < pq.ntuples(g->before); row++)

@@ -117,7 +117,8 @@ int pg_query_rows(struct db *db, const char *sql, struct driver_rows *out);
 /* pg-guard.c: cairn's books as a script found them (issue #15) */
 struct pg_guard {
 	PGresult *before; /* NULL: no books yet, nothing to guard */
-	int content;      /* outside a transaction: the rows' content compared */
+	int content;      /* outside a transaction: the statistics (reset at each
+			   * commit) not compared, the rows' fingerprint is */
 };
 int pg_guard_take(struct db *db, struct pg_guard *g, int content);
 int pg_guard_check(struct db *db, struct pg_guard *g, long offset, int committed,
@@ -129,6 +130,7 @@ int pg_query_text(struct db *db, const char *sql, char **out);
 int pg_books_writable(struct db *db, char **why);
 int pg_blockers(struct db *db, const char *const *tables, size_t ntables, char **out);
 int pg_drop_invalid_index(struct db *db, const char *name, const char **what);
+int pg_role_facts(struct db *db, char **out);
 
 /* pg-backup.c: the backup before a destructive migration (driver.h) */
 int pg_dump_tables(struct db *db, const char *const *tables, size_t n, const char *path);

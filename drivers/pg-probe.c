@@ -136,3 +136,44 @@ int pg_drop_invalid_index(struct db *db, const char *name, const char **what)
 		*what = "dropped";
 	return rc ? -1 : 0;
 }
+
+/* What the run's role may do that the books guard (pg-guard.c) cannot see
+ * (pgguard15b): a superuser, or a member of one (SET ROLE), writes the
+ * catalogs, turns track_counts off and sets session_replication_role to
+ * replica, so writes slip past statistics and triggers; a role granted
+ * SET on session_replication_role (PostgreSQL 15) does the last; a role
+ * that bypasses row security reads past an operator's policies; a
+ * session already in replica mode (ALTER ROLE ... SET) skips triggers.
+ * *out: the facts, comma-separated, or NULL when there are none. */
+int pg_role_facts(struct db *db, char **out)
+{
+	char *ver = NULL, *sql;
+	int rc, v15;
+
+	*out = NULL;
+	if (pg_query_text(db, "SELECT current_setting('server_version_num')", &ver) < 0)
+		return -1;
+	v15 = ver && atoi(ver) >= 150000;
+	free(ver);
+	sql = xasprintf(
+		"SELECT NULLIF(concat_ws(', ', "
+		"CASE WHEN r.rolsuper THEN 'role ' || quote_ident(r.rolname) || ' is a superuser' END, "
+		"(SELECT 'role ' || quote_ident(r.rolname) || ' may SET ROLE to superuser ' || "
+		"string_agg(quote_ident(s.rolname), ', ' ORDER BY s.rolname) FROM pg_catalog.pg_roles s "
+		"WHERE s.rolsuper AND NOT r.rolsuper AND s.oid <> r.oid "
+		"AND pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER') HAVING count(*) > 0), "
+		"CASE WHEN r.rolbypassrls AND NOT r.rolsuper THEN 'role ' || quote_ident(r.rolname) || "
+		"' bypasses row level security' END, "
+		"%s"
+		"CASE WHEN current_setting('session_replication_role') <> 'origin' THEN "
+		"'session_replication_role is ' || current_setting('session_replication_role') || "
+		"' (triggers do not fire)' END), '') "
+		"FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+		v15 ? "CASE WHEN NOT r.rolsuper AND pg_catalog.has_parameter_privilege("
+		      "'session_replication_role', 'SET') THEN 'role ' || quote_ident(r.rolname) || "
+		      "' may SET session_replication_role' END, "
+		    : "");
+	rc = pg_query_text(db, sql, out);
+	free(sql);
+	return rc;
+}

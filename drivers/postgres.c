@@ -727,4 +727,5 @@ const struct driver driver_postgres = {
 	.dump_tables = pg_dump_tables,
 	.restore_in_tx = pg_restore_tables_in_tx,
 	.drop_invalid_index = pg_drop_invalid_index,
+	.role_facts = pg_role_facts,
 };

@@ -185,6 +185,10 @@ static void finish(struct state *st, struct slot *sl, int status)
 		o->from = line_dup(res);
 		o->to = nl ? line_dup(nl + 1) : NULL;
 	}
+	/* the error is the first line that is not a warning (pgguard15b: the
+	 * privileged role's warning comes before any refusal) */
+	while (!strncmp(first, "cairn-apply: warning: ", 22) && strchr(first, '\n'))
+		first = strchr(first, '\n') + 1;
 	if (!strncmp(first, "cairn-apply: ", 13))
 		first += 13;
 	o->error = o->exit ? line_dup(first) : NULL;

@@ -238,6 +238,8 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	r->replication_lag_bytes_query =
 		e->lag_bytes_query ? e->lag_bytes_query : c->defaults.lag_bytes_query;
 	r->pg_version = e->pg_version_set ? e->pg_version : c->defaults.pg_version;
+	r->pg_privileged_refuse = (e->pg_privileged_set ? e->pg_privileged
+				   : c->defaults.pg_privileged) == 2;
 	r->backup_off = e->backup_set ? e->backup_off : c->defaults.backup_off;
 	r->backup_dir = e->backup_set ? e->backup_dir : c->defaults.backup_dir;
 	r->backup_command = e->backup_set ? e->backup_command : c->defaults.backup_command;

@@ -134,7 +134,20 @@ static void unknown_key(struct policy_config *c, const struct ynode *k, const ch
 			const char *const *keys);
 
 static const char *const pg_keys[] = { "statement_timeout", "lock_timeout", "lock_retry_budget",
-				       "version", NULL };
+				       "version", "privileged_role", NULL };
+
+/* postgres: {privileged_role: refuse|warn} (pgguard15b): what a run does
+ * when its role may hide writes from the books guard (a superuser, ...) */
+static void parse_privileged(struct policy_config *c, struct policy_env *e,
+			     const struct ynode *k, const struct ynode *x)
+{
+	if (x->type == YNODE_SCALAR && (!strcmp(x->str, "refuse") || !strcmp(x->str, "warn"))) {
+		e->pg_privileged = !strcmp(x->str, "refuse") ? 2 : 1;
+		e->pg_privileged_set = 1;
+	} else {
+		wrong_type(c, k->str, x, "refuse or warn");
+	}
+}
 
 /* postgres: {statement_timeout: 1h, lock_timeout: 10s, lock_retry_budget:
  * 5m, version: 15}: the timeouts a PostgreSQL migration runs under when its
@@ -161,6 +174,8 @@ static void parse_postgres(struct policy_config *c, struct policy_env *e, const 
 			ms = &e->pg_lock_timeout_ms, set = &e->pg_lock_timeout_set;
 		else if (!strcmp(k->str, "lock_retry_budget"))
 			ms = &e->pg_lock_retry_ms, set = &e->pg_lock_retry_set;
+		else if (!strcmp(k->str, "privileged_role"))
+			parse_privileged(c, e, k, x);
 		else if (strcmp(k->str, "version"))
 			unknown_key(c, k, "postgres", pg_keys);
 		else if (ynode_uint(x, &ver) < 0 || !x->plain || ver < 9 || ver > 99)

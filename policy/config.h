@@ -75,6 +75,8 @@ struct policy_env {
 	/* postgres: {version: N}: the major version the migrations were
 	 * checked for (preflight compares the server's with it) */
 	int pg_version, pg_version_set;
+	/* postgres: {privileged_role: warn|refuse}: 1 warn, 2 refuse */
+	int pg_privileged, pg_privileged_set;
 	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
 	 * set it (the DSN's own option wins) */
 	int sqlite_fk, sqlite_fk_set;
@@ -219,6 +221,9 @@ struct policy_resolved {
 	const char *replication_lag_query; /* the environment's, else the defaults'; NULL */
 	const char *replication_lag_bytes_query; /* the same, for a bound in bytes */
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
+	/* postgres: {privileged_role: refuse}, the environment's, else the
+	 * defaults'; else warn (0) */
+	int pg_privileged_refuse;
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */
 	const char *backup_command; /* backup: {command:}; NULL: cairn's own copy */

@@ -42,7 +42,18 @@ for case in \
 	"trig|CREATE FUNCTION evil() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN DELETE FROM cairn.cairn_audit WHERE seq < NEW.seq; RETURN NEW; END \$\$; CREATE TRIGGER evil AFTER INSERT ON cairn.cairn_audit FOR EACH ROW EXECUTE FUNCTION evil();|put a trigger on cairn.cairn_audit" \
 	"idx|CREATE INDEX evil ON cairn.cairn_audit (seq);|created or dropped an index on cairn.cairn_audit" \
 	"rule|CREATE RULE evil AS ON INSERT TO cairn.cairn_audit DO INSTEAD NOTHING;|put a rule on cairn.cairn_audit" \
-	"temp|CREATE TEMP TABLE cairn_audit (LIKE cairn.cairn_audit);|created a temporary table or view shadowing cairn.cairn_audit"
+	"temp|CREATE TEMP TABLE cairn_audit (LIKE cairn.cairn_audit);|created a temporary table or view shadowing cairn.cairn_audit" \
+	"owner|CREATE ROLE cairn_evil_owner; ALTER TABLE cairn.cairn_audit OWNER TO cairn_evil_owner;|changed the owner of cairn.cairn_audit" \
+	"grant|GRANT ALL ON cairn.cairn_audit TO PUBLIC;|granted or revoked privileges on cairn.cairn_audit" \
+	"check|DO \$\$ BEGIN EXECUTE 'ALTER TABLE cairn.cairn_audit ADD CONSTRAINT evil CHECK (seq < 3) NOT VALID'; END \$\$;|added, dropped or validated a constraint on or referencing cairn.cairn_audit" \
+	"fk|CREATE TABLE t_ref (v text REFERENCES cairn.cairn_migrations (version));|added, dropped or validated a constraint on or referencing cairn.cairn_migrations" \
+	"excl|DO \$\$ BEGIN EXECUTE 'ALTER TABLE cairn.cairn_audit ADD CONSTRAINT evil EXCLUDE USING btree (seq WITH =)'; END \$\$;|added, dropped or validated a constraint on or referencing cairn.cairn_audit" \
+	"default|ALTER TABLE cairn.cairn_audit ALTER COLUMN environment SET DEFAULT 'prod';|changed a column default of cairn.cairn_audit" \
+	"comment|COMMENT ON TABLE cairn.cairn_audit IS 'nothing to see';|put a comment or security label on cairn.cairn_audit" \
+	"rls|ALTER TABLE cairn.cairn_audit ENABLE ROW LEVEL SECURITY;|turned row level security on or off for cairn.cairn_audit" \
+	"forcerls|ALTER TABLE cairn.cairn_audit FORCE ROW LEVEL SECURITY;|turned row level security on or off for cairn.cairn_audit" \
+	"srr|SET session_replication_role = replica;|set session_replication_role or track_counts, which hide writes to cairn.cairn_audit" \
+	"nocount|SET LOCAL track_counts = off; DELETE FROM cairn.cairn_audit WHERE seq > 1; RESET track_counts;|changed the rows of cairn.cairn_audit"
 do
 	name=${case%%|*} rest=${case#*|} sql=${rest%%|*} what=${rest#*|}
 	test_expect_success "a migration that does $name on cairn's books: refused before COMMIT, books and catalog unchanged" '
@@ -76,6 +87,52 @@ CREATE TABLE t_after (id int);" "transaction: false" &&
 	test_grep "audit chain broken: migration 0001: the audit row that recorded its last change .* is missing" err &&
 	test_expect_code 5 cairn-apply apply nontx.tar.gz --env dev --db "postgresql:///nontx?host=$PGHOST" $KEY >out 2>err &&
 	test_grep "the books were changed outside cairn-apply" err
+'
+
+# pgguard15b: the books' facts the snapshot did not hold. An operator's
+# trigger that keeps cairn_audit append-only, disabled by a migration
+# (the trigger count stays the same); the owner, privileges, constraints
+# (a CHECK that blocks cairn's later rows, a foreign key from a table of
+# the script's that pins them, an EXCLUDE), a column default, a comment,
+# FORCE ROW LEVEL SECURITY and session_replication_role (which skips
+# triggers) above (the CHECK and EXCLUDE through DO ... EXECUTE, past
+# cairn check's contract-only rule, as an insider would). Each applied with exit 0 on the code before, but ENABLE
+# ROW LEVEL SECURITY (relrowsecurity was compared) and the EXCLUDE (its
+# index was counted), which were refused with another message.
+test_expect_success 'a migration that disables the operator'"'"'s append-only trigger on cairn_audit: refused before COMMIT' '
+	try distrig "ALTER TABLE cairn.cairn_audit DISABLE TRIGGER USER;" &&
+	bk distrig "CREATE FUNCTION no_rewrite() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION '"'"'append only'"'"'; END \$\$; CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON cairn.cairn_audit FOR EACH ROW EXECUTE FUNCTION no_rewrite()" &&
+	n=$(bk distrig "select count(*) from cairn.cairn_audit") &&
+	state distrig $n >before &&
+	test_expect_code 1 cairn-apply apply distrig.tar.gz --env dev --db "postgresql:///distrig?host=$PGHOST" $KEY >out 2>err &&
+	test_grep "up.sql:.*it enabled or disabled a trigger of cairn.cairn_audit (refused before COMMIT" err &&
+	state distrig $n >after &&
+	test_cmp before after &&
+	test "$(bk distrig "select tgenabled from pg_trigger where tgname = '"'"'append_only'"'"'")" = O &&
+	cairn-apply history --verify --db "postgresql:///distrig?host=$PGHOST" >out 2>err
+'
+
+# transaction: false (pgguard15b): the rows are fingerprinted by count and
+# xmin, not read whole; an UPDATE of an old row that keeps every count
+# is still seen, and so are the catalog facts
+test_expect_success 'transaction: false: an UPDATE of an old row'"'"'s state (counts unchanged) stops the run after it' '
+	try nontxupd "CREATE TABLE t_before (id int);
+UPDATE cairn.cairn_migrations SET state = '"'"'rolled_back'"'"' WHERE version = '"'"'0001'"'"';
+CREATE TABLE t_after (id int);" "transaction: false" &&
+	test_expect_code 5 cairn-apply apply nontxupd.tar.gz --env dev --db "postgresql:///nontxupd?host=$PGHOST" $KEY >out 2>err &&
+	test_grep "up.sql:3: .*it changed the rows of cairn.cairn_migrations (it had committed before cairn could look: the run stops here)" err &&
+	test "$(bk nontxupd "select count(*) from pg_class where relname = '"'"'t_after'"'"'")" = 0 &&
+	test "$(bk nontxupd "select count(*) from pg_class where relname = '"'"'t_before'"'"'")" = 1 &&
+	test "$(bk nontxupd "select state from cairn.cairn_migrations where version = '"'"'0002'"'"'")" = failed
+'
+
+test_expect_success 'transaction: false: a GRANT on cairn_audit to PUBLIC stops the run after it' '
+	try nontxgrant "GRANT ALL ON cairn.cairn_audit TO PUBLIC;
+CREATE TABLE t_after (id int);" "transaction: false" &&
+	test_expect_code 5 cairn-apply apply nontxgrant.tar.gz --env dev --db "postgresql:///nontxgrant?host=$PGHOST" $KEY >out 2>err &&
+	test_grep "up.sql:2: .*it granted or revoked privileges on cairn.cairn_audit (it had committed" err &&
+	test "$(bk nontxgrant "select count(*) from pg_class where relname = '"'"'t_after'"'"'")" = 0 &&
+	test "$(bk nontxgrant "select state from cairn.cairn_migrations where version = '"'"'0002'"'"'")" = failed
 '
 
 # a script over 1 MiB streams (drivers/pg-stream.c): the books are

@@ -580,6 +580,43 @@ static void test_lock_retry(void)
 	policy_config_release(&c);
 }
 
+/* pgguard15b: postgres: {privileged_role: refuse|warn}, the
+ * environment's, else the defaults', else warn. */
+static void test_privileged_role(void)
+{
+	struct policy_config c;
+	struct policy_resolved r;
+	struct policy_inputs in;
+	int usage = 0;
+
+	CHECK(parse(&c, "defaults:\n  postgres: {privileged_role: refuse}\nenvironments:\n"
+		       "  a:\n    database: {dsn: \"sqlite:a.db\"}\n"
+		       "  b:\n    database: {dsn: \"sqlite:b.db\"}\n"
+		       "    postgres: {privileged_role: warn}\n") == 0);
+	memset(&in, 0, sizeof(in));
+	in.flag_env = "a";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.pg_privileged_refuse == 1);
+	policy_resolved_release(&r);
+	in.flag_env = "b";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.pg_privileged_refuse == 0);
+	policy_resolved_release(&r);
+	policy_config_release(&c);
+
+	CHECK(parse(&c, "environments:\n  a:\n    database: {dsn: \"sqlite:a.db\"}\n") == 0);
+	in.flag_env = "a";
+	CHECK(policy_resolve(&r, &c, &in, &usage) == 0);
+	CHECK(r.pg_privileged_refuse == 0);
+	policy_resolved_release(&r);
+	policy_config_release(&c);
+
+	CHECK(parse(&c, "environments:\n  a:\n    database: {dsn: \"sqlite:a.db\"}\n"
+		       "    postgres: {privileged_role: yes}\n") < 0);
+	CHECK(has_diag(&c, "privileged_role", "refuse or warn"));
+	policy_config_release(&c);
+}
+
 /* rollback: {require_bundle:} (issue #15): the environment's, else
  * defaults', else required where approvals or an 'after' are asked for. */
 static int requires_bundle(const struct policy_config *c, const char *env, const char **src)
@@ -712,6 +749,7 @@ int main(void)
 	test_keys();
 	test_dsn_file();
 	test_lock_retry();
+	test_privileged_role();
 	test_rollback_bundle();
 	test_sqlite_extensions();
 	return unit_done();
