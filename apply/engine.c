@@ -490,10 +490,11 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		res->rolled_back = 1;
 		goto out;
 	}
-	if (p.napply && !exists && guard.record && !o->atomic) {
-		/* a new database: its books and identity come with the first
-		 * migration's commit (tx_begin), so a crash leaves them with it
-		 * or leaves nothing; flushed at the end if no transaction ran */
+	if (p.napply && !exists && guard.record && !o->atomic && drv->books_in_first_tx) {
+		/* a new SQLite database: its books and identity come with the
+		 * first migration's commit (tx_begin), so a crash leaves them
+		 * with it or leaves nothing; flushed at the end if no transaction
+		 * ran. PostgreSQL: up front (driver.h, books_in_first_tx) */
 		r.pending_identity = guard.record;
 		r.pending_books = 1;
 	} else if ((exists || p.napply) &&

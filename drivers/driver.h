@@ -232,6 +232,13 @@ struct driver {
 	 * database: no rows, nothing applied). */
 	int (*bk_exists)(struct db *db, int *exists);
 	int (*bk_ensure)(struct db *db);   /* creates cairn_migrations and cairn_audit */
+	/* 1: a new database's books and identity row may be written by the
+	 * run's first transaction (apply/run.c tx_begin), saving a commit. 0
+	 * (PostgreSQL): they are created up front, in one transaction of their
+	 * own, since creating them needs privileges a DBA may not have granted,
+	 * and a refusal inside the first migration's transaction would name
+	 * the migration as what failed (exit 1) instead of the role (exit 6). */
+	int books_in_first_tx;
 	/* All rows, ordered by version. */
 	int (*bk_read)(struct db *db, struct bk_row **out, size_t *n);
 	/* Inserts or replaces the row with row->version (row->is_new: inserts;

@@ -786,6 +786,7 @@ const struct driver driver_sqlite = {
 	.cancel = sqlite_cancel,
 	.bk_exists = sqlite_bk_exists,
 	.bk_ensure = sqlite_bk_ensure,
+	.books_in_first_tx = 1,
 	.bk_read = sqlite_bk_read,
 	.bk_put = sqlite_bk_put,
 	.audit_append = sqlite_audit_append,
