@@ -85,10 +85,13 @@ APPLY_LIBS   = $(APPLY_ARCHIVE) $(shell $(PKG_CONFIG) --libs $(filter-out libarc
                $(DL_LIBS) -pthread
 # libpg_query: the applier is not linked with it but loads it at first use
 # (lib/pg-query-load.c: only PostgreSQL scripts are read with it), by the
-# shared library name (SONAME) of the one cairn links.
+# shared library name (SONAME) of the one cairn links. A recursive
+# variable: read again when pg-query-load.o is compiled, so that `make deps
+# demo` (one make, the README's command) reads it after deps installed
+# libpg-query-dev, not as "" before (dlopen("") is the program itself).
+PG_QUERY_SONAME = $(shell objdump -p "$$($(CC) -print-file-name=libpg_query.so)" 2>/dev/null | \
+                    awk '$$1 == "SONAME" { print $$2 }')
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
-PG_QUERY_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libpg_query.so)" 2>/dev/null | \
-                     awk '$$1 == "SONAME" { print $$2 }')
 ifeq ($(PG_QUERY_SONAME),)
 $(error cannot read the SONAME of libpg_query.so (objdump -p, from binutils): install libpg-query-dev and binutils, or run 'make deps')
 endif

@@ -27,6 +27,8 @@
 #ifndef PG_QUERY_SONAME
 #error "PG_QUERY_SONAME: the Makefile names libpg_query's shared library"
 #endif
+_Static_assert(sizeof(PG_QUERY_SONAME) > 1,
+	       "PG_QUERY_SONAME is empty: install libpg-query-dev and binutils (make deps)");
 
 #define PGQ_FUNCTIONS(X)                                                                    \
 	X(pg_query_split_with_parser, PgQuerySplitResult, (const char *))                   \
