@@ -26,6 +26,19 @@ for l in open(sys.argv[1]):
 print(o)' "$1" "$2"
 }
 
+# started_after_failure EVENTS: true when a target-start event follows the
+# target-end of a failed target in EVENTS (--log-format json's lines).
+started_after_failure() {
+	python3 -c 'import json,sys
+failed=False
+for l in open(sys.argv[1]):
+    if not l.startswith("{"): continue
+    e=json.loads(l)
+    if e.get("event")=="target-end" and e.get("outcome")=="failed": failed=True
+    elif e.get("event")=="target-start" and failed: sys.exit(0)
+sys.exit(1)' "$1"
+}
+
 test_expect_success 'setup: a project of two migrations and ten targets' '
 	apply_project shop &&
 	apply_table shop 0001_users &&
@@ -138,14 +151,21 @@ test_expect_success 'fleet --resume retries only the failed and the never starte
 '
 
 test_expect_success '--halt-on 1 starts nothing new after a failure; running targets finish' '
-	for i in 0 1 2 3 4 5; do echo "h$i sqlite:h$i.db"; done >htargets &&
+	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do echo "h$i sqlite:h$i.db"; done >htargets &&
 	sqlite3 h0.db "CREATE TABLE t_0002_orders (x int)" &&
 	test_expect_code 1 cairn-apply fleet b.tar.gz --env dev $KEY --targets htargets --halt-on 1 \
-		--result rh.jsonl --log-format text >out 2>err &&
-	test_grep "(--halt-on was reached)" err &&
+		--parallel 2 --result rh.jsonl --log-format json >events 2>err &&
+	test_grep "\"stopped\":\"--halt-on was reached\"" events &&
 	test "$(outcome rh.jsonl h0)" = failed &&
-	test "$(outcome rh.jsonl h5)" = not-started &&
-	test ! -e h5.db &&
+	! started_after_failure events &&
+	grep -c "\"event\":\"target-start\"" events >nstarted &&
+	test "$(cat nstarted)" -lt 12 &&
+	test "$(outcome rh.jsonl h11)" = not-started &&
+	test ! -e h11.db &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		o=$(outcome rh.jsonl h$i) &&
+		case "$o" in applied|not-started) ;; *) echo "h$i: $o"; false;; esac || return 1
+	done &&
 	printf "t_0001_users\nt_0002_orders\n" >want && tables h0.db >got && test_cmp want got &&
 	echo "0001|applied" >want && books h0.db >got && test_cmp want got
 '
