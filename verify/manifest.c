@@ -673,7 +673,9 @@ int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 		bad(root, "the manifest must be a mapping");
 		goto out;
 	}
-	if (only_keys(root, keys) < 0 || get_str(root, "format", 0, &format) < 0)
+	/* the format before the keys: a newer format's new key is then
+	 * refused as that format, which says what to do (upgrade) */
+	if (get_str(root, "format", 0, &format) < 0)
 		goto out;
 	if (strcmp(format, MANIFEST_FORMAT) && strcmp(format, MANIFEST_FORMAT_CALLBACKS) &&
 	    strcmp(format, MANIFEST_FORMAT_CB_WAIVERS)) {
@@ -682,6 +684,8 @@ int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 		    "; a newer cairn made this bundle?)");
 		goto out;
 	}
+	if (only_keys(root, keys) < 0)
+		goto out;
 	if (get_str(root, "name", 0, &b->name) < 0 || get_str(root, "project", 0, &b->project) < 0 ||
 	    get_list(root, "drivers", &b->drivers, &b->ndrivers) < 0)
 		goto out;
