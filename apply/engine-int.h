@@ -194,6 +194,9 @@ char *cic_index_name(const char *sql, size_t len);
 int apply_batch(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		const struct bk_row *old, size_t index, size_t total, long long *duration,
 		char **err, struct apply_result *res);
+/* Releases the run lock; a failure to is the run's failure (exit 6) when
+ * the run succeeded, and keeps the run's own message when it failed. */
+void unlock_keeping_error(struct db *db, const struct driver *drv, int *rc);
 int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *o);
 int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
 	      size_t *nrows);

@@ -541,8 +541,7 @@ out:
 	if (rc == EXIT_OK || rc == EXIT_CONTRACT || rc == EXIT_BUDGET)
 		emit(&r, &ev);
 out_unlock:
-	if (drv->unlock(db) && (rc == EXIT_OK || rc == EXIT_CONTRACT || rc == EXIT_BUDGET))
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	plan_release(&p);
 	books_guard_release(&guard);
 	bk_rows_free(rows, nrows);

@@ -36,6 +36,22 @@ int take_lock(struct db *db, const struct driver *drv, const struct apply_opts *
 	return rc ? EXIT_ENVIRONMENT : EXIT_OK;
 }
 
+void unlock_keeping_error(struct db *db, const struct driver *drv, int *rc)
+{
+	char keep[CAIRN_ERRMSG_MAX];
+	int ok = *rc == EXIT_OK || *rc == EXIT_CONTRACT || *rc == EXIT_BUDGET;
+
+	/* a failed run's message is why it failed: a lock that cannot be
+	 * released on a connection the server ended says less (t1098) */
+	snprintf(keep, sizeof(keep), "%s", cairn_error_last());
+	if (!drv->unlock(db))
+		return;
+	if (ok)
+		*rc = EXIT_ENVIRONMENT;
+	else
+		cairn_error_set("%s", keep);
+}
+
 int read_rows(struct db *db, const struct driver *drv, int *exists, struct bk_row **rows,
 	      size_t *nrows)
 {

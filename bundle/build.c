@@ -431,6 +431,18 @@ static int read_callbacks(const struct project *p, struct bundle *b, struct buil
 	free(sorted);
 	b->callbacks = bm.files;
 	b->ncallbacks = bm.nfiles;
+	/* what the check's lint run found waived in them: format 3 (issue #20) */
+	b->callback_waivers = xcalloc(p->ncallback_waivers + 1, sizeof(*b->callback_waivers));
+	b->ncallback_waivers = p->ncallback_waivers;
+	for (i = 0; i < p->ncallback_waivers; i++) {
+		const struct mig_waiver *w = &p->callback_waivers[i];
+
+		b->callback_waivers[i].rule = xstrdup(w->rule);
+		b->callback_waivers[i].file = xstrdup(w->file);
+		b->callback_waivers[i].line = (unsigned long long)w->line;
+		b->callback_waivers[i].via = xstrdup(w->via);
+		b->callback_waivers[i].reason = w->reason ? xstrdup(w->reason) : NULL;
+	}
 	return rc;
 }
 

@@ -103,6 +103,18 @@ static int disk_full(const char *msg)
 	       strstr(msg, "could not extend file");
 }
 
+/* The server ended the session under the migration (pg_terminate_backend,
+ * a restart, a failover) or the connection broke: SQLSTATE class 08 or
+ * 57P01-57P03, or libpq's own words. The migration's transaction is gone
+ * with it; its SQL is not at fault. */
+static int session_lost(const char *msg)
+{
+	return strstr(msg, ": 57P01: ") || strstr(msg, ": 57P02: ") || strstr(msg, ": 57P03: ") ||
+	       strstr(msg, ": 08006: ") || strstr(msg, ": 08003: ") ||
+	       strstr(msg, "server closed the connection unexpectedly") ||
+	       strstr(msg, "no connection to the server");
+}
+
 static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 		   const struct apply_set *set, const char *target, const char *status)
 {
@@ -178,6 +190,11 @@ static void report(struct apply_ctx *c, int rc, const struct apply_result *r,
 			next = xstrdup("the disk is full, not the migration at fault: free space "
 				       "where the file named above lives (on PostgreSQL, the "
 				       "server's data directory), then run apply again");
+		else if (session_lost(msg))
+			next = xstrdup("the server ended the session, not the migration at fault "
+				       "(an administrator's pg_terminate_backend, a restart or a "
+				       "failover): once 'cairn-apply status' reaches it, run apply "
+				       "again");
 		else
 			next = xstrdup("fix the migration, build and ship a new bundle, and run "
 				       "apply again");

@@ -147,29 +147,36 @@ int bundle_error_exit(const char *path)
 	return EXIT_REFUSED;
 }
 
-void waivers_text(const struct bundle_migration *m, const char *prefix, struct buf *out)
+void waiver_list_text(const struct bundle_waiver *ws, size_t n, const char *file,
+		      const char *prefix, struct buf *out)
 {
 	size_t i;
 
-	for (i = 0; m && i < m->nwaivers; i++) {
-		const struct bundle_waiver *w = &m->waivers[i];
-		char *esc = text_escape_controls(w->reason);
+	for (i = 0; i < n; i++) {
+		const struct bundle_waiver *w = &ws[i];
+		char *esc;
 
+		if (file && strcmp(file, w->file))
+			continue;
+		esc = text_escape_controls(w->reason);
 		buf_printf(out, "%swaived %s at %s:%llu (%s)%s%s\n", prefix, w->rule, w->file, w->line,
 			   w->via, w->reason ? ": " : "", esc ? esc : w->reason ? w->reason : "");
 		free(esc);
 	}
 }
 
-void waivers_json(const struct bundle_migration *m, struct buf *out)
+void waiver_list_json(const struct bundle_waiver *ws, size_t n, const char *file,
+		      struct buf *out)
 {
-	size_t i;
+	size_t i, k = 0;
 
 	buf_puts(out, "[");
-	for (i = 0; m && i < m->nwaivers; i++) {
-		const struct bundle_waiver *w = &m->waivers[i];
+	for (i = 0; i < n; i++) {
+		const struct bundle_waiver *w = &ws[i];
 
-		buf_puts(out, i ? ",{\"rule\":" : "{\"rule\":");
+		if (file && strcmp(file, w->file))
+			continue;
+		buf_puts(out, k++ ? ",{\"rule\":" : "{\"rule\":");
 		buf_put_json_string(out, w->rule);
 		buf_puts(out, ",\"file\":");
 		buf_put_json_string(out, w->file);
@@ -183,4 +190,15 @@ void waivers_json(const struct bundle_migration *m, struct buf *out)
 		buf_putc(out, '}');
 	}
 	buf_putc(out, ']');
+}
+
+void waivers_text(const struct bundle_migration *m, const char *prefix, struct buf *out)
+{
+	if (m)
+		waiver_list_text(m->waivers, m->nwaivers, NULL, prefix, out);
+}
+
+void waivers_json(const struct bundle_migration *m, struct buf *out)
+{
+	waiver_list_json(m ? m->waivers : NULL, m ? m->nwaivers : 0, NULL, out);
 }

@@ -49,6 +49,13 @@ struct bundle_migration;
  * lines with prefix before each, escaped; and as a json "waivers" array. */
 void waivers_text(const struct bundle_migration *m, const char *prefix, struct buf *out);
 void waivers_json(const struct bundle_migration *m, struct buf *out);
+/* The same for a list of waivers, only those of file when not NULL (a
+ * callback's: the manifest's callback_waivers, format cairn-bundle/3). */
+struct bundle_waiver;
+void waiver_list_text(const struct bundle_waiver *ws, size_t n, const char *file,
+		      const char *prefix, struct buf *out);
+void waiver_list_json(const struct bundle_waiver *ws, size_t n, const char *file,
+		      struct buf *out);
 
 
 #endif

@@ -128,9 +128,17 @@ static void print_text(const struct bundle *b, size_t nkeys)
 	}
 	if (b->ncallbacks)
 		printf("\nSQL callbacks (%zu):\n", b->ncallbacks);
-	for (i = 0; i < b->ncallbacks; i++)
+	for (i = 0; i < b->ncallbacks; i++) {
+		struct buf w = BUF_INIT;
+
 		printf("  %s  sha256:%s  %llu bytes\n", E(b->callbacks[i].name),
 		       b->callbacks[i].sha256, b->callbacks[i].size);
+		/* what it waived (format cairn-bundle/3) */
+		waiver_list_text(b->callback_waivers, b->ncallback_waivers, b->callbacks[i].name,
+				 "      ", &w);
+		fputs(buf_cstr(&w), stdout);
+		buf_release(&w);
+	}
 	printf("\nsignatures and approvals (%zu):\n", b->nstatements);
 	for (i = 0; i < b->nstatements; i++) {
 		const struct bundle_statement *s = &b->statements[i];
@@ -250,7 +258,10 @@ static void print_json(const struct bundle *b, size_t nkeys)
 		buf_puts(&o, i ? ",{" : "{");
 		json_kv(&o, "name", b->callbacks[i].name, 0);
 		json_kv(&o, "sha256", b->callbacks[i].sha256, 1);
-		buf_printf(&o, ",\"size\":%llu}", b->callbacks[i].size);
+		buf_printf(&o, ",\"size\":%llu,\"waivers\":", b->callbacks[i].size);
+		waiver_list_json(b->callback_waivers, b->ncallback_waivers, b->callbacks[i].name,
+				 &o);
+		buf_putc(&o, '}');
 	}
 	buf_puts(&o, "],\"statements\":[");
 	for (i = 0; i < b->nstatements; i++) {

@@ -132,14 +132,24 @@ static const char *const callback_when[CB_COUNT] = {
 
 static void callbacks_text(const struct apply_set *set, const struct plan *p)
 {
+	const struct bundle *b = set->bundle;
 	size_t i;
 
-	for (i = 0; i < CB_COUNT; i++)
-		if (set->callbacks[i].path)
-			printf("callback %s: %s (sha256:%.12s) %s%s\n", callback_names[i],
-			       set->callbacks[i].path, set->callbacks[i].sha256, callback_when[i],
-			       p->napply || i >= CB_BEFORE_ROLLBACK ? ""
-								    : "; not run: nothing is pending");
+	for (i = 0; i < CB_COUNT; i++) {
+		struct buf w = BUF_INIT;
+
+		if (!set->callbacks[i].path)
+			continue;
+		printf("callback %s: %s (sha256:%.12s) %s%s\n", callback_names[i],
+		       set->callbacks[i].path, set->callbacks[i].sha256, callback_when[i],
+		       p->napply || i >= CB_BEFORE_ROLLBACK ? "" : "; not run: nothing is pending");
+		/* what it waived (format cairn-bundle/3), as a migration's */
+		if (b)
+			waiver_list_text(b->callback_waivers, b->ncallback_waivers,
+					 strrchr(set->callbacks[i].path, '/') + 1, "      ", &w);
+		fputs(buf_cstr(&w), stdout);
+		buf_release(&w);
+	}
 }
 
 static void callbacks_json(struct buf *b, const struct apply_set *set)
@@ -152,7 +162,11 @@ static void callbacks_json(struct buf *b, const struct apply_set *set)
 			continue;
 		buf_printf(b, "%s{\"name\":\"%s\",\"path\":", n++ ? "," : "", callback_names[i]);
 		buf_put_json_string(b, set->callbacks[i].path);
-		buf_printf(b, ",\"sha256\":\"%s\"}", set->callbacks[i].sha256);
+		buf_printf(b, ",\"sha256\":\"%s\",\"waivers\":", set->callbacks[i].sha256);
+		waiver_list_json(set->bundle ? set->bundle->callback_waivers : NULL,
+				 set->bundle ? set->bundle->ncallback_waivers : 0,
+				 strrchr(set->callbacks[i].path, '/') + 1, b);
+		buf_putc(b, '}');
 	}
 	buf_putc(b, ']');
 }

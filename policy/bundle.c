@@ -157,15 +157,45 @@ static void make_evidence(struct policy_bundle *pb)
 	pb->evidence = buf_detach(&e, NULL);
 }
 
+/* One waiver w of who ("migration 'NAME'", "callback 'FILE'") against the
+ * environment's refuse_waived list e. */
+static void check_waiver(struct policy_bundle *pb, const struct policy_env *e,
+			 const char *environment, const char *who, const struct bundle_waiver *w)
+{
+	struct buf m = BUF_INIT;
+	char *esc;
+	const char *reason;
+	size_t k;
+
+	for (k = 0; k < e->nrefuse_waived; k++)
+		if (!strcmp(e->refuse_waived[k], "all") || !strcmp(e->refuse_waived[k], w->rule))
+			break;
+	if (k == e->nrefuse_waived)
+		return;
+	/* names and rule ids are checked by the manifest's reader; a reason is
+	 * one printable line, shown escaped */
+	esc = text_escape_controls(w->reason);
+	reason = esc ? esc : w->reason;
+	buf_printf(&m, "%s waives %s at %s:%llu (by %s%s%s), and '%s' refuses waived %s findings (lint: {refuse_waived:} in its config); fix the statement so the finding is gone and build again, or have the policy's owner take %s out of refuse_waived",
+		   who, w->rule, w->file, w->line,
+		   strcmp(w->via, "allow") ? w->via : "migration.yaml lint: {allow:}",
+		   reason ? ": " : "", reason ? reason : "", environment, w->rule, w->rule);
+	policy_verdict_refuse(&pb->v, "lint-waiver", buf_cstr(&m));
+	buf_release(&m);
+	free(esc);
+}
+
 /* lint: {refuse_waived:} (config-lint.c): every migration of the bundle
  * that waived a finding of a refused rule is a refusal of its own, naming
- * the rule, the migration, where, and the way out. */
+ * the rule, the migration, where, and the way out; and every SQL callback
+ * that did (format cairn-bundle/3), alike. */
 static void check_waivers(struct policy_bundle *pb, const struct policy_config *c,
 			  const char *environment)
 {
 	const struct policy_env *e = policy_config_env(c, environment);
 	const struct bundle *b = pb->b;
-	size_t i, j, k;
+	struct buf who = BUF_INIT;
+	size_t i, j;
 
 	if (e && !e->refuse_waived_set)
 		e = &c->defaults;
@@ -173,30 +203,16 @@ static void check_waivers(struct policy_bundle *pb, const struct policy_config *
 		return;
 	for (i = 0; i < b->nmigs; i++)
 		for (j = 0; j < b->migs[i].nwaivers; j++) {
-			const struct bundle_waiver *w = &b->migs[i].waivers[j];
-			struct buf m = BUF_INIT;
-			char *esc;
-			const char *reason;
-
-			for (k = 0; k < e->nrefuse_waived; k++)
-				if (!strcmp(e->refuse_waived[k], "all") ||
-				    !strcmp(e->refuse_waived[k], w->rule))
-					break;
-			if (k == e->nrefuse_waived)
-				continue;
-			/* names and rule ids are checked by the manifest's reader;
-			 * a reason is one printable line, shown escaped */
-			esc = text_escape_controls(w->reason);
-			reason = esc ? esc : w->reason;
-			buf_printf(&m, "migration '%s' waives %s at %s:%llu (by %s%s%s), and '%s' refuses waived %s findings (lint: {refuse_waived:} in its config); fix the statement so the finding is gone and build again, or have the policy's owner take %s out of refuse_waived",
-				   b->migs[i].name, w->rule, w->file, w->line,
-				   strcmp(w->via, "allow") ? w->via : "migration.yaml lint: {allow:}",
-				   reason ? ": " : "", reason ? reason : "", environment, w->rule,
-				   w->rule);
-			policy_verdict_refuse(&pb->v, "lint-waiver", buf_cstr(&m));
-			buf_release(&m);
-			free(esc);
+			buf_reset(&who);
+			buf_printf(&who, "migration '%s'", b->migs[i].name);
+			check_waiver(pb, e, environment, buf_cstr(&who), &b->migs[i].waivers[j]);
 		}
+	for (j = 0; j < b->ncallback_waivers; j++) {
+		buf_reset(&who);
+		buf_printf(&who, "callback '%s'", b->callback_waivers[j].file);
+		check_waiver(pb, e, environment, buf_cstr(&who), &b->callback_waivers[j]);
+	}
+	buf_release(&who);
 }
 
 void policy_bundle_set_applied(struct policy_bundle *pb, const char *const *versions, size_t n)

@@ -495,6 +495,21 @@ static int scan_callbacks(struct destructive_list *out, struct bundle *b,
 {
 	size_t i, k;
 
+	/* what the callbacks waived (format cairn-bundle/3), as a migration's
+	 * waivers count: those of the callbacks an apply runs */
+	for (i = 0; i < b->ncallback_waivers; i++) {
+		const struct bundle_waiver *w = &b->callback_waivers[i];
+		struct dscan s = { out, "callbacks", "", w->file };
+		const char *only;
+		struct buf what = BUF_INIT;
+		int kind = callback_parse(w->file, &only);
+
+		if (kind < 0 || kind >= CB_BEFORE_ROLLBACK || !destructive_rule(w->rule))
+			continue;
+		buf_printf(&what, "a waived lint finding (%s)", w->via);
+		add_rule(&s, w->rule, w->line, buf_cstr(&what));
+		buf_release(&what);
+	}
 	for (i = 0; i < b->ncallbacks; i++) {
 		const struct bundle_file *f = &b->callbacks[i];
 		const char *only;

@@ -216,14 +216,19 @@ void check_lint_callbacks(struct project *p, struct lint_sqlite *db, struct find
 				     : strlist_has(&p->cfg.drivers, "sqlite"));
 		if (pg) {
 			project_lint(&p->cfg, &cb, b.ptr, b.len, NULL, 0, &r);
+			record_waived(&r, &cb, mf);
 			callback_findings(&r, mf, f);
 			lint_result_release(&r);
 		}
 		if (lite) {
 			project_lint_sqlite(&p->cfg, &cb, db, b.ptr, b.len, NULL, 0, &r);
+			record_waived(&r, &cb, mf);
 			callback_findings(&r, mf, f);
 			lint_result_release(&r);
 		}
 		buf_release(&b);
 	}
+	/* for the manifest's callback_waivers, as a migration's waivers */
+	p->callback_waivers = cb.waivers;
+	p->ncallback_waivers = cb.nwaivers;
 }

@@ -119,6 +119,11 @@ void project_free(struct project *p)
 		free(p->callbacks[i].path);
 	}
 	free(p->callbacks);
+	for (i = 0; i < p->ncallback_waivers; i++) {
+		free(p->callback_waivers[i].file);
+		free(p->callback_waivers[i].reason);
+	}
+	free(p->callback_waivers);
 	lint_sqlite_free(p->lint_db);
 	free(p->lint_cache_dir);
 	config_release(&p->cfg);

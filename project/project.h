@@ -165,6 +165,10 @@ struct project {
 	 * callback_parse knows (others are findings) */
 	struct mig_file *callbacks;
 	size_t ncallbacks, callbacks_alloc;
+	/* what check_lint_callbacks found waived in them, file the callback's
+	 * name, for the manifest's callback_waivers (format cairn-bundle/3) */
+	struct mig_waiver *callback_waivers;
+	size_t ncallback_waivers;
 };
 
 /* Reads cairn.yaml and the migrations from src. Returns -1 (error set) when

@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='a SQLite apply killed (SIGKILL) or its power cut before a chosen write or sync, during a callback and during a batch migration: after a rerun the books match the schema, the chain holds, the batch is whole'
+test_description='a SQLite apply killed (SIGKILL) or its power cut before a chosen write or sync (spread evenly, then at random: CAIRN_TEST_SEED), during a callback and during a batch migration: after a rerun the books match the schema, the chain holds, the batch is whole'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIRECTORY/lib-apply.sh"
 
@@ -97,6 +97,23 @@ do
 		'
 	done
 done
+
+# the same at random calls: 5 rounds each of kill and cut before a write
+# and before a sync, N drawn from the whole run's calls; the seed is
+# printed (CAIRN_TEST_SEED=S repeats a run)
+test_expect_success 'kill or cut before a random write or sync, 5 rounds each: consistent, a rerun finishes' '
+	seed=${CAIRN_TEST_SEED:-$$} &&
+	echo "# t1067 random rounds: CAIRN_TEST_SEED=$seed" >&2 &&
+	for how in kill cut; do
+		for on in write sync; do
+			awk -v s=$seed -v t=$(wc -l <trace.$on) \
+				"BEGIN { srand(s); for (i = 0; i < 5; i++) print 1 + int(rand() * t) }" >points &&
+			while read n; do
+				stopped_at $how $on $n || { echo "CAIRN_TEST_SEED=$seed"; return 1; }
+			done <points || return 1
+		done || return 1
+	done
+'
 
 test_expect_success 'some of those stopped the batch partway (in_progress, some rows filled): each resumed to the end' '
 	sort outcomes | uniq -c >&2 &&

@@ -32,10 +32,12 @@ test_expect_success 'every message quoted in a table is one the source prints' '
 test_expect_success 'compatibility.md names the bundle format the reader reads' '
 	format=$(sed -n "s/^#define MANIFEST_FORMAT \"\(.*\)\"$/\1/p" "$SRC_DIR/verify/manifest.h") &&
 	format2=$(sed -n "s/^#define MANIFEST_FORMAT_CALLBACKS \"\(.*\)\"$/\1/p" "$SRC_DIR/verify/manifest.h") &&
-	test -n "$format" && test -n "$format2" &&
+	format3=$(sed -n "s/^#define MANIFEST_FORMAT_CB_WAIVERS \"\(.*\)\"$/\1/p" "$SRC_DIR/verify/manifest.h") &&
+	test -n "$format" && test -n "$format2" && test -n "$format3" &&
 	test_grep "format: $format" "$SRC_DIR/docs/compatibility.md" &&
 	test_grep "format: $format2" "$SRC_DIR/docs/compatibility.md" &&
-	test_grep "this cairn reads $format and $format2; a newer cairn made this" "$SRC_DIR/docs/compatibility.md"
+	test_grep "format: $format3" "$SRC_DIR/docs/compatibility.md" &&
+	test_grep "this cairn reads $format, $format2 and $format3; a newer cairn made this" "$SRC_DIR/docs/compatibility.md"
 '
 
 test_done

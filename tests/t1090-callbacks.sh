@@ -147,10 +147,10 @@ test_expect_success 'a callback member the manifest does not list is refused (ex
 
 test_expect_success 'a bundle of a format this applier does not read is refused by its message (what an applier of format 1 does with format 2)' '
 	bundle_rewrite v2.tar.gz f3u.tar.gz \
-		"m[\"manifest.yaml\"] = m[\"manifest.yaml\"].replace(b\"format: cairn-bundle/2\", b\"format: cairn-bundle/3\")" &&
+		"m[\"manifest.yaml\"] = m[\"manifest.yaml\"].replace(b\"format: cairn-bundle/2\", b\"format: cairn-bundle/4\")" &&
 	bundle_resign f3u.tar.gz f3.tar.gz "$TRASH_DIRECTORY/ci" &&
 	test_expect_code 3 cairn-apply verify f3.tar.gz --key ci.pub >out 2>err &&
-	test_grep "unknown bundle format (this cairn reads cairn-bundle/1 and cairn-bundle/2; a newer cairn made this bundle?)" err
+	test_grep "unknown bundle format (this cairn reads cairn-bundle/1, cairn-bundle/2 and cairn-bundle/3; a newer cairn made this bundle?)" err
 '
 
 test_expect_success 'sign and promote rewrite a format 2 bundle with its callbacks' '

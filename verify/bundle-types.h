@@ -97,6 +97,11 @@ struct bundle {
 	 * migration directories start with a digit). None: format 1. */
 	struct bundle_file *callbacks;
 	size_t ncallbacks;
+	/* The lint findings the callbacks waived (format cairn-bundle/3,
+	 * manifest.yaml's callback_waivers:), file naming the callback
+	 * ("after_each.sql"), as a migration's waivers are; none: format 1 or 2. */
+	struct bundle_waiver *callback_waivers;
+	size_t ncallback_waivers;
 	/* The bundle file's sha256 (hex), when bundle_open_opts was given
 	 * known_file and read the file to its end or asked about it; else "". */
 	char file_sha256[65];

@@ -45,7 +45,7 @@ struct canon {
 	struct bundle *b;         /* whose strpool takes the strings */
 	struct bundle_file *files; /* one migration's files, before the pool */
 	size_t files_alloc;
-	int format2;              /* "format: cairn-bundle/2": a callbacks block ends it */
+	int format2;              /* "format: cairn-bundle/2" or /3: a callbacks block ends it */
 	int empty;                /* "migrations: []" */
 	int tail;                 /* the callbacks block is read: nothing may follow */
 	/* SHA256SUMS, each file compared with as it is parsed (NULL: not):
@@ -55,6 +55,7 @@ struct canon {
 	const struct sums *sums;
 	size_t sums_at;
 	int sums_differ;
+	int format3;              /* "format: cairn-bundle/3": callback_waivers end it */
 };
 
 static int canon_lit(struct canon *c, const char *s, size_t n)
@@ -312,16 +313,22 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 	return 0;
 }
 
-/* waivers: as manifest_waivers_format writes it (manifest-waivers.c). */
-static int canon_waivers(struct canon *c, struct bundle_migration *m)
+/* waivers: as waivers_put writes them (manifest-waivers.c): head, then
+ * entries at indent ind ("    " in a migration, "" for callback_waivers). */
+static int canon_waivers(struct canon *c, struct bundle_migration *m, const char *head,
+			 const char *ind)
 {
 	static const char *const keys[] = { "rule", "file", "line", "via", "reason" };
-	static const char *const lits[] = {
-		"      - rule: ", "        file: ", "        line: ", "        via: ", "        reason: ",
-	};
+	static const char *const fmts[] = { "%s  - rule: ", "%s    file: ", "%s    line: ",
+					    "%s    via: ", "%s    reason: " };
+	char lits[5][32];
 	size_t alloc = 0, k;
 
-	(void)LIT(c, "    waivers:\n");
+	for (k = 0; k < 5; k++)
+		if (snprintf(lits[k], sizeof(lits[k]), fmts[k], ind) >= (int)sizeof(lits[k]))
+			return -1;
+	if (canon_lit(c, head, strlen(head)) < 0)
+		return -1;
 	c->nodes += 2;
 	do {
 		struct bundle_waiver *w;
@@ -331,27 +338,28 @@ static int canon_waivers(struct canon *c, struct bundle_migration *m)
 		memset(w, 0, sizeof(*w));
 		c->nodes++;
 		for (k = 0; k < 5; k++) {
+			size_t n = strlen(lits[k]);
 			char *v;
 
-			if (k == 4 && !PEEK(c, "        reason: "))
+			if (k == 4 && ((size_t)(c->end - c->p) < n || memcmp(c->p, lits[k], n)))
 				break;
 			if (k == 2) { /* line: a number, which canon_scalar takes for no string */
 				unsigned long long line;
 				char num[24];
 
-				if (LIT(c, "        line: ") < 0 || canon_uint(c, &line) < 0 ||
+				if (canon_lit(c, lits[k], n) < 0 || canon_uint(c, &line) < 0 ||
 				    LIT(c, "\n") < 0 || snprintf(num, sizeof(num), "%llu", line) >= (int)sizeof(num) ||
 				    manifest_waiver_set(w, "line", num, strlen(num), NULL) < 0)
 					return -1;
 				continue;
 			}
-			if (canon_kv(c, lits[k], strlen(lits[k]), &v) < 0 ||
+			if (canon_kv(c, lits[k], n, &v) < 0 ||
 			    manifest_waiver_set(w, keys[k], v, strlen(v), &c->b->strpool) < 0)
 				return -1;
 		}
 		if (manifest_waiver_done(m, w) < 0)
 			return -1;
-	} while (PEEK(c, "      - rule: "));
+	} while ((size_t)(c->end - c->p) >= strlen(lits[0]) && !memcmp(c->p, lits[0], strlen(lits[0])));
 	return 0;
 }
 
@@ -455,7 +463,7 @@ static int canon_migration(struct canon *c, struct bundle_migration *m)
 		m->files = pool_alloc(&c->b->strpool, sizeof(*m->files), sizeof(max_align_t));
 		memset(m->files, 0, sizeof(*m->files));
 	}
-	if (PEEK(c, "    waivers:\n") && canon_waivers(c, m) < 0)
+	if (PEEK(c, "    waivers:\n") && canon_waivers(c, m, "    waivers:\n", "    ") < 0)
 		return -1;
 	/* the checks manifest_parse_yaml makes */
 	vl = strlen(m->version);
@@ -475,7 +483,9 @@ static int canon_header(struct canon *c, int *empty)
 {
 	struct bundle *b = c->b;
 
-	if (!LIT(c, "format: " MANIFEST_FORMAT_CALLBACKS "\n"))
+	if (!LIT(c, "format: " MANIFEST_FORMAT_CB_WAIVERS "\n"))
+		c->format2 = c->format3 = 1;
+	else if (!LIT(c, "format: " MANIFEST_FORMAT_CALLBACKS "\n"))
 		c->format2 = 1;
 	else if (LIT(c, "format: " MANIFEST_FORMAT "\n") < 0)
 		return -1;
@@ -510,6 +520,7 @@ static int canon_callbacks(struct canon *c)
 	struct bundle_migration dir;
 	const char *driver;
 	size_t alloc = 0;
+	int rc;
 
 	if (!c->format2 || c->tail || LIT(c, "callbacks:\n") < 0)
 		return -1;
@@ -528,7 +539,16 @@ static int canon_callbacks(struct canon *c)
 		    (b->ncallbacks > 1 && strcmp(b->callbacks[b->ncallbacks - 2].name, f->name) >= 0))
 			return -1;
 	} while (PEEK(c, "  - name: "));
-	return 0;
+	/* format 3: what the callbacks waived, last (manifest-waivers.c) */
+	if (PEEK(c, "callback_waivers:\n")) {
+		manifest_callback_dir(b, &dir);
+		rc = c->format3 ? canon_waivers(c, &dir, "callback_waivers:\n", "") : -1;
+		b->callback_waivers = dir.waivers;
+		b->ncallback_waivers = dir.nwaivers;
+		if (rc < 0)
+			return -1;
+	}
+	return c->format3 == (b->ncallback_waivers > 0) ? 0 : -1;
 }
 
 /* The migrations from c->p to c->end, which holds whole ones only, and
@@ -575,7 +595,7 @@ static int canon_finish(struct canon *c, int empty, size_t alloc)
 
 int manifest_parse_canonical(struct bundle *b, const char *data, size_t len)
 {
-	struct canon c = { data, data + len, 1, b, NULL, 0, 0, 0, 0, NULL, 1, 0 };
+	struct canon c = { data, data + len, 1, b, NULL, 0, 0, 0, 0, NULL, 1, 0, 0 };
 	size_t alloc = 0;
 	int empty = 0, rc = -1;
 
@@ -676,7 +696,7 @@ int manifest_parse_canonical_pieces(struct bundle *b, manifest_piece_fn next, vo
 int manifest_parse_canonical_sums(struct bundle *b, manifest_piece_fn next, void *ctx,
 				  size_t size_hint, const struct sums *sums, int *matched)
 {
-	struct canon c = { NULL, NULL, 1, b, NULL, 0, 0, 0, 0, sums, 1, 0 };
+	struct canon c = { NULL, NULL, 1, b, NULL, 0, 0, 0, 0, sums, 1, 0, 0 };
 	struct window x;
 	const char *d;
 	size_t len, off;

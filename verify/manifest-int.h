@@ -33,5 +33,12 @@ int manifest_waiver_done(const struct bundle_migration *m, const struct bundle_w
 int manifest_waivers_yaml(struct bundle_migration *m, const struct ynode *seq);
 int manifest_waivers_format(const struct bundle_migration *m, struct buf *out);
 void manifest_waivers_release(struct bundle_migration *m, int pooled);
+/* The callbacks' waivers (format cairn-bundle/3): the same entries, their
+ * files b's callbacks. manifest_callback_dir makes the pseudo migration
+ * "callbacks" whose files are b's callbacks, for manifest_waiver_done. */
+void manifest_callback_dir(const struct bundle *b, struct bundle_migration *dir);
+int manifest_callback_waivers_yaml(struct bundle *b, const struct ynode *seq);
+int manifest_callback_waivers_format(const struct bundle *b, struct buf *out);
+void manifest_callback_waivers_release(struct bundle *b, int pooled);
 
 #endif

@@ -10,10 +10,21 @@
  *         reason: the table is empty since v3.2
  *
  * Both manifest parsers (and a streaming one) read an entry through
- * manifest_waiver_set, one key at a time, then manifest_waiver_done. */
+ * manifest_waiver_set, one key at a time, then manifest_waiver_done.
+ *
+ * The SQL callbacks' waivers (format cairn-bundle/3) are the same entries
+ * in a top-level list after callbacks:, each file naming a callback:
+ *
+ *     callback_waivers:
+ *       - rule: drop-table
+ *         file: after_migrate.sql
+ *         line: 2
+ *         via: comment
+ *         reason: the staging table is rebuilt each run */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/callbacks.h"
 #include "../lib/error.h"
 #include "../lib/util.h"
 #include "../lib/yaml.h"
@@ -114,13 +125,19 @@ int manifest_waiver_done(const struct bundle_migration *m, const struct bundle_w
 	size_t i;
 
 	if (!w->rule || !w->file || !w->line || !w->via) {
-		cairn_error_set("manifest.yaml: a waiver of migration '%s' lacks rule, file, line or via",
+		cairn_error_set("manifest.yaml: a waiver of %s '%s' lacks rule, file, line or via",
+				m->name && !strcmp(m->name, CALLBACK_DIR) ? "the" : "migration",
 				m->name ? m->name : "?");
 		return -1;
 	}
 	for (i = 0; i < m->nfiles; i++)
 		if (!strcmp(m->files[i].name, w->file))
 			return 0;
+	if (m->name && !strcmp(m->name, CALLBACK_DIR)) {
+		cairn_error_set("manifest.yaml: a callback's waiver names '%s', which is not one of the bundle's callbacks",
+				w->file);
+		return -1;
+	}
 	cairn_error_set("manifest.yaml: a waiver of migration '%s' names '%s', which is not one of its files",
 			m->name ? m->name : "?", w->file);
 	return -1;
@@ -161,26 +178,71 @@ int manifest_waivers_yaml(struct bundle_migration *m, const struct ynode *seq)
 	return 0;
 }
 
-int manifest_waivers_format(const struct bundle_migration *m, struct buf *out)
+/* KEY: and its entries, the key at indent (a migration's "    ", the
+ * top level's ""), each entry two spaces deeper. */
+static int waivers_put(struct buf *out, const char *key, const char *ind,
+		       const struct bundle_waiver *ws, size_t n)
 {
 	size_t i;
 
-	if (!m->nwaivers)
+	if (!n)
 		return 0;
-	if (buf_puts(out, "    waivers:\n") < 0)
+	if (buf_printf(out, "%s%s:\n", ind, key) < 0)
 		return -1;
-	for (i = 0; i < m->nwaivers; i++) {
-		const struct bundle_waiver *w = &m->waivers[i];
+	for (i = 0; i < n; i++) {
+		const struct bundle_waiver *w = &ws[i];
 
-		if (buf_puts(out, "      - rule: ") < 0 || yaml_put_scalar(out, w->rule) < 0 ||
-		    buf_puts(out, "\n        file: ") < 0 || yaml_put_scalar(out, w->file) < 0 ||
-		    buf_printf(out, "\n        line: %llu\n        via: ", w->line) < 0 ||
+		if (buf_printf(out, "%s  - rule: ", ind) < 0 || yaml_put_scalar(out, w->rule) < 0 ||
+		    buf_printf(out, "\n%s    file: ", ind) < 0 || yaml_put_scalar(out, w->file) < 0 ||
+		    buf_printf(out, "\n%s    line: %llu\n%s    via: ", ind, w->line, ind) < 0 ||
 		    yaml_put_scalar(out, w->via) < 0 || buf_putc(out, '\n') < 0 ||
-		    (w->reason && (buf_puts(out, "        reason: ") < 0 ||
+		    (w->reason && (buf_printf(out, "%s    reason: ", ind) < 0 ||
 				   yaml_put_scalar(out, w->reason) < 0 || buf_putc(out, '\n') < 0)))
 			return -1;
 	}
 	return 0;
+}
+
+int manifest_waivers_format(const struct bundle_migration *m, struct buf *out)
+{
+	return waivers_put(out, "waivers", "    ", m->waivers, m->nwaivers);
+}
+
+int manifest_callback_waivers_format(const struct bundle *b, struct buf *out)
+{
+	return waivers_put(out, "callback_waivers", "", b->callback_waivers, b->ncallback_waivers);
+}
+
+void manifest_callback_dir(const struct bundle *b, struct bundle_migration *dir)
+{
+	memset(dir, 0, sizeof(*dir));
+	dir->name = (char *)CALLBACK_DIR;
+	dir->files = b->callbacks;
+	dir->nfiles = b->ncallbacks;
+}
+
+int manifest_callback_waivers_yaml(struct bundle *b, const struct ynode *seq)
+{
+	struct bundle_migration dir;
+	int rc;
+
+	manifest_callback_dir(b, &dir);
+	rc = manifest_waivers_yaml(&dir, seq);
+	b->callback_waivers = dir.waivers;
+	b->ncallback_waivers = dir.nwaivers;
+	return rc;
+}
+
+void manifest_callback_waivers_release(struct bundle *b, int pooled)
+{
+	struct bundle_migration dir;
+
+	manifest_callback_dir(b, &dir);
+	dir.waivers = b->callback_waivers;
+	dir.nwaivers = b->ncallback_waivers;
+	manifest_waivers_release(&dir, pooled);
+	b->callback_waivers = NULL;
+	b->ncallback_waivers = 0;
 }
 
 void manifest_waivers_release(struct bundle_migration *m, int pooled)

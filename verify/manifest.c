@@ -241,8 +241,9 @@ int manifest_format(const struct bundle *b, struct buf *out)
 {
 	size_t i, j;
 
-	if (buf_puts(out, b->ncallbacks ? "format: " MANIFEST_FORMAT_CALLBACKS "\n"
-					: "format: " MANIFEST_FORMAT "\n") < 0 ||
+	if (buf_puts(out, b->ncallback_waivers ? "format: " MANIFEST_FORMAT_CB_WAIVERS "\n"
+			  : b->ncallbacks	  ? "format: " MANIFEST_FORMAT_CALLBACKS "\n"
+						  : "format: " MANIFEST_FORMAT "\n") < 0 ||
 	    put_kv(out, "", "name", b->name) < 0 || put_kv(out, "", "project", b->project) < 0 ||
 	    buf_puts(out, "source:\n") < 0 ||
 	    put_kv(out, "  ", "repository", b->source_repo) < 0 ||
@@ -303,7 +304,8 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		    buf_printf(out, "    sha256: %s\n    size: %llu\n", b->callbacks[i].sha256,
 			       b->callbacks[i].size) < 0)
 			return -1;
-	return 0;
+	/* format 3 only: what the callbacks waived, last */
+	return manifest_callback_waivers_format(b, out);
 }
 
 /* ---- manifest.yaml: parsing ---- */
@@ -603,16 +605,21 @@ out:
 	return rc;
 }
 
-/* callbacks: format 2 has a non-empty list, format 1 none; each entry a
- * file (name, sha256, size) of migrations/callbacks/ with a callback's
- * name (lib/callbacks.h), sorted, each once. */
-static int parse_callbacks(struct bundle *b, const struct ynode *root, int format2)
+/* callbacks: formats 2 and 3 have a non-empty list, format 1 none; each
+ * entry a file (name, sha256, size) of migrations/callbacks/ with a
+ * callback's name (lib/callbacks.h), sorted, each once. callback_waivers:
+ * format 3 has a non-empty list, the others none. */
+static int parse_callbacks(struct bundle *b, const struct ynode *root, int format)
 {
 	const struct ynode *cbs = ynode_get(root, "callbacks");
+	const struct ynode *cbw = ynode_get(root, "callback_waivers");
+	int format2 = format >= 2;
 	struct bundle_migration dir;
 	const char *driver;
 	size_t i;
 
+	if (format != 3 && cbw)
+		return bad(cbw, "'callback_waivers' needs format " MANIFEST_FORMAT_CB_WAIVERS);
 	if (!format2 && !cbs)
 		return 0;
 	if (!format2)
@@ -635,14 +642,17 @@ static int parse_callbacks(struct bundle *b, const struct ynode *root, int forma
 		if (i && strcmp(b->callbacks[i - 1].name, b->callbacks[i].name) >= 0)
 			return bad(cbs->items[i], "callbacks must be sorted by name, each listed once");
 	}
-	return 0;
+	if (format == 3 && !cbw)
+		return bad(root, "format " MANIFEST_FORMAT_CB_WAIVERS " lists its "
+			   "'callback_waivers': a non-empty list");
+	return cbw ? manifest_callback_waivers_yaml(b, cbw) : 0;
 }
 
 int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 {
 	static const char *const keys[] = {
 		"format", "name", "project", "source", "build", "drivers", "limits", "migrations",
-		"callbacks", NULL,
+		"callbacks", "callback_waivers", NULL,
 	};
 	static const char *const source_keys[] = { "repository", "commit", "tree", "path", "ref", NULL };
 	static const char *const build_keys[] = { "time", "tool", NULL };
@@ -663,13 +673,19 @@ int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 		bad(root, "the manifest must be a mapping");
 		goto out;
 	}
-	if (only_keys(root, keys) < 0 || get_str(root, "format", 0, &format) < 0)
+	/* the format before the keys: a newer format's new key is then
+	 * refused as that format, which says what to do (upgrade) */
+	if (get_str(root, "format", 0, &format) < 0)
 		goto out;
-	if (strcmp(format, MANIFEST_FORMAT) && strcmp(format, MANIFEST_FORMAT_CALLBACKS)) {
+	if (strcmp(format, MANIFEST_FORMAT) && strcmp(format, MANIFEST_FORMAT_CALLBACKS) &&
+	    strcmp(format, MANIFEST_FORMAT_CB_WAIVERS)) {
 		bad(ynode_get(root, "format"), "unknown bundle format (this cairn reads " MANIFEST_FORMAT
-		    " and " MANIFEST_FORMAT_CALLBACKS "; a newer cairn made this bundle?)");
+		    ", " MANIFEST_FORMAT_CALLBACKS " and " MANIFEST_FORMAT_CB_WAIVERS
+		    "; a newer cairn made this bundle?)");
 		goto out;
 	}
+	if (only_keys(root, keys) < 0)
+		goto out;
 	if (get_str(root, "name", 0, &b->name) < 0 || get_str(root, "project", 0, &b->project) < 0 ||
 	    get_list(root, "drivers", &b->drivers, &b->ndrivers) < 0)
 		goto out;
@@ -710,7 +726,9 @@ int manifest_parse_yaml(struct bundle *b, const char *data, size_t len)
 			goto out;
 	}
 	if (check_order(b, migs) < 0 ||
-	    parse_callbacks(b, root, !strcmp(format, MANIFEST_FORMAT_CALLBACKS)) < 0)
+	    parse_callbacks(b, root, !strcmp(format, MANIFEST_FORMAT_CB_WAIVERS)  ? 3
+				     : !strcmp(format, MANIFEST_FORMAT_CALLBACKS) ? 2
+										  : 1) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -771,6 +789,7 @@ void manifest_release(struct bundle *b)
 	free(b->migs);
 	b->migs = NULL;
 	b->nmigs = 0;
+	manifest_callback_waivers_release(b, pooled);
 	for (i = 0; !pooled && i < b->ncallbacks; i++) {
 		free(b->callbacks[i].name);
 		free(b->callbacks[i].member);

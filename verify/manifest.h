@@ -14,6 +14,11 @@
  * as a bundle of an unknown format; one without is still format 1, byte
  * for byte as before. */
 #define MANIFEST_FORMAT_CALLBACKS "cairn-bundle/2"
+/* Format 2 whose callbacks waived lint findings (callback_waivers:, issue
+ * #20): a reader of formats 1 and 2 refuses it as a bundle of an unknown
+ * format rather than apply callbacks whose waivers its policy cannot see;
+ * a bundle whose callbacks waive nothing is still format 2 (or 1). */
+#define MANIFEST_FORMAT_CB_WAIVERS "cairn-bundle/3"
 #define MANIFEST_MAX_SIZE (64ULL << 20)
 #define SUMS_MAX_SIZE (64ULL << 20)
 /* A manifest lists every file of every migration: allow far more nodes

@@ -32,7 +32,7 @@ static const char *next_piece(void *ctx, size_t *len)
 /* The canonical fast path over the bytes whole and in pieces (of a size
  * the input's first byte picks): the same verdict and the same structs,
  * which write back to the input's bytes (the fast path takes only the
- * writer's text, format 1 or 2, callbacks included). */
+ * writer's text, format 1, 2 or 3, callbacks and their waivers included). */
 static void pieces_agree(const uint8_t *data, size_t size)
 {
 	struct pieces p = { data, 0, size, 1 + (size ? data[0] % 61 : 0) };
@@ -48,7 +48,8 @@ static void pieces_agree(const uint8_t *data, size_t size)
 		abort();
 	if (!rw && (manifest_format(&whole, &a) < 0 || manifest_format(&cut, &b) < 0 ||
 		    a.len != b.len || memcmp(a.ptr, b.ptr, a.len) || a.len != size ||
-		    memcmp(a.ptr, data, size) || whole.ncallbacks != cut.ncallbacks))
+		    memcmp(a.ptr, data, size) || whole.ncallbacks != cut.ncallbacks ||
+		    whole.ncallback_waivers != cut.ncallback_waivers))
 		abort();
 	manifest_release(&whole);
 	manifest_release(&cut);
@@ -84,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&again, 0, sizeof(again));
 		if (manifest_format(&b, &text) < 0 ||
 		    manifest_parse(&again, text.ptr, text.len) < 0 || again.nmigs != b.nmigs ||
-		    again.ncallbacks != b.ncallbacks)
+		    again.ncallbacks != b.ncallbacks || again.ncallback_waivers != b.ncallback_waivers)
 			abort();
 		manifest_release(&again);
 		buf_release(&text);

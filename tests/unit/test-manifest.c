@@ -193,7 +193,7 @@ static void test_manifest(void)
 	CHECK(manifest_format(p, &again) == 0 && !strcmp(buf_cstr(&again), buf_cstr(&text)));
 	free_sample(p);
 
-	bad = edit(text.ptr, "format:", "format: cairn-bundle/3");
+	bad = edit(text.ptr, "format:", "format: cairn-bundle/4");
 	CHECK(parse_text(bad, &p) < 0 && strstr(cairn_error_last(), "unknown bundle format"));
 	free_sample(p);
 	free(bad);
@@ -658,6 +658,16 @@ static void test_manifest_canonical(void)
 	free_sample(b);
 }
 
+static void set_waiver(struct bundle_waiver *w, const char *rule, const char *file,
+		       unsigned long long line, const char *via, const char *reason)
+{
+	w->rule = xstrdup(rule);
+	w->file = xstrdup(file);
+	w->line = line;
+	w->via = xstrdup(via);
+	w->reason = reason ? xstrdup(reason) : NULL;
+}
+
 /* waivers: (issue #18): both parsers read them alike, through
  * manifest-waivers.c; a waiver that names no file of its migration, an
  * unknown way, line 0 or an unknown key is refused by both. */
@@ -677,15 +687,8 @@ static void test_manifest_waivers(void)
 
 	m->waivers = xcalloc(2, sizeof(*m->waivers));
 	m->nwaivers = 2;
-	m->waivers[0].rule = xstrdup("drop-column");
-	m->waivers[0].file = xstrdup("up.sql");
-	m->waivers[0].line = 1;
-	m->waivers[0].via = xstrdup("comment");
-	m->waivers[0].reason = xstrdup("unused since v3.2");
-	m->waivers[1].rule = xstrdup("drop-table");
-	m->waivers[1].file = xstrdup("up.sql");
-	m->waivers[1].line = 3;
-	m->waivers[1].via = xstrdup("allow");
+	set_waiver(&m->waivers[0], "drop-column", "up.sql", 1, "comment", "unused since v3.2");
+	set_waiver(&m->waivers[1], "drop-table", "up.sql", 3, "allow", NULL);
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(strstr(text.ptr, "    waivers:\n      - rule: drop-column\n        file: up.sql\n"
 		     "        line: 1\n        via: comment\n        reason: \"unused since v3.2\"\n") != NULL);
@@ -700,6 +703,83 @@ static void test_manifest_waivers(void)
 	free_sample(p);
 	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
 	buf_release(&text);
+	free_sample(b);
+}
+
+/* callback_waivers: (format cairn-bundle/3, issue #20): a callback's
+ * waivers, read alike by both parsers (whole, in pieces); format 3 exactly
+ * when there is one; a waiver naming no callback, or after the format's
+ * end, is refused by both. */
+static void test_manifest_callback_waivers(void)
+{
+	static const char *const wrong[][2] = {
+		{ "format:", "format: cairn-bundle/2" },
+		{ "    file: before_each.sql", "    file: after_migrate.sql" },
+		{ "    file: before_each.sql", "    file: up.sql" },
+		{ "    via: comment", "    via: email" },
+		{ "    line: 2", "    line: 0" },
+		{ "    via: comment", "    via: comment\n    by: eve" },
+		{ "callback_waivers:", "callback_waivers: []" },
+		{ "callback_waivers:", "waivers:" },
+		/* a callback after the waivers */
+		{ "    via: allow", "    via: allow\ncallbacks:\n  - name: on_error.sql" },
+	};
+	struct bundle *b = sample_bundle(), *p = NULL, fast;
+	struct buf text = BUF_INIT, two = BUF_INIT;
+	char *t;
+
+	sample_callbacks(b);
+	CHECK(manifest_format(b, &two) == 0);
+	CHECK(!strncmp(buf_cstr(&two), "format: cairn-bundle/2\n", 23));
+	b->callback_waivers = xcalloc(2, sizeof(*b->callback_waivers));
+	b->ncallback_waivers = 2;
+	set_waiver(&b->callback_waivers[0], "drop-table", "before_each.sql", 2, "comment",
+		   "rebuilt each run");
+	set_waiver(&b->callback_waivers[1], "delete-all", "after_each.postgres.sql", 1, "allow",
+		   NULL);
+	CHECK(manifest_format(b, &text) == 0);
+	CHECK(!strncmp(buf_cstr(&text), "format: cairn-bundle/3\n", 23));
+	/* format 2's text and the list after it: nothing else moved */
+	CHECK(text.len > two.len && !memcmp(text.ptr + 23, two.ptr + 23, two.len - 23));
+	CHECK(strstr(text.ptr, "\ncallback_waivers:\n  - rule: drop-table\n    file: before_each.sql\n"
+		     "    line: 2\n    via: comment\n    reason: \"rebuilt each run\"\n"
+		     "  - rule: delete-all\n") != NULL);
+	CHECK(canonical_agrees(text.ptr) == 0);
+	memset(&fast, 0, sizeof(fast));
+	CHECK(manifest_parse_canonical(&fast, text.ptr, text.len) == 0);
+	CHECK(fast.ncallback_waivers == 2 && fast.ncallbacks == 2);
+	if (fast.ncallback_waivers == 2) {
+		CHECK_STR(fast.callback_waivers[0].reason, "rebuilt each run");
+		CHECK_STR(fast.callback_waivers[1].file, "after_each.postgres.sql");
+		CHECK(!fast.callback_waivers[1].reason && fast.callback_waivers[1].line == 1);
+	}
+	manifest_release(&fast);
+	/* the same value in another YAML form: libyaml's, the same structs */
+	t = edit(text.ptr, "    file: before_each.sql", "    file: \"before_each.sql\"");
+	CHECK(canonical_agrees(t) < 0);
+	CHECK(parse_text(t, &p) == 0 && p->ncallback_waivers == 2);
+	if (p->ncallback_waivers == 2)
+		CHECK_STR(p->callback_waivers[0].file, "before_each.sql");
+	free_sample(p);
+	free(t);
+	/* format 3 without the list */
+	t = edit(two.ptr, "format:", "format: cairn-bundle/3");
+	CHECK(canonical_agrees(t) < 0);
+	CHECK(parse_text(t, &p) < 0 && strstr(cairn_error_last(), "lists its 'callback_waivers'"));
+	free_sample(p);
+	free(t);
+	t = edit(text.ptr, "format:", "format: cairn-bundle/2");
+	CHECK(parse_text(t, &p) < 0 &&
+	      strstr(cairn_error_last(), "'callback_waivers' needs format cairn-bundle/3"));
+	free_sample(p);
+	free(t);
+	t = edit(text.ptr, "    file: before_each.sql", "    file: on_error.sql");
+	CHECK(parse_text(t, &p) < 0 && strstr(cairn_error_last(), "not one of the bundle's callbacks"));
+	free_sample(p);
+	free(t);
+	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
+	buf_release(&text);
+	buf_release(&two);
 	free_sample(b);
 }
 
@@ -768,6 +848,7 @@ int main(void)
 	test_manifest_rollback_callbacks();
 	test_manifest_batch();
 	test_manifest_waivers();
+	test_manifest_callback_waivers();
 	test_statement();
 	return unit_done();
 }
