@@ -343,10 +343,9 @@ static void print_prometheus(const struct counts *k, const char *env, const stru
 		l[1].value = states[i];
 		prom_sample(&b, "cairn_status_migrations", l, 2, "%zu", n[i]);
 	}
-	prom_family(&b, "cairn_status_needs_operator", "gauge",
-		    "1 when a migration is failed, unfinished or drifted.");
-	prom_sample(&b, "cairn_status_needs_operator", l, 1, "%d",
-		    !!(k->failed || k->in_progress || k->drifted));
+	prom_gauge(&b, "cairn_status_needs_operator",
+		   "1 when a migration is failed, unfinished or drifted.",
+		   l, 1, "%d", !!(k->failed || k->in_progress || k->drifted));
 	fwrite(b.ptr, 1, b.len, stdout);
 	buf_release(&b);
 }
