@@ -19,8 +19,7 @@ state() {
 test_expect_success 'setup: prod applied under a policy of one approval; v2 not approved' '
 	pg_fresh_db prod &&
 	pg_fresh_db staging &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_a &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
 	apply_table p 0002_b &&
