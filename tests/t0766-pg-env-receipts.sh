@@ -19,7 +19,8 @@ state() {
 test_expect_success 'setup: prod applied under a policy of one approval; v2 not approved' '
 	pg_fresh_db prod &&
 	pg_fresh_db staging &&
-	pg_project p &&
+	apply_project p &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
 	apply_table p 0001_a &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
 	apply_table p 0002_b &&
