@@ -343,10 +343,9 @@ static void print_prometheus(const struct counts *k, const char *env, const stru
 		l[1].value = states[i];
 		prom_sample(&b, "cairn_status_migrations", l, 2, "%zu", n[i]);
 	}
-	prom_family(&b, "cairn_status_needs_operator", "gauge",
-		    "1 when a migration is failed, unfinished or drifted.");
-	prom_sample(&b, "cairn_status_needs_operator", l, 1, "%d",
-		    !!(k->failed || k->in_progress || k->drifted));
+	prom_gauge(&b, "cairn_status_needs_operator",
+		   "1 when a migration is failed, unfinished or drifted.",
+		   l, 1, "%d", !!(k->failed || k->in_progress || k->drifted));
 	fwrite(b.ptr, 1, b.len, stdout);
 	buf_release(&b);
 }
@@ -530,6 +529,25 @@ static const char *tally(const struct entry *e, size_t n, struct counts *k)
 	return current;
 }
 
+/* EXIT_STATE when a migration failed, did not finish or drifted, said on
+ * stderr unless the output is for a machine (JSON, Prometheus). */
+static int needs_operator(const struct counts *k, int quiet)
+{
+	if (!k->failed && !k->in_progress && !k->drifted)
+		return EXIT_OK;
+	if (!quiet)
+		error_msg("the database needs an operator: %s%s%s; see 'cairn-apply repair --help'",
+			  k->failed ? "a migration failed" : "",
+			  k->in_progress ? (k->failed ? ", one did not finish"
+						      : "a migration did not finish")
+					 : "",
+			  k->drifted ? (k->failed || k->in_progress
+					? ", drift"
+					: "drift: applied migrations differ from the bundle")
+				     : "");
+	return EXIT_STATE;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -626,15 +644,7 @@ int cmd_status(int argc, char **argv)
 	} else
 		print_text(&ctx, e, n, &k, current, have_set ? &set : NULL);
 	fflush(stdout);
-	if (k.failed || k.in_progress || k.drifted) {
-		if (!json && !prom)
-			error_msg("the database needs an operator: %s%s%s; see 'cairn-apply repair "
-				  "--help'",
-				  k.failed ? "a migration failed" : "",
-				  k.in_progress ? (k.failed ? ", one did not finish" : "a migration did not finish") : "",
-				  k.drifted ? (k.failed || k.in_progress ? ", drift" : "drift: applied migrations differ from the bundle") : "");
-		rc = EXIT_STATE;
-	}
+	rc = needs_operator(&k, json || prom);
 out:
 	free(e);
 	free(fails);

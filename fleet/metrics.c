@@ -55,12 +55,10 @@ void fleet_metrics_format(struct buf *out, const struct fleet_metrics *m)
 		l[3].value = outcomes[i];
 		prom_sample(out, "cairn_fleet_targets", l, 4, "%zu", counts[i]);
 	}
-	prom_family(out, "cairn_fleet_duration_seconds", "gauge", "Wall time of the last fleet run.");
-	prom_sample(out, "cairn_fleet_duration_seconds", l, 3, "%.3f",
-		    (double)m->duration_ms / 1000.0);
-	prom_family(out, "cairn_fleet_last_run_timestamp_seconds", "gauge",
-		    "When the last fleet run ended.");
-	prom_sample(out, "cairn_fleet_last_run_timestamp_seconds", l, 3, "%lld", m->end_unix);
+	prom_gauge(out, "cairn_fleet_duration_seconds", "Wall time of the last fleet run.",
+		   l, 3, "%.3f", (double)m->duration_ms / 1000.0);
+	prom_gauge(out, "cairn_fleet_last_run_timestamp_seconds", "When the last fleet run ended.",
+		   l, 3, "%lld", m->end_unix);
 	prom_family(out, "cairn_fleet_target_duration_seconds", "histogram",
 		    "Time to apply the bundle to one target.");
 	prom_histogram_format(out, "cairn_fleet_target_duration_seconds", l, 3, per_target(&copy));

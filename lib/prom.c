@@ -34,21 +34,39 @@ static void put_labels(struct buf *out, const struct prom_label *l, size_t n)
 	buf_putc(out, '}');
 }
 
-void prom_sample(struct buf *out, const char *name, const struct prom_label *l, size_t n,
-		 const char *fmt, ...)
+static void put_sample(struct buf *out, const char *name, const struct prom_label *l, size_t n,
+		       const char *fmt, va_list ap)
 {
 	char value[64];
-	va_list ap;
 	int len;
 
-	va_start(ap, fmt);
 	len = vsnprintf(value, sizeof(value), fmt, ap);
-	va_end(ap);
 	if (len < 0 || (size_t)len >= sizeof(value))
 		memcpy(value, "NaN", 4); /* never: a number is shorter */
 	buf_puts(out, name);
 	put_labels(out, l, n);
 	buf_printf(out, " %s\n", value);
+}
+
+void prom_sample(struct buf *out, const char *name, const struct prom_label *l, size_t n,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_sample(out, name, l, n, fmt, ap);
+	va_end(ap);
+}
+
+void prom_gauge(struct buf *out, const char *name, const char *help, const struct prom_label *l,
+		size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	prom_family(out, name, "gauge", help);
+	va_start(ap, fmt);
+	put_sample(out, name, l, n, fmt, ap);
+	va_end(ap);
 }
 
 void prom_histogram_init(struct prom_histogram *h, const double *bounds, size_t nbounds)

@@ -21,6 +21,9 @@ void prom_family(struct buf *out, const char *name, const char *type, const char
 /* name{l1="v1",...} value, the value written by fmt; n 0: no braces. */
 void prom_sample(struct buf *out, const char *name, const struct prom_label *l, size_t n,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A gauge of one sample: its family header, then name{labels} value. */
+void prom_gauge(struct buf *out, const char *name, const char *help, const struct prom_label *l,
+		size_t n, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 struct prom_histogram {
 	const double *bounds;       /* upper bounds in seconds, ascending */

@@ -231,65 +231,57 @@ static void format_run(struct buf *out, const struct run_metrics *m, struct prom
 	};
 	size_t i;
 
-	prom_family(out, "cairn_apply_last_run_info", "gauge",
-		    "The last apply run: its bundle, outcome and versions.");
-	prom_sample(out, "cairn_apply_last_run_info", info, 5, "1");
-	prom_family(out, "cairn_apply_last_run_success", "gauge",
-		    "1 when the last apply run succeeded, else 0.");
-	prom_sample(out, "cairn_apply_last_run_success", l, 1, "%d", !strcmp(m->outcome, "success"));
-	prom_family(out, "cairn_apply_last_run_timestamp_seconds", "gauge",
-		    "When the last apply run ended.");
-	prom_sample(out, "cairn_apply_last_run_timestamp_seconds", l, 1, "%lld", m->end_unix);
+	prom_gauge(out, "cairn_apply_last_run_info",
+		   "The last apply run: its bundle, outcome and versions.",
+		   info, 5, "1");
+	prom_gauge(out, "cairn_apply_last_run_success",
+		   "1 when the last apply run succeeded, else 0.",
+		   l, 1, "%d", !strcmp(m->outcome, "success"));
+	prom_gauge(out, "cairn_apply_last_run_timestamp_seconds", "When the last apply run ended.",
+		   l, 1, "%lld", m->end_unix);
 	if (m->last_success) {
-		prom_family(out, "cairn_apply_last_success_timestamp_seconds", "gauge",
-			    "When the last successful apply run ended.");
-		prom_sample(out, "cairn_apply_last_success_timestamp_seconds", l, 1, "%lld",
-			    m->last_success);
+		prom_gauge(out, "cairn_apply_last_success_timestamp_seconds",
+			   "When the last successful apply run ended.",
+			   l, 1, "%lld", m->last_success);
 	}
-	prom_family(out, "cairn_apply_run_duration_seconds", "gauge",
-		    "Wall time of the last apply run.");
-	prom_sample(out, "cairn_apply_run_duration_seconds", l, 1, "%.3f",
-		    (double)(mono_ms() - m->start_ms) / 1000.0);
+	prom_gauge(out, "cairn_apply_run_duration_seconds", "Wall time of the last apply run.",
+		   l, 1, "%.3f", (double)(mono_ms() - m->start_ms) / 1000.0);
 	if (m->lock_wait_ms >= 0) {
-		prom_family(out, "cairn_apply_lock_wait_seconds", "gauge",
-			    "Time the last apply run waited for the run lock.");
-		prom_sample(out, "cairn_apply_lock_wait_seconds", l, 1, "%.3f",
-			    (double)m->lock_wait_ms / 1000.0);
+		prom_gauge(out, "cairn_apply_lock_wait_seconds",
+			   "Time the last apply run waited for the run lock.",
+			   l, 1, "%.3f", (double)m->lock_wait_ms / 1000.0);
 	}
-	prom_family(out, "cairn_apply_lock_retries", "gauge",
-		    "Migrations of the last run rolled back on a lock timeout and run again "
-		    "(PostgreSQL lock-safe DDL).");
-	prom_sample(out, "cairn_apply_lock_retries", l, 1, "%lu", m->lock_retries);
-	prom_family(out, "cairn_apply_lock_retry_wait_seconds", "gauge",
-		    "Time the last run spent in attempts that timed out on a lock, and in the "
-		    "pauses between them.");
-	prom_sample(out, "cairn_apply_lock_retry_wait_seconds", l, 1, "%.3f",
-		    (double)m->lock_retry_wait_ms / 1000.0);
-	prom_family(out, "cairn_apply_batch_lag_waits", "gauge",
-		    "Waits of throttled batch migrations for a lagging standby in the last run.");
-	prom_sample(out, "cairn_apply_batch_lag_waits", l, 1, "%lu", m->lag_waits);
-	prom_family(out, "cairn_apply_batch_lag_wait_seconds", "gauge",
-		    "Time throttled batch migrations waited for a standby in the last run.");
-	prom_sample(out, "cairn_apply_batch_lag_wait_seconds", l, 1, "%.3f",
-		    (double)m->lag_wait_ms / 1000.0);
-	prom_family(out, "cairn_apply_batch_rows_per_second", "gauge",
-		    "Rows per second of the last batch migration of the last run.");
-	prom_sample(out, "cairn_apply_batch_rows_per_second", l, 1, "%lld", m->batch_rows_per_s);
+	prom_gauge(out, "cairn_apply_lock_retries",
+		   "Migrations of the last run rolled back on a lock timeout and run again "
+		   "(PostgreSQL lock-safe DDL).",
+		   l, 1, "%lu", m->lock_retries);
+	prom_gauge(out, "cairn_apply_lock_retry_wait_seconds",
+		   "Time the last run spent in attempts that timed out on a lock, and in the "
+		   "pauses between them.",
+		   l, 1, "%.3f", (double)m->lock_retry_wait_ms / 1000.0);
+	prom_gauge(out, "cairn_apply_batch_lag_waits",
+		   "Waits of throttled batch migrations for a lagging standby in the last run.",
+		   l, 1, "%lu", m->lag_waits);
+	prom_gauge(out, "cairn_apply_batch_lag_wait_seconds",
+		   "Time throttled batch migrations waited for a standby in the last run.",
+		   l, 1, "%.3f", (double)m->lag_wait_ms / 1000.0);
+	prom_gauge(out, "cairn_apply_batch_rows_per_second",
+		   "Rows per second of the last batch migration of the last run.",
+		   l, 1, "%lld", m->batch_rows_per_s);
 	if (m->planned) {
-		prom_family(out, "cairn_apply_pending_migrations", "gauge",
-			    "Migrations of the last bundle not yet applied in this environment.");
-		prom_sample(out, "cairn_apply_pending_migrations", l, 1, "%zu", m->pending);
+		prom_gauge(out, "cairn_apply_pending_migrations",
+			   "Migrations of the last bundle not yet applied in this environment.",
+			   l, 1, "%zu", m->pending);
 	}
 	if (m->planned && m->pending) {
-		prom_family(out, "cairn_apply_pending_since_timestamp_seconds", "gauge",
-			    "Since when migrations have been pending here.");
-		prom_sample(out, "cairn_apply_pending_since_timestamp_seconds", l, 1, "%lld",
-			    m->pending_since);
+		prom_gauge(out, "cairn_apply_pending_since_timestamp_seconds",
+			   "Since when migrations have been pending here.",
+			   l, 1, "%lld", m->pending_since);
 	}
 	if (m->books_read) {
-		prom_family(out, "cairn_apply_drifted_migrations", "gauge",
-			    "Applied migrations whose checksum differs from the bundle's.");
-		prom_sample(out, "cairn_apply_drifted_migrations", l, 1, "%zu", m->drifted);
+		prom_gauge(out, "cairn_apply_drifted_migrations",
+			   "Applied migrations whose checksum differs from the bundle's.",
+			   l, 1, "%zu", m->drifted);
 	}
 	if (!m->nrows)
 		return;
@@ -370,13 +362,12 @@ int preflight_metrics_write(const struct preflight *p, const char *env, const ch
 		prom_sample(&out, "cairn_preflight_check_passed", l, 2, "%d",
 			    !check_failed(p, p->checks[i].id));
 	}
-	prom_family(&out, "cairn_preflight_passed", "gauge",
-		    "1 when every check of the last preflight passed.");
-	prom_sample(&out, "cairn_preflight_passed", l, 1, "%d", preflight_exit(p) == EXIT_OK);
-	prom_family(&out, "cairn_preflight_last_run_timestamp_seconds", "gauge",
-		    "When the last preflight ran.");
-	prom_sample(&out, "cairn_preflight_last_run_timestamp_seconds", l, 1, "%lld",
-		    (long long)time(NULL));
+	prom_gauge(&out, "cairn_preflight_passed",
+		   "1 when every check of the last preflight passed.",
+		   l, 1, "%d", preflight_exit(p) == EXIT_OK);
+	prom_gauge(&out, "cairn_preflight_last_run_timestamp_seconds",
+		   "When the last preflight ran.",
+		   l, 1, "%lld", (long long)time(NULL));
 	rc = write_file_atomic(path, out.ptr, out.len, 0644);
 	buf_release(&out);
 	return rc;

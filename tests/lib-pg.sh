@@ -162,6 +162,37 @@ pg_sql() {
 	"$PSQL" -X -q -v ON_ERROR_STOP=1 -At "$@"
 }
 
+# pg_start_app: pg_start for the applier's tests on database app: none of
+# the caller's CAIRN_ENV, CAIRN_DB, CAIRN_LOCK_TIMEOUT, CAIRN_CHECKPOINT or
+# CAIRN_CHECKPOINT_KEY, and DB the DSN of database app (not created: see
+# pg_fresh_db).
+pg_start_app() {
+	unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
+	pg_start
+	DB="postgresql:///app?host=$PGHOST"
+}
+
+# bk [DBNAME] SQL: one query on database DBNAME (app when only SQL is
+# given), rows as a|b lines: what the catalog and the books really hold.
+bk() {
+	if test $# -ge 2; then
+		pg_sql -d "$1" -c "$2"
+	else
+		pg_sql -d app -c "$1"
+	fi
+}
+
+# pg_dsn NAME: the DSN of database NAME on the test server.
+pg_dsn() {
+	echo "postgresql:///$1?host=$PGHOST"
+}
+
+# pg_project DIR: apply_project's project (lib-apply.sh), on PostgreSQL only.
+pg_project() {
+	apply_project "$1" &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" "$1/cairn.yaml"
+}
+
 # pg_config [LINE]: cairn-apply.yaml with environment dev on $DB, signed
 # by ci.pub, LINE (indented under dev) added.
 pg_config() {
@@ -172,6 +203,12 @@ pg_config() {
 	    builders: [ci.pub]
 	    $1
 	EOF
+}
+
+# pg_config_lock LOCK_TIMEOUT BUDGET: pg_config with lock_timeout and
+# lock_retry_budget set.
+pg_config_lock() {
+	pg_config "postgres: { lock_timeout: $1, lock_retry_budget: $2 }"
 }
 
 # pg_hold DB TABLE SECONDS SQL: session "holder" runs SQL in a transaction

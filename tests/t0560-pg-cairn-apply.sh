@@ -7,12 +7,6 @@ test_description='cairn-apply on PostgreSQL end to end: apply, plan, status, rol
 pg_start
 DB="postgresql:///app?host=$PGHOST"
 
-# pg_project DIR: an applier project for PostgreSQL.
-pg_project() {
-	apply_project "$1" &&
-	sed -i -e 's/^drivers: .*/drivers: [postgres]/' "$1/cairn.yaml"
-}
-
 test_expect_success 'setup: a signed bundle with four migrations' '
 	pg_fresh_db app &&
 	pg_project p &&

@@ -4,13 +4,11 @@ test_description='cairn-apply on PostgreSQL: CSV data files in the bundle, strea
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 
 test_expect_success 'setup: a migration shipping a 40 MiB CSV file' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_cities "CREATE TABLE cities (id bigint PRIMARY KEY, name text NOT NULL, pop bigint);
 -- streamed from the bundle, never held whole in memory
 COPY cities (id, name, pop) FROM '"'"'data/cities.csv'"'"' WITH (FORMAT csv, HEADER true);" \
@@ -25,8 +23,7 @@ COPY cities (id, name, pop) FROM '"'"'data/cities.csv'"'"' WITH (FORMAT csv, HEA
 '
 
 test_expect_success 'setup: a one-row bundle, to measure what cairn-apply needs without the file' '
-	apply_project small &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" small/cairn.yaml &&
+	pg_project small &&
 	apply_mig small 0001_cities "CREATE TABLE cities (id bigint PRIMARY KEY, name text NOT NULL, pop bigint);
 COPY cities (id, name, pop) FROM '"'"'data/cities.csv'"'"' WITH (FORMAT csv, HEADER true);" \
 		"DROP TABLE cities;" &&

@@ -6,11 +6,6 @@ test_description='PostgreSQL first use: a pre-created bookkeeping schema, cairn_
 
 pg_start
 
-pg_project() {
-	apply_project "$1" &&
-	sed -i -e 's/^drivers: .*/drivers: [postgres]/' "$1/cairn.yaml"
-}
-
 test_expect_success 'setup: roles, and a bundle of two tables' '
 	pg_sql -c "create role app login" &&
 	pg_sql -c "create role reader login" &&

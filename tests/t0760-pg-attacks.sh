@@ -4,18 +4,11 @@ test_description='the attacks of issue #15 on PostgreSQL: identity, books edited
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
-unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
-
-bk() {
-	pg_sql -d app -c "$1"
-}
+pg_start_app
 
 test_expect_success 'setup: three migrations applied as prod, with a checkpoint' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_a &&
 	apply_table p 0002_b &&
 	apply_table p 0003_c &&

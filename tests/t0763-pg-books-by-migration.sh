@@ -7,10 +7,6 @@ test_description='a signed migration that turns on cairn'"'"'s own books (Postgr
 pg_start
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
 
-bk() {
-	pg_sql -d "$1" -c "$2"
-}
-
 # the books and the catalog as PostgreSQL has them: the audit rows up to
 # seq $2 (a refused run appends its own row for the failure)
 state() {
@@ -25,7 +21,7 @@ state() {
 # applied on a fresh database at 0001
 try() {
 	pg_fresh_db "$1" &&
-	apply_at_0001 "$1" postgres "postgresql:///$1?host=$PGHOST" "CREATE TABLE t_mine (id int);
+	apply_at_0001 "$1" postgres "$(pg_dsn "$1")" "CREATE TABLE t_mine (id int);
 $2" "$3"
 }
 

@@ -19,8 +19,7 @@ role() {
 }
 
 test_expect_success 'setup: a bundle' '
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_a &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz"
 '

@@ -7,10 +7,6 @@ test_description='libpq'"'"'s environment (PGOPTIONS, PGSERVICE, PGTARGETSESSION
 pg_start
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
 
-bk() {
-	pg_sql -d "$1" -c "$2"
-}
-
 # the schema of each table named t_* or cairn_*, as the catalog has them
 where() {
 	bk $1 "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and (c.relname like 't\_%' or c.relname like 'cairn\_%') order by 1"
@@ -19,8 +15,7 @@ where() {
 # the bundle: 0001 creates t_0001_a; 0002 a parent and a child table with a
 # foreign key, and a child row whose parent does not exist
 test_expect_success 'setup: a bundle whose 0002 breaks a foreign key' '
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_a &&
 	apply_mig p 0002_fk "CREATE TABLE t_parent (id int PRIMARY KEY);
 CREATE TABLE t_child (pid int REFERENCES t_parent);
@@ -114,8 +109,7 @@ test_expect_success 'PGTARGETSESSIONATTRS=read-only does not stop a writing run 
 # Before attack15g, a look-alike pg_try_advisory_lock in that schema said
 # yes to every runner, and two runs overlapped.
 test_expect_success 'setup: the run lock'"'"'s key, read from pg_locks while a slow run holds it' '
-	apply_project slow &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" slow/cairn.yaml &&
+	pg_project slow &&
 	apply_mig slow 0001_sleep "SELECT pg_sleep(3);" "SELECT 1;" &&
 	apply_build slow "$TRASH_DIRECTORY/slow.tar.gz" &&
 	pg_fresh_db keydb &&

@@ -4,13 +4,7 @@ test_description='the books attacks of issue #15 on PostgreSQL: checksum, enviro
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
-unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
-
-bk() {
-	pg_sql -d app -c "$1"
-}
+pg_start_app
 
 # the books and the schema as the catalog has them
 state() {
@@ -25,8 +19,7 @@ rechain() {
 
 test_expect_success 'setup: three migrations applied as prod, with a checkpoint; a saved copy' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_a &&
 	apply_table p 0002_b &&
 	apply_table p 0003_c &&

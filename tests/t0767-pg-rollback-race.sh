@@ -4,13 +4,7 @@ test_description='PostgreSQL: rollback needs the bundle where the policy asks fo
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
-unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
-
-bk() {
-	pg_sql -d app -c "$1"
-}
+pg_start_app
 
 # the books and the schema as the catalog has them
 state() {
@@ -34,8 +28,7 @@ print(h - 2**64 if h >= 2**63 else h)')
 
 test_expect_success 'setup: two migrations applied as prod, with a checkpoint; a saved copy; prod asks for approvals' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_a &&
 	apply_table p 0002_b &&
 	apply_build p "$TRASH_DIRECTORY/b.tar.gz" &&

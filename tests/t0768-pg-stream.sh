@@ -7,9 +7,6 @@ test_description='a large PostgreSQL up script runs streamed from the bundle, sp
 
 pg_start
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT
-db() {
-	echo "postgresql:///$1?host=$PGHOST"
-}
 
 # rows holding ';' (lib-apply.sh's load_sql)
 load_row="(%d, 'row %d padding; padding padding padding padding padding padding')"
@@ -24,8 +21,7 @@ state() {
 good_tail="INSERT INTO t VALUES (-1, ';--'' /*'), (-2, \$q\$ ; ' \$q\$); -- the end"
 
 test_expect_success 'setup: a 3 MiB load (rows holding ;), and one with an error at its end' '
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id integer primary key, v text);" "DROP TABLE t;" &&
 	mkdir -p p/migrations/0002_load &&
 	load_sql p/migrations/0002_load/up.sql 3 "" "$good_tail" &&
@@ -38,7 +34,7 @@ test_expect_success 'setup: a 3 MiB load (rows holding ;), and one with an error
 '
 
 test_expect_success 'a streamed script applies every statement, in windows' '
-	cairn-apply apply good.tar.gz --env dev --db "$(db good)" $KEY >out 2>err &&
+	cairn-apply apply good.tar.gz --env dev --db "$(pg_dsn good)" $KEY >out 2>err &&
 	test_grep "applied 2 migrations" out &&
 	test "$(pg_sql -d good -c "select count(*) from t where id >= 0")" -gt 20000 &&
 	test "$(pg_sql -d good -c "select v from t where id = -1")" = ";--'"'"' /*" &&
@@ -47,25 +43,25 @@ test_expect_success 'a streamed script applies every statement, in windows' '
 '
 
 test_expect_success 'an error deep in a streamed script names its line; nothing of it stays' '
-	test_expect_code 1 cairn-apply apply bad.tar.gz --env dev --db "$(db bad)" $KEY >out 2>err &&
+	test_expect_code 1 cairn-apply apply bad.tar.gz --env dev --db "$(pg_dsn bad)" $KEY >out 2>err &&
 	test_grep "migrations/0002_load/up.sql:$(cat badline): .*relation \"nowhere\" does not exist" err &&
 	test "$(pg_sql -d bad -c "select count(*) from t")" = 0 &&
 	test "$(pg_sql -d bad -c "select count(*) from cairn.cairn_migrations where state = '"'"'applied'"'"'")" = 1
 '
 
 test_expect_success 'COMMIT; DDL; BEGIN; in a signed (forged) streamed script: refused before it ran, naming its line; nothing committed' '
-	cairn-apply apply good.tar.gz --to 0001 --env dev --db "$(db forged)" $KEY >out &&
+	cairn-apply apply good.tar.gz --to 0001 --env dev --db "$(pg_dsn forged)" $KEY >out &&
 	state forged >before &&
 	load_sql evil.sql 2 "" "COMMIT;" &&
 	printf "CREATE TABLE evil (x int);\nBEGIN;\n" >>evil.sql &&
 	bundle_forge_member good.tar.gz evil.tar.gz migrations/0002_load/up.sql evil.sql ci &&
-	test_expect_code 1 cairn-apply apply evil.tar.gz --env dev --db "$(db forged)" $KEY >out 2>err &&
+	test_expect_code 1 cairn-apply apply evil.tar.gz --env dev --db "$(pg_dsn forged)" $KEY >out 2>err &&
 	test_grep "migrations/0002_load/up.sql:$(cat load.line): .*a streamed script may not end or start a transaction (refused before it ran)" err &&
 	state forged >after &&
 	test_cmp before after &&
 	load_sql evil2.sql 2 "" "SAVEPOINT s; CREATE TABLE evil (x int); RELEASE s; END;" &&
 	bundle_forge_member good.tar.gz evil2.tar.gz migrations/0002_load/up.sql evil2.sql ci &&
-	test_expect_code 1 cairn-apply apply evil2.tar.gz --env dev --db "$(db forged)" $KEY >out 2>err &&
+	test_expect_code 1 cairn-apply apply evil2.tar.gz --env dev --db "$(pg_dsn forged)" $KEY >out 2>err &&
 	test_grep "migrations/0002_load/up.sql:$(cat load.line): .*a streamed script may not end or start a transaction" err &&
 	state forged >after &&
 	test_cmp before after
@@ -96,7 +92,7 @@ test_expect_success 'a BEGIN ATOMIC body across a window.s end runs whole' '
 	    rows(f, i, 1536 << 10)
 	PY
 	bundle_forge_member good.tar.gz atomic.tar.gz migrations/0002_load/up.sql atomic.sql ci &&
-	cairn-apply apply atomic.tar.gz --env dev --db "$(db atomic)" $KEY >out 2>err &&
+	cairn-apply apply atomic.tar.gz --env dev --db "$(pg_dsn atomic)" $KEY >out 2>err &&
 	test_grep "applied 2 migrations" out &&
 	test "$(pg_sql -d atomic -c "select v from t where id = -3")" = 42 &&
 	test "$(pg_sql -d atomic -c "select count(*) from t")" -gt 40000
@@ -114,8 +110,8 @@ test_expect_success 'peak RSS stays near a small bundle.s; bytes changed after v
 	ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" &&
 	export ASAN_OPTIONS &&
 	/usr/bin/time -f %M -o rss-small cairn-apply apply big.tar.gz --to 0001 --env dev \
-		--db "$(db small)" $KEY >/dev/null &&
-	/usr/bin/time -f %M -o rss cairn-apply apply big.tar.gz --env dev --db "$(db big)" $KEY >out &&
+		--db "$(pg_dsn small)" $KEY >/dev/null &&
+	/usr/bin/time -f %M -o rss cairn-apply apply big.tar.gz --env dev --db "$(pg_dsn big)" $KEY >out &&
 	echo "$mib MiB script: $(tail -n 1 rss) KiB, a one-table bundle $(tail -n 1 rss-small) KiB" &&
 	# held whole, 17 MiB took 124 MiB more than the small bundle; streamed
 	# (a window of about 1 MiB, its parser copy and split) 9 MiB more in a
@@ -132,7 +128,7 @@ test_expect_success 'peak RSS stays near a small bundle.s; bytes changed after v
 	cat >cairn-apply.yaml <<-EOF &&
 	environments:
 	  dev:
-	    database: { dsn: "$(db small)" }
+	    database: { dsn: "$(pg_dsn small)" }
 	    builders: [ci.pub]
 	    hooks: { before: "cat $TRASH_DIRECTORY/swapped.tar.gz >$TRASH_DIRECTORY/victim.tar.gz" }
 	EOF

@@ -7,9 +7,6 @@ test_description='a large PostgreSQL transaction: false script is spilled to a p
 
 pg_start
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT
-db() {
-	echo "postgresql:///$1?host=$PGHOST"
-}
 
 # rows holding ';' (lib-apply.sh's load_sql)
 load_row="(%d, 'row %d padding; padding padding padding padding padding padding')"
@@ -29,8 +26,7 @@ build() {
 }
 
 test_expect_success 'setup: 3 MiB transaction: false loads' '
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id integer primary key, v text);" "DROP TABLE t;" &&
 	mkdir -p p/migrations/0002_load &&
 	echo "transaction: false" >p/migrations/0002_load/migration.yaml &&
@@ -54,7 +50,7 @@ test_expect_success 'setup: 3 MiB transaction: false loads' '
 '
 
 test_expect_success 'a spilled script applies every statement' '
-	cairn-apply apply good.tar.gz --env dev --db "$(db good)" $KEY >out 2>err &&
+	cairn-apply apply good.tar.gz --env dev --db "$(pg_dsn good)" $KEY >out 2>err &&
 	test_grep "applied 2 migrations" out &&
 	test "$(pg_sql -d good -c "select count(*) from t where id >= 0")" -gt 30000 &&
 	test "$(pg_sql -d good -c "select v from t where id = -1")" = ";--'"'"' /*" &&
@@ -63,17 +59,17 @@ test_expect_success 'a spilled script applies every statement' '
 '
 
 test_expect_success 'an error deep in a spilled script: the statements before it stay, the books and the error name it' '
-	test_expect_code 5 cairn-apply apply bad.tar.gz --env dev --db "$(db bad)" $KEY >out 2>err &&
+	test_expect_code 5 cairn-apply apply bad.tar.gz --env dev --db "$(pg_dsn bad)" $KEY >out 2>err &&
 	test_grep "migrations/0002_load/up.sql:$(cat badline): .*relation \"nowhere\" does not exist" err &&
 	test "$(pg_sql -d bad -c "select count(*) from t")" = $(($(cat badn) * 200)) &&
 	test "$(pg_sql -d bad -c "$row2")" = "failed|$(cat badn)"
 '
 
 test_expect_success 'the script.s own BEGIN ... COMMIT spans the windows; one left open is rolled back and fails it' '
-	cairn-apply apply owntx.tar.gz --env dev --db "$(db owntx)" $KEY >out 2>err &&
+	cairn-apply apply owntx.tar.gz --env dev --db "$(pg_dsn owntx)" $KEY >out 2>err &&
 	test "$(pg_sql -d owntx -c "select count(*) from t")" -gt 30000 &&
 	test "$(pg_sql -d owntx -c "$row2")" = "applied|-1" &&
-	test_expect_code 5 cairn-apply apply open.tar.gz --env dev --db "$(db open)" $KEY >out 2>err &&
+	test_expect_code 5 cairn-apply apply open.tar.gz --env dev --db "$(pg_dsn open)" $KEY >out 2>err &&
 	test_grep "the transaction the script opened at line 1 was still open at its end" err &&
 	test "$(pg_sql -d open -c "select count(*) from t")" = 0
 '
@@ -84,15 +80,15 @@ test_expect_success 'the script.s own BEGIN ... COMMIT spans the windows; one le
 # script as one message, which runs nothing; the streamed one must not run
 # the 2 MiB before it either.
 test_expect_success 'a streamed script the parser cannot split: refused, naming the line where it stopped and the way out; nothing of it ran' '
-	cairn-apply apply good.tar.gz --to 0001 --env dev --db "$(db selec)" $KEY >out &&
+	cairn-apply apply good.tar.gz --to 0001 --env dev --db "$(pg_dsn selec)" $KEY >out &&
 	state selec >before &&
-	test_expect_code 1 cairn-apply apply selec.tar.gz --env dev --db "$(db selec)" $KEY >out 2>err &&
+	test_expect_code 1 cairn-apply apply selec.tar.gz --env dev --db "$(pg_dsn selec)" $KEY >out 2>err &&
 	test_grep "migrations/0002_load/up.sql:$(cat selecline): PostgreSQL.s parser (libpg_query 15.1) cannot split the script here (syntax error at or near \"SELEC\"): .*nothing of it ran.* move the statement to a migration of its own under 1 MiB" err &&
 	test "$(pg_sql -d selec -c "select count(*) from t")" = 0 &&
 	test "$(pg_sql -d selec -c "$row2")" = "rolled_back|-1" &&
-	cairn-apply apply good.tar.gz --to 0001 --env dev --db "$(db selectx)" $KEY >out &&
+	cairn-apply apply good.tar.gz --to 0001 --env dev --db "$(pg_dsn selectx)" $KEY >out &&
 	state selectx >before &&
-	test_expect_code 1 cairn-apply apply selectx.tar.gz --env dev --db "$(db selectx)" $KEY >out 2>err &&
+	test_expect_code 1 cairn-apply apply selectx.tar.gz --env dev --db "$(pg_dsn selectx)" $KEY >out 2>err &&
 	test_grep "migrations/0002_load/up.sql:$(cat selecline): PostgreSQL.s parser (libpg_query 15.1) cannot split the script here (syntax error at or near \"SELEC\"): .*what ran is rolled back" err &&
 	state selectx >after &&
 	test_cmp before after
@@ -108,8 +104,8 @@ test_expect_success 'peak RSS near a small bundle.s; bytes changed after verific
 	ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" &&
 	export ASAN_OPTIONS &&
 	/usr/bin/time -f %M -o rss-small cairn-apply apply big.tar.gz --to 0001 --env dev \
-		--db "$(db small)" $KEY >/dev/null &&
-	/usr/bin/time -f %M -o rss cairn-apply apply big.tar.gz --env dev --db "$(db big)" $KEY >out &&
+		--db "$(pg_dsn small)" $KEY >/dev/null &&
+	/usr/bin/time -f %M -o rss cairn-apply apply big.tar.gz --env dev --db "$(pg_dsn big)" $KEY >out &&
 	echo "$mib MiB transaction: false script: $(tail -n 1 rss) KiB, a one-table bundle $(tail -n 1 rss-small) KiB" &&
 	test "$(tail -n 1 rss)" -lt $(($(tail -n 1 rss-small) + 16 * 1024)) &&
 	test "$(pg_sql -d big -c "select count(*) from t where id = -1")" = 1 &&
@@ -122,7 +118,7 @@ test_expect_success 'peak RSS near a small bundle.s; bytes changed after verific
 	cat >cairn-apply.yaml <<-EOF &&
 	environments:
 	  dev:
-	    database: { dsn: "$(db small)" }
+	    database: { dsn: "$(pg_dsn small)" }
 	    builders: [ci.pub]
 	    hooks: { before: "cat $TRASH_DIRECTORY/swapped.tar.gz >$TRASH_DIRECTORY/victim.tar.gz" }
 	EOF

@@ -29,8 +29,7 @@ has_table() {
 }
 
 test_expect_success 'setup: a PostgreSQL bundle and six databases' '
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_users &&
 	apply_mig p 0002_index "CREATE INDEX CONCURRENTLY users_v ON t_0001_users (v);" \
 		"DROP INDEX CONCURRENTLY users_v;" "transaction: false" &&

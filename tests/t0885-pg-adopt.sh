@@ -10,11 +10,6 @@ SQITCH_FULLNAME="Ann Example"
 SQITCH_EMAIL="ann@example.com"
 export SQITCH_FULLNAME SQITCH_EMAIL
 
-pg_project() {
-	apply_project "$1" &&
-	sed -i -e 's/^drivers: .*/drivers: [postgres]/' "$1/cairn.yaml"
-}
-
 # books DB: cairn's rows, "version:state" in version order.
 books() {
 	pg_sql -d "$1" -c "select string_agg(version || ':' || state, ' ' order by version) from cairn.cairn_migrations"

@@ -4,9 +4,7 @@ test_description='destructive: {approvals: N} on PostgreSQL: a DROP inside a DO 
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 
 # the server's state: t's columns, whether u exists, the books' versions
 state() {

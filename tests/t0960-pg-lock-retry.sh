@@ -4,14 +4,7 @@ test_description='lock-safe DDL on PostgreSQL (issue #22): lock_timeout, the mig
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-pg_start
-DB="postgresql:///app?host=$PGHOST"
-
-# config LOCK_TIMEOUT BUDGET: environment dev on the app database.
-config() {
-	pg_config "postgres: { lock_timeout: $1, lock_retry_budget: $2 }"
-}
+pg_start_app
 
 # hold SECONDS: session "holder" reads t in a transaction that stays open
 # for SECONDS (ACCESS SHARE: every ALTER TABLE on t waits for it).
@@ -43,12 +36,11 @@ probe() {
 
 test_expect_success 'setup: table t with rows, applied; a migration that alters it' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id bigserial primary key, v text);
 INSERT INTO t (v) SELECT md5(g::text) FROM generate_series(1, 1000) g;" "DROP TABLE t;" &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
-	config 300ms 20s &&
+	pg_config_lock 300ms 20s &&
 	cairn-apply apply v1.tar.gz --env dev >out &&
 	test_grep "applied 1 migration" out &&
 	apply_mig p 0002_addcol "ALTER TABLE t ADD COLUMN c integer;" "ALTER TABLE t DROP COLUMN c;" &&
@@ -101,7 +93,7 @@ test_expect_success 'a spent budget fails cleanly: nothing of the migration, no 
 	apply_mig p 0003_two "CREATE TABLE side (x integer);
 ALTER TABLE t ADD COLUMN d integer;" "DROP TABLE side; ALTER TABLE t DROP COLUMN d;" &&
 	apply_build p "$TRASH_DIRECTORY/v3.tar.gz" &&
-	config 200ms 1s &&
+	pg_config_lock 200ms 1s &&
 	pg_sql -d app -c "select count(*) from pg_class" >classes.before &&
 	hold 5 &&
 	test_expect_code 1 cairn-apply apply v3.tar.gz --env dev --metrics-file m.prom >out 2>err &&
@@ -130,7 +122,7 @@ ALTER TABLE t ADD COLUMN d integer;" "DROP TABLE side; ALTER TABLE t DROP COLUMN
 test_expect_success 'lock_retry_budget: 0 retries nothing: the first timeout fails the run' '
 	apply_mig p 0004_e "ALTER TABLE t ADD COLUMN e integer;" "ALTER TABLE t DROP COLUMN e;" &&
 	apply_build p "$TRASH_DIRECTORY/v4.tar.gz" &&
-	config 200ms 0s &&
+	pg_config_lock 200ms 0s &&
 	hold 2 &&
 	test_expect_code 1 cairn-apply apply v4.tar.gz --env dev >out 2>err &&
 	wait $holder &&
@@ -158,12 +150,7 @@ test_expect_success 'defaults: lock_timeout 2s for a retried migration; transact
 	apply_mig p 0005_f "ALTER TABLE t ADD COLUMN f integer;" "ALTER TABLE t DROP COLUMN f;" &&
 	apply_mig p 0006_g "ALTER TABLE t ADD COLUMN g integer;" "ALTER TABLE t DROP COLUMN g;" "transaction: false" &&
 	apply_build p "$TRASH_DIRECTORY/v6.tar.gz" &&
-	cat >cairn-apply.yaml <<-EOF &&
-	environments:
-	  dev:
-	    database: { dsn: "$DB" }
-	    builders: [ci.pub]
-	EOF
+	pg_config "" &&
 	hold 3 &&
 	cairn-apply apply v6.tar.gz --env dev --to 0005 >out 2>err &&
 	wait $holder &&

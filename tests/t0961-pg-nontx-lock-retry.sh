@@ -4,13 +4,7 @@ test_description='transaction: false on PostgreSQL (issue #22): CREATE INDEX CON
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-pg_start
-DB="postgresql:///app?host=$PGHOST"
-
-config() {
-	pg_config "postgres: { lock_timeout: $1, lock_retry_budget: $2 }"
-}
+pg_start_app
 
 # hold SECONDS SQL: session "holder" runs SQL on t, left open SECONDS
 hold() {
@@ -30,12 +24,11 @@ SUE="lock table t in share update exclusive mode"
 
 test_expect_success 'setup: table t applied' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id bigserial primary key, v text);
 INSERT INTO t (v) SELECT md5(g::text) FROM generate_series(1, 1000) g;" "DROP TABLE t;" &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
-	config 500ms 20s &&
+	pg_config_lock 500ms 20s &&
 	cairn-apply apply v1.tar.gz --env dev >out &&
 	test_grep "applied 1 migration" out
 '
@@ -100,7 +93,7 @@ test_expect_success 'a valid index of that name (an operator'"'"'s own) is never
 test_expect_success 'a spent budget: failed at statement 0, no invalid index left, the books say so' '
 	apply_mig p 0005_idx3 "CREATE INDEX CONCURRENTLY t_v3_idx ON t (id, v);" "DROP INDEX CONCURRENTLY t_v3_idx;" "transaction: false" &&
 	apply_build p "$TRASH_DIRECTORY/v5.tar.gz" &&
-	config 300ms 1s &&
+	pg_config_lock 300ms 1s &&
 	hold 4 "$SUE" &&
 	test_expect_code 5 cairn-apply apply v5.tar.gz --env dev >out 2>err &&
 	wait $holder &&
@@ -121,7 +114,7 @@ test_expect_success 'a later statement'"'"'s timeout is not retried: its earlier
 	apply_mig p 0005_idx3 "CREATE TABLE side (x integer);
 CREATE INDEX CONCURRENTLY t_v3_idx ON t (id, v);" "DROP INDEX CONCURRENTLY t_v3_idx; DROP TABLE side;" "transaction: false" &&
 	apply_build p "$TRASH_DIRECTORY/v6.tar.gz" &&
-	config 300ms 20s &&
+	pg_config_lock 300ms 20s &&
 	hold 3 "$SUE" &&
 	test_expect_code 5 cairn-apply apply v6.tar.gz --env dev >out 2>err &&
 	wait $holder &&

@@ -4,9 +4,7 @@ test_description='transaction: false on PostgreSQL (issue #15, pgguard15b): the 
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 
 # idx NAME: "valid", "invalid" or "none", from pg_index (of database $D)
 D=app
@@ -20,13 +18,12 @@ row() {
 
 test_expect_success 'setup: table t with a duplicate value applied' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id bigserial primary key, v text);
 INSERT INTO t (v) SELECT md5(g::text) FROM generate_series(1, 1000) g;
 INSERT INTO t (v) VALUES ('"'"'dup'"'"'), ('"'"'dup'"'"');" "DROP TABLE t;" &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
-	pg_config "postgres: { lock_timeout: 500ms, lock_retry_budget: 20s }" &&
+	pg_config_lock 500ms 20s &&
 	cairn-apply apply v1.tar.gz --env dev >out &&
 	test_grep "applied 1 migration" out
 '

@@ -4,15 +4,12 @@ test_description='expand and contract phases on PostgreSQL (issue #22): the cont
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 
 test_expect_success 'setup: keys, the config, a bundle: expand, contract, expand' '
 	pg_fresh_db app &&
 	phase_setup "$DB" &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id integer primary key, v text, w text);
 INSERT INTO t VALUES (1, '"'"'a'"'"', '"'"'b'"'"');" "DROP TABLE t;" &&
 	apply_mig p 0002_drop_v "ALTER TABLE t DROP COLUMN v;" "ALTER TABLE t ADD COLUMN v text;" "phase: contract

@@ -4,9 +4,7 @@ test_description='throttled batch migrations on PostgreSQL (issue #22): cairn.ba
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 
 # config [LINE]: environment dev on the app database, LINE added.
 config() {
@@ -15,8 +13,7 @@ config() {
 
 # mig DIR BATCH: 2,000 rows, and a backfill reading cairn.batch_size.
 mig() {
-	apply_project "$1" &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" "$1/cairn.yaml" &&
+	pg_project "$1" &&
 	apply_mig "$1" 0001_items "CREATE TABLE items (id bigint primary key, price integer, cents integer);
 INSERT INTO items (id, price) SELECT g, g % 97 FROM generate_series(1, 2000) g;" "DROP TABLE items;" &&
 	apply_mig "$1" 0002_backfill "UPDATE items SET cents = price * 100

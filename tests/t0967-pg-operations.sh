@@ -4,9 +4,7 @@ test_description='declarative column changes on PostgreSQL (issue #22): operatio
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 Q="'"
 
 # sql QUERY: one query on the app database, rows as a|b lines
@@ -36,8 +34,7 @@ RETYPE='change_type: {table: orders, column: price, to: price_cents, type: bigin
 test_expect_success 'setup: a release with the expand steps and their backfills, then the contract steps' '
 	pg_fresh_db app &&
 	phase_setup "$DB" &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE users (id bigint PRIMARY KEY, name text);
 CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint, price integer, code text);
 INSERT INTO users SELECT i, '"'"'user '"'"' || i FROM generate_series(1, 5) i;
@@ -197,8 +194,7 @@ test_expect_success 'the expand steps roll back: the new columns, triggers and f
 
 test_expect_success 'rows that break a new rule: VALIDATE fails, the migration is failed, and after the rows are fixed it runs again' '
 	pg_fresh_db app2 &&
-	apply_project q &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" q/cairn.yaml &&
+	pg_project q &&
 	apply_mig q 0001_t "CREATE TABLE items (id bigint PRIMARY KEY, qty integer, sku text);
 INSERT INTO items VALUES (1, 5, '"$Q"'a'"$Q"'), (2, -1, '"$Q"'b'"$Q"'), (3, 2, '"$Q"'b'"$Q"');" "DROP TABLE items;" &&
 	mkdir -p q/migrations/0002_qty q/migrations/0003_sku &&
@@ -232,8 +228,7 @@ INSERT INTO items VALUES (1, 5, '"$Q"'a'"$Q"'), (2, -1, '"$Q"'b'"$Q"'), (3, 2, '
 
 test_expect_success 'a table in a schema of its own: the trigger and function live there, and sync both ways' '
 	pg_fresh_db app3 &&
-	apply_project r &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" r/cairn.yaml &&
+	pg_project r &&
 	apply_mig r 0001_t "CREATE SCHEMA billing;
 CREATE TABLE billing.accounts (id bigint PRIMARY KEY, \"user\" text);
 INSERT INTO billing.accounts VALUES (1, '"$Q"'x'"$Q"');" "DROP SCHEMA billing CASCADE;" &&

@@ -4,8 +4,7 @@ test_description='cairn-apply preflight on PostgreSQL: privileges from the parse
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 WEAK="postgresql://weak@/app?host=$PGHOST"
 
 # catalog: what preflight must leave as it was (relations, schemas, the
@@ -21,8 +20,7 @@ catalog() {
 
 test_expect_success 'setup: the first migration applied, a bundle with three more' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_table p 0001_users &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
 	cairn-apply apply v1.tar.gz --env dev --db "$DB" $KEY >out &&

@@ -4,8 +4,7 @@ test_description='apply and preflight --metrics-file on PostgreSQL: the counts m
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 
 metric() {
 	awk -v k="$2" 'substr($0, 1, length(k) + 1) == k " " { print substr($0, length(k) + 2) }' "$1"
@@ -17,8 +16,7 @@ books() {
 
 test_expect_success 'setup: a table with rows, a batch migration, a failing one' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_items "CREATE TABLE items (id int primary key, price int, cents int);
 INSERT INTO items (id, price) SELECT i, i % 97 FROM generate_series(1, 500) i;" "DROP TABLE items;" &&
 	apply_mig p 0002_backfill "UPDATE items SET cents = price * 100

@@ -4,14 +4,12 @@ test_description='W3C trace context on PostgreSQL: the session'"'"'s application
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 
 test_expect_success 'setup: a migration that records the session'"'"'s application_name' '
 	pg_fresh_db app &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
+	pg_project p &&
 	apply_mig p 0001_seen "CREATE TABLE seen AS SELECT current_setting('"'"'application_name'"'"') AS app;" \
 		"DROP TABLE seen;" &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz"

@@ -5,8 +5,7 @@ test_description='SQL callbacks inside the bundle on PostgreSQL (issue #20): the
 . "$TEST_DIRECTORY/lib-attack.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 sq="'"
 
 test_expect_success 'setup: a format 1 bundle, then one with callbacks (a generic and a postgres variant)' '
@@ -27,12 +26,7 @@ test_expect_success 'setup: a format 1 bundle, then one with callbacks (a generi
 	apply_build p "$TRASH_DIRECTORY/v2.tar.gz" &&
 	tar xzf v2.tar.gz -O --wildcards "*/manifest.yaml" >m2 &&
 	test_grep "^format: cairn-bundle/2$" m2 &&
-	cat >cairn-apply.yaml <<-EOF
-	environments:
-	  dev:
-	    database: { dsn: "$DB" }
-	    builders: [ci.pub]
-	EOF
+	pg_config ""
 '
 
 test_expect_success 'a format 1 bundle is still applied' '

@@ -4,8 +4,7 @@ test_description='rollback callbacks on PostgreSQL (issue #20): in each step tra
 . "$TEST_DIRECTORY/lib-apply.sh"
 . "$TEST_DIRECTORY/lib-pg.sh"
 
-pg_start
-DB="postgresql:///app?host=$PGHOST"
+pg_start_app
 sq="'"
 
 test_expect_success 'setup: two migrations, a log table, rollback callbacks (a postgres variant), applied' '
@@ -25,12 +24,7 @@ test_expect_success 'setup: two migrations, a log table, rollback callbacks (a p
 	echo "INSERT INTO cb_log (what) VALUES (${sq}after_rollback$sq);" >p/migrations/callbacks/after_rollback.sql &&
 	echo "INSERT INTO cb_log (what) VALUES (${sq}on_error$sq);" >p/migrations/callbacks/on_error.sql &&
 	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
-	cat >cairn-apply.yaml <<-EOF &&
-	environments:
-	  dev:
-	    database: { dsn: "$DB" }
-	    builders: [ci.pub]
-	EOF
+	pg_config "" &&
 	cairn-apply apply v1.tar.gz --env dev >out &&
 	pg_sql -d app -c "select count(*) from cb_log" >n && echo 0 >want && test_cmp want n
 '

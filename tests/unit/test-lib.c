@@ -7,6 +7,7 @@
 #include "../../lib/error.h"
 #include "../../lib/hexindex.h"
 #include "../../lib/pool.h"
+#include "../../lib/prom.h"
 #include "../../lib/sha256.h"
 #include "../../lib/util.h"
 #include "../../lib/yaml.h"
@@ -319,6 +320,28 @@ static void test_hexindex(void)
 	hexindex_release(&ix);
 }
 
+/* prom_gauge writes what prom_family and prom_sample wrote before it
+ * (ops/metrics.c, fleet/metrics.c and cmd/status.c moved to it): the
+ * family header, then one sample with escaped label values. */
+static void test_prom_gauge(void)
+{
+	struct prom_label l[2] = { { "env", "pr\"od\n" }, { "bundle", NULL } };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+
+	prom_gauge(&a, "cairn_x_seconds", "Wall time of x.", l, 2, "%.3f", 1.5);
+	CHECK_STR(a.ptr, "# HELP cairn_x_seconds Wall time of x.\n"
+			 "# TYPE cairn_x_seconds gauge\n"
+			 "cairn_x_seconds{env=\"pr\\\"od\\n\",bundle=\"\"} 1.500\n");
+	prom_family(&b, "cairn_x_seconds", "gauge", "Wall time of x.");
+	prom_sample(&b, "cairn_x_seconds", l, 2, "%.3f", 1.5);
+	CHECK_STR(a.ptr, b.ptr);
+	buf_reset(&a);
+	prom_gauge(&a, "cairn_y", "Y.", l, 0, "%d", 7);
+	CHECK_STR(a.ptr, "# HELP cairn_y Y.\n# TYPE cairn_y gauge\ncairn_y 7\n");
+	buf_release(&a);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	test_yaml();
@@ -331,5 +354,6 @@ int main(void)
 	test_pool_rewind();
 	test_batch_throttle();
 	test_hexindex();
+	test_prom_gauge();
 	return unit_done();
 }
