@@ -565,9 +565,27 @@ static int journal_mode_is(struct db *db, const char *pragma, const char *want)
 	return yes;
 }
 
+/* While locked, the database file grows SQLITE_CHUNK bytes at a time
+ * (SQLITE_FCNTL_CHUNK_SIZE: SQLite writes a byte into each new block, so the
+ * blocks exist before any commit writes them). A migration that adds a
+ * table adds a page at the file's end: without chunks every commit changed
+ * the file's size, so the database's fdatasync wrote the inode too, one
+ * synchronous write more in each commit's four syncs (branch fleet21f:
+ * 50 of 580 block requests a target of 50 migrations). Same syncs, same
+ * order; the file is up to a chunk longer than its pages, which SQLite
+ * reads by the page count in its header. */
+#define SQLITE_CHUNK (64 * 1024)
+
+static void chunk_size(struct db *db, int bytes)
+{
+	sqlite3_file_control(db->h, "main", SQLITE_FCNTL_CHUNK_SIZE, &bytes);
+}
+
 /* A speed-up only: if SQLite will not switch, the run goes on in DELETE. */
 static void journal_persist(struct db *db)
 {
+	if (db->h && !(db->flags & DRIVER_OPEN_READONLY))
+		chunk_size(db, SQLITE_CHUNK);
 	if (db->persist || !db->h || !sqlite3_get_autocommit(db->h) ||
 	    !journal_mode_is(db, "PRAGMA journal_mode", "delete") ||
 	    !journal_mode_is(db, "PRAGMA journal_mode=PERSIST", "persist"))
@@ -580,6 +598,8 @@ static void journal_persist(struct db *db)
  * we switched back) has a zeroed header, which SQLite ignores. */
 static void journal_restore(struct db *db)
 {
+	if (db->h)
+		chunk_size(db, 0);
 	if (!db->persist || !db->h || !sqlite3_get_autocommit(db->h))
 		return;
 	db->persist = 0;

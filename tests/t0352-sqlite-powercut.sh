@@ -94,4 +94,34 @@ test_expect_success 'the directory is synced once per journal made, not once per
 	test "$dirsyncs" -ge 1 && test "$dirsyncs" -le 2
 '
 
+# While it holds the run lock a runner grows the file 64 KiB at a time
+# (drivers/sqlite.c, SQLITE_FCNTL_CHUNK_SIZE): a commit that adds a page
+# then fits in blocks the file already has, and the database's fdatasync
+# has no new size to write.
+test_expect_success 'the file grows by 64 KiB chunks under the lock, and is read by its page count' '
+	rm -f small && cairn-apply apply v0.tar.gz --env dev --db sqlite:small $KEY >/dev/null &&
+	size=$(wc -c <small) && pages=$(q small "PRAGMA page_count") && psize=$(q small "PRAGMA page_size") &&
+	test $((size % 65536)) = 0 && test $((pages * psize)) -lt "$size" &&
+	echo ok >ok && q small "PRAGMA integrity_check" >ic && test_cmp ok ic &&
+	cp small grown && q grown "CREATE TABLE filler (v text); INSERT INTO filler VALUES (hex(randomblob(20000)))" &&
+	cairn-apply apply v1.tar.gz --env dev --db sqlite:grown $KEY >out &&
+	test_grep "is at version 0004" out &&
+	size=$(wc -c <grown) && pages=$(q grown "PRAGMA page_count") &&
+	test $((size % 65536)) = 0 && test $((pages * psize)) -le "$size" && test "$size" -gt 65536 &&
+	consistent grown out &&
+	test ! -e grown-journal
+'
+
+# The same power cuts on a file whose growth under v1 crosses a chunk's
+# end (24 KiB of other data first, and a VACUUM without chunks): the cut can
+# fall between the chunk's writes and the sync that makes them durable.
+test_expect_success 'a power cut at every sync of an apply that grows the file by a chunk' '
+	mv pristine pristine.small && cp pristine.small pristine &&
+	q pristine "CREATE TABLE filler (v text); INSERT INTO filler VALUES (hex(randomblob(12000))); VACUUM" &&
+	test $(wc -c <pristine) -lt 65536 && test $(wc -c <pristine) -gt 40000 &&
+	cut_every chunked &&
+	cat chunked.said &&
+	mv pristine.small pristine
+'
+
 test_done
