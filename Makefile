@@ -185,7 +185,7 @@ OPS_SRC      = ops/preflight.c ops/sqlneeds.c ops/backup.c ops/hooks.c ops/metri
 APPLY_VERB_SRC += cmd/preflight.c
 ENGINE_SRC   = apply/engine.c apply/plan.c apply/run.c apply/retry.c apply/throttle.c apply/rollback.c apply/repair.c apply/accept.c \
                apply/set.c apply/audit.c apply/load.c apply/books.c apply/checkpoint.c \
-               apply/restore.c apply/note.c apply/callbacks.c
+               apply/restore.c apply/note.c apply/callbacks.c apply/role.c
 # cairn-apply adopt (issue #19): another tool's books taken over.
 ENGINE_SRC  += apply/adopt.c apply/adopt-match.c
 APPLY_VERB_SRC += cmd/adopt.c cmd/restore.c

@@ -194,6 +194,17 @@ pg_fresh_db() {
 	pg_sql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""
 }
 
+# pg_plain_db NAME: a new database NAME (dropped first) owned by a login
+# role NAME (created when missing) that is no superuser and holds nothing
+# the role check names (apply/role.h): the role an environment asking
+# more than a build must apply as, privileged_role: refuse being its
+# default (attack15h). Its DSN: postgresql://NAME@/NAME?host=$PGHOST.
+pg_plain_db() {
+	pg_sql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" \
+		-c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$1') THEN CREATE ROLE \"$1\" LOGIN; END IF; END \$\$" \
+		-c "CREATE DATABASE \"$1\" OWNER \"$1\""
+}
+
 # pg_rechain DBNAME: what an attacker who can write the database does to
 # hide an edit of its books: every hash recomputed with cairn's unkeyed
 # encoding (apply/audit.c) and the bookkeeping rows pointed at the new hashes

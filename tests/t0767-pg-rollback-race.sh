@@ -5,7 +5,9 @@ test_description='PostgreSQL: rollback needs the bundle where the policy asks fo
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-DB="postgresql:///app?host=$PGHOST"
+# prod asks for approvals: its role is a plain one (pg_plain_db),
+# privileged_role: refuse being its default (attack15h)
+DB="postgresql://app@/app?host=$PGHOST"
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
 
 bk() {
@@ -33,7 +35,7 @@ for c in b"cairn:cairn":
 print(h - 2**64 if h >= 2**63 else h)')
 
 test_expect_success 'setup: two migrations applied as prod, with a checkpoint; a saved copy; prod asks for approvals' '
-	pg_fresh_db app &&
+	pg_plain_db app &&
 	apply_project p &&
 	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
 	apply_table p 0001_a &&

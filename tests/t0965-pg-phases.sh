@@ -6,10 +6,12 @@ test_description='expand and contract phases on PostgreSQL (issue #22): the cont
 
 unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT
 pg_start
-DB="postgresql:///app?host=$PGHOST"
+# prod asks for approvals: its role is a plain one (pg_plain_db),
+# privileged_role: refuse being its default (attack15h)
+DB="postgresql://app@/app?host=$PGHOST"
 
 test_expect_success 'setup: keys, the config, a bundle: expand, contract, expand' '
-	pg_fresh_db app &&
+	pg_plain_db app &&
 	phase_setup "$DB" &&
 	apply_project p &&
 	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
