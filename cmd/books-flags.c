@@ -63,12 +63,16 @@ static int books_role_check(const struct books_flags *f, const struct cmd *c,
 	return EXIT_OK;
 }
 
-int books_flags_open(struct books_flags *f, const struct cmd *c, const struct apply_policy *ap,
+int books_flags_open(struct books_flags *f, const struct cmd *c, struct apply_policy *ap,
 		     struct apply_ctx *ctx, unsigned flags, int json)
 {
 	int rc = checkpoint_open_books(ctx, c, ap, &f->cpo, f->dsn, flags, json);
 
-	return rc ? rc : books_role_check(f, c, ap, ctx);
+	if (!rc)
+		rc = books_role_check(f, c, ap, ctx);
+	if (!rc)
+		apply_policy_note_db(ap, ctx);
+	return rc;
 }
 
 char *books_flags_target(const struct books_flags *f)

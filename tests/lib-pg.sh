@@ -194,6 +194,17 @@ pg_fresh_db() {
 	pg_sql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""
 }
 
+# pg_project_ab DIR: a PostgreSQL project DIR (lib-apply.sh) with tables
+# t_0001_a and t_0002_b, built as v1.tar.gz (the first) and v2.tar.gz (both)
+pg_project_ab() {
+	apply_project "$1" &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" "$1/cairn.yaml" &&
+	apply_table "$1" 0001_a &&
+	apply_build "$1" "$TRASH_DIRECTORY/v1.tar.gz" &&
+	apply_table "$1" 0002_b &&
+	apply_build "$1" "$TRASH_DIRECTORY/v2.tar.gz"
+}
+
 # pg_plain_db NAME: a new database NAME (dropped first) owned by a login
 # role NAME (created when missing) that is no superuser and holds nothing
 # the role check names (apply/role.h): the role an environment asking

@@ -21,12 +21,7 @@ state() {
 test_expect_success 'setup: prod applied under a policy of one approval; v2 not approved' '
 	pg_plain_db prod &&
 	pg_plain_db staging &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
-	apply_table p 0001_a &&
-	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
-	apply_table p 0002_b &&
-	apply_build p "$TRASH_DIRECTORY/v2.tar.gz" &&
+	pg_project_ab p &&
 	cairn keygen --no-passphrase alice >/dev/null 2>&1 &&
 	cairn keygen --no-passphrase host >/dev/null 2>&1 &&
 	cat >cfg.yaml <<-EOF &&
