@@ -156,6 +156,14 @@ pg_stop() {
 	fi
 }
 
+# pg_preload SO: the server restarted with the module SO (a copy in the
+# server's directory, which its user can read) in shared_preload_libraries.
+pg_preload() {
+	cp "$1" "$pg_dir/" && chmod 644 "$pg_dir/${1##*/}" &&
+	$pg_as sh -c "echo \"shared_preload_libraries = '$pg_dir/${1##*/}'\" >>'$pg_dir/data/postgresql.conf'" &&
+	$pg_as "$PG_BINDIR/pg_ctl" -D "$pg_dir/data" -l "$pg_log" -w -t 60 restart >"$pg_dir/pg_ctl.log" 2>&1
+}
+
 # psql against the test server: quiet, no psqlrc, stop at the first error,
 # unaligned tuples-only output (easy to compare with test_cmp).
 pg_sql() {
