@@ -124,7 +124,7 @@ LIB_SRC      = lib/prom.c lib/trace.c lib/lint-rules.c lib/error.c lib/buf.c lib
 CMD_SRC      = cmd/cmd.c cmd/verify.c
 # Reading and checking bundles: both programs (no signing, no libgit2).
 VERIFY_SRC   = verify/keys.c verify/statement.c verify/tar-check.c verify/archive.c verify/manifest.c \
-               verify/manifest-canon.c verify/manifest-waivers.c verify/trust.c verify/bundle.c verify/bundle-cross.c \
+               verify/manifest-canon.c verify/manifest-waivers.c verify/trust.c verify/bundle.c verify/bundle-cross.c verify/bundle-parse.c \
                verify/bundle-read.c
 # cairn only: the project model and its git access.
 PROJECT_SRC  = project/findings.c project/source.c project/project.c project/config.c \

@@ -152,6 +152,24 @@ test_expect_success 'a planted hash: SHA256SUMS that differs from the signed man
 	test_grep "refusing bundle .added.tar.gz.: member .SHA256SUMS.: lists .migrations/0003_orders/zz.sql., which manifest.yaml does not" err.added
 '
 
+test_expect_success 'the recorded file, its manifest parsed as it streams: drift in the books at the first and the last migration is still found' '
+	h=$(sha256sum v3.tar.gz | cut -d" " -f1) &&
+	q db1 "SELECT count(*) FROM cairn_bundle_files WHERE sha256 = '"'"'$h'"'"'" >n &&
+	test "$(cat n)" = 1 &&
+	for v in 0001 0003; do
+		cp db1 drift-$v &&
+		q drift-$v "UPDATE cairn_migrations SET checksum = '"'"'sha256:00'"'"' WHERE version = '"'"'$v'"'"'" &&
+		cp drift-$v drift-$v.before &&
+		test_expect_code 5 cairn-apply apply v3.tar.gz --env dev --db sqlite:drift-$v $KEY >out 2>err &&
+		test_grep "the books were changed outside cairn-apply" err &&
+		test_grep "$v" err &&
+		cmp drift-$v.before drift-$v || return 1
+	done &&
+	q drift-0003 "SELECT checksum FROM cairn_migrations WHERE version = '"'"'0003'"'"'" >got &&
+	echo sha256:00 >want &&
+	test_cmp want got
+'
+
 test_expect_success 'the table dropped: the next apply verifies the whole bundle and records it again' '
 	q db1 "DROP TABLE cairn_bundle_files" &&
 	cairn-apply apply v3.tar.gz --env dev --db sqlite:db1 $KEY >out &&

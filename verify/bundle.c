@@ -21,25 +21,13 @@
 #include "manifest.h"
 #include "statement.h"
 
-static void pieces_free(struct bundle_priv *p)
-{
-	struct mpiece *x, *next;
-
-	for (x = p->mhead; x; x = next) {
-		next = x->next;
-		free(x);
-	}
-	p->mhead = p->mtail = NULL;
-	p->mgiven = 0;
-}
-
 static void priv_free(struct bundle_priv *p)
 {
 	size_t i;
 
 	if (!p)
 		return;
-	pieces_free(p);
+	bundle_pieces_free(p);
 	buf_release(&p->manifest);
 	buf_release(&p->sums_raw);
 	sums_release(&p->sums);
@@ -112,7 +100,7 @@ static int within_cap(const struct bmember *m, unsigned long long cap, const cha
 	return -1;
 }
 
-static int read_small(struct breader *r, const struct bmember *m, unsigned long long cap,
+int bundle_read_small(struct breader *r, const struct bmember *m, unsigned long long cap,
 		      const char *what, struct buf *out, char *hex)
 {
 	if (within_cap(m, cap, what) < 0)
@@ -378,133 +366,6 @@ static void collect_statements(struct bundle *b, const struct trust *trust)
 	}
 }
 
-/* manifest.yaml is parsed on a thread of its own while the migrations'
- * members are read and hashed: it is authenticated by then (its hash is
- * the one SHA256SUMS lists and the build statement signs), and the two
- * share nothing (the parse fills the struct bundle's fields, the members
- * its priv). At 5,000 migrations the parse (~6 ms) came after the
- * members (~10 ms); now it runs beside them. Its result is taken only
- * after every member checked out, so the messages come in the order they
- * did: a member's problem first, then the manifest's. */
-struct parse_job {
-	struct bundle *b;
-	int rc;
-	int matched;    /* the parse compared the files with SHA256SUMS and found them equal */
-	int started, done;
-	pthread_t thread;
-	char err[CAIRN_ERRMSG_MAX];
-};
-
-/* The manifest's pieces, for manifest_parse_canonical_pieces: each freed
- * once the next is asked for. */
-static const char *next_piece(void *ctx, size_t *len)
-{
-	struct bundle_priv *p = ctx;
-	struct mpiece *x = p->mhead;
-
-	if (x && p->mgiven) {
-		p->mhead = x->next;
-		free(x);
-	}
-	if (!p->mhead) {
-		p->mtail = NULL;
-		p->mgiven = 0;
-		return NULL;
-	}
-	p->mgiven = 1;
-	*len = p->mhead->len;
-	return p->mhead->data;
-}
-
-/* A manifest read in pieces that is not in the canonical form (a
- * hand-written one: rare) goes to the general parser whole, read again
- * from the file: its bytes must hash to the id the statements signed. */
-static int reparse_whole(struct bundle *b)
-{
-	struct breader *r = NULL;
-	struct bmember m;
-	struct buf raw = BUF_INIT;
-	char hex[65];
-	int k, rc = -1;
-
-	manifest_release(b);
-	if (breader_open(&r, b->path) < 0)
-		goto out;
-	if ((k = breader_next(r, &m)) <= 0 || m.rank != RANK_MANIFEST) {
-		if (!k || (k > 0 && m.rank != RANK_MANIFEST))
-			cairn_error_set("'manifest.yaml': the file changed while it was read");
-		goto out;
-	}
-	if (read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &raw, hex) < 0)
-		goto out;
-	if (strcmp(hex, b->id + 7)) {
-		cairn_error_set("'manifest.yaml': the file changed while it was read (it no longer "
-				"hashes to %s)", b->id);
-		goto out;
-	}
-	rc = manifest_parse(b, raw.ptr, raw.len);
-out:
-	buf_release(&raw);
-	breader_free(r);
-	return rc;
-}
-
-static void *parse_run(void *arg)
-{
-	struct parse_job *j = arg;
-	struct bundle_priv *p = j->b->priv;
-
-	if (p->mhead) {
-		/* SHA256SUMS is parsed and only read until the parse is
-		 * done (read_migration_member reads it too) */
-		j->rc = manifest_parse_canonical_sums(j->b, next_piece, p, p->msize, &p->sums,
-						      &j->matched);
-		pieces_free(p);
-		if (j->rc < 0) {
-			j->matched = 0;
-			j->rc = reparse_whole(j->b);
-		}
-	} else {
-		/* an empty manifest read in pieces has none, and its buf no
-		 * bytes: "", since libyaml takes no NULL */
-		j->rc = manifest_parse(j->b, p->manifest.ptr ? p->manifest.ptr : "",
-				       p->manifest.len);
-	}
-	if (j->rc < 0)
-		snprintf(j->err, sizeof(j->err), "%s", cairn_error_last());
-	return NULL;
-}
-
-static void parse_start(struct parse_job *j)
-{
-	j->started = pthread_create(&j->thread, NULL, parse_run, j) == 0;
-}
-
-/* Waits for the parse (runs it here if no thread could be started). */
-static void parse_wait(struct parse_job *j)
-{
-	if (j->done)
-		return;
-	if (j->started)
-		pthread_join(j->thread, NULL);
-	else
-		parse_run(j);
-	j->started = 0;
-	j->done = 1;
-}
-
-/* The parse's result: 0, or -1 with its error set. */
-static int parse_finish(struct parse_job *j)
-{
-	parse_wait(j);
-	if (j->rc < 0) {
-		cairn_error_set("member %s", j->err);
-		return -1;
-	}
-	((struct bundle_priv *)j->b->priv)->sums_matched = j->matched;
-	return 0;
-}
-
 /* A data member is streamed and hashed whatever its size: its tar header's
  * size is compared with the one the (authenticated) manifest records first,
  * so a member swapped for a huge stream is refused before it is read. A
@@ -516,7 +377,7 @@ static int data_size_check(struct bundle *b, struct parse_job *parse, const stru
 	size_t i, j;
 
 	if (parse) {
-		parse_wait(parse);
+		bundle_parse_wait(parse);
 		if (parse->rc < 0)
 			return 0;
 	}
@@ -540,61 +401,12 @@ static int data_size_check(struct bundle *b, struct parse_job *parse, const stru
  * refused as it arrives, before their bytes pile up unchecked. */
 #define BUNDLE_STATEMENTS_MAX 100
 
-/* manifest.yaml's bytes into pieces of up to MANIFEST_PIECE (p->mhead),
- * hashed as they stream by. */
-#define MANIFEST_PIECE (1U << 20)
-static int read_pieces(struct bundle_priv *p, struct breader *r, const struct bmember *m, char *hex)
-{
-	struct sha256_ctx c;
-	const void *d;
-	size_t len, left = (size_t)m->size;
-	int k;
-
-	if (within_cap(m, MANIFEST_MAX_SIZE, "the manifest") < 0 || sha256_init(&c) < 0)
-		return -1;
-	while ((k = breader_data(r, &d, &len)) > 0) {
-		sha256_update(&c, d, len);
-		while (len) {
-			struct mpiece *x = p->mtail;
-			size_t n;
-
-			if (!x || x->len == x->cap) {
-				/* the header's size says how much is to come */
-				size_t want = left && left < MANIFEST_PIECE ? left : MANIFEST_PIECE;
-
-				x = xmalloc(sizeof(*x) + want);
-				/* one madvise, not a page fault a page (read_small) */
-				mem_prefault(x->data, want);
-				x->next = NULL;
-				x->len = 0;
-				x->cap = want;
-				if (p->mtail)
-					p->mtail->next = x;
-				else
-					p->mhead = x;
-				p->mtail = x;
-			}
-			n = x->cap - x->len < len ? x->cap - x->len : len;
-			memcpy(x->data + x->len, d, n);
-			x->len += n;
-			p->msize += n;
-			d = (const char *)d + n;
-			len -= n;
-			left -= n < left ? n : left;
-		}
-	}
-	if (k < 0 || sha256_final_hex(&c, hex) < 0) {
-		sha256_release(&c);
-		return -1;
-	}
-	return 0;
-}
-
 /* manifest.yaml, then SHA256SUMS: raw bytes only, the manifest's hash
- * checked against SHA256SUMS's first line. drop: the caller never writes
- * the bundle again, so the manifest is read in pieces and SHA256SUMS's
- * text is not kept once parsed. */
-static int read_head(struct bundle *b, struct breader *r, int drop)
+ * checked against SHA256SUMS's first line. parse, when not NULL: the
+ * caller never writes the bundle again (drop_manifest_bytes), so the
+ * manifest goes to the parse in pieces as it is read (bundle-parse.c)
+ * and SHA256SUMS's text is not kept once parsed. */
+static int read_head(struct bundle *b, struct breader *r, struct parse_job *parse)
 {
 	struct bundle_priv *p = b->priv;
 	struct bmember m;
@@ -610,9 +422,18 @@ static int read_head(struct bundle *b, struct breader *r, int drop)
 		cairn_error_set("member 'manifest.yaml': missing (the first member is '%s')", m.name);
 		return -1;
 	}
-	if (drop ? read_pieces(p, r, &m, hex) < 0 :
-		   read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &p->manifest, hex) < 0)
-		return -1;
+	if (!parse) {
+		if (bundle_read_small(r, &m, MANIFEST_MAX_SIZE, "the manifest", &p->manifest, hex) < 0)
+			return -1;
+	} else {
+		if (within_cap(&m, MANIFEST_MAX_SIZE, "the manifest") < 0)
+			return -1;
+		p->mpieces = 1;
+		p->mhint = m.size;
+		bundle_parse_start(parse);
+		if (bundle_read_pieces(p, r, m.size, hex) < 0)
+			return -1;
+	}
 	memcpy(b->id, "sha256:", 7);
 	memcpy(b->id + 7, hex, 65);
 	if ((k = breader_next(r, &m)) <= 0 || m.rank != RANK_SUMS) {
@@ -621,14 +442,16 @@ static int read_head(struct bundle *b, struct breader *r, int drop)
 					k ? m.name : "", k ? "' instead)" : "");
 		return -1;
 	}
-	if (read_small(r, &m, SUMS_MAX_SIZE, "SHA256SUMS", &p->sums_raw, NULL) < 0)
+	if (bundle_read_small(r, &m, SUMS_MAX_SIZE, "SHA256SUMS", &p->sums_raw, NULL) < 0)
 		return -1;
 	if (sums_parse(&p->sums, p->sums_raw.ptr, p->sums_raw.len) < 0) {
 		cairn_error_set("member %s", cairn_error_last());
 		return -1;
 	}
-	if (drop)
+	if (parse) {
 		buf_release(&p->sums_raw);
+		bundle_parse_sums_ready(parse);
+	}
 	if (!p->sums.n || strcmp(p->sums.items[0].path, "manifest.yaml")) {
 		cairn_error_set("member 'SHA256SUMS': does not list manifest.yaml first");
 		return -1;
@@ -656,7 +479,7 @@ static int read_statement_member(struct bundle_priv *p, struct breader *r, const
 		return -1;
 	}
 	is_sig = ends_with(m->name, ".sig");
-	if (read_small(r, m, is_sig ? SIGFILE_MAX_SIZE : STATEMENT_MAX_SIZE,
+	if (bundle_read_small(r, m, is_sig ? SIGFILE_MAX_SIZE : STATEMENT_MAX_SIZE,
 		       is_sig ? "a signature" : "a statement", is_sig ? &pr->sig : &pr->yaml, NULL) < 0)
 		return -1;
 	if (is_sig)
@@ -776,12 +599,14 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	struct breader *r = NULL;
 	struct bmember m;
 	struct parse_job parse = { .b = b };
+	int drop = opts && opts->drop_manifest_bytes;
 	int k, rc = -1;
 	size_t i;
 
 	*out = NULL;
 	b->path = xstrdup(path);
 	b->priv = p;
+	bundle_pieces_init(p);
 	p->text_cap = opts && opts->text_cap ? opts->text_cap : BUNDLE_TEXT_CAP;
 	p->data_cap = opts && opts->data_cap ? opts->data_cap : BUNDLE_DATA_CAP;
 	p->text_keep = opts && opts->text_keep ? opts->text_keep : BUNDLE_TEXT_KEEP;
@@ -789,7 +614,7 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		goto out;
 	if (opts && opts->known_file)
 		breader_hash_file(r);
-	if (read_head(b, r, opts && opts->drop_manifest_bytes) < 0)
+	if (read_head(b, r, drop ? &parse : NULL) < 0)
 		goto out;
 	/* the statements, up to the first migration member */
 	while ((k = breader_next(r, &m)) > 0 &&
@@ -803,7 +628,10 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 			goto out;
 	if (!(opts && opts->untrusted) && authenticate(b, trust) < 0)
 		goto out;
-	parse_start(&parse);
+	if (drop)
+		bundle_parse_authenticated(&parse, 1);
+	else
+		bundle_parse_start(&parse);
 	if (k > 0 && m.rank == RANK_MIGRATION && file_known(b, r, opts)) {
 		/* kept open where it stopped: bundle_read reads on from here */
 		p->paused = r;
@@ -813,21 +641,20 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		goto out;
 	}
 	/* every member checked out: now the parse counts */
-	if (parse_finish(&parse) < 0)
+	if (bundle_parse_finish(&parse) < 0)
 		goto out;
-	if (bundle_cross_check(b, breader_top(r ? r : p->paused), opts && opts->drop_manifest_bytes) < 0)
+	if (bundle_cross_check(b, breader_top(r ? r : p->paused), drop) < 0)
 		goto out;
 	if (r && opts && opts->known_file && breader_file_sha256(r, b->file_sha256) < 0)
 		*b->file_sha256 = '\0';
-	if (opts && opts->drop_manifest_bytes)
+	if (drop)
 		buf_release(&p->manifest); /* parsed (parse_finish) and checked */
 	collect_statements(b, trust);
 	*out = b;
 	b = NULL;
 	rc = 0;
 out:
-	if (parse.started)
-		pthread_join(parse.thread, NULL);
+	bundle_parse_abandon(&parse);
 	breader_free(r);
 	bundle_free(b);
 	return rc;
@@ -836,6 +663,11 @@ out:
 int bundle_members_checked_before(const struct bundle *b)
 {
 	return ((const struct bundle_priv *)b->priv)->paused != NULL;
+}
+
+int bundle_manifest_streamed(const struct bundle *b)
+{
+	return ((const struct bundle_priv *)b->priv)->mstreamed_ok;
 }
 
 /* A bundle opened as an unchanged file, read on to its end as

@@ -81,6 +81,11 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
  * members have not been read (known_file): what was checked of them
  * before needs no checking again until one is read. */
 int bundle_members_checked_before(const struct bundle *b);
+/* 1 when an apply's open (drop_manifest_bytes) parsed the manifest as it
+ * was read, on the canonical fast path; 0 when it read it again whole
+ * for the general parser (not in the canonical form), or kept it whole.
+ * For tests and benchmarks. */
+int bundle_manifest_streamed(const struct bundle *b);
 
 /* The raw bytes of manifest.yaml and of a statement pair kept by the
  * reader (for cairn sign, which rewrites the tarball). */
