@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../apply/role.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/trace.h"
@@ -258,6 +259,7 @@ struct apply_args {
 	const char **keys;
 	size_t nkeys;
 	int json, dry, atomic, preflight;
+	int signs_receipt;      /* apply_run_db: a receipt is signed after the run */
 	unsigned long long lock_ms;
 	struct checkpoint_opts cpo;
 };
@@ -440,32 +442,26 @@ static int backup_step(void *ctx, const struct apply_mig *m, char **detail)
 }
 
 /* What the role may do that the books guard cannot see (pgguard15b): a
- * warning, or, under postgres: {privileged_role: refuse}, the run refused
- * before anything is written. */
-static int role_check(struct apply_ctx *ctx, const struct apply_policy *ap,
-		      const struct apply_args *a)
+ * warning, or, under postgres: {privileged_role: refuse} (the default
+ * where the policy asks more than a build, attack15h, and for a run that
+ * signs a receipt unless the config says warn), the run refused before
+ * anything is written. */
+static int apply_role_check(struct apply_ctx *ctx, const struct apply_policy *ap,
+			    const struct apply_args *a)
 {
-	char *facts = NULL;
+	const struct policy_resolved *r = &ap->ac.env;
+	char *warning = NULL;
+	int refuse = ap->active && (r->pg_privileged_refuse ||
+				    (!r->pg_privileged_set && a->signs_receipt));
 
-	if (!ctx->drv->role_facts)
-		return EXIT_OK;
-	if (ctx->drv->role_facts(ctx->db, &facts) < 0)
-		return EXIT_REFUSED; /* the error says what the query met */
-	if (!facts)
-		return EXIT_OK;
-	if (ap->active && ap->ac.env.pg_privileged_refuse) {
-		cairn_error_set("refusing to apply on %s: %s, so its migrations can hide writes to "
-				"cairn's books from the books guard (catalog writes, "
-				"session_replication_role, track_counts); connect as a role that is "
-				"neither, or set postgres: {privileged_role: warn} for environment '%s'",
-				ctx->drv->display_name(ctx->db), facts, a->env ? a->env : "");
-		free(facts);
+	if (role_check(ctx->drv, ctx->db, refuse,
+		       r->pg_privileged_refuse || !ap->active ? r->pg_privileged_src
+		       : "the default for a run that signs a receipt",
+		       a->env, "apply", &warning) < 0)
 		return EXIT_REFUSED;
-	}
-	error_msg("warning: %s: its migrations can hide writes to cairn's books from the books "
-		  "guard; connect as a role that is neither, or set postgres: {privileged_role: "
-		  "refuse} to refuse such runs", facts);
-	free(facts);
+	if (warning)
+		error_msg("warning: %s", warning);
+	free(warning);
 	return EXIT_OK;
 }
 
@@ -479,8 +475,9 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	char *builders, *signers, *revoked, *evidence = NULL;
 	int rc;
 
-	if ((rc = role_check(ctx, ap, a)) != EXIT_OK)
+	if ((rc = apply_role_check(ctx, ap, a)) != EXIT_OK)
 		return rc;
+	apply_policy_note_db(ap, ctx);
 	memset(&o, 0, sizeof(o));
 	memset(&bk, 0, sizeof(bk));
 	if (ctx->drv->backup_to || ctx->drv->dump_tables) {
@@ -650,6 +647,7 @@ int apply_run_db(struct apply_ctx *ctx, const struct apply_run *r, struct apply_
 	a.json = ctx->json;
 	a.atomic = r->atomic;
 	a.lock_ms = r->lock_ms;
+	a.signs_receipt = r->rkey != NULL;
 	rc = checkpoint_check_before(ctx, r->cpo);
 	if (rc == EXIT_OK)
 		rc = apply_policy_check_db(r->ap, ctx, r->bundle, 0);

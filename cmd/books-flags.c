@@ -1,6 +1,9 @@
 /* The options the verbs that change the books share: see books-flags.h. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "../apply/role.h"
+#include "../lib/error.h"
 #include "books-flags.h"
 #include "policy-gate.h"
 
@@ -39,10 +42,37 @@ int books_flags_policy(struct books_flags *f, const struct cmd *c, struct apply_
 					&f->lock_ms);
 }
 
-int books_flags_open(struct books_flags *f, const struct cmd *c, const struct apply_policy *ap,
+/* The role check apply makes (apply/role.h), for the verbs that write
+ * the books without a bundle: their down scripts, repairs and restores
+ * meet the same books guard (attack15h). */
+static int books_role_check(const struct books_flags *f, const struct cmd *c,
+			    const struct apply_policy *ap, struct apply_ctx *ctx)
+{
+	char *warning = NULL;
+	const char *verb = !strcmp(c->name, "rollback") ? "roll back" : c->name;
+
+	if (role_check(ctx->drv, ctx->db, ap->active && ap->ac.env.pg_privileged_refuse,
+		       ap->ac.env.pg_privileged_src, f->env, verb, &warning) < 0) {
+		error_msg("%s", cairn_error_last());
+		error_msg("nothing was done: the database is unchanged");
+		return EXIT_REFUSED;
+	}
+	if (warning)
+		error_msg("warning: %s", warning);
+	free(warning);
+	return EXIT_OK;
+}
+
+int books_flags_open(struct books_flags *f, const struct cmd *c, struct apply_policy *ap,
 		     struct apply_ctx *ctx, unsigned flags, int json)
 {
-	return checkpoint_open_books(ctx, c, ap, &f->cpo, f->dsn, flags, json);
+	int rc = checkpoint_open_books(ctx, c, ap, &f->cpo, f->dsn, flags, json);
+
+	if (!rc)
+		rc = books_role_check(f, c, ap, ctx);
+	if (!rc)
+		apply_policy_note_db(ap, ctx);
+	return rc;
 }
 
 char *books_flags_target(const struct books_flags *f)

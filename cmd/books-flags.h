@@ -36,8 +36,10 @@ void books_flags_done(struct books_flags *f);
  * from the config. Prints; returns an exit code. */
 int books_flags_policy(struct books_flags *f, const struct cmd *c, struct apply_policy *ap);
 /* checkpoint_open_books with the flags: the database opened and its books
- * checked against the checkpoint. Prints; returns an exit code. */
-int books_flags_open(struct books_flags *f, const struct cmd *c, const struct apply_policy *ap,
+ * checked against the checkpoint, the role checked (apply/role.h), and
+ * where it connected noted for the audit rows (apply_policy_note_db).
+ * Prints; returns an exit code. */
+int books_flags_open(struct books_flags *f, const struct cmd *c, struct apply_policy *ap,
 		     struct apply_ctx *ctx, unsigned flags, int json);
 /* The options that name the target again, for a message (the caller frees). */
 char *books_flags_target(const struct books_flags *f);

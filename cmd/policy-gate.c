@@ -160,6 +160,19 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
 
 /* The policy's evidence and the SQLite extensions loaded, for every audit
  * row's detail (under the audit chain's hash). */
+void apply_policy_note_db(struct apply_policy *ap, const struct apply_ctx *c)
+{
+	char *note;
+
+	if (ap->db_noted || !c->drv || !c->db || strcmp(c->drv->name, "postgres"))
+		return;
+	ap->db_noted = 1;
+	note = xasprintf("%s%sconnected=%s", ap->ext_note ? ap->ext_note : "",
+			 ap->ext_note ? "; " : "", c->drv->display_name(c->db));
+	free(ap->ext_note);
+	ap->ext_note = note;
+}
+
 const char *apply_policy_evidence(struct apply_policy *ap)
 {
 	const char *ev = ap->active ? ap->pb.evidence : NULL;

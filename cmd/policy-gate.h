@@ -16,7 +16,13 @@ struct apply_policy {
 	struct policy_bundle pb;
 	char *dsn;                  /* the resolved DSN (a secret: never printed) */
 	char *receipt;              /* the member of the receipt added, if any */
-	char *ext_note;             /* "sqlite_extensions=PATH sha256:HEX, ..." (issue #19) */
+	/* what every audit row of the run carries about the database opened:
+	 * "sqlite_extensions=PATH sha256:HEX, ..." (issue #19), then on
+	 * PostgreSQL "connected=postgres USER@HOST:PORT/DB", the server libpq
+	 * reached once PGHOST, PGDATABASE... filled what the DSN left out
+	 * (attack15h); NULL: nothing */
+	char *ext_note;
+	int db_noted;               /* apply_policy_note_db added its part */
 	char *evidence;             /* what apply_policy_evidence returned last */
 };
 
@@ -45,6 +51,11 @@ int apply_policy_load_bundle(struct apply_policy *ap, struct apply_ctx *c, const
  * it already has is refused unless an admin's override allows it. */
 int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const char *path,
 			  unsigned needs);
+/* Once c's database is open: on PostgreSQL, where libpq connected (user,
+ * host, port, database, as PQuser/PQhost/PQport/PQdb say) added to
+ * ext_note, so that every audit row of the run records the server a DSN
+ * leaving them out reached through the PG* variables. Once per run. */
+void apply_policy_note_db(struct apply_policy *ap, const struct apply_ctx *c);
 /* The statements used, for the audit rows (NULL outside policy mode). */
 const char *apply_policy_evidence(struct apply_policy *ap);
 /* After a successful apply: a receipt signed by key (unlocked before the

@@ -288,6 +288,14 @@ int pg_bk_put(struct db *db, const struct bk_row *row)
 	put_lit(db, &b, row->error, 0);
 	put_lit(db, &b, row->audit_hash ? row->audit_hash : "", 1);
 	buf_puts(&b, ")");
+	free(db->progress_lit);
+	db->progress_lit = NULL;
+	if (row->state && !strcmp(row->state, BK_IN_PROGRESS)) {
+		struct buf v = BUF_INIT;
+
+		put_lit(db, &v, row->version, 1);
+		db->progress_lit = buf_detach(&v, NULL);
+	}
 	if (row->is_new) /* a plain insert: no speculative insertion */
 		return write_bk(db, &b, "writing the bookkeeping");
 	buf_puts(&b, " ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = "

@@ -57,6 +57,26 @@ static char *guard_fingerprint(const char *table)
 			 "b.xmin::text::numeric x FROM %s b) v)", table);
 }
 
+/* The same for cairn_migrations while a transaction: false migration
+ * runs (attack15h): its progress row (version, a literal), which cairn
+ * rewrites before each statement, is left out of the xmin sums and
+ * compared by its content instead, every column but statement. cairn's
+ * own progress write then changes nothing the guard compares, so the
+ * snapshot after one statement is the one before the next: one guard
+ * query per statement, not two. A script's change to that row's
+ * statement alone goes unseen; cairn writes it again before the next
+ * statement and at the end (docs/design.md, "What this does not stop
+ * yet"). */
+static char *guard_fingerprint_progress(const char *table, const char *version)
+{
+	return xasprintf("(SELECT pg_catalog.count(*)::text || ':' || COALESCE(pg_catalog.sum(v.x), 0)::text "
+			 "|| ':' || COALESCE(pg_catalog.sum(v.x * v.x), 0)::text || ':' || "
+			 "COALESCE((SELECT pg_catalog.md5((pg_catalog.to_jsonb(p) OPERATOR(pg_catalog.-) "
+			 "'statement'::text)::text) FROM %s p WHERE p.version OPERATOR(pg_catalog.=) %s), '') "
+			 "FROM (SELECT b.xmin::text::numeric x FROM %s b WHERE b.version "
+			 "OPERATOR(pg_catalog.<>) %s) v)", table, version, table, version);
+}
+
 /* The fingerprint is taken in a transaction too (pgguard15b): the
  * statistics miss what a superuser's script wrote under SET LOCAL
  * track_counts = off and then RESET; the rows' xmin does not. */
@@ -64,7 +84,8 @@ static char *guard_sql(struct db *db)
 {
 	char *nsp = xasprintf("(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '%s')",
 			      db->schema);
-	char *fm = guard_fingerprint(db->t_mig);
+	char *fm = db->progress_lit ? guard_fingerprint_progress(db->t_mig, db->progress_lit)
+				    : guard_fingerprint(db->t_mig);
 	char *fa = guard_fingerprint(db->t_audit);
 	char *cnt = xasprintf("CASE n.t WHEN 'cairn_migrations' THEN %s ELSE %s END", fm, fa);
 	char *sql = xasprintf(
@@ -254,6 +275,9 @@ int pg_guard_check(struct db *db, struct pg_guard *g, long offset, int committed
 			pq.clear(now);
 			return 1;
 		}
-	pq.clear(now);
+	/* what the books are now: the next statement's snapshot, unless the
+	 * caller writes them (pg_guard_release) */
+	pq.clear(g->before);
+	g->before = now;
 	return 0;
 }

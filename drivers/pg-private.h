@@ -32,6 +32,10 @@ struct db {
 	int64_t lock_key;
 	int locked;
 	int bk_seen;           /* the bookkeeping tables were found or created */
+	/* the version (an SQL literal) of the row pg_bk_put last wrote as
+	 * in_progress, until another row is written: a transaction: false
+	 * migration's progress row, which pg-guard.c fingerprints apart */
+	char *progress_lit;
 };
 
 /* pg-dsn.c */

@@ -340,6 +340,7 @@ static void pg_close(struct db *db)
 	free(db->schema);
 	free(db->t_mig);
 	free(db->t_audit);
+	free(db->progress_lit);
 	buf_release(&db->pending);
 	buf_release(&db->queued);
 	free(db);

@@ -37,6 +37,10 @@ sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
  * durable already; its name, or NULL (then SQLite's default VFS). */
 #define SQLITE_VFS_NAME "cairn-unix"
 const char *sqlite_vfs_name(void);
+/* SQLite's temporary directory checked (lib/spill.h's tmpdir_check) and
+ * pinned for the process, before a writing open: 0, or -1 with the error
+ * set naming the directory and the variable that chose it. */
+int sqlite_tmpdir_pin(void);
 
 /* sqlite-exec.c */
 int sqlite_exec(struct db *db, const char *sql, size_t len, struct driver_exec *x);

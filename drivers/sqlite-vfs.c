@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../lib/error.h"
+#include "../lib/spill.h"
 #include "sqlite-private.h"
 
 /* A journal whose directory this process synced while it was there. */
@@ -362,4 +364,58 @@ const char *sqlite_vfs_name(void)
 {
 	pthread_once(&once, vfs_register);
 	return base ? SQLITE_VFS_NAME : NULL;
+}
+
+/* SQLite's temporary files (a sort that spills, VACUUM's copy, a temp
+ * table past the cache, a statement journal) go to the first of
+ * $SQLITE_TMPDIR, $TMPDIR, /var/tmp, /usr/tmp, /tmp and "." that is a
+ * directory this process may write (unixTempFileDir). They are made with
+ * O_EXCL and O_NOFOLLOW, mode 0600, and unlinked at once, but whoever
+ * serves or owns that directory still decides what is read back: a FUSE
+ * file system of another user hands back other rows to a migration's
+ * INSERT ... SELECT ... ORDER BY, and a link planted in a shared
+ * directory can be pointed there between two temporary files. A writing
+ * run checks SQLite's choice as cairn's own spill is checked
+ * (tmpdir_check) and pins it (sqlite3_temp_directory, its real path), so
+ * that no later change of a link or a variable moves it (attack15h). */
+int sqlite_tmpdir_pin(void)
+{
+	static int pinned;
+	const char *cand[] = { getenv("SQLITE_TMPDIR"), getenv("TMPDIR"), "/var/tmp",
+			       "/usr/tmp", "/tmp", "." };
+	const char *names[] = { "SQLITE_TMPDIR", "TMPDIR", NULL, NULL, NULL, NULL };
+	struct stat st;
+	char *real;
+	size_t i;
+
+	if (pinned || sqlite3_temp_directory)
+		return 0;
+	for (i = 0; i < sizeof(cand) / sizeof(cand[0]); i++) {
+		if (!cand[i] || stat(cand[i], &st) || !S_ISDIR(st.st_mode) ||
+		    access(cand[i], W_OK | X_OK))
+			continue;
+		if (tmpdir_check(cand[i]) < 0) {
+			char *why = xstrdup(cairn_error_last());
+
+			cairn_error_set("%s%s%s%s: SQLite's temporary files (sorts, VACUUM, temp "
+					"tables) would go there; point %s at a directory of yours",
+					why, names[i] ? " (from $" : "", names[i] ? names[i] : "",
+					names[i] ? ")" : "", names[i] ? names[i] : "SQLITE_TMPDIR");
+			free(why);
+			return -1;
+		}
+		if (!(real = realpath(cand[i], NULL))) {
+			cairn_error_set("cannot resolve '%s': %s", cand[i], strerror(errno));
+			return -1;
+		}
+		sqlite3_temp_directory = sqlite3_mprintf("%s", real);
+		free(real);
+		if (!sqlite3_temp_directory) {
+			cairn_error_set("out of memory");
+			return -1;
+		}
+		break;
+	}
+	pinned = 1;
+	return 0;
 }

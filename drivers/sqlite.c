@@ -465,7 +465,7 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 				path, path);
 		goto fail;
 	}
-	if (!(flags & DRIVER_OPEN_READONLY) && journal_suspect(path) < 0)
+	if (!(flags & DRIVER_OPEN_READONLY) && (journal_suspect(path) < 0 || sqlite_tmpdir_pin() < 0))
 		goto fail;
 	rc = sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, sqlite_vfs_name());
 	if (rc != SQLITE_OK) {

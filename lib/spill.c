@@ -58,6 +58,28 @@ static int dir_ok(int dfd, const char *dir)
 	return 0;
 }
 
+int tmpdir_check(const char *dir)
+{
+	struct stat ln;
+	int dfd, rc;
+
+	/* a link planted by another user could be pointed elsewhere later */
+	if (lstat(dir, &ln) == 0 && S_ISLNK(ln.st_mode) && ln.st_uid != geteuid() &&
+	    ln.st_uid != 0) {
+		cairn_error_set("cannot use '%s' for a temporary file: a symbolic link owned by "
+				"another user (uid %lu)", dir, (unsigned long)ln.st_uid);
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		cairn_error_set("cannot use '%s' for a temporary file: %s", dir, strerror(errno));
+		return -1;
+	}
+	rc = dir_ok(dfd, dir);
+	close(dfd);
+	return rc;
+}
+
 /* No O_TMPFILE (an older kernel, a file system without it): a named file
  * unlinked at once. */
 static int named_tmp(const char *dir)

@@ -16,6 +16,11 @@
  * it could hand back other bytes than were written. An fd open for reading
  * and writing, or -1 with the error set. */
 int spill_open(void);
+/* The checks spill_open makes of its directory, for another's temporary
+ * files (SQLite's, drivers/sqlite-vfs.c): dir owned by us or root,
+ * writable by others only when sticky, on a local file system, and not a
+ * symbolic link owned by another user. 0, or -1 with the error set. */
+int tmpdir_check(const char *dir);
 /* Appends len bytes: 0, or -1 with the error set (a full disk named). */
 int spill_write(int fd, const void *data, size_t len);
 /* Reads the file from its start, calling sink for each chunk of at most

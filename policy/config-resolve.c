@@ -214,6 +214,32 @@ static void resolve_rollback(struct policy_resolved *r, const struct policy_conf
 	}
 }
 
+/* postgres: {privileged_role:} (attack15h): refuse by default where the
+ * environment asks more than a build, as rollback's require_bundle does:
+ * a role that can hide writes from the books guard must not run what
+ * approvers signed off, nor what a receipt will vouch for to the next
+ * environment; warn elsewhere (a developer's database as the server's
+ * first role). */
+static void resolve_privileged(struct policy_resolved *r, const struct policy_config *c,
+			       const struct policy_env *e)
+{
+	const struct policy_env *set = e->pg_privileged_set ? e
+				       : c->defaults.pg_privileged_set ? &c->defaults : NULL;
+
+	if (set) {
+		r->pg_privileged_refuse = set->pg_privileged == 2;
+		r->pg_privileged_set = 1;
+		r->pg_privileged_src = xasprintf("%s:%d", c->path, set->pg_privileged_line);
+		return;
+	}
+	r->pg_privileged_refuse = r->approvals > 0 || e->after || r->receipts_from->n > 0;
+	r->pg_privileged_src = xstrdup(
+		r->approvals > 0 ? "the default where approvals are required"
+		: e->after ? "the default where an 'after' environment is required"
+		: r->receipts_from->n > 0 ? "the default where receipts are required"
+		: "the default where the policy asks only for a build");
+}
+
 int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 		   const struct policy_inputs *in, int *usage)
 {
@@ -238,8 +264,6 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	r->replication_lag_bytes_query =
 		e->lag_bytes_query ? e->lag_bytes_query : c->defaults.lag_bytes_query;
 	r->pg_version = e->pg_version_set ? e->pg_version : c->defaults.pg_version;
-	r->pg_privileged_refuse = (e->pg_privileged_set ? e->pg_privileged
-				   : c->defaults.pg_privileged) == 2;
 	r->backup_off = e->backup_set ? e->backup_off : c->defaults.backup_off;
 	r->backup_dir = e->backup_set ? e->backup_dir : c->defaults.backup_dir;
 	r->backup_command = e->backup_set ? e->backup_command : c->defaults.backup_command;
@@ -250,6 +274,7 @@ int policy_resolve(struct policy_resolved *r, const struct policy_config *c,
 	r->sqlite_extensions = e->sqlite_ext_set ? e->sqlite_ext : c->defaults.sqlite_ext;
 	r->nsqlite_extensions = e->sqlite_ext_set ? e->nsqlite_ext : c->defaults.nsqlite_ext;
 	resolve_rollback(r, c, e);
+	resolve_privileged(r, c, e);
 	return 0;
 fail:
 	*usage = 1;
@@ -262,6 +287,7 @@ void policy_resolved_release(struct policy_resolved *r)
 	if (!r)
 		return;
 	free(r->rollback_require_src);
+	free(r->pg_privileged_src);
 	free(r->env_name);
 	free(r->env_name_src.origin);
 	free(r->db_value);

@@ -144,6 +144,7 @@ static void parse_privileged(struct policy_config *c, struct policy_env *e,
 	if (x->type == YNODE_SCALAR && (!strcmp(x->str, "refuse") || !strcmp(x->str, "warn"))) {
 		e->pg_privileged = !strcmp(x->str, "refuse") ? 2 : 1;
 		e->pg_privileged_set = 1;
+		e->pg_privileged_line = x->line;
 	} else {
 		wrong_type(c, k->str, x, "refuse or warn");
 	}

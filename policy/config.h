@@ -76,7 +76,7 @@ struct policy_env {
 	 * checked for (preflight compares the server's with it) */
 	int pg_version, pg_version_set;
 	/* postgres: {privileged_role: warn|refuse}: 1 warn, 2 refuse */
-	int pg_privileged, pg_privileged_set;
+	int pg_privileged, pg_privileged_set, pg_privileged_line;
 	/* sqlite: {foreign_keys: on|off}: added to a sqlite: DSN that does not
 	 * set it (the DSN's own option wins) */
 	int sqlite_fk, sqlite_fk_set;
@@ -222,8 +222,14 @@ struct policy_resolved {
 	const char *replication_lag_bytes_query; /* the same, for a bound in bytes */
 	int pg_version;          /* postgres: {version:}, else the defaults'; 0: not set */
 	/* postgres: {privileged_role: refuse}, the environment's, else the
-	 * defaults'; else warn (0) */
-	int pg_privileged_refuse;
+	 * defaults'; else refuse where the environment asks more than a build
+	 * (approvals, receipts_from, an 'after' environment), warn (0)
+	 * elsewhere (attack15h). pg_privileged_set: the config set it (an
+	 * apply signing a receipt then keeps warn); pg_privileged_src says
+	 * where the value came from ("cairn-apply.yaml:12", "the default where
+	 * approvals are required") */
+	int pg_privileged_refuse, pg_privileged_set;
+	char *pg_privileged_src;
 	int backup_off;          /* backup: off (the environment's, else the defaults') */
 	const char *backup_dir;  /* backup: {dir:}; NULL: beside the database */
 	const char *backup_command; /* backup: {command:}; NULL: cairn's own copy */

@@ -156,6 +156,14 @@ pg_stop() {
 	fi
 }
 
+# pg_preload SO: the server restarted with the module SO (a copy in the
+# server's directory, which its user can read) in shared_preload_libraries.
+pg_preload() {
+	cp "$1" "$pg_dir/" && chmod 644 "$pg_dir/${1##*/}" &&
+	$pg_as sh -c "echo \"shared_preload_libraries = '$pg_dir/${1##*/}'\" >>'$pg_dir/data/postgresql.conf'" &&
+	$pg_as "$PG_BINDIR/pg_ctl" -D "$pg_dir/data" -l "$pg_log" -w -t 60 restart >"$pg_dir/pg_ctl.log" 2>&1
+}
+
 # psql against the test server: quiet, no psqlrc, stop at the first error,
 # unaligned tuples-only output (easy to compare with test_cmp).
 pg_sql() {
@@ -167,7 +175,7 @@ pg_sql() {
 # CAIRN_CHECKPOINT_KEY, and DB the DSN of database app (not created: see
 # pg_fresh_db).
 pg_start_app() {
-	unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
+	unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY CAIRN_APPLY_CONFIG
 	pg_start
 	DB="postgresql:///app?host=$PGHOST"
 }
@@ -229,6 +237,28 @@ pg_hold() {
 # pg_fresh_db NAME: an empty database, created anew.
 pg_fresh_db() {
 	pg_sql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""
+}
+
+# pg_project_ab DIR: a PostgreSQL project DIR (lib-apply.sh) with tables
+# t_0001_a and t_0002_b, built as v1.tar.gz (the first) and v2.tar.gz (both)
+pg_project_ab() {
+	apply_project "$1" &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" "$1/cairn.yaml" &&
+	apply_table "$1" 0001_a &&
+	apply_build "$1" "$TRASH_DIRECTORY/v1.tar.gz" &&
+	apply_table "$1" 0002_b &&
+	apply_build "$1" "$TRASH_DIRECTORY/v2.tar.gz"
+}
+
+# pg_plain_db NAME: a new database NAME (dropped first) owned by a login
+# role NAME (created when missing) that is no superuser and holds nothing
+# the role check names (apply/role.h): the role an environment asking
+# more than a build must apply as, privileged_role: refuse being its
+# default (attack15h). Its DSN: postgresql://NAME@/NAME?host=$PGHOST.
+pg_plain_db() {
+	pg_sql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" \
+		-c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$1') THEN CREATE ROLE \"$1\" LOGIN; END IF; END \$\$" \
+		-c "CREATE DATABASE \"$1\" OWNER \"$1\""
 }
 
 # pg_rechain DBNAME: what an attacker who can write the database does to

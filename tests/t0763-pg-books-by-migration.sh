@@ -122,6 +122,19 @@ CREATE TABLE t_after (id int);" "transaction: false" &&
 	test "$(bk nontxupd "select state from cairn.cairn_migrations where version = '"'"'0002'"'"'")" = failed
 '
 
+# attack15h: the running migration's own row is left out of the xmin sums
+# (cairn rewrites its progress before each statement) and compared by its
+# content instead, every column but statement: a script that marks itself
+# applied (or changes its checksum or down script) is still seen.
+test_expect_success 'transaction: false: an UPDATE of the running migration'"'"'s own row stops the run after it' '
+	try nontxself "UPDATE cairn.cairn_migrations SET state = '"'"'applied'"'"', checksum = '"'"'forged'"'"' WHERE version = '"'"'0002'"'"';
+CREATE TABLE t_after (id int);" "transaction: false" &&
+	test_expect_code 5 cairn-apply apply nontxself.tar.gz --env dev --db "postgresql:///nontxself?host=$PGHOST" $KEY >out 2>err &&
+	test_grep "up.sql:2: .*it changed the rows of cairn.cairn_migrations (it had committed" err &&
+	test "$(bk nontxself "select count(*) from pg_class where relname = '"'"'t_after'"'"'")" = 0 &&
+	test "$(bk nontxself "select state from cairn.cairn_migrations where version = '"'"'0002'"'"'")" = failed
+'
+
 test_expect_success 'transaction: false: a GRANT on cairn_audit to PUBLIC stops the run after it' '
 	try nontxgrant "GRANT ALL ON cairn.cairn_audit TO PUBLIC;
 CREATE TABLE t_after (id int);" "transaction: false" &&

@@ -14,7 +14,7 @@ books() {
 
 # role ROLE [GRANTS]: a login role that owns its own database ROLE, then GRANTS
 role() {
-	pg_sql -d postgres -c "CREATE ROLE $1 LOGIN" -c "CREATE DATABASE $1 OWNER $1" &&
+	pg_plain_db "$1" &&
 	if test -n "$2"; then pg_sql -d postgres -c "$2"; fi
 }
 

@@ -5,8 +5,10 @@ test_description='issue #15 on PostgreSQL: the policy is not chosen by a flag (-
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start
-PROD="postgresql:///prod?host=$PGHOST"
-STAGING="postgresql:///staging?host=$PGHOST"
+# prod and staging ask more than a build: their role is a plain one
+# (pg_plain_db), privileged_role: refuse being their default (attack15h)
+PROD="postgresql://prod@/prod?host=$PGHOST"
+STAGING="postgresql://staging@/staging?host=$PGHOST"
 unset CAIRN_ENV CAIRN_DB CAIRN_APPLY_CONFIG CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY
 
 # the books and the schema of database $1, as the catalog has them
@@ -17,14 +19,9 @@ state() {
 }
 
 test_expect_success 'setup: prod applied under a policy of one approval; v2 not approved' '
-	pg_fresh_db prod &&
-	pg_fresh_db staging &&
-	apply_project p &&
-	sed -i -e "s/^drivers: .*/drivers: [postgres]/" p/cairn.yaml &&
-	apply_table p 0001_a &&
-	apply_build p "$TRASH_DIRECTORY/v1.tar.gz" &&
-	apply_table p 0002_b &&
-	apply_build p "$TRASH_DIRECTORY/v2.tar.gz" &&
+	pg_plain_db prod &&
+	pg_plain_db staging &&
+	pg_project_ab p &&
 	cairn keygen --no-passphrase alice >/dev/null 2>&1 &&
 	cairn keygen --no-passphrase host >/dev/null 2>&1 &&
 	cat >cfg.yaml <<-EOF &&

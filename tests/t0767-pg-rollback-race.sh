@@ -5,6 +5,9 @@ test_description='PostgreSQL: rollback needs the bundle where the policy asks fo
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start_app
+# prod asks for approvals: its role is a plain one (pg_plain_db),
+# privileged_role: refuse being its default (attack15h)
+DB="postgresql://app@/app?host=$PGHOST"
 
 # the books and the schema as the catalog has them
 state() {
@@ -27,7 +30,7 @@ for c in b"cairn:cairn":
 print(h - 2**64 if h >= 2**63 else h)')
 
 test_expect_success 'setup: two migrations applied as prod, with a checkpoint; a saved copy; prod asks for approvals' '
-	pg_fresh_db app &&
+	pg_plain_db app &&
 	pg_project p &&
 	apply_table p 0001_a &&
 	apply_table p 0002_b &&

@@ -5,6 +5,9 @@ test_description='destructive: {approvals: N} on PostgreSQL: a DROP inside a DO 
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start_app
+# prod asks for approvals: its role is a plain one (pg_plain_db),
+# privileged_role: refuse being its default (attack15h)
+DB="postgresql://app@/app?host=$PGHOST"
 
 # the server's state: t's columns, whether u exists, the books' versions
 state() {
@@ -14,7 +17,7 @@ state() {
 }
 
 test_expect_success 'setup: keys, the config, bundle v1 (nothing destructive) and v2 (a DROP hidden in a DO block, a dropped column)' '
-	pg_fresh_db app &&
+	pg_plain_db app &&
 	mkdir -p keys &&
 	for k in alice bob carol; do
 		cairn keygen --no-passphrase keys/$k >/dev/null 2>&1 || return 1

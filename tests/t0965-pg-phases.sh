@@ -5,9 +5,12 @@ test_description='expand and contract phases on PostgreSQL (issue #22): the cont
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start_app
+# prod asks for approvals: its role is a plain one (pg_plain_db),
+# privileged_role: refuse being its default (attack15h)
+DB="postgresql://app@/app?host=$PGHOST"
 
 test_expect_success 'setup: keys, the config, a bundle: expand, contract, expand' '
-	pg_fresh_db app &&
+	pg_plain_db app &&
 	phase_setup "$DB" &&
 	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE t (id integer primary key, v text, w text);

@@ -617,24 +617,73 @@ static void test_privileged_role(void)
 	policy_config_release(&c);
 }
 
-/* rollback: {require_bundle:} (issue #15): the environment's, else
- * defaults', else required where approvals or an 'after' are asked for. */
-static int requires_bundle(const struct policy_config *c, const char *env, const char **src)
+/* One resolved setting of environment env: privileged_role's refuse
+ * (privileged) or rollback's require_bundle, with where it came from in
+ * *src and, for privileged_role, whether the config set it in *set. */
+static int env_setting(const struct policy_config *c, const char *env, int privileged,
+		       const char **src, int *set)
 {
 	struct policy_resolved r;
 	struct policy_inputs in;
-	static char origin[64];
+	static char origin[80];
 	int usage = 0, v;
 
 	memset(&in, 0, sizeof(in));
 	in.flag_env = env;
 	if (policy_resolve(&r, c, &in, &usage) < 0)
 		return -1;
-	v = r.rollback_require_bundle;
-	snprintf(origin, sizeof(origin), "%s", r.rollback_require_src);
+	v = privileged ? r.pg_privileged_refuse : r.rollback_require_bundle;
+	if (set)
+		*set = r.pg_privileged_set;
+	snprintf(origin, sizeof(origin), "%s",
+		 privileged ? r.pg_privileged_src : r.rollback_require_src);
 	*src = origin;
 	policy_resolved_release(&r);
 	return v;
+}
+
+/* attack15h: privileged_role defaults to refuse where the environment
+ * asks more than a build (approvals, receipts_from, after); the config's
+ * own value wins, and says where it is. */
+static int privileged_refuse(const struct policy_config *c, const char *env, const char **src,
+			     int *set)
+{
+	return env_setting(c, env, 1, src, set);
+}
+
+static void test_privileged_default(void)
+{
+	struct policy_config c;
+	const char *src = NULL;
+	int set = -1;
+
+	CHECK(parse(&c, "environments:\n"
+		       "  prod:\n    database: {dsn: \"sqlite:p.db\"}\n"
+		       "    approvers: [a.pub]\n    approvals: 1\n"
+		       "  stage:\n    database: {dsn: \"sqlite:s.db\"}\n    after: prod\n"
+		       "  rc:\n    database: {dsn: \"sqlite:r.db\"}\n    receipts_from: [a.pub]\n"
+		       "  dev:\n    database: {dsn: \"sqlite:d.db\"}\n"
+		       "  lab:\n    database: {dsn: \"sqlite:l.db\"}\n"
+		       "    approvers: [a.pub]\n    approvals: 1\n"
+		       "    postgres: {privileged_role: warn}\n") == 0);
+	CHECK(privileged_refuse(&c, "prod", &src, &set) == 1 && !set);
+	CHECK(!strcmp(src, "the default where approvals are required"));
+	CHECK(privileged_refuse(&c, "stage", &src, &set) == 1 && !set);
+	CHECK(!strcmp(src, "the default where an 'after' environment is required"));
+	CHECK(privileged_refuse(&c, "rc", &src, &set) == 1 && !set);
+	CHECK(!strcmp(src, "the default where receipts are required"));
+	CHECK(privileged_refuse(&c, "dev", &src, &set) == 0 && !set);
+	CHECK(!strcmp(src, "the default where the policy asks only for a build"));
+	CHECK(privileged_refuse(&c, "lab", &src, &set) == 0 && set == 1);
+	CHECK(!strcmp(src, "t.yaml:18"));
+	policy_config_release(&c);
+}
+
+/* rollback: {require_bundle:} (issue #15): the environment's, else
+ * defaults', else required where approvals or an 'after' are asked for. */
+static int requires_bundle(const struct policy_config *c, const char *env, const char **src)
+{
+	return env_setting(c, env, 0, src, NULL);
 }
 
 static void test_rollback_bundle(void)
@@ -750,6 +799,7 @@ int main(void)
 	test_dsn_file();
 	test_lock_retry();
 	test_privileged_role();
+	test_privileged_default();
 	test_rollback_bundle();
 	test_sqlite_extensions();
 	return unit_done();
