@@ -171,8 +171,8 @@ pg_sql() {
 }
 
 # pg_start_app: pg_start for the applier's tests on database app: none of
-# the caller's CAIRN_ENV, CAIRN_DB, CAIRN_LOCK_TIMEOUT, CAIRN_CHECKPOINT or
-# CAIRN_CHECKPOINT_KEY, and DB the DSN of database app (not created: see
+# the caller's CAIRN_ENV, CAIRN_DB, CAIRN_LOCK_TIMEOUT, CAIRN_CHECKPOINT,
+# CAIRN_CHECKPOINT_KEY or CAIRN_APPLY_CONFIG, and DB the DSN of database app (not created: see
 # pg_fresh_db).
 pg_start_app() {
 	unset CAIRN_ENV CAIRN_DB CAIRN_LOCK_TIMEOUT CAIRN_CHECKPOINT CAIRN_CHECKPOINT_KEY CAIRN_APPLY_CONFIG
