@@ -81,8 +81,7 @@ int engine_accept_checksum(struct db *db, const struct driver *drv, const struct
 	free(row.audit_hash);
 	memset(&row, 0, sizeof(row));
 out:
-	if (drv->unlock(db) && rc == EXIT_OK)
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	books_guard_release(&guard);
 	free(detail);
 	bk_rows_free(rows, nrows);

@@ -677,8 +677,7 @@ int engine_adopt(struct db *db, const struct driver *drv, const struct apply_set
 		goto out;
 	}
 out:
-	if (drv->unlock(db) && rc == EXIT_OK)
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	books_guard_release(&guard);
 	if (r.db)
 		run_release(&r);

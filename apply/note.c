@@ -49,8 +49,7 @@ int engine_note(struct db *db, const struct driver *drv, const char *action,
 	}
 	*written = 1;
 out:
-	if (drv->unlock(db) && rc == EXIT_OK)
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	books_guard_release(&guard);
 	bk_rows_free(rows, nrows);
 	run_release(&r);

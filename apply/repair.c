@@ -84,8 +84,7 @@ int engine_baseline(struct db *db, const struct driver *drv, const char *version
 	}
 	rc = EXIT_OK;
 out:
-	if (drv->unlock(db) && rc == EXIT_OK)
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	books_guard_release(&guard);
 	bk_row_release(&row);
 	run_release(&r);
@@ -163,8 +162,7 @@ int engine_repair(struct db *db, const struct driver *drv, const char *version,
 	free(row.audit_hash);
 	memset(&row, 0, sizeof(row));
 out:
-	if (drv->unlock(db) && rc == EXIT_OK)
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	books_guard_release(&guard);
 	free(detail);
 	bk_row_release(&row);

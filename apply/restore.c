@@ -534,8 +534,7 @@ int engine_restore(struct db *db, const struct driver *drv, const char *path,
 	}
 	rc = restore_whole(db, drv, &guard.opts, row, path, na, out);
 out:
-	if (drv->unlock(db) && rc == EXIT_OK)
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	books_guard_release(&guard);
 	audit_rows_free(a, na);
 	bk_rows_free(rows, nrows);

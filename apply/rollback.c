@@ -319,8 +319,7 @@ int engine_rollback(struct db *db, const struct driver *drv, const char *to_vers
 out:
 	rc = callbacks_rollback_after(&r, set, res, rc);
 	res->to_version = r.current ? xstrdup(r.current) : NULL;
-	if (drv->unlock(db) && rc == EXIT_OK)
-		rc = EXIT_ENVIRONMENT;
+	unlock_keeping_error(db, drv, &rc);
 	free(targets);
 	books_guard_release(&guard);
 	bk_rows_free(rows, nrows);

@@ -228,4 +228,31 @@ test_expect_success 'SIGKILL in the second migration'\''s after_each callback: t
 	cairn-apply history --verify --db "postgresql:///cb?host=$PGHOST" >out 2>&1
 '
 
+test_expect_success 'the server ends the session mid-rollback: the operator reads the 57P01, not the lock release; the migration stays applied with its table' '
+	apply_project r &&
+	sed -i -e "s/^drivers: .*/drivers: [postgres]/" r/cairn.yaml &&
+	apply_mig r 0001_r "CREATE TABLE r1 (x int);" "SELECT pg_sleep(30) /* slowdown */; DROP TABLE r1;" &&
+	apply_build r "$TRASH_DIRECTORY/r.tar.gz" &&
+	pg_fresh_db rb &&
+	cat >>cairn-apply.yaml <<-EOF &&
+	  rb:
+	    database: { dsn: "postgresql:///rb?host=$PGHOST" }
+	    builders: [ci.pub]
+	EOF
+	cairn-apply apply r.tar.gz --env rb >out 2>&1 &&
+	{ { cairn-apply rollback --env rb --to 0 >out 2>err; echo $? >rc; } & } &&
+	pid=$! &&
+	wait_stmt rb "%slowdown%" &&
+	pg_sql -d rb -c "select pg_terminate_backend($stmt_pid)" >/dev/null &&
+	wait $pid &&
+	test "$(cat rc)" != 0 && test "$(cat rc)" -lt 128 &&
+	test_grep "57P01" err &&
+	test_grep ! "releasing the advisory lock" err &&
+	books rb >got &&
+	echo "0001|applied" >want &&
+	test_cmp want got &&
+	test "$(pg_sql -d rb -c "select to_regclass('"'"'public.r1'"'"') is not null")" = t &&
+	cairn-apply history --verify --db "postgresql:///rb?host=$PGHOST" >out 2>&1
+'
+
 test_done
