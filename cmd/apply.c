@@ -449,15 +449,11 @@ static int backup_step(void *ctx, const struct apply_mig *m, char **detail)
 static int apply_role_check(struct apply_ctx *ctx, const struct apply_policy *ap,
 			    const struct apply_args *a)
 {
-	const struct policy_resolved *r = &ap->ac.env;
+	const char *why;
 	char *warning = NULL;
-	int refuse = ap->active && (r->pg_privileged_refuse ||
-				    (!r->pg_privileged_set && a->signs_receipt));
+	int refuse = apply_policy_role_refuse(ap, a->signs_receipt, &why);
 
-	if (role_check(ctx->drv, ctx->db, refuse,
-		       r->pg_privileged_refuse || !ap->active ? r->pg_privileged_src
-		       : "the default for a run that signs a receipt",
-		       a->env, "apply", &warning) < 0)
+	if (role_check(ctx->drv, ctx->db, refuse, why, a->env, "apply", &warning) < 0)
 		return EXIT_REFUSED;
 	if (warning)
 		error_msg("warning: %s", warning);
@@ -755,7 +751,7 @@ int cmd_apply(int argc, char **argv)
 	if (rc == EXIT_OK)
 		rc = apply_ctx_open_early(&ctx, &cmd_apply_desc, &early, a.dsn, a.dry, a.json);
 	if (rc == EXIT_OK && a.preflight)
-		rc = preflight_gate(&ctx, &ap, &set, a.env, a.to);
+		rc = preflight_gate(&ctx, &ap, &set, a.env, a.to, rkey != NULL);
 	if (rc != EXIT_OK)
 		goto out;
 	if (a.dry) {

@@ -49,10 +49,10 @@ static int books_role_check(const struct books_flags *f, const struct cmd *c,
 			    const struct apply_policy *ap, struct apply_ctx *ctx)
 {
 	char *warning = NULL;
-	const char *verb = !strcmp(c->name, "rollback") ? "roll back" : c->name;
+	const char *verb = !strcmp(c->name, "rollback") ? "roll back" : c->name, *why;
+	int refuse = apply_policy_role_refuse(ap, 0, &why);
 
-	if (role_check(ctx->drv, ctx->db, ap->active && ap->ac.env.pg_privileged_refuse,
-		       ap->ac.env.pg_privileged_src, f->env, verb, &warning) < 0) {
+	if (role_check(ctx->drv, ctx->db, refuse, why, f->env, verb, &warning) < 0) {
 		error_msg("%s", cairn_error_last());
 		error_msg("nothing was done: the database is unchanged");
 		return EXIT_REFUSED;

@@ -137,16 +137,20 @@ int parse_log_format(const struct cmd *c, const char *arg, int *json);
  * database added to p (ops/preflight.h); the report printed (text, or one
  * JSON object with c->json). */
 struct preflight;
+struct apply_policy;
+/* ap (the policy, or --key mode) gives the server version to compare and
+ * the role check; signs_receipt as apply_policy_role_refuse. */
 void preflight_db(struct apply_ctx *c, const struct apply_set *set, const char *env,
-		  const char *to, int pg_version, struct preflight *p);
+		  const char *to, const struct apply_policy *ap, int signs_receipt,
+		  struct preflight *p);
 void preflight_print(struct apply_ctx *c, const struct apply_set *set, const char *env,
 		     const struct preflight *p);
 /* apply --preflight: the checks on the open database after the bundle was
  * verified; prints the report, and on a failure what state the database is
  * in. Returns the exit code (0: go on). */
-struct apply_policy;
 int preflight_gate(struct apply_ctx *c, const struct apply_policy *ap,
-		   const struct apply_set *set, const char *env, const char *to);
+		   const struct apply_set *set, const char *env, const char *to,
+		   int signs_receipt);
 
 /* The audit trail as JSON (cmd/trail.c): 'history --format json', and
  * each target's trail of 'fleet --trail-dir'. */

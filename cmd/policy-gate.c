@@ -173,6 +173,16 @@ void apply_policy_note_db(struct apply_policy *ap, const struct apply_ctx *c)
 	ap->ext_note = note;
 }
 
+int apply_policy_role_refuse(const struct apply_policy *ap, int signs_receipt,
+			     const char **why)
+{
+	const struct policy_resolved *r = &ap->ac.env;
+
+	*why = r->pg_privileged_refuse || !ap->active ? r->pg_privileged_src
+		: "the default for a run that signs a receipt";
+	return ap->active && (r->pg_privileged_refuse || (!r->pg_privileged_set && signs_receipt));
+}
+
 const char *apply_policy_evidence(struct apply_policy *ap)
 {
 	const char *ev = ap->active ? ap->pb.evidence : NULL;

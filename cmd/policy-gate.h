@@ -56,6 +56,12 @@ int apply_policy_check_db(struct apply_policy *ap, struct apply_ctx *c, const ch
  * ext_note, so that every audit row of the run records the server a DSN
  * leaving them out reached through the PG* variables. Once per run. */
 void apply_policy_note_db(struct apply_policy *ap, const struct apply_ctx *c);
+/* The run's role check (apply/role.h) as the policy sets it: 1 when a
+ * privileged role is refused (postgres: {privileged_role: refuse}, or its
+ * default; with signs_receipt, an apply that signs a receipt, refuse unless
+ * the config says warn), *why what chose that (for the message). */
+int apply_policy_role_refuse(const struct apply_policy *ap, int signs_receipt,
+			     const char **why);
 /* The statements used, for the audit rows (NULL outside policy mode). */
 const char *apply_policy_evidence(struct apply_policy *ap);
 /* After a successful apply: a receipt signed by key (unlocked before the

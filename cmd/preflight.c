@@ -27,6 +27,11 @@ const struct cmd cmd_preflight_desc = {
 	"   plan         no drift, no failed or unfinished migration; what is pending\n"
 	"   version      PostgreSQL: the server's major version is at least the\n"
 	"                environment's postgres: {version:}\n"
+	"   role         PostgreSQL: the role cannot hide writes from the books\n"
+	"                guard (a superuser, a member of one, BYPASSRLS, ...): fails\n"
+	"                where apply would refuse it (postgres: {privileged_role:\n"
+	"                refuse}, the default where the policy asks more than a\n"
+	"                build), a warning where apply would warn\n"
 	"   books        the bookkeeping tables can be created or written\n"
 	"   privileges   PostgreSQL: every pending statement, parsed, against the\n"
 	"                catalog: CREATE on the schema, ownership of the tables it\n"
@@ -52,7 +57,7 @@ const struct cmd cmd_preflight_desc = {
 	"                     collector); not $CAIRN_METRICS_FILE, which is apply's\n"
 	"\n"
 	"Exit status: 0 every check passed; else the gravest failure, as apply would\n"
-	"exit: 3 the bundle is refused, 6 the database cannot be opened or read,\n"
+	"exit: 3 the bundle or the role is refused, 6 the database cannot be opened or read,\n"
 	"or the books written, or disk space is short, 5 drift or a failed or\n"
 	"unfinished migration, 4 another runner holds the lock, 1 a privilege is\n"
 	"missing, a session holds a lock a migration would wait for, the server is\n"
@@ -62,7 +67,8 @@ const struct cmd cmd_preflight_desc = {
 
 /* The plan against the books, then the checks on the database. */
 void preflight_db(struct apply_ctx *c, const struct apply_set *set, const char *env,
-		  const char *to, int pg_version, struct preflight *p)
+		  const char *to, const struct apply_policy *ap, int signs_receipt,
+		  struct preflight *p)
 {
 	struct preflight_input in;
 	struct bk_row *rows = NULL;
@@ -107,7 +113,9 @@ void preflight_db(struct apply_ctx *c, const struct apply_set *set, const char *
 	in.db = c->db;
 	in.set = set;
 	in.plan = planned ? &plan : NULL;
-	in.pg_version = pg_version;
+	in.pg_version = ap->active ? ap->ac.env.pg_version : 0;
+	in.role_refuse = apply_policy_role_refuse(ap, signs_receipt, &in.role_why);
+	in.env = env;
 	preflight_run(p, &in);
 	if (planned)
 		plan_release(&plan);
@@ -206,14 +214,15 @@ static void preflight_begin(struct preflight *p, struct apply_ctx *c,
 }
 
 int preflight_gate(struct apply_ctx *c, const struct apply_policy *ap,
-		   const struct apply_set *set, const char *env, const char *to)
+		   const struct apply_set *set, const char *env, const char *to,
+		   int signs_receipt)
 {
 	struct preflight p;
 	int rc;
 
 	memset(&p, 0, sizeof(p));
 	preflight_begin(&p, c, ap, set, 0, 0);
-	preflight_db(c, set, env, to, ap->active ? ap->ac.env.pg_version : 0, &p);
+	preflight_db(c, set, env, to, ap, signs_receipt, &p);
 	preflight_print(c, set, env, &p);
 	rc = preflight_exit(&p);
 	if (rc) {
@@ -310,8 +319,7 @@ int cmd_preflight(int argc, char **argv)
 		preflight_begin(&p, &ctx, &ap, &set, 0, loaded);
 	}
 	if (ctx.db)
-		preflight_db(&ctx, loaded ? NULL : &set, a.env, a.to,
-			     ap.active ? ap.ac.env.pg_version : 0, &p);
+		preflight_db(&ctx, loaded ? NULL : &set, a.env, a.to, &ap, 0, &p);
 	preflight_print(&ctx, loaded ? NULL : &set, a.env, &p);
 	rc = preflight_exit(&p);
 	if (a.metrics && preflight_metrics_write(&p, a.env, a.metrics) < 0)

@@ -321,17 +321,22 @@ int run_metrics_write(struct run_metrics *m, const char *path, int code, int sig
 	return rc;
 }
 
+static int is_judged(enum pf_status s)
+{
+	return s == PF_PASS || s == PF_FAIL || s == PF_WARN; /* a warning passed */
+}
+
 /* A check may have several lines (one per migration): one sample per id,
- * at its first judged line (passed or failed, not information). */
+ * at its first judged line (passed, with a warning or not, or failed; not
+ * information). */
 static int judged(const struct preflight *p, size_t i, const char *id)
 {
 	size_t j;
 
-	if (p->checks[i].status != PF_PASS && p->checks[i].status != PF_FAIL)
+	if (!is_judged(p->checks[i].status))
 		return 0;
 	for (j = 0; j < i; j++)
-		if (!strcmp(p->checks[j].id, id) &&
-		    (p->checks[j].status == PF_PASS || p->checks[j].status == PF_FAIL))
+		if (!strcmp(p->checks[j].id, id) && is_judged(p->checks[j].status))
 			return 0;
 	return 1;
 }

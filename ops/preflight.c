@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "../apply/role.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
@@ -90,6 +91,27 @@ static void check_version(struct preflight *p, const struct preflight_input *in)
 out:
 	free(v);
 	free(num);
+}
+
+/* What apply asks once the database is open, before anything is written
+ * (attack15i): a role that can hide writes from the books guard fails the
+ * check with apply's refusal and its way out, or passes with its warning. */
+static void check_role(struct preflight *p, const struct preflight_input *in)
+{
+	char *warning = NULL;
+
+	if (!in->drv->role_facts)
+		return; /* SQLite: no roles ("privileges" says so) */
+	if (role_check(in->drv, in->db, in->role_refuse, in->role_why, in->env, "apply",
+		       &warning) < 0)
+		preflight_add(p, "role", PF_FAIL, EXIT_REFUSED, "%s", cairn_error_last());
+	else if (warning)
+		preflight_add(p, "role", PF_WARN, 0, "%s", warning);
+	else
+		preflight_add(p, "role", PF_PASS, 0, "the role can hide no write from the books "
+			      "guard (no superuser, no member of one, no BYPASSRLS, "
+			      "session_replication_role origin)");
+	free(warning);
 }
 
 static void check_books(struct preflight *p, const struct preflight_input *in)
@@ -358,6 +380,7 @@ void preflight_run(struct preflight *p, const struct preflight_input *in)
 
 	memset(&sc, 0, sizeof(sc));
 	check_version(p, in);
+	check_role(p, in);
 	check_books(p, in);
 	if (is_pg(in) && in->drv->query_text)
 		check_privileges(p, in, &sc);
@@ -396,6 +419,7 @@ const char *pf_status_name(enum pf_status s)
 	case PF_FAIL: return "FAIL";
 	case PF_INFO: return "info";
 	case PF_SKIP: return "skip";
+	case PF_WARN: return "warn";
 	}
 	return "?";
 }

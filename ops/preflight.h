@@ -11,10 +11,11 @@
 #include "../apply/engine.h"
 #include "../drivers/driver.h"
 
-enum pf_status { PF_PASS, PF_FAIL, PF_INFO, PF_SKIP };
+/* PF_WARN: passed, with a warning apply would print too */
+enum pf_status { PF_PASS, PF_FAIL, PF_INFO, PF_SKIP, PF_WARN };
 
 struct pf_check {
-	char *id;          /* "connect", "version", "bundle", "plan", "books", "privileges",
+	char *id;          /* "connect", "version", "bundle", "plan", "role", "books", "privileges",
 			    * "disk", "blockers", "lock", "replication" */
 	enum pf_status status;
 	int exit_code;     /* what apply would exit with (lib/exitcodes.h), on PF_FAIL */
@@ -32,11 +33,18 @@ struct preflight_input {
 	const struct apply_set *set;   /* the verified bundle's migrations */
 	const struct plan *plan;       /* of set against the books */
 	int pg_version;                /* the environment's postgres: {version:}; 0: not set */
+	/* the run's role check as apply makes it (apply/role.h): refuse under
+	 * postgres: {privileged_role: refuse} (or its default), why what chose
+	 * that, env the environment named in the message */
+	int role_refuse;
+	const char *role_why, *env;
 };
 
 void preflight_add(struct preflight *p, const char *id, enum pf_status st, int exit_code,
 		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* The checks on the open database: server version, bookkeeping writable,
+/* The checks on the open database: server version, the role against the
+ * books guard (failed where apply would refuse it, a warning where apply
+ * would warn), bookkeeping writable,
  * privileges of every pending migration (PostgreSQL: its statements
  * parsed, the catalog asked), free disk space (SQLite), sessions holding
  * locks on the tables the pending migrations touch, the run lock free,
