@@ -144,6 +144,7 @@ int cmd_adopt(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.env = env;
 	o.lock_timeout_ms = lock_ms;
+	apply_policy_note_db(&ap, &ctx); /* the identity row and every adopted row */
 	o.evidence = apply_policy_evidence(&ap);
 	o.project = set.bundle ? set.bundle->project : NULL;
 	o.builders = builders = apply_policy_builders(&ap, keys, nkeys);

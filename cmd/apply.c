@@ -596,6 +596,7 @@ static void record_hook(struct apply_ctx *ctx, const struct apply_args *a,
 	o.builders = builders = apply_policy_builders(ap, a->keys, a->nkeys);
 	o.identity_override = apply_policy_overrides(ap, POLICY_OVERRIDE_IDENTITY);
 	o.policy = ap->active;
+	o.evidence = ap->ext_note; /* the server connected, as in the run's rows */
 	if (engine_note(ctx->db, ctx->drv, "hook", set->bundle_id, detail, &o, &written) !=
 	    EXIT_OK)
 		warning_msg("the %s hook ran, but its audit row was not written: %s", which,

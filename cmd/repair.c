@@ -218,8 +218,9 @@ int cmd_repair(int argc, char **argv)
 	o.env = a.bf.env;
 	o.checkpoint = ctx.checkpoint;
 	o.policy = ap.active;
-	if (a.gated) /* again: books_flags_open noted the server connected */
-		o.evidence = apply_policy_evidence(&ap);
+	/* again: books_flags_open noted the server connected, which a repair
+	 * without a policy records too (attack15i) */
+	o.evidence = apply_policy_evidence(&ap);
 	o.interrupted = &apply_interrupted;
 	apply_ctx_catch_signals(&ctx);
 	if (a.acc.on)

@@ -65,4 +65,52 @@ test_expect_success 'rollback records the server connected too' '
 	echo t >want && test_cmp want got
 '
 
+# connected DB: each audit row of database DB as ACTION|whether its detail
+# names the server, user and database connected as role DB
+connected() {
+	pg_sql -d "$1" -c "select action || '|' || (position('connected=postgres ${2:-$1}@$PGHOST:5432/$1' in detail) > 0) from cairn.cairn_audit order by seq"
+}
+
+# Before attack15i these rows said nothing of the server: a hook's, and a
+# repair's without a policy (the identity and migration rows did).
+test_expect_success 'a hook row and a repair without a policy record the server connected too' '
+	pg_plain_db hk &&
+	cat >hk.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "postgresql://hk@/hk?host=$PGHOST" }
+	    builders: [ci.pub]
+	    hooks: { after: "true" }
+	EOF
+	cairn-apply apply v1.tar.gz --env dev --config hk.yaml >out 2>err &&
+	connected hk >got &&
+	printf "identity|true\napply|true\nhook|true\n" >want &&
+	test_cmp want got &&
+	apply_mig p 0003_fails "SELECT 1/0;" "SELECT 1;" "transaction: false" &&
+	apply_build p "$TRASH_DIRECTORY/v3.tar.gz" &&
+	pg_plain_db nopol &&
+	mkdir -p nocfg && (
+		cd nocfg &&
+		test_expect_code 5 cairn-apply apply ../v3.tar.gz --env dev \
+			--db "postgresql://nopol@/nopol?host=$PGHOST" --key ../ci.pub >out 2>err &&
+		cairn-apply repair --db "postgresql://nopol@/nopol?host=$PGHOST" 0003 \
+			--mark-rolled-back >out 2>err &&
+		test_grep "repaired 0003: marked rolled back" out
+	) &&
+	connected nopol >got &&
+	grep "^identity|true$" got &&
+	grep "^repair|true$" got &&
+	! grep "|false$" got
+'
+
+test_expect_success 'adopt: the identity row and the adopted rows record the server connected' '
+	pg_fresh_db ad &&
+	pg_sql -d ad -c "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (1, false)" &&
+	cairn-apply adopt --from golang-migrate --env dev --db "host=$PGHOST dbname=ad" v1.tar.gz \
+		--key ci.pub >out 2>err &&
+	connected ad cairn >got &&
+	printf "identity|true\nadopt|true\n" >want &&
+	test_cmp want got
+'
+
 test_done
