@@ -17,14 +17,19 @@
  * its first sync succeeded, which is when "unix" syncs its directory. A
  * journal deleted, replaced or renamed by anyone is a new file: its
  * directory is synced again. The database file, WAL files and every other
- * file are untouched. */
+ * file are untouched.
+ *
+ * And one more (attack15i): a temporary file (no name) goes to the
+ * directory sqlite_tmpdir_pin checked, or nowhere; see tmp_open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,7 +56,11 @@ struct jfile {
 	sqlite3_file file;
 	sqlite3_file *real; /* "unix"'s, just after this struct */
 	char *path;         /* while the directory sync is pending; else NULL */
+	char *tmpname;      /* a temporary file's name buffer (tmp_open), for "unix"'s zPath */
 };
+
+/* The directory sqlite_tmpdir_pin checked (its real path), or NULL. */
+static char *tmp_dir;
 
 static void synced_drop(size_t i)
 {
@@ -142,6 +151,8 @@ static int j_close(sqlite3_file *f)
 
 	free(j->path);
 	j->path = NULL;
+	free(j->tmpname);
+	j->tmpname = NULL;
 	return rc;
 }
 
@@ -214,11 +225,59 @@ static const sqlite3_io_methods jmethods = {
 	j_fcntl, j_sector, j_devchar, NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
+/* A temporary file (SQLite passes no name) in the pinned directory, and
+ * nowhere else: "unix" would fall back from sqlite3_temp_directory to
+ * $SQLITE_TMPDIR, $TMPDIR, /var/tmp, /usr/tmp, /tmp and "." as soon as it
+ * stopped being a writable directory (unixTempFileDir), none of them
+ * checked, and would follow the path to whatever now stands there. So the
+ * directory is checked again (tmpdir_check) for each file, and the name
+ * is made here (128 random bits) and opened by "unix" as it opens its own
+ * temporary files (the same flags: O_EXCL|O_NOFOLLOW, mode 0600, unlinked
+ * at once). A directory gone, replaced or opened to others since it was
+ * pinned fails the open (SQLITE_CANTOPEN: the statement fails, its
+ * transaction rolls back). */
+static int tmp_open(struct jfile *j, int flags, int *oflags)
+{
+	unsigned char raw[16];
+	char hex[2 * sizeof(raw) + 1];
+	size_t i, len;
+	int rc;
+
+	if (tmpdir_check(tmp_dir) < 0 || access(tmp_dir, W_OK | X_OK) ||
+	    getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return SQLITE_CANTOPEN;
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	/* zeros before and after, as SQLite's own names have (sqlite3_uri_*) */
+	len = strlen(tmp_dir) + sizeof("/etilqs_") - 1 + strlen(hex);
+	j->tmpname = calloc(1, len + 8);
+	if (!j->tmpname)
+		return SQLITE_NOMEM;
+	if (snprintf(j->tmpname + 4, len + 1, "%s/etilqs_%s", tmp_dir, hex) != (int)len) {
+		free(j->tmpname);
+		j->tmpname = NULL;
+		return SQLITE_CANTOPEN;
+	}
+	rc = base->xOpen(base, j->tmpname + 4, j->real, flags, oflags);
+	if (rc != SQLITE_OK) {
+		free(j->tmpname);
+		j->tmpname = NULL;
+		return rc;
+	}
+	j->file.pMethods = &jmethods;
+	return SQLITE_OK;
+}
+
 static int v_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *oflags)
 {
 	struct jfile *j = (struct jfile *)f;
 	int rc;
 
+	if (!name && tmp_dir && (flags & SQLITE_OPEN_DELETEONCLOSE)) {
+		memset(j, 0, sizeof(*j));
+		j->real = (sqlite3_file *)(j + 1);
+		return tmp_open(j, flags, oflags);
+	}
 	if (!name || (flags & SQLITE_OPEN_MAIN_JOURNAL) != SQLITE_OPEN_MAIN_JOURNAL ||
 	    !(flags & SQLITE_OPEN_CREATE))
 		return base->xOpen(base, name, f, flags, oflags);
@@ -366,6 +425,40 @@ const char *sqlite_vfs_name(void)
 	return base ? SQLITE_VFS_NAME : NULL;
 }
 
+/* Every directory above real (a resolved path): whoever may write one
+ * can rename what it holds away and put a directory of theirs in its
+ * place, which the pinned path then names. Each must be ours or root's,
+ * and sticky where others may write it (so that only the owner of an
+ * entry can rename it), as tmpdir_check asks of the directory itself. */
+static int parents_check(const char *real)
+{
+	struct stat st;
+	char *dir = xstrdup(real), *slash;
+	const char *why = NULL;
+	unsigned long uid = 0;
+
+	while (!why && (slash = strrchr(dir, '/'))) {
+		slash[slash == dir] = '\0'; /* "/a/b" -> "/a" -> "/" */
+		if (lstat(dir, &st) || !S_ISDIR(st.st_mode))
+			why = "cannot be read";
+		else if (st.st_uid != geteuid() && st.st_uid != 0) {
+			why = "is owned by another user";
+			uid = (unsigned long)st.st_uid;
+		} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+			why = "is writable by others and not sticky";
+		else if (!strcmp(dir, "/"))
+			break;
+	}
+	if (why && uid)
+		cairn_error_set("cannot use '%s' for a temporary file: '%s' above it %s (uid %lu), "
+				"who can put another directory in its place", real, dir, why, uid);
+	else if (why)
+		cairn_error_set("cannot use '%s' for a temporary file: '%s' above it %s, so others "
+				"can put another directory in its place", real, dir, why);
+	free(dir);
+	return why ? -1 : 0;
+}
+
 /* SQLite's temporary files (a sort that spills, VACUUM's copy, a temp
  * table past the cache, a statement journal) go to the first of
  * $SQLITE_TMPDIR, $TMPDIR, /var/tmp, /usr/tmp, /tmp and "." that is a
@@ -377,7 +470,11 @@ const char *sqlite_vfs_name(void)
  * directory can be pointed there between two temporary files. A writing
  * run checks SQLite's choice as cairn's own spill is checked
  * (tmpdir_check) and pins it (sqlite3_temp_directory, its real path), so
- * that no later change of a link or a variable moves it (attack15h). */
+ * that no later change of a link or a variable moves it (attack15h). Since
+ * attack15i the directories above it are checked too (parents_check), and
+ * this VFS opens every temporary file there itself (tmp_open): SQLite
+ * falls back from sqlite3_temp_directory when it is no longer a writable
+ * directory. */
 int sqlite_tmpdir_pin(void)
 {
 	static int pinned;
@@ -385,7 +482,7 @@ int sqlite_tmpdir_pin(void)
 			       "/usr/tmp", "/tmp", "." };
 	const char *names[] = { "SQLITE_TMPDIR", "TMPDIR", NULL, NULL, NULL, NULL };
 	struct stat st;
-	char *real;
+	char *real = NULL;
 	size_t i;
 
 	if (pinned || sqlite3_temp_directory)
@@ -394,7 +491,10 @@ int sqlite_tmpdir_pin(void)
 		if (!cand[i] || stat(cand[i], &st) || !S_ISDIR(st.st_mode) ||
 		    access(cand[i], W_OK | X_OK))
 			continue;
-		if (tmpdir_check(cand[i]) < 0) {
+		if (tmpdir_check(cand[i]) == 0 && !(real = realpath(cand[i], NULL)))
+			cairn_error_set("cannot use '%s' for a temporary file: %s", cand[i],
+					strerror(errno));
+		if (!real || parents_check(real) < 0) {
 			char *why = xstrdup(cairn_error_last());
 
 			cairn_error_set("%s%s%s%s: SQLite's temporary files (sorts, VACUUM, temp "
@@ -402,14 +502,11 @@ int sqlite_tmpdir_pin(void)
 					why, names[i] ? " (from $" : "", names[i] ? names[i] : "",
 					names[i] ? ")" : "", names[i] ? names[i] : "SQLITE_TMPDIR");
 			free(why);
-			return -1;
-		}
-		if (!(real = realpath(cand[i], NULL))) {
-			cairn_error_set("cannot resolve '%s': %s", cand[i], strerror(errno));
+			free(real);
 			return -1;
 		}
 		sqlite3_temp_directory = sqlite3_mprintf("%s", real);
-		free(real);
+		tmp_dir = real;
 		if (!sqlite3_temp_directory) {
 			cairn_error_set("out of memory");
 			return -1;

@@ -53,6 +53,68 @@ test_expect_success 'the same for rollback, which writes too; a read-only status
 	env SQLITE_TMPDIR="$TRASH_DIRECTORY/open-dir" cairn-apply status --db sqlite:app.db >out 2>err
 '
 
+# Before attack15i each of these applied (exit 0): a directory above the
+# pinned one was not looked at.
+test_expect_success 'a directory above \$SQLITE_TMPDIR that others may write without the sticky bit, or of another user: refused (exit 6), the database unchanged' '
+	mkdir open-dir/inner && chmod 0700 open-dir/inner &&
+	mkdir theirs && chown 65534 theirs && chmod 0755 theirs &&
+	mkdir theirs/inner && chmod 0700 theirs/inner &&
+	state app.db >before &&
+	test_expect_code 6 env SQLITE_TMPDIR="$TRASH_DIRECTORY/open-dir/inner" cairn-apply apply v2.tar.gz --env dev --db sqlite:app.db $KEY >out 2>err &&
+	test_grep "cannot use .*/open-dir/inner. for a temporary file: .*/open-dir. above it is writable by others and not sticky, so others can put another directory in its place (from .SQLITE_TMPDIR): SQLite.s temporary files" err &&
+	test_expect_code 6 env SQLITE_TMPDIR="$TRASH_DIRECTORY/theirs/inner" cairn-apply apply v2.tar.gz --env dev --db sqlite:app.db $KEY >out 2>err &&
+	test_grep "cannot use .*/theirs/inner. for a temporary file: .*/theirs. above it is owned by another user (uid 65534), who can put another directory in its place (from .SQLITE_TMPDIR)" err &&
+	state app.db >after &&
+	test_cmp before after
+'
+
+# schema DB: the tables and the books' states of DB (a failed run adds an
+# audit row, so the audit table is left out)
+schema() {
+	q "$1" "SELECT type || ' ' || name FROM sqlite_master ORDER BY name" &&
+	q "$1" "SELECT version || '|' || state FROM cairn_migrations ORDER BY version"
+}
+
+# hook_config BEFORE: environment dev on hook.db (app.db's copy: a run
+# under a config puts a database under its policy), signed by ci.pub, with
+# a before hook (which runs once the database is open, the directory pinned)
+hook_config() {
+	test -f hook.db || cp app.db hook.db
+	cat >hook.yaml <<-EOF
+	environments:
+	  dev:
+	    database: { dsn: "sqlite:hook.db" }
+	    builders: [ci.pub]
+	    hooks: { before: "$1" }
+	EOF
+}
+
+# Before attack15i each of these applied (exit 0): SQLite fell back from
+# the pinned directory to $TMPDIR (unchecked) once it was gone, and used
+# whatever directory stood at the pinned path.
+test_expect_success 'the pinned directory removed once the run has opened the database: no fallback to an unchecked $TMPDIR; the migration fails, the database unchanged' '
+	mkdir gone && chmod 0700 gone &&
+	hook_config "rmdir $TRASH_DIRECTORY/gone" &&
+	schema hook.db >before &&
+	test_expect_code 1 env SQLITE_TMPDIR="$TRASH_DIRECTORY/gone" TMPDIR="$TRASH_DIRECTORY/open-dir" cairn-apply apply v2.tar.gz --env dev --config hook.yaml >out 2>err &&
+	test ! -d gone &&
+	test_grep "migration 0002_sorted failed: .*SQLITE_CANTOPEN" err &&
+	schema hook.db >after &&
+	test_cmp before after
+'
+
+test_expect_success 'the pinned directory replaced by one of another user: the migration fails, the database unchanged' '
+	mkdir swap && chmod 0700 swap &&
+	hook_config "mv $TRASH_DIRECTORY/swap $TRASH_DIRECTORY/swap.old && mkdir $TRASH_DIRECTORY/swap && chown 65534 $TRASH_DIRECTORY/swap" &&
+	schema hook.db >before &&
+	test_expect_code 1 env SQLITE_TMPDIR="$TRASH_DIRECTORY/swap" cairn-apply apply v2.tar.gz --env dev --config hook.yaml >out 2>err &&
+	test "$(stat -c %u swap)" = 65534 &&
+	test_grep "migration 0002_sorted failed: .*SQLITE_CANTOPEN" err &&
+	schema hook.db >after &&
+	test_cmp before after &&
+	test -z "$(ls -A swap)" && test -z "$(ls -A swap.old)"
+'
+
 test_expect_success 'a directory of the runner'"'"'s, and a link the runner made to one: applied' '
 	env SQLITE_TMPDIR="$TRASH_DIRECTORY/mylink" cairn-apply apply v2.tar.gz --env dev --db sqlite:app.db $KEY >out &&
 	test_grep "applied 1 migration" out &&
