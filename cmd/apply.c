@@ -471,9 +471,10 @@ static int run(struct apply_ctx *ctx, struct apply_policy *ap, const struct appl
 	char *builders, *signers, *revoked, *evidence = NULL;
 	int rc;
 
+	/* noted first: the on_error hook's row of a refused run names it too */
+	apply_policy_note_db(ap, ctx);
 	if ((rc = apply_role_check(ctx, ap, a)) != EXIT_OK)
 		return rc;
-	apply_policy_note_db(ap, ctx);
 	memset(&o, 0, sizeof(o));
 	memset(&bk, 0, sizeof(bk));
 	if (ctx->drv->backup_to || ctx->drv->dump_tables) {

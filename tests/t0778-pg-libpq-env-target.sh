@@ -103,6 +103,24 @@ test_expect_success 'a hook row and a repair without a policy record the server 
 	! grep "|false$" got
 '
 
+test_expect_success 'the on_error hook'"'"'s row of a run refused for its role names the server too' '
+	pg_fresh_db rf &&
+	cat >rf.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "postgresql:///rf?host=$PGHOST" }
+	    builders: [ci.pub]
+	    postgres: { privileged_role: warn }
+	EOF
+	sed -e "s/warn }/refuse }\n    hooks: { on_error: \"true\" }/" rf.yaml >ref.yaml &&
+	cairn-apply apply v1.tar.gz --env dev --config rf.yaml >out 2>err &&
+	test_expect_code 3 cairn-apply apply v2.tar.gz --env dev --config ref.yaml >out 2>err &&
+	test_grep "refusing to apply on .*superuser" err &&
+	connected rf cairn >got &&
+	grep "^hook|true$" got &&
+	! grep "|false$" got
+'
+
 test_expect_success 'adopt: the identity row and the adopted rows record the server connected' '
 	pg_fresh_db ad &&
 	pg_sql -d ad -c "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (1, false)" &&
