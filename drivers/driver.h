@@ -239,7 +239,9 @@ struct driver {
 	 * and a refusal inside the first migration's transaction would name
 	 * the migration as what failed (exit 1) instead of the role (exit 6). */
 	int books_in_first_tx;
-	/* All rows, ordered by version. */
+	/* All rows, ordered by version. Their strings live until bk_rows_free
+	 * and, with SQLite, no longer than the connection: the values rows
+	 * share are kept once by it (sqlite-books.c). */
 	int (*bk_read)(struct db *db, struct bk_row **out, size_t *n);
 	/* Inserts or replaces the row with row->version (row->is_new: inserts;
 	 * row->state_only: may update just those columns). */

@@ -25,6 +25,8 @@ struct db {
 	size_t pre_n;
 	long long pre_stamp[3];         /* rows_stamp() when they were read */
 	int have_pre;
+	struct pool_block *shared;      /* the values read rows share (sqlite-books.c:
+					 * shared_value), freed at close */
 	struct sqlite_guard *guard;     /* set while a script runs (sqlite_guard_script) */
 };
 

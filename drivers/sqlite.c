@@ -27,6 +27,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../lib/pool.h"
 #include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "driver.h"
@@ -515,6 +516,7 @@ static void sqlite_close(struct db *db)
 	if (!db)
 		return;
 	bk_rows_free(db->pre_rows, db->pre_n);
+	pool_free(&db->shared);
 	sqlite3_finalize(db->put);
 	sqlite3_finalize(db->put_new);
 	sqlite3_finalize(db->put_state);

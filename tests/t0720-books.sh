@@ -107,6 +107,21 @@ test_expect_success 'two rows anchored to one audit row: both are checked agains
 	test_grep "migration 0002: .* is .*, the audit chain recorded" err
 '
 
+test_expect_success 'values rows share, edited at the first and the last row: each row read as it is (perf14h)' '
+	cp base.db sh.db &&
+	q sh.db "UPDATE cairn_migrations SET environment = '"'"'prod'"'"', applied_by = '"'"'x@y'"'"' WHERE version IN ('"'"'0001'"'"', '"'"'0002'"'"')" &&
+	q sh.db "UPDATE cairn_migrations SET bundle_id = '"'"'sha256:ff'"'"', kind = '"'"'batch'"'"' WHERE version = '"'"'0003'"'"'" &&
+	test_expect_code 5 cairn-apply apply b.tar.gz --env dev --db sqlite:sh.db $KEY 2>err &&
+	test_grep "migration 0001: env is .prod., the audit chain recorded .dev." err &&
+	test_expect_code 1 cairn-apply history --db sqlite:sh.db --verify >out 2>&1 &&
+	test_grep "migration 0001: env is .prod., the audit chain recorded .dev." out &&
+	test_grep "migration 0002: env is .prod., the audit chain recorded .dev." out &&
+	test_grep "migration 0003: bundle is .sha256:ff., the audit chain recorded .sha256:[0-9a-f]*.; kind is .batch., the audit chain recorded .schema." out &&
+	! grep "migration 0003: env" out &&
+	test "$(q sh.db "SELECT group_concat(environment || '"'"'/'"'"' || applied_by || '"'"'/'"'"' || kind, '"'"' '"'"') FROM cairn_migrations")" = "prod/x@y/schema prod/x@y/schema dev/$(q base.db "SELECT applied_by FROM cairn_migrations WHERE version = '"'"'0003'"'"'")/batch" &&
+	test "$(applied sh.db)" = 3
+'
+
 test_expect_success 'untouched books: apply and rollback still work' '
 	cp base.db ok.db &&
 	cairn-apply rollback --db sqlite:ok.db --last 1 >out &&

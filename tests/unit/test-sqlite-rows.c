@@ -1,7 +1,9 @@
 /* Unit tests for the SQLite driver's reading of cairn_migrations: bk_read
  * returns every column verbatim and in version order, whether it reads the
  * rows itself or hands over those the early open prefetched, and each row
- * owns its strings (bk_row.strings) until bk_rows_free. */
+ * owns its strings (bk_row.strings) until bk_rows_free, but for the values
+ * it shares with the row read before it (state, bundle, environment,
+ * applied_at, applied_by, kind), which the connection keeps once. */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +118,14 @@ static void check_rows(struct db *db)
 		check_row(&rows[0], "0002");
 		check_row(&rows[1], "9");
 		check_row(&rows[2], "10");
+		/* read in key order: "10" right after "0002", with the same values
+		 * ("9", after them, has others) */
+		CHECK(rows[2].state == rows[0].state && rows[2].bundle_id == rows[0].bundle_id);
+		CHECK(rows[2].environment == rows[0].environment);
+		CHECK(rows[2].applied_at == rows[0].applied_at);
+		CHECK(rows[2].applied_by == rows[0].applied_by && rows[2].kind == rows[0].kind);
+		/* not inside either row's own strings */
+		CHECK(rows[0].state < rows[0].strings || rows[0].state > rows[0].audit_hash);
 	}
 	bk_rows_free(rows, n);
 }
