@@ -6,8 +6,9 @@
 #include "../apply/adopt.h"
 #include "../lib/error.h"
 #include "../verify/bundle.h"
-#include "policy-gate.h"
+#include "books-flags.h"
 #include "cairn-apply.h"
+#include "policy-gate.h"
 
 const struct cmd cmd_adopt_desc = {
 	"adopt", cmd_adopt,
@@ -139,6 +140,8 @@ int cmd_adopt(int argc, char **argv)
 	if (rc != EXIT_OK)
 		goto out;
 	rc = apply_policy_load_bundle(&ap, &ctx, argv[optind], 0, keys, nkeys, &set);
+	if (rc == EXIT_OK && !dry)
+		rc = books_role_gate(&ap, &ctx, env, "adopt");
 	if (rc != EXIT_OK)
 		goto out;
 	memset(&o, 0, sizeof(o));

@@ -43,16 +43,16 @@ int books_flags_policy(struct books_flags *f, const struct cmd *c, struct apply_
 }
 
 /* The role check apply makes (apply/role.h), for the verbs that write
- * the books without a bundle: their down scripts, repairs and restores
- * meet the same books guard (attack15h). */
-static int books_role_check(const struct books_flags *f, const struct cmd *c,
-			    const struct apply_policy *ap, struct apply_ctx *ctx)
+ * the books without applying: their down scripts, repairs, restores and
+ * adopted rows meet the same books guard (attack15h). */
+int books_role_gate(const struct apply_policy *ap, struct apply_ctx *ctx, const char *env,
+		    const char *verb)
 {
 	char *warning = NULL;
-	const char *verb = !strcmp(c->name, "rollback") ? "roll back" : c->name, *why;
+	const char *why;
 	int refuse = apply_policy_role_refuse(ap, 0, &why);
 
-	if (role_check(ctx->drv, ctx->db, refuse, why, f->env, verb, &warning) < 0) {
+	if (role_check(ctx->drv, ctx->db, refuse, why, env, verb, &warning) < 0) {
 		error_msg("%s", cairn_error_last());
 		error_msg("nothing was done: the database is unchanged");
 		return EXIT_REFUSED;
@@ -69,7 +69,8 @@ int books_flags_open(struct books_flags *f, const struct cmd *c, struct apply_po
 	int rc = checkpoint_open_books(ctx, c, ap, &f->cpo, f->dsn, flags, json);
 
 	if (!rc)
-		rc = books_role_check(f, c, ap, ctx);
+		rc = books_role_gate(ap, ctx, f->env,
+				     !strcmp(c->name, "rollback") ? "roll back" : c->name);
 	if (!rc)
 		apply_policy_note_db(ap, ctx);
 	return rc;

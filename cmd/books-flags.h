@@ -41,6 +41,12 @@ int books_flags_policy(struct books_flags *f, const struct cmd *c, struct apply_
  * Prints; returns an exit code. */
 int books_flags_open(struct books_flags *f, const struct cmd *c, struct apply_policy *ap,
 		     struct apply_ctx *ctx, unsigned flags, int json);
+/* The role check (apply/role.h) as apply makes it, for a verb that writes
+ * the books without applying (VERB as the refusal says it: "roll back",
+ * "adopt"): a warning printed, or EXIT_REFUSED with the refusal printed.
+ * Prints; returns an exit code. */
+int books_role_gate(const struct apply_policy *ap, struct apply_ctx *ctx, const char *env,
+		    const char *verb);
 /* The options that name the target again, for a message (the caller frees). */
 char *books_flags_target(const struct books_flags *f);
 void books_flags_release(struct books_flags *f);

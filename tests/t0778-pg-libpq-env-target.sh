@@ -131,4 +131,23 @@ test_expect_success 'adopt: the identity row and the adopted rows record the ser
 	test_cmp want got
 '
 
+test_expect_success 'adopt checks the role as apply does: refused (exit 3) where the config says refuse, nothing of cairn made; --dry-run still reads' '
+	pg_fresh_db ad2 &&
+	pg_sql -d ad2 -c "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (1, false)" &&
+	cat >adr.yaml <<-EOF &&
+	environments:
+	  dev:
+	    database: { dsn: "postgresql:///ad2?host=$PGHOST" }
+	    builders: [ci.pub]
+	    postgres: { privileged_role: refuse }
+	EOF
+	cairn-apply adopt --from golang-migrate --env dev --config adr.yaml v1.tar.gz --dry-run >out 2>err &&
+	test_grep "would be adopted" out &&
+	test_expect_code 3 cairn-apply adopt --from golang-migrate --env dev --config adr.yaml v1.tar.gz >out 2>err &&
+	test_grep "refusing to adopt on .*superuser.*(privileged_role: refuse, adr.yaml:5)" err &&
+	test_grep "nothing was done: the database is unchanged" err &&
+	test "$(pg_sql -d ad2 -c "select count(*) from pg_namespace where nspname = '"'"'cairn'"'"'")" = 0 &&
+	test "$(pg_sql -d ad2 -c "select count(*) from schema_migrations")" = 1
+'
+
 test_done
