@@ -5,6 +5,9 @@ test_description='declarative column changes on PostgreSQL (issue #22): operatio
 . "$TEST_DIRECTORY/lib-pg.sh"
 
 pg_start_app
+# prod asks for approvals: its role is a plain one (pg_plain_db),
+# privileged_role: refuse being its default (attack15h)
+DB="postgresql://app@/app?host=$PGHOST"
 Q="'"
 
 # sql QUERY: one query on the app database, rows as a|b lines
@@ -32,7 +35,7 @@ RENAME='rename_column: {table: users, column: name, to: full_name, type: text}'
 RETYPE='change_type: {table: orders, column: price, to: price_cents, type: bigint, from_type: integer, using: "price * 100", down_using: "price_cents / 100"}'
 
 test_expect_success 'setup: a release with the expand steps and their backfills, then the contract steps' '
-	pg_fresh_db app &&
+	pg_plain_db app &&
 	phase_setup "$DB" &&
 	pg_project p &&
 	apply_mig p 0001_t "CREATE TABLE users (id bigint PRIMARY KEY, name text);
