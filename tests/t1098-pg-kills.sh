@@ -34,6 +34,21 @@ kill_on() {
 	test -n "$killed"
 }
 
+# terminate_mid DB PATTERN CMD...: CMD in the background (its output in
+# out and err, its exit code in rc); once its session runs a statement
+# matching PATTERN the server ends that session (pg_terminate_backend).
+# CMD must end with an error of its own, not a signal.
+terminate_mid() {
+	db=$1 pat=$2 &&
+	shift 2 &&
+	{ { "$@" >out 2>err; echo $? >rc; } & } &&
+	pid=$! &&
+	wait_stmt "$db" "$pat" &&
+	pg_sql -d "$db" -c "select pg_terminate_backend($stmt_pid)" >/dev/null &&
+	wait $pid &&
+	test "$(cat rc)" != 0 && test "$(cat rc)" -lt 128
+}
+
 # gone DB: until no session of cairn-apply is left (a killed client's
 # backend ends when it next reads from the socket, or finishes its query).
 gone() {
@@ -174,12 +189,7 @@ test_expect_success 'SIGKILL inside a transaction: false script: apply refuses (
 '
 
 test_expect_success 'the server ends the session mid-COPY (pg_terminate_backend): cairn-apply fails, the books and the catalog agree, the rerun finishes' '
-	{ { cairn-apply apply b.tar.gz --env term >out 2>err; echo $? >rc; } & } &&
-	pid=$! &&
-	wait_stmt term "copy big from%" &&
-	pg_sql -d term -c "select pg_terminate_backend($stmt_pid)" >/dev/null &&
-	wait $pid &&
-	test "$(cat rc)" != 0 && test "$(cat rc)" -lt 128 &&
+	terminate_mid term "copy big from%" cairn-apply apply b.tar.gz --env term &&
 	test_grep "migration 0002_big failed: migrations/0002_big/up.sql:4: 57P01: terminating connection due to administrator command" err &&
 	test_grep "next: the server ended the session, not the migration at fault" err &&
 	test_grep ! "releasing the advisory lock" err &&
@@ -240,12 +250,7 @@ test_expect_success 'the server ends the session mid-rollback: the operator read
 	    builders: [ci.pub]
 	EOF
 	cairn-apply apply r.tar.gz --env rb >out 2>&1 &&
-	{ { cairn-apply rollback --env rb --to 0 >out 2>err; echo $? >rc; } & } &&
-	pid=$! &&
-	wait_stmt rb "%slowdown%" &&
-	pg_sql -d rb -c "select pg_terminate_backend($stmt_pid)" >/dev/null &&
-	wait $pid &&
-	test "$(cat rc)" != 0 && test "$(cat rc)" -lt 128 &&
+	terminate_mid rb "%slowdown%" cairn-apply rollback --env rb --to 0 &&
 	test_grep "57P01" err &&
 	test_grep ! "releasing the advisory lock" err &&
 	books rb >got &&
