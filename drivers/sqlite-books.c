@@ -285,6 +285,21 @@ static int rows_stamp(struct db *db, long long stamp[3])
 	return 0;
 }
 
+/* The connection's page cache set to a few pages for one read that visits
+ * each page once (restore: the statement that sets it back); 0 when it
+ * could not be. */
+static int cache_small(struct db *db, char restore[64])
+{
+	sqlite3_stmt *st = sqlite_pragma_row(db, "PRAGMA cache_size");
+	int small = 0;
+
+	if (st && (size_t)snprintf(restore, 64, "PRAGMA cache_size=%lld",
+				   (long long)sqlite3_column_int64(st, 0)) < 64)
+		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	return small;
+}
+
 /* On the early-open thread, while the bundle is verified: the bookkeeping
  * rows, read in one read transaction together with the stamp they belong
  * to (reading 5,000 rows, down scripts and all, is ~6 ms that a
@@ -302,21 +317,6 @@ static int rows_stamp(struct db *db, long long stamp[3])
  * each. A small cache reuses a few buffers, and frees those the schema
  * read filled for the rows' strings to reuse: at 5,000 rows, 285 mprotect
  * calls instead of 726 and 496 page faults instead of 971 (perf). */
-/* The connection's page cache set to a few pages for one read that visits
- * each page once (restore: the statement that sets it back); 0 when it
- * could not be. */
-static int cache_small(struct db *db, char restore[64])
-{
-	sqlite3_stmt *st = sqlite_pragma_row(db, "PRAGMA cache_size");
-	int small = 0;
-
-	if (st && (size_t)snprintf(restore, 64, "PRAGMA cache_size=%lld",
-				   (long long)sqlite3_column_int64(st, 0)) < 64)
-		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
-	sqlite3_finalize(st);
-	return small;
-}
-
 void sqlite_prefetch_rows(struct db *db)
 {
 	char restore[64];
@@ -338,7 +338,10 @@ void sqlite_prefetch_rows(struct db *db)
  * of cairn_audit once, in order, and with SQLite's default cache of 2 MB
  * those pages stayed allocated through the plan, the run's peak (perf14j:
  * 2.1 MB of cache at 20,000 migrations). The cache is set back after; a
- * statement that needs the pages again reads them again. */
+ * statement that needs the pages again reads them again. What is read is
+ * the same whatever the cache's size; only inside a write transaction
+ * would a small cache push dirty pages out sooner, and every verb scans
+ * before its run writes anything (books_guard comes first). */
 int sqlite_audit_scan_paged(struct db *db, int (*cb)(void *ctx, const struct audit_row *r),
 			    void *ctx)
 {
