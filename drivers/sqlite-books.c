@@ -254,6 +254,21 @@ static int rows_stamp(struct db *db, long long stamp[3])
 	return 0;
 }
 
+/* The page cache shrunk to a few pages for a read that visits each page
+ * once (sqlite_prefetch_rows, sqlite_audit_scan, below); restore is the
+ * pragma that sets it back. 1 when shrunk. */
+static int cache_small(struct db *db, char restore[64])
+{
+	sqlite3_stmt *st = sqlite_pragma_row(db, "PRAGMA cache_size");
+	int small = 0;
+
+	if (st && (size_t)snprintf(restore, 64, "PRAGMA cache_size=%lld",
+				   (long long)sqlite3_column_int64(st, 0)) < 64)
+		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	return small;
+}
+
 /* On the early-open thread, while the bundle is verified: the bookkeeping
  * rows, read in one read transaction together with the stamp they belong
  * to (reading 5,000 rows, down scripts and all, is ~6 ms that a
@@ -273,14 +288,9 @@ static int rows_stamp(struct db *db, long long stamp[3])
  * calls instead of 726 and 496 page faults instead of 971 (perf). */
 void sqlite_prefetch_rows(struct db *db)
 {
-	sqlite3_stmt *st = sqlite_pragma_row(db, "PRAGMA cache_size");
 	char restore[64];
-	int exists = 0, small = 0;
+	int exists = 0, small = cache_small(db, restore);
 
-	if (st && (size_t)snprintf(restore, sizeof(restore), "PRAGMA cache_size=%lld",
-				   (long long)sqlite3_column_int64(st, 0)) < sizeof(restore))
-		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
-	sqlite3_finalize(st);
 	if (sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
 		if (rows_stamp(db, db->pre_stamp) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
 		    exists && read_all_rows(db, &db->pre_rows, &db->pre_n) == 0)
@@ -553,12 +563,14 @@ int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row
 {
 	sqlite3_stmt *st = NULL;
 	struct audit_row r;
-	int exists, rc, i;
+	char restore[64];
+	int exists, rc, i, small;
 
 	if (sqlite_bk_exists(db, &exists))
 		return -1;
 	if (!exists)
 		return 0;
+	small = cache_small(db, restore);
 	rc = sqlite3_prepare_v2(db->h, "SELECT seq, at, actor, action, version, from_version, "
 				"to_version, bundle_id, environment, detail, prev_hash, hash "
 				"FROM cairn_audit ORDER BY seq", -1, &st, NULL);
@@ -593,8 +605,12 @@ int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		cairn_error_set("cannot read cairn_audit in '%s': %s", db->path, sqlite3_errmsg(db->h));
+		if (small)
+			sqlite3_exec(db->h, restore, NULL, NULL, NULL);
 		return -1;
 	}
+	if (small)
+		sqlite3_exec(db->h, restore, NULL, NULL, NULL);
 	return 0;
 }
 
