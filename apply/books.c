@@ -641,7 +641,10 @@ static int scan_piped(struct db *db, const struct driver *drv, struct guard_scan
 	q.s = s;
 	if (pthread_mutex_init(&q.mu, NULL))
 		return drv->audit_scan(db, scan_row, s);
-	pthread_cond_init(&q.cv, NULL);
+	if (pthread_cond_init(&q.cv, NULL)) {
+		pthread_mutex_destroy(&q.mu);
+		return drv->audit_scan(db, scan_row, s);
+	}
 	if (thread_start_apart(&t, pipe_check, &q)) {
 		rc = drv->audit_scan(db, scan_row, s);
 		goto out;

@@ -256,12 +256,16 @@ static int rows_stamp(struct db *db, long long stamp[3])
 
 /* The page cache shrunk to a few pages for a read that visits each page
  * once (sqlite_prefetch_rows, sqlite_audit_scan, below); restore is the
- * pragma that sets it back. 1 when shrunk. */
+ * pragma that sets it back. 1 when shrunk. Never inside a transaction,
+ * whose changed pages a small cache would spill to the file early. */
 static int cache_small(struct db *db, char restore[64])
 {
-	sqlite3_stmt *st = sqlite_pragma_row(db, "PRAGMA cache_size");
+	sqlite3_stmt *st;
 	int small = 0;
 
+	if (!sqlite3_get_autocommit(db->h))
+		return 0;
+	st = sqlite_pragma_row(db, "PRAGMA cache_size");
 	if (st && (size_t)snprintf(restore, 64, "PRAGMA cache_size=%lld",
 				   (long long)sqlite3_column_int64(st, 0)) < 64)
 		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
