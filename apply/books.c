@@ -524,6 +524,10 @@ static int scan_row(void *ctx, const struct audit_row *r)
 #define PIPE_BATCHES 4
 #define PIPE_ROWS 64
 #define PIPE_TEXT (48 * 1024)
+/* Fewer bookkeeping rows than this: the scan calls scan_row in place. A
+ * thread started and joined costs more than checking a short chain
+ * gains (fleets apply to many small databases). */
+#define PIPE_MIN_ROWS (2 * PIPE_ROWS)
 
 struct pipe_batch {
 	struct audit_row row[PIPE_ROWS];
@@ -630,13 +634,15 @@ static void *pipe_check(void *arg)
 }
 
 /* drv->audit_scan with scan_row run on the helper thread; on this one
- * when no thread starts. 0, or -1 with the error set. */
+ * for short books or when no thread starts. 0, or -1 with the error set. */
 static int scan_piped(struct db *db, const struct driver *drv, struct guard_scan *s)
 {
 	struct scan_pipe q;
 	pthread_t t;
 	int rc, i;
 
+	if (s->nrows < PIPE_MIN_ROWS)
+		return drv->audit_scan(db, scan_row, s);
 	memset(&q, 0, sizeof(q));
 	q.s = s;
 	if (pthread_mutex_init(&q.mu, NULL))
