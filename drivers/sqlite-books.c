@@ -285,14 +285,18 @@ static int rows_stamp(struct db *db, long long stamp[3])
 	return 0;
 }
 
-/* The connection's page cache set to a few pages for one read that visits
- * each page once (restore: the statement that sets it back); 0 when it
- * could not be. */
+/* The page cache shrunk to a few pages for a read that visits each page
+ * once (sqlite_prefetch_rows, sqlite_audit_scan, below); restore is the
+ * pragma that sets it back. 1 when shrunk. Never inside a transaction,
+ * whose changed pages a small cache would spill to the file early. */
 static int cache_small(struct db *db, char restore[64])
 {
-	sqlite3_stmt *st = sqlite_pragma_row(db, "PRAGMA cache_size");
+	sqlite3_stmt *st;
 	int small = 0;
 
+	if (!sqlite3_get_autocommit(db->h))
+		return 0;
+	st = sqlite_pragma_row(db, "PRAGMA cache_size");
 	if (st && (size_t)snprintf(restore, 64, "PRAGMA cache_size=%lld",
 				   (long long)sqlite3_column_int64(st, 0)) < 64)
 		small = sqlite3_exec(db->h, "PRAGMA cache_size=16", NULL, NULL, NULL) == SQLITE_OK;
@@ -331,26 +335,6 @@ void sqlite_prefetch_rows(struct db *db)
 	if (small)
 		sqlite3_exec(db->h, restore, NULL, NULL, NULL);
 	cairn_error_clear();
-}
-
-/* The guard's scan of the audit chain (sqlite_audit_scan) through a page
- * cache of a few pages, as the prefetch reads the rows: it reads each page
- * of cairn_audit once, in order, and with SQLite's default cache of 2 MB
- * those pages stayed allocated through the plan, the run's peak (perf14j:
- * 2.1 MB of cache at 20,000 migrations). The cache is set back after; a
- * statement that needs the pages again reads them again. What is read is
- * the same whatever the cache's size; only inside a write transaction
- * would a small cache push dirty pages out sooner, and every verb scans
- * before its run writes anything (books_guard comes first). */
-int sqlite_audit_scan_paged(struct db *db, int (*cb)(void *ctx, const struct audit_row *r),
-			    void *ctx)
-{
-	char restore[64];
-	int small = cache_small(db, restore), rc = sqlite_audit_scan(db, cb, ctx);
-
-	if (small)
-		sqlite3_exec(db->h, restore, NULL, NULL, NULL);
-	return rc;
 }
 
 int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
@@ -614,12 +598,14 @@ int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row
 {
 	sqlite3_stmt *st = NULL;
 	struct audit_row r;
-	int exists, rc, i;
+	char restore[64];
+	int exists, rc, i, small;
 
 	if (sqlite_bk_exists(db, &exists))
 		return -1;
 	if (!exists)
 		return 0;
+	small = cache_small(db, restore);
 	rc = sqlite3_prepare_v2(db->h, "SELECT seq, at, actor, action, version, from_version, "
 				"to_version, bundle_id, environment, detail, prev_hash, hash "
 				"FROM cairn_audit ORDER BY seq", -1, &st, NULL);
@@ -654,8 +640,12 @@ int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		cairn_error_set("cannot read cairn_audit in '%s': %s", db->path, sqlite3_errmsg(db->h));
+		if (small)
+			sqlite3_exec(db->h, restore, NULL, NULL, NULL);
 		return -1;
 	}
+	if (small)
+		sqlite3_exec(db->h, restore, NULL, NULL, NULL);
 	return 0;
 }
 

@@ -80,8 +80,6 @@ int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n);
 int sqlite_bk_put(struct db *db, const struct bk_row *r);
 int sqlite_audit_append(struct db *db, const struct audit_row *r);
 int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row *r), void *ctx);
-int sqlite_audit_scan_paged(struct db *db, int (*cb)(void *ctx, const struct audit_row *r),
-			    void *ctx);
 int sqlite_audit_read(struct db *db, int last_only, struct audit_row **out, size_t *n);
 
 /* sqlite-files.c */

@@ -122,6 +122,42 @@ test_expect_success 'values rows share, edited at the first and the last row: ea
 	test "$(applied sh.db)" = 3
 '
 
+test_expect_success 'a chain of 152 rows, checked by the guard in batches of 64 on a helper thread: edits at the batches'"'"' edges, a row past a batch'"'"'s text and the last are found (perf14i)' '
+	apply_project long &&
+	i=1 && while test $i -le 150; do
+		apply_table long "$(printf %04d $i)_t" || return 1
+		i=$((i + 1))
+	done &&
+	apply_build long "$TRASH_DIRECTORY/long.tar.gz" &&
+	cairn-apply apply long.tar.gz --env dev --db sqlite:long.db $KEY >out &&
+	test_grep "applied 150 migrations" out &&
+	last=$(q long.db "SELECT max(seq) FROM cairn_audit") &&
+	test "$last" -gt 129 &&
+	for seq in 1 64 65 128 129 $last; do
+		cp long.db l.db &&
+		q l.db "UPDATE cairn_audit SET actor = '"'"'x@y'"'"' WHERE seq = $seq" &&
+		test_expect_code 5 cairn-apply apply long.tar.gz --env dev --db sqlite:l.db $KEY 2>err &&
+		test_grep "the books were changed outside cairn-apply: row $seq: its contents do not match its hash" err || return 1
+	done &&
+	for v in 0063 0064 0127 0128 0150; do
+		cp long.db l.db &&
+		q l.db "UPDATE cairn_migrations SET name = '"'"'renamed'"'"' WHERE version = '"'"'$v'"'"'" &&
+		test_expect_code 5 cairn-apply apply long.tar.gz --env dev --db sqlite:l.db $KEY 2>err &&
+		test_grep "the books were changed outside cairn-apply: migration $v: name is .renamed., the audit chain recorded .${v}_t." err || return 1
+	done &&
+	# a detail of 100,000 bytes (more than a batch holds) at row 70, and
+	# the last row edited: the first is named, the second counted
+	cp long.db l.db &&
+	q l.db "UPDATE cairn_audit SET detail = detail || printf('"'"'%.100000c'"'"', '"'"'x'"'"') WHERE seq = 70; UPDATE cairn_audit SET actor = '"'"'x@y'"'"' WHERE seq = $last" &&
+	test_expect_code 5 cairn-apply apply long.tar.gz --env dev --db sqlite:l.db $KEY 2>err &&
+	test_grep "row 70: its contents do not match its hash: the row was edited (and more: run .cairn-apply history --verify.)" err &&
+	test "$(q l.db "SELECT count(*) FROM cairn_audit")" = "$last" &&
+	test "$(q l.db "SELECT count(*) FROM cairn_migrations WHERE state = '"'"'applied'"'"'")" = 150 &&
+	cairn-apply apply long.tar.gz --env dev --db sqlite:long.db $KEY >out &&
+	test_grep "nothing to apply" out &&
+	test "$(q long.db "SELECT count(*) FROM cairn_audit")" = "$last"
+'
+
 test_expect_success 'untouched books: apply and rollback still work' '
 	cp base.db ok.db &&
 	cairn-apply rollback --db sqlite:ok.db --last 1 >out &&

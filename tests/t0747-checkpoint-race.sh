@@ -60,4 +60,33 @@ test_expect_success 'newest rows cut while a run waits for the lock: the run ref
 	test_line_count = 1 cp.log
 '
 
+test_expect_success 'a row'"'"'s facts edited while a run waits for the lock, after the early open read the books: the run refuses (exit 5), nothing runs again (perf14i)' '
+	apply_project p2 &&
+	apply_table p2 0001_a &&
+	apply_table p2 0002_b &&
+	apply_build p2 "$TRASH_DIRECTORY/w2.tar.gz" &&
+	cairn-apply apply w2.tar.gz --env dev --db sqlite:w.db $KEY >out &&
+	db="$TRASH_DIRECTORY/w.db" &&
+	n=$(q w.db "SELECT count(*) FROM cairn_audit") &&
+	rm -f go &&
+	{ flock "$db" sh -c "while test ! -f go; do sleep 0.05; done" & } &&
+	holder=$! &&
+	i=0 && while flock -n "$db" true; do i=$((i + 1)); test $i -lt 200 || break; sleep 0.05; done &&
+	! flock -n "$db" true &&
+	{ cairn-apply apply w2.tar.gz --env dev --db sqlite:w.db $KEY --lock-timeout 60s >out 2>err & } &&
+	runner=$! &&
+	i=0 && until has_lock_fd $runner "$db"; do i=$((i + 1)); test $i -lt 1200 || break; sleep 0.05; done &&
+	has_lock_fd $runner "$db" &&
+	# the early open read the books and the chain was whole; now 0002 reads
+	# as rolled back, its table dropped: a stale verdict would apply it again
+	q w.db "UPDATE cairn_migrations SET state = '"'"'rolled_back'"'"' WHERE version = '"'"'0002'"'"'; DROP TABLE t_0002_b" &&
+	>go &&
+	wait $holder &&
+	test_expect_code 5 wait $runner &&
+	test_grep "the books were changed outside cairn-apply: migration 0002: state is .rolled_back., the audit chain recorded .applied." err &&
+	test "$(q w.db "SELECT count(*) FROM cairn_audit")" = "$n" &&
+	test "$(q w.db "SELECT state FROM cairn_migrations WHERE version = '"'"'0002'"'"'")" = rolled_back &&
+	test "$(q w.db "SELECT count(*) FROM sqlite_master WHERE name = '"'"'t_0002_b'"'"'")" = 0
+'
+
 test_done
