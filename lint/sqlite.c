@@ -415,50 +415,69 @@ static int table_strict(struct sq_lint *L, const char *table, int created)
 	return sq_table_strict(L->q->db, &L->q->tables, table, created);
 }
 
+/* One column's findings: its type's surprising affinity, what the
+ * configured SQLite version lacks. *is_strict: -1 until asked. */
+static void column_findings(struct sq_lint *L, const char *table, int created,
+			    const char *name, const char *type, int hidden, int *is_strict)
+{
+	const char *aff = affinity(type);
+
+	if ((hidden == 2 || hidden == 3) && version_lacks(L, 3031000))
+		lint_report(&L->s, LR_SQLITE_VERSION, -1,
+			    "column %s is a generated column, which SQLite has from 3.31 on, and sqlite: {version:} says an older one; compute it in a view or the application",
+			    name);
+	if (!affinity_expected(type, aff) && *is_strict < 0)
+		*is_strict = table_strict(L, table, created);
+	if (!affinity_expected(type, aff) && !*is_strict)
+		lint_report(&L->s, LR_SQLITE_AFFINITY, -1,
+			    "column %s is declared %s, which SQLite gives %s affinity%s; declare it %s",
+			    name, type, aff,
+			    !strcmp(aff, "NUMERIC")
+				    ? ": text that looks like a number is stored as one ('007' becomes 7, '1e3' becomes 1000)"
+				    : ": a value that looks like an integer is stored as one",
+			    !strcmp(aff, "NUMERIC") ? "TEXT (or BLOB)" : "TEXT, REAL or BLOB");
+}
+
 /* Columns of table (only the last one: last_only; the table just made:
  * created) whose type surprises, and what the configured SQLite version
- * lacks. */
+ * lacks. The PRAGMA is the one pragma_table_xinfo(table) runs inside
+ * (its rows in cid order), without the virtual table around it. */
 static void check_columns(struct sq_lint *L, const char *table, int last_only, int created)
 {
 	sqlite3_stmt *st = NULL;
-	int is_strict = -1; /* not asked yet */
+	char *sql = sqlite3_mprintf("PRAGMA table_xinfo=%Q", table);
+	char *last_name = NULL, *last_type = NULL;
+	int is_strict = -1, last_hidden = 0; /* not asked yet */
 
 	if (version_lacks(L, 3037000) && (is_strict = table_strict(L, table, created)))
 		lint_report(&L->s, LR_SQLITE_VERSION, -1,
 			    "%s is a STRICT table, which SQLite has from 3.37 on, and sqlite: {version:} says an older one; drop STRICT, or raise the version",
 			    table);
 	L->q->steps = 0;
-	if (sqlite3_prepare_v2(L->q->db, last_only ? "SELECT name, type, hidden FROM pragma_table_xinfo(?1) ORDER BY cid DESC LIMIT 1"
-						   : "SELECT name, type, hidden FROM pragma_table_xinfo(?1) ORDER BY cid",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!sql || sqlite3_prepare_v2(L->q->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *type = (const char *)sqlite3_column_text(st, 1);
-		int hidden = sqlite3_column_int(st, 2);
-		const char *aff;
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *type = (const char *)sqlite3_column_text(st, 2);
+		int hidden = sqlite3_column_int(st, 6);
 
-		if (!name || !type)
-			continue;
-		aff = affinity(type);
-		if ((hidden == 2 || hidden == 3) && version_lacks(L, 3031000))
-			lint_report(&L->s, LR_SQLITE_VERSION, -1,
-				    "column %s is a generated column, which SQLite has from 3.31 on, and sqlite: {version:} says an older one; compute it in a view or the application",
-				    name);
-		if (!affinity_expected(type, aff) && is_strict < 0)
-			is_strict = table_strict(L, table, created);
-		if (!affinity_expected(type, aff) && !is_strict)
-			lint_report(&L->s, LR_SQLITE_AFFINITY, -1,
-				    "column %s is declared %s, which SQLite gives %s affinity%s; declare it %s",
-				    name, type, aff,
-				    !strcmp(aff, "NUMERIC")
-					    ? ": text that looks like a number is stored as one ('007' becomes 7, '1e3' becomes 1000)"
-					    : ": a value that looks like an integer is stored as one",
-				    !strcmp(aff, "NUMERIC") ? "TEXT (or BLOB)" : "TEXT, REAL or BLOB");
+		if (last_only) {
+			free(last_name);
+			free(last_type);
+			last_name = name ? xstrdup(name) : NULL;
+			last_type = type ? xstrdup(type) : NULL;
+			last_hidden = hidden;
+		} else if (name && type) {
+			column_findings(L, table, created, name, type, hidden, &is_strict);
+		}
 	}
+	if (last_name && last_type)
+		column_findings(L, table, created, last_name, last_type, last_hidden, &is_strict);
 out:
+	free(last_name);
+	free(last_type);
 	sqlite3_finalize(st);
+	sqlite3_free(sql);
 }
 
 static int pragma_is_off(const char *v)
