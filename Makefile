@@ -136,7 +136,7 @@ PROJECT_SRC += project/history.c project/history-tree.c project/history-rules.c 
 # protobuf form (its protobuf-c runtime is inside libpg_query; the header
 # comes from libprotobuf-c-dev). cairn only.
 LINT_SRC     = lint/lint.c lint/rules.c lint/rules-alter.c lint/rules-phase.c lint/sqlite.c \
-               lint/sqlite-subset.c
+               lint/sqlite-subset.c lint/sqlite-strict.c
 PROJECT_SRC += $(LINT_SRC) project/check-lint.c project/lint-cache.c
 PROJECT_SRC += project/gitenv.c project/gitindex.c project/style.c
 # Writing and signing bundles, key generation: cairn only.

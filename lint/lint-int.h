@@ -87,4 +87,14 @@ int sq_catalog_write(struct sqlite3 *db, const unsigned char *img, size_t size,
 int sq_subset_build(struct sqlite3 *db, const char *cat, size_t catlen, const char *scripts,
 		    size_t slen);
 
+/* sqlite-strict.c: is main's table name STRICT? 0 as well when it is not
+ * there; created: name was made by the statement just run. *tables keeps
+ * where each table's schema entry was seen (made on first use). */
+struct sq_tables;
+int sq_table_strict(struct sqlite3 *db, struct sq_tables **tables, const char *name,
+		    int created);
+void sq_tables_free(struct sq_tables *tables);
+/* Is STRICT among the table options of sql, a CREATE TABLE SQLite took? */
+int sq_create_is_strict(const char *sql);
+
 #endif

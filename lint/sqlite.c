@@ -40,6 +40,7 @@ struct lint_sqlite {
 	char table[256];
 	char pragma[64], pragma_arg[64];
 	int attach, has_pragma;
+	struct sq_tables *tables; /* where tables' schema entries are (sqlite-strict.c) */
 };
 
 /* ---- the database ---- */
@@ -133,6 +134,7 @@ void lint_sqlite_free(struct lint_sqlite *q)
 	if (!q)
 		return;
 	sqlite3_close(q->db);
+	sq_tables_free(q->tables);
 	free(q);
 }
 
@@ -406,50 +408,76 @@ static int affinity_expected(const char *type, const char *aff)
 	return 0;
 }
 
-/* Columns of table (only the last one: last_only) whose type surprises,
- * and what the configured SQLite version lacks. */
-static void check_columns(struct sq_lint *L, const char *table, int last_only)
+/* Is table STRICT? Asked only where the answer changes a finding. */
+static int table_strict(struct sq_lint *L, const char *table, int created)
+{
+	L->q->steps = 0;
+	return sq_table_strict(L->q->db, &L->q->tables, table, created);
+}
+
+/* One column's findings: its type's surprising affinity, what the
+ * configured SQLite version lacks. *is_strict: -1 until asked. */
+static void column_findings(struct sq_lint *L, const char *table, int created,
+			    const char *name, const char *type, int hidden, int *is_strict)
+{
+	const char *aff = affinity(type);
+
+	if ((hidden == 2 || hidden == 3) && version_lacks(L, 3031000))
+		lint_report(&L->s, LR_SQLITE_VERSION, -1,
+			    "column %s is a generated column, which SQLite has from 3.31 on, and sqlite: {version:} says an older one; compute it in a view or the application",
+			    name);
+	if (!affinity_expected(type, aff) && *is_strict < 0)
+		*is_strict = table_strict(L, table, created);
+	if (!affinity_expected(type, aff) && !*is_strict)
+		lint_report(&L->s, LR_SQLITE_AFFINITY, -1,
+			    "column %s is declared %s, which SQLite gives %s affinity%s; declare it %s",
+			    name, type, aff,
+			    !strcmp(aff, "NUMERIC")
+				    ? ": text that looks like a number is stored as one ('007' becomes 7, '1e3' becomes 1000)"
+				    : ": a value that looks like an integer is stored as one",
+			    !strcmp(aff, "NUMERIC") ? "TEXT (or BLOB)" : "TEXT, REAL or BLOB");
+}
+
+/* Columns of table (only the last one: last_only; the table just made:
+ * created) whose type surprises, and what the configured SQLite version
+ * lacks. The PRAGMA is the one pragma_table_xinfo(table) runs inside
+ * (its rows in cid order), without the virtual table around it. */
+static void check_columns(struct sq_lint *L, const char *table, int last_only, int created)
 {
 	sqlite3_stmt *st = NULL;
-	char *strict = sq_query1(L->q, "SELECT strict FROM pragma_table_list(?1) WHERE schema = 'main'",
-				 table, 0);
-	int is_strict = strict && !strcmp(strict, "1");
+	char *sql = sqlite3_mprintf("PRAGMA table_xinfo=%Q", table);
+	char *last_name = NULL, *last_type = NULL;
+	int is_strict = -1, last_hidden = 0; /* not asked yet */
 
-	free(strict);
-	if (is_strict && version_lacks(L, 3037000))
+	if (version_lacks(L, 3037000) && (is_strict = table_strict(L, table, created)))
 		lint_report(&L->s, LR_SQLITE_VERSION, -1,
 			    "%s is a STRICT table, which SQLite has from 3.37 on, and sqlite: {version:} says an older one; drop STRICT, or raise the version",
 			    table);
 	L->q->steps = 0;
-	if (sqlite3_prepare_v2(L->q->db, last_only ? "SELECT name, type, hidden FROM pragma_table_xinfo(?1) ORDER BY cid DESC LIMIT 1"
-						   : "SELECT name, type, hidden FROM pragma_table_xinfo(?1) ORDER BY cid",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!sql || sqlite3_prepare_v2(L->q->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *type = (const char *)sqlite3_column_text(st, 1);
-		int hidden = sqlite3_column_int(st, 2);
-		const char *aff;
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *type = (const char *)sqlite3_column_text(st, 2);
+		int hidden = sqlite3_column_int(st, 6);
 
-		if (!name || !type)
-			continue;
-		aff = affinity(type);
-		if ((hidden == 2 || hidden == 3) && version_lacks(L, 3031000))
-			lint_report(&L->s, LR_SQLITE_VERSION, -1,
-				    "column %s is a generated column, which SQLite has from 3.31 on, and sqlite: {version:} says an older one; compute it in a view or the application",
-				    name);
-		if (!is_strict && !affinity_expected(type, aff))
-			lint_report(&L->s, LR_SQLITE_AFFINITY, -1,
-				    "column %s is declared %s, which SQLite gives %s affinity%s; declare it %s",
-				    name, type, aff,
-				    !strcmp(aff, "NUMERIC")
-					    ? ": text that looks like a number is stored as one ('007' becomes 7, '1e3' becomes 1000)"
-					    : ": a value that looks like an integer is stored as one",
-				    !strcmp(aff, "NUMERIC") ? "TEXT (or BLOB)" : "TEXT, REAL or BLOB");
+		if (last_only) {
+			free(last_name);
+			free(last_type);
+			last_name = name ? xstrdup(name) : NULL;
+			last_type = type ? xstrdup(type) : NULL;
+			last_hidden = hidden;
+		} else if (name && type) {
+			column_findings(L, table, created, name, type, hidden, &is_strict);
+		}
 	}
+	if (last_name && last_type)
+		column_findings(L, table, created, last_name, last_type, last_hidden, &is_strict);
 out:
+	free(last_name);
+	free(last_type);
 	sqlite3_finalize(st);
+	sqlite3_free(sql);
 }
 
 static int pragma_is_off(const char *v)
@@ -553,9 +581,9 @@ static void check_stmt(struct sq_lint *L, sqlite3_stmt *st, const struct sq_word
 	if (i.action == SQLITE_CREATE_TABLE) {
 		ALLOC_GROW(L->created, L->ncreated + 1, L->created_alloc);
 		L->created[L->ncreated++] = xstrdup(i.table);
-		check_columns(L, i.table, 0);
+		check_columns(L, i.table, 0, 1);
 	} else if (i.action == SQLITE_ALTER_TABLE && a > 0 && sq_is(w, a, "ADD")) {
-		check_columns(L, i.table, 1);
+		check_columns(L, i.table, 1, 0);
 	} else if (i.action == SQLITE_ALTER_TABLE && a > 0 && sq_is(w, a, "RENAME") &&
 		   sq_is(w, a + 1, "TO") && sq_created(L, i.table) && a + 2 < w->n) {
 		/* the new name of a table created here is new too */
