@@ -184,6 +184,10 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
 	case SQLITE_DELETE:
 	case SQLITE_DROP_TABLE:
 		return main_db && is_books(a) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_CREATE_TEMP_TRIGGER:
+		/* b: the table; dbname is "temp" even when the table is main's
+		 * books, and the engine's own writes of them would fire it */
+		return is_books(b) ? deny(g, 2) : SQLITE_OK;
 	case SQLITE_CREATE_TEMP_TABLE:
 	case SQLITE_CREATE_TEMP_VIEW:
 		/* a temp table of that name shadows the books: the engine's
