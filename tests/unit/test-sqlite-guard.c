@@ -155,7 +155,7 @@ int main(void)
 	CHECK(state_of(db, "1", state, sizeof(state)) == 0 && !strcmp(state, BK_APPLIED));
 	CHECK(state_of(db, "3", state, sizeof(state)) == 0 && !strcmp(state, BK_APPLIED));
 
-	/* A temp table shadowing the books, a trigger on them: refused too. */
+	/* A temp table shadowing the books, a trigger on them (TEMP too): refused. */
 	memset(&x, 0, sizeof(x));
 	CHECK(drv->begin(db) == 0);
 	CHECK(exec(db, "CREATE TEMP TABLE cairn_audit (x);", &x) != 0);
@@ -163,6 +163,11 @@ int main(void)
 	memset(&x, 0, sizeof(x));
 	CHECK(drv->begin(db) == 0);
 	CHECK(exec(db, "CREATE TRIGGER t AFTER INSERT ON cairn_migrations BEGIN SELECT 1; END;",
+		   &x) != 0);
+	CHECK(drv->rollback(db) == 0);
+	memset(&x, 0, sizeof(x));
+	CHECK(drv->begin(db) == 0);
+	CHECK(exec(db, "CREATE TEMP TRIGGER t AFTER INSERT ON main.cairn_audit BEGIN SELECT 1; END;",
 		   &x) != 0);
 	CHECK(drv->rollback(db) == 0);
 	drv->close(db);
