@@ -59,21 +59,17 @@ static void tx_ended(struct driver_error *err, sqlite3_stmt *st, long offset)
 	cairn_error_set("%s", err->message);
 }
 
-static int authorize(void *ctx, int action, const char *a, const char *b, const char *dbname,
-		     const char *trigger);
-
 /* The engine's callback writes the books (the statement reached): the
- * script's guard is lifted around it. */
+ * script's guard is lifted around it. Nothing of the script is compiled
+ * meanwhile: its next statement is prepared after the callback returns. */
 static int on_statement(struct db *db, struct driver_exec *x, unsigned long index, size_t offset)
 {
 	struct sqlite_guard *g = db->guard;
 	int rc;
 
-	if (g)
-		sqlite3_set_authorizer(db->h, NULL, NULL);
+	db->guard = NULL;
 	rc = x->on_statement(x->ctx, index, offset);
-	if (g)
-		sqlite3_set_authorizer(db->h, authorize, g);
+	db->guard = g;
 	return rc;
 }
 
@@ -165,12 +161,21 @@ static int deny(struct sqlite_guard *g, int why)
 	return SQLITE_DENY;
 }
 
+/* Installed once for the connection's life (sqlite_guard_install); it
+ * refuses only while a script's guard is set (db->guard). SQLite asks it
+ * when it compiles a statement, never when it steps one, so what matters
+ * is the state at compile time: a script's statements are compiled (and,
+ * after a schema change, compiled again) only while its guard is set, and
+ * the engine's own statements, kept prepared, are stepped only while none
+ * is (on_statement lifts it). */
 static int authorize(void *ctx, int action, const char *a, const char *b, const char *dbname,
 		     const char *trigger)
 {
-	struct sqlite_guard *g = ctx;
+	struct sqlite_guard *g = ((struct db *)ctx)->guard;
 	int main_db = !dbname || !strcmp(dbname, "main");
 
+	if (!g)
+		return SQLITE_OK;
 	switch (action) {
 	case SQLITE_TRANSACTION:
 		return g->no_tx ? deny(g, 1) : SQLITE_OK;
@@ -179,6 +184,10 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
 	case SQLITE_DELETE:
 	case SQLITE_DROP_TABLE:
 		return main_db && is_books(a) ? deny(g, 2) : SQLITE_OK;
+	case SQLITE_CREATE_TEMP_TRIGGER:
+		/* b: the table; dbname is "temp" even when the table is main's
+		 * books, and the engine's own writes of them would fire it */
+		return is_books(b) ? deny(g, 2) : SQLITE_OK;
 	case SQLITE_CREATE_TEMP_TABLE:
 	case SQLITE_CREATE_TEMP_VIEW:
 		/* a temp table of that name shadows the books: the engine's
@@ -199,12 +208,25 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
 	}
 }
 
+int sqlite_guard_install(struct db *db)
+{
+	db->guard = NULL;
+	if (sqlite3_set_authorizer(db->h, authorize, db) != SQLITE_OK) {
+		cairn_error_set("cannot set the books' guard on '%s': %s", db->path,
+				sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
+/* Switching the state, not the authorizer: sqlite3_set_authorizer expires
+ * every prepared statement of the connection, so the engine's kept writes
+ * of the books were compiled again after every script, DDL or not. */
 void sqlite_guard_script(struct db *db, struct sqlite_guard *g)
 {
 	if (g)
 		g->denied = 0;
 	db->guard = g;
-	sqlite3_set_authorizer(db->h, g ? authorize : NULL, g);
 }
 
 void sqlite_denied_message(struct driver_error *e, const struct sqlite_guard *g)

@@ -59,6 +59,9 @@ struct sqlite_guard {
 	int no_tx, denied;
 };
 void sqlite_guard_script(struct db *db, struct sqlite_guard *g);
+/* The guard's authorizer, set once when the connection opens and switched
+ * by db->guard from then on: 0, or -1 with the error set. */
+int sqlite_guard_install(struct db *db);
 /* x->err's "not authorized" (the guard's refusal) said in full. */
 void sqlite_denied_message(struct driver_error *e, const struct sqlite_guard *g);
 

@@ -477,7 +477,7 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_progress_handler(db->h, 10000, progress_cb, db);
 	sqlite3_busy_timeout(db->h, opt.busy_ms >= 0 ? (int)opt.busy_ms : 5000);
-	if (load_extensions(db) < 0)
+	if (sqlite_guard_install(db) < 0 || load_extensions(db) < 0)
 		goto fail;
 	if (opt.foreign_keys >= 0 &&
 	    sqlite_simple(db, opt.foreign_keys ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF"))
