@@ -104,9 +104,9 @@ test_expect_success 'peak RSS near a small bundle.s; bytes changed after verific
 	# measured without the quarantine of ASan (these two runs only): the
 	# spill windows are freed and allocated again as the script streams,
 	# and under ASan+UBSan every freed window waited there, which measured
-	# the quarantine, not the program: +21.5 MiB with 8 MiB of quarantine
+	# the quarantine, not the program: +21 MiB with 8 MiB of quarantine
 	# on the VM of 2026-12-05 (b82a265 too, which had passed CI on another
-	# VM at +14 MiB), +7.6 MiB without, as on the plain build
+	# VM at +14 MiB), +7.4 MiB without (the plain build: +7.2 MiB)
 	NOQ="$ASAN_OPTIONS:quarantine_size_mb=0" &&
 	ASAN_OPTIONS=$NOQ /usr/bin/time -f %M -o rss-small cairn-apply apply big.tar.gz --to 0001 --env dev \
 		--db sqlite:small.db $KEY >/dev/null &&
