@@ -81,10 +81,10 @@ test_expect_success 'a whole apply, traced: its writes and syncs' '
 # kill, exit 137; cut, the power cut, exit 99), the database consistent
 # (the batch's state then added to outcomes); then a rerun finishes it
 stopped_at() {
-	powercut_run $1 $2 $3 cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY &&
+	{ powercut_run $1 $2 $3 cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY || { echo "the run stopped before $2 $3 of $(wc -l <trace.$2) did not end as a $1 (want exit $pr_want)"; cat out err; return 1; }; } &&
 	{ consistent db || { echo "inconsistent after a $1 before $2 $3"; return 1; }; } &&
 	q db "SELECT coalesce((SELECT state || ':' || rows_changed FROM cairn_migrations WHERE version = '0003'), 'none')" >>"$TRASH_DIRECTORY/outcomes" &&
-	cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY >out 2>err &&
+	{ cairn-apply apply v2.tar.gz --env dev --db sqlite:db $KEY >out 2>err || { echo "the rerun after a $1 before $2 $3 failed"; cat out err; return 1; }; } &&
 	{ finished db || { echo "not finished after a $1 before $2 $3 and a rerun"; return 1; }; }
 }
 
