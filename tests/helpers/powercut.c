@@ -150,6 +150,17 @@ static void init(void)
 	slash[slash == dir] = '\0';
 }
 
+/* Everything resolved at load, before main and so before any thread of
+ * the program: a lazy init() alone raced, a second thread finding ready
+ * set while the first was still resolving the pointers called a NULL
+ * r_open (t1067 test 3 once, under ASan: SEGV at pc 0 in cairn-apply's
+ * early-open thread, exit 134 instead of the kill's 137). init() stays
+ * for a call made before this constructor has run. */
+__attribute__((constructor)) static void init_at_load(void)
+{
+	init();
+}
+
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
