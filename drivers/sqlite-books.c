@@ -382,6 +382,8 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 
 static int write_error(struct db *db, const char *table)
 {
+	if (sqlite_was_replaced(db))
+		return -1;
 	cairn_error_set("cannot write %s in '%s': %s", table, db->path, sqlite3_errmsg(db->h));
 	return -1;
 }

@@ -34,6 +34,10 @@ struct db {
 void sqlite_fill_error(struct db *db, struct driver_error *err, long base, int rc);
 int sqlite_simple(struct db *db, const char *sql);
 sqlite3_stmt *sqlite_pragma_row(struct db *db, const char *pragma);
+/* The last error was SQLite refusing to write a file renamed away
+ * (SQLITE_READONLY_DBMOVED) and the path names another file now: 1, with
+ * the error set to the replaced-database message; else 0. */
+int sqlite_was_replaced(struct db *db);
 
 /* sqlite-vfs.c: "unix" without the directory sync of a journal that is
  * durable already; its name, or NULL (then SQLite's default VFS). */

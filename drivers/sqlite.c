@@ -79,7 +79,18 @@ static const char *code_name(int rc)
 	}
 }
 
-/* base: offset of the statement in the caller's script. */
+static int sqlite_same_file(struct db *db, const char *when);
+
+int sqlite_was_replaced(struct db *db)
+{
+	return db->h && sqlite3_extended_errcode(db->h) == SQLITE_READONLY_DBMOVED &&
+	       sqlite_same_file(db, "while the run held its lock") < 0;
+}
+
+/* base: offset of the statement in the caller's script. A write refused
+ * because the file was renamed over mid-script says so, as the check
+ * before COMMIT would have: SQLite's "readonly database" would send the
+ * operator after permissions. */
 void sqlite_fill_error(struct db *db, struct driver_error *err, long base, int rc)
 {
 	int off;
@@ -92,6 +103,8 @@ void sqlite_fill_error(struct db *db, struct driver_error *err, long base, int r
 	if ((rc & 0xff) == SQLITE_INTERRUPT && db->deadline_ns)
 		snprintf(err->message, sizeof(err->message),
 			 "statement timeout: interrupted after the migration's timeout");
+	else if (sqlite_was_replaced(db))
+		snprintf(err->message, sizeof(err->message), "%s", cairn_error_last());
 }
 
 int sqlite_simple(struct db *db, const char *sql)
