@@ -173,8 +173,16 @@ static void sq_scan(struct sq_words *w, const char *s, size_t len, size_t i)
 		} else if (s[i] == '"' || s[i] == '`' || s[i] == '[' || s[i] == '\'') {
 			char close = s[i] == '[' ? ']' : s[i];
 
-			for (i++; i < len && s[i] != close; i++)
-				;
+			/* a doubled quote is one quote inside the name or string
+			 * ("q""x" is one token): split in two, ALTER TABLE "q""x"
+			 * ADD ... lost its ADD and the rules on it */
+			for (i++; i < len; i++) {
+				if (s[i] != close)
+					continue;
+				if (close == ']' || i + 1 >= len || s[i + 1] != close)
+					break;
+				i++;
+			}
 			i = i < len ? i + 1 : len;
 		} else {
 			i++;

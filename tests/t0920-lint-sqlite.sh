@@ -66,6 +66,20 @@ test_expect_success 'the schema comes from the earlier migrations: a table creat
 	has out sqlite-error 1 "no such table: missing"
 '
 
+# A doubled quote inside a quoted name split the name in two for the
+# words the rules read: ALTER TABLE "q""x" ADD COLUMN lost its ADD, and
+# sqlite-add-column stayed quiet, a side door around the rule.
+test_expect_success 'a quoted table name with a doubled quote: the ADD COLUMN rule still fires, at the column' '
+	sqlite_project p "CREATE TABLE \"q\"\"uote(d\" (a integer);@CREATE TABLE [sq] (a integer);@CREATE TABLE \`b\`\`t\` (a integer);" \
+		"ALTER TABLE \"q\"\"uote(d\" ADD COLUMN b integer NOT NULL;@ALTER TABLE main.\"q\"\"uote(d\" ADD c integer NOT NULL;@ALTER TABLE [sq] ADD COLUMN b integer NOT NULL;@ALTER TABLE \`b\`\`t\` ADD COLUMN b integer NOT NULL;" &&
+	(cd p && lint_json >../out) &&
+	has out sqlite-add-column 1 &&
+	has out sqlite-add-column 2 &&
+	has out sqlite-add-column 3 &&
+	has out sqlite-add-column 4 &&
+	python3 -c "import json; f=[(x[\"line\"], x[\"column\"]) for x in json.load(open(\"out\"))[\"findings\"] if x[\"rule\"]==\"sqlite-add-column\"]; assert (1, 36) in f and (3, 29) in f, f"
+'
+
 test_expect_success 'a bare file has no history: unknown tables are not errors, its rules still work' '
 	printf "%s\n" "ALTER TABLE orders ADD COLUMN total integer NOT NULL;" "INSERT INTO nowhere VALUES (1);" >a.sqlite.sql &&
 	lint_json a.sqlite.sql >out &&
