@@ -78,15 +78,6 @@ struct row_index {
 	unsigned char *flags;      /* per row: ROW_* */
 };
 
-static size_t version_hash(const char *s)
-{
-	size_t h = 2166136261u;    /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static void row_index_build(struct row_index *x, const struct bk_row *rows, size_t n)
 {
 	size_t i, cap = 16;
@@ -99,7 +90,7 @@ static void row_index_build(struct row_index *x, const struct bk_row *rows, size
 	x->first = xcalloc(n ? n : 1, sizeof(*x->first));
 	x->flags = xcalloc(n ? n : 1, 1);
 	for (i = 0; i < n; i++) {
-		size_t h = version_hash(rows[i].version) & x->mask;
+		size_t h = str_hash(rows[i].version) & x->mask;
 
 		while (x->slots[h] && strcmp(rows[x->slots[h] - 1].version, rows[i].version))
 			h = (h + 1) & x->mask;
@@ -118,7 +109,7 @@ static void row_index_build(struct row_index *x, const struct bk_row *rows, size
 /* The index of the first row whose version is exactly v, or -1. */
 static long row_index_find(const struct row_index *x, const char *v)
 {
-	size_t h = version_hash(v) & x->mask;
+	size_t h = str_hash(v) & x->mask;
 
 	for (; x->slots[h]; h = (h + 1) & x->mask)
 		if (!strcmp(x->rows[x->slots[h] - 1].version, v))

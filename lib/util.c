@@ -446,6 +446,15 @@ int version_cmp(const char *a, const char *b)
 	return c < 0 ? -1 : c > 0;
 }
 
+size_t str_hash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
 int starts_with(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));

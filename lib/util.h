@@ -67,4 +67,8 @@ const char *stop_signal_name(int sig);
 int starts_with(const char *s, const char *prefix);
 int ends_with(const char *s, const char *suffix);
 
+/* FNV-1a of a NUL-terminated string, for in-memory hash tables only
+ * (never stored, never a lock key: drivers/postgres.c has its own). */
+size_t str_hash(const char *s);
+
 #endif

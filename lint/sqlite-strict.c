@@ -51,19 +51,10 @@ static char ascii_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static size_t hint_hash(const char *lname)
-{
-	size_t h = 2166136261u;
-
-	for (; *lname; lname++)
-		h = (h ^ (unsigned char)*lname) * 16777619u;
-	return h;
-}
-
 /* The slot of lname: its own, or the free one where it would go. */
 static struct sq_hint *hint_slot(struct sq_hint *slot, size_t nslot, const char *lname)
 {
-	size_t i = hint_hash(lname) & (nslot - 1);
+	size_t i = str_hash(lname) & (nslot - 1);
 
 	while (slot[i].name && strcmp(slot[i].name, lname))
 		i = (i + 1) & (nslot - 1);
