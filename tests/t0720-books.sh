@@ -158,6 +158,35 @@ test_expect_success 'a chain of 152 rows, checked by the guard in batches of 64 
 	test "$(q long.db "SELECT count(*) FROM cairn_audit")" = "$last"
 '
 
+test_expect_success 'rows that share a block of strings and a row with a down script of 20 kB (a block of its own): an edited down script is refused wherever the row lies, and rollback runs each row'"'"'s own (rss14l)' '
+	apply_project blk &&
+	long=$(printf "%20000s" "" | tr " " x) &&
+	apply_table blk 0001_a &&
+	apply_mig blk 0002_l "CREATE TABLE t_0002_l (id integer);" "DROP TABLE t_0002_l; -- $long" &&
+	apply_table blk 0003_c &&
+	apply_table blk 0004_d &&
+	apply_build blk "$TRASH_DIRECTORY/blk.tar.gz" &&
+	cairn-apply apply blk.tar.gz --env dev --db sqlite:blk.db $KEY >out &&
+	test_grep "applied 4 migrations" out &&
+	test "$(q blk.db "SELECT length(down_sql) > 20000 FROM cairn_migrations WHERE version = '"'"'0002'"'"'")" = 1 &&
+	for v in 0001 0002 0003 0004; do
+		cp blk.db be.db &&
+		q be.db "UPDATE cairn_migrations SET down_sql = replace(down_sql, '"'"'DROP TABLE t_$v'"'"', '"'"'DROP TABLE t_0001_a; DROP TABLE t_$v'"'"') WHERE version = '"'"'$v'"'"'" &&
+		test_expect_code 5 cairn-apply apply blk.tar.gz --env dev --db sqlite:be.db $KEY 2>err &&
+		test_grep "migration $v: down is .sha256:[0-9a-f]*., the audit chain recorded .sha256:[0-9a-f]*." err &&
+		test_expect_code 5 cairn-apply rollback --db sqlite:be.db --last 4 2>err &&
+		test_grep "migration $v: down is " err &&
+		test "$(q be.db "SELECT count(*) FROM sqlite_master WHERE name LIKE '"'"'t_000%'"'"'")" = 4 &&
+		test "$(applied be.db)" = 4 || return 1
+	done &&
+	cp blk.db br.db &&
+	cairn-apply rollback --db sqlite:br.db --last 3 >out &&
+	test "$(q br.db "SELECT group_concat(version || '"'"'='"'"'|| state, '"'"' '"'"') FROM (SELECT version, state FROM cairn_migrations ORDER BY version)")" = "0001=applied 0002=rolled_back 0003=rolled_back 0004=rolled_back" &&
+	test "$(q br.db "SELECT group_concat(name, '"'"' '"'"') FROM (SELECT name FROM sqlite_master WHERE name LIKE '"'"'t_000%'"'"' ORDER BY name)")" = t_0001_a &&
+	cairn-apply history --db sqlite:br.db --verify >out &&
+	test_grep "intact" out
+'
+
 test_expect_success 'untouched books: apply and rollback still work' '
 	cp base.db ok.db &&
 	cairn-apply rollback --db sqlite:ok.db --last 1 >out &&
