@@ -50,8 +50,16 @@ int sha256_init(struct sha256_ctx *c)
 	return 0;
 }
 
+static _Thread_local unsigned long long bytes_this_thread;
+
+unsigned long long sha256_bytes_this_thread(void)
+{
+	return bytes_this_thread;
+}
+
 int sha256_update(struct sha256_ctx *c, const void *data, size_t len)
 {
+	bytes_this_thread += len;
 	if (!EVP_DigestUpdate(c->md, data, len)) {
 		cairn_error_set("sha256 update failed");
 		return -1;
