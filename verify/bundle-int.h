@@ -60,6 +60,7 @@ struct bundle_priv {
 	int mhashing;               /* the parse's thread hashes the pieces as it takes them */
 	int mhashed;                /* 1: mhex is the text's sha256; -1: it is not (reading stopped) */
 	unsigned long long mhashed_len; /* bytes the parse's thread hashed */
+	int mhash_failed;           /* its context could not be made (the parse's thread's) */
 	struct sha256_ctx mctx;     /* the parse's thread's alone until mhashed */
 	char mhex[65];
 	struct sums sums;

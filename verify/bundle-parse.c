@@ -96,7 +96,7 @@ static const char *next_piece(void *ctx, size_t *len)
 		return NULL;
 	p->mgot = x;
 	*len = x->len;
-	if (p->mhashing && !p->mhashed) {
+	if (p->mhashing && !p->mhashed && !p->mhash_failed) {
 		sha256_update(&p->mctx, x->data, x->len);
 		/* the header's size hashed: the reader has its answer now, not
 		 * once the parse is done (it never gives more than that size) */
@@ -254,7 +254,7 @@ static void pieces_hash_rest(struct bundle_priv *p)
 	pthread_mutex_lock(&p->mlock);
 	end = p->mend;
 	pthread_mutex_unlock(&p->mlock);
-	if (end > 0 && p->mhashed_len == p->mhint) {
+	if (end > 0 && !p->mhash_failed && p->mhashed_len == p->mhint) {
 		pieces_hashed(p, sha256_final_hex(&p->mctx, p->mhex) == 0);
 	} else {
 		sha256_release(&p->mctx);
@@ -328,6 +328,8 @@ static int parse_pieces(struct parse_job *j)
 	struct bundle_priv *p = j->b->priv;
 	int rc, auth, end, sums;
 
+	if (p->mhashing && sha256_init(&p->mctx) < 0)
+		p->mhash_failed = 1; /* the reader is told when it asks */
 	/* SHA256SUMS comes after the manifest: compared once both are read
 	 * (sums_equal) */
 	rc = manifest_parse_canonical_sums(j->b, next_piece, p, p->mhint, NULL, &j->matched);
@@ -410,17 +412,17 @@ void bundle_parse_start(struct parse_job *j)
 {
 	struct bundle_priv *p = j->b->priv;
 
-	/* the pieces' hash is the thread's from its first piece: set before
-	 * it starts, and it starts before the reader's first piece */
-	p->mhashing = p->mpieces && sha256_init(&p->mctx) == 0;
+	/* the pieces' hash is the thread's: set before it starts, and it
+	 * starts before the reader's first piece (its context is made on the
+	 * thread: a first sha256_init is OpenSSL's first use, ~5 M
+	 * instructions kept off the reader) */
+	p->mhashing = p->mpieces;
 	j->started = pthread_create(&j->thread, NULL, parse_run, j) == 0;
 	/* no thread: the pieces pile up, and the parse runs in parse_wait;
 	 * the reader hashes them */
 	p->mstreamed = j->started;
-	if (p->mhashing && !j->started) {
-		sha256_release(&p->mctx);
+	if (!j->started)
 		p->mhashing = 0;
-	}
 }
 
 void bundle_parse_authenticated(struct parse_job *j, int ok)

@@ -629,6 +629,8 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	for (i = 0; i < p->npairs; i++)
 		if (check_pair_names(&p->pairs[i]) < 0)
 			goto out;
+	if (opts && opts->trust_ready && opts->trust_ready(opts->trust_ctx) < 0)
+		goto out;
 	if (!(opts && opts->untrusted) && authenticate(b, trust) < 0)
 		goto out;
 	if (drop)
