@@ -14,12 +14,19 @@
  * again on every init, which cost more than hashing a small member (a
  * bundle of 5,000 migrations hashes 10,000 of them). Never freed: the
  * process needs it to the end. */
+static EVP_MD *_Atomic fetched;
+
 static const EVP_MD *sha256_md(void)
 {
-	static EVP_MD *md;
+	EVP_MD *md = atomic_load(&fetched), *none = NULL;
 
-	if (!md)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	/* threads may ask first at once (an apply's parse, file hash and key
+	 * threads start together): one fetch is kept, the others freed */
+	if (!md && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) &&
+	    !atomic_compare_exchange_strong(&fetched, &none, md)) {
+		EVP_MD_free(md);
+		md = none;
+	}
 	return md ? md : EVP_sha256();
 }
 
