@@ -14,12 +14,19 @@
  * again on every init, which cost more than hashing a small member (a
  * bundle of 5,000 migrations hashes 10,000 of them). Never freed: the
  * process needs it to the end. */
+static EVP_MD *_Atomic fetched;
+
 static const EVP_MD *sha256_md(void)
 {
-	static EVP_MD *md;
+	EVP_MD *md = atomic_load(&fetched), *none = NULL;
 
-	if (!md)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	/* threads may ask first at once (an apply's parse, file hash and key
+	 * threads start together): one fetch is kept, the others freed */
+	if (!md && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) &&
+	    !atomic_compare_exchange_strong(&fetched, &none, md)) {
+		EVP_MD_free(md);
+		md = none;
+	}
 	return md ? md : EVP_sha256();
 }
 
@@ -50,8 +57,16 @@ int sha256_init(struct sha256_ctx *c)
 	return 0;
 }
 
+static _Thread_local unsigned long long bytes_this_thread;
+
+unsigned long long sha256_bytes_this_thread(void)
+{
+	return bytes_this_thread;
+}
+
 int sha256_update(struct sha256_ctx *c, const void *data, size_t len)
 {
+	bytes_this_thread += len;
 	if (!EVP_DigestUpdate(c->md, data, len)) {
 		cairn_error_set("sha256 update failed");
 		return -1;

@@ -13,6 +13,10 @@ struct sha256_ctx {
 
 int sha256_init(struct sha256_ctx *c);
 int sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+/* Bytes sha256_update hashed on the calling thread so far: which thread
+ * does the hashing is what keeps it off an apply's critical path, and
+ * tests check it (test-bundle). */
+unsigned long long sha256_bytes_this_thread(void);
 /* Writes 64 hex digits and a NUL; frees the context. */
 int sha256_final_hex(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1]);
 int sha256_final_raw(struct sha256_ctx *c, unsigned char raw[32]);

@@ -38,6 +38,22 @@ test_expect_success 'a missing bundle is exit 6' '
 	test_grep "cannot read bundle" err
 '
 
+test_expect_success 'a --key that cannot be used is named first, whatever the bundle (exit 6); good keys and a broken bundle: refused (exit 3)' '
+	echo "not a bundle" >broken.tar.gz &&
+	test_expect_code 6 cairn-apply apply broken.tar.gz --env dev --db sqlite:db1 --key nosuch.pub 2>err &&
+	test_grep "cannot use key .nosuch.pub.: cannot open" err &&
+	! test_grep "refusing bundle" err &&
+	test_expect_code 6 cairn-apply apply forged.tar.gz --env dev --db sqlite:db1 $KEY --key broken.tar.gz 2>err &&
+	test_grep "cannot use key .broken.tar.gz.: .* is not a PEM public key" err &&
+	test_expect_code 6 cairn-apply apply v3.tar.gz --env dev --db sqlite:db1 $KEY --key nosuch.pub 2>err &&
+	test_grep "cannot use key .nosuch.pub." err &&
+	test_expect_code 3 cairn-apply apply broken.tar.gz --env dev --db sqlite:db1 $KEY --key other.pub 2>err &&
+	test_grep "refusing bundle .broken.tar.gz.: not a bundle: not a gzip-compressed tarball" err &&
+	test_expect_code 3 cairn-apply apply forged.tar.gz --env dev --db sqlite:db1 --key other.pub 2>err &&
+	test_grep "refusing bundle" err &&
+	test ! -e db1
+'
+
 test_expect_success 'apply creates the bookkeeping and applies in order' '
 	cairn-apply apply v3.tar.gz --env dev --db sqlite:db1 $KEY >out &&
 	test_grep "^applying 3 migrations on db1 for dev" out &&

@@ -59,10 +59,11 @@ int breader_data(struct breader *r, const void **data, size_t *len);
 /* The current member's bytes, whole, into out (capped: the caller has
  * checked m.size), and their sha256 when hex is not NULL. */
 int breader_slurp(struct breader *r, struct buf *out, char *hex);
-/* Hash the file's bytes as they are read (call before the first member). */
+/* Start hashing the whole file, read on the side (pread on the open
+ * file), on a thread of its own beside the reading. */
 void breader_hash_file(struct breader *r);
-/* The file's sha256: of the bytes read, once the archive's end is
- * checked; else of the file as it is now, read on the side. */
+/* The file's sha256, read on the side: breader_hash_file's answer (waited
+ * for), else made now. */
 int breader_file_sha256(struct breader *r, char hex[65]);
 /* libarchive's version ("libarchive 3.6.2"), for --version. */
 const char *breader_libarchive_version(void);

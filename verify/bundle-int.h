@@ -8,6 +8,7 @@
 #include "../lib/buf.h"
 #include "../lib/error.h"
 #include "../lib/pool.h"
+#include "../lib/sha256.h"
 #include "archive.h"
 #include "manifest.h"
 
@@ -56,6 +57,12 @@ struct bundle_priv {
 	int mauth;                  /* the statements: 1 authenticated, -1 not (the open failed) */
 	int msums;                  /* SHA256SUMS is parsed: the parse may read p->sums */
 	int mstreamed_ok;           /* the canonical parse took the pieces (bundle_manifest_streamed) */
+	int mhashing;               /* the parse's thread hashes the pieces as it takes them */
+	int mhashed;                /* 1: mhex is the text's sha256; -1: it is not (reading stopped) */
+	unsigned long long mhashed_len; /* bytes the parse's thread hashed */
+	int mhash_failed;           /* its context could not be made (the parse's thread's) */
+	struct sha256_ctx mctx;     /* the parse's thread's alone until mhashed */
+	char mhex[65];
 	struct sums sums;
 	struct kept *members;       /* the migration members, in SHA256SUMS order */
 	size_t nmembers;
@@ -110,10 +117,14 @@ void bundle_pieces_init(struct bundle_priv *p);
 void bundle_pieces_free(struct bundle_priv *p);
 /* the pieces queued and not parsed, freed (the parse holds none then) */
 void bundle_pieces_drop(struct bundle_priv *p);
-/* manifest.yaml's bytes (size from its header) into pieces for the parse,
- * hashed as they stream by into hex; 0, or -1 with the error set (the
- * parse is told to stop). */
-int bundle_read_pieces(struct bundle_priv *p, struct breader *r, unsigned long long size, char *hex);
+/* manifest.yaml's bytes (size from its header) into pieces for the parse;
+ * 0, or -1 with the error set (the parse is told to stop). Their sha256
+ * is made by the parse's thread as it takes them, or, with no thread,
+ * here as they stream by: bundle_parse_manifest_hex gives it. */
+int bundle_read_pieces(struct bundle_priv *p, struct breader *r, unsigned long long size);
+/* manifest.yaml's sha256, once every piece was hashed (waits for the
+ * parse's thread); 0, or -1 with the error set */
+int bundle_parse_manifest_hex(struct bundle_priv *p, char hex[65]);
 void bundle_parse_start(struct parse_job *j);
 /* the statements checked out (ok) or the open failed: the general
  * parser, which a text not in the canonical form needs, waits for this */

@@ -58,6 +58,15 @@ void bundle_pieces_free(struct bundle_priv *p)
 	}
 }
 
+/* The parse's thread's hash of the pieces, given to the reader. */
+static void pieces_hashed(struct bundle_priv *p, int ok)
+{
+	pthread_mutex_lock(&p->mlock);
+	p->mhashed = ok ? 1 : -1;
+	pthread_cond_broadcast(&p->mcond);
+	pthread_mutex_unlock(&p->mlock);
+}
+
 /* The parse's next piece: waits for the reader when it streams. The piece
  * given before is freed. NULL after the last, or once reading failed. */
 static const char *next_piece(void *ctx, size_t *len)
@@ -87,6 +96,13 @@ static const char *next_piece(void *ctx, size_t *len)
 		return NULL;
 	p->mgot = x;
 	*len = x->len;
+	if (p->mhashing && !p->mhashed && !p->mhash_failed) {
+		sha256_update(&p->mctx, x->data, x->len);
+		/* the header's size hashed: the reader has its answer now, not
+		 * once the parse is done (it never gives more than that size) */
+		if ((p->mhashed_len += x->len) == p->mhint)
+			pieces_hashed(p, sha256_final_hex(&p->mctx, p->mhex) == 0);
+	}
 	return x->data;
 }
 
@@ -148,19 +164,22 @@ static struct mpiece *piece_new(struct bundle_priv *p, size_t left)
 	return x;
 }
 
-int bundle_read_pieces(struct bundle_priv *p, struct breader *r, unsigned long long size, char *hex)
+/* The reader's side: each piece copied from the inflater's block and
+ * queued; hashed here only when no thread takes them (the parse's thread
+ * hashes them otherwise: see bundle_parse_start). */
+int bundle_read_pieces(struct bundle_priv *p, struct breader *r, unsigned long long size)
 {
-	struct sha256_ctx c;
 	const void *d;
 	size_t len, left = (size_t)size;
 	int k;
 
-	if (sha256_init(&c) < 0) {
+	if (!p->mhashing && sha256_init(&p->mctx) < 0) {
 		pieces_end(p, -1);
 		return -1;
 	}
 	while ((k = breader_data(r, &d, &len)) > 0) {
-		sha256_update(&c, d, len);
+		if (!p->mhashing)
+			sha256_update(&p->mctx, d, len);
 		while (len) {
 			struct mpiece *x = p->mcur;
 			size_t n;
@@ -179,8 +198,14 @@ int bundle_read_pieces(struct bundle_priv *p, struct breader *r, unsigned long l
 			}
 		}
 	}
-	if (k < 0 || sha256_final_hex(&c, hex) < 0) {
-		sha256_release(&c);
+	/* mhashed is the parse's thread's to write when it hashes */
+	if (!p->mhashing && k < 0)
+		sha256_release(&p->mctx);
+	else if (!p->mhashing && sha256_final_hex(&p->mctx, p->mhex) < 0)
+		k = -1;
+	else if (!p->mhashing)
+		p->mhashed = 1;
+	if (k < 0) {
 		pieces_end(p, -1);
 		return -1;
 	}
@@ -192,6 +217,49 @@ int bundle_read_pieces(struct bundle_priv *p, struct breader *r, unsigned long l
 	}
 	pieces_end(p, 1);
 	return 0;
+}
+
+int bundle_parse_manifest_hex(struct bundle_priv *p, char hex[65])
+{
+	int ok;
+
+	pthread_mutex_lock(&p->mlock);
+	while (!p->mhashed)
+		pthread_cond_wait(&p->mcond, &p->mlock);
+	ok = p->mhashed > 0;
+	if (ok)
+		memcpy(hex, p->mhex, sizeof(p->mhex));
+	pthread_mutex_unlock(&p->mlock);
+	if (!ok)
+		cairn_error_set("member 'manifest.yaml': not read whole");
+	return ok ? 0 : -1;
+}
+
+/* The parse's thread: the pieces the canonical parse did not take (it
+ * stopped early) taken and hashed now, to the reader's last, so the
+ * reader gets its hash whatever the parse made of the text; a piece is
+ * hashed as it is taken, so the hash is of the bytes handed to the parse,
+ * in order. An empty text: hashed here. */
+static void pieces_hash_rest(struct bundle_priv *p)
+{
+	size_t len;
+	int end;
+
+	if (!p->mhashing)
+		return;
+	while (next_piece(p, &len))
+		;
+	if (p->mhashed)
+		return;
+	pthread_mutex_lock(&p->mlock);
+	end = p->mend;
+	pthread_mutex_unlock(&p->mlock);
+	if (end > 0 && !p->mhash_failed && p->mhashed_len == p->mhint) {
+		pieces_hashed(p, sha256_final_hex(&p->mctx, p->mhex) == 0);
+	} else {
+		sha256_release(&p->mctx);
+		pieces_hashed(p, 0);
+	}
 }
 
 /* A manifest read in pieces that is not in the canonical form (a
@@ -260,9 +328,12 @@ static int parse_pieces(struct parse_job *j)
 	struct bundle_priv *p = j->b->priv;
 	int rc, auth, end, sums;
 
+	if (p->mhashing && sha256_init(&p->mctx) < 0)
+		p->mhash_failed = 1; /* the reader is told when it asks */
 	/* SHA256SUMS comes after the manifest: compared once both are read
 	 * (sums_equal) */
 	rc = manifest_parse_canonical_sums(j->b, next_piece, p, p->mhint, NULL, &j->matched);
+	pieces_hash_rest(p);
 	pthread_mutex_lock(&p->mlock);
 	p->mgone = 1;
 	pthread_cond_broadcast(&p->mcond);
@@ -341,9 +412,17 @@ void bundle_parse_start(struct parse_job *j)
 {
 	struct bundle_priv *p = j->b->priv;
 
+	/* the pieces' hash is the thread's: set before it starts, and it
+	 * starts before the reader's first piece (its context is made on the
+	 * thread: a first sha256_init is OpenSSL's first use, ~5 M
+	 * instructions kept off the reader) */
+	p->mhashing = p->mpieces;
 	j->started = pthread_create(&j->thread, NULL, parse_run, j) == 0;
-	/* no thread: the pieces pile up, and the parse runs in parse_wait */
+	/* no thread: the pieces pile up, and the parse runs in parse_wait;
+	 * the reader hashes them */
 	p->mstreamed = j->started;
+	if (!j->started)
+		p->mhashing = 0;
 }
 
 void bundle_parse_authenticated(struct parse_job *j, int ok)

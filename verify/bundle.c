@@ -431,11 +431,9 @@ static int read_head(struct bundle *b, struct breader *r, struct parse_job *pars
 		p->mpieces = 1;
 		p->mhint = m.size;
 		bundle_parse_start(parse);
-		if (bundle_read_pieces(p, r, m.size, hex) < 0)
+		if (bundle_read_pieces(p, r, m.size) < 0)
 			return -1;
 	}
-	memcpy(b->id, "sha256:", 7);
-	memcpy(b->id + 7, hex, 65);
 	if ((k = breader_next(r, &m)) <= 0 || m.rank != RANK_SUMS) {
 		if (k >= 0)
 			cairn_error_set("member 'SHA256SUMS': missing%s%s%s", k ? " (found '" : "",
@@ -451,7 +449,12 @@ static int read_head(struct bundle *b, struct breader *r, struct parse_job *pars
 	if (parse) {
 		buf_release(&p->sums_raw);
 		bundle_parse_sums_ready(parse);
+		/* hashed by the parse's thread while SHA256SUMS was read */
+		if (bundle_parse_manifest_hex(p, hex) < 0)
+			return -1;
 	}
+	memcpy(b->id, "sha256:", 7);
+	memcpy(b->id + 7, hex, 65);
 	if (!p->sums.n || strcmp(p->sums.items[0].path, "manifest.yaml")) {
 		cairn_error_set("member 'SHA256SUMS': does not list manifest.yaml first");
 		return -1;
@@ -626,6 +629,8 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 	for (i = 0; i < p->npairs; i++)
 		if (check_pair_names(&p->pairs[i]) < 0)
 			goto out;
+	if (opts && opts->trust_ready && opts->trust_ready(opts->trust_ctx) < 0)
+		goto out;
 	if (!(opts && opts->untrusted) && authenticate(b, trust) < 0)
 		goto out;
 	if (drop)

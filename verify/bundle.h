@@ -74,6 +74,12 @@ struct bundle_open_opts {
 	 * and then all of them, with every check. */
 	int (*known_file)(void *ctx, const char *sha256_hex);
 	void *known_ctx;
+	/* The trusted keys are still being loaded (by the caller, beside the
+	 * reading): called once the head is read, before trust is first
+	 * used; 0 when they are in, or -1 with the error set (the open
+	 * fails). */
+	int (*trust_ready)(void *ctx);
+	void *trust_ctx;
 };
 int bundle_open_opts(struct bundle **out, const char *path, const struct trust *trust,
 		     const struct bundle_open_opts *opts);
