@@ -202,7 +202,7 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 		m->contract = bm->contract;
 		m->timeout_ms = bm->timeout_ms;
 		m->lock_timeout_ms = bm->lock_timeout_ms;
-		m->throttle = batch_throttle_set(&bm->throttle) ? &bm->throttle : NULL;
+		m->throttle = bm->throttle;
 		m->environments = bm->environments;
 		m->nenvironments = bm->nenvironments;
 		/* an unchanged bundle file passed this check when it was applied

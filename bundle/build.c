@@ -299,7 +299,10 @@ static void fill_migration(struct bundle_migration *bm, const struct migration *
 	bm->nenvironments = m->environments.n;
 	bm->timeout_ms = m->timeout_ms;
 	bm->lock_timeout_ms = m->lock_timeout_ms;
-	bm->throttle = m->throttle;
+	if (batch_throttle_set(&m->throttle)) { /* none: NULL, and none written */
+		bm->throttle = xmalloc(sizeof(*bm->throttle));
+		*bm->throttle = m->throttle;
+	}
 	/* provenance: filled by the history walk (issue #3) when it ran */
 	bm->prov_commit = m->prov_commit ? xstrdup(m->prov_commit) : NULL;
 	bm->prov_author = m->prov_author ? xstrdup(m->prov_author) : NULL;

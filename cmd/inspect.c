@@ -103,10 +103,10 @@ static void print_text(const struct bundle *b, size_t nkeys)
 		if (m->nenvironments)
 			printf("]");
 		putchar('\n');
-		if (batch_throttle_set(&m->throttle)) {
+		if (m->throttle && batch_throttle_set(m->throttle)) {
 			struct buf t = BUF_INIT;
 
-			if (batch_throttle_text(&m->throttle, &t) == 0)
+			if (batch_throttle_text(m->throttle, &t) == 0)
 				printf("      batch: %s\n", buf_cstr(&t));
 			buf_release(&t);
 		}
@@ -229,9 +229,9 @@ static void print_json(const struct bundle *b, size_t nkeys)
 			   m->destructive ? "true" : "false");
 		json_kv(&o, "kind", m->batch ? "batch" : "schema", 1);
 		json_kv(&o, "phase", m->contract ? "contract" : "expand", 1);
-		if (batch_throttle_set(&m->throttle)) {
+		if (m->throttle && batch_throttle_set(m->throttle)) {
 			buf_puts(&o, ",\"batch\":");
-			batch_throttle_json(&m->throttle, &o);
+			batch_throttle_json(m->throttle, &o);
 		}
 		json_list(&o, "environments", m->environments, m->nenvironments);
 		buf_printf(&o, ",\"timeout_ms\":%llu,\"lock_timeout_ms\":%llu", m->timeout_ms,

@@ -37,16 +37,21 @@ struct bundle_migration {
 	char *checksum;        /* "sha256:<hex>" over the migration's files, canonical order */
 	char **requires;       /* directory names */
 	size_t nrequires;
-	int transaction;       /* 1 unless migration.yaml says false */
 	char **no_transaction; /* drivers on which it runs outside one (transaction:
 				* {postgres: false}); written only when not empty */
 	size_t nno_transaction;
-	int irreversible, destructive, batch;
-	int contract;          /* phase: contract; written only when set (absent: expand) */
+	/* 0 or 1 each: bytes, not ints, as the batch: keys are a pointer, for
+	 * an entry held a migration by every apply (issue #14) */
+	unsigned char transaction; /* 1 unless migration.yaml says false */
+	unsigned char irreversible, destructive, batch;
+	unsigned char contract; /* phase: contract; written only when set (absent: expand) */
 	char **environments;   /* empty = every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
-	struct batch_throttle throttle; /* batch: written only when a key is set */
+	/* batch: (a kind: batch migration's keys); NULL: none, and none
+	 * written. Owned as the strings are: in the bundle's strpool when it
+	 * has one, else malloc'd (manifest_release frees it). */
+	struct batch_throttle *throttle;
 	char *prov_commit, *prov_author, *prov_date;    /* may be NULL */
 	struct bundle_file *files;
 	size_t nfiles;

@@ -253,7 +253,7 @@ static int canon_uint(struct canon *c, unsigned long long *out)
 	return 0;
 }
 
-static int canon_bool(struct canon *c, int *out)
+static int canon_bool(struct canon *c, unsigned char *out)
 {
 	c->nodes += 2;
 	if (!LIT(c, "true")) {
@@ -371,9 +371,9 @@ static int canon_throttle(struct canon *c, struct bundle_migration *m)
 					    "      max_duration_ms: ",
 					    "      max_replication_lag_ms: ",
 					    "      max_replication_lag_bytes: " };
-	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
-				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms,
-				       &m->throttle.max_lag_bytes };
+	struct batch_throttle t = { 0 };
+	unsigned long long *outs[] = { &t.size, &t.pause_ms, &t.max_duration_ms, &t.max_lag_ms,
+				       &t.max_lag_bytes };
 	size_t i;
 
 	if (!m->batch || LIT(c, "    batch:\n") < 0)
@@ -389,7 +389,11 @@ static int canon_throttle(struct canon *c, struct bundle_migration *m)
 		    LIT(c, "\n") < 0)
 			return -1;
 	}
-	return batch_throttle_set(&m->throttle) ? 0 : -1;
+	if (!batch_throttle_set(&t))
+		return -1;
+	m->throttle = pool_alloc(&c->b->strpool, sizeof(t), _Alignof(struct batch_throttle));
+	*m->throttle = t;
+	return 0;
 }
 
 static int canon_migration(struct canon *c, struct bundle_migration *m)

@@ -223,7 +223,7 @@ static const char *yesno(int v)
  * bundle without throttling keeps the bytes (and id) it always had. */
 static int put_throttle(struct buf *out, const struct batch_throttle *t)
 {
-	if (!batch_throttle_set(t))
+	if (!t || !batch_throttle_set(t))
 		return 0;
 	return buf_puts(out, "    batch:\n") < 0 ||
 	       (t->size && buf_printf(out, "      size: %llu\n", t->size) < 0) ||
@@ -275,7 +275,7 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		    put_list(out, "    ", "environments", m->environments, m->nenvironments) < 0 ||
 		    buf_printf(out, "    timeout_ms: %llu\n    lock_timeout_ms: %llu\n", m->timeout_ms,
 			       m->lock_timeout_ms) < 0 ||
-		    put_throttle(out, &m->throttle) < 0 ||
+		    put_throttle(out, m->throttle) < 0 ||
 		    put_kv(out, "    ", "checksum", m->checksum) < 0)
 			return -1;
 		if (m->prov_commit || m->prov_author || m->prov_date) {
@@ -355,11 +355,14 @@ static int get_str(const struct ynode *map, const char *key, int optional, char 
 	return 0;
 }
 
-static int get_bool(const struct ynode *map, const char *key, int *out)
+static int get_bool(const struct ynode *map, const char *key, unsigned char *out)
 {
 	const struct ynode *v = ynode_get(map, key);
+	int on = 0;
 
-	if (!v || ynode_bool(v, out) < 0) {
+	if (v && ynode_bool(v, &on) == 0)
+		*out = (unsigned char)on;
+	else {
 		cairn_error_set("manifest.yaml:%d:%d: '%s' must be true or false",
 				v ? v->line : map->line, v ? v->col : map->col, key);
 		return -1;
@@ -451,9 +454,9 @@ static int parse_throttle(struct bundle_migration *m, const struct ynode *n)
 	static const char *const keys[] = { "size", "pause_ms", "max_duration_ms",
 					    "max_replication_lag_ms", "max_replication_lag_bytes",
 					    NULL };
-	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
-				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms,
-				       &m->throttle.max_lag_bytes };
+	struct batch_throttle t = { 0 };
+	unsigned long long *outs[] = { &t.size, &t.pause_ms, &t.max_duration_ms, &t.max_lag_ms,
+				       &t.max_lag_bytes };
 	size_t i;
 
 	if (!n)
@@ -472,6 +475,8 @@ static int parse_throttle(struct bundle_migration *m, const struct ynode *n)
 		if (!*outs[i])
 			return bad(ynode_get(n, keys[i]), "a 'batch' key is left out when 0");
 	}
+	m->throttle = xmalloc(sizeof(t)); /* this path's strings are malloc'd too */
+	*m->throttle = t;
 	return 0;
 }
 
@@ -780,6 +785,7 @@ void manifest_release(struct bundle *b)
 		free(m->prov_commit);
 		free(m->prov_author);
 		free(m->prov_date);
+		free(m->throttle);
 		for (j = 0; j < m->nfiles; j++) {
 			free(m->files[j].name);
 			free(m->files[j].member);

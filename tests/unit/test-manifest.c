@@ -581,23 +581,25 @@ static void test_manifest_batch(void)
 	m->batch = 1;
 	CHECK(manifest_format(b, &plain) == 0);
 	CHECK(strstr(plain.ptr, "    batch:") == NULL);
-	m->throttle.size = 1000;
-	m->throttle.pause_ms = 200;
-	m->throttle.max_duration_ms = 600000;
-	m->throttle.max_lag_ms = 5000;
+	m->throttle = xcalloc(1, sizeof(*m->throttle)); /* freed by manifest_release */
+	m->throttle->size = 1000;
+	m->throttle->pause_ms = 200;
+	m->throttle->max_duration_ms = 600000;
+	m->throttle->max_lag_ms = 5000;
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(strstr(text.ptr, "    batch:\n      size: 1000\n      pause_ms: 200\n"
 			       "      max_duration_ms: 600000\n      max_replication_lag_ms: 5000\n"
 			       "    checksum:") != NULL);
 	CHECK(canonical_agrees(text.ptr) == 0);
 	CHECK(parse_text(text.ptr, &p) == 0);
-	CHECK(p->migs[0].throttle.size == 1000 && p->migs[0].throttle.pause_ms == 200 &&
-	      p->migs[0].throttle.max_duration_ms == 600000 &&
-	      p->migs[0].throttle.max_lag_ms == 5000);
+	CHECK(p->migs[0].throttle && p->migs[0].throttle->size == 1000 &&
+	      p->migs[0].throttle->pause_ms == 200 &&
+	      p->migs[0].throttle->max_duration_ms == 600000 &&
+	      p->migs[0].throttle->max_lag_ms == 5000 && !p->migs[0].throttle->max_lag_bytes);
 	free_sample(p);
 	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
 	buf_release(&text);
-	m->throttle.size = m->throttle.max_duration_ms = m->throttle.max_lag_ms = 0;
+	m->throttle->size = m->throttle->max_duration_ms = m->throttle->max_lag_ms = 0;
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(strstr(text.ptr, "    batch:\n      pause_ms: 200\n    checksum:") != NULL);
 	CHECK(canonical_agrees(text.ptr) == 0);
