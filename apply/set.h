@@ -64,7 +64,7 @@ static inline const struct batch_throttle *apply_mig_throttle(const struct apply
  * driver's variant (NAME.DRIVER.sql) when there is one, else NAME.sql. */
 struct apply_callback {
 	const char *path;          /* "migrations/callbacks/before_each.sql"; NULL: none */
-	const char *sha256;        /* the signed manifest's, hex */
+	char sha256[65];           /* the signed manifest's, hex */
 	char *sql;                 /* NUL-terminated, owned by the set */
 	size_t len;
 };

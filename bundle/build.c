@@ -356,7 +356,7 @@ static int add_file(const struct project *p, const struct migration *m,
 	sf->size = sf->data.len;
 	if (sha256_hex(sf->data.ptr ? sf->data.ptr : "", sf->data.len, sf->sha256) < 0)
 		return -1;
-	memcpy(bf->sha256, sf->sha256, 65);
+	(void)hex_decode(sf->sha256, 32, bf->sha); /* sha256_hex's: it decodes */
 	bf->size = sf->size;
 	out->bytes += sf->size;
 	if (sf->is_data) {
@@ -367,7 +367,7 @@ static int add_file(const struct project *p, const struct migration *m,
 				(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
 		return -1;
 	}
-	sums_add(sums, bf->member, bf->sha256);
+	sums_add(sums, bf->member, sf->sha256);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* The bundle as verify/ hands it over: its migrations, their files and
  * the statements it carries (bundle.h reads and checks it; manifest.h
- * parses and writes its index). Types only, so that the manifest's parser
- * and the bundle's reader need not include each other. */
+ * parses and writes its index). Types only (and a file's digest as text),
+ * so that the manifest's parser and the bundle's reader need not include
+ * each other. */
 #ifndef CAIRN_BUNDLE_TYPES_H
 #define CAIRN_BUNDLE_TYPES_H
 
@@ -10,14 +11,26 @@
 #include "../lib/batch.h"
 #include "../lib/buf.h"
 #include "../lib/pool.h"
+#include "../lib/sha256.h"
 #include "keys.h"
 
 struct bundle_file {
 	char *name;            /* inside the migration directory: "up.sql", "data/x.csv" */
 	char *member;          /* inside the bundle: "migrations/<dir>/up.sql" */
-	char sha256[65];
+	/* its sha256: manifest.yaml's 64 lower-case hex digits (both parsers
+	 * refuse any other), decoded; bundle_file_hex gives them back. 32
+	 * bytes, not 65: two or more files a migration, every one held by an
+	 * apply (issue #14) */
+	unsigned char sha[32];
 	unsigned long long size;
 };
+
+/* f's sha256 as manifest.yaml writes it, in out; returns out. */
+static inline char *bundle_file_hex(const struct bundle_file *f, char out[65])
+{
+	hex_encode(f->sha, sizeof(f->sha), out);
+	return out;
+}
 
 /* A lint finding the migration waived (issue #18): recorded by the build,
  * signed with the manifest, read by the applier's policy (lint:

@@ -282,8 +282,7 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 	    canon_lit(c, sha_lit, strlen(sha_lit)) < 0 ||
 	    c->end - c->p < 65 || !hex64_valid(c->p, 64) || c->p[64] != '\n')
 		return -1;
-	memcpy(f->sha256, c->p, 64);
-	f->sha256[64] = '\0';
+	(void)hex_decode(c->p, 32, f->sha); /* hex64_valid: it decodes */
 	c->p += 65;
 	c->nodes += 2;
 	if (canon_lit(c, size_lit, strlen(size_lit)) < 0 || canon_uint(c, &f->size) < 0 ||
@@ -305,7 +304,7 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 		const struct sums_entry *e =
 			c->sums_at < c->sums->n ? &c->sums->items[c->sums_at] : NULL;
 
-		if (e && !strcmp(e->path, f->member) && sums_hex_eq(e, f->sha256))
+		if (e && !strcmp(e->path, f->member) && !memcmp(e->sha, f->sha, sizeof(f->sha)))
 			c->sums_at++;
 		else
 			c->sums_differ = 1;

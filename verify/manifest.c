@@ -53,7 +53,7 @@ void sums_from_files(struct sums *out, const char *manifest_hex,
 	(void)hex_decode(manifest_hex, 32, out->items[0].sha);
 	for (i = 0; i < n; i++) {
 		out->items[i + 1].path = files[i]->member;
-		(void)hex_decode(files[i]->sha256, 32, out->items[i + 1].sha);
+		memcpy(out->items[i + 1].sha, files[i]->sha, 32);
 	}
 }
 
@@ -175,14 +175,14 @@ void migration_checksum(const struct bundle_file *files, size_t n, char out[7 + 
 		char line[64 + 2 + 512 + 1];
 		size_t nl = strlen(files[i].name);
 
+		hex_encode(files[i].sha, 32, line);
 		if (nl > 512) { /* longer than a manifest allows: hashed in pieces */
-			sha256_update(&c, files[i].sha256, 64);
+			sha256_update(&c, line, 64);
 			sha256_update(&c, "  ", 2);
 			sha256_update(&c, files[i].name, nl);
 			sha256_update(&c, "\n", 1);
 			continue;
 		}
-		memcpy(line, files[i].sha256, 64);
 		line[64] = line[65] = ' ';
 		memcpy(line + 66, files[i].name, nl);
 		line[66 + nl] = '\n';
@@ -288,9 +288,11 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		if (buf_puts(out, m->nfiles ? "    files:\n" : "    files: []\n") < 0)
 			return -1;
 		for (j = 0; j < m->nfiles; j++) {
+			char hex[65];
+
 			if (put_kv(out, "      - ", "name", m->files[j].name) < 0 ||
 			    buf_printf(out, "        sha256: %s\n        size: %llu\n",
-				       m->files[j].sha256, m->files[j].size) < 0)
+				       bundle_file_hex(&m->files[j], hex), m->files[j].size) < 0)
 				return -1;
 		}
 		if (manifest_waivers_format(m, out) < 0)
@@ -299,11 +301,14 @@ int manifest_format(const struct bundle *b, struct buf *out)
 	/* format 2 only: the SQL callbacks, after the migrations */
 	if (b->ncallbacks && buf_puts(out, "callbacks:\n") < 0)
 		return -1;
-	for (i = 0; i < b->ncallbacks; i++)
+	for (i = 0; i < b->ncallbacks; i++) {
+		char hex[65];
+
 		if (put_kv(out, "  - ", "name", b->callbacks[i].name) < 0 ||
-		    buf_printf(out, "    sha256: %s\n    size: %llu\n", b->callbacks[i].sha256,
-			       b->callbacks[i].size) < 0)
+		    buf_printf(out, "    sha256: %s\n    size: %llu\n",
+			       bundle_file_hex(&b->callbacks[i], hex), b->callbacks[i].size) < 0)
 			return -1;
+	}
 	/* format 3 only: what the callbacks waived, last */
 	return manifest_callback_waivers_format(b, out);
 }
@@ -436,7 +441,7 @@ static int parse_file(struct bundle_migration *m, const struct ynode *n, struct 
 		bad(ynode_get(n, "sha256"), "'sha256' must be 64 lower-case hex digits");
 		goto fail;
 	}
-	memcpy(f->sha256, hex, 65);
+	(void)hex_decode(hex, 32, f->sha);
 	f->member = xasprintf("migrations/%s/%s", m->name, f->name);
 	free(hex);
 	return 0;

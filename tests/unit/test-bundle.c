@@ -128,16 +128,19 @@ static void test_sums(void)
 static void test_checksum(void)
 {
 	struct bundle_file f[2];
-	char sum[72], want[65];
+	char sum[72], want[65], h0[65], h1[65];
 	struct buf text = BUF_INIT;
 
 	memset(f, 0, sizeof(f));
 	f[0].name = "down.sql";
-	memset(f[0].sha256, 'a', 64);
+	memset(f[0].sha, 0xaa, sizeof(f[0].sha));
 	f[1].name = "up.sql";
-	memset(f[1].sha256, 'b', 64);
+	memset(f[1].sha, 0xb0, sizeof(f[1].sha));
 	migration_checksum(f, 2, sum);
-	buf_printf(&text, "%.64s  down.sql\n%.64s  up.sql\n", f[0].sha256, f[1].sha256);
+	/* the digests as text: aaaa... and b0b0... */
+	CHECK(!strcmp(bundle_file_hex(&f[1], h1), "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+						  "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"));
+	buf_printf(&text, "%s  down.sql\n%s  up.sql\n", bundle_file_hex(&f[0], h0), h1);
 	sha256_hex(text.ptr, text.len, want);
 	CHECK(!strncmp(sum, "sha256:", 7) && !strcmp(sum + 7, want));
 	buf_release(&text);
