@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../apply/load.h"
+#include "../../apply/set.h"
 #include "../../bundle/build.h"
 #include "../../bundle/keys.h"
 #include "../../lib/buf.h"
@@ -284,6 +286,52 @@ out:
 	buf_release(&body);
 }
 
+/* What a nothing-pending apply holds a migration, applied or not, until
+ * the plan (issue #14): its manifest entry, the entry's files (two or
+ * more) and the set's apply_mig. A field added here adds that much at
+ * 20,000 migrations: say so in docs/benchmarks.md and raise the bound. */
+static void test_entry_sizes(void)
+{
+	struct trust *t = trust_new();
+	struct bundle *b = NULL;
+	struct apply_set set;
+	struct buf body = BUF_INIT;
+	char hex[65], want[65];
+	size_t i, j;
+
+	CHECK(sizeof(struct bundle_file) <= 56);
+	CHECK(sizeof(struct bundle_migration) <= 168);
+	CHECK(sizeof(struct apply_mig) <= 168);
+	/* a file's digest, kept as its bytes, is the hex manifest.yaml wrote
+	 * and the bytes read hash to */
+	CHECK(trust_add_builder_key(t, "fixtures/keys/test.pub") == 0);
+	CHECK(bundle_open(&b, "fixtures/golden.tar.gz", t) == 0);
+	if (!b)
+		goto out;
+	for (i = 0; i < b->nmigs; i++)
+		for (j = 0; j < b->migs[i].nfiles; j++) {
+			const struct bundle_file *f = &b->migs[i].files[j];
+
+			buf_reset(&body);
+			CHECK(bundle_read(b, f, &body) == 0);
+			sha256_hex(body.ptr ? body.ptr : "", body.len, want);
+			CHECK_STR(bundle_file_hex(f, hex), want);
+			CHECK(strlen(hex) == 64);
+		}
+	/* the set points at the entry's batch keys, none here: all zero */
+	CHECK(apply_set_load(&set, b, "sqlite", 0) == 0);
+	for (i = 0; i < set.n; i++) {
+		CHECK(set.migs[i].bm == &b->migs[i] && set.migs[i].throttle == b->migs[i].throttle);
+		CHECK(!set.migs[i].throttle && !batch_throttle_set(apply_mig_throttle(&set.migs[i])));
+		CHECK(set.migs[i].transaction == b->migs[i].transaction);
+	}
+	apply_set_release(&set);
+out:
+	bundle_free(b);
+	trust_free(t);
+	buf_release(&body);
+}
+
 /* An unsigned bundle of one migration (opened with integrity only): the
  * manifest given, and up.sql with sql, whose hash SHA256SUMS lists as that
  * of listed. */
@@ -494,6 +542,7 @@ int main(void)
 	test_checksum();
 	test_sign_verify();
 	test_bundle_open();
+	test_entry_sizes();
 	test_parse_order();
 	test_known_file(0);
 	/* apply's way: SHA256SUMS freed once checked, made again from the
