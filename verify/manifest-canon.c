@@ -280,9 +280,9 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 	pool_mark(&c->b->strpool, &mark);
 	if (canon_kv(c, name_lit, strlen(name_lit), &f->name) < 0 ||
 	    canon_lit(c, sha_lit, strlen(sha_lit)) < 0 ||
-	    c->end - c->p < 65 || !hex64_valid(c->p, 64) || c->p[64] != '\n')
+	    c->end - c->p < 65 || c->p[64] != '\n' ||
+	    hex_decode(c->p, 32, f->sha) < 0) /* 64 lower-case hex digits, decoded */
 		return -1;
-	(void)hex_decode(c->p, 32, f->sha); /* hex64_valid: it decodes */
 	c->p += 65;
 	c->nodes += 2;
 	if (canon_lit(c, size_lit, strlen(size_lit)) < 0 || canon_uint(c, &f->size) < 0 ||

@@ -15,13 +15,6 @@
 /* ---- SHA256SUMS ---- */
 
 /* 64 lowercase hex digits (lib/sha256.c's decoder, the only one). */
-int hex64_valid(const char *s, size_t len)
-{
-	unsigned char raw[32];
-
-	return len == 64 && hex_decode(s, 32, raw) == 0;
-}
-
 int sums_hex_eq(const struct sums_entry *e, const char *hex)
 {
 	char have[65];
@@ -49,7 +42,7 @@ void sums_from_files(struct sums *out, const char *manifest_hex,
 	out->n = out->alloc = n + 1;
 	out->borrowed = 1;
 	out->items[0].path = manifest_path;
-	/* The id and the manifest's digests were checked (hex64_valid). */
+	/* the id is sha256_hex's; the files' digests were decoded by the parse */
 	(void)hex_decode(manifest_hex, 32, out->items[0].sha);
 	for (i = 0; i < n; i++) {
 		out->items[i + 1].path = files[i]->member;
@@ -437,11 +430,11 @@ static int parse_file(struct bundle_migration *m, const struct ynode *n, struct 
 		bad(n, "file name is not a safe relative path");
 		goto fail;
 	}
-	if (!hex64_valid(hex, strlen(hex))) {
+	/* 64 lower-case hex digits, decoded: what the other parser accepts */
+	if (strlen(hex) != 64 || hex_decode(hex, 32, f->sha) < 0) {
 		bad(ynode_get(n, "sha256"), "'sha256' must be 64 lower-case hex digits");
 		goto fail;
 	}
-	(void)hex_decode(hex, 32, f->sha);
 	f->member = xasprintf("migrations/%s/%s", m->name, f->name);
 	free(hex);
 	return 0;
