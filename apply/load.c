@@ -157,7 +157,7 @@ static int load_callbacks(struct apply_set *out, struct bundle *b, const char *d
 		if (read_sql(b, f, &cb->sql, &cb->len) < 0)
 			return -1;
 		cb->path = f->member;
-		cb->sha256 = f->sha256;
+		bundle_file_hex(f, cb->sha256);
 	}
 	return 0;
 }

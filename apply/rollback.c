@@ -185,7 +185,7 @@ static int down_in_manifest(const struct apply_set *set, const char *driver,
 			    const struct bk_row *t)
 {
 	const struct bundle_file *f = NULL;
-	char have[SHA256_HEX_LEN + 1];
+	char have[SHA256_HEX_LEN + 1], want[SHA256_HEX_LEN + 1];
 	size_t i;
 
 	if (sha256_hex(t->down_sql, strlen(t->down_sql), have))
@@ -202,12 +202,12 @@ static int down_in_manifest(const struct apply_set *set, const char *driver,
 		return EXIT_STATE;
 	}
 	f = bundle_migration_file(set->migs[i].bm, "down", driver);
-	if (!f || strcmp(f->sha256, have)) {
+	if (!f || strcmp(bundle_file_hex(f, want), have)) {
 		cairn_error_set("migration %s: its stored down script has sha256:%s, but the "
 				"signed manifest of bundle %s (%s) records %s%s: the script was "
 				"changed after apply; nothing was rolled back", t->name, have,
 				set->bundle_name ? set->bundle_name : "?", set->bundle_id,
-				f ? "sha256:" : "no down script", f ? f->sha256 : "");
+				f ? "sha256:" : "no down script", f ? want : "");
 		return EXIT_STATE;
 	}
 	return EXIT_OK;

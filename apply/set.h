@@ -30,27 +30,41 @@ struct apply_mig {
 	const char *verify_path;   /* its verify script, as up_path; NULL: none (or not read) */
 	char *up_path;             /* "migrations/<dir>/up.sql" (or up.DRIVER.sql), for messages;
 				    * set with up */
-	int transaction, irreversible, batch;
-	int contract;              /* phase: contract: runs only with a contract approval */
-	int destructive;           /* migration.yaml acknowledged a destructive statement */
 	char **environments;       /* empty: every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms;
-	struct batch_throttle throttle; /* kind: batch's batch: keys (issue #22) */
+	/* kind: batch's batch: keys (issue #22), the manifest entry's (which
+	 * the set never outlives); NULL: none set. Read it through
+	 * apply_mig_throttle. A pointer, not a copy: 40 bytes a migration at
+	 * 20,000 that a nothing-pending apply holds for nothing (issue #14). */
+	const struct batch_throttle *throttle;
 	/* Why up needs a backup before it runs (NULL: it does not), a pure
 	 * function of up and destructive that parses the script; kept by
 	 * backup_classify (ops/backup.h) once per fleet before the targets'
 	 * processes fork, so a fleet parses each script once, not once per
 	 * target. backup_why_known 0: not computed (each step computes it). */
 	char *backup_why;
-	int backup_why_known;
+	/* 0 or 1 each; a byte, not an int: the set is one of these a
+	 * migration, applied ones included (issue #14) */
+	unsigned char transaction, irreversible, batch;
+	unsigned char contract;    /* phase: contract: runs only with a contract approval */
+	unsigned char destructive; /* migration.yaml acknowledged a destructive statement */
+	unsigned char backup_why_known;
 };
+
+/* The migration's batch: keys; every one 0 when it has none. */
+static inline const struct batch_throttle *apply_mig_throttle(const struct apply_mig *m)
+{
+	static const struct batch_throttle none;
+
+	return m->throttle ? m->throttle : &none;
+}
 
 /* A SQL callback of the bundle for the set's driver (issue #20): the
  * driver's variant (NAME.DRIVER.sql) when there is one, else NAME.sql. */
 struct apply_callback {
 	const char *path;          /* "migrations/callbacks/before_each.sql"; NULL: none */
-	const char *sha256;        /* the signed manifest's, hex */
+	char sha256[65];           /* the signed manifest's, hex */
 	char *sql;                 /* NUL-terminated, owned by the set */
 	size_t len;
 };

@@ -31,21 +31,22 @@ static const char pg_lag_bytes_query[] =
 
 int batch_set_size(struct run *r, const struct apply_mig *m, char **err)
 {
+	const struct batch_throttle *t = apply_mig_throttle(m);
 	struct driver_exec x;
 	char sql[256];
 	int n;
 
-	if (!m->throttle.size)
+	if (!t->size)
 		return 0;
 	if (!strcmp(r->drv->name, "postgres"))
 		n = snprintf(sql, sizeof(sql), "SELECT set_config('cairn.batch_size', '%llu', true)",
-			     m->throttle.size);
+			     t->size);
 	else
 		n = snprintf(sql, sizeof(sql),
 			     "CREATE TEMP TABLE IF NOT EXISTS cairn_batch (size integer NOT NULL);"
 			     "DELETE FROM temp.cairn_batch;"
 			     "INSERT INTO temp.cairn_batch (size) VALUES (%llu);",
-			     m->throttle.size);
+			     t->size);
 	if (n < 0 || (size_t)n >= sizeof(sql)) {
 		*err = xstrdup("batch size: query too long");
 		return -1;
@@ -61,8 +62,9 @@ int batch_set_size(struct run *r, const struct apply_mig *m, char **err)
 
 int batch_budget_spent(const struct apply_mig *m, long long t0)
 {
-	return m->throttle.max_duration_ms &&
-	       now_ms() - t0 >= (long long)m->throttle.max_duration_ms;
+	const struct batch_throttle *t = apply_mig_throttle(m);
+
+	return t->max_duration_ms && now_ms() - t0 >= (long long)t->max_duration_ms;
 }
 
 /* The standby's lag in ms (bytes: 0) or in bytes of WAL (bytes: 1): 0
@@ -99,7 +101,8 @@ static int read_lag(struct run *r, int bytes, long long *lag, char **err)
 static int lag_over(struct run *r, const struct apply_mig *m, struct apply_event *ev,
 		    char **err)
 {
-	const unsigned long long bound[] = { m->throttle.max_lag_ms, m->throttle.max_lag_bytes };
+	const struct batch_throttle *t = apply_mig_throttle(m);
+	const unsigned long long bound[] = { t->max_lag_ms, t->max_lag_bytes };
 	long long *seen[] = { &ev->lag_ms, &ev->lag_bytes };
 	int bytes;
 
@@ -151,13 +154,15 @@ static int wait_lag(struct run *r, const struct apply_set *set, const struct app
 int batch_before(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		 long long n, long long t0, struct apply_result *res, char **err)
 {
-	if (n > 1 && m->throttle.pause_ms && pause_ms(r->o, (long long)m->throttle.pause_ms))
+	const struct batch_throttle *t = apply_mig_throttle(m);
+
+	if (n > 1 && t->pause_ms && pause_ms(r->o, (long long)t->pause_ms))
 		return BATCH_INTERRUPTED;
 	if (r->o->interrupted && *r->o->interrupted)
 		return BATCH_INTERRUPTED;
 	if (n > 1 && batch_budget_spent(m, t0))
 		return BATCH_BUDGET;
-	if (m->throttle.max_lag_ms || m->throttle.max_lag_bytes)
+	if (t->max_lag_ms || t->max_lag_bytes)
 		return wait_lag(r, set, m, n, t0, res, err);
 	return 0;
 }

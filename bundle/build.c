@@ -299,7 +299,10 @@ static void fill_migration(struct bundle_migration *bm, const struct migration *
 	bm->nenvironments = m->environments.n;
 	bm->timeout_ms = m->timeout_ms;
 	bm->lock_timeout_ms = m->lock_timeout_ms;
-	bm->throttle = m->throttle;
+	if (batch_throttle_set(&m->throttle)) { /* none: NULL, and none written */
+		bm->throttle = xmalloc(sizeof(*bm->throttle));
+		*bm->throttle = m->throttle;
+	}
 	/* provenance: filled by the history walk (issue #3) when it ran */
 	bm->prov_commit = m->prov_commit ? xstrdup(m->prov_commit) : NULL;
 	bm->prov_author = m->prov_author ? xstrdup(m->prov_author) : NULL;
@@ -353,7 +356,7 @@ static int add_file(const struct project *p, const struct migration *m,
 	sf->size = sf->data.len;
 	if (sha256_hex(sf->data.ptr ? sf->data.ptr : "", sf->data.len, sf->sha256) < 0)
 		return -1;
-	memcpy(bf->sha256, sf->sha256, 65);
+	(void)hex_decode(sf->sha256, 32, bf->sha); /* sha256_hex's: it decodes */
 	bf->size = sf->size;
 	out->bytes += sf->size;
 	if (sf->is_data) {
@@ -364,7 +367,7 @@ static int add_file(const struct project *p, const struct migration *m,
 				(unsigned long long)BUNDLE_TEXT_TOTAL_CAP);
 		return -1;
 	}
-	sums_add(sums, bf->member, bf->sha256);
+	sums_add(sums, bf->member, sf->sha256);
 	return 0;
 }
 

@@ -103,10 +103,10 @@ static void print_text(const struct bundle *b, size_t nkeys)
 		if (m->nenvironments)
 			printf("]");
 		putchar('\n');
-		if (batch_throttle_set(&m->throttle)) {
+		if (m->throttle && batch_throttle_set(m->throttle)) {
 			struct buf t = BUF_INIT;
 
-			if (batch_throttle_text(&m->throttle, &t) == 0)
+			if (batch_throttle_text(m->throttle, &t) == 0)
 				printf("      batch: %s\n", buf_cstr(&t));
 			buf_release(&t);
 		}
@@ -130,9 +130,10 @@ static void print_text(const struct bundle *b, size_t nkeys)
 		printf("\nSQL callbacks (%zu):\n", b->ncallbacks);
 	for (i = 0; i < b->ncallbacks; i++) {
 		struct buf w = BUF_INIT;
+		char hex[65];
 
 		printf("  %s  sha256:%s  %llu bytes\n", E(b->callbacks[i].name),
-		       b->callbacks[i].sha256, b->callbacks[i].size);
+		       bundle_file_hex(&b->callbacks[i], hex), b->callbacks[i].size);
 		/* what it waived (format cairn-bundle/3) */
 		waiver_list_text(b->callback_waivers, b->ncallback_waivers, b->callbacks[i].name,
 				 "      ", &w);
@@ -229,9 +230,9 @@ static void print_json(const struct bundle *b, size_t nkeys)
 			   m->destructive ? "true" : "false");
 		json_kv(&o, "kind", m->batch ? "batch" : "schema", 1);
 		json_kv(&o, "phase", m->contract ? "contract" : "expand", 1);
-		if (batch_throttle_set(&m->throttle)) {
+		if (m->throttle && batch_throttle_set(m->throttle)) {
 			buf_puts(&o, ",\"batch\":");
-			batch_throttle_json(&m->throttle, &o);
+			batch_throttle_json(m->throttle, &o);
 		}
 		json_list(&o, "environments", m->environments, m->nenvironments);
 		buf_printf(&o, ",\"timeout_ms\":%llu,\"lock_timeout_ms\":%llu", m->timeout_ms,
@@ -243,9 +244,11 @@ static void print_json(const struct bundle *b, size_t nkeys)
 		json_kv(&o, "date", m->prov_date, 1);
 		buf_puts(&o, "},\"files\":[");
 		for (j = 0; j < m->nfiles; j++) {
+			char hex[65];
+
 			buf_puts(&o, j ? ",{" : "{");
 			json_kv(&o, "name", m->files[j].name, 0);
-			json_kv(&o, "sha256", m->files[j].sha256, 1);
+			json_kv(&o, "sha256", bundle_file_hex(&m->files[j], hex), 1);
 			buf_printf(&o, ",\"size\":%llu}", m->files[j].size);
 		}
 		buf_puts(&o, "],\"waivers\":");
@@ -255,9 +258,11 @@ static void print_json(const struct bundle *b, size_t nkeys)
 	}
 	buf_puts(&o, "],\"callbacks\":[");
 	for (i = 0; i < b->ncallbacks; i++) {
+		char hex[65];
+
 		buf_puts(&o, i ? ",{" : "{");
 		json_kv(&o, "name", b->callbacks[i].name, 0);
-		json_kv(&o, "sha256", b->callbacks[i].sha256, 1);
+		json_kv(&o, "sha256", bundle_file_hex(&b->callbacks[i], hex), 1);
 		buf_printf(&o, ",\"size\":%llu,\"waivers\":", b->callbacks[i].size);
 		waiver_list_json(b->callback_waivers, b->ncallback_waivers, b->callbacks[i].name,
 				 &o);

@@ -153,7 +153,7 @@ int bundle_cross_check(struct bundle *b, const char *top, int drop)
 					have->path);
 			goto out;
 		}
-		if (!sums_hex_eq(have, files[i]->sha256)) {
+		if (memcmp(have->sha, files[i]->sha, sizeof(have->sha))) {
 			cairn_error_set("member 'SHA256SUMS': the sha256 of '%s' differs from manifest.yaml's",
 					files[i]->member);
 			goto out;

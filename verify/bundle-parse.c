@@ -310,12 +310,12 @@ static int sums_equal(const struct bundle *b, const struct sums *s)
 			const struct bundle_file *f = &b->migs[i].files[j];
 
 			if (at >= s->n || strcmp(s->items[at].path, f->member) ||
-			    !sums_hex_eq(&s->items[at], f->sha256))
+			    memcmp(s->items[at].sha, f->sha, sizeof(f->sha)))
 				return 0;
 		}
 	for (i = 0; i < b->ncallbacks; i++, at++)
 		if (at >= s->n || strcmp(s->items[at].path, b->callbacks[i].member) ||
-		    !sums_hex_eq(&s->items[at], b->callbacks[i].sha256))
+		    memcmp(s->items[at].sha, b->callbacks[i].sha, sizeof(b->callbacks[i].sha)))
 			return 0;
 	return at == s->n;
 }

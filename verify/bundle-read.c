@@ -137,7 +137,7 @@ int bundle_stream(struct bundle *b, const struct bundle_file *f,
 	struct breader *r = NULL;
 	struct sha256_ctx c = { NULL };
 	unsigned long long total = 0;
-	char hex[65];
+	char hex[65], want[65];
 	int rc = -1, n;
 
 	if (!k)
@@ -179,7 +179,7 @@ int bundle_stream(struct bundle *b, const struct bundle_file *f,
 	}
 	if (sha256_final_hex(&c, hex) < 0)
 		goto out;
-	if (total != f->size || strcmp(hex, f->sha256)) {
+	if (total != f->size || strcmp(hex, bundle_file_hex(f, want))) {
 		cairn_error_set("member '%s': changed since it was verified (sha256 differs)", f->member);
 		goto out;
 	}

@@ -1,7 +1,8 @@
 /* The bundle as verify/ hands it over: its migrations, their files and
  * the statements it carries (bundle.h reads and checks it; manifest.h
- * parses and writes its index). Types only, so that the manifest's parser
- * and the bundle's reader need not include each other. */
+ * parses and writes its index). Types only (and a file's digest as text),
+ * so that the manifest's parser and the bundle's reader need not include
+ * each other. */
 #ifndef CAIRN_BUNDLE_TYPES_H
 #define CAIRN_BUNDLE_TYPES_H
 
@@ -10,14 +11,26 @@
 #include "../lib/batch.h"
 #include "../lib/buf.h"
 #include "../lib/pool.h"
+#include "../lib/sha256.h"
 #include "keys.h"
 
 struct bundle_file {
 	char *name;            /* inside the migration directory: "up.sql", "data/x.csv" */
 	char *member;          /* inside the bundle: "migrations/<dir>/up.sql" */
-	char sha256[65];
+	/* its sha256: manifest.yaml's 64 lower-case hex digits (both parsers
+	 * refuse any other), decoded; bundle_file_hex gives them back. 32
+	 * bytes, not 65: two or more files a migration, every one held by an
+	 * apply (issue #14) */
+	unsigned char sha[32];
 	unsigned long long size;
 };
+
+/* f's sha256 as manifest.yaml writes it, in out; returns out. */
+static inline char *bundle_file_hex(const struct bundle_file *f, char out[65])
+{
+	hex_encode(f->sha, sizeof(f->sha), out);
+	return out;
+}
 
 /* A lint finding the migration waived (issue #18): recorded by the build,
  * signed with the manifest, read by the applier's policy (lint:
@@ -37,16 +50,21 @@ struct bundle_migration {
 	char *checksum;        /* "sha256:<hex>" over the migration's files, canonical order */
 	char **requires;       /* directory names */
 	size_t nrequires;
-	int transaction;       /* 1 unless migration.yaml says false */
 	char **no_transaction; /* drivers on which it runs outside one (transaction:
 				* {postgres: false}); written only when not empty */
 	size_t nno_transaction;
-	int irreversible, destructive, batch;
-	int contract;          /* phase: contract; written only when set (absent: expand) */
+	/* 0 or 1 each: bytes, not ints, as the batch: keys are a pointer, for
+	 * an entry held a migration by every apply (issue #14) */
+	unsigned char transaction; /* 1 unless migration.yaml says false */
+	unsigned char irreversible, destructive, batch;
+	unsigned char contract; /* phase: contract; written only when set (absent: expand) */
 	char **environments;   /* empty = every environment */
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms; /* 0 = unset */
-	struct batch_throttle throttle; /* batch: written only when a key is set */
+	/* batch: (a kind: batch migration's keys); NULL: none, and none
+	 * written. Owned as the strings are: in the bundle's strpool when it
+	 * has one, else malloc'd (manifest_release frees it). */
+	struct batch_throttle *throttle;
 	char *prov_commit, *prov_author, *prov_date;    /* may be NULL */
 	struct bundle_file *files;
 	size_t nfiles;

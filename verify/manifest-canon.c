@@ -253,7 +253,7 @@ static int canon_uint(struct canon *c, unsigned long long *out)
 	return 0;
 }
 
-static int canon_bool(struct canon *c, int *out)
+static int canon_bool(struct canon *c, unsigned char *out)
 {
 	c->nodes += 2;
 	if (!LIT(c, "true")) {
@@ -280,10 +280,9 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 	pool_mark(&c->b->strpool, &mark);
 	if (canon_kv(c, name_lit, strlen(name_lit), &f->name) < 0 ||
 	    canon_lit(c, sha_lit, strlen(sha_lit)) < 0 ||
-	    c->end - c->p < 65 || !hex64_valid(c->p, 64) || c->p[64] != '\n')
+	    c->end - c->p < 65 || c->p[64] != '\n' ||
+	    hex_decode(c->p, 32, f->sha) < 0) /* 64 lower-case hex digits, decoded */
 		return -1;
-	memcpy(f->sha256, c->p, 64);
-	f->sha256[64] = '\0';
 	c->p += 65;
 	c->nodes += 2;
 	if (canon_lit(c, size_lit, strlen(size_lit)) < 0 || canon_uint(c, &f->size) < 0 ||
@@ -305,7 +304,7 @@ static int canon_file(struct canon *c, const char *name_lit, const char *sha_lit
 		const struct sums_entry *e =
 			c->sums_at < c->sums->n ? &c->sums->items[c->sums_at] : NULL;
 
-		if (e && !strcmp(e->path, f->member) && sums_hex_eq(e, f->sha256))
+		if (e && !strcmp(e->path, f->member) && !memcmp(e->sha, f->sha, sizeof(f->sha)))
 			c->sums_at++;
 		else
 			c->sums_differ = 1;
@@ -371,9 +370,9 @@ static int canon_throttle(struct canon *c, struct bundle_migration *m)
 					    "      max_duration_ms: ",
 					    "      max_replication_lag_ms: ",
 					    "      max_replication_lag_bytes: " };
-	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
-				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms,
-				       &m->throttle.max_lag_bytes };
+	struct batch_throttle t = { 0 };
+	unsigned long long *outs[] = { &t.size, &t.pause_ms, &t.max_duration_ms, &t.max_lag_ms,
+				       &t.max_lag_bytes };
 	size_t i;
 
 	if (!m->batch || LIT(c, "    batch:\n") < 0)
@@ -389,7 +388,11 @@ static int canon_throttle(struct canon *c, struct bundle_migration *m)
 		    LIT(c, "\n") < 0)
 			return -1;
 	}
-	return batch_throttle_set(&m->throttle) ? 0 : -1;
+	if (!batch_throttle_set(&t))
+		return -1;
+	m->throttle = pool_alloc(&c->b->strpool, sizeof(t), _Alignof(struct batch_throttle));
+	*m->throttle = t;
+	return 0;
 }
 
 static int canon_migration(struct canon *c, struct bundle_migration *m)

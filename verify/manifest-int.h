@@ -13,8 +13,6 @@ struct bundle_migration;
 struct bundle_waiver;
 struct ynode;
 
-/* 1 when s[0..len) is 64 lower-case hex digits. */
-int hex64_valid(const char *s, size_t len);
 int digits_only(const char *s);
 /* Names are unique, and what a migration requires is listed before it (the
  * list is in apply order). migs: the YAML list, for line numbers in the

@@ -15,13 +15,6 @@
 /* ---- SHA256SUMS ---- */
 
 /* 64 lowercase hex digits (lib/sha256.c's decoder, the only one). */
-int hex64_valid(const char *s, size_t len)
-{
-	unsigned char raw[32];
-
-	return len == 64 && hex_decode(s, 32, raw) == 0;
-}
-
 int sums_hex_eq(const struct sums_entry *e, const char *hex)
 {
 	char have[65];
@@ -49,11 +42,11 @@ void sums_from_files(struct sums *out, const char *manifest_hex,
 	out->n = out->alloc = n + 1;
 	out->borrowed = 1;
 	out->items[0].path = manifest_path;
-	/* The id and the manifest's digests were checked (hex64_valid). */
+	/* the id is sha256_hex's; the files' digests were decoded by the parse */
 	(void)hex_decode(manifest_hex, 32, out->items[0].sha);
 	for (i = 0; i < n; i++) {
 		out->items[i + 1].path = files[i]->member;
-		(void)hex_decode(files[i]->sha256, 32, out->items[i + 1].sha);
+		memcpy(out->items[i + 1].sha, files[i]->sha, 32);
 	}
 }
 
@@ -175,14 +168,14 @@ void migration_checksum(const struct bundle_file *files, size_t n, char out[7 + 
 		char line[64 + 2 + 512 + 1];
 		size_t nl = strlen(files[i].name);
 
+		hex_encode(files[i].sha, 32, line);
 		if (nl > 512) { /* longer than a manifest allows: hashed in pieces */
-			sha256_update(&c, files[i].sha256, 64);
+			sha256_update(&c, line, 64);
 			sha256_update(&c, "  ", 2);
 			sha256_update(&c, files[i].name, nl);
 			sha256_update(&c, "\n", 1);
 			continue;
 		}
-		memcpy(line, files[i].sha256, 64);
 		line[64] = line[65] = ' ';
 		memcpy(line + 66, files[i].name, nl);
 		line[66 + nl] = '\n';
@@ -223,7 +216,7 @@ static const char *yesno(int v)
  * bundle without throttling keeps the bytes (and id) it always had. */
 static int put_throttle(struct buf *out, const struct batch_throttle *t)
 {
-	if (!batch_throttle_set(t))
+	if (!t || !batch_throttle_set(t))
 		return 0;
 	return buf_puts(out, "    batch:\n") < 0 ||
 	       (t->size && buf_printf(out, "      size: %llu\n", t->size) < 0) ||
@@ -275,7 +268,7 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		    put_list(out, "    ", "environments", m->environments, m->nenvironments) < 0 ||
 		    buf_printf(out, "    timeout_ms: %llu\n    lock_timeout_ms: %llu\n", m->timeout_ms,
 			       m->lock_timeout_ms) < 0 ||
-		    put_throttle(out, &m->throttle) < 0 ||
+		    put_throttle(out, m->throttle) < 0 ||
 		    put_kv(out, "    ", "checksum", m->checksum) < 0)
 			return -1;
 		if (m->prov_commit || m->prov_author || m->prov_date) {
@@ -288,9 +281,11 @@ int manifest_format(const struct bundle *b, struct buf *out)
 		if (buf_puts(out, m->nfiles ? "    files:\n" : "    files: []\n") < 0)
 			return -1;
 		for (j = 0; j < m->nfiles; j++) {
+			char hex[65];
+
 			if (put_kv(out, "      - ", "name", m->files[j].name) < 0 ||
 			    buf_printf(out, "        sha256: %s\n        size: %llu\n",
-				       m->files[j].sha256, m->files[j].size) < 0)
+				       bundle_file_hex(&m->files[j], hex), m->files[j].size) < 0)
 				return -1;
 		}
 		if (manifest_waivers_format(m, out) < 0)
@@ -299,11 +294,14 @@ int manifest_format(const struct bundle *b, struct buf *out)
 	/* format 2 only: the SQL callbacks, after the migrations */
 	if (b->ncallbacks && buf_puts(out, "callbacks:\n") < 0)
 		return -1;
-	for (i = 0; i < b->ncallbacks; i++)
+	for (i = 0; i < b->ncallbacks; i++) {
+		char hex[65];
+
 		if (put_kv(out, "  - ", "name", b->callbacks[i].name) < 0 ||
-		    buf_printf(out, "    sha256: %s\n    size: %llu\n", b->callbacks[i].sha256,
-			       b->callbacks[i].size) < 0)
+		    buf_printf(out, "    sha256: %s\n    size: %llu\n",
+			       bundle_file_hex(&b->callbacks[i], hex), b->callbacks[i].size) < 0)
 			return -1;
+	}
 	/* format 3 only: what the callbacks waived, last */
 	return manifest_callback_waivers_format(b, out);
 }
@@ -355,11 +353,14 @@ static int get_str(const struct ynode *map, const char *key, int optional, char 
 	return 0;
 }
 
-static int get_bool(const struct ynode *map, const char *key, int *out)
+static int get_bool(const struct ynode *map, const char *key, unsigned char *out)
 {
 	const struct ynode *v = ynode_get(map, key);
+	int on = 0;
 
-	if (!v || ynode_bool(v, out) < 0) {
+	if (v && ynode_bool(v, &on) == 0)
+		*out = (unsigned char)on;
+	else {
 		cairn_error_set("manifest.yaml:%d:%d: '%s' must be true or false",
 				v ? v->line : map->line, v ? v->col : map->col, key);
 		return -1;
@@ -429,11 +430,11 @@ static int parse_file(struct bundle_migration *m, const struct ynode *n, struct 
 		bad(n, "file name is not a safe relative path");
 		goto fail;
 	}
-	if (!hex64_valid(hex, strlen(hex))) {
+	/* 64 lower-case hex digits, decoded: what the other parser accepts */
+	if (strlen(hex) != 64 || hex_decode(hex, 32, f->sha) < 0) {
 		bad(ynode_get(n, "sha256"), "'sha256' must be 64 lower-case hex digits");
 		goto fail;
 	}
-	memcpy(f->sha256, hex, 65);
 	f->member = xasprintf("migrations/%s/%s", m->name, f->name);
 	free(hex);
 	return 0;
@@ -451,9 +452,9 @@ static int parse_throttle(struct bundle_migration *m, const struct ynode *n)
 	static const char *const keys[] = { "size", "pause_ms", "max_duration_ms",
 					    "max_replication_lag_ms", "max_replication_lag_bytes",
 					    NULL };
-	unsigned long long *outs[] = { &m->throttle.size, &m->throttle.pause_ms,
-				       &m->throttle.max_duration_ms, &m->throttle.max_lag_ms,
-				       &m->throttle.max_lag_bytes };
+	struct batch_throttle t = { 0 };
+	unsigned long long *outs[] = { &t.size, &t.pause_ms, &t.max_duration_ms, &t.max_lag_ms,
+				       &t.max_lag_bytes };
 	size_t i;
 
 	if (!n)
@@ -472,6 +473,8 @@ static int parse_throttle(struct bundle_migration *m, const struct ynode *n)
 		if (!*outs[i])
 			return bad(ynode_get(n, keys[i]), "a 'batch' key is left out when 0");
 	}
+	m->throttle = xmalloc(sizeof(t)); /* this path's strings are malloc'd too */
+	*m->throttle = t;
 	return 0;
 }
 
@@ -780,6 +783,7 @@ void manifest_release(struct bundle *b)
 		free(m->prov_commit);
 		free(m->prov_author);
 		free(m->prov_date);
+		free(m->throttle);
 		for (j = 0; j < m->nfiles; j++) {
 			free(m->files[j].name);
 			free(m->files[j].member);

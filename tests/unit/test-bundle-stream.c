@@ -41,13 +41,14 @@ static void manifest_text(struct buf *m, size_t n, size_t swap, size_t dup)
 		size_t k = swap && i == swap ? i + 1 : swap && i == swap + 1 ? i - 1 :
 			   dup && i == dup ? i - 1 : i;
 		struct bundle_file f;
-		char sql[32], cs[7 + 65], name[64];
+		char sql[32], cs[7 + 65], name[64], hex[65];
 
 		snprintf(sql, sizeof(sql), "SELECT %zu;\n", k);
 		snprintf(name, sizeof(name), "up.sql");
 		memset(&f, 0, sizeof(f));
 		f.name = name;
-		sha256_hex(sql, strlen(sql), f.sha256);
+		sha256_hex(sql, strlen(sql), hex);
+		(void)hex_decode(hex, 32, f.sha);
 		f.size = strlen(sql);
 		migration_checksum(&f, 1, cs);
 		buf_printf(m, "  - version: \"%014zu\"\n    name: \"%014zu_m\"\n"
@@ -56,7 +57,7 @@ static void manifest_text(struct buf *m, size_t n, size_t swap, size_t dup)
 			      "    kind: schema\n    environments: []\n    timeout_ms: 0\n"
 			      "    lock_timeout_ms: 0\n    checksum: \"%s\"\n    files:\n"
 			      "      - name: up.sql\n        sha256: %s\n        size: %llu\n",
-			   k, k, k, cs, f.sha256, f.size);
+			   k, k, k, cs, hex, f.size);
 	}
 }
 

@@ -54,11 +54,11 @@ static struct bundle *sample_bundle(void)
 	m->nfiles = 2;
 	m->files[0].name = xstrdup("down.sql");
 	m->files[0].member = xstrdup("migrations/1_a/down.sql");
-	memset(m->files[0].sha256, 'c', 64);
+	memset(m->files[0].sha, 0xcc, 32); /* "cccc...": 64 hex digits */
 	m->files[0].size = 5;
 	m->files[1].name = xstrdup("up.sql");
 	m->files[1].member = xstrdup("migrations/1_a/up.sql");
-	memset(m->files[1].sha256, 'd', 64);
+	memset(m->files[1].sha, 0xdd, 32);
 	m->files[1].size = 6;
 	m->checksum = xmalloc(72);
 	migration_checksum(m->files, 2, m->checksum);
@@ -117,8 +117,8 @@ static void sample_callbacks_named(struct bundle *b, const char *first, const ch
 	b->ncallbacks = 2;
 	b->callbacks[0].name = xstrdup(first);
 	b->callbacks[1].name = xstrdup(second);
-	memset(b->callbacks[0].sha256, 'a', 64);
-	memset(b->callbacks[1].sha256, 'b', 64);
+	memset(b->callbacks[0].sha, 0xaa, 32);
+	memset(b->callbacks[1].sha, 0xbb, 32);
 	b->callbacks[1].size = 12;
 }
 
@@ -435,7 +435,7 @@ static void test_manifest_shared_strings(void)
 		m->files = xcalloc(1, sizeof(*m->files));
 		m->files[0].name = xstrdup("up.sql");
 		m->files[0].member = xasprintf("migrations/%s/up.sql", m->name);
-		memset(m->files[0].sha256, 'e', 64);
+		memset(m->files[0].sha, 0xee, 32);
 		m->nfiles = 1;
 		m->checksum = xmalloc(72);
 		migration_checksum(m->files, 1, m->checksum);
@@ -490,7 +490,7 @@ static void test_manifest_callbacks_canonical(void)
 	};
 	struct bundle *b = sample_bundle(), *p = NULL, fast;
 	struct buf text = BUF_INIT;
-	char *t, *u, sha_a[12 + 64 + 1], item_a[12 + 64 + 1];
+	char *t, *u, sha_a[12 + 64 + 1], item_a[12 + 64 + 1], hex_a[65];
 
 	sample_callbacks(b);
 	CHECK(manifest_format(b, &text) == 0);
@@ -511,9 +511,9 @@ static void test_manifest_callbacks_canonical(void)
 	free_sample(p);
 	free(t);
 	/* an entry's keys out of the writer's order */
-	CHECK(snprintf(sha_a, sizeof(sha_a), "    sha256: %.64s", b->callbacks[0].sha256) ==
+	CHECK(snprintf(sha_a, sizeof(sha_a), "    sha256: %s", bundle_file_hex(&b->callbacks[0], hex_a)) ==
 	      (int)sizeof(sha_a) - 1);
-	CHECK(snprintf(item_a, sizeof(item_a), "  - sha256: %.64s", b->callbacks[0].sha256) ==
+	CHECK(snprintf(item_a, sizeof(item_a), "  - sha256: %s", hex_a) ==
 	      (int)sizeof(item_a) - 1);
 	u = edit(text.ptr, sha_a, "    name: after_each.postgres.sql");
 	t = edit(u, "  - name: after_each.postgres.sql", item_a);
@@ -581,23 +581,25 @@ static void test_manifest_batch(void)
 	m->batch = 1;
 	CHECK(manifest_format(b, &plain) == 0);
 	CHECK(strstr(plain.ptr, "    batch:") == NULL);
-	m->throttle.size = 1000;
-	m->throttle.pause_ms = 200;
-	m->throttle.max_duration_ms = 600000;
-	m->throttle.max_lag_ms = 5000;
+	m->throttle = xcalloc(1, sizeof(*m->throttle)); /* freed by manifest_release */
+	m->throttle->size = 1000;
+	m->throttle->pause_ms = 200;
+	m->throttle->max_duration_ms = 600000;
+	m->throttle->max_lag_ms = 5000;
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(strstr(text.ptr, "    batch:\n      size: 1000\n      pause_ms: 200\n"
 			       "      max_duration_ms: 600000\n      max_replication_lag_ms: 5000\n"
 			       "    checksum:") != NULL);
 	CHECK(canonical_agrees(text.ptr) == 0);
 	CHECK(parse_text(text.ptr, &p) == 0);
-	CHECK(p->migs[0].throttle.size == 1000 && p->migs[0].throttle.pause_ms == 200 &&
-	      p->migs[0].throttle.max_duration_ms == 600000 &&
-	      p->migs[0].throttle.max_lag_ms == 5000);
+	CHECK(p->migs[0].throttle && p->migs[0].throttle->size == 1000 &&
+	      p->migs[0].throttle->pause_ms == 200 &&
+	      p->migs[0].throttle->max_duration_ms == 600000 &&
+	      p->migs[0].throttle->max_lag_ms == 5000 && !p->migs[0].throttle->max_lag_bytes);
 	free_sample(p);
 	refused_by_both(text.ptr, wrong, sizeof(wrong) / sizeof(*wrong));
 	buf_release(&text);
-	m->throttle.size = m->throttle.max_duration_ms = m->throttle.max_lag_ms = 0;
+	m->throttle->size = m->throttle->max_duration_ms = m->throttle->max_lag_ms = 0;
 	CHECK(manifest_format(b, &text) == 0);
 	CHECK(strstr(text.ptr, "    batch:\n      pause_ms: 200\n    checksum:") != NULL);
 	CHECK(canonical_agrees(text.ptr) == 0);
