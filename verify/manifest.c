@@ -14,7 +14,7 @@
 
 /* ---- SHA256SUMS ---- */
 
-/* 64 lowercase hex digits (lib/sha256.c's decoder, the only one). */
+/* Whether e's digest is the one hex (64 lower-case hex digits) spells. */
 int sums_hex_eq(const struct sums_entry *e, const char *hex)
 {
 	char have[65];
