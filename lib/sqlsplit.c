@@ -247,6 +247,20 @@ int sqlsplit_locate(const char *sql, size_t len, size_t base, size_t sent_len, l
 	return 0;
 }
 
+size_t sql_skip_quoted(const char *s, size_t len, size_t i, char close)
+{
+	for (i++; i < len; i++) {
+		if (s[i] == close) {
+			if (close != ']' && i + 1 < len && s[i + 1] == close) {
+				i++; /* '' inside '...' */
+				continue;
+			}
+			return i + 1;
+		}
+	}
+	return len;
+}
+
 size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest)
 {
 	while (i < len) {

@@ -57,5 +57,10 @@ int sqlsplit_position_offset(const char *sql, size_t len, size_t base, size_t se
 /* The offset past white space and comments from i on; nest: block
  * comments nest (PostgreSQL's do, SQLite's do not). */
 size_t sql_skip_blank(const char *s, size_t len, size_t i, int nest);
+/* The offset past the quoted run that starts at s[i] (a quote character;
+ * close: the one that ends it, ']' for '['): a doubled close inside
+ * ('', "", ``) is part of the run. len when it never closes. PostgreSQL's
+ * dollar quotes are the caller's. */
+size_t sql_skip_quoted(const char *s, size_t len, size_t i, char close);
 
 #endif

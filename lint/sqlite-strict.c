@@ -100,9 +100,7 @@ int sq_create_is_strict(const char *sql)
 		char c = sql[i];
 
 		if (c == '\'' || c == '"' || c == '`' || c == '[') {
-			const char *close = strchr(sql + i + 1, c == '[' ? ']' : c);
-
-			i = close ? (size_t)(close - sql) + 1 : len; /* '' is two strings */
+			i = sql_skip_quoted(sql, len, i, c == '[' ? ']' : c);
 			continue;
 		}
 		i++;

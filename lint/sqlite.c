@@ -171,19 +171,10 @@ static void sq_scan(struct sq_words *w, const char *s, size_t len, size_t i)
 			for (j = 0; j < i - b && j < sizeof(w->up[k]) - 1; j++)
 				w->up[k][j] = (char)toupper((unsigned char)s[b + j]);
 		} else if (s[i] == '"' || s[i] == '`' || s[i] == '[' || s[i] == '\'') {
-			char close = s[i] == '[' ? ']' : s[i];
-
 			/* a doubled quote is one quote inside the name or string
 			 * ("q""x" is one token): split in two, ALTER TABLE "q""x"
 			 * ADD ... lost its ADD and the rules on it */
-			for (i++; i < len; i++) {
-				if (s[i] != close)
-					continue;
-				if (close == ']' || i + 1 >= len || s[i + 1] != close)
-					break;
-				i++;
-			}
-			i = i < len ? i + 1 : len;
+			i = sql_skip_quoted(s, len, i, s[i] == '[' ? ']' : s[i]);
 		} else {
 			i++;
 		}

@@ -101,22 +101,6 @@ static void lex_classify(struct sql_items *out, const struct lex_stmt *st, int l
 	}
 }
 
-/* A quoted run starting at s[i] (a quote character): returns the offset past
- * its end. PostgreSQL's dollar quotes are handled by the caller. */
-static size_t skip_quoted(const char *s, size_t len, size_t i, char close)
-{
-	for (i++; i < len; i++) {
-		if (s[i] == close) {
-			if (close != ']' && i + 1 < len && s[i + 1] == close) {
-				i++; /* '' inside '...' */
-				continue;
-			}
-			return i + 1;
-		}
-	}
-	return len;
-}
-
 /* $tag$ ... $tag$ starting at s[i], or 0 when s[i] starts no dollar quote. */
 static size_t skip_dollar(const char *s, size_t len, size_t i)
 {
@@ -160,7 +144,7 @@ static void lex_scan(struct sql_items *out, const char *s, size_t len, enum sql_
 			continue;
 		}
 		if (c == '\'' || c == '"' || (d == SQL_SQLITE && (c == '`' || c == '['))) {
-			i = skip_quoted(s, len, i, c == '[' ? ']' : (char)c);
+			i = sql_skip_quoted(s, len, i, c == '[' ? ']' : (char)c);
 		} else if (c == '$' && d == SQL_POSTGRES && (j = skip_dollar(s, len, i))) {
 			i = j;
 		} else if ((c == '-' && i + 1 < len && s[i + 1] == '-') ||
