@@ -727,7 +727,7 @@ static long long per_s(long long rows, long long ms)
 static char *batch_detail(const struct apply_mig *m, const struct apply_result *res,
 			  long long rows, long long ms)
 {
-	if (!batch_throttle_set(apply_mig_throttle(m)))
+	if (!batch_throttle_set(m->throttle))
 		return xstrdup(m->checksum);
 	return xasprintf("%s rows=%lld rows_per_s=%lld lag_waits=%lu lag_wait_ms=%lld",
 			 m->checksum, rows, per_s(rows, ms), res->lag_waits, res->lag_wait_ms);

@@ -34,9 +34,10 @@ struct apply_mig {
 	size_t nenvironments;
 	unsigned long long timeout_ms, lock_timeout_ms;
 	/* kind: batch's batch: keys (issue #22), the manifest entry's (which
-	 * the set never outlives); NULL: none set. Read it through
-	 * apply_mig_throttle. A pointer, not a copy: 40 bytes a migration at
-	 * 20,000 that a nothing-pending apply holds for nothing (issue #14). */
+	 * the set never outlives); NULL: none set. Read its keys through
+	 * apply_mig_throttle (batch_throttle_set takes NULL). A pointer, not
+	 * a copy: 40 bytes a migration at 20,000 that a nothing-pending apply
+	 * holds for nothing (issue #14). */
 	const struct batch_throttle *throttle;
 	/* Why up needs a backup before it runs (NULL: it does not), a pure
 	 * function of up and destructive that parses the script; kept by

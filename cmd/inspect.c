@@ -103,7 +103,7 @@ static void print_text(const struct bundle *b, size_t nkeys)
 		if (m->nenvironments)
 			printf("]");
 		putchar('\n');
-		if (m->throttle && batch_throttle_set(m->throttle)) {
+		if (batch_throttle_set(m->throttle)) {
 			struct buf t = BUF_INIT;
 
 			if (batch_throttle_text(m->throttle, &t) == 0)
@@ -230,7 +230,7 @@ static void print_json(const struct bundle *b, size_t nkeys)
 			   m->destructive ? "true" : "false");
 		json_kv(&o, "kind", m->batch ? "batch" : "schema", 1);
 		json_kv(&o, "phase", m->contract ? "contract" : "expand", 1);
-		if (m->throttle && batch_throttle_set(m->throttle)) {
+		if (batch_throttle_set(m->throttle)) {
 			buf_puts(&o, ",\"batch\":");
 			batch_throttle_json(m->throttle, &o);
 		}

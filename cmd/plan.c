@@ -214,10 +214,10 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 			if (s->action == STEP_RESUME)
 				printf("      (resumes after %lld batches, %lld rows)\n",
 				       s->row->batches, s->row->rows_changed);
-			if (batch_throttle_set(apply_mig_throttle(m))) {
+			if (batch_throttle_set(m->throttle)) {
 				struct buf t = BUF_INIT;
 
-				if (batch_throttle_text(apply_mig_throttle(m), &t) == 0)
+				if (batch_throttle_text(m->throttle, &t) == 0)
 					printf("      batch: %s\n", buf_cstr(&t));
 				buf_release(&t);
 			}
@@ -296,9 +296,9 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 		buf_put_json_string(&b, step_action_name(s->action));
 		buf_printf(&b, ",\"transaction\":%s,\"kind\":\"%s\"",
 			   s->m->transaction ? "true" : "false", s->m->batch ? "batch" : "schema");
-		if (batch_throttle_set(apply_mig_throttle(s->m))) {
+		if (batch_throttle_set(s->m->throttle)) {
 			buf_puts(&b, ",\"batch\":");
-			batch_throttle_json(apply_mig_throttle(s->m), &b);
+			batch_throttle_json(s->m->throttle, &b);
 		}
 		if (r) {
 			buf_puts(&b, ",\"reason\":");

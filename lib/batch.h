@@ -14,11 +14,11 @@ struct batch_throttle {
 	unsigned long long max_lag_bytes; /* the same bound in bytes of WAL not replayed */
 };
 
-/* 1 when any key is set. */
+/* 1 when any key is set; 0 for NULL (a manifest entry with no batch:). */
 static inline int batch_throttle_set(const struct batch_throttle *t)
 {
-	return t->size || t->pause_ms || t->max_duration_ms || t->max_lag_ms ||
-	       t->max_lag_bytes;
+	return t && (t->size || t->pause_ms || t->max_duration_ms || t->max_lag_ms ||
+		     t->max_lag_bytes);
 }
 
 /* The keys set, for plan and inspect: "size 1000, pause 200ms,

@@ -216,7 +216,7 @@ static const char *yesno(int v)
  * bundle without throttling keeps the bytes (and id) it always had. */
 static int put_throttle(struct buf *out, const struct batch_throttle *t)
 {
-	if (!t || !batch_throttle_set(t))
+	if (!batch_throttle_set(t))
 		return 0;
 	return buf_puts(out, "    batch:\n") < 0 ||
 	       (t->size && buf_printf(out, "      size: %llu\n", t->size) < 0) ||
