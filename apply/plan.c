@@ -9,6 +9,7 @@
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
+#include "../lib/hexindex.h"
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "engine.h"
@@ -71,38 +72,44 @@ static int env_listed(const struct apply_mig *m, const char *env)
 #define ROW_RESUMES  16 /* a step of the set resumes this row */
 
 struct row_index {
-	const struct bk_row *rows;
+	const char *base;          /* the rows, full or brief: each starts with its version */
+	size_t stride;
 	size_t *slots;             /* 1 + the first row with a version; 0: empty */
 	size_t mask;
 	size_t *first;             /* per row: the first row with its version */
-	unsigned char *flags;      /* per row: ROW_* */
+	unsigned char *flags;      /* per row: ROW_*, set by the caller */
 };
 
-static void row_index_build(struct row_index *x, const struct bk_row *rows, size_t n)
+/* Row i's version: struct bk_row and struct bk_brief both begin with it. */
+static const char *row_version(const struct row_index *x, size_t i)
+{
+	const char *v;
+
+	memcpy(&v, x->base + i * x->stride, sizeof(v));
+	return v;
+}
+
+static void row_index_build(struct row_index *x, const void *rows, size_t stride, size_t n)
 {
 	size_t i, cap = 16;
 
 	while (cap < 2 * n)
 		cap *= 2;
-	x->rows = rows;
+	x->base = rows;
+	x->stride = stride;
 	x->mask = cap - 1;
 	x->slots = xcalloc(cap, sizeof(*x->slots));
 	x->first = xcalloc(n ? n : 1, sizeof(*x->first));
 	x->flags = xcalloc(n ? n : 1, 1);
 	for (i = 0; i < n; i++) {
-		size_t h = str_hash(rows[i].version) & x->mask;
+		const char *v = row_version(x, i);
+		size_t h = str_hash(v) & x->mask;
 
-		while (x->slots[h] && strcmp(rows[x->slots[h] - 1].version, rows[i].version))
+		while (x->slots[h] && strcmp(row_version(x, x->slots[h] - 1), v))
 			h = (h + 1) & x->mask;
 		if (!x->slots[h])
 			x->slots[h] = i + 1;
 		x->first[i] = x->slots[h] - 1;
-		if (!strcmp(rows[i].state, BK_APPLIED))
-			x->flags[i] |= ROW_APPLIED;
-		else if (is_blocking(&rows[i]))
-			x->flags[i] |= ROW_BLOCKING;
-		if (is_baseline_row(&rows[i]))
-			x->flags[i] |= ROW_BASELINE;
 	}
 }
 
@@ -112,7 +119,7 @@ static long row_index_find(const struct row_index *x, const char *v)
 	size_t h = str_hash(v) & x->mask;
 
 	for (; x->slots[h]; h = (h + 1) & x->mask)
-		if (!strcmp(x->rows[x->slots[h] - 1].version, v))
+		if (!strcmp(row_version(x, x->slots[h] - 1), v))
 			return (long)x->slots[h] - 1;
 	return -1;
 }
@@ -124,11 +131,29 @@ static void row_index_release(struct row_index *x)
 	free(x->flags);
 }
 
+/* p->baseline and p->current from the applied rows, in their order. */
+static void plan_current(struct plan *p, const struct row_index *x, size_t n)
+{
+	const char *current = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *v = row_version(x, i);
+
+		if (!(x->flags[i] & ROW_APPLIED))
+			continue;
+		if (x->flags[i] & ROW_BASELINE)
+			p->baseline = v;
+		if (!current || version_cmp(v, current) > 0)
+			current = v;
+	}
+	p->current = current ? xstrdup(current) : NULL;
+}
+
 int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row *rows,
 	       size_t nrows, const char *env, const char *to)
 {
 	struct row_index x;
-	const char *current = NULL;
 	size_t i, to_index = set->n;
 	int waiting = 0;
 
@@ -143,16 +168,16 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 		}
 		to_index = i;
 	}
-	row_index_build(&x, rows, nrows);
+	row_index_build(&x, rows, sizeof(*rows), nrows);
 	for (i = 0; i < nrows; i++) {
-		if (!(x.flags[i] & ROW_APPLIED))
-			continue;
-		if (x.flags[i] & ROW_BASELINE)
-			p->baseline = rows[i].version;
-		if (!current || version_cmp(rows[i].version, current) > 0)
-			current = rows[i].version;
+		if (!strcmp(rows[i].state, BK_APPLIED))
+			x.flags[i] |= ROW_APPLIED;
+		else if (is_blocking(&rows[i]))
+			x.flags[i] |= ROW_BLOCKING;
+		if (is_baseline_row(&rows[i]))
+			x.flags[i] |= ROW_BASELINE;
 	}
-	p->current = current ? xstrdup(current) : NULL;
+	plan_current(p, &x, nrows);
 
 	p->steps = xcalloc(set->n ? set->n : 1, sizeof(*p->steps));
 	p->n = set->n;
@@ -213,6 +238,124 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 	}
 	row_index_release(&x);
 	return EXIT_OK;
+}
+
+/* ---- the plan from the rows compact (rss14o) ---- */
+
+/* 1 when the set's checksum is the brief's: both "sha256:" and the same 64
+ * lowercase hex digits. 0 when they differ, or either is written
+ * otherwise, which only the whole rows can tell (plan_quiet). */
+static int brief_checksum_is(const struct bk_brief *b, const char *checksum)
+{
+	unsigned char d[32];
+
+	return !(b->flags & BK_BRIEF_CK_ODD) && checksum && !strncmp(checksum, "sha256:", 7) &&
+	       hexdigest_parse(checksum + 7, d) == 0 && !memcmp(d, b->checksum, 32);
+}
+
+/* plan_build's plan from the briefs, when it is the quiet one: every
+ * migration of the set applied as it is in the bundle (or under the
+ * baseline), no row failed or unfinished, none applied that the set lacks.
+ * 1 with p filled as plan_build fills it (the steps' row NULL: an applied
+ * step reads none); 0, p empty, when it is any other, which plan_build
+ * then makes from the whole rows. */
+static int plan_quiet(struct plan *p, const struct apply_set *set, const struct bk_briefs *bs,
+		      const char *to)
+{
+	struct row_index x;
+	size_t i;
+	int quiet = 1;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; to && i < set->n; i++)
+		if (!strcmp(set->migs[i].version, to))
+			break;
+	if (to && i == set->n)
+		return 0; /* plan_build says so */
+	row_index_build(&x, bs->b, sizeof(*bs->b), bs->n);
+	for (i = 0; quiet && i < bs->n; i++) {
+		unsigned f = bs->b[i].flags;
+
+		quiet = !(f & BK_BRIEF_BLOCKING);
+		x.flags[i] = (f & BK_BRIEF_APPLIED ? ROW_APPLIED : 0) |
+			     (f & BK_BRIEF_BASELINE ? ROW_BASELINE : 0);
+	}
+	for (i = 0; quiet && i < set->n; i++) {
+		long r = row_index_find(&x, set->migs[i].version);
+
+		quiet = r >= 0 && (x.flags[r] & ROW_APPLIED) &&
+			((x.flags[r] & ROW_BASELINE) ||
+			 brief_checksum_is(&bs->b[r], set->migs[i].checksum));
+		if (quiet)
+			x.flags[r] |= ROW_HIT;
+	}
+	for (i = 0; quiet && i < bs->n; i++)
+		quiet = (x.flags[i] & (ROW_APPLIED | ROW_BASELINE)) != ROW_APPLIED ||
+			(x.flags[x.first[i]] & ROW_HIT);
+	if (quiet) {
+		plan_current(p, &x, bs->n);
+		p->steps = xcalloc(set->n ? set->n : 1, sizeof(*p->steps));
+		p->n = set->n;
+		for (i = 0; i < set->n; i++) {
+			p->steps[i].m = &set->migs[i];
+			p->steps[i].action = STEP_APPLIED;
+		}
+	}
+	row_index_release(&x);
+	return quiet;
+}
+
+/* The whole rows read (engine_apply's books_plan): checked by the guard
+ * as ever, unless they are, field for field, the briefs the guard passed a
+ * moment before under the same lock; an edit in between fails that match
+ * and meets the guard. */
+static int whole_rows(struct db *db, const struct driver *drv, const struct apply_opts *o,
+		      struct books_guard *g, int brief_ok, const struct bk_briefs *bs,
+		      struct bk_row **rows, size_t *nrows, int *exists)
+{
+	if (read_rows(db, drv, exists, rows, nrows))
+		return EXIT_ENVIRONMENT;
+	if (brief_ok && *exists && bk_briefs_match(bs, *rows, *nrows))
+		return EXIT_OK;
+	books_guard_release(g);
+	return books_guard(g, db, drv, o, *rows, *nrows, *exists, "apply to");
+}
+
+int books_plan(struct db *db, const struct driver *drv, const struct apply_set *set,
+	       const struct apply_opts *o, struct books_plan *bp)
+{
+	int rc = EXIT_ENVIRONMENT, brief_ok = 0, read;
+
+	memset(&bp->p, 0, sizeof(bp->p));
+	memset(&bp->guard, 0, sizeof(bp->guard));
+	if (drv->bk_brief_read && drv->audit_scan) {
+		if (drv->bk_exists(db, &bp->exists))
+			return EXIT_ENVIRONMENT;
+		read = bp->exists ? drv->bk_brief_read(db, &bp->briefs) : 1;
+		if (read < 0)
+			return EXIT_ENVIRONMENT;
+		if (read == 0) {
+			brief_ok = books_guard_brief(&bp->guard, db, drv, o, &bp->briefs,
+						     "apply to") == EXIT_OK;
+			if (brief_ok && plan_quiet(&bp->p, set, &bp->briefs, o->to))
+				return EXIT_OK;
+		}
+	}
+	rc = whole_rows(db, drv, o, &bp->guard, brief_ok, &bp->briefs, &bp->rows, &bp->nrows,
+			&bp->exists);
+	bk_briefs_release(&bp->briefs);
+	if (rc != EXIT_OK)
+		return rc;
+	return plan_build(&bp->p, set, bp->rows, bp->nrows, o->env, o->to);
+}
+
+void books_plan_release(struct books_plan *bp)
+{
+	plan_release(&bp->p);
+	books_guard_release(&bp->guard);
+	bk_rows_free(bp->rows, bp->nrows);
+	bk_briefs_release(&bp->briefs);
+	memset(bp, 0, sizeof(*bp));
 }
 
 void plan_release(struct plan *p)

@@ -52,19 +52,35 @@ static size_t chain_tail(const struct hexindex *ix, size_t head)
 	return head;
 }
 
+/* Item i, whose digest ix->key[i] holds, into the table. */
+static void add_key(struct hexindex *ix, size_t i)
+{
+	size_t *slot = find_slot(ix, ix->key[i]);
+
+	if (*slot)
+		ix->next[chain_tail(ix, *slot) - 1] = i + 1;
+	else
+		*slot = i + 1;
+}
+
+void hexindex_add_raw(struct hexindex *ix, size_t i, const unsigned char d[32])
+{
+	if (i >= ix->cap)
+		return;
+	ix->n++;
+	memcpy(ix->key[i], d, 32);
+	add_key(ix, i);
+}
+
 void hexindex_add(struct hexindex *ix, size_t i, const char *s)
 {
-	size_t *slot, j;
+	size_t j;
 
 	if (!s || !*s || i >= ix->cap)
 		return;
 	ix->n++;
 	if (hexdigest_parse(s, ix->key[i]) == 0) {
-		slot = find_slot(ix, ix->key[i]);
-		if (*slot)
-			ix->next[chain_tail(ix, *slot) - 1] = i + 1;
-		else
-			*slot = i + 1;
+		add_key(ix, i);
 		return;
 	}
 	/* text that no digest equals: rare (never written by cairn-apply) */

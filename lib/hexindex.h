@@ -31,6 +31,8 @@ void hexindex_init(struct hexindex *ix, size_t n);
 /* Item i (from 0, each once, i < n of init) has string s. Items of the
  * same string are found in the order they were added. */
 void hexindex_add(struct hexindex *ix, size_t i, const char *s);
+/* The same for a string of 64 lowercase hex digits given as its digest d. */
+void hexindex_add_raw(struct hexindex *ix, size_t i, const unsigned char d[32]);
 /* The first item whose string is s, and the one after item i: the
  * item's number + 1, or 0 when there is none. */
 size_t hexindex_first(const struct hexindex *ix, const char *s);
