@@ -671,10 +671,13 @@ static int guard_scan(struct books_guard *g, struct db *db, const struct driver 
 	s.rows = rows;
 	s.briefs = briefs;
 	s.nrows = nrows;
-	hexindex_init(&s.by_hash, nrows);
+	if (briefs)
+		hexindex_init_at(&s.by_hash, nrows, briefs->audit_hash, sizeof(*briefs));
+	else
+		hexindex_init(&s.by_hash, nrows);
 	for (i = 0; i < nrows; i++)
 		if (briefs)
-			hexindex_add_raw(&s.by_hash, i, briefs[i].audit_hash);
+			hexindex_add_at(&s.by_hash, i);
 		else
 			hexindex_add(&s.by_hash, i, rows[i].audit_hash);
 	s.anchored = xcalloc(nrows ? nrows : 1, 1);
