@@ -99,7 +99,8 @@ long long now_ms(void);
  * (books_guard), and the plan from them. With a driver that reads the rows
  * compact (bk_brief_read) the guard and plan read those first, and rows
  * stays NULL when the plan is the quiet one (nothing to run, nothing
- * blocked or missing: plan_quiet); any other plan, or a guard that did not
+ * blocked or missing: plan_quiet, whose plan has no steps, p.n 0: every
+ * one would be STEP_APPLIED, which engine_apply passes over); any other plan, or a guard that did not
  * pass, is made again from the whole rows, read under the same lock and
  * guarded unless they match the briefs the guard passed. */
 struct books_plan {
