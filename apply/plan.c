@@ -334,16 +334,20 @@ static int plan_quiet(struct plan *p, const struct apply_set *set, const struct 
 }
 
 /* The whole rows read (engine_apply's books_plan): checked by the guard
- * as ever, unless they are, field for field, the briefs the guard passed a
- * moment before under the same lock; an edit in between fails that match
- * and meets the guard. */
+ * as ever, unless they are the rows of the briefs the guard passed a
+ * moment before under the same lock: the driver's stamp unmoved since the
+ * briefs were read (asked after the whole read, so it covers it), or else
+ * the rows field for field those briefs. An edit in between fails both and
+ * meets the guard. */
 static int whole_rows(struct db *db, const struct driver *drv, const struct apply_opts *o,
 		      struct books_guard *g, int brief_ok, const struct bk_briefs *bs,
 		      struct bk_row **rows, size_t *nrows, int *exists)
 {
 	if (read_rows(db, drv, exists, rows, nrows))
 		return EXIT_ENVIRONMENT;
-	if (brief_ok && *exists && bk_briefs_match(bs, *rows, *nrows))
+	if (brief_ok && *exists && *nrows == bs->n &&
+	    ((drv->bk_same_since_brief && drv->bk_same_since_brief(db)) ||
+	     bk_briefs_match(bs, *rows, *nrows)))
 		return EXIT_OK;
 	books_guard_release(g);
 	return books_guard(g, db, drv, o, *rows, *nrows, *exists, "apply to");

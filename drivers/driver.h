@@ -295,6 +295,11 @@ struct driver {
 	 * 0; 1 when they cannot be handed so (rows not in version order), the
 	 * caller then reads whole rows; -1 with the error set. */
 	int (*bk_brief_read)(struct db *db, struct bk_briefs *out);
+	/* Optional, with bk_brief_read: 1 when nothing has changed the rows
+	 * since the last bk_brief_read read them (SQLite: rows_stamp, taken
+	 * with them, as it is now), so rows bk_read read since are the same
+	 * rows; 0 when they may differ or it cannot tell. */
+	int (*bk_same_since_brief)(struct db *db);
 	/* Inserts or replaces the row with row->version (row->is_new: inserts;
 	 * row->state_only: may update just those columns). */
 	int (*bk_put)(struct db *db, const struct bk_row *row);

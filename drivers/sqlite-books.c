@@ -438,18 +438,34 @@ int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
 	return read_all_rows(db, out, n);
 }
 
+/* The stamp kept is the one read with the briefs: the prefetch's (taken in
+ * its read transaction, and found unmoved when they were taken), else
+ * one taken before the read, so a commit during the read moves it too. */
 int sqlite_bk_brief_read(struct db *db, struct bk_briefs *out)
 {
 	int exists;
 
 	memset(out, 0, sizeof(*out));
-	if (take_prefetched(db, NULL, NULL, out))
+	db->have_brief_stamp = 0;
+	if (take_prefetched(db, NULL, NULL, out)) {
+		memcpy(db->brief_stamp, db->pre_stamp, sizeof(db->brief_stamp));
+		db->have_brief_stamp = 1;
 		return 0;
+	}
 	if (sqlite_bk_exists(db, &exists))
 		return -1;
 	if (!exists)
 		return 0;
+	db->have_brief_stamp = rows_stamp(db, db->brief_stamp) == 0;
 	return read_all_briefs(db, out);
+}
+
+int sqlite_bk_same_since_brief(struct db *db)
+{
+	long long now[3];
+
+	return db->have_brief_stamp && rows_stamp(db, now) == 0 &&
+	       !memcmp(now, db->brief_stamp, sizeof(now));
 }
 
 static void bind_str(sqlite3_stmt *st, int i, const char *s)

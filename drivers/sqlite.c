@@ -825,6 +825,7 @@ const struct driver driver_sqlite = {
 	.books_in_first_tx = 1,
 	.bk_read = sqlite_bk_read,
 	.bk_brief_read = sqlite_bk_brief_read,
+	.bk_same_since_brief = sqlite_bk_same_since_brief,
 	.bk_put = sqlite_bk_put,
 	.audit_append = sqlite_audit_append,
 	.query_text = sqlite_query_text,
