@@ -15,60 +15,19 @@
 #include "checkpoint.h"
 #include "engine.h"
 
-/* The pieces of a row's facts text, in order: labels at even indexes,
- * values at odd ones. */
-#define FACTS_PARTS 18
-
-/* r's facts text in pieces, for books_facts to join and facts_match to
- * compare: down receives the down script's "sha256:HEX" (or "none"). */
-static void facts_parts(const struct bk_row *r, char down[SHA256_HEX_LEN + 8],
-			const char *part[FACTS_PARTS])
-{
-	if (r->down_sql) {
-		char hex[SHA256_HEX_LEN + 1];
-
-		if (sha256_hex(r->down_sql, strlen(r->down_sql), hex))
-			down[0] = '\0';
-		else {
-			memcpy(down, "sha256:", 7);
-			memcpy(down + 7, hex, SHA256_HEX_LEN + 1);
-		}
-	} else {
-		memcpy(down, "none", 5);
-	}
-	part[0] = " facts{state=";
-	part[1] = r->state ? r->state : "";
-	part[2] = ";checksum=";
-	part[3] = r->checksum ? r->checksum : "";
-	part[4] = ";down=";
-	part[5] = down;
-	part[6] = ";bundle=";
-	part[7] = r->bundle_id ? r->bundle_id : "";
-	part[8] = ";env=";
-	part[9] = r->environment ? r->environment : "";
-	part[10] = ";name=";
-	part[11] = r->name ? r->name : "";
-	part[12] = ";kind=";
-	part[13] = r->kind ? r->kind : "";
-	part[14] = ";irreversible=";
-	part[15] = r->irreversible ? "1" : "0";
-	part[16] = ";transactional=";
-	part[17] = r->transactional ? "1" : "0";
-}
-
 char *books_facts(const struct bk_row *r)
 {
-	char down[SHA256_HEX_LEN + 8];
-	const char *part[FACTS_PARTS];
+	char down[72];
+	const char *part[BK_FACTS_PARTS];
 	size_t len = 2, i;
 	char *out, *p;
 
 	/* built by hand, not by printf: the guard's verdicts use facts_match */
-	facts_parts(r, down, part);
-	for (i = 0; i < FACTS_PARTS; i++)
+	bk_facts_parts(r, down, part);
+	for (i = 0; i < BK_FACTS_PARTS; i++)
 		len += strlen(part[i]);
 	p = out = xmalloc(len);
-	for (i = 0; i < FACTS_PARTS; i++) {
+	for (i = 0; i < BK_FACTS_PARTS; i++) {
 		size_t l = strlen(part[i]);
 
 		memcpy(p, part[i], l);
@@ -83,12 +42,12 @@ char *books_facts(const struct bk_row *r)
  * run; perf14i). */
 static int facts_match(const struct bk_row *r, const char *then)
 {
-	char down[SHA256_HEX_LEN + 8];
-	const char *part[FACTS_PARTS];
+	char down[72];
+	const char *part[BK_FACTS_PARTS];
 	size_t left = strlen(then), i;
 
-	facts_parts(r, down, part);
-	for (i = 0; i < FACTS_PARTS; i++) {
+	bk_facts_parts(r, down, part);
+	for (i = 0; i < BK_FACTS_PARTS; i++) {
 		size_t l = strlen(part[i]);
 
 		if (l > left || memcmp(then, part[i], l))
@@ -165,6 +124,34 @@ static int facts_check(const struct audit_row *anchor, const struct bk_row *r)
 	}
 	free(now);
 	return rc;
+}
+
+/* facts_check's verdict for a brief: the sha256 of the facts its anchor
+ * recorded against the brief's, which is the sha256 of books_facts(r)'s
+ * text (bk_brief_fill): equal exactly when the texts are. Its message is
+ * never shown: a brief that fails sends the run to its whole rows, whose
+ * guard says what differs (books_plan). */
+static int brief_facts_check(const struct audit_row *anchor, const struct bk_brief *b)
+{
+	const char *then = recorded_facts(anchor);
+	unsigned char d[32];
+	struct sha256_ctx c;
+
+	if (!then)
+		return 0;
+	if (sha256_init(&c))
+		return -1;
+	if (sha256_update(&c, then, strlen(then))) {
+		sha256_release(&c);
+		return -1;
+	}
+	if (sha256_final_raw(&c, d) || memcmp(d, b->facts, 32)) {
+		cairn_error_set("the books were changed outside cairn-apply: migration %s: its "
+				"facts differ from those the audit chain recorded (audit row %lld)",
+				b->version, anchor->seq);
+		return -1;
+	}
+	return 0;
 }
 
 static int row_check(const struct hexindex *ix, const struct audit_row *a, const struct bk_row *r)
@@ -455,6 +442,7 @@ static int head_check(const struct checkpoint *cp, const struct audit_row *a, si
  * same verdict and the same first message as books_check. */
 struct guard_scan {
 	const struct bk_row *rows;
+	const struct bk_brief *briefs; /* instead of rows (books_guard_brief) */
 	struct hexindex by_hash;       /* rows by audit_hash */
 	size_t nrows, n;               /* n: audit rows seen */
 	unsigned char *anchored;
@@ -505,7 +493,7 @@ static int scan_row(void *ctx, const struct audit_row *r)
 
 		if (s->anchored[j]++)
 			continue;
-		if (facts_check(r, &s->rows[j]) < 0)
+		if ((s->briefs ? brief_facts_check(r, &s->briefs[j]) : facts_check(r, &s->rows[j])) < 0)
 			s->mismatch[j] = xstrdup(cairn_error_last());
 	}
 	return 0;
@@ -672,8 +660,8 @@ out:
 }
 
 static int guard_scan(struct books_guard *g, struct db *db, const struct driver *drv,
-		      const struct bk_row *rows, size_t nrows, const struct checkpoint *cp,
-		      const char *name)
+		      const struct bk_row *rows, const struct bk_brief *briefs, size_t nrows,
+		      const struct checkpoint *cp, const char *name)
 {
 	struct guard_scan s;
 	size_t i;
@@ -681,10 +669,17 @@ static int guard_scan(struct books_guard *g, struct db *db, const struct driver 
 
 	memset(&s, 0, sizeof(s));
 	s.rows = rows;
+	s.briefs = briefs;
 	s.nrows = nrows;
-	hexindex_init(&s.by_hash, nrows);
+	if (briefs)
+		hexindex_init_at(&s.by_hash, nrows, briefs->audit_hash, sizeof(*briefs));
+	else
+		hexindex_init(&s.by_hash, nrows);
 	for (i = 0; i < nrows; i++)
-		hexindex_add(&s.by_hash, i, rows[i].audit_hash);
+		if (briefs)
+			hexindex_add_at(&s.by_hash, i);
+		else
+			hexindex_add(&s.by_hash, i, rows[i].audit_hash);
 	s.anchored = xcalloc(nrows ? nrows : 1, 1);
 	s.mismatch = xcalloc(nrows ? nrows : 1, sizeof(*s.mismatch));
 	keep_prev(&s, AUDIT_ZERO_HASH);
@@ -698,7 +693,9 @@ static int guard_scan(struct books_guard *g, struct db *db, const struct driver 
 	if ((rc = head_check(cp, NULL, s.n, s.head_seq, s.head, name)) != EXIT_OK)
 		goto out;
 	for (i = 0; i < nrows; i++) {
-		char *msg = audit_anchor_problem(&rows[i], s.anchored[i] != 0);
+		char *msg = briefs ? (s.anchored[i] ? NULL : xasprintf("migration %s: no audit row "
+				     "recorded its last change", briefs[i].version))
+				   : audit_anchor_problem(&rows[i], s.anchored[i] != 0);
 
 		if (msg) {
 			ALLOC_GROW(s.p, s.np + 1, s.alloc);
@@ -738,7 +735,7 @@ int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
 
 	memset(g, 0, sizeof(*g));
 	if (exists && drv->audit_scan) {
-		if ((rc = guard_scan(g, db, drv, rows, nrows, cp, name)) != EXIT_OK)
+		if ((rc = guard_scan(g, db, drv, rows, NULL, nrows, cp, name)) != EXIT_OK)
 			return rc;
 	} else {
 		if (exists && drv->audit_read(db, 0, &g->a, &g->na))
@@ -752,6 +749,25 @@ int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
 		audit_rows_free(g->a, g->na);
 		g->a = NULL;
 	}
+	return identity_decide(g, o, name, what);
+}
+
+int books_guard_brief(struct books_guard *g, struct db *db, const struct driver *drv,
+		      const struct apply_opts *o, const struct bk_briefs *bs, const char *what)
+{
+	const char *name = drv->display_name(db);
+	size_t i;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	for (i = 0; i < bs->n; i++)
+		if (bs->b[i].flags & BK_BRIEF_HASH_ODD) {
+			cairn_error_set("the books were changed outside cairn-apply: migration %s: "
+					"its audit hash is no sha256", bs->b[i].version);
+			return EXIT_STATE;
+		}
+	if ((rc = guard_scan(g, db, drv, NULL, bs->b, bs->n, o->checkpoint, name)) != EXIT_OK)
+		return rc;
 	return identity_decide(g, o, name, what);
 }
 

@@ -432,80 +432,70 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		 const struct apply_opts *o, struct apply_result *res)
 {
 	struct run r;
-	struct plan p;
-	struct books_guard guard;
-	struct bk_row *rows = NULL;
-	size_t nrows = 0;
-	int exists = 0, rc, in_atomic = 0;
+	struct books_plan bp;
+	struct plan *pp = &bp.p;
+	int rc, in_atomic = 0;
 	long long t0 = now_ms();
 	struct apply_event ev;
 
 	memset(res, 0, sizeof(*res));
-	memset(&p, 0, sizeof(p));
+	memset(&bp, 0, sizeof(bp));
 	memset(&r, 0, sizeof(r));
-	memset(&guard, 0, sizeof(guard));
 	rc = take_lock(db, drv, o);
 	res->lock_tried = 1;
 	res->lock_wait_ms = now_ms() - t0;
 	if (rc != EXIT_OK)
 		return rc;
-	if (read_rows(db, drv, &exists, &rows, &nrows)) {
-		rc = EXIT_ENVIRONMENT;
-		goto out_unlock;
-	}
-	rc = books_guard(&guard, db, drv, o, rows, nrows, exists, "apply to");
-	if (rc != EXIT_OK)
-		goto out_unlock;
-	rc = plan_build(&p, set, rows, nrows, o->env, o->to);
+	rc = books_plan(db, drv, set, o, &bp);
 	if (rc == EXIT_OK)
-		rc = read_steps_sql(set, &p);
+		rc = read_steps_sql(set, pp);
 	if (rc != EXIT_OK)
 		goto out_unlock;
 	if (run_init(&r, db, drv, o)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	set_current(&r, p.current);
-	res->from_version = p.current ? xstrdup(p.current) : NULL;
-	report_plan_problems(&r, set, &p);
-	if (p.ndrift) {
-		cairn_error_set("%zu applied migration%s differ%s from the bundle (drift)", p.ndrift,
-				p.ndrift == 1 ? "" : "s", p.ndrift == 1 ? "s" : "");
+	set_current(&r, pp->current);
+	res->from_version = pp->current ? xstrdup(pp->current) : NULL;
+	report_plan_problems(&r, set, pp);
+	if (pp->ndrift) {
+		cairn_error_set("%zu applied migration%s differ%s from the bundle (drift)", pp->ndrift,
+				pp->ndrift == 1 ? "" : "s", pp->ndrift == 1 ? "s" : "");
 		rc = EXIT_STATE;
 		goto out;
 	}
-	if (p.nblocked) {
+	if (pp->nblocked) {
 		cairn_error_set("%zu migration%s failed or did not finish in an earlier run",
-				p.nblocked, p.nblocked == 1 ? "" : "s");
+				pp->nblocked, pp->nblocked == 1 ? "" : "s");
 		res->needs_repair = 1;
 		rc = EXIT_STATE;
 		goto out;
 	}
-	report_skipped(&r, set, &p, res);
+	report_skipped(&r, set, pp, res);
 	ev_init(&ev, EV_PLAN, NULL, set);
-	ev.total = p.napply;
+	ev.total = pp->napply;
 	emit(&r, &ev);
-	if (o->atomic && atomic_refused(&p)) {
+	if (o->atomic && atomic_refused(pp)) {
 		rc = EXIT_FAILED;
 		res->rolled_back = 1;
 		goto out;
 	}
-	if (p.napply && !exists && guard.record && !o->atomic && drv->books_in_first_tx) {
+	if (pp->napply && !bp.exists && bp.guard.record && !o->atomic && drv->books_in_first_tx) {
 		/* a new SQLite database: its books and identity come with the
 		 * first migration's commit (tx_begin), so a crash leaves them
 		 * with it or leaves nothing; flushed at the end if no transaction
 		 * ran. PostgreSQL: up front (driver.h, books_in_first_tx) */
-		r.pending_identity = guard.record;
+		r.pending_identity = bp.guard.record;
 		r.pending_books = 1;
-	} else if ((exists || p.napply) &&
-		   record_identity_books(&r, p.napply && !exists, guard.record)) {
+	} else if ((bp.exists || pp->napply) &&
+		   record_identity_books(&r, pp->napply && !bp.exists, bp.guard.record)) {
 		rc = EXIT_ENVIRONMENT;
 		goto out;
 	}
-	if (p.napply && (rc = callbacks_before_run(&r, set, res)) != EXIT_OK)
+	if (pp->napply && (rc = callbacks_before_run(&r, set, res)) != EXIT_OK)
 		goto out;
-	if (p.napply && o->atomic) {
-		if ((rc = before_steps(&r, set, &p, res)) != EXIT_OK)
+	if (pp->napply && o->atomic) {
+		if ((rc = before_steps(&r, set, pp, res)) != EXIT_OK)
 			goto out;
 		if (tx_begin(&r)) {
 			rc = EXIT_ENVIRONMENT;
@@ -513,7 +503,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		}
 		in_atomic = 1;
 	}
-	rc = apply_steps(&r, set, &p, in_atomic, res);
+	rc = apply_steps(&r, set, pp, in_atomic, res);
 	if (rc == EXIT_BUDGET) {
 		res->needs_repair = 0;
 		goto out;
@@ -524,7 +514,7 @@ int engine_apply(struct db *db, const struct driver *drv, const struct apply_set
 		if (deferred_flush(&r) || tx_commit(&r)) {
 			tx_rollback(&r);
 			res->applied = 0;
-			set_current(&r, p.current);
+			set_current(&r, pp->current);
 			res->rolled_back = 1;
 			rc = EXIT_FAILED;
 			goto out;
@@ -542,9 +532,7 @@ out:
 		emit(&r, &ev);
 out_unlock:
 	unlock_keeping_error(db, drv, &rc);
-	plan_release(&p);
-	books_guard_release(&guard);
-	bk_rows_free(rows, nrows);
+	books_plan_release(&bp);
 	run_release(&r);
 	return rc;
 }

@@ -73,7 +73,9 @@ void early_open_start(struct early_open *e, const struct driver *drv, const char
 		return;
 	e->drv = drv;
 	e->dsn = dsn;
-	e->flags = (readonly ? DRIVER_OPEN_READONLY : 0) | DRIVER_OPEN_PREFETCH;
+	/* apply reads the rows compact for its guard and plan (engine_apply's
+	 * books_plan); --dry plans from the whole rows */
+	e->flags = (readonly ? DRIVER_OPEN_READONLY : DRIVER_OPEN_BRIEF) | DRIVER_OPEN_PREFETCH;
 	/* no thread (out of resources): the ordinary open after verification */
 	e->started = thread_start_apart(&e->thread, early_open_run, e) == 0;
 }

@@ -38,6 +38,9 @@
 #define DRIVER_OPEN_PREFETCH 0x2 /* an open on the early-open thread (open_early): also
 				  * read the bookkeeping rows now; bk_read hands them over
 				  * if nothing was committed since (a driver may ignore it) */
+#define DRIVER_OPEN_BRIEF 0x8    /* with DRIVER_OPEN_PREFETCH: read the rows compact
+				  * (struct bk_brief) for bk_brief_read, not whole for
+				  * bk_read: what apply's guard and plan need (rss14o) */
 
 /* exec() flags. */
 #define DRIVER_EXEC_SPLIT 0x1 /* run statement by statement in autocommit (transaction:
@@ -133,6 +136,50 @@ struct bk_row {
 			      * and audit_hash differ from it (a rollback), so an UPDATE
 			      * of those will do; a driver may ignore it, 0 is always safe */
 };
+
+/* A bookkeeping row compact (rss14o): what engine_apply's guard and plan
+ * read of a row, and nothing more. At 20,000 migrations the whole rows are
+ * ~6.6 MB (152 bytes of struct and ~177 of strings each); these are 112
+ * bytes and the version. Every field is exact: a row whose checksum is no
+ * "sha256:" and 64 lowercase hex digits, or whose audit_hash is no 64 such
+ * digits, says so in flags and keeps zeros there; facts is the sha256 of
+ * the row's facts text (bk_facts_parts joined), which the guard compares
+ * with the sha256 of the facts its anchor recorded. */
+#define BK_BRIEF_APPLIED   0x01  /* state */
+#define BK_BRIEF_BLOCKING  0x02  /* failed or in_progress */
+#define BK_BRIEF_BASELINE  0x04  /* kind */
+#define BK_BRIEF_BATCH     0x08
+#define BK_BRIEF_CK_ODD    0x10  /* checksum not as above: its bytes are zeros */
+#define BK_BRIEF_HASH_ODD  0x20  /* audit_hash not as above (or empty): zeros */
+struct bk_brief {
+	const char *version;          /* into bk_briefs.text */
+	unsigned char checksum[32];
+	unsigned char audit_hash[32];
+	unsigned char facts[32];
+	unsigned char flags;          /* BK_BRIEF_* */
+};
+
+struct bk_briefs {
+	struct bk_brief *b;           /* in bk_read's order */
+	size_t n, alloc;
+	char *text;                   /* the versions, NUL-terminated, one after another */
+	size_t len, cap;
+};
+
+/* The pieces of a row's facts text (" facts{state=...}" without its "}"),
+ * labels at even indexes, values at odd ones, for the guard (apply/books.c)
+ * and bk_brief_fill: down receives the down script's "sha256:HEX" or "none". */
+#define BK_FACTS_PARTS 18
+void bk_facts_parts(const struct bk_row *r, char down[72], const char *part[BK_FACTS_PARTS]);
+/* b as the brief of r. */
+void bk_brief_fill(struct bk_brief *b, const struct bk_row *r);
+/* r's brief appended to bs (its version into bs->text). */
+void bk_briefs_add(struct bk_briefs *bs, const struct bk_row *r);
+/* After the last bk_briefs_add: the versions' pointers set into bs->text. */
+void bk_briefs_finish(struct bk_briefs *bs);
+void bk_briefs_release(struct bk_briefs *bs); /* accepts NULL */
+/* 1 when the briefs are those of rows, field for field, in the same order. */
+int bk_briefs_match(const struct bk_briefs *bs, const struct bk_row *rows, size_t n);
 
 /* One row of cairn_audit: an append-only chain. The engine computes hash
  * (apply/audit.c); drivers store and return the fields verbatim. */
@@ -243,6 +290,16 @@ struct driver {
 	 * and, with SQLite, no longer than the connection: the values rows
 	 * share are kept once by it (sqlite-books.c). */
 	int (*bk_read)(struct db *db, struct bk_row **out, size_t *n);
+	/* Optional (rss14o; NULL: the engine reads whole rows). The rows as
+	 * briefs, in bk_read's order (out zeroed first, bk_briefs_finish'ed):
+	 * 0; 1 when they cannot be handed so (rows not in version order), the
+	 * caller then reads whole rows; -1 with the error set. */
+	int (*bk_brief_read)(struct db *db, struct bk_briefs *out);
+	/* Optional, with bk_brief_read: 1 when nothing has changed the rows
+	 * since the last bk_brief_read read them (SQLite: rows_stamp, taken
+	 * with them, as it is now), so rows bk_read read since are the same
+	 * rows; 0 when they may differ or it cannot tell. */
+	int (*bk_same_since_brief)(struct db *db);
 	/* Inserts or replaces the row with row->version (row->is_new: inserts;
 	 * row->state_only: may update just those columns). */
 	int (*bk_put)(struct db *db, const struct bk_row *row);

@@ -264,6 +264,63 @@ static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
 	return 0;
 }
 
+/* The rows as briefs (rss14o), in read_all_rows' order: 0; 1 when that
+ * order is not version order, which only a sort of the whole rows gives
+ * (bk_rows_sort), so the caller reads those; -1 with the error set. Each
+ * row is seen through SQLite's own column text for as long as its brief
+ * takes to make (bk_briefs_add), nothing of it copied but its version. */
+static int read_all_briefs(struct db *db, struct bk_briefs *bs)
+{
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int rc;
+
+	memset(bs, 0, sizeof(*bs));
+	rc = sqlite3_prepare_v2(db->h, bk_select, -1, &st, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		char *text[BK_TEXT_COLUMNS];
+		struct bk_row r;
+		int k;
+
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		if (bs->n == bs->alloc && bs->alloc == BK_COUNT_FROM) {
+			size_t want = rows_counted(db);
+
+			if (want > bs->n) {
+				bs->b = xrealloc(bs->b, want * sizeof(*bs->b));
+				bs->alloc = want;
+			}
+		}
+		for (k = 0; k < BK_TEXT_COLUMNS; k++) {
+			text[k] = (char *)sqlite3_column_text(st, k);
+			if (!text[k] && k < BK_TEXT_COLUMNS - 2)
+				text[k] = "";
+		}
+		memset(&r, 0, sizeof(r));
+		r.version = text[0], r.name = text[1], r.checksum = text[2], r.state = text[3];
+		r.bundle_id = text[4], r.environment = text[5], r.kind = text[8];
+		r.audit_hash = text[9], r.down_sql = text[10];
+		r.irreversible = sqlite3_column_int(st, 13);
+		r.transactional = sqlite3_column_int(st, 14);
+		bk_briefs_add(bs, &r);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		cairn_error_set("cannot read cairn_migrations in '%s': %s", db->path,
+				sqlite3_errmsg(db->h));
+		bk_briefs_release(bs);
+		return -1;
+	}
+	bk_briefs_finish(bs);
+	for (i = 1; i < bs->n; i++)
+		if (version_cmp(bs->b[i - 1].version, bs->b[i].version) > 0) {
+			bk_briefs_release(bs);
+			return 1;
+		}
+	return 0;
+}
+
 /* Where the file stands, as far as the bookkeeping rows go: another
  * connection's commits move PRAGMA data_version (and only those do); this
  * connection's own row writes, committed or not, move its total_changes,
@@ -321,15 +378,16 @@ static int cache_small(struct db *db, char restore[64])
  * each. A small cache reuses a few buffers, and frees those the schema
  * read filled for the rows' strings to reuse: at 5,000 rows, 285 mprotect
  * calls instead of 726 and 496 page faults instead of 971 (perf). */
-void sqlite_prefetch_rows(struct db *db)
+void sqlite_prefetch_rows(struct db *db, int brief)
 {
 	char restore[64];
 	int exists = 0, small = cache_small(db, restore);
 
 	if (sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
 		if (rows_stamp(db, db->pre_stamp) == 0 && sqlite_bk_exists(db, &exists) == 0 &&
-		    exists && read_all_rows(db, &db->pre_rows, &db->pre_n) == 0)
-			db->have_pre = 1;
+		    exists)
+			db->have_pre = brief ? (read_all_briefs(db, &db->pre_briefs) == 0 ? 2 : 0)
+					     : (read_all_rows(db, &db->pre_rows, &db->pre_n) == 0);
 		sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
 	}
 	if (small)
@@ -337,33 +395,77 @@ void sqlite_prefetch_rows(struct db *db)
 	cairn_error_clear();
 }
 
-int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
+/* What the early open read, taken once: 1 (rows) or 2 (briefs) when the
+ * stamp has not moved since, what it read then handed to the caller's
+ * *rows and *n, or *bs; 0 when nothing is taken, whatever was read freed. */
+static int take_prefetched(struct db *db, struct bk_row **rows, size_t *n, struct bk_briefs *bs)
 {
 	long long now[3];
+	int kind = db->have_pre, fresh;
+
+	if (!kind)
+		return 0;
+	fresh = rows_stamp(db, now) == 0 && !memcmp(now, db->pre_stamp, sizeof(now));
+	db->have_pre = 0;
+	if (fresh && kind == 1 && rows) {
+		*rows = db->pre_rows;
+		*n = db->pre_n;
+	} else if (fresh && kind == 2 && bs) {
+		*bs = db->pre_briefs;
+	} else {
+		bk_rows_free(db->pre_rows, db->pre_n);
+		bk_briefs_release(&db->pre_briefs);
+		kind = 0;
+	}
+	db->pre_rows = NULL;
+	db->pre_n = 0;
+	memset(&db->pre_briefs, 0, sizeof(db->pre_briefs));
+	return kind;
+}
+
+int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n)
+{
 	int exists;
 
 	*out = NULL;
 	*n = 0;
-	if (db->have_pre) {
-		int fresh = rows_stamp(db, now) == 0 && !memcmp(now, db->pre_stamp, sizeof(now));
-
-		db->have_pre = 0;
-		if (fresh) {
-			*out = db->pre_rows;
-			*n = db->pre_n;
-		} else {
-			bk_rows_free(db->pre_rows, db->pre_n);
-		}
-		db->pre_rows = NULL;
-		db->pre_n = 0;
-		if (fresh)
-			return 0;
-	}
+	if (take_prefetched(db, out, n, NULL))
+		return 0;
 	if (sqlite_bk_exists(db, &exists))
 		return -1;
 	if (!exists)
 		return 0;
 	return read_all_rows(db, out, n);
+}
+
+/* The stamp kept is the one read with the briefs: the prefetch's (taken in
+ * its read transaction, and found unmoved when they were taken), else
+ * one taken before the read, so a commit during the read moves it too. */
+int sqlite_bk_brief_read(struct db *db, struct bk_briefs *out)
+{
+	int exists;
+
+	memset(out, 0, sizeof(*out));
+	db->have_brief_stamp = 0;
+	if (take_prefetched(db, NULL, NULL, out)) {
+		memcpy(db->brief_stamp, db->pre_stamp, sizeof(db->brief_stamp));
+		db->have_brief_stamp = 1;
+		return 0;
+	}
+	if (sqlite_bk_exists(db, &exists))
+		return -1;
+	if (!exists)
+		return 0;
+	db->have_brief_stamp = rows_stamp(db, db->brief_stamp) == 0;
+	return read_all_briefs(db, out);
+}
+
+int sqlite_bk_same_since_brief(struct db *db)
+{
+	long long now[3];
+
+	return db->have_brief_stamp && rows_stamp(db, now) == 0 &&
+	       !memcmp(now, db->brief_stamp, sizeof(now));
 }
 
 static void bind_str(sqlite3_stmt *st, int i, const char *s)

@@ -23,8 +23,11 @@ struct db {
 	int persist;                    /* journal switched DELETE -> PERSIST while locked */
 	struct bk_row *pre_rows;        /* read by the early open (DRIVER_OPEN_PREFETCH) */
 	size_t pre_n;
+	struct bk_briefs pre_briefs;    /* or compact (DRIVER_OPEN_BRIEF) */
 	long long pre_stamp[3];         /* rows_stamp() when they were read */
-	int have_pre;
+	int have_pre;                   /* 1: pre_rows, 2: pre_briefs */
+	long long brief_stamp[3];       /* rows_stamp() of the last briefs read */
+	int have_brief_stamp;
 	struct pool_block *shared;      /* the values read rows share (sqlite-books.c:
 					 * shared_value), freed at close */
 	struct sqlite_guard *guard;     /* set while a script runs (sqlite_guard_script) */
@@ -82,8 +85,10 @@ int sqlite_query_rows(struct db *db, const char *sql, struct driver_rows *out);
 /* sqlite-books.c */
 int sqlite_bk_exists(struct db *db, int *exists);
 int sqlite_bk_ensure(struct db *db);
-void sqlite_prefetch_rows(struct db *db);
+void sqlite_prefetch_rows(struct db *db, int brief);
 int sqlite_bk_read(struct db *db, struct bk_row **out, size_t *n);
+int sqlite_bk_brief_read(struct db *db, struct bk_briefs *out);
+int sqlite_bk_same_since_brief(struct db *db);
 int sqlite_bk_put(struct db *db, const struct bk_row *r);
 int sqlite_audit_append(struct db *db, const struct audit_row *r);
 int sqlite_audit_scan(struct db *db, int (*cb)(void *ctx, const struct audit_row *r), void *ctx);

@@ -504,7 +504,7 @@ static int sqlite_open(struct db **out, const char *dsn, unsigned flags)
 			       : "PRAGMA synchronous=FULL; SELECT 1 FROM sqlite_schema LIMIT 0"))
 		goto fail;
 	if (flags & DRIVER_OPEN_PREFETCH)
-		sqlite_prefetch_rows(db);
+		sqlite_prefetch_rows(db, flags & DRIVER_OPEN_BRIEF);
 	*out = db;
 	return 0;
 fail:
@@ -529,6 +529,7 @@ static void sqlite_close(struct db *db)
 	if (!db)
 		return;
 	bk_rows_free(db->pre_rows, db->pre_n);
+	bk_briefs_release(&db->pre_briefs);
 	pool_free(&db->shared);
 	sqlite3_finalize(db->put);
 	sqlite3_finalize(db->put_new);
@@ -823,6 +824,8 @@ const struct driver driver_sqlite = {
 	.bk_ensure = sqlite_bk_ensure,
 	.books_in_first_tx = 1,
 	.bk_read = sqlite_bk_read,
+	.bk_brief_read = sqlite_bk_brief_read,
+	.bk_same_since_brief = sqlite_bk_same_since_brief,
 	.bk_put = sqlite_bk_put,
 	.audit_append = sqlite_audit_append,
 	.query_text = sqlite_query_text,

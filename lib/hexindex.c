@@ -12,7 +12,8 @@ int hexdigest_parse(const char *s, unsigned char out[32])
 	return s && hex_decode(s, 32, out) == 0 && s[64] == '\0' ? 0 : -1;
 }
 
-void hexindex_init(struct hexindex *ix, size_t n)
+/* The table for n items, the keys not yet anywhere. */
+static void init_table(struct hexindex *ix, size_t n)
 {
 	size_t size = 16;
 
@@ -22,8 +23,26 @@ void hexindex_init(struct hexindex *ix, size_t n)
 	ix->cap = n;
 	ix->mask = size - 1;
 	ix->slot = xcalloc(size, sizeof(*ix->slot));
-	ix->key = xcalloc(n ? n : 1, sizeof(*ix->key));
 	ix->next = xcalloc(n ? n : 1, sizeof(*ix->next));
+}
+
+void hexindex_init(struct hexindex *ix, size_t n)
+{
+	init_table(ix, n);
+	ix->key = xcalloc(n ? n : 1, sizeof(*ix->key));
+}
+
+/* Item i's digest: in the index's own keys, or the caller's (hexindex_init_at). */
+static const unsigned char *key_of(const struct hexindex *ix, size_t i)
+{
+	return ix->at ? ix->at + i * ix->at_stride : ix->key[i];
+}
+
+void hexindex_init_at(struct hexindex *ix, size_t n, const unsigned char *keys, size_t stride)
+{
+	init_table(ix, n);
+	ix->at = keys;
+	ix->at_stride = stride;
 }
 
 /* Where a digest's chain starts, or the empty slot where it would. The
@@ -39,7 +58,7 @@ static size_t *find_slot(const struct hexindex *ix, const unsigned char d[32])
 	for (at = (size_t)h & ix->mask;; at = (at + 1) & ix->mask) {
 		size_t *s = &ix->slot[at];
 
-		if (!*s || !memcmp(ix->key[*s - 1], d, 32))
+		if (!*s || !memcmp(key_of(ix, *s - 1), d, 32))
 			return s;
 	}
 }
@@ -52,19 +71,34 @@ static size_t chain_tail(const struct hexindex *ix, size_t head)
 	return head;
 }
 
+/* Item i, whose digest key_of holds, into the table. */
+static void add_key(struct hexindex *ix, size_t i)
+{
+	size_t *slot = find_slot(ix, key_of(ix, i));
+
+	if (*slot)
+		ix->next[chain_tail(ix, *slot) - 1] = i + 1;
+	else
+		*slot = i + 1;
+}
+
+void hexindex_add_at(struct hexindex *ix, size_t i)
+{
+	if (!ix->at || i >= ix->cap)
+		return;
+	ix->n++;
+	add_key(ix, i);
+}
+
 void hexindex_add(struct hexindex *ix, size_t i, const char *s)
 {
-	size_t *slot, j;
+	size_t j;
 
 	if (!s || !*s || i >= ix->cap)
 		return;
 	ix->n++;
 	if (hexdigest_parse(s, ix->key[i]) == 0) {
-		slot = find_slot(ix, ix->key[i]);
-		if (*slot)
-			ix->next[chain_tail(ix, *slot) - 1] = i + 1;
-		else
-			*slot = i + 1;
+		add_key(ix, i);
 		return;
 	}
 	/* text that no digest equals: rare (never written by cairn-apply) */

@@ -22,6 +22,8 @@ struct hexindex {
 	unsigned char (*key)[32];     /* each item's digest */
 	size_t *slot;                 /* table: 1 + the first item of a digest, 0: empty */
 	size_t *next;                 /* 1 + the next item of the same key, 0: none */
+	const unsigned char *at;      /* hexindex_init_at: the digests, not key */
+	size_t at_stride;
 	const char **odd;             /* items whose string is no digest: the string */
 	size_t *odd_item, nodd;
 };
@@ -31,6 +33,12 @@ void hexindex_init(struct hexindex *ix, size_t n);
 /* Item i (from 0, each once, i < n of init) has string s. Items of the
  * same string are found in the order they were added. */
 void hexindex_add(struct hexindex *ix, size_t i, const char *s);
+/* An index over digests the caller holds (rss14o: the books' briefs keep
+ * theirs): item i's 32 bytes at keys + i * stride, which must stay put
+ * until the index is released; items are added with hexindex_add_at, in
+ * any order, each once, and found as hexindex_add's are. */
+void hexindex_init_at(struct hexindex *ix, size_t n, const unsigned char *keys, size_t stride);
+void hexindex_add_at(struct hexindex *ix, size_t i);
 /* The first item whose string is s, and the one after item i: the
  * item's number + 1, or 0 when there is none. */
 size_t hexindex_first(const struct hexindex *ix, const char *s);

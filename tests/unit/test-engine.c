@@ -10,6 +10,7 @@
 #include "../../drivers/driver.h"
 #include "../../lib/error.h"
 #include "../../lib/exitcodes.h"
+#include "../../lib/sha256.h"
 #include "../../lib/util.h"
 #include "unit.h"
 
@@ -605,6 +606,97 @@ static void test_readonly(void)
 	free(path);
 }
 
+/* The rows compact (rss14o): the SQLite driver wrapped so that whole rows
+ * are counted, and a row can be edited by another connection between the
+ * compact read the guard checks and the whole read the run acts on. */
+static struct driver gap_drv;
+static const char *gap_sql;
+static int gap_reads;
+
+static int gap_bk_read(struct db *db, struct bk_row **out, size_t *n)
+{
+	gap_reads++;
+	if (gap_sql)
+		raw("gap.db", gap_sql);
+	return drv->bk_read(db, out, n);
+}
+
+/* The checksums as a bundle's manifest writes them, which briefs keep. */
+static void canon_checksums(struct apply_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		char hex[SHA256_HEX_LEN + 1];
+
+		CHECK(sha256_hex(s->migs[i].up, s->migs[i].up_len, hex) == 0);
+		free(s->migs[i].checksum);
+		s->migs[i].checksum = xasprintf("sha256:%s", hex);
+	}
+}
+
+static void test_brief_gap(void)
+{
+	struct apply_set s, s2;
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	struct db *db;
+	long long audit;
+
+	gap_drv = *drv;
+	gap_drv.bk_read = gap_bk_read;
+	set_init(&s);
+	mig(&s, "0001", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s, "0002", "CREATE TABLE b (id integer);", "DROP TABLE b;");
+	canon_checksums(&s);
+	set_init(&s2);
+	mig(&s2, "0001", "CREATE TABLE a (id integer);", "DROP TABLE a;");
+	mig(&s2, "0002", "CREATE TABLE b (id integer);", "DROP TABLE b;");
+	mig(&s2, "0003", "CREATE TABLE c (id integer);", "DROP TABLE c;");
+	canon_checksums(&s2);
+	db = open_db("gap.db", NULL);
+	CHECK(db != NULL && engine_apply(db, &gap_drv, &s, &o, &r) == EXIT_OK && r.applied == 2);
+	apply_result_release(&r);
+	/* nothing pending: guard and plan from the briefs, no whole row read */
+	gap_reads = 0;
+	CHECK(engine_apply(db, &gap_drv, &s, &o, &r) == EXIT_OK && r.applied == 0);
+	CHECK(gap_reads == 0);
+	apply_result_release(&r);
+	/* an edit the briefs missed is refused by the guard on the whole rows */
+	audit = scalar("gap.db", "SELECT count(*) FROM cairn_audit");
+	gap_sql = "UPDATE cairn_migrations SET name = 'edited' WHERE version = '0001'";
+	gap_reads = 0;
+	CHECK(engine_apply(db, &gap_drv, &s2, &o, &r) == EXIT_STATE);
+	CHECK(gap_reads == 1);
+	CHECK(strstr(cairn_error_last(), "the books were changed outside cairn-apply: migration "
+				       "0001: name is 'edited', the audit chain recorded "
+				       "'0001_m'") != NULL);
+	apply_result_release(&r);
+	CHECK(scalar("gap.db", "SELECT count(*) FROM sqlite_master WHERE name = 'c'") == 0);
+	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations") == 2);
+	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_audit") == audit);
+	/* the same edit seen by the briefs too: refused with the same message */
+	gap_sql = NULL;
+	CHECK(engine_apply(db, &gap_drv, &s, &o, &r) == EXIT_STATE);
+	CHECK(strstr(cairn_error_last(), "migration 0001: name is 'edited'") != NULL);
+	apply_result_release(&r);
+	/* put back, and the file written between the two reads by another
+	 * connection, the books untouched: the stamp moved, the whole rows
+	 * match the briefs field for field, and 0003 runs */
+	raw("gap.db", "UPDATE cairn_migrations SET name = '0001_m' WHERE version = '0001'");
+	gap_sql = "CREATE TABLE unrelated (x integer)";
+	gap_reads = 0;
+	CHECK(engine_apply(db, &gap_drv, &s2, &o, &r) == EXIT_OK && r.applied == 1);
+	CHECK(gap_reads == 1);
+	apply_result_release(&r);
+	CHECK(scalar("gap.db", "SELECT count(*) FROM sqlite_master WHERE name = 'c'") == 1);
+	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'applied'") == 3);
+	gap_sql = NULL;
+	drv->close(db);
+	apply_set_release(&s);
+	apply_set_release(&s2);
+}
+
 int main(void)
 {
 	char *cmd;
@@ -631,6 +723,7 @@ int main(void)
 	test_database_id();
 	test_baseline();
 	test_readonly();
+	test_brief_gap();
 	cmd = xasprintf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);

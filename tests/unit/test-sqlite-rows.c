@@ -254,6 +254,43 @@ int main(void)
 	bk_rows_free(rows, n);
 	drv->close(db);
 
+	/* Briefs (rss14o). "0002", "10", "9" come in key order, not version
+	 * order: no briefs, the caller reads whole rows (which bk_read sorts). */
+	{
+		struct bk_briefs bs;
+		struct db *d2 = open_db(0);
+
+		db = open_db(DRIVER_OPEN_PREFETCH | DRIVER_OPEN_BRIEF);
+		CHECK(db != NULL && d2 != NULL && drv->bk_brief_read(db, &bs) == 1 && bs.n == 0);
+		drv->close(db);
+		/* in order: prefetched and handed over, field for field the briefs
+		 * of the whole rows */
+		raw("UPDATE cairn_migrations SET version = '09' WHERE version = '9'");
+		db = open_db(DRIVER_OPEN_PREFETCH | DRIVER_OPEN_BRIEF);
+		CHECK(db != NULL && drv->bk_brief_read(db, &bs) == 0 && bs.n == 3);
+		CHECK(drv->bk_read(d2, &rows, &n) == 0 && bk_briefs_match(&bs, rows, n));
+		CHECK_STR(bs.n == 3 ? bs.b[2].version : NULL, "10");
+		CHECK(bs.n == 3 && (bs.b[2].flags & BK_BRIEF_HASH_ODD) && (bs.b[2].flags & BK_BRIEF_CK_ODD));
+		bk_briefs_release(&bs);
+		bk_rows_free(rows, n);
+		drv->close(db);
+		/* changed after the prefetch: read again */
+		db = open_db(DRIVER_OPEN_PREFETCH | DRIVER_OPEN_BRIEF);
+		raw("UPDATE cairn_migrations SET name = 'renamed' WHERE version = '09'");
+		CHECK(db != NULL && drv->bk_brief_read(db, &bs) == 0 && bs.n == 3);
+		CHECK(drv->bk_read(d2, &rows, &n) == 0 && n == 3 && !strcmp(rows[1].name, "renamed"));
+		CHECK(bk_briefs_match(&bs, rows, n));
+		bk_rows_free(rows, n);
+		/* and a name changed after the briefs no longer matches them */
+		raw("UPDATE cairn_migrations SET name = '9_m' WHERE version = '09'");
+		CHECK(drv->bk_read(d2, &rows, &n) == 0 && n == 3 && !bk_briefs_match(&bs, rows, n));
+		bk_briefs_release(&bs);
+		bk_rows_free(rows, n);
+		drv->close(db);
+		drv->close(d2);
+		raw("UPDATE cairn_migrations SET version = '9' WHERE version = '09'");
+	}
+
 	/* Prefetched rows nobody takes are freed with the connection. */
 	db = open_db(DRIVER_OPEN_PREFETCH | DRIVER_OPEN_READONLY);
 	CHECK(db != NULL);
