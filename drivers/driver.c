@@ -71,81 +71,39 @@ void bk_row_release(struct bk_row *r)
 	memset(r, 0, sizeof(*r));
 }
 
-void bk_facts_parts(const struct bk_row *r, char down[72], const char *part[BK_FACTS_PARTS])
-{
-	if (r->down_sql) {
-		char hex[SHA256_HEX_LEN + 1];
+/* ---- the rows compact (rss14o, rss14p) ---- */
 
-		if (sha256_hex(r->down_sql, strlen(r->down_sql), hex))
-			down[0] = '\0';
-		else {
-			memcpy(down, "sha256:", 7);
-			memcpy(down + 7, hex, SHA256_HEX_LEN + 1);
-		}
-	} else {
-		memcpy(down, "none", 5);
-	}
-	part[0] = " facts{state=";
-	part[1] = r->state ? r->state : "";
-	part[2] = ";checksum=";
-	part[3] = r->checksum ? r->checksum : "";
-	part[4] = ";down=";
-	part[5] = down;
-	part[6] = ";bundle=";
-	part[7] = r->bundle_id ? r->bundle_id : "";
-	part[8] = ";env=";
-	part[9] = r->environment ? r->environment : "";
-	part[10] = ";name=";
-	part[11] = r->name ? r->name : "";
-	part[12] = ";kind=";
-	part[13] = r->kind ? r->kind : "";
-	part[14] = ";irreversible=";
-	part[15] = r->irreversible ? "1" : "0";
-	part[16] = ";transactional=";
-	part[17] = r->transactional ? "1" : "0";
+/* s as "sha256:" and 64 lowercase hex digits, into out: 0; -1 otherwise
+ * (hex_decode takes lowercase digits only, so the text is exactly the
+ * digest's hex_encode). */
+static int digest_text(const char *s, unsigned char out[32])
+{
+	return s && !strncmp(s, "sha256:", 7) && hexdigest_parse(s + 7, out) == 0 ? 0 : -1;
 }
 
-/* ---- the rows compact (rss14o) ---- */
-
-/* The sha256 of r's facts text, "}" included (books_facts's bytes); zeros
- * when it cannot be computed, which no recorded text's digest equals. */
-static void facts_digest(const struct bk_row *r, unsigned char out[32])
+/* s's number in bs->interned, added if new; -1 when the table is full. */
+static int intern(struct bk_briefs *bs, const char *s)
 {
-	char down[72], stack[1024], *text = stack;
-	const char *part[BK_FACTS_PARTS];
-	size_t len[BK_FACTS_PARTS], total = 1, at = 0;
-	struct sha256_ctx c;
-	int i;
+	unsigned i;
 
-	memset(out, 0, 32);
-	bk_facts_parts(r, down, part);
-	for (i = 0; i < BK_FACTS_PARTS; i++)
-		total += len[i] = strlen(part[i]);
-	/* one update of the text joined: each update through EVP costs more
-	 * than hashing a short piece (callgrind) */
-	if (total > sizeof(stack))
-		text = xmalloc(total);
-	for (i = 0; i < BK_FACTS_PARTS; i++) {
-		memcpy(text + at, part[i], len[i]);
-		at += len[i];
-	}
-	text[at++] = '}';
-	if (sha256_init(&c) == 0) {
-		if (sha256_update(&c, text, at))
-			sha256_release(&c);
-		else if (sha256_final_raw(&c, out))
-			memset(out, 0, 32);
-	}
-	if (text != stack)
-		free(text);
+	for (i = 0; i < bs->ninterned; i++)
+		if (!strcmp(bs->interned[i], s))
+			return (int)i;
+	if (bs->ninterned == BK_BRIEF_INTERNED)
+		return -1;
+	bs->interned[bs->ninterned] = xstrdup(s);
+	return (int)bs->ninterned++;
 }
 
-void bk_brief_fill(struct bk_brief *b, const struct bk_row *r)
+/* b's facts but its version from r: state, environment and kind interned
+ * into bs. */
+static void brief_fill(struct bk_briefs *bs, struct bk_brief *b, const struct bk_row *r)
 {
-	const char *ck = r->checksum ? r->checksum : "";
+	const char *text[4] = { r->state, r->environment, r->kind, r->bundle_id };
+	unsigned char *code[4] = { &b->state, &b->env, &b->kind, &b->bundle_text };
+	int k, at;
 
 	memset(b, 0, sizeof(*b));
-	b->version = r->version;
 	if (r->state && !strcmp(r->state, BK_APPLIED))
 		b->flags |= BK_BRIEF_APPLIED;
 	else if (r->state && (!strcmp(r->state, BK_FAILED) || !strcmp(r->state, BK_IN_PROGRESS)))
@@ -154,30 +112,55 @@ void bk_brief_fill(struct bk_brief *b, const struct bk_row *r)
 		b->flags |= BK_BRIEF_BASELINE;
 	else if (r->kind && !strcmp(r->kind, "batch"))
 		b->flags |= BK_BRIEF_BATCH;
-	if (strncmp(ck, "sha256:", 7) || hexdigest_parse(ck + 7, b->checksum)) {
-		b->flags |= BK_BRIEF_CK_ODD;
+	/* most rows have the bundle id of the row before: decoded once */
+	if (r->bundle_id && bs->bundle_seen[0] && !strcmp(r->bundle_id, bs->bundle_seen)) {
+		memcpy(b->bundle, bs->bundle_seen_d, 32);
+	} else if (digest_text(r->bundle_id, b->bundle)) {
+		b->flags |= BK_BRIEF_BUNDLE_TEXT;
+		memset(b->bundle, 0, 32);
+	} else {
+		memcpy(bs->bundle_seen, r->bundle_id, sizeof(bs->bundle_seen));
+		memcpy(bs->bundle_seen_d, b->bundle, 32);
+	}
+	for (k = 0; k < (b->flags & BK_BRIEF_BUNDLE_TEXT ? 4 : 3); k++) {
+		if ((at = intern(bs, text[k] ? text[k] : "")) < 0)
+			b->flags |= BK_BRIEF_INEXACT;
+		else
+			*code[k] = (unsigned char)at;
+	}
+	if (digest_text(r->checksum, b->checksum)) {
+		b->flags |= BK_BRIEF_CK_ODD | BK_BRIEF_INEXACT;
 		memset(b->checksum, 0, 32);
 	}
-	if (!r->audit_hash || hexdigest_parse(r->audit_hash, b->audit_hash)) {
+	if (hexdigest_parse(r->audit_hash, b->audit_hash)) {
 		b->flags |= BK_BRIEF_HASH_ODD;
 		memset(b->audit_hash, 0, 32);
 	}
-	facts_digest(r, b->facts);
+	/* the one sha256 of the down script in a run (books_facts's down=) */
+	if (!r->down_sql)
+		b->flags |= BK_BRIEF_DOWN_NONE;
+	else if (sha256_raw(r->down_sql, strlen(r->down_sql), b->down))
+		b->flags |= BK_BRIEF_INEXACT;
+	if (r->irreversible)
+		b->flags |= BK_BRIEF_IRREVERSIBLE;
+	if (r->transactional)
+		b->flags |= BK_BRIEF_TRANSACTIONAL;
 }
 
 void bk_briefs_add(struct bk_briefs *bs, const struct bk_row *r)
 {
-	const char *v = r->version ? r->version : "";
-	size_t len = strlen(v) + 1;
+	const char *v = r->version ? r->version : "", *name = r->name ? r->name : "";
+	size_t lv = strlen(v) + 1, ln = strlen(name) + 1;
 	struct bk_brief *b;
 
 	ALLOC_GROW(bs->b, bs->n + 1, bs->alloc);
 	b = &bs->b[bs->n++];
-	bk_brief_fill(b, r);
-	ALLOC_GROW(bs->text, bs->len + len, bs->cap);
-	memcpy(bs->text + bs->len, v, len);
+	brief_fill(bs, b, r);
+	ALLOC_GROW(bs->text, bs->len + lv + ln, bs->cap);
+	memcpy(bs->text + bs->len, v, lv);
+	memcpy(bs->text + bs->len + lv, name, ln);
 	b->version = (const char *)(uintptr_t)bs->len; /* its offset, until bk_briefs_finish */
-	bs->len += len;
+	bs->len += lv + ln;
 }
 
 void bk_briefs_finish(struct bk_briefs *bs)
@@ -192,30 +175,52 @@ void bk_briefs_finish(struct bk_briefs *bs)
 
 void bk_briefs_release(struct bk_briefs *bs)
 {
+	unsigned i;
+
 	if (!bs)
 		return;
 	free(bs->b);
 	free(bs->text);
+	for (i = 0; i < bs->ninterned; i++)
+		free(bs->interned[i]);
 	memset(bs, 0, sizeof(*bs));
+}
+
+const char *bk_brief_name(const struct bk_brief *b)
+{
+	return b->version + strlen(b->version) + 1;
+}
+
+/* 1 when brief a of as and brief b of bs, whose version is at text, say
+ * the same of their rows. */
+static int brief_same(const struct bk_briefs *as, const struct bk_brief *a,
+		      const struct bk_briefs *bs, const struct bk_brief *b, const char *text)
+{
+	return !strcmp(a->version, text) && !strcmp(bk_brief_name(a), text + strlen(text) + 1) &&
+	       a->flags == b->flags && !(a->flags & BK_BRIEF_INEXACT) &&
+	       !memcmp(a->checksum, b->checksum, 32) && !memcmp(a->audit_hash, b->audit_hash, 32) &&
+	       !memcmp(a->down, b->down, 32) && !memcmp(a->bundle, b->bundle, 32) &&
+	       !strcmp(as->interned[a->state], bs->interned[b->state]) &&
+	       !strcmp(as->interned[a->env], bs->interned[b->env]) &&
+	       !strcmp(as->interned[a->kind], bs->interned[b->kind]) &&
+	       (!(a->flags & BK_BRIEF_BUNDLE_TEXT) ||
+		!strcmp(as->interned[a->bundle_text], bs->interned[b->bundle_text]));
 }
 
 int bk_briefs_match(const struct bk_briefs *bs, const struct bk_row *rows, size_t n)
 {
-	struct bk_brief b;
+	struct bk_briefs now;
 	size_t i;
+	int same = bs->n == n;
 
-	if (bs->n != n)
-		return 0;
-	for (i = 0; i < n; i++) {
-		const struct bk_brief *a = &bs->b[i];
-
-		bk_brief_fill(&b, &rows[i]);
-		if (strcmp(a->version, rows[i].version ? rows[i].version : "") || a->flags != b.flags ||
-		    memcmp(a->checksum, b.checksum, 32) || memcmp(a->audit_hash, b.audit_hash, 32) ||
-		    memcmp(a->facts, b.facts, 32))
-			return 0;
+	memset(&now, 0, sizeof(now));
+	for (i = 0; same && i < n; i++) {
+		now.n = now.len = 0;
+		bk_briefs_add(&now, &rows[i]);
+		same = brief_same(bs, &bs->b[i], &now, &now.b[0], now.text);
 	}
-	return 1;
+	bk_briefs_release(&now);
+	return same;
 }
 
 static int cmp_bk_row(const void *a, const void *b)

@@ -137,48 +137,61 @@ struct bk_row {
 			      * of those will do; a driver may ignore it, 0 is always safe */
 };
 
-/* A bookkeeping row compact (rss14o): what engine_apply's guard and plan
- * read of a row, and nothing more. At 20,000 migrations the whole rows are
- * ~6.6 MB (152 bytes of struct and ~177 of strings each); these are 112
- * bytes and the version. Every field is exact: a row whose checksum is no
- * "sha256:" and 64 lowercase hex digits, or whose audit_hash is no 64 such
- * digits, says so in flags and keeps zeros there; facts is the sha256 of
- * the row's facts text (bk_facts_parts joined), which the guard compares
- * with the sha256 of the facts its anchor recorded. */
-#define BK_BRIEF_APPLIED   0x01  /* state */
-#define BK_BRIEF_BLOCKING  0x02  /* failed or in_progress */
-#define BK_BRIEF_BASELINE  0x04  /* kind */
-#define BK_BRIEF_BATCH     0x08
-#define BK_BRIEF_CK_ODD    0x10  /* checksum not as above: its bytes are zeros */
-#define BK_BRIEF_HASH_ODD  0x20  /* audit_hash not as above (or empty): zeros */
+/* A bookkeeping row compact (rss14o, rss14p): what engine_apply's guard
+ * and plan read of a row, and nothing more. At 20,000 migrations the whole
+ * rows are ~6.6 MB (152 bytes of struct and ~177 of strings each); these
+ * are 144 bytes, the version and the name. Every fact the guard compares
+ * (apply/books.c, books_facts) is kept exactly, not hashed: the sha256
+ * digests written "sha256:" and 64 lowercase hex digits as their 32
+ * bytes, state, environment and kind (which repeat across rows), and a
+ * bundle id written otherwise, as a number into bk_briefs.interned, the
+ * flags as bits. A row one of whose facts cannot be kept so (a checksum
+ * written otherwise, more than BK_BRIEF_INTERNED distinct texts) is
+ * BK_BRIEF_INEXACT: the guard over briefs refuses it and the whole rows
+ * decide; bk_briefs_match matches it with nothing. */
+#define BK_BRIEF_APPLIED       0x001  /* state */
+#define BK_BRIEF_BLOCKING      0x002  /* failed or in_progress */
+#define BK_BRIEF_BASELINE      0x004  /* kind */
+#define BK_BRIEF_BATCH         0x008
+#define BK_BRIEF_CK_ODD        0x010  /* checksum not as above: its bytes are zeros */
+#define BK_BRIEF_HASH_ODD      0x020  /* audit_hash no 64 lowercase hex digits: zeros */
+#define BK_BRIEF_INEXACT       0x040  /* a fact not kept exactly (above) */
+#define BK_BRIEF_DOWN_NONE     0x080  /* no down script (down: zeros) */
+#define BK_BRIEF_BUNDLE_TEXT   0x100  /* bundle_id no digest as above ('' included):
+				       * interned[bundle_text], bundle zeros */
+#define BK_BRIEF_IRREVERSIBLE  0x200
+#define BK_BRIEF_TRANSACTIONAL 0x400
+#define BK_BRIEF_INTERNED      32     /* distinct state/env/kind texts kept */
 struct bk_brief {
-	const char *version;          /* into bk_briefs.text */
+	const char *version;          /* into bk_briefs.text; the name follows its NUL */
 	unsigned char checksum[32];
 	unsigned char audit_hash[32];
-	unsigned char facts[32];
-	unsigned char flags;          /* BK_BRIEF_* */
+	unsigned char down[32];       /* the sha256 of down_sql */
+	unsigned char bundle[32];
+	unsigned short flags;         /* BK_BRIEF_* */
+	unsigned char state, env, kind, bundle_text; /* into bk_briefs.interned */
 };
 
 struct bk_briefs {
 	struct bk_brief *b;           /* in bk_read's order */
 	size_t n, alloc;
-	char *text;                   /* the versions, NUL-terminated, one after another */
+	char *text;                   /* version and name of each, NUL-terminated */
 	size_t len, cap;
+	char *interned[BK_BRIEF_INTERNED];
+	unsigned ninterned;
+	char bundle_seen[7 + 64 + 1]; /* the last bundle id decoded, and its bytes */
+	unsigned char bundle_seen_d[32];
 };
 
-/* The pieces of a row's facts text (" facts{state=...}" without its "}"),
- * labels at even indexes, values at odd ones, for the guard (apply/books.c)
- * and bk_brief_fill: down receives the down script's "sha256:HEX" or "none". */
-#define BK_FACTS_PARTS 18
-void bk_facts_parts(const struct bk_row *r, char down[72], const char *part[BK_FACTS_PARTS]);
-/* b as the brief of r. */
-void bk_brief_fill(struct bk_brief *b, const struct bk_row *r);
-/* r's brief appended to bs (its version into bs->text). */
+/* r's brief appended to bs (its version and name into bs->text). */
 void bk_briefs_add(struct bk_briefs *bs, const struct bk_row *r);
 /* After the last bk_briefs_add: the versions' pointers set into bs->text. */
 void bk_briefs_finish(struct bk_briefs *bs);
 void bk_briefs_release(struct bk_briefs *bs); /* accepts NULL */
-/* 1 when the briefs are those of rows, field for field, in the same order. */
+/* The name of brief b (after its version). */
+const char *bk_brief_name(const struct bk_brief *b);
+/* 1 when the briefs are those of rows, field for field, in the same order;
+ * 0 when they differ, or one is BK_BRIEF_INEXACT. */
 int bk_briefs_match(const struct bk_briefs *bs, const struct bk_row *rows, size_t n);
 
 /* One row of cairn_audit: an append-only chain. The engine computes hash

@@ -20,7 +20,8 @@ static void init_table(struct hexindex *ix, size_t n)
 	memset(ix, 0, sizeof(*ix));
 	while (size < 2 * n) /* at most half full */
 		size *= 2;
-	ix->cap = n;
+	/* items past UINT32_MAX - 1 (never near) are not added, so never found */
+	ix->cap = n < UINT32_MAX - 1 ? n : UINT32_MAX - 1;
 	ix->mask = size - 1;
 	ix->slot = xcalloc(size, sizeof(*ix->slot));
 	ix->next = xcalloc(n ? n : 1, sizeof(*ix->next));
@@ -49,14 +50,14 @@ void hexindex_init_at(struct hexindex *ix, size_t n, const unsigned char *keys, 
  * digests are sha256 outputs (or text an attacker with write access to
  * the books chose: then only the lookups get slower), so their first bytes
  * are the hash. */
-static size_t *find_slot(const struct hexindex *ix, const unsigned char d[32])
+static uint32_t *find_slot(const struct hexindex *ix, const unsigned char d[32])
 {
 	uint64_t h;
 	size_t at;
 
 	memcpy(&h, d, sizeof(h));
 	for (at = (size_t)h & ix->mask;; at = (at + 1) & ix->mask) {
-		size_t *s = &ix->slot[at];
+		uint32_t *s = &ix->slot[at];
 
 		if (!*s || !memcmp(key_of(ix, *s - 1), d, 32))
 			return s;
@@ -74,12 +75,12 @@ static size_t chain_tail(const struct hexindex *ix, size_t head)
 /* Item i, whose digest key_of holds, into the table. */
 static void add_key(struct hexindex *ix, size_t i)
 {
-	size_t *slot = find_slot(ix, key_of(ix, i));
+	uint32_t *slot = find_slot(ix, key_of(ix, i));
 
 	if (*slot)
-		ix->next[chain_tail(ix, *slot) - 1] = i + 1;
+		ix->next[chain_tail(ix, *slot) - 1] = (uint32_t)(i + 1);
 	else
-		*slot = i + 1;
+		*slot = (uint32_t)(i + 1);
 }
 
 void hexindex_add_at(struct hexindex *ix, size_t i)
@@ -104,7 +105,7 @@ void hexindex_add(struct hexindex *ix, size_t i, const char *s)
 	/* text that no digest equals: rare (never written by cairn-apply) */
 	for (j = 0; j < ix->nodd; j++)
 		if (!strcmp(ix->odd[j], s)) {
-			ix->next[chain_tail(ix, ix->odd_item[j] + 1) - 1] = i + 1;
+			ix->next[chain_tail(ix, ix->odd_item[j] + 1) - 1] = (uint32_t)(i + 1);
 			return;
 		}
 	ix->odd = xrealloc(ix->odd, (ix->nodd + 1) * sizeof(*ix->odd));

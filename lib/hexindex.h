@@ -12,6 +12,7 @@
 #define CAIRN_HEXINDEX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* s is exactly 64 lowercase hex digits: their 32 bytes into out, 0; else -1. */
 int hexdigest_parse(const char *s, unsigned char out[32]);
@@ -20,8 +21,9 @@ struct hexindex {
 	size_t n, cap;                /* items added; of at most cap */
 	size_t mask;                  /* table size - 1 (a power of two) */
 	unsigned char (*key)[32];     /* each item's digest */
-	size_t *slot;                 /* table: 1 + the first item of a digest, 0: empty */
-	size_t *next;                 /* 1 + the next item of the same key, 0: none */
+	uint32_t *slot;               /* table: 1 + the first item of a digest, 0: empty */
+	uint32_t *next;               /* 1 + the next item of the same key, 0: none
+				       * (32 bits: 0.34 MB less at 20,000 items; rss14p) */
 	const unsigned char *at;      /* hexindex_init_at: the digests, not key */
 	size_t at_stride;
 	const char **odd;             /* items whose string is no digest: the string */

@@ -112,7 +112,7 @@ void sha256_release(struct sha256_ctx *c)
 	c->md = NULL;
 }
 
-int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
+int sha256_raw(const void *data, size_t len, unsigned char raw[32])
 {
 	struct sha256_ctx c;
 
@@ -122,7 +122,17 @@ int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
 		sha256_release(&c);
 		return -1;
 	}
-	return sha256_final_hex(&c, hex);
+	return sha256_final_raw(&c, raw);
+}
+
+int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1])
+{
+	unsigned char raw[32];
+
+	if (sha256_raw(data, len, raw) < 0)
+		return -1;
+	hex_encode(raw, 32, hex);
+	return 0;
 }
 
 void hex_encode(const unsigned char *raw, size_t len, char *hex_out)

@@ -22,6 +22,8 @@ int sha256_final_hex(struct sha256_ctx *c, char hex[SHA256_HEX_LEN + 1]);
 int sha256_final_raw(struct sha256_ctx *c, unsigned char raw[32]);
 void sha256_release(struct sha256_ctx *c);
 
+/* The sha256 of len bytes, as 32 bytes (sha256_raw) or 64 hex digits: 0 or -1. */
+int sha256_raw(const void *data, size_t len, unsigned char raw[32]);
 int sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN + 1]);
 /* The sha256 of a file's bytes, and its size. 0, or -1 with the error
  * set ("cannot read 'PATH': ..."). */
