@@ -181,25 +181,14 @@ static int eat_str(const char **then, const char *s)
 	return eat(then, s, strlen(s));
 }
 
-/* A digest's text as facts_parts writes it, "sha256:" and its 64
- * lowercase hex digits: the last one written, kept for the next row's
- * bundle id, which is most often the same. */
-struct digest_text {
-	unsigned char d[32];
-	char text[7 + SHA256_HEX_LEN + 1];
-	int have;
-};
-
-/* then begins with digest d's text (kept in dt). */
-static int eat_digest(const char **then, const unsigned char d[32], struct digest_text *dt)
+/* then begins with digest d as facts_parts writes it, "sha256:" and its
+ * 64 lowercase hex digits: 1, then moved past them. */
+static int eat_digest(const char **then, const unsigned char d[32])
 {
-	if (!dt->have || memcmp(dt->d, d, 32)) {
-		memcpy(dt->d, d, 32);
-		memcpy(dt->text, "sha256:", 7);
-		hex_encode(d, 32, dt->text + 7);
-		dt->have = 1;
-	}
-	return eat(then, dt->text, 7 + SHA256_HEX_LEN);
+	if (strncmp(*then, "sha256:", 7) || !hex_is(*then + 7, d, 32))
+		return 0;
+	*then += 7 + SHA256_HEX_LEN;
+	return 1;
 }
 
 #define EAT_LABEL(t, label) eat(t, label, sizeof(label) - 1)
@@ -208,21 +197,20 @@ static int eat_digest(const char **then, const unsigned char d[32], struct diges
  * r the row b was made of, walked piece by piece as facts_match walks it,
  * each piece the very text of r's (driver.h: the digests were r's
  * "sha256:" and lowercase hex, which hex_encode writes again; the rest is
- * r's text; a row kept otherwise is BK_BRIEF_INEXACT, matched by nothing).
- * dt[0] and dt[1]: scratch for the digests, dt[1] the bundle id's. */
+ * r's text; a row kept otherwise is BK_BRIEF_INEXACT, matched by nothing). */
 static int brief_facts_match(const struct bk_briefs *bs, const struct bk_brief *b,
-			     const char *then, struct digest_text dt[2])
+			     const char *then)
 {
 	const char *t = then;
 	unsigned f = b->flags;
 
 	return !(f & BK_BRIEF_INEXACT) && EAT_LABEL(&t, " facts{state=") &&
 	       eat_str(&t, bs->interned[b->state]) && EAT_LABEL(&t, ";checksum=") &&
-	       eat_digest(&t, b->checksum, &dt[0]) && EAT_LABEL(&t, ";down=") &&
-	       (f & BK_BRIEF_DOWN_NONE ? EAT_LABEL(&t, "none") : eat_digest(&t, b->down, &dt[0])) &&
+	       eat_digest(&t, b->checksum) && EAT_LABEL(&t, ";down=") &&
+	       (f & BK_BRIEF_DOWN_NONE ? EAT_LABEL(&t, "none") : eat_digest(&t, b->down)) &&
 	       EAT_LABEL(&t, ";bundle=") &&
 	       (f & BK_BRIEF_BUNDLE_TEXT ? eat_str(&t, bs->interned[b->bundle_text])
-					 : eat_digest(&t, b->bundle, &dt[1])) &&
+					 : eat_digest(&t, b->bundle)) &&
 	       EAT_LABEL(&t, ";env=") && eat_str(&t, bs->interned[b->env]) &&
 	       EAT_LABEL(&t, ";name=") && eat_str(&t, bk_brief_name(b)) &&
 	       EAT_LABEL(&t, ";kind=") && eat_str(&t, bs->interned[b->kind]) &&
@@ -235,11 +223,11 @@ static int brief_facts_match(const struct bk_briefs *bs, const struct bk_brief *
  * that fails sends the run to its whole rows, whose guard (facts_check)
  * says what differs (books_plan). */
 static int brief_facts_check(const struct audit_row *anchor, const struct bk_briefs *bs,
-			     const struct bk_brief *b, struct digest_text dt[2])
+			     const struct bk_brief *b)
 {
 	const char *then = recorded_facts(anchor);
 
-	if (!then || brief_facts_match(bs, b, then, dt))
+	if (!then || brief_facts_match(bs, b, then))
 		return 0;
 	cairn_error_set("the books were changed outside cairn-apply: migration %s: its facts "
 			"differ from those the audit chain recorded (audit row %lld)", b->version,
@@ -536,7 +524,6 @@ static int head_check(const struct checkpoint *cp, const struct audit_row *a, si
 struct guard_scan {
 	const struct bk_row *rows;
 	const struct bk_briefs *bs;    /* instead of rows (books_guard_brief) */
-	struct digest_text dt[2];      /* brief_facts_match's */
 	struct hexindex by_hash;       /* rows by audit_hash */
 	size_t nrows, n;               /* n: audit rows seen */
 	unsigned char *anchored;
@@ -590,7 +577,7 @@ static int scan_row(void *ctx, const struct audit_row *r)
 
 		if (s->anchored[j]++)
 			continue;
-		if ((s->bs ? brief_facts_check(r, s->bs, &s->bs->b[j], s->dt)
+		if ((s->bs ? brief_facts_check(r, s->bs, &s->bs->b[j])
 			   : facts_check(r, &s->rows[j])) < 0 &&
 		    (!s->mismatch || j < s->mismatch_row)) {
 			free(s->mismatch);

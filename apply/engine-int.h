@@ -95,20 +95,23 @@ int callback_rollback_each_own(struct run *r, const struct apply_set *set,
 long long now_ms(void);
 
 /* plan.c */
-/* What engine_apply reads under the run lock (rss14o): the books checked
- * (books_guard), and the plan from them. With a driver that reads the rows
- * compact (bk_brief_read) the guard and plan read those first, and rows
- * stays NULL when the plan is the quiet one (nothing to run, nothing
- * blocked or missing: plan_quiet, whose plan has no steps, p.n 0: every
- * one would be STEP_APPLIED, which engine_apply passes over); any other plan, or a guard that did not
- * pass, is made again from the whole rows, read under the same lock and
- * guarded unless they match the briefs the guard passed. */
+/* What engine_apply reads under the run lock (rss14o, rss14p): the books
+ * checked (books_guard), and the plan from them. With a driver that reads
+ * the rows compact (bk_brief_read) the guard and plan read those first,
+ * and rows stays NULL when the plan needs nothing of the whole rows
+ * (plan_from_briefs: nothing blocked, missing or drifted; the quiet plan
+ * has no steps, p.n 0, every one would be STEP_APPLIED, which engine_apply
+ * passes over; a step whose row is not applied points to one of stubs);
+ * any other plan, or a guard that did not pass, is made again from the
+ * whole rows, read under the same lock and guarded unless they match the
+ * briefs the guard passed. */
 struct books_plan {
 	struct books_guard guard;
 	struct plan p;
 	struct bk_row *rows;
 	size_t nrows;
-	struct bk_briefs briefs;   /* the quiet plan's: p.baseline points into them */
+	struct bk_briefs briefs;   /* the plan from briefs': p.baseline points into them */
+	struct bk_row *stubs;      /* its steps' rows (stub_row), into briefs */
 	int exists;
 };
 int books_plan(struct db *db, const struct driver *drv, const struct apply_set *set,

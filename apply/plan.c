@@ -1,6 +1,7 @@
 /* The plan: what engine_apply would do with a set against the bookkeeping
  * rows (plan_build), and what plan and status show. See engine.h. */
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 
 #include "../lib/error.h"
 #include "../lib/exitcodes.h"
-#include "../lib/hexindex.h"
+#include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "engine.h"
@@ -70,6 +71,8 @@ static int env_listed(const struct apply_mig *m, const char *env)
 #define ROW_BASELINE 4
 #define ROW_HIT      8  /* a migration of the set has exactly this version */
 #define ROW_RESUMES  16 /* a step of the set resumes this row */
+#define ROW_SAME     32 /* step_decide's: applied as bundled, or the baseline */
+#define ROW_BATCH    64 /* step_decide's: a batch's row */
 
 struct row_index {
 	const char *base;          /* the rows, full or brief: each starts with its version */
@@ -154,6 +157,43 @@ static void plan_current(struct plan *p, const void *base, size_t stride, size_t
 	p->current = current ? xstrdup(current) : NULL;
 }
 
+/* Step s (the set's i-th) as plan_build decides it, from f: its row's
+ * ROW_* flags (0: no row), with ROW_SAME when the row, applied, is as
+ * bundled (or the baseline) and ROW_BATCH when it is a batch's; counted
+ * into p. *waiting: a contract migration waits, and every pending step
+ * after it. */
+static void step_decide(struct plan *p, const struct apply_set *set, struct plan_step *s,
+			unsigned f, size_t i, size_t to_index, const char *env, int *waiting)
+{
+	if (f & ROW_APPLIED) {
+		if (f & ROW_SAME) {
+			s->action = STEP_APPLIED;
+		} else {
+			s->action = STEP_DRIFT;
+			p->ndrift++;
+		}
+	} else if (f & ROW_BLOCKING) {
+		s->action = (f & ROW_BATCH) && s->m->batch ? STEP_RESUME : STEP_BLOCKED;
+	} else if (p->baseline && version_cmp(s->m->version, p->baseline) <= 0) {
+		s->action = STEP_BASELINE;
+	} else if (!env_listed(s->m, env)) {
+		s->action = STEP_OTHER_ENV;
+	} else if (i > to_index) {
+		s->action = STEP_AFTER_TO;
+	} else {
+		s->action = STEP_APPLY;
+	}
+	/* a contract migration without a contract statement waits, and
+	 * so does every pending step after it: the order holds */
+	if (s->action == STEP_APPLY && (*waiting || (s->m->contract && !set->contract_approved))) {
+		s->action = STEP_CONTRACT_WAITS;
+		*waiting = 1;
+		p->nwaiting++;
+	}
+	if (s->action == STEP_APPLY || s->action == STEP_RESUME)
+		p->napply++;
+}
+
 int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row *rows,
 	       size_t nrows, const char *env, const char *to)
 {
@@ -194,35 +234,13 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 		s->row = r >= 0 ? &rows[r] : NULL;
 		if (r >= 0)
 			x.flags[r] |= ROW_HIT;
-		if (f & ROW_APPLIED) {
-			if ((f & ROW_BASELINE) || !strcmp(s->row->checksum, s->m->checksum)) {
-				s->action = STEP_APPLIED;
-			} else {
-				s->action = STEP_DRIFT;
-				p->ndrift++;
-			}
-		} else if (f & ROW_BLOCKING) {
-			s->action = is_batch_row(s->row) && s->m->batch ? STEP_RESUME : STEP_BLOCKED;
-			if (s->action == STEP_RESUME)
-				x.flags[r] |= ROW_RESUMES;
-		} else if (p->baseline && version_cmp(s->m->version, p->baseline) <= 0) {
-			s->action = STEP_BASELINE;
-		} else if (!env_listed(s->m, env)) {
-			s->action = STEP_OTHER_ENV;
-		} else if (i > to_index) {
-			s->action = STEP_AFTER_TO;
-		} else {
-			s->action = STEP_APPLY;
-		}
-		/* a contract migration without a contract statement waits, and
-		 * so does every pending step after it: the order holds */
-		if (s->action == STEP_APPLY && (waiting || (s->m->contract && !set->contract_approved))) {
-			s->action = STEP_CONTRACT_WAITS;
-			waiting = 1;
-			p->nwaiting++;
-		}
-		if (s->action == STEP_APPLY || s->action == STEP_RESUME)
-			p->napply++;
+		if (f & ROW_APPLIED && ((f & ROW_BASELINE) || !strcmp(s->row->checksum, s->m->checksum)))
+			f |= ROW_SAME;
+		if ((f & ROW_BLOCKING) && is_batch_row(s->row))
+			f |= ROW_BATCH;
+		step_decide(p, set, s, f, i, to_index, env, &waiting);
+		if (s->action == STEP_RESUME)
+			x.flags[r] |= ROW_RESUMES;
 	}
 
 	for (i = 0; i < nrows; i++) {
@@ -251,10 +269,8 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
  * otherwise, which only the whole rows can tell (plan_quiet). */
 static int brief_checksum_is(const struct bk_brief *b, const char *checksum)
 {
-	unsigned char d[32];
-
 	return !(b->flags & BK_BRIEF_CK_ODD) && checksum && !strncmp(checksum, "sha256:", 7) &&
-	       hexdigest_parse(checksum + 7, d) == 0 && !memcmp(d, b->checksum, 32);
+	       hex_is(checksum + 7, b->checksum, 32) && checksum[7 + SHA256_HEX_LEN] == '\0';
 }
 
 /* 1 when row b, which no migration of the set has exactly, leaves the plan
@@ -264,33 +280,43 @@ static int brief_unmatched_ok(const struct bk_brief *b)
 	return !(b->flags & BK_BRIEF_APPLIED) || (b->flags & BK_BRIEF_BASELINE);
 }
 
-/* 1 when the set's migrations and the briefs, both in version order,
- * meet as the quiet plan needs: each migration has a row of exactly its
- * version, applied, as bundled (or the baseline), and every other row is
- * brief_unmatched_ok. A walk of the two side by side, no index (at 20,000
- * rows the index was 0.7 MB). 0 for anything else, the set not in strict
- * version order included: the whole rows decide then. */
-static int briefs_meet_set(const struct apply_set *set, const struct bk_briefs *bs)
+/* The set's migrations and the briefs, both in version order, walked side
+ * by side (no index: at 20,000 rows the index was 0.7 MB): at[i] 1 + the
+ * brief of exactly migration i's version, 0 when none. 1 when the plan
+ * from them needs nothing of the whole rows: every migration's row, if
+ * applied, as bundled (or the baseline: no drift), and every row no
+ * migration has exactly brief_unmatched_ok (none missing). 0 for anything
+ * else, the set not in strict version order included: the whole rows
+ * decide then. */
+static int briefs_meet_set(const struct apply_set *set, const struct bk_briefs *bs,
+			   uint32_t *at)
 {
 	size_t i, j = 0;
 
 	for (i = 0; i < set->n; i++) {
 		const struct apply_mig *m = &set->migs[i];
-		long found = -1;
+		const struct bk_brief *b;
 
 		if (i && version_cmp(set->migs[i - 1].version, m->version) >= 0)
 			return 0;
-		for (; j < bs->n && version_cmp(bs->b[j].version, m->version) < 0; j++)
-			if (!brief_unmatched_ok(&bs->b[j]))
-				return 0;
-		for (; j < bs->n && version_cmp(bs->b[j].version, m->version) == 0; j++)
-			if (found < 0 && !strcmp(bs->b[j].version, m->version))
-				found = (long)j;
-			else if (!brief_unmatched_ok(&bs->b[j]))
-				return 0;
-		if (found < 0 || !(bs->b[found].flags & BK_BRIEF_APPLIED) ||
-		    (!(bs->b[found].flags & BK_BRIEF_BASELINE) &&
-		     !brief_checksum_is(&bs->b[found], m->checksum)))
+		/* most often the next row is exactly this migration's: any row
+		 * after it of a version equal to this one's (version_cmp) goes
+		 * through the first loop for the next migration */
+		if (j < bs->n && !strcmp(bs->b[j].version, m->version)) {
+			at[i] = (uint32_t)++j;
+		} else {
+			for (; j < bs->n && version_cmp(bs->b[j].version, m->version) < 0; j++)
+				if (!brief_unmatched_ok(&bs->b[j]))
+					return 0;
+			for (; j < bs->n && version_cmp(bs->b[j].version, m->version) == 0; j++)
+				if (!at[i] && !strcmp(bs->b[j].version, m->version))
+					at[i] = (uint32_t)(j + 1);
+				else if (!brief_unmatched_ok(&bs->b[j]))
+					return 0;
+		}
+		b = at[i] ? &bs->b[at[i] - 1] : NULL;
+		if (b && (b->flags & BK_BRIEF_APPLIED) && !(b->flags & BK_BRIEF_BASELINE) &&
+		    !brief_checksum_is(b, m->checksum))
 			return 0;
 	}
 	for (; j < bs->n; j++)
@@ -299,37 +325,100 @@ static int briefs_meet_set(const struct apply_set *set, const struct bk_briefs *
 	return 1;
 }
 
-/* plan_build's plan from the briefs, when it is the quiet one: every
- * migration of the set applied as it is in the bundle (or under the
- * baseline), no row failed or unfinished, none applied that the set lacks.
- * 1 with p's current and baseline as plan_build sets them and no steps:
- * each would be STEP_APPLIED, which nothing after the plan reads in
- * engine_apply (its loops act on, and report, the other actions only; 0.5
- * MB at 20,000); 0, p empty, when it is any other plan, which plan_build
- * then makes from the whole rows. */
-static int plan_quiet(struct plan *p, const struct apply_set *set, const struct bk_briefs *bs,
-		      const char *to)
+/* A row for a step of the plan from briefs whose migration has a row, not
+ * applied (rolled back, or pending): what engine_apply reads of such a
+ * step's row is that there is one (apply_tx's is_new); version, name,
+ * state, environment and kind are b's, the rest empty. */
+static void stub_row(struct bk_row *r, const struct bk_briefs *bs, const struct bk_brief *b)
+{
+	static char none[1];
+
+	memset(r, 0, sizeof(*r));
+	r->version = (char *)b->version;
+	r->name = (char *)bk_brief_name(b);
+	r->state = bs->interned[b->state];
+	r->environment = bs->interned[b->env];
+	r->kind = bs->interned[b->kind];
+	r->checksum = r->bundle_id = r->applied_at = r->applied_by = r->audit_hash = none;
+	r->statement = -1;
+	r->transactional = !!(b->flags & BK_BRIEF_TRANSACTIONAL);
+	r->irreversible = !!(b->flags & BK_BRIEF_IRREVERSIBLE);
+}
+
+/* Steps for the plan from briefs, at from briefs_meet_set; stub rows for
+ * the steps that have a row not applied, into *stubs. */
+static void brief_steps(struct plan *p, const struct apply_set *set, const struct bk_briefs *bs,
+			const uint32_t *at, size_t to_index, const char *env, struct bk_row **stubs)
+{
+	size_t i, k = 0;
+	int waiting = 0;
+
+	for (i = 0; i < set->n; i++)
+		k += at[i] && !(bs->b[at[i] - 1].flags & BK_BRIEF_APPLIED);
+	*stubs = k ? xcalloc(k, sizeof(**stubs)) : NULL;
+	p->steps = xcalloc(set->n ? set->n : 1, sizeof(*p->steps));
+	p->n = set->n;
+	for (k = i = 0; i < set->n; i++) {
+		const struct bk_brief *b = at[i] ? &bs->b[at[i] - 1] : NULL;
+		struct plan_step *s = &p->steps[i];
+		unsigned f = 0;
+
+		s->m = &set->migs[i];
+		if (b && (b->flags & BK_BRIEF_APPLIED)) {
+			f = ROW_APPLIED | ROW_SAME; /* briefs_meet_set: no drift */
+		} else if (b) {
+			stub_row(&(*stubs)[k], bs, b);
+			s->row = &(*stubs)[k++];
+		}
+		step_decide(p, set, s, f, i, to_index, env, &waiting);
+	}
+}
+
+/* plan_build's plan from the briefs, when it needs nothing of the whole
+ * rows (briefs_meet_set) and no row failed or unfinished. 1 with p as
+ * plan_build makes it, but for two things nothing after the plan reads
+ * in engine_apply: the quiet plan (every step STEP_APPLIED) has no steps
+ * (p->n 0; engine_apply's loops act on, and report, the other actions
+ * only: 0.5 MB at 20,000), and the steps' rows are NULL when applied, stub
+ * rows (stub_row) when not. 0, p empty, when plan_build must make it from
+ * the whole rows. */
+static int plan_from_briefs(struct plan *p, const struct apply_set *set,
+			    const struct bk_briefs *bs, const char *env, const char *to,
+			    struct bk_row **stubs)
 {
 	unsigned char *flags;
-	size_t i;
+	uint32_t *at;
+	size_t i, to_index = set->n;
+	int quiet = 1;
 
 	memset(p, 0, sizeof(*p));
+	*stubs = NULL;
 	for (i = 0; to && i < set->n; i++)
 		if (!strcmp(set->migs[i].version, to))
 			break;
 	if (to && i == set->n)
 		return 0; /* plan_build says so */
+	if (to)
+		to_index = i;
 	for (i = 0; i < bs->n; i++)
 		if (bs->b[i].flags & BK_BRIEF_BLOCKING)
 			return 0;
-	if (!briefs_meet_set(set, bs))
+	at = xcalloc(set->n ? set->n : 1, sizeof(*at));
+	if (!briefs_meet_set(set, bs, at)) {
+		free(at);
 		return 0;
+	}
 	flags = xcalloc(bs->n ? bs->n : 1, 1);
 	for (i = 0; i < bs->n; i++)
 		flags[i] = (bs->b[i].flags & BK_BRIEF_APPLIED ? ROW_APPLIED : 0) |
 			   (bs->b[i].flags & BK_BRIEF_BASELINE ? ROW_BASELINE : 0);
 	plan_current(p, bs->b, sizeof(*bs->b), bs->n, flags);
 	free(flags);
+	for (i = 0; quiet && i < set->n; i++)
+		quiet = at[i] && (bs->b[at[i] - 1].flags & BK_BRIEF_APPLIED);
+	if (!quiet)
+		brief_steps(p, set, bs, at, to_index, env, stubs);
+	free(at);
 	return 1;
 }
 
@@ -369,7 +458,8 @@ int books_plan(struct db *db, const struct driver *drv, const struct apply_set *
 		if (read == 0) {
 			brief_ok = books_guard_brief(&bp->guard, db, drv, o, &bp->briefs,
 						     "apply to") == EXIT_OK;
-			if (brief_ok && plan_quiet(&bp->p, set, &bp->briefs, o->to))
+			if (brief_ok && plan_from_briefs(&bp->p, set, &bp->briefs, o->env, o->to,
+							 &bp->stubs))
 				return EXIT_OK;
 		}
 	}
@@ -386,6 +476,7 @@ void books_plan_release(struct books_plan *bp)
 	plan_release(&bp->p);
 	books_guard_release(&bp->guard);
 	bk_rows_free(bp->rows, bp->nrows);
+	free(bp->stubs);
 	bk_briefs_release(&bp->briefs);
 	memset(bp, 0, sizeof(*bp));
 }

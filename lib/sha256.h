@@ -37,5 +37,9 @@ void hex_encode(const unsigned char *raw, size_t len, char *hex_out);
  * no such digit, so a NUL-terminated string shorter than that is safe.
  * The one hex decoder: capitals, or any other character, are refused. */
 int hex_decode(const char *hex, size_t len, unsigned char *raw_out);
+/* 1 when hex begins with the 2 * len lowercase hex digits of raw's len
+ * bytes (hex_encode's text), 0 otherwise: compared pair by pair, nothing
+ * decoded or written (rss14p: the guard over the books' briefs). */
+int hex_is(const char *hex, const unsigned char *raw, size_t len);
 
 #endif
