@@ -635,6 +635,25 @@ static void canon_checksums(struct apply_set *s)
 	}
 }
 
+/* s applied to gap.db runs one migration, which creates table, after
+ * reads whole-row reads; applied rows applied then. */
+static void gap_apply_one(struct db *db, const struct apply_set *s, int reads, const char *table,
+			  long long applied)
+{
+	struct apply_opts o = opts("dev");
+	struct apply_result r;
+	char *sql = xasprintf("SELECT count(*) FROM sqlite_master WHERE name = '%s'", table);
+
+	gap_reads = 0;
+	CHECK(engine_apply(db, &gap_drv, s, &o, &r) == EXIT_OK && r.applied == 1);
+	CHECK(gap_reads == reads);
+	apply_result_release(&r);
+	CHECK(scalar("gap.db", sql) == 1);
+	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'applied'") ==
+	      applied);
+	free(sql);
+}
+
 static void test_brief_gap(void)
 {
 	struct apply_set s, s2, s3;
@@ -692,32 +711,17 @@ static void test_brief_gap(void)
 	 * match the briefs field for field, and 0003 runs */
 	raw("gap.db", "UPDATE cairn_migrations SET name = '0001_m' WHERE version = '0001'");
 	gap_sql = "CREATE TABLE unrelated (x integer)";
-	gap_reads = 0;
-	CHECK(engine_apply(db, &gap_drv, &s2, &o, &r) == EXIT_OK && r.applied == 1);
-	CHECK(gap_reads == 1);
-	apply_result_release(&r);
-	CHECK(scalar("gap.db", "SELECT count(*) FROM sqlite_master WHERE name = 'c'") == 1);
-	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'applied'") == 3);
+	gap_apply_one(db, &s2, 1, "c", 3);
 	/* one pending, nothing missing (rss14p): the plan from the briefs, no
 	 * whole row read, so no gap */
-	gap_reads = 0;
-	CHECK(engine_apply(db, &gap_drv, &s3, &o, &r) == EXIT_OK && r.applied == 1);
-	CHECK(gap_reads == 0);
-	apply_result_release(&r);
-	CHECK(scalar("gap.db", "SELECT count(*) FROM sqlite_master WHERE name = 'd'") == 1);
-	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'applied'") == 4);
+	gap_apply_one(db, &s3, 0, "d", 4);
 	/* 0004 rolled back and applied again: its row, rolled_back, is a stub
 	 * row in the plan from the briefs, and is replaced, not inserted */
 	CHECK(engine_rollback(db, &gap_drv, NULL, 1, &o, &r) == EXIT_OK);
 	apply_result_release(&r);
 	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'rolled_back'") == 1);
-	gap_reads = 0;
-	CHECK(engine_apply(db, &gap_drv, &s3, &o, &r) == EXIT_OK && r.applied == 1);
-	CHECK(gap_reads == 0);
-	apply_result_release(&r);
-	CHECK(scalar("gap.db", "SELECT count(*) FROM sqlite_master WHERE name = 'd'") == 1);
+	gap_apply_one(db, &s3, 0, "d", 4);
 	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations") == 4);
-	CHECK(scalar("gap.db", "SELECT count(*) FROM cairn_migrations WHERE state = 'applied'") == 4);
 	gap_sql = NULL;
 	drv->close(db);
 	apply_set_release(&s);
