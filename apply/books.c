@@ -196,8 +196,9 @@ static int eat_digest(const char **then, const unsigned char d[32])
 /* facts_match for a brief of bs: then is exactly books_facts(r)'s text,
  * r the row b was made of, walked piece by piece as facts_match walks it,
  * each piece the very text of r's (driver.h: the digests were r's
- * "sha256:" and lowercase hex, which hex_encode writes again; the rest is
- * r's text; a row kept otherwise is BK_BRIEF_INEXACT, matched by nothing). */
+ * "sha256:" and lowercase hex, which hex_is compares digit for digit; the
+ * rest is r's text; a row kept otherwise is BK_BRIEF_INEXACT, matched by
+ * nothing). */
 static int brief_facts_match(const struct bk_briefs *bs, const struct bk_brief *b,
 			     const char *then)
 {

@@ -268,7 +268,8 @@ static int read_all_rows(struct db *db, struct bk_row **out, size_t *n)
  * order is not version order, which only a sort of the whole rows gives
  * (bk_rows_sort), so the caller reads those; -1 with the error set. Each
  * row is seen through SQLite's own column text for as long as its brief
- * takes to make (bk_briefs_add), nothing of it copied but its version. */
+ * takes to make (bk_briefs_add), nothing of it copied but its version and
+ * name (rss14p; the rest is kept compact, driver.h). */
 static int read_all_briefs(struct db *db, struct bk_briefs *bs)
 {
 	sqlite3_stmt *st = NULL;
