@@ -262,11 +262,11 @@ int plan_build(struct plan *p, const struct apply_set *set, const struct bk_row 
 	return EXIT_OK;
 }
 
-/* ---- the plan from the rows compact (rss14o) ---- */
+/* ---- the plan from the rows compact (rss14o, rss14p) ---- */
 
 /* 1 when the set's checksum is the brief's: both "sha256:" and the same 64
  * lowercase hex digits. 0 when they differ, or either is written
- * otherwise, which only the whole rows can tell (plan_quiet). */
+ * otherwise, which only the whole rows can tell (plan_from_briefs). */
 static int brief_checksum_is(const struct bk_brief *b, const char *checksum)
 {
 	return !(b->flags & BK_BRIEF_CK_ODD) && checksum && !strncmp(checksum, "sha256:", 7) &&
