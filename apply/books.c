@@ -211,7 +211,7 @@ static int brief_facts_match(const struct bk_briefs *bs, const struct bk_brief *
 	       (f & BK_BRIEF_DOWN_NONE ? EAT_LABEL(&t, "none") : eat_digest(&t, b->down)) &&
 	       EAT_LABEL(&t, ";bundle=") &&
 	       (f & BK_BRIEF_BUNDLE_TEXT ? eat_str(&t, bs->interned[b->bundle_text])
-					 : eat_digest(&t, b->bundle)) &&
+					 : eat_digest(&t, bs->bundles[b->bundle])) &&
 	       EAT_LABEL(&t, ";env=") && eat_str(&t, bs->interned[b->env]) &&
 	       EAT_LABEL(&t, ";name=") && eat_str(&t, bk_brief_name(b)) &&
 	       EAT_LABEL(&t, ";kind=") && eat_str(&t, bs->interned[b->kind]) &&

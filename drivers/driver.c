@@ -101,6 +101,7 @@ static void brief_fill(struct bk_briefs *bs, struct bk_brief *b, const struct bk
 {
 	const char *text[4] = { r->state, r->environment, r->kind, r->bundle_id };
 	unsigned char *code[4] = { &b->state, &b->env, &b->kind, &b->bundle_text };
+	unsigned char d[32];
 	int k, at;
 
 	memset(b, 0, sizeof(*b));
@@ -112,15 +113,16 @@ static void brief_fill(struct bk_briefs *bs, struct bk_brief *b, const struct bk
 		b->flags |= BK_BRIEF_BASELINE;
 	else if (r->kind && !strcmp(r->kind, "batch"))
 		b->flags |= BK_BRIEF_BATCH;
-	/* most rows have the bundle id of the row before: decoded once */
-	if (r->bundle_id && bs->bundle_seen[0] && !strcmp(r->bundle_id, bs->bundle_seen)) {
-		memcpy(b->bundle, bs->bundle_seen_d, 32);
-	} else if (digest_text(r->bundle_id, b->bundle)) {
+	/* most rows have the bundle id of the row before: decoded and kept once */
+	if (r->bundle_id && bs->nbundles && !strcmp(r->bundle_id, bs->bundle_seen)) {
+		b->bundle = bs->nbundles - 1;
+	} else if (digest_text(r->bundle_id, d)) {
 		b->flags |= BK_BRIEF_BUNDLE_TEXT;
-		memset(b->bundle, 0, 32);
 	} else {
+		ALLOC_GROW(bs->bundles, bs->nbundles + 1, bs->bundles_alloc);
+		memcpy(bs->bundles[bs->nbundles], d, 32);
+		b->bundle = bs->nbundles++;
 		memcpy(bs->bundle_seen, r->bundle_id, sizeof(bs->bundle_seen));
-		memcpy(bs->bundle_seen_d, b->bundle, 32);
 	}
 	for (k = 0; k < (b->flags & BK_BRIEF_BUNDLE_TEXT ? 4 : 3); k++) {
 		if ((at = intern(bs, text[k] ? text[k] : "")) < 0)
@@ -169,6 +171,7 @@ void bk_briefs_finish(struct bk_briefs *bs)
 
 	ALLOC_SHRINK(bs->b, bs->n, bs->alloc);
 	ALLOC_SHRINK(bs->text, bs->len, bs->cap);
+	ALLOC_SHRINK(bs->bundles, bs->nbundles, bs->bundles_alloc);
 	for (i = 0; i < bs->n; i++)
 		bs->b[i].version = bs->text + (uintptr_t)bs->b[i].version;
 }
@@ -181,6 +184,7 @@ void bk_briefs_release(struct bk_briefs *bs)
 		return;
 	free(bs->b);
 	free(bs->text);
+	free(bs->bundles);
 	for (i = 0; i < bs->ninterned; i++)
 		free(bs->interned[i]);
 	memset(bs, 0, sizeof(*bs));
@@ -199,7 +203,8 @@ static int brief_same(const struct bk_briefs *as, const struct bk_brief *a,
 	return !strcmp(a->version, text) && !strcmp(bk_brief_name(a), text + strlen(text) + 1) &&
 	       a->flags == b->flags && !(a->flags & BK_BRIEF_INEXACT) &&
 	       !memcmp(a->checksum, b->checksum, 32) && !memcmp(a->audit_hash, b->audit_hash, 32) &&
-	       !memcmp(a->down, b->down, 32) && !memcmp(a->bundle, b->bundle, 32) &&
+	       !memcmp(a->down, b->down, 32) &&
+	       (a->flags & BK_BRIEF_BUNDLE_TEXT || !memcmp(as->bundles[a->bundle], bs->bundles[b->bundle], 32)) &&
 	       !strcmp(as->interned[a->state], bs->interned[b->state]) &&
 	       !strcmp(as->interned[a->env], bs->interned[b->env]) &&
 	       !strcmp(as->interned[a->kind], bs->interned[b->kind]) &&

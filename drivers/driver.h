@@ -26,6 +26,7 @@
 #define CAIRN_DRIVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DRIVER_BUSY (-2) /* lock(): not obtained within the timeout */
 #define DRIVER_BAD_DSN (-3) /* open(): the DSN itself is wrong (an unknown option): a usage error */
@@ -140,7 +141,7 @@ struct bk_row {
 /* A bookkeeping row compact (rss14o, rss14p): what engine_apply's guard
  * and plan read of a row, and nothing more. At 20,000 migrations the whole
  * rows are ~6.6 MB (152 bytes of struct and ~177 of strings each); these
- * are 144 bytes, the version and the name. Every fact the guard compares
+ * are 120 bytes, the version and the name. Every fact the guard compares
  * (apply/books.c, books_facts) is kept exactly, not hashed: the sha256
  * digests written "sha256:" and 64 lowercase hex digits as their 32
  * bytes, state, environment and kind (which repeat across rows), and a
@@ -158,7 +159,7 @@ struct bk_row {
 #define BK_BRIEF_INEXACT       0x040  /* a fact not kept exactly (above) */
 #define BK_BRIEF_DOWN_NONE     0x080  /* no down script (down: zeros) */
 #define BK_BRIEF_BUNDLE_TEXT   0x100  /* bundle_id no digest as above ('' included):
-				       * interned[bundle_text], bundle zeros */
+				       * interned[bundle_text], bundle 0 */
 #define BK_BRIEF_IRREVERSIBLE  0x200
 #define BK_BRIEF_TRANSACTIONAL 0x400
 #define BK_BRIEF_INTERNED      32     /* distinct state/env/kind texts kept */
@@ -167,7 +168,7 @@ struct bk_brief {
 	unsigned char checksum[32];
 	unsigned char audit_hash[32];
 	unsigned char down[32];       /* the sha256 of down_sql */
-	unsigned char bundle[32];
+	uint32_t bundle;              /* into bk_briefs.bundles, unless BUNDLE_TEXT */
 	unsigned short flags;         /* BK_BRIEF_* */
 	unsigned char state, env, kind, bundle_text; /* into bk_briefs.interned */
 };
@@ -179,8 +180,10 @@ struct bk_briefs {
 	size_t len, cap;
 	char *interned[BK_BRIEF_INTERNED];
 	unsigned ninterned;
-	char bundle_seen[7 + 64 + 1]; /* the last bundle id decoded, and its bytes */
-	unsigned char bundle_seen_d[32];
+	unsigned char (*bundles)[32]; /* the bundle ids' digests, each once a run of
+				       * rows with the same one (rows of one apply) */
+	uint32_t nbundles, bundles_alloc;
+	char bundle_seen[7 + 64 + 1]; /* bundles[nbundles - 1] as text */
 };
 
 /* r's brief appended to bs (its version and name into bs->text). */
