@@ -204,7 +204,8 @@ static int brief_same(const struct bk_briefs *as, const struct bk_brief *a,
 	       a->flags == b->flags && !(a->flags & BK_BRIEF_INEXACT) &&
 	       !memcmp(a->checksum, b->checksum, 32) && !memcmp(a->audit_hash, b->audit_hash, 32) &&
 	       !memcmp(a->down, b->down, 32) &&
-	       (a->flags & BK_BRIEF_BUNDLE_TEXT || !memcmp(as->bundles[a->bundle], bs->bundles[b->bundle], 32)) &&
+	       (a->flags & BK_BRIEF_BUNDLE_TEXT ||
+		!memcmp(as->bundles[a->bundle], bs->bundles[b->bundle], 32)) &&
 	       !strcmp(as->interned[a->state], bs->interned[b->state]) &&
 	       !strcmp(as->interned[a->env], bs->interned[b->env]) &&
 	       !strcmp(as->interned[a->kind], bs->interned[b->kind]) &&

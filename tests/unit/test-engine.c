@@ -775,7 +775,8 @@ static void brief_edit_case(struct apply_set *s, const char *edit, int k)
 
 	CHECK(db != NULL && engine_apply(db, drv, s, &o, &r) == EXIT_OK && r.applied == 2);
 	apply_result_release(&r);
-	sql = xasprintf("UPDATE cairn_migrations SET %s WHERE version = '0001'", edit ? edit : "name = name");
+	sql = xasprintf("UPDATE cairn_migrations SET %s WHERE version = '0001'",
+			edit ? edit : "name = name");
 	raw(name, sql);
 	audit = scalar(name, "SELECT count(*) FROM cairn_audit");
 	d2 = open_db(name, NULL);
