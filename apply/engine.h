@@ -413,8 +413,9 @@ struct books_guard {
 int books_guard(struct books_guard *g, struct db *db, const struct driver *drv,
 		const struct apply_opts *o, const struct bk_row *rows, size_t nrows, int exists,
 		const char *what);
-/* books_guard over the rows compact (rss14o): the same checks, each row's
- * facts compared by their sha256 (struct bk_brief), on a database whose
+/* books_guard over the rows compact (rss14o, rss14p): the same checks,
+ * each row's facts compared piece by piece with those its anchor recorded
+ * (struct bk_brief keeps them exactly), on a database whose
  * books exist and a driver with audit_scan. EXIT_OK exactly when
  * books_guard on the whole rows they were read from would return it; any
  * other code only means: guard the whole rows, whose messages are the ones

@@ -144,9 +144,10 @@ struct bk_row {
  * are 120 bytes, the version and the name. Every fact the guard compares
  * (apply/books.c, books_facts) is kept exactly, not hashed: the sha256
  * digests written "sha256:" and 64 lowercase hex digits as their 32
- * bytes, state, environment and kind (which repeat across rows), and a
- * bundle id written otherwise, as a number into bk_briefs.interned, the
- * flags as bits. A row one of whose facts cannot be kept so (a checksum
+ * bytes (the bundle id's once a run of rows, in bk_briefs.bundles),
+ * state, environment and kind (which repeat across rows), and a bundle id
+ * written otherwise, as a number into bk_briefs.interned, the flags as
+ * bits. A row one of whose facts cannot be kept so (a checksum
  * written otherwise, more than BK_BRIEF_INTERNED distinct texts) is
  * BK_BRIEF_INEXACT: the guard over briefs refuses it and the whole rows
  * decide; bk_briefs_match matches it with nothing. */
