@@ -181,6 +181,7 @@ static void sums_compact(struct sums_parser *sp)
 {
 	struct sums *out = sp->out;
 	size_t ib = out->n * sizeof(*out->items), from = sp->size - sp->paths, i;
+	uintptr_t was = (uintptr_t)out->pool;
 	char *block;
 
 	for (i = 0; i < out->n; i++)
@@ -188,12 +189,12 @@ static void sums_compact(struct sums_parser *sp)
 	memmove(out->pool + ib, out->pool + from, sp->paths);
 	block = realloc(out->pool, ib + sp->paths ? ib + sp->paths : 1);
 	if (block && block != out->pool) {
-		/* moved (glibc cuts in place): the same offsets in the new block */
-		for (i = 0; i < out->n; i++)
-			out->items[i].path = block + ((uintptr_t)out->items[i].path -
-						      (uintptr_t)out->pool);
+		/* moved (glibc cuts in place): the entries were copied with
+		 * it, their paths still point into the old block */
 		out->pool = block;
 		out->items = (struct sums_entry *)(void *)block;
+		for (i = 0; i < out->n; i++)
+			out->items[i].path = block + ((uintptr_t)out->items[i].path - was);
 	}
 	out->alloc = out->n;
 }
