@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,75 +68,170 @@ void sums_release(struct sums *s)
 
 	if (!s)
 		return;
-	if (s->pool)
-		free(s->pool);
-	else if (!s->borrowed)
-		for (i = 0; i < s->n; i++)
-			free(s->items[i].path);
-	free(s->items);
+	if (s->pool) {
+		free(s->pool); /* the entries are in it */
+	} else {
+		if (!s->borrowed)
+			for (i = 0; i < s->n; i++)
+				free(s->items[i].path);
+		free(s->items);
+	}
 	memset(s, 0, sizeof(*s));
 }
 
-/* The paths go into one block, and the entries into an array sized by a
- * count of the lines first: at 10,000 files, an allocation each (and a
- * free each) was ~20 % of the parse. The block holds the paths and their
- * NULs, no more (a line's path is its length less 66: 40 % of the text
- * at 20,000 migrations) when every line is long enough to hold one; else
- * it is as large as the text (the parse then refuses a line). */
-int sums_parse(struct sums *out, const char *data, size_t len)
+/* An entry and its path take at most the bytes of their line: a line is
+ * at least 68 bytes (64 hex, two spaces, a path, a newline), its path
+ * and NUL 66 fewer. So one block the text's size holds them all, the
+ * entries from its start and the paths from its end, whatever the lines
+ * turn out to be, and the two never meet. */
+_Static_assert(sizeof(struct sums_entry) <= 66, "an entry outgrows its line");
+
+static int sums_parser_fail(struct sums_parser *sp)
 {
-	size_t pos = 0, lines = 0, used = 0, pool;
-	const char *q = data, *end = data + len, *start = data;
-	int line = 0, short_line = 0;
+	sums_parser_abandon(sp);
+	sp->failed = 1;
+	return -1;
+}
 
-	memset(out, 0, sizeof(*out));
-	while (q < end && (q = memchr(q, '\n', (size_t)(end - q)))) {
-		if (q - start < 67)
-			short_line = 1;
-		lines++;
-		start = ++q;
+/* One line, its newline cut off: checked and added. */
+static int sums_line(struct sums_parser *sp, const char *l, size_t ll)
+{
+	struct sums *out = sp->out;
+	char *path;
+
+	sp->line++;
+	if (ll < 67 || hex_decode(l, 32, out->items[out->n].sha) < 0 || l[64] != ' ' ||
+	    l[65] != ' ') {
+		cairn_error_set("SHA256SUMS:%d: expected '<64 lower-case hex digits>  <path>'",
+				sp->line);
+		return -1;
 	}
-	pool = short_line || start != end ? len : len - 66 * lines;
-	out->items = xcalloc(lines ? lines : 1, sizeof(*out->items));
-	out->alloc = lines ? lines : 1;
-	out->pool = xmalloc(pool ? pool : 1);
-	while (pos < len) {
-		const char *l = data + pos, *nl = memchr(l, '\n', len - pos);
-		size_t ll;
-		char *path;
+	sp->paths += ll - 66 + 1;
+	path = out->pool + sp->size - sp->paths;
+	memcpy(path, l + 66, ll - 66);
+	path[ll - 66] = '\0';
+	if (memchr(path, '\0', ll - 66) || !member_path_safe(path)) {
+		cairn_error_set("SHA256SUMS:%d: unsafe path", sp->line);
+		return -1;
+	}
+	if (out->n && strcmp(out->items[out->n - 1].path, path) >= 0) {
+		cairn_error_set("SHA256SUMS:%d: '%s' %s", sp->line, path,
+				strcmp(out->items[out->n - 1].path, path) ? "out of order" : "listed twice");
+		return -1;
+	}
+	out->items[out->n++].path = path;
+	return 0;
+}
 
-		line++;
-		if (!nl) {
-			cairn_error_set("SHA256SUMS:%d: line does not end with a newline", line);
-			goto fail;
-		}
-		ll = (size_t)(nl - l);
-		if (ll < 67 || hex_decode(l, 32, out->items[out->n].sha) < 0 || l[64] != ' ' ||
-		    l[65] != ' ') {
-			cairn_error_set("SHA256SUMS:%d: expected '<64 lower-case hex digits>  <path>'", line);
-			goto fail;
-		}
-		path = out->pool + used;
-		memcpy(path, l + 66, ll - 66);
-		path[ll - 66] = '\0';
-		if (memchr(path, '\0', ll - 66) || !member_path_safe(path)) {
-			cairn_error_set("SHA256SUMS:%d: unsafe path", line);
-			goto fail;
-		}
-		if (out->n && strcmp(out->items[out->n - 1].path, path) >= 0) {
-			cairn_error_set("SHA256SUMS:%d: '%s' %s", line, path,
-					strcmp(out->items[out->n - 1].path, path) ? "out of order" : "listed twice");
-			goto fail;
-		}
-		used += ll - 66 + 1;
-		out->items[out->n].path = path;
-		out->n++;
-		pos += ll + 1;
+void sums_parser_init(struct sums_parser *sp, struct sums *out, size_t size)
+{
+	memset(sp, 0, sizeof(*sp));
+	memset(out, 0, sizeof(*out));
+	sp->out = out;
+	sp->size = size;
+	out->pool = xmalloc(size ? size : 1);
+	mem_prefault(out->pool, size);
+	out->items = (struct sums_entry *)(void *)out->pool;
+	out->alloc = size / 68;
+}
+
+int sums_parser_feed(struct sums_parser *sp, const char *data, size_t len)
+{
+	const char *end = data + len, *nl;
+
+	if (sp->failed)
+		return -1;
+	if (len > sp->size - sp->fed) {
+		cairn_error_set("SHA256SUMS: more than the %zu bytes its header gave", sp->size);
+		return sums_parser_fail(sp);
+	}
+	sp->fed += len;
+	if (sp->carry_len) {
+		/* the rest of the line the last slice cut */
+		size_t take;
+
+		nl = memchr(data, '\n', len);
+		take = nl ? (size_t)(nl - data) : len;
+		ALLOC_GROW(sp->carry, sp->carry_len + take, sp->carry_alloc);
+		memcpy(sp->carry + sp->carry_len, data, take);
+		sp->carry_len += take;
+		if (!nl)
+			return 0;
+		if (sums_line(sp, sp->carry, sp->carry_len) < 0)
+			return sums_parser_fail(sp);
+		sp->carry_len = 0;
+		data = nl + 1;
+	}
+	while (data < end && (nl = memchr(data, '\n', (size_t)(end - data)))) {
+		if (sums_line(sp, data, (size_t)(nl - data)) < 0)
+			return sums_parser_fail(sp);
+		data = nl + 1;
+	}
+	if (data < end) {
+		ALLOC_GROW(sp->carry, (size_t)(end - data), sp->carry_alloc);
+		memcpy(sp->carry, data, (size_t)(end - data));
+		sp->carry_len = (size_t)(end - data);
 	}
 	return 0;
-fail:
-	sums_release(out);
-	return -1;
+}
+
+/* The paths moved down to follow the entries, and the block cut to them:
+ * a fifth of the text at 20,000 migrations goes back to the heap. */
+static void sums_compact(struct sums_parser *sp)
+{
+	struct sums *out = sp->out;
+	size_t ib = out->n * sizeof(*out->items), from = sp->size - sp->paths, i;
+	uintptr_t was = (uintptr_t)out->pool;
+	char *block;
+
+	for (i = 0; i < out->n; i++)
+		out->items[i].path -= from - ib;
+	memmove(out->pool + ib, out->pool + from, sp->paths);
+	block = realloc(out->pool, ib + sp->paths ? ib + sp->paths : 1);
+	if (block && block != out->pool) {
+		/* moved (glibc cuts in place): the entries were copied with
+		 * it, their paths still point into the old block */
+		out->pool = block;
+		out->items = (struct sums_entry *)(void *)block;
+		for (i = 0; i < out->n; i++)
+			out->items[i].path = block + ((uintptr_t)out->items[i].path - was);
+	}
+	out->alloc = out->n;
+}
+
+int sums_parser_finish(struct sums_parser *sp)
+{
+	if (sp->failed)
+		return -1;
+	if (sp->carry_len) {
+		cairn_error_set("SHA256SUMS:%d: line does not end with a newline", sp->line + 1);
+		return sums_parser_fail(sp);
+	}
+	sums_compact(sp);
+	free(sp->carry);
+	sp->carry = NULL;
+	sp->carry_len = sp->carry_alloc = 0;
+	return 0;
+}
+
+void sums_parser_abandon(struct sums_parser *sp)
+{
+	free(sp->carry);
+	sp->carry = NULL;
+	sp->carry_len = sp->carry_alloc = 0;
+	if (sp->out)
+		sums_release(sp->out);
+}
+
+/* The whole text as one slice: the same parser as the stream's. */
+int sums_parse(struct sums *out, const char *data, size_t len)
+{
+	struct sums_parser sp;
+
+	sums_parser_init(&sp, out, len);
+	if (sums_parser_feed(&sp, data, len) < 0)
+		return -1;
+	return sums_parser_finish(&sp);
 }
 
 int sums_format(const struct sums *s, struct buf *out)

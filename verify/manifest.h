@@ -35,8 +35,9 @@ struct sums_entry {
 struct sums {
 	struct sums_entry *items;
 	size_t n, alloc;
-	char *pool;     /* sums_parse's paths, all in one block (else each is its
-			 * own, as sums_add makes them: never both in one list) */
+	char *pool;     /* sums_parse's block: the entries (items is its start)
+			 * and their paths; else each path is its own, as
+			 * sums_add makes them, and items is an array of its own */
 	int borrowed;   /* 1: the paths are another's (the manifest's members,
 			 * equal to them: bundle.c), not freed here */
 };
@@ -44,6 +45,25 @@ struct sums {
 /* SHA256SUMS, strictly: "<64 lower-case hex>  <path>\n" per line, paths
  * safe, sorted by bytes, unique. */
 int sums_parse(struct sums *out, const char *data, size_t len);
+/* The same parse over the text in slices of any size, in order, as they
+ * arrive (an apply's archive reader, issue #14): the text is never held
+ * whole, only a line a slice cut, until the next one ends it. size: the
+ * text's length, known before (the member's header); more is refused.
+ * feed and finish: 0, or -1 with the error set (the same message and
+ * line as sums_parse's over the whole text) and out released; abandon
+ * releases out when reading stops before finish. */
+struct sums_parser {
+	struct sums *out;
+	size_t size, fed;
+	size_t paths;           /* bytes of paths at the end of out->pool */
+	char *carry;            /* the start of a line the last slice cut */
+	size_t carry_len, carry_alloc;
+	int line, failed;
+};
+void sums_parser_init(struct sums_parser *sp, struct sums *out, size_t size);
+int sums_parser_feed(struct sums_parser *sp, const char *data, size_t len);
+int sums_parser_finish(struct sums_parser *sp);
+void sums_parser_abandon(struct sums_parser *sp);
 int sums_format(const struct sums *s, struct buf *out);
 void sums_add(struct sums *s, const char *path, const char *hex);
 /* The list a bundle's SHA256SUMS was found equal to: manifest.yaml

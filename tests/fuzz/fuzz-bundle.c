@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../../lib/error.h"
 #include "../../lib/util.h"
 #include "../../verify/bundle.h"
 
@@ -64,6 +65,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				buf_release(&out);
 			}
 			bundle_migration_file(&b->migs[i], "up", "postgres");
+		}
+		bundle_free(b);
+		b = NULL;
+	}
+	/* a refusal of SHA256SUMS (read whole) is the same when it is parsed
+	 * as it is inflated (apply's way, rss14s) */
+	{
+		char whole[CAIRN_ERRMSG_MAX];
+
+		if (bundle_open_opts(&b, path, NULL, &o) < 0 &&
+		    (!strncmp(cairn_error_last(), "member SHA256SUMS:", 18) ||
+		     !strncmp(cairn_error_last(), "member 'SHA256SUMS'", 19))) {
+			snprintf(whole, sizeof(whole), "%s", cairn_error_last());
+			o.drop_manifest_bytes = 1;
+			if (bundle_open_opts(&b, path, NULL, &o) == 0 || strcmp(cairn_error_last(), whole))
+				abort();
+			o.drop_manifest_bytes = 0;
 		}
 		bundle_free(b);
 		b = NULL;

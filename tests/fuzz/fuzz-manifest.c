@@ -2,6 +2,7 @@
  * manifest.yaml (and writing it back, which must parse again), SHA256SUMS
  * and a statement. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,33 @@
 #include "../../verify/statement.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* SHA256SUMS fed in slices of step bytes (an apply's reader): the verdict
+ * and the message sums_parse gave the whole text, or the same entries. */
+static void sums_sliced(const uint8_t *data, size_t size, size_t step, int whole_rc,
+			const char *whole_msg, const struct buf *whole)
+{
+	struct sums_parser sp;
+	struct sums s;
+	struct buf text = BUF_INIT;
+	size_t at;
+	int rc = 0;
+
+	sums_parser_init(&sp, &s, size);
+	for (at = 0; !rc && at < size; at += step)
+		rc = sums_parser_feed(&sp, (const char *)data + at, size - at < step ? size - at : step);
+	if (!rc)
+		rc = sums_parser_finish(&sp);
+	if ((rc < 0) != (whole_rc < 0) || (rc < 0 && strcmp(cairn_error_last(), whole_msg)))
+		abort(); /* a cut changed the verdict or the message */
+	if (!rc) {
+		if (sums_format(&s, &text) < 0 || text.len != whole->len ||
+		    (text.len && memcmp(text.ptr, whole->ptr, text.len)))
+			abort();
+		buf_release(&text);
+		sums_release(&s);
+	}
+}
 
 struct pieces {
 	const uint8_t *data;
@@ -91,13 +119,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_release(&text);
 	}
 	manifest_release(&b);
-	if (sums_parse(&s, (const char *)data, size) == 0) {
+	{
 		struct buf text = BUF_INIT;
+		char msg[CAIRN_ERRMSG_MAX];
+		int rc = sums_parse(&s, (const char *)data, size);
 
-		if (sums_format(&s, &text) < 0 || text.len != size || (size && memcmp(text.ptr, data, size)))
-			abort(); /* SHA256SUMS has one form */
+		if (!rc) {
+			if (sums_format(&s, &text) < 0 || text.len != size ||
+			    (size && memcmp(text.ptr, data, size)))
+				abort(); /* SHA256SUMS has one form */
+			sums_release(&s);
+		}
+		snprintf(msg, sizeof(msg), "%s", rc ? cairn_error_last() : "");
+		sums_sliced(data, size, 1, rc, msg, &text);
+		sums_sliced(data, size, 7, rc, msg, &text);
+		sums_sliced(data, size, size / 2 + 1, rc, msg, &text);
 		buf_release(&text);
-		sums_release(&s);
 	}
 	if (statement_parse(&st, (const char *)data, size, "fuzz") == 0)
 		statement_release(&st);

@@ -65,23 +65,37 @@ static void manifest_text(struct buf *m, size_t n, size_t swap, size_t dup)
  * manifest's hash SHA256SUMS lists (NULL: its own). The members follow
  * the manifest's entries' order, so SHA256SUMS stays sorted only when
  * they are. */
-static void write_big(const char *path, const struct buf *m, size_t n, const char *listed)
+/* The SHA256SUMS of write_big's bundle, listing listed (else m) as the
+ * manifest. */
+static void sums_text(struct buf *sums, const struct buf *m, size_t n, const char *listed)
 {
-	struct bwriter *w = NULL;
-	struct buf sums = BUF_INIT, member = BUF_INIT;
 	char h[65];
 	size_t i;
-	int bad = 0;
 
 	sha256_hex(listed ? listed : m->ptr, listed ? strlen(listed) : m->len, h);
-	buf_printf(&sums, "%s  manifest.yaml\n", h);
+	buf_printf(sums, "%s  manifest.yaml\n", h);
 	for (i = 1; i <= n; i++) {
 		char sql[32];
 
 		snprintf(sql, sizeof(sql), "SELECT %zu;\n", i);
 		sha256_hex(sql, strlen(sql), h);
-		buf_printf(&sums, "%s  migrations/%014zu_m/up.sql\n", h, i);
+		buf_printf(sums, "%s  migrations/%014zu_m/up.sql\n", h, i);
 	}
+}
+
+/* with_sums: SHA256SUMS's text as given (NULL: sums_text's) */
+static void write_big_sums(const char *path, const struct buf *m, size_t n, const char *listed,
+			   const struct buf *with_sums)
+{
+	struct bwriter *w = NULL;
+	struct buf sums = BUF_INIT, member = BUF_INIT;
+	size_t i;
+	int bad = 0;
+
+	if (with_sums)
+		buf_put(&sums, with_sums->ptr, with_sums->len);
+	else
+		sums_text(&sums, m, n, listed);
 	CHECK(bwriter_open(&w, path, "p-1", 0) == 0);
 	CHECK(bwriter_add(w, "manifest.yaml", m->ptr, m->len) == 0);
 	CHECK(bwriter_add(w, "SHA256SUMS", sums.ptr, sums.len) == 0);
@@ -97,6 +111,11 @@ static void write_big(const char *path, const struct buf *m, size_t n, const cha
 	bwriter_free(w);
 	buf_release(&sums);
 	buf_release(&member);
+}
+
+static void write_big(const char *path, const struct buf *m, size_t n, const char *listed)
+{
+	write_big_sums(path, m, n, listed, NULL);
 }
 
 /* What an open gives: 0 and the bundle's manifest written again, or -1
@@ -172,6 +191,82 @@ static void test_big(void)
 	buf_release(&cut);
 }
 
+/* SHA256SUMS parsed as it is inflated (apply's way, issue #14): each
+ * refusal far past its first slice, and the archive cut short inside it
+ * after a line the parse refused, give the whole read's message (a read
+ * error first, as when the text was read whole before its parse). */
+static void test_sums_streamed(void)
+{
+	struct buf m = BUF_INIT, sums = BUF_INIT, bad = BUF_INIT, whole = BUF_INIT, cut = BUF_INIT;
+	char tmp[] = "/tmp/cairn-unit-sums-XXXXXX";
+	int fd = mkstemp(tmp), edit;
+	size_t at;
+
+	CHECK(fd >= 0);
+	close(fd);
+	manifest_text(&m, NMIGS, 0, 0);
+	sums_text(&sums, &m, NMIGS, NULL);
+	for (edit = 0; edit < 4; edit++) {
+		buf_reset(&bad);
+		buf_put(&bad, sums.ptr, sums.len);
+		at = bad.len - 3 * 101; /* a line near the end (each is 101 bytes) */
+		if (edit == 0)          /* listed twice */
+			memcpy(bad.ptr + at, bad.ptr + at - 101, 101);
+		else if (edit == 1)     /* no final newline */
+			bad.len--;
+		else if (edit == 2)     /* upper-case hex */
+			bad.ptr[at + 5] = 'F';
+		else                    /* unsafe path */
+			memcpy(bad.ptr + at + 66, "../", 3);
+		write_big_sums(tmp, &m, NMIGS, NULL, &bad);
+		CHECK(open_as(tmp, 0, &whole) < 0 && open_as(tmp, 1, &cut) < 0);
+		CHECK(strstr(buf_cstr(&whole), "member SHA256SUMS:") != NULL);
+		CHECK_STR(buf_cstr(&cut), buf_cstr(&whole));
+		printf("#   %s\n", buf_cstr(&cut));
+	}
+	/* a line refused early, then the archive cut inside SHA256SUMS: the
+	 * truncation is what both reads say */
+	buf_reset(&bad);
+	buf_put(&bad, sums.ptr, sums.len);
+	bad.ptr[200] = 'F';
+	write_big_sums(tmp, &m, NMIGS, NULL, &bad);
+	{
+		FILE *f = fopen(tmp, "rb");
+		struct buf gz = BUF_INIT;
+		char block[4096];
+		size_t n, len;
+		int found = 0;
+
+		while (f && (n = fread(block, 1, sizeof(block), f)) > 0)
+			buf_put(&gz, block, n);
+		if (f)
+			fclose(f);
+		/* a cut from the end back, till the whole read's error names
+		 * SHA256SUMS's bytes as truncated */
+		for (len = gz.len - 1024; len > 1024 && !found; len -= 2048) {
+			f = fopen(tmp, "wb");
+			CHECK(f && fwrite(gz.ptr, 1, len, f) == len);
+			if (f)
+				fclose(f);
+			if (open_as(tmp, 0, &whole) < 0 && strstr(buf_cstr(&whole), "'SHA256SUMS'") &&
+			    strstr(buf_cstr(&whole), "truncated")) {
+				found = 1;
+				CHECK(open_as(tmp, 1, &cut) < 0);
+				CHECK_STR(buf_cstr(&cut), buf_cstr(&whole));
+				printf("#   %s\n", buf_cstr(&cut));
+			}
+		}
+		CHECK(found);
+		buf_release(&gz);
+	}
+	unlink(tmp);
+	buf_release(&m);
+	buf_release(&sums);
+	buf_release(&bad);
+	buf_release(&whole);
+	buf_release(&cut);
+}
+
 /* Every hostile fixture is refused by apply's way of opening with the
  * message a whole read gives (fixtures/hostile/EXPECT lists them):
  * manifest-edited (its hash is not the one signed) after it streamed by
@@ -213,6 +308,7 @@ static void test_hostile(void)
 int main(void)
 {
 	test_big();
+	test_sums_streamed();
 	test_hostile();
 	return unit_done();
 }

@@ -127,6 +127,92 @@ static void test_sums(void)
 	CHECK(sums_parse(&s, "0000000000000000000000000000000000000000000000000000000000000000  ../x\n", 70) < 0);
 }
 
+/* One parse of text in three slices cut at i and j: its verdict, its
+ * message, and what it formats back to. */
+static int sums_sliced(const char *text, size_t len, size_t i, size_t j, struct buf *out,
+		       char *msg, size_t msgsz)
+{
+	struct sums_parser sp;
+	struct sums s;
+	int rc;
+
+	sums_parser_init(&sp, &s, len);
+	rc = sums_parser_feed(&sp, text, i);
+	if (!rc)
+		rc = sums_parser_feed(&sp, text + i, j - i);
+	if (!rc)
+		rc = sums_parser_feed(&sp, text + j, len - j);
+	if (!rc)
+		rc = sums_parser_finish(&sp);
+	buf_reset(out);
+	if (!rc) {
+		if (sums_format(&s, out) < 0)
+			rc = 2;
+		sums_release(&s);
+	}
+	snprintf(msg, msgsz, "%s", rc ? cairn_error_last() : "");
+	return rc;
+}
+
+/* SHA256SUMS fed in slices (an apply's reader, issue #14) parses exactly
+ * as the whole text does: cut at every pair of byte boundaries (mid-hex,
+ * mid-"  ", mid-path, at the newline, twice in a line), for a good text
+ * and for each refusal, the same verdict, message and line. */
+static void test_sums_slices(void)
+{
+	static const char h0[] = "0000000000000000000000000000000000000000000000000000000000000000";
+	static const char h1[] = "1111111111111111111111111111111111111111111111111111111111111111";
+	char texts[12][512];
+	size_t lens[12];
+	int nt = 0, t, failures = 0;
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	char wmsg[CAIRN_ERRMSG_MAX], gmsg[CAIRN_ERRMSG_MAX];
+
+#define SUMS_TEXT(...) (snprintf(texts[nt], sizeof(texts[nt]), __VA_ARGS__), \
+			lens[nt] = strlen(texts[nt]), nt++)
+	SUMS_TEXT("%s  manifest.yaml\n%s  migrations/1_a/up.sql\n%s  migrations/2_b/down.sql\n",
+		  h0, h1, h0);
+	SUMS_TEXT("%s  manifest.yaml\n%.63sA  migrations/1_a/up.sql\n", h0, h1);  /* upper case */
+	SUMS_TEXT("%s  manifest.yaml\n%s migrations/1_a/up.sql\n", h0, h1);      /* one space */
+	SUMS_TEXT("%s  manifest.yaml\n%s\tmigrations/1_a/up.sql\n", h0, h1);     /* a tab */
+	SUMS_TEXT("%s  manifest.yaml\n%s  \n%s  x\n", h0, h1, h0);               /* no path */
+	SUMS_TEXT("%s  manifest.yaml\n\n%s  x\n", h0, h1);                       /* empty line */
+	SUMS_TEXT("%s  manifest.yaml\n%s  migrations/../x\n", h0, h1);           /* unsafe */
+	SUMS_TEXT("%s  migrations/1_a/up.sql\n%s  manifest.yaml\n", h0, h1);     /* out of order */
+	SUMS_TEXT("%s  manifest.yaml\n%s  manifest.yaml\n", h0, h1);             /* twice */
+	SUMS_TEXT("%s  manifest.yaml\n%s  migrations/1_a/up.sql", h0, h1);       /* no newline */
+	SUMS_TEXT("%s", "");                                                      /* empty */
+	SUMS_TEXT("%s  manifest.yaml\n%s  migrations/1_a/up.sqlX\n", h0, h1);
+	texts[nt - 1][strlen(texts[nt - 1]) - 2] = '\0'; /* a NUL in the path: unsafe */
+#undef SUMS_TEXT
+	for (t = 0; t < nt; t++) {
+		size_t len = lens[t], i, j;
+		int wrc = sums_sliced(texts[t], len, len, len, &want, wmsg, sizeof(wmsg));
+
+		CHECK(t == 0 || t == 10 ? wrc == 0 : wrc < 0);
+		for (i = 0; i <= len; i++)
+			for (j = i; j <= len; j++) {
+				int grc = sums_sliced(texts[t], len, i, j, &got, gmsg, sizeof(gmsg));
+
+				if (grc != wrc || strcmp(gmsg, wmsg) || want.len != got.len ||
+				    (want.len && memcmp(want.ptr, got.ptr, want.len)))
+					failures++;
+			}
+	}
+	CHECK(failures == 0);
+	/* more bytes than the size given are refused, not written past it */
+	{
+		struct sums_parser sp;
+		struct sums s;
+
+		sums_parser_init(&sp, &s, 10);
+		CHECK(sums_parser_feed(&sp, texts[0], 11) < 0);
+		CHECK(sums_parser_finish(&sp) < 0);
+	}
+	buf_release(&want);
+	buf_release(&got);
+}
+
 static void test_checksum(void)
 {
 	struct bundle_file f[2];
@@ -594,6 +680,7 @@ int main(void)
 	test_key_id();
 	test_members();
 	test_sums();
+	test_sums_slices();
 	test_checksum();
 	test_sign_verify();
 	test_bundle_open();
