@@ -6,41 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include "../apply/load.h"
 #include "../lib/error.h"
+#include "../lib/heap.h"
 #include "../lib/thread.h"
 #include "../lib/util.h"
 #include "../verify/bundle.h"
 #include "cairn-apply.h"
-
-/* The memory verification freed inside the heap (the inflater's buffers,
- * the manifest's pieces, the parse's scratch), given back to the system
- * before the migrations are loaded. The heap is never trimmed
- * (lib/heap.c), and the apply set, the books' guard and the plan that
- * follow reuse only part of it: at 20,000 migrations 5 to 8 MB were free
- * below the heap's top here, and 3 to 4 MB of the run's peak RSS
- * (docs/benchmarks.md, perf14j). Only the free chunks below the top are
- * given back (the pad keeps the top as lib/heap.c grew it), and only for
- * a large bundle, whose parse leaves 16 MiB or more in use: at 5,000
- * migrations (7 MB in use) the pages given back cost ~700 page faults
- * when the set reused them (+1 % of the run's CPU) for no steady gain. */
-#define GIVE_BACK_IN_USE ((size_t)16 << 20)
-#define GIVE_BACK_FREE ((size_t)2 << 20)
-#define GIVE_BACK_KEEP_TOP ((size_t)32 << 20)
-
-static void heap_give_back(void)
-{
-#ifdef __GLIBC__
-	struct mallinfo2 mi = mallinfo2();
-
-	if (mi.uordblks >= GIVE_BACK_IN_USE && mi.fordblks - mi.keepcost >= GIVE_BACK_FREE)
-		malloc_trim(GIVE_BACK_KEEP_TOP);
-#endif
-}
 
 /* The --key files, loaded on a thread of their own while the bundle's
  * head is inflated: the first key is OpenSSL's first use (its config,

@@ -74,7 +74,7 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	heap_hugepages(HEAP_ONE_ARENA);
+	heap_hugepages(HEAP_ONE_ARENA | HEAP_HUGE_FIRST_ONLY);
 	/* A closed output pipe (the pager or tee went with a closed ssh
 	 * session) must not kill a run between a statement and its books:
 	 * writes fail with EPIPE instead, and the run finishes. The commands

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../lib/error.h"
+#include "../lib/heap.h"
 #include "../lib/sha256.h"
 #include "../lib/util.h"
 #include "archive.h"
@@ -397,6 +398,9 @@ static void *parse_run(void *arg)
 
 	if (p->mpieces) {
 		j->rc = parse_pieces(j);
+		/* the pieces, the window and the migrations' room are free now
+		 * (lib/heap.c says why here) */
+		heap_give_back();
 	} else {
 		/* an empty manifest has no bytes: "", since libyaml takes no
 		 * NULL */
