@@ -6,10 +6,10 @@
  * trimmed only by heap_give_back (below), and is marked for transparent
  * huge pages, which the kernel then faults in 2 MiB at a time where THP
  * is "madvise" or "always" (glibc's glibc.malloc.hugetlb=1 does the
- * same, but only from the environment). HEAP_ONE_ARENA: the applier's threads (the early
- * open of the database, the manifest's parse) would otherwise each get
- * an arena of their own, mapped apart and grown a few pages at a time
- * (an mprotect each), which the madvise does not cover.
+ * same, but only from the environment). HEAP_ONE_ARENA: the applier's
+ * threads (the early open of the database, the manifest's parse) would
+ * otherwise each get an arena of their own, mapped apart and grown a few
+ * pages at a time (an mprotect each), which the madvise does not cover.
  * HEAP_HUGE_FIRST_ONLY (the applier): a nothing-pending apply at 5,000
  * migrations touches ~10 MiB of heap, inside the first 12 MiB; one at
  * 20,000 touches ~24 MiB, and in huge pages throughout it peaked 1 to 3
