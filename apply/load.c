@@ -173,7 +173,8 @@ int apply_set_load(struct apply_set *out, struct bundle *b, const char *driver, 
 	out->bundle_path = xstrdup(b->path ? b->path : "");
 	out->driver = driver;
 	out->borrows_bundle = 1;
-	out->migs = xcalloc(b->nmigs ? b->nmigs : 1, sizeof(*out->migs));
+	/* 168 bytes a migration, every one written below (3.4 MB at 20,000) */
+	out->migs = xcalloc_prefaulted(b->nmigs ? b->nmigs : 1, sizeof(*out->migs));
 	/* the set keeps the bundle open: data files are streamed from it at
 	 * apply time, never held whole in memory, and SQL is read from it when
 	 * a step needs it. It borrows it: the caller hands it over by setting

@@ -290,6 +290,8 @@ static int read_all_briefs(struct db *db, struct bk_briefs *bs)
 
 			if (want > bs->n) {
 				bs->b = xrealloc(bs->b, want * sizeof(*bs->b));
+				/* every one is filled: mapped in at once */
+				mem_prefault(bs->b + bs->n, (want - bs->n) * sizeof(*bs->b));
 				bs->alloc = want;
 			}
 		}

@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "pool.h"
+#include "util.h"
 
 #define POOL_BLOCK (256 * 1024)
 
@@ -43,6 +44,11 @@ void *pool_alloc(struct pool_block **pool, size_t n, size_t align)
 		return own->data;
 	}
 	b = block_new(n > POOL_BLOCK / 4 ? n : POOL_BLOCK);
+	/* a second block and on: a large pool (the manifest's fast parse
+	 * makes 5.8 MB at 20,000 migrations), each block filled whole, so
+	 * mapped in at once rather than a page fault each 4 KiB */
+	if (*pool)
+		mem_prefault(b->data, b->size);
 	b->used = n;
 	b->next = *pool;
 	*pool = b;

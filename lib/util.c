@@ -485,6 +485,18 @@ void mem_prefault(void *p, size_t len)
 #endif
 }
 
+void *xcalloc_prefaulted(size_t n, size_t size)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		return xcalloc(n, size); /* which says it cannot */
+	p = xmalloc(n * size);
+	mem_prefault(p, n * size);
+	memset(p, 0, n * size);
+	return p;
+}
+
 char *shell_quote(const char *s)
 {
 	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -13,6 +13,10 @@ int read_file(const char *path, size_t cap, struct buf *out);
  * MADV_POPULATE_WRITE instead of a page fault per 4 KiB: each fault is
  * costly in a VM); does nothing for small ones or where unsupported. */
 void mem_prefault(void *p, size_t len);
+/* xcalloc for a large array every element of which is about to be
+ * written: its pages mapped in by mem_prefault, then zeroed (calloc's own
+ * zeroing would fault them in one at a time). */
+void *xcalloc_prefaulted(size_t n, size_t size);
 /* Writes data to path through a temporary file and rename, with mode. A
  * path that exists and is not a regular file (/dev/null, /dev/stdout, a
  * FIFO, a symlink) is written through instead: renaming over it would
