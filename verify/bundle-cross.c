@@ -87,7 +87,9 @@ static const struct bundle_file *file_in_order(const struct bundle *b, size_t *m
  * 20,000 migrations (issue #14). The members read so far take their
  * names from the manifest's strings instead; an unchanged file's reader,
  * paused before the first member, has it made again from the manifest
- * by bundle_resume (sums_from_files) before it reads on. files: the
+ * by bundle_resume (bundle_sums_remake) before it reads on. The parse
+ * may have freed it already (bundle-parse.c: sums_drop_equal): then
+ * there is nothing left here to free. files: the
  * manifest's files in SHA256SUMS's order, or NULL when the parse found
  * them in that order (file_in_order). */
 static void sums_drop(struct bundle *b, const struct bundle_file **files, size_t n)
@@ -101,6 +103,18 @@ static void sums_drop(struct bundle *b, const struct bundle_file **files, size_t
 		p->members[i].name = files ? files[i]->member : file_in_order(b, &mig, &at)->member;
 	sums_release(&p->sums);
 	p->sums_dropped = 1;
+}
+
+void bundle_sums_remake(struct bundle *b)
+{
+	struct bundle_priv *p = b->priv;
+	const struct bundle_file **files;
+	size_t n;
+
+	files = bundle_files_sums_order(b, &n);
+	sums_from_files(&p->sums, b->id + 7, files, n);
+	free(files);
+	p->sums_dropped = 0;
 }
 
 /* cross_check when the parse found the lists equal: the sizes of the

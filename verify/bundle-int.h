@@ -56,6 +56,11 @@ struct bundle_priv {
 	int mgone;                  /* the canonical parse has stopped taking pieces */
 	int mauth;                  /* the statements: 1 authenticated, -1 not (the open failed) */
 	int msums;                  /* SHA256SUMS is parsed: the parse may read p->sums */
+	/* the reader's word on the migration members: 0 not given yet, 1 it
+	 * reads them against p->sums, 2 it paused before them (an unchanged
+	 * file); the parse frees p->sums when found equal unless 1
+	 * (bundle-parse.c: sums_drop_equal) */
+	int mreading;
 	int mstreamed_ok;           /* the canonical parse took the pieces (bundle_manifest_streamed) */
 	int mhashing;               /* the parse's thread hashes the pieces as it takes them */
 	int mhashed;                /* 1: mhex is the text's sha256; -1: it is not (reading stopped) */
@@ -80,7 +85,10 @@ struct bundle_priv {
 	 * first migration member, which it has read (paused_m), until a
 	 * member is asked for. broken: why reading on failed. */
 	struct breader *paused;
-	int sums_dropped;           /* sums freed once cross_check passed (bundle.c: sums_drop) */
+	/* sums freed: by the parse once found equal to the manifest's files
+	 * (bundle-parse.c: sums_drop_equal), or once cross_check passed
+	 * (bundle-cross.c: sums_drop); bundle_sums_remake makes it again */
+	int sums_dropped;
 	/* the manifest's parse found its files equal to sums's entries, in
 	 * order, as it went (manifest_parse_canonical_sums): cross_check has
 	 * only the sizes left to compare */
@@ -129,9 +137,15 @@ void bundle_parse_start(struct parse_job *j);
 /* the statements checked out (ok) or the open failed: the general
  * parser, which a text not in the canonical form needs, waits for this */
 void bundle_parse_authenticated(struct parse_job *j, int ok);
-/* SHA256SUMS is parsed (p->sums), and stays as it is until the parse is
- * joined: the parse compares the manifest's files with it */
+/* SHA256SUMS is parsed (p->sums) and its first entry checked: the parse
+ * compares the manifest's files with it, and frees it when they are
+ * equal unless the reader said it reads the members against it */
 void bundle_parse_sums_ready(struct parse_job *j);
+/* The reader's word before the first migration member: it reads the
+ * members now (reading 1: p->sums is made again from the manifest if the
+ * parse freed it already, and kept until cross_check) or paused before
+ * them (0). Nothing when the manifest is not parsed in pieces. */
+void bundle_parse_members(struct parse_job *j, int reading);
 /* waits for the parse (runs it here if no thread could be started) */
 void bundle_parse_wait(struct parse_job *j);
 /* the parse's result: 0, or -1 with its error set */
@@ -150,5 +164,8 @@ int bundle_resume(struct bundle *b);
  * 0, or -1 with the error set. */
 const struct bundle_file **bundle_files_sums_order(const struct bundle *b, size_t *n);
 int bundle_cross_check(struct bundle *b, const char *top, int drop);
+/* p->sums made again from the manifest's files after a drop (they were
+ * found equal, so it is the same list) */
+void bundle_sums_remake(struct bundle *b);
 
 #endif

@@ -321,6 +321,28 @@ static int sums_equal(const struct bundle *b, const struct sums *s)
 	return at == s->n;
 }
 
+/* SHA256SUMS found equal to the manifest's files: it says nothing the
+ * manifest does not, and an apply drops it anyway once cross_check
+ * passed (bundle-cross.c: sums_drop). Freed here, on the parse's thread,
+ * as soon as the parse is done, not after the members and the books'
+ * wait: 2.9 MB at 20,000 migrations that were live through the peak of a
+ * nothing-pending apply (issue #14). Not while the reader reads the
+ * members against it (mreading 1); if the reader decides to read them
+ * after the drop, bundle_parse_members makes the list again. */
+static void sums_drop_equal(struct bundle_priv *p)
+{
+	struct sums gone = { 0 };
+
+	pthread_mutex_lock(&p->mlock);
+	if (p->mreading != 1) {
+		gone = p->sums;
+		memset(&p->sums, 0, sizeof(p->sums));
+		p->sums_dropped = 1;
+	}
+	pthread_mutex_unlock(&p->mlock);
+	sums_release(&gone);
+}
+
 /* The pieces' parse: the canonical parser as they come; a text it does
  * not take goes to the general parser once the statements are
  * authenticated (mauth), never before. */
@@ -347,8 +369,8 @@ static int parse_pieces(struct parse_job *j)
 	end = p->mend;
 	sums = p->msums;
 	pthread_mutex_unlock(&p->mlock);
-	if (!rc && end > 0 && sums)
-		j->matched = sums_equal(j->b, &p->sums);
+	if (!rc && end > 0 && sums && (j->matched = sums_equal(j->b, &p->sums)))
+		sums_drop_equal(p);
 	bundle_pieces_drop(p);
 	if (end < 0) {
 		cairn_error_set("'manifest.yaml': not read whole");
@@ -450,6 +472,23 @@ void bundle_parse_sums_ready(struct parse_job *j)
 	p->msums = 1;
 	pthread_cond_broadcast(&p->mcond);
 	pthread_mutex_unlock(&p->mlock);
+}
+
+void bundle_parse_members(struct parse_job *j, int reading)
+{
+	struct bundle_priv *p = j->b->priv;
+	int remake;
+
+	if (!p->mpieces)
+		return;
+	pthread_mutex_lock(&p->mlock);
+	p->mreading = reading ? 1 : 2;
+	remake = reading && p->sums_dropped;
+	pthread_mutex_unlock(&p->mlock);
+	/* the parse is past the list: it found it equal, and touches
+	 * neither it nor the manifest's files again */
+	if (remake)
+		bundle_sums_remake(j->b);
 }
 
 void bundle_parse_wait(struct parse_job *j)

@@ -483,7 +483,6 @@ static int read_head(struct bundle *b, struct breader *r, struct parse_job *pars
 	} else {
 		if (read_sums_streamed(r, &m, &p->sums) < 0)
 			return -1;
-		bundle_parse_sums_ready(parse);
 		/* hashed by the parse's thread while SHA256SUMS was read */
 		if (bundle_parse_manifest_hex(p, hex) < 0)
 			return -1;
@@ -499,6 +498,9 @@ static int read_head(struct bundle *b, struct breader *r, struct parse_job *pars
 				"the build)");
 		return -1;
 	}
+	/* the parse may compare the list now, and free it (bundle-parse.c) */
+	if (parse)
+		bundle_parse_sums_ready(parse);
 	p->next = 1;
 	return 0;
 }
@@ -674,11 +676,14 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		bundle_parse_start(&parse);
 	if (k > 0 && m.rank == RANK_MIGRATION && file_known(b, r, opts)) {
 		/* kept open where it stopped: bundle_read reads on from here */
+		bundle_parse_members(&parse, 0);
 		p->paused = r;
 		p->paused_m = m;
 		r = NULL;
-	} else if (read_migrations(b, &parse, r, &m, k) < 0) {
-		goto out;
+	} else {
+		bundle_parse_members(&parse, 1);
+		if (read_migrations(b, &parse, r, &m, k) < 0)
+			goto out;
 	}
 	/* every member checked out: now the parse counts */
 	if (bundle_parse_finish(&parse) < 0)
@@ -722,15 +727,8 @@ int bundle_resume(struct bundle *b)
 	if (!r)
 		return 0;
 	p->paused = NULL;
-	if (p->sums_dropped) {
-		const struct bundle_file **files;
-		size_t n;
-
-		files = bundle_files_sums_order(b, &n);
-		sums_from_files(&p->sums, b->id + 7, files, n);
-		free(files);
-		p->sums_dropped = 0;
-	}
+	if (p->sums_dropped)
+		bundle_sums_remake(b);
 	rc = read_migrations(b, NULL, r, &p->paused_m, 1);
 	if (!rc)
 		rc = bundle_cross_check(b, breader_top(r), 0);
