@@ -64,7 +64,8 @@ static int read_mig_sql(struct apply_mig *m, const char *driver, int with_up)
 	q->up_path = f->member;
 	f = bundle_migration_file(m->bm, "verify", driver);
 	q->verify_path = f ? f->member : NULL;
-	/* read again after apply_mig_drop_sql: down and verify were freed */
+	/* NULL, or read before with up left to stream (apply_mig_read_sql_but_up):
+	 * replaced, not leaked */
 	free(q->down);
 	free(q->verify);
 	q->up = up;
