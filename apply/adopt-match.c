@@ -295,6 +295,7 @@ static void take_below(struct adopt_plan *p, const struct index *x, const struct
  * stripped, ...). NULL otherwise, with *why saying what stood in the way. */
 static char *imported_sum(const struct apply_mig *m, const char *tool, const char **why)
 {
+	const struct apply_sql *q = apply_mig_sql(m);
 	const struct bundle_file *f = NULL;
 	struct ynode *root = NULL, *im;
 	struct buf b = BUF_INIT;
@@ -318,7 +319,7 @@ static char *imported_sum(const struct apply_mig *m, const char *tool, const cha
 	if (!from || from->type != YNODE_SCALAR || strcmp(from->str, tool) || !sum ||
 	    sum->type != YNODE_SCALAR || !up || up->type != YNODE_SCALAR)
 		goto out;
-	if (sha256_hex(m->up ? m->up : "", m->up ? m->up_len : 0, hex) || strcmp(hex, up->str)) {
+	if (sha256_hex(q->up ? q->up : "", q->up ? q->up_len : 0, hex) || strcmp(hex, up->str)) {
 		*why = "its up script changed after cairn import (not the up_sha256 that "
 		       "migration.yaml's imported: records)";
 		goto out;
@@ -342,12 +343,13 @@ static const char *tool_way_out(const char *tool)
 static void check_sum(struct adopt_plan *p, const char *tool, enum toolsum kind,
 		      const struct adopt_entry *e, const struct apply_mig *m)
 {
+	const struct apply_sql *q = apply_mig_sql(m);
 	char *sum, *orig;
 	const char *why;
 
 	if (kind == TOOLSUM_NONE || !e->checksum)
 		return;
-	sum = toolsum(kind, m->up, m->up ? m->up_len : 0);
+	sum = toolsum(kind, q->up, q->up ? q->up_len : 0);
 	if (sum && !strcmp(sum, e->checksum)) {
 		free(sum);
 		return;
@@ -367,7 +369,7 @@ static void check_sum(struct adopt_plan *p, const char *tool, enum toolsum kind,
 		      "bundle from the file %s ran (cairn import records its checksum), or, if the "
 		      "database really holds what the bundle's script makes, bring %s's table in "
 		      "line first (%s)", e->source, m->version, tool, e->checksum,
-		      m->up_path ? m->up_path : "up script", sum ? sum : "nothing",
+		      q->up_path ? q->up_path : "up script", sum ? sum : "nothing",
 		      orig ? " (cairn import recorded " : "", orig ? orig : "",
 		      orig ? " for the original file)" : "", why ? " (" : "", why ? why : "",
 		      why ? ")" : "", tool, tool, tool,

@@ -199,7 +199,7 @@ struct nontx_retry {
 	long long t0, waited;
 	unsigned long long seed;
 	unsigned attempt;
-	int spill; /* the spilled script's file (run.c spill_up), -1: m->up */
+	int spill; /* the spilled script's file (run.c spill_up), -1: apply_mig_sql(m)->up */
 };
 int nontx_retry(struct run *r, const struct apply_set *set, const struct apply_mig *m,
 		struct nontx_retry *st, long long statement, char **err, struct apply_result *res);

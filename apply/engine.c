@@ -148,7 +148,7 @@ static int read_steps_sql(const struct apply_set *set, const struct plan *p)
 			continue;
 		/* past the budget: checked at load (apply_set_load), read when it runs */
 		len = step_sql_size(s->m, set->driver);
-		if (s->m->bundle && !s->m->up &&
+		if (s->m->bundle && !apply_mig_sql(s->m)->up &&
 		    (held + len > ENGINE_SQL_KEEP || apply_mig_up_streams(s->m, set->driver)))
 			continue;
 		if (apply_mig_read_sql(s->m, set->driver)) {
@@ -168,7 +168,7 @@ static int reread_step_sql(struct run *r, const struct apply_set *set, struct ap
 {
 	int streams = r->drv->exec_stream && apply_mig_up_streams(m, set->driver);
 
-	if (m->up || !m->bundle)
+	if (apply_mig_sql(m)->up || !m->bundle)
 		return 0;
 	/* a large up script is streamed by run_up, never held whole */
 	if (!(streams ? apply_mig_read_sql_but_up(m, set->driver)
@@ -360,7 +360,7 @@ static int apply_steps(struct run *r, const struct apply_set *set, const struct 
 		own_each = m->batch || !m->transaction;
 		if (own_each && callback_each_own(r, set, m, CB_BEFORE_EACH, res) != EXIT_OK)
 			return EXIT_FAILED;
-		reread = !m->up && m->bundle;
+		reread = !apply_mig_sql(m)->up && m->bundle;
 		r->step_unstarted = 0;
 		if (reread && reread_step_sql(r, set, s->m, &err))
 			failed = r->step_unstarted = 1;

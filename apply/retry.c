@@ -252,18 +252,19 @@ char *cic_index_name(const char *sql, size_t len)
 	return name;
 }
 
-/* The index name of the script's first statement, from m->up or, for a
- * spilled script (pgguard15b: it was never looked at, m->up being NULL),
- * from the head of its file: the first statement's name lies within it
- * unless comments longer than CIC_HEAD come first. */
+/* The index name of the script's first statement, from the up script held
+ * whole or, for a spilled script (pgguard15b: it was never looked at, up
+ * being NULL), from the head of its file: the first statement's name lies
+ * within it unless comments longer than CIC_HEAD come first. */
 #define CIC_HEAD 65536
 static char *cic_name_of(const struct apply_mig *m, int spill)
 {
+	const struct apply_sql *q = apply_mig_sql(m);
 	char *head, *name;
 	ssize_t n;
 
-	if (m->up || spill < 0)
-		return cic_index_name(m->up, m->up_len);
+	if (q->up || spill < 0)
+		return cic_index_name(q->up, q->up_len);
 	head = xmalloc(CIC_HEAD);
 	n = pread(spill, head, CIC_HEAD, 0);
 	name = n > 0 ? cic_index_name(head, (size_t)n) : NULL;
@@ -312,7 +313,8 @@ int nontx_clean_first(struct run *r, const struct apply_mig *m, const struct non
 	*err = NULL;
 	if (name && r->drv->drop_invalid_index && r->drv->drop_invalid_index(r->db, name, &what)) {
 		*err = xasprintf("cannot drop the invalid index %s an earlier run of %s left: %s; "
-				 "nothing of it ran", name, m->up_path, cairn_error_last());
+				 "nothing of it ran", name, apply_mig_sql(m)->up_path,
+				 cairn_error_last());
 		rc = -1;
 	}
 	free(name);

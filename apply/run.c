@@ -331,7 +331,7 @@ void fill_row(struct bk_row *row, const struct apply_mig *m, const struct apply_
 	row->environment = xstrdup(r->o->env ? r->o->env : "");
 	row->applied_at = xstrdup(at);
 	row->applied_by = xstrdup(r->actor);
-	row->down_sql = m->down ? xstrdup(m->down) : NULL;
+	row->down_sql = apply_mig_sql(m)->down ? xstrdup(apply_mig_sql(m)->down) : NULL;
 	row->irreversible = m->irreversible;
 	row->transactional = m->transaction;
 	row->kind = xstrdup(m->batch ? "batch" : "schema");
@@ -354,13 +354,14 @@ char *script_error(const char *path, const char *sql, size_t len,
 
 static char *verify_path(const struct apply_mig *m)
 {
-	const char *slash = m->up_path ? strrchr(m->up_path, '/') : NULL;
+	const struct apply_sql *q = apply_mig_sql(m);
+	const char *slash = q->up_path ? strrchr(q->up_path, '/') : NULL;
 
-	if (m->verify_path)
-		return xstrdup(m->verify_path);
+	if (q->verify_path)
+		return xstrdup(q->verify_path);
 	if (!slash)
 		return xstrdup("verify.sql");
-	return xasprintf("%.*s/verify.sql", (int)(slash - m->up_path), m->up_path);
+	return xasprintf("%.*s/verify.sql", (int)(slash - q->up_path), q->up_path);
 }
 
 /* A data load asked for by the driver (COPY ... FROM 'data/NAME'): the
@@ -387,11 +388,12 @@ static int stream_up(void *ctx, int (*sink)(void *sink_ctx, const void *data, si
 		     void *sink_ctx)
 {
 	const struct apply_mig *m = ctx;
+	const char *up_path = apply_mig_sql(m)->up_path;
 	const struct bundle_file *f = NULL;
 	size_t i;
 
 	for (i = 0; i < m->bm->nfiles && !f; i++)
-		if (m->up_path && !strcmp(m->bm->files[i].member, m->up_path))
+		if (up_path && !strcmp(m->bm->files[i].member, up_path))
 			f = &m->bm->files[i];
 	if (!f) {
 		cairn_error_set("migration %s: its up script is not in the bundle", m->name);
@@ -428,14 +430,14 @@ static int spill_feed_up(void *ctx, int (*sink)(void *sink_ctx, const void *data
  * trust15e): its statements commit as they run, so its hash must be checked
  * before the first; the member is written to a private temporary file while
  * bundle_stream hashes it (lib/spill.h), and the driver is fed from that
- * file. *fd: the file, or -1 when the script is held whole (m->up). 0, or
+ * file. *fd: the file, or -1 when the script is held whole (apply_mig_sql(m)->up). 0, or
  * -1 with *err (nothing of the script ran). */
 static int spill_up(const struct apply_mig *m, int *fd, char **err)
 {
 	struct spill_sink ss;
 
 	*fd = -1;
-	if (m->up || !m->bundle || !m->bm)
+	if (apply_mig_sql(m)->up || !m->bundle || !m->bm)
 		return 0;
 	ss.fd = spill_open();
 	ss.why[0] = '\0';
@@ -443,7 +445,7 @@ static int spill_up(const struct apply_mig *m, int *fd, char **err)
 		*fd = ss.fd;
 		return 0;
 	}
-	*err = xasprintf("cannot stream %s: %s; nothing of it ran", m->up_path,
+	*err = xasprintf("cannot stream %s: %s; nothing of it ran", apply_mig_sql(m)->up_path,
 			 ss.why[0] ? ss.why : cairn_error_last());
 	if (ss.fd >= 0)
 		close(ss.fd);
@@ -451,13 +453,14 @@ static int spill_up(const struct apply_mig *m, int *fd, char **err)
 }
 
 /* Runs up (and verify) inside the open transaction, or outside one
- * (DRIVER_EXEC_SPLIT) from m->up or, spill >= 0, from that file (spill_up).
+ * (DRIVER_EXEC_SPLIT) from its up held whole or, spill >= 0, from that file (spill_up).
  * *err gets the message. */
 static int run_up(struct run *r, const struct apply_mig *m, unsigned flags, int spill,
 		  struct driver_exec *x, char **err,
 		  int (*on_stmt)(void *, unsigned long, size_t), void *ctx)
 {
-	int streams = !m->up && m->bundle && m->bm && r->drv->exec_stream &&
+	const struct apply_sql *q = apply_mig_sql(m);
+	int streams = !q->up && m->bundle && m->bm && r->drv->exec_stream &&
 		      (!(flags & DRIVER_EXEC_SPLIT) || spill >= 0);
 
 	memset(x, 0, sizeof(*x));
@@ -477,8 +480,8 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags, int 
 	}
 	if (streams ? r->drv->exec_stream(r->db, spill >= 0 ? spill_feed_up : stream_up,
 					  spill >= 0 ? (void *)&spill : (void *)m, x)
-		    : r->drv->exec(r->db, m->up, m->up_len, x)) {
-		*err = x->err.message[0] ? script_error(m->up_path, m->up, m->up_len, &x->err)
+		    : r->drv->exec(r->db, q->up, q->up_len, x)) {
+		*err = x->err.message[0] ? script_error(q->up_path, q->up, q->up_len, &x->err)
 					 : xstrdup(cairn_error_last());
 		r->tx_ended = x->err.tx_ended;
 		r->tx_committed = x->err.tx_committed;
@@ -490,16 +493,17 @@ static int run_up(struct run *r, const struct apply_mig *m, unsigned flags, int 
 
 static int run_verify(struct run *r, const struct apply_mig *m, char **err)
 {
+	const struct apply_sql *q = apply_mig_sql(m);
 	struct driver_error de;
 	int truth = 0;
 	char *path;
 
-	if (!m->verify)
+	if (!q->verify)
 		return 0;
 	memset(&de, 0, sizeof(de));
 	path = verify_path(m);
-	if (r->drv->query_truth(r->db, m->verify, m->verify_len, &truth, &de)) {
-		*err = de.message[0] ? script_error(path, m->verify, m->verify_len, &de)
+	if (r->drv->query_truth(r->db, q->verify, q->verify_len, &truth, &de)) {
+		*err = de.message[0] ? script_error(path, q->verify, q->verify_len, &de)
 				     : xstrdup(cairn_error_last());
 		r->tx_ended = de.tx_ended;
 		r->tx_committed = de.tx_committed;

@@ -231,9 +231,11 @@ static void plan_text(struct apply_ctx *c, const struct apply_set *set, const st
 				fputs(buf_cstr(&w), stdout);
 				buf_release(&w);
 			}
-			print_sql(m->up_path, m->up);
-			if (m->verify)
-				print_sql("verify.sql (must return true)", m->verify);
+			const struct apply_sql *q = apply_mig_sql(m);
+
+			print_sql(q->up_path, q->up);
+			if (q->verify)
+				print_sql("verify.sql (must return true)", q->verify);
 		} else {
 			printf("  %-6s %s: %s\n", s->action == STEP_DRIFT ? "DRIFT"
 						  : s->action == STEP_BLOCKED ? "STOP"
@@ -315,11 +317,13 @@ static void plan_json(struct apply_ctx *c, const struct apply_set *set, const st
 			waivers_json(s->m->bm, &b);
 		}
 		if (s->action == STEP_APPLY || s->action == STEP_RESUME) {
+			const struct apply_sql *q = apply_mig_sql(s->m);
+
 			buf_puts(&b, ",\"sql\":");
-			buf_put_json_string(&b, s->m->up);
-			if (s->m->verify) {
+			buf_put_json_string(&b, q->up);
+			if (q->verify) {
 				buf_puts(&b, ",\"verify\":");
-				buf_put_json_string(&b, s->m->verify);
+				buf_put_json_string(&b, q->verify);
 			}
 		}
 		if (bp) {

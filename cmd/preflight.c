@@ -104,7 +104,7 @@ void preflight_db(struct apply_ctx *c, const struct apply_set *set, const char *
 		struct apply_mig *m = plan.steps[i].m;
 
 		if ((plan.steps[i].action == STEP_APPLY || plan.steps[i].action == STEP_RESUME) &&
-		    !m->up && apply_mig_read_sql(m, c->drv->name) < 0) {
+		    !apply_mig_sql(m)->up && apply_mig_read_sql(m, c->drv->name) < 0) {
 			preflight_add(p, "plan", PF_FAIL, EXIT_REFUSED, "%s", cairn_error_last());
 			break;
 		}

@@ -19,14 +19,15 @@
 /* Why m needs a backup, malloc'ed; NULL when it does not. */
 static char *destructive_why(const struct apply_mig *m)
 {
+	const struct apply_sql *q = apply_mig_sql(m);
 	char *what = NULL;
 	int rc;
 
-	if (m->backup_why_known)
-		return m->backup_why ? xstrdup(m->backup_why) : NULL;
-	if (!m->up)
+	if (q->backup_why_known)
+		return q->backup_why ? xstrdup(q->backup_why) : NULL;
+	if (!q->up)
 		return NULL;
-	rc = sql_destructive(m->up, &what);
+	rc = sql_destructive(q->up, &what);
 	if (rc > 0)
 		return what;
 	if (rc < 0)
@@ -41,11 +42,16 @@ void backup_classify(struct apply_set *set)
 
 	for (i = 0; i < set->n; i++) {
 		struct apply_mig *m = &set->migs[i];
+		struct apply_sql *q;
+		char *why;
 
-		if (!m->up || m->backup_why_known)
+		/* only a migration whose up script was read has its SQL to fill */
+		if (!apply_mig_sql(m)->up || apply_mig_sql(m)->backup_why_known)
 			continue;
-		m->backup_why = destructive_why(m);
-		m->backup_why_known = 1;
+		why = destructive_why(m);
+		q = apply_mig_sql_fill(m);
+		q->backup_why = why;
+		q->backup_why_known = 1;
 	}
 }
 
@@ -98,7 +104,7 @@ static size_t touched_tables(struct sql_needs *needs, const struct apply_mig *m,
 
 	memset(needs, 0, sizeof(*needs));
 	*tables = NULL;
-	if (sql_needs_scan(needs, m->up) == 0)
+	if (sql_needs_scan(needs, apply_mig_sql(m)->up) == 0)
 		n = sql_needs_tables(needs, tables);
 	for (i = 0; i < n; i++)
 		buf_printf(list, "%s%s", i ? "," : "", (*tables)[i]);
@@ -206,7 +212,7 @@ static char *created_field(struct backup_ctx *b, const struct apply_mig *m)
 	struct buf list = BUF_INIT;
 	char *current = NULL, *why = NULL, *out = NULL;
 	size_t i;
-	int rc = sql_created_scan(&c, m->up);
+	int rc = sql_created_scan(&c, apply_mig_sql(m)->up);
 
 	if (rc < 0) {
 		out = xasprintf("created=unknown: the script does not parse (%s)",

@@ -17,9 +17,9 @@ int lockwho_blockers(void *ctx, const struct apply_mig *m, char **out)
 	int rc = -1;
 
 	*out = NULL;
-	if (!c->drv->blockers || !m->up)
+	if (!c->drv->blockers || !apply_mig_sql(m)->up)
 		return 0;
-	if (sql_needs_scan(&needs, m->up) < 0)
+	if (sql_needs_scan(&needs, apply_mig_sql(m)->up) < 0)
 		goto out;
 	n = sql_needs_tables(&needs, &tables);
 	rc = c->drv->blockers(c->db, (const char *const *)tables, n, out);

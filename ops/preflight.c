@@ -217,18 +217,18 @@ static void scan_pending(struct scanned *sc, struct preflight *p,
 
 		if (s->action != STEP_APPLY && s->action != STEP_RESUME)
 			continue;
-		if (!s->m->up)
+		if (!apply_mig_sql(s->m)->up)
 			continue;
 		before = sc->all.n;
-		if (sql_needs_scan(&sc->all, s->m->up) < 0) {
+		if (sql_needs_scan(&sc->all, apply_mig_sql(s->m)->up) < 0) {
 			buf_printf(bad, "%s%s: does not parse: %s", bad->len ? "\n" : "",
-				   s->m->up_path, cairn_error_last());
+				   apply_mig_sql(s->m)->up_path, cairn_error_last());
 			sc->parse_failed = 1;
 			continue;
 		}
 		ALLOC_GROW(sc->path, sc->all.n, sc->apath);
 		for (; before < sc->all.n; before++)
-			sc->path[before] = s->m->up_path;
+			sc->path[before] = apply_mig_sql(s->m)->up_path;
 	}
 	(void)p;
 }

@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		set.migs[i].version = xasprintf("%zu", i + 1);
 		set.migs[i].name = xasprintf("%zu_m", i + 1);
 		set.migs[i].checksum = xasprintf("sha256:%zu", i + 1);
-		set.migs[i].up = xstrdup("SELECT 1;");
+		apply_mig_sql_fill(&set.migs[i])->up = xstrdup("SELECT 1;");
 		set.migs[i].transaction = 1;
 		set.migs[i].batch = i == 2;
 	}

@@ -20,6 +20,7 @@ static const struct driver *drv;
 static void mig(struct apply_set *s, const char *version, const char *up, const char *down)
 {
 	struct apply_mig *m;
+	struct apply_sql *q;
 
 	s->migs = xrealloc(s->migs, (s->n + 1) * sizeof(*s->migs));
 	m = &s->migs[s->n++];
@@ -28,11 +29,12 @@ static void mig(struct apply_set *s, const char *version, const char *up, const 
 	m->name = xasprintf("%s_m", version);
 	m->checksum = xasprintf("sha256:%s-%zu", version, strlen(up));
 	m->description = xstrdup("");
-	m->up = xstrdup(up);
-	m->up_len = strlen(up);
-	m->down = down ? xstrdup(down) : NULL;
-	m->down_len = down ? strlen(down) : 0;
-	m->up_path = xasprintf("migrations/%s_m/up.sql", version);
+	q = apply_mig_sql_fill(m);
+	q->up = xstrdup(up);
+	q->up_len = strlen(up);
+	q->down = down ? xstrdup(down) : NULL;
+	q->down_len = down ? strlen(down) : 0;
+	q->up_path = xasprintf("migrations/%s_m/up.sql", version);
 	m->transaction = 1;
 	m->environments = xcalloc(1, sizeof(char *));
 }
@@ -194,9 +196,9 @@ static void test_atomic(void)
 	CHECK(scalar("atomic.db", "SELECT count(*) FROM sqlite_master WHERE name IN ('a', 'b')") == 0);
 	CHECK(scalar("atomic.db", "SELECT count(*) FROM cairn_migrations") == 0);
 	/* One migration that cannot run in a transaction refuses --atomic up front. */
-	free(s.migs[2].up);
-	s.migs[2].up = xstrdup("CREATE TABLE c (id integer);");
-	s.migs[2].up_len = strlen(s.migs[2].up);
+	free(s.migs[2].sql->up);
+	s.migs[2].sql->up = xstrdup("CREATE TABLE c (id integer);");
+	s.migs[2].sql->up_len = strlen(s.migs[2].sql->up);
 	s.migs[1].transaction = 0;
 	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_FAILED);
 	CHECK(strstr(cairn_error_last(), "transaction: false") != NULL);
@@ -217,16 +219,16 @@ static void test_verify_and_env_and_to(void)
 
 	set_init(&s);
 	mig(&s, "1", "CREATE TABLE a (n integer); INSERT INTO a VALUES (0);", "DROP TABLE a;");
-	s.migs[0].verify = xstrdup("SELECT n FROM a;");
-	s.migs[0].verify_len = strlen(s.migs[0].verify);
+	s.migs[0].sql->verify = xstrdup("SELECT n FROM a;");
+	s.migs[0].sql->verify_len = strlen(s.migs[0].sql->verify);
 	db = open_db("v.db", NULL);
 	CHECK(engine_apply(db, drv, &s, &o, &r) == EXIT_FAILED);
 	CHECK(strstr(cairn_error_last(), "verify.sql returned false") != NULL);
 	apply_result_release(&r);
 	CHECK(scalar("v.db", "SELECT count(*) FROM sqlite_master WHERE name = 'a'") == 0);
-	free(s.migs[0].verify);
-	s.migs[0].verify = xstrdup("SELECT count(*) = 1 FROM a;");
-	s.migs[0].verify_len = strlen(s.migs[0].verify);
+	free(s.migs[0].sql->verify);
+	s.migs[0].sql->verify = xstrdup("SELECT count(*) = 1 FROM a;");
+	s.migs[0].sql->verify_len = strlen(s.migs[0].sql->verify);
 	mig(&s, "2", "CREATE TABLE prod_only (id integer);", "DROP TABLE prod_only;");
 	s.migs[1].environments[0] = xstrdup("prod");
 	s.migs[1].nenvironments = 1;
@@ -629,7 +631,9 @@ static void canon_checksums(struct apply_set *s)
 	for (i = 0; i < s->n; i++) {
 		char hex[SHA256_HEX_LEN + 1];
 
-		CHECK(sha256_hex(s->migs[i].up, s->migs[i].up_len, hex) == 0);
+		const struct apply_sql *q = apply_mig_sql(&s->migs[i]);
+
+		CHECK(sha256_hex(q->up, q->up_len, hex) == 0);
 		free(s->migs[i].checksum);
 		s->migs[i].checksum = xasprintf("sha256:%s", hex);
 	}
