@@ -47,20 +47,20 @@ for a in "$@"; do
 	labels="$labels $l"
 done
 last=$l
-each() { # each N FORMAT: one LABEL=COMMAND per build, %L the label
-	for l in $labels; do printf '%s=%s\n' "$l" "$(printf '%s' "$2" | sed "s|%L|$l|g")"; done
+each() { # each FORMAT: one LABEL=COMMAND per build, %L the label
+	for l in $labels; do printf '%s=%s\n' "$l" "$(printf '%s' "$1" | sed "s|%L|$l|g")"; done
 }
 echo "start $(date -u +%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in 5000 20000; do
 	w=$BENCH_DIR/w$n/bundle.tar.gz
 	r=$R5; test $n = 20000 && r=$R20
 	# one argument per build: the commands hold spaces, so through a file
-	each $n "$WORK/%L-apply apply $w --env bench --db sqlite:$WORK/db/%L-$n.db $K" >"$WORK/cmds"
+	each "$WORK/%L-apply apply $w --env bench --db sqlite:$WORK/db/%L-$n.db $K" >"$WORK/cmds"
 	echo "sqlite3 CLI=sqlite3 $WORK/db/$last-$n.db 'SELECT count(*) FROM cairn_migrations'" >>"$WORK/cmds"
 	(IFS='
 '; set -f; alt noop$n ${r% *} ${r#* } "" $(cat "$WORK/cmds"))
 done
-each 0 "$WORK/%L-apply verify $W5 $K" >"$WORK/cmds"
+each "$WORK/%L-apply verify $W5 $K" >"$WORK/cmds"
 (IFS='
 '; set -f; alt verify5000 ${RV% *} ${RV#* } "" $(cat "$WORK/cmds"))
 
@@ -82,14 +82,14 @@ for l in $labels CLI; do
 		END { printf "%s: %d runs, %d to %d, median %d; over 32,768: %d\n", l, NR, a[1], a[NR], a[int((NR + 1) / 2)], o }'
 done
 
-(cd "$BENCH_DIR/w5000/p" && each 0 "$WORK/%L-cairn build --sign ../../ci.key -o $WORK/%L-b5.tgz" >"$WORK/cmds" &&
+(cd "$BENCH_DIR/w5000/p" && each "$WORK/%L-cairn build --sign ../../ci.key -o $WORK/%L-b5.tgz" >"$WORK/cmds" &&
 	IFS='
 ' && set -f && alt build5000 ${RB% *} ${RB#* } "" $(cat "$WORK/cmds"))
 for l in $labels; do
 	cmp -s "$WORK/$l-b5.tgz" "$W5" && echo "$l: its build is byte for byte the workload's bundle" ||
 		echo "$l: its build differs from the workload's bundle"
 done
-each 0 "$WORK/%L-apply apply $W5 --env bench --atomic --db sqlite:$WORK/x-%L.db $K" >"$WORK/cmds"
+each "$WORK/%L-apply apply $W5 --env bench --atomic --db sqlite:$WORK/x-%L.db $K" >"$WORK/cmds"
 echo "sqlite3 CLI=sh -c 'sqlite3 $WORK/x-cli.db <$BENCH_DIR/w5000/cli-one.sql'" >>"$WORK/cmds"
 # hyperfine -N runs --prepare without a shell: no glob, every file named
 rmx="rm -f $WORK/x-cli.db"

@@ -56,10 +56,9 @@ struct bundle_priv {
 	int mgone;                  /* the canonical parse has stopped taking pieces */
 	int mauth;                  /* the statements: 1 authenticated, -1 not (the open failed) */
 	int msums;                  /* SHA256SUMS is parsed: the parse may read p->sums */
-	/* the reader's word on the migration members: 0 not given yet, 1 it
-	 * reads them against p->sums, 2 it paused before them (an unchanged
-	 * file); the parse frees p->sums when found equal unless 1
-	 * (bundle-parse.c: sums_drop_equal) */
+	/* the reader reads the migration members against p->sums now (not
+	 * paused before them as on an unchanged file): the parse keeps the
+	 * list even when it finds it equal (bundle-parse.c: sums_drop_equal) */
 	int mreading;
 	int mstreamed_ok;           /* the canonical parse took the pieces (bundle_manifest_streamed) */
 	int mhashing;               /* the parse's thread hashes the pieces as it takes them */
@@ -141,11 +140,12 @@ void bundle_parse_authenticated(struct parse_job *j, int ok);
  * compares the manifest's files with it, and frees it when they are
  * equal unless the reader said it reads the members against it */
 void bundle_parse_sums_ready(struct parse_job *j);
-/* The reader's word before the first migration member: it reads the
- * members now (reading 1: p->sums is made again from the manifest if the
- * parse freed it already, and kept until cross_check) or paused before
- * them (0). Nothing when the manifest is not parsed in pieces. */
-void bundle_parse_members(struct parse_job *j, int reading);
+/* The reader reads the migration members now, against p->sums: made
+ * again from the manifest if the parse freed it already, and kept until
+ * cross_check. Said before the first member; a reader that pauses before
+ * them says nothing, and the parse frees the list. Nothing when the
+ * manifest is not parsed in pieces. */
+void bundle_parse_reading_members(struct parse_job *j);
 /* waits for the parse (runs it here if no thread could be started) */
 void bundle_parse_wait(struct parse_job *j);
 /* the parse's result: 0, or -1 with its error set */

@@ -327,14 +327,14 @@ static int sums_equal(const struct bundle *b, const struct sums *s)
  * as soon as the parse is done, not after the members and the books'
  * wait: 2.9 MB at 20,000 migrations that were live through the peak of a
  * nothing-pending apply (issue #14). Not while the reader reads the
- * members against it (mreading 1); if the reader decides to read them
- * after the drop, bundle_parse_members makes the list again. */
+ * members against it (mreading); if the reader decides to read them
+ * after the drop, bundle_parse_reading_members makes the list again. */
 static void sums_drop_equal(struct bundle_priv *p)
 {
 	struct sums gone = { 0 };
 
 	pthread_mutex_lock(&p->mlock);
-	if (p->mreading != 1) {
+	if (!p->mreading) {
 		gone = p->sums;
 		memset(&p->sums, 0, sizeof(p->sums));
 		p->sums_dropped = 1;
@@ -474,7 +474,7 @@ void bundle_parse_sums_ready(struct parse_job *j)
 	pthread_mutex_unlock(&p->mlock);
 }
 
-void bundle_parse_members(struct parse_job *j, int reading)
+void bundle_parse_reading_members(struct parse_job *j)
 {
 	struct bundle_priv *p = j->b->priv;
 	int remake;
@@ -482,8 +482,8 @@ void bundle_parse_members(struct parse_job *j, int reading)
 	if (!p->mpieces)
 		return;
 	pthread_mutex_lock(&p->mlock);
-	p->mreading = reading ? 1 : 2;
-	remake = reading && p->sums_dropped;
+	p->mreading = 1;
+	remake = p->sums_dropped;
 	pthread_mutex_unlock(&p->mlock);
 	/* the parse is past the list: it found it equal, and touches
 	 * neither it nor the manifest's files again */

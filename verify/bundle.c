@@ -676,12 +676,11 @@ int bundle_open_opts(struct bundle **out, const char *path, const struct trust *
 		bundle_parse_start(&parse);
 	if (k > 0 && m.rank == RANK_MIGRATION && file_known(b, r, opts)) {
 		/* kept open where it stopped: bundle_read reads on from here */
-		bundle_parse_members(&parse, 0);
 		p->paused = r;
 		p->paused_m = m;
 		r = NULL;
 	} else {
-		bundle_parse_members(&parse, 1);
+		bundle_parse_reading_members(&parse);
 		if (read_migrations(b, &parse, r, &m, k) < 0)
 			goto out;
 	}
